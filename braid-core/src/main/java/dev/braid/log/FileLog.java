@@ -1,0 +1,369 @@
+package dev.braid.log;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded {@link Log}: streams as directories of segment files on the local disk, laid out as
+ * described in {@link SegmentDescriptor}. One process at a time may open a log directory (a
+ * {@code LOCK} file holds an OS file lock). Retention is infinite: the log is the master dataset.
+ *
+ * <pre>{@code
+ * try (FileLog log = FileLog.open(Path.of("data/log"))) {
+ *   LogStream s = log.getOrCreateStream("clicks", StreamConfig.of(4));
+ *   RecordBatchBuilder b = new RecordBatchBuilder();
+ *   b.add(key, value, eventTime, System.currentTimeMillis());
+ *   AppendResult r = s.append(s.partitionFor(key), b);
+ * }
+ * }</pre>
+ */
+public final class FileLog implements Log {
+
+  private static final Logger LOG = LoggerFactory.getLogger(FileLog.class);
+  private static final Pattern STREAM_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
+  private static final String STREAM_PROPERTIES = "stream.properties";
+  private static final String CREATING_SUFFIX = ".creating";
+  static final String LOCK_FILE = "LOCK";
+  static final int DEFAULT_FETCH_BYTES = 1 << 20;
+
+  private final Path dir;
+  private final FileChannel lockChannel;
+  private final FileLock lock;
+  private final ScheduledExecutorService syncer;
+  // guarded by this
+  private final Map<String, FileLogStream> streams = new TreeMap<>();
+  private final List<RecoveryReport> recoveries = new ArrayList<>();
+  private boolean closed;
+
+  private FileLog(Path dir, FileChannel lockChannel, FileLock lock) {
+    this.dir = dir;
+    this.lockChannel = lockChannel;
+    this.lock = lock;
+    this.syncer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "braid-log-sync");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Opens (creating if needed) the log in {@code dir}, recovering every stream's partitions. Throws
+   * {@link LogException} if another process holds the directory, or if it holds a file that does not
+   * belong to a log.
+   */
+  public static FileLog open(Path dir) {
+    Objects.requireNonNull(dir, "dir");
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new LogException("cannot create log directory " + dir + ": " + e.getMessage(), e);
+    }
+    FileChannel ch = null;
+    FileLock lock;
+    Path lockFile = dir.resolve(LOCK_FILE);
+    try {
+      ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      lock = ch.tryLock();
+    } catch (OverlappingFileLockException e) {
+      lock = null;
+    } catch (IOException e) {
+      closeQuietly(ch);
+      throw new LogException("cannot lock log directory " + dir + ": " + e.getMessage(), e);
+    }
+    if (lock == null) {
+      String holder = readHolder(lockFile);
+      closeQuietly(ch);
+      throw new LogException(String.format("log directory %s is in use by another Braid process%s; stop it or "
+          + "use another data directory", dir, holder));
+    }
+    try {
+      ch.truncate(0);
+      ch.write(ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.US_ASCII)), 0);
+    } catch (IOException e) {
+      LOG.debug("could not record the pid in {}", lockFile, e);
+    }
+    FileLog log = new FileLog(dir, ch, lock);
+    try {
+      log.openExisting();
+    } catch (RuntimeException e) {
+      log.close();
+      throw e;
+    }
+    return log;
+  }
+
+  private static String readHolder(Path lockFile) {
+    try {
+      String pid = Files.readString(lockFile, StandardCharsets.US_ASCII).strip();
+      return pid.isEmpty() ? "" : " (pid " + pid + ")";
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  private void openExisting() {
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+      List<Path> sorted = new ArrayList<>();
+      entries.forEach(sorted::add);
+      sorted.sort(Comparator.naturalOrder());
+      for (Path p : sorted) {
+        String name = p.getFileName().toString();
+        if (name.equals(LOCK_FILE)) {
+          continue;
+        }
+        if (name.endsWith(CREATING_SUFFIX) && Files.isDirectory(p)) {
+          deleteRecursively(p);
+          LOG.info("removed {}: a stream creation that did not finish", p);
+          continue;
+        }
+        if (!Files.isDirectory(p) || !STREAM_NAME.matcher(name).matches()) {
+          throw new LogException(String.format("foreign file %s in log directory %s: only stream directories belong here",
+              name, dir));
+        }
+        Path props = p.resolve(STREAM_PROPERTIES);
+        if (!Files.isRegularFile(props)) {
+          throw new LogException(String.format("directory %s in log directory %s is not a stream: it has no %s",
+              name, dir, STREAM_PROPERTIES));
+        }
+        StreamConfig config = readConfig(props);
+        FileLogStream stream = FileLogStream.open(name, p, config);
+        streams.put(name, stream);
+        for (int i = 0; i < config.partitions(); i++) {
+          RecoveryReport r = stream.partition(i).recovery();
+          if (r != null) {
+            recoveries.add(r);
+          }
+        }
+        schedule(stream);
+      }
+    } catch (IOException e) {
+      throw new LogException("cannot read log directory " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void schedule(FileLogStream stream) {
+    Durability d = stream.config().durability();
+    if (d.mode() == Durability.Mode.INTERVAL) {
+      syncer.scheduleWithFixedDelay(() -> {
+        try {
+          stream.syncDirty();
+        } catch (RuntimeException e) {
+          LOG.error("periodic fsync of stream '{}' failed", stream.name(), e);
+        }
+      }, d.intervalMillis(), d.intervalMillis(), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** The directory this log lives in. */
+  public Path directory() {
+    return dir;
+  }
+
+  /** Partitions whose tail was cut when the log was opened, with what was cut. */
+  public synchronized List<RecoveryReport> recoveries() {
+    return List.copyOf(recoveries);
+  }
+
+  @Override
+  public synchronized LogStream createStream(String name, StreamConfig config) {
+    requireOpen();
+    validateName(name);
+    Objects.requireNonNull(config, "config");
+    if (streams.containsKey(name)) {
+      throw new IllegalArgumentException("stream '" + name + "' already exists");
+    }
+    Path staging = dir.resolve(name + CREATING_SUFFIX);
+    Path target = dir.resolve(name);
+    try {
+      deleteRecursively(staging);
+      Files.createDirectories(staging);
+      for (int p = 0; p < config.partitions(); p++) {
+        FilePartition.create(name, p, FileLogStream.partitionDir(staging, p), config).close();
+      }
+      writeConfig(staging.resolve(STREAM_PROPERTIES), config);
+      fsyncDirectory(staging);
+      Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+      fsyncDirectory(dir);
+    } catch (IOException e) {
+      throw new LogException("cannot create stream '" + name + "' in " + dir + ": " + e.getMessage(), e);
+    }
+    FileLogStream stream = FileLogStream.open(name, target, config);
+    streams.put(name, stream);
+    schedule(stream);
+    LOG.info("created stream '{}' with {} partitions, durability {}", name, config.partitions(), config.durability());
+    return stream;
+  }
+
+  @Override
+  public synchronized LogStream stream(String name) {
+    requireOpen();
+    FileLogStream s = streams.get(name);
+    if (s == null) {
+      throw new UnknownStreamException(name, streams.keySet());
+    }
+    return s;
+  }
+
+  @Override
+  public synchronized LogStream getOrCreateStream(String name, StreamConfig config) {
+    FileLogStream s = streams.get(name);
+    if (s == null) {
+      return createStream(name, config);
+    }
+    if (s.config().partitions() != config.partitions()) {
+      throw new IllegalArgumentException(String.format(
+          "stream '%s' exists with %d partitions; it cannot be reopened with %d (the partition of a key depends on it)",
+          name, s.config().partitions(), config.partitions()));
+    }
+    return s;
+  }
+
+  @Override
+  public synchronized boolean hasStream(String name) {
+    return streams.containsKey(name);
+  }
+
+  @Override
+  public synchronized List<String> streams() {
+    return List.copyOf(streams.keySet());
+  }
+
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    syncer.shutdownNow();
+    RuntimeException failure = null;
+    for (FileLogStream s : streams.values()) {
+      try {
+        s.close();
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
+    try {
+      lock.release();
+    } catch (IOException e) {
+      LOG.debug("releasing the log lock failed", e);
+    }
+    closeQuietly(lockChannel);
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  private void requireOpen() {
+    if (closed) {
+      throw new IllegalStateException("the log in " + dir + " is closed");
+    }
+  }
+
+  private static void validateName(String name) {
+    Objects.requireNonNull(name, "name");
+    if (!STREAM_NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException(String.format(
+          "invalid stream name '%s': use 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", name));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private static void writeConfig(Path file, StreamConfig c) throws IOException {
+    Properties p = new Properties();
+    p.setProperty("format", "1");
+    p.setProperty("partitions", Integer.toString(c.partitions()));
+    p.setProperty("durability", c.durability().toString());
+    p.setProperty("segment.bytes", Long.toString(c.segmentBytes()));
+    p.setProperty("max.record.bytes", Integer.toString(c.maxRecordBytes()));
+    try (OutputStream out = Files.newOutputStream(file)) {
+      p.store(out, "Braid stream; do not edit");
+    }
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+  }
+
+  private static StreamConfig readConfig(Path file) {
+    Properties p = new Properties();
+    try (InputStream in = Files.newInputStream(file)) {
+      p.load(in);
+    } catch (IOException e) {
+      throw new LogException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+    try {
+      if (!"1".equals(p.getProperty("format"))) {
+        throw new LogException(file + ": unsupported or missing format '" + p.getProperty("format") + "'");
+      }
+      return new StreamConfig(Integer.parseInt(required(p, "partitions", file)),
+          Durability.parse(required(p, "durability", file)),
+          Long.parseLong(required(p, "segment.bytes", file)),
+          Integer.parseInt(required(p, "max.record.bytes", file)));
+    } catch (IllegalArgumentException e) {
+      throw new LogException(file + " is not a valid stream description: " + e.getMessage(), e);
+    }
+  }
+
+  private static String required(Properties p, String key, Path file) {
+    String v = p.getProperty(key);
+    if (v == null) {
+      throw new LogException(file + " lacks '" + key + "'");
+    }
+    return v.strip();
+  }
+
+  static void fsyncDirectory(Path dir) throws IOException {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    }
+  }
+
+  private static void deleteRecursively(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(p)) {
+      for (Path q : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+        Files.delete(q);
+      }
+    }
+  }
+
+  private static void closeQuietly(FileChannel ch) {
+    if (ch != null) {
+      try {
+        ch.close();
+      } catch (IOException ignored) {
+        // nothing to do: the channel only held a lock
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+package dev.braid.log;
+
+import static dev.braid.log.RecordBatchDescriptor.*;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Accumulates records into one batch laid out as in {@link RecordBatchDescriptor}. Reusable: call
+ * {@link #clear()} after the batch was appended. Adding a record copies its bytes and allocates
+ * nothing unless the buffer must grow. Not thread-safe; use one builder per appending thread.
+ */
+public final class RecordBatchBuilder {
+
+  private final int maxRecordBytes;
+  private ByteBuffer buffer;
+  private int count;
+  private long minEventTime;
+  private long maxEventTime;
+  private long maxIngestTime;
+
+  /**
+   * @param initialCapacity bytes to reserve up front (the buffer doubles when needed)
+   * @param maxRecordBytes largest key + value accepted; larger records throw {@link RecordTooLargeException}
+   */
+  public RecordBatchBuilder(int initialCapacity, int maxRecordBytes) {
+    this.maxRecordBytes = maxRecordBytes;
+    this.buffer = ByteBuffer.allocateDirect(Math.max(initialCapacity, HEADER_LENGTH + 64)).order(ByteOrder.BIG_ENDIAN);
+    clear();
+  }
+
+  public RecordBatchBuilder() {
+    this(64 << 10, StreamConfig.DEFAULT_MAX_RECORD_BYTES);
+  }
+
+  /** Empties the builder for the next batch; keeps its memory. */
+  public RecordBatchBuilder clear() {
+    buffer.clear();
+    buffer.position(HEADER_LENGTH);
+    count = 0;
+    minEventTime = Long.MAX_VALUE;
+    maxEventTime = Long.MIN_VALUE;
+    maxIngestTime = Long.MIN_VALUE;
+    return this;
+  }
+
+  public RecordBatchBuilder add(byte[] key, byte[] value, long eventTime, long ingestTime) {
+    return add(key, 0, key.length, value, 0, value.length, eventTime, ingestTime);
+  }
+
+  /** Appends one record; throws {@link RecordTooLargeException} when key + value exceed the maximum. */
+  public RecordBatchBuilder add(byte[] key, int keyOff, int keyLen, byte[] value, int valueOff, int valueLen,
+      long eventTime, long ingestTime) {
+    if (keyLen + valueLen > maxRecordBytes) {
+      throw new RecordTooLargeException(keyLen + valueLen, maxRecordBytes);
+    }
+    int size = recordSize(keyLen, valueLen);
+    ensureRemaining(size);
+    buffer.putInt(size - 4).putLong(eventTime).putLong(ingestTime).putInt(keyLen);
+    buffer.put(key, keyOff, keyLen).put(value, valueOff, valueLen);
+    count++;
+    minEventTime = Math.min(minEventTime, eventTime);
+    maxEventTime = Math.max(maxEventTime, eventTime);
+    maxIngestTime = Math.max(maxIngestTime, ingestTime);
+    return this;
+  }
+
+  /** Appends one record whose key and value are slices of {@code source} (read with absolute gets). */
+  public RecordBatchBuilder add(ByteBuffer source, int keyOff, int keyLen, int valueOff, int valueLen,
+      long eventTime, long ingestTime) {
+    if (keyLen + valueLen > maxRecordBytes) {
+      throw new RecordTooLargeException(keyLen + valueLen, maxRecordBytes);
+    }
+    int size = recordSize(keyLen, valueLen);
+    ensureRemaining(size);
+    buffer.putInt(size - 4).putLong(eventTime).putLong(ingestTime).putInt(keyLen);
+    buffer.put(buffer.position(), source, keyOff, keyLen);
+    buffer.position(buffer.position() + keyLen);
+    buffer.put(buffer.position(), source, valueOff, valueLen);
+    buffer.position(buffer.position() + valueLen);
+    count++;
+    minEventTime = Math.min(minEventTime, eventTime);
+    maxEventTime = Math.max(maxEventTime, eventTime);
+    maxIngestTime = Math.max(maxIngestTime, ingestTime);
+    return this;
+  }
+
+  public int count() {
+    return count;
+  }
+
+  /** Bytes of the batch including its header. */
+  public int sizeInBytes() {
+    return buffer.position();
+  }
+
+  public boolean isEmpty() {
+    return count == 0;
+  }
+
+  /**
+   * Completes the header for {@code baseOffset} (all fields except the CRC, which the log computes
+   * with the final base offset) and returns a view of the whole batch, positioned at 0. The view
+   * is valid until the next call that changes the builder.
+   */
+  public ByteBuffer seal(long baseOffset) {
+    int size = buffer.position();
+    buffer.putInt(LENGTH_OFFSET, size - 4);
+    buffer.putInt(CRC_OFFSET, 0);
+    buffer.putLong(BASE_OFFSET_OFFSET, baseOffset);
+    buffer.putInt(COUNT_OFFSET, count);
+    buffer.putShort(MAGIC_OFFSET, MAGIC);
+    buffer.putShort(FLAGS_OFFSET, (short) 0);
+    buffer.putLong(MIN_EVENT_TIME_OFFSET, count == 0 ? 0 : minEventTime);
+    buffer.putLong(MAX_EVENT_TIME_OFFSET, count == 0 ? 0 : maxEventTime);
+    buffer.putLong(MAX_INGEST_TIME_OFFSET, count == 0 ? 0 : maxIngestTime);
+    ByteBuffer view = buffer.duplicate().order(ByteOrder.BIG_ENDIAN);
+    view.position(0).limit(size);
+    return view;
+  }
+
+  private void ensureRemaining(int bytes) {
+    if (buffer.remaining() >= bytes) {
+      return;
+    }
+    long needed = (long) buffer.position() + bytes;
+    long capacity = Math.max((long) buffer.capacity() * 2, needed);
+    if (capacity > Integer.MAX_VALUE - 8) {
+      throw new IllegalStateException("record batch would exceed 2 GiB; append smaller batches");
+    }
+    ByteBuffer bigger = ByteBuffer.allocateDirect((int) capacity).order(ByteOrder.BIG_ENDIAN);
+    buffer.flip();
+    bigger.put(buffer);
+    buffer = bigger;
+  }
+}

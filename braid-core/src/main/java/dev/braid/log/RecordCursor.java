@@ -1,0 +1,52 @@
+package dev.braid.log;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Iterates the records that one {@link LogReader#poll()} returned. The cursor and its buffer are
+ * reused by the next poll, so read what you need before polling again. Key and value are slices of
+ * {@link #buffer()}, read with absolute gets; nothing is allocated per record.
+ *
+ * <pre>{@code
+ * RecordCursor c = reader.poll();
+ * while (c.next()) {
+ *   handle(c.offset(), c.buffer(), c.keyOffset(), c.keyLength());
+ * }
+ * }</pre>
+ */
+public interface RecordCursor {
+
+  /** Moves to the next record; false when the polled records are exhausted. */
+  boolean next();
+
+  long offset();
+
+  long eventTime();
+
+  long ingestTime();
+
+  /** The buffer holding the current record's key and value; do not change its position or limit. */
+  ByteBuffer buffer();
+
+  int keyOffset();
+
+  int keyLength();
+
+  int valueOffset();
+
+  int valueLength();
+
+  /** A copy of the key (allocates; for tests and tools). */
+  default byte[] key() {
+    byte[] out = new byte[keyLength()];
+    buffer().get(keyOffset(), out);
+    return out;
+  }
+
+  /** A copy of the value (allocates; for tests and tools). */
+  default byte[] value() {
+    byte[] out = new byte[valueLength()];
+    buffer().get(valueOffset(), out);
+    return out;
+  }
+}

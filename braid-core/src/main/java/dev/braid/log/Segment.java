@@ -1,0 +1,116 @@
+package dev.braid.log;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * One segment file of a partition and its in-memory sparse index. Written only by the partition's
+ * writer (under its lock); {@link #size} is published after each write so readers see whole
+ * batches only.
+ */
+final class Segment {
+
+  final Path file;
+  final long baseOffset;
+  final FileChannel channel;
+
+  /** Bytes of the file that hold whole batches; readers read below it. */
+  volatile long size;
+
+  // Sparse index, guarded by the partition's write lock for writes; readers copy under the lock.
+  private int[] indexRelativeOffsets = new int[64];
+  private int[] indexPositions = new int[64];
+  private int indexEntries;
+  private long lastIndexedPosition = -1;
+
+  Segment(Path file, long baseOffset, FileChannel channel, long size) {
+    this.file = file;
+    this.baseOffset = baseOffset;
+    this.channel = channel;
+    this.size = size;
+  }
+
+  /** Notes a batch that starts at {@code position} with first offset {@code offset}. */
+  synchronized void maybeIndex(long offset, long position) {
+    if (lastIndexedPosition >= 0 && position - lastIndexedPosition < SegmentDescriptor.INDEX_INTERVAL_BYTES) {
+      return;
+    }
+    if (indexEntries == indexPositions.length) {
+      indexPositions = Arrays.copyOf(indexPositions, indexEntries * 2);
+      indexRelativeOffsets = Arrays.copyOf(indexRelativeOffsets, indexEntries * 2);
+    }
+    indexRelativeOffsets[indexEntries] = (int) (offset - baseOffset);
+    indexPositions[indexEntries] = (int) position;
+    indexEntries++;
+    lastIndexedPosition = position;
+  }
+
+  /** File position of the last indexed batch whose first offset is at or below {@code offset}. */
+  synchronized long floorPosition(long offset) {
+    long rel = offset - baseOffset;
+    int lo = 0;
+    int hi = indexEntries - 1;
+    int found = -1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      if (indexRelativeOffsets[mid] <= rel) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found < 0 ? SegmentDescriptor.HEADER_LENGTH : indexPositions[found];
+  }
+
+  synchronized long lastIndexedPosition() {
+    return indexEntries == 0 ? SegmentDescriptor.HEADER_LENGTH : indexPositions[indexEntries - 1];
+  }
+
+  /** The index in its on-disk form. */
+  synchronized ByteBuffer encodeIndex() {
+    ByteBuffer b = ByteBuffer.allocate(indexEntries * SegmentDescriptor.INDEX_ENTRY_LENGTH);
+    for (int i = 0; i < indexEntries; i++) {
+      b.putInt(indexRelativeOffsets[i]).putInt(indexPositions[i]);
+    }
+    return b.flip();
+  }
+
+  /** Loads an on-disk index; returns false (and loads nothing) if it is not well formed. */
+  synchronized boolean decodeIndex(ByteBuffer b, long fileSize) {
+    if (b.remaining() % SegmentDescriptor.INDEX_ENTRY_LENGTH != 0 || b.remaining() == 0) {
+      return false;
+    }
+    int n = b.remaining() / SegmentDescriptor.INDEX_ENTRY_LENGTH;
+    int[] rel = new int[Math.max(n, 64)];
+    int[] pos = new int[Math.max(n, 64)];
+    int prevRel = -1;
+    int prevPos = -1;
+    for (int i = 0; i < n; i++) {
+      rel[i] = b.getInt();
+      pos[i] = b.getInt();
+      if (rel[i] < prevRel || pos[i] <= prevPos || pos[i] < SegmentDescriptor.HEADER_LENGTH || pos[i] >= fileSize) {
+        return false;
+      }
+      prevRel = rel[i];
+      prevPos = pos[i];
+    }
+    indexRelativeOffsets = rel;
+    indexPositions = pos;
+    indexEntries = n;
+    lastIndexedPosition = pos[n - 1];
+    return true;
+  }
+
+  void close() {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException("closing " + file, e);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+package dev.braid.log;
+
+/**
+ * How a stream's log is laid out and how durable its appends are. Fixed when the stream is created;
+ * {@code partitions} can never change afterwards because the partitioner depends on it.
+ *
+ * @param partitions number of partitions, 1..4096
+ * @param durability when appends are acknowledged
+ * @param segmentBytes size at which a partition rolls to a new segment file
+ * @param maxRecordBytes largest key + value accepted in one record
+ */
+public record StreamConfig(int partitions, Durability durability, long segmentBytes, int maxRecordBytes) {
+
+  public static final long DEFAULT_SEGMENT_BYTES = 256L << 20;
+  public static final int DEFAULT_MAX_RECORD_BYTES = 1 << 20;
+
+  public StreamConfig {
+    if (partitions < 1 || partitions > 4096) {
+      throw new IllegalArgumentException("partitions must be in 1..4096, got " + partitions);
+    }
+    if (durability == null) {
+      throw new IllegalArgumentException("durability is required");
+    }
+    if (segmentBytes < 4096) {
+      throw new IllegalArgumentException("segmentBytes must be at least 4096, got " + segmentBytes);
+    }
+    if (maxRecordBytes < 1 || maxRecordBytes > (64 << 20)) {
+      throw new IllegalArgumentException("maxRecordBytes must be in 1..67108864, got " + maxRecordBytes);
+    }
+  }
+
+  /** {@code partitions} partitions, {@code os} durability, default segment and record sizes. */
+  public static StreamConfig of(int partitions) {
+    return new StreamConfig(partitions, Durability.os(), DEFAULT_SEGMENT_BYTES, DEFAULT_MAX_RECORD_BYTES);
+  }
+
+  public StreamConfig withDurability(Durability d) {
+    return new StreamConfig(partitions, d, segmentBytes, maxRecordBytes);
+  }
+
+  public StreamConfig withSegmentBytes(long bytes) {
+    return new StreamConfig(partitions, durability, bytes, maxRecordBytes);
+  }
+
+  public StreamConfig withMaxRecordBytes(int bytes) {
+    return new StreamConfig(partitions, durability, segmentBytes, bytes);
+  }
+}
