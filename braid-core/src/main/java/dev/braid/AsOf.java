@@ -1,0 +1,14 @@
+package dev.braid;
+
+import dev.braid.log.Cut;
+
+/**
+ * What a read is as of: the version that answered, the cut its Base covers, and the position up to
+ * which its Delta had folded events when the read looked. The answer equals a full recomputation of
+ * the version's definition over every event below {@code position}.
+ *
+ * @param version the version id
+ * @param cut the Base covers {@code [0, cut)}
+ * @param position the Delta covers {@code [cut, position)}, per partition
+ */
+public record AsOf(long version, Cut cut, Cut position) {}

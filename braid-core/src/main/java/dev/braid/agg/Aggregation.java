@@ -1,0 +1,83 @@
+package dev.braid.agg;
+
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.IOException;
+
+/**
+ * The one aggregation contract that both the batch layer and the speed layer run, unchanged.
+ *
+ * <p>An aggregation is bound to its argument's type when a view is built (see
+ * {@link AggregationFactory}); its accumulator lives in slots of {@link AccumulatorState}: a fixed
+ * number of long words and object references per group, declared by {@link #longSlots()} and
+ * {@link #objectSlots()}.
+ *
+ * <p>Laws (checked by property tests for every built-in):
+ * <ul>
+ *   <li>{@code merge} is associative and {@code zero} is its identity;
+ *   <li>folding events with {@code add} and then merging equals folding all of them in one
+ *       accumulator, wherever the events are split;
+ *   <li>when {@link #commutative()} is true, {@code merge(a, b)} and {@code merge(b, a)} give the same
+ *       result. Order-sensitive aggregations are not commutative in general, but order their
+ *       inputs by {@code (event time, partition, offset)}, so they too are independent of how
+ *       events are split and merged;
+ *   <li>{@code read(write(s))} restores an accumulator with the same result and the same future
+ *       behaviour under {@code add} and {@code merge}.
+ * </ul>
+ *
+ * <p>Threading: an aggregation instance is immutable and shared; all mutable state is in the
+ * {@link AccumulatorState} slots, which one thread owns at a time.
+ *
+ * <pre>{@code
+ * // A user aggregation: the sum of squares of a numeric field.
+ * final class SumOfSquares implements Aggregation {
+ *   public int longSlots() { return 1; }
+ *   public void zero(AccumulatorState s) { s.setDouble(0, 0); }
+ *   public void add(AccumulatorState s, AggInput in) {
+ *     if (!in.isNull()) s.setDouble(0, s.getDouble(0) + in.doubleValue() * in.doubleValue());
+ *   }
+ *   public void merge(AccumulatorState into, AccumulatorState from) {
+ *     into.setDouble(0, into.getDouble(0) + from.getDouble(0));
+ *   }
+ *   public Object result(AccumulatorState s) { return s.getDouble(0); }
+ *   ...
+ * }
+ * Aggregations.register("sum_sq", (arg, params) -> new SumOfSquares());
+ * }</pre>
+ */
+public interface Aggregation {
+
+  /** Long words of state per group (may be 0). */
+  int longSlots();
+
+  /** Object references of state per group (may be 0). */
+  default int objectSlots() {
+    return 0;
+  }
+
+  /** Whether {@code merge(a, b)} equals {@code merge(b, a)} for all accumulators. */
+  default boolean commutative() {
+    return true;
+  }
+
+  /** Sets {@code s} to the empty accumulator, the identity of {@link #merge}. */
+  void zero(AccumulatorState s);
+
+  /** Folds one event's input into {@code s}. Must not keep a reference to {@code in}. */
+  void add(AccumulatorState s, AggInput in);
+
+  /** Folds accumulator {@code from} into {@code into}; {@code from} is left unchanged. */
+  void merge(AccumulatorState into, AccumulatorState from);
+
+  /**
+   * The accumulator's result as a JSON-friendly value: {@code Long}, {@code Double}, {@code String},
+   * {@code Boolean}, {@code List}, {@code Map} or {@code null}.
+   */
+  Object result(AccumulatorState s);
+
+  /** Writes the accumulator in this aggregation's binary form (never Java serialization). */
+  void write(AccumulatorState s, DataOutput out) throws IOException;
+
+  /** Reads an accumulator written by {@link #write} into {@code s}, replacing what it held. */
+  void read(AccumulatorState s, DataInput in) throws IOException;
+}

@@ -1,0 +1,284 @@
+package dev.braid.event;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * Converts one event, given as a JSON object or a Java map, into the stream's binary form (see
+ * {@link EventDescriptor}), checking every field's type once, at ingest. A rejected event is a
+ * value, not an exception: {@link #encode} returns the reason, naming the field and what is wrong.
+ *
+ * <p>Rules: every field of the event must be in the schema; the key field must be present and not
+ * null; the time field (if the stream has one) must be present and valid; other fields may be
+ * missing or null. Timestamps are epoch milliseconds or ISO-8601 text with an offset
+ * ({@code 2026-11-22T10:15:30Z}). Not thread-safe: use one encoder per thread.
+ */
+public final class EventEncoder {
+
+  /** The encoded event; its buffers are reused by the next {@link #encode}. */
+  public static final class Encoded {
+    byte[] key = new byte[0];
+    byte[] value = new byte[256];
+    int valueLength;
+    long eventTime;
+
+    public byte[] key() {
+      return key;
+    }
+
+    public byte[] value() {
+      return value;
+    }
+
+    public int valueLength() {
+      return valueLength;
+    }
+
+    public long eventTime() {
+      return eventTime;
+    }
+  }
+
+  private final EventSchema schema;
+  private final Object[] values;
+  private final byte[][] strings;
+
+  public EventEncoder(EventSchema schema) {
+    this.schema = schema;
+    this.values = new Object[schema.size()];
+    this.strings = new byte[schema.size()][];
+  }
+
+  public EventSchema schema() {
+    return schema;
+  }
+
+  /** Encodes a JSON object; returns null on success or the reason the event is rejected. */
+  public String encode(JsonNode event, long ingestTime, Encoded out) {
+    if (event == null || !event.isObject()) {
+      return "an event must be a JSON object, got " + describe(event);
+    }
+    Arrays.fill(values, null);
+    for (Iterator<Map.Entry<String, JsonNode>> it = event.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      EventSchema.Field f = schema.find(e.getKey());
+      if (f == null) {
+        return unknownField(e.getKey());
+      }
+      Object v = fromJson(e.getValue());
+      if (v instanceof Rejected r) {
+        return "field '" + f.name() + "': expected " + f.type().specName() + ", got " + r.what;
+      }
+      values[f.index()] = v;
+    }
+    return finish(ingestTime, out);
+  }
+
+  /** Encodes a Java map of field values; returns null on success or the reason it is rejected. */
+  public String encode(Map<String, ?> event, long ingestTime, Encoded out) {
+    Arrays.fill(values, null);
+    for (Map.Entry<String, ?> e : event.entrySet()) {
+      EventSchema.Field f = schema.find(e.getKey());
+      if (f == null) {
+        return unknownField(e.getKey());
+      }
+      values[f.index()] = e.getValue();
+    }
+    return finish(ingestTime, out);
+  }
+
+  private String unknownField(String name) {
+    return String.format("unknown field '%s': stream '%s' has %s", name, schema.stream(),
+        String.join(", ", schema.types().keySet()));
+  }
+
+  private record Rejected(String what) {}
+
+  private static Object fromJson(JsonNode n) {
+    if (n == null || n.isNull()) {
+      return null;
+    }
+    if (n.isTextual()) {
+      return n.textValue();
+    }
+    if (n.isBoolean()) {
+      return n.booleanValue();
+    }
+    if (n.isIntegralNumber()) {
+      return n.canConvertToLong() ? (Object) n.longValue() : n.bigIntegerValue();
+    }
+    if (n.isNumber()) {
+      return n.isBigDecimal() ? n.decimalValue() : (Object) n.doubleValue();
+    }
+    return new Rejected(describe(n));
+  }
+
+  private static String describe(JsonNode n) {
+    if (n == null || n.isMissingNode()) {
+      return "nothing";
+    }
+    if (n.isObject()) {
+      return "an object";
+    }
+    if (n.isArray()) {
+      return "an array";
+    }
+    String text = n.toString();
+    return (n.isTextual() ? "string " : n.isNumber() ? "number " : "") + (text.length() > 40 ? text.substring(0, 40) + "..." : text);
+  }
+
+  private static String describe(Object v) {
+    if (v instanceof String s) {
+      return "string \"" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "\"";
+    }
+    if (v instanceof Number) {
+      return "number " + v;
+    }
+    if (v instanceof Boolean) {
+      return "boolean " + v;
+    }
+    return v.getClass().getSimpleName();
+  }
+
+  private String finish(long ingestTime, Encoded out) {
+    int n = schema.size();
+    // Coerce and type-check every value; strings are converted to UTF-8 once.
+    int stringBytes = 0;
+    for (int i = 0; i < n; i++) {
+      strings[i] = null;
+      Object v = values[i];
+      EventSchema.Field f = schema.field(i);
+      if (v == null) {
+        if (f == schema.key()) {
+          return "missing key field '" + f.name() + "'";
+        }
+        if (f == schema.time()) {
+          return "missing time field '" + f.name() + "'";
+        }
+        continue;
+      }
+      Object c = coerce(f.type(), v);
+      if (c instanceof Rejected r) {
+        return "field '" + f.name() + "': " + r.what;
+      }
+      values[i] = c;
+      if (f.type() == FieldType.STRING) {
+        strings[i] = ((String) c).getBytes(StandardCharsets.UTF_8);
+        stringBytes += strings[i].length;
+      }
+    }
+    int fixedLength = EventDescriptor.fixedLength(n);
+    int total = fixedLength + stringBytes;
+    if (out.value.length < total) {
+      out.value = new byte[Math.max(total, out.value.length * 2)];
+    }
+    ByteBuffer b = ByteBuffer.wrap(out.value);
+    Arrays.fill(out.value, 0, fixedLength, (byte) 0);
+    b.put(0, EventDescriptor.VERSION);
+    int stringPos = fixedLength;
+    for (int i = 0; i < n; i++) {
+      int slot = EventDescriptor.slotOffset(n, i);
+      Object v = values[i];
+      if (v == null) {
+        int at = 1 + (i >>> 3);
+        b.put(at, (byte) (b.get(at) | (1 << (i & 7))));
+        continue;
+      }
+      switch (schema.field(i).type()) {
+        case STRING:
+          b.putInt(slot, stringPos).putInt(slot + 4, strings[i].length);
+          System.arraycopy(strings[i], 0, out.value, stringPos, strings[i].length);
+          stringPos += strings[i].length;
+          break;
+        case DOUBLE:
+          b.putLong(slot, Double.doubleToRawLongBits((Double) v));
+          break;
+        case BOOLEAN:
+          b.putLong(slot, ((Boolean) v) ? 1 : 0);
+          break;
+        default:
+          b.putLong(slot, (Long) v);
+      }
+    }
+    out.valueLength = total;
+    Object key = values[schema.key().index()];
+    out.key = strings[schema.key().index()] != null ? strings[schema.key().index()]
+        : String.valueOf(key).getBytes(StandardCharsets.UTF_8);
+    out.eventTime = schema.time() == null ? ingestTime : (Long) values[schema.time().index()];
+    return null;
+  }
+
+  /** Coerces a Java value to the field type's canonical Java value, or returns a {@link Rejected}. */
+  static Object coerce(FieldType type, Object v) {
+    switch (type) {
+      case STRING:
+        return v instanceof String ? v : new Rejected("expected string, got " + describe(v));
+      case BOOLEAN:
+        return v instanceof Boolean ? v : new Rejected("expected boolean, got " + describe(v));
+      case DOUBLE: {
+        if (!(v instanceof Number)) {
+          return new Rejected("expected double, got " + describe(v));
+        }
+        double d = ((Number) v).doubleValue();
+        if (Double.isNaN(d) || Double.isInfinite(d)) {
+          return new Rejected("number " + v + " is not a finite double");
+        }
+        return d;
+      }
+      case LONG:
+        return toLong(v, "long");
+      case TIMESTAMP: {
+        if (v instanceof String s) {
+          return parseTimestamp(s);
+        }
+        if (v instanceof Instant i) {
+          return i.toEpochMilli();
+        }
+        return toLong(v, "timestamp (epoch millis or ISO-8601 text)");
+      }
+      default:
+        throw new IllegalStateException("unhandled type " + type);
+    }
+  }
+
+  private static Object toLong(Object v, String expected) {
+    if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte) {
+      return ((Number) v).longValue();
+    }
+    if (v instanceof BigInteger) {
+      return new Rejected("number " + v + " does not fit in a long");
+    }
+    if (v instanceof Double || v instanceof Float || v instanceof BigDecimal) {
+      BigDecimal d = v instanceof BigDecimal bd ? bd : BigDecimal.valueOf(((Number) v).doubleValue());
+      try {
+        return d.longValueExact();
+      } catch (ArithmeticException e) {
+        return new Rejected("expected " + expected + ", got number " + v + " (not a whole number in range)");
+      }
+    }
+    return new Rejected("expected " + expected + ", got " + describe(v));
+  }
+
+  /** Parses ISO-8601 text with an offset into epoch millis, or returns a {@link Rejected}. */
+  static Object parseTimestamp(String s) {
+    try {
+      return Instant.parse(s).toEpochMilli();
+    } catch (DateTimeParseException e) {
+      try {
+        return OffsetDateTime.parse(s).toInstant().toEpochMilli();
+      } catch (DateTimeParseException e2) {
+        return new Rejected("'" + (s.length() > 40 ? s.substring(0, 40) + "..." : s)
+            + "' is not a timestamp: use epoch millis or ISO-8601 like 2026-11-22T10:15:30Z");
+      }
+    }
+  }
+}

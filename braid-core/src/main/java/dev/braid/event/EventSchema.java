@@ -1,0 +1,112 @@
+package dev.braid.event;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The typed fields of one stream's events, in a fixed order that the binary encoding follows (see
+ * {@link EventDescriptor}), plus which field is the key and which carries the event time.
+ */
+public final class EventSchema {
+
+  /** One field: its position in the encoding, name and type. */
+  public record Field(int index, String name, FieldType type) {}
+
+  private final String stream;
+  private final List<Field> fields;
+  private final Map<String, Field> byName;
+  private final Field key;
+  private final Field time;
+
+  /**
+   * @param fields field names to types, in encoding order
+   * @param keyField the field whose value is the event's key (its partition is chosen from it)
+   * @param timeField the event-time field, or null when events are stamped with their ingest time
+   */
+  public EventSchema(String stream, Map<String, FieldType> fields, String keyField, String timeField) {
+    this.stream = Objects.requireNonNull(stream, "stream");
+    if (fields.isEmpty()) {
+      throw new IllegalArgumentException("stream '" + stream + "' needs at least one field");
+    }
+    if (fields.size() > 1024) {
+      throw new IllegalArgumentException("stream '" + stream + "' has " + fields.size() + " fields; at most 1024");
+    }
+    List<Field> list = new ArrayList<>();
+    Map<String, Field> map = new HashMap<>();
+    for (Map.Entry<String, FieldType> e : fields.entrySet()) {
+      Field f = new Field(list.size(), e.getKey(), Objects.requireNonNull(e.getValue(), "type of " + e.getKey()));
+      list.add(f);
+      map.put(f.name(), f);
+    }
+    this.fields = Collections.unmodifiableList(list);
+    this.byName = map;
+    this.key = map.get(keyField);
+    if (key == null) {
+      throw new IllegalArgumentException("key field '" + keyField + "' is not a field of stream '" + stream + "'");
+    }
+    if (timeField == null) {
+      this.time = null;
+    } else {
+      this.time = map.get(timeField);
+      if (time == null) {
+        throw new IllegalArgumentException("time field '" + timeField + "' is not a field of stream '" + stream + "'");
+      }
+      if (time.type() != FieldType.TIMESTAMP && time.type() != FieldType.LONG) {
+        throw new IllegalArgumentException("time field '" + timeField + "' must be a timestamp or long, not "
+            + time.type().specName());
+      }
+    }
+  }
+
+  public String stream() {
+    return stream;
+  }
+
+  public List<Field> fields() {
+    return fields;
+  }
+
+  public int size() {
+    return fields.size();
+  }
+
+  public Field field(int index) {
+    return fields.get(index);
+  }
+
+  /** The field named {@code name}, or null. */
+  public Field find(String name) {
+    return byName.get(name);
+  }
+
+  /** The field named {@code name}; throws with the list of fields when there is none. */
+  public Field require(String name) {
+    Field f = byName.get(name);
+    if (f == null) {
+      throw new IllegalArgumentException(String.format("stream '%s' has no field '%s' (fields: %s)", stream, name,
+          String.join(", ", byName.keySet().stream().sorted().toList())));
+    }
+    return f;
+  }
+
+  public Field key() {
+    return key;
+  }
+
+  /** The event-time field, or null when the stream uses ingest time. */
+  public Field time() {
+    return time;
+  }
+
+  /** Field names to types in encoding order. */
+  public Map<String, FieldType> types() {
+    Map<String, FieldType> m = new LinkedHashMap<>();
+    fields.forEach(f -> m.put(f.name(), f.type()));
+    return m;
+  }
+}

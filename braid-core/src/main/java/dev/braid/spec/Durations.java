@@ -1,0 +1,60 @@
+package dev.braid.spec;
+
+import java.time.Duration;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Parses spec durations: {@code 500ms}, {@code 10s}, {@code 5m}, {@code 1h}, {@code 7d}. */
+public final class Durations {
+  private static final Pattern FORM = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
+
+  private Durations() {}
+
+  public static Duration parse(String text) {
+    Matcher m = FORM.matcher(text.strip().toLowerCase(Locale.ROOT));
+    if (!m.matches()) {
+      throw new IllegalArgumentException("'" + text + "' is not a duration: use a number and ms, s, m, h or d (e.g. 1h)");
+    }
+    long n = Long.parseLong(m.group(1));
+    Duration d;
+    switch (m.group(2)) {
+      case "ms":
+        d = Duration.ofMillis(n);
+        break;
+      case "s":
+        d = Duration.ofSeconds(n);
+        break;
+      case "m":
+        d = Duration.ofMinutes(n);
+        break;
+      case "h":
+        d = Duration.ofHours(n);
+        break;
+      default:
+        d = Duration.ofDays(n);
+    }
+    if (d.isZero()) {
+      throw new IllegalArgumentException("duration '" + text + "' must be positive");
+    }
+    return d;
+  }
+
+  /** The shortest spec form of {@code d}. */
+  public static String format(Duration d) {
+    long ms = d.toMillis();
+    if (ms % 86_400_000L == 0) {
+      return ms / 86_400_000L + "d";
+    }
+    if (ms % 3_600_000L == 0) {
+      return ms / 3_600_000L + "h";
+    }
+    if (ms % 60_000L == 0) {
+      return ms / 60_000L + "m";
+    }
+    if (ms % 1000 == 0) {
+      return ms / 1000 + "s";
+    }
+    return ms + "ms";
+  }
+}

@@ -1,0 +1,455 @@
+package dev.braid.spec;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.braid.agg.AggregateCall;
+import dev.braid.agg.Aggregations;
+import dev.braid.event.EventSchema;
+import dev.braid.event.FieldType;
+import dev.braid.expr.ExpressionException;
+import dev.braid.expr.Expressions;
+import dev.braid.log.Durability;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * A pipeline: streams and the views computed from them. Load one from YAML with {@link #load} or
+ * build one in Java with {@link #builder()}; either way {@link #validate()} checks the whole spec and
+ * reports every error with its path. No spec that fails validation is ever started.
+ *
+ * <pre>{@code
+ * streams:
+ *   transactions:
+ *     partitions: 4
+ *     key: user_id
+ *     time: ts                      # event-time field, or `ingest`
+ *     durability: os                # fsync | interval:100 | os
+ *     fields: {user_id: string, amount: double, merchant: string, ts: timestamp}
+ *     rules: ["amount >= 0.0"]
+ * views:
+ *   spend_by_user:
+ *     from: transactions
+ *     filter: "amount > 0.0"
+ *     group_by: user_id
+ *     window: {tumbling: 1h}
+ *     aggregate: {n: count, total: sum(amount), merchants: count_distinct(merchant)}
+ *     batch: {every: 1h}
+ * }</pre>
+ */
+public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<String, ViewSpec> views) {
+
+  private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
+  private static final Set<String> STREAM_KEYS = Set.of("partitions", "key", "time", "fields", "rules", "durability");
+  private static final Set<String> VIEW_KEYS = Set.of("from", "filter", "group_by", "window", "aggregate", "batch",
+      "mode");
+
+  public PipelineSpec {
+    streams = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(streams));
+    views = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(views));
+  }
+
+  public StreamSpec stream(String name) {
+    return streams.get(name);
+  }
+
+  public ViewSpec view(String name) {
+    return views.get(name);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Builds a spec in Java. */
+  public static final class Builder {
+    private final Map<String, StreamSpec> streams = new LinkedHashMap<>();
+    private final Map<String, ViewSpec> views = new LinkedHashMap<>();
+
+    public Builder stream(StreamSpec s) {
+      if (streams.put(s.name(), s) != null) {
+        throw new IllegalArgumentException("duplicate stream '" + s.name() + "'");
+      }
+      return this;
+    }
+
+    public Builder view(ViewSpec v) {
+      if (views.put(v.name(), v) != null) {
+        throw new IllegalArgumentException("duplicate view '" + v.name() + "'");
+      }
+      return this;
+    }
+
+    /** The spec, validated; throws {@link SpecException} listing every error. */
+    public PipelineSpec build() {
+      PipelineSpec spec = new PipelineSpec("java", streams, views);
+      spec.validate();
+      return spec;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Loading
+  // ---------------------------------------------------------------------------------------------
+
+  /** Loads and validates a YAML spec file. */
+  public static PipelineSpec load(Path file) {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (IOException e) {
+      throw new SpecException(List.of(new SpecError(file.toString(), "", "cannot read the file: " + e)));
+    }
+    return parse(text, file.toString());
+  }
+
+  /** Parses and validates YAML text; {@code source} names it in errors. */
+  public static PipelineSpec parse(String yaml, String source) {
+    ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
+    mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    JsonNode root;
+    try {
+      root = mapper.readTree(yaml);
+    } catch (JsonProcessingException e) {
+      JsonLocation loc = e.getLocation();
+      String where = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+      throw new SpecException(List.of(new SpecError(source, where, "not valid YAML: " + e.getOriginalMessage())));
+    }
+    List<SpecError> errors = new ArrayList<>();
+    Reader r = new Reader(source, errors);
+    if (root == null || root.isMissingNode() || root.isNull()) {
+      throw new SpecException(List.of(new SpecError(source, "", "the spec is empty; it needs `streams:`")));
+    }
+    if (!root.isObject()) {
+      throw new SpecException(List.of(new SpecError(source, "", "the spec must be a mapping with `streams:` and `views:`")));
+    }
+    for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      if (!k.equals("streams") && !k.equals("views")) {
+        errors.add(new SpecError(source, k, "unknown section; expected streams or views"));
+      }
+    }
+    Map<String, StreamSpec> streams = new LinkedHashMap<>();
+    JsonNode sn = root.path("streams");
+    if (!sn.isMissingNode()) {
+      if (!sn.isObject()) {
+        errors.add(new SpecError(source, "streams", "must be a mapping of stream names to streams"));
+      } else {
+        sn.fields().forEachRemaining(e -> {
+          StreamSpec s = r.stream(e.getKey(), e.getValue());
+          if (s != null) {
+            streams.put(s.name(), s);
+          }
+        });
+      }
+    }
+    Map<String, ViewSpec> views = new LinkedHashMap<>();
+    JsonNode vn = root.path("views");
+    if (!vn.isMissingNode() && !vn.isNull()) {
+      if (!vn.isObject()) {
+        errors.add(new SpecError(source, "views", "must be a mapping of view names to views"));
+      } else {
+        vn.fields().forEachRemaining(e -> {
+          ViewSpec v = r.view(e.getKey(), e.getValue());
+          if (v != null) {
+            views.put(v.name(), v);
+          }
+        });
+      }
+    }
+    PipelineSpec spec = new PipelineSpec(source, streams, views);
+    errors.addAll(spec.check());
+    if (!errors.isEmpty()) {
+      throw new SpecException(errors);
+    }
+    return spec;
+  }
+
+  /** Maps YAML nodes to spec records, collecting errors with their paths. */
+  private static final class Reader {
+    private final String source;
+    private final List<SpecError> errors;
+
+    Reader(String source, List<SpecError> errors) {
+      this.source = source;
+      this.errors = errors;
+    }
+
+    private void error(String path, String message) {
+      errors.add(new SpecError(source, path, message));
+    }
+
+    private void unknownKeys(JsonNode node, Set<String> allowed, String path) {
+      node.fieldNames().forEachRemaining(k -> {
+        if (!allowed.contains(k)) {
+          error(path + "." + k, "unknown key; expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)));
+        }
+      });
+    }
+
+    private String text(JsonNode node, String key, String path, boolean required) {
+      JsonNode v = node.get(key);
+      if (v == null || v.isNull()) {
+        if (required) {
+          error(path + "." + key, "is required");
+        }
+        return null;
+      }
+      if (!v.isValueNode()) {
+        error(path + "." + key, "must be a single value, got " + (v.isObject() ? "a mapping" : "a list"));
+        return null;
+      }
+      return v.asText();
+    }
+
+    StreamSpec stream(String name, JsonNode node) {
+      String path = "streams." + name;
+      if (!node.isObject()) {
+        error(path, "must be a mapping with partitions, key, time and fields");
+        return null;
+      }
+      unknownKeys(node, STREAM_KEYS, path);
+      int partitions = 4;
+      JsonNode pn = node.get("partitions");
+      if (pn != null) {
+        if (!pn.canConvertToInt() || !pn.isIntegralNumber()) {
+          error(path + ".partitions", "must be a whole number, got " + pn);
+        } else {
+          partitions = pn.intValue();
+        }
+      }
+      String key = text(node, "key", path, true);
+      String time = text(node, "time", path, false);
+      if ("ingest".equals(time)) {
+        time = null;
+      }
+      Map<String, FieldType> fields = new LinkedHashMap<>();
+      JsonNode fn = node.get("fields");
+      if (fn == null || !fn.isObject() || fn.isEmpty()) {
+        error(path + ".fields", "is required: a mapping of field names to types");
+      } else {
+        fn.fields().forEachRemaining(e -> {
+          try {
+            fields.put(e.getKey(), FieldType.parse(e.getValue().asText()));
+          } catch (IllegalArgumentException ex) {
+            error(path + ".fields." + e.getKey(), ex.getMessage());
+          }
+        });
+      }
+      List<String> rules = new ArrayList<>();
+      JsonNode rn = node.get("rules");
+      if (rn != null) {
+        if (!rn.isArray()) {
+          error(path + ".rules", "must be a list of conditions");
+        } else {
+          rn.forEach(x -> rules.add(x.asText()));
+        }
+      }
+      Durability durability = Durability.os();
+      String d = text(node, "durability", path, false);
+      if (d != null) {
+        try {
+          durability = Durability.parse(d);
+        } catch (IllegalArgumentException ex) {
+          error(path + ".durability", ex.getMessage());
+        }
+      }
+      return new StreamSpec(name, partitions, key, time, fields, rules, durability);
+    }
+
+    ViewSpec view(String name, JsonNode node) {
+      String path = "views." + name;
+      if (!node.isObject()) {
+        error(path, "must be a mapping with from, group_by and aggregate");
+        return null;
+      }
+      unknownKeys(node, VIEW_KEYS, path);
+      String from = text(node, "from", path, true);
+      String filter = text(node, "filter", path, false);
+      String groupBy = text(node, "group_by", path, true);
+      WindowSpec window = null;
+      JsonNode wn = node.get("window");
+      if (wn != null && !wn.isNull()) {
+        if (!wn.isObject() || wn.get("tumbling") == null) {
+          error(path + ".window", "must be {tumbling: <duration>}, e.g. {tumbling: 1h}");
+        } else {
+          unknownKeys(wn, Set.of("tumbling"), path + ".window");
+          try {
+            window = WindowSpec.tumbling(Durations.parse(wn.get("tumbling").asText()));
+          } catch (IllegalArgumentException ex) {
+            error(path + ".window.tumbling", ex.getMessage());
+          }
+        }
+      }
+      Map<String, String> aggregates = new LinkedHashMap<>();
+      JsonNode an = node.get("aggregate");
+      if (an == null || !an.isObject() || an.isEmpty()) {
+        error(path + ".aggregate", "is required: a mapping of output names to aggregations, e.g. {n: count}");
+      } else {
+        an.fields().forEachRemaining(e -> aggregates.put(e.getKey(), e.getValue().asText()));
+      }
+      Duration every = null;
+      JsonNode bn = node.get("batch");
+      if (bn != null && !bn.isNull()) {
+        if (!bn.isObject() || bn.get("every") == null) {
+          error(path + ".batch", "must be {every: <duration>}, e.g. {every: 1h}");
+        } else {
+          unknownKeys(bn, Set.of("every"), path + ".batch");
+          try {
+            every = Durations.parse(bn.get("every").asText());
+          } catch (IllegalArgumentException ex) {
+            error(path + ".batch.every", ex.getMessage());
+          }
+        }
+      }
+      ViewSpec.Mode mode = ViewSpec.Mode.LAMBDA;
+      String m = text(node, "mode", path, false);
+      if (m != null) {
+        if (m.equalsIgnoreCase("lambda")) {
+          mode = ViewSpec.Mode.LAMBDA;
+        } else if (m.equalsIgnoreCase("kappa")) {
+          mode = ViewSpec.Mode.KAPPA;
+        } else {
+          error(path + ".mode", "unknown mode '" + m + "'; expected lambda or kappa");
+        }
+      }
+      return new ViewSpec(name, from, filter, groupBy, window, aggregates, every, mode);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Validation
+  // ---------------------------------------------------------------------------------------------
+
+  /** Throws {@link SpecException} listing every error; returns normally when the spec is valid. */
+  public void validate() {
+    List<SpecError> errors = check();
+    if (!errors.isEmpty()) {
+      throw new SpecException(errors);
+    }
+  }
+
+  /** Every error of the spec, empty when it is valid. */
+  public List<SpecError> check() {
+    List<SpecError> errors = new ArrayList<>();
+    Map<String, EventSchema> schemas = new LinkedHashMap<>();
+    for (StreamSpec s : streams.values()) {
+      String path = "streams." + s.name();
+      if (!NAME.matcher(s.name()).matches()) {
+        errors.add(new SpecError(source, path, "invalid name: use letters, digits and '_', starting with a letter"));
+      }
+      if (s.partitions() < 1 || s.partitions() > 4096) {
+        errors.add(new SpecError(source, path + ".partitions", "must be in 1..4096, got " + s.partitions()));
+      }
+      if (s.fields().isEmpty()) {
+        continue;
+      }
+      if (s.key() != null && !s.fields().containsKey(s.key())) {
+        errors.add(new SpecError(source, path + ".key", "'" + s.key() + "' is not a field (fields: "
+            + String.join(", ", s.fields().keySet()) + ")"));
+        continue;
+      }
+      if (s.key() == null) {
+        continue;
+      }
+      if (s.time() != null) {
+        FieldType t = s.fields().get(s.time());
+        if (t == null) {
+          errors.add(new SpecError(source, path + ".time", "'" + s.time() + "' is not a field; name a timestamp field or "
+              + "write `time: ingest`"));
+          continue;
+        }
+        if (t != FieldType.TIMESTAMP && t != FieldType.LONG) {
+          errors.add(new SpecError(source, path + ".time", "'" + s.time() + "' is a " + t.specName()
+              + " field; the time field must be a timestamp or long"));
+          continue;
+        }
+      }
+      EventSchema schema = s.schema();
+      schemas.put(s.name(), schema);
+      Expressions ex = new Expressions(schema);
+      for (int i = 0; i < s.rules().size(); i++) {
+        try {
+          ex.predicate(s.rules().get(i));
+        } catch (ExpressionException e) {
+          errors.add(new SpecError(source, path + ".rules[" + i + "]", e.getMessage()));
+        }
+      }
+    }
+    for (ViewSpec v : views.values()) {
+      String path = "views." + v.name();
+      if (!NAME.matcher(v.name()).matches()) {
+        errors.add(new SpecError(source, path, "invalid name: use letters, digits and '_', starting with a letter"));
+      }
+      if (streams.containsKey(v.name())) {
+        errors.add(new SpecError(source, path, "a stream has the same name; names of streams and views must differ"));
+      }
+      if (v.from() == null) {
+        continue;
+      }
+      if (!streams.containsKey(v.from())) {
+        errors.add(new SpecError(source, path + ".from", "unknown stream '" + v.from() + "' (streams: "
+            + (streams.isEmpty() ? "none" : String.join(", ", streams.keySet())) + ")"));
+        continue;
+      }
+      EventSchema schema = schemas.get(v.from());
+      if (schema == null) {
+        continue; // the stream itself is invalid and already reported
+      }
+      Expressions ex = new Expressions(schema);
+      if (v.filter() != null) {
+        try {
+          ex.predicate(v.filter());
+        } catch (ExpressionException e) {
+          errors.add(new SpecError(source, path + ".filter", e.getMessage()));
+        }
+      }
+      if (v.groupBy() != null) {
+        try {
+          ex.key(v.groupBy());
+        } catch (ExpressionException e) {
+          errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' nor a valid "
+              + "expression: " + e.getMessage()));
+        }
+      }
+      if (v.aggregates().isEmpty()) {
+        errors.add(new SpecError(source, path + ".aggregate", "needs at least one aggregation"));
+      }
+      for (Map.Entry<String, String> a : v.aggregates().entrySet()) {
+        String apath = path + ".aggregate." + a.getKey();
+        if (!NAME.matcher(a.getKey()).matches()) {
+          errors.add(new SpecError(source, apath, "invalid output name"));
+        }
+        try {
+          AggregateCall call = Aggregations.parse(a.getValue());
+          FieldType argType = null;
+          if (call.field() != null) {
+            EventSchema.Field f = schema.find(call.field());
+            if (f == null) {
+              errors.add(new SpecError(source, apath, "unknown field '" + call.field() + "' of stream '" + v.from()
+                  + "' (fields: " + String.join(", ", schema.types().keySet()) + ")"));
+              continue;
+            }
+            argType = f.type();
+          }
+          Aggregations.factory(call.function()).create(argType, call.parameters());
+        } catch (IllegalArgumentException e) {
+          errors.add(new SpecError(source, apath, e.getMessage()));
+        }
+      }
+    }
+    return errors;
+  }
+}

@@ -1,0 +1,97 @@
+package dev.braid.spec;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A view: a definition whose result is a map {@code (key, window) -> accumulators}.
+ *
+ * @param from source stream
+ * @param filter CEL condition on events, or null for all events
+ * @param groupBy a field of the stream or a CEL expression
+ * @param window event-time window, or null for all-time
+ * @param aggregates output name to aggregation call, in order, e.g. {@code total -> sum(amount)}
+ * @param batchEvery how often the batch layer recomputes the Base (Lambda), or null for on demand only
+ * @param mode {@code LAMBDA} (batch + speed layers) or {@code KAPPA} (speed layer only)
+ */
+public record ViewSpec(String name, String from, String filter, String groupBy, WindowSpec window,
+    Map<String, String> aggregates, Duration batchEvery, Mode mode) {
+
+  public enum Mode { LAMBDA, KAPPA }
+
+  public ViewSpec {
+    Objects.requireNonNull(name, "name");
+    aggregates = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(aggregates));
+    mode = mode == null ? Mode.LAMBDA : mode;
+  }
+
+  /**
+   * A canonical text of everything that determines the view's result (not its batch schedule);
+   * two specs with the same definition compute the same view.
+   */
+  public String definition() {
+    return "from=" + from + ";filter=" + (filter == null ? "" : filter) + ";group_by=" + groupBy + ";window="
+        + (window == null ? "" : window) + ";aggregate=" + aggregates;
+  }
+
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  /** Builds a view spec in Java; {@link PipelineSpec#validate()} checks it. */
+  public static final class Builder {
+    private final String name;
+    private String from;
+    private String filter;
+    private String groupBy;
+    private WindowSpec window;
+    private final Map<String, String> aggregates = new LinkedHashMap<>();
+    private Duration batchEvery;
+    private Mode mode = Mode.LAMBDA;
+
+    Builder(String name) {
+      this.name = name;
+    }
+
+    public Builder from(String stream) {
+      this.from = stream;
+      return this;
+    }
+
+    public Builder filter(String cel) {
+      this.filter = cel;
+      return this;
+    }
+
+    public Builder groupBy(String fieldOrCel) {
+      this.groupBy = fieldOrCel;
+      return this;
+    }
+
+    public Builder tumbling(Duration size) {
+      this.window = WindowSpec.tumbling(size);
+      return this;
+    }
+
+    public Builder aggregate(String name, String call) {
+      aggregates.put(name, call);
+      return this;
+    }
+
+    public Builder batchEvery(Duration every) {
+      this.batchEvery = every;
+      return this;
+    }
+
+    public Builder mode(Mode m) {
+      this.mode = m;
+      return this;
+    }
+
+    public ViewSpec build() {
+      return new ViewSpec(name, from, filter, groupBy, window, aggregates, batchEvery, mode);
+    }
+  }
+}

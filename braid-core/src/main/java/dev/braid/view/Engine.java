@@ -1,0 +1,322 @@
+package dev.braid.view;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.braid.Braid;
+import dev.braid.IngestResult;
+import dev.braid.Status;
+import dev.braid.UnknownNameException;
+import dev.braid.VersionInfo;
+import dev.braid.ViewResult;
+import dev.braid.ingest.Ingestor;
+import dev.braid.log.Cut;
+import dev.braid.log.FileLog;
+import dev.braid.log.Log;
+import dev.braid.log.LogStream;
+import dev.braid.log.StreamConfig;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded engine behind {@link Braid}: wires the log, one {@link Ingestor} and one
+ * {@link SpeedLayer} per stream, and one {@link ViewRuntime} per view, and keeps the
+ * {@link VersionCatalog} in step. Use {@link Braid#open}; this class is not part of the API.
+ *
+ * <pre>
+ * data/
+ *   log/              the FileLog (streams, partitions, segments; LOCK)
+ *   views/&lt;view&gt;/     v&lt;id&gt;.base files (immutable Bases)
+ *   catalog.json      every view's versions; replaced atomically
+ * </pre>
+ */
+public final class Engine implements Braid {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+
+  private final Path dataDir;
+  private final PipelineSpec spec;
+  private final FileLog log;
+  private final VersionCatalog catalog;
+  private final Map<String, Ingestor> ingestors = new LinkedHashMap<>();
+  private final Map<String, SpeedLayer> speedLayers = new LinkedHashMap<>();
+  private final Map<String, ViewRuntime> views = new LinkedHashMap<>();
+  private final Map<String, ViewProgram> programs = new LinkedHashMap<>();
+  private final ScheduledExecutorService scheduler;
+  private final Object catalogLock = new Object();
+  private volatile boolean closed;
+
+  private Engine(Path dataDir, PipelineSpec spec, FileLog log) {
+    this.dataDir = dataDir;
+    this.spec = spec;
+    this.log = log;
+    this.catalog = new VersionCatalog(dataDir.resolve("catalog.json"));
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "braid-batch-scheduler");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** Opens the engine; see {@link Braid#open}. */
+  public static Engine open(Path dataDir, PipelineSpec spec, int batchThreads) {
+    spec.validate();
+    FileLog log = FileLog.open(dataDir.resolve("log"));
+    Engine e = new Engine(dataDir, spec, log);
+    try {
+      e.start(batchThreads);
+      return e;
+    } catch (RuntimeException | IOException | InterruptedException ex) {
+      e.close();
+      if (ex instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      if (ex instanceof IOException io) {
+        throw new UncheckedIOException("cannot open Braid in " + dataDir, io);
+      }
+      throw ex instanceof RuntimeException r ? r : new IllegalStateException(ex);
+    }
+  }
+
+  private void start(int batchThreads) throws IOException, InterruptedException {
+    for (StreamSpec s : spec.streams().values()) {
+      StreamConfig config = StreamConfig.of(s.partitions()).withDurability(s.durability());
+      LogStream ls = log.getOrCreateStream(s.name(), config);
+      ingestors.put(s.name(), new Ingestor(s, ls, System::currentTimeMillis));
+      SpeedLayer speed = new SpeedLayer(ls);
+      speedLayers.put(s.name(), speed);
+      speed.start();
+    }
+    Map<String, VersionCatalog.ViewEntry> recorded = catalog.load();
+    for (ViewSpec v : spec.views().values()) {
+      LogStream ls = log.stream(v.from());
+      ViewProgram program = new ViewProgram(v, spec.stream(v.from()).schema());
+      programs.put(v.name(), program);
+      ViewRuntime rt = new ViewRuntime(v, ls, speedLayers.get(v.from()), dataDir.resolve("views").resolve(v.name()),
+          this::persistCatalog, batchThreads, program);
+      rt.restore(recorded.get(v.name()), program);
+      views.put(v.name(), rt);
+    }
+    removeOrphans(recorded.keySet());
+    persistCatalog();
+    // Serve nothing older than the log as it is now: wait for every Delta to catch up.
+    for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {
+      Cut end = log.stream(e.getKey()).end();
+      long t0 = System.nanoTime();
+      if (!e.getValue().awaitPosition(end, 1, TimeUnit.HOURS)) {
+        throw new IllegalStateException("the speed layer of stream '" + e.getKey() + "' did not catch up in an hour");
+      }
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      if (ms > 1000) {
+        LOG.info("stream '{}': replayed the log up to {} in {} ms", e.getKey(), end, ms);
+      }
+    }
+    for (ViewSpec v : spec.views().values()) {
+      if (v.mode() == ViewSpec.Mode.LAMBDA && v.batchEvery() != null) {
+        long every = v.batchEvery().toMillis();
+        scheduler.scheduleWithFixedDelay(() -> {
+          try {
+            runBatch(v.name());
+          } catch (RuntimeException ex) {
+            LOG.error("scheduled batch cycle of view '{}' failed", v.name(), ex);
+          }
+        }, every, every, TimeUnit.MILLISECONDS);
+      }
+    }
+  }
+
+  /** Deletes Base files no catalog entry names: leftovers of a batch cycle a crash interrupted. */
+  private void removeOrphans(Set<String> recordedViews) throws IOException {
+    Path root = dataDir.resolve("views");
+    if (!Files.isDirectory(root)) {
+      return;
+    }
+    try (Stream<Path> dirs = Files.list(root)) {
+      for (Path d : (Iterable<Path>) dirs::iterator) {
+        String view = d.getFileName().toString();
+        ViewRuntime rt = views.get(view);
+        Set<String> keep = rt == null ? Set.of() : new HashSet<>(rt.referencedBases());
+        if (rt == null && recordedViews.contains(view)) {
+          continue; // a view no longer in the spec: keep its files, the catalog still lists it
+        }
+        try (Stream<Path> files = Files.list(d)) {
+          for (Path f : (Iterable<Path>) files::iterator) {
+            if (!keep.contains(f.getFileName().toString())) {
+              Files.delete(f);
+              LOG.info("removed orphaned file {} (from an interrupted batch cycle)", f);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private void persistCatalog() {
+    synchronized (catalogLock) {
+      Map<String, VersionCatalog.ViewEntry> all = new LinkedHashMap<>(catalog.load());
+      for (ViewRuntime v : views.values()) {
+        all.put(v.name, v.catalogEntry());
+      }
+      catalog.store(all);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Braid
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public PipelineSpec spec() {
+    return spec;
+  }
+
+  private Ingestor ingestor(String stream) {
+    Ingestor i = ingestors.get(stream);
+    if (i == null) {
+      throw new UnknownNameException("stream", stream, ingestors.keySet());
+    }
+    return i;
+  }
+
+  private ViewRuntime view(String name) {
+    ViewRuntime v = views.get(name);
+    if (v == null) {
+      throw new UnknownNameException("view", name, views.keySet());
+    }
+    return v;
+  }
+
+  @Override
+  public IngestResult ingest(String stream, List<? extends Map<String, ?>> events) {
+    requireOpen();
+    return ingestor(stream).ingestMaps(events);
+  }
+
+  @Override
+  public IngestResult ingestJson(String stream, List<JsonNode> events) {
+    requireOpen();
+    return ingestor(stream).ingestJson(events);
+  }
+
+  @Override
+  public ViewResult get(String view, String key) {
+    return view(view).get(key);
+  }
+
+  @Override
+  public ViewResult get(String view, String key, long fromMillis, long toMillis) {
+    return view(view).get(key, fromMillis, toMillis);
+  }
+
+  @Override
+  public List<ViewResult> getAll(String view, List<String> keys) {
+    ViewRuntime v = view(view);
+    List<ViewResult> out = new ArrayList<>(keys.size());
+    for (String k : keys) {
+      out.add(v.get(k));
+    }
+    return out;
+  }
+
+  @Override
+  public List<VersionInfo> versions(String view) {
+    return view(view).versions();
+  }
+
+  @Override
+  public long runBatch(String view) {
+    requireOpen();
+    ViewRuntime v = view(view);
+    if (v.spec.mode() == ViewSpec.Mode.KAPPA) {
+      throw new IllegalArgumentException("view '" + view + "' is a kappa view: it has no batch layer");
+    }
+    try {
+      return v.runBatch(programs.get(view));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("batch cycle of view '" + view + "' was interrupted", e);
+    }
+  }
+
+  @Override
+  public Status status() {
+    List<Status.StreamStatus> streams = new ArrayList<>();
+    for (Map.Entry<String, Ingestor> e : ingestors.entrySet()) {
+      LogStream s = e.getValue().stream();
+      Cut end = s.end();
+      long events = 0;
+      for (int p = 0; p < end.partitions(); p++) {
+        events += end.offset(p) - s.startOffset(p);
+      }
+      streams.add(new Status.StreamStatus(e.getKey(), s.partitions(), s.config().durability().toString(), end, events));
+    }
+    List<Status.ViewStatus> vs = new ArrayList<>();
+    for (ViewRuntime v : views.values()) {
+      Version cur = v.current();
+      Delta d = cur.delta;
+      Cut pos = d == null ? cur.cut : d.position();
+      Cut end = log.stream(v.spec.from()).end();
+      long lag = 0;
+      for (int p = 0; p < end.partitions(); p++) {
+        lag += Math.max(0, end.offset(p) - pos.offset(p));
+      }
+      ViewRuntime.BatchProgress bp = v.batchProgress;
+      vs.add(new Status.ViewStatus(v.name, v.spec.from(), v.spec.mode().name().toLowerCase(), cur.id, cur.cut, pos,
+          lag, d == null ? 0 : d.keys(), d == null ? 0 : d.memoryBytes(),
+          speedLayers.get(v.spec.from()).errors() + v.batchErrors(), bp != null, bp == null ? 0 : bp.events().get(),
+          bp == null ? 0 : bp.total()));
+    }
+    return new Status(streams, vs);
+  }
+
+  @Override
+  public Log log() {
+    return log;
+  }
+
+  /** Waits until every view's Delta has folded the log up to its current end (for tests and tools). */
+  public boolean awaitCaughtUp(long timeout, TimeUnit unit) throws InterruptedException {
+    long deadline = System.nanoTime() + unit.toNanos(timeout);
+    for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {
+      long left = deadline - System.nanoTime();
+      if (!e.getValue().awaitPosition(log.stream(e.getKey()).end(), Math.max(0, left), TimeUnit.NANOSECONDS)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void requireOpen() {
+    if (closed) {
+      throw new IllegalStateException("Braid in " + dataDir + " is closed");
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    scheduler.shutdownNow();
+    for (SpeedLayer s : speedLayers.values()) {
+      s.close();
+    }
+    log.close();
+  }
+}

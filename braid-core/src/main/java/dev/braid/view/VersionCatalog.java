@@ -1,0 +1,119 @@
+package dev.braid.view;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.VersionState;
+import dev.braid.log.CorruptLogException;
+import dev.braid.log.Cut;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The durable record of every view's versions: which is current, the cut of each, where its Base
+ * lives, and its definition. Stored as {@code catalog.json} and replaced atomically (temporary file,
+ * fsync, rename, directory fsync), so after a crash the catalog is either the old or the new one.
+ * The catalog is the commit point of a batch cycle: a Base file that no catalog entry names is an
+ * orphan of an interrupted cycle and is deleted on start.
+ *
+ * <pre>{@code
+ * {"format": 1, "views": {"spend": {"next": 4, "versions": [
+ *   {"id": 3, "state": "current", "cut": [120, 98], "base": "v3.base",
+ *    "definition": "from=...;...", "createdAt": 1795330000000}]}}}
+ * }</pre>
+ */
+final class VersionCatalog {
+
+  /** One version as recorded. */
+  record Entry(long id, VersionState state, Cut cut, String base, String definition, long createdAt,
+      String failure) {}
+
+  /** One view as recorded. */
+  record ViewEntry(long next, List<Entry> versions) {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Path file;
+
+  VersionCatalog(Path file) {
+    this.file = file;
+  }
+
+  Map<String, ViewEntry> load() {
+    Map<String, ViewEntry> out = new LinkedHashMap<>();
+    if (!Files.exists(file)) {
+      return out;
+    }
+    JsonNode root;
+    try {
+      root = JSON.readTree(file.toFile());
+    } catch (IOException e) {
+      throw new CorruptLogException(file, 0, "version catalog is not valid JSON: " + e.getMessage());
+    }
+    if (root == null || root.path("format").asInt() != 1) {
+      throw new CorruptLogException(file, 0, "version catalog has an unknown format");
+    }
+    root.path("views").fields().forEachRemaining(e -> {
+      List<Entry> versions = new ArrayList<>();
+      for (JsonNode v : e.getValue().path("versions")) {
+        long[] cut = new long[v.path("cut").size()];
+        for (int i = 0; i < cut.length; i++) {
+          cut[i] = v.path("cut").get(i).asLong();
+        }
+        versions.add(new Entry(v.path("id").asLong(), VersionState.valueOf(v.path("state").asText().toUpperCase()),
+            Cut.of(cut), v.path("base").isNull() ? null : v.path("base").asText(null),
+            v.path("definition").asText(), v.path("createdAt").asLong(), v.path("failure").asText(null)));
+      }
+      out.put(e.getKey(), new ViewEntry(e.getValue().path("next").asLong(1), versions));
+    });
+    return out;
+  }
+
+  void store(Map<String, ViewEntry> views) {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("format", 1);
+    ObjectNode vs = root.putObject("views");
+    for (Map.Entry<String, ViewEntry> e : views.entrySet()) {
+      ObjectNode v = vs.putObject(e.getKey());
+      v.put("next", e.getValue().next());
+      ArrayNode arr = v.putArray("versions");
+      for (Entry en : e.getValue().versions()) {
+        ObjectNode o = arr.addObject();
+        o.put("id", en.id());
+        o.put("state", en.state().label());
+        ArrayNode cut = o.putArray("cut");
+        for (long x : en.cut().toArray()) {
+          cut.add(x);
+        }
+        o.put("base", en.base());
+        o.put("definition", en.definition());
+        o.put("createdAt", en.createdAt());
+        if (en.failure() != null) {
+          o.put("failure", en.failure());
+        }
+      }
+    }
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try {
+      Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+        dir.force(true);
+      }
+    } catch (IOException e) {
+      throw new dev.braid.log.LogException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
+    }
+  }
+}
