@@ -42,6 +42,19 @@ public interface Braid extends AutoCloseable {
   /** As {@link #ingest}, for events parsed from JSON. */
   IngestResult ingestJson(String stream, List<JsonNode> events);
 
+  /**
+   * As {@link #ingest}, for events given as JSON text, one per element (e.g. NDJSON lines); text
+   * that is not JSON is rejected with its line and column; {@code lines[i]} is the line of element
+   * {@code i} in the request (null: {@code i + 1}).
+   */
+  IngestResult ingestText(String stream, List<String> events, int[] lines);
+
+  /**
+   * Events that ingest into {@code stream} refused, with their reasons, from dead-letter offset
+   * {@code fromOffset} on (at most {@code limit}).
+   */
+  List<DeadLetter> deadLetters(String stream, long fromOffset, int limit);
+
   /** The merged result of {@code key} in {@code view}; over all windows for a windowed view. */
   ViewResult get(String view, String key);
 

@@ -1,6 +1,10 @@
 package dev.braid.ingest;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.DeadLetter;
 import dev.braid.IngestResult;
 import dev.braid.event.EventEncoder;
 import dev.braid.event.EventReader;
@@ -9,12 +13,15 @@ import dev.braid.expr.EvaluationException;
 import dev.braid.expr.EventPredicate;
 import dev.braid.expr.Expressions;
 import dev.braid.log.AppendResult;
+import dev.braid.log.LogReader;
 import dev.braid.log.LogStream;
+import dev.braid.log.RecordCursor;
 import dev.braid.log.Partitioner;
 import dev.braid.log.RecordBatchBuilder;
 import dev.braid.log.RecordTooLargeException;
 import dev.braid.spec.StreamSpec;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,13 +32,21 @@ import java.util.function.LongSupplier;
  * Ingest into one stream: parse, type-check and encode each event once ({@link EventEncoder}),
  * check the stream's rules, route it to its key's partition, and append each partition's events as
  * one batch. A bad event is rejected with its index and reason; the good events of the same request
- * are still appended. Thread-safe: each calling thread gets its own encoder and batch builders.
+ * are still appended, and every rejected event is appended, with its reason and its text as sent,
+ * to the stream's dead-letter log before the call returns: nothing sent is lost silently.
+ * Thread-safe: each calling thread gets its own encoder and batch builders.
  */
 public final class Ingestor {
+
+  /** The suffix of a stream's dead-letter log in the {@link dev.braid.log.Log}. */
+  public static final String DEAD_LETTER_SUFFIX = ".dead-letters";
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int MAX_DEAD_LETTER_TEXT = 64 << 10;
 
   private final StreamSpec spec;
   private final EventSchema schema;
   private final LogStream stream;
+  private final LogStream deadLetters;
   private final List<EventPredicate> rules = new ArrayList<>();
   private final List<String> ruleTexts;
   private final LongSupplier clock;
@@ -53,8 +68,17 @@ public final class Ingestor {
     }
   }
 
+  /** An ingestor that keeps no dead letters. */
   public Ingestor(StreamSpec spec, LogStream stream, LongSupplier clock) {
+    this(spec, stream, null, clock);
+  }
+
+  /**
+   * @param deadLetters the log that receives rejected events (one partition), or null to keep none
+   */
+  public Ingestor(StreamSpec spec, LogStream stream, LogStream deadLetters, LongSupplier clock) {
     this.spec = spec;
+    this.deadLetters = deadLetters;
     this.schema = spec.schema();
     this.stream = stream;
     this.clock = clock;
@@ -74,17 +98,64 @@ public final class Ingestor {
     return stream;
   }
 
-  /** One event to encode: the adapter hides whether it came as JSON or as a Java map. */
+  /** One event to encode: the adapter hides whether it came as JSON, text or a Java map. */
   private interface Source {
     String encode(EventEncoder encoder, int index, long now, EventEncoder.Encoded out);
+
+    /** The event as sent, for the dead-letter log. */
+    String text(int index);
   }
 
   public IngestResult ingestJson(List<JsonNode> events) {
-    return ingest(events.size(), (enc, i, now, out) -> enc.encode(events.get(i), now, out));
+    return ingest(events.size(), new Source() {
+      public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
+        return enc.encode(events.get(i), now, out);
+      }
+
+      public String text(int i) {
+        return String.valueOf(events.get(i));
+      }
+    });
+  }
+
+  /**
+   * Ingests events given as JSON text, one per element (e.g. the lines of an NDJSON body); text that
+   * is not JSON is rejected with the line and column of the problem. {@code lines[i]} is the line of
+   * element {@code i} in the request, for messages (null: {@code i + 1}).
+   */
+  public IngestResult ingestText(List<String> events, int[] lines) {
+    return ingest(events.size(), new Source() {
+      public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
+        JsonNode node;
+        try {
+          node = JSON.readTree(events.get(i));
+        } catch (JsonProcessingException e) {
+          return String.format("not JSON at line %d, column %d: %s", lines == null ? i + 1 : lines[i],
+              e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), e.getOriginalMessage());
+        }
+        return enc.encode(node, now, out);
+      }
+
+      public String text(int i) {
+        return events.get(i);
+      }
+    });
   }
 
   public IngestResult ingestMaps(List<? extends Map<String, ?>> events) {
-    return ingest(events.size(), (enc, i, now, out) -> enc.encode(events.get(i), now, out));
+    return ingest(events.size(), new Source() {
+      public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
+        return enc.encode(events.get(i), now, out);
+      }
+
+      public String text(int i) {
+        try {
+          return JSON.writeValueAsString(events.get(i));
+        } catch (JsonProcessingException e) {
+          return String.valueOf(events.get(i));
+        }
+      }
+    });
   }
 
   private IngestResult ingest(int n, Source source) {
@@ -114,6 +185,9 @@ public final class Ingestor {
         rejections.add(new IngestResult.Rejection(i, e.getMessage()));
       }
     }
+    if (!rejections.isEmpty()) {
+      recordDeadLetters(rejections, source, now);
+    }
     Map<Integer, List<Long>> positions = new LinkedHashMap<>();
     int accepted = 0;
     for (int p = 0; p < x.builders.length; p++) {
@@ -129,6 +203,56 @@ public final class Ingestor {
       accepted += r.count();
     }
     return new IngestResult(stream.name(), accepted, positions, rejections);
+  }
+
+  private void recordDeadLetters(List<IngestResult.Rejection> rejections, Source source, long now) {
+    if (deadLetters == null) {
+      return;
+    }
+    RecordBatchBuilder b = new RecordBatchBuilder(4096, deadLetters.config().maxRecordBytes());
+    byte[] key = stream.name().getBytes(StandardCharsets.UTF_8);
+    for (IngestResult.Rejection r : rejections) {
+      ObjectNode o = JSON.createObjectNode();
+      o.put("index", r.index());
+      o.put("reason", r.reason());
+      String text = source.text(r.index());
+      o.put("event", text.length() > MAX_DEAD_LETTER_TEXT ? text.substring(0, MAX_DEAD_LETTER_TEXT) : text);
+      o.put("truncated", text.length() > MAX_DEAD_LETTER_TEXT);
+      try {
+        b.add(key, JSON.writeValueAsBytes(o), now, now);
+      } catch (JsonProcessingException e) {
+        throw new IllegalStateException("cannot encode a dead letter", e);
+      }
+    }
+    deadLetters.append(0, b);
+  }
+
+  /** Up to {@code limit} dead letters from offset {@code from} on. */
+  public List<DeadLetter> deadLetters(long from, int limit) {
+    List<DeadLetter> out = new ArrayList<>();
+    if (deadLetters == null || from >= deadLetters.endOffset(0)) {
+      return out;
+    }
+    try (LogReader r = deadLetters.reader(0, Math.max(from, deadLetters.startOffset(0)))) {
+      while (out.size() < limit) {
+        RecordCursor c = r.poll();
+        boolean any = false;
+        while (c.next() && out.size() < limit) {
+          any = true;
+          try {
+            JsonNode o = JSON.readTree(c.value());
+            out.add(new DeadLetter(c.offset(), c.ingestTime(), o.path("index").asInt(), o.path("reason").asText(),
+                o.path("event").asText()));
+          } catch (java.io.IOException e) {
+            throw new IllegalStateException("dead letter at offset " + c.offset() + " is not JSON", e);
+          }
+        }
+        if (!any) {
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   private String checkRules(Scratch x) {

@@ -2,6 +2,7 @@ package dev.braid.view;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.braid.Braid;
+import dev.braid.DeadLetter;
 import dev.braid.IngestResult;
 import dev.braid.Status;
 import dev.braid.UnknownNameException;
@@ -97,7 +98,9 @@ public final class Engine implements Braid {
     for (StreamSpec s : spec.streams().values()) {
       StreamConfig config = StreamConfig.of(s.partitions()).withDurability(s.durability());
       LogStream ls = log.getOrCreateStream(s.name(), config);
-      ingestors.put(s.name(), new Ingestor(s, ls, System::currentTimeMillis));
+      LogStream dead = log.getOrCreateStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX,
+          StreamConfig.of(1).withDurability(s.durability()));
+      ingestors.put(s.name(), new Ingestor(s, ls, dead, System::currentTimeMillis));
       SpeedLayer speed = new SpeedLayer(ls);
       speedLayers.put(s.name(), speed);
       speed.start();
@@ -211,6 +214,17 @@ public final class Engine implements Braid {
   public IngestResult ingestJson(String stream, List<JsonNode> events) {
     requireOpen();
     return ingestor(stream).ingestJson(events);
+  }
+
+  @Override
+  public IngestResult ingestText(String stream, List<String> events, int[] lines) {
+    requireOpen();
+    return ingestor(stream).ingestText(events, lines);
+  }
+
+  @Override
+  public List<DeadLetter> deadLetters(String stream, long fromOffset, int limit) {
+    return ingestor(stream).deadLetters(fromOffset, limit);
   }
 
   @Override

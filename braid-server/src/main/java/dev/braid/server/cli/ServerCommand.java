@@ -1,0 +1,76 @@
+package dev.braid.server.cli;
+
+import dev.braid.server.http.BraidServer;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.SpecException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code braid server}: the engine behind the HTTP API, until Ctrl-C or SIGTERM. */
+@Command(name = "server", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Run Braid (log, batch and speed layers, serving) behind the HTTP API.")
+public final class ServerCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Option(names = "--spec", required = true, paramLabel = "FILE", description = "pipeline spec (YAML)")
+  Path specFile;
+
+  @Option(names = "--data", defaultValue = "./data", paramLabel = "DIR",
+      description = "data directory (default: ${DEFAULT-VALUE})")
+  Path data;
+
+  @Option(names = "--port", defaultValue = "8080", description = "HTTP port, 0 for any free port (default: ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(names = "--bind", defaultValue = "127.0.0.1", description = "address to listen on (default: ${DEFAULT-VALUE})")
+  String bind;
+
+  @Option(names = "--max-body", defaultValue = "16777216", paramLabel = "BYTES",
+      description = "largest request body accepted (default: ${DEFAULT-VALUE})")
+  long maxBody;
+
+  @Override
+  public Integer call() throws Exception {
+    PipelineSpec spec;
+    try {
+      spec = PipelineSpec.load(specFile);
+    } catch (SpecException e) {
+      e.errors().forEach(err -> command.commandLine().getErr().println("braid: " + err));
+      command.commandLine().getErr().flush();
+      return 2;
+    }
+    BraidServer server;
+    try {
+      server = BraidServer.start(spec, data, BraidServer.Config.defaults().withBind(bind).withPort(port)
+          .withMaxBodyBytes(maxBody));
+    } catch (IllegalStateException e) {
+      throw new BraidCli.CommandFailedException(e.getMessage(), 1);
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      server.close();
+      stopped.countDown();
+    }, "braid-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    command.commandLine().getOut().printf("Braid is listening on %s (data in %s); Ctrl-C stops it%n", server.url(),
+        data.toAbsolutePath());
+    command.commandLine().getOut().flush();
+    try {
+      server.awaitReady(1, TimeUnit.HOURS);
+    } catch (IllegalStateException e) {
+      Runtime.getRuntime().removeShutdownHook(hook);
+      server.close();
+      throw new BraidCli.CommandFailedException(e.getMessage(), 1);
+    }
+    stopped.await();
+    return 0;
+  }
+}

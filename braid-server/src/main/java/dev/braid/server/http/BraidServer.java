@@ -1,0 +1,568 @@
+package dev.braid.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.Braid;
+import dev.braid.DeadLetter;
+import dev.braid.IngestResult;
+import dev.braid.UnknownNameException;
+import dev.braid.ViewResult;
+import dev.braid.spec.PipelineSpec;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Braid behind HTTP: the embedded engine ({@link Braid}) served with Javalin on one port, with JSON
+ * bodies, RFC 9457 problems for every error, Prometheus metrics and a health check.
+ *
+ * <p>Start-up binds the port first and opens the engine in the background (the log replay into the
+ * speed layer can take a while); until it is open, every {@code /v1} request gets {@code 503} and
+ * {@code /health} says {@code starting}. A second server on the same data directory is refused
+ * before it binds anything ({@link DataDirLock}).
+ *
+ * <p>Shutdown ({@link #close}) stops accepting requests, lets in-flight ones finish (Jetty's
+ * graceful stop), then closes the engine, which flushes the log.
+ */
+public final class BraidServer implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(BraidServer.class);
+  private static final String JSON = "application/json";
+  private static final String PROBLEM = "application/problem+json";
+
+  /** Server settings. */
+  public record Config(String bind, int port, long maxBodyBytes, long batchWaitMillis) {
+    public static Config defaults() {
+      return new Config("127.0.0.1", 8080, 16L << 20, 60_000);
+    }
+
+    public Config withPort(int p) {
+      return new Config(bind, p, maxBodyBytes, batchWaitMillis);
+    }
+
+    public Config withBind(String b) {
+      return new Config(b, port, maxBodyBytes, batchWaitMillis);
+    }
+
+    public Config withMaxBodyBytes(long m) {
+      return new Config(bind, port, m, batchWaitMillis);
+    }
+
+    public Config withBatchWaitMillis(long w) {
+      return new Config(bind, port, maxBodyBytes, w);
+    }
+  }
+
+  private final Config config;
+  private final PipelineSpec spec;
+  private final Path dataDir;
+  private final DataDirLock lock;
+  private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final ExecutorService background = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "braid-server-background");
+    t.setDaemon(true);
+    return t;
+  });
+  private final long startedAt = System.currentTimeMillis();
+  private volatile Braid braid;
+  private volatile Throwable startFailure;
+  private Javalin app;
+
+  private BraidServer(PipelineSpec spec, Path dataDir, Config config, DataDirLock lock) {
+    this.spec = spec;
+    this.dataDir = dataDir;
+    this.config = config;
+    this.lock = lock;
+  }
+
+  /**
+   * Locks the data directory, binds the port and opens the engine in the background. Throws
+   * {@link IllegalStateException} when the directory is in use by another server.
+   */
+  public static BraidServer start(PipelineSpec spec, Path dataDir, Config config) throws IOException {
+    return start(spec, dataDir, config, null);
+  }
+
+  /** As {@link #start}, but opens the engine only once {@code hold} is counted down (tests of start-up). */
+  static BraidServer start(PipelineSpec spec, Path dataDir, Config config, java.util.concurrent.CountDownLatch hold)
+      throws IOException {
+    DataDirLock lock = DataDirLock.acquire(dataDir);
+    BraidServer s = new BraidServer(spec, dataDir, config, lock);
+    try {
+      s.app = s.createApp().start(config.bind(), config.port());
+    } catch (RuntimeException e) {
+      lock.close();
+      throw e;
+    }
+    s.background.submit(() -> {
+      if (hold != null) {
+        try {
+          hold.await();
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      s.openEngine();
+    });
+    return s;
+  }
+
+  /** Waits until the engine is open; throws what made opening fail. */
+  public BraidServer awaitReady(long timeout, TimeUnit unit) throws InterruptedException {
+    long deadline = System.nanoTime() + unit.toNanos(timeout);
+    while (braid == null) {
+      if (startFailure != null) {
+        throw new IllegalStateException("Braid could not start: " + startFailure.getMessage(), startFailure);
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("Braid did not start within " + unit.toSeconds(timeout) + " s");
+      }
+      Thread.sleep(5);
+    }
+    return this;
+  }
+
+  public int port() {
+    return app.port();
+  }
+
+  public String url() {
+    return "http://" + config.bind() + ":" + port();
+  }
+
+  /** The engine, or null while starting. */
+  public Braid braid() {
+    return braid;
+  }
+
+  private void openEngine() {
+    try {
+      long t0 = System.nanoTime();
+      Braid b = Braid.open(dataDir, spec);
+      registerGauges(b);
+      braid = b;
+      LOG.info("Braid is ready on {} ({} streams, {} views, data in {}, opened in {} ms)", url(),
+          spec.streams().size(), spec.views().size(), dataDir, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    } catch (Throwable e) {
+      startFailure = e;
+      LOG.error("Braid could not open data directory {}: {}", dataDir, e.getMessage());
+    }
+  }
+
+  private void registerGauges(Braid b) {
+    for (String view : spec.views().keySet()) {
+      Gauge.builder("braid_view_lag_events", b, x -> lag(x, view)).tag("view", view)
+          .description("events in the log that the view's speed layer has not folded yet").register(metrics);
+    }
+    for (String stream : spec.streams().keySet()) {
+      Gauge.builder("braid_stream_events", b, x -> events(x, stream)).tag("stream", stream)
+          .description("events held in the stream's log").register(metrics);
+    }
+  }
+
+  private static double lag(Braid b, String view) {
+    return b.status().views().stream().filter(v -> v.name().equals(view)).mapToLong(v -> v.lag()).findFirst()
+        .orElse(0);
+  }
+
+  private static double events(Braid b, String stream) {
+    return b.status().streams().stream().filter(s -> s.name().equals(stream)).mapToLong(s -> s.events())
+        .findFirst().orElse(0);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Routes
+  // ---------------------------------------------------------------------------------------------
+
+  private Javalin createApp() {
+    return Javalin.create(cfg -> {
+      cfg.http.maxRequestSize = config.maxBodyBytes() + 1; // BraidServer enforces the limit itself
+      cfg.startup.showJavalinBanner = false;
+      cfg.routes.get("/health", this::health);
+      cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+          .result(metrics.scrape()));
+      cfg.routes.post("/v1/streams/{stream}/events", this::ingest);
+      cfg.routes.get("/v1/streams/{stream}/dead-letters", this::deadLetters);
+      cfg.routes.get("/v1/views/{view}/keys/{key}", this::getKey);
+      cfg.routes.post("/v1/views/{view}/keys:batchGet", this::batchGet);
+      cfg.routes.get("/v1/views/{view}/versions", this::versions);
+      cfg.routes.post("/v1/views/{view}/batch", this::batch);
+      cfg.routes.get("/v1/status", this::status);
+      cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
+      cfg.routes.exception(UnknownNameException.class,
+          (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage())));
+      cfg.routes.exception(Exception.class, (e, ctx) -> {
+        LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
+        problem(ctx, new Problem(500, "internal", "Internal error", e.toString()));
+      });
+      cfg.routes.error(404, this::notFoundRoute);
+      cfg.routes.error(405, ctx -> problem(ctx, new Problem(405, "method-not-allowed", "Method not allowed",
+          ctx.method() + " is not allowed on " + ctx.path())));
+    });
+  }
+
+  private void notFoundRoute(Context ctx) {
+    if (ctx.attribute("braid.problem") != null) {
+      return; // a handler already answered 404 with a problem
+    }
+    problem(ctx, Problem.notFound("no-route", "no endpoint at " + ctx.method() + " " + ctx.path()
+        + "; see the HTTP API in README.md"));
+  }
+
+  private void problem(Context ctx, Problem p) {
+    ctx.attribute("braid.problem", Boolean.TRUE);
+    ctx.status(p.status()).contentType(PROBLEM).result(write(Json.problem(p, ctx.path())));
+  }
+
+  private static byte[] write(JsonNode node) {
+    try {
+      return Json.MAPPER.writeValueAsBytes(node);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void ok(Context ctx, JsonNode body) {
+    ctx.status(200).contentType(JSON).result(write(body));
+  }
+
+  private Braid ready() {
+    Braid b = braid;
+    if (b == null) {
+      if (startFailure != null) {
+        throw new Problem(503, "failed", "Service unavailable", "Braid could not open its data directory: "
+            + startFailure.getMessage());
+      }
+      throw new Problem(503, "starting", "Service unavailable",
+          "Braid is starting (replaying the log into the speed layer); retry in a moment");
+    }
+    return b;
+  }
+
+  private void health(Context ctx) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    if (braid != null) {
+      o.put("status", "ok");
+      ok(ctx, o);
+    } else {
+      o.put("status", startFailure == null ? "starting" : "failed");
+      if (startFailure != null) {
+        o.put("detail", startFailure.getMessage());
+      }
+      ctx.status(503).contentType(JSON).result(write(o));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ingest
+  // ---------------------------------------------------------------------------------------------
+
+  private void ingest(Context ctx) throws IOException {
+    Braid b = ready();
+    String stream = ctx.pathParam("stream");
+    if (!spec.streams().containsKey(stream)) {
+      throw new UnknownNameException("stream", stream, spec.streams().keySet());
+    }
+    String type = mediaType(ctx);
+    boolean ndjson = type.equals("application/x-ndjson") || type.equals("application/jsonl")
+        || type.equals("application/ndjson");
+    if (!ndjson && !type.equals(JSON)) {
+      throw new Problem(415, "unsupported-media-type", "Unsupported media type", "send events as "
+          + "application/json (an array of objects) or application/x-ndjson (one object per line), not '"
+          + (type.isEmpty() ? "(no Content-Type)" : type) + "'");
+    }
+    byte[] body = readBody(ctx);
+    String text = decodeUtf8(body);
+    IngestResult result;
+    int[] lines = null;
+    if (ndjson) {
+      List<String> events = new ArrayList<>();
+      List<Integer> lineNumbers = new ArrayList<>();
+      int line = 1;
+      int start = 0;
+      for (int i = 0; i <= text.length(); i++) {
+        if (i == text.length() || text.charAt(i) == '\n') {
+          String l = text.substring(start, i).strip();
+          if (!l.isEmpty()) {
+            events.add(l);
+            lineNumbers.add(line);
+          }
+          line++;
+          start = i + 1;
+        }
+      }
+      lines = lineNumbers.stream().mapToInt(Integer::intValue).toArray();
+      result = b.ingestText(stream, events, lines);
+    } else {
+      JsonNode root;
+      try {
+        root = Json.parse(body);
+      } catch (JsonProcessingException e) {
+        throw Problem.badRequest("malformed-json", String.format("the body is not valid JSON at line %d, column %d: "
+            + "%s; nothing was ingested", e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
+            e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), e.getOriginalMessage()));
+      }
+      List<JsonNode> events = new ArrayList<>();
+      if (root == null || root.isMissingNode()) {
+        throw Problem.badRequest("empty-body", "the body is empty: send a JSON array of events");
+      } else if (root.isArray()) {
+        root.forEach(events::add);
+      } else if (root.isObject()) {
+        events.add(root);
+      } else {
+        throw Problem.badRequest("malformed-json", "the body must be a JSON array of event objects (or one object), "
+            + "not " + root.getNodeType().name().toLowerCase(Locale.ROOT));
+      }
+      result = b.ingestJson(stream, events);
+    }
+    Counter.builder("braid_ingest_events_total").tag("stream", stream).tag("outcome", "accepted")
+        .register(metrics).increment(result.accepted());
+    Counter.builder("braid_ingest_events_total").tag("stream", stream).tag("outcome", "rejected")
+        .register(metrics).increment(result.rejections().size());
+    ok(ctx, Json.ingest(result, lines));
+  }
+
+  private static String mediaType(Context ctx) {
+    String ct = ctx.header("Content-Type");
+    if (ct == null) {
+      return "";
+    }
+    int semi = ct.indexOf(';');
+    return (semi < 0 ? ct : ct.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+  }
+
+  private byte[] readBody(Context ctx) throws IOException {
+    long max = config.maxBodyBytes();
+    String declared = ctx.header("Content-Length");
+    if (declared != null) {
+      try {
+        if (Long.parseLong(declared.strip()) > max) {
+          throw tooLarge(max);
+        }
+      } catch (NumberFormatException e) {
+        throw Problem.badRequest("bad-content-length", "Content-Length is not a number: " + declared);
+      }
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] buf = new byte[64 << 10];
+    try (InputStream in = ctx.req().getInputStream()) {
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        out.write(buf, 0, n);
+        if (out.size() > max) {
+          throw tooLarge(max);
+        }
+      }
+    }
+    return out.toByteArray();
+  }
+
+  private static Problem tooLarge(long max) {
+    return new Problem(413, "body-too-large", "Content too large", String.format("the body is over the limit of %d "
+        + "bytes; split it into smaller requests (the limit is the server's --max-body)", max));
+  }
+
+  private static String decodeUtf8(byte[] body) {
+    CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT);
+    ByteBuffer in = ByteBuffer.wrap(body);
+    try {
+      CharBuffer chars = d.decode(in);
+      return chars.toString();
+    } catch (CharacterCodingException e) {
+      throw Problem.badRequest("invalid-utf8", "the body is not valid UTF-8 (first bad byte at offset " + in.position()
+          + "); nothing was ingested");
+    }
+  }
+
+  private void deadLetters(Context ctx) {
+    Braid b = ready();
+    String stream = ctx.pathParam("stream");
+    long from = longParam(ctx, "from", 0);
+    int limit = (int) Math.min(1000, Math.max(1, longParam(ctx, "limit", 100)));
+    List<DeadLetter> letters = b.deadLetters(stream, from, limit);
+    long next = letters.isEmpty() ? from : letters.get(letters.size() - 1).offset() + 1;
+    ok(ctx, Json.deadLetters(stream, letters, next));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads, versions, batch, status
+  // ---------------------------------------------------------------------------------------------
+
+  private void getKey(Context ctx) {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    String key = ctx.pathParam("key");
+    long from = timeParam(ctx, "from", Long.MIN_VALUE);
+    long to = timeParam(ctx, "to", Long.MAX_VALUE);
+    long t0 = System.nanoTime();
+    ViewResult r = from == Long.MIN_VALUE && to == Long.MAX_VALUE ? b.get(view, key) : b.get(view, key, from, to);
+    Timer.builder("braid_read_latency").tag("view", view).register(metrics)
+        .record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+    ok(ctx, Json.result(r));
+  }
+
+  private void batchGet(Context ctx) throws IOException {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    if (!mediaType(ctx).equals(JSON)) {
+      throw new Problem(415, "unsupported-media-type", "Unsupported media type",
+          "send {\"keys\": [...]} as application/json");
+    }
+    JsonNode root;
+    try {
+      root = Json.parse(readBody(ctx));
+    } catch (JsonProcessingException e) {
+      throw Problem.badRequest("malformed-json", "the body is not valid JSON: " + e.getOriginalMessage());
+    }
+    JsonNode keys = root == null ? null : root.get("keys");
+    if (keys == null || !keys.isArray()) {
+      throw Problem.badRequest("missing-keys", "the body must be {\"keys\": [\"k1\", \"k2\", ...]}");
+    }
+    if (keys.size() > 10_000) {
+      throw Problem.badRequest("too-many-keys", "at most 10000 keys per batchGet, got " + keys.size());
+    }
+    List<String> list = new ArrayList<>();
+    for (JsonNode k : keys) {
+      if (!k.isTextual() && !k.isNumber()) {
+        throw Problem.badRequest("bad-key", "keys must be strings or numbers, got " + k);
+      }
+      list.add(k.asText());
+    }
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    ArrayNode results = o.putArray("results");
+    for (ViewResult r : b.getAll(view, list)) {
+      results.add(Json.result(r));
+    }
+    ok(ctx, o);
+  }
+
+  private void versions(Context ctx) {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    ok(ctx, Json.versions(view, b.versions(view)));
+  }
+
+  private void batch(Context ctx) throws InterruptedException {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    b.versions(view); // 404 for an unknown view before starting anything
+    long wait = longParam(ctx, "wait", config.batchWaitMillis() / 1000) * 1000;
+    long t0 = System.nanoTime();
+    Future<Long> cycle = background.submit(() -> {
+      long id = b.runBatch(view);
+      Timer.builder("braid_batch_duration").tag("view", view).register(metrics)
+          .record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+      return id;
+    });
+    try {
+      long id = cycle.get(wait, TimeUnit.MILLISECONDS);
+      ObjectNode o = Json.versions(view, b.versions(view));
+      o.put("built", id);
+      ok(ctx, o);
+    } catch (TimeoutException e) {
+      ObjectNode o = Json.MAPPER.createObjectNode();
+      o.put("view", view);
+      o.put("status", "running");
+      o.put("detail", "the batch cycle is still running; follow it at the Location URL");
+      ctx.status(202).header("Location", "/v1/views/" + view + "/versions").contentType(JSON).result(write(o));
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof IllegalArgumentException) {
+        throw Problem.badRequest("batch-not-possible", c.getMessage());
+      }
+      throw new Problem(500, "batch-failed", "Batch cycle failed", "the batch cycle of view '" + view + "' failed: "
+          + c.getMessage() + "; the current version is unchanged");
+    }
+  }
+
+  private void status(Context ctx) {
+    Braid b = ready();
+    ObjectNode o = Json.status(b.status());
+    o.put("uptimeSeconds", (System.currentTimeMillis() - startedAt) / 1000);
+    o.put("dataDirectory", dataDir.toString());
+    ok(ctx, o);
+  }
+
+  private static long longParam(Context ctx, String name, long def) {
+    String v = ctx.queryParam(name);
+    if (v == null || v.isBlank()) {
+      return def;
+    }
+    try {
+      return Long.parseLong(v.strip());
+    } catch (NumberFormatException e) {
+      throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' must be a whole number, got '" + v + "'");
+    }
+  }
+
+  /** A time as epoch millis or ISO-8601 text. */
+  private static long timeParam(Context ctx, String name, long def) {
+    String v = ctx.queryParam(name);
+    if (v == null || v.isBlank()) {
+      return def;
+    }
+    String s = v.strip();
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      try {
+        return Instant.parse(s).toEpochMilli();
+      } catch (DateTimeParseException e2) {
+        throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' must be epoch millis or ISO-8601 "
+            + "like 2026-11-22T10:00:00Z, got '" + v + "'");
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Stops taking requests, finishes those in flight, closes the engine (flushing the log). */
+  @Override
+  public void close() {
+    if (app != null) {
+      app.stop();
+    }
+    background.shutdownNow();
+    Braid b = braid;
+    braid = null;
+    if (b != null) {
+      b.close();
+    }
+    try {
+      lock.close();
+    } catch (IOException e) {
+      LOG.warn("releasing the data directory lock failed", e);
+    }
+    LOG.info("Braid stopped");
+  }
+}

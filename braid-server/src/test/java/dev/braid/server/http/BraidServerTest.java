@@ -1,0 +1,302 @@
+package dev.braid.server.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.spec.PipelineSpec;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The real server on an ephemeral loopback port, driven over HTTP. */
+class BraidServerTest {
+
+  static final String SPEC = """
+      streams:
+        sales:
+          partitions: 2
+          key: product
+          time: ts
+          fields: {product: string, store: string, amount: double, units: long, ts: timestamp}
+          rules: ["amount >= 0.0"]
+      views:
+        revenue:
+          from: sales
+          group_by: product
+          aggregate: {n: count, revenue: sum(amount), units: sum(units)}
+        daily:
+          from: sales
+          group_by: store
+          window: {tumbling: 1d}
+          aggregate: {n: count}
+      """;
+
+  static final ObjectMapper JSON = new ObjectMapper();
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @TempDir
+  Path dir;
+
+  BraidServer server;
+
+  BraidServer start() throws Exception {
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "test.yaml"), dir, BraidServer.Config.defaults().withPort(0)
+        .withMaxBodyBytes(64 << 10));
+    return server.awaitReady(30, TimeUnit.SECONDS);
+  }
+
+  @AfterEach
+  void stop() {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  HttpResponse<String> send(String method, String path, String contentType, byte[] body) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + path)).timeout(Duration.ofSeconds(30));
+    if (contentType != null) {
+      b.header("Content-Type", contentType);
+    }
+    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> post(String path, String contentType, String body) throws Exception {
+    return send("POST", path, contentType, body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  HttpResponse<String> get(String path) throws Exception {
+    return send("GET", path, null, null);
+  }
+
+  static JsonNode json(HttpResponse<String> r) throws Exception {
+    return JSON.readTree(r.body());
+  }
+
+  static void assertProblem(HttpResponse<String> r, int status, String detailPart) throws Exception {
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
+    assertThat(r.headers().firstValue("Content-Type").orElse("")).startsWith("application/problem+json");
+    JsonNode p = json(r);
+    assertThat(p.path("status").asInt()).isEqualTo(status);
+    assertThat(p.path("type").asText()).startsWith("/problems/");
+    assertThat(p.path("title").asText()).isNotEmpty();
+    assertThat(p.path("detail").asText()).contains(detailPart);
+  }
+
+  String sale(String product, String store, double amount, long units, String ts) {
+    return String.format("{\"product\":\"%s\",\"store\":\"%s\",\"amount\":%s,\"units\":%d,\"ts\":\"%s\"}", product,
+        store, amount, units, ts);
+  }
+
+  long revenueCount(String product) throws Exception {
+    return json(get("/v1/views/revenue/keys/" + product)).path("values").path("n").asLong();
+  }
+
+  void awaitCount(String product, long n) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (revenueCount(product) != n && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(revenueCount(product)).isEqualTo(n);
+  }
+
+  @Test
+  void shouldIngestBatchQueryAndAnswerTheSameAfterARestart() throws Exception {
+    start();
+    HttpResponse<String> r = post("/v1/streams/sales/events", "application/json", "["
+        + sale("apple", "s1", 2.5, 1, "2026-11-22T10:00:00Z") + ","
+        + sale("apple", "s2", 1.5, 3, "2026-11-22T11:00:00Z") + ","
+        + sale("pear", "s1", 4.0, 2, "2026-11-21T09:00:00Z") + "]");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    JsonNode ack = json(r);
+    assertThat(ack.path("accepted").asInt()).isEqualTo(3);
+    assertThat(ack.path("rejected").asInt()).isZero();
+    awaitCount("apple", 2);
+
+    HttpResponse<String> batch = post("/v1/views/revenue/batch", null, "");
+    assertThat(batch.statusCode()).as(batch.body()).isEqualTo(200);
+    long built = json(batch).path("built").asLong();
+    assertThat(json(batch).path("current").asLong()).isEqualTo(built);
+
+    post("/v1/streams/sales/events", "application/x-ndjson",
+        sale("apple", "s1", 10.0, 5, "2026-11-22T12:00:00Z") + "\n");
+    awaitCount("apple", 3);
+    JsonNode apple = json(get("/v1/views/revenue/keys/apple"));
+    assertThat(apple.path("found").asBoolean()).isTrue();
+    assertThat(apple.path("values").path("revenue").asDouble()).isEqualTo(14.0);
+    assertThat(apple.path("values").path("units").asLong()).isEqualTo(9);
+    assertThat(apple.path("asOf").path("version").asLong()).isEqualTo(built);
+    assertThat(apple.path("asOf").path("cut").size()).isEqualTo(2);
+
+    JsonNode daily = json(get("/v1/views/daily/keys/s1?from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z"));
+    assertThat(daily.path("windows")).hasSize(1);
+    assertThat(daily.path("windows").get(0).path("values").path("n").asLong()).isEqualTo(2);
+
+    JsonNode versions = json(get("/v1/views/revenue/versions"));
+    assertThat(versions.path("current").asLong()).isEqualTo(built);
+    assertThat(versions.path("versions").findValuesAsText("state")).contains("current", "backup");
+
+    JsonNode status = json(get("/v1/status"));
+    assertThat(status.path("streams").get(0).path("events").asLong()).isEqualTo(4);
+    assertThat(status.path("views").findValuesAsText("name")).containsExactly("revenue", "daily");
+
+    server.close();
+    server = null;
+    start();
+    JsonNode again = json(get("/v1/views/revenue/keys/apple"));
+    assertThat(again.path("values")).isEqualTo(apple.path("values"));
+    assertThat(again.path("asOf")).isEqualTo(apple.path("asOf"));
+  }
+
+  @Test
+  void shouldKeepGoodEventsAndDeadLetterTheBadOnesWithTheirReasons() throws Exception {
+    start();
+    String body = sale("fig", "s1", 1.0, 1, "2026-11-22T10:00:00Z") + "\n"
+        + "{\"product\": \"fig\", \"amount\": \"lots\", \"ts\": 1}\n"
+        + "\n"
+        + "{\"product\": \"fig\", \"amount\": -3.0, \"ts\": 1}\n"
+        + "{not json\n"
+        + "{\"amount\": 1.0, \"ts\": 1}\n"
+        + "{\"product\": \"fig\", \"colour\": \"red\", \"ts\": 1}\n"
+        + sale("fig", "s2", 2.0, 1, "2026-11-22T10:00:00Z") + "\n";
+    JsonNode ack = json(post("/v1/streams/sales/events", "application/x-ndjson", body));
+    assertThat(ack.path("accepted").asInt()).isEqualTo(2);
+    assertThat(ack.path("rejected").asInt()).isEqualTo(5);
+    JsonNode rej = ack.path("rejections");
+    assertThat(rej.get(0).path("line").asInt()).isEqualTo(2);
+    assertThat(rej.get(0).path("reason").asText()).isEqualTo("field 'amount': expected double, got string \"lots\"");
+    assertThat(rej.get(1).path("line").asInt()).isEqualTo(4);
+    assertThat(rej.get(1).path("reason").asText()).isEqualTo("rule failed: amount >= 0.0");
+    assertThat(rej.get(2).path("reason").asText()).startsWith("not JSON at line 5, column");
+    assertThat(rej.get(3).path("reason").asText()).isEqualTo("missing key field 'product'");
+    assertThat(rej.get(4).path("reason").asText()).startsWith("unknown field 'colour'");
+    awaitCount("fig", 2);
+
+    JsonNode page1 = json(get("/v1/streams/sales/dead-letters?limit=3"));
+    assertThat(page1.path("deadLetters")).hasSize(3);
+    assertThat(page1.path("deadLetters").get(0).path("event").asText()).contains("lots");
+    JsonNode page2 = json(get("/v1/streams/sales/dead-letters?from=" + page1.path("next").asLong()));
+    assertThat(page2.path("deadLetters")).hasSize(2);
+    assertThat(page2.path("deadLetters").get(0).path("event").asText()).isEqualTo("{\"amount\": 1.0, \"ts\": 1}");
+  }
+
+  @Test
+  void shouldAnswerEveryErrorWithAProblemThatSaysWhatToDo() throws Exception {
+    start();
+    assertProblem(post("/v1/streams/nope/events", "application/json", "[]"), 404, "unknown stream 'nope'");
+    assertProblem(get("/v1/views/nope/keys/a"), 404, "unknown view 'nope'; views are: revenue, daily");
+    assertProblem(get("/v1/nothing/here"), 404, "no endpoint at GET /v1/nothing/here");
+    assertProblem(post("/v1/streams/sales/events", "text/csv", "a,b"), 415, "application/x-ndjson");
+    assertProblem(post("/v1/streams/sales/events", null, "[]"), 415, "(no Content-Type)");
+    assertProblem(post("/v1/streams/sales/events", "application/json", "[{\"product\": "), 400,
+        "not valid JSON at line 1");
+    assertProblem(post("/v1/streams/sales/events", "application/json", "42"), 400, "JSON array of event objects");
+    assertProblem(post("/v1/streams/sales/events", "application/json", "x".repeat(70_000)), 413, "over the limit of");
+    assertProblem(send("POST", "/v1/streams/sales/events", "application/x-ndjson", new byte[] {'{', (byte) 0xC3, '}'}),
+        400, "not valid UTF-8");
+    assertProblem(get("/v1/views/daily/keys/s1?from=yesterday"), 400, "'from' must be epoch millis or ISO-8601");
+    assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"ids\": []}"), 400,
+        "{\"keys\": [");
+    JsonNode unseen = json(get("/v1/views/revenue/keys/never-seen"));
+    assertThat(unseen.path("found").asBoolean()).isFalse();
+    assertThat(unseen.path("values").path("n").asLong()).isZero();
+  }
+
+  @Test
+  void shouldAnswer503WhileStartingAndServeOnceOpen() throws Exception {
+    CountDownLatch hold = new CountDownLatch(1);
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "test.yaml"), dir, BraidServer.Config.defaults().withPort(0),
+        hold);
+    assertProblem(get("/v1/status"), 503, "Braid is starting");
+    assertThat(get("/health").statusCode()).isEqualTo(503);
+    hold.countDown();
+    server.awaitReady(30, TimeUnit.SECONDS);
+    assertThat(get("/health").statusCode()).isEqualTo(200);
+    assertThat(get("/v1/status").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void shouldRefuseASecondServerOnTheSameDataDirectory() throws Exception {
+    start();
+    assertThatThrownBy(() -> BraidServer.start(PipelineSpec.parse(SPEC, "t"), dir,
+        BraidServer.Config.defaults().withPort(0)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("is in use by another Braid server (pid " + ProcessHandle.current().pid() + ")");
+  }
+
+  @Test
+  void shouldExposePrometheusMetrics() throws Exception {
+    start();
+    post("/v1/streams/sales/events", "application/json", "[" + sale("kiwi", "s1", 1, 1, "2026-11-22T10:00:00Z")
+        + ", {\"product\": 1}]");
+    get("/v1/views/revenue/keys/kiwi");
+    String m = get("/metrics").body();
+    assertThat(m).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 1.0");
+    assertThat(m).contains("braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 1.0");
+    assertThat(m).contains("braid_view_lag_events{view=\"revenue\"}");
+    assertThat(m).contains("braid_read_latency_seconds_count{view=\"revenue\"}");
+  }
+
+  /** Malformed bodies of many kinds: always a 4xx, the server stays up, accepted events stay. */
+  @Test
+  void shouldSurviveFuzzedIngestBodiesWithoutLosingAcceptedEvents() throws Exception {
+    start();
+    post("/v1/streams/sales/events", "application/json", "[" + sale("anchor", "s1", 1, 1, "2026-11-22T10:00:00Z") + "]");
+    awaitCount("anchor", 1);
+    long seed = 42;
+    Random rnd = new Random(seed);
+    String good = sale("fuzz", "s1", 1.5, 2, "2026-11-22T10:00:00Z");
+    String[] templates = {
+        "[" + good + "]", good, "[" + good + "," + good + "]",
+        "[{\"product\": \"fuzz\", \"units\": 123456789012345678901234567890, \"ts\": 1}]",
+        "[{\"product\": \"fuzz\", \"amount\": 1e999, \"ts\": 1}]",
+        "[" + "[".repeat(5000) + "]".repeat(5000) + "]",
+        "[{\"product\": {\"a\": [1, 2, {\"b\": null}]}, \"ts\": 1}]",
+        "[{\"product\": \"fuzz\", \"ts\": \"not a time\"}]",
+        "[null, 1, \"x\", true]"};
+    int accepted = 0;
+    for (int i = 0; i < 300; i++) {
+      String t = templates[rnd.nextInt(templates.length)];
+      byte[] body = t.getBytes(StandardCharsets.UTF_8);
+      switch (rnd.nextInt(4)) {
+        case 0 -> body = java.util.Arrays.copyOf(body, rnd.nextInt(body.length + 1)); // truncate
+        case 1 -> body[rnd.nextInt(body.length)] = (byte) rnd.nextInt(256); // flip a byte
+        default -> { }
+      }
+      String type = rnd.nextBoolean() ? "application/json" : "application/x-ndjson";
+      HttpResponse<String> r = send("POST", "/v1/streams/sales/events", type, body);
+      assertThat(r.statusCode()).as("seed %d, request %d: %s", seed, i, r.body()).isIn(200, 400);
+      if (r.statusCode() == 200) {
+        accepted += json(r).path("accepted").asInt();
+      } else {
+        assertThat(json(r).path("detail").asText()).as("seed %d, request %d", seed, i).isNotBlank();
+      }
+    }
+    assertThat(get("/health").statusCode()).isEqualTo(200);
+    awaitCount("anchor", 1);
+    long fuzz = json(get("/v1/views/revenue/keys/fuzz")).path("values").path("n").asLong();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (fuzz != accepted && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+      fuzz = json(get("/v1/views/revenue/keys/fuzz")).path("values").path("n").asLong();
+    }
+    assertThat(fuzz).as("seed %d: every accepted fuzz event is counted", seed).isEqualTo(accepted);
+  }
+
+  static String enc(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8);
+  }
+}
