@@ -114,8 +114,11 @@ public final class AggInput {
     if (type == FieldType.STRING) {
       long h = 0x9E3779B97F4A7C15L ^ bytesLength;
       int i = 0;
+      // Read words big-endian whatever the buffer's order: the hash is stored in sketch states.
+      boolean bigEndian = bytes.order() == java.nio.ByteOrder.BIG_ENDIAN;
       for (; i + 8 <= bytesLength; i += 8) {
-        h = mix(h ^ bytes.getLong(bytesOffset + i));
+        long word = bytes.getLong(bytesOffset + i);
+        h = mix(h ^ (bigEndian ? word : Long.reverseBytes(word)));
       }
       long tail = 0;
       for (; i < bytesLength; i++) {

@@ -25,6 +25,14 @@ import java.io.IOException;
  *       behaviour under {@code add} and {@code merge}.
  * </ul>
  *
+ * <p>"Same result" means {@code equals} on {@link #result}, with one documented exception: the
+ * {@code top_k} and {@code quantiles} sketches are exact only while small (see their docs); beyond,
+ * a merged accumulator equals a folded one up to the sketch's error bound, not bit for bit. All
+ * other built-ins, {@code count_distinct} included, give equal results however events are split.
+ *
+ * <p>{@code merge} must not make {@code into} share mutable objects with {@code from}: the engine
+ * keeps updating both.
+ *
  * <p>Threading: an aggregation instance is immutable and shared; all mutable state is in the
  * {@link AccumulatorState} slots, which one thread owns at a time.
  *

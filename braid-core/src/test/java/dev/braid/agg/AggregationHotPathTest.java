@@ -1,0 +1,92 @@
+package dev.braid.agg;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.braid.event.FieldType;
+import java.lang.management.ManagementFactory;
+import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** {@code add} of the numeric built-ins allocates nothing per event (STYLE.md: hot paths allocate nothing). */
+class AggregationHotPathTest {
+
+  private static final int EVENTS = 200_000;
+  private static final java.nio.ByteBuffer STRINGS =
+      java.nio.ByteBuffer.wrap("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".getBytes(
+          java.nio.charset.StandardCharsets.UTF_8));
+
+  @ParameterizedTest(name = "{0} over {1}")
+  @CsvSource(delimiter = '|', nullValues = "none", value = {
+      "count             | none",
+      "count(f)          | LONG",
+      "sum(f)            | LONG",
+      "sum(f)            | DOUBLE",
+      "min(f)            | LONG",
+      "max(f)            | DOUBLE",
+      "max(f)            | TIMESTAMP",
+      "avg(f)            | LONG",
+      "avg(f)            | DOUBLE",
+      "first(f)          | LONG",
+      "last(f)           | DOUBLE",
+      "last(f)           | BOOLEAN",
+      "count_distinct(f) | LONG",
+      "count_distinct(f) | STRING",
+      "first(f)          | STRING",
+      "last(f)           | STRING",
+  })
+  void shouldNotAllocateInAdd(String spec, FieldType type) {
+    com.sun.management.ThreadMXBean threads;
+    try {
+      threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    } catch (ClassCastException e) {
+      Assumptions.abort("no per-thread allocation counter on this JVM");
+      return;
+    }
+    Aggregation agg = Aggregations.create(Aggregations.parse(spec), type);
+    Random random = new Random(42);
+    long[] values = new long[1024];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = random.nextInt(50); // few distinct: count_distinct stays in its exact set
+    }
+    long[] longs = new long[agg.longSlots() * 16];
+    Object[] objects = new Object[Math.max(1, agg.objectSlots() * 16)];
+    AccumulatorState s = new AccumulatorState();
+    for (int g = 0; g < 16; g++) {
+      agg.zero(s.bind(longs, g * agg.longSlots(), objects, g * agg.objectSlots()));
+    }
+    AggInput in = new AggInput();
+    // Warm up, and let count_distinct's set and first/last's string buffers reach their size.
+    boolean first = spec.startsWith("first");
+    run(agg, type, s, in, longs, objects, values, 0, first);
+    long thread = Thread.currentThread().getId();
+    long before = threads.getThreadAllocatedBytes(thread);
+    run(agg, type, s, in, longs, objects, values, EVENTS, first);
+    long allocated = threads.getThreadAllocatedBytes(thread) - before;
+
+    assertThat(allocated).as("%s over %s: bytes allocated by %d adds", spec, type, EVENTS).isLessThan(1024);
+  }
+
+  private static void run(Aggregation agg, FieldType type, AccumulatorState s, AggInput in, long[] longs,
+      Object[] objects, long[] values, long base, boolean descending) {
+    for (int i = 0; i < EVENTS; i++) {
+      int g = i & 15;
+      s.bind(longs, g * agg.longSlots(), objects, g * agg.objectSlots());
+      long t = base + i; // every event is a new first (descending times) or a new last
+      in.at(descending ? -t : t, i & 3, t);
+      long v = values[i & 1023];
+      if (type == null) {
+        in.setNull(null);
+      } else if (type == FieldType.STRING) {
+        int at = (int) v; // strings of 0..49 bytes, all within one buffer
+        in.setString(STRINGS, at, 49 - at);
+      } else if (type == FieldType.DOUBLE) {
+        in.setDouble(v * 0.5);
+      } else {
+        in.setLong(type, type == FieldType.BOOLEAN ? v & 1 : v);
+      }
+      agg.add(s, in);
+    }
+  }
+}
