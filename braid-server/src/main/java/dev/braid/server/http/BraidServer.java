@@ -210,6 +210,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.get("/health", this::health);
       cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
           .result(metrics.scrape()));
+      cfg.routes.get("/v1/streams/{stream}", this::describeStream);
       cfg.routes.post("/v1/streams/{stream}/events", this::ingest);
       cfg.routes.get("/v1/streams/{stream}/dead-letters", this::deadLetters);
       cfg.routes.get("/v1/views/{view}/keys/{key}", this::getKey);
@@ -402,6 +403,26 @@ public final class BraidServer implements AutoCloseable {
       throw Problem.badRequest("invalid-utf8", "the body is not valid UTF-8 (first bad byte at offset " + in.position()
           + "); nothing was ingested");
     }
+  }
+
+  /** The stream's schema, so clients can type values (e.g. CSV cells) before they send them. */
+  private void describeStream(Context ctx) {
+    String name = ctx.pathParam("stream");
+    dev.braid.spec.StreamSpec s = spec.stream(name);
+    if (s == null) {
+      throw new UnknownNameException("stream", name, spec.streams().keySet());
+    }
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("name", s.name());
+    o.put("partitions", s.partitions());
+    o.put("key", s.key());
+    o.put("time", s.time() == null ? "ingest" : s.time());
+    o.put("durability", s.durability().toString());
+    ObjectNode fields = o.putObject("fields");
+    s.fields().forEach((f, t) -> fields.put(f, t.specName()));
+    ArrayNode rules = o.putArray("rules");
+    s.rules().forEach(rules::add);
+    ok(ctx, o);
   }
 
   private void deadLetters(Context ctx) {

@@ -1,0 +1,51 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code braid batch VIEW}: run a batch cycle now and swap its version in. */
+@Command(name = "batch", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Run a batch cycle of a view now: recompute its base at the log's end and make it current.")
+public final class BatchCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "VIEW")
+  String view;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = command.commandLine().getOut();
+    long t0 = System.nanoTime();
+    JsonNode r = new BraidClient(client.url).post("/v1/views/" + BraidClient.enc(view) + "/batch?wait=600", null,
+        new byte[0]);
+    if (client.json) {
+      out.println(r.toPrettyString());
+    } else if (r.has("built")) {
+      long id = r.path("built").asLong();
+      JsonNode v = null;
+      for (JsonNode x : r.path("versions")) {
+        if (x.path("id").asLong() == id) {
+          v = x;
+        }
+      }
+      out.printf("view %s: version %d is current (base at cut %s, %d keys) after %.1f s%n", view, id,
+          v == null ? "?" : v.path("cut"), v == null ? 0 : v.path("baseKeys").asLong(),
+          (System.nanoTime() - t0) / 1e9);
+    } else {
+      out.printf("view %s: the batch cycle is still running; see `braid versions %s`%n", view, view);
+    }
+    out.flush();
+    return 0;
+  }
+}

@@ -1,0 +1,240 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code braid ingest STREAM FILE|-}: send events from NDJSON, a JSON array or CSV (with a header)
+ * in batches, with a progress bar and a summary. Exits 0 when every event was accepted, 1 when the
+ * server rejected some (they are in the stream's dead-letter log with their reasons).
+ */
+@Command(name = "ingest", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Send events to a stream of a running server (NDJSON, JSON array or CSV with a header).")
+public final class IngestCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "STREAM")
+  String stream;
+
+  @Parameters(index = "1", paramLabel = "FILE", description = "a file, or - for standard input")
+  String file;
+
+  @Option(names = "--format", paramLabel = "FORMAT", description = "ndjson, json or csv (default: from the file "
+      + "name; ndjson for -)")
+  String format;
+
+  @Option(names = "--batch", defaultValue = "1000", description = "events per request (default: ${DEFAULT-VALUE})")
+  int batch;
+
+  @Option(names = "--no-progress", description = "do not show a progress bar")
+  boolean noProgress;
+
+  private long accepted;
+  private long rejected;
+  private final List<String> firstRejections = new ArrayList<>();
+
+  @Override
+  public Integer call() throws IOException {
+    if (batch < 1 || batch > 100_000) {
+      throw new BraidCli.CommandFailedException("--batch must be in 1..100000, got " + batch, 2);
+    }
+    String fmt = format != null ? format.toLowerCase(Locale.ROOT)
+        : file.endsWith(".csv") ? "csv" : file.endsWith(".json") ? "json" : "ndjson";
+    BraidClient http = new BraidClient(client.url);
+    JsonNode schema = http.get("/v1/streams/" + BraidClient.enc(stream)); // fails early for an unknown stream
+    long size = file.equals("-") ? -1 : sizeOf(Path.of(file));
+    PrintWriter out = command.commandLine().getOut();
+    long t0 = System.nanoTime();
+    ProgressBar bar = noProgress || client.json ? null : Progress.bar("ingest " + stream, -1, "events",
+        command.commandLine().getErr());
+    try (InputStream in = file.equals("-") ? System.in : Files.newInputStream(Path.of(file))) {
+      Sender sender = new Sender(http, bar);
+      switch (fmt) {
+        case "ndjson":
+        case "jsonl":
+          readNdjson(in, sender);
+          break;
+        case "json":
+          readJsonArray(in, sender);
+          break;
+        case "csv":
+          readCsv(in, schema.path("fields"), sender);
+          break;
+        default:
+          throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
+      }
+      sender.flush();
+    } finally {
+      if (bar != null) {
+        bar.close();
+      }
+    }
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    if (client.json) {
+      ObjectNode o = BraidClient.JSON.createObjectNode();
+      o.put("stream", stream);
+      o.put("accepted", accepted);
+      o.put("rejected", rejected);
+      o.put("seconds", seconds);
+      firstRejections.forEach(o.putArray("firstRejections")::add);
+      out.println(o.toPrettyString());
+    } else {
+      out.printf("%s: %,d events accepted, %,d rejected in %.1f s (%,.0f events/s)%s%n", stream, accepted, rejected,
+          seconds, (accepted + rejected) / Math.max(seconds, 1e-9), size >= 0 ? " from " + file : "");
+      for (String r : firstRejections) {
+        out.println("  rejected " + r);
+      }
+      if (rejected > firstRejections.size()) {
+        out.printf("  ... and %,d more; all are in GET /v1/streams/%s/dead-letters%n", rejected - firstRejections.size(),
+            stream);
+      }
+    }
+    out.flush();
+    return rejected == 0 ? 0 : 1;
+  }
+
+  private static long sizeOf(Path p) throws IOException {
+    try {
+      return Files.size(p);
+    } catch (NoSuchFileException e) {
+      throw new BraidCli.CommandFailedException("no such file: " + p, 2);
+    }
+  }
+
+  /** Accumulates NDJSON lines and posts them a batch at a time. */
+  private final class Sender {
+    final BraidClient http;
+    final ProgressBar bar;
+    final StringBuilder body = new StringBuilder();
+    final List<Integer> lines = new ArrayList<>();
+
+    Sender(BraidClient http, ProgressBar bar) {
+      this.http = http;
+      this.bar = bar;
+    }
+
+    void add(String event, int line) {
+      body.append(event).append('\n');
+      lines.add(line);
+      if (lines.size() >= batch) {
+        flush();
+      }
+    }
+
+    void flush() {
+      if (lines.isEmpty()) {
+        return;
+      }
+      JsonNode r = http.post("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
+          body.toString().getBytes(StandardCharsets.UTF_8));
+      accepted += r.path("accepted").asLong();
+      rejected += r.path("rejected").asLong();
+      for (JsonNode x : r.path("rejections")) {
+        if (firstRejections.size() < 10) {
+          firstRejections.add("line " + lines.get(x.path("index").asInt()) + ": " + x.path("reason").asText());
+        }
+      }
+      if (bar != null) {
+        bar.stepBy(lines.size());
+      }
+      body.setLength(0);
+      lines.clear();
+    }
+  }
+
+  private static void readNdjson(InputStream in, Sender sender) throws IOException {
+    BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16);
+    String line;
+    int n = 0;
+    while ((line = r.readLine()) != null) {
+      n++;
+      if (!line.isBlank()) {
+        sender.add(line, n);
+      }
+    }
+  }
+
+  private static void readJsonArray(InputStream in, Sender sender) throws IOException {
+    try (JsonParser p = BraidClient.JSON.getFactory().createParser(in)) {
+      if (p.nextToken() != JsonToken.START_ARRAY) {
+        throw new BraidCli.CommandFailedException("a .json file must hold one JSON array of events; use --format ndjson "
+            + "for one event per line", 1);
+      }
+      while (p.nextToken() != JsonToken.END_ARRAY) {
+        int line = p.currentLocation().getLineNr();
+        JsonNode event = BraidClient.JSON.readTree(p);
+        sender.add(event.toString(), line);
+      }
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new BraidCli.CommandFailedException("the file is not a valid JSON array: " + e.getOriginalMessage()
+          + " at line " + e.getLocation().getLineNr(), 1);
+    }
+  }
+
+  /** CSV with a header row; cells are typed by the stream's schema, so 12.5 becomes a number. */
+  private static void readCsv(InputStream in, JsonNode fields, Sender sender) throws IOException {
+    BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16);
+    String headerLine = r.readLine();
+    if (headerLine == null) {
+      return;
+    }
+    List<String> header = Csv.split(headerLine);
+    Map<String, String> types = new HashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = fields.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      types.put(e.getKey(), e.getValue().asText());
+    }
+    String line;
+    int n = 1;
+    while ((line = r.readLine()) != null) {
+      n++;
+      if (line.isBlank()) {
+        continue;
+      }
+      List<String> cells = Csv.split(line);
+      ObjectNode o = BraidClient.JSON.createObjectNode();
+      for (int i = 0; i < header.size() && i < cells.size(); i++) {
+        String name = header.get(i);
+        String cell = cells.get(i);
+        if (cell.isEmpty()) {
+          continue;
+        }
+        Csv.put(o, name, cell, types.getOrDefault(name, "string"));
+      }
+      if (cells.size() > header.size()) {
+        o.put("_extra_cells", cells.size() - header.size()); // the server rejects it as an unknown field
+      }
+      sender.add(o.toString(), n);
+    }
+  }
+}

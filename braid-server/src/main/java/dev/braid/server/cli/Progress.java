@@ -1,0 +1,66 @@
+package dev.braid.server.cli;
+
+import java.io.PrintWriter;
+import java.text.DecimalFormat;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * Progress bars for long commands: a live bar on a terminal; on a pipe, a CI log or in a test,
+ * plain ASCII lines (one a second) into the command's error writer.
+ */
+final class Progress {
+
+  private Progress() {}
+
+  /** A bar counting {@code unit}s up to {@code max} (-1 when the total is unknown), with a rate. */
+  static ProgressBar bar(String task, long max, String unit, PrintWriter err) {
+    ProgressBarBuilder b = new ProgressBarBuilder()
+        .setTaskName(task)
+        .setInitialMax(max)
+        .setUnit(" " + unit, 1)
+        .showSpeed(new DecimalFormat("#,##0"));
+    if (System.console() != null) {
+      b.setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUpdateIntervalMillis(100)
+          .setConsumer(new ConsoleProgressBarConsumer(System.err));
+    } else {
+      b.setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).setConsumer(new LineConsumer(err, 100));
+    }
+    return b.build();
+  }
+
+  /** Renders the progress bar as lines (no carriage returns), skipping repeats of the last line. */
+  static final class LineConsumer implements ProgressBarConsumer {
+    private final PrintWriter err;
+    private final int width;
+    private String last = "";
+
+    LineConsumer(PrintWriter err, int width) {
+      this.err = err;
+      this.width = width;
+    }
+
+    @Override
+    public int getMaxRenderedLength() {
+      return width;
+    }
+
+    @Override
+    public void accept(String rendered) {
+      String line = rendered.length() > width ? rendered.substring(0, width) : rendered;
+      if (!line.equals(last)) {
+        err.println(line.stripTrailing());
+        err.flush();
+        last = line;
+      }
+    }
+
+    @Override
+    public void close() {
+      err.flush();
+    }
+  }
+}

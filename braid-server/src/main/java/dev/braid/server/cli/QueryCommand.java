@@ -1,0 +1,79 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code braid query VIEW KEY}: the merged result of one key, and what it is as of. */
+@Command(name = "query", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Read the merged (batch base + real-time delta) result of one key of a view.")
+public final class QueryCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "VIEW")
+  String view;
+
+  @Parameters(index = "1", paramLabel = "KEY")
+  String key;
+
+  @Option(names = "--from", paramLabel = "TIME", description = "windowed views: first window start (epoch millis or ISO-8601)")
+  String from;
+
+  @Option(names = "--to", paramLabel = "TIME", description = "windowed views: end of the range, exclusive")
+  String to;
+
+  @Override
+  public Integer call() {
+    StringBuilder path = new StringBuilder("/v1/views/" + BraidClient.enc(view) + "/keys/" + BraidClient.enc(key));
+    String sep = "?";
+    if (from != null) {
+      path.append(sep).append("from=").append(BraidClient.enc(from));
+      sep = "&";
+    }
+    if (to != null) {
+      path.append(sep).append("to=").append(BraidClient.enc(to));
+    }
+    JsonNode r = new BraidClient(client.url).get(path.toString());
+    PrintWriter out = command.commandLine().getOut();
+    if (client.json) {
+      out.println(r.toPrettyString());
+      out.flush();
+      return 0;
+    }
+    out.printf("%s[%s]%s%n", view, key, r.path("found").asBoolean() ? "" : "  (no events for this key yet)");
+    Table t = new Table("aggregate", "value");
+    for (Iterator<Map.Entry<String, JsonNode>> it = r.path("values").fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      t.row(e.getKey(), e.getValue().isNull() ? "null" : e.getValue().isTextual() ? e.getValue().asText()
+          : e.getValue().toString());
+    }
+    t.print(out);
+    if (r.has("windows")) {
+      out.println();
+      Table w = new Table("window start", "window end", "values");
+      for (JsonNode win : r.path("windows")) {
+        w.row(java.time.Instant.ofEpochMilli(win.path("start").asLong()),
+            java.time.Instant.ofEpochMilli(win.path("end").asLong()), win.path("values").toString());
+      }
+      w.print(out);
+    }
+    JsonNode a = r.path("asOf");
+    out.printf("%nas of version %d: base covers the log before cut %s, delta covers up to %s%n",
+        a.path("version").asLong(), a.path("cut"), a.path("position"));
+    out.flush();
+    return 0;
+  }
+}

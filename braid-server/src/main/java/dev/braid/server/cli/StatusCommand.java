@@ -1,0 +1,52 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** {@code braid status}: streams and views of a running server. */
+@Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Show the streams (end positions) and views (current version, cut, lag) of a server.")
+public final class StatusCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Override
+  public Integer call() {
+    JsonNode r = new BraidClient(client.url).get("/v1/status");
+    PrintWriter out = command.commandLine().getOut();
+    if (client.json) {
+      out.println(r.toPrettyString());
+      out.flush();
+      return 0;
+    }
+    out.printf("Braid at %s, up %d s, data in %s%n%n", client.url, r.path("uptimeSeconds").asLong(),
+        r.path("dataDirectory").asText());
+    Table s = new Table("stream", "partitions", "durability", "events", "end");
+    for (JsonNode x : r.path("streams")) {
+      s.row(x.path("name").asText(), x.path("partitions").asInt(), x.path("durability").asText(),
+          x.path("events").asLong(), x.path("end"));
+    }
+    s.print(out);
+    out.println();
+    Table v = new Table("view", "stream", "mode", "version", "base cut", "delta position", "lag", "delta keys",
+        "batch");
+    for (JsonNode x : r.path("views")) {
+      String batch = x.has("batch") ? String.format("running %d/%d", x.path("batch").path("eventsRead").asLong(),
+          x.path("batch").path("eventsTotal").asLong()) : "-";
+      v.row(x.path("name").asText(), x.path("stream").asText(), x.path("mode").asText(),
+          x.path("currentVersion").asLong(), x.path("cut"), x.path("position"), x.path("lag").asLong(),
+          x.path("deltaKeys").asLong(), batch);
+    }
+    v.print(out);
+    return 0;
+  }
+}

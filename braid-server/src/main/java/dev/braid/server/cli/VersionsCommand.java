@@ -1,0 +1,44 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code braid versions VIEW}: the versions of a view and their cuts. */
+@Command(name = "versions", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "List the versions of a view: state, cut of the base, position of the delta.")
+public final class VersionsCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "VIEW")
+  String view;
+
+  @Override
+  public Integer call() {
+    JsonNode r = new BraidClient(client.url).get("/v1/views/" + BraidClient.enc(view) + "/versions");
+    PrintWriter out = command.commandLine().getOut();
+    if (client.json) {
+      out.println(r.toPrettyString());
+      out.flush();
+      return 0;
+    }
+    Table t = new Table("version", "state", "base cut", "delta position", "base keys", "created");
+    for (JsonNode v : r.path("versions")) {
+      t.row(v.path("id").asLong(), v.path("state").asText(), v.path("cut"),
+          v.path("position").isNull() ? "-" : v.path("position"), v.path("baseKeys").asLong(),
+          v.path("createdAt").asText() + (v.has("failure") ? "  failed: " + v.path("failure").asText() : ""));
+    }
+    t.print(out);
+    return 0;
+  }
+}
