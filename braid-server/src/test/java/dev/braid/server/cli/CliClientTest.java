@@ -1,0 +1,146 @@
+package dev.braid.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.server.http.BraidServer;
+import dev.braid.spec.PipelineSpec;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The client commands against a real server on a loopback port: output and exit codes. */
+class CliClientTest {
+
+  static final String SPEC = """
+      streams:
+        sales:
+          partitions: 2
+          key: product
+          time: ts
+          fields: {product: string, amount: double, units: long, ts: timestamp}
+          rules: ["amount >= 0.0"]
+      views:
+        revenue:
+          from: sales
+          group_by: product
+          aggregate: {n: count, revenue: sum(amount), units: sum(units)}
+      """;
+
+  @TempDir
+  Path dir;
+
+  BraidServer server;
+
+  record Run(int exit, String out, String err) {}
+
+  @BeforeEach
+  void start() throws Exception {
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("data"),
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  Run braid(String... args) {
+    CommandLine cli = BraidCli.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    int exit = cli.execute(args);
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  String url() {
+    return "--url=" + server.url();
+  }
+
+  void awaitUnits(String product, long units) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < deadline) {
+      Run q = braid("query", "revenue", product, url(), "--json");
+      if (new ObjectMapper().readTree(q.out()).path("values").path("units").asLong() == units) {
+        return;
+      }
+      Thread.sleep(10);
+    }
+    throw new AssertionError("units of " + product + " never reached " + units);
+  }
+
+  @Test
+  void shouldIngestNdjsonAndCsvThenQueryBatchAndListVersions() throws Exception {
+    Path nd = dir.resolve("sales.ndjson");
+    Files.writeString(nd, """
+        {"product": "tea", "amount": 3.5, "units": 2, "ts": "2026-11-22T10:00:00Z"}
+        {"product": "tea", "amount": -1.0, "units": 1, "ts": 1}
+
+        {"product": "jam", "amount": 4.0, "units": 1, "ts": 1763800000000}
+        """);
+    Run ingest = braid("ingest", "sales", nd.toString(), url(), "--no-progress");
+    assertThat(ingest.exit()).as(ingest.err()).isEqualTo(1);
+    assertThat(ingest.out()).contains("sales: 2 events accepted, 1 rejected")
+        .contains("rejected line 2: rule failed: amount >= 0.0");
+
+    Path csv = dir.resolve("sales.csv");
+    Files.writeString(csv, "product,amount,units,ts\ntea,1.25,3,2026-11-22T11:00:00Z\n\"jam, smooth\",2,1,5\n");
+    Run csvRun = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
+    assertThat(csvRun.exit()).as(csvRun.out() + csvRun.err()).isZero();
+    assertThat(csvRun.out()).contains("2 events accepted, 0 rejected");
+    awaitUnits("tea", 5);
+
+    Run batch = braid("batch", "revenue", url());
+    assertThat(batch.exit()).as(batch.err()).isZero();
+    assertThat(batch.out()).containsPattern("view revenue: version \\d+ is current \\(base at cut \\[\\d+,\\d+\\], 3 keys\\)");
+
+    Run query = braid("query", "revenue", "tea", url());
+    assertThat(query.exit()).isZero();
+    assertThat(query.out()).contains("revenue[tea]").containsPattern("units\\s+5").containsPattern("n\\s+2")
+        .contains("as of version");
+    JsonNode json = new ObjectMapper().readTree(braid("query", "revenue", "jam, smooth", url(), "--json").out());
+    assertThat(json.path("values").path("n").asLong()).isEqualTo(1);
+
+    Run versions = braid("versions", "revenue", url());
+    assertThat(versions.out()).contains("version").contains("current").contains("backup");
+    Run status = braid("status", url());
+    assertThat(status.out()).contains("sales").contains("revenue");
+  }
+
+  @Test
+  void shouldFailWithTheServersDetailAndANonZeroExit() {
+    Run r = braid("query", "nope", "k", url());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains("braid: error: unknown view 'nope'; views are: revenue (HTTP 404)");
+    Run missing = braid("ingest", "sales", dir.resolve("missing.ndjson").toString(), url());
+    assertThat(missing.exit()).isEqualTo(2);
+    assertThat(missing.err()).contains("no such file");
+    Run down = braid("status", "--url=http://127.0.0.1:1");
+    assertThat(down.exit()).isEqualTo(1);
+    assertThat(down.err()).contains("cannot reach Braid at http://127.0.0.1:1");
+  }
+
+  @Test
+  void shouldValidateASpecOfflineAndPrintEveryErrorWithItsPath() throws Exception {
+    Path good = dir.resolve("good.yaml");
+    Files.writeString(good, SPEC);
+    Run ok = braid("validate", good.toString());
+    assertThat(ok.exit()).isZero();
+    assertThat(ok.out()).contains("is valid: 1 stream, 1 view");
+    Path bad = dir.resolve("bad.yaml");
+    Files.writeString(bad, SPEC.replace("sum(amount)", "sum(product)").replace("from: sales", "from: sale"));
+    Run r = braid("validate", bad.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains(bad + ": views.revenue.from: unknown stream 'sale' (streams: sales)");
+  }
+}
