@@ -19,7 +19,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -31,7 +33,15 @@ import org.slf4j.LoggerFactory;
 /**
  * The embedded {@link Log}: streams as directories of segment files on the local disk, laid out as
  * described in {@link SegmentDescriptor}. One process at a time may open a log directory (a
- * {@code LOCK} file holds an OS file lock). Retention is infinite: the log is the master dataset.
+ * {@code LOCK} file holds an OS file lock), and one {@code FileLog} in that process. Retention is
+ * infinite: the log is the master dataset.
+ *
+ * <p>Interrupts: an interrupted FileChannel operation closes its channel. Appends, polls and
+ * flushes therefore set a caller's pending interrupt aside during their file I/O and restore it
+ * afterwards. A reader reads through a channel of its own, so an interrupt that lands during its
+ * read fails that one poll and nothing else. An interrupt that lands during an append's or a
+ * flush's own I/O closes the partition's segment file until the log is reopened: do not interrupt
+ * threads while they append.
  *
  * <pre>{@code
  * try (FileLog log = FileLog.open(Path.of("data/log"))) {
@@ -46,12 +56,21 @@ public final class FileLog implements Log {
 
   private static final Logger LOG = LoggerFactory.getLogger(FileLog.class);
   private static final Pattern STREAM_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
-  private static final String STREAM_PROPERTIES = "stream.properties";
+  static final String STREAM_PROPERTIES = "stream.properties";
   private static final String CREATING_SUFFIX = ".creating";
   static final String LOCK_FILE = "LOCK";
   static final int DEFAULT_FETCH_BYTES = 1 << 20;
 
+  /**
+   * The directories (real paths) that a FileLog of this JVM holds. The OS lock is held by the
+   * process, so it cannot refuse a second open from this process; worse, closing any channel of the
+   * LOCK file drops the process's lock (POSIX record locks), which would let another process in.
+   * So a second open in this JVM is refused here, before it touches the LOCK file.
+   */
+  private static final Set<Path> OPEN_DIRECTORIES = ConcurrentHashMap.newKeySet();
+
   private final Path dir;
+  private final Path realDir;
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final ScheduledExecutorService syncer;
@@ -60,8 +79,9 @@ public final class FileLog implements Log {
   private final List<RecoveryReport> recoveries = new ArrayList<>();
   private boolean closed;
 
-  private FileLog(Path dir, FileChannel lockChannel, FileLock lock) {
+  private FileLog(Path dir, Path realDir, FileChannel lockChannel, FileLock lock) {
     this.dir = dir;
+    this.realDir = realDir;
     this.lockChannel = lockChannel;
     this.lock = lock;
     this.syncer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -73,16 +93,40 @@ public final class FileLog implements Log {
 
   /**
    * Opens (creating if needed) the log in {@code dir}, recovering every stream's partitions. Throws
-   * {@link LogException} if another process holds the directory, or if it holds a file that does not
-   * belong to a log.
+   * {@link LogException} if another process or another {@code FileLog} of this process holds the
+   * directory, or if it holds a file that does not belong to a log.
    */
   public static FileLog open(Path dir) {
     Objects.requireNonNull(dir, "dir");
+    Path realDir;
     try {
       Files.createDirectories(dir);
+      realDir = dir.toRealPath();
     } catch (IOException e) {
       throw new LogException("cannot create log directory " + dir + ": " + e.getMessage(), e);
     }
+    if (!OPEN_DIRECTORIES.add(realDir)) {
+      throw new LogException(String.format(
+          "log directory %s is in use by another FileLog of this process; close that one first", dir));
+    }
+    FileLog log;
+    try {
+      log = lock(dir, realDir);
+    } catch (RuntimeException e) {
+      OPEN_DIRECTORIES.remove(realDir);
+      throw e;
+    }
+    try {
+      log.openExisting();
+    } catch (RuntimeException e) {
+      log.close();
+      throw e;
+    }
+    return log;
+  }
+
+  /** Takes the OS lock of {@code dir}; the caller has registered {@code realDir} in this JVM. */
+  private static FileLog lock(Path dir, Path realDir) {
     FileChannel ch = null;
     FileLock lock;
     Path lockFile = dir.resolve(LOCK_FILE);
@@ -107,14 +151,7 @@ public final class FileLog implements Log {
     } catch (IOException e) {
       LOG.debug("could not record the pid in {}", lockFile, e);
     }
-    FileLog log = new FileLog(dir, ch, lock);
-    try {
-      log.openExisting();
-    } catch (RuntimeException e) {
-      log.close();
-      throw e;
-    }
-    return log;
+    return new FileLog(dir, realDir, ch, lock);
   }
 
   private static String readHolder(Path lockFile) {
@@ -231,6 +268,8 @@ public final class FileLog implements Log {
 
   @Override
   public synchronized LogStream getOrCreateStream(String name, StreamConfig config) {
+    requireOpen();
+    Objects.requireNonNull(config, "config");
     FileLogStream s = streams.get(name);
     if (s == null) {
       return createStream(name, config);
@@ -261,7 +300,14 @@ public final class FileLog implements Log {
       }
       closed = true;
     }
-    syncer.shutdownNow();
+    // Let a running interval sync finish: interrupting it (shutdownNow) would close the segment's
+    // channel under the final sync below.
+    syncer.shutdown();
+    try {
+      syncer.awaitTermination(Long.MAX_VALUE, TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     RuntimeException failure = null;
     for (FileLogStream s : streams.values()) {
       try {
@@ -276,6 +322,7 @@ public final class FileLog implements Log {
       LOG.debug("releasing the log lock failed", e);
     }
     closeQuietly(lockChannel);
+    OPEN_DIRECTORIES.remove(realDir);
     if (failure != null) {
       throw failure;
     }
@@ -292,6 +339,11 @@ public final class FileLog implements Log {
     if (!STREAM_NAME.matcher(name).matches()) {
       throw new IllegalArgumentException(String.format(
           "invalid stream name '%s': use 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", name));
+    }
+    // The log directory uses these names itself; a '.creating' directory is deleted on open.
+    if (name.equals(LOCK_FILE) || name.endsWith(CREATING_SUFFIX)) {
+      throw new IllegalArgumentException(String.format(
+          "invalid stream name '%s': '%s' and names ending in '%s' are reserved", name, LOCK_FILE, CREATING_SUFFIX));
     }
   }
 

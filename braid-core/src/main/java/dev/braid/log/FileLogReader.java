@@ -6,11 +6,17 @@ import static dev.braid.log.RecordBatchDescriptor.COUNT_OFFSET;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Reads a {@link FilePartition} with positional reads into one reused buffer. Each poll reads the
  * whole batches that fit the buffer, verifies each batch's CRC, and hands out a cursor over them.
+ *
+ * <p>The reader reads through a channel of its own on the current segment file, not the writer's:
+ * an interrupt that lands during a FileChannel read closes that channel, and it must close only
+ * this reader's (which opens it again on its next poll), never the partition's.
  */
 final class FileLogReader implements LogReader {
 
@@ -20,6 +26,8 @@ final class FileLogReader implements LogReader {
   private ByteBuffer buffer;
 
   private Segment segment;
+  /** This reader's own channel on {@code segment}'s file; null until the first read of it. */
+  private FileChannel channel;
   private long filePosition;
   private long position;
 
@@ -50,7 +58,7 @@ final class FileLogReader implements LogReader {
     while (i > 0 && segs[i].baseOffset > offset) {
       i--;
     }
-    segment = segs[i];
+    moveTo(segs[i]);
     filePosition = segment.floorPosition(offset);
     position = offset;
     cursor.clear();
@@ -58,6 +66,15 @@ final class FileLogReader implements LogReader {
 
   @Override
   public RecordCursor poll() {
+    boolean interrupted = FilePartition.holdBackInterrupt();
+    try {
+      return pollUninterrupted();
+    } finally {
+      FilePartition.restoreInterrupt(interrupted);
+    }
+  }
+
+  private RecordCursor pollUninterrupted() {
     while (true) {
       long readable = segment.size;
       if (filePosition >= readable) {
@@ -70,7 +87,7 @@ final class FileLogReader implements LogReader {
         if (filePosition < segment.size) {
           continue;
         }
-        segment = next;
+        moveTo(next);
         filePosition = SegmentDescriptor.HEADER_LENGTH;
         continue;
       }
@@ -116,13 +133,34 @@ final class FileLogReader implements LogReader {
     int want = (int) Math.min(buffer.capacity(), readable - filePosition);
     buffer.clear().limit(want);
     try {
-      FilePartition.readFully(segment.channel, buffer, filePosition);
+      if (channel == null || !channel.isOpen()) {
+        channel = FileChannel.open(segment.file, StandardOpenOption.READ);
+      }
+      FilePartition.readFully(channel, buffer, filePosition);
     } catch (IOException e) {
       throw new LogException(String.format("reading %s at byte %d failed: %s", segment.file, filePosition,
           e.getMessage()), e);
     }
     buffer.clear();
     return want;
+  }
+
+  private void moveTo(Segment next) {
+    if (next != segment) {
+      closeChannel();
+      segment = next;
+    }
+  }
+
+  private void closeChannel() {
+    if (channel != null) {
+      try {
+        channel.close();
+      } catch (IOException e) {
+        // nothing was written through it; the file stays readable through a new channel
+      }
+      channel = null;
+    }
   }
 
   private Segment nextSegment() {
@@ -143,5 +181,6 @@ final class FileLogReader implements LogReader {
   @Override
   public void close() {
     cursor.clear();
+    closeChannel();
   }
 }

@@ -1,9 +1,15 @@
 package dev.braid.log;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /** A stream of the {@link FileLog}: one {@link FilePartition} per partition directory. */
 final class FileLogStream implements LogStream {
+
+  private static final Pattern PARTITION_DIR = Pattern.compile("p\\d{5}");
 
   private final String name;
   private final StreamConfig config;
@@ -19,17 +25,47 @@ final class FileLogStream implements LogStream {
     return streamDir.resolve(String.format("p%05d", partition));
   }
 
+  /** Opens and recovers every partition; throws {@link LogException} for a missing or foreign file. */
   static FileLogStream open(String name, Path dir, StreamConfig config) {
+    requireOnlyStreamFiles(dir, config);
     FilePartition[] parts = new FilePartition[config.partitions()];
-    for (int p = 0; p < parts.length; p++) {
-      Path pd = partitionDir(dir, p);
-      if (!java.nio.file.Files.isDirectory(pd)) {
-        throw new LogException(String.format("stream '%s' has %d partitions but directory %s is missing",
-            name, config.partitions(), pd));
+    try {
+      for (int p = 0; p < parts.length; p++) {
+        Path pd = partitionDir(dir, p);
+        if (!Files.isDirectory(pd)) {
+          throw new LogException(String.format("stream '%s' has %d partitions but directory %s is missing",
+              name, config.partitions(), pd));
+        }
+        parts[p] = FilePartition.open(name, p, pd, config);
       }
-      parts[p] = FilePartition.open(name, p, pd, config);
+    } catch (RuntimeException e) {
+      // Release the partitions opened so far: the caller may repair the directory and retry.
+      for (FilePartition opened : parts) {
+        if (opened != null) {
+          opened.closeQuietly();
+        }
+      }
+      throw e;
     }
     return new FileLogStream(name, config, parts);
+  }
+
+  /** A stray file here is someone else's data or a damaged stream: refuse it rather than ignore it. */
+  private static void requireOnlyStreamFiles(Path dir, StreamConfig config) {
+    try (Stream<Path> entries = Files.list(dir)) {
+      for (Path entry : (Iterable<Path>) entries::iterator) {
+        String file = entry.getFileName().toString();
+        boolean partition = PARTITION_DIR.matcher(file).matches()
+            && Integer.parseInt(file.substring(1)) < config.partitions();
+        if (!partition && !file.equals(FileLog.STREAM_PROPERTIES)) {
+          throw new LogException(String.format(
+              "foreign file %s in stream directory %s: a stream of %d partitions holds only %s and p00000..p%05d",
+              file, dir, config.partitions(), FileLog.STREAM_PROPERTIES, config.partitions() - 1));
+        }
+      }
+    } catch (IOException e) {
+      throw new LogException("cannot list stream directory " + dir + ": " + e.getMessage(), e);
+    }
   }
 
   FilePartition partition(int p) {

@@ -120,16 +120,21 @@ final class FilePartition {
         return new FilePartition(stream, partition, dir, config, List.of(first), 0, null);
       }
       List<Segment> segments = new ArrayList<>();
-      for (int i = 0; i < bases.size() - 1; i++) {
-        segments.add(openSealed(dir, partition, bases.get(i), bases.get(i + 1)));
+      try {
+        for (int i = 0; i < bases.size() - 1; i++) {
+          segments.add(openSealed(dir, partition, bases.get(i), bases.get(i + 1)));
+        }
+        long activeBase = bases.get(bases.size() - 1);
+        RecoveryReport[] report = new RecoveryReport[1];
+        Segment active = recoverActive(stream, dir, partition, activeBase, report);
+        segments.add(active);
+        long end = report[0].endOffset();
+        return new FilePartition(stream, partition, dir, config, segments, end,
+            report[0].truncatedBytes() > 0 ? report[0] : null);
+      } catch (IOException | RuntimeException e) {
+        segments.forEach(Segment::closeQuietly);
+        throw e;
       }
-      long activeBase = bases.get(bases.size() - 1);
-      RecoveryReport[] report = new RecoveryReport[1];
-      Segment active = recoverActive(stream, dir, partition, activeBase, report);
-      segments.add(active);
-      long end = report[0].endOffset();
-      return new FilePartition(stream, partition, dir, config, segments, end,
-          report[0].truncatedBytes() > 0 ? report[0] : null);
     } catch (IOException e) {
       throw new LogException("cannot open partition directory " + dir + ": " + e.getMessage(), e);
     }
@@ -139,10 +144,16 @@ final class FilePartition {
     Path file = dir.resolve(SegmentDescriptor.segmentName(baseOffset));
     FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
         StandardOpenOption.WRITE);
-    writeFully(ch, SegmentDescriptor.header(partition, baseOffset), 0);
-    ch.force(true);
-    Segment s = new Segment(file, baseOffset, ch, SegmentDescriptor.HEADER_LENGTH);
-    return s;
+    try {
+      writeFully(ch, SegmentDescriptor.header(partition, baseOffset), 0);
+      ch.force(true);
+    } catch (IOException e) {
+      // Remove the half-made file, or every later roll would fail to create it anew.
+      ch.close();
+      Files.deleteIfExists(file);
+      throw e;
+    }
+    return new Segment(file, baseOffset, ch, SegmentDescriptor.HEADER_LENGTH);
   }
 
   private static ByteBuffer readHeader(FileChannel ch, Path file) throws IOException {
@@ -165,7 +176,19 @@ final class FilePartition {
       throw new CorruptLogException(file, 0, bad);
     }
     Segment seg = new Segment(file, base, ch, size);
-    Path indexFile = dir.resolve(SegmentDescriptor.indexName(base));
+    try {
+      verifySealed(dir, seg, nextBase);
+    } catch (IOException | RuntimeException e) {
+      seg.closeQuietly();
+      throw e;
+    }
+    return seg;
+  }
+
+  private static void verifySealed(Path dir, Segment seg, long nextBase) throws IOException {
+    Path file = seg.file;
+    long size = seg.size;
+    Path indexFile = dir.resolve(SegmentDescriptor.indexName(seg.baseOffset));
     boolean indexed = false;
     if (Files.exists(indexFile)) {
       indexed = seg.decodeIndex(ByteBuffer.wrap(Files.readAllBytes(indexFile)), size);
@@ -176,25 +199,35 @@ final class FilePartition {
     // Verify the sealed segment's tail (or the whole segment when rebuilding the index): its batches
     // must be whole, valid, and end exactly at the next segment's base offset.
     long from = indexed ? seg.lastIndexedPosition() : SegmentDescriptor.HEADER_LENGTH;
-    long expected = -1;
-    ScanResult scan = scan(seg, from, expected, indexed ? null : seg);
+    ScanResult scan = scan(seg, from, indexed ? -1 : seg.baseOffset, indexed ? null : seg);
     if (scan.validEnd != size) {
       throw new CorruptLogException(file, scan.validEnd, "sealed segment: " + scan.problem);
     }
-    if (scan.endOffset != nextBase && scan.endOffset >= 0) {
+    // A segment is sealed only once it holds a batch, so one without batches lost them.
+    long end = scan.endOffset < 0 ? seg.baseOffset : scan.endOffset;
+    if (end != nextBase) {
       throw new CorruptLogException(file, scan.validEnd, String.format(
-          "sealed segment ends at offset %d but the next segment starts at %d", scan.endOffset, nextBase));
+          "sealed segment ends at offset %d but the next segment starts at %d", end, nextBase));
     }
     if (!indexed) {
       writeIndex(dir, seg);
     }
-    return seg;
   }
 
   private static Segment recoverActive(String stream, Path dir, int partition, long base, RecoveryReport[] report)
       throws IOException {
     Path file = dir.resolve(SegmentDescriptor.segmentName(base));
     FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    try {
+      return recoverActive(stream, file, ch, partition, base, report);
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  private static Segment recoverActive(String stream, Path file, FileChannel ch, int partition, long base,
+      RecoveryReport[] report) throws IOException {
     long size = ch.size();
     boolean tornHeader = size < SegmentDescriptor.HEADER_LENGTH;
     if (!tornHeader) {
@@ -218,7 +251,8 @@ final class FilePartition {
       writeFully(ch, SegmentDescriptor.header(partition, base), 0);
       ch.force(true);
       LOG.warn("stream '{}' partition {}: rewrote the torn header of new segment {}", stream, partition, file);
-      report[0] = new RecoveryReport(stream, partition, file, SegmentDescriptor.HEADER_LENGTH, size, base, 0);
+      report[0] = new RecoveryReport(stream, partition, file, SegmentDescriptor.HEADER_LENGTH, size, base,
+          size > 0 ? 1 : 0);
       return new Segment(file, base, ch, SegmentDescriptor.HEADER_LENGTH);
     }
     Segment seg = new Segment(file, base, ch, size);
@@ -304,6 +338,19 @@ final class FilePartition {
     if (batch.isEmpty()) {
       return AppendResult.of(partition, new long[0]);
     }
+    // The builder enforces only its own limit; the stream's may be lower.
+    if (batch.largestRecordBytes() > config.maxRecordBytes()) {
+      throw new RecordTooLargeException(batch.largestRecordBytes(), config.maxRecordBytes());
+    }
+    boolean interrupted = holdBackInterrupt();
+    try {
+      return appendUninterrupted(batch);
+    } finally {
+      restoreInterrupt(interrupted);
+    }
+  }
+
+  private AppendResult appendUninterrupted(RecordBatchBuilder batch) {
     long base;
     int count = batch.count();
     synchronized (writeLock) {
@@ -382,6 +429,15 @@ final class FilePartition {
 
   /** Fsyncs the active segment and publishes what it covered. */
   void sync() {
+    boolean interrupted = holdBackInterrupt();
+    try {
+      syncUninterrupted();
+    } finally {
+      restoreInterrupt(interrupted);
+    }
+  }
+
+  private void syncUninterrupted() {
     synchronized (syncLock) {
       long end = endOffset;
       Segment[] segs = segments;
@@ -400,6 +456,11 @@ final class FilePartition {
 
   boolean isDirty() {
     return dirty;
+  }
+
+  /** Every record below this offset has been fsynced. */
+  long durableOffset() {
+    return durableOffset.get();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -445,6 +506,13 @@ final class FilePartition {
     }
   }
 
+  /** Closes the segment files without syncing; for an open that failed half way. */
+  void closeQuietly() {
+    for (Segment s : segments) {
+      s.closeQuietly();
+    }
+  }
+
   void close() {
     synchronized (writeLock) {
       if (dirty) {
@@ -457,6 +525,23 @@ final class FilePartition {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Clears the calling thread's interrupt status before file I/O. A FileChannel closes itself when
+   * a thread entering or blocked in one of its operations is interrupted, and the writer's channel
+   * is shared by every appender: one interrupted caller would break the partition until it is
+   * reopened. The status is restored by {@link #restoreInterrupt}. An interrupt that arrives while
+   * the I/O runs still closes the channel (see {@link FileLog}).
+   */
+  static boolean holdBackInterrupt() {
+    return Thread.interrupted();
+  }
+
+  static void restoreInterrupt(boolean interrupted) {
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
 
   static void writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
     long p = position;

@@ -18,7 +18,9 @@ public interface LogStream {
   /**
    * Appends the builder's records to {@code partition} as one batch and returns their offsets once
    * they are as durable as the stream's {@link Durability} promises. The builder is not cleared.
-   * An empty builder appends nothing and returns an empty result.
+   * An empty builder appends nothing and returns an empty result. Throws
+   * {@link RecordTooLargeException}, appending nothing, when a record's key + value exceed the
+   * stream's {@code maxRecordBytes}.
    */
   AppendResult append(int partition, RecordBatchBuilder batch);
 

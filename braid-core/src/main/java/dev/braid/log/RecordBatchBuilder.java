@@ -18,6 +18,7 @@ public final class RecordBatchBuilder {
   private long minEventTime;
   private long maxEventTime;
   private long maxIngestTime;
+  private int largestRecordBytes;
 
   /**
    * @param initialCapacity bytes to reserve up front (the buffer doubles when needed)
@@ -41,6 +42,7 @@ public final class RecordBatchBuilder {
     minEventTime = Long.MAX_VALUE;
     maxEventTime = Long.MIN_VALUE;
     maxIngestTime = Long.MIN_VALUE;
+    largestRecordBytes = 0;
     return this;
   }
 
@@ -62,6 +64,7 @@ public final class RecordBatchBuilder {
     minEventTime = Math.min(minEventTime, eventTime);
     maxEventTime = Math.max(maxEventTime, eventTime);
     maxIngestTime = Math.max(maxIngestTime, ingestTime);
+    largestRecordBytes = Math.max(largestRecordBytes, keyLen + valueLen);
     return this;
   }
 
@@ -82,6 +85,7 @@ public final class RecordBatchBuilder {
     minEventTime = Math.min(minEventTime, eventTime);
     maxEventTime = Math.max(maxEventTime, eventTime);
     maxIngestTime = Math.max(maxIngestTime, ingestTime);
+    largestRecordBytes = Math.max(largestRecordBytes, keyLen + valueLen);
     return this;
   }
 
@@ -92,6 +96,14 @@ public final class RecordBatchBuilder {
   /** Bytes of the batch including its header. */
   public int sizeInBytes() {
     return buffer.position();
+  }
+
+  /**
+   * Key + value bytes of the largest record added. A log checks it against its stream's
+   * {@code maxRecordBytes}, which may be below the limit this builder was made with.
+   */
+  public int largestRecordBytes() {
+    return largestRecordBytes;
   }
 
   public boolean isEmpty() {

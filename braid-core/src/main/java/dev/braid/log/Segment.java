@@ -113,4 +113,13 @@ final class Segment {
       throw new UncheckedIOException("closing " + file, e);
     }
   }
+
+  /** Closes the file on a path that is already failing; a second failure would hide the first. */
+  void closeQuietly() {
+    try {
+      channel.close();
+    } catch (IOException ignored) {
+      // the caller is about to throw the error that matters
+    }
+  }
 }

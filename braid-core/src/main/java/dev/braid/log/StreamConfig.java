@@ -6,7 +6,7 @@ package dev.braid.log;
  *
  * @param partitions number of partitions, 1..4096
  * @param durability when appends are acknowledged
- * @param segmentBytes size at which a partition rolls to a new segment file
+ * @param segmentBytes size at which a partition rolls to a new segment file, 4 KiB..2 GiB - 1
  * @param maxRecordBytes largest key + value accepted in one record
  */
 public record StreamConfig(int partitions, Durability durability, long segmentBytes, int maxRecordBytes) {
@@ -21,8 +21,9 @@ public record StreamConfig(int partitions, Durability durability, long segmentBy
     if (durability == null) {
       throw new IllegalArgumentException("durability is required");
     }
-    if (segmentBytes < 4096) {
-      throw new IllegalArgumentException("segmentBytes must be at least 4096, got " + segmentBytes);
+    // The sparse index stores file positions as 32-bit ints.
+    if (segmentBytes < 4096 || segmentBytes > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("segmentBytes must be in 4096..2147483647, got " + segmentBytes);
     }
     if (maxRecordBytes < 1 || maxRecordBytes > (64 << 20)) {
       throw new IllegalArgumentException("maxRecordBytes must be in 1..67108864, got " + maxRecordBytes);

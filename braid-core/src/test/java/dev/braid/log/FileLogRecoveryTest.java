@@ -1,0 +1,556 @@
+package dev.braid.log;
+
+import static dev.braid.log.LogTestSupport.append;
+import static dev.braid.log.LogTestSupport.appendTexts;
+import static dev.braid.log.LogTestSupport.readAll;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.braid.log.LogTestSupport.Rec;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * What opening a {@link FileLog} does with what a crash, a torn write, bit rot or a stranger left
+ * on disk: a torn or damaged tail of the active segment is cut back to the last whole batch and
+ * reported; damage anywhere else is refused loudly with the file and byte position, never skipped.
+ */
+class FileLogRecoveryTest {
+
+  private static final String STREAM = "s";
+
+  @TempDir
+  Path tmp;
+
+  /**
+   * A closed log whose single partition has at least two sealed 4 KB segments and an active
+   * segment of at least {@code activeBatches} batches.
+   *
+   * @param records every record, in offset order
+   * @param active the active segment file
+   * @param starts file position of each batch of the active segment, then its size
+   * @param ends end offset after each batch of the active segment (index-aligned with starts)
+   */
+  private record Layout(Path dir, List<Rec> records, Path active, long[] starts, long[] ends) {
+
+    int batches() {
+      return ends.length;
+    }
+
+    long size() {
+      return starts[starts.length - 1];
+    }
+
+    /** The records below {@code endOffset}. */
+    List<Rec> before(long endOffset) {
+      return records.stream().filter(r -> r.offset() < endOffset).toList();
+    }
+
+    /** Index of the active-segment batch holding byte {@code position}. */
+    int batchAt(long position) {
+      int j = 0;
+      while (starts[j + 1] <= position) {
+        j++;
+      }
+      return j;
+    }
+
+    /** The end offset of the batch before batch {@code j} (the segment's base for j = 0). */
+    long endBefore(int j) {
+      return j == 0 ? SegmentDescriptor.baseOffsetOf(active.getFileName().toString()) : ends[j - 1];
+    }
+
+    Layout movedTo(Path other) {
+      return new Layout(other, records, other.resolve(dir.relativize(active)), starts, ends);
+    }
+  }
+
+  private static Layout build(Path dir, long seed, int activeBatches) throws IOException {
+    Random random = new Random(seed);
+    List<Rec> records = new ArrayList<>();
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(4096));
+      FilePartition p = ((FileLogStream) s).partition(0);
+      int sinceRoll = 0;
+      int segments = 1;
+      while (segments < 3 || sinceRoll < activeBatches) {
+        List<Rec> batch = new ArrayList<>();
+        for (int i = 1 + random.nextInt(3); i > 0; i--) {
+          byte[] key = new byte[random.nextInt(6)];
+          byte[] value = new byte[random.nextInt(60)];
+          random.nextBytes(key);
+          random.nextBytes(value);
+          batch.add(Rec.of(-1, key, value, random.nextLong(), random.nextLong()));
+        }
+        records.addAll(append(s, 0, batch));
+        sinceRoll = p.segments().length == segments ? sinceRoll + 1 : 1;
+        segments = p.segments().length;
+      }
+    }
+    Path partitionDir = FileLogStream.partitionDir(dir.resolve(STREAM), 0);
+    Path active;
+    try (Stream<Path> files = Files.list(partitionDir)) {
+      active = files.filter(f -> f.toString().endsWith(".log")).max(Comparator.naturalOrder()).orElseThrow();
+    }
+    ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(active));
+    List<Long> starts = new ArrayList<>();
+    List<Long> ends = new ArrayList<>();
+    for (int pos = SegmentDescriptor.HEADER_LENGTH; pos < bytes.limit(); pos += 4 + bytes.getInt(pos)) {
+      starts.add((long) pos);
+      ends.add(bytes.getLong(pos + RecordBatchDescriptor.BASE_OFFSET_OFFSET)
+          + bytes.getInt(pos + RecordBatchDescriptor.COUNT_OFFSET));
+    }
+    starts.add((long) bytes.limit());
+    return new Layout(dir, records, active, starts.stream().mapToLong(Long::longValue).toArray(),
+        ends.stream().mapToLong(Long::longValue).toArray());
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    deleteTree(to);
+    try (Stream<Path> walk = Files.walk(from)) {
+      for (Path p : walk.toList()) {
+        Path target = to.resolve(from.relativize(p));
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else if (!p.getFileName().toString().equals(FileLog.LOCK_FILE)) {
+          Files.copy(p, target);
+        }
+      }
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (Files.exists(p)) {
+      try (Stream<Path> walk = Files.walk(p)) {
+        for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
+          Files.delete(q);
+        }
+      }
+    }
+  }
+
+  private static void truncate(Path file, long size) throws IOException {
+    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+      f.setLength(size);
+    }
+  }
+
+  private static void flipBit(Path file, long position, int bit) throws IOException {
+    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+      f.seek(position);
+      int b = f.read();
+      f.seek(position);
+      f.write(b ^ (1 << bit));
+    }
+  }
+
+  private static Path segment(Path dir, long base) {
+    return FileLogStream.partitionDir(dir.resolve(STREAM), 0).resolve(SegmentDescriptor.segmentName(base));
+  }
+
+  /**
+   * Opens {@code layout}'s directory and checks that exactly the records below {@code end} are
+   * there, that the recovery report is {@code expected} (or absent), and that the partition takes
+   * and serves new appends; then that a second open finds nothing to recover.
+   */
+  private static void assertRecoversTo(Layout layout, long end, RecoveryReport expected, String context) {
+    List<Rec> kept = layout.before(end);
+    try (FileLog log = FileLog.open(layout.dir())) {
+      LogStream s = log.stream(STREAM);
+      assertThat(s.endOffset(0)).as(context).isEqualTo(end);
+      assertThat(readAll(s, 0, 0)).as(context).isEqualTo(kept);
+      if (expected == null) {
+        assertThat(log.recoveries()).as(context).isEmpty();
+      } else {
+        assertThat(log.recoveries()).as(context).containsExactly(expected);
+      }
+      List<Rec> added = appendTexts(s, 0, "after recovery", 2);
+      assertThat(added.get(0).offset()).as(context).isEqualTo(end);
+      List<Rec> all = new ArrayList<>(kept);
+      all.addAll(added);
+      assertThat(readAll(s, 0, 0)).as(context).isEqualTo(all);
+      assertThat(readAll(s, 0, end)).as(context).isEqualTo(added);
+    }
+    try (FileLog again = FileLog.open(layout.dir())) {
+      assertThat(again.recoveries()).as("%s, opened a second time", context).isEmpty();
+      assertThat(readAll(again.stream(STREAM), 0, 0)).as("%s, opened a second time", context).hasSize(kept.size() + 2);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // A torn or damaged tail of the active segment
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldKeepExactlyTheWholeBatchesBeforeATruncationAtEveryByte() throws IOException {
+    Layout template = build(tmp.resolve("template"), 3, 4);
+    Layout work = template.movedTo(tmp.resolve("work"));
+    int first = template.batches() - 3;
+    assertThat(first).isPositive();
+
+    for (long cut = template.starts()[first]; cut < template.size(); cut++) {
+      copyTree(template.dir(), work.dir());
+      truncate(work.active(), cut);
+      int j = template.batchAt(cut); // batches before j are whole
+      long validBytes = template.starts()[j];
+      long end = template.endBefore(j);
+      RecoveryReport report = cut == validBytes ? null
+          : new RecoveryReport(STREAM, 0, work.active(), validBytes, cut - validBytes, end, 1);
+
+      assertRecoversTo(work, end, report, "active segment cut at byte " + cut);
+    }
+  }
+
+  @ParameterizedTest(name = "seed {0}")
+  @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+  void shouldKeepTheRecordsBeforeABitFlippedBatch(long seed) throws IOException {
+    Layout layout = build(tmp.resolve("log"), seed, 4);
+    Random random = new Random(seed);
+    int first = layout.batches() - 3;
+    TreeSet<Long> positions = new TreeSet<>();
+    for (int n = 1 + random.nextInt(3); positions.size() < n; ) {
+      positions.add(layout.starts()[first] + (long) random.nextInt((int) (layout.size() - layout.starts()[first])));
+    }
+    for (long position : positions) {
+      flipBit(layout.active(), position, random.nextInt(8));
+    }
+    int damaged = layout.batchAt(positions.first());
+    long validBytes = layout.starts()[damaged];
+    long end = layout.endBefore(damaged);
+
+    assertRecoversTo(layout, end,
+        new RecoveryReport(STREAM, 0, layout.active(), validBytes, layout.size() - validBytes, end, 1),
+        "seed " + seed + ", bits flipped at bytes " + positions + " of " + layout.active());
+  }
+
+  @Test
+  void shouldCutGarbageAfterTheLastBatch() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 21, 2);
+    long size = layout.size();
+    try (RandomAccessFile f = new RandomAccessFile(layout.active().toFile(), "rw")) {
+      f.seek(size);
+      f.write(new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); // preallocated zeros past the last write
+    }
+
+    assertRecoversTo(layout, layout.ends()[layout.batches() - 1],
+        new RecoveryReport(STREAM, 0, layout.active(), size, 10, layout.ends()[layout.batches() - 1], 1),
+        "zeros after the last batch");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // A torn segment header: the process died while rolling
+  // ---------------------------------------------------------------------------------------------
+
+  static IntStream headerLengths() {
+    return IntStream.rangeClosed(0, SegmentDescriptor.HEADER_LENGTH);
+  }
+
+  /** {@code length} bytes of the new segment's header reached the disk; 32 means 32 zero bytes. */
+  @ParameterizedTest(name = "{0} header bytes")
+  @MethodSource("headerLengths")
+  void shouldRecoverANewSegmentWithATornHeader(int length) throws IOException {
+    Layout layout = build(tmp.resolve("log"), 31, 2);
+    long end = layout.ends()[layout.batches() - 1];
+    Path torn = segment(layout.dir(), end);
+    byte[] header = new byte[length];
+    if (length < SegmentDescriptor.HEADER_LENGTH) {
+      SegmentDescriptor.header(0, end).get(header);
+    }
+    Files.write(torn, header);
+
+    Layout rolled = new Layout(layout.dir(), layout.records(), torn, new long[] {SegmentDescriptor.HEADER_LENGTH},
+        new long[0]);
+    assertRecoversTo(rolled, end,
+        length == 0 ? null : new RecoveryReport(STREAM, 0, torn, SegmentDescriptor.HEADER_LENGTH, length, end, 1),
+        length + " bytes of header");
+    assertThat(Files.size(torn)).isGreaterThan(SegmentDescriptor.HEADER_LENGTH);
+  }
+
+  @Test
+  void shouldRecoverATornHeaderOfTheFirstSegment() throws IOException {
+    try (FileLog log = FileLog.open(tmp)) {
+      log.createStream(STREAM, StreamConfig.of(2));
+    }
+    Path first = segment(tmp, 0);
+    truncate(first, 7);
+
+    try (FileLog log = FileLog.open(tmp)) {
+      assertThat(log.recoveries()).containsExactly(
+          new RecoveryReport(STREAM, 0, first, SegmentDescriptor.HEADER_LENGTH, 7, 0, 1));
+      LogStream s = log.stream(STREAM);
+      List<Rec> added = appendTexts(s, 0, "x", 3);
+      assertThat(readAll(s, 0, 0)).isEqualTo(added);
+    }
+  }
+
+  @Test
+  void shouldRefuseADamagedHeaderOfASegmentThatHoldsBatches() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 41, 2);
+    flipBit(layout.active(), 3, 0);
+
+    CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> FileLog.open(layout.dir()));
+
+    assertThat(e).isNotNull();
+    assertThat(e.file()).isEqualTo(layout.active());
+    assertThat(e.position()).isZero();
+    assertThat(e).hasMessageContaining(layout.active().toString()).hasMessageContaining("magic");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Damage in sealed segments: refused, never skipped
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldRefuseToOpenWhenASealedSegmentFailsItsCrc() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 51, 2);
+    Path sealed = segment(layout.dir(), 0);
+    long[] starts = batchStarts(sealed);
+    long damaged = starts[starts.length / 2];
+    flipBit(sealed, damaged + RecordBatchDescriptor.HEADER_LENGTH + 2, 5);
+
+    CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> FileLog.open(layout.dir()));
+
+    assertThat(e).as("opening a log whose sealed segment fails its CRC").isNotNull();
+    assertThat(e.file()).isEqualTo(sealed);
+    assertThat(e.position()).isEqualTo(damaged);
+    assertThat(e).hasMessageContaining(sealed.toString()).hasMessageContaining("at byte " + damaged);
+    // A refused open leaves the directory free to be repaired and opened.
+    assertThatThrownBy(() -> FileLog.open(layout.dir())).isInstanceOf(CorruptLogException.class);
+  }
+
+  @Test
+  void shouldRefuseToReadPastACrcFailureInASealedSegment() throws IOException {
+    // Large segments with small batches: the damage lies before the last index entry, where
+    // opening does not look, so it must be caught by the reader.
+    Path dir = tmp.resolve("log");
+    List<Rec> all;
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(64 << 10));
+      all = new ArrayList<>();
+      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
+        all.addAll(appendTexts(s, 0, "batch " + i, 3));
+      }
+    }
+    Path sealed = segment(dir, 0);
+    long[] starts = batchStarts(sealed);
+    int damagedBatch = 5;
+    long damaged = starts[damagedBatch];
+    flipBit(sealed, damaged + RecordBatchDescriptor.HEADER_LENGTH + 30, 1);
+
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.stream(STREAM);
+      assertThat(s.endOffset(0)).isEqualTo(all.size());
+      try (LogReader r = s.reader(0, 0)) {
+        List<Rec> read = new ArrayList<>();
+        CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> {
+          while (true) {
+            RecordCursor c = r.poll();
+            while (c.next()) {
+              read.add(Rec.at(c));
+            }
+          }
+        });
+        assertThat(e).as("reading through a damaged batch").isNotNull();
+        assertThat(e.file()).isEqualTo(sealed);
+        assertThat(e.position()).isEqualTo(damaged);
+        assertThat(e).hasMessageContaining("at byte " + damaged).hasMessageContaining("CRC");
+        assertThat(read).as("nothing at or after the damaged batch").isEqualTo(all.subList(0, read.size()));
+        assertThat(read.size()).isLessThanOrEqualTo(damagedBatch * 3);
+      }
+      assertThatThrownBy(() -> readAll(s, 0, all.get(damagedBatch * 3 + 1).offset()))
+          .as("seeking into the damaged batch").isInstanceOf(CorruptLogException.class);
+    }
+  }
+
+  @Test
+  void shouldRefuseASealedSegmentWithATornTail() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 61, 2);
+    Path sealed = segment(layout.dir(), 0);
+    long size = Files.size(sealed);
+    truncate(sealed, size - 5);
+    long[] starts = batchStarts(sealed);
+
+    CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> FileLog.open(layout.dir()));
+
+    assertThat(e).isNotNull();
+    assertThat(e.file()).isEqualTo(sealed);
+    assertThat(e.position()).isEqualTo(starts[starts.length - 1]);
+    assertThat(e).hasMessageContaining("sealed segment");
+  }
+
+  @Test
+  void shouldRefuseAGapWhereASegmentIsMissing() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 71, 2);
+    Path partitionDir = FileLogStream.partitionDir(layout.dir().resolve(STREAM), 0);
+    List<Path> segments;
+    try (Stream<Path> files = Files.list(partitionDir)) {
+      segments = files.filter(f -> f.toString().endsWith(".log")).sorted().toList();
+    }
+    Files.delete(segments.get(1));
+    Files.delete(partitionDir.resolve(segments.get(1).getFileName().toString().replace(".log", ".idx")));
+
+    assertThatThrownBy(() -> FileLog.open(layout.dir()))
+        .isInstanceOf(CorruptLogException.class)
+        .hasMessageContaining(segments.get(0).toString())
+        .hasMessageContaining("next segment starts at "
+            + SegmentDescriptor.baseOffsetOf(segments.get(2).getFileName().toString()));
+  }
+
+  @Test
+  void shouldRefuseASealedSegmentCutBackToItsHeader() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 81, 2);
+    Path sealed = segment(layout.dir(), 0);
+    truncate(sealed, SegmentDescriptor.HEADER_LENGTH);
+
+    CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> FileLog.open(layout.dir()));
+
+    assertThat(e).as("a sealed segment without batches").isNotNull();
+    assertThat(e.file()).isEqualTo(sealed);
+    assertThat(e).hasMessageContaining("ends at offset 0 but the next segment starts at");
+  }
+
+  /** File positions of the batches of a segment, read from their length fields. */
+  private static long[] batchStarts(Path segment) throws IOException {
+    ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(segment));
+    List<Long> starts = new ArrayList<>();
+    for (int pos = SegmentDescriptor.HEADER_LENGTH; pos + 4 <= bytes.limit(); pos += 4 + bytes.getInt(pos)) {
+      starts.add((long) pos);
+    }
+    return starts.stream().mapToLong(Long::longValue).toArray();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Files that do not belong
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldRefuseAForeignFileInTheLogDirectory() throws IOException {
+    Files.writeString(tmp.resolve("notes.txt"), "hello");
+
+    assertThatThrownBy(() -> FileLog.open(tmp))
+        .isInstanceOf(LogException.class)
+        .hasMessageContaining("foreign file notes.txt")
+        .hasMessageContaining(tmp.toString());
+  }
+
+  @Test
+  void shouldRefuseAForeignFileInAStreamDirectory() throws IOException {
+    try (FileLog log = FileLog.open(tmp)) {
+      log.createStream(STREAM, StreamConfig.of(2));
+    }
+    Files.writeString(tmp.resolve(STREAM).resolve("backup.tar"), "hello");
+
+    assertThatThrownBy(() -> FileLog.open(tmp))
+        .isInstanceOf(LogException.class)
+        .hasMessageContaining("foreign file backup.tar")
+        .hasMessageContaining(tmp.resolve(STREAM).toString());
+  }
+
+  @Test
+  void shouldRefuseAPartitionDirectoryBeyondThePartitionCount() throws IOException {
+    try (FileLog log = FileLog.open(tmp)) {
+      log.createStream(STREAM, StreamConfig.of(2));
+    }
+    Files.createDirectories(FileLogStream.partitionDir(tmp.resolve(STREAM), 2));
+
+    assertThatThrownBy(() -> FileLog.open(tmp))
+        .isInstanceOf(LogException.class)
+        .hasMessageContaining("p00002")
+        .hasMessageContaining("2 partitions");
+  }
+
+  @Test
+  void shouldRefuseAForeignFileInAPartitionDirectory() throws IOException {
+    try (FileLog log = FileLog.open(tmp)) {
+      log.createStream(STREAM, StreamConfig.of(2));
+    }
+    Path partitionDir = FileLogStream.partitionDir(tmp.resolve(STREAM), 1);
+    Files.writeString(partitionDir.resolve("00000000000000000000.log.bak"), "hello");
+
+    assertThatThrownBy(() -> FileLog.open(tmp))
+        .isInstanceOf(LogException.class)
+        .hasMessageContaining("foreign file 00000000000000000000.log.bak")
+        .hasMessageContaining(partitionDir.toString());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // One owner at a time
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldRefuseASecondOpenInTheSameJvmAndKeepTheLockAgainstOtherProcesses() throws Exception {
+    Path dir = tmp.resolve("log");
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1));
+
+      assertThatThrownBy(() -> FileLog.open(dir)).isInstanceOf(LogException.class).hasMessageContaining("in use");
+      assertThatThrownBy(() -> FileLog.open(dir.resolve(".").resolve(STREAM).resolve("..")))
+          .as("the same directory by another path").isInstanceOf(LogException.class).hasMessageContaining("in use");
+
+      // The refused attempts must not have released this process's lock.
+      assertThat(probe(dir)).startsWith("REFUSED").contains("in use");
+      appendTexts(s, 0, "still ours", 1);
+    }
+    assertThat(probe(dir)).as("once closed, another process may open it").isEqualTo("OPENED");
+    assertThatCode(() -> FileLog.open(dir).close()).doesNotThrowAnyException();
+  }
+
+  @Test
+  void shouldRefuseAnOpenWhileAnotherProcessHoldsTheLogUntilThatProcessIsKilled() throws Exception {
+    Path stderr = tmp.resolve("holder.err");
+    Path dir = tmp.resolve("log");
+    Process holder = ChildJvm.start(stderr, OpenProbe.class, dir.toString(), "hold");
+    try {
+      BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
+      assertThat(out.readLine()).as("holder: %s", ChildJvm.stderrOf(stderr)).isEqualTo("OPENED");
+
+      assertThatThrownBy(() -> FileLog.open(dir))
+          .isInstanceOf(LogException.class)
+          .hasMessageContaining("in use")
+          .hasMessageContaining("pid " + holder.pid());
+
+      holder.destroyForcibly();
+      assertThat(holder.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(holder.exitValue()).as("killed by SIGKILL").isEqualTo(ChildJvm.KILLED_BY_SIGKILL);
+      // The OS drops the lock of a killed process; the stale pid in LOCK does not matter.
+      assertThatCode(() -> FileLog.open(dir).close()).doesNotThrowAnyException();
+    } finally {
+      holder.destroyForcibly();
+    }
+  }
+
+  /** Runs {@link OpenProbe} on {@code dir} in a child JVM and returns the line it printed. */
+  private String probe(Path dir) throws Exception {
+    Path stderr = tmp.resolve("probe.err");
+    Process p = ChildJvm.start(stderr, OpenProbe.class, dir.toString(), "probe");
+    try {
+      String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(line).as("probe stderr: %s", ChildJvm.stderrOf(stderr)).isNotNull();
+      return line;
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+}
