@@ -20,6 +20,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class FileLogReader implements LogReader {
 
+  /** Set by {@link #wakeup()} from any thread; consumed by the next wait. */
+  private final java.util.concurrent.atomic.AtomicBoolean woken = new java.util.concurrent.atomic.AtomicBoolean();
+
   private final FilePartition partition;
   private final BatchCheck check = new BatchCheck();
   private final BatchRecordCursor cursor = new BatchRecordCursor();
@@ -175,7 +178,13 @@ final class FileLogReader implements LogReader {
 
   @Override
   public boolean awaitData(long timeout, TimeUnit unit) throws InterruptedException {
-    return partition.awaitAppend(position, timeout, unit);
+    return partition.awaitAppend(position, timeout, unit, () -> woken.getAndSet(false));
+  }
+
+  @Override
+  public void wakeup() {
+    woken.set(true);
+    partition.signalWaiters();
   }
 
   @Override

@@ -484,7 +484,8 @@ final class FilePartition {
   }
 
   /** Waits until the end offset passes {@code position}; returns whether it did. */
-  boolean awaitAppend(long position, long timeout, TimeUnit unit) throws InterruptedException {
+  boolean awaitAppend(long position, long timeout, TimeUnit unit, java.util.function.BooleanSupplier woken)
+      throws InterruptedException {
     if (endOffset > position) {
       return true;
     }
@@ -493,6 +494,9 @@ final class FilePartition {
       waiters++;
       try {
         while (endOffset <= position) {
+          if (woken.getAsBoolean()) {
+            return false;
+          }
           long left = deadline - System.nanoTime();
           if (left <= 0) {
             return false;
@@ -503,6 +507,13 @@ final class FilePartition {
       } finally {
         waiters--;
       }
+    }
+  }
+
+  /** Wakes every reader waiting in {@link #awaitAppend}; each re-checks its own wake-up flag. */
+  void signalWaiters() {
+    synchronized (appendSignal) {
+      appendSignal.notifyAll();
     }
   }
 

@@ -33,6 +33,13 @@ public interface LogReader extends AutoCloseable {
    */
   boolean awaitData(long timeout, TimeUnit unit) throws InterruptedException;
 
+  /**
+   * Makes the current {@link #awaitData} return false at once (or the next one, if none is
+   * waiting). The only method that may be called from another thread: it lets the reader's owner be
+   * told about other work without an interrupt, which would close file channels.
+   */
+  void wakeup();
+
   @Override
   void close();
 }

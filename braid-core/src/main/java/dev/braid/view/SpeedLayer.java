@@ -36,7 +36,8 @@ final class SpeedLayer implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(SpeedLayer.class);
   static final int FOLD_BATCH = 256;
-  private static final long IDLE_WAIT_MILLIS = 2;
+  /** Longest wait before re-checking; appends and commands wake the thread long before. */
+  private static final long IDLE_WAIT_MILLIS = 200;
 
   private final LogStream stream;
   private final Worker[] workers;
@@ -107,9 +108,10 @@ final class SpeedLayer implements AutoCloseable {
 
   @Override
   public void close() {
-    // No interrupt: an interrupt during a FileChannel read closes the channel for every reader.
+    // No interrupt: an interrupt during a FileChannel read would close the channel; wake instead.
     for (Worker w : workers) {
       w.running = false;
+      w.wake();
     }
     for (Worker w : workers) {
       try {
@@ -146,7 +148,7 @@ final class SpeedLayer implements AutoCloseable {
     final AtomicLong position = new AtomicLong();
     final AtomicLong errors = new AtomicLong();
     volatile boolean running = true;
-    private LogReader reader;
+    private volatile LogReader reader;
 
     Worker(int partition) {
       this.partition = partition;
@@ -158,9 +160,23 @@ final class SpeedLayer implements AutoCloseable {
       return !commands.isEmpty();
     }
 
+    /** Queues a command and wakes the thread from whatever wait it is in. */
+    void submit(Runnable command) {
+      commands.add(command);
+      wake();
+    }
+
+    void wake() {
+      LogReader r = reader;
+      if (r != null) {
+        r.wakeup();
+      }
+      java.util.concurrent.locks.LockSupport.unpark(thread);
+    }
+
     CompletableFuture<Void> attach(PartitionDelta delta, ViewProgram program) {
       CompletableFuture<Void> done = new CompletableFuture<>();
-      commands.add(() -> {
+      submit(() -> {
         try {
           Target t = new Target(delta, program);
           if (reader == null) {
@@ -180,7 +196,7 @@ final class SpeedLayer implements AutoCloseable {
 
     CompletableFuture<Void> detach(PartitionDelta delta) {
       CompletableFuture<Void> done = new CompletableFuture<>();
-      commands.add(() -> {
+      submit(() -> {
         targets.removeIf(t -> t.delta == delta);
         done.complete(null);
       });
@@ -209,7 +225,7 @@ final class SpeedLayer implements AutoCloseable {
             cmd.run();
           }
           if (reader == null || targets.isEmpty()) {
-            Thread.sleep(IDLE_WAIT_MILLIS);
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MILLIS));
             continue;
           }
           RecordCursor c = reader.poll();

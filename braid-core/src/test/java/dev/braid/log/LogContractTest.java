@@ -418,6 +418,23 @@ abstract class LogContractTest {
   }
 
   @Test
+  void shouldReturnFalseFromAwaitDataWhenWokenUpFromAnotherThread() throws Exception {
+    LogStream s = log.createStream("orders", streamConfig(1));
+    try (LogReader r = s.reader(0, s.endOffset(0))) {
+      FutureTask<Boolean> woke = new FutureTask<>(() -> r.awaitData(1, TimeUnit.HOURS));
+      Thread waiter = new Thread(woke, "awaiting-reader");
+      waiter.start();
+      awaitWaiting(waiter);
+      r.wakeup();
+      // The wait is an hour, so returning at all shows that wakeup() ended it.
+      assertThat(woke.get(30, TimeUnit.SECONDS)).isFalse();
+      r.wakeup(); // a wake-up with nobody waiting ends the next wait
+      assertThat(r.awaitData(1, TimeUnit.HOURS)).isFalse();
+      assertThat(r.awaitData(10, TimeUnit.MILLISECONDS)).isFalse();
+    }
+  }
+
+  @Test
   void shouldReturnFromAwaitDataAtOnceWhenRecordsAreWaiting() throws Exception {
     LogStream s = log.createStream("orders", streamConfig(1));
     appendTexts(s, 0, "x", 2);

@@ -43,7 +43,7 @@ class ExactMergePropertyTest {
   static final long T0 = 1_700_000_000_000L;
 
   static LongStream seeds() {
-    return LongStream.range(0, Long.getLong("braid.seeds", 120));
+    return LongStream.range(0, Long.getLong("braid.seeds", 300));
   }
 
   /** One ingested event with its place in the log. */
