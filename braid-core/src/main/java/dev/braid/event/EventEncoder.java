@@ -146,6 +146,13 @@ public final class EventEncoder {
     if (v instanceof Boolean) {
       return "boolean " + v;
     }
+    // say what a JSON user would call it, not a Java class name such as "ListN"
+    if (v instanceof Map) {
+      return "an object";
+    }
+    if (v instanceof java.util.Collection || v.getClass().isArray()) {
+      return "an array";
+    }
     return v.getClass().getSimpleName();
   }
 
@@ -241,7 +248,7 @@ public final class EventEncoder {
           return parseTimestamp(s);
         }
         if (v instanceof Instant i) {
-          return i.toEpochMilli();
+          return toEpochMilli(i, v);
         }
         return toLong(v, "timestamp (epoch millis or ISO-8601 text)");
       }
@@ -257,6 +264,13 @@ public final class EventEncoder {
     if (v instanceof BigInteger) {
       return new Rejected("number " + v + " does not fit in a long");
     }
+    if (v instanceof Double || v instanceof Float) {
+      double x = ((Number) v).doubleValue();
+      if (Double.isNaN(x) || Double.isInfinite(x)) {
+        // BigDecimal.valueOf would throw NumberFormatException out of encode
+        return new Rejected("expected " + expected + ", got number " + v);
+      }
+    }
     if (v instanceof Double || v instanceof Float || v instanceof BigDecimal) {
       BigDecimal d = v instanceof BigDecimal bd ? bd : BigDecimal.valueOf(((Number) v).doubleValue());
       try {
@@ -268,13 +282,25 @@ public final class EventEncoder {
     return new Rejected("expected " + expected + ", got " + describe(v));
   }
 
+  /**
+   * Epoch millis of {@code i}, or a {@link Rejected} when they do not fit in a long: ISO-8601 allows
+   * years up to +-999999999, and {@link Instant#toEpochMilli} would throw out of encode.
+   */
+  private static Object toEpochMilli(Instant i, Object given) {
+    try {
+      return i.toEpochMilli();
+    } catch (ArithmeticException e) {
+      return new Rejected("timestamp " + given + " is out of range: epoch milliseconds must fit in a long");
+    }
+  }
+
   /** Parses ISO-8601 text with an offset into epoch millis, or returns a {@link Rejected}. */
   static Object parseTimestamp(String s) {
     try {
-      return Instant.parse(s).toEpochMilli();
+      return toEpochMilli(Instant.parse(s), s);
     } catch (DateTimeParseException e) {
       try {
-        return OffsetDateTime.parse(s).toInstant().toEpochMilli();
+        return toEpochMilli(OffsetDateTime.parse(s).toInstant(), s);
       } catch (DateTimeParseException e2) {
         return new Rejected("'" + (s.length() > 40 ? s.substring(0, 40) + "..." : s)
             + "' is not a timestamp: use epoch millis or ISO-8601 like 2026-11-22T10:15:30Z");

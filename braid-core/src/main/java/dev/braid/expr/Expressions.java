@@ -9,6 +9,7 @@ import dev.cel.common.CelValidationResult;
 import dev.cel.common.ast.CelConstant;
 import dev.cel.common.ast.CelExpr;
 import dev.cel.common.types.CelType;
+import dev.cel.common.types.CelTypes;
 import dev.cel.common.types.SimpleType;
 import dev.cel.compiler.CelCompiler;
 import dev.cel.compiler.CelCompilerBuilder;
@@ -17,6 +18,7 @@ import dev.cel.parser.CelStandardMacro;
 import dev.cel.runtime.CelEvaluationException;
 import dev.cel.runtime.CelRuntime;
 import dev.cel.runtime.CelRuntimeFactory;
+import dev.cel.runtime.CelUnknownSet;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -34,10 +36,25 @@ import java.util.Set;
  * {@code field in [literals]}; and {@code &&}, {@code ||}, {@code !} over those. Anything else is
  * evaluated by the CEL runtime over the fields it references.
  *
- * <p>In expressions, timestamp fields are {@code int} epoch milliseconds. A null (missing) field
- * makes a comparison false, and makes a derived key null (the event is then not grouped).
+ * <p>In expressions, timestamp fields are {@code int} epoch milliseconds.
+ *
+ * <p>Null (missing) fields follow CEL's own three-valued logic, on both paths alike: a comparison,
+ * {@code in} or any other operation that reads a null field is <em>unknown</em>; {@code !unknown}
+ * is unknown; {@code unknown || true} is true and {@code unknown && false} is false (either order);
+ * otherwise {@code &&} and {@code ||} with an unknown side are unknown. A condition that ends up
+ * unknown does not hold: a filter drops the event, a rule rejects it. So with {@code country} null,
+ * {@code country == 'US'}, {@code country != 'US'} and {@code !(country == 'US')} are all false,
+ * while {@code country == 'US' || amount > 0.0} holds when {@code amount > 0.0} does. A derived key
+ * that reads a null field is null and the event is not grouped (a null field on a branch of
+ * {@code ?:} that is not taken is not read).
+ *
+ * <p>Strings compare as CEL-Java compares them, by UTF-16 code units ({@link String#compareTo}),
+ * and doubles by IEEE-754 value ({@code -0.0 == 0.0}).
  */
 public final class Expressions {
+
+  private static final Set<CelType> KEY_TYPES =
+      Set.of(SimpleType.STRING, SimpleType.INT, SimpleType.UINT, SimpleType.DOUBLE, SimpleType.BOOL);
 
   private final EventSchema schema;
   private final CelCompiler compiler;
@@ -76,12 +93,21 @@ public final class Expressions {
     CelAbstractSyntaxTree ast = check(text);
     if (!ast.getResultType().equals(SimpleType.BOOL)) {
       throw new ExpressionException(String.format("'%s' must be a boolean condition, but it is of type %s",
-          text, ast.getResultType().name()));
+          text, CelTypes.format(ast.getResultType())));
     }
-    EventPredicate direct = directPredicate(ast.getExpr());
+    Condition direct = directCondition(ast.getExpr());
     if (direct != null) {
-      return direct;
+      return e -> direct.eval(e) == TRUE;
     }
+    return celPredicate(text, ast);
+  }
+
+  /** The predicate evaluated by the CEL runtime even when it could be direct; for tests that compare the two. */
+  EventPredicate celPredicate(String text) {
+    return celPredicate(text, check(text));
+  }
+
+  private EventPredicate celPredicate(String text, CelAbstractSyntaxTree ast) {
     CelProgram program = new CelProgram(text, ast);
     return e -> {
       Object r = program.eval(e);
@@ -89,17 +115,35 @@ public final class Expressions {
     };
   }
 
-  /** Compiles a group-by key: a field name or any expression of string, int, double or bool type. */
+  /**
+   * Compiles a group-by key: a field name or any expression of string, int, uint, double or bool
+   * type; throws {@link ExpressionException} for any other type (a list or map has no key text).
+   */
   public KeyExtractor key(String text) {
     EventSchema.Field plain = schema.find(text.strip());
     if (plain != null) {
       return fieldKey(plain);
     }
     CelAbstractSyntaxTree ast = check(text);
+    CelType type = ast.getResultType();
+    if (!KEY_TYPES.contains(type)) {
+      throw new ExpressionException(String.format(
+          "'%s' cannot be a group key: it is of type %s, and a key must be a string, int, uint, double or bool",
+          text, CelTypes.format(type)));
+    }
     CelExpr expr = ast.getExpr();
     if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT) {
       return fieldKey(schema.require(expr.ident().name()));
     }
+    return celKey(text, ast);
+  }
+
+  /** The key evaluated by the CEL runtime even when it could be direct; for tests that compare the two. */
+  KeyExtractor celKey(String text) {
+    return celKey(text, check(text));
+  }
+
+  private KeyExtractor celKey(String text, CelAbstractSyntaxTree ast) {
     CelProgram program = new CelProgram(text, ast);
     return (e, out) -> {
       Object r = program.eval(e);
@@ -115,7 +159,7 @@ public final class Expressions {
   public boolean isDirect(String text) {
     CelAbstractSyntaxTree ast = check(text);
     if (ast.getResultType().equals(SimpleType.BOOL)) {
-      return directPredicate(ast.getExpr()) != null;
+      return directCondition(ast.getExpr()) != null;
     }
     return ast.getExpr().exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT;
   }
@@ -178,7 +222,26 @@ public final class Expressions {
   // Direct compilation of the common shapes
   // ---------------------------------------------------------------------------------------------
 
-  private EventPredicate directPredicate(CelExpr expr) {
+  /**
+   * A direct-compiled condition in three-valued logic, so that it answers exactly what the CEL
+   * runtime answers when a field is null (see the class comment): {@link #TRUE}, {@link #FALSE} or
+   * {@link #UNKNOWN}. A two-valued "null makes a comparison false" would turn {@code !(x == 1)}
+   * true where CEL says unknown.
+   */
+  @FunctionalInterface
+  private interface Condition {
+    int eval(EventReader e);
+  }
+
+  private static final int FALSE = 0;
+  private static final int TRUE = 1;
+  private static final int UNKNOWN = 2;
+
+  private static int of(boolean b) {
+    return b ? TRUE : FALSE;
+  }
+
+  private Condition directCondition(CelExpr expr) {
     switch (expr.exprKind().getKind()) {
       case IDENT: {
         EventSchema.Field f = schema.find(expr.ident().name());
@@ -186,11 +249,11 @@ public final class Expressions {
           return null;
         }
         int i = f.index();
-        return e -> !e.isNull(i) && e.getBoolean(i);
+        return e -> e.isNull(i) ? UNKNOWN : of(e.getBoolean(i));
       }
       case CONSTANT:
         if (expr.constant().getKind() == CelConstant.Kind.BOOLEAN_VALUE) {
-          boolean v = expr.constant().booleanValue();
+          int v = of(expr.constant().booleanValue());
           return e -> v;
         }
         return null;
@@ -201,22 +264,50 @@ public final class Expressions {
     }
   }
 
-  private EventPredicate directCall(CelExpr.CelCall call) {
+  private Condition directCall(CelExpr.CelCall call) {
     List<CelExpr> args = call.args();
     switch (call.function()) {
       case "_&&_": {
-        EventPredicate a = directPredicate(args.get(0));
-        EventPredicate b = directPredicate(args.get(1));
-        return a == null || b == null ? null : e -> a.test(e) && b.test(e);
+        Condition a = directCondition(args.get(0));
+        Condition b = directCondition(args.get(1));
+        if (a == null || b == null) {
+          return null;
+        }
+        // false on either side wins, whatever the other side is (CEL's commutative &&)
+        return e -> {
+          int x = a.eval(e);
+          if (x == FALSE) {
+            return FALSE;
+          }
+          int y = b.eval(e);
+          return y == FALSE ? FALSE : x == TRUE && y == TRUE ? TRUE : UNKNOWN;
+        };
       }
       case "_||_": {
-        EventPredicate a = directPredicate(args.get(0));
-        EventPredicate b = directPredicate(args.get(1));
-        return a == null || b == null ? null : e -> a.test(e) || b.test(e);
+        Condition a = directCondition(args.get(0));
+        Condition b = directCondition(args.get(1));
+        if (a == null || b == null) {
+          return null;
+        }
+        // true on either side wins, whatever the other side is (CEL's commutative ||)
+        return e -> {
+          int x = a.eval(e);
+          if (x == TRUE) {
+            return TRUE;
+          }
+          int y = b.eval(e);
+          return y == TRUE ? TRUE : x == FALSE && y == FALSE ? FALSE : UNKNOWN;
+        };
       }
       case "!_": {
-        EventPredicate a = directPredicate(args.get(0));
-        return a == null ? null : e -> !a.test(e);
+        Condition a = directCondition(args.get(0));
+        if (a == null) {
+          return null;
+        }
+        return e -> {
+          int x = a.eval(e);
+          return x == UNKNOWN ? UNKNOWN : x ^ 1;
+        };
       }
       case "@in":
         return directIn(args.get(0), args.get(1));
@@ -270,7 +361,7 @@ public final class Expressions {
     }
   }
 
-  private EventPredicate directComparison(String op, CelExpr left, CelExpr right) {
+  private Condition directComparison(String op, CelExpr left, CelExpr right) {
     EventSchema.Field f = identField(left);
     Object c = constantValue(right);
     if (f == null || c == null) {
@@ -282,14 +373,14 @@ public final class Expressions {
       return null;
     }
     int i = f.index();
+    String cmp = op;
     switch (f.type()) {
       case STRING: {
         if (!(c instanceof String)) {
           return null;
         }
         byte[] lit = ((String) c).getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        String cmp = op;
-        return e -> !e.isNull(i) && holds(cmp, compareBytes(e, i, lit));
+        return e -> e.isNull(i) ? UNKNOWN : of(holds(cmp, compareBytes(e, i, lit)));
       }
       case BOOLEAN: {
         if (!(c instanceof Boolean) || !(op.equals("_==_") || op.equals("_!=_"))) {
@@ -297,33 +388,35 @@ public final class Expressions {
         }
         boolean v = (Boolean) c;
         boolean eq = op.equals("_==_");
-        return e -> !e.isNull(i) && ((e.getBoolean(i) == v) == eq);
+        return e -> e.isNull(i) ? UNKNOWN : of((e.getBoolean(i) == v) == eq);
       }
       case DOUBLE: {
-        if (!(c instanceof Number)) {
+        if (!(c instanceof Double)) {
           return null;
         }
-        double v = ((Number) c).doubleValue();
-        String cmp = op;
-        return e -> !e.isNull(i) && holds(cmp, Double.compare(e.getDouble(i), v));
+        double v = (Double) c;
+        return e -> e.isNull(i) ? UNKNOWN : of(holds(cmp, compareDoubles(e.getDouble(i), v)));
       }
       default: {
-        if (c instanceof Long) {
-          long v = (Long) c;
-          String cmp = op;
-          return e -> !e.isNull(i) && holds(cmp, Long.compare(e.getLong(i), v));
+        // LONG and TIMESTAMP are CEL ints; CEL's checker refuses int against double, so only long literals
+        if (!(c instanceof Long)) {
+          return null;
         }
-        if (c instanceof Double) {
-          double v = (Double) c;
-          String cmp = op;
-          return e -> !e.isNull(i) && holds(cmp, Double.compare((double) e.getLong(i), v));
-        }
-        return null;
+        long v = (Long) c;
+        return e -> e.isNull(i) ? UNKNOWN : of(holds(cmp, Long.compare(e.getLong(i), v)));
       }
     }
   }
 
-  private EventPredicate directIn(CelExpr element, CelExpr list) {
+  /**
+   * Compares by IEEE-754 value as CEL does, not by {@link Double#compare}, which orders -0.0 before
+   * 0.0. Encoded events hold no NaN (the encoder refuses it) and a literal cannot be one.
+   */
+  private static int compareDoubles(double a, double b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+
+  private Condition directIn(CelExpr element, CelExpr list) {
     EventSchema.Field f = identField(element);
     if (f == null || list.exprKind().getKind() != CelExpr.ExprKind.Kind.LIST) {
       return null;
@@ -348,14 +441,14 @@ public final class Expressions {
       byte[][] arr = lits.toArray(new byte[0][]);
       return e -> {
         if (e.isNull(i)) {
-          return false;
+          return UNKNOWN;
         }
         for (byte[] lit : arr) {
           if (compareBytes(e, i, lit) == 0) {
-            return true;
+            return TRUE;
           }
         }
-        return false;
+        return FALSE;
       };
     }
     if (f.type() == FieldType.LONG || f.type() == FieldType.TIMESTAMP) {
@@ -368,15 +461,15 @@ public final class Expressions {
       }
       return e -> {
         if (e.isNull(i)) {
-          return false;
+          return UNKNOWN;
         }
         long v = e.getLong(i);
         for (long x : arr) {
           if (x == v) {
-            return true;
+            return TRUE;
           }
         }
-        return false;
+        return FALSE;
       };
     }
     return null;
@@ -399,19 +492,31 @@ public final class Expressions {
     }
   }
 
-  /** Compares a STRING field's UTF-8 bytes with {@code lit} (unsigned, as CEL compares by code point). */
+  /**
+   * Compares a STRING field's UTF-8 bytes with {@code lit} in the order CEL-Java uses for strings,
+   * UTF-16 code units ({@link String#compareTo}). Unsigned UTF-8 byte order is code point order,
+   * which differs in one place: characters U+E000..U+FFFF (lead bytes 0xEE, 0xEF) sort after the
+   * supplementary ones (lead bytes 0xF0..0xF4, surrogates 0xD800.. in UTF-16). The first differing
+   * bytes are either both lead bytes (a character boundary) or both continuation bytes of
+   * characters of the same length, so moving 0xEE and 0xEF above 0xF4 there is enough.
+   */
   private static int compareBytes(EventReader e, int field, byte[] lit) {
     int off = e.stringOffset(field);
     int len = e.stringLength(field);
     java.nio.ByteBuffer b = e.buffer();
     int n = Math.min(len, lit.length);
     for (int k = 0; k < n; k++) {
-      int d = (b.get(off + k) & 0xff) - (lit[k] & 0xff);
-      if (d != 0) {
-        return d;
+      int x = b.get(off + k) & 0xff;
+      int y = lit[k] & 0xff;
+      if (x != y) {
+        return utf16Rank(x) - utf16Rank(y);
       }
     }
     return len - lit.length;
+  }
+
+  private static int utf16Rank(int utf8Byte) {
+    return utf8Byte == 0xEE || utf8Byte == 0xEF ? utf8Byte + 8 : utf8Byte;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -442,21 +547,33 @@ public final class Expressions {
       this.fields = idx.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Evaluates over the referenced fields; null when one of them is null. Thread-safe. */
+    /**
+     * Evaluates over the referenced fields; null when the result is unknown. A null field is left
+     * out of the activation, so CEL treats it as unknown and its {@code &&}, {@code ||} and
+     * {@code ?:} decide whether the result still is (returning null before evaluating would make
+     * {@code x == 1 || y == 2} unknown although {@code y == 2} holds). Thread-safe.
+     */
     Object eval(EventReader e) {
       Map<String, Object> activation = new HashMap<>(fields.length * 2);
+      boolean anyNull = false;
       for (int i : fields) {
         Object v = e.get(i);
         if (v == null) {
-          return null;
+          anyNull = true;
+        } else {
+          activation.put(schema.field(i).name(), v);
         }
-        activation.put(schema.field(i).name(), v);
       }
+      Object r;
       try {
-        return program.eval(activation);
+        r = program.eval(activation);
       } catch (CelEvaluationException ex) {
+        if (anyNull) {
+          return null; // a null field reached an operation that reports absence as an error
+        }
         throw new EvaluationException("expression '" + text + "' failed: " + ex.getMessage(), ex);
       }
+      return r instanceof CelUnknownSet ? null : r;
     }
   }
 

@@ -1,8 +1,10 @@
 package dev.braid.ingest;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.DeadLetter;
 import dev.braid.IngestResult;
@@ -41,6 +43,11 @@ public final class Ingestor {
   /** The suffix of a stream's dead-letter log in the {@link dev.braid.log.Log}. */
   public static final String DEAD_LETTER_SUFFIX = ".dead-letters";
   private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * Reads one event per text and refuses anything after it: by default Jackson stops after the
+   * first value, so two events on one NDJSON line would keep the first and silently drop the second.
+   */
+  private static final ObjectReader ONE_EVENT = JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final int MAX_DEAD_LETTER_TEXT = 64 << 10;
 
   private final StreamSpec spec;
@@ -128,7 +135,7 @@ public final class Ingestor {
       public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
         JsonNode node;
         try {
-          node = JSON.readTree(events.get(i));
+          node = ONE_EVENT.readTree(events.get(i));
         } catch (JsonProcessingException e) {
           return String.format("not JSON at line %d, column %d: %s", lines == null ? i + 1 : lines[i],
               e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), e.getOriginalMessage());

@@ -16,9 +16,23 @@ public final class Durations {
     if (!m.matches()) {
       throw new IllegalArgumentException("'" + text + "' is not a duration: use a number and ms, s, m, h or d (e.g. 1h)");
     }
-    long n = Long.parseLong(m.group(1));
     Duration d;
-    switch (m.group(2)) {
+    try {
+      d = of(Long.parseLong(m.group(1)), m.group(2));
+      d.toMillis(); // windows and schedules work in millis: it must fit there too
+    } catch (NumberFormatException | ArithmeticException e) {
+      // a bare "long overflow" ArithmeticException would escape spec validation unreported
+      throw new IllegalArgumentException("duration '" + text + "' is too long");
+    }
+    if (d.isZero()) {
+      throw new IllegalArgumentException("duration '" + text + "' must be positive");
+    }
+    return d;
+  }
+
+  private static Duration of(long n, String unit) {
+    Duration d;
+    switch (unit) {
       case "ms":
         d = Duration.ofMillis(n);
         break;
@@ -33,9 +47,6 @@ public final class Durations {
         break;
       default:
         d = Duration.ofDays(n);
-    }
-    if (d.isZero()) {
-      throw new IllegalArgumentException("duration '" + text + "' must be positive");
     }
     return d;
   }

@@ -55,6 +55,13 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   private static final Set<String> STREAM_KEYS = Set.of("partitions", "key", "time", "fields", "rules", "durability");
   private static final Set<String> VIEW_KEYS = Set.of("from", "filter", "group_by", "window", "aggregate", "batch",
       "mode");
+  /** Words CEL does not accept as identifiers: a field named so could never be used in an expression. */
+  private static final Set<String> CEL_RESERVED = Set.of("true", "false", "null", "in", "as", "break", "const",
+      "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
+      "void", "while");
+  private static final String FIELDS_REQUIRED = "is required: a mapping of field names to types";
+  private static final String AGGREGATE_REQUIRED =
+      "is required: a mapping of output names to aggregations, e.g. {n: count}";
 
   public PipelineSpec {
     streams = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(streams));
@@ -170,7 +177,15 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
     }
     PipelineSpec spec = new PipelineSpec(source, streams, views);
-    errors.addAll(spec.check());
+    // where the reader found a problem (a missing key, a `from` that is a list, ...), check() would
+    // only repeat it in other words
+    Set<String> reported = new java.util.HashSet<>();
+    errors.forEach(e -> reported.add(e.path()));
+    for (SpecError e : spec.check(r.incomplete)) {
+      if (!reported.contains(e.path())) {
+        errors.add(e);
+      }
+    }
     if (!errors.isEmpty()) {
       throw new SpecException(errors);
     }
@@ -181,6 +196,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   private static final class Reader {
     private final String source;
     private final List<SpecError> errors;
+    /** Streams with a field left out because its type was bad. */
+    final Set<String> incomplete = new java.util.HashSet<>();
 
     Reader(String source, List<SpecError> errors) {
       this.source = source;
@@ -238,13 +255,14 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       Map<String, FieldType> fields = new LinkedHashMap<>();
       JsonNode fn = node.get("fields");
       if (fn == null || !fn.isObject() || fn.isEmpty()) {
-        error(path + ".fields", "is required: a mapping of field names to types");
+        error(path + ".fields", FIELDS_REQUIRED);
       } else {
         fn.fields().forEachRemaining(e -> {
           try {
             fields.put(e.getKey(), FieldType.parse(e.getValue().asText()));
           } catch (IllegalArgumentException ex) {
             error(path + ".fields." + e.getKey(), ex.getMessage());
+            incomplete.add(name);
           }
         });
       }
@@ -296,7 +314,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       Map<String, String> aggregates = new LinkedHashMap<>();
       JsonNode an = node.get("aggregate");
       if (an == null || !an.isObject() || an.isEmpty()) {
-        error(path + ".aggregate", "is required: a mapping of output names to aggregations, e.g. {n: count}");
+        error(path + ".aggregate", AGGREGATE_REQUIRED);
       } else {
         an.fields().forEachRemaining(e -> aggregates.put(e.getKey(), e.getValue().asText()));
       }
@@ -343,8 +361,19 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
   /** Every error of the spec, empty when it is valid. */
   public List<SpecError> check() {
+    return check(Set.of());
+  }
+
+  /**
+   * @param incomplete streams that lost fields the YAML reader could not read (a bad type): only
+   *     their own settings are checked, or every rule, key and view using such a field would be
+   *     reported as well, as unknown
+   */
+  private List<SpecError> check(Set<String> incomplete) {
     List<SpecError> errors = new ArrayList<>();
     Map<String, EventSchema> schemas = new LinkedHashMap<>();
+    // Required parts are checked here as well as by the YAML reader, so that a spec built in Java
+    // is refused the same way (the reader's duplicates are dropped in parse).
     for (StreamSpec s : streams.values()) {
       String path = "streams." + s.name();
       if (!NAME.matcher(s.name()).matches()) {
@@ -353,31 +382,55 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (s.partitions() < 1 || s.partitions() > 4096) {
         errors.add(new SpecError(source, path + ".partitions", "must be in 1..4096, got " + s.partitions()));
       }
-      if (s.fields().isEmpty()) {
+      if (incomplete.contains(s.name())) {
         continue;
       }
-      if (s.key() != null && !s.fields().containsKey(s.key())) {
+      if (s.fields().isEmpty()) {
+        errors.add(new SpecError(source, path + ".fields", FIELDS_REQUIRED));
+        if (s.key() == null) {
+          errors.add(new SpecError(source, path + ".key", "is required"));
+        }
+        continue;
+      }
+      for (String f : s.fields().keySet()) {
+        if (!NAME.matcher(f).matches() || CEL_RESERVED.contains(f)) {
+          errors.add(new SpecError(source, path + ".fields." + f, "invalid field name: use letters, digits and '_', "
+              + "starting with a letter, and not a word reserved in expressions (" + String.join(", ",
+              new java.util.TreeSet<>(CEL_RESERVED)) + ")"));
+        }
+      }
+      // key and time are independent: report both before giving up on this stream
+      boolean usable = true;
+      if (s.key() == null) {
+        errors.add(new SpecError(source, path + ".key", "is required"));
+        usable = false;
+      } else if (!s.fields().containsKey(s.key())) {
         errors.add(new SpecError(source, path + ".key", "'" + s.key() + "' is not a field (fields: "
             + String.join(", ", s.fields().keySet()) + ")"));
-        continue;
-      }
-      if (s.key() == null) {
-        continue;
+        usable = false;
       }
       if (s.time() != null) {
         FieldType t = s.fields().get(s.time());
         if (t == null) {
           errors.add(new SpecError(source, path + ".time", "'" + s.time() + "' is not a field; name a timestamp field or "
               + "write `time: ingest`"));
-          continue;
-        }
-        if (t != FieldType.TIMESTAMP && t != FieldType.LONG) {
+          usable = false;
+        } else if (t != FieldType.TIMESTAMP && t != FieldType.LONG) {
           errors.add(new SpecError(source, path + ".time", "'" + s.time() + "' is a " + t.specName()
               + " field; the time field must be a timestamp or long"));
-          continue;
+          usable = false;
         }
       }
-      EventSchema schema = s.schema();
+      if (!usable) {
+        continue;
+      }
+      EventSchema schema;
+      try {
+        schema = s.schema();
+      } catch (IllegalArgumentException e) {
+        errors.add(new SpecError(source, path + ".fields", e.getMessage()));
+        continue;
+      }
       schemas.put(s.name(), schema);
       Expressions ex = new Expressions(schema);
       for (int i = 0; i < s.rules().size(); i++) {
@@ -395,6 +448,32 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
       if (streams.containsKey(v.name())) {
         errors.add(new SpecError(source, path, "a stream has the same name; names of streams and views must differ"));
+      }
+      if (v.from() == null) {
+        errors.add(new SpecError(source, path + ".from", "is required"));
+      }
+      if (v.groupBy() == null) {
+        errors.add(new SpecError(source, path + ".group_by", "is required"));
+      }
+      if (v.aggregates().isEmpty()) {
+        errors.add(new SpecError(source, path + ".aggregate", AGGREGATE_REQUIRED));
+      }
+      for (String out : v.aggregates().keySet()) {
+        if (!NAME.matcher(out).matches()) {
+          errors.add(new SpecError(source, path + ".aggregate." + out, "invalid output name: use letters, digits "
+              + "and '_', starting with a letter"));
+        }
+      }
+      Duration every = v.batchEvery();
+      if (every != null && (every.compareTo(Duration.ofMillis(1)) < 0
+          || every.compareTo(Duration.ofMillis(Long.MAX_VALUE)) > 0)) {
+        errors.add(new SpecError(source, path + ".batch.every", "must be from 1ms to " + Long.MAX_VALUE + "ms, got "
+            + every));
+      }
+      if (every != null && v.mode() == ViewSpec.Mode.KAPPA) {
+        // the engine would silently never run it: a kappa view has no batch layer
+        errors.add(new SpecError(source, path + ".batch", "a kappa view has no batch layer; remove batch or use "
+            + "mode: lambda"));
       }
       if (v.from() == null) {
         continue;
@@ -421,17 +500,11 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           ex.key(v.groupBy());
         } catch (ExpressionException e) {
           errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' nor a valid "
-              + "expression: " + e.getMessage()));
+              + "key expression: " + e.getMessage()));
         }
-      }
-      if (v.aggregates().isEmpty()) {
-        errors.add(new SpecError(source, path + ".aggregate", "needs at least one aggregation"));
       }
       for (Map.Entry<String, String> a : v.aggregates().entrySet()) {
         String apath = path + ".aggregate." + a.getKey();
-        if (!NAME.matcher(a.getKey()).matches()) {
-          errors.add(new SpecError(source, apath, "invalid output name"));
-        }
         try {
           AggregateCall call = Aggregations.parse(a.getValue());
           FieldType argType = null;
@@ -444,7 +517,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
             }
             argType = f.type();
           }
-          Aggregations.factory(call.function()).create(argType, call.parameters());
+          // create, not factory(..).create: it also turns a user factory's other exceptions into errors
+          Aggregations.create(call, argType);
         } catch (IllegalArgumentException e) {
           errors.add(new SpecError(source, apath, e.getMessage()));
         }

@@ -63,8 +63,11 @@ public record StreamSpec(String name, int partitions, String key, String time, M
       return this;
     }
 
+    /** Adds a field; throws if the stream already has one of that name (YAML refuses duplicate keys too). */
     public Builder field(String name, FieldType type) {
-      fields.put(name, type);
+      if (fields.putIfAbsent(name, type) != null) {
+        throw new IllegalArgumentException("stream '" + this.name + "' already has a field '" + name + "'");
+      }
       return this;
     }
 

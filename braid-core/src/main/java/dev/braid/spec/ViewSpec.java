@@ -75,8 +75,11 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
       return this;
     }
 
+    /** Adds an output; throws if the view already has one of that name (YAML refuses duplicate keys too). */
     public Builder aggregate(String name, String call) {
-      aggregates.put(name, call);
+      if (aggregates.putIfAbsent(name, call) != null) {
+        throw new IllegalArgumentException("view '" + this.name + "' already has an aggregate '" + name + "'");
+      }
       return this;
     }
 

@@ -14,6 +14,11 @@ public record WindowSpec(Duration size) {
     if (size.isNegative() || size.isZero()) {
       throw new IllegalArgumentException("window size must be positive, got " + size);
     }
+    // start() divides event-time millis by the size: below 1 ms it is zero, with a fraction windows
+    // would silently be shorter than asked, and past Long.MAX_VALUE ms toMillis() throws
+    if (size.getNano() % 1_000_000 != 0 || size.compareTo(Duration.ofMillis(Long.MAX_VALUE)) > 0) {
+      throw new IllegalArgumentException("window size must be a whole number of milliseconds, got " + size);
+    }
   }
 
   public static WindowSpec tumbling(Duration size) {

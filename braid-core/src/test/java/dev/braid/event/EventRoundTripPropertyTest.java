@@ -1,0 +1,235 @@
+package dev.braid.event;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.LongStream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Over seeded random schemas and events (every type, edge values, nulls and missing fields, all
+ * accepted input forms from JSON text and from Java maps), encoding then decoding gives back every
+ * value exactly, plus the record key and the event time. The seed is in every failure message.
+ */
+class EventRoundTripPropertyTest {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int EVENTS_PER_SEED = 200;
+  private static final long INGEST_TIME = 1_234_567L;
+  /** Years 0002 .. 9998, so that ISO-8601 text with any offset keeps a four-digit year. */
+  private static final long MIN_MILLIS = -62_104_060_800_000L;
+  private static final long MAX_MILLIS = 253_339_228_800_000L;
+
+  static LongStream seeds() {
+    return LongStream.range(0, 40);
+  }
+
+  /** One generated event: what is sent, and what must be read back. */
+  private record Case(Map<String, Object> input, Object[] expected) {}
+
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void shouldDecodeEveryValueThatWasEncoded(long seed) throws Exception {
+    Random rnd = new Random(seed);
+    EventSchema schema = randomSchema(rnd);
+    EventEncoder encoder = new EventEncoder(schema);
+    EventEncoder.Encoded out = new EventEncoder.Encoded();
+    EventReader reader = new EventReader(schema);
+    ByteBuffer big = ByteBuffer.allocate(1 << 16);
+
+    for (int n = 0; n < EVENTS_PER_SEED; n++) {
+      boolean asJson = rnd.nextBoolean();
+      Case c = randomEvent(rnd, schema, asJson);
+      String where = String.format("seed %d, event %d (%s) %s, schema %s", seed, n, asJson ? "json" : "map",
+          c.input(), schema.types());
+      String error;
+      if (asJson) {
+        JsonNode node = JSON.readTree(JSON.writeValueAsString(c.input()));
+        error = encoder.encode(node, INGEST_TIME, out);
+      } else {
+        error = encoder.encode(c.input(), INGEST_TIME, out);
+      }
+      assertThat(error).as(where).isNull();
+
+      int base = rnd.nextInt(64);
+      big.put(base, out.value(), 0, out.valueLength());
+      big.put(base + out.valueLength(), (byte) 0x5a); // trailing garbage must not matter
+      reader.wrap(big, base, out.valueLength());
+      for (EventSchema.Field f : schema.fields()) {
+        Object expected = c.expected()[f.index()];
+        assertThat(reader.get(f.index())).as("%s: field %s", where, f.name()).isEqualTo(expected);
+        assertThat(reader.isNull(f.index())).as("%s: null bit of %s", where, f.name()).isEqualTo(expected == null);
+      }
+      Object key = c.expected()[schema.key().index()];
+      assertThat(new String(out.key(), StandardCharsets.UTF_8)).as("%s: key", where).isEqualTo(String.valueOf(key));
+      long time = schema.time() == null ? INGEST_TIME : (Long) c.expected()[schema.time().index()];
+      assertThat(out.eventTime()).as("%s: event time", where).isEqualTo(time);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Generators
+  // ---------------------------------------------------------------------------------------------
+
+  private static EventSchema randomSchema(Random rnd) {
+    int n = rnd.nextInt(4) == 0 ? 9 + rnd.nextInt(60) : 1 + rnd.nextInt(12);
+    FieldType[] all = FieldType.values();
+    Map<String, FieldType> fields = new LinkedHashMap<>();
+    List<String> timeCandidates = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      FieldType t = all[rnd.nextInt(all.length)];
+      fields.put("f" + i, t);
+      if (t == FieldType.LONG || t == FieldType.TIMESTAMP) {
+        timeCandidates.add("f" + i);
+      }
+    }
+    String key = "f" + rnd.nextInt(n);
+    String time = timeCandidates.isEmpty() || rnd.nextInt(4) == 0 ? null
+        : timeCandidates.get(rnd.nextInt(timeCandidates.size()));
+    return new EventSchema("s", fields, key, time);
+  }
+
+  private static Case randomEvent(Random rnd, EventSchema schema, boolean asJson) {
+    Map<String, Object> input = new LinkedHashMap<>();
+    Object[] expected = new Object[schema.size()];
+    for (EventSchema.Field f : schema.fields()) {
+      boolean required = f == schema.key() || f == schema.time();
+      if (!required && rnd.nextInt(5) == 0) {
+        if (rnd.nextBoolean()) {
+          input.put(f.name(), null); // explicit null; otherwise the field is left out
+        }
+        continue;
+      }
+      Object[] pair = randomValue(rnd, f.type(), asJson);
+      input.put(f.name(), pair[0]);
+      expected[f.index()] = pair[1];
+    }
+    return new Case(input, expected);
+  }
+
+  /** {input as sent, value read back}. */
+  private static Object[] randomValue(Random rnd, FieldType type, boolean asJson) {
+    switch (type) {
+      case STRING: {
+        String s = randomString(rnd);
+        return new Object[] {s, s};
+      }
+      case BOOLEAN: {
+        boolean b = rnd.nextBoolean();
+        return new Object[] {b, b};
+      }
+      case LONG: {
+        long v = randomLong(rnd);
+        Object in = v;
+        if (!asJson && v == (int) v && rnd.nextBoolean()) {
+          in = (int) v;
+        }
+        return new Object[] {in, v};
+      }
+      case DOUBLE: {
+        if (!asJson && rnd.nextInt(6) == 0) {
+          float f = (float) randomDouble(rnd);
+          if (Float.isFinite(f)) {
+            return new Object[] {f, (double) f};
+          }
+        }
+        if (rnd.nextInt(8) == 0) {
+          long l = rnd.nextInt();
+          return new Object[] {l, (double) l};
+        }
+        double d = randomDouble(rnd);
+        return new Object[] {d, d};
+      }
+      case TIMESTAMP: {
+        long ms = rnd.nextInt(3) == 0 ? rnd.nextInt(2_000_000) - 1_000_000
+            : MIN_MILLIS + (long) (rnd.nextDouble() * (MAX_MILLIS - MIN_MILLIS));
+        Instant i = Instant.ofEpochMilli(ms);
+        switch (rnd.nextInt(asJson ? 3 : 4)) {
+          case 0:
+            return new Object[] {ms, ms};
+          case 1:
+            return new Object[] {i.toString(), ms};
+          case 2: {
+            ZoneOffset offset = ZoneOffset.ofTotalSeconds((rnd.nextInt(36 * 4 + 1) - 18 * 4) * 15 * 60);
+            return new Object[] {i.atOffset(offset).toString(), ms};
+          }
+          default:
+            return new Object[] {i, ms};
+        }
+      }
+      default:
+        throw new IllegalStateException(type.toString());
+    }
+  }
+
+  private static final long[] EDGE_LONGS = {0, 1, -1, Long.MIN_VALUE, Long.MAX_VALUE, Integer.MAX_VALUE,
+      Integer.MIN_VALUE, 1L << 53, -(1L << 53) - 1};
+  private static final double[] EDGE_DOUBLES = {0.0, -0.0, Double.MIN_VALUE, -Double.MIN_VALUE, Double.MAX_VALUE,
+      -Double.MAX_VALUE, Double.MIN_NORMAL, 0.1, 1e-300, 123456789.125, 9007199254740993.0};
+
+  private static long randomLong(Random rnd) {
+    switch (rnd.nextInt(3)) {
+      case 0:
+        return EDGE_LONGS[rnd.nextInt(EDGE_LONGS.length)];
+      case 1:
+        return rnd.nextInt(2001) - 1000;
+      default:
+        return rnd.nextLong();
+    }
+  }
+
+  private static double randomDouble(Random rnd) {
+    switch (rnd.nextInt(4)) {
+      case 0:
+        return EDGE_DOUBLES[rnd.nextInt(EDGE_DOUBLES.length)];
+      case 1:
+        return (rnd.nextInt(20001) - 10000) / 100.0;
+      case 2: {
+        double d;
+        do {
+          d = Double.longBitsToDouble(rnd.nextLong()); // any finite bit pattern
+        } while (!Double.isFinite(d));
+        return d;
+      }
+      default:
+        return rnd.nextGaussian() * 1e6;
+    }
+  }
+
+  /** ASCII, Latin-1, CJK, private-use (U+E000..) and supplementary characters; never a lone surrogate. */
+  static String randomString(Random rnd) {
+    int len = rnd.nextInt(8) == 0 ? 0 : rnd.nextInt(24);
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < len; i++) {
+      switch (rnd.nextInt(6)) {
+        case 0:
+        case 1:
+          b.append((char) (' ' + rnd.nextInt(95)));
+          break;
+        case 2:
+          b.append((char) (0xA0 + rnd.nextInt(0x60)));
+          break;
+        case 3:
+          b.append((char) (0x4E00 + rnd.nextInt(0x100)));
+          break;
+        case 4:
+          b.append((char) (0xE000 + rnd.nextInt(0x1FFF)));
+          break;
+        default:
+          b.appendCodePoint(0x1F600 + rnd.nextInt(0x50));
+      }
+    }
+    return b.toString();
+  }
+}

@@ -1,0 +1,199 @@
+package dev.braid.expr;
+
+import static dev.braid.expr.ExprFixtures.fields;
+import static dev.braid.expr.ExprFixtures.read;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.braid.event.EventReader;
+import dev.braid.event.EventSchema;
+import dev.braid.event.FieldType;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.LongStream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The direct-compiled code of {@link Expressions} is an optimization, never a second semantics:
+ * over seeded random conditions of the shapes it compiles (comparisons with literals in either
+ * order, {@code in} lists, boolean fields, {@code !}, {@code &&}, {@code ||}) and seeded random
+ * events (with null fields and values that often equal the literals, -0.0, strings that straddle
+ * the UTF-8 / UTF-16 ordering difference), it answers exactly what the CEL runtime answers for the
+ * same expression over the same values. Group keys of plain fields are checked the same way.
+ */
+class DirectVersusCelPropertyTest {
+
+  private static final int EXPRESSIONS_PER_SEED = 30;
+  private static final int EVENTS_PER_SEED = 120;
+
+  private static final EventSchema SCHEMA = new EventSchema("s", fields("s1", FieldType.STRING,
+      "s2", FieldType.STRING, "l1", FieldType.LONG, "l2", FieldType.LONG, "d1", FieldType.DOUBLE,
+      "d2", FieldType.DOUBLE, "b1", FieldType.BOOLEAN, "b2", FieldType.BOOLEAN, "t", FieldType.TIMESTAMP,
+      "k", FieldType.STRING), "k", null);
+
+  private static final String[] STRINGS = {"", "a", "b", "ab", "US", "é", "\uE000", "\uFFFD", "😀", "z",
+      "a😀", "a\uE000", "世界"};
+  private static final long[] LONGS = {-2, -1, 0, 1, 2, 100, 9_007_199_254_740_993L, Long.MAX_VALUE};
+  private static final double[] DOUBLES = {-1.5, -0.0, 0.0, 0.5, 1.0, 2.25, 1e300, -1e-300};
+  private static final String[] OPS = {"==", "!=", "<", "<=", ">", ">="};
+
+  static LongStream seeds() {
+    return LongStream.range(0, 30);
+  }
+
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void shouldAnswerLikeTheCelRuntime(long seed) {
+    Random rnd = new Random(seed);
+    Expressions ex = new Expressions(SCHEMA);
+    List<EventReader> events = new ArrayList<>();
+    List<Map<String, Object>> sent = new ArrayList<>();
+    for (int i = 0; i < EVENTS_PER_SEED; i++) {
+      Map<String, Object> e = randomEvent(rnd);
+      sent.add(e);
+      events.add(read(SCHEMA, e));
+    }
+    for (int x = 0; x < EXPRESSIONS_PER_SEED; x++) {
+      String text = condition(rnd, 3);
+      assertThat(ex.isDirect(text)).as("seed %d: '%s' should compile to direct code", seed, text).isTrue();
+      EventPredicate direct = ex.predicate(text);
+      EventPredicate cel = ex.celPredicate(text);
+      for (int i = 0; i < events.size(); i++) {
+        boolean expected = cel.test(events.get(i));
+        assertThat(direct.test(events.get(i)))
+            .as("seed %d: '%s' over %s (CEL runtime says %s)", seed, text, sent.get(i), expected)
+            .isEqualTo(expected);
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void shouldWriteTheSameKeysAsTheCelRuntime(long seed) {
+    Random rnd = new Random(seed);
+    Expressions ex = new Expressions(SCHEMA);
+    KeyBuffer direct = new KeyBuffer();
+    KeyBuffer cel = new KeyBuffer();
+    for (EventSchema.Field f : SCHEMA.fields()) {
+      KeyExtractor d = ex.key(f.name());
+      KeyExtractor c = ex.celKey(f.name());
+      for (int i = 0; i < 40; i++) {
+        Map<String, Object> sent = randomEvent(rnd);
+        EventReader e = read(SCHEMA, sent);
+        boolean hasDirect = d.extract(e, direct);
+        boolean hasCel = c.extract(e, cel);
+        assertThat(hasDirect).as("seed %d: key %s of %s", seed, f.name(), sent).isEqualTo(hasCel);
+        if (hasDirect) {
+          assertThat(direct.copy()).as("seed %d: key %s of %s: '%s' vs CEL '%s'", seed, f.name(), sent, direct, cel)
+              .isEqualTo(cel.copy());
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Generators
+  // ---------------------------------------------------------------------------------------------
+
+  private static Map<String, Object> randomEvent(Random rnd) {
+    Map<String, Object> e = new LinkedHashMap<>();
+    e.put("k", "key");
+    for (EventSchema.Field f : SCHEMA.fields()) {
+      if (f.name().equals("k") || rnd.nextInt(4) == 0) {
+        continue; // null
+      }
+      switch (f.type()) {
+        case STRING:
+          e.put(f.name(), rnd.nextInt(5) == 0 ? randomString(rnd) : STRINGS[rnd.nextInt(STRINGS.length)]);
+          break;
+        case LONG:
+        case TIMESTAMP:
+          e.put(f.name(), rnd.nextInt(5) == 0 ? rnd.nextLong() : LONGS[rnd.nextInt(LONGS.length)]);
+          break;
+        case DOUBLE:
+          e.put(f.name(), rnd.nextInt(5) == 0 ? rnd.nextGaussian() : DOUBLES[rnd.nextInt(DOUBLES.length)]);
+          break;
+        default:
+          e.put(f.name(), rnd.nextBoolean());
+      }
+    }
+    return e;
+  }
+
+  private static String randomString(Random rnd) {
+    StringBuilder b = new StringBuilder();
+    int n = rnd.nextInt(4);
+    for (int i = 0; i < n; i++) {
+      String piece = STRINGS[rnd.nextInt(STRINGS.length)];
+      b.append(piece.isEmpty() ? "q" : piece);
+    }
+    return b.toString();
+  }
+
+  /** A random condition of the shapes that compile to direct code. */
+  private static String condition(Random rnd, int depth) {
+    int choice = depth == 0 ? rnd.nextInt(4) : rnd.nextInt(7);
+    switch (choice) {
+      case 0:
+      case 1:
+        return comparison(rnd);
+      case 2:
+        return in(rnd);
+      case 3:
+        return rnd.nextInt(6) == 0 ? (rnd.nextBoolean() ? "true" : "false") : (rnd.nextBoolean() ? "b1" : "b2");
+      case 4:
+        return "!(" + condition(rnd, depth - 1) + ")";
+      case 5:
+        return "(" + condition(rnd, depth - 1) + " && " + condition(rnd, depth - 1) + ")";
+      default:
+        return "(" + condition(rnd, depth - 1) + " || " + condition(rnd, depth - 1) + ")";
+    }
+  }
+
+  private static String comparison(Random rnd) {
+    String field;
+    String literal;
+    String op = OPS[rnd.nextInt(OPS.length)];
+    switch (rnd.nextInt(4)) {
+      case 0:
+        field = rnd.nextBoolean() ? "s1" : "s2";
+        literal = stringLiteral(STRINGS[rnd.nextInt(STRINGS.length)]);
+        break;
+      case 1:
+        field = new String[] {"l1", "l2", "t"}[rnd.nextInt(3)];
+        literal = Long.toString(LONGS[rnd.nextInt(LONGS.length)]);
+        break;
+      case 2:
+        field = rnd.nextBoolean() ? "d1" : "d2";
+        literal = Double.toString(DOUBLES[rnd.nextInt(DOUBLES.length)]);
+        break;
+      default:
+        field = rnd.nextBoolean() ? "b1" : "b2";
+        literal = Boolean.toString(rnd.nextBoolean());
+        op = rnd.nextBoolean() ? "==" : "!=";
+    }
+    return rnd.nextBoolean() ? field + " " + op + " " + literal : literal + " " + op + " " + field;
+  }
+
+  private static String in(Random rnd) {
+    List<String> items = new ArrayList<>();
+    int n = rnd.nextInt(4);
+    if (rnd.nextBoolean()) {
+      for (int i = 0; i < n; i++) {
+        items.add(stringLiteral(STRINGS[rnd.nextInt(STRINGS.length)]));
+      }
+      return (rnd.nextBoolean() ? "s1" : "s2") + " in [" + String.join(", ", items) + "]";
+    }
+    for (int i = 0; i < n; i++) {
+      items.add(Long.toString(LONGS[rnd.nextInt(LONGS.length)]));
+    }
+    return new String[] {"l1", "l2", "t"}[rnd.nextInt(3)] + " in [" + String.join(", ", items) + "]";
+  }
+
+  private static String stringLiteral(String s) {
+    return "'" + s + "'"; // the pool holds no quote or backslash
+  }
+}

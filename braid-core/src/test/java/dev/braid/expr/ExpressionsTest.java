@@ -1,0 +1,311 @@
+package dev.braid.expr;
+
+import static dev.braid.expr.ExprFixtures.event;
+import static dev.braid.expr.ExprFixtures.fields;
+import static dev.braid.expr.ExprFixtures.read;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.event.EventReader;
+import dev.braid.event.EventSchema;
+import dev.braid.event.FieldType;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Filters, rules and group keys in CEL: which shapes run as direct code, what they answer (the same
+ * on the direct path and in the CEL runtime), the null-field semantics of {@link Expressions}, key
+ * text for every type, and the errors for bad expressions.
+ */
+class ExpressionsTest {
+
+  private static final EventSchema SCHEMA = new EventSchema("tx", fields("user", FieldType.STRING,
+      "amount", FieldType.DOUBLE, "qty", FieldType.LONG, "vip", FieldType.BOOLEAN, "ts", FieldType.TIMESTAMP,
+      "country", FieldType.STRING, "merchant", FieldType.STRING), "user", null);
+
+  private final Expressions ex = new Expressions(SCHEMA);
+
+  private static final Map<String, Object> FULL = event("user", "u1", "amount", 12.5, "qty", 3L, "vip", true,
+      "ts", 1_700_000_000_000L, "country", "US", "merchant", "acme");
+
+  // ---------------------------------------------------------------------------------------------
+  // Direct compilation
+  // ---------------------------------------------------------------------------------------------
+
+  @ParameterizedTest
+  @ValueSource(strings = {"vip", "true", "amount > 10.0", "10.0 < amount", "qty == 3", "3 != qty", "ts >= 0",
+      "country == 'US'", "country <= 'b'", "vip == false", "country in ['US', 'DE']", "qty in [1, 2, 3]",
+      "ts in []", "!vip", "amount >= 0.0 && country in ['US', 'DE', 'FR', 'IN']",
+      "!(vip || qty < 0) && (country != 'FR' || amount > -1.5)", "amount == -0.0"})
+  void shouldCompileCommonShapesToDirectCode(String text) {
+    assertThat(ex.isDirect(text)).as(text).isTrue();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"amount * 2.0 > 10.0", "size(country) > 2", "country.startsWith('U')", "qty == qty",
+      "amount in [1.0, 2.0]", "vip in [true]", "vip < true", "(qty > 1) == true", "qty > 1 ? vip : false",
+      "vip && size(user) > 0"})
+  void shouldLeaveOtherShapesToTheCelRuntime(String text) {
+    assertThat(ex.isDirect(text)).as(text).isFalse();
+  }
+
+  @Test
+  void shouldTreatPlainFieldKeysAsDirect() {
+    assertThat(ex.isDirect("user")).isTrue();
+    assertThat(ex.isDirect("qty")).isTrue();
+    assertThat(ex.isDirect("merchant + ':' + country")).isFalse();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Answers, on both paths
+  // ---------------------------------------------------------------------------------------------
+
+  @ParameterizedTest
+  @CsvSource(delimiterString = "=>", quoteCharacter = '"', value = {
+      "amount > 10.0                  => true",
+      "amount > 12.5                  => false",
+      "amount >= 12.5                 => true",
+      "12.5 >= amount                 => true",
+      "12.5 > amount                  => false",
+      "qty < 4                        => true",
+      "4 < qty                        => false",
+      "qty != 3                       => false",
+      "ts > 1699999999999             => true",
+      "ts in [1700000000000, 1]       => true",
+      "country == 'US'                => true",
+      "country < 'USA'                => true",
+      "country > 'UR'                 => true",
+      "'US' >= country                => true",
+      "country in ['DE', 'FR']        => false",
+      "vip                            => true",
+      "!vip                           => false",
+      "vip != true                    => false",
+      "qty in [1, 2]                  => false",
+      "qty in [3]                     => true",
+      "false || qty == 3              => true",
+      "true && !(amount < 0.0)        => true",
+      "size(merchant) == 4            => true",
+      "merchant.startsWith('ac') && qty * 2 == 6 => true"})
+  void shouldAnswerTheSameOnBothPaths(String text, boolean expected) {
+    EventReader e = read(SCHEMA, FULL);
+    assertThat(ex.predicate(text).test(e)).as("compiled: %s", text).isEqualTo(expected);
+    assertThat(ex.celPredicate(text).test(e)).as("CEL runtime: %s", text).isEqualTo(expected);
+  }
+
+  @Test
+  void shouldCompareNegativeZeroEqualToZeroAsCelDoes() {
+    EventReader e = read(SCHEMA, event("user", "u", "amount", -0.0));
+    for (String text : new String[] {"amount == 0.0", "amount >= 0.0", "amount <= -0.0", "!(amount < 0.0)"}) {
+      assertThat(ex.celPredicate(text).test(e)).as("CEL: %s", text).isTrue();
+      assertThat(ex.predicate(text).test(e)).as("compiled: %s", text).isTrue();
+    }
+    assertThat(ex.predicate("amount != 0.0").test(e)).isFalse();
+  }
+
+  @Test
+  void shouldOrderStringsAsCelDoesAcrossPrivateUseAndSupplementaryCharacters() {
+    // U+E000 (UTF-8 EE 80 80) sorts before U+1F600 (F0 9F 98 80) by code point, after it by UTF-16 unit
+    EventReader e = read(SCHEMA, event("user", "u", "country", "\uE000"));
+    for (String text : new String[] {"country < '😀'", "country > '😀'", "country < 'a\uE000'", "country >= 'z'"}) {
+      boolean cel = ex.celPredicate(text).test(e);
+      assertThat(ex.predicate(text).test(e)).as(text).isEqualTo(cel);
+    }
+    assertThat(ex.predicate("country > '😀'").test(e)).isTrue();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Null fields (Expressions' Javadoc)
+  // ---------------------------------------------------------------------------------------------
+
+  @ParameterizedTest
+  @CsvSource(delimiterString = "=>", quoteCharacter = '"', value = {
+      "country == 'US'                        => false",
+      "country != 'US'                        => false",
+      "!(country == 'US')                     => false",
+      "country in ['US']                      => false",
+      "!(country in ['US'])                   => false",
+      "country == 'US' || amount > 0.0        => true",
+      "amount > 0.0 || country == 'US'        => true",
+      "country == 'US' || amount < 0.0        => false",
+      "country == 'US' && amount > 0.0        => false",
+      "!(country == 'US' && amount < 0.0)     => true",
+      "!(amount < 0.0 && country == 'US')     => true",
+      "!(country == 'US' || amount > 0.0)     => false",
+      "vip                                    => false",
+      "!vip                                   => false",
+      "vip == false                           => false",
+      "vip || qty == 3                        => true",
+      "!(vip && false)                        => true",
+      "size(country) == 0 || amount > 0.0     => true",
+      "size(country) == 0 && amount > 0.0     => false",
+      "!(size(country) == 0)                  => false"})
+  void shouldTreatNullFieldsAsUnknownOnBothPaths(String text, boolean expected) {
+    EventReader e = read(SCHEMA, event("user", "u", "amount", 1.0, "qty", 3L));
+    assertThat(ex.predicate(text).test(e)).as("compiled: %s", text).isEqualTo(expected);
+    assertThat(ex.celPredicate(text).test(e)).as("CEL runtime: %s", text).isEqualTo(expected);
+  }
+
+  @Test
+  void shouldNotReadANullFieldOnABranchNotTaken() {
+    EventReader e = read(SCHEMA, event("user", "u", "vip", true));
+    assertThat(ex.predicate("vip ? true : country == 'US'").test(e)).isTrue();
+    KeyBuffer out = new KeyBuffer();
+    assertThat(ex.key("vip ? user : merchant").extract(e, out)).isTrue();
+    assertThat(out.toString()).isEqualTo("u");
+    assertThat(ex.key("vip ? merchant : user").extract(e, out)).isFalse();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Group keys
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldWriteTheKeyTextOfEachFieldType() {
+    EventReader e = read(SCHEMA, event("user", "ünï 🙂", "amount", 12.5, "qty", -42L, "vip", false,
+        "ts", Long.MIN_VALUE));
+    assertThat(key("user", e)).isEqualTo("ünï 🙂");
+    assertThat(key("amount", e)).isEqualTo("12.5");
+    assertThat(key("qty", e)).isEqualTo("-42");
+    assertThat(key("vip", e)).isEqualTo("false");
+    assertThat(key("ts", e)).isEqualTo("-9223372036854775808");
+    assertThat(key("  user ", e)).as("blanks around a field name").isEqualTo("ünï 🙂");
+    assertThat(key("(qty)", e)).as("a parenthesized field is the field").isEqualTo("-42");
+  }
+
+  @Test
+  void shouldWriteTheSameKeyTextOnBothPaths() {
+    EventReader e = read(SCHEMA, FULL);
+    for (String field : new String[] {"user", "amount", "qty", "vip", "ts"}) {
+      KeyBuffer direct = new KeyBuffer();
+      KeyBuffer cel = new KeyBuffer();
+      assertThat(ex.key(field).extract(e, direct)).isTrue();
+      assertThat(ex.celKey(field).extract(e, cel)).isTrue();
+      assertThat(cel.copy()).as(field).isEqualTo(direct.copy());
+    }
+  }
+
+  @Test
+  void shouldComputeKeysFromCelExpressions() {
+    EventReader e = read(SCHEMA, FULL);
+    assertThat(key("merchant + ':' + country", e)).isEqualTo("acme:US");
+    assertThat(key("qty * 10", e)).isEqualTo("30");
+    assertThat(key("amount / 2.0", e)).isEqualTo("6.25");
+    assertThat(key("amount > 100.0", e)).isEqualTo("false");
+    assertThat(key("ts / 3600000", e)).isEqualTo("472222");
+    assertThat(key("uint(qty)", e)).isEqualTo("3");
+    assertThat(key("country == 'US' ? 'domestic' : 'abroad'", e)).isEqualTo("domestic");
+  }
+
+  @Test
+  void shouldHaveNoKeyWhenTheKeyReadsANullField() {
+    EventReader e = read(SCHEMA, event("user", "u", "merchant", "acme"));
+    KeyBuffer out = new KeyBuffer();
+    assertThat(ex.key("merchant + ':' + country").extract(e, out)).isFalse();
+    assertThat(ex.key("country").extract(e, out)).isFalse();
+    assertThat(ex.key("amount").extract(e, out)).isFalse();
+    assertThat(ex.key("qty").extract(e, out)).isFalse();
+    assertThat(ex.key("vip").extract(e, out)).isFalse();
+    assertThat(ex.key("merchant").extract(e, out)).isTrue();
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiterString = "=>", quoteCharacter = '"', value = {
+      "[user, merchant]        => list(string)",
+      "{'a': qty}              => map(string, int)",
+      "b'x'                    => bytes",
+      "null                    => null"})
+  void shouldRefuseAKeyOfATypeWithoutKeyText(String text, String type) {
+    assertThatThrownBy(() -> ex.key(text)).isInstanceOf(ExpressionException.class)
+        .hasMessage("'" + text + "' cannot be a group key: it is of type " + type
+            + ", and a key must be a string, int, uint, double or bool");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Errors
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldExplainASyntaxError() {
+    assertThatThrownBy(() -> ex.predicate("amount >")).isInstanceOf(ExpressionException.class)
+        .hasMessageStartingWith("invalid expression 'amount >': ERROR: <input>:1:9: mismatched input '<EOF>'")
+        .hasMessageContaining("| amount >");
+  }
+
+  @Test
+  void shouldExplainAnUnknownField() {
+    assertThatThrownBy(() -> ex.predicate("price > 1.0")).isInstanceOf(ExpressionException.class)
+        .hasMessageStartingWith("invalid expression 'price > 1.0': ERROR: <input>:1:1: undeclared reference to "
+            + "'price'");
+    assertThatThrownBy(() -> ex.key("price")).hasMessageContaining("undeclared reference to 'price'");
+  }
+
+  @Test
+  void shouldExplainATypeError() {
+    assertThatThrownBy(() -> ex.predicate("amount > 1")).isInstanceOf(ExpressionException.class)
+        .hasMessageContaining("found no matching overload for '_>_' applied to '(double, int)'");
+    assertThatThrownBy(() -> ex.predicate("country == 5")).hasMessageContaining("found no matching overload");
+  }
+
+  @Test
+  void shouldRefuseAConditionThatIsNotBoolean() {
+    assertThatThrownBy(() -> ex.predicate("amount * 2.0")).isInstanceOf(ExpressionException.class)
+        .hasMessage("'amount * 2.0' must be a boolean condition, but it is of type double");
+    assertThatThrownBy(() -> ex.predicate("user")).hasMessage("'user' must be a boolean condition, but it is of "
+        + "type string");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "   "})
+  void shouldRefuseAnEmptyExpression(String text) {
+    assertThatThrownBy(() -> ex.predicate(text)).isInstanceOf(ExpressionException.class)
+        .hasMessage("empty expression");
+    assertThatThrownBy(() -> ex.key(text)).hasMessage("empty expression");
+  }
+
+  @Test
+  void shouldReportAFailedEvaluationWithTheExpression() {
+    EventReader e = read(SCHEMA, event("user", "u", "qty", 3L));
+    EventPredicate p = ex.predicate("qty / (qty - 3) > 1");
+    assertThatThrownBy(() -> p.test(e)).isInstanceOf(EvaluationException.class)
+        .hasMessageStartingWith("expression 'qty / (qty - 3) > 1' failed: ")
+        .hasMessageContaining("/ by zero");
+    KeyExtractor k = ex.key("qty / (qty - 3)");
+    assertThatThrownBy(() -> k.extract(e, new KeyBuffer())).isInstanceOf(EvaluationException.class);
+    assertThat(ex.predicate("qty / (qty - 3) > 1 || true").test(e)).as("CEL's || absorbs the error").isTrue();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // KeyBuffer
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldWriteLongsAsDecimalText() {
+    KeyBuffer b = new KeyBuffer();
+    for (long v : new long[] {0, 7, -7, 10, -10, 1234567890123L, Long.MAX_VALUE, Long.MIN_VALUE}) {
+      b.setLong(v);
+      assertThat(b.toString()).isEqualTo(Long.toString(v));
+      assertThat(b.length()).isEqualTo(Long.toString(v).length());
+    }
+  }
+
+  @Test
+  void shouldGrowForLongKeys() {
+    KeyBuffer b = new KeyBuffer();
+    String big = "k".repeat(1000);
+    b.set(big);
+    assertThat(b.toString()).isEqualTo(big);
+    b.setLong(5);
+    assertThat(b.copy()).containsExactly('5');
+    b.set(new byte[] {1, 2, 3, 4}, 1, 2);
+    assertThat(b.copy()).containsExactly(2, 3);
+  }
+
+  private String key(String text, EventReader e) {
+    KeyBuffer out = new KeyBuffer();
+    assertThat(ex.key(text).extract(e, out)).as("key %s", text).isTrue();
+    return out.toString();
+  }
+}

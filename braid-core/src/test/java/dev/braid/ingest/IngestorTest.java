@@ -1,0 +1,407 @@
+package dev.braid.ingest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.DeadLetter;
+import dev.braid.IngestResult;
+import dev.braid.IngestResult.Rejection;
+import dev.braid.event.EventReader;
+import dev.braid.event.EventSchema;
+import dev.braid.event.FieldType;
+import dev.braid.log.FileLog;
+import dev.braid.log.LogReader;
+import dev.braid.log.LogStream;
+import dev.braid.log.Partitioner;
+import dev.braid.log.RecordCursor;
+import dev.braid.log.StreamConfig;
+import dev.braid.spec.StreamSpec;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Ingest over a real {@link FileLog}: good events of a request are appended even when others are
+ * refused; each refusal carries the event's index and reason (and lands in the dead-letter log);
+ * events go to their key's partition; and the positions returned are where a reader finds them.
+ */
+class IngestorTest {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int PARTITIONS = 4;
+
+  @TempDir
+  Path dir;
+
+  private FileLog log;
+  private LogStream stream;
+  private LogStream deadLetters;
+  private final AtomicLong clock = new AtomicLong(1_000_000L);
+
+  private static StreamSpec.Builder transactions() {
+    return StreamSpec.builder("tx").partitions(PARTITIONS).key("user").time("ts")
+        .field("user", FieldType.STRING).field("amount", FieldType.DOUBLE).field("country", FieldType.STRING)
+        .field("qty", FieldType.LONG).field("ts", FieldType.TIMESTAMP)
+        .rule("amount >= 0.0").rule("country in ['US', 'DE', 'FR', 'IN']");
+  }
+
+  @BeforeEach
+  void openLog() {
+    log = FileLog.open(dir.resolve("log"));
+    stream = log.createStream("tx", StreamConfig.of(PARTITIONS));
+    deadLetters = log.createStream("tx" + Ingestor.DEAD_LETTER_SUFFIX, StreamConfig.of(1));
+  }
+
+  @AfterEach
+  void closeLog() {
+    log.close();
+  }
+
+  private Ingestor ingestor(StreamSpec spec) {
+    return new Ingestor(spec, stream, deadLetters, clock::get);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Good and bad events in one request
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldAppendTheGoodEventsOfABatchAndRejectTheOthersWithIndexAndReason() {
+    Ingestor in = ingestor(transactions().build());
+    IngestResult r = in.ingestMaps(List.of(
+        tx("alice", 10.0, "US", 1L),
+        Map.of("amount", 5.0, "country", "US", "ts", 2L),
+        tx("bob", 20.0, "DE", 3L),
+        Map.of("user", "carol", "amount", "lots", "country", "US", "ts", 4L),
+        tx("dave", -1.0, "US", 5L),
+        tx("erin", 30.0, "JP", 6L),
+        tx("frank", 40.0, "IN", 7L),
+        Map.of("user", "gina", "ts", 8L, "colour", "red")));
+
+    assertThat(r.stream()).isEqualTo("tx");
+    assertThat(r.accepted()).isEqualTo(3);
+    assertThat(r.rejections()).containsExactly(
+        new Rejection(1, "missing key field 'user'"),
+        new Rejection(3, "field 'amount': expected double, got string \"lots\""),
+        new Rejection(4, "rule failed: amount >= 0.0"),
+        new Rejection(5, "rule failed: country in ['US', 'DE', 'FR', 'IN']"),
+        new Rejection(7, "unknown field 'colour': stream 'tx' has user, amount, country, qty, ts"));
+    assertThat(r.positions().values().stream().mapToInt(List::size).sum()).isEqualTo(3);
+    assertThat(readAll()).extracting(e -> e.values().get("user")).containsExactlyInAnyOrder("alice", "bob", "frank");
+  }
+
+  @Test
+  void shouldRejectAnEventWhoseRuleReadsAMissingField() {
+    IngestResult r = ingestor(transactions().build()).ingestMaps(List.of(
+        Map.of("user", "u", "amount", 1.0, "ts", 1L)));
+    assertThat(r.rejections()).containsExactly(new Rejection(0, "rule failed: country in ['US', 'DE', 'FR', 'IN']"));
+    assertThat(r.accepted()).isZero();
+    assertThat(r.positions()).isEmpty();
+  }
+
+  @Test
+  void shouldRejectAnEventWhoseRuleCannotBeEvaluated() {
+    StreamSpec spec = transactions().rule("100 / qty > 1").build();
+    IngestResult r = ingestor(spec).ingestMaps(List.of(txq("u1", 0L), txq("u2", 5L), txq("u3", 200L)));
+    assertThat(r.accepted()).isEqualTo(1);
+    assertThat(r.rejections()).hasSize(2);
+    assertThat(r.rejections().get(0).index()).isZero();
+    assertThat(r.rejections().get(0).reason())
+        .startsWith("rule '100 / qty > 1' could not be evaluated: expression '100 / qty > 1' failed: ")
+        .contains("/ by zero");
+    assertThat(r.rejections().get(1)).isEqualTo(new Rejection(2, "rule failed: 100 / qty > 1"));
+  }
+
+  @Test
+  void shouldRejectARecordTooLargeForTheStreamAndKeepTheRest() {
+    stream = log.createStream("small", StreamConfig.of(PARTITIONS).withMaxRecordBytes(300));
+    Ingestor in = new Ingestor(transactions().build(), stream, clock::get);
+    IngestResult r = in.ingestMaps(List.of(tx("a", 1.0, "US", 1L), tx("b".repeat(400), 1.0, "US", 2L),
+        tx("c", 1.0, "US", 3L)));
+    assertThat(r.accepted()).isEqualTo(2);
+    assertThat(r.rejections()).hasSize(1);
+    assertThat(r.rejections().get(0).index()).isEqualTo(1);
+    assertThat(r.rejections().get(0).reason()).startsWith("record of ").contains("exceeds the maximum of 300 bytes");
+  }
+
+  @Test
+  void shouldIngestNothingFromAnEmptyRequest() {
+    IngestResult r = ingestor(transactions().build()).ingestMaps(List.of());
+    assertThat(r.accepted()).isZero();
+    assertThat(r.positions()).isEmpty();
+    assertThat(r.rejections()).isEmpty();
+    assertThat(stream.end().toArray()).containsOnly(0L);
+    assertThat(deadLetters.endOffset(0)).isZero();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Positions and partitions
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldReturnThePositionsWhereALogReaderFindsEachEvent() {
+    Ingestor in = ingestor(transactions().build());
+    Random rnd = new Random(42);
+    List<Map<String, Object>> sent = new ArrayList<>();
+    Map<Integer, List<Long>> positions = new HashMap<>();
+    for (int request = 0; request < 5; request++) {
+      List<Map<String, Object>> batch = new ArrayList<>();
+      for (int i = 0; i < 60; i++) {
+        batch.add(tx("user-" + rnd.nextInt(25), rnd.nextInt(1000) / 10.0, "FR", rnd.nextInt(1_000_000)));
+      }
+      IngestResult r = in.ingestMaps(batch);
+      assertThat(r.rejections()).as("request %d", request).isEmpty();
+      assertThat(r.accepted()).isEqualTo(batch.size());
+      r.positions().forEach((p, offsets) -> positions.computeIfAbsent(p, x -> new ArrayList<>()).addAll(offsets));
+      sent.addAll(batch);
+    }
+
+    EventSchema schema = transactions().build().schema();
+    Map<Integer, List<Long>> read = new HashMap<>();
+    Map<String, Object> seenUsers = new HashMap<>();
+    for (int p = 0; p < PARTITIONS; p++) {
+      for (Read e : readPartition(p, schema)) {
+        read.computeIfAbsent(p, x -> new ArrayList<>()).add(e.offset());
+        String user = (String) e.values().get("user");
+        assertThat(new String(e.key(), StandardCharsets.UTF_8)).isEqualTo(user);
+        assertThat(p).as("partition of %s", user).isEqualTo(Partitioner.partition(e.key(), 0, e.key().length,
+            PARTITIONS));
+        assertThat(seenUsers.putIfAbsent(user, p) == null || seenUsers.get(user).equals(p)).isTrue();
+      }
+    }
+    assertThat(read).isEqualTo(positions);
+    assertThat(read.values().stream().mapToInt(List::size).sum()).isEqualTo(sent.size());
+    assertThat(read.keySet()).as("25 keys spread over every partition").hasSize(PARTITIONS);
+  }
+
+  @Test
+  void shouldKeepRequestOrderWithinAPartition() {
+    Ingestor in = ingestor(transactions().build());
+    List<Map<String, Object>> batch = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      batch.add(txq("same-user", i));
+    }
+    IngestResult r = in.ingestMaps(batch);
+    int p = stream.partitionFor("same-user".getBytes(StandardCharsets.UTF_8));
+    assertThat(r.positions()).containsOnlyKeys(p);
+    assertThat(readPartition(p, transactions().build().schema())).extracting(e -> e.values().get("qty"))
+        .containsExactly(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L, 12L, 13L, 14L, 15L, 16L, 17L, 18L, 19L);
+  }
+
+  @Test
+  void shouldRouteANumberKeyByItsDecimalText() {
+    stream = log.createStream("by_id", StreamConfig.of(8));
+    StreamSpec spec = StreamSpec.builder("by_id").partitions(8).key("id").field("id", FieldType.LONG)
+        .field("v", FieldType.DOUBLE).build();
+    IngestResult r = new Ingestor(spec, stream, clock::get).ingestMaps(List.of(Map.of("id", -17L, "v", 1.0)));
+    byte[] key = "-17".getBytes(StandardCharsets.UTF_8);
+    assertThat(r.positions()).containsOnlyKeys(Partitioner.partition(key, 0, key.length, 8));
+  }
+
+  @Test
+  void shouldRecordEventTimeAndIngestTime() {
+    clock.set(5_000L);
+    ingestor(transactions().build()).ingestJson(List.of(
+        json("{\"user\": \"u\", \"amount\": 1.0, \"country\": \"US\", \"ts\": \"1970-01-01T00:00:01.5Z\"}")));
+    Read e = readAll().get(0);
+    assertThat(e.eventTime()).isEqualTo(1_500L);
+    assertThat(e.ingestTime()).isEqualTo(5_000L);
+
+    stream = log.createStream("ingest_time", StreamConfig.of(1));
+    StreamSpec byIngest = StreamSpec.builder("ingest_time").partitions(1).key("k").field("k", FieldType.STRING).build();
+    clock.set(7_000L);
+    new Ingestor(byIngest, stream, clock::get).ingestMaps(List.of(Map.of("k", "x")));
+    Read stamped = readPartition(0, byIngest.schema()).get(0);
+    assertThat(stamped.eventTime()).isEqualTo(7_000L);
+    assertThat(stamped.ingestTime()).isEqualTo(7_000L);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // JSON and text input
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldIngestJsonNodes() {
+    IngestResult r = ingestor(transactions().build()).ingestJson(List.of(
+        json("{\"user\": \"u\", \"amount\": 2, \"country\": \"DE\", \"qty\": 3, \"ts\": 9}"),
+        json("[1, 2]"),
+        json("{\"user\": \"v\", \"amount\": 2.5, \"country\": \"DE\", \"ts\": \"2026-01-01T00:00:00+01:00\"}")));
+    assertThat(r.accepted()).isEqualTo(2);
+    assertThat(r.rejections()).containsExactly(new Rejection(1, "an event must be a JSON object, got an array"));
+    assertThat(readAll()).extracting(e -> e.values().get("amount")).containsExactlyInAnyOrder(2.0, 2.5);
+  }
+
+  @Test
+  void shouldRejectTextThatIsNotJsonWithItsLineAndColumn() {
+    Ingestor in = ingestor(transactions().build());
+    List<String> lines = List.of("{\"user\": \"u\", \"amount\": 1.0, \"country\": \"US\", \"ts\": 1}",
+        "{\"user\": \"v\", \"amount\": }", "{\"user\": \"w\", \"amount\": 1.0, \"country\": \"US\", \"ts\": 2}");
+    IngestResult r = in.ingestText(lines, new int[] {3, 7, 9});
+    assertThat(r.accepted()).isEqualTo(2);
+    assertThat(r.rejections()).hasSize(1);
+    assertThat(r.rejections().get(0).index()).isEqualTo(1);
+    assertThat(r.rejections().get(0).reason()).startsWith("not JSON at line 7, column 25: Unexpected character ('}'");
+
+    IngestResult numbered = in.ingestText(List.of("oops"), null);
+    assertThat(numbered.rejections().get(0).reason()).startsWith("not JSON at line 1, column ");
+  }
+
+  @Test
+  void shouldRejectTwoEventsOnOneLineInsteadOfDroppingTheSecond() {
+    String one = "{\"user\": \"u\", \"amount\": 1.0, \"country\": \"US\", \"ts\": 1}";
+    IngestResult r = ingestor(transactions().build()).ingestText(List.of(one + " " + one, one + "  ", one + " x"),
+        null);
+    assertThat(r.accepted()).as("trailing blanks are fine").isEqualTo(1);
+    assertThat(r.rejections()).extracting(Rejection::index).containsExactly(0, 2);
+    assertThat(r.rejections().get(0).reason()).startsWith("not JSON at line 1, column " + (one.length() + 2) + ": Trailing token");
+    assertThat(r.rejections().get(1).reason()).startsWith("not JSON at line 3, column ");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Dead letters
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldKeepEveryRejectedEventAsSentInTheDeadLetterLog() {
+    clock.set(123L);
+    Ingestor in = ingestor(transactions().build());
+    in.ingestText(List.of("{\"user\": \"u\", \"amount\": 1.0, \"country\": \"US\", \"ts\": 1}", "not json",
+        "{\"user\": \"v\", \"amount\": -5.0, \"country\": \"US\", \"ts\": 1}"), null);
+    in.ingestMaps(List.of(Map.of("ts", 1L)));
+
+    List<DeadLetter> dead = in.deadLetters(0, 10);
+    assertThat(dead).hasSize(3);
+    assertThat(dead.get(0).index()).isEqualTo(1);
+    assertThat(dead.get(0).event()).isEqualTo("not json");
+    assertThat(dead.get(0).reason()).startsWith("not JSON at line 2");
+    assertThat(dead.get(0).receivedAtMillis()).isEqualTo(123L);
+    assertThat(dead.get(1)).isEqualTo(new DeadLetter(1, 123L, 2, "rule failed: amount >= 0.0",
+        "{\"user\": \"v\", \"amount\": -5.0, \"country\": \"US\", \"ts\": 1}"));
+    assertThat(dead.get(2).reason()).isEqualTo("missing key field 'user'");
+    assertThat(dead.get(2).event()).isEqualTo("{\"ts\":1}");
+
+    assertThat(in.deadLetters(1, 1)).extracting(DeadLetter::offset).containsExactly(1L);
+    assertThat(in.deadLetters(3, 10)).isEmpty();
+    assertThat(readAll()).hasSize(1);
+  }
+
+  @Test
+  void shouldKeepNoDeadLettersWithoutADeadLetterLog() {
+    Ingestor in = new Ingestor(transactions().build(), stream, clock::get);
+    IngestResult r = in.ingestMaps(List.of(Map.of("ts", 1L)));
+    assertThat(r.rejections()).hasSize(1);
+    assertThat(in.deadLetters(0, 10)).isEmpty();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Threads
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldIngestFromSeveralThreadsAtOnce() throws Exception {
+    Ingestor in = ingestor(transactions().build());
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<IngestResult>> results = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        int thread = t;
+        results.add(pool.submit(() -> {
+          IngestResult last = null;
+          for (int request = 0; request < 10; request++) {
+            List<Map<String, Object>> batch = new ArrayList<>();
+            for (int i = 0; i < 25; i++) {
+              batch.add(tx("t" + thread + "-" + i, 1.0, i % 5 == 0 ? "XX" : "US", request));
+            }
+            last = in.ingestMaps(batch);
+            assertThat(last.accepted()).isEqualTo(20);
+            assertThat(last.rejections()).extracting(Rejection::index).containsExactly(0, 5, 10, 15, 20);
+          }
+          return last;
+        }));
+      }
+      for (Future<IngestResult> f : results) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(readAll()).hasSize(4 * 10 * 20);
+    assertThat(in.deadLetters(0, 1000)).hasSize(4 * 10 * 5);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+  // ---------------------------------------------------------------------------------------------
+
+  /** One event as a reader finds it. */
+  record Read(int partition, long offset, byte[] key, long eventTime, long ingestTime, Map<String, Object> values) {}
+
+  private static Map<String, Object> tx(String user, double amount, String country, long ts) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("user", user);
+    m.put("amount", amount);
+    m.put("country", country);
+    m.put("ts", ts);
+    return m;
+  }
+
+  private static Map<String, Object> txq(String user, long qty) {
+    Map<String, Object> m = tx(user, 1.0, "US", 1L);
+    m.put("qty", qty);
+    return m;
+  }
+
+  private static JsonNode json(String text) {
+    try {
+      return JSON.readTree(text);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private List<Read> readAll() {
+    EventSchema schema = transactions().build().schema();
+    List<Read> all = new ArrayList<>();
+    for (int p = 0; p < stream.partitions(); p++) {
+      all.addAll(readPartition(p, schema));
+    }
+    return all;
+  }
+
+  private List<Read> readPartition(int p, EventSchema schema) {
+    List<Read> out = new ArrayList<>();
+    EventReader reader = new EventReader(schema);
+    try (LogReader r = stream.reader(p, 0)) {
+      while (true) {
+        RecordCursor c = r.poll();
+        boolean any = false;
+        while (c.next()) {
+          any = true;
+          reader.wrap(c.buffer(), c.valueOffset(), c.valueLength());
+          Map<String, Object> values = new LinkedHashMap<>();
+          for (EventSchema.Field f : schema.fields()) {
+            values.put(f.name(), reader.get(f.index()));
+          }
+          out.add(new Read(p, c.offset(), c.key(), c.eventTime(), c.ingestTime(), values));
+        }
+        if (!any) {
+          return out;
+        }
+      }
+    }
+  }
+}

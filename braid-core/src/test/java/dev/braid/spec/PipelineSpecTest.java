@@ -1,0 +1,680 @@
+package dev.braid.spec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.braid.event.FieldType;
+import dev.braid.log.Durability;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Loading a pipeline spec from YAML and validating it: a valid spec loads into its records, and
+ * every problem is reported, all at once, as the file, the path inside it and what is wrong.
+ */
+class PipelineSpecTest {
+
+  private static final String FILE = "braid.yaml";
+
+  /** DESIGN.md's example, plus a filter, top_k and a kappa view. */
+  private static final String DESIGN_EXAMPLE = """
+      streams:
+        transactions:
+          partitions: 4
+          key: user_id
+          time: ts                      # event time field (epoch millis or ISO-8601)
+          durability: fsync
+          fields: {user_id: string, amount: double, merchant: string, country: string, ts: timestamp}
+          rules: ["amount >= 0.0", "country in ['US','DE','FR','IN']"]
+      views:
+        spend_by_user:
+          from: transactions
+          filter: "amount > 0.0 && country != 'FR'"
+          group_by: user_id
+          window: {tumbling: 1h}
+          aggregate:
+            n: count
+            total: sum(amount)
+            biggest: max(amount)
+            merchants: count_distinct(merchant)
+            top_merchants: top_k(merchant, 5)
+          batch: {every: 1h}
+        by_country:
+          from: transactions
+          group_by: "merchant + ':' + country"
+          aggregate: {n: count}
+          mode: kappa
+      """;
+
+  // ---------------------------------------------------------------------------------------------
+  // A valid spec
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldLoadTheDesignExampleIntoItsRecords() {
+    PipelineSpec spec = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+
+    assertThat(spec.source()).isEqualTo(FILE);
+    StreamSpec tx = spec.stream("transactions");
+    assertThat(tx.partitions()).isEqualTo(4);
+    assertThat(tx.key()).isEqualTo("user_id");
+    assertThat(tx.time()).isEqualTo("ts");
+    assertThat(tx.durability()).isEqualTo(Durability.fsync());
+    assertThat(tx.fields()).containsExactly(Map.entry("user_id", FieldType.STRING),
+        Map.entry("amount", FieldType.DOUBLE), Map.entry("merchant", FieldType.STRING),
+        Map.entry("country", FieldType.STRING), Map.entry("ts", FieldType.TIMESTAMP));
+    assertThat(tx.rules()).containsExactly("amount >= 0.0", "country in ['US','DE','FR','IN']");
+    assertThat(tx.schema().key().name()).isEqualTo("user_id");
+    assertThat(tx.schema().time().name()).isEqualTo("ts");
+
+    ViewSpec v = spec.view("spend_by_user");
+    assertThat(v.from()).isEqualTo("transactions");
+    assertThat(v.filter()).isEqualTo("amount > 0.0 && country != 'FR'");
+    assertThat(v.groupBy()).isEqualTo("user_id");
+    assertThat(v.window()).isEqualTo(WindowSpec.tumbling(Duration.ofHours(1)));
+    assertThat(v.aggregates()).containsExactly(Map.entry("n", "count"), Map.entry("total", "sum(amount)"),
+        Map.entry("biggest", "max(amount)"), Map.entry("merchants", "count_distinct(merchant)"),
+        Map.entry("top_merchants", "top_k(merchant, 5)"));
+    assertThat(v.batchEvery()).isEqualTo(Duration.ofHours(1));
+    assertThat(v.mode()).isEqualTo(ViewSpec.Mode.LAMBDA);
+
+    ViewSpec k = spec.view("by_country");
+    assertThat(k.mode()).isEqualTo(ViewSpec.Mode.KAPPA);
+    assertThat(k.window()).isNull();
+    assertThat(k.batchEvery()).isNull();
+    assertThat(k.filter()).isNull();
+    assertThat(k.groupBy()).isEqualTo("merchant + ':' + country");
+  }
+
+  @Test
+  void shouldApplyDefaultsForOptionalStreamSettings() {
+    PipelineSpec spec = PipelineSpec.parse("""
+        streams:
+          clicks: {key: user, time: ingest, fields: {user: string, n: int, ok: bool, x: float}}
+        """, FILE);
+
+    StreamSpec s = spec.stream("clicks");
+    assertThat(s.partitions()).isEqualTo(4);
+    assertThat(s.time()).as("time: ingest means no event-time field").isNull();
+    assertThat(s.durability()).isEqualTo(Durability.os());
+    assertThat(s.rules()).isEmpty();
+    assertThat(s.fields()).containsExactly(Map.entry("user", FieldType.STRING), Map.entry("n", FieldType.LONG),
+        Map.entry("ok", FieldType.BOOLEAN), Map.entry("x", FieldType.DOUBLE));
+    assertThat(spec.views()).isEmpty();
+  }
+
+  @Test
+  void shouldLoadAFileAndNameItInErrors(@TempDir Path dir) throws Exception {
+    Path good = dir.resolve("good.yaml");
+    Files.writeString(good, DESIGN_EXAMPLE);
+    assertThat(PipelineSpec.load(good).views()).containsOnlyKeys("spend_by_user", "by_country");
+
+    Path bad = dir.resolve("bad.yaml");
+    Files.writeString(bad, DESIGN_EXAMPLE.replace("from: transactions", "from: transaction"));
+    List<SpecError> errors = catchThrowableOfType(() -> PipelineSpec.load(bad), SpecException.class).errors();
+    assertThat(errors).extracting(SpecError::source).containsOnly(bad.toString());
+    assertThat(errors).extracting(SpecError::path)
+        .containsExactly("views.spend_by_user.from", "views.by_country.from");
+  }
+
+  @Test
+  void shouldReportAFileThatCannotBeRead(@TempDir Path dir) {
+    Path missing = dir.resolve("nope.yaml");
+    SpecError e = onlyError(() -> PipelineSpec.load(missing));
+    assertThat(e.source()).isEqualTo(missing.toString());
+    assertThat(e.message()).startsWith("cannot read the file");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // One error at a time: each names the file, the path and what is wrong
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldRejectUnknownStreamInFromWithItsPath() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("from: transactions\n    filter", "from: payments\n    filter"));
+    assertThat(e).isEqualTo(new SpecError(FILE, "views.spend_by_user.from",
+        "unknown stream 'payments' (streams: transactions)"));
+    assertThat(e.toString()).isEqualTo("braid.yaml: views.spend_by_user.from: unknown stream 'payments' "
+        + "(streams: transactions)");
+  }
+
+  @Test
+  void shouldRejectUnknownFieldInAnAggregateWithItsPath() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("total: sum(amount)", "total: sum(amont)"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.aggregate.total");
+    assertThat(e.message()).isEqualTo("unknown field 'amont' of stream 'transactions' "
+        + "(fields: user_id, amount, merchant, country, ts)");
+  }
+
+  @Test
+  void shouldRejectATypeTheAggregationCannotTake() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("total: sum(amount)", "total: sum(merchant)"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.aggregate.total");
+    assertThat(e.message()).contains("sum needs", "long", "double", "got string");
+  }
+
+  @Test
+  void shouldRejectAnUnknownAggregationFunction() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("biggest: max(amount)", "biggest: maximum(amount)"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.aggregate.biggest");
+    assertThat(e.message()).startsWith("unknown aggregation 'maximum'; known: ").contains("max", "sum", "top_k");
+  }
+
+  @Test
+  void shouldRejectAnAggregationThatDoesNotParse() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("biggest: max(amount)", "biggest: max(amount"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.aggregate.biggest");
+    assertThat(e.message()).contains("missing ')'");
+  }
+
+  @Test
+  void shouldRejectAFilterWithASyntaxError() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("filter: \"amount > 0.0 && country != 'FR'\"",
+        "filter: \"amount > \""));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.filter");
+    assertThat(e.message()).startsWith("invalid expression 'amount > '").contains("<input>:1:10: mismatched input");
+  }
+
+  @Test
+  void shouldRejectAFilterWithATypeError() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("filter: \"amount > 0.0 && country != 'FR'\"",
+        "filter: \"amount > 'ten'\""));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.filter");
+    assertThat(e.message()).contains("found no matching overload", "'_>_'", "(double, string)");
+  }
+
+  @Test
+  void shouldRejectAFilterOverAnUnknownField() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("filter: \"amount > 0.0 && country != 'FR'\"",
+        "filter: \"price > 0.0\""));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.filter");
+    assertThat(e.message()).contains("undeclared reference to 'price'");
+  }
+
+  @Test
+  void shouldRejectANonBooleanFilter() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("filter: \"amount > 0.0 && country != 'FR'\"",
+        "filter: \"amount * 2.0\""));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.filter");
+    assertThat(e.message()).isEqualTo("'amount * 2.0' must be a boolean condition, but it is of type double");
+  }
+
+  @Test
+  void shouldRejectABadRuleWithItsIndex() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("\"amount >= 0.0\"", "\"amount >= 0\""));
+    assertThat(e.path()).isEqualTo("streams.transactions.rules[0]");
+    assertThat(e.message()).contains("found no matching overload", "(double, int)");
+  }
+
+  @Test
+  void shouldRejectDuplicateYamlKeysWithLineAndColumn() {
+    SpecError e = onlyError("""
+        streams:
+          s:
+            key: k
+            fields: {k: string}
+            key: k
+        """);
+    assertThat(e.source()).isEqualTo(FILE);
+    assertThat(e.path()).isEqualTo("line 5, column 8");
+    assertThat(e.message()).isEqualTo("not valid YAML: Duplicate field 'key'");
+  }
+
+  @Test
+  void shouldRejectDuplicateAggregateNames() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("biggest: max(amount)", "n: max(amount)"));
+    assertThat(e.path()).startsWith("line 18,");
+    assertThat(e.message()).contains("Duplicate field 'n'");
+  }
+
+  @Test
+  void shouldRejectInvalidYamlWithLineAndColumn() {
+    SpecError e = onlyError("""
+        streams:
+          s:
+            key: [k
+        """);
+    assertThat(e.path()).matches("line \\d+, column \\d+");
+    assertThat(e.path()).startsWith("line 3,");
+    assertThat(e.message()).startsWith("not valid YAML: ").contains("expected ',' or ']'");
+  }
+
+  @Test
+  void shouldRejectAViewNamedLikeAStream() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("by_country:", "transactions:"));
+    assertThat(e).isEqualTo(new SpecError(FILE, "views.transactions",
+        "a stream has the same name; names of streams and views must differ"));
+  }
+
+  @Test
+  void shouldRejectBadWindowDurations() {
+    assertThat(onlyError(window("0h")).message()).isEqualTo("duration '0h' must be positive");
+    assertThat(onlyError(window("1.5h")).message()).startsWith("'1.5h' is not a duration");
+    assertThat(onlyError(window("-1h")).message()).startsWith("'-1h' is not a duration");
+    assertThat(onlyError(window("1 week")).message()).startsWith("'1 week' is not a duration");
+    assertThat(onlyError(window("99999999999999999d")).message())
+        .isEqualTo("duration '99999999999999999d' is too long");
+    assertThat(onlyError(window("999999999999999999999999h")).message())
+        .isEqualTo("duration '999999999999999999999999h' is too long");
+  }
+
+  @Test
+  void shouldRejectAWindowThatIsNotTumbling() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("window: {tumbling: 1h}", "window: {sliding: 1h}"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.window");
+    assertThat(e.message()).contains("{tumbling: <duration>}");
+  }
+
+  @Test
+  void shouldRejectABadBatchSchedule() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("batch: {every: 1h}", "batch: {every: hourly}"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.batch.every");
+    assertThat(e.message()).startsWith("'hourly' is not a duration");
+
+    SpecError missing = onlyError(DESIGN_EXAMPLE.replace("batch: {every: 1h}", "batch: {cron: '0 * * * *'}"));
+    assertThat(missing.path()).isEqualTo("views.spend_by_user.batch");
+  }
+
+  @Test
+  void shouldRejectAKappaViewWithABatchSchedule() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("mode: kappa", "mode: kappa\n    batch: {every: 1d}"));
+    assertThat(e.path()).isEqualTo("views.by_country.batch");
+    assertThat(e.message()).contains("kappa view has no batch layer");
+  }
+
+  @Test
+  void shouldRejectAnUnknownMode() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("mode: kappa", "mode: lambada"));
+    assertThat(e).isEqualTo(new SpecError(FILE, "views.by_country.mode",
+        "unknown mode 'lambada'; expected lambda or kappa"));
+  }
+
+  @Test
+  void shouldRejectBadPartitions() {
+    assertThat(onlyError(partitions("0"))).isEqualTo(new SpecError(FILE, "streams.transactions.partitions",
+        "must be in 1..4096, got 0"));
+    assertThat(onlyError(partitions("5000")).message()).isEqualTo("must be in 1..4096, got 5000");
+    assertThat(onlyError(partitions("-2")).message()).isEqualTo("must be in 1..4096, got -2");
+    assertThat(onlyError(partitions("four"))).isEqualTo(new SpecError(FILE, "streams.transactions.partitions",
+        "must be a whole number, got \"four\""));
+    assertThat(onlyError(partitions("2.5")).message()).isEqualTo("must be a whole number, got 2.5");
+    assertThat(onlyError(partitions("99999999999")).message()).startsWith("must be a whole number");
+  }
+
+  @Test
+  void shouldRejectUnknownKeysSuchAsTypos() {
+    SpecError e = onlyErrorIgnoring(DESIGN_EXAMPLE.replace("aggregate:\n", "agregate:\n"),
+        "views.spend_by_user.aggregate");
+    assertThat(e.path()).isEqualTo("views.spend_by_user.agregate");
+    assertThat(e.message()).isEqualTo("unknown key; expected one of aggregate, batch, filter, from, group_by, "
+        + "mode, window");
+
+    SpecError s = onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durabilty: fsync"));
+    assertThat(s.path()).isEqualTo("streams.transactions.durabilty");
+    assertThat(s.message()).startsWith("unknown key; expected one of durability, fields, key, partitions, rules");
+
+    SpecError top = onlyError(DESIGN_EXAMPLE + "tables:\n  t: {}\n");
+    assertThat(top).isEqualTo(new SpecError(FILE, "tables", "unknown section; expected streams or views"));
+
+    SpecError inWindow = onlyError(DESIGN_EXAMPLE.replace("{tumbling: 1h}", "{tumbling: 1h, slide: 5m}"));
+    assertThat(inWindow.path()).isEqualTo("views.spend_by_user.window.slide");
+  }
+
+  @Test
+  void shouldRejectAKeyFieldThatDoesNotExist() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("key: user_id", "key: user"));
+    assertThat(e).isEqualTo(new SpecError(FILE, "streams.transactions.key",
+        "'user' is not a field (fields: user_id, amount, merchant, country, ts)"));
+  }
+
+  @Test
+  void shouldRejectATimeFieldThatDoesNotExist() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("time: ts ", "time: when "));
+    assertThat(e.path()).isEqualTo("streams.transactions.time");
+    assertThat(e.message()).startsWith("'when' is not a field");
+  }
+
+  @Test
+  void shouldRejectATimeFieldOfTheWrongType() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("time: ts ", "time: amount "));
+    assertThat(e).isEqualTo(new SpecError(FILE, "streams.transactions.time",
+        "'amount' is a double field; the time field must be a timestamp or long"));
+  }
+
+  @Test
+  void shouldAcceptALongTimeField() {
+    PipelineSpec spec = PipelineSpec.parse("streams:\n  s: {key: k, time: t, fields: {k: string, t: long}}\n", FILE);
+    assertThat(spec.stream("s").schema().time().type()).isEqualTo(FieldType.LONG);
+  }
+
+  @Test
+  void shouldReportBadKeyAndBadTimeTogether() {
+    List<SpecError> errors = errors(DESIGN_EXAMPLE.replace("key: user_id", "key: user")
+        .replace("time: ts ", "time: merchant "));
+    assertThat(errors).extracting(SpecError::path)
+        .containsExactly("streams.transactions.key", "streams.transactions.time");
+  }
+
+  @Test
+  void shouldRejectAMissingKeyOnce() {
+    List<SpecError> errors = errors(DESIGN_EXAMPLE.replace("    key: user_id\n", ""));
+    assertThat(errors).containsExactly(new SpecError(FILE, "streams.transactions.key", "is required"));
+  }
+
+  @Test
+  void shouldRejectMissingOrEmptyFieldsOnce() {
+    String noFields = "streams:\n  s: {key: k}\n";
+    assertThat(errors(noFields)).containsExactly(new SpecError(FILE, "streams.s.fields",
+        "is required: a mapping of field names to types"));
+    assertThat(errors("streams:\n  s: {key: k, fields: [k]}\n")).extracting(SpecError::path)
+        .containsExactly("streams.s.fields");
+  }
+
+  @Test
+  void shouldRejectAnUnknownFieldTypeWithoutCascadingErrors() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("amount: double", "amount: decimal"));
+    assertThat(e).isEqualTo(new SpecError(FILE, "streams.transactions.fields.amount",
+        "unknown type 'decimal': expected string, long, double, boolean or timestamp"));
+
+    List<SpecError> both = errors(DESIGN_EXAMPLE.replace("amount: double", "amount: decimal")
+        .replace("partitions: 4", "partitions: 0"));
+    assertThat(both).extracting(SpecError::path)
+        .containsExactly("streams.transactions.fields.amount", "streams.transactions.partitions");
+  }
+
+  @Test
+  void shouldRejectFieldNamesThatExpressionsCannotUse() {
+    List<SpecError> errors = errors("streams:\n  s: {key: k, fields: {k: string, user-id: string, in: long}}\n");
+    assertThat(errors).extracting(SpecError::path).containsExactly("streams.s.fields.user-id", "streams.s.fields.in");
+    assertThat(errors.get(0).message()).startsWith("invalid field name");
+  }
+
+  @Test
+  void shouldRejectInvalidNamesOfStreamsViewsAndOutputs() {
+    List<SpecError> errors = errors("""
+        streams:
+          my-stream: {key: k, fields: {k: string}}
+        views:
+          9lives:
+            from: my-stream
+            group_by: k
+            aggregate: {n-1: count}
+        """);
+    assertThat(errors).extracting(SpecError::path)
+        .containsExactly("streams.my-stream", "views.9lives", "views.9lives.aggregate.n-1");
+  }
+
+  @Test
+  void shouldRejectAMissingFromGroupByAndAggregate() {
+    List<SpecError> errors = errors("streams:\n  s: {key: k, fields: {k: string}}\nviews:\n  v: {filter: 'true'}\n");
+    assertThat(errors).containsExactly(
+        new SpecError(FILE, "views.v.from", "is required"),
+        new SpecError(FILE, "views.v.group_by", "is required"),
+        new SpecError(FILE, "views.v.aggregate",
+            "is required: a mapping of output names to aggregations, e.g. {n: count}"));
+  }
+
+  @Test
+  void shouldRejectAGroupByThatIsNeitherAFieldNorAnExpression() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("group_by: user_id", "group_by: user"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.group_by");
+    assertThat(e.message()).startsWith("neither a field of 'transactions' nor a valid key expression")
+        .contains("undeclared reference to 'user'");
+  }
+
+  @Test
+  void shouldRejectAGroupByExpressionThatHasNoKeyText() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("group_by: user_id", "group_by: \"[user_id, merchant]\""));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.group_by");
+    assertThat(e.message()).contains("cannot be a group key", "list(string)");
+  }
+
+  @Test
+  void shouldRejectASpecThatIsEmptyOrNotAMapping() {
+    assertThat(onlyError("")).isEqualTo(new SpecError(FILE, "", "the spec is empty; it needs `streams:`"));
+    assertThat(onlyError("# nothing\n").message()).contains("empty");
+    assertThat(onlyError("- a\n- b\n").message()).contains("must be a mapping");
+    assertThat(onlyError("streams: [a]\n")).isEqualTo(new SpecError(FILE, "streams",
+        "must be a mapping of stream names to streams"));
+    assertThat(onlyError("streams:\n  s: 5\n").path()).isEqualTo("streams.s");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Several errors at once
+  // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void shouldReportEveryErrorOfAFileAtOnce() {
+    String yaml = """
+        streams:
+          transactions:
+            partitions: 0
+            key: user_id
+            time: ts
+            fields: {user_id: string, amount: double, merchant: string, ts: timestamp}
+            rules: ["amount >= "]
+        views:
+          spend_by_user:
+            from: transactions
+            filter: "amount"
+            group_by: user_id
+            window: {tumbling: 0m}
+            agregate: {n: count}
+          totals:
+            from: transactions
+            group_by: merchant
+            aggregate: {total: sum(merchant), n: countt, m: max(price)}
+            batch: {every: never}
+          orphan:
+            from: payments
+            group_by: x
+            aggregate: {n: count}
+        """;
+    SpecException ex = catchThrowableOfType(() -> PipelineSpec.parse(yaml, FILE), SpecException.class);
+
+    assertThat(ex.errors()).extracting(SpecError::path).containsExactlyInAnyOrder(
+        "streams.transactions.partitions",
+        "streams.transactions.rules[0]",
+        "views.spend_by_user.agregate",
+        "views.spend_by_user.window.tumbling",
+        "views.spend_by_user.aggregate",
+        "views.spend_by_user.filter",
+        "views.totals.batch.every",
+        "views.totals.aggregate.total",
+        "views.totals.aggregate.n",
+        "views.totals.aggregate.m",
+        "views.orphan.from");
+    assertThat(ex.errors()).extracting(SpecError::source).containsOnly(FILE);
+    assertThat(ex.getMessage()).startsWith("invalid spec, 11 errors:\n  braid.yaml: ")
+        .contains("braid.yaml: views.totals.aggregate.m: unknown field 'price'");
+  }
+
+  @Test
+  void shouldSayOneErrorOnOneLine() {
+    SpecException ex = catchThrowableOfType(
+        () -> PipelineSpec.parse(DESIGN_EXAMPLE.replace("sum(amount)", "sum(merchant)"), FILE), SpecException.class);
+    assertThat(ex.getMessage()).startsWith("invalid spec: braid.yaml: views.spend_by_user.aggregate.total: sum needs")
+        .doesNotContain("\n");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The Java builder validates the same way
+  // ---------------------------------------------------------------------------------------------
+
+  private static StreamSpec.Builder transactions() {
+    return StreamSpec.builder("transactions").partitions(4).key("user_id").time("ts")
+        .field("user_id", FieldType.STRING).field("amount", FieldType.DOUBLE).field("merchant", FieldType.STRING)
+        .field("country", FieldType.STRING).field("ts", FieldType.TIMESTAMP)
+        .rule("amount >= 0.0").rule("country in ['US','DE','FR','IN']");
+  }
+
+  private static ViewSpec.Builder spendByUser() {
+    return ViewSpec.builder("spend_by_user").from("transactions").filter("amount > 0.0 && country != 'FR'")
+        .groupBy("user_id").tumbling(Duration.ofHours(1)).aggregate("n", "count").aggregate("total", "sum(amount)")
+        .aggregate("biggest", "max(amount)").aggregate("merchants", "count_distinct(merchant)")
+        .aggregate("top_merchants", "top_k(merchant, 5)").batchEvery(Duration.ofHours(1));
+  }
+
+  @Test
+  void shouldBuildInJavaTheSameSpecAsTheYaml() {
+    PipelineSpec built = PipelineSpec.builder().stream(transactions().durability(Durability.fsync()).build())
+        .view(spendByUser().build())
+        .view(ViewSpec.builder("by_country").from("transactions").groupBy("merchant + ':' + country")
+            .aggregate("n", "count").mode(ViewSpec.Mode.KAPPA).build())
+        .build();
+    PipelineSpec loaded = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+
+    assertThat(built.source()).isEqualTo("java");
+    assertThat(built.streams()).isEqualTo(loaded.streams());
+    assertThat(built.views()).isEqualTo(loaded.views());
+  }
+
+  @Test
+  void shouldValidateAJavaSpecLikeAYamlOne() {
+    String yaml = DESIGN_EXAMPLE.replace("sum(amount)", "sum(merchant)").replace("max(amount)", "max(price)")
+        .replace("filter: \"amount > 0.0 && country != 'FR'\"", "filter: \"amount\"")
+        .replace("\"amount >= 0.0\"", "\"amount >= \"");
+    List<SpecError> fromYaml = errors(yaml);
+    List<SpecError> fromJava = catchThrowableOfType(() -> PipelineSpec.builder()
+        .stream(StreamSpec.builder("transactions").partitions(4).key("user_id").time("ts")
+            .field("user_id", FieldType.STRING).field("amount", FieldType.DOUBLE).field("merchant", FieldType.STRING)
+            .field("country", FieldType.STRING).field("ts", FieldType.TIMESTAMP)
+            .rule("amount >= ").rule("country in ['US','DE','FR','IN']").build())
+        .view(ViewSpec.builder("spend_by_user").from("transactions").filter("amount").groupBy("user_id")
+            .tumbling(Duration.ofHours(1)).aggregate("n", "count").aggregate("total", "sum(merchant)")
+            .aggregate("biggest", "max(price)").aggregate("merchants", "count_distinct(merchant)")
+            .aggregate("top_merchants", "top_k(merchant, 5)").batchEvery(Duration.ofHours(1)).build())
+        .view(ViewSpec.builder("by_country").from("transactions").groupBy("merchant + ':' + country")
+            .aggregate("n", "count").mode(ViewSpec.Mode.KAPPA).build())
+        .build(), SpecException.class).errors();
+
+    assertThat(fromYaml).hasSize(4);
+    assertThat(fromJava).extracting(SpecError::source).containsOnly("java");
+    assertThat(fromJava).extracting(SpecError::path, SpecError::message)
+        .containsExactlyElementsOf(fromYaml.stream()
+            .map(e -> org.assertj.core.groups.Tuple.tuple(e.path(), e.message())).toList());
+  }
+
+  @Test
+  void shouldRejectAJavaSpecMissingWhatYamlRequires() {
+    List<SpecError> errors = catchThrowableOfType(() -> PipelineSpec.builder()
+        .stream(StreamSpec.builder("nokey").field("k", FieldType.STRING).build())
+        .stream(StreamSpec.builder("nofields").key("k").build())
+        .view(ViewSpec.builder("v").build())
+        .build(), SpecException.class).errors();
+
+    assertThat(errors).containsExactly(
+        new SpecError("java", "streams.nokey.key", "is required"),
+        new SpecError("java", "streams.nofields.fields", "is required: a mapping of field names to types"),
+        new SpecError("java", "views.v.from", "is required"),
+        new SpecError("java", "views.v.group_by", "is required"),
+        new SpecError("java", "views.v.aggregate",
+            "is required: a mapping of output names to aggregations, e.g. {n: count}"));
+  }
+
+  @Test
+  void shouldRejectAJavaBatchScheduleThatIsNotPositive() {
+    for (Duration every : List.of(Duration.ZERO, Duration.ofMinutes(-5), Duration.ofNanos(10),
+        Duration.ofSeconds(Long.MAX_VALUE))) {
+      List<SpecError> errors = catchThrowableOfType(() -> PipelineSpec.builder().stream(transactions().build())
+          .view(spendByUser().batchEvery(every).build()).build(), SpecException.class).errors();
+      assertThat(errors).as("every %s", every).extracting(SpecError::path)
+          .containsExactly("views.spend_by_user.batch.every");
+    }
+  }
+
+  @Test
+  void shouldRejectAJavaKappaViewWithABatchSchedule() {
+    assertThatThrownBy(() -> PipelineSpec.builder().stream(transactions().build())
+        .view(spendByUser().mode(ViewSpec.Mode.KAPPA).build()).build())
+        .isInstanceOf(SpecException.class).hasMessageContaining("views.spend_by_user.batch: a kappa view");
+  }
+
+  @Test
+  void shouldRefuseDuplicateNamesInTheBuilders() {
+    assertThatThrownBy(() -> StreamSpec.builder("s").field("a", FieldType.STRING).field("a", FieldType.LONG))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("stream 's' already has a field 'a'");
+    assertThatThrownBy(() -> ViewSpec.builder("v").aggregate("n", "count").aggregate("n", "sum(x)"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("view 'v' already has an aggregate 'n'");
+    assertThatThrownBy(() -> PipelineSpec.builder().stream(transactions().build()).stream(transactions().build()))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("duplicate stream 'transactions'");
+    assertThatThrownBy(() -> PipelineSpec.builder().view(spendByUser().build()).view(spendByUser().build()))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("duplicate view 'spend_by_user'");
+  }
+
+  @Test
+  void shouldRefuseAWindowThatIsNotAWholeNumberOfMillis() {
+    assertThatThrownBy(() -> ViewSpec.builder("v").tumbling(Duration.ofNanos(1)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole number of milliseconds");
+    assertThatThrownBy(() -> ViewSpec.builder("v").tumbling(Duration.ofNanos(1_500_000)))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ViewSpec.builder("v").tumbling(Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("positive");
+    assertThatThrownBy(() -> ViewSpec.builder("v").tumbling(Duration.ofSeconds(Long.MAX_VALUE)))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void shouldKeepTheBatchScheduleOutOfTheDefinition() {
+    ViewSpec hourly = spendByUser().build();
+    ViewSpec daily = spendByUser().batchEvery(Duration.ofDays(1)).build();
+    assertThat(hourly.definition()).isEqualTo(daily.definition())
+        .contains("window={tumbling: 1h}", "filter=amount > 0.0 && country != 'FR'");
+    assertThat(spendByUser().filter(null).build().definition()).isNotEqualTo(hourly.definition());
+  }
+
+  @Test
+  void shouldKeepSpecRecordsImmutable() {
+    PipelineSpec spec = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+    assertThatThrownBy(() -> spec.streams().clear()).isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> spec.stream("transactions").fields().clear())
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> spec.view("spend_by_user").aggregates().clear())
+        .isInstanceOf(UnsupportedOperationException.class);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+  // ---------------------------------------------------------------------------------------------
+
+  private static String window(String duration) {
+    return DESIGN_EXAMPLE.replace("{tumbling: 1h}", "{tumbling: " + duration + "}");
+  }
+
+  private static String partitions(String value) {
+    return DESIGN_EXAMPLE.replace("partitions: 4", "partitions: " + value);
+  }
+
+  private static List<SpecError> errors(String yaml) {
+    SpecException ex = catchThrowableOfType(() -> PipelineSpec.parse(yaml, FILE), SpecException.class);
+    assertThat(ex).as("spec should be refused:\n%s", yaml).isNotNull();
+    return ex.errors();
+  }
+
+  private static SpecError onlyError(String yaml) {
+    List<SpecError> errors = errors(yaml);
+    assertThat(errors).as("errors").hasSize(1);
+    assertThat(errors.get(0).source()).isEqualTo(FILE);
+    return errors.get(0);
+  }
+
+  /** The only error besides one at {@code ignoredPath} (which a typo also causes). */
+  private static SpecError onlyErrorIgnoring(String yaml, String ignoredPath) {
+    List<SpecError> errors = errors(yaml).stream().filter(e -> !e.path().equals(ignoredPath)).toList();
+    assertThat(errors).as("errors").hasSize(1);
+    return errors.get(0);
+  }
+
+  private static SpecError onlyError(org.assertj.core.api.ThrowableAssert.ThrowingCallable call) {
+    SpecException ex = catchThrowableOfType(call, SpecException.class);
+    assertThat(ex).isNotNull();
+    assertThat(ex.errors()).hasSize(1);
+    return ex.errors().get(0);
+  }
+}
