@@ -365,12 +365,15 @@ public final class BraidServer implements AutoCloseable {
     long max = config.maxBodyBytes();
     String declared = ctx.header("Content-Length");
     if (declared != null) {
+      long length;
       try {
-        if (Long.parseLong(declared.strip()) > max) {
-          throw tooLarge(max);
-        }
+        length = Long.parseLong(declared.strip());
       } catch (NumberFormatException e) {
         throw Problem.badRequest("bad-content-length", "Content-Length is not a number: " + declared);
+      }
+      if (length > max) {
+        drain(ctx, length);
+        throw tooLarge(max);
       }
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -380,11 +383,32 @@ public final class BraidServer implements AutoCloseable {
       while ((n = in.read(buf)) > 0) {
         out.write(buf, 0, n);
         if (out.size() > max) {
+          drain(ctx, 4 * max);
           throw tooLarge(max);
         }
       }
     }
     return out.toByteArray();
+  }
+
+  /**
+   * Reads and discards a refused body when it is not much over the limit, so the client, which is
+   * usually still sending, reads the 413 instead of a reset connection. Far larger bodies are cut off.
+   */
+  private void drain(Context ctx, long length) {
+    if (length > 4 * config.maxBodyBytes()) {
+      return;
+    }
+    byte[] buf = new byte[64 << 10];
+    try (InputStream in = ctx.req().getInputStream()) {
+      long left = length;
+      int n;
+      while (left > 0 && (n = in.read(buf)) > 0) {
+        left -= n;
+      }
+    } catch (IOException e) {
+      LOG.debug("could not drain a refused body", e);
+    }
   }
 
   private static Problem tooLarge(long max) {
