@@ -2,7 +2,6 @@ package dev.braid.view;
 
 import dev.braid.log.CorruptLogException;
 import dev.braid.log.Cut;
-import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -40,6 +39,11 @@ import java.util.zip.CRC32C;
  * The body CRC32C covers every byte after the header (cut, entries, table); the header CRC covers
  * bytes [0, 52). Both are checked when the file is opened, so a damaged Base is refused with its
  * path instead of serving wrong answers. Files are limited to 2 GiB (one mapping).
+ *
+ * <p>Entries come in no particular key order (table order after an in-memory batch cycle, the
+ * {@link RunFileDescriptor} order after one that spilled) and an entry's windows in no particular
+ * order; readers find entries through the index only. {@link Writer} is the only code that writes
+ * this format.
  */
 final class BaseFile implements AutoCloseable {
 
@@ -73,125 +77,255 @@ final class BaseFile implements AutoCloseable {
 
   /**
    * Writes the groups of {@code tables} (whose keys must be disjoint: each key in one table only)
-   * to {@code target} atomically: a temporary file, fsync, rename, directory fsync.
+   * to {@code target} atomically through a {@link Writer}; returns the number of keys written.
    */
-  static void write(Path target, ViewProgram program, Cut cut, GroupTable[] tables) throws IOException {
+  static long write(Path target, ViewProgram program, Cut cut, GroupTable[] tables) throws IOException {
     long keys = 0;
     for (GroupTable t : tables) {
       keys += t.keyCount();
     }
-    int slots = Integer.highestOneBit((int) Math.max(16, Math.min(1L << 29, keys * 2)) - 1) << 1;
-    int[] slotHash = new int[slots];
-    int[] slotPos = new int[slots];
-    Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
-    CRC32C bodyCrc = new CRC32C();
-    long groups = 0;
-    try (CountingOutput counting = new CountingOutput(Files.newOutputStream(tmp), bodyCrc);
-        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(counting, 1 << 16))) {
-      out.write(new byte[HEADER_LENGTH]);
-      out.flush();
-      counting.crcFrom = HEADER_LENGTH;
-      for (int p = 0; p < cut.partitions(); p++) {
-        out.writeLong(cut.offset(p));
-      }
-      ViewProgram.Scratch x = program.scratch();
+    try (Writer w = Writer.begin(target, program, cut, keys)) {
       for (GroupTable t : tables) {
         for (int k = 0; k < t.keyCount(); k++) {
-          out.flush();
-          long pos = counting.count;
-          if (pos > Integer.MAX_VALUE - 1024) {
-            throw new IOException("base would exceed 2 GiB; this version of Braid keeps a Base in one mapped file");
-          }
-          int hash = t.keyHash(k);
-          int slot = hash & (slots - 1);
-          while (slotPos[slot] != 0) {
-            slot = (slot + 1) & (slots - 1);
-          }
-          slotHash[slot] = hash;
-          slotPos[slot] = (int) pos;
-          int len = t.keyLength(k);
-          out.writeInt(len);
-          out.write(t.keyBytes(), t.keyOffset(k), len);
-          int windows = 0;
+          w.beginKey(t.keyBytes(), t.keyOffset(k), t.keyLength(k), t.keyHash(k));
           for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
-            windows++;
+            w.window(t.window(g), t.longs, g * t.longWidth, t.objects, g * t.objectWidth);
           }
-          out.writeInt(windows);
-          for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
-            out.writeLong(t.window(g));
-            StateBytes sb = x.stateBytes();
-            sb.reset();
-            program.writeRow(sb.data, t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
-            out.writeInt(sb.size());
-            sb.copyTo(out);
-            groups++;
-          }
+          w.endKey();
         }
       }
-      out.flush();
-      long tablePos = counting.count;
-      if (tablePos + (long) slots * 8 > Integer.MAX_VALUE) {
+      w.finish();
+      return w.keys();
+    }
+  }
+
+  /**
+   * Streams a Base to disk, one key at a time, in any key order: the only code that writes the
+   * format above. The entries go to a temporary file next to {@code target} through a buffer that
+   * is handed to the file in slices of about 256 KiB; {@link #finish} appends the hash index, fills
+   * in the header, fsyncs, renames the file into place and fsyncs the directory. Closing a writer
+   * that has not finished deletes the temporary file.
+   *
+     * <h2>Memory</h2>
+   * Independent of the number of keys except for the hash index, which is built in memory while
+   * entries are written: 8 bytes per slot (key hash, entry position) and 2 to 4 slots per key (load
+   * factor at most 1/2, slot count a power of two as the format requires), i.e. 16 to 32 bytes per
+   * key, briefly half as much again while it doubles when the {@code expectedKeys} given to
+   * {@link #begin} was too low. A key's entry is assembled whole in the buffer, so the buffer also
+   * grows to the largest single key (all its windows).
+   *
+   * <p>Not thread-safe. Keys must be distinct; the writer does not check it.
+   */
+  static final class Writer implements GroupSink, AutoCloseable {
+
+    private static final int FLUSH_BYTES = 256 << 10;
+    private static final long MAX_FILE = Integer.MAX_VALUE;
+
+    private final Path target;
+    private final Path tmp;
+    private final ViewProgram program;
+    private final ViewProgram.Scratch x;
+    private final Cut cut;
+    private final FileChannel channel;
+    private final DataBuffer buf = new DataBuffer(64 << 10); // grows to FLUSH_BYTES + one entry
+    private final CRC32C bodyCrc = new CRC32C();
+    private long flushed; // bytes of the file already handed to the channel
+    private int[] slots; // slot s: hash at [2s], entry position at [2s + 1] (adjacent: one cache miss)
+    private long keys;
+    private long groups;
+    private int entryStart = -1; // position in buf of the open key's entry, -1 between keys
+    private int windowCountAt;
+    private int windows;
+    private boolean finished;
+
+    private Writer(Path target, ViewProgram program, Cut cut, long expectedKeys, FileChannel channel, Path tmp) {
+      this.target = target;
+      this.tmp = tmp;
+      this.program = program;
+      this.x = program.scratch();
+      this.cut = cut;
+      this.channel = channel;
+      this.slots = new int[2 * slotsFor(expectedKeys)];
+    }
+
+    /** Opens a writer for {@code target}; {@code expectedKeys} sizes the index (it grows if exceeded). */
+    static Writer begin(Path target, ViewProgram program, Cut cut, long expectedKeys) throws IOException {
+      Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+      FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING);
+      Writer w = new Writer(target, program, cut, expectedKeys, ch, tmp);
+      try {
+        w.writeFully(ByteBuffer.allocate(HEADER_LENGTH)); // the header is filled in by finish()
+        w.flushed = HEADER_LENGTH;
+        for (int p = 0; p < cut.partitions(); p++) {
+          w.buf.writeLong(cut.offset(p));
+        }
+        return w;
+      } catch (IOException | RuntimeException e) {
+        w.close();
+        throw e;
+      }
+    }
+
+    /** The smallest power of two of at least 16 slots that holds {@code keys} at load factor 1/2. */
+    private static int slotsFor(long keys) {
+      long want = Math.max(16, Math.min(1L << 29, keys * 2));
+      return (int) Long.highestOneBit(want - 1) << 1;
+    }
+
+    long keys() {
+      return keys;
+    }
+
+    long groups() {
+      return groups;
+    }
+
+    @Override
+    public void beginKey(byte[] key, int off, int len, int hash) throws IOException {
+      if (entryStart >= 0) {
+        throw new IllegalStateException("beginKey inside a key: call endKey first");
+      }
+      requireOpen();
+      long pos = flushed + buf.size();
+      if (pos > MAX_FILE - 1024) {
         throw new IOException("base would exceed 2 GiB; this version of Braid keeps a Base in one mapped file");
       }
-      for (int s = 0; s < slots; s++) {
-        out.writeInt(slotHash[s]);
-        out.writeInt(slotPos[s]);
+      if ((keys + 1) * 4 > slots.length) {
+        growIndex();
       }
-      out.flush();
+      index(hash, (int) pos);
+      entryStart = buf.size();
+      buf.writeInt(len);
+      buf.write(key, off, len);
+      windowCountAt = buf.size();
+      buf.writeInt(0);
+      windows = 0;
+    }
+
+    @Override
+    public void window(long window, long[] longs, int longBase, Object[] objects, int objectBase)
+        throws IOException {
+      requireKey();
+      buf.writeWindow(window, program, longs, longBase, objects, objectBase, x);
+      windows++;
+    }
+
+    @Override
+    public void window(long window, byte[] state, int off, int len) {
+      requireKey();
+      buf.writeWindow(window, state, off, len);
+      windows++;
+    }
+
+    @Override
+    public void endKey() throws IOException {
+      requireKey();
+      buf.setInt(windowCountAt, windows);
+      keys++;
+      groups += windows;
+      entryStart = -1;
+      if (buf.size() >= FLUSH_BYTES) {
+        flush();
+      }
+    }
+
+    private void requireKey() {
+      if (entryStart < 0) {
+        throw new IllegalStateException("a window outside a key: call beginKey first");
+      }
+    }
+
+    private void requireOpen() {
+      if (finished || slots == null) {
+        throw new IllegalStateException("the base writer for " + target + " has finished");
+      }
+    }
+
+    private void index(int hash, int pos) {
+      int mask = (slots.length >> 1) - 1;
+      int slot = hash & mask;
+      while (slots[2 * slot + 1] != 0) {
+        slot = (slot + 1) & mask;
+      }
+      slots[2 * slot] = hash;
+      slots[2 * slot + 1] = pos;
+    }
+
+    private void growIndex() {
+      int[] old = slots;
+      slots = new int[old.length * 2];
+      for (int s = 0; s < old.length; s += 2) {
+        if (old[s + 1] != 0) {
+          index(old[s], old[s + 1]);
+        }
+      }
+    }
+
+    private void flush() throws IOException {
+      bodyCrc.update(buf.array(), 0, buf.size());
+      writeFully(ByteBuffer.wrap(buf.array(), 0, buf.size()));
+      flushed += buf.size();
+      buf.reset();
+    }
+
+    private void writeFully(ByteBuffer b) throws IOException {
+      while (b.hasRemaining()) {
+        channel.write(b);
+      }
+    }
+
+    /** Writes the index and the header, makes the file durable and moves it to the target. */
+    void finish() throws IOException {
+      if (entryStart >= 0) {
+        throw new IllegalStateException("finish inside a key: call endKey first");
+      }
+      requireOpen();
+      flush();
+      long tablePos = flushed;
+      int slotCount = slots.length >> 1;
+      if (tablePos + (long) slotCount * 8 > MAX_FILE) {
+        throw new IOException("base would exceed 2 GiB; this version of Braid keeps a Base in one mapped file");
+      }
+      for (int i = 0; i < slots.length; i++) { // hash, position: exactly the on-disk slot layout
+        buf.writeInt(slots[i]);
+        if (buf.size() >= FLUSH_BYTES) {
+          flush();
+        }
+      }
+      flush();
       ByteBuffer h = ByteBuffer.allocate(HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
       h.put(MAGIC).putInt(VERSION).putInt(cut.partitions()).putLong(keys).putLong(groups).putLong(tablePos)
-          .putInt(slots).putInt(program.spec.definition().hashCode()).putInt((int) bodyCrc.getValue());
+          .putInt(slotCount).putInt(program.spec.definition().hashCode()).putInt((int) bodyCrc.getValue());
       CRC32C hc = new CRC32C();
       hc.update(h.array(), 0, HEADER_CRC_OFFSET);
       h.putInt((int) hc.getValue()).putInt(0);
       h.flip();
-      out.flush();
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        while (h.hasRemaining()) {
-          ch.write(h, h.position());
-        }
-        ch.force(true);
+      while (h.hasRemaining()) {
+        channel.write(h, h.position());
+      }
+      channel.force(true);
+      channel.close();
+      slots = null;
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      finished = true;
+      try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+        dir.force(true);
       }
     }
-    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
-      dir.force(true);
-    }
-  }
 
-  /** Counts bytes written and feeds those past {@code crcFrom} to a CRC. */
-  private static final class CountingOutput extends OutputStream {
-    private final OutputStream out;
-    private final CRC32C crc;
-    long count;
-    long crcFrom = Long.MAX_VALUE;
-
-    CountingOutput(OutputStream out, CRC32C crc) {
-      this.out = out;
-      this.crc = crc;
-    }
-
-    @Override
-    public void write(int b) throws IOException {
-      out.write(b);
-      if (count >= crcFrom) {
-        crc.update(b);
-      }
-      count++;
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-      out.write(b, off, len);
-      if (count >= crcFrom) {
-        crc.update(b, off, len);
-      }
-      count += len;
-    }
-
+    /** Releases the file; a writer that did not finish deletes its temporary file. */
     @Override
     public void close() throws IOException {
-      out.close();
+      if (!finished) {
+        finished = true; // close once
+        slots = null;
+        try {
+          channel.close();
+        } finally {
+          Files.deleteIfExists(tmp);
+        }
+      }
     }
   }
 

@@ -20,6 +20,7 @@ import dev.braid.spec.ViewSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -42,7 +43,8 @@ import org.slf4j.LoggerFactory;
  * <pre>
  * data/
  *   log/              the FileLog (streams, partitions, segments; LOCK)
- *   views/&lt;view&gt;/     v&lt;id&gt;.base files (immutable Bases)
+ *   views/&lt;view&gt;/     v&lt;id&gt;.base files (immutable Bases); v&lt;id&gt;.spill/ sorted runs while a
+ *                     batch cycle that exceeds its memory budget runs
  *   catalog.json      every view's versions; replaced atomically
  * </pre>
  */
@@ -74,13 +76,18 @@ public final class Engine implements Braid {
     });
   }
 
-  /** Opens the engine; see {@link Braid#open}. */
+  /** Opens the engine with {@link EngineOptions#defaults()} but {@code batchThreads}; see {@link Braid#open}. */
   public static Engine open(Path dataDir, PipelineSpec spec, int batchThreads) {
+    return open(dataDir, spec, EngineOptions.defaults().withBatchThreads(batchThreads));
+  }
+
+  /** Opens the engine; see {@link Braid#open}. */
+  public static Engine open(Path dataDir, PipelineSpec spec, EngineOptions options) {
     spec.validate();
     FileLog log = FileLog.open(dataDir.resolve("log"));
     Engine e = new Engine(dataDir, spec, log);
     try {
-      e.start(batchThreads);
+      e.start(options);
       return e;
     } catch (RuntimeException | IOException | InterruptedException ex) {
       e.close();
@@ -94,7 +101,7 @@ public final class Engine implements Braid {
     }
   }
 
-  private void start(int batchThreads) throws IOException, InterruptedException {
+  private void start(EngineOptions options) throws IOException, InterruptedException {
     for (StreamSpec s : spec.streams().values()) {
       StreamConfig config = StreamConfig.of(s.partitions()).withDurability(s.durability());
       LogStream ls = log.getOrCreateStream(s.name(), config);
@@ -111,7 +118,7 @@ public final class Engine implements Braid {
       ViewProgram program = new ViewProgram(v, spec.stream(v.from()).schema());
       programs.put(v.name(), program);
       ViewRuntime rt = new ViewRuntime(v, ls, speedLayers.get(v.from()), dataDir.resolve("views").resolve(v.name()),
-          this::persistCatalog, batchThreads, program);
+          this::persistCatalog, options, program);
       rt.restore(recorded.get(v.name()), program);
       views.put(v.name(), rt);
     }
@@ -143,7 +150,11 @@ public final class Engine implements Braid {
     }
   }
 
-  /** Deletes Base files no catalog entry names: leftovers of a batch cycle a crash interrupted. */
+  /**
+   * Deletes files no catalog entry names: leftovers of a batch cycle a crash interrupted (a
+   * {@code v<id>.base.tmp}, or a {@code v<id>.spill} directory of sorted runs, deleted with its
+   * contents).
+   */
   private void removeOrphans(Set<String> recordedViews) throws IOException {
     Path root = dataDir.resolve("views");
     if (!Files.isDirectory(root)) {
@@ -160,7 +171,11 @@ public final class Engine implements Braid {
         try (Stream<Path> files = Files.list(d)) {
           for (Path f : (Iterable<Path>) files::iterator) {
             if (!keep.contains(f.getFileName().toString())) {
-              Files.delete(f);
+              if (Files.isDirectory(f, LinkOption.NOFOLLOW_LINKS)) {
+                BatchLayer.deleteTree(f);
+              } else {
+                Files.delete(f);
+              }
               LOG.info("removed orphaned file {} (from an interrupted batch cycle)", f);
             }
           }
@@ -194,6 +209,11 @@ public final class Engine implements Braid {
       throw new UnknownNameException("stream", stream, ingestors.keySet());
     }
     return i;
+  }
+
+  /** The runtime of view {@code name}, for tests and tools in this package. */
+  ViewRuntime viewRuntime(String name) {
+    return view(name);
   }
 
   private ViewRuntime view(String name) {

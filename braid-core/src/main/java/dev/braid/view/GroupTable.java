@@ -244,6 +244,43 @@ final class GroupTable {
     return b;
   }
 
+  /**
+   * Heap bytes the table would hold after inserting one more group under a new key of
+   * {@code keyLength} bytes: {@link #memoryBytes()} plus every array that this insertion would have
+   * to grow. The batch layer asks before the insertion happens, so a table can be spilled before it
+   * grows past its share of the memory budget.
+   */
+  long memoryBytesAfterInsert(int keyLength) {
+    long b = memoryBytes();
+    if (keys == keyOffset.length) {
+      b += (long) keyOffset.length * 16;
+    }
+    if ((keys + 1) * 2 > table.length) {
+      b += (long) table.length * 4;
+    }
+    if (keyBytesUsed + keyLength > keyBytes.length) {
+      b += Math.max(keyBytes.length, keyLength);
+    }
+    if (groups == groupNext.length) {
+      b += (long) groupNext.length * 16 + (long) longs.length * 8 + (objects == null ? 0 : (long) objects.length * 4);
+    }
+    return b;
+  }
+
+  /**
+   * Forgets every key and group but keeps the arrays at their size, so a table that the batch
+   * layer has spilled fills again without allocating. Drops the references to state objects.
+   */
+  void clear() {
+    Arrays.fill(table, NONE);
+    if (objects != null) {
+      Arrays.fill(objects, 0, groups * objectWidth, null);
+    }
+    keys = 0;
+    groups = 0;
+    keyBytesUsed = 0;
+  }
+
   private void growKeys() {
     int n = keyOffset.length * 2;
     keyOffset = Arrays.copyOf(keyOffset, n);

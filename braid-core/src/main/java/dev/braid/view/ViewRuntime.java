@@ -50,7 +50,7 @@ final class ViewRuntime {
   private final SpeedLayer speed;
   private final Path dir;
   private final Runnable persist;
-  private final int batchThreads;
+  private final EngineOptions options;
 
   private volatile Version current;
   private final List<Version> versions = new ArrayList<>(); // guarded by this
@@ -59,12 +59,19 @@ final class ViewRuntime {
   private final ThreadLocal<ViewProgram.Scratch> readScratch;
   private final AtomicLong batchErrors = new AtomicLong();
   volatile BatchProgress batchProgress;
+  /** What the last successful batch cycle did (null before the first). */
+  volatile BatchLayer.Stats lastBatch;
   private final boolean keyPartitioned;
 
-  /** Progress of the running batch cycle, for status. */
-  record BatchProgress(long version, Cut cut, AtomicLong events, long total, long startedAtNanos) {}
+  /**
+   * Progress of the running batch cycle, for status.
+   *
+   * @param runsWritten sorted runs spilled so far because the cycle exceeded its memory budget
+   */
+  record BatchProgress(long version, Cut cut, AtomicLong events, AtomicLong runsWritten, long total,
+      long startedAtNanos) {}
 
-  ViewRuntime(ViewSpec spec, LogStream stream, SpeedLayer speed, Path dir, Runnable persist, int batchThreads,
+  ViewRuntime(ViewSpec spec, LogStream stream, SpeedLayer speed, Path dir, Runnable persist, EngineOptions options,
       ViewProgram program) {
     this.name = spec.name();
     this.spec = spec;
@@ -72,7 +79,7 @@ final class ViewRuntime {
     this.speed = speed;
     this.dir = dir;
     this.persist = persist;
-    this.batchThreads = batchThreads;
+    this.options = options;
     this.readScratch = ThreadLocal.withInitial(program::scratch);
     this.keyPartitioned = BatchLayer.isKeyPartitioned(program);
   }
@@ -255,7 +262,9 @@ final class ViewRuntime {
 
   /**
    * Runs one batch cycle now and returns the new current version's id. Blocks while another
-   * cycle of this view runs.
+   * cycle of this view runs. The cycle recomputes within {@link EngineOptions#batchMemoryBytes()},
+   * spilling sorted runs to {@code v<id>.spill/} in the view's directory when it must; they are
+   * deleted when the cycle ends, whether it succeeds or fails.
    */
   long runBatch(ViewProgram program) throws InterruptedException {
     synchronized (batchLock) {
@@ -268,22 +277,21 @@ final class ViewRuntime {
       for (int p = 0; p < cut.partitions(); p++) {
         total += cut.offset(p) - stream.startOffset(p);
       }
-      AtomicLong progress = new AtomicLong();
-      batchProgress = new BatchProgress(id, cut, progress, total, System.nanoTime());
+      BatchLayer.Counters counters = BatchLayer.Counters.create(batchErrors);
+      batchProgress = new BatchProgress(id, cut, counters.events(), counters.runsWritten(), total, System.nanoTime());
       long started = System.nanoTime();
       String fileName = "v" + id + ".base";
       Version next;
+      BatchLayer.Stats stats;
       try {
-        GroupTable[] tables = BatchLayer.recompute(program, stream, cut, batchThreads, progress, batchErrors);
         Files.createDirectories(dir);
-        BaseFile.write(dir.resolve(fileName), program, cut, tables);
+        BatchLayer batch =
+            new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters);
+        stats = batch.build(cut, dir.resolve(fileName), dir.resolve("v" + id + ".spill"));
         BaseFile base = BaseFile.open(dir.resolve(fileName));
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);
-        long keys = 0;
-        for (GroupTable t : tables) {
-          keys += t.keyCount();
-        }
-        next.delta = new Delta(program, cut, (int) Math.min(1 << 16, Math.max(1 << 10, keys / cut.partitions() / 8)));
+        next.delta = new Delta(program, cut,
+            (int) Math.min(1 << 16, Math.max(1 << 10, stats.keys() / cut.partitions() / 8)));
         synchronized (this) {
           versions.add(next);
         }
@@ -299,8 +307,16 @@ final class ViewRuntime {
       }
       swap(next);
       batchProgress = null;
-      LOG.info("view '{}': batch cycle built version {} at cut {} ({} keys in the Base) in {} ms", name, id, cut,
-          next.base.keyCount, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+      lastBatch = stats;
+      if (stats.runsWritten() > 0) {
+        LOG.info("view '{}': batch cycle built version {} at cut {} ({} keys in the Base) in {} ms; it exceeded its "
+            + "memory budget of {} bytes and spilled {} runs ({} bytes, {} intermediate merges)", name, id, cut,
+            stats.keys(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), options.batchMemoryBytes(),
+            stats.runsWritten(), stats.bytesSpilled(), stats.intermediateMerges());
+      } else {
+        LOG.info("view '{}': batch cycle built version {} at cut {} ({} keys in the Base) in {} ms", name, id, cut,
+            stats.keys(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+      }
       return id;
     }
   }

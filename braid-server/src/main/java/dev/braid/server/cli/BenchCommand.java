@@ -1,0 +1,188 @@
+package dev.braid.server.cli;
+
+import dev.braid.server.cli.BraidCli.CommandFailedException;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code braid bench SUITE [ARGS...]}: runs a benchmark suite of the {@code braid-bench} module in a
+ * child JVM, passing the arguments through and sharing this process's stdin, stdout and stderr.
+ *
+ * <p>Why a child JVM: benchmarks measure Braid side by side with peers (Kafka, Flink, DuckDB),
+ * whose jars must never be on Braid's own class path. So {@code braid-server} does not depend on
+ * {@code braid-bench}; instead the {@code braid-bench} build writes its runtime class path to
+ * {@code braid-bench/target/classpath.txt} (entries relative to {@code target/}, dependencies
+ * copied to {@code target/lib}) and this command starts {@code java -cp <bench jar>:<that class path>}.
+ *
+ * <p>The bench build directory is found next to this module's own: if this class was loaded from
+ * {@code ROOT/braid-server/T/...}, it is {@code ROOT/braid-bench/T}. The system property
+ * {@code braid.bench.dir} overrides it. JVM options for the child come from the environment
+ * variable {@code BRAID_BENCH_JAVA_OPTS} (default {@value #DEFAULT_JAVA_OPTS}).
+ */
+@Command(
+    name = "bench",
+    header = "Run a benchmark suite (log, jmh) in a separate JVM and print its results.",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "Runs a benchmark suite in a separate JVM on the braid-bench class path and prints its "
+        + "results. Arguments after the suite go to the benchmark: 'braid bench log --help' lists them.",
+    subcommands = {BenchCommand.LogSuite.class, BenchCommand.JmhSuite.class})
+final class BenchCommand implements Callable<Integer> {
+
+  static final String DEFAULT_JAVA_OPTS = "-Xms1g -Xmx1g";
+  static final String CLASSPATH_FILE = "classpath.txt";
+
+  @Spec
+  CommandSpec spec;
+
+  /** Lets the suites take any argument (they pass them on) instead of rejecting unknown options. */
+  static void configure(CommandLine bench) {
+    for (CommandLine suite : bench.getSubcommands().values()) {
+      suite.setUnmatchedOptionsArePositionalParams(true);
+    }
+  }
+
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(), "Missing suite: pick one of "
+        + String.join(", ", spec.subcommands().keySet()));
+  }
+
+  @Command(
+      name = "log",
+      header = "Benchmark the embedded log: append per durability mode, group commit, scan.",
+      description = "The embedded log: append of 100-byte records under each durability mode (one writer), "
+          + "fsync with 8 concurrent appenders (group commit, ack latency), and a full scan by one reader.")
+  static final class LogSuite implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
+    List<String> args = new ArrayList<>();
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+      return runChildJvm("dev.braid.bench.LogBenchmark", args);
+    }
+  }
+
+  @Command(
+      name = "jmh",
+      header = "JMH micro-benchmarks of braid-bench (e.g. LogJmh); JMH options pass through.",
+      description = "Runs JMH (org.openjdk.jmh.Main) on the braid-bench class path: 'braid bench jmh LogJmh' "
+          + "runs the log's append and scan micro-benchmarks, 'braid bench jmh -h' lists JMH's options.")
+  static final class JmhSuite implements Callable<Integer> {
+
+    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to JMH as they are.")
+    List<String> args = new ArrayList<>();
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+      return runChildJvm("org.openjdk.jmh.Main", args);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  static int runChildJvm(String mainClass, List<String> args) throws IOException, InterruptedException {
+    Path benchDir = benchBuildDirectory();
+    List<String> command = new ArrayList<>();
+    command.add(javaExecutable());
+    String opts = System.getenv("BRAID_BENCH_JAVA_OPTS");
+    for (String o : (opts == null ? DEFAULT_JAVA_OPTS : opts).trim().split("\\s+")) {
+      if (!o.isEmpty()) {
+        command.add(o);
+      }
+    }
+    command.add("-cp");
+    command.add(benchClassPath(benchDir));
+    command.add(mainClass);
+    command.addAll(args);
+    Process child = new ProcessBuilder(command).inheritIO().start();
+    Thread stopChild = new Thread(child::destroy, "braid-bench-stop");
+    Runtime.getRuntime().addShutdownHook(stopChild);
+    try {
+      return child.waitFor();
+    } finally {
+      if (!child.isAlive()) {
+        try {
+          Runtime.getRuntime().removeShutdownHook(stopChild);
+        } catch (IllegalStateException shuttingDown) {
+          // the JVM is exiting anyway
+        }
+      }
+    }
+  }
+
+  static Path benchBuildDirectory() {
+    String override = System.getProperty("braid.bench.dir");
+    if (override != null && !override.isBlank()) {
+      return Path.of(override).toAbsolutePath();
+    }
+    Path here;
+    try {
+      here = Path.of(BenchCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    } catch (URISyntaxException | RuntimeException e) {
+      throw new CommandFailedException("cannot tell where braid-server was loaded from (" + e.getMessage()
+          + "); set -Dbraid.bench.dir=<braid-bench build directory>", 1);
+    }
+    // here is ROOT/braid-server/T/braid-server-V.jar or ROOT/braid-server/T/classes
+    Path targetDir = here.getParent();
+    Path module = targetDir == null ? null : targetDir.getParent();
+    Path root = module == null ? null : module.getParent();
+    if (root == null || !module.getFileName().toString().equals("braid-server")) {
+      throw new CommandFailedException("braid-server was loaded from " + here + ", not from a build directory of"
+          + " the Braid source tree; set -Dbraid.bench.dir=<braid-bench build directory>", 1);
+    }
+    return root.resolve("braid-bench").resolve(targetDir.getFileName());
+  }
+
+  /** The bench jar, then the entries of classpath.txt resolved against the bench build directory. */
+  static String benchClassPath(Path benchDir) throws IOException {
+    Path file = benchDir.resolve(CLASSPATH_FILE);
+    if (!Files.isRegularFile(file)) {
+      throw new CommandFailedException(String.format(
+          "%s is missing: build the benchmarks first (from the repository root: mvn -B -q -DskipTests package;"
+              + " ./braid does this for you)", file), 1);
+    }
+    Path jar = null;
+    try (DirectoryStream<Path> jars = Files.newDirectoryStream(benchDir, "braid-bench-*.jar")) {
+      for (Path j : jars) {
+        String name = j.getFileName().toString();
+        if (!name.endsWith("-sources.jar") && !name.endsWith("-tests.jar") && !name.endsWith("-javadoc.jar")) {
+          jar = j;
+        }
+      }
+    }
+    if (jar == null) {
+      throw new CommandFailedException("no braid-bench jar in " + benchDir + ": build the benchmarks first", 1);
+    }
+    StringBuilder cp = new StringBuilder(jar.toString());
+    String listed = Files.readString(file, StandardCharsets.UTF_8).strip();
+    if (!listed.isEmpty()) {
+      for (String entry : listed.split(java.io.File.pathSeparator)) {
+        cp.append(java.io.File.pathSeparatorChar).append(benchDir.resolve(entry.strip()));
+      }
+    }
+    return cp.toString();
+  }
+
+  private static String javaExecutable() {
+    return ProcessHandle.current().info().command()
+        .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+  }
+}

@@ -1,0 +1,81 @@
+package dev.braid.server.cli;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code braid} command line. Each subcommand is its own class; this one only wires them and
+ * decides how errors look: a usage mistake prints the mistake and the command's usage and exits 2,
+ * a failure while running prints one line {@code braid: error: ...} and exits 1 (set
+ * {@code BRAID_DEBUG=1} for the stack trace).
+ *
+ * <p>Tests drive it in-process through {@link #commandLine()} with their own writers.
+ */
+@Command(
+    name = "braid",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    sortOptions = false,
+    usageHelpAutoWidth = true,
+    description = {
+        "Braid keeps events in an immutable, partitioned log, computes views from it in batch and "
+            + "incrementally, and serves the exact merge of the two at a log cut.",
+        ""},
+    subcommands = {DemoCommand.class, ServerCommand.class, IngestCommand.class, QueryCommand.class,
+        BatchCommand.class, VersionsCommand.class, StatusCommand.class, ValidateCommand.class, BenchCommand.class},
+    footer = {"", "Run 'braid COMMAND --help' for a command's options."})
+public final class BraidCli implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** A fresh command line with Braid's error handling; set its out/err writers to capture output. */
+  public static CommandLine commandLine() {
+    CommandLine cli = new CommandLine(new BraidCli());
+    cli.setExecutionExceptionHandler(BraidCli::reportFailure);
+    BenchCommand.configure(cli.getSubcommands().get("bench"));
+    return cli;
+  }
+
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(), "Missing command: pick one of "
+        + String.join(", ", spec.subcommands().keySet()));
+  }
+
+  private static int reportFailure(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
+    PrintWriter err = cli.getErr();
+    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    err.println(cli.getColorScheme().errorText("braid: error: " + message));
+    if ("1".equals(System.getenv("BRAID_DEBUG"))) {
+      e.printStackTrace(err);
+    } else if (!(e instanceof CommandFailedException)) {
+      err.println("(set BRAID_DEBUG=1 for the stack trace)");
+    }
+    err.flush();
+    return e instanceof CommandFailedException f ? f.exitCode() : 1;
+  }
+
+  /** An expected failure with a message meant for the user: no stack trace, a chosen exit code. */
+  static final class CommandFailedException extends RuntimeException {
+    private final int exitCode;
+
+    CommandFailedException(String message, int exitCode) {
+      super(message);
+      this.exitCode = exitCode;
+    }
+
+    int exitCode() {
+      return exitCode;
+    }
+  }
+}
