@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
         "Braid keeps events in an immutable, partitioned log, computes views from it in batch and "
             + "incrementally, and serves the exact merge of the two at a log cut.",
         ""},
-    subcommands = {DemoCommand.class, ServerCommand.class, IngestCommand.class, QueryCommand.class,
+    subcommands = {DemoCommand.class, ServerCommand.class, GenerateCommand.class, IngestCommand.class, QueryCommand.class,
         BatchCommand.class, VersionsCommand.class, StatusCommand.class, ValidateCommand.class, BenchCommand.class},
     footer = {"", "Run 'braid COMMAND --help' for a command's options."})
 public final class BraidCli implements Callable<Integer> {

@@ -14,7 +14,9 @@ import java.util.SplittableRandom;
  *
  * Product popularity is skewed (a few products sell a lot), quantities are mostly 1, and event time
  * advances by about 20 ms per event with 2 % of events arriving up to 5 s late, as tills that batch
- * their uploads do. {@link #next()} writes the event into reused buffers and allocates nothing.
+ * their uploads do (the mean gap is a constructor argument: a live feed at {@code r} events/s uses
+ * {@code 1000.0 / r} so event time follows the wall clock). {@link #next()} writes the event into
+ * reused buffers and allocates nothing.
  */
 public final class SalesEventGenerator {
 
@@ -22,6 +24,7 @@ public final class SalesEventGenerator {
   public static final long DEFAULT_START_MILLIS = 1_736_154_000_000L;
   public static final int PRODUCTS = 20_000;
   public static final int STORES = 50;
+  public static final double DEFAULT_MEAN_GAP_MILLIS = 20.0;
 
   private static final byte[][] STORE_IDS = new byte[STORES + 1][];
   private static final byte[][] CHANNELS = {ascii("store"), ascii("web"), ascii("app")};
@@ -38,12 +41,22 @@ public final class SalesEventGenerator {
   private final byte[] value = new byte[128];
   private int valueLength;
   private byte[] key;
-  private long clock;
+  private final double meanGapMillis;
+  private double clock;
   private long eventTime;
 
   public SalesEventGenerator(long seed, long startMillis) {
+    this(seed, startMillis, DEFAULT_MEAN_GAP_MILLIS);
+  }
+
+  /** Events start at {@code startMillis} and are on average {@code meanGapMillis} apart in event time. */
+  public SalesEventGenerator(long seed, long startMillis, double meanGapMillis) {
+    if (!(meanGapMillis >= 0)) {
+      throw new IllegalArgumentException("the mean gap between events must be 0 or more ms, got " + meanGapMillis);
+    }
     this.random = new SplittableRandom(seed);
     this.clock = startMillis;
+    this.meanGapMillis = meanGapMillis;
     SplittableRandom catalog = new SplittableRandom(seed ^ 0x5DEECE66DL);
     for (int p = 0; p < PRODUCTS; p++) {
       productKeys[p] = ascii(String.format("sku-%06d", p));
@@ -55,8 +68,9 @@ public final class SalesEventGenerator {
 
   /** Generates the next event; read it with {@link #key()}, {@link #value()} and {@link #eventTime()}. */
   public void next() {
-    clock += (long) (-20.0 * Math.log(1.0 - random.nextDouble())); // exponential, mean 20 ms
-    eventTime = random.nextInt(50) == 0 ? clock - random.nextLong(5_000) : clock;
+    clock += -meanGapMillis * Math.log(1.0 - random.nextDouble()); // exponential gaps
+    long now = (long) clock;
+    eventTime = random.nextInt(50) == 0 ? now - random.nextLong(5_000) : now;
     double u = random.nextDouble();
     int product = (int) (PRODUCTS * u * u * u);
     key = productKeys[product];
@@ -80,6 +94,12 @@ public final class SalesEventGenerator {
     n = put(n, eventTime);
     value[n++] = '}';
     valueLength = n;
+  }
+
+  /** Generates the next event and returns its value as one line of JSON (allocates the string). */
+  public String nextLine() {
+    next();
+    return new String(value, 0, valueLength, StandardCharsets.US_ASCII);
   }
 
   /** The current event's key; the array is shared by all events of the product, do not modify it. */

@@ -2,11 +2,11 @@ package dev.braid.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -58,47 +58,104 @@ class BraidCliTest {
   }
 
   @Test
-  void shouldRunTheDemoAndPrintItsSummaryAsJson() {
+  void shouldRunTheDemoTourAgainstARealServerAndPrintItAsJson() throws Exception {
     Path data = temp.resolve("data");
 
-    Run r = braid("demo", "--events", "20000", "--data", data.toString(), "--json");
+    Run r = braid("demo", "--port", "0", "--history", "6000", "--rate", "400", "--duration", "2s",
+        "--batch-every", "1s", "--data", data.toString(), "--json", "--no-progress");
 
     assertThat(r.exitCode()).as("stderr: %s", r.err()).isZero();
-    String json = r.out().strip();
-    assertThat(json).startsWith("{").endsWith("}");
-    assertThat(json).contains("\"stream\":\"sales\"", "\"partitions\":4", "\"durability\":\"os\"",
-        "\"events\":20000", "\"kept\":true");
-    long[] offsets = endOffsets(json);
-    assertThat(offsets).hasSize(4);
-    assertThat(Arrays.stream(offsets).sum()).isEqualTo(20000);
-    assertThat(Arrays.stream(offsets).min().getAsLong()).isPositive();
-    assertThat(json).containsPattern("\"scan\":\\{\"readers\":4,\"events\":20000,");
-    assertThat(longField(json, "diskBytes")).isGreaterThan(20000L * 24);
-    assertThat(Files.isDirectory(data.resolve("log").resolve("sales"))).isTrue();
+    JsonNode tour = new ObjectMapper().readTree(r.out());
+    assertThat(tour.path("url").asText()).startsWith("http://127.0.0.1:");
+    assertThat(tour.path("batch")).hasSize(4);
+    JsonNode steps = tour.path("tour");
+    assertThat(steps).hasSize(4);
+    for (JsonNode step : steps) {
+      assertThat(step.path("status").asInt()).as("%s", step).isEqualTo(200);
+      assertThat(step.path("command").asText()).startsWith("curl -s ").contains(tour.path("url").asText());
+    }
+    JsonNode before = steps.get(0).path("answer");
+    JsonNode after = steps.get(3).path("answer");
+    assertThat(before.path("key").asText()).isEqualTo("WEB");
+    assertThat(before.path("found").asBoolean()).isTrue();
+    // The Base was built before the live feed started, so the first read has a Delta behind the cut.
+    assertThat(DemoCommand.distance(before.path("asOf").path("cut"), before.path("asOf").path("position")))
+        .isPositive();
+    // The batch cycle swapped in a newer version whose cut is at or past the first read's position,
+    // and the merged answer did not go back.
+    assertThat(after.path("asOf").path("version").asLong()).isGreaterThan(before.path("asOf").path("version").asLong());
+    assertThat(DemoCommand.distance(before.path("asOf").path("position"), after.path("asOf").path("cut")))
+        .isNotNegative();
+    assertThat(after.path("values").path("sales").asLong())
+        .isGreaterThanOrEqualTo(before.path("values").path("sales").asLong());
+    assertThat(steps.get(1).path("answer").path("values").path("n").asLong()).isPositive();
+    // --data keeps the directory, with the log and the views in it
+    assertThat(data.resolve("log").resolve("sales")).isDirectory();
+    assertThat(data.resolve("views").resolve("sales_by_store")).isDirectory();
   }
 
   @Test
-  void shouldWriteTheSameEventsForTheSameSeed() {
-    Run first = braid("demo", "--events", "5000", "--data", temp.resolve("a").toString(), "--json", "--no-progress");
-    Run second = braid("demo", "--events", "5000", "--data", temp.resolve("b").toString(), "--json", "--no-progress");
-    Run otherSeed = braid("demo", "--events", "5000", "--data", temp.resolve("c").toString(), "--json",
-        "--no-progress", "--seed", "7");
-
-    assertThat(endOffsets(first.out())).containsExactly(endOffsets(second.out()));
-    assertThat(longField(first.out(), "recordBytes")).isEqualTo(longField(second.out(), "recordBytes"));
-    assertThat(endOffsets(otherSeed.out())).isNotEqualTo(endOffsets(first.out()));
-  }
-
-  @Test
-  void shouldPrintAHumanSummaryAndDeleteTheTemporaryDirectory() {
-    Run r = braid("demo", "--events", "3000", "--no-progress");
+  void shouldNarrateTheTourAsTextAndDeleteTheTemporaryDirectory() {
+    Run r = braid("demo", "--port", "0", "--history", "3000", "--rate", "300", "--duration", "1s",
+        "--no-progress");
 
     assertThat(r.exitCode()).as("stderr: %s", r.err()).isZero();
-    assertThat(r.out()).contains("Wrote 3,000 retail sales events to stream 'sales' (4 partitions, durability os)",
-        "end cut", "on disk", "Read back 3,000 events with 4 readers", "deleted on exit");
-    Matcher m = Pattern.compile("Data: (\\S+)").matcher(r.out());
-    assertThat(m.find()).isTrue();
+    assertThat(r.out()).contains("[1/3] Loading a day of history: 3,000 events", "[2/3] Batch layer",
+        "[3/3] Speed layer", "$ curl -s http://127.0.0.1:", "/v1/views/sales_by_store/keys/WEB",
+        "$ curl -s -X POST", "exact merge", "stopping:");
+    Matcher m = Pattern.compile("data +(\\S+) \\(temporary").matcher(r.out());
+    assertThat(m.find()).as("data directory line in %s", r.out()).isTrue();
     assertThat(Path.of(m.group(1))).doesNotExist();
+  }
+
+  @Test
+  void shouldRejectANegativeHistory() {
+    Run r = braid("demo", "--history", "-5", "--no-progress");
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err()).contains("--history must be 0 or more events, got -5");
+  }
+
+  @Test
+  void shouldGenerateTheSameSalesForTheSameSeedAndStart() throws Exception {
+    Run first = braid("generate", "sales", "--count", "2500", "--start", "1700000000000");
+    Run second = braid("generate", "sales", "--count", "2500", "--start", "1700000000000");
+    Run otherSeed = braid("generate", "sales", "--count", "2500", "--start", "1700000000000", "--seed", "7");
+
+    assertThat(first.exitCode()).as(first.err()).isZero();
+    String[] lines = first.out().split("\\R");
+    assertThat(lines).hasSize(2500);
+    ObjectMapper mapper = new ObjectMapper();
+    for (String line : lines) {
+      JsonNode e = mapper.readTree(line);
+      assertThat(e.path("sku").asText()).as(line).startsWith("sku-");
+      assertThat(e.path("qty").asLong()).as(line).isPositive();
+      assertThat(e.path("ts").asLong()).as(line).isGreaterThan(1_700_000_000_000L - 10_000);
+    }
+    assertThat(second.out()).isEqualTo(first.out());
+    assertThat(otherSeed.out()).isNotEqualTo(first.out());
+  }
+
+  @Test
+  void shouldGenerateTransactionsAtARateStampedNearTheWallClock() throws Exception {
+    long before = System.currentTimeMillis();
+    Run r = braid("generate", "transactions", "--count", "300", "--rate", "3000");
+
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    String[] lines = r.out().split("\\R");
+    assertThat(lines).hasSize(300);
+    JsonNode last = new ObjectMapper().readTree(lines[lines.length - 1]);
+    assertThat(last.path("user_id").asText()).startsWith("u-");
+    // 300 events at 3,000/s span about 100 ms of event time from the start
+    assertThat(last.path("ts").asLong()).isBetween(before, System.currentTimeMillis() + 5_000);
+  }
+
+  @Test
+  void shouldRejectAnUnknownGeneratorWithTheChoices() {
+    Run r = braid("generate", "orders");
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err()).contains("orders", "sales", "transactions");
   }
 
   @Test
@@ -108,14 +165,6 @@ class BraidCliTest {
     assertThat(r.exitCode()).isEqualTo(2);
     assertThat(r.err()).contains("Unknown option: '--bogus'", "Usage: braid demo");
     assertThat(r.out()).isEmpty();
-  }
-
-  @Test
-  void shouldRejectANegativeEventCount() {
-    Run r = braid("demo", "--events", "-5", "--no-progress");
-
-    assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.err()).contains("--events must be 0 or more, got -5");
   }
 
   @Test
@@ -175,17 +224,5 @@ class BraidCliTest {
       }
     }
     return names;
-  }
-
-  private static long[] endOffsets(String json) {
-    Matcher m = Pattern.compile("\"endOffsets\":\\[([0-9, ]*)]").matcher(json);
-    assertThat(m.find()).as("endOffsets in %s", json).isTrue();
-    return Arrays.stream(m.group(1).split(",")).map(String::strip).mapToLong(Long::parseLong).toArray();
-  }
-
-  private static long longField(String json, String name) {
-    Matcher m = Pattern.compile("\"" + name + "\":(\\d+)").matcher(json);
-    assertThat(m.find()).as("%s in %s", name, json).isTrue();
-    return Long.parseLong(m.group(1));
   }
 }

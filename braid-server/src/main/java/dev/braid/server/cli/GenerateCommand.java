@@ -1,0 +1,110 @@
+package dev.braid.server.cli;
+
+import dev.braid.server.demo.SalesEventGenerator;
+import dev.braid.server.demo.TransactionGenerator;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code braid generate sales|transactions}: the demo's seeded generators as NDJSON on stdout, so
+ * they feed any server: {@code braid generate sales --rate 50000 --count 1000000 | braid ingest sales -}.
+ */
+@Command(
+    name = "generate",
+    header = "Write the demo's seeded retail events as NDJSON to stdout.",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    sortOptions = false,
+    description = {"Writes events of the bundled retail example (stream 'sales' or 'transactions') as one JSON "
+        + "object per line. With --rate the events are paced and stamped with the wall clock, as a live feed; "
+        + "without it they are written as fast as possible, spread over the 24 hours before now.",
+        "Example: braid generate sales --rate 50000 --count 1000000 | braid ingest sales -"})
+final class GenerateCommand implements Callable<Integer> {
+
+  enum Kind { sales, transactions }
+
+  @Spec
+  CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "STREAM", description = "sales or transactions.")
+  Kind kind;
+
+  @Option(names = "--count", paramLabel = "N", defaultValue = "100000",
+      description = "Events to write; 0 for no end (default: ${DEFAULT-VALUE}).")
+  long count;
+
+  @Option(names = "--rate", paramLabel = "N", defaultValue = "0",
+      description = "Events per second; 0 for as fast as possible (default).")
+  int rate;
+
+  @Option(names = "--seed", paramLabel = "N", defaultValue = "42",
+      description = "Seed: the same seed, count and start give the same events (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--start", paramLabel = "MILLIS",
+      description = "Event time of the first event, epoch milliseconds. Default: now with --rate, else 24 hours ago.")
+  Long start;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    if (count < 0 || rate < 0) {
+      throw new ParameterException(spec.commandLine(), "--count and --rate must be 0 or more");
+    }
+    long now = System.currentTimeMillis();
+    long first = start != null ? start : rate > 0 ? now : now - TimeUnit.HOURS.toMillis(24);
+    Supplier<String> next = generator(first);
+    PrintWriter out = spec.commandLine().getOut();
+    long tick = TimeUnit.MILLISECONDS.toNanos(10);
+    double perTick = rate / 100.0;
+    double owed = 0;
+    long deadline = System.nanoTime();
+    for (long written = 0; count == 0 || written < count; ) {
+      long n = count == 0 ? 1000 : Math.min(1000, count - written);
+      if (rate > 0) {
+        owed += perTick;
+        n = Math.min(n, (long) owed);
+        owed -= n;
+      }
+      for (long i = 0; i < n; i++) {
+        out.println(next.get());
+      }
+      written += n;
+      if (out.checkError()) {
+        return 0; // the reader went away (e.g. `| head`): stop quietly
+      }
+      if (rate > 0) {
+        out.flush();
+        deadline += tick;
+        long wait = deadline - System.nanoTime();
+        if (wait > 0) {
+          TimeUnit.NANOSECONDS.sleep(wait);
+        }
+      }
+    }
+    out.flush();
+    return 0;
+  }
+
+  private Supplier<String> generator(long first) {
+    return switch (kind) {
+      case sales -> {
+        SalesEventGenerator g = new SalesEventGenerator(seed, first,
+            rate > 0 ? 1000.0 / rate : SalesEventGenerator.DEFAULT_MEAN_GAP_MILLIS);
+        yield g::nextLine;
+      }
+      case transactions -> {
+        TransactionGenerator g = new TransactionGenerator(seed, first,
+            rate > 0 ? 1000.0 / rate : TransactionGenerator.DEFAULT_MEAN_GAP_MILLIS);
+        yield g::next;
+      }
+    };
+  }
+}

@@ -1,0 +1,90 @@
+package dev.braid.server.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.Braid;
+import dev.braid.Status;
+import dev.braid.ViewResult;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The demo's answers are right: after a history load, a batch cycle and a live feed, the merged
+ * reads equal a naive count over exactly the events the demo sent.
+ */
+class RetailDemoTest {
+
+  @TempDir
+  Path data;
+
+  @Test
+  void shouldServeMergedAnswersEqualToANaiveCountOfWhatWasSent() throws Exception {
+    long now = 1_760_000_000_000L;
+    long seed = 11;
+    long history = 4_000;
+    long live;
+    try (Braid braid = Braid.open(data, RetailDemo.spec())) {
+      RetailDemo demo = new RetailDemo(braid, seed);
+      assertThat(demo.loadHistory(history, now, n -> { }, () -> false)).isEqualTo(history);
+      assertThat(demo.batchAll()).extracting(RetailDemo.BatchRun::version).containsOnly(2L);
+      demo.startLive(2_000, now);
+      while (demo.sent() < history + 1_500) {
+        Thread.sleep(20);
+      }
+      demo.close();
+      live = demo.sent() - history;
+      awaitNoLag(braid);
+
+      Map<String, long[]> naive = new HashMap<>(); // store -> {sales, units}
+      Map<String, Long> spendCount = new HashMap<>();
+      ObjectMapper json = new ObjectMapper();
+      count(new RetailDemo.Feed(seed, now - TimeUnit.HOURS.toMillis(24), history * 1000.0 / TimeUnit.HOURS.toMillis(24)),
+          history, naive, spendCount, json);
+      count(new RetailDemo.Feed(seed + 1000, now, 2_000), live, naive, spendCount, json);
+
+      assertThat(naive).containsKey("WEB");
+      for (Map.Entry<String, long[]> e : naive.entrySet()) {
+        ViewResult r = braid.get("sales_by_store", e.getKey());
+        assertThat(r.values().get("sales")).as("sales of %s", e.getKey()).isEqualTo(e.getValue()[0]);
+        assertThat(r.values().get("units")).as("units of %s", e.getKey()).isEqualTo(e.getValue()[1]);
+        assertThat(r.asOf().version()).isEqualTo(2L);
+      }
+      for (String user : List.of("u-000000", "u-000001", "u-000002", "u-000003")) {
+        ViewResult r = braid.get("spend_by_user", user);
+        assertThat(r.values().get("n")).as("transactions of %s", user).isEqualTo(spendCount.getOrDefault(user, 0L));
+      }
+    }
+  }
+
+  private static void count(RetailDemo.Feed feed, long events, Map<String, long[]> sales, Map<String, Long> users,
+      ObjectMapper json) throws Exception {
+    List<String> s = new ArrayList<>();
+    List<String> t = new ArrayList<>();
+    feed.next((int) events, s, t);
+    for (String line : s) {
+      JsonNode e = json.readTree(line);
+      long[] acc = sales.computeIfAbsent(e.path("store").asText(), k -> new long[2]);
+      acc[0]++;
+      acc[1] += e.path("qty").asLong();
+    }
+    for (String line : t) {
+      users.merge(json.readTree(line).path("user_id").asText(), 1L, Long::sum);
+    }
+  }
+
+  private static void awaitNoLag(Braid braid) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (braid.status().views().stream().mapToLong(Status.ViewStatus::lag).max().orElse(0) > 0) {
+      assertThat(System.nanoTime()).as("speed layer catch-up").isLessThan(deadline);
+      Thread.sleep(10);
+    }
+  }
+}
