@@ -225,6 +225,7 @@ public final class Ingestor {
       String text = source.text(r.index());
       o.put("event", text.length() > MAX_DEAD_LETTER_TEXT ? text.substring(0, MAX_DEAD_LETTER_TEXT) : text);
       o.put("truncated", text.length() > MAX_DEAD_LETTER_TEXT);
+      o.put("length", text.length());
       try {
         b.add(key, JSON.writeValueAsBytes(o), now, now);
       } catch (JsonProcessingException e) {
@@ -248,8 +249,9 @@ public final class Ingestor {
           any = true;
           try {
             JsonNode o = JSON.readTree(c.value());
+            String event = o.path("event").asText();
             out.add(new DeadLetter(c.offset(), c.ingestTime(), o.path("index").asInt(), o.path("reason").asText(),
-                o.path("event").asText()));
+                event, o.path("truncated").asBoolean(), o.path("length").asLong(event.length())));
           } catch (java.io.IOException e) {
             throw new IllegalStateException("dead letter at offset " + c.offset() + " is not JSON", e);
           }

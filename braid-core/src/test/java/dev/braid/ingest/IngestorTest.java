@@ -289,14 +289,28 @@ class IngestorTest {
     assertThat(dead.get(0).event()).isEqualTo("not json");
     assertThat(dead.get(0).reason()).startsWith("not JSON at line 2");
     assertThat(dead.get(0).receivedAtMillis()).isEqualTo(123L);
-    assertThat(dead.get(1)).isEqualTo(new DeadLetter(1, 123L, 2, "rule failed: amount >= 0.0",
-        "{\"user\": \"v\", \"amount\": -5.0, \"country\": \"US\", \"ts\": 1}"));
+    String refused = "{\"user\": \"v\", \"amount\": -5.0, \"country\": \"US\", \"ts\": 1}";
+    assertThat(dead.get(1)).isEqualTo(new DeadLetter(1, 123L, 2, "rule failed: amount >= 0.0", refused, false,
+        refused.length()));
     assertThat(dead.get(2).reason()).isEqualTo("missing key field 'user'");
     assertThat(dead.get(2).event()).isEqualTo("{\"ts\":1}");
 
     assertThat(in.deadLetters(1, 1)).extracting(DeadLetter::offset).containsExactly(1L);
     assertThat(in.deadLetters(3, 10)).isEmpty();
     assertThat(readAll()).hasSize(1);
+  }
+
+  @Test
+  void shouldSayWhenADeadLetterKeepsOnlyThePrefixOfAHugeEvent() {
+    String huge = "x".repeat(100_000);
+    Ingestor in = ingestor(transactions().build());
+    in.ingestText(List.of(huge), null);
+
+    DeadLetter d = in.deadLetters(0, 10).get(0);
+    assertThat(d.truncated()).isTrue();
+    assertThat(d.length()).isEqualTo(100_000);
+    assertThat(d.event()).hasSize(64 << 10).isEqualTo(huge.substring(0, 64 << 10));
+    assertThat(d.reason()).startsWith("not JSON at line 1");
   }
 
   @Test

@@ -314,7 +314,7 @@ final class DemoCommand implements Callable<Integer> {
       out.println("Braid demo: a retail chain's sales and its customers' card payments");
       out.printf("  server  %s%n", url);
       out.printf("  spec    %s (streams sales and transactions; views sales_by_store,%n", RetailDemo.SPEC_NAME);
-      out.println("          units_by_product_daily, spend_by_user, spend_by_user_hourly)");
+      out.println("          revenue_by_product_daily, spend_by_user, spend_by_user_hourly)");
       out.printf("  data    %s%s%n", dataDir, deletedOnExit ? " (temporary, deleted on exit; --data DIR keeps it)" : "");
       out.flush();
     }

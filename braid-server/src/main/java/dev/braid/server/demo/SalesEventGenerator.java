@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
  * ({@code sku-004512}, so all sales of a product share a partition and keep their order) and the
  * value is a small JSON object:
  *
- * <pre>{@code {"store":"S017","sku":"sku-004512","qty":2,"price_cents":1999,"channel":"store","ts":1736154000123}}</pre>
+ * <pre>{@code {"store":"S017","sku":"sku-004512","qty":2,"price_cents":1999,"total_cents":3998,"channel":"store","ts":1736154000123}}</pre>
  *
  * Product popularity is skewed (a few products sell a lot), quantities are mostly 1, and event time
  * advances by about 20 ms per event with 2 % of events arriving up to 5 s late, as tills that batch
@@ -38,7 +38,7 @@ public final class SalesEventGenerator {
   private final SplittableRandom random;
   private final byte[][] productKeys = new byte[PRODUCTS][];
   private final int[] priceCents = new int[PRODUCTS];
-  private final byte[] value = new byte[128];
+  private final byte[] value = new byte[192];
   private int valueLength;
   private byte[] key;
   private final double meanGapMillis;
@@ -88,6 +88,8 @@ public final class SalesEventGenerator {
     n = put(n, qty);
     n = put(n, ",\"price_cents\":");
     n = put(n, priceCents[product]);
+    n = put(n, ",\"total_cents\":");
+    n = put(n, (long) qty * priceCents[product]);
     n = put(n, ",\"channel\":\"");
     n = put(n, CHANNELS[channel]);
     n = put(n, "\",\"ts\":");

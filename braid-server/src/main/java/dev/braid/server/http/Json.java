@@ -160,6 +160,10 @@ final class Json {
       x.put("index", d.index());
       x.put("reason", d.reason());
       x.put("event", d.event());
+      if (d.truncated()) {
+        x.put("truncated", true);
+        x.put("length", d.length());
+      }
     }
     o.put("next", next);
     return o;

@@ -118,6 +118,49 @@ class CliClientTest {
   }
 
   @Test
+  void shouldIngestAJsonArrayAndStdinInManyRequestsWithProgressAndJsonOutput() throws Exception {
+    Path arr = dir.resolve("sales.json");
+    Files.writeString(arr, """
+        [{"product": "fig", "amount": 1.0, "units": 1, "ts": 1},
+         {"product": "fig", "amount": 2.0, "units": 2, "ts": 2}]
+        """);
+    Run array = braid("ingest", "sales", arr.toString(), url(), "--json");
+    assertThat(array.exit()).as(array.err()).isZero();
+    JsonNode summary = new ObjectMapper().readTree(array.out());
+    assertThat(summary.path("accepted").asLong()).isEqualTo(2);
+    assertThat(summary.path("rejected").asLong()).isZero();
+
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < 30; i++) {
+      lines.append("{\"product\": \"kiwi\", \"amount\": 1.0, \"units\": 1, \"ts\": ").append(i).append("}\n");
+    }
+    java.io.InputStream stdin = System.in;
+    Run piped;
+    try {
+      System.setIn(new java.io.ByteArrayInputStream(lines.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+      piped = braid("ingest", "sales", "-", url(), "--batch", "7");
+    } finally {
+      System.setIn(stdin);
+    }
+    assertThat(piped.exit()).as(piped.err()).isZero();
+    assertThat(piped.out()).contains("sales: 30 events accepted, 0 rejected");
+    // Not a terminal: the progress bar prints plain lines on stderr.
+    assertThat(piped.err()).contains("ingest sales").contains("30/? events");
+    awaitUnits("kiwi", 30);
+    awaitUnits("fig", 3);
+
+    JsonNode batch = new ObjectMapper().readTree(braid("batch", "revenue", url(), "--json").out());
+    long built = batch.path("built").asLong();
+    assertThat(batch.path("current").asLong()).isEqualTo(built).isGreaterThan(1);
+    JsonNode versions = new ObjectMapper().readTree(braid("versions", "revenue", url(), "--json").out());
+    assertThat(versions.path("current").asLong()).isEqualTo(built);
+    assertThat(versions.path("versions").findValuesAsText("state")).containsExactly("backup", "current");
+    JsonNode status = new ObjectMapper().readTree(braid("status", url(), "--json").out());
+    assertThat(status.path("streams").get(0).path("events").asLong()).isEqualTo(32);
+    assertThat(status.path("views").get(0).path("currentVersion").asLong()).isEqualTo(built);
+  }
+
+  @Test
   void shouldFailWithTheServersDetailAndANonZeroExit() {
     Run r = braid("query", "nope", "k", url());
     assertThat(r.exit()).isEqualTo(1);

@@ -43,7 +43,7 @@ class RetailDemoTest {
       live = demo.sent() - history;
       awaitNoLag(braid);
 
-      Map<String, long[]> naive = new HashMap<>(); // store -> {sales, units}
+      Map<String, long[]> naive = new HashMap<>(); // store -> {sales, units, revenue}
       Map<String, Long> spendCount = new HashMap<>();
       ObjectMapper json = new ObjectMapper();
       count(new RetailDemo.Feed(seed, now - TimeUnit.HOURS.toMillis(24), history * 1000.0 / TimeUnit.HOURS.toMillis(24)),
@@ -55,6 +55,7 @@ class RetailDemoTest {
         ViewResult r = braid.get("sales_by_store", e.getKey());
         assertThat(r.values().get("sales")).as("sales of %s", e.getKey()).isEqualTo(e.getValue()[0]);
         assertThat(r.values().get("units")).as("units of %s", e.getKey()).isEqualTo(e.getValue()[1]);
+        assertThat(r.values().get("revenue_cents")).as("revenue of %s", e.getKey()).isEqualTo(e.getValue()[2]);
         assertThat(r.asOf().version()).isEqualTo(2L);
       }
       for (String user : List.of("u-000000", "u-000001", "u-000002", "u-000003")) {
@@ -71,9 +72,10 @@ class RetailDemoTest {
     feed.next((int) events, s, t);
     for (String line : s) {
       JsonNode e = json.readTree(line);
-      long[] acc = sales.computeIfAbsent(e.path("store").asText(), k -> new long[2]);
+      long[] acc = sales.computeIfAbsent(e.path("store").asText(), k -> new long[3]);
       acc[0]++;
       acc[1] += e.path("qty").asLong();
+      acc[2] += e.path("qty").asLong() * e.path("price_cents").asLong();
     }
     for (String line : t) {
       users.merge(json.readTree(line).path("user_id").asText(), 1L, Long::sum);

@@ -11,7 +11,7 @@ class SalesEventGeneratorTest {
 
   private static final Pattern SALE = Pattern.compile(
       "\\{\"store\":\"(S\\d{3}|WEB)\",\"sku\":\"(sku-\\d{6})\",\"qty\":(\\d+),\"price_cents\":(\\d+),"
-          + "\"channel\":\"(store|web|app)\",\"ts\":(\\d+)}");
+          + "\"total_cents\":(\\d+),\"channel\":\"(store|web|app)\",\"ts\":(\\d+)}");
 
   @Test
   void shouldWriteOneJsonSalePerEventWhoseSkuIsTheKey() {
@@ -23,9 +23,10 @@ class SalesEventGeneratorTest {
 
       assertThat(m.matches()).as("event %d: %s", i, value).isTrue();
       assertThat(m.group(2)).isEqualTo(new String(gen.key(), StandardCharsets.US_ASCII));
-      assertThat(Long.parseLong(m.group(6))).isEqualTo(gen.eventTime());
+      assertThat(Long.parseLong(m.group(7))).isEqualTo(gen.eventTime());
+      assertThat(Long.parseLong(m.group(5))).isEqualTo(Long.parseLong(m.group(3)) * Long.parseLong(m.group(4)));
       assertThat(Integer.parseInt(m.group(3))).isBetween(1, 12);
-      assertThat(m.group(1).equals("WEB")).isEqualTo(!m.group(5).equals("store"));
+      assertThat(m.group(1).equals("WEB")).isEqualTo(!m.group(6).equals("store"));
     }
   }
 

@@ -194,6 +194,45 @@ class BraidServerTest {
   }
 
   @Test
+  void shouldBatchGetManyKeysWithAsOfAndAnswer202ForABatchCycleThatOutlastsTheWait() throws Exception {
+    start();
+    for (int chunk = 0; chunk < 40; chunk++) { // 40 requests of 500 events: under the test's 64 KiB body limit
+      StringBuilder body = new StringBuilder();
+      for (int i = chunk * 500; i < (chunk + 1) * 500; i++) {
+        body.append(sale("p" + (i % 500), "s" + (i % 7), 1.0, 1, "2026-11-22T10:00:00Z")).append('\n');
+      }
+      assertThat(post("/v1/streams/sales/events", "application/x-ndjson", body.toString()).statusCode()).isEqualTo(200);
+    }
+    awaitCount("p0", 40);
+
+    HttpResponse<String> many = post("/v1/views/revenue/keys:batchGet", "application/json",
+        "{\"keys\": [\"p0\", \"p499\", \"never-seen\"]}");
+    assertThat(many.statusCode()).as(many.body()).isEqualTo(200);
+    JsonNode results = json(many).path("results");
+    assertThat(results).hasSize(3);
+    assertThat(results.findValuesAsText("key")).containsExactly("p0", "p499", "never-seen");
+    assertThat(results.get(0).path("values").path("n").asLong()).isEqualTo(40);
+    assertThat(results.get(1).path("values").path("n").asLong()).isEqualTo(40);
+    assertThat(results.get(2).path("found").asBoolean()).isFalse();
+    for (JsonNode r : results) {
+      assertThat(r.path("asOf").path("version").asLong()).isEqualTo(1);
+      assertThat(r.path("asOf").path("position").size()).isEqualTo(2);
+    }
+
+    HttpResponse<String> running = post("/v1/views/daily/batch?wait=0", null, "");
+    assertThat(running.statusCode()).as(running.body()).isEqualTo(202);
+    assertThat(running.headers().firstValue("Location")).contains("/v1/views/daily/versions");
+    assertThat(json(running).path("status").asText()).isEqualTo("running");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (json(get("/v1/views/daily/versions")).path("current").asLong() == 1) {
+      assertThat(System.nanoTime()).as("the batch cycle finishes").isLessThan(deadline);
+      Thread.sleep(20);
+    }
+    assertThat(json(get("/v1/views/daily/keys/s0?from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z"))
+        .path("windows").get(0).path("values").path("n").asLong()).isEqualTo(20_000 / 7 + 1);
+  }
+
+  @Test
   void shouldAnswerEveryErrorWithAProblemThatSaysWhatToDo() throws Exception {
     start();
     assertProblem(post("/v1/streams/nope/events", "application/json", "[]"), 404, "unknown stream 'nope'");
@@ -210,6 +249,8 @@ class BraidServerTest {
     assertProblem(get("/v1/views/daily/keys/s1?from=yesterday"), 400, "'from' must be epoch millis or ISO-8601");
     assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"ids\": []}"), 400,
         "{\"keys\": [");
+    assertProblem(get("/v1/streams/nope/dead-letters"), 404, "unknown stream 'nope'");
+    assertProblem(post("/v1/views/nope/batch", null, ""), 404, "unknown view 'nope'");
     JsonNode unseen = json(get("/v1/views/revenue/keys/never-seen"));
     assertThat(unseen.path("found").asBoolean()).isFalse();
     assertThat(unseen.path("values").path("n").asLong()).isZero();
