@@ -8,7 +8,6 @@ import java.util.Arrays;
 import java.util.List;
 import org.apache.datasketches.hll.HllSketch;
 import org.apache.datasketches.hll.TgtHllType;
-import org.apache.datasketches.hll.Union;
 
 /**
  * {@code count_distinct(field[, lgK])}: the number of distinct non-null values, exact up to
@@ -157,11 +156,7 @@ final class CountDistinctAggregation implements Aggregation {
 
   /** The union of sketches as a new sketch of this aggregation's lgK and type; the inputs are unchanged. */
   private HllSketch union(HllSketch... sketches) {
-    Union union = new Union(lgK);
-    for (HllSketch sketch : sketches) {
-      union.update(sketch);
-    }
-    return union.getResult(HLL_TYPE);
+    return SketchCompat.union(lgK, HLL_TYPE, sketches);
   }
 
   @Override

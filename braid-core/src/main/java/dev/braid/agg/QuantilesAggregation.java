@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.datasketches.kll.KllDoublesSketch;
-import org.apache.datasketches.memory.Memory;
 
 /**
  * {@code quantiles(field[, k])}: approximate quantiles of a long, double or timestamp field by an
@@ -132,7 +131,7 @@ final class QuantilesAggregation implements Aggregation {
     }
     byte[] bytes = AccumulatorCodec.readBytes(in);
     try {
-      s.setObject(0, KllDoublesSketch.heapify(Memory.wrap(bytes)));
+      s.setObject(0, SketchCompat.heapifyKll(bytes));
     } catch (RuntimeException e) {
       throw new IOException("quantiles accumulator: unreadable KLL sketch: " + e.getMessage(), e);
     }

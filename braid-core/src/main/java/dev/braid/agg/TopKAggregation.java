@@ -11,15 +11,11 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.datasketches.common.ArrayOfStringsSerDe;
-import org.apache.datasketches.frequencies.ErrorType;
-import org.apache.datasketches.frequencies.ItemsSketch;
-import org.apache.datasketches.memory.Memory;
 
 /**
  * {@code top_k(field[, k])}: the k most frequent non-null values, by an Apache DataSketches
- * frequent items sketch ({@link ItemsSketch} of strings). Values of other types are counted by
- * their string form: {@code 42}, {@code 2.5}, {@code true}, and timestamps in ISO-8601
+ * frequent items sketch of strings ({@link SketchCompat.FrequentStrings}). Values of other types
+ * are counted by their string form: {@code 42}, {@code 2.5}, {@code true}, and timestamps in ISO-8601
  * ({@code 2024-05-01T10:00:00Z}). k may be 1 to {@value #MAX_K}, default {@value #DEFAULT_K}.
  *
  * <p>Result: a list of at most k maps {@code {item: String, estimate: Long}}, by estimate
@@ -37,7 +33,7 @@ import org.apache.datasketches.memory.Memory;
  *
  * <h2>State</h2>
  * <pre>
- *   object slot 0: null (no values) | ItemsSketch&lt;String&gt;      long slots: none
+ *   object slot 0: null (no values) | SketchCompat.FrequentStrings      long slots: none
  *   binary: header(kind 0)                                   when empty
  *           header(kind 1) varint(length) sketch bytes       (ArrayOfStringsSerDe)
  * </pre>
@@ -46,7 +42,6 @@ final class TopKAggregation implements Aggregation {
 
   static final int DEFAULT_K = 10;
   static final int MAX_K = 1000;
-  private static final ArrayOfStringsSerDe SERDE = new ArrayOfStringsSerDe();
   private static final Comparator<Map<String, Object>> ORDER = Comparator
       .comparing((Map<String, Object> m) -> (Long) m.get("estimate")).reversed()
       .thenComparing(m -> (String) m.get("item"));
@@ -112,40 +107,36 @@ final class TopKAggregation implements Aggregation {
     }
   }
 
-  @SuppressWarnings("unchecked")
-  private ItemsSketch<String> sketch(AccumulatorState s) {
-    ItemsSketch<String> sketch = (ItemsSketch<String>) s.getObject(0);
+  private SketchCompat.FrequentStrings sketch(AccumulatorState s) {
+    SketchCompat.FrequentStrings sketch = (SketchCompat.FrequentStrings) s.getObject(0);
     if (sketch == null) {
-      sketch = new ItemsSketch<>(maxMapSize);
+      sketch = new SketchCompat.FrequentStrings(maxMapSize);
       s.setObject(0, sketch);
     }
     return sketch;
   }
 
   @Override
-  @SuppressWarnings("unchecked")
   public void merge(AccumulatorState into, AccumulatorState from) {
-    ItemsSketch<String> other = (ItemsSketch<String>) from.getObject(0);
+    SketchCompat.FrequentStrings other = (SketchCompat.FrequentStrings) from.getObject(0);
     if (other != null) {
       sketch(into).merge(other);
     }
   }
 
   @Override
-  @SuppressWarnings("unchecked")
   public Object result(AccumulatorState s) {
-    ItemsSketch<String> sketch = (ItemsSketch<String>) s.getObject(0);
+    SketchCompat.FrequentStrings sketch = (SketchCompat.FrequentStrings) s.getObject(0);
     if (sketch == null) {
       return List.of();
     }
-    ItemsSketch.Row<String>[] rows = sketch.getFrequentItems(0, ErrorType.NO_FALSE_NEGATIVES);
-    List<Map<String, Object>> items = new ArrayList<>(rows.length);
-    for (ItemsSketch.Row<String> row : rows) {
+    List<Map<String, Object>> items = new ArrayList<>();
+    sketch.forEachFrequent((name, estimate) -> {
       Map<String, Object> item = new LinkedHashMap<>(4);
-      item.put("item", row.getItem());
-      item.put("estimate", row.getEstimate());
+      item.put("item", name);
+      item.put("estimate", estimate);
       items.add(item);
-    }
+    });
     items.sort(ORDER);
     List<Map<String, Object>> top = new ArrayList<>(Math.min(k, items.size()));
     for (Map<String, Object> item : items.subList(0, Math.min(k, items.size()))) {
@@ -155,15 +146,14 @@ final class TopKAggregation implements Aggregation {
   }
 
   @Override
-  @SuppressWarnings("unchecked")
   public void write(AccumulatorState s, DataOutput out) throws IOException {
-    ItemsSketch<String> sketch = (ItemsSketch<String>) s.getObject(0);
+    SketchCompat.FrequentStrings sketch = (SketchCompat.FrequentStrings) s.getObject(0);
     if (sketch == null) {
       AccumulatorCodec.writeHeader(out, 0);
       return;
     }
     AccumulatorCodec.writeHeader(out, 1);
-    AccumulatorCodec.writeBytes(out, sketch.toByteArray(SERDE));
+    AccumulatorCodec.writeBytes(out, sketch.toByteArray());
   }
 
   @Override
@@ -174,7 +164,7 @@ final class TopKAggregation implements Aggregation {
     }
     byte[] bytes = AccumulatorCodec.readBytes(in);
     try {
-      s.setObject(0, ItemsSketch.getInstance(Memory.wrap(bytes), SERDE));
+      s.setObject(0, SketchCompat.FrequentStrings.heapify(bytes));
     } catch (RuntimeException e) {
       throw new IOException("top_k accumulator: unreadable frequent items sketch: " + e.getMessage(), e);
     }

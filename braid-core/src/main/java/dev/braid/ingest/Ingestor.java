@@ -58,6 +58,8 @@ public final class Ingestor {
   private final List<String> ruleTexts;
   private final LongSupplier clock;
   private final ThreadLocal<Scratch> scratch;
+  private final RateMeter acceptedRate = new RateMeter();
+  private final RateMeter rejectedRate = new RateMeter();
 
   private final class Scratch {
     final EventEncoder encoder = new EventEncoder(schema);
@@ -209,6 +211,8 @@ public final class Ingestor {
       positions.put(p, offsets);
       accepted += r.count();
     }
+    acceptedRate.record(accepted);
+    rejectedRate.record(rejections.size());
     return new IngestResult(stream.name(), accepted, positions, rejections);
   }
 
@@ -233,6 +237,16 @@ public final class Ingestor {
       }
     }
     deadLetters.append(0, b);
+  }
+
+  /** Events accepted per second, over the last ten seconds. */
+  public double acceptedPerSecond() {
+    return acceptedRate.perSecond();
+  }
+
+  /** Events rejected per second, over the last ten seconds. */
+  public double rejectedPerSecond() {
+    return rejectedRate.perSecond();
   }
 
   /** Up to {@code limit} dead letters from offset {@code from} on. */

@@ -20,7 +20,6 @@ import java.util.Set;
 import java.util.stream.IntStream;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
-import org.apache.datasketches.frequencies.ItemsSketch;
 import org.apache.datasketches.hll.HllSketch;
 import org.apache.datasketches.kll.KllDoublesSketch;
 import org.junit.jupiter.api.Test;
@@ -154,7 +153,7 @@ class SketchAggregationTest {
       events.add(new TestEvent(item, i, 0, i));
     }
     Aggregation agg = Aggregations.create(Aggregations.parse("top_k(item, " + k + ")"), FieldType.STRING);
-    long bound = (long) Math.ceil(ItemsSketch.getAprioriError(TopKAggregation.maxMapSize(k), n));
+    long bound = (long) Math.ceil(SketchCompat.FrequentStrings.aprioriError(TopKAggregation.maxMapSize(k), n));
     long[] sortedCounts = truth.values().stream().mapToLong(Long::longValue).sorted().toArray();
     long kPlusFirst = sortedCounts[sortedCounts.length - 1 - k];
 
