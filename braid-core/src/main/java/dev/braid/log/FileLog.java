@@ -73,6 +73,7 @@ public final class FileLog implements Log {
   private final Path realDir;
   private final FileChannel lockChannel;
   private final FileLock lock;
+  /** The log's background thread: periodic fsyncs of {@code interval} streams, preallocation of {@code fsync} ones. */
   private final ScheduledExecutorService syncer;
   // guarded by this
   private final Map<String, FileLogStream> streams = new TreeMap<>();
@@ -188,7 +189,7 @@ public final class FileLog implements Log {
               name, dir, STREAM_PROPERTIES));
         }
         StreamConfig config = readConfig(props);
-        FileLogStream stream = FileLogStream.open(name, p, config);
+        FileLogStream stream = FileLogStream.open(name, p, config, syncer);
         streams.put(name, stream);
         for (int i = 0; i < config.partitions(); i++) {
           RecoveryReport r = stream.partition(i).recovery();
@@ -249,7 +250,7 @@ public final class FileLog implements Log {
     } catch (IOException e) {
       throw new LogException("cannot create stream '" + name + "' in " + dir + ": " + e.getMessage(), e);
     }
-    FileLogStream stream = FileLogStream.open(name, target, config);
+    FileLogStream stream = FileLogStream.open(name, target, config, syncer);
     streams.put(name, stream);
     schedule(stream);
     LOG.info("created stream '{}' with {} partitions, durability {}", name, config.partitions(), config.durability());

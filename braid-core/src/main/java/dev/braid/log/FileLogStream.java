@@ -3,6 +3,7 @@ package dev.braid.log;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.Executor;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -25,8 +26,11 @@ final class FileLogStream implements LogStream {
     return streamDir.resolve(String.format("p%05d", partition));
   }
 
-  /** Opens and recovers every partition; throws {@link LogException} for a missing or foreign file. */
-  static FileLogStream open(String name, Path dir, StreamConfig config) {
+  /**
+   * Opens and recovers every partition; throws {@link LogException} for a missing or foreign file.
+   * {@code preallocator} runs the partitions' preallocation steps (see {@link FilePartition}).
+   */
+  static FileLogStream open(String name, Path dir, StreamConfig config, Executor preallocator) {
     requireOnlyStreamFiles(dir, config);
     FilePartition[] parts = new FilePartition[config.partitions()];
     try {
@@ -36,7 +40,7 @@ final class FileLogStream implements LogStream {
           throw new LogException(String.format("stream '%s' has %d partitions but directory %s is missing",
               name, config.partitions(), pd));
         }
-        parts[p] = FilePartition.open(name, p, pd, config);
+        parts[p] = FilePartition.open(name, p, pd, config, preallocator);
       }
     } catch (RuntimeException e) {
       // Release the partitions opened so far: the caller may repair the directory and retry.
