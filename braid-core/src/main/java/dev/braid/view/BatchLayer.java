@@ -200,6 +200,8 @@ final class BatchLayer {
   private final class Fold {
     private final int partition;
     private final ViewProgram.Scratch x = program.scratch();
+    private final RecordChunk chunk = new RecordChunk();
+    private final boolean touch = isKeyPartitioned(program);
     private final RunFile.Sorter sorter = new RunFile.Sorter();
     private final DataBuffer sample = program.objectWidth == 0 ? null : new DataBuffer(256);
     private GroupTable table;
@@ -221,23 +223,28 @@ final class BatchLayer {
         while (r.position() < end) {
           RecordCursor c = r.poll();
           boolean any = false;
-          while (c.next()) {
-            long offset = c.offset();
-            if (offset >= end) {
-              break;
+          boolean more = c.next() && c.offset() < end;
+          while (more) {
+            more = chunk.fill(c, end, RecordChunk.CAPACITY);
+            if (touch) {
+              chunk.touch(table);
             }
-            any = true;
-            x.reader.wrap(c.buffer(), c.valueOffset(), c.valueLength()).at(partition, offset, c.eventTime());
-            try {
-              program.apply(table, x);
-            } catch (RuntimeException e) {
-              // The speed layer skips such an event too, so Base and Delta still agree.
-              counters.errors().incrementAndGet();
+            for (int j = 0; j < chunk.size; j++) {
+              any = true;
+              x.reader.wrap(chunk.buffer[j], chunk.valueOffset[j], chunk.valueLength[j])
+                  .at(partition, chunk.offset[j], chunk.eventTime[j]);
+              try {
+                program.apply(table, x);
+              } catch (RuntimeException e) {
+                // The speed layer skips such an event too, so Base and Delta still agree.
+                counters.errors().incrementAndGet();
+              }
+              counted++;
+              if (table.groupCount() != groupsSeen) {
+                afterNewGroup();
+              }
             }
-            counted++;
-            if (table.groupCount() != groupsSeen) {
-              afterNewGroup();
-            }
+            chunk.clear();
           }
           if (!any) {
             break;

@@ -7,20 +7,30 @@ import java.util.Arrays;
  * with no object per group and no boxing.
  *
  * <h2>Layout</h2>
- * Keys are interned once in a byte arena and found through an open-addressing table of key ids
- * (linear probing, power-of-two capacity, load factor at most 1/2). Each key heads a singly linked
- * list of its groups, one per window (one in all for a view without windows); new windows go to
- * the head, so in-order events find their window at once. A group's state is a row of
- * {@code longWidth} longs in {@link #longs} and {@code objectWidth} references in {@link #objects},
- * laid out by {@link ViewProgram}.
+ * Keys are interned once in a byte arena and found through an open-addressing table of slots
+ * (linear probing, power-of-two capacity, load factor at most 1/2). A slot holds the key's 32-bit
+ * hash and its id in one {@code long}, so a probe compares hashes without touching the key's own
+ * data. A key's offset, length, hash and first group sit side by side in {@link #keyInfo} (one
+ * cache line fetch instead of four arrays). Each key heads a singly linked list of its groups, one
+ * per window; new windows go to the head, so in-order events find their window at once. A group's
+ * state is a row of {@code longWidth} longs in {@link #longs} and {@code objectWidth} references in
+ * {@link #objects}, laid out by {@link ViewProgram}.
  *
  * <pre>
- *   table[slot] -> keyId            keyOffset/keyLength/keyHash/keyHead[keyId]
- *   keyHead[keyId] -> groupId       groupNext/groupWindow/groupKey[groupId], longs[groupId * longWidth ...]
+ *   slots[s] = hash &lt;&lt; 32 | keyId      keyInfo[keyId * 4 ..] = offset, length, hash, head group
+ *   head group -&gt; groupId                groupNext/groupWindow/groupKey[groupId], longs[groupId * longWidth ...]
  * </pre>
  *
- * <p>Per key about 24 bytes plus the key's bytes, per group 16 bytes plus its state, so a
- * {@code count + sum} view costs about 56 bytes plus the key per key.
+ * <h2>One group per key</h2>
+ * A table for a view without windows ({@code windowed == false}) has exactly one group per key,
+ * created with the key, with the key's id as its group id and window 0. It keeps no group list
+ * arrays, and a lookup goes slot, key info, key bytes, state row: four memory accesses per event,
+ * which is what bounds the speed layer once the table outgrows the CPU caches.
+ *
+ * <p>Per key, with capacities between half and all used: the slots 16 to 32 bytes, key info 16,
+ * the key's bytes, the state row ({@code 16} bytes for {@code count + sum}), and with windows 16
+ * more per group. So a {@code count + sum} view without windows costs about 50 bytes plus the key
+ * per key, when arrays are full, up to about twice that just after they doubled.
  *
  * <h2>Threading</h2>
  * Not thread-safe. One writer owns a table; {@link Delta} guards concurrent readers with a lock
@@ -29,6 +39,12 @@ import java.util.Arrays;
 final class GroupTable {
 
   private static final int NONE = -1;
+  private static final long EMPTY = -1L; // a used slot's low word is a key id, never 0xffffffff
+  private static final int INFO = 4;
+  private static final int OFFSET = 0;
+  private static final int LENGTH = 1;
+  private static final int HASH = 2;
+  private static final int HEAD = 3;
 
   /** Sets a new group's state row to the aggregations' zero. */
   @FunctionalInterface
@@ -37,46 +53,57 @@ final class GroupTable {
   }
 
   private final RowInit init;
+  private final boolean windowed;
 
   final int longWidth;
   final int objectWidth;
 
   // key side
-  private int[] table;
+  private long[] slots;
   private int mask;
   private byte[] keyBytes;
   private int keyBytesUsed;
-  private int[] keyOffset;
-  private int[] keyLength;
-  private int[] keyHash;
-  private int[] keyHead;
+  private int[] keyInfo;
+  private int keyCapacity;
   private int keys;
 
-  // group side
+  // group side; the three group arrays are null when !windowed
   private int[] groupNext;
   private long[] groupWindow;
   private int[] groupKey;
+  private int groupCapacity;
   long[] longs;
   Object[] objects;
   private int groups;
 
+  /** A table whose keys may have several groups, one per window. */
   GroupTable(int longWidth, int objectWidth, int expectedKeys, RowInit init) {
+    this(longWidth, objectWidth, expectedKeys, init, true);
+  }
+
+  /**
+   * @param windowed false for a view without windows: every key then has exactly one group, of
+   *     window 0, and {@link #findOrInsertGroup} accepts only window 0
+   */
+  GroupTable(int longWidth, int objectWidth, int expectedKeys, RowInit init, boolean windowed) {
     this.init = init;
+    this.windowed = windowed;
     this.longWidth = longWidth;
     this.objectWidth = objectWidth;
     int capacity = Integer.highestOneBit(Math.max(16, expectedKeys) * 2 - 1) << 1;
-    this.table = new int[capacity];
-    Arrays.fill(table, NONE);
+    this.slots = new long[capacity];
+    Arrays.fill(slots, EMPTY);
     this.mask = capacity - 1;
     int keyCap = Math.max(16, expectedKeys);
+    this.keyCapacity = keyCap;
     this.keyBytes = new byte[keyCap * 16];
-    this.keyOffset = new int[keyCap];
-    this.keyLength = new int[keyCap];
-    this.keyHash = new int[keyCap];
-    this.keyHead = new int[keyCap];
-    this.groupNext = new int[keyCap];
-    this.groupWindow = new long[keyCap];
-    this.groupKey = new int[keyCap];
+    this.keyInfo = new int[keyCap * INFO];
+    this.groupCapacity = keyCap;
+    if (windowed) {
+      this.groupNext = new int[keyCap];
+      this.groupWindow = new long[keyCap];
+      this.groupKey = new int[keyCap];
+    }
     this.longs = new long[keyCap * Math.max(1, longWidth)];
     this.objects = objectWidth == 0 ? null : new Object[keyCap * objectWidth];
   }
@@ -102,43 +129,96 @@ final class GroupTable {
     return h ^ (h >>> 16);
   }
 
-  /** The key id of {@code key}, or -1. */
-  int findKey(byte[] key, int len, int hash) {
+  /** {@link #hash(byte[], int)} of {@code len} bytes of {@code b} from {@code off} (absolute gets). */
+  static int hash(java.nio.ByteBuffer b, int off, int len) {
+    int h = 0x811c9dc5;
+    for (int i = off, end = off + len; i < end; i++) {
+      h = (h ^ (b.get(i) & 0xff)) * 0x01000193;
+    }
+    h ^= h >>> 16;
+    h *= 0x85ebca6b;
+    h ^= h >>> 13;
+    h *= 0xc2b2ae35;
+    return h ^ (h >>> 16);
+  }
+
+  /**
+   * Loads, for each of {@code hashes[0..n)}, what a lookup of that hash will read (its first slot,
+   * then the key's info, state row and bytes), one step at a time across all of them. The loads of
+   * one step do not depend on each other, so the CPU overlaps their cache misses instead of waiting
+   * for one key's chain of misses before starting the next key's. A hint only: a hash whose first
+   * slot holds another key just loads that key. {@code ids} is scratch of at least {@code n}.
+   *
+   * @return a value derived from the loads, for the caller to keep (so they are not optimized away)
+   */
+  long touch(int[] hashes, int[] ids, int n) {
+    long sink = 0;
+    long[] s = slots;
+    int m = mask;
+    for (int i = 0; i < n; i++) {
+      long e = s[hashes[i] & m];
+      ids[i] = e == EMPTY ? NONE : (int) e;
+    }
+    int[] info = keyInfo;
+    long[] state = longs;
+    int w = Math.max(1, longWidth);
+    for (int i = 0; i < n; i++) {
+      int id = ids[i];
+      if (id != NONE) {
+        ids[i] = info[id * INFO + OFFSET];
+        sink += state[id * w];
+      }
+    }
+    byte[] kb = keyBytes;
+    for (int i = 0; i < n; i++) {
+      int off = ids[i];
+      if (off != NONE) {
+        sink += kb[off];
+      }
+    }
+    return sink;
+  }
+
+  /** The slot holding {@code key}, or the empty slot where it would go. */
+  private int probe(byte[] key, int len, int hash) {
+    long[] s = slots;
     int slot = hash & mask;
     while (true) {
-      int id = table[slot];
-      if (id == NONE) {
-        return NONE;
-      }
-      if (keyHash[id] == hash && keyEquals(id, key, len)) {
-        return id;
+      long e = s[slot];
+      if (e == EMPTY || ((int) (e >>> 32) == hash && keyEquals((int) e, key, len))) {
+        return slot;
       }
       slot = (slot + 1) & mask;
     }
+  }
+
+  /** The key id of {@code key}, or -1. */
+  int findKey(byte[] key, int len, int hash) {
+    long e = slots[probe(key, len, hash)];
+    return e == EMPTY ? NONE : (int) e;
   }
 
   private boolean keyEquals(int id, byte[] key, int len) {
-    if (keyLength[id] != len) {
+    int at = id * INFO;
+    if (keyInfo[at + LENGTH] != len) {
       return false;
     }
-    return Arrays.equals(keyBytes, keyOffset[id], keyOffset[id] + len, key, 0, len);
+    int off = keyInfo[at + OFFSET];
+    return Arrays.equals(keyBytes, off, off + len, key, 0, len);
   }
 
-  /** The key id of {@code key}, inserting it if new. */
+  /**
+   * The key id of {@code key}, inserting it if new. In a table without windows a new key gets its
+   * one group (id = key id) at once.
+   */
   int findOrInsertKey(byte[] key, int len, int hash) {
-    int slot = hash & mask;
-    while (true) {
-      int id = table[slot];
-      if (id == NONE) {
-        break;
-      }
-      if (keyHash[id] == hash && keyEquals(id, key, len)) {
-        return id;
-      }
-      slot = (slot + 1) & mask;
+    int slot = probe(key, len, hash);
+    long e = slots[slot];
+    if (e != EMPTY) {
+      return (int) e;
     }
     int id = keys;
-    if (id == keyOffset.length) {
+    if (id == keyCapacity) {
       growKeys();
     }
     if (keyBytesUsed + len > keyBytes.length) {
@@ -149,22 +229,29 @@ final class GroupTable {
       keyBytes = Arrays.copyOf(keyBytes, (int) cap);
     }
     System.arraycopy(key, 0, keyBytes, keyBytesUsed, len);
-    keyOffset[id] = keyBytesUsed;
-    keyLength[id] = len;
-    keyHash[id] = hash;
-    keyHead[id] = NONE;
+    int at = id * INFO;
+    keyInfo[at + OFFSET] = keyBytesUsed;
+    keyInfo[at + LENGTH] = len;
+    keyInfo[at + HASH] = hash;
+    keyInfo[at + HEAD] = NONE;
     keyBytesUsed += len;
     keys++;
-    table[slot] = id;
-    if (keys * 2 > table.length) {
+    slots[slot] = ((long) hash << 32) | id;
+    if (keys * 2 > slots.length) {
       rehash();
+    }
+    if (!windowed) {
+      newGroup(id, 0L);
     }
     return id;
   }
 
   /** The group of window {@code window} under key id {@code keyId}, or -1. */
   int findGroup(int keyId, long window) {
-    for (int g = keyHead[keyId]; g != NONE; g = groupNext[g]) {
+    if (!windowed) {
+      return window == 0L ? keyInfo[keyId * INFO + HEAD] : NONE;
+    }
+    for (int g = keyInfo[keyId * INFO + HEAD]; g != NONE; g = groupNext[g]) {
       if (groupWindow[g] == window) {
         return g;
       }
@@ -177,7 +264,13 @@ final class GroupTable {
    * to the aggregations' zero by the table's {@link RowInit}.
    */
   int findOrInsertGroup(int keyId, long window) {
-    int head = keyHead[keyId];
+    if (!windowed) {
+      if (window != 0L) {
+        throw new IllegalArgumentException("a table without windows has window 0 only, not " + window);
+      }
+      return keyId; // its one group, created with the key
+    }
+    int head = keyInfo[keyId * INFO + HEAD];
     if (head != NONE && groupWindow[head] == window) {
       return head;
     }
@@ -185,33 +278,40 @@ final class GroupTable {
     if (g != NONE) {
       return g;
     }
-    g = groups;
-    if (g == groupNext.length) {
+    return newGroup(keyId, window);
+  }
+
+  private int newGroup(int keyId, long window) {
+    int g = groups;
+    if (g == groupCapacity) {
       growGroups();
     }
-    groupNext[g] = head;
-    groupWindow[g] = window;
-    groupKey[g] = keyId;
-    keyHead[keyId] = g;
+    int at = keyId * INFO + HEAD;
+    if (windowed) {
+      groupNext[g] = keyInfo[at];
+      groupWindow[g] = window;
+      groupKey[g] = keyId;
+    }
+    keyInfo[at] = g;
     groups++;
     init.zero(longs, g * longWidth, objects, g * objectWidth);
     return g;
   }
 
   int firstGroupOfKey(int keyId) {
-    return keyHead[keyId];
+    return keyInfo[keyId * INFO + HEAD];
   }
 
   int nextGroupOfKey(int group) {
-    return groupNext[group];
+    return windowed ? groupNext[group] : NONE;
   }
 
   long window(int group) {
-    return groupWindow[group];
+    return windowed ? groupWindow[group] : 0L;
   }
 
   int keyOf(int group) {
-    return groupKey[group];
+    return windowed ? groupKey[group] : group;
   }
 
   byte[] keyBytes() {
@@ -219,29 +319,31 @@ final class GroupTable {
   }
 
   int keyOffset(int keyId) {
-    return keyOffset[keyId];
+    return keyInfo[keyId * INFO + OFFSET];
   }
 
   int keyLength(int keyId) {
-    return keyLength[keyId];
+    return keyInfo[keyId * INFO + LENGTH];
   }
 
   int keyHash(int keyId) {
-    return keyHash[keyId];
+    return keyInfo[keyId * INFO + HASH];
   }
 
   byte[] keyCopy(int keyId) {
-    return Arrays.copyOfRange(keyBytes, keyOffset[keyId], keyOffset[keyId] + keyLength[keyId]);
+    int off = keyOffset(keyId);
+    return Arrays.copyOfRange(keyBytes, off, off + keyLength(keyId));
+  }
+
+  /** Heap bytes of the group arrays per group of capacity. */
+  private long bytesPerGroup() {
+    return (windowed ? 16L : 0L) + (long) Math.max(1, longWidth) * 8 + (objects == null ? 0 : (long) objectWidth * 4);
   }
 
   /** Approximate heap bytes held by this table. */
   long memoryBytes() {
-    long b = (long) table.length * 4 + keyBytes.length + (long) keyOffset.length * 16 + (long) groupNext.length * 16
-        + (long) longs.length * 8;
-    if (objects != null) {
-      b += (long) objects.length * 4;
-    }
-    return b;
+    return (long) slots.length * 8 + keyBytes.length + (long) keyCapacity * INFO * 4
+        + (long) groupCapacity * bytesPerGroup();
   }
 
   /**
@@ -252,17 +354,17 @@ final class GroupTable {
    */
   long memoryBytesAfterInsert(int keyLength) {
     long b = memoryBytes();
-    if (keys == keyOffset.length) {
-      b += (long) keyOffset.length * 16;
+    if (keys == keyCapacity) {
+      b += (long) keyCapacity * INFO * 4;
     }
-    if ((keys + 1) * 2 > table.length) {
-      b += (long) table.length * 4;
+    if ((keys + 1) * 2 > slots.length) {
+      b += (long) slots.length * 8;
     }
     if (keyBytesUsed + keyLength > keyBytes.length) {
       b += Math.max(keyBytes.length, keyLength);
     }
-    if (groups == groupNext.length) {
-      b += (long) groupNext.length * 16 + (long) longs.length * 8 + (objects == null ? 0 : (long) objects.length * 4);
+    if (groups == groupCapacity) {
+      b += (long) groupCapacity * bytesPerGroup();
     }
     return b;
   }
@@ -272,7 +374,7 @@ final class GroupTable {
    * layer has spilled fills again without allocating. Drops the references to state objects.
    */
   void clear() {
-    Arrays.fill(table, NONE);
+    Arrays.fill(slots, EMPTY);
     if (objects != null) {
       Arrays.fill(objects, 0, groups * objectWidth, null);
     }
@@ -282,18 +384,18 @@ final class GroupTable {
   }
 
   private void growKeys() {
-    int n = keyOffset.length * 2;
-    keyOffset = Arrays.copyOf(keyOffset, n);
-    keyLength = Arrays.copyOf(keyLength, n);
-    keyHash = Arrays.copyOf(keyHash, n);
-    keyHead = Arrays.copyOf(keyHead, n);
+    keyCapacity *= 2;
+    keyInfo = Arrays.copyOf(keyInfo, keyCapacity * INFO);
   }
 
   private void growGroups() {
-    int n = groupNext.length * 2;
-    groupNext = Arrays.copyOf(groupNext, n);
-    groupWindow = Arrays.copyOf(groupWindow, n);
-    groupKey = Arrays.copyOf(groupKey, n);
+    int n = groupCapacity * 2;
+    groupCapacity = n;
+    if (windowed) {
+      groupNext = Arrays.copyOf(groupNext, n);
+      groupWindow = Arrays.copyOf(groupWindow, n);
+      groupKey = Arrays.copyOf(groupKey, n);
+    }
     longs = Arrays.copyOf(longs, n * Math.max(1, longWidth));
     if (objects != null) {
       objects = Arrays.copyOf(objects, n * objectWidth);
@@ -301,17 +403,18 @@ final class GroupTable {
   }
 
   private void rehash() {
-    int[] bigger = new int[table.length * 2];
-    Arrays.fill(bigger, NONE);
+    long[] bigger = new long[slots.length * 2];
+    Arrays.fill(bigger, EMPTY);
     int m = bigger.length - 1;
     for (int id = 0; id < keys; id++) {
-      int slot = keyHash[id] & m;
-      while (bigger[slot] != NONE) {
+      int hash = keyInfo[id * INFO + HASH];
+      int slot = hash & m;
+      while (bigger[slot] != EMPTY) {
         slot = (slot + 1) & m;
       }
-      bigger[slot] = id;
+      bigger[slot] = ((long) hash << 32) | id;
     }
-    table = bigger;
+    slots = bigger;
     mask = m;
   }
 }

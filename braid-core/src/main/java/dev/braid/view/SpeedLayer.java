@@ -130,6 +130,8 @@ final class SpeedLayer implements AutoCloseable {
     final PartitionDelta delta;
     final ViewProgram program;
     final ViewProgram.Scratch scratch;
+    /** Groups by the stream's key, so {@link RecordChunk#touch} helps (see there). */
+    final boolean keyPartitioned;
     long stamp;
     long foldedInBatch;
 
@@ -137,6 +139,7 @@ final class SpeedLayer implements AutoCloseable {
       this.delta = delta;
       this.program = program;
       this.scratch = program.scratch();
+      this.keyPartitioned = BatchLayer.isKeyPartitioned(program);
     }
   }
 
@@ -149,6 +152,7 @@ final class SpeedLayer implements AutoCloseable {
     final AtomicLong errors = new AtomicLong();
     volatile boolean running = true;
     private volatile LogReader reader;
+    private final RecordChunk chunk = new RecordChunk();
 
     Worker(int partition) {
       this.partition = partition;
@@ -272,24 +276,33 @@ final class SpeedLayer implements AutoCloseable {
         int n = 0;
         try {
           do {
-            long offset = c.offset();
+            RecordChunk k = chunk;
+            more = k.fill(c, until, FOLD_BATCH - n);
             for (Target t : into) {
-              if (offset < t.delta.writerPosition()) {
-                continue;
-              }
-              ViewProgram.Scratch x = t.scratch;
-              x.reader.wrap(c.buffer(), c.valueOffset(), c.valueLength()).at(partition, offset, c.eventTime());
-              try {
-                if (t.program.apply(t.delta.table, x)) {
-                  t.foldedInBatch++;
-                }
-              } catch (RuntimeException e) {
-                reportEventError(t, offset, e);
+              if (t.keyPartitioned) {
+                k.touch(t.delta.table);
               }
             }
-            last = offset;
-            n++;
-            more = c.next() && c.offset() < until;
+            for (int j = 0; j < k.size; j++) {
+              long offset = k.offset[j];
+              for (Target t : into) {
+                if (offset < t.delta.writerPosition()) {
+                  continue;
+                }
+                ViewProgram.Scratch x = t.scratch;
+                x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(partition, offset, k.eventTime[j]);
+                try {
+                  if (t.program.apply(t.delta.table, x)) {
+                    t.foldedInBatch++;
+                  }
+                } catch (RuntimeException e) {
+                  reportEventError(t, offset, e);
+                }
+              }
+              last = offset;
+              n++;
+            }
+            k.clear();
           } while (more && n < FOLD_BATCH);
         } finally {
           for (Target t : into) {

@@ -106,7 +106,7 @@ final class ViewProgram {
   }
 
   GroupTable newTable(int expectedKeys) {
-    return new GroupTable(longWidth, objectWidth, expectedKeys, this::zero);
+    return new GroupTable(longWidth, objectWidth, expectedKeys, this::zero, window != null);
   }
 
   /** Sets the row at the given bases to every aggregation's zero. */
