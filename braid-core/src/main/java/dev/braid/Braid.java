@@ -68,6 +68,36 @@ public interface Braid extends AutoCloseable {
   /** Runs a batch cycle of {@code view} now; returns the id of the new current version. */
   long runBatch(String view);
 
+  /**
+   * Starts building a new version of {@code view} with {@code newDefinition} and returns its id at
+   * once; the version is {@code building} while it is built in the background, and its progress is
+   * in {@link #versions} and {@link #status}. A kappa view's version replays the log from its start
+   * into a new Delta; a lambda view's version gets a Base recomputed at the log's end and a Delta
+   * that catches up from there. Once the new version has caught up with the current one it becomes
+   * current atomically (the current one becomes {@code backup}) unless {@code options} hold it for
+   * {@link #activate}. Reads see the old version or the new one, never a mix, and never an earlier
+   * position. If the build fails (an expression that fails at run time on an event, an IO error)
+   * the version becomes {@code failed} with the reason and the current version keeps serving.
+   *
+   * @param newDefinition the new definition; its name, source stream and mode must be the view's
+   *     (see {@link PipelineSpec#parseView}); it is validated against the spec's streams
+   * @throws dev.braid.spec.SpecException when the definition is invalid, naming each error's path
+   * @throws IllegalStateException when another version of the view is still building
+   */
+  long reprocess(String view, dev.braid.spec.ViewSpec newDefinition, ReprocessOptions options);
+
+  /**
+   * Makes version {@code versionId} of {@code view} current and returns once it is: a held
+   * {@code building} version is switched in; one still building is switched in as soon as it has
+   * caught up; a {@code backup} (rollback) first gets a new Delta replayed from its cut (a lambda
+   * backup keeps its Base file) and is switched in once that has caught up. Activating the current
+   * version does nothing.
+   *
+   * @throws UnknownNameException when the view or the version does not exist
+   * @throws IllegalStateException when the version is {@code failed} or {@code retired}, or its build fails
+   */
+  long activate(String view, long versionId);
+
   Status status();
 
   /** The underlying log (for tools and tests). */

@@ -6,14 +6,38 @@ import java.util.List;
 /** A snapshot of the engine for operators: streams and views with their positions and lag. */
 public record Status(List<StreamStatus> streams, List<ViewStatus> views) {
 
-  /** @param end the log's end offsets; @param events events held (sum over partitions) */
-  public record StreamStatus(String name, int partitions, String durability, Cut end, long events) {}
+  /**
+   * @param end the log's end offsets
+   * @param events events held (sum over partitions)
+   * @param eventsPerSecond events accepted per second over the last ten seconds
+   * @param rejectedPerSecond events rejected per second over the last ten seconds
+   */
+  public record StreamStatus(String name, int partitions, String durability, Cut end, long events,
+      double eventsPerSecond, double rejectedPerSecond) {}
 
   /**
    * @param lag events in the log that the current version's Delta has not folded yet
    * @param batchRunning whether a batch cycle is running, and its progress (events read of total)
+   * @param reprocess the version a reprocess or rollback is building, with its progress; null when none
+   * @param specChanged the spec file defines the view differently from the version serving it, and no
+   *     reprocess has been run since the engine noticed: {@link Braid#reprocess} with the spec's
+   *     definition switches to it (the engine never replaces a view's logic on its own)
+   * @param retention window retention of a kappa view with {@code retain}; null otherwise
+   * @param batchCycles batch cycles that built a version since the engine opened (scheduled or asked for)
+   * @param batchSeconds their total duration, in seconds
    */
   public record ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
       long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
-      long batchEventsTotal) {}
+      long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
+      double batchSeconds) {}
+
+  /**
+   * Window retention of a view: windows that start before {@code horizonMillis} have been evicted
+   * and are no longer read.
+   *
+   * @param horizonMillis the start of the oldest window kept, or {@link Long#MIN_VALUE} before the
+   *     first eviction
+   * @param evictedWindows (key, window) groups evicted since the engine opened
+   */
+  public record Retention(java.time.Duration retain, long horizonMillis, long evictedWindows) {}
 }

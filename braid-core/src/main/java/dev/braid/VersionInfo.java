@@ -9,6 +9,7 @@ import dev.braid.log.Cut;
  * @param position how far the Delta has folded events (null when the version has no live Delta)
  * @param baseKeys keys in the Base
  * @param failure why the version failed, or null
+ * @param progress for a {@code building} version, how far its build is; null otherwise
  */
 public record VersionInfo(String view, long id, VersionState state, String definition, Cut cut, Cut position,
-    long baseKeys, long createdAtMillis, String failure) {}
+    long baseKeys, long createdAtMillis, String failure, ReplayProgress progress) {}

@@ -54,11 +54,12 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
   private static final Set<String> STREAM_KEYS = Set.of("partitions", "key", "time", "fields", "rules", "durability");
   private static final Set<String> VIEW_KEYS = Set.of("from", "filter", "group_by", "window", "aggregate", "batch",
-      "mode");
+      "mode", "keep", "retain");
   /** Words CEL does not accept as identifiers: a field named so could never be used in an expression. */
   private static final Set<String> CEL_RESERVED = Set.of("true", "false", "null", "in", "as", "break", "const",
       "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
       "void", "while");
+  private static final int MAX_KEEP = 100;
   private static final String FIELDS_REQUIRED = "is required: a mapping of field names to types";
   private static final String AGGREGATE_REQUIRED =
       "is required: a mapping of output names to aggregations, e.g. {n: count}";
@@ -343,8 +344,118 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           error(path + ".mode", "unknown mode '" + m + "'; expected lambda or kappa");
         }
       }
-      return new ViewSpec(name, from, filter, groupBy, window, aggregates, every, mode);
+      int keep = ViewSpec.DEFAULT_KEEP;
+      JsonNode kn = node.get("keep");
+      if (kn != null && !kn.isNull()) {
+        if (!kn.isIntegralNumber() || !kn.canConvertToInt()) {
+          error(path + ".keep", "must be a whole number of backup versions, got " + kn);
+        } else {
+          keep = kn.intValue();
+        }
+      }
+      Duration retain = null;
+      String rt = text(node, "retain", path, false);
+      if (rt != null) {
+        try {
+          retain = Durations.parse(rt);
+        } catch (IllegalArgumentException ex) {
+          error(path + ".retain", ex.getMessage());
+        }
+      }
+      return new ViewSpec(name, from, filter, groupBy, window, aggregates, every, mode, keep, retain);
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // One view's definition on its own (reprocess, the version catalog)
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Parses a new definition of view {@code name} against this spec's streams and validates it. The
+   * text (YAML or JSON) is either the view itself, in the form it has under {@code views:}
+   * ({@code {from: tx, group_by: user, aggregate: {n: count}}}), or a whole pipeline spec, from which
+   * {@code views.<name>} is taken. Errors name paths in the text as sent: {@code aggregate.total}
+   * for the view alone, {@code views.<name>.aggregate.total} in a whole spec.
+   *
+   * @throws SpecException listing every error
+   */
+  public ViewSpec parseView(String name, String text, String source) {
+    ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
+    mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    JsonNode root;
+    try {
+      root = mapper.readTree(text);
+    } catch (JsonProcessingException e) {
+      JsonLocation loc = e.getLocation();
+      String where = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+      throw new SpecException(List.of(new SpecError(source, where, "not valid YAML or JSON: "
+          + e.getOriginalMessage())));
+    }
+    if (root == null || root.isMissingNode() || root.isNull() || !root.isObject()) {
+      throw new SpecException(List.of(new SpecError(source, "", "the definition must be a mapping with from, "
+          + "group_by and aggregate (or a whole spec with views." + name + ")")));
+    }
+    String prefix = "";
+    JsonNode node = root;
+    if (root.has("views") || root.has("streams")) {
+      prefix = "views." + name;
+      node = root.path("views").path(name);
+      if (!node.isObject()) {
+        throw new SpecException(List.of(new SpecError(source, prefix, "the spec has no view '" + name + "'")));
+      }
+    }
+    List<SpecError> errors = new ArrayList<>();
+    ViewSpec view = new Reader(source, errors).view(name, node);
+    if (view != null && errors.isEmpty()) {
+      Map<String, ViewSpec> one = new LinkedHashMap<>();
+      one.put(name, view);
+      String own = "views." + name;
+      for (SpecError e : new PipelineSpec(source, streams, one).check()) {
+        if (e.path().equals(own) || e.path().startsWith(own + ".")) {
+          errors.add(e);
+        }
+      }
+    }
+    if (!errors.isEmpty()) {
+      String own = "views." + name;
+      List<SpecError> relative = new ArrayList<>();
+      for (SpecError e : errors) {
+        String path = e.path();
+        if (prefix.isEmpty() && (path.equals(own) || path.startsWith(own + "."))) {
+          path = path.length() == own.length() ? "" : path.substring(own.length() + 1);
+        }
+        relative.add(new SpecError(e.source(), path, e.message()));
+      }
+      throw new SpecException(relative);
+    }
+    return view;
+  }
+
+  /**
+   * The definition of {@code view} as JSON in the form it has under {@code views:} in a spec, so that
+   * {@link #parseView} reads it back to an equal view.
+   */
+  public static String viewDocument(ViewSpec view) {
+    com.fasterxml.jackson.databind.node.ObjectNode o = new ObjectMapper().createObjectNode();
+    o.put("from", view.from());
+    if (view.filter() != null) {
+      o.put("filter", view.filter());
+    }
+    o.put("group_by", view.groupBy());
+    if (view.window() != null) {
+      o.putObject("window").put("tumbling", Durations.format(view.window().size()));
+    }
+    com.fasterxml.jackson.databind.node.ObjectNode agg = o.putObject("aggregate");
+    view.aggregates().forEach(agg::put);
+    if (view.batchEvery() != null) {
+      o.putObject("batch").put("every", Durations.format(view.batchEvery()));
+    }
+    o.put("mode", view.mode().name().toLowerCase(java.util.Locale.ROOT));
+    o.put("keep", view.keep());
+    if (view.retain() != null) {
+      o.put("retain", Durations.format(view.retain()));
+    }
+    return o.toString();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -469,6 +580,13 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           || every.compareTo(Duration.ofMillis(Long.MAX_VALUE)) > 0)) {
         errors.add(new SpecError(source, path + ".batch.every", "must be from 1ms to " + Long.MAX_VALUE + "ms, got "
             + every));
+      }
+      if (v.keep() < 0 || v.keep() > MAX_KEEP) {
+        errors.add(new SpecError(source, path + ".keep", "must be in 0.." + MAX_KEEP + ", got " + v.keep()));
+      }
+      if (v.retain() != null && (v.mode() != ViewSpec.Mode.KAPPA || v.window() == null)) {
+        errors.add(new SpecError(source, path + ".retain", "only a windowed kappa view evicts old windows; add "
+            + "window and mode: kappa, or remove retain"));
       }
       if (every != null && v.mode() == ViewSpec.Mode.KAPPA) {
         // the engine would silently never run it: a kappa view has no batch layer

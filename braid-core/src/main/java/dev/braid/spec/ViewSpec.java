@@ -15,16 +15,30 @@ import java.util.Objects;
  * @param aggregates output name to aggregation call, in order, e.g. {@code total -> sum(amount)}
  * @param batchEvery how often the batch layer recomputes the Base (Lambda), or null for on demand only
  * @param mode {@code LAMBDA} (batch + speed layers) or {@code KAPPA} (speed layer only)
+ * @param keep how many {@code backup} versions to keep for rollback (older ones are retired and their
+ *     files deleted); {@value #DEFAULT_KEEP} when the spec does not say
+ * @param retain for a windowed kappa view, how long windows are kept: windows that end more than
+ *     {@code retain} before the latest window's end are evicted from the speed layer's state (and no
+ *     longer read); null keeps every window
  */
 public record ViewSpec(String name, String from, String filter, String groupBy, WindowSpec window,
-    Map<String, String> aggregates, Duration batchEvery, Mode mode) {
+    Map<String, String> aggregates, Duration batchEvery, Mode mode, int keep, Duration retain) {
 
   public enum Mode { LAMBDA, KAPPA }
+
+  /** Backups kept when a view does not set {@code keep}. */
+  public static final int DEFAULT_KEEP = 2;
 
   public ViewSpec {
     Objects.requireNonNull(name, "name");
     aggregates = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(aggregates));
     mode = mode == null ? Mode.LAMBDA : mode;
+  }
+
+  /** A view that keeps {@value #DEFAULT_KEEP} backups. */
+  public ViewSpec(String name, String from, String filter, String groupBy, WindowSpec window,
+      Map<String, String> aggregates, Duration batchEvery, Mode mode) {
+    this(name, from, filter, groupBy, window, aggregates, batchEvery, mode, DEFAULT_KEEP, null);
   }
 
   /**
@@ -33,7 +47,8 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
    */
   public String definition() {
     return "from=" + from + ";filter=" + (filter == null ? "" : filter) + ";group_by=" + groupBy + ";window="
-        + (window == null ? "" : window) + ";aggregate=" + aggregates;
+        + (window == null ? "" : window) + ";aggregate=" + aggregates
+        + (retain == null ? "" : ";retain=" + Durations.format(retain));
   }
 
   public static Builder builder(String name) {
@@ -50,6 +65,8 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
     private final Map<String, String> aggregates = new LinkedHashMap<>();
     private Duration batchEvery;
     private Mode mode = Mode.LAMBDA;
+    private int keep = DEFAULT_KEEP;
+    private Duration retain;
 
     Builder(String name) {
       this.name = name;
@@ -93,8 +110,20 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
       return this;
     }
 
+    /** How many backup versions to keep for rollback. */
+    public Builder keep(int backups) {
+      this.keep = backups;
+      return this;
+    }
+
+    /** For a windowed kappa view: how long windows are kept in the speed layer's state. */
+    public Builder retain(Duration retention) {
+      this.retain = retention;
+      return this;
+    }
+
     public ViewSpec build() {
-      return new ViewSpec(name, from, filter, groupBy, window, aggregates, batchEvery, mode);
+      return new ViewSpec(name, from, filter, groupBy, window, aggregates, batchEvery, mode, keep, retain);
     }
   }
 }

@@ -14,6 +14,11 @@ final class Delta {
     }
   }
 
+  /** A Delta of existing partition Deltas (a compacted copy). */
+  Delta(PartitionDelta[] partitions) {
+    this.partitions = partitions;
+  }
+
   /** The positions of all partitions, each read consistently with its own state. */
   Cut position() {
     long[] out = new long[partitions.length];

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.braid.Braid;
 import dev.braid.DeadLetter;
 import dev.braid.IngestResult;
+import dev.braid.ReprocessOptions;
 import dev.braid.Status;
 import dev.braid.UnknownNameException;
 import dev.braid.VersionInfo;
@@ -15,6 +16,8 @@ import dev.braid.log.Log;
 import dev.braid.log.LogStream;
 import dev.braid.log.StreamConfig;
 import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.SpecError;
+import dev.braid.spec.SpecException;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
 import java.io.IOException;
@@ -27,6 +30,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -119,7 +123,7 @@ public final class Engine implements Braid {
       programs.put(v.name(), program);
       ViewRuntime rt = new ViewRuntime(v, ls, speedLayers.get(v.from()), dataDir.resolve("views").resolve(v.name()),
           this::persistCatalog, options, program);
-      rt.restore(recorded.get(v.name()), program);
+      rt.restore(recorded.get(v.name()), program, doc -> compileRecorded(v, doc));
       views.put(v.name(), rt);
     }
     removeOrphans(recorded.keySet());
@@ -136,6 +140,9 @@ public final class Engine implements Braid {
         LOG.info("stream '{}': replayed the log up to {} in {} ms", e.getKey(), end, ms);
       }
     }
+    // Window retention: evict periodically; a reprocess may add or change retain, so check every view.
+    scheduler.scheduleWithFixedDelay(this::evictExpiredWindows, RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
+        TimeUnit.MILLISECONDS);
     for (ViewSpec v : spec.views().values()) {
       if (v.mode() == ViewSpec.Mode.LAMBDA && v.batchEvery() != null) {
         long every = v.batchEvery().toMillis();
@@ -181,6 +188,34 @@ public final class Engine implements Braid {
           }
         }
       }
+    }
+  }
+
+  /** How often the window retention of kappa views with {@code retain} runs. */
+  static final long RETENTION_CHECK_MILLIS = 10_000;
+
+  private void evictExpiredWindows() {
+    for (ViewRuntime v : views.values()) {
+      try {
+        v.evictExpiredWindows();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (RuntimeException e) {
+        LOG.error("window retention of view '{}' failed", v.name, e);
+      }
+    }
+  }
+
+  /** The program of a version's recorded definition, or null (logged) when it no longer compiles. */
+  private ViewProgram compileRecorded(ViewSpec file, String document) {
+    try {
+      ViewSpec recorded = spec.parseView(file.name(), document, "catalog.json");
+      return new ViewProgram(recorded, spec.stream(file.from()).schema());
+    } catch (RuntimeException e) {
+      LOG.warn("view '{}': a version's recorded definition no longer compiles against the spec ({}); that version "
+          + "cannot be activated", file.name(), e.getMessage());
+      return null;
     }
   }
 
@@ -280,10 +315,52 @@ public final class Engine implements Braid {
       throw new IllegalArgumentException("view '" + view + "' is a kappa view: it has no batch layer");
     }
     try {
-      return v.runBatch(programs.get(view));
+      return v.runBatch();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("batch cycle of view '" + view + "' was interrupted", e);
+    }
+  }
+
+  @Override
+  public long reprocess(String view, ViewSpec newDefinition, ReprocessOptions options) {
+    requireOpen();
+    ViewRuntime v = view(view);
+    Objects.requireNonNull(newDefinition, "newDefinition");
+    Objects.requireNonNull(options, "options");
+    String source = "reprocess of view '" + view + "'";
+    List<SpecError> errors = new ArrayList<>();
+    if (!newDefinition.name().equals(view)) {
+      errors.add(new SpecError(source, "", "the definition is of view '" + newDefinition.name() + "', not '" + view
+          + "'"));
+    }
+    if (!Objects.equals(newDefinition.from(), v.spec.from())) {
+      errors.add(new SpecError(source, "from", "a reprocess cannot change the source stream (from '" + v.spec.from()
+          + "' to '" + newDefinition.from() + "'); define a new view instead"));
+    }
+    if (newDefinition.mode() != v.spec.mode()) {
+      errors.add(new SpecError(source, "mode", "a reprocess cannot change the mode (from "
+          + v.spec.mode().name().toLowerCase(java.util.Locale.ROOT) + " to "
+          + newDefinition.mode().name().toLowerCase(java.util.Locale.ROOT) + ")"));
+    }
+    if (!errors.isEmpty()) {
+      throw new SpecException(errors);
+    }
+    // validated as if written by hand, with paths relative to the view's definition
+    ViewSpec checked = spec.parseView(view, PipelineSpec.viewDocument(newDefinition), source);
+    ViewProgram program = new ViewProgram(checked, spec.stream(checked.from()).schema());
+    return v.reprocess(program, options.hold());
+  }
+
+  @Override
+  public long activate(String view, long versionId) {
+    requireOpen();
+    try {
+      return view(view).activate(versionId);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("activation of version " + versionId + " of view '" + view
+          + "' was interrupted", e);
     }
   }
 
@@ -297,7 +374,8 @@ public final class Engine implements Braid {
       for (int p = 0; p < end.partitions(); p++) {
         events += end.offset(p) - s.startOffset(p);
       }
-      streams.add(new Status.StreamStatus(e.getKey(), s.partitions(), s.config().durability().toString(), end, events));
+      streams.add(new Status.StreamStatus(e.getKey(), s.partitions(), s.config().durability().toString(), end, events,
+          e.getValue().acceptedPerSecond(), e.getValue().rejectedPerSecond()));
     }
     List<Status.ViewStatus> vs = new ArrayList<>();
     for (ViewRuntime v : views.values()) {
@@ -313,7 +391,8 @@ public final class Engine implements Braid {
       vs.add(new Status.ViewStatus(v.name, v.spec.from(), v.spec.mode().name().toLowerCase(), cur.id, cur.cut, pos,
           lag, d == null ? 0 : d.keys(), d == null ? 0 : d.memoryBytes(),
           speedLayers.get(v.spec.from()).errors() + v.batchErrors(), bp != null, bp == null ? 0 : bp.events().get(),
-          bp == null ? 0 : bp.total()));
+          bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
+          v.batchNanos() / 1e9));
     }
     return new Status(streams, vs);
   }
@@ -348,6 +427,9 @@ public final class Engine implements Braid {
     }
     closed = true;
     scheduler.shutdownNow();
+    for (ViewRuntime v : views.values()) {
+      v.close();
+    }
     for (SpeedLayer s : speedLayers.values()) {
       s.close();
     }

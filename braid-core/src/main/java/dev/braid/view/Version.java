@@ -11,25 +11,54 @@ import dev.braid.log.Cut;
 final class Version {
 
   final long id;
+  /**
+   * The compiled definition; null only for a version restored from a catalog that did not record
+   * its full definition and whose definition differs from the spec's (it cannot be activated).
+   */
   final ViewProgram program;
+  /** {@link dev.braid.spec.ViewSpec#definition()} of the version's definition. */
+  final String definition;
+  /** The full definition as a JSON view document (see {@code PipelineSpec.viewDocument}), or null. */
+  final String document;
   final Cut cut;
-  /** Null when the Base is empty (a version whose cut is the start of the log). */
-  final BaseFile base;
+  /**
+   * Null when the Base is empty (a version whose cut is the start of the log), or when the Base is
+   * not open (a backup restored from the catalog: it is opened again when the backup is activated).
+   */
+  volatile BaseFile base;
   final String baseFileName;
   final long createdAtMillis;
+  /** Whether reads may look only at the key's own partition of the Delta. */
+  final boolean keyPartitioned;
   /** The live Delta, or null once the version no longer follows the log (backup, retired). */
   volatile Delta delta;
   volatile VersionState state;
   volatile String failure;
+  /**
+   * Windows that start before this have been evicted (window retention) and are not read; a late
+   * event may recreate such a window in the Delta until the next eviction, so reads filter too.
+   */
+  volatile long horizon = Long.MIN_VALUE;
+  /** The running build (reprocess or rollback) of this version, or null. */
+  volatile ViewRuntime.Rebuild rebuild;
 
   Version(long id, ViewProgram program, Cut cut, BaseFile base, String baseFileName, long createdAtMillis,
       VersionState state) {
+    this(id, program, program.spec.definition(), dev.braid.spec.PipelineSpec.viewDocument(program.spec), cut, base,
+        baseFileName, createdAtMillis, state);
+  }
+
+  Version(long id, ViewProgram program, String definition, String document, Cut cut, BaseFile base,
+      String baseFileName, long createdAtMillis, VersionState state) {
     this.id = id;
     this.program = program;
+    this.definition = definition;
+    this.document = document;
     this.cut = cut;
     this.base = base;
     this.baseFileName = baseFileName;
     this.createdAtMillis = createdAtMillis;
     this.state = state;
+    this.keyPartitioned = program != null && BatchLayer.isKeyPartitioned(program);
   }
 }

@@ -26,19 +26,26 @@ import java.util.Map;
  * orphan of an interrupted cycle and is deleted on start.
  *
  * <pre>{@code
- * {"format": 1, "views": {"spend": {"next": 4, "versions": [
+ * {"format": 1, "views": {"spend": {"next": 4, "specDefinition": "from=...;...", "versions": [
  *   {"id": 3, "state": "current", "cut": [120, 98], "base": "v3.base",
- *    "definition": "from=...;...", "createdAt": 1795330000000}]}}}
+ *    "definition": "from=...;...", "spec": {"from": "tx", "group_by": "user", ...},
+ *    "createdAt": 1795330000000}]}}}
  * }</pre>
+ *
+ * {@code definition} is {@link dev.braid.spec.ViewSpec#definition()}, compared with the spec file's;
+ * {@code spec} is the version's full definition (a view as written under {@code views:}), so that a
+ * version built by a reprocess can be rebuilt after a restart. {@code specDefinition} is the spec
+ * file's definition of the view when the catalog was written: a change of the file shows as a
+ * difference to it (catalogs written before these fields existed lack them).
  */
 final class VersionCatalog {
 
   /** One version as recorded. */
-  record Entry(long id, VersionState state, Cut cut, String base, String definition, long createdAt,
-      String failure) {}
+  record Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
+      long createdAt, String failure) {}
 
-  /** One view as recorded. */
-  record ViewEntry(long next, List<Entry> versions) {}
+  /** One view as recorded; {@code specDefinition} may be null (older catalogs). */
+  record ViewEntry(long next, String specDefinition, List<Entry> versions) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -71,9 +78,11 @@ final class VersionCatalog {
         }
         versions.add(new Entry(v.path("id").asLong(), VersionState.valueOf(v.path("state").asText().toUpperCase()),
             Cut.of(cut), v.path("base").isNull() ? null : v.path("base").asText(null),
-            v.path("definition").asText(), v.path("createdAt").asLong(), v.path("failure").asText(null)));
+            v.path("definition").asText(), v.path("spec").isObject() ? v.path("spec").toString() : null,
+            v.path("createdAt").asLong(), v.path("failure").asText(null)));
       }
-      out.put(e.getKey(), new ViewEntry(e.getValue().path("next").asLong(1), versions));
+      out.put(e.getKey(), new ViewEntry(e.getValue().path("next").asLong(1),
+          e.getValue().path("specDefinition").asText(null), versions));
     });
     return out;
   }
@@ -85,6 +94,9 @@ final class VersionCatalog {
     for (Map.Entry<String, ViewEntry> e : views.entrySet()) {
       ObjectNode v = vs.putObject(e.getKey());
       v.put("next", e.getValue().next());
+      if (e.getValue().specDefinition() != null) {
+        v.put("specDefinition", e.getValue().specDefinition());
+      }
       ArrayNode arr = v.putArray("versions");
       for (Entry en : e.getValue().versions()) {
         ObjectNode o = arr.addObject();
@@ -96,6 +108,13 @@ final class VersionCatalog {
         }
         o.put("base", en.base());
         o.put("definition", en.definition());
+        if (en.document() != null) {
+          try {
+            o.set("spec", JSON.readTree(en.document()));
+          } catch (IOException ex) {
+            throw new IllegalStateException("version " + en.id() + " has a definition that is not JSON", ex);
+          }
+        }
         o.put("createdAt", en.createdAt());
         if (en.failure() != null) {
           o.put("failure", en.failure());

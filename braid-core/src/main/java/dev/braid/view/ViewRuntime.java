@@ -21,6 +21,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,11 +39,21 @@ import org.slf4j.LoggerFactory;
  * version whose Delta the speed layer replays from {@code C} up to where it is and then advances
  * in lockstep with the current one; swap atomically (the new Delta is then exactly at the old one's
  * position, so reads never go back); the old version becomes {@code backup}. One cycle at a time.
+ *
+ * <h2>Reprocess and rollback</h2>
+ * A reprocess adds a {@code building} version with a new definition (a kappa view's from the log's
+ * start, a lambda view's with a Base recomputed at the log's end), which the builder thread replays
+ * up to near the log's end and hands to the speed layer; once it follows the log in lockstep with
+ * the current version it is swapped in exactly as a batch cycle's version (or held until
+ * {@link #activate}). Activating a backup (rollback) rebuilds its Delta the same way. Swaps of batch
+ * cycles, reprocesses and rollbacks all hold {@code batchLock}, so they never interleave; one
+ * reprocess or rollback runs at a time. See {@link #restore} for what a restart keeps.
  */
 final class ViewRuntime {
 
   private static final Logger LOG = LoggerFactory.getLogger(ViewRuntime.class);
-  static final int KEEP_BACKUPS = 2;
+  /** A replay attaches the new Delta to the speed layer once it is at most this many events behind. */
+  static final long ATTACH_LAG = 1_024;
 
   final String name;
   final ViewSpec spec;
@@ -53,15 +64,21 @@ final class ViewRuntime {
   private final EngineOptions options;
 
   private volatile Version current;
+  /**
+   * The spec file's definition of the view as last acknowledged: when the view was created, or when
+   * a reprocess ran. A spec file that differs from it changed the view since (see {@link #restore}).
+   */
+  private volatile String acknowledgedSpec;
   private final List<Version> versions = new ArrayList<>(); // guarded by this
   private long nextId; // guarded by this
   private final Object batchLock = new Object();
   private final ThreadLocal<ViewProgram.Scratch> readScratch;
   private final AtomicLong batchErrors = new AtomicLong();
+  private final AtomicLong batchCycles = new AtomicLong();
+  private final AtomicLong batchNanos = new AtomicLong();
   volatile BatchProgress batchProgress;
   /** What the last successful batch cycle did (null before the first). */
   volatile BatchLayer.Stats lastBatch;
-  private final boolean keyPartitioned;
 
   /**
    * Progress of the running batch cycle, for status.
@@ -81,62 +98,109 @@ final class ViewRuntime {
     this.persist = persist;
     this.options = options;
     this.readScratch = ThreadLocal.withInitial(program::scratch);
-    this.keyPartitioned = BatchLayer.isKeyPartitioned(program);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Start-up
   // ---------------------------------------------------------------------------------------------
 
-  /** Restores the versions recorded in the catalog, or starts version 1 (empty Base at the log's start). */
-  void restore(VersionCatalog.ViewEntry entry, ViewProgram program) throws IOException, InterruptedException {
+  /**
+   * Restores the versions recorded in the catalog, or starts version 1 (empty Base at the log's start).
+   *
+   * <p>What wins after a restart: the catalog. Its current version stays current, with the
+   * definition it was built with (a reprocessed one included). When the spec file now defines the
+   * view differently from what the catalog recorded as the file's definition, the engine does not
+   * silently replace the view's logic: it logs the difference and reports it
+   * ({@link #specChanged()}, in status) until a reprocess (with the file's definition or any other)
+   * acknowledges it. Only when the current version cannot be rebuilt from the catalog (a catalog
+   * that predates full definitions, or a definition that no longer compiles against the stream)
+   * does the file win: the old version becomes a {@code backup} and a new version with the file's
+   * definition replays the log before the engine opens. A version that was still {@code building}
+   * (a reprocess the restart interrupted) is not resumed: it is marked {@code failed} and its files
+   * are deleted, so run the reprocess again.
+   *
+   * @param compile turns a version's recorded definition document into a program, or null when it
+   *     no longer compiles against the stream
+   */
+  void restore(VersionCatalog.ViewEntry entry, ViewProgram program, Function<String, ViewProgram> compile)
+      throws IOException, InterruptedException {
     synchronized (this) {
       nextId = entry == null ? 1 : entry.next();
+      String fileDefinition = spec.definition();
       Version cur = null;
       if (entry != null) {
+        String recorded = entry.specDefinition();
+        if (recorded == null) { // a catalog from before reprocess: its current version came from the file
+          recorded = entry.versions().stream().filter(e -> e.state() == VersionState.CURRENT)
+              .map(VersionCatalog.Entry::definition).findFirst().orElse(fileDefinition);
+        }
+        boolean fileChanged = !recorded.equals(fileDefinition);
+        acknowledgedSpec = recorded;
         for (VersionCatalog.Entry e : entry.versions()) {
-          boolean sameDefinition = e.definition().equals(spec.definition());
-          if (e.state() == VersionState.CURRENT && sameDefinition) {
-            BaseFile base = e.base() == null ? null : BaseFile.open(dir.resolve(e.base()));
-            cur = new Version(e.id(), program, e.cut(), base, e.base(), e.createdAt(), VersionState.CURRENT);
-            versions.add(cur);
-          } else {
-            VersionState st = e.state() == VersionState.CURRENT ? VersionState.BACKUP : e.state();
-            if (e.state() == VersionState.CURRENT) {
-              LOG.warn("view '{}': the definition changed since version {} was built; starting a new version "
-                  + "that replays the log (old: {}; new: {})", name, e.id(), e.definition(), spec.definition());
+          ViewProgram p = e.definition().equals(fileDefinition) ? program
+              : e.document() == null ? null : compile.apply(e.document());
+          String document = e.document() != null ? e.document()
+              : p == null ? null : dev.braid.spec.PipelineSpec.viewDocument(p.spec);
+          VersionState st = e.state();
+          String failure = e.failure();
+          if (st == VersionState.CURRENT) {
+            if (p != null) {
+              BaseFile base = e.base() == null ? null : BaseFile.open(dir.resolve(e.base()));
+              cur = new Version(e.id(), p, e.definition(), document, e.cut(), base, e.base(), e.createdAt(),
+                  VersionState.CURRENT);
+              versions.add(cur);
+              continue;
             }
-            Version v = new Version(e.id(), program, e.cut(), null, e.base(), e.createdAt(), st);
-            v.failure = e.failure();
-            versions.add(v);
+            st = VersionState.BACKUP;
+            LOG.warn("view '{}': the definition of version {} cannot be rebuilt from the catalog; starting a new "
+                + "version with the spec file's definition that replays the log (old: {}; new: {}); version {} stays "
+                + "as a backup", name, e.id(), e.definition(), fileDefinition, e.id());
+          } else if (st == VersionState.BUILDING) {
+            st = VersionState.FAILED;
+            failure = "interrupted by a restart before it became current; run reprocess again";
+            LOG.warn("view '{}': version {} was still building when the engine stopped; it is discarded", name,
+                e.id());
           }
+          Version v = new Version(e.id(), p, e.definition(), document, e.cut(), null, e.base(), e.createdAt(), st);
+          v.failure = failure;
+          versions.add(v);
         }
       }
       if (cur == null) {
         cur = new Version(nextId++, program, Cut.zero(stream.partitions()), null, null, System.currentTimeMillis(),
             VersionState.CURRENT);
         versions.add(cur);
+        acknowledgedSpec = fileDefinition;
+      } else if (acknowledgedSpec.equals(fileDefinition) || cur.definition.equals(fileDefinition)) {
+        acknowledgedSpec = fileDefinition;
+      } else {
+        LOG.warn("view '{}': the spec file defines the view differently from version {}, which keeps serving; run "
+            + "`braid reprocess {} --spec <file>` (or start the server with --reprocess-changed) to switch to it "
+            + "(serving: {}; spec file: {})", name, cur.id, name, cur.definition, fileDefinition);
       }
-      cur.delta = new Delta(program, cur.cut, 1 << 12);
+      cur.delta = new Delta(cur.program, cur.cut, 1 << 12);
       current = cur;
     }
-    await(speed.attach(current.delta, program), "attach version " + current.id);
+    await(speed.attach(current.delta, current.program), "attach version " + current.id);
   }
 
   synchronized VersionCatalog.ViewEntry catalogEntry() {
     List<VersionCatalog.Entry> list = new ArrayList<>();
     for (Version v : versions) {
-      list.add(new VersionCatalog.Entry(v.id, v.state, v.cut, v.baseFileName, v.program.spec.definition(),
+      Rebuild rb = v.rebuild;
+      // a backup being rolled back is still a backup on disk until it is switched in
+      VersionState st = rb != null && rb.rollback ? VersionState.BACKUP : v.state;
+      list.add(new VersionCatalog.Entry(v.id, st, v.cut, v.baseFileName, v.definition, v.document,
           v.createdAtMillis, v.failure));
     }
-    return new VersionCatalog.ViewEntry(nextId, list);
+    return new VersionCatalog.ViewEntry(nextId, acknowledgedSpec, list);
   }
 
   /** Base files in the view directory that the catalog refers to. */
   synchronized List<String> referencedBases() {
     List<String> out = new ArrayList<>();
     for (Version v : versions) {
-      if (v.baseFileName != null && v.state != VersionState.RETIRED) {
+      if (v.baseFileName != null && v.state != VersionState.RETIRED && v.state != VersionState.FAILED) {
         out.add(v.baseFileName);
       }
     }
@@ -176,9 +240,10 @@ final class ViewRuntime {
     }
   }
 
-  private ViewResult read(Version v, Delta d, String key, byte[] kb, long from, long to) {
+  private ViewResult read(Version v, Delta d, String key, byte[] kb, long requestedFrom, long to) {
     ViewProgram p = v.program;
-    ViewProgram.Scratch x = readScratch.get();
+    long from = Math.max(requestedFrom, v.horizon); // evicted windows are gone, and not read if recreated
+    ViewProgram.Scratch x = readScratch.get(); // per thread; depends only on the stream's schema
     TreeMap<Long, Row> rows = new TreeMap<>();
     boolean[] found = new boolean[1];
     if (v.base != null) {
@@ -195,7 +260,7 @@ final class ViewRuntime {
     }
     int parts = d.partitions.length;
     long[] positions = new long[parts];
-    int only = keyPartitioned ? Partitioner.partition(kb, 0, kb.length, parts) : -1;
+    int only = v.keyPartitioned ? Partitioner.partition(kb, 0, kb.length, parts) : -1;
     int hash = GroupTable.hash(kb, kb.length);
     for (int part = 0; part < parts; part++) {
       PartitionDelta pd = d.partitions[part];
@@ -250,10 +315,21 @@ final class ViewRuntime {
     for (Version v : versions) {
       Delta d = v.delta;
       long keys = v.base == null ? 0 : v.base.keyCount;
-      out.add(new VersionInfo(name, v.id, v.state, v.program.spec.definition(), v.cut,
-          d == null ? null : d.position(), keys, v.createdAtMillis, v.failure));
+      Rebuild rb = v.rebuild;
+      out.add(new VersionInfo(name, v.id, v.state, v.definition, v.cut, d == null ? null : d.position(), keys,
+          v.createdAtMillis, v.failure, rb == null ? null : progress(v, rb)));
     }
     return out;
+  }
+
+  /** Batch cycles that built a version since the engine opened. */
+  long batchCycles() {
+    return batchCycles.get();
+  }
+
+  /** Their total duration. */
+  long batchNanos() {
+    return batchNanos.get();
   }
 
   long batchErrors() {
@@ -264,10 +340,12 @@ final class ViewRuntime {
    * Runs one batch cycle now and returns the new current version's id. Blocks while another
    * cycle of this view runs. The cycle recomputes within {@link EngineOptions#batchMemoryBytes()},
    * spilling sorted runs to {@code v<id>.spill/} in the view's directory when it must; they are
-   * deleted when the cycle ends, whether it succeeds or fails.
+   * deleted when the cycle ends, whether it succeeds or fails. The cycle computes the current
+   * version's definition (which a reprocess may have changed).
    */
-  long runBatch(ViewProgram program) throws InterruptedException {
+  long runBatch() throws InterruptedException {
     synchronized (batchLock) {
+      ViewProgram program = current.program;
       Cut cut = stream.end();
       long id;
       synchronized (this) {
@@ -308,6 +386,8 @@ final class ViewRuntime {
       swap(next);
       batchProgress = null;
       lastBatch = stats;
+      batchCycles.incrementAndGet();
+      batchNanos.addAndGet(System.nanoTime() - started);
       if (stats.runsWritten() > 0) {
         LOG.info("view '{}': batch cycle built version {} at cut {} ({} keys in the Base) in {} ms; it exceeded its "
             + "memory budget of {} bytes and spilled {} runs ({} bytes, {} intermediate merges)", name, id, cut,
@@ -338,7 +418,10 @@ final class ViewRuntime {
     persist.run();
   }
 
-  /** Makes {@code next} current; its Delta follows the log in lockstep with the current one. */
+  /**
+   * Makes {@code next} current; its Delta follows the log in lockstep with the current one. Callers
+   * hold {@link #batchLock}, so swaps of batch cycles, reprocesses and rollbacks never interleave.
+   */
   private void swap(Version next) throws InterruptedException {
     Version old = current;
     Cut oldPos = old.delta.position();
@@ -350,6 +433,7 @@ final class ViewRuntime {
     }
     synchronized (this) {
       next.state = VersionState.CURRENT;
+      next.rebuild = null;
       current = next;
       old.state = VersionState.BACKUP;
     }
@@ -361,11 +445,12 @@ final class ViewRuntime {
 
   private void retireOldBackups() {
     List<Version> retire = new ArrayList<>();
+    int keep = current.program.spec.keep();
     synchronized (this) {
       int backups = 0;
       for (int i = versions.size() - 1; i >= 0; i--) {
         Version v = versions.get(i);
-        if (v.state == VersionState.BACKUP && ++backups > KEEP_BACKUPS) {
+        if (v.state == VersionState.BACKUP && ++backups > keep) {
           v.state = VersionState.RETIRED;
           retire.add(v);
         }
@@ -388,6 +473,519 @@ final class ViewRuntime {
         }
       }
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reprocess and rollback
+  // ---------------------------------------------------------------------------------------------
+
+  /** The state of a version's build, for progress and for whoever waits for the switch. */
+  static final class Rebuild {
+    final boolean rollback;
+    final long startedAtNanos = System.nanoTime();
+    /** Events read into the new Delta by the replay. */
+    final AtomicLong replayed = new AtomicLong();
+    /** The batch recompute's counters while it runs (lambda reprocess), else null. */
+    volatile BatchLayer.Counters batch;
+    /** Events in the log before the version's cut that the batch recompute reads. */
+    volatile long batchTotal;
+    volatile String phase;
+    volatile boolean hold;
+    /** Set when one partition's replay failed, so that the others stop. */
+    volatile boolean aborted;
+    /** Whether the new Delta is attached to the speed layer (caught up and following the log). */
+    volatile boolean attached;
+    /** Completes with the version id once it is current; exceptionally when the build fails. */
+    final java.util.concurrent.CompletableFuture<Long> done = new java.util.concurrent.CompletableFuture<>();
+
+    Rebuild(boolean rollback, boolean hold) {
+      this.rollback = rollback;
+      this.hold = hold;
+      this.phase = "replay";
+    }
+  }
+
+  /** A failure of a replay that makes the version fail; the message is the reason. */
+  private static final class ReplayFailure extends RuntimeException {
+    ReplayFailure(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  private final java.util.concurrent.ExecutorService builder =
+      java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "braid-reprocess");
+        t.setDaemon(true);
+        t.setPriority(Thread.MIN_PRIORITY); // the live speed layer comes first
+        return t;
+      });
+  private volatile boolean closing;
+
+  /**
+   * Whether the spec file defines the view differently from its serving version and no reprocess has
+   * acknowledged the change since it was noticed at start-up.
+   */
+  boolean specChanged() {
+    return !spec.definition().equals(acknowledgedSpec);
+  }
+
+  /**
+   * Creates a {@code building} version of {@code program} and builds it in the background (see
+   * {@link dev.braid.Braid#reprocess}); returns its id. It acknowledges a change of the spec file.
+   */
+  long reprocess(ViewProgram program, boolean hold) {
+    Version v;
+    Rebuild rb = new Rebuild(false, hold);
+    synchronized (this) {
+      requireNoBuild();
+      acknowledgedSpec = spec.definition();
+      long id = nextId++;
+      boolean kappa = program.spec.mode() == ViewSpec.Mode.KAPPA;
+      Cut cut = kappa ? Cut.zero(stream.partitions()) : stream.end();
+      v = new Version(id, program, cut, null, kappa ? null : "v" + id + ".base", System.currentTimeMillis(),
+          VersionState.BUILDING);
+      if (!kappa) {
+        rb.phase = "batch";
+      }
+      v.rebuild = rb;
+      versions.add(v);
+    }
+    persist.run();
+    LOG.info("view '{}': reprocessing into version {} ({}; {})", name, v.id, program.spec.mode() == ViewSpec.Mode.KAPPA
+        ? "replaying the log from its start" : "batch recompute at " + v.cut + ", then catch-up", v.definition);
+    builder.execute(() -> build(v, rb));
+    return v.id;
+  }
+
+  /** Makes version {@code id} current (see {@link dev.braid.Braid#activate}); blocks until it is. */
+  long activate(long id) throws InterruptedException {
+    Version v;
+    Rebuild rb;
+    synchronized (this) {
+      v = versions.stream().filter(x -> x.id == id).findFirst().orElse(null);
+      if (v == null) {
+        throw new dev.braid.UnknownNameException("version", name + "/" + id,
+            versions.stream().map(x -> name + "/" + x.id).toList());
+      }
+      if (v.state == VersionState.CURRENT) {
+        return id;
+      }
+      if (v.state == VersionState.BUILDING) {
+        rb = v.rebuild;
+        if (rb == null) {
+          throw new IllegalStateException(String.format("version %d of view '%s' is being built by a batch cycle; it "
+              + "becomes current when the cycle ends", id, name));
+        }
+        rb.hold = false;
+      } else if (v.state == VersionState.BACKUP) {
+        if (v.program == null) {
+          throw new IllegalStateException(String.format("version %d of view '%s' cannot be activated: the catalog "
+              + "does not hold its full definition (%s)", id, name, v.definition));
+        }
+        requireNoBuild();
+        rb = new Rebuild(true, false);
+        v.rebuild = rb;
+        v.state = VersionState.BUILDING;
+        Version b = v;
+        builder.execute(() -> build(b, rb));
+      } else {
+        throw new IllegalStateException(String.format("version %d of view '%s' is %s%s and cannot be activated", id,
+            name, v.state.label(), v.failure == null ? "" : " (" + v.failure + ")"));
+      }
+    }
+    if (rb.attached && v.state == VersionState.BUILDING) {
+      switchIn(v, rb); // held and caught up: switch now, in this thread
+    }
+    try {
+      return rb.done.get();
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable c = e.getCause();
+      throw new IllegalStateException(String.format("version %d of view '%s' could not be activated: %s", id, name,
+          c.getMessage()), c);
+    }
+  }
+
+  /** One reprocess or rollback at a time (batch cycles may run beside it). Guarded by this. */
+  private void requireNoBuild() {
+    for (Version x : versions) {
+      Rebuild rb = x.rebuild;
+      if (x.state == VersionState.BUILDING && rb != null) {
+        throw new IllegalStateException(String.format("version %d of view '%s' is still building%s; activate it or "
+            + "wait until it is current before starting another", x.id, name,
+            rb != null && rb.hold && rb.attached ? " (held for activation)" : ""));
+      }
+    }
+  }
+
+  /**
+   * Builds {@code v} on the builder thread: for a lambda reprocess a Base at its cut; then a Delta
+   * replayed from the cut by this thread (not the speed layer's) until it is close to the log's
+   * end; then the speed layer takes the Delta over (catching up the rest in its own thread, so it
+   * is in lockstep with the current version); then, unless held, the switch.
+   */
+  private void build(Version v, Rebuild rb) {
+    try {
+      ViewProgram program = v.program;
+      if (v.baseFileName != null) {
+        Path file = dir.resolve(v.baseFileName);
+        if (!rb.rollback) {
+          buildBase(v, rb, program, file);
+        }
+        v.base = BaseFile.open(file);
+      }
+      rb.phase = "replay";
+      Delta delta = new Delta(program, v.cut, 1 << 12);
+      v.delta = delta;
+      replay(v, rb, delta);
+      if (closing) {
+        throw new ReplayFailure("the engine closed", null);
+      }
+      await(speed.attach(delta, program), "attach version " + v.id);
+      rb.attached = true;
+      if (rb.hold) {
+        rb.phase = "held";
+        LOG.info("view '{}': version {} has caught up and is held for activation", name, v.id);
+        if (!rb.hold) { // activated while we got here
+          switchIn(v, rb);
+        }
+        return;
+      }
+      switchIn(v, rb);
+    } catch (Throwable e) {
+      fail(v, rb, e instanceof ReplayFailure ? e.getMessage() : e.toString());
+    }
+  }
+
+  private void buildBase(Version v, Rebuild rb, ViewProgram program, Path file) throws IOException,
+      InterruptedException {
+    long total = 0;
+    for (int p = 0; p < v.cut.partitions(); p++) {
+      total += Math.max(0, v.cut.offset(p) - stream.startOffset(p));
+    }
+    rb.batchTotal = total;
+    AtomicLong errors = new AtomicLong();
+    BatchLayer.Counters counters = BatchLayer.Counters.create(errors);
+    rb.batch = counters;
+    Files.createDirectories(dir);
+    new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters)
+        .build(v.cut, file, dir.resolve("v" + v.id + ".spill"));
+    if (errors.get() > 0) {
+      throw new ReplayFailure(String.format("the new definition failed on %d events of the log during the batch "
+          + "recompute (an expression or aggregation that fails at run time)", errors.get()), null);
+    }
+  }
+
+  /**
+   * Replays the log into {@code delta} until it is at most {@link #ATTACH_LAG} events behind the end,
+   * partitions in parallel on up to {@link EngineOptions#batchThreads()} low-priority threads (each
+   * partition's Delta has one writer per round).
+   */
+  private void replay(Version v, Rebuild rb, Delta delta) throws InterruptedException {
+    ViewProgram program = v.program;
+    int threads = Math.min(delta.partitions.length, options.batchThreads());
+    java.util.concurrent.ExecutorService pool = threads <= 1 ? null
+        : java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
+          Thread t = new Thread(r, "braid-replay-" + name);
+          t.setDaemon(true);
+          t.setPriority(Thread.MIN_PRIORITY);
+          return t;
+        });
+    try {
+      ViewProgram.Scratch x = program.scratch();
+      while (!closing) {
+        Cut end = stream.end();
+        long lag = 0;
+        for (PartitionDelta pd : delta.partitions) {
+          lag += Math.max(0, end.offset(pd.partition) - pd.writerPosition());
+        }
+        if (lag <= ATTACH_LAG) {
+          return;
+        }
+        if (pool == null) {
+          for (PartitionDelta pd : delta.partitions) {
+            replayPartition(v, rb, pd, program, x, end.offset(pd.partition));
+          }
+          continue;
+        }
+        List<java.util.concurrent.Future<?>> rounds = new ArrayList<>();
+        for (PartitionDelta pd : delta.partitions) {
+          long until = end.offset(pd.partition);
+          rounds.add(pool.submit(() -> replayPartition(v, rb, pd, program, program.scratch(), until)));
+        }
+        RuntimeException failure = null;
+        for (java.util.concurrent.Future<?> f : rounds) {
+          try {
+            f.get();
+          } catch (ExecutionException e) {
+            rb.aborted = true; // the other partitions stop at their next poll
+            Throwable c = e.getCause();
+            if (failure == null || (c instanceof ReplayFailure && !(failure instanceof ReplayFailure))) {
+              failure = c instanceof RuntimeException r ? r : new IllegalStateException(c);
+            }
+          }
+        }
+        if (failure != null) {
+          throw failure;
+        }
+      }
+    } finally {
+      if (pool != null) {
+        pool.shutdown();
+      }
+    }
+  }
+
+  private void replayPartition(Version v, Rebuild rb, PartitionDelta pd, ViewProgram program,
+      ViewProgram.Scratch x, long until) {
+    if (pd.writerPosition() >= until) {
+      return;
+    }
+    try (dev.braid.log.LogReader r = stream.reader(pd.partition, pd.writerPosition())) {
+      while (r.position() < until && !closing && !rb.aborted) {
+        dev.braid.log.RecordCursor c = r.poll();
+        long last = -1;
+        long folded = 0;
+        long read = 0;
+        long stamp = pd.lock.writeLock();
+        try {
+          while (c.next()) {
+            long offset = c.offset();
+            if (offset >= until) {
+              break;
+            }
+            x.reader.wrap(c.buffer(), c.valueOffset(), c.valueLength()).at(pd.partition, offset, c.eventTime());
+            try {
+              if (program.apply(pd.table, x)) {
+                folded++;
+              }
+            } catch (RuntimeException e) {
+              throw new ReplayFailure(String.format("the new definition failed on the event at offset %d of "
+                  + "partition %d of stream '%s': %s", offset, pd.partition, stream.name(), e.getMessage()), e);
+            }
+            last = offset;
+            read++;
+          }
+        } finally {
+          if (last >= 0) {
+            pd.advance(last + 1, folded);
+          }
+          pd.lock.unlockWrite(stamp);
+        }
+        rb.replayed.addAndGet(read);
+        if (last < 0) {
+          break;
+        }
+      }
+    }
+  }
+
+  /** Switches {@code v} in, once: under {@link #batchLock}, so a running batch cycle finishes first. */
+  private void switchIn(Version v, Rebuild rb) throws InterruptedException {
+    synchronized (batchLock) {
+      if (v.state != VersionState.BUILDING || v.rebuild != rb) {
+        return;
+      }
+      rb.phase = "switching";
+      Version old = current;
+      swap(v);
+      v.rebuild = null;
+      LOG.info("view '{}': version {} is current{}; version {} is a backup", name, v.id,
+          rb.rollback ? " again (rollback)" : "", old.id);
+    }
+    rb.done.complete(v.id);
+  }
+
+  private void fail(Version v, Rebuild rb, String reason) {
+    if (rb.attached) {
+      try {
+        await(speed.detach(v.delta), "detach version " + v.id);
+      } catch (InterruptedException | RuntimeException e) {
+        LOG.warn("view '{}': could not detach failed version {}", name, v.id, e);
+      }
+    }
+    v.delta = null;
+    synchronized (this) {
+      v.rebuild = null;
+      if (rb.rollback) {
+        v.state = VersionState.BACKUP; // its Base stays for another try
+        v.base = null;
+      } else {
+        v.state = VersionState.FAILED;
+        v.failure = reason;
+        v.base = null;
+      }
+    }
+    if (!rb.rollback && v.baseFileName != null) {
+      try {
+        Files.deleteIfExists(dir.resolve(v.baseFileName));
+        Files.deleteIfExists(dir.resolve(v.baseFileName + ".tmp"));
+      } catch (IOException e) {
+        LOG.warn("could not remove the files of failed version {} of view '{}'", v.id, name, e);
+      }
+    }
+    if (closing) {
+      rb.done.completeExceptionally(new IllegalStateException("the engine closed"));
+      return; // the next start decides about this version
+    }
+    LOG.error("view '{}': {} of version {} failed; version {} keeps serving: {}", name,
+        rb.rollback ? "rollback" : "reprocess", v.id, current.id, reason);
+    persist.run();
+    rb.done.completeExceptionally(new IllegalStateException(reason));
+  }
+
+  /** Progress of {@code v}'s build. */
+  dev.braid.ReplayProgress progress(Version v, Rebuild rb) {
+    Cut end = stream.end();
+    Delta d = v.delta;
+    BatchLayer.Counters batch = rb.batch;
+    long batchRead = batch == null ? 0 : batch.events().get();
+    long read = batchRead + rb.replayed.get();
+    long lag = 0;
+    for (int p = 0; p < end.partitions(); p++) {
+      long from = d == null ? v.cut.offset(p) : d.partitions[p].position();
+      lag += Math.max(0, end.offset(p) - from);
+    }
+    if (d == null && batch != null) {
+      lag += Math.max(0, rb.batchTotal - batchRead);
+    }
+    double seconds = Math.max(1e-3, (System.nanoTime() - rb.startedAtNanos) / 1e9);
+    double rate = read / seconds;
+    long eta = rate <= 0 ? -1 : (long) (lag / rate * 1000);
+    return new dev.braid.ReplayProgress(v.id, rb.phase, read, read + lag, rate, eta, lag, rb.hold);
+  }
+
+  /** The version a reprocess or rollback is building, with its progress, or null. */
+  synchronized dev.braid.ReplayProgress building() {
+    for (Version v : versions) {
+      Rebuild rb = v.rebuild;
+      if (rb != null) {
+        return progress(v, rb);
+      }
+    }
+    return null;
+  }
+
+  /** Stops a running build without recording it (the next start discards an unfinished version). */
+  void close() {
+    closing = true;
+    builder.shutdown();
+    try {
+      if (!builder.awaitTermination(30, TimeUnit.SECONDS)) {
+        LOG.warn("view '{}': a reprocess did not stop within 30 s", name);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Window retention (kappa views with `retain`)
+  // ---------------------------------------------------------------------------------------------
+
+  private final AtomicLong evictedWindows = new AtomicLong();
+
+  /**
+   * Evicts the current version's windows that start more than {@code retain} before the end of
+   * the latest window in its Delta (the latest event time seen, to the window), and returns how
+   * many (key, window) groups went. The speed layer's tables cannot drop single groups, so the
+   * Delta is replaced by a compacted copy: each partition's surviving groups are copied (merged into
+   * zero rows, so no state object is shared) under that partition's read lock together with its
+   * position; the copy is attached to the speed layer, which catches it up and folds it in lockstep;
+   * then the version's Delta is switched to the copy and the old one detached. A read sees either
+   * Delta, and the copy is never behind the old one, so positions never go back. Runs under
+   * {@code batchLock}, so it never meets a swap.
+   */
+  long evictExpiredWindows() throws InterruptedException {
+    ViewProgram cp = current.program;
+    if (cp == null || cp.spec.retain() == null) {
+      return 0; // without taking batchLock, which a batch cycle may hold for long
+    }
+    synchronized (batchLock) {
+      Version v = current;
+      ViewProgram p = v.program;
+      Delta old = v.delta;
+      if (p == null || p.spec.retain() == null || p.window == null || old == null) {
+        return 0;
+      }
+      long latest = Long.MIN_VALUE;
+      for (PartitionDelta pd : old.partitions) {
+        long stamp = pd.lock.readLock();
+        try {
+          GroupTable t = pd.table;
+          for (int g = 0; g < t.groupCount(); g++) {
+            latest = Math.max(latest, t.window(g));
+          }
+        } finally {
+          pd.lock.unlockRead(stamp);
+        }
+      }
+      if (latest == Long.MIN_VALUE) {
+        return 0;
+      }
+      long horizon = Math.max(v.horizon,
+          p.window.start(latest + p.window.sizeMillis() - p.spec.retain().toMillis()));
+      long expired = 0; // including windows that late events recreated below an earlier horizon
+      for (PartitionDelta pd : old.partitions) {
+        long stamp = pd.lock.readLock();
+        try {
+          GroupTable t = pd.table;
+          for (int g = 0; g < t.groupCount(); g++) {
+            if (t.window(g) < horizon) {
+              expired++;
+            }
+          }
+        } finally {
+          pd.lock.unlockRead(stamp);
+        }
+      }
+      if (expired == 0) {
+        v.horizon = horizon;
+        return 0;
+      }
+      ViewProgram.Scratch x = p.scratch();
+      PartitionDelta[] copies = new PartitionDelta[old.partitions.length];
+      long evicted = 0;
+      for (PartitionDelta pd : old.partitions) {
+        long stamp = pd.lock.readLock();
+        try {
+          GroupTable t = pd.table;
+          GroupTable copy = p.newTable(Math.max(16, t.keyCount()));
+          for (int g = 0; g < t.groupCount(); g++) {
+            long w = t.window(g);
+            if (w < horizon) {
+              evicted++;
+              continue;
+            }
+            byte[] key = t.keyCopy(t.keyOf(g));
+            int keyId = copy.findOrInsertKey(key, key.length, GroupTable.hash(key, key.length));
+            int c = copy.findOrInsertGroup(keyId, w);
+            p.merge(copy.longs, c * copy.longWidth, copy.objects, c * copy.objectWidth, t.longs, g * t.longWidth,
+                t.objects, g * t.objectWidth, x);
+          }
+          copies[pd.partition] = new PartitionDelta(pd.partition, copy, pd.writerPosition());
+        } finally {
+          pd.lock.unlockRead(stamp);
+        }
+      }
+      Delta compacted = new Delta(copies);
+      await(speed.attach(compacted, p), "attach the compacted Delta of version " + v.id);
+      v.horizon = horizon; // before the switch: a window an old read still finds is hidden at once
+      v.delta = compacted;
+      await(speed.detach(old), "detach the old Delta of version " + v.id);
+      evictedWindows.addAndGet(evicted);
+      LOG.info("view '{}': evicted {} windows that start before {} (retain {})", name, evicted,
+          java.time.Instant.ofEpochMilli(horizon), dev.braid.spec.Durations.format(p.spec.retain()));
+      return evicted;
+    }
+  }
+
+  /** Window retention for status, or null when the current version has none. */
+  dev.braid.Status.Retention retention() {
+    Version v = current;
+    if (v.program == null || v.program.spec.retain() == null) {
+      return null;
+    }
+    return new dev.braid.Status.Retention(v.program.spec.retain(), v.horizon, evictedWindows.get());
   }
 
   private static void await(java.util.concurrent.CompletableFuture<Void> f, String what)

@@ -313,7 +313,7 @@ class PipelineSpecTest {
         "views.spend_by_user.aggregate");
     assertThat(e.path()).isEqualTo("views.spend_by_user.agregate");
     assertThat(e.message()).isEqualTo("unknown key; expected one of aggregate, batch, filter, from, group_by, "
-        + "mode, window");
+        + "keep, mode, retain, window");
 
     SpecError s = onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durabilty: fsync"));
     assertThat(s.path()).isEqualTo("streams.transactions.durabilty");

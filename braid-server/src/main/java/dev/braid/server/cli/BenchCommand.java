@@ -34,12 +34,13 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "bench",
-    header = "Run a benchmark suite (log, jmh) in a separate JVM and print its results.",
+    header = "Run a benchmark suite (log, jmh, http, views) in a separate JVM and print its results.",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Runs a benchmark suite in a separate JVM on the braid-bench class path and prints its "
         + "results. Arguments after the suite go to the benchmark: 'braid bench log --help' lists them.",
-    subcommands = {BenchCommand.LogSuite.class, BenchCommand.JmhSuite.class})
+    subcommands = {BenchCommand.LogSuite.class, BenchCommand.JmhSuite.class, BenchCommand.HttpSuite.class,
+        BenchCommand.ViewsSuite.class})
 final class BenchCommand implements Callable<Integer> {
 
   static final String DEFAULT_JAVA_OPTS = "-Xms1g -Xmx1g";
@@ -77,6 +78,41 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
       return runChildJvm("dev.braid.bench.LogBenchmark", args);
+    }
+  }
+
+  @Command(
+      name = "http",
+      header = "Benchmark the server over HTTP on loopback: point reads, read latency, ingest, freshness.",
+      description = "Starts the real server on a loopback port with a temporary data directory (a Base from a batch "
+          + "cycle plus a Delta) and measures peak point reads/s (closed loop), read latency at 70 % of the peak "
+          + "(open loop, from each request's due time), NDJSON ingest events/s and freshness; "
+          + "'braid bench http --help' lists the options.")
+  static final class HttpSuite implements Callable<Integer> {
+
+    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
+    List<String> args = new ArrayList<>();
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+      return runChildJvm("dev.braid.bench.HttpBenchmark", args);
+    }
+  }
+
+  @Command(
+      name = "views",
+      header = "Benchmark views: speed layer vs Flink, batch layer vs DuckDB, merged reads, Delta memory.",
+      description = "A count+sum-by-key view over the same generated events (10 M over 1 M keys by default): "
+          + "Braid's speed layer against a Flink keyed reduce, its batch layer against a DuckDB GROUP BY, merged "
+          + "point read latency and the Delta's bytes per key; each engine in a JVM of its own.")
+  static final class ViewsSuite implements Callable<Integer> {
+
+    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
+    List<String> args = new ArrayList<>();
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+      return runChildJvm("dev.braid.bench.ViewsBenchmark", args);
     }
   }
 

@@ -37,6 +37,11 @@ public final class ServerCommand implements Callable<Integer> {
       description = "largest request body accepted (default: ${DEFAULT-VALUE})")
   long maxBody;
 
+  @Option(names = "--reprocess-changed", description = "for every view whose definition in the spec differs from "
+      + "the version serving it, start a reprocess with the spec's definition (without it, such views keep their "
+      + "logic and the server says so)")
+  boolean reprocessChanged;
+
   @Override
   public Integer call() throws Exception {
     PipelineSpec spec;
@@ -70,6 +75,20 @@ public final class ServerCommand implements Callable<Integer> {
       server.close();
       throw new BraidCli.CommandFailedException(e.getMessage(), 1);
     }
+    java.io.PrintWriter out = command.commandLine().getOut();
+    if (reprocessChanged) {
+      server.reprocessChangedViews().forEach((view, version) -> out.printf("view %s: the spec changed it; reprocessing "
+          + "into version %d (follow it with `braid versions %s`)%n", view, version, view));
+    } else {
+      for (dev.braid.Status.ViewStatus v : server.braid().status().views()) {
+        if (v.specChanged()) {
+          out.printf("view %s: the spec defines it differently from version %d, which keeps serving; run `braid "
+              + "reprocess %s --spec %s` or restart with --reprocess-changed%n", v.name(), v.currentVersion(),
+              v.name(), specFile);
+        }
+      }
+    }
+    out.flush();
     stopped.await();
     return 0;
   }

@@ -30,10 +30,11 @@ public final class StatusCommand implements Callable<Integer> {
     }
     out.printf("Braid at %s, up %d s, data in %s%n%n", client.url, r.path("uptimeSeconds").asLong(),
         r.path("dataDirectory").asText());
-    Table s = new Table("stream", "partitions", "durability", "events", "end");
+    Table s = new Table("stream", "partitions", "durability", "events", "events/s", "rejected/s", "end");
     for (JsonNode x : r.path("streams")) {
       s.row(x.path("name").asText(), x.path("partitions").asInt(), x.path("durability").asText(),
-          x.path("events").asLong(), x.path("end"));
+          x.path("events").asLong(), String.format(java.util.Locale.ROOT, "%,.1f", x.path("eventsPerSecond").asDouble()),
+          String.format(java.util.Locale.ROOT, "%,.1f", x.path("rejectedPerSecond").asDouble()), x.path("end"));
     }
     s.print(out);
     out.println();
@@ -47,6 +48,23 @@ public final class StatusCommand implements Callable<Integer> {
           x.path("deltaKeys").asLong(), batch);
     }
     v.print(out);
+    for (JsonNode x : r.path("views")) {
+      if (x.has("reprocess")) {
+        out.printf("%nview %s: building version %d:%s%n", x.path("name").asText(),
+            x.path("reprocess").path("version").asLong(), VersionsCommand.progress(x.path("reprocess")));
+      }
+      if (x.has("retention")) {
+        JsonNode rt = x.path("retention");
+        out.printf("%nview %s: keeps windows for %s; %s (%d evicted so far)%n", x.path("name").asText(),
+            rt.path("retain").asText(), rt.path("horizon").isNull() ? "nothing evicted yet"
+                : "windows before " + rt.path("horizon").asText() + " are evicted", rt.path("evictedWindows").asLong());
+      }
+      if (x.path("specChanged").asBoolean()) {
+        out.printf("%nview %s: the spec file defines it differently from version %d, which keeps serving; run "
+            + "`braid reprocess %s --spec FILE` to switch%n", x.path("name").asText(),
+            x.path("currentVersion").asLong(), x.path("name").asText());
+      }
+    }
     return 0;
   }
 }

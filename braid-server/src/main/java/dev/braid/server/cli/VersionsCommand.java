@@ -36,9 +36,22 @@ public final class VersionsCommand implements Callable<Integer> {
     for (JsonNode v : r.path("versions")) {
       t.row(v.path("id").asLong(), v.path("state").asText(), v.path("cut"),
           v.path("position").isNull() ? "-" : v.path("position"), v.path("baseKeys").asLong(),
-          v.path("createdAt").asText() + (v.has("failure") ? "  failed: " + v.path("failure").asText() : ""));
+          v.path("createdAt").asText() + (v.has("failure") ? "  failed: " + v.path("failure").asText() : "")
+              + progress(v.path("progress")));
     }
     t.print(out);
     return 0;
+  }
+
+  /** A building version's progress: phase, events read of total, lag and ETA. */
+  static String progress(JsonNode p) {
+    if (!p.isObject()) {
+      return "";
+    }
+    return String.format(java.util.Locale.ROOT, "  %s %,d/%,d events, lag %,d%s%s", p.path("phase").asText(),
+        p.path("eventsReplayed").asLong(), p.path("eventsTotal").asLong(), p.path("lag").asLong(),
+        p.path("etaMillis").isNumber()
+            ? String.format(java.util.Locale.ROOT, ", eta %.1f s", p.path("etaMillis").asLong() / 1000.0) : "",
+        p.path("hold").asBoolean() ? " (held)" : "");
   }
 }

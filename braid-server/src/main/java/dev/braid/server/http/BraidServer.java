@@ -7,12 +7,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.Braid;
 import dev.braid.DeadLetter;
 import dev.braid.IngestResult;
+import dev.braid.Status;
 import dev.braid.UnknownNameException;
 import dev.braid.ViewResult;
 import dev.braid.spec.PipelineSpec;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -93,6 +95,7 @@ public final class BraidServer implements AutoCloseable {
     return t;
   });
   private final long startedAt = System.currentTimeMillis();
+  private final PointReadHandler pointReads = new PointReadHandler(() -> this.braid, metrics);
   private volatile Braid braid;
   private volatile Throwable startFailure;
   private Javalin app;
@@ -182,11 +185,35 @@ public final class BraidServer implements AutoCloseable {
     for (String view : spec.views().keySet()) {
       Gauge.builder("braid_view_lag_events", b, x -> lag(x, view)).tag("view", view)
           .description("events in the log that the view's speed layer has not folded yet").register(metrics);
+      // Every batch cycle, scheduled or asked for over HTTP, as counted by the engine.
+      FunctionTimer.builder("braid_batch_duration", b, x -> viewStatus(x, view).batchCycles(),
+              x -> viewStatus(x, view).batchSeconds(), TimeUnit.SECONDS)
+          .tag("view", view).description("batch cycles that built a version, and their duration").register(metrics);
     }
     for (String stream : spec.streams().keySet()) {
       Gauge.builder("braid_stream_events", b, x -> events(x, stream)).tag("stream", stream)
           .description("events held in the stream's log").register(metrics);
     }
+  }
+
+  /**
+   * Starts a reprocess with the spec's definition of every view whose spec file definition differs
+   * from the version serving it ({@code braid server --reprocess-changed}); returns the started
+   * version per view. Call once the engine is ready.
+   */
+  public java.util.Map<String, Long> reprocessChangedViews() {
+    Braid b = ready();
+    java.util.Map<String, Long> started = new java.util.LinkedHashMap<>();
+    for (dev.braid.Status.ViewStatus v : b.status().views()) {
+      if (v.specChanged()) {
+        started.put(v.name(), b.reprocess(v.name(), spec.view(v.name()), dev.braid.ReprocessOptions.defaults()));
+      }
+    }
+    return started;
+  }
+
+  private static Status.ViewStatus viewStatus(Braid b, String view) {
+    return b.status().views().stream().filter(v -> v.name().equals(view)).findFirst().orElseThrow();
   }
 
   private static double lag(Braid b, String view) {
@@ -207,6 +234,8 @@ public final class BraidServer implements AutoCloseable {
     return Javalin.create(cfg -> {
       cfg.http.maxRequestSize = config.maxBodyBytes() + 1; // BraidServer enforces the limit itself
       cfg.startup.showJavalinBanner = false;
+      // point reads skip the servlet layer; Javalin puts its servlet context inside this wrapper
+      cfg.jetty.modifyServer(server -> server.setHandler(pointReads));
       cfg.routes.get("/health", this::health);
       cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
           .result(metrics.scrape()));
@@ -217,6 +246,8 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.post("/v1/views/{view}/keys:batchGet", this::batchGet);
       cfg.routes.get("/v1/views/{view}/versions", this::versions);
       cfg.routes.post("/v1/views/{view}/batch", this::batch);
+      cfg.routes.post("/v1/views/{view}/reprocess", this::reprocess);
+      cfg.routes.post("/v1/views/{view}/versions/{id}/activate", this::activate);
       cfg.routes.get("/v1/status", this::status);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(UnknownNameException.class,
@@ -471,9 +502,8 @@ public final class BraidServer implements AutoCloseable {
     long to = timeParam(ctx, "to", Long.MAX_VALUE);
     long t0 = System.nanoTime();
     ViewResult r = from == Long.MIN_VALUE && to == Long.MAX_VALUE ? b.get(view, key) : b.get(view, key, from, to);
-    Timer.builder("braid_read_latency").tag("view", view).register(metrics)
-        .record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-    ok(ctx, Json.result(r));
+    pointReads.timer(view).record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+    ctx.status(200).contentType(JSON).result(Json.resultBytes(r));
   }
 
   private void batchGet(Context ctx) throws IOException {
@@ -522,13 +552,7 @@ public final class BraidServer implements AutoCloseable {
     String view = ctx.pathParam("view");
     b.versions(view); // 404 for an unknown view before starting anything
     long wait = longParam(ctx, "wait", config.batchWaitMillis() / 1000) * 1000;
-    long t0 = System.nanoTime();
-    Future<Long> cycle = background.submit(() -> {
-      long id = b.runBatch(view);
-      Timer.builder("braid_batch_duration").tag("view", view).register(metrics)
-          .record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-      return id;
-    });
+    Future<Long> cycle = background.submit(() -> b.runBatch(view));
     try {
       long id = cycle.get(wait, TimeUnit.MILLISECONDS);
       ObjectNode o = Json.versions(view, b.versions(view));
@@ -548,6 +572,85 @@ public final class BraidServer implements AutoCloseable {
       throw new Problem(500, "batch-failed", "Batch cycle failed", "the batch cycle of view '" + view + "' failed: "
           + c.getMessage() + "; the current version is unchanged");
     }
+  }
+
+  /**
+   * Starts a reprocess with the definition in the body (the view as under {@code views:}, or a
+   * whole spec, in JSON or YAML); answers 202 with the new version's id at once.
+   */
+  private void reprocess(Context ctx) throws IOException {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    b.versions(view); // 404 for an unknown view before reading the body
+    String type = mediaType(ctx);
+    if (!type.isEmpty() && !type.equals(JSON) && !type.equals("application/yaml") && !type.equals("application/x-yaml")
+        && !type.equals("text/yaml") && !type.equals("text/plain")) {
+      throw new Problem(415, "unsupported-media-type", "Unsupported media type", "send the view's new definition "
+          + "as application/json or application/yaml, not '" + type + "'");
+    }
+    String text = decodeUtf8(readBody(ctx));
+    if (text.isBlank()) {
+      throw Problem.badRequest("empty-body", "the body is empty: send the view's new definition, e.g. "
+          + "{\"from\": \"...\", \"group_by\": \"...\", \"aggregate\": {\"n\": \"count\"}}");
+    }
+    boolean hold = boolParam(ctx, "hold");
+    long id;
+    try {
+      dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body");
+      id = b.reprocess(view, definition, new dev.braid.ReprocessOptions(hold));
+    } catch (dev.braid.spec.SpecException e) {
+      throw Problem.badRequest("invalid-definition", "invalid definition of view '" + view + "': "
+          + e.errors().stream().map(x -> (x.path().isEmpty() ? "" : x.path() + ": ") + x.message())
+              .collect(java.util.stream.Collectors.joining("; ")));
+    } catch (IllegalStateException e) {
+      throw new Problem(409, "reprocess-conflict", "Conflict", e.getMessage());
+    }
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("view", view);
+    o.put("version", id);
+    o.put("state", "building");
+    o.put("hold", hold);
+    o.put("detail", hold ? "version " + id + " is building; once it has caught up, activate it with POST /v1/views/"
+        + view + "/versions/" + id + "/activate" : "version " + id + " is building; it becomes current once it has "
+        + "caught up");
+    ctx.status(202).header("Location", "/v1/views/" + view + "/versions").contentType(JSON).result(write(o));
+  }
+
+  /** Makes a version current (a held reprocess, or a rollback to a backup); answers once it is. */
+  private void activate(Context ctx) {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    b.versions(view);
+    String raw = ctx.pathParam("id");
+    long id;
+    try {
+      id = Long.parseLong(raw);
+    } catch (NumberFormatException e) {
+      throw Problem.badRequest("bad-version", "the version id must be a whole number, got '" + raw + "'");
+    }
+    try {
+      b.activate(view, id);
+    } catch (IllegalStateException e) {
+      throw new Problem(409, "cannot-activate", "Conflict", e.getMessage());
+    }
+    ObjectNode o = Json.versions(view, b.versions(view));
+    o.put("activated", id);
+    ok(ctx, o);
+  }
+
+  private static boolean boolParam(Context ctx, String name) {
+    String v = ctx.queryParam(name);
+    if (v == null) {
+      return false;
+    }
+    String s = v.strip().toLowerCase(Locale.ROOT);
+    if (s.isEmpty() || s.equals("true") || s.equals("1")) {
+      return true;
+    }
+    if (s.equals("false") || s.equals("0")) {
+      return false;
+    }
+    throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' must be true or false, got '" + v + "'");
   }
 
   private void status(Context ctx) {

@@ -65,6 +65,213 @@ final class Json {
     return o;
   }
 
+  /**
+   * {@link #result} written straight to bytes, the same fields in the same order and the same text as
+   * Jackson writes for the tree: the point-read path answers tens of thousands of these a second, and
+   * a tree plus a Jackson generator per read cost more than the engine's read itself.
+   *
+   * <p>Values of the built-in scalar results (null, {@code Long}, {@code Integer}, {@code Double},
+   * {@code String}, {@code Boolean}) are written here; a result with any other value (a list or map
+   * from a sketch aggregation) goes through Jackson, as before.
+   */
+  static byte[] resultBytes(ViewResult r) {
+    boolean scalar = scalar(r.values());
+    for (ViewResult.WindowValue x : r.windows()) {
+      scalar &= scalar(x.values());
+    }
+    if (!scalar) {
+      try {
+        return MAPPER.writeValueAsBytes(result(r));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    ByteWriter w = ByteWriter.LOCAL.get();
+    w.reset();
+    w.raw("{\"view\":").string(r.view()).raw(",\"key\":").string(r.key()).raw(",\"found\":")
+        .raw(r.found() ? "true" : "false").raw(",\"values\":");
+    values(w, r.values());
+    if (!r.windows().isEmpty()) {
+      w.raw(",\"windows\":[");
+      boolean first = true;
+      for (ViewResult.WindowValue x : r.windows()) {
+        w.raw(first ? "{\"start\":" : ",{\"start\":").number(x.start()).raw(",\"end\":").number(x.end())
+            .raw(",\"values\":");
+        values(w, x.values());
+        w.raw("}");
+        first = false;
+      }
+      w.raw("]");
+    }
+    w.raw(",\"asOf\":{\"version\":").number(r.asOf().version()).raw(",\"cut\":");
+    cut(w, r.asOf().cut());
+    w.raw(",\"position\":");
+    cut(w, r.asOf().position());
+    w.raw("}}");
+    return w.toByteArray();
+  }
+
+  private static boolean scalar(Map<String, Object> values) {
+    for (Object v : values.values()) {
+      if (v != null && !(v instanceof Long) && !(v instanceof Integer) && !(v instanceof Double)
+          && !(v instanceof String) && !(v instanceof Boolean)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void values(ByteWriter w, Map<String, Object> values) {
+    w.raw("{");
+    boolean first = true;
+    for (Map.Entry<String, Object> e : values.entrySet()) {
+      if (!first) {
+        w.raw(",");
+      }
+      first = false;
+      w.string(e.getKey()).raw(":");
+      Object v = e.getValue();
+      if (v == null) {
+        w.raw("null");
+      } else if (v instanceof Long l) {
+        w.number(l);
+      } else if (v instanceof Integer i) {
+        w.number(i);
+      } else if (v instanceof Double d) {
+        if (d.isNaN() || d.isInfinite()) {
+          w.string(d.toString()); // as Jackson: non-finite numbers are quoted
+        } else {
+          w.raw(d.toString());
+        }
+      } else if (v instanceof Boolean b) {
+        w.raw(b ? "true" : "false");
+      } else {
+        w.string((String) v);
+      }
+    }
+    w.raw("}");
+  }
+
+  private static void cut(ByteWriter w, Cut c) {
+    w.raw("[");
+    if (c != null) {
+      long[] a = c.toArray();
+      for (int i = 0; i < a.length; i++) {
+        if (i > 0) {
+          w.raw(",");
+        }
+        w.number(a[i]);
+      }
+    }
+    w.raw("]");
+  }
+
+  /** A growable byte buffer that writes JSON text as Jackson does; one per thread, reused. */
+  static final class ByteWriter {
+    static final ThreadLocal<ByteWriter> LOCAL = ThreadLocal.withInitial(ByteWriter::new);
+    private static final byte[] HEX = "0123456789ABCDEF".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    private byte[] buf = new byte[512];
+    private int size;
+
+    void reset() {
+      size = 0;
+    }
+
+    byte[] toByteArray() {
+      return java.util.Arrays.copyOf(buf, size);
+    }
+
+    private void ensure(int more) {
+      if (size + more > buf.length) {
+        buf = java.util.Arrays.copyOf(buf, Math.max(buf.length * 2, size + more));
+      }
+    }
+
+    /** ASCII text as it is. */
+    ByteWriter raw(String ascii) {
+      int n = ascii.length();
+      ensure(n);
+      for (int i = 0; i < n; i++) {
+        buf[size++] = (byte) ascii.charAt(i);
+      }
+      return this;
+    }
+
+    ByteWriter number(long x) {
+      if (x < 0) {
+        if (x == Long.MIN_VALUE) {
+          return raw(Long.toString(x));
+        }
+        ensure(1);
+        buf[size++] = '-';
+        x = -x;
+      }
+      int digits = 1;
+      for (long p = 10; digits < 19 && x >= p; p *= 10) {
+        digits++;
+      }
+      ensure(digits);
+      for (int i = size + digits - 1; i >= size; i--) {
+        buf[i] = (byte) ('0' + x % 10);
+        x /= 10;
+      }
+      size += digits;
+      return this;
+    }
+
+    /** A JSON string: quotes, backslashes and control characters escaped as Jackson does, UTF-8 otherwise. */
+    ByteWriter string(String s) {
+      int n = s.length();
+      ensure(n * 6 + 2);
+      buf[size++] = '"';
+      for (int i = 0; i < n; i++) {
+        char c = s.charAt(i);
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+          buf[size++] = (byte) c;
+        } else if (c == '"' || c == '\\') {
+          buf[size++] = '\\';
+          buf[size++] = (byte) c;
+        } else if (c < 0x20) {
+          buf[size++] = '\\';
+          switch (c) {
+            case '\n' -> buf[size++] = 'n';
+            case '\r' -> buf[size++] = 'r';
+            case '\t' -> buf[size++] = 't';
+            case '\b' -> buf[size++] = 'b';
+            case '\f' -> buf[size++] = 'f';
+            default -> {
+              buf[size++] = 'u';
+              buf[size++] = '0';
+              buf[size++] = '0';
+              buf[size++] = HEX[c >> 4];
+              buf[size++] = HEX[c & 0xF];
+            }
+          }
+        } else if (c < 0x800) {
+          buf[size++] = (byte) (0xC0 | (c >> 6));
+          buf[size++] = (byte) (0x80 | (c & 0x3F));
+        } else if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+          int cp = Character.toCodePoint(c, s.charAt(++i));
+          buf[size++] = (byte) (0xF0 | (cp >> 18));
+          buf[size++] = (byte) (0x80 | ((cp >> 12) & 0x3F));
+          buf[size++] = (byte) (0x80 | ((cp >> 6) & 0x3F));
+          buf[size++] = (byte) (0x80 | (cp & 0x3F));
+        } else {
+          // a lone surrogate cannot be UTF-8: Jackson fails on it, here it becomes U+FFFD
+          if (Character.isSurrogate(c)) {
+            c = '\uFFFD';
+          }
+          buf[size++] = (byte) (0xE0 | (c >> 12));
+          buf[size++] = (byte) (0x80 | ((c >> 6) & 0x3F));
+          buf[size++] = (byte) (0x80 | (c & 0x3F));
+        }
+      }
+      buf[size++] = '"';
+      return this;
+    }
+  }
+
   static ObjectNode ingest(IngestResult r, int[] lines) {
     ObjectNode o = MAPPER.createObjectNode();
     o.put("stream", r.stream());
@@ -103,6 +310,27 @@ final class Json {
     if (v.failure() != null) {
       o.put("failure", v.failure());
     }
+    if (v.progress() != null) {
+      o.set("progress", progress(v.progress()));
+    }
+    return o;
+  }
+
+  /** Progress of a version being built by a reprocess or a rollback. */
+  static ObjectNode progress(dev.braid.ReplayProgress p) {
+    ObjectNode o = MAPPER.createObjectNode();
+    o.put("version", p.version());
+    o.put("phase", p.phase());
+    o.put("eventsReplayed", p.eventsReplayed());
+    o.put("eventsTotal", p.eventsTotal());
+    o.put("eventsPerSecond", Math.round(p.eventsPerSecond()));
+    if (p.etaMillis() >= 0) {
+      o.put("etaMillis", p.etaMillis());
+    } else {
+      o.putNull("etaMillis");
+    }
+    o.put("lag", p.lag());
+    o.put("hold", p.hold());
     return o;
   }
 
@@ -126,6 +354,8 @@ final class Json {
       so.put("durability", st.durability());
       so.set("end", cut(st.end()));
       so.put("events", st.events());
+      so.put("eventsPerSecond", Math.round(st.eventsPerSecond() * 10) / 10.0);
+      so.put("rejectedPerSecond", Math.round(st.rejectedPerSecond() * 10) / 10.0);
     }
     ArrayNode views = o.putArray("views");
     for (Status.ViewStatus v : s.views()) {
@@ -144,6 +374,22 @@ final class Json {
         ObjectNode b = vo.putObject("batch");
         b.put("eventsRead", v.batchEventsRead());
         b.put("eventsTotal", v.batchEventsTotal());
+      }
+      if (v.reprocess() != null) {
+        vo.set("reprocess", progress(v.reprocess()));
+      }
+      if (v.specChanged()) {
+        vo.put("specChanged", true);
+      }
+      if (v.retention() != null) {
+        ObjectNode r = vo.putObject("retention");
+        r.put("retain", dev.braid.spec.Durations.format(v.retention().retain()));
+        if (v.retention().horizonMillis() == Long.MIN_VALUE) {
+          r.putNull("horizon");
+        } else {
+          r.put("horizon", java.time.Instant.ofEpochMilli(v.retention().horizonMillis()).toString());
+        }
+        r.put("evictedWindows", v.retention().evictedWindows());
       }
     }
     return o;

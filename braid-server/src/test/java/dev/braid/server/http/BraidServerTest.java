@@ -284,7 +284,10 @@ class BraidServerTest {
     post("/v1/streams/sales/events", "application/json", "[" + sale("kiwi", "s1", 1, 1, "2026-11-22T10:00:00Z")
         + ", {\"product\": 1}]");
     get("/v1/views/revenue/keys/kiwi");
+    assertThat(post("/v1/views/revenue/batch", null, "").statusCode()).isEqualTo(200);
     String m = get("/metrics").body();
+    assertThat(m).contains("braid_batch_duration_seconds_count{view=\"revenue\"} 1\n",
+        "braid_batch_duration_seconds_count{view=\"daily\"} 0\n", "braid_batch_duration_seconds_sum{view=\"revenue\"}");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 1.0");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 1.0");
     assertThat(m).contains("braid_view_lag_events{view=\"revenue\"}");

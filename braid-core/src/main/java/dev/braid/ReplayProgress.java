@@ -1,0 +1,17 @@
+package dev.braid;
+
+/**
+ * Progress of a version being built by a reprocess or a rollback.
+ *
+ * @param phase {@code batch} (a Lambda view's batch recompute of the new Base), {@code replay} (the
+ *     log replayed into the new Delta), {@code held} (caught up and following the log, waiting for
+ *     activation) or {@code switching}
+ * @param eventsReplayed events the new version has read so far (batch recompute and replay)
+ * @param eventsTotal events it has to read to reach the log's end as it is now
+ * @param eventsPerSecond the average rate since the build started
+ * @param etaMillis the time left at that rate, or -1 when unknown
+ * @param lag events in the log that the new version has not read yet
+ * @param hold whether the switch waits for {@link Braid#activate}
+ */
+public record ReplayProgress(long version, String phase, long eventsReplayed, long eventsTotal,
+    double eventsPerSecond, long etaMillis, long lag, boolean hold) {}

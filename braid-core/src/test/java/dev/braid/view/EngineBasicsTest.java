@@ -1,0 +1,140 @@
+package dev.braid.view;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.Braid;
+import dev.braid.ViewResult;
+import dev.braid.event.FieldType;
+import dev.braid.log.CorruptLogException;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.nio.channels.FileChannel;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Scheduled batch cycles, batch reads, and a damaged Base refused with its path. */
+class EngineBasicsTest {
+
+  @TempDir
+  Path dir;
+
+  static PipelineSpec spec(Duration batchEvery) {
+    ViewSpec.Builder view = ViewSpec.builder("per_user").from("clicks").groupBy("user").aggregate("n", "count");
+    if (batchEvery != null) {
+      view.batchEvery(batchEvery);
+    }
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("clicks").partitions(2).key("user").time("ts")
+            .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
+        .view(view.build())
+        .build();
+  }
+
+  private static void clicks(Braid b, String user, int n) {
+    List<Map<String, Object>> events = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      events.add(Map.of("user", user, "ts", 1_700_000_000_000L + i));
+    }
+    assertThat(b.ingest("clicks", events).accepted()).isEqualTo(n);
+  }
+
+  private static void awaitCount(Braid b, String user, long n) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!Long.valueOf(n).equals(b.get("per_user", user).values().get("n"))) {
+      assertThat(System.nanoTime()).as("count of %s reaches %d", user, n).isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+
+  @Test
+  void shouldRunBatchCyclesOnTheViewsSchedule() throws Exception {
+    try (Braid b = Braid.open(dir, spec(Duration.ofMillis(100)))) {
+      clicks(b, "ann", 3);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      ViewResult r = b.get("per_user", "ann");
+      while (r.asOf().version() < 3 || r.asOf().cut().offset(0) + r.asOf().cut().offset(1) < 3) {
+        assertThat(System.nanoTime()).as("scheduled cycles build versions 2 and 3, the last with a Base over the"
+            + " clicks; last read %s", r).isLessThan(deadline);
+        Thread.sleep(20);
+        r = b.get("per_user", "ann");
+      }
+      assertThat(r.values().get("n")).isEqualTo(3L);
+    }
+  }
+
+  @Test
+  void shouldAnswerManyKeysAtOnceEachWithItsAsOf() throws Exception {
+    try (Braid b = Braid.open(dir, spec(null))) {
+      clicks(b, "ann", 2);
+      clicks(b, "bob", 5);
+      awaitCount(b, "bob", 5);
+      awaitCount(b, "ann", 2);
+      b.runBatch("per_user");
+      clicks(b, "ann", 1);
+      awaitCount(b, "ann", 3);
+
+      List<ViewResult> rs = b.getAll("per_user", List.of("bob", "nobody", "ann"));
+
+      assertThat(rs).extracting(ViewResult::key).containsExactly("bob", "nobody", "ann");
+      assertThat(rs).extracting(r -> r.values().get("n")).containsExactly(5L, 0L, 3L);
+      assertThat(rs).extracting(ViewResult::found).containsExactly(true, false, true);
+      assertThat(rs).allSatisfy(r -> assertThat(r.asOf().version()).isEqualTo(2L));
+    }
+  }
+
+  @Test
+  void shouldReportTheIngestRateOfEachStream() throws Exception {
+    try (Braid b = Braid.open(dir, spec(null))) {
+      clicks(b, "ann", 40);
+      b.ingest("clicks", List.of(Map.of("ts", 1L))); // no key: rejected
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      // Rates count complete seconds only: the events show once their second is over.
+      while (b.status().streams().get(0).eventsPerSecond() == 0 || b.status().streams().get(0).rejectedPerSecond() == 0) {
+        assertThat(System.nanoTime()).as("the rate appears within a second or two").isLessThan(deadline);
+        Thread.sleep(50);
+      }
+      assertThat(b.status().streams().get(0).eventsPerSecond()).isEqualTo(4.0);
+      assertThat(b.status().streams().get(0).rejectedPerSecond()).isEqualTo(0.1);
+    }
+  }
+
+  @Test
+  void shouldRefuseABaseWithAFlippedBitNamingTheFile() throws Exception {
+    try (Braid b = Braid.open(dir, spec(null))) {
+      for (int u = 0; u < 50; u++) {
+        clicks(b, "user-" + u, 1 + u % 3);
+      }
+      awaitCount(b, "user-49", 2);
+      b.runBatch("per_user");
+    }
+    Path base;
+    try (Stream<Path> files = Files.list(dir.resolve("views").resolve("per_user"))) {
+      base = files.filter(p -> p.getFileName().toString().endsWith(".base")).findFirst().orElseThrow();
+    }
+    Random random = new Random(7);
+    long size = Files.size(base);
+    try (FileChannel ch = FileChannel.open(base, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      long at = 64 + random.nextInt((int) size - 64); // in the body, past the header
+      ByteBuffer one = ByteBuffer.allocate(1);
+      ch.read(one, at);
+      one.put(0, (byte) (one.get(0) ^ (1 << random.nextInt(8)))).rewind();
+      ch.write(one, at);
+    }
+
+    assertThatThrownBy(() -> BaseFile.open(base)).isInstanceOf(CorruptLogException.class)
+        .hasMessageContaining(base.toString());
+  }
+}

@@ -1,0 +1,592 @@
+package dev.braid.view;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.Braid;
+import dev.braid.IngestResult;
+import dev.braid.ReplayProgress;
+import dev.braid.ReprocessOptions;
+import dev.braid.UnknownNameException;
+import dev.braid.VersionInfo;
+import dev.braid.VersionState;
+import dev.braid.ViewResult;
+import dev.braid.event.FieldType;
+import dev.braid.log.Partitioner;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.SpecError;
+import dev.braid.spec.SpecException;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Reprocess (Kappa replay, Lambda recompute + catch-up), the atomic switch, hold and activate,
+ * rollback, restarts and failed replays, checked against a naive recomputation of whichever
+ * definition the version that answered a read has.
+ */
+class ReprocessTest {
+
+  /** One ingested event with its place in the log. */
+  record Ev(String user, String merchant, long qty, int partition, long offset) {}
+
+  /** The events that {@link #ingest} wrote, in no particular order; shared by the ingest threads. */
+  static final class History {
+    final List<Ev> events = Collections.synchronizedList(new ArrayList<>());
+
+    List<Ev> snapshot() {
+      synchronized (events) {
+        return new ArrayList<>(events);
+      }
+    }
+  }
+
+  static ViewSpec oldDefinition(ViewSpec.Mode mode) {
+    return ViewSpec.builder("stats").from("tx").groupBy("user").aggregate("n", "count").aggregate("q", "sum(qty)")
+        .mode(mode).build();
+  }
+
+  /** A different filter, group key and aggregations: nothing of the old state can be reused. */
+  static ViewSpec newDefinition(ViewSpec.Mode mode) {
+    return ViewSpec.builder("stats").from("tx").filter("qty > 0").groupBy("merchant").aggregate("n", "count")
+        .aggregate("q", "sum(qty)").aggregate("hi", "max(qty)").mode(mode).build();
+  }
+
+  static PipelineSpec spec(int partitions, ViewSpec view) {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("tx").partitions(partitions).key("user").time("ts")
+            .field("user", FieldType.STRING).field("merchant", FieldType.STRING).field("qty", FieldType.LONG)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(view)
+        .build();
+  }
+
+  static void ingest(Braid braid, Random rnd, int n, int partitions, History history) {
+    List<Map<String, Object>> batch = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Map<String, Object> e = new LinkedHashMap<>();
+      e.put("user", "u" + rnd.nextInt(20));
+      e.put("merchant", "m" + rnd.nextInt(6));
+      e.put("qty", (long) rnd.nextInt(11) - 3);
+      e.put("ts", 1_700_000_000_000L + rnd.nextInt(1_000_000));
+      batch.add(e);
+    }
+    IngestResult r = braid.ingest("tx", batch);
+    assertThat(r.rejections()).isEmpty();
+    Map<Integer, Integer> taken = new HashMap<>();
+    List<Ev> out = new ArrayList<>();
+    for (Map<String, Object> e : batch) {
+      byte[] key = ((String) e.get("user")).getBytes(StandardCharsets.UTF_8);
+      int p = Partitioner.partition(key, 0, key.length, partitions);
+      int idx = taken.merge(p, 1, Integer::sum) - 1;
+      out.add(new Ev((String) e.get("user"), (String) e.get("merchant"), (Long) e.get("qty"), p,
+          r.positions().get(p).get(idx)));
+    }
+    history.events.addAll(out);
+  }
+
+  /** Checks {@code r} against a naive recomputation of {@code definition} below its asOf position. */
+  static void check(ViewResult r, ViewSpec definition, List<Ev> events, String context) {
+    boolean byMerchant = definition.groupBy().equals("merchant");
+    List<Ev> es = new ArrayList<>();
+    for (Ev e : events) {
+      if (e.offset() < r.asOf().position().offset(e.partition())
+          && (byMerchant ? e.merchant().equals(r.key()) && e.qty() > 0 : e.user().equals(r.key()))) {
+        es.add(e);
+      }
+    }
+    String as = context + ": key " + r.key() + " as of " + r.asOf() + " (" + definition.definition() + ")";
+    assertThat(r.found()).as(as + " found").isEqualTo(!es.isEmpty());
+    assertThat(r.values().keySet()).as(as + " outputs").containsExactlyElementsOf(definition.aggregates().keySet());
+    assertThat(r.values().get("n")).as(as + " n").isEqualTo((long) es.size());
+    assertThat(r.values().get("q")).as(as + " q").isEqualTo(es.stream().mapToLong(Ev::qty).sum());
+    if (byMerchant) {
+      assertThat(r.values().get("hi")).as(as + " hi")
+          .isEqualTo(es.stream().map(Ev::qty).max(Long::compare).orElse(null));
+    }
+  }
+
+  static String randomKey(Random rnd) {
+    return rnd.nextBoolean() ? "u" + rnd.nextInt(21) : "m" + rnd.nextInt(7);
+  }
+
+  static VersionInfo version(Braid b, long id) {
+    return b.versions("stats").stream().filter(v -> v.id() == id).findFirst().orElseThrow();
+  }
+
+  static long currentId(Braid b) {
+    return b.versions("stats").stream().filter(v -> v.state() == VersionState.CURRENT).findFirst().orElseThrow().id();
+  }
+
+  /** Waits until version {@code id} is in {@code state}; fails with the versions on timeout. */
+  static VersionInfo awaitState(Braid b, long id, VersionState state) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline) {
+      VersionInfo v = version(b, id);
+      if (v.state() == state) {
+        return v;
+      }
+      Thread.sleep(2);
+    }
+    throw new AssertionError("version " + id + " did not become " + state + ": " + b.versions("stats"));
+  }
+
+  static Stream<Arguments> seedsAndModes() {
+    long seeds = Long.getLong("braid.reprocess.seeds", 8);
+    return Stream.of(ViewSpec.Mode.values())
+        .flatMap(m -> java.util.stream.LongStream.range(0, seeds).mapToObj(s -> Arguments.of(m, s)));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  @ParameterizedTest(name = "{0}, seed {1}")
+  @MethodSource("seedsAndModes")
+  void shouldServeTheOldThenTheNewDefinitionExactlyAndMonotonicallyAcrossASwitchUnderIngest(ViewSpec.Mode mode,
+      long seed, @TempDir Path dir) throws Exception {
+    Random rnd = new Random(seed);
+    int partitions = 1 + rnd.nextInt(3);
+    ViewSpec oldDef = oldDefinition(mode);
+    ViewSpec newDef = newDefinition(mode);
+    History history = new History();
+    String context = "mode " + mode + ", seed " + seed;
+    try (Braid braid = Braid.open(dir, spec(partitions, oldDef))) {
+      for (int i = 0; i < 6; i++) {
+        ingest(braid, rnd, 200 + rnd.nextInt(300), partitions, history); // past ATTACH_LAG: the replay path runs
+      }
+      if (mode == ViewSpec.Mode.LAMBDA && rnd.nextBoolean()) {
+        braid.runBatch("stats");
+        ingest(braid, rnd, 50, partitions, history);
+      }
+      long oldId = currentId(braid);
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Random ingestRandom = new Random(rnd.nextLong());
+      Thread writer = new Thread(() -> {
+        try {
+          while (!stop.get()) {
+            ingest(braid, ingestRandom, 1 + ingestRandom.nextInt(30), partitions, history);
+            Thread.sleep(1);
+          }
+        } catch (Throwable t) {
+          failure.compareAndSet(null, t);
+        }
+      });
+      int readers = 3;
+      List<List<ViewResult>> seen = new ArrayList<>();
+      List<Thread> readerThreads = new ArrayList<>();
+      for (int k = 0; k < readers; k++) {
+        List<ViewResult> mine = new ArrayList<>();
+        seen.add(mine);
+        Random readRandom = new Random(rnd.nextLong());
+        readerThreads.add(new Thread(() -> {
+          try {
+            while (!stop.get()) {
+              mine.add(braid.get("stats", randomKey(readRandom)));
+              java.util.concurrent.locks.LockSupport.parkNanos(20_000); // leave the 2 cores some air
+            }
+          } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+          }
+        }));
+      }
+      writer.start();
+      readerThreads.forEach(Thread::start);
+      Thread.sleep(rnd.nextInt(20));
+      long newId = braid.reprocess("stats", newDef, ReprocessOptions.defaults());
+      assertThat(newId).isGreaterThan(oldId);
+      int batch = mode == ViewSpec.Mode.LAMBDA ? rnd.nextInt(3) : 0;
+      if (batch == 1) {
+        braid.runBatch("stats"); // races the reprocess: usually the old definition, switched out later
+      }
+      awaitState(braid, newId, VersionState.CURRENT);
+      if (batch == 2) {
+        braid.runBatch("stats"); // after the switch: batch cycles compute the new definition
+      }
+      Thread.sleep(10 + rnd.nextInt(30));
+      stop.set(true);
+      writer.join();
+      for (Thread t : readerThreads) {
+        t.join();
+      }
+      assertThat(failure.get()).as(context + ": a reader or the writer failed").isNull();
+      assertThat(((Engine) braid).awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(version(braid, oldId).state()).as(context).isEqualTo(VersionState.BACKUP);
+      assertThat(version(braid, newId).progress()).as(context).isNull();
+      // which definition each version computes (a batch cycle's version has the current one's)
+      Map<Long, ViewSpec> definitionOf = new HashMap<>();
+      for (VersionInfo v : braid.versions("stats")) {
+        definitionOf.put(v.id(), v.definition().equals(newDef.definition()) ? newDef : oldDef);
+      }
+      assertThat(definitionOf.get(currentId(braid))).as(context).isSameAs(newDef);
+      List<Ev> events = history.snapshot();
+      int checked = 0;
+      for (int k = 0; k < readers; k++) {
+        ViewResult prev = null;
+        List<ViewResult> mine = seen.get(k);
+        int step = Math.max(1, mine.size() / 200);
+        int switchedAt = -1;
+        for (int i = 0; i < mine.size(); i++) {
+          if (definitionOf.get(mine.get(i).asOf().version()) == newDef) {
+            switchedAt = i;
+            break;
+          }
+        }
+        for (int i = 0; i < mine.size(); i++) {
+          ViewResult r = mine.get(i);
+          String where = context + ", reader " + k + ", read " + i;
+          ViewSpec def = definitionOf.get(r.asOf().version());
+          assertThat(def).as(where + ": unknown version").isNotNull();
+          if (prev != null) {
+            assertThat(definitionOf.get(prev.asOf().version()) == newDef && def == oldDef)
+                .as(where + ": went back to the old definition after the new one").isFalse();
+            assertThat(r.asOf().position().isAtOrAfter(prev.asOf().position()))
+                .as(where + ": position went back from " + prev.asOf() + " to " + r.asOf()).isTrue();
+          }
+          // a mixed answer would equal neither definition; check a sample, and every read near the switch
+          if (i % step == 0 || (switchedAt >= 0 && Math.abs(i - switchedAt) <= 50)) {
+            checked++;
+            check(r, def, events, where);
+          }
+          prev = r;
+        }
+      }
+      assertThat(checked).as(context).isGreaterThan(0);
+      assertThat(seen.stream().flatMap(List::stream).map(r -> definitionOf.get(r.asOf().version())).distinct())
+          .as(context + ": the readers saw the switch").contains(oldDef, newDef);
+      for (int m = 0; m < 6; m++) {
+        ViewResult r = braid.get("stats", "m" + m);
+        assertThat(definitionOf.get(r.asOf().version())).isSameAs(newDef);
+        check(r, newDef, events, context + ", final");
+      }
+      ViewResult user = braid.get("stats", "u1");
+      assertThat(user.found()).as("the new definition has no user keys").isFalse();
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(ViewSpec.Mode.class)
+  void shouldHoldTheNewVersionUntilItIsActivated(ViewSpec.Mode mode, @TempDir Path dir) throws Exception {
+    Random rnd = new Random(7);
+    History history = new History();
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(mode)))) {
+      ingest(braid, rnd, 1500, 2, history);
+      long oldId = currentId(braid);
+      long newId = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      ReplayProgress p;
+      do {
+        Thread.sleep(2);
+        p = version(braid, newId).progress();
+      } while (!p.phase().equals("held") && System.nanoTime() < deadline);
+      assertThat(p.phase()).isEqualTo("held");
+      assertThat(p.hold()).isTrue();
+      assertThat(p.eventsReplayed()).isGreaterThanOrEqualTo(1500);
+      assertThat(braid.status().views().get(0).reprocess().version()).isEqualTo(newId);
+      ingest(braid, rnd, 40, 2, history);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      // held: still building, following the log, and reads stay on the old version
+      VersionInfo held = version(braid, newId);
+      assertThat(held.state()).isEqualTo(VersionState.BUILDING);
+      assertThat(held.position()).isEqualTo(braid.log().stream("tx").end());
+      assertThat(braid.get("stats", "u1").asOf().version()).isEqualTo(oldId);
+      assertThatThrownBy(() -> braid.reprocess("stats", oldDefinition(mode), ReprocessOptions.defaults()))
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("still building");
+
+      assertThat(braid.activate("stats", newId)).isEqualTo(newId);
+      assertThat(version(braid, newId).state()).isEqualTo(VersionState.CURRENT);
+      assertThat(version(braid, oldId).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(braid.status().views().get(0).reprocess()).isNull();
+      ViewResult r = braid.get("stats", "m2");
+      assertThat(r.asOf().version()).isEqualTo(newId);
+      check(r, newDefinition(mode), history.snapshot(), "after activation");
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(ViewSpec.Mode.class)
+  void shouldKeepAReprocessedVersionAcrossARestartAndRollBackAfterOne(ViewSpec.Mode mode, @TempDir Path dir)
+      throws Exception {
+    Random rnd = new Random(11);
+    History history = new History();
+    PipelineSpec spec = spec(3, oldDefinition(mode));
+    long oldId;
+    long newId;
+    try (Braid braid = Braid.open(dir, spec)) {
+      ingest(braid, rnd, 1200, 3, history);
+      if (mode == ViewSpec.Mode.LAMBDA) {
+        braid.runBatch("stats"); // a backup with a Base file, which rollback must keep using
+        ingest(braid, rnd, 100, 3, history);
+      }
+      oldId = currentId(braid);
+      newId = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.defaults());
+      awaitState(braid, newId, VersionState.CURRENT);
+      ingest(braid, rnd, 100, 3, history);
+    }
+    if (mode == ViewSpec.Mode.LAMBDA) {
+      assertThat(dir.resolve("views/stats/v" + oldId + ".base")).exists();
+      assertThat(dir.resolve("views/stats/v" + newId + ".base")).exists();
+    }
+    try (Braid braid = Braid.open(dir, spec)) {
+      // the spec file did not change the view: the reprocessed definition stays current
+      ViewResult r = braid.get("stats", "m1");
+      assertThat(r.asOf().version()).isEqualTo(newId);
+      check(r, newDefinition(mode), history.snapshot(), "after restart");
+      assertThat(version(braid, oldId).state()).isEqualTo(VersionState.BACKUP);
+
+      assertThat(braid.activate("stats", oldId)).isEqualTo(oldId);
+      assertThat(version(braid, newId).state()).isEqualTo(VersionState.BACKUP);
+      ingest(braid, rnd, 60, 3, history);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      for (int u = 0; u < 20; u++) {
+        ViewResult x = braid.get("stats", "u" + u);
+        assertThat(x.asOf().version()).isEqualTo(oldId);
+        check(x, oldDefinition(mode), history.snapshot(), "after rollback");
+      }
+    }
+    try (Braid braid = Braid.open(dir, spec)) {
+      ViewResult r = braid.get("stats", "u3");
+      assertThat(r.asOf().version()).isEqualTo(oldId);
+      check(r, oldDefinition(mode), history.snapshot(), "after rollback and restart");
+      // and forward again, to the reprocessed definition restored from the catalog
+      braid.activate("stats", newId);
+      check(braid.get("stats", "m4"), newDefinition(mode), history.snapshot(), "after a second activation");
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(ViewSpec.Mode.class)
+  void shouldMarkAFailedReplayFailedAndKeepServingTheCurrentVersion(ViewSpec.Mode mode, @TempDir Path dir)
+      throws Exception {
+    Random rnd = new Random(3);
+    History history = new History();
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(mode)))) {
+      braid.ingest("tx", List.of(Map.of("user", "u0", "merchant", "m0", "qty", 0L, "ts", 1L)));
+      history.events.add(new Ev("u0", "m0", 0, Partitioner.partition("u0".getBytes(StandardCharsets.UTF_8), 0, 2, 2),
+          0));
+      ingest(braid, rnd, 1500, 2, history);
+      long oldId = currentId(braid);
+      // qty 0 divides by zero at run time: no validation can see it coming
+      ViewSpec bad = ViewSpec.builder("stats").from("tx").filter("100 / qty > 1").groupBy("merchant")
+          .aggregate("n", "count").mode(mode).build();
+      long badId = braid.reprocess("stats", bad, ReprocessOptions.defaults());
+      VersionInfo failed = awaitState(braid, badId, VersionState.FAILED);
+      assertThat(failed.failure()).contains(mode == ViewSpec.Mode.KAPPA ? "offset" : "batch recompute");
+      assertThat(failed.position()).isNull();
+      assertThat(currentId(braid)).isEqualTo(oldId);
+      assertThat(dir.resolve("views/stats/v" + badId + ".base")).doesNotExist();
+      ingest(braid, rnd, 20, 2, history);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      ViewResult r = braid.get("stats", "u5");
+      assertThat(r.asOf().version()).isEqualTo(oldId);
+      assertThat(history.events.get(0).offset()).isZero();
+      assertThatThrownBy(() -> braid.activate("stats", badId)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("failed");
+      // a failed version does not block the next reprocess
+      long good = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.defaults());
+      awaitState(braid, good, VersionState.CURRENT);
+    }
+  }
+
+  @Test
+  void shouldFailTheVersionOnAnIoErrorAndKeepServing(@TempDir Path dir) throws Exception {
+    History history = new History();
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(ViewSpec.Mode.LAMBDA)))) {
+      ingest(braid, new Random(4), 300, 2, history);
+      // the next version's Base file name is taken by a directory: writing the Base fails
+      java.nio.file.Files.createDirectories(dir.resolve("views/stats/v2.base/in-the-way"));
+      long id = braid.reprocess("stats", newDefinition(ViewSpec.Mode.LAMBDA), ReprocessOptions.defaults());
+      assertThat(id).isEqualTo(2);
+      VersionInfo failed = awaitState(braid, id, VersionState.FAILED);
+      assertThat(failed.failure()).contains("Exception");
+      assertThat(currentId(braid)).isEqualTo(1);
+      check(braid.get("stats", "u4"), oldDefinition(ViewSpec.Mode.LAMBDA), history.snapshot(), "after an IO error");
+    }
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(ViewSpec.Mode.LAMBDA)))) {
+      assertThat(dir.resolve("views/stats/v2.base")).as("removed as an orphan").doesNotExist();
+      assertThat(version(braid, 2).state()).isEqualTo(VersionState.FAILED);
+      assertThat(currentId(braid)).isEqualTo(1);
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(ViewSpec.Mode.class)
+  void shouldSwitchAHeldVersionActivatedWhileItIsStillReplayingOnceItHasCaughtUp(ViewSpec.Mode mode,
+      @TempDir Path dir) throws Exception {
+    History history = new History();
+    try (Braid braid = Braid.open(dir, spec(3, oldDefinition(mode)))) {
+      Random rnd = new Random(8);
+      for (int i = 0; i < 4; i++) {
+        ingest(braid, rnd, 1000, 3, history);
+      }
+      long id = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
+      assertThat(braid.activate("stats", id)).isEqualTo(id);
+      assertThat(currentId(braid)).isEqualTo(id);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      check(braid.get("stats", "m0"), newDefinition(mode), history.snapshot(), "activated early");
+    }
+  }
+
+  @Test
+  void shouldDiscardAVersionStillBuildingWhenTheEngineRestarts(@TempDir Path dir) throws Exception {
+    PipelineSpec spec = spec(2, oldDefinition(ViewSpec.Mode.LAMBDA));
+    long oldId;
+    long heldId;
+    try (Braid braid = Braid.open(dir, spec)) {
+      ingest(braid, new Random(5), 500, 2, new History());
+      oldId = currentId(braid);
+      heldId = braid.reprocess("stats", newDefinition(ViewSpec.Mode.LAMBDA), ReprocessOptions.held());
+    }
+    try (Braid braid = Braid.open(dir, spec)) {
+      VersionInfo v = version(braid, heldId);
+      assertThat(v.state()).isEqualTo(VersionState.FAILED);
+      assertThat(v.failure()).contains("interrupted by a restart");
+      assertThat(currentId(braid)).isEqualTo(oldId);
+      assertThat(dir.resolve("views/stats/v" + heldId + ".base")).doesNotExist();
+      long again = braid.reprocess("stats", newDefinition(ViewSpec.Mode.LAMBDA), ReprocessOptions.defaults());
+      assertThat(again).isGreaterThan(heldId);
+      awaitState(braid, again, VersionState.CURRENT);
+    }
+  }
+
+  @Test
+  void shouldKeepServingAndReportAViewTheSpecFileChangedUntilAReprocessSwitchesToIt(@TempDir Path dir)
+      throws Exception {
+    History history = new History();
+    long reprocessed;
+    try (Braid braid = Braid.open(dir, spec(1, oldDefinition(ViewSpec.Mode.KAPPA)))) {
+      ingest(braid, new Random(9), 300, 1, history);
+      reprocessed = braid.reprocess("stats", newDefinition(ViewSpec.Mode.KAPPA), ReprocessOptions.defaults());
+      awaitState(braid, reprocessed, VersionState.CURRENT);
+      assertThat(braid.status().views().get(0).specChanged()).as("a reprocess is not a change of the file").isFalse();
+    }
+    ViewSpec third = ViewSpec.builder("stats").from("tx").groupBy("user").aggregate("n", "count")
+        .aggregate("q", "sum(qty)").aggregate("extra", "min(qty)").mode(ViewSpec.Mode.KAPPA).build();
+    PipelineSpec changed = spec(1, third);
+    for (int restart = 0; restart < 2; restart++) {
+      try (Braid braid = Braid.open(dir, changed)) {
+        // the file does not silently replace the logic: the reprocessed version keeps serving, and says so
+        assertThat(currentId(braid)).isEqualTo(reprocessed);
+        assertThat(braid.versions("stats")).hasSize(2);
+        assertThat(braid.status().views().get(0).specChanged()).as("restart " + restart).isTrue();
+        check(braid.get("stats", "m3"), newDefinition(ViewSpec.Mode.KAPPA), history.snapshot(), "file changed");
+      }
+    }
+    long third3;
+    try (Braid braid = Braid.open(dir, changed)) {
+      third3 = braid.reprocess("stats", changed.view("stats"), ReprocessOptions.defaults());
+      assertThat(braid.status().views().get(0).specChanged()).isFalse();
+      awaitState(braid, third3, VersionState.CURRENT);
+      assertThat(braid.get("stats", "u2").values()).containsKeys("n", "q", "extra");
+    }
+    try (Braid braid = Braid.open(dir, changed)) {
+      assertThat(currentId(braid)).isEqualTo(third3);
+      assertThat(braid.status().views().get(0).specChanged()).isFalse();
+      // the reprocessed backup comes back from its recorded definition
+      braid.activate("stats", reprocessed);
+      check(braid.get("stats", "m3"), newDefinition(ViewSpec.Mode.KAPPA), history.snapshot(), "rollback");
+      assertThat(braid.status().views().get(0).specChanged()).as("a rollback is the operator's choice").isFalse();
+    }
+  }
+
+  @Test
+  void shouldLetTheSpecFileWinWhenTheCatalogCannotRebuildTheServingDefinition(@TempDir Path dir) throws Exception {
+    PipelineSpec first = spec(1, oldDefinition(ViewSpec.Mode.LAMBDA));
+    try (Braid braid = Braid.open(dir, first)) {
+      ingest(braid, new Random(2), 50, 1, new History());
+    }
+    // a catalog written before versions recorded their full definition
+    Path catalog = dir.resolve("catalog.json");
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode root =
+        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(catalog.toFile());
+    com.fasterxml.jackson.databind.node.ObjectNode stats = (com.fasterxml.jackson.databind.node.ObjectNode) root
+        .path("views").path("stats");
+    stats.remove("specDefinition");
+    stats.path("versions").forEach(v -> ((com.fasterxml.jackson.databind.node.ObjectNode) v).remove("spec"));
+    assertThat(root.toString()).doesNotContain("\"spec\"").doesNotContain("specDefinition");
+    Files.writeString(catalog, root.toString());
+    try (Braid braid = Braid.open(dir, spec(1, newDefinition(ViewSpec.Mode.LAMBDA)))) {
+      assertThat(currentId(braid)).isEqualTo(2);
+      assertThat(version(braid, 1).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(braid.status().views().get(0).specChanged()).isFalse();
+      assertThat(braid.get("stats", "m1").values()).containsKey("hi");
+      assertThatThrownBy(() -> braid.activate("stats", 1)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("does not hold its full definition");
+    }
+  }
+
+  @Test
+  void shouldRetireBackupsBeyondKeepAndDeleteTheirBases(@TempDir Path dir) throws Exception {
+    ViewSpec keepOne = ViewSpec.builder("stats").from("tx").groupBy("user").aggregate("n", "count")
+        .aggregate("q", "sum(qty)").keep(1).build();
+    try (Braid braid = Braid.open(dir, spec(1, keepOne))) {
+      ingest(braid, new Random(1), 100, 1, new History());
+      long a = braid.runBatch("stats");
+      long b = braid.reprocess("stats", newDefinition(ViewSpec.Mode.LAMBDA), ReprocessOptions.defaults());
+      awaitState(braid, b, VersionState.CURRENT);
+      // the new definition keeps the default of 2 backups
+      long c = braid.runBatch("stats");
+      long d = braid.runBatch("stats");
+      assertThat(version(braid, a).state()).isEqualTo(VersionState.RETIRED);
+      assertThat(dir.resolve("views/stats/v" + a + ".base")).doesNotExist();
+      assertThat(version(braid, b).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(version(braid, c).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(version(braid, d).state()).isEqualTo(VersionState.CURRENT);
+      assertThat(dir.resolve("views/stats/v" + b + ".base")).exists();
+      assertThatThrownBy(() -> braid.activate("stats", a)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("retired");
+    }
+  }
+
+  @Test
+  void shouldRefuseAnInvalidDefinitionWithThePathOfEachError(@TempDir Path dir) {
+    try (Braid braid = Braid.open(dir, spec(1, oldDefinition(ViewSpec.Mode.LAMBDA)))) {
+      ViewSpec otherStream = ViewSpec.builder("stats").from("nope").groupBy("user").aggregate("n", "count").build();
+      assertThatThrownBy(() -> braid.reprocess("stats", otherStream, ReprocessOptions.defaults()))
+          .isInstanceOf(SpecException.class)
+          .satisfies(e -> assertThat(((SpecException) e).errors()).extracting(SpecError::path).containsExactly("from"));
+      ViewSpec kappa = newDefinition(ViewSpec.Mode.KAPPA);
+      assertThatThrownBy(() -> braid.reprocess("stats", kappa, ReprocessOptions.defaults()))
+          .isInstanceOf(SpecException.class).hasMessageContaining("mode");
+      ViewSpec badAgg = ViewSpec.builder("stats").from("tx").groupBy("user").aggregate("n", "count")
+          .aggregate("t", "sum(nothing)").build();
+      assertThatThrownBy(() -> braid.reprocess("stats", badAgg, ReprocessOptions.defaults()))
+          .isInstanceOf(SpecException.class)
+          .satisfies(e -> assertThat(((SpecException) e).errors()).extracting(SpecError::path)
+              .containsExactly("aggregate.t"));
+      assertThatThrownBy(() -> braid.reprocess("nope", badAgg, ReprocessOptions.defaults()))
+          .isInstanceOf(UnknownNameException.class);
+      assertThatThrownBy(() -> braid.activate("stats", 99)).isInstanceOf(UnknownNameException.class)
+          .hasMessageContaining("stats/99");
+      assertThat(braid.versions("stats")).hasSize(1);
+    }
+  }
+
+  @Test
+  void shouldRoundTripAViewDefinitionThroughItsDocument() {
+    PipelineSpec spec = spec(1, oldDefinition(ViewSpec.Mode.LAMBDA));
+    ViewSpec v = ViewSpec.builder("stats").from("tx").filter("qty > 1").groupBy("merchant")
+        .tumbling(java.time.Duration.ofMinutes(90)).aggregate("n", "count").aggregate("q", "sum(qty)")
+        .batchEvery(java.time.Duration.ofSeconds(30)).keep(4).build();
+    assertThat(spec.parseView("stats", PipelineSpec.viewDocument(v), "test")).isEqualTo(v);
+  }
+}

@@ -1,0 +1,252 @@
+package dev.braid.view;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.Braid;
+import dev.braid.IngestResult;
+import dev.braid.ReprocessOptions;
+import dev.braid.Status;
+import dev.braid.VersionState;
+import dev.braid.ViewResult;
+import dev.braid.event.FieldType;
+import dev.braid.log.Partitioner;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.SpecError;
+import dev.braid.spec.SpecException;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Window retention of kappa views ({@code retain}): eviction, reads after it, status, validation. */
+class WindowRetentionTest {
+
+  static final long HOUR = 3_600_000L;
+  static final long T0 = 1_700_000_000_000L / HOUR * HOUR;
+
+  record Ev(String user, String merchant, long qty, long ts, int partition, long offset) {}
+
+  static LongStream seeds() {
+    return LongStream.range(0, Long.getLong("braid.retention.seeds", 6));
+  }
+
+  static ViewSpec view(Duration retain) {
+    return ViewSpec.builder("hourly").from("tx").groupBy("user").tumbling(Duration.ofHours(1))
+        .aggregate("n", "count").aggregate("q", "sum(qty)").aggregate("last_m", "last(merchant)")
+        .mode(ViewSpec.Mode.KAPPA).retain(retain).build();
+  }
+
+  static PipelineSpec spec(int partitions, ViewSpec view) {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("tx").partitions(partitions).key("user").time("ts")
+            .field("user", FieldType.STRING).field("merchant", FieldType.STRING).field("qty", FieldType.LONG)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(view)
+        .build();
+  }
+
+  static void ingest(Braid b, Random rnd, int n, long fromTs, long toTs, int partitions, List<Ev> out) {
+    List<Map<String, Object>> batch = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Map<String, Object> e = new LinkedHashMap<>();
+      e.put("user", "u" + rnd.nextInt(8));
+      e.put("merchant", "m" + rnd.nextInt(5));
+      e.put("qty", (long) rnd.nextInt(9));
+      e.put("ts", fromTs + (long) (rnd.nextDouble() * (toTs - fromTs)));
+      batch.add(e);
+    }
+    IngestResult r = b.ingest("tx", batch);
+    assertThat(r.rejections()).isEmpty();
+    Map<Integer, Integer> taken = new HashMap<>();
+    for (Map<String, Object> e : batch) {
+      byte[] key = ((String) e.get("user")).getBytes(StandardCharsets.UTF_8);
+      int p = Partitioner.partition(key, 0, key.length, partitions);
+      int idx = taken.merge(p, 1, Integer::sum) - 1;
+      synchronized (out) {
+        out.add(new Ev((String) e.get("user"), (String) e.get("merchant"), (Long) e.get("qty"), (Long) e.get("ts"),
+            p, r.positions().get(p).get(idx)));
+      }
+    }
+  }
+
+  /** The read equals the naive result over events below its asOf, for windows from {@code horizon} on. */
+  static void check(ViewResult r, List<Ev> events, long horizon, String context) {
+    TreeMap<Long, List<Ev>> naive = new TreeMap<>();
+    for (Ev e : events) {
+      long w = Math.floorDiv(e.ts(), HOUR) * HOUR;
+      if (e.user().equals(r.key()) && w >= horizon && e.offset() < r.asOf().position().offset(e.partition())) {
+        naive.computeIfAbsent(w, x -> new ArrayList<>()).add(e);
+      }
+    }
+    String as = context + ": key " + r.key() + " as of " + r.asOf() + ", horizon " + horizon;
+    assertThat(r.windows()).as(as + " windows").extracting(ViewResult.WindowValue::start)
+        .containsExactlyElementsOf(naive.keySet());
+    int i = 0;
+    Comparator<Ev> order = Comparator.comparingLong(Ev::ts).thenComparingInt(Ev::partition)
+        .thenComparingLong(Ev::offset);
+    for (Map.Entry<Long, List<Ev>> e : naive.entrySet()) {
+      ViewResult.WindowValue w = r.windows().get(i++);
+      assertThat(w.values().get("n")).as(as + " n of " + w.start()).isEqualTo((long) e.getValue().size());
+      assertThat(w.values().get("q")).as(as + " q of " + w.start())
+          .isEqualTo(e.getValue().stream().mapToLong(Ev::qty).sum());
+      assertThat(w.values().get("last_m")).as(as + " last_m of " + w.start())
+          .isEqualTo(e.getValue().stream().max(order).map(Ev::merchant).orElseThrow());
+    }
+  }
+
+  static Status.Retention retention(Braid b) {
+    return b.status().views().get(0).retention();
+  }
+
+  static long groups(Engine e) {
+    Version v = e.viewRuntime("hourly").current();
+    long n = 0;
+    for (PartitionDelta pd : v.delta.partitions) {
+      n += pd.table.groupCount();
+    }
+    return n;
+  }
+
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void shouldEvictWindowsPastTheRetentionAndServeTheRestExactlyWhileReadersRead(long seed, @TempDir Path dir)
+      throws Exception {
+    Random rnd = new Random(seed);
+    int partitions = 1 + rnd.nextInt(3);
+    List<Ev> events = new ArrayList<>();
+    String context = "seed " + seed;
+    try (Engine e = (Engine) Braid.open(dir, spec(partitions, view(Duration.ofHours(3))))) {
+      ingest(e, rnd, 1500, T0, T0 + 12 * HOUR, partitions, events);
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(retention(e).horizonMillis()).isEqualTo(Long.MIN_VALUE);
+      long before = groups(e);
+
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      List<ViewResult> seen = new ArrayList<>();
+      Random readRandom = new Random(rnd.nextLong());
+      Thread reader = new Thread(() -> {
+        try {
+          while (!stop.get()) {
+            seen.add(e.get("hourly", "u" + readRandom.nextInt(8)));
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000);
+          }
+        } catch (Throwable t) {
+          failure.set(t);
+        }
+      });
+      Random writeRandom = new Random(rnd.nextLong());
+      reader.start();
+      Thread writer = new Thread(() -> ingest(e, writeRandom, 200, T0 + 10 * HOUR, T0 + 12 * HOUR, partitions,
+          events));
+      writer.start();
+      long evicted = e.viewRuntime("hourly").evictExpiredWindows();
+      writer.join();
+      stop.set(true);
+      reader.join();
+      assertThat(failure.get()).as(context).isNull();
+      for (int i = 1; i < seen.size(); i++) {
+        assertThat(seen.get(i).asOf().position().isAtOrAfter(seen.get(i - 1).asOf().position()))
+            .as(context + ": position went back at read " + i).isTrue();
+      }
+      // the latest window starts at T0 + 11h: keep the three hours that end at T0 + 12h
+      long horizon = T0 + 9 * HOUR;
+      Status.Retention r = retention(e);
+      assertThat(r.horizonMillis()).as(context).isEqualTo(horizon);
+      assertThat(r.evictedWindows()).as(context).isEqualTo(evicted).isPositive();
+      assertThat(r.retain()).isEqualTo(Duration.ofHours(3));
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      Set<String> kept = new HashSet<>();
+      synchronized (events) {
+        for (Ev x : events) {
+          if (x.ts() >= horizon) {
+            kept.add(x.user() + "@" + Math.floorDiv(x.ts(), HOUR));
+          }
+        }
+      }
+      assertThat(groups(e)).as(context + ": the state holds only the kept windows").isEqualTo(kept.size())
+          .isLessThan(before);
+      for (int u = 0; u < 8; u++) {
+        check(e.get("hourly", "u" + u), events, horizon, context + ", after eviction");
+      }
+
+      // late events for evicted windows stay invisible; new hours move the horizon at the next eviction
+      ingest(e, rnd, 50, T0, T0 + 2 * HOUR, partitions, events);
+      ingest(e, rnd, 100, T0 + 12 * HOUR, T0 + 14 * HOUR, partitions, events);
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      for (int u = 0; u < 8; u++) {
+        check(e.get("hourly", "u" + u), events, horizon, context + ", late events");
+      }
+      e.viewRuntime("hourly").evictExpiredWindows();
+      assertThat(retention(e).horizonMillis()).isEqualTo(T0 + 11 * HOUR);
+      for (int u = 0; u < 8; u++) {
+        check(e.get("hourly", "u" + u), events, T0 + 11 * HOUR, context + ", second eviction");
+      }
+    }
+    // the horizon is not recorded: a restart replays every window, and the next eviction drops them again
+    try (Engine e = (Engine) Braid.open(dir, spec(partitions, view(Duration.ofHours(3))))) {
+      check(e.get("hourly", "u1"), events, Long.MIN_VALUE, context + ", after restart");
+      e.viewRuntime("hourly").evictExpiredWindows();
+      check(e.get("hourly", "u1"), events, T0 + 11 * HOUR, context + ", evicted after restart");
+    }
+  }
+
+  @Test
+  void shouldApplyTheRetentionOfAReprocessedDefinition(@TempDir Path dir) throws Exception {
+    List<Ev> events = new ArrayList<>();
+    try (Engine e = (Engine) Braid.open(dir, spec(2, view(null)))) {
+      ingest(e, new Random(1), 600, T0, T0 + 6 * HOUR, 2, events);
+      assertThat(retention(e)).isNull();
+      assertThat(e.viewRuntime("hourly").evictExpiredWindows()).isZero();
+      long v = e.reprocess("hourly", view(Duration.ofHours(2)), ReprocessOptions.defaults());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (e.versions("hourly").stream().noneMatch(x -> x.id() == v && x.state() == VersionState.CURRENT)) {
+        assertThat(System.nanoTime()).as("version %d never became current", v).isLessThan(deadline);
+        Thread.sleep(2);
+      }
+      assertThat(e.viewRuntime("hourly").evictExpiredWindows()).isPositive();
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      check(e.get("hourly", "u2"), events, T0 + 4 * HOUR, "reprocessed with retain");
+    }
+  }
+
+  @Test
+  void shouldRefuseRetainOutsideWindowedKappaViews() {
+    ViewSpec lambda = ViewSpec.builder("hourly").from("tx").groupBy("user").tumbling(Duration.ofHours(1))
+        .aggregate("n", "count").retain(Duration.ofDays(30)).build();
+    assertThatThrownBy(() -> spec(1, lambda)).isInstanceOf(SpecException.class)
+        .satisfies(x -> assertThat(((SpecException) x).errors()).extracting(SpecError::path)
+            .containsExactly("views.hourly.retain"));
+    ViewSpec unwindowed = ViewSpec.builder("hourly").from("tx").groupBy("user").aggregate("n", "count")
+        .mode(ViewSpec.Mode.KAPPA).retain(Duration.ofDays(30)).build();
+    assertThatThrownBy(() -> spec(1, unwindowed)).isInstanceOf(SpecException.class)
+        .hasMessageContaining("only a windowed kappa view evicts old windows");
+    PipelineSpec ok = spec(1, view(Duration.ofHours(3)));
+    assertThat(ok.parseView("hourly", "{from: tx, group_by: user, window: {tumbling: 1h}, mode: kappa, "
+        + "retain: 30d, aggregate: {n: count}}", "t").retain()).isEqualTo(Duration.ofDays(30));
+    assertThatThrownBy(() -> ok.parseView("hourly", "{from: tx, group_by: user, window: {tumbling: 1h}, "
+        + "mode: kappa, retain: forever, aggregate: {n: count}}", "t")).isInstanceOf(SpecException.class)
+        .satisfies(x -> assertThat(((SpecException) x).errors()).extracting(SpecError::path)
+            .containsExactly("retain"));
+  }
+}

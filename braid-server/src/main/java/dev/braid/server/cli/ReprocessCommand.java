@@ -1,0 +1,126 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code braid reprocess VIEW --spec FILE}: build a new version of a view with a new definition and
+ * follow it with a progress bar until it is current (or held, or failed).
+ */
+@Command(name = "reprocess", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Rebuild a view with a new definition: a kappa view replays the log from its start, a lambda "
+        + "view recomputes its base at the log's end and catches up. The new version becomes current once it has "
+        + "caught up (reads switch atomically); the old one stays as a backup for `braid activate`."})
+public final class ReprocessCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "VIEW")
+  String view;
+
+  @Option(names = "--spec", required = true, paramLabel = "FILE",
+      description = "the new definition (YAML or JSON): the view as under `views:`, or a whole spec holding it")
+  Path spec;
+
+  @Option(names = "--hold", description = "once caught up, wait for `braid activate VIEW VERSION` instead of "
+      + "switching")
+  boolean hold;
+
+  @Option(names = "--no-wait", description = "return once the build has started")
+  boolean noWait;
+
+  @Option(names = "--poll-millis", defaultValue = "250", hidden = true)
+  long pollMillis;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    byte[] body;
+    try {
+      body = Files.readAllBytes(spec);
+    } catch (IOException e) {
+      throw new BraidCli.CommandFailedException("cannot read " + spec + ": " + e.getMessage(), 2);
+    }
+    BraidClient http = new BraidClient(client.url);
+    String path = "/v1/views/" + BraidClient.enc(view);
+    JsonNode started = http.post(path + "/reprocess" + (hold ? "?hold=true" : ""), "application/yaml", body);
+    long id = started.path("version").asLong();
+    PrintWriter out = command.commandLine().getOut();
+    if (noWait) {
+      if (client.json) {
+        out.println(started.toPrettyString());
+      } else {
+        out.printf("view %s: version %d is building; follow it with `braid versions %s`%n", view, id, view);
+      }
+      out.flush();
+      return 0;
+    }
+    long t0 = System.nanoTime();
+    ProgressBar bar = client.json ? null : Progress.bar("reprocess " + view + " v" + id, -1, "events",
+        command.commandLine().getErr());
+    JsonNode versions;
+    JsonNode mine;
+    try {
+      while (true) {
+        versions = http.get(path + "/versions");
+        mine = null;
+        for (JsonNode v : versions.path("versions")) {
+          if (v.path("id").asLong() == id) {
+            mine = v;
+          }
+        }
+        if (mine == null) {
+          throw new BraidCli.CommandFailedException("version " + id + " of view " + view + " disappeared", 1);
+        }
+        JsonNode p = mine.path("progress");
+        if (bar != null && p.isObject()) {
+          bar.maxHint(Math.max(1, p.path("eventsTotal").asLong()));
+          bar.stepTo(p.path("eventsReplayed").asLong());
+          bar.setExtraMessage(" " + p.path("phase").asText() + ", lag " + p.path("lag").asLong());
+        }
+        String state = mine.path("state").asText();
+        if (state.equals("current") || state.equals("failed") || state.equals("backup")
+            || state.equals("retired") || (state.equals("building") && p.path("phase").asText().equals("held"))) {
+          break;
+        }
+        Thread.sleep(pollMillis);
+      }
+    } finally {
+      if (bar != null) {
+        bar.close();
+      }
+    }
+    String state = mine.path("state").asText();
+    if (state.equals("failed")) {
+      throw new BraidCli.CommandFailedException("version " + id + " of view " + view + " failed: "
+          + mine.path("failure").asText() + "; the current version keeps serving", 1);
+    }
+    if (client.json) {
+      out.println(versions.toPrettyString());
+    } else if (state.equals("building")) {
+      out.printf("view %s: version %d has caught up and is held; make it current with `braid activate %s %d`%n",
+          view, id, view, id);
+    } else if (state.equals("current")) {
+      out.printf("view %s: version %d is current after %.1f s (delta at %s)%n", view, id,
+          (System.nanoTime() - t0) / 1e9, mine.path("position"));
+    } else {
+      out.printf("view %s: version %d was current and is now %s%n", view, id, state);
+    }
+    out.flush();
+    return 0;
+  }
+}

@@ -1,0 +1,140 @@
+package dev.braid.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.server.http.BraidServer;
+import dev.braid.spec.PipelineSpec;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code braid reprocess} and {@code braid activate} against a real server on a loopback port. */
+class ReprocessCliTest {
+
+  static final String SPEC = """
+      streams:
+        sales:
+          partitions: 2
+          key: product
+          time: ts
+          fields: {product: string, store: string, units: long, ts: timestamp}
+      views:
+        by_product:
+          from: sales
+          group_by: product
+          mode: kappa
+          aggregate: {n: count}
+      """;
+
+  @TempDir
+  Path dir;
+
+  BraidServer server;
+
+  record Run(int exit, String out, String err) {}
+
+  @BeforeEach
+  void start() throws Exception {
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("data"),
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS);
+    List<Map<String, Object>> events = new ArrayList<>();
+    for (int i = 0; i < 3000; i++) {
+      events.add(Map.of("product", "p" + (i % 7), "store", "s" + (i % 3), "units", (long) (i % 4), "ts", (long) i));
+    }
+    assertThat(server.braid().ingest("sales", events).accepted()).isEqualTo(3000);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  Run braid(String... args) {
+    CommandLine cli = BraidCli.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    int exit = cli.execute(args);
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  String url() {
+    return "--url=" + server.url();
+  }
+
+  Path write(String name, String text) throws Exception {
+    Path f = dir.resolve(name);
+    Files.writeString(f, text);
+    return f;
+  }
+
+  @Test
+  void shouldReprocessFromAWholeSpecFileWithAProgressBarUntilCurrentThenRollBack() throws Exception {
+    Path spec = write("new.yaml", SPEC.replace("group_by: product", "group_by: store"));
+    Run r = braid("reprocess", "by_product", "--spec", spec.toString(), url(), "--poll-millis=20");
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).containsPattern("view by_product: version 2 is current after [0-9.]+ s");
+    assertThat(r.err()).contains("reprocess by_product v2");
+    Run q = braid("query", "by_product", "s1", url(), "--json");
+    JsonNode x = new ObjectMapper().readTree(q.out());
+    assertThat(x.path("values").path("n").asLong()).isEqualTo(1000);
+    assertThat(x.path("asOf").path("version").asLong()).isEqualTo(2);
+
+    Run v = braid("versions", "by_product", url());
+    assertThat(v.out()).contains("backup").contains("current");
+    Run a = braid("activate", "by_product", "1", url());
+    assertThat(a.exit()).as(a.err()).isZero();
+    assertThat(a.out()).contains("version 1 is current");
+    assertThat(server.braid().get("by_product", "p3").values().get("n")).isEqualTo(429L);
+  }
+
+  @Test
+  void shouldHoldWhenAskedAndActivateOnCommand() throws Exception {
+    Path view = write("view.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: count, u: sum(units)}\n");
+    Run r = braid("reprocess", "by_product", "--spec", view.toString(), "--hold", url(), "--poll-millis=20");
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).contains("version 2 has caught up and is held").contains("braid activate by_product 2");
+    Run v = braid("versions", "by_product", url());
+    assertThat(v.out()).contains("building").contains("held 3,000/3,000 events, lag 0");
+    Run st = braid("status", url());
+    assertThat(st.out()).contains("view by_product: building version 2:  held 3,000/3,000 events, lag 0");
+    Run a = braid("activate", "by_product", "2", url());
+    assertThat(a.exit()).as(a.err()).isZero();
+    assertThat(server.braid().get("by_product", "s0").values()).containsEntry("n", 1000L);
+  }
+
+  @Test
+  void shouldFailWithTheServersDetailForBadDefinitionsAndFailedReplays() throws Exception {
+    Path bad = write("bad.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: median(units)}\n");
+    Run r = braid("reprocess", "by_product", "--spec", bad.toString(), url());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains("aggregate.n").contains("HTTP 400");
+
+    Path failing = write("failing.yaml", "from: sales\ngroup_by: store\nmode: kappa\nfilter: \"6 / units > 1\"\n"
+        + "aggregate: {n: count}\n");
+    Run f = braid("reprocess", "by_product", "--spec", failing.toString(), url(), "--poll-millis=20");
+    assertThat(f.exit()).isEqualTo(1);
+    assertThat(f.err()).contains("version 2 of view by_product failed").contains("/ by zero")
+        .contains("the current version keeps serving");
+
+    Run missing = braid("reprocess", "by_product", "--spec", dir.resolve("none.yaml").toString(), url());
+    assertThat(missing.exit()).isEqualTo(2);
+    assertThat(missing.err()).contains("cannot read");
+    Run noVersion = braid("activate", "by_product", "42", url());
+    assertThat(noVersion.exit()).isEqualTo(1);
+    assertThat(noVersion.err()).contains("unknown version").contains("HTTP 404");
+  }
+}
