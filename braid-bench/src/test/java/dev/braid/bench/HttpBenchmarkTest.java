@@ -1,0 +1,45 @@
+package dev.braid.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The HTTP benchmark end to end at tiny sizes: it runs, its reads are right, it prints a verdict per goal. */
+class HttpBenchmarkTest {
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void shouldRunEveryCaseAndReadTheExactAnswers() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    HttpBenchmark bench = new HttpBenchmark(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    int exit = new CommandLine(bench).execute("--keys", "50", "--base-events", "2000", "--delta-events", "700",
+        "--ingest-batch", "100", "--seconds", "0.3", "--warmup-seconds", "0.3", "--runs", "1", "--connections", "2", "--ingest-clients", "2",
+        "--freshness-samples", "20", "--dir", dir.toString());
+    String out = bytes.toString(StandardCharsets.UTF_8);
+
+    assertThat(exit).as(out).isZero();
+    assertThat(out).contains("checked 50 reads against the exact answers: all right").doesNotContain("WRONG");
+    assertThat(bench.rows()).extracting(HttpBenchmark.Row::goal).containsExactly(
+        ">= 40 k req/s", "p99 <= 1 ms at 70% of 40 k", ">= 300 k events/s", "p99 <= 10 ms");
+    assertThat(bench.rows()).allSatisfy(r -> assertThat(r.verdict()).doesNotStartWith("INVALID"));
+  }
+
+  @Test
+  void shouldKnowTheExactAnswerOfEveryKey() {
+    HttpWorkload w = new HttpWorkload(3);
+    // events 0..6 go to keys 0,1,2,0,1,2,0 with values 1..7
+    assertThat(w.expectedCount(0, 7)).isEqualTo(3);
+    assertThat(w.expectedSum(0, 7)).isEqualTo(1 + 4 + 7);
+    assertThat(w.expectedCount(2, 7)).isEqualTo(2);
+    assertThat(w.expectedCount(2, 2)).isZero();
+    assertThat(new String(w.ndjson(3, 1), StandardCharsets.UTF_8)).isEqualTo("{\"k\":\"k00000000\",\"v\":4}\n");
+  }
+}
