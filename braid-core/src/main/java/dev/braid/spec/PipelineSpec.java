@@ -88,14 +88,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
     public Builder stream(StreamSpec s) {
       if (streams.put(s.name(), s) != null) {
-        throw new IllegalArgumentException("duplicate stream '" + s.name() + "'");
+        throw new IllegalArgumentException("streams." + s.name() + ": duplicate stream '" + s.name()
+            + "': a spec defines each stream once");
       }
       return this;
     }
 
     public Builder view(ViewSpec v) {
       if (views.put(v.name(), v) != null) {
-        throw new IllegalArgumentException("duplicate view '" + v.name() + "'");
+        throw new IllegalArgumentException("views." + v.name() + ": duplicate view '" + v.name()
+            + "': a spec defines each view once");
       }
       return this;
     }
@@ -123,6 +125,41 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     return parse(text, file.toString());
   }
 
+  /**
+   * A parse error as a spec error: at the spec path where the parser stopped when it knows one (a
+   * duplicate key: {@code views.v.aggregate.n}), with the line and column in the message; else at
+   * the line and column.
+   */
+  private static SpecError syntaxError(String source, JsonProcessingException e, String what) {
+    JsonLocation loc = e.getLocation();
+    String at = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+    String path = e.getProcessor() instanceof JsonParser parser ? dottedPath(parser.getParsingContext()) : "";
+    if (path.isEmpty()) {
+      return new SpecError(source, at, what + ": " + e.getOriginalMessage());
+    }
+    return new SpecError(source, path, what + (at.isEmpty() ? "" : " at " + at) + ": " + e.getOriginalMessage());
+  }
+
+  /** {@code streams.s.rules[0]} from a parsing context, innermost last. */
+  private static String dottedPath(com.fasterxml.jackson.core.JsonStreamContext context) {
+    List<String> parts = new ArrayList<>();
+    for (com.fasterxml.jackson.core.JsonStreamContext c = context; c != null && !c.inRoot(); c = c.getParent()) {
+      if (c.inArray()) {
+        parts.add(0, "[" + Math.max(0, c.getCurrentIndex()) + "]");
+      } else if (c.getCurrentName() != null) {
+        parts.add(0, c.getCurrentName());
+      }
+    }
+    StringBuilder sb = new StringBuilder();
+    for (String part : parts) {
+      if (sb.length() > 0 && !part.startsWith("[")) {
+        sb.append('.');
+      }
+      sb.append(part);
+    }
+    return sb.toString();
+  }
+
   /** Parses and validates YAML text; {@code source} names it in errors. */
   public static PipelineSpec parse(String yaml, String source) {
     ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
@@ -131,9 +168,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     try {
       root = mapper.readTree(yaml);
     } catch (JsonProcessingException e) {
-      JsonLocation loc = e.getLocation();
-      String where = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
-      throw new SpecException(List.of(new SpecError(source, where, "not valid YAML: " + e.getOriginalMessage())));
+      throw new SpecException(List.of(syntaxError(source, e, "not valid YAML")));
     }
     List<SpecError> errors = new ArrayList<>();
     Reader r = new Reader(source, errors);
@@ -386,10 +421,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     try {
       root = mapper.readTree(text);
     } catch (JsonProcessingException e) {
-      JsonLocation loc = e.getLocation();
-      String where = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
-      throw new SpecException(List.of(new SpecError(source, where, "not valid YAML or JSON: "
-          + e.getOriginalMessage())));
+      throw new SpecException(List.of(syntaxError(source, e, "not valid YAML or JSON")));
     }
     if (root == null || root.isMissingNode() || root.isNull() || !root.isObject()) {
       throw new SpecException(List.of(new SpecError(source, "", "the definition must be a mapping with from, "

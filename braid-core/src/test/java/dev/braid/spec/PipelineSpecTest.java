@@ -213,7 +213,7 @@ class PipelineSpecTest {
   }
 
   @Test
-  void shouldRejectDuplicateYamlKeysWithLineAndColumn() {
+  void shouldRejectDuplicateYamlKeysWithTheirPathLineAndColumn() {
     SpecError e = onlyError("""
         streams:
           s:
@@ -222,27 +222,33 @@ class PipelineSpecTest {
             key: k
         """);
     assertThat(e.source()).isEqualTo(FILE);
-    assertThat(e.path()).isEqualTo("line 5, column 8");
-    assertThat(e.message()).isEqualTo("not valid YAML: Duplicate field 'key'");
+    assertThat(e.path()).isEqualTo("streams.s.key");
+    assertThat(e.message()).isEqualTo("not valid YAML at line 5, column 8: Duplicate field 'key'");
   }
 
   @Test
-  void shouldRejectDuplicateAggregateNames() {
+  void shouldRejectDuplicateAggregateNamesWithTheirPath() {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("biggest: max(amount)", "n: max(amount)"));
-    assertThat(e.path()).startsWith("line 18,");
-    assertThat(e.message()).contains("Duplicate field 'n'");
+    assertThat(e.path()).matches("views\\.\\w+\\.aggregate\\.n");
+    assertThat(e.message()).startsWith("not valid YAML at line 18,").contains("Duplicate field 'n'");
   }
 
   @Test
-  void shouldRejectInvalidYamlWithLineAndColumn() {
+  void shouldRejectInvalidYamlWithPathLineAndColumn() {
     SpecError e = onlyError("""
         streams:
           s:
             key: [k
         """);
+    assertThat(e.path()).isEqualTo("streams.s.key[0]");
+    assertThat(e.message()).matches("(?s)not valid YAML at line 3, column \\d+: .*").contains("expected ',' or ']'");
+  }
+
+  @Test
+  void shouldRejectYamlThatBreaksBeforeAnyKeyWithLineAndColumnOnly() {
+    SpecError e = onlyError("\"unclosed\n");
     assertThat(e.path()).matches("line \\d+, column \\d+");
-    assertThat(e.path()).startsWith("line 3,");
-    assertThat(e.message()).startsWith("not valid YAML: ").contains("expected ',' or ']'");
+    assertThat(e.message()).startsWith("not valid YAML: ");
   }
 
   @Test
@@ -603,9 +609,11 @@ class PipelineSpecTest {
     assertThatThrownBy(() -> ViewSpec.builder("v").aggregate("n", "count").aggregate("n", "sum(x)"))
         .isInstanceOf(IllegalArgumentException.class).hasMessage("view 'v' already has an aggregate 'n'");
     assertThatThrownBy(() -> PipelineSpec.builder().stream(transactions().build()).stream(transactions().build()))
-        .isInstanceOf(IllegalArgumentException.class).hasMessage("duplicate stream 'transactions'");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("streams.transactions: duplicate stream 'transactions': a spec defines each stream once");
     assertThatThrownBy(() -> PipelineSpec.builder().view(spendByUser().build()).view(spendByUser().build()))
-        .isInstanceOf(IllegalArgumentException.class).hasMessage("duplicate view 'spend_by_user'");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("views.spend_by_user: duplicate view 'spend_by_user': a spec defines each view once");
   }
 
   @Test
