@@ -349,7 +349,7 @@ public final class Engine implements Braid {
     // validated as if written by hand, with paths relative to the view's definition
     ViewSpec checked = spec.parseView(view, PipelineSpec.viewDocument(newDefinition), source);
     ViewProgram program = new ViewProgram(checked, spec.stream(checked.from()).schema());
-    return v.reprocess(program, options.hold());
+    return v.reprocess(program, options.hold(), options.replayFrom());
   }
 
   @Override

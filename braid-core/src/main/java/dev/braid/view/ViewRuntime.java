@@ -533,15 +533,18 @@ final class ViewRuntime {
    * Creates a {@code building} version of {@code program} and builds it in the background (see
    * {@link dev.braid.Braid#reprocess}); returns its id. It acknowledges a change of the spec file.
    */
-  long reprocess(ViewProgram program, boolean hold) {
+  long reprocess(ViewProgram program, boolean hold, Cut replayFrom) {
     Version v;
     Rebuild rb = new Rebuild(false, hold);
+    boolean kappa = program.spec.mode() == ViewSpec.Mode.KAPPA;
+    if (replayFrom != null) {
+      requireReplayStart(kappa, replayFrom);
+    }
     synchronized (this) {
       requireNoBuild();
       acknowledgedSpec = spec.definition();
       long id = nextId++;
-      boolean kappa = program.spec.mode() == ViewSpec.Mode.KAPPA;
-      Cut cut = kappa ? Cut.zero(stream.partitions()) : stream.end();
+      Cut cut = kappa ? (replayFrom != null ? replayFrom : Cut.zero(stream.partitions())) : stream.end();
       v = new Version(id, program, cut, null, kappa ? null : "v" + id + ".base", System.currentTimeMillis(),
           VersionState.BUILDING);
       if (!kappa) {
@@ -551,10 +554,31 @@ final class ViewRuntime {
       versions.add(v);
     }
     persist.run();
-    LOG.info("view '{}': reprocessing into version {} ({}; {})", name, v.id, program.spec.mode() == ViewSpec.Mode.KAPPA
-        ? "replaying the log from its start" : "batch recompute at " + v.cut + ", then catch-up", v.definition);
+    LOG.info("view '{}': reprocessing into version {} ({}; {})", name, v.id, kappa
+        ? "replaying the log from " + (replayFrom == null ? "its start" : v.cut.toString())
+        : "batch recompute at " + v.cut + ", then catch-up", v.definition);
     builder.execute(() -> build(v, rb));
     return v.id;
+  }
+
+  /** A replay start must be a kappa view's, with one offset per partition, within the log. */
+  private void requireReplayStart(boolean kappa, Cut from) {
+    if (!kappa) {
+      throw new IllegalArgumentException("view '" + name + "' is a lambda view: its new version takes a Base at a "
+          + "fresh cut, so it has no replay start; a replay start applies to kappa views");
+    }
+    if (from.partitions() != stream.partitions()) {
+      throw new IllegalArgumentException(String.format("replay start %s has %d offsets; stream '%s' has %d partitions",
+          from, from.partitions(), stream.name(), stream.partitions()));
+    }
+    for (int p = 0; p < from.partitions(); p++) {
+      long start = stream.startOffset(p);
+      long end = stream.endOffset(p);
+      if (from.offset(p) < start || from.offset(p) > end) {
+        throw new IllegalArgumentException(String.format("replay start %s: offset %d of partition %d is outside the "
+            + "log, which holds [%d, %d) there", from, from.offset(p), p, start, end));
+      }
+    }
   }
 
   /** Makes version {@code id} current (see {@link dev.braid.Braid#activate}); blocks until it is. */

@@ -282,6 +282,51 @@ class ReprocessTest {
     }
   }
 
+  @Test
+  void shouldReplayAKappaViewFromAGivenCutCountingOnlyTheEventsFromThere(@TempDir Path dir) throws Exception {
+    Random rnd = new Random(11);
+    History history = new History();
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(ViewSpec.Mode.KAPPA)))) {
+      ingest(braid, rnd, 1200, 2, history);
+      dev.braid.log.Cut from = braid.log().stream("tx").end();
+      long id = braid.reprocess("stats", newDefinition(ViewSpec.Mode.KAPPA),
+          ReprocessOptions.defaults().withReplayFrom(from));
+      awaitState(braid, id, VersionState.CURRENT);
+      ingest(braid, rnd, 300, 2, history);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+
+      List<Ev> all = history.snapshot();
+      for (int m = 0; m < 6; m++) {
+        ViewResult r = braid.get("stats", "m" + m);
+        assertThat(r.asOf().version()).isEqualTo(id);
+        assertThat(r.asOf().cut()).isEqualTo(from);
+        List<Ev> after = all.stream().filter(e -> e.offset() >= from.offset(e.partition())).toList();
+        check(r, newDefinition(ViewSpec.Mode.KAPPA), after, "replayed from " + from);
+      }
+    }
+  }
+
+  @Test
+  void shouldRefuseAReplayStartThatIsNotAKappaViewsOrNotInTheLog(@TempDir Path dir) {
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(ViewSpec.Mode.KAPPA)))) {
+      ingest(braid, new Random(3), 50, 2, new History());
+      dev.braid.log.Cut end = braid.log().stream("tx").end();
+      assertThatThrownBy(() -> braid.reprocess("stats", newDefinition(ViewSpec.Mode.KAPPA),
+          ReprocessOptions.defaults().withReplayFrom(dev.braid.log.Cut.of(0, 0, 0))))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("has 3 offsets; stream 'tx' has 2 partitions");
+      assertThatThrownBy(() -> braid.reprocess("stats", newDefinition(ViewSpec.Mode.KAPPA),
+          ReprocessOptions.defaults().withReplayFrom(dev.braid.log.Cut.of(end.offset(0) + 1, 0))))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("offset " + (end.offset(0) + 1) + " of partition 0 is outside the log");
+    }
+    try (Braid braid = Braid.open(dir.resolve("lambda"), spec(2, oldDefinition(ViewSpec.Mode.LAMBDA)))) {
+      assertThatThrownBy(() -> braid.reprocess("stats", newDefinition(ViewSpec.Mode.LAMBDA),
+          ReprocessOptions.defaults().withReplayFrom(dev.braid.log.Cut.of(0, 0))))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is a lambda view");
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(ViewSpec.Mode.class)
   void shouldHoldTheNewVersionUntilItIsActivated(ViewSpec.Mode mode, @TempDir Path dir) throws Exception {

@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -41,6 +43,10 @@ public final class ReprocessCommand implements Callable<Integer> {
       + "switching")
   boolean hold;
 
+  @Option(names = "--from", paramLabel = "START", description = "kappa views: replay the log from start (default), "
+      + "end (only events from now on) or a cut such as [120,98]")
+  String from;
+
   @Option(names = "--no-wait", description = "return once the build has started")
   boolean noWait;
 
@@ -57,7 +63,15 @@ public final class ReprocessCommand implements Callable<Integer> {
     }
     BraidClient http = new BraidClient(client.url);
     String path = "/v1/views/" + BraidClient.enc(view);
-    JsonNode started = http.post(path + "/reprocess" + (hold ? "?hold=true" : ""), "application/yaml", body);
+    List<String> query = new ArrayList<>();
+    if (hold) {
+      query.add("hold=true");
+    }
+    if (from != null) {
+      query.add("from=" + java.net.URLEncoder.encode(from, java.nio.charset.StandardCharsets.UTF_8));
+    }
+    JsonNode started = http.post(path + "/reprocess" + (query.isEmpty() ? "" : "?" + String.join("&", query)),
+        "application/yaml", body);
     long id = started.path("version").asLong();
     PrintWriter out = command.commandLine().getOut();
     if (noWait) {

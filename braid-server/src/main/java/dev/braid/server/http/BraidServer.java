@@ -578,6 +578,24 @@ public final class BraidServer implements AutoCloseable {
    * Starts a reprocess with the definition in the body (the view as under {@code views:}, or a
    * whole spec, in JSON or YAML); answers 202 with the new version's id at once.
    */
+  /** {@code ?from=start} (the default), {@code end} (the log's end now) or a cut such as {@code [120,98]}. */
+  private static dev.braid.log.Cut replayFrom(Context ctx, Braid b, String view) {
+    String from = ctx.queryParam("from");
+    if (from == null || from.isBlank() || from.strip().equals("start")) {
+      return null;
+    }
+    if (from.strip().equals("end")) {
+      String stream = b.spec().views().get(view).from();
+      return b.status().streams().stream().filter(s -> s.name().equals(stream)).findFirst().orElseThrow().end();
+    }
+    try {
+      return dev.braid.log.Cut.parse(from.strip().startsWith("[") ? from : "[" + from + "]");
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-parameter", "query parameter 'from' must be start, end or a cut like [120,98]: "
+          + e.getMessage());
+    }
+  }
+
   private void reprocess(Context ctx) throws IOException {
     Braid b = ready();
     String view = ctx.pathParam("view");
@@ -594,14 +612,17 @@ public final class BraidServer implements AutoCloseable {
           + "{\"from\": \"...\", \"group_by\": \"...\", \"aggregate\": {\"n\": \"count\"}}");
     }
     boolean hold = boolParam(ctx, "hold");
+    dev.braid.log.Cut from = replayFrom(ctx, b, view);
     long id;
     try {
       dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body");
-      id = b.reprocess(view, definition, new dev.braid.ReprocessOptions(hold));
+      id = b.reprocess(view, definition, new dev.braid.ReprocessOptions(hold, from));
     } catch (dev.braid.spec.SpecException e) {
       throw Problem.badRequest("invalid-definition", "invalid definition of view '" + view + "': "
           + e.errors().stream().map(x -> (x.path().isEmpty() ? "" : x.path() + ": ") + x.message())
               .collect(java.util.stream.Collectors.joining("; ")));
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-replay-start", e.getMessage());
     } catch (IllegalStateException e) {
       throw new Problem(409, "reprocess-conflict", "Conflict", e.getMessage());
     }

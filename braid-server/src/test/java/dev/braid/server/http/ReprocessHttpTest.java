@@ -253,6 +253,14 @@ class ReprocessHttpTest {
     assertProblem(send("POST", "/v1/views/units/reprocess?hold=maybe", "application/json",
         "{\"from\": \"sales\", \"group_by\": \"store\", \"mode\": \"kappa\", \"aggregate\": {\"n\": \"count\"}}"),
         400, "hold");
+    String kappaDef = "{\"from\": \"sales\", \"group_by\": \"store\", \"mode\": \"kappa\", \"aggregate\": {\"n\": \"count\"}}";
+    assertProblem(send("POST", "/v1/views/units/reprocess?from=yesterday", "application/json", kappaDef), 400,
+        "'from' must be start, end or a cut like [120,98]");
+    assertProblem(send("POST", "/v1/views/units/reprocess?from=0,0,0", "application/json", kappaDef), 400,
+        "replay start [0, 0, 0] has 3 offsets");
+    assertProblem(send("POST", "/v1/views/revenue/reprocess?from=end", "application/json",
+        "{\"from\": \"sales\", \"group_by\": \"store\", \"aggregate\": {\"n\": \"count\"}}"), 400,
+        "is a lambda view");
 
     assertProblem(send("POST", "/v1/views/nope/versions/1/activate", null, null), 404, "unknown view");
     assertProblem(send("POST", "/v1/views/units/versions/99/activate", null, null), 404, "unknown version",
