@@ -98,6 +98,16 @@ public interface Braid extends AutoCloseable {
    */
   long activate(String view, long versionId);
 
+  /**
+   * Discards a reprocessed version that is held for activation: it stops following the log, its
+   * files are deleted and it is marked {@code failed} ("discarded"), so another reprocess can start.
+   *
+   * @throws UnknownNameException when the view or the version does not exist
+   * @throws IllegalStateException when the version is not a held reprocess (still replaying, or not
+   *     building at all)
+   */
+  void discard(String view, long versionId);
+
   Status status();
 
   /** The underlying log (for tools and tests). */

@@ -365,6 +365,12 @@ public final class Engine implements Braid {
   }
 
   @Override
+  public void discard(String view, long versionId) {
+    requireOpen();
+    view(view).discard(versionId);
+  }
+
+  @Override
   public Status status() {
     List<Status.StreamStatus> streams = new ArrayList<>();
     for (Map.Entry<String, Ingestor> e : ingestors.entrySet()) {

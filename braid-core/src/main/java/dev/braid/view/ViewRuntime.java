@@ -803,6 +803,29 @@ final class ViewRuntime {
     }
   }
 
+  /** Discards version {@code id}, a reprocess held for activation (see {@link dev.braid.Braid#discard}). */
+  void discard(long id) {
+    Version v;
+    Rebuild rb;
+    synchronized (batchLock) {
+      synchronized (this) {
+        v = versions.stream().filter(x -> x.id == id).findFirst().orElse(null);
+        if (v == null) {
+          throw new dev.braid.UnknownNameException("version", name + "/" + id,
+              versions.stream().map(x -> name + "/" + x.id).toList());
+        }
+        rb = v.rebuild;
+        if (v.state != VersionState.BUILDING || rb == null || rb.rollback || !rb.hold || !rb.attached) {
+          throw new IllegalStateException(String.format("version %d of view '%s' is %s%s: only a reprocess that is "
+              + "held for activation can be discarded", id, name, v.state.label(),
+              v.state == VersionState.BUILDING && rb != null && !rb.attached ? " and still replaying" : ""));
+        }
+        rb.hold = true; // an activate that races us finds the version failed, not switched
+      }
+      fail(v, rb, "discarded by request before activation");
+    }
+  }
+
   /** Switches {@code v} in, once: under {@link #batchLock}, so a running batch cycle finishes first. */
   private void switchIn(Version v, Rebuild rb) throws InterruptedException {
     synchronized (batchLock) {
@@ -851,8 +874,12 @@ final class ViewRuntime {
       rb.done.completeExceptionally(new IllegalStateException("the engine closed"));
       return; // the next start decides about this version
     }
-    LOG.error("view '{}': {} of version {} failed; version {} keeps serving: {}", name,
-        rb.rollback ? "rollback" : "reprocess", v.id, current.id, reason);
+    if (reason.startsWith("discarded")) {
+      LOG.info("view '{}': version {} {}; version {} keeps serving", name, v.id, reason, current.id);
+    } else {
+      LOG.error("view '{}': {} of version {} failed; version {} keeps serving: {}", name,
+          rb.rollback ? "rollback" : "reprocess", v.id, current.id, reason);
+    }
     persist.run();
     rb.done.completeExceptionally(new IllegalStateException(reason));
   }

@@ -47,6 +47,10 @@ final class BraidClient {
     return send(b);
   }
 
+  JsonNode delete(String path) {
+    return send(HttpRequest.newBuilder(uri(path)).DELETE());
+  }
+
   private URI uri(String path) {
     try {
       return URI.create(base + path);

@@ -248,6 +248,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.post("/v1/views/{view}/batch", this::batch);
       cfg.routes.post("/v1/views/{view}/reprocess", this::reprocess);
       cfg.routes.post("/v1/views/{view}/versions/{id}/activate", this::activate);
+      cfg.routes.delete("/v1/views/{view}/versions/{id}", this::discard);
       cfg.routes.get("/v1/status", this::status);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(UnknownNameException.class,
@@ -638,17 +639,35 @@ public final class BraidServer implements AutoCloseable {
   }
 
   /** Makes a version current (a held reprocess, or a rollback to a backup); answers once it is. */
+  private static long versionId(Context ctx) {
+    String raw = ctx.pathParam("id");
+    try {
+      return Long.parseLong(raw);
+    } catch (NumberFormatException e) {
+      throw Problem.badRequest("bad-version", "the version id must be a whole number, got '" + raw + "'");
+    }
+  }
+
+  private void discard(Context ctx) {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    b.versions(view);
+    long id = versionId(ctx);
+    try {
+      b.discard(view, id);
+    } catch (IllegalStateException e) {
+      throw new Problem(409, "cannot-discard", "Conflict", e.getMessage());
+    }
+    ObjectNode o = Json.versions(view, b.versions(view));
+    o.put("discarded", id);
+    ok(ctx, o);
+  }
+
   private void activate(Context ctx) {
     Braid b = ready();
     String view = ctx.pathParam("view");
     b.versions(view);
-    String raw = ctx.pathParam("id");
-    long id;
-    try {
-      id = Long.parseLong(raw);
-    } catch (NumberFormatException e) {
-      throw Problem.badRequest("bad-version", "the version id must be a whole number, got '" + raw + "'");
-    }
+    long id = versionId(ctx);
     try {
       b.activate(view, id);
     } catch (IllegalStateException e) {

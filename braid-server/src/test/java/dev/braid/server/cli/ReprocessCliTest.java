@@ -117,6 +117,19 @@ class ReprocessCliTest {
   }
 
   @Test
+  void shouldDiscardAHeldVersionOnCommand() throws Exception {
+    Path view = write("view.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: count}\n");
+    Run r = braid("reprocess", "by_product", "--spec", view.toString(), "--hold", url(), "--poll-millis=20");
+    assertThat(r.exit()).as(r.err()).isZero();
+    Run d = braid("discard", "by_product", "2", url());
+    assertThat(d.exit()).as(d.err()).isZero();
+    assertThat(d.out()).contains("view by_product: version 2 discarded; version 1 stays current");
+    Run again = braid("discard", "by_product", "1", url());
+    assertThat(again.exit()).isEqualTo(1);
+    assertThat(again.err()).contains("only a reprocess that is held for activation can be discarded", "(HTTP 409)");
+  }
+
+  @Test
   void shouldFailWithTheServersDetailForBadDefinitionsAndFailedReplays() throws Exception {
     Path bad = write("bad.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: median(units)}\n");
     Run r = braid("reprocess", "by_product", "--spec", bad.toString(), url());

@@ -199,6 +199,21 @@ class ReprocessHttpTest {
     // a second reprocess while one is held is a conflict
     assertProblem(send("POST", "/v1/views/revenue/reprocess", "application/yaml", yaml), 409, "still building");
 
+    // a held version can be discarded; then the view can be reprocessed again
+    long serving = revenue.path("currentVersion").asLong();
+    assertProblem(send("DELETE", "/v1/views/revenue/versions/" + serving, null, null), 409,
+        "only a reprocess that is held for activation can be discarded");
+    assertProblem(send("DELETE", "/v1/views/revenue/versions/99", null, null), 404, "unknown version");
+    HttpResponse<String> d = send("DELETE", "/v1/views/revenue/versions/" + id, null, null);
+    assertThat(d.statusCode()).as(d.body()).isEqualTo(200);
+    JsonNode discarded = awaitVersion("revenue", id, v -> v.path("state").asText().equals("failed"));
+    assertThat(discarded.path("failure").asText()).contains("discarded");
+    assertThat(read("revenue", "p1").path("asOf").path("version").asLong()).isEqualTo(serving);
+    r = send("POST", "/v1/views/revenue/reprocess?hold=true", "application/yaml", yaml);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+    id = json(r).path("version").asLong();
+    awaitVersion("revenue", id, v -> v.path("progress").path("phase").asText().equals("held"));
+
     HttpResponse<String> a = send("POST", "/v1/views/revenue/versions/" + id + "/activate", null, null);
     assertThat(a.statusCode()).as(a.body()).isEqualTo(200);
     JsonNode s1 = read("revenue", "s1");
