@@ -764,6 +764,10 @@ final class ViewRuntime {
     if (pd.writerPosition() >= until) {
       return;
     }
+    // Folds a chunk at a time, touching the chunk's keys in the table first, as the speed layer does
+    // (see RecordChunk): on a table of a million keys that overlaps the lookups' cache misses.
+    RecordChunk k = new RecordChunk();
+    boolean touch = BatchLayer.isKeyPartitioned(program);
     try (dev.braid.log.LogReader r = stream.reader(pd.partition, pd.writerPosition())) {
       while (r.position() < until && !closing && !rb.aborted) {
         dev.braid.log.RecordCursor c = r.poll();
@@ -772,22 +776,27 @@ final class ViewRuntime {
         long read = 0;
         long stamp = pd.lock.writeLock();
         try {
-          while (c.next()) {
-            long offset = c.offset();
-            if (offset >= until) {
-              break;
+          boolean more = c.next() && c.offset() < until;
+          while (more) {
+            more = k.fill(c, until, RecordChunk.CAPACITY);
+            if (touch) {
+              k.touch(pd.table);
             }
-            x.reader.wrap(c.buffer(), c.valueOffset(), c.valueLength()).at(pd.partition, offset, c.eventTime());
-            try {
-              if (program.apply(pd.table, x)) {
-                folded++;
+            for (int j = 0; j < k.size; j++) {
+              long offset = k.offset[j];
+              x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(pd.partition, offset, k.eventTime[j]);
+              try {
+                if (program.apply(pd.table, x)) {
+                  folded++;
+                }
+              } catch (RuntimeException e) {
+                throw new ReplayFailure(String.format("the new definition failed on the event at offset %d of "
+                    + "partition %d of stream '%s': %s", offset, pd.partition, stream.name(), e.getMessage()), e);
               }
-            } catch (RuntimeException e) {
-              throw new ReplayFailure(String.format("the new definition failed on the event at offset %d of "
-                  + "partition %d of stream '%s': %s", offset, pd.partition, stream.name(), e.getMessage()), e);
+              last = offset;
+              read++;
             }
-            last = offset;
-            read++;
+            k.clear();
           }
         } finally {
           if (last >= 0) {

@@ -34,13 +34,13 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "bench",
-    header = "Run a benchmark suite (log, jmh, http, views) in a separate JVM and print its results.",
+    header = "Run a benchmark suite (log, jmh, http, views, replay) in a separate JVM and print its results.",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Runs a benchmark suite in a separate JVM on the braid-bench class path and prints its "
         + "results. Arguments after the suite go to the benchmark: 'braid bench log --help' lists them.",
     subcommands = {BenchCommand.LogSuite.class, BenchCommand.JmhSuite.class, BenchCommand.HttpSuite.class,
-        BenchCommand.ViewsSuite.class})
+        BenchCommand.ViewsSuite.class, BenchCommand.ReplaySuite.class})
 final class BenchCommand implements Callable<Integer> {
 
   static final String DEFAULT_JAVA_OPTS = "-Xms1g -Xmx1g";
@@ -113,6 +113,24 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
       return runChildJvm("dev.braid.bench.ViewsBenchmark", args);
+    }
+  }
+
+  @Command(
+      name = "replay",
+      header = "Benchmark a Kappa reprocess: replay events/s into a new version under live ingest, freshness.",
+      description = "A count+sum-by-key kappa view over 10 M events (1 M keys by default) is redefined with reprocess "
+          + "while live ingest continues (100 k events/s by default): replay events/s and per CPU-second, the live "
+          + "ingest rate and freshness during the replay, and the new version's answers against a naive "
+          + "recomputation; 'braid bench replay --help' lists the options.")
+  static final class ReplaySuite implements Callable<Integer> {
+
+    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
+    List<String> args = new ArrayList<>();
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+      return runChildJvm("dev.braid.bench.ReplayBenchmark", args);
     }
   }
 
