@@ -649,32 +649,34 @@ public final class BraidServer implements AutoCloseable {
   }
 
   private void discard(Context ctx) {
-    Braid b = ready();
-    String view = ctx.pathParam("view");
-    b.versions(view);
-    long id = versionId(ctx);
-    try {
-      b.discard(view, id);
-    } catch (IllegalStateException e) {
-      throw new Problem(409, "cannot-discard", "Conflict", e.getMessage());
-    }
-    ObjectNode o = Json.versions(view, b.versions(view));
-    o.put("discarded", id);
-    ok(ctx, o);
+    onVersion(ctx, "discard", "discarded", (b, view, id) -> b.discard(view, id));
   }
 
   private void activate(Context ctx) {
+    onVersion(ctx, "activate", "activated", (b, view, id) -> b.activate(view, id));
+  }
+
+  /** What a version endpoint does to version {@code id} of {@code view}. */
+  private interface VersionAction {
+    void apply(Braid b, String view, long id);
+  }
+
+  /**
+   * Applies {@code action} to the version named by the path; a state that does not allow it is a
+   * 409 that says why; answers the view's versions with {@code done: id}.
+   */
+  private void onVersion(Context ctx, String verb, String done, VersionAction action) {
     Braid b = ready();
     String view = ctx.pathParam("view");
-    b.versions(view);
+    b.versions(view); // 404 for an unknown view first
     long id = versionId(ctx);
     try {
-      b.activate(view, id);
+      action.apply(b, view, id);
     } catch (IllegalStateException e) {
-      throw new Problem(409, "cannot-activate", "Conflict", e.getMessage());
+      throw new Problem(409, "cannot-" + verb, "Conflict", e.getMessage());
     }
     ObjectNode o = Json.versions(view, b.versions(view));
-    o.put("activated", id);
+    o.put(done, id);
     ok(ctx, o);
   }
 
