@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +25,17 @@ import org.junit.jupiter.api.io.TempDir;
  * segment left with its zeros by a crash recovers to exactly its batches.
  */
 class FileLogPreallocationTest {
+
+  @BeforeEach
+  void turnPreallocationOn() {
+    System.setProperty(FilePartition.PREALLOCATE_PROPERTY, "true"); // off by default: see FilePartition
+  }
+
+  @AfterEach
+  void turnPreallocationOff() {
+    System.clearProperty(FilePartition.PREALLOCATE_PROPERTY);
+  }
+
 
   private static final String STREAM = "pre";
   /** Two preallocation steps plus a bit: the active segment is zero-filled in more than one step. */
