@@ -103,11 +103,11 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--verbose", description = "Show the engine's INFO log lines too (batch cycles, swaps).")
   boolean verbose;
 
-  /** Parses {@code 30s}, {@code 5m}, {@code 1h} as the spec does. */
+  /** Parses {@code 30s}, {@code 5m}, {@code 1h} as the spec does, and {@code 0}/{@code 0s} as zero. */
   static final class DurationConverter implements ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
-      return Durations.parse(value);
+      return value.strip().matches("0+\\s*(ms|s|m|h|d)?") ? Duration.ZERO : Durations.parse(value);
     }
   }
 
@@ -119,8 +119,8 @@ final class DemoCommand implements Callable<Integer> {
     if (rate <= 0) {
       throw new ParameterException(spec.commandLine(), "--rate must be at least 1 event/s, got " + rate);
     }
-    if (batchEvery.isNegative() || (duration != null && (duration.isZero() || duration.isNegative()))) {
-      throw new ParameterException(spec.commandLine(), "--duration must be positive and --batch-every 0 or more");
+    if (duration != null && duration.isZero()) {
+      throw new ParameterException(spec.commandLine(), "--duration must be positive (leave it out to run until Ctrl-C)");
     }
     if (!verbose) {
       // The tour reports batch cycles itself; the engine's own INFO lines would say it twice.

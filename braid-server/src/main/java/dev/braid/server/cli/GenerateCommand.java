@@ -55,8 +55,11 @@ final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    if (count < 0 || rate < 0) {
-      throw new ParameterException(spec.commandLine(), "--count and --rate must be 0 or more");
+    if (count < 0) {
+      throw new ParameterException(spec.commandLine(), "--count must be 0 (no end) or more, got " + count);
+    }
+    if (rate < 0) {
+      throw new ParameterException(spec.commandLine(), "--rate must be 0 (as fast as possible) or more, got " + rate);
     }
     long now = System.currentTimeMillis();
     long first = start != null ? start : rate > 0 ? now : now - TimeUnit.HOURS.toMillis(24);

@@ -58,8 +58,10 @@ public final class ReprocessCommand implements Callable<Integer> {
     byte[] body;
     try {
       body = Files.readAllBytes(spec);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new BraidCli.CommandFailedException("no such file: " + spec, 2);
     } catch (IOException e) {
-      throw new BraidCli.CommandFailedException("cannot read " + spec + ": " + e.getMessage(), 2);
+      throw new BraidCli.CommandFailedException("cannot read " + spec + ": " + e, 2);
     }
     BraidClient http = new BraidClient(client.url);
     String path = "/v1/views/" + BraidClient.enc(view);

@@ -97,7 +97,7 @@ class BraidCliTest {
   @Test
   void shouldNarrateTheTourAsTextAndDeleteTheTemporaryDirectory() {
     Run r = braid("demo", "--port", "0", "--history", "3000", "--rate", "300", "--duration", "1s",
-        "--no-progress");
+        "--batch-every", "0s", "--no-progress");
 
     assertThat(r.exitCode()).as("stderr: %s", r.err()).isZero();
     assertThat(r.out()).contains("[1/3] Loading a day of history: 3,000 events", "[2/3] Batch layer",
@@ -106,6 +106,18 @@ class BraidCliTest {
     Matcher m = Pattern.compile("data +(\\S+) \\(temporary").matcher(r.out());
     assertThat(m.find()).as("data directory line in %s", r.out()).isTrue();
     assertThat(Path.of(m.group(1))).doesNotExist();
+  }
+
+  @Test
+  void shouldRejectAZeroDurationAndNegativeGeneratorCountsWithTheValue() {
+    Run zero = braid("demo", "--duration", "0s", "--no-progress");
+    assertThat(zero.exitCode()).isEqualTo(2);
+    assertThat(zero.err()).contains("--duration must be positive (leave it out to run until Ctrl-C)");
+    Run count = braid("generate", "sales", "--count", "-3");
+    assertThat(count.exitCode()).isEqualTo(2);
+    assertThat(count.err()).contains("--count must be 0 (no end) or more, got -3");
+    Run rate = braid("generate", "sales", "--rate", "-1");
+    assertThat(rate.err()).contains("--rate must be 0 (as fast as possible) or more, got -1");
   }
 
   @Test

@@ -145,7 +145,7 @@ class ReprocessCliTest {
 
     Run missing = braid("reprocess", "by_product", "--spec", dir.resolve("none.yaml").toString(), url());
     assertThat(missing.exit()).isEqualTo(2);
-    assertThat(missing.err()).contains("cannot read");
+    assertThat(missing.err()).contains("no such file: " + dir.resolve("none.yaml"));
     Run noVersion = braid("activate", "by_product", "42", url());
     assertThat(noVersion.exit()).isEqualTo(1);
     assertThat(noVersion.err()).contains("unknown version").contains("HTTP 404");
