@@ -67,17 +67,9 @@ final class BenchCommand implements Callable<Integer> {
       header = "Benchmark the embedded log: append per durability mode, group commit, scan.",
       description = "The embedded log: append of 100-byte records under each durability mode (one writer), "
           + "fsync with 8 concurrent appenders (group commit, ack latency), and a full scan by one reader.")
-  static final class LogSuite implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
-
-    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
-    List<String> args = new ArrayList<>();
-
-    @Override
-    public Integer call() throws IOException, InterruptedException {
-      return runChildJvm("dev.braid.bench.LogBenchmark", args);
+  static final class LogSuite extends Suite {
+    LogSuite() {
+      super("dev.braid.bench.LogBenchmark");
     }
   }
 
@@ -88,14 +80,9 @@ final class BenchCommand implements Callable<Integer> {
           + "cycle plus a Delta) and measures peak point reads/s (closed loop), read latency at 70 % of the peak "
           + "(open loop, from each request's due time), NDJSON ingest events/s and freshness; "
           + "'braid bench http --help' lists the options.")
-  static final class HttpSuite implements Callable<Integer> {
-
-    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
-    List<String> args = new ArrayList<>();
-
-    @Override
-    public Integer call() throws IOException, InterruptedException {
-      return runChildJvm("dev.braid.bench.HttpBenchmark", args);
+  static final class HttpSuite extends Suite {
+    HttpSuite() {
+      super("dev.braid.bench.HttpBenchmark");
     }
   }
 
@@ -105,14 +92,9 @@ final class BenchCommand implements Callable<Integer> {
       description = "A count+sum-by-key view over the same generated events (10 M over 1 M keys by default): "
           + "Braid's speed layer against a Flink keyed reduce, its batch layer against a DuckDB GROUP BY, merged "
           + "point read latency and the Delta's bytes per key; each engine in a JVM of its own.")
-  static final class ViewsSuite implements Callable<Integer> {
-
-    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
-    List<String> args = new ArrayList<>();
-
-    @Override
-    public Integer call() throws IOException, InterruptedException {
-      return runChildJvm("dev.braid.bench.ViewsBenchmark", args);
+  static final class ViewsSuite extends Suite {
+    ViewsSuite() {
+      super("dev.braid.bench.ViewsBenchmark");
     }
   }
 
@@ -123,14 +105,9 @@ final class BenchCommand implements Callable<Integer> {
           + "while live ingest continues (100 k events/s by default): replay events/s and per CPU-second, the live "
           + "ingest rate and freshness during the replay, and the new version's answers against a naive "
           + "recomputation; 'braid bench replay --help' lists the options.")
-  static final class ReplaySuite implements Callable<Integer> {
-
-    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
-    List<String> args = new ArrayList<>();
-
-    @Override
-    public Integer call() throws IOException, InterruptedException {
-      return runChildJvm("dev.braid.bench.ReplayBenchmark", args);
+  static final class ReplaySuite extends Suite {
+    ReplaySuite() {
+      super("dev.braid.bench.ReplayBenchmark");
     }
   }
 
@@ -139,14 +116,26 @@ final class BenchCommand implements Callable<Integer> {
       header = "JMH micro-benchmarks of braid-bench (e.g. LogJmh); JMH options pass through.",
       description = "Runs JMH (org.openjdk.jmh.Main) on the braid-bench class path: 'braid bench jmh LogJmh' "
           + "runs the log's append and scan micro-benchmarks, 'braid bench jmh -h' lists JMH's options.")
-  static final class JmhSuite implements Callable<Integer> {
+  static final class JmhSuite extends Suite {
+    JmhSuite() {
+      super("org.openjdk.jmh.Main");
+    }
+  }
 
-    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to JMH as they are.")
+  /** A suite: runs {@code mainClass} in a child JVM on the bench class path with the arguments as they are. */
+  abstract static class Suite implements Callable<Integer> {
+    private final String mainClass;
+
+    @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Passed to the benchmark as they are.")
     List<String> args = new ArrayList<>();
+
+    Suite(String mainClass) {
+      this.mainClass = mainClass;
+    }
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-      return runChildJvm("org.openjdk.jmh.Main", args);
+      return runChildJvm(mainClass, args);
     }
   }
 

@@ -586,8 +586,7 @@ public final class BraidServer implements AutoCloseable {
       return null;
     }
     if (from.strip().equals("end")) {
-      String stream = b.spec().views().get(view).from();
-      return b.status().streams().stream().filter(s -> s.name().equals(stream)).findFirst().orElseThrow().end();
+      return b.log().stream(b.spec().views().get(view).from()).end();
     }
     try {
       return dev.braid.log.Cut.parse(from.strip().startsWith("[") ? from : "[" + from + "]");
