@@ -31,6 +31,11 @@ public interface Braid extends AutoCloseable {
     return Engine.open(dataDir, spec, Runtime.getRuntime().availableProcessors());
   }
 
+  /** Opens Braid as {@link #open(Path, PipelineSpec)} does, with the given engine options. */
+  static Braid open(Path dataDir, PipelineSpec spec, dev.braid.view.EngineOptions options) {
+    return Engine.open(dataDir, spec, options);
+  }
+
   PipelineSpec spec();
 
   /**

@@ -29,7 +29,26 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views) {
   public record ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
       long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
       long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
-      double batchSeconds) {}
+      double batchSeconds, Checkpoints checkpoints) {}
+
+  /**
+   * Checkpoints of a view's current version, and what the engine's start-up restored.
+   *
+   * @param lastFile the newest checkpoint of the current version (written or loaded), or null
+   * @param lastPosition the positions it covers, or null
+   * @param lastAtMillis when it was taken (epoch millis), 0 when there is none; its age is what a
+   *     crash now would replay
+   * @param written checkpoints written since the engine opened
+   * @param failures checkpoints that failed since the engine opened; {@code lastError} is the latest
+   *     reason, null after a success
+   * @param restoredFrom the checkpoint the start-up loaded, or null when it replayed from the cut
+   * @param refused checkpoints the start-up could not use, each "file: reason"
+   * @param replayedOnStart events the start-up replayed after the checkpoint (or the cut)
+   * @param replayMillis how long the start-up replay took, -1 while it runs
+   */
+  public record Checkpoints(String lastFile, Cut lastPosition, long lastAtMillis, long written, long failures,
+      String lastError, String restoredFrom, java.util.List<String> refused, long replayedOnStart,
+      long replayMillis) {}
 
   /**
    * Window retention of a view: windows that start before {@code horizonMillis} have been evicted

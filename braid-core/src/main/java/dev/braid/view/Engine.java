@@ -67,6 +67,13 @@ public final class Engine implements Braid {
   private final ScheduledExecutorService scheduler;
   private final Object catalogLock = new Object();
   private volatile boolean closed;
+  private volatile boolean started;
+  /** Writes checkpoints; apart from the batch scheduler so that a long batch cycle never delays one. */
+  private final ScheduledExecutorService checkpointer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "braid-checkpoint");
+    t.setDaemon(true);
+    return t;
+  });
 
   private Engine(Path dataDir, PipelineSpec spec, FileLog log) {
     this.dataDir = dataDir;
@@ -116,6 +123,9 @@ public final class Engine implements Braid {
       speedLayers.put(s.name(), speed);
       speed.start();
     }
+    if (catalog.removeInterruptedStore()) {
+      LOG.info("removed the temporary file of a catalog update that a crash interrupted; the previous catalog stands");
+    }
     Map<String, VersionCatalog.ViewEntry> recorded = catalog.load();
     for (ViewSpec v : spec.views().values()) {
       LogStream ls = log.stream(v.from());
@@ -136,9 +146,20 @@ public final class Engine implements Braid {
         throw new IllegalStateException("the speed layer of stream '" + e.getKey() + "' did not catch up in an hour");
       }
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      for (ViewRuntime v : views.values()) {
+        if (v.spec.from().equals(e.getKey())) {
+          v.startupReplayMillis = ms;
+        }
+      }
       if (ms > 1000) {
         LOG.info("stream '{}': replayed the log up to {} in {} ms", e.getKey(), end, ms);
       }
+    }
+    started = true;
+    long checkpointMillis = options.checkpointEvery().toMillis();
+    if (checkpointMillis > 0) {
+      checkpointer.scheduleWithFixedDelay(this::checkpointAll, checkpointMillis, checkpointMillis,
+          TimeUnit.MILLISECONDS);
     }
     // Window retention: evict periodically; a reprocess may add or change retain, so check every view.
     scheduler.scheduleWithFixedDelay(this::evictExpiredWindows, RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
@@ -171,7 +192,7 @@ public final class Engine implements Braid {
       for (Path d : (Iterable<Path>) dirs::iterator) {
         String view = d.getFileName().toString();
         ViewRuntime rt = views.get(view);
-        Set<String> keep = rt == null ? Set.of() : new HashSet<>(rt.referencedBases());
+        Set<String> keep = rt == null ? Set.of() : new HashSet<>(rt.referencedFiles());
         if (rt == null && recordedViews.contains(view)) {
           continue; // a view no longer in the spec: keep its files, the catalog still lists it
         }
@@ -183,13 +204,17 @@ public final class Engine implements Braid {
               } else {
                 Files.delete(f);
               }
-              LOG.info("removed orphaned file {} (from an interrupted batch cycle)", f);
+              LOG.info("removed orphaned file {} (left by an interrupted batch cycle or checkpoint, or a retired "
+                  + "version)", f);
             }
           }
         }
       }
     }
   }
+
+  /** How long a clean close waits for the speed layers to fold the log's tail before its checkpoint. */
+  static final long CLOSE_CATCH_UP_SECONDS = 10;
 
   /** How often the window retention of kappa views with {@code retain} runs. */
   static final long RETENTION_CHECK_MILLIS = 10_000;
@@ -398,7 +423,7 @@ public final class Engine implements Braid {
           lag, d == null ? 0 : d.keys(), d == null ? 0 : d.memoryBytes(),
           speedLayers.get(v.spec.from()).errors() + v.batchErrors(), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
-          v.batchNanos() / 1e9));
+          v.batchNanos() / 1e9, v.checkpoints()));
     }
     return new Status(streams, vs);
   }
@@ -433,12 +458,51 @@ public final class Engine implements Braid {
     }
     closed = true;
     scheduler.shutdownNow();
+    // No interrupt for the checkpointer: it may be writing a file (an interrupt would close its channel).
+    checkpointer.shutdown();
+    try {
+      if (!checkpointer.awaitTermination(1, TimeUnit.MINUTES)) {
+        LOG.warn("a checkpoint did not finish within a minute of close");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     for (ViewRuntime v : views.values()) {
       v.close();
+    }
+    if (started) {
+      // Fold what the log holds before the final checkpoint, so the next start replays nothing.
+      try {
+        awaitCaughtUp(CLOSE_CATCH_UP_SECONDS, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     for (SpeedLayer s : speedLayers.values()) {
       s.close();
     }
+    if (started) {
+      checkpointAll(); // the speed layers have stopped: these are the final positions
+    }
     log.close();
+  }
+
+  /**
+   * Checkpoints the current version of every view whose Delta moved since its last checkpoint (see
+   * {@link DeltaCheckpoint}). A failure is logged and shown in status; the view keeps serving and
+   * its older checkpoints stay.
+   */
+  void checkpointAll() {
+    for (ViewRuntime v : views.values()) {
+      try {
+        DeltaCheckpoint.Written w = v.checkpoint();
+        if (w != null && LOG.isDebugEnabled()) {
+          LOG.debug("view '{}': checkpoint {} at {} ({} groups, {} bytes)", v.name, w.path().getFileName(),
+              w.position(), w.groups(), w.bytes());
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.error("view '{}': checkpoint failed; the previous one stays: {}", v.name, e.toString());
+      }
+    }
   }
 }

@@ -1,5 +1,7 @@
 package dev.braid.view;
 
+import java.time.Duration;
+
 /**
  * How the embedded engine runs, for {@link Engine#open(java.nio.file.Path, dev.braid.spec.PipelineSpec,
  * EngineOptions)}. Start from {@link #defaults()} and change what you need:
@@ -13,8 +15,12 @@ package dev.braid.view;
  *     the view's groups need more, the batch layer spills sorted runs to the view's directory and
  *     merges them into the Base (see {@link BatchLayer}). At least 1; {@link Long#MAX_VALUE} never
  *     spills. Each view's cycle has its own budget, so concurrent cycles of several views add up.
+ * @param checkpointEvery how often every view's Delta is checkpointed (see {@link #withCheckpointEvery})
  */
-public record EngineOptions(int batchThreads, long batchMemoryBytes) {
+public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration checkpointEvery) {
+
+  /** How often each view's Delta is checkpointed by default. */
+  public static final Duration DEFAULT_CHECKPOINT_EVERY = Duration.ofSeconds(30);
 
   public EngineOptions {
     if (batchThreads < 1) {
@@ -23,11 +29,32 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes) {
     if (batchMemoryBytes < 1) {
       throw new IllegalArgumentException("batchMemoryBytes must be at least 1, was " + batchMemoryBytes);
     }
+    if (checkpointEvery == null || checkpointEvery.isNegative()) {
+      throw new IllegalArgumentException("checkpointEvery must be zero (only on close) or positive, was "
+          + checkpointEvery);
+    }
   }
 
-  /** One batch thread per available processor; a batch budget of a quarter of the maximum heap. */
+  /** With checkpoints every {@link #DEFAULT_CHECKPOINT_EVERY}. */
+  public EngineOptions(int batchThreads, long batchMemoryBytes) {
+    this(batchThreads, batchMemoryBytes, DEFAULT_CHECKPOINT_EVERY);
+  }
+
+  /**
+   * One batch thread per available processor; a batch budget of a quarter of the maximum heap;
+   * checkpoints every {@link #DEFAULT_CHECKPOINT_EVERY} and on close.
+   */
   public static EngineOptions defaults() {
     return new EngineOptions(Runtime.getRuntime().availableProcessors(), defaultBatchMemoryBytes());
+  }
+
+  /**
+   * Checkpoints every view's Delta this often (when it moved), and always on a clean close;
+   * {@link Duration#ZERO} checkpoints only on close. A restart replays the log from the newest
+   * checkpoint, so this bounds the replay after a crash.
+   */
+  public EngineOptions withCheckpointEvery(Duration every) {
+    return new EngineOptions(batchThreads, batchMemoryBytes, every);
   }
 
   /** A quarter of the maximum heap ({@link Runtime#maxMemory()}), at least 16 MiB. */
@@ -36,10 +63,10 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes) {
   }
 
   public EngineOptions withBatchThreads(int threads) {
-    return new EngineOptions(threads, batchMemoryBytes);
+    return new EngineOptions(threads, batchMemoryBytes, checkpointEvery);
   }
 
   public EngineOptions withBatchMemoryBytes(long bytes) {
-    return new EngineOptions(batchThreads, bytes);
+    return new EngineOptions(batchThreads, bytes, checkpointEvery);
   }
 }

@@ -48,6 +48,16 @@ final class PartitionDelta {
     return position;
   }
 
+  /** Events folded, for the writer or a thread that holds the lock. */
+  long foldedUnlocked() {
+    return folded;
+  }
+
+  /** Sets the folded count of a Delta restored from a checkpoint, before any thread shares it. */
+  void restoreFolded(long foldedEvents) {
+    folded = foldedEvents;
+  }
+
   long folded() {
     long stamp = lock.readLock();
     try {

@@ -55,6 +55,14 @@ final class VersionCatalog {
     this.file = file;
   }
 
+  /**
+   * Deletes the temporary file of a store that a crash interrupted: the rename never happened, so
+   * the catalog on disk is the previous one, whole. Returns whether there was one.
+   */
+  boolean removeInterruptedStore() throws IOException {
+    return Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".tmp"));
+  }
+
   Map<String, ViewEntry> load() {
     Map<String, ViewEntry> out = new LinkedHashMap<>();
     if (!Files.exists(file)) {

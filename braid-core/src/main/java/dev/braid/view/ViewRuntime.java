@@ -178,10 +178,53 @@ final class ViewRuntime {
             + "`braid reprocess {} --spec <file>` (or start the server with --reprocess-changed) to switch to it "
             + "(serving: {}; spec file: {})", name, cur.id, name, cur.definition, fileDefinition);
       }
-      cur.delta = new Delta(cur.program, cur.cut, 1 << 12);
+      cur.delta = restoreDelta(cur);
       current = cur;
     }
     await(speed.attach(current.delta, current.program), "attach version " + current.id);
+  }
+
+  /**
+   * The Delta of the restored current version: loaded from its newest usable checkpoint (see
+   * {@link DeltaCheckpoint}), or empty at the version's cut when there is none. The speed layer
+   * then replays the log from the Delta's positions. Refused checkpoints are logged with their
+   * path and reason.
+   */
+  private Delta restoreDelta(Version v) throws IOException {
+    List<DeltaCheckpoint.Refused> refused = new ArrayList<>();
+    DeltaCheckpoint.Loaded loaded = v.program == null ? null
+        : DeltaCheckpoint.loadNewest(dir, v.id, v.definition, v.cut, stream, v.program, refused);
+    for (DeltaCheckpoint.Refused r : refused) {
+      // Deleted, not kept: it can never be used, and a newer checkpoint must not be pruned in its favour.
+      LOG.warn("view '{}': checkpoint {} cannot be used: {}; deleted it and tried an older one", name, r.path(),
+          r.reason());
+      Files.deleteIfExists(r.path());
+    }
+    for (DeltaCheckpoint.FileRef f : DeltaCheckpoint.list(dir)) {
+      checkpointSequence = Math.max(checkpointSequence, f.sequence() + 1);
+    }
+    Cut end = stream.end();
+    List<String> refusedText = refused.stream().map(r -> r.path().getFileName() + ": " + r.reason()).toList();
+    if (loaded == null) {
+      startup = new StartupRestore(null, v.cut, end, refusedText);
+      return new Delta(v.program, v.cut, 1 << 12);
+    }
+    v.horizon = loaded.horizon();
+    lastCheckpoint = new CheckpointRecord(v.id, loaded.file().path().getFileName().toString(), loaded.position(),
+        loaded.createdAtMillis());
+    startup = new StartupRestore(loaded.file().path().getFileName().toString(), loaded.position(), end, refusedText);
+    LOG.info("view '{}': version {} restored from checkpoint {} at {} ({} keys); replaying {} events after it", name,
+        v.id, loaded.file().path().getFileName(), loaded.position(), loaded.delta().keys(),
+        events(loaded.position(), end));
+    return loaded.delta();
+  }
+
+  private static long events(Cut from, Cut to) {
+    long n = 0;
+    for (int p = 0; p < to.partitions(); p++) {
+      n += Math.max(0, to.offset(p) - from.offset(p));
+    }
+    return n;
   }
 
   synchronized VersionCatalog.ViewEntry catalogEntry() {
@@ -196,12 +239,22 @@ final class ViewRuntime {
     return new VersionCatalog.ViewEntry(nextId, acknowledgedSpec, list);
   }
 
-  /** Base files in the view directory that the catalog refers to. */
-  synchronized List<String> referencedBases() {
+  /**
+   * Files in the view directory that must stay: the Bases the catalog refers to and the
+   * checkpoints of the current version. Anything else there is an orphan of an interrupted
+   * operation (see {@code Engine#removeOrphans}).
+   */
+  synchronized List<String> referencedFiles() throws IOException {
     List<String> out = new ArrayList<>();
     for (Version v : versions) {
       if (v.baseFileName != null && v.state != VersionState.RETIRED && v.state != VersionState.FAILED) {
         out.add(v.baseFileName);
+      }
+    }
+    long cur = current.id;
+    for (DeltaCheckpoint.FileRef f : DeltaCheckpoint.list(dir)) {
+      if (f.version() == cur) {
+        out.add(f.path().getFileName().toString());
       }
     }
     return out;
@@ -441,6 +494,13 @@ final class ViewRuntime {
     old.delta = null;
     retireOldBackups();
     persist.run();
+    synchronized (checkpointLock) {
+      try {
+        DeltaCheckpoint.prune(dir, next.id); // the old version's checkpoints no longer matter
+      } catch (IOException e) {
+        LOG.warn("view '{}': could not delete the checkpoints of version {}", name, old.id, e);
+      }
+    }
   }
 
   private void retireOldBackups() {
@@ -936,6 +996,81 @@ final class ViewRuntime {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Checkpoints
+  // ---------------------------------------------------------------------------------------------
+
+  /** A checkpoint of the current version written or loaded: its file, positions and time. */
+  record CheckpointRecord(long version, String file, Cut position, long takenAtMillis) {}
+
+  /**
+   * What the start-up restored: the checkpoint loaded (null when the Delta was rebuilt from the
+   * version's cut), the position the replay started from, the log's end it replayed to, and the
+   * checkpoints refused with their reasons. {@code replayMillis} is set once the replay is done.
+   */
+  record StartupRestore(String checkpoint, Cut from, Cut to, List<String> refused) {}
+
+  private final Object checkpointLock = new Object();
+  private long checkpointSequence = 1; // guarded by checkpointLock after restore
+  private volatile CheckpointRecord lastCheckpoint;
+  private volatile StartupRestore startup;
+  volatile long startupReplayMillis = -1;
+  private final AtomicLong checkpointsWritten = new AtomicLong();
+  private final AtomicLong checkpointFailures = new AtomicLong();
+  private volatile String checkpointError;
+
+  /**
+   * Writes a checkpoint of the current version's Delta when it moved since the last one (see
+   * {@link DeltaCheckpoint}) and prunes older ones; returns what was written, or null when nothing
+   * was due. An I/O failure is counted, reported in status and thrown; the previous checkpoints stay.
+   */
+  DeltaCheckpoint.Written checkpoint() throws IOException {
+    synchronized (checkpointLock) {
+      Version v = current;
+      Delta d = v.delta;
+      long horizon = v.horizon;
+      if (d == null || v.program == null) {
+        return null;
+      }
+      CheckpointRecord last = lastCheckpoint;
+      if (last != null && last.version() == v.id && last.position().equals(d.position())) {
+        return null;
+      }
+      try {
+        DeltaCheckpoint.Written w =
+            DeltaCheckpoint.write(dir, v.id, checkpointSequence++, v.definition, horizon, v.program, d);
+        lastCheckpoint = new CheckpointRecord(v.id, w.path().getFileName().toString(), w.position(),
+            w.createdAtMillis());
+        checkpointsWritten.incrementAndGet();
+        checkpointError = null;
+        DeltaCheckpoint.prune(dir, v.id);
+        return w;
+      } catch (IOException | RuntimeException e) {
+        checkpointFailures.incrementAndGet();
+        checkpointError = e.toString();
+        throw e;
+      }
+    }
+  }
+
+  /** The view's directory: its Bases and checkpoints. */
+  Path directory() {
+    return dir;
+  }
+
+  /** Checkpoints and the start-up restore, for status. */
+  dev.braid.Status.Checkpoints checkpoints() {
+    CheckpointRecord last = lastCheckpoint;
+    StartupRestore st = startup;
+    if (last != null && last.version() != current.id) {
+      last = null; // a swap since: the new version has none yet
+    }
+    return new dev.braid.Status.Checkpoints(last == null ? null : last.file(), last == null ? null : last.position(),
+        last == null ? 0 : last.takenAtMillis(), checkpointsWritten.get(), checkpointFailures.get(), checkpointError,
+        st == null ? null : st.checkpoint(), st == null ? List.of() : st.refused(),
+        st == null ? 0 : events(st.from(), st.to()), startupReplayMillis);
   }
 
   // ---------------------------------------------------------------------------------------------

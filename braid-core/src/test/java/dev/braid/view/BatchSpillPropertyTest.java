@@ -165,6 +165,16 @@ class BatchSpillPropertyTest {
 
   private static void ingest(Engine small, Engine big, Random rnd, int users, int merchants, int partitions,
       List<Ev> events, String context) {
+    List<Map<String, Object>> batch = randomBatch(rnd, users, merchants, events.size());
+    IngestResult r = small.ingest("tx", batch);
+    IngestResult same = big.ingest("tx", batch);
+    assertThat(r.rejections()).as(context).isEmpty();
+    assertThat(same.positions()).as(context + ": both engines got the same offsets").isEqualTo(r.positions());
+    record(batch, r, partitions, events);
+  }
+
+  /** 100 to 400 events of skewed users, some without an amount, out of order with ties in event time. */
+  static List<Map<String, Object>> randomBatch(Random rnd, int users, int merchants, int eventsSoFar) {
     int n = 100 + rnd.nextInt(300);
     List<Map<String, Object>> batch = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -176,14 +186,14 @@ class BatchSpillPropertyTest {
         e.put("amount", Math.round(rnd.nextDouble() * 4000) / 100.0);
       }
       e.put("qty", (long) rnd.nextInt(21) - 5);
-      // out of order, with ties in event time
-      e.put("ts", T0 + (events.size() + i) * 20_000L / 60_000L * 60_000L + (long) (rnd.nextGaussian() * 3) * HOUR);
+      e.put("ts", T0 + (eventsSoFar + i) * 20_000L / 60_000L * 60_000L + (long) (rnd.nextGaussian() * 3) * HOUR);
       batch.add(e);
     }
-    IngestResult r = small.ingest("tx", batch);
-    IngestResult same = big.ingest("tx", batch);
-    assertThat(r.rejections()).as(context).isEmpty();
-    assertThat(same.positions()).as(context + ": both engines got the same offsets").isEqualTo(r.positions());
+    return batch;
+  }
+
+  /** Adds the accepted {@code batch} to the model with the positions the log gave its events. */
+  static void record(List<Map<String, Object>> batch, IngestResult r, int partitions, List<Ev> events) {
     Map<Integer, Integer> taken = new HashMap<>();
     for (Map<String, Object> e : batch) {
       byte[] key = ((String) e.get("user")).getBytes(StandardCharsets.UTF_8);
@@ -201,7 +211,7 @@ class BatchSpillPropertyTest {
   private static final Comparator<Ev> ORDER = Comparator.comparingLong(Ev::ts).thenComparingInt(Ev::partition)
       .thenComparingLong(Ev::offset);
 
-  private static void checkModel(ViewDef v, ViewResult r, List<Ev> all, String as) {
+  static void checkModel(ViewDef v, ViewResult r, List<Ev> all, String as) {
     List<Ev> es = new ArrayList<>();
     for (Ev e : all) {
       if (e.field(v.groupBy()).equals(r.key()) && e.offset() < r.asOf().position().offset(e.partition())) {

@@ -17,6 +17,7 @@ import dev.braid.spec.SpecException;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.Stream;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -203,9 +205,23 @@ class WindowRetentionTest {
         check(e.get("hourly", "u" + u), events, T0 + 11 * HOUR, context + ", second eviction");
       }
     }
-    // the horizon is not recorded: a restart replays every window, and the next eviction drops them again
+    // the close checkpointed the compacted Delta with its horizon: a restart keeps the windows evicted
     try (Engine e = (Engine) Braid.open(dir, spec(partitions, view(Duration.ofHours(3))))) {
-      check(e.get("hourly", "u1"), events, Long.MIN_VALUE, context + ", after restart");
+      assertThat(e.status().views().get(0).checkpoints().restoredFrom()).as(context).isNotNull();
+      check(e.get("hourly", "u1"), events, T0 + 11 * HOUR, context + ", after restart");
+      e.viewRuntime("hourly").evictExpiredWindows();
+      check(e.get("hourly", "u1"), events, T0 + 11 * HOUR, context + ", evicted after restart");
+    }
+    // without a checkpoint the horizon is not known: a restart replays every window from the log,
+    // and the next eviction drops them again
+    try (Stream<Path> files = Files.list(dir.resolve("views").resolve("hourly"))) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        Files.delete(f);
+      }
+    }
+    try (Engine e = (Engine) Braid.open(dir, spec(partitions, view(Duration.ofHours(3))),
+        EngineOptions.defaults().withCheckpointEvery(Duration.ZERO))) {
+      check(e.get("hourly", "u1"), events, Long.MIN_VALUE, context + ", after a restart without checkpoints");
       e.viewRuntime("hourly").evictExpiredWindows();
       check(e.get("hourly", "u1"), events, T0 + 11 * HOUR, context + ", evicted after restart");
     }

@@ -42,6 +42,11 @@ public final class ServerCommand implements Callable<Integer> {
       + "logic and the server says so)")
   boolean reprocessChanged;
 
+  @Option(names = "--checkpoint-every", paramLabel = "DURATION", defaultValue = "30s",
+      converter = DemoCommand.DurationConverter.class, description = "how often each view's state is checkpointed, "
+      + "which bounds the log replay after a crash; 0s checkpoints only on shutdown (default: ${DEFAULT-VALUE})")
+  java.time.Duration checkpointEvery;
+
   @Override
   public Integer call() throws Exception {
     PipelineSpec spec;
@@ -55,7 +60,7 @@ public final class ServerCommand implements Callable<Integer> {
     BraidServer server;
     try {
       server = BraidServer.start(spec, data, BraidServer.Config.defaults().withBind(bind).withPort(port)
-          .withMaxBodyBytes(maxBody));
+          .withMaxBodyBytes(maxBody).withCheckpointEvery(checkpointEvery));
     } catch (IllegalStateException e) {
       throw new BraidCli.CommandFailedException(e.getMessage(), 1);
     }

@@ -59,6 +59,22 @@ public final class StatusCommand implements Callable<Integer> {
             rt.path("retain").asText(), rt.path("horizon").isNull() ? "nothing evicted yet"
                 : "windows before " + rt.path("horizon").asText() + " are evicted", rt.path("evictedWindows").asLong());
       }
+      JsonNode cp = x.path("checkpoints");
+      if (cp.isObject()) {
+        JsonNode st = cp.path("startup");
+        out.printf("%nview %s: %s; start-up %s and replayed %,d events in %d ms%n", x.path("name").asText(),
+            cp.path("last").isObject() ? String.format(java.util.Locale.ROOT, "last checkpoint %.0f s ago at %s",
+                cp.path("last").path("ageSeconds").asDouble(), cp.path("last").path("position"))
+                : "no checkpoint yet",
+            st.path("restoredFrom").isNull() ? "restored no checkpoint" : "restored " + st.path("restoredFrom").asText(),
+            st.path("replayedEvents").asLong(), st.path("replayMillis").asLong());
+        for (JsonNode refused : st.path("refused")) {
+          out.printf("  refused checkpoint %s%n", refused.asText());
+        }
+        if (cp.has("lastError")) {
+          out.printf("  the last checkpoint failed: %s%n", cp.path("lastError").asText());
+        }
+      }
       if (x.path("specChanged").asBoolean()) {
         out.printf("%nview %s: the spec file defines it differently from version %d, which keeps serving; run "
             + "`braid reprocess %s --spec FILE` to switch%n", x.path("name").asText(),

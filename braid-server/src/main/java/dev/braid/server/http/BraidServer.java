@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.Braid;
+import dev.braid.view.EngineOptions;
 import dev.braid.DeadLetter;
 import dev.braid.IngestResult;
 import dev.braid.Status;
@@ -62,25 +63,36 @@ public final class BraidServer implements AutoCloseable {
   private static final String PROBLEM = "application/problem+json";
 
   /** Server settings. */
-  public record Config(String bind, int port, long maxBodyBytes, long batchWaitMillis) {
+  /**
+   * How the server runs.
+   *
+   * @param checkpointEvery how often every view's Delta is checkpointed (see
+   *     {@link EngineOptions#withCheckpointEvery}); {@link java.time.Duration#ZERO} only on shutdown
+   */
+  public record Config(String bind, int port, long maxBodyBytes, long batchWaitMillis,
+      java.time.Duration checkpointEvery) {
     public static Config defaults() {
-      return new Config("127.0.0.1", 8080, 16L << 20, 60_000);
+      return new Config("127.0.0.1", 8080, 16L << 20, 60_000, EngineOptions.DEFAULT_CHECKPOINT_EVERY);
     }
 
     public Config withPort(int p) {
-      return new Config(bind, p, maxBodyBytes, batchWaitMillis);
+      return new Config(bind, p, maxBodyBytes, batchWaitMillis, checkpointEvery);
     }
 
     public Config withBind(String b) {
-      return new Config(b, port, maxBodyBytes, batchWaitMillis);
+      return new Config(b, port, maxBodyBytes, batchWaitMillis, checkpointEvery);
     }
 
     public Config withMaxBodyBytes(long m) {
-      return new Config(bind, port, m, batchWaitMillis);
+      return new Config(bind, port, m, batchWaitMillis, checkpointEvery);
     }
 
     public Config withBatchWaitMillis(long w) {
-      return new Config(bind, port, maxBodyBytes, w);
+      return new Config(bind, port, maxBodyBytes, w, checkpointEvery);
+    }
+
+    public Config withCheckpointEvery(java.time.Duration every) {
+      return new Config(bind, port, maxBodyBytes, batchWaitMillis, every);
     }
   }
 
@@ -170,7 +182,7 @@ public final class BraidServer implements AutoCloseable {
   private void openEngine() {
     try {
       long t0 = System.nanoTime();
-      Braid b = Braid.open(dataDir, spec);
+      Braid b = Braid.open(dataDir, spec, EngineOptions.defaults().withCheckpointEvery(config.checkpointEvery()));
       registerGauges(b);
       braid = b;
       LOG.info("Braid is ready on {} ({} streams, {} views, data in {}, opened in {} ms)", url(),

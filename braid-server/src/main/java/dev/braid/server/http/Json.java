@@ -391,7 +391,37 @@ final class Json {
         }
         r.put("evictedWindows", v.retention().evictedWindows());
       }
+      vo.set("checkpoints", checkpoints(v.checkpoints()));
     }
+    return o;
+  }
+
+  private static ObjectNode checkpoints(Status.Checkpoints c) {
+    ObjectNode o = MAPPER.createObjectNode();
+    if (c.lastFile() == null) {
+      o.putNull("last");
+    } else {
+      ObjectNode last = o.putObject("last");
+      last.put("file", c.lastFile());
+      last.set("position", cut(c.lastPosition()));
+      last.put("takenAt", java.time.Instant.ofEpochMilli(c.lastAtMillis()).toString());
+      last.put("ageSeconds", Math.max(0, System.currentTimeMillis() - c.lastAtMillis()) / 1000.0);
+    }
+    o.put("written", c.written());
+    o.put("failures", c.failures());
+    if (c.lastError() != null) {
+      o.put("lastError", c.lastError());
+    }
+    ObjectNode st = o.putObject("startup");
+    if (c.restoredFrom() == null) {
+      st.putNull("restoredFrom");
+    } else {
+      st.put("restoredFrom", c.restoredFrom());
+    }
+    ArrayNode refused = st.putArray("refused");
+    c.refused().forEach(refused::add);
+    st.put("replayedEvents", c.replayedOnStart());
+    st.put("replayMillis", c.replayMillis());
     return o;
   }
 

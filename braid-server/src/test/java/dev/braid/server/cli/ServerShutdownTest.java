@@ -4,14 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.Braid;
 import dev.braid.spec.PipelineSpec;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,8 +18,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -57,21 +52,12 @@ class ServerShutdownTest {
     Files.writeString(spec, SPEC);
     Path data = dir.resolve("data");
     Path stderr = dir.resolve("server.err");
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "-Xmx256m",
-        "-Dlogback.configurationFile=logback.xml", // the server's own logging (INFO), not the tests' (WARN)
-        BraidCli.class.getName(), "server",
-        "--spec", spec.toString(), "--data", data.toString(), "--port", "0"));
-    Process server = new ProcessBuilder(command).redirectError(stderr.toFile()).start();
     List<String> acknowledged = new ArrayList<>();
-    try {
-      BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
-      String first = out.readLine();
-      Matcher m = Pattern.compile("listening on (http://\\S+)").matcher(first == null ? "" : first);
-      assertThat(m.find()).as("first line %s; stderr %s", first, Files.readString(stderr)).isTrue();
-      String url = m.group(1);
-      HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-      awaitReady(http, url);
+    try (ChildServer child = ChildServer.start(spec, data, stderr)) {
+      Process server = child.process;
+      HttpClient http = child.http;
+      String url = child.url;
+      child.awaitReady();
 
       // Three clients send batches of 200 events with unique ids until the server goes away.
       AtomicBoolean stop = new AtomicBoolean();
@@ -92,8 +78,6 @@ class ServerShutdownTest {
       assertThat(exited).as("the server exits by itself on SIGTERM; stderr: %s", log).isTrue();
       assertThat(log).contains("Braid stopped");
       acknowledged.addAll(acked);
-    } finally {
-      server.destroyForcibly();
     }
 
     // The data directory is free again, and every acknowledged event is in the log and the view.
@@ -103,19 +87,6 @@ class ServerShutdownTest {
       }
       long inLog = braid.status().streams().get(0).events();
       assertThat(inLog).isGreaterThanOrEqualTo(acknowledged.size());
-    }
-  }
-
-  private static void awaitReady(HttpClient http, String url) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (true) {
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/health")).build(),
-          HttpResponse.BodyHandlers.ofString());
-      if (r.statusCode() == 200) {
-        return;
-      }
-      assertThat(System.nanoTime()).as("server ready; last answer %s", r.body()).isLessThan(deadline);
-      Thread.sleep(20);
     }
   }
 

@@ -1,0 +1,377 @@
+package dev.braid.view;
+
+import dev.braid.log.Cut;
+import dev.braid.log.LogStream;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import java.util.zip.CRC32C;
+import java.util.zip.CheckedInputStream;
+
+/**
+ * A checkpoint of a version's Delta: every partition's accumulators together with the position
+ * they cover, so that a restart loads it and replays the log only from those positions instead of
+ * from the version's cut. State restored this way is exactly-once: a partition's groups and its
+ * position are copied under that partition's lock in one critical section, so each event of
+ * {@code [cut, position)} is in the copy exactly once and the replay starts right after it.
+ *
+ * <h2>File</h2>
+ * {@code v<version>-<sequence>.ckpt} in the view's directory, written to {@code ... .ckpt.tmp},
+ * fsynced, renamed into place and the directory fsynced: a crash leaves either the old set of
+ * checkpoints or the new one, plus at most a temporary file that the next start deletes. All
+ * integers are big-endian.
+ *
+ * <pre>
+ *   +----------+--------+------------+-----------+--------------+-----------+------------------+
+ *   | BRAIDCKP | fmt 1  | version id | created   | window       | parts     | definition       |
+ *   | 8 bytes  | int    | long       | at (long) | horizon long | int       | int len + UTF-8  |
+ *   +----------+--------+------------+-----------+--------------+-----------+------------------+
+ *   per partition:  long position | long folded events | int key count | entries
+ *   entry, per key: int key length | key | int window count |
+ *                   (long window start | int state length | state bytes) x window count
+ *   trailer:        int CRC32C of every byte before it
+ * </pre>
+ *
+ * A checkpoint is used only when it is whole (the CRC matches and the file ends right after the
+ * trailer), belongs to the same version and definition, has one position per partition, and each
+ * position lies between the version's cut and the log's end (a log that lost its unsynced tail in a
+ * power loss under {@code os} durability can end before a checkpoint taken earlier; that checkpoint
+ * would count events the log no longer has, so it is refused). A refused checkpoint is reported
+ * with its path and reason and deleted, and the next older one is tried; with none left the Delta is rebuilt
+ * from the cut. The two newest checkpoints of a version are kept so that one damaged file still
+ * leaves a recent one.
+ *
+ * <h2>Cost</h2>
+ * Writing holds each partition's read lock while its groups are serialized into the page cache,
+ * which pauses that partition's speed-layer thread for about as long (tens of milliseconds per
+ * million groups); fsync and rename happen after the locks are released.
+ */
+final class DeltaCheckpoint {
+
+  static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'C', 'K', 'P'};
+  static final int FORMAT = 1;
+  /** Checkpoints of one version kept on disk. */
+  static final int KEEP = 2;
+  private static final Pattern NAME = Pattern.compile("v(\\d+)-(\\d{12})\\.ckpt");
+  private static final int FLUSH_BYTES = 256 << 10;
+
+  /** A checkpoint on disk, named by its version and sequence. */
+  record FileRef(Path path, long version, long sequence) {}
+
+  /** A checkpoint that was written: where, the positions it covers, when, and its size. */
+  record Written(Path path, long sequence, Cut position, long createdAtMillis, long bytes, long groups) {}
+
+  /** A checkpoint loaded into a fresh Delta. */
+  record Loaded(FileRef file, Delta delta, Cut position, long horizon, long createdAtMillis) {}
+
+  /** A checkpoint that could not be used, and why. */
+  record Refused(Path path, String reason) {}
+
+  private DeltaCheckpoint() {}
+
+  static String fileName(long version, long sequence) {
+    return String.format("v%d-%012d.ckpt", version, sequence);
+  }
+
+  /** Whether {@code name} is a checkpoint file (not a temporary one). */
+  static boolean isCheckpoint(String name) {
+    return NAME.matcher(name).matches();
+  }
+
+  /** The checkpoints in {@code dir}, newest first (by version, then sequence). */
+  static List<FileRef> list(Path dir) throws IOException {
+    List<FileRef> out = new ArrayList<>();
+    if (!Files.isDirectory(dir)) {
+      return out;
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        Matcher m = NAME.matcher(f.getFileName().toString());
+        if (m.matches()) {
+          out.add(new FileRef(f, Long.parseLong(m.group(1)), Long.parseLong(m.group(2))));
+        }
+      }
+    }
+    out.sort(Comparator.comparingLong(FileRef::version).thenComparingLong(FileRef::sequence).reversed());
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Writes a checkpoint of {@code delta}, the Delta of version {@code version} with definition
+   * {@code definition}, as {@code dir/v<version>-<sequence>.ckpt}. Safe to call while the speed
+   * layer folds into the Delta. Throws on an I/O error after deleting the temporary file.
+   */
+  static Written write(Path dir, long version, long sequence, String definition, long horizon, ViewProgram program,
+      Delta delta) throws IOException {
+    Files.createDirectories(dir);
+    Path target = dir.resolve(fileName(version, sequence));
+    Path tmp = dir.resolve(target.getFileName() + ".tmp");
+    long created = System.currentTimeMillis();
+    long[] positions = new long[delta.partitions.length];
+    long groups = 0;
+    boolean done = false;
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING)) {
+      Sink out = new Sink(ch);
+      DataBuffer b = out.buf;
+      b.write(MAGIC);
+      b.writeInt(FORMAT);
+      b.writeLong(version);
+      b.writeLong(created);
+      b.writeLong(horizon);
+      b.writeInt(delta.partitions.length);
+      byte[] def = definition.getBytes(StandardCharsets.UTF_8);
+      b.writeInt(def.length);
+      b.write(def);
+      ViewProgram.Scratch x = program.scratch();
+      for (PartitionDelta pd : delta.partitions) {
+        long stamp = pd.lock.readLock();
+        try {
+          GroupTable t = pd.table;
+          positions[pd.partition] = pd.writerPosition();
+          b.writeLong(pd.writerPosition());
+          b.writeLong(pd.foldedUnlocked());
+          b.writeInt(t.keyCount());
+          for (int k = 0; k < t.keyCount(); k++) {
+            b.writeInt(t.keyLength(k));
+            b.write(t.keyBytes(), t.keyOffset(k), t.keyLength(k));
+            int countAt = b.size();
+            b.writeInt(0);
+            int windows = 0;
+            for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
+              b.writeWindow(t.window(g), program, t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
+              windows++;
+            }
+            b.setInt(countAt, windows);
+            groups += windows;
+            out.maybeFlush();
+          }
+        } finally {
+          pd.lock.unlockRead(stamp);
+        }
+      }
+      out.flush();
+      ByteBuffer trailer = ByteBuffer.allocate(4).putInt((int) out.crc.getValue()).flip();
+      while (trailer.hasRemaining()) {
+        ch.write(trailer);
+      }
+      ch.force(true);
+      done = true;
+    } finally {
+      if (!done) {
+        Files.deleteIfExists(tmp);
+      }
+    }
+    long bytes = Files.size(tmp);
+    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    }
+    return new Written(target, sequence, Cut.of(positions), created, bytes, groups);
+  }
+
+  /** A buffer that goes to the channel in slices, keeping the CRC of everything written. */
+  private static final class Sink {
+    final FileChannel channel;
+    final DataBuffer buf = new DataBuffer(64 << 10);
+    final CRC32C crc = new CRC32C();
+
+    Sink(FileChannel channel) {
+      this.channel = channel;
+    }
+
+    void maybeFlush() throws IOException {
+      if (buf.size() >= FLUSH_BYTES) {
+        flush();
+      }
+    }
+
+    void flush() throws IOException {
+      crc.update(buf.array(), 0, buf.size());
+      ByteBuffer bb = ByteBuffer.wrap(buf.array(), 0, buf.size());
+      while (bb.hasRemaining()) {
+        channel.write(bb);
+      }
+      buf.reset();
+    }
+  }
+
+  /** Deletes the checkpoints in {@code dir} except the {@link #KEEP} newest of {@code keepVersion}. */
+  static void prune(Path dir, long keepVersion) throws IOException {
+    int kept = 0;
+    for (FileRef f : list(dir)) {
+      if (f.version() == keepVersion && kept < KEEP) {
+        kept++;
+      } else {
+        Files.deleteIfExists(f.path());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Loading
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Loads the newest usable checkpoint of version {@code version} in {@code dir} into a new Delta,
+   * or returns null when there is none; every checkpoint tried and refused is added to
+   * {@code refused} (and should be reported by the caller).
+   */
+  static Loaded loadNewest(Path dir, long version, String definition, Cut cut, LogStream stream, ViewProgram program,
+      List<Refused> refused) throws IOException {
+    for (FileRef f : list(dir)) {
+      if (f.version() != version) {
+        continue;
+      }
+      try {
+        return load(f, version, definition, cut, stream, program);
+      } catch (InvalidCheckpointException e) {
+        refused.add(new Refused(f.path(), e.getMessage()));
+      }
+    }
+    return null;
+  }
+
+  /** A checkpoint that must not be used; the message says why. */
+  static final class InvalidCheckpointException extends Exception {
+    InvalidCheckpointException(String message) {
+      super(message);
+    }
+  }
+
+  static Loaded load(FileRef f, long version, String definition, Cut cut, LogStream stream, ViewProgram program)
+      throws IOException, InvalidCheckpointException {
+    long size = Files.size(f.path());
+    try (InputStream raw = Files.newInputStream(f.path())) {
+      CheckedInputStream checked = new CheckedInputStream(new BufferedInputStream(raw, 1 << 16), new CRC32C());
+      DataInputStream in = new DataInputStream(checked);
+      byte[] magic = new byte[MAGIC.length];
+      in.readFully(magic);
+      if (!java.util.Arrays.equals(magic, MAGIC)) {
+        throw new InvalidCheckpointException("not a Braid checkpoint (bad magic)");
+      }
+      int format = in.readInt();
+      if (format != FORMAT) {
+        throw new InvalidCheckpointException("unsupported checkpoint format " + format);
+      }
+      long v = in.readLong();
+      long created = in.readLong();
+      long horizon = in.readLong();
+      int partitions = in.readInt();
+      if (v != version) {
+        throw new InvalidCheckpointException("it belongs to version " + v + ", not " + version);
+      }
+      if (partitions != cut.partitions()) {
+        throw new InvalidCheckpointException(
+            "it has " + partitions + " partitions, the stream has " + cut.partitions());
+      }
+      int defLength = in.readInt();
+      if (defLength < 0 || defLength > size) {
+        throw new InvalidCheckpointException("its definition length " + defLength + " is impossible");
+      }
+      byte[] def = new byte[defLength];
+      in.readFully(def);
+      if (!new String(def, StandardCharsets.UTF_8).equals(definition)) {
+        throw new InvalidCheckpointException("it was taken with another definition of the view");
+      }
+      PartitionDelta[] parts = new PartitionDelta[partitions];
+      long[] positions = new long[partitions];
+      ViewProgram.Scratch x = program.scratch();
+      byte[] key = new byte[64];
+      byte[] state = new byte[256];
+      for (int p = 0; p < partitions; p++) {
+        long position = in.readLong();
+        long folded = in.readLong();
+        int keys = in.readInt();
+        if (keys < 0 || keys > size) {
+          throw new InvalidCheckpointException("partition " + p + " has an impossible key count " + keys);
+        }
+        GroupTable table = program.newTable(Math.max(16, keys));
+        for (int k = 0; k < keys; k++) {
+          int kl = in.readInt();
+          if (kl < 0 || kl > size) {
+            throw new InvalidCheckpointException("a key of partition " + p + " has an impossible length " + kl);
+          }
+          if (kl > key.length) {
+            key = new byte[Math.max(kl, key.length * 2)];
+          }
+          in.readFully(key, 0, kl);
+          int keyId = table.findOrInsertKey(key, kl, GroupTable.hash(key, kl));
+          int windows = in.readInt();
+          if (windows < 0 || windows > size) {
+            throw new InvalidCheckpointException("a key of partition " + p + " has an impossible window count");
+          }
+          for (int w = 0; w < windows; w++) {
+            long window = in.readLong();
+            int sl = in.readInt();
+            if (sl < 0 || sl > size) {
+              throw new InvalidCheckpointException("a state of partition " + p + " has an impossible length " + sl);
+            }
+            if (sl > state.length) {
+              state = new byte[Math.max(sl, state.length * 2)];
+            }
+            in.readFully(state, 0, sl);
+            int g = table.findOrInsertGroup(keyId, window);
+            ByteBufferDataInput stateIn = x.stateInput.reset(ByteBuffer.wrap(state), 0, sl);
+            try {
+              program.readRow(stateIn, table.longs, g * table.longWidth, table.objects, g * table.objectWidth, x);
+            } catch (IOException e) { // the state is in memory: this is its codec refusing the bytes
+              throw new InvalidCheckpointException("a state of partition " + p + " cannot be decoded: "
+                  + e.getMessage());
+            }
+            if (stateIn.position() != sl) {
+              throw new InvalidCheckpointException("a state of partition " + p + " has " + (sl - stateIn.position())
+                  + " bytes its aggregations did not read");
+            }
+          }
+        }
+        PartitionDelta pd = new PartitionDelta(p, table, position);
+        pd.restoreFolded(folded);
+        parts[p] = pd;
+        positions[p] = position;
+      }
+      int expected = (int) checked.getChecksum().getValue();
+      int stored = in.readInt();
+      if (stored != expected) {
+        throw new InvalidCheckpointException("it fails its CRC");
+      }
+      if (in.read() != -1) {
+        throw new InvalidCheckpointException("it has bytes after its trailer");
+      }
+      // Checked after the CRC, so that the reason given for a damaged file is the damage.
+      for (int p = 0; p < partitions; p++) {
+        if (positions[p] < cut.offset(p) || positions[p] > stream.endOffset(p)) {
+          throw new InvalidCheckpointException(String.format("partition %d is at offset %d, outside [cut %d, log end "
+              + "%d]; the log lost events the checkpoint counted", p, positions[p], cut.offset(p),
+              stream.endOffset(p)));
+        }
+      }
+      return new Loaded(f, new Delta(parts), Cut.of(positions), horizon, created);
+    } catch (EOFException e) {
+      throw new InvalidCheckpointException("it ends early (torn or truncated)");
+    } catch (RuntimeException e) {
+      // An aggregation's codec that meets garbage may throw anything; the file is unusable either way.
+      throw new InvalidCheckpointException("its state cannot be decoded: " + e);
+    }
+  }
+}
