@@ -562,6 +562,11 @@ public final class ReplayBenchmark implements Callable<Integer> {
         : disagreements.size() + " keys differ", "equal", disagreements.isEmpty() ? "meets" : "FAILS"});
     out.printf(Locale.ROOT, "%nResults (median of %d runs, range in brackets; freshness over all measured runs; "
         + "load average now %s):%n", rs.size(), ViewsBenchmark.loadAverage());
+    printRows(out, rows);
+  }
+
+  /** Prints {@code rows} of (figure, measured, goal, verdict) as an aligned table with a header. */
+  static void printRows(PrintStream out, List<String[]> rows) {
     String[] head = {"figure", "measured", "goal", "verdict"};
     int[] w = new int[4];
     for (int i = 0; i < 4; i++) {
@@ -578,11 +583,11 @@ public final class ReplayBenchmark implements Callable<Integer> {
     out.flush();
   }
 
-  private static String verdict(boolean ok, double fraction) {
+  static String verdict(boolean ok, double fraction) {
     return ok ? "meets" : String.format(Locale.ROOT, "MISSES (%.0f%% of goal)", fraction * 100);
   }
 
-  private static String spread(double[] v, double unit, String fmt) {
+  static String spread(double[] v, double unit, String fmt) {
     double[] s = v.clone();
     Arrays.sort(s);
     return "(" + String.format(Locale.ROOT, fmt, s[0] / unit) + "-" + String.format(Locale.ROOT, fmt,

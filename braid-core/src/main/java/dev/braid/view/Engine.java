@@ -138,6 +138,12 @@ public final class Engine implements Braid {
     }
     removeOrphans(recorded.keySet());
     persistCatalog();
+    // Checkpoints start before the catch-up: a long start-up replay is itself protected by them.
+    long checkpointMillis = options.checkpointEvery().toMillis();
+    if (checkpointMillis > 0) {
+      checkpointer.scheduleWithFixedDelay(this::checkpointAll, checkpointMillis, checkpointMillis,
+          TimeUnit.MILLISECONDS);
+    }
     // Serve nothing older than the log as it is now: wait for every Delta to catch up.
     for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {
       Cut end = log.stream(e.getKey()).end();
@@ -145,10 +151,11 @@ public final class Engine implements Braid {
       if (!e.getValue().awaitPosition(end, 1, TimeUnit.HOURS)) {
         throw new IllegalStateException("the speed layer of stream '" + e.getKey() + "' did not catch up in an hour");
       }
-      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      long caughtUp = System.nanoTime();
+      long ms = TimeUnit.NANOSECONDS.toMillis(caughtUp - t0);
       for (ViewRuntime v : views.values()) {
         if (v.spec.from().equals(e.getKey())) {
-          v.startupReplayMillis = ms;
+          v.startupReplayMillis = TimeUnit.NANOSECONDS.toMillis(caughtUp - v.startupAttachNanos);
         }
       }
       if (ms > 1000) {
@@ -156,11 +163,6 @@ public final class Engine implements Braid {
       }
     }
     started = true;
-    long checkpointMillis = options.checkpointEvery().toMillis();
-    if (checkpointMillis > 0) {
-      checkpointer.scheduleWithFixedDelay(this::checkpointAll, checkpointMillis, checkpointMillis,
-          TimeUnit.MILLISECONDS);
-    }
     // Window retention: evict periodically; a reprocess may add or change retain, so check every view.
     scheduler.scheduleWithFixedDelay(this::evictExpiredWindows, RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
         TimeUnit.MILLISECONDS);
@@ -490,9 +492,10 @@ public final class Engine implements Braid {
   /**
    * Checkpoints the current version of every view whose Delta moved since its last checkpoint (see
    * {@link DeltaCheckpoint}). A failure is logged and shown in status; the view keeps serving and
-   * its older checkpoints stay.
+   * its older checkpoints stay. The engine calls it on its interval and on close; call it to take
+   * one now (tools, benchmarks).
    */
-  void checkpointAll() {
+  public void checkpointAll() {
     for (ViewRuntime v : views.values()) {
       try {
         DeltaCheckpoint.Written w = v.checkpoint();

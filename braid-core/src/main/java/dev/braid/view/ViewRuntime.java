@@ -181,6 +181,7 @@ final class ViewRuntime {
       cur.delta = restoreDelta(cur);
       current = cur;
     }
+    startupAttachNanos = System.nanoTime(); // the replay after the checkpoint (or the cut) starts now
     await(speed.attach(current.delta, current.program), "attach version " + current.id);
   }
 
@@ -1017,6 +1018,8 @@ final class ViewRuntime {
   private volatile CheckpointRecord lastCheckpoint;
   private volatile StartupRestore startup;
   volatile long startupReplayMillis = -1;
+  /** When the restored Delta was handed to the speed layer, which replays the log from its positions. */
+  volatile long startupAttachNanos;
   private final AtomicLong checkpointsWritten = new AtomicLong();
   private final AtomicLong checkpointFailures = new AtomicLong();
   private volatile String checkpointError;

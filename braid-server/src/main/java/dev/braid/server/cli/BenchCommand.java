@@ -34,13 +34,14 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "bench",
-    header = "Run a benchmark suite (log, jmh, http, views, replay) in a separate JVM and print its results.",
+    header = "Run a benchmark suite (log, jmh, http, views, replay, restart) in a separate JVM and print its results.",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Runs a benchmark suite in a separate JVM on the braid-bench class path and prints its "
         + "results. Arguments after the suite go to the benchmark: 'braid bench log --help' lists them.",
     subcommands = {BenchCommand.LogSuite.class, BenchCommand.JmhSuite.class, BenchCommand.HttpSuite.class,
-        BenchCommand.ViewsSuite.class, BenchCommand.ReplaySuite.class})
+        BenchCommand.ViewsSuite.class, BenchCommand.ReplaySuite.class,
+        BenchCommand.RestartSuite.class})
 final class BenchCommand implements Callable<Integer> {
 
   static final String DEFAULT_JAVA_OPTS = "-Xms1g -Xmx1g";
@@ -108,6 +109,18 @@ final class BenchCommand implements Callable<Integer> {
   static final class ReplaySuite extends Suite {
     ReplaySuite() {
       super("dev.braid.bench.ReplayBenchmark");
+    }
+  }
+
+  @Command(
+      name = "restart",
+      header = "Benchmark a restart: time to serving from a checkpoint plus log replay; checkpoint overhead.",
+      description = "10 M events (1 M keys) in the log and a checkpoint 1 M events old by default: time until a "
+          + "restarted engine serves, the replay rate after the checkpoint, the cost of checkpoints to the speed "
+          + "layer, and answers against a naive recomputation; 'braid bench restart --help' lists the options.")
+  static final class RestartSuite extends Suite {
+    RestartSuite() {
+      super("dev.braid.bench.RestartBenchmark");
     }
   }
 
