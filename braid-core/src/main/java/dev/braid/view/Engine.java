@@ -48,7 +48,8 @@ import org.slf4j.LoggerFactory;
  * data/
  *   log/              the FileLog (streams, partitions, segments; LOCK)
  *   views/&lt;view&gt;/     v&lt;id&gt;.base files (immutable Bases); v&lt;id&gt;.spill/ sorted runs while a
- *                     batch cycle that exceeds its memory budget runs
+ *                     batch cycle that exceeds its memory budget runs; v&lt;id&gt;-&lt;seq&gt;.ckpt
+ *                     checkpoints of the current version's Delta (see DeltaCheckpoint)
  *   catalog.json      every view's versions; replaced atomically
  * </pre>
  */
