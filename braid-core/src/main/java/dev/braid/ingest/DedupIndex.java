@@ -29,7 +29,8 @@ import java.util.Map;
  *
  * <p><b>Memory.</b> Entries live in open-addressing tables of four longs per slot (hash high,
  * hash low, partition and offset packed, ingest time): 32 bytes per slot, at a load factor between
- * 3/8 and 3/4, so 43-85 bytes per entry (measured with {@code DedupIndexTest}). Ids older than the
+ * 3/8 and 3/4, so 43-85 bytes per entry (54 B/id measured for 5 M ids by {@code braid bench ingest}; see
+ * docs/PERFORMANCE.md). Ids older than the
  * window stay until their whole generation expires, up to a quarter window more.
  *
  * <p><b>Eviction by generation.</b> The window is cut into four spans by ingest time; each span's

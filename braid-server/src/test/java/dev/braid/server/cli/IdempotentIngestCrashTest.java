@@ -46,13 +46,18 @@ class IdempotentIngestCrashTest {
   Path dir;
 
   private Process startServer(Path spec, Path data, Path stderr, boolean haltAfterAppend) throws IOException {
+    return startServer(spec, data, stderr, haltAfterAppend, 0);
+  }
+
+  private Process startServer(Path spec, Path data, Path stderr, boolean haltAfterAppend, int port)
+      throws IOException {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "-Xmx256m"));
     if (haltAfterAppend) {
       command.add("-Dbraid.test.haltAfterAppend=true");
     }
     command.addAll(List.of(BraidCli.class.getName(), "server", "--spec", spec.toString(), "--data", data.toString(),
-        "--port", "0"));
+        "--port", Integer.toString(port)));
     return new ProcessBuilder(command).redirectError(stderr.toFile()).start();
   }
 
@@ -151,6 +156,58 @@ class IdempotentIngestCrashTest {
       for (int i = 0; i < 50; i++) {
         assertThat(braid.get("by_id", "e" + i).values().get("n")).as("view counts e%d once", i).isEqualTo(1L);
       }
+    }
+  }
+
+  @Test
+  void shouldLetBraidIngestRetryABatchWhoseAnswerACrashLostWithoutDuplicates() throws Exception {
+    Path spec = dir.resolve("braid.yaml");
+    Files.writeString(spec, ServerShutdownTest.SPEC);
+    Path data = dir.resolve("data");
+    Path events = dir.resolve("events.ndjson");
+    StringBuilder body = new StringBuilder();
+    for (int i = 0; i < 30; i++) {
+      body.append("{\"id\":\"e").append(i).append("\",\"ts\":1700000000000}\n");
+    }
+    Files.writeString(events, body);
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    Path err1 = dir.resolve("server1.err");
+    Process crashing = startServer(spec, data, err1, true, port);
+    Process server = null;
+    try {
+      String url = awaitUrl(crashing, err1, http);
+      java.io.StringWriter out = new java.io.StringWriter();
+      picocli.CommandLine cli = BraidCli.commandLine();
+      cli.setOut(new java.io.PrintWriter(out, true));
+      cli.setErr(new java.io.PrintWriter(new java.io.StringWriter(), true));
+      // the first batch is appended, then the server halts before answering; braid ingest retries
+      // it with the same key (the server is down, then back) until the restarted server answers
+      java.util.concurrent.CompletableFuture<Integer> run = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> cli.execute("ingest", "events", events.toString(), "--url=" + url, "--batch", "30", "--attempts", "30",
+              "--timeout", "30", "--no-progress", "--json"));
+      assertThat(crashing.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      assertThat(crashing.exitValue()).isEqualTo(BraidServer.HALT_STATUS);
+      Path err2 = dir.resolve("server2.err");
+      server = startServer(spec, data, err2, false, port);
+      awaitUrl(server, err2, http);
+      assertThat(run.get(5, TimeUnit.MINUTES)).as(out.toString()).isZero();
+      JsonNode summary = JSON.readTree(out.toString());
+      assertThat(summary.path("accepted").asInt()).isEqualTo(30);
+      assertThat(summary.path("duplicates").asInt()).as("the retry found the first attempt's events").isEqualTo(30);
+      server.destroy();
+      assertThat(server.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      crashing.destroyForcibly().waitFor();
+      if (server != null) {
+        server.destroyForcibly().waitFor();
+      }
+    }
+    try (Braid braid = Braid.open(data, PipelineSpec.load(spec))) {
+      assertThat(braid.status().streams().get(0).events()).as("events in the log").isEqualTo(30);
     }
   }
 }
