@@ -13,7 +13,8 @@ import java.util.Map;
  *
  * @param accepted events acknowledged: appended by this request, or earlier (the duplicates)
  * @param positions per partition: the offsets of the acknowledged events, in request order; a
- *     duplicate has its original offset (an id repeated inside one request appears twice)
+ *     duplicate has its original partition and offset (an id repeated inside one request appears
+ *     twice)
  * @param rejections the events refused, each with its index in the request and the reason
  * @param duplicates of the accepted events, those not appended because their id already was
  */
