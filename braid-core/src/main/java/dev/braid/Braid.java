@@ -44,8 +44,29 @@ public interface Braid extends AutoCloseable {
    */
   IngestResult ingest(String stream, List<? extends Map<String, ?>> events);
 
+  /**
+   * As {@link #ingest(String, List)}, idempotent under {@code idempotencyKey} (null: none): event
+   * {@code i} gets the id {@code idempotencyKey + "#" + i} (unless the stream has an {@code id}
+   * field, whose value is the id), and an event whose id was appended within the stream's
+   * {@code dedup_window} is not appended again but acknowledged with its original position. So a
+   * client that does not know whether a request went through (a timeout, a crash of the server
+   * before it answered) sends it again with the same key and gets the first attempt's positions;
+   * the events are in the log once. Keys are 1 to 256 printable ASCII characters.
+   *
+   * <pre>{@code
+   * IngestResult r = braid.ingest("transactions", events, "batch-2024-06-01-0042");
+   * // a retry returns r's positions again, with r.duplicates() == r.accepted()
+   * }</pre>
+   *
+   * @throws IllegalArgumentException when the key is empty, too long or not printable ASCII
+   */
+  IngestResult ingest(String stream, List<? extends Map<String, ?>> events, String idempotencyKey);
+
   /** As {@link #ingest}, for events parsed from JSON. */
   IngestResult ingestJson(String stream, List<JsonNode> events);
+
+  /** As {@link #ingest(String, List, String)}, for events parsed from JSON. */
+  IngestResult ingestJson(String stream, List<JsonNode> events, String idempotencyKey);
 
   /**
    * As {@link #ingest}, for events given as JSON text, one per element (e.g. NDJSON lines); text
@@ -53,6 +74,9 @@ public interface Braid extends AutoCloseable {
    * {@code i} in the request (null: {@code i + 1}).
    */
   IngestResult ingestText(String stream, List<String> events, int[] lines);
+
+  /** As {@link #ingest(String, List, String)}, for events given as JSON text (see {@link #ingestText}). */
+  IngestResult ingestText(String stream, List<String> events, int[] lines, String idempotencyKey);
 
   /**
    * Events that ingest into {@code stream} refused, with their reasons, from dead-letter offset

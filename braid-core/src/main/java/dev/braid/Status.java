@@ -11,9 +11,11 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views) {
    * @param events events held (sum over partitions)
    * @param eventsPerSecond events accepted per second over the last ten seconds
    * @param rejectedPerSecond events rejected per second over the last ten seconds
+   * @param dedupEntries event ids and idempotency keys remembered for deduplication (those of the
+   *     stream's dedup window, and up to a quarter window more not yet evicted)
    */
   public record StreamStatus(String name, int partitions, String durability, Cut end, long events,
-      double eventsPerSecond, double rejectedPerSecond) {}
+      double eventsPerSecond, double rejectedPerSecond, long dedupEntries) {}
 
   /**
    * @param lag events in the log that the current version's Delta has not folded yet

@@ -37,6 +37,17 @@ import java.util.function.LongSupplier;
  * are still appended, and every rejected event is appended, with its reason and its text as sent,
  * to the stream's dead-letter log before the call returns: nothing sent is lost silently.
  * Thread-safe: each calling thread gets its own encoder and batch builders.
+ *
+ * <h2>Ids and deduplication</h2>
+ *
+ * An event gets an id when the stream names an id field ({@code id: txn_id}: the field's value) or,
+ * otherwise, when the request carries an idempotency key {@code K} (event {@code i} of the request:
+ * {@code K#i}). Events with ids are appended in batches that carry the id in every record, and a
+ * {@link DedupIndex} remembers them for the stream's {@code dedup_window}: an event whose id was
+ * appended within the window, or appears earlier in the same request, is not appended again but
+ * acknowledged with the original position and counted in {@link IngestResult#duplicates()}. The
+ * index is rebuilt from the log by {@link #rebuildDedupIndex()}. Requests without ids take the
+ * original path, untouched.
  */
 public final class Ingestor {
 
@@ -60,6 +71,10 @@ public final class Ingestor {
   private final ThreadLocal<Scratch> scratch;
   private final RateMeter acceptedRate = new RateMeter();
   private final RateMeter rejectedRate = new RateMeter();
+  private final DedupIndex dedup;
+  /** The event-id field's index in the schema, or -1 when the stream has none. */
+  private final int idField;
+  private final boolean idIsString;
 
   private final class Scratch {
     final EventEncoder encoder = new EventEncoder(schema);
@@ -68,6 +83,9 @@ public final class Ingestor {
     final RecordBatchBuilder[] builders = new RecordBatchBuilder[stream.partitions()];
     @SuppressWarnings("unchecked")
     final List<Integer>[] indexes = new List[stream.partitions()];
+    final Staged staged = new Staged();
+    final DedupIndex.Hasher hasher = new DedupIndex.Hasher();
+    final Map<DedupIndex.Key, Integer> firstById = new java.util.HashMap<>();
 
     Scratch() {
       for (int p = 0; p < builders.length; p++) {
@@ -97,6 +115,38 @@ public final class Ingestor {
     }
     this.ruleTexts = List.copyOf(spec.rules());
     this.scratch = ThreadLocal.withInitial(Scratch::new);
+    this.dedup = new DedupIndex(spec.dedupWindow());
+    if (spec.id() != null) {
+      EventSchema.Field f = schema.require(spec.id());
+      this.idField = f.index();
+      this.idIsString = f.type() == dev.braid.event.FieldType.STRING;
+    } else {
+      this.idField = -1;
+      this.idIsString = false;
+    }
+  }
+
+  /** The longest idempotency key accepted, in characters. */
+  public static final int MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+  /**
+   * Why {@code key} cannot be an idempotency key, or null when it can: it must be 1 to
+   * {@value #MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters (space to '~').
+   */
+  public static String checkIdempotencyKey(String key) {
+    if (key.isEmpty()) {
+      return "is empty";
+    }
+    if (key.length() > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      return "is " + key.length() + " characters long; at most " + MAX_IDEMPOTENCY_KEY_LENGTH;
+    }
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      if (c < 0x20 || c > 0x7E) {
+        return String.format("has a character that is not printable ASCII (U+%04X) at index %d", (int) c, i);
+      }
+    }
+    return null;
   }
 
   public StreamSpec spec() {
@@ -116,7 +166,17 @@ public final class Ingestor {
   }
 
   public IngestResult ingestJson(List<JsonNode> events) {
-    return ingest(events.size(), new Source() {
+    return ingestJson(events, null);
+  }
+
+  /**
+   * As {@link #ingestJson(List)}; with an {@code idempotencyKey} (null for none), a retry of the
+   * request within the dedup window is acknowledged with the first attempt's positions.
+   *
+   * @throws IllegalArgumentException when the key is not a valid idempotency key
+   */
+  public IngestResult ingestJson(List<JsonNode> events, String idempotencyKey) {
+    return ingest(events.size(), idempotencyKey, new Source() {
       public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
         return enc.encode(events.get(i), now, out);
       }
@@ -133,7 +193,12 @@ public final class Ingestor {
    * element {@code i} in the request, for messages (null: {@code i + 1}).
    */
   public IngestResult ingestText(List<String> events, int[] lines) {
-    return ingest(events.size(), new Source() {
+    return ingestText(events, lines, null);
+  }
+
+  /** As {@link #ingestText(List, int[])}, with an idempotency key; see {@link #ingestJson(List, String)}. */
+  public IngestResult ingestText(List<String> events, int[] lines, String idempotencyKey) {
+    return ingest(events.size(), idempotencyKey, new Source() {
       public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
         JsonNode node;
         try {
@@ -152,7 +217,12 @@ public final class Ingestor {
   }
 
   public IngestResult ingestMaps(List<? extends Map<String, ?>> events) {
-    return ingest(events.size(), new Source() {
+    return ingestMaps(events, null);
+  }
+
+  /** As {@link #ingestMaps(List)}, with an idempotency key; see {@link #ingestJson(List, String)}. */
+  public IngestResult ingestMaps(List<? extends Map<String, ?>> events, String idempotencyKey) {
+    return ingest(events.size(), idempotencyKey, new Source() {
       public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
         return enc.encode(events.get(i), now, out);
       }
@@ -167,7 +237,16 @@ public final class Ingestor {
     });
   }
 
-  private IngestResult ingest(int n, Source source) {
+  private IngestResult ingest(int n, String idempotencyKey, Source source) {
+    if (idempotencyKey != null) {
+      String bad = checkIdempotencyKey(idempotencyKey);
+      if (bad != null) {
+        throw new IllegalArgumentException("idempotency key " + bad);
+      }
+    }
+    if (idField >= 0 || idempotencyKey != null) {
+      return ingestWithIds(n, idempotencyKey, source);
+    }
     Scratch x = scratch.get();
     for (int p = 0; p < x.builders.length; p++) {
       x.builders[p].clear();
@@ -176,10 +255,7 @@ public final class Ingestor {
     List<IngestResult.Rejection> rejections = new ArrayList<>();
     long now = clock.getAsLong();
     for (int i = 0; i < n; i++) {
-      String error = source.encode(x.encoder, i, now, x.encoded);
-      if (error == null) {
-        error = checkRules(x);
-      }
+      String error = encode(x, source, i, now);
       if (error != null) {
         rejections.add(new IngestResult.Rejection(i, error));
         continue;
@@ -214,6 +290,315 @@ public final class Ingestor {
     acceptedRate.record(accepted);
     rejectedRate.record(rejections.size());
     return new IngestResult(stream.name(), accepted, positions, rejections);
+  }
+
+  /** Encodes event {@code i} and checks it against the rules; returns why it is rejected, or null. */
+  private String encode(Scratch x, Source source, int i, long now) {
+    String error = source.encode(x.encoder, i, now, x.encoded);
+    return error == null ? checkRules(x) : error;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ingest with ids
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Encodes and stages every event with its id, claims the distinct ids in the {@link DedupIndex},
+   * appends the new ones (ids in the records), commits their positions to the index, and answers
+   * every event, new or duplicate, with its position.
+   */
+  private IngestResult ingestWithIds(int n, String idempotencyKey, Source source) {
+    Scratch x = scratch.get();
+    Staged st = x.staged;
+    st.clear();
+    List<IngestResult.Rejection> rejections = new ArrayList<>();
+    long now = clock.getAsLong();
+    byte[] keyPrefix = idField < 0 ? (idempotencyKey + "#").getBytes(StandardCharsets.UTF_8) : null;
+    int maxRecordBytes = stream.config().maxRecordBytes();
+    for (int i = 0; i < n; i++) {
+      String error = encode(x, source, i, now);
+      if (error == null) {
+        error = stage(x, st, i, keyPrefix, maxRecordBytes);
+      }
+      if (error != null) {
+        rejections.add(new IngestResult.Rejection(i, error));
+      }
+    }
+    if (!rejections.isEmpty()) {
+      recordDeadLetters(rejections, source, now);
+    }
+    // Distinct ids: a repeat inside the request is answered with its first occurrence's position.
+    x.firstById.clear();
+    int distinct = 0;
+    for (int s = 0; s < st.n; s++) {
+      x.hasher.hash(st.data, st.idStart(s), st.idLength[s]);
+      st.hi[s] = x.hasher.hi;
+      st.lo[s] = x.hasher.lo;
+      Integer first = x.firstById.putIfAbsent(new DedupIndex.Key(st.hi[s], st.lo[s]), s);
+      st.first[s] = first == null ? s : first;
+      if (first == null) {
+        st.claimHi[distinct] = st.hi[s];
+        st.claimLo[distinct] = st.lo[s];
+        st.distinct[distinct++] = s;
+      }
+    }
+    Object owner = new Object();
+    try {
+      dedup.claim(st.claimHi, st.claimLo, distinct, now, owner, st.claimed);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("ingest into '" + stream.name() + "' was interrupted while another request "
+          + "appended the same ids; nothing of this request was appended", e);
+    }
+    for (int p = 0; p < x.builders.length; p++) {
+      x.builders[p].clear();
+      x.indexes[p].clear();
+    }
+    for (int d = 0; d < distinct; d++) {
+      int s = st.distinct[d];
+      st.position[s] = st.claimed[d];
+      st.appended[s] = false;
+      if (st.claimed[d] == DedupIndex.NEW) {
+        int p = st.partition[s];
+        int k = st.start[s];
+        x.builders[p].add(st.data, k, st.keyLength[s], st.data, k + st.keyLength[s], st.idLength[s], st.data,
+            k + st.keyLength[s] + st.idLength[s], st.valueLength[s], st.eventTime[s], now);
+        x.indexes[p].add(s);
+      }
+    }
+    int appended = appendClaimed(x, st, now, owner);
+    Map<Integer, List<Long>> positions = new java.util.TreeMap<>();
+    for (int s = 0; s < st.n; s++) {
+      long pos = st.position[st.first[s]];
+      positions.computeIfAbsent(DedupIndex.partition(pos), q -> new ArrayList<>()).add(DedupIndex.offset(pos));
+    }
+    acceptedRate.record(appended);
+    rejectedRate.record(rejections.size());
+    return new IngestResult(stream.name(), st.n, positions, rejections, st.n - appended);
+  }
+
+  /**
+   * Appends each partition's batch of claimed ids and commits their positions; when an append
+   * fails, releases the ids that were not appended (those appended stay committed: they are in the
+   * log) and rethrows. Returns the events appended.
+   */
+  private int appendClaimed(Scratch x, Staged st, long now, Object owner) {
+    int appended = 0;
+    int p = 0;
+    try {
+      for (; p < x.builders.length; p++) {
+        if (x.builders[p].isEmpty()) {
+          continue;
+        }
+        AppendResult r = stream.append(p, x.builders[p]);
+        List<Integer> idx = x.indexes[p];
+        for (int j = 0; j < r.count(); j++) {
+          int s = idx.get(j);
+          st.position[s] = DedupIndex.pack(p, r.offset(j));
+          st.appended[s] = true;
+          dedup.commit(st.hi[s], st.lo[s], p, r.offset(j), now, owner);
+        }
+        appended += r.count();
+      }
+      return appended;
+    } finally {
+      for (int q = p; q < x.builders.length; q++) {
+        for (int s : x.indexes[q]) {
+          if (!st.appended[s]) {
+            dedup.release(st.hi[s], st.lo[s], owner);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Stages the encoded event {@code i} with its id into {@code st}; returns why it is rejected, or null.
+   */
+  private String stage(Scratch x, Staged st, int i, byte[] keyPrefix, int maxRecordBytes) {
+    EventEncoder.Encoded e = x.encoded;
+    byte[] key = e.key();
+    int s = st.begin(i, key.length + MAX_ID_BYTES_STAGED + e.valueLength());
+    int k = st.start[s];
+    System.arraycopy(key, 0, st.data, k, key.length);
+    int idAt = k + key.length;
+    int idLength;
+    if (keyPrefix != null) {
+      System.arraycopy(keyPrefix, 0, st.data, idAt, keyPrefix.length);
+      idLength = keyPrefix.length + writeDecimal(i, st.data, idAt + keyPrefix.length);
+    } else {
+      ByteBuffer value = ByteBuffer.wrap(e.value(), 0, e.valueLength());
+      x.reader.wrap(value, 0, e.valueLength());
+      if (x.reader.isNull(idField)) {
+        return "event id field '" + spec.id() + "' is missing or null";
+      }
+      if (idIsString) {
+        idLength = x.reader.stringLength(idField);
+        if (idLength == 0) {
+          return "event id field '" + spec.id() + "' is empty";
+        }
+        if (idLength > dev.braid.log.RecordBatchDescriptor.MAX_ID_BYTES) {
+          return "event id field '" + spec.id() + "' is " + idLength + " bytes of UTF-8; at most "
+              + dev.braid.log.RecordBatchDescriptor.MAX_ID_BYTES;
+        }
+        st.ensure(s, key.length + idLength + e.valueLength());
+        System.arraycopy(e.value(), x.reader.stringOffset(idField), st.data, idAt, idLength);
+      } else {
+        idLength = writeDecimal(x.reader.getLong(idField), st.data, idAt);
+      }
+    }
+    int total = key.length + idLength + e.valueLength();
+    if (total > maxRecordBytes) {
+      return new RecordTooLargeException(total, maxRecordBytes).getMessage();
+    }
+    System.arraycopy(e.value(), 0, st.data, idAt + idLength, e.valueLength());
+    st.commit(s, key.length, idLength, e.valueLength(), e.eventTime(),
+        Partitioner.partition(key, 0, key.length, stream.partitions()));
+    return null;
+  }
+
+  /** Room staged for an id before its length is known: a key id's decimal index or a long's digits. */
+  private static final int MAX_ID_BYTES_STAGED = MAX_IDEMPOTENCY_KEY_LENGTH + 1 + 20;
+
+  /** Writes {@code v} in decimal (ASCII) at {@code out[at]}; returns the bytes written. */
+  private static int writeDecimal(long v, byte[] out, int at) {
+    byte[] digits = Long.toString(v).getBytes(StandardCharsets.US_ASCII);
+    System.arraycopy(digits, 0, out, at, digits.length);
+    return digits.length;
+  }
+
+  /** Events of one request with their ids, copied out of the encoder; reused by the thread. */
+  private static final class Staged {
+    byte[] data = new byte[16 << 10];
+    int used;
+    int n;
+    int[] index = new int[64];
+    int[] start = new int[64];
+    int[] keyLength = new int[64];
+    int[] idLength = new int[64];
+    int[] valueLength = new int[64];
+    int[] partition = new int[64];
+    int[] first = new int[64];
+    int[] distinct = new int[64];
+    long[] eventTime = new long[64];
+    long[] hi = new long[64];
+    long[] lo = new long[64];
+    long[] claimHi = new long[64];
+    long[] claimLo = new long[64];
+    long[] claimed = new long[64];
+    long[] position = new long[64];
+    boolean[] appended = new boolean[64];
+
+    void clear() {
+      used = 0;
+      n = 0;
+    }
+
+    int idStart(int s) {
+      return start[s] + keyLength[s];
+    }
+
+    /** Starts staging event {@code requestIndex} with room for {@code bytes}; returns its slot. */
+    int begin(int requestIndex, int bytes) {
+      if (n == index.length) {
+        int c = n * 2;
+        index = java.util.Arrays.copyOf(index, c);
+        start = java.util.Arrays.copyOf(start, c);
+        keyLength = java.util.Arrays.copyOf(keyLength, c);
+        idLength = java.util.Arrays.copyOf(idLength, c);
+        valueLength = java.util.Arrays.copyOf(valueLength, c);
+        partition = java.util.Arrays.copyOf(partition, c);
+        first = java.util.Arrays.copyOf(first, c);
+        distinct = java.util.Arrays.copyOf(distinct, c);
+        eventTime = java.util.Arrays.copyOf(eventTime, c);
+        hi = java.util.Arrays.copyOf(hi, c);
+        lo = java.util.Arrays.copyOf(lo, c);
+        claimHi = java.util.Arrays.copyOf(claimHi, c);
+        claimLo = java.util.Arrays.copyOf(claimLo, c);
+        claimed = java.util.Arrays.copyOf(claimed, c);
+        position = java.util.Arrays.copyOf(position, c);
+        appended = java.util.Arrays.copyOf(appended, c);
+      }
+      index[n] = requestIndex;
+      start[n] = used;
+      ensure(n, bytes);
+      return n;
+    }
+
+    /** Makes room for {@code bytes} from the start of slot {@code s}. */
+    void ensure(int s, int bytes) {
+      long need = (long) start[s] + bytes;
+      if (need > data.length) {
+        if (need > Integer.MAX_VALUE - 8) {
+          throw new IllegalStateException("an ingest request of more than 2 GiB; send smaller requests");
+        }
+        data = java.util.Arrays.copyOf(data, (int) Math.max(need, Math.min(Integer.MAX_VALUE - 8L, data.length * 2L)));
+      }
+    }
+
+    /** Completes the slot begun last. */
+    void commit(int s, int keyLen, int idLen, int valueLen, long time, int p) {
+      keyLength[s] = keyLen;
+      idLength[s] = idLen;
+      valueLength[s] = valueLen;
+      eventTime[s] = time;
+      partition[s] = p;
+      used = start[s] + keyLen + idLen + valueLen;
+      n++;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rebuild and status
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Fills the dedup index from the log: every record with an id whose ingest time is inside the
+   * dedup window. Call once, before the first ingest (the engine does, when it opens the stream).
+   * Reads every partition from its start; returns the entries added.
+   */
+  public long rebuildDedupIndex() {
+    long horizon = clock.getAsLong() - dedup.windowMillis();
+    DedupIndex.Hasher hasher = new DedupIndex.Hasher();
+    byte[] id = new byte[256];
+    long added = 0;
+    for (int p = 0; p < stream.partitions(); p++) {
+      long end = stream.endOffset(p);
+      try (LogReader r = stream.reader(p, stream.startOffset(p))) {
+        while (r.position() < end) {
+          RecordCursor c = r.poll();
+          boolean any = false;
+          while (c.next()) {
+            any = true;
+            int len = c.idLength();
+            if (c.idOffset() < 0 || c.ingestTime() < horizon) {
+              continue;
+            }
+            if (len > id.length) {
+              id = new byte[Math.max(len, id.length * 2)];
+            }
+            c.buffer().get(c.idOffset(), id, 0, len);
+            hasher.hash(id, 0, len);
+            dedup.put(hasher.hi, hasher.lo, p, c.offset(), c.ingestTime());
+            added++;
+          }
+          if (!any) {
+            break;
+          }
+        }
+      }
+    }
+    return added;
+  }
+
+  /** Ids the dedup index holds. */
+  public long dedupEntries() {
+    return dedup.size();
+  }
+
+  /** Bytes the dedup index holds. */
+  public long dedupMemoryBytes() {
+    return dedup.memoryBytes();
   }
 
   private void recordDeadLetters(List<IngestResult.Rejection> rejections, Source source, long now) {

@@ -31,6 +31,11 @@ final class BatchCheck {
     if (expectedBaseOffset >= 0 && base != expectedBaseOffset) {
       return String.format("batch base offset %d, expected %d", base, expectedBaseOffset);
     }
+    short flags = buf.getShort(pos + FLAGS_OFFSET);
+    if ((flags & ~KNOWN_FLAGS) != 0) {
+      return String.format("unknown batch flags 0x%04x", flags & 0xFFFF);
+    }
+    boolean ids = (flags & FLAG_IDS) != 0;
     int count = buf.getInt(pos + COUNT_OFFSET);
     int r = pos + HEADER_LENGTH;
     int end = pos + total;
@@ -43,6 +48,13 @@ final class BatchCheck {
       if (recordLength < RECORD_HEADER_LENGTH - 4 || keyLength < 0 || keyLength > recordLength - (RECORD_HEADER_LENGTH - 4)
           || r + 4L + recordLength > end) {
         return "record " + i + " has an impossible length";
+      }
+      if (ids) {
+        // key, id length field, id: all inside the record
+        int fixed = RECORD_HEADER_LENGTH - 4 + keyLength + ID_LENGTH_BYTES;
+        if (fixed > recordLength || fixed + (buf.getShort(r + RECORD_HEADER_LENGTH + keyLength) & 0xFFFF) > recordLength) {
+          return "record " + i + " has an impossible id length";
+        }
       }
       r += 4 + recordLength;
     }

@@ -14,6 +14,7 @@ final class BatchRecordCursor implements RecordCursor {
   private int nextBatch;
   private long baseOffset;
   private int remainingInBatch;
+  private boolean batchHasIds;
   private int indexInBatch;
   private int recordPosition;
 
@@ -22,6 +23,8 @@ final class BatchRecordCursor implements RecordCursor {
   private long ingestTime;
   private int keyOffset;
   private int keyLength;
+  private int idOffset = -1;
+  private int idLength;
   private int valueOffset;
   private int valueLength;
 
@@ -58,7 +61,12 @@ final class BatchRecordCursor implements RecordCursor {
         keyLength = buffer.getInt(p + RECORD_KEY_LENGTH_OFFSET);
         keyOffset = p + RECORD_HEADER_LENGTH;
         valueOffset = keyOffset + keyLength;
-        valueLength = length + 4 - RECORD_HEADER_LENGTH - keyLength;
+        if (batchHasIds) {
+          idLength = buffer.getShort(valueOffset) & 0xFFFF;
+          idOffset = valueOffset + ID_LENGTH_BYTES;
+          valueOffset = idOffset + idLength;
+        }
+        valueLength = p + 4 + length - valueOffset;
         return true;
       }
       if (nextBatch >= end) {
@@ -67,6 +75,11 @@ final class BatchRecordCursor implements RecordCursor {
       int b = nextBatch;
       baseOffset = buffer.getLong(b + BASE_OFFSET_OFFSET);
       remainingInBatch = buffer.getInt(b + COUNT_OFFSET);
+      batchHasIds = (buffer.getShort(b + FLAGS_OFFSET) & FLAG_IDS) != 0;
+      if (!batchHasIds) {
+        idOffset = -1;
+        idLength = 0;
+      }
       indexInBatch = 0;
       recordPosition = b + HEADER_LENGTH;
       nextBatch = b + 4 + buffer.getInt(b + LENGTH_OFFSET);
@@ -101,6 +114,16 @@ final class BatchRecordCursor implements RecordCursor {
   @Override
   public int keyLength() {
     return keyLength;
+  }
+
+  @Override
+  public int idOffset() {
+    return idOffset;
+  }
+
+  @Override
+  public int idLength() {
+    return idLength;
   }
 
   @Override

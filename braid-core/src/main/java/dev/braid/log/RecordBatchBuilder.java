@@ -9,6 +9,9 @@ import java.nio.ByteOrder;
  * Accumulates records into one batch laid out as in {@link RecordBatchDescriptor}. Reusable: call
  * {@link #clear()} after the batch was appended. Adding a record copies its bytes and allocates
  * nothing unless the buffer must grow. Not thread-safe; use one builder per appending thread.
+ *
+ * <p>A batch carries an id on every record (the {@code add} overload with an id) or on none; the
+ * first record added after {@link #clear()} decides, and mixing throws {@link IllegalStateException}.
  */
 public final class RecordBatchBuilder {
 
@@ -19,6 +22,8 @@ public final class RecordBatchBuilder {
   private long maxEventTime;
   private long maxIngestTime;
   private int largestRecordBytes;
+  /** Whether the records added so far carry ids; meaningless while the batch is empty. */
+  private boolean withIds;
 
   /**
    * @param initialCapacity bytes to reserve up front (the buffer doubles when needed)
@@ -53,39 +58,67 @@ public final class RecordBatchBuilder {
   /** Appends one record; throws {@link RecordTooLargeException} when key + value exceed the maximum. */
   public RecordBatchBuilder add(byte[] key, int keyOff, int keyLen, byte[] value, int valueOff, int valueLen,
       long eventTime, long ingestTime) {
-    if (keyLen + valueLen > maxRecordBytes) {
-      throw new RecordTooLargeException(keyLen + valueLen, maxRecordBytes);
-    }
+    checkIds(false);
     int size = recordSize(keyLen, valueLen);
+    startRecord(size, keyLen + valueLen, eventTime, ingestTime);
+    buffer.putInt(keyLen).put(key, keyOff, keyLen).put(value, valueOff, valueLen);
+    return this;
+  }
+
+  /**
+   * Appends one record with an id (UTF-8, at most {@link RecordBatchDescriptor#MAX_ID_BYTES} bytes);
+   * every record of the batch must then have one. Throws {@link RecordTooLargeException} when key + id
+   * + value exceed the maximum, {@link IllegalArgumentException} for a longer id, and
+   * {@link IllegalStateException} when the batch already holds records without ids.
+   */
+  public RecordBatchBuilder add(byte[] key, int keyOff, int keyLen, byte[] id, int idOff, int idLen, byte[] value,
+      int valueOff, int valueLen, long eventTime, long ingestTime) {
+    if (idLen > MAX_ID_BYTES) {
+      throw new IllegalArgumentException("record id of " + idLen + " bytes; at most " + MAX_ID_BYTES);
+    }
+    checkIds(true);
+    int size = recordSize(keyLen, idLen, valueLen);
+    startRecord(size, keyLen + idLen + valueLen, eventTime, ingestTime);
+    buffer.putInt(keyLen).put(key, keyOff, keyLen).putShort((short) idLen).put(id, idOff, idLen)
+        .put(value, valueOff, valueLen);
+    return this;
+  }
+
+  private void checkIds(boolean ids) {
+    if (count == 0) {
+      withIds = ids;
+    } else if (withIds != ids) {
+      throw new IllegalStateException(withIds
+          ? "this batch carries an id on every record: a record without an id cannot join it"
+          : "this batch holds records without ids: a record with an id cannot join it; append it in its own batch");
+    }
+  }
+
+  /** Checks the size, makes room and writes the record's length and times; the caller writes the rest. */
+  private void startRecord(int size, int payloadBytes, long eventTime, long ingestTime) {
+    if (payloadBytes > maxRecordBytes) {
+      throw new RecordTooLargeException(payloadBytes, maxRecordBytes);
+    }
     ensureRemaining(size);
-    buffer.putInt(size - 4).putLong(eventTime).putLong(ingestTime).putInt(keyLen);
-    buffer.put(key, keyOff, keyLen).put(value, valueOff, valueLen);
+    buffer.putInt(size - 4).putLong(eventTime).putLong(ingestTime);
     count++;
     minEventTime = Math.min(minEventTime, eventTime);
     maxEventTime = Math.max(maxEventTime, eventTime);
     maxIngestTime = Math.max(maxIngestTime, ingestTime);
-    largestRecordBytes = Math.max(largestRecordBytes, keyLen + valueLen);
-    return this;
+    largestRecordBytes = Math.max(largestRecordBytes, payloadBytes);
   }
 
   /** Appends one record whose key and value are slices of {@code source} (read with absolute gets). */
   public RecordBatchBuilder add(ByteBuffer source, int keyOff, int keyLen, int valueOff, int valueLen,
       long eventTime, long ingestTime) {
-    if (keyLen + valueLen > maxRecordBytes) {
-      throw new RecordTooLargeException(keyLen + valueLen, maxRecordBytes);
-    }
+    checkIds(false);
     int size = recordSize(keyLen, valueLen);
-    ensureRemaining(size);
-    buffer.putInt(size - 4).putLong(eventTime).putLong(ingestTime).putInt(keyLen);
+    startRecord(size, keyLen + valueLen, eventTime, ingestTime);
+    buffer.putInt(keyLen);
     buffer.put(buffer.position(), source, keyOff, keyLen);
     buffer.position(buffer.position() + keyLen);
     buffer.put(buffer.position(), source, valueOff, valueLen);
     buffer.position(buffer.position() + valueLen);
-    count++;
-    minEventTime = Math.min(minEventTime, eventTime);
-    maxEventTime = Math.max(maxEventTime, eventTime);
-    maxIngestTime = Math.max(maxIngestTime, ingestTime);
-    largestRecordBytes = Math.max(largestRecordBytes, keyLen + valueLen);
     return this;
   }
 
@@ -106,6 +139,11 @@ public final class RecordBatchBuilder {
     return largestRecordBytes;
   }
 
+  /** Whether the records of this (non-empty) batch carry ids. */
+  public boolean hasIds() {
+    return count > 0 && withIds;
+  }
+
   public boolean isEmpty() {
     return count == 0;
   }
@@ -122,7 +160,7 @@ public final class RecordBatchBuilder {
     buffer.putLong(BASE_OFFSET_OFFSET, baseOffset);
     buffer.putInt(COUNT_OFFSET, count);
     buffer.putShort(MAGIC_OFFSET, MAGIC);
-    buffer.putShort(FLAGS_OFFSET, (short) 0);
+    buffer.putShort(FLAGS_OFFSET, hasIds() ? FLAG_IDS : 0);
     buffer.putLong(MIN_EVENT_TIME_OFFSET, count == 0 ? 0 : minEventTime);
     buffer.putLong(MAX_EVENT_TIME_OFFSET, count == 0 ? 0 : maxEventTime);
     buffer.putLong(MAX_INGEST_TIME_OFFSET, count == 0 ? 0 : maxIngestTime);

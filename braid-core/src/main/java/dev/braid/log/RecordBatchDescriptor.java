@@ -14,7 +14,7 @@ package dev.braid.log;
  *   +-------------------+-------------------+
  *   | base offset                           |   offset of the first record
  *   +-------------------+---------+---------+
- *   | record count      | magic   | flags   |   magic = 1, flags = 0
+ *   | record count      | magic   | flags   |   magic = 1, flags: see below
  *   +-------------------+---------+---------+
  *   | min event time (epoch millis)         |
  *   +---------------------------------------+
@@ -24,12 +24,20 @@ package dev.braid.log;
  *   +---------------------------------------+   48 bytes of header, then `record count` records:
  *   | record length (***) | event time (8) | ingest time (8) | key length (4) | key | value |
  *   +---------------------------------------+
+ *   in a batch with FLAG_IDS, every record carries an id (UTF-8) between key and value:
+ *   | record length (***) | event time (8) | ingest time (8) | key length (4) | key | id length (2) | id | value |
  * </pre>
  *
  * (*) bytes that follow the length field, i.e. the whole batch is {@code 4 + length} bytes.
  * (**) CRC32C over every byte after the CRC field: base offset, header and records, so a torn or
  * bit-flipped batch is detected wherever the damage is.
- * (***) bytes that follow the record length field: {@code 20 + key length + value length}.
+ * (***) bytes that follow the record length field: {@code 20 + key length + value length}, plus
+ * {@code 2 + id length} in a batch with ids.
+ *
+ * <p>Flags: bit 0 ({@link #FLAG_IDS}) says that every record of the batch carries an id, the event
+ * id or idempotency key that ingest deduplicates by; a batch has ids on all its records or on none.
+ * Other bits are 0; a batch with an unknown bit set is refused as corrupt, so an older reader never
+ * misreads a newer format. Batches written before ids existed have flags 0 and read as before.
  *
  * <p>Record {@code i} of a batch has offset {@code base offset + i} in the {@link FileLog}; other
  * logs report their own (increasing, possibly sparse) offsets.
@@ -51,6 +59,15 @@ public final class RecordBatchDescriptor {
 
   public static final short MAGIC = 1;
 
+  /** Flag bit: every record carries an id after its key. */
+  public static final short FLAG_IDS = 1;
+  /** Every flag bit this version knows. */
+  public static final short KNOWN_FLAGS = FLAG_IDS;
+  /** Bytes of a record's id length field (in batches with {@link #FLAG_IDS}). */
+  public static final int ID_LENGTH_BYTES = 2;
+  /** The longest id, in UTF-8 bytes. */
+  public static final int MAX_ID_BYTES = 0xFFFF;
+
   public static final int RECORD_LENGTH_OFFSET = 0;
   public static final int RECORD_EVENT_TIME_OFFSET = 4;
   public static final int RECORD_INGEST_TIME_OFFSET = 12;
@@ -62,5 +79,10 @@ public final class RecordBatchDescriptor {
   /** Total bytes of a record with the given key and value lengths. */
   public static int recordSize(int keyLength, int valueLength) {
     return RECORD_HEADER_LENGTH + keyLength + valueLength;
+  }
+
+  /** Total bytes of a record with an id (in a batch with {@link #FLAG_IDS}). */
+  public static int recordSize(int keyLength, int idLength, int valueLength) {
+    return RECORD_HEADER_LENGTH + keyLength + ID_LENGTH_BYTES + idLength + valueLength;
   }
 }

@@ -32,6 +32,15 @@ public interface RecordCursor {
 
   int keyLength();
 
+  /**
+   * Offset in {@link #buffer()} of the record's id (UTF-8: the event id or idempotency key ingest
+   * deduplicated it by), or -1 when the record has none.
+   */
+  int idOffset();
+
+  /** Bytes of the record's id; 0 when it has none. */
+  int idLength();
+
   int valueOffset();
 
   int valueLength();
@@ -41,6 +50,16 @@ public interface RecordCursor {
     byte[] out = new byte[keyLength()];
     buffer().get(keyOffset(), out);
     return out;
+  }
+
+  /** The record's id, or null when it has none (allocates; for tests and tools). */
+  default String id() {
+    if (idOffset() < 0) {
+      return null;
+    }
+    byte[] out = new byte[idLength()];
+    buffer().get(idOffset(), out);
+    return new String(out, java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /** A copy of the value (allocates; for tests and tools). */

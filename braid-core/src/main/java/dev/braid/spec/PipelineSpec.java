@@ -37,6 +37,8 @@ import java.util.regex.Pattern;
  *     key: user_id
  *     time: ts                      # event-time field, or `ingest`
  *     durability: os                # fsync | interval:100 | os
+ *     id: txn_id                    # optional event-id field: re-sent events are not appended twice
+ *     dedup_window: 24h             # how long ids are remembered (default 24h)
  *     fields: {user_id: string, amount: double, merchant: string, ts: timestamp}
  *     rules: ["amount >= 0.0"]
  * views:
@@ -52,7 +54,8 @@ import java.util.regex.Pattern;
 public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<String, ViewSpec> views) {
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
-  private static final Set<String> STREAM_KEYS = Set.of("partitions", "key", "time", "fields", "rules", "durability");
+  private static final Set<String> STREAM_KEYS = Set.of("partitions", "key", "time", "fields", "rules", "durability",
+      "id", "dedup_window");
   private static final Set<String> VIEW_KEYS = Set.of("from", "filter", "group_by", "window", "aggregate", "batch",
       "mode", "keep", "retain");
   /** Words CEL does not accept as identifiers: a field named so could never be used in an expression. */
@@ -320,7 +323,17 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           error(path + ".durability", ex.getMessage());
         }
       }
-      return new StreamSpec(name, partitions, key, time, fields, rules, durability);
+      String id = text(node, "id", path, false);
+      java.time.Duration dedupWindow = StreamSpec.DEFAULT_DEDUP_WINDOW;
+      String dw = text(node, "dedup_window", path, false);
+      if (dw != null) {
+        try {
+          dedupWindow = Durations.parse(dw);
+        } catch (IllegalArgumentException ex) {
+          error(path + ".dedup_window", ex.getMessage());
+        }
+      }
+      return new StreamSpec(name, partitions, key, time, fields, rules, durability, id, dedupWindow);
     }
 
     ViewSpec view(String name, JsonNode node) {
@@ -563,6 +576,19 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
               + " field; the time field must be a timestamp or long"));
           usable = false;
         }
+      }
+      if (s.id() != null) {
+        FieldType t = s.fields().get(s.id());
+        if (t == null) {
+          errors.add(new SpecError(source, path + ".id", "'" + s.id() + "' is not a field (fields: "
+              + String.join(", ", s.fields().keySet()) + ")"));
+        } else if (t != FieldType.STRING && t != FieldType.LONG) {
+          errors.add(new SpecError(source, path + ".id", "'" + s.id() + "' is a " + t.specName()
+              + " field; the event-id field must be a string or long"));
+        }
+      }
+      if (s.dedupWindow().isNegative() || s.dedupWindow().isZero()) {
+        errors.add(new SpecError(source, path + ".dedup_window", "must be positive, got " + s.dedupWindow()));
       }
       if (!usable) {
         continue;

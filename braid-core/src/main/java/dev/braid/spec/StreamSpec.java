@@ -3,6 +3,7 @@ package dev.braid.spec;
 import dev.braid.event.EventSchema;
 import dev.braid.event.FieldType;
 import dev.braid.log.Durability;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,15 +14,30 @@ import java.util.Objects;
  *
  * @param time the event-time field, or null for ingest time ({@code time: ingest})
  * @param rules row-level checks (CEL, boolean); an event failing one is rejected at ingest
+ * @param id the event-id field ({@code id: txn_id}, a string or long field), or null: ingest
+ *     appends an event whose id it has already appended within {@code dedupWindow} only once, and
+ *     acknowledges the re-sent one with the original position; without it, a request's
+ *     idempotency key gives its events their ids
+ * @param dedupWindow how long ingest remembers ids ({@code dedup_window}, default 24h)
  */
 public record StreamSpec(String name, int partitions, String key, String time, Map<String, FieldType> fields,
-    List<String> rules, Durability durability) {
+    List<String> rules, Durability durability, String id, Duration dedupWindow) {
+
+  /** The dedup window when the spec names none. */
+  public static final Duration DEFAULT_DEDUP_WINDOW = Duration.ofHours(24);
 
   public StreamSpec {
     Objects.requireNonNull(name, "name");
     fields = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(fields));
     rules = List.copyOf(rules);
     Objects.requireNonNull(durability, "durability");
+    Objects.requireNonNull(dedupWindow, "dedupWindow");
+  }
+
+  /** A stream without an event-id field, with the default dedup window. */
+  public StreamSpec(String name, int partitions, String key, String time, Map<String, FieldType> fields,
+      List<String> rules, Durability durability) {
+    this(name, partitions, key, time, fields, rules, durability, null, DEFAULT_DEDUP_WINDOW);
   }
 
   /** The binary schema of this stream's events. */
@@ -42,6 +58,8 @@ public record StreamSpec(String name, int partitions, String key, String time, M
     private final Map<String, FieldType> fields = new LinkedHashMap<>();
     private final java.util.ArrayList<String> rules = new java.util.ArrayList<>();
     private Durability durability = Durability.os();
+    private String id;
+    private Duration dedupWindow = DEFAULT_DEDUP_WINDOW;
 
     Builder(String name) {
       this.name = name;
@@ -81,8 +99,20 @@ public record StreamSpec(String name, int partitions, String key, String time, M
       return this;
     }
 
+    /** The event-id field that ingest deduplicates by; null for none. */
+    public Builder id(String field) {
+      this.id = field;
+      return this;
+    }
+
+    /** How long ingest remembers event ids and idempotency keys. */
+    public Builder dedupWindow(Duration window) {
+      this.dedupWindow = window;
+      return this;
+    }
+
     public StreamSpec build() {
-      return new StreamSpec(name, partitions, key, time, fields, rules, durability);
+      return new StreamSpec(name, partitions, key, time, fields, rules, durability, id, dedupWindow);
     }
   }
 }

@@ -15,6 +15,7 @@ import dev.braid.log.FileLog;
 import dev.braid.log.Log;
 import dev.braid.log.LogStream;
 import dev.braid.log.StreamConfig;
+import dev.braid.spec.Durations;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.SpecError;
 import dev.braid.spec.SpecException;
@@ -119,7 +120,12 @@ public final class Engine implements Braid {
       LogStream ls = log.getOrCreateStream(s.name(), config);
       LogStream dead = log.getOrCreateStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX,
           StreamConfig.of(1).withDurability(s.durability()));
-      ingestors.put(s.name(), new Ingestor(s, ls, dead, System::currentTimeMillis));
+      Ingestor ingestor = new Ingestor(s, ls, dead, System::currentTimeMillis);
+      long t0 = System.nanoTime();
+      long ids = ingestor.rebuildDedupIndex();
+      LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
+          Durations.format(s.dedupWindow()), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+      ingestors.put(s.name(), ingestor);
       SpeedLayer speed = new SpeedLayer(ls);
       speedLayers.put(s.name(), speed);
       speed.start();
@@ -294,15 +300,33 @@ public final class Engine implements Braid {
   }
 
   @Override
+  public IngestResult ingest(String stream, List<? extends Map<String, ?>> events, String idempotencyKey) {
+    requireOpen();
+    return ingestor(stream).ingestMaps(events, idempotencyKey);
+  }
+
+  @Override
   public IngestResult ingestJson(String stream, List<JsonNode> events) {
     requireOpen();
     return ingestor(stream).ingestJson(events);
   }
 
   @Override
+  public IngestResult ingestJson(String stream, List<JsonNode> events, String idempotencyKey) {
+    requireOpen();
+    return ingestor(stream).ingestJson(events, idempotencyKey);
+  }
+
+  @Override
   public IngestResult ingestText(String stream, List<String> events, int[] lines) {
     requireOpen();
     return ingestor(stream).ingestText(events, lines);
+  }
+
+  @Override
+  public IngestResult ingestText(String stream, List<String> events, int[] lines, String idempotencyKey) {
+    requireOpen();
+    return ingestor(stream).ingestText(events, lines, idempotencyKey);
   }
 
   @Override
@@ -409,7 +433,7 @@ public final class Engine implements Braid {
         events += end.offset(p) - s.startOffset(p);
       }
       streams.add(new Status.StreamStatus(e.getKey(), s.partitions(), s.config().durability().toString(), end, events,
-          e.getValue().acceptedPerSecond(), e.getValue().rejectedPerSecond()));
+          e.getValue().acceptedPerSecond(), e.getValue().rejectedPerSecond(), e.getValue().dedupEntries()));
     }
     List<Status.ViewStatus> vs = new ArrayList<>();
     for (ViewRuntime v : views.values()) {

@@ -314,6 +314,36 @@ class PipelineSpecTest {
   }
 
   @Test
+  void shouldReadTheEventIdFieldAndTheDedupWindow() {
+    PipelineSpec spec = PipelineSpec.parse(DESIGN_EXAMPLE.replace("durability: fsync", "durability: fsync\n"
+        + "    id: merchant\n    dedup_window: 2h"), FILE);
+    StreamSpec s = spec.stream("transactions");
+    assertThat(s.id()).isEqualTo("merchant");
+    assertThat(s.dedupWindow()).isEqualTo(java.time.Duration.ofHours(2));
+    assertThat(PipelineSpec.parse(DESIGN_EXAMPLE, FILE).stream("transactions").dedupWindow())
+        .isEqualTo(java.time.Duration.ofHours(24));
+  }
+
+  @Test
+  void shouldRejectAnIdFieldThatIsMissingOrNotAStringOrLongWithItsPath() {
+    assertThat(onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durability: fsync\n    id: txn_id")))
+        .isEqualTo(new SpecError(FILE, "streams.transactions.id", "'txn_id' is not a field (fields: user_id, amount, "
+            + "merchant, country, ts)"));
+    assertThat(onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durability: fsync\n    id: amount")))
+        .isEqualTo(new SpecError(FILE, "streams.transactions.id", "'amount' is a double field; the event-id field "
+            + "must be a string or long"));
+  }
+
+  @Test
+  void shouldRejectABadDedupWindowWithItsPath() {
+    assertThat(onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durability: fsync\n    dedup_window: 1 week")))
+        .isEqualTo(new SpecError(FILE, "streams.transactions.dedup_window", "'1 week' is not a duration: use a number "
+            + "and ms, s, m, h or d (e.g. 1h)"));
+    assertThat(onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durability: fsync\n    dedup_window: 0s")))
+        .isEqualTo(new SpecError(FILE, "streams.transactions.dedup_window", "duration '0s' must be positive"));
+  }
+
+  @Test
   void shouldRejectUnknownKeysSuchAsTypos() {
     SpecError e = onlyErrorIgnoring(DESIGN_EXAMPLE.replace("aggregate:\n", "agregate:\n"),
         "views.spend_by_user.aggregate");
@@ -323,7 +353,8 @@ class PipelineSpecTest {
 
     SpecError s = onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durabilty: fsync"));
     assertThat(s.path()).isEqualTo("streams.transactions.durabilty");
-    assertThat(s.message()).startsWith("unknown key; expected one of durability, fields, key, partitions, rules");
+    assertThat(s.message()).startsWith("unknown key; expected one of dedup_window, durability, fields, id, key, "
+        + "partitions, rules");
 
     SpecError top = onlyError(DESIGN_EXAMPLE + "tables:\n  t: {}\n");
     assertThat(top).isEqualTo(new SpecError(FILE, "tables", "unknown section; expected streams or views"));

@@ -34,14 +34,14 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "bench",
-    header = "Run a benchmark suite (log, jmh, http, views, replay, restart) in a separate JVM and print its results.",
+    header = "Run a benchmark suite (log, jmh, http, views, replay, restart, ingest) in a separate JVM and print its results.",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Runs a benchmark suite in a separate JVM on the braid-bench class path and prints its "
         + "results. Arguments after the suite go to the benchmark: 'braid bench log --help' lists them.",
     subcommands = {BenchCommand.LogSuite.class, BenchCommand.JmhSuite.class, BenchCommand.HttpSuite.class,
-        BenchCommand.ViewsSuite.class, BenchCommand.ReplaySuite.class,
-        BenchCommand.RestartSuite.class})
+        BenchCommand.ViewsSuite.class, BenchCommand.ReplaySuite.class, BenchCommand.RestartSuite.class,
+        BenchCommand.IngestSuite.class})
 final class BenchCommand implements Callable<Integer> {
 
   static final String DEFAULT_JAVA_OPTS = "-Xms1g -Xmx1g";
@@ -121,6 +121,18 @@ final class BenchCommand implements Callable<Integer> {
   static final class RestartSuite extends Suite {
     RestartSuite() {
       super("dev.braid.bench.RestartBenchmark");
+    }
+  }
+
+  @Command(
+      name = "ingest",
+      header = "Benchmark idempotent ingest: events/s without ids, with an idempotency key, with an id field.",
+      description = "NDJSON ingest through the Ingestor on a FileLog (os durability, one thread) without ids, with an "
+          + "Idempotency-Key per request and with an id field, and the time and memory to rebuild the dedup index "
+          + "from 5 M ids; 'braid bench ingest --help' lists the options.")
+  static final class IngestSuite extends Suite {
+    IngestSuite() {
+      super("dev.braid.bench.IngestBenchmark");
     }
   }
 

@@ -9,6 +9,7 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
@@ -47,6 +48,43 @@ final class BraidClient {
     return send(b);
   }
 
+  /**
+   * Posts with an {@code Idempotency-Key} header and sends the same request again, with the same
+   * key, when it times out or the connection fails, up to {@code attempts} times in all (waiting
+   * 0.5 s, 1 s, 2 s ... between): the server acknowledges a retry of a request it already appended
+   * with the first attempt's positions, so nothing is appended twice. An answer from the server
+   * (even an error) is not retried.
+   */
+  JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts, Duration timeout) {
+    long backoff = 500;
+    for (int attempt = 1; ; attempt++) {
+      HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofByteArray(body))
+          .header("Content-Type", contentType).header("Idempotency-Key", key);
+      try {
+        return send(b, timeout);
+      } catch (TransportException e) {
+        if (attempt >= attempts) {
+          throw new BraidCli.CommandFailedException(e.getMessage() + " (gave up after " + attempts + " attempts with "
+              + "Idempotency-Key " + key + "; sending it again with that key appends nothing twice)", 1);
+        }
+        try {
+          Thread.sleep(backoff);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw new BraidCli.CommandFailedException("interrupted", 130);
+        }
+        backoff = Math.min(backoff * 2, 8000);
+      }
+    }
+  }
+
+  /** A request that got no answer: the connection failed or timed out. */
+  private static final class TransportException extends RuntimeException {
+    TransportException(String message) {
+      super(message);
+    }
+  }
+
   JsonNode delete(String path) {
     return send(HttpRequest.newBuilder(uri(path)).DELETE());
   }
@@ -60,14 +98,24 @@ final class BraidClient {
   }
 
   private JsonNode send(HttpRequest.Builder b) {
+    try {
+      return send(b, Duration.ofMinutes(10));
+    } catch (TransportException e) {
+      throw new BraidCli.CommandFailedException(e.getMessage(), 1);
+    }
+  }
+
+  private JsonNode send(HttpRequest.Builder b, Duration timeout) {
     HttpResponse<String> r;
     try {
-      r = http.send(b.timeout(Duration.ofMinutes(10)).build(), HttpResponse.BodyHandlers.ofString());
+      r = http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofString());
     } catch (ConnectException e) {
-      throw new BraidCli.CommandFailedException("cannot reach Braid at " + base + ": is `braid server` running "
-          + "(or pass --url)?", 1);
+      throw new TransportException("cannot reach Braid at " + base + ": is `braid server` running "
+          + "(or pass --url)?");
+    } catch (HttpTimeoutException e) {
+      throw new TransportException("request to " + base + " timed out after " + timeout.toSeconds() + " s");
     } catch (IOException e) {
-      throw new BraidCli.CommandFailedException("request to " + base + " failed: " + e, 1);
+      throw new TransportException("request to " + base + " failed: " + e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BraidCli.CommandFailedException("interrupted", 130);

@@ -32,6 +32,12 @@ import picocli.CommandLine.Spec;
  * {@code braid ingest STREAM FILE|-}: send events from NDJSON, a JSON array or CSV (with a header)
  * in batches, with a progress bar and a summary. Exits 0 when every event was accepted, 1 when the
  * server rejected some (they are in the stream's dead-letter log with their reasons).
+ *
+ * <p>Each batch is sent with an {@code Idempotency-Key} ({@code --key-prefix}, default a random one
+ * per run, then {@code -<batch number>}) and sent again with the same key when it times out or the
+ * connection fails, so a batch is never appended twice; running the command again with the same
+ * {@code --key-prefix} after it failed part-way appends only what is missing (within the stream's
+ * dedup window).
  */
 @Command(name = "ingest", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Send events to a stream of a running server (NDJSON, JSON array or CSV with a header).")
@@ -59,6 +65,20 @@ public final class IngestCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "do not show a progress bar")
   boolean noProgress;
 
+  @Option(names = "--key-prefix", paramLabel = "PREFIX", description = "idempotency keys are PREFIX-1, PREFIX-2, "
+      + "... per batch; give the prefix of an earlier run to resume it without duplicates (default: random)")
+  String keyPrefix;
+
+  @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out or the "
+      + "connection fails, each with the same idempotency key (default: ${DEFAULT-VALUE})")
+  int attempts;
+
+  @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS", description = "seconds to wait for the "
+      + "answer to one batch before sending it again (default: ${DEFAULT-VALUE})")
+  int timeoutSeconds;
+
+  private long duplicates;
+
   private long accepted;
   private long rejected;
   private final List<String> firstRejections = new ArrayList<>();
@@ -67,6 +87,21 @@ public final class IngestCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (batch < 1 || batch > 100_000) {
       throw new BraidCli.CommandFailedException("--batch must be in 1..100000, got " + batch, 2);
+    }
+    if (attempts < 1 || attempts > 100) {
+      throw new BraidCli.CommandFailedException("--attempts must be in 1..100, got " + attempts, 2);
+    }
+    if (timeoutSeconds < 1) {
+      throw new BraidCli.CommandFailedException("--timeout must be at least 1 second, got " + timeoutSeconds, 2);
+    }
+    if (keyPrefix == null) {
+      keyPrefix = java.util.UUID.randomUUID().toString();
+    } else {
+      String bad = keyPrefix.length() > 200 ? "is longer than 200 characters" : dev.braid.ingest.Ingestor
+          .checkIdempotencyKey(keyPrefix);
+      if (bad != null) {
+        throw new BraidCli.CommandFailedException("--key-prefix " + bad, 2);
+      }
     }
     String fmt = format != null ? format.toLowerCase(Locale.ROOT)
         : file.endsWith(".csv") ? "csv" : file.endsWith(".json") ? "json" : "ndjson";
@@ -105,12 +140,18 @@ public final class IngestCommand implements Callable<Integer> {
       o.put("stream", stream);
       o.put("accepted", accepted);
       o.put("rejected", rejected);
+      o.put("duplicates", duplicates);
+      o.put("keyPrefix", keyPrefix);
       o.put("seconds", seconds);
       firstRejections.forEach(o.putArray("firstRejections")::add);
       out.println(o.toPrettyString());
     } else {
       out.printf("%s: %,d events accepted, %,d rejected in %.1f s (%,.0f events/s)%s%n", stream, accepted, rejected,
           seconds, (accepted + rejected) / Math.max(seconds, 1e-9), size >= 0 ? " from " + file : "");
+      if (duplicates > 0) {
+        out.printf("  %,d of the accepted events were already in the stream (sent before with the same id or key)%n",
+            duplicates);
+      }
       for (String r : firstRejections) {
         out.println("  rejected " + r);
       }
@@ -137,6 +178,7 @@ public final class IngestCommand implements Callable<Integer> {
     final ProgressBar bar;
     final StringBuilder body = new StringBuilder();
     final List<Integer> lines = new ArrayList<>();
+    int batches;
 
     Sender(BraidClient http, ProgressBar bar) {
       this.http = http;
@@ -155,9 +197,12 @@ public final class IngestCommand implements Callable<Integer> {
       if (lines.isEmpty()) {
         return;
       }
-      JsonNode r = http.post("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
-          body.toString().getBytes(StandardCharsets.UTF_8));
+      batches++;
+      JsonNode r = http.postIdempotent("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
+          body.toString().getBytes(StandardCharsets.UTF_8), keyPrefix + "-" + batches, attempts,
+          java.time.Duration.ofSeconds(timeoutSeconds));
       accepted += r.path("accepted").asLong();
+      duplicates += r.path("duplicates").asLong();
       rejected += r.path("rejected").asLong();
       for (JsonNode x : r.path("rejections")) {
         if (firstRejections.size() < 10) {

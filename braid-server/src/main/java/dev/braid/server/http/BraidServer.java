@@ -331,6 +331,13 @@ public final class BraidServer implements AutoCloseable {
   // Ingest
   // ---------------------------------------------------------------------------------------------
 
+  /** The request header that makes an ingest request idempotent. */
+  public static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+  /** Test-only: halt the process after an ingest's append, before its answer is written. */
+  private static final boolean HALT_AFTER_APPEND = Boolean.getBoolean("braid.test.haltAfterAppend");
+  /** The exit status of that halt. */
+  public static final int HALT_STATUS = 86;
+
   private void ingest(Context ctx) throws IOException {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
@@ -344,6 +351,15 @@ public final class BraidServer implements AutoCloseable {
       throw new Problem(415, "unsupported-media-type", "Unsupported media type", "send events as "
           + "application/json (an array of objects) or application/x-ndjson (one object per line), not '"
           + (type.isEmpty() ? "(no Content-Type)" : type) + "'");
+    }
+    String idempotencyKey = ctx.header(IDEMPOTENCY_KEY);
+    if (idempotencyKey != null) {
+      String bad = dev.braid.ingest.Ingestor.checkIdempotencyKey(idempotencyKey);
+      if (bad != null) {
+        throw Problem.badRequest("bad-idempotency-key", "header " + IDEMPOTENCY_KEY + " " + bad
+            + " (use 1 to " + dev.braid.ingest.Ingestor.MAX_IDEMPOTENCY_KEY_LENGTH
+            + " printable ASCII characters); nothing was ingested");
+      }
     }
     byte[] body = readBody(ctx);
     String text = decodeUtf8(body);
@@ -366,7 +382,7 @@ public final class BraidServer implements AutoCloseable {
         }
       }
       lines = lineNumbers.stream().mapToInt(Integer::intValue).toArray();
-      result = b.ingestText(stream, events, lines);
+      result = b.ingestText(stream, events, lines, idempotencyKey);
     } else {
       JsonNode root;
       try {
@@ -387,7 +403,11 @@ public final class BraidServer implements AutoCloseable {
         throw Problem.badRequest("malformed-json", "the body must be a JSON array of event objects (or one object), "
             + "not " + root.getNodeType().name().toLowerCase(Locale.ROOT));
       }
-      result = b.ingestJson(stream, events);
+      result = b.ingestJson(stream, events, idempotencyKey);
+    }
+    if (HALT_AFTER_APPEND) {
+      // test hook (IdempotentIngestCrashTest): die between the append and the answer, like a crash
+      Runtime.getRuntime().halt(HALT_STATUS);
     }
     Counter.builder("braid_ingest_events_total").tag("stream", stream).tag("outcome", "accepted")
         .register(metrics).increment(result.accepted());
@@ -490,6 +510,10 @@ public final class BraidServer implements AutoCloseable {
     s.fields().forEach((f, t) -> fields.put(f, t.specName()));
     ArrayNode rules = o.putArray("rules");
     s.rules().forEach(rules::add);
+    if (s.id() != null) {
+      o.put("id", s.id());
+    }
+    o.put("dedupWindow", dev.braid.spec.Durations.format(s.dedupWindow()));
     ok(ctx, o);
   }
 

@@ -277,6 +277,7 @@ final class Json {
     o.put("stream", r.stream());
     o.put("accepted", r.accepted());
     o.put("rejected", r.rejections().size());
+    o.put("duplicates", r.duplicates());
     ObjectNode pos = o.putObject("positions");
     for (Map.Entry<Integer, List<Long>> e : r.positions().entrySet()) {
       ArrayNode a = pos.putArray(Integer.toString(e.getKey()));
@@ -356,6 +357,7 @@ final class Json {
       so.put("events", st.events());
       so.put("eventsPerSecond", Math.round(st.eventsPerSecond() * 10) / 10.0);
       so.put("rejectedPerSecond", Math.round(st.rejectedPerSecond() * 10) / 10.0);
+      so.put("dedupEntries", st.dedupEntries());
     }
     ArrayNode views = o.putArray("views");
     for (Status.ViewStatus v : s.views()) {

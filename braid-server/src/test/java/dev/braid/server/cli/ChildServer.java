@@ -82,7 +82,16 @@ final class ChildServer implements AutoCloseable {
   }
 
   HttpResponse<String> send(String method, String path, String contentType, String body) throws Exception {
+    return send(method, path, contentType, body, null);
+  }
+
+  /** Sends with an {@code Idempotency-Key} header when {@code idempotencyKey} is not null. */
+  HttpResponse<String> send(String method, String path, String contentType, String body, String idempotencyKey)
+      throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(30));
+    if (idempotencyKey != null) {
+      b.header("Idempotency-Key", idempotencyKey);
+    }
     if (contentType != null) {
       b.header("Content-Type", contentType);
     }

@@ -1,0 +1,285 @@
+package dev.braid.ingest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
+import dev.braid.IngestResult;
+import dev.braid.event.FieldType;
+import dev.braid.log.FileLog;
+import dev.braid.log.LogReader;
+import dev.braid.log.LogStream;
+import dev.braid.log.RecordCursor;
+import dev.braid.log.StreamConfig;
+import dev.braid.spec.StreamSpec;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Idempotent ingest over a real {@link FileLog}: retried requests (same idempotency key) and
+ * re-sent events (same id field) are acknowledged with their original positions and appended once,
+ * within the dedup window and across a rebuild of the index from the log.
+ */
+class IdempotentIngestTest {
+
+  private static final int PARTITIONS = 3;
+
+  @TempDir
+  Path dir;
+
+  private FileLog log;
+  private LogStream stream;
+  private final AtomicLong clock = new AtomicLong(1_000_000_000L);
+
+  private static StreamSpec.Builder payments() {
+    return StreamSpec.builder("pay").partitions(PARTITIONS).key("user").time("ts")
+        .field("user", FieldType.STRING).field("txn", FieldType.STRING).field("seq", FieldType.LONG)
+        .field("amount", FieldType.DOUBLE).field("ts", FieldType.TIMESTAMP).rule("amount >= 0.0");
+  }
+
+  @BeforeEach
+  void openLog() {
+    log = FileLog.open(dir.resolve("log"));
+    stream = log.createStream("pay", StreamConfig.of(PARTITIONS));
+  }
+
+  @AfterEach
+  void closeLog() {
+    log.close();
+  }
+
+  private Ingestor ingestor(StreamSpec spec) {
+    return new Ingestor(spec, stream, clock::get);
+  }
+
+  private static Map<String, Object> event(String user, String txn, double amount) {
+    Map<String, Object> e = new HashMap<>();
+    e.put("user", user);
+    if (txn != null) {
+      e.put("txn", txn);
+    }
+    e.put("seq", 7L);
+    e.put("amount", amount);
+    e.put("ts", 1_700_000_000_000L);
+    return e;
+  }
+
+  private static List<Map<String, Object>> events(int n, String prefix) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(event("u" + (i % 5), prefix + i, i));
+    }
+    return out;
+  }
+
+  /** Every record of the stream: its id, or null. */
+  private List<String> idsInLog() {
+    List<String> ids = new ArrayList<>();
+    for (int p = 0; p < PARTITIONS; p++) {
+      try (LogReader r = stream.reader(p, 0)) {
+        while (r.position() < stream.endOffset(p)) {
+          RecordCursor c = r.poll();
+          while (c.next()) {
+            ids.add(c.id());
+          }
+        }
+      }
+    }
+    return ids;
+  }
+
+  @Test
+  void shouldAcknowledgeRetriedRequestWithOriginalPositions() {
+    Ingestor in = ingestor(payments().build());
+    IngestResult first = in.ingestMaps(events(10, "t"), "req-1");
+    clock.addAndGet(60_000);
+    IngestResult retry = in.ingestMaps(events(10, "t"), "req-1");
+
+    assertThat(first.accepted()).isEqualTo(10);
+    assertThat(first.duplicates()).isZero();
+    assertThat(retry.accepted()).isEqualTo(10);
+    assertThat(retry.duplicates()).isEqualTo(10);
+    assertThat(retry.positions()).isEqualTo(first.positions());
+    assertThat(idsInLog()).hasSize(10).doesNotHaveDuplicates().allMatch(id -> id.startsWith("req-1#"));
+  }
+
+  @Test
+  void shouldAppendTheSameEventsAgainUnderAnotherKey() {
+    Ingestor in = ingestor(payments().build());
+    in.ingestMaps(events(4, "t"), "a");
+    IngestResult other = in.ingestMaps(events(4, "t"), "b");
+    assertThat(other.duplicates()).isZero();
+    assertThat(idsInLog()).hasSize(8);
+  }
+
+  @Test
+  void shouldKeepRejectionsAndAcknowledgeTheGoodEventsOfARetry() {
+    Ingestor in = ingestor(payments().build());
+    List<Map<String, Object>> batch = events(5, "t");
+    batch.set(2, event("u1", "t2", -1));
+    IngestResult first = in.ingestMaps(batch, "k");
+    IngestResult retry = in.ingestMaps(batch, "k");
+    assertThat(first.rejections()).extracting(IngestResult.Rejection::index).containsExactly(2);
+    assertThat(retry.rejections()).isEqualTo(first.rejections());
+    assertThat(retry.positions()).isEqualTo(first.positions());
+    assertThat(retry.duplicates()).isEqualTo(4);
+    assertThat(idsInLog()).containsExactlyInAnyOrder("k#0", "k#1", "k#3", "k#4");
+  }
+
+  @Test
+  void shouldNotAppendAReSentEventWithTheSameIdField() {
+    Ingestor in = ingestor(payments().id("txn").build());
+    IngestResult first = in.ingestMaps(List.of(event("ann", "tx-1", 1), event("bob", "tx-2", 2)));
+    IngestResult again = in.ingestMaps(List.of(event("bob", "tx-2", 2), event("cid", "tx-3", 3)));
+    assertThat(again.accepted()).isEqualTo(2);
+    assertThat(again.duplicates()).isEqualTo(1);
+    int bobPartition = stream.partitionFor("bob".getBytes());
+    assertThat(again.positions().get(bobPartition)).contains(first.positions().get(bobPartition).get(
+        first.positions().get(bobPartition).size() - 1));
+    assertThat(idsInLog()).containsExactlyInAnyOrder("tx-1", "tx-2", "tx-3");
+  }
+
+  @Test
+  void shouldPreferTheIdFieldOverTheIdempotencyKey() {
+    Ingestor in = ingestor(payments().id("txn").build());
+    in.ingestMaps(List.of(event("ann", "tx-1", 1)), "key-a");
+    IngestResult r = in.ingestMaps(List.of(event("ann", "tx-1", 1)), "key-b");
+    assertThat(r.duplicates()).isEqualTo(1);
+    assertThat(idsInLog()).containsExactly("tx-1");
+  }
+
+  @Test
+  void shouldUseTheDecimalValueOfALongIdField() {
+    Ingestor in = ingestor(payments().id("seq").build());
+    IngestResult r = in.ingestMaps(List.of(event("ann", "a", 1), event("bob", "b", 2)));
+    assertThat(r.accepted()).isEqualTo(2);
+    assertThat(r.duplicates()).as("both have seq 7").isEqualTo(1);
+    assertThat(idsInLog()).containsExactly("7");
+  }
+
+  @Test
+  void shouldCountAnIdRepeatedInsideOneRequestAsADuplicate() {
+    Ingestor in = ingestor(payments().id("txn").build());
+    IngestResult r = in.ingestMaps(List.of(event("ann", "tx-1", 1), event("ann", "tx-1", 1), event("ann", "tx-2", 1)));
+    assertThat(r.accepted()).isEqualTo(3);
+    assertThat(r.duplicates()).isEqualTo(1);
+    List<Long> offsets = r.positions().get(stream.partitionFor("ann".getBytes()));
+    assertThat(offsets).hasSize(3);
+    assertThat(offsets.get(1)).isEqualTo(offsets.get(0));
+    assertThat(idsInLog()).containsExactlyInAnyOrder("tx-1", "tx-2");
+  }
+
+  @Test
+  void shouldRejectAnEventWithoutItsIdFieldWithTheReason() {
+    Ingestor in = ingestor(payments().id("txn").build());
+    IngestResult r = in.ingestMaps(List.of(event("ann", null, 1), event("ann", "", 1), event("ann", "tx", 1)));
+    assertThat(r.rejections()).containsExactly(
+        new IngestResult.Rejection(0, "event id field 'txn' is missing or null"),
+        new IngestResult.Rejection(1, "event id field 'txn' is empty"));
+    assertThat(r.accepted()).isEqualTo(1);
+  }
+
+  @Test
+  void shouldRefuseABadIdempotencyKey() {
+    Ingestor in = ingestor(payments().build());
+    assertThatThrownBy(() -> in.ingestMaps(events(1, "t"), ""))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("idempotency key is empty");
+    assertThatThrownBy(() -> in.ingestMaps(events(1, "t"), "x".repeat(257)))
+        .hasMessage("idempotency key is 257 characters long; at most 256");
+    assertThatThrownBy(() -> in.ingestMaps(events(1, "t"), "a\tb"))
+        .hasMessage("idempotency key has a character that is not printable ASCII (U+0009) at index 1");
+    assertThat(idsInLog()).isEmpty();
+  }
+
+  @Test
+  void shouldAppendAgainOnceTheDedupWindowHasPassed() {
+    Ingestor in = ingestor(payments().dedupWindow(Duration.ofMinutes(10)).build());
+    IngestResult first = in.ingestMaps(events(3, "t"), "k");
+    clock.addAndGet(Duration.ofMinutes(10).toMillis() - 1);
+    assertThat(in.ingestMaps(events(3, "t"), "k").duplicates()).as("just inside the window").isEqualTo(3);
+    clock.addAndGet(2);
+    IngestResult late = in.ingestMaps(events(3, "t"), "k");
+    assertThat(late.duplicates()).as("past the window").isZero();
+    assertThat(late.positions()).isNotEqualTo(first.positions());
+    assertThat(idsInLog()).hasSize(6);
+  }
+
+  @Test
+  void shouldRebuildTheIndexFromTheLogWithinTheWindow() {
+    StreamSpec spec = payments().dedupWindow(Duration.ofHours(1)).build();
+    Ingestor in = ingestor(spec);
+    IngestResult old = in.ingestMaps(events(4, "t"), "old");
+    clock.addAndGet(Duration.ofMinutes(40).toMillis());
+    IngestResult recent = in.ingestMaps(events(4, "t"), "recent");
+    in.ingestMaps(events(2, "t")); // no ids: not indexed
+    clock.addAndGet(Duration.ofMinutes(30).toMillis()); // "old" is now 70 minutes old
+
+    Ingestor reopened = ingestor(spec);
+    assertThat(reopened.rebuildDedupIndex()).isEqualTo(4);
+    assertThat(reopened.dedupEntries()).isEqualTo(4);
+    IngestResult retried = reopened.ingestMaps(events(4, "t"), "recent");
+    assertThat(retried.duplicates()).isEqualTo(4);
+    assertThat(retried.positions()).isEqualTo(recent.positions());
+    assertThat(reopened.ingestMaps(events(4, "t"), "old").duplicates()).as("outside the window").isZero();
+    assertThat(old.accepted()).isEqualTo(4);
+  }
+
+  @Test
+  void shouldLetOnlyOneOfManyConcurrentRequestsWithTheSameKeyAppend() throws Exception {
+    Ingestor in = ingestor(payments().build());
+    int threads = 4;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      for (int round = 0; round < 30; round++) {
+        CyclicBarrier start = new CyclicBarrier(threads);
+        String key = "race-" + round;
+        List<Future<IngestResult>> results = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          results.add(pool.submit(() -> {
+            start.await();
+            return in.ingestMaps(events(20, "t"), key);
+          }));
+        }
+        int appended = 0;
+        Map<Integer, List<Long>> positions = null;
+        for (Future<IngestResult> f : results) {
+          IngestResult r = f.get();
+          appended += r.accepted() - r.duplicates();
+          if (positions == null) {
+            positions = r.positions();
+          }
+          assertThat(r.positions()).as("round %d", round).isEqualTo(positions);
+        }
+        assertThat(appended).as("round %d", round).isEqualTo(20);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(idsInLog()).hasSize(30 * 20).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void shouldReleaseReservationsWhenTheAppendFails() {
+    Ingestor in = ingestor(payments().build());
+    log.close();
+    assertThatThrownBy(() -> in.ingestMaps(events(3, "t"), "k")).isInstanceOf(RuntimeException.class);
+    // had the failed request kept its reservations, this retry would wait for them forever
+    assertTimeoutPreemptively(Duration.ofMinutes(1), () -> assertThatThrownBy(() -> in.ingestMaps(events(3, "t"), "k"))
+        .isInstanceOf(RuntimeException.class));
+    assertThat(in.dedupEntries()).isZero();
+    log = FileLog.open(dir.resolve("log"));
+  }
+}
