@@ -393,7 +393,7 @@ public final class Engine implements Braid {
   @Override
   public IngestResult ingest(String stream, List<? extends Map<String, ?>> events, String idempotencyKey) {
     requireOpen();
-    return ingestor(stream).ingestMaps(events, idempotencyKey);
+    return tracked(stream, () -> ingestor(stream).ingestMaps(events, idempotencyKey));
   }
 
   @Override
@@ -405,7 +405,7 @@ public final class Engine implements Braid {
   @Override
   public IngestResult ingestJson(String stream, List<JsonNode> events, String idempotencyKey) {
     requireOpen();
-    return ingestor(stream).ingestJson(events, idempotencyKey);
+    return tracked(stream, () -> ingestor(stream).ingestJson(events, idempotencyKey));
   }
 
   @Override
@@ -417,7 +417,7 @@ public final class Engine implements Braid {
   @Override
   public IngestResult ingestText(String stream, List<String> events, int[] lines, String idempotencyKey) {
     requireOpen();
-    return ingestor(stream).ingestText(events, lines, idempotencyKey);
+    return tracked(stream, () -> ingestor(stream).ingestText(events, lines, idempotencyKey));
   }
 
   @Override

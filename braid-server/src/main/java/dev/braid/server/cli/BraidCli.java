@@ -68,7 +68,7 @@ public final class BraidCli implements Callable<Integer> {
   }
 
   /** An expected failure with a message meant for the user: no stack trace, a chosen exit code. */
-  static final class CommandFailedException extends RuntimeException {
+  static class CommandFailedException extends RuntimeException {
     private final int exitCode;
 
     CommandFailedException(String message, int exitCode) {
