@@ -121,7 +121,8 @@ class BatchSpillTest {
     Files.write(spill.resolve("nested").resolve("merge-1.run"), new byte[10]);
     Files.write(view.resolve("v" + (version + 1) + ".base.tmp"), new byte[10]);
     try (Engine e = Engine.open(dir, spec, EngineOptions.defaults())) {
-      assertThat(filesUnder(view)).containsExactly("v" + version + ".base");
+      // The clean close above also left a checkpoint of the Delta, which stays.
+      assertThat(filesUnder(view)).filteredOn(f -> !f.endsWith(".ckpt")).containsExactly("v" + version + ".base");
       assertThat(e.get("by_user", "u3").values()).containsEntry("n", 10L);
     }
   }
