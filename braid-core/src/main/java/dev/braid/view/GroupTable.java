@@ -1,5 +1,9 @@
 package dev.braid.view;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -45,6 +49,8 @@ final class GroupTable {
   private static final int LENGTH = 1;
   private static final int HASH = 2;
   private static final int HEAD = 3;
+  /** Big-endian long views of the key arena, to compare keys eight bytes at a time. */
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
   /** Sets a new group's state row to the aggregations' zero. */
   @FunctionalInterface
@@ -130,7 +136,7 @@ final class GroupTable {
   }
 
   /** {@link #hash(byte[], int)} of {@code len} bytes of {@code b} from {@code off} (absolute gets). */
-  static int hash(java.nio.ByteBuffer b, int off, int len) {
+  static int hash(ByteBuffer b, int off, int len) {
     int h = 0x811c9dc5;
     for (int i = off, end = off + len; i < end; i++) {
       h = (h ^ (b.get(i) & 0xff)) * 0x01000193;
@@ -192,6 +198,59 @@ final class GroupTable {
     }
   }
 
+  /**
+   * {@link #probe(byte[], int, int)} for a key given as {@code len} bytes of {@code key} from
+   * {@code off} (absolute gets): the record's own key slice, so the fold neither copies nor
+   * rehashes it.
+   */
+  private int probe(ByteBuffer key, int off, int len, int hash) {
+    long[] s = slots;
+    int slot = hash & mask;
+    while (true) {
+      long e = s[slot];
+      if (e == EMPTY || ((int) (e >>> 32) == hash && keyEquals((int) e, key, off, len))) {
+        return slot;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private boolean keyEquals(int id, ByteBuffer key, int off, int len) {
+    int at = id * INFO;
+    if (keyInfo[at + LENGTH] != len) {
+      return false;
+    }
+    byte[] kb = keyBytes;
+    int k = keyInfo[at + OFFSET];
+    int i = 0;
+    // Eight bytes at a time, both sides read big-endian (a log buffer is; any other is turned).
+    boolean bigEndian = key.order() == ByteOrder.BIG_ENDIAN;
+    for (; i + 8 <= len; i += 8) {
+      long w = key.getLong(off + i);
+      if ((long) LONGS.get(kb, k + i) != (bigEndian ? w : Long.reverseBytes(w))) {
+        return false;
+      }
+    }
+    for (; i < len; i++) {
+      if (kb[k + i] != key.get(off + i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** {@link #findOrInsertKey(byte[], int, int)} for a key slice of a buffer (see {@link #probe(ByteBuffer, int, int, int)}). */
+  int findOrInsertKey(ByteBuffer key, int off, int len, int hash) {
+    int slot = probe(key, off, len, hash);
+    long e = slots[slot];
+    if (e != EMPTY) {
+      return (int) e;
+    }
+    int id = newKey(slot, len, hash);
+    key.get(off, keyBytes, keyInfo[id * INFO + OFFSET], len);
+    return afterNewKey(id);
+  }
+
   /** The key id of {@code key}, or -1. */
   int findKey(byte[] key, int len, int hash) {
     long e = slots[probe(key, len, hash)];
@@ -217,6 +276,13 @@ final class GroupTable {
     if (e != EMPTY) {
       return (int) e;
     }
+    int id = newKey(slot, len, hash);
+    System.arraycopy(key, 0, keyBytes, keyInfo[id * INFO + OFFSET], len);
+    return afterNewKey(id);
+  }
+
+  /** Reserves a new key's id, its info and {@code len} bytes of arena, and fills empty {@code slot}. */
+  private int newKey(int slot, int len, int hash) {
     int id = keys;
     if (id == keyCapacity) {
       growKeys();
@@ -228,7 +294,6 @@ final class GroupTable {
       }
       keyBytes = Arrays.copyOf(keyBytes, (int) cap);
     }
-    System.arraycopy(key, 0, keyBytes, keyBytesUsed, len);
     int at = id * INFO;
     keyInfo[at + OFFSET] = keyBytesUsed;
     keyInfo[at + LENGTH] = len;
@@ -237,6 +302,11 @@ final class GroupTable {
     keyBytesUsed += len;
     keys++;
     slots[slot] = ((long) hash << 32) | id;
+    return id;
+  }
+
+  /** Finishes inserting key {@code id} once its bytes are in the arena: rehash, its one group. */
+  private int afterNewKey(int id) {
     if (keys * 2 > slots.length) {
       rehash();
     }

@@ -21,7 +21,10 @@ final class RecordChunk {
   final int[] valueLength = new int[CAPACITY];
   final long[] offset = new long[CAPACITY];
   final long[] eventTime = new long[CAPACITY];
-  private final int[] hash = new int[CAPACITY];
+  /** Each record's key slice in its buffer and the key's {@link GroupTable#hash}. */
+  final int[] keyOffset = new int[CAPACITY];
+  final int[] keyLength = new int[CAPACITY];
+  final int[] hash = new int[CAPACITY];
   private final int[] scratch = new int[CAPACITY];
   int size;
   /** Keeps the touches' loads alive. */
@@ -43,7 +46,11 @@ final class RecordChunk {
       valueLength[k] = c.valueLength();
       offset[k] = c.offset();
       eventTime[k] = c.eventTime();
-      hash[k] = GroupTable.hash(b, c.keyOffset(), c.keyLength());
+      int ko = c.keyOffset();
+      int kl = c.keyLength();
+      keyOffset[k] = ko;
+      keyLength[k] = kl;
+      hash[k] = GroupTable.hash(b, ko, kl);
       k++;
       more = c.next() && c.offset() < until;
     } while (more && k < n);
