@@ -37,13 +37,7 @@ class AggregationHotPathTest {
       "last(f)           | STRING",
   })
   void shouldNotAllocateInAdd(String spec, FieldType type) {
-    com.sun.management.ThreadMXBean threads;
-    try {
-      threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-    } catch (ClassCastException e) {
-      Assumptions.abort("no per-thread allocation counter on this JVM");
-      return;
-    }
+    com.sun.management.ThreadMXBean threads = allocationCounter();
     Aggregation agg = Aggregations.create(Aggregations.parse(spec), type);
     Random random = new Random(42);
     long[] values = new long[1024];
@@ -70,13 +64,7 @@ class AggregationHotPathTest {
 
   @org.junit.jupiter.api.Test
   void shouldNotAllocateInTheFusedAdd() {
-    com.sun.management.ThreadMXBean threads;
-    try {
-      threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-    } catch (ClassCastException e) {
-      Assumptions.abort("no per-thread allocation counter on this JVM");
-      return;
-    }
+    com.sun.management.ThreadMXBean threads = allocationCounter();
     java.util.Map<String, FieldType> fields = new java.util.LinkedHashMap<>();
     fields.put("k", FieldType.STRING);
     fields.put("l", FieldType.LONG);
@@ -113,6 +101,15 @@ class AggregationHotPathTest {
     }
     long allocated = threads.getThreadAllocatedBytes(thread) - before;
     assertThat(allocated).as("bytes allocated by %d fused adds", EVENTS).isLessThan(1024);
+  }
+
+  private static com.sun.management.ThreadMXBean allocationCounter() {
+    try {
+      return (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    } catch (ClassCastException e) {
+      Assumptions.abort("no per-thread allocation counter on this JVM");
+      throw e; // not reached: abort throws
+    }
   }
 
   private static void run(Aggregation agg, FieldType type, AccumulatorState s, AggInput in, long[] longs,
