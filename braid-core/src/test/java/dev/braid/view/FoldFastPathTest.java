@@ -284,6 +284,16 @@ class FoldFastPathTest {
     }
 
     @Override
+    public int idOffset() {
+      return -1; // records without ids
+    }
+
+    @Override
+    public int idLength() {
+      return 0;
+    }
+
+    @Override
     public boolean next() {
       return ++at < keyOffset.length;
     }
