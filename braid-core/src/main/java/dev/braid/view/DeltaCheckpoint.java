@@ -58,9 +58,11 @@ import java.util.zip.CheckedInputStream;
  * leaves a recent one.
  *
  * <h2>Cost</h2>
- * Writing holds each partition's read lock while its groups are serialized into the page cache,
- * which pauses that partition's speed-layer thread for about as long (tens of milliseconds per
- * million groups); fsync and rename happen after the locks are released.
+ * A partition whose rows are plain longs ({@code count}, {@code sum}, {@code min}, {@code max},
+ * ...) is copied under its read lock ({@link GroupTable#snapshot}: the used parts of a few arrays)
+ * and serialized after the lock is released, so its speed-layer thread waits only for a few array
+ * copies; a partition with object state (sketches, strings) is serialized under the lock, which
+ * pauses its thread for as long. fsync and rename happen after the locks are released.
  */
 final class DeltaCheckpoint {
 
@@ -146,11 +148,17 @@ final class DeltaCheckpoint {
       ViewProgram.Scratch x = program.scratch();
       for (PartitionDelta pd : delta.partitions) {
         long stamp = pd.lock.readLock();
+        boolean locked = true;
         try {
           GroupTable t = pd.table;
           positions[pd.partition] = pd.writerPosition();
           b.writeLong(pd.writerPosition());
           b.writeLong(pd.foldedUnlocked());
+          if (t.canSnapshot()) {
+            t = t.snapshot(); // and serialize it without holding the writer off
+            pd.lock.unlockRead(stamp);
+            locked = false;
+          }
           b.writeInt(t.keyCount());
           for (int k = 0; k < t.keyCount(); k++) {
             b.writeInt(t.keyLength(k));
@@ -167,7 +175,9 @@ final class DeltaCheckpoint {
             out.maybeFlush();
           }
         } finally {
-          pd.lock.unlockRead(stamp);
+          if (locked) {
+            pd.lock.unlockRead(stamp);
+          }
         }
       }
       out.flush();

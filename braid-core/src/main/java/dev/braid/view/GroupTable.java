@@ -128,6 +128,50 @@ final class GroupTable {
     this.objects = objectWidth == 0 ? null : new Object[keyCap * objectWidth];
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Snapshots (checkpoints)
+  // ---------------------------------------------------------------------------------------------
+
+  /** An empty holder for {@link #snapshot}s of tables shaped like {@code shape}. */
+  private GroupTable(GroupTable shape) {
+    this.init = shape.init;
+    this.windowed = shape.windowed;
+    this.longWidth = shape.longWidth;
+    this.objectWidth = 0;
+    this.infoInts = shape.infoInts;
+  }
+
+  /** Whether {@link #snapshot} can copy this table: its state rows are plain longs. */
+  boolean canSnapshot() {
+    return objectWidth == 0;
+  }
+
+  /**
+   * Copies what iterating the table reads — keys, groups, windows, state rows — into a new holder.
+   * The copy supports {@link #keyCount}, {@link #keyBytes}, {@link #keyOffset}, {@link #keyLength},
+   * {@link #firstGroupOfKey}, {@link #nextGroupOfKey}, {@link #window} and {@link #longs}, not
+   * lookups. It is a few array copies of the used parts, so a checkpoint holds the writer off for
+   * that long instead of for serializing every group; the copy is garbage once written. Only for
+   * tables that {@link #canSnapshot()}.
+   */
+  GroupTable snapshot() {
+    if (!canSnapshot()) {
+      throw new IllegalStateException("a table with object state cannot be snapshot by copying arrays");
+    }
+    GroupTable s = new GroupTable(this);
+    s.keyBytes = Arrays.copyOf(keyBytes, keyBytesUsed);
+    s.keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + keys * infoInts);
+    s.longs = Arrays.copyOf(longs, groups * longWidth);
+    if (windowed) {
+      s.groupNext = Arrays.copyOf(groupNext, groups);
+      s.groupWindow = Arrays.copyOf(groupWindow, groups);
+    }
+    s.keyBytesUsed = keyBytesUsed;
+    s.keys = keys;
+    s.groups = groups;
+    return s;
+  }
+
   int keyCount() {
     return keys;
   }
