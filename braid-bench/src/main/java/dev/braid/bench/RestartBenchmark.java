@@ -73,7 +73,7 @@ public final class RestartBenchmark implements Callable<Integer> {
       description = "Partitions of the stream (default: ${DEFAULT-VALUE}).")
   int partitions;
 
-  @Option(names = "--checkpoint-every-ms", paramLabel = "MS", defaultValue = "1000",
+  @Option(names = "--checkpoint-every-ms", paramLabel = "MS", defaultValue = "200",
       description = "Checkpoint interval while measuring the overhead (default: ${DEFAULT-VALUE}).")
   long checkpointEveryMs;
 
