@@ -2,6 +2,9 @@ package dev.braid.agg;
 
 import dev.braid.event.EventReader;
 import dev.braid.event.FieldType;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 
 /**
  * The {@link Aggregation#add} of a whole state row at once, for rows whose aggregations are all
@@ -39,9 +42,14 @@ public final class NumericFold {
   private static final int DOUBLE_MIN = 6;
   private static final int DOUBLE_MAX = 7;
 
+  /** Big-endian long views of a byte array, for {@link #extract} and {@link #addExtracted}. */
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+
   private final int[] op;
   private final int[] field;
   private final int[] slot;
+  /** Ops that read a field's value (sums, min, max): each has a column in an extracted row. */
+  private final int valueColumns;
   /** The row is exactly {@code count} then {@code sum} of a long field, the commonest view. */
   private final boolean countLongSum;
 
@@ -50,6 +58,15 @@ public final class NumericFold {
     this.field = field;
     this.slot = slot;
     this.countLongSum = op.length == 2 && op[0] == COUNT && op[1] == LONG_SUM;
+    int v = 0;
+    for (int o : op) {
+      v += readsValue(o) ? 1 : 0;
+    }
+    this.valueColumns = v;
+  }
+
+  private static boolean readsValue(int op) {
+    return op != COUNT && op != COUNT_VALUES;
   }
 
   /**
@@ -152,6 +169,131 @@ public final class NumericFold {
           break;
         default:
           throw new IllegalStateException("unknown op " + op[i]);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Extracted inputs: the fold split in two passes
+  // ---------------------------------------------------------------------------------------------
+
+  /** The aggregations (ops) of the row, in row order. */
+  public int ops() {
+    return op.length;
+  }
+
+  /** Bytes that {@link #extract} writes per event: 8 per op that reads a field's value. */
+  public int extractedBytes() {
+    return 8 * valueColumns;
+  }
+
+  /**
+   * Reads, for the first {@code limit} ops in row order, what {@link #add} would read from the
+   * event: whether the op's field is null and, for ops that use it, the field's value as its raw
+   * 64 bits (a double's bits are those {@link EventReader#getDouble} converts). Writes the values
+   * big-endian at {@code dst[at ..]}, one long per op that reads a value, and returns the null
+   * flags, bit {@code i} for op {@code i}. Reads happen in the order {@link #add} does them, so an
+   * exception from the event happens at the op where {@code add} would have thrown it.
+   */
+  public int extract(EventReader e, byte[] dst, int at, int limit) {
+    int nulls = 0;
+    int c = at;
+    int[] op = this.op;
+    for (int i = 0; i < limit; i++) {
+      int o = op[i];
+      if (o == COUNT) {
+        continue;
+      }
+      boolean isNull = e.isNull(field[i]);
+      if (isNull) {
+        nulls |= 1 << i;
+      }
+      if (readsValue(o)) {
+        LONGS.set(dst, c, isNull ? 0L : e.getLong(field[i]));
+        c += 8;
+      }
+    }
+    return nulls;
+  }
+
+  /**
+   * How many ops, in row order, {@link #add} gets through on this event before reading it throws;
+   * {@link #ops()} when none throws. For an event whose {@link #extract} threw: {@code add} would
+   * have updated the row up to that op, so the two-pass fold does the same.
+   */
+  public int opsBeforeFailure(EventReader e) {
+    for (int i = 0; i < op.length; i++) {
+      try {
+        if (op[i] != COUNT) {
+          if (!e.isNull(field[i]) && readsValue(op[i])) {
+            e.getLong(field[i]);
+          }
+        }
+      } catch (RuntimeException ex) {
+        return i;
+      }
+    }
+    return op.length;
+  }
+
+  /**
+   * Folds an event given by what {@link #extract} read from it ({@code src[at ..]} and
+   * {@code nulls}) into the row at {@code longs[base]}, applying the first {@code limit} ops: the
+   * same row, bit for bit, as {@link #add} of that event (with {@code limit = ops()}), through the
+   * same helpers in the same order.
+   */
+  public void addExtracted(long[] longs, int base, byte[] src, int at, int nulls, int limit) {
+    if (countLongSum && limit == 2) {
+      longs[base]++;
+      if ((nulls & 2) == 0) {
+        longs[base + slot[1]] += (long) LONGS.get(src, at);
+      }
+      return;
+    }
+    int[] op = this.op;
+    int c = at;
+    for (int i = 0; i < limit; i++) {
+      int o = op[i];
+      int s = base + slot[i];
+      boolean isNull = (nulls & (1 << i)) != 0;
+      long v = 0;
+      if (readsValue(o)) {
+        v = (long) LONGS.get(src, c);
+        c += 8;
+      }
+      switch (o) {
+        case COUNT:
+          longs[s]++;
+          break;
+        case COUNT_VALUES:
+          if (!isNull) {
+            longs[s]++;
+          }
+          break;
+        case LONG_SUM:
+          if (!isNull) {
+            longs[s] += v;
+          }
+          break;
+        case DOUBLE_SUM:
+          if (!isNull) {
+            DoubleDouble.add(longs, s, Double.longBitsToDouble(v));
+          }
+          break;
+        case LONG_MIN:
+        case LONG_MAX:
+          if (!isNull) {
+            MinMaxAggregation.offerLong(longs, s, v, o == LONG_MAX);
+          }
+          break;
+        case DOUBLE_MIN:
+        case DOUBLE_MAX:
+          if (!isNull) {
+            MinMaxAggregation.offerDouble(longs, s, Double.longBitsToDouble(v), o == DOUBLE_MAX);
+          }
+          break;
+        default:
+          throw new IllegalStateException("unknown op " + o);
       }
     }
   }

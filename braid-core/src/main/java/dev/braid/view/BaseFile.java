@@ -106,15 +106,23 @@ final class BaseFile implements AutoCloseable {
    * in the header, fsyncs, renames the file into place and fsyncs the directory. Closing a writer
    * that has not finished deletes the temporary file.
    *
-     * <h2>Memory</h2>
-   * Independent of the number of keys except for the hash index, which is built in memory while
-   * entries are written: 8 bytes per slot (key hash, entry position) and 2 to 4 slots per key (load
+   * <h2>Memory</h2>
+   * Independent of the number of keys except for the hash index: while entries are written the
+   * writer keeps each key's (hash, entry position), 8 bytes per key, and {@link #finish} builds the
+   * index from them once the key count is known: 8 bytes per slot and 2 to 4 slots per key (load
    * factor at most 1/2, slot count a power of two as the format requires), i.e. 16 to 32 bytes per
-   * key, briefly half as much again while it doubles when the {@code expectedKeys} given to
-   * {@link #begin} was too low. A key's entry is assembled whole in the buffer, so the buffer also
-   * grows to the largest single key (all its windows).
+   * key. A key's entry is assembled whole in the buffer, so the buffer also grows to the largest
+   * single key (all its windows).
    *
-   * <p>Not thread-safe. Keys must be distinct; the writer does not check it.
+   * <h2>Sections</h2>
+   * Several threads can serialize entries at once, each into a {@link Section} of its own, and hand
+   * a full section to {@link #append(Section)}; only that call (a file write, a checksum update and
+   * copying the section's key positions) has to be serialized by the caller. This is how the batch
+   * layer's partition tasks write their keys while they fold, instead of one thread writing every
+   * key after the fold.
+   *
+   * <p>Not thread-safe: one thread at a time (callers of {@link #append} hold a lock). Keys must be
+   * distinct; the writer does not check it.
    */
   static final class Writer implements GroupSink, AutoCloseable {
 
@@ -124,28 +132,28 @@ final class BaseFile implements AutoCloseable {
     private final Path target;
     private final Path tmp;
     private final ViewProgram program;
-    private final ViewProgram.Scratch x;
     private final Cut cut;
     private final FileChannel channel;
-    private final DataBuffer buf = new DataBuffer(64 << 10); // grows to FLUSH_BYTES + one entry
+    /** The cut, then nothing: entries go through {@link #own} or other sections. */
+    private final DataBuffer buf = new DataBuffer(1 << 10);
+    /** The section that {@link #beginKey}, {@link #window} and {@link #endKey} write entries to. */
+    private final Section own;
     private final CRC32C bodyCrc = new CRC32C();
     private long flushed; // bytes of the file already handed to the channel
-    private int[] slots; // slot s: hash at [2s], entry position at [2s + 1] (adjacent: one cache miss)
+    /** Key i's hash at [2i], its entry's position at [2i + 1]; the index is built from them by finish. */
+    private int[] entries;
     private long keys;
     private long groups;
-    private int entryStart = -1; // position in buf of the open key's entry, -1 between keys
-    private int windowCountAt;
-    private int windows;
     private boolean finished;
 
     private Writer(Path target, ViewProgram program, Cut cut, long expectedKeys, FileChannel channel, Path tmp) {
       this.target = target;
       this.tmp = tmp;
       this.program = program;
-      this.x = program.scratch();
+      this.own = new Section(program);
       this.cut = cut;
       this.channel = channel;
-      this.slots = new int[2 * slotsFor(expectedKeys)];
+      this.entries = new int[2 * (int) Math.max(16, Math.min(1 << 26, expectedKeys))];
     }
 
     /** Opens a writer for {@code target}; {@code expectedKeys} sizes the index (it grows if exceeded). */
@@ -182,20 +190,210 @@ final class BaseFile implements AutoCloseable {
     }
 
     @Override
-    public void beginKey(byte[] key, int off, int len, int hash) throws IOException {
+    public void beginKey(byte[] key, int off, int len, int hash) {
+      requireOpen();
+      own.beginKey(key, off, len, hash);
+    }
+
+    @Override
+    public void window(long window, long[] longs, int longBase, Object[] objects, int objectBase)
+        throws IOException {
+      own.window(window, longs, longBase, objects, objectBase);
+    }
+
+    @Override
+    public void window(long window, byte[] state, int off, int len) {
+      own.window(window, state, off, len);
+    }
+
+    @Override
+    public void endKey() throws IOException {
+      own.endKey();
+      if (own.full()) {
+        append(own);
+      }
+    }
+
+    private void requireOpen() {
+      if (finished || entries == null) {
+        throw new IllegalStateException("the base writer for " + target + " has finished");
+      }
+    }
+
+    private void addEntry(int hash, int pos) {
+      if (2 * keys + 2 > entries.length) {
+        if (entries.length >= Integer.MAX_VALUE / 2 - 8) {
+          throw new IllegalStateException("too many keys for one Base");
+        }
+        entries = Arrays.copyOf(entries, entries.length * 2);
+      }
+      entries[(int) (2 * keys)] = hash;
+      entries[(int) (2 * keys + 1)] = pos;
+    }
+
+    /**
+     * Appends the entries serialized in {@code s} after everything written so far, and empties
+     * {@code s}. The caller serializes calls (and all other calls) on this writer.
+     */
+    void append(Section s) throws IOException {
+      if (s != own && own.entryStart >= 0) {
+        throw new IllegalStateException("append inside a key: call endKey first");
+      }
+      requireOpen();
+      if (s.entryStart >= 0) {
+        throw new IllegalStateException("a section inside a key: call endKey on it first");
+      }
+      if (s.keys == 0) {
+        return;
+      }
+      if (buf.size() > 0) {
+        flush();
+      }
+      long at = flushed;
+      if (at + s.buf.size() > MAX_FILE - 1024) {
+        throw new IOException("base would exceed 2 GiB; this version of Braid keeps a Base in one mapped file");
+      }
+      bodyCrc.update(s.buf.array(), 0, s.buf.size());
+      writeFully(ByteBuffer.wrap(s.buf.array(), 0, s.buf.size()));
+      flushed += s.buf.size();
+      int[] e = s.entries;
+      for (int i = 0; i < s.keys; i++) {
+        addEntry(e[2 * i], (int) (at + e[2 * i + 1]));
+        keys++;
+      }
+      groups += s.groups;
+      s.reset();
+    }
+
+    /** The index of the format: every key's (hash, entry position) by linear probing, in memory order. */
+    private int[] buildIndex() {
+      int slotCount = slotsFor(keys);
+      int[] slots = new int[2 * slotCount];
+      int mask = slotCount - 1;
+      int[] e = entries;
+      for (long i = 0; i < keys; i++) {
+        int hash = e[(int) (2 * i)];
+        int slot = hash & mask;
+        while (slots[2 * slot + 1] != 0) {
+          slot = (slot + 1) & mask;
+        }
+        slots[2 * slot] = hash;
+        slots[2 * slot + 1] = e[(int) (2 * i + 1)];
+      }
+      return slots;
+    }
+
+    private void flush() throws IOException {
+      bodyCrc.update(buf.array(), 0, buf.size());
+      writeFully(ByteBuffer.wrap(buf.array(), 0, buf.size()));
+      flushed += buf.size();
+      buf.reset();
+    }
+
+    private void writeFully(ByteBuffer b) throws IOException {
+      while (b.hasRemaining()) {
+        channel.write(b);
+      }
+    }
+
+    /** Writes the index and the header, makes the file durable and moves it to the target. */
+    void finish() throws IOException {
+      if (own.entryStart >= 0) {
+        throw new IllegalStateException("finish inside a key: call endKey first");
+      }
+      requireOpen();
+      append(own);
+      flush();
+      long tablePos = flushed;
+      int slotCount = slotsFor(keys);
+      if (tablePos + (long) slotCount * 8 > MAX_FILE) {
+        throw new IOException("base would exceed 2 GiB; this version of Braid keeps a Base in one mapped file");
+      }
+      int[] slots = buildIndex();
+      entries = null;
+      // hash, position: exactly the on-disk slot layout, converted in bulk a slice at a time
+      ByteBuffer slice = ByteBuffer.allocate(FLUSH_BYTES).order(ByteOrder.BIG_ENDIAN);
+      for (int i = 0; i < slots.length; ) {
+        int n = Math.min(slots.length - i, FLUSH_BYTES / 4);
+        slice.clear();
+        slice.asIntBuffer().put(slots, i, n);
+        slice.limit(n * 4);
+        bodyCrc.update(slice.array(), 0, n * 4);
+        writeFully(slice);
+        flushed += n * 4L;
+        i += n;
+      }
+      ByteBuffer h = ByteBuffer.allocate(HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
+      h.put(MAGIC).putInt(VERSION).putInt(cut.partitions()).putLong(keys).putLong(groups).putLong(tablePos)
+          .putInt(slotCount).putInt(program.spec.definition().hashCode()).putInt((int) bodyCrc.getValue());
+      CRC32C hc = new CRC32C();
+      hc.update(h.array(), 0, HEADER_CRC_OFFSET);
+      h.putInt((int) hc.getValue()).putInt(0);
+      h.flip();
+      while (h.hasRemaining()) {
+        channel.write(h, h.position());
+      }
+      channel.force(true);
+      channel.close();
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      finished = true;
+      try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+        dir.force(true);
+      }
+    }
+
+    /** Releases the file; a writer that did not finish deletes its temporary file. */
+    @Override
+    public void close() throws IOException {
+      if (!finished) {
+        finished = true; // close once
+        entries = null;
+        try {
+          channel.close();
+        } finally {
+          Files.deleteIfExists(tmp);
+        }
+      }
+    }
+  }
+
+  /**
+   * Entries of a Base serialized by one thread for {@link Writer#append}: the same entry layout,
+   * positions relative to the section's start. Reused after each append. Not thread-safe.
+   */
+  static final class Section implements GroupSink {
+
+    private final ViewProgram program;
+    private final ViewProgram.Scratch x;
+    private final DataBuffer buf = new DataBuffer(Writer.FLUSH_BYTES + (4 << 10));
+    private int[] entries = new int[2 * 4096];
+    private int keys;
+    private long groups;
+    private int entryStart = -1;
+    private int windowCountAt;
+    private int windows;
+
+    Section(ViewProgram program) {
+      this.program = program;
+      this.x = program.scratch();
+    }
+
+    /** Whether the section holds enough bytes to be appended (about as much as the writer flushes). */
+    boolean full() {
+      return buf.size() >= Writer.FLUSH_BYTES;
+    }
+
+    @Override
+    public void beginKey(byte[] key, int off, int len, int hash) {
       if (entryStart >= 0) {
         throw new IllegalStateException("beginKey inside a key: call endKey first");
       }
-      requireOpen();
-      long pos = flushed + buf.size();
-      if (pos > MAX_FILE - 1024) {
-        throw new IOException("base would exceed 2 GiB; this version of Braid keeps a Base in one mapped file");
+      if (2 * keys + 2 > entries.length) {
+        entries = Arrays.copyOf(entries, entries.length * 2);
       }
-      if ((keys + 1) * 4 > slots.length) {
-        growIndex();
-      }
-      index(hash, (int) pos);
       entryStart = buf.size();
+      entries[2 * keys] = hash;
+      entries[2 * keys + 1] = entryStart;
       buf.writeInt(len);
       buf.write(key, off, len);
       windowCountAt = buf.size();
@@ -219,15 +417,12 @@ final class BaseFile implements AutoCloseable {
     }
 
     @Override
-    public void endKey() throws IOException {
+    public void endKey() {
       requireKey();
       buf.setInt(windowCountAt, windows);
       keys++;
       groups += windows;
       entryStart = -1;
-      if (buf.size() >= FLUSH_BYTES) {
-        flush();
-      }
     }
 
     private void requireKey() {
@@ -236,96 +431,10 @@ final class BaseFile implements AutoCloseable {
       }
     }
 
-    private void requireOpen() {
-      if (finished || slots == null) {
-        throw new IllegalStateException("the base writer for " + target + " has finished");
-      }
-    }
-
-    private void index(int hash, int pos) {
-      int mask = (slots.length >> 1) - 1;
-      int slot = hash & mask;
-      while (slots[2 * slot + 1] != 0) {
-        slot = (slot + 1) & mask;
-      }
-      slots[2 * slot] = hash;
-      slots[2 * slot + 1] = pos;
-    }
-
-    private void growIndex() {
-      int[] old = slots;
-      slots = new int[old.length * 2];
-      for (int s = 0; s < old.length; s += 2) {
-        if (old[s + 1] != 0) {
-          index(old[s], old[s + 1]);
-        }
-      }
-    }
-
-    private void flush() throws IOException {
-      bodyCrc.update(buf.array(), 0, buf.size());
-      writeFully(ByteBuffer.wrap(buf.array(), 0, buf.size()));
-      flushed += buf.size();
+    private void reset() {
       buf.reset();
-    }
-
-    private void writeFully(ByteBuffer b) throws IOException {
-      while (b.hasRemaining()) {
-        channel.write(b);
-      }
-    }
-
-    /** Writes the index and the header, makes the file durable and moves it to the target. */
-    void finish() throws IOException {
-      if (entryStart >= 0) {
-        throw new IllegalStateException("finish inside a key: call endKey first");
-      }
-      requireOpen();
-      flush();
-      long tablePos = flushed;
-      int slotCount = slots.length >> 1;
-      if (tablePos + (long) slotCount * 8 > MAX_FILE) {
-        throw new IOException("base would exceed 2 GiB; this version of Braid keeps a Base in one mapped file");
-      }
-      for (int i = 0; i < slots.length; i++) { // hash, position: exactly the on-disk slot layout
-        buf.writeInt(slots[i]);
-        if (buf.size() >= FLUSH_BYTES) {
-          flush();
-        }
-      }
-      flush();
-      ByteBuffer h = ByteBuffer.allocate(HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
-      h.put(MAGIC).putInt(VERSION).putInt(cut.partitions()).putLong(keys).putLong(groups).putLong(tablePos)
-          .putInt(slotCount).putInt(program.spec.definition().hashCode()).putInt((int) bodyCrc.getValue());
-      CRC32C hc = new CRC32C();
-      hc.update(h.array(), 0, HEADER_CRC_OFFSET);
-      h.putInt((int) hc.getValue()).putInt(0);
-      h.flip();
-      while (h.hasRemaining()) {
-        channel.write(h, h.position());
-      }
-      channel.force(true);
-      channel.close();
-      slots = null;
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      finished = true;
-      try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
-        dir.force(true);
-      }
-    }
-
-    /** Releases the file; a writer that did not finish deletes its temporary file. */
-    @Override
-    public void close() throws IOException {
-      if (!finished) {
-        finished = true; // close once
-        slots = null;
-        try {
-          channel.close();
-        } finally {
-          Files.deleteIfExists(tmp);
-        }
-      }
+      keys = 0;
+      groups = 0;
     }
   }
 

@@ -1,10 +1,16 @@
 package dev.braid.view;
 
+import dev.braid.agg.NumericFold;
+import dev.braid.event.EventReader;
 import dev.braid.log.Cut;
 import dev.braid.log.LogReader;
 import dev.braid.log.LogStream;
 import dev.braid.log.RecordCursor;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -107,6 +113,7 @@ final class BatchLayer {
   private record Held(int partition, GroupTable table, long bytes) {}
 
   private final ViewProgram program;
+  private final boolean radix;
   private final LogStream stream;
   private final int concurrency;
   private final long budget;
@@ -128,6 +135,15 @@ final class BatchLayer {
    * @param memoryBudget bytes for the cycle's tables (and the merge's buffers), shared by all tasks
    */
   BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters) {
+    this(program, stream, threads, memoryBudget, counters, true);
+  }
+
+  /**
+   * @param radixWhenPossible false to fold every view through one table per partition (the path
+   *     that views the radix fold does not take use); for tests and measurements that compare the two
+   */
+  BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters,
+      boolean radixWhenPossible) {
     if (threads < 1) {
       throw new IllegalArgumentException("threads must be at least 1, was " + threads);
     }
@@ -135,6 +151,7 @@ final class BatchLayer {
       throw new IllegalArgumentException("memoryBudget must be positive, was " + memoryBudget);
     }
     this.program = program;
+    this.radix = radixWhenPossible && canFoldByRadix(program);
     this.stream = stream;
     this.concurrency = Math.max(1, Math.min(threads, stream.partitions()));
     this.budget = memoryBudget;
@@ -145,6 +162,21 @@ final class BatchLayer {
   /** Whether every group's events live in one partition: the view groups by the stream's key field. */
   static boolean isKeyPartitioned(ViewProgram program) {
     return program.spec.groupBy().strip().equals(program.schema.key().name());
+  }
+
+  /**
+   * Whether the radix fold applies: the view groups by the stream's key (each key's events in one
+   * partition, the record's key slice is the group key), has no windows, and its row is fused by a
+   * {@link NumericFold} of at most {@value RadixFold#MAX_OPS} aggregations.
+   */
+  static boolean canFoldByRadix(ViewProgram program) {
+    NumericFold f = program.fusedFold();
+    return program.groupsByRecordKey() && program.window == null && f != null && f.ops() <= RadixFold.MAX_OPS;
+  }
+
+  /** Whether this cycle folds by radix partitions ({@link #canFoldByRadix} and not turned off). */
+  boolean foldsByRadix() {
+    return radix;
   }
 
   /**
@@ -165,6 +197,9 @@ final class BatchLayer {
       return t;
     });
     try {
+      if (radix) {
+        return buildByRadix(cut, base, pool, started);
+      }
       List<Future<?>> tasks = new ArrayList<>(partitions);
       for (int p = 0; p < partitions; p++) {
         Fold fold = new Fold(p);
@@ -364,6 +399,463 @@ final class BatchLayer {
         held.add(new Held(partition, t, mine));
       }
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The radix fold
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Folds every partition with a {@link RadixFold}, whose tasks append finished buckets straight to
+   * the Base writer, then merges whatever they spilled into it.
+   */
+  private Stats buildByRadix(Cut cut, Path base, ExecutorService pool, long started)
+      throws IOException, InterruptedException {
+    int partitions = stream.partitions();
+    try (BaseFile.Writer w = BaseFile.Writer.begin(base, program, cut, 1 << 16)) {
+      List<Future<?>> tasks = new ArrayList<>(partitions);
+      for (int p = 0; p < partitions; p++) {
+        RadixFold fold = new RadixFold(p, w);
+        long end = cut.offset(p);
+        tasks.add(pool.submit(() -> {
+          fold.run(end);
+          return null;
+        }));
+      }
+      awaitAll(tasks);
+      long folded = System.nanoTime();
+      List<RunFile> all = new ArrayList<>(runs);
+      runs.clear();
+      int merges = 0;
+      if (!all.isEmpty()) {
+        // Runs hold the keys of buckets that did not fit, disjoint from every key already appended.
+        RunMerger merger = new RunMerger(program, budget);
+        merger.mergeAll(all, w, () -> newRunPath("merge"));
+        merges = merger.intermediateMerges();
+      }
+      w.finish();
+      return new Stats(w.keys(), w.groups(), counters.runsWritten().get(), bytesSpilled.get(), merges,
+          peakReserved.get(), folded - started, System.nanoTime() - folded);
+    }
+  }
+
+  /**
+   * One partition's task when the view {@link #canFoldByRadix}: the fold in two passes, after
+   * DuckDB's radix-partitioned aggregation.
+   *
+   * <h2>Why</h2>
+   * Folding events one by one into a table of a million keys misses the caches on every event (slot,
+   * key info, state row), however well the misses overlap. A batch cycle sees all its events up front,
+   * so it can first move them to where their key's state will be: <b>pass 1</b> reads the partition
+   * and appends each event, as (hash, key bytes, the values its aggregations read), to one of
+   * {@code P} buckets chosen by the hash's top bits, writing {@code P} sequential streams; <b>pass
+   * 2</b> folds one bucket at a time into a table that holds only that bucket's keys (a few thousand,
+   * small enough for the L2 cache), then writes the bucket's groups to the Base and clears the table
+   * for the next bucket. Keys of different buckets (and partitions) are disjoint, so a bucket's groups
+   * are final once the bucket is folded, and both threads write to the Base as they go, each through a
+   * {@link BaseFile.Section} of its own.
+   *
+   * <h2>Same results</h2>
+   * The hash is a fast one of the record's key slice (8 bytes at a time), used only to pick buckets and
+   * table slots; the Base and runs still get each key's {@link GroupTable#hash}, computed once per key.
+   * A bucket keeps its events in log order, so each group sees its events in the same order as the
+   * one-pass fold, through {@link NumericFold#addExtracted}, which applies the same helpers to the
+   * values {@link NumericFold#extract} read. Skipped events (filter, null key) and events that throw
+   * are handled as {@link ViewProgram#apply} handles them (an event whose values fail to read still
+   * creates its key and updates the row up to the failing aggregation, as the one-pass fold would).
+   *
+   * <h2>The memory budget</h2>
+   * The buckets' arrays and the table are reserved from the cycle's account like a {@link Fold}'s
+   * table, within the task's share. Buckets are sized from the partition's record count at the first
+   * record; when they cannot grow, the task ends a <em>round</em>: it folds every bucket so far into
+   * the table, spills the table as a sorted run (spilling it earlier if it outgrows the share), empties
+   * the buckets and reads on; after any round, the last one is flushed the same way, so all of that
+   * partition's keys go through runs and {@link RunMerger}. Without rounds, a bucket's array is
+   * released as soon as it is folded; a bucket whose table had to be spilled part way goes to runs
+   * whole. Not covered: a section's buffer (256 KiB) and the Base writer's key positions (8 bytes per
+   * key), as for the one-pass fold's Base write.
+   *
+   * <h2>Bucket entry</h2>
+   * <pre>
+   *   int hash | int key length (bits 0-25), null flags of ops 0-4 (bits 26-30), partial (bit 31)
+   *   | key bytes | [int ops applied, if partial] | one long per op that reads a value
+   * </pre>
+   */
+  private final class RadixFold {
+
+    /** The most aggregations a row may have: their null flags share an int with the key length. */
+    static final int MAX_OPS = 5;
+    private static final int LENGTH_BITS = 26;
+    private static final int LENGTH_MASK = (1 << LENGTH_BITS) - 1;
+    private static final int PARTIAL = 1 << 31;
+    /** Events per bucket aimed at; the partition's record count over this gives the bucket count. */
+    private static final int EVENTS_PER_BUCKET = 32 << 10;
+    private static final int MAX_BUCKET_BITS = 10;
+    private static final int MIN_BUCKET_BYTES = 1 << 10;
+    private static final int FIRST_TABLE_KEYS = 1 << 12;
+    private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+
+    private final int partition;
+    private final BaseFile.Writer writer;
+    private final BaseFile.Section section = new BaseFile.Section(program);
+    private final ViewProgram.Scratch x = program.scratch();
+    private final NumericFold fold = program.fusedFold();
+    private final int keyField = program.recordKeyField();
+    private final int valueBytes = fold.extractedBytes();
+    private final int ops = fold.ops();
+    private final int longWidth = program.longWidth;
+    private final RunFile.Sorter sorter = new RunFile.Sorter();
+    private int bits;
+    private byte[][] data;
+    private int[] used;
+    private long records;
+    /** Bytes this task holds reserved: buckets' capacities plus {@link #tableBytes}. */
+    private long mine;
+    private long tableBytes;
+    private GroupTable table;
+    private int groupsSeen;
+    /** Rounds spilled so far; once one has, every key of this partition goes through runs. */
+    private int rounds;
+    /** Whether the table was spilled while folding the current bucket. */
+    private boolean tableSpilled;
+
+    RadixFold(int partition, BaseFile.Writer writer) {
+      this.partition = partition;
+      this.writer = writer;
+    }
+
+    void run(long end) throws IOException {
+      long start = stream.startOffset(partition);
+      records = Math.max(0, end - start); // an upper bound: offsets may have gaps
+      try {
+        scatter(start, end);
+        if (data != null) {
+          if (rounds == 0) {
+            for (int b = 0; b < data.length; b++) {
+              foldBucket(b);
+            }
+          } else {
+            flushRound();
+          }
+        }
+        appendSection();
+      } finally {
+        data = null;
+        table = null;
+        release(mine);
+        mine = 0;
+      }
+    }
+
+    // -- pass 1 ------------------------------------------------------------------------------------
+
+    private void scatter(long start, long end) throws IOException {
+      EventReader e = x.reader;
+      try (LogReader r = stream.reader(partition, start)) {
+        long counted = 0;
+        while (r.position() < end) {
+          RecordCursor c = r.poll();
+          boolean any = false;
+          while (c.next() && c.offset() < end) {
+            any = true;
+            counted++;
+            ByteBuffer buf = c.buffer();
+            e.wrap(buf, c.valueOffset(), c.valueLength()).at(partition, c.offset(), c.eventTime());
+            try {
+              if (!program.accepts(e) || e.isNull(keyField)) {
+                continue;
+              }
+            } catch (RuntimeException ex) {
+              counters.errors().incrementAndGet(); // as the one-pass fold: skipped, counted
+              continue;
+            }
+            append(buf, c.keyOffset(), c.keyLength(), e);
+          }
+          if (!any) {
+            break;
+          }
+          if (counted >= REPORT_EVERY) {
+            counters.events().addAndGet(counted);
+            counted = 0;
+            if (cancelled) {
+              throw new CancellationException("batch cycle of view '" + program.spec.name() + "' was abandoned");
+            }
+          }
+        }
+        counters.events().addAndGet(counted);
+      }
+    }
+
+    private void append(ByteBuffer buf, int keyOffset, int keyLength, EventReader e) throws IOException {
+      if (keyLength > LENGTH_MASK) {
+        throw new IllegalStateException("a record key of " + keyLength + " bytes is longer than a bucket entry takes");
+      }
+      int hash = hash(buf, keyOffset, keyLength);
+      if (data == null) {
+        createBuckets(8 + keyLength + valueBytes);
+      }
+      int b = bits == 0 ? 0 : hash >>> (32 - bits);
+      int need = 12 + keyLength + valueBytes; // room for the partial case's extra int too
+      if (used[b] + need > data[b].length) {
+        growBucket(b, need);
+      }
+      byte[] a = data[b];
+      int at = used[b];
+      int values = at + 8 + keyLength;
+      int header = keyLength;
+      int nulls;
+      try {
+        nulls = fold.extract(e, a, values, ops);
+      } catch (RuntimeException ex) {
+        counters.errors().incrementAndGet(); // the one-pass fold counts it and keeps what it did
+        int limit = fold.opsBeforeFailure(e);
+        INT.set(a, values, limit);
+        values += 4;
+        header |= PARTIAL;
+        nulls = fold.extract(e, a, values, limit);
+      }
+      INT.set(a, at, hash);
+      INT.set(a, at + 4, header | (nulls << LENGTH_BITS));
+      buf.get(keyOffset, a, at + 8, keyLength);
+      used[b] = values + valueBytes;
+    }
+
+    /** Buckets for the partition's records, sized from the first entry, within the share. */
+    private void createBuckets(int entryBytes) {
+      int want = (int) Math.min(MAX_BUCKET_BITS, Math.max(0, 63 - Long.numberOfLeadingZeros(
+          Math.max(1, records / EVENTS_PER_BUCKET))));
+      while (want > 0 && ((long) MIN_BUCKET_BYTES << want) > share / 4) {
+        want--;
+      }
+      bits = want;
+      int n = 1 << bits;
+      data = new byte[n][];
+      used = new int[n];
+      long perBucket = Math.max(MIN_BUCKET_BYTES, records * entryBytes / n + records * entryBytes / n / 16);
+      long allowed = Math.max(MIN_BUCKET_BYTES, (share * 3 / 4) / n);
+      int capacity = (int) Math.min(Integer.MAX_VALUE - 64, perBucket);
+      if (!grow((long) capacity * n)) {
+        capacity = (int) Math.min(capacity, allowed);
+        while (capacity > MIN_BUCKET_BYTES && !grow((long) capacity * n)) {
+          capacity >>= 1;
+        }
+        if (capacity <= MIN_BUCKET_BYTES) {
+          capacity = MIN_BUCKET_BYTES;
+          forceReserve((long) capacity * n); // the floor, as a Fold's smallest table
+          mine += (long) capacity * n;
+        }
+      }
+      for (int b = 0; b < n; b++) {
+        data[b] = new byte[capacity];
+      }
+    }
+
+    /** Makes room for {@code need} more bytes in bucket {@code b}: grows it, or ends a round. */
+    private void growBucket(int b, int need) throws IOException {
+      byte[] a = data[b];
+      long cap = Math.max((long) used[b] + need, (long) a.length + (a.length >> 1));
+      if (cap > Integer.MAX_VALUE - 64) {
+        cap = (long) used[b] + need;
+      }
+      if (cap <= Integer.MAX_VALUE - 64 && grow(cap - a.length)) {
+        data[b] = java.util.Arrays.copyOf(a, (int) cap);
+        return;
+      }
+      flushRound();
+      if (need > data[b].length) { // one entry larger than a bucket: take it, as a Fold takes a tiny table
+        forceReserve(need - data[b].length);
+        mine += need - data[b].length;
+        data[b] = new byte[need];
+      }
+    }
+
+    // -- pass 2 ------------------------------------------------------------------------------------
+
+    /** Folds bucket {@code b} alone and writes its groups to the Base (or runs, if it did not fit). */
+    private void foldBucket(int b) throws IOException {
+      if (used[b] > 0) {
+        tableSpilled = false;
+        if (table == null) {
+          newTable();
+        } else {
+          table.clear();
+          groupsSeen = 0;
+        }
+        foldInto(b);
+        if (tableSpilled) {
+          spillTable(); // part of this bucket is in a run: the rest must be too
+        } else {
+          writeGroups(table);
+        }
+      }
+      long freed = data[b].length;
+      data[b] = new byte[0];
+      used[b] = 0;
+      release(freed);
+      mine -= freed;
+    }
+
+    /** Folds every bucket into the table, spills it as a run and empties the buckets. */
+    private void flushRound() throws IOException {
+      if (table == null) {
+        newTable();
+      }
+      for (int b = 0; b < data.length; b++) {
+        foldInto(b);
+        used[b] = 0;
+      }
+      spillTable();
+      rounds++;
+    }
+
+    private void foldInto(int b) throws IOException {
+      byte[] a = data[b];
+      ByteBuffer view = ByteBuffer.wrap(a); // big-endian, as the entries were written
+      int end = used[b];
+      int at = 0;
+      while (at < end) {
+        int hash = (int) INT.get(a, at);
+        int header = (int) INT.get(a, at + 4);
+        int len = header & LENGTH_MASK;
+        int values = at + 8 + len;
+        int limit = ops;
+        if (header < 0) {
+          limit = (int) INT.get(a, values);
+          values += 4;
+        }
+        int k = table.findOrInsertKey(view, at + 8, len, hash);
+        fold.addExtracted(table.longs, k * longWidth, a, values, (header >>> LENGTH_BITS) & 0x1f, limit);
+        if (table.groupCount() != groupsSeen) {
+          afterNewKey();
+        }
+        at = values + valueBytes;
+      }
+    }
+
+    private void newTable() {
+      int keys = FIRST_TABLE_KEYS;
+      long perKey = 56 + 8L * Math.max(1, longWidth);
+      while (keys > MIN_GROUPS_PER_RUN && !grow(keys * perKey)) {
+        keys >>= 2;
+      }
+      if (keys <= MIN_GROUPS_PER_RUN) {
+        keys = MIN_GROUPS_PER_RUN;
+        forceReserve(keys * perKey);
+        mine += keys * perKey;
+      }
+      long reservedForTable = keys * perKey;
+      table = program.newTable(keys);
+      long actual = table.memoryBytes();
+      if (actual > reservedForTable) {
+        forceReserve(actual - reservedForTable);
+        mine += actual - reservedForTable;
+      } else {
+        release(reservedForTable - actual);
+        mine -= reservedForTable - actual;
+      }
+      tableBytes = actual;
+      groupsSeen = 0;
+    }
+
+    /**
+     * After the table gained a key (and folded its event): reserves what it may grow to before the
+     * next key, or spills it, leaving it empty, when that does not fit the share.
+     */
+    private void afterNewKey() throws IOException {
+      groupsSeen = table.groupCount();
+      long need = table.memoryBytesAfterInsert(64) + Math.max(sorter.sortBytes(), 8L * (table.keyCount() + 1));
+      if (need <= tableBytes) {
+        return;
+      }
+      long ahead = need + need / 8;
+      if (grow(ahead - tableBytes)) {
+        tableBytes = ahead;
+        return;
+      }
+      if (grow(need - tableBytes)) {
+        tableBytes = need;
+        return;
+      }
+      if (table.groupCount() < MIN_GROUPS_PER_RUN) {
+        forceReserve(need - tableBytes);
+        mine += need - tableBytes;
+        tableBytes = need;
+        return;
+      }
+      spillTable();
+    }
+
+    private void spillTable() throws IOException {
+      if (table.keyCount() > 0) {
+        spill(partition, table, sorter);
+        tableSpilled = true;
+      }
+      groupsSeen = 0;
+      long after = table.memoryBytes() + Math.max(sorter.sortBytes(), 8L * (table.keyCount() + 1));
+      if (after > tableBytes) {
+        forceReserve(after - tableBytes);
+        mine += after - tableBytes;
+        tableBytes = after;
+      }
+    }
+
+    /** Writes every key of the table to this task's section, appending full sections to the Base. */
+    private void writeGroups(GroupTable t) throws IOException {
+      BaseFile.Section s = section;
+      for (int k = 0; k < t.keyCount(); k++) {
+        s.beginKey(t.keyBytes(), t.keyOffset(k), t.keyLength(k), t.keyHash(k));
+        s.window(0L, t.longs, k * t.longWidth, t.objects, k * t.objectWidth);
+        s.endKey();
+        if (s.full()) {
+          appendSection();
+        }
+      }
+    }
+
+    private void appendSection() throws IOException {
+      synchronized (writer) {
+        writer.append(section);
+      }
+    }
+
+    /** Reserves {@code bytes} more for this task if they fit its share and the account. */
+    private boolean grow(long bytes) {
+      if (bytes <= 0) {
+        return true;
+      }
+      if (mine + bytes > share || !tryReserve(bytes)) {
+        return false;
+      }
+      mine += bytes;
+      return true;
+    }
+  }
+
+  /**
+   * The radix fold's hash of a record's key slice: 8 bytes at a time, multiply and fold, the same
+   * value whatever the buffer's byte order. Picks buckets and table slots only; never stored.
+   */
+  static int hash(ByteBuffer b, int off, int len) {
+    boolean big = b.order() == ByteOrder.BIG_ENDIAN;
+    long h = 0x9E3779B97F4A7C15L ^ len;
+    int i = 0;
+    for (; i + 8 <= len; i += 8) {
+      long w = b.getLong(off + i);
+      h = (h ^ (big ? w : Long.reverseBytes(w))) * 0xC2B2AE3D27D4EB4FL;
+      h ^= h >>> 29;
+    }
+    if (i + 4 <= len) {
+      int w = b.getInt(off + i);
+      h = (h ^ ((big ? w : Integer.reverseBytes(w)) & 0xFFFFFFFFL)) * 0xC2B2AE3D27D4EB4FL;
+      i += 4;
+    }
+    for (; i < len; i++) {
+      h = (h ^ (b.get(off + i) & 0xFF)) * 0xC2B2AE3D27D4EB4FL;
+    }
+    h ^= h >>> 32;
+    h *= 0xFF51AFD7ED558CCDL;
+    h ^= h >>> 29;
+    return (int) h;
   }
 
   // ---------------------------------------------------------------------------------------------

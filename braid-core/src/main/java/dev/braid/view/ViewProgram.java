@@ -111,6 +111,21 @@ final class ViewProgram {
     return fused != null;
   }
 
+  /** The fused add of the row, or null when the row is folded the generic way. */
+  NumericFold fusedFold() {
+    return fused;
+  }
+
+  /** The stream's key field when the fold looks up records' own key slices, else -1. */
+  int recordKeyField() {
+    return recordKeyField;
+  }
+
+  /** Whether the view's filter (if any) accepts the event; exceptions from the filter propagate. */
+  boolean accepts(EventReader e) {
+    return filter == null || filter.test(e);
+  }
+
   /** Per-thread reusable objects for folding and reading. */
   static final class Scratch {
     final EventReader reader;
