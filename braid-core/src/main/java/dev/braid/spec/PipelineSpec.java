@@ -355,12 +355,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         return null;
       }
       try {
-        java.time.Duration d = Durations.parse(text);
-        if (d.isZero() && !zeroAllowed) {
-          error(path + "." + field, "must be positive, got " + text);
-          return null;
-        }
-        return d;
+        return zeroAllowed ? Durations.parseAllowingZero(text) : Durations.parse(text);
       } catch (IllegalArgumentException ex) {
         error(path + "." + field, ex.getMessage());
         return null;

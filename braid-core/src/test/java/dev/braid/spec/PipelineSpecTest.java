@@ -652,7 +652,8 @@ class PipelineSpecTest {
   void shouldReadEveryWindowKindTheWatermarkOptionsAndLatenessAndWriteThemBack() {
     String yaml = DESIGN_EXAMPLE.replace("time: ts                      # event time field (epoch millis or ISO-8601)",
         "time: ts\n    time_unit: s\n    max_out_of_order: 30s\n    idle_after: 2m")
-        .replace("window: {tumbling: 1h}", "window: {hopping: {size: 1h, every: 5m}}\n    allowed_lateness: 10m");
+        .replace("window: {tumbling: 1h}", "window: {hopping: {size: 1h, every: 5m}}\n    allowed_lateness: 10m")
+        .replace("mode: kappa", "mode: kappa\n    window: {tumbling: 1m}\n    allowed_lateness: 0s");
     PipelineSpec spec = PipelineSpec.parse(yaml, FILE);
     StreamSpec s = spec.stream("transactions");
     assertThat(s.timeUnit()).isEqualTo(StreamSpec.TimeUnit.SECONDS);
@@ -661,6 +662,7 @@ class PipelineSpecTest {
     ViewSpec v = spec.views().get("spend_by_user");
     assertThat(v.window()).isEqualTo(WindowSpec.hopping(Duration.ofHours(1), Duration.ofMinutes(5)));
     assertThat(v.allowedLateness()).isEqualTo(Duration.ofMinutes(10));
+    assertThat(spec.views().get("by_country").allowedLateness()).isEqualTo(Duration.ZERO);
     assertThat(spec.parseView("spend_by_user", PipelineSpec.viewDocument(v), "doc")).isEqualTo(v);
     for (String w : List.of("{session: {gap: 30m}}", "{tumbling: 1d, zone: Europe/Berlin}", "{tumbling: 15m}")) {
       ViewSpec x = PipelineSpec.parse(DESIGN_EXAMPLE.replace("{tumbling: 1h}", w), FILE).views().get("spend_by_user");
