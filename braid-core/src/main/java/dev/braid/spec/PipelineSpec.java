@@ -36,6 +36,9 @@ import java.util.regex.Pattern;
  *     partitions: 4
  *     key: user_id
  *     time: ts                      # event-time field, or `ingest`
+ *     time_unit: ms                 # numbers in timestamp fields: ms (default) or s (epoch seconds)
+ *     max_out_of_order: 30s         # watermark = a partition's largest event time - this (default 0)
+ *     idle_after: 1m                # a partition silent this long no longer holds the watermark back
  *     durability: os                # fsync | interval:100 | os
  *     id: txn_id                    # optional event-id field: re-sent events are not appended twice
  *     dedup_window: 24h             # how long ids are remembered (default 24h)
@@ -46,7 +49,9 @@ import java.util.regex.Pattern;
  *     from: transactions
  *     filter: "amount > 0.0"
  *     group_by: user_id
- *     window: {tumbling: 1h}
+ *     window: {tumbling: 1h}        # or {tumbling: 1d, zone: Europe/Berlin}, {hopping: {size: 1h, every: 5m}},
+ *                                   # {session: {gap: 30m}}
+ *     allowed_lateness: 10m         # later events wait for the next batch cycle (default: no bound)
  *     aggregate: {n: count, total: sum(amount), merchants: count_distinct(merchant)}
  *     batch: {every: 1h}
  * }</pre>
