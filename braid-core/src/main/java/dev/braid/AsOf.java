@@ -10,5 +10,13 @@ import dev.braid.log.Cut;
  * @param version the version id
  * @param cut the Base covers {@code [0, cut)}
  * @param position the Delta covers {@code [cut, position)}, per partition
+ * @param watermarkMillis the stream's event-time watermark when the read looked (see
+ *     {@link Status.Watermark}), or {@link Long#MIN_VALUE} before any event
  */
-public record AsOf(long version, Cut cut, Cut position) {}
+public record AsOf(long version, Cut cut, Cut position, long watermarkMillis) {
+
+  /** Without a watermark. */
+  public AsOf(long version, Cut cut, Cut position) {
+    this(version, cut, position, Long.MIN_VALUE);
+  }
+}

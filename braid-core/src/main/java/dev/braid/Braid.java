@@ -84,6 +84,12 @@ public interface Braid extends AutoCloseable {
    */
   List<DeadLetter> deadLetters(String stream, long fromOffset, int limit);
 
+  /**
+   * Events of {@code stream} that arrived too late for a view's speed layer (see
+   * {@link LateEvent}), from late-log offset {@code fromOffset} on (at most {@code limit}).
+   */
+  List<LateEvent> lateEvents(String stream, long fromOffset, int limit);
+
   /** The merged result of {@code key} in {@code view}; over all windows for a windowed view. */
   ViewResult get(String view, String key);
 

@@ -15,7 +15,26 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views) {
    *     stream's dedup window, and up to a quarter window more not yet evicted)
    */
   public record StreamStatus(String name, int partitions, String durability, Cut end, long events,
-      double eventsPerSecond, double rejectedPerSecond, long dedupEntries) {}
+      double eventsPerSecond, double rejectedPerSecond, long dedupEntries, Watermark watermark) {
+
+    /** Without a watermark. */
+    public StreamStatus(String name, int partitions, String durability, Cut end, long events,
+        double eventsPerSecond, double rejectedPerSecond, long dedupEntries) {
+      this(name, partitions, durability, end, events, eventsPerSecond, rejectedPerSecond, dedupEntries, null);
+    }
+  }
+
+  /**
+   * A stream's event-time watermark: every event time at or below it is (by the stream's
+   * {@code max_out_of_order}) expected to have arrived. A partition's watermark is the largest event
+   * time the speed layer has read from it minus {@code max_out_of_order}; the stream's is the
+   * smallest over partitions that are not idle (no event for {@code idle_after}), or the largest
+   * when all are idle, and never goes back. {@link Long#MIN_VALUE} means none yet.
+   */
+  public record Watermark(long millis, List<PartitionWatermark> partitions) {}
+
+  /** One partition's watermark, and whether it is idle (then it does not hold the stream's back). */
+  public record PartitionWatermark(int partition, long millis, long maxEventTimeMillis, boolean idle) {}
 
   /**
    * @param lag events in the log that the current version's Delta has not folded yet
@@ -31,7 +50,27 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views) {
   public record ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
       long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
       long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
-      double batchSeconds, Checkpoints checkpoints) {}
+      double batchSeconds, Checkpoints checkpoints, Lateness lateness) {
+
+    /** Without event-time lateness. */
+    public ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
+        long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
+        long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
+        double batchSeconds, Checkpoints checkpoints) {
+      this(name, stream, mode, currentVersion, cut, position, lag, deltaKeys, deltaBytes, skippedEvents, batchRunning,
+          batchEventsRead, batchEventsTotal, reprocess, specChanged, retention, batchCycles, batchSeconds, checkpoints,
+          null);
+    }
+  }
+
+  /**
+   * Late events of a view with {@code allowed_lateness}.
+   *
+   * @param lateEvents events the speed layer left out because a window of theirs had closed longer
+   *     than {@code allowedLateness} before (recorded in the stream's late log; every batch cycle
+   *     folds them into the Base)
+   */
+  public record Lateness(java.time.Duration allowedLateness, long lateEvents) {}
 
   /**
    * Checkpoints of a view's current version, and what the engine's start-up restored.

@@ -16,6 +16,24 @@ import java.util.Map;
 public record ViewResult(String view, String key, boolean found, Map<String, Object> values,
     List<WindowValue> windows, AsOf asOf) {
 
-  /** The results of one window of a windowed view. */
-  public record WindowValue(long start, long end, Map<String, Object> values) {}
+  /**
+   * The results of one window of a windowed view.
+   *
+   * @param end the window's end (exclusive); for a session, its last event time plus the gap
+   * @param state {@link WindowState#FINAL} when the window had closed (by the watermark, plus the
+   *     view's {@code allowed_lateness}) before the Base's cut on every partition, so the speed
+   *     layer adds nothing to it and the result is the batch layer's; it changes again only when a
+   *     later batch cycle folds in events that arrived too late. Otherwise
+   *     {@link WindowState#PROVISIONAL}. A view without {@code allowed_lateness} has no final windows
+   */
+  public record WindowValue(long start, long end, Map<String, Object> values, WindowState state) {
+
+    /** A provisional window. */
+    public WindowValue(long start, long end, Map<String, Object> values) {
+      this(start, end, values, WindowState.PROVISIONAL);
+    }
+  }
+
+  /** Whether a window's result can still change without a batch cycle. */
+  public enum WindowState { FINAL, PROVISIONAL }
 }

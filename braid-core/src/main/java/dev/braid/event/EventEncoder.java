@@ -177,6 +177,20 @@ public final class EventEncoder {
       if (c instanceof Rejected r) {
         return "field '" + f.name() + "': " + r.what;
       }
+      long unit = schema.timeUnitMillis();
+      if (unit != 1 && (f.type() == FieldType.TIMESTAMP && v instanceof Number || f == schema.time()
+          && f.type() == FieldType.LONG)) {
+        // epoch seconds (time_unit: s): a timestamp is kept in millis; a long time field keeps its
+        // value and only the event time is scaled (below)
+        long x = (Long) c;
+        if (x > Long.MAX_VALUE / unit || x < Long.MIN_VALUE / unit) {
+          return "field '" + f.name() + "': timestamp " + v + " is out of range: epoch seconds times 1000 must fit in "
+              + "a long";
+        }
+        if (f.type() == FieldType.TIMESTAMP) {
+          c = x * unit;
+        }
+      }
       values[i] = c;
       if (f.type() == FieldType.STRING) {
         strings[i] = ((String) c).getBytes(StandardCharsets.UTF_8);
@@ -220,7 +234,9 @@ public final class EventEncoder {
     Object key = values[schema.key().index()];
     out.key = strings[schema.key().index()] != null ? strings[schema.key().index()]
         : String.valueOf(key).getBytes(StandardCharsets.UTF_8);
-    out.eventTime = schema.time() == null ? ingestTime : (Long) values[schema.time().index()];
+    out.eventTime = schema.time() == null ? ingestTime
+        : schema.time().type() == FieldType.LONG ? (Long) values[schema.time().index()] * schema.timeUnitMillis()
+        : (Long) values[schema.time().index()];
     return null;
   }
 

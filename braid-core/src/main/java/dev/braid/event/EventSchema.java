@@ -22,6 +22,7 @@ public final class EventSchema {
   private final Map<String, Field> byName;
   private final Field key;
   private final Field time;
+  private final long timeUnitMillis;
 
   /**
    * @param fields field names to types, in encoding order
@@ -29,6 +30,19 @@ public final class EventSchema {
    * @param timeField the event-time field, or null when events are stamped with their ingest time
    */
   public EventSchema(String stream, Map<String, FieldType> fields, String keyField, String timeField) {
+    this(stream, fields, keyField, timeField, 1);
+  }
+
+  /**
+   * @param timeUnitMillis milliseconds per unit of a number in a timestamp field (1 for epoch
+   *     millis, 1000 for epoch seconds); also applies to a {@code long} time field's event time
+   */
+  public EventSchema(String stream, Map<String, FieldType> fields, String keyField, String timeField,
+      long timeUnitMillis) {
+    if (timeUnitMillis < 1) {
+      throw new IllegalArgumentException("time unit must be at least 1 ms, got " + timeUnitMillis);
+    }
+    this.timeUnitMillis = timeUnitMillis;
     this.stream = Objects.requireNonNull(stream, "stream");
     if (fields.isEmpty()) {
       throw new IllegalArgumentException("stream '" + stream + "' needs at least one field");
@@ -96,6 +110,11 @@ public final class EventSchema {
 
   public Field key() {
     return key;
+  }
+
+  /** Milliseconds per unit of a number in a timestamp field (1: epoch millis, 1000: epoch seconds). */
+  public long timeUnitMillis() {
+    return timeUnitMillis;
   }
 
   /** The event-time field, or null when the stream uses ingest time. */

@@ -11,6 +11,15 @@ public final class Durations {
 
   private Durations() {}
 
+  /** As {@link #parse}, but {@code 0s} (any unit) is zero rather than an error: for bounds such as lateness. */
+  public static Duration parseAllowingZero(String text) {
+    Matcher m = FORM.matcher(text.strip().toLowerCase(Locale.ROOT));
+    if (m.matches() && m.group(1).chars().allMatch(c -> c == '0')) {
+      return Duration.ZERO;
+    }
+    return parse(text);
+  }
+
   public static Duration parse(String text) {
     Matcher m = FORM.matcher(text.strip().toLowerCase(Locale.ROOT));
     if (!m.matches()) {

@@ -36,6 +36,9 @@ import java.util.regex.Pattern;
  *     partitions: 4
  *     key: user_id
  *     time: ts                      # event-time field, or `ingest`
+ *     time_unit: ms                 # numbers in timestamp fields: ms (default) or s (epoch seconds)
+ *     max_out_of_order: 30s         # watermark = a partition's largest event time - this (default 0)
+ *     idle_after: 1m                # a partition silent this long no longer holds the watermark back
  *     durability: os                # fsync | interval:100 | os
  *     id: txn_id                    # optional event-id field: re-sent events are not appended twice
  *     dedup_window: 24h             # how long ids are remembered (default 24h)
@@ -46,7 +49,9 @@ import java.util.regex.Pattern;
  *     from: transactions
  *     filter: "amount > 0.0"
  *     group_by: user_id
- *     window: {tumbling: 1h}
+ *     window: {tumbling: 1h}        # or {tumbling: 1d, zone: Europe/Berlin}, {hopping: {size: 1h, every: 5m}},
+ *                                   # {session: {gap: 30m}}
+ *     allowed_lateness: 10m         # later events wait for the next batch cycle (default: no bound)
  *     aggregate: {n: count, total: sum(amount), merchants: count_distinct(merchant)}
  *     batch: {every: 1h}
  * }</pre>
@@ -55,9 +60,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
   private static final Set<String> STREAM_KEYS = Set.of("partitions", "key", "time", "fields", "rules", "durability",
-      "id", "dedup_window");
+      "id", "dedup_window", "time_unit", "max_out_of_order", "idle_after");
   private static final Set<String> VIEW_KEYS = Set.of("from", "filter", "group_by", "window", "aggregate", "batch",
-      "mode", "keep", "retain");
+      "mode", "keep", "retain", "allowed_lateness");
   /** Words CEL does not accept as identifiers: a field named so could never be used in an expression. */
   private static final Set<String> CEL_RESERVED = Set.of("true", "false", "null", "in", "as", "break", "const",
       "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
@@ -333,7 +338,33 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           error(path + ".dedup_window", ex.getMessage());
         }
       }
-      return new StreamSpec(name, partitions, key, time, fields, rules, durability, id, dedupWindow);
+      StreamSpec.TimeUnit unit = null;
+      String tu = text(node, "time_unit", path, false);
+      if (tu != null) {
+        try {
+          unit = StreamSpec.TimeUnit.parse(tu);
+        } catch (IllegalArgumentException ex) {
+          error(path + ".time_unit", ex.getMessage());
+        }
+      }
+      java.time.Duration maxOutOfOrder = optionalDuration(node, "max_out_of_order", path, true);
+      java.time.Duration idleAfter = optionalDuration(node, "idle_after", path, false);
+      return new StreamSpec(name, partitions, key, time, fields, rules, durability, id, dedupWindow, unit,
+          maxOutOfOrder, idleAfter);
+    }
+
+    /** A duration option, or null when absent or invalid (the error is recorded with its path). */
+    private java.time.Duration optionalDuration(JsonNode node, String field, String path, boolean zeroAllowed) {
+      String text = text(node, field, path, false);
+      if (text == null) {
+        return null;
+      }
+      try {
+        return zeroAllowed ? Durations.parseAllowingZero(text) : Durations.parse(text);
+      } catch (IllegalArgumentException ex) {
+        error(path + "." + field, ex.getMessage());
+        return null;
+      }
     }
 
     ViewSpec view(String name, JsonNode node) {
@@ -346,20 +377,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       String from = text(node, "from", path, true);
       String filter = text(node, "filter", path, false);
       String groupBy = text(node, "group_by", path, true);
-      WindowSpec window = null;
-      JsonNode wn = node.get("window");
-      if (wn != null && !wn.isNull()) {
-        if (!wn.isObject() || wn.get("tumbling") == null) {
-          error(path + ".window", "must be {tumbling: <duration>}, e.g. {tumbling: 1h}");
-        } else {
-          unknownKeys(wn, Set.of("tumbling"), path + ".window");
-          try {
-            window = WindowSpec.tumbling(Durations.parse(wn.get("tumbling").asText()));
-          } catch (IllegalArgumentException ex) {
-            error(path + ".window.tumbling", ex.getMessage());
-          }
-        }
-      }
+      WindowSpec window = window(node.get("window"), path + ".window");
       Map<String, String> aggregates = new LinkedHashMap<>();
       JsonNode an = node.get("aggregate");
       if (an == null || !an.isObject() || an.isEmpty()) {
@@ -410,7 +428,111 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           error(path + ".retain", ex.getMessage());
         }
       }
-      return new ViewSpec(name, from, filter, groupBy, window, aggregates, every, mode, keep, retain);
+      Duration lateness = optionalDuration(node, "allowed_lateness", path, true);
+      return new ViewSpec(name, from, filter, groupBy, window, aggregates, every, mode, keep, retain, lateness);
+    }
+
+    private static final String WINDOW_FORMS = "must be {tumbling: <duration>} (optionally with zone: <region>), "
+        + "{hopping: {size: <duration>, every: <duration>}} or {session: {gap: <duration>}}, e.g. {tumbling: 1h}";
+
+    /** Parses {@code window:}; null when absent or invalid (errors recorded with their paths). */
+    private WindowSpec window(JsonNode wn, String path) {
+      if (wn == null || wn.isNull()) {
+        return null;
+      }
+      if (!wn.isObject()) {
+        error(path, WINDOW_FORMS);
+        return null;
+      }
+      List<String> kinds = new ArrayList<>();
+      for (String k : List.of("tumbling", "hopping", "session")) {
+        if (wn.has(k)) {
+          kinds.add(k);
+        }
+      }
+      if (kinds.size() != 1) {
+        error(path, kinds.isEmpty() ? WINDOW_FORMS : "has " + String.join(" and ", kinds) + "; a window has one kind");
+        return null;
+      }
+      String kind = kinds.get(0);
+      unknownKeys(wn, kind.equals("tumbling") ? Set.of("tumbling", "zone") : Set.of(kind), path);
+      try {
+        switch (kind) {
+          case "tumbling": {
+            Duration size = windowDuration(wn.get("tumbling"), path + ".tumbling");
+            java.time.ZoneId zone = null;
+            JsonNode zn = wn.get("zone");
+            if (zn != null && !zn.isNull()) {
+              try {
+                zone = java.time.ZoneId.of(zn.asText());
+              } catch (java.time.DateTimeException ex) {
+                error(path + ".zone", "unknown time zone '" + zn.asText() + "': use a region like Europe/Berlin or an "
+                    + "offset like +05:30");
+                return null;
+              }
+            }
+            if (size == null) {
+              return null;
+            }
+            try {
+              return WindowSpec.tumbling(size, zone);
+            } catch (IllegalArgumentException ex) {
+              error(path + (zone != null ? ".zone" : ".tumbling"), ex.getMessage());
+              return null;
+            }
+          }
+          case "hopping": {
+            JsonNode h = wn.get("hopping");
+            if (!h.isObject() || h.get("size") == null || h.get("every") == null) {
+              error(path + ".hopping", "must be {size: <duration>, every: <duration>}, e.g. {size: 1h, every: 5m}");
+              return null;
+            }
+            unknownKeys(h, Set.of("size", "every"), path + ".hopping");
+            Duration size = windowDuration(h.get("size"), path + ".hopping.size");
+            Duration every = windowDuration(h.get("every"), path + ".hopping.every");
+            if (size == null || every == null) {
+              return null;
+            }
+            try {
+              return WindowSpec.hopping(size, every);
+            } catch (IllegalArgumentException ex) {
+              error(path + ".hopping.every", ex.getMessage());
+              return null;
+            }
+          }
+          default: {
+            JsonNode h = wn.get("session");
+            if (!h.isObject() || h.get("gap") == null) {
+              error(path + ".session", "must be {gap: <duration>}, e.g. {gap: 30m}");
+              return null;
+            }
+            unknownKeys(h, Set.of("gap"), path + ".session");
+            Duration gap = windowDuration(h.get("gap"), path + ".session.gap");
+            return gap == null ? null : WindowSpec.session(gap);
+          }
+        }
+      } catch (IllegalArgumentException ex) {
+        error(path, ex.getMessage());
+        return null;
+      }
+    }
+
+    private Duration windowDuration(JsonNode n, String path) {
+      if (n == null || !n.isValueNode()) {
+        error(path, "must be a duration like 30s, 5m, 1h or 1d");
+        return null;
+      }
+      try {
+        Duration d = Durations.parse(n.asText());
+        if (d.isZero()) {
+          error(path, "must be positive, got " + n.asText());
+          return null;
+        }
+        return d;
+      } catch (IllegalArgumentException ex) {
+        error(path, ex.getMessage());
+        return null;
+      }
     }
   }
 
@@ -487,8 +609,22 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       o.put("filter", view.filter());
     }
     o.put("group_by", view.groupBy());
-    if (view.window() != null) {
-      o.putObject("window").put("tumbling", Durations.format(view.window().size()));
+    WindowSpec w = view.window();
+    if (w != null) {
+      com.fasterxml.jackson.databind.node.ObjectNode wo = o.putObject("window");
+      switch (w.kind()) {
+        case TUMBLING:
+          wo.put("tumbling", Durations.format(w.size()));
+          if (w.zone() != null) {
+            wo.put("zone", w.zone().getId());
+          }
+          break;
+        case HOPPING:
+          wo.putObject("hopping").put("size", Durations.format(w.size())).put("every", Durations.format(w.every()));
+          break;
+        default:
+          wo.putObject("session").put("gap", Durations.format(w.gap()));
+      }
     }
     com.fasterxml.jackson.databind.node.ObjectNode agg = o.putObject("aggregate");
     view.aggregates().forEach(agg::put);
@@ -499,6 +635,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     o.put("keep", view.keep());
     if (view.retain() != null) {
       o.put("retain", Durations.format(view.retain()));
+    }
+    if (view.allowedLateness() != null) {
+      o.put("allowed_lateness", Durations.format(view.allowedLateness()));
     }
     return o.toString();
   }
@@ -587,6 +726,12 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
               + " field; the event-id field must be a string or long"));
         }
       }
+      if (s.maxOutOfOrder().isNegative()) {
+        errors.add(new SpecError(source, path + ".max_out_of_order", "must not be negative, got " + s.maxOutOfOrder()));
+      }
+      if (s.idleAfter().isNegative() || s.idleAfter().isZero()) {
+        errors.add(new SpecError(source, path + ".idle_after", "must be positive, got " + s.idleAfter()));
+      }
       if (s.dedupWindow().isNegative() || s.dedupWindow().isZero()) {
         errors.add(new SpecError(source, path + ".dedup_window", "must be positive, got " + s.dedupWindow()));
       }
@@ -645,6 +790,14 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (v.retain() != null && (v.mode() != ViewSpec.Mode.KAPPA || v.window() == null)) {
         errors.add(new SpecError(source, path + ".retain", "only a windowed kappa view evicts old windows; add "
             + "window and mode: kappa, or remove retain"));
+      }
+      if (v.allowedLateness() != null && v.window() == null) {
+        errors.add(new SpecError(source, path + ".allowed_lateness", "only a windowed view has late events; add a "
+            + "window or remove allowed_lateness"));
+      }
+      if (v.allowedLateness() != null && v.allowedLateness().isNegative()) {
+        errors.add(new SpecError(source, path + ".allowed_lateness", "must not be negative, got "
+            + v.allowedLateness()));
       }
       if (every != null && v.mode() == ViewSpec.Mode.KAPPA) {
         // the engine would silently never run it: a kappa view has no batch layer

@@ -19,9 +19,54 @@ import java.util.Objects;
  *     acknowledges the re-sent one with the original position; without it, a request's
  *     idempotency key gives its events their ids
  * @param dedupWindow how long ingest remembers ids ({@code dedup_window}, default 24h)
+ * @param timeUnit how a number in a {@code timestamp} field is read: {@code ms} (epoch milliseconds,
+ *     the default) or {@code s} (epoch seconds, {@code time_unit: s}); ISO-8601 text with an offset
+ *     is accepted either way. Event times are kept in epoch milliseconds
+ * @param maxOutOfOrder how far behind the latest event time of its partition an event may arrive
+ *     and still be on time ({@code max_out_of_order}, default 0): a partition's watermark is its
+ *     largest event time so far minus this
+ * @param idleAfter a partition that received no event for this long (by the engine's clock) no
+ *     longer holds the stream's watermark back ({@code idle_after}, default 1m)
  */
 public record StreamSpec(String name, int partitions, String key, String time, Map<String, FieldType> fields,
-    List<String> rules, Durability durability, String id, Duration dedupWindow) {
+    List<String> rules, Durability durability, String id, Duration dedupWindow, TimeUnit timeUnit,
+    Duration maxOutOfOrder, Duration idleAfter) {
+
+  /** How numbers in timestamp fields are read. */
+  public enum TimeUnit {
+    MILLISECONDS("ms", 1), SECONDS("s", 1000);
+
+    private final String specName;
+    private final long millis;
+
+    TimeUnit(String specName, long millis) {
+      this.specName = specName;
+      this.millis = millis;
+    }
+
+    public String specName() {
+      return specName;
+    }
+
+    /** Milliseconds per unit. */
+    public long millis() {
+      return millis;
+    }
+
+    /** Parses {@code ms} or {@code s}. */
+    public static TimeUnit parse(String text) {
+      for (TimeUnit u : values()) {
+        if (u.specName.equals(text)) {
+          return u;
+        }
+      }
+      throw new IllegalArgumentException("unknown time unit '" + text + "': expected ms (epoch milliseconds) or s "
+          + "(epoch seconds)");
+    }
+  }
+
+  /** The idle timeout when the spec names none. */
+  public static final Duration DEFAULT_IDLE_AFTER = Duration.ofMinutes(1);
 
   /** The dedup window when the spec names none. */
   public static final Duration DEFAULT_DEDUP_WINDOW = Duration.ofHours(24);
@@ -32,6 +77,15 @@ public record StreamSpec(String name, int partitions, String key, String time, M
     rules = List.copyOf(rules);
     Objects.requireNonNull(durability, "durability");
     Objects.requireNonNull(dedupWindow, "dedupWindow");
+    timeUnit = timeUnit == null ? TimeUnit.MILLISECONDS : timeUnit;
+    maxOutOfOrder = maxOutOfOrder == null ? Duration.ZERO : maxOutOfOrder;
+    idleAfter = idleAfter == null ? DEFAULT_IDLE_AFTER : idleAfter;
+  }
+
+  /** A stream with millisecond timestamps, in-order watermarks and the default idle timeout. */
+  public StreamSpec(String name, int partitions, String key, String time, Map<String, FieldType> fields,
+      List<String> rules, Durability durability, String id, Duration dedupWindow) {
+    this(name, partitions, key, time, fields, rules, durability, id, dedupWindow, null, null, null);
   }
 
   /** A stream without an event-id field, with the default dedup window. */
@@ -42,7 +96,7 @@ public record StreamSpec(String name, int partitions, String key, String time, M
 
   /** The binary schema of this stream's events. */
   public EventSchema schema() {
-    return new EventSchema(name, fields, key, time);
+    return new EventSchema(name, fields, key, time, timeUnit.millis());
   }
 
   public static Builder builder(String name) {
@@ -60,6 +114,9 @@ public record StreamSpec(String name, int partitions, String key, String time, M
     private Durability durability = Durability.os();
     private String id;
     private Duration dedupWindow = DEFAULT_DEDUP_WINDOW;
+    private TimeUnit timeUnit = TimeUnit.MILLISECONDS;
+    private Duration maxOutOfOrder = Duration.ZERO;
+    private Duration idleAfter = DEFAULT_IDLE_AFTER;
 
     Builder(String name) {
       this.name = name;
@@ -111,8 +168,27 @@ public record StreamSpec(String name, int partitions, String key, String time, M
       return this;
     }
 
+    /** How numbers in timestamp fields are read (epoch millis by default). */
+    public Builder timeUnit(TimeUnit unit) {
+      this.timeUnit = unit;
+      return this;
+    }
+
+    /** How far out of order events may arrive and still be on time (for the watermark). */
+    public Builder maxOutOfOrder(Duration d) {
+      this.maxOutOfOrder = d;
+      return this;
+    }
+
+    /** After how long without events a partition stops holding the stream's watermark back. */
+    public Builder idleAfter(Duration d) {
+      this.idleAfter = d;
+      return this;
+    }
+
     public StreamSpec build() {
-      return new StreamSpec(name, partitions, key, time, fields, rules, durability, id, dedupWindow);
+      return new StreamSpec(name, partitions, key, time, fields, rules, durability, id, dedupWindow, timeUnit,
+          maxOutOfOrder, idleAfter);
     }
   }
 }

@@ -20,9 +20,15 @@ import java.util.Objects;
  * @param retain for a windowed kappa view, how long windows are kept: windows that end more than
  *     {@code retain} before the latest window's end are evicted from the speed layer's state (and no
  *     longer read); null keeps every window
+ * @param allowedLateness for a windowed view, how long after the watermark passes a window's end
+ *     the speed layer still adds events to it ({@code allowed_lateness}); later events are not
+ *     added by the speed layer but counted, recorded in the stream's late log, and folded in by the
+ *     next batch cycle (which reads the whole log). Null (the default) means no bound: the speed
+ *     layer adds every event, and no window is ever {@code final}
  */
 public record ViewSpec(String name, String from, String filter, String groupBy, WindowSpec window,
-    Map<String, String> aggregates, Duration batchEvery, Mode mode, int keep, Duration retain) {
+    Map<String, String> aggregates, Duration batchEvery, Mode mode, int keep, Duration retain,
+    Duration allowedLateness) {
 
   public enum Mode { LAMBDA, KAPPA }
 
@@ -35,10 +41,16 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
     mode = mode == null ? Mode.LAMBDA : mode;
   }
 
+  /** A view without a lateness bound. */
+  public ViewSpec(String name, String from, String filter, String groupBy, WindowSpec window,
+      Map<String, String> aggregates, Duration batchEvery, Mode mode, int keep, Duration retain) {
+    this(name, from, filter, groupBy, window, aggregates, batchEvery, mode, keep, retain, null);
+  }
+
   /** A view that keeps {@value #DEFAULT_KEEP} backups. */
   public ViewSpec(String name, String from, String filter, String groupBy, WindowSpec window,
       Map<String, String> aggregates, Duration batchEvery, Mode mode) {
-    this(name, from, filter, groupBy, window, aggregates, batchEvery, mode, DEFAULT_KEEP, null);
+    this(name, from, filter, groupBy, window, aggregates, batchEvery, mode, DEFAULT_KEEP, null, null);
   }
 
   /**
@@ -48,7 +60,8 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
   public String definition() {
     return "from=" + from + ";filter=" + (filter == null ? "" : filter) + ";group_by=" + groupBy + ";window="
         + (window == null ? "" : window) + ";aggregate=" + aggregates
-        + (retain == null ? "" : ";retain=" + Durations.format(retain));
+        + (retain == null ? "" : ";retain=" + Durations.format(retain))
+        + (allowedLateness == null ? "" : ";allowed_lateness=" + Durations.format(allowedLateness));
   }
 
   public static Builder builder(String name) {
@@ -67,6 +80,7 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
     private Mode mode = Mode.LAMBDA;
     private int keep = DEFAULT_KEEP;
     private Duration retain;
+    private Duration allowedLateness;
 
     Builder(String name) {
       this.name = name;
@@ -89,6 +103,18 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
 
     public Builder tumbling(Duration size) {
       this.window = WindowSpec.tumbling(size);
+      return this;
+    }
+
+    /** Any window kind: {@link WindowSpec#hopping}, {@link WindowSpec#session}, a zoned tumbling window. */
+    public Builder window(WindowSpec w) {
+      this.window = w;
+      return this;
+    }
+
+    /** How late (after the watermark passed a window's end) the speed layer still adds an event to it. */
+    public Builder allowedLateness(Duration lateness) {
+      this.allowedLateness = lateness;
       return this;
     }
 
@@ -123,7 +149,8 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
     }
 
     public ViewSpec build() {
-      return new ViewSpec(name, from, filter, groupBy, window, aggregates, batchEvery, mode, keep, retain);
+      return new ViewSpec(name, from, filter, groupBy, window, aggregates, batchEvery, mode, keep, retain,
+          allowedLateness);
     }
   }
 }

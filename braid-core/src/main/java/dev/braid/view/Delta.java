@@ -28,6 +28,49 @@ final class Delta {
     return Cut.of(out);
   }
 
+  /**
+   * Seeds every partition with its largest event time before {@code cut} by reading the log's
+   * records (event times only) up to the cut, so that lateness decisions after the cut are the same
+   * as those of a Delta that saw the whole log. Before the Delta is shared.
+   */
+  void seedEventTimes(dev.braid.log.LogStream stream, Cut cut) {
+    for (int p = 0; p < partitions.length; p++) {
+      long end = cut.offset(p);
+      long max = Long.MIN_VALUE;
+      if (end > stream.startOffset(p)) {
+        try (dev.braid.log.LogReader r = stream.reader(p, stream.startOffset(p))) {
+          while (r.position() < end) {
+            dev.braid.log.RecordCursor c = r.poll();
+            boolean any = false;
+            while (c.next() && c.offset() < end) {
+              any = true;
+              max = Math.max(max, c.eventTime());
+            }
+            if (!any) {
+              break;
+            }
+          }
+        }
+      }
+      partitions[p].seedCutMaxEventTime(max);
+    }
+  }
+
+  /**
+   * The stream's watermark at the version's cut as the speed layer sees it for lateness: the
+   * smallest of the partitions' largest event times before the cut, minus {@code maxOutOfOrder};
+   * {@code Long.MIN_VALUE} when any partition's is unknown. A window whose end plus the allowed
+   * lateness is at or below it had closed on every partition before the cut, so the speed layer
+   * adds nothing to it: its merged result is the Base's.
+   */
+  long cutWatermark(long maxOutOfOrder) {
+    long min = Long.MAX_VALUE;
+    for (PartitionDelta d : partitions) {
+      min = Math.min(min, d.cutMaxEventTime);
+    }
+    return min == Long.MIN_VALUE || min == Long.MAX_VALUE ? Long.MIN_VALUE : min - maxOutOfOrder;
+  }
+
   long memoryBytes() {
     long b = 0;
     for (PartitionDelta d : partitions) {

@@ -39,10 +39,11 @@ import java.util.zip.CheckedInputStream;
  *
  * <pre>
  *   +----------+--------+------------+-----------+--------------+-----------+------------------+
- *   | BRAIDCKP | fmt 1  | version id | created   | window       | parts     | definition       |
+ *   | BRAIDCKP | fmt 2  | version id | created   | window       | parts     | definition       |
  *   | 8 bytes  | int    | long       | at (long) | horizon long | int       | int len + UTF-8  |
  *   +----------+--------+------------+-----------+--------------+-----------+------------------+
- *   per partition:  long position | long folded events | int key count | entries
+ *   per partition:  long position | long folded events | long max event time | long max event
+ *                   time before the cut | int key count | entries
  *   entry, per key: int key length | key | int window count |
  *                   (long window start | int state length | state bytes) x window count
  *   trailer:        int CRC32C of every byte before it
@@ -67,7 +68,11 @@ import java.util.zip.CheckedInputStream;
 final class DeltaCheckpoint {
 
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'C', 'K', 'P'};
-  static final int FORMAT = 1;
+  /**
+   * 2 added each partition's largest event times (its watermark for lateness decisions); a format 1
+   * checkpoint is refused and the Delta rebuilt from the cut, which recomputes them.
+   */
+  static final int FORMAT = 2;
   /** Checkpoints of one version kept on disk. */
   static final int KEEP = 2;
   private static final Pattern NAME = Pattern.compile("v(\\d+)-(\\d{12})\\.ckpt");
@@ -154,6 +159,8 @@ final class DeltaCheckpoint {
           positions[pd.partition] = pd.writerPosition();
           b.writeLong(pd.writerPosition());
           b.writeLong(pd.foldedUnlocked());
+          b.writeLong(pd.maxEventTime);
+          b.writeLong(pd.cutMaxEventTime);
           if (t.canSnapshot()) {
             t = t.snapshot(); // and serialize it without holding the writer off
             pd.lock.unlockRead(stamp);
@@ -312,6 +319,8 @@ final class DeltaCheckpoint {
       for (int p = 0; p < partitions; p++) {
         long position = in.readLong();
         long folded = in.readLong();
+        long maxEventTime = in.readLong();
+        long cutMaxEventTime = in.readLong();
         int keys = in.readInt();
         if (keys < 0 || keys > size) {
           throw new InvalidCheckpointException("partition " + p + " has an impossible key count " + keys);
@@ -357,6 +366,8 @@ final class DeltaCheckpoint {
         }
         PartitionDelta pd = new PartitionDelta(p, table, position);
         pd.restoreFolded(folded);
+        pd.maxEventTime = maxEventTime;
+        pd.cutMaxEventTime = cutMaxEventTime;
         parts[p] = pd;
         positions[p] = position;
       }

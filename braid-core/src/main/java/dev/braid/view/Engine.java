@@ -128,13 +128,17 @@ public final class Engine implements Braid {
       LogStream ls = log.getOrCreateStream(s.name(), config);
       LogStream dead = log.getOrCreateStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX,
           StreamConfig.of(1).withDurability(s.durability()));
-      Ingestor ingestor = new Ingestor(s, ls, dead, System::currentTimeMillis);
+      Ingestor ingestor = new Ingestor(s, ls, dead, options.clock());
       long t0 = System.nanoTime();
       long ids = ingestor.rebuildDedupIndex();
       LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
           Durations.format(s.dedupWindow()), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
       ingestors.put(s.name(), ingestor);
-      SpeedLayer speed = new SpeedLayer(ls);
+      LateLog lateLog = new LateLog(log.getOrCreateStream(s.name() + LateLog.SUFFIX,
+          StreamConfig.of(1).withDurability(s.durability())), s.partitions(), options.clock());
+      lateLog.recover();
+      SpeedLayer speed = new SpeedLayer(ls, s.maxOutOfOrder().toMillis(), s.idleAfter().toMillis(), options.clock(),
+          lateLog);
       speedLayers.put(s.name(), speed);
       speed.start();
     }
@@ -527,7 +531,8 @@ public final class Engine implements Braid {
         events += end.offset(p) - s.startOffset(p);
       }
       streams.add(new Status.StreamStatus(e.getKey(), s.partitions(), s.config().durability().toString(), end, events,
-          e.getValue().acceptedPerSecond(), e.getValue().rejectedPerSecond(), e.getValue().dedupEntries()));
+          e.getValue().acceptedPerSecond(), e.getValue().rejectedPerSecond(), e.getValue().dedupEntries(),
+          watermark(speedLayers.get(e.getKey()))));
     }
     List<Status.ViewStatus> vs = new ArrayList<>();
     for (ViewRuntime v : views.values()) {
@@ -544,9 +549,30 @@ public final class Engine implements Braid {
           lag, d == null ? 0 : d.keys(), d == null ? 0 : d.memoryBytes(),
           speedLayers.get(v.spec.from()).errors() + v.batchErrors(), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
-          v.batchNanos() / 1e9, v.checkpoints()));
+          v.batchNanos() / 1e9, v.checkpoints(), v.spec.allowedLateness() == null ? null
+          : new Status.Lateness(v.spec.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name))));
     }
     return new Status(streams, vs);
+  }
+
+  private static Status.Watermark watermark(SpeedLayer speed) {
+    if (speed == null) {
+      return null;
+    }
+    long w = speed.watermark();
+    List<Status.PartitionWatermark> parts = new ArrayList<>();
+    for (SpeedLayer.PartitionMark m : speed.partitionMarks()) {
+      parts.add(new Status.PartitionWatermark(m.partition(), m.watermark(), m.maxEventTime(), m.idle()));
+    }
+    return new Status.Watermark(w, parts);
+  }
+
+  @Override
+  public List<dev.braid.LateEvent> lateEvents(String stream, long fromOffset, int limit) {
+    requireOpen();
+    ingestor(stream); // refuses an unknown or unavailable stream
+    SpeedLayer speed = speedLayers.get(stream);
+    return speed == null ? List.of() : speed.lateLog().read(fromOffset, limit);
   }
 
   @Override

@@ -16,8 +16,11 @@ import java.time.Duration;
  *     merges them into the Base (see {@link BatchLayer}). At least 1; {@link Long#MAX_VALUE} never
  *     spills. Each view's cycle has its own budget, so concurrent cycles of several views add up.
  * @param checkpointEvery how often every view's Delta is checkpointed (see {@link #withCheckpointEvery})
+ * @param clock the engine's wall clock in epoch millis (ingest time, idle partitions); the system
+ *     clock unless a test controls it ({@link #withClock})
  */
-public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration checkpointEvery) {
+public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration checkpointEvery,
+    java.util.function.LongSupplier clock) {
 
   /** How often each view's Delta is checkpointed by default. */
   public static final Duration DEFAULT_CHECKPOINT_EVERY = Duration.ofSeconds(30);
@@ -33,6 +36,17 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration ch
       throw new IllegalArgumentException("checkpointEvery must be zero (only on close) or positive, was "
           + checkpointEvery);
     }
+    clock = clock == null ? System::currentTimeMillis : clock;
+  }
+
+  /** With the system clock. */
+  public EngineOptions(int batchThreads, long batchMemoryBytes, Duration checkpointEvery) {
+    this(batchThreads, batchMemoryBytes, checkpointEvery, null);
+  }
+
+  /** With this clock (epoch millis) for ingest time and idle partitions, e.g. a test's. */
+  public EngineOptions withClock(java.util.function.LongSupplier c) {
+    return new EngineOptions(batchThreads, batchMemoryBytes, checkpointEvery, c);
   }
 
   /** With checkpoints every {@link #DEFAULT_CHECKPOINT_EVERY}. */
@@ -54,7 +68,7 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration ch
    * checkpoint, so this bounds the replay after a crash.
    */
   public EngineOptions withCheckpointEvery(Duration every) {
-    return new EngineOptions(batchThreads, batchMemoryBytes, every);
+    return new EngineOptions(batchThreads, batchMemoryBytes, every, clock);
   }
 
   /** A quarter of the maximum heap ({@link Runtime#maxMemory()}), at least 16 MiB. */
@@ -63,10 +77,10 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration ch
   }
 
   public EngineOptions withBatchThreads(int threads) {
-    return new EngineOptions(threads, batchMemoryBytes, checkpointEvery);
+    return new EngineOptions(threads, batchMemoryBytes, checkpointEvery, clock);
   }
 
   public EngineOptions withBatchMemoryBytes(long bytes) {
-    return new EngineOptions(batchThreads, bytes, checkpointEvery);
+    return new EngineOptions(batchThreads, bytes, checkpointEvery, clock);
   }
 }

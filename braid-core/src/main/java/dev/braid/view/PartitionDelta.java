@@ -16,6 +16,19 @@ final class PartitionDelta {
   /** Next offset to fold; every event of this partition in [cut, position) is in {@link #table}. */
   private long position; // guarded by lock
   private long folded; // guarded by lock
+  /**
+   * The largest event time of this partition's records below {@link #position()} (from the log's
+   * start when {@link #cutMaxEventTime} was seeded, else from the cut), or {@code Long.MIN_VALUE}.
+   * The partition's watermark for lateness decisions is this minus the stream's
+   * {@code max_out_of_order}: it depends only on the log, so every replay decides alike.
+   */
+  long maxEventTime = Long.MIN_VALUE; // guarded by lock; the writer reads it without
+  /**
+   * The largest event time of the partition's records before the version's cut, or
+   * {@code Long.MIN_VALUE} when not known (a kappa Delta from the log's start, or a view without
+   * {@code allowed_lateness}, whose cut is not scanned). Set before the Delta is shared.
+   */
+  long cutMaxEventTime = Long.MIN_VALUE;
 
   PartitionDelta(int partition, GroupTable table, long from) {
     this.partition = partition;
@@ -51,6 +64,22 @@ final class PartitionDelta {
   /** Events folded, for the writer or a thread that holds the lock. */
   long foldedUnlocked() {
     return folded;
+  }
+
+  /** Seeds both event-time maxima with the partition's largest event time before the cut; before sharing. */
+  void seedCutMaxEventTime(long t) {
+    cutMaxEventTime = t;
+    maxEventTime = Math.max(maxEventTime, t);
+  }
+
+  /** The largest event time folded so far (see {@link #maxEventTime}), read under the read lock. */
+  long maxEventTimeLocked() {
+    long stamp = lock.readLock();
+    try {
+      return maxEventTime;
+    } finally {
+      lock.unlockRead(stamp);
+    }
   }
 
   /** Sets the folded count of a Delta restored from a checkpoint, before any thread shares it. */

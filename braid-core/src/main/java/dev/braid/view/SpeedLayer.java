@@ -29,6 +29,14 @@ import org.slf4j.LoggerFactory;
  * thread first replays {@code [cut, its position)} into the new Delta with a second reader, then
  * folds new events into old and new Deltas alike, so the two advance in lockstep from then on.
  *
+ * <h2>Watermarks</h2>
+ * Each partition's watermark is the largest event time its thread has read minus the stream's
+ * {@code max_out_of_order}. The stream's watermark ({@link #watermark()}) is the smallest over the
+ * partitions that are not idle — a partition is idle when its thread read no event for
+ * {@code idle_after} by the engine's clock — or the largest over all of them when every partition
+ * is idle; it never goes back. Lateness is decided per Delta by the partition's own watermark (see
+ * {@link ViewProgram#applySpeed}), which is at least the stream's and depends only on the log.
+ *
  * <h2>Waking</h2>
  * An idle thread waits on the log's append signal ({@link LogReader#awaitData}), not on a timer.
  */
@@ -41,9 +49,30 @@ final class SpeedLayer implements AutoCloseable {
 
   private final LogStream stream;
   private final Worker[] workers;
+  private final long maxOutOfOrder;
+  private final long idleAfter;
+  private final java.util.function.LongSupplier clock;
+  private final LateLog lateLog;
+  private final AtomicLong streamWatermark = new AtomicLong(Long.MIN_VALUE);
 
+  /** A speed layer with in-order watermarks, a one-minute idle timeout, the system clock and no late log. */
   SpeedLayer(LogStream stream) {
+    this(stream, 0, dev.braid.spec.StreamSpec.DEFAULT_IDLE_AFTER.toMillis(), System::currentTimeMillis, null);
+  }
+
+  /**
+   * @param maxOutOfOrder the stream's {@code max_out_of_order} in millis
+   * @param idleAfter the stream's {@code idle_after} in millis
+   * @param clock the engine's clock (epoch millis), for idleness
+   * @param lateLog where late events are recorded, or null to record none
+   */
+  SpeedLayer(LogStream stream, long maxOutOfOrder, long idleAfter, java.util.function.LongSupplier clock,
+      LateLog lateLog) {
     this.stream = stream;
+    this.maxOutOfOrder = maxOutOfOrder;
+    this.idleAfter = idleAfter;
+    this.clock = clock;
+    this.lateLog = lateLog;
     this.workers = new Worker[stream.partitions()];
     for (int p = 0; p < workers.length; p++) {
       workers[p] = new Worker(p);
@@ -81,6 +110,49 @@ final class SpeedLayer implements AutoCloseable {
       out[p] = workers[p].position.get();
     }
     return Cut.of(out);
+  }
+
+  long maxOutOfOrderMillis() {
+    return maxOutOfOrder;
+  }
+
+  LateLog lateLog() {
+    return lateLog;
+  }
+
+  /** One partition's watermark for status. */
+  record PartitionMark(int partition, long maxEventTime, long watermark, boolean idle) {}
+
+  /** Every partition's watermark, by the engine's clock now. */
+  List<PartitionMark> partitionMarks() {
+    long now = clock.getAsLong();
+    List<PartitionMark> out = new ArrayList<>(workers.length);
+    for (Worker w : workers) {
+      long max = w.maxEventTime;
+      boolean idle = now - w.lastEventAt >= idleAfter;
+      out.add(new PartitionMark(w.partition, max, max == Long.MIN_VALUE ? Long.MIN_VALUE : max - maxOutOfOrder, idle));
+    }
+    return out;
+  }
+
+  /**
+   * The stream's watermark: the smallest partition watermark over partitions that are not idle, or
+   * the largest over all partitions when all are idle; {@code Long.MIN_VALUE} before any event.
+   * Monotonic: it never moves back, even when an idle partition becomes active behind it.
+   */
+  long watermark() {
+    long min = Long.MAX_VALUE;
+    long max = Long.MIN_VALUE;
+    boolean active = false;
+    for (PartitionMark m : partitionMarks()) {
+      max = Math.max(max, m.watermark());
+      if (!m.idle()) {
+        active = true;
+        min = Math.min(min, m.watermark());
+      }
+    }
+    long w = active ? min : max;
+    return streamWatermark.accumulateAndGet(w, Math::max);
   }
 
   /** Events that failed in an expression or an aggregation and were skipped, over all partitions. */
@@ -132,6 +204,8 @@ final class SpeedLayer implements AutoCloseable {
     final ViewProgram.Scratch scratch;
     /** Groups by the stream's key, so {@link RecordChunk#touch} helps (see there). */
     final boolean keyPartitioned;
+    /** Whether the view has {@code allowed_lateness} (then late events are left out and recorded). */
+    final boolean timed;
     long stamp;
     long foldedInBatch;
 
@@ -140,6 +214,7 @@ final class SpeedLayer implements AutoCloseable {
       this.program = program;
       this.scratch = program.scratch();
       this.keyPartitioned = BatchLayer.isKeyPartitioned(program);
+      this.timed = program.allowedLateness >= 0;
     }
   }
 
@@ -153,6 +228,11 @@ final class SpeedLayer implements AutoCloseable {
     volatile boolean running = true;
     private volatile LogReader reader;
     private final RecordChunk chunk = new RecordChunk();
+    /** The largest event time this thread has read (or found in a Delta it attached). */
+    volatile long maxEventTime = Long.MIN_VALUE;
+    /** When this thread last read an event (engine clock); its start before the first. */
+    volatile long lastEventAt = clock.getAsLong();
+    private final List<LateLog.Pending> late = new ArrayList<>();
 
     Worker(int partition) {
       this.partition = partition;
@@ -183,6 +263,10 @@ final class SpeedLayer implements AutoCloseable {
       submit(() -> {
         try {
           Target t = new Target(delta, program);
+          long seen = delta.maxEventTime;
+          if (seen > maxEventTime) {
+            maxEventTime = seen;
+          }
           if (reader == null) {
             reader = stream.reader(partition, delta.writerPosition());
             position.set(reader.position());
@@ -283,15 +367,24 @@ final class SpeedLayer implements AutoCloseable {
                 k.touch(t.delta.table);
               }
             }
+            long chunkMax = Long.MIN_VALUE;
             for (int j = 0; j < k.size; j++) {
               long offset = k.offset[j];
+              long et = k.eventTime[j];
+              if (et > chunkMax) {
+                chunkMax = et;
+              }
               for (Target t : into) {
                 if (offset < t.delta.writerPosition()) {
                   continue;
                 }
                 try {
-                  if (t.program.apply(t.delta.table, t.scratch, k, j, partition)) {
+                  int r = t.program.applySpeed(t.delta, t.scratch, k, j, maxOutOfOrder);
+                  if ((r & ViewProgram.FOLDED) != 0) {
                     t.foldedInBatch++;
+                  }
+                  if ((r & ViewProgram.LATE) != 0) {
+                    noteLate(t, k, j);
                   }
                 } catch (RuntimeException e) {
                   reportEventError(t, offset, e);
@@ -299,6 +392,12 @@ final class SpeedLayer implements AutoCloseable {
               }
               last = offset;
               n++;
+            }
+            if (k.size > 0) {
+              if (chunkMax > maxEventTime) {
+                maxEventTime = chunkMax;
+              }
+              lastEventAt = clock.getAsLong();
             }
             k.clear();
           } while (more && n < FOLD_BATCH);
@@ -310,8 +409,31 @@ final class SpeedLayer implements AutoCloseable {
             t.delta.lock.unlockWrite(t.stamp);
           }
         }
+        if (!late.isEmpty()) {
+          try {
+            lateLog.record(late);
+          } catch (RuntimeException e) {
+            LOG.error("could not record {} late events of stream '{}' partition {} in the late log", late.size(),
+                stream.name(), partition, e);
+          } finally {
+            late.clear();
+          }
+        }
       }
       return true;
+    }
+
+    /** Notes a late event for the late log (written after the Deltas' locks are released). */
+    private void noteLate(Target t, RecordChunk k, int j) {
+      String view = t.program.spec.name();
+      if (lateLog == null || !lateLog.isNew(view, partition, k.offset[j])) {
+        return;
+      }
+      byte[] key = new byte[k.keyLength[j]];
+      k.buffer[j].get(k.keyOffset[j], key);
+      long max = t.delta.maxEventTime;
+      late.add(new LateLog.Pending(view, partition, k.offset[j], new String(key, java.nio.charset.StandardCharsets.UTF_8),
+          k.eventTime[j], max == Long.MIN_VALUE ? max : max - maxOutOfOrder));
     }
 
     private void reportEventError(Target t, long offset, RuntimeException e) {

@@ -53,6 +53,33 @@ final class ViewProgram {
   /** The fused add of the row when every aggregation is one that {@link NumericFold} fuses, else null. */
   private final NumericFold fused;
 
+  // Window kinds, as ints for one switch on the fold path.
+  static final int NO_WINDOW = 0;
+  static final int TUMBLING = 1;
+  static final int ZONED = 2;
+  static final int HOPPING = 3;
+  static final int SESSION = 4;
+  /** One of the kinds above. */
+  final int windowKind;
+  /** Tumbling/hopping size, or the session gap, in millis. */
+  private final long windowSize;
+  private final long windowEvery;
+  /**
+   * For session windows, the long slot (after the aggregations' slots) that holds the fragment's
+   * last event time; -1 otherwise. A session view's group is a <em>fragment</em>: events of one key
+   * that are connected (each less than the gap from the next), keyed by its first event time, with
+   * the last one here. Fragments are merged by {@link #merge} (max) like any slot; a read merges
+   * fragments whose spans {@code [first, last + gap)} overlap (see {@code ViewRuntime}).
+   */
+  final int sessionSlot;
+  /** {@code allowed_lateness} in millis, or -1 when the view has none (the speed layer adds every event). */
+  final long allowedLateness;
+
+  /** {@link #applyTimed} result bit: the event went into at least one window. */
+  static final int FOLDED = 1;
+  /** {@link #applyTimed} result bit: at least one of the event's windows had closed too long ago. */
+  static final int LATE = 2;
+
   ViewProgram(ViewSpec spec, EventSchema schema) {
     this(spec, schema, true);
   }
@@ -95,6 +122,17 @@ final class ViewProgram {
       ow += aggregations[i].objectSlots();
       i++;
     }
+    WindowSpec w = spec.window();
+    this.windowKind = w == null ? NO_WINDOW
+        : switch (w.kind()) {
+          case TUMBLING -> w.zoned() ? ZONED : TUMBLING;
+          case HOPPING -> HOPPING;
+          case SESSION -> SESSION;
+        };
+    this.windowSize = w == null ? 0 : w.sizeMillis();
+    this.windowEvery = w != null && w.kind() == WindowSpec.Kind.HOPPING ? w.every().toMillis() : 0;
+    this.sessionSlot = windowKind == SESSION ? lw++ : -1;
+    this.allowedLateness = spec.allowedLateness() == null ? -1 : spec.allowedLateness().toMillis();
     this.longWidth = lw;
     this.objectWidth = ow;
     this.recordKeyField = fastPaths && BatchLayer.isKeyPartitioned(this) ? schema.key().index() : -1;
@@ -135,6 +173,9 @@ final class ViewProgram {
     final AggInput input = new AggInput();
     final BaseFile.StateBytes stateBytes = new BaseFile.StateBytes();
     final ByteBufferDataInput stateInput = new ByteBufferDataInput();
+    /** The zoned window the last event fell in, so the fold calls {@code java.time} once per window. */
+    long zonedStart = 1;
+    long zonedEnd = 0;
 
     BaseFile.StateBytes stateBytes() {
       return stateBytes;
@@ -160,6 +201,19 @@ final class ViewProgram {
       s.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
       aggregations[i].zero(s);
     }
+    if (sessionSlot >= 0) {
+      longs[lb + sessionSlot] = Long.MIN_VALUE;
+    }
+  }
+
+  /** The end (exclusive) of the window that starts at {@code start}, for a row of it; a session's from its last event. */
+  long windowEnd(long start, long[] longs, int lb) {
+    return sessionSlot >= 0 ? longs[lb + sessionSlot] + windowSize : window.end(start);
+  }
+
+  /** The session gap in millis (session views only). */
+  long sessionGap() {
+    return windowSize;
   }
 
   /**
@@ -192,24 +246,150 @@ final class ViewProgram {
    * skips the event here as it does there.
    */
   boolean apply(GroupTable table, Scratch x, RecordChunk k, int j, int partition) {
+    return applyTimed(table, x, k, j, partition, Long.MIN_VALUE) != 0;
+  }
+
+  /**
+   * Folds record {@code j} of chunk {@code k} as {@link #apply(GroupTable, Scratch, RecordChunk, int, int)}
+   * does, except into windows that end at or before {@code lateEnd} (the speed layer passes its
+   * partition's watermark minus {@code allowed_lateness}; {@code Long.MIN_VALUE} adds to every window).
+   * Returns a mask of {@link #FOLDED} and {@link #LATE}; 0 when the filter rejects the event or its key is null.
+   */
+  int applyTimed(GroupTable table, Scratch x, RecordChunk k, int j, int partition, long lateEnd) {
     EventReader e = x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(partition, k.offset[j],
         k.eventTime[j]);
-    if (recordKeyField < 0) {
-      return apply(table, x);
-    }
     if (filter != null && !filter.test(e)) {
-      return false;
+      return 0;
     }
-    if (e.isNull(recordKeyField)) {
-      return false;
+    int keyId;
+    if (recordKeyField < 0) {
+      if (!key.extract(e, x.key)) {
+        return 0;
+      }
+      byte[] kb = x.key.bytes();
+      int kl = x.key.length();
+      keyId = table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl));
+    } else {
+      if (e.isNull(recordKeyField)) {
+        return 0;
+      }
+      keyId = table.findOrInsertKey(k.buffer[j], k.keyOffset[j], k.keyLength[j], k.hash[j]);
     }
-    fold(table, table.findOrInsertKey(k.buffer[j], k.keyOffset[j], k.keyLength[j], k.hash[j]), e, x);
-    return true;
+    if (windowKind <= TUMBLING && lateEnd == Long.MIN_VALUE) {
+      fold(table, keyId, e, x);
+      return FOLDED;
+    }
+    return foldWindows(table, keyId, e, x, lateEnd);
+  }
+
+  /**
+   * Folds record {@code j} of chunk {@code k} into the Delta {@code pd} the way the speed layer
+   * (and a replay into a Delta) does, with the Delta's write lock held: the partition's largest
+   * event time moves first, then, for a view with {@code allowed_lateness}, windows that end at or
+   * before {@code maxEventTime - maxOutOfOrder - allowedLateness} are left out. The decision
+   * depends only on the partition's records up to this one, so every replay makes the same one.
+   * Returns a mask of {@link #FOLDED} and {@link #LATE}.
+   */
+  int applySpeed(PartitionDelta pd, Scratch x, RecordChunk k, int j, long maxOutOfOrder) {
+    long et = k.eventTime[j];
+    if (et > pd.maxEventTime) {
+      pd.maxEventTime = et;
+    }
+    if (allowedLateness < 0) {
+      return apply(pd.table, x, k, j, pd.partition) ? FOLDED : 0;
+    }
+    return applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.maxEventTime, maxOutOfOrder));
+  }
+
+  /** Windows ending at or before this are closed for good at a partition whose largest event time is {@code max}. */
+  long lateEnd(long max, long maxOutOfOrder) {
+    if (allowedLateness < 0 || max == Long.MIN_VALUE) {
+      return Long.MIN_VALUE;
+    }
+    long back = maxOutOfOrder + allowedLateness;
+    return back < 0 || max < Long.MIN_VALUE + back + 1 ? Long.MIN_VALUE : max - back;
   }
 
   /** Adds event {@code e} to its group (of key {@code keyId} and the event's window). */
   private void fold(GroupTable table, int keyId, EventReader e, Scratch x) {
-    int g = table.findOrInsertGroup(keyId, window == null ? 0 : window.start(e.eventTime()));
+    if (windowKind > TUMBLING) {
+      foldWindows(table, keyId, e, x, Long.MIN_VALUE);
+      return;
+    }
+    int g = table.findOrInsertGroup(keyId, window == null ? 0 : Math.floorDiv(e.eventTime(), windowSize) * windowSize);
+    addTo(table, g, e, x);
+  }
+
+  /**
+   * Adds event {@code e} to every window of key {@code keyId} that holds it and ends after
+   * {@code lateEnd}; returns {@link #FOLDED} and/or {@link #LATE}. Allocates nothing (a zoned window
+   * calls {@code java.time} only when an event leaves the last window seen).
+   */
+  private int foldWindows(GroupTable table, int keyId, EventReader e, Scratch x, long lateEnd) {
+    long t = e.eventTime();
+    boolean check = lateEnd != Long.MIN_VALUE;
+    switch (windowKind) {
+      case NO_WINDOW:
+        addTo(table, table.findOrInsertGroup(keyId, 0), e, x);
+        return FOLDED;
+      case TUMBLING: {
+        long s = Math.floorDiv(t, windowSize) * windowSize;
+        if (check && s + windowSize <= lateEnd) {
+          return LATE;
+        }
+        addTo(table, table.findOrInsertGroup(keyId, s), e, x);
+        return FOLDED;
+      }
+      case ZONED: {
+        if (t < x.zonedStart || t >= x.zonedEnd) {
+          x.zonedStart = window.start(t);
+          x.zonedEnd = window.end(x.zonedStart);
+        }
+        if (check && x.zonedEnd <= lateEnd) {
+          return LATE;
+        }
+        addTo(table, table.findOrInsertGroup(keyId, x.zonedStart), e, x);
+        return FOLDED;
+      }
+      case HOPPING: {
+        int r = 0;
+        long first = t - windowSize; // windows starting after this hold t
+        for (long s = Math.floorDiv(t, windowEvery) * windowEvery; s > first; s -= windowEvery) {
+          if (check && s + windowSize <= lateEnd) {
+            r |= LATE; // older windows end earlier still
+            break;
+          }
+          addTo(table, table.findOrInsertGroup(keyId, s), e, x);
+          r |= FOLDED;
+        }
+        return r;
+      }
+      default: { // SESSION
+        if (check && t + windowSize <= lateEnd) {
+          return LATE;
+        }
+        int g = -1;
+        for (int h = table.firstGroupOfKey(keyId); h >= 0; h = table.nextGroupOfKey(h)) {
+          if (table.window(h) <= t && t < table.longs[h * longWidth + sessionSlot] + windowSize) {
+            g = h; // t is within the gap of this fragment's events, so the fragment stays connected
+            break;
+          }
+        }
+        if (g < 0) {
+          g = table.findOrInsertGroup(keyId, t);
+        }
+        int at = g * longWidth + sessionSlot;
+        if (t > table.longs[at]) {
+          table.longs[at] = t;
+        }
+        addTo(table, g, e, x);
+        return FOLDED;
+      }
+    }
+  }
+
+  /** Adds event {@code e} to the row of group {@code g}. */
+  private void addTo(GroupTable table, int g, EventReader e, Scratch x) {
     int lb = g * longWidth;
     if (fused != null) {
       fused.add(table.longs, lb, e);
@@ -248,6 +428,9 @@ final class ViewProgram {
       x.other.bind(fromLongs, fromLb + longBase[i], fromObjects, fromOb + objectBase[i]);
       aggregations[i].merge(x.state, x.other);
     }
+    if (sessionSlot >= 0 && fromLongs[fromLb + sessionSlot] > intoLongs[intoLb + sessionSlot]) {
+      intoLongs[intoLb + sessionSlot] = fromLongs[fromLb + sessionSlot];
+    }
   }
 
   /** The named results of a row, in the view's order. */
@@ -265,12 +448,18 @@ final class ViewProgram {
       x.state.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
       aggregations[i].write(x.state, out);
     }
+    if (sessionSlot >= 0) {
+      out.writeLong(longs[lb + sessionSlot]);
+    }
   }
 
   void readRow(DataInput in, long[] longs, int lb, Object[] objects, int ob, Scratch x) throws IOException {
     for (int i = 0; i < aggregations.length; i++) {
       x.state.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
       aggregations[i].read(x.state, in);
+    }
+    if (sessionSlot >= 0) {
+      longs[lb + sessionSlot] = in.readLong();
     }
   }
 

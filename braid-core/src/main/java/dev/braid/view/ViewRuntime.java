@@ -211,7 +211,7 @@ final class ViewRuntime {
     List<String> refusedText = refused.stream().map(r -> r.path().getFileName() + ": " + r.reason()).toList();
     if (loaded == null) {
       startup = new StartupRestore(null, v.cut, end, refusedText);
-      return new Delta(v.program, v.cut, 1 << 12);
+      return seeded(new Delta(v.program, v.cut, 1 << 12), v.program, v.cut);
     }
     v.horizon = loaded.horizon();
     lastCheckpoint = new CheckpointRecord(v.id, loaded.file().path().getFileName().toString(), loaded.position(),
@@ -221,6 +221,18 @@ final class ViewRuntime {
         v.id, loaded.file().path().getFileName(), loaded.position(), loaded.delta().keys(),
         events(loaded.position(), end));
     return loaded.delta();
+  }
+
+  /**
+   * Seeds a new Delta at {@code cut} with each partition's largest event time before the cut, when
+   * the view has {@code allowed_lateness} (its lateness decisions and {@code final} windows depend
+   * on it); other views start from {@code Long.MIN_VALUE} and skip the scan.
+   */
+  private Delta seeded(Delta d, ViewProgram program, Cut cut) {
+    if (program.allowedLateness >= 0 && program.window != null) {
+      d.seedEventTimes(stream, cut);
+    }
+    return d;
   }
 
   private static long events(Cut from, Cut to) {
@@ -300,9 +312,13 @@ final class ViewRuntime {
     }
   }
 
-  private ViewResult read(Version v, Delta d, String key, byte[] kb, long requestedFrom, long to) {
+  private ViewResult read(Version v, Delta d, String key, byte[] kb, long requestedFrom, long requestedTo) {
     ViewProgram p = v.program;
-    long from = Math.max(requestedFrom, v.horizon); // evicted windows are gone, and not read if recreated
+    boolean sessions = p.sessionSlot >= 0;
+    long wantedFrom = Math.max(requestedFrom, v.horizon); // evicted windows are gone, and not read if recreated
+    // session fragments outside the range may merge into a session inside it: read them all
+    long from = sessions ? Long.MIN_VALUE : wantedFrom;
+    long to = sessions ? Long.MAX_VALUE : requestedTo;
     ViewProgram.Scratch x = readScratch.get(); // per thread; depends only on the stream's schema
     TreeMap<Long, Row> rows = new TreeMap<>();
     boolean[] found = new boolean[1];
@@ -347,19 +363,54 @@ final class ViewRuntime {
         pd.lock.unlockRead(stamp);
       }
     }
-    AsOf asOf = new AsOf(v.id, v.cut, Cut.of(positions));
+    AsOf asOf = new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark());
+    TreeMap<Long, Row> merged = sessions ? mergeSessions(p, rows, wantedFrom, requestedTo, x) : rows;
+    long closedBelow = p.allowedLateness < 0 ? Long.MIN_VALUE : d.cutWatermark(speed.maxOutOfOrderMillis());
     Row total = new Row(p);
     List<ViewResult.WindowValue> windows = new ArrayList<>();
-    for (Map.Entry<Long, Row> e : rows.entrySet()) {
+    for (Map.Entry<Long, Row> e : merged.entrySet()) {
       Row r = e.getValue();
       p.merge(total.longs, 0, total.objects, 0, r.longs, 0, r.objects, 0, x);
       if (p.window != null) {
-        windows.add(new ViewResult.WindowValue(e.getKey(), e.getKey() + p.window.sizeMillis(),
-            p.result(r.longs, 0, r.objects, 0, x)));
+        long end = p.windowEnd(e.getKey(), r.longs, 0);
+        boolean closed = closedBelow != Long.MIN_VALUE && end <= closedBelow - p.allowedLateness;
+        windows.add(new ViewResult.WindowValue(e.getKey(), end, p.result(r.longs, 0, r.objects, 0, x),
+            closed ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
       }
     }
-    return new ViewResult(name, key, found[0] && !rows.isEmpty(), p.result(total.longs, 0, total.objects, 0, x),
+    return new ViewResult(name, key, found[0] && !merged.isEmpty(), p.result(total.longs, 0, total.objects, 0, x),
         windows, asOf);
+  }
+
+  /**
+   * Merges session fragments (by start) into sessions: a fragment that starts before the running
+   * session's last event plus the gap is connected to it (some event of each is within the gap of
+   * one of the other), so the two are one session; then keeps the sessions that start in
+   * {@code [from, to)}. Fragments come from the Base, every partition's Delta and several fold
+   * tables, so a session that spans the cut or partitions is one session here.
+   */
+  private static TreeMap<Long, Row> mergeSessions(ViewProgram p, TreeMap<Long, Row> fragments, long from, long to,
+      ViewProgram.Scratch x) {
+    TreeMap<Long, Row> out = new TreeMap<>();
+    long gap = p.sessionGap();
+    long start = 0;
+    Row cur = null;
+    for (Map.Entry<Long, Row> e : fragments.entrySet()) {
+      Row r = e.getValue();
+      if (cur != null && e.getKey() < cur.longs[p.sessionSlot] + gap) {
+        p.merge(cur.longs, 0, cur.objects, 0, r.longs, 0, r.objects, 0, x);
+        continue;
+      }
+      if (cur != null && start >= from && start < to) {
+        out.put(start, cur);
+      }
+      start = e.getKey();
+      cur = r;
+    }
+    if (cur != null && start >= from && start < to) {
+      out.put(start, cur);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -428,8 +479,8 @@ final class ViewRuntime {
         stats = batch.build(cut, dir.resolve(fileName), dir.resolve("v" + id + ".spill"));
         BaseFile base = BaseFile.open(dir.resolve(fileName));
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);
-        next.delta = new Delta(program, cut,
-            (int) Math.min(1 << 16, Math.max(1 << 10, stats.keys() / cut.partitions() / 8)));
+        next.delta = seeded(new Delta(program, cut,
+            (int) Math.min(1 << 16, Math.max(1 << 10, stats.keys() / cut.partitions() / 8))), program, cut);
         synchronized (this) {
           versions.add(next);
         }
@@ -798,7 +849,7 @@ final class ViewRuntime {
         v.base = BaseFile.open(file);
       }
       rb.phase = "replay";
-      Delta delta = new Delta(program, v.cut, 1 << 12);
+      Delta delta = seeded(new Delta(program, v.cut, 1 << 12), program, v.cut);
       v.delta = delta;
       replay(v, rb, delta);
       if (closing) {
@@ -925,7 +976,7 @@ final class ViewRuntime {
             for (int j = 0; j < k.size; j++) {
               long offset = k.offset[j];
               try {
-                if (program.apply(pd.table, x, k, j, pd.partition)) {
+                if ((program.applySpeed(pd, x, k, j, speed.maxOutOfOrderMillis()) & ViewProgram.FOLDED) != 0) {
                   folded++;
                 }
               } catch (RuntimeException e) {
@@ -1239,6 +1290,8 @@ final class ViewRuntime {
                 t.objects, g * t.objectWidth, x);
           }
           copies[pd.partition] = new PartitionDelta(pd.partition, copy, pd.writerPosition());
+          copies[pd.partition].cutMaxEventTime = pd.cutMaxEventTime;
+          copies[pd.partition].maxEventTime = pd.maxEventTime;
         } finally {
           pd.lock.unlockRead(stamp);
         }

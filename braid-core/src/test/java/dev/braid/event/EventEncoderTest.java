@@ -122,6 +122,23 @@ class EventEncoderTest {
   }
 
   @Test
+  void shouldReadEpochSecondsWhenTheStreamSaysTimeUnitS() throws Exception {
+    EventSchema schema = new EventSchema("s", fields("k", FieldType.STRING, "ts", FieldType.TIMESTAMP), "k", "ts",
+        1000);
+    EventEncoder enc = new EventEncoder(schema);
+    assertThat(enc.encode(JSON.readTree("{\"k\": \"a\", \"ts\": 1795342530}"), INGEST_TIME, out)).isNull();
+    assertThat(out.eventTime()).isEqualTo(1_795_342_530_000L);
+    assertThat(enc.encode(JSON.readTree("{\"k\": \"a\", \"ts\": \"2026-11-22T10:15:30+01:00\"}"), INGEST_TIME,
+        out)).as("ISO-8601 text is read as itself").isNull();
+    assertThat(out.eventTime()).isEqualTo(java.time.Instant.parse("2026-11-22T09:15:30Z").toEpochMilli());
+    assertThat(enc.encode(JSON.readTree("{\"k\": \"a\", \"ts\": 9223372036854776}"), INGEST_TIME, out))
+        .isEqualTo("field 'ts': timestamp 9223372036854776 is out of range: epoch seconds times 1000 must fit in a long");
+    assertThat(enc.encode(JSON.readTree("{\"k\": \"a\", \"ts\": \"yesterday\"}"), INGEST_TIME, out))
+        .startsWith("field 'ts': 'yesterday' is not a timestamp");
+    assertThat(enc.encode(JSON.readTree("{\"k\": \"a\"}"), INGEST_TIME, out)).isEqualTo("missing time field 'ts'");
+  }
+
+  @Test
   void shouldStampIngestTimeWhenTheStreamHasNoTimeField() throws Exception {
     EventSchema schema = new EventSchema("s", fields("k", FieldType.LONG, "when", FieldType.TIMESTAMP), "k", null);
     EventEncoder enc = new EventEncoder(schema);

@@ -9,6 +9,7 @@ import dev.braid.log.Durability;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -348,13 +349,13 @@ class PipelineSpecTest {
     SpecError e = onlyErrorIgnoring(DESIGN_EXAMPLE.replace("aggregate:\n", "agregate:\n"),
         "views.spend_by_user.aggregate");
     assertThat(e.path()).isEqualTo("views.spend_by_user.agregate");
-    assertThat(e.message()).isEqualTo("unknown key; expected one of aggregate, batch, filter, from, group_by, "
-        + "keep, mode, retain, window");
+    assertThat(e.message()).isEqualTo("unknown key; expected one of aggregate, allowed_lateness, batch, filter, "
+        + "from, group_by, keep, mode, retain, window");
 
     SpecError s = onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durabilty: fsync"));
     assertThat(s.path()).isEqualTo("streams.transactions.durabilty");
-    assertThat(s.message()).startsWith("unknown key; expected one of dedup_window, durability, fields, id, key, "
-        + "partitions, rules");
+    assertThat(s.message()).startsWith("unknown key; expected one of dedup_window, durability, fields, id, "
+        + "idle_after, key, max_out_of_order, partitions, rules, time, time_unit");
 
     SpecError top = onlyError(DESIGN_EXAMPLE + "tables:\n  t: {}\n");
     assertThat(top).isEqualTo(new SpecError(FILE, "tables", "unknown section; expected streams or views"));
@@ -645,6 +646,64 @@ class PipelineSpecTest {
     assertThatThrownBy(() -> PipelineSpec.builder().view(spendByUser().build()).view(spendByUser().build()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("views.spend_by_user: duplicate view 'spend_by_user': a spec defines each view once");
+  }
+
+  @Test
+  void shouldReadEveryWindowKindTheWatermarkOptionsAndLatenessAndWriteThemBack() {
+    String yaml = DESIGN_EXAMPLE.replace("time: ts                      # event time field (epoch millis or ISO-8601)",
+        "time: ts\n    time_unit: s\n    max_out_of_order: 30s\n    idle_after: 2m")
+        .replace("window: {tumbling: 1h}", "window: {hopping: {size: 1h, every: 5m}}\n    allowed_lateness: 10m")
+        .replace("mode: kappa", "mode: kappa\n    window: {tumbling: 1m}\n    allowed_lateness: 0s");
+    PipelineSpec spec = PipelineSpec.parse(yaml, FILE);
+    StreamSpec s = spec.stream("transactions");
+    assertThat(s.timeUnit()).isEqualTo(StreamSpec.TimeUnit.SECONDS);
+    assertThat(s.maxOutOfOrder()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(s.idleAfter()).isEqualTo(Duration.ofMinutes(2));
+    ViewSpec v = spec.views().get("spend_by_user");
+    assertThat(v.window()).isEqualTo(WindowSpec.hopping(Duration.ofHours(1), Duration.ofMinutes(5)));
+    assertThat(v.allowedLateness()).isEqualTo(Duration.ofMinutes(10));
+    assertThat(spec.views().get("by_country").allowedLateness()).isEqualTo(Duration.ZERO);
+    assertThat(spec.parseView("spend_by_user", PipelineSpec.viewDocument(v), "doc")).isEqualTo(v);
+    for (String w : List.of("{session: {gap: 30m}}", "{tumbling: 1d, zone: Europe/Berlin}", "{tumbling: 15m}")) {
+      ViewSpec x = PipelineSpec.parse(DESIGN_EXAMPLE.replace("{tumbling: 1h}", w), FILE).views().get("spend_by_user");
+      assertThat(x.window().toString()).as(w).isEqualTo(w);
+      assertThat(spec.parseView("spend_by_user", PipelineSpec.viewDocument(x), "doc")).as(w).isEqualTo(x);
+    }
+    assertThat(PipelineSpec.parse(DESIGN_EXAMPLE, FILE).stream("transactions").idleAfter())
+        .isEqualTo(StreamSpec.DEFAULT_IDLE_AFTER);
+  }
+
+  @Test
+  void shouldRejectBadEventTimeOptionsWithTheirPaths() {
+    Map<String, String[]> cases = new LinkedHashMap<>();
+    cases.put("{hopping: {size: 5m, every: 1h}}", new String[] {"views.spend_by_user.window.hopping.every",
+        "every (1h) must not exceed size (5m)"});
+    cases.put("{hopping: {size: 1h}}", new String[] {"views.spend_by_user.window.hopping", "{size: <duration>, every"});
+    cases.put("{hopping: {size: 1d, every: 1s}}", new String[] {"views.spend_by_user.window.hopping.every",
+        "size / every must be at most 1024"});
+    cases.put("{session: {gap: soon}}", new String[] {"views.spend_by_user.window.session.gap", "'soon' is not a duration"});
+    cases.put("{session: 30m}", new String[] {"views.spend_by_user.window.session", "{gap: <duration>}"});
+    cases.put("{tumbling: 1h, zone: Mars/Olympus}", new String[] {"views.spend_by_user.window.zone",
+        "unknown time zone 'Mars/Olympus'"});
+    cases.put("{tumbling: 1h, zone: Europe/Berlin}", new String[] {"views.spend_by_user.window.zone",
+        "size must be a whole number of days"});
+    cases.put("{tumbling: 1h, session: {gap: 1m}}", new String[] {"views.spend_by_user.window",
+        "has tumbling and session; a window has one kind"});
+    cases.put("{session: {gap: 1m, size: 1h}}", new String[] {"views.spend_by_user.window.session.size",
+        "unknown key"});
+    cases.forEach((w, want) -> {
+      SpecError e = onlyError(DESIGN_EXAMPLE.replace("{tumbling: 1h}", w));
+      assertThat(e.path()).as(w).isEqualTo(want[0]);
+      assertThat(e.message()).as(w).contains(want[1]);
+    });
+    SpecError unit = onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durability: fsync\n    time_unit: us"));
+    assertThat(unit.path()).isEqualTo("streams.transactions.time_unit");
+    assertThat(unit.message()).contains("expected ms (epoch milliseconds) or s (epoch seconds)");
+    SpecError ooo = onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durability: fsync\n    max_out_of_order: x"));
+    assertThat(ooo.path()).isEqualTo("streams.transactions.max_out_of_order");
+    SpecError late = onlyError(DESIGN_EXAMPLE.replace("mode: kappa", "mode: kappa\n    allowed_lateness: 5m"));
+    assertThat(late.path()).isEqualTo("views.by_country.allowed_lateness");
+    assertThat(late.message()).contains("only a windowed view");
   }
 
   @Test

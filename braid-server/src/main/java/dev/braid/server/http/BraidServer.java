@@ -257,6 +257,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.get("/v1/streams/{stream}", this::describeStream);
       cfg.routes.post("/v1/streams/{stream}/events", this::ingest);
       cfg.routes.get("/v1/streams/{stream}/dead-letters", this::deadLetters);
+      cfg.routes.get("/v1/streams/{stream}/late", this::lateEvents);
       cfg.routes.get("/v1/views/{view}/keys/{key}", this::getKey);
       cfg.routes.post("/v1/views/{view}/keys:batchGet", this::batchGet);
       cfg.routes.get("/v1/views/{view}/versions", this::versions);
@@ -578,6 +579,16 @@ public final class BraidServer implements AutoCloseable {
     List<DeadLetter> letters = b.deadLetters(stream, from, limit);
     long next = letters.isEmpty() ? from : letters.get(letters.size() - 1).offset() + 1;
     ok(ctx, Json.deadLetters(stream, letters, next));
+  }
+
+  private void lateEvents(Context ctx) {
+    Braid b = ready();
+    String stream = ctx.pathParam("stream");
+    long from = longParam(ctx, "from", 0);
+    int limit = (int) Math.min(1000, Math.max(1, longParam(ctx, "limit", 100)));
+    List<dev.braid.LateEvent> events = b.lateEvents(stream, from, limit);
+    long next = events.isEmpty() ? from : events.get(events.size() - 1).offset() + 1;
+    ok(ctx, Json.lateEvents(stream, events, next));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -43,7 +43,21 @@ final class Json {
     o.put("version", a.version());
     o.set("cut", cut(a.cut()));
     o.set("position", cut(a.position()));
+    if (a.watermarkMillis() == Long.MIN_VALUE) {
+      o.putNull("watermark");
+    } else {
+      o.put("watermark", a.watermarkMillis());
+    }
     return o;
+  }
+
+  private static String state(ViewResult.WindowValue w) {
+    return w.state() == ViewResult.WindowState.FINAL ? "final" : "provisional";
+  }
+
+  /** Epoch millis as ISO-8601 text, or null for {@code Long.MIN_VALUE} (none yet). */
+  static String instant(long millis) {
+    return millis == Long.MIN_VALUE ? null : java.time.Instant.ofEpochMilli(millis).toString();
   }
 
   static ObjectNode result(ViewResult r) {
@@ -58,6 +72,7 @@ final class Json {
         ObjectNode wo = ws.addObject();
         wo.put("start", w.start());
         wo.put("end", w.end());
+        wo.put("state", state(w));
         wo.set("values", MAPPER.valueToTree(w.values()));
       }
     }
@@ -96,7 +111,7 @@ final class Json {
       boolean first = true;
       for (ViewResult.WindowValue x : r.windows()) {
         w.raw(first ? "{\"start\":" : ",{\"start\":").number(x.start()).raw(",\"end\":").number(x.end())
-            .raw(",\"values\":");
+            .raw(",\"state\":\"").raw(state(x)).raw("\",\"values\":");
         values(w, x.values());
         w.raw("}");
         first = false;
@@ -107,6 +122,12 @@ final class Json {
     cut(w, r.asOf().cut());
     w.raw(",\"position\":");
     cut(w, r.asOf().position());
+    w.raw(",\"watermark\":");
+    if (r.asOf().watermarkMillis() == Long.MIN_VALUE) {
+      w.raw("null");
+    } else {
+      w.number(r.asOf().watermarkMillis());
+    }
     w.raw("}}");
     return w.toByteArray();
   }
@@ -358,6 +379,19 @@ final class Json {
       so.put("eventsPerSecond", Math.round(st.eventsPerSecond() * 10) / 10.0);
       so.put("rejectedPerSecond", Math.round(st.rejectedPerSecond() * 10) / 10.0);
       so.put("dedupEntries", st.dedupEntries());
+      if (st.watermark() != null) {
+        ObjectNode wm = so.putObject("watermark");
+        wm.put("at", instant(st.watermark().millis()));
+        wm.put("millis", st.watermark().millis() == Long.MIN_VALUE ? null : st.watermark().millis());
+        ArrayNode ps = wm.putArray("partitions");
+        for (Status.PartitionWatermark p : st.watermark().partitions()) {
+          ObjectNode po = ps.addObject();
+          po.put("partition", p.partition());
+          po.put("at", instant(p.millis()));
+          po.put("maxEventTime", instant(p.maxEventTimeMillis()));
+          po.put("idle", p.idle());
+        }
+      }
     }
     ArrayNode views = o.putArray("views");
     for (Status.ViewStatus v : s.views()) {
@@ -392,6 +426,11 @@ final class Json {
           r.put("horizon", java.time.Instant.ofEpochMilli(v.retention().horizonMillis()).toString());
         }
         r.put("evictedWindows", v.retention().evictedWindows());
+      }
+      if (v.lateness() != null) {
+        ObjectNode l = vo.putObject("lateness");
+        l.put("allowedLateness", dev.braid.spec.Durations.format(v.lateness().allowedLateness()));
+        l.put("lateEvents", v.lateness().lateEvents());
       }
       vo.set("checkpoints", checkpoints(v.checkpoints()));
     }
@@ -442,6 +481,25 @@ final class Json {
         x.put("truncated", true);
         x.put("length", d.length());
       }
+    }
+    o.put("next", next);
+    return o;
+  }
+
+  static ObjectNode lateEvents(String stream, List<dev.braid.LateEvent> events, long next) {
+    ObjectNode o = MAPPER.createObjectNode();
+    o.put("stream", stream);
+    ArrayNode a = o.putArray("lateEvents");
+    for (dev.braid.LateEvent e : events) {
+      ObjectNode x = a.addObject();
+      x.put("offset", e.offset());
+      x.put("view", e.view());
+      x.put("partition", e.partition());
+      x.put("eventOffset", e.eventOffset());
+      x.put("key", e.key());
+      x.put("eventTime", instant(e.eventTimeMillis()));
+      x.put("watermark", instant(e.watermarkMillis()));
+      x.put("recordedAt", instant(e.recordedAtMillis()));
     }
     o.put("next", next);
     return o;

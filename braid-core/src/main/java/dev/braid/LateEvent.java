@@ -1,0 +1,19 @@
+package dev.braid;
+
+/**
+ * An event that arrived too late for a view's speed layer: at least one of its windows had closed
+ * more than the view's {@code allowed_lateness} before, by the watermark of the event's partition.
+ * The speed layer did not add it there; it stays in the stream's log, so every batch cycle after it
+ * folds it into the view's Base. Kept in the stream's late log ({@code <stream>.late}).
+ *
+ * @param offset its position in the late log (for paging)
+ * @param view the view it was late for
+ * @param partition the event's partition in the stream
+ * @param eventOffset the event's offset in that partition (where the batch layer reads it)
+ * @param key the event's key
+ * @param eventTimeMillis its event time
+ * @param watermarkMillis the partition's watermark when the speed layer met it
+ * @param recordedAtMillis when it was recorded
+ */
+public record LateEvent(long offset, String view, int partition, long eventOffset, String key, long eventTimeMillis,
+    long watermarkMillis, long recordedAtMillis) {}
