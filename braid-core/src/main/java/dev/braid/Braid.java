@@ -139,6 +139,14 @@ public interface Braid extends AutoCloseable {
 
   Status status();
 
+  /**
+   * Table {@code name} of the hybrid store (declared under {@code tables:}): reads, real-time
+   * writes, bulk pushes and versions.
+   *
+   * @throws UnknownNameException when the spec has no such table
+   */
+  dev.braid.table.Table table(String name);
+
   /** The underlying log (for tools and tests). */
   Log log();
 

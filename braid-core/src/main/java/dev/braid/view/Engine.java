@@ -51,7 +51,9 @@ import org.slf4j.LoggerFactory;
  *   views/&lt;view&gt;/     v&lt;id&gt;.base files (immutable Bases); v&lt;id&gt;.spill/ sorted runs while a
  *                     batch cycle that exceeds its memory budget runs; v&lt;id&gt;-&lt;seq&gt;.ckpt
  *                     checkpoints of the current version's Delta (see DeltaCheckpoint)
- *   catalog.json      every view's versions; replaced atomically
+ *   tables/&lt;table&gt;/   v&lt;id&gt;.base: each kept version's pushed rows (TableBase); v&lt;id&gt;.base.tmp while a
+ *                     push loads
+ *   catalog.json      every view's and table's versions; replaced atomically
  * </pre>
  */
 public final class Engine implements Braid {
@@ -66,6 +68,7 @@ public final class Engine implements Braid {
   private final Map<String, SpeedLayer> speedLayers = new LinkedHashMap<>();
   private final Map<String, ViewRuntime> views = new LinkedHashMap<>();
   private final Map<String, ViewProgram> programs = new LinkedHashMap<>();
+  private final Map<String, dev.braid.table.TableRuntime> tables = new LinkedHashMap<>();
   private final ScheduledExecutorService scheduler;
   private final Object catalogLock = new Object();
   private volatile boolean closed;
@@ -145,6 +148,16 @@ public final class Engine implements Braid {
     }
     removeOrphans(recorded.keySet());
     persistCatalog();
+    Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
+    for (dev.braid.spec.TableSpec t : spec.tables().values()) {
+      tables.put(t.name(), dev.braid.table.TableRuntime.open(t, log, dataDir.resolve("tables").resolve(t.name()),
+          this::persistCatalog, recordedTables.get(t.name()), options.batchThreads()));
+    }
+    for (dev.braid.table.TableRuntime t : tables.values()) {
+      if (!t.awaitCaughtUp(1, TimeUnit.HOURS)) {
+        throw new IllegalStateException("table '" + t.name() + "' did not catch up with its writes in an hour");
+      }
+    }
     // Checkpoints start before the catch-up: a long start-up replay is itself protected by them.
     long checkpointMillis = options.checkpointEvery().toMillis();
     if (checkpointMillis > 0) {
@@ -259,7 +272,11 @@ public final class Engine implements Braid {
       for (ViewRuntime v : views.values()) {
         all.put(v.name, v.catalogEntry());
       }
-      catalog.store(all);
+      Map<String, VersionCatalog.ViewEntry> ts = new LinkedHashMap<>(catalog.loadTables());
+      for (dev.braid.table.TableRuntime t : tables.values()) {
+        ts.put(t.name(), t.catalogEntry());
+      }
+      catalog.store(all, ts);
     }
   }
 
@@ -452,7 +469,21 @@ public final class Engine implements Braid {
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.checkpoints()));
     }
-    return new Status(streams, vs);
+    List<Status.TableStatus> ts = new ArrayList<>();
+    for (dev.braid.table.TableRuntime t : tables.values()) {
+      ts.add(t.status());
+    }
+    return new Status(streams, vs, ts);
+  }
+
+  @Override
+  public dev.braid.table.Table table(String name) {
+    requireOpen();
+    dev.braid.table.TableRuntime t = tables.get(name);
+    if (t == null) {
+      throw new UnknownNameException("table", name, tables.keySet());
+    }
+    return t;
   }
 
   @Override
@@ -507,6 +538,9 @@ public final class Engine implements Braid {
     }
     for (SpeedLayer s : speedLayers.values()) {
       s.close();
+    }
+    for (dev.braid.table.TableRuntime t : tables.values()) {
+      t.close();
     }
     if (started) {
       checkpointAll(); // the speed layers have stopped: these are the final positions
