@@ -62,7 +62,7 @@ public interface Table {
    *
    * @throws IllegalStateException when another push of the table is still building
    * @throws IllegalArgumentException for bad options (a since-position of another shape, beyond the
-   *     log's end) or a header that does not fit the table
+   *     log's end); a header that does not fit the table fails the push (its report says why)
    */
   PushReport push(InputStream in, PushOptions options);
 
