@@ -147,6 +147,19 @@ public interface Braid extends AutoCloseable {
    */
   dev.braid.table.Table table(String name);
 
+  /** Streams whose ingest is failing and views refused because a file is damaged; see {@link Faults}. */
+  Faults faults();
+
+  /**
+   * Rebuilds a view whose current Base is damaged (see {@link UnavailableException}): the damaged
+   * file is moved aside as {@code <name>.corrupt} (kept for inspection, never deleted), a batch
+   * cycle recomputes a new Base from the log at a fresh cut, and the new version is swapped in, so
+   * the view serves again. Returns the new version's id. Throws {@link IllegalStateException} when
+   * the view is not damaged, or when its stream's log is (data the log no longer holds cannot be
+   * recomputed: restore the segment file from a backup).
+   */
+  long repair(String view);
+
   /** The underlying log (for tools and tests). */
   Log log();
 

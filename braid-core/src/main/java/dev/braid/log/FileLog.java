@@ -78,6 +78,8 @@ public final class FileLog implements Log {
   // guarded by this
   private final Map<String, FileLogStream> streams = new TreeMap<>();
   private final List<RecoveryReport> recoveries = new ArrayList<>();
+  /** Streams not opened because a sealed segment failed its checks; guarded by this. */
+  private final Map<String, CorruptLogException> corruptStreams = new TreeMap<>();
   private boolean closed;
 
   private FileLog(Path dir, Path realDir, FileChannel lockChannel, FileLock lock) {
@@ -189,7 +191,15 @@ public final class FileLog implements Log {
               name, dir, STREAM_PROPERTIES));
         }
         StreamConfig config = readConfig(props);
-        FileLogStream stream = FileLogStream.open(name, p, config, syncer);
+        FileLogStream stream;
+        try {
+          stream = FileLogStream.open(name, p, config, syncer);
+        } catch (CorruptLogException e) {
+          // Refuse this stream only: the others open and serve. Never skip the damaged data.
+          corruptStreams.put(name, e);
+          LOG.error("stream '{}' is refused: {}; restore the file from a backup and restart", name, e.getMessage());
+          continue;
+        }
         streams.put(name, stream);
         for (int i = 0; i < config.partitions(); i++) {
           RecoveryReport r = stream.partition(i).recovery();
@@ -222,6 +232,23 @@ public final class FileLog implements Log {
     return dir;
   }
 
+  /**
+   * Streams that were not opened because a sealed segment (or its header) failed its checks, with
+   * the damage (file and byte offset). Such a stream cannot be read, appended to or created anew:
+   * every call for it throws its {@link CorruptLogException}. Data in a sealed segment is never
+   * skipped; restore the file from a backup and reopen the log.
+   */
+  public synchronized Map<String, CorruptLogException> corruptStreams() {
+    return Map.copyOf(corruptStreams);
+  }
+
+  private void requireNotCorrupt(String name) {
+    CorruptLogException e = corruptStreams.get(name);
+    if (e != null) {
+      throw new CorruptLogException(e.file(), e.position(), "stream '" + name + "' is refused: " + e.what());
+    }
+  }
+
   /** Partitions whose tail was cut when the log was opened, with what was cut. */
   public synchronized List<RecoveryReport> recoveries() {
     return List.copyOf(recoveries);
@@ -231,6 +258,7 @@ public final class FileLog implements Log {
   public synchronized LogStream createStream(String name, StreamConfig config) {
     requireOpen();
     validateName(name);
+    requireNotCorrupt(name);
     Objects.requireNonNull(config, "config");
     if (streams.containsKey(name)) {
       throw new IllegalArgumentException("stream '" + name + "' already exists");
@@ -260,6 +288,7 @@ public final class FileLog implements Log {
   @Override
   public synchronized LogStream stream(String name) {
     requireOpen();
+    requireNotCorrupt(name);
     FileLogStream s = streams.get(name);
     if (s == null) {
       throw new UnknownStreamException(name, streams.keySet());
@@ -270,6 +299,7 @@ public final class FileLog implements Log {
   @Override
   public synchronized LogStream getOrCreateStream(String name, StreamConfig config) {
     requireOpen();
+    requireNotCorrupt(name);
     Objects.requireNonNull(config, "config");
     FileLogStream s = streams.get(name);
     if (s == null) {

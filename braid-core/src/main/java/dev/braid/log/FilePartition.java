@@ -60,15 +60,42 @@ import org.slf4j.LoggerFactory;
  * noted sit in the segment it forces or in sealed segments, which a roll fsyncs before it
  * publishes them. Rolling a segment also moves the durable offset to the new segment's base.
  *
- * <p>A failed fsync is final for the partition: after a failed {@code fsync} Linux may have
- * dropped the dirty pages and reports success on the next one, so a retry would acknowledge
- * records that are not on disk. Every waiter, and every later append under {@code fsync} or
- * flush, gets a {@link LogException} with the first failure as its cause; reopening the log
- * recovers what is on disk. {@link #close()} refuses new appends, fsyncs what was written
- * (joining a running fsync like any waiter), and then wakes every waiter: those its fsync covered
- * return normally; if that fsync failed, the others get the failure as above. A waiter never
- * outlives the partition: one left uncovered after close gets a {@link LogException} that says
- * the partition was closed.
+ * <h2>Storage faults</h2>
+ * A full disk, a read-only or unwritable directory, or a device error surfaces as a
+ * {@link LogWriteException} ({@link StorageFullException} for a full disk) naming the stream,
+ * partition, file and the operating system's reason. No fault leaves a stuck state behind: no flag
+ * closes the partition, and once the cause is gone the next append works without a reopen.
+ *
+ * <ul>
+ *   <li><b>A failed write</b> publishes nothing: the bytes of the batch that reached the file are
+ *       cut (truncated back to the published size), the end offset is unchanged, and the next
+ *       append lands at the same position and offset. Should the cut itself fail, the next batch
+ *       overwrites the stray bytes, a roll or a close cuts what is left past the published size,
+ *       and recovery would cut them as a torn tail. Readers never see them.
+ *   <li><b>A failed roll</b> (fsync of the old segment, its index, the new segment file or the
+ *       directory fsync) leaves the old segment active and unpublished files removed; the next
+ *       append tries the roll again.
+ *   <li><b>A failed fsync</b> is not retried as such: after a failed {@code fsync} Linux may have
+ *       marked the dirty pages clean (or dropped them) and reports success on the next one, so a
+ *       plain retry could acknowledge records that are not on disk. Every appender that was
+ *       waiting for it gets the failure: its batch is <em>not acknowledged</em>. The batches stay
+ *       in the log, though, rather than being truncated: they were published before the fsync
+ *       (readers, and so the speed layer, may already have folded them), and cutting published
+ *       records would make views count events the log no longer holds. Their outcome is unknown
+ *       to the client, which retries (an idempotency key makes that safe). Durability is then
+ *       re-established before anything is acknowledged again: the next appender that needs an
+ *       fsync (or the {@code interval} sync, or close) reads every batch not known durable back
+ *       from the page cache, checks its CRC, writes it again (which makes the pages dirty again,
+ *       so the next fsync really writes them) and fsyncs. If that works, the durable offset
+ *       moves on and appends are acknowledged as before; if the read-back fails its checks, the
+ *       pages were dropped, the data after the durable offset is lost, and the partition keeps
+ *       failing until the log is reopened (recovery then cuts the torn tail).
+ * </ul>
+ *
+ * <p>{@link #close()} refuses new appends, fsyncs what was written (joining a running fsync like
+ * any waiter), and then wakes every waiter: those its fsync covered return normally; if that fsync
+ * failed, the others get the failure as above. A waiter never outlives the partition: one left
+ * uncovered after close gets a {@link LogException} that says the partition was closed.
  *
  * <h2>Preallocation</h2>
  * An fsync that extends a file also commits the file system's journal (new size, new blocks); on
@@ -126,7 +153,8 @@ final class FilePartition {
 
   // guarded by syncLock
   private boolean forcing;
-  private LogException syncFailure;
+  /** The fsync failure not yet repaired by a rewrite (see "Storage faults" above), else null. */
+  private LogWriteException syncFailure;
   private boolean syncClosed;
 
   // guarded by writeLock
@@ -169,6 +197,20 @@ final class FilePartition {
   /** Package-private so that tests can hold a fsync in flight or fail it. */
   volatile Forcer forcer = FDATASYNC;
 
+  /**
+   * How batches (and new segments' headers) are written to a segment file; tests put in one that
+   * fails like a full disk, after writing part of the bytes or none.
+   */
+  @FunctionalInterface
+  interface Writer {
+    void write(FileChannel channel, ByteBuffer bytes, long position) throws IOException;
+  }
+
+  static final Writer POSITIONAL = FilePartition::writeFully;
+
+  /** Package-private so that tests can make writes fail (a full disk, an I/O error). */
+  volatile Writer writer = POSITIONAL;
+
   // guarded by writeLock
   private final BatchCheck writerCheck = new BatchCheck();
 
@@ -196,7 +238,7 @@ final class FilePartition {
   static FilePartition create(String stream, int partition, Path dir, StreamConfig config) {
     try {
       Files.createDirectories(dir);
-      Segment first = createSegment(dir, partition, 0);
+      Segment first = createSegment(dir, partition, 0, POSITIONAL);
       FileLog.fsyncDirectory(dir);
       return new FilePartition(stream, partition, dir, config, List.of(first), 0, null, null);
     } catch (IOException e) {
@@ -230,7 +272,7 @@ final class FilePartition {
     bases.sort(null);
     try {
       if (bases.isEmpty()) {
-        Segment first = createSegment(dir, partition, 0);
+        Segment first = createSegment(dir, partition, 0, POSITIONAL);
         FileLog.fsyncDirectory(dir);
         return new FilePartition(stream, partition, dir, config, List.of(first), 0, null, preallocator);
       }
@@ -255,14 +297,14 @@ final class FilePartition {
     }
   }
 
-  private static Segment createSegment(Path dir, int partition, long baseOffset) throws IOException {
+  private static Segment createSegment(Path dir, int partition, long baseOffset, Writer writer) throws IOException {
     Path file = dir.resolve(SegmentDescriptor.segmentName(baseOffset));
     FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
         StandardOpenOption.WRITE);
     try {
-      writeFully(ch, SegmentDescriptor.header(partition, baseOffset), 0);
+      writer.write(ch, SegmentDescriptor.header(partition, baseOffset), 0);
       ch.force(true);
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
       // Remove the half-made file, or every later roll would fail to create it anew.
       ch.close();
       Files.deleteIfExists(file);
@@ -485,14 +527,14 @@ final class FilePartition {
         }
         long position = active.size;
         try {
-          writeFully(active.channel, bytes, position);
+          writer.write(active.channel, bytes, position);
         } catch (IOException e) {
           // Nothing was published: readers and the next append still see the old end. Cut whatever
           // part of the batch reached the file so the next append starts at a batch boundary.
           truncateQuietly(active, position);
           zeroedEnd = Math.min(zeroedEnd, position);
-          throw new LogException(String.format("append to stream '%s' partition %d failed writing %s: %s",
-              stream, partition, active.file, e.getMessage()), e);
+          throw LogWriteException.of(stream, partition, active.file,
+              String.format("append of %d records at offset %d (byte %d) to", count, base, position), e);
         }
         active.maybeIndex(base, position);
         active.size = position + size;
@@ -545,17 +587,53 @@ final class FilePartition {
     }
   }
 
-  /** Seals {@code active} and starts a new segment at {@code nextBase}; caller holds the write lock. */
+  /**
+   * Seals {@code active} and starts a new segment at {@code nextBase}; caller holds the write lock.
+   * If a step fails, the partition stays as it was (the new segment file, if made, is removed) and
+   * the next append tries again; a failed fsync of the old segment counts as a failed fsync of the
+   * group commit (see "Storage faults" in the class comment).
+   */
   private Segment roll(Segment active, long nextBase) {
+    Path at = active.file;
+    String step = "rolling to a new segment: cutting the tail of";
+    Segment next = null;
+    LogWriteException pending = syncFailure();
     try {
-      if (zeroedEnd > active.size) {
+      if (zeroedEnd > active.size || (active.channel.isOpen() && active.channel.size() > active.size)) {
         active.channel.truncate(active.size); // sealed segments hold batches only
         zeroedEnd = active.size;
       }
-      active.channel.force(true);
+      step = "rolling to a new segment: fsync of";
+      try {
+        if (pending != null) {
+          rewriteUnsynced(); // a plain fsync after a failed one proves nothing
+        }
+        active.channel.force(true);
+      } catch (IOException e) {
+        recordSyncFailure(LogWriteException.of(stream, partition, at, "fsync of", e));
+        throw e;
+      }
+      at = dir.resolve(SegmentDescriptor.indexName(active.baseOffset));
+      step = "rolling to a new segment: writing the index";
       writeIndex(dir, active);
-      Segment next = createSegment(dir, partition, nextBase);
+      at = dir.resolve(SegmentDescriptor.segmentName(nextBase));
+      step = "rolling to a new segment: creating";
+      next = createSegment(dir, partition, nextBase, writer);
+      at = dir;
+      step = "rolling to a new segment: fsync of the directory";
       FileLog.fsyncDirectory(dir);
+    } catch (IOException e) {
+      if (next != null) {
+        next.closeQuietly();
+        try {
+          Files.deleteIfExists(next.file); // else every later roll would fail to create it anew
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw LogWriteException.of(stream, partition, at, step, e);
+    }
+    {
       Segment[] grown = java.util.Arrays.copyOf(segments, segments.length + 1);
       grown[grown.length - 1] = next;
       segments = grown;
@@ -564,18 +642,87 @@ final class FilePartition {
       zeroedThisSegment = false;
       syncLock.lock();
       try {
-        // After a failed fsync a later one proves nothing about the pages that failed.
-        if (syncFailure == null) {
+        // After a failed fsync a later one proves nothing about the pages that failed, unless they
+        // were rewritten first (as above, when the failure was already known).
+        if (syncFailure == pending) {
+          syncFailure = null;
           durableOffset.accumulateAndGet(nextBase, Math::max);
         }
       } finally {
         syncLock.unlock();
       }
       return next;
-    } catch (IOException e) {
-      throw new LogException(String.format("stream '%s' partition %d: cannot roll to a new segment in %s: %s",
-          stream, partition, dir, e.getMessage()), e);
     }
+  }
+
+  private LogWriteException syncFailure() {
+    syncLock.lock();
+    try {
+      return syncFailure;
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  private void recordSyncFailure(LogWriteException failure) {
+    syncLock.lock();
+    try {
+      if (syncFailure == null) {
+        syncFailure = failure;
+      }
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  /**
+   * Re-establishes durability after a failed fsync: reads every batch at or past the durable
+   * offset back from the page cache, checks it, writes it again (so its pages are dirty again and
+   * the next fsync really writes them), and fsyncs each segment touched. Returns the end offset
+   * that is then durable. Needs no lock: it writes the bytes already there, below the published
+   * size, which no appender touches. Throws if a batch read back fails its checks: the page cache
+   * no longer holds what was written, and that data is lost.
+   */
+  private long rewriteUnsynced() throws IOException {
+    long target = endOffset; // before the segments, as in forceAsLeader
+    Segment[] segs = segments;
+    long from = durableOffset.get();
+    int i = segs.length - 1;
+    while (i > 0 && segs[i].baseOffset > from) {
+      i--;
+    }
+    BatchCheck check = new BatchCheck();
+    ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+    for (; i < segs.length; i++) {
+      Segment s = segs[i];
+      long end = s.size;
+      long pos = s.baseOffset >= from ? SegmentDescriptor.HEADER_LENGTH : s.floorPosition(from);
+      while (pos < end) {
+        buf.clear().limit(4);
+        readFully(s.channel, buf, pos);
+        int length = buf.getInt(0);
+        long total = 4L + length;
+        if (!BatchCheck.plausibleLength(length) || pos + total > end) {
+          throw new IOException(String.format("the batch at byte %d of %s reads back with an impossible length %d "
+              + "after a failed fsync: the data is lost; reopen the log", pos, s.file, length));
+        }
+        if (total > buf.capacity()) {
+          buf = ByteBuffer.allocate((int) total);
+        }
+        buf.clear().limit((int) total);
+        readFully(s.channel, buf, pos);
+        String bad = check.check(buf, 0, -1);
+        if (bad != null) {
+          throw new IOException(String.format("the batch at byte %d of %s reads back damaged after a failed fsync "
+              + "(%s): the data is lost; reopen the log", pos, s.file, bad));
+        }
+        buf.flip();
+        writer.write(s.channel, buf, pos);
+        pos += total;
+      }
+      forcer.force(s.channel);
+    }
+    return target;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -713,13 +860,15 @@ final class FilePartition {
     }
     boolean interrupted = false;
     syncLock.lock();
+    // A failure already known on entry is repaired by a rewrite (below); one that happens while
+    // this caller waits covered (or was meant to cover) its records: they are not acknowledged.
+    LogWriteException known = syncFailure;
     try {
       while (durableOffset.get() < offset) {
-        if (syncFailure != null) {
-          throw new LogException(String.format(
-              "stream '%s' partition %d: records from offset %d on are not known to be durable: an earlier fsync "
-                  + "failed (%s); reopen the log to recover what is on disk",
-              stream, partition, durableOffset.get(), syncFailure.getMessage()), syncFailure);
+        if (syncFailure != null && syncFailure != known) {
+          LogWriteException f = syncFailure;
+          throw LogWriteException.of(stream, partition, f.file(),
+              String.format("records below offset %d are not acknowledged: fsync of", offset), (IOException) f.getCause());
         }
         if (syncClosed) {
           throw new LogException(String.format(
@@ -730,6 +879,8 @@ final class FilePartition {
           durableAdvanced.awaitUninterruptibly();
           // An interrupt must not reach the force below: it would close the shared channel.
           interrupted |= Thread.interrupted();
+        } else if (syncFailure != null) {
+          rewriteAsLeader();
         } else {
           forceAsLeader();
         }
@@ -761,11 +912,45 @@ final class FilePartition {
       forcing = false;
       if (failure != null) {
         if (syncFailure == null) {
-          syncFailure = new LogException(String.format("stream '%s' partition %d: fsync of %s failed: %s",
-              stream, partition, active.file, failure.getMessage()), failure);
+          syncFailure = LogWriteException.of(stream, partition, active.file, "fsync of", failure);
+          LOG.error("stream '{}' partition {}: fsync of {} failed: {}; the records waiting for it are not acknowledged "
+              + "and will be rewritten before the next fsync", stream, partition, active.file, failure.toString());
         }
       } else if (syncFailure == null) {
         durableOffset.accumulateAndGet(target, Math::max);
+      }
+      durableAdvanced.signalAll();
+    }
+  }
+
+  /**
+   * Like {@link #forceAsLeader} after a failed fsync: rewrites what is not known durable and
+   * fsyncs it ({@link #rewriteUnsynced}). On success the failure is cleared and the durable offset
+   * moves on; on failure the new failure replaces it (so the callers waiting get it).
+   */
+  private void rewriteAsLeader() {
+    forcing = true;
+    LogWriteException pending = syncFailure;
+    long target = -1;
+    IOException failure = null;
+    syncLock.unlock();
+    try {
+      target = rewriteUnsynced();
+    } catch (IOException e) {
+      failure = e;
+    } finally {
+      syncLock.lock();
+      forcing = false;
+      if (syncFailure == pending) {
+        if (failure != null) {
+          syncFailure = LogWriteException.of(stream, partition, pending.file(),
+              "rewriting the batches not yet durable after a failed fsync in", failure);
+        } else {
+          syncFailure = null;
+          durableOffset.accumulateAndGet(target, Math::max);
+          LOG.info("stream '{}' partition {}: rewrote and fsynced the records from a failed fsync; durable up to "
+              + "offset {} again", stream, partition, target);
+        }
       }
       durableAdvanced.signalAll();
     }
@@ -884,7 +1069,7 @@ final class FilePartition {
       }
       Segment active = segments[segments.length - 1];
       try {
-        if (zeroedEnd > active.size) {
+        if (zeroedEnd > active.size || (active.channel.isOpen() && active.channel.size() > active.size)) {
           // A cleanly closed segment holds batches only; the fsync below makes the new size durable.
           active.channel.truncate(active.size);
           zeroedEnd = active.size;

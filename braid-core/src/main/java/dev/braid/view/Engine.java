@@ -79,6 +79,10 @@ public final class Engine implements Braid {
     t.setDaemon(true);
     return t;
   });
+  /** Streams whose last append failed for lack of space or a storage fault, with why; see {@link #faults()}. */
+  private final Map<String, String> ingestFaults = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Streams (and their views) refused because a sealed log segment is damaged. */
+  private final Map<String, dev.braid.UnavailableException> refused = new LinkedHashMap<>();
 
   private Engine(Path dataDir, PipelineSpec spec, FileLog log) {
     this.dataDir = dataDir;
@@ -118,7 +122,11 @@ public final class Engine implements Braid {
   }
 
   private void start(EngineOptions options) throws IOException, InterruptedException {
+    refuseCorruptStreams();
     for (StreamSpec s : spec.streams().values()) {
+      if (refused.containsKey(s.name())) {
+        continue;
+      }
       StreamConfig config = StreamConfig.of(s.partitions()).withDurability(s.durability());
       LogStream ls = log.getOrCreateStream(s.name(), config);
       LogStream dead = log.getOrCreateStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX,
@@ -138,6 +146,10 @@ public final class Engine implements Braid {
     }
     Map<String, VersionCatalog.ViewEntry> recorded = catalog.load();
     for (ViewSpec v : spec.views().values()) {
+      if (refused.containsKey(v.from())) {
+        refused.put(v.name(), refusal("view", v.name(), refused.get(v.from())));
+        continue;
+      }
       LogStream ls = log.stream(v.from());
       ViewProgram program = new ViewProgram(v, spec.stream(v.from()).schema());
       programs.put(v.name(), program);
@@ -187,7 +199,7 @@ public final class Engine implements Braid {
     scheduler.scheduleWithFixedDelay(this::evictExpiredWindows, RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
         TimeUnit.MILLISECONDS);
     for (ViewSpec v : spec.views().values()) {
-      if (v.mode() == ViewSpec.Mode.LAMBDA && v.batchEvery() != null) {
+      if (v.mode() == ViewSpec.Mode.LAMBDA && v.batchEvery() != null && views.containsKey(v.name())) {
         long every = v.batchEvery().toMillis();
         scheduler.scheduleWithFixedDelay(() -> {
           try {
@@ -197,6 +209,79 @@ public final class Engine implements Braid {
           }
         }, every, every, TimeUnit.MILLISECONDS);
       }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Damaged files and storage faults
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Refuses every stream of the spec whose log (or dead-letter log) has a damaged sealed segment:
+   * the stream takes no events and its views serve nothing, while the other streams and views work.
+   * Their data is never skipped: the operator restores the segment file from a backup.
+   */
+  private void refuseCorruptStreams() {
+    Map<String, dev.braid.log.CorruptLogException> corrupt = log.corruptStreams();
+    for (StreamSpec s : spec.streams().values()) {
+      dev.braid.log.CorruptLogException e = corrupt.get(s.name());
+      if (e == null) {
+        e = corrupt.get(s.name() + Ingestor.DEAD_LETTER_SUFFIX);
+      }
+      if (e != null) {
+        refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(),
+            "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
+                + " from a backup and start it again (see README, \"When a file is corrupt\")"));
+      }
+    }
+  }
+
+  private static dev.braid.UnavailableException refusal(String kind, String name, dev.braid.UnavailableException cause) {
+    return new dev.braid.UnavailableException(kind, name, cause.file(), "its stream '" + cause.name() + "' is "
+        + "refused: " + cause.reason(), cause.repair());
+  }
+
+  private IngestResult tracked(String stream, java.util.function.Supplier<IngestResult> ingest) {
+    requireOpen();
+    dev.braid.UnavailableException r = refused.get(stream);
+    if (r != null) {
+      throw r;
+    }
+    try {
+      IngestResult result = ingest.get();
+      ingestFaults.remove(stream);
+      return result;
+    } catch (dev.braid.log.LogWriteException e) {
+      ingestFaults.put(stream, "failing: " + e.kind().summary() + " at " + e.file() + " (" + e.reason() + ")");
+      throw e;
+    }
+  }
+
+  @Override
+  public dev.braid.Faults faults() {
+    Map<String, String> unavailable = new LinkedHashMap<>();
+    refused.forEach((name, e) -> unavailable.put(name, e.getMessage()));
+    for (ViewRuntime v : views.values()) {
+      String damage = v.damage();
+      if (damage != null) {
+        unavailable.put(v.name, "view '" + v.name + "' is unavailable: " + damage + "; run `braid repair " + v.name
+            + "`");
+      }
+    }
+    return new dev.braid.Faults(ingestFaults, unavailable);
+  }
+
+  @Override
+  public long repair(String view) {
+    requireOpen();
+    ViewRuntime v = view(view);
+    try {
+      return v.repair();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("repair of view '" + view + "' was interrupted", e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("repair of view '" + view + "' failed: " + e.getMessage(), e);
     }
   }
 
@@ -220,7 +305,7 @@ public final class Engine implements Braid {
         }
         try (Stream<Path> files = Files.list(d)) {
           for (Path f : (Iterable<Path>) files::iterator) {
-            if (!keep.contains(f.getFileName().toString())) {
+            if (!keep.contains(f.getFileName().toString()) && !f.getFileName().toString().endsWith(".corrupt")) {
               if (Files.isDirectory(f, LinkOption.NOFOLLOW_LINKS)) {
                 BatchLayer.deleteTree(f);
               } else {
@@ -291,6 +376,9 @@ public final class Engine implements Braid {
 
   private Ingestor ingestor(String stream) {
     Ingestor i = ingestors.get(stream);
+    if (i == null && refused.containsKey(stream)) {
+      throw refused.get(stream);
+    }
     if (i == null) {
       throw new UnknownNameException("stream", stream, ingestors.keySet());
     }
@@ -304,6 +392,9 @@ public final class Engine implements Braid {
 
   private ViewRuntime view(String name) {
     ViewRuntime v = views.get(name);
+    if (v == null && refused.containsKey(name)) {
+      throw refused.get(name);
+    }
     if (v == null) {
       throw new UnknownNameException("view", name, views.keySet());
     }
@@ -313,37 +404,37 @@ public final class Engine implements Braid {
   @Override
   public IngestResult ingest(String stream, List<? extends Map<String, ?>> events) {
     requireOpen();
-    return ingestor(stream).ingestMaps(events);
+    return tracked(stream, () -> ingestor(stream).ingestMaps(events));
   }
 
   @Override
   public IngestResult ingest(String stream, List<? extends Map<String, ?>> events, String idempotencyKey) {
     requireOpen();
-    return ingestor(stream).ingestMaps(events, idempotencyKey);
+    return tracked(stream, () -> ingestor(stream).ingestMaps(events, idempotencyKey));
   }
 
   @Override
   public IngestResult ingestJson(String stream, List<JsonNode> events) {
     requireOpen();
-    return ingestor(stream).ingestJson(events);
+    return tracked(stream, () -> ingestor(stream).ingestJson(events));
   }
 
   @Override
   public IngestResult ingestJson(String stream, List<JsonNode> events, String idempotencyKey) {
     requireOpen();
-    return ingestor(stream).ingestJson(events, idempotencyKey);
+    return tracked(stream, () -> ingestor(stream).ingestJson(events, idempotencyKey));
   }
 
   @Override
   public IngestResult ingestText(String stream, List<String> events, int[] lines) {
     requireOpen();
-    return ingestor(stream).ingestText(events, lines);
+    return tracked(stream, () -> ingestor(stream).ingestText(events, lines));
   }
 
   @Override
   public IngestResult ingestText(String stream, List<String> events, int[] lines, String idempotencyKey) {
     requireOpen();
-    return ingestor(stream).ingestText(events, lines, idempotencyKey);
+    return tracked(stream, () -> ingestor(stream).ingestText(events, lines, idempotencyKey));
   }
 
   @Override
@@ -382,6 +473,9 @@ public final class Engine implements Braid {
     ViewRuntime v = view(view);
     if (v.spec.mode() == ViewSpec.Mode.KAPPA) {
       throw new IllegalArgumentException("view '" + view + "' is a kappa view: it has no batch layer");
+    }
+    if (v.damage() != null) {
+      return repair(view); // a batch cycle of a damaged view is its repair: the damaged Base is moved aside
     }
     try {
       return v.runBatch();

@@ -127,6 +127,11 @@ public final class VersionCatalog {
         dir.force(true);
       }
     } catch (IOException e) {
+      try {
+        Files.deleteIfExists(tmp); // a full disk must not leave a half-written catalog behind
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
       throw new dev.braid.log.LogException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
     }
   }

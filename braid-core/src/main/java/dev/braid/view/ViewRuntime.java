@@ -145,9 +145,12 @@ final class ViewRuntime {
           String failure = e.failure();
           if (st == VersionState.CURRENT) {
             if (p != null) {
-              BaseFile base = e.base() == null ? null : BaseFile.open(dir.resolve(e.base()));
+              BaseFile base = openBaseOrNoteDamage(e.base());
               cur = new Version(e.id(), p, e.definition(), document, e.cut(), base, e.base(), e.createdAt(),
                   VersionState.CURRENT);
+              if (e.base() != null && base == null) {
+                damaged = cur; // noted by openBaseOrNoteDamage; reads are refused until a repair
+              }
               versions.add(cur);
               continue;
             }
@@ -275,6 +278,9 @@ final class ViewRuntime {
     byte[] kb = key.getBytes(StandardCharsets.UTF_8);
     while (true) {
       Version v = current;
+      if (v == damaged) {
+        throw unavailable();
+      }
       Delta d = v.delta;
       if (d == null) {
         continue; // swapped out between the two reads; the next current has a Delta
@@ -533,6 +539,79 @@ final class ViewRuntime {
           LOG.warn("could not delete the Base of retired version {} of view '{}'", v.id, name, e);
         }
       }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Damaged Base and repair
+  // ---------------------------------------------------------------------------------------------
+
+  /** The current version whose Base could not be opened at start-up, until a repair replaces it; else null. */
+  private volatile Version damaged;
+  /** What was wrong with its Base (file, byte offset, check). */
+  private volatile String damage;
+  private volatile Path damagedFile;
+
+  /**
+   * Opens the Base of the current version at start-up; when it fails its checks or is missing, notes
+   * the damage (logged, reported by {@link #damage()}) and returns null, so that only this view is
+   * refused (reads answer {@link dev.braid.UnavailableException}) instead of the engine failing to
+   * open or the view serving a Delta without its Base.
+   */
+  private BaseFile openBaseOrNoteDamage(String fileName) throws IOException {
+    if (fileName == null) {
+      return null;
+    }
+    Path file = dir.resolve(fileName);
+    try {
+      return BaseFile.open(file);
+    } catch (dev.braid.log.CorruptLogException e) {
+      damage = e.getMessage();
+    } catch (java.nio.file.NoSuchFileException e) {
+      damage = "base file " + file + " is missing";
+    }
+    damagedFile = file;
+    LOG.error("view '{}': {}; the view is refused until `braid repair {}` rebuilds its Base from the log", name,
+        damage, name);
+    return null;
+  }
+
+  /** Why the view is refused, or null when it serves. */
+  String damage() {
+    return damaged == null ? null : damage;
+  }
+
+  private dev.braid.UnavailableException unavailable() {
+    return new dev.braid.UnavailableException("view", name, damagedFile, damage,
+        "run `braid repair " + name + "` (POST /v1/views/" + name + "/repair) to rebuild its Base from the log");
+  }
+
+  /**
+   * Rebuilds the damaged Base: moves the file aside as {@code <name>.corrupt}, runs a batch cycle at
+   * a fresh cut (the Base is recomputed from the log; the damaged file is never read) and swaps the
+   * new version in; the damaged version is marked {@code failed} with what was wrong. Returns the
+   * new version's id.
+   */
+  long repair() throws InterruptedException, IOException {
+    synchronized (batchLock) {
+      Version bad = damaged;
+      if (bad == null || current != bad) {
+        throw new IllegalStateException("view '" + name + "' is not damaged: version " + current.id
+            + " serves; nothing to repair");
+      }
+      Path file = damagedFile;
+      Path aside = file.resolveSibling(file.getFileName() + ".corrupt");
+      if (Files.exists(file)) {
+        Files.move(file, aside, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        LOG.warn("view '{}': moved the damaged Base {} aside to {}", name, file, aside);
+      }
+      long id = runBatch();
+      bad.state = VersionState.FAILED;
+      bad.failure = damage + "; moved aside to " + aside.getFileName() + " and rebuilt from the log as version " + id;
+      damaged = null;
+      persist.run();
+      LOG.info("view '{}': repaired; version {} rebuilt from the log serves", name, id);
+      return id;
     }
   }
 

@@ -304,12 +304,29 @@ class FileLogRecoveryTest {
     }
   }
 
+  /**
+   * Opens the log in {@code dir}, which must refuse stream {@link #STREAM} only (the log opens; the
+   * stream cannot be read, appended to or created anew), and returns the damage it reports.
+   */
+  private static CorruptLogException refusedStream(Path dir) {
+    try (FileLog log = FileLog.open(dir)) {
+      CorruptLogException e = log.corruptStreams().get(STREAM);
+      assertThat(e).as("stream refused").isNotNull();
+      assertThat(log.streams()).doesNotContain(STREAM);
+      assertThatThrownBy(() -> log.stream(STREAM)).isInstanceOf(CorruptLogException.class)
+          .hasMessageContaining(e.file().toString()).hasMessageContaining("is refused");
+      assertThatThrownBy(() -> log.getOrCreateStream(STREAM, StreamConfig.of(2)))
+          .isInstanceOf(CorruptLogException.class);
+      return e;
+    }
+  }
+
   @Test
   void shouldRefuseADamagedHeaderOfASegmentThatHoldsBatches() throws IOException {
     Layout layout = build(tmp.resolve("log"), 41, 2);
     flipBit(layout.active(), 3, 0);
 
-    CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> FileLog.open(layout.dir()));
+    CorruptLogException e = refusedStream(layout.dir());
 
     assertThat(e).isNotNull();
     assertThat(e.file()).isEqualTo(layout.active());
@@ -329,14 +346,14 @@ class FileLogRecoveryTest {
     long damaged = starts[starts.length / 2];
     flipBit(sealed, damaged + RecordBatchDescriptor.HEADER_LENGTH + 2, 5);
 
-    CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> FileLog.open(layout.dir()));
+    CorruptLogException e = refusedStream(layout.dir());
 
     assertThat(e).as("opening a log whose sealed segment fails its CRC").isNotNull();
     assertThat(e.file()).isEqualTo(sealed);
     assertThat(e.position()).isEqualTo(damaged);
     assertThat(e).hasMessageContaining(sealed.toString()).hasMessageContaining("at byte " + damaged);
-    // A refused open leaves the directory free to be repaired and opened.
-    assertThatThrownBy(() -> FileLog.open(layout.dir())).isInstanceOf(CorruptLogException.class);
+    // A refused stream is refused again on the next open: its data is never skipped.
+    assertThat(refusedStream(layout.dir())).isNotNull();
   }
 
   @Test
@@ -391,7 +408,7 @@ class FileLogRecoveryTest {
     truncate(sealed, size - 5);
     long[] starts = batchStarts(sealed);
 
-    CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> FileLog.open(layout.dir()));
+    CorruptLogException e = refusedStream(layout.dir());
 
     assertThat(e).isNotNull();
     assertThat(e.file()).isEqualTo(sealed);
@@ -410,8 +427,7 @@ class FileLogRecoveryTest {
     Files.delete(segments.get(1));
     Files.delete(partitionDir.resolve(segments.get(1).getFileName().toString().replace(".log", ".idx")));
 
-    assertThatThrownBy(() -> FileLog.open(layout.dir()))
-        .isInstanceOf(CorruptLogException.class)
+    assertThat(refusedStream(layout.dir()))
         .hasMessageContaining(segments.get(0).toString())
         .hasMessageContaining("next segment starts at "
             + SegmentDescriptor.baseOffsetOf(segments.get(2).getFileName().toString()));
@@ -423,7 +439,7 @@ class FileLogRecoveryTest {
     Path sealed = segment(layout.dir(), 0);
     truncate(sealed, SegmentDescriptor.HEADER_LENGTH);
 
-    CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> FileLog.open(layout.dir()));
+    CorruptLogException e = refusedStream(layout.dir());
 
     assertThat(e).as("a sealed segment without batches").isNotNull();
     assertThat(e.file()).isEqualTo(sealed);

@@ -337,8 +337,9 @@ class FileLogTest {
     Files.createDirectory(squatter); // the next segment's file cannot be created
 
     assertThatThrownBy(() -> append(s, 0, List.of(Rec.of(-1, utf8("k"), new byte[400], 0, 0))))
-        .isInstanceOf(LogException.class)
-        .hasMessageContaining("cannot roll");
+        .isInstanceOf(LogWriteException.class)
+        .hasMessageContaining("rolling to a new segment: creating " + squatter)
+        .hasMessageContaining("FileAlreadyExistsException");
     assertThat(s.endOffset(0)).isEqualTo(end);
     assertThat(partition(s, 0).segments()).hasSize(1);
     assertThat(readAll(s, 0, 0)).isEqualTo(all);

@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
             + "incrementally, and serves the exact merge of the two at a log cut.",
         ""},
     subcommands = {DemoCommand.class, ServerCommand.class, GenerateCommand.class, IngestCommand.class, QueryCommand.class,
-        BatchCommand.class, ReprocessCommand.class, ActivateCommand.class, DiscardCommand.class,
+        BatchCommand.class, RepairCommand.class, ReprocessCommand.class, ActivateCommand.class, DiscardCommand.class,
         VersionsCommand.class, StatusCommand.class,
         ValidateCommand.class, BenchCommand.class},
     footer = {"", "Run 'braid COMMAND --help' for a command's options."})
@@ -68,7 +68,7 @@ public final class BraidCli implements Callable<Integer> {
   }
 
   /** An expected failure with a message meant for the user: no stack trace, a chosen exit code. */
-  static final class CommandFailedException extends RuntimeException {
+  static class CommandFailedException extends RuntimeException {
     private final int exitCode;
 
     CommandFailedException(String message, int exitCode) {

@@ -52,8 +52,9 @@ final class BraidClient {
    * Posts with an {@code Idempotency-Key} header and sends the same request again, with the same
    * key, when it times out or the connection fails, up to {@code attempts} times in all (waiting
    * 0.5 s, 1 s, 2 s ... between): the server acknowledges a retry of a request it already appended
-   * with the first attempt's positions, so nothing is appended twice. An answer from the server
-   * (even an error) is not retried.
+   * with the first attempt's positions, so nothing is appended twice. {@code 503 Service
+   * Unavailable} (a server still opening its engine, or a storage fault it expects to pass) is
+   * retried the same way; any other answer, error or not, is final.
    */
   JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts, Duration timeout) {
     long backoff = 500;
@@ -62,7 +63,7 @@ final class BraidClient {
           .header("Content-Type", contentType).header("Idempotency-Key", key);
       try {
         return send(b, timeout);
-      } catch (TransportException e) {
+      } catch (TransportException | UnavailableAnswer e) {
         if (attempt >= attempts) {
           throw new BraidCli.CommandFailedException(e.getMessage() + " (gave up after " + attempts + " attempts with "
               + "Idempotency-Key " + key + "; sending it again with that key appends nothing twice)", 1);
@@ -75,6 +76,13 @@ final class BraidClient {
         }
         backoff = Math.min(backoff * 2, 8000);
       }
+    }
+  }
+
+  /** An answer of {@code 503 Service Unavailable}: worth the same request again later. */
+  private static final class UnavailableAnswer extends BraidCli.CommandFailedException {
+    UnavailableAnswer(String message) {
+      super(message, 1);
     }
   }
 
@@ -128,8 +136,8 @@ final class BraidClient {
           + "JSON: %.200s", r.statusCode(), r.body()), 1);
     }
     if (r.statusCode() >= 400) {
-      String detail = body.path("detail").asText(r.body());
-      throw new BraidCli.CommandFailedException(detail + " (HTTP " + r.statusCode() + ")", 1);
+      String detail = body.path("detail").asText(r.body()) + " (HTTP " + r.statusCode() + ")";
+      throw r.statusCode() == 503 ? new UnavailableAnswer(detail) : new BraidCli.CommandFailedException(detail, 1);
     }
     return body;
   }

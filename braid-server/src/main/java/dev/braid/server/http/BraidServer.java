@@ -8,9 +8,12 @@ import dev.braid.Braid;
 import dev.braid.view.EngineOptions;
 import dev.braid.DeadLetter;
 import dev.braid.IngestResult;
+import dev.braid.Faults;
 import dev.braid.Status;
+import dev.braid.UnavailableException;
 import dev.braid.UnknownNameException;
 import dev.braid.ViewResult;
+import dev.braid.log.LogWriteException;
 import dev.braid.spec.PipelineSpec;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
@@ -262,7 +265,10 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.post("/v1/views/{view}/versions/{id}/activate", this::activate);
       cfg.routes.delete("/v1/views/{view}/versions/{id}", this::discard);
       cfg.routes.get("/v1/status", this::status);
+      cfg.routes.post("/v1/views/{view}/repair", this::repair);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
+      cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e)));
+      cfg.routes.exception(UnavailableException.class, (e, ctx) -> problem(ctx, unavailable(e)));
       cfg.routes.exception(UnknownNameException.class,
           (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage())));
       cfg.routes.exception(Exception.class, (e, ctx) -> {
@@ -283,8 +289,51 @@ public final class BraidServer implements AutoCloseable {
         + "; see the HTTP API in README.md"));
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Storage faults and damaged files
+  // ---------------------------------------------------------------------------------------------
+
+  /** Seconds a client is asked to wait before retrying an ingest refused by a storage fault. */
+  static final int STORAGE_RETRY_AFTER_SECONDS = 5;
+
+  /**
+   * A failed append as a problem: {@code 507 Insufficient Storage} for a full disk, {@code 503}
+   * with {@code Retry-After} for an unwritable data directory or an I/O error; the detail names the
+   * stream, partition, file and the operating system's reason. Counted in
+   * {@code braid_log_append_failures_total}.
+   */
+  private Problem storageProblem(LogWriteException e) {
+    String kind = e.kind().name().toLowerCase(Locale.ROOT).replace('_', '-');
+    Counter.builder("braid_log_append_failures_total").description("appends refused by a storage fault")
+        .tag("stream", e.stream()).tag("kind", kind).register(metrics).increment();
+    LOG.warn("ingest refused: {}", e.getMessage());
+    String detail = e.getMessage() + "; nothing of this request was acknowledged; retry once the fault is fixed "
+        + "(reads keep working)";
+    if (e.kind() == LogWriteException.Kind.STORAGE_FULL) {
+      return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
+    }
+    return new Problem(503, "storage-" + kind, "Service unavailable", detail)
+        .withHeader("Retry-After", Integer.toString(STORAGE_RETRY_AFTER_SECONDS));
+  }
+
+  private static Problem unavailable(UnavailableException e) {
+    return new Problem(503, e.kind() + "-unavailable", "Service unavailable", e.getMessage());
+  }
+
+  /**
+   * {@code POST /v1/views/{view}/repair}: rebuilds a view whose Base is damaged from the log (see
+   * {@link Braid#repair}); answers like a batch cycle, 409 when there is nothing to repair.
+   */
+  private void repair(Context ctx) throws InterruptedException {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    b.versions(view); // 404 for an unknown view, 503 for one whose stream is refused
+    runCycle(ctx, b, view, "repair", () -> b.repair(view));
+  }
+
   private void problem(Context ctx, Problem p) {
     ctx.attribute("braid.problem", Boolean.TRUE);
+    p.headers().forEach(ctx::header);
     ctx.status(p.status()).contentType(PROBLEM).result(write(Json.problem(p, ctx.path())));
   }
 
@@ -315,8 +364,12 @@ public final class BraidServer implements AutoCloseable {
 
   private void health(Context ctx) {
     ObjectNode o = Json.MAPPER.createObjectNode();
-    if (braid != null) {
-      o.put("status", "ok");
+    Braid b = braid;
+    if (b != null) {
+      Faults f = b.faults();
+      // reads keep working while ingest fails or a view is refused: degraded, not down
+      o.put("status", f.none() ? "ok" : "degraded");
+      putFaults(o, f);
       ok(ctx, o);
     } else {
       o.put("status", startFailure == null ? "starting" : "failed");
@@ -588,8 +641,17 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String view = ctx.pathParam("view");
     b.versions(view); // 404 for an unknown view before starting anything
+    runCycle(ctx, b, view, "batch cycle", () -> b.runBatch(view));
+  }
+
+  /**
+   * Runs a batch cycle (or a repair, which is one) in the background and answers with the view's
+   * versions once it is done, or {@code 202} if it outlasts {@code ?wait=} seconds.
+   */
+  private void runCycle(Context ctx, Braid b, String view, String what, java.util.concurrent.Callable<Long> run)
+      throws InterruptedException {
     long wait = longParam(ctx, "wait", config.batchWaitMillis() / 1000) * 1000;
-    Future<Long> cycle = background.submit(() -> b.runBatch(view));
+    Future<Long> cycle = background.submit(run);
     try {
       long id = cycle.get(wait, TimeUnit.MILLISECONDS);
       ObjectNode o = Json.versions(view, b.versions(view));
@@ -599,15 +661,27 @@ public final class BraidServer implements AutoCloseable {
       ObjectNode o = Json.MAPPER.createObjectNode();
       o.put("view", view);
       o.put("status", "running");
-      o.put("detail", "the batch cycle is still running; follow it at the Location URL");
+      o.put("detail", "the " + what + " is still running; follow it at the Location URL");
       ctx.status(202).header("Location", "/v1/views/" + view + "/versions").contentType(JSON).result(write(o));
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
       if (c instanceof IllegalArgumentException) {
         throw Problem.badRequest("batch-not-possible", c.getMessage());
       }
-      throw new Problem(500, "batch-failed", "Batch cycle failed", "the batch cycle of view '" + view + "' failed: "
-          + c.getMessage() + "; the current version is unchanged");
+      if (c instanceof IllegalStateException && what.equals("repair")) {
+        throw new Problem(409, "nothing-to-repair", "Conflict", c.getMessage());
+      }
+      if (c instanceof UnavailableException u) {
+        throw unavailable(u);
+      }
+      String detail = "the " + what + " of view '" + view + "' failed: " + c.getMessage()
+          + "; the current version is unchanged";
+      for (Throwable t = c; t != null; t = t.getCause()) {
+        if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
+          throw new Problem(507, "insufficient-storage", "Insufficient storage", detail);
+        }
+      }
+      throw new Problem(500, "batch-failed", "Batch cycle failed", detail);
     }
   }
 
@@ -733,9 +807,22 @@ public final class BraidServer implements AutoCloseable {
   private void status(Context ctx) {
     Braid b = ready();
     ObjectNode o = Json.status(b.status());
+    putFaults(o, b.faults());
     o.put("uptimeSeconds", (System.currentTimeMillis() - startedAt) / 1000);
     o.put("dataDirectory", dataDir.toString());
     ok(ctx, o);
+  }
+
+  /** {@code "ingest": {"stream": "failing: ..."}} and {@code "unavailable": {"view": "..."}}, when not empty. */
+  private static void putFaults(ObjectNode o, Faults f) {
+    if (!f.ingest().isEmpty()) {
+      ObjectNode i = o.putObject("ingest");
+      new java.util.TreeMap<>(f.ingest()).forEach(i::put);
+    }
+    if (!f.unavailable().isEmpty()) {
+      ObjectNode u = o.putObject("unavailable");
+      new java.util.TreeMap<>(f.unavailable()).forEach(u::put);
+    }
   }
 
   private static long longParam(Context ctx, String name, long def) {

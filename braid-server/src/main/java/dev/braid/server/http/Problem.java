@@ -9,12 +9,24 @@ public final class Problem extends RuntimeException {
   private final int status;
   private final String type;
   private final String title;
+  private final java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
 
   public Problem(int status, String type, String title, String detail) {
     super(detail);
     this.status = status;
     this.type = type;
     this.title = title;
+  }
+
+  /** Adds a response header (e.g. {@code Retry-After}); returns this. */
+  public Problem withHeader(String name, String value) {
+    headers.put(name, value);
+    return this;
+  }
+
+  /** Headers to send with the problem. */
+  public java.util.Map<String, String> headers() {
+    return java.util.Collections.unmodifiableMap(headers);
   }
 
   public int status() {

@@ -1,0 +1,165 @@
+package dev.braid.server.http;
+
+import static dev.braid.server.http.BraidServerTest.assertProblem;
+import static dev.braid.server.http.BraidServerTest.json;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.braid.log.FileLog;
+import dev.braid.log.StreamConfig;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Damaged files between two runs of a real server: a Base file or a sealed log segment with a
+ * flipped byte. Only the affected views are refused (503 naming the file and what to do), the others
+ * serve, and {@code repair} rebuilds a damaged Base from the log so the view answers exactly as
+ * before.
+ */
+class CorruptFileServerTest {
+
+  static final String SPEC = """
+      streams:
+        sales:
+          partitions: 2
+          key: product
+          time: ts
+          fields: {product: string, amount: double, ts: timestamp}
+        visits:
+          partitions: 1
+          key: page
+          time: ts
+          fields: {page: string, ts: timestamp}
+      views:
+        revenue:
+          from: sales
+          group_by: product
+          aggregate: {n: count, revenue: sum(amount)}
+        busiest:
+          from: sales
+          group_by: product
+          aggregate: {biggest: max(amount)}
+        hits:
+          from: visits
+          group_by: page
+          aggregate: {n: count}
+      """;
+
+  @TempDir
+  Path dir;
+
+  private FaultHarness braid;
+
+  @AfterEach
+  void stop() {
+    if (braid != null) {
+      braid.close();
+    }
+  }
+
+  private void ingest(int n) throws Exception {
+    StringBuilder sales = new StringBuilder("[");
+    StringBuilder visits = new StringBuilder("[");
+    for (int i = 0; i < n; i++) {
+      sales.append(i == 0 ? "" : ",").append(String.format("{\"product\":\"p%d\",\"amount\":%d.5,\"ts\":%d}", i % 7,
+          i, 1_700_000_000_000L + i));
+      visits.append(i == 0 ? "" : ",").append(String.format("{\"page\":\"x%d\",\"ts\":%d}", i % 3,
+          1_700_000_000_000L + i));
+    }
+    assertThat(braid.post("/v1/streams/sales/events", sales.append("]").toString()).statusCode()).isEqualTo(200);
+    assertThat(braid.post("/v1/streams/visits/events", visits.append("]").toString()).statusCode()).isEqualTo(200);
+  }
+
+  private static void flipByte(Path file, long position) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+      ch.read(b, position);
+      b.put(0, (byte) (b.get(0) ^ 0x5A)).rewind();
+      ch.write(b, position);
+    }
+  }
+
+  private static List<Path> files(Path dir, String suffix) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(f -> f.getFileName().toString().endsWith(suffix)).sorted().toList();
+    }
+  }
+
+  @Test
+  void shouldRefuseOnlyTheViewWithACorruptBaseAndServeItExactlyAgainAfterARepair() throws Exception {
+    braid = new FaultHarness(SPEC, dir).start();
+    ingest(200);
+    assertThat(braid.post("/v1/views/revenue/batch", "").statusCode()).isEqualTo(200);
+    ingest(50); // some events after the cut: the Delta holds them
+    JsonNode before = braid.values("revenue", "p3");
+    JsonNode busiest = braid.values("busiest", "p3");
+    braid.close();
+    Path base = files(dir.resolve("views").resolve("revenue"), ".base").get(0);
+    flipByte(base, Files.size(base) - 3);
+
+    braid.start();
+
+    assertProblem(braid.get("/v1/views/revenue/keys/p3"), 503, base.toString());
+    assertProblem(braid.get("/v1/views/revenue/keys/p3"), 503, "braid repair revenue");
+    assertThat(braid.values("busiest", "p3")).as("a view of the same stream serves").isEqualTo(busiest);
+    assertThat(braid.values("hits", "x1").path("n").asLong()).isEqualTo(84);
+    JsonNode status = json(braid.get("/v1/status"));
+    assertThat(status.path("unavailable").path("revenue").asText()).contains(base.toString()).contains("CRC");
+    assertThat(json(braid.get("/health")).path("status").asText()).isEqualTo("degraded");
+    assertThat(braid.post("/v1/streams/sales/events", "[{\"product\":\"p3\",\"amount\":1.0,\"ts\":1}]").statusCode())
+        .as("ingest goes on").isEqualTo(200);
+
+    var repaired = braid.post("/v1/views/revenue/repair", "");
+
+    assertThat(repaired.statusCode()).as(repaired.body()).isEqualTo(200);
+    JsonNode after = braid.values("revenue", "p3");
+    assertThat(after.path("n").asLong()).isEqualTo(before.path("n").asLong() + 1);
+    assertThat(after.path("revenue").asDouble()).isEqualTo(before.path("revenue").asDouble() + 1.0);
+    assertThat(Files.exists(base.resolveSibling(base.getFileName() + ".corrupt"))).as("moved aside, not deleted")
+        .isTrue();
+    assertThat(json(braid.get("/health")).path("status").asText()).isEqualTo("ok");
+    assertProblem(braid.post("/v1/views/revenue/repair", ""), 409, "not damaged");
+
+    braid.restart();
+    assertThat(braid.values("revenue", "p3")).isEqualTo(after);
+    assertThat(Files.exists(base.resolveSibling(base.getFileName() + ".corrupt"))).as("kept across restarts").isTrue();
+  }
+
+  @Test
+  void shouldRefuseTheViewsOfAStreamWithACorruptSealedSegmentAndNeverSkipItsData() throws Exception {
+    // Small segments, so that the stream has sealed ones: the engine reopens the stream with its stored config.
+    try (FileLog log = FileLog.open(dir.resolve("log"))) {
+      log.createStream("sales", StreamConfig.of(2).withSegmentBytes(4096));
+    }
+    braid = new FaultHarness(SPEC, dir).start();
+    for (int i = 0; i < 10; i++) {
+      ingest(40);
+    }
+    braid.close();
+    Path partition = dir.resolve("log").resolve("sales").resolve("p00000");
+    List<Path> segments = files(partition, ".log");
+    assertThat(segments).as("sealed segments exist").hasSizeGreaterThan(1);
+    Path sealed = segments.get(0);
+    flipByte(sealed, Files.size(sealed) - 2); // in the last batch, which opening always checks
+
+    braid.start();
+
+    assertProblem(braid.get("/v1/views/revenue/keys/p3"), 503, sealed.toString());
+    assertProblem(braid.get("/v1/views/busiest/keys/p3"), 503, "restore " + sealed);
+    assertProblem(braid.post("/v1/streams/sales/events", "[{\"product\":\"p3\",\"amount\":1.0,\"ts\":1}]"), 503,
+        "corrupt log file " + sealed);
+    assertThat(braid.values("hits", "x1").path("n").asLong()).as("the other stream serves").isEqualTo(130);
+    assertProblem(braid.post("/v1/views/revenue/repair", ""), 503, "restore " + sealed);
+    JsonNode status = json(braid.get("/v1/status"));
+    assertThat(status.path("unavailable").path("sales").asText()).contains(sealed.toString());
+    assertThat(status.path("unavailable").path("revenue").asText()).contains("its stream 'sales' is refused");
+  }
+}
