@@ -37,6 +37,16 @@ public final class AccumulatorState {
     return this;
   }
 
+  /** The long arena this state is bound to, for fused folds in this package. */
+  long[] longs() {
+    return longs;
+  }
+
+  /** The index in {@link #longs()} of long slot {@code slot}. */
+  int longIndex(int slot) {
+    return longBase + slot;
+  }
+
   public long getLong(int slot) {
     return longs[longBase + slot];
   }

@@ -27,6 +27,11 @@ final class CountAggregation implements Aggregation {
     return new CountAggregation(type == null);
   }
 
+  /** Whether it counts events ({@code count}) rather than non-null values ({@code count(field)}). */
+  boolean countsEvents() {
+    return countsEvents;
+  }
+
   @Override
   public int longSlots() {
     return 1;

@@ -23,27 +23,35 @@ final class DoubleDouble {
 
   /** Adds {@code x} to the pair in slots {@code hiSlot, hiSlot + 1}. */
   static void add(AccumulatorState s, int hiSlot, double x) {
-    double hi = s.getDouble(hiSlot);
+    add(s.longs(), s.longIndex(hiSlot), x);
+  }
+
+  /**
+   * Adds {@code x} to the pair held as raw double bits in {@code longs[at], longs[at + 1]}: the one
+   * implementation, shared by {@link #add(AccumulatorState, int, double)} and {@link NumericFold}.
+   */
+  static void add(long[] longs, int at, double x) {
+    double hi = Double.longBitsToDouble(longs[at]);
     double sum = hi + x;
     if (!Double.isFinite(sum)) {
-      s.setDouble(hiSlot, sum);
-      s.setDouble(hiSlot + 1, 0.0);
+      longs[at] = Double.doubleToRawLongBits(sum);
+      longs[at + 1] = Double.doubleToRawLongBits(0.0);
       return;
     }
     // TwoSum: sum + err == hi + x exactly.
     double bv = sum - hi;
     double err = (hi - (sum - bv)) + (x - bv);
-    double lo = s.getDouble(hiSlot + 1) + err;
+    double lo = Double.longBitsToDouble(longs[at + 1]) + err;
     // Renormalize with another TwoSum (no precondition on magnitudes).
     double newHi = sum + lo;
     if (!Double.isFinite(newHi)) {
-      s.setDouble(hiSlot, newHi);
-      s.setDouble(hiSlot + 1, 0.0);
+      longs[at] = Double.doubleToRawLongBits(newHi);
+      longs[at + 1] = Double.doubleToRawLongBits(0.0);
       return;
     }
     double bw = newHi - sum;
-    s.setDouble(hiSlot, newHi);
-    s.setDouble(hiSlot + 1, (sum - (newHi - bw)) + (lo - bw));
+    longs[at] = Double.doubleToRawLongBits(newHi);
+    longs[at + 1] = Double.doubleToRawLongBits((sum - (newHi - bw)) + (lo - bw));
   }
 
   /** Adds the pair in {@code from}'s slots to the pair in {@code into}'s. */

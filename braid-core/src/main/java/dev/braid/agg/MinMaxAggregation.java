@@ -76,23 +76,44 @@ final class MinMaxAggregation implements Aggregation {
   }
 
   private void offerLong(AccumulatorState s, long v) {
-    if (s.getLong(0) == 0) {
-      s.setLong(0, 1);
-      s.setLong(1, v);
-    } else {
-      long current = s.getLong(1);
-      s.setLong(1, max ? Math.max(current, v) : Math.min(current, v));
-    }
+    offerLong(s.longs(), s.longIndex(0), v, max);
   }
 
   private void offerDouble(AccumulatorState s, double v) {
-    if (s.getLong(0) == 0) {
-      s.setLong(0, 1);
-      s.setDouble(1, v);
+    offerDouble(s.longs(), s.longIndex(0), v, max);
+  }
+
+  /**
+   * Offers {@code v} to the state in {@code longs[at]} (seen flag) and {@code longs[at + 1]} (the
+   * value): the one implementation, shared with {@link NumericFold}.
+   */
+  static void offerLong(long[] longs, int at, long v, boolean max) {
+    if (longs[at] == 0) {
+      longs[at] = 1;
+      longs[at + 1] = v;
     } else {
-      double current = s.getDouble(1);
-      s.setDouble(1, max ? Math.max(current, v) : Math.min(current, v));
+      long current = longs[at + 1];
+      longs[at + 1] = max ? Math.max(current, v) : Math.min(current, v);
     }
+  }
+
+  /** {@link #offerLong} for a double value kept as raw bits. */
+  static void offerDouble(long[] longs, int at, double v, boolean max) {
+    if (longs[at] == 0) {
+      longs[at] = 1;
+      longs[at + 1] = Double.doubleToRawLongBits(v);
+    } else {
+      double current = Double.longBitsToDouble(longs[at + 1]);
+      longs[at + 1] = Double.doubleToRawLongBits(max ? Math.max(current, v) : Math.min(current, v));
+    }
+  }
+
+  boolean isMax() {
+    return max;
+  }
+
+  boolean isDoubles() {
+    return doubles;
   }
 
   @Override

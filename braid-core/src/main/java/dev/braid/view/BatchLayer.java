@@ -231,10 +231,8 @@ final class BatchLayer {
             }
             for (int j = 0; j < chunk.size; j++) {
               any = true;
-              x.reader.wrap(chunk.buffer[j], chunk.valueOffset[j], chunk.valueLength[j])
-                  .at(partition, chunk.offset[j], chunk.eventTime[j]);
               try {
-                program.apply(table, x);
+                program.apply(table, x, chunk, j, partition);
               } catch (RuntimeException e) {
                 // The speed layer skips such an event too, so Base and Delta still agree.
                 counters.errors().incrementAndGet();

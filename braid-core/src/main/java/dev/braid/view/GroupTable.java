@@ -1,5 +1,9 @@
 package dev.braid.view;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -10,27 +14,30 @@ import java.util.Arrays;
  * Keys are interned once in a byte arena and found through an open-addressing table of slots
  * (linear probing, power-of-two capacity, load factor at most 1/2). A slot holds the key's 32-bit
  * hash and its id in one {@code long}, so a probe compares hashes without touching the key's own
- * data. A key's offset, length, hash and first group sit side by side in {@link #keyInfo} (one
- * cache line fetch instead of four arrays). Each key heads a singly linked list of its groups, one
- * per window; new windows go to the head, so in-order events find their window at once. A group's
+ * data. A key's offset, length and first 16 bytes (and, with windows, its first group) sit side by
+ * side in {@link #keyInfo}, 24 bytes per key (32 with windows), so a key of up to 16 bytes is compared
+ * without reading the arena (a lookup of a record's key slice, {@link #findOrInsertKey(ByteBuffer,
+ * int, int, int)}, does; the arena keeps every key whole for the other readers). A key's hash is
+ * kept in its slot only. Each key heads a singly linked list of its groups, one per window; new windows go to the head, so in-order events find their window at once. A group's
  * state is a row of {@code longWidth} longs in {@link #longs} and {@code objectWidth} references in
  * {@link #objects}, laid out by {@link ViewProgram}.
  *
  * <pre>
- *   slots[s] = hash &lt;&lt; 32 | keyId      keyInfo[keyId * 4 ..] = offset, length, hash, head group
+ *   slots[s] = hash &lt;&lt; 32 | keyId      keyInfo[12 + keyId * 6 (8) ..] = offset, length, prefix[4] (, head group, -)
  *   head group -&gt; groupId                groupNext/groupWindow/groupKey[groupId], longs[groupId * longWidth ...]
  * </pre>
  *
  * <h2>One group per key</h2>
  * A table for a view without windows ({@code windowed == false}) has exactly one group per key,
  * created with the key, with the key's id as its group id and window 0. It keeps no group list
- * arrays, and a lookup goes slot, key info, key bytes, state row: four memory accesses per event,
- * which is what bounds the speed layer once the table outgrows the CPU caches.
+ * arrays, and a lookup of a key slice goes slot, key info, state row (plus the arena for a key longer
+ * than 16 bytes): three memory accesses per event, which is what bounds the speed layer once the
+ * table outgrows the CPU caches.
  *
- * <p>Per key, with capacities between half and all used: the slots 16 to 32 bytes, key info 16,
- * the key's bytes, the state row ({@code 16} bytes for {@code count + sum}), and with windows 16
- * more per group. So a {@code count + sum} view without windows costs about 50 bytes plus the key
- * per key, when arrays are full, up to about twice that just after they doubled.
+ * <p>Per key, with capacities between half and all used: the slots 16 to 32 bytes, key info 24 (32
+ * with windows), the key's bytes, the state row ({@code 16} bytes for {@code count + sum}), and with
+ * windows 16 more per group. So a {@code count + sum} view without windows costs about 60 bytes
+ * plus the key per key, when arrays are full, up to about twice that just after they doubled.
  *
  * <h2>Threading</h2>
  * Not thread-safe. One writer owns a table; {@link Delta} guards concurrent readers with a lock
@@ -40,11 +47,21 @@ final class GroupTable {
 
   private static final int NONE = -1;
   private static final long EMPTY = -1L; // a used slot's low word is a key id, never 0xffffffff
-  private static final int INFO = 4;
   private static final int OFFSET = 0;
   private static final int LENGTH = 1;
-  private static final int HASH = 2;
-  private static final int HEAD = 3;
+  /** The key's first {@value #PREFIX_BYTES} bytes, big-endian, zero-padded, in 4 ints. */
+  private static final int PREFIX = 2;
+  private static final int PREFIX_BYTES = 16;
+  /** The key's first group; with windows only (without, a key's one group has the key's id). */
+  private static final int HEAD = 6;
+  /**
+   * Ints of padding before key 0's info. A large array starts a G1 region, and its elements 16 bytes
+   * (the array header) after that: 12 ints more put key 0's info at the start of a 64-byte line, so
+   * with windows every key's info is within one line; without, 2 keys in 8 span two lines.
+   */
+  private static final int INFO_BASE = 12;
+  /** Big-endian long views of the key arena, to compare keys eight bytes at a time. */
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
   /** Sets a new group's state row to the aggregations' zero. */
   @FunctionalInterface
@@ -64,6 +81,8 @@ final class GroupTable {
   private byte[] keyBytes;
   private int keyBytesUsed;
   private int[] keyInfo;
+  /** Ints of key info per key: 24 bytes without windows, 32 with (two keys per cache line). */
+  private final int infoInts;
   private int keyCapacity;
   private int keys;
 
@@ -97,7 +116,8 @@ final class GroupTable {
     int keyCap = Math.max(16, expectedKeys);
     this.keyCapacity = keyCap;
     this.keyBytes = new byte[keyCap * 16];
-    this.keyInfo = new int[keyCap * INFO];
+    this.infoInts = windowed ? 8 : 6;
+    this.keyInfo = new int[INFO_BASE + keyCap * infoInts];
     this.groupCapacity = keyCap;
     if (windowed) {
       this.groupNext = new int[keyCap];
@@ -118,8 +138,13 @@ final class GroupTable {
 
   /** A 32-bit hash of key bytes (FNV-1a folded with a murmur finalizer); stable, used on disk. */
   static int hash(byte[] key, int len) {
+    return hash(key, 0, len);
+  }
+
+  /** {@link #hash(byte[], int)} of {@code len} bytes of {@code key} from {@code off}. */
+  static int hash(byte[] key, int off, int len) {
     int h = 0x811c9dc5;
-    for (int i = 0; i < len; i++) {
+    for (int i = off, end = off + len; i < end; i++) {
       h = (h ^ (key[i] & 0xff)) * 0x01000193;
     }
     h ^= h >>> 16;
@@ -130,7 +155,7 @@ final class GroupTable {
   }
 
   /** {@link #hash(byte[], int)} of {@code len} bytes of {@code b} from {@code off} (absolute gets). */
-  static int hash(java.nio.ByteBuffer b, int off, int len) {
+  static int hash(ByteBuffer b, int off, int len) {
     int h = 0x811c9dc5;
     for (int i = off, end = off + len; i < end; i++) {
       h = (h ^ (b.get(i) & 0xff)) * 0x01000193;
@@ -140,6 +165,10 @@ final class GroupTable {
     h ^= h >>> 13;
     h *= 0xc2b2ae35;
     return h ^ (h >>> 16);
+  }
+
+  private int info(int id) {
+    return INFO_BASE + id * infoInts;
   }
 
   /**
@@ -159,13 +188,17 @@ final class GroupTable {
       long e = s[hashes[i] & m];
       ids[i] = e == EMPTY ? NONE : (int) e;
     }
-    int[] info = keyInfo;
+    int[] ki = keyInfo;
     long[] state = longs;
     int w = Math.max(1, longWidth);
     for (int i = 0; i < n; i++) {
       int id = ids[i];
       if (id != NONE) {
-        ids[i] = info[id * INFO + OFFSET];
+        int at = info(id);
+        // The info's last prefix word too: a 24-byte info may end in the next cache line. The
+        // key's bytes beyond its prefix, if any, are in the arena.
+        sink += ki[at + PREFIX + 3];
+        ids[i] = ki[at + LENGTH] > PREFIX_BYTES ? ki[at + OFFSET] + PREFIX_BYTES : NONE;
         sink += state[id * w];
       }
     }
@@ -192,6 +225,82 @@ final class GroupTable {
     }
   }
 
+  /**
+   * {@link #probe(byte[], int, int)} for a key given as {@code len} bytes of {@code key} from
+   * {@code off} (absolute gets): the record's own key slice, so the fold neither copies nor
+   * rehashes it.
+   */
+  private int probe(ByteBuffer key, int off, int len, int hash) {
+    long[] s = slots;
+    int slot = hash & mask;
+    while (true) {
+      long e = s[slot];
+      if (e == EMPTY || ((int) (e >>> 32) == hash && keyEquals((int) e, key, off, len))) {
+        return slot;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private boolean keyEquals(int id, ByteBuffer key, int off, int len) {
+    int[] info = keyInfo;
+    int at = info(id);
+    if (info[at + LENGTH] != len) {
+      return false;
+    }
+    // The prefix first, from the key info's own line, four bytes at a time (both sides big-endian).
+    boolean bigEndian = key.order() == ByteOrder.BIG_ENDIAN;
+    int n = Math.min(len, PREFIX_BYTES);
+    int p = at + PREFIX;
+    int i = 0;
+    for (; i + 4 <= n; i += 4, p++) {
+      int w = key.getInt(off + i);
+      if (info[p] != (bigEndian ? w : Integer.reverseBytes(w))) {
+        return false;
+      }
+    }
+    if (i < n) {
+      int w = 0;
+      for (int j = i; j < i + 4; j++) {
+        w = (w << 8) | (j < n ? key.get(off + j) & 0xff : 0);
+      }
+      if (info[p] != w) {
+        return false;
+      }
+    }
+    if (len <= PREFIX_BYTES) {
+      return true;
+    }
+    // The rest from the arena, eight bytes at a time.
+    byte[] kb = keyBytes;
+    int k = info[at + OFFSET];
+    i = PREFIX_BYTES;
+    for (; i + 8 <= len; i += 8) {
+      long w = key.getLong(off + i);
+      if ((long) LONGS.get(kb, k + i) != (bigEndian ? w : Long.reverseBytes(w))) {
+        return false;
+      }
+    }
+    for (; i < len; i++) {
+      if (kb[k + i] != key.get(off + i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** {@link #findOrInsertKey(byte[], int, int)} for a key slice of a buffer (see {@link #probe(ByteBuffer, int, int, int)}). */
+  int findOrInsertKey(ByteBuffer key, int off, int len, int hash) {
+    int slot = probe(key, off, len, hash);
+    long e = slots[slot];
+    if (e != EMPTY) {
+      return (int) e;
+    }
+    int id = newKey(slot, len, hash);
+    key.get(off, keyBytes, keyInfo[info(id) + OFFSET], len);
+    return afterNewKey(id);
+  }
+
   /** The key id of {@code key}, or -1. */
   int findKey(byte[] key, int len, int hash) {
     long e = slots[probe(key, len, hash)];
@@ -199,7 +308,7 @@ final class GroupTable {
   }
 
   private boolean keyEquals(int id, byte[] key, int len) {
-    int at = id * INFO;
+    int at = info(id);
     if (keyInfo[at + LENGTH] != len) {
       return false;
     }
@@ -217,6 +326,13 @@ final class GroupTable {
     if (e != EMPTY) {
       return (int) e;
     }
+    int id = newKey(slot, len, hash);
+    System.arraycopy(key, 0, keyBytes, keyInfo[info(id) + OFFSET], len);
+    return afterNewKey(id);
+  }
+
+  /** Reserves a new key's id, its info and {@code len} bytes of arena, and fills empty {@code slot}. */
+  private int newKey(int slot, int len, int hash) {
     int id = keys;
     if (id == keyCapacity) {
       growKeys();
@@ -228,15 +344,30 @@ final class GroupTable {
       }
       keyBytes = Arrays.copyOf(keyBytes, (int) cap);
     }
-    System.arraycopy(key, 0, keyBytes, keyBytesUsed, len);
-    int at = id * INFO;
+    int at = info(id);
     keyInfo[at + OFFSET] = keyBytesUsed;
     keyInfo[at + LENGTH] = len;
-    keyInfo[at + HASH] = hash;
-    keyInfo[at + HEAD] = NONE;
+    if (windowed) {
+      keyInfo[at + HEAD] = NONE;
+    }
     keyBytesUsed += len;
     keys++;
     slots[slot] = ((long) hash << 32) | id;
+    return id;
+  }
+
+  /** Finishes inserting key {@code id} once its bytes are in the arena: its prefix, rehash, its one group. */
+  private int afterNewKey(int id) {
+    int at = info(id);
+    int len = keyInfo[at + LENGTH];
+    int off = keyInfo[at + OFFSET];
+    for (int q = 0; q < PREFIX_BYTES; q += 4) {
+      int w = 0;
+      for (int j = q; j < q + 4; j++) {
+        w = (w << 8) | (j < len ? keyBytes[off + j] & 0xff : 0);
+      }
+      keyInfo[at + PREFIX + (q >> 2)] = w;
+    }
     if (keys * 2 > slots.length) {
       rehash();
     }
@@ -249,9 +380,9 @@ final class GroupTable {
   /** The group of window {@code window} under key id {@code keyId}, or -1. */
   int findGroup(int keyId, long window) {
     if (!windowed) {
-      return window == 0L ? keyInfo[keyId * INFO + HEAD] : NONE;
+      return window == 0L ? keyId : NONE;
     }
-    for (int g = keyInfo[keyId * INFO + HEAD]; g != NONE; g = groupNext[g]) {
+    for (int g = keyInfo[info(keyId) + HEAD]; g != NONE; g = groupNext[g]) {
       if (groupWindow[g] == window) {
         return g;
       }
@@ -270,7 +401,7 @@ final class GroupTable {
       }
       return keyId; // its one group, created with the key
     }
-    int head = keyInfo[keyId * INFO + HEAD];
+    int head = keyInfo[info(keyId) + HEAD];
     if (head != NONE && groupWindow[head] == window) {
       return head;
     }
@@ -286,20 +417,20 @@ final class GroupTable {
     if (g == groupCapacity) {
       growGroups();
     }
-    int at = keyId * INFO + HEAD;
     if (windowed) {
+      int at = info(keyId) + HEAD;
       groupNext[g] = keyInfo[at];
       groupWindow[g] = window;
       groupKey[g] = keyId;
+      keyInfo[at] = g;
     }
-    keyInfo[at] = g;
     groups++;
     init.zero(longs, g * longWidth, objects, g * objectWidth);
     return g;
   }
 
   int firstGroupOfKey(int keyId) {
-    return keyInfo[keyId * INFO + HEAD];
+    return windowed ? keyInfo[info(keyId) + HEAD] : keyId;
   }
 
   int nextGroupOfKey(int group) {
@@ -319,15 +450,16 @@ final class GroupTable {
   }
 
   int keyOffset(int keyId) {
-    return keyInfo[keyId * INFO + OFFSET];
+    return keyInfo[info(keyId) + OFFSET];
   }
 
   int keyLength(int keyId) {
-    return keyInfo[keyId * INFO + LENGTH];
+    return keyInfo[info(keyId) + LENGTH];
   }
 
   int keyHash(int keyId) {
-    return keyInfo[keyId * INFO + HASH];
+    int off = keyOffset(keyId);
+    return hash(keyBytes, off, keyLength(keyId));
   }
 
   byte[] keyCopy(int keyId) {
@@ -342,7 +474,7 @@ final class GroupTable {
 
   /** Approximate heap bytes held by this table. */
   long memoryBytes() {
-    return (long) slots.length * 8 + keyBytes.length + (long) keyCapacity * INFO * 4
+    return (long) slots.length * 8 + keyBytes.length + (long) keyCapacity * infoInts * 4
         + (long) groupCapacity * bytesPerGroup();
   }
 
@@ -355,7 +487,7 @@ final class GroupTable {
   long memoryBytesAfterInsert(int keyLength) {
     long b = memoryBytes();
     if (keys == keyCapacity) {
-      b += (long) keyCapacity * INFO * 4;
+      b += (long) keyCapacity * infoInts * 4;
     }
     if ((keys + 1) * 2 > slots.length) {
       b += (long) slots.length * 8;
@@ -385,7 +517,7 @@ final class GroupTable {
 
   private void growKeys() {
     keyCapacity *= 2;
-    keyInfo = Arrays.copyOf(keyInfo, keyCapacity * INFO);
+    keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + keyCapacity * infoInts);
   }
 
   private void growGroups() {
@@ -403,18 +535,21 @@ final class GroupTable {
   }
 
   private void rehash() {
-    long[] bigger = new long[slots.length * 2];
+    long[] old = slots;
+    long[] bigger = new long[old.length * 2];
     Arrays.fill(bigger, EMPTY);
     int m = bigger.length - 1;
-    for (int id = 0; id < keys; id++) {
-      int hash = keyInfo[id * INFO + HASH];
-      int slot = hash & m;
-      while (bigger[slot] != EMPTY) {
-        slot = (slot + 1) & m;
+    for (long e : old) { // a used slot holds its key's hash and id: no key is read
+      if (e != EMPTY) {
+        int slot = (int) (e >>> 32) & m;
+        while (bigger[slot] != EMPTY) {
+          slot = (slot + 1) & m;
+        }
+        bigger[slot] = e;
       }
-      bigger[slot] = ((long) hash << 32) | id;
     }
     slots = bigger;
     mask = m;
   }
+
 }

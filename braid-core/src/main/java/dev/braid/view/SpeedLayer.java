@@ -289,10 +289,8 @@ final class SpeedLayer implements AutoCloseable {
                 if (offset < t.delta.writerPosition()) {
                   continue;
                 }
-                ViewProgram.Scratch x = t.scratch;
-                x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(partition, offset, k.eventTime[j]);
                 try {
-                  if (t.program.apply(t.delta.table, x)) {
+                  if (t.program.apply(t.delta.table, t.scratch, k, j, partition)) {
                     t.foldedInBatch++;
                   }
                 } catch (RuntimeException e) {

@@ -5,6 +5,7 @@ import dev.braid.agg.AggInput;
 import dev.braid.agg.AggregateCall;
 import dev.braid.agg.Aggregation;
 import dev.braid.agg.Aggregations;
+import dev.braid.agg.NumericFold;
 import dev.braid.event.EventReader;
 import dev.braid.event.EventSchema;
 import dev.braid.event.FieldType;
@@ -43,8 +44,24 @@ final class ViewProgram {
   private final int[] objectBase;
   final int longWidth;
   final int objectWidth;
+  /**
+   * The stream's key field when the view groups by it, else -1. A record's key is then its group
+   * key, byte for byte, so the fold looks the record's own key slice up with the hash its chunk
+   * already computed (see {@link #apply(GroupTable, Scratch, RecordChunk, int, int)}).
+   */
+  private final int recordKeyField;
+  /** The fused add of the row when every aggregation is one that {@link NumericFold} fuses, else null. */
+  private final NumericFold fused;
 
   ViewProgram(ViewSpec spec, EventSchema schema) {
+    this(spec, schema, true);
+  }
+
+  /**
+   * @param fastPaths false to fold every event the generic way (extract and hash the key, call each
+   *     aggregation's {@code add}); for tests that compare the fast paths with it
+   */
+  ViewProgram(ViewSpec spec, EventSchema schema, boolean fastPaths) {
     this.spec = spec;
     this.schema = schema;
     Expressions ex = new Expressions(schema);
@@ -80,6 +97,18 @@ final class ViewProgram {
     }
     this.longWidth = lw;
     this.objectWidth = ow;
+    this.recordKeyField = fastPaths && BatchLayer.isKeyPartitioned(this) ? schema.key().index() : -1;
+    this.fused = fastPaths ? NumericFold.of(aggregations, argField, argType, longBase) : null;
+  }
+
+  /** Whether the fold looks up records' own key slices (see {@link #recordKeyField}). */
+  boolean groupsByRecordKey() {
+    return recordKeyField >= 0;
+  }
+
+  /** Whether the fold adds with a {@link NumericFold} rather than through each aggregation's {@code add}. */
+  boolean isFused() {
+    return fused != null;
   }
 
   /** Per-thread reusable objects for folding and reading. */
@@ -121,7 +150,9 @@ final class ViewProgram {
   /**
    * Folds the event that {@code x.reader} points at into {@code table}. Returns false when the
    * filter rejects it or its key is null. Exceptions from expressions or aggregations propagate to
-   * the caller, which counts and reports them.
+   * the caller, which counts and reports them. The generic path: the key is extracted into
+   * {@code x.key} and hashed; {@link #apply(GroupTable, Scratch, RecordChunk, int, int)} folds the
+   * same way from a chunk, without the copy and the second hash when it can.
    */
   boolean apply(GroupTable table, Scratch x) {
     EventReader e = x.reader;
@@ -131,12 +162,44 @@ final class ViewProgram {
     if (!key.extract(e, x.key)) {
       return false;
     }
-    long w = window == null ? 0 : window.start(e.eventTime());
     byte[] kb = x.key.bytes();
     int kl = x.key.length();
-    int keyId = table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl));
-    int g = table.findOrInsertGroup(keyId, w);
+    fold(table, table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl)), e, x);
+    return true;
+  }
+
+  /**
+   * Folds record {@code j} of chunk {@code k}, read from {@code partition}, into {@code table}:
+   * points {@code x.reader} at it, then does what {@link #apply(GroupTable, Scratch)} does. When the
+   * view groups by the stream's key, the group key is the record's key slice, looked up with the
+   * chunk's hash: {@code EventEncoder} writes a record's key as the key field's text, the bytes
+   * that {@code Expressions.key} would extract (tested for every field type), and a null key field
+   * skips the event here as it does there.
+   */
+  boolean apply(GroupTable table, Scratch x, RecordChunk k, int j, int partition) {
+    EventReader e = x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(partition, k.offset[j],
+        k.eventTime[j]);
+    if (recordKeyField < 0) {
+      return apply(table, x);
+    }
+    if (filter != null && !filter.test(e)) {
+      return false;
+    }
+    if (e.isNull(recordKeyField)) {
+      return false;
+    }
+    fold(table, table.findOrInsertKey(k.buffer[j], k.keyOffset[j], k.keyLength[j], k.hash[j]), e, x);
+    return true;
+  }
+
+  /** Adds event {@code e} to its group (of key {@code keyId} and the event's window). */
+  private void fold(GroupTable table, int keyId, EventReader e, Scratch x) {
+    int g = table.findOrInsertGroup(keyId, window == null ? 0 : window.start(e.eventTime()));
     int lb = g * longWidth;
+    if (fused != null) {
+      fused.add(table.longs, lb, e);
+      return;
+    }
     int ob = g * objectWidth;
     AggInput in = x.input.at(e.eventTime(), e.partition(), e.offset());
     for (int i = 0; i < aggregations.length; i++) {
@@ -160,7 +223,6 @@ final class ViewProgram {
       x.state.bind(table.longs, lb + longBase[i], table.objects, ob + objectBase[i]);
       aggregations[i].add(x.state, in);
     }
-    return true;
   }
 
   /** Merges row {@code from} into row {@code into} (both given by their arrays and bases). */

@@ -924,9 +924,8 @@ final class ViewRuntime {
             }
             for (int j = 0; j < k.size; j++) {
               long offset = k.offset[j];
-              x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(pd.partition, offset, k.eventTime[j]);
               try {
-                if (program.apply(pd.table, x)) {
+                if (program.apply(pd.table, x, k, j, pd.partition)) {
                   folded++;
                 }
               } catch (RuntimeException e) {

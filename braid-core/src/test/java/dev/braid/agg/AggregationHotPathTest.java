@@ -37,13 +37,7 @@ class AggregationHotPathTest {
       "last(f)           | STRING",
   })
   void shouldNotAllocateInAdd(String spec, FieldType type) {
-    com.sun.management.ThreadMXBean threads;
-    try {
-      threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-    } catch (ClassCastException e) {
-      Assumptions.abort("no per-thread allocation counter on this JVM");
-      return;
-    }
+    com.sun.management.ThreadMXBean threads = allocationCounter();
     Aggregation agg = Aggregations.create(Aggregations.parse(spec), type);
     Random random = new Random(42);
     long[] values = new long[1024];
@@ -66,6 +60,56 @@ class AggregationHotPathTest {
     long allocated = threads.getThreadAllocatedBytes(thread) - before;
 
     assertThat(allocated).as("%s over %s: bytes allocated by %d adds", spec, type, EVENTS).isLessThan(1024);
+  }
+
+  @org.junit.jupiter.api.Test
+  void shouldNotAllocateInTheFusedAdd() {
+    com.sun.management.ThreadMXBean threads = allocationCounter();
+    java.util.Map<String, FieldType> fields = new java.util.LinkedHashMap<>();
+    fields.put("k", FieldType.STRING);
+    fields.put("l", FieldType.LONG);
+    fields.put("d", FieldType.DOUBLE);
+    dev.braid.event.EventSchema schema = new dev.braid.event.EventSchema("e", fields, "k", null);
+    String[] calls = {"count", "sum(l)", "sum(d)", "min(l)", "max(d)", "count(d)"};
+    Aggregation[] aggs = new Aggregation[calls.length];
+    int[] field = new int[calls.length];
+    FieldType[] type = new FieldType[calls.length];
+    int[] base = new int[calls.length];
+    int width = 0;
+    for (int i = 0; i < calls.length; i++) {
+      AggregateCall call = Aggregations.parse(calls[i]);
+      field[i] = call.field() == null ? -1 : schema.require(call.field()).index();
+      type[i] = call.field() == null ? null : schema.require(call.field()).type();
+      aggs[i] = Aggregations.create(call, type[i]);
+      base[i] = width;
+      width += aggs[i].longSlots();
+    }
+    NumericFold fold = NumericFold.of(aggs, field, type, base);
+    dev.braid.event.EventEncoder.Encoded enc = new dev.braid.event.EventEncoder.Encoded();
+    assertThat(new dev.braid.event.EventEncoder(schema).encode(java.util.Map.of("k", "a", "l", 3L, "d", 0.5), 0L,
+        enc)).isNull();
+    dev.braid.event.EventReader reader = new dev.braid.event.EventReader(schema)
+        .wrap(java.nio.ByteBuffer.wrap(enc.value()), 0, enc.valueLength());
+    long[] longs = new long[width * 16];
+    for (int i = 0; i < EVENTS; i++) {
+      fold.add(longs, (i & 15) * width, reader);
+    }
+    long thread = Thread.currentThread().getId();
+    long before = threads.getThreadAllocatedBytes(thread);
+    for (int i = 0; i < EVENTS; i++) {
+      fold.add(longs, (i & 15) * width, reader);
+    }
+    long allocated = threads.getThreadAllocatedBytes(thread) - before;
+    assertThat(allocated).as("bytes allocated by %d fused adds", EVENTS).isLessThan(1024);
+  }
+
+  private static com.sun.management.ThreadMXBean allocationCounter() {
+    try {
+      return (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    } catch (ClassCastException e) {
+      Assumptions.abort("no per-thread allocation counter on this JVM");
+      throw e; // not reached: abort throws
+    }
   }
 
   private static void run(Aggregation agg, FieldType type, AccumulatorState s, AggInput in, long[] longs,
