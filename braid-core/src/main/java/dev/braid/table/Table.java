@@ -66,6 +66,18 @@ public interface Table {
    */
   PushReport push(InputStream in, PushOptions options);
 
+  /**
+   * Repush with TTL: builds a new version from the current version's own rows (Base and real-time
+   * writes, as of its position now, which becomes the new start cut), dropping every row whose
+   * last write is older than the table's {@code ttl}, then replays and swaps it in like a push. It
+   * removes expired rows from storage (reads already hide them). Without a TTL it compacts: the
+   * Delta's rows move into the new Base. As for every push, a write after the new cut wins over the
+   * pushed row even if its logical timestamp is older.
+   *
+   * @throws IllegalStateException when a push of the table is still building
+   */
+  PushReport repush(boolean waitForSwap);
+
   /** The report of push {@code pushId}: in progress, done or failed. */
   PushReport push(String pushId);
 

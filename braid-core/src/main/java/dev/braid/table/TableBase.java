@@ -177,6 +177,50 @@ final class TableBase implements AutoCloseable {
     return written;
   }
 
+  /**
+   * Copies to {@code w} every row of this Base whose key falls in partition {@code p} of
+   * {@code parts}, is not in {@code skip} (rows a write touched since) and was last written at or
+   * after {@code ttlCutoff}; counts the expired ones in {@code counts[1]}. Returns the rows copied.
+   */
+  long copyRows(int p, int parts, java.util.Map<String, ?> skip, long ttlCutoff, Writer w, Bytes entry,
+      Bytes.Reader reader, long[] counts) throws IOException {
+    long copied = 0;
+    byte[] key = new byte[64];
+    for (long s = 0; s <= slotMask; s++) {
+      long pos = positions.getLong((int) (s * 8));
+      if (pos == 0) {
+        continue;
+      }
+      ByteBuffer r = regions[(int) (pos / REGION)];
+      int at = (int) (pos % REGION);
+      int keyLen = r.getInt(at + 4);
+      if (key.length < keyLen) {
+        key = new byte[keyLen];
+      }
+      r.get(at + 8, key, 0, keyLen);
+      if (dev.braid.log.Partitioner.partition(key, 0, keyLen, parts) != p) {
+        continue;
+      }
+      String k = new String(key, 0, keyLen, java.nio.charset.StandardCharsets.UTF_8);
+      if (skip.containsKey(k)) {
+        continue;
+      }
+      long written = r.getLong(at + 8 + keyLen);
+      if (written < ttlCutoff) {
+        counts[1]++;
+        continue;
+      }
+      int n = ENTRY_FIXED + keyLen + r.getInt(at + 16 + keyLen);
+      entry.clear();
+      entry.ensure(n);
+      r.get(at, entry.buf, 0, n);
+      entry.len = n;
+      w.append(entry.buf, 0, n);
+      copied++;
+    }
+    return copied;
+  }
+
   long sizeBytes() {
     try {
       return Files.size(file);
@@ -207,7 +251,7 @@ final class TableBase implements AutoCloseable {
     private final Path target;
     private final Path tmp;
     private final FileChannel ch;
-    private final Cut cut;
+    private Cut cut;
     private final long pushTime;
     private final ByteBuffer out = ByteBuffer.allocateDirect(FLUSH + 64);
     private final CRC32C crc = new CRC32C();
@@ -232,6 +276,20 @@ final class TableBase implements AutoCloseable {
       }
       c.flip();
       ch.write(c, HEADER);
+    }
+
+    /** Replaces the start cut written by the constructor (a repush knows its cut only after copying rows). */
+    void setCut(Cut c) throws IOException {
+      if (c.partitions() != cut.partitions()) {
+        throw new IllegalArgumentException("cut " + c + " has " + c.partitions() + " partitions, not " + cut.partitions());
+      }
+      ByteBuffer b = ByteBuffer.allocate(8 * c.partitions());
+      for (long o : c.toArray()) {
+        b.putLong(o);
+      }
+      b.flip();
+      ch.write(b, HEADER);
+      cut = c;
     }
 
     Path tmpFile() {

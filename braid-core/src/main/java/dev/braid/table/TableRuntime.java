@@ -89,7 +89,12 @@ public final class TableRuntime implements Table, AutoCloseable {
     final HashMap<String, RowState>[] rows;
     final AtomicLongArray position;
     final TableBase base;
-    private final Bytes.Reader reader = new Bytes.Reader(); // follower-side decoding of Base rows
+    /**
+     * Decoding of Base rows on first touch, one reader per partition: each partition has its own
+     * writer (its follower, or the pusher's replay), and they run concurrently, so a reader shared
+     * by the Delta would be corrupted by two partitions decoding at once.
+     */
+    private final Bytes.Reader[] readers;
 
     @SuppressWarnings("unchecked")
     Delta(TableBase base, Cut from) {
@@ -98,9 +103,11 @@ public final class TableRuntime implements Table, AutoCloseable {
       locks = new ReentrantReadWriteLock[n];
       rows = new HashMap[n];
       position = new AtomicLongArray(from.toArray());
+      readers = new Bytes.Reader[n];
       for (int p = 0; p < n; p++) {
         locks[p] = new ReentrantReadWriteLock();
         rows[p] = new HashMap<>();
+        readers[p] = new Bytes.Reader();
       }
     }
 
@@ -113,7 +120,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       try {
         RowState s = rows[p].get(key);
         if (s == null) {
-          s = fromBase(key);
+          s = fromBase(p, key);
           rows[p].put(key, s);
         }
         switch (op) {
@@ -135,11 +142,12 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
 
-    private RowState fromBase(String key) {
+    private RowState fromBase(int p, String key) {
       if (base != null) {
         byte[] kb = key.getBytes(StandardCharsets.UTF_8);
         long at = base.find(kb, kb.length);
         if (at >= 0) {
+          Bytes.Reader reader = readers[p];
           long written = base.row(at, reader);
           return RowState.fromBase(layout, RowCodec.decode(layout, reader), written);
         }
@@ -286,19 +294,51 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
   }
 
-  /** Waits until the current version has applied the log as it is now (for the engine's open). */
-  public boolean awaitCaughtUp(long timeout, TimeUnit unit) throws InterruptedException {
-    long deadline = System.nanoTime() + unit.toNanos(timeout);
+  /**
+   * Waits until the current version has applied the log as it is now (for the engine's open).
+   * Never waits without bound: throws {@link IllegalStateException} at once when a follower has
+   * stopped (naming the partition and why), and when the Delta has not moved for {@code stall}
+   * while still behind the log's end (naming the positions), so a stuck start-up fails with a
+   * reason instead of hanging.
+   */
+  public void awaitCaughtUp(long stall, TimeUnit unit) throws InterruptedException {
+    long stallNanos = unit.toNanos(stall);
     Cut end = writes.end();
     for (int p = 0; p < followers.length; p++) {
-      while (current.delta.position.get(p) < end.offset(p)) {
-        if (System.nanoTime() > deadline) {
-          return false;
+      long last = -1;
+      long since = System.nanoTime();
+      while (true) {
+        long at = current.delta.position.get(p);
+        if (at >= end.offset(p)) {
+          break;
+        }
+        Throwable failed = followers[p].failure;
+        if (failed != null) {
+          throw new IllegalStateException("table '" + spec.name() + "': the follower of partition " + p
+              + " stopped at offset " + at + " (log end " + end.offset(p) + "): " + failed, failed);
+        }
+        if (at != last) {
+          last = at;
+          since = System.nanoTime();
+        } else if (System.nanoTime() - since > stallNanos) {
+          throw new IllegalStateException("table '" + spec.name() + "': partition " + p + " of its real-time log made "
+              + "no progress for " + unit.toSeconds(stall) + " s at offset " + at + " (log end " + end.offset(p)
+              + "); its follower thread is " + followers[p].getState());
         }
         Thread.sleep(1);
       }
     }
-    return true;
+  }
+
+  /** Why a follower stopped (the table no longer applies that partition's writes), or null. */
+  public String failure() {
+    for (Follower f : followers) {
+      Throwable t = f == null ? null : f.failure;
+      if (t != null) {
+        return "table '" + spec.name() + "': the follower of partition " + f.p + " stopped: " + t;
+      }
+    }
+    return null;
   }
 
   private void removeOrphans() throws IOException {
@@ -363,6 +403,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     final List<Delta> attached = new CopyOnWriteArrayList<>();
     final LogReader reader;
     volatile long position;
+    volatile Throwable failure; // why the follower stopped, else null
 
     Follower(int p, long from) {
       super("braid-table-" + spec.name() + "-p" + p);
@@ -390,7 +431,8 @@ public final class TableRuntime implements Table, AutoCloseable {
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | Error e) {
+        failure = e;
         LOG.error("table '{}': the follower of partition {} stopped", spec.name(), p, e);
       } finally {
         reader.close();
@@ -562,6 +604,10 @@ public final class TableRuntime implements Table, AutoCloseable {
       if (d != null && d.position.get(w.partition()) > w.offset()) {
         return true;
       }
+      Throwable failed = followers[w.partition()].failure;
+      if (failed != null) {
+        throw new IllegalStateException(failure(), failed);
+      }
       if (System.nanoTime() > deadline) {
         return false;
       }
@@ -719,26 +765,59 @@ public final class TableRuntime implements Table, AutoCloseable {
     if (o.sinceMillis() != null) {
       long[] cut = new long[end.partitions()];
       for (int p = 0; p < cut.length; p++) {
-        cut[p] = end.offset(p);
-        try (LogReader r = writes.reader(p, writes.startOffset(p))) {
-          outer:
-          while (r.position() < end.offset(p)) {
-            RecordCursor c = r.poll();
-            boolean any = false;
-            while (c.next()) {
-              any = true;
-              if (c.ingestTime() >= o.sinceMillis()) {
-                cut[p] = c.offset();
-                break outer;
-              }
-            }
-            if (!any) {
-              break;
-            }
-          }
-        }
+        cut[p] = firstIngestedAtOrAfter(p, o.sinceMillis(), end.offset(p));
       }
       return Cut.of(cut);
+    }
+    return end;
+  }
+
+  /**
+   * Ingest times may step back by a little within a partition (writers stamp them before they
+   * take the partition's append lock), never by this much; the search below relies on it.
+   */
+  static final long INGEST_TIME_SLACK_MILLIS = 5_000;
+
+  /**
+   * The offset of the first write of partition {@code p} ingested at or after {@code since}
+   * ({@code end} if none). Binary search over offsets for the last write ingested before
+   * {@code since - slack} (O(log n) reads of one batch each), then a forward scan from there: the
+   * scan covers the writes of about {@code slack}, not the partition from its start.
+   */
+  private long firstIngestedAtOrAfter(int p, long since, long end) {
+    long lo = writes.startOffset(p);
+    long hi = end; // invariant: every write below lo is known to be before since - slack, or lo is the start
+    try (LogReader r = writes.reader(p, lo)) {
+      long a = lo;
+      long b = end;
+      while (b - a > 64) {
+        long mid = a + (b - a) / 2;
+        r.seek(mid);
+        RecordCursor c = r.poll();
+        if (!c.next()) {
+          b = mid;
+          continue;
+        }
+        if (c.ingestTime() < since - INGEST_TIME_SLACK_MILLIS) {
+          a = c.offset();
+        } else {
+          b = mid;
+        }
+      }
+      r.seek(a);
+      while (r.position() < hi) {
+        RecordCursor c = r.poll();
+        boolean any = false;
+        while (c.next()) {
+          any = true;
+          if (c.ingestTime() >= since) {
+            return c.offset();
+          }
+        }
+        if (!any) {
+          break;
+        }
+      }
     }
     return end;
   }
@@ -810,6 +889,122 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
     LOG.info("table '{}': version {} (push {}) is current", spec.name(), v.id, v.pushId);
+  }
+
+  /**
+   * Repush with TTL: a new version whose Base is the current version's rows as of its Delta's
+   * position now (the start cut), minus rows whose last write is older than the TTL, then replayed
+   * and swapped in like any push. Expired rows are dropped from storage, not only hidden on read.
+   * As for every push, writes after its cut are newer than its rows whatever their timestamps.
+   * Each partition's follower is paused while that partition's rows are copied.
+   */
+  @Override
+  public PushReport repush(boolean waitForSwap) {
+    Version cur;
+    Version v;
+    synchronized (this) {
+      if (building != null) {
+        throw new IllegalStateException("table '" + spec.name() + "': push " + building.pushId + " (version "
+            + building.id + ") is still building; wait for it");
+      }
+      cur = current;
+      long id = next++;
+      String pushId = spec.name() + "-" + id + "-repush-" + Long.toString(System.currentTimeMillis(), 36);
+      v = new Version(id, VersionState.BUILDING, null, pushId, "v" + id + ".base", System.currentTimeMillis());
+      building = v;
+    }
+    long t0 = System.nanoTime();
+    long now = System.currentTimeMillis();
+    long ttlCutoff = spec.ttl() == null ? Long.MIN_VALUE : now - spec.ttl().toMillis();
+    Delta d = cur.delta;
+    int parts = writes.partitions();
+    long[] cut = new long[parts];
+    long[] counts = new long[3];
+    PushLoader none = new PushLoader(layout, PushFormat.jsonLines(), parsers, 1, now, ttlCutoff);
+    Path tmpTarget = dir.resolve(v.baseFile);
+    Version built;
+    try (TableBase.Writer w = new TableBase.Writer(tmpTarget, Cut.zero(parts), now)) {
+      Bytes entry = new Bytes(256);
+      Bytes row = new Bytes(256);
+      Bytes.Reader r = new Bytes.Reader();
+      for (int p = 0; p < parts; p++) {
+        d.locks[p].readLock().lock();
+        try {
+          cut[p] = d.position.get(p);
+          for (Map.Entry<String, RowState> e : d.rows[p].entrySet()) {
+            Object[] values = e.getValue().materialize();
+            if (values == null) {
+              continue;
+            }
+            long written = e.getValue().lastWrite;
+            if (written < ttlCutoff) {
+              counts[1]++;
+              continue;
+            }
+            row.clear();
+            RowCodec.encode(layout, values, row);
+            appendEntry(w, entry, e.getKey().getBytes(StandardCharsets.UTF_8), written, row.buf, row.len);
+            counts[0]++;
+          }
+          if (d.base != null) {
+            counts[0] += d.base.copyRows(p, parts, d.rows[p], ttlCutoff, w, entry, r, counts);
+          }
+        } finally {
+          d.locks[p].readLock().unlock();
+        }
+      }
+      w.setCut(Cut.of(cut));
+      w.finish();
+      synchronized (this) {
+        built = new Version(v.id, VersionState.BUILDING, Cut.of(cut), v.pushId, v.baseFile, v.createdAt);
+        building = built;
+        versions.add(built);
+      }
+      persist.run();
+      built.base = TableBase.open(tmpTarget);
+      report(built, "replaying", none, counts, List.of(), built.base.rows, t0, null);
+    } catch (IOException | RuntimeException e) {
+      synchronized (this) {
+        building = null;
+      }
+      try {
+        Files.deleteIfExists(tmpTarget);
+        Files.deleteIfExists(dir.resolve(v.baseFile + ".tmp"));
+      } catch (IOException ignored) {
+        // removed on the next start as an orphan
+      }
+      throw new IllegalStateException("table '" + spec.name() + "': repush failed: " + e.getMessage(), e);
+    }
+    long distinct = built.base.rows;
+    Runnable finish = () -> {
+      try {
+        long replayed = replayAndSwap(built);
+        report(built, "done", none, counts, List.of(), distinct, t0, null, replayed);
+      } catch (RuntimeException | InterruptedException e) {
+        fail(built, none, counts, new ArrayList<>(), t0, "replay failed: " + e);
+      }
+    };
+    if (waitForSwap) {
+      finish.run();
+    } else {
+      Thread t = new Thread(finish, "braid-push-swap-" + spec.name());
+      t.setDaemon(true);
+      t.start();
+    }
+    return built.report;
+  }
+
+  /** Appends one Base entry (layout in {@link TableBase}) to {@code w}. */
+  static void appendEntry(TableBase.Writer w, Bytes entry, byte[] key, long written, byte[] row, int rowLen)
+      throws IOException {
+    entry.clear();
+    entry.putInt(TableBase.hash(key, 0, key.length));
+    entry.putInt(key.length);
+    entry.put(key, 0, key.length);
+    entry.putLong(written);
+    entry.putInt(rowLen);
+    entry.put(row, 0, rowLen);
+    w.append(entry.buf, 0, entry.len);
   }
 
   private PushReport incrementalPush(InputStream in, PushOptions o) {

@@ -69,6 +69,8 @@ public final class Engine implements Braid {
   private final Map<String, ViewRuntime> views = new LinkedHashMap<>();
   private final Map<String, ViewProgram> programs = new LinkedHashMap<>();
   private final Map<String, dev.braid.table.TableRuntime> tables = new LinkedHashMap<>();
+  /** A table whose start-up replay makes no progress for this long fails the open with the reason. */
+  static final long TABLE_STALL_SECONDS = 60;
   private final ScheduledExecutorService scheduler;
   private final Object catalogLock = new Object();
   private volatile boolean closed;
@@ -166,9 +168,7 @@ public final class Engine implements Braid {
           this::persistCatalog, recordedTables.get(t.name()), options.batchThreads()));
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
-      if (!t.awaitCaughtUp(1, TimeUnit.HOURS)) {
-        throw new IllegalStateException("table '" + t.name() + "' did not catch up with its writes in an hour");
-      }
+      t.awaitCaughtUp(TABLE_STALL_SECONDS, TimeUnit.SECONDS); // throws if a follower stopped or stalls
     }
     // Checkpoints start before the catch-up: a long start-up replay is itself protected by them.
     long checkpointMillis = options.checkpointEvery().toMillis();
@@ -266,6 +266,12 @@ public final class Engine implements Braid {
       if (damage != null) {
         unavailable.put(v.name, "view '" + v.name + "' is unavailable: " + damage + "; run `braid repair " + v.name
             + "`");
+      }
+    }
+    for (dev.braid.table.TableRuntime t : tables.values()) {
+      String f = t.failure();
+      if (f != null) {
+        unavailable.put(t.name(), f + "; restart the server");
       }
     }
     return new dev.braid.Faults(ingestFaults, unavailable);
