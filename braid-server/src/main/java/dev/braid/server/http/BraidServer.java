@@ -266,6 +266,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.delete("/v1/views/{view}/versions/{id}", this::discard);
       cfg.routes.get("/v1/status", this::status);
       cfg.routes.post("/v1/views/{view}/repair", this::repair);
+      new TableRoutes(this::ready, this::readBody).register(cfg.routes);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e)));
       cfg.routes.exception(UnavailableException.class, (e, ctx) -> problem(ctx, unavailable(e)));
@@ -337,7 +338,7 @@ public final class BraidServer implements AutoCloseable {
     ctx.status(p.status()).contentType(PROBLEM).result(write(Json.problem(p, ctx.path())));
   }
 
-  private static byte[] write(JsonNode node) {
+  static byte[] write(JsonNode node) {
     try {
       return Json.MAPPER.writeValueAsBytes(node);
     } catch (JsonProcessingException e) {
@@ -345,7 +346,7 @@ public final class BraidServer implements AutoCloseable {
     }
   }
 
-  private static void ok(Context ctx, JsonNode body) {
+  static void ok(Context ctx, JsonNode body) {
     ctx.status(200).contentType(JSON).result(write(body));
   }
 
@@ -469,7 +470,7 @@ public final class BraidServer implements AutoCloseable {
     ok(ctx, Json.ingest(result, lines));
   }
 
-  private static String mediaType(Context ctx) {
+  static String mediaType(Context ctx) {
     String ct = ctx.header("Content-Type");
     if (ct == null) {
       return "";
@@ -609,6 +610,17 @@ public final class BraidServer implements AutoCloseable {
     } catch (JsonProcessingException e) {
       throw Problem.badRequest("malformed-json", "the body is not valid JSON: " + e.getOriginalMessage());
     }
+    List<String> list = keys(root);
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    ArrayNode results = o.putArray("results");
+    for (ViewResult r : b.getAll(view, list)) {
+      results.add(Json.result(r));
+    }
+    ok(ctx, o);
+  }
+
+  /** The keys of a batchGet body {@code {"keys": [...]}}, at most 10000, strings or numbers. */
+  static List<String> keys(JsonNode root) {
     JsonNode keys = root == null ? null : root.get("keys");
     if (keys == null || !keys.isArray()) {
       throw Problem.badRequest("missing-keys", "the body must be {\"keys\": [\"k1\", \"k2\", ...]}");
@@ -623,12 +635,7 @@ public final class BraidServer implements AutoCloseable {
       }
       list.add(k.asText());
     }
-    ObjectNode o = Json.MAPPER.createObjectNode();
-    ArrayNode results = o.putArray("results");
-    for (ViewResult r : b.getAll(view, list)) {
-      results.add(Json.result(r));
-    }
-    ok(ctx, o);
+    return list;
   }
 
   private void versions(Context ctx) {
@@ -790,9 +797,14 @@ public final class BraidServer implements AutoCloseable {
   }
 
   private static boolean boolParam(Context ctx, String name) {
+    return boolParam(ctx, name, false);
+  }
+
+  /** A true/false query parameter, {@code def} when absent. */
+  static boolean boolParam(Context ctx, String name, boolean def) {
     String v = ctx.queryParam(name);
     if (v == null) {
-      return false;
+      return def;
     }
     String s = v.strip().toLowerCase(Locale.ROOT);
     if (s.isEmpty() || s.equals("true") || s.equals("1")) {
