@@ -32,7 +32,7 @@ class TablesBenchmarkTest {
     System.out.println(out);
     assertThat(code).as(out).isZero();
     assertThat(out).contains("bulk push from JSON lines").contains("in-process read")
-        .contains("real-time write visible in a read").contains("restart: Delta rebuilt by replay")
+        .contains("real-time write visible in a read").contains("restart from a Delta checkpoint").contains("restart without one")
         .contains("sample keys and as many absent keys equal");
   }
 }

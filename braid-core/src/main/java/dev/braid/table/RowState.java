@@ -275,4 +275,109 @@ final class RowState {
     }
     return out;
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Checkpoint form (TableDeltaCheckpoint)
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Writes this row with every stamp conflict resolution needs, so {@link #read} gives a row that
+   * resolves every later write as this one would:
+   * <pre>
+   *   rowTs rowPos delTs delPos lastWrite (longs)
+   *   per field: present u8 [value (RowCodec field)] ts pos (longs)
+   *              elems: varint n, then n x (key, ElemOp); list adds: varint n, then n x ElemOp
+   *   ElemOp: ts pos (longs) idx (varint) present u8, value flag u8 [value (element scalar)]
+   * </pre>
+   * A key is the element's scalar (a map field's key: a string).
+   */
+  void write(Bytes out) {
+    out.putLong(rowTs);
+    out.putLong(rowPos);
+    out.putLong(delTs);
+    out.putLong(delPos);
+    out.putLong(lastWrite);
+    for (int f = 0; f < values.length; f++) {
+      TableFieldType t = layout.types[f];
+      out.put((byte) (values[f] == null ? 0 : 1));
+      if (values[f] != null) {
+        RowCodec.encodeField(t, values[f], out);
+      }
+      out.putLong(fTs[f]);
+      out.putLong(fPos[f]);
+      dev.braid.event.FieldType keyType = t.kind() == TableFieldType.Kind.MAP ? dev.braid.event.FieldType.STRING
+          : t.element();
+      Map<Object, ElemOp> m = elems[f];
+      out.putVarint(m == null ? 0 : m.size());
+      if (m != null) {
+        for (Map.Entry<Object, ElemOp> e : m.entrySet()) {
+          RowCodec.encodeScalar(keyType, e.getKey(), out);
+          writeOp(t, e.getValue(), out);
+        }
+      }
+      List<ElemOp> adds = listAdds[f];
+      out.putVarint(adds == null ? 0 : adds.size());
+      if (adds != null) {
+        for (ElemOp o : adds) {
+          writeOp(t, o, out);
+        }
+      }
+    }
+  }
+
+  private static void writeOp(TableFieldType t, ElemOp o, Bytes out) {
+    out.putLong(o.ts);
+    out.putLong(o.pos);
+    out.putVarint(o.idx);
+    out.put((byte) (o.present ? 1 : 0));
+    out.put((byte) (o.value == null ? 0 : 1));
+    if (o.value != null) {
+      RowCodec.encodeScalar(t.element(), o.value, out);
+    }
+  }
+
+  /** A row as {@link #write} wrote it. */
+  static RowState read(TableLayout layout, Bytes.Reader r) {
+    RowState s = new RowState(layout);
+    s.rowTs = r.i64();
+    s.rowPos = r.i64();
+    s.delTs = r.i64();
+    s.delPos = r.i64();
+    s.lastWrite = r.i64();
+    for (int f = 0; f < s.values.length; f++) {
+      TableFieldType t = layout.types[f];
+      if (r.u8() != 0) {
+        s.values[f] = RowCodec.decodeField(t, r);
+      }
+      s.fTs[f] = r.i64();
+      s.fPos[f] = r.i64();
+      dev.braid.event.FieldType keyType = t.kind() == TableFieldType.Kind.MAP ? dev.braid.event.FieldType.STRING
+          : t.element();
+      int n = r.varint();
+      if (n > 0) {
+        Map<Object, ElemOp> m = s.elems[f] = new HashMap<>(4);
+        for (int i = 0; i < n; i++) {
+          Object key = RowCodec.decodeScalar(keyType, r);
+          m.put(key, readOp(t, r));
+        }
+      }
+      n = r.varint();
+      if (n > 0) {
+        List<ElemOp> adds = s.listAdds[f] = new ArrayList<>(Math.max(4, n));
+        for (int i = 0; i < n; i++) {
+          adds.add(readOp(t, r));
+        }
+      }
+    }
+    return s;
+  }
+
+  private static ElemOp readOp(TableFieldType t, Bytes.Reader r) {
+    long ts = r.i64();
+    long pos = r.i64();
+    int idx = r.varint();
+    boolean present = r.u8() != 0;
+    Object value = r.u8() != 0 ? RowCodec.decodeScalar(t.element(), r) : null;
+    return new ElemOp(ts, pos, idx, present, value);
+  }
 }

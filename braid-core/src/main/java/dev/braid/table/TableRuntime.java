@@ -286,6 +286,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       current.base = TableBase.open(dir.resolve(current.baseFile));
     }
     current.delta = new Delta(current.base, current.cut);
+    restoreCheckpoint(current);
     persist.run();
     for (int p = 0; p < followers.length; p++) {
       followers[p] = new Follower(p, current.delta.position.get(p));
@@ -347,6 +348,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       if ((v.state == VersionState.CURRENT || v.state == VersionState.BACKUP) && v.baseFile != null) {
         keep.add(v.baseFile);
       }
+      if (v.state == VersionState.CURRENT) {
+        keep.add(checkpointName(v.id));
+      }
     }
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
@@ -357,6 +361,192 @@ public final class TableRuntime implements Table, AutoCloseable {
         }
       }
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Checkpoints of the current version's Delta
+  // ---------------------------------------------------------------------------------------------
+
+  /*
+   * File v<id>.ckpt (the current version's Delta), written as v<id>.ckpt.tmp, fsynced, renamed
+   * over the last one, directory fsynced (as the views' DeltaCheckpoint):
+   *
+   *   "BRAIDTDC" | int format 1 | long version id | int partitions
+   *   per partition: long position | varint rows | rows x (key string, RowState.write)
+   *   int CRC32C of every byte before it
+   *
+   * A restart loads it when it belongs to the current version, its CRC holds and its positions lie
+   * in [cut, log end]; otherwise it is refused (logged with the reason) and the Delta is rebuilt by
+   * replaying from the cut, as without a checkpoint. The follower then replays from its positions.
+   */
+  static final byte[] CKPT_MAGIC = {'B', 'R', 'A', 'I', 'D', 'T', 'D', 'C'};
+  static final int CKPT_FORMAT = 1;
+  private volatile Cut checkpointed; // position of the last checkpoint written or restored, with its version
+  private volatile long checkpointedVersion;
+  private volatile String restoredFrom; // what start-up restored, for status and tests
+
+  static String checkpointName(long versionId) {
+    return "v" + versionId + ".ckpt";
+  }
+
+  /**
+   * Writes a checkpoint of the current version's Delta, unless nothing moved since the last one;
+   * returns its file or null. Each partition's rows are copied under that partition's read lock
+   * (its follower waits meanwhile); partitions are independent, so each one's position is exact.
+   */
+  public Path checkpoint() throws IOException {
+    Version v = current;
+    Delta d = v.delta;
+    if (d == null) {
+      return null;
+    }
+    Cut at = d.position();
+    if (v.id == checkpointedVersion && at.equals(checkpointed)) {
+      return null;
+    }
+    Path file = dir.resolve(checkpointName(v.id));
+    Path tmp = dir.resolve(checkpointName(v.id) + ".tmp");
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    long[] positions = new long[d.rows.length];
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp,
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      Bytes out = new Bytes(1 << 16);
+      out.put(CKPT_MAGIC, 0, CKPT_MAGIC.length);
+      out.putInt(CKPT_FORMAT);
+      out.putLong(v.id);
+      out.putInt(d.rows.length);
+      for (int p = 0; p < d.rows.length; p++) {
+        d.locks[p].readLock().lock();
+        try {
+          positions[p] = d.position.get(p);
+          out.putLong(positions[p]);
+          out.putVarint(d.rows[p].size());
+          for (Map.Entry<String, RowState> e : d.rows[p].entrySet()) {
+            out.putString(e.getKey());
+            e.getValue().write(out);
+            if (out.len > (1 << 20)) {
+              flushTo(ch, out, crc);
+            }
+          }
+        } finally {
+          d.locks[p].readLock().unlock();
+        }
+      }
+      flushTo(ch, out, crc);
+      out.putInt((int) crc.getValue());
+      flushTo(ch, out, null);
+      ch.force(true);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(tmp);
+      throw e;
+    }
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try (java.nio.channels.FileChannel dirCh = java.nio.channels.FileChannel.open(dir,
+        java.nio.file.StandardOpenOption.READ)) {
+      dirCh.force(true);
+    }
+    checkpointed = Cut.of(positions);
+    checkpointedVersion = v.id;
+    try (Stream<Path> files = Files.list(dir)) { // checkpoints of versions no longer current
+      for (Path f : (Iterable<Path>) files::iterator) {
+        String n = f.getFileName().toString();
+        if (n.endsWith(".ckpt") && !n.equals(file.getFileName().toString())) {
+          Files.deleteIfExists(f);
+        }
+      }
+    }
+    return file;
+  }
+
+  private static void flushTo(java.nio.channels.FileChannel ch, Bytes out, java.util.zip.CRC32C crc)
+      throws IOException {
+    if (crc != null) {
+      crc.update(out.buf, 0, out.len);
+    }
+    ByteBuffer b = ByteBuffer.wrap(out.buf, 0, out.len);
+    while (b.hasRemaining()) {
+      ch.write(b);
+    }
+    out.clear();
+  }
+
+  /** What the last start-up restored: the checkpoint file and its position, or why it replayed from the cut. */
+  public String restoredFrom() {
+    return restoredFrom;
+  }
+
+  private void restoreCheckpoint(Version v) {
+    Path file = dir.resolve(checkpointName(v.id));
+    if (!Files.exists(file)) {
+      restoredFrom = "no checkpoint: replayed from the cut " + v.cut;
+      return;
+    }
+    String refused;
+    try {
+      byte[] all = Files.readAllBytes(file);
+      refused = loadCheckpoint(v, all);
+    } catch (IOException | RuntimeException e) {
+      refused = "cannot be read: " + e;
+    }
+    if (refused != null) {
+      v.delta = new Delta(v.base, v.cut); // drop whatever a partial load left
+      restoredFrom = "refused " + file + " (" + refused + "): replayed from the cut " + v.cut;
+      LOG.warn("table '{}': checkpoint {} refused: {}; replaying the writes from the cut {} instead", spec.name(),
+          file, refused, v.cut);
+      return;
+    }
+    restoredFrom = file.getFileName() + " at " + v.delta.position();
+    checkpointed = v.delta.position();
+    checkpointedVersion = v.id;
+    LOG.info("table '{}': restored {} at {}", spec.name(), file, checkpointed);
+  }
+
+  /** Loads {@code all} into {@code v.delta}; returns why it is refused, or null. */
+  private String loadCheckpoint(Version v, byte[] all) {
+    if (all.length < CKPT_MAGIC.length + 4 + 8 + 4 + 4) {
+      return "shorter than its header";
+    }
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(all, 0, all.length - 4);
+    ByteBuffer b = ByteBuffer.wrap(all);
+    if ((int) crc.getValue() != b.getInt(all.length - 4)) {
+      return "checksum mismatch (torn or damaged)";
+    }
+    if (!java.util.Arrays.equals(java.util.Arrays.copyOf(all, CKPT_MAGIC.length), CKPT_MAGIC)) {
+      return "not a table checkpoint";
+    }
+    Bytes.Reader r = new Bytes.Reader().reset(b, CKPT_MAGIC.length, all.length - 4);
+    int format = (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
+    if (format != CKPT_FORMAT) {
+      return "format " + format + ", not " + CKPT_FORMAT;
+    }
+    long id = r.i64();
+    if (id != v.id) {
+      return "it is of version " + id + ", not the current " + v.id;
+    }
+    int parts = (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
+    if (parts != v.delta.rows.length) {
+      return parts + " partitions, the table has " + v.delta.rows.length;
+    }
+    Cut end = writes.end();
+    Delta d = v.delta;
+    for (int p = 0; p < parts; p++) {
+      long pos = r.i64();
+      if (pos < v.cut.offset(p) || pos > end.offset(p)) {
+        return "partition " + p + " position " + pos + " is outside [cut " + v.cut.offset(p) + ", log end "
+            + end.offset(p) + "]";
+      }
+      int n = r.varint();
+      HashMap<String, RowState> rows = d.rows[p];
+      for (int i = 0; i < n; i++) {
+        String key = r.string();
+        rows.put(key, RowState.read(layout, r));
+      }
+      d.position.set(p, pos);
+    }
+    return null;
   }
 
   /** This table's catalog record. */

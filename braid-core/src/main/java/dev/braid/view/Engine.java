@@ -655,6 +655,13 @@ public final class Engine implements Braid {
    * one now (tools, benchmarks).
    */
   public void checkpointAll() {
+    for (dev.braid.table.TableRuntime t : tables.values()) {
+      try {
+        t.checkpoint();
+      } catch (IOException | RuntimeException e) {
+        LOG.error("table '{}': checkpoint failed; the previous one stays: {}", t.name(), e.toString());
+      }
+    }
     for (ViewRuntime v : views.values()) {
       try {
         DeltaCheckpoint.Written w = v.checkpoint();

@@ -240,9 +240,57 @@ class TableFeaturesTest {
     try (Braid braid = Braid.open(dir, spec(null)); Stream<Path> files = Files.list(dir.resolve("tables/users"))) {
       long kept = braid.table("users").versions().stream()
           .filter(v -> v.state() == VersionState.CURRENT || v.state() == VersionState.BACKUP).count();
-      assertThat(files.map(f -> f.getFileName().toString()).toList()).hasSize((int) kept)
-          .allMatch(f -> f.matches("v\\d+\\.base"));
+      long current = braid.table("users").versions().stream().filter(v -> v.state() == VersionState.CURRENT)
+          .findFirst().orElseThrow().id();
+      assertThat(files.map(f -> f.getFileName().toString()).toList())
+          .as("the kept versions' Bases and the current version's Delta checkpoint")
+          .hasSize((int) kept + 1).allMatch(f -> f.matches("v\\d+\\.base") || f.equals("v" + current + ".ckpt"));
       assertThat(braid.table("users").get("a").values()).containsEntry("tier", "v3");
+    }
+  }
+
+  @Test
+  void shouldRestoreTheDeltaFromItsCheckpointAndRefuseADamagedOne() throws Exception {
+    long now = System.currentTimeMillis();
+    Map<String, Map<String, Object>> before = new java.util.HashMap<>();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      t.push(lines(row("a", "gold", now), row("b", "gold", now)), PushOptions.defaults("p.jsonl"));
+      t.patch("a", Patch.builder().set("tier", "patched").build(), now + 1);
+      t.delete("b", now + 1);
+      t.patch("b", Patch.builder().set("tier", "old").build(), now); // older than the delete: ignored
+      WriteResult w = t.put("c", values("c", "new"), now);
+      assertThat(t.awaitApplied(w, 10_000)).isTrue();
+      for (String k : List.of("a", "b", "c")) {
+        before.put(k, t.get(k).found() ? t.get(k).values() : null);
+      }
+    } // close writes the checkpoint
+    Path tableDir = dir.resolve("tables/users");
+    assertThat(names(tableDir)).anyMatch(f -> f.endsWith(".ckpt"));
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      assertThat(t.restoredFrom()).as("restored, not replayed").contains(".ckpt at");
+      for (String k : List.of("a", "b", "c")) {
+        assertThat(t.get(k).found() ? t.get(k).values() : null).as(k).isEqualTo(before.get(k));
+      }
+      // a later write still resolves against the restored stamps
+      WriteResult w = t.patch("b", Patch.builder().set("tier", "stale").build(), now);
+      assertThat(t.awaitApplied(w, 10_000)).isTrue();
+      assertThat(t.get("b").found()).as("older than the restored delete").isFalse();
+    }
+    Path ckpt;
+    try (Stream<Path> s = Files.list(tableDir)) {
+      ckpt = s.filter(f -> f.toString().endsWith(".ckpt")).findFirst().orElseThrow();
+    }
+    byte[] bytes = Files.readAllBytes(ckpt);
+    bytes[bytes.length / 2] ^= 0x5a;
+    Files.write(ckpt, bytes);
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      assertThat(t.restoredFrom()).contains("refused").contains("checksum");
+      for (String k : List.of("a", "b", "c")) {
+        assertThat(t.get(k).found() ? t.get(k).values() : null).as(k).isEqualTo(before.get(k));
+      }
     }
   }
 
