@@ -49,9 +49,9 @@ import picocli.CommandLine.Option;
  *       real-time writes touched (the Delta), the rest Base rows.
  *   <li><b>Freshness.</b> {@code --writes} PATCHes, one at a time, each timed from before the call
  *       until a read on another thread returns the patched value.
- *   <li><b>Restart.</b> {@code --restart-writes} more real-time writes, then close and reopen: the
- *       time until the reopened table serves (its Delta rebuilt by replaying the writes since the
- *       push's cut: table Deltas are not checkpointed).
+ *   <li><b>Restart.</b> {@code --restart-writes} more real-time writes, a Delta checkpoint (timed),
+ *       close, reopen (timed: the checkpoint restored), then the checkpoint deleted and a second
+ *       reopen (timed: the Delta rebuilt by replaying every write since the push's cut).
  * </ol>
  */
 @Command(

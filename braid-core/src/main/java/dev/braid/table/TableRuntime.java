@@ -70,8 +70,10 @@ import org.slf4j.LoggerFactory;
  * <h2>Crashes</h2>
  * The catalog is the commit point. A restart marks a version still {@code building} as
  * {@code failed} ("interrupted"), deletes every file of the table directory that no kept version
- * names (logging each), and rebuilds the current version's Delta by replaying its writes from its
- * cut (Deltas of tables are not checkpointed: a push, which moves the cut, bounds the replay).
+ * names (logging each), and rebuilds the current version's Delta: from its checkpoint
+ * ({@link #checkpoint}, written on a clean close) plus the writes after it, or, without a valid one
+ * (after a crash), by replaying its writes from its cut; a push or a repush moves the cut and so
+ * bounds that replay.
  */
 public final class TableRuntime implements Table, AutoCloseable {
 
