@@ -145,6 +145,14 @@ public interface Braid extends AutoCloseable {
 
   Status status();
 
+  /**
+   * Table {@code name} of the hybrid store (declared under {@code tables:}): reads, real-time
+   * writes, bulk pushes and versions.
+   *
+   * @throws UnknownNameException when the spec has no such table
+   */
+  dev.braid.table.Table table(String name);
+
   /** Streams whose ingest is failing and views refused because a file is damaged; see {@link Faults}. */
   Faults faults();
 

@@ -4,7 +4,22 @@ import dev.braid.log.Cut;
 import java.util.List;
 
 /** A snapshot of the engine for operators: streams and views with their positions and lag. */
-public record Status(List<StreamStatus> streams, List<ViewStatus> views) {
+public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<TableStatus> tables) {
+
+  /** A status without tables. */
+  public Status(List<StreamStatus> streams, List<ViewStatus> views) {
+    this(streams, views, List.of());
+  }
+
+  /**
+   * A table of the hybrid store.
+   *
+   * @param pushId the push that built the current version's Base, or null
+   * @param position how far the current version has applied the real-time writes; {@code lag} the writes it has not
+   * @param push the push building a new version now, or null
+   */
+  public record TableStatus(String name, String stream, long currentVersion, String pushId, Cut cut, Cut position,
+      long lag, long baseRows, long deltaKeys, dev.braid.table.PushReport push) {}
 
   /**
    * @param end the log's end offsets

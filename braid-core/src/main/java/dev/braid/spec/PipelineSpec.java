@@ -56,7 +56,8 @@ import java.util.regex.Pattern;
  *     batch: {every: 1h}
  * }</pre>
  */
-public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<String, ViewSpec> views) {
+public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<String, ViewSpec> views,
+    Map<String, TableSpec> tables) {
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
   private static final Set<String> STREAM_KEYS = Set.of("partitions", "key", "time", "fields", "rules", "durability",
@@ -68,6 +69,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
       "void", "while");
   private static final int MAX_KEEP = 100;
+  private static final Set<String> TABLE_KEYS = Set.of("partitions", "key", "time", "fields", "ttl", "durability",
+      "keep");
   private static final String FIELDS_REQUIRED = "is required: a mapping of field names to types";
   private static final String AGGREGATE_REQUIRED =
       "is required: a mapping of output names to aggregations, e.g. {n: count}";
@@ -75,6 +78,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   public PipelineSpec {
     streams = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(streams));
     views = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(views));
+    tables = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tables));
+  }
+
+  /** A spec without tables. */
+  public PipelineSpec(String source, Map<String, StreamSpec> streams, Map<String, ViewSpec> views) {
+    this(source, streams, views, Map.of());
+  }
+
+  public TableSpec table(String name) {
+    return tables.get(name);
   }
 
   public StreamSpec stream(String name) {
@@ -93,6 +106,14 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   public static final class Builder {
     private final Map<String, StreamSpec> streams = new LinkedHashMap<>();
     private final Map<String, ViewSpec> views = new LinkedHashMap<>();
+    private final Map<String, TableSpec> tables = new LinkedHashMap<>();
+
+    public Builder table(TableSpec t) {
+      if (tables.put(t.name(), t) != null) {
+        throw new IllegalArgumentException("tables." + t.name() + ": duplicate table '" + t.name() + "'");
+      }
+      return this;
+    }
 
     public Builder stream(StreamSpec s) {
       if (streams.put(s.name(), s) != null) {
@@ -112,7 +133,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
     /** The spec, validated; throws {@link SpecException} listing every error. */
     public PipelineSpec build() {
-      PipelineSpec spec = new PipelineSpec("java", streams, views);
+      PipelineSpec spec = new PipelineSpec("java", streams, views, tables);
       spec.validate();
       return spec;
     }
@@ -188,8 +209,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
     for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
       String k = it.next();
-      if (!k.equals("streams") && !k.equals("views")) {
-        errors.add(new SpecError(source, k, "unknown section; expected streams or views"));
+      if (!k.equals("streams") && !k.equals("views") && !k.equals("tables")) {
+        errors.add(new SpecError(source, k, "unknown section; expected streams, views or tables"));
       }
     }
     Map<String, StreamSpec> streams = new LinkedHashMap<>();
@@ -220,7 +241,21 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         });
       }
     }
-    PipelineSpec spec = new PipelineSpec(source, streams, views);
+    Map<String, TableSpec> tables = new LinkedHashMap<>();
+    JsonNode tn = root.path("tables");
+    if (!tn.isMissingNode() && !tn.isNull()) {
+      if (!tn.isObject()) {
+        errors.add(new SpecError(source, "tables", "must be a mapping of table names to tables"));
+      } else {
+        tn.fields().forEachRemaining(e -> {
+          TableSpec t = r.table(e.getKey(), e.getValue());
+          if (t != null) {
+            tables.put(t.name(), t);
+          }
+        });
+      }
+    }
+    PipelineSpec spec = new PipelineSpec(source, streams, views, tables);
     // where the reader found a problem (a missing key, a `from` that is a list, ...), check() would
     // only repeat it in other words
     Set<String> reported = new java.util.HashSet<>();
@@ -275,6 +310,30 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       return v.asText();
     }
 
+    private int wholeNumber(JsonNode node, String key, String path, int def) {
+      JsonNode n = node.get(key);
+      if (n == null) {
+        return def;
+      }
+      if (!n.canConvertToInt() || !n.isIntegralNumber()) {
+        error(path + "." + key, "must be a whole number, got " + n);
+        return def;
+      }
+      return n.intValue();
+    }
+
+    private Durability durability(JsonNode node, String path) {
+      String d = text(node, "durability", path, false);
+      if (d != null) {
+        try {
+          return Durability.parse(d);
+        } catch (IllegalArgumentException ex) {
+          error(path + ".durability", ex.getMessage());
+        }
+      }
+      return Durability.os();
+    }
+
     StreamSpec stream(String name, JsonNode node) {
       String path = "streams." + name;
       if (!node.isObject()) {
@@ -282,15 +341,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         return null;
       }
       unknownKeys(node, STREAM_KEYS, path);
-      int partitions = 4;
-      JsonNode pn = node.get("partitions");
-      if (pn != null) {
-        if (!pn.canConvertToInt() || !pn.isIntegralNumber()) {
-          error(path + ".partitions", "must be a whole number, got " + pn);
-        } else {
-          partitions = pn.intValue();
-        }
-      }
+      int partitions = wholeNumber(node, "partitions", path, 4);
       String key = text(node, "key", path, true);
       String time = text(node, "time", path, false);
       if ("ingest".equals(time)) {
@@ -319,15 +370,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           rn.forEach(x -> rules.add(x.asText()));
         }
       }
-      Durability durability = Durability.os();
-      String d = text(node, "durability", path, false);
-      if (d != null) {
-        try {
-          durability = Durability.parse(d);
-        } catch (IllegalArgumentException ex) {
-          error(path + ".durability", ex.getMessage());
-        }
-      }
+      Durability durability = durability(node, path);
       String id = text(node, "id", path, false);
       java.time.Duration dedupWindow = StreamSpec.DEFAULT_DEDUP_WINDOW;
       String dw = text(node, "dedup_window", path, false);
@@ -365,6 +408,43 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         error(path + "." + field, ex.getMessage());
         return null;
       }
+    }
+
+    TableSpec table(String name, JsonNode node) {
+      String path = "tables." + name;
+      if (!node.isObject()) {
+        error(path, "must be a mapping with key and fields");
+        return null;
+      }
+      unknownKeys(node, TABLE_KEYS, path);
+      int partitions = wholeNumber(node, "partitions", path, 4);
+      int keep = wholeNumber(node, "keep", path, TableSpec.DEFAULT_KEEP);
+      String key = text(node, "key", path, true);
+      String time = text(node, "time", path, false);
+      Map<String, TableFieldType> fields = new LinkedHashMap<>();
+      JsonNode fn = node.get("fields");
+      if (fn == null || !fn.isObject() || fn.isEmpty()) {
+        error(path + ".fields", FIELDS_REQUIRED);
+      } else {
+        fn.fields().forEachRemaining(e -> {
+          try {
+            fields.put(e.getKey(), TableFieldType.parse(e.getValue().asText()));
+          } catch (IllegalArgumentException ex) {
+            error(path + ".fields." + e.getKey(), ex.getMessage());
+          }
+        });
+      }
+      Duration ttl = null;
+      String tt = text(node, "ttl", path, false);
+      if (tt != null) {
+        try {
+          ttl = Durations.parse(tt);
+        } catch (IllegalArgumentException ex) {
+          error(path + ".ttl", ex.getMessage());
+        }
+      }
+      Durability durability = durability(node, path);
+      return new TableSpec(name, partitions, key, time, fields, ttl, durability, keep);
     }
 
     ViewSpec view(String name, JsonNode node) {
@@ -853,6 +933,60 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         }
       }
     }
+    checkTables(errors);
     return errors;
+  }
+
+  private void checkTables(List<SpecError> errors) {
+    for (TableSpec t : tables.values()) {
+      String path = "tables." + t.name();
+      if (!NAME.matcher(t.name()).matches()) {
+        errors.add(new SpecError(source, path, "invalid name: use letters, digits and '_', starting with a letter"));
+      }
+      if (streams.containsKey(t.name()) || views.containsKey(t.name())) {
+        errors.add(new SpecError(source, path, "a stream or view has the same name; names of streams, views and "
+            + "tables must differ"));
+      }
+      if (t.partitions() < 1 || t.partitions() > 4096) {
+        errors.add(new SpecError(source, path + ".partitions", "must be in 1..4096, got " + t.partitions()));
+      }
+      if (t.keep() < 1 || t.keep() > MAX_KEEP) {
+        errors.add(new SpecError(source, path + ".keep", "must be in 1.." + MAX_KEEP + ", got " + t.keep()));
+      }
+      if (t.ttl() != null && t.ttl().toMillis() < 1) {
+        errors.add(new SpecError(source, path + ".ttl", "must be at least 1ms, got " + Durations.format(t.ttl())));
+      }
+      if (t.fields().isEmpty()) {
+        continue; // reported by the reader (or below for Java specs)
+      }
+      for (String f : t.fields().keySet()) {
+        if (!NAME.matcher(f).matches()) {
+          errors.add(new SpecError(source, path + ".fields." + f, "invalid field name: use letters, digits and '_', "
+              + "starting with a letter"));
+        }
+      }
+      if (t.key() == null) {
+        errors.add(new SpecError(source, path + ".key", "is required"));
+      } else {
+        TableFieldType kt = t.fields().get(t.key());
+        if (kt == null) {
+          errors.add(new SpecError(source, path + ".key", "unknown field '" + t.key() + "' (fields: "
+              + String.join(", ", t.fields().keySet()) + ")"));
+        } else if (kt.isCollection() || !(kt.element() == FieldType.STRING || kt.element() == FieldType.LONG)) {
+          errors.add(new SpecError(source, path + ".key", "the key field '" + t.key() + "' must be a string or long, "
+              + "not " + kt.specName()));
+        }
+      }
+      if (t.time() != null) {
+        TableFieldType tt = t.fields().get(t.time());
+        if (tt == null) {
+          errors.add(new SpecError(source, path + ".time", "unknown field '" + t.time() + "' (fields: "
+              + String.join(", ", t.fields().keySet()) + ")"));
+        } else if (tt.isCollection() || !(tt.element() == FieldType.TIMESTAMP || tt.element() == FieldType.LONG)) {
+          errors.add(new SpecError(source, path + ".time", "the time field '" + t.time() + "' must be a timestamp or "
+              + "long, not " + tt.specName()));
+        }
+      }
+    }
   }
 }

@@ -38,14 +38,14 @@ import java.util.Map;
  * file's definition of the view when the catalog was written: a change of the file shows as a
  * difference to it (catalogs written before these fields existed lack them).
  */
-final class VersionCatalog {
+public final class VersionCatalog {
 
   /** One version as recorded. */
-  record Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
+  public record Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
       long createdAt, String failure) {}
 
   /** One view as recorded; {@code specDefinition} may be null (older catalogs). */
-  record ViewEntry(long next, String specDefinition, List<Entry> versions) {}
+  public record ViewEntry(long next, String specDefinition, List<Entry> versions) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -64,6 +64,15 @@ final class VersionCatalog {
   }
 
   Map<String, ViewEntry> load() {
+    return load("views");
+  }
+
+  /** The tables' versions (section {@code tables}; same form as a view's). */
+  Map<String, ViewEntry> loadTables() {
+    return load("tables");
+  }
+
+  private Map<String, ViewEntry> load(String section) {
     Map<String, ViewEntry> out = new LinkedHashMap<>();
     if (!Files.exists(file)) {
       return out;
@@ -77,7 +86,7 @@ final class VersionCatalog {
     if (root == null || root.path("format").asInt() != 1) {
       throw new CorruptLogException(file, 0, "version catalog has an unknown format");
     }
-    root.path("views").fields().forEachRemaining(e -> {
+    root.path(section).fields().forEachRemaining(e -> {
       List<Entry> versions = new ArrayList<>();
       for (JsonNode v : e.getValue().path("versions")) {
         long[] cut = new long[v.path("cut").size()];
@@ -96,9 +105,38 @@ final class VersionCatalog {
   }
 
   void store(Map<String, ViewEntry> views) {
+    store(views, loadTables());
+  }
+
+  /** Stores views and tables together, atomically. */
+  void store(Map<String, ViewEntry> views, Map<String, ViewEntry> tables) {
     ObjectNode root = JSON.createObjectNode();
     root.put("format", 1);
-    ObjectNode vs = root.putObject("views");
+    section(root.putObject("views"), views);
+    if (!tables.isEmpty()) {
+      section(root.putObject("tables"), tables);
+    }
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try {
+      Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+        dir.force(true);
+      }
+    } catch (IOException e) {
+      try {
+        Files.deleteIfExists(tmp); // a full disk must not leave a half-written catalog behind
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw new dev.braid.log.LogException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void section(ObjectNode vs, Map<String, ViewEntry> views) {
     for (Map.Entry<String, ViewEntry> e : views.entrySet()) {
       ObjectNode v = vs.putObject(e.getKey());
       v.put("next", e.getValue().next());
@@ -128,24 +166,6 @@ final class VersionCatalog {
           o.put("failure", en.failure());
         }
       }
-    }
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try {
-      Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        ch.force(true);
-      }
-      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-        dir.force(true);
-      }
-    } catch (IOException e) {
-      try {
-        Files.deleteIfExists(tmp); // a full disk must not leave a half-written catalog behind
-      } catch (IOException suppressed) {
-        e.addSuppressed(suppressed);
-      }
-      throw new dev.braid.log.LogException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
     }
   }
 }

@@ -357,8 +357,8 @@ class PipelineSpecTest {
     assertThat(s.message()).startsWith("unknown key; expected one of dedup_window, durability, fields, id, "
         + "idle_after, key, max_out_of_order, partitions, rules, time, time_unit");
 
-    SpecError top = onlyError(DESIGN_EXAMPLE + "tables:\n  t: {}\n");
-    assertThat(top).isEqualTo(new SpecError(FILE, "tables", "unknown section; expected streams or views"));
+    SpecError top = onlyError(DESIGN_EXAMPLE + "tabels:\n  t: {}\n");
+    assertThat(top).isEqualTo(new SpecError(FILE, "tabels", "unknown section; expected streams, views or tables"));
 
     SpecError inWindow = onlyError(DESIGN_EXAMPLE.replace("{tumbling: 1h}", "{tumbling: 1h, slide: 5m}"));
     assertThat(inWindow.path()).isEqualTo("views.spend_by_user.window.slide");

@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 /** {@code braid activate VIEW VERSION}: switch in a held version, or roll back to a backup. */
 @Command(name = "activate", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Make a version of a view current: a held reprocess, or a backup (rollback; it catches up "
-        + "with the log first). Returns once the version is current."})
+        + "with the log first). Returns once the version is current. With --table, a backup version of a table "
+        + "(its real-time writes since its cut are replayed first)."})
 public final class ActivateCommand extends VersionCommand {
 
   @Override
@@ -17,6 +18,6 @@ public final class ActivateCommand extends VersionCommand {
 
   @Override
   String summary(JsonNode answer, double seconds) {
-    return String.format(Locale.ROOT, "view %s: version %d is current after %.1f s", view, version, seconds);
+    return String.format(Locale.ROOT, "%s %s: version %d is current after %.1f s", table ? "table" : "view", view, version, seconds);
   }
 }

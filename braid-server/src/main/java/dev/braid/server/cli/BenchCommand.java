@@ -34,14 +34,14 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "bench",
-    header = "Run a benchmark suite (log, jmh, http, views, replay, restart, ingest, eventtime) in a separate JVM and print its results.",
+    header = "Run a benchmark suite (log, jmh, http, views, replay, restart, ingest, eventtime, tables) in a separate JVM and print its results.",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Runs a benchmark suite in a separate JVM on the braid-bench class path and prints its "
         + "results. Arguments after the suite go to the benchmark: 'braid bench log --help' lists them.",
     subcommands = {BenchCommand.LogSuite.class, BenchCommand.JmhSuite.class, BenchCommand.HttpSuite.class,
         BenchCommand.ViewsSuite.class, BenchCommand.ReplaySuite.class, BenchCommand.RestartSuite.class,
-        BenchCommand.IngestSuite.class, BenchCommand.EventTimeSuite.class})
+        BenchCommand.IngestSuite.class, BenchCommand.EventTimeSuite.class, BenchCommand.TablesSuite.class})
 final class BenchCommand implements Callable<Integer> {
 
   static final String DEFAULT_JAVA_OPTS = "-Xms1g -Xmx1g";
@@ -121,6 +121,18 @@ final class BenchCommand implements Callable<Integer> {
   static final class RestartSuite extends Suite {
     RestartSuite() {
       super("dev.braid.bench.RestartBenchmark");
+    }
+  }
+
+  @Command(
+      name = "tables",
+      header = "Benchmark hybrid-store tables: bulk push rows/s, in-process read p99, write freshness, restart.",
+      description = "A push of 10 M JSON lines of ~200 bytes (rows/s to current), in-process read latency "
+          + "(HdrHistogram), real-time PATCH to visible in a read, and the restart's replay of the real-time writes, "
+          + "with sample answers against a naive model; 'braid bench tables --help' lists the options.")
+  static final class TablesSuite extends Suite {
+    TablesSuite() {
+      super("dev.braid.bench.TablesBenchmark");
     }
   }
 

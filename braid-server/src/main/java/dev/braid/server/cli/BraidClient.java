@@ -93,6 +93,40 @@ final class BraidClient {
     }
   }
 
+  /** An answer of the server: its status and JSON body (a problem document for an error). */
+  record Answer(int status, JsonNode body) {}
+
+  /**
+   * Posts a body streamed from {@code body} (its length, or -1) and returns the answer whatever its
+   * status, so a caller can print the details of a problem (a push's bad rows) before failing.
+   */
+  Answer postStream(String path, String contentType, java.util.function.Supplier<java.io.InputStream> body,
+      long length) {
+    HttpRequest.BodyPublisher p = length >= 0
+        ? HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(body), length)
+        : HttpRequest.BodyPublishers.ofInputStream(body);
+    HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).POST(p).header("Content-Type", contentType)
+        .timeout(Duration.ofHours(6));
+    HttpResponse<String> r;
+    try {
+      r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    } catch (ConnectException e) {
+      throw new BraidCli.CommandFailedException("cannot reach Braid at " + base + ": is `braid server` running "
+          + "(or pass --url)?", 1);
+    } catch (IOException e) {
+      throw new BraidCli.CommandFailedException("request to " + base + " failed: " + e, 1);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BraidCli.CommandFailedException("interrupted", 130);
+    }
+    try {
+      return new Answer(r.statusCode(), r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body()));
+    } catch (IOException e) {
+      throw new BraidCli.CommandFailedException(String.format("the server answered HTTP %d with a body that is not "
+          + "JSON: %.200s", r.statusCode(), r.body()), 1);
+    }
+  }
+
   JsonNode delete(String path) {
     return send(HttpRequest.newBuilder(uri(path)).DELETE());
   }

@@ -18,10 +18,15 @@ final class Progress {
 
   /** A bar counting {@code unit}s up to {@code max} (-1 when the total is unknown), with a rate. */
   static ProgressBar bar(String task, long max, String unit, PrintWriter err) {
+    return bar(task, max, unit, 1, err);
+  }
+
+  /** As above, counting in units of {@code scale} (e.g. MiB of bytes: {@code "MiB", 1 << 20}). */
+  static ProgressBar bar(String task, long max, String unit, long scale, PrintWriter err) {
     ProgressBarBuilder b = new ProgressBarBuilder()
         .setTaskName(task)
         .setInitialMax(max)
-        .setUnit(" " + unit, 1)
+        .setUnit(" " + unit, scale)
         .showSpeed(new DecimalFormat("#,##0"));
     if (System.console() != null) {
       b.setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUpdateIntervalMillis(100)

@@ -10,7 +10,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code braid status}: streams and views of a running server. */
 @Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Show the streams (end positions) and views (current version, cut, lag) of a server.")
+    description = "Show the streams (end positions), views and tables (current version, cut, lag) of a server.")
 public final class StatusCommand implements Callable<Integer> {
 
   @Spec
@@ -49,6 +49,21 @@ public final class StatusCommand implements Callable<Integer> {
           x.path("deltaKeys").asLong(), batch);
     }
     v.print(out);
+    if (r.path("tables").size() > 0) {
+      out.println();
+      Table tt = new Table("table", "version", "push", "base cut", "writes position", "lag", "base rows", "delta keys");
+      for (JsonNode x : r.path("tables")) {
+        tt.row(x.path("name").asText(), x.path("currentVersion").asLong(),
+            x.path("pushId").isNull() ? "-" : x.path("pushId").asText(), x.path("cut"), x.path("position"),
+            x.path("lag").asLong(), x.path("baseRows").asLong(), x.path("deltaKeys").asLong());
+      }
+      tt.print(out);
+      for (JsonNode x : r.path("tables")) {
+        if (x.has("push")) {
+          out.printf("%ntable %s: %s%n", x.path("name").asText(), PushCommand.summary(x.path("push")));
+        }
+      }
+    }
     for (JsonNode x : r.path("views")) {
       if (x.has("reprocess")) {
         out.printf("%nview %s: building version %d:%s%n", x.path("name").asText(),

@@ -23,6 +23,9 @@ abstract class VersionCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "VIEW")
   String view;
 
+  @picocli.CommandLine.Option(names = "--table", description = "VIEW names a table of the hybrid store")
+  boolean table;
+
   @Parameters(index = "1", paramLabel = "VERSION")
   long version;
 
@@ -35,7 +38,7 @@ abstract class VersionCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     long t0 = System.nanoTime();
-    JsonNode r = send(new BraidClient(client.url), "/v1/views/" + BraidClient.enc(view) + "/versions/" + version);
+    JsonNode r = send(new BraidClient(client.url), (table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view) + "/versions/" + version);
     PrintWriter out = command.commandLine().getOut();
     out.println(client.json ? r.toPrettyString() : summary(r, (System.nanoTime() - t0) / 1e9));
     out.flush();

@@ -11,7 +11,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code braid versions VIEW}: the versions of a view and their cuts. */
 @Command(name = "versions", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "List the versions of a view: state, cut of the base, position of the delta.")
+    description = "List the versions of a view (or with --table, of a table): state, cut of the base, position of "
+        + "the delta.")
 public final class VersionsCommand implements Callable<Integer> {
 
   @Spec
@@ -23,9 +24,13 @@ public final class VersionsCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "VIEW")
   String view;
 
+  @picocli.CommandLine.Option(names = "--table", description = "VIEW names a table of the hybrid store")
+  boolean table;
+
   @Override
   public Integer call() {
-    JsonNode r = new BraidClient(client.url).get("/v1/views/" + BraidClient.enc(view) + "/versions");
+    JsonNode r = new BraidClient(client.url).get((table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view)
+        + "/versions");
     PrintWriter out = command.commandLine().getOut();
     if (client.json) {
       out.println(r.toPrettyString());

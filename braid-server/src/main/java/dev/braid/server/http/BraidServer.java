@@ -267,6 +267,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.delete("/v1/views/{view}/versions/{id}", this::discard);
       cfg.routes.get("/v1/status", this::status);
       cfg.routes.post("/v1/views/{view}/repair", this::repair);
+      new TableRoutes(this::ready, this::readBody).register(cfg.routes);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e)));
       cfg.routes.exception(UnavailableException.class, (e, ctx) -> problem(ctx, unavailable(e)));
@@ -338,7 +339,7 @@ public final class BraidServer implements AutoCloseable {
     ctx.status(p.status()).contentType(PROBLEM).result(write(Json.problem(p, ctx.path())));
   }
 
-  private static byte[] write(JsonNode node) {
+  static byte[] write(JsonNode node) {
     try {
       return Json.MAPPER.writeValueAsBytes(node);
     } catch (JsonProcessingException e) {
@@ -346,7 +347,7 @@ public final class BraidServer implements AutoCloseable {
     }
   }
 
-  private static void ok(Context ctx, JsonNode body) {
+  static void ok(Context ctx, JsonNode body) {
     ctx.status(200).contentType(JSON).result(write(body));
   }
 
@@ -470,7 +471,7 @@ public final class BraidServer implements AutoCloseable {
     ok(ctx, Json.ingest(result, lines));
   }
 
-  private static String mediaType(Context ctx) {
+  static String mediaType(Context ctx) {
     String ct = ctx.header("Content-Type");
     if (ct == null) {
       return "";
@@ -620,6 +621,17 @@ public final class BraidServer implements AutoCloseable {
     } catch (JsonProcessingException e) {
       throw Problem.badRequest("malformed-json", "the body is not valid JSON: " + e.getOriginalMessage());
     }
+    List<String> list = keys(root);
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    ArrayNode results = o.putArray("results");
+    for (ViewResult r : b.getAll(view, list)) {
+      results.add(Json.result(r));
+    }
+    ok(ctx, o);
+  }
+
+  /** The keys of a batchGet body {@code {"keys": [...]}}, at most 10000, strings or numbers. */
+  static List<String> keys(JsonNode root) {
     JsonNode keys = root == null ? null : root.get("keys");
     if (keys == null || !keys.isArray()) {
       throw Problem.badRequest("missing-keys", "the body must be {\"keys\": [\"k1\", \"k2\", ...]}");
@@ -634,12 +646,7 @@ public final class BraidServer implements AutoCloseable {
       }
       list.add(k.asText());
     }
-    ObjectNode o = Json.MAPPER.createObjectNode();
-    ArrayNode results = o.putArray("results");
-    for (ViewResult r : b.getAll(view, list)) {
-      results.add(Json.result(r));
-    }
-    ok(ctx, o);
+    return list;
   }
 
   private void versions(Context ctx) {
@@ -801,9 +808,14 @@ public final class BraidServer implements AutoCloseable {
   }
 
   private static boolean boolParam(Context ctx, String name) {
+    return boolParam(ctx, name, false);
+  }
+
+  /** A true/false query parameter, {@code def} when absent. */
+  static boolean boolParam(Context ctx, String name, boolean def) {
     String v = ctx.queryParam(name);
     if (v == null) {
-      return false;
+      return def;
     }
     String s = v.strip().toLowerCase(Locale.ROOT);
     if (s.isEmpty() || s.equals("true") || s.equals("1")) {

@@ -434,6 +434,26 @@ final class Json {
       }
       vo.set("checkpoints", checkpoints(v.checkpoints()));
     }
+    ArrayNode tables = o.putArray("tables");
+    for (Status.TableStatus t : s.tables()) {
+      ObjectNode to = tables.addObject();
+      to.put("name", t.name());
+      to.put("stream", t.stream());
+      to.put("currentVersion", t.currentVersion());
+      if (t.pushId() == null) {
+        to.putNull("pushId");
+      } else {
+        to.put("pushId", t.pushId());
+      }
+      to.set("cut", cut(t.cut()));
+      to.set("position", cut(t.position()));
+      to.put("lag", t.lag());
+      to.put("baseRows", t.baseRows());
+      to.put("deltaKeys", t.deltaKeys());
+      if (t.push() != null) {
+        to.set("push", TableRoutes.report(t.push()));
+      }
+    }
     return o;
   }
 

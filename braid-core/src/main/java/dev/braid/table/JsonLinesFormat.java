@@ -1,0 +1,200 @@
+package dev.braid.table;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * JSON lines: one object per line, fields by name. One Jackson parser reads a whole chunk (root
+ * values back to back); after a syntax error the parser restarts at the next line.
+ */
+final class JsonLinesFormat implements PushFormat {
+
+  static final JsonLinesFormat INSTANCE = new JsonLinesFormat();
+  private static final JsonFactory FACTORY = JsonFactory.builder()
+      .enable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).build();
+
+  @Override
+  public String name() {
+    return "jsonl";
+  }
+
+  @Override
+  public int headerLines() {
+    return 0;
+  }
+
+  @Override
+  public Parser parser(RowSink.Fields fields, String header) {
+    Map<String, Integer> index = new java.util.HashMap<>();
+    for (String n : fields.names()) {
+      index.put(n, fields.index(n));
+    }
+    String known = String.join(", ", fields.names());
+    return (buf, from, to, sink) -> {
+      int start = from;
+      int lineBase = 0; // lines before `start` in this chunk
+      while (start < to) {
+        try (JsonParser p = FACTORY.createParser(buf, start, to - start)) {
+          parseFrom(p, index, known, sink, lineBase);
+          return;
+        } catch (IOException e) {
+          // a syntax error: report its line, restart after it
+          int errLine = e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe
+              && jpe.getLocation() != null ? Math.max(1, jpe.getLocation().getLineNr()) : 1;
+          // the line where the error is: count lines from start to find the next line end
+          int lineStart = start;
+          int l = 1;
+          for (int i = start; i < to && l < errLine; i++) {
+            if (buf[i] == '\n') {
+              l++;
+              lineStart = i + 1;
+            }
+          }
+          int next = lineStart;
+          while (next < to && buf[next] != '\n') {
+            next++;
+          }
+          sink.begin(lineBase + errLine);
+          sink.fail("not valid JSON: " + message(e));
+          sink.end();
+          lineBase += errLine;
+          start = next + 1;
+        }
+      }
+    };
+  }
+
+  private static String message(IOException e) {
+    String m = e.getMessage();
+    int nl = m == null ? -1 : m.indexOf('\n');
+    m = nl < 0 ? m : m.substring(0, nl);
+    int at = m == null ? -1 : m.indexOf(" at [Source");
+    return at < 0 ? m : m.substring(0, at);
+  }
+
+  private static void parseFrom(JsonParser p, Map<String, Integer> index, String known, RowSink sink, int lineBase)
+      throws IOException {
+    JsonToken t;
+    while ((t = p.nextToken()) != null) {
+      int line = lineBase + p.currentTokenLocation().getLineNr();
+      sink.begin(line);
+      if (t != JsonToken.START_OBJECT) {
+        sink.fail("expected a JSON object, got " + describe(t));
+        p.skipChildren();
+        sink.end();
+        continue;
+      }
+      while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        Integer f = index.get(name);
+        t = p.nextToken();
+        if (f == null) {
+          sink.fail("unknown field '" + name + "' (fields: " + known + ")");
+          p.skipChildren();
+          continue;
+        }
+        switch (t) {
+          case VALUE_STRING:
+            sink.string(f, p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+            break;
+          case VALUE_NUMBER_INT:
+            if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+              sink.fail("field '" + name + "': " + p.getText() + " is out of the long range");
+            } else {
+              sink.longValue(f, p.getLongValue());
+            }
+            break;
+          case VALUE_NUMBER_FLOAT:
+            sink.doubleValue(f, p.getDoubleValue());
+            break;
+          case VALUE_TRUE:
+          case VALUE_FALSE:
+            sink.booleanValue(f, t == JsonToken.VALUE_TRUE);
+            break;
+          case VALUE_NULL:
+            sink.nullValue(f);
+            break;
+          case START_ARRAY:
+          case START_OBJECT: {
+            Object v = readCollection(p, t, name);
+            if (v instanceof String reason) {
+              sink.fail(reason);
+            } else {
+              sink.collection(f, v);
+            }
+            break;
+          }
+          default:
+            sink.fail("field '" + name + "': unexpected " + describe(t));
+        }
+      }
+      sink.end();
+    }
+  }
+
+  /** A list or map of scalars; a String is the reason it is not one. */
+  private static Object readCollection(JsonParser p, JsonToken start, String name) throws IOException {
+    boolean array = start == JsonToken.START_ARRAY;
+    List<Object> list = array ? new ArrayList<>() : null;
+    Map<String, Object> map = array ? null : new LinkedHashMap<>();
+    String reason = null;
+    JsonToken t;
+    String key = null;
+    while ((t = p.nextToken()) != (array ? JsonToken.END_ARRAY : JsonToken.END_OBJECT)) {
+      if (t == JsonToken.FIELD_NAME) {
+        key = p.currentName();
+        continue;
+      }
+      Object v;
+      switch (t) {
+        case VALUE_STRING:
+          v = p.getText();
+          break;
+        case VALUE_NUMBER_INT:
+          v = p.getLongValue();
+          break;
+        case VALUE_NUMBER_FLOAT:
+          v = p.getDoubleValue();
+          break;
+        case VALUE_TRUE:
+        case VALUE_FALSE:
+          v = t == JsonToken.VALUE_TRUE;
+          break;
+        default:
+          if (reason == null) {
+            reason = "field '" + name + "': collections hold scalars only, got " + describe(t);
+          }
+          p.skipChildren();
+          continue;
+      }
+      if (array) {
+        list.add(v);
+      } else {
+        map.put(key, v);
+      }
+    }
+    return reason != null ? reason : array ? list : map;
+  }
+
+  private static String describe(JsonToken t) {
+    switch (t) {
+      case START_ARRAY:
+        return "a list";
+      case START_OBJECT:
+        return "an object";
+      case VALUE_STRING:
+        return "a string";
+      case VALUE_NULL:
+        return "null";
+      default:
+        return t.isNumeric() ? "a number" : t.isBoolean() ? "a boolean" : t.toString();
+    }
+  }
+}

@@ -1,0 +1,273 @@
+package dev.braid.table;
+
+import dev.braid.event.FieldType;
+import dev.braid.spec.TableFieldType;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The binary form of a table row, and the one place that turns outside values into a field's
+ * canonical Java value.
+ *
+ * <pre>
+ *   row:    presence bitmap (ceil(fields / 8) bytes, bit i of byte i/8 = field i present)
+ *           then each present field in spec order:
+ *   value:  string            varint UTF-8 length | bytes
+ *           long, timestamp   8 bytes big-endian
+ *           double            8 bytes (IEEE 754 bits, big-endian)
+ *           boolean           1 byte (0 or 1)
+ *           list, set         varint count | value x count
+ *           map               varint count | (string key | value) x count
+ * </pre>
+ *
+ * Canonical values: {@code String}, {@code Long} (long and timestamp, epoch millis), {@code Double},
+ * {@code Boolean}, {@code List}, {@code Set} (insertion ordered), {@code Map<String, ?>} (insertion
+ * ordered); null is an absent field. Stateless and thread-safe.
+ */
+final class RowCodec {
+
+  private RowCodec() {}
+
+  static int bitmapBytes(int fields) {
+    return (fields + 7) >>> 3;
+  }
+
+  /** Appends {@code values} (canonical, null = absent) to {@code out}. */
+  static void encode(TableLayout layout, Object[] values, Bytes out) {
+    int n = layout.size();
+    int bm = bitmapBytes(n);
+    out.ensure(bm);
+    int at = out.len;
+    for (int i = 0; i < bm; i++) {
+      out.buf[at + i] = 0;
+    }
+    out.len += bm;
+    for (int f = 0; f < n; f++) {
+      if (values[f] != null) {
+        out.buf[at + (f >>> 3)] |= (byte) (1 << (f & 7));
+        encodeField(layout.types[f], values[f], out);
+      }
+    }
+  }
+
+  static void encodeField(TableFieldType t, Object v, Bytes out) {
+    switch (t.kind()) {
+      case SCALAR:
+        encodeScalar(t.element(), v, out);
+        break;
+      case LIST:
+      case SET: {
+        Collection<?> c = (Collection<?>) v;
+        out.putVarint(c.size());
+        for (Object e : c) {
+          encodeScalar(t.element(), e, out);
+        }
+        break;
+      }
+      default: {
+        Map<?, ?> m = (Map<?, ?>) v;
+        out.putVarint(m.size());
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+          out.putString((String) e.getKey());
+          encodeScalar(t.element(), e.getValue(), out);
+        }
+      }
+    }
+  }
+
+  static void encodeScalar(FieldType t, Object v, Bytes out) {
+    switch (t) {
+      case STRING:
+        out.putString((String) v);
+        break;
+      case LONG:
+      case TIMESTAMP:
+        out.putLong((Long) v);
+        break;
+      case DOUBLE:
+        out.putLong(Double.doubleToRawLongBits((Double) v));
+        break;
+      default:
+        out.put((byte) (((Boolean) v) ? 1 : 0));
+    }
+  }
+
+  /** Decodes a row written by {@link #encode}. */
+  static Object[] decode(TableLayout layout, Bytes.Reader r) {
+    int n = layout.size();
+    int bm = bitmapBytes(n);
+    int bitmapAt = r.pos;
+    r.pos += bm;
+    Object[] values = new Object[n];
+    for (int f = 0; f < n; f++) {
+      if ((r.b.get(bitmapAt + (f >>> 3)) & (1 << (f & 7))) != 0) {
+        values[f] = decodeField(layout.types[f], r);
+      }
+    }
+    return values;
+  }
+
+  static Object decodeField(TableFieldType t, Bytes.Reader r) {
+    switch (t.kind()) {
+      case SCALAR:
+        return decodeScalar(t.element(), r);
+      case LIST: {
+        int n = r.varint();
+        List<Object> l = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          l.add(decodeScalar(t.element(), r));
+        }
+        return l;
+      }
+      case SET: {
+        int n = r.varint();
+        LinkedHashSet<Object> s = new LinkedHashSet<>(Math.max(4, n * 2));
+        for (int i = 0; i < n; i++) {
+          s.add(decodeScalar(t.element(), r));
+        }
+        return s;
+      }
+      default: {
+        int n = r.varint();
+        Map<String, Object> m = new LinkedHashMap<>(Math.max(4, n * 2));
+        for (int i = 0; i < n; i++) {
+          String k = r.string();
+          m.put(k, decodeScalar(t.element(), r));
+        }
+        return m;
+      }
+    }
+  }
+
+  static Object decodeScalar(FieldType t, Bytes.Reader r) {
+    switch (t) {
+      case STRING:
+        return r.string();
+      case LONG:
+      case TIMESTAMP:
+        return r.i64();
+      case DOUBLE:
+        return Double.longBitsToDouble(r.i64());
+      default:
+        return r.u8() != 0;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outside values -> canonical values
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * The canonical value of {@code raw} (a Java value as Jackson or a caller gives it: String,
+   * Number, Boolean, List, Map) for field {@code f}; null stays null.
+   *
+   * @throws IllegalArgumentException naming the field, the expected type and what was given
+   */
+  static Object coerce(TableLayout layout, int f, Object raw) {
+    if (raw == null) {
+      return null;
+    }
+    TableFieldType t = layout.types[f];
+    switch (t.kind()) {
+      case SCALAR:
+        return scalar(layout, f, t.element(), raw);
+      case LIST:
+      case SET: {
+        if (!(raw instanceof Collection<?> c)) {
+          throw mismatch(layout, f, raw);
+        }
+        Collection<Object> out = t.kind() == TableFieldType.Kind.LIST ? new ArrayList<>(c.size())
+            : new LinkedHashSet<>(Math.max(4, c.size() * 2));
+        for (Object e : c) {
+          if (e == null) {
+            throw new IllegalArgumentException(layout.describe(f) + ": elements cannot be null");
+          }
+          out.add(scalar(layout, f, t.element(), e));
+        }
+        return out;
+      }
+      default: {
+        if (!(raw instanceof Map<?, ?> m)) {
+          throw mismatch(layout, f, raw);
+        }
+        Map<String, Object> out = new LinkedHashMap<>(Math.max(4, m.size() * 2));
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+          if (e.getValue() == null) {
+            throw new IllegalArgumentException(layout.describe(f) + ": the value of entry '" + e.getKey()
+                + "' cannot be null");
+          }
+          out.put(String.valueOf(e.getKey()), scalar(layout, f, t.element(), e.getValue()));
+        }
+        return out;
+      }
+    }
+  }
+
+  /** The canonical scalar of an element, or of a map key/element given alone (PATCH remove). */
+  static Object scalar(TableLayout layout, int f, FieldType t, Object raw) {
+    switch (t) {
+      case STRING:
+        if (raw instanceof String s) {
+          return s;
+        }
+        break;
+      case LONG:
+        if (raw instanceof Long || raw instanceof Integer || raw instanceof Short || raw instanceof Byte) {
+          return ((Number) raw).longValue();
+        }
+        if (raw instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())
+            && Math.abs(n.doubleValue()) < 9.007199254740992E15) {
+          return n.longValue();
+        }
+        break;
+      case DOUBLE:
+        if (raw instanceof Number n) {
+          return n.doubleValue();
+        }
+        break;
+      case BOOLEAN:
+        if (raw instanceof Boolean b) {
+          return b;
+        }
+        break;
+      default: // TIMESTAMP
+        if (raw instanceof Long || raw instanceof Integer) {
+          return ((Number) raw).longValue();
+        }
+        if (raw instanceof String s) {
+          return parseTimestamp(layout, f, s);
+        }
+    }
+    throw mismatch(layout, f, raw);
+  }
+
+  static long parseTimestamp(TableLayout layout, int f, String s) {
+    try {
+      return Instant.parse(s).toEpochMilli();
+    } catch (DateTimeParseException e) {
+      throw new IllegalArgumentException(layout.describe(f) + ": '" + s + "' is not an ISO-8601 instant "
+          + "(e.g. 2026-11-30T12:00:00Z) or epoch millis");
+    }
+  }
+
+  private static IllegalArgumentException mismatch(TableLayout layout, int f, Object raw) {
+    String got = raw instanceof String s ? "string \"" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "\""
+        : raw instanceof Boolean ? "boolean " + raw
+        : raw instanceof Number ? "number " + raw
+        : raw instanceof Collection ? "a list"
+        : raw instanceof Map ? "an object" : raw.getClass().getSimpleName();
+    return new IllegalArgumentException(layout.describe(f) + ": expected " + layout.types[f].specName() + ", got "
+        + got);
+  }
+
+  /** The key of a row as the text it is stored and routed by (a long key in decimal). */
+  static String keyText(Object canonicalKey) {
+    return canonicalKey instanceof Long l ? Long.toString(l) : (String) canonicalKey;
+  }
+}

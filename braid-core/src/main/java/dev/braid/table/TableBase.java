@@ -1,0 +1,457 @@
+package dev.braid.table;
+
+import dev.braid.log.CorruptLogException;
+import dev.braid.log.Cut;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.zip.CRC32C;
+
+/**
+ * The immutable Base of a table version: the rows of one push, memory-mapped, with a hash index so
+ * that a point read is one probe and one entry. Like the views' {@code BaseFile} (same reasons: no
+ * RocksDB, one probe from memory), but for rows of any size and files beyond 2 GiB: the file is
+ * mapped in 1 GiB regions and no entry crosses a region boundary.
+ *
+ * <pre>
+ *   0         8       12      16         24         32          40          48        52        56    64
+ *   +---------+-------+-------+----------+----------+-----------+-----------+---------+---------+-----+
+ *   | BRAIDTBL| ver 1 | parts | rows     | slots    | index pos | push time | body crc| hdr crc | 0   |
+ *   +---------+-------+-------+----------+----------+-----------+-----------+---------+---------+-----+
+ *   64: the push's start cut, one long per partition
+ *   entries (zero padding before an entry that would cross a 1 GiB boundary):
+ *       int key hash | int key length | key (UTF-8) | long last-write millis | int row length | row (RowCodec)
+ *   index at `index pos`: int hash x slots, then long entry position x slots (0 = empty); linear
+ *       probing; slots a power of two, at most 3/4 full
+ * </pre>
+ *
+ * A key pushed twice keeps its later line (the index points at the later entry; {@code rows}
+ * counts distinct keys). The body CRC32C covers every byte after the cut; the header CRC bytes
+ * [0, 52). Both are checked on open, so a damaged Base is refused with its path.
+ */
+final class TableBase implements AutoCloseable {
+
+  static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'T', 'B', 'L'};
+  static final int VERSION = 1;
+  static final int HEADER = 64;
+  static final long REGION = 1L << 30;
+  /** Entry header: hash, key length (then key), and after the key: last write, row length. */
+  static final int ENTRY_FIXED = 4 + 4 + 8 + 4;
+
+  final Path file;
+  final Cut cut;
+  final long rows;
+  final long pushTime;
+  private final MappedByteBuffer[] regions;
+  private final MappedByteBuffer hashes;
+  private final MappedByteBuffer positions;
+  private final long slotMask;
+
+  private TableBase(Path file, Cut cut, long rows, long pushTime, MappedByteBuffer[] regions,
+      MappedByteBuffer hashes, MappedByteBuffer positions, long slots) {
+    this.file = file;
+    this.cut = cut;
+    this.rows = rows;
+    this.pushTime = pushTime;
+    this.regions = regions;
+    this.hashes = hashes;
+    this.positions = positions;
+    this.slotMask = slots - 1;
+  }
+
+  static int hash(byte[] key, int off, int len) {
+    return dev.braid.log.Partitioner.murmur3(key, off, len, 0x5bd1e995);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading
+  // ---------------------------------------------------------------------------------------------
+
+  static TableBase open(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = ch.size();
+      if (size < HEADER) {
+        throw new CorruptLogException(file, 0, "table base is shorter than its header");
+      }
+      ByteBuffer h = ByteBuffer.allocate(HEADER);
+      ch.read(h, 0);
+      h.flip();
+      byte[] magic = new byte[8];
+      h.get(magic);
+      if (!Arrays.equals(magic, MAGIC) || h.getInt(8) != VERSION) {
+        throw new CorruptLogException(file, 0, "not a table base of format " + VERSION);
+      }
+      CRC32C hc = new CRC32C();
+      hc.update(h.array(), 0, 52);
+      if ((int) hc.getValue() != h.getInt(52)) {
+        throw new CorruptLogException(file, 52, "table base header checksum mismatch");
+      }
+      int parts = h.getInt(12);
+      long rows = h.getLong(16);
+      long slots = h.getLong(24);
+      long indexPos = h.getLong(32);
+      long pushTime = h.getLong(40);
+      int bodyCrc = h.getInt(48);
+      long dataStart = HEADER + 8L * parts;
+      if (indexPos + slots * 12 != size || indexPos < dataStart || Long.bitCount(slots) != 1) {
+        throw new CorruptLogException(file, 32, "table base index does not fit the file (index at " + indexPos
+            + ", " + slots + " slots, file " + size + " bytes)");
+      }
+      ByteBuffer cutBuf = ByteBuffer.allocate(8 * parts);
+      ch.read(cutBuf, HEADER);
+      cutBuf.flip();
+      long[] cut = new long[parts];
+      for (int p = 0; p < parts; p++) {
+        cut[p] = cutBuf.getLong();
+      }
+      int nRegions = (int) ((indexPos + REGION - 1) / REGION);
+      MappedByteBuffer[] regions = new MappedByteBuffer[Math.max(1, nRegions)];
+      for (int r = 0; r < regions.length; r++) {
+        long start = r * REGION;
+        regions[r] = ch.map(FileChannel.MapMode.READ_ONLY, start, Math.min(REGION, indexPos - start));
+      }
+      MappedByteBuffer hashes = ch.map(FileChannel.MapMode.READ_ONLY, indexPos, slots * 4);
+      MappedByteBuffer positions = ch.map(FileChannel.MapMode.READ_ONLY, indexPos + slots * 4, slots * 8);
+      CRC32C crc = new CRC32C();
+      for (int r = 0; r < regions.length; r++) {
+        ByteBuffer d = regions[r].duplicate();
+        if (r == 0) {
+          d.position((int) dataStart);
+        }
+        crc.update(d);
+      }
+      crc.update(hashes.duplicate());
+      crc.update(positions.duplicate());
+      if ((int) crc.getValue() != bodyCrc) {
+        throw new CorruptLogException(file, dataStart, "table base body checksum mismatch");
+      }
+      return new TableBase(file, Cut.of(cut), rows, pushTime, regions, hashes, positions, slots);
+    }
+  }
+
+  /** The position of {@code key}'s entry, or -1. Thread-safe (absolute reads only). */
+  long find(byte[] key, int len) {
+    int hash = hash(key, 0, len);
+    for (long s = hash & slotMask; ; s = (s + 1) & slotMask) {
+      long pos = positions.getLong((int) (s * 8));
+      if (pos == 0) {
+        return -1;
+      }
+      if (hashes.getInt((int) (s * 4)) == hash && keyEquals(pos, key, len)) {
+        return pos;
+      }
+    }
+  }
+
+  private boolean keyEquals(long pos, byte[] key, int len) {
+    ByteBuffer r = regions[(int) (pos / REGION)];
+    int at = (int) (pos % REGION);
+    if (r.getInt(at + 4) != len) {
+      return false;
+    }
+    at += 8;
+    for (int i = 0; i < len; i++) {
+      if (r.get(at + i) != key[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Points {@code reader} at the row of the entry at {@code pos}; returns the row's last-write millis. */
+  long row(long pos, Bytes.Reader reader) {
+    ByteBuffer r = regions[(int) (pos / REGION)];
+    int at = (int) (pos % REGION);
+    int keyLen = r.getInt(at + 4);
+    int p = at + 8 + keyLen;
+    long written = r.getLong(p);
+    int rowLen = r.getInt(p + 8);
+    reader.reset(r, p + 12, p + 12 + rowLen);
+    return written;
+  }
+
+  /**
+   * Copies to {@code w} every row of this Base whose key falls in partition {@code p} of
+   * {@code parts}, is not in {@code skip} (rows a write touched since) and was last written at or
+   * after {@code ttlCutoff}; counts the expired ones in {@code counts[1]}. Returns the rows copied.
+   */
+  long copyRows(int p, int parts, java.util.Map<String, ?> skip, long ttlCutoff, Writer w, Bytes entry,
+      Bytes.Reader reader, long[] counts) throws IOException {
+    long copied = 0;
+    byte[] key = new byte[64];
+    for (long s = 0; s <= slotMask; s++) {
+      long pos = positions.getLong((int) (s * 8));
+      if (pos == 0) {
+        continue;
+      }
+      ByteBuffer r = regions[(int) (pos / REGION)];
+      int at = (int) (pos % REGION);
+      int keyLen = r.getInt(at + 4);
+      if (key.length < keyLen) {
+        key = new byte[keyLen];
+      }
+      r.get(at + 8, key, 0, keyLen);
+      if (dev.braid.log.Partitioner.partition(key, 0, keyLen, parts) != p) {
+        continue;
+      }
+      String k = new String(key, 0, keyLen, java.nio.charset.StandardCharsets.UTF_8);
+      if (skip.containsKey(k)) {
+        continue;
+      }
+      long written = r.getLong(at + 8 + keyLen);
+      if (written < ttlCutoff) {
+        counts[1]++;
+        continue;
+      }
+      int n = ENTRY_FIXED + keyLen + r.getInt(at + 16 + keyLen);
+      entry.clear();
+      entry.ensure(n);
+      r.get(at, entry.buf, 0, n);
+      entry.len = n;
+      w.append(entry.buf, 0, n);
+      copied++;
+    }
+    return copied;
+  }
+
+  long sizeBytes() {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  @Override
+  public void close() {
+    // mappings are released by the garbage collector; nothing to close
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Writes a Base: entries in any order through {@link #append}, then {@link #finish} builds the
+   * index in the file, writes the header, fsyncs and renames the temporary file into place. Memory:
+   * 12 bytes per entry (hash and position) until finish; the index itself is built in a mapping of
+   * the file, not on the heap. Closing an unfinished writer deletes its temporary file. Not
+   * thread-safe: one writer thread.
+   */
+  static final class Writer implements AutoCloseable {
+    private static final int FLUSH = 1 << 20;
+
+    private final Path target;
+    private final Path tmp;
+    private final FileChannel ch;
+    private Cut cut;
+    private final long pushTime;
+    private final ByteBuffer out = ByteBuffer.allocateDirect(FLUSH + 64);
+    private final CRC32C crc = new CRC32C();
+    private long written; // file position of out's start
+    private long[] pos = new long[1 << 16];
+    private int[] hashes = new int[1 << 16];
+    private long count;
+    private long rows;
+    private boolean finished;
+
+    Writer(Path target, Cut cut, long pushTime) throws IOException {
+      this.target = target;
+      this.tmp = target.resolveSibling(target.getFileName() + ".tmp");
+      this.cut = cut;
+      this.pushTime = pushTime;
+      this.ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+          StandardOpenOption.READ, StandardOpenOption.WRITE);
+      written = HEADER + 8L * cut.partitions();
+      ByteBuffer c = ByteBuffer.allocate(8 * cut.partitions());
+      for (long o : cut.toArray()) {
+        c.putLong(o);
+      }
+      c.flip();
+      ch.write(c, HEADER);
+    }
+
+    /** Replaces the start cut written by the constructor (a repush knows its cut only after copying rows). */
+    void setCut(Cut c) throws IOException {
+      if (c.partitions() != cut.partitions()) {
+        throw new IllegalArgumentException("cut " + c + " has " + c.partitions() + " partitions, not " + cut.partitions());
+      }
+      ByteBuffer b = ByteBuffer.allocate(8 * c.partitions());
+      for (long o : c.toArray()) {
+        b.putLong(o);
+      }
+      b.flip();
+      ch.write(b, HEADER);
+      cut = c;
+    }
+
+    Path tmpFile() {
+      return tmp;
+    }
+
+    long entries() {
+      return count;
+    }
+
+    /** Appends entries laid out as above, back to back in {@code buf[off, off + len)}. */
+    void append(byte[] buf, int off, int len) throws IOException {
+      int p = off;
+      int end = off + len;
+      while (p < end) {
+        int hash = readInt(buf, p);
+        int keyLen = readInt(buf, p + 4);
+        int rowLen = readInt(buf, p + 16 + keyLen);
+        int n = ENTRY_FIXED + keyLen + rowLen;
+        if (n > REGION) {
+          throw new IllegalArgumentException("a row of " + n + " bytes exceeds the 1 GiB limit");
+        }
+        long at = written + out.position();
+        if (at / REGION != (at + n - 1) / REGION) {
+          pad((int) (REGION - at % REGION));
+          at = written + out.position();
+        }
+        if (out.remaining() < n) {
+          flush();
+        }
+        if (n > out.capacity()) {
+          ByteBuffer big = ByteBuffer.wrap(buf, p, n);
+          crc.update(ByteBuffer.wrap(buf, p, n));
+          while (big.hasRemaining()) {
+            written += ch.write(big, written);
+          }
+        } else {
+          out.put(buf, p, n);
+        }
+        add(hash, at);
+        p += n;
+      }
+    }
+
+    private static int readInt(byte[] b, int p) {
+      return (b[p] << 24) | ((b[p + 1] & 0xff) << 16) | ((b[p + 2] & 0xff) << 8) | (b[p + 3] & 0xff);
+    }
+
+    private void pad(int n) throws IOException {
+      while (n > 0) {
+        if (!out.hasRemaining()) {
+          flush();
+        }
+        int k = Math.min(n, out.remaining());
+        for (int i = 0; i < k; i++) {
+          out.put((byte) 0);
+        }
+        n -= k;
+      }
+    }
+
+    private void add(int hash, long at) {
+      if (count == pos.length) {
+        if (count >= Integer.MAX_VALUE - 16) {
+          throw new IllegalStateException("a push holds at most " + (Integer.MAX_VALUE - 16) + " rows");
+        }
+        int n = (int) Math.min(Integer.MAX_VALUE - 8, count * 2);
+        pos = Arrays.copyOf(pos, n);
+        hashes = Arrays.copyOf(hashes, n);
+      }
+      pos[(int) count] = at;
+      hashes[(int) count] = hash;
+      count++;
+    }
+
+    private void flush() throws IOException {
+      out.flip();
+      crc.update(out.duplicate());
+      while (out.hasRemaining()) {
+        written += ch.write(out, written);
+      }
+      out.clear();
+    }
+
+    /** Builds the index, writes the header, fsyncs and renames into place; returns the distinct keys. */
+    long finish() throws IOException {
+      flush();
+      pad((int) ((8 - written % 8) % 8));
+      flush();
+      long indexPos = written;
+      long slots = Long.highestOneBit(Math.max(16, count + count / 3 + 1) - 1) << 1;
+      if (slots * 8 > Integer.MAX_VALUE) {
+        throw new IllegalStateException("a push holds at most " + (Integer.MAX_VALUE / 16) + " distinct keys");
+      }
+      ch.write(ByteBuffer.allocate(1), indexPos + slots * 12 - 1); // size the file
+      MappedByteBuffer hs = ch.map(FileChannel.MapMode.READ_WRITE, indexPos, slots * 4);
+      MappedByteBuffer ps = ch.map(FileChannel.MapMode.READ_WRITE, indexPos + slots * 4, slots * 8);
+      int nRegions = (int) Math.max(1, (indexPos + REGION - 1) / REGION);
+      MappedByteBuffer[] regions = new MappedByteBuffer[nRegions];
+      for (int r = 0; r < nRegions; r++) {
+        regions[r] = ch.map(FileChannel.MapMode.READ_ONLY, r * REGION, Math.min(REGION, indexPos - r * REGION));
+      }
+      long mask = slots - 1;
+      rows = 0;
+      for (int i = 0; i < count; i++) {
+        int h = hashes[i];
+        for (long s = h & mask; ; s = (s + 1) & mask) {
+          long p = ps.getLong((int) (s * 8));
+          if (p == 0) {
+            hs.putInt((int) (s * 4), h);
+            ps.putLong((int) (s * 8), pos[i]);
+            rows++;
+            break;
+          }
+          if (hs.getInt((int) (s * 4)) == h && sameKey(regions, p, pos[i])) {
+            ps.putLong((int) (s * 8), pos[i]); // the later line wins
+            break;
+          }
+        }
+      }
+      pos = null;
+      hashes = null;
+      crc.update(hs.duplicate().clear());
+      crc.update(ps.duplicate().clear());
+      hs.force();
+      ps.force();
+      ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.BIG_ENDIAN);
+      h.put(MAGIC).putInt(VERSION).putInt(cut.partitions()).putLong(rows).putLong(slots).putLong(indexPos)
+          .putLong(pushTime).putInt((int) crc.getValue());
+      CRC32C hc = new CRC32C();
+      hc.update(h.array(), 0, 52);
+      h.putInt((int) hc.getValue());
+      h.clear();
+      ch.write(h, 0);
+      ch.force(true);
+      ch.close();
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+        dir.force(true);
+      }
+      finished = true;
+      return rows;
+    }
+
+    private static boolean sameKey(MappedByteBuffer[] regions, long a, long b) {
+      ByteBuffer ra = regions[(int) (a / REGION)];
+      ByteBuffer rb = regions[(int) (b / REGION)];
+      int pa = (int) (a % REGION);
+      int pb = (int) (b % REGION);
+      int len = ra.getInt(pa + 4);
+      if (rb.getInt(pb + 4) != len) {
+        return false;
+      }
+      return ra.slice(pa + 8, len).equals(rb.slice(pb + 8, len));
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (!finished) {
+        ch.close();
+        Files.deleteIfExists(tmp);
+      }
+    }
+  }
+}

@@ -1,0 +1,1375 @@
+package dev.braid.table;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.UnknownNameException;
+import dev.braid.VersionInfo;
+import dev.braid.VersionState;
+import dev.braid.log.Cut;
+import dev.braid.log.Log;
+import dev.braid.log.LogReader;
+import dev.braid.log.LogStream;
+import dev.braid.log.Partitioner;
+import dev.braid.log.RecordBatchBuilder;
+import dev.braid.log.RecordCursor;
+import dev.braid.log.StreamConfig;
+import dev.braid.spec.TableFieldType;
+import dev.braid.spec.TableSpec;
+import dev.braid.view.VersionCatalog;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One table of the hybrid store: its versions, the Delta of real-time writes on the current one,
+ * and pushes. Engine-internal (the engine creates one per table; users see {@link Table}).
+ *
+ * <h2>Design</h2>
+ * A table is a view whose aggregation is upsert and whose Base comes from a bulk push. A version
+ * is an immutable {@link TableBase} (the pushed rows, or none) at a start cut {@code C} plus a
+ * {@link Delta}: the rows touched by real-time writes at or after {@code C}, each a
+ * {@link RowState} initialised from the Base row on first touch, so a read is one map probe and,
+ * for rows no write touched, one Base probe. One follower thread per partition of the real-time
+ * log applies every write to the Delta of every attached version (the current one and one being
+ * pushed), so both advance in lockstep; a Delta partition is guarded by its read-write lock
+ * (writer: the follower; readers: gets).
+ *
+ * <h2>A push</h2>
+ * {@code building}: the start cut is taken and the version recorded in the catalog; the input is
+ * parsed in parallel into {@code v<id>.base} (a temporary file until complete); bad rows over the
+ * limit fail the push (files deleted, {@code failed} with its report). Then the writes from the
+ * cut are replayed into a new Delta on the pusher's thread with its own log readers, up to the
+ * followers' positions; each partition is attached to its follower under the follower's lock
+ * (replaying the last few writes there), and the version is swapped in atomically: the old
+ * current becomes {@code backup} (its Delta is dropped; {@link #activate} rebuilds one by replay),
+ * backups beyond {@code keep} are {@code retired} and their files deleted.
+ *
+ * <h2>Crashes</h2>
+ * The catalog is the commit point. A restart marks a version still {@code building} as
+ * {@code failed} ("interrupted"), deletes every file of the table directory that no kept version
+ * names (logging each), and rebuilds the current version's Delta: from its checkpoint
+ * ({@link #checkpoint}, written on a clean close) plus the writes after it, or, without a valid one
+ * (after a crash), by replaying its writes from its cut; a push or a repush moves the cut and so
+ * bounds that replay.
+ */
+public final class TableRuntime implements Table, AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(TableRuntime.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int MAX_BAD_KEPT = 100;
+
+  // ---------------------------------------------------------------------------------------------
+  // Versions and Deltas
+  // ---------------------------------------------------------------------------------------------
+
+  /** The real-time writes applied onto a version, partition by partition. */
+  final class Delta {
+    final ReentrantReadWriteLock[] locks;
+    final HashMap<String, RowState>[] rows;
+    final AtomicLongArray position;
+    final TableBase base;
+    /**
+     * Decoding of Base rows on first touch, one reader per partition: each partition has its own
+     * writer (its follower, or the pusher's replay), and they run concurrently, so a reader shared
+     * by the Delta would be corrupted by two partitions decoding at once.
+     */
+    private final Bytes.Reader[] readers;
+
+    @SuppressWarnings("unchecked")
+    Delta(TableBase base, Cut from) {
+      this.base = base;
+      int n = from.partitions();
+      locks = new ReentrantReadWriteLock[n];
+      rows = new HashMap[n];
+      position = new AtomicLongArray(from.toArray());
+      readers = new Bytes.Reader[n];
+      for (int p = 0; p < n; p++) {
+        locks[p] = new ReentrantReadWriteLock();
+        rows[p] = new HashMap<>();
+        readers[p] = new Bytes.Reader();
+      }
+    }
+
+    /** Applies one write (a record of partition {@code p}); the caller owns partition {@code p}. */
+    void apply(int p, String key, long ts, long offset, byte op, Object decoded) {
+      if (offset < position.get(p)) {
+        return; // already applied
+      }
+      locks[p].writeLock().lock();
+      try {
+        RowState s = rows[p].get(key);
+        if (s == null) {
+          s = fromBase(p, key);
+          rows[p].put(key, s);
+        }
+        switch (op) {
+          case Writes.PUT:
+            s.put(ts, offset, (Object[]) decoded);
+            break;
+          case Writes.PATCH: {
+            @SuppressWarnings("unchecked")
+            List<Writes.Op> ops = (List<Writes.Op>) decoded;
+            s.patch(ts, offset, ops);
+            break;
+          }
+          default:
+            s.delete(ts, offset);
+        }
+        position.set(p, offset + 1);
+      } finally {
+        locks[p].writeLock().unlock();
+      }
+    }
+
+    private RowState fromBase(int p, String key) {
+      if (base != null) {
+        byte[] kb = key.getBytes(StandardCharsets.UTF_8);
+        long at = base.find(kb, kb.length);
+        if (at >= 0) {
+          Bytes.Reader reader = readers[p];
+          long written = base.row(at, reader);
+          return RowState.fromBase(layout, RowCodec.decode(layout, reader), written);
+        }
+      }
+      return new RowState(layout);
+    }
+
+    Cut position() {
+      long[] o = new long[position.length()];
+      for (int i = 0; i < o.length; i++) {
+        o[i] = position.get(i);
+      }
+      return Cut.of(o);
+    }
+
+    long keys() {
+      long n = 0;
+      for (int p = 0; p < rows.length; p++) {
+        locks[p].readLock().lock();
+        try {
+          n += rows[p].size();
+        } finally {
+          locks[p].readLock().unlock();
+        }
+      }
+      return n;
+    }
+  }
+
+  /** One version: a Base (or none) at a cut, and while it serves or is built, a Delta. */
+  static final class Version {
+    final long id;
+    volatile VersionState state;
+    final Cut cut;
+    final String pushId;
+    final String baseFile; // file name in the table directory, or null
+    final long createdAt;
+    volatile String failure;
+    volatile TableBase base;
+    volatile Delta delta;
+    volatile PushReport report;
+
+    Version(long id, VersionState state, Cut cut, String pushId, String baseFile, long createdAt) {
+      this.id = id;
+      this.state = state;
+      this.cut = cut;
+      this.pushId = pushId;
+      this.baseFile = baseFile;
+      this.createdAt = createdAt;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // State
+  // ---------------------------------------------------------------------------------------------
+
+  final TableSpec spec;
+  final TableLayout layout;
+  private final LogStream writes;
+  private final Path dir;
+  private final Runnable persist;
+  private final int threads;
+  private final ExecutorService parsers;
+  private final List<Version> versions = new CopyOnWriteArrayList<>();
+  private final Map<String, PushReport> pushes = new ConcurrentHashMap<>();
+  private volatile Version current;
+  private long next = 1; // guarded by this
+  private Version building; // guarded by this
+  private final Follower[] followers;
+  private volatile boolean closed;
+
+  private TableRuntime(TableSpec spec, LogStream writes, Path dir, Runnable persist, int threads) {
+    this.spec = spec;
+    this.layout = new TableLayout(spec);
+    this.writes = writes;
+    this.dir = dir;
+    this.persist = persist;
+    this.threads = Math.max(1, threads);
+    this.parsers = Executors.newFixedThreadPool(this.threads, r -> {
+      Thread t = new Thread(r, "braid-push-" + spec.name());
+      t.setDaemon(true);
+      return t;
+    });
+    this.followers = new Follower[writes.partitions()];
+  }
+
+  /**
+   * Opens table {@code spec} in {@code dir} from its catalog record (null: a new table with an empty
+   * current version), cleans up what a crash left, replays the current version's writes and starts
+   * following the log. {@code persist} stores the catalog (the engine's, shared with views).
+   */
+  public static TableRuntime open(TableSpec spec, Log log, Path dir, Runnable persist, VersionCatalog.ViewEntry recorded,
+      int threads) throws IOException {
+    LogStream writes = log.getOrCreateStream(spec.writesStream(),
+        StreamConfig.of(spec.partitions()).withDurability(spec.durability()));
+    if (writes.partitions() != spec.partitions()) {
+      throw new IllegalStateException("table '" + spec.name() + "': its log has " + writes.partitions()
+          + " partitions but the spec says " + spec.partitions() + "; partitions cannot change");
+    }
+    Files.createDirectories(dir);
+    TableRuntime t = new TableRuntime(spec, writes, dir, persist, threads);
+    t.restore(recorded);
+    return t;
+  }
+
+  private void restore(VersionCatalog.ViewEntry recorded) throws IOException {
+    if (recorded != null) {
+      next = recorded.next();
+      for (VersionCatalog.Entry e : recorded.versions()) {
+        String pushId = null;
+        if (e.document() != null) {
+          pushId = JSON.readTree(e.document()).path("pushId").asText(null);
+        }
+        Version v = new Version(e.id(), e.state(), e.cut(), pushId, e.base(), e.createdAt());
+        v.failure = e.failure();
+        if (v.state == VersionState.BUILDING) {
+          v.state = VersionState.FAILED;
+          v.failure = "interrupted by a restart (the process stopped during the push); push again";
+          LOG.warn("table '{}': push {} (version {}) was interrupted by a restart: marked failed, its files removed",
+              spec.name(), pushId, v.id);
+        }
+        versions.add(v);
+        if (v.state == VersionState.CURRENT) {
+          current = v;
+        }
+      }
+    }
+    if (current == null) {
+      Version v = new Version(next++, VersionState.CURRENT, Cut.zero(writes.partitions()), null, null,
+          System.currentTimeMillis());
+      versions.add(v);
+      current = v;
+    }
+    removeOrphans();
+    if (current.baseFile != null) {
+      current.base = TableBase.open(dir.resolve(current.baseFile));
+    }
+    current.delta = new Delta(current.base, current.cut);
+    restoreCheckpoint(current);
+    persist.run();
+    for (int p = 0; p < followers.length; p++) {
+      followers[p] = new Follower(p, current.delta.position.get(p));
+      followers[p].attached.add(current.delta);
+      followers[p].start();
+    }
+  }
+
+  /**
+   * Waits until the current version has applied the log as it is now (for the engine's open).
+   * Never waits without bound: throws {@link IllegalStateException} at once when a follower has
+   * stopped (naming the partition and why), and when the Delta has not moved for {@code stall}
+   * while still behind the log's end (naming the positions), so a stuck start-up fails with a
+   * reason instead of hanging.
+   */
+  public void awaitCaughtUp(long stall, TimeUnit unit) throws InterruptedException {
+    long stallNanos = unit.toNanos(stall);
+    Cut end = writes.end();
+    for (int p = 0; p < followers.length; p++) {
+      long last = -1;
+      long since = System.nanoTime();
+      while (true) {
+        long at = current.delta.position.get(p);
+        if (at >= end.offset(p)) {
+          break;
+        }
+        Throwable failed = followers[p].failure;
+        if (failed != null) {
+          throw new IllegalStateException("table '" + spec.name() + "': the follower of partition " + p
+              + " stopped at offset " + at + " (log end " + end.offset(p) + "): " + failed, failed);
+        }
+        if (at != last) {
+          last = at;
+          since = System.nanoTime();
+        } else if (System.nanoTime() - since > stallNanos) {
+          throw new IllegalStateException("table '" + spec.name() + "': partition " + p + " of its real-time log made "
+              + "no progress for " + unit.toSeconds(stall) + " s at offset " + at + " (log end " + end.offset(p)
+              + "); its follower thread is " + followers[p].getState());
+        }
+        Thread.sleep(1);
+      }
+    }
+  }
+
+  /** Why a follower stopped (the table no longer applies that partition's writes), or null. */
+  public String failure() {
+    for (Follower f : followers) {
+      Throwable t = f == null ? null : f.failure;
+      if (t != null) {
+        return "table '" + spec.name() + "': the follower of partition " + f.p + " stopped: " + t;
+      }
+    }
+    return null;
+  }
+
+  private void removeOrphans() throws IOException {
+    Set<String> keep = new HashSet<>();
+    for (Version v : versions) {
+      if ((v.state == VersionState.CURRENT || v.state == VersionState.BACKUP) && v.baseFile != null) {
+        keep.add(v.baseFile);
+      }
+      if (v.state == VersionState.CURRENT) {
+        keep.add(checkpointName(v.id));
+      }
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        if (!keep.contains(f.getFileName().toString())) {
+          Files.delete(f);
+          LOG.info("table '{}': removed orphaned file {} (left by an interrupted or failed push, or a retired version)",
+              spec.name(), f);
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Checkpoints of the current version's Delta
+  // ---------------------------------------------------------------------------------------------
+
+  /*
+   * File v<id>.ckpt (the current version's Delta), written as v<id>.ckpt.tmp, fsynced, renamed
+   * over the last one, directory fsynced (as the views' DeltaCheckpoint):
+   *
+   *   "BRAIDTDC" | int format 1 | long version id | int partitions
+   *   per partition: long position | varint rows | rows x (key string, RowState.write)
+   *   int CRC32C of every byte before it
+   *
+   * A restart loads it when it belongs to the current version, its CRC holds and its positions lie
+   * in [cut, log end]; otherwise it is refused (logged with the reason) and the Delta is rebuilt by
+   * replaying from the cut, as without a checkpoint. The follower then replays from its positions.
+   */
+  static final byte[] CKPT_MAGIC = {'B', 'R', 'A', 'I', 'D', 'T', 'D', 'C'};
+  static final int CKPT_FORMAT = 1;
+  private volatile Cut checkpointed; // position of the last checkpoint written or restored, with its version
+  private volatile long checkpointedVersion;
+  private volatile String restoredFrom; // what start-up restored, for status and tests
+
+  static String checkpointName(long versionId) {
+    return "v" + versionId + ".ckpt";
+  }
+
+  /**
+   * Writes a checkpoint of the current version's Delta, unless nothing moved since the last one;
+   * returns its file or null. Each partition's rows are copied under that partition's read lock
+   * (its follower waits meanwhile); partitions are independent, so each one's position is exact.
+   */
+  public Path checkpoint() throws IOException {
+    Version v = current;
+    Delta d = v.delta;
+    if (d == null) {
+      return null;
+    }
+    Cut at = d.position();
+    if (v.id == checkpointedVersion && at.equals(checkpointed)) {
+      return null;
+    }
+    Path file = dir.resolve(checkpointName(v.id));
+    Path tmp = dir.resolve(checkpointName(v.id) + ".tmp");
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    long[] positions = new long[d.rows.length];
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp,
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      Bytes out = new Bytes(1 << 16);
+      out.put(CKPT_MAGIC, 0, CKPT_MAGIC.length);
+      out.putInt(CKPT_FORMAT);
+      out.putLong(v.id);
+      out.putInt(d.rows.length);
+      for (int p = 0; p < d.rows.length; p++) {
+        d.locks[p].readLock().lock();
+        try {
+          positions[p] = d.position.get(p);
+          out.putLong(positions[p]);
+          out.putVarint(d.rows[p].size());
+          for (Map.Entry<String, RowState> e : d.rows[p].entrySet()) {
+            out.putString(e.getKey());
+            e.getValue().write(out);
+            if (out.len > (1 << 20)) {
+              flushTo(ch, out, crc);
+            }
+          }
+        } finally {
+          d.locks[p].readLock().unlock();
+        }
+      }
+      flushTo(ch, out, crc);
+      out.putInt((int) crc.getValue());
+      flushTo(ch, out, null);
+      ch.force(true);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(tmp);
+      throw e;
+    }
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try (java.nio.channels.FileChannel dirCh = java.nio.channels.FileChannel.open(dir,
+        java.nio.file.StandardOpenOption.READ)) {
+      dirCh.force(true);
+    }
+    checkpointed = Cut.of(positions);
+    checkpointedVersion = v.id;
+    try (Stream<Path> files = Files.list(dir)) { // checkpoints of versions no longer current
+      for (Path f : (Iterable<Path>) files::iterator) {
+        String n = f.getFileName().toString();
+        if (n.endsWith(".ckpt") && !n.equals(file.getFileName().toString())) {
+          Files.deleteIfExists(f);
+        }
+      }
+    }
+    return file;
+  }
+
+  private static void flushTo(java.nio.channels.FileChannel ch, Bytes out, java.util.zip.CRC32C crc)
+      throws IOException {
+    if (crc != null) {
+      crc.update(out.buf, 0, out.len);
+    }
+    ByteBuffer b = ByteBuffer.wrap(out.buf, 0, out.len);
+    while (b.hasRemaining()) {
+      ch.write(b);
+    }
+    out.clear();
+  }
+
+  /** What the last start-up restored: the checkpoint file and its position, or why it replayed from the cut. */
+  public String restoredFrom() {
+    return restoredFrom;
+  }
+
+  private void restoreCheckpoint(Version v) {
+    Path file = dir.resolve(checkpointName(v.id));
+    if (!Files.exists(file)) {
+      restoredFrom = "no checkpoint: replayed from the cut " + v.cut;
+      return;
+    }
+    String refused;
+    try {
+      byte[] all = Files.readAllBytes(file);
+      refused = loadCheckpoint(v, all);
+    } catch (IOException | RuntimeException e) {
+      refused = "cannot be read: " + e;
+    }
+    if (refused != null) {
+      v.delta = new Delta(v.base, v.cut); // drop whatever a partial load left
+      restoredFrom = "refused " + file + " (" + refused + "): replayed from the cut " + v.cut;
+      LOG.warn("table '{}': checkpoint {} refused: {}; replaying the writes from the cut {} instead", spec.name(),
+          file, refused, v.cut);
+      return;
+    }
+    restoredFrom = file.getFileName() + " at " + v.delta.position();
+    checkpointed = v.delta.position();
+    checkpointedVersion = v.id;
+    LOG.info("table '{}': restored {} at {}", spec.name(), file, checkpointed);
+  }
+
+  /** Loads {@code all} into {@code v.delta}; returns why it is refused, or null. */
+  private String loadCheckpoint(Version v, byte[] all) {
+    if (all.length < CKPT_MAGIC.length + 4 + 8 + 4 + 4) {
+      return "shorter than its header";
+    }
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(all, 0, all.length - 4);
+    ByteBuffer b = ByteBuffer.wrap(all);
+    if ((int) crc.getValue() != b.getInt(all.length - 4)) {
+      return "checksum mismatch (torn or damaged)";
+    }
+    if (!java.util.Arrays.equals(java.util.Arrays.copyOf(all, CKPT_MAGIC.length), CKPT_MAGIC)) {
+      return "not a table checkpoint";
+    }
+    Bytes.Reader r = new Bytes.Reader().reset(b, CKPT_MAGIC.length, all.length - 4);
+    int format = (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
+    if (format != CKPT_FORMAT) {
+      return "format " + format + ", not " + CKPT_FORMAT;
+    }
+    long id = r.i64();
+    if (id != v.id) {
+      return "it is of version " + id + ", not the current " + v.id;
+    }
+    int parts = (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
+    if (parts != v.delta.rows.length) {
+      return parts + " partitions, the table has " + v.delta.rows.length;
+    }
+    Cut end = writes.end();
+    Delta d = v.delta;
+    for (int p = 0; p < parts; p++) {
+      long pos = r.i64();
+      if (pos < v.cut.offset(p) || pos > end.offset(p)) {
+        return "partition " + p + " position " + pos + " is outside [cut " + v.cut.offset(p) + ", log end "
+            + end.offset(p) + "]";
+      }
+      int n = r.varint();
+      HashMap<String, RowState> rows = d.rows[p];
+      for (int i = 0; i < n; i++) {
+        String key = r.string();
+        rows.put(key, RowState.read(layout, r));
+      }
+      d.position.set(p, pos);
+    }
+    return null;
+  }
+
+  /** This table's catalog record. */
+  public synchronized VersionCatalog.ViewEntry catalogEntry() {
+    List<VersionCatalog.Entry> out = new ArrayList<>();
+    for (Version v : versions) {
+      ObjectNode doc = JSON.createObjectNode();
+      doc.put("table", spec.name());
+      if (v.pushId != null) {
+        doc.put("pushId", v.pushId);
+      }
+      PushReport r = v.report;
+      if (r != null) {
+        doc.put("rows", r.rows()).put("distinctKeys", r.distinctKeys()).put("badRows", r.badRows())
+            .put("expired", r.expired());
+        var bad = doc.putArray("bad");
+        for (PushReport.BadRow b : r.bad()) {
+          bad.add(b.toString());
+        }
+      }
+      out.add(new VersionCatalog.Entry(v.id, v.state, v.cut, v.baseFile, definition(), doc.toString(), v.createdAt,
+          v.failure));
+    }
+    return new VersionCatalog.ViewEntry(next, definition(), out);
+  }
+
+  private String definition() {
+    StringBuilder sb = new StringBuilder("key=").append(spec.key()).append(";fields=");
+    spec.fields().forEach((k, t) -> sb.append(k).append(':').append(t.specName()).append(','));
+    if (spec.ttl() != null) {
+      sb.append(";ttl=").append(spec.ttl().toMillis()).append("ms");
+    }
+    return sb.toString();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Following the real-time log
+  // ---------------------------------------------------------------------------------------------
+
+  /** Applies partition {@code p}'s writes to every attached Delta; the partition's single writer. */
+  private final class Follower extends Thread {
+    final int p;
+    final ReentrantLock lock = new ReentrantLock(); // guards attached and the reader's progress
+    final List<Delta> attached = new CopyOnWriteArrayList<>();
+    final LogReader reader;
+    volatile long position;
+    volatile Throwable failure; // why the follower stopped, else null
+
+    Follower(int p, long from) {
+      super("braid-table-" + spec.name() + "-p" + p);
+      setDaemon(true);
+      this.p = p;
+      this.position = from;
+      this.reader = writes.reader(p, from);
+    }
+
+    @Override
+    public void run() {
+      try {
+        while (!closed) {
+          lock.lock();
+          boolean any;
+          try {
+            any = step(reader, attached, Long.MAX_VALUE);
+            position = reader.position();
+          } finally {
+            lock.unlock();
+          }
+          if (!any) {
+            reader.awaitData(50, TimeUnit.MILLISECONDS);
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (RuntimeException | Error e) {
+        failure = e;
+        LOG.error("table '{}': the follower of partition {} stopped", spec.name(), p, e);
+      } finally {
+        reader.close();
+      }
+    }
+  }
+
+  /** Applies one poll of {@code reader}'s records below {@code until} to {@code deltas}; false when there were none. */
+  private boolean step(LogReader reader, List<Delta> deltas, long until) {
+    if (reader.position() >= until) {
+      return false;
+    }
+    RecordCursor c = reader.poll();
+    boolean any = false;
+    Bytes.Reader r = new Bytes.Reader();
+    while (c.next()) {
+      if (c.offset() >= until) {
+        reader.seek(c.offset());
+        break;
+      }
+      any = true;
+      ByteBuffer b = c.buffer();
+      byte[] kb = new byte[c.keyLength()];
+      b.get(c.keyOffset(), kb);
+      String key = new String(kb, StandardCharsets.UTF_8);
+      r.reset(b, c.valueOffset(), c.valueOffset() + c.valueLength());
+      byte op = (byte) r.u8();
+      Object decoded = op == Writes.PUT ? RowCodec.decode(layout, r) : op == Writes.PATCH
+          ? Writes.decodePatch(layout, r) : null;
+      for (Delta d : deltas) {
+        d.apply(reader.partition(), key, c.eventTime(), c.offset(), op, decoded);
+      }
+    }
+    return any;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public String name() {
+    return spec.name();
+  }
+
+  @Override
+  public TableRow get(String key) {
+    Version v = current;
+    Delta d = v.delta;
+    while (d == null) { // swapped out between the two reads
+      v = current;
+      d = v.delta;
+    }
+    byte[] kb = key.getBytes(StandardCharsets.UTF_8);
+    int p = Partitioner.partition(kb, 0, kb.length, writes.partitions());
+    Object[] values = null;
+    long lastWrite = Long.MAX_VALUE;
+    d.locks[p].readLock().lock();
+    try {
+      RowState s = d.rows[p].get(key);
+      if (s != null) {
+        values = s.materialize();
+        lastWrite = s.lastWrite;
+      } else if (d.base != null) {
+        long at = d.base.find(kb, kb.length);
+        if (at >= 0) {
+          Bytes.Reader r = new Bytes.Reader();
+          lastWrite = d.base.row(at, r);
+          values = RowCodec.decode(layout, r);
+          for (int f = 0; f < values.length; f++) {
+            if (values[f] == null && layout.types[f].isCollection()) {
+              values[f] = emptyOf(layout.types[f]);
+            }
+          }
+        }
+      }
+    } finally {
+      d.locks[p].readLock().unlock();
+    }
+    if (values != null && spec.ttl() != null && lastWrite < System.currentTimeMillis() - spec.ttl().toMillis()) {
+      values = null; // expired: lazily dropped on read
+    }
+    TableAsOf asOf = new TableAsOf(v.id, v.pushId, v.cut, d.position());
+    if (values == null) {
+      return new TableRow(key, false, Map.of(), asOf);
+    }
+    // the key is a field of every row that exists, also one created by a PATCH or after a DELETE
+    values[layout.keyIndex] = layout.types[layout.keyIndex].element() == dev.braid.event.FieldType.LONG
+        ? (Object) Long.parseLong(key) : key;
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int f = 0; f < values.length; f++) {
+      if (values[f] != null) {
+        m.put(layout.names[f], values[f]);
+      }
+    }
+    return new TableRow(key, true, m, asOf);
+  }
+
+  private static Object emptyOf(TableFieldType t) {
+    return t.kind() == TableFieldType.Kind.LIST ? new ArrayList<>()
+        : t.kind() == TableFieldType.Kind.SET ? new java.util.LinkedHashSet<>() : new LinkedHashMap<>();
+  }
+
+  @Override
+  public List<TableRow> getAll(List<String> keys) {
+    List<TableRow> out = new ArrayList<>(keys.size());
+    for (String k : keys) {
+      out.add(get(k));
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writes
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public WriteResult put(String key, Map<String, ?> row, Long timestamp) {
+    Object[] values = Writes.checkRow(layout, row, checkKey(key));
+    Bytes b = new Bytes(256);
+    Writes.encodePut(layout, values, b);
+    return append(key, b, timestamp);
+  }
+
+  @Override
+  public WriteResult patch(String key, Patch patch, Long timestamp) {
+    List<Writes.Op> ops = Writes.check(layout, patch);
+    Bytes b = new Bytes(128);
+    Writes.encodePatch(layout, ops, b);
+    return append(checkKey(key), b, timestamp);
+  }
+
+  @Override
+  public WriteResult delete(String key, Long timestamp) {
+    Bytes b = new Bytes(4);
+    Writes.encodeDelete(b);
+    return append(checkKey(key), b, timestamp);
+  }
+
+  private String checkKey(String key) {
+    if (key == null || key.isEmpty()) {
+      throw new IllegalArgumentException("a row key cannot be empty");
+    }
+    if (layout.types[layout.keyIndex].element() == dev.braid.event.FieldType.LONG) {
+      Writes.parseLongKey(layout, key);
+    }
+    return key;
+  }
+
+  private WriteResult append(String key, Bytes value, Long timestamp) {
+    if (closed) {
+      throw new IllegalStateException("table '" + spec.name() + "' is closed");
+    }
+    long now = System.currentTimeMillis();
+    long ts = timestamp == null ? now : timestamp;
+    byte[] kb = key.getBytes(StandardCharsets.UTF_8);
+    int p = writes.partitionFor(kb);
+    RecordBatchBuilder batch = new RecordBatchBuilder(value.len + kb.length + 64, 16 << 20);
+    batch.add(kb, 0, kb.length, value.buf, 0, value.len, ts, now);
+    long offset = writes.append(p, batch).firstOffset();
+    return new WriteResult(p, offset, ts);
+  }
+
+  @Override
+  public boolean awaitApplied(WriteResult w, long timeoutMillis) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    while (true) {
+      Delta d = current.delta;
+      if (d != null && d.position.get(w.partition()) > w.offset()) {
+        return true;
+      }
+      Throwable failed = followers[w.partition()].failure;
+      if (failed != null) {
+        throw new IllegalStateException(failure(), failed);
+      }
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(0, 200_000);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pushes
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public PushReport push(String pushId) {
+    PushReport r = pushes.get(pushId);
+    if (r == null) {
+      throw new UnknownNameException("push", pushId, pushes.keySet());
+    }
+    return r;
+  }
+
+  @Override
+  public PushReport push(InputStream in, PushOptions o) {
+    if (o.incremental()) {
+      return incrementalPush(in, o);
+    }
+    Cut cut = startCut(o);
+    Version v;
+    synchronized (this) {
+      if (building != null) {
+        throw new IllegalStateException("table '" + spec.name() + "': push " + building.pushId + " (version "
+            + building.id + ") is still building; wait for it");
+      }
+      long id = next++;
+      String pushId = spec.name() + "-" + id + "-" + Long.toString(System.currentTimeMillis(), 36);
+      v = new Version(id, VersionState.BUILDING, cut, pushId, "v" + id + ".base", System.currentTimeMillis());
+      building = v;
+      versions.add(v);
+    }
+    persist.run();
+    long t0 = System.nanoTime();
+    long pushTime = o.sinceMillis() != null ? o.sinceMillis() : System.currentTimeMillis();
+    long ttlCutoff = spec.ttl() == null ? Long.MIN_VALUE : System.currentTimeMillis() - spec.ttl().toMillis();
+    PushLoader loader = new PushLoader(layout, o.format(), parsers, threads, pushTime, ttlCutoff);
+    long[] counts = new long[3]; // rows, expired, bad
+    List<PushReport.BadRow> bad = new ArrayList<>();
+    report(v, "loading", loader, counts, bad, 0, t0, null);
+    try (TableBase.Writer w = new TableBase.Writer(dir.resolve(v.baseFile), cut, pushTime)) {
+      loader.load(in, (chunk, firstLine) -> {
+        w.append(chunk.entries.buf, 0, chunk.entries.len);
+        counts[0] += chunk.rows;
+        counts[1] += chunk.expired;
+        counts[2] += chunk.badReasons.size();
+        for (int i = 0; i < chunk.badReasons.size() && bad.size() < MAX_BAD_KEPT; i++) {
+          bad.add(new PushReport.BadRow(o.source(), firstLine + chunk.badLines.get(i)[0], chunk.badReasons.get(i)));
+        }
+        report(v, "loading", loader, counts, bad, 0, t0, null);
+        return o.maxBadPercent() || counts[2] <= o.maxBadRows();
+      });
+      long total = counts[0] + counts[2];
+      boolean tooMany = o.maxBadPercent() ? counts[2] * 100 > o.maxBadRows() * total : counts[2] > o.maxBadRows();
+      if (tooMany) {
+        return fail(v, loader, counts, bad, t0, counts[2] + " bad rows" + (o.maxBadPercent() ? " of " + total : "")
+            + " exceed --max-bad-rows " + o.maxBadRows() + (o.maxBadPercent() ? "%" : "")
+            + (bad.isEmpty() ? "" : "; first: " + bad.get(0)));
+      }
+      long distinct = w.finish();
+      v.base = TableBase.open(dir.resolve(v.baseFile));
+      report(v, "replaying", loader, counts, bad, distinct, t0, null);
+    } catch (IOException | RuntimeException e) {
+      return fail(v, loader, counts, bad, t0, e instanceof IOException ? "cannot read or write: " + e.getMessage()
+          : e.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return fail(v, loader, counts, bad, t0, "interrupted");
+    }
+    long distinct = v.base.rows;
+    Runnable finish = () -> {
+      try {
+        long replayed = replayAndSwap(v);
+        report(v, "done", loader, counts, bad, distinct, t0, null, replayed);
+      } catch (RuntimeException | InterruptedException e) {
+        fail(v, loader, counts, bad, t0, "replay failed: " + e);
+      }
+    };
+    if (o.waitForSwap()) {
+      finish.run();
+    } else {
+      Thread t = new Thread(finish, "braid-push-swap-" + spec.name());
+      t.setDaemon(true);
+      t.start();
+    }
+    return v.report;
+  }
+
+  private void report(Version v, String state, PushLoader loader, long[] counts, List<PushReport.BadRow> bad,
+      long distinct, long t0, String failure) {
+    report(v, state, loader, counts, bad, distinct, t0, failure, 0);
+  }
+
+  private void report(Version v, String state, PushLoader loader, long[] counts, List<PushReport.BadRow> bad,
+      long distinct, long t0, String failure, long replayed) {
+    PushReport r = new PushReport(spec.name(), v == null ? null : v.pushId, v == null ? 0 : v.id, state,
+        loader.bytesRead.get(), counts[0], distinct, counts[1], counts[2], List.copyOf(bad), v == null ? null : v.cut,
+        replayed, (System.nanoTime() - t0) / 1e9, failure);
+    if (v != null) {
+      v.report = r;
+      pushes.put(v.pushId, r);
+    }
+  }
+
+  private PushReport fail(Version v, PushLoader loader, long[] counts, List<PushReport.BadRow> bad, long t0,
+      String why) {
+    synchronized (this) {
+      v.state = VersionState.FAILED;
+      v.failure = why;
+      Delta d = v.delta;
+      v.delta = null;
+      if (d != null) {
+        for (Follower f : followers) {
+          f.attached.remove(d);
+        }
+      }
+      if (building == v) {
+        building = null;
+      }
+    }
+    try {
+      Files.deleteIfExists(dir.resolve(v.baseFile));
+      Files.deleteIfExists(dir.resolve(v.baseFile + ".tmp"));
+    } catch (IOException e) {
+      LOG.warn("table '{}': cannot delete the files of failed push {}: {}", spec.name(), v.pushId, e.toString());
+    }
+    report(v, "failed", loader, counts, bad, 0, t0, why);
+    persist.run();
+    LOG.warn("table '{}': push {} failed: {}", spec.name(), v.pushId, why);
+    return v.report;
+  }
+
+  private Cut startCut(PushOptions o) {
+    Cut end = writes.end();
+    if (o.sincePosition() != null) {
+      Cut c = o.sincePosition();
+      if (c.partitions() != end.partitions()) {
+        throw new IllegalArgumentException("since-position " + c + " has " + c.partitions() + " partitions; the log of "
+            + "table '" + spec.name() + "' has " + end.partitions());
+      }
+      for (int p = 0; p < c.partitions(); p++) {
+        if (c.offset(p) > end.offset(p) || c.offset(p) < writes.startOffset(p)) {
+          throw new IllegalArgumentException("since-position " + c + ": partition " + p + " offset " + c.offset(p)
+              + " is outside the log [" + writes.startOffset(p) + ", " + end.offset(p) + "]");
+        }
+      }
+      return c;
+    }
+    if (o.sinceMillis() != null) {
+      long[] cut = new long[end.partitions()];
+      for (int p = 0; p < cut.length; p++) {
+        cut[p] = firstIngestedAtOrAfter(p, o.sinceMillis(), end.offset(p));
+      }
+      return Cut.of(cut);
+    }
+    return end;
+  }
+
+  /**
+   * Ingest times may step back by a little within a partition (writers stamp them before they
+   * take the partition's append lock), never by this much; the search below relies on it.
+   */
+  static final long INGEST_TIME_SLACK_MILLIS = 5_000;
+
+  /**
+   * The offset of the first write of partition {@code p} ingested at or after {@code since}
+   * ({@code end} if none). Binary search over offsets for the last write ingested before
+   * {@code since - slack} (O(log n) reads of one batch each), then a forward scan from there: the
+   * scan covers the writes of about {@code slack}, not the partition from its start.
+   */
+  private long firstIngestedAtOrAfter(int p, long since, long end) {
+    long lo = writes.startOffset(p);
+    long hi = end; // invariant: every write below lo is known to be before since - slack, or lo is the start
+    try (LogReader r = writes.reader(p, lo)) {
+      long a = lo;
+      long b = end;
+      while (b - a > 64) {
+        long mid = a + (b - a) / 2;
+        r.seek(mid);
+        RecordCursor c = r.poll();
+        if (!c.next()) {
+          b = mid;
+          continue;
+        }
+        if (c.ingestTime() < since - INGEST_TIME_SLACK_MILLIS) {
+          a = c.offset();
+        } else {
+          b = mid;
+        }
+      }
+      r.seek(a);
+      while (r.position() < hi) {
+        RecordCursor c = r.poll();
+        boolean any = false;
+        while (c.next()) {
+          any = true;
+          if (c.ingestTime() >= since) {
+            return c.offset();
+          }
+        }
+        if (!any) {
+          break;
+        }
+      }
+    }
+    return end;
+  }
+
+  /** Replays the writes from the version's cut, attaches it to the followers and swaps it in. */
+  private long replayAndSwap(Version v) throws InterruptedException {
+    Delta d = new Delta(v.base, v.cut);
+    v.delta = d;
+    long replayed = 0;
+    List<Delta> only = List.of(d);
+    for (Follower f : followers) {
+      try (LogReader r = writes.reader(f.p, v.cut.offset(f.p))) {
+        long before = r.position();
+        while (step(r, only, f.position)) {
+          // bulk replay up to where the follower is
+        }
+        f.lock.lock();
+        try {
+          while (step(r, only, f.position)) {
+            // the last few, with the follower paused
+          }
+          f.attached.add(d);
+        } finally {
+          f.lock.unlock();
+        }
+        replayed += r.position() - before;
+      }
+    }
+    swap(v);
+    return replayed;
+  }
+
+  private void swap(Version v) {
+    List<String> delete = new ArrayList<>();
+    synchronized (this) {
+      Version old = current;
+      if (old == v) {
+        return;
+      }
+      v.state = VersionState.CURRENT;
+      current = v;
+      if (building == v) {
+        building = null;
+      }
+      old.state = VersionState.BACKUP;
+      Delta od = old.delta;
+      old.delta = null;
+      for (Follower f : followers) {
+        f.attached.remove(od);
+      }
+      int backups = 0;
+      for (int i = versions.size() - 1; i >= 0; i--) {
+        Version b = versions.get(i);
+        if (b.state == VersionState.BACKUP && ++backups > spec.keep() - 1) {
+          b.state = VersionState.RETIRED;
+          b.base = null;
+          if (b.baseFile != null) {
+            delete.add(b.baseFile);
+          }
+        }
+      }
+    }
+    persist.run();
+    for (String f : delete) {
+      try {
+        Files.deleteIfExists(dir.resolve(f));
+      } catch (IOException e) {
+        LOG.warn("table '{}': cannot delete retired Base {}: {}", spec.name(), f, e.toString());
+      }
+    }
+    LOG.info("table '{}': version {} (push {}) is current", spec.name(), v.id, v.pushId);
+  }
+
+  /**
+   * Repush with TTL: a new version whose Base is the current version's rows as of its Delta's
+   * position now (the start cut), minus rows whose last write is older than the TTL, then replayed
+   * and swapped in like any push. Expired rows are dropped from storage, not only hidden on read.
+   * As for every push, writes after its cut are newer than its rows whatever their timestamps.
+   * Each partition's follower is paused while that partition's rows are copied.
+   */
+  @Override
+  public PushReport repush(boolean waitForSwap) {
+    Version cur;
+    Version v;
+    synchronized (this) {
+      if (building != null) {
+        throw new IllegalStateException("table '" + spec.name() + "': push " + building.pushId + " (version "
+            + building.id + ") is still building; wait for it");
+      }
+      cur = current;
+      long id = next++;
+      String pushId = spec.name() + "-" + id + "-repush-" + Long.toString(System.currentTimeMillis(), 36);
+      v = new Version(id, VersionState.BUILDING, null, pushId, "v" + id + ".base", System.currentTimeMillis());
+      building = v;
+    }
+    long t0 = System.nanoTime();
+    long now = System.currentTimeMillis();
+    long ttlCutoff = spec.ttl() == null ? Long.MIN_VALUE : now - spec.ttl().toMillis();
+    Delta d = cur.delta;
+    int parts = writes.partitions();
+    long[] cut = new long[parts];
+    long[] counts = new long[3];
+    PushLoader none = new PushLoader(layout, PushFormat.jsonLines(), parsers, 1, now, ttlCutoff);
+    Path tmpTarget = dir.resolve(v.baseFile);
+    Version built;
+    try (TableBase.Writer w = new TableBase.Writer(tmpTarget, Cut.zero(parts), now)) {
+      Bytes entry = new Bytes(256);
+      Bytes row = new Bytes(256);
+      Bytes.Reader r = new Bytes.Reader();
+      for (int p = 0; p < parts; p++) {
+        d.locks[p].readLock().lock();
+        try {
+          cut[p] = d.position.get(p);
+          for (Map.Entry<String, RowState> e : d.rows[p].entrySet()) {
+            Object[] values = e.getValue().materialize();
+            if (values == null) {
+              continue;
+            }
+            long written = e.getValue().lastWrite;
+            if (written < ttlCutoff) {
+              counts[1]++;
+              continue;
+            }
+            row.clear();
+            RowCodec.encode(layout, values, row);
+            appendEntry(w, entry, e.getKey().getBytes(StandardCharsets.UTF_8), written, row.buf, row.len);
+            counts[0]++;
+          }
+          if (d.base != null) {
+            counts[0] += d.base.copyRows(p, parts, d.rows[p], ttlCutoff, w, entry, r, counts);
+          }
+        } finally {
+          d.locks[p].readLock().unlock();
+        }
+      }
+      w.setCut(Cut.of(cut));
+      w.finish();
+      synchronized (this) {
+        built = new Version(v.id, VersionState.BUILDING, Cut.of(cut), v.pushId, v.baseFile, v.createdAt);
+        building = built;
+        versions.add(built);
+      }
+      persist.run();
+      built.base = TableBase.open(tmpTarget);
+      report(built, "replaying", none, counts, List.of(), built.base.rows, t0, null);
+    } catch (IOException | RuntimeException e) {
+      synchronized (this) {
+        building = null;
+      }
+      try {
+        Files.deleteIfExists(tmpTarget);
+        Files.deleteIfExists(dir.resolve(v.baseFile + ".tmp"));
+      } catch (IOException ignored) {
+        // removed on the next start as an orphan
+      }
+      throw new IllegalStateException("table '" + spec.name() + "': repush failed: " + e.getMessage(), e);
+    }
+    long distinct = built.base.rows;
+    Runnable finish = () -> {
+      try {
+        long replayed = replayAndSwap(built);
+        report(built, "done", none, counts, List.of(), distinct, t0, null, replayed);
+      } catch (RuntimeException | InterruptedException e) {
+        fail(built, none, counts, new ArrayList<>(), t0, "replay failed: " + e);
+      }
+    };
+    if (waitForSwap) {
+      finish.run();
+    } else {
+      Thread t = new Thread(finish, "braid-push-swap-" + spec.name());
+      t.setDaemon(true);
+      t.start();
+    }
+    return built.report;
+  }
+
+  /** Appends one Base entry (layout in {@link TableBase}) to {@code w}. */
+  static void appendEntry(TableBase.Writer w, Bytes entry, byte[] key, long written, byte[] row, int rowLen)
+      throws IOException {
+    entry.clear();
+    entry.putInt(TableBase.hash(key, 0, key.length));
+    entry.putInt(key.length);
+    entry.put(key, 0, key.length);
+    entry.putLong(written);
+    entry.putInt(rowLen);
+    entry.put(row, 0, rowLen);
+    w.append(entry.buf, 0, entry.len);
+  }
+
+  private PushReport incrementalPush(InputStream in, PushOptions o) {
+    long t0 = System.nanoTime();
+    long now = System.currentTimeMillis();
+    long ttlCutoff = spec.ttl() == null ? Long.MIN_VALUE : now - spec.ttl().toMillis();
+    PushLoader loader = new PushLoader(layout, o.format(), parsers, threads, now, ttlCutoff);
+    long[] counts = new long[3];
+    List<PushReport.BadRow> bad = new ArrayList<>();
+    int parts = writes.partitions();
+    RecordBatchBuilder[] batches = new RecordBatchBuilder[parts];
+    for (int p = 0; p < parts; p++) {
+      batches[p] = new RecordBatchBuilder(1 << 20, 16 << 20);
+    }
+    Bytes value = new Bytes(1024);
+    String failure = null;
+    try {
+      loader.load(in, (chunk, firstLine) -> {
+        counts[2] += chunk.badReasons.size();
+        for (int i = 0; i < chunk.badReasons.size() && bad.size() < MAX_BAD_KEPT; i++) {
+          bad.add(new PushReport.BadRow(o.source(), firstLine + chunk.badLines.get(i)[0], chunk.badReasons.get(i)));
+        }
+        counts[1] += chunk.expired;
+        if (!o.maxBadPercent() && counts[2] > o.maxBadRows()) {
+          return false;
+        }
+        byte[] e = chunk.entries.buf;
+        int at = 0;
+        while (at < chunk.entries.len) {
+          int keyLen = ByteBuffer.wrap(e, at + 4, 4).getInt();
+          long written = ByteBuffer.wrap(e, at + 8 + keyLen, 8).getLong();
+          int rowLen = ByteBuffer.wrap(e, at + 16 + keyLen, 4).getInt();
+          int p = Partitioner.partition(e, at + 8, keyLen, parts);
+          value.clear();
+          value.put(Writes.PUT);
+          value.put(e, at + 20 + keyLen, rowLen);
+          batches[p].add(e, at + 8, keyLen, value.buf, 0, value.len, written, now);
+          if (batches[p].sizeInBytes() > (1 << 20)) {
+            writes.append(p, batches[p]);
+            batches[p].clear();
+          }
+          at += 20 + keyLen + rowLen;
+          counts[0]++;
+        }
+        return true;
+      });
+      long total = counts[0] + counts[2];
+      boolean tooMany = o.maxBadPercent() ? counts[2] * 100 > o.maxBadRows() * total : counts[2] > o.maxBadRows();
+      if (tooMany) {
+        failure = counts[2] + " bad rows exceed --max-bad-rows " + o.maxBadRows() + (o.maxBadPercent() ? "%" : "")
+            + "; rows before the limit were applied" + (bad.isEmpty() ? "" : "; first: " + bad.get(0));
+      }
+    } catch (IOException | RuntimeException e) {
+      failure = e.getMessage();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      failure = "interrupted";
+    } finally {
+      for (int p = 0; p < parts; p++) {
+        if (!batches[p].isEmpty()) {
+          writes.append(p, batches[p]);
+        }
+      }
+    }
+    String id = spec.name() + "-incremental-" + Long.toString(System.currentTimeMillis(), 36);
+    PushReport r = new PushReport(spec.name(), id, 0, failure == null ? "done" : "failed", loader.bytesRead.get(),
+        counts[0], 0, counts[1], counts[2], List.copyOf(bad), writes.end(), 0, (System.nanoTime() - t0) / 1e9,
+        failure);
+    pushes.put(id, r);
+    return r;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Versions
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public List<VersionInfo> versions() {
+    List<VersionInfo> out = new ArrayList<>();
+    for (Version v : versions) {
+      Delta d = v.delta;
+      String def = v.pushId == null ? "empty (no push yet)" : "push " + v.pushId;
+      out.add(new VersionInfo(spec.name(), v.id, v.state, def, v.cut, d == null ? null : d.position(),
+          v.base == null ? 0 : v.base.rows, v.createdAt, v.failure, null));
+    }
+    return out;
+  }
+
+  @Override
+  public long activate(long versionId) {
+    Version v = null;
+    for (Version x : versions) {
+      if (x.id == versionId) {
+        v = x;
+      }
+    }
+    if (v == null) {
+      throw new UnknownNameException("version of table '" + spec.name() + "'", Long.toString(versionId),
+          versions.stream().map(x -> Long.toString(x.id)).toList());
+    }
+    if (v.state == VersionState.CURRENT) {
+      return v.id;
+    }
+    if (v.state != VersionState.BACKUP) {
+      throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' is "
+          + v.state.label() + "; only a backup can be activated");
+    }
+    synchronized (this) {
+      if (building != null) {
+        throw new IllegalStateException("table '" + spec.name() + "': push " + building.pushId + " is building");
+      }
+      building = v;
+    }
+    try {
+      if (v.base == null && v.baseFile != null) {
+        v.base = TableBase.open(dir.resolve(v.baseFile));
+      }
+      replayAndSwap(v);
+      return v.id;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("activation interrupted", e);
+    } finally {
+      synchronized (this) {
+        if (building == v) {
+          building = null;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Status
+  // ---------------------------------------------------------------------------------------------
+
+  /** This table's line in {@code status}. */
+  public dev.braid.Status.TableStatus status() {
+    Version v = current;
+    Delta d = v.delta;
+    Cut pos = d == null ? v.cut : d.position();
+    Cut end = writes.end();
+    long lag = 0;
+    for (int p = 0; p < end.partitions(); p++) {
+      lag += Math.max(0, end.offset(p) - pos.offset(p));
+    }
+    Version b;
+    synchronized (this) {
+      b = building;
+    }
+    PushReport r = b == null ? null : b.report;
+    return new dev.braid.Status.TableStatus(spec.name(), spec.writesStream(), v.id, v.pushId, v.cut, pos, lag,
+        v.base == null ? 0 : v.base.rows, d == null ? 0 : d.keys(), r);
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    parsers.shutdownNow();
+    for (Follower f : followers) {
+      if (f != null) {
+        f.reader.wakeup();
+      }
+    }
+    for (Follower f : followers) {
+      if (f != null) {
+        try {
+          f.join(5000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package dev.braid.table;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.braid.Braid;
+import dev.braid.VersionState;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.TableSpec;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PushBadRowsTest {
+
+  static PipelineSpec spec() {
+    return PipelineSpec.builder().table(TableSpec.builder("users").partitions(2).key("id").field("id", "string")
+        .field("age", "long").field("tags", "set<string>").field("seen", "timestamp").build()).build();
+  }
+
+  private static PushReport push(Braid b, String text, PushOptions o) {
+    return b.table("users").push(new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)), o);
+  }
+
+  @Test
+  void shouldReportEveryBadRowWithItsFileLineAndReason(@TempDir Path dir) {
+    String input = String.join("\n",
+        "{\"id\": \"a\", \"age\": 3}",
+        "{\"id\": \"b\", \"age\": \"old\"}",
+        "{\"id\": \"c\", \"agee\": 1}",
+        "{\"age\": 4}",
+        "{\"id\": \"d\", \"tags\": [\"x\", [1]]}",
+        "{\"id\": \"e\", \"seen\": \"yesterday\"}",
+        "{\"id\": \"f\" \"age\": 1}",
+        "[1, 2]",
+        "{\"id\": \"g\", \"age\": 1.5}",
+        "",
+        "{\"id\": \"h\", \"age\": 5}") + "\n";
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, input, PushOptions.defaults("users.jsonl").maxBadRows("100"));
+      assertThat(r.state()).isEqualTo("done");
+      assertThat(r.rows()).isEqualTo(2);
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L);
+      assertThat(r.bad()).allSatisfy(x -> assertThat(x.file()).isEqualTo("users.jsonl"));
+      List<String> reasons = r.bad().stream().map(PushReport.BadRow::reason).toList();
+      assertThat(reasons.get(0)).contains("field 'age' (long): expected long, got string \"old\"");
+      assertThat(reasons.get(1)).contains("unknown field 'agee'");
+      assertThat(reasons.get(2)).contains("missing the key field 'id'");
+      assertThat(reasons.get(3)).contains("collections hold scalars only");
+      assertThat(reasons.get(4)).contains("'yesterday' is not an ISO-8601 instant");
+      assertThat(reasons.get(5)).contains("not valid JSON");
+      assertThat(reasons.get(6)).contains("expected a JSON object");
+      assertThat(reasons.get(7)).contains("expected long, got number 1.5");
+      assertThat(b.table("users").get("h").values()).containsEntry("age", 5L);
+    }
+  }
+
+  @Test
+  void shouldReportCsvBadRowsAndRefuseABadHeader(@TempDir Path dir) {
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, "id,age,tags\na,1,\"[\"\"x\"\"]\"\nb,x,\nc,2\n\"d,3,\n",
+          PushOptions.defaults("u.csv").withFormat(PushFormat.csv()).maxBadRows("10"));
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(3L, 4L, 5L);
+      assertThat(r.bad().get(0).reason()).contains("expected long, got 'x'");
+      assertThat(r.bad().get(1).reason()).contains("expected 3 cells");
+      assertThat(r.bad().get(2).reason()).contains("unterminated quoted cell");
+      assertThat(b.table("users").get("a").values()).containsEntry("tags", java.util.Set.of("x"));
+      PushReport h = push(b, "id,nope\n", PushOptions.defaults("h.csv").withFormat(PushFormat.csv()));
+      assertThat(h.state()).isEqualTo("failed");
+      assertThat(h.failure()).contains("CSV header (line 1), column 2: unknown field 'nope'");
+    }
+  }
+
+  @Test
+  void shouldFailAPushOverTheBadRowLimitAndKeepServingTheCurrentVersion(@TempDir Path dir) throws Exception {
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThat(push(b, "{\"id\":\"a\",\"age\":1}\n", PushOptions.defaults("one.jsonl")).state()).isEqualTo("done");
+      PushReport r = push(b, "{\"id\":\"a\",\"age\":2}\n{\"id\":1}\n{\"id\":\"c\"}\n{\"x\":1}\n",
+          PushOptions.defaults("two.jsonl").maxBadRows("25%"));
+      assertThat(r.state()).isEqualTo("failed");
+      assertThat(r.failure()).contains("2 bad rows of 4 exceed --max-bad-rows 25%").contains("two.jsonl:2:");
+      assertThat(b.table("users").get("a").values()).containsEntry("age", 1L);
+      assertThat(b.table("users").versions()).extracting(dev.braid.VersionInfo::state)
+          .containsExactly(VersionState.BACKUP, VersionState.CURRENT, VersionState.FAILED);
+      try (Stream<Path> files = Files.list(dir.resolve("tables/users"))) {
+        assertThat(files.map(f -> f.getFileName().toString())).containsExactly("v2.base");
+      }
+    }
+  }
+}

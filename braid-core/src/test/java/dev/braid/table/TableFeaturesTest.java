@@ -1,0 +1,302 @@
+package dev.braid.table;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.Braid;
+import dev.braid.VersionInfo;
+import dev.braid.VersionState;
+import dev.braid.log.Cut;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.TableSpec;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The table features beside the history property: TTL (at push time, on read, repush with TTL),
+ * incremental pushes, pushes from a time ({@code since}), rollback through activate, asynchronous
+ * pushes.
+ */
+class TableFeaturesTest {
+
+  private static final long DAY = Duration.ofDays(1).toMillis();
+
+  @TempDir
+  Path dir;
+
+  static PipelineSpec spec(Duration ttl) {
+    TableSpec.Builder b = TableSpec.builder("users").partitions(2).key("id").field("id", "string")
+        .field("tier", "string").field("updated", "timestamp").time("updated");
+    if (ttl != null) {
+      b.ttl(ttl);
+    }
+    return PipelineSpec.builder().table(b.build()).build();
+  }
+
+  static InputStream lines(String... rows) {
+    return new ByteArrayInputStream((String.join("\n", rows) + "\n").getBytes(StandardCharsets.UTF_8));
+  }
+
+  static String row(String id, String tier, long updated) {
+    return "{\"id\":\"" + id + "\",\"tier\":\"" + tier + "\",\"updated\":" + updated + "}";
+  }
+
+  static Map<String, Object> values(String id, String tier) {
+    return Map.of("id", id, "tier", tier);
+  }
+
+  @Test
+  void shouldDropRowsOlderThanTheTtlAtPushTime() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(Duration.ofDays(7)))) {
+      Table t = braid.table("users");
+      PushReport r = t.push(lines(row("fresh", "gold", now - DAY), row("old", "gold", now - 8 * DAY)),
+          PushOptions.defaults("u.jsonl"));
+      assertThat(r.state()).isEqualTo("done");
+      assertThat(r.rows()).isEqualTo(1);
+      assertThat(r.expired()).isEqualTo(1);
+      assertThat(t.get("fresh").found()).isTrue();
+      assertThat(t.get("old").found()).isFalse();
+    }
+  }
+
+  @Test
+  void shouldHideRowsWhoseLastWriteIsOlderThanTheTtlOnRead() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(Duration.ofDays(7)))) {
+      Table t = braid.table("users");
+      WriteResult old = t.put("old", values("old", "silver"), now - 8 * DAY);
+      WriteResult fresh = t.put("fresh", values("fresh", "silver"), now);
+      assertThat(t.awaitApplied(old, 10_000)).isTrue();
+      assertThat(t.awaitApplied(fresh, 10_000)).isTrue();
+      assertThat(t.get("old").found()).as("the write is applied, but older than the TTL").isFalse();
+      assertThat(t.get("fresh").values()).containsEntry("tier", "silver");
+    }
+  }
+
+  @Test
+  void shouldRepushTheCurrentRowsWithoutExpiredOnes() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(Duration.ofDays(7)))) {
+      Table t = braid.table("users");
+      t.push(lines(row("a", "gold", now - DAY), row("b", "gold", now - DAY), row("c", "gold", now - 2 * DAY)),
+          PushOptions.defaults("u.jsonl"));
+      t.patch("a", Patch.builder().set("tier", "platinum").build(), now);
+      WriteResult last = t.put("old", values("old", "silver"), now - 9 * DAY); // expired on arrival
+      t.delete("c", now);
+      assertThat(t.awaitApplied(last, 10_000)).isTrue();
+      long before = t.get("a").asOf().version();
+
+      PushReport r = t.repush(true);
+
+      assertThat(r.state()).as("%s", r).isEqualTo("done");
+      assertThat(r.expired()).isEqualTo(1);
+      assertThat(r.distinctKeys()).as("a (patched) and b; c deleted, old expired").isEqualTo(2);
+      TableRow a = t.get("a");
+      assertThat(a.asOf().version()).isGreaterThan(before);
+      assertThat(a.values()).containsEntry("tier", "platinum");
+      assertThat(t.get("b").values()).containsEntry("tier", "gold");
+      assertThat(t.get("c").found()).isFalse();
+      assertThat(t.get("old").found()).isFalse();
+      // writes after the repush's cut still apply
+      WriteResult w = t.patch("b", Patch.builder().set("tier", "bronze").build(), now + 1);
+      assertThat(t.awaitApplied(w, 10_000)).isTrue();
+      assertThat(t.get("b").values()).containsEntry("tier", "bronze");
+    }
+    try (Braid braid = Braid.open(dir, spec(Duration.ofDays(7)))) {
+      assertThat(braid.table("users").get("a").values()).containsEntry("tier", "platinum");
+      assertThat(braid.table("users").get("b").values()).containsEntry("tier", "bronze");
+    }
+  }
+
+  @Test
+  void shouldApplyAnIncrementalPushToTheCurrentVersionAndToVersionsBuiltFromEarlierCuts() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      t.push(lines(row("a", "gold", now)), PushOptions.defaults("full.jsonl"));
+      Cut beforeIncremental = braid.log().stream("users.writes").end();
+
+      PushReport inc = t.push(lines(row("b", "silver", now), row("a", "bronze", now)),
+          PushOptions.defaults("inc.jsonl").incremental(true));
+
+      assertThat(inc.state()).isEqualTo("done");
+      assertThat(inc.rows()).isEqualTo(2);
+      assertThat(inc.version()).as("no version is built").isZero();
+      Cut end = braid.log().stream("users.writes").end();
+      for (int p = 0; p < end.partitions(); p++) {
+        if (end.offset(p) > 0) {
+          assertThat(t.awaitApplied(new WriteResult(p, end.offset(p) - 1, 0), 10_000)).isTrue();
+        }
+      }
+      assertThat(t.get("a").values()).containsEntry("tier", "bronze");
+      assertThat(t.get("b").values()).containsEntry("tier", "silver");
+
+      // a snapshot taken before the incremental push: its rows are replayed onto the new version
+      PushReport full = t.push(lines(row("a", "gold", now), row("z", "gold", now)),
+          PushOptions.defaults("snap.jsonl").sincePosition(beforeIncremental));
+      assertThat(full.state()).isEqualTo("done");
+      assertThat(full.replayed()).isEqualTo(2);
+      assertThat(t.get("a").values()).containsEntry("tier", "bronze");
+      assertThat(t.get("b").values()).containsEntry("tier", "silver");
+      assertThat(t.get("z").values()).containsEntry("tier", "gold");
+    }
+  }
+
+  @Test
+  void shouldStartAPushSinceATimeAtTheFirstWriteIngestedThen() throws Exception {
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      for (int i = 0; i < 3000; i++) {
+        t.put("k" + i, values("k" + i, "old"), 1L);
+      }
+      Cut before = braid.log().stream("users.writes").end();
+      Thread.sleep(20); // ingest times are in millis: the writes below are ingested strictly later
+      long since = System.currentTimeMillis();
+      Thread.sleep(20);
+      for (int i = 0; i < 500; i++) {
+        t.put("k" + i, values("k" + i, "new"), 2L);
+      }
+
+      PushReport r = t.push(lines(row("k0", "snap", 0)), PushOptions.defaults("s.jsonl").since(since));
+
+      assertThat(r.state()).isEqualTo("done");
+      assertThat(r.cut()).as("the first write ingested at or after the time, per partition").isEqualTo(before);
+      assertThat(r.replayed()).isEqualTo(500);
+      assertThat(t.get("k0").values()).containsEntry("tier", "new");
+      assertThat(t.get("k2999").found()).as("not in the snapshot, written before its cut").isFalse();
+    }
+  }
+
+  @Test
+  void shouldRollBackToABackupThroughActivate() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      long v1 = t.push(lines(row("a", "one", now)), PushOptions.defaults("1.jsonl")).version();
+      WriteResult w = t.patch("b", Patch.builder().set("tier", "written").build(), now);
+      long v2 = t.push(lines(row("a", "two", now)), PushOptions.defaults("2.jsonl")).version();
+      assertThat(t.awaitApplied(w, 10_000)).isTrue();
+      assertThat(t.get("a").values()).containsEntry("tier", "two");
+
+      assertThat(t.activate(v1)).isEqualTo(v1);
+
+      TableRow a = t.get("a");
+      assertThat(a.asOf().version()).isEqualTo(v1);
+      assertThat(a.values()).containsEntry("tier", "one");
+      assertThat(t.get("b").values()).as("writes since v1's cut are replayed").containsEntry("tier", "written");
+      Map<Long, VersionState> states = new java.util.HashMap<>();
+      for (VersionInfo v : t.versions()) {
+        states.put(v.id(), v.state());
+      }
+      assertThat(states).containsEntry(v1, VersionState.CURRENT).containsEntry(v2, VersionState.BACKUP);
+      assertThatThrownBy(() -> t.activate(999)).hasMessageContaining("999");
+    }
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      assertThat(braid.table("users").get("a").values()).as("the rollback survives a restart")
+          .containsEntry("tier", "one");
+    }
+  }
+
+  @Test
+  void shouldReportAnAsynchronousPushUntilItIsCurrent() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      PushReport started = t.push(lines(row("a", "gold", now), row("b", "gold", now)),
+          PushOptions.defaults("a.jsonl").waitForSwap(false));
+      assertThat(started.state()).isIn("replaying", "done");
+      PushReport r = started;
+      for (int i = 0; i < 10_000 && !r.state().equals("done"); i++) {
+        Thread.sleep(1);
+        r = t.push(started.pushId());
+      }
+      assertThat(r.state()).isEqualTo("done");
+      assertThat(r.distinctKeys()).isEqualTo(2);
+      assertThat(t.get("a").asOf().pushId()).isEqualTo(started.pushId());
+      assertThatThrownBy(() -> t.push("nope")).hasMessageContaining("nope");
+    }
+  }
+
+  @Test
+  void shouldLeaveOnlyTheKeptVersionsFilesAfterPushesAndARestart() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      for (int i = 0; i < 4; i++) {
+        t.push(lines(row("a", "v" + i, now)), PushOptions.defaults(i + ".jsonl"));
+      }
+      t.push(lines("{\"id\": 1}"), PushOptions.defaults("bad.jsonl")); // fails: no file left
+    }
+    try (Braid braid = Braid.open(dir, spec(null)); Stream<Path> files = Files.list(dir.resolve("tables/users"))) {
+      long kept = braid.table("users").versions().stream()
+          .filter(v -> v.state() == VersionState.CURRENT || v.state() == VersionState.BACKUP).count();
+      long current = braid.table("users").versions().stream().filter(v -> v.state() == VersionState.CURRENT)
+          .findFirst().orElseThrow().id();
+      assertThat(files.map(f -> f.getFileName().toString()).toList())
+          .as("the kept versions' Bases and the current version's Delta checkpoint")
+          .hasSize((int) kept + 1).allMatch(f -> f.matches("v\\d+\\.base") || f.equals("v" + current + ".ckpt"));
+      assertThat(braid.table("users").get("a").values()).containsEntry("tier", "v3");
+    }
+  }
+
+  @Test
+  void shouldRestoreTheDeltaFromItsCheckpointAndRefuseADamagedOne() throws Exception {
+    long now = System.currentTimeMillis();
+    Map<String, Map<String, Object>> before = new java.util.HashMap<>();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      t.push(lines(row("a", "gold", now), row("b", "gold", now)), PushOptions.defaults("p.jsonl"));
+      t.patch("a", Patch.builder().set("tier", "patched").build(), now + 1);
+      t.delete("b", now + 1);
+      t.patch("b", Patch.builder().set("tier", "old").build(), now); // older than the delete: ignored
+      WriteResult w = t.put("c", values("c", "new"), now);
+      assertThat(t.awaitApplied(w, 10_000)).isTrue();
+      for (String k : List.of("a", "b", "c")) {
+        before.put(k, t.get(k).found() ? t.get(k).values() : null);
+      }
+    } // close writes the checkpoint
+    Path tableDir = dir.resolve("tables/users");
+    assertThat(names(tableDir)).anyMatch(f -> f.endsWith(".ckpt"));
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      assertThat(t.restoredFrom()).as("restored, not replayed").contains(".ckpt at");
+      for (String k : List.of("a", "b", "c")) {
+        assertThat(t.get(k).found() ? t.get(k).values() : null).as(k).isEqualTo(before.get(k));
+      }
+      // a later write still resolves against the restored stamps
+      WriteResult w = t.patch("b", Patch.builder().set("tier", "stale").build(), now);
+      assertThat(t.awaitApplied(w, 10_000)).isTrue();
+      assertThat(t.get("b").found()).as("older than the restored delete").isFalse();
+    }
+    Path ckpt;
+    try (Stream<Path> s = Files.list(tableDir)) {
+      ckpt = s.filter(f -> f.toString().endsWith(".ckpt")).findFirst().orElseThrow();
+    }
+    byte[] bytes = Files.readAllBytes(ckpt);
+    bytes[bytes.length / 2] ^= 0x5a;
+    Files.write(ckpt, bytes);
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      assertThat(t.restoredFrom()).contains("refused").contains("checksum");
+      for (String k : List.of("a", "b", "c")) {
+        assertThat(t.get(k).found() ? t.get(k).values() : null).as(k).isEqualTo(before.get(k));
+      }
+    }
+  }
+
+  static List<String> names(Path d) throws Exception {
+    try (Stream<Path> s = Files.list(d)) {
+      return s.map(f -> f.getFileName().toString()).sorted().toList();
+    }
+  }
+}

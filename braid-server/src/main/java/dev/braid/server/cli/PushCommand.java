@@ -1,0 +1,299 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code braid push TABLE FILE}: a bulk push of a JSON-lines or CSV file into a table of a running
+ * server ({@code POST /v1/tables/{t}/pushes}), streamed with a progress bar of the bytes sent (the
+ * server loads them as they arrive); then the push's report. {@code --repush} rebuilds the current
+ * version from its own rows with the table's TTL applied; {@code --status PUSH_ID} shows a push's
+ * report.
+ */
+@Command(name = "push", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Push a JSON-lines or CSV file into a table: a new version is built from the file, the real-time "
+        + "writes since its start cut are replayed onto it, and it is swapped in (the old one stays as a backup).",
+        "Examples:",
+        "  braid push user_profile profiles.jsonl",
+        "  braid push user_profile profiles.csv --max-bad-rows 1% --since 2026-11-30T00:00:00Z",
+        "  braid push user_profile updates.jsonl --incremental",
+        "  braid push user_profile --repush            # drop rows older than the TTL from storage",
+        "  braid push user_profile --status user_profile-5-mx3e9qfv"})
+public final class PushCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "TABLE")
+  String table;
+
+  @Parameters(index = "1", paramLabel = "FILE", arity = "0..1",
+      description = "JSON lines (.jsonl, .ndjson, .json) or CSV (.csv) with a header line; - for stdin")
+  String file;
+
+  @Option(names = "--format", paramLabel = "jsonl|csv", description = "the file's format (default: by its extension)")
+  String format;
+
+  @Option(names = "--incremental", description = "apply the rows as writes to the current version (and a building one) "
+      + "instead of building a version")
+  boolean incremental;
+
+  @Option(names = "--since", paramLabel = "TIMESTAMP", description = "start cut: the first write ingested at or after "
+      + "this time (epoch millis or ISO-8601), for a snapshot taken then")
+  String since;
+
+  @Option(names = "--since-position", paramLabel = "CUT", description = "start cut: an exact position, e.g. [120,98]")
+  String sincePosition;
+
+  @Option(names = "--max-bad-rows", paramLabel = "N|P%", defaultValue = "0",
+      description = "bad rows tolerated before the push fails: a count or a whole percentage (default: ${DEFAULT-VALUE})")
+  String maxBadRows;
+
+  @Option(names = "--no-wait", description = "return once the file is loaded; the replay and swap go on in the server")
+  boolean noWait;
+
+  @Option(names = "--repush", description = "rebuild the current version from its own rows with the TTL applied (no FILE)")
+  boolean repush;
+
+  @Option(names = "--status", paramLabel = "PUSH_ID", description = "show the report of a push (no FILE)")
+  String status;
+
+  @Override
+  public Integer call() {
+    BraidClient http = new BraidClient(client.url);
+    String base = "/v1/tables/" + BraidClient.enc(table);
+    if (status != null) {
+      return print(http.get(base + "/pushes/" + BraidClient.enc(status)));
+    }
+    if (repush) {
+      if (file != null) {
+        throw usage("--repush takes no FILE: it pushes the current version's own rows");
+      }
+      return print(http.post(base + "/repush" + (noWait ? "?wait=false" : ""), null, new byte[0]));
+    }
+    if (file == null) {
+      throw usage("missing FILE: give the JSON-lines or CSV file to push (- for stdin)");
+    }
+    StringBuilder q = new StringBuilder("?source=").append(BraidClient.enc(file.equals("-") ? "stdin" : file));
+    q.append("&maxBadRows=").append(BraidClient.enc(checkMaxBadRows(maxBadRows)));
+    if (incremental) {
+      q.append("&incremental=true");
+    }
+    if (noWait) {
+      q.append("&wait=false");
+    }
+    if (since != null && sincePosition != null) {
+      throw usage("give --since or --since-position, not both");
+    }
+    if (since != null) {
+      q.append("&since=").append(checkTime(since));
+    }
+    if (sincePosition != null) {
+      q.append("&sincePosition=").append(BraidClient.enc(checkCut(sincePosition)));
+    }
+    String type = contentType();
+    long size = -1;
+    Path path = null;
+    if (!file.equals("-")) {
+      path = Path.of(file);
+      if (!Files.isRegularFile(path)) {
+        throw new BraidCli.CommandFailedException("cannot push " + file + ": no such file", 2);
+      }
+      try {
+        size = Files.size(path);
+      } catch (IOException e) {
+        throw new BraidCli.CommandFailedException("cannot read " + file + ": " + e.getMessage(), 1);
+      }
+    }
+    PrintWriter err = command.commandLine().getErr();
+    AtomicLong sent = new AtomicLong();
+    Path in = path;
+    BraidClient.Answer a;
+    try (ProgressBar bar = Progress.bar("push " + table, size < 0 ? -1 : Math.max(1, size >> 10), "KiB", 1, err)) {
+      Thread ticker = new Thread(() -> {
+        while (!Thread.currentThread().isInterrupted()) {
+          bar.stepTo(sent.get() >> 10);
+          try {
+            Thread.sleep(200);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }, "braid-push-progress");
+      ticker.setDaemon(true);
+      ticker.start();
+      try {
+        a = http.postStream(base + "/pushes" + q, type, () -> counting(open(in), sent), size);
+      } finally {
+        ticker.interrupt();
+        bar.stepTo(sent.get() >> 10);
+      }
+    }
+    if (a.status() == 422 && a.body().has("report")) {
+      JsonNode r = a.body().path("report");
+      int shown = 0;
+      for (JsonNode b : r.path("bad")) {
+        if (shown++ < 20) {
+          err.printf("bad row %s:%d: %s%n", b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText());
+        }
+      }
+      if (r.path("badRows").asLong() > shown) {
+        err.printf("... %,d bad rows in all%n", r.path("badRows").asLong());
+      }
+      err.flush();
+      if (client.json) {
+        command.commandLine().getOut().println(a.body().toPrettyString());
+        command.commandLine().getOut().flush();
+      }
+      throw new BraidCli.CommandFailedException("push of " + file + " into table " + table + " failed: "
+          + a.body().path("detail").asText(), 1);
+    }
+    if (a.status() >= 400) {
+      throw new BraidCli.CommandFailedException(a.body().path("detail").asText(a.body().toString()) + " (HTTP "
+          + a.status() + ")", 1);
+    }
+    return print(a.body());
+  }
+
+  private int print(JsonNode r) {
+    PrintWriter out = command.commandLine().getOut();
+    if (client.json) {
+      out.println(r.toPrettyString());
+    } else {
+      out.println(summary(r));
+    }
+    out.flush();
+    return r.path("state").asText().equals("failed") ? 1 : 0;
+  }
+
+  static String summary(JsonNode r) {
+    String state = r.path("state").asText();
+    String what = r.path("version").asLong() == 0 ? "incremental push " + r.path("pushId").asText()
+        : "push " + r.path("pushId").asText() + " (version " + r.path("version").asLong() + ")";
+    String counts = String.format(Locale.ROOT, "%,d rows (%,d keys) in %.1f s, %,d rows/s; %,d bad, %,d expired; "
+            + "start cut %s, %,d writes replayed", r.path("rows").asLong(), r.path("distinctKeys").asLong(),
+        r.path("seconds").asDouble(), r.path("rowsPerSecond").asLong(), r.path("badRows").asLong(),
+        r.path("expired").asLong(), r.path("cut"), r.path("replayed").asLong());
+    switch (state) {
+      case "done":
+        return what + ": " + (r.path("version").asLong() == 0 ? "applied" : "current") + "; " + counts;
+      case "failed":
+        return what + ": failed: " + r.path("failure").asText() + "; " + counts;
+      default:
+        return what + ": " + state + " (follow it with `braid push " + r.path("table").asText() + " --status "
+            + r.path("pushId").asText() + "`); " + counts;
+    }
+  }
+
+  private String contentType() {
+    String f = format;
+    if (f == null) {
+      String name = file.toLowerCase(Locale.ROOT);
+      if (name.endsWith(".csv")) {
+        f = "csv";
+      } else if (name.endsWith(".jsonl") || name.endsWith(".ndjson") || name.endsWith(".json") || file.equals("-")) {
+        f = "jsonl";
+      } else {
+        throw usage("cannot tell the format of '" + file + "' from its name: pass --format jsonl or --format csv");
+      }
+    }
+    switch (f.toLowerCase(Locale.ROOT)) {
+      case "jsonl":
+      case "ndjson":
+      case "json":
+        return "application/x-ndjson";
+      case "csv":
+        return "text/csv";
+      default:
+        throw usage("--format must be jsonl or csv, got '" + f + "'");
+    }
+  }
+
+  private String checkMaxBadRows(String s) {
+    if (!s.strip().matches("\\d+%?")) {
+      throw usage("--max-bad-rows must be a count (100) or a whole percentage (1%), got '" + s + "'");
+    }
+    if (s.strip().endsWith("%") && Long.parseLong(s.strip().replace("%", "")) > 100) {
+      throw usage("--max-bad-rows percentage must be 0% to 100%, got '" + s + "'");
+    }
+    return s.strip();
+  }
+
+  private long checkTime(String s) {
+    try {
+      return Long.parseLong(s.strip());
+    } catch (NumberFormatException e) {
+      try {
+        return Instant.parse(s.strip()).toEpochMilli();
+      } catch (DateTimeParseException e2) {
+        throw usage("--since must be epoch millis or ISO-8601 like 2026-11-30T00:00:00Z, got '" + s + "'");
+      }
+    }
+  }
+
+  private String checkCut(String s) {
+    String t = s.strip();
+    try {
+      return dev.braid.log.Cut.parse(t.startsWith("[") ? t : "[" + t + "]").toString();
+    } catch (IllegalArgumentException e) {
+      throw usage("--since-position must be a cut like [120,98] (one offset per partition), got '" + s + "': "
+          + e.getMessage());
+    }
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(command.commandLine(), message);
+  }
+
+  private static InputStream open(Path p) {
+    try {
+      return p == null ? System.in : Files.newInputStream(p);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static InputStream counting(InputStream in, AtomicLong n) {
+    return new FilterInputStream(in) {
+      @Override
+      public int read() throws IOException {
+        int b = super.read();
+        if (b >= 0) {
+          n.incrementAndGet();
+        }
+        return b;
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        int k = super.read(b, off, len);
+        if (k > 0) {
+          n.addAndGet(k);
+        }
+        return k;
+      }
+    };
+  }
+}

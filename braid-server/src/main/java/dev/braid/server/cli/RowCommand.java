@@ -1,0 +1,68 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code braid row TABLE KEY...}: rows of a table, and what each is as of. */
+@Command(name = "row", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Read rows of a table (the pushed row with the real-time writes since the push applied).")
+public final class RowCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "TABLE")
+  String table;
+
+  @Parameters(index = "1..*", arity = "1..*", paramLabel = "KEY")
+  List<String> keys;
+
+  @Override
+  public Integer call() {
+    BraidClient http = new BraidClient(client.url);
+    String base = "/v1/tables/" + BraidClient.enc(table) + "/rows";
+    JsonNode r;
+    if (keys.size() == 1) {
+      r = http.get(base + "/" + BraidClient.enc(keys.get(0)));
+    } else {
+      com.fasterxml.jackson.databind.node.ObjectNode body = BraidClient.JSON.createObjectNode();
+      keys.forEach(body.putArray("keys")::add);
+      r = http.post(base + ":batchGet", "application/json", body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    PrintWriter out = command.commandLine().getOut();
+    if (client.json) {
+      out.println(r.toPrettyString());
+      out.flush();
+      return 0;
+    }
+    for (JsonNode row : r.has("rows") ? r.path("rows") : BraidClient.JSON.createArrayNode().add(r)) {
+      out.printf("%s[%s]%s%n", table, row.path("key").asText(), row.path("found").asBoolean() ? ""
+          : "  (no such row: never written, deleted, or expired)");
+      if (row.path("found").asBoolean()) {
+        Table t = new Table("field", "value");
+        for (Iterator<Map.Entry<String, JsonNode>> it = row.path("values").fields(); it.hasNext(); ) {
+          Map.Entry<String, JsonNode> e = it.next();
+          t.row(e.getKey(), e.getValue().isTextual() ? e.getValue().asText() : e.getValue().toString());
+        }
+        t.print(out);
+      }
+      JsonNode a = row.path("asOf");
+      out.printf("as of version %d (push %s): pushed at cut %s, writes applied up to %s%n%n", a.path("version").asLong(),
+          a.path("pushId").isNull() ? "none" : a.path("pushId").asText(), a.path("cut"), a.path("position"));
+    }
+    out.flush();
+    return 0;
+  }
+}

@@ -1,0 +1,415 @@
+package dev.braid.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.Braid;
+import dev.braid.log.Cut;
+import dev.braid.table.Patch;
+import dev.braid.table.PushFormat;
+import dev.braid.table.PushOptions;
+import dev.braid.table.PushReport;
+import dev.braid.table.Table;
+import dev.braid.table.TableRow;
+import dev.braid.table.WriteResult;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The HTTP routes of the hybrid store's tables, under {@code /v1/tables/{t}}: reads (one row, a
+ * batch), real-time writes (PUT, PATCH, DELETE of a row), bulk pushes (a streamed JSON-lines or
+ * CSV body), push reports, versions and activation. Each maps one to one onto {@link Table}.
+ *
+ * <p>A write's logical timestamp comes from, in order: the query parameter {@code ts}, the header
+ * {@code Braid-Timestamp}, the body field {@code _timestamp} (removed from the row or patch), else
+ * the time the server received it. Each is epoch millis or ISO-8601.
+ */
+final class TableRoutes {
+
+  /** The header that gives a write its logical timestamp. */
+  static final String TIMESTAMP_HEADER = "Braid-Timestamp";
+  /** The body field that gives a write its logical timestamp. */
+  static final String TIMESTAMP_FIELD = "_timestamp";
+
+  /** How the server reads a bounded request body (413 over its limit). */
+  interface BodyReader {
+    byte[] read(Context ctx) throws IOException;
+  }
+
+  private final Supplier<Braid> ready;
+  private final BodyReader body;
+
+  TableRoutes(Supplier<Braid> ready, BodyReader body) {
+    this.ready = ready;
+    this.body = body;
+  }
+
+  void register(RoutesConfig routes) {
+    routes.get("/v1/tables/{table}/rows/{key}", this::get);
+    routes.post("/v1/tables/{table}/rows:batchGet", this::batchGet);
+    routes.put("/v1/tables/{table}/rows/{key}", this::put);
+    routes.patch("/v1/tables/{table}/rows/{key}", this::patch);
+    routes.delete("/v1/tables/{table}/rows/{key}", this::delete);
+    routes.post("/v1/tables/{table}/pushes", this::push);
+    routes.get("/v1/tables/{table}/pushes/{id}", this::pushReport);
+    routes.post("/v1/tables/{table}/repush", this::repush);
+    routes.get("/v1/tables/{table}/versions", this::versions);
+    routes.post("/v1/tables/{table}/versions/{id}/activate", this::activate);
+  }
+
+  private Table table(Context ctx) {
+    return ready.get().table(ctx.pathParam("table")); // 404 unknown-table for a name not in the spec
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+  // ---------------------------------------------------------------------------------------------
+
+  private void get(Context ctx) {
+    Table t = table(ctx);
+    ok(ctx, row(t.name(), t.get(ctx.pathParam("key"))));
+  }
+
+  private void batchGet(Context ctx) throws IOException {
+    Table t = table(ctx);
+    JsonNode root = parseObject(body.read(ctx), "{\"keys\": [\"k1\", \"k2\"]}");
+    List<String> list = BraidServer.keys(root);
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("table", t.name());
+    ArrayNode rows = o.putArray("rows");
+    for (TableRow r : t.getAll(list)) {
+      rows.add(row(t.name(), r));
+    }
+    ok(ctx, o);
+  }
+
+  static ObjectNode row(String table, TableRow r) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("table", table);
+    o.put("key", r.key());
+    o.put("found", r.found());
+    o.set("values", Json.MAPPER.valueToTree(r.values()));
+    ObjectNode a = o.putObject("asOf");
+    a.put("version", r.asOf().version());
+    if (r.asOf().pushId() == null) {
+      a.putNull("pushId");
+    } else {
+      a.put("pushId", r.asOf().pushId());
+    }
+    a.set("cut", Json.cut(r.asOf().cut()));
+    a.set("position", Json.cut(r.asOf().position()));
+    return o;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writes
+  // ---------------------------------------------------------------------------------------------
+
+  private void put(Context ctx) throws IOException {
+    Table t = table(ctx);
+    ObjectNode row = parseObject(body.read(ctx), "the row as a JSON object");
+    Long ts = timestamp(ctx, row);
+    @SuppressWarnings("unchecked")
+    Map<String, Object> values = Json.MAPPER.convertValue(row, Map.class);
+    WriteResult w;
+    try {
+      w = t.put(ctx.pathParam("key"), values, ts);
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("invalid-row", "table '" + t.name() + "': " + e.getMessage() + "; nothing was written");
+    }
+    ok(ctx, written(t.name(), ctx.pathParam("key"), "put", w));
+  }
+
+  private void patch(Context ctx) throws IOException {
+    Table t = table(ctx);
+    ObjectNode json = parseObject(body.read(ctx), "{\"set\": {...}, \"add\": {...}, \"remove\": {...}, \"put\": {...}}");
+    Long ts = timestamp(ctx, json);
+    WriteResult w;
+    try {
+      @SuppressWarnings("unchecked")
+      Map<String, Object> m = Json.MAPPER.convertValue(json, Map.class);
+      w = t.patch(ctx.pathParam("key"), Patch.fromJson(m), ts);
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("invalid-patch", "table '" + t.name() + "': " + e.getMessage()
+          + "; nothing was written");
+    }
+    ok(ctx, written(t.name(), ctx.pathParam("key"), "patch", w));
+  }
+
+  private void delete(Context ctx) {
+    Table t = table(ctx);
+    Long ts = timestamp(ctx, null);
+    WriteResult w;
+    try {
+      w = t.delete(ctx.pathParam("key"), ts);
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("invalid-key", "table '" + t.name() + "': " + e.getMessage());
+    }
+    ok(ctx, written(t.name(), ctx.pathParam("key"), "delete", w));
+  }
+
+  private static ObjectNode written(String table, String key, String op, WriteResult w) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("table", table);
+    o.put("key", key);
+    o.put("op", op);
+    o.put("partition", w.partition());
+    o.put("offset", w.offset());
+    o.put("timestamp", w.timestamp());
+    return o;
+  }
+
+  /** The write's logical timestamp (see the class comment), or null for the time of ingest. */
+  private static Long timestamp(Context ctx, ObjectNode body) {
+    String q = ctx.queryParam("ts");
+    if (q != null && !q.isBlank()) {
+      if (body != null) {
+        body.remove(TIMESTAMP_FIELD);
+      }
+      return time("query parameter 'ts'", q);
+    }
+    String h = ctx.header(TIMESTAMP_HEADER);
+    if (h != null && !h.isBlank()) {
+      if (body != null) {
+        body.remove(TIMESTAMP_FIELD);
+      }
+      return time("header " + TIMESTAMP_HEADER, h);
+    }
+    if (body != null && body.has(TIMESTAMP_FIELD)) {
+      JsonNode f = body.remove(TIMESTAMP_FIELD);
+      if (f.isIntegralNumber()) {
+        return f.asLong();
+      }
+      if (f.isTextual()) {
+        return time("body field " + TIMESTAMP_FIELD, f.asText());
+      }
+      throw Problem.badRequest("bad-timestamp", "body field " + TIMESTAMP_FIELD + " must be epoch millis or "
+          + "ISO-8601 text, got " + f);
+    }
+    return null;
+  }
+
+  static long time(String where, String v) {
+    String s = v.strip();
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      try {
+        return Instant.parse(s).toEpochMilli();
+      } catch (DateTimeParseException e2) {
+        throw Problem.badRequest("bad-timestamp", where + " must be epoch millis or ISO-8601 like "
+            + "2026-11-22T10:00:00Z, got '" + v + "'");
+      }
+    }
+  }
+
+  private static ObjectNode parseObject(byte[] bytes, String expected) {
+    JsonNode root;
+    try {
+      root = Json.parse(bytes);
+    } catch (JsonProcessingException e) {
+      throw Problem.badRequest("malformed-json", String.format("the body is not valid JSON at line %d, column %d: %s",
+          e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
+          e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), e.getOriginalMessage()));
+    } catch (IOException e) {
+      throw Problem.badRequest("malformed-json", "the body cannot be read as JSON: " + e.getMessage());
+    }
+    if (root == null || root.isMissingNode()) {
+      throw Problem.badRequest("empty-body", "the body is empty: send " + expected);
+    }
+    if (!(root instanceof ObjectNode o)) {
+      throw Problem.badRequest("malformed-json", "the body must be a JSON object (" + expected + "), not "
+          + root.getNodeType().name().toLowerCase(Locale.ROOT));
+    }
+    return o;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pushes
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * {@code POST /v1/tables/{t}/pushes}: the body (JSON lines or CSV, by {@code Content-Type}) is
+   * streamed into the push, never held whole. With {@code wait=true} (the default) the answer is the
+   * final report (200 when done, 422 with the report when the push failed); with {@code wait=false}
+   * it is 202 once the body is loaded, with {@code Location} to follow the replay and swap.
+   */
+  private void push(Context ctx) throws IOException {
+    Table t = table(ctx);
+    String type = mediaType(ctx);
+    PushFormat format;
+    if (type.equals("application/x-ndjson") || type.equals("application/jsonl") || type.equals("application/ndjson")) {
+      format = PushFormat.jsonLines();
+    } else if (type.equals("text/csv")) {
+      format = PushFormat.csv();
+    } else {
+      throw new Problem(415, "unsupported-media-type", "Unsupported media type", "send a push as "
+          + "application/x-ndjson (JSON lines) or text/csv (a header line naming the fields), not '"
+          + (type.isEmpty() ? "(no Content-Type)" : type) + "'");
+    }
+    boolean wait = bool(ctx, "wait", true);
+    String source = ctx.queryParam("source");
+    PushOptions o = PushOptions.defaults(source == null || source.isBlank() ? "request body" : source.strip())
+        .withFormat(format).incremental(bool(ctx, "incremental", false)).waitForSwap(wait);
+    String since = ctx.queryParam("since");
+    String sincePosition = ctx.queryParam("sincePosition");
+    if (since != null && sincePosition != null) {
+      throw Problem.badRequest("bad-parameter", "give since or sincePosition, not both");
+    }
+    if (since != null) {
+      o = o.since(time("query parameter 'since'", since));
+    }
+    if (sincePosition != null) {
+      try {
+        String s = sincePosition.strip();
+        o = o.sincePosition(Cut.parse(s.startsWith("[") ? s : "[" + s + "]"));
+      } catch (IllegalArgumentException e) {
+        throw Problem.badRequest("bad-parameter", "query parameter 'sincePosition' must be a cut like [120,98]: "
+            + e.getMessage());
+      }
+    }
+    String maxBad = ctx.queryParam("maxBadRows");
+    if (maxBad != null) {
+      try {
+        o = o.maxBadRows(maxBad);
+      } catch (IllegalArgumentException e) {
+        throw Problem.badRequest("bad-parameter", "query parameter 'maxBadRows': " + e.getMessage());
+      }
+    }
+    PushReport r;
+    try (InputStream in = new FilterInputStream(ctx.req().getInputStream()) {
+      @Override
+      public void close() {
+        // the container closes the request
+      }
+    }) {
+      r = t.push(in, o);
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-push", "table '" + t.name() + "': " + e.getMessage());
+    } catch (IllegalStateException e) {
+      throw new Problem(409, "push-conflict", "Conflict", e.getMessage());
+    }
+    answer(ctx, t, r, wait);
+  }
+
+  private void repush(Context ctx) {
+    Table t = table(ctx);
+    boolean wait = bool(ctx, "wait", true);
+    PushReport r;
+    try {
+      r = t.repush(wait);
+    } catch (IllegalStateException e) {
+      throw new Problem(409, "push-conflict", "Conflict", e.getMessage());
+    }
+    answer(ctx, t, r, wait);
+  }
+
+  private static void answer(Context ctx, Table t, PushReport r, boolean wait) {
+    ObjectNode o = report(r);
+    if (r.state().equals("failed")) {
+      ObjectNode p = Json.problem(new Problem(422, "push-failed", "Push failed", r.failure() + "; the current "
+          + "version is unchanged"), ctx.path());
+      p.set("report", o);
+      ctx.status(422).contentType("application/problem+json").result(bytes(p));
+      return;
+    }
+    if (!wait && !r.state().equals("done")) {
+      ctx.status(202).header("Location", "/v1/tables/" + t.name() + "/pushes/" + r.pushId());
+      ctx.contentType("application/json").result(bytes(o));
+      return;
+    }
+    ok(ctx, o);
+  }
+
+  private void pushReport(Context ctx) {
+    Table t = table(ctx);
+    ok(ctx, report(t.push(ctx.pathParam("id"))));
+  }
+
+  static ObjectNode report(PushReport r) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("table", r.table());
+    o.put("pushId", r.pushId());
+    o.put("version", r.version());
+    o.put("state", r.state());
+    o.put("bytes", r.bytes());
+    o.put("rows", r.rows());
+    o.put("distinctKeys", r.distinctKeys());
+    o.put("expired", r.expired());
+    o.put("badRows", r.badRows());
+    ArrayNode bad = o.putArray("bad");
+    for (PushReport.BadRow b : r.bad()) {
+      bad.addObject().put("file", b.file()).put("line", b.line()).put("reason", b.reason());
+    }
+    o.set("cut", Json.cut(r.cut()));
+    o.put("replayed", r.replayed());
+    o.put("seconds", Math.round(r.seconds() * 1000) / 1000.0);
+    o.put("rowsPerSecond", r.seconds() > 0 ? Math.round(r.rows() / r.seconds()) : 0);
+    if (r.failure() != null) {
+      o.put("failure", r.failure());
+    }
+    return o;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Versions
+  // ---------------------------------------------------------------------------------------------
+
+  private void versions(Context ctx) {
+    Table t = table(ctx);
+    ObjectNode o = Json.versions(t.name(), t.versions());
+    o.remove("view");
+    o.put("table", t.name());
+    ok(ctx, o);
+  }
+
+  private void activate(Context ctx) {
+    Table t = table(ctx);
+    String raw = ctx.pathParam("id");
+    long id;
+    try {
+      id = Long.parseLong(raw);
+    } catch (NumberFormatException e) {
+      throw Problem.badRequest("bad-version", "the version id must be a whole number, got '" + raw + "'");
+    }
+    try {
+      t.activate(id);
+    } catch (IllegalStateException e) {
+      throw new Problem(409, "cannot-activate", "Conflict", e.getMessage());
+    }
+    ObjectNode o = Json.versions(t.name(), t.versions());
+    o.remove("view");
+    o.put("table", t.name());
+    o.put("activated", id);
+    ok(ctx, o);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private static boolean bool(Context ctx, String name, boolean def) {
+    return BraidServer.boolParam(ctx, name, def);
+  }
+
+  private static String mediaType(Context ctx) {
+    return BraidServer.mediaType(ctx);
+  }
+
+  private static byte[] bytes(JsonNode n) {
+    return BraidServer.write(n);
+  }
+
+  private static void ok(Context ctx, JsonNode body) {
+    BraidServer.ok(ctx, body);
+  }
+}

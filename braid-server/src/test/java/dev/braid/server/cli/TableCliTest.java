@@ -1,0 +1,138 @@
+package dev.braid.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.server.http.BraidServer;
+import dev.braid.spec.PipelineSpec;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** braid push, row, versions --table, activate --table and status against a real server: output and exit codes. */
+class TableCliTest {
+
+  static final String SPEC = """
+      tables:
+        users:
+          partitions: 2
+          key: id
+          fields: {id: string, tier: string, score: long}
+      """;
+
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir
+  Path dir;
+
+  BraidServer server;
+
+  record Run(int exit, String out, String err) {}
+
+  @BeforeEach
+  void start() throws Exception {
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("data"),
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  Run braid(String... args) {
+    CommandLine cli = BraidCli.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    int exit = cli.execute(args);
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  String url() {
+    return "--url=" + server.url();
+  }
+
+  @Test
+  void shouldPushAFileReadRowsAndRollBack() throws Exception {
+    Path one = dir.resolve("one.jsonl");
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 1000; i++) {
+      sb.append("{\"id\": \"u").append(i).append("\", \"tier\": \"one\", \"score\": ").append(i).append("}\n");
+    }
+    Files.writeString(one, sb);
+    Run push = braid("push", "users", one.toString(), url());
+    assertThat(push.exit()).as(push.err()).isZero();
+    assertThat(push.out()).contains("current").contains("1,000 rows");
+    assertThat(push.err()).as("an ASCII progress bar when not on a terminal").contains("push users");
+
+    Path two = dir.resolve("two.csv");
+    Files.writeString(two, "id,tier,score\nu1,two,10\n");
+    Run p2 = braid("push", "users", two.toString(), url(), "--json");
+    assertThat(p2.exit()).as(p2.err()).isZero();
+    long v2 = JSON.readTree(p2.out()).path("version").asLong();
+
+    Run row = braid("row", "users", "u1", url());
+    assertThat(row.exit()).isZero();
+    assertThat(row.out()).contains("two").contains("as of version " + v2);
+    Run rows = braid("row", "users", "u1", "u2", url(), "--json");
+    JsonNode r = JSON.readTree(rows.out());
+    assertThat(r.path("rows").get(1).path("found").asBoolean()).as("u2 is not in push two").isFalse();
+
+    Run versions = braid("versions", "users", "--table", url());
+    assertThat(versions.exit()).isZero();
+    assertThat(versions.out()).contains("current").contains("backup");
+    long v1 = v2 - 1; // the first push built the version before
+    Run act = braid("activate", "users", Long.toString(v1), "--table", url());
+    assertThat(act.exit()).as(act.err()).isZero();
+    assertThat(act.out()).contains("table users: version " + v1 + " is current");
+    assertThat(braid("row", "users", "u2", url()).out()).contains("one");
+
+    Run status = braid("status", url());
+    assertThat(status.out()).contains("users").contains("base rows");
+  }
+
+  @Test
+  void shouldReportBadRowsWithTheirLinesAndFail() throws Exception {
+    Path bad = dir.resolve("bad.jsonl");
+    Files.writeString(bad, "{\"id\": \"a\"}\n{\"id\": \"b\", \"score\": \"lots\"}\n");
+    Run r = braid("push", "users", bad.toString(), url());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains("bad row " + bad + ":2:").contains("score").contains("failed");
+
+    Run ok = braid("push", "users", bad.toString(), url(), "--max-bad-rows", "50%");
+    assertThat(ok.exit()).as(ok.err()).isZero();
+    assertThat(ok.out()).contains("1 bad");
+  }
+
+  @Test
+  void shouldRefuseBadOptionsPrecisely() throws Exception {
+    Path f = dir.resolve("x.jsonl");
+    Files.writeString(f, "{\"id\": \"a\"}\n");
+    assertThat(braid("push", "users", f.toString(), url(), "--max-bad-rows", "lots").err())
+        .contains("--max-bad-rows must be a count");
+    assertThat(braid("push", "users", f.toString(), url(), "--since", "yesterday").err())
+        .contains("--since must be epoch millis or ISO-8601");
+    assertThat(braid("push", "users", f.toString(), url(), "--since-position", "[x]").err())
+        .contains("--since-position must be a cut");
+    assertThat(braid("push", "users", dir.resolve("none.jsonl").toString(), url()).err()).contains("no such file");
+    Path txt = dir.resolve("x.txt");
+    Files.writeString(txt, "");
+    assertThat(braid("push", "users", txt.toString(), url()).err()).contains("--format jsonl or --format csv");
+    Run unknown = braid("push", "nope", f.toString(), url());
+    assertThat(unknown.exit()).isEqualTo(1);
+    assertThat(unknown.err()).contains("nope").contains("users");
+    Run inc = braid("push", "users", f.toString(), url(), "--incremental");
+    assertThat(inc.exit()).as(inc.err()).isZero();
+    assertThat(inc.out()).contains("incremental push").contains("applied");
+  }
+}

@@ -1,0 +1,230 @@
+package dev.braid.server.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.spec.PipelineSpec;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The table routes over real HTTP on a loopback port: reads, writes, pushes, versions, and their problems. */
+class TableHttpTest {
+
+  static final String SPEC = """
+      tables:
+        users:
+          partitions: 2
+          key: id
+          fields: {id: string, tier: string, score: long, tags: set<string>, limits: 'map<string,double>'}
+      """;
+
+  static final ObjectMapper JSON = new ObjectMapper();
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @TempDir
+  Path dir;
+
+  BraidServer server;
+
+  @BeforeEach
+  void start() throws Exception {
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "test.yaml"), dir,
+        BraidServer.Config.defaults().withPort(0).withMaxBodyBytes(4096)).awaitReady(30, TimeUnit.SECONDS);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  HttpResponse<String> send(String method, String path, String contentType, String body, String... headers)
+      throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + path)).timeout(Duration.ofSeconds(60));
+    if (contentType != null) {
+      b.header("Content-Type", contentType);
+    }
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+        : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  static JsonNode json(HttpResponse<String> r) throws Exception {
+    return JSON.readTree(r.body());
+  }
+
+  /** Reads the row until its asOf position covers the write (writes apply within milliseconds). */
+  JsonNode readAfter(String key, JsonNode write) throws Exception {
+    for (int i = 0; i < 5000; i++) {
+      JsonNode r = json(send("GET", "/v1/tables/users/rows/" + key, null, null));
+      if (r.path("asOf").path("position").path(write.path("partition").asInt()).asLong() > write.path("offset")
+          .asLong()) {
+        return r;
+      }
+      Thread.sleep(2);
+    }
+    throw new AssertionError("write " + write + " was not applied");
+  }
+
+  @Test
+  void shouldServeRowsWrittenWithPutPatchAndDeleteWithTheirAsOf() throws Exception {
+    HttpResponse<String> put = send("PUT", "/v1/tables/users/rows/u1", "application/json",
+        "{\"id\": \"u1\", \"tier\": \"gold\", \"score\": 5, \"tags\": [\"a\"]}", "Braid-Timestamp", "100");
+    assertThat(put.statusCode()).as(put.body()).isEqualTo(200);
+    assertThat(json(put).path("timestamp").asLong()).isEqualTo(100);
+    HttpResponse<String> patch = send("PATCH", "/v1/tables/users/rows/u1", "application/json",
+        "{\"set\": {\"tier\": \"platinum\"}, \"add\": {\"tags\": [\"b\"]}, \"remove\": {\"tags\": [\"a\"]}, "
+            + "\"put\": {\"limits\": {\"daily\": 500}}, \"_timestamp\": 200}");
+    assertThat(patch.statusCode()).as(patch.body()).isEqualTo(200);
+    // an older write loses to the newer ones whatever its arrival order
+    JsonNode stale = json(send("PATCH", "/v1/tables/users/rows/u1?ts=150", "application/json",
+        "{\"set\": {\"tier\": \"stale\"}}"));
+
+    JsonNode r = readAfter("u1", stale);
+    assertThat(r.path("found").asBoolean()).isTrue();
+    assertThat(r.path("values").path("tier").asText()).isEqualTo("platinum");
+    assertThat(r.path("values").path("tags").toString()).isEqualTo("[\"b\"]");
+    assertThat(r.path("values").path("limits").path("daily").asDouble()).isEqualTo(500.0);
+    assertThat(r.path("asOf").has("version")).isTrue();
+    assertThat(r.path("asOf").has("pushId")).isTrue();
+    assertThat(r.path("asOf").path("cut").size()).isEqualTo(2);
+
+    JsonNode del = json(send("DELETE", "/v1/tables/users/rows/u1?ts=2026-01-01T00:00:00Z", null, null));
+    assertThat(del.path("timestamp").asLong()).isEqualTo(java.time.Instant.parse("2026-01-01T00:00:00Z")
+        .toEpochMilli());
+    assertThat(readAfter("u1", del).path("found").asBoolean()).isFalse();
+
+    JsonNode w = json(send("PUT", "/v1/tables/users/rows/u2", "application/json", "{\"tier\": \"x\"}"));
+    readAfter("u2", w);
+    JsonNode batch = json(send("POST", "/v1/tables/users/rows:batchGet", "application/json",
+        "{\"keys\": [\"u1\", \"u2\"]}"));
+    assertThat(batch.path("rows").get(0).path("found").asBoolean()).isFalse();
+    assertThat(batch.path("rows").get(1).path("values").path("tier").asText()).isEqualTo("x");
+  }
+
+  @Test
+  void shouldAnswerProblemsThatNameWhatIsWrong() throws Exception {
+    HttpResponse<String> r = send("GET", "/v1/tables/nope/rows/k", null, null);
+    assertThat(r.statusCode()).isEqualTo(404);
+    assertThat(json(r).path("detail").asText()).contains("nope").contains("users");
+
+    r = send("PUT", "/v1/tables/users/rows/k", "application/json", "{\"tierr\": \"gold\"}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("type").asText()).isEqualTo("/problems/invalid-row");
+    assertThat(json(r).path("detail").asText()).contains("tierr");
+
+    r = send("PUT", "/v1/tables/users/rows/k", "application/json", "{\"score\": \"many\"}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("score");
+
+    r = send("PATCH", "/v1/tables/users/rows/k", "application/json", "{\"append\": {\"tags\": [\"a\"]}}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("type").asText()).isEqualTo("/problems/invalid-patch");
+    assertThat(json(r).path("detail").asText()).contains("append");
+
+    r = send("PATCH", "/v1/tables/users/rows/k", "application/json", "{\"add\": {\"tier\": [\"a\"]}}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("tier");
+
+    r = send("PUT", "/v1/tables/users/rows/k?ts=yesterday", "application/json", "{\"tier\": \"a\"}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("ts").contains("yesterday");
+
+    r = send("PUT", "/v1/tables/users/rows/k", "application/json", "{\"tier\": \"" + "x".repeat(5000) + "\"}");
+    assertThat(r.statusCode()).isEqualTo(413);
+
+    r = send("POST", "/v1/tables/users/pushes", "application/json", "{}");
+    assertThat(r.statusCode()).isEqualTo(415);
+    assertThat(json(r).path("detail").asText()).contains("text/csv");
+
+    r = send("POST", "/v1/tables/users/pushes?maxBadRows=lots", "text/csv", "id\n");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("lots");
+
+    r = send("POST", "/v1/tables/users/versions/9/activate", null, null);
+    assertThat(r.statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void shouldPushJsonLinesAndCsvAndRollBack() throws Exception {
+    StringBuilder ndjson = new StringBuilder();
+    for (int i = 0; i < 2000; i++) {
+      ndjson.append("{\"id\": \"u").append(i).append("\", \"tier\": \"one\", \"score\": ").append(i).append("}\n");
+    }
+    // larger than the server's body limit (4 KiB): pushes are streamed, not held
+    HttpResponse<String> r = send("POST", "/v1/tables/users/pushes?source=one.jsonl", "application/x-ndjson",
+        ndjson.toString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    JsonNode first = json(r);
+    assertThat(first.path("state").asText()).isEqualTo("done");
+    assertThat(first.path("rows").asLong()).isEqualTo(2000);
+    JsonNode row = json(send("GET", "/v1/tables/users/rows/u7", null, null));
+    assertThat(row.path("values").path("score").asLong()).isEqualTo(7);
+    assertThat(row.path("asOf").path("pushId").asText()).isEqualTo(first.path("pushId").asText());
+
+    r = send("POST", "/v1/tables/users/pushes?wait=false&source=two.csv", "text/csv",
+        "id,tier,score\nu7,two,70\nu8,two,80\n");
+    assertThat(r.statusCode()).as(r.body()).isIn(200, 202);
+    String location = r.statusCode() == 202 ? r.headers().firstValue("Location").orElseThrow()
+        : "/v1/tables/users/pushes/" + json(r).path("pushId").asText();
+    JsonNode report = null;
+    for (int i = 0; i < 5000; i++) {
+      report = json(send("GET", location, null, null));
+      if (report.path("state").asText().equals("done")) {
+        break;
+      }
+      Thread.sleep(2);
+    }
+    assertThat(report.path("state").asText()).isEqualTo("done");
+    assertThat(json(send("GET", "/v1/tables/users/rows/u7", null, null)).path("values").path("tier").asText())
+        .isEqualTo("two");
+    assertThat(json(send("GET", "/v1/tables/users/rows/u9", null, null)).path("found").asBoolean()).isFalse();
+
+    JsonNode versions = json(send("GET", "/v1/tables/users/versions", null, null));
+    assertThat(versions.path("current").asLong()).isEqualTo(report.path("version").asLong());
+    HttpResponse<String> act = send("POST", "/v1/tables/users/versions/" + first.path("version").asLong()
+        + "/activate", null, null);
+    assertThat(act.statusCode()).as(act.body()).isEqualTo(200);
+    assertThat(json(act).path("current").asLong()).isEqualTo(first.path("version").asLong());
+    assertThat(json(send("GET", "/v1/tables/users/rows/u9", null, null)).path("found").asBoolean()).isTrue();
+
+    JsonNode status = json(send("GET", "/v1/status", null, null));
+    assertThat(status.path("tables").get(0).path("name").asText()).isEqualTo("users");
+    assertThat(status.path("tables").get(0).path("currentVersion").asLong())
+        .isEqualTo(first.path("version").asLong());
+  }
+
+  @Test
+  void shouldFailAPushWithBadRowsWithTheirLinesAndKeepTheCurrentVersion() throws Exception {
+    send("POST", "/v1/tables/users/pushes", "application/x-ndjson", "{\"id\": \"a\", \"tier\": \"kept\"}\n");
+    HttpResponse<String> r = send("POST", "/v1/tables/users/pushes?source=bad.jsonl&maxBadRows=1",
+        "application/x-ndjson", "{\"id\": \"a\", \"tier\": \"new\"}\n{\"id\": \"b\", \"score\": \"x\"}\nnot json\n");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(422);
+    JsonNode p = json(r);
+    assertThat(p.path("type").asText()).isEqualTo("/problems/push-failed");
+    assertThat(p.path("detail").asText()).contains("max-bad-rows");
+    assertThat(p.path("report").path("bad").get(0).path("line").asLong()).isEqualTo(2);
+    assertThat(p.path("report").path("bad").get(0).path("reason").asText()).contains("score");
+    assertThat(p.path("report").path("bad").get(1).path("line").asLong()).isEqualTo(3);
+    assertThat(json(send("GET", "/v1/tables/users/rows/a", null, null)).path("values").path("tier").asText())
+        .isEqualTo("kept");
+
+    r = send("POST", "/v1/tables/users/pushes?incremental=true", "application/x-ndjson",
+        "{\"id\": \"c\", \"tier\": \"inc\"}\n");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(json(r).path("rows").asLong()).isEqualTo(1);
+  }
+}
