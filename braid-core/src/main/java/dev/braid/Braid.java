@@ -90,6 +90,42 @@ public interface Braid extends AutoCloseable {
    */
   List<LateEvent> lateEvents(String stream, long fromOffset, int limit);
 
+  /**
+   * Follows the changes stream of a windowed view (see {@link ChangeEvent}): calls {@code consumer}
+   * with every event from id {@code fromId} on (0: from the first; a previous event's
+   * {@code id + 1} resumes after it), then with each new one as it is emitted, until the
+   * subscription or the engine is closed.
+   *
+   * <pre>{@code
+   * try (Subscription s = braid.subscribe("spend_by_user", 0, e ->
+   *     System.out.println(e.kind() + " " + e.key() + " " + e.start() + " " + e.values()))) {
+   *   ...
+   * }
+   * }</pre>
+   *
+   * <p>Threading and back-pressure: the consumer runs on the subscription's own thread, one event at
+   * a time in id order; the view's changes log is the buffer, so a slow consumer falls behind without
+   * holding anything else up. An exception from the consumer ends the subscription (see
+   * {@link Subscription#failure()}).
+   *
+   * @throws UnknownNameException when the view does not exist
+   * @throws IllegalArgumentException when the view has no window, or {@code fromId} is negative or
+   *     past the next id to be emitted
+   */
+  Subscription subscribe(String view, long fromId, java.util.function.Consumer<ChangeEvent> consumer);
+
+  /** As {@link #subscribe(String, long, java.util.function.Consumer)}, only the events of {@code key} (null: all). */
+  Subscription subscribe(String view, long fromId, String key, java.util.function.Consumer<ChangeEvent> consumer);
+
+  /**
+   * Up to {@code limit} events of the changes stream of a windowed view from id {@code fromId} on
+   * (fewer when the stream has fewer); does not wait for new ones.
+   *
+   * @throws UnknownNameException when the view does not exist
+   * @throws IllegalArgumentException as {@link #subscribe(String, long, java.util.function.Consumer)}
+   */
+  List<ChangeEvent> changes(String view, long fromId, int limit);
+
   /** The merged result of {@code key} in {@code view}; over all windows for a windowed view. */
   ViewResult get(String view, String key);
 

@@ -532,6 +532,24 @@ final class BaseFile implements AutoCloseable {
     }
   }
 
+  /** Visits every key of the Base (in index order), as UTF-8 text. */
+  void forEachKey(java.util.function.Consumer<String> visitor) {
+    ByteBuffer m = map;
+    byte[] kb = new byte[64];
+    for (int slot = 0; slot <= slotMask; slot++) {
+      int pos = m.getInt(tablePosition + slot * 8 + 4);
+      if (pos == 0) {
+        continue;
+      }
+      int len = m.getInt(pos);
+      if (kb.length < len) {
+        kb = new byte[len];
+      }
+      m.get(pos + 4, kb, 0, len);
+      visitor.accept(new String(kb, 0, len, java.nio.charset.StandardCharsets.UTF_8));
+    }
+  }
+
   private static boolean keyEquals(ByteBuffer m, int pos, byte[] key, int len) {
     if (m.getInt(pos) != len) {
       return false;

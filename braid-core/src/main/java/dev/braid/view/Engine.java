@@ -71,6 +71,7 @@ public final class Engine implements Braid {
   private final Map<String, dev.braid.table.TableRuntime> tables = new LinkedHashMap<>();
   /** A table whose start-up replay makes no progress for this long fails the open with the reason. */
   static final long TABLE_STALL_SECONDS = 60;
+  private final Map<String, ChangeFeed> changeFeeds = new LinkedHashMap<>();
   private final ScheduledExecutorService scheduler;
   private final Object catalogLock = new Object();
   private volatile boolean closed;
@@ -200,6 +201,7 @@ public final class Engine implements Braid {
       }
     }
     started = true;
+    startChangeFeeds(options.clock());
     // Window retention: evict periodically; a reprocess may add or change retain, so check every view.
     scheduler.scheduleWithFixedDelay(this::evictExpiredWindows, RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
         TimeUnit.MILLISECONDS);
@@ -605,6 +607,59 @@ public final class Engine implements Braid {
     return new Status.Watermark(w, parts);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Changes streams
+  // ---------------------------------------------------------------------------------------------
+
+  /** One changes feed per windowed view, each with its own log stream {@code <view>.changes}. */
+  private void startChangeFeeds(java.util.function.LongSupplier clock) {
+    for (ViewRuntime v : views.values()) {
+      if (v.current().program.window == null) {
+        continue;
+      }
+      StreamSpec s = spec.stream(v.spec.from());
+      ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()),
+          log.getOrCreateStream(v.name + ChangeFeed.SUFFIX, StreamConfig.of(1).withDurability(s.durability())),
+          clock);
+      f.recover();
+      changeFeeds.put(v.name, f);
+      f.start();
+    }
+  }
+
+  /** The changes feed of {@code view}; refuses an unknown view and one without windows. */
+  ChangeFeed changeFeed(String view) {
+    ViewRuntime v = view(view);
+    ChangeFeed f = changeFeeds.get(view);
+    if (f == null) {
+      throw new IllegalArgumentException("view '" + v.name + "' has no window, so it has no changes stream");
+    }
+    return f;
+  }
+
+  @Override
+  public dev.braid.Subscription subscribe(String view, long fromId,
+      java.util.function.Consumer<dev.braid.ChangeEvent> consumer) {
+    return subscribe(view, fromId, null, consumer);
+  }
+
+  @Override
+  public dev.braid.Subscription subscribe(String view, long fromId, String key,
+      java.util.function.Consumer<dev.braid.ChangeEvent> consumer) {
+    requireOpen();
+    java.util.Objects.requireNonNull(consumer, "consumer");
+    return changeFeed(view).subscribe(fromId, key == null ? null : e -> e.key().equals(key), consumer);
+  }
+
+  @Override
+  public List<dev.braid.ChangeEvent> changes(String view, long fromId, int limit) {
+    requireOpen();
+    if (limit < 0) {
+      throw new IllegalArgumentException("limit must be >= 0, was " + limit);
+    }
+    return changeFeed(view).read(fromId, limit);
+  }
+
   @Override
   public List<dev.braid.LateEvent> lateEvents(String stream, long fromOffset, int limit) {
     requireOpen();
@@ -651,6 +706,9 @@ public final class Engine implements Braid {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    for (ChangeFeed f : changeFeeds.values()) {
+      f.close();
     }
     for (ViewRuntime v : views.values()) {
       v.close();

@@ -301,6 +301,38 @@ final class ViewRuntime {
     }
   }
 
+  /**
+   * Every key of the current version that has a group in its Base or Delta, for a full pass over
+   * the view (the changes feed). Each Delta partition is read under its read lock.
+   */
+  java.util.Set<String> keys() {
+    Version v;
+    Delta d;
+    do {
+      v = current;
+      d = v.delta;
+    } while (d == null);
+    java.util.Set<String> out = new java.util.HashSet<>();
+    if (v.base != null) {
+      v.base.forEachKey(out::add);
+    }
+    for (PartitionDelta pd : d.partitions) {
+      long stamp = pd.lock.readLock();
+      try {
+        GroupTable t = pd.table;
+        byte[] kb = t.keyBytes();
+        for (int id = 0, n = t.keyCount(); id < n; id++) {
+          if (t.firstGroupOfKey(id) >= 0) {
+            out.add(new String(kb, t.keyOffset(id), t.keyLength(id), StandardCharsets.UTF_8));
+          }
+        }
+      } finally {
+        pd.lock.unlockRead(stamp);
+      }
+    }
+    return out;
+  }
+
   private static final class Row {
     final long[] longs;
     final Object[] objects;

@@ -261,6 +261,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.get("/v1/views/{view}/keys/{key}", this::getKey);
       cfg.routes.post("/v1/views/{view}/keys:batchGet", this::batchGet);
       cfg.routes.get("/v1/views/{view}/versions", this::versions);
+      cfg.routes.get("/v1/views/{view}/changes", ctx -> ChangesHandler.handle(ctx, ready()));
       cfg.routes.post("/v1/views/{view}/batch", this::batch);
       cfg.routes.post("/v1/views/{view}/reprocess", this::reprocess);
       cfg.routes.post("/v1/views/{view}/versions/{id}/activate", this::activate);

@@ -1,0 +1,51 @@
+package dev.braid;
+
+import java.util.Map;
+
+/**
+ * One entry of a windowed view's changes stream ({@link Braid#subscribe}, {@code GET
+ * /v1/views/{v}/changes}): the result of one window of one key, emitted when the watermark closes
+ * the window and again whenever it changes after that.
+ *
+ * <p>A window {@code [start, end)} is <em>closed</em> when the stream's watermark has reached
+ * {@code end + allowed_lateness} (just {@code end} for a view without {@code allowed_lateness}).
+ * For every {@code (key, window)} the stream holds exactly one {@link Kind#CLOSE}, emitted the first
+ * time the changes feed sees the window closed, then one {@link Kind#CORRECTION} each time the
+ * merged result of the window differs from the last one emitted for it: a batch cycle folded in
+ * events that had come too late for the speed layer, or (without {@code allowed_lateness}, or from
+ * a partition that was idle behind the watermark) the speed layer added an event to a window the
+ * watermark had already passed.
+ *
+ * @param id the event's position in the view's changes log ({@code <view>.changes}); strictly
+ *     increasing within a view, and stable across restarts. Resume after an event with {@code id + 1}
+ * @param kind {@link Kind#CLOSE} or {@link Kind#CORRECTION}
+ * @param key the group key
+ * @param start the window's start (epoch millis); for a session, its first event time
+ * @param end the window's end (exclusive); for a session, its last event time plus the gap
+ * @param values aggregate name to result, as a read returns them (numbers as {@code Long} or
+ *     {@code Double})
+ * @param state the window's state in the read the feed made: {@link ViewResult.WindowState#FINAL}
+ *     when the Base covers it, else {@link ViewResult.WindowState#PROVISIONAL}
+ * @param corrects for a correction, the id of the event it supersedes (the window's previous
+ *     close or correction); -1 for a close
+ * @param version the view version the result was read from
+ * @param watermarkMillis the stream's watermark when the feed read the result
+ * @param emittedAtMillis when the event was written, by the engine's clock
+ */
+public record ChangeEvent(long id, String view, Kind kind, String key, long start, long end,
+    Map<String, Object> values, ViewResult.WindowState state, long corrects, long version, long watermarkMillis,
+    long emittedAtMillis) {
+
+  /** What a change says about its window. */
+  public enum Kind {
+    /** The watermark closed the window; its first result. */
+    CLOSE,
+    /** A window emitted before has a new result. */
+    CORRECTION;
+
+    /** The lower-case name used on the wire ({@code close}, {@code correction}). */
+    public String wireName() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+}

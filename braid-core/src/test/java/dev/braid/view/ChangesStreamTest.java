@@ -1,0 +1,147 @@
+package dev.braid.view;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.Braid;
+import dev.braid.ChangeEvent;
+import dev.braid.Subscription;
+import dev.braid.UnknownNameException;
+import dev.braid.ViewResult;
+import dev.braid.event.FieldType;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The changes stream of a windowed view: a close per window once the watermark passes its end plus
+ * the allowed lateness, a correction after a batch cycle folds in a late event, nothing twice across
+ * passes and restarts, resumption by id, subscriptions and precise errors.
+ */
+class ChangesStreamTest {
+
+  static final long T = 1_780_000_020_000L - 1_780_000_020_000L % 60_000; // a minute boundary
+  static final long MIN = 60_000;
+
+  static PipelineSpec spec() {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(1).key("k").time("ts").field("k", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).field("x", FieldType.LONG).build())
+        .view(ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
+            .allowedLateness(Duration.ofSeconds(10)).aggregate("n", "count").aggregate("total", "sum(x)").build())
+        .view(ViewSpec.builder("all").from("s").groupBy("k").aggregate("n", "count").build())
+        .build();
+  }
+
+  static void send(Engine b, String k, long ts, long x) throws InterruptedException {
+    assertThat(b.ingest("s", List.of(Map.of("k", k, "ts", ts, "x", x))).rejections()).isEmpty();
+    assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+  }
+
+  @Test
+  void shouldEmitEachClosedWindowOnceAndACorrectionAfterABatchCycle(@TempDir Path dir) throws Exception {
+    long correctionId;
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      ChangeFeed feed = b.changeFeed("v");
+      send(b, "a", T + 1_000, 1);
+      send(b, "b", T + 2_000, 2);
+      send(b, "a", T + MIN + 1_000, 3);
+      feed.pass();
+      assertThat(b.changes("v", 0, 100)).as("the watermark closed nothing yet").isEmpty();
+
+      send(b, "c", T + 2 * MIN + 10_000, 4); // watermark T+2m10s: closes every window ending at or before T+2m
+      feed.pass();
+      feed.pass();
+      List<ChangeEvent> closes = b.changes("v", 0, 100);
+      assertThat(closes).extracting(ChangeEvent::kind).containsOnly(ChangeEvent.Kind.CLOSE);
+      assertThat(closes).extracting(e -> e.key() + "@" + (e.start() - T) + "=" + e.values())
+          .containsExactlyInAnyOrder("a@0={n=1, total=1}", "b@0={n=1, total=2}", "a@60000={n=1, total=3}");
+      assertThat(closes).extracting(ChangeEvent::id).isSorted().doesNotHaveDuplicates();
+      assertThat(closes).allSatisfy(e -> {
+        assertThat(e.end()).isEqualTo(e.start() + MIN);
+        assertThat(e.corrects()).isEqualTo(-1);
+        assertThat(e.watermarkMillis()).isEqualTo(T + 2 * MIN + 10_000);
+        assertThat(e.state()).isEqualTo(ViewResult.WindowState.PROVISIONAL); // no Base covers them yet
+      });
+
+      send(b, "a", T + 5_000, 10); // too late for the speed layer
+      feed.pass();
+      assertThat(b.changes("v", 3, 100)).as("a late event changes nothing before a batch cycle").isEmpty();
+      b.runBatch("v");
+      feed.pass();
+      List<ChangeEvent> after = b.changes("v", 3, 100);
+      assertThat(after).hasSize(1);
+      ChangeEvent c = after.get(0);
+      assertThat(c.kind()).isEqualTo(ChangeEvent.Kind.CORRECTION);
+      assertThat(c.key()).isEqualTo("a");
+      assertThat(c.start()).isEqualTo(T);
+      assertThat(c.values()).isEqualTo(Map.of("n", 2L, "total", 11L));
+      assertThat(c.state()).isEqualTo(ViewResult.WindowState.FINAL);
+      long closeOfA = closes.stream().filter(e -> e.key().equals("a") && e.start() == T).findFirst().orElseThrow()
+          .id();
+      assertThat(c.corrects()).isEqualTo(closeOfA);
+      correctionId = c.id();
+
+      LinkedBlockingQueue<ChangeEvent> got = new LinkedBlockingQueue<>();
+      try (Subscription s = b.subscribe("v", 0, "a", got::add)) {
+        for (int i = 0; i < 3; i++) {
+          assertThat(got.poll(10, TimeUnit.SECONDS)).isNotNull().extracting(ChangeEvent::key).isEqualTo("a");
+        }
+        send(b, "a", T + 3 * MIN + 20_000, 5); // closes c@2m only
+        feed.pass();
+        assertThat(got.poll(200, TimeUnit.MILLISECONDS)).as("the key filter drops c's close").isNull();
+        assertThat(s.isClosed()).isFalse();
+      }
+    }
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      ChangeFeed feed = b.changeFeed("v");
+      long end = feed.endId();
+      feed.pass();
+      assertThat(feed.endId()).as("a restart emits no window again").isEqualTo(end);
+      LinkedBlockingQueue<ChangeEvent> got = new LinkedBlockingQueue<>();
+      try (Subscription s = b.subscribe("v", correctionId, got::add)) {
+        assertThat(got.poll(10, TimeUnit.SECONDS)).extracting(ChangeEvent::id).isEqualTo(correctionId);
+        send(b, "d", T + 5 * MIN, 1); // closes a@3m
+        feed.pass();
+        ChangeEvent next = got.poll(10, TimeUnit.SECONDS);
+        assertThat(next).isNotNull();
+        assertThat(next.id()).isGreaterThan(correctionId);
+        assertThat(s.nextId()).isGreaterThan(next.id() - 1);
+      }
+      assertThatThrownBy(() -> b.changes("nope", 0, 1)).isInstanceOf(UnknownNameException.class)
+          .hasMessageContaining("unknown view 'nope'");
+      assertThatThrownBy(() -> b.changes("all", 0, 1)).isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("view 'all' has no window, so it has no changes stream");
+      assertThatThrownBy(() -> b.subscribe("v", end + 100, e -> { })).isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("change id " + (end + 100) + " is out of range for view 'v'");
+      assertThatThrownBy(() -> b.changes("v", -1, 1)).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
+  void shouldEndASubscriptionWhoseConsumerThrowsAndKeepTheFailure(@TempDir Path dir) throws Exception {
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      send(b, "a", T + 1_000, 1);
+      send(b, "a", T + 2 * MIN, 1);
+      b.changeFeed("v").pass();
+      Subscription s = b.subscribe("v", 0, e -> {
+        throw new IllegalStateException("boom");
+      });
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!s.isClosed() && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      assertThat(s.isClosed()).isTrue();
+      assertThat(s.failure()).hasMessage("boom");
+      s.close();
+    }
+  }
+}

@@ -1,0 +1,111 @@
+package dev.braid.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.Braid;
+import dev.braid.ChangeEvent;
+import dev.braid.Subscription;
+import dev.braid.UnknownNameException;
+import io.javalin.http.Context;
+import io.javalin.http.sse.SseHandler;
+import java.io.UncheckedIOException;
+import java.util.Locale;
+
+/**
+ * {@code GET /v1/views/{view}/changes}: a view's changes stream (see {@link ChangeEvent}) as
+ * server-sent events. Each event has {@code id:} (the change id), {@code event:} ({@code close} or
+ * {@code correction}) and {@code data:} (one line of JSON). The stream starts after the id in the
+ * {@code Last-Event-ID} header when there is one (a reconnecting browser or client sends it), else
+ * at {@code ?from=} (default 0, the first change ever emitted); {@code ?key=} keeps one key's events.
+ * Everything is checked before the stream starts, so a bad request gets a problem document: an
+ * unknown view is {@code 404}, a view without a window, a malformed or out-of-range id is
+ * {@code 400}, a request that does not accept {@code text/event-stream} is {@code 406}.
+ *
+ * <p>Each connection is a {@link Braid#subscribe subscription}: its thread writes to the client, so
+ * a slow client holds up only itself (the changes log is the buffer); no Jetty thread waits while
+ * the connection is open. The subscription ends when the client goes away or the server stops.
+ */
+final class ChangesHandler {
+
+  static final String LAST_EVENT_ID = "Last-Event-ID";
+
+  private ChangesHandler() {}
+
+  static void handle(Context ctx, Braid b) throws Exception {
+    String view = ctx.pathParam("view");
+    String key = ctx.queryParam("key");
+    long from = from(ctx);
+    try {
+      b.changes(view, from, 0); // refuses an unknown view, a view without a window and an id out of range
+    } catch (UnknownNameException e) {
+      throw e;
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-changes-request", e.getMessage());
+    }
+    String accept = ctx.header("Accept");
+    if (accept == null || !accept.contains("text/event-stream")) {
+      throw new Problem(406, "not-acceptable", "Not acceptable",
+          "the changes of a view are server-sent events: send 'Accept: text/event-stream'");
+    }
+    new SseHandler(client -> {
+      client.keepAlive();
+      Subscription s = b.subscribe(view, from, key, e -> {
+        if (!client.terminated()) {
+          client.sendEvent(e.kind().wireName(), json(e), Long.toString(e.id()));
+        }
+      });
+      client.onClose(s::close);
+      if (client.terminated()) {
+        s.close();
+      }
+    }).handle(ctx);
+  }
+
+  /** The first id to send: after {@code Last-Event-ID} when present, else {@code ?from=}. */
+  private static long from(Context ctx) {
+    String last = ctx.header(LAST_EVENT_ID);
+    if (last != null && !last.isBlank()) {
+      try {
+        long id = Long.parseLong(last.trim());
+        if (id < 0 || id == Long.MAX_VALUE) {
+          throw new NumberFormatException();
+        }
+        return id + 1;
+      } catch (NumberFormatException e) {
+        throw Problem.badRequest("bad-last-event-id", String.format(
+            "Last-Event-ID '%s' is not a change id (a non-negative integer sent as the 'id' of an event)", last));
+      }
+    }
+    String from = ctx.queryParam("from");
+    if (from == null) {
+      return 0;
+    }
+    try {
+      long f = Long.parseLong(from);
+      if (f < 0) {
+        throw new NumberFormatException();
+      }
+      return f;
+    } catch (NumberFormatException e) {
+      throw Problem.badRequest("bad-parameter", String.format("from '%s' is not a change id (a non-negative integer)",
+          from));
+    }
+  }
+
+  /** One event as one line of JSON. */
+  static String json(ChangeEvent e) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("id", e.id()).put("view", e.view()).put("kind", e.kind().wireName()).put("key", e.key())
+        .put("start", e.start()).put("end", e.end()).put("state", e.state().name().toLowerCase(Locale.ROOT));
+    o.set("values", Json.MAPPER.valueToTree(e.values()));
+    if (e.corrects() >= 0) {
+      o.put("corrects", e.corrects());
+    }
+    o.put("version", e.version()).put("watermark", e.watermarkMillis()).put("emittedAt", e.emittedAtMillis());
+    try {
+      return Json.MAPPER.writeValueAsString(o);
+    } catch (JsonProcessingException ex) {
+      throw new UncheckedIOException(ex);
+    }
+  }
+}
