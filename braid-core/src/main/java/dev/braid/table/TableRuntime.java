@@ -682,8 +682,12 @@ public final class TableRuntime implements Table, AutoCloseable {
     int p = Partitioner.partition(kb, 0, kb.length, writes.partitions());
     Object[] values = null;
     long lastWrite = Long.MAX_VALUE;
+    long keyPosition;
     d.locks[p].readLock().lock();
     try {
+      // the key's partition position with its state, under the same lock: read after the unlock, a
+      // write the follower applies in between would be in asOf but not in the answer
+      keyPosition = d.position.get(p);
       RowState s = d.rows[p].get(key);
       if (s != null) {
         values = s.materialize();
@@ -707,7 +711,9 @@ public final class TableRuntime implements Table, AutoCloseable {
     if (values != null && spec.ttl() != null && lastWrite < System.currentTimeMillis() - spec.ttl().toMillis()) {
       values = null; // expired: lazily dropped on read
     }
-    TableAsOf asOf = new TableAsOf(v.id, v.pushId, v.cut, d.position());
+    long[] position = d.position().toArray();
+    position[p] = keyPosition;
+    TableAsOf asOf = new TableAsOf(v.id, v.pushId, v.cut, Cut.of(position));
     if (values == null) {
       return new TableRow(key, false, Map.of(), asOf);
     }
