@@ -555,7 +555,9 @@ public final class Ingestor {
   /**
    * Fills the dedup index from the log: every record with an id whose ingest time is inside the
    * dedup window. Call once, before the first ingest (the engine does, when it opens the stream).
-   * Reads every partition from its start; returns the entries added.
+   * Reads each partition from its first record ingested inside the window (found by
+   * {@link LogStream#firstOffsetIngestedAtOrAfter}), so the work grows with the window, not with
+   * the log; returns the entries added.
    */
   public long rebuildDedupIndex() {
     long horizon = clock.getAsLong() - dedup.windowMillis();
@@ -564,7 +566,7 @@ public final class Ingestor {
     long added = 0;
     for (int p = 0; p < stream.partitions(); p++) {
       long end = stream.endOffset(p);
-      try (LogReader r = stream.reader(p, stream.startOffset(p))) {
+      try (LogReader r = stream.reader(p, stream.firstOffsetIngestedAtOrAfter(p, horizon, end))) {
         while (r.position() < end) {
           RecordCursor c = r.poll();
           boolean any = false;

@@ -49,4 +49,56 @@ public interface LogStream {
 
   /** Forces everything appended so far to disk, whatever the durability mode. */
   void flush();
+
+  /**
+   * How far ingest times may step back within a partition: writers stamp a batch before they take
+   * the partition's append lock, so a batch may carry a time a little older than the one before
+   * it, never by this much. {@link #firstOffsetIngestedAtOrAfter} relies on it.
+   */
+  long INGEST_TIME_SLACK_MILLIS = 5_000;
+
+  /**
+   * The offset of the first record of {@code partition} below {@code end} whose ingest time is at
+   * or after {@code ingestTimeMillis}, or {@code end} if there is none. A binary search over
+   * offsets for a record ingested before {@code ingestTimeMillis - }{@link #INGEST_TIME_SLACK_MILLIS}
+   * (O(log n) reads of one batch each), then a forward scan from there that covers the records of
+   * about that slack, not the partition from its start. Used to start a replay at a point in
+   * time (a table push's {@code --since}, the dedup index rebuilt at start-up).
+   */
+  default long firstOffsetIngestedAtOrAfter(int partition, long ingestTimeMillis, long end) {
+    long a = startOffset(partition);
+    try (LogReader r = reader(partition, a)) {
+      long b = end; // every record below a was ingested before the time minus the slack, or a is the start
+      while (b - a > 64) {
+        long mid = a + (b - a) / 2;
+        r.seek(mid);
+        RecordCursor c = r.poll();
+        if (!c.next()) {
+          b = mid;
+        } else if (c.ingestTime() < ingestTimeMillis - INGEST_TIME_SLACK_MILLIS) {
+          a = c.offset();
+        } else {
+          b = mid;
+        }
+      }
+      r.seek(a);
+      while (r.position() < end) {
+        RecordCursor c = r.poll();
+        boolean any = false;
+        while (c.next()) {
+          any = true;
+          if (c.offset() >= end) {
+            return end;
+          }
+          if (c.ingestTime() >= ingestTimeMillis) {
+            return c.offset();
+          }
+        }
+        if (!any) {
+          break;
+        }
+      }
+    }
+    return end;
+  }
 }

@@ -963,59 +963,9 @@ public final class TableRuntime implements Table, AutoCloseable {
     if (o.sinceMillis() != null) {
       long[] cut = new long[end.partitions()];
       for (int p = 0; p < cut.length; p++) {
-        cut[p] = firstIngestedAtOrAfter(p, o.sinceMillis(), end.offset(p));
+        cut[p] = writes.firstOffsetIngestedAtOrAfter(p, o.sinceMillis(), end.offset(p));
       }
       return Cut.of(cut);
-    }
-    return end;
-  }
-
-  /**
-   * Ingest times may step back by a little within a partition (writers stamp them before they
-   * take the partition's append lock), never by this much; the search below relies on it.
-   */
-  static final long INGEST_TIME_SLACK_MILLIS = 5_000;
-
-  /**
-   * The offset of the first write of partition {@code p} ingested at or after {@code since}
-   * ({@code end} if none). Binary search over offsets for the last write ingested before
-   * {@code since - slack} (O(log n) reads of one batch each), then a forward scan from there: the
-   * scan covers the writes of about {@code slack}, not the partition from its start.
-   */
-  private long firstIngestedAtOrAfter(int p, long since, long end) {
-    long lo = writes.startOffset(p);
-    long hi = end; // invariant: every write below lo is known to be before since - slack, or lo is the start
-    try (LogReader r = writes.reader(p, lo)) {
-      long a = lo;
-      long b = end;
-      while (b - a > 64) {
-        long mid = a + (b - a) / 2;
-        r.seek(mid);
-        RecordCursor c = r.poll();
-        if (!c.next()) {
-          b = mid;
-          continue;
-        }
-        if (c.ingestTime() < since - INGEST_TIME_SLACK_MILLIS) {
-          a = c.offset();
-        } else {
-          b = mid;
-        }
-      }
-      r.seek(a);
-      while (r.position() < hi) {
-        RecordCursor c = r.poll();
-        boolean any = false;
-        while (c.next()) {
-          any = true;
-          if (c.ingestTime() >= since) {
-            return c.offset();
-          }
-        }
-        if (!any) {
-          break;
-        }
-      }
     }
     return end;
   }

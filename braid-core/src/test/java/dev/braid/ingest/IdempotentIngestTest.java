@@ -237,6 +237,46 @@ class IdempotentIngestTest {
     assertThat(old.accepted()).isEqualTo(4);
   }
 
+  /**
+   * A rebuild after a long history (hundreds of batches per partition, so the rebuild's search
+   * for the window's first record really searches) holds exactly the ids ingested inside the
+   * window: a naive model of every id with its last ingest time says which are still duplicates.
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "seed {0}")
+  @org.junit.jupiter.params.provider.ValueSource(longs = {1, 2, 3})
+  void shouldRebuildExactlyTheIdsInsideTheWindowAfterALongHistory(long seed) {
+    java.util.Random random = new java.util.Random(seed);
+    Duration window = Duration.ofMinutes(30);
+    StreamSpec spec = payments().id("txn").dedupWindow(window).build();
+    Ingestor in = ingestor(spec);
+    Map<String, Long> firstIngested = new HashMap<>();
+    for (int request = 0; request < 600; request++) {
+      List<Map<String, Object>> batch = new ArrayList<>();
+      for (int i = 1 + random.nextInt(5); i > 0; i--) {
+        String txn = "t" + random.nextInt(2_000);
+        batch.add(event("u" + random.nextInt(50), txn, 1));
+        Long seen = firstIngested.get(txn);
+        if (seen == null || seen < clock.get() - window.toMillis()) {
+          firstIngested.put(txn, clock.get()); // appended (again): a new entry
+        }
+      }
+      in.ingestMaps(batch);
+      clock.addAndGet(random.nextInt(20_000));
+    }
+    long horizon = clock.get() - window.toMillis();
+    long inside = firstIngested.values().stream().filter(t -> t >= horizon).count();
+
+    Ingestor reopened = ingestor(spec);
+    reopened.rebuildDedupIndex();
+    for (Map.Entry<String, Long> e : firstIngested.entrySet()) {
+      IngestResult again = reopened.ingestMaps(List.of(event("u0", e.getKey(), 1)));
+      assertThat(again.duplicates()).as("seed %d: %s first ingested at %d, horizon %d", seed, e.getKey(),
+          e.getValue(), horizon).isEqualTo(e.getValue() >= horizon ? 1 : 0);
+    }
+    assertThat(inside).as("seed %d: the history must leave ids on both sides of the horizon", seed)
+        .isPositive().isLessThan(firstIngested.size());
+  }
+
   @Test
   void shouldLetOnlyOneOfManyConcurrentRequestsWithTheSameKeyAppend() throws Exception {
     Ingestor in = ingestor(payments().build());

@@ -384,6 +384,42 @@ abstract class LogContractTest {
     assertThat(readAll(again, 0, again.startOffset(0))).as("seed %d", seed).isEqualTo(expected.get(0));
   }
 
+  /**
+   * {@link LogStream#firstOffsetIngestedAtOrAfter} against a linear scan, over ingest times that
+   * mostly rise but step back by less than the slack, as concurrent writers' stamps do.
+   */
+  @ParameterizedTest(name = "seed {0}")
+  @ValueSource(longs = {1, 2, 3, 42, 9001})
+  void shouldFindTheFirstOffsetIngestedAtOrAfterATimeAsALinearScanDoes(long seed) {
+    Random random = new Random(seed);
+    LogStream s = log.createStream("clicks", streamConfig(1));
+    List<Rec> all = new ArrayList<>();
+    long time = 1_000_000;
+    for (int batch = 0; batch < 300; batch++) {
+      List<Rec> records = new ArrayList<>();
+      long stamp = time - random.nextInt((int) LogStream.INGEST_TIME_SLACK_MILLIS);
+      for (int i = 1 + random.nextInt(20); i > 0; i--) {
+        records.add(Rec.of(0, utf8("k"), utf8("v" + batch), 0, stamp));
+      }
+      all.addAll(append(s, 0, records));
+      time += random.nextInt(3) == 0 ? random.nextInt(20_000) : random.nextInt(50);
+    }
+    long end = s.endOffset(0);
+    for (int q = 0; q < 200; q++) {
+      long t = q == 0 ? 0 : q == 1 ? time + 10_000 : 990_000 + (long) (random.nextDouble() * (time - 980_000));
+      long bound = random.nextInt(4) == 0 ? all.get(random.nextInt(all.size())).offset() : end;
+      long expected = bound;
+      for (Rec r : all) {
+        if (r.offset() < bound && r.ingestTime() >= t) {
+          expected = r.offset();
+          break;
+        }
+      }
+      assertThat(s.firstOffsetIngestedAtOrAfter(0, t, bound)).as("seed %d, time %d, end %d", seed, t, bound)
+          .isEqualTo(expected);
+    }
+  }
+
   @Test
   void shouldKeepTheStreamConfigAcrossReopen() {
     StreamConfig config = streamConfig(2).withMaxRecordBytes(4321);
