@@ -2,6 +2,7 @@ package dev.braid.log;
 
 import static dev.braid.log.LogTestSupport.appendTexts;
 import static dev.braid.log.LogTestSupport.readAll;
+import static dev.braid.testing.TestFiles.copyTree;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.log.LogTestSupport.Rec;
@@ -157,16 +158,4 @@ class FileLogPreallocationTest {
     assertThat(readAll(again, 0, 0)).isEqualTo(all);
   }
 
-  private static void copyTree(Path from, Path to) throws IOException {
-    try (Stream<Path> walk = Files.walk(from)) {
-      for (Path p : walk.toList()) {
-        Path target = to.resolve(from.relativize(p));
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else if (!p.getFileName().toString().equals(FileLog.LOCK_FILE)) {
-          Files.copy(p, target);
-        }
-      }
-    }
-  }
 }

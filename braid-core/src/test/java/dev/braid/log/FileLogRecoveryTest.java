@@ -3,6 +3,8 @@ package dev.braid.log;
 import static dev.braid.log.LogTestSupport.append;
 import static dev.braid.log.LogTestSupport.appendTexts;
 import static dev.braid.log.LogTestSupport.readAll;
+import static dev.braid.testing.TestFiles.copyTree;
+import static dev.braid.testing.TestFiles.deleteTree;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -126,30 +128,6 @@ class FileLogRecoveryTest {
         ends.stream().mapToLong(Long::longValue).toArray());
   }
 
-  private static void copyTree(Path from, Path to) throws IOException {
-    deleteTree(to);
-    try (Stream<Path> walk = Files.walk(from)) {
-      for (Path p : walk.toList()) {
-        Path target = to.resolve(from.relativize(p));
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else if (!p.getFileName().toString().equals(FileLog.LOCK_FILE)) {
-          Files.copy(p, target);
-        }
-      }
-    }
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    if (Files.exists(p)) {
-      try (Stream<Path> walk = Files.walk(p)) {
-        for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
-          Files.delete(q);
-        }
-      }
-    }
-  }
-
   private static void truncate(Path file, long size) throws IOException {
     try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
       f.setLength(size);
@@ -210,6 +188,7 @@ class FileLogRecoveryTest {
     assertThat(first).isPositive();
 
     for (long cut = template.starts()[first]; cut < template.size(); cut++) {
+      deleteTree(work.dir());
       copyTree(template.dir(), work.dir());
       truncate(work.active(), cut);
       int j = template.batchAt(cut); // batches before j are whole

@@ -2,6 +2,7 @@ package dev.braid.log;
 
 import static dev.braid.log.LogTestSupport.utf8;
 import static dev.braid.log.RecordBatchDescriptor.*;
+import static dev.braid.testing.TestFiles.copyTree;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -157,19 +158,6 @@ class RecordIdsTest {
         assertThat(readAll(s, 0)).as("cut at byte %d", cut).containsExactlyElementsOf(first);
         s.append(0, withIds(List.of(new Read(5, "k", "after", "v", 1, 1))));
         assertThat(readAll(s, 0).get(5).id()).isEqualTo("after");
-      }
-    }
-  }
-
-  private static void copyTree(Path from, Path to) throws IOException {
-    try (var paths = Files.walk(from)) {
-      for (Path p : (Iterable<Path>) paths::iterator) {
-        Path t = to.resolve(from.relativize(p).toString());
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(t);
-        } else if (!p.getFileName().toString().equals("LOCK")) {
-          Files.copy(p, t);
-        }
       }
     }
   }

@@ -1,5 +1,6 @@
 package dev.braid.view;
 
+import static dev.braid.testing.TestFiles.copyTree;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.IngestResult;
@@ -197,16 +198,4 @@ class CheckpointPropertyTest {
     }
   }
 
-  static void copyTree(Path from, Path to) throws IOException {
-    try (Stream<Path> all = Files.walk(from)) {
-      for (Path f : (Iterable<Path>) all::iterator) {
-        Path target = to.resolve(from.relativize(f).toString());
-        if (Files.isDirectory(f)) {
-          Files.createDirectories(target);
-        } else {
-          Files.copy(f, target);
-        }
-      }
-    }
-  }
 }

@@ -1,5 +1,7 @@
 package dev.braid.view;
 
+import static dev.braid.testing.TestFiles.copyTree;
+import static dev.braid.testing.TestFiles.deleteTree;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.Braid;
@@ -103,12 +105,12 @@ class CheckpointTest {
     Path oldLog = dir.resolve("old-log");
     try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
       clicks(e, "ann", 5);
-      CheckpointPropertyTest.copyTree(data.resolve("log"), oldLog);
+      copyTree(data.resolve("log"), oldLog);
       clicks(e, "ann", 7);
       e.checkpointAll();
     }
     deleteTree(data.resolve("log"));
-    CheckpointPropertyTest.copyTree(oldLog, data.resolve("log"));
+    copyTree(oldLog, data.resolve("log"));
     try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
       Status.Checkpoints c = checkpoints(e);
       assertThat(c.restoredFrom()).as("the only checkpoint is refused").isNull();
@@ -119,11 +121,4 @@ class CheckpointTest {
     }
   }
 
-  private static void deleteTree(Path root) throws Exception {
-    try (Stream<Path> all = Files.walk(root)) {
-      for (Path f : (Iterable<Path>) all.sorted(java.util.Comparator.reverseOrder())::iterator) {
-        Files.delete(f);
-      }
-    }
-  }
 }
