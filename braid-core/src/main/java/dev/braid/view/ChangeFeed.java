@@ -11,6 +11,7 @@ import dev.braid.log.LogReader;
 import dev.braid.log.LogStream;
 import dev.braid.log.RecordBatchBuilder;
 import dev.braid.log.RecordCursor;
+import dev.braid.spec.WindowSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -38,10 +39,22 @@ import org.slf4j.LoggerFactory;
  * {@code W - allowed_lateness} with what the feed emitted for it: never emitted → {@code close};
  * emitted with a different result → {@code correction}. The watermark is read before the Delta's
  * read locks, and a speed-layer thread publishes its largest event time inside its write lock, so
- * the read holds every event that moved the watermark. The feed's thread runs a pass every
- * {@value #PASS_MILLIS} ms when the watermark or the current version changed since the last pass
- * (a batch cycle's swap is a version change, so its corrections follow within a pass). A pass
- * costs one merged read per key; it runs off the ingest and read paths.
+ * the read holds every event that moved the watermark. A pass costs one merged read per key; it
+ * runs off the ingest and read paths, and only when it can find something:
+ * <ul>
+ *   <li>the current version changed (a batch cycle's swap: its corrections follow within
+ *       {@value #PASS_MILLIS} ms);
+ *   <li>the watermark reached the <em>next close</em>: the smallest end of a window the last pass
+ *       saw open, or sooner the next boundary of the window kind after the last pass's close line
+ *       (a tumbling window's end, the next hop, or one session gap), so a window created after
+ *       that pass is not missed;
+ *   <li>the watermark moved and {@value #SWEEP_MILLIS} ms have passed since the last pass: a sweep
+ *       for what the two rules above cannot foresee (an event the speed layer added to a window
+ *       already closed, without {@code allowed_lateness} or from a partition idle behind the
+ *       watermark; a session that closes before the next boundary).
+ * </ul>
+ * So with live traffic the feed reads every key once per closing boundary and once per sweep, not
+ * every {@value #PASS_MILLIS} ms.
  *
  * <h2>Exactly once</h2>
  * Only the feed's thread (or a test calling {@link #pass} under the same lock) writes the log. The
@@ -59,6 +72,7 @@ final class ChangeFeed implements AutoCloseable {
   /** The suffix of a view's changes log in the {@link dev.braid.log.Log}. */
   static final String SUFFIX = ".changes";
   static final long PASS_MILLIS = 100;
+  static final long SWEEP_MILLIS = 5_000;
   private static final int APPEND_CHUNK = 512;
   private static final Logger LOG = LoggerFactory.getLogger(ChangeFeed.class);
   private static final ObjectMapper JSON = new ObjectMapper()
@@ -74,6 +88,9 @@ final class ChangeFeed implements AutoCloseable {
   private final List<Sub> subscriptions = new CopyOnWriteArrayList<>();
   private long lastWatermark = Long.MIN_VALUE;
   private long lastVersion = -1;
+  /** The close line {@code W - lateness} at which the next pass has something to close (see the class comment). */
+  private long nextClose = Long.MIN_VALUE;
+  private long lastPassNanos;
   private volatile boolean closed;
   private Thread thread;
   private final Object sleeper = new Object();
@@ -102,9 +119,7 @@ final class ChangeFeed implements AutoCloseable {
   private void run() {
     while (!closed) {
       try {
-        long w = speed.watermark();
-        Version v = runtime.current();
-        if (w != lastWatermark || v.id != lastVersion) {
+        if (passDue(speed.watermark(), runtime.current(), System.nanoTime())) {
           pass();
         }
         pause(PASS_MILLIS);
@@ -136,17 +151,51 @@ final class ChangeFeed implements AutoCloseable {
   // Emitting
   // ---------------------------------------------------------------------------------------------
 
+  /** Whether a pass now could emit something (see the class comment); {@code nanoNow} from {@link System#nanoTime}. */
+  synchronized boolean passDue(long w, Version v, long nanoNow) {
+    if (v.id != lastVersion) {
+      return true;
+    }
+    if (w == lastWatermark || w == Long.MIN_VALUE) {
+      return false;
+    }
+    return w - Math.max(0, v.program.allowedLateness) >= nextClose
+        || nanoNow - lastPassNanos >= TimeUnit.MILLISECONDS.toNanos(SWEEP_MILLIS);
+  }
+
+  /**
+   * The next close line after {@code closeAtOrBelow} at which a window of this kind may close,
+   * whatever events arrive: never later than the true next close, sometimes earlier (one pass
+   * that finds nothing).
+   */
+  private static long nextBoundary(WindowSpec window, long closeAtOrBelow) {
+    long next = switch (window.kind()) {
+      case TUMBLING -> window.end(window.start(closeAtOrBelow));
+      case HOPPING -> saturatedAdd(closeAtOrBelow, window.every().toMillis());
+      case SESSION -> saturatedAdd(closeAtOrBelow, window.gap().toMillis());
+    };
+    return Math.max(next, saturatedAdd(closeAtOrBelow, 1));
+  }
+
+  private static long saturatedAdd(long a, long b) {
+    long r = a + b;
+    return ((a ^ r) & (b ^ r)) < 0 ? Long.MAX_VALUE : r;
+  }
+
   /** Emits every window closed and not yet emitted, and every correction; returns how many events. */
   synchronized int pass() {
     long w = speed.watermark();
     Version v = runtime.current();
     lastWatermark = w;
     lastVersion = v.id;
+    lastPassNanos = System.nanoTime();
     if (w == Long.MIN_VALUE || v.program.window == null) {
+      nextClose = Long.MIN_VALUE;
       return 0;
     }
     long lateness = Math.max(0, v.program.allowedLateness);
     long closeAtOrBelow = w - lateness;
+    long next = nextBoundary(v.program.window, closeAtOrBelow);
     long horizon = v.horizon;
     if (horizon != Long.MIN_VALUE) {
       for (Map<Long, long[]> m : emitted.values()) {
@@ -162,11 +211,13 @@ final class ChangeFeed implements AutoCloseable {
       try {
         r = runtime.get(key);
       } catch (dev.braid.UnavailableException e) {
+        nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired
         return 0; // a damaged Base: nothing is emitted until it is repaired
       }
       Map<Long, long[]> seen = emitted.get(key);
       for (ViewResult.WindowValue wv : r.windows()) {
         if (wv.end() > closeAtOrBelow) {
+          next = Math.min(next, wv.end());
           continue;
         }
         JsonNode values = JSON.valueToTree(wv.values());
@@ -202,6 +253,7 @@ final class ChangeFeed implements AutoCloseable {
         remember((String) m[0], (Long) m[1], appended.offset(j - i), (Long) m[2]);
       }
     }
+    nextClose = next;
     return out.size();
   }
 

@@ -403,7 +403,7 @@ public final class Engine implements Braid {
     return view(name);
   }
 
-  private ViewRuntime view(String name) {
+  ViewRuntime view(String name) {
     ViewRuntime v = views.get(name);
     if (v == null && refused.containsKey(name)) {
       throw refused.get(name);

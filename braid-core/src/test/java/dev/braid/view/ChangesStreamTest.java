@@ -46,6 +46,37 @@ class ChangesStreamTest {
     assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
   }
 
+  /**
+   * The feed's thread reads every key only when a pass can find something: after a version change,
+   * when the watermark reaches the next window end (minus lateness), or once per sweep interval;
+   * not at every move of the watermark inside one window.
+   */
+  @Test
+  void shouldRunAPassOnlyWhenAWindowCanCloseAVersionChangedOrASweepIsDue(@TempDir Path dir) throws Exception {
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      ChangeFeed feed = b.changeFeed("v");
+      feed.close(); // stops the feed's own thread, whose passes would race with the ones below
+      ViewRuntime v = b.view("v");
+      send(b, "a", T + 20_000, 1);
+      long now = System.nanoTime();
+      assertThat(feed.passDue(T + 20_000, v.current(), now)).as("first pass").isTrue();
+      feed.pass(); // close line T+20s-10s, inside [T, T+1m): that window's end is the next close
+      long after = System.nanoTime();
+      Version current = v.current();
+      assertThat(feed.passDue(T + 20_000, current, after)).as("nothing moved").isFalse();
+      assertThat(feed.passDue(T + 30_000, current, after)).as("the watermark moved inside the window").isFalse();
+      assertThat(feed.passDue(T + MIN + 9_999, current, after)).as("one ms before end + lateness").isFalse();
+      assertThat(feed.passDue(T + MIN + 10_000, current, after)).as("the window's end plus lateness").isTrue();
+      assertThat(feed.passDue(T + 30_000, current, after + TimeUnit.MILLISECONDS.toNanos(ChangeFeed.SWEEP_MILLIS)))
+          .as("the sweep").isTrue();
+
+      b.runBatch("v");
+      assertThat(feed.passDue(T + 20_000, v.current(), System.nanoTime())).as("a new current version").isTrue();
+      feed.pass();
+      assertThat(feed.passDue(T + 20_000, v.current(), System.nanoTime())).isFalse();
+    }
+  }
+
   @Test
   void shouldEmitEachClosedWindowOnceAndACorrectionAfterABatchCycle(@TempDir Path dir) throws Exception {
     long correctionId;

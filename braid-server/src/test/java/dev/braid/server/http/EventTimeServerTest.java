@@ -188,6 +188,11 @@ class EventTimeServerTest {
 
     ingest(1, T + 5_000); // too late for the speed layer
     JsonNode late = getJson("/v1/streams/clicks/late");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (late.path("lateEvents").isEmpty() && System.nanoTime() < deadline) { // the speed layer records it after the ack
+      Thread.sleep(5);
+      late = getJson("/v1/streams/clicks/late");
+    }
     assertThat(late.path("lateEvents")).hasSize(1);
     assertThat(late.path("lateEvents").get(0).path("view").asText()).isEqualTo("per_minute");
     assertThat(late.path("lateEvents").get(0).path("key").asText()).isEqualTo("u1");
