@@ -193,6 +193,7 @@ class ReprocessTest {
       int readers = 3;
       List<List<ViewResult>> seen = new ArrayList<>();
       List<Thread> readerThreads = new ArrayList<>();
+      java.util.concurrent.atomic.AtomicLong reads = new java.util.concurrent.atomic.AtomicLong();
       for (int k = 0; k < readers; k++) {
         List<ViewResult> mine = new ArrayList<>();
         seen.add(mine);
@@ -201,6 +202,7 @@ class ReprocessTest {
           try {
             while (!stop.get()) {
               mine.add(braid.get("stats", randomKey(readRandom)));
+              reads.incrementAndGet();
               java.util.concurrent.locks.LockSupport.parkNanos(20_000); // leave the 2 cores some air
             }
           } catch (Throwable t) {
@@ -222,6 +224,12 @@ class ReprocessTest {
         braid.runBatch("stats"); // after the switch: batch cycles compute the new definition
       }
       Thread.sleep(10 + rnd.nextInt(30));
+      // on a loaded machine the readers may not have run since the switch: let them read some more
+      long readsAfterSwitch = reads.get() + 3L * readers;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (reads.get() < readsAfterSwitch && System.nanoTime() < deadline) {
+        Thread.sleep(1);
+      }
       stop.set(true);
       writer.join();
       for (Thread t : readerThreads) {
