@@ -61,11 +61,23 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param retention window retention of a kappa view with {@code retain}; null otherwise
    * @param batchCycles batch cycles that built a version since the engine opened (scheduled or asked for)
    * @param batchSeconds their total duration, in seconds
+   * @param delta the current Delta's groups in memory and its closed-window runs on disk; null when
+   *     the current version has no Delta
    */
   public record ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
       long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
       long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
-      double batchSeconds, Checkpoints checkpoints, Lateness lateness) {
+      double batchSeconds, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
+
+    /** Without the Delta's state. */
+    public ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
+        long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
+        long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
+        double batchSeconds, Checkpoints checkpoints, Lateness lateness) {
+      this(name, stream, mode, currentVersion, cut, position, lag, deltaKeys, deltaBytes, skippedEvents, batchRunning,
+          batchEventsRead, batchEventsTotal, reprocess, specChanged, retention, batchCycles, batchSeconds, checkpoints,
+          lateness, null);
+    }
 
     /** Without event-time lateness. */
     public ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
@@ -77,6 +89,22 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
           null);
     }
   }
+
+  /**
+   * Where the current version's Delta keeps its state. A windowed view moves closed windows out of
+   * memory into immutable closed-window runs on disk, so its memory is bounded by the windows still
+   * open; reads merge both.
+   *
+   * @param groups (key, window) groups held in memory
+   * @param bytes heap bytes of those groups' tables (the same figure as {@code deltaBytes})
+   * @param runs closed-window runs on disk
+   * @param runGroups groups in those runs
+   * @param runBytes bytes of those runs
+   * @param spills spills of closed windows since the engine opened
+   * @param spilledGroups groups those spills moved out of memory
+   */
+  public record DeltaState(long groups, long bytes, int runs, long runGroups, long runBytes, long spills,
+      long spilledGroups) {}
 
   /**
    * Late events of a view with {@code allowed_lateness}.

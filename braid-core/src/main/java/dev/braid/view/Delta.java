@@ -71,29 +71,42 @@ final class Delta {
     return min == Long.MIN_VALUE || min == Long.MAX_VALUE ? Long.MIN_VALUE : min - maxOutOfOrder;
   }
 
+  /** Heap bytes of the in-memory tables. */
   long memoryBytes() {
-    long b = 0;
-    for (PartitionDelta d : partitions) {
-      long stamp = d.lock.readLock();
-      try {
-        b += d.table.memoryBytes();
-      } finally {
-        d.lock.unlockRead(stamp);
-      }
-    }
-    return b;
+    return sumLocked(GroupTable::memoryBytes);
   }
 
+  /** The (key, window) groups held in memory. */
+  long groups() {
+    return sumLocked(GroupTable::groupCount);
+  }
+
+  /** Keys in memory (a key in several partitions counts once per partition). */
   long keys() {
-    long k = 0;
+    return sumLocked(GroupTable::keyCount);
+  }
+
+  /** The sum of {@code f} over every partition's table, each read under its read lock. */
+  private long sumLocked(java.util.function.ToLongFunction<GroupTable> f) {
+    long n = 0;
     for (PartitionDelta d : partitions) {
       long stamp = d.lock.readLock();
       try {
-        k += d.table.keyCount();
+        n += f.applyAsLong(d.table);
       } finally {
         d.lock.unlockRead(stamp);
       }
     }
-    return k;
+    return n;
   }
+
+  /** The closed-window runs of every partition. */
+  java.util.List<ClosedRun> runs() {
+    java.util.List<ClosedRun> out = new java.util.ArrayList<>();
+    for (PartitionDelta d : partitions) {
+      out.addAll(java.util.Arrays.asList(d.runs));
+    }
+    return out;
+  }
+
 }

@@ -29,6 +29,14 @@ final class PartitionDelta {
    * {@code allowed_lateness}, whose cut is not scanned). Set before the Delta is shared.
    */
   long cutMaxEventTime = Long.MIN_VALUE;
+  /**
+   * This partition's closed-window runs, oldest first: groups spilled out of earlier copies of the
+   * Delta (see {@link ClosedRun}). Immutable once the Delta is shared (a spill builds a new Delta),
+   * so readers use it without the lock; a read merges them between the Base and {@link #table}.
+   */
+  ClosedRun[] runs = NO_RUNS;
+
+  static final ClosedRun[] NO_RUNS = new ClosedRun[0];
 
   PartitionDelta(int partition, GroupTable table, long from) {
     this.partition = partition;
