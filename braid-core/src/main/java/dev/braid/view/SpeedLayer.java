@@ -116,6 +116,10 @@ final class SpeedLayer implements AutoCloseable {
     return maxOutOfOrder;
   }
 
+  long idleAfterMillis() {
+    return idleAfter;
+  }
+
   LateLog lateLog() {
     return lateLog;
   }

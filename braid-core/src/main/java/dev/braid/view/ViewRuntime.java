@@ -233,7 +233,7 @@ final class ViewRuntime {
    */
   private Delta seeded(Delta d, ViewProgram program, Cut cut) {
     if (program.allowedLateness >= 0 && program.window != null) {
-      d.seedEventTimes(stream, cut);
+      d.seedEventTimes(stream, cut, speed.idleAfterMillis());
     }
     return d;
   }
@@ -1400,7 +1400,7 @@ final class ViewRuntime {
       boolean due = force;
       long[] now = new long[marks.length];
       for (PartitionDelta pd : d.partitions) {
-        now[pd.partition] = closedMark(p, closedEnd(p, pd.maxEventTimeLocked()));
+        now[pd.partition] = closedMark(p, closedEnd(p, pd.lateReferenceLocked()));
         due |= now[pd.partition] != marks[pd.partition];
       }
       if (!due) {
@@ -1413,7 +1413,7 @@ final class ViewRuntime {
         long stamp = pd.lock.readLock();
         try {
           GroupTable t = pd.table;
-          long end = closedEnd(p, pd.maxEventTime);
+          long end = closedEnd(p, pd.lateReference());
           for (int g = 0, n = t.groupCount(); g < n; g++) {
             total++;
             if (t.window(g) >= v.horizon && isClosed(p, t, g, end)) {
@@ -1474,7 +1474,7 @@ final class ViewRuntime {
           long stamp = pd.lock.readLock();
           try {
             GroupTable t = pd.table;
-            long end = spill ? closedEnd(p, pd.maxEventTime) : Long.MIN_VALUE;
+            long end = spill ? closedEnd(p, pd.lateReference()) : Long.MIN_VALUE;
             copy = p.newTable(Math.max(16, t.keyCount()));
             for (int g = 0; g < t.groupCount(); g++) {
               if (t.window(g) < horizon) {
