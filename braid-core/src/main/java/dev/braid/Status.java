@@ -112,8 +112,17 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param lateEvents events the speed layer left out because a window of theirs had closed longer
    *     than {@code allowedLateness} before (recorded in the stream's late log; every batch cycle
    *     folds them into the Base)
+   * @param finalUntilMillis windows that end at or before this are {@code final} in reads (closed, plus
+   *     the lateness, on every partition before the current version's cut, so their value is the
+   *     Base's); later ones are {@code provisional}. {@link Long#MIN_VALUE} when no window is final yet
    */
-  public record Lateness(java.time.Duration allowedLateness, long lateEvents) {}
+  public record Lateness(java.time.Duration allowedLateness, long lateEvents, long finalUntilMillis) {
+
+    /** Without the final bound. */
+    public Lateness(java.time.Duration allowedLateness, long lateEvents) {
+      this(allowedLateness, lateEvents, Long.MIN_VALUE);
+    }
+  }
 
   /**
    * Checkpoints of a view's current version, and what the engine's start-up restored.

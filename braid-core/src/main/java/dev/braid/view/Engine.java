@@ -619,7 +619,8 @@ public final class Engine implements Braid {
           speedLayers.get(v.spec.from()).errors() + v.batchErrors(), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.checkpoints(), v.spec.allowedLateness() == null ? null
-          : new Status.Lateness(v.spec.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name)),
+          : new Status.Lateness(v.spec.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name),
+              v.finalUntil()),
           v.deltaState()));
     }
     List<Status.TableStatus> ts = new ArrayList<>();

@@ -427,7 +427,7 @@ final class ViewRuntime {
     }
     AsOf asOf = new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark());
     TreeMap<Long, Row> merged = sessions ? mergeSessions(p, rows, wantedFrom, requestedTo, x) : rows;
-    long closedBelow = p.allowedLateness < 0 ? Long.MIN_VALUE : d.cutWatermark(speed.maxOutOfOrderMillis());
+    long finalUntil = finalUntil(p, d);
     Row total = new Row(p);
     List<ViewResult.WindowValue> windows = new ArrayList<>();
     for (Map.Entry<Long, Row> e : merged.entrySet()) {
@@ -435,7 +435,7 @@ final class ViewRuntime {
       p.merge(total.longs, 0, total.objects, 0, r.longs, 0, r.objects, 0, x);
       if (p.window != null) {
         long end = p.windowEnd(e.getKey(), r.longs, 0);
-        boolean closed = closedBelow != Long.MIN_VALUE && end <= closedBelow - p.allowedLateness;
+        boolean closed = finalUntil != Long.MIN_VALUE && end <= finalUntil;
         windows.add(new ViewResult.WindowValue(e.getKey(), end, p.result(r.longs, 0, r.objects, 0, x),
             closed ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
       }
@@ -1625,6 +1625,29 @@ final class ViewRuntime {
       case ViewProgram.SESSION -> Math.floorDiv(end, Math.max(1, p.sessionGap()));
       default -> Math.floorDiv(end, p.window.sizeMillis());
     };
+  }
+
+  /**
+   * Windows of the current version that end at or before this are read as {@code final} (see
+   * {@link #read}); {@code Long.MIN_VALUE} when none is, or the view has no {@code allowed_lateness}.
+   */
+  long finalUntil() {
+    Version v = current;
+    Delta d = v.delta;
+    return d == null || v.program == null ? Long.MIN_VALUE : finalUntil(v.program, d);
+  }
+
+  /**
+   * The end at or before which a window of Delta {@code d}'s version is final: the Delta's cut
+   * watermark minus {@code allowed_lateness}; {@code Long.MIN_VALUE} without lateness or cut watermark.
+   */
+  private long finalUntil(ViewProgram p, Delta d) {
+    if (p.allowedLateness < 0) {
+      return Long.MIN_VALUE;
+    }
+    long closedBelow = d.cutWatermark(speed.maxOutOfOrderMillis());
+    return closedBelow == Long.MIN_VALUE || closedBelow < Long.MIN_VALUE + p.allowedLateness + 1
+        ? Long.MIN_VALUE : closedBelow - p.allowedLateness;
   }
 
   /** The current Delta's memory and runs, for status. */
