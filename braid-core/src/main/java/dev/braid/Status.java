@@ -102,9 +102,11 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param runBytes bytes of those runs
    * @param spills spills of closed windows since the engine opened
    * @param spilledGroups groups those spills moved out of memory
+   * @param spillMillis time those spills took (copying under each partition's read lock, writing and
+   *     merging runs, attaching the new Delta), off the speed layer's threads
    */
   public record DeltaState(long groups, long bytes, int runs, long runGroups, long runBytes, long spills,
-      long spilledGroups) {}
+      long spilledGroups, long spillMillis) {}
 
   /**
    * Late events of a view with {@code allowed_lateness}.

@@ -1276,6 +1276,7 @@ final class ViewRuntime {
   private final AtomicLong evictedWindows = new AtomicLong();
   private final AtomicLong spills = new AtomicLong();
   private final AtomicLong spilledGroups = new AtomicLong();
+  private final AtomicLong spillNanos = new AtomicLong();
   /** Next sequence number of a run file name. Guarded by checkpointLock. */
   private long runSequence = 1;
   /**
@@ -1427,7 +1428,9 @@ final class ViewRuntime {
       if (closed == 0 || closed < options.deltaSpillGroups() || closed * 2 < total) {
         return 0;
       }
+      long started = System.nanoTime();
       Rebuilt r = rebuild(v, v.horizon, true);
+      spillNanos.addAndGet(System.nanoTime() - started);
       spills.incrementAndGet();
       spilledGroups.addAndGet(r.spilled());
       evictedWindows.addAndGet(r.evicted());
@@ -1664,7 +1667,7 @@ final class ViewRuntime {
       bytes += r.bytes();
     }
     return new dev.braid.Status.DeltaState(d.groups(), d.memoryBytes(), runs.size(), groups, bytes, spills.get(),
-        spilledGroups.get());
+        spilledGroups.get(), TimeUnit.NANOSECONDS.toMillis(spillNanos.get()));
   }
 
   /** Window retention for status, or null when the current version has none. */

@@ -442,6 +442,7 @@ final class Json {
         d.put("runBytes", v.delta().runBytes());
         d.put("spills", v.delta().spills());
         d.put("spilledGroups", v.delta().spilledGroups());
+        d.put("spillMillis", v.delta().spillMillis());
       }
       vo.set("checkpoints", checkpoints(v.checkpoints()));
     }
