@@ -104,9 +104,11 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param spilledGroups groups those spills moved out of memory
    * @param spillMillis time those spills took (copying under each partition's read lock, writing and
    *     merging runs, attaching the new Delta), off the speed layer's threads
+   * @param spillLockMaxMicros the longest a spill held one partition's read lock (while it copied the
+   *     partition's groups), which is how long that partition's speed-layer thread could wait
    */
   public record DeltaState(long groups, long bytes, int runs, long runGroups, long runBytes, long spills,
-      long spilledGroups, long spillMillis) {}
+      long spilledGroups, long spillMillis, long spillLockMaxMicros) {}
 
   /**
    * Late events of a view with {@code allowed_lateness}.

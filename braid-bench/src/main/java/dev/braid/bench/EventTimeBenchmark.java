@@ -319,8 +319,10 @@ public final class EventTimeBenchmark implements Callable<Integer> {
       }
       Status.DeltaState d = engine.status().views().get(0).delta();
       out.printf(Locale.ROOT, "  flowing took %.1f s (with encoding and appending the events); %d spills took %,d ms "
-              + "in all (%.0f ms each, off the speed layer's threads)%n", (System.nanoTime() - t0) / 1e9, d.spills(),
-          d.spillMillis(), d.spills() == 0 ? 0 : d.spillMillis() / (double) d.spills());
+              + "in all (%.0f ms each, off the speed layer's threads); the longest a spill held a partition's "
+              + "speed-layer thread off (copying its groups under the read lock): %,d us%n",
+          (System.nanoTime() - t0) / 1e9, d.spills(), d.spillMillis(),
+          d.spills() == 0 ? 0 : d.spillMillis() / (double) d.spills(), d.spillLockMaxMicros());
       check(engine, view);
     }
     return result;

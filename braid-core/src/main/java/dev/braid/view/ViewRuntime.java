@@ -1277,6 +1277,7 @@ final class ViewRuntime {
   private final AtomicLong spills = new AtomicLong();
   private final AtomicLong spilledGroups = new AtomicLong();
   private final AtomicLong spillNanos = new AtomicLong();
+  private final AtomicLong spillLockMaxNanos = new AtomicLong();
   /** Next sequence number of a run file name. Guarded by checkpointLock. */
   private long runSequence = 1;
   /**
@@ -1474,22 +1475,30 @@ final class ViewRuntime {
           GroupTable copy;
           long position;
           long folded;
+          long end;
+          long maxEventTime;
+          GroupTable source;
           long stamp = pd.lock.readLock();
+          long locked = System.nanoTime();
           try {
             GroupTable t = pd.table;
-            long end = spill ? closedEnd(p, pd.lateReference()) : Long.MIN_VALUE;
-            copy = p.newTable(Math.max(16, t.keyCount()));
-            for (int g = 0; g < t.groupCount(); g++) {
-              if (t.window(g) < horizon) {
-                evicted++;
-                continue;
-              }
-              copyGroup(p, t, g, spill && isClosed(p, t, g, end) ? closed : copy, x);
-            }
             position = pd.writerPosition();
             folded = pd.foldedUnlocked();
+            maxEventTime = pd.maxEventTime; // as of the position: the catch-up decides lateness from there
+            end = spill ? closedEnd(p, pd.lateReference()) : Long.MIN_VALUE;
+            // Rows of plain longs: copy the arrays under the lock and sort the groups out after it,
+            // so the speed layer waits for a few array copies; else sort them out under the lock.
+            source = t.canSnapshot() ? t.snapshot() : t;
+            copy = p.newTable(Math.max(16, source.keyCount()));
+            if (source == t) {
+              evicted += copyGroups(p, t, horizon, spill, end, copy, closed, x);
+            }
           } finally {
             pd.lock.unlockRead(stamp);
+            spillLockMaxNanos.accumulateAndGet(System.nanoTime() - locked, Math::max);
+          }
+          if (source != pd.table) {
+            evicted += copyGroups(p, source, horizon, spill, end, copy, closed, x);
           }
           List<ClosedRun> runs = new ArrayList<>();
           for (ClosedRun r : pd.runs) {
@@ -1507,7 +1516,7 @@ final class ViewRuntime {
           PartitionDelta c = new PartitionDelta(pd.partition, copy, position);
           c.restoreFolded(folded);
           c.cutMaxEventTime = pd.cutMaxEventTime;
-          c.maxEventTime = pd.maxEventTime;
+          c.maxEventTime = maxEventTime;
           c.runs = runs.toArray(PartitionDelta.NO_RUNS);
           copies[pd.partition] = c;
         }
@@ -1525,13 +1534,47 @@ final class ViewRuntime {
     return new Rebuilt(evicted, spilled);
   }
 
-  /** Copies group {@code g} of {@code from} into {@code into} (merged into a zero row, so nothing is shared). */
-  private static void copyGroup(ViewProgram p, GroupTable from, int g, GroupTable into, ViewProgram.Scratch x) {
-    byte[] key = from.keyCopy(from.keyOf(g));
-    int keyId = into.findOrInsertKey(key, key.length, GroupTable.hash(key, key.length));
-    int c = into.findOrInsertGroup(keyId, from.window(g));
-    p.merge(into.longs, c * into.longWidth, into.objects, c * into.objectWidth, from.longs, g * from.longWidth,
-        from.objects, g * from.objectWidth, x);
+  /**
+   * Copies the groups of {@code from} (a Delta's table or a {@link GroupTable#snapshot} of it) that
+   * start at or after {@code horizon}: closed ones (with {@code spill}, see {@link #isClosed}) into
+   * {@code closed}, the others into {@code open}, each merged into a zero row so nothing is shared.
+   * Returns the groups left out below the horizon. Walks key by key, so each key is looked up once
+   * per target table, straight from {@code from}'s key bytes.
+   */
+  private static long copyGroups(ViewProgram p, GroupTable from, long horizon, boolean spill, long end,
+      GroupTable open, GroupTable closed, ViewProgram.Scratch x) {
+    long evicted = 0;
+    java.nio.ByteBuffer arena = java.nio.ByteBuffer.wrap(from.keyBytes());
+    for (int k = 0, keys = from.keyCount(); k < keys; k++) {
+      int inOpen = -1;
+      int inClosed = -1;
+      for (int g = from.firstGroupOfKey(k); g >= 0; g = from.nextGroupOfKey(g)) {
+        long w = from.window(g);
+        if (w < horizon) {
+          evicted++;
+          continue;
+        }
+        GroupTable into;
+        int keyId;
+        if (spill && isClosed(p, from, g, end)) {
+          into = closed;
+          keyId = inClosed = inClosed >= 0 ? inClosed : insertKey(from, k, closed, arena);
+        } else {
+          into = open;
+          keyId = inOpen = inOpen >= 0 ? inOpen : insertKey(from, k, open, arena);
+        }
+        int c = into.findOrInsertGroup(keyId, w);
+        p.merge(into.longs, c * into.longWidth, into.objects, c * into.objectWidth, from.longs, g * from.longWidth,
+            from.objects, g * from.objectWidth, x);
+      }
+    }
+    return evicted;
+  }
+
+  private static int insertKey(GroupTable from, int k, GroupTable into, java.nio.ByteBuffer arena) {
+    int off = from.keyOffset(k);
+    int len = from.keyLength(k);
+    return into.findOrInsertKey(arena, off, len, GroupTable.hash(from.keyBytes(), off, len));
   }
 
   /** Runs of one partition beyond which all are merged into one. */
@@ -1667,7 +1710,8 @@ final class ViewRuntime {
       bytes += r.bytes();
     }
     return new dev.braid.Status.DeltaState(d.groups(), d.memoryBytes(), runs.size(), groups, bytes, spills.get(),
-        spilledGroups.get(), TimeUnit.NANOSECONDS.toMillis(spillNanos.get()));
+        spilledGroups.get(), TimeUnit.NANOSECONDS.toMillis(spillNanos.get()),
+        TimeUnit.NANOSECONDS.toMicros(spillLockMaxNanos.get()));
   }
 
   /** Window retention for status, or null when the current version has none. */

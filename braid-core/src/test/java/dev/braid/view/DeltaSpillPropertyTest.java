@@ -64,7 +64,7 @@ class DeltaSpillPropertyTest {
     int maxRuns = 0;
     Engine b = Engine.open(data, spec, OPTIONS);
     try {
-      int rounds = 10 + rnd.nextInt(5);
+      int rounds = 8 + rnd.nextInt(4);
       for (int round = 0; round < rounds; round++) {
         String at = context + ", round " + round;
         EventTimePropertyTest.ingest(b, rnd, s, 60 + rnd.nextInt(120), clock, events);
@@ -97,7 +97,7 @@ class DeltaSpillPropertyTest {
           at += ", after a crash";
         }
         assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
-        EventTimePropertyTest.checkAll(b, s, events, at, true);
+        EventTimePropertyTest.checkAll(b, s, events, at, round % 3 == 2); // final marks cost a scan per window
       }
       EventTimePropertyTest.checkLate(b, s, events, context + ", at the end");
       assertThat(spilled).as(context + ": groups moved to runs").isPositive();

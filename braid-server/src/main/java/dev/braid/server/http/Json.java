@@ -443,6 +443,7 @@ final class Json {
         d.put("spills", v.delta().spills());
         d.put("spilledGroups", v.delta().spilledGroups());
         d.put("spillMillis", v.delta().spillMillis());
+        d.put("spillLockMaxMicros", v.delta().spillLockMaxMicros());
       }
       vo.set("checkpoints", checkpoints(v.checkpoints()));
     }
