@@ -132,18 +132,25 @@ public final class EventTimeBenchmark implements Callable<Integer> {
     return String.format(Locale.ROOT, "key-%08d", k);
   }
 
-  void writeLog(Path data) {
-    EventEncoder enc = new EventEncoder(stream().schema());
-    EventEncoder.Encoded e = new EventEncoder.Encoded();
-    Gen g = new Gen();
-    try (FileLog log = FileLog.open(data.resolve("log"))) {
-      LogStream s = log.getOrCreateStream(STREAM, StreamConfig.of(partitions).withDurability(Durability.os()));
-      RecordBatchBuilder[] b = new RecordBatchBuilder[partitions];
+  /** Appends the generated events to a stream in batches of up to 4,096 per partition. */
+  final class Appender {
+    final LogStream stream;
+    final EventEncoder enc = new EventEncoder(stream().schema());
+    final EventEncoder.Encoded e = new EventEncoder.Encoded();
+    final Gen g = new Gen();
+    final RecordBatchBuilder[] b = new RecordBatchBuilder[partitions];
+    final Map<String, Object> ev = new LinkedHashMap<>();
+
+    Appender(LogStream stream) {
+      this.stream = stream;
       for (int p = 0; p < partitions; p++) {
         b[p] = new RecordBatchBuilder();
       }
-      Map<String, Object> ev = new LinkedHashMap<>();
-      for (long i = 0; i < events; i++) {
+    }
+
+    /** Appends events {@code [from, to)} (the generator must be at {@code from}); all are in the log on return. */
+    void append(long from, long to) {
+      for (long i = from; i < to; i++) {
         g.next(i);
         ev.put("key", keyString(g.key));
         ev.put("amount", g.amount);
@@ -156,15 +163,23 @@ public final class EventTimeBenchmark implements Callable<Integer> {
         int p = Partitioner.partition(key, 0, key.length, partitions);
         b[p].add(key, 0, key.length, e.value(), 0, e.valueLength(), e.eventTime(), 0L);
         if (b[p].count() == 4096) {
-          s.append(p, b[p]);
+          stream.append(p, b[p]);
           b[p].clear();
         }
       }
       for (int p = 0; p < partitions; p++) {
         if (!b[p].isEmpty()) {
-          s.append(p, b[p]);
+          stream.append(p, b[p]);
+          b[p].clear();
         }
       }
+    }
+  }
+
+  void writeLog(Path data) {
+    try (FileLog log = FileLog.open(data.resolve("log"))) {
+      LogStream s = log.getOrCreateStream(STREAM, StreamConfig.of(partitions).withDurability(Durability.os()));
+      new Appender(s).append(0, events);
       s.flush();
     }
   }
@@ -263,45 +278,16 @@ public final class EventTimeBenchmark implements Callable<Integer> {
         + "out of memory after each step%n", events, flowSlice);
     PipelineSpec spec = spec(true);
     String view = spec.views().keySet().iterator().next();
-    EventEncoder enc = new EventEncoder(stream().schema());
-    EventEncoder.Encoded e = new EventEncoder.Encoded();
-    Gen g = new Gen();
     long[] result = new long[4];
     long spilledBefore = 0;
     long t0 = System.nanoTime();
     try (Engine engine = Engine.open(data, spec,
         EngineOptions.defaults().withCheckpointEvery(Duration.ZERO).withDeltaSpillGroups(spillGroups))) {
-      LogStream s = engine.log().stream(STREAM);
-      RecordBatchBuilder[] b = new RecordBatchBuilder[partitions];
-      for (int p = 0; p < partitions; p++) {
-        b[p] = new RecordBatchBuilder();
-      }
-      Map<String, Object> ev = new LinkedHashMap<>();
+      Appender appender = new Appender(engine.log().stream(STREAM));
       for (long i = 0; i < events; ) {
         long stop = Math.min(events, i + flowSlice);
-        for (; i < stop; i++) {
-          g.next(i);
-          ev.put("key", keyString(g.key));
-          ev.put("amount", g.amount);
-          ev.put("ts", g.ts);
-          String reason = enc.encode(ev, 0L, e);
-          if (reason != null) {
-            throw new IllegalStateException(reason);
-          }
-          byte[] key = e.key();
-          int p = Partitioner.partition(key, 0, key.length, partitions);
-          b[p].add(key, 0, key.length, e.value(), 0, e.valueLength(), e.eventTime(), 0L);
-          if (b[p].count() == 4096) {
-            s.append(p, b[p]);
-            b[p].clear();
-          }
-        }
-        for (int p = 0; p < partitions; p++) {
-          if (!b[p].isEmpty()) {
-            s.append(p, b[p]);
-            b[p].clear();
-          }
-        }
+        appender.append(i, stop);
+        i = stop;
         if (!engine.awaitCaughtUp(5, java.util.concurrent.TimeUnit.MINUTES)) {
           throw new IllegalStateException("the speed layer did not catch up");
         }
@@ -314,13 +300,13 @@ public final class EventTimeBenchmark implements Callable<Integer> {
         result[2] = d.runGroups();
         result[3] = d.runBytes();
         out.printf(Locale.ROOT, "  %,11d events, event time %s: in memory %,8d groups %,12d bytes; runs %2d with %,9d "
-                + "groups %,12d bytes%s%n", i, java.time.Instant.ofEpochMilli(g.ts), d.groups(), d.bytes(), d.runs(),
-            d.runGroups(), d.runBytes(), moved > 0 ? String.format(Locale.ROOT, " (moved %,d groups)", moved) : "");
+                + "groups %,12d bytes%s%n", i, java.time.Instant.ofEpochMilli(appender.g.ts), d.groups(), d.bytes(),
+            d.runs(), d.runGroups(), d.runBytes(), moved > 0 ? String.format(Locale.ROOT, " (moved %,d groups)", moved) : "");
       }
       Status.DeltaState d = engine.status().views().get(0).delta();
       out.printf(Locale.ROOT, "  flowing took %.1f s (with encoding and appending the events); %d spills took %,d ms "
               + "in all (%.0f ms each, off the speed layer's threads); the longest a spill held a partition's "
-              + "speed-layer thread off (copying its groups under the read lock): %,d us%n",
+              + "speed-layer thread off (copying its table under the read lock): %,d us%n",
           (System.nanoTime() - t0) / 1e9, d.spills(), d.spillMillis(),
           d.spills() == 0 ? 0 : d.spillMillis() / (double) d.spills(), d.spillLockMaxMicros());
       check(engine, view);
