@@ -133,7 +133,13 @@ final class ClosedRun {
 
   /** Opens and verifies run {@code file}; throws {@link dev.braid.log.CorruptLogException} when it is damaged. */
   static ClosedRun open(Path file) throws IOException {
-    BaseFile base = BaseFile.open(file);
+    BaseFile base;
+    try {
+      base = BaseFile.open(file);
+    } catch (dev.braid.log.CorruptLogException e) { // a Base's repair hint does not apply to a run
+      throw new dev.braid.log.CorruptLogException(file, e.position(),
+          e.what().replace("; rebuild it from the log with a batch cycle", "") + " (a closed-window run)");
+    }
     long min = Long.MAX_VALUE;
     long max = Long.MIN_VALUE;
     try (GroupCursor c = base.cursor()) { // also checks the order that merges rely on

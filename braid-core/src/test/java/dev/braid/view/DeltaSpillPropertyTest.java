@@ -186,6 +186,47 @@ class DeltaSpillPropertyTest {
     }
   }
 
+  @Test
+  void shouldRefuseACheckpointWhoseRunIsMissingOrDamagedAndRebuildTheDeltaFromTheLog(@TempDir Path dir)
+      throws Exception {
+    long seed = 5;
+    for (boolean damage : new boolean[] {false, true}) {
+      Random rnd = new Random(seed);
+      EventTimePropertyTest.Setup s = new EventTimePropertyTest.Setup(2, 1_000, 2_000, 2_000, 2_000, false);
+      PipelineSpec spec = EventTimePropertyTest.spec(s);
+      List<EventTimePropertyTest.Ev> events = new ArrayList<>();
+      long[] clock = {EventTimePropertyTest.T0};
+      Path data = dir.resolve(damage ? "damaged" : "missing");
+      try (Engine b = Engine.open(data, spec, OPTIONS)) {
+        EventTimePropertyTest.ingest(b, rnd, s, 400, clock, events);
+        assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(b.spillClosedWindows()).isPositive();
+      } // the clean close checkpoints every Delta, naming its runs
+      Path run;
+      try (Stream<Path> files = Files.list(data.resolve("views").resolve("tum"))) {
+        run = files.filter(f -> ClosedRun.isRun(f.getFileName().toString())).findFirst().orElseThrow();
+      }
+      if (damage) {
+        byte[] bytes = Files.readAllBytes(run);
+        bytes[bytes.length / 2] ^= 0x10;
+        Files.write(run, bytes);
+      } else {
+        Files.delete(run);
+      }
+      try (Engine b = Engine.open(data, spec, OPTIONS)) {
+        assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+        Status.Checkpoints c = b.status().views().stream().filter(v -> v.name().equals("tum")).findFirst()
+            .orElseThrow().checkpoints();
+        assertThat(c.restoredFrom()).as("seed %d: no usable checkpoint", seed).isNull();
+        assertThat(c.refused()).as("seed %d", seed).singleElement().asString()
+            .contains("its closed-window run " + run.getFileName())
+            .contains(damage ? "is damaged" : "is missing");
+        EventTimePropertyTest.checkAll(b, s, events, "seed " + seed + ", a run " + (damage ? "damaged" : "missing"),
+            true);
+      }
+    }
+  }
+
   /** Copies a data directory as a crash would leave it; a file deleted while copying was not there. */
   static void copyTree(Path from, Path to) throws IOException {
     try (Stream<Path> all = Files.walk(from)) {
