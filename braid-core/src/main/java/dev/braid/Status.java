@@ -61,11 +61,23 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param retention window retention of a kappa view with {@code retain}; null otherwise
    * @param batchCycles batch cycles that built a version since the engine opened (scheduled or asked for)
    * @param batchSeconds their total duration, in seconds
+   * @param delta the current Delta's groups in memory and its closed-window runs on disk; null when
+   *     the current version has no Delta
    */
   public record ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
       long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
       long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
-      double batchSeconds, Checkpoints checkpoints, Lateness lateness) {
+      double batchSeconds, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
+
+    /** Without the Delta's state. */
+    public ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
+        long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
+        long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
+        double batchSeconds, Checkpoints checkpoints, Lateness lateness) {
+      this(name, stream, mode, currentVersion, cut, position, lag, deltaKeys, deltaBytes, skippedEvents, batchRunning,
+          batchEventsRead, batchEventsTotal, reprocess, specChanged, retention, batchCycles, batchSeconds, checkpoints,
+          lateness, null);
+    }
 
     /** Without event-time lateness. */
     public ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
@@ -79,13 +91,42 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
   }
 
   /**
+   * Where the current version's Delta keeps its state. A windowed view moves closed windows out of
+   * memory into immutable closed-window runs on disk, so its memory is bounded by the windows still
+   * open; reads merge both.
+   *
+   * @param groups (key, window) groups held in memory
+   * @param bytes heap bytes of those groups' tables (the same figure as {@code deltaBytes})
+   * @param runs closed-window runs on disk
+   * @param runGroups groups in those runs
+   * @param runBytes bytes of those runs
+   * @param spills spills of closed windows since the engine opened
+   * @param spilledGroups groups those spills moved out of memory
+   * @param spillMillis time those spills took (copying under each partition's read lock, writing and
+   *     merging runs, attaching the new Delta), off the speed layer's threads
+   * @param spillLockMaxMicros the longest a spill held one partition's read lock (while it copied the
+   *     partition's groups), which is how long that partition's speed-layer thread could wait
+   */
+  public record DeltaState(long groups, long bytes, int runs, long runGroups, long runBytes, long spills,
+      long spilledGroups, long spillMillis, long spillLockMaxMicros) {}
+
+  /**
    * Late events of a view with {@code allowed_lateness}.
    *
    * @param lateEvents events the speed layer left out because a window of theirs had closed longer
    *     than {@code allowedLateness} before (recorded in the stream's late log; every batch cycle
    *     folds them into the Base)
+   * @param finalUntilMillis windows that end at or before this are {@code final} in reads (closed, plus
+   *     the lateness, on every partition before the current version's cut, so their value is the
+   *     Base's); later ones are {@code provisional}. {@link Long#MIN_VALUE} when no window is final yet
    */
-  public record Lateness(java.time.Duration allowedLateness, long lateEvents) {}
+  public record Lateness(java.time.Duration allowedLateness, long lateEvents, long finalUntilMillis) {
+
+    /** Without the final bound. */
+    public Lateness(java.time.Duration allowedLateness, long lateEvents) {
+      this(allowedLateness, lateEvents, Long.MIN_VALUE);
+    }
+  }
 
   /**
    * Checkpoints of a view's current version, and what the engine's start-up restored.

@@ -39,7 +39,9 @@ import picocli.CommandLine.Option;
  * is events over the speed-layer threads' CPU time (per core) and over wall-clock time (open minus
  * opening the log alone). Each run deletes the views' state so that it replays. Prints the Delta's
  * state (keys, (key, window) groups, bytes), the late events and the stream's watermark, and checks
- * sample keys' windows against a naive loop over the same generated events.
+ * sample keys' windows against a naive loop over the same generated events. Then a flowing phase
+ * appends the same events a slice at a time to a running engine and prints, after each slice, the
+ * Delta's in-memory groups and bytes against the open windows and its closed-window runs on disk.
  */
 @Command(name = "eventtime", mixinStandardHelpOptions = true,
     description = "Speed layer on a tumbling 1-minute count+sum view with out-of-order events.")
@@ -130,18 +132,25 @@ public final class EventTimeBenchmark implements Callable<Integer> {
     return String.format(Locale.ROOT, "key-%08d", k);
   }
 
-  void writeLog(Path data) {
-    EventEncoder enc = new EventEncoder(stream().schema());
-    EventEncoder.Encoded e = new EventEncoder.Encoded();
-    Gen g = new Gen();
-    try (FileLog log = FileLog.open(data.resolve("log"))) {
-      LogStream s = log.getOrCreateStream(STREAM, StreamConfig.of(partitions).withDurability(Durability.os()));
-      RecordBatchBuilder[] b = new RecordBatchBuilder[partitions];
+  /** Appends the generated events to a stream in batches of up to 4,096 per partition. */
+  final class Appender {
+    final LogStream stream;
+    final EventEncoder enc = new EventEncoder(stream().schema());
+    final EventEncoder.Encoded e = new EventEncoder.Encoded();
+    final Gen g = new Gen();
+    final RecordBatchBuilder[] b = new RecordBatchBuilder[partitions];
+    final Map<String, Object> ev = new LinkedHashMap<>();
+
+    Appender(LogStream stream) {
+      this.stream = stream;
       for (int p = 0; p < partitions; p++) {
         b[p] = new RecordBatchBuilder();
       }
-      Map<String, Object> ev = new LinkedHashMap<>();
-      for (long i = 0; i < events; i++) {
+    }
+
+    /** Appends events {@code [from, to)} (the generator must be at {@code from}); all are in the log on return. */
+    void append(long from, long to) {
+      for (long i = from; i < to; i++) {
         g.next(i);
         ev.put("key", keyString(g.key));
         ev.put("amount", g.amount);
@@ -154,15 +163,23 @@ public final class EventTimeBenchmark implements Callable<Integer> {
         int p = Partitioner.partition(key, 0, key.length, partitions);
         b[p].add(key, 0, key.length, e.value(), 0, e.valueLength(), e.eventTime(), 0L);
         if (b[p].count() == 4096) {
-          s.append(p, b[p]);
+          stream.append(p, b[p]);
           b[p].clear();
         }
       }
       for (int p = 0; p < partitions; p++) {
         if (!b[p].isEmpty()) {
-          s.append(p, b[p]);
+          stream.append(p, b[p]);
+          b[p].clear();
         }
       }
+    }
+  }
+
+  void writeLog(Path data) {
+    try (FileLog log = FileLog.open(data.resolve("log"))) {
+      LogStream s = log.getOrCreateStream(STREAM, StreamConfig.of(partitions).withDurability(Durability.os()));
+      new Appender(s).append(0, events);
       s.flush();
     }
   }
@@ -182,6 +199,10 @@ public final class EventTimeBenchmark implements Callable<Integer> {
       out.printf(Locale.ROOT, "result: speed layer, tumbling 1m count+sum with out-of-order events: %.2f M events "
           + "per CPU-second per core (goal >= 3); the same view without a window: %.2f M/s per core%n",
           windowed / 1e6, plain / 1e6);
+      long[] bounded = flow(work.resolve("flow"));
+      out.printf(Locale.ROOT, "result: Delta memory while events flow: at most %,d groups / %,d bytes in memory for "
+          + "%,d keys x %d open windows; %,d groups / %,d bytes in closed-window runs at the end%n", bounded[0],
+          bounded[1], keys, openWindowsPerKey(), bounded[2], bounded[3]);
       return 0;
     } finally {
       if (dir == null) {
@@ -230,6 +251,67 @@ public final class EventTimeBenchmark implements Callable<Integer> {
     }
     java.util.Arrays.sort(cpuRates);
     return cpuRates[runs / 2];
+  }
+
+  @Option(names = "--flow-slice", description = "Events per step of the flowing phase (default ${DEFAULT-VALUE}: "
+      + "a minute of event time at the default rate).")
+  long flowSlice = 600_000;
+
+  @Option(names = "--spill-groups", description = "The engine's deltaSpillGroups in the flowing phase: the fewest "
+      + "closed groups moved out of memory at once (default ${DEFAULT-VALUE}).")
+  long spillGroups = EngineOptions.DEFAULT_DELTA_SPILL_GROUPS;
+
+  /** Windows per key the speed layer may still add to: the one being filled and those within delay + lateness. */
+  long openWindowsPerKey() {
+    long late = dev.braid.spec.Durations.parseAllowingZero(lateness).toMillis();
+    return (delayMillis() + late + 60_000 - 1) / 60_000 + 1;
+  }
+
+  /**
+   * The flowing phase: an engine on an empty log, the same events appended {@link #flowSlice} at a
+   * time while the speed layer follows; after each step the engine moves closed windows out of the
+   * Delta (as its own once-a-second check would) and the Delta's memory and runs are printed. Returns
+   * {max in-memory groups, max in-memory bytes, run groups, run bytes} (the last two at the end).
+   */
+  private long[] flow(Path data) throws Exception {
+    out.printf(Locale.ROOT, "flowing: %,d events appended %,d at a time to a running engine; closed windows moved "
+        + "out of memory after each step%n", events, flowSlice);
+    PipelineSpec spec = spec(true);
+    String view = spec.views().keySet().iterator().next();
+    long[] result = new long[4];
+    long spilledBefore = 0;
+    long t0 = System.nanoTime();
+    try (Engine engine = Engine.open(data, spec,
+        EngineOptions.defaults().withCheckpointEvery(Duration.ZERO).withDeltaSpillGroups(spillGroups))) {
+      Appender appender = new Appender(engine.log().stream(STREAM));
+      for (long i = 0; i < events; ) {
+        long stop = Math.min(events, i + flowSlice);
+        appender.append(i, stop);
+        i = stop;
+        if (!engine.awaitCaughtUp(5, java.util.concurrent.TimeUnit.MINUTES)) {
+          throw new IllegalStateException("the speed layer did not catch up");
+        }
+        engine.spillClosedWindows(); // what the engine's once-a-second check may not have done yet
+        Status.DeltaState d = engine.status().views().get(0).delta();
+        long moved = d.spilledGroups() - spilledBefore;
+        spilledBefore = d.spilledGroups();
+        result[0] = Math.max(result[0], d.groups());
+        result[1] = Math.max(result[1], d.bytes());
+        result[2] = d.runGroups();
+        result[3] = d.runBytes();
+        out.printf(Locale.ROOT, "  %,11d events, event time %s: in memory %,8d groups %,12d bytes; runs %2d with %,9d "
+                + "groups %,12d bytes%s%n", i, java.time.Instant.ofEpochMilli(appender.g.ts), d.groups(), d.bytes(),
+            d.runs(), d.runGroups(), d.runBytes(), moved > 0 ? String.format(Locale.ROOT, " (moved %,d groups)", moved) : "");
+      }
+      Status.DeltaState d = engine.status().views().get(0).delta();
+      out.printf(Locale.ROOT, "  flowing took %.1f s (with encoding and appending the events); %d spills took %,d ms "
+              + "in all (%.0f ms each, off the speed layer's threads); the longest a spill held a partition's "
+              + "speed-layer thread off (copying its table under the read lock): %,d us%n",
+          (System.nanoTime() - t0) / 1e9, d.spills(), d.spillMillis(),
+          d.spills() == 0 ? 0 : d.spillMillis() / (double) d.spills(), d.spillLockMaxMicros());
+      check(engine, view);
+    }
+    return result;
   }
 
   /** Sample keys' windows against a naive loop over the generator (late events left out as the speed layer does). */

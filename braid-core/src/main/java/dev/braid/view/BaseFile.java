@@ -550,6 +550,68 @@ final class BaseFile implements AutoCloseable {
     }
   }
 
+  /**
+   * A cursor over the entries in file order, for a Base whose entries were written in
+   * {@link RunFileDescriptor} order with ascending windows (a Delta's closed-window run, see
+   * {@link ClosedRun}); it checks that order and throws when the file breaks it.
+   */
+  GroupCursor cursor() {
+    return new Cursor();
+  }
+
+  private final class Cursor extends GroupCursor {
+    private final ByteBuffer m = map.duplicate().order(ByteOrder.BIG_ENDIAN);
+    private int pos = HEADER_LENGTH + cut.partitions() * 8;
+    private int windowsLeft;
+
+    @Override
+    boolean nextKey() throws IOException {
+      while (windowsLeft > 0) {
+        nextWindow();
+      }
+      if (pos >= tablePosition) {
+        return false;
+      }
+      int len = m.getInt(pos);
+      if (len < 0 || pos + 8L + len > tablePosition) {
+        throw new CorruptLogException(file, pos, "impossible key length " + len);
+      }
+      startKey(len);
+      m.get(pos + 4, key, 0, len);
+      keyLength = len;
+      hash = GroupTable.hash(key, len);
+      windowsLeft = m.getInt(pos + 4 + len);
+      pos += 8 + len;
+      window = Long.MIN_VALUE;
+      if (!inKeyOrder()) {
+        throw new IllegalStateException("base file " + file + " is not in key order at byte " + pos);
+      }
+      return true;
+    }
+
+    @Override
+    boolean nextWindow() throws IOException {
+      if (windowsLeft == 0) {
+        return false;
+      }
+      long w = m.getLong(pos);
+      int len = m.getInt(pos + 8);
+      if (len < 0 || pos + 12L + len > tablePosition) {
+        throw new CorruptLogException(file, pos, "impossible state length " + len);
+      }
+      if (w <= window && window != Long.MIN_VALUE) {
+        throw new IllegalStateException("base file " + file + " has windows out of order at byte " + pos);
+      }
+      reserveState(len);
+      m.get(pos + 12, state, 0, len);
+      stateLength = len;
+      window = w;
+      pos += 12 + len;
+      windowsLeft--;
+      return true;
+    }
+  }
+
   private static boolean keyEquals(ByteBuffer m, int pos, byte[] key, int len) {
     if (m.getInt(pos) != len) {
       return false;

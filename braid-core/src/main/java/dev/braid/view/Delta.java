@@ -30,13 +30,26 @@ final class Delta {
 
   /**
    * Seeds every partition with its largest event time before {@code cut} by reading the log's
-   * records (event times only) up to the cut, so that lateness decisions after the cut are the same
-   * as those of a Delta that saw the whole log. Before the Delta is shared.
+   * records (event and ingest times only) up to the cut, so that lateness decisions after the cut are
+   * the same as those of a Delta that saw the whole log. Before the Delta is shared.
+   *
+   * <p>A partition that had no record before the cut but was <em>idle</em> there by the stream's
+   * rule — the stream's records before the cut span at least {@code idleAfterMillis} of ingest time,
+   * so the partition went that long without an event — does not hold finality back: it is seeded
+   * with the smallest largest event time of the partitions that had records, as if it had seen that
+   * much. Its first events after the cut are then late for the windows already {@code final}
+   * ({@link ViewProgram#applySpeed} decides by the larger of the partition's own largest event time
+   * and this seed), so the speed layer leaves them out, records them in the late log, and the next
+   * batch cycle folds them in. The rule reads only the log before the cut (ingest times are in the
+   * log, the clock is not consulted), so every replay of this version decides the same.
    */
-  void seedEventTimes(dev.braid.log.LogStream stream, Cut cut) {
+  void seedEventTimes(dev.braid.log.LogStream stream, Cut cut, long idleAfterMillis) {
+    long[] max = new long[partitions.length];
+    long firstIngest = Long.MAX_VALUE;
+    long lastIngest = Long.MIN_VALUE;
     for (int p = 0; p < partitions.length; p++) {
       long end = cut.offset(p);
-      long max = Long.MIN_VALUE;
+      max[p] = Long.MIN_VALUE;
       if (end > stream.startOffset(p)) {
         try (dev.braid.log.LogReader r = stream.reader(p, stream.startOffset(p))) {
           while (r.position() < end) {
@@ -44,7 +57,9 @@ final class Delta {
             boolean any = false;
             while (c.next() && c.offset() < end) {
               any = true;
-              max = Math.max(max, c.eventTime());
+              max[p] = Math.max(max[p], c.eventTime());
+              firstIngest = Math.min(firstIngest, c.ingestTime());
+              lastIngest = Math.max(lastIngest, c.ingestTime());
             }
             if (!any) {
               break;
@@ -52,13 +67,24 @@ final class Delta {
           }
         }
       }
-      partitions[p].seedCutMaxEventTime(max);
+    }
+    long slowest = Long.MAX_VALUE;
+    for (long m : max) {
+      if (m != Long.MIN_VALUE) {
+        slowest = Math.min(slowest, m);
+      }
+    }
+    boolean spanIdle = lastIngest != Long.MIN_VALUE && lastIngest - firstIngest >= idleAfterMillis;
+    for (int p = 0; p < partitions.length; p++) {
+      boolean idleEmpty = max[p] == Long.MIN_VALUE && spanIdle && slowest != Long.MAX_VALUE;
+      partitions[p].seedCutMaxEventTime(idleEmpty ? slowest : max[p], idleEmpty);
     }
   }
 
   /**
    * The stream's watermark at the version's cut as the speed layer sees it for lateness: the
-   * smallest of the partitions' largest event times before the cut, minus {@code maxOutOfOrder};
+   * smallest of the partitions' largest event times before the cut (a partition that was idle there
+   * without any record counts with its seed, see {@link #seedEventTimes}), minus {@code maxOutOfOrder};
    * {@code Long.MIN_VALUE} when any partition's is unknown. A window whose end plus the allowed
    * lateness is at or below it had closed on every partition before the cut, so the speed layer
    * adds nothing to it: its merged result is the Base's.
@@ -71,29 +97,42 @@ final class Delta {
     return min == Long.MIN_VALUE || min == Long.MAX_VALUE ? Long.MIN_VALUE : min - maxOutOfOrder;
   }
 
+  /** Heap bytes of the in-memory tables. */
   long memoryBytes() {
-    long b = 0;
-    for (PartitionDelta d : partitions) {
-      long stamp = d.lock.readLock();
-      try {
-        b += d.table.memoryBytes();
-      } finally {
-        d.lock.unlockRead(stamp);
-      }
-    }
-    return b;
+    return sumLocked(GroupTable::memoryBytes);
   }
 
+  /** The (key, window) groups held in memory. */
+  long groups() {
+    return sumLocked(GroupTable::groupCount);
+  }
+
+  /** Keys in memory (a key in several partitions counts once per partition). */
   long keys() {
-    long k = 0;
+    return sumLocked(GroupTable::keyCount);
+  }
+
+  /** The sum of {@code f} over every partition's table, each read under its read lock. */
+  private long sumLocked(java.util.function.ToLongFunction<GroupTable> f) {
+    long n = 0;
     for (PartitionDelta d : partitions) {
       long stamp = d.lock.readLock();
       try {
-        k += d.table.keyCount();
+        n += f.applyAsLong(d.table);
       } finally {
         d.lock.unlockRead(stamp);
       }
     }
-    return k;
+    return n;
   }
+
+  /** The closed-window runs of every partition. */
+  java.util.List<ClosedRun> runs() {
+    java.util.List<ClosedRun> out = new java.util.ArrayList<>();
+    for (PartitionDelta d : partitions) {
+      out.addAll(java.util.Arrays.asList(d.runs));
+    }
+    return out;
+  }
+
 }

@@ -39,9 +39,10 @@ import java.util.zip.CheckedInputStream;
  *
  * <pre>
  *   +----------+--------+------------+-----------+--------------+-----------+------------------+
- *   | BRAIDCKP | fmt 2  | version id | created   | window       | parts     | definition       |
+ *   | BRAIDCKP | fmt 3  | version id | created   | window       | parts     | definition       |
  *   | 8 bytes  | int    | long       | at (long) | horizon long | int       | int len + UTF-8  |
  *   +----------+--------+------------+-----------+--------------+-----------+------------------+
+ *   closed-window runs (format 3), per partition: int run count | (int name length | UTF-8 name) x count
  *   per partition:  long position | long folded events | long max event time | long max event
  *                   time before the cut | int key count | entries
  *   entry, per key: int key length | key | int window count |
@@ -49,7 +50,12 @@ import java.util.zip.CheckedInputStream;
  *   trailer:        int CRC32C of every byte before it
  * </pre>
  *
- * A checkpoint is used only when it is whole (the CRC matches and the file ends right after the
+ * The runs are the partition's {@link ClosedRun}s, named, not copied: they are immutable files in
+ * the view's directory, and the engine deletes a run only once neither the current Delta nor any
+ * checkpoint on disk names it. Loading a checkpoint opens and verifies its runs; a missing or
+ * damaged run refuses the checkpoint like any other damage.
+ *
+ * <p>A checkpoint is used only when it is whole (the CRC matches and the file ends right after the
  * trailer), belongs to the same version and definition, has one position per partition, and each
  * position lies between the version's cut and the log's end (a log that lost its unsynced tail in a
  * power loss under {@code os} durability can end before a checkpoint taken earlier; that checkpoint
@@ -69,10 +75,12 @@ final class DeltaCheckpoint {
 
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'C', 'K', 'P'};
   /**
-   * 2 added each partition's largest event times (its watermark for lateness decisions); a format 1
+   * 3 added each partition's closed-window runs; 2 added each partition's largest event times (its watermark for lateness decisions); a format 1
    * checkpoint is refused and the Delta rebuilt from the cut, which recomputes them.
    */
-  static final int FORMAT = 2;
+  static final int FORMAT = 3;
+  /** Format 2 had no closed-window runs; it is still read (as a Delta without runs). */
+  static final int FORMAT_WITHOUT_RUNS = 2;
   /** Checkpoints of one version kept on disk. */
   static final int KEEP = 2;
   private static final Pattern NAME = Pattern.compile("v(\\d+)-(\\d{12})\\.ckpt");
@@ -150,6 +158,14 @@ final class DeltaCheckpoint {
       byte[] def = definition.getBytes(StandardCharsets.UTF_8);
       b.writeInt(def.length);
       b.write(def);
+      for (PartitionDelta pd : delta.partitions) { // immutable per PartitionDelta: no lock needed
+        b.writeInt(pd.runs.length);
+        for (ClosedRun r : pd.runs) {
+          byte[] n = r.name.getBytes(StandardCharsets.UTF_8);
+          b.writeInt(n.length);
+          b.write(n);
+        }
+      }
       ViewProgram.Scratch x = program.scratch();
       for (PartitionDelta pd : delta.partitions) {
         long stamp = pd.lock.readLock();
@@ -269,6 +285,64 @@ final class DeltaCheckpoint {
     return null;
   }
 
+  private static List<List<String>> readRunNames(DataInputStream in, int partitions, long size)
+      throws IOException, InvalidCheckpointException {
+    List<List<String>> out = new ArrayList<>(partitions);
+    for (int p = 0; p < partitions; p++) {
+      int n = in.readInt();
+      if (n < 0 || n > size) {
+        throw new InvalidCheckpointException("partition " + p + " has an impossible run count " + n);
+      }
+      List<String> names = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        int len = in.readInt();
+        if (len <= 0 || len > 1024) {
+          throw new InvalidCheckpointException("a run name of partition " + p + " has an impossible length " + len);
+        }
+        byte[] b = new byte[len];
+        in.readFully(b);
+        String name = new String(b, StandardCharsets.UTF_8);
+        if (!ClosedRun.isRun(name)) {
+          throw new InvalidCheckpointException("partition " + p + " names '" + name + "', which is not a run file");
+        }
+        names.add(name);
+      }
+      out.add(names);
+    }
+    return out;
+  }
+
+  /**
+   * The closed-window runs that checkpoint {@code file} names, read from its header without checking
+   * the whole file (a damaged checkpoint may name fewer or none; it will be refused when loaded).
+   */
+  static java.util.Set<String> runNames(Path file) {
+    java.util.Set<String> out = new java.util.HashSet<>();
+    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 12))) {
+      long size = Files.size(file);
+      byte[] magic = new byte[MAGIC.length];
+      in.readFully(magic);
+      if (!java.util.Arrays.equals(magic, MAGIC) || in.readInt() != FORMAT) {
+        return out;
+      }
+      in.readLong(); // version
+      in.readLong(); // created
+      in.readLong(); // horizon
+      int partitions = in.readInt();
+      int defLength = in.readInt();
+      if (partitions < 0 || partitions > 1 << 16 || defLength < 0 || defLength > size) {
+        return out;
+      }
+      in.skipNBytes(defLength);
+      for (List<String> names : readRunNames(in, partitions, size)) {
+        out.addAll(names);
+      }
+    } catch (IOException | InvalidCheckpointException e) {
+      // unreadable: it names nothing we could use
+    }
+    return out;
+  }
+
   /** A checkpoint that must not be used; the message says why. */
   static final class InvalidCheckpointException extends Exception {
     InvalidCheckpointException(String message) {
@@ -288,7 +362,7 @@ final class DeltaCheckpoint {
         throw new InvalidCheckpointException("not a Braid checkpoint (bad magic)");
       }
       int format = in.readInt();
-      if (format != FORMAT) {
+      if (format != FORMAT && format != FORMAT_WITHOUT_RUNS) {
         throw new InvalidCheckpointException("unsupported checkpoint format " + format);
       }
       long v = in.readLong();
@@ -311,6 +385,7 @@ final class DeltaCheckpoint {
       if (!new String(def, StandardCharsets.UTF_8).equals(definition)) {
         throw new InvalidCheckpointException("it was taken with another definition of the view");
       }
+      List<List<String>> runNames = format == FORMAT ? readRunNames(in, partitions, size) : null;
       PartitionDelta[] parts = new PartitionDelta[partitions];
       long[] positions = new long[partitions];
       ViewProgram.Scratch x = program.scratch();
@@ -385,6 +460,23 @@ final class DeltaCheckpoint {
           throw new InvalidCheckpointException(String.format("partition %d is at offset %d, outside [cut %d, log end "
               + "%d]; the log lost events the checkpoint counted", p, positions[p], cut.offset(p),
               stream.endOffset(p)));
+        }
+      }
+      if (runNames != null) {
+        for (int p = 0; p < partitions; p++) {
+          List<ClosedRun> runs = new ArrayList<>();
+          for (String n : runNames.get(p)) {
+            Path run = f.path().resolveSibling(n);
+            try {
+              runs.add(ClosedRun.open(run));
+            } catch (java.nio.file.NoSuchFileException e) {
+              throw new InvalidCheckpointException("its closed-window run " + n + " of partition " + p + " is missing");
+            } catch (dev.braid.log.CorruptLogException | IllegalStateException e) {
+              throw new InvalidCheckpointException("its closed-window run " + n + " of partition " + p
+                  + " is damaged: " + e.getMessage());
+            }
+          }
+          parts[p].runs = runs.toArray(PartitionDelta.NO_RUNS);
         }
       }
       return new Loaded(f, new Delta(parts), Cut.of(positions), horizon, created);

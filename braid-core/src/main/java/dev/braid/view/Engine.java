@@ -50,7 +50,8 @@ import org.slf4j.LoggerFactory;
  *   log/              the FileLog (streams, partitions, segments; LOCK)
  *   views/&lt;view&gt;/     v&lt;id&gt;.base files (immutable Bases); v&lt;id&gt;.spill/ sorted runs while a
  *                     batch cycle that exceeds its memory budget runs; v&lt;id&gt;-&lt;seq&gt;.ckpt
- *                     checkpoints of the current version's Delta (see DeltaCheckpoint)
+ *                     checkpoints of the current version's Delta (see DeltaCheckpoint);
+ *                     v&lt;id&gt;-p&lt;partition&gt;-&lt;seq&gt;.closed closed-window runs of that Delta (ClosedRun)
  *   tables/&lt;table&gt;/   v&lt;id&gt;.base: each kept version's pushed rows (TableBase); v&lt;id&gt;.base.tmp while a
  *                     push loads
  *   catalog.json      every view's and table's versions; replaced atomically
@@ -79,6 +80,16 @@ public final class Engine implements Braid {
   /** Writes checkpoints; apart from the batch scheduler so that a long batch cycle never delays one. */
   private final ScheduledExecutorService checkpointer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "braid-checkpoint");
+    t.setDaemon(true);
+    return t;
+  });
+  /**
+   * Moves closed windows out of windowed views' Deltas (see {@link ViewRuntime#spillClosedWindows}); a
+   * thread of its own, off the speed layer's and apart from the batch scheduler, whose batch cycles
+   * run for long.
+   */
+  private final ScheduledExecutorService spiller = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "braid-delta-spill");
     t.setDaemon(true);
     return t;
   });
@@ -202,6 +213,8 @@ public final class Engine implements Braid {
     }
     started = true;
     startChangeFeeds(options.clock());
+    spiller.scheduleWithFixedDelay(() -> spillClosedWindows(false), SPILL_CHECK_MILLIS, SPILL_CHECK_MILLIS,
+        TimeUnit.MILLISECONDS);
     // Window retention: evict periodically; a reprocess may add or change retain, so check every view.
     scheduler.scheduleWithFixedDelay(this::evictExpiredWindows, RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
         TimeUnit.MILLISECONDS);
@@ -338,6 +351,36 @@ public final class Engine implements Braid {
 
   /** How often the window retention of kappa views with {@code retain} runs. */
   static final long RETENTION_CHECK_MILLIS = 10_000;
+
+  /** How often windowed views are checked for closed windows to move out of memory. */
+  static final long SPILL_CHECK_MILLIS = 1_000;
+
+  /**
+   * Moves every windowed view's closed windows out of its in-memory Delta into closed-window runs
+   * now, where enough are closed (see {@link EngineOptions#withDeltaSpillGroups}); returns the (key,
+   * window) groups moved. The engine does this by itself every second; call it to do it now (tools,
+   * benchmarks).
+   */
+  public long spillClosedWindows() {
+    requireOpen();
+    return spillClosedWindows(true);
+  }
+
+  private long spillClosedWindows(boolean force) {
+    long moved = 0;
+    for (ViewRuntime v : views.values()) {
+      try {
+        moved += v.spillClosedWindows(force);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return moved;
+      } catch (IOException | RuntimeException e) {
+        LOG.error("view '{}': moving closed windows out of memory failed; they stay in memory: {}", v.name,
+            e.toString());
+      }
+    }
+    return moved;
+  }
 
   private void evictExpiredWindows() {
     for (ViewRuntime v : views.values()) {
@@ -576,7 +619,9 @@ public final class Engine implements Braid {
           speedLayers.get(v.spec.from()).errors() + v.batchErrors(), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.checkpoints(), v.spec.allowedLateness() == null ? null
-          : new Status.Lateness(v.spec.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name))));
+          : new Status.Lateness(v.spec.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name),
+              v.finalUntil()),
+          v.deltaState()));
     }
     List<Status.TableStatus> ts = new ArrayList<>();
     for (dev.braid.table.TableRuntime t : tables.values()) {
@@ -698,11 +743,16 @@ public final class Engine implements Braid {
     }
     closed = true;
     scheduler.shutdownNow();
-    // No interrupt for the checkpointer: it may be writing a file (an interrupt would close its channel).
+    // No interrupt for the checkpointer and the spiller: they may be writing a file (an interrupt
+    // would close its channel).
     checkpointer.shutdown();
+    spiller.shutdown();
     try {
       if (!checkpointer.awaitTermination(1, TimeUnit.MINUTES)) {
         LOG.warn("a checkpoint did not finish within a minute of close");
+      }
+      if (!spiller.awaitTermination(1, TimeUnit.MINUTES)) {
+        LOG.warn("moving closed windows out of memory did not finish within a minute of close");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -18,9 +18,14 @@ import java.time.Duration;
  * @param checkpointEvery how often every view's Delta is checkpointed (see {@link #withCheckpointEvery})
  * @param clock the engine's wall clock in epoch millis (ingest time, idle partitions); the system
  *     clock unless a test controls it ({@link #withClock})
+ * @param deltaSpillGroups the fewest closed (key, window) groups a windowed view's Delta moves out of
+ *     memory into closed-window runs at once (see {@link #withDeltaSpillGroups}); at least 1
  */
 public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration checkpointEvery,
-    java.util.function.LongSupplier clock) {
+    java.util.function.LongSupplier clock, long deltaSpillGroups) {
+
+  /** The fewest closed groups a Delta spills at once by default. */
+  public static final long DEFAULT_DELTA_SPILL_GROUPS = 4_096;
 
   /** How often each view's Delta is checkpointed by default. */
   public static final Duration DEFAULT_CHECKPOINT_EVERY = Duration.ofSeconds(30);
@@ -36,7 +41,26 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration ch
       throw new IllegalArgumentException("checkpointEvery must be zero (only on close) or positive, was "
           + checkpointEvery);
     }
+    if (deltaSpillGroups < 1) {
+      throw new IllegalArgumentException("deltaSpillGroups must be at least 1, was " + deltaSpillGroups);
+    }
     clock = clock == null ? System::currentTimeMillis : clock;
+  }
+
+  /** With the default {@link #DEFAULT_DELTA_SPILL_GROUPS}. */
+  public EngineOptions(int batchThreads, long batchMemoryBytes, Duration checkpointEvery,
+      java.util.function.LongSupplier clock) {
+    this(batchThreads, batchMemoryBytes, checkpointEvery, clock, DEFAULT_DELTA_SPILL_GROUPS);
+  }
+
+  /**
+   * A windowed view's Delta moves its closed windows (those the speed layer will not add to again)
+   * out of memory into closed-window runs on disk once it holds at least this many closed groups and
+   * at least as many closed as open ones; reads merge the runs, so they answer exactly as before.
+   * Small values spill often (tests); the default keeps spills rare for small views.
+   */
+  public EngineOptions withDeltaSpillGroups(long groups) {
+    return new EngineOptions(batchThreads, batchMemoryBytes, checkpointEvery, clock, groups);
   }
 
   /** With the system clock. */
@@ -46,7 +70,7 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration ch
 
   /** With this clock (epoch millis) for ingest time and idle partitions, e.g. a test's. */
   public EngineOptions withClock(java.util.function.LongSupplier c) {
-    return new EngineOptions(batchThreads, batchMemoryBytes, checkpointEvery, c);
+    return new EngineOptions(batchThreads, batchMemoryBytes, checkpointEvery, c, deltaSpillGroups);
   }
 
   /** With checkpoints every {@link #DEFAULT_CHECKPOINT_EVERY}. */
@@ -68,7 +92,7 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration ch
    * checkpoint, so this bounds the replay after a crash.
    */
   public EngineOptions withCheckpointEvery(Duration every) {
-    return new EngineOptions(batchThreads, batchMemoryBytes, every, clock);
+    return new EngineOptions(batchThreads, batchMemoryBytes, every, clock, deltaSpillGroups);
   }
 
   /** A quarter of the maximum heap ({@link Runtime#maxMemory()}), at least 16 MiB. */
@@ -77,10 +101,10 @@ public record EngineOptions(int batchThreads, long batchMemoryBytes, Duration ch
   }
 
   public EngineOptions withBatchThreads(int threads) {
-    return new EngineOptions(threads, batchMemoryBytes, checkpointEvery, clock);
+    return new EngineOptions(threads, batchMemoryBytes, checkpointEvery, clock, deltaSpillGroups);
   }
 
   public EngineOptions withBatchMemoryBytes(long bytes) {
-    return new EngineOptions(batchThreads, bytes, checkpointEvery, clock);
+    return new EngineOptions(batchThreads, bytes, checkpointEvery, clock, deltaSpillGroups);
   }
 }

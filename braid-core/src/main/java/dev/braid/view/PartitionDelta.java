@@ -26,9 +26,18 @@ final class PartitionDelta {
   /**
    * The largest event time of the partition's records before the version's cut, or
    * {@code Long.MIN_VALUE} when not known (a kappa Delta from the log's start, or a view without
-   * {@code allowed_lateness}, whose cut is not scanned). Set before the Delta is shared.
+   * {@code allowed_lateness}, whose cut is not scanned); for a partition that was idle at the cut
+   * without any record, the seed of {@link Delta#seedEventTimes}. Set before the Delta is shared.
    */
   long cutMaxEventTime = Long.MIN_VALUE;
+  /**
+   * This partition's closed-window runs, oldest first: groups spilled out of earlier copies of the
+   * Delta (see {@link ClosedRun}). Immutable once the Delta is shared (a spill builds a new Delta),
+   * so readers use it without the lock; a read merges them between the Base and {@link #table}.
+   */
+  ClosedRun[] runs = NO_RUNS;
+
+  static final ClosedRun[] NO_RUNS = new ClosedRun[0];
 
   PartitionDelta(int partition, GroupTable table, long from) {
     this.partition = partition;
@@ -66,17 +75,33 @@ final class PartitionDelta {
     return folded;
   }
 
-  /** Seeds both event-time maxima with the partition's largest event time before the cut; before sharing. */
-  void seedCutMaxEventTime(long t) {
+  /**
+   * Seeds the event-time maxima with the partition's largest event time before the cut; before
+   * sharing. A partition that was idle at the cut without any record ({@code idleEmpty}) gets
+   * {@code t} as its cut maximum only: its lateness reference ({@link #lateReference}) starts there,
+   * while {@link #maxEventTime} (its watermark in status) still says it has read no event.
+   */
+  void seedCutMaxEventTime(long t, boolean idleEmpty) {
     cutMaxEventTime = t;
-    maxEventTime = Math.max(maxEventTime, t);
+    if (!idleEmpty) {
+      maxEventTime = Math.max(maxEventTime, t);
+    }
   }
 
-  /** The largest event time folded so far (see {@link #maxEventTime}), read under the read lock. */
-  long maxEventTimeLocked() {
+  /**
+   * The event time that lateness decisions of this partition count from: its largest event time so
+   * far, or the seed of a partition that was idle at the cut without records, whichever is larger.
+   * For the writer, or a thread that holds the lock.
+   */
+  long lateReference() {
+    return Math.max(maxEventTime, cutMaxEventTime);
+  }
+
+  /** {@link #lateReference()} read under the read lock. */
+  long lateReferenceLocked() {
     long stamp = lock.readLock();
     try {
-      return maxEventTime;
+      return lateReference();
     } finally {
       lock.unlockRead(stamp);
     }

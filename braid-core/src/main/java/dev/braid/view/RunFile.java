@@ -32,19 +32,30 @@ record RunFile(Path path, long keys, long groups, long bytes) {
    */
   static RunFile write(Path path, GroupTable table, ViewProgram program, Sorter sorter) throws IOException {
     try (Writer w = new Writer(path, program, sorter.buffer)) {
-      int n = table.keyCount();
-      long[] order = sorter.sortKeys(table);
-      for (int i = 0; i < n; i++) {
-        int k = (int) order[i];
-        w.beginKey(table.keyBytes(), table.keyOffset(k), table.keyLength(k), table.keyHash(k));
-        int windows = sorter.sortWindows(table, k);
-        for (int j = 0; j < windows; j++) {
-          int g = sorter.groups[j];
-          w.window(sorter.windows[j], table.longs, g * table.longWidth, table.objects, g * table.objectWidth);
-        }
-        w.endKey();
-      }
+      writeSorted(table, sorter, w);
       return w.finish();
+    }
+  }
+
+  /**
+   * Gives every group of {@code table} to {@code sink} in run order: keys as
+   * {@link RunFileDescriptor#compareKeys} orders them, each key's windows ascending.
+   */
+  static void writeSorted(GroupTable table, Sorter sorter, GroupSink sink) throws IOException {
+    int n = table.keyCount();
+    long[] order = sorter.sortKeys(table);
+    for (int i = 0; i < n; i++) {
+      int k = (int) order[i];
+      int windows = sorter.sortWindows(table, k);
+      if (windows == 0) {
+        continue;
+      }
+      sink.beginKey(table.keyBytes(), table.keyOffset(k), table.keyLength(k), table.keyHash(k));
+      for (int j = 0; j < windows; j++) {
+        int g = sorter.groups[j];
+        sink.window(sorter.windows[j], table.longs, g * table.longWidth, table.objects, g * table.objectWidth);
+      }
+      sink.endKey();
     }
   }
 
@@ -307,7 +318,7 @@ record RunFile(Path path, long keys, long groups, long bytes) {
    * call that moves. Checks the header, that keys strictly ascend, and at the end the counts and
    * the CRC. Not thread-safe.
    */
-  static final class Reader implements AutoCloseable {
+  static final class Reader extends GroupCursor {
 
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
@@ -321,18 +332,7 @@ record RunFile(Path path, long keys, long groups, long bytes) {
     private final CRC32C crc = new CRC32C();
     private int crcFrom; // bytes of buf before this are in crc
 
-    private byte[] key = new byte[64];
-    private int keyLength = -1;
-    private int hash;
-    private byte[] previousKey = new byte[64];
-    private int previousKeyLength = -1;
-    private int previousHash;
     private int windowsLeft;
-    private long window;
-    private byte[] state = new byte[256];
-    private int stateLength;
-    private ByteBuffer stateBuffer = ByteBuffer.wrap(state);
-    private final ByteBufferDataInput stateInput = new ByteBufferDataInput();
     private long keysRead;
     private long groupsRead;
     private boolean ended;
@@ -363,36 +363,8 @@ record RunFile(Path path, long keys, long groups, long bytes) {
       return run;
     }
 
-    int hash() {
-      return hash;
-    }
-
-    byte[] key() {
-      return key;
-    }
-
-    int keyLength() {
-      return keyLength;
-    }
-
-    long window() {
-      return window;
-    }
-
-    byte[] state() {
-      return state;
-    }
-
-    int stateLength() {
-      return stateLength;
-    }
-
-    /** The current window's state as input for {@link ViewProgram#readRow}. */
-    ByteBufferDataInput stateInput() {
-      return stateInput.reset(stateBuffer, 0, stateLength);
-    }
-
     /** Moves to the next key (skipping windows not read); false at the end of the run. */
+    @Override
     boolean nextKey() throws IOException {
       if (ended) {
         return false;
@@ -410,11 +382,7 @@ record RunFile(Path path, long keys, long groups, long bytes) {
       if (len < 0) {
         throw corrupt("negative key length " + len);
       }
-      byte[] swap = previousKey; // keep the last key to check the order without copying
-      previousKey = key;
-      previousKeyLength = keyLength;
-      previousHash = hash;
-      key = swap.length >= len ? swap : new byte[Math.max(len, swap.length * 2)];
+      startKey(len);
       need(4);
       hash = (int) INT.get(buf, pos);
       pos += 4;
@@ -426,8 +394,7 @@ record RunFile(Path path, long keys, long groups, long bytes) {
       if (windowsLeft < 0) {
         throw corrupt("negative window count " + windowsLeft);
       }
-      if (previousKeyLength >= 0 && RunFileDescriptor.compareKeys(previousHash, previousKey, 0, previousKeyLength,
-          hash, key, 0, keyLength) >= 0) {
+      if (!inKeyOrder()) {
         throw new IllegalStateException("run " + run.path() + " is not in key order at key " + keysRead);
       }
       keysRead++;
@@ -435,6 +402,7 @@ record RunFile(Path path, long keys, long groups, long bytes) {
     }
 
     /** Moves to the next window of the current key; false when the key has no more. */
+    @Override
     boolean nextWindow() throws IOException {
       if (windowsLeft == 0) {
         return false;
@@ -446,10 +414,7 @@ record RunFile(Path path, long keys, long groups, long bytes) {
       if (len < 0) {
         throw corrupt("negative state length " + len);
       }
-      if (state.length < len) {
-        state = new byte[Math.max(len, state.length * 2)];
-        stateBuffer = ByteBuffer.wrap(state);
-      }
+      reserveState(len);
       read(state, len);
       stateLength = len;
       windowsLeft--;

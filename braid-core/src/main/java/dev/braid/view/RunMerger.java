@@ -94,57 +94,14 @@ final class RunMerger {
   void merge(List<RunFile> runs, GroupSink sink) throws IOException {
     int definition = program.spec.definition().hashCode();
     int n = runs.size();
-    RunFile.Reader[] readers = new RunFile.Reader[n];
+    GroupCursor[] readers = new GroupCursor[n];
     try {
-      // The queue holds (key hash << 32 | reader index): ordered by hash with plain long compares;
-      // readers whose keys share a hash are sorted out by their bytes when they come up together.
-      LongHeap queue = new LongHeap(n);
       for (int i = 0; i < n; i++) {
         readers[i] = new RunFile.Reader(runs.get(i), readBuffer, definition);
-        if (readers[i].nextKey()) {
-          queue.push(entry(readers[i], i));
-        }
       }
-      int[] same = new int[Math.max(1, n)];
-      RunFile.Reader[] sameReaders = new RunFile.Reader[Math.max(1, n)];
-      boolean[] has = new boolean[Math.max(1, n)];
-      Row acc = new Row(program);
-      Row tmp = new Row(program);
-      ViewProgram.Scratch x = program.scratch();
-      while (!queue.isEmpty()) {
-        long top = queue.pop();
-        int hash = (int) (top >> 32);
-        int k = 0;
-        same[k++] = (int) top;
-        while (!queue.isEmpty() && (int) (queue.peek() >> 32) == hash) {
-          same[k++] = (int) queue.pop();
-        }
-        if (k > 1) {
-          k = keepSmallestKey(readers, same, k, queue);
-        }
-        RunFile.Reader first = readers[same[0]];
-        sink.beginKey(first.key(), 0, first.keyLength(), first.hash());
-        if (k == 1) {
-          while (first.nextWindow()) {
-            sink.window(first.window(), first.state(), 0, first.stateLength());
-          }
-        } else {
-          for (int i = 0; i < k; i++) {
-            sameReaders[i] = readers[same[i]];
-          }
-          mergeWindows(sameReaders, has, k, sink, acc, tmp, x);
-        }
-        sink.endKey();
-        for (int i = 0; i < k; i++) {
-          RunFile.Reader r = readers[same[i]];
-          if (r.nextKey()) {
-            queue.push(entry(r, same[i]));
-          }
-          sameReaders[i] = null;
-        }
-      }
+      merge(readers, sink);
     } finally {
-      for (RunFile.Reader r : readers) {
+      for (GroupCursor r : readers) {
         if (r != null) {
           r.close();
         }
@@ -152,7 +109,61 @@ final class RunMerger {
     }
   }
 
-  private static long entry(RunFile.Reader r, int index) {
+  /**
+   * Merges the sorted {@code readers} (any {@link GroupCursor}s) into {@code sink}, group by group
+   * as described above; the caller closes them.
+   */
+  void merge(GroupCursor[] readers, GroupSink sink) throws IOException {
+    int n = readers.length;
+    // The queue holds (key hash << 32 | reader index): ordered by hash with plain long compares;
+    // readers whose keys share a hash are sorted out by their bytes when they come up together.
+    LongHeap queue = new LongHeap(n);
+    for (int i = 0; i < n; i++) {
+      if (readers[i].nextKey()) {
+        queue.push(entry(readers[i], i));
+      }
+    }
+    int[] same = new int[Math.max(1, n)];
+    GroupCursor[] sameReaders = new GroupCursor[Math.max(1, n)];
+    boolean[] has = new boolean[Math.max(1, n)];
+    Row acc = new Row(program);
+    Row tmp = new Row(program);
+    ViewProgram.Scratch x = program.scratch();
+    while (!queue.isEmpty()) {
+      long top = queue.pop();
+      int hash = (int) (top >> 32);
+      int k = 0;
+      same[k++] = (int) top;
+      while (!queue.isEmpty() && (int) (queue.peek() >> 32) == hash) {
+        same[k++] = (int) queue.pop();
+      }
+      if (k > 1) {
+        k = keepSmallestKey(readers, same, k, queue);
+      }
+      GroupCursor first = readers[same[0]];
+      sink.beginKey(first.key(), 0, first.keyLength(), first.hash());
+      if (k == 1) {
+        while (first.nextWindow()) {
+          sink.window(first.window(), first.state(), 0, first.stateLength());
+        }
+      } else {
+        for (int i = 0; i < k; i++) {
+          sameReaders[i] = readers[same[i]];
+        }
+        mergeWindows(sameReaders, has, k, sink, acc, tmp, x);
+      }
+      sink.endKey();
+      for (int i = 0; i < k; i++) {
+        GroupCursor r = readers[same[i]];
+        if (r.nextKey()) {
+          queue.push(entry(r, same[i]));
+        }
+        sameReaders[i] = null;
+      }
+    }
+  }
+
+  private static long entry(GroupCursor r, int index) {
     return ((long) r.hash() << 32) | index;
   }
 
@@ -161,17 +172,17 @@ final class RunMerger {
    * {@code same}) and puts the others back in the queue; returns how many it kept. Usually all are
    * at the same key; distinct keys here mean a 32-bit hash collision.
    */
-  private static int keepSmallestKey(RunFile.Reader[] readers, int[] same, int k, LongHeap queue) {
-    RunFile.Reader min = readers[same[0]];
+  private static int keepSmallestKey(GroupCursor[] readers, int[] same, int k, LongHeap queue) {
+    GroupCursor min = readers[same[0]];
     for (int i = 1; i < k; i++) {
-      RunFile.Reader r = readers[same[i]];
+      GroupCursor r = readers[same[i]];
       if (compare(r, min) < 0) {
         min = r;
       }
     }
     int kept = 0;
     for (int i = 0; i < k; i++) {
-      RunFile.Reader r = readers[same[i]];
+      GroupCursor r = readers[same[i]];
       if (compare(r, min) == 0) {
         same[kept++] = same[i];
       } else {
@@ -181,12 +192,12 @@ final class RunMerger {
     return kept;
   }
 
-  private static int compare(RunFile.Reader a, RunFile.Reader b) {
+  private static int compare(GroupCursor a, GroupCursor b) {
     return RunFileDescriptor.compareKeys(a.hash(), a.key(), 0, a.keyLength(), b.hash(), b.key(), 0, b.keyLength());
   }
 
   /** Merges the ascending windows of one key found in {@code k} runs. */
-  private void mergeWindows(RunFile.Reader[] same, boolean[] has, int k, GroupSink sink, Row acc, Row tmp,
+  private void mergeWindows(GroupCursor[] same, boolean[] has, int k, GroupSink sink, Row acc, Row tmp,
       ViewProgram.Scratch x) throws IOException {
     for (int i = 0; i < k; i++) {
       has[i] = same[i].nextWindow();
@@ -211,7 +222,7 @@ final class RunMerger {
         return;
       }
       if (holders == 1) {
-        RunFile.Reader r = same[only];
+        GroupCursor r = same[only];
         sink.window(min, r.state(), 0, r.stateLength());
         has[only] = r.nextWindow();
         continue;

@@ -116,6 +116,10 @@ final class SpeedLayer implements AutoCloseable {
     return maxOutOfOrder;
   }
 
+  long idleAfterMillis() {
+    return idleAfter;
+  }
+
   LateLog lateLog() {
     return lateLog;
   }
@@ -431,7 +435,7 @@ final class SpeedLayer implements AutoCloseable {
       }
       byte[] key = new byte[k.keyLength[j]];
       k.buffer[j].get(k.keyOffset[j], key);
-      long max = t.delta.maxEventTime;
+      long max = t.delta.lateReference(); // what the lateness decision counted from
       late.add(new LateLog.Pending(view, partition, k.offset[j], new String(key, java.nio.charset.StandardCharsets.UTF_8),
           k.eventTime[j], max == Long.MIN_VALUE ? max : max - maxOutOfOrder));
     }

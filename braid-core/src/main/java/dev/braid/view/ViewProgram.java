@@ -286,7 +286,8 @@ final class ViewProgram {
    * Folds record {@code j} of chunk {@code k} into the Delta {@code pd} the way the speed layer
    * (and a replay into a Delta) does, with the Delta's write lock held: the partition's largest
    * event time moves first, then, for a view with {@code allowed_lateness}, windows that end at or
-   * before {@code maxEventTime - maxOutOfOrder - allowedLateness} are left out. The decision
+   * before {@code maxEventTime - maxOutOfOrder - allowedLateness} are left out ({@code maxEventTime}
+   * at least the seed of a partition that was idle at the cut, see {@link PartitionDelta#lateReference}). The decision
    * depends only on the partition's records up to this one, so every replay makes the same one.
    * Returns a mask of {@link #FOLDED} and {@link #LATE}.
    */
@@ -298,7 +299,7 @@ final class ViewProgram {
     if (allowedLateness < 0) {
       return apply(pd.table, x, k, j, pd.partition) ? FOLDED : 0;
     }
-    return applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.maxEventTime, maxOutOfOrder));
+    return applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.lateReference(), maxOutOfOrder));
   }
 
   /** Windows ending at or before this are closed for good at a partition whose largest event time is {@code max}. */

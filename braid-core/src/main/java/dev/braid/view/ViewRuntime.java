@@ -207,6 +207,9 @@ final class ViewRuntime {
     for (DeltaCheckpoint.FileRef f : DeltaCheckpoint.list(dir)) {
       checkpointSequence = Math.max(checkpointSequence, f.sequence() + 1);
     }
+    for (Path f : ClosedRun.list(dir)) {
+      runSequence = Math.max(runSequence, ClosedRun.sequence(f.getFileName().toString()) + 1);
+    }
     Cut end = stream.end();
     List<String> refusedText = refused.stream().map(r -> r.path().getFileName() + ": " + r.reason()).toList();
     if (loaded == null) {
@@ -230,7 +233,7 @@ final class ViewRuntime {
    */
   private Delta seeded(Delta d, ViewProgram program, Cut cut) {
     if (program.allowedLateness >= 0 && program.window != null) {
-      d.seedEventTimes(stream, cut);
+      d.seedEventTimes(stream, cut, speed.idleAfterMillis());
     }
     return d;
   }
@@ -256,8 +259,8 @@ final class ViewRuntime {
   }
 
   /**
-   * Files in the view directory that must stay: the Bases the catalog refers to and the
-   * checkpoints of the current version. Anything else there is an orphan of an interrupted
+   * Files in the view directory that must stay: the Bases the catalog refers to, the checkpoints
+   * of the current version and the closed-window runs its Delta or those checkpoints name. Anything else there is an orphan of an interrupted
    * operation (see {@code Engine#removeOrphans}).
    */
   synchronized List<String> referencedFiles() throws IOException {
@@ -271,6 +274,13 @@ final class ViewRuntime {
     for (DeltaCheckpoint.FileRef f : DeltaCheckpoint.list(dir)) {
       if (f.version() == cur) {
         out.add(f.path().getFileName().toString());
+        out.addAll(DeltaCheckpoint.runNames(f.path())); // an older checkpoint may name runs merged since
+      }
+    }
+    Delta d = current.delta;
+    if (d != null) {
+      for (ClosedRun r : d.runs()) {
+        out.add(r.name);
       }
     }
     return out;
@@ -317,6 +327,9 @@ final class ViewRuntime {
       v.base.forEachKey(out::add);
     }
     for (PartitionDelta pd : d.partitions) {
+      for (ClosedRun run : pd.runs) {
+        run.base.forEachKey(out::add);
+      }
       long stamp = pd.lock.readLock();
       try {
         GroupTable t = pd.table;
@@ -370,11 +383,28 @@ final class ViewRuntime {
     long[] positions = new long[parts];
     int only = v.keyPartitioned ? Partitioner.partition(kb, 0, kb.length, parts) : -1;
     int hash = GroupTable.hash(kb, kb.length);
+    Row decoded = null;
     for (int part = 0; part < parts; part++) {
       PartitionDelta pd = d.partitions[part];
       if (only >= 0 && part != only) {
         positions[part] = pd.position();
         continue;
+      }
+      for (ClosedRun run : pd.runs) { // immutable: read without the lock
+        Row shared = decoded == null ? (decoded = new Row(p)) : decoded;
+        try {
+          found[0] |= run.lookup(kb, kb.length, (window, buffer, offset, length) -> {
+            if (window >= from && window < to) {
+              // a merge may keep a reference to a decoded state object: a fresh row unless rows are plain longs
+              Row tmp = p.objectWidth == 0 ? shared : new Row(p);
+              p.readRow(x.stateInput.reset(buffer, offset, offset + length), tmp.longs, 0, tmp.objects, 0, x);
+              Row r = rows.computeIfAbsent(window, w -> new Row(p));
+              p.merge(r.longs, 0, r.objects, 0, tmp.longs, 0, tmp.objects, 0, x);
+            }
+          });
+        } catch (IOException e) {
+          throw new UncheckedIOException("reading the closed-window run " + run.name + " of view '" + name + "'", e);
+        }
       }
       long stamp = pd.lock.readLock();
       try {
@@ -397,7 +427,7 @@ final class ViewRuntime {
     }
     AsOf asOf = new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark());
     TreeMap<Long, Row> merged = sessions ? mergeSessions(p, rows, wantedFrom, requestedTo, x) : rows;
-    long closedBelow = p.allowedLateness < 0 ? Long.MIN_VALUE : d.cutWatermark(speed.maxOutOfOrderMillis());
+    long finalUntil = finalUntil(p, d);
     Row total = new Row(p);
     List<ViewResult.WindowValue> windows = new ArrayList<>();
     for (Map.Entry<Long, Row> e : merged.entrySet()) {
@@ -405,7 +435,7 @@ final class ViewRuntime {
       p.merge(total.longs, 0, total.objects, 0, r.longs, 0, r.objects, 0, x);
       if (p.window != null) {
         long end = p.windowEnd(e.getKey(), r.longs, 0);
-        boolean closed = closedBelow != Long.MIN_VALUE && end <= closedBelow - p.allowedLateness;
+        boolean closed = finalUntil != Long.MIN_VALUE && end <= finalUntil;
         windows.add(new ViewResult.WindowValue(e.getKey(), end, p.result(r.longs, 0, r.objects, 0, x),
             closed ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
       }
@@ -590,6 +620,7 @@ final class ViewRuntime {
       } catch (IOException e) {
         LOG.warn("view '{}': could not delete the checkpoints of version {}", name, old.id, e);
       }
+      deleteUnreferencedRuns(); // the old version's closed-window runs
     }
   }
 
@@ -1210,6 +1241,7 @@ final class ViewRuntime {
         checkpointsWritten.incrementAndGet();
         checkpointError = null;
         DeltaCheckpoint.prune(dir, v.id);
+        deleteUnreferencedRuns(); // runs merged away that only the pruned checkpoint named
         return w;
       } catch (IOException | RuntimeException e) {
         checkpointFailures.incrementAndGet();
@@ -1238,21 +1270,29 @@ final class ViewRuntime {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Window retention (kappa views with `retain`)
+  // Window retention (kappa views with `retain`) and closed-window runs
   // ---------------------------------------------------------------------------------------------
 
   private final AtomicLong evictedWindows = new AtomicLong();
+  private final AtomicLong spills = new AtomicLong();
+  private final AtomicLong spilledGroups = new AtomicLong();
+  private final AtomicLong spillNanos = new AtomicLong();
+  private final AtomicLong spillLockMaxNanos = new AtomicLong();
+  /** Next sequence number of a run file name. Guarded by checkpointLock. */
+  private long runSequence = 1;
+  /**
+   * Per partition, the {@link #closedMark} at which the last spill check scanned it; a check scans
+   * again only when a partition's closed-window end has crossed a window boundary since.
+   */
+  private volatile long[] checkedMarks;
 
   /**
    * Evicts the current version's windows that start more than {@code retain} before the end of
    * the latest window in its Delta (the latest event time seen, to the window), and returns how
-   * many (key, window) groups went. The speed layer's tables cannot drop single groups, so the
-   * Delta is replaced by a compacted copy: each partition's surviving groups are copied (merged into
-   * zero rows, so no state object is shared) under that partition's read lock together with its
-   * position; the copy is attached to the speed layer, which catches it up and folds it in lockstep;
-   * then the version's Delta is switched to the copy and the old one detached. A read sees either
-   * Delta, and the copy is never behind the old one, so positions never go back. Runs under
-   * {@code batchLock}, so it never meets a swap.
+   * many (key, window) groups went, closed-window runs included. The Delta is replaced by a
+   * compacted copy (see {@link #rebuild}); runs whose windows all start before the horizon are
+   * dropped, and merges of runs leave such windows out. Runs under {@code batchLock}, so it never
+   * meets a swap.
    */
   long evictExpiredWindows() throws InterruptedException {
     ViewProgram cp = current.program;
@@ -1268,6 +1308,9 @@ final class ViewRuntime {
       }
       long latest = Long.MIN_VALUE;
       for (PartitionDelta pd : old.partitions) {
+        for (ClosedRun r : pd.runs) {
+          latest = Math.max(latest, r.maxWindow);
+        }
         long stamp = pd.lock.readLock();
         try {
           GroupTable t = pd.table;
@@ -1285,6 +1328,11 @@ final class ViewRuntime {
           p.window.start(latest + p.window.sizeMillis() - p.spec.retain().toMillis()));
       long expired = 0; // including windows that late events recreated below an earlier horizon
       for (PartitionDelta pd : old.partitions) {
+        for (ClosedRun r : pd.runs) {
+          if (r.minWindow < horizon) {
+            expired++;
+          }
+        }
         long stamp = pd.lock.readLock();
         try {
           GroupTable t = pd.table;
@@ -1301,43 +1349,369 @@ final class ViewRuntime {
         v.horizon = horizon;
         return 0;
       }
-      ViewProgram.Scratch x = p.scratch();
-      PartitionDelta[] copies = new PartitionDelta[old.partitions.length];
-      long evicted = 0;
-      for (PartitionDelta pd : old.partitions) {
+      long evicted = rebuild(v, horizon, false).evicted();
+      evictedWindows.addAndGet(evicted);
+      LOG.info("view '{}': evicted {} windows that start before {} (retain {})", name, evicted,
+          java.time.Instant.ofEpochMilli(horizon), dev.braid.spec.Durations.format(p.spec.retain()));
+      return evicted;
+    }
+  }
+
+  /**
+   * Moves the current version's closed windows out of its in-memory Delta into closed-window runs
+   * on disk ({@link ClosedRun}), so the Delta's memory stays bounded by the windows still open;
+   * returns the (key, window) groups moved. Reads merge Base, runs and the in-memory Delta, so they
+   * answer exactly as before.
+   *
+   * <p>A group is <em>closed</em> at a partition when the speed layer will not add to it again:
+   * with {@code allowed_lateness}, when its window ends at or before the partition's
+   * {@code max event time - max_out_of_order - allowed_lateness} (the bound below which
+   * {@link ViewProgram#applySpeed} leaves events out); a session fragment when its last event plus
+   * <em>twice</em> the gap is at or before that bound (an event that is not late starts less than a
+   * gap before it, so it can neither join the fragment nor start one that connects to it). Without
+   * {@code allowed_lateness} the speed layer adds every event, so "closed" can only mean closed by
+   * the partition's watermark ({@code max event time - max_out_of_order}): a straggler older than
+   * that recreates its group in memory, the read merges it with the run (exact either way), and the
+   * next spill moves it out again; such a view's memory is bounded by open windows only as far as
+   * its events respect {@code max_out_of_order}.
+   *
+   * <p>A spill happens when it is worth its cost: at least {@link EngineOptions#deltaSpillGroups()}
+   * closed groups, and at least as many closed as open ones (the copy of the open groups that a
+   * spill makes is then paid for by the groups it moves out). With {@code force} false (the engine's
+   * periodic check), a partition is scanned only when its closed-window end crossed a window
+   * boundary since the last check, so an idle check costs a few reads per partition. Runs under
+   * {@code batchLock}, off the speed layer's threads.
+   */
+  long spillClosedWindows(boolean force) throws InterruptedException, IOException {
+    ViewProgram cp = current.program;
+    if (cp == null || cp.window == null) {
+      return 0;
+    }
+    synchronized (batchLock) {
+      Version v = current;
+      ViewProgram p = v.program;
+      Delta d = v.delta;
+      if (p == null || p.window == null || d == null) {
+        return 0;
+      }
+      long[] marks = checkedMarks;
+      if (marks == null || marks.length != d.partitions.length) {
+        marks = new long[d.partitions.length];
+        java.util.Arrays.fill(marks, Long.MIN_VALUE);
+      }
+      boolean due = force;
+      long[] now = new long[marks.length];
+      for (PartitionDelta pd : d.partitions) {
+        now[pd.partition] = closedMark(p, closedEnd(p, pd.lateReferenceLocked()));
+        due |= now[pd.partition] != marks[pd.partition];
+      }
+      if (!due) {
+        return 0;
+      }
+      checkedMarks = now;
+      long closed = 0;
+      long total = 0;
+      for (PartitionDelta pd : d.partitions) {
         long stamp = pd.lock.readLock();
         try {
           GroupTable t = pd.table;
-          GroupTable copy = p.newTable(Math.max(16, t.keyCount()));
-          for (int g = 0; g < t.groupCount(); g++) {
-            long w = t.window(g);
-            if (w < horizon) {
-              evicted++;
-              continue;
+          long end = closedEnd(p, pd.lateReference());
+          for (int g = 0, n = t.groupCount(); g < n; g++) {
+            total++;
+            if (t.window(g) >= v.horizon && isClosed(p, t, g, end)) {
+              closed++;
             }
-            byte[] key = t.keyCopy(t.keyOf(g));
-            int keyId = copy.findOrInsertKey(key, key.length, GroupTable.hash(key, key.length));
-            int c = copy.findOrInsertGroup(keyId, w);
-            p.merge(copy.longs, c * copy.longWidth, copy.objects, c * copy.objectWidth, t.longs, g * t.longWidth,
-                t.objects, g * t.objectWidth, x);
           }
-          copies[pd.partition] = new PartitionDelta(pd.partition, copy, pd.writerPosition());
-          copies[pd.partition].cutMaxEventTime = pd.cutMaxEventTime;
-          copies[pd.partition].maxEventTime = pd.maxEventTime;
         } finally {
           pd.lock.unlockRead(stamp);
         }
+      }
+      if (closed == 0 || closed < options.deltaSpillGroups() || closed * 2 < total) {
+        return 0;
+      }
+      long started = System.nanoTime();
+      Rebuilt r = rebuild(v, v.horizon, true);
+      spillNanos.addAndGet(System.nanoTime() - started);
+      spills.incrementAndGet();
+      spilledGroups.addAndGet(r.spilled());
+      evictedWindows.addAndGet(r.evicted());
+      LOG.debug("view '{}': moved {} closed (key, window) groups of version {} to runs; {} stay in memory", name,
+          r.spilled(), v.id, total - r.spilled() - r.evicted());
+      return r.spilled();
+    }
+  }
+
+  /** What {@link #rebuild} did: groups dropped below the horizon (in memory and in runs) and groups spilled. */
+  private record Rebuilt(long evicted, long spilled) {}
+
+  /**
+   * Replaces {@code v}'s Delta by a compacted copy: each partition's groups are copied (merged into
+   * zero rows, so no state object is shared) under that partition's read lock together with its
+   * position, leaving out groups whose window starts before {@code horizon}; with {@code spill},
+   * closed groups (see {@link #spillClosedWindows}) go to a new closed-window run of the partition
+   * instead, written after the lock is released. Runs whose windows all start before the horizon are
+   * dropped. The copy is attached to the speed layer, which catches it up from the copied positions
+   * and folds it in lockstep; then the version is switched to it and the old Delta detached. A read
+   * sees either Delta, and the copy is never behind the old one, so positions never go back; an
+   * event after a copied position that falls into a spilled group (possible without
+   * {@code allowed_lateness}) recreates it in memory, and the read merges both. Caller holds
+   * {@code batchLock}; runs are written and unreferenced ones deleted under {@code checkpointLock},
+   * so a checkpoint never sees a half-made set.
+   */
+  private Rebuilt rebuild(Version v, long horizon, boolean spill) throws InterruptedException {
+    ViewProgram p = v.program;
+    Delta old = v.delta;
+    ViewProgram.Scratch x = p.scratch();
+    PartitionDelta[] copies = new PartitionDelta[old.partitions.length];
+    long evicted = 0;
+    long spilled = 0;
+    synchronized (checkpointLock) {
+      try {
+        if (spill) {
+          Files.createDirectories(dir);
+        }
+        for (PartitionDelta pd : old.partitions) {
+          GroupTable closed = spill ? p.newTable(1 << 10) : null;
+          GroupTable copy;
+          long position;
+          long folded;
+          long end;
+          long maxEventTime;
+          GroupTable source;
+          long stamp = pd.lock.readLock();
+          long locked = System.nanoTime();
+          try {
+            GroupTable t = pd.table;
+            position = pd.writerPosition();
+            folded = pd.foldedUnlocked();
+            maxEventTime = pd.maxEventTime; // as of the position: the catch-up decides lateness from there
+            end = spill ? closedEnd(p, pd.lateReference()) : Long.MIN_VALUE;
+            // Rows of plain longs: copy the arrays under the lock and sort the groups out after it,
+            // so the speed layer waits for a few array copies; else sort them out under the lock.
+            source = t.canSnapshot() ? t.snapshot() : t;
+            copy = p.newTable(Math.max(16, source.keyCount()));
+            if (source == t) {
+              evicted += copyGroups(p, t, horizon, spill, end, copy, closed, x);
+            }
+          } finally {
+            pd.lock.unlockRead(stamp);
+            spillLockMaxNanos.accumulateAndGet(System.nanoTime() - locked, Math::max);
+          }
+          if (source != pd.table) {
+            evicted += copyGroups(p, source, horizon, spill, end, copy, closed, x);
+          }
+          List<ClosedRun> runs = new ArrayList<>();
+          for (ClosedRun r : pd.runs) {
+            if (r.maxWindow < horizon) {
+              evicted += r.groups();
+            } else {
+              runs.add(r);
+            }
+          }
+          if (closed != null && closed.groupCount() > 0) {
+            spilled += closed.groupCount();
+            runs.add(ClosedRun.write(dir, ClosedRun.fileName(v.id, pd.partition, runSequence++), closed, p, position));
+            mergeRuns(v, pd.partition, runs, horizon, position);
+          }
+          PartitionDelta c = new PartitionDelta(pd.partition, copy, position);
+          c.restoreFolded(folded);
+          c.cutMaxEventTime = pd.cutMaxEventTime;
+          c.maxEventTime = maxEventTime;
+          c.runs = runs.toArray(PartitionDelta.NO_RUNS);
+          copies[pd.partition] = c;
+        }
+      } catch (IOException e) {
+        deleteUnreferencedRuns(); // the runs this attempt wrote; the Delta stays as it was
+        throw new UncheckedIOException("view '" + name + "': writing a closed-window run failed: " + e, e);
       }
       Delta compacted = new Delta(copies);
       await(speed.attach(compacted, p), "attach the compacted Delta of version " + v.id);
       v.horizon = horizon; // before the switch: a window an old read still finds is hidden at once
       v.delta = compacted;
       await(speed.detach(old), "detach the old Delta of version " + v.id);
-      evictedWindows.addAndGet(evicted);
-      LOG.info("view '{}': evicted {} windows that start before {} (retain {})", name, evicted,
-          java.time.Instant.ofEpochMilli(horizon), dev.braid.spec.Durations.format(p.spec.retain()));
-      return evicted;
+      deleteUnreferencedRuns();
     }
+    return new Rebuilt(evicted, spilled);
+  }
+
+  /**
+   * Copies the groups of {@code from} (a Delta's table or a {@link GroupTable#snapshot} of it) that
+   * start at or after {@code horizon}: closed ones (with {@code spill}, see {@link #isClosed}) into
+   * {@code closed}, the others into {@code open}, each merged into a zero row so nothing is shared.
+   * Returns the groups left out below the horizon. Walks key by key, so each key is looked up once
+   * per target table, straight from {@code from}'s key bytes.
+   */
+  private static long copyGroups(ViewProgram p, GroupTable from, long horizon, boolean spill, long end,
+      GroupTable open, GroupTable closed, ViewProgram.Scratch x) {
+    long evicted = 0;
+    java.nio.ByteBuffer arena = java.nio.ByteBuffer.wrap(from.keyBytes());
+    for (int k = 0, keys = from.keyCount(); k < keys; k++) {
+      int inOpen = -1;
+      int inClosed = -1;
+      for (int g = from.firstGroupOfKey(k); g >= 0; g = from.nextGroupOfKey(g)) {
+        long w = from.window(g);
+        if (w < horizon) {
+          evicted++;
+          continue;
+        }
+        GroupTable into;
+        int keyId;
+        if (spill && isClosed(p, from, g, end)) {
+          into = closed;
+          keyId = inClosed = inClosed >= 0 ? inClosed : insertKey(from, k, closed, arena);
+        } else {
+          into = open;
+          keyId = inOpen = inOpen >= 0 ? inOpen : insertKey(from, k, open, arena);
+        }
+        int c = into.findOrInsertGroup(keyId, w);
+        p.merge(into.longs, c * into.longWidth, into.objects, c * into.objectWidth, from.longs, g * from.longWidth,
+            from.objects, g * from.objectWidth, x);
+      }
+    }
+    return evicted;
+  }
+
+  private static int insertKey(GroupTable from, int k, GroupTable into, java.nio.ByteBuffer arena) {
+    int off = from.keyOffset(k);
+    int len = from.keyLength(k);
+    return into.findOrInsertKey(arena, off, len, GroupTable.hash(from.keyBytes(), off, len));
+  }
+
+  /** Runs of one partition beyond which all are merged into one. */
+  static final int MAX_RUNS = 16;
+
+  /**
+   * Keeps a partition's runs few (a read probes each): after a new run is added, the newest two are
+   * merged while the older is at most twice the newer (size-tiered, so a group is rewritten about
+   * log(runs) times), and all of them once there are more than {@link #MAX_RUNS}.
+   */
+  private void mergeRuns(Version v, int partition, List<ClosedRun> runs, long horizon, long position)
+      throws IOException {
+    while (runs.size() > 1) {
+      int n = runs.size();
+      int from = n > MAX_RUNS ? 0 : runs.get(n - 2).bytes() <= 2 * runs.get(n - 1).bytes() ? n - 2 : -1;
+      if (from < 0) {
+        return;
+      }
+      List<ClosedRun> parts = new ArrayList<>(runs.subList(from, n));
+      ClosedRun merged = ClosedRun.merge(dir, ClosedRun.fileName(v.id, partition, runSequence++), parts, v.program,
+          horizon, position);
+      runs.subList(from, n).clear();
+      runs.add(merged);
+    }
+  }
+
+  /**
+   * Deletes the closed-window runs in the view's directory that neither the current version's Delta
+   * nor a checkpoint on disk names. Holds {@code checkpointLock}.
+   */
+  private void deleteUnreferencedRuns() {
+    synchronized (checkpointLock) {
+      try {
+        java.util.Set<String> keep = referencedRuns();
+        for (Path f : ClosedRun.list(dir)) {
+          if (!keep.contains(f.getFileName().toString())) {
+            Files.deleteIfExists(f);
+          }
+        }
+      } catch (IOException e) {
+        LOG.warn("view '{}': could not delete closed-window runs no longer used: {}", name, e.toString());
+      }
+    }
+  }
+
+  /** Runs the current Delta or a checkpoint on disk names. */
+  private java.util.Set<String> referencedRuns() throws IOException {
+    java.util.Set<String> keep = new java.util.HashSet<>();
+    Delta d = current.delta;
+    if (d != null) {
+      for (ClosedRun r : d.runs()) {
+        keep.add(r.name);
+      }
+    }
+    for (DeltaCheckpoint.FileRef f : DeltaCheckpoint.list(dir)) {
+      keep.addAll(DeltaCheckpoint.runNames(f.path()));
+    }
+    return keep;
+  }
+
+  /**
+   * The end below which windows are closed at a partition whose largest event time is {@code max}:
+   * {@link ViewProgram#lateEnd} with {@code allowed_lateness}, else the partition's watermark;
+   * {@code Long.MIN_VALUE} when nothing is closed.
+   */
+  private long closedEnd(ViewProgram p, long max) {
+    if (p.allowedLateness >= 0) {
+      return p.lateEnd(max, speed.maxOutOfOrderMillis());
+    }
+    long back = speed.maxOutOfOrderMillis();
+    return max == Long.MIN_VALUE || max < Long.MIN_VALUE + back + 1 ? Long.MIN_VALUE : max - back;
+  }
+
+  /** Whether group {@code g} of {@code t} is closed below {@code end} (see {@link #spillClosedWindows}). */
+  private static boolean isClosed(ViewProgram p, GroupTable t, int g, long end) {
+    if (end == Long.MIN_VALUE) {
+      return false;
+    }
+    if (p.sessionSlot >= 0) {
+      long last = t.longs[g * t.longWidth + p.sessionSlot];
+      return last != Long.MIN_VALUE && last <= end - 2 * p.sessionGap();
+    }
+    return p.windowEnd(t.window(g), t.longs, g * t.longWidth) <= end;
+  }
+
+  /** A number that changes when {@code end} crosses a boundary at which windows close. */
+  private static long closedMark(ViewProgram p, long end) {
+    if (end == Long.MIN_VALUE) {
+      return Long.MIN_VALUE;
+    }
+    return switch (p.windowKind) {
+      case ViewProgram.ZONED -> p.window.start(end);
+      case ViewProgram.HOPPING -> Math.floorDiv(end, p.window.every().toMillis());
+      case ViewProgram.SESSION -> Math.floorDiv(end, Math.max(1, p.sessionGap()));
+      default -> Math.floorDiv(end, p.window.sizeMillis());
+    };
+  }
+
+  /**
+   * Windows of the current version that end at or before this are read as {@code final} (see
+   * {@link #read}); {@code Long.MIN_VALUE} when none is, or the view has no {@code allowed_lateness}.
+   */
+  long finalUntil() {
+    Version v = current;
+    Delta d = v.delta;
+    return d == null || v.program == null ? Long.MIN_VALUE : finalUntil(v.program, d);
+  }
+
+  /**
+   * The end at or before which a window of Delta {@code d}'s version is final: the Delta's cut
+   * watermark minus {@code allowed_lateness}; {@code Long.MIN_VALUE} without lateness or cut watermark.
+   */
+  private long finalUntil(ViewProgram p, Delta d) {
+    if (p.allowedLateness < 0) {
+      return Long.MIN_VALUE;
+    }
+    long closedBelow = d.cutWatermark(speed.maxOutOfOrderMillis());
+    return closedBelow == Long.MIN_VALUE || closedBelow < Long.MIN_VALUE + p.allowedLateness + 1
+        ? Long.MIN_VALUE : closedBelow - p.allowedLateness;
+  }
+
+  /** The current Delta's memory and runs, for status. */
+  dev.braid.Status.DeltaState deltaState() {
+    Delta d = current.delta;
+    if (d == null) {
+      return null;
+    }
+    List<ClosedRun> runs = d.runs();
+    long groups = 0;
+    long bytes = 0;
+    for (ClosedRun r : runs) {
+      groups += r.groups();
+      bytes += r.bytes();
+    }
+    return new dev.braid.Status.DeltaState(d.groups(), d.memoryBytes(), runs.size(), groups, bytes, spills.get(),
+        spilledGroups.get(), TimeUnit.NANOSECONDS.toMillis(spillNanos.get()),
+        TimeUnit.NANOSECONDS.toMicros(spillLockMaxNanos.get()));
   }
 
   /** Window retention for status, or null when the current version has none. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.Braid;
 import dev.braid.Status;
+import dev.braid.ViewResult;
 import dev.braid.event.FieldType;
 import dev.braid.log.Partitioner;
 import dev.braid.spec.PipelineSpec;
@@ -22,7 +23,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The stream's watermark with a controlled clock: partitions that never had an event hold it back
  * until they are idle, a partition that jumps ahead does not move it, an idle partition stops holding
- * it back, it never goes back, it is in every read's {@code asOf}, and it survives a restart.
+ * it back, it never goes back, it is in every read's {@code asOf}, and it survives a restart. And
+ * {@code final} windows: a partition that never had an event holds finality back until it was idle
+ * at the cut by the log's ingest times, and then its first events for final windows are late, the
+ * same after restarts, until a batch cycle folds them in.
  */
 class WatermarkTest {
 
@@ -98,6 +102,76 @@ class WatermarkTest {
           .containsExactly(T + 40_000, T + 3_601_000, Long.MIN_VALUE);
       clock.addAndGet(61_000);
       assertThat(watermark(b).millis()).as("all idle after the restart").isEqualTo(T + 3_601_000 - OOO);
+    }
+  }
+
+  static PipelineSpec latenessSpec() {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(3).key("k").time("ts").maxOutOfOrder(Duration.ofMillis(OOO))
+            .idleAfter(Duration.ofMinutes(1)).field("k", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
+        .view(ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
+            .allowedLateness(Duration.ofSeconds(10)).aggregate("n", "count").build())
+        .build();
+  }
+
+  static List<ViewResult.WindowValue> windows(Braid b, int partition) {
+    return b.get("v", keyOf(partition)).windows();
+  }
+
+  @Test
+  void shouldNotHoldFinalityBackForAPartitionWithoutEventsOnceItWasIdleAtTheCut(@TempDir Path dir) throws Exception {
+    AtomicLong clock = new AtomicLong(T);
+    EngineOptions options = EngineOptions.defaults().withClock(clock::get);
+    long m = Math.floorDiv(T, 60_000L) * 60_000L; // a minute window starts here
+    try (Engine b = (Engine) Braid.open(dir, latenessSpec(), options)) {
+      send(b, 0, m + 10_000);
+      send(b, 1, m + 20_000);
+      clock.addAndGet(30_000);
+      send(b, 0, m + 200_000);
+      send(b, 1, m + 210_000);
+      b.runBatch("v");
+      assertThat(windows(b, 0)).as("partition 2 had no event, and the log spans 30 s < idle_after: not idle")
+          .extracting(ViewResult.WindowValue::state).containsOnly(ViewResult.WindowState.PROVISIONAL);
+
+      clock.addAndGet(31_000); // the log now spans 61 s of ingest time without an event on partition 2
+      send(b, 0, m + 300_000);
+      send(b, 1, m + 310_000);
+      b.runBatch("v");
+      // cut watermark: min(300 s, 310 s) - 5 s; the first minute ends at 60 s, + 10 s lateness <= 295 s
+      assertThat(windows(b, 0).get(0).state()).as("first minute of partition 0").isEqualTo(
+          ViewResult.WindowState.FINAL);
+      assertThat(windows(b, 0)).extracting(ViewResult.WindowValue::state).containsExactly(
+          ViewResult.WindowState.FINAL, ViewResult.WindowState.FINAL, ViewResult.WindowState.PROVISIONAL);
+      assertThat(watermark(b).partitions().get(2).maxEventTimeMillis()).as("partition 2 still read no event")
+          .isEqualTo(Long.MIN_VALUE);
+
+      send(b, 2, m + 15_000); // its first event, for a final window: late
+      send(b, 2, m + 290_000); // not late: its window ends after the cut watermark
+      assertThat(windows(b, 2)).extracting(ViewResult.WindowValue::start).containsExactly(m + 240_000);
+      assertThat(b.lateEvents("s", 0, 10)).extracting(dev.braid.LateEvent::eventTimeMillis,
+          dev.braid.LateEvent::watermarkMillis).as("late by the seed, the slowest partition's largest event time")
+          .containsExactly(org.assertj.core.groups.Tuple.tuple(m + 15_000, m + 300_000 - OOO));
+    }
+    // a restart from the checkpoint, then one that rebuilds the Delta from the cut: the same decision
+    try (Engine b = (Engine) Braid.open(dir, latenessSpec(), options)) {
+      assertThat(windows(b, 2)).extracting(ViewResult.WindowValue::start).containsExactly(m + 240_000);
+    }
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve("views").resolve("v"))) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        if (f.getFileName().toString().endsWith(".ckpt")) {
+          java.nio.file.Files.delete(f);
+        }
+      }
+    }
+    try (Engine b = (Engine) Braid.open(dir, latenessSpec(), options)) {
+      assertThat(b.status().views().get(0).checkpoints().restoredFrom()).isNull();
+      assertThat(windows(b, 2)).as("replayed from the cut").extracting(ViewResult.WindowValue::start)
+          .containsExactly(m + 240_000);
+      assertThat(b.lateEvents("s", 0, 10)).as("recorded once").hasSize(1);
+      b.runBatch("v"); // folds the late event in
+      assertThat(windows(b, 2)).extracting(w -> List.of(w.start(), w.values().get("n"), w.state()))
+          .containsExactly(List.of(m, 1L, ViewResult.WindowState.FINAL),
+              List.of(m + 240_000, 1L, ViewResult.WindowState.PROVISIONAL));
     }
   }
 }

@@ -154,7 +154,9 @@ final class BenchCommand implements Callable<Integer> {
       description = "10 M events over 10 k keys, 10 % of them up to 30 s out of order (the stream's "
           + "max_out_of_order), into a tumbling 1-minute count+sum-by-key view with allowed_lateness: speed-layer "
           + "events per CPU-second against the same view without a window, the Delta's state, late events and "
-          + "the watermark, and sample keys against a naive loop; 'braid bench eventtime --help' lists the options.")
+          + "the watermark, and sample keys against a naive loop; then the same events flowing into a running engine, "
+          + "printing the Delta's memory against the open windows and its closed-window runs; 'braid bench eventtime "
+          + "--help' lists the options.")
   static final class EventTimeSuite extends Suite {
     EventTimeSuite() {
       super("dev.braid.bench.EventTimeBenchmark");

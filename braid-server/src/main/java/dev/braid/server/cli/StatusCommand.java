@@ -2,6 +2,8 @@ package dev.braid.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -10,7 +12,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code braid status}: streams and views of a running server. */
 @Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Show the streams (end positions), views and tables (current version, cut, lag) of a server.")
+    description = "Show the streams (end positions, watermarks), views (current version, cut, lag, late events, "
+        + "final windows, Delta memory) and tables of a server.")
 public final class StatusCommand implements Callable<Integer> {
 
   @Spec
@@ -38,6 +41,11 @@ public final class StatusCommand implements Callable<Integer> {
           x.path("dedupEntries").asLong(), x.path("end"));
     }
     s.print(out);
+    for (JsonNode x : r.path("streams")) {
+      if (x.path("watermark").isObject()) {
+        out.printf("%nstream %s: %s%n", x.path("name").asText(), watermark(x.path("watermark")));
+      }
+    }
     out.println();
     Table v = new Table("view", "stream", "mode", "version", "base cut", "delta position", "lag", "delta keys",
         "batch");
@@ -75,6 +83,22 @@ public final class StatusCommand implements Callable<Integer> {
             rt.path("retain").asText(), rt.path("horizon").isNull() ? "nothing evicted yet"
                 : "windows before " + rt.path("horizon").asText() + " are evicted", rt.path("evictedWindows").asLong());
       }
+      if (x.path("lateness").isObject()) {
+        JsonNode l = x.path("lateness");
+        long late = l.path("lateEvents").asLong();
+        out.printf("%nview %s: allowed lateness %s; %,d late event%s%s; %s%n", x.path("name").asText(),
+            l.path("allowedLateness").asText(), late, late == 1 ? "" : "s",
+            late == 0 ? "" : " (in the late log, folded in by the next batch cycle)",
+            l.path("finalUntil").isTextual() ? "windows ending at or before " + l.path("finalUntil").asText()
+                + " are final, later ones provisional" : "no window is final yet (all provisional)");
+      }
+      JsonNode d = x.path("delta");
+      if (d.isObject() && (d.path("runs").asInt() > 0 || d.path("spills").asLong() > 0)) {
+        out.printf(java.util.Locale.ROOT, "%nview %s: Delta %,d groups in memory (%,d bytes); closed windows: %,d "
+                + "groups in %d run%s on disk (%,d bytes)%n", x.path("name").asText(), d.path("groups").asLong(),
+            d.path("bytes").asLong(), d.path("runGroups").asLong(), d.path("runs").asInt(),
+            d.path("runs").asInt() == 1 ? "" : "s", d.path("runBytes").asLong());
+      }
       JsonNode cp = x.path("checkpoints");
       if (cp.isObject()) {
         JsonNode st = cp.path("startup");
@@ -98,5 +122,67 @@ public final class StatusCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** Partitions listed one by one up to this many; beyond, the slowest and fastest and the idle ones. */
+  static final int LISTED_PARTITIONS = 8;
+
+  /**
+   * One line for a stream's watermark: the stream's, then each partition's (or, for many partitions,
+   * the slowest and the fastest active one), and the idle ones, which do not hold the watermark back.
+   */
+  static String watermark(JsonNode w) {
+    StringBuilder b = new StringBuilder("watermark ").append(at(w.path("at")));
+    JsonNode parts = w.path("partitions");
+    if (parts.size() <= LISTED_PARTITIONS) {
+      b.append("; partitions");
+      String sep = " ";
+      for (JsonNode p : parts) {
+        b.append(sep).append(p.path("partition").asInt()).append(' ').append(at(p.path("at")))
+            .append(p.path("idle").asBoolean() ? " (idle)" : "");
+        sep = ", ";
+      }
+      return b.toString();
+    }
+    JsonNode slowest = null;
+    JsonNode fastest = null;
+    List<Integer> idle = new ArrayList<>();
+    for (JsonNode p : parts) {
+      if (p.path("idle").asBoolean()) {
+        idle.add(p.path("partition").asInt());
+      } else if (p.path("at").isTextual()) {
+        java.time.Instant t = java.time.Instant.parse(p.path("at").asText());
+        slowest = slowest == null || t.isBefore(java.time.Instant.parse(slowest.path("at").asText())) ? p : slowest;
+        fastest = fastest == null || t.isAfter(java.time.Instant.parse(fastest.path("at").asText())) ? p : fastest;
+      }
+    }
+    if (slowest != null) {
+      b.append("; slowest active partition ").append(slowest.path("partition").asInt()).append(' ')
+          .append(slowest.path("at").asText()).append(", fastest ").append(fastest.path("partition").asInt())
+          .append(' ').append(fastest.path("at").asText());
+    }
+    b.append("; idle partitions ").append(idle.isEmpty() ? "none" : ranges(idle));
+    return b.toString();
+  }
+
+  private static String at(JsonNode instant) {
+    return instant.isTextual() ? instant.asText() : "none yet";
+  }
+
+  /** Ascending numbers as ranges: {@code 0, 2-5, 9}. */
+  static String ranges(List<Integer> sorted) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < sorted.size(); ) {
+      int j = i;
+      while (j + 1 < sorted.size() && sorted.get(j + 1) == sorted.get(j) + 1) {
+        j++;
+      }
+      b.append(b.length() == 0 ? "" : ", ").append(sorted.get(i));
+      if (j > i) {
+        b.append('-').append(sorted.get(j));
+      }
+      i = j + 1;
+    }
+    return b.toString();
   }
 }

@@ -431,6 +431,19 @@ final class Json {
         ObjectNode l = vo.putObject("lateness");
         l.put("allowedLateness", dev.braid.spec.Durations.format(v.lateness().allowedLateness()));
         l.put("lateEvents", v.lateness().lateEvents());
+        l.put("finalUntil", instant(v.lateness().finalUntilMillis()));
+      }
+      if (v.delta() != null) {
+        ObjectNode d = vo.putObject("delta");
+        d.put("groups", v.delta().groups());
+        d.put("bytes", v.delta().bytes());
+        d.put("runs", v.delta().runs());
+        d.put("runGroups", v.delta().runGroups());
+        d.put("runBytes", v.delta().runBytes());
+        d.put("spills", v.delta().spills());
+        d.put("spilledGroups", v.delta().spilledGroups());
+        d.put("spillMillis", v.delta().spillMillis());
+        d.put("spillLockMaxMicros", v.delta().spillLockMaxMicros());
       }
       vo.set("checkpoints", checkpoints(v.checkpoints()));
     }

@@ -53,7 +53,8 @@ class CliClientTest {
     server.close();
   }
 
-  Run braid(String... args) {
+  /** Runs the command line in this JVM, capturing its output. */
+  static Run braid(String... args) {
     CommandLine cli = BraidCli.commandLine();
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();

@@ -1,0 +1,111 @@
+package dev.braid.server.cli;
+
+import static dev.braid.server.cli.CliClientTest.braid;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.server.http.BraidServer;
+import dev.braid.spec.PipelineSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code braid status} on an event-time stream and view, against a real server on a loopback port:
+ * the stream's watermark with each partition's (idle ones marked), the view's late events and which
+ * windows are final; {@code --json} keeps the server's document.
+ */
+class StatusCliTest {
+
+  static final String SPEC = """
+      streams:
+        clicks:
+          partitions: 2
+          key: user
+          time: ts
+          max_out_of_order: 5s
+          idle_after: 1s
+          fields: {user: string, ts: timestamp}
+      views:
+        per_minute:
+          from: clicks
+          group_by: user
+          window: {tumbling: 1m}
+          allowed_lateness: 10s
+          aggregate: {n: count}
+      """;
+
+  static final long T = Instant.parse("2026-11-30T10:00:00Z").toEpochMilli();
+
+  @TempDir
+  Path dir;
+
+  void ingest(String url, long... times) throws Exception {
+    StringBuilder lines = new StringBuilder();
+    for (long t : times) {
+      lines.append("{\"user\": \"ann\", \"ts\": ").append(t).append("}\n");
+    }
+    Path f = Files.createTempFile(dir, "clicks", ".ndjson");
+    Files.writeString(f, lines);
+    CliClientTest.Run r = braid("ingest", "clicks", f.toString(), url, "--no-progress");
+    assertThat(r.exit()).as(r.out() + r.err()).isZero();
+  }
+
+  @Test
+  void shouldShowWatermarksLateEventsAndFinalWindowsAsTextAndKeepTheJson() throws Exception {
+    try (BraidServer server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("data"),
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+      String url = "--url=" + server.url();
+      ingest(url, T + 10_000);
+      Thread.sleep(1_200); // the other partition, which never has an event, is idle by idle_after
+      ingest(url, T + 300_000, T + 20_000); // the second is late: its minute closed 10 s after 00:01
+      assertThat(braid("batch", "per_minute", url).exit()).isZero();
+
+      CliClientTest.Run status = braid("status", url);
+      assertThat(status.exit()).as(status.err()).isZero();
+      int ann = dev.braid.log.Partitioner.partition("ann".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0, 3, 2);
+      String annAt = Instant.ofEpochMilli(T + 300_000 - 5_000).toString();
+      assertThat(status.out()).contains("stream clicks: watermark " + annAt + "; partitions ")
+          .contains(ann + " " + annAt)
+          .contains((1 - ann) + " none yet (idle)")
+          .contains("view per_minute: allowed lateness 10s; 1 late event (in the late log, folded in by the next "
+              + "batch cycle); windows ending at or before " + Instant.ofEpochMilli(T + 300_000 - 5_000 - 10_000)
+              + " are final, later ones provisional");
+
+      JsonNode json = new ObjectMapper().readTree(braid("status", url, "--json").out());
+      JsonNode view = json.path("views").get(0);
+      assertThat(view.path("lateness").path("lateEvents").asLong()).isEqualTo(1);
+      assertThat(view.path("lateness").path("finalUntil").asText())
+          .isEqualTo(Instant.ofEpochMilli(T + 285_000).toString());
+      assertThat(view.path("delta").path("groups").asLong()).as("the batch cycle's Delta starts at the log's end")
+          .isZero();
+      assertThat(view.path("delta").path("runs").asInt()).isZero();
+      assertThat(json.path("streams").get(0).path("watermark").path("partitions")).hasSize(2);
+    }
+  }
+
+  @Test
+  void shouldSummarizeTheWatermarksOfManyPartitions() {
+    ObjectNode w = new ObjectMapper().createObjectNode();
+    w.put("at", "2026-11-30T10:00:00Z");
+    ArrayNode parts = w.putArray("partitions");
+    for (int p = 0; p < 12; p++) {
+      ObjectNode o = parts.addObject();
+      o.put("partition", p);
+      boolean idle = p == 0 || (p >= 4 && p <= 6) || p == 9;
+      o.put("at", Instant.parse("2026-11-30T10:00:00Z").plusMillis(p == 3 ? 500 : p == 7 ? 60_000 : 1_000)
+          .toString());
+      o.put("idle", idle);
+    }
+    assertThat(StatusCommand.watermark(w)).isEqualTo("watermark 2026-11-30T10:00:00Z; slowest active partition 3 "
+        + "2026-11-30T10:00:00.500Z, fastest 7 2026-11-30T10:01:00Z; idle partitions 0, 4-6, 9");
+    assertThat(StatusCommand.ranges(List.of(1, 2, 3))).isEqualTo("1-3");
+  }
+}
