@@ -203,16 +203,19 @@ final class ChangeFeed implements AutoCloseable {
       }
       emitted.values().removeIf(Map::isEmpty);
     }
+    // Appended a chunk at a time as the keys are read, so a pass that closes millions of windows
+    // (a first pass over a long history) holds one chunk of events, not all of them.
     List<ObjectNode> out = new ArrayList<>();
     List<Object[]> remembered = new ArrayList<>(); // key, start, hash per record of out
     long now = clock.getAsLong();
+    int emittedNow = 0;
     for (String key : runtime.keys()) {
       ViewResult r;
       try {
         r = runtime.get(key);
       } catch (dev.braid.UnavailableException e) {
         nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired
-        return 0; // a damaged Base: nothing is emitted until it is repaired
+        return emittedNow + append(out, remembered, now); // a damaged Base: nothing more until it is repaired
       }
       Map<Long, long[]> seen = emitted.get(key);
       for (ViewResult.WindowValue wv : r.windows()) {
@@ -235,10 +238,24 @@ final class ChangeFeed implements AutoCloseable {
         out.add(o);
         remembered.add(new Object[] {key, wv.start(), h});
       }
+      if (out.size() >= APPEND_CHUNK) {
+        emittedNow += append(out, remembered, now);
+      }
     }
-    for (int i = 0; i < out.size(); i += APPEND_CHUNK) {
+    emittedNow += append(out, remembered, now);
+    nextClose = next;
+    return emittedNow;
+  }
+
+  /** Appends the events in {@code out} to the changes log, remembers them, clears both lists; returns how many. */
+  private int append(List<ObjectNode> out, List<Object[]> remembered, long now) {
+    int n = out.size();
+    if (n == 0) {
+      return 0;
+    }
+    for (int i = 0; i < n; i += APPEND_CHUNK) {
       RecordBatchBuilder b = new RecordBatchBuilder(64 * 1024, log.config().maxRecordBytes());
-      int end = Math.min(out.size(), i + APPEND_CHUNK);
+      int end = Math.min(n, i + APPEND_CHUNK);
       for (int j = i; j < end; j++) {
         try {
           b.add(((String) remembered.get(j)[0]).getBytes(StandardCharsets.UTF_8), JSON.writeValueAsBytes(out.get(j)),
@@ -253,8 +270,9 @@ final class ChangeFeed implements AutoCloseable {
         remember((String) m[0], (Long) m[1], appended.offset(j - i), (Long) m[2]);
       }
     }
-    nextClose = next;
-    return out.size();
+    out.clear();
+    remembered.clear();
+    return n;
   }
 
   private void remember(String key, long start, long id, long hash) {

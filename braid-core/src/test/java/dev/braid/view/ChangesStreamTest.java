@@ -46,6 +46,30 @@ class ChangesStreamTest {
     assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
   }
 
+  /** A pass that closes more windows than one append chunk appends them chunk by chunk, each once, ids in order. */
+  @Test
+  void shouldEmitAPassOfManyClosesInChunksEachOnce(@TempDir Path dir) throws Exception {
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      ChangeFeed feed = b.changeFeed("v");
+      feed.close(); // the passes below are the test's own
+      List<Map<String, Object>> events = new java.util.ArrayList<>();
+      int keys = 1_300; // more than two chunks of 512
+      for (int i = 0; i < keys; i++) {
+        events.add(Map.of("k", "k" + i, "ts", T + i, "x", (long) i));
+      }
+      assertThat(b.ingest("s", events).rejections()).isEmpty();
+      send(b, "late-mover", T + 2 * MIN + 10_000, 0); // closes [T, T+1m)
+      assertThat(feed.pass()).isEqualTo(keys);
+      assertThat(feed.pass()).as("nothing twice").isZero();
+      List<ChangeEvent> closes = b.changes("v", 0, 10_000);
+      assertThat(closes).hasSize(keys);
+      assertThat(closes).extracting(ChangeEvent::id).containsExactlyElementsOf(
+          java.util.stream.LongStream.range(0, keys).boxed().toList());
+      assertThat(closes).extracting(ChangeEvent::key).doesNotHaveDuplicates();
+      assertThat(feed.emittedWindows()).isEqualTo(keys);
+    }
+  }
+
   /**
    * The feed's thread reads every key only when a pass can find something: after a version change,
    * when the watermark reaches the next window end (minus lateness), or once per sweep interval;
