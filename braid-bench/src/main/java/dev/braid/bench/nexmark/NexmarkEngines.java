@@ -23,7 +23,10 @@ public final class NexmarkEngines {
 
   static {
     register(NaiveNexmark.NAME, NaiveEngine::new);
-    // Braid and DuckDB register here; Flink ("flink") and Kafka Streams ("kstreams") likewise.
+    register(BraidNexmark.NAME, BraidNexmark::new);
+    register(DuckDbNexmark.NAME, DuckDbNexmark::new);
+    // register("flink", FlinkNexmark::new);      -- the Flink peer's change adds this line
+    // register("kstreams", KafkaStreamsNexmark::new);  -- the Kafka Streams peer's change adds this line
   }
 
   private NexmarkEngines() {}
