@@ -55,8 +55,15 @@ final class BraidNexmarkViews {
 
   /** The pipeline of {@code query}: the bids stream and the query's views. */
   static PipelineSpec pipeline(NexmarkQuery query, int partitions) {
+    return pipeline(List.of(query), partitions);
+  }
+
+  /** The bids stream and the views of every query in {@code queries} (their names do not clash). */
+  static PipelineSpec pipeline(List<NexmarkQuery> queries, int partitions) {
     PipelineSpec.Builder b = PipelineSpec.builder().stream(NexmarkEmitters.streamSpec(partitions));
-    views(query).forEach(b::view);
+    for (NexmarkQuery q : queries) {
+      views(q).forEach(b::view);
+    }
     return b.build();
   }
 

@@ -420,9 +420,13 @@ public final class NexmarkBenchmark implements Callable<Integer> {
     progress.flush();
   }
 
+  /**
+   * Bids per second of each measured run, by wall clock or by CPU time. A span shorter than the CPU
+   * clock's tick can read 0 ns of CPU: such runs have no CPU rate and are left out.
+   */
   private static double[] rates(Outcome o, boolean cpu) {
-    return o.report.runs().stream()
-        .mapToDouble(m -> o.report.bids() / ((cpu ? m.cpuNanos() : m.elapsedNanos()) / 1e9)).toArray();
+    return o.report.runs().stream().mapToLong(m -> cpu ? m.cpuNanos() : m.elapsedNanos()).filter(n -> n > 0)
+        .mapToDouble(n -> o.report.bids() / (n / 1e9)).toArray();
   }
 
   /** Braid's per-CPU-second rate in {@code mode} over the peer's, or NaN. */
@@ -459,7 +463,7 @@ public final class NexmarkBenchmark implements Callable<Integer> {
       rows.add(new String[] {o.query.cliName(), o.engine, o.mode,
           String.format(Locale.ROOT, "%.2f M/s (%.2f-%.2f)", ViewsBenchmark.median(wall) / 1e6, sorted[0] / 1e6,
               sorted[sorted.length - 1] / 1e6),
-          String.format(Locale.ROOT, "%.2f M/CPU-s", ViewsBenchmark.median(cpu) / 1e6),
+          cpu.length == 0 ? "-" : String.format(Locale.ROOT, "%.2f M/CPU-s", ViewsBenchmark.median(cpu) / 1e6),
           o.report.peakRssBytes() < 0 ? "-" : String.format(Locale.ROOT, "%.0f MiB", o.report.peakRssBytes() / 1048576.0),
           vs.length() == 0 ? "-" : vs.toString()});
     }

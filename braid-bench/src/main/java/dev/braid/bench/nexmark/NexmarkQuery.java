@@ -20,19 +20,21 @@ import java.util.stream.Collectors;
  * <table>
  *   <caption>Queries</caption>
  *   <tr><th>query</th><th>row key</th><th>values</th></tr>
- *   <tr><td>Q5</td><td>{@code a=<auction, 12 digits>|w=<window start, 13 digits>}, hopping windows of
+ *   <tr><td>Q5</td><td>{@code a=<auction, 12 digits>,w=<window start, 13 digits>}, hopping windows of
  *       10 s every 2 s</td><td>bids</td></tr>
  *   <tr><td>Q7</td><td>{@code w=<window start, 13 digits>}, tumbling 10 s windows</td><td>max_price</td></tr>
  *   <tr><td>Q15</td><td>{@code d=<day>}</td><td>bids, bids by range, distinct bidders (all and by
  *       range), distinct auctions (all and by range)</td></tr>
- *   <tr><td>Q16</td><td>{@code c=<channel>|d=<day>}</td><td>as Q15</td></tr>
- *   <tr><td>Q17</td><td>{@code a=<auction, 12 digits>|d=<day>}</td><td>bids, bids by range,
+ *   <tr><td>Q16</td><td>{@code c=<channel>,d=<day>}</td><td>as Q15</td></tr>
+ *   <tr><td>Q17</td><td>{@code a=<auction, 12 digits>,d=<day>}</td><td>bids, bids by range,
  *       min_price, max_price, sum_price, avg_price</td></tr>
  * </table>
  *
  * A row exists for every key with at least one bid; rows of windows or days without bids do not.
- * Keys sort as strings, so an engine that walks auctions, channels, days or windows in ascending
- * order emits its rows in key order.
+ * Keys sort as strings component by component: numbers are zero-padded, and the separator
+ * {@code ,} sorts below every character a component has (letters, digits, {@code -}), so
+ * {@code c=channel-1,d=...} comes before {@code c=channel-10,d=...}. So an engine that walks
+ * channels (as strings), auctions, days or windows in ascending order emits its rows in key order.
  */
 public enum NexmarkQuery {
 
@@ -141,15 +143,20 @@ public enum NexmarkQuery {
   }
 
   public static String channelDayKey(String channel, String day) {
-    return "c=" + channel + "|d=" + day;
+    for (int i = 0; i < channel.length(); i++) {
+      if (channel.charAt(i) <= ',') {
+        throw new IllegalArgumentException("a channel in a row key must not hold characters up to ',': " + channel);
+      }
+    }
+    return "c=" + channel + ",d=" + day;
   }
 
   public static String auctionDayKey(long auction, String day) {
-    return "a=" + pad(auction, 12) + "|d=" + day;
+    return "a=" + pad(auction, 12) + ",d=" + day;
   }
 
   public static String auctionWindowKey(long auction, long windowStart) {
-    return "a=" + pad(auction, 12) + "|w=" + pad(windowStart, 13);
+    return "a=" + pad(auction, 12) + ",w=" + pad(windowStart, 13);
   }
 
   public static String windowKey(long windowStart) {

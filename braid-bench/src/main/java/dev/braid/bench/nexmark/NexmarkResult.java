@@ -31,8 +31,8 @@ import java.util.NoSuchElementException;
  *
  * <pre>
  *   {"query":"Q17","engine":"braid","distinctRse":0.01625,"rows":2}
- *   {"k":"a=000000000002|d=2026-01-01","bids":7,"bids_r1":2,"bids_r2":3,"bids_r3":2,"min_price":188,...,"avg_price":8.5E5}
- *   {"k":"a=000000000003|d=2026-01-01",...}
+ *   {"k":"a=000000000002,d=2026-01-01","bids":7,"bids_r1":2,"bids_r2":3,"bids_r3":2,"min_price":188,...,"avg_price":8.5E5}
+ *   {"k":"a=000000000003,d=2026-01-01",...}
  * </pre>
  *
  * {@link #compareFiles} compares two such files row by row without loading them, so results of

@@ -46,22 +46,22 @@ class NaiveNexmarkTest {
   @Test
   void shouldSplitQ15ByChannel() {
     NexmarkResult r = run(NexmarkQuery.Q16);
-    assertThat(r.rows()).extracting(NexmarkResult.Row::key).containsExactly("c=Apple|d=2026-01-01",
-        "c=Apple|d=2026-01-02", "c=Google|d=2026-01-01", "c=Google|d=2026-01-02");
-    assertThat(r.row("c=Google|d=2026-01-01").longs()).containsExactly(3, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1);
-    assertThat(r.value("c=Apple|d=2026-01-02", "bids_r1")).isEqualTo(1);
+    assertThat(r.rows()).extracting(NexmarkResult.Row::key).containsExactly("c=Apple,d=2026-01-01",
+        "c=Apple,d=2026-01-02", "c=Google,d=2026-01-01", "c=Google,d=2026-01-02");
+    assertThat(r.row("c=Google,d=2026-01-01").longs()).containsExactly(3, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1);
+    assertThat(r.value("c=Apple,d=2026-01-02", "bids_r1")).isEqualTo(1);
   }
 
   @Test
   void shouldComputePriceStatisticsPerAuctionPerDay() {
     NexmarkResult r = run(NexmarkQuery.Q17);
-    assertThat(r.rows()).extracting(NexmarkResult.Row::key).containsExactly("a=000000000001|d=2026-01-01",
-        "a=000000000001|d=2026-01-02", "a=000000000002|d=2026-01-01", "a=000000000002|d=2026-01-02");
+    assertThat(r.rows()).extracting(NexmarkResult.Row::key).containsExactly("a=000000000001,d=2026-01-01",
+        "a=000000000001,d=2026-01-02", "a=000000000002,d=2026-01-01", "a=000000000002,d=2026-01-02");
     // auction 1, day 1: prices 500, 20000, 1000000
-    NexmarkResult.Row a1 = r.row("a=000000000001|d=2026-01-01");
+    NexmarkResult.Row a1 = r.row("a=000000000001,d=2026-01-01");
     assertThat(a1.longs()).containsExactly(3, 1, 1, 1, 500, 1_000_000, 1_020_500);
     assertThat(a1.doubles()).containsExactly(1_020_500 / 3.0);
-    assertThat(r.row("a=000000000002|d=2026-01-02").longs()).containsExactly(1, 0, 1, 0, 10_000, 10_000, 10_000);
+    assertThat(r.row("a=000000000002,d=2026-01-02").longs()).containsExactly(1, 0, 1, 0, 10_000, 10_000, 10_000);
   }
 
   @Test

@@ -32,6 +32,14 @@ class NexmarkResultTest {
   }
 
   @Test
+  void shouldSortKeysComponentByComponent() {
+    assertThat(NexmarkQuery.channelDayKey("channel-1", "2026-01-02"))
+        .isLessThan(NexmarkQuery.channelDayKey("channel-10", "2026-01-01"));
+    assertThat(NexmarkQuery.auctionWindowKey(9, 20_000)).isLessThan(NexmarkQuery.auctionWindowKey(10, 10_000));
+    assertThat(NexmarkQuery.auctionDayKey(1, "2026-12-31")).isLessThan(NexmarkQuery.auctionDayKey(2, "2026-01-01"));
+  }
+
+  @Test
   void shouldReportMissingAndExtraRows(@TempDir Path dir) throws Exception {
     NexmarkResult.Collector c = new NexmarkResult.Collector(NexmarkQuery.Q7, "e", 0);
     c.row(NexmarkQuery.windowKey(10_000), new long[] {5}, new double[0]);
