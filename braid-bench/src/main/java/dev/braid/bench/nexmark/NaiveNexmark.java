@@ -1,9 +1,13 @@
 package dev.braid.bench.nexmark;
 
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.List;
 import java.util.Set;
+import java.util.function.BiConsumer;
 
 /**
  * The reference answer of every query: a plain loop over the generator's bids into
@@ -34,6 +38,16 @@ public final class NaiveNexmark {
   /** The result of {@code query} over {@code bids}. */
   public static NexmarkResult compute(NexmarkQuery query, Bids bids) {
     NexmarkResult.Collector out = new NexmarkResult.Collector(query, NAME, 0.0);
+    emit(query, bids, out);
+    return out.result();
+  }
+
+  /**
+   * Computes {@code query} over {@code bids} and gives the rows to {@code out} in ascending key
+   * order, holding only the groups (not a second copy of the result), so the reference of a large
+   * result streams to a file.
+   */
+  public static void emit(NexmarkQuery query, Bids bids, NexmarkResult.RowSink out) {
     switch (query) {
       case Q5 -> q5(bids, out);
       case Q7 -> q7(bids, out);
@@ -42,7 +56,15 @@ public final class NaiveNexmark {
       case Q17 -> q17(bids, out);
       default -> throw new IllegalStateException("no reference for " + query);
     }
-    return out.result();
+  }
+
+  /** Calls {@code emit} with every group of {@code groups} in {@code order} (the order of their row keys). */
+  private static <K, V> void sorted(Map<K, V> groups, Comparator<K> order, BiConsumer<K, V> emit) {
+    List<K> keys = new ArrayList<>(groups.keySet());
+    keys.sort(order);
+    for (K k : keys) {
+      emit.accept(k, groups.get(k));
+    }
   }
 
   private record AuctionWindow(long auction, long start) {}
@@ -57,7 +79,8 @@ public final class NaiveNexmark {
       }
     });
     double[] none = new double[0];
-    counts.forEach((k, v) -> out.row(NexmarkQuery.auctionWindowKey(k.auction(), k.start()), v, none));
+    sorted(counts, Comparator.comparingLong(AuctionWindow::auction).thenComparingLong(AuctionWindow::start),
+        (k, v) -> out.row(NexmarkQuery.auctionWindowKey(k.auction(), k.start()), v, none));
   }
 
   private static void q7(Bids bids, NexmarkResult.RowSink out) {
@@ -68,7 +91,7 @@ public final class NaiveNexmark {
       m[0] = Math.max(m[0], b.price);
     });
     double[] none = new double[0];
-    max.forEach((start, m) -> out.row(NexmarkQuery.windowKey(start), m, none));
+    sorted(max, Comparator.naturalOrder(), (start, m) -> out.row(NexmarkQuery.windowKey(start), m, none));
   }
 
   /** Q15 (per day) and Q16 (per channel per day). */
@@ -107,7 +130,7 @@ public final class NaiveNexmark {
       groups.computeIfAbsent(key, k -> new RankedCounts()).add(b);
     });
     double[] none = new double[0];
-    groups.forEach((k, v) -> out.row(k, v.values(), none));
+    sorted(groups, Comparator.naturalOrder(), (k, v) -> out.row(k, v.values(), none));
   }
 
   private record AuctionDay(long auction, long epochDay) {}
@@ -124,7 +147,8 @@ public final class NaiveNexmark {
       v[5] = Math.max(v[5], b.price);
       v[6] += b.price;
     });
-    groups.forEach((k, v) -> out.row(
+    sorted(groups, Comparator.comparingLong(AuctionDay::auction).thenComparingLong(AuctionDay::epochDay),
+        (k, v) -> out.row(
         NexmarkQuery.auctionDayKey(k.auction(), java.time.LocalDate.ofEpochDay(k.epochDay()).toString()), v,
         new double[] {(double) v[6] / v[0]}));
   }

@@ -487,6 +487,9 @@ public final class NexmarkBenchmark implements Callable<Integer> {
     for (String[] row : rows) {
       out.printf(Locale.ROOT, fmt.toString(), (Object[]) row);
     }
+    for (String goal : goals(outcomes)) {
+      out.println("  goal: " + goal);
+    }
     for (Outcome o : outcomes) {
       if (o.report != null && !o.report.extras().isEmpty()) {
         out.printf(Locale.ROOT, "  %s: %s%n", label(o), o.report.extras());
@@ -496,6 +499,34 @@ public final class NexmarkBenchmark implements Callable<Integer> {
       out.println("  " + n);
     }
     out.flush();
+  }
+
+  /**
+   * The goals of issue 9 that this run measured: Braid's batch layer at least DuckDB's rate (any
+   * query; the issue names Q17), its speed layer at least 10x Flink's streaming mode and 30x Kafka
+   * Streams' (either exactly-once setting), each per CPU-second and by wall clock.
+   */
+  private static List<String> goals(List<Outcome> outcomes) {
+    record Goal(String peer, String peerMode, String braidMode, double factor) {}
+    List<Goal> goals = List.of(new Goal(DuckDbNexmark.NAME, "batch", "batch", 1), new Goal("flink", "stream", "speed",
+        10), new Goal("kstreams", null, "speed", 30));
+    List<String> lines = new ArrayList<>();
+    for (Outcome o : outcomes) {
+      for (Goal g : goals) {
+        if (o.report == null || !o.engine.equals(g.peer()) || g.peerMode() != null && !o.mode.equals(g.peerMode())) {
+          continue;
+        }
+        double cpu = ratio(outcomes, o, g.braidMode(), true);
+        double wall = ratio(outcomes, o, g.braidMode(), false);
+        if (Double.isNaN(cpu) && Double.isNaN(wall)) {
+          continue;
+        }
+        lines.add(String.format(Locale.ROOT, "%s: braid %s >= %.0fx %s %s: %.2fx per CPU-second (%s), %.2fx by wall "
+                + "clock (%s)", o.query.cliName(), g.braidMode(), g.factor(), o.engine, o.mode, cpu,
+            cpu >= g.factor() ? "meets" : "misses", wall, wall >= g.factor() ? "meets" : "misses"));
+      }
+    }
+    return lines;
   }
 
   private void printJson(List<Outcome> outcomes, List<String> differences) throws IOException {
@@ -538,6 +569,7 @@ public final class NexmarkBenchmark implements Callable<Integer> {
       results.add(r);
     }
     doc.put("results", results);
+    doc.put("goals", goals(outcomes));
     doc.put("differences", differences);
     doc.put("notes", notes);
     out.println(JSON.writeValueAsString(doc));

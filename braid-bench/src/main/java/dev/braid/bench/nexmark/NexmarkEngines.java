@@ -89,10 +89,8 @@ public final class NexmarkEngines {
 
     @Override
     public Report run(Task task, NexmarkResult.RowSink result) {
-      NexmarkResult r = NaiveNexmark.compute(task.query(), new NexmarkGenerator(task.config()), task.events());
-      for (NexmarkResult.Row row : r.rows()) {
-        result.row(row.key(), row.longs(), row.doubles());
-      }
+      NexmarkGenerator g = new NexmarkGenerator(task.config());
+      NaiveNexmark.emit(task.query(), sink -> g.forEachBid(0, task.events(), sink), result);
       return new Report(List.of(), Map.of());
     }
   }
