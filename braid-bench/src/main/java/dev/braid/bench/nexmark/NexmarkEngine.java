@@ -26,7 +26,23 @@ import java.util.function.Consumer;
  *       ({@link NexmarkQuery} defines keys and values). Reading the rows out is not measured.
  * </ul>
  *
- * Threading: {@code run} is called once, on the child's main thread.
+ * <h2>Adding an engine (Flink, Kafka Streams)</h2>
+ * <ol>
+ *   <li>A class in this package implementing this interface, e.g. {@code FlinkNexmark} with modes
+ *       {@code stream} and {@code batch} (the harness compares Braid's {@code speed} with a Flink
+ *       mode named {@code stream} for the 10x goal, and with any {@code kstreams} mode for the 30x
+ *       one). Bids come from {@link NexmarkGenerator#bid}, by bid number {@code n} in
+ *       {@code [0, task.bids())} through {@link NexmarkGenerator#bidIndex}, so a parallel source can
+ *       split the range; row keys from {@link NexmarkQuery}'s key functions.
+ *   <li>Rows must reach {@code result} in ascending key order: an engine whose output is unordered
+ *       collects it in a {@link NexmarkResult.Collector} and replays {@code collector.result().rows()}.
+ *   <li>One line in {@link NexmarkEngines}' static block, {@code register("flink", FlinkNexmark::new)},
+ *       and the name out of {@code NexmarkEngines.PLANNED}.
+ * </ol>
+ * The harness does the rest: the child JVM, {@code report.json}, {@code result.ndjson}, the checks
+ * against the reference and the other engines, the table.
+ *
+ * <p>Threading: {@code run} is called once, on the child's main thread.
  */
 public interface NexmarkEngine {
 
