@@ -39,7 +39,7 @@ import org.HdrHistogram.Histogram;
  *       empty; then single-threaded {@code Braid.get} of random keys (Base lookup on disk + Delta).
  * </ol>
  */
-final class BraidViewsRun {
+public final class BraidViewsRun {
 
   private final ViewsBenchmark o;
   private final ViewsBenchmark.Results out;
@@ -58,7 +58,7 @@ final class BraidViewsRun {
   void run() throws Exception {
     long heapEmpty = usedHeapAfterGc();
     writeLog();
-    long logOpen = logOpenNanos();
+    long logOpen = logOpenNanos(data, ViewsEvents.STREAM);
     long heapLog = heapWithLogOpen() - heapEmpty;
     out.put("braid.logOpenMillis", logOpen / 1e6);
     out.put("braid.logHeapBytes", heapLog);
@@ -69,7 +69,7 @@ final class BraidViewsRun {
       boolean measured = r >= o.warmup;
       // A clean close checkpoints the Delta, and a start restores the newest checkpoint: without
       // this, every run after the first would load a checkpoint instead of replaying the log.
-      forgetViews();
+      forgetViews(data);
       long cpu0 = processCpuNanos();
       long t0 = System.nanoTime();
       Engine engine = Engine.open(data, spec, options);
@@ -151,18 +151,19 @@ final class BraidViewsRun {
     }
   }
 
-  /** Deletes every view's state (checkpoints, Bases) and the catalog, keeping the log. */
-  private void forgetViews() throws java.io.IOException {
+  /** Deletes every view's state (checkpoints, Bases) and the catalog of data directory {@code data}, keeping the log. */
+  public static void forgetViews(Path data) throws java.io.IOException {
     LogBenchmark.deleteRecursively(data.resolve("views"));
     java.nio.file.Files.deleteIfExists(data.resolve("catalog.json"));
   }
 
-  private long logOpenNanos() {
+  /** How long opening the log of {@code data} and finding {@code stream}'s end takes (median of 3). */
+  public static long logOpenNanos(Path data, String stream) {
     long[] t = new long[3];
     for (int i = 0; i < t.length; i++) {
       long t0 = System.nanoTime();
       try (FileLog log = FileLog.open(data.resolve("log"))) {
-        log.stream(ViewsEvents.STREAM).end();
+        log.stream(stream).end();
         t[i] = System.nanoTime() - t0;
       }
     }

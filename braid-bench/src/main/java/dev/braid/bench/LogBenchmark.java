@@ -442,7 +442,7 @@ public final class LogBenchmark implements Callable<Integer> {
     return ok ? "meets" : String.format(Locale.ROOT, "MISSES (%.0f%% of goal)", 100 * fraction);
   }
 
-  static void deleteRecursively(Path p) {
+  public static void deleteRecursively(Path p) {
     if (!Files.exists(p)) {
       return;
     }

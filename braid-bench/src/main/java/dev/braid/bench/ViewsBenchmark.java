@@ -251,11 +251,17 @@ public final class ViewsBenchmark implements Callable<Integer> {
     all.putAll(Results.load(results));
   }
 
-  /**
-   * This JVM's options (heap options removed) plus {@code --child-java-opts}, plus the foreign-memory
-   * module on JDK 17 and 18 that braid-core's sketch aggregations need there.
-   */
+  /** The child JVMs' options, with {@code --child-java-opts}. */
   private List<String> childJvmOptions() {
+    return childJvmOptions(childJavaOpts);
+  }
+
+  /**
+   * This JVM's options (heap options removed) plus {@code childJavaOpts}, plus the foreign-memory
+   * module on JDK 17 and 18 that braid-core's sketch aggregations need there: the options of a
+   * benchmark's child JVM.
+   */
+  public static List<String> childJvmOptions(String childJavaOpts) {
     List<String> opts = new ArrayList<>();
     for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
       if (!a.startsWith("-Xmx") && !a.startsWith("-Xms") && !a.startsWith("-agentlib:jdwp")) {
@@ -307,7 +313,8 @@ public final class ViewsBenchmark implements Callable<Integer> {
     out.flush();
   }
 
-  static String loadAverage() {
+  /** The 1, 5 and 15 minute load averages, or {@code unknown}. */
+  public static String loadAverage() {
     try {
       String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
       return f[0] + " " + f[1] + " " + f[2];
@@ -409,7 +416,8 @@ public final class ViewsBenchmark implements Callable<Integer> {
         s[s.length - 1] / unit) + ")";
   }
 
-  static double median(double[] v) {
+  /** The median of {@code v} (NaN when empty). */
+  public static double median(double[] v) {
     if (v.length == 0) {
       return Double.NaN;
     }

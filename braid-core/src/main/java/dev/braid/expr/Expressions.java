@@ -32,7 +32,7 @@ import java.util.Set;
  * <p>Every expression is parsed and type-checked by CEL ({@code dev.cel:cel}), so a bad expression
  * is refused with CEL's explanation before anything runs. A CEL evaluation costs ~400-500 ns, too
  * much per event, so the common shapes are then compiled to direct code over the encoded event:
- * a plain field reference; comparisons of a field with a literal ({@code ==, !=, <, <=, >, >=});
+ * a plain field reference; a constant key (one group for all events); comparisons of a field with a literal ({@code ==, !=, <, <=, >, >=});
  * {@code field in [literals]}; and {@code &&}, {@code ||}, {@code !} over those. Anything else is
  * evaluated by the CEL runtime over the fields it references.
  *
@@ -135,6 +135,18 @@ public final class Expressions {
     if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT) {
       return fieldKey(schema.require(expr.ident().name()));
     }
+    if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.CONSTANT) {
+      // one group for every event (group_by: "'all'"): the key text is the runtime's, computed once
+      // (a constant reads no field, so no event is needed)
+      Object v = new CelProgram(text, ast).eval(null);
+      if (v != null) {
+        byte[] constant = String.valueOf(v).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return (e, out) -> {
+          out.set(constant, 0, constant.length);
+          return true;
+        };
+      }
+    }
     return celKey(text, ast);
   }
 
@@ -161,7 +173,8 @@ public final class Expressions {
     if (ast.getResultType().equals(SimpleType.BOOL)) {
       return directCondition(ast.getExpr()) != null;
     }
-    return ast.getExpr().exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT;
+    CelExpr.ExprKind.Kind kind = ast.getExpr().exprKind().getKind();
+    return kind == CelExpr.ExprKind.Kind.IDENT || kind == CelExpr.ExprKind.Kind.CONSTANT;
   }
 
   /** Parses and type-checks; throws {@link ExpressionException} with CEL's message. */

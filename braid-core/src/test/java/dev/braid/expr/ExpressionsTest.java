@@ -188,6 +188,20 @@ class ExpressionsTest {
   }
 
   @Test
+  void shouldWriteAConstantKeyAsTheCelRuntimeDoesWithoutRunningIt() {
+    EventReader e = read(SCHEMA, FULL);
+    for (String constant : new String[] {"'all'", "7", "2.5", "true", "3u"}) {
+      assertThat(ex.isDirect(constant)).as(constant).isTrue();
+      KeyBuffer direct = new KeyBuffer();
+      KeyBuffer cel = new KeyBuffer();
+      assertThat(ex.key(constant).extract(e, direct)).isTrue();
+      assertThat(ex.celKey(constant).extract(e, cel)).isTrue();
+      assertThat(direct.copy()).as(constant).isEqualTo(cel.copy());
+    }
+    assertThat(key("'all'", read(SCHEMA, event("user", "u")))).isEqualTo("all");
+  }
+
+  @Test
   void shouldComputeKeysFromCelExpressions() {
     EventReader e = read(SCHEMA, FULL);
     assertThat(key("merchant + ':' + country", e)).isEqualTo("acme:US");

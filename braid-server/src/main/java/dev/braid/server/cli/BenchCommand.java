@@ -34,14 +34,15 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "bench",
-    header = "Run a benchmark suite (log, jmh, http, views, replay, restart, ingest, eventtime, tables) in a separate JVM and print its results.",
+    header = "Run a benchmark suite (log, jmh, http, views, replay, restart, ingest, eventtime, tables, nexmark) in a separate JVM and print its results.",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Runs a benchmark suite in a separate JVM on the braid-bench class path and prints its "
         + "results. Arguments after the suite go to the benchmark: 'braid bench log --help' lists them.",
     subcommands = {BenchCommand.LogSuite.class, BenchCommand.JmhSuite.class, BenchCommand.HttpSuite.class,
         BenchCommand.ViewsSuite.class, BenchCommand.ReplaySuite.class, BenchCommand.RestartSuite.class,
-        BenchCommand.IngestSuite.class, BenchCommand.EventTimeSuite.class, BenchCommand.TablesSuite.class})
+        BenchCommand.IngestSuite.class, BenchCommand.EventTimeSuite.class, BenchCommand.TablesSuite.class,
+        BenchCommand.NexmarkSuite.class})
 final class BenchCommand implements Callable<Integer> {
 
   static final String DEFAULT_JAVA_OPTS = "-Xms1g -Xmx1g";
@@ -160,6 +161,19 @@ final class BenchCommand implements Callable<Integer> {
   static final class EventTimeSuite extends Suite {
     EventTimeSuite() {
       super("dev.braid.bench.EventTimeBenchmark");
+    }
+  }
+
+  @Command(
+      name = "nexmark",
+      header = "Benchmark Nexmark-style auction queries (q5, q7, q15, q16, q17) on Braid and its peers, answers checked.",
+      description = "The Nexmark auction model (10 M events by default, generated from a seed in every engine's JVM): "
+          + "Braid's speed layer, batch layer and HTTP ingest against DuckDB (and the other peers built in this version) "
+          + "on the same queries, each engine in a JVM of its own; every result is checked against a naive reference "
+          + "before bids/s, bids per CPU-second and peak RSS are printed; 'braid bench nexmark --help' lists the options.")
+  static final class NexmarkSuite extends Suite {
+    NexmarkSuite() {
+      super("dev.braid.bench.nexmark.NexmarkBenchmark");
     }
   }
 

@@ -1,0 +1,75 @@
+package dev.braid.bench.nexmark;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NexmarkResultTest {
+
+  private static NexmarkResult q15(String engine, double rse, long bidders, long bidsR3) {
+    NexmarkResult.Collector c = new NexmarkResult.Collector(NexmarkQuery.Q15, engine, rse);
+    c.row("d=2026-01-02", new long[] {5, 1, 2, 2, 3, 1, 1, 1, 2, 1, 1, 1}, new double[0]);
+    c.row("d=2026-01-01", new long[] {1000, 300, 300, bidsR3, bidders, 1, 1, 1, 2, 1, 1, 1}, new double[0]);
+    return c.result();
+  }
+
+  @Test
+  void shouldAgreeWithinTheSketchBoundAndNameTheFieldThatDiffers() {
+    NexmarkResult exact = q15("naive", 0, 800, 400);
+    assertThat(NexmarkResult.compare(exact, q15("x", 0, 800, 400), "x").agree()).isTrue();
+    // an exact engine must match exactly
+    NexmarkResult.Comparison off = NexmarkResult.compare(exact, q15("x", 0, 801, 400), "x");
+    assertThat(off.differences()).isEqualTo(1);
+    assertThat(off.examples().get(0)).isEqualTo("x: row d=2026-01-01 field bidders is 801, naive has 800");
+    // a sketch with rse 1.6 % may be off by ceil(6 * 0.016 * 800) = 77
+    assertThat(NexmarkResult.compare(exact, q15("b", 0.016, 877, 400), "b").agree()).isTrue();
+    assertThat(NexmarkResult.compare(exact, q15("b", 0.016, 878, 400), "b").examples().get(0))
+        .contains("field bidders is 878, naive has 800 (allowed difference 77)");
+    // exact values stay exact whatever the sketch error
+    assertThat(NexmarkResult.compare(exact, q15("b", 0.016, 800, 401), "b").agree()).isFalse();
+  }
+
+  @Test
+  void shouldSortKeysComponentByComponent() {
+    assertThat(NexmarkQuery.channelDayKey("channel-1", "2026-01-02"))
+        .isLessThan(NexmarkQuery.channelDayKey("channel-10", "2026-01-01"));
+    assertThat(NexmarkQuery.auctionWindowKey(9, 20_000)).isLessThan(NexmarkQuery.auctionWindowKey(10, 10_000));
+    assertThat(NexmarkQuery.auctionDayKey(1, "2026-12-31")).isLessThan(NexmarkQuery.auctionDayKey(2, "2026-01-01"));
+  }
+
+  @Test
+  void shouldReportMissingAndExtraRows(@TempDir Path dir) throws Exception {
+    NexmarkResult.Collector c = new NexmarkResult.Collector(NexmarkQuery.Q7, "e", 0);
+    c.row(NexmarkQuery.windowKey(10_000), new long[] {5}, new double[0]);
+    c.row(NexmarkQuery.windowKey(30_000), new long[] {7}, new double[0]);
+    NexmarkResult.Collector d = new NexmarkResult.Collector(NexmarkQuery.Q7, "naive", 0);
+    d.row(NexmarkQuery.windowKey(10_000), new long[] {5}, new double[0]);
+    d.row(NexmarkQuery.windowKey(20_000), new long[] {6}, new double[0]);
+    NexmarkResult.Comparison cmp = NexmarkResult.compare(d.result(), c.result(), "e");
+    assertThat(cmp.examples()).containsExactly("e: row w=0000000020000 is missing (naive has it)",
+        "e: row w=0000000030000 is extra (naive has no such row)");
+    // the same through files
+    Path a = dir.resolve("a.ndjson");
+    Path b = dir.resolve("b.ndjson");
+    c.result().write(a);
+    d.result().write(b);
+    assertThat(NexmarkResult.compareFiles(b, a, "e", 10)).isEqualTo(cmp);
+    assertThat(NexmarkResult.read(a).rows()).usingRecursiveFieldByFieldElementComparator()
+        .isEqualTo(c.result().rows());
+  }
+
+  @Test
+  void shouldRoundTripAveragesThroughTheFileExactly(@TempDir Path dir) throws Exception {
+    NexmarkResult r = NaiveNexmark.compute(NexmarkQuery.Q17, new NexmarkGenerator(NexmarkConfig.defaults(5)), 5_000);
+    Path f = dir.resolve("q17.ndjson");
+    r.write(f);
+    NexmarkResult back = NexmarkResult.read(f);
+    assertThat(back.rows()).hasSize(r.rows().size());
+    assertThat(NexmarkResult.compareFiles(f, f, "self", 5).agree()).isTrue();
+    for (int i = 0; i < r.rows().size(); i++) {
+      assertThat(back.rows().get(i).doubles()).containsExactly(r.rows().get(i).doubles());
+    }
+  }
+}
