@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
@@ -66,9 +67,19 @@ import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThr
  * <h2>Settings</h2>
  * Kafka Streams' defaults (caching on, 10 MB; RocksDB stores with changelogs; Kafka's producer and
  * consumer settings), except: {@code num.stream.threads = parallelism}, the
- * {@code processing.guarantee} of the mode, {@code state.dir} in {@code workDir}, and the windows'
- * grace period and retention, which cover the whole input (see {@link KafkaStreamsQueries}) because
- * the answer must be complete. The broker's settings are {@link KafkaBroker}'s.
+ * {@code processing.guarantee} of the mode, {@code state.dir} in {@code workDir}, and two settings
+ * without which the answer would not be complete:
+ * <ul>
+ *   <li>the windows' grace period and retention cover the whole input (see
+ *       {@link KafkaStreamsQueries});
+ *   <li>{@code topic.retention.ms=-1}: the internal topics keep their records. A window store's
+ *       changelog is created with {@code retention.ms} = the window retention plus a day, and the
+ *       broker applies it to the records' timestamps, which are the bids' event times: with the
+ *       generator's default start (2026-01-01) they can lie months before the wall clock, and the
+ *       broker's retention check (every 5 minutes) deleted changelog segments under a running app,
+ *       whose idempotent producers then failed with {@code OutOfOrderSequenceException}.
+ * </ul>
+ * The broker's settings are {@link KafkaBroker}'s.
  */
 final class KafkaStreamsNexmark implements NexmarkEngine {
 
@@ -134,6 +145,8 @@ final class KafkaStreamsNexmark implements NexmarkEngine {
       props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, task.parallelism());
       props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee);
       props.put(StreamsConfig.STATE_DIR_CONFIG, task.workDir().resolve("kstreams-state").toString());
+      // internal topics keep every record: see "Settings" in the class comment
+      props.put(StreamsConfig.topicPrefix(TopicConfig.RETENTION_MS_CONFIG), "-1");
 
       AtomicReference<Throwable> failure = new AtomicReference<>();
       AtomicLong runningAt = new AtomicLong(-1);
