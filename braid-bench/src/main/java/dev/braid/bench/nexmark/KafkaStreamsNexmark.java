@@ -76,9 +76,16 @@ import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThr
  *       changelog is created with {@code retention.ms} = the window retention plus a day, and the
  *       broker applies it to the records' timestamps, which are the bids' event times: with the
  *       generator's default start (2026-01-01) they can lie months before the wall clock, and the
- *       broker's retention check (every 5 minutes) deleted changelog segments under a running app,
- *       whose idempotent producers then failed with {@code OutOfOrderSequenceException}.
+ *       broker's retention check (every 5 minutes) deleted changelog segments under a running app
+ *       (a task restored from such a changelog would lose state; the broker also dropped the
+ *       producers' idempotence state with the segments and rejected their next appends with a
+ *       retriable {@code OutOfOrderSequenceException}, logged at ERROR).
  * </ul>
+ * Kafka Streams still purges each repartition topic up to its committed offset
+ * ({@code deleteRecords}); in {@code eos} the broker then rejects the next transactional append
+ * of a producer whose state the purge removed with the same retriable error (Kafka's transactions
+ * v2 want sequence 0 there) and logs it at ERROR, and the producer retries. That is Kafka's own
+ * behaviour on every run with a repartition topic; the answers are not affected.
  * The broker's settings are {@link KafkaBroker}'s.
  */
 final class KafkaStreamsNexmark implements NexmarkEngine {

@@ -80,7 +80,13 @@ final class KafkaStreamsQueries {
   static final long ALL = 0L;
 
   /** Event time of a bid: its value's {@code time}, not the record's timestamp. */
-  static final TimestampExtractor BID_TIME = (record, partitionTime) -> ((Bid) record.value()).time();
+  static final TimestampExtractor BID_TIME = (record, partitionTime) -> {
+    if (record.value() instanceof Bid bid) {
+      return bid.time();
+    }
+    throw new IllegalArgumentException("the record at offset " + record.offset() + " of " + record.topic() + "-"
+        + record.partition() + " holds no bid: " + record.value());
+  };
 
   private static final double[] NONE = new double[0];
   private static final Duration DAY = Duration.ofMillis(NexmarkQuery.DAY_MILLIS);
