@@ -24,11 +24,16 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Where generated events go: a Braid stream (through the in-process log, or through the HTTP
- * ingest of a running server) and files (NDJSON, CSV). Every target gets the same bids, field for
- * field, so every engine reads the same data.
+ * ingest of a running server), files (NDJSON, CSV) and a Kafka topic. Every target gets the same
+ * bids, field for field, so every engine reads the same data.
  *
  * <h2>The bids stream</h2>
  * {@value #STREAM}: {@code auction} (long, the key), {@code bidder} (long), {@code price} (long,
@@ -37,8 +42,8 @@ import java.util.Map;
  * ({@code braid ingest} takes such files as they are); the CSV file has the header
  * {@code auction,bidder,price,channel,ts} and the same values.
  *
- * <p>A Kafka topic emitter belongs here too (the Kafka Streams peer adds it): one record per bid,
- * keyed by the auction id, its value the bid's NDJSON line.
+ * <p>To a Kafka topic ({@link #toKafka}) one record per bid, keyed by the auction id, in the compact
+ * binary layout of {@link KafkaBidDescriptor} (the one the Kafka Streams peer reads).
  */
 public final class NexmarkEmitters {
 
@@ -181,7 +186,8 @@ public final class NexmarkEmitters {
     return digits;
   }
 
-  private static void putLong(byte[] b, int at, long v) {
+  /** Writes {@code v} big-endian at {@code b[at..at+8)}. */
+  static void putLong(byte[] b, int at, long v) {
     for (int i = 7; i >= 0; i--) {
       b[at + i] = (byte) v;
       v >>>= 8;
@@ -279,6 +285,60 @@ public final class NexmarkEmitters {
       throw new UncheckedIOException(e);
     }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Kafka
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Produces the bids among events {@code [from, to)} to {@code topic} of the cluster at
+   * {@code bootstrapServers}, one record per bid in index order, laid out as
+   * {@link KafkaBidDescriptor} says: key the auction, record timestamp the event time. The topic
+   * must exist; Kafka's default partitioner spreads the auctions over its partitions (so a topic of
+   * {@code parallelism} partitions gives each Streams thread one). The producer is idempotent with
+   * {@code acks=all} (Kafka's defaults) and batches up to {@value #KAFKA_BATCH_BYTES} bytes a
+   * partition. Returns once every record is acknowledged, with the number of bids.
+   *
+   * @throws IllegalStateException naming the topic and the first failed record when the broker
+   *     refused any
+   */
+  public static long toKafka(NexmarkGenerator g, long from, long to, String bootstrapServers, String topic) {
+    Map<String, Object> config = Map.of(
+        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+        ProducerConfig.LINGER_MS_CONFIG, 20,
+        ProducerConfig.BATCH_SIZE_CONFIG, KAFKA_BATCH_BYTES,
+        ProducerConfig.CLIENT_ID_CONFIG, "braid-nexmark-emitter");
+    String[] names = g.channels();
+    byte[][] channels = new byte[names.length][];
+    for (int c = 0; c < names.length; c++) {
+      channels[c] = names[c].getBytes(StandardCharsets.UTF_8);
+    }
+    AtomicReference<String> failure = new AtomicReference<>();
+    long[] n = {0};
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(config, new ByteArraySerializer(),
+        new ByteArraySerializer())) {
+      g.forEachBid(from, to, b -> {
+        long index = b.index;
+        producer.send(new ProducerRecord<>(topic, null, b.dateTime, KafkaBidDescriptor.encodeKey(b.auction),
+            KafkaBidDescriptor.encodeValue(b.auction, b.bidder, b.price, b.dateTime, channels[b.channelIndex])),
+            (metadata, e) -> {
+              if (e != null) {
+                failure.compareAndSet(null, "event " + index + ": " + e);
+              }
+            });
+        n[0]++;
+      });
+      producer.flush();
+    }
+    if (failure.get() != null) {
+      throw new IllegalStateException("the broker at " + bootstrapServers + " refused bids for topic " + topic
+          + ", the first at " + failure.get());
+    }
+    return n[0];
+  }
+
+  /** The producer's {@code batch.size} in {@link #toKafka}. */
+  static final int KAFKA_BATCH_BYTES = 256 * 1024;
 
   // ---------------------------------------------------------------------------------------------
   // HTTP ingest of a running server

@@ -107,6 +107,16 @@ class NexmarkBenchmarkTest {
   }
 
   @Test
+  void shouldRunKafkaStreamsAgainstItsOwnBrokerAndCompareItWithBraid(@TempDir Path dir) {
+    Run r = run("--events", "20000", "--query", "q7", "--engines", "braid,kstreams", "--modes", "speed,alos",
+        "--runs", "1", "--warmup", "0", "--no-fork", "--dir", dir.toString());
+    assertThat(r.code()).as(r.out() + r.err()).isZero();
+    assertThat(r.out()).contains("kstreams alos q7: 80 rows, agree with the naive reference")
+        .containsPattern("kstreams: produced 18,400 bids to topic nexmark-bids \\(2 partitions\\)")
+        .containsPattern("q7 +kstreams +alos +[0-9.]+ M/s .* speed [0-9.]+x");
+  }
+
+  @Test
   void shouldRunEachEngineInAJvmOfItsOwnAndPrintOneTable(@TempDir Path dir) {
     Run r = run("--events", "20000", "--query", "q7", "--engines", "duckdb,flink", "--runs", "2", "--warmup", "0",
         "--child-java-opts", "-Xmx256m", "--dir", dir.toString());
@@ -131,15 +141,17 @@ class NexmarkBenchmarkTest {
     Run r = run("--query", "q99", "--engines", "braid,spark", "--modes", "turbo");
     assertThat(r.code()).isNotZero();
     assertThat(r.err()).contains("unknown query 'q99'; valid: q5, q7, q15, q16, q17")
-        .contains("unknown engine 'spark'; valid: braid, duckdb")
+        .contains("unknown engine 'spark'; valid: braid, duckdb, kstreams")
         .contains("unknown mode 'turbo' for engines [braid]; valid: speed, batch, http");
   }
 
   @Test
   void shouldKnowTheEnginesOfThisVersion() {
-    assertThat(NexmarkEngines.names()).startsWith("naive", "braid", "duckdb");
-    assertThat(NexmarkEngines.problem("kstreams")).isEqualTo("engine 'kstreams' is not built in this version");
-    assertThat(Map.of("braid", NexmarkEngines.create("braid").modes())).containsEntry("braid",
-        List.of("speed", "batch", "http"));
+    assertThat(NexmarkEngines.names()).startsWith("naive", "braid", "duckdb").contains("kstreams");
+    assertThat(NexmarkEngines.problem("flink")).isEqualTo("engine 'flink' is not built in this version");
+    assertThat(NexmarkEngines.problem("kstreams")).isNull();
+    assertThat(Map.of("braid", NexmarkEngines.create("braid").modes(), "kstreams",
+        NexmarkEngines.create("kstreams").modes())).containsEntry("braid", List.of("speed", "batch", "http"))
+        .containsEntry("kstreams", List.of("alos", "eos"));
   }
 }
