@@ -9,7 +9,7 @@ import java.util.function.Supplier;
 
 /**
  * The engines the Nexmark harness knows, by name. Adding one is one line in the static block:
- * {@code register("kstreams", KafkaStreamsNexmark::new);} (and removing its name from {@link #PLANNED}).
+ * {@code register("flink", FlinkNexmark::new);} (and removing its name from {@link #PLANNED}).
  *
  * <p>Names in {@link #PLANNED} are accepted on the command line but not built in this version:
  * asking for one says so instead of failing as an unknown name.
