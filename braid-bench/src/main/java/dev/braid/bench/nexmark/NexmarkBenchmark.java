@@ -524,7 +524,8 @@ public final class NexmarkBenchmark implements Callable<Integer> {
     record Goal(String peer, String peerMode, String braidMode, double factor, Set<NexmarkQuery> queries) {}
     Set<NexmarkQuery> q15to17 = Set.of(NexmarkQuery.Q15, NexmarkQuery.Q16, NexmarkQuery.Q17);
     List<Goal> goals = List.of(new Goal(DuckDbNexmark.NAME, "batch", "batch", 1, Set.of(NexmarkQuery.Q17)),
-        new Goal("flink", "stream", "speed", 10, q15to17), new Goal("kstreams", null, "speed", 30, q15to17));
+        new Goal(FlinkNexmark.NAME, "streaming", "speed", 10, q15to17),
+        new Goal(KafkaStreamsNexmark.NAME, null, "speed", 30, q15to17));
     List<String> lines = new ArrayList<>();
     for (Outcome o : outcomes) {
       for (Goal g : goals) {
