@@ -36,8 +36,7 @@ import java.util.function.Consumer;
  *       split the range; row keys from {@link NexmarkQuery}'s key functions.
  *   <li>Rows must reach {@code result} in ascending key order: an engine whose output is unordered
  *       collects it in a {@link NexmarkResult.Collector} and replays {@code collector.result().rows()}.
- *   <li>One line in {@link NexmarkEngines}' static block, {@code register("flink", FlinkNexmark::new)},
- *       and the name out of {@code NexmarkEngines.PLANNED}.
+ *   <li>One line in {@link NexmarkEngines}' static block, {@code register(FlinkNexmark.NAME, FlinkNexmark::new)}.
  * </ol>
  * The harness does the rest: the child JVM, {@code report.json}, {@code result.ndjson}, the checks
  * against the reference and the other engines, the table.

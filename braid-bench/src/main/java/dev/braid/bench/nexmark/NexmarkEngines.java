@@ -8,16 +8,10 @@ import java.util.TreeSet;
 import java.util.function.Supplier;
 
 /**
- * The engines the Nexmark harness knows, by name. Adding one is one line in the static block:
- * {@code register("flink", FlinkNexmark::new);} (and removing its name from {@link #PLANNED}).
- *
- * <p>Names in {@link #PLANNED} are accepted on the command line but not built in this version:
- * asking for one says so instead of failing as an unknown name.
+ * The engines the Nexmark harness knows, by name. Adding one is one line in the static block,
+ * e.g. {@code register(FlinkNexmark.NAME, FlinkNexmark::new);}.
  */
 public final class NexmarkEngines {
-
-  /** Engines the harness is meant to have that other changes add. */
-  static final Set<String> PLANNED = Set.of();
 
   private static final Map<String, Supplier<NexmarkEngine>> ENGINES = new LinkedHashMap<>();
 
@@ -51,8 +45,7 @@ public final class NexmarkEngines {
   /**
    * A new instance of engine {@code name}.
    *
-   * @throws IllegalArgumentException saying the engine is not built in this version (a planned one)
-   *     or naming the valid engines (an unknown one)
+   * @throws IllegalArgumentException naming the valid engines
    */
   public static synchronized NexmarkEngine create(String name) {
     Supplier<NexmarkEngine> f = ENGINES.get(name);
@@ -66,9 +59,6 @@ public final class NexmarkEngines {
   public static synchronized String problem(String name) {
     if (ENGINES.containsKey(name)) {
       return null;
-    }
-    if (PLANNED.contains(name)) {
-      return "engine '" + name + "' is not built in this version";
     }
     Set<String> valid = new TreeSet<>(ENGINES.keySet());
     valid.remove(NaiveNexmark.NAME);
