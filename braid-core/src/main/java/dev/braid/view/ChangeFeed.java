@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -61,7 +60,8 @@ import org.slf4j.LoggerFactory;
  * feed remembers, per emitted {@code (key, window start)}, the id and a 64-bit hash of the emitted
  * result; it updates that after the append, and rebuilds it from the log at start
  * ({@link #recover}), so a restart emits no window twice. Entries of windows that retention evicted
- * (below the version's horizon) are dropped; otherwise the memory is one entry per closed window.
+ * (below the version's horizon) are dropped; otherwise the memory is one entry per closed window,
+ * about 40 bytes ({@link EmittedWindows}).
  *
  * <h2>Retention</h2>
  * The changes log is an ordinary log stream with the view stream's durability and is kept whole,
@@ -83,8 +83,8 @@ final class ChangeFeed implements AutoCloseable {
   private final SpeedLayer speed;
   private final LogStream log;
   private final LongSupplier clock;
-  // guarded by this: the emitted windows, key -> window start -> {id, hash}
-  private final Map<String, Map<Long, long[]>> emitted = new HashMap<>();
+  // guarded by this: the emitted windows, (key, window start) -> {id, hash}
+  private final EmittedWindows emitted = new EmittedWindows();
   private final List<Sub> subscriptions = new CopyOnWriteArrayList<>();
   private long lastWatermark = Long.MIN_VALUE;
   private long lastVersion = -1;
@@ -198,10 +198,7 @@ final class ChangeFeed implements AutoCloseable {
     long next = nextBoundary(v.program.window, closeAtOrBelow);
     long horizon = v.horizon;
     if (horizon != Long.MIN_VALUE) {
-      for (Map<Long, long[]> m : emitted.values()) {
-        m.keySet().removeIf(start -> start < horizon);
-      }
-      emitted.values().removeIf(Map::isEmpty);
+      emitted.removeBelow(horizon);
     }
     // Appended a chunk at a time as the keys are read, so a pass that closes millions of windows
     // (a first pass over a long history) holds one chunk of events, not all of them.
@@ -217,7 +214,7 @@ final class ChangeFeed implements AutoCloseable {
         nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired
         return emittedNow + append(out, remembered, now); // a damaged Base: nothing more until it is repaired
       }
-      Map<Long, long[]> seen = emitted.get(key);
+      int seen = emitted.keyId(key);
       for (ViewResult.WindowValue wv : r.windows()) {
         if (wv.end() > closeAtOrBelow) {
           next = Math.min(next, wv.end());
@@ -225,14 +222,14 @@ final class ChangeFeed implements AutoCloseable {
         }
         JsonNode values = JSON.valueToTree(wv.values());
         long h = hash(values);
-        long[] prior = seen == null ? null : seen.get(wv.start());
-        if (prior != null && prior[1] == h) {
+        int prior = emitted.find(seen, wv.start());
+        if (prior >= 0 && emitted.hash(prior) == h) {
           continue;
         }
         ObjectNode o = JSON.createObjectNode();
-        o.put("kind", prior == null ? "close" : "correction").put("key", key).put("start", wv.start())
+        o.put("kind", prior < 0 ? "close" : "correction").put("key", key).put("start", wv.start())
             .put("end", wv.end()).put("state", wv.state().name().toLowerCase(java.util.Locale.ROOT))
-            .put("corrects", prior == null ? -1 : prior[0]).put("version", r.asOf().version())
+            .put("corrects", prior < 0 ? -1 : emitted.id(prior)).put("version", r.asOf().version())
             .put("watermark", w);
         o.set("values", values);
         out.add(o);
@@ -276,16 +273,12 @@ final class ChangeFeed implements AutoCloseable {
   }
 
   private void remember(String key, long start, long id, long hash) {
-    emitted.computeIfAbsent(key, k -> new HashMap<>()).put(start, new long[] {id, hash});
+    emitted.put(key, start, id, hash);
   }
 
   /** Windows emitted so far (for status and tests). */
   synchronized int emittedWindows() {
-    int n = 0;
-    for (Map<Long, long[]> m : emitted.values()) {
-      n += m.size();
-    }
-    return n;
+    return emitted.size();
   }
 
   /** A 64-bit FNV-1a hash of the result's JSON. */
