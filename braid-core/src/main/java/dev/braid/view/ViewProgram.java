@@ -279,7 +279,9 @@ final class ViewProgram {
     }
     byte[] kb = x.key.bytes();
     int kl = x.key.length();
-    fold(table, table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl)), e, x);
+    int keyId = table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl));
+    fold(table, keyId, e, x);
+    table.markChanged(keyId);
     return true;
   }
 
@@ -300,6 +302,7 @@ final class ViewProgram {
    * does, except into windows that end at or before {@code lateEnd} (the speed layer passes its
    * partition's watermark minus {@code allowed_lateness}; {@code Long.MIN_VALUE} adds to every window).
    * Returns a mask of {@link #FOLDED} and {@link #LATE}; 0 when the filter rejects the event or its key is null.
+   * A folded event's key is marked changed in {@code table} (see {@link GroupTable#markChanged}).
    */
   int applyTimed(GroupTable table, Scratch x, RecordChunk k, int j, int partition, long lateEnd) {
     EventReader e = x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(partition, k.offset[j],
@@ -323,9 +326,14 @@ final class ViewProgram {
     }
     if (windowKind <= TUMBLING && lateEnd == Long.MIN_VALUE) {
       fold(table, keyId, e, x);
+      table.markChanged(keyId);
       return FOLDED;
     }
-    return foldWindows(table, keyId, e, x, lateEnd);
+    int r = foldWindows(table, keyId, e, x, lateEnd);
+    if ((r & FOLDED) != 0) {
+      table.markChanged(keyId);
+    }
+    return r;
   }
 
   /**
