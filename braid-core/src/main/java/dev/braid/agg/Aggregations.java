@@ -55,7 +55,8 @@ import java.util.regex.Pattern;
 public final class Aggregations {
 
   private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{0,63}");
-  private static final String SHAPE = "name(field[, parameter...])";
+  private static final String SHAPE = "name(field[, parameter...]) [where CONDITION]";
+  private static final String WHERE = "where";
 
   private static final Map<String, AggregationFactory> FACTORIES = new ConcurrentHashMap<>();
   private static final Set<String> BUILT_IN;
@@ -153,6 +154,8 @@ public final class Aggregations {
    * {@code name(field)} or {@code name(field, parameter, ...)}. Blanks around tokens are ignored. A
    * name or field is a letter or {@code _} followed by letters, digits and {@code _}; a parameter
    * is any text without {@code ,()} and blanks, e.g. {@code 5}, {@code 0.5}, {@code -3}.
+   * Any of these may be followed by {@code where CONDITION}: the rest of the text, a CEL condition
+   * over the stream's fields (see {@link AggregateCall}); it is not compiled here.
    * The name is not resolved here (see {@link #factory}).
    *
    * @throws IllegalArgumentException saying what was expected and where, e.g.
@@ -181,6 +184,9 @@ public final class Aggregations {
       if (atEnd()) {
         return new AggregateCall(function, null, List.of());
       }
+      if (atWhere()) {
+        return end(function, null, List.of());
+      }
       expect('(', "'(' after '" + function + "'");
       blanks();
       if (atEnd()) {
@@ -188,7 +194,7 @@ public final class Aggregations {
       }
       if (peek() == ')') {
         pos++;
-        return end(new AggregateCall(function, null, List.of()));
+        return end(function, null, List.of());
       }
       String field;
       if (peek() == '*') {
@@ -229,15 +235,30 @@ public final class Aggregations {
         pos = text.indexOf('*');
         throw error("parameters need a field, not '*'");
       }
-      return end(new AggregateCall(function, field, parameters));
+      return end(function, field, parameters);
     }
 
-    private AggregateCall end(AggregateCall call) {
+    /** The end of a call: nothing, or {@code where CONDITION}. */
+    private AggregateCall end(String function, String field, List<String> parameters) {
       blanks();
-      if (!atEnd()) {
-        throw error("unexpected text after ')'");
+      if (atEnd()) {
+        return new AggregateCall(function, field, parameters, null);
       }
-      return call;
+      if (!atWhere()) {
+        throw error("unexpected text after the call (a condition is written 'where CONDITION')");
+      }
+      pos += WHERE.length();
+      String condition = text.substring(pos).strip();
+      if (condition.isEmpty()) {
+        throw error("missing condition after 'where'");
+      }
+      return new AggregateCall(function, field, parameters, condition);
+    }
+
+    /** Whether the text goes on with the word {@code where} and a blank. */
+    private boolean atWhere() {
+      return text.startsWith(WHERE, pos) && (pos + WHERE.length() == text.length()
+          || Character.isWhitespace(text.charAt(pos + WHERE.length())));
     }
 
     private String identifier() {

@@ -31,9 +31,17 @@ final class DoubleAvgAggregation implements Aggregation {
   @Override
   public void add(AccumulatorState s, AggInput in) {
     if (!in.isNull()) {
-      s.setLong(0, s.getLong(0) + 1);
-      DoubleDouble.add(s, 1, in.doubleValue());
+      offer(s.longs(), s.longIndex(0), in.doubleValue());
     }
+  }
+
+  /**
+   * Adds value {@code x} to the state at {@code longs[at ..]}: the one implementation, shared with
+   * {@link NumericFold}.
+   */
+  static void offer(long[] longs, int at, double x) {
+    longs[at]++;
+    DoubleDouble.add(longs, at + 1, x);
   }
 
   @Override

@@ -35,10 +35,21 @@ final class LongAvgAggregation implements Aggregation {
   @Override
   public void add(AccumulatorState s, AggInput in) {
     if (!in.isNull()) {
-      long x = in.longValue();
-      s.setLong(0, s.getLong(0) + 1);
-      addWide(s, x, x >> 63);
+      offer(s.longs(), s.longIndex(0), in.longValue());
     }
+  }
+
+  /**
+   * Adds value {@code x} to the state at {@code longs[at ..]}: the one implementation, shared with
+   * {@link NumericFold}.
+   */
+  static void offer(long[] longs, int at, long x) {
+    longs[at]++;
+    long oldLow = longs[at + 1];
+    long newLow = oldLow + x;
+    long carry = Long.compareUnsigned(newLow, oldLow) < 0 ? 1 : 0;
+    longs[at + 1] = newLow;
+    longs[at + 2] += (x >> 63) + carry;
   }
 
   @Override

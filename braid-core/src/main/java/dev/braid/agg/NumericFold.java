@@ -8,8 +8,8 @@ import java.nio.ByteOrder;
 
 /**
  * The {@link Aggregation#add} of a whole state row at once, for rows whose aggregations are all
- * built-in {@code count}, {@code sum}, {@code min} or {@code max} over fields read straight from the
- * encoded event. Engine-internal: views use it on their fold path when {@link #of} accepts their
+ * built-in {@code count}, {@code sum}, {@code min}, {@code max} or {@code avg} over fields read
+ * straight from the encoded event. Engine-internal: views use it on their fold path when {@link #of} accepts their
  * row; user code has no need for it.
  *
  * <h2>Why</h2>
@@ -22,9 +22,16 @@ import java.nio.ByteOrder;
  * <h2>Same results</h2>
  * It is not a second implementation of the aggregations: each op calls the static helper that the
  * aggregation's own {@code add} calls ({@link DoubleDouble#add(long[], int, double)},
- * {@link MinMaxAggregation#offerLong}, {@link MinMaxAggregation#offerDouble}) or is the same one-line
+ * {@link MinMaxAggregation#offerLong}, {@link MinMaxAggregation#offerDouble},
+ * {@link LongAvgAggregation#offer}, {@link DoubleAvgAggregation#offer}) or is the same one-line
  * long addition (counts and long sums wrap on overflow, as Java's {@code +}). Null values are skipped
- * exactly where the aggregation's {@code add} skips them. {@code zero}, {@code merge}, {@code result}
+ * exactly where the aggregation's {@code add} skips them.
+ *
+ * <h2>Skipped ops</h2>
+ * Every fold method takes a <em>skip mask</em>: bit {@code i} set means op {@code i} does not take
+ * this event at all (its aggregation's {@code where} condition rejected it, see
+ * {@link AggregateCall#where}); the op neither reads its field nor changes its slots. Rows of more
+ * than 64 aggregations are not fused. {@code zero}, {@code merge}, {@code result}
  * and the codec stay the aggregation's. {@link #of} accepts only the built-in classes with the
  * argument types they were created for, so a user aggregation registered under a built-in's name
  * is never fused. {@code NumericFoldTest} compares it with the generic fold on random rows.
@@ -41,6 +48,10 @@ public final class NumericFold {
   private static final int LONG_MAX = 5;
   private static final int DOUBLE_MIN = 6;
   private static final int DOUBLE_MAX = 7;
+  private static final int LONG_AVG = 8;
+  private static final int DOUBLE_AVG = 9;
+  /** The most ops a fused row may have: a skip mask is one {@code long}. */
+  public static final int MAX_OPS = 64;
 
   /** Big-endian long views of a byte array, for {@link #extract} and {@link #addExtracted}. */
   private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
@@ -79,6 +90,9 @@ public final class NumericFold {
    */
   public static NumericFold of(Aggregation[] aggregations, int[] argField, FieldType[] argType, int[] longBase) {
     int n = aggregations.length;
+    if (n > MAX_OPS) {
+      return null;
+    }
     int[] op = new int[n];
     for (int i = 0; i < n; i++) {
       op[i] = opOf(aggregations[i], argField[i], argType[i]);
@@ -109,6 +123,12 @@ public final class NumericFold {
     if (c == DoubleSumAggregation.class) {
       return type == FieldType.DOUBLE ? DOUBLE_SUM : -1;
     }
+    if (c == LongAvgAggregation.class) {
+      return type == FieldType.LONG ? LONG_AVG : -1;
+    }
+    if (c == DoubleAvgAggregation.class) {
+      return type == FieldType.DOUBLE ? DOUBLE_AVG : -1;
+    }
     if (c == MinMaxAggregation.class) {
       MinMaxAggregation m = (MinMaxAggregation) a;
       if (m.isDoubles()) {
@@ -124,6 +144,18 @@ public final class NumericFold {
    * {@code longs[base]}: the same as each aggregation's {@code add} with that event's input.
    */
   public void add(long[] longs, int base, EventReader e) {
+    add(longs, base, e, 0L);
+  }
+
+  /**
+   * {@link #add(long[], int, EventReader)} for the ops not in {@code skip} (bit {@code i}: op
+   * {@code i} does not take this event).
+   */
+  public void add(long[] longs, int base, EventReader e, long skip) {
+    if (skip != 0) {
+      addSome(longs, base, e, skip);
+      return;
+    }
     if (countLongSum) {
       longs[base]++;
       int f = field[1];
@@ -134,42 +166,64 @@ public final class NumericFold {
     }
     int[] op = this.op;
     for (int i = 0; i < op.length; i++) {
-      int f = field[i];
-      int at = base + slot[i];
-      switch (op[i]) {
-        case COUNT:
-          longs[at]++;
-          break;
-        case COUNT_VALUES:
-          if (!e.isNull(f)) {
-            longs[at]++;
-          }
-          break;
-        case LONG_SUM:
-          if (!e.isNull(f)) {
-            longs[at] += e.getLong(f);
-          }
-          break;
-        case DOUBLE_SUM:
-          if (!e.isNull(f)) {
-            DoubleDouble.add(longs, at, e.getDouble(f));
-          }
-          break;
-        case LONG_MIN:
-        case LONG_MAX:
-          if (!e.isNull(f)) {
-            MinMaxAggregation.offerLong(longs, at, e.getLong(f), op[i] == LONG_MAX);
-          }
-          break;
-        case DOUBLE_MIN:
-        case DOUBLE_MAX:
-          if (!e.isNull(f)) {
-            MinMaxAggregation.offerDouble(longs, at, e.getDouble(f), op[i] == DOUBLE_MAX);
-          }
-          break;
-        default:
-          throw new IllegalStateException("unknown op " + op[i]);
+      addOne(longs, base, e, i);
+    }
+  }
+
+  private void addSome(long[] longs, int base, EventReader e, long skip) {
+    for (int i = 0; i < op.length; i++) {
+      if ((skip & (1L << i)) == 0) {
+        addOne(longs, base, e, i);
       }
+    }
+  }
+
+  private void addOne(long[] longs, int base, EventReader e, int i) {
+    int f = field[i];
+    int at = base + slot[i];
+    switch (op[i]) {
+      case COUNT:
+        longs[at]++;
+        break;
+      case COUNT_VALUES:
+        if (!e.isNull(f)) {
+          longs[at]++;
+        }
+        break;
+      case LONG_SUM:
+        if (!e.isNull(f)) {
+          longs[at] += e.getLong(f);
+        }
+        break;
+      case DOUBLE_SUM:
+        if (!e.isNull(f)) {
+          DoubleDouble.add(longs, at, e.getDouble(f));
+        }
+        break;
+      case LONG_MIN:
+      case LONG_MAX:
+        if (!e.isNull(f)) {
+          MinMaxAggregation.offerLong(longs, at, e.getLong(f), op[i] == LONG_MAX);
+        }
+        break;
+      case DOUBLE_MIN:
+      case DOUBLE_MAX:
+        if (!e.isNull(f)) {
+          MinMaxAggregation.offerDouble(longs, at, e.getDouble(f), op[i] == DOUBLE_MAX);
+        }
+        break;
+      case LONG_AVG:
+        if (!e.isNull(f)) {
+          LongAvgAggregation.offer(longs, at, e.getLong(f));
+        }
+        break;
+      case DOUBLE_AVG:
+        if (!e.isNull(f)) {
+          DoubleAvgAggregation.offer(longs, at, e.getDouble(f));
+        }
+        break;
+      default:
+        throw new IllegalStateException("unknown op " + op[i]);
     }
   }
 
@@ -191,40 +245,50 @@ public final class NumericFold {
    * Reads, for the first {@code limit} ops in row order, what {@link #add} would read from the
    * event: whether the op's field is null and, for ops that use it, the field's value as its raw
    * 64 bits (a double's bits are those {@link EventReader#getDouble} converts). Writes the values
-   * big-endian at {@code dst[at ..]}, one long per op that reads a value, and returns the null
-   * flags, bit {@code i} for op {@code i}. Reads happen in the order {@link #add} does them, so an
-   * exception from the event happens at the op where {@code add} would have thrown it.
+   * big-endian at {@code dst[at ..]}, one long per op that reads a value (0 for an op in
+   * {@code skip}, whose field is not read), and returns the ops that do not take this event: those
+   * in {@code skip} and those whose field is null. Reads happen in the order {@link #add} does them,
+   * so an exception from the event happens at the op where {@code add} would have thrown it.
    */
-  public int extract(EventReader e, byte[] dst, int at, int limit) {
-    int nulls = 0;
+  public long extract(EventReader e, byte[] dst, int at, int limit, long skip) {
+    long out = skip;
     int c = at;
     int[] op = this.op;
     for (int i = 0; i < limit; i++) {
       int o = op[i];
+      boolean reads = readsValue(o);
+      if ((skip & (1L << i)) != 0) {
+        if (reads) {
+          LONGS.set(dst, c, 0L);
+          c += 8;
+        }
+        continue;
+      }
       if (o == COUNT) {
         continue;
       }
       boolean isNull = e.isNull(field[i]);
       if (isNull) {
-        nulls |= 1 << i;
+        out |= 1L << i;
       }
-      if (readsValue(o)) {
+      if (reads) {
         LONGS.set(dst, c, isNull ? 0L : e.getLong(field[i]));
         c += 8;
       }
     }
-    return nulls;
+    return out;
   }
 
   /**
-   * How many ops, in row order, {@link #add} gets through on this event before reading it throws;
-   * {@link #ops()} when none throws. For an event whose {@link #extract} threw: {@code add} would
-   * have updated the row up to that op, so the two-pass fold does the same.
+   * How many ops, in row order, {@link #add} gets through on this event (with skip mask
+   * {@code skip}) before reading it throws; {@link #ops()} when none throws. For an event whose
+   * {@link #extract} threw: {@code add} would have updated the row up to that op, so the two-pass
+   * fold does the same.
    */
-  public int opsBeforeFailure(EventReader e) {
+  public int opsBeforeFailure(EventReader e, long skip) {
     for (int i = 0; i < op.length; i++) {
       try {
-        if (op[i] != COUNT) {
+        if (op[i] != COUNT && (skip & (1L << i)) == 0) {
           if (!e.isNull(field[i]) && readsValue(op[i])) {
             e.getLong(field[i]);
           }
@@ -237,15 +301,15 @@ public final class NumericFold {
   }
 
   /**
-   * Folds an event given by what {@link #extract} read from it ({@code src[at ..]} and
-   * {@code nulls}) into the row at {@code longs[base]}, applying the first {@code limit} ops: the
-   * same row, bit for bit, as {@link #add} of that event (with {@code limit = ops()}), through the
-   * same helpers in the same order.
+   * Folds an event given by what {@link #extract} read from it ({@code src[at ..]} and the mask
+   * {@code skip} it returned) into the row at {@code longs[base]}, applying the first {@code limit}
+   * ops: the same row, bit for bit, as {@link #add} of that event (with {@code limit = ops()}),
+   * through the same helpers in the same order.
    */
-  public void addExtracted(long[] longs, int base, byte[] src, int at, int nulls, int limit) {
-    if (countLongSum && limit == 2) {
+  public void addExtracted(long[] longs, int base, byte[] src, int at, long skip, int limit) {
+    if (countLongSum && limit == 2 && (skip & 1) == 0) {
       longs[base]++;
-      if ((nulls & 2) == 0) {
+      if ((skip & 2) == 0) {
         longs[base + slot[1]] += (long) LONGS.get(src, at);
       }
       return;
@@ -255,42 +319,38 @@ public final class NumericFold {
     for (int i = 0; i < limit; i++) {
       int o = op[i];
       int s = base + slot[i];
-      boolean isNull = (nulls & (1 << i)) != 0;
       long v = 0;
       if (readsValue(o)) {
         v = (long) LONGS.get(src, c);
         c += 8;
       }
+      if ((skip & (1L << i)) != 0) {
+        continue;
+      }
       switch (o) {
         case COUNT:
+        case COUNT_VALUES:
           longs[s]++;
           break;
-        case COUNT_VALUES:
-          if (!isNull) {
-            longs[s]++;
-          }
-          break;
         case LONG_SUM:
-          if (!isNull) {
-            longs[s] += v;
-          }
+          longs[s] += v;
           break;
         case DOUBLE_SUM:
-          if (!isNull) {
-            DoubleDouble.add(longs, s, Double.longBitsToDouble(v));
-          }
+          DoubleDouble.add(longs, s, Double.longBitsToDouble(v));
           break;
         case LONG_MIN:
         case LONG_MAX:
-          if (!isNull) {
-            MinMaxAggregation.offerLong(longs, s, v, o == LONG_MAX);
-          }
+          MinMaxAggregation.offerLong(longs, s, v, o == LONG_MAX);
           break;
         case DOUBLE_MIN:
         case DOUBLE_MAX:
-          if (!isNull) {
-            MinMaxAggregation.offerDouble(longs, s, Double.longBitsToDouble(v), o == DOUBLE_MAX);
-          }
+          MinMaxAggregation.offerDouble(longs, s, Double.longBitsToDouble(v), o == DOUBLE_MAX);
+          break;
+        case LONG_AVG:
+          LongAvgAggregation.offer(longs, s, v);
+          break;
+        case DOUBLE_AVG:
+          DoubleAvgAggregation.offer(longs, s, Double.longBitsToDouble(v));
           break;
         default:
           throw new IllegalStateException("unknown op " + o);

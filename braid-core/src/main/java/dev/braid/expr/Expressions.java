@@ -386,7 +386,7 @@ public final class Expressions {
       return null;
     }
     int i = f.index();
-    String cmp = op;
+    int cmp = comparison(op);
     switch (f.type()) {
       case STRING: {
         if (!(c instanceof String)) {
@@ -488,17 +488,39 @@ public final class Expressions {
     return null;
   }
 
-  private static boolean holds(String op, int cmp) {
+  // Comparison operators as ints, so an event's test switches on an int, not on the operator's name.
+  private static final int EQ = 0;
+  private static final int NE = 1;
+  private static final int LT = 2;
+  private static final int LE = 3;
+  private static final int GT = 4;
+  private static final int GE = 5;
+
+  /** The code of comparison operator {@code op} ({@code _==_}, ... {@code _>=_}). */
+  private static int comparison(String op) {
+    return switch (op) {
+      case "_==_" -> EQ;
+      case "_!=_" -> NE;
+      case "_<_" -> LT;
+      case "_<=_" -> LE;
+      case "_>_" -> GT;
+      case "_>=_" -> GE;
+      default -> throw new IllegalArgumentException("not a comparison: " + op);
+    };
+  }
+
+  /** Whether comparison {@code op} (a code of {@link #comparison}) holds for {@code cmp} (negative, 0, positive). */
+  private static boolean holds(int op, int cmp) {
     switch (op) {
-      case "_==_":
+      case EQ:
         return cmp == 0;
-      case "_!=_":
+      case NE:
         return cmp != 0;
-      case "_<_":
+      case LT:
         return cmp < 0;
-      case "_<=_":
+      case LE:
         return cmp <= 0;
-      case "_>_":
+      case GT:
         return cmp > 0;
       default:
         return cmp >= 0;

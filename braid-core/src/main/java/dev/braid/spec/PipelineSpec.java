@@ -928,6 +928,13 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           }
           // create, not factory(..).create: it also turns a user factory's other exceptions into errors
           Aggregations.create(call, argType);
+          if (call.where() != null) {
+            try {
+              ex.predicate(call.where());
+            } catch (ExpressionException e) {
+              errors.add(new SpecError(source, apath, "where: " + e.getMessage()));
+            }
+          }
         } catch (IllegalArgumentException e) {
           errors.add(new SpecError(source, apath, e.getMessage()));
         }

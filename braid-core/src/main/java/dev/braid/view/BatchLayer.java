@@ -477,13 +477,13 @@ final class BatchLayer {
    *
    * <h2>Bucket entry</h2>
    * <pre>
-   *   int hash | int key length (bits 0-25), null flags of ops 0-4 (bits 26-30), partial (bit 31)
+   *   int hash | int key length (bits 0-25), skip flags of ops 0-4 (bits 26-30: null or where), partial (bit 31)
    *   | key bytes | [int ops applied, if partial] | one long per op that reads a value
    * </pre>
    */
   private final class RadixFold {
 
-    /** The most aggregations a row may have: their null flags share an int with the key length. */
+    /** The most aggregations a row may have: their skip flags (see {@link NumericFold#extract}) share an int with the key length. */
     static final int MAX_OPS = 5;
     private static final int LENGTH_BITS = 26;
     private static final int LENGTH_MASK = (1 << LENGTH_BITS) - 1;
@@ -562,7 +562,7 @@ final class BatchLayer {
             ByteBuffer buf = c.buffer();
             e.wrap(buf, c.valueOffset(), c.valueLength()).at(partition, c.offset(), c.eventTime());
             try {
-              if (!program.accepts(e) || e.isNull(keyField)) {
+              if (!program.admit(e, x) || e.isNull(keyField)) {
                 continue;
               }
             } catch (RuntimeException ex) {
@@ -603,16 +603,17 @@ final class BatchLayer {
       int at = used[b];
       int values = at + 8 + keyLength;
       int header = keyLength;
+      long skip = x.skip[0]; // all zero without where conditions
       int nulls;
       try {
-        nulls = fold.extract(e, a, values, ops);
+        nulls = (int) fold.extract(e, a, values, ops, skip);
       } catch (RuntimeException ex) {
         counters.errors().incrementAndGet(); // the one-pass fold counts it and keeps what it did
-        int limit = fold.opsBeforeFailure(e);
+        int limit = fold.opsBeforeFailure(e, skip);
         INT.set(a, values, limit);
         values += 4;
         header |= PARTIAL;
-        nulls = fold.extract(e, a, values, limit);
+        nulls = (int) fold.extract(e, a, values, limit, skip);
       }
       INT.set(a, at, hash);
       INT.set(a, at + 4, header | (nulls << LENGTH_BITS));

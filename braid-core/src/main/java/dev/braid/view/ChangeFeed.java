@@ -16,8 +16,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -33,13 +35,41 @@ import org.slf4j.LoggerFactory;
  * stream {@code <view>.changes}; an event's id is its offset there.
  *
  * <h2>How windows are found</h2>
- * A <em>pass</em> reads the stream's watermark {@code W}, then every key of the current version
- * (Base and Delta) with a merged read, and compares each window whose end is at or below
- * {@code W - allowed_lateness} with what the feed emitted for it: never emitted → {@code close};
+ * A <em>pass</em> reads the stream's watermark {@code W}, then keys of the current version with a
+ * merged read (Base, closed-window runs and Delta), and compares each window whose end is at or
+ * below {@code W - allowed_lateness} with what the feed emitted for it: never emitted → {@code close};
  * emitted with a different result → {@code correction}. The watermark is read before the Delta's
- * read locks, and a speed-layer thread publishes its largest event time inside its write lock, so
- * the read holds every event that moved the watermark. A pass costs one merged read per key; it
- * runs off the ingest and read paths, and only when it can find something:
+ * locks, and a speed-layer thread publishes its largest event time inside its write lock, so the
+ * reads hold every event that moved the watermark.
+ *
+ * <p>Which keys a pass reads:
+ * <ul>
+ *   <li><em>Full pass</em>: every key of the version. The first pass after the feed starts (so a
+ *       restart reads once what the log may not have emitted yet), after the current version
+ *       changed (a batch swap, a reprocess or rollback switch: a new Base changes any key), and
+ *       after a pass that stopped early (a damaged Base).
+ *   <li><em>Incremental pass</em>, otherwise: (a) the keys the speed layer folded an event into
+ *       since the last pass — each windowed Delta's table marks a folded key's id in a bit set
+ *       ({@link GroupTable#markChanged}, one bit-or per event on the fold path), and the pass drains
+ *       the marks of every partition under its write lock <em>before</em> it reads any key, so an
+ *       event folded later is either in the read or marked for the next pass; and (b) the keys
+ *       whose earliest window still open at their last read ends at or below the new close line
+ *       (kept by end, {@code openByEnd}). Any other key was read after its last change with all
+ *       its windows closed and compared, or with its open windows ending later: reading it again
+ *       would find nothing, so a key whose windows are all closed, emitted and untouched is never
+ *       read again. The cost of a pass is the keys that changed or have a window due, not the
+ *       history.
+ * </ul>
+ * Groups only move between a Delta's table, its closed-window runs and the Base without their
+ * merged results changing (a spill, a merge of runs) or disappear below the retention horizon,
+ * which a read hides anyway; neither needs a read. A spill or eviction replaces the version's
+ * Delta by a compacted copy whose groups are copied unmarked: the old Delta then names the copy as
+ * its {@link Delta#successor} (once the copy folds every event the old one does), and the drain
+ * walks from the Delta it drained last along that chain, so marks made before the copy are drained
+ * from the old Delta and later ones from the copy. A chain that does not lead to the current Delta
+ * means a full pass.
+ *
+ * <p>When a pass runs: off the ingest and read paths, and only when it can find something:
  * <ul>
  *   <li>the current version changed (a batch cycle's swap: its corrections follow within
  *       {@value #PASS_MILLIS} ms);
@@ -52,8 +82,8 @@ import org.slf4j.LoggerFactory;
  *       already closed, without {@code allowed_lateness} or from a partition idle behind the
  *       watermark; a session that closes before the next boundary).
  * </ul>
- * So with live traffic the feed reads every key once per closing boundary and once per sweep, not
- * every {@value #PASS_MILLIS} ms.
+ * With live traffic an incremental sweep reads the keys that received events in the last
+ * {@value #SWEEP_MILLIS} s, and a pass at a window boundary the keys whose windows closed there.
  *
  * <h2>Exactly once</h2>
  * Only the feed's thread (or a test calling {@link #pass} under the same lock) writes the log. The
@@ -86,6 +116,21 @@ final class ChangeFeed implements AutoCloseable {
   // guarded by this: the emitted windows, (key, window start) -> {id, hash}
   private final EmittedWindows emitted = new EmittedWindows();
   private final List<Sub> subscriptions = new CopyOnWriteArrayList<>();
+  /** False for a feed that reads every key at every pass (the reference of the property test). */
+  private final boolean incremental;
+  // The state of incremental passes, guarded by this (see the class comment).
+  /** Per key with a window still open at the last pass, the earliest such window's end. */
+  private final Map<String, Long> openEnd = new HashMap<>();
+  /** The same, by end: the keys whose earliest open window ends there. */
+  private final java.util.TreeMap<Long, Set<String>> openByEnd = new java.util.TreeMap<>();
+  /** The newest Delta the last pass drained changed keys from, and its version. */
+  private Delta lastDelta;
+  private long lastVersionOfDelta = -1;
+  /** Set when a pass stopped before it read every key it meant to: the next one reads all. */
+  private boolean needFull = true;
+  private long prunedHorizon = Long.MIN_VALUE;
+  private long passes;
+  private long keysRead;
   private long lastWatermark = Long.MIN_VALUE;
   private long lastVersion = -1;
   /** The close line {@code W - lateness} at which the next pass has something to close (see the class comment). */
@@ -96,6 +141,16 @@ final class ChangeFeed implements AutoCloseable {
   private final Object sleeper = new Object();
 
   ChangeFeed(String view, ViewRuntime runtime, SpeedLayer speed, LogStream log, LongSupplier clock) {
+    this(view, runtime, speed, log, clock, true);
+  }
+
+  /**
+   * @param incremental false to read every key at every pass (and leave the Deltas' change marks
+   *     alone): the naive feed that tests compare the incremental one with
+   */
+  ChangeFeed(String view, ViewRuntime runtime, SpeedLayer speed, LogStream log, LongSupplier clock,
+      boolean incremental) {
+    this.incremental = incremental;
     this.view = view;
     this.runtime = runtime;
     this.speed = speed;
@@ -186,38 +241,65 @@ final class ChangeFeed implements AutoCloseable {
   synchronized int pass() {
     long w = speed.watermark();
     Version v = runtime.current();
+    boolean full = !incremental || needFull || v.id != lastVersion;
     lastWatermark = w;
     lastVersion = v.id;
     lastPassNanos = System.nanoTime();
     if (w == Long.MIN_VALUE || v.program.window == null) {
       nextClose = Long.MIN_VALUE;
+      needFull = full; // nothing was read: the version is still to be read whole
       return 0;
     }
     long lateness = Math.max(0, v.program.allowedLateness);
     long closeAtOrBelow = w - lateness;
-    long next = nextBoundary(v.program.window, closeAtOrBelow);
     long horizon = v.horizon;
-    if (horizon != Long.MIN_VALUE) {
+    if (horizon != Long.MIN_VALUE && horizon != prunedHorizon) {
       emitted.removeBelow(horizon);
+      prunedHorizon = horizon;
     }
+    // Which keys to read. Marks are drained before any key is read (and after the watermark), so
+    // an event folded after the drain is either seen by the read below or marked for the next pass.
+    java.util.Collection<String> keys;
+    if (incremental) {
+      java.util.Set<String> changed = new java.util.HashSet<>();
+      full |= !drainChanged(v, full ? null : changed);
+      if (!full) {
+        for (Set<String> due : openByEnd.headMap(closeAtOrBelow, true).values()) {
+          changed.addAll(due);
+        }
+        keys = changed;
+      } else {
+        keys = runtime.keys();
+      }
+    } else {
+      keys = runtime.keys();
+    }
+    if (full) {
+      openByEnd.clear();
+      openEnd.clear();
+    }
+    passes++;
+    keysRead += keys.size();
     // Appended a chunk at a time as the keys are read, so a pass that closes millions of windows
     // (a first pass over a long history) holds one chunk of events, not all of them.
     List<ObjectNode> out = new ArrayList<>();
     List<Object[]> remembered = new ArrayList<>(); // key, start, hash per record of out
     long now = clock.getAsLong();
     int emittedNow = 0;
-    for (String key : runtime.keys()) {
+    for (String key : keys) {
       ViewResult r;
       try {
         r = runtime.get(key);
       } catch (dev.braid.UnavailableException e) {
         nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired
+        needFull = true; // the keys not read yet are read by a full pass
         return emittedNow + append(out, remembered, now); // a damaged Base: nothing more until it is repaired
       }
       int seen = emitted.keyId(key);
+      long open = Long.MAX_VALUE;
       for (ViewResult.WindowValue wv : r.windows()) {
         if (wv.end() > closeAtOrBelow) {
-          next = Math.min(next, wv.end());
+          open = Math.min(open, wv.end());
           continue;
         }
         JsonNode values = JSON.valueToTree(wv.values());
@@ -235,13 +317,66 @@ final class ChangeFeed implements AutoCloseable {
         out.add(o);
         remembered.add(new Object[] {key, wv.start(), h});
       }
+      noteOpen(key, open);
       if (out.size() >= APPEND_CHUNK) {
         emittedNow += append(out, remembered, now);
       }
     }
     emittedNow += append(out, remembered, now);
-    nextClose = next;
+    needFull = false;
+    long next = nextBoundary(v.program.window, closeAtOrBelow);
+    nextClose = openByEnd.isEmpty() ? next : Math.min(next, openByEnd.firstKey());
     return emittedNow;
+  }
+
+  /**
+   * Drains the keys marked changed in {@code v}'s Deltas since the last drain into {@code into}
+   * (null: drops them, for a full pass): from the Delta drained last along the chain of compacted
+   * copies that replaced it (see {@link Delta#successor}) to the newest. Returns false when that
+   * chain does not lead to {@code v}'s Delta (another version, or the first pass): then only a full
+   * pass is exact.
+   */
+  private boolean drainChanged(Version v, java.util.Set<String> into) {
+    Delta current = v.delta;
+    java.util.Set<String> sink = into == null ? new java.util.HashSet<>() : into;
+    boolean reached = false;
+    Delta d = lastDelta != null && lastVersionOfDelta == v.id ? lastDelta : current;
+    Delta tail = d;
+    for (; d != null; d = d.successor) {
+      for (PartitionDelta pd : d.partitions) {
+        pd.drainChanged(sink);
+        if (into == null) {
+          sink.clear();
+        }
+      }
+      reached |= d == current;
+      tail = d;
+    }
+    if (tail != null) {
+      lastDelta = tail;
+      lastVersionOfDelta = v.id;
+    }
+    return reached;
+  }
+
+  /** Records the end of the earliest window of {@code key} still open after this pass ({@code MAX_VALUE}: none). */
+  private void noteOpen(String key, long end) {
+    Long was = end == Long.MAX_VALUE ? openEnd.remove(key) : openEnd.put(key, end);
+    if (was != null && was != end) {
+      Set<String> at = openByEnd.get(was);
+      at.remove(key);
+      if (at.isEmpty()) {
+        openByEnd.remove(was);
+      }
+    }
+    if (end != Long.MAX_VALUE && (was == null || was != end)) {
+      openByEnd.computeIfAbsent(end, e -> new java.util.HashSet<>()).add(key);
+    }
+  }
+
+  /** Passes run and keys they read since the feed started (for status and tests). */
+  synchronized long[] passStats() {
+    return new long[] {passes, keysRead};
   }
 
   /** Appends the events in {@code out} to the changes log, remembers them, clears both lists; returns how many. */

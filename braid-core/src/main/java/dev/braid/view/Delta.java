@@ -6,6 +6,13 @@ import dev.braid.log.Cut;
 final class Delta {
 
   final PartitionDelta[] partitions;
+  /**
+   * The compacted copy that replaced this Delta in the same version (see {@code ViewRuntime.rebuild}),
+   * or null. Set once the copy follows the log, before the version switches to it, so the changes
+   * feed that last drained this Delta reaches every later one: the marks made here before the copy
+   * (whose groups were copied unmarked) are drained from here, later ones from the copy.
+   */
+  volatile Delta successor;
 
   Delta(ViewProgram program, Cut from, int expectedKeysPerPartition) {
     partitions = new PartitionDelta[from.partitions()];

@@ -73,6 +73,8 @@ public final class Engine implements Braid {
   /** A table whose start-up replay makes no progress for this long fails the open with the reason. */
   static final long TABLE_STALL_SECONDS = 60;
   private final Map<String, ChangeFeed> changeFeeds = new LinkedHashMap<>();
+  /** The clock the changes feeds stamp their events with (the engine's). */
+  private volatile java.util.function.LongSupplier changeClock;
   private final ScheduledExecutorService scheduler;
   private final Object catalogLock = new Object();
   private volatile boolean closed;
@@ -658,18 +660,34 @@ public final class Engine implements Braid {
 
   /** One changes feed per windowed view, each with its own log stream {@code <view>.changes}. */
   private void startChangeFeeds(java.util.function.LongSupplier clock) {
+    changeClock = clock;
     for (ViewRuntime v : views.values()) {
       if (v.current().program.window == null) {
         continue;
       }
-      StreamSpec s = spec.stream(v.spec.from());
-      ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()),
-          log.getOrCreateStream(v.name + ChangeFeed.SUFFIX, StreamConfig.of(1).withDurability(s.durability())),
-          clock);
-      f.recover();
+      ChangeFeed f = newChangeFeed(v, v.name + ChangeFeed.SUFFIX, true, clock);
       changeFeeds.put(v.name, f);
       f.start();
     }
+  }
+
+  /**
+   * A changes feed of {@code view} that writes the log stream {@code logName}, recovered from it and
+   * not started: for tests that drive a second feed (a naive one beside the incremental one) with
+   * their own passes. At most one incremental feed per view may run passes: each drains the
+   * Deltas' change marks.
+   */
+  ChangeFeed newChangeFeed(String view, String logName, boolean incremental) {
+    return newChangeFeed(view(view), logName, incremental, changeClock);
+  }
+
+  private ChangeFeed newChangeFeed(ViewRuntime v, String logName, boolean incremental,
+      java.util.function.LongSupplier clock) {
+    StreamSpec s = spec.stream(v.spec.from());
+    ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()),
+        log.getOrCreateStream(logName, StreamConfig.of(1).withDurability(s.durability())), clock, incremental);
+    f.recover();
+    return f;
   }
 
   /** The changes feed of {@code view}; refuses an unknown view and one without windows. */

@@ -651,6 +651,61 @@ final class GroupTable {
     keyBytesUsed = 0;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Changed keys (for the changes feed)
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * One bit per key id: the keys that the speed layer folded an event into since the changes feed
+   * last drained them ({@link #drainChanged}); null when the table does not track changes. Kept
+   * apart from the key and group arrays (and grown here, not with them), so the fold pays one
+   * bit-set per event and nothing else.
+   */
+  private long[] changed;
+
+  /** Starts tracking changed keys (a windowed Delta's table; see {@link PartitionDelta}). */
+  void trackChanges() {
+    if (windowed && changed == null) {
+      changed = new long[Math.max(1, (keyCapacity + 63) >>> 6)];
+    }
+  }
+
+  /** Notes that an event was folded into a group of key {@code keyId}; a no-op unless tracking. */
+  void markChanged(int keyId) {
+    long[] c = changed;
+    if (c != null) {
+      int w = keyId >>> 6;
+      if (w >= c.length) {
+        c = changed = Arrays.copyOf(c, Math.max(w + 1, c.length * 2));
+      }
+      c[w] |= 1L << keyId;
+    }
+  }
+
+  /**
+   * Passes the id of every key marked since the last drain to {@code to} and clears the marks;
+   * returns how many. The caller holds the owning Delta's write lock.
+   */
+  int drainChanged(java.util.function.IntConsumer to) {
+    long[] c = changed;
+    if (c == null) {
+      return 0;
+    }
+    int n = 0;
+    for (int w = 0; w < c.length; w++) {
+      long bits = c[w];
+      if (bits != 0) {
+        c[w] = 0;
+        while (bits != 0) {
+          to.accept((w << 6) + Long.numberOfTrailingZeros(bits));
+          bits &= bits - 1;
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   private void growKeys() {
     keyCapacity *= 2;
     keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + keyCapacity * infoInts);

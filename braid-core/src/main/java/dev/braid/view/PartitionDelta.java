@@ -7,6 +7,11 @@ import java.util.concurrent.locks.StampedLock;
  * up to {@link #position()}. Written by the partition's speed-layer thread only; read by any thread.
  * The writer takes {@link #lock} once per small batch of events and moves the position inside the
  * same critical section, so a reader always sees state and position that belong together.
+ *
+ * <p>A windowed Delta's table marks the keys the writer folds events into (see
+ * {@link GroupTable#markChanged}); the changes feed drains them ({@link #drainChanged}) so that a
+ * pass re-reads only keys that can have changed. Groups put into the table otherwise (a checkpoint
+ * load, a compacted copy) are not marked: whoever builds such a Delta is read in full once.
  */
 final class PartitionDelta {
 
@@ -43,6 +48,23 @@ final class PartitionDelta {
     this.partition = partition;
     this.table = table;
     this.position = from;
+    table.trackChanges();
+  }
+
+  /**
+   * Adds the keys marked changed since the last drain to {@code into} and clears the marks; returns
+   * how many. Takes the write lock, so a mark is either drained here or made after (and drained
+   * next time), never lost.
+   */
+  int drainChanged(java.util.Set<String> into) {
+    long stamp = lock.writeLock();
+    try {
+      byte[] kb = table.keyBytes();
+      return table.drainChanged(id -> into.add(
+          new String(kb, table.keyOffset(id), table.keyLength(id), java.nio.charset.StandardCharsets.UTF_8)));
+    } finally {
+      lock.unlockWrite(stamp);
+    }
   }
 
   /** Called by the writer while it holds the write lock. */

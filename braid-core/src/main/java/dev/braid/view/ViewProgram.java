@@ -24,7 +24,12 @@ import java.util.Map;
 
 /**
  * A view definition compiled for execution: the filter and group key as direct code (or CEL),
- * and the aggregations laid out side by side in one state row. The batch layer and the speed layer
+ * and the aggregations laid out side by side in one state row. An aggregation's {@code where}
+ * condition ({@link AggregateCall#where}) is evaluated once per event, after the view's filter and
+ * before the event touches any group, into the <em>skip mask</em> of {@link Scratch#skip}: the
+ * aggregations whose condition rejected the event leave their slots alone, while the group is
+ * created and the other aggregations fold as usual. A condition that throws skips the whole event,
+ * as a throwing filter does. The batch layer and the speed layer
  * both fold events with {@link #apply}; reads merge rows with {@link #merge} and turn them into
  * results with {@link #result}. Immutable and shared by all threads; per-thread scratch lives in
  * {@link Scratch}.
@@ -34,6 +39,8 @@ final class ViewProgram {
   final ViewSpec spec;
   final EventSchema schema;
   private final EventPredicate filter;
+  /** Each aggregation's {@code where} condition, null where it has none; null when none has one. */
+  private final EventPredicate[] where;
   private final KeyExtractor key;
   final WindowSpec window;
   final String[] names;
@@ -102,12 +109,18 @@ final class ViewProgram {
     this.argType = new FieldType[n];
     this.longBase = new int[n];
     this.objectBase = new int[n];
+    EventPredicate[] conditions = new EventPredicate[n];
+    boolean anyCondition = false;
     int lw = 0;
     int ow = 0;
     int i = 0;
     for (Map.Entry<String, String> e : spec.aggregates().entrySet()) {
       AggregateCall call = Aggregations.parse(e.getValue());
       names[i] = e.getKey();
+      if (call.where() != null) {
+        conditions[i] = ex.predicate(call.where());
+        anyCondition = true;
+      }
       if (call.field() == null) {
         argField[i] = -1;
       } else {
@@ -133,6 +146,7 @@ final class ViewProgram {
     this.windowEvery = w != null && w.kind() == WindowSpec.Kind.HOPPING ? w.every().toMillis() : 0;
     this.sessionSlot = windowKind == SESSION ? lw++ : -1;
     this.allowedLateness = spec.allowedLateness() == null ? -1 : spec.allowedLateness().toMillis();
+    this.where = anyCondition ? conditions : null;
     this.longWidth = lw;
     this.objectWidth = ow;
     this.recordKeyField = fastPaths && BatchLayer.isKeyPartitioned(this) ? schema.key().index() : -1;
@@ -164,6 +178,32 @@ final class ViewProgram {
     return filter == null || filter.test(e);
   }
 
+  /** Whether some aggregation has a {@code where} condition. */
+  boolean hasConditions() {
+    return where != null;
+  }
+
+  /**
+   * Whether the view takes the event: its filter accepts it; then sets {@code x.skip} to the
+   * aggregations whose {@code where} condition rejects it. Exceptions from the filter or a condition
+   * propagate (the event is then skipped whole).
+   */
+  boolean admit(EventReader e, Scratch x) {
+    if (filter != null && !filter.test(e)) {
+      return false;
+    }
+    if (where != null) {
+      long[] skip = x.skip;
+      java.util.Arrays.fill(skip, 0L);
+      for (int i = 0; i < where.length; i++) {
+        if (where[i] != null && !where[i].test(e)) {
+          skip[i >>> 6] |= 1L << i;
+        }
+      }
+    }
+    return true;
+  }
+
   /** Per-thread reusable objects for folding and reading. */
   static final class Scratch {
     final EventReader reader;
@@ -176,18 +216,24 @@ final class ViewProgram {
     /** The zoned window the last event fell in, so the fold calls {@code java.time} once per window. */
     long zonedStart = 1;
     long zonedEnd = 0;
+    /**
+     * The current event's skip mask, bit {@code i} for aggregation {@code i}: set by {@link #admit}
+     * when a {@code where} condition rejects the event; all zero in views without conditions.
+     */
+    final long[] skip;
 
     BaseFile.StateBytes stateBytes() {
       return stateBytes;
     }
 
-    Scratch(EventSchema schema) {
+    Scratch(EventSchema schema, int aggregations) {
       this.reader = new EventReader(schema);
+      this.skip = new long[(aggregations + 63) >>> 6];
     }
   }
 
   Scratch scratch() {
-    return new Scratch(schema);
+    return new Scratch(schema, aggregations.length);
   }
 
   GroupTable newTable(int expectedKeys) {
@@ -233,7 +279,7 @@ final class ViewProgram {
    */
   boolean apply(GroupTable table, Scratch x) {
     EventReader e = x.reader;
-    if (filter != null && !filter.test(e)) {
+    if (!admit(e, x)) {
       return false;
     }
     if (!key.extract(e, x.key)) {
@@ -241,7 +287,9 @@ final class ViewProgram {
     }
     byte[] kb = x.key.bytes();
     int kl = x.key.length();
-    fold(table, table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl)), e, x);
+    int keyId = table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl));
+    fold(table, keyId, e, x);
+    table.markChanged(keyId);
     return true;
   }
 
@@ -262,11 +310,12 @@ final class ViewProgram {
    * does, except into windows that end at or before {@code lateEnd} (the speed layer passes its
    * partition's watermark minus {@code allowed_lateness}; {@code Long.MIN_VALUE} adds to every window).
    * Returns a mask of {@link #FOLDED} and {@link #LATE}; 0 when the filter rejects the event or its key is null.
+   * A folded event's key is marked changed in {@code table} (see {@link GroupTable#markChanged}).
    */
   int applyTimed(GroupTable table, Scratch x, RecordChunk k, int j, int partition, long lateEnd) {
     EventReader e = x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(partition, k.offset[j],
         k.eventTime[j]);
-    if (filter != null && !filter.test(e)) {
+    if (!admit(e, x)) {
       return 0;
     }
     int keyId;
@@ -285,9 +334,14 @@ final class ViewProgram {
     }
     if (windowKind <= TUMBLING && lateEnd == Long.MIN_VALUE) {
       fold(table, keyId, e, x);
+      table.markChanged(keyId);
       return FOLDED;
     }
-    return foldWindows(table, keyId, e, x, lateEnd);
+    int r = foldWindows(table, keyId, e, x, lateEnd);
+    if ((r & FOLDED) != 0) {
+      table.markChanged(keyId);
+    }
+    return r;
   }
 
   /**
@@ -401,12 +455,16 @@ final class ViewProgram {
   private void addTo(GroupTable table, int g, EventReader e, Scratch x) {
     int lb = g * longWidth;
     if (fused != null) {
-      fused.add(table.longs, lb, e);
+      fused.add(table.longs, lb, e, where == null ? 0L : x.skip[0]);
       return;
     }
     int ob = g * objectWidth;
     AggInput in = x.input.at(e.eventTime(), e.partition(), e.offset());
+    long[] skip = x.skip;
     for (int i = 0; i < aggregations.length; i++) {
+      if (where != null && (skip[i >>> 6] & (1L << i)) != 0) {
+        continue;
+      }
       int f = argField[i];
       if (f >= 0) {
         if (e.isNull(f)) {

@@ -1557,6 +1557,7 @@ final class ViewRuntime {
       }
       Delta compacted = new Delta(copies);
       await(speed.attach(compacted, p), "attach the compacted Delta of version " + v.id);
+      old.successor = compacted; // for the changes feed's drain of changed keys (see Delta#successor)
       v.horizon = horizon; // before the switch: a window an old read still finds is hidden at once
       v.delta = compacted;
       await(speed.detach(old), "detach the old Delta of version " + v.id);

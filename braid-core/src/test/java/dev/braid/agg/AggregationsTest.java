@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /** The registry, the spec parser, and the argument checks of the built-ins, with their messages. */
 class AggregationsTest {
 
-  private static final String SHAPE = "expected name(field[, parameter...]) but got ";
+  private static final String SHAPE = "expected name(field[, parameter...]) [where CONDITION] but got ";
 
   // ---------------------------------------------------------------------------------------------
   // Parsing
@@ -41,8 +41,24 @@ class AggregationsTest {
   }
 
   @Test
+  void shouldParseAWhereConditionAfterEveryForm() {
+    assertThat(Aggregations.parse("count where price < 10000"))
+        .isEqualTo(new AggregateCall("count", null, List.of(), "price < 10000"));
+    assertThat(Aggregations.parse("count() where  price >= 1 && price < 9 "))
+        .isEqualTo(new AggregateCall("count", null, List.of(), "price >= 1 && price < 9"));
+    assertThat(Aggregations.parse("sum(price)where channel == 'web'"))
+        .isEqualTo(new AggregateCall("sum", "price", List.of(), "channel == 'web'"));
+    assertThat(Aggregations.parse("top_k(bidder, 5) where (price > 0)"))
+        .isEqualTo(new AggregateCall("top_k", "bidder", List.of("5"), "(price > 0)"));
+    // a field or an aggregation may be called 'where'; only the word after the call starts a condition
+    assertThat(Aggregations.parse("sum(where)")).isEqualTo(new AggregateCall("sum", "where", List.of()));
+    assertThat(Aggregations.parse("wherever")).isEqualTo(new AggregateCall("wherever", null, List.of()));
+  }
+
+  @Test
   void shouldPrintCallsAsSpecTextThatParsesBack() {
-    for (String text : List.of("count", "sum(amount)", "top_k(merchant, 5)", "x(f, 1, b)")) {
+    for (String text : List.of("count", "sum(amount)", "top_k(merchant, 5)", "x(f, 1, b)",
+        "count where price < 10", "max(price) where bidder in [1, 2]")) {
       AggregateCall call = Aggregations.parse(text);
       assertThat(call.toSpec()).isEqualTo(text);
       assertThat(Aggregations.parse(call.toSpec())).isEqualTo(call);
@@ -56,8 +72,11 @@ class AggregationsTest {
       "\"\"             | missing aggregation name at the end",
       "\"   \"          | missing aggregation name at the end",
       "sum amount       | expected '(' after 'sum' at position 5",
-      "sum(amount))     | unexpected text after ')' at position 12",
-      "sum(amount) x    | unexpected text after ')' at position 13",
+      "sum(amount))     | unexpected text after the call (a condition is written 'where CONDITION') at position 12",
+      "sum(amount) x    | unexpected text after the call (a condition is written 'where CONDITION') at position 13",
+      "count where      | missing condition after 'where' at the end",
+      "count() where    | missing condition after 'where' at the end",
+      "count wherex > 1 | expected '(' after 'count' at position 7",
       "top_k(merchant,) | empty parameter 1 at position 16",
       "top_k(m, 5,)     | empty parameter 2 at position 12",
       "top_k(merchant,  | missing parameter and ')' at the end",
@@ -78,7 +97,7 @@ class AggregationsTest {
   @Test
   void shouldQuoteTheExampleFromTheContract() {
     assertThatThrownBy(() -> Aggregations.parse("sum(amount"))
-        .hasMessageStartingWith("expected name(field[, parameter...]) but got 'sum(amount'");
+        .hasMessageStartingWith("expected name(field[, parameter...]) [where CONDITION] but got 'sum(amount'");
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -28,8 +28,9 @@ class NumericFoldTest {
   private static final EventSchema SCHEMA = schema();
   private static final String[] FUSED = {
       "count", "count(l1)", "count(d1)", "count(s)", "count(b)", "sum(l1)", "sum(l2)", "sum(d1)", "sum(d2)",
-      "min(l1)", "max(l2)", "min(d1)", "max(d2)", "max(d1)", "min(t)", "max(t)", "min(l2)"};
-  private static final String[] NOT_FUSED = {"avg(l1)", "avg(d1)", "first(l1)", "last(s)", "count_distinct(l1)"};
+      "min(l1)", "max(l2)", "min(d1)", "max(d2)", "max(d1)", "min(t)", "max(t)", "min(l2)", "avg(l1)", "avg(l2)",
+      "avg(d1)", "avg(d2)"};
+  private static final String[] NOT_FUSED = {"first(l1)", "last(s)", "count_distinct(l1)"};
 
   static LongStream seeds() {
     return LongStream.range(0, Long.getLong("braid.seeds", 300));
@@ -60,16 +61,25 @@ class NumericFoldTest {
     long[] fused = row.zeroRow();
     EventEncoder encoder = new EventEncoder(SCHEMA);
     EventEncoder.Encoded enc = new EventEncoder.Encoded();
+    long[] extracted = row.zeroRow();
+    byte[] values = new byte[fold.extractedBytes()];
     EventReader reader = new EventReader(SCHEMA);
+    boolean conditions = rnd.nextBoolean(); // some events skip some ops, as where conditions do
     int events = 1 + rnd.nextInt(300);
     for (int e = 0; e < events; e++) {
       Map<String, Object> event = randomEvent(rnd, e);
       assertThat(encoder.encode(event, 0L, enc)).as("seed %d: %s", seed, event).isNull();
       ByteBuffer b = ByteBuffer.wrap(enc.value(), 0, enc.valueLength());
       reader.wrap(b, 0, enc.valueLength()).at(0, e, e);
-      row.addGeneric(generic, reader);
-      fold.add(fused, 0, reader);
-      assertThat(fused).as("seed %d, %s, after event %d: %s", seed, row.calls, e, event).isEqualTo(generic);
+      long skip = conditions ? rnd.nextLong() & ((1L << row.aggs.length) - 1) : 0L;
+      row.addGeneric(generic, reader, skip);
+      fold.add(fused, 0, reader, skip);
+      long applies = fold.extract(reader, values, 0, fold.ops(), skip);
+      fold.addExtracted(extracted, 0, values, 0, applies, fold.ops());
+      assertThat(fused).as("seed %d, %s, skip %s, after event %d: %s", seed, row.calls, Long.toBinaryString(skip),
+          e, event).isEqualTo(generic);
+      assertThat(extracted).as("seed %d, %s, extracted, skip %s, after event %d: %s", seed, row.calls,
+          Long.toBinaryString(skip), e, event).isEqualTo(generic);
     }
   }
 
@@ -205,11 +215,17 @@ class NumericFoldTest {
       return longs;
     }
 
-    /** The generic fold: an input per aggregation, as the engine sets it, then its {@code add}. */
-    void addGeneric(long[] longs, EventReader e) {
+    /**
+     * The generic fold: an input per aggregation, as the engine sets it, then its {@code add};
+     * aggregations in {@code skip} are left alone.
+     */
+    void addGeneric(long[] longs, EventReader e, long skip) {
       AggInput in = new AggInput().at(e.eventTime(), e.partition(), e.offset());
       AccumulatorState s = new AccumulatorState();
       for (int i = 0; i < aggs.length; i++) {
+        if ((skip & (1L << i)) != 0) {
+          continue;
+        }
         int f = field[i];
         if (f >= 0) {
           if (e.isNull(f)) {

@@ -175,6 +175,37 @@ class PipelineSpecTest {
   }
 
   @Test
+  void shouldAcceptAnAggregationWithAWhereCondition() {
+    PipelineSpec spec = PipelineSpec.parse(DESIGN_EXAMPLE.replace("biggest: max(amount)",
+        "biggest: max(amount)\n      n_us: count where country == 'US'\n      big: sum(amount) where amount >= 100.0"),
+        FILE);
+    assertThat(spec.views().get("spend_by_user").aggregates())
+        .containsEntry("n_us", "count where country == 'US'").containsEntry("big", "sum(amount) where amount >= 100.0");
+  }
+
+  @Test
+  void shouldRejectAWhereConditionOverAnUnknownFieldWithItsPath() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("biggest: max(amount)", "biggest: max(amount) where price > 1.0"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.aggregate.biggest");
+    assertThat(e.message()).startsWith("where: invalid expression 'price > 1.0'")
+        .contains("undeclared reference to 'price'");
+  }
+
+  @Test
+  void shouldRejectANonBooleanWhereCondition() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("n: count\n", "n: count where amount * 2.0\n"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.aggregate.n");
+    assertThat(e.message()).isEqualTo("where: 'amount * 2.0' must be a boolean condition, but it is of type double");
+  }
+
+  @Test
+  void shouldRejectAnEmptyWhereCondition() {
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("n: count\n", "n: count where\n"));
+    assertThat(e.path()).isEqualTo("views.spend_by_user.aggregate.n");
+    assertThat(e.message()).contains("missing condition after 'where'");
+  }
+
+  @Test
   void shouldRejectAFilterWithASyntaxError() {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("filter: \"amount > 0.0 && country != 'FR'\"",
         "filter: \"amount > \""));

@@ -61,7 +61,13 @@ class ExactMergePropertyTest {
         .view(ViewSpec.builder("big_by_merchant").from("tx").filter("amount > 10.0").groupBy("merchant")
             .aggregate("n", "count").aggregate("q", "sum(qty)").aggregate("amounts", "count(amount)").build())
         .view(ViewSpec.builder("hourly").from("tx").groupBy("user").tumbling(Duration.ofHours(1))
-            .aggregate("n", "count").aggregate("q", "sum(qty)").build())
+            .aggregate("n", "count").aggregate("q", "sum(qty)").aggregate("small_q", "sum(qty) where qty < 5")
+            .build())
+        // per-aggregation conditions on a row the fused fold (and the batch layer's radix fold) takes
+        .view(ViewSpec.builder("sized_by_user").from("tx").groupBy("user")
+            .aggregate("n", "count").aggregate("bulk", "count where qty >= 5")
+            .aggregate("big_q", "sum(qty) where amount > 10.0").aggregate("hi_big", "max(qty) where amount > 10.0")
+            .aggregate("mean_small", "avg(amount) where qty < 5").build())
         .build();
   }
 
@@ -157,6 +163,7 @@ class ExactMergePropertyTest {
     checkByUser(braid.get("by_user", user), events, context);
     checkByMerchant(braid.get("big_by_merchant", merchant), events, context);
     checkHourly(braid.get("hourly", user), events, context);
+    checkSized(braid.get("sized_by_user", user), events, context);
   }
 
   static List<Ev> upTo(List<Ev> events, AsOf asOf, Predicate<Ev> which) {
@@ -210,9 +217,10 @@ class ExactMergePropertyTest {
     TreeMap<Long, long[]> naive = new TreeMap<>();
     for (Ev e : es) {
       long w = Math.floorDiv(e.ts(), HOUR) * HOUR;
-      long[] acc = naive.computeIfAbsent(w, x -> new long[2]);
+      long[] acc = naive.computeIfAbsent(w, x -> new long[3]);
       acc[0]++;
       acc[1] += e.qty();
+      acc[2] += e.qty() < 5 ? e.qty() : 0;
     }
     assertThat(r.windows()).as(as + " windows").hasSize(naive.size());
     int i = 0;
@@ -222,7 +230,29 @@ class ExactMergePropertyTest {
       assertThat(w.end()).as(as + " window end").isEqualTo(e.getKey() + HOUR);
       assertThat(w.values().get("n")).as(as + " n of window " + w.start()).isEqualTo(e.getValue()[0]);
       assertThat(w.values().get("q")).as(as + " q of window " + w.start()).isEqualTo(e.getValue()[1]);
+      assertThat(w.values().get("small_q")).as(as + " small_q of window " + w.start()).isEqualTo(e.getValue()[2]);
     }
     assertThat(r.values().get("n")).as(as + " n over all windows").isEqualTo((long) es.size());
+  }
+
+  /** Aggregations with {@code where}: each sees only its events; the group exists for every event of the key. */
+  private static void checkSized(ViewResult r, List<Ev> events, String context) {
+    List<Ev> es = upTo(events, r.asOf(), e -> e.user().equals(r.key()));
+    String as = context + ", sized_by_user key " + r.key() + " as of " + r.asOf();
+    Map<String, Object> v = r.values();
+    assertThat(r.found()).as(as).isEqualTo(!es.isEmpty());
+    assertThat(v.get("n")).as(as + " n").isEqualTo((long) es.size());
+    assertThat(v.get("bulk")).as(as + " bulk").isEqualTo(es.stream().filter(e -> e.qty() >= 5).count());
+    List<Ev> big = es.stream().filter(e -> e.amount() != null && e.amount() > 10.0).toList();
+    assertThat(v.get("big_q")).as(as + " big_q").isEqualTo(big.stream().mapToLong(Ev::qty).sum());
+    assertThat(v.get("hi_big")).as(as + " hi_big").isEqualTo(big.stream().map(Ev::qty).max(Long::compare)
+        .orElse(null));
+    List<Double> small = es.stream().filter(e -> e.qty() < 5 && e.amount() != null).map(Ev::amount).toList();
+    if (small.isEmpty()) {
+      assertThat(v.get("mean_small")).as(as + " mean_small").isNull();
+    } else {
+      assertThat(((Number) v.get("mean_small")).doubleValue()).as(as + " mean_small")
+          .isCloseTo(small.stream().mapToDouble(Double::doubleValue).sum() / small.size(), within(1e-6));
+    }
   }
 }

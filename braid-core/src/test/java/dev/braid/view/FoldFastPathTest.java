@@ -64,8 +64,8 @@ class FoldFastPathTest {
     boolean fusible = rnd.nextBoolean();
     int n = 1 + rnd.nextInt(4);
     for (int i = 0; i < n; i++) {
-      String call = AGGREGATES[rnd.nextInt(fusible ? 7 : AGGREGATES.length)];
-      b.aggregate("a" + i, call);
+      String call = AGGREGATES[rnd.nextInt(fusible ? 8 : AGGREGATES.length)];
+      b.aggregate("a" + i, call + randomWhere(rnd));
     }
     if (rnd.nextInt(3) == 0) {
       b.tumbling(Duration.ofMillis(1 + rnd.nextInt(50)));
@@ -88,6 +88,16 @@ class FoldFastPathTest {
     GroupTable fastTable = fold(fast, records, order, rnd.nextInt(64) + 1);
     GroupTable genericTable = fold(generic, records, order, rnd.nextInt(64) + 1);
     assertSameTables(fast, fastTable, genericTable, context);
+  }
+
+  private static final String[] CONDITIONS = {"l > 0", "d < 0.5", "l % 3 == 1 && d > 0.0"};
+
+  /**
+   * Nothing, or a random aggregation {@code where} condition over the test schema's fields (some
+   * rows then skip some aggregations per event; a condition over a null field fails the event).
+   */
+  static String randomWhere(Random rnd) {
+    return rnd.nextInt(3) == 0 ? " where " + CONDITIONS[rnd.nextInt(CONDITIONS.length)] : "";
   }
 
   @ParameterizedTest

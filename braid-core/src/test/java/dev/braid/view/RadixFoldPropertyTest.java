@@ -74,7 +74,7 @@ class RadixFoldPropertyTest {
     ViewSpec.Builder b = ViewSpec.builder("v").from("e").groupBy("k");
     int n = 1 + rnd.nextInt(5);
     for (int i = 0; i < n; i++) {
-      b.aggregate("a" + i, FUSED[rnd.nextInt(FUSED.length)]);
+      b.aggregate("a" + i, FUSED[rnd.nextInt(FUSED.length)] + FoldFastPathTest.randomWhere(rnd));
     }
     if (rnd.nextInt(3) == 0) {
       b.filter("l > 0");

@@ -8,35 +8,30 @@ import dev.braid.spec.WindowSpec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The Nexmark queries as Braid views over the {@value NexmarkEmitters#STREAM} stream, and how
  * their merged results become {@link NexmarkResult} rows.
  *
  * <h2>Views</h2>
- * Braid's aggregations take a field, not a per-aggregation filter ({@code count(*) FILTER (WHERE
- * ...)} in SQL), and a stream has no derived fields. So a price-range split is a view of its own
- * with a filter, and a query is a few views over the same stream. The speed layer folds all of
- * them in one pass over the log (one thread per partition feeds every Delta); the batch layer
- * recomputes each view with its own pass, which is what {@code runBatch} per view costs today.
+ * One view per query. A price-range split is an aggregation with a {@code where} condition, as
+ * SQL's {@code count(*) FILTER (WHERE ...)} in the Flink and DuckDB versions of the same queries:
+ * {@code R1} is {@code price < 10000}, {@code R2} {@code price >= 10000 && price < 1000000},
+ * {@code R3} {@code price >= 1000000}.
  *
  * <pre>
- *   Q15   q15, q15_r1, q15_r2, q15_r3   group_by 'all', window {tumbling: 1d}
- *                                       aggregate {bids: count, bidders: count_distinct(bidder),
- *                                                  auctions: count_distinct(auction)}
- *                                       filters (r1..r3): price &lt; 10000 / price &gt;= 10000 &amp;&amp; price &lt; 1000000 /
- *                                                  price &gt;= 1000000
- *   Q16   q16, q16_r1..3             as Q15, group_by channel
- *   Q17   q17                        group_by auction, window {tumbling: 1d}, aggregate {bids: count,
- *                                    min_price: min(price), max_price: max(price), sum_price: sum(price),
- *                                    avg_price: avg(price)}
- *         q17_r1..3                  the same grouping, filtered by range, aggregate {bids: count}
- *   Q5    q5                         group_by auction, window {hopping: {size: 10s, every: 2s}}, {bids: count}
- *   Q7    q7                         group_by 'all', window {tumbling: 10s}, {max_price: max(price)}
+ *   Q15   q15   group_by 'all', window {tumbling: 1d}
+ *               aggregate {bids: count, bids_r1: count where R1, ... bids_r3,
+ *                          bidders: count_distinct(bidder), bidders_r1: count_distinct(bidder) where R1, ...,
+ *                          auctions: count_distinct(auction), auctions_r1: ... where R1, ...}
+ *   Q16   q16   as Q15, group_by channel
+ *   Q17   q17   group_by auction, window {tumbling: 1d}, aggregate {bids: count, bids_r1: count where R1,
+ *               bids_r2, bids_r3, min_price: min(price), max_price: max(price), sum_price: sum(price),
+ *               avg_price: avg(price)}
+ *   Q5    q5    group_by auction, window {hopping: {size: 10s, every: 2s}}, {bids: count}
+ *   Q7    q7    group_by 'all', window {tumbling: 10s}, {max_price: max(price)}
  * </pre>
  *
  * Distinct counts are {@code count_distinct} at its default lgK = 12: exact up to 64 values, then
@@ -73,24 +68,21 @@ final class BraidNexmarkViews {
     switch (query) {
       case Q15, Q16 -> {
         String groupBy = query == NexmarkQuery.Q15 ? "'" + ALL + "'" : "channel";
-        for (int r = 0; r <= 3; r++) {
-          out.add(view(rankName(name, r), r, groupBy, WindowSpec.tumbling(Duration.ofDays(1)))
-              .aggregate("bids", "count").aggregate("bidders", "count_distinct(bidder)")
-              .aggregate("auctions", "count_distinct(auction)").build());
-        }
+        ViewSpec.Builder v = view(name, groupBy, WindowSpec.tumbling(Duration.ofDays(1)));
+        ranked(v, "bids", "count");
+        ranked(v, "bidders", "count_distinct(bidder)");
+        ranked(v, "auctions", "count_distinct(auction)");
+        out.add(v.build());
       }
       case Q17 -> {
-        out.add(view(name, 0, "auction", WindowSpec.tumbling(Duration.ofDays(1))).aggregate("bids", "count")
-            .aggregate("min_price", "min(price)").aggregate("max_price", "max(price)")
+        ViewSpec.Builder v = view(name, "auction", WindowSpec.tumbling(Duration.ofDays(1)));
+        ranked(v, "bids", "count");
+        out.add(v.aggregate("min_price", "min(price)").aggregate("max_price", "max(price)")
             .aggregate("sum_price", "sum(price)").aggregate("avg_price", "avg(price)").build());
-        for (int r = 1; r <= 3; r++) {
-          out.add(view(rankName(name, r), r, "auction", WindowSpec.tumbling(Duration.ofDays(1)))
-              .aggregate("bids", "count").build());
-        }
       }
-      case Q5 -> out.add(view(name, 0, "auction", WindowSpec.hopping(Duration.ofMillis(NexmarkQuery.Q5_SIZE_MILLIS),
+      case Q5 -> out.add(view(name, "auction", WindowSpec.hopping(Duration.ofMillis(NexmarkQuery.Q5_SIZE_MILLIS),
           Duration.ofMillis(NexmarkQuery.Q5_EVERY_MILLIS))).aggregate("bids", "count").build());
-      case Q7 -> out.add(view(name, 0, "'" + ALL + "'",
+      case Q7 -> out.add(view(name, "'" + ALL + "'",
           WindowSpec.tumbling(Duration.ofMillis(NexmarkQuery.Q7_SIZE_MILLIS))).aggregate("max_price", "max(price)")
           .build());
       default -> throw new IllegalStateException("no Braid views for " + query);
@@ -98,16 +90,16 @@ final class BraidNexmarkViews {
     return out;
   }
 
-  private static ViewSpec.Builder view(String name, int rank, String groupBy, WindowSpec window) {
-    ViewSpec.Builder v = ViewSpec.builder(name).from(NexmarkEmitters.STREAM).groupBy(groupBy).window(window);
-    if (rank > 0) {
-      v.filter(RANK_FILTERS[rank - 1]);
-    }
-    return v;
+  private static ViewSpec.Builder view(String name, String groupBy, WindowSpec window) {
+    return ViewSpec.builder(name).from(NexmarkEmitters.STREAM).groupBy(groupBy).window(window);
   }
 
-  private static String rankName(String query, int rank) {
-    return rank == 0 ? query : query + "_r" + rank;
+  /** Adds {@code call} as {@code name} and, per price range r, as {@code name_r<r>} with the range's condition. */
+  private static void ranked(ViewSpec.Builder v, String name, String call) {
+    v.aggregate(name, call);
+    for (int r = 1; r <= 3; r++) {
+      v.aggregate(name + "_r" + r, call + " where " + RANK_FILTERS[r - 1]);
+    }
   }
 
   /** The names of {@code query}'s views. */
@@ -164,51 +156,28 @@ final class BraidNexmarkViews {
     }
   }
 
-  /** Windows of one key in a view, by start; empty when the key has none. */
-  private static Map<Long, Map<String, Object>> windows(Braid braid, String view, String key) {
-    Map<Long, Map<String, Object>> out = new HashMap<>();
-    for (ViewResult.WindowValue w : braid.get(view, key).windows()) {
-      out.put(w.start(), w.values());
-    }
-    return out;
-  }
-
   private static void rankedCounts(Braid braid, String query, String key, String channel, NexmarkResult.RowSink out) {
-    List<Map<Long, Map<String, Object>>> ranks = new ArrayList<>();
-    for (int r = 0; r <= 3; r++) {
-      ranks.add(windows(braid, rankName(query, r), key));
-    }
     long[] v = new long[12];
     double[] none = new double[0];
-    for (Map.Entry<Long, Map<String, Object>> day : new TreeMap<>(ranks.get(0)).entrySet()) {
+    for (ViewResult.WindowValue day : braid.get(query, key).windows()) {
       for (int r = 0; r <= 3; r++) {
-        Map<String, Object> values = ranks.get(r).get(day.getKey());
-        v[r] = values == null ? 0 : number(values, "bids");
-        v[4 + r] = values == null ? 0 : number(values, "bidders");
-        v[8 + r] = values == null ? 0 : number(values, "auctions");
+        String suffix = r == 0 ? "" : "_r" + r;
+        v[r] = number(day.values(), "bids" + suffix);
+        v[4 + r] = number(day.values(), "bidders" + suffix);
+        v[8 + r] = number(day.values(), "auctions" + suffix);
       }
-      String d = NexmarkQuery.day(day.getKey());
+      String d = NexmarkQuery.day(day.start());
       out.row(channel == null ? NexmarkQuery.dayKey(d) : NexmarkQuery.channelDayKey(channel, d), v, none);
     }
   }
 
   private static void q17(Braid braid, String query, long auction, NexmarkResult.RowSink out) {
-    String key = Long.toString(auction);
-    List<ViewResult.WindowValue> all = braid.get(query, key).windows();
-    if (all.isEmpty()) {
-      return;
-    }
-    List<Map<Long, Map<String, Object>>> ranks = new ArrayList<>();
-    for (int r = 1; r <= 3; r++) {
-      ranks.add(windows(braid, rankName(query, r), key));
-    }
     long[] v = new long[7];
     double[] avg = new double[1];
-    for (ViewResult.WindowValue w : all) {
+    for (ViewResult.WindowValue w : braid.get(query, Long.toString(auction)).windows()) {
       v[0] = number(w.values(), "bids");
       for (int r = 1; r <= 3; r++) {
-        Map<String, Object> values = ranks.get(r - 1).get(w.start());
-        v[r] = values == null ? 0 : number(values, "bids");
+        v[r] = number(w.values(), "bids_r" + r);
       }
       v[4] = number(w.values(), "min_price");
       v[5] = number(w.values(), "max_price");
