@@ -90,7 +90,8 @@ import org.slf4j.LoggerFactory;
  * feed remembers, per emitted {@code (key, window start)}, the id and a 64-bit hash of the emitted
  * result; it updates that after the append, and rebuilds it from the log at start
  * ({@link #recover}), so a restart emits no window twice. Entries of windows that retention evicted
- * (below the version's horizon) are dropped; otherwise the memory is one entry per closed window.
+ * (below the version's horizon) are dropped; otherwise the memory is one entry per closed window,
+ * about 40 bytes ({@link EmittedWindows}).
  *
  * <h2>Retention</h2>
  * The changes log is an ordinary log stream with the view stream's durability and is kept whole,
@@ -112,8 +113,8 @@ final class ChangeFeed implements AutoCloseable {
   private final SpeedLayer speed;
   private final LogStream log;
   private final LongSupplier clock;
-  // guarded by this: the emitted windows, key -> window start -> {id, hash}
-  private final Map<String, Map<Long, long[]>> emitted = new HashMap<>();
+  // guarded by this: the emitted windows, (key, window start) -> {id, hash}
+  private final EmittedWindows emitted = new EmittedWindows();
   private final List<Sub> subscriptions = new CopyOnWriteArrayList<>();
   /** False for a feed that reads every key at every pass (the reference of the property test). */
   private final boolean incremental;
@@ -253,10 +254,7 @@ final class ChangeFeed implements AutoCloseable {
     long closeAtOrBelow = w - lateness;
     long horizon = v.horizon;
     if (horizon != Long.MIN_VALUE && horizon != prunedHorizon) {
-      for (Map<Long, long[]> m : emitted.values()) {
-        m.keySet().removeIf(start -> start < horizon);
-      }
-      emitted.values().removeIf(Map::isEmpty);
+      emitted.removeBelow(horizon);
       prunedHorizon = horizon;
     }
     // Which keys to read. Marks are drained before any key is read (and after the watermark), so
@@ -297,7 +295,7 @@ final class ChangeFeed implements AutoCloseable {
         needFull = true; // the keys not read yet are read by a full pass
         return emittedNow + append(out, remembered, now); // a damaged Base: nothing more until it is repaired
       }
-      Map<Long, long[]> seen = emitted.get(key);
+      int seen = emitted.keyId(key);
       long open = Long.MAX_VALUE;
       for (ViewResult.WindowValue wv : r.windows()) {
         if (wv.end() > closeAtOrBelow) {
@@ -306,14 +304,14 @@ final class ChangeFeed implements AutoCloseable {
         }
         JsonNode values = JSON.valueToTree(wv.values());
         long h = hash(values);
-        long[] prior = seen == null ? null : seen.get(wv.start());
-        if (prior != null && prior[1] == h) {
+        int prior = emitted.find(seen, wv.start());
+        if (prior >= 0 && emitted.hash(prior) == h) {
           continue;
         }
         ObjectNode o = JSON.createObjectNode();
-        o.put("kind", prior == null ? "close" : "correction").put("key", key).put("start", wv.start())
+        o.put("kind", prior < 0 ? "close" : "correction").put("key", key).put("start", wv.start())
             .put("end", wv.end()).put("state", wv.state().name().toLowerCase(java.util.Locale.ROOT))
-            .put("corrects", prior == null ? -1 : prior[0]).put("version", r.asOf().version())
+            .put("corrects", prior < 0 ? -1 : emitted.id(prior)).put("version", r.asOf().version())
             .put("watermark", w);
         o.set("values", values);
         out.add(o);
@@ -410,16 +408,12 @@ final class ChangeFeed implements AutoCloseable {
   }
 
   private void remember(String key, long start, long id, long hash) {
-    emitted.computeIfAbsent(key, k -> new HashMap<>()).put(start, new long[] {id, hash});
+    emitted.put(key, start, id, hash);
   }
 
   /** Windows emitted so far (for status and tests). */
   synchronized int emittedWindows() {
-    int n = 0;
-    for (Map<Long, long[]> m : emitted.values()) {
-      n += m.size();
-    }
-    return n;
+    return emitted.size();
   }
 
   /** A 64-bit FNV-1a hash of the result's JSON. */

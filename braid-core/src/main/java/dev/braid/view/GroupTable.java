@@ -14,17 +14,32 @@ import java.util.Arrays;
  * Keys are interned once in a byte arena and found through an open-addressing table of slots
  * (linear probing, power-of-two capacity, load factor at most 1/2). A slot holds the key's 32-bit
  * hash and its id in one {@code long}, so a probe compares hashes without touching the key's own
- * data. A key's offset, length and first 16 bytes (and, with windows, its first group) sit side by
- * side in {@link #keyInfo}, 24 bytes per key (32 with windows), so a key of up to 16 bytes is compared
- * without reading the arena (a lookup of a record's key slice, {@link #findOrInsertKey(ByteBuffer,
- * int, int, int)}, does; the arena keeps every key whole for the other readers). A key's hash is
- * kept in its slot only. Each key heads a singly linked list of its groups, one per window; new windows go to the head, so in-order events find their window at once. A group's
- * state is a row of {@code longWidth} longs in {@link #longs} and {@code objectWidth} references in
- * {@link #objects}, laid out by {@link ViewProgram}.
+ * data. A key's offset, length and first 16 bytes (and, with windows, its newest group and its
+ * group count) sit side by side in {@link #keyInfo}, 24 bytes per key (32 with windows), so a key
+ * of up to 16 bytes is compared without reading the arena (a lookup of a record's key slice,
+ * {@link #findOrInsertKey(ByteBuffer, int, int, int)}, does; the arena keeps every key whole for the
+ * other readers). A key's hash is kept in its slot only. A group's state is a row of
+ * {@code longWidth} longs in {@link #longs} and {@code objectWidth} references in {@link #objects},
+ * laid out by {@link ViewProgram}.
+ *
+ * <h2>Groups of a windowed table</h2>
+ * Each group has a 16-byte {@link #groupEntry}: its window, its key id and the key's next older
+ * group, so the entries chain each key's groups, newest first, from the key info's {@code HEAD}.
+ * A lookup of (key id, window) first checks the head (in-order events fall into the key's newest
+ * window), then walks at most {@link #WALK} groups down the list: those are the groups events mostly
+ * hit, recently written and likely cached. A key with more groups than that also has all of them in
+ * a second open-addressing table, {@link #groupSlots} (linear probing, load factor at most 1/2),
+ * whose slots hold group ids only and are compared against the entries. So a lookup costs O(1)
+ * expected however many windows a key has: the one key of a view grouped by a constant with 40,000
+ * tumbling windows costs as much as an auction in five hopping windows. (Before the index a lookup
+ * walked the whole list: O(W) per event and O(W^2) per key, 74 % of Nexmark Q7's CPU.) The lists
+ * serve what enumerates one key's windows: reads, a session view's fragment search, spills,
+ * checkpoints, run sorting.
  *
  * <pre>
- *   slots[s] = hash &lt;&lt; 32 | keyId      keyInfo[12 + keyId * 6 (8) ..] = offset, length, prefix[4] (, head group, -)
- *   head group -&gt; groupId                groupNext/groupWindow/groupKey[groupId], longs[groupId * longWidth ...]
+ *   slots[s] = hash &lt;&lt; 32 | keyId      keyInfo[12 + keyId * 6 (8) ..] = offset, length, prefix[4] (, head group, groups)
+ *   groupSlots[groupHash(keyId, window) ..] = groupId      (groups of keys with more than WALK only)
+ *   groupEntry[2 groupId ..] = window, next &lt;&lt; 32 | keyId       longs[groupId * longWidth ...]
  * </pre>
  *
  * <h2>One group per key</h2>
@@ -35,9 +50,11 @@ import java.util.Arrays;
  * table outgrows the CPU caches.
  *
  * <p>Per key, with capacities between half and all used: the slots 16 to 32 bytes, key info 24 (32
- * with windows), the key's bytes, the state row ({@code 16} bytes for {@code count + sum}), and with
- * windows 16 more per group. So a {@code count + sum} view without windows costs about 60 bytes
- * plus the key per key, when arrays are full, up to about twice that just after they doubled.
+ * with windows), the key's bytes, the state row ({@code 16} bytes for {@code count + sum}). So a
+ * {@code count + sum} view without windows costs about 60 bytes plus the key per key, when arrays
+ * are full, up to about twice that just after they doubled. With windows each group costs its entry
+ * (16 bytes), its row, and when its key has more than {@link #WALK} groups its slot in the group index
+ * (8 to 16): 24 to 40 bytes for a {@code count} per (key, window) group when the arrays are full.
  *
  * <h2>Threading</h2>
  * Not thread-safe. One writer owns a table; {@link Delta} guards concurrent readers with a lock
@@ -52,8 +69,19 @@ final class GroupTable {
   /** The key's first {@value #PREFIX_BYTES} bytes, big-endian, zero-padded, in 4 ints. */
   private static final int PREFIX = 2;
   private static final int PREFIX_BYTES = 16;
-  /** The key's first group; with windows only (without, a key's one group has the key's id). */
+  /** The key's newest group; with windows only (without, a key's one group has the key's id). */
   private static final int HEAD = 6;
+  /** How many groups the key has; with windows only. */
+  private static final int COUNT = 7;
+  /**
+   * Groups of a key found by walking its list; a key with more has all its groups in the group
+   * index too. Its newest groups are the ones events mostly hit, and recently written, so a walk
+   * from the head is cheaper than keeping every group in the index: each index insert and each probe
+   * is a cache miss in a large table. Nexmark Q5 at 3 M events (auctions with tens of hopping
+   * windows each) folded 1.6 M bids per CPU-second with 8 or 16 here and 3.4 M with 64, as fast as
+   * walking whole lists (3.3 M).
+   */
+  static final int WALK = 64;
   /**
    * Ints of padding before key 0's info. A large array starts a G1 region, and its elements 16 bytes
    * (the array header) after that: 12 ints more put key 0's info at the start of a 64-byte line, so
@@ -86,10 +114,17 @@ final class GroupTable {
   private int keyCapacity;
   private int keys;
 
-  // group side; the three group arrays are null when !windowed
-  private int[] groupNext;
-  private long[] groupWindow;
-  private int[] groupKey;
+  // group side; the group index and entries are null when !windowed
+  /**
+   * The groups of keys with more than {@link #WALK} groups, by {@link #groupHash} of (key id,
+   * window), or {@link #NONE}; load factor at most 1/2.
+   */
+  private int[] groupSlots;
+  private int groupMask;
+  /** Groups in {@link #groupSlots}. */
+  private int indexed;
+  /** Two longs per group: its window, then its key id (low word) and the key's next older group (high word). */
+  private long[] groupEntry;
   private int groupCapacity;
   long[] longs;
   Object[] objects;
@@ -120,9 +155,10 @@ final class GroupTable {
     this.keyInfo = new int[INFO_BASE + keyCap * infoInts];
     this.groupCapacity = keyCap;
     if (windowed) {
-      this.groupNext = new int[keyCap];
-      this.groupWindow = new long[keyCap];
-      this.groupKey = new int[keyCap];
+      this.groupSlots = new int[16];
+      Arrays.fill(groupSlots, NONE);
+      this.groupMask = 15;
+      this.groupEntry = new long[keyCap * 2];
     }
     this.longs = new long[keyCap * Math.max(1, longWidth)];
     this.objects = objectWidth == 0 ? null : new Object[keyCap * objectWidth];
@@ -163,8 +199,7 @@ final class GroupTable {
     s.keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + keys * infoInts);
     s.longs = Arrays.copyOf(longs, groups * longWidth);
     if (windowed) {
-      s.groupNext = Arrays.copyOf(groupNext, groups);
-      s.groupWindow = Arrays.copyOf(groupWindow, groups);
+      s.groupEntry = Arrays.copyOf(groupEntry, groups * 2);
     }
     s.keyBytesUsed = keyBytesUsed;
     s.keys = keys;
@@ -393,6 +428,7 @@ final class GroupTable {
     keyInfo[at + LENGTH] = len;
     if (windowed) {
       keyInfo[at + HEAD] = NONE;
+      keyInfo[at + COUNT] = 0;
     }
     keyBytesUsed += len;
     keys++;
@@ -426,12 +462,15 @@ final class GroupTable {
     if (!windowed) {
       return window == 0L ? keyId : NONE;
     }
-    for (int g = keyInfo[info(keyId) + HEAD]; g != NONE; g = groupNext[g]) {
-      if (groupWindow[g] == window) {
+    int at = info(keyId);
+    long[] e = groupEntry;
+    int g = keyInfo[at + HEAD];
+    for (int i = 0; i < WALK && g != NONE; i++, g = (int) (e[(g << 1) + 1] >> 32)) {
+      if (e[g << 1] == window) {
         return g;
       }
     }
-    return NONE;
+    return keyInfo[at + COUNT] <= WALK ? NONE : groupSlots[probeGroup(keyId, window)];
   }
 
   /**
@@ -445,15 +484,41 @@ final class GroupTable {
       }
       return keyId; // its one group, created with the key
     }
+    // In-order events of a key fall into its newest window: found from the key info just read.
     int head = keyInfo[info(keyId) + HEAD];
-    if (head != NONE && groupWindow[head] == window) {
+    if (head != NONE && groupEntry[head << 1] == window) {
       return head;
     }
     int g = findGroup(keyId, window);
-    if (g != NONE) {
-      return g;
+    return g != NONE ? g : newGroup(keyId, window);
+  }
+
+  /**
+   * A 32-bit hash of (key id, window) for {@link #groupSlots} (a murmur3 finalizer; in memory only,
+   * never on disk). Also hashes {@link EmittedWindows}' (key id, start) pairs.
+   */
+  static int groupHash(int keyId, long window) {
+    long h = window ^ (keyId * 0x9E3779B97F4A7C15L);
+    h ^= h >>> 33;
+    h *= 0xff51afd7ed558ccdL;
+    h ^= h >>> 33;
+    h *= 0xc4ceb9fe1a85ec53L;
+    return (int) (h ^ (h >>> 33));
+  }
+
+  /** The index slot holding {@code (keyId, window)}, or the empty slot where it would go. */
+  private int probeGroup(int keyId, long window) {
+    int[] s = groupSlots;
+    long[] e = groupEntry;
+    int m = groupMask;
+    int slot = groupHash(keyId, window) & m;
+    while (true) {
+      int g = s[slot];
+      if (g == NONE || (e[g << 1] == window && (int) e[(g << 1) + 1] == keyId)) {
+        return slot;
+      }
+      slot = (slot + 1) & m;
     }
-    return newGroup(keyId, window);
   }
 
   private int newGroup(int keyId, long window) {
@@ -462,11 +527,25 @@ final class GroupTable {
       growGroups();
     }
     if (windowed) {
-      int at = info(keyId) + HEAD;
-      groupNext[g] = keyInfo[at];
-      groupWindow[g] = window;
-      groupKey[g] = keyId;
-      keyInfo[at] = g;
+      int at = info(keyId);
+      int n = keyInfo[at + COUNT] + 1;
+      // A key that outgrows its walk has all its groups indexed at once, then each new one.
+      int adding = n <= WALK ? 0 : n == WALK + 1 ? n : 1;
+      if ((indexed + adding) * 2 > groupSlots.length) {
+        int capacity = groupSlots.length;
+        while ((indexed + adding) * 2 > capacity) {
+          capacity *= 2;
+        }
+        rehashGroups(capacity);
+      }
+      groupEntry[g << 1] = window;
+      groupEntry[(g << 1) + 1] = ((long) keyInfo[at + HEAD] << 32) | (keyId & 0xffffffffL);
+      keyInfo[at + HEAD] = g;
+      keyInfo[at + COUNT] = n;
+      for (int h = g, i = 0; i < adding; i++, h = nextGroupOfKey(h)) {
+        groupSlots[probeGroup(keyId, groupEntry[h << 1])] = h;
+      }
+      indexed += adding;
     }
     groups++;
     init.zero(longs, g * longWidth, objects, g * objectWidth);
@@ -477,16 +556,22 @@ final class GroupTable {
     return windowed ? keyInfo[info(keyId) + HEAD] : keyId;
   }
 
+  /** The group of the same key created before {@code group}, or -1. */
   int nextGroupOfKey(int group) {
-    return windowed ? groupNext[group] : NONE;
+    return windowed ? (int) (groupEntry[(group << 1) + 1] >> 32) : NONE;
+  }
+
+  /** How many groups key {@code keyId} has (the length of its {@link #firstGroupOfKey} list). */
+  int groupCountOfKey(int keyId) {
+    return windowed ? keyInfo[info(keyId) + COUNT] : 1;
   }
 
   long window(int group) {
-    return windowed ? groupWindow[group] : 0L;
+    return windowed ? groupEntry[group << 1] : 0L;
   }
 
   int keyOf(int group) {
-    return windowed ? groupKey[group] : group;
+    return windowed ? (int) groupEntry[(group << 1) + 1] : group;
   }
 
   byte[] keyBytes() {
@@ -511,7 +596,7 @@ final class GroupTable {
     return Arrays.copyOfRange(keyBytes, off, off + keyLength(keyId));
   }
 
-  /** Heap bytes of the group arrays per group of capacity. */
+  /** Heap bytes of the group arrays per group of capacity (not the group index). */
   private long bytesPerGroup() {
     return (windowed ? 16L : 0L) + (long) Math.max(1, longWidth) * 8 + (objects == null ? 0 : (long) objectWidth * 4);
   }
@@ -519,7 +604,7 @@ final class GroupTable {
   /** Approximate heap bytes held by this table. */
   long memoryBytes() {
     return (long) slots.length * 8 + keyBytes.length + (long) keyCapacity * infoInts * 4
-        + (long) groupCapacity * bytesPerGroup();
+        + (long) groupCapacity * bytesPerGroup() + (windowed ? (long) groupSlots.length * 4 : 0L);
   }
 
   /**
@@ -542,6 +627,9 @@ final class GroupTable {
     if (groups == groupCapacity) {
       b += (long) groupCapacity * bytesPerGroup();
     }
+    if (windowed && (indexed + WALK + 1) * 2 > groupSlots.length) { // at most WALK + 1 groups indexed at once
+      b += (long) groupSlots.length * 4;
+    }
     return b;
   }
 
@@ -551,6 +639,10 @@ final class GroupTable {
    */
   void clear() {
     Arrays.fill(slots, EMPTY);
+    if (windowed) {
+      Arrays.fill(groupSlots, NONE);
+      indexed = 0;
+    }
     if (objects != null) {
       Arrays.fill(objects, 0, groups * objectWidth, null);
     }
@@ -623,9 +715,7 @@ final class GroupTable {
     int n = groupCapacity * 2;
     groupCapacity = n;
     if (windowed) {
-      groupNext = Arrays.copyOf(groupNext, n);
-      groupWindow = Arrays.copyOf(groupWindow, n);
-      groupKey = Arrays.copyOf(groupKey, n);
+      groupEntry = Arrays.copyOf(groupEntry, n * 2);
     }
     longs = Arrays.copyOf(longs, n * Math.max(1, longWidth));
     if (objects != null) {
@@ -651,4 +741,22 @@ final class GroupTable {
     mask = m;
   }
 
+  /** Moves the group index to {@code capacity} slots: its groups are rehashed from their entries. */
+  private void rehashGroups(int capacity) {
+    int[] bigger = new int[capacity];
+    Arrays.fill(bigger, NONE);
+    int m = capacity - 1;
+    long[] e = groupEntry;
+    for (int g : groupSlots) { // the indexed groups only, not every group of the table
+      if (g != NONE) {
+        int slot = groupHash((int) e[(g << 1) + 1], e[g << 1]) & m;
+        while (bigger[slot] != NONE) {
+          slot = (slot + 1) & m;
+        }
+        bigger[slot] = g;
+      }
+    }
+    groupSlots = bigger;
+    groupMask = m;
+  }
 }

@@ -263,6 +263,14 @@ final class ViewProgram {
   }
 
   /**
+   * The distance between two window starts when every window starts at a multiple of it (tumbling
+   * without a zone: the size; hopping: {@code every}); 0 for zoned, session and no windows.
+   */
+  long windowStep() {
+    return windowKind == TUMBLING ? windowSize : windowKind == HOPPING ? windowEvery : 0L;
+  }
+
+  /**
    * Folds the event that {@code x.reader} points at into {@code table}. Returns false when the
    * filter rejects it or its key is null. Exceptions from expressions or aggregations propagate to
    * the caller, which counts and reports them. The generic path: the key is extracted into

@@ -412,11 +412,25 @@ final class ViewRuntime {
         int keyId = t.findKey(kb, kb.length, hash);
         if (keyId >= 0) {
           found[0] = true;
-          for (int g = t.firstGroupOfKey(keyId); g >= 0; g = t.nextGroupOfKey(g)) {
-            long window = t.window(g);
-            if (window >= from && window < to) {
-              Row r = rows.computeIfAbsent(window, w -> new Row(p));
-              p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
+          long step = p.windowStep();
+          long starts = step > 0 ? startsBetween(from, to, step) : Long.MAX_VALUE;
+          if (starts < t.groupCountOfKey(keyId)) {
+            // a narrow range of a key with many windows: look its possible starts up, O(range / step)
+            long w = (Math.floorDiv(from - 1, step) + 1) * step;
+            for (long i = 0; i < starts; i++, w += step) {
+              int g = t.findGroup(keyId, w);
+              if (g >= 0) {
+                Row r = rows.computeIfAbsent(w, s -> new Row(p));
+                p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
+              }
+            }
+          } else {
+            for (int g = t.firstGroupOfKey(keyId); g >= 0; g = t.nextGroupOfKey(g)) {
+              long window = t.window(g);
+              if (window >= from && window < to) {
+                Row r = rows.computeIfAbsent(window, w -> new Row(p));
+                p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
+              }
             }
           }
         }
@@ -451,6 +465,23 @@ final class ViewRuntime {
    * {@code [from, to)}. Fragments come from the Base, every partition's Delta and several fold
    * tables, so a session that spans the cut or partitions is one session here.
    */
+  /**
+   * How many multiples of {@code step} lie in {@code [from, to)}: the window starts a read of that
+   * range can find, for views whose windows start at multiples of {@code step}. Saturates at
+   * {@code Long.MAX_VALUE} (an unbounded range).
+   */
+  static long startsBetween(long from, long to, long step) {
+    if (from == Long.MIN_VALUE || to == Long.MAX_VALUE) {
+      return Long.MAX_VALUE;
+    }
+    if (to <= from) {
+      return 0;
+    }
+    long first = Math.floorDiv(from - 1, step) + 1; // in units of step
+    long last = Math.floorDiv(to - 1, step);
+    return last < first ? 0 : (double) last - first + 1 >= Long.MAX_VALUE ? Long.MAX_VALUE : last - first + 1;
+  }
+
   private static TreeMap<Long, Row> mergeSessions(ViewProgram p, TreeMap<Long, Row> fragments, long from, long to,
       ViewProgram.Scratch x) {
     TreeMap<Long, Row> out = new TreeMap<>();
