@@ -386,7 +386,7 @@ public final class Expressions {
       return null;
     }
     int i = f.index();
-    String cmp = op;
+    int cmp = comparison(op); // resolved here: a switch on the operator's name per event costs its hash
     switch (f.type()) {
       case STRING: {
         if (!(c instanceof String)) {
@@ -488,17 +488,43 @@ public final class Expressions {
     return null;
   }
 
-  private static boolean holds(String op, int cmp) {
+  private static final int EQ = 0;
+  private static final int NE = 1;
+  private static final int LT = 2;
+  private static final int LE = 3;
+  private static final int GT = 4;
+  private static final int GE = 5;
+
+  /** The comparison operator {@code op} (a CEL function name, {@code _<_} and so on) as one of the codes above. */
+  private static int comparison(String op) {
     switch (op) {
       case "_==_":
-        return cmp == 0;
+        return EQ;
       case "_!=_":
-        return cmp != 0;
+        return NE;
       case "_<_":
-        return cmp < 0;
+        return LT;
       case "_<=_":
-        return cmp <= 0;
+        return LE;
       case "_>_":
+        return GT;
+      default:
+        return GE;
+    }
+  }
+
+  /** Whether a comparison's result {@code cmp} (negative, zero, positive) satisfies operator {@code op}. */
+  private static boolean holds(int op, int cmp) {
+    switch (op) {
+      case EQ:
+        return cmp == 0;
+      case NE:
+        return cmp != 0;
+      case LT:
+        return cmp < 0;
+      case LE:
+        return cmp <= 0;
+      case GT:
         return cmp > 0;
       default:
         return cmp >= 0;
