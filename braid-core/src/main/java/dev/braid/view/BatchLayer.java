@@ -766,14 +766,32 @@ final class BatchLayer {
       mine -= freed;
     }
 
-    /** Folds every bucket into the table, spills it as a run and empties the buckets. */
+    /**
+     * Folds every bucket into the table, spills it as a run and empties the buckets. A round starts
+     * when the buckets cannot grow, i.e. when they hold about the whole share, so the table would be
+     * left a few groups and spill a run of a few keys for every few new keys (thousands of runs). So
+     * each bucket, once folded, is cut to its part of half the share, and the table grows into what
+     * that frees, in this round and the next ones.
+     */
     private void flushRound() throws IOException {
       if (table == null) {
         newTable();
       }
+      long bucketBytes = 0;
+      for (byte[] a : data) {
+        bucketBytes += a.length;
+      }
+      int target = (int) Math.min(Integer.MAX_VALUE - 64, Math.max(MIN_BUCKET_BYTES, share / 2 / data.length));
       for (int b = 0; b < data.length; b++) {
         foldInto(b);
         used[b] = 0;
+        int cut = data[b].length - target;
+        if (cut > 0 && bucketBytes > share / 2) {
+          data[b] = new byte[target];
+          bucketBytes -= cut;
+          release(cut);
+          mine -= cut;
+        }
       }
       spillTable();
       rounds++;
