@@ -483,7 +483,8 @@ final class BatchLayer {
    * table, within the task's share. Buckets are sized from the partition's record count at the first
    * record; when they cannot grow, the task ends a <em>round</em>: it folds every bucket so far into
    * the table, spills the table as a sorted run (spilling it earlier if it outgrows the share), empties
-   * the buckets and reads on; after any round, the last one is flushed the same way, so all of that
+   * the buckets (cutting each, once folded, to its part of half the share, so that the table, not the
+   * buckets, gets the memory the buckets held) and reads on; after any round, the last one is flushed the same way, so all of that
    * partition's keys go through runs and {@link RunMerger}. Without rounds, a bucket's array is
    * released as soon as it is folded; a bucket whose table had to be spilled part way goes to runs
    * whole. Not covered: a section's buffer (256 KiB) and the Base writer's key positions (8 bytes per
