@@ -166,12 +166,15 @@ final class BatchLayer {
 
   /**
    * Whether the radix fold applies: the view groups by the stream's key (each key's events in one
-   * partition, the record's key slice is the group key), has no windows, and its row is fused by a
-   * {@link NumericFold} of at most {@value RadixFold#MAX_OPS} aggregations.
+   * partition, the record's key slice is the group key), has no windows or tumbling (fixed or zoned)
+   * or hopping ones, and its row is fused by a {@link NumericFold} of at most
+   * {@value RadixFold#MAX_OPS} aggregations. Session windows are not: which fragment an event joins
+   * depends on the key's fragments so far, not on the event alone.
    */
   static boolean canFoldByRadix(ViewProgram program) {
     NumericFold f = program.fusedFold();
-    return program.groupsByRecordKey() && program.window == null && f != null && f.ops() <= RadixFold.MAX_OPS;
+    return program.groupsByRecordKey() && program.windowKind != ViewProgram.SESSION && f != null
+        && f.ops() <= RadixFold.MAX_OPS;
   }
 
   /** Whether this cycle folds by radix partitions ({@link #canFoldByRadix} and not turned off). */
@@ -455,6 +458,16 @@ final class BatchLayer {
    * are final once the bucket is folded, and both threads write to the Base as they go, each through a
    * {@link BaseFile.Section} of its own.
    *
+   * <h2>Windows</h2>
+   * A windowed view's group is (key, window start). The bucket is still chosen by the key's hash
+   * alone, so all windows of a key land in one bucket and a key's Base entry (all its windows) is
+   * final once its bucket is folded. Pass 1 computes the event's window start as the one-pass fold
+   * does (tumbling: {@code floorDiv(t, size) * size}; zoned: {@link dev.braid.spec.WindowSpec#start},
+   * cached per window; hopping: the latest window that holds the event and how many hops back hold it
+   * too) and puts it in the entry; pass 2 folds into a windowed {@link GroupTable} and writes each key
+   * with its windows in the table's order, as {@link BaseFile#write} writes the one-pass fold's tables
+   * (a Base's entry lists its windows in no particular order; readers do not depend on it).
+   *
    * <h2>Same results</h2>
    * The hash is a fast one of the record's key slice (8 bytes at a time), used only to pick buckets and
    * table slots; the Base and runs still get each key's {@link GroupTable#hash}, computed once per key.
@@ -462,14 +475,16 @@ final class BatchLayer {
    * one-pass fold, through {@link NumericFold#addExtracted}, which applies the same helpers to the
    * values {@link NumericFold#extract} read. Skipped events (filter, null key) and events that throw
    * are handled as {@link ViewProgram#apply} handles them (an event whose values fail to read still
-   * creates its key and updates the row up to the failing aggregation, as the one-pass fold would).
+   * creates its key and updates the row up to the failing aggregation, as the one-pass fold would; for a
+   * hopping view only in the first of its windows, where the one-pass fold stopped).
    *
    * <h2>The memory budget</h2>
    * The buckets' arrays and the table are reserved from the cycle's account like a {@link Fold}'s
    * table, within the task's share. Buckets are sized from the partition's record count at the first
    * record; when they cannot grow, the task ends a <em>round</em>: it folds every bucket so far into
    * the table, spills the table as a sorted run (spilling it earlier if it outgrows the share), empties
-   * the buckets and reads on; after any round, the last one is flushed the same way, so all of that
+   * the buckets (cutting each, once folded, to its part of half the share, so that the table, not the
+   * buckets, gets the memory the buckets held) and reads on; after any round, the last one is flushed the same way, so all of that
    * partition's keys go through runs and {@link RunMerger}. Without rounds, a bucket's array is
    * released as soon as it is folded; a bucket whose table had to be spilled part way goes to runs
    * whole. Not covered: a section's buffer (256 KiB) and the Base writer's key positions (8 bytes per
@@ -478,13 +493,19 @@ final class BatchLayer {
    * <h2>Bucket entry</h2>
    * <pre>
    *   int hash | int key length (bits 0-25), skip flags of ops 0-4 (bits 26-30: null or where), partial (bit 31)
+   *   | [int skip flags of every op, if the row has more than 5 ops; bits 26-30 are then 0]
+   *   | [long window start, if windowed] | [int windows, if hopping: starts, every apart, going back]
    *   | key bytes | [int ops applied, if partial] | one long per op that reads a value
    * </pre>
+   * A row of at most 5 ops (count + sum, the commonest) keeps its null flags in the header, so its
+   * entries are as short as before rows of up to {@value #MAX_OPS} ops were taken.
    */
   private final class RadixFold {
 
-    /** The most aggregations a row may have: their skip flags (see {@link NumericFold#extract}) share an int with the key length. */
-    static final int MAX_OPS = 5;
+    /** The most aggregations a row may have: one bit each in an int of skip flags (see {@link NumericFold#extract}). */
+    static final int MAX_OPS = Integer.SIZE;
+    /** Rows of at most this many ops keep their null flags in the entry's header. */
+    private static final int INLINE_FLAGS = 5;
     private static final int LENGTH_BITS = 26;
     private static final int LENGTH_MASK = (1 << LENGTH_BITS) - 1;
     private static final int PARTIAL = 1 << 31;
@@ -494,6 +515,7 @@ final class BatchLayer {
     private static final int MIN_BUCKET_BYTES = 1 << 10;
     private static final int FIRST_TABLE_KEYS = 1 << 12;
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
     private final int partition;
     private final BaseFile.Writer writer;
@@ -504,6 +526,17 @@ final class BatchLayer {
     private final int valueBytes = fold.extractedBytes();
     private final int ops = fold.ops();
     private final int longWidth = program.longWidth;
+    /** Whether null flags have an int of their own in an entry (more than {@value #INLINE_FLAGS} ops). */
+    private final boolean wideFlags = ops > INLINE_FLAGS;
+    private final int windowKind = program.windowKind;
+    private final boolean windowed = windowKind != ViewProgram.NO_WINDOW;
+    private final long windowSize = windowed ? program.window.sizeMillis() : 0;
+    private final long windowEvery = windowKind == ViewProgram.HOPPING ? program.window.every().toMillis() : 0;
+    /** Bytes of an entry between its header and its key bytes: flags, window start, window count. */
+    private final int extraBytes = (wideFlags ? 4 : 0) + (windowed ? 8 : 0) + (windowKind == ViewProgram.HOPPING ? 4 : 0);
+    /** The zoned window the last event fell in, so that {@code java.time} runs once per window. */
+    private long zonedStart = 1;
+    private long zonedEnd = 0;
     private final RunFile.Sorter sorter = new RunFile.Sorter();
     private int bits;
     private byte[][] data;
@@ -592,16 +625,20 @@ final class BatchLayer {
       }
       int hash = hash(buf, keyOffset, keyLength);
       if (data == null) {
-        createBuckets(8 + keyLength + valueBytes);
+        createBuckets(8 + extraBytes + keyLength + valueBytes);
       }
       int b = bits == 0 ? 0 : hash >>> (32 - bits);
-      int need = 12 + keyLength + valueBytes; // room for the partial case's extra int too
+      int need = 12 + extraBytes + keyLength + valueBytes; // room for the partial case's extra int too
       if (used[b] + need > data[b].length) {
         growBucket(b, need);
       }
       byte[] a = data[b];
       int at = used[b];
-      int values = at + 8 + keyLength;
+      int keyAt = at + 8 + extraBytes;
+      if (windowed) {
+        writeWindows(a, at + 8 + (wideFlags ? 4 : 0), e.eventTime());
+      }
+      int values = keyAt + keyLength;
       int header = keyLength;
       long skip = x.skip[0]; // all zero without where conditions
       int nulls;
@@ -616,9 +653,44 @@ final class BatchLayer {
         nulls = (int) fold.extract(e, a, values, limit, skip);
       }
       INT.set(a, at, hash);
-      INT.set(a, at + 4, header | (nulls << LENGTH_BITS));
-      buf.get(keyOffset, a, at + 8, keyLength);
+      if (wideFlags) {
+        INT.set(a, at + 4, header);
+        INT.set(a, at + 8, nulls);
+      } else {
+        INT.set(a, at + 4, header | (nulls << LENGTH_BITS));
+      }
+      buf.get(keyOffset, a, keyAt, keyLength);
       used[b] = values + valueBytes;
+    }
+
+    /**
+     * Writes at {@code a[at ..]} the start of the window of event time {@code t} and, for hopping
+     * windows, how many windows hold it: the same starts, in the same order, as the one-pass fold
+     * ({@code ViewProgram.foldWindows}) computes.
+     */
+    private void writeWindows(byte[] a, int at, long t) {
+      switch (windowKind) {
+        case ViewProgram.TUMBLING:
+          LONG.set(a, at, Math.floorDiv(t, windowSize) * windowSize);
+          break;
+        case ViewProgram.ZONED:
+          if (t < zonedStart || t >= zonedEnd) {
+            zonedStart = program.window.start(t);
+            zonedEnd = program.window.end(zonedStart);
+          }
+          LONG.set(a, at, zonedStart);
+          break;
+        default: { // HOPPING
+          long last = Math.floorDiv(t, windowEvery) * windowEvery;
+          long first = t - windowSize; // windows starting after this hold t
+          int n = 0;
+          for (long s = last; s > first; s -= windowEvery) {
+            n++;
+          }
+          LONG.set(a, at, last);
+          INT.set(a, at + 8, n);
+        }
+      }
     }
 
     /** Buckets for the partition's records, sized from the first entry, within the share. */
@@ -696,14 +768,32 @@ final class BatchLayer {
       mine -= freed;
     }
 
-    /** Folds every bucket into the table, spills it as a run and empties the buckets. */
+    /**
+     * Folds every bucket into the table, spills it as a run and empties the buckets. A round starts
+     * when the buckets cannot grow, i.e. when they hold about the whole share, so the table would be
+     * left a few groups and spill a run of a few keys for every few new keys (thousands of runs). So
+     * each bucket, once folded, is cut to its part of half the share, and the table grows into what
+     * that frees, in this round and the next ones.
+     */
     private void flushRound() throws IOException {
       if (table == null) {
         newTable();
       }
+      long bucketBytes = 0;
+      for (byte[] a : data) {
+        bucketBytes += a.length;
+      }
+      int target = (int) Math.min(Integer.MAX_VALUE - 64, Math.max(MIN_BUCKET_BYTES, share / 2 / data.length));
       for (int b = 0; b < data.length; b++) {
         foldInto(b);
         used[b] = 0;
+        int cut = data[b].length - target;
+        if (cut > 0 && bucketBytes > share / 2) {
+          data[b] = new byte[target];
+          bucketBytes -= cut;
+          release(cut);
+          mine -= cut;
+        }
       }
       spillTable();
       rounds++;
@@ -718,16 +808,37 @@ final class BatchLayer {
         int hash = (int) INT.get(a, at);
         int header = (int) INT.get(a, at + 4);
         int len = header & LENGTH_MASK;
-        int values = at + 8 + len;
+        int keyAt = at + 8 + extraBytes;
+        int values = keyAt + len;
         int limit = ops;
         if (header < 0) {
           limit = (int) INT.get(a, values);
           values += 4;
         }
-        int k = table.findOrInsertKey(view, at + 8, len, hash);
-        fold.addExtracted(table.longs, k * longWidth, a, values, (header >>> LENGTH_BITS) & 0x1f, limit);
-        if (table.groupCount() != groupsSeen) {
-          afterNewKey();
+        int nulls = wideFlags ? (int) INT.get(a, at + 8) : (header >>> LENGTH_BITS) & 0x1f;
+        int k = table.findOrInsertKey(view, keyAt, len, hash);
+        if (!windowed) {
+          fold.addExtracted(table.longs, k * longWidth, a, values, nulls, limit);
+          if (table.groupCount() != groupsSeen) {
+            afterNewKey();
+          }
+        } else {
+          int w = at + 8 + (wideFlags ? 4 : 0);
+          long start = (long) LONG.get(a, w);
+          int windows = windowKind == ViewProgram.HOPPING ? (int) INT.get(a, w + 8) : 1;
+          if (header < 0) {
+            windows = Math.min(windows, 1); // the one-pass fold threw in the first window
+          }
+          for (int i = 0; i < windows; i++, start -= windowEvery) {
+            if (table.keyCount() == 0) { // spilled after the entry's previous window
+              k = table.findOrInsertKey(view, keyAt, len, hash);
+            }
+            int g = table.findOrInsertGroup(k, start);
+            fold.addExtracted(table.longs, g * longWidth, a, values, nulls, limit);
+            if (table.groupCount() != groupsSeen) { // per group: a hopping entry may add several
+              afterNewKey();
+            }
+          }
         }
         at = values + valueBytes;
       }
@@ -735,7 +846,7 @@ final class BatchLayer {
 
     private void newTable() {
       int keys = FIRST_TABLE_KEYS;
-      long perKey = 56 + 8L * Math.max(1, longWidth);
+      long perKey = 56 + 8L * Math.max(1, longWidth) + (windowed ? 16 : 0);
       while (keys > MIN_GROUPS_PER_RUN && !grow(keys * perKey)) {
         keys >>= 2;
       }
@@ -759,8 +870,8 @@ final class BatchLayer {
     }
 
     /**
-     * After the table gained a key (and folded its event): reserves what it may grow to before the
-     * next key, or spills it, leaving it empty, when that does not fit the share.
+     * After the table gained a group (and folded its event): reserves what it may grow to before the
+     * next group, or spills it, leaving it empty, when that does not fit the share.
      */
     private void afterNewKey() throws IOException {
       groupsSeen = table.groupCount();
@@ -800,12 +911,17 @@ final class BatchLayer {
       }
     }
 
-    /** Writes every key of the table to this task's section, appending full sections to the Base. */
+    /**
+     * Writes every key of the table, with its windows in the table's order (as {@link BaseFile#write}),
+     * to this task's section, appending full sections to the Base.
+     */
     private void writeGroups(GroupTable t) throws IOException {
       BaseFile.Section s = section;
       for (int k = 0; k < t.keyCount(); k++) {
         s.beginKey(t.keyBytes(), t.keyOffset(k), t.keyLength(k), t.keyHash(k));
-        s.window(0L, t.longs, k * t.longWidth, t.objects, k * t.objectWidth);
+        for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
+          s.window(t.window(g), t.longs, g * t.longWidth, t.objects, g * t.objectWidth);
+        }
         s.endKey();
         if (s.full()) {
           appendSection();

@@ -72,7 +72,7 @@ class RadixFoldPropertyTest {
     FieldType keyType = KEY_TYPES[rnd.nextInt(KEY_TYPES.length)];
     EventSchema schema = schema(keyType);
     ViewSpec.Builder b = ViewSpec.builder("v").from("e").groupBy("k");
-    int n = 1 + rnd.nextInt(5);
+    int n = 1 + rnd.nextInt(rnd.nextBoolean() ? 5 : 12); // more than 5: null flags in an int of their own
     for (int i = 0; i < n; i++) {
       b.aggregate("a" + i, FUSED[rnd.nextInt(FUSED.length)] + FoldFastPathTest.randomWhere(rnd));
     }
@@ -176,11 +176,7 @@ class RadixFoldPropertyTest {
       int keySpace, Random rnd) {
     EventEncoder encoder = new EventEncoder(schema);
     EventEncoder.Encoded enc = new EventEncoder.Encoded();
-    int partitions = stream.partitions();
-    RecordBatchBuilder[] batches = new RecordBatchBuilder[partitions];
-    for (int p = 0; p < partitions; p++) {
-      batches[p] = new RecordBatchBuilder();
-    }
+    Appender appender = new Appender(stream);
     Set<ByteBuffer> keys = new LinkedHashSet<>();
     for (int i = 0; i < events; i++) {
       Map<String, Object> event = new HashMap<>();
@@ -192,22 +188,46 @@ class RadixFoldPropertyTest {
       if (reason != null) {
         throw new AssertionError(reason + ": " + event);
       }
+      keys.add(ByteBuffer.wrap(appender.add(enc)));
+    }
+    appender.finish();
+    return keys;
+  }
+
+  /** Appends encoded events to their key's partition in batches of 500, in the order given. */
+  static final class Appender {
+    private final LogStream stream;
+    private final RecordBatchBuilder[] batches;
+
+    Appender(LogStream stream) {
+      this.stream = stream;
+      this.batches = new RecordBatchBuilder[stream.partitions()];
+      for (int p = 0; p < batches.length; p++) {
+        batches[p] = new RecordBatchBuilder();
+      }
+    }
+
+    /** Adds the event; returns a copy of its record key. */
+    byte[] add(EventEncoder.Encoded enc) {
       byte[] k = enc.key().clone();
-      keys.add(ByteBuffer.wrap(k));
-      int p = Partitioner.partition(k, 0, k.length, partitions);
+      int p = Partitioner.partition(k, 0, k.length, batches.length);
       batches[p].add(k, Arrays.copyOf(enc.value(), enc.valueLength()), enc.eventTime(), 0L);
       if (batches[p].count() == 500) {
         stream.append(p, batches[p]);
         batches[p].clear();
       }
+      return k;
     }
-    for (int p = 0; p < partitions; p++) {
-      if (batches[p].count() > 0) {
-        stream.append(p, batches[p]);
+
+    /** Appends what is left and flushes the stream. */
+    void finish() {
+      for (int p = 0; p < batches.length; p++) {
+        if (batches[p].count() > 0) {
+          stream.append(p, batches[p]);
+        }
       }
+      stream.flush();
     }
-    stream.flush();
-    return keys;
   }
 
   private static Object key(Random rnd, FieldType keyType, int keySpace) {
