@@ -59,7 +59,13 @@ public final class NumericFold {
   private final int[] op;
   private final int[] field;
   private final int[] slot;
-  /** Ops that read a field's value (sums, min, max): each has a column in an extracted row. */
+  /**
+   * Per op that reads a field's value (sums, min, max, avg), the column of that field in an
+   * extracted row; -1 for counts. Ops reading the same field share a column: the field is read
+   * once per event (a row of {@code min(price), max(price), sum(price)} extracts one value).
+   */
+  private final int[] column;
+  /** The distinct fields whose values ops read: the columns of an extracted row. */
   private final int valueColumns;
   /** The row is exactly {@code count} then {@code sum} of a long field, the commonest view. */
   private final boolean countLongSum;
@@ -69,9 +75,22 @@ public final class NumericFold {
     this.field = field;
     this.slot = slot;
     this.countLongSum = op.length == 2 && op[0] == COUNT && op[1] == LONG_SUM;
+    this.column = new int[op.length];
+    int[] columnField = new int[op.length];
     int v = 0;
-    for (int o : op) {
-      v += readsValue(o) ? 1 : 0;
+    for (int i = 0; i < op.length; i++) {
+      column[i] = -1;
+      if (readsValue(op[i])) {
+        for (int c = 0; c < v && column[i] < 0; c++) {
+          if (columnField[c] == field[i]) {
+            column[i] = c;
+          }
+        }
+        if (column[i] < 0) {
+          columnField[v] = field[i];
+          column[i] = v++;
+        }
+      }
     }
     this.valueColumns = v;
   }
@@ -152,11 +171,7 @@ public final class NumericFold {
    * {@code i} does not take this event).
    */
   public void add(long[] longs, int base, EventReader e, long skip) {
-    if (skip != 0) {
-      addSome(longs, base, e, skip);
-      return;
-    }
-    if (countLongSum) {
+    if (countLongSum && skip == 0) {
       longs[base]++;
       int f = field[1];
       if (!e.isNull(f)) {
@@ -164,66 +179,71 @@ public final class NumericFold {
       }
       return;
     }
-    int[] op = this.op;
-    for (int i = 0; i < op.length; i++) {
-      addOne(longs, base, e, i);
-    }
+    addSome(longs, base, e, skip);
   }
 
+  /**
+   * The ops not in {@code skip}, in row order. A field's null flag and value are read once and kept
+   * while the next ops read the same field (rows like {@code min(price), max(price), sum(price)});
+   * reading a field twice gives the same answer, so this is the same as reading it per op, and the
+   * first read that throws is at the same op.
+   */
   private void addSome(long[] longs, int base, EventReader e, long skip) {
+    int[] op = this.op;
+    int lastField = -1;
+    boolean isNull = true;
+    long bits = 0;
     for (int i = 0; i < op.length; i++) {
-      if ((skip & (1L << i)) == 0) {
-        addOne(longs, base, e, i);
+      if ((skip & (1L << i)) != 0) {
+        continue;
+      }
+      int o = op[i];
+      int at = base + slot[i];
+      if (o == COUNT) {
+        longs[at]++;
+        continue;
+      }
+      int f = field[i];
+      if (f != lastField) {
+        isNull = e.isNull(f);
+        bits = isNull || o == COUNT_VALUES ? 0 : e.getLong(f);
+        lastField = isNull || o != COUNT_VALUES ? f : -1; // a count of values has not read the value
+      }
+      if (!isNull) {
+        apply(o, longs, at, bits);
       }
     }
   }
 
-  private void addOne(long[] longs, int base, EventReader e, int i) {
-    int f = field[i];
-    int at = base + slot[i];
-    switch (op[i]) {
+  /** Op {@code o} of a non-null value whose raw 64 bits are {@code bits}, on the slots at {@code longs[at]}. */
+  private static void apply(int o, long[] longs, int at, long bits) {
+    switch (o) {
       case COUNT:
+      case COUNT_VALUES:
         longs[at]++;
         break;
-      case COUNT_VALUES:
-        if (!e.isNull(f)) {
-          longs[at]++;
-        }
-        break;
       case LONG_SUM:
-        if (!e.isNull(f)) {
-          longs[at] += e.getLong(f);
-        }
+        longs[at] += bits;
         break;
       case DOUBLE_SUM:
-        if (!e.isNull(f)) {
-          DoubleDouble.add(longs, at, e.getDouble(f));
-        }
+        DoubleDouble.add(longs, at, Double.longBitsToDouble(bits));
         break;
       case LONG_MIN:
       case LONG_MAX:
-        if (!e.isNull(f)) {
-          MinMaxAggregation.offerLong(longs, at, e.getLong(f), op[i] == LONG_MAX);
-        }
+        MinMaxAggregation.offerLong(longs, at, bits, o == LONG_MAX);
         break;
       case DOUBLE_MIN:
       case DOUBLE_MAX:
-        if (!e.isNull(f)) {
-          MinMaxAggregation.offerDouble(longs, at, e.getDouble(f), op[i] == DOUBLE_MAX);
-        }
+        MinMaxAggregation.offerDouble(longs, at, Double.longBitsToDouble(bits), o == DOUBLE_MAX);
         break;
       case LONG_AVG:
-        if (!e.isNull(f)) {
-          LongAvgAggregation.offer(longs, at, e.getLong(f));
-        }
+        LongAvgAggregation.offer(longs, at, bits);
         break;
       case DOUBLE_AVG:
-        if (!e.isNull(f)) {
-          DoubleAvgAggregation.offer(longs, at, e.getDouble(f));
-        }
+        DoubleAvgAggregation.offer(longs, at, Double.longBitsToDouble(bits));
         break;
       default:
-        throw new IllegalStateException("unknown op " + op[i]);
+        throw new IllegalStateException("unknown op " + o);
     }
   }
 
@@ -236,7 +256,7 @@ public final class NumericFold {
     return op.length;
   }
 
-  /** Bytes that {@link #extract} writes per event: 8 per op that reads a field's value. */
+  /** Bytes that {@link #extract} writes per event: 8 per distinct field that ops read the value of. */
   public int extractedBytes() {
     return 8 * valueColumns;
   }
@@ -245,35 +265,34 @@ public final class NumericFold {
    * Reads, for the first {@code limit} ops in row order, what {@link #add} would read from the
    * event: whether the op's field is null and, for ops that use it, the field's value as its raw
    * 64 bits (a double's bits are those {@link EventReader#getDouble} converts). Writes the values
-   * big-endian at {@code dst[at ..]}, one long per op that reads a value (0 for an op in
-   * {@code skip}, whose field is not read), and returns the ops that do not take this event: those
-   * in {@code skip} and those whose field is null. Reads happen in the order {@link #add} does them,
-   * so an exception from the event happens at the op where {@code add} would have thrown it.
+   * big-endian at {@code dst[at ..]}, one long per column (a distinct field that value ops read;
+   * 0 when no op within {@code limit} and outside {@code skip} read it, or it is null), and returns
+   * the ops that do not take this event: those in {@code skip} and those whose field is null. The
+   * first read of each field happens at the op where {@link #add} first reads it, so an exception
+   * from the event happens at the op where {@code add} would have thrown it.
    */
   public long extract(EventReader e, byte[] dst, int at, int limit, long skip) {
     long out = skip;
-    int c = at;
+    long loaded = 0; // columns written
     int[] op = this.op;
     for (int i = 0; i < limit; i++) {
       int o = op[i];
-      boolean reads = readsValue(o);
-      if ((skip & (1L << i)) != 0) {
-        if (reads) {
-          LONGS.set(dst, c, 0L);
-          c += 8;
-        }
+      if ((skip & (1L << i)) != 0 || o == COUNT) {
         continue;
       }
-      if (o == COUNT) {
-        continue;
-      }
-      boolean isNull = e.isNull(field[i]);
-      if (isNull) {
+      if (e.isNull(field[i])) {
         out |= 1L << i;
+        continue;
       }
-      if (reads) {
-        LONGS.set(dst, c, isNull ? 0L : e.getLong(field[i]));
-        c += 8;
+      int c = column[i];
+      if (c >= 0 && (loaded & (1L << c)) == 0) {
+        LONGS.set(dst, at + 8 * c, e.getLong(field[i]));
+        loaded |= 1L << c;
+      }
+    }
+    for (int c = 0; c < valueColumns; c++) {
+      if ((loaded & (1L << c)) == 0) {
+        LONGS.set(dst, at + 8 * c, 0L);
       }
     }
     return out;
@@ -315,46 +334,12 @@ public final class NumericFold {
       return;
     }
     int[] op = this.op;
-    int c = at;
     for (int i = 0; i < limit; i++) {
-      int o = op[i];
-      int s = base + slot[i];
-      long v = 0;
-      if (readsValue(o)) {
-        v = (long) LONGS.get(src, c);
-        c += 8;
-      }
       if ((skip & (1L << i)) != 0) {
         continue;
       }
-      switch (o) {
-        case COUNT:
-        case COUNT_VALUES:
-          longs[s]++;
-          break;
-        case LONG_SUM:
-          longs[s] += v;
-          break;
-        case DOUBLE_SUM:
-          DoubleDouble.add(longs, s, Double.longBitsToDouble(v));
-          break;
-        case LONG_MIN:
-        case LONG_MAX:
-          MinMaxAggregation.offerLong(longs, s, v, o == LONG_MAX);
-          break;
-        case DOUBLE_MIN:
-        case DOUBLE_MAX:
-          MinMaxAggregation.offerDouble(longs, s, Double.longBitsToDouble(v), o == DOUBLE_MAX);
-          break;
-        case LONG_AVG:
-          LongAvgAggregation.offer(longs, s, v);
-          break;
-        case DOUBLE_AVG:
-          DoubleAvgAggregation.offer(longs, s, Double.longBitsToDouble(v));
-          break;
-        default:
-          throw new IllegalStateException("unknown op " + o);
-      }
+      int c = column[i];
+      apply(op[i], longs, base + slot[i], c < 0 ? 0L : (long) LONGS.get(src, at + 8 * c));
     }
   }
 }

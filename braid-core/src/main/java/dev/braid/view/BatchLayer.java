@@ -304,13 +304,13 @@ final class BatchLayer {
      * budget.
      */
     private void newTable() {
-      long perKey = 56 + 8L * Math.max(1, program.longWidth) + 4L * program.objectWidth; // GroupTable's arrays
+      long perKey = tableBytes(1 << 12) >> 12; // about, to pick a first size
       int keys = (int) Math.min(MAX_INITIAL_KEYS, Long.highestOneBit(Math.max(1, share / perKey / 4)));
-      while (keys > MIN_GROUPS_PER_RUN && !tryReserve(keys * perKey)) {
+      while (keys > MIN_GROUPS_PER_RUN && !tryReserve(tableBytes(keys))) {
         keys >>= 2;
       }
       if (keys > MIN_GROUPS_PER_RUN) {
-        mine = keys * perKey;
+        mine = tableBytes(keys);
       } else {
         keys = MIN_GROUPS_PER_RUN;
         mine = 0;
@@ -846,16 +846,15 @@ final class BatchLayer {
 
     private void newTable() {
       int keys = FIRST_TABLE_KEYS;
-      long perKey = 56 + 8L * Math.max(1, longWidth) + (windowed ? 16 : 0);
-      while (keys > MIN_GROUPS_PER_RUN && !grow(keys * perKey)) {
+      while (keys > MIN_GROUPS_PER_RUN && !grow(tableBytes(keys))) {
         keys >>= 2;
       }
       if (keys <= MIN_GROUPS_PER_RUN) {
         keys = MIN_GROUPS_PER_RUN;
-        forceReserve(keys * perKey);
-        mine += keys * perKey;
+        forceReserve(tableBytes(keys));
+        mine += tableBytes(keys);
       }
-      long reservedForTable = keys * perKey;
+      long reservedForTable = tableBytes(keys);
       table = program.newTable(keys);
       long actual = table.memoryBytes();
       if (actual > reservedForTable) {
@@ -990,6 +989,11 @@ final class BatchLayer {
         return true;
       }
     }
+  }
+
+  /** The memory a fold table for {@code keys} expected keys allocates when created. */
+  private long tableBytes(int keys) {
+    return GroupTable.memoryBytes(program.longWidth, program.objectWidth, keys, program.window != null);
   }
 
   private void forceReserve(long bytes) {

@@ -3,7 +3,6 @@ package dev.braid.view;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.ChangeEvent;
 import dev.braid.Subscription;
 import dev.braid.ViewResult;
@@ -115,6 +114,8 @@ final class ChangeFeed implements AutoCloseable {
   private final LongSupplier clock;
   // guarded by this: the emitted windows, (key, window start) -> {id, hash}
   private final EmittedWindows emitted = new EmittedWindows();
+  // guarded by this: the records' JSON and the results' hashes
+  private final ChangeJson json = new ChangeJson();
   private final List<Sub> subscriptions = new CopyOnWriteArrayList<>();
   /** False for a feed that reads every key at every pass (the reference of the property test). */
   private final boolean incremental;
@@ -161,7 +162,7 @@ final class ChangeFeed implements AutoCloseable {
   /** Rebuilds what was emitted from the changes log. */
   synchronized void recover() {
     for (ChangeEvent e : read(log.startOffset(0), Integer.MAX_VALUE)) {
-      remember(e.key(), e.start(), e.id(), hash(JSON.valueToTree(e.values())));
+      remember(e.key(), e.start(), e.id(), json.hash(e.values()));
     }
   }
 
@@ -282,47 +283,36 @@ final class ChangeFeed implements AutoCloseable {
     keysRead += keys.size();
     // Appended a chunk at a time as the keys are read, so a pass that closes millions of windows
     // (a first pass over a long history) holds one chunk of events, not all of them.
-    List<ObjectNode> out = new ArrayList<>();
-    List<Object[]> remembered = new ArrayList<>(); // key, start, hash per record of out
-    long now = clock.getAsLong();
+    Pending out = new Pending(clock.getAsLong());
     int emittedNow = 0;
+    long[] open = new long[1];
     for (String key : keys) {
-      ViewResult r;
+      int seen = emitted.keyId(key);
+      open[0] = Long.MAX_VALUE;
       try {
-        r = runtime.get(key);
+        runtime.readWindows(key, (read, start, end, isFinal, longs, objects) -> {
+          if (end > closeAtOrBelow) {
+            open[0] = Math.min(open[0], end);
+            return;
+          }
+          int prior = emitted.find(seen, start);
+          long h = json.record(prior < 0, key, start, end, isFinal, prior < 0 ? -1 : emitted.id(prior),
+              read.version(), w, read.program(), longs, objects, read.scratch());
+          if (prior < 0 || emitted.hash(prior) != h) {
+            out.add(key, start, h, json);
+          }
+        });
       } catch (dev.braid.UnavailableException e) {
         nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired
         needFull = true; // the keys not read yet are read by a full pass
-        return emittedNow + append(out, remembered, now); // a damaged Base: nothing more until it is repaired
+        return emittedNow + append(out); // a damaged Base: nothing more until it is repaired
       }
-      int seen = emitted.keyId(key);
-      long open = Long.MAX_VALUE;
-      for (ViewResult.WindowValue wv : r.windows()) {
-        if (wv.end() > closeAtOrBelow) {
-          open = Math.min(open, wv.end());
-          continue;
-        }
-        JsonNode values = JSON.valueToTree(wv.values());
-        long h = hash(values);
-        int prior = emitted.find(seen, wv.start());
-        if (prior >= 0 && emitted.hash(prior) == h) {
-          continue;
-        }
-        ObjectNode o = JSON.createObjectNode();
-        o.put("kind", prior < 0 ? "close" : "correction").put("key", key).put("start", wv.start())
-            .put("end", wv.end()).put("state", wv.state().name().toLowerCase(java.util.Locale.ROOT))
-            .put("corrects", prior < 0 ? -1 : emitted.id(prior)).put("version", r.asOf().version())
-            .put("watermark", w);
-        o.set("values", values);
-        out.add(o);
-        remembered.add(new Object[] {key, wv.start(), h});
-      }
-      noteOpen(key, open);
+      noteOpen(key, open[0]);
       if (out.size() >= APPEND_CHUNK) {
-        emittedNow += append(out, remembered, now);
+        emittedNow += append(out);
       }
     }
-    emittedNow += append(out, remembered, now);
+    emittedNow += append(out);
     needFull = false;
     long next = nextBoundary(v.program.window, closeAtOrBelow);
     nextClose = openByEnd.isEmpty() ? next : Math.min(next, openByEnd.firstKey());
@@ -379,32 +369,54 @@ final class ChangeFeed implements AutoCloseable {
     return new long[] {passes, keysRead};
   }
 
-  /** Appends the events in {@code out} to the changes log, remembers them, clears both lists; returns how many. */
-  private int append(List<ObjectNode> out, List<Object[]> remembered, long now) {
+  /** Appends the events in {@code out} to the changes log, remembers them, empties {@code out}; returns how many. */
+  private int append(Pending out) {
     int n = out.size();
     if (n == 0) {
       return 0;
     }
-    for (int i = 0; i < n; i += APPEND_CHUNK) {
-      RecordBatchBuilder b = new RecordBatchBuilder(64 * 1024, log.config().maxRecordBytes());
-      int end = Math.min(n, i + APPEND_CHUNK);
-      for (int j = i; j < end; j++) {
-        try {
-          b.add(((String) remembered.get(j)[0]).getBytes(StandardCharsets.UTF_8), JSON.writeValueAsBytes(out.get(j)),
-              (Long) remembered.get(j)[1], now);
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      }
-      dev.braid.log.AppendResult appended = log.append(0, b);
-      for (int j = i; j < end; j++) {
-        Object[] m = remembered.get(j);
-        remember((String) m[0], (Long) m[1], appended.offset(j - i), (Long) m[2]);
-      }
+    dev.braid.log.AppendResult appended = log.append(0, out.batch);
+    for (int j = 0; j < n; j++) {
+      remember(out.keys.get(j), out.starts[j], appended.offset(j), out.hashes[j]);
     }
     out.clear();
-    remembered.clear();
     return n;
+  }
+
+  /** The events of a pass not appended yet: their records in one batch, and what to remember of each. */
+  private final class Pending {
+    final RecordBatchBuilder batch = new RecordBatchBuilder(64 * 1024, log.config().maxRecordBytes());
+    final List<String> keys = new ArrayList<>(APPEND_CHUNK);
+    long[] starts = new long[APPEND_CHUNK];
+    long[] hashes = new long[APPEND_CHUNK];
+    final long ingestTime;
+
+    Pending(long ingestTime) {
+      this.ingestTime = ingestTime;
+    }
+
+    int size() {
+      return keys.size();
+    }
+
+    /** Adds the record {@code json} holds; the caller appends once {@link #size} reaches {@code APPEND_CHUNK}. */
+    void add(String key, long start, long hash, ChangeJson json) {
+      byte[] k = key.getBytes(StandardCharsets.UTF_8);
+      int i = keys.size();
+      if (i == starts.length) { // one key's windows can overshoot the chunk
+        starts = java.util.Arrays.copyOf(starts, 2 * i);
+        hashes = java.util.Arrays.copyOf(hashes, 2 * i);
+      }
+      batch.add(k, 0, k.length, json.array(), 0, json.size(), start, ingestTime);
+      keys.add(key);
+      starts[i] = start;
+      hashes[i] = hash;
+    }
+
+    void clear() {
+      batch.clear();
+      keys.clear();
+    }
   }
 
   private void remember(String key, long start, long id, long hash) {
@@ -414,21 +426,6 @@ final class ChangeFeed implements AutoCloseable {
   /** Windows emitted so far (for status and tests). */
   synchronized int emittedWindows() {
     return emitted.size();
-  }
-
-  /** A 64-bit FNV-1a hash of the result's JSON. */
-  private static long hash(JsonNode values) {
-    byte[] b;
-    try {
-      b = JSON.writeValueAsBytes(values);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    long h = 0xcbf29ce484222325L;
-    for (byte x : b) {
-      h = (h ^ (x & 0xff)) * 0x100000001b3L;
-    }
-    return h;
   }
 
   // ---------------------------------------------------------------------------------------------

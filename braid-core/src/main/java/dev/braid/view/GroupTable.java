@@ -601,6 +601,17 @@ final class GroupTable {
     return (windowed ? 16L : 0L) + (long) Math.max(1, longWidth) * 8 + (objects == null ? 0 : (long) objectWidth * 4);
   }
 
+  /**
+   * The {@link #memoryBytes()} of a new table of these dimensions: what its constructor allocates,
+   * so the batch layer reserves a table's memory exactly before it creates it.
+   */
+  static long memoryBytes(int longWidth, int objectWidth, int expectedKeys, boolean windowed) {
+    int capacity = Integer.highestOneBit(Math.max(16, expectedKeys) * 2 - 1) << 1;
+    long keyCap = Math.max(16, expectedKeys);
+    long perGroup = (windowed ? 16L : 0L) + (long) Math.max(1, longWidth) * 8 + (objectWidth == 0 ? 0 : 4L * objectWidth);
+    return capacity * 8L + keyCap * 16 + keyCap * (windowed ? 8 : 6) * 4 + keyCap * perGroup + (windowed ? 16 * 4 : 0);
+  }
+
   /** Approximate heap bytes held by this table. */
   long memoryBytes() {
     return (long) slots.length * 8 + keyBytes.length + (long) keyCapacity * infoInts * 4

@@ -504,10 +504,25 @@ final class ViewProgram {
   Map<String, Object> result(long[] longs, int lb, Object[] objects, int ob, Scratch x) {
     Map<String, Object> out = new LinkedHashMap<>();
     for (int i = 0; i < aggregations.length; i++) {
-      x.state.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
-      out.put(names[i], aggregations[i].result(x.state));
+      out.put(names[i], result(i, longs, lb, objects, ob, x));
     }
     return out;
+  }
+
+  /** How many aggregations the row holds. */
+  int aggregationCount() {
+    return aggregations.length;
+  }
+
+  /** The name of aggregation {@code i}, its key in {@link #result}. */
+  String name(int i) {
+    return names[i];
+  }
+
+  /** The result of aggregation {@code i} of the row at the given bases. */
+  Object result(int i, long[] longs, int lb, Object[] objects, int ob, Scratch x) {
+    x.state.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
+    return aggregations[i].result(x.state);
   }
 
   void writeRow(DataOutput out, long[] longs, int lb, Object[] objects, int ob, Scratch x) throws IOException {

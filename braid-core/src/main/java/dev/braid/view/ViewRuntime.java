@@ -297,7 +297,11 @@ final class ViewRuntime {
 
   /** The merged result of {@code key}, for windowed views over windows starting in {@code [from, to)}. */
   ViewResult get(String key, long from, long to) {
-    byte[] kb = key.getBytes(StandardCharsets.UTF_8);
+    return result(key, mergedCurrent(key.getBytes(StandardCharsets.UTF_8), from, to));
+  }
+
+  /** {@link #merged} of the current version, whichever it is when its Delta is read. */
+  private Merged mergedCurrent(byte[] kb, long from, long to) {
     while (true) {
       Version v = current;
       if (v == damaged) {
@@ -307,7 +311,7 @@ final class ViewRuntime {
       if (d == null) {
         continue; // swapped out between the two reads; the next current has a Delta
       }
-      return read(v, d, key, kb, from, to);
+      return merged(v, d, kb, from, to);
     }
   }
 
@@ -357,7 +361,62 @@ final class ViewRuntime {
     }
   }
 
-  private ViewResult read(Version v, Delta d, String key, byte[] kb, long requestedFrom, long requestedTo) {
+  private ViewResult result(String key, Merged m) {
+    ViewProgram p = m.program;
+    ViewProgram.Scratch x = m.scratch;
+    Row total = new Row(p);
+    List<ViewResult.WindowValue> windows = new ArrayList<>();
+    for (Map.Entry<Long, Row> e : m.rows.entrySet()) {
+      Row r = e.getValue();
+      p.merge(total.longs, 0, total.objects, 0, r.longs, 0, r.objects, 0, x);
+      if (p.window != null) {
+        long end = p.windowEnd(e.getKey(), r.longs, 0);
+        windows.add(new ViewResult.WindowValue(e.getKey(), end, p.result(r.longs, 0, r.objects, 0, x),
+            m.isFinal(end) ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
+      }
+    }
+    return new ViewResult(name, key, m.found && !m.rows.isEmpty(), p.result(total.longs, 0, total.objects, 0, x),
+        windows, m.asOf);
+  }
+
+  /** One window of a key's merged result, for {@link #readWindows}. */
+  interface WindowRow {
+    /**
+     * Receives the window at {@code start}; {@code longs} and {@code objects} hold its merged state
+     * row at base 0, laid out by {@code read.program()}, and are only valid during the call.
+     */
+    void window(WindowsRead read, long start, long end, boolean isFinal, long[] longs, Object[] objects);
+  }
+
+  /**
+   * Reads {@code key}'s merged result as {@link #get} does and gives each window's merged state row
+   * to {@code out}, in start order, without building result maps (the changes feed renders the rows
+   * itself).
+   */
+  void readWindows(String key, WindowRow out) {
+    Merged m = mergedCurrent(key.getBytes(StandardCharsets.UTF_8), Long.MIN_VALUE, Long.MAX_VALUE);
+    if (m.program.window != null) {
+      WindowsRead read = new WindowsRead(m.program, m.scratch, m.asOf.version());
+      for (Map.Entry<Long, Row> e : m.rows.entrySet()) {
+        Row r = e.getValue();
+        long end = m.program.windowEnd(e.getKey(), r.longs, 0);
+        out.window(read, e.getKey(), end, m.isFinal(end), r.longs, r.objects);
+      }
+    }
+  }
+
+  /** What {@link #readWindows} reads from: the rows' program, a scratch for rendering them, and the version. */
+  record WindowsRead(ViewProgram program, ViewProgram.Scratch scratch, long version) {}
+
+  /** A key's merged rows by window start (sessions merged), before they become results. */
+  private record Merged(ViewProgram program, ViewProgram.Scratch scratch, TreeMap<Long, Row> rows, boolean found,
+      AsOf asOf, long finalUntil) {
+    boolean isFinal(long end) {
+      return finalUntil != Long.MIN_VALUE && end <= finalUntil;
+    }
+  }
+
+  private Merged merged(Version v, Delta d, byte[] kb, long requestedFrom, long requestedTo) {
     ViewProgram p = v.program;
     boolean sessions = p.sessionSlot >= 0;
     long wantedFrom = Math.max(requestedFrom, v.horizon); // evicted windows are gone, and not read if recreated
@@ -441,21 +500,7 @@ final class ViewRuntime {
     }
     AsOf asOf = new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark());
     TreeMap<Long, Row> merged = sessions ? mergeSessions(p, rows, wantedFrom, requestedTo, x) : rows;
-    long finalUntil = finalUntil(p, d);
-    Row total = new Row(p);
-    List<ViewResult.WindowValue> windows = new ArrayList<>();
-    for (Map.Entry<Long, Row> e : merged.entrySet()) {
-      Row r = e.getValue();
-      p.merge(total.longs, 0, total.objects, 0, r.longs, 0, r.objects, 0, x);
-      if (p.window != null) {
-        long end = p.windowEnd(e.getKey(), r.longs, 0);
-        boolean closed = finalUntil != Long.MIN_VALUE && end <= finalUntil;
-        windows.add(new ViewResult.WindowValue(e.getKey(), end, p.result(r.longs, 0, r.objects, 0, x),
-            closed ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
-      }
-    }
-    return new ViewResult(name, key, found[0] && !merged.isEmpty(), p.result(total.longs, 0, total.objects, 0, x),
-        windows, asOf);
+    return new Merged(p, x, merged, found[0], asOf, finalUntil(p, d));
   }
 
   /**

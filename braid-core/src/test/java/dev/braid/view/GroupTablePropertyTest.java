@@ -15,6 +15,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -29,6 +30,22 @@ import org.junit.jupiter.params.provider.MethodSource;
  * key's list of groups against the model, and the counts.
  */
 class GroupTablePropertyTest {
+
+  /** The batch layer reserves a table's memory before creating it: the estimate is what the table then holds. */
+  @Test
+  void shouldKnowTheMemoryOfANewTableBeforeCreatingIt() {
+    for (boolean windowed : new boolean[] {false, true}) {
+      for (int keys : new int[] {0, 1, 15, 16, 17, 100, 4096, 5000}) {
+        for (int[] width : new int[][] {{0, 0}, {1, 0}, {7, 0}, {2, 3}}) {
+          GroupTable t = new GroupTable(width[0], width[1], keys, (l, lb, o, ob) -> { }, windowed);
+          assertThat(GroupTable.memoryBytes(width[0], width[1], keys, windowed))
+              .as("windowed %s, %d keys, widths %s", windowed, keys, Arrays.toString(width))
+              .isEqualTo(t.memoryBytes());
+        }
+      }
+    }
+  }
+
 
   private static final int WIDTH = 2;
   /** What a new row holds: the last slot is set by the table's init, so a stale row after clear shows. */
