@@ -29,7 +29,10 @@ import java.util.Map;
  * before the event touches any group, into the <em>skip mask</em> of {@link Scratch#skip}: the
  * aggregations whose condition rejected the event leave their slots alone, while the group is
  * created and the other aggregations fold as usual. A condition that throws skips the whole event,
- * as a throwing filter does. The batch layer and the speed layer
+ * as a throwing filter does. {@link WhereConditions} keeps this cheap when many aggregations have
+ * conditions: a condition of the same text is tested once for all of them, and range conditions of
+ * one int field ({@code price >= 10000 && price < 1000000}) read the field once and compare it with
+ * plain bounds, with no call per condition. The batch layer and the speed layer
  * both fold events with {@link #apply}; reads merge rows with {@link #merge} and turn them into
  * results with {@link #result}. Immutable and shared by all threads; per-thread scratch lives in
  * {@link Scratch}.
@@ -39,8 +42,8 @@ final class ViewProgram {
   final ViewSpec spec;
   final EventSchema schema;
   private final EventPredicate filter;
-  /** Each aggregation's {@code where} condition, null where it has none; null when none has one. */
-  private final EventPredicate[] where;
+  /** The aggregations' {@code where} conditions; null when none has one. */
+  private final WhereConditions where;
   private final KeyExtractor key;
   final WindowSpec window;
   final String[] names;
@@ -109,18 +112,14 @@ final class ViewProgram {
     this.argType = new FieldType[n];
     this.longBase = new int[n];
     this.objectBase = new int[n];
-    EventPredicate[] conditions = new EventPredicate[n];
-    boolean anyCondition = false;
+    String[] conditions = new String[n];
     int lw = 0;
     int ow = 0;
     int i = 0;
     for (Map.Entry<String, String> e : spec.aggregates().entrySet()) {
       AggregateCall call = Aggregations.parse(e.getValue());
       names[i] = e.getKey();
-      if (call.where() != null) {
-        conditions[i] = ex.predicate(call.where());
-        anyCondition = true;
-      }
+      conditions[i] = call.where();
       if (call.field() == null) {
         argField[i] = -1;
       } else {
@@ -146,7 +145,7 @@ final class ViewProgram {
     this.windowEvery = w != null && w.kind() == WindowSpec.Kind.HOPPING ? w.every().toMillis() : 0;
     this.sessionSlot = windowKind == SESSION ? lw++ : -1;
     this.allowedLateness = spec.allowedLateness() == null ? -1 : spec.allowedLateness().toMillis();
-    this.where = anyCondition ? conditions : null;
+    this.where = WhereConditions.of(ex, conditions);
     this.longWidth = lw;
     this.objectWidth = ow;
     this.recordKeyField = fastPaths && BatchLayer.isKeyPartitioned(this) ? schema.key().index() : -1;
@@ -183,6 +182,11 @@ final class ViewProgram {
     return where != null;
   }
 
+  /** The aggregations' compiled {@code where} conditions; null when none has one. */
+  WhereConditions whereConditions() {
+    return where;
+  }
+
   /**
    * Whether the view takes the event: its filter accepts it; then sets {@code x.skip} to the
    * aggregations whose {@code where} condition rejects it. Exceptions from the filter or a condition
@@ -193,13 +197,7 @@ final class ViewProgram {
       return false;
     }
     if (where != null) {
-      long[] skip = x.skip;
-      java.util.Arrays.fill(skip, 0L);
-      for (int i = 0; i < where.length; i++) {
-        if (where[i] != null && !where[i].test(e)) {
-          skip[i >>> 6] |= 1L << i;
-        }
-      }
+      where.fill(e, x.skip);
     }
     return true;
   }

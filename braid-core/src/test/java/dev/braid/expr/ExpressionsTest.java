@@ -159,6 +159,75 @@ class ExpressionsTest {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Range conditions
+  // ---------------------------------------------------------------------------------------------
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "qty < 10000                                    | -9223372036854775808 | 9999",
+      "qty >= 10000 && qty < 1000000                  | 10000                | 999999",
+      "10000 <= qty && 1000000 > qty                  | 10000                | 999999",
+      "qty == 5                                       | 5                    | 5",
+      "-5 == qty                                      | -5                   | -5",
+      "-1 < qty                                       | 0                    | 9223372036854775807",
+      "qty > 5 && qty < 7                             | 6                    | 6",
+      "qty > 1 && qty < 10 && qty <= 8                | 2                    | 8",
+      "(qty >= 3 && 10 >= qty) && (qty > 4 && qty == 7) | 7                  | 7",
+      "ts >= 0 && ts < 86400000                       | 0                    | 86399999",
+      "qty >= -9223372036854775808                    | -9223372036854775808 | 9223372036854775807",
+      "qty <= 9223372036854775807                     | -9223372036854775808 | 9223372036854775807",
+      "qty > 9223372036854775806                      | 9223372036854775807  | 9223372036854775807",
+      "qty < -9223372036854775807                     | -9223372036854775808 | -9223372036854775808",
+      "-9223372036854775808 < qty                     | -9223372036854775807 | 9223372036854775807"})
+  void shouldDescribeBoundsOfOneIntFieldAsAClosedRange(String text, long min, long max) {
+    Expressions.LongRange r = ex.range(text);
+    assertThat(r).as(text).isNotNull();
+    assertThat(r.field().name()).as(text).isEqualTo(text.contains("ts") ? "ts" : "qty");
+    assertThat(r.min()).as(text).isEqualTo(min);
+    assertThat(r.max()).as(text).isEqualTo(max);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"qty > 5 && qty < 3", "qty > 5 && qty < 6", "qty > 9223372036854775807",
+      "qty < -9223372036854775808", "9223372036854775807 < qty", "qty == 1 && qty == 2",
+      "qty > -1 && -1 >= qty"})
+  void shouldDescribeConditionsThatNeverHoldAsTheEmptyRange(String text) {
+    Expressions.LongRange r = ex.range(text);
+    assertThat(r).as(text).isEqualTo(Expressions.LongRange.empty(SCHEMA.require("qty")));
+    assertThat(r.isEmpty()).isTrue();
+    assertThat(r.contains(Long.MIN_VALUE) || r.contains(0) || r.contains(Long.MAX_VALUE)).isFalse();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"qty != 5", "qty > 1 || qty < -1", "qty > 1 && ts < 5", "amount > 1.0",
+      "country == 'US'", "!(qty < 5)", "qty in [1, 2]", "qty + 1 > 5", "qty > 1 && vip", "vip", "true",
+      "qty == qty", "qty > 1 && qty != 5", "qty > 1 && (qty < 5 || qty > 9)", "qty > 1 && true"})
+  void shouldNotDescribeOtherConditionsAsRanges(String text) {
+    assertThat(ex.range(text)).as(text).isNull();
+  }
+
+  @Test
+  void shouldHoldWhereThePredicateHoldsAndNotForANullField() {
+    String text = "qty >= 3 && qty < 5";
+    Expressions.LongRange r = ex.range(text);
+    EventPredicate p = ex.predicate(text);
+    for (Long qty : new Long[] {null, 2L, 3L, 4L, 5L}) {
+      EventReader e = read(SCHEMA, event("user", "u1", "qty", qty));
+      boolean inRange = !e.isNull(r.field().index()) && r.contains(e.getLong(r.field().index()));
+      assertThat(inRange).as("qty %s", qty).isEqualTo(p.test(e));
+    }
+    assertThat(r.contains(3)).isTrue();
+    assertThat(r.contains(5)).isFalse();
+  }
+
+  @Test
+  void shouldRefuseInvalidRangeConditionsAndRangesOfOtherTypes() {
+    assertThatThrownBy(() -> ex.range("qty <")).isInstanceOf(ExpressionException.class);
+    assertThatThrownBy(() -> new Expressions.LongRange(SCHEMA.require("amount"), 0, 1))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'amount' is DOUBLE");
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Group keys
   // ---------------------------------------------------------------------------------------------
 
