@@ -157,11 +157,7 @@ public final class Expressions {
       // (a constant reads no field, so no event is needed)
       Object v = new CelProgram(text, ast).eval(null);
       if (v != null) {
-        byte[] constant = String.valueOf(v).getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        return (e, out) -> {
-          out.set(constant, 0, constant.length);
-          return true;
-        };
+        return new KeyExtractor.Constant(String.valueOf(v).getBytes(java.nio.charset.StandardCharsets.UTF_8));
       }
     }
     return celKey(text, ast);

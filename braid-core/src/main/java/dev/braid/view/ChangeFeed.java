@@ -296,11 +296,13 @@ final class ChangeFeed implements AutoCloseable {
             return;
           }
           int prior = emitted.find(seen, start);
-          long h = json.record(prior < 0, key, start, end, isFinal, prior < 0 ? -1 : emitted.id(prior),
-              read.version(), w, read.program(), longs, objects, read.scratch());
-          if (prior < 0 || emitted.hash(prior) != h) {
-            out.add(key, start, h, json);
+          long h = json.values(read.program(), longs, objects, read.scratch());
+          if (prior >= 0 && emitted.hash(prior) == h) {
+            json.abandon();
+            return;
           }
+          json.finish(prior < 0, key, start, end, isFinal, prior < 0 ? -1 : emitted.id(prior), read.version(), w);
+          out.add(key, start, h, json);
         });
       } catch (dev.braid.UnavailableException e) {
         nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired

@@ -3,6 +3,7 @@ package dev.braid.view;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonFactoryBuilder;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -31,66 +32,140 @@ final class ChangeJson {
   /** Data binding for values of other types; also the generator's codec. */
   private static final ObjectMapper BINDING = new ObjectMapper(FACTORY);
 
+  private static final SerializedString VALUES = new SerializedString("values");
+  private static final SerializedString KIND = new SerializedString("kind");
+  private static final SerializedString KEY = new SerializedString("key");
+  private static final SerializedString START = new SerializedString("start");
+  private static final SerializedString END = new SerializedString("end");
+  private static final SerializedString STATE = new SerializedString("state");
+  private static final SerializedString CORRECTS = new SerializedString("corrects");
+  private static final SerializedString VERSION = new SerializedString("version");
+  private static final SerializedString WATERMARK = new SerializedString("watermark");
+  private static final SerializedString CLOSE = new SerializedString("close");
+  private static final SerializedString CORRECTION = new SerializedString("correction");
+  private static final SerializedString FINAL = new SerializedString("final");
+  private static final SerializedString PROVISIONAL = new SerializedString("provisional");
+
   private final Buffer out = new Buffer();
-  private final JsonGenerator g;
+  /** Replaced when a write fails half-way, so the next record starts from a clean state. */
+  private JsonGenerator g;
+  private ViewProgram namesOf;
+  private SerializedString[] names;
 
   ChangeJson() {
+    g = newGenerator();
+  }
+
+  private JsonGenerator newGenerator() {
     try {
-      g = FACTORY.createGenerator(out);
+      JsonGenerator generator = FACTORY.createGenerator(out);
+      generator.setCodec(BINDING);
+      return generator;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    g.setCodec(BINDING);
   }
 
-  /** The hash of {@code values}' JSON (see the class comment), as {@link #record} computes it. */
+  /** Drops a record whose writing failed (a value that data binding cannot write) and rethrows. */
+  private RuntimeException failed(Exception e) {
+    g = newGenerator();
+    out.reset();
+    return e instanceof RuntimeException r ? r : new UncheckedIOException((IOException) e);
+  }
+
+  /** The hash of {@code values}' JSON (see the class comment), as {@link #values} computes it. */
   long hash(Map<String, Object> values) {
     out.reset();
     try {
       write(values);
       g.flush();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    } catch (IOException | RuntimeException e) {
+      throw failed(e);
     }
     return fnv(0, out.size());
   }
 
   /**
-   * Writes one change event's record, its values the results of {@code p}'s aggregations over the
-   * state row {@code longs}/{@code objects} (base 0); its bytes are {@code array()[0, size())}
-   * until the next call. The field names and order are those {@link ChangeFeed} decodes. Returns
-   * the hash of the values, equal to {@link #hash} of the same values as a map.
+   * Starts a change event's record with its values, the results of {@code p}'s aggregations over
+   * the state row {@code longs}/{@code objects} (base 0), and returns their hash, equal to
+   * {@link #hash} of the same values as a map. Then either {@link #finish} completes the record or
+   * {@link #abandon} drops it: a pass that finds a window's result as it emitted it pays for its
+   * values only. Values come first in the record so that the hash is known before anything else
+   * is written; {@link ChangeFeed} decodes fields by name.
    */
-  long record(boolean close, String key, long start, long end, boolean isFinal, long corrects, long version,
-      long watermark, ViewProgram p, long[] longs, Object[] objects, ViewProgram.Scratch x) {
+  long values(ViewProgram p, long[] longs, Object[] objects, ViewProgram.Scratch x) {
     out.reset();
+    SerializedString[] names = names(p);
     try {
       g.writeStartObject();
-      g.writeStringField("kind", close ? "close" : "correction");
-      g.writeStringField("key", key);
-      g.writeNumberField("start", start);
-      g.writeNumberField("end", end);
-      g.writeStringField("state", isFinal ? "final" : "provisional");
-      g.writeNumberField("corrects", corrects);
-      g.writeNumberField("version", version);
-      g.writeNumberField("watermark", watermark);
-      g.writeFieldName("values");
+      g.writeFieldName(VALUES);
       g.writeStartObject();
       g.flush();
       int from = out.size() - 1; // the values' '{', after the field name's ':'
-      for (int i = 0, n = p.aggregationCount(); i < n; i++) {
-        g.writeFieldName(p.name(i));
+      for (int i = 0; i < names.length; i++) {
+        g.writeFieldName(names[i]);
         write(p.result(i, longs, 0, objects, 0, x));
       }
       g.writeEndObject();
       g.flush();
-      int to = out.size();
+      return fnv(from, out.size());
+    } catch (IOException | RuntimeException e) {
+      throw failed(e);
+    }
+  }
+
+  /**
+   * Completes the record {@link #values} started; its bytes are {@code array()[0, size())} until
+   * the next call. The field names are those {@link ChangeFeed} decodes.
+   */
+  void finish(boolean close, String key, long start, long end, boolean isFinal, long corrects, long version,
+      long watermark) {
+    try {
+      g.writeFieldName(KIND);
+      g.writeString(close ? CLOSE : CORRECTION);
+      g.writeFieldName(KEY);
+      g.writeString(key);
+      g.writeFieldName(START);
+      g.writeNumber(start);
+      g.writeFieldName(END);
+      g.writeNumber(end);
+      g.writeFieldName(STATE);
+      g.writeString(isFinal ? FINAL : PROVISIONAL);
+      g.writeFieldName(CORRECTS);
+      g.writeNumber(corrects);
+      g.writeFieldName(VERSION);
+      g.writeNumber(version);
+      g.writeFieldName(WATERMARK);
+      g.writeNumber(watermark);
       g.writeEndObject();
       g.flush();
-      return fnv(from, to);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    } catch (IOException | RuntimeException e) {
+      throw failed(e);
     }
+  }
+
+  /** Drops the record {@link #values} started (the generator is left between records again). */
+  void abandon() {
+    try {
+      g.writeEndObject();
+      g.flush();
+    } catch (IOException | RuntimeException e) {
+      throw failed(e);
+    }
+    out.reset();
+  }
+
+  /** The aggregation names of {@code p}, encoded once per program. */
+  private SerializedString[] names(ViewProgram p) {
+    if (p != namesOf) {
+      SerializedString[] n = new SerializedString[p.aggregationCount()];
+      for (int i = 0; i < n.length; i++) {
+        n[i] = new SerializedString(p.name(i));
+      }
+      names = n;
+      namesOf = p;
+    }
+    return names;
   }
 
   private long fnv(int from, int to) {
@@ -102,12 +177,12 @@ final class ChangeJson {
     return h;
   }
 
-  /** The buffer of the last {@link #record}. */
+  /** The buffer of the last record {@link #finish}ed. */
   byte[] array() {
     return out.array();
   }
 
-  /** The length of the last {@link #record}. */
+  /** The length of the last record {@link #finish}ed. */
   int size() {
     return out.size();
   }

@@ -127,6 +127,8 @@ final class GroupTable {
   private long[] groupEntry;
   private int groupCapacity;
   long[] longs;
+  /** How many times {@link #clear} ran: key ids stay valid until the next clear. */
+  private int clears;
   Object[] objects;
   private int groups;
 
@@ -205,6 +207,11 @@ final class GroupTable {
     s.keys = keys;
     s.groups = groups;
     return s;
+  }
+
+  /** How many times the table was cleared; a key id cached with this value is valid while it is unchanged. */
+  int clears() {
+    return clears;
   }
 
   int keyCount() {
@@ -649,6 +656,7 @@ final class GroupTable {
    * layer has spilled fills again without allocating. Drops the references to state objects.
    */
   void clear() {
+    clears++;
     Arrays.fill(slots, EMPTY);
     if (windowed) {
       Arrays.fill(groupSlots, NONE);

@@ -373,15 +373,11 @@ final class SpeedLayer implements AutoCloseable {
             }
             long chunkMax = Long.MIN_VALUE;
             for (int j = 0; j < k.size; j++) {
-              long offset = k.offset[j];
-              long et = k.eventTime[j];
-              if (et > chunkMax) {
-                chunkMax = et;
-              }
-              for (Target t : into) {
-                if (offset < t.delta.writerPosition()) {
-                  continue;
-                }
+              chunkMax = Math.max(chunkMax, k.eventTime[j]);
+            }
+            // view by view over the chunk: each view's records in log order, its table and program hot
+            for (Target t : into) {
+              for (int j = firstAtOrAfter(k, t.delta.writerPosition()); j < k.size; j++) {
                 try {
                   int r = t.program.applySpeed(t.delta, t.scratch, k, j, maxOutOfOrder);
                   if ((r & ViewProgram.FOLDED) != 0) {
@@ -391,13 +387,13 @@ final class SpeedLayer implements AutoCloseable {
                     noteLate(t, k, j);
                   }
                 } catch (RuntimeException e) {
-                  reportEventError(t, offset, e);
+                  reportEventError(t, k.offset[j], e);
                 }
               }
-              last = offset;
-              n++;
             }
             if (k.size > 0) {
+              last = k.offset[k.size - 1];
+              n += k.size;
               if (chunkMax > maxEventTime) {
                 maxEventTime = chunkMax;
               }
@@ -425,6 +421,15 @@ final class SpeedLayer implements AutoCloseable {
         }
       }
       return true;
+    }
+
+    /** The first record of {@code k} at or after {@code position} (records are in offset order). */
+    private static int firstAtOrAfter(RecordChunk k, long position) {
+      int j = 0;
+      while (j < k.size && k.offset[j] < position) {
+        j++;
+      }
+      return j;
     }
 
     /** Notes a late event for the late log (written after the Deltas' locks are released). */

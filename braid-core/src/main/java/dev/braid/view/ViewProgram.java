@@ -45,6 +45,9 @@ final class ViewProgram {
   /** The aggregations' {@code where} conditions; null when none has one. */
   private final WhereConditions where;
   private final KeyExtractor key;
+  /** The key of every event when the view groups by a constant (fast paths only), else null. */
+  private final byte[] constantKey;
+  private final int constantKeyHash;
   final WindowSpec window;
   final String[] names;
   final Aggregation[] aggregations;
@@ -104,6 +107,8 @@ final class ViewProgram {
     Expressions ex = new Expressions(schema);
     this.filter = spec.filter() == null ? null : ex.predicate(spec.filter());
     this.key = ex.key(spec.groupBy());
+    this.constantKey = fastPaths ? key.constant() : null;
+    this.constantKeyHash = constantKey == null ? 0 : GroupTable.hash(constantKey, constantKey.length);
     this.window = spec.window();
     int n = spec.aggregates().size();
     this.names = new String[n];
@@ -214,6 +219,10 @@ final class ViewProgram {
     /** The zoned window the last event fell in, so the fold calls {@code java.time} once per window. */
     long zonedStart = 1;
     long zonedEnd = 0;
+    /** The table whose id of the constant key {@link #keyId} is, and its clear count then (see {@code constantKeyId}). */
+    GroupTable keyTable;
+    int keyTableClears;
+    int keyId;
     /**
      * The current event's skip mask, bit {@code i} for aggregation {@code i}: set by {@link #admit}
      * when a {@code where} condition rejects the event; all zero in views without conditions.
@@ -280,12 +289,17 @@ final class ViewProgram {
     if (!admit(e, x)) {
       return false;
     }
-    if (!key.extract(e, x.key)) {
-      return false;
+    int keyId;
+    if (constantKey != null) {
+      keyId = constantKeyId(table, x);
+    } else {
+      if (!key.extract(e, x.key)) {
+        return false;
+      }
+      byte[] kb = x.key.bytes();
+      int kl = x.key.length();
+      keyId = table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl));
     }
-    byte[] kb = x.key.bytes();
-    int kl = x.key.length();
-    int keyId = table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl));
     fold(table, keyId, e, x);
     table.markChanged(keyId);
     return true;
@@ -317,7 +331,9 @@ final class ViewProgram {
       return 0;
     }
     int keyId;
-    if (recordKeyField < 0) {
+    if (constantKey != null) {
+      keyId = constantKeyId(table, x);
+    } else if (recordKeyField < 0) {
       if (!key.extract(e, x.key)) {
         return 0;
       }
@@ -360,6 +376,20 @@ final class ViewProgram {
       return apply(pd.table, x, k, j, pd.partition) ? FOLDED : 0;
     }
     return applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.lateReference(), maxOutOfOrder));
+  }
+
+  /**
+   * The id of the one key of a view grouped by a constant in {@code table}: looked up (and
+   * inserted) once per table, again only after the table was cleared, instead of hashed and
+   * compared per event.
+   */
+  private int constantKeyId(GroupTable table, Scratch x) {
+    if (x.keyTable != table || x.keyTableClears != table.clears()) {
+      x.keyId = table.findOrInsertKey(constantKey, constantKey.length, constantKeyHash);
+      x.keyTable = table;
+      x.keyTableClears = table.clears();
+    }
+    return x.keyId;
   }
 
   /** Windows ending at or before this are closed for good at a partition whose largest event time is {@code max}. */

@@ -124,6 +124,10 @@ final class WhereConditions {
    * event {@code e}, clearing every other bit. Allocates nothing; exceptions from a condition propagate.
    */
   void fill(EventReader e, long[] skip) {
+    if (words == 1) {
+      skip[0] = mask(e);
+      return;
+    }
     Arrays.fill(skip, 0L);
     for (int g = 0; g < rangeField.length; g++) {
       int f = rangeField[g];
@@ -143,6 +147,30 @@ final class WhereConditions {
         or(skip, 0, predicateMask, p * words, words);
       }
     }
+  }
+
+  /** {@link #fill} of a view of at most 64 aggregations, whose mask is one long: kept in a register. */
+  private long mask(EventReader e) {
+    long m = 0;
+    for (int g = 0; g < rangeField.length; g++) {
+      int f = rangeField[g];
+      if (e.isNull(f)) {
+        m |= nullMask[g];
+        continue;
+      }
+      long v = e.getLong(f);
+      for (int r = rangeStart[g], end = rangeStart[g + 1]; r < end; r++) {
+        if (v < min[r] || v > max[r]) {
+          m |= rangeMask[r];
+        }
+      }
+    }
+    for (int p = 0; p < predicates.length; p++) {
+      if (!predicates[p].test(e)) {
+        m |= predicateMask[p];
+      }
+    }
+    return m;
   }
 
   /** How many distinct ranges are compared per event (for tests). */

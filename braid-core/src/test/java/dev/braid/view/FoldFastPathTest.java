@@ -90,6 +90,56 @@ class FoldFastPathTest {
     assertSameTables(fast, fastTable, genericTable, context);
   }
 
+  /**
+   * A view grouped by a constant looks its one key up once per table, not per event: the same
+   * table as the generic fold, also when the table is cleared (as a batch spill clears it) between
+   * chunks and the key must be inserted again.
+   */
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void shouldFoldAConstantKeyAsTheGenericFold(long seed) {
+    Random rnd = new Random(seed);
+    FieldType keyType = KEY_TYPES[rnd.nextInt(KEY_TYPES.length)];
+    EventSchema schema = schema(keyType);
+    ViewSpec.Builder b = ViewSpec.builder("v").from("e").groupBy(rnd.nextBoolean() ? "'all'" : "42");
+    int n = 1 + rnd.nextInt(4);
+    for (int i = 0; i < n; i++) {
+      b.aggregate("a" + i, AGGREGATES[rnd.nextInt(AGGREGATES.length)] + randomWhere(rnd));
+    }
+    if (rnd.nextBoolean()) {
+      b.tumbling(Duration.ofMillis(1 + rnd.nextInt(50)));
+    }
+    ViewSpec spec = b.build();
+    ViewProgram fast = new ViewProgram(spec, schema, true);
+    ViewProgram generic = new ViewProgram(spec, schema, false);
+    String context = String.format("seed %d, %s", seed, spec);
+    List<Rec> records = randomRecords(rnd, schema, keyType, 1 + rnd.nextInt(2000));
+    int clearAfter = rnd.nextInt(records.size() + 1); // records folded before the tables are cleared
+    GroupTable fastTable = program(fast, records, clearAfter);
+    GroupTable genericTable = program(generic, records, clearAfter);
+    assertThat(genericTable.keyCount()).as(context).isLessThanOrEqualTo(1);
+    assertSameTables(fast, fastTable, genericTable, context);
+  }
+
+  /** Folds {@code records} one by one with {@code apply}, clearing the table after the first {@code clearAfter}. */
+  private static GroupTable program(ViewProgram program, List<Rec> records, int clearAfter) {
+    GroupTable table = program.newTable(4);
+    ViewProgram.Scratch x = program.scratch();
+    RecordChunk chunk = new RecordChunk();
+    ListCursor c = new ListCursor(records, ByteOrder.BIG_ENDIAN);
+    int folded = 0;
+    boolean more = c.next();
+    while (more) {
+      more = chunk.fill(c, Long.MAX_VALUE, 1);
+      if (folded++ == clearAfter) {
+        table.clear();
+      }
+      program.apply(table, x, chunk, 0, 0);
+      chunk.clear();
+    }
+    return table;
+  }
+
   private static final String[] CONDITIONS = {"l > 0", "d < 0.5", "l % 3 == 1 && d > 0.0"};
 
   /**
