@@ -285,31 +285,17 @@ final class ChangeFeed implements AutoCloseable {
     // (a first pass over a long history) holds one chunk of events, not all of them.
     Pending out = new Pending(clock.getAsLong());
     int emittedNow = 0;
-    long[] open = new long[1];
+    Compare compare = new Compare(closeAtOrBelow, w, out);
     for (String key : keys) {
-      int seen = emitted.keyId(key);
-      open[0] = Long.MAX_VALUE;
+      compare.key(key);
       try {
-        runtime.readWindows(key, (read, start, end, isFinal, longs, objects) -> {
-          if (end > closeAtOrBelow) {
-            open[0] = Math.min(open[0], end);
-            return;
-          }
-          int prior = emitted.find(seen, start);
-          long h = json.values(read.program(), longs, objects, read.scratch());
-          if (prior >= 0 && emitted.hash(prior) == h) {
-            json.abandon();
-            return;
-          }
-          json.finish(prior < 0, key, start, end, isFinal, prior < 0 ? -1 : emitted.id(prior), read.version(), w);
-          out.add(key, start, h, json);
-        });
+        runtime.readWindows(key, compare);
       } catch (dev.braid.UnavailableException e) {
         nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired
         needFull = true; // the keys not read yet are read by a full pass
         return emittedNow + append(out); // a damaged Base: nothing more until it is repaired
       }
-      noteOpen(key, open[0]);
+      noteOpen(key, compare.open);
       if (out.size() >= APPEND_CHUNK) {
         emittedNow += append(out);
       }
@@ -319,6 +305,50 @@ final class ChangeFeed implements AutoCloseable {
     long next = nextBoundary(v.program.window, closeAtOrBelow);
     nextClose = openByEnd.isEmpty() ? next : Math.min(next, openByEnd.firstKey());
     return emittedNow;
+  }
+
+  /**
+   * Compares each window of one key's merged read with what the feed emitted for it and queues a
+   * close or correction where they differ; notes the earliest end of a window still open. One per
+   * pass, reused for every key.
+   */
+  private final class Compare implements ViewRuntime.WindowRow {
+    private final long closeAtOrBelow;
+    private final long watermark;
+    private final Pending out;
+    private String key;
+    private int seen;
+    /** The end of the key's earliest window still open ({@code Long.MAX_VALUE}: none). */
+    long open;
+
+    Compare(long closeAtOrBelow, long watermark, Pending out) {
+      this.closeAtOrBelow = closeAtOrBelow;
+      this.watermark = watermark;
+      this.out = out;
+    }
+
+    void key(String k) {
+      key = k;
+      seen = emitted.keyId(k);
+      open = Long.MAX_VALUE;
+    }
+
+    @Override
+    public void window(ViewRuntime.WindowsRead read, long start, long end, boolean isFinal, long[] longs,
+        Object[] objects) {
+      if (end > closeAtOrBelow) {
+        open = Math.min(open, end);
+        return;
+      }
+      int prior = emitted.find(seen, start);
+      long h = json.values(read.program(), longs, objects, read.scratch());
+      if (prior >= 0 && emitted.hash(prior) == h) {
+        json.abandon();
+        return;
+      }
+      json.finish(prior < 0, key, start, end, isFinal, prior < 0 ? -1 : emitted.id(prior), read.version(), watermark);
+      out.add(key, start, h, json);
+    }
   }
 
   /**

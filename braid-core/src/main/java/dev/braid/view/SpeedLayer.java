@@ -133,10 +133,17 @@ final class SpeedLayer implements AutoCloseable {
     List<PartitionMark> out = new ArrayList<>(workers.length);
     for (Worker w : workers) {
       long max = w.maxEventTime;
-      boolean idle = now - w.lastEventAt >= idleAfter;
-      out.add(new PartitionMark(w.partition, max, max == Long.MIN_VALUE ? Long.MIN_VALUE : max - maxOutOfOrder, idle));
+      out.add(new PartitionMark(w.partition, max, partitionWatermark(max), isIdle(w, now)));
     }
     return out;
+  }
+
+  private long partitionWatermark(long maxEventTime) {
+    return maxEventTime == Long.MIN_VALUE ? Long.MIN_VALUE : maxEventTime - maxOutOfOrder;
+  }
+
+  private boolean isIdle(Worker w, long now) {
+    return now - w.lastEventAt >= idleAfter;
   }
 
   /**
@@ -145,14 +152,16 @@ final class SpeedLayer implements AutoCloseable {
    * Monotonic: it never moves back, even when an idle partition becomes active behind it.
    */
   long watermark() {
+    long now = clock.getAsLong();
     long min = Long.MAX_VALUE;
     long max = Long.MIN_VALUE;
     boolean active = false;
-    for (PartitionMark m : partitionMarks()) {
-      max = Math.max(max, m.watermark());
-      if (!m.idle()) {
+    for (Worker w : workers) { // as partitionMarks, without allocating: every read asks
+      long wm = partitionWatermark(w.maxEventTime);
+      max = Math.max(max, wm);
+      if (!isIdle(w, now)) {
         active = true;
-        min = Math.min(min, m.watermark());
+        min = Math.min(min, wm);
       }
     }
     long w = active ? min : max;
