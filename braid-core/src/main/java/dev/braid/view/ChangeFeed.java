@@ -48,10 +48,14 @@ import org.slf4j.LoggerFactory;
  *       changed (a batch swap, a reprocess or rollback switch: a new Base changes any key), and
  *       after a pass that stopped early (a damaged Base).
  *   <li><em>Incremental pass</em>, otherwise: (a) the keys the speed layer folded an event into
- *       since the last pass — each windowed Delta's table marks a folded key's id in a bit set
- *       ({@link GroupTable#markChanged}, one bit-or per event on the fold path), and the pass drains
+ *       since the last pass that a pass may need — each windowed Delta's table marks a folded key's
+ *       id in a bit set ({@link GroupTable#markChanged}, one bit-or on the fold path) when the fold
+ *       made a group or the event's time is below the close line as the fold read it under its
+ *       write lock ({@code ViewProgram.markBelow}; sessions: every event); an event above the line
+ *       only changes windows still open, which an earlier read noted in (b) — and the pass drains
  *       the marks of every partition under its write lock <em>before</em> it reads any key, so an
- *       event folded later is either in the read or marked for the next pass; and (b) the keys
+ *       event folded later is either in the read or marked for the next pass (its fold reads a
+ *       watermark at least this pass's); and (b) the keys
  *       whose earliest window still open at their last read ends at or below the new close line
  *       (kept by end, {@code openByEnd}). Any other key was read after its last change with all
  *       its windows closed and compared, or with its open windows ending later: reading it again

@@ -384,8 +384,11 @@ final class SpeedLayer implements AutoCloseable {
             for (int j = 0; j < k.size; j++) {
               chunkMax = Math.max(chunkMax, k.eventTime[j]);
             }
+            // read under the write locks: at or after the watermark of every pass that drained these Deltas
+            long watermark = watermark();
             // view by view over the chunk: each view's records in log order, its table and program hot
             for (Target t : into) {
+              t.scratch.markBelow = t.program.markBelow(watermark);
               for (int j = firstAtOrAfter(k, t.delta.writerPosition()); j < k.size; j++) {
                 try {
                   int r = t.program.applySpeed(t.delta, t.scratch, k, j, maxOutOfOrder);

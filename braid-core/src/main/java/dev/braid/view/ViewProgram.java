@@ -219,6 +219,12 @@ final class ViewProgram {
     /** The zoned window the last event fell in, so the fold calls {@code java.time} once per window. */
     long zonedStart = 1;
     long zonedEnd = 0;
+    /**
+     * A folded event's key is marked changed for the changes feed when the event time is below this
+     * (or the event made a group); {@code Long.MAX_VALUE}, the default, marks every folded event.
+     * The speed layer sets it per chunk from the watermark ({@link ViewProgram#markBelow}).
+     */
+    long markBelow = Long.MAX_VALUE;
     /** The table whose id of the constant key {@link #keyId} is, and its clear count then (see {@code constantKeyId}). */
     GroupTable keyTable;
     int keyTableClears;
@@ -322,7 +328,8 @@ final class ViewProgram {
    * does, except into windows that end at or before {@code lateEnd} (the speed layer passes its
    * partition's watermark minus {@code allowed_lateness}; {@code Long.MIN_VALUE} adds to every window).
    * Returns a mask of {@link #FOLDED} and {@link #LATE}; 0 when the filter rejects the event or its key is null.
-   * A folded event's key is marked changed in {@code table} (see {@link GroupTable#markChanged}).
+   * A folded event's key is marked changed in {@code table} when a changes-feed pass may need it
+   * (see {@link #markIfPassNeedsIt}).
    */
   int applyTimed(GroupTable table, Scratch x, RecordChunk k, int j, int partition, long lateEnd) {
     EventReader e = x.reader.wrap(k.buffer[j], k.valueOffset[j], k.valueLength[j]).at(partition, k.offset[j],
@@ -346,16 +353,46 @@ final class ViewProgram {
       }
       keyId = table.findOrInsertKey(k.buffer[j], k.keyOffset[j], k.keyLength[j], k.hash[j]);
     }
+    int groups = table.groupCount();
     if (windowKind <= TUMBLING && lateEnd == Long.MIN_VALUE) {
       fold(table, keyId, e, x);
-      table.markChanged(keyId);
+      markIfPassNeedsIt(table, keyId, groups, e, x);
       return FOLDED;
     }
     int r = foldWindows(table, keyId, e, x, lateEnd);
     if ((r & FOLDED) != 0) {
-      table.markChanged(keyId);
+      markIfPassNeedsIt(table, keyId, groups, e, x);
     }
     return r;
+  }
+
+  /**
+   * Marks the key of an event just folded as changed for the changes feed
+   * ({@link GroupTable#markChanged}) when a pass can need to read it for this event: the event
+   * created a group (a pass must see the new window once, to know when it closes), or its time is
+   * below {@code x.markBelow}, so one of its windows may be closed already (a correction). An event
+   * whose windows all end after that line changes only windows that are still open; the pass that
+   * closes them reads the key because an earlier pass saw them open (see {@code ChangeFeed}).
+   */
+  private static void markIfPassNeedsIt(GroupTable table, int keyId, int groupsBefore, EventReader e, Scratch x) {
+    if (table.groupCount() != groupsBefore || e.eventTime() < x.markBelow) {
+      table.markChanged(keyId);
+    }
+  }
+
+  /**
+   * The {@link Scratch#markBelow} for a fold while the stream's watermark is {@code watermark} (as
+   * read after the fold took its Delta's write lock): the changes feed's close line there, the
+   * watermark minus {@code allowed_lateness}. A window holding an event at or after it ends after
+   * it, so it is still open for every pass that drained the Delta before this fold. Sessions can
+   * grow and merge, so their keys are marked for every event ({@code Long.MAX_VALUE}).
+   */
+  long markBelow(long watermark) {
+    if (windowKind == SESSION || windowKind == NO_WINDOW) {
+      return Long.MAX_VALUE;
+    }
+    long lateness = Math.max(0, allowedLateness);
+    return watermark < Long.MIN_VALUE + lateness + 1 ? Long.MIN_VALUE : watermark - lateness;
   }
 
   /**

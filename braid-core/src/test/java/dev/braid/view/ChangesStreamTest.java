@@ -231,6 +231,47 @@ class ChangesStreamTest {
     }
   }
 
+  /**
+   * The speed layer marks a key for the feed only when a pass may need it: the event made a window,
+   * or it is older than the close line and may have changed a closed one. At the line's edge: an
+   * event 1 ms below it, into a window already closed, yields a correction; events at or above it,
+   * into an open window, are not marked and still reach the close of their window.
+   */
+  @Test
+  void shouldCorrectAClosedWindowFromAnEventJustBelowTheCloseLine(@TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(1).key("k").time("ts").field("k", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).field("x", FieldType.LONG).build())
+        .view(ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
+            .aggregate("n", "count").aggregate("total", "sum(x)").build()) // no lateness: late events are folded
+        .build();
+    try (Engine b = (Engine) Braid.open(dir, spec)) {
+      ChangeFeed feed = b.changeFeed("v");
+      feed.close(); // the passes below are the test's own
+      send(b, "a", T + 1_000, 1);
+      send(b, "b", T + MIN, 1); // watermark T+1m: the close line closes a@0
+      feed.pass();
+      assertThat(b.changes("v", 0, 10)).extracting(e -> e.key() + "@" + (e.start() - T) + "=" + e.values())
+          .containsExactly("a@0={n=1, total=1}");
+
+      send(b, "a", T + MIN - 1, 2); // 1 ms below the close line, into the closed window
+      feed.pass();
+      List<ChangeEvent> after = b.changes("v", 1, 10);
+      assertThat(after).extracting(e -> e.kind() + " " + e.key() + "@" + (e.start() - T) + "=" + e.values())
+          .containsExactly("CORRECTION a@0={n=2, total=3}");
+
+      send(b, "a", T + MIN, 3); // at the line: a new window, marked as new
+      feed.pass();
+      send(b, "a", T + MIN + 1, 4); // into the open window, above the line: no mark needed
+      feed.pass();
+      assertThat(b.changes("v", 2, 10)).isEmpty();
+      send(b, "b", T + 2 * MIN, 1); // closes a@1m and b@1m
+      feed.pass();
+      assertThat(b.changes("v", 2, 10)).extracting(e -> e.key() + "@" + (e.start() - T) + "=" + e.values())
+          .containsExactlyInAnyOrder("a@60000={n=2, total=7}", "b@60000={n=1, total=1}");
+    }
+  }
+
   @Test
   void shouldEndASubscriptionWhoseConsumerThrowsAndKeepTheFailure(@TempDir Path dir) throws Exception {
     try (Engine b = (Engine) Braid.open(dir, spec())) {
