@@ -82,6 +82,9 @@ final class GroupTable {
    * walking whole lists (3.3 M).
    */
   static final int WALK = 64;
+  /** Key bytes per expected key, and group-index slots, in a new table (see {@link #memoryBytes(int, int, int, boolean)}). */
+  private static final int FIRST_KEY_BYTES = 16;
+  private static final int FIRST_GROUP_SLOTS = 16;
   /**
    * Ints of padding before key 0's info. A large array starts a G1 region, and its elements 16 bytes
    * (the array header) after that: 12 ints more put key 0's info at the start of a 64-byte line, so
@@ -146,20 +149,20 @@ final class GroupTable {
     this.windowed = windowed;
     this.longWidth = longWidth;
     this.objectWidth = objectWidth;
-    int capacity = Integer.highestOneBit(Math.max(16, expectedKeys) * 2 - 1) << 1;
+    int capacity = slotCapacity(expectedKeys);
     this.slots = new long[capacity];
     Arrays.fill(slots, EMPTY);
     this.mask = capacity - 1;
-    int keyCap = Math.max(16, expectedKeys);
+    int keyCap = keyCapacity(expectedKeys);
     this.keyCapacity = keyCap;
-    this.keyBytes = new byte[keyCap * 16];
-    this.infoInts = windowed ? 8 : 6;
+    this.keyBytes = new byte[keyCap * FIRST_KEY_BYTES];
+    this.infoInts = infoInts(windowed);
     this.keyInfo = new int[INFO_BASE + keyCap * infoInts];
     this.groupCapacity = keyCap;
     if (windowed) {
-      this.groupSlots = new int[16];
+      this.groupSlots = new int[FIRST_GROUP_SLOTS];
       Arrays.fill(groupSlots, NONE);
-      this.groupMask = 15;
+      this.groupMask = FIRST_GROUP_SLOTS - 1;
       this.groupEntry = new long[keyCap * 2];
     }
     this.longs = new long[keyCap * Math.max(1, longWidth)];
@@ -605,7 +608,23 @@ final class GroupTable {
 
   /** Heap bytes of the group arrays per group of capacity (not the group index). */
   private long bytesPerGroup() {
-    return (windowed ? 16L : 0L) + (long) Math.max(1, longWidth) * 8 + (objects == null ? 0 : (long) objectWidth * 4);
+    return bytesPerGroup(longWidth, objects == null ? 0 : objectWidth, windowed);
+  }
+
+  private static long bytesPerGroup(int longWidth, int objectWidth, boolean windowed) {
+    return (windowed ? 16L : 0L) + (long) Math.max(1, longWidth) * 8 + (long) objectWidth * 4;
+  }
+
+  private static int slotCapacity(int expectedKeys) {
+    return Integer.highestOneBit(Math.max(16, expectedKeys) * 2 - 1) << 1;
+  }
+
+  private static int keyCapacity(int expectedKeys) {
+    return Math.max(16, expectedKeys);
+  }
+
+  private static int infoInts(boolean windowed) {
+    return windowed ? 8 : 6;
   }
 
   /**
@@ -613,10 +632,9 @@ final class GroupTable {
    * so the batch layer reserves a table's memory exactly before it creates it.
    */
   static long memoryBytes(int longWidth, int objectWidth, int expectedKeys, boolean windowed) {
-    int capacity = Integer.highestOneBit(Math.max(16, expectedKeys) * 2 - 1) << 1;
-    long keyCap = Math.max(16, expectedKeys);
-    long perGroup = (windowed ? 16L : 0L) + (long) Math.max(1, longWidth) * 8 + (objectWidth == 0 ? 0 : 4L * objectWidth);
-    return capacity * 8L + keyCap * 16 + keyCap * (windowed ? 8 : 6) * 4 + keyCap * perGroup + (windowed ? 16 * 4 : 0);
+    long keyCap = keyCapacity(expectedKeys);
+    return slotCapacity(expectedKeys) * 8L + keyCap * FIRST_KEY_BYTES + keyCap * infoInts(windowed) * 4
+        + keyCap * bytesPerGroup(longWidth, objectWidth, windowed) + (windowed ? FIRST_GROUP_SLOTS * 4L : 0L);
   }
 
   /** Approximate heap bytes held by this table. */
