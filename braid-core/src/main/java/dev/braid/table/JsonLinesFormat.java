@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.base.ParserBase;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -83,7 +84,8 @@ final class JsonLinesFormat implements PushFormat {
       throws IOException {
     JsonToken t;
     while ((t = p.nextToken()) != null) {
-      int line = lineBase + p.currentTokenLocation().getLineNr();
+      // ParserBase (every byte-array parser) has the line without building a location object.
+      int line = lineBase + (p instanceof ParserBase b ? b.getTokenLineNr() : p.currentTokenLocation().getLineNr());
       sink.begin(line);
       if (t != JsonToken.START_OBJECT) {
         sink.fail("expected a JSON object, got " + describe(t));

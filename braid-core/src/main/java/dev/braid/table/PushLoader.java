@@ -5,6 +5,9 @@ import dev.braid.event.FieldType;
 import dev.braid.spec.TableFieldType;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,6 +30,9 @@ import java.util.concurrent.atomic.AtomicLong;
 final class PushLoader {
 
   static final int CHUNK = 4 << 20;
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final long NEWLINES = 0x0a0a0a0a0a0a0a0aL;
+  private static final long LOW7 = 0x7f7f7f7f7f7f7f7fL;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** One parsed chunk, in input order. */
@@ -219,9 +225,19 @@ final class PushLoader {
     };
   }
 
-  private static int countLines(byte[] b, int len) {
+  /** Lines in {@code b[0, len)}: its newlines, plus one for a last line without a newline. */
+  static int countLines(byte[] b, int len) {
     int n = 0;
-    for (int i = 0; i < len; i++) {
+    int i = 0;
+    // Eight bytes at a time: a byte of x is zero where b has '\n'. (x & 0x7f..) + 0x7f.. sets each
+    // byte's high bit unless its low seven bits are zero; or-ing x itself in covers the high bit,
+    // so exactly the zero bytes keep their high bit clear, and no carry crosses a byte.
+    for (; i + 8 <= len; i += 8) {
+      long x = (long) LONGS.get(b, i) ^ NEWLINES;
+      long y = ~(((x & LOW7) + LOW7) | x | LOW7);
+      n += Long.bitCount(y);
+    }
+    for (; i < len; i++) {
       if (b[i] == '\n') {
         n++;
       }

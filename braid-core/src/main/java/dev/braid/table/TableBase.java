@@ -241,12 +241,21 @@ final class TableBase implements AutoCloseable {
   /**
    * Writes a Base: entries in any order through {@link #append}, then {@link #finish} builds the
    * index in the file, writes the header, fsyncs and renames the temporary file into place. Memory:
-   * 12 bytes per entry (hash and position) until finish; the index itself is built in a mapping of
-   * the file, not on the heap. Closing an unfinished writer deletes its temporary file. Not
-   * thread-safe: one writer thread.
+   * 12 bytes per entry (hash and position) until finish, and 12 more while finish orders them; the
+   * index itself is built in a mapping of the file, not on the heap. Closing an unfinished writer
+   * deletes its temporary file. Not thread-safe: one writer thread.
    */
   static final class Writer implements AutoCloseable {
     private static final int FLUSH = 1 << 20;
+    /**
+     * Bytes written between background syncs of the file (RocksDB calls it {@code bytes_per_sync}).
+     * The kernel starts writing dirty pages back only past a share of memory (gigabytes here), so
+     * without them a push of 2 GB left nearly all of it to the final fsync: about 3 s at the end
+     * of a 10 M-row push, with nothing else to do. Synced behind the writer on another thread, the
+     * file goes to disk while the rows are parsed, and the final sync writes the last few
+     * megabytes and the index. Durability is unchanged: only the final sync counts.
+     */
+    private static final long SYNC_BEHIND = 64L << 20;
 
     private final Path target;
     private final Path tmp;
@@ -261,6 +270,10 @@ final class TableBase implements AutoCloseable {
     private long count;
     private long rows;
     private boolean finished;
+    /** The background sync in flight or last run, and the file length it was started at. */
+    private Thread syncer;
+    private long syncStartedAt;
+    private volatile IOException syncFailure;
 
     Writer(Path target, Cut cut, long pushTime) throws IOException {
       this.target = target;
@@ -372,6 +385,37 @@ final class TableBase implements AutoCloseable {
         written += ch.write(out, written);
       }
       out.clear();
+      if (written - syncStartedAt >= SYNC_BEHIND && (syncer == null || !syncer.isAlive())) {
+        syncStartedAt = written;
+        syncer = new Thread(() -> {
+          try {
+            ch.force(false);
+          } catch (IOException e) {
+            syncFailure = e;
+          }
+        }, "braid-base-sync");
+        syncer.setDaemon(true);
+        syncer.start();
+      }
+    }
+
+    /** Waits for the background sync in flight, if any. */
+    private void awaitSync() {
+      if (syncer == null) {
+        return;
+      }
+      boolean interrupted = false;
+      while (true) {
+        try {
+          syncer.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
 
     /** Builds the index, writes the header, fsyncs and renames into place; returns the distinct keys. */
@@ -379,6 +423,10 @@ final class TableBase implements AutoCloseable {
       flush();
       pad((int) ((8 - written % 8) % 8));
       flush();
+      awaitSync();
+      if (syncFailure != null) {
+        throw new IOException("syncing " + tmp + " failed: " + syncFailure.getMessage(), syncFailure);
+      }
       long indexPos = written;
       long slots = Long.highestOneBit(Math.max(16, count + count / 3 + 1) - 1) << 1;
       if (slots * 8 > Integer.MAX_VALUE) {
@@ -392,24 +440,7 @@ final class TableBase implements AutoCloseable {
       for (int r = 0; r < nRegions; r++) {
         regions[r] = ch.map(FileChannel.MapMode.READ_ONLY, r * REGION, Math.min(REGION, indexPos - r * REGION));
       }
-      long mask = slots - 1;
-      rows = 0;
-      for (int i = 0; i < count; i++) {
-        int h = hashes[i];
-        for (long s = h & mask; ; s = (s + 1) & mask) {
-          long p = ps.getLong((int) (s * 8));
-          if (p == 0) {
-            hs.putInt((int) (s * 4), h);
-            ps.putLong((int) (s * 8), pos[i]);
-            rows++;
-            break;
-          }
-          if (hs.getInt((int) (s * 4)) == h && sameKey(regions, p, pos[i])) {
-            ps.putLong((int) (s * 8), pos[i]); // the later line wins
-            break;
-          }
-        }
-      }
+      rows = placeIndex(hs, ps, regions, slots);
       pos = null;
       hashes = null;
       crc.update(hs.duplicate().clear());
@@ -434,6 +465,134 @@ final class TableBase implements AutoCloseable {
       return rows;
     }
 
+    /**
+     * Fills the index (hash and position per slot, linear probing) as inserting the entries one by
+     * one in input order would, up to the order of keys within a cluster: each key at the first free
+     * slot at or after its home slot {@code hash & (slots - 1)}, a later entry of a key replacing the
+     * earlier one. But it places them in order of home slot, so the index is written front to back.
+     * Inserting in input order cost two cache misses and often a page fault per entry in an index
+     * of 12 bytes per slot (190 MB for 10 M rows): about 2 s of a push, on one thread, while nothing
+     * else ran.
+     *
+     * <p>The order comes from two stable counting sorts by halves of the home slot: entries are
+     * scattered into buckets of consecutive home slots (sequential reads, and as many write streams
+     * as buckets: 4096 for 10 M rows), then each bucket, a few thousand entries that fit in cache,
+     * is ordered by home slot and placed. Entries of one key have one hash, hence one home, and keep
+     * their input order within it: duplicates are found among the keys already placed from the same
+     * home. Keys that run past the last slot are placed at the end by probing from their home round
+     * to the front, as an insert would wrap; every slot from their home to the end is taken by then,
+     * so lookups find them.
+     *
+     * @return the distinct keys
+     */
+    private long placeIndex(MappedByteBuffer hs, MappedByteBuffer ps, MappedByteBuffer[] regions, long slots) {
+      int n = (int) count;
+      long mask = slots - 1;
+      int slotBits = Long.numberOfTrailingZeros(slots);
+      int shift = slotBits / 2; // home = bucket << shift | offset in the bucket
+      int low = (1 << shift) - 1;
+      int buckets = (int) (slots >>> shift);
+      int[] start = new int[buckets + 1];
+      for (int i = 0; i < n; i++) {
+        start[(int) ((hashes[i] & mask) >>> shift) + 1]++;
+      }
+      int largest = 0;
+      for (int b = 0; b < buckets; b++) {
+        largest = Math.max(largest, start[b + 1]);
+        start[b + 1] += start[b];
+      }
+      int[] hash = new int[n];
+      long[] at = new long[n];
+      int[] fill = Arrays.copyOf(start, buckets);
+      for (int i = 0; i < n; i++) {
+        int k = fill[(int) ((hashes[i] & mask) >>> shift)]++;
+        hash[k] = hashes[i];
+        at[k] = pos[i];
+      }
+      pos = null;
+      hashes = null;
+      int[] order = new int[largest];
+      int[] offsets = new int[low + 2];
+      long distinct = 0;
+      long next = 0; // the first slot the front-to-back pass has not filled
+      // The distinct keys of the current home so far: their entries, and their slots (or, for a key
+      // past the last slot, -1 - its index in the overflow list).
+      int[] homeEntry = new int[8];
+      long[] homeSlot = new long[8];
+      int homeKeys = 0;
+      int[] overflow = new int[8];
+      int overflowed = 0;
+      for (int b = 0; b < buckets; b++) {
+        int from = start[b];
+        int m = start[b + 1] - from;
+        Arrays.fill(offsets, 0); // a counting sort by offset in the bucket, stable
+        for (int j = from; j < from + m; j++) {
+          offsets[(hash[j] & low) + 1]++;
+        }
+        for (int o = 0; o <= low; o++) {
+          offsets[o + 1] += offsets[o];
+        }
+        for (int j = from; j < from + m; j++) {
+          order[offsets[hash[j] & low]++] = j;
+        }
+        long home = -1;
+        for (int j = 0; j < m; j++) {
+          int i = order[j];
+          long h = hash[i] & mask;
+          if (h != home) {
+            home = h;
+            homeKeys = 0;
+          }
+          int same = -1;
+          for (int q = 0; q < homeKeys && same < 0; q++) {
+            int e = homeEntry[q];
+            if (hash[e] == hash[i] && sameKey(regions, at[e], at[i])) {
+              same = q;
+            }
+          }
+          if (same >= 0) { // a later line of a key already placed: it wins
+            long s = homeSlot[same];
+            if (s >= 0) {
+              ps.putLong((int) (s * 8), at[i]);
+            } else {
+              overflow[(int) (-1 - s)] = i;
+            }
+            homeEntry[same] = i;
+            continue;
+          }
+          long s = Math.max(h, next);
+          if (s < slots) {
+            hs.putInt((int) (s * 4), hash[i]);
+            ps.putLong((int) (s * 8), at[i]);
+            next = s + 1;
+          } else {
+            if (overflowed == overflow.length) {
+              overflow = Arrays.copyOf(overflow, overflowed * 2);
+            }
+            overflow[overflowed] = i;
+            s = -1 - overflowed++;
+          }
+          if (homeKeys == homeEntry.length) {
+            homeEntry = Arrays.copyOf(homeEntry, homeKeys * 2);
+            homeSlot = Arrays.copyOf(homeSlot, homeKeys * 2);
+          }
+          homeEntry[homeKeys] = i;
+          homeSlot[homeKeys++] = s;
+          distinct++;
+        }
+      }
+      for (int k = 0; k < overflowed; k++) {
+        int i = overflow[k];
+        long s = hash[i] & mask;
+        while (ps.getLong((int) (s * 8)) != 0) {
+          s = (s + 1) & mask;
+        }
+        hs.putInt((int) (s * 4), hash[i]);
+        ps.putLong((int) (s * 8), at[i]);
+      }
+      return distinct;
+    }
+
     private static boolean sameKey(MappedByteBuffer[] regions, long a, long b) {
       ByteBuffer ra = regions[(int) (a / REGION)];
       ByteBuffer rb = regions[(int) (b / REGION)];
@@ -449,6 +608,7 @@ final class TableBase implements AutoCloseable {
     @Override
     public void close() throws IOException {
       if (!finished) {
+        awaitSync();
         ch.close();
         Files.deleteIfExists(tmp);
       }
