@@ -89,7 +89,7 @@ final class BaseFile implements AutoCloseable {
         for (int k = 0; k < t.keyCount(); k++) {
           w.beginKey(t.keyBytes(), t.keyOffset(k), t.keyLength(k), t.keyHash(k));
           for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
-            w.window(t.window(g), t.longs, g * t.longWidth, t.objects, g * t.objectWidth);
+            w.window(t.window(g), t.longs, g * t.stride, t.objects, g * t.objectWidth);
           }
           w.endKey();
         }

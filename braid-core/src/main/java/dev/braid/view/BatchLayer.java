@@ -385,7 +385,7 @@ final class BatchLayer {
       random ^= random << 17;
       int g = (int) Math.floorMod(random, (long) table.groupCount());
       sample.reset();
-      program.writeRow(sample, table.longs, g * table.longWidth, table.objects, g * table.objectWidth, x);
+      program.writeRow(sample, table.longs, g * table.stride, table.objects, g * table.objectWidth, x);
       long estimate = sample.size() + 16L * program.objectWidth;
       objectBytesPerGroup = (objectBytesPerGroup * 3 + estimate) / 4;
     }
@@ -525,7 +525,6 @@ final class BatchLayer {
     private final int keyField = program.recordKeyField();
     private final int valueBytes = fold.extractedBytes();
     private final int ops = fold.ops();
-    private final int longWidth = program.longWidth;
     /** Whether null flags have an int of their own in an entry (more than {@value #INLINE_FLAGS} ops). */
     private final boolean wideFlags = ops > INLINE_FLAGS;
     private final int windowKind = program.windowKind;
@@ -818,7 +817,7 @@ final class BatchLayer {
         int nulls = wideFlags ? (int) INT.get(a, at + 8) : (header >>> LENGTH_BITS) & 0x1f;
         int k = table.findOrInsertKey(view, keyAt, len, hash);
         if (!windowed) {
-          fold.addExtracted(table.longs, k * longWidth, a, values, nulls, limit);
+          fold.addExtracted(table.longs, k * table.stride, a, values, nulls, limit);
           if (table.groupCount() != groupsSeen) {
             afterNewKey();
           }
@@ -834,7 +833,7 @@ final class BatchLayer {
               k = table.findOrInsertKey(view, keyAt, len, hash);
             }
             int g = table.findOrInsertGroup(k, start);
-            fold.addExtracted(table.longs, g * longWidth, a, values, nulls, limit);
+            fold.addExtracted(table.longs, g * table.stride, a, values, nulls, limit);
             if (table.groupCount() != groupsSeen) { // per group: a hopping entry may add several
               afterNewKey();
             }
@@ -919,7 +918,7 @@ final class BatchLayer {
       for (int k = 0; k < t.keyCount(); k++) {
         s.beginKey(t.keyBytes(), t.keyOffset(k), t.keyLength(k), t.keyHash(k));
         for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
-          s.window(t.window(g), t.longs, g * t.longWidth, t.objects, g * t.objectWidth);
+          s.window(t.window(g), t.longs, g * t.stride, t.objects, g * t.objectWidth);
         }
         s.endKey();
         if (s.full()) {
@@ -1109,8 +1108,8 @@ final class BatchLayer {
         int mk = merged.findOrInsertKey(scratchKey, len, t.keyHash(k));
         for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
           int mg = merged.findOrInsertGroup(mk, t.window(g));
-          program.merge(merged.longs, mg * merged.longWidth, merged.objects, mg * merged.objectWidth,
-              t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
+          program.merge(merged.longs, mg * merged.stride, merged.objects, mg * merged.objectWidth,
+              t.longs, g * t.stride, t.objects, g * t.objectWidth, x);
         }
       }
     }

@@ -190,7 +190,7 @@ final class DeltaCheckpoint {
             b.writeInt(0);
             int windows = 0;
             for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
-              b.writeWindow(t.window(g), program, t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
+              b.writeWindow(t.window(g), program, t.longs, g * t.stride, t.objects, g * t.objectWidth, x);
               windows++;
             }
             b.setInt(countAt, windows);
@@ -428,7 +428,7 @@ final class DeltaCheckpoint {
             int g = table.findOrInsertGroup(keyId, window);
             ByteBufferDataInput stateIn = x.stateInput.reset(ByteBuffer.wrap(state), 0, sl);
             try {
-              program.readRow(stateIn, table.longs, g * table.longWidth, table.objects, g * table.objectWidth, x);
+              program.readRow(stateIn, table.longs, g * table.stride, table.objects, g * table.objectWidth, x);
             } catch (IOException e) { // the state is in memory: this is its codec refusing the bytes
               throw new InvalidCheckpointException("a state of partition " + p + " cannot be decoded: "
                   + e.getMessage());

@@ -14,13 +14,17 @@ import java.util.Arrays;
  * Keys are interned once in a byte arena and found through an open-addressing table of slots
  * (linear probing, power-of-two capacity, load factor at most 1/2). A slot holds the key's 32-bit
  * hash and its id in one {@code long}, so a probe compares hashes without touching the key's own
- * data. A key's offset, length and first 16 bytes (and, with windows, its newest group and its
- * group count) sit side by side in {@link #keyInfo}, 24 bytes per key (32 with windows), so a key
- * of up to 16 bytes is compared without reading the arena (a lookup of a record's key slice,
+ * data. A key's <em>info</em> is three longs: its length and arena offset, then its first 16 bytes
+ * (with windows a fourth: its group count and newest group), so a key of up to 16 bytes is compared
+ * without reading the arena (a lookup of a record's key slice,
  * {@link #findOrInsertKey(ByteBuffer, int, int, int)}, does; the arena keeps every key whole for the
- * other readers). A key's hash is kept in its slot only. A group's state is a row of
- * {@code longWidth} longs in {@link #longs} and {@code objectWidth} references in {@link #objects},
- * laid out by {@link ViewProgram}.
+ * other readers). A key's hash is kept in its slot only. A group's state is a row in {@link #longs}
+ * starting at {@code group * }{@link #stride} ({@code longWidth} longs laid out by
+ * {@link ViewProgram}) and {@code objectWidth} references in {@link #objects}. Without windows the
+ * key's info sits in its row right after the state, so a lookup and the fold after it read one
+ * 40-byte row (for {@code count + sum}) instead of a 24-byte info and a 16-byte state row in two
+ * arrays: about one cache line less per event once the table outgrows the caches. With windows the
+ * info has an array of its own, {@link #keyInfo}, 32 bytes per key.
  *
  * <h2>Groups of a windowed table</h2>
  * Each group has a 16-byte {@link #groupEntry}: its window, its key id and the key's next older
@@ -37,20 +41,23 @@ import java.util.Arrays;
  * checkpoints, run sorting.
  *
  * <pre>
- *   slots[s] = hash &lt;&lt; 32 | keyId      keyInfo[12 + keyId * 6 (8) ..] = offset, length, prefix[4] (, head group, groups)
+ *   slots[s] = hash &lt;&lt; 32 | keyId
+ *   without windows: longs[keyId * stride ..] = state[longWidth], length &lt;&lt; 32 | offset, prefix[2]
+ *   with windows:    keyInfo[6 + keyId * 4 ..] = length &lt;&lt; 32 | offset, prefix[2], groups &lt;&lt; 32 | head group
+ *                    longs[groupId * stride ..] = state[longWidth]
  *   groupSlots[groupHash(keyId, window) ..] = groupId      (groups of keys with more than WALK only)
- *   groupEntry[2 groupId ..] = window, next &lt;&lt; 32 | keyId       longs[groupId * longWidth ...]
+ *   groupEntry[2 groupId ..] = window, next &lt;&lt; 32 | keyId
  * </pre>
  *
  * <h2>One group per key</h2>
  * A table for a view without windows ({@code windowed == false}) has exactly one group per key,
  * created with the key, with the key's id as its group id and window 0. It keeps no group list
- * arrays, and a lookup of a key slice goes slot, key info, state row (plus the arena for a key longer
- * than 16 bytes): three memory accesses per event, which is what bounds the speed layer once the
- * table outgrows the CPU caches.
+ * arrays, and a lookup of a key slice goes slot, then the key's row (info and state; plus the arena
+ * for a key longer than 16 bytes): two memory accesses per event, which is what bounds the speed
+ * layer once the table outgrows the CPU caches.
  *
- * <p>Per key, with capacities between half and all used: the slots 16 to 32 bytes, key info 24 (32
- * with windows), the key's bytes, the state row ({@code 16} bytes for {@code count + sum}). So a
+ * <p>Per key, with capacities between half and all used: the slots 16 to 32 bytes, key info 24 (in
+ * the row; 32 with windows), the key's bytes, the state ({@code 16} bytes for {@code count + sum}). So a
  * {@code count + sum} view without windows costs about 60 bytes plus the key per key, when arrays
  * are full, up to about twice that just after they doubled. With windows each group costs its entry
  * (16 bytes), its row, and when its key has more than {@link #WALK} groups its slot in the group index
@@ -64,15 +71,19 @@ final class GroupTable {
 
   private static final int NONE = -1;
   private static final long EMPTY = -1L; // a used slot's low word is a key id, never 0xffffffff
-  private static final int OFFSET = 0;
-  private static final int LENGTH = 1;
-  /** The key's first {@value #PREFIX_BYTES} bytes, big-endian, zero-padded, in 4 ints. */
-  private static final int PREFIX = 2;
+  /** Key info word 0: the key's length (high word) and its offset in the arena (low word). */
+  private static final int PLACE = 0;
+  /** Key info words 1 and 2: the key's first {@value #PREFIX_BYTES} bytes, big-endian, zero-padded. */
+  private static final int PREFIX = 1;
   private static final int PREFIX_BYTES = 16;
-  /** The key's newest group; with windows only (without, a key's one group has the key's id). */
-  private static final int HEAD = 6;
-  /** How many groups the key has; with windows only. */
-  private static final int COUNT = 7;
+  /**
+   * Key info word 3, with windows only: how many groups the key has (high word) and its newest
+   * group (low word). Without windows a key's one group has the key's id.
+   */
+  private static final int GROUPS = 3;
+  /** Longs of key info per key: at the end of its row without windows, in {@link #keyInfo} with. */
+  private static final int ROW_INFO_LONGS = 3;
+  private static final int INFO_LONGS = 4;
   /**
    * Groups of a key found by walking its list; a key with more has all its groups in the group
    * index too. Its newest groups are the ones events mostly hit, and recently written, so a walk
@@ -86,11 +97,11 @@ final class GroupTable {
   private static final int FIRST_KEY_BYTES = 16;
   private static final int FIRST_GROUP_SLOTS = 16;
   /**
-   * Ints of padding before key 0's info. A large array starts a G1 region, and its elements 16 bytes
-   * (the array header) after that: 12 ints more put key 0's info at the start of a 64-byte line, so
-   * with windows every key's info is within one line; without, 2 keys in 8 span two lines.
+   * Longs of padding before key 0's info in a windowed table's {@link #keyInfo}. A large array
+   * starts a G1 region, and its elements 16 bytes (the array header) after that: 6 longs more put
+   * key 0's info at the start of a 64-byte line, so every key's 32 bytes of info are within one line.
    */
-  private static final int INFO_BASE = 12;
+  private static final int INFO_BASE = 6;
   /** Big-endian long views of the key arena, to compare keys eight bytes at a time. */
   private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
@@ -103,7 +114,15 @@ final class GroupTable {
   private final RowInit init;
   private final boolean windowed;
 
-  final int longWidth;
+  /**
+   * Longs per group in {@link #longs}: a group {@code g}'s state row starts at {@code g * stride}.
+   * With windows the stride is the program's {@code longWidth}; without, the key's info follows its
+   * state in the same row ({@value #ROW_INFO_LONGS} longs more), so a lookup and the fold that
+   * follows it read one row instead of a key info line and a state line.
+   */
+  final int stride;
+  /** Longs of aggregation state at the start of each row (the program's {@code longWidth}). */
+  private final int stateLongs;
   final int objectWidth;
 
   // key side
@@ -111,9 +130,12 @@ final class GroupTable {
   private int mask;
   private byte[] keyBytes;
   private int keyBytesUsed;
-  private int[] keyInfo;
-  /** Ints of key info per key: 24 bytes without windows, 32 with (two keys per cache line). */
-  private final int infoInts;
+  /**
+   * Key info ({@link #PLACE}, {@link #PREFIX}, {@link #GROUPS}; see {@link #info}): with windows its
+   * own array, 32 bytes per key (two keys per cache line); without, the same array as
+   * {@link #longs}, 24 bytes at the end of each key's row.
+   */
+  private long[] keyInfo;
   private int keyCapacity;
   private int keys;
 
@@ -147,7 +169,8 @@ final class GroupTable {
   GroupTable(int longWidth, int objectWidth, int expectedKeys, RowInit init, boolean windowed) {
     this.init = init;
     this.windowed = windowed;
-    this.longWidth = longWidth;
+    this.stateLongs = longWidth;
+    this.stride = windowed ? longWidth : longWidth + ROW_INFO_LONGS;
     this.objectWidth = objectWidth;
     int capacity = slotCapacity(expectedKeys);
     this.slots = new long[capacity];
@@ -156,8 +179,6 @@ final class GroupTable {
     int keyCap = keyCapacity(expectedKeys);
     this.keyCapacity = keyCap;
     this.keyBytes = new byte[keyCap * FIRST_KEY_BYTES];
-    this.infoInts = infoInts(windowed);
-    this.keyInfo = new int[INFO_BASE + keyCap * infoInts];
     this.groupCapacity = keyCap;
     if (windowed) {
       this.groupSlots = new int[FIRST_GROUP_SLOTS];
@@ -165,7 +186,8 @@ final class GroupTable {
       this.groupMask = FIRST_GROUP_SLOTS - 1;
       this.groupEntry = new long[keyCap * 2];
     }
-    this.longs = new long[keyCap * Math.max(1, longWidth)];
+    this.longs = new long[keyCap * Math.max(1, stride)];
+    this.keyInfo = windowed ? new long[INFO_BASE + keyCap * INFO_LONGS] : longs;
     this.objects = objectWidth == 0 ? null : new Object[keyCap * objectWidth];
   }
 
@@ -177,9 +199,9 @@ final class GroupTable {
   private GroupTable(GroupTable shape) {
     this.init = shape.init;
     this.windowed = shape.windowed;
-    this.longWidth = shape.longWidth;
+    this.stride = shape.stride;
+    this.stateLongs = shape.stateLongs;
     this.objectWidth = 0;
-    this.infoInts = shape.infoInts;
   }
 
   /** Whether {@link #snapshot} can copy this table: its state rows are plain longs. */
@@ -201,8 +223,8 @@ final class GroupTable {
     }
     GroupTable s = new GroupTable(this);
     s.keyBytes = Arrays.copyOf(keyBytes, keyBytesUsed);
-    s.keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + keys * infoInts);
-    s.longs = Arrays.copyOf(longs, groups * longWidth);
+    s.longs = Arrays.copyOf(longs, groups * stride);
+    s.keyInfo = windowed ? Arrays.copyOf(keyInfo, INFO_BASE + keys * INFO_LONGS) : s.longs;
     if (windowed) {
       s.groupEntry = Arrays.copyOf(groupEntry, groups * 2);
     }
@@ -256,8 +278,17 @@ final class GroupTable {
     return h ^ (h >>> 16);
   }
 
+  /** Where key {@code id}'s info starts in {@link #keyInfo}. */
   private int info(int id) {
-    return INFO_BASE + id * infoInts;
+    return windowed ? INFO_BASE + id * INFO_LONGS : id * stride + stateLongs;
+  }
+
+  private int head(int at) {
+    return (int) keyInfo[at + GROUPS];
+  }
+
+  private int groupsOfKey(int at) {
+    return (int) (keyInfo[at + GROUPS] >>> 32);
   }
 
   /**
@@ -277,18 +308,19 @@ final class GroupTable {
       long e = s[hashes[i] & m];
       ids[i] = e == EMPTY ? NONE : (int) e;
     }
-    int[] ki = keyInfo;
-    long[] state = longs;
-    int w = Math.max(1, longWidth);
+    long[] ki = keyInfo;
+    long[] rows = longs;
+    int stepRow = windowed ? 0 : stride;
     for (int i = 0; i < n; i++) {
       int id = ids[i];
       if (id != NONE) {
         int at = info(id);
-        // The info's last prefix word too: a 24-byte info may end in the next cache line. The
-        // key's bytes beyond its prefix, if any, are in the arena.
-        sink += ki[at + PREFIX + 3];
-        ids[i] = ki[at + LENGTH] > PREFIX_BYTES ? ki[at + OFFSET] + PREFIX_BYTES : NONE;
-        sink += state[id * w];
+        // The info's last word, and without windows the row's first: a row may span two cache
+        // lines. The key's bytes beyond its prefix, if any, are in the arena.
+        sink += ki[at + PREFIX + 1];
+        sink += rows[id * stepRow];
+        long place = ki[at + PLACE];
+        ids[i] = (int) (place >>> 32) > PREFIX_BYTES ? (int) place + PREFIX_BYTES : NONE;
       }
     }
     byte[] kb = keyBytes;
@@ -332,28 +364,28 @@ final class GroupTable {
   }
 
   private boolean keyEquals(int id, ByteBuffer key, int off, int len) {
-    int[] info = keyInfo;
+    long[] info = keyInfo;
     int at = info(id);
-    if (info[at + LENGTH] != len) {
+    long place = info[at + PLACE];
+    if ((int) (place >>> 32) != len) {
       return false;
     }
-    // The prefix first, from the key info's own line, four bytes at a time (both sides big-endian).
+    // The prefix first, from the key info's own line, eight bytes at a time (both sides big-endian);
+    // its words past the key's length are zero, and the lengths are equal.
     boolean bigEndian = key.order() == ByteOrder.BIG_ENDIAN;
     int n = Math.min(len, PREFIX_BYTES);
-    int p = at + PREFIX;
-    int i = 0;
-    for (; i + 4 <= n; i += 4, p++) {
-      int w = key.getInt(off + i);
-      if (info[p] != (bigEndian ? w : Integer.reverseBytes(w))) {
-        return false;
+    for (int q = 0; q < n; q += 8) {
+      long w;
+      if (q + 8 <= n) {
+        long x = key.getLong(off + q);
+        w = bigEndian ? x : Long.reverseBytes(x);
+      } else {
+        w = 0;
+        for (int j = q; j < q + 8; j++) {
+          w = (w << 8) | (j < n ? key.get(off + j) & 0xff : 0);
+        }
       }
-    }
-    if (i < n) {
-      int w = 0;
-      for (int j = i; j < i + 4; j++) {
-        w = (w << 8) | (j < n ? key.get(off + j) & 0xff : 0);
-      }
-      if (info[p] != w) {
+      if (info[at + PREFIX + (q >> 3)] != w) {
         return false;
       }
     }
@@ -362,8 +394,8 @@ final class GroupTable {
     }
     // The rest from the arena, eight bytes at a time.
     byte[] kb = keyBytes;
-    int k = info[at + OFFSET];
-    i = PREFIX_BYTES;
+    int k = (int) place;
+    int i = PREFIX_BYTES;
     for (; i + 8 <= len; i += 8) {
       long w = key.getLong(off + i);
       if ((long) LONGS.get(kb, k + i) != (bigEndian ? w : Long.reverseBytes(w))) {
@@ -386,7 +418,7 @@ final class GroupTable {
       return (int) e;
     }
     int id = newKey(slot, len, hash);
-    key.get(off, keyBytes, keyInfo[info(id) + OFFSET], len);
+    key.get(off, keyBytes, keyOffset(id), len);
     return afterNewKey(id);
   }
 
@@ -397,11 +429,10 @@ final class GroupTable {
   }
 
   private boolean keyEquals(int id, byte[] key, int len) {
-    int at = info(id);
-    if (keyInfo[at + LENGTH] != len) {
+    if (keyLength(id) != len) {
       return false;
     }
-    int off = keyInfo[at + OFFSET];
+    int off = keyOffset(id);
     return Arrays.equals(keyBytes, off, off + len, key, 0, len);
   }
 
@@ -416,7 +447,7 @@ final class GroupTable {
       return (int) e;
     }
     int id = newKey(slot, len, hash);
-    System.arraycopy(key, 0, keyBytes, keyInfo[info(id) + OFFSET], len);
+    System.arraycopy(key, 0, keyBytes, keyOffset(id), len);
     return afterNewKey(id);
   }
 
@@ -434,11 +465,9 @@ final class GroupTable {
       keyBytes = Arrays.copyOf(keyBytes, (int) cap);
     }
     int at = info(id);
-    keyInfo[at + OFFSET] = keyBytesUsed;
-    keyInfo[at + LENGTH] = len;
+    keyInfo[at + PLACE] = ((long) len << 32) | keyBytesUsed;
     if (windowed) {
-      keyInfo[at + HEAD] = NONE;
-      keyInfo[at + COUNT] = 0;
+      keyInfo[at + GROUPS] = NONE & 0xffffffffL; // no groups, no head
     }
     keyBytesUsed += len;
     keys++;
@@ -449,14 +478,14 @@ final class GroupTable {
   /** Finishes inserting key {@code id} once its bytes are in the arena: its prefix, rehash, its one group. */
   private int afterNewKey(int id) {
     int at = info(id);
-    int len = keyInfo[at + LENGTH];
-    int off = keyInfo[at + OFFSET];
-    for (int q = 0; q < PREFIX_BYTES; q += 4) {
-      int w = 0;
-      for (int j = q; j < q + 4; j++) {
+    int len = keyLength(id);
+    int off = keyOffset(id);
+    for (int q = 0; q < PREFIX_BYTES; q += 8) {
+      long w = 0;
+      for (int j = q; j < q + 8; j++) {
         w = (w << 8) | (j < len ? keyBytes[off + j] & 0xff : 0);
       }
-      keyInfo[at + PREFIX + (q >> 2)] = w;
+      keyInfo[at + PREFIX + (q >> 3)] = w;
     }
     if (keys * 2 > slots.length) {
       rehash();
@@ -474,13 +503,13 @@ final class GroupTable {
     }
     int at = info(keyId);
     long[] e = groupEntry;
-    int g = keyInfo[at + HEAD];
+    int g = head(at);
     for (int i = 0; i < WALK && g != NONE; i++, g = (int) (e[(g << 1) + 1] >> 32)) {
       if (e[g << 1] == window) {
         return g;
       }
     }
-    return keyInfo[at + COUNT] <= WALK ? NONE : groupSlots[probeGroup(keyId, window)];
+    return groupsOfKey(at) <= WALK ? NONE : groupSlots[probeGroup(keyId, window)];
   }
 
   /**
@@ -495,7 +524,7 @@ final class GroupTable {
       return keyId; // its one group, created with the key
     }
     // In-order events of a key fall into its newest window: found from the key info just read.
-    int head = keyInfo[info(keyId) + HEAD];
+    int head = head(info(keyId));
     if (head != NONE && groupEntry[head << 1] == window) {
       return head;
     }
@@ -538,7 +567,7 @@ final class GroupTable {
     }
     if (windowed) {
       int at = info(keyId);
-      int n = keyInfo[at + COUNT] + 1;
+      int n = groupsOfKey(at) + 1;
       // A key that outgrows its walk has all its groups indexed at once, then each new one.
       int adding = n <= WALK ? 0 : n == WALK + 1 ? n : 1;
       if ((indexed + adding) * 2 > groupSlots.length) {
@@ -549,21 +578,20 @@ final class GroupTable {
         rehashGroups(capacity);
       }
       groupEntry[g << 1] = window;
-      groupEntry[(g << 1) + 1] = ((long) keyInfo[at + HEAD] << 32) | (keyId & 0xffffffffL);
-      keyInfo[at + HEAD] = g;
-      keyInfo[at + COUNT] = n;
+      groupEntry[(g << 1) + 1] = ((long) head(at) << 32) | (keyId & 0xffffffffL);
+      keyInfo[at + GROUPS] = ((long) n << 32) | (g & 0xffffffffL);
       for (int h = g, i = 0; i < adding; i++, h = nextGroupOfKey(h)) {
         groupSlots[probeGroup(keyId, groupEntry[h << 1])] = h;
       }
       indexed += adding;
     }
     groups++;
-    init.zero(longs, g * longWidth, objects, g * objectWidth);
+    init.zero(longs, g * stride, objects, g * objectWidth);
     return g;
   }
 
   int firstGroupOfKey(int keyId) {
-    return windowed ? keyInfo[info(keyId) + HEAD] : keyId;
+    return windowed ? head(info(keyId)) : keyId;
   }
 
   /** The group of the same key created before {@code group}, or -1. */
@@ -573,7 +601,7 @@ final class GroupTable {
 
   /** How many groups key {@code keyId} has (the length of its {@link #firstGroupOfKey} list). */
   int groupCountOfKey(int keyId) {
-    return windowed ? keyInfo[info(keyId) + COUNT] : 1;
+    return windowed ? groupsOfKey(info(keyId)) : 1;
   }
 
   long window(int group) {
@@ -589,11 +617,11 @@ final class GroupTable {
   }
 
   int keyOffset(int keyId) {
-    return keyInfo[info(keyId) + OFFSET];
+    return (int) keyInfo[info(keyId) + PLACE];
   }
 
   int keyLength(int keyId) {
-    return keyInfo[info(keyId) + LENGTH];
+    return (int) (keyInfo[info(keyId) + PLACE] >>> 32);
   }
 
   int keyHash(int keyId) {
@@ -608,11 +636,13 @@ final class GroupTable {
 
   /** Heap bytes of the group arrays per group of capacity (not the group index). */
   private long bytesPerGroup() {
-    return bytesPerGroup(longWidth, objects == null ? 0 : objectWidth, windowed);
+    return bytesPerGroup(stateLongs, objects == null ? 0 : objectWidth, windowed);
   }
 
+  /** Heap bytes per group of capacity: its entry with windows, its row (with the key's info without), its objects. */
   private static long bytesPerGroup(int longWidth, int objectWidth, boolean windowed) {
-    return (windowed ? 16L : 0L) + (long) Math.max(1, longWidth) * 8 + (long) objectWidth * 4;
+    int stride = windowed ? longWidth : longWidth + ROW_INFO_LONGS;
+    return (windowed ? 16L : 0L) + (long) Math.max(1, stride) * 8 + (long) objectWidth * 4;
   }
 
   private static int slotCapacity(int expectedKeys) {
@@ -623,8 +653,9 @@ final class GroupTable {
     return Math.max(16, expectedKeys);
   }
 
-  private static int infoInts(boolean windowed) {
-    return windowed ? 8 : 6;
+  /** Heap bytes of key info per key of capacity apart from the rows: with windows only. */
+  private static int infoBytes(boolean windowed) {
+    return windowed ? INFO_LONGS * 8 : 0;
   }
 
   /**
@@ -633,13 +664,13 @@ final class GroupTable {
    */
   static long memoryBytes(int longWidth, int objectWidth, int expectedKeys, boolean windowed) {
     long keyCap = keyCapacity(expectedKeys);
-    return slotCapacity(expectedKeys) * 8L + keyCap * FIRST_KEY_BYTES + keyCap * infoInts(windowed) * 4
+    return slotCapacity(expectedKeys) * 8L + keyCap * FIRST_KEY_BYTES + keyCap * infoBytes(windowed)
         + keyCap * bytesPerGroup(longWidth, objectWidth, windowed) + (windowed ? FIRST_GROUP_SLOTS * 4L : 0L);
   }
 
   /** Approximate heap bytes held by this table. */
   long memoryBytes() {
-    return (long) slots.length * 8 + keyBytes.length + (long) keyCapacity * infoInts * 4
+    return (long) slots.length * 8 + keyBytes.length + (long) keyCapacity * infoBytes(windowed)
         + (long) groupCapacity * bytesPerGroup() + (windowed ? (long) groupSlots.length * 4 : 0L);
   }
 
@@ -652,7 +683,7 @@ final class GroupTable {
   long memoryBytesAfterInsert(int keyLength) {
     long b = memoryBytes();
     if (keys == keyCapacity) {
-      b += (long) keyCapacity * infoInts * 4;
+      b += (long) keyCapacity * infoBytes(windowed);
     }
     if ((keys + 1) * 2 > slots.length) {
       b += (long) slots.length * 8;
@@ -745,7 +776,11 @@ final class GroupTable {
 
   private void growKeys() {
     keyCapacity *= 2;
-    keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + keyCapacity * infoInts);
+    if (windowed) {
+      keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + keyCapacity * INFO_LONGS);
+    } else { // the info is in the rows: a key's one group grows with it
+      growGroups();
+    }
   }
 
   private void growGroups() {
@@ -754,7 +789,10 @@ final class GroupTable {
     if (windowed) {
       groupEntry = Arrays.copyOf(groupEntry, n * 2);
     }
-    longs = Arrays.copyOf(longs, n * Math.max(1, longWidth));
+    longs = Arrays.copyOf(longs, n * Math.max(1, stride));
+    if (!windowed) {
+      keyInfo = longs;
+    }
     if (objects != null) {
       objects = Arrays.copyOf(objects, n * objectWidth);
     }

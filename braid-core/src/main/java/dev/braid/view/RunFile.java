@@ -53,7 +53,7 @@ record RunFile(Path path, long keys, long groups, long bytes) {
       sink.beginKey(table.keyBytes(), table.keyOffset(k), table.keyLength(k), table.keyHash(k));
       for (int j = 0; j < windows; j++) {
         int g = sorter.groups[j];
-        sink.window(sorter.windows[j], table.longs, g * table.longWidth, table.objects, g * table.objectWidth);
+        sink.window(sorter.windows[j], table.longs, g * table.stride, table.objects, g * table.objectWidth);
       }
       sink.endKey();
     }

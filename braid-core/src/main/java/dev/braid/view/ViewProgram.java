@@ -498,7 +498,7 @@ final class ViewProgram {
         }
         int g = -1;
         for (int h = table.firstGroupOfKey(keyId); h >= 0; h = table.nextGroupOfKey(h)) {
-          if (table.window(h) <= t && t < table.longs[h * longWidth + sessionSlot] + windowSize) {
+          if (table.window(h) <= t && t < table.longs[h * table.stride + sessionSlot] + windowSize) {
             g = h; // t is within the gap of this fragment's events, so the fragment stays connected
             break;
           }
@@ -506,7 +506,7 @@ final class ViewProgram {
         if (g < 0) {
           g = table.findOrInsertGroup(keyId, t);
         }
-        int at = g * longWidth + sessionSlot;
+        int at = g * table.stride + sessionSlot;
         if (t > table.longs[at]) {
           table.longs[at] = t;
         }
@@ -518,7 +518,7 @@ final class ViewProgram {
 
   /** Adds event {@code e} to the row of group {@code g}. */
   private void addTo(GroupTable table, int g, EventReader e, Scratch x) {
-    int lb = g * longWidth;
+    int lb = g * table.stride;
     if (fused != null) {
       fused.add(table.longs, lb, e, where == null ? 0L : x.skip[0]);
       return;

@@ -480,7 +480,7 @@ final class ViewRuntime {
               int g = t.findGroup(keyId, w);
               if (g >= 0) {
                 Row r = rows.computeIfAbsent(w, s -> new Row(p));
-                p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
+                p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.stride, t.objects, g * t.objectWidth, x);
               }
             }
           } else {
@@ -488,7 +488,7 @@ final class ViewRuntime {
               long window = t.window(g);
               if (window >= from && window < to) {
                 Row r = rows.computeIfAbsent(window, w -> new Row(p));
-                p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x);
+                p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.stride, t.objects, g * t.objectWidth, x);
               }
             }
           }
@@ -1641,7 +1641,7 @@ final class ViewRuntime {
           keyId = inOpen = inOpen >= 0 ? inOpen : insertKey(from, k, open, arena);
         }
         int c = into.findOrInsertGroup(keyId, w);
-        p.merge(into.longs, c * into.longWidth, into.objects, c * into.objectWidth, from.longs, g * from.longWidth,
+        p.merge(into.longs, c * into.stride, into.objects, c * into.objectWidth, from.longs, g * from.stride,
             from.objects, g * from.objectWidth, x);
       }
     }
@@ -1731,10 +1731,10 @@ final class ViewRuntime {
       return false;
     }
     if (p.sessionSlot >= 0) {
-      long last = t.longs[g * t.longWidth + p.sessionSlot];
+      long last = t.longs[g * t.stride + p.sessionSlot];
       return last != Long.MIN_VALUE && last <= end - 2 * p.sessionGap();
     }
-    return p.windowEnd(t.window(g), t.longs, g * t.longWidth) <= end;
+    return p.windowEnd(t.window(g), t.longs, g * t.stride) <= end;
   }
 
   /** A number that changes when {@code end} crosses a boundary at which windows close. */

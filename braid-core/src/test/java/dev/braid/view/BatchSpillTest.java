@@ -146,7 +146,7 @@ class BatchSpillTest {
       int id = t.findOrInsertKey(kb, kb.length, GroupTable.hash(kb, kb.length));
       for (long w : new long[] {5, 3, 9}) {
         int g = t.findOrInsertGroup(id, w);
-        t.longs[g * t.longWidth] = k + w;
+        t.longs[g * t.stride] = k + w;
       }
     }
     return t;
@@ -247,7 +247,7 @@ class BatchSpillTest {
 
   private static void count(GroupTable t, byte[] key, long window, long n) {
     int id = t.findOrInsertKey(key, key.length, GroupTable.hash(key, key.length));
-    t.longs[t.findOrInsertGroup(id, window) * t.longWidth] += n;
+    t.longs[t.findOrInsertGroup(id, window) * t.stride] += n;
   }
 
   @Test

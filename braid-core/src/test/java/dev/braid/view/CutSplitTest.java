@@ -63,7 +63,7 @@ class CutSplitTest {
     }
     ViewProgram.Scratch x = v.program.scratch();
     int g = t.firstGroupOfKey(id);
-    return (Long) v.program.result(t.longs, g * t.longWidth, t.objects, g * t.objectWidth, x).get("n");
+    return (Long) v.program.result(t.longs, g * t.stride, t.objects, g * t.objectWidth, x).get("n");
   }
 
   /** Reaches the engine's view runtimes from this package. */

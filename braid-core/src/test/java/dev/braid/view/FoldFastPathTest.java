@@ -297,11 +297,13 @@ class FoldFastPathTest {
         String where = String.format("%s: key %s, window %d", context, Arrays.toString(key), generic.window(g));
         assertThat(h).as(where).isGreaterThanOrEqualTo(0);
         int w = program.longWidth;
-        assertThat(Arrays.copyOfRange(fast.longs, h * w, h * w + w)).as(where)
-            .isEqualTo(Arrays.copyOfRange(generic.longs, g * w, g * w + w));
+        int hb = h * fast.stride;
+        int gb = g * generic.stride;
+        assertThat(Arrays.copyOfRange(fast.longs, hb, hb + w)).as(where)
+            .isEqualTo(Arrays.copyOfRange(generic.longs, gb, gb + w));
         int ow = program.objectWidth;
-        assertThat(program.result(fast.longs, h * w, fast.objects, h * ow, x)).as(where)
-            .isEqualTo(program.result(generic.longs, g * w, generic.objects, g * ow, x));
+        assertThat(program.result(fast.longs, hb, fast.objects, h * ow, x)).as(where)
+            .isEqualTo(program.result(generic.longs, gb, generic.objects, g * ow, x));
       }
     }
   }

@@ -105,11 +105,11 @@ class GroupTablePropertyTest {
           m.ids.computeIfAbsent(key, k -> new HashMap<>()).put(window, g);
         }
         long[] row = m.rows.get(key).get(window);
-        assertThat(Arrays.copyOfRange(t.longs, g * WIDTH, g * WIDTH + WIDTH)).as("%s: row of (%s, %d)", at, key,
+        assertThat(Arrays.copyOfRange(t.longs, g * t.stride, g * t.stride + WIDTH)).as("%s: row of (%s, %d)", at, key,
             window).containsExactly(row);
         int slot = rnd.nextInt(WIDTH);
         long add = rnd.nextInt(1000);
-        t.longs[g * WIDTH + slot] += add;
+        t.longs[g * t.stride + slot] += add;
         row[slot] += add;
         assertThat(t.memoryBytesAfterInsert(16)).as(at).isGreaterThanOrEqualTo(t.memoryBytes());
       }
@@ -214,7 +214,7 @@ class GroupTablePropertyTest {
         Model intoModel = isClosed ? closedModel : openModel;
         int c = into.findOrInsertGroup(insertKey(into, key, rnd.nextInt(3)), w);
         for (int j = 0; j < WIDTH; j++) {
-          into.longs[c * WIDTH + j] = from.longs[g * WIDTH + j];
+          into.longs[c * into.stride + j] = from.longs[g * from.stride + j];
         }
         intoModel.rows.computeIfAbsent(key, x -> new HashMap<>()).put(w, m.rows.get(key).get(w).clone());
         intoModel.ids.computeIfAbsent(key, x -> new HashMap<>()).put(w, c);
@@ -256,7 +256,7 @@ class GroupTablePropertyTest {
       }
       for (Map.Entry<Long, Integer> e : want.entrySet()) {
         int g = e.getValue();
-        assertThat(Arrays.copyOfRange(t.longs, g * WIDTH, g * WIDTH + WIDTH)).as("%s: row of (%s, %d)", at, key,
+        assertThat(Arrays.copyOfRange(t.longs, g * t.stride, g * t.stride + WIDTH)).as("%s: row of (%s, %d)", at, key,
             e.getKey()).containsExactly(m.rows.get(key).get(e.getKey()));
       }
     }

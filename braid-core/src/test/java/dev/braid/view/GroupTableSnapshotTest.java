@@ -32,7 +32,7 @@ class GroupTableSnapshotTest {
       byte[] key = ("k" + rnd.nextInt(500) + "-".repeat(rnd.nextInt(30))).getBytes(StandardCharsets.UTF_8);
       int id = t.findOrInsertKey(key, key.length, GroupTable.hash(key, key.length));
       int g = t.findOrInsertGroup(id, windowed ? rnd.nextInt(5) * 60_000L : 0);
-      t.longs[g * width + rnd.nextInt(width)] += rnd.nextInt(1000);
+      t.longs[g * t.stride + rnd.nextInt(width)] += rnd.nextInt(1000);
     }
     List<String> before = contents(t);
     GroupTable s = t.snapshot();
@@ -40,7 +40,7 @@ class GroupTableSnapshotTest {
     for (int i = 0; i < 200; i++) { // the writer goes on
       byte[] key = ("new" + i).getBytes(StandardCharsets.UTF_8);
       int g = t.findOrInsertGroup(t.findOrInsertKey(key, key.length, GroupTable.hash(key, key.length)), 0);
-      t.longs[g * width] = 7;
+      t.longs[g * t.stride] = 7;
       if (t.groupCount() > 0) {
         t.longs[0]++;
       }
@@ -54,8 +54,8 @@ class GroupTableSnapshotTest {
       String key = new String(t.keyBytes(), t.keyOffset(k), t.keyLength(k), StandardCharsets.UTF_8);
       for (int g = t.firstGroupOfKey(k); g >= 0; g = t.nextGroupOfKey(g)) {
         StringBuilder row = new StringBuilder(key).append('@').append(t.window(g));
-        for (int i = 0; i < t.longWidth; i++) {
-          row.append(',').append(t.longs[g * t.longWidth + i]);
+        for (int i = 0; i < t.stride; i++) {
+          row.append(',').append(t.longs[g * t.stride + i]);
         }
         out.add(row.toString());
       }
