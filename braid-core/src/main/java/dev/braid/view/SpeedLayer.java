@@ -103,6 +103,11 @@ final class SpeedLayer implements AutoCloseable {
     return CompletableFuture.allOf(all);
   }
 
+  /** The read position of partition {@code p}'s thread: the next offset it will fold. */
+  long position(int p) {
+    return workers[p].position.get();
+  }
+
   /** The read position of every partition thread. */
   Cut position() {
     long[] out = new long[workers.length];

@@ -815,6 +815,8 @@ final class ViewRuntime {
     final long startedAtNanos = System.nanoTime();
     /** Events read into the new Delta by the replay. */
     final AtomicLong replayed = new AtomicLong();
+    /** Naps the replay threads took to let the live speed layer catch up (see {@link ReplayYield}). */
+    final AtomicLong yielded = new AtomicLong();
     /** The batch recompute's counters while it runs (lambda reprocess), else null. */
     volatile BatchLayer.Counters batch;
     /** Events in the log before the version's cut that the batch recompute reads. */
@@ -994,6 +996,10 @@ final class ViewRuntime {
       if (closing) {
         throw new ReplayFailure("the engine closed", null);
       }
+      if (rb.yielded.get() > 0) {
+        LOG.info("view '{}': the replay into version {} waited {} ms in all for the live speed layer to catch up",
+            name, v.id, rb.yielded.get() * ReplayYield.PAUSE_NANOS / 1_000_000);
+      }
       await(speed.attach(delta, program), "attach version " + v.id);
       rb.attached = true;
       if (rb.hold) {
@@ -1031,8 +1037,9 @@ final class ViewRuntime {
 
   /**
    * Replays the log into {@code delta} until it is at most {@link #ATTACH_LAG} events behind the end,
-   * partitions in parallel on up to {@link EngineOptions#batchThreads()} low-priority threads (each
-   * partition's Delta has one writer per round).
+   * partitions in parallel on up to {@link EngineOptions#batchThreads()} threads (each partition's
+   * Delta has one writer per round) that wait for the live speed layer when it lags
+   * ({@link ReplayYield}).
    */
   private void replay(Version v, Rebuild rb, Delta delta) throws InterruptedException {
     ViewProgram program = v.program;
@@ -1098,8 +1105,12 @@ final class ViewRuntime {
     // (see RecordChunk): on a table of a million keys that overlaps the lookups' cache misses.
     RecordChunk k = new RecordChunk();
     boolean touch = BatchLayer.isKeyPartitioned(program);
+    int part = pd.partition;
+    java.util.function.LongSupplier liveLag = () -> stream.endOffset(part) - speed.position(part);
+    ReplayYield yield = new ReplayYield();
     try (dev.braid.log.LogReader r = stream.reader(pd.partition, pd.writerPosition())) {
       while (r.position() < until && !closing && !rb.aborted) {
+        rb.yielded.addAndGet(yield.await(liveLag));
         dev.braid.log.RecordCursor c = r.poll();
         long last = -1;
         long folded = 0;
