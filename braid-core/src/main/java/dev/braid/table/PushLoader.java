@@ -476,7 +476,7 @@ final class PushLoader {
         return;
       }
       try {
-        RowCodec.encodeField(t, RowCodec.coerce(layout, f, value), vals);
+        RowCodec.encodeCollection(layout, f, value, vals);
       } catch (IllegalArgumentException e) {
         set[f] = false;
         fail(e.getMessage());

@@ -209,6 +209,45 @@ final class RowCodec {
     }
   }
 
+  /** Sets of at most this many elements are deduplicated by {@link #encodeCollection} without a hash set. */
+  static final int SMALL_SET = 16;
+
+  /**
+   * Writes {@link #encodeField}{@code (type of f, }{@link #coerce}{@code (layout, f, raw))}: the same
+   * bytes and the same errors. A small set from a list (a bulk push's JSON array, usually a few
+   * elements) is deduplicated by comparing each element with those kept before it, instead of
+   * through a {@code LinkedHashSet} per row; equal elements are equal by {@code equals}, as in the
+   * set, and the first of equal elements keeps its place.
+   *
+   * @throws IllegalArgumentException naming the field, as {@link #coerce} does
+   */
+  static void encodeCollection(TableLayout layout, int f, Object raw, Bytes out) {
+    TableFieldType t = layout.types[f];
+    if (t.kind() != TableFieldType.Kind.SET || !(raw instanceof List<?> list) || list.size() > SMALL_SET) {
+      encodeField(t, coerce(layout, f, raw), out);
+      return;
+    }
+    Object[] kept = new Object[list.size()];
+    int n = 0;
+    for (Object e : list) {
+      if (e == null) {
+        throw new IllegalArgumentException(layout.describe(f) + ": elements cannot be null");
+      }
+      Object v = scalar(layout, f, t.element(), e);
+      boolean seen = false;
+      for (int j = 0; j < n && !seen; j++) {
+        seen = kept[j].equals(v);
+      }
+      if (!seen) {
+        kept[n++] = v;
+      }
+    }
+    out.putVarint(n);
+    for (int j = 0; j < n; j++) {
+      encodeScalar(t.element(), kept[j], out);
+    }
+  }
+
   /** The canonical scalar of an element, or of a map key/element given alone (PATCH remove). */
   static Object scalar(TableLayout layout, int f, FieldType t, Object raw) {
     switch (t) {
