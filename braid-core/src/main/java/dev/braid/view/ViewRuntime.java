@@ -990,7 +990,7 @@ final class ViewRuntime {
         v.base = BaseFile.open(file);
       }
       rb.phase = "replay";
-      Delta delta = seeded(new Delta(program, v.cut, 1 << 12), program, v.cut);
+      Delta delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut);
       v.delta = delta;
       replay(v, rb, delta);
       if (closing) {
@@ -1033,6 +1033,23 @@ final class ViewRuntime {
       throw new ReplayFailure(String.format("the new definition failed on %d events of the log during the batch "
           + "recompute (an expression or aggregation that fails at run time)", errors.get()), null);
     }
+  }
+
+  /**
+   * Keys per partition to size the Delta of a version being built for. A version without a Base (a
+   * Kappa reprocess, or a rollback to one) replays the log from its start, so its Delta ends up with
+   * about the keys the current version's Delta holds: its tables start at that size (a hint, at
+   * most 4 M keys per partition) instead of growing there by doubling, each doubling copying the
+   * table's arrays and rehashing its keys. A version with a Base only replays the events after its
+   * cut.
+   */
+  private int replayKeysHint(Version v) {
+    Version c = current;
+    if (v.baseFileName != null || c == null || c.delta == null) {
+      return 1 << 12;
+    }
+    long perPartition = c.delta.keys() / Math.max(1, v.cut.partitions());
+    return (int) Math.max(1 << 12, Math.min(1 << 22, perPartition + perPartition / 8));
   }
 
   /**
