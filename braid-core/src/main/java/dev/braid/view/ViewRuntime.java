@@ -1037,15 +1037,16 @@ final class ViewRuntime {
 
   /**
    * Keys per partition to size the Delta of a version being built for. A version without a Base (a
-   * Kappa reprocess, or a rollback to one) replays the log from its start, so its Delta ends up with
-   * about the keys the current version's Delta holds: its tables start at that size (a hint, at
-   * most 4 M keys per partition) instead of growing there by doubling, each doubling copying the
-   * table's arrays and rehashing its keys. A version with a Base only replays the events after its
-   * cut.
+   * Kappa reprocess, or a rollback to one) that replays from the same cut as the current version
+   * ends up with about the keys the current version's Delta holds: its tables start at that size (a
+   * hint, at most 4 M keys per partition) instead of growing there by doubling, each doubling
+   * copying the table's arrays and rehashing its keys. A version with a Base only replays the events
+   * after its cut, and one that replays from another cut ({@code --from}) may hold far fewer keys:
+   * both start small.
    */
   private int replayKeysHint(Version v) {
     Version c = current;
-    if (v.baseFileName != null || c == null || c.delta == null) {
+    if (v.baseFileName != null || c == null || c.delta == null || !v.cut.equals(c.cut)) {
       return 1 << 12;
     }
     long perPartition = c.delta.keys() / Math.max(1, v.cut.partitions());
