@@ -58,6 +58,22 @@ class BraidCliTest {
   }
 
   @Test
+  void shouldFormatEveryCommandsHelpWithoutPicocliWarnings() {
+    // A bare '%' in a description (e.g. "1%") is a format error that picocli reports on stderr.
+    java.io.PrintStream stderr = System.err;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      for (String command : BraidCli.commandLine().getSubcommands().keySet()) {
+        assertThat(braid(command, "--help").exitCode()).as(command + " --help").isZero();
+      }
+    } finally {
+      System.setErr(stderr);
+    }
+    assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain("picocli WARN");
+  }
+
+  @Test
   void shouldRunTheDemoTourAgainstARealServerAndPrintItAsJson() throws Exception {
     Path data = temp.resolve("data");
 
