@@ -185,10 +185,7 @@ final class RowCodec {
         Collection<Object> out = t.kind() == TableFieldType.Kind.LIST ? new ArrayList<>(c.size())
             : new LinkedHashSet<>(Math.max(4, c.size() * 2));
         for (Object e : c) {
-          if (e == null) {
-            throw new IllegalArgumentException(layout.describe(f) + ": elements cannot be null");
-          }
-          out.add(scalar(layout, f, t.element(), e));
+          out.add(element(layout, f, t.element(), e));
         }
         return out;
       }
@@ -230,10 +227,7 @@ final class RowCodec {
     Object[] kept = new Object[list.size()];
     int n = 0;
     for (Object e : list) {
-      if (e == null) {
-        throw new IllegalArgumentException(layout.describe(f) + ": elements cannot be null");
-      }
-      Object v = scalar(layout, f, t.element(), e);
+      Object v = element(layout, f, t.element(), e);
       boolean seen = false;
       for (int j = 0; j < n && !seen; j++) {
         seen = kept[j].equals(v);
@@ -246,6 +240,14 @@ final class RowCodec {
     for (int j = 0; j < n; j++) {
       encodeScalar(t.element(), kept[j], out);
     }
+  }
+
+  /** The canonical scalar of an element of a list or set field. */
+  private static Object element(TableLayout layout, int f, FieldType t, Object raw) {
+    if (raw == null) {
+      throw new IllegalArgumentException(layout.describe(f) + ": elements cannot be null");
+    }
+    return scalar(layout, f, t, raw);
   }
 
   /** The canonical scalar of an element, or of a map key/element given alone (PATCH remove). */

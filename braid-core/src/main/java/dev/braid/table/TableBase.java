@@ -440,9 +440,7 @@ final class TableBase implements AutoCloseable {
       for (int r = 0; r < nRegions; r++) {
         regions[r] = ch.map(FileChannel.MapMode.READ_ONLY, r * REGION, Math.min(REGION, indexPos - r * REGION));
       }
-      rows = placeIndex(hs, ps, regions, slots);
-      pos = null;
-      hashes = null;
+      rows = placeIndex(hs, ps, regions, slots); // drops pos and hashes
       crc.update(hs.duplicate().clear());
       crc.update(ps.duplicate().clear());
       hs.force();

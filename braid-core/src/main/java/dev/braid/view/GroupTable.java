@@ -310,7 +310,6 @@ final class GroupTable {
     }
     long[] ki = keyInfo;
     long[] rows = longs;
-    int stepRow = windowed ? 0 : stride;
     for (int i = 0; i < n; i++) {
       int id = ids[i];
       if (id != NONE) {
@@ -318,7 +317,9 @@ final class GroupTable {
         // The info's last word, and without windows the row's first: a row may span two cache
         // lines. The key's bytes beyond its prefix, if any, are in the arena.
         sink += ki[at + PREFIX + 1];
-        sink += rows[id * stepRow];
+        if (!windowed) {
+          sink += rows[id * stride];
+        }
         long place = ki[at + PLACE];
         ids[i] = (int) (place >>> 32) > PREFIX_BYTES ? (int) place + PREFIX_BYTES : NONE;
       }

@@ -112,7 +112,7 @@ final class SpeedLayer implements AutoCloseable {
   Cut position() {
     long[] out = new long[workers.length];
     for (int p = 0; p < out.length; p++) {
-      out[p] = workers[p].position.get();
+      out[p] = position(p);
     }
     return Cut.of(out);
   }
