@@ -153,6 +153,7 @@ final class PushLoader {
     }, "braid-push-writer");
     drain.setDaemon(true);
     drain.start();
+    boolean tooLong = false;
     try {
       boolean eof = false;
       while (!eof && !stop[0] && consumerError[0] == null) {
@@ -162,8 +163,8 @@ final class PushLoader {
         if (!eof) {
           cut = lastNewline(buf, n) + 1;
           if (cut == 0) {
-            throw new IllegalArgumentException("a line longer than " + CHUNK + " bytes (a row must fit in "
-                + (CHUNK >> 20) + " MiB)");
+            tooLong = true; // its line number is known once the chunks before it are counted
+            break;
           }
         }
         byte[] chunkBuf = buf;
@@ -198,6 +199,10 @@ final class PushLoader {
     } finally {
       order.put(java.util.concurrent.CompletableFuture.completedFuture(null));
       drain.join();
+    }
+    if (tooLong && consumerError[0] == null) {
+      throw new IllegalArgumentException("line " + (lineBase[0] + 1) + " is longer than " + CHUNK
+          + " bytes (a row must fit in " + (CHUNK >> 20) + " MiB)");
     }
     if (consumerError[0] instanceof IOException io) {
       throw io;

@@ -91,4 +91,22 @@ class PushBadRowsTest {
       }
     }
   }
+
+  @Test
+  void shouldFailAPushWithALineLongerThanAChunkNamingTheLineAndKeepServing(@TempDir Path dir) {
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThat(push(b, "{\"id\":\"a\",\"age\":1}\n", PushOptions.defaults("one.jsonl")).state()).isEqualTo("done");
+      StringBuilder text = new StringBuilder();
+      for (int i = 0; i < 50_000; i++) { // more than a chunk of lines before the long one
+        text.append("{\"id\":\"k").append(i).append("\",\"age\":").append(i).append("}\n");
+      }
+      text.append("{\"id\":\"long\",\"tags\":[\"").append("x".repeat(PushLoader.CHUNK)).append("\"]}\n");
+      text.append("{\"id\":\"after\"}\n");
+      PushReport r = push(b, text.toString(), PushOptions.defaults("big.jsonl"));
+      assertThat(r.state()).isEqualTo("failed");
+      assertThat(r.failure()).contains("line 50001 is longer than " + PushLoader.CHUNK + " bytes");
+      assertThat(b.table("users").get("a").values()).containsEntry("age", 1L);
+      assertThat(b.table("users").get("k1").found()).isFalse();
+    }
+  }
 }
