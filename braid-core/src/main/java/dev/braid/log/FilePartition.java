@@ -19,6 +19,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -35,30 +36,45 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Durability: group commit</h2>
  * Under {@code fsync}, an appender returns only once an fsync that started after its write ended
- * has finished. Appenders share fsyncs by a leader/follower protocol on {@link #syncLock}:
+ * has finished. While appenders overlap (one comes to wait while an fsync runs or another waits),
+ * the fsyncs run on one thread per partition, the <em>syncer</em> (named
+ * {@code braid-fsync-<stream>-<partition>}), back to back: the next fsync never waits for an
+ * appender's thread to wake up and start it. An appender that waits alone runs its fsync itself.
  *
  * <ol>
- *   <li>An appender whose end offset is not yet durable takes {@code syncLock}. If no fsync is
- *       running it becomes the <em>leader</em>: it notes the published end offset (every batch below
- *       it is in the page cache), marks an fsync as running, and <em>releases the lock</em> before
- *       calling {@code force}.
- *   <li>Appenders that arrive while the leader forces find an fsync running and wait on
- *       {@link #durableAdvanced}. They do not queue behind a lock held across the fsync, and their
- *       writes are not blocked either: {@link #writeLock} is independent of the fsync, so batches
- *       go to the page cache while the earlier range is being forced.
- *   <li>The leader takes the lock again, publishes the end offset it noted as durable, and signals
- *       every waiter. A waiter whose end is covered returns; one that is not (it wrote after the
- *       leader noted the end) becomes the next leader and its fsync covers every batch written in
- *       the meantime. So one fsync runs at a time and each covers everything written while the
- *       previous one ran: the batches per fsync grow with the load.
+ *   <li>An appender whose end offset is not yet durable takes {@link #syncLock} and adds itself
+ *       with that offset to the {@link #waiting} list. If no syncer runs, no fsync runs and no one
+ *       else waits, it runs the fsync of the next step on its own thread: starting or waking a
+ *       syncer and being woken by it would cost two wake-ups of a parked thread. Otherwise it wakes
+ *       the syncer (or starts one if none runs), releases the lock and parks.
+ *   <li>An fsync notes the published end offset (every batch below it is in the page cache),
+ *       <em>releases the lock</em> and fsyncs the active segment. Then it takes the lock again,
+ *       publishes the offset it noted as durable, and settles every waiter that offset covers.
+ *       While waiters are left (they wrote after it noted the end), the syncer starts the next
+ *       fsync at once, which covers every batch written meanwhile; it unparks the settled waiters
+ *       just before, outside the lock. If an appender's own fsync runs, the syncer waits for its
+ *       end and takes over from there. So one fsync runs at a time, each covers everything
+ *       written while the previous one ran, and the batches per fsync grow with the load. Writes
+ *       are not blocked by the fsync: {@link #writeLock} is independent of it.
+ *   <li>A waiter reads its outcome from a field of its own and takes no lock to return, so the
+ *       waiters an fsync covered wake side by side; threads woken through a {@code Condition}
+ *       would have to take the lock again one after the other, a wake-up of a parked thread each.
+ *   <li>The syncer ends when no one waits and appenders have not overlapped for
+ *       {@link #SYNCER_IDLE_NANOS} (1 s). So a log with many quiet partitions holds no thread for
+ *       them, and a lone appender soon runs its own fsyncs again.
  * </ol>
  *
- * No wake-up is lost: a waiter waits only while an fsync runs, and every fsync ends with a signal
- * under the lock. The durable offset is published only for what a finished fsync covered, and
- * never moves back. The leader reads the end offset <em>before</em> the segment list: a roll
- * between the two reads only makes it force a newer segment, while the batches below the end it
- * noted sit in the segment it forces or in sealed segments, which a roll fsyncs before it
- * publishes them. Rolling a segment also moves the durable offset to the new segment's base.
+ * {@link #sync()} (the {@code interval} policy, {@code flush}, close) waits the same way under
+ * every durability; alone, as the {@code interval} thread usually is, it runs its own fsync, so a
+ * partition without overlapping appenders never starts a syncer. No wake-up is lost: a waiter joins
+ * the list and wakes the syncer under the lock, the syncer looks at the list under the lock before
+ * it idles, it ends only while the list is empty, and nothing but settling takes a waiter off the
+ * list (an appender running its own fsync repeats it until it is settled). The durable offset is
+ * published only for what a finished fsync covered, and never moves back. An fsync reads the end
+ * offset <em>before</em> the segment list: a roll between the two reads only makes it force a newer
+ * segment, while the batches below the end it noted sit in the segment it forces or in sealed
+ * segments, which a roll fsyncs before it publishes them. Rolling a segment also moves the durable
+ * offset to the new segment's base (settling the waiters that covers).
  *
  * <h2>Storage faults</h2>
  * A full disk, a read-only or unwritable directory, or a device error surfaces as a
@@ -77,25 +93,30 @@ import org.slf4j.LoggerFactory;
  *       append tries the roll again.
  *   <li><b>A failed fsync</b> is not retried as such: after a failed {@code fsync} Linux may have
  *       marked the dirty pages clean (or dropped them) and reports success on the next one, so a
- *       plain retry could acknowledge records that are not on disk. Every appender that was
- *       waiting for it gets the failure: its batch is <em>not acknowledged</em>. The batches stay
- *       in the log, though, rather than being truncated: they were published before the fsync
- *       (readers, and so the speed layer, may already have folded them), and cutting published
- *       records would make views count events the log no longer holds. Their outcome is unknown
- *       to the client, which retries (an idempotency key makes that safe). Durability is then
- *       re-established before anything is acknowledged again: the next appender that needs an
- *       fsync (or the {@code interval} sync, or close) reads every batch not known durable back
- *       from the page cache, checks its CRC, writes it again (which makes the pages dirty again,
- *       so the next fsync really writes them) and fsyncs. If that works, the durable offset
- *       moves on and appends are acknowledged as before; if the read-back fails its checks, the
- *       pages were dropped, the data after the durable offset is lost, and the partition keeps
- *       failing until the log is reopened (recovery then cuts the torn tail).
+ *       plain retry could acknowledge records that are not on disk. Every appender waiting when it
+ *       fails gets the failure, those it was to cover and those that waited for the next fsync
+ *       alike: its batch is <em>not acknowledged</em>. The batches stay in the log, though,
+ *       rather than being truncated: they were published before the fsync (readers, and so the
+ *       speed layer, may already have folded them), and cutting published records would make
+ *       views count events the log no longer holds. Their outcome is unknown to the client, which
+ *       retries (an idempotency key makes that safe). Durability is then re-established before
+ *       anything is acknowledged again: once an appender (or the {@code interval} sync, or close)
+ *       waits for durability again, the next fsync is a repair: it reads every batch not known
+ *       durable back from the page cache, checks its CRC, writes it again (which makes the pages
+ *       dirty again, so the next fsync really writes them) and fsyncs. Only a waiter starts a
+ *       repair, so on a disk that keeps failing the syncer does not loop: each appender that
+ *       waits gets the new failure. If the repair works, the durable offset moves on and appends
+ *       are acknowledged as before; if the read-back fails its checks, the pages were dropped,
+ *       the data after the durable offset is lost, and the partition keeps failing until the log
+ *       is reopened (recovery then cuts the torn tail).
  * </ul>
  *
- * <p>{@link #close()} refuses new appends, fsyncs what was written (joining a running fsync like
- * any waiter), and then wakes every waiter: those its fsync covered return normally; if that fsync
- * failed, the others get the failure as above. A waiter never outlives the partition: one left
- * uncovered after close gets a {@link LogException} that says the partition was closed.
+ * <p>{@link #close()} refuses new appends, fsyncs what was written (like any appender, so after a
+ * running fsync), stops the syncer (which ends after the fsync it runs, settling the waiters that
+ * covers), waits for an fsync an appender runs, and then wakes every waiter left. Those its fsync
+ * covered have returned normally; if that fsync failed, the others got the failure as above. A
+ * waiter never outlives the partition: one left uncovered after close gets a {@link LogException}
+ * that says the partition was closed.
  *
  * <h2>Preallocation</h2>
  * An fsync that extends a file also commits the file system's journal (new size, new blocks); on
@@ -139,8 +160,10 @@ final class FilePartition {
   private final Object writeLock = new Object();
   /** Guards the group commit state below; never held across an fsync. */
   private final ReentrantLock syncLock = new ReentrantLock();
-  /** Signalled, under {@link #syncLock}, when an fsync ends or the partition closes. */
-  private final Condition durableAdvanced = syncLock.newCondition();
+  /** The idle syncer waits on it for a thread that waits for durability, or for close. */
+  private final Condition syncWanted = syncLock.newCondition();
+  /** Signalled when an appender's own fsync ends; the syncer and close wait on it for that. */
+  private final Condition passEnded = syncLock.newCondition();
   private final Object appendSignal = new Object();
 
   /** Segments in offset order; replaced (copy on write) when the writer rolls. */
@@ -151,8 +174,21 @@ final class FilePartition {
   private final AtomicLong durableOffset = new AtomicLong();
   private volatile int waiters;
 
-  // guarded by syncLock
-  private boolean forcing;
+  /** The syncer thread ends once appenders have not overlapped for this long (and no one waits). */
+  static final long SYNCER_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
+  /** Package-private so that tests can make the syncer end sooner. */
+  volatile long syncerIdleNanos = SYNCER_IDLE_NANOS;
+
+  // guarded by syncLock: the group commit
+  /** Threads waiting for durability, each until the syncer settles it. */
+  private final List<DurabilityWaiter> waiting = new ArrayList<>();
+  /** The thread that runs the fsyncs, or null when none runs (appenders did not overlap for a while). */
+  private Thread syncer;
+  /** When a thread last came to wait while an fsync ran or another thread waited ({@link System#nanoTime}). */
+  private long lastOverlap;
+  /** An fsync or a rewrite runs (the syncer's or an appender's), covering the records below {@link #syncTarget}. */
+  private boolean syncing;
+  private long syncTarget;
   /** The fsync failure not yet repaired by a rewrite (see "Storage faults" above), else null. */
   private LogWriteException syncFailure;
   private boolean syncClosed;
@@ -640,17 +676,19 @@ final class FilePartition {
       zeroedEnd = next.size;
       segmentPreallocationOff = false;
       zeroedThisSegment = false;
+      List<Thread> settled = new ArrayList<>();
       syncLock.lock();
       try {
         // After a failed fsync a later one proves nothing about the pages that failed, unless they
         // were rewritten first (as above, when the failure was already known).
         if (syncFailure == pending) {
           syncFailure = null;
-          durableOffset.accumulateAndGet(nextBase, Math::max);
+          advanceDurable(nextBase, settled);
         }
       } finally {
         syncLock.unlock();
       }
+      unparkAll(settled);
       return next;
     }
   }
@@ -664,15 +702,19 @@ final class FilePartition {
     }
   }
 
+  /** A roll's fsync of the sealed segment failed: like a failed fsync of the group commit. */
   private void recordSyncFailure(LogWriteException failure) {
+    List<Thread> settled = new ArrayList<>();
     syncLock.lock();
     try {
       if (syncFailure == null) {
         syncFailure = failure;
+        failWaiters(failure, settled);
       }
     } finally {
       syncLock.unlock();
     }
+    unparkAll(settled);
   }
 
   /**
@@ -684,7 +726,7 @@ final class FilePartition {
    * no longer holds what was written, and that data is lost.
    */
   private long rewriteUnsynced() throws IOException {
-    long target = endOffset; // before the segments, as in forceAsLeader
+    long target = endOffset; // before the segments, as in syncOnce
     Segment[] segs = segments;
     long from = durableOffset.get();
     int i = segs.length - 1;
@@ -850,110 +892,256 @@ final class FilePartition {
   // Group commit
   // ---------------------------------------------------------------------------------------------
 
+  /** How a wait in {@link #awaitDurable} ended; decided by the syncer (or a roll, or close). */
+  private enum Outcome { DURABLE, FAILED, CLOSED }
+
+  /** One thread parked in {@link #awaitDurable} until its records are durable. */
+  private static final class DurabilityWaiter {
+    final Thread thread;
+    /** Every record below it must be durable. */
+    final long offset;
+    /** The fsync failure that ended the wait; written before {@link #outcome}. */
+    LogWriteException failure;
+    /** Null while the thread waits; set once, under {@link #syncLock}, then the thread is unparked. */
+    volatile Outcome outcome;
+
+    DurabilityWaiter(Thread thread, long offset) {
+      this.thread = thread;
+      this.offset = offset;
+    }
+  }
+
   /**
-   * Blocks until every record below {@code offset} is on disk, leading an fsync or waiting for the
-   * running one (group commit, see the class comment). The caller has set its interrupt aside.
+   * Blocks until every record below {@code offset} is on disk: runs an fsync that covers it if it
+   * waits alone, else asks the syncer for one and parks until told how it went (group commit, see
+   * the class comment). Throws if an fsync fails while it waits or the partition closes first. The
+   * caller has set its interrupt aside; one that arrives during the wait neither ends it nor reaches
+   * a channel, and is kept for the caller.
    */
   void awaitDurable(long offset) {
     if (durableOffset.get() >= offset) {
       return;
     }
+    DurabilityWaiter w = new DurabilityWaiter(Thread.currentThread(), offset);
     boolean interrupted = false;
+    List<Thread> settled = null;
     syncLock.lock();
-    // A failure already known on entry is repaired by a rewrite (below); one that happens while
-    // this caller waits covered (or was meant to cover) its records: they are not acknowledged.
-    LogWriteException known = syncFailure;
     try {
-      while (durableOffset.get() < offset) {
-        if (syncFailure != null && syncFailure != known) {
-          LogWriteException f = syncFailure;
-          throw LogWriteException.of(stream, partition, f.file(),
-              String.format("records below offset %d are not acknowledged: fsync of", offset), (IOException) f.getCause());
+      if (durableOffset.get() >= offset) {
+        return;
+      }
+      if (syncClosed) {
+        throw closedBeforeDurable(offset);
+      }
+      boolean overlapping = syncing || !waiting.isEmpty();
+      if (overlapping) {
+        lastOverlap = System.nanoTime();
+      }
+      waiting.add(w);
+      if (!overlapping && syncer == null) {
+        // Nobody to share an fsync with: run it here rather than start a syncer and be woken.
+        settled = new ArrayList<>();
+        try {
+          do { // a second round only if a roll's repair overlapped a rewrite (see syncOnce)
+            interrupted |= syncOnce(settled);
+          } while (w.outcome == null && !syncClosed);
+        } finally {
+          passEnded.signalAll();
         }
-        if (syncClosed) {
-          throw new LogException(String.format(
-              "stream '%s' partition %d was closed while an append waited for the fsync of offsets below %d; "
-                  + "only offsets below %d are known to be durable", stream, partition, offset, durableOffset.get()));
-        }
-        if (forcing) {
-          durableAdvanced.awaitUninterruptibly();
-          // An interrupt must not reach the force below: it would close the shared channel.
-          interrupted |= Thread.interrupted();
-        } else if (syncFailure != null) {
-          rewriteAsLeader();
-        } else {
-          forceAsLeader();
-        }
+      } else {
+        requestSync(w);
       }
     } finally {
       syncLock.unlock();
-      restoreInterrupt(interrupted);
+      if (settled != null) {
+        unparkAll(settled);
+      }
+    }
+    while (w.outcome == null) {
+      LockSupport.park(this);
+      interrupted |= Thread.interrupted(); // else park would return at once from now on
+    }
+    restoreInterrupt(interrupted);
+    if (w.outcome == Outcome.FAILED) {
+      throw LogWriteException.of(stream, partition, w.failure.file(),
+          String.format("records below offset %d are not acknowledged: fsync of", offset),
+          (IOException) w.failure.getCause());
+    }
+    if (w.outcome == Outcome.CLOSED) {
+      throw closedBeforeDurable(offset);
+    }
+  }
+
+  private LogException closedBeforeDurable(long offset) {
+    return new LogException(String.format(
+        "stream '%s' partition %d was closed while an append waited for the fsync of offsets below %d; "
+            + "only offsets below %d are known to be durable", stream, partition, offset, durableOffset.get()));
+  }
+
+  /**
+   * Has the syncer serve the new waiter {@code w}: wakes it if it idles, or starts one if none
+   * runs. Caller holds {@link #syncLock}.
+   */
+  private void requestSync(DurabilityWaiter w) {
+    if (syncer != null) {
+      syncWanted.signal();
+      return;
+    }
+    Thread t = new Thread(this::runSyncer, "braid-fsync-" + stream + "-" + partition);
+    t.setDaemon(true);
+    try {
+      t.start();
+    } catch (OutOfMemoryError e) { // "unable to create native thread"
+      waiting.remove(w);
+      throw new LogException(String.format("stream '%s' partition %d: cannot start the fsync thread: %s",
+          stream, partition, e), e);
+    }
+    syncer = t;
+  }
+
+  /**
+   * The syncer thread's loop: while a thread waits for durability, one fsync (or, after a failed
+   * one, a rewrite) after another with nothing in between but publishing the outcome. It ends once
+   * no one waits and appenders have not overlapped for {@link #syncerIdleNanos}, or, after the
+   * fsync it runs, when the partition closes.
+   */
+  private void runSyncer() {
+    // Waiters the last fsync settled; unparked outside the lock so that appenders can queue up
+    // for the next fsync meanwhile.
+    List<Thread> settled = new ArrayList<>();
+    syncLock.lock();
+    try {
+      while (!syncClosed) {
+        if (syncing) {
+          passEnded.awaitUninterruptibly(); // an appender's own fsync: the next one is the syncer's
+        } else if (!waiting.isEmpty()) {
+          syncOnce(settled);
+        } else if (!settled.isEmpty()) {
+          syncLock.unlock();
+          try {
+            unparkAll(settled);
+          } finally {
+            syncLock.lock();
+          }
+        } else {
+          long left = lastOverlap + syncerIdleNanos - System.nanoTime();
+          if (left <= 0) {
+            return; // a lone appender runs its own fsync again
+          }
+          try {
+            syncWanted.awaitNanos(left);
+          } catch (InterruptedException ignored) {
+            // nobody but close stops the syncer; it holds no interrupt across its I/O either
+          }
+        }
+      }
+    } finally {
+      syncer = null;
+      syncLock.unlock();
+      unparkAll(settled);
     }
   }
 
   /**
-   * Runs one fsync of the group commit. Called with {@link #syncLock} held and no fsync running;
-   * releases the lock during the fsync and returns with it held, the outcome published and every
-   * waiter signalled.
+   * One fsync of the group commit, or the rewrite that repairs a failed one; run by the syncer, or
+   * by an appender that waits alone, with {@link #syncLock} held, which it releases during the I/O.
+   * First unparks the waiters the previous fsync settled ({@code settled}); adds those this one
+   * settles. Returns whether the calling thread's interrupt status was set (it is cleared: an
+   * interrupt would close the channel under every appender).
    */
-  private void forceAsLeader() {
-    forcing = true;
+  private boolean syncOnce(List<Thread> settled) {
+    LogWriteException pending = syncFailure;
     long target = endOffset; // before the segments: see the class comment
     Segment[] segs = segments;
     Segment active = segs[segs.length - 1];
-    IOException failure = null;
+    syncing = true;
+    syncTarget = target;
+    Throwable failure = null;
+    boolean interrupted = false;
     syncLock.unlock();
     try {
-      forcer.force(active.channel);
-    } catch (IOException e) {
-      failure = e;
-    } finally {
-      syncLock.lock();
-      forcing = false;
-      if (failure != null) {
-        if (syncFailure == null) {
-          syncFailure = LogWriteException.of(stream, partition, active.file, "fsync of", failure);
-          LOG.error("stream '{}' partition {}: fsync of {} failed: {}; the records waiting for it are not acknowledged "
-              + "and will be rewritten before the next fsync", stream, partition, active.file, failure.toString());
-        }
-      } else if (syncFailure == null) {
-        durableOffset.accumulateAndGet(target, Math::max);
+      unparkAll(settled);
+      interrupted = Thread.interrupted();
+      if (pending == null) {
+        forcer.force(active.channel);
+      } else {
+        target = rewriteUnsynced(); // a plain fsync after a failed one proves nothing
       }
-      durableAdvanced.signalAll();
-    }
-  }
-
-  /**
-   * Like {@link #forceAsLeader} after a failed fsync: rewrites what is not known durable and
-   * fsyncs it ({@link #rewriteUnsynced}). On success the failure is cleared and the durable offset
-   * moves on; on failure the new failure replaces it (so the callers waiting get it).
-   */
-  private void rewriteAsLeader() {
-    forcing = true;
-    LogWriteException pending = syncFailure;
-    long target = -1;
-    IOException failure = null;
-    syncLock.unlock();
-    try {
-      target = rewriteUnsynced();
-    } catch (IOException e) {
-      failure = e;
+    } catch (Throwable t) {
+      failure = t;
     } finally {
       syncLock.lock();
-      forcing = false;
-      if (syncFailure == pending) {
-        if (failure != null) {
-          syncFailure = LogWriteException.of(stream, partition, pending.file(),
-              "rewriting the batches not yet durable after a failed fsync in", failure);
-        } else {
-          syncFailure = null;
-          durableOffset.accumulateAndGet(target, Math::max);
+      syncing = false;
+    }
+    if (failure == null) {
+      if (pending == null ? syncFailure == null : syncFailure == pending) {
+        syncFailure = null;
+        advanceDurable(target, settled);
+        if (pending != null) {
           LOG.info("stream '{}' partition {}: rewrote and fsynced the records from a failed fsync; durable up to "
               + "offset {} again", stream, partition, target);
         }
       }
-      durableAdvanced.signalAll();
+      // else a roll failed or repaired meanwhile: the waiters left wait for the next round
+      return interrupted;
     }
+    IOException cause = failure instanceof IOException io ? io
+        : new IOException("unexpected failure: " + failure, failure);
+    LogWriteException f = pending == null
+        ? LogWriteException.of(stream, partition, active.file, "fsync of", cause)
+        : LogWriteException.of(stream, partition, pending.file(),
+            "rewriting the batches not yet durable after a failed fsync in", cause);
+    if (syncFailure == null) {
+      LOG.error("stream '{}' partition {}: fsync of {} failed: {}; the records waiting for it are not acknowledged "
+          + "and will be rewritten before the next fsync", stream, partition, active.file, cause.toString());
+    }
+    if (syncFailure == null || syncFailure == pending) {
+      syncFailure = f;
+    }
+    failWaiters(f, settled);
+    if (failure instanceof Error e) {
+      throw e;
+    }
+    return interrupted;
+  }
+
+  /** Publishes {@code target} as durable and settles the waiters it covers; caller holds {@link #syncLock}. */
+  private void advanceDurable(long target, List<Thread> settled) {
+    long durable = durableOffset.accumulateAndGet(target, Math::max);
+    int kept = 0;
+    for (int i = 0; i < waiting.size(); i++) {
+      DurabilityWaiter w = waiting.get(i);
+      if (w.offset <= durable) {
+        w.outcome = Outcome.DURABLE;
+        settled.add(w.thread);
+      } else {
+        waiting.set(kept++, w);
+      }
+    }
+    waiting.subList(kept, waiting.size()).clear();
+  }
+
+  /**
+   * Settles every waiter with {@code failure}: each was waiting when an fsync failed, so none is
+   * acknowledged, and a rewrite runs only once someone waits again. Caller holds {@link #syncLock}.
+   */
+  private void failWaiters(LogWriteException failure, List<Thread> settled) {
+    for (DurabilityWaiter w : waiting) {
+      w.failure = failure;
+      w.outcome = Outcome.FAILED;
+      settled.add(w.thread);
+    }
+    waiting.clear();
+  }
+
+  private static void unparkAll(List<Thread> threads) {
+    Thread self = Thread.currentThread();
+    for (int i = 0; i < threads.size(); i++) {
+      if (threads.get(i) != self) {
+        LockSupport.unpark(threads.get(i));
+      }
+    }
+    threads.clear();
   }
 
   /** Makes every record appended so far durable (group commit with concurrent appenders). */
@@ -976,11 +1164,25 @@ final class FilePartition {
     return durableOffset.get();
   }
 
-  /** Threads waiting for a running fsync; for tests. */
+  /**
+   * Threads waiting for an fsync that has not started yet (the running one, if any, does not cover
+   * them); for tests.
+   */
   int durabilityWaiters() {
     syncLock.lock();
     try {
-      return syncLock.getWaitQueueLength(durableAdvanced);
+      long covered = syncing ? syncTarget : durableOffset.get();
+      return (int) waiting.stream().filter(w -> w.offset > covered).count();
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  /** The syncer thread, or null while none runs; for tests. */
+  Thread syncerThread() {
+    syncLock.lock();
+    try {
+      return syncer;
     } finally {
       syncLock.unlock();
     }
@@ -1084,17 +1286,40 @@ final class FilePartition {
       } catch (RuntimeException e) {
         failure = failure == null ? e : failure;
       }
-      restoreInterrupt(interrupted);
+      Thread running;
       syncLock.lock();
       try {
-        while (forcing) {
-          durableAdvanced.awaitUninterruptibly();
-        }
         syncClosed = true;
-        durableAdvanced.signalAll();
+        syncWanted.signal();
+        running = syncer;
       } finally {
         syncLock.unlock();
       }
+      // The syncer ends after the fsync it runs (which settles the waiters it covers), and the
+      // files must outlive that fsync.
+      while (running != null && running.isAlive()) {
+        try {
+          running.join();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      restoreInterrupt(interrupted);
+      List<Thread> settled = new ArrayList<>();
+      syncLock.lock();
+      try {
+        while (syncing) {
+          passEnded.awaitUninterruptibly(); // an appender's own fsync (or a sync() caller's)
+        }
+        for (DurabilityWaiter w : waiting) {
+          w.outcome = Outcome.CLOSED;
+          settled.add(w.thread);
+        }
+        waiting.clear();
+      } finally {
+        syncLock.unlock();
+      }
+      unparkAll(settled);
       for (Segment s : segments) {
         if (failure == null) {
           s.close();

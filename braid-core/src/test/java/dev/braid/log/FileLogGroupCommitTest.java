@@ -32,9 +32,12 @@ import org.junit.jupiter.api.io.TempDir;
  * The group commit of {@code fsync} durability (see {@link FilePartition}): an append is
  * acknowledged only after an fsync that covers it, appenders that arrive while an fsync runs share
  * the next one, writes are not held up by a running fsync, and closing the log or a failing fsync
- * wakes every waiter. The fsync is replaced by a {@link FilePartition.Forcer} that the test can hold
- * or fail, so the interleavings are forced rather than hoped for; the waits below only guard
- * against a hang.
+ * wakes every waiter. A lone appender fsyncs on its own thread; overlapping appenders are served by
+ * the partition's syncer thread, which runs the fsyncs back to back, ends when idle, comes back
+ * when needed, stops on close and does not loop on a disk that keeps failing. The fsync is replaced
+ * by a {@link FilePartition.Forcer} that the test can hold or fail, so the interleavings are forced
+ * rather than hoped for; the waits below only guard against a hang (and the syncer's idle time is
+ * shortened, so that a test can join the thread when it ends).
  */
 class FileLogGroupCommitTest {
 
@@ -75,28 +78,53 @@ class FileLogGroupCommitTest {
     return b;
   }
 
-  /** A forcer whose first fsync waits for {@link #release}, then fsyncs or fails as told. */
-  private static final class HeldForcer implements FilePartition.Forcer {
-    final CountDownLatch entered = new CountDownLatch(1);
-    final CountDownLatch release = new CountDownLatch(1);
+  /**
+   * Records the thread and the offsets at the start of every fsync; holds the calls told to until
+   * released, then fsyncs, or fails every call once {@link #failWith} is set.
+   */
+  private static final class RecordingForcer implements FilePartition.Forcer {
+    record Force(Thread thread, long durableAtStart, long endAtStart) {}
+
+    final FilePartition p;
+    final Queue<Force> forces = new ConcurrentLinkedQueue<>();
+    final Map<Integer, CountDownLatch> entered = new ConcurrentHashMap<>();
+    final Map<Integer, CountDownLatch> release = new ConcurrentHashMap<>();
     final AtomicInteger calls = new AtomicInteger();
-    volatile IOException failFirstWith;
+    volatile IOException failWith;
+
+    RecordingForcer(FilePartition p, int... held) {
+      this.p = p;
+      for (int call : held) {
+        entered.put(call, new CountDownLatch(1));
+        release.put(call, new CountDownLatch(1));
+      }
+    }
 
     @Override
     public void force(FileChannel channel) throws IOException {
-      if (calls.incrementAndGet() == 1) {
-        entered.countDown();
+      int call = calls.incrementAndGet();
+      forces.add(new Force(Thread.currentThread(), p.durableOffset(), p.endOffset()));
+      if (release.containsKey(call)) {
+        entered.get(call).countDown();
         try {
-          release.await();
+          release.get(call).await();
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new IOException("test interrupted");
         }
-        if (failFirstWith != null) {
-          throw failFirstWith;
-        }
+      }
+      if (failWith != null) {
+        throw failWith;
       }
       FilePartition.FDATASYNC.force(channel);
+    }
+
+    void awaitEntered(int call) throws InterruptedException {
+      assertThat(entered.get(call).await(HANG_GUARD_SECONDS, TimeUnit.SECONDS)).as("fsync %d started", call).isTrue();
+    }
+
+    void release(int call) {
+      release.get(call).countDown();
     }
   }
 
@@ -106,6 +134,24 @@ class FileLogGroupCommitTest {
       assertThat(System.nanoTime()).as("waiting for %s", what).isLessThan(deadline);
       Thread.sleep(1);
     }
+  }
+
+  /**
+   * Holds an appender in its own fsync (call {@code heldCall} of the forcer) and lets {@code n} more
+   * come to wait for the next one; returns the held appender's append, then theirs (two records
+   * each).
+   */
+  private List<Future<AppendResult>> holdLeaderWithFollowers(LogStream s, FilePartition p, RecordingForcer forcer,
+      int heldCall, int n) throws Exception {
+    List<Future<AppendResult>> appends = new ArrayList<>();
+    appends.add(pool.submit(() -> s.append(0, batch("leader"))));
+    forcer.awaitEntered(heldCall);
+    for (int t = 0; t < n; t++) {
+      String v = "follower-" + t;
+      appends.add(pool.submit(() -> s.append(0, batch(v, v))));
+    }
+    awaitCondition(() -> p.durabilityWaiters() == n, n + " appenders waiting for the next fsync");
+    return appends;
   }
 
   private static <T> T result(Future<T> f) throws Exception {
@@ -190,17 +236,12 @@ class FileLogGroupCommitTest {
   void shouldCoverEveryAppendThatArrivedDuringAnFsyncWithOneMoreFsync() throws Exception {
     LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
     FilePartition p = partition(s);
-    HeldForcer forcer = new HeldForcer();
+    RecordingForcer forcer = new RecordingForcer(p, 1);
     p.forcer = forcer;
 
-    Future<AppendResult> leader = pool.submit(() -> s.append(0, batch("leader")));
-    assertThat(forcer.entered.await(HANG_GUARD_SECONDS, TimeUnit.SECONDS)).isTrue();
-    List<Future<AppendResult>> followers = new ArrayList<>();
-    for (int t = 0; t < 7; t++) {
-      String v = "follower-" + t;
-      followers.add(pool.submit(() -> s.append(0, batch(v, v))));
-    }
-    awaitCondition(() -> p.durabilityWaiters() == 7, "7 appenders waiting for the running fsync");
+    List<Future<AppendResult>> appends = holdLeaderWithFollowers(s, p, forcer, 1, 7);
+    Future<AppendResult> leader = appends.get(0);
+    List<Future<AppendResult>> followers = appends.subList(1, appends.size());
 
     // The running fsync held up no write: all 15 records are in the page cache and readable.
     assertThat(p.endOffset()).isEqualTo(15);
@@ -208,7 +249,7 @@ class FileLogGroupCommitTest {
     assertThat(p.durableOffset()).isZero();
     assertThat(leader.isDone()).isFalse();
 
-    forcer.release.countDown();
+    forcer.release(1);
     assertThat(result(leader).lastOffset()).isZero();
     for (Future<AppendResult> f : followers) {
       assertThat(result(f).lastOffset()).isLessThan(p.durableOffset());
@@ -221,10 +262,10 @@ class FileLogGroupCommitTest {
   void shouldKeepTheChannelOpenWhenAWaitingAppenderIsInterrupted() throws Exception {
     LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
     FilePartition p = partition(s);
-    HeldForcer forcer = new HeldForcer();
+    RecordingForcer forcer = new RecordingForcer(p, 1);
     p.forcer = forcer;
     Future<AppendResult> leader = pool.submit(() -> s.append(0, batch("leader")));
-    assertThat(forcer.entered.await(HANG_GUARD_SECONDS, TimeUnit.SECONDS)).isTrue();
+    forcer.awaitEntered(1);
     Thread[] waiterThread = new Thread[1];
     Future<Boolean> waiter = pool.submit(() -> {
       waiterThread[0] = Thread.currentThread();
@@ -234,7 +275,7 @@ class FileLogGroupCommitTest {
     awaitCondition(() -> p.durabilityWaiters() == 1, "the second appender waiting");
 
     waiterThread[0].interrupt(); // it keeps waiting, and must not carry the interrupt into its fsync
-    forcer.release.countDown();
+    forcer.release(1);
 
     result(leader);
     assertThat(result(waiter)).as("the interrupted appender keeps its interrupt").isTrue();
@@ -247,10 +288,10 @@ class FileLogGroupCommitTest {
   void shouldAcknowledgeWaitingAppendersWhenTheLogClosesWhileAnFsyncRuns() throws Exception {
     LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
     FilePartition p = partition(s);
-    HeldForcer forcer = new HeldForcer();
+    RecordingForcer forcer = new RecordingForcer(p, 1);
     p.forcer = forcer;
     Future<AppendResult> leader = pool.submit(() -> s.append(0, batch("leader")));
-    assertThat(forcer.entered.await(HANG_GUARD_SECONDS, TimeUnit.SECONDS)).isTrue();
+    forcer.awaitEntered(1);
     List<Future<AppendResult>> waiting = new ArrayList<>();
     for (int t = 0; t < 3; t++) {
       String v = "waiting-" + t;
@@ -264,7 +305,7 @@ class FileLogGroupCommitTest {
     });
     // close refuses new appends, then fsyncs what was written: it waits for the running fsync too.
     awaitCondition(() -> p.durabilityWaiters() == 4, "close waiting for the running fsync");
-    forcer.release.countDown();
+    forcer.release(1);
 
     result(closing);
     result(leader);
@@ -283,11 +324,11 @@ class FileLogGroupCommitTest {
   void shouldFailEveryWaiterAndCloseWithTheCauseWhenTheFsyncFails() throws Exception {
     LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
     FilePartition p = partition(s);
-    HeldForcer forcer = new HeldForcer();
-    forcer.failFirstWith = new IOException("Input/output error (injected)");
+    RecordingForcer forcer = new RecordingForcer(p, 1);
+    forcer.failWith = new IOException("Input/output error (injected)");
     p.forcer = forcer;
     Future<AppendResult> leader = pool.submit(() -> s.append(0, batch("leader")));
-    assertThat(forcer.entered.await(HANG_GUARD_SECONDS, TimeUnit.SECONDS)).isTrue();
+    forcer.awaitEntered(1);
     List<Future<AppendResult>> waiting = new ArrayList<>();
     for (int t = 0; t < 3; t++) {
       String v = "waiting-" + t;
@@ -300,7 +341,7 @@ class FileLogGroupCommitTest {
     });
     awaitCondition(() -> p.durabilityWaiters() == 4, "close waiting for the running fsync");
 
-    forcer.release.countDown();
+    forcer.release(1);
 
     List<Future<?>> all = new ArrayList<>(waiting);
     all.add(leader);
@@ -341,5 +382,158 @@ class FileLogGroupCommitTest {
     assertThat(rewrites.get()).as("the new batch, then the rewrite of the two not known durable (from the index "
         + "entry at or before them)").isGreaterThanOrEqualTo(3);
     assertThat(p.durableOffset()).isEqualTo(3);
+  }
+
+  /**
+   * Makes two appenders overlap: the first one's own fsync (call {@code heldCall} of the forcer)
+   * is held until the second waits, so the second is left to the syncer. Returns both appends.
+   */
+  private List<Future<AppendResult>> overlap(LogStream s, FilePartition p, RecordingForcer forcer, int heldCall)
+      throws Exception {
+    List<Future<AppendResult>> appends = holdLeaderWithFollowers(s, p, forcer, heldCall, 1);
+    forcer.release(heldCall);
+    return appends;
+  }
+
+  private static void awaitEnd(Thread t) throws InterruptedException {
+    t.join(TimeUnit.SECONDS.toMillis(HANG_GUARD_SECONDS));
+    assertThat(t.isAlive()).as("%s ended", t.getName()).isFalse();
+  }
+
+  @Test
+  void shouldRunTheFsyncOfALoneAppenderOnItsOwnThread() {
+    LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
+    FilePartition p = partition(s);
+    RecordingForcer forcer = new RecordingForcer(p);
+    p.forcer = forcer;
+
+    s.append(0, batch("one"));
+    s.append(0, batch("two"));
+
+    assertThat(forcer.forces).extracting(RecordingForcer.Force::thread).containsExactly(Thread.currentThread(),
+        Thread.currentThread());
+    assertThat(p.syncerThread()).as("no thread to wake, none started").isNull();
+    assertThat(p.durableOffset()).isEqualTo(2);
+  }
+
+  @Test
+  void shouldStartTheNextFsyncOnTheSyncerThreadOnceThePreviousEndsAndAcknowledgeTheCoveredMeanwhile()
+      throws Exception {
+    LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
+    FilePartition p = partition(s);
+    RecordingForcer forcer = new RecordingForcer(p, 1, 2, 3);
+    p.forcer = forcer;
+    List<Future<AppendResult>> appends = holdLeaderWithFollowers(s, p, forcer, 1, 7);
+    Future<AppendResult> leader = appends.get(0);
+    List<Future<AppendResult>> followers = appends.subList(1, appends.size());
+
+    forcer.release(1);
+    forcer.awaitEntered(2);
+    // The syncer's fsync runs; the appender the first one covered is acknowledged meanwhile.
+    assertThat(result(leader).lastOffset()).isZero();
+    assertThat(followers).noneMatch(Future::isDone);
+    Future<AppendResult> late = pool.submit(() -> s.append(0, batch("late")));
+    awaitCondition(() -> p.durabilityWaiters() == 1, "an appender waiting for the third fsync");
+    forcer.release(2);
+    forcer.awaitEntered(3);
+    for (Future<AppendResult> f : followers) {
+      assertThat(result(f).lastOffset()).isLessThan(15);
+    }
+    forcer.release(3);
+    assertThat(result(late).lastOffset()).isEqualTo(15);
+
+    assertThat(forcer.forces).hasSize(3);
+    RecordingForcer.Force first = forcer.forces.poll();
+    RecordingForcer.Force second = forcer.forces.poll();
+    RecordingForcer.Force third = forcer.forces.poll();
+    assertThat(first.thread().getName()).as("the leader's own fsync").doesNotStartWith("braid-fsync");
+    assertThat(second.thread().getName()).isEqualTo("braid-fsync-commit-0");
+    assertThat(third.thread()).as("no appender's thread runs the next fsync: none has to wake for it")
+        .isSameAs(second.thread());
+    assertThat(first.endAtStart()).isEqualTo(1);
+    assertThat(second.durableAtStart()).as("each fsync's outcome is published before the next starts").isEqualTo(1);
+    assertThat(second.endAtStart()).as("one fsync for everything written meanwhile").isEqualTo(15);
+    assertThat(third.durableAtStart()).isEqualTo(15);
+    assertThat(third.endAtStart()).isEqualTo(16);
+    assertThat(p.durableOffset()).isEqualTo(16);
+  }
+
+  @Test
+  void shouldEndTheSyncerThreadWhenIdleAndStartAnotherWhenAppendersOverlapAgain() throws Exception {
+    LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
+    FilePartition p = partition(s);
+    RecordingForcer forcer = new RecordingForcer(p, 1, 3);
+    p.forcer = forcer;
+    p.syncerIdleNanos = TimeUnit.MILLISECONDS.toNanos(20);
+
+    for (Future<AppendResult> f : overlap(s, p, forcer, 1)) {
+      result(f);
+    }
+    forcer.forces.poll();
+    Thread firstSyncer = forcer.forces.poll().thread();
+    awaitEnd(firstSyncer);
+    assertThat(p.syncerThread()).isNull();
+
+    for (Future<AppendResult> f : overlap(s, p, forcer, 3)) {
+      result(f);
+    }
+    forcer.forces.poll();
+    Thread secondSyncer = forcer.forces.poll().thread();
+
+    assertThat(firstSyncer.getName()).isEqualTo("braid-fsync-commit-0");
+    assertThat(secondSyncer).isNotSameAs(firstSyncer);
+    assertThat(secondSyncer.getName()).isEqualTo("braid-fsync-commit-0");
+    assertThat(secondSyncer.isDaemon()).isTrue();
+    assertThat(p.durableOffset()).isEqualTo(6);
+    awaitEnd(secondSyncer);
+  }
+
+  @Test
+  void shouldStopTheSyncerThreadOnClose() throws Exception {
+    LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
+    FilePartition p = partition(s);
+    RecordingForcer forcer = new RecordingForcer(p, 1);
+    p.forcer = forcer;
+    p.syncerIdleNanos = TimeUnit.HOURS.toNanos(1);
+    for (Future<AppendResult> f : overlap(s, p, forcer, 1)) {
+      result(f);
+    }
+    Thread syncer = p.syncerThread();
+    assertThat(syncer).isNotNull();
+    assertThat(syncer.isAlive()).isTrue();
+
+    log.close();
+
+    assertThat(syncer.isAlive()).as("close waits for the syncer to end").isFalse();
+    assertThat(p.syncerThread()).isNull();
+    log = null;
+  }
+
+  @Test
+  void shouldNotRetryOrRewriteOnAFailingDiskWhileNoAppenderWaits() throws Exception {
+    LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
+    FilePartition p = partition(s);
+    RecordingForcer forcer = new RecordingForcer(p, 1);
+    forcer.failWith = new IOException("Input/output error (injected)");
+    p.forcer = forcer;
+    p.syncerIdleNanos = TimeUnit.MILLISECONDS.toNanos(20);
+
+    List<Future<AppendResult>> overlapping = overlap(s, p, forcer, 1);
+    for (Future<AppendResult> f : overlapping) {
+      assertThat(failure(f)).as("waiting when the fsync failed").isInstanceOf(LogWriteException.class)
+          .hasMessageContaining("Input/output error (injected)");
+    }
+    Thread syncer = p.syncerThread();
+    if (syncer != null) {
+      awaitEnd(syncer); // it goes idle and ends: it would not while it kept rewriting
+    }
+    assertThat(forcer.calls.get()).as("the failed fsync, nothing since").isEqualTo(1);
+
+    Throwable next = failure(pool.submit(() -> s.append(0, batch("next"))));
+
+    assertThat(next).as("the rewrite for the appender that waits fails too").isInstanceOf(LogWriteException.class)
+        .hasMessageContaining("Input/output error (injected)");
+    assertThat(forcer.calls.get()).as("one rewrite, for the one appender that waited").isEqualTo(2);
+    assertThat(p.durableOffset()).isZero();
   }
 }
