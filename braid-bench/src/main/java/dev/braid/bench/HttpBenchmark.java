@@ -23,12 +23,15 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
 import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * End-to-end benchmark of the Braid server over HTTP on loopback, against the goals of DESIGN.md.
@@ -134,6 +137,12 @@ public final class HttpBenchmark implements Callable<Integer> {
       description = "Where to create the temporary data directory (default: java.io.tmpdir).")
   Path dir;
 
+  @Option(names = "--isolate", paramLabel = "SERVER_CPUS:CLIENT_CPUS", arity = "0..1", fallbackValue = "0:1",
+      description = "Run the server in a JVM of its own pinned to SERVER_CPUS and this load generator on CLIENT_CPUS "
+          + "(taskset -c lists; default 0:1), as with a client on another machine, instead of both in this JVM on "
+          + "all CPUs. Linux only.")
+  String isolate;
+
   @Option(names = "--seed", paramLabel = "N", defaultValue = "42",
       description = "Seed of the key choices (default: ${DEFAULT-VALUE}).")
   long seed;
@@ -142,10 +151,15 @@ public final class HttpBenchmark implements Callable<Integer> {
   private static final byte[] NO_REJECTIONS = "\"rejected\":0".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] FOUND = "\"found\":true".getBytes(StandardCharsets.US_ASCII);
 
+  @Spec
+  CommandSpec commandSpec;
+
   private final PrintStream out;
   private final List<Row> rows = new ArrayList<>();
   private HttpWorkload workload;
   private InetSocketAddress address;
+  /** CPU time of the client and the server so far (this process's alone unless --isolate). */
+  private LongSupplier cpuNanos = HttpLoadGenerator::processCpuNanos;
   /** Events of the workload's sequence ingested so far: reads of key k must match [0, ingested). */
   private long ingested;
   private long freshKeys;
@@ -180,12 +194,9 @@ public final class HttpBenchmark implements Callable<Integer> {
     try {
       out.printf(Locale.ROOT, "Braid HTTP benchmark: %d CPUs, Java %s, load average %s, data in %s%n",
           Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), loadAverage(), root);
-      PipelineSpec spec = PipelineSpec.parse(HttpWorkload.spec(partitions), "http-bench.yaml");
-      try (BraidServer server = BraidServer.start(spec, root.resolve("data"),
-          BraidServer.Config.defaults().withPort(0).withBind("127.0.0.1"))) {
-        server.awaitReady(120, TimeUnit.SECONDS);
-        address = new InetSocketAddress("127.0.0.1", server.port());
-        out.println("  server on " + server.url());
+      String specText = HttpWorkload.spec(partitions);
+      PipelineSpec spec = PipelineSpec.parse(specText, "http-bench.yaml");
+      try (AutoCloseable server = startServer(spec, specText, root)) {
         load();
         boolean ok = true;
         double peak = 0;
@@ -214,12 +225,55 @@ public final class HttpBenchmark implements Callable<Integer> {
     }
   }
 
+  /**
+   * Starts the server: in this JVM, or with {@code --isolate} in a JVM of its own on the given CPUs
+   * ({@link IsolatedServer}); sets {@link #address} and {@link #cpuNanos}.
+   */
+  private AutoCloseable startServer(PipelineSpec spec, String specText, Path root) throws Exception {
+    if (isolate == null) {
+      BraidServer server = BraidServer.start(spec, root.resolve("data"),
+          BraidServer.Config.defaults().withPort(0).withBind("127.0.0.1"));
+      try {
+        server.awaitReady(120, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        server.close();
+        throw e;
+      }
+      address = new InetSocketAddress("127.0.0.1", server.port());
+      out.println("  server on " + server.url() + ", in this JVM");
+      return server;
+    }
+    IsolatedServer server = IsolatedServer.start(specText, root, isolatedCpus()[0], isolatedCpus()[1], out);
+    address = server.address();
+    cpuNanos = () -> HttpLoadGenerator.processCpuNanos() + server.cpuNanos();
+    out.println("  server on http://127.0.0.1:" + address.getPort());
+    return server;
+  }
+
+  /** The command line this command runs in (picocli's), so that usage errors go to its streams. */
+  private CommandLine commandLine() {
+    return commandSpec != null ? commandSpec.commandLine() : new CommandLine(this);
+  }
+
+  /** {@code --isolate}'s server and client CPU lists; validated by {@link #validate}. */
+  private String[] isolatedCpus() {
+    return isolate.split(":", -1);
+  }
+
   private void validate() {
+    if (isolate != null) {
+      String[] cpus = isolatedCpus();
+      if (cpus.length != 2 || !cpus[0].matches("[0-9][0-9,-]*") || !cpus[1].matches("[0-9][0-9,-]*")) {
+        throw new CommandLine.ParameterException(commandLine(),
+            "--isolate takes SERVER_CPUS:CLIENT_CPUS, CPU lists as taskset -c takes them (e.g. 0:1 or 0-1:2-3), got '"
+                + isolate + "'");
+      }
+    }
     if (keys < 1 || baseEvents < 0 || deltaEvents < 0 || partitions < 1 || connections < 1 || !(seconds > 0)
         || !(warmupSeconds > 0)
         || runs < 1 || !(rateFraction > 0) || ingestClients < 1 || ingestBatch < 1 || freshnessSamples < 1
         || (rate != null && !(rate > 0))) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--keys, --partitions, --connections, --seconds,"
+      throw new CommandLine.ParameterException(commandLine(), "--keys, --partitions, --connections, --seconds,"
           + " --warmup-seconds, --runs, --rate-fraction, --rate, --ingest-clients, --ingest-batch and --freshness-samples must be"
           + " positive, --base-events and --delta-events 0 or more");
     }
@@ -234,12 +288,12 @@ public final class HttpBenchmark implements Callable<Integer> {
       try {
         s.add(Case.valueOf(name.strip().toUpperCase(Locale.ROOT)));
       } catch (IllegalArgumentException e) {
-        throw new CommandLine.ParameterException(new CommandLine(this),
+        throw new CommandLine.ParameterException(commandLine(),
             "unknown case '" + name + "': expected reads, latency, ingest or freshness");
       }
     }
     if (s.contains(Case.LATENCY) && !s.contains(Case.READS) && rate == null) {
-      throw new CommandLine.ParameterException(new CommandLine(this),
+      throw new CommandLine.ParameterException(commandLine(),
           "the latency case without the reads case needs --rate (the peak it takes a fraction of is not measured)");
     }
     return s;
@@ -353,7 +407,7 @@ public final class HttpBenchmark implements Callable<Integer> {
   // Reads
 
   private double measureReads() throws Exception {
-    HttpLoadGenerator gen = new HttpLoadGenerator(address, keys, connections, seed);
+    HttpLoadGenerator gen = new HttpLoadGenerator(address, keys, connections, seed, cpuNanos);
     List<HttpLoadGenerator.Result> results = new ArrayList<>();
     for (int i = 0; i <= runs; i++) {
       HttpLoadGenerator.Result r = gen.closedLoop(nanos(i == 0 ? warmupSeconds : seconds));
@@ -414,14 +468,17 @@ public final class HttpBenchmark implements Callable<Integer> {
   }
 
   private void measureLatency(double requestsPerSecond) throws Exception {
-    HttpLoadGenerator gen = new HttpLoadGenerator(address, keys, connections, seed + 1);
+    HttpLoadGenerator gen = new HttpLoadGenerator(address, keys, connections, seed + 1, cpuNanos);
     List<HttpLoadGenerator.Result> results = new ArrayList<>();
     for (int i = 0; i <= runs; i++) {
+      long steal0 = stolenMillis();
       HttpLoadGenerator.Result r = gen.openLoop(nanos(i == 0 ? warmupSeconds : seconds), requestsPerSecond);
+      long stolen = stolenMillis() - steal0;
       progress("reads, open loop", i, String.format(Locale.ROOT,
-          "%,.0f req/s of %,.0f, latency p50 %s p99 %s p99.9 %s max %s us, %.0f us CPU/request, %d errors",
+          "%,.0f req/s of %,.0f, latency p50 %s p99 %s p99.9 %s max %s us, %.0f us CPU/request, %d errors%s",
           r.perSecond(), requestsPerSecond, us(r.latency(), 50), us(r.latency(), 99), us(r.latency(), 99.9),
-          us(r.latency(), 100), r.cpuMicrosPerRequest(), r.errors()));
+          us(r.latency(), 100), r.cpuMicrosPerRequest(), r.errors(),
+          stolen < 0 ? "" : String.format(Locale.ROOT, ", CPU time stolen by the hypervisor %d ms", stolen)));
       if (i > 0) {
         results.add(r);
       }
@@ -590,8 +647,11 @@ public final class HttpBenchmark implements Callable<Integer> {
       out.printf(Locale.ROOT, fmt, r.figure(), r.runs(), r.median(), r.goal(), r.verdict());
     }
     out.println();
-    out.println("Client and server run in this one JVM and share the machine's CPUs; each case ran 1 warm-up run first.");
-    out.println("CPU/req: CPU time of this whole process (client and server) per request during the runs.");
+    out.println(isolate == null
+        ? "Client and server run in this one JVM and share the machine's CPUs; each case ran 1 warm-up run first."
+        : "The server ran in a JVM of its own on CPU " + isolatedCpus()[0] + ", the client in this one on CPU "
+            + isolatedCpus()[1] + "; each case ran 1 warm-up run first.");
+    out.println("CPU/req: CPU time of the client and the server together per request during the runs.");
     out.flush();
   }
 
@@ -618,6 +678,20 @@ public final class HttpBenchmark implements Callable<Integer> {
 
   private static long nanos(double secs) {
     return (long) (secs * 1e9);
+  }
+
+  /**
+   * CPU time the hypervisor gave to others while this VM's CPUs wanted to run, all CPUs together
+   * ({@code steal} in {@code /proc/stat}, at 100 ticks per second), or -1 where it cannot be read.
+   * A vCPU stopped for milliseconds stalls every request in flight on it, whatever the server does.
+   */
+  private static long stolenMillis() {
+    try {
+      String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+      return f.length > 8 && f[0].equals("cpu") ? Long.parseLong(f[8]) * 10 : -1;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   private static String loadAverage() {

@@ -91,23 +91,12 @@ final class HttpConnection implements Closeable {
   private int readResponse() throws IOException {
     filled = 0;
     int headerEnd;
-    while ((headerEnd = headerEnd()) < 0) {
+    while ((headerEnd = headerEnd(buf, filled)) < 0) {
       fill();
     }
-    if (filled < 12 || buf[0] != 'H') {
-      throw new IOException("not an HTTP response: " + new String(buf, 0, Math.min(filled, 80), StandardCharsets.ISO_8859_1));
-    }
-    status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-    int cl = indexOf(buf, 0, headerEnd, CONTENT_LENGTH, true);
-    if (cl >= 0) {
-      int i = cl + CONTENT_LENGTH.length;
-      while (buf[i] == ' ') {
-        i++;
-      }
-      int length = 0;
-      while (buf[i] >= '0' && buf[i] <= '9') {
-        length = length * 10 + (buf[i++] - '0');
-      }
+    status = status(buf, filled);
+    int length = contentLength(buf, headerEnd);
+    if (length >= 0) {
       bodyStart = headerEnd;
       bodyLength = length;
       while (filled < headerEnd + length) {
@@ -120,6 +109,50 @@ final class HttpConnection implements Closeable {
       bodyLength = 0; // 204/304 or a response without a body
     }
     return status;
+  }
+
+  /**
+   * The length of the whole response at the start of {@code buf[0, filled)} if it has arrived,
+   * else -1: for a non-blocking reader of {@code Content-Length} responses (a chunked one throws).
+   */
+  static int completeResponseLength(byte[] buf, int filled) throws IOException {
+    int headerEnd = headerEnd(buf, filled);
+    if (headerEnd < 0) {
+      return -1;
+    }
+    int length = contentLength(buf, headerEnd);
+    if (length < 0) {
+      if (indexOf(buf, 0, headerEnd, CHUNKED, true) >= 0) {
+        throw new IOException("a chunked response; this reader takes Content-Length responses only");
+      }
+      length = 0;
+    }
+    return filled >= headerEnd + length ? headerEnd + length : -1;
+  }
+
+  /** The status code of the response whose header is at {@code buf[0 ..]}. */
+  static int status(byte[] buf, int filled) throws IOException {
+    if (filled < 12 || buf[0] != 'H') {
+      throw new IOException("not an HTTP response: " + new String(buf, 0, Math.min(filled, 80), StandardCharsets.ISO_8859_1));
+    }
+    return (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+  }
+
+  /** The {@code Content-Length} in the header {@code buf[0, headerEnd)}, or -1 if it has none. */
+  private static int contentLength(byte[] buf, int headerEnd) {
+    int cl = indexOf(buf, 0, headerEnd, CONTENT_LENGTH, true);
+    if (cl < 0) {
+      return -1;
+    }
+    int i = cl + CONTENT_LENGTH.length;
+    while (buf[i] == ' ') {
+      i++;
+    }
+    int length = 0;
+    while (buf[i] >= '0' && buf[i] <= '9') {
+      length = length * 10 + (buf[i++] - '0');
+    }
+    return length;
   }
 
   /** Decodes a chunked body in place, so that the body is contiguous from {@code start}. */
@@ -156,7 +189,8 @@ final class HttpConnection implements Closeable {
 
   private static final byte[] CRLF = {'\r', '\n'};
 
-  private int headerEnd() {
+  /** Where the body starts: past the header's blank line in {@code buf[0, filled)}, or -1. */
+  private static int headerEnd(byte[] buf, int filled) {
     for (int i = 3; i < filled; i++) {
       if (buf[i] == '\n' && buf[i - 1] == '\r' && buf[i - 2] == '\n' && buf[i - 3] == '\r') {
         return i + 1;

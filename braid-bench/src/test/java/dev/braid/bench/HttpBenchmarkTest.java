@@ -33,6 +33,35 @@ class HttpBenchmarkTest {
   }
 
   @Test
+  void shouldRunTheServerInAJvmOfItsOwnWithIsolate() {
+    // Both processes on every CPU, so that this test JVM (which pins itself) keeps all of them.
+    String all = "0-" + (Runtime.getRuntime().availableProcessors() - 1);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    HttpBenchmark bench = new HttpBenchmark(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    int exit = new CommandLine(bench).execute("--keys", "50", "--base-events", "2000", "--delta-events", "700",
+        "--ingest-batch", "100", "--seconds", "0.3", "--warmup-seconds", "0.3", "--runs", "1", "--connections", "2",
+        "--cases", "reads,latency", "--dir", dir.toString(), "--isolate", all + ":" + all);
+    String out = bytes.toString(StandardCharsets.UTF_8);
+
+    assertThat(exit).as(out).isZero();
+    assertThat(out).contains("server in its own JVM (pid ").contains("checked 50 reads against the exact answers: all right")
+        .contains("The server ran in a JVM of its own on CPU " + all);
+    assertThat(bench.rows()).extracting(HttpBenchmark.Row::goal).containsExactly(">= 40 k req/s", "p99 <= 1 ms at 70% of 40 k");
+    assertThat(bench.rows()).allSatisfy(r -> assertThat(r.verdict()).doesNotStartWith("INVALID"));
+  }
+
+  @Test
+  void shouldRefuseAnIsolateWithoutBothCpuLists() {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    CommandLine cli = new CommandLine(new HttpBenchmark(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+    cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+    int exit = cli.execute("--cases", "reads", "--dir", dir.toString(), "--isolate", "0");
+
+    assertThat(exit).isNotZero();
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--isolate takes SERVER_CPUS:CLIENT_CPUS").contains("got '0'");
+  }
+
+  @Test
   void shouldKnowTheExactAnswerOfEveryKey() {
     HttpWorkload w = new HttpWorkload(3);
     // events 0..6 go to keys 0,1,2,0,1,2,0 with values 1..7
