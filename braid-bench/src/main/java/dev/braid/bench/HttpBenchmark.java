@@ -475,9 +475,11 @@ public final class HttpBenchmark implements Callable<Integer> {
       HttpLoadGenerator.Result r = gen.openLoop(nanos(i == 0 ? warmupSeconds : seconds), requestsPerSecond);
       long stolen = stolenMillis() - steal0;
       progress("reads, open loop", i, String.format(Locale.ROOT,
-          "%,.0f req/s of %,.0f, latency p50 %s p99 %s p99.9 %s max %s us, %.0f us CPU/request, %d errors%s",
+          "%,.0f req/s of %,.0f, latency p50 %s p99 %s p99.9 %s max %s us (due to sent p99 %s us, %,d waits for a free "
+              + "connection; sent to answered p99 %s us), %.0f us CPU/request, %d errors%s",
           r.perSecond(), requestsPerSecond, us(r.latency(), 50), us(r.latency(), 99), us(r.latency(), 99.9),
-          us(r.latency(), 100), r.cpuMicrosPerRequest(), r.errors(),
+          us(r.latency(), 100), us(r.sendDelay(), 99), r.connectionWaits(), us(r.serviceTime(), 99),
+          r.cpuMicrosPerRequest(), r.errors(),
           stolen < 0 ? "" : String.format(Locale.ROOT, ", CPU time stolen by the hypervisor %d ms", stolen)));
       if (i > 0) {
         results.add(r);

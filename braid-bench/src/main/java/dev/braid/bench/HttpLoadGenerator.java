@@ -47,9 +47,13 @@ import org.HdrHistogram.Histogram;
  */
 final class HttpLoadGenerator {
 
-  /** What one run measured. */
+  /**
+   * What one run measured. {@code sendDelay} (open loop only, else empty): from a request's due time to
+   * its sending, the client's own delay, or the wait for a free connection, of which {@code
+   * connectionWaits} requests had to wait for one.
+   */
   record Result(long requests, long errors, long elapsedNanos, Histogram latency, Histogram serviceTime,
-      long cpuNanos) {
+      long cpuNanos, Histogram sendDelay, long connectionWaits) {
     double perSecond() {
       return requests * 1e9 / elapsedNanos;
     }
@@ -142,7 +146,7 @@ final class HttpLoadGenerator {
     if (failure.get() != null) {
       throw new IllegalStateException("load generator failed: " + failure.get(), failure.get());
     }
-    return new Result(requests, errors, durationNanos, latency, service, cpuNanos.getAsLong() - cpu0);
+    return new Result(requests, errors, durationNanos, latency, service, cpuNanos.getAsLong() - cpu0, newHistogram(), 0);
   }
 
   static Histogram newHistogram() {
@@ -252,6 +256,9 @@ final class HttpLoadGenerator {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Histogram latency = newHistogram();
     private final Histogram service = newHistogram();
+    /** Written by the sender only. */
+    private final Histogram sendDelay = newHistogram();
+    private long connectionWaits;
     private final Thread sender = Thread.currentThread();
     private volatile boolean senderWaits;
     private volatile boolean stop;
@@ -286,6 +293,7 @@ final class HttpLoadGenerator {
         long cpu0 = cpuNanos.getAsLong();
         long end = begin + duration;
         int digits = indexOfKey(template);
+        boolean waited = false;
         for (long due = begin; due < end && failure.get() == null; ) {
           long now = System.nanoTime();
           if (now < due) {
@@ -294,6 +302,10 @@ final class HttpLoadGenerator {
           }
           Conn c = free.poll();
           if (c == null) { // every connection busy: this request waits, its latency counting from due
+            if (!waited) {
+              waited = true;
+              connectionWaits++;
+            }
             senderWaits = true;
             if (free.isEmpty()) {
               LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
@@ -301,10 +313,12 @@ final class HttpLoadGenerator {
             senderWaits = false;
             continue;
           }
+          waited = false;
           writeKey(c.request, digits, random.nextInt(keys));
           c.due = due;
           c.sent = now;
           c.send();
+          sendDelay.recordValue(Math.min(now - due, sendDelay.getHighestTrackableValue()));
           due += interval;
         }
         // every request sent is answered before the figures are read
@@ -322,7 +336,8 @@ final class HttpLoadGenerator {
           throw new IllegalStateException("load generator failed: " + failure.get(), failure.get());
         }
         long elapsed = Math.max(inFlightEnd, end) - begin;
-        return new Result(requests, errors, elapsed, latency, service, cpuNanos.getAsLong() - cpu0);
+        return new Result(requests, errors, elapsed, latency, service, cpuNanos.getAsLong() - cpu0, sendDelay,
+            connectionWaits);
       } finally {
         stop = true;
         selector.wakeup();
