@@ -48,9 +48,11 @@ final class IsolatedServer implements AutoCloseable {
   /**
    * Starts the server on {@code serverCpus} with {@code spec} (YAML) and a data directory under
    * {@code root}, waits until {@code /health} answers 200, then pins every thread of this JVM to
-   * {@code clientCpus}. CPU lists are in {@code taskset -c} form ("0", "1-3").
+   * {@code clientCpus}. CPU lists are in {@code taskset -c} form ("0", "1-3"); {@code selectors} is
+   * the server's {@code --selectors} (0: one per CPU it may run on).
    */
-  static IsolatedServer start(String spec, Path root, String serverCpus, String clientCpus, PrintStream out)
+  static IsolatedServer start(String spec, Path root, String serverCpus, String clientCpus, int selectors,
+      PrintStream out)
       throws IOException, InterruptedException {
     Path specFile = root.resolve("http-bench.yaml");
     Files.writeString(specFile, spec, StandardCharsets.UTF_8);
@@ -60,7 +62,7 @@ final class IsolatedServer implements AutoCloseable {
     command.addAll(jvmOptions());
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS, "server",
         "--spec", specFile.toString(), "--data", root.resolve("data").toString(),
-        "--port", Integer.toString(port), "--bind", "127.0.0.1"));
+        "--port", Integer.toString(port), "--bind", "127.0.0.1", "--selectors", Integer.toString(selectors)));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     IsolatedServer server = new IsolatedServer(p, new InetSocketAddress("127.0.0.1", port), log);
     try {

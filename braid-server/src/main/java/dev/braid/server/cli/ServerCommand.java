@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -47,8 +48,17 @@ public final class ServerCommand implements Callable<Integer> {
       + "which bounds the log replay after a crash; 0s checkpoints only on shutdown (default: ${DEFAULT-VALUE})")
   java.time.Duration checkpointEvery;
 
+  @Option(names = "--selectors", paramLabel = "N", defaultValue = "0",
+      description = "HTTP selector threads, which also answer point reads; 0 for one per CPU, at most "
+          + BraidServer.Config.MAX_DEFAULT_SELECTORS + " (default: ${DEFAULT-VALUE})")
+  int selectors;
+
   @Override
   public Integer call() throws Exception {
+    if (selectors < 0) {
+      throw new CommandLine.ParameterException(command.commandLine(),
+          "--selectors must be 0 (one per CPU) or more, got " + selectors);
+    }
     PipelineSpec spec;
     try {
       spec = PipelineSpec.load(specFile);
@@ -60,7 +70,7 @@ public final class ServerCommand implements Callable<Integer> {
     BraidServer server;
     try {
       server = BraidServer.start(spec, data, BraidServer.Config.defaults().withBind(bind).withPort(port)
-          .withMaxBodyBytes(maxBody).withCheckpointEvery(checkpointEvery));
+          .withMaxBodyBytes(maxBody).withCheckpointEvery(checkpointEvery).withSelectors(selectors));
     } catch (IllegalStateException e) {
       throw new BraidCli.CommandFailedException(e.getMessage(), 1);
     }

@@ -44,6 +44,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,30 +74,58 @@ public final class BraidServer implements AutoCloseable {
    * @param checkpointEvery how often every view's Delta is checkpointed (see
    *     {@link EngineOptions#withCheckpointEvery}); {@link java.time.Duration#ZERO} only on shutdown
    */
+  /**
+   * @param selectors Jetty selector threads. Point reads are answered on the selector thread that
+   *     read the request, so these are the threads that serve reads; 0 means one per CPU, at most
+   *     {@value #MAX_DEFAULT_SELECTORS}. Jetty's own default is one per two CPUs, so a single
+   *     selector thread on a 2-CPU machine. That thread then runs at about 60 % of a core at 28 k
+   *     reads/s, and each millisecond it loses to another thread queues every connection behind it
+   *     (docs/PERFORMANCE.md, "Two selector threads").
+   */
   public record Config(String bind, int port, long maxBodyBytes, long batchWaitMillis,
-      java.time.Duration checkpointEvery) {
+      java.time.Duration checkpointEvery, int selectors) {
+
+    /** The most selector threads the default ({@code selectors} 0) takes. */
+    public static final int MAX_DEFAULT_SELECTORS = 4;
+
+    public Config {
+      if (selectors < 0) {
+        throw new IllegalArgumentException("selectors must be 0 (one per CPU) or more, got " + selectors);
+      }
+    }
+
     public static Config defaults() {
-      return new Config("127.0.0.1", 8080, 16L << 20, 60_000, EngineOptions.DEFAULT_CHECKPOINT_EVERY);
+      return new Config("127.0.0.1", 8080, 16L << 20, 60_000, EngineOptions.DEFAULT_CHECKPOINT_EVERY, 0);
     }
 
     public Config withPort(int p) {
-      return new Config(bind, p, maxBodyBytes, batchWaitMillis, checkpointEvery);
+      return new Config(bind, p, maxBodyBytes, batchWaitMillis, checkpointEvery, selectors);
     }
 
     public Config withBind(String b) {
-      return new Config(b, port, maxBodyBytes, batchWaitMillis, checkpointEvery);
+      return new Config(b, port, maxBodyBytes, batchWaitMillis, checkpointEvery, selectors);
     }
 
     public Config withMaxBodyBytes(long m) {
-      return new Config(bind, port, m, batchWaitMillis, checkpointEvery);
+      return new Config(bind, port, m, batchWaitMillis, checkpointEvery, selectors);
     }
 
     public Config withBatchWaitMillis(long w) {
-      return new Config(bind, port, maxBodyBytes, w, checkpointEvery);
+      return new Config(bind, port, maxBodyBytes, w, checkpointEvery, selectors);
     }
 
     public Config withCheckpointEvery(java.time.Duration every) {
-      return new Config(bind, port, maxBodyBytes, batchWaitMillis, every);
+      return new Config(bind, port, maxBodyBytes, batchWaitMillis, every, selectors);
+    }
+
+    public Config withSelectors(int n) {
+      return new Config(bind, port, maxBodyBytes, batchWaitMillis, checkpointEvery, n);
+    }
+
+    /** The selector threads to run: {@link #selectors}, or one per CPU up to {@value #MAX_DEFAULT_SELECTORS}. */
+    public int selectorThreads() {
+      return selectors > 0 ? selectors
+          : Math.max(1, Math.min(MAX_DEFAULT_SELECTORS, Runtime.getRuntime().availableProcessors()));
     }
   }
 
@@ -251,6 +281,14 @@ public final class BraidServer implements AutoCloseable {
       cfg.startup.showJavalinBanner = false;
       // point reads skip the servlet layer; Javalin puts its servlet context inside this wrapper
       cfg.jetty.modifyServer(server -> server.setHandler(pointReads));
+      // Javalin adds its default connector only when none was added; this one differs from it in
+      // its selector threads (see Config#selectors).
+      cfg.jetty.addConnector((server, http) -> {
+        ServerConnector c = new ServerConnector(server, -1, config.selectorThreads(), new HttpConnectionFactory(http));
+        c.setHost(config.bind());
+        c.setPort(config.port());
+        return c;
+      });
       cfg.routes.get("/health", this::health);
       cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
           .result(metrics.scrape()));

@@ -58,6 +58,23 @@ class BraidCliTest {
   }
 
   @Test
+  void shouldRefuseANegativeSelectorCountBeforeStartingAServer() {
+    Run r = braid("server", "--spec", temp.resolve("never-read.yaml").toString(), "--data", temp.resolve("d").toString(),
+        "--selectors", "-1");
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err()).contains("--selectors must be 0 (one per CPU) or more, got -1");
+    assertThat(temp.resolve("d")).doesNotExist();
+  }
+
+  @Test
+  void shouldDefaultToOneSelectorThreadPerCpuUpToFour() {
+    int cpus = Runtime.getRuntime().availableProcessors();
+    assertThat(dev.braid.server.http.BraidServer.Config.defaults().selectorThreads()).isEqualTo(Math.min(4, cpus));
+    assertThat(dev.braid.server.http.BraidServer.Config.defaults().withSelectors(3).selectorThreads()).isEqualTo(3);
+  }
+
+  @Test
   void shouldFormatEveryCommandsHelpWithoutPicocliWarnings() {
     // A bare '%' in a description (e.g. "1%") is a format error that picocli reports on stderr.
     java.io.PrintStream stderr = System.err;
