@@ -63,7 +63,13 @@ final class IsolatedServer implements AutoCloseable {
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS, "server",
         "--spec", specFile.toString(), "--data", root.resolve("data").toString(),
         "--port", Integer.toString(port), "--bind", "127.0.0.1", "--selectors", Integer.toString(selectors)));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p;
+    try {
+      p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    } catch (IOException e) {
+      throw new IllegalStateException("--isolate runs the server under taskset (util-linux), which could not be "
+          + "started: " + e.getMessage(), e);
+    }
     IsolatedServer server = new IsolatedServer(p, new InetSocketAddress("127.0.0.1", port), log);
     try {
       server.awaitHealthy(TimeUnit.SECONDS.toNanos(120));
