@@ -74,7 +74,21 @@ public interface NexmarkEngine {
   }
 
   /** One measured run: wall-clock and process CPU nanos of the measured span. */
-  record Measurement(long elapsedNanos, long cpuNanos) {}
+  record Measurement(long elapsedNanos, long cpuNanos) {
+
+    /**
+     * The least process CPU time a run must use for its per-CPU-second rate to be shown. The JVM's
+     * process CPU clock ({@link #processCpuNanos()}) advances in steps of a clock tick (10 ms on
+     * Linux), so a difference of two readings is off by up to 20 ms: under 4 % from 0.5 s on. A
+     * shorter run (a smoke run of a few thousand bids) has no per-CPU figure rather than a wrong one.
+     */
+    static final long MIN_CPU_NANOS = 500_000_000L;
+
+    /** {@code bids} per CPU-second of this run, or NaN when it used under {@link #MIN_CPU_NANOS}. */
+    double bidsPerCpuSecond(long bids) {
+      return cpuNanos < MIN_CPU_NANOS ? Double.NaN : bids / (cpuNanos / 1e9);
+    }
+  }
 
   /**
    * What an engine measured.
