@@ -137,6 +137,11 @@ final class ChangeFeed implements AutoCloseable {
   private long passes;
   private long keysRead;
   private long lastWatermark = Long.MIN_VALUE;
+  /**
+   * The close line of the last pass that drained the Deltas' marks ({@code MIN_VALUE}: none yet).
+   * A fold marked after it read a close line at least this (see {@link PartitionDelta#drainChanged}).
+   */
+  private long lastCloseLine = Long.MIN_VALUE;
   private long lastVersion = -1;
   /** The close line {@code W - lateness} at which the next pass has something to close (see the class comment). */
   private long nextClose = Long.MIN_VALUE;
@@ -265,9 +270,10 @@ final class ChangeFeed implements AutoCloseable {
     // Which keys to read. Marks are drained before any key is read (and after the watermark), so
     // an event folded after the drain is either seen by the read below or marked for the next pass.
     java.util.Collection<String> keys;
+    Map<String, Long> opened = new HashMap<>();
     if (incremental) {
       java.util.Set<String> changed = new java.util.HashSet<>();
-      full |= !drainChanged(v, full ? null : changed);
+      full |= !drainChanged(v, full ? null : changed, opened, closeAtOrBelow);
       if (!full) {
         for (Set<String> due : openByEnd.headMap(closeAtOrBelow, true).values()) {
           changed.addAll(due);
@@ -279,9 +285,19 @@ final class ChangeFeed implements AutoCloseable {
     } else {
       keys = runtime.keys();
     }
+    lastCloseLine = closeAtOrBelow;
     if (full) {
       openByEnd.clear();
       openEnd.clear();
+    } else {
+      // Keys whose new windows are all still open: no read, only their earliest end (see drainChanged).
+      for (Map.Entry<String, Long> o : opened.entrySet()) {
+        String key = o.getKey();
+        Long known = openEnd.get(key);
+        if (!keys.contains(key) && (known == null || o.getValue() < known)) {
+          noteOpen(key, o.getValue());
+        }
+      }
     }
     passes++;
     keysRead += keys.size();
@@ -356,13 +372,15 @@ final class ChangeFeed implements AutoCloseable {
   }
 
   /**
-   * Drains the keys marked changed in {@code v}'s Deltas since the last drain into {@code into}
-   * (null: drops them, for a full pass): from the Delta drained last along the chain of compacted
-   * copies that replaced it (see {@link Delta#successor}) to the newest. Returns false when that
-   * chain does not lead to {@code v}'s Delta (another version, or the first pass): then only a full
-   * pass is exact.
+   * Drains the keys marked in {@code v}'s Deltas since the last drain (see
+   * {@link PartitionDelta#drainChanged}): those a pass must read into {@code into} (null: drops
+   * every mark, for a full pass), and the keys whose folds only opened windows ending after
+   * {@code closeLine} into {@code opened}, with the earliest such end. Walks from the Delta drained
+   * last along the chain of compacted copies that replaced it (see {@link Delta#successor}) to the
+   * newest. Returns false when that chain does not lead to {@code v}'s Delta (another version, or
+   * the first pass): then only a full pass is exact.
    */
-  private boolean drainChanged(Version v, java.util.Set<String> into) {
+  private boolean drainChanged(Version v, java.util.Set<String> into, Map<String, Long> opened, long closeLine) {
     Delta current = v.delta;
     java.util.Set<String> sink = into == null ? new java.util.HashSet<>() : into;
     boolean reached = false;
@@ -370,9 +388,10 @@ final class ChangeFeed implements AutoCloseable {
     Delta tail = d;
     for (; d != null; d = d.successor) {
       for (PartitionDelta pd : d.partitions) {
-        pd.drainChanged(sink);
+        pd.drainChanged(v.program, lastCloseLine, closeLine, sink, opened);
         if (into == null) {
           sink.clear();
+          opened.clear();
         }
       }
       reached |= d == current;

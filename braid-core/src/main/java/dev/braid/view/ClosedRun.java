@@ -44,12 +44,18 @@ final class ClosedRun {
   /** The smallest and largest window start in the run. */
   final long minWindow;
   final long maxWindow;
+  /** The smallest and largest {@link ViewProgram#retentionKey} of its groups. */
+  final long minRetentionKey;
+  final long maxRetentionKey;
 
-  private ClosedRun(BaseFile base, String name, long minWindow, long maxWindow) {
+  private ClosedRun(BaseFile base, String name, long minWindow, long maxWindow, long minRetentionKey,
+      long maxRetentionKey) {
     this.base = base;
     this.name = name;
     this.minWindow = minWindow;
     this.maxWindow = maxWindow;
+    this.minRetentionKey = minRetentionKey;
+    this.maxRetentionKey = maxRetentionKey;
   }
 
   static String fileName(long version, int partition, long sequence) {
@@ -106,12 +112,12 @@ final class ClosedRun {
       RunFile.writeSorted(closed, new RunFile.Sorter(), w);
       w.finish();
     }
-    return open(dir.resolve(name));
+    return open(dir.resolve(name), program);
   }
 
   /**
-   * Merges {@code runs} into the new run {@code dir/name}, leaving out windows that start before
-   * {@code horizon} (evicted by window retention); a group found in several runs is merged with the
+   * Merges {@code runs} into the new run {@code dir/name}, leaving out groups whose
+   * {@link ViewProgram#retentionKey} is below {@code horizon} (evicted by window retention); a group found in several runs is merged with the
    * view's own merge. The old runs stay on disk (checkpoints may still name them).
    */
   static ClosedRun merge(Path dir, String name, List<ClosedRun> runs, ViewProgram program, long horizon,
@@ -125,14 +131,17 @@ final class ClosedRun {
       keys += r.base.keyCount;
     }
     try (BaseFile.Writer w = BaseFile.Writer.begin(dir.resolve(name), program, Cut.of(position), keys)) {
-      new RunMerger(program, RunMerger.MIN_READ_BUFFER).merge(cursors, new FromHorizon(w, horizon));
+      new RunMerger(program, RunMerger.MIN_READ_BUFFER).merge(cursors, new FromHorizon(w, horizon, program));
       w.finish();
     }
-    return open(dir.resolve(name));
+    return open(dir.resolve(name), program);
   }
 
-  /** Opens and verifies run {@code file}; throws {@link dev.braid.log.CorruptLogException} when it is damaged. */
-  static ClosedRun open(Path file) throws IOException {
+  /**
+   * Opens and verifies run {@code file} of a view whose groups {@code program} lays out; throws
+   * {@link dev.braid.log.CorruptLogException} when it is damaged.
+   */
+  static ClosedRun open(Path file, ViewProgram program) throws IOException {
     BaseFile base;
     try {
       base = BaseFile.open(file);
@@ -142,29 +151,36 @@ final class ClosedRun {
     }
     long min = Long.MAX_VALUE;
     long max = Long.MIN_VALUE;
+    long minKey = Long.MAX_VALUE;
+    long maxKey = Long.MIN_VALUE;
     try (GroupCursor c = base.cursor()) { // also checks the order that merges rely on
       while (c.nextKey()) {
         while (c.nextWindow()) {
           min = Math.min(min, c.window());
           max = Math.max(max, c.window());
+          long key = program.retentionKey(c.window(), c.state(), 0, c.stateLength());
+          minKey = Math.min(minKey, key);
+          maxKey = Math.max(maxKey, key);
         }
       }
     }
-    return new ClosedRun(base, file.getFileName().toString(), min, max);
+    return new ClosedRun(base, file.getFileName().toString(), min, max, minKey, maxKey);
   }
 
-  /** Passes on the windows at or after a horizon, and a key only when it keeps at least one. */
+  /** Passes on the groups not below a horizon (see {@link ViewProgram#retentionKey}), and a key only when it keeps one. */
   private static final class FromHorizon implements GroupSink {
     private final GroupSink sink;
     private final long horizon;
+    private final ViewProgram program;
     private byte[] key = new byte[64];
     private int keyLength;
     private int hash;
     private boolean begun;
 
-    FromHorizon(GroupSink sink, long horizon) {
+    FromHorizon(GroupSink sink, long horizon, ViewProgram program) {
       this.sink = sink;
       this.horizon = horizon;
+      this.program = program;
     }
 
     @Override
@@ -178,8 +194,8 @@ final class ClosedRun {
       begun = false;
     }
 
-    private boolean keep(long window) throws IOException {
-      if (window < horizon) {
+    private boolean keep(long retentionKey) throws IOException {
+      if (retentionKey < horizon) {
         return false;
       }
       if (!begun) {
@@ -192,14 +208,14 @@ final class ClosedRun {
     @Override
     public void window(long window, long[] longs, int longBase, Object[] objects, int objectBase)
         throws IOException {
-      if (keep(window)) {
+      if (keep(program.retentionKey(window, longs, longBase))) {
         sink.window(window, longs, longBase, objects, objectBase);
       }
     }
 
     @Override
     public void window(long window, byte[] state, int off, int len) throws IOException {
-      if (keep(window)) {
+      if (keep(program.retentionKey(window, state, off, len))) {
         sink.window(window, state, off, len);
       }
     }

@@ -468,7 +468,7 @@ final class DeltaCheckpoint {
           for (String n : runNames.get(p)) {
             Path run = f.path().resolveSibling(n);
             try {
-              runs.add(ClosedRun.open(run));
+              runs.add(ClosedRun.open(run, program));
             } catch (java.nio.file.NoSuchFileException e) {
               throw new InvalidCheckpointException("its closed-window run " + n + " of partition " + p + " is missing");
             } catch (dev.braid.log.CorruptLogException | IllegalStateException e) {

@@ -726,48 +726,86 @@ final class GroupTable {
 
   /**
    * One bit per key id: the keys that the speed layer folded an event into since the changes feed
-   * last drained them ({@link #drainChanged}); null when the table does not track changes. Kept
-   * apart from the key and group arrays (and grown here, not with them), so the fold pays one
-   * bit-set per event and nothing else.
+   * last drained them, with an event that may have changed a window the feed considers closed
+   * ({@link #markChanged}); null when the table does not track changes. Kept apart from the key and
+   * group arrays (and grown here, not with them), so the fold pays one bit-set per event and
+   * nothing else.
    */
   private long[] changed;
+  /**
+   * The same for keys whose folds only created groups of windows still open when they were folded
+   * ({@link #markOpened}): a pass needs their windows' ends, not a read (see {@code ChangeFeed}).
+   */
+  private long[] opened;
 
   /** Starts tracking changed keys (a windowed Delta's table; see {@link PartitionDelta}). */
   void trackChanges() {
     if (windowed && changed == null) {
       changed = new long[Math.max(1, (keyCapacity + 63) >>> 6)];
+      opened = new long[changed.length];
     }
   }
 
-  /** Notes that an event was folded into a group of key {@code keyId}; a no-op unless tracking. */
+  /**
+   * Notes that an event was folded into a group of key {@code keyId} that may belong to a window
+   * already closed for the changes feed; a no-op unless tracking.
+   */
   void markChanged(int keyId) {
-    long[] c = changed;
-    if (c != null) {
-      int w = keyId >>> 6;
-      if (w >= c.length) {
-        c = changed = Arrays.copyOf(c, Math.max(w + 1, c.length * 2));
-      }
-      c[w] |= 1L << keyId;
+    if (changed != null) {
+      changed = withBit(changed, keyId);
     }
+  }
+
+  /**
+   * Notes that an event created a group of key {@code keyId} whose windows all end after the
+   * changes feed's close line as the fold read it; a no-op unless tracking.
+   */
+  void markOpened(int keyId) {
+    if (opened != null) {
+      opened = withBit(opened, keyId);
+    }
+  }
+
+  /** Sets bit {@code id} of {@code bits}, grown first when it is too short; returns the set. */
+  private static long[] withBit(long[] bits, int id) {
+    int w = id >>> 6;
+    long[] b = w < bits.length ? bits : Arrays.copyOf(bits, Math.max(w + 1, bits.length * 2));
+    b[w] |= 1L << id;
+    return b;
+  }
+
+  /** Receives a key id from {@link #drainChanged}. */
+  interface MarkSink {
+    /** {@code changed}: marked by {@link #markChanged}; else only by {@link #markOpened}. */
+    void accept(int keyId, boolean changed);
   }
 
   /**
    * Passes the id of every key marked since the last drain to {@code to} and clears the marks;
    * returns how many. The caller holds the owning Delta's write lock.
    */
-  int drainChanged(java.util.function.IntConsumer to) {
+  int drainChanged(MarkSink to) {
     long[] c = changed;
     if (c == null) {
       return 0;
     }
+    long[] o = opened;
     int n = 0;
-    for (int w = 0; w < c.length; w++) {
-      long bits = c[w];
+    for (int w = 0, words = Math.max(c.length, o.length); w < words; w++) {
+      long ch = w < c.length ? c[w] : 0;
+      long op = w < o.length ? o[w] : 0;
+      long bits = ch | op;
       if (bits != 0) {
-        c[w] = 0;
+        if (w < c.length) {
+          c[w] = 0;
+        }
+        if (w < o.length) {
+          o[w] = 0;
+        }
         while (bits != 0) {
-          to.accept((w << 6) + Long.numberOfTrailingZeros(bits));
-          bits &= bits - 1;
+          long low = bits & -bits;
+          to.accept((w << 6) + Long.numberOfTrailingZeros(bits), (ch & low) != 0);
+          bits ^= low;
           n++;
         }
       }

@@ -52,16 +52,43 @@ final class PartitionDelta {
   }
 
   /**
-   * Adds the keys marked changed since the last drain to {@code into} and clears the marks; returns
-   * how many. Takes the write lock, so a mark is either drained here or made after (and drained
-   * next time), never lost.
+   * Drains the keys marked since the last drain and clears the marks; returns how many. A key goes
+   * to {@code read} when a pass must read it: it was {@linkplain GroupTable#markChanged marked
+   * changed}, or only {@linkplain GroupTable#markOpened opened} but one of its groups here is of a
+   * window that ends in {@code (lastCloseLine, closeLine]} (opened then, closed by now). Any other
+   * opened key goes to {@code opened} with the earliest end of its windows here, all after
+   * {@code closeLine}. {@code lastCloseLine} is the close line of the pass that drained last: every
+   * mark since was made by a fold whose close line was at least that, so a window an opened key's
+   * fold touched ends after it. Takes the write lock, so a mark is either drained here or made
+   * after (and drained next time), never lost.
    */
-  int drainChanged(java.util.Set<String> into) {
+  int drainChanged(ViewProgram p, long lastCloseLine, long closeLine, java.util.Set<String> read,
+      java.util.Map<String, Long> opened) {
     long stamp = lock.writeLock();
     try {
-      byte[] kb = table.keyBytes();
-      return table.drainChanged(id -> into.add(
-          new String(kb, table.keyOffset(id), table.keyLength(id), java.nio.charset.StandardCharsets.UTF_8)));
+      GroupTable t = table;
+      byte[] kb = t.keyBytes();
+      return t.drainChanged((id, changed) -> {
+        String key = new String(kb, t.keyOffset(id), t.keyLength(id), java.nio.charset.StandardCharsets.UTF_8);
+        long earliest = Long.MAX_VALUE;
+        if (!changed) {
+          for (int g = t.firstGroupOfKey(id); g >= 0; g = t.nextGroupOfKey(g)) {
+            long end = p.windowEnd(t.window(g), t.longs, g * t.stride);
+            if (end > lastCloseLine && end <= closeLine) {
+              changed = true;
+              break;
+            }
+            if (end > closeLine) {
+              earliest = Math.min(earliest, end);
+            }
+          }
+        }
+        if (changed || earliest == Long.MAX_VALUE) {
+          read.add(key);
+        } else {
+          opened.merge(key, earliest, Math::min);
+        }
+      });
     } finally {
       lock.unlockWrite(stamp);
     }

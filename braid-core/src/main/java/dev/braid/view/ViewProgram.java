@@ -270,6 +270,32 @@ final class ViewProgram {
     return sessionSlot >= 0 ? longs[lb + sessionSlot] + windowSize : window.end(start);
   }
 
+  /**
+   * What window retention compares with the horizon for a group of the window that starts at
+   * {@code start}: a group whose key is below the horizon is evicted. For tumbling and hopping
+   * windows the start. For a session fragment its end minus one ({@code last event + gap - 1}):
+   * evicting a fragment by its start could cut a session that began before the horizon in two and
+   * leave its later fragments as a session of their own, starting after the horizon, that no
+   * event ever formed. A fragment dropped by its end, though, only ever connected to fragments
+   * that start before the horizon, so every session that starts at or after it stays whole; a read
+   * hides the sessions that start before it.
+   */
+  long retentionKey(long start, long[] longs, int lb) {
+    return sessionSlot >= 0 ? longs[lb + sessionSlot] + (windowSize - 1) : start;
+  }
+
+  /** {@link #retentionKey(long, long[], int)} of a row serialized by {@link #writeRow} in {@code state[off, off + len)}. */
+  long retentionKey(long start, byte[] state, int off, int len) {
+    if (sessionSlot < 0) {
+      return start;
+    }
+    long last = 0;
+    for (int i = off + len - 8; i < off + len; i++) { // the session's last event is the row's last long
+      last = last << 8 | (state[i] & 0xff);
+    }
+    return last + (windowSize - 1);
+  }
+
   /** The session gap in millis (session views only). */
   long sessionGap() {
     return windowSize;
@@ -367,16 +393,19 @@ final class ViewProgram {
   }
 
   /**
-   * Marks the key of an event just folded as changed for the changes feed
-   * ({@link GroupTable#markChanged}) when a pass can need to read it for this event: the event
-   * created a group (a pass must see the new window once, to know when it closes), or its time is
-   * below {@code x.markBelow}, so one of its windows may be closed already (a correction). An event
-   * whose windows all end after that line changes only windows that are still open; the pass that
-   * closes them reads the key because an earlier pass saw them open (see {@code ChangeFeed}).
+   * Marks the key of an event just folded for the changes feed when a pass needs to know of it:
+   * {@link GroupTable#markChanged} when its time is below {@code x.markBelow}, so one of its windows
+   * may be closed already (a correction: the pass reads the key); else
+   * {@link GroupTable#markOpened} when it created a group (a pass must learn when the new window
+   * closes, which the Delta's table tells without a read). An event whose windows all end after
+   * that line and that created no group changes only windows a pass already knows are open; the
+   * pass that closes them reads the key (see {@code ChangeFeed}).
    */
   private static void markIfPassNeedsIt(GroupTable table, int keyId, int groupsBefore, EventReader e, Scratch x) {
-    if (table.groupCount() != groupsBefore || e.eventTime() < x.markBelow) {
+    if (e.eventTime() < x.markBelow) {
       table.markChanged(keyId);
+    } else if (table.groupCount() != groupsBefore) {
+      table.markOpened(keyId);
     }
   }
 

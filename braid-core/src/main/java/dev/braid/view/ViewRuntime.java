@@ -1434,7 +1434,7 @@ final class ViewRuntime {
       long expired = 0; // including windows that late events recreated below an earlier horizon
       for (PartitionDelta pd : old.partitions) {
         for (ClosedRun r : pd.runs) {
-          if (r.minWindow < horizon) {
+          if (r.minRetentionKey < horizon) {
             expired++;
           }
         }
@@ -1442,7 +1442,7 @@ final class ViewRuntime {
         try {
           GroupTable t = pd.table;
           for (int g = 0; g < t.groupCount(); g++) {
-            if (t.window(g) < horizon) {
+            if (p.retentionKey(t.window(g), t.longs, g * t.stride) < horizon) {
               expired++;
             }
           }
@@ -1523,7 +1523,7 @@ final class ViewRuntime {
           long end = closedEnd(p, pd.lateReference());
           for (int g = 0, n = t.groupCount(); g < n; g++) {
             total++;
-            if (t.window(g) >= v.horizon && isClosed(p, t, g, end)) {
+            if (p.retentionKey(t.window(g), t.longs, g * t.stride) >= v.horizon && isClosed(p, t, g, end)) {
               closed++;
             }
           }
@@ -1607,7 +1607,7 @@ final class ViewRuntime {
           }
           List<ClosedRun> runs = new ArrayList<>();
           for (ClosedRun r : pd.runs) {
-            if (r.maxWindow < horizon) {
+            if (r.maxRetentionKey < horizon) {
               evicted += r.groups();
             } else {
               runs.add(r);
@@ -1656,7 +1656,7 @@ final class ViewRuntime {
       int inClosed = -1;
       for (int g = from.firstGroupOfKey(k); g >= 0; g = from.nextGroupOfKey(g)) {
         long w = from.window(g);
-        if (w < horizon) {
+        if (p.retentionKey(w, from.longs, g * from.stride) < horizon) {
           evicted++;
           continue;
         }

@@ -39,8 +39,13 @@ class ChangesIncrementalPropertyTest {
   static final long T = 1_780_000_020_000L - 1_780_000_020_000L % 60_000;
   static final long OOO = 5_000;
 
+  /**
+   * Seeds 1-18, and 299: a session that retention cut in two, whose later fragment a full pass then
+   * closed as a session of its own (found by a run of 300 seeds; fixed by evicting session fragments
+   * by their end, see {@code ViewProgram#retentionKey}).
+   */
   static Stream<Long> seeds() {
-    return LongStream.rangeClosed(1, 18).boxed();
+    return LongStream.concat(LongStream.rangeClosed(1, 18), LongStream.of(299)).boxed();
   }
 
   @ParameterizedTest(name = "seed {0}")
@@ -188,7 +193,8 @@ class ChangesIncrementalPropertyTest {
   /**
    * After the first pass, a pass reads only the keys that the speed layer changed since the last
    * one and the keys with a window that may have closed since: a late event into one key's closed
-   * window costs one read, not one per key, and the correction is emitted.
+   * window costs one read, not one per key, and the correction is emitted; a key whose events only
+   * opened new windows is read when they close, not before.
    */
   @Test
   void shouldReadOnlyChangedKeysAndKeysWithAWindowDue(@TempDir Path dir) throws Exception {
@@ -221,7 +227,17 @@ class ChangesIncrementalPropertyTest {
       // the mover's window [T+2m, T+3m) is open; it is read again once the watermark passes its end
       ingest(b, List.of(Map.of("k", "other", "g", "g", "ts", T + 3 * 60_000, "x", 1L)));
       assertThat(feed.pass()).as("the mover's window closes").isEqualTo(1);
-      assertThat(feed.passStats()[1] - after[1]).as("the mover and the changed key").isEqualTo(2);
+      long[] moved = feed.passStats();
+      assertThat(moved[1] - after[1]).as("only the mover: the new key's window is open, its end known without a read")
+          .isEqualTo(1);
+
+      // the new key's window closes in turn: it is read then, once, and emitted
+      ingest(b, List.of(Map.of("k", "late-comer", "g", "g", "ts", T + 4 * 60_000, "x", 1L)));
+      assertThat(feed.pass()).as("the other key's window closes").isEqualTo(1);
+      assertThat(feed.passStats()[1] - moved[1]).as("only the other key").isEqualTo(1);
+      ChangeEvent closed = feed.read(feed.endId() - 1, 1).get(0);
+      assertThat(closed.kind()).isEqualTo(ChangeEvent.Kind.CLOSE);
+      assertThat(closed.key()).isEqualTo("other");
     }
   }
 

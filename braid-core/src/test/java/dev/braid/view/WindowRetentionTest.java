@@ -246,6 +246,44 @@ class WindowRetentionTest {
     }
   }
 
+  /**
+   * A session whose fragments straddle the horizon is evicted whole or kept whole, never cut: an
+   * out-of-order event makes a fragment that starts before the horizon and connects to a later
+   * one. Evicting fragments by start would drop the first and serve the second as a session of
+   * its own; by end (see {@code ViewProgram#retentionKey}) both stay, and the read hides the
+   * session because it starts before the horizon.
+   */
+  @Test
+  void shouldNotCutASessionThatStraddlesTheHorizon(@TempDir Path dir) throws Exception {
+    long s = 1_000L;
+    ViewSpec sessions = ViewSpec.builder("visits").from("tx").groupBy("user").window(
+        dev.braid.spec.WindowSpec.session(Duration.ofSeconds(15))).aggregate("n", "count")
+        .mode(ViewSpec.Mode.KAPPA).retain(Duration.ofMinutes(1)).build();
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("tx").partitions(1).key("user").time("ts").maxOutOfOrder(Duration.ofSeconds(30))
+            .field("user", FieldType.STRING).field("merchant", FieldType.STRING).field("qty", FieldType.LONG)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(sessions)
+        .build();
+    try (Engine e = (Engine) Braid.open(dir, spec)) {
+      // a@100 s, then a@90 s: a second fragment starting at 90 s whose event is within the gap of 100 s
+      for (long at : new long[] {100, 90}) {
+        assertThat(e.ingest("tx", List.of(Map.of("user", "a", "ts", T0 + at * s))).rejections()).isEmpty();
+        assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      }
+      assertThat(e.get("visits", "a").windows()).extracting(ViewResult.WindowValue::start).containsExactly(T0 + 90 * s);
+      // the latest session starts at 140 s: the horizon is 140 + 15 - 60 = 95 s, between the two fragments
+      assertThat(e.ingest("tx", List.of(Map.of("user", "z", "ts", T0 + 140 * s))).rejections()).isEmpty();
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      e.viewRuntime("visits").evictExpiredWindows();
+      assertThat(retention(e).horizonMillis()).isEqualTo(T0 + 95 * s);
+
+      assertThat(e.get("visits", "a").windows()).as("the session starts at 90 s, before the horizon: hidden whole")
+          .isEmpty();
+      assertThat(e.get("visits", "z").windows()).extracting(ViewResult.WindowValue::start).containsExactly(T0 + 140 * s);
+    }
+  }
+
   @Test
   void shouldRefuseRetainOutsideWindowedKappaViews() {
     ViewSpec lambda = ViewSpec.builder("hourly").from("tx").groupBy("user").tumbling(Duration.ofHours(1))
