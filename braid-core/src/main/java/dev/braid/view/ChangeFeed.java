@@ -143,6 +143,10 @@ final class ChangeFeed implements AutoCloseable {
    */
   private long lastCloseLine = Long.MIN_VALUE;
   private long lastVersion = -1;
+  /** The version the last pass read (see {@link #isExactSuccessor}). */
+  private Version lastSeen;
+  /** Version changes that the feed followed without a full pass (for status and tests). */
+  private long swapsWithoutFullPass;
   /** The close line {@code W - lateness} at which the next pass has something to close (see the class comment). */
   private long nextClose = Long.MIN_VALUE;
   private long lastPassNanos;
@@ -251,9 +255,11 @@ final class ChangeFeed implements AutoCloseable {
   synchronized int pass() {
     long w = speed.watermark();
     Version v = runtime.current();
-    boolean full = !incremental || needFull || v.id != lastVersion;
+    boolean afterSwap = v.id != lastVersion && isExactSuccessor(v);
+    boolean full = !incremental || needFull || v.id != lastVersion && !afterSwap;
     lastWatermark = w;
     lastVersion = v.id;
+    lastSeen = v;
     lastPassNanos = System.nanoTime();
     if (w == Long.MIN_VALUE || v.program.window == null) {
       nextClose = Long.MIN_VALUE;
@@ -273,7 +279,15 @@ final class ChangeFeed implements AutoCloseable {
     Map<String, Long> opened = new HashMap<>();
     if (incremental) {
       java.util.Set<String> changed = new java.util.HashSet<>();
-      full |= !drainChanged(v, full ? null : changed, opened, closeAtOrBelow);
+      if (afterSwap && !full) {
+        // the replaced version's marks up to its detach, then the new version's since its catch-up began
+        drainFrom(lastDelta, v.program, changed, opened, closeAtOrBelow);
+        lastDelta = drainFrom(v.delta, v.program, changed, opened, closeAtOrBelow);
+        lastVersionOfDelta = v.id;
+        swapsWithoutFullPass++;
+      } else {
+        full |= !drainChanged(v, full ? null : changed, opened, closeAtOrBelow);
+      }
       if (!full) {
         for (Set<String> due : openByEnd.headMap(closeAtOrBelow, true).values()) {
           changed.addAll(due);
@@ -404,6 +418,67 @@ final class ChangeFeed implements AutoCloseable {
     return reached;
   }
 
+  /** Drains the marks of {@code d} and of every Delta after it along {@link Delta#successor}; returns the last. */
+  private Delta drainFrom(Delta d, ViewProgram p, java.util.Set<String> into, Map<String, Long> opened,
+      long closeLine) {
+    Delta tail = d;
+    for (; d != null; d = d.successor) {
+      for (PartitionDelta pd : d.partitions) {
+        pd.drainChanged(p, lastCloseLine, closeLine, into, opened);
+      }
+      tail = d;
+    }
+    return tail;
+  }
+
+  /**
+   * Whether {@code v}, which became current since the last pass, gives every key the merged result
+   * the version the last pass read ({@link #lastSeen}) gave, except for keys whose marks say they
+   * changed: then the pass after the swap drains both versions' marks instead of reading every key.
+   * True for a batch cycle's swap (and a reprocess of the same definition) when:
+   * <ul>
+   *   <li>{@code v} replaced exactly that version, with the same definition, a cut at or after its
+   *       cut and the same retention horizon;
+   *   <li>the replaced version's Delta is detached (it folds nothing more), the last pass drained
+   *       it or a Delta before it on its chain of compacted copies, and it had folded up to
+   *       {@code v}'s cut in every partition (so every event the new Base adds was marked in it);
+   *   <li>it left out no event as later than {@code allowed_lateness} since its cut, as far as it
+   *       counted from its cut ({@link PartitionDelta#dropsKnown}: not loaded from a checkpoint):
+   *       the Base folds such events in, and that is the one way the two versions' reads differ
+   *       (lateness decisions depend only on the log, so both Deltas fold the same events after
+   *       {@code v}'s cut);
+   *   <li>{@code v}'s Delta is the one it was swapped in with, not a compacted copy, whose groups
+   *       are copied unmarked.
+   * </ul>
+   * Anything else (a rollback, a reprocess with another definition, a swap that is still detaching,
+   * a late event left out) means a full pass, as before.
+   */
+  private boolean isExactSuccessor(Version v) {
+    Version seen = lastSeen;
+    Delta newDelta = v.delta;
+    if (!incremental || needFull || seen == null || v.replacedId != seen.id || v.id <= seen.id
+        || !v.definition.equals(seen.definition) || !v.cut.isAtOrAfter(seen.cut) || v.horizon != seen.horizon
+        || seen.delta != null || lastDelta == null || lastVersionOfDelta != seen.id || newDelta == null
+        || newDelta.compactedCopy) {
+      return false;
+    }
+    Delta tail = lastDelta;
+    while (tail.successor != null) {
+      tail = tail.successor;
+    }
+    for (PartitionDelta pd : tail.partitions) {
+      long stamp = pd.lock.readLock();
+      try {
+        if (!pd.dropsKnown || pd.droppedLate != 0 || pd.writerPosition() < v.cut.offset(pd.partition)) {
+          return false;
+        }
+      } finally {
+        pd.lock.unlockRead(stamp);
+      }
+    }
+    return true;
+  }
+
   /** Records the end of the earliest window of {@code key} still open after this pass ({@code MAX_VALUE}: none). */
   private void noteOpen(String key, long end) {
     Long was = end == Long.MAX_VALUE ? openEnd.remove(key) : openEnd.put(key, end);
@@ -421,7 +496,7 @@ final class ChangeFeed implements AutoCloseable {
 
   /** Passes run and keys they read since the feed started (for status and tests). */
   synchronized long[] passStats() {
-    return new long[] {passes, keysRead};
+    return new long[] {passes, keysRead, swapsWithoutFullPass};
   }
 
   /** Appends the events in {@code out} to the changes log, remembers them, empties {@code out}; returns how many. */

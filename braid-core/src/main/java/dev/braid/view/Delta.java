@@ -13,6 +13,8 @@ final class Delta {
    * (whose groups were copied unmarked) are drained from here, later ones from the copy.
    */
   volatile Delta successor;
+  /** Whether this Delta is a compacted copy of an earlier one of its version. Set before it is shared. */
+  boolean compactedCopy;
 
   Delta(ViewProgram program, Cut from, int expectedKeysPerPartition) {
     partitions = new PartitionDelta[from.partitions()];

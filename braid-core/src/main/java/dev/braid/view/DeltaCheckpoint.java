@@ -441,6 +441,7 @@ final class DeltaCheckpoint {
         }
         PartitionDelta pd = new PartitionDelta(p, table, position);
         pd.restoreFolded(folded);
+        pd.dropsKnown = false; // the checkpoint does not record the late events left out before it
         pd.maxEventTime = maxEventTime;
         pd.cutMaxEventTime = cutMaxEventTime;
         parts[p] = pd;

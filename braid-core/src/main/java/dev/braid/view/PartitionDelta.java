@@ -36,6 +36,17 @@ final class PartitionDelta {
    */
   long cutMaxEventTime = Long.MIN_VALUE;
   /**
+   * Events this Delta left out of some window as later than {@code allowed_lateness} (the speed
+   * layer's only departure from what a batch cycle folds); guarded by lock, written by the writer.
+   * Meaningful only while {@link #dropsKnown}.
+   */
+  long droppedLate;
+  /**
+   * False when {@link #droppedLate} does not count every event since the cut: a Delta loaded from a
+   * checkpoint (which does not record it). Set before the Delta is shared.
+   */
+  boolean dropsKnown = true;
+  /**
    * This partition's closed-window runs, oldest first: groups spilled out of earlier copies of the
    * Delta (see {@link ClosedRun}). Immutable once the Delta is shared (a spill builds a new Delta),
    * so readers use it without the lock; a read merges them between the Base and {@link #table}.

@@ -39,6 +39,8 @@ final class Version {
    * event may recreate such a window in the Delta until the next eviction, so reads filter too.
    */
   volatile long horizon = Long.MIN_VALUE;
+  /** The id of the version this one replaced as current ({@code ViewRuntime.swap}), or -1. */
+  volatile long replacedId = -1;
   /** The running build (reprocess or rollback) of this version, or null. */
   volatile ViewRuntime.Rebuild rebuild;
 

@@ -441,7 +441,11 @@ final class ViewProgram {
     if (allowedLateness < 0) {
       return apply(pd.table, x, k, j, pd.partition) ? FOLDED : 0;
     }
-    return applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.lateReference(), maxOutOfOrder));
+    int r = applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.lateReference(), maxOutOfOrder));
+    if ((r & LATE) != 0) {
+      pd.droppedLate++;
+    }
+    return r;
   }
 
   /**

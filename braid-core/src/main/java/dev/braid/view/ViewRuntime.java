@@ -683,6 +683,7 @@ final class ViewRuntime {
     synchronized (this) {
       next.state = VersionState.CURRENT;
       next.rebuild = null;
+      next.replacedId = old.id;
       current = next;
       old.state = VersionState.BACKUP;
     }
@@ -1580,6 +1581,8 @@ final class ViewRuntime {
           GroupTable copy;
           long position;
           long folded;
+          long droppedLate;
+          boolean dropsKnown;
           long end;
           long maxEventTime;
           GroupTable source;
@@ -1589,6 +1592,8 @@ final class ViewRuntime {
             GroupTable t = pd.table;
             position = pd.writerPosition();
             folded = pd.foldedUnlocked();
+            droppedLate = pd.droppedLate;
+            dropsKnown = pd.dropsKnown;
             maxEventTime = pd.maxEventTime; // as of the position: the catch-up decides lateness from there
             end = spill ? closedEnd(p, pd.lateReference()) : Long.MIN_VALUE;
             // Rows of plain longs: copy the arrays under the lock and sort the groups out after it,
@@ -1620,6 +1625,8 @@ final class ViewRuntime {
           }
           PartitionDelta c = new PartitionDelta(pd.partition, copy, position);
           c.restoreFolded(folded);
+          c.droppedLate = droppedLate;
+          c.dropsKnown = dropsKnown;
           c.cutMaxEventTime = pd.cutMaxEventTime;
           c.maxEventTime = maxEventTime;
           c.runs = runs.toArray(PartitionDelta.NO_RUNS);
@@ -1630,6 +1637,7 @@ final class ViewRuntime {
         throw new UncheckedIOException("view '" + name + "': writing a closed-window run failed: " + e, e);
       }
       Delta compacted = new Delta(copies);
+      compacted.compactedCopy = true;
       await(speed.attach(compacted, p), "attach the compacted Delta of version " + v.id);
       old.successor = compacted; // for the changes feed's drain of changed keys (see Delta#successor)
       v.horizon = horizon; // before the switch: a window an old read still finds is hidden at once
