@@ -198,19 +198,9 @@ class ChangesIncrementalPropertyTest {
    */
   @Test
   void shouldReadOnlyChangedKeysAndKeysWithAWindowDue(@TempDir Path dir) throws Exception {
-    PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("s").partitions(1).key("k").time("ts").field("k", FieldType.STRING)
-            .field("g", FieldType.STRING).field("ts", FieldType.TIMESTAMP).field("x", FieldType.LONG).build())
-        .view(ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
-            .aggregate("n", "count").aggregate("total", "sum(x)").build())
-        .build();
-    try (Engine b = open(dir, spec, EngineOptions.defaults())) {
+    try (Engine b = open(dir, oneMinuteWindows(null), EngineOptions.defaults())) {
       ChangeFeed feed = b.newChangeFeed("v", "v-test.changes", true);
-      List<Map<String, Object>> events = new ArrayList<>();
-      for (int i = 0; i < 500; i++) {
-        events.add(Map.of("k", "k" + i, "g", "g", "ts", T + i, "x", 1L));
-      }
-      ingest(b, events);
+      ingestKeys(b, 500);
       ingest(b, List.of(Map.of("k", "mover", "g", "g", "ts", T + 2 * 60_000 + 1, "x", 1L)));
       assertThat(feed.pass()).as("the first pass closes every key's window").isEqualTo(500);
       long[] before = feed.passStats();
@@ -249,19 +239,9 @@ class ChangesIncrementalPropertyTest {
    */
   @Test
   void shouldFollowABatchSwapWithoutReadingEveryKeyUnlessALateEventWasLeftOut(@TempDir Path dir) throws Exception {
-    PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("s").partitions(1).key("k").time("ts").field("k", FieldType.STRING)
-            .field("g", FieldType.STRING).field("ts", FieldType.TIMESTAMP).field("x", FieldType.LONG).build())
-        .view(ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
-            .allowedLateness(Duration.ofSeconds(10)).aggregate("n", "count").aggregate("total", "sum(x)").build())
-        .build();
-    try (Engine b = open(dir, spec, EngineOptions.defaults())) {
+    try (Engine b = open(dir, oneMinuteWindows(Duration.ofSeconds(10)), EngineOptions.defaults())) {
       ChangeFeed feed = b.newChangeFeed("v", "v-test.changes", true);
-      List<Map<String, Object>> events = new ArrayList<>();
-      for (int i = 0; i < 100; i++) {
-        events.add(Map.of("k", "k" + i, "g", "g", "ts", T + i, "x", 1L));
-      }
-      ingest(b, events);
+      ingestKeys(b, 100);
       ingest(b, List.of(Map.of("k", "mover", "g", "g", "ts", T + 3 * 60_000, "x", 1L)));
       assertThat(feed.pass()).as("the first pass closes every key's first window").isEqualTo(100);
       long[] first = feed.passStats();
@@ -285,6 +265,29 @@ class ChangesIncrementalPropertyTest {
       assertThat(last.key()).isEqualTo("k7");
       assertThat(last.values()).isEqualTo(Map.of("n", 2L, "total", 42L));
     }
+  }
+
+  /** One partition keyed by {@code k}; view {@code v}: count and sum of {@code x} per key per minute. */
+  private static PipelineSpec oneMinuteWindows(Duration allowedLateness) {
+    ViewSpec.Builder v = ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
+        .aggregate("n", "count").aggregate("total", "sum(x)");
+    if (allowedLateness != null) {
+      v.allowedLateness(allowedLateness);
+    }
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(1).key("k").time("ts").field("k", FieldType.STRING)
+            .field("g", FieldType.STRING).field("ts", FieldType.TIMESTAMP).field("x", FieldType.LONG).build())
+        .view(v.build())
+        .build();
+  }
+
+  /** One event for each of keys {@code k0 .. k<n-1>}, at {@code T + i} ms. */
+  private static void ingestKeys(Engine b, int n) throws InterruptedException {
+    List<Map<String, Object>> events = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      events.add(Map.of("k", "k" + i, "g", "g", "ts", T + i, "x", 1L));
+    }
+    ingest(b, events);
   }
 
   private static void ingest(Engine b, List<Map<String, Object>> events) throws InterruptedException {
