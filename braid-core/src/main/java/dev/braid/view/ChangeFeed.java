@@ -45,14 +45,20 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li><em>Full pass</em>: every key of the version. The first pass after the feed starts (so a
  *       restart reads once what the log may not have emitted yet), after the current version
- *       changed (a batch swap, a reprocess or rollback switch: a new Base changes any key), and
- *       after a pass that stopped early (a damaged Base).
+ *       changed (a reprocess or rollback switch: a new Base can change any key), and after a pass
+ *       that stopped early (a damaged Base). A batch cycle's swap is followed incrementally when
+ *       the new version is an exact successor of the one the last pass read
+ *       ({@link #isExactSuccessor}: its Base then changes no key's result, unless the replaced
+ *       Delta left out a late event, which makes the pass full).
  *   <li><em>Incremental pass</em>, otherwise: (a) the keys the speed layer folded an event into
  *       since the last pass that a pass may need — each windowed Delta's table marks a folded key's
- *       id in a bit set ({@link GroupTable#markChanged}, one bit-or on the fold path) when the fold
- *       made a group or the event's time is below the close line as the fold read it under its
- *       write lock ({@code ViewProgram.markBelow}; sessions: every event); an event above the line
- *       only changes windows still open, which an earlier read noted in (b) — and the pass drains
+ *       id in a bit set (one bit-or on the fold path): {@link GroupTable#markChanged} when the
+ *       event's time is below the close line as the fold read it under its write lock
+ *       ({@code ViewProgram.markBelow}; sessions: every event), {@link GroupTable#markOpened} when
+ *       the fold only made a group above it (the drain takes the new windows' ends from the table
+ *       and reads the key only if one has closed since: {@link PartitionDelta#drainChanged}); an
+ *       event above the line that made no group only changes windows still open, which an earlier
+ *       read noted in (b) — and the pass drains
  *       the marks of every partition under its write lock <em>before</em> it reads any key, so an
  *       event folded later is either in the read or marked for the next pass (its fold reads a
  *       watermark at least this pass's); and (b) the keys

@@ -284,7 +284,10 @@ final class ViewProgram {
     return sessionSlot >= 0 ? longs[lb + sessionSlot] + (windowSize - 1) : start;
   }
 
-  /** {@link #retentionKey(long, long[], int)} of a row serialized by {@link #writeRow} in {@code state[off, off + len)}. */
+  /**
+   * {@link #retentionKey(long, long[], int)} of a row serialized by {@link #writeRow} in
+   * {@code state[off, off + len)}.
+   */
   long retentionKey(long start, byte[] state, int off, int len) {
     if (sessionSlot < 0) {
       return start;
