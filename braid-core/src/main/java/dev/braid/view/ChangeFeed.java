@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  *       changed (a reprocess or rollback switch: a new Base can change any key), and after a pass
  *       that stopped early (a damaged Base). A batch cycle's swap is followed incrementally when
  *       the new version is an exact successor of the one the last pass read
- *       ({@link #isExactSuccessor}: its Base then changes no key's result, unless the replaced
+ *       ({@link #exactSuccessorDelta}: its Base then changes no key's result, unless the replaced
  *       Delta left out a late event, which makes the pass full).
  *   <li><em>Incremental pass</em>, otherwise: (a) the keys the speed layer folded an event into
  *       since the last pass that a pass may need — each windowed Delta's table marks a folded key's
@@ -149,7 +149,7 @@ final class ChangeFeed implements AutoCloseable {
    */
   private long lastCloseLine = Long.MIN_VALUE;
   private long lastVersion = -1;
-  /** The version the last pass read (see {@link #isExactSuccessor}). */
+  /** The version the last pass read (see {@link #exactSuccessorDelta}). */
   private Version lastSeen;
   /** Version changes that the feed followed without a full pass (for status and tests). */
   private long swapsWithoutFullPass;
@@ -261,15 +261,16 @@ final class ChangeFeed implements AutoCloseable {
   synchronized int pass() {
     long w = speed.watermark();
     Version v = runtime.current();
-    boolean afterSwap = v.id != lastVersion && isExactSuccessor(v);
-    boolean full = !incremental || needFull || v.id != lastVersion && !afterSwap;
+    boolean newVersion = v.id != lastVersion;
+    Delta successorDelta = newVersion ? exactSuccessorDelta(v) : null; // before lastSeen moves on
+    boolean full = !incremental || needFull || newVersion && successorDelta == null;
     lastWatermark = w;
     lastVersion = v.id;
     lastSeen = v;
     lastPassNanos = System.nanoTime();
     if (w == Long.MIN_VALUE || v.program.window == null) {
       nextClose = Long.MIN_VALUE;
-      needFull = full; // nothing was read: the version is still to be read whole
+      needFull = full || newVersion; // nothing was read or drained: the version is still to be read whole
       return 0;
     }
     long lateness = Math.max(0, v.program.allowedLateness);
@@ -285,10 +286,10 @@ final class ChangeFeed implements AutoCloseable {
     Map<String, Long> opened = new HashMap<>();
     if (incremental) {
       java.util.Set<String> changed = new java.util.HashSet<>();
-      if (afterSwap && !full) {
+      if (successorDelta != null && !full) {
         // the replaced version's marks up to its detach, then the new version's since its catch-up began
         drainFrom(lastDelta, v.program, changed, opened, closeAtOrBelow);
-        lastDelta = drainFrom(v.delta, v.program, changed, opened, closeAtOrBelow);
+        lastDelta = drainFrom(successorDelta, v.program, changed, opened, closeAtOrBelow);
         lastVersionOfDelta = v.id;
         swapsWithoutFullPass++;
       } else {
@@ -438,10 +439,10 @@ final class ChangeFeed implements AutoCloseable {
   }
 
   /**
-   * Whether {@code v}, which became current since the last pass, gives every key the merged result
-   * the version the last pass read ({@link #lastSeen}) gave, except for keys whose marks say they
-   * changed: then the pass after the swap drains both versions' marks instead of reading every key.
-   * True for a batch cycle's swap (and a reprocess of the same definition) when:
+   * {@code v}'s Delta when {@code v}, which became current since the last pass, gives every key
+   * the merged result the version the last pass read ({@link #lastSeen}) gave, except for keys
+   * whose marks say they changed: then the pass after the swap drains both versions' marks instead
+   * of reading every key. So for a batch cycle's swap (and a reprocess of the same definition) when:
    * <ul>
    *   <li>{@code v} replaced exactly that version, with the same definition, a cut at or after its
    *       cut and the same retention horizon;
@@ -457,16 +458,17 @@ final class ChangeFeed implements AutoCloseable {
    *       are copied unmarked.
    * </ul>
    * Anything else (a rollback, a reprocess with another definition, a swap that is still detaching,
-   * a late event left out) means a full pass, as before.
+   * a late event left out) means a full pass, as before: null. The pass drains from the Delta
+   * returned, which a compaction may replace meanwhile (its chain of copies leads on from it).
    */
-  private boolean isExactSuccessor(Version v) {
+  private Delta exactSuccessorDelta(Version v) {
     Version seen = lastSeen;
     Delta newDelta = v.delta;
     if (!incremental || needFull || seen == null || v.replacedId != seen.id || v.id <= seen.id
-        || !v.definition.equals(seen.definition) || !v.cut.isAtOrAfter(seen.cut) || v.horizon != seen.horizon
+        || !java.util.Objects.equals(v.definition, seen.definition) || !v.cut.isAtOrAfter(seen.cut) || v.horizon != seen.horizon
         || seen.delta != null || lastDelta == null || lastVersionOfDelta != seen.id || newDelta == null
         || newDelta.compactedCopy) {
-      return false;
+      return null;
     }
     Delta tail = lastDelta;
     while (tail.successor != null) {
@@ -476,13 +478,13 @@ final class ChangeFeed implements AutoCloseable {
       long stamp = pd.lock.readLock();
       try {
         if (!pd.dropsKnown || pd.droppedLate != 0 || pd.writerPosition() < v.cut.offset(pd.partition)) {
-          return false;
+          return null;
         }
       } finally {
         pd.lock.unlockRead(stamp);
       }
     }
-    return true;
+    return newDelta;
   }
 
   /** Records the end of the earliest window of {@code key} still open after this pass ({@code MAX_VALUE}: none). */
