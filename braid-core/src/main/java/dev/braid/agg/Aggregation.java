@@ -68,6 +68,18 @@ public interface Aggregation {
     return true;
   }
 
+  /**
+   * Whether the result is the same, by {@code equals}, however the events are split into
+   * accumulators and merged: then a batch cycle gives a window the very result the speed layer
+   * gave it over the same events, and the changes feed can follow a batch swap without comparing
+   * every window again. False by default (a user's aggregation must claim it); the sketches
+   * ({@code top_k}, {@code quantiles}) and double sums and averages (whose rounding can depend on
+   * the split in extreme cases) are not.
+   */
+  default boolean splitInvariant() {
+    return false;
+  }
+
   /** Sets {@code s} to the empty accumulator, the identity of {@link #merge}. */
   void zero(AccumulatorState s);
 

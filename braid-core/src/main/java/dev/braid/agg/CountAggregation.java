@@ -16,6 +16,11 @@ import java.util.List;
  */
 final class CountAggregation implements Aggregation {
 
+  @Override
+  public boolean splitInvariant() {
+    return true;
+  }
+
   private final boolean countsEvents;
 
   private CountAggregation(boolean countsEvents) {

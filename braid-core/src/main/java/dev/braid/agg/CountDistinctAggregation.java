@@ -40,6 +40,11 @@ import org.apache.datasketches.hll.TgtHllType;
  */
 final class CountDistinctAggregation implements Aggregation {
 
+  @Override
+  public boolean splitInvariant() {
+    return true;
+  }
+
   /** The most distinct values counted exactly; one more switches to the sketch. */
   static final int EXACT_LIMIT = 64;
   static final int DEFAULT_LG_K = 12;

@@ -35,6 +35,11 @@ import java.util.List;
  */
 final class FirstLastAggregation implements Aggregation {
 
+  @Override
+  public boolean splitInvariant() {
+    return true;
+  }
+
   private static final int TIME = 0;
   private static final int PARTITION = 1;
   private static final int OFFSET = 2;

@@ -21,6 +21,11 @@ import java.math.BigInteger;
 final class LongAvgAggregation implements Aggregation {
 
   @Override
+  public boolean splitInvariant() {
+    return true;
+  }
+
+  @Override
   public int longSlots() {
     return 3;
   }

@@ -17,6 +17,11 @@ import java.io.IOException;
 final class LongSumAggregation implements Aggregation {
 
   @Override
+  public boolean splitInvariant() {
+    return true;
+  }
+
+  @Override
   public int longSlots() {
     return 1;
   }

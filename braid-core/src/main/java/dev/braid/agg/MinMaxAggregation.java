@@ -22,6 +22,11 @@ import java.util.Set;
  */
 final class MinMaxAggregation implements Aggregation {
 
+  @Override
+  public boolean splitInvariant() {
+    return true;
+  }
+
   private static final Set<FieldType> ACCEPTED = Set.of(FieldType.LONG, FieldType.DOUBLE, FieldType.TIMESTAMP);
 
   private final String name;

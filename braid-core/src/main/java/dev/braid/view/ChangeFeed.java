@@ -320,6 +320,9 @@ final class ChangeFeed implements AutoCloseable {
         }
       }
     }
+    // Marks are drained and due keys taken: a pass that fails from here (a failed append, a read
+    // error) must not leave them lost, so the next pass is full until this one completes.
+    needFull = true;
     passes++;
     keysRead += keys.size();
     // Appended a chunk at a time as the keys are read, so a pass that closes millions of windows
@@ -442,49 +445,62 @@ final class ChangeFeed implements AutoCloseable {
    * {@code v}'s Delta when {@code v}, which became current since the last pass, gives every key
    * the merged result the version the last pass read ({@link #lastSeen}) gave, except for keys
    * whose marks say they changed: then the pass after the swap drains both versions' marks instead
-   * of reading every key. So for a batch cycle's swap (and a reprocess of the same definition) when:
+   * of reading every key. So for a batch cycle's swap when:
    * <ul>
+   *   <li>both were built by this process's batch cycles (so each has a Base over {@code [0, cut)}:
+   *       not a reprocess from an offset, which lacks the history before it) and every aggregation
+   *       of the view is {@linkplain dev.braid.agg.Aggregation#splitInvariant split-invariant};
    *   <li>{@code v} replaced exactly that version, with the same definition, a cut at or after its
    *       cut and the same retention horizon;
    *   <li>the replaced version's Delta is detached (it folds nothing more), the last pass drained
    *       it or a Delta before it on its chain of compacted copies, and it had folded up to
    *       {@code v}'s cut in every partition (so every event the new Base adds was marked in it);
    *   <li>it left out no event as later than {@code allowed_lateness} since its cut, as far as it
-   *       counted from its cut ({@link PartitionDelta#dropsKnown}: not loaded from a checkpoint):
-   *       the Base folds such events in, and that is the one way the two versions' reads differ
-   *       (lateness decisions depend only on the log, so both Deltas fold the same events after
-   *       {@code v}'s cut);
+   *       counted from its cut ({@link PartitionDelta#dropsKnown}: not loaded from a checkpoint),
+   *       and neither did {@code v}'s Delta: the Base folds such events in, and that is the one way
+   *       the two versions' reads differ (lateness decisions depend on the log and on each
+   *       version's seed for partitions empty at its cut);
    *   <li>{@code v}'s Delta is the one it was swapped in with, not a compacted copy, whose groups
    *       are copied unmarked.
    * </ul>
-   * Anything else (a rollback, a reprocess with another definition, a swap that is still detaching,
-   * a late event left out) means a full pass, as before: null. The pass drains from the Delta
-   * returned, which a compaction may replace meanwhile (its chain of copies leads on from it).
+   * Anything else (a rollback, a reprocess, the first swap after a start, a swap that is still
+   * detaching, a late event left out, a sketch or double aggregation) means a full pass: null. The
+   * pass drains from the Delta returned, which a compaction may replace meanwhile (its chain of
+   * copies leads on from it).
    */
   private Delta exactSuccessorDelta(Version v) {
     Version seen = lastSeen;
     Delta newDelta = v.delta;
-    if (!incremental || needFull || seen == null || v.replacedId != seen.id || v.id <= seen.id
-        || !java.util.Objects.equals(v.definition, seen.definition) || !v.cut.isAtOrAfter(seen.cut) || v.horizon != seen.horizon
-        || seen.delta != null || lastDelta == null || lastVersionOfDelta != seen.id || newDelta == null
-        || newDelta.compactedCopy) {
+    if (!incremental || needFull || seen == null || !v.fromBatchCycle || !seen.fromBatchCycle
+        || v.replacedId != seen.id || v.id <= seen.id || v.program == null || !v.program.splitInvariant
+        || !java.util.Objects.equals(v.definition, seen.definition) || !v.cut.isAtOrAfter(seen.cut)
+        || v.horizon != seen.horizon || seen.delta != null || lastDelta == null || lastVersionOfDelta != seen.id
+        || newDelta == null || newDelta.compactedCopy) {
       return null;
     }
     Delta tail = lastDelta;
     while (tail.successor != null) {
       tail = tail.successor;
     }
-    for (PartitionDelta pd : tail.partitions) {
-      long stamp = pd.lock.readLock();
-      try {
-        if (!pd.dropsKnown || pd.droppedLate != 0 || pd.writerPosition() < v.cut.offset(pd.partition)) {
-          return null;
-        }
-      } finally {
-        pd.lock.unlockRead(stamp);
+    for (int p = 0; p < tail.partitions.length; p++) {
+      // the replaced Delta folded up to the new cut and left nothing out; the new one (at or past
+      // the replaced one's position: ViewRuntime.swap) left out nothing either, though it may decide
+      // lateness from another seed for a partition that was empty at its cut (Delta.seedEventTimes)
+      if (!foldedAllFrom(tail.partitions[p], v.cut.offset(p)) || !foldedAllFrom(newDelta.partitions[p], 0)) {
+        return null;
       }
     }
     return newDelta;
+  }
+
+  /** Whether {@code pd} knows it left out no late event since its cut, and is at or past {@code offset}. */
+  private static boolean foldedAllFrom(PartitionDelta pd, long offset) {
+    long stamp = pd.lock.readLock();
+    try {
+      return pd.dropsKnown && pd.droppedLate == 0 && pd.writerPosition() >= offset;
+    } finally {
+      pd.lock.unlockRead(stamp);
+    }
   }
 
   /** Records the end of the earliest window of {@code key} still open after this pass ({@code MAX_VALUE}: none). */

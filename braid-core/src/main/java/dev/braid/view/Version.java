@@ -39,6 +39,11 @@ final class Version {
    * event may recreate such a window in the Delta until the next eviction, so reads filter too.
    */
   volatile long horizon = Long.MIN_VALUE;
+  /**
+   * Whether a batch cycle of this process built this version (a Base over {@code [0, cut)} and a
+   * Delta from the cut); false for the first version, a reprocess, and versions restored at start.
+   */
+  volatile boolean fromBatchCycle;
   /** The id of the version this one replaced as current ({@code ViewRuntime.swap}), or -1. */
   volatile long replacedId = -1;
   /** The running build (reprocess or rollback) of this version, or null. */

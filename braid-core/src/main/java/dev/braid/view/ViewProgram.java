@@ -51,6 +51,8 @@ final class ViewProgram {
   final WindowSpec window;
   final String[] names;
   final Aggregation[] aggregations;
+  /** Whether every aggregation is {@link Aggregation#splitInvariant}. */
+  final boolean splitInvariant;
   private final int[] argField;
   private final FieldType[] argType;
   private final int[] longBase;
@@ -149,6 +151,7 @@ final class ViewProgram {
     this.windowSize = w == null ? 0 : w.sizeMillis();
     this.windowEvery = w != null && w.kind() == WindowSpec.Kind.HOPPING ? w.every().toMillis() : 0;
     this.sessionSlot = windowKind == SESSION ? lw++ : -1;
+    this.splitInvariant = java.util.Arrays.stream(aggregations).allMatch(Aggregation::splitInvariant);
     this.allowedLateness = spec.allowedLateness() == null ? -1 : spec.allowedLateness().toMillis();
     this.where = WhereConditions.of(ex, conditions);
     this.longWidth = lw;
@@ -335,8 +338,11 @@ final class ViewProgram {
       int kl = x.key.length();
       keyId = table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl));
     }
-    fold(table, keyId, e, x);
-    table.markChanged(keyId);
+    try {
+      fold(table, keyId, e, x);
+    } finally {
+      table.markChanged(keyId); // also when a value fails part way: the group may be made or changed
+    }
     return true;
   }
 
@@ -383,16 +389,23 @@ final class ViewProgram {
       keyId = table.findOrInsertKey(k.buffer[j], k.keyOffset[j], k.keyLength[j], k.hash[j]);
     }
     int groups = table.groupCount();
-    if (windowKind <= TUMBLING && lateEnd == Long.MIN_VALUE) {
-      fold(table, keyId, e, x);
-      markIfPassNeedsIt(table, keyId, groups, e, x);
-      return FOLDED;
+    try {
+      if (windowKind <= TUMBLING && lateEnd == Long.MIN_VALUE) {
+        fold(table, keyId, e, x);
+        markIfPassNeedsIt(table, keyId, groups, e, x);
+        return FOLDED;
+      }
+      int r = foldWindows(table, keyId, e, x, lateEnd);
+      if ((r & FOLDED) != 0) {
+        markIfPassNeedsIt(table, keyId, groups, e, x);
+      }
+      return r;
+    } catch (RuntimeException failed) {
+      // a value that fails to read part way leaves a group made or partly updated (as the batch
+      // layer's fold does too): the changes feed must read the key
+      table.markChanged(keyId);
+      throw failed;
     }
-    int r = foldWindows(table, keyId, e, x, lateEnd);
-    if ((r & FOLDED) != 0) {
-      markIfPassNeedsIt(table, keyId, groups, e, x);
-    }
-    return r;
   }
 
   /**

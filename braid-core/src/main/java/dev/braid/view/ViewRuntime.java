@@ -617,6 +617,7 @@ final class ViewRuntime {
         stats = batch.build(cut, dir.resolve(fileName), dir.resolve("v" + id + ".spill"));
         BaseFile base = BaseFile.open(dir.resolve(fileName));
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);
+        next.fromBatchCycle = true;
         next.delta = seeded(new Delta(program, cut,
             (int) Math.min(1 << 16, Math.max(1 << 10, stats.keys() / cut.partitions() / 8))), program, cut);
         synchronized (this) {
