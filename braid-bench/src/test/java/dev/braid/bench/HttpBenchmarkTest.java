@@ -73,11 +73,14 @@ class HttpBenchmarkTest {
   }
 
   /**
-   * Every request was answered without an error. A verdict of "INVALID (sent only N req/s)" is allowed:
-   * it is what the harness must say when the machine (a busy CI runner) cannot send the open loop's rate.
+   * Every request was answered without an error, and each verdict is one the harness prints. Verdicts
+   * that depend on the machine's speed are all allowed: on a busy CI runner the peak is low, the open
+   * loop's rate (70 % of it) is below 28 k, or the loop cannot send its rate ("INVALID (sent only N
+   * req/s)"); only "INVALID (N errors)" fails.
    */
   private static void assertNoErrors(HttpBenchmark bench) {
     assertThat(bench.rows()).allSatisfy(r -> assertThat(r.verdict())
-        .matches("meets|MISSES \\((?:[0-9]+% of goal|p99 [0-9.]+ ms)\\)|INVALID \\(sent only [0-9,]+ req/s\\)"));
+        .doesNotMatch("INVALID \\([0-9,]+ errors\\)")
+        .matches("meets|meets at this rate \\(below 28 k\\)|MISSES \\(.+\\)|INVALID \\(sent only [0-9,]+ req/s\\)"));
   }
 }
