@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.testing.Soak;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -32,7 +33,7 @@ class EventRoundTripPropertyTest {
   private static final long MAX_MILLIS = 253_339_228_800_000L;
 
   static LongStream seeds() {
-    return LongStream.range(0, 40);
+    return LongStream.range(0, Soak.seeds(40));
   }
 
   /** One generated event: what is sent, and what must be read back. */

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.braid.event.EventReader;
 import dev.braid.event.EventSchema;
 import dev.braid.event.FieldType;
+import dev.braid.testing.Soak;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,7 +42,7 @@ class DirectVersusCelPropertyTest {
   private static final String[] OPS = {"==", "!=", "<", "<=", ">", ">="};
 
   static LongStream seeds() {
-    return LongStream.range(0, 30);
+    return LongStream.range(0, Soak.seeds(30));
   }
 
   @ParameterizedTest(name = "seed {0}")

@@ -11,6 +11,7 @@ import dev.braid.log.RecordCursor;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
+import dev.braid.testing.Soak;
 import dev.braid.view.Engine;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -25,7 +26,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A seeded random history of requests against a real engine: new requests with idempotency keys,
@@ -61,8 +61,12 @@ class IdempotentIngestPropertyTest {
     final Map<String, Map<String, String>> userOfId = new HashMap<>();
   }
 
+  static java.util.stream.LongStream seeds() {
+    return java.util.stream.LongStream.rangeClosed(1, Soak.seeds(6));
+  }
+
   @ParameterizedTest(name = "seed {0}")
-  @ValueSource(longs = {1, 2, 3, 4, 5, 6})
+  @org.junit.jupiter.params.provider.MethodSource("seeds")
   void shouldHoldEachIdOnceAndAcknowledgeItAlwaysAtTheSamePosition(long seed) throws Exception {
     Random rnd = new Random(seed);
     String ctx = "seed " + seed;

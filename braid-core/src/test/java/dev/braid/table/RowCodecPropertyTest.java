@@ -3,6 +3,7 @@ package dev.braid.table;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.spec.TableSpec;
+import dev.braid.testing.Soak;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -25,7 +26,7 @@ class RowCodecPropertyTest {
       .field("flags", "set<boolean>").field("names", "list<string>").field("attrs", "map<string,long>").build());
 
   static Stream<Long> seeds() {
-    return IntStream.range(0, 200).mapToObj(i -> 11_000L + i);
+    return IntStream.range(0, (int) Soak.seeds(200)).mapToObj(i -> 11_000L + i);
   }
 
   @ParameterizedTest(name = "seed {0}")

@@ -3,6 +3,7 @@ package dev.braid.table;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.log.Cut;
+import dev.braid.testing.Soak;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -24,7 +25,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class TableBasePropertyTest {
 
   static Stream<Long> seeds() {
-    return IntStream.range(0, 300).mapToObj(i -> 7_000L + i);
+    return IntStream.range(0, (int) Soak.seeds(300)).mapToObj(i -> 7_000L + i);
   }
 
   @ParameterizedTest(name = "seed {0}")

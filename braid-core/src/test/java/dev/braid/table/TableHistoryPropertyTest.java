@@ -7,6 +7,7 @@ import dev.braid.Braid;
 import dev.braid.log.Cut;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.TableSpec;
+import dev.braid.testing.Soak;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -35,7 +36,7 @@ class TableHistoryPropertyTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   static LongStream seeds() {
-    return LongStream.range(1, 9);
+    return LongStream.range(1, 1 + Soak.seeds(8));
   }
 
   /** One write as the model knows it. */

@@ -10,6 +10,7 @@ import dev.braid.log.Partitioner;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
+import dev.braid.testing.Soak;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -48,7 +49,7 @@ class BatchSpillPropertyTest {
   static final long T0 = 1_700_000_000_000L;
 
   static LongStream seeds() {
-    return LongStream.range(0, Long.getLong("braid.spillSeeds", 12));
+    return LongStream.range(0, Long.getLong("braid.spillSeeds", Soak.seeds(12)));
   }
 
   record Ev(String user, String merchant, Double amount, long qty, long ts, int partition, long offset) {

@@ -9,6 +9,7 @@ import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
 import dev.braid.spec.WindowSpec;
+import dev.braid.testing.Soak;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -45,7 +46,7 @@ class ChangesIncrementalPropertyTest {
    * by their end, see {@code ViewProgram#retentionKey}).
    */
   static Stream<Long> seeds() {
-    return LongStream.concat(LongStream.rangeClosed(1, 18), LongStream.of(299)).boxed();
+    return LongStream.concat(LongStream.rangeClosed(1, Soak.seeds(18)), LongStream.of(299)).distinct().boxed();
   }
 
   @ParameterizedTest(name = "seed {0}")

@@ -9,6 +9,7 @@ import dev.braid.log.Partitioner;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
+import dev.braid.testing.Soak;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,7 +25,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The changes stream against a naive model over seeded out-of-order histories with late events,
@@ -43,8 +43,12 @@ class ChangesPropertyTest {
   @TempDir
   Path dir;
 
+  static java.util.stream.LongStream seeds() {
+    return java.util.stream.LongStream.rangeClosed(1, Soak.seeds(6));
+  }
+
   @ParameterizedTest
-  @ValueSource(longs = {1, 2, 3, 4, 5, 6})
+  @org.junit.jupiter.params.provider.MethodSource("seeds")
   void shouldEmitWhatANaiveModelOfClosedWindowsPredicts(long seed) throws Exception {
     Random rnd = new Random(seed);
     int partitions = 1 + rnd.nextInt(3);

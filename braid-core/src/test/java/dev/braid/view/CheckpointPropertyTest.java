@@ -8,6 +8,7 @@ import dev.braid.Status;
 import dev.braid.ViewResult;
 import dev.braid.log.Cut;
 import dev.braid.spec.PipelineSpec;
+import dev.braid.testing.Soak;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -36,7 +37,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class CheckpointPropertyTest {
 
   static LongStream seeds() {
-    return LongStream.range(0, Long.getLong("braid.checkpointSeeds", 10));
+    return LongStream.range(0, Long.getLong("braid.checkpointSeeds", Soak.seeds(10)));
   }
 
   private static final EngineOptions OPTIONS =

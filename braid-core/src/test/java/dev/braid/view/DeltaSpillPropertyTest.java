@@ -10,6 +10,7 @@ import dev.braid.event.FieldType;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
+import dev.braid.testing.Soak;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -44,7 +45,7 @@ class DeltaSpillPropertyTest {
       EngineOptions.defaults().withCheckpointEvery(Duration.ZERO).withDeltaSpillGroups(1);
 
   static Stream<Arguments> seeds() {
-    return Stream.of(10L, 11L, 12L, 13L, 14L, 15L).map(s -> Arguments.of(s, s % 2 == 1));
+    return java.util.stream.LongStream.range(10, 10 + Soak.seeds(6)).boxed().map(s -> Arguments.of(s, s % 2 == 1));
   }
 
   @ParameterizedTest(name = "seed {0}, unbounded disorder {1}")

@@ -13,6 +13,7 @@ import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
 import dev.braid.spec.WindowSpec;
+import dev.braid.testing.Soak;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,7 +67,7 @@ class EventTimePropertyTest {
   record Setup(int partitions, long maxOutOfOrder, long lateTum, long lateHop, long lateSes, boolean unbounded) {}
 
   static Stream<Arguments> seeds() {
-    return Stream.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L).map(s -> Arguments.of(s, s % 2 == 1));
+    return java.util.stream.LongStream.range(0, Soak.seeds(8)).boxed().map(s -> Arguments.of(s, s % 2 == 1));
   }
 
   static PipelineSpec spec(Setup s) {

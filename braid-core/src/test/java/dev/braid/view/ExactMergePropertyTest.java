@@ -12,6 +12,7 @@ import dev.braid.log.Partitioner;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
+import dev.braid.testing.Soak;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,7 +44,7 @@ class ExactMergePropertyTest {
   static final long T0 = 1_700_000_000_000L;
 
   static LongStream seeds() {
-    return LongStream.range(0, Long.getLong("braid.seeds", 300));
+    return LongStream.range(0, Long.getLong("braid.seeds", Soak.seeds(300)));
   }
 
   /** One ingested event with its place in the log. */

@@ -2,6 +2,7 @@ package dev.braid.view;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.braid.testing.Soak;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -52,7 +53,7 @@ class GroupTablePropertyTest {
   private static final long ZERO_MARK = 42;
 
   static Stream<Arguments> seeds() {
-    return LongStream.range(0, 60).boxed().flatMap(s -> Stream.of(Arguments.of(s, true), Arguments.of(s, false)));
+    return LongStream.range(0, Soak.seeds(60)).boxed().flatMap(s -> Stream.of(Arguments.of(s, true), Arguments.of(s, false)));
   }
 
   /** The naive model: key -> window -> row, plus the group id the table gave each (key, window). */

@@ -13,6 +13,7 @@ import dev.braid.log.Partitioner;
 import dev.braid.log.RecordBatchBuilder;
 import dev.braid.log.StreamConfig;
 import dev.braid.spec.ViewSpec;
+import dev.braid.testing.Soak;
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -53,7 +54,7 @@ class RadixFoldPropertyTest {
   private static final long AMPLE = 1L << 30;
 
   static LongStream seeds() {
-    return LongStream.range(0, Long.getLong("braid.radixSeeds", 60));
+    return LongStream.range(0, Long.getLong("braid.radixSeeds", Soak.seeds(60)));
   }
 
   private static EventSchema schema(FieldType keyType) {

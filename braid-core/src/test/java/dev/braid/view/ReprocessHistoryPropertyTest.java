@@ -10,6 +10,7 @@ import dev.braid.VersionState;
 import dev.braid.ViewResult;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.ViewSpec;
+import dev.braid.testing.Soak;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,7 +32,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ReprocessHistoryPropertyTest {
 
   static LongStream seeds() {
-    return LongStream.range(0, Long.getLong("braid.reprocess.history.seeds", 30));
+    return LongStream.range(0, Long.getLong("braid.reprocess.history.seeds", Soak.seeds(30)));
   }
 
   /** The definitions a history moves between; all are checked by {@link #check}. */

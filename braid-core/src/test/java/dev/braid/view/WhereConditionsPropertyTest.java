@@ -11,6 +11,7 @@ import dev.braid.expr.EventPredicate;
 import dev.braid.expr.EvaluationException;
 import dev.braid.expr.Expressions;
 import dev.braid.spec.ViewSpec;
+import dev.braid.testing.Soak;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -53,7 +54,7 @@ class WhereConditionsPropertyTest {
   private static final String THROWING = "q * 4 > 0";
 
   static LongStream seeds() {
-    return LongStream.range(0, Long.getLong("braid.seeds", 200));
+    return LongStream.range(0, Long.getLong("braid.seeds", Soak.seeds(200)));
   }
 
   private static EventSchema schema() {

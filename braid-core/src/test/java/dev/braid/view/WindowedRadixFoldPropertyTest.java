@@ -12,6 +12,7 @@ import dev.braid.log.LogStream;
 import dev.braid.log.StreamConfig;
 import dev.braid.spec.ViewSpec;
 import dev.braid.spec.WindowSpec;
+import dev.braid.testing.Soak;
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -57,7 +58,7 @@ class WindowedRadixFoldPropertyTest {
   private static final ZoneId BERLIN = ZoneId.of("Europe/Berlin");
 
   static LongStream seeds() {
-    return LongStream.range(0, Long.getLong("braid.radixSeeds", 60));
+    return LongStream.range(0, Long.getLong("braid.radixSeeds", Soak.seeds(60)));
   }
 
   private static final EventSchema SCHEMA = schema();
