@@ -406,21 +406,13 @@ final class ChangeFeed implements AutoCloseable {
    */
   private boolean drainChanged(Version v, java.util.Set<String> into, Map<String, Long> opened, long closeLine) {
     Delta current = v.delta;
-    java.util.Set<String> sink = into == null ? new java.util.HashSet<>() : into;
+    Delta start = lastDelta != null && lastVersionOfDelta == v.id ? lastDelta : current;
     boolean reached = false;
-    Delta d = lastDelta != null && lastVersionOfDelta == v.id ? lastDelta : current;
-    Delta tail = d;
-    for (; d != null; d = d.successor) {
-      for (PartitionDelta pd : d.partitions) {
-        pd.drainChanged(v.program, lastCloseLine, closeLine, sink, opened);
-        if (into == null) {
-          sink.clear();
-          opened.clear();
-        }
-      }
+    for (Delta d = start; d != null; d = d.successor) {
       reached |= d == current;
-      tail = d;
     }
+    java.util.Set<String> sink = into == null ? new java.util.HashSet<>() : into;
+    Delta tail = drainFrom(start, v.program, sink, opened, closeLine); // a full pass ignores sink and opened
     if (tail != null) {
       lastDelta = tail;
       lastVersionOfDelta = v.id;

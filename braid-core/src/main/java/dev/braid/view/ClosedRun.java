@@ -41,18 +41,15 @@ final class ClosedRun {
 
   final BaseFile base;
   final String name;
-  /** The smallest and largest window start in the run. */
-  final long minWindow;
+  /** The largest window start in the run. */
   final long maxWindow;
   /** The smallest and largest {@link ViewProgram#retentionKey} of its groups. */
   final long minRetentionKey;
   final long maxRetentionKey;
 
-  private ClosedRun(BaseFile base, String name, long minWindow, long maxWindow, long minRetentionKey,
-      long maxRetentionKey) {
+  private ClosedRun(BaseFile base, String name, long maxWindow, long minRetentionKey, long maxRetentionKey) {
     this.base = base;
     this.name = name;
-    this.minWindow = minWindow;
     this.maxWindow = maxWindow;
     this.minRetentionKey = minRetentionKey;
     this.maxRetentionKey = maxRetentionKey;
@@ -149,14 +146,12 @@ final class ClosedRun {
       throw new dev.braid.log.CorruptLogException(file, e.position(),
           e.what().replace("; rebuild it from the log with a batch cycle", "") + " (a closed-window run)");
     }
-    long min = Long.MAX_VALUE;
     long max = Long.MIN_VALUE;
     long minKey = Long.MAX_VALUE;
     long maxKey = Long.MIN_VALUE;
     try (GroupCursor c = base.cursor()) { // also checks the order that merges rely on
       while (c.nextKey()) {
         while (c.nextWindow()) {
-          min = Math.min(min, c.window());
           max = Math.max(max, c.window());
           long key = program.retentionKey(c.window(), c.state(), 0, c.stateLength());
           minKey = Math.min(minKey, key);
@@ -164,7 +159,7 @@ final class ClosedRun {
         }
       }
     }
-    return new ClosedRun(base, file.getFileName().toString(), min, max, minKey, maxKey);
+    return new ClosedRun(base, file.getFileName().toString(), max, minKey, maxKey);
   }
 
   /** Passes on the groups not below a horizon (see {@link ViewProgram#retentionKey}), and a key only when it keeps one. */

@@ -18,6 +18,9 @@ import dev.braid.spec.WindowSpec;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +53,9 @@ final class ViewProgram {
   private final int constantKeyHash;
   final WindowSpec window;
   final String[] names;
+  /** Reads a long as {@link DataOutput#writeLong} wrote it. */
+  private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+
   final Aggregation[] aggregations;
   /** Whether every aggregation is {@link Aggregation#splitInvariant}. */
   final boolean splitInvariant;
@@ -295,10 +301,7 @@ final class ViewProgram {
     if (sessionSlot < 0) {
       return start;
     }
-    long last = 0;
-    for (int i = off + len - 8; i < off + len; i++) { // the session's last event is the row's last long
-      last = last << 8 | (state[i] & 0xff);
-    }
+    long last = (long) LONG.get(state, off + len - 8); // the session's last event: the row's last long
     return last + (windowSize - 1);
   }
 
