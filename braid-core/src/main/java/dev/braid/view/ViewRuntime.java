@@ -652,20 +652,25 @@ final class ViewRuntime {
   }
 
   private void failVersion(long id, Cut cut, ViewProgram program, String fileName, String reason) {
+    deleteBaseFiles(id, fileName); // before the state says failed: whoever sees it finds no file left
     synchronized (this) {
       versions.removeIf(v -> v.id == id);
       Version failed = new Version(id, program, cut, null, null, System.currentTimeMillis(), VersionState.FAILED);
       failed.failure = reason;
       versions.add(failed);
     }
+    LOG.error("view '{}': batch cycle for version {} failed: {}", name, id, reason);
+    persist.run();
+  }
+
+  /** Deletes the Base file of failed version {@code id} and its temporary file, if they exist. */
+  private void deleteBaseFiles(long id, String fileName) {
     try {
       Files.deleteIfExists(dir.resolve(fileName));
       Files.deleteIfExists(dir.resolve(fileName + ".tmp"));
     } catch (IOException e) {
       LOG.warn("could not remove the files of failed version {} of view '{}'", id, name, e);
     }
-    LOG.error("view '{}': batch cycle for version {} failed: {}", name, id, reason);
-    persist.run();
   }
 
   /**
@@ -1220,6 +1225,9 @@ final class ViewRuntime {
       }
     }
     v.delta = null;
+    if (!rb.rollback && v.baseFileName != null) {
+      deleteBaseFiles(v.id, v.baseFileName); // before the state says failed (the mapping outlives the file)
+    }
     synchronized (this) {
       v.rebuild = null;
       if (rb.rollback) {
@@ -1229,14 +1237,6 @@ final class ViewRuntime {
         v.state = VersionState.FAILED;
         v.failure = reason;
         v.base = null;
-      }
-    }
-    if (!rb.rollback && v.baseFileName != null) {
-      try {
-        Files.deleteIfExists(dir.resolve(v.baseFileName));
-        Files.deleteIfExists(dir.resolve(v.baseFileName + ".tmp"));
-      } catch (IOException e) {
-        LOG.warn("could not remove the files of failed version {} of view '{}'", v.id, name, e);
       }
     }
     if (closing) {
