@@ -380,6 +380,11 @@ final class GroupTable {
       if (q + 8 <= n) {
         long x = key.getLong(off + q);
         w = bigEndian ? x : Long.reverseBytes(x);
+      } else if (off + q + 8 <= key.limit()) {
+        // A last word of 1-7 bytes with 8 readable: one read, the bytes past the key masked off
+        // (short keys, such as ids, are the common case, and a byte loop was a fold's top frame).
+        long x = key.getLong(off + q);
+        w = (bigEndian ? x : Long.reverseBytes(x)) & (-1L << ((q + 8 - n) << 3));
       } else {
         w = 0;
         for (int j = q; j < q + 8; j++) {
@@ -429,12 +434,41 @@ final class GroupTable {
     return e == EMPTY ? NONE : (int) e;
   }
 
+  /**
+   * As {@link #keyEquals(int, ByteBuffer, int, int)} for a key in an array: the prefix from the key
+   * info's line, so a key of at most {@value #PREFIX_BYTES} bytes is compared without reading the
+   * arena (a reader's lookups in a large table missed the cache there once more).
+   */
   private boolean keyEquals(int id, byte[] key, int len) {
-    if (keyLength(id) != len) {
+    long[] info = keyInfo;
+    int at = info(id);
+    long place = info[at + PLACE];
+    if ((int) (place >>> 32) != len) {
       return false;
     }
-    int off = keyOffset(id);
-    return Arrays.equals(keyBytes, off, off + len, key, 0, len);
+    int n = Math.min(len, PREFIX_BYTES);
+    for (int q = 0; q < n; q += 8) {
+      long w;
+      if (q + 8 <= key.length) {
+        w = (long) LONGS.get(key, q);
+        if (q + 8 > n) {
+          w &= -1L << ((q + 8 - n) << 3);
+        }
+      } else {
+        w = 0;
+        for (int j = q; j < q + 8; j++) {
+          w = (w << 8) | (j < n ? key[j] & 0xff : 0);
+        }
+      }
+      if (info[at + PREFIX + (q >> 3)] != w) {
+        return false;
+      }
+    }
+    if (len <= PREFIX_BYTES) {
+      return true;
+    }
+    int off = (int) place;
+    return Arrays.equals(keyBytes, off + PREFIX_BYTES, off + len, key, PREFIX_BYTES, len);
   }
 
   /**

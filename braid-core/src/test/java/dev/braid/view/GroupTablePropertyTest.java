@@ -93,7 +93,7 @@ class GroupTablePropertyTest {
       } else {
         String key = key(rnd, keyPool);
         long window = windowed ? window(rnd, key) : 0L;
-        int id = insertKey(t, key, rnd.nextInt(3));
+        int id = insertKey(t, key, rnd.nextInt(3), rnd);
         Integer known = m.ids.getOrDefault(key, Map.of()).get(window);
         int g = rnd.nextInt(4) == 0 && known != null ? t.findGroup(id, window) : t.findOrInsertGroup(id, window);
         if (known != null) {
@@ -131,12 +131,40 @@ class GroupTablePropertyTest {
   }
 
   /** Mostly a pool key; one hot key ({@code "all"}, as a view grouped by a constant has) often. */
+  /**
+   * Two pairs of keys with equal hashes, so that lookups get past the hash to the key comparison:
+   * short keys that the key info's prefix tells apart, and long keys with equal prefixes that only
+   * the arena's bytes tell apart.
+   */
+  private static final String[] COLLIDING = Stream.of(collidingPair("c"),
+      collidingPair("keys-that-differ-past-the-prefix-only-")).flatMap(Arrays::stream).toArray(String[]::new);
+
+  /**
+   * The first two keys {@code prefix + i}, i of 7 digits so that their lengths are equal, whose
+   * {@link GroupTable#hash(byte[], int)} are equal.
+   */
+  private static String[] collidingPair(String prefix) {
+    Map<Integer, Integer> seen = new HashMap<>();
+    for (int i = 1_000_000; ; i++) {
+      byte[] b = (prefix + i).getBytes(StandardCharsets.UTF_8);
+      Integer earlier = seen.putIfAbsent(GroupTable.hash(b, b.length), i);
+      if (earlier != null) {
+        return new String[] {prefix + earlier, prefix + i};
+      }
+    }
+  }
+
   private static String key(Random rnd, int pool) {
     if (rnd.nextInt(4) == 0) {
       return "all";
     }
     String k = "k" + rnd.nextInt(pool);
-    return rnd.nextInt(8) == 0 ? k + "-a-key-longer-than-its-16-byte-prefix" : k;
+    return switch (rnd.nextInt(16)) {
+      case 0, 1 -> k + "-a-key-longer-than-its-16-byte-prefix";
+      case 2 -> "keys-that-differ-past-the-prefix-only-" + k;
+      case 3 -> COLLIDING[rnd.nextInt(COLLIDING.length)];
+      default -> k;
+    };
   }
 
   /**
@@ -156,17 +184,28 @@ class GroupTablePropertyTest {
     return 10_000L * rnd.nextInt(span);
   }
 
-  /** Path 0: the key's bytes; 1 and 2: a slice of a record buffer (the fold's path), big- or little-endian. */
-  private static int insertKey(GroupTable t, String key, int path) {
+  /**
+   * Path 0: the key's bytes, alone or followed by random ones; 1 and 2: a slice of a record buffer
+   * (the fold's path), big- or little-endian, with 0 to 9 random bytes after the key, as a record's fields follow its key: a
+   * comparison that reads past the key must ignore them, and one near the buffer's end must not read
+   * past it.
+   */
+  private static int insertKey(GroupTable t, String key, int path, Random rnd) {
     byte[] b = key.getBytes(StandardCharsets.UTF_8);
     int hash = GroupTable.hash(b, b.length);
-    if (path == 0) {
-      return t.findOrInsertKey(b, b.length, hash);
+    if (path == 0) { // an array of the key's length, or a larger scratch array with bytes after it
+      byte[] a = b;
+      if (rnd.nextBoolean()) {
+        a = new byte[b.length + 1 + rnd.nextInt(12)];
+        rnd.nextBytes(a);
+        System.arraycopy(b, 0, a, 0, b.length);
+      }
+      return t.findOrInsertKey(a, b.length, hash);
     }
-    ByteBuffer buf = ByteBuffer.allocate(b.length + 7).order(path == 1 ? ByteOrder.BIG_ENDIAN
-        : ByteOrder.LITTLE_ENDIAN);
-    buf.position(3);
-    buf.put(b);
+    byte[] record = new byte[3 + b.length + rnd.nextInt(10)];
+    rnd.nextBytes(record);
+    ByteBuffer buf = ByteBuffer.wrap(record).order(path == 1 ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN);
+    buf.put(3, b);
     return t.findOrInsertKey(buf, 3, b.length, hash);
   }
 
@@ -213,7 +252,7 @@ class GroupTablePropertyTest {
         boolean isClosed = w < closedBelow;
         GroupTable into = isClosed ? closed : open;
         Model intoModel = isClosed ? closedModel : openModel;
-        int c = into.findOrInsertGroup(insertKey(into, key, rnd.nextInt(3)), w);
+        int c = into.findOrInsertGroup(insertKey(into, key, rnd.nextInt(3), rnd), w);
         for (int j = 0; j < WIDTH; j++) {
           into.longs[c * into.stride + j] = from.longs[g * from.stride + j];
         }
