@@ -411,8 +411,7 @@ final class ChangeFeed implements AutoCloseable {
     for (Delta d = start; d != null; d = d.successor) {
       reached |= d == current;
     }
-    java.util.Set<String> sink = into == null ? new java.util.HashSet<>() : into;
-    Delta tail = drainFrom(start, v.program, sink, opened, closeLine); // a full pass ignores sink and opened
+    Delta tail = drainFrom(start, v.program, into, opened, closeLine); // null for a full pass: marks cleared only
     if (tail != null) {
       lastDelta = tail;
       lastVersionOfDelta = v.id;

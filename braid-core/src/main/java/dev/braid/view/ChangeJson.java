@@ -3,11 +3,15 @@ package dev.braid.view;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonFactoryBuilder;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.StreamWriteFeature;
 import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.Collection;
 import java.util.Map;
 
@@ -18,7 +22,8 @@ import java.util.Map;
  * {@code String}, {@code Boolean}, null, and maps and lists of them). Any other value (a user's
  * aggregation may return one) is written by Jackson's data binding.
  *
- * <p>The hash is FNV-1a over the result's JSON bytes. The feed hashes live results when it
+ * <p>The hash is over the result's JSON bytes, eight at a time (multiply and fold, then a final
+ * mix): a byte-wise FNV-1a was 7 % of the feed's CPU in a Nexmark Q17 replay. The feed hashes live results when it
  * compares them with what it emitted, and the results it decodes from its own log when it
  * recovers; both go through {@link #hash}, and a result read back from its JSON is written the
  * same way again (longs stay longs, a double's {@link Double#toString} parses back to the same
@@ -28,7 +33,15 @@ import java.util.Map;
  */
 final class ChangeJson {
 
-  private static final JsonFactory FACTORY = new JsonFactoryBuilder().rootValueSeparator((String) null).build();
+  private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+  /**
+   * Doubles through Jackson's fast writer (the shortest form that parses back to the same double,
+   * as {@code Double.toString} promises): JDK 17's {@code Double.toString} was 3 % of the feed's CPU
+   * with one {@code avg} per window.
+   */
+  private static final JsonFactory FACTORY = new JsonFactoryBuilder().rootValueSeparator((String) null)
+      .enable(StreamWriteFeature.USE_FAST_DOUBLE_WRITER).build();
   /** Data binding for values of other types; also the generator's codec. */
   private static final ObjectMapper BINDING = new ObjectMapper(FACTORY);
 
@@ -82,7 +95,7 @@ final class ChangeJson {
     } catch (IOException | RuntimeException e) {
       throw failed(e);
     }
-    return fnv(0, out.size());
+    return hashBytes(0, out.size());
   }
 
   /**
@@ -108,7 +121,7 @@ final class ChangeJson {
       }
       g.writeEndObject();
       g.flush();
-      return fnv(from, out.size());
+      return hashBytes(from, out.size());
     } catch (IOException | RuntimeException e) {
       throw failed(e);
     }
@@ -168,13 +181,20 @@ final class ChangeJson {
     return names;
   }
 
-  private long fnv(int from, int to) {
+  private long hashBytes(int from, int to) {
     byte[] b = out.array();
-    long h = 0xcbf29ce484222325L;
-    for (int i = from; i < to; i++) {
-      h = (h ^ (b[i] & 0xff)) * 0x100000001b3L;
+    long h = 0x9E3779B97F4A7C15L ^ (to - from);
+    int i = from;
+    for (; i + 8 <= to; i += 8) {
+      h = (h ^ (long) LONG.get(b, i)) * 0xC2B2AE3D27D4EB4FL;
+      h ^= h >>> 29;
     }
-    return h;
+    for (; i < to; i++) {
+      h = (h ^ (b[i] & 0xff)) * 0xC2B2AE3D27D4EB4FL;
+    }
+    h ^= h >>> 32;
+    h *= 0xFF51AFD7ED558CCDL;
+    return h ^ (h >>> 29);
   }
 
   /** The buffer of the last record {@link #finish}ed. */

@@ -380,11 +380,6 @@ final class GroupTable {
       if (q + 8 <= n) {
         long x = key.getLong(off + q);
         w = bigEndian ? x : Long.reverseBytes(x);
-      } else if (off + q + 8 <= key.limit()) {
-        // A last word of 1-7 bytes with 8 readable: one read, the bytes past the key masked off
-        // (short keys, such as ids, are the common case, and a byte loop was a fold's top frame).
-        long x = key.getLong(off + q);
-        w = (bigEndian ? x : Long.reverseBytes(x)) & (-1L << ((q + 8 - n) << 3));
       } else {
         w = 0;
         for (int j = q; j < q + 8; j++) {

@@ -71,13 +71,17 @@ final class PartitionDelta {
    * {@code closeLine}. {@code lastCloseLine} is the close line of the pass that drained last: every
    * mark since was made by a fold whose close line was at least that, so a window an opened key's
    * fold touched ends after it. Takes the write lock, so a mark is either drained here or made
-   * after (and drained next time), never lost.
+   * after (and drained next time), never lost. With {@code read} null (a full pass, which reads
+   * every key anyway) the marks are only cleared.
    */
   int drainChanged(ViewProgram p, long lastCloseLine, long closeLine, java.util.Set<String> read,
       java.util.Map<String, Long> opened) {
     long stamp = lock.writeLock();
     try {
       GroupTable t = table;
+      if (read == null) {
+        return t.drainChanged((id, changed) -> { });
+      }
       byte[] kb = t.keyBytes();
       return t.drainChanged((id, changed) -> {
         String key = new String(kb, t.keyOffset(id), t.keyLength(id), java.nio.charset.StandardCharsets.UTF_8);

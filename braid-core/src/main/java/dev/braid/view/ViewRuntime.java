@@ -297,11 +297,11 @@ final class ViewRuntime {
 
   /** The merged result of {@code key}, for windowed views over windows starting in {@code [from, to)}. */
   ViewResult get(String key, long from, long to) {
-    return result(key, mergedCurrent(key.getBytes(StandardCharsets.UTF_8), from, to));
+    return result(key, mergedCurrent(key.getBytes(StandardCharsets.UTF_8), from, to, true));
   }
 
   /** {@link #merged} of the current version, whichever it is when its Delta is read. */
-  private Merged mergedCurrent(byte[] kb, long from, long to) {
+  private Merged mergedCurrent(byte[] kb, long from, long to, boolean withAsOf) {
     while (true) {
       Version v = current;
       if (v == damaged) {
@@ -311,7 +311,7 @@ final class ViewRuntime {
       if (d == null) {
         continue; // swapped out between the two reads; the next current has a Delta
       }
-      return merged(v, d, kb, from, to);
+      return merged(v, d, kb, from, to, withAsOf);
     }
   }
 
@@ -326,7 +326,14 @@ final class ViewRuntime {
       v = current;
       d = v.delta;
     } while (d == null);
-    java.util.Set<String> out = new java.util.HashSet<>();
+    long expected = v.base != null ? v.base.keyCount : 0; // sized once: rehashing a million Strings cost a tenth of a pass
+    for (PartitionDelta pd : d.partitions) {
+      expected += pd.table.keyCount();
+      for (ClosedRun run : pd.runs) {
+        expected += run.base.keyCount;
+      }
+    }
+    java.util.Set<String> out = new java.util.HashSet<>((int) Math.min(1 << 30, expected * 4 / 3 + 16));
     if (v.base != null) {
       v.base.forEachKey(out::add);
     }
@@ -394,9 +401,9 @@ final class ViewRuntime {
    * itself).
    */
   void readWindows(String key, WindowRow out) {
-    Merged m = mergedCurrent(key.getBytes(StandardCharsets.UTF_8), Long.MIN_VALUE, Long.MAX_VALUE);
+    Merged m = mergedCurrent(key.getBytes(StandardCharsets.UTF_8), Long.MIN_VALUE, Long.MAX_VALUE, false);
     if (m.program.window != null) {
-      WindowsRead read = new WindowsRead(m.program, m.scratch, m.asOf.version());
+      WindowsRead read = new WindowsRead(m.program, m.scratch, m.version);
       for (Map.Entry<Long, Row> e : m.rows.entrySet()) {
         Row r = e.getValue();
         long end = m.program.windowEnd(e.getKey(), r.longs, 0);
@@ -408,15 +415,23 @@ final class ViewRuntime {
   /** What {@link #readWindows} reads from: the rows' program, a scratch for rendering them, and the version. */
   record WindowsRead(ViewProgram program, ViewProgram.Scratch scratch, long version) {}
 
-  /** A key's merged rows by window start (sessions merged), before they become results. */
+  /**
+   * A key's merged rows by window start (sessions merged), before they become results; {@code asOf}
+   * is null when the read did not ask for it.
+   */
   private record Merged(ViewProgram program, ViewProgram.Scratch scratch, TreeMap<Long, Row> rows, boolean found,
-      AsOf asOf, long finalUntil) {
+      long version, AsOf asOf, long finalUntil) {
     boolean isFinal(long end) {
       return finalUntil != Long.MIN_VALUE && end <= finalUntil;
     }
   }
 
-  private Merged merged(Version v, Delta d, byte[] kb, long requestedFrom, long requestedTo) {
+  /**
+   * {@code kb}'s rows in {@code v}: its Base, then each Delta partition's runs and table. With
+   * {@code withAsOf} false (the changes feed, which needs the version only) the read leaves out its
+   * {@code asOf}: the other partitions' positions, whose read waits while their writers hold the lock.
+   */
+  private Merged merged(Version v, Delta d, byte[] kb, long requestedFrom, long requestedTo, boolean withAsOf) {
     ViewProgram p = v.program;
     boolean sessions = p.sessionSlot >= 0;
     long wantedFrom = Math.max(requestedFrom, v.horizon); // evicted windows are gone, and not read if recreated
@@ -446,7 +461,7 @@ final class ViewRuntime {
     for (int part = 0; part < parts; part++) {
       PartitionDelta pd = d.partitions[part];
       if (only >= 0 && part != only) {
-        positions[part] = pd.position();
+        positions[part] = withAsOf ? pd.position() : 0;
         continue;
       }
       for (ClosedRun run : pd.runs) { // immutable: read without the lock
@@ -498,9 +513,9 @@ final class ViewRuntime {
         pd.lock.unlockRead(stamp);
       }
     }
-    AsOf asOf = new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark());
+    AsOf asOf = withAsOf ? new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark()) : null;
     TreeMap<Long, Row> merged = sessions ? mergeSessions(p, rows, wantedFrom, requestedTo, x) : rows;
-    return new Merged(p, x, merged, found[0], asOf, finalUntil(p, d));
+    return new Merged(p, x, merged, found[0], v.id, asOf, finalUntil(p, d));
   }
 
   /**

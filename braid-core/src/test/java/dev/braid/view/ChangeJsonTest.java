@@ -62,6 +62,60 @@ class ChangeJsonTest {
         .isEqualTo(5);
   }
 
+  /**
+   * Results that differ anywhere in their JSON, in a whole eight-byte word or in the bytes after
+   * the last one, hash apart: a collision would hide a correction.
+   */
+  @Test
+  void shouldHashResultsThatDifferInAnyByteApart() {
+    ChangeJson json = new ChangeJson();
+    java.util.Set<Long> seen = new java.util.HashSet<>();
+    int made = 0;
+    for (int len = 1; len <= 24; len++) {
+      for (char c = 'a'; c <= 'z'; c++) {
+        for (int at = 0; at < len; at++) {
+          char[] s = "x".repeat(len).toCharArray();
+          s[at] = c;
+          seen.add(json.hash(Map.of("s", new String(s))));
+          made++;
+        }
+      }
+    }
+    for (long n = 0; n < 20_000; n++) {
+      seen.add(json.hash(Map.of("n", n)));
+      made++;
+    }
+    // "xx..x" with c == 'x' at any position is the same string: one hash per length for those
+    assertThat(seen).hasSize(made - (24 * 25 / 2 - 24));
+  }
+
+  /**
+   * A double written by the feed parses back to the same double and hashes the same when written
+   * again: what a restart relies on to find a window's result unchanged (seeded, every magnitude).
+   */
+  @Test
+  void shouldWriteDoublesThatReadBackToTheSameHash() throws Exception {
+    ChangeJson json = new ChangeJson();
+    java.util.Random rnd = new java.util.Random(7);
+    for (int i = 0; i < 20_000; i++) {
+      double d = switch (i % 4) {
+        case 0 -> Double.longBitsToDouble(rnd.nextLong()); // any bit pattern
+        case 1 -> rnd.nextInt(1_000_000) / 100.0; // prices and averages
+        case 2 -> rnd.nextDouble() * Math.pow(10, rnd.nextInt(40) - 20);
+        default -> (double) rnd.nextLong();
+      };
+      if (!Double.isFinite(d)) {
+        continue;
+      }
+      long h = json.hash(Map.of("d", d));
+      String text = new String(json.array(), 0, json.size(), java.nio.charset.StandardCharsets.UTF_8);
+      @SuppressWarnings("unchecked")
+      Map<String, Object> back = JSON.readValue(text, LinkedHashMap.class);
+      assertThat(((Number) back.get("d")).doubleValue()).as("seed 7, value %d: %s", i, text).isEqualTo(d);
+      assertThat(json.hash(back)).as("seed 7, value %d: %s hashes the same read back", i, text).isEqualTo(h);
+    }
+  }
+
   /** A value that data binding cannot write fails its record alone; the next one is whole. */
   @Test
   void shouldRecoverFromAValueItCannotWrite() {
