@@ -274,18 +274,25 @@ public final class NumericFold {
   public long extract(EventReader e, byte[] dst, int at, int limit, long skip) {
     long out = skip;
     long loaded = 0; // columns written
+    long nulls = 0; // columns found null: a field is tested once, however many ops read it (Q17: four)
     int[] op = this.op;
     for (int i = 0; i < limit; i++) {
       int o = op[i];
       if ((skip & (1L << i)) != 0 || o == COUNT) {
         continue;
       }
-      if (e.isNull(field[i])) {
-        out |= 1L << i;
+      int c = column[i];
+      if (c >= 0 && (loaded & (1L << c)) != 0) {
         continue;
       }
-      int c = column[i];
-      if (c >= 0 && (loaded & (1L << c)) == 0) {
+      if (c >= 0 && (nulls & (1L << c)) != 0 || e.isNull(field[i])) {
+        out |= 1L << i;
+        if (c >= 0) {
+          nulls |= 1L << c;
+        }
+        continue;
+      }
+      if (c >= 0) {
         LONGS.set(dst, at + 8 * c, e.getLong(field[i]));
         loaded |= 1L << c;
       }
