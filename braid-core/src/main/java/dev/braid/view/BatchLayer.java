@@ -80,6 +80,9 @@ import org.slf4j.LoggerFactory;
  */
 final class BatchLayer {
 
+  /** The radix fold's events per bucket aimed at: a partition's record count over this gives its bucket count. */
+  static final int EVENTS_PER_BUCKET = 32 << 10;
+
   private static final Logger LOG = LoggerFactory.getLogger(BatchLayer.class);
 
   /** Events between progress reports and cancellation checks. */
@@ -119,6 +122,8 @@ final class BatchLayer {
   private final long budget;
   private final long share;
   private final Counters counters;
+  /** The radix fold's events per bucket aimed at (by default {@link #EVENTS_PER_BUCKET}). */
+  private final int eventsPerBucket;
   private final AtomicLong reserved = new AtomicLong();
   private final AtomicLong peakReserved = new AtomicLong();
   private final ConcurrentLinkedQueue<Held> held = new ConcurrentLinkedQueue<>();
@@ -144,6 +149,16 @@ final class BatchLayer {
    */
   BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters,
       boolean radixWhenPossible) {
+    this(program, stream, threads, memoryBudget, counters, radixWhenPossible, EVENTS_PER_BUCKET);
+  }
+
+  /**
+   * @param eventsPerBucket the radix fold's events per bucket aimed at (its default
+   *     {@value #EVENTS_PER_BUCKET}); tests make it small, so that a few thousand events spread
+   *     over many buckets
+   */
+  BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters,
+      boolean radixWhenPossible, int eventsPerBucket) {
     if (threads < 1) {
       throw new IllegalArgumentException("threads must be at least 1, was " + threads);
     }
@@ -157,6 +172,7 @@ final class BatchLayer {
     this.budget = memoryBudget;
     this.share = Math.max(1, memoryBudget / concurrency);
     this.counters = counters;
+    this.eventsPerBucket = Math.max(1, eventsPerBucket);
   }
 
   /** Whether every group's events live in one partition: the view groups by the stream's key field. */
@@ -509,8 +525,6 @@ final class BatchLayer {
     private static final int LENGTH_BITS = 26;
     private static final int LENGTH_MASK = (1 << LENGTH_BITS) - 1;
     private static final int PARTIAL = 1 << 31;
-    /** Events per bucket aimed at; the partition's record count over this gives the bucket count. */
-    private static final int EVENTS_PER_BUCKET = 32 << 10;
     private static final int MAX_BUCKET_BITS = 10;
     private static final int MIN_BUCKET_BYTES = 1 << 10;
     private static final int FIRST_TABLE_KEYS = 1 << 12;
@@ -707,7 +721,7 @@ final class BatchLayer {
     /** Buckets for the partition's records, sized from the first entry, within the share. */
     private void createBuckets(int entryBytes) {
       int want = (int) Math.min(MAX_BUCKET_BITS, Math.max(0, 63 - Long.numberOfLeadingZeros(
-          Math.max(1, records / EVENTS_PER_BUCKET))));
+          Math.max(1, records / eventsPerBucket))));
       while (want > 0 && ((long) MIN_BUCKET_BYTES << want) > share / 4) {
         want--;
       }
