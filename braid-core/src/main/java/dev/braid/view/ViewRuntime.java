@@ -326,11 +326,13 @@ final class ViewRuntime {
       v = current;
       d = v.delta;
     } while (d == null);
-    long expected = v.base != null ? v.base.keyCount : 0; // sized once: rehashing a million Strings cost a tenth of a pass
+    // Sized for the largest part at least (rehashing a million Strings was a tenth of a pass): the
+    // parts share most of their keys, so their sum would be many times too large.
+    long expected = v.base != null ? v.base.keyCount : 0;
     for (PartitionDelta pd : d.partitions) {
-      expected += pd.table.keyCount();
+      expected = Math.max(expected, pd.table.keyCount());
       for (ClosedRun run : pd.runs) {
-        expected += run.base.keyCount;
+        expected = Math.max(expected, run.base.keyCount);
       }
     }
     java.util.Set<String> out = new java.util.HashSet<>((int) Math.min(1 << 30, expected * 4 / 3 + 16));

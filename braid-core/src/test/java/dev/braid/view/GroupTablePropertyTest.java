@@ -130,7 +130,6 @@ class GroupTablePropertyTest {
     }, windowed);
   }
 
-  /** Mostly a pool key; one hot key ({@code "all"}, as a view grouped by a constant has) often. */
   /**
    * Two pairs of keys with equal hashes, so that lookups get past the hash to the key comparison:
    * short keys that the key info's prefix tells apart, and long keys with equal prefixes that only
@@ -154,6 +153,10 @@ class GroupTablePropertyTest {
     }
   }
 
+  /**
+   * Mostly a pool key, some longer than the 16-byte prefix, some of the colliding pairs; one hot key
+   * ({@code "all"}, as a view grouped by a constant has) often.
+   */
   private static String key(Random rnd, int pool) {
     if (rnd.nextInt(4) == 0) {
       return "all";

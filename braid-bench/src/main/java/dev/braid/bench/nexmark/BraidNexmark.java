@@ -131,7 +131,11 @@ final class BraidNexmark implements NexmarkEngine {
         feedMillis.isEmpty() ? 0.0 : feedMillis.get(feedMillis.size() / 2)));
   }
 
-  /** The CPU the live changes-feed threads ({@code braid-changes-<view>}) used since they started. */
+  /**
+   * The CPU the live changes-feed threads ({@code braid-changes-<view>}) used since they started:
+   * the engine starts them as its open ends, so the little of a pass that may run before
+   * {@code Engine.open} returns is in both this and the run's measured CPU.
+   */
   private static long changesThreadsCpuNanos() {
     java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
     long sum = 0;
