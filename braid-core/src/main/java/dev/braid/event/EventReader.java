@@ -12,6 +12,8 @@ public final class EventReader {
 
   private final EventSchema schema;
   private final int bitmapStart = 1;
+  /** Where field 0's slot starts ({@link EventDescriptor#slotOffset} of the schema's field count, once). */
+  private final int slotsStart;
   private ByteBuffer buffer;
   private int base;
   private int length;
@@ -21,6 +23,7 @@ public final class EventReader {
 
   public EventReader(EventSchema schema) {
     this.schema = schema;
+    this.slotsStart = EventDescriptor.slotOffset(schema.size(), 0);
   }
 
   public EventSchema schema() {
@@ -61,7 +64,7 @@ public final class EventReader {
   }
 
   public long getLong(int field) {
-    return buffer.getLong(base + EventDescriptor.slotOffset(schema.size(), field));
+    return buffer.getLong(base + slotsStart + (field << 3));
   }
 
   public double getDouble(int field) {
@@ -74,11 +77,11 @@ public final class EventReader {
 
   /** Absolute offset in {@link #buffer()} of a STRING field's UTF-8 bytes. */
   public int stringOffset(int field) {
-    return base + buffer.getInt(base + EventDescriptor.slotOffset(schema.size(), field));
+    return base + buffer.getInt(base + slotsStart + (field << 3));
   }
 
   public int stringLength(int field) {
-    return buffer.getInt(base + EventDescriptor.slotOffset(schema.size(), field) + 4);
+    return buffer.getInt(base + slotsStart + (field << 3) + 4);
   }
 
   public String getString(int field) {
