@@ -759,7 +759,12 @@ final class BatchLayer {
     private void growBucket(int b, int need) throws IOException {
       long cap = Math.min(Integer.MAX_VALUE - 64, Math.max(need, Math.max(MIN_BUCKET_BYTES, bucketBytes(b) / 4)));
       if (grow(cap)) {
-        seal(b);
+        if (used[b] > 0) {
+          seal(b);
+        } else { // an empty array too small for one entry: nothing to keep
+          release(data[b].length);
+          mine -= data[b].length;
+        }
         data[b] = new byte[(int) cap];
         used[b] = 0;
         return;
