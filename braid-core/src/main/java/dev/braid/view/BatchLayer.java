@@ -1028,10 +1028,19 @@ final class BatchLayer {
   }
 
   /**
-   * The radix fold's hash of a record's key slice: 8 bytes at a time, multiply and fold, the same
-   * value whatever the buffer's byte order. Picks buckets and table slots only; never stored.
+   * The radix fold's hash of a record's key slice: the low 32 bits of {@link #hash64}. Picks
+   * buckets and table slots only; never stored.
    */
   static int hash(ByteBuffer b, int off, int len) {
+    return (int) hash64(b, off, len);
+  }
+
+  /**
+   * A 64-bit hash of {@code len} bytes of {@code b} from {@code off}: 8 bytes at a time, multiply
+   * and fold, then a final mix; the same value whatever the buffer's byte order. In memory only
+   * (the radix fold's buckets, the changes feed's result hashes).
+   */
+  static long hash64(ByteBuffer b, int off, int len) {
     boolean big = b.order() == ByteOrder.BIG_ENDIAN;
     long h = 0x9E3779B97F4A7C15L ^ len;
     int i = 0;
@@ -1051,7 +1060,7 @@ final class BatchLayer {
     h ^= h >>> 32;
     h *= 0xFF51AFD7ED558CCDL;
     h ^= h >>> 29;
-    return (int) h;
+    return h;
   }
 
   // ---------------------------------------------------------------------------------------------

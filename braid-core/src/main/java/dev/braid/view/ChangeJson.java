@@ -9,9 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
+import java.nio.ByteBuffer;
 import java.util.Collection;
 import java.util.Map;
 
@@ -22,8 +20,8 @@ import java.util.Map;
  * {@code String}, {@code Boolean}, null, and maps and lists of them). Any other value (a user's
  * aggregation may return one) is written by Jackson's data binding.
  *
- * <p>The hash is over the result's JSON bytes, eight at a time (multiply and fold, then a final
- * mix): a byte-wise FNV-1a was 7 % of the feed's CPU in a Nexmark Q17 replay. The feed hashes live results when it
+ * <p>The hash is {@link BatchLayer#hash64} of the result's JSON bytes (eight at a time: a byte-wise
+ * FNV-1a was 7 % of the feed's CPU in a Nexmark Q17 replay). The feed hashes live results when it
  * compares them with what it emitted, and the results it decodes from its own log when it
  * recovers; both go through {@link #hash}, and a result read back from its JSON is written the
  * same way again (longs stay longs, a double's {@link Double#toString} parses back to the same
@@ -32,8 +30,6 @@ import java.util.Map;
  * <p>Not thread-safe: one instance per feed, used under the feed's lock.
  */
 final class ChangeJson {
-
-  private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
   /**
    * Doubles through Jackson's fast writer (the shortest form that parses back to the same double,
@@ -60,6 +56,8 @@ final class ChangeJson {
   private static final SerializedString PROVISIONAL = new SerializedString("provisional");
 
   private final Buffer out = new Buffer();
+  /** {@link #out}'s array as a buffer, for {@link BatchLayer#hash64}; wrapped again when the array grows. */
+  private ByteBuffer view = ByteBuffer.wrap(out.array());
   /** Replaced when a write fails half-way, so the next record starts from a clean state. */
   private JsonGenerator g;
   private ViewProgram namesOf;
@@ -182,19 +180,10 @@ final class ChangeJson {
   }
 
   private long hashBytes(int from, int to) {
-    byte[] b = out.array();
-    long h = 0x9E3779B97F4A7C15L ^ (to - from);
-    int i = from;
-    for (; i + 8 <= to; i += 8) {
-      h = (h ^ (long) LONG.get(b, i)) * 0xC2B2AE3D27D4EB4FL;
-      h ^= h >>> 29;
+    if (view.array() != out.array()) { // the buffer grew
+      view = ByteBuffer.wrap(out.array());
     }
-    for (; i < to; i++) {
-      h = (h ^ (b[i] & 0xff)) * 0xC2B2AE3D27D4EB4FL;
-    }
-    h ^= h >>> 32;
-    h *= 0xFF51AFD7ED558CCDL;
-    return h ^ (h >>> 29);
+    return BatchLayer.hash64(view, from, to - from);
   }
 
   /** The buffer of the last record {@link #finish}ed. */

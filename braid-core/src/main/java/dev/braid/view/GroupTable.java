@@ -441,21 +441,8 @@ final class GroupTable {
     if ((int) (place >>> 32) != len) {
       return false;
     }
-    int n = Math.min(len, PREFIX_BYTES);
-    for (int q = 0; q < n; q += 8) {
-      long w;
-      if (q + 8 <= key.length) {
-        w = (long) LONGS.get(key, q);
-        if (q + 8 > n) {
-          w &= -1L << ((q + 8 - n) << 3);
-        }
-      } else {
-        w = 0;
-        for (int j = q; j < q + 8; j++) {
-          w = (w << 8) | (j < n ? key[j] & 0xff : 0);
-        }
-      }
-      if (info[at + PREFIX + (q >> 3)] != w) {
+    for (int q = 0; q < len && q < PREFIX_BYTES; q += 8) {
+      if (info[at + PREFIX + (q >> 3)] != prefixWord(key, 0, len, q)) {
         return false;
       }
     }
@@ -505,17 +492,33 @@ final class GroupTable {
     return id;
   }
 
+  /**
+   * The prefix word at byte {@code q} of the key {@code a[off, off + len)}: its bytes
+   * {@code [q, q + 8)} big-endian, zero past the key's end. One read when the array holds 8 bytes
+   * from there, else a byte at a time.
+   */
+  private static long prefixWord(byte[] a, int off, int len, int q) {
+    if (q >= len) {
+      return 0;
+    }
+    if (off + q + 8 <= a.length) {
+      long w = (long) LONGS.get(a, off + q);
+      return q + 8 <= len ? w : w & (-1L << ((q + 8 - len) << 3));
+    }
+    long w = 0;
+    for (int j = q; j < q + 8; j++) {
+      w = (w << 8) | (j < len ? a[off + j] & 0xff : 0);
+    }
+    return w;
+  }
+
   /** Finishes inserting key {@code id} once its bytes are in the arena: its prefix, rehash, its one group. */
   private int afterNewKey(int id) {
     int at = info(id);
     int len = keyLength(id);
     int off = keyOffset(id);
     for (int q = 0; q < PREFIX_BYTES; q += 8) {
-      long w = 0;
-      for (int j = q; j < q + 8; j++) {
-        w = (w << 8) | (j < len ? keyBytes[off + j] & 0xff : 0);
-      }
-      keyInfo[at + PREFIX + (q >> 3)] = w;
+      keyInfo[at + PREFIX + (q >> 3)] = prefixWord(keyBytes, off, len, q);
     }
     if (keys * 2 > slots.length) {
       rehash();
