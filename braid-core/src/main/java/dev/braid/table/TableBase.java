@@ -2,6 +2,7 @@ package dev.braid.table;
 
 import dev.braid.log.CorruptLogException;
 import dev.braid.log.Cut;
+import dev.braid.log.SyncBehind;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -248,12 +249,9 @@ final class TableBase implements AutoCloseable {
   static final class Writer implements AutoCloseable {
     private static final int FLUSH = 1 << 20;
     /**
-     * Bytes written between background syncs of the file (RocksDB calls it {@code bytes_per_sync}).
-     * The kernel starts writing dirty pages back only past a share of memory (gigabytes here), so
-     * without them a push of 2 GB left nearly all of it to the final fsync: about 3 s at the end
-     * of a 10 M-row push, with nothing else to do. Synced behind the writer on another thread, the
-     * file goes to disk while the rows are parsed, and the final sync writes the last few
-     * megabytes and the index. Durability is unchanged: only the final sync counts.
+     * Bytes written between background syncs of the file ({@link SyncBehind}). Without them a push
+     * of 2 GB left nearly all of it to the final fsync: about 3 s at the end of a 10 M-row push,
+     * with nothing else to do.
      */
     private static final long SYNC_BEHIND = 64L << 20;
 
@@ -270,10 +268,7 @@ final class TableBase implements AutoCloseable {
     private long count;
     private long rows;
     private boolean finished;
-    /** The background sync in flight or last run, and the file length it was started at. */
-    private Thread syncer;
-    private long syncStartedAt;
-    private volatile IOException syncFailure;
+    private final SyncBehind sync;
 
     Writer(Path target, Cut cut, long pushTime) throws IOException {
       this.target = target;
@@ -282,6 +277,7 @@ final class TableBase implements AutoCloseable {
       this.pushTime = pushTime;
       this.ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
           StandardOpenOption.READ, StandardOpenOption.WRITE);
+      this.sync = new SyncBehind(ch, SYNC_BEHIND, "braid-base-sync");
       written = HEADER + 8L * cut.partitions();
       ByteBuffer c = ByteBuffer.allocate(8 * cut.partitions());
       for (long o : cut.toArray()) {
@@ -385,37 +381,7 @@ final class TableBase implements AutoCloseable {
         written += ch.write(out, written);
       }
       out.clear();
-      if (written - syncStartedAt >= SYNC_BEHIND && (syncer == null || !syncer.isAlive())) {
-        syncStartedAt = written;
-        syncer = new Thread(() -> {
-          try {
-            ch.force(false);
-          } catch (IOException e) {
-            syncFailure = e;
-          }
-        }, "braid-base-sync");
-        syncer.setDaemon(true);
-        syncer.start();
-      }
-    }
-
-    /** Waits for the background sync in flight, if any. */
-    private void awaitSync() {
-      if (syncer == null) {
-        return;
-      }
-      boolean interrupted = false;
-      while (true) {
-        try {
-          syncer.join();
-          break;
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      sync.written(written);
     }
 
     /** Builds the index, writes the header, fsyncs and renames into place; returns the distinct keys. */
@@ -423,10 +389,7 @@ final class TableBase implements AutoCloseable {
       flush();
       pad((int) ((8 - written % 8) % 8));
       flush();
-      awaitSync();
-      if (syncFailure != null) {
-        throw new IOException("syncing " + tmp + " failed: " + syncFailure.getMessage(), syncFailure);
-      }
+      sync.await(tmp);
       long indexPos = written;
       long slots = Long.highestOneBit(Math.max(16, count + count / 3 + 1) - 1) << 1;
       if (slots * 8 > Integer.MAX_VALUE) {
@@ -606,7 +569,11 @@ final class TableBase implements AutoCloseable {
     @Override
     public void close() throws IOException {
       if (!finished) {
-        awaitSync();
+        try {
+          sync.await(tmp);
+        } catch (IOException e) {
+          // the file is deleted below: a failed sync of it no longer matters
+        }
         ch.close();
         Files.deleteIfExists(tmp);
       }

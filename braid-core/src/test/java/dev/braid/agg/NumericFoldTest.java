@@ -53,7 +53,9 @@ class NumericFoldTest {
   @MethodSource("seeds")
   void shouldAddExactlyWhatEachAggregationAdds(long seed) {
     Random rnd = new Random(seed);
-    Row row = Row.random(rnd, FUSED, 1 + rnd.nextInt(6));
+    // Every fifth seed the commonest row, count + sum of a long, which the fold has a path of its own for.
+    Row row = seed % 5 == 0 ? Row.of(List.of("count", "sum(l" + (1 + rnd.nextInt(2)) + ")"))
+        : Row.random(rnd, FUSED, 1 + rnd.nextInt(6));
     NumericFold fold = row.fold();
     assertThat(fold).as("seed %d: %s is fusible", seed, row.calls).isNotNull();
 
