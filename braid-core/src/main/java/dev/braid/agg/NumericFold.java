@@ -247,6 +247,21 @@ public final class NumericFold {
     }
   }
 
+  /**
+   * Whether every op is a count or a {@code long} sum, minimum, maximum or average: integer
+   * arithmetic, so folding a group's events into partial rows split in any way and merging those
+   * (each aggregation's {@code merge}) gives the very state, bit for bit, that adding them one by one
+   * gives. Double sums and averages round differently when split.
+   */
+  public boolean exactInAnyOrder() {
+    for (int o : op) {
+      if (o != COUNT && o != COUNT_VALUES && o != LONG_SUM && o != LONG_MIN && o != LONG_MAX && o != LONG_AVG) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Extracted inputs: the fold split in two passes
   // ---------------------------------------------------------------------------------------------

@@ -82,6 +82,15 @@ final class BatchLayer {
 
   /** The radix fold's events per bucket aimed at: a partition's record count over this gives its bucket count. */
   static final int EVENTS_PER_BUCKET = 32 << 10;
+  /** Events between two judgements of whether the radix fold's combining pays (see {@link RadixFold}). */
+  static final int COMBINE_WINDOW = 4096;
+  private static final Object[] NO_OBJECTS = new Object[0];
+
+  /**
+   * Whether the radix fold combines the events of a group before they go to its bucket: by default
+   * while a quarter of them find their group in the combine table; tests force either way.
+   */
+  enum Combine { ADAPTIVE, ALWAYS, NEVER }
 
   private static final Logger LOG = LoggerFactory.getLogger(BatchLayer.class);
 
@@ -124,6 +133,7 @@ final class BatchLayer {
   private final Counters counters;
   /** The radix fold's events per bucket aimed at (by default {@link #EVENTS_PER_BUCKET}). */
   private final int eventsPerBucket;
+  private final Combine combine;
   private final AtomicLong reserved = new AtomicLong();
   private final AtomicLong peakReserved = new AtomicLong();
   private final ConcurrentLinkedQueue<Held> held = new ConcurrentLinkedQueue<>();
@@ -159,6 +169,12 @@ final class BatchLayer {
    */
   BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters,
       boolean radixWhenPossible, int eventsPerBucket) {
+    this(program, stream, threads, memoryBudget, counters, radixWhenPossible, eventsPerBucket, Combine.ADAPTIVE);
+  }
+
+  /** @param combine whether the radix fold combines events ({@link Combine#ADAPTIVE} by default) */
+  BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters,
+      boolean radixWhenPossible, int eventsPerBucket, Combine combine) {
     if (threads < 1) {
       throw new IllegalArgumentException("threads must be at least 1, was " + threads);
     }
@@ -173,6 +189,7 @@ final class BatchLayer {
     this.share = Math.max(1, memoryBudget / concurrency);
     this.counters = counters;
     this.eventsPerBucket = Math.max(1, eventsPerBucket);
+    this.combine = combine;
   }
 
   /** Whether every group's events live in one partition: the view groups by the stream's key field. */
@@ -474,6 +491,22 @@ final class BatchLayer {
    * are final once the bucket is folded, and both threads write to the Base as they go, each through a
    * {@link BaseFile.Section} of its own.
    *
+   * <h2>Combining</h2>
+   * Where a group's events come close together in the log (Nexmark's bids: half of them go to the
+   * latest hot auction, the rest mostly to a few hundred auctions in flight), pass 1 first folds each
+   * event into a small direct-mapped <em>combine table</em> of {@value #COMBINE_SLOTS} groups (key
+   * hash, key bytes up to {@value #COMBINE_KEY_BYTES}, window start, the row), as DuckDB pre-aggregates
+   * in a thread-local table before it partitions. A group that loses its slot to another, and every
+   * group at the end of the pass, goes to its bucket as a <em>row entry</em>, which pass 2 merges into
+   * the table with each aggregation's {@code merge}. On Q17 (10 M events) 92 % of the bids found
+   * their group in the table, and the entries fell from one per bid to about one per (auction, day).
+   * Only rows whose every op is exact in any order combine ({@link NumericFold#exactInAnyOrder}:
+   * counts and long sums, minimums, maximums, averages), so a group's state is the same, bit for bit,
+   * as the one-by-one fold's; not hopping windows, whose events go to several groups. Combining stops
+   * for the rest of the task (its groups go to their buckets) once fewer than a quarter of
+   * {@value BatchLayer#COMBINE_WINDOW} events in a row found their group in the table: with a million
+   * keys in random order (the views benchmark) it stops after the first window.
+   *
    * <h2>Windows</h2>
    * A windowed view's group is (key, window start). The bucket is still chosen by the key's hash
    * alone, so all windows of a key land in one bucket and a key's Base entry (all its windows) is
@@ -503,8 +536,9 @@ final class BatchLayer {
    * buckets, gets the memory the buckets held) and reads on; after any round, the last one is flushed the same way, so all of that
    * partition's keys go through runs and {@link RunMerger}. Without rounds, a bucket's array is
    * released as soon as it is folded; a bucket whose table had to be spilled part way goes to runs
-   * whole. Not covered: a section's buffer (256 KiB) and the Base writer's key positions (8 bytes per
-   * key), as for the one-pass fold's Base write.
+   * whole. Not covered: a section's buffer (256 KiB), the combine table ({@value #COMBINE_SLOTS}
+   * keys and rows, under 200 KiB for rows of 16 longs) and the Base writer's key positions (8 bytes
+   * per key), as for the one-pass fold's Base write.
    *
    * <h2>Bucket entry</h2>
    * <pre>
@@ -513,6 +547,8 @@ final class BatchLayer {
    *   | [long window start, if windowed] | [int windows, if hopping: starts, every apart, going back]
    *   | key bytes | [int ops applied, if partial] | one long per op that reads a value
    * </pre>
+   * A row entry (a combined group) has the partial bit, null flags 0, {@link #ROW} where the ops
+   * applied are, and then the group's row ({@code longWidth} longs) instead of values.
    * A row of at most 5 ops (count + sum, the commonest) keeps its null flags in the header, so its
    * entries are as short as before rows of up to {@value #MAX_OPS} ops were taken.
    */
@@ -528,6 +564,11 @@ final class BatchLayer {
     private static final int MAX_BUCKET_BITS = 10;
     private static final int MIN_BUCKET_BYTES = 1 << 10;
     private static final int FIRST_TABLE_KEYS = 1 << 12;
+    /** The ops-applied int of a partial entry that marks a <em>row entry</em>: a combined row follows. */
+    private static final int ROW = -1;
+    private static final int COMBINE_SLOTS = 1 << 10;
+    /** Keys longer than this are not combined. */
+    private static final int COMBINE_KEY_BYTES = 32;
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
@@ -551,6 +592,24 @@ final class BatchLayer {
     private long zonedStart = 1;
     private long zonedEnd = 0;
     private final RunFile.Sorter sorter = new RunFile.Sorter();
+    /** Whether events are combined now; once off (they did not repeat), off for the rest of the task. */
+    private boolean combining = combine != Combine.NEVER && fold.exactInAnyOrder() && program.objectWidth == 0
+        && windowKind != ViewProgram.HOPPING;
+    /**
+     * The combine table, direct-mapped by key hash: per slot its key's length (-1: empty), hash,
+     * window start and bytes, and the row its events were folded into so far.
+     */
+    private int[] combinedLength;
+    private int[] combinedHash;
+    private long[] combinedWindow;
+    private byte[] combinedKeys;
+    private long[] combinedRows;
+    private final int rowWidth = program.longWidth;
+    private final long[] row = new long[Math.max(1, program.longWidth)];
+    /** A zero row ({@link ViewProgram#zero}), copied into a combine slot that takes a new group. */
+    private final long[] zeroRow = zeroRow(program);
+    private int windowEvents;
+    private int windowHits;
     private int bits;
     /** Per bucket, the array entries are appended to, and how much of it they fill. */
     private byte[][] data;
@@ -585,6 +644,7 @@ final class BatchLayer {
       records = Math.max(0, end - start); // an upper bound: offsets may have gaps
       try {
         scatter(start, end);
+        stopCombining();
         if (data != null) {
           if (rounds == 0) {
             for (int b = 0; b < data.length; b++) {
@@ -652,6 +712,10 @@ final class BatchLayer {
       if (data == null) {
         createBuckets(8 + extraBytes + keyLength + valueBytes);
       }
+      if (combining && keyLength <= COMBINE_KEY_BYTES) {
+        combine(buf, keyOffset, keyLength, hash, e);
+        return;
+      }
       int b = bits == 0 ? 0 : hash >>> (32 - bits);
       int need = 12 + extraBytes + keyLength + valueBytes; // room for the partial case's extra int too
       if (used[b] + need > data[b].length) {
@@ -696,14 +760,8 @@ final class BatchLayer {
     private void writeWindows(byte[] a, int at, long t) {
       switch (windowKind) {
         case ViewProgram.TUMBLING:
-          LONG.set(a, at, Math.floorDiv(t, windowSize) * windowSize);
-          break;
         case ViewProgram.ZONED:
-          if (t < zonedStart || t >= zonedEnd) {
-            zonedStart = program.window.start(t);
-            zonedEnd = program.window.end(zonedStart);
-          }
-          LONG.set(a, at, zonedStart);
+          LONG.set(a, at, windowStart(t));
           break;
         default: { // HOPPING
           long last = Math.floorDiv(t, windowEvery) * windowEvery;
@@ -716,6 +774,140 @@ final class BatchLayer {
           INT.set(a, at + 8, n);
         }
       }
+    }
+
+    /** The start of the tumbling (fixed or zoned) window that holds event time {@code t}. */
+    private long windowStart(long t) {
+      if (windowKind == ViewProgram.TUMBLING) {
+        return Math.floorDiv(t, windowSize) * windowSize;
+      }
+      if (t < zonedStart || t >= zonedEnd) {
+        zonedStart = program.window.start(t);
+        zonedEnd = program.window.end(zonedStart);
+      }
+      return zonedStart;
+    }
+
+    // -- combining ---------------------------------------------------------------------------------
+
+    /**
+     * Folds the event into its group's row in the combine table, evicting the group that held its
+     * slot (as a row entry) if another did; then, every {@value BatchLayer#COMBINE_WINDOW} events,
+     * stops combining if fewer than a quarter of them found their group there (see the class comment).
+     */
+    private void combine(ByteBuffer buf, int keyOffset, int keyLength, int hash, EventReader e) throws IOException {
+      if (combinedLength == null) {
+        combinedLength = new int[COMBINE_SLOTS];
+        java.util.Arrays.fill(combinedLength, -1);
+        combinedHash = new int[COMBINE_SLOTS];
+        combinedWindow = new long[COMBINE_SLOTS];
+        combinedKeys = new byte[COMBINE_SLOTS * COMBINE_KEY_BYTES];
+        combinedRows = new long[COMBINE_SLOTS * rowWidth];
+      }
+      long window = windowed ? windowStart(e.eventTime()) : 0;
+      int s = hash & (COMBINE_SLOTS - 1);
+      int keyAt = s * COMBINE_KEY_BYTES;
+      boolean hit = combinedLength[s] == keyLength && combinedHash[s] == hash && combinedWindow[s] == window
+          && sameBytes(buf, keyOffset, combinedKeys, keyAt, keyLength);
+      if (!hit) {
+        if (combinedLength[s] >= 0) {
+          evict(s);
+        }
+        combinedLength[s] = keyLength;
+        combinedHash[s] = hash;
+        combinedWindow[s] = window;
+        buf.get(keyOffset, combinedKeys, keyAt, keyLength);
+        System.arraycopy(zeroRow, 0, combinedRows, s * rowWidth, rowWidth);
+      }
+      try {
+        fold.add(combinedRows, s * rowWidth, e, x.skip[0]);
+      } catch (RuntimeException ex) {
+        counters.errors().incrementAndGet(); // as the one-pass fold: the ops before the failing one stay added
+      }
+      windowHits += hit ? 1 : 0;
+      if (++windowEvents == COMBINE_WINDOW) {
+        if (combine == Combine.ADAPTIVE && windowHits < COMBINE_WINDOW / 4) {
+          stopCombining();
+        }
+        windowEvents = 0;
+        windowHits = 0;
+      }
+    }
+
+    private static long[] zeroRow(ViewProgram program) {
+      long[] zero = new long[program.longWidth];
+      program.zero(zero, 0, NO_OBJECTS, 0);
+      return zero;
+    }
+
+    /** Whether {@code len} bytes of {@code b} from {@code off} equal those of {@code a} from {@code at}. */
+    private static boolean sameBytes(ByteBuffer b, int off, byte[] a, int at, int len) {
+      boolean big = b.order() == ByteOrder.BIG_ENDIAN;
+      int i = 0;
+      for (; i + 8 <= len; i += 8) {
+        long w = b.getLong(off + i);
+        if ((big ? w : Long.reverseBytes(w)) != (long) LONG.get(a, at + i)) {
+          return false;
+        }
+      }
+      for (; i < len; i++) {
+        if (b.get(off + i) != a[at + i]) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    /** Evicts every group of the combine table into its bucket; events are appended one by one from now on. */
+    private void stopCombining() throws IOException {
+      combining = false;
+      if (combinedLength != null) {
+        for (int s = 0; s < COMBINE_SLOTS; s++) {
+          if (combinedLength[s] >= 0) {
+            evict(s);
+          }
+        }
+        combinedLength = null;
+        combinedHash = null;
+        combinedWindow = null;
+        combinedKeys = null;
+        combinedRows = null;
+      }
+    }
+
+    /**
+     * Appends slot {@code s}'s group to its bucket as a row entry: the header of a partial entry with
+     * null flags 0, its window start, key bytes, {@link #ROW} where a partial entry's op count is,
+     * and the row's longs.
+     */
+    private void evict(int s) throws IOException {
+      int len = combinedLength[s];
+      int hash = combinedHash[s];
+      int b = bits == 0 ? 0 : hash >>> (32 - bits);
+      int need = 12 + extraBytes + len + 8 * rowWidth;
+      if (used[b] + need > data[b].length) {
+        growBucket(b, need);
+      }
+      byte[] a = data[b];
+      int at = used[b];
+      INT.set(a, at, hash);
+      INT.set(a, at + 4, len | PARTIAL);
+      if (wideFlags) {
+        INT.set(a, at + 8, 0);
+      }
+      if (windowed) {
+        LONG.set(a, at + 8 + (wideFlags ? 4 : 0), combinedWindow[s]);
+      }
+      int keyAt = at + 8 + extraBytes;
+      System.arraycopy(combinedKeys, s * COMBINE_KEY_BYTES, a, keyAt, len);
+      int rowAt = keyAt + len;
+      INT.set(a, rowAt, ROW);
+      rowAt += 4;
+      for (int i = 0; i < rowWidth; i++) {
+        LONG.set(a, rowAt + 8 * i, combinedRows[s * rowWidth + i]);
+      }
+      used[b] = rowAt + 8 * rowWidth;
+      combinedLength[s] = -1;
     }
 
     /** Buckets for the partition's records, sized from the first entry, within the share. */
@@ -895,8 +1087,13 @@ final class BatchLayer {
           limit = (int) INT.get(a, values);
           values += 4;
         }
-        int nulls = wideFlags ? (int) INT.get(a, at + 8) : (header >>> LENGTH_BITS) & 0x1f;
         int k = table.findOrInsertKey(view, keyAt, len, hash);
+        if (limit == ROW) {
+          mergeRow(k, a, at, values);
+          at = values + 8 * rowWidth;
+          continue;
+        }
+        int nulls = wideFlags ? (int) INT.get(a, at + 8) : (header >>> LENGTH_BITS) & 0x1f;
         if (!windowed) {
           fold.addExtracted(table.longs, k * table.stride, a, values, nulls, limit);
           if (table.groupCount() != groupsSeen) {
@@ -921,6 +1118,18 @@ final class BatchLayer {
           }
         }
         at = values + valueBytes;
+      }
+    }
+
+    /** Merges the combined row at {@code a[values ..]} (a row entry at {@code a[at]}) into key {@code k}'s group. */
+    private void mergeRow(int k, byte[] a, int at, int values) throws IOException {
+      for (int i = 0; i < rowWidth; i++) {
+        row[i] = (long) LONG.get(a, values + 8 * i);
+      }
+      int g = windowed ? table.findOrInsertGroup(k, (long) LONG.get(a, at + 8 + (wideFlags ? 4 : 0))) : k;
+      program.merge(table.longs, g * table.stride, table.objects, g * table.objectWidth, row, 0, NO_OBJECTS, 0, x);
+      if (table.groupCount() != groupsSeen) {
+        afterNewKey();
       }
     }
 

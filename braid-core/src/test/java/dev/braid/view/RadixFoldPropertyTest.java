@@ -91,7 +91,7 @@ class RadixFoldPropertyTest {
     String context = String.format("seed %d (key %s, %s, %d partitions, %d threads, %d events over <= %d keys, "
         + "budgets %d / %d)", seed, keyType, spec.aggregates(), partitions, threads, events, keySpace, middle, tiny);
     assertThat(BatchLayer.canFoldByRadix(program)).as(context).isTrue();
-    context += ", " + eventsPerBucket(seed) + " events per bucket";
+    context += ", " + eventsPerBucket(seed) + " events per bucket, combine " + combine(seed);
 
     try (FileLog log = FileLog.open(dir.resolve("log"))) {
       LogStream stream = log.getOrCreateStream("e", StreamConfig.of(partitions).withDurability(Durability.os()));
@@ -101,7 +101,8 @@ class RadixFoldPropertyTest {
       BaseFile expected = build(program, stream, cut, threads, AMPLE, false, dir, "one-pass", context);
       for (long budget : new long[] {AMPLE, middle, tiny}) {
         BatchLayer.Counters counters = BatchLayer.Counters.create(new AtomicLong());
-        BatchLayer layer = new BatchLayer(program, stream, threads, budget, counters, true, eventsPerBucket(seed));
+        BatchLayer layer =
+            new BatchLayer(program, stream, threads, budget, counters, true, eventsPerBucket(seed), combine(seed));
         assertThat(layer.foldsByRadix()).as(context).isTrue();
         Path base = dir.resolve("radix-" + budget + ".base");
         BatchLayer.Stats stats = layer.build(cut, base, dir.resolve("radix-" + budget + ".spill"));
@@ -265,5 +266,15 @@ class RadixFoldPropertyTest {
   static int eventsPerBucket(long seed) {
     java.util.Random r = new java.util.Random(seed * 0x9E3779B97F4A7C15L + 17);
     return r.nextInt(4) == 0 ? BatchLayer.EVENTS_PER_BUCKET : 8 + r.nextInt(120);
+  }
+
+  /**
+   * Whether the radix fold of seed {@code seed} combines events: a third each adaptive (as in
+   * production; some partitions pass the first judgement at {@value BatchLayer#COMBINE_WINDOW}
+   * events), always and never.
+   */
+  static BatchLayer.Combine combine(long seed) {
+    java.util.Random r = new java.util.Random(seed * 0xC2B2AE3D27D4EB4FL + 29);
+    return BatchLayer.Combine.values()[r.nextInt(3)];
   }
 }

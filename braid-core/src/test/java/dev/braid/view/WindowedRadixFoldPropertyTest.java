@@ -142,7 +142,8 @@ class WindowedRadixFoldPropertyTest {
         + "keys from %d over %d ms, budgets %d / %d)", seed, window, spec.aggregates(), filter, partitions, threads,
         events, keySpace, from, span, middle, tiny);
     assertThat(BatchLayer.canFoldByRadix(program)).as(context).isTrue();
-    context += ", " + RadixFoldPropertyTest.eventsPerBucket(seed) + " events per bucket";
+    context += ", " + RadixFoldPropertyTest.eventsPerBucket(seed) + " events per bucket, combine "
+        + RadixFoldPropertyTest.combine(seed);
 
     try (FileLog log = FileLog.open(dir.resolve("log"))) {
       LogStream stream = log.getOrCreateStream("e", StreamConfig.of(partitions).withDurability(Durability.os()));
@@ -161,7 +162,8 @@ class WindowedRadixFoldPropertyTest {
         assertMatchesModel(program, expected, model, context + ", one-pass fold");
         for (long budget : new long[] {AMPLE, middle, tiny}) {
           BatchLayer.Counters counters = BatchLayer.Counters.create(new AtomicLong());
-          BatchLayer layer = new BatchLayer(program, stream, threads, budget, counters, true, RadixFoldPropertyTest.eventsPerBucket(seed));
+          BatchLayer layer = new BatchLayer(program, stream, threads, budget, counters, true,
+              RadixFoldPropertyTest.eventsPerBucket(seed), RadixFoldPropertyTest.combine(seed));
           assertThat(layer.foldsByRadix()).as(context).isTrue();
           Path base = dir.resolve("radix-" + budget + ".base");
           BatchLayer.Stats stats = layer.build(cut, base, dir.resolve("radix-" + budget + ".spill"));
