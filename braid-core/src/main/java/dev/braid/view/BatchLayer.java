@@ -606,8 +606,6 @@ final class BatchLayer {
     private long[] combinedRows;
     private final int rowWidth = program.longWidth;
     private final long[] row = new long[Math.max(1, program.longWidth)];
-    /** A zero row ({@link ViewProgram#zero}), copied into a combine slot that takes a new group. */
-    private final long[] zeroRow = zeroRow(program);
     private int windowEvents;
     private int windowHits;
     private int bits;
@@ -817,7 +815,7 @@ final class BatchLayer {
         combinedHash[s] = hash;
         combinedWindow[s] = window;
         buf.get(keyOffset, combinedKeys, keyAt, keyLength);
-        System.arraycopy(zeroRow, 0, combinedRows, s * rowWidth, rowWidth);
+        program.zero(combinedRows, s * rowWidth, NO_OBJECTS, 0);
       }
       try {
         fold.add(combinedRows, s * rowWidth, e, x.skip[0]);
@@ -832,12 +830,6 @@ final class BatchLayer {
         windowEvents = 0;
         windowHits = 0;
       }
-    }
-
-    private static long[] zeroRow(ViewProgram program) {
-      long[] zero = new long[program.longWidth];
-      program.zero(zero, 0, NO_OBJECTS, 0);
-      return zero;
     }
 
     /** Whether {@code len} bytes of {@code b} from {@code off} equal those of {@code a} from {@code at}. */

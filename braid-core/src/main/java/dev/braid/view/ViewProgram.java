@@ -73,6 +73,12 @@ final class ViewProgram {
   private final int recordKeyField;
   /** The fused add of the row when every aggregation is one that {@link NumericFold} fuses, else null. */
   private final NumericFold fused;
+  /**
+   * A fused row's zero, copied by {@link #zero}: built-in zeros are constants, and a new group's row
+   * was set through an {@code AccumulatorState} and a call per aggregation (about 100 ns of a Q17
+   * group's first event). Null for other rows, which are zeroed one aggregation at a time.
+   */
+  private final long[] zeroRow;
 
   // Window kinds, as ints for one switch on the fold path.
   static final int NO_WINDOW = 0;
@@ -164,6 +170,13 @@ final class ViewProgram {
     this.objectWidth = ow;
     this.recordKeyField = fastPaths && BatchLayer.isKeyPartitioned(this) ? schema.key().index() : -1;
     this.fused = fastPaths ? NumericFold.of(aggregations, argField, argType, longBase) : null;
+    if (fused != null && objectWidth == 0) {
+      long[] z = new long[longWidth];
+      zeroEach(z, 0, new Object[0], 0);
+      this.zeroRow = z;
+    } else {
+      this.zeroRow = null;
+    }
   }
 
   /** Whether the fold looks up records' own key slices (see {@link #recordKeyField}). */
@@ -264,6 +277,14 @@ final class ViewProgram {
 
   /** Sets the row at the given bases to every aggregation's zero. */
   void zero(long[] longs, int lb, Object[] objects, int ob) {
+    if (zeroRow != null) {
+      System.arraycopy(zeroRow, 0, longs, lb, longWidth);
+      return;
+    }
+    zeroEach(longs, lb, objects, ob);
+  }
+
+  private void zeroEach(long[] longs, int lb, Object[] objects, int ob) {
     AccumulatorState s = new AccumulatorState();
     for (int i = 0; i < aggregations.length; i++) {
       s.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
