@@ -57,4 +57,42 @@ class EmittedWindowsTest {
       assertThat(new long[] {w.id(e), w.hash(e)}).as("seed %d: %s at the end", seed, k).containsExactly(v);
     });
   }
+
+  /**
+   * Two (key, start) pairs whose 32-bit hashes are equal (found by a birthday search over interned
+   * key ids and starts) share a hash in the index and are still told apart by their key and start.
+   */
+  @org.junit.jupiter.api.Test
+  void shouldTellApartWindowsWhoseHashesCollide() {
+    EmittedWindows w = new EmittedWindows();
+    int keys = 1000;
+    for (int k = 0; k < keys; k++) {
+      w.put("c" + k, -1L, k, k); // interns "c<k>" as key id k
+    }
+    Map<Integer, long[]> seen = new HashMap<>();
+    long[] a = null;
+    long[] b = null;
+    for (int k = 0; k < keys && b == null; k++) {
+      for (long start = 0; start < 400_000L && b == null; start += 1000) {
+        long[] pair = {k, start};
+        long[] other = seen.putIfAbsent(GroupTable.groupHash(k, start), pair);
+        if (other != null) {
+          a = other;
+          b = pair;
+        }
+      }
+    }
+    assertThat(b).as("a pair of colliding hashes among 400,000 pairs").isNotNull();
+    String keyA = "c" + a[0];
+    String keyB = "c" + b[0];
+    w.put(keyA, a[1], 7, 70);
+    assertThat(w.find(w.keyId(keyB), b[1])).as("%s at %d, not emitted, shares the hash of %s at %d", keyB, b[1],
+        keyA, a[1]).isEqualTo(-1);
+    w.put(keyB, b[1], 8, 80);
+    int ea = w.find(w.keyId(keyA), a[1]);
+    int eb = w.find(w.keyId(keyB), b[1]);
+    assertThat(ea).isNotEqualTo(eb);
+    assertThat(new long[] {w.id(ea), w.hash(ea), w.id(eb), w.hash(eb)}).containsExactly(7, 70, 8, 80);
+    assertThat(w.size()).isEqualTo(keys + 2);
+  }
 }
