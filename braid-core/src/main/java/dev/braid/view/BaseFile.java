@@ -657,16 +657,7 @@ final class BaseFile implements AutoCloseable {
   }
 
   private static boolean keyEquals(ByteBuffer m, int pos, byte[] key, int len) {
-    if (m.getInt(pos) != len) {
-      return false;
-    }
-    int base = pos + 4;
-    for (int i = 0; i < len; i++) {
-      if (m.get(base + i) != key[i]) {
-        return false;
-      }
-    }
-    return true;
+    return m.getInt(pos) == len && BatchLayer.sameBytes(m, pos + 4, key, 0, len);
   }
 
   long sizeBytes() {

@@ -85,6 +85,7 @@ final class BatchLayer {
   /** Events between two judgements of whether the radix fold's combining pays (see {@link RadixFold}). */
   static final int COMBINE_WINDOW = 4096;
   private static final Object[] NO_OBJECTS = new Object[0];
+  private static final VarHandle BIG_LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
   /**
    * Whether the radix fold combines the events of a group before they go to its bucket: by default
@@ -159,20 +160,15 @@ final class BatchLayer {
    */
   BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters,
       boolean radixWhenPossible) {
-    this(program, stream, threads, memoryBudget, counters, radixWhenPossible, EVENTS_PER_BUCKET);
+    this(program, stream, threads, memoryBudget, counters, radixWhenPossible, EVENTS_PER_BUCKET, Combine.ADAPTIVE);
   }
 
   /**
    * @param eventsPerBucket the radix fold's events per bucket aimed at (its default
    *     {@value #EVENTS_PER_BUCKET}); tests make it small, so that a few thousand events spread
    *     over many buckets
+   * @param combine whether the radix fold combines events ({@link Combine#ADAPTIVE} by default)
    */
-  BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters,
-      boolean radixWhenPossible, int eventsPerBucket) {
-    this(program, stream, threads, memoryBudget, counters, radixWhenPossible, eventsPerBucket, Combine.ADAPTIVE);
-  }
-
-  /** @param combine whether the radix fold combines events ({@link Combine#ADAPTIVE} by default) */
   BatchLayer(ViewProgram program, LogStream stream, int threads, long memoryBudget, Counters counters,
       boolean radixWhenPossible, int eventsPerBucket, Combine combine) {
     if (threads < 1) {
@@ -832,24 +828,6 @@ final class BatchLayer {
       }
     }
 
-    /** Whether {@code len} bytes of {@code b} from {@code off} equal those of {@code a} from {@code at}. */
-    private static boolean sameBytes(ByteBuffer b, int off, byte[] a, int at, int len) {
-      boolean big = b.order() == ByteOrder.BIG_ENDIAN;
-      int i = 0;
-      for (; i + 8 <= len; i += 8) {
-        long w = b.getLong(off + i);
-        if ((big ? w : Long.reverseBytes(w)) != (long) LONG.get(a, at + i)) {
-          return false;
-        }
-      }
-      for (; i < len; i++) {
-        if (b.get(off + i) != a[at + i]) {
-          return false;
-        }
-      }
-      return true;
-    }
-
     /** Evicts every group of the combine table into its bucket; events are appended one by one from now on. */
     private void stopCombining() throws IOException {
       combining = false;
@@ -1232,6 +1210,27 @@ final class BatchLayer {
    * The radix fold's hash of a record's key slice: the low 32 bits of {@link #hash64}. Picks
    * buckets and table slots only; never stored.
    */
+  /**
+   * Whether {@code len} bytes of {@code b} from {@code off} equal those of {@code a} from {@code at}:
+   * 8 bytes at a time, whatever the buffer's byte order.
+   */
+  static boolean sameBytes(ByteBuffer b, int off, byte[] a, int at, int len) {
+    boolean big = b.order() == ByteOrder.BIG_ENDIAN;
+    int i = 0;
+    for (; i + 8 <= len; i += 8) {
+      long w = b.getLong(off + i);
+      if ((big ? w : Long.reverseBytes(w)) != (long) BIG_LONGS.get(a, at + i)) {
+        return false;
+      }
+    }
+    for (; i < len; i++) {
+      if (b.get(off + i) != a[at + i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   static int hash(ByteBuffer b, int off, int len) {
     return (int) hash64(b, off, len);
   }
