@@ -361,7 +361,10 @@ final class ChangeFeed implements AutoCloseable {
     private final long watermark;
     private final Pending out;
     private String key;
+    /** The key's id in {@link #emitted}, -1 until something was emitted for it. */
     private int seen;
+    /** Nothing was emitted for the key before this pass: every closed window of it is new. */
+    private boolean fresh;
     /** The end of the key's earliest window still open ({@code Long.MAX_VALUE}: none). */
     long open;
 
@@ -374,6 +377,7 @@ final class ChangeFeed implements AutoCloseable {
     void key(String k) {
       key = k;
       seen = emitted.keyId(k);
+      fresh = seen < 0;
       open = Long.MAX_VALUE;
     }
 
@@ -384,14 +388,17 @@ final class ChangeFeed implements AutoCloseable {
         open = Math.min(open, end);
         return;
       }
-      int prior = emitted.find(seen, start);
+      int prior = fresh ? -1 : emitted.find(seen, start);
       long h = json.values(read.program(), longs, objects, read.scratch());
       if (prior >= 0 && emitted.hash(prior) == h) {
         json.abandon();
         return;
       }
+      if (seen < 0) {
+        seen = emitted.intern(key);
+      }
       json.finish(prior < 0, key, start, end, isFinal, prior < 0 ? -1 : emitted.id(prior), read.version(), watermark);
-      out.add(key, start, h, json);
+      out.add(key, seen, prior, start, h, json);
     }
   }
 
@@ -522,18 +529,28 @@ final class ChangeFeed implements AutoCloseable {
     }
     dev.braid.log.AppendResult appended = log.append(0, out.batch);
     for (int j = 0; j < n; j++) {
-      remember(out.keys.get(j), out.starts[j], appended.offset(j), out.hashes[j]);
+      if (out.entries[j] >= 0) {
+        emitted.update(out.entries[j], appended.offset(j), out.hashes[j]);
+      } else {
+        emitted.add(out.keyIds[j], out.starts[j], appended.offset(j), out.hashes[j]);
+      }
     }
     out.clear();
     return n;
   }
 
-  /** The events of a pass not appended yet: their records in one batch, and what to remember of each. */
+  /**
+   * The events of a pass not appended yet: their records in one batch, and what to remember of
+   * each: its key's id in {@link #emitted}, the entry it corrects there (-1 for a close), its window
+   * start and its result's hash.
+   */
   private final class Pending {
     final RecordBatchBuilder batch = new RecordBatchBuilder(64 * 1024, log.config().maxRecordBytes());
-    final List<String> keys = new ArrayList<>(APPEND_CHUNK);
+    int[] keyIds = new int[APPEND_CHUNK];
+    int[] entries = new int[APPEND_CHUNK];
     long[] starts = new long[APPEND_CHUNK];
     long[] hashes = new long[APPEND_CHUNK];
+    private int size;
     final long ingestTime;
 
     Pending(long ingestTime) {
@@ -541,26 +558,30 @@ final class ChangeFeed implements AutoCloseable {
     }
 
     int size() {
-      return keys.size();
+      return size;
     }
 
     /** Adds the record {@code json} holds; the caller appends once {@link #size} reaches {@code APPEND_CHUNK}. */
-    void add(String key, long start, long hash, ChangeJson json) {
+    void add(String key, int keyId, int entry, long start, long hash, ChangeJson json) {
       byte[] k = key.getBytes(StandardCharsets.UTF_8);
-      int i = keys.size();
+      int i = size;
       if (i == starts.length) { // one key's windows can overshoot the chunk
+        keyIds = java.util.Arrays.copyOf(keyIds, 2 * i);
+        entries = java.util.Arrays.copyOf(entries, 2 * i);
         starts = java.util.Arrays.copyOf(starts, 2 * i);
         hashes = java.util.Arrays.copyOf(hashes, 2 * i);
       }
       batch.add(k, 0, k.length, json.array(), 0, json.size(), start, ingestTime);
-      keys.add(key);
+      keyIds[i] = keyId;
+      entries[i] = entry;
       starts[i] = start;
       hashes[i] = hash;
+      size = i + 1;
     }
 
     void clear() {
       batch.clear();
-      keys.clear();
+      size = 0;
     }
   }
 

@@ -22,6 +22,13 @@ import java.util.Map;
  * of its own: Q5's 14.6 M windows spent a quarter of the feed's first pass after a start in the
  * probes. So an entry costs 39 to 50 bytes when the arrays are full.
  *
+ * <h2>Entries indexed late</h2>
+ * A pass emits each {@code (key, start)} at most once, and what it found absent it {@link #add}s
+ * without a probe: entries {@code [indexed, size)} are not in the index yet. The next
+ * {@link #find} or {@link #put} first indexes them in one loop, whose slot loads do not depend on
+ * each other, so the CPU overlaps their cache misses; a probe per emitted window, between the JSON
+ * and the append of the next, waited for each miss in turn (a quarter of Q5's first pass).
+ *
  * <h2>Threading</h2>
  * Not thread-safe; the feed guards it with its own lock.
  */
@@ -38,6 +45,8 @@ final class EmittedWindows {
   private long[] hashes = new long[16];
   private int[] keys = new int[16];
   private int size;
+  /** Entries {@code [0, indexed)} are in the index; the rest were {@link #add}ed since. */
+  private int indexed;
   /** Per slot: the pair's hash in the high half, its entry number in the low half; or {@link #EMPTY}. */
   private long[] index = newIndex(32);
 
@@ -53,11 +62,17 @@ final class EmittedWindows {
     return id == null ? NONE : id;
   }
 
+  /** The interned id of {@code key}, interning it if it is new. */
+  int intern(String key) {
+    return keyIds.computeIfAbsent(key, x -> keyIds.size());
+  }
+
   /** The entry of {@code (keyId, start)}, or -1. */
   int find(int keyId, long start) {
     if (keyId < 0) {
       return NONE;
     }
+    indexAdded();
     return (int) index[probe(keyId, start)]; // EMPTY's low half is NONE
   }
 
@@ -75,28 +90,85 @@ final class EmittedWindows {
 
   /** Records that the window {@code start} of {@code key} was emitted as event {@code id} with result hash {@code hash}. */
   void put(String key, long start, long id, long hash) {
-    int k = keyIds.computeIfAbsent(key, x -> keyIds.size());
+    int k = intern(key);
+    indexAdded();
     int slot = probe(k, start);
     int e = (int) index[slot];
     if (e == NONE) {
-      e = size;
-      if (e == starts.length) {
-        int n = e * 2;
-        starts = Arrays.copyOf(starts, n);
-        ids = Arrays.copyOf(ids, n);
-        hashes = Arrays.copyOf(hashes, n);
-        keys = Arrays.copyOf(keys, n);
-      }
-      starts[e] = start;
-      keys[e] = k;
+      e = append(k, start, id, hash);
       index[slot] = slotValue(GroupTable.groupHash(k, start), e);
-      size++;
+      indexed = size;
       if (size * 4L > index.length * 3L) {
         reindex(index.length * 2);
       }
+    } else {
+      update(e, id, hash);
     }
+  }
+
+  /**
+   * Records the window {@code start} of interned key {@code keyId} as emitted, as event {@code id}
+   * with result hash {@code hash}, when {@link #find} said it was not: the caller must not add a pair
+   * twice, nor a pair {@code find} would find. Indexed at the next {@code find} or {@code put}.
+   */
+  void add(int keyId, long start, long id, long hash) {
+    append(keyId, start, id, hash);
+  }
+
+  /** Records that entry {@code entry} (from {@link #find}) was emitted again, as event {@code id} with result hash {@code hash}. */
+  void update(int entry, long id, long hash) {
+    ids[entry] = id;
+    hashes[entry] = hash;
+  }
+
+  private int append(int keyId, long start, long id, long hash) {
+    int e = size;
+    if (e == starts.length) {
+      int n = e * 2;
+      starts = Arrays.copyOf(starts, n);
+      ids = Arrays.copyOf(ids, n);
+      hashes = Arrays.copyOf(hashes, n);
+      keys = Arrays.copyOf(keys, n);
+    }
+    starts[e] = start;
+    keys[e] = keyId;
     ids[e] = id;
     hashes[e] = hash;
+    size++;
+    return e;
+  }
+
+  /**
+   * Puts entries {@code [indexed, size)} in the index: each is a pair the index does not hold (see
+   * {@link #add}), so it takes the first empty slot of its probe sequence with no key compared.
+   */
+  private void indexAdded() {
+    if (indexed == size) {
+      return;
+    }
+    if (size * 4L > index.length * 3L) {
+      int capacity = index.length;
+      while (size * 4L > capacity * 3L) {
+        capacity *= 2;
+      }
+      reindex(capacity); // every entry, the added ones too
+      return;
+    }
+    place(index, indexed);
+    indexed = size;
+  }
+
+  /** Puts entries {@code [from, size)}, none of which {@code ix} holds, in the first empty slot of their probe sequence. */
+  private void place(long[] ix, int from) {
+    int m = ix.length - 1;
+    for (int e = from; e < size; e++) {
+      int hash = GroupTable.groupHash(keys[e], starts[e]);
+      int slot = hash & m;
+      while (ix[slot] != EMPTY) {
+        slot = (slot + 1) & m;
+      }
+      ix[slot] = slotValue(hash, e);
+    }
   }
 
   /** Forgets the windows that start before {@code horizon} (evicted by retention). */
@@ -145,15 +217,8 @@ final class EmittedWindows {
 
   private void reindex(int capacity) {
     long[] ix = newIndex(capacity);
-    int m = capacity - 1;
-    for (int e = 0; e < size; e++) {
-      int hash = GroupTable.groupHash(keys[e], starts[e]);
-      int slot = hash & m;
-      while (ix[slot] != EMPTY) {
-        slot = (slot + 1) & m;
-      }
-      ix[slot] = slotValue(hash, e);
-    }
+    place(ix, 0);
     index = ix;
+    indexed = size;
   }
 }

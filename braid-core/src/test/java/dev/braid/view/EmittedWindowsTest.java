@@ -12,8 +12,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * What the changes feed remembers per emitted (key, window start) behaves as a
- * {@code HashMap<(key, start), {id, hash}>} over seeded random puts, overwrites (corrections),
- * evictions below a horizon and growth.
+ * {@code HashMap<(key, start), {id, hash}>} over seeded random puts, a pass's adds (indexed late)
+ * and updates, overwrites (corrections), evictions below a horizon and growth.
  */
 class EmittedWindowsTest {
 
@@ -37,9 +37,19 @@ class EmittedWindowsTest {
         long horizon = 2_000L * rnd.nextInt(2_000);
         w.removeBelow(horizon);
         model.keySet().removeIf(k -> (Long) k.get(1) < horizon);
-      } else if (op < 60) {
+      } else if (op < 30) {
         long[] v = {rnd.nextLong(), rnd.nextLong()};
         w.put(key, start, v[0], v[1]);
+        model.put(List.of(key, start), v);
+      } else if (op < 60) { // as a changes-feed pass: a key never emitted adds without a find
+        long[] v = {rnd.nextLong(), rnd.nextLong()};
+        int k = w.keyId(key);
+        int e = k < 0 ? -1 : w.find(k, start);
+        if (e >= 0) {
+          w.update(e, v[0], v[1]);
+        } else {
+          w.add(w.intern(key), start, v[0], v[1]);
+        }
         model.put(List.of(key, start), v);
       } else {
         long[] want = model.get(List.of(key, start));
