@@ -129,7 +129,12 @@ public interface Braid extends AutoCloseable {
   /** The merged result of {@code key} in {@code view}; over all windows for a windowed view. */
   ViewResult get(String view, String key);
 
-  /** For a windowed view: the windows of {@code key} that start in {@code [fromMillis, toMillis)}. */
+  /**
+   * For a windowed view: the windows of {@code key} that start in {@code [fromMillis, toMillis)}.
+   *
+   * @throws IllegalArgumentException when the view (its current version) has no windows, unless the
+   *     range is {@code [Long.MIN_VALUE, Long.MAX_VALUE)}
+   */
   ViewResult get(String view, String key, long fromMillis, long toMillis);
 
   List<ViewResult> getAll(String view, List<String> keys);

@@ -192,6 +192,15 @@ public final class Ingestor {
    * is not JSON is rejected with the line and column of the problem. {@code lines[i]} is the line of
    * element {@code i} in the request, for messages (null: {@code i + 1}).
    */
+  /**
+   * Jackson's description of malformed JSON without the source it names ({@code [Source: REDACTED
+   * (...); line: 1, column: 1]} becomes {@code [line: 1, column: 1]}; the caller says where) and
+   * without the name of the setting behind a limit ({@code , from `StreamReadConstraints...`}).
+   */
+  public static String jsonError(JsonProcessingException e) {
+    return e.getOriginalMessage().replaceAll("\\[Source: [^;\\]]*; ", "[").replaceAll(", from `[^`]*`", "");
+  }
+
   public IngestResult ingestText(List<String> events, int[] lines) {
     return ingestText(events, lines, null);
   }
@@ -205,7 +214,7 @@ public final class Ingestor {
           node = ONE_EVENT.readTree(events.get(i));
         } catch (JsonProcessingException e) {
           return String.format("not JSON at line %d, column %d: %s", lines == null ? i + 1 : lines[i],
-              e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), e.getOriginalMessage());
+              e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), jsonError(e));
         }
         return enc.encode(node, now, out);
       }
@@ -295,6 +304,14 @@ public final class Ingestor {
   /** Encodes event {@code i} and checks it against the rules; returns why it is rejected, or null. */
   private String encode(Scratch x, Source source, int i, long now) {
     String error = source.encode(x.encoder, i, now, x.encoded);
+    if (error == null && spec.maxFuture() != null) {
+      long t = x.encoded.eventTime();
+      if (t > now && t - now > spec.maxFuture().toMillis()) {
+        error = String.format("event time %s is more than max_future (%s) after its ingest time %s",
+            java.time.Instant.ofEpochMilli(t), dev.braid.spec.Durations.format(spec.maxFuture()),
+            java.time.Instant.ofEpochMilli(now));
+      }
+    }
     return error == null ? checkRules(x) : error;
   }
 
@@ -318,7 +335,7 @@ public final class Ingestor {
     for (int i = 0; i < n; i++) {
       String error = encode(x, source, i, now);
       if (error == null) {
-        error = stage(x, st, i, keyPrefix, maxRecordBytes);
+        error = stage(x, st, i, n, keyPrefix, maxRecordBytes);
       }
       if (error != null) {
         rejections.add(new IngestResult.Rejection(i, error));
@@ -350,6 +367,17 @@ public final class Ingestor {
       throw new IllegalStateException("ingest into '" + stream.name() + "' was interrupted while another request "
           + "appended the same ids; nothing of this request was appended", e);
     }
+    if (keyPrefix != null) {
+      String difference = storedDifferently(st, distinct, n);
+      if (difference != null) {
+        for (int d = 0; d < distinct; d++) {
+          if (st.claimed[d] == DedupIndex.NEW) {
+            dedup.release(st.claimHi[d], st.claimLo[d], owner);
+          }
+        }
+        throw new dev.braid.IdempotencyConflictException(stream.name(), idempotencyKey, difference);
+      }
+    }
     for (int p = 0; p < x.builders.length; p++) {
       x.builders[p].clear();
       x.indexes[p].clear();
@@ -378,15 +406,89 @@ public final class Ingestor {
   }
 
   /**
-   * Appends each partition's batch of claimed ids and commits their positions; when an append
-   * fails, releases the ids that were not appended (those appended stay committed: they are in the
-   * log) and rethrows. Returns the events appended.
+   * For a request with an idempotency key: null when it is a retry of the earlier request with the
+   * key, as far as that one was stored; else how it differs. Ids are {@code key#index}, and the first
+   * event staged (the first valid one) has {@code key#index/size}, the request's number of events.
+   * <ul>
+   *   <li>That first id not found while another is: the earlier request had another size (a larger
+   *       request whose first events match would otherwise append its extra events as new). The
+   *       first event's partition is appended first ({@link #appendClaimed}), so an earlier attempt
+   *       that stored anything stored it.
+   *   <li>Each event found must be stored with the same key and value bytes. This reads those records
+   *       from the log, one reader per partition in offset order: only retries pay for it. A record
+   *       that retention removed meanwhile cannot be compared and is taken as the same.
+   * </ul>
+   */
+  private String storedDifferently(Staged st, int distinct, int requestSize) {
+    if (distinct > 0 && st.claimed[0] == DedupIndex.NEW) {
+      for (int d = 1; d < distinct; d++) {
+        if (st.claimed[d] != DedupIndex.NEW) {
+          return String.format("that request had another number of events than this one's %d (event %d was "
+              + "stored for it, the first event was not)", requestSize, st.index[st.distinct[d]]);
+        }
+      }
+    }
+    Map<Integer, java.util.TreeMap<Long, Integer>> stored = new java.util.TreeMap<>();
+    for (int d = 0; d < distinct; d++) {
+      long c = st.claimed[d];
+      if (c != DedupIndex.NEW) {
+        stored.computeIfAbsent(DedupIndex.partition(c), q -> new java.util.TreeMap<>())
+            .put(DedupIndex.offset(c), st.distinct[d]);
+      }
+    }
+    int firstDiffering = -1; // staged index of the first event (in request order) that differs
+    long[] at = new long[2];
+    for (Map.Entry<Integer, java.util.TreeMap<Long, Integer>> e : stored.entrySet()) {
+      int p = e.getKey();
+      java.util.TreeMap<Long, Integer> want = e.getValue();
+      long from = Math.max(want.firstKey(), stream.startOffset(p));
+      if (from > want.lastKey()) {
+        continue;
+      }
+      try (LogReader r = stream.reader(p, from)) {
+        while (r.position() <= want.lastKey()) {
+          RecordCursor c = r.poll();
+          boolean any = false;
+          while (c.next()) {
+            any = true;
+            Integer s = want.get(c.offset());
+            if (s != null && (firstDiffering < 0 || s < firstDiffering) && !sameRecord(st, s, c)) {
+              firstDiffering = s;
+              at[0] = p;
+              at[1] = c.offset();
+            }
+          }
+          if (!any) {
+            break;
+          }
+        }
+      }
+    }
+    return firstDiffering < 0 ? null : String.format("event %d differs from the event stored for it at partition %d, "
+        + "offset %d", st.index[firstDiffering], at[0], at[1]);
+  }
+
+  /** Whether staged event {@code s} has the key and value bytes of the record {@code c} is on. */
+  private static boolean sameRecord(Staged st, int s, RecordCursor c) {
+    int k = st.start[s];
+    int v = k + st.keyLength[s] + st.idLength[s];
+    return c.keyLength() == st.keyLength[s] && c.valueLength() == st.valueLength[s]
+        && c.buffer().slice(c.keyOffset(), c.keyLength()).equals(ByteBuffer.wrap(st.data, k, st.keyLength[s]))
+        && c.buffer().slice(c.valueOffset(), c.valueLength()).equals(ByteBuffer.wrap(st.data, v, st.valueLength[s]));
+  }
+
+  /**
+   * Appends each partition's batch of claimed ids, the first staged event's partition first, and
+   * commits their positions; when an append fails, releases the ids that were not appended (those
+   * appended stay committed: they are in the log) and rethrows. Returns the events appended.
    */
   private int appendClaimed(Scratch x, Staged st, long now, Object owner) {
     int appended = 0;
-    int p = 0;
+    int partitions = x.builders.length;
+    int firstPartition = st.n > 0 ? st.partition[0] : 0; // the first event's first (see storedDifferently)
     try {
-      for (; p < x.builders.length; p++) {
+      for (int k = 0; k < partitions; k++) {
+        int p = (firstPartition + k) % partitions;
         if (x.builders[p].isEmpty()) {
           continue;
         }
@@ -402,7 +504,7 @@ public final class Ingestor {
       }
       return appended;
     } finally {
-      for (int q = p; q < x.builders.length; q++) {
+      for (int q = 0; q < partitions; q++) {
         for (int s : x.indexes[q]) {
           if (!st.appended[s]) {
             dedup.release(st.hi[s], st.lo[s], owner);
@@ -415,7 +517,7 @@ public final class Ingestor {
   /**
    * Stages the encoded event {@code i} with its id into {@code st}; returns why it is rejected, or null.
    */
-  private String stage(Scratch x, Staged st, int i, byte[] keyPrefix, int maxRecordBytes) {
+  private String stage(Scratch x, Staged st, int i, int requestSize, byte[] keyPrefix, int maxRecordBytes) {
     EventEncoder.Encoded e = x.encoded;
     byte[] key = e.key();
     int s = st.begin(i, key.length + MAX_ID_BYTES_STAGED + e.valueLength());
@@ -426,6 +528,10 @@ public final class Ingestor {
     if (keyPrefix != null) {
       System.arraycopy(keyPrefix, 0, st.data, idAt, keyPrefix.length);
       idLength = keyPrefix.length + writeDecimal(i, st.data, idAt + keyPrefix.length);
+      if (s == 0) { // the first event staged also names the request's size: see storedDifferently
+        st.data[idAt + idLength++] = '/';
+        idLength += writeDecimal(requestSize, st.data, idAt + idLength);
+      }
     } else {
       ByteBuffer value = ByteBuffer.wrap(e.value(), 0, e.valueLength());
       x.reader.wrap(value, 0, e.valueLength());
@@ -458,7 +564,7 @@ public final class Ingestor {
   }
 
   /** Room staged for an id before its length is known: a key id's decimal index or a long's digits. */
-  private static final int MAX_ID_BYTES_STAGED = MAX_IDEMPOTENCY_KEY_LENGTH + 1 + 20;
+  private static final int MAX_ID_BYTES_STAGED = MAX_IDEMPOTENCY_KEY_LENGTH + 1 + 20 + 1 + 20;
 
   /** Writes {@code v} in decimal (ASCII) at {@code out[at]}; returns the bytes written. */
   private static int writeDecimal(long v, byte[] out, int at) {

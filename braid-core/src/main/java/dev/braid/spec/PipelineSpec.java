@@ -39,6 +39,7 @@ import java.util.regex.Pattern;
  *     time_unit: ms                 # numbers in timestamp fields: ms (default) or s (epoch seconds)
  *     max_out_of_order: 30s         # watermark = a partition's largest event time - this (default 0)
  *     idle_after: 1m                # a partition silent this long no longer holds the watermark back
+ *     max_future: 1h                # reject events timed further after their ingest (default: no limit)
  *     durability: os                # fsync | interval:100 | os
  *     id: txn_id                    # optional event-id field: re-sent events are not appended twice
  *     dedup_window: 24h             # how long ids are remembered (default 24h)
@@ -61,7 +62,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
   private static final Set<String> STREAM_KEYS = Set.of("partitions", "key", "time", "fields", "rules", "durability",
-      "id", "dedup_window", "time_unit", "max_out_of_order", "idle_after");
+      "id", "dedup_window", "time_unit", "max_out_of_order", "idle_after", "max_future");
   private static final Set<String> VIEW_KEYS = Set.of("from", "filter", "group_by", "window", "aggregate", "batch",
       "mode", "keep", "retain", "allowed_lateness");
   /** Words CEL does not accept as identifiers: a field named so could never be used in an expression. */
@@ -148,8 +149,13 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     String text;
     try {
       text = Files.readString(file);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new SpecException(List.of(new SpecError(file.toString(), "", "no such file")));
     } catch (IOException e) {
-      throw new SpecException(List.of(new SpecError(file.toString(), "", "cannot read the file: " + e)));
+      String why = Files.isDirectory(file) ? "it is a directory; give the spec file (e.g. braid.yaml) in it"
+          : "cannot read the file: " + (e instanceof java.nio.file.FileSystemException f && f.getReason() != null
+              ? f.getReason() : e.getMessage());
+      throw new SpecException(List.of(new SpecError(file.toString(), "", why)));
     }
     return parse(text, file.toString());
   }
@@ -392,8 +398,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
       java.time.Duration maxOutOfOrder = optionalDuration(node, "max_out_of_order", path, true);
       java.time.Duration idleAfter = optionalDuration(node, "idle_after", path, false);
+      java.time.Duration maxFuture = optionalDuration(node, "max_future", path, false);
       return new StreamSpec(name, partitions, key, time, fields, rules, durability, id, dedupWindow, unit,
-          maxOutOfOrder, idleAfter);
+          maxOutOfOrder, idleAfter, maxFuture);
     }
 
     /** A duration option, or null when absent or invalid (the error is recorded with its path). */
@@ -814,6 +821,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
       if (s.dedupWindow().isNegative() || s.dedupWindow().isZero()) {
         errors.add(new SpecError(source, path + ".dedup_window", "must be positive, got " + s.dedupWindow()));
+      }
+      if (s.maxFuture() != null && (s.maxFuture().isNegative() || s.maxFuture().isZero())) {
+        errors.add(new SpecError(source, path + ".max_future", "must be positive, got " + s.maxFuture()));
       }
       if (!usable) {
         continue;

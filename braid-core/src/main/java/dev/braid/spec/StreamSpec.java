@@ -27,10 +27,13 @@ import java.util.Objects;
  *     largest event time so far minus this
  * @param idleAfter a partition that received no event for this long (by the engine's clock) no
  *     longer holds the stream's watermark back ({@code idle_after}, default 1m)
+ * @param maxFuture how far after its ingest time an event's time may be ({@code max_future}), or
+ *     null for no limit (the default): ingest rejects an event further ahead, so that a mistyped
+ *     year cannot move a partition's watermark past every event still to come
  */
 public record StreamSpec(String name, int partitions, String key, String time, Map<String, FieldType> fields,
     List<String> rules, Durability durability, String id, Duration dedupWindow, TimeUnit timeUnit,
-    Duration maxOutOfOrder, Duration idleAfter) {
+    Duration maxOutOfOrder, Duration idleAfter, Duration maxFuture) {
 
   /** How numbers in timestamp fields are read. */
   public enum TimeUnit {
@@ -85,7 +88,7 @@ public record StreamSpec(String name, int partitions, String key, String time, M
   /** A stream with millisecond timestamps, in-order watermarks and the default idle timeout. */
   public StreamSpec(String name, int partitions, String key, String time, Map<String, FieldType> fields,
       List<String> rules, Durability durability, String id, Duration dedupWindow) {
-    this(name, partitions, key, time, fields, rules, durability, id, dedupWindow, null, null, null);
+    this(name, partitions, key, time, fields, rules, durability, id, dedupWindow, null, null, null, null);
   }
 
   /** A stream without an event-id field, with the default dedup window. */
@@ -116,6 +119,7 @@ public record StreamSpec(String name, int partitions, String key, String time, M
     private Duration dedupWindow = DEFAULT_DEDUP_WINDOW;
     private TimeUnit timeUnit = TimeUnit.MILLISECONDS;
     private Duration maxOutOfOrder = Duration.ZERO;
+    private Duration maxFuture;
     private Duration idleAfter = DEFAULT_IDLE_AFTER;
 
     Builder(String name) {
@@ -186,9 +190,15 @@ public record StreamSpec(String name, int partitions, String key, String time, M
       return this;
     }
 
+    /** How far after its ingest time an event's time may be (null: no limit). */
+    public Builder maxFuture(Duration d) {
+      this.maxFuture = d;
+      return this;
+    }
+
     public StreamSpec build() {
       return new StreamSpec(name, partitions, key, time, fields, rules, durability, id, dedupWindow, timeUnit,
-          maxOutOfOrder, idleAfter);
+          maxOutOfOrder, idleAfter, maxFuture);
     }
   }
 }

@@ -295,8 +295,18 @@ final class ViewRuntime {
     return get(key, Long.MIN_VALUE, Long.MAX_VALUE);
   }
 
-  /** The merged result of {@code key}, for windowed views over windows starting in {@code [from, to)}. */
+  /**
+   * The merged result of {@code key}, for windowed views over windows starting in {@code [from, to)}.
+   *
+   * @throws IllegalArgumentException for a range ({@code from} or {@code to} not the unbounded
+   *     default) when the current version has no windows: its one group per key has no start to select by
+   */
   ViewResult get(String key, long from, long to) {
+    ViewProgram p = current.program;
+    if ((from != Long.MIN_VALUE || to != Long.MAX_VALUE) && p != null && p.window == null) {
+      throw new IllegalArgumentException(String.format("view '%s' has no windows: a time range (from, to) selects "
+          + "windows of a windowed view; read the key without one", name));
+    }
     return result(key, mergedCurrent(key.getBytes(StandardCharsets.UTF_8), from, to, true));
   }
 

@@ -125,6 +125,87 @@ class IdempotentIngestTest {
     assertThat(idsInLog()).hasSize(8);
   }
 
+  /**
+   * A key reused for other events is refused whole, naming how they differ, and appends nothing:
+   * the same number of events with other values, more events whose first ones match (which would
+   * otherwise append the extra ones beside events stored under the next key), or fewer.
+   */
+  @Test
+  void shouldRefuseAKeyReusedForOtherEventsOrAnotherNumberOfThem() {
+    Ingestor in = ingestor(payments().build());
+    IngestResult first = in.ingestMaps(events(4, "t"), "k");
+    assertThatThrownBy(() -> in.ingestMaps(events(4, "x"), "k"))
+        .isInstanceOf(dev.braid.IdempotencyConflictException.class)
+        .hasMessageContaining("Idempotency-Key 'k' was used for other events within the dedup window of stream 'pay'")
+        .hasMessageContaining("event 0 differs from the event stored for it at partition")
+        .hasMessageContaining("nothing of this request was ingested");
+    assertThatThrownBy(() -> in.ingestMaps(events(5, "t"), "k"))
+        .isInstanceOf(dev.braid.IdempotencyConflictException.class)
+        .hasMessageContaining("that request had another number of events than this one's 5");
+    assertThatThrownBy(() -> in.ingestMaps(events(3, "t"), "k"))
+        .hasMessageContaining("another number of events than this one's 3");
+    assertThat(idsInLog()).hasSize(4);
+    IngestResult retry = in.ingestMaps(events(4, "t"), "k");
+    assertThat(retry.duplicates()).isEqualTo(4);
+    assertThat(retry.positions()).isEqualTo(first.positions());
+    // the refused requests claimed nothing: their events go in under a key of their own
+    assertThat(in.ingestMaps(events(5, "t"), "k2").duplicates()).isZero();
+    assertThat(idsInLog()).hasSize(9);
+  }
+
+  /**
+   * An append that fails part-way keeps the partitions it stored; the retry of that request appends
+   * the rest, because the first event's partition is always among those stored first, and the
+   * events it finds are the same.
+   */
+  @Test
+  void shouldAppendTheRestOfARequestWhoseAppendFailedPartWay() {
+    java.util.concurrent.atomic.AtomicInteger failOn = new java.util.concurrent.atomic.AtomicInteger(-1);
+    LogStream failing = new LogStream() {
+      public String name() {
+        return stream.name();
+      }
+
+      public dev.braid.log.StreamConfig config() {
+        return stream.config();
+      }
+
+      public dev.braid.log.AppendResult append(int partition, dev.braid.log.RecordBatchBuilder batch) {
+        if (partition == failOn.get()) {
+          throw new IllegalStateException("injected: partition " + partition + " cannot be written");
+        }
+        return stream.append(partition, batch);
+      }
+
+      public LogReader reader(int partition, long fromOffset) {
+        return stream.reader(partition, fromOffset);
+      }
+
+      public long endOffset(int partition) {
+        return stream.endOffset(partition);
+      }
+
+      public long startOffset(int partition) {
+        return stream.startOffset(partition);
+      }
+
+      public void flush() {
+        stream.flush();
+      }
+    };
+    Ingestor in = new Ingestor(payments().build(), failing, clock::get);
+    List<Map<String, Object>> batch = events(10, "t");
+    int firstPartition = stream.partitionFor("u0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    failOn.set((firstPartition + 1) % PARTITIONS); // after the first event's partition
+    assertThatThrownBy(() -> in.ingestMaps(batch, "k")).hasMessageContaining("injected");
+    int stored = idsInLog().size();
+    assertThat(stored).as("the first event's partition was appended").isGreaterThan(0).isLessThan(10);
+    failOn.set(-1);
+    IngestResult retry = in.ingestMaps(batch, "k");
+    assertThat(retry.duplicates()).isEqualTo(stored);
+    assertThat(idsInLog()).hasSize(10);
+  }
+
   @Test
   void shouldKeepRejectionsAndAcknowledgeTheGoodEventsOfARetry() {
     Ingestor in = ingestor(payments().build());
@@ -136,7 +217,7 @@ class IdempotentIngestTest {
     assertThat(retry.rejections()).isEqualTo(first.rejections());
     assertThat(retry.positions()).isEqualTo(first.positions());
     assertThat(retry.duplicates()).isEqualTo(4);
-    assertThat(idsInLog()).containsExactlyInAnyOrder("k#0", "k#1", "k#3", "k#4");
+    assertThat(idsInLog()).containsExactlyInAnyOrder("k#0/5", "k#1", "k#3", "k#4");
   }
 
   @Test

@@ -104,6 +104,30 @@ class IngestorTest {
     assertThat(readAll()).extracting(e -> e.values().get("user")).containsExactlyInAnyOrder("alice", "bob", "frank");
   }
 
+  /**
+   * With {@code max_future}, an event timed further after its ingest than that is rejected with both
+   * times (a mistyped year would otherwise hold every partition's watermark past the events to
+   * come); at the limit, earlier, or without the option, it is taken.
+   */
+  @Test
+  void shouldRejectAnEventTimedFurtherAfterItsIngestThanMaxFuture() {
+    clock.set(1_764_000_000_000L); // 2025-11-24T16:00:00Z
+    long now = clock.get();
+    long hour = 3_600_000L;
+    Ingestor in = ingestor(transactions().maxFuture(java.time.Duration.ofHours(1)).build());
+    IngestResult r = in.ingestMaps(List.of(tx("alice", 1.0, "US", now + hour), tx("bob", 1.0, "US", now + hour + 1),
+        tx("carol", 1.0, "US", now - 365 * 24 * hour), tx("dave", 1.0, "US", 253_402_300_799_000L)));
+    assertThat(r.accepted()).isEqualTo(2);
+    assertThat(r.rejections()).containsExactly(
+        new Rejection(1, "event time 2025-11-24T17:00:00.001Z is more than max_future (1h) after its ingest time "
+            + "2025-11-24T16:00:00Z"),
+        new Rejection(3, "event time 9999-12-31T23:59:59Z is more than max_future (1h) after its ingest time "
+            + "2025-11-24T16:00:00Z"));
+    IngestResult unlimited = ingestor(transactions().build()).ingestMaps(List.of(tx("dave", 1.0, "US",
+        253_402_300_799_000L)));
+    assertThat(unlimited.rejections()).isEmpty();
+  }
+
   @Test
   void shouldRejectAnEventWhoseRuleReadsAMissingField() {
     IngestResult r = ingestor(transactions().build()).ingestMaps(List.of(

@@ -129,7 +129,9 @@ class PipelineSpecTest {
     Path missing = dir.resolve("nope.yaml");
     SpecError e = onlyError(() -> PipelineSpec.load(missing));
     assertThat(e.source()).isEqualTo(missing.toString());
-    assertThat(e.message()).startsWith("cannot read the file");
+    assertThat(e.message()).isEqualTo("no such file");
+    SpecError directory = onlyError(() -> PipelineSpec.load(dir));
+    assertThat(directory.message()).isEqualTo("it is a directory; give the spec file (e.g. braid.yaml) in it");
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -386,7 +388,7 @@ class PipelineSpecTest {
     SpecError s = onlyError(DESIGN_EXAMPLE.replace("durability: fsync", "durabilty: fsync"));
     assertThat(s.path()).isEqualTo("streams.transactions.durabilty");
     assertThat(s.message()).startsWith("unknown key; expected one of dedup_window, durability, fields, id, "
-        + "idle_after, key, max_out_of_order, partitions, rules, time, time_unit");
+        + "idle_after, key, max_future, max_out_of_order, partitions, rules, time, time_unit");
 
     SpecError top = onlyError(DESIGN_EXAMPLE + "tabels:\n  t: {}\n");
     assertThat(top).isEqualTo(new SpecError(FILE, "tabels", "unknown section; expected streams, views or tables"));
@@ -682,7 +684,7 @@ class PipelineSpecTest {
   @Test
   void shouldReadEveryWindowKindTheWatermarkOptionsAndLatenessAndWriteThemBack() {
     String yaml = DESIGN_EXAMPLE.replace("time: ts                      # event time field (epoch millis or ISO-8601)",
-        "time: ts\n    time_unit: s\n    max_out_of_order: 30s\n    idle_after: 2m")
+        "time: ts\n    time_unit: s\n    max_out_of_order: 30s\n    idle_after: 2m\n    max_future: 1h")
         .replace("window: {tumbling: 1h}", "window: {hopping: {size: 1h, every: 5m}}\n    allowed_lateness: 10m")
         .replace("mode: kappa", "mode: kappa\n    window: {tumbling: 1m}\n    allowed_lateness: 0s");
     PipelineSpec spec = PipelineSpec.parse(yaml, FILE);
@@ -690,6 +692,10 @@ class PipelineSpecTest {
     assertThat(s.timeUnit()).isEqualTo(StreamSpec.TimeUnit.SECONDS);
     assertThat(s.maxOutOfOrder()).isEqualTo(Duration.ofSeconds(30));
     assertThat(s.idleAfter()).isEqualTo(Duration.ofMinutes(2));
+    assertThat(s.maxFuture()).isEqualTo(Duration.ofHours(1));
+    assertThat(PipelineSpec.parse(DESIGN_EXAMPLE, FILE).stream("transactions").maxFuture()).as("no limit").isNull();
+    SpecError zero = onlyError(yaml.replace("max_future: 1h", "max_future: 0s"));
+    assertThat(zero.path()).isEqualTo("streams.transactions.max_future");
     ViewSpec v = spec.views().get("spend_by_user");
     assertThat(v.window()).isEqualTo(WindowSpec.hopping(Duration.ofHours(1), Duration.ofMinutes(5)));
     assertThat(v.allowedLateness()).isEqualTo(Duration.ofMinutes(10));

@@ -56,15 +56,38 @@ public final class BraidCli implements Callable<Integer> {
 
   private static int reportFailure(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
     PrintWriter err = cli.getErr();
-    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    String message = e instanceof java.nio.file.FileSystemException f ? describe(f)
+        : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     err.println(cli.getColorScheme().errorText("braid: error: " + message));
     if ("1".equals(System.getenv("BRAID_DEBUG"))) {
       e.printStackTrace(err);
-    } else if (!(e instanceof CommandFailedException)) {
+    } else if (!(e instanceof CommandFailedException) && !(e instanceof java.nio.file.FileSystemException)) {
       err.println("(set BRAID_DEBUG=1 for the stack trace)");
     }
     err.flush();
     return e instanceof CommandFailedException f ? f.exitCode() : 1;
+  }
+
+  /**
+   * A file system failure in words, with the path: Java's exceptions carry only the path (a missing
+   * file's message is its name) or the operating system's reason without it.
+   */
+  static String describe(java.nio.file.FileSystemException e) {
+    String file = e.getFile();
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such file or directory: " + file;
+    }
+    if (e instanceof java.nio.file.FileAlreadyExistsException) {
+      return file + " exists and is not a directory";
+    }
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied: " + file;
+    }
+    if (e instanceof java.nio.file.NotDirectoryException) {
+      return "not a directory: " + file;
+    }
+    String reason = e.getReason();
+    return file == null ? String.valueOf(e.getMessage()) : file + ": " + (reason == null ? "cannot be used" : reason);
   }
 
   /** An expected failure with a message meant for the user: no stack trace, a chosen exit code. */

@@ -26,6 +26,21 @@ final class BraidClient {
 
   BraidClient(String url) {
     this.base = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    URI u;
+    try {
+      u = new URI(base);
+    } catch (java.net.URISyntaxException e) {
+      throw badUrl(url);
+    }
+    if (u.getScheme() == null || !(u.getScheme().equalsIgnoreCase("http") || u.getScheme().equalsIgnoreCase("https"))
+        || u.getHost() == null) {
+      throw badUrl(url);
+    }
+  }
+
+  private static BraidCli.CommandFailedException badUrl(String url) {
+    return new BraidCli.CommandFailedException("--url must be the server's http:// or https:// address, such as "
+        + "http://127.0.0.1:8080, got '" + url + "'", 2);
   }
 
   String url() {

@@ -316,6 +316,11 @@ final class DemoCommand implements Callable<Integer> {
       out.printf("  spec    %s (streams sales and transactions; views sales_by_store,%n", RetailDemo.SPEC_NAME);
       out.println("          revenue_by_product_daily, spend_by_user, spend_by_user_hourly)");
       out.printf("  data    %s%s%n", dataDir, deletedOnExit ? " (temporary, deleted on exit; --data DIR keeps it)" : "");
+      out.println();
+      out.println("How Braid answers: every event is appended once to a log. The batch layer recomputes each view");
+      out.println("over the log up to a point, the cut, into a Base on disk; the speed layer folds each event after");
+      out.println("the cut into an in-memory Delta within milliseconds. A read returns Base merged with Delta: the");
+      out.println("whole history and the last second, with no event counted twice or missed where the two meet.");
       out.flush();
     }
 
@@ -331,6 +336,8 @@ final class DemoCommand implements Callable<Integer> {
       for (BatchRun r : runs) {
         out.printf("      %-24s version %d in %,d ms%n", r.view(), r.version(), r.millis());
       }
+      out.println("      (version 1 of each view is the one the server started with: an empty Base, everything in");
+      out.println("      the Delta; each batch cycle makes the next version and keeps the one before as a backup)");
       out.printf("%n[3/3] Speed layer: a live feed now sends %,d events/s; each lands in the views' Delta%n", rate);
       out.println("      within milliseconds. Every read merges Base and Delta at the Base's cut.");
       out.flush();

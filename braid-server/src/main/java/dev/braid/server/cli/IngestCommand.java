@@ -37,7 +37,8 @@ import picocli.CommandLine.Spec;
  * per run, then {@code -<batch number>}) and sent again with the same key when it times out or the
  * connection fails, so a batch is never appended twice; running the command again with the same
  * {@code --key-prefix} after it failed part-way appends only what is missing (within the stream's
- * dedup window).
+ * dedup window). A batch whose key an earlier run used for other events (another file or
+ * {@code --batch}) is refused by the server (422), and the command stops saying so.
  */
 @Command(name = "ingest", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Send events to a stream of a running server (NDJSON, JSON array or CSV with a header).")
@@ -66,7 +67,8 @@ public final class IngestCommand implements Callable<Integer> {
   boolean noProgress;
 
   @Option(names = "--key-prefix", paramLabel = "PREFIX", description = "idempotency keys are PREFIX-1, PREFIX-2, "
-      + "... per batch; give the prefix of an earlier run to resume it without duplicates (default: random)")
+      + "... per batch; give the prefix of an earlier run, with its FILE and --batch, to resume it without "
+      + "duplicates (default: random)")
   String keyPrefix;
 
   @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out or the "
@@ -78,6 +80,8 @@ public final class IngestCommand implements Callable<Integer> {
   int timeoutSeconds;
 
   private long duplicates;
+  /** CSV rows this command did not send (their cells do not match the header). */
+  private long notSent;
 
   private long accepted;
   private long rejected;
@@ -141,13 +145,15 @@ public final class IngestCommand implements Callable<Integer> {
       o.put("accepted", accepted);
       o.put("rejected", rejected);
       o.put("duplicates", duplicates);
+      o.put("notSent", notSent);
       o.put("keyPrefix", keyPrefix);
       o.put("seconds", seconds);
       firstRejections.forEach(o.putArray("firstRejections")::add);
       out.println(o.toPrettyString());
     } else {
-      out.printf("%s: %,d events accepted, %,d rejected in %.1f s (%,.0f events/s)%s%n", stream, accepted, rejected,
-          seconds, (accepted + rejected) / Math.max(seconds, 1e-9), size >= 0 ? " from " + file : "");
+      out.printf("%s: %,d %s accepted, %,d rejected in %.1f s (%,.0f events/s)%s%n", stream, accepted,
+          accepted == 1 ? "event" : "events", rejected, seconds, (accepted + rejected) / Math.max(seconds, 1e-9),
+          size >= 0 ? " from " + file : "");
       if (duplicates > 0) {
         out.printf("  %,d of the accepted events were already in the stream (sent before with the same id or key)%n",
             duplicates);
@@ -156,8 +162,12 @@ public final class IngestCommand implements Callable<Integer> {
         out.println("  rejected " + r);
       }
       if (rejected > firstRejections.size()) {
-        out.printf("  ... and %,d more; all are in GET /v1/streams/%s/dead-letters%n", rejected - firstRejections.size(),
-            stream);
+        out.printf("  ... and %,d more; those the server rejected are in GET /v1/streams/%s/dead-letters%n",
+            rejected - firstRejections.size(), stream);
+      }
+      if (notSent > 0) {
+        out.printf("  %,d CSV %s not sent: %s cells do not match the header%n", notSent, notSent == 1 ? "row was" : "rows were",
+            notSent == 1 ? "its" : "their");
       }
     }
     out.flush();
@@ -165,10 +175,35 @@ public final class IngestCommand implements Callable<Integer> {
   }
 
   private static long sizeOf(Path p) throws IOException {
+    if (Files.isDirectory(p)) {
+      throw new BraidCli.CommandFailedException(p + " is a directory: give a file of events, or - for standard input",
+          2);
+    }
     try {
       return Files.size(p);
     } catch (NoSuchFileException e) {
       throw new BraidCli.CommandFailedException("no such file: " + p, 2);
+    }
+  }
+
+  /** {@code in} without a leading UTF-8 byte-order mark (as spreadsheet programs write one), as a reader. */
+  static BufferedReader utf8Reader(InputStream in) throws IOException {
+    java.io.PushbackInputStream p = new java.io.PushbackInputStream(in, 3);
+    byte[] head = new byte[3];
+    int n = p.readNBytes(head, 0, 3);
+    boolean bom = n == 3 && (head[0] & 0xff) == 0xEF && (head[1] & 0xff) == 0xBB && (head[2] & 0xff) == 0xBF;
+    if (!bom && n > 0) {
+      p.unread(head, 0, n);
+    }
+    return new BufferedReader(new InputStreamReader(p, StandardCharsets.UTF_8), 1 << 16);
+  }
+
+  /** Counts a row that this command rejects without sending it, with its reason. */
+  private void rejectLocally(String reason) {
+    rejected++;
+    notSent++;
+    if (firstRejections.size() < 10) {
+      firstRejections.add(reason);
     }
   }
 
@@ -198,15 +233,26 @@ public final class IngestCommand implements Callable<Integer> {
         return;
       }
       batches++;
-      JsonNode r = http.postIdempotent("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
-          body.toString().getBytes(StandardCharsets.UTF_8), keyPrefix + "-" + batches, attempts,
-          java.time.Duration.ofSeconds(timeoutSeconds));
+      JsonNode r;
+      try {
+        r = http.postIdempotent("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
+            body.toString().getBytes(StandardCharsets.UTF_8), keyPrefix + "-" + batches, attempts,
+            java.time.Duration.ofSeconds(timeoutSeconds));
+      } catch (BraidCli.CommandFailedException e) {
+        if (e.getMessage().endsWith("(HTTP 422)")) {
+          throw new BraidCli.CommandFailedException(e.getMessage() + "\n  batch " + batches + " (lines " + lines.get(0)
+              + "-" + lines.get(lines.size() - 1) + ") is not what --key-prefix " + keyPrefix + " sent before: resume "
+              + "with the same FILE, --format and --batch as that run, or send new events with a new --key-prefix", 1);
+        }
+        throw e;
+      }
       accepted += r.path("accepted").asLong();
       duplicates += r.path("duplicates").asLong();
       rejected += r.path("rejected").asLong();
       for (JsonNode x : r.path("rejections")) {
         if (firstRejections.size() < 10) {
-          firstRejections.add("line " + lines.get(x.path("index").asInt()) + ": " + x.path("reason").asText());
+          firstRejections.add("line " + lines.get(x.path("index").asInt()) + ": "
+              + x.path("reason").asText().replaceFirst("^not JSON at line \\d+, column", "not JSON at column"));
         }
       }
       if (bar != null) {
@@ -218,7 +264,7 @@ public final class IngestCommand implements Callable<Integer> {
   }
 
   private static void readNdjson(InputStream in, Sender sender) throws IOException {
-    BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16);
+    BufferedReader r = utf8Reader(in);
     String line;
     int n = 0;
     while ((line = r.readLine()) != null) {
@@ -230,7 +276,7 @@ public final class IngestCommand implements Callable<Integer> {
   }
 
   private static void readJsonArray(InputStream in, Sender sender) throws IOException {
-    try (JsonParser p = BraidClient.JSON.getFactory().createParser(in)) {
+    try (JsonParser p = BraidClient.JSON.getFactory().createParser(utf8Reader(in))) {
       if (p.nextToken() != JsonToken.START_ARRAY) {
         throw new BraidCli.CommandFailedException("a .json file must hold one JSON array of events; use --format ndjson "
             + "for one event per line", 1);
@@ -240,15 +286,20 @@ public final class IngestCommand implements Callable<Integer> {
         JsonNode event = BraidClient.JSON.readTree(p);
         sender.add(event.toString(), line);
       }
+      if (p.nextToken() != null) {
+        throw new BraidCli.CommandFailedException("the file holds more than one JSON value: another starts at line "
+            + p.currentTokenLocation().getLineNr() + " after the array of events ends; the events before it were "
+            + "sent", 1);
+      }
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BraidCli.CommandFailedException("the file is not a valid JSON array: " + e.getOriginalMessage()
-          + " at line " + e.getLocation().getLineNr(), 1);
+      throw new BraidCli.CommandFailedException("the file is not a valid JSON array: "
+          + dev.braid.ingest.Ingestor.jsonError(e) + " at line " + e.getLocation().getLineNr(), 1);
     }
   }
 
   /** CSV with a header row; cells are typed by the stream's schema, so 12.5 becomes a number. */
-  private static void readCsv(InputStream in, JsonNode fields, Sender sender) throws IOException {
-    BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16);
+  private void readCsv(InputStream in, JsonNode fields, Sender sender) throws IOException {
+    BufferedReader r = utf8Reader(in);
     String headerLine = r.readLine();
     if (headerLine == null) {
       return;
@@ -267,6 +318,12 @@ public final class IngestCommand implements Callable<Integer> {
         continue;
       }
       List<String> cells = Csv.split(line);
+      if (cells.size() != header.size()) {
+        // not sent: which cell is which field is unknown (the server would blame a field)
+        rejectLocally(String.format("line %d: %d cells where the header has %d (%s); the row was not sent", n,
+            cells.size(), header.size(), String.join(", ", header)));
+        continue;
+      }
       ObjectNode o = BraidClient.JSON.createObjectNode();
       for (int i = 0; i < header.size() && i < cells.size(); i++) {
         String name = header.get(i);
@@ -275,9 +332,6 @@ public final class IngestCommand implements Callable<Integer> {
           continue;
         }
         Csv.put(o, name, cell, types.getOrDefault(name, "string"));
-      }
-      if (cells.size() > header.size()) {
-        o.put("_extra_cells", cells.size() - header.size()); // the server rejects it as an unknown field
       }
       sender.add(o.toString(), n);
     }

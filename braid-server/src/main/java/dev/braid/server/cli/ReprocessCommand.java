@@ -47,6 +47,9 @@ public final class ReprocessCommand implements Callable<Integer> {
       + "end (only events from now on) or a cut such as [120,98]")
   String from;
 
+  @Option(names = "--no-progress", description = "do not show a progress bar")
+  boolean noProgress;
+
   @Option(names = "--no-wait", description = "return once the build has started")
   boolean noWait;
 
@@ -86,7 +89,7 @@ public final class ReprocessCommand implements Callable<Integer> {
       return 0;
     }
     long t0 = System.nanoTime();
-    ProgressBar bar = client.json ? null : Progress.bar("reprocess " + view + " v" + id, -1, "events",
+    ProgressBar bar = client.json || noProgress ? null : Progress.bar("reprocess " + view + " v" + id, -1, "events",
         command.commandLine().getErr());
     JsonNode versions;
     JsonNode mine;

@@ -55,6 +55,10 @@ public final class ServerCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (port < 0 || port > 65_535) {
+      throw new CommandLine.ParameterException(command.commandLine(),
+          "--port must be a TCP port, 1 to 65535 (or 0 for any free one), got " + port);
+    }
     if (selectors < 0) {
       throw new CommandLine.ParameterException(command.commandLine(),
           "--selectors must be 0 (one per CPU) or more, got " + selectors);

@@ -278,6 +278,7 @@ public final class BraidServer implements AutoCloseable {
   private Javalin createApp() {
     return Javalin.create(cfg -> {
       cfg.http.maxRequestSize = config.maxBodyBytes() + 1; // BraidServer enforces the limit itself
+      cfg.http.prefer405over404 = true; // a known path with another method: 405, not "no endpoint"
       cfg.startup.showJavalinBanner = false;
       // point reads skip the servlet layer; Javalin puts its servlet context inside this wrapper
       cfg.jetty.modifyServer(server -> server.setHandler(pointReads));
@@ -310,6 +311,8 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e)));
       cfg.routes.exception(UnavailableException.class, (e, ctx) -> problem(ctx, unavailable(e)));
+      cfg.routes.exception(dev.braid.IdempotencyConflictException.class, (e, ctx) -> problem(ctx,
+          new Problem(422, "idempotency-key-reused", "Idempotency key reused", e.getMessage())));
       cfg.routes.exception(UnknownNameException.class,
           (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage())));
       cfg.routes.exception(Exception.class, (e, ctx) -> {
@@ -478,14 +481,7 @@ public final class BraidServer implements AutoCloseable {
       lines = lineNumbers.stream().mapToInt(Integer::intValue).toArray();
       result = b.ingestText(stream, events, lines, idempotencyKey);
     } else {
-      JsonNode root;
-      try {
-        root = Json.parse(body);
-      } catch (JsonProcessingException e) {
-        throw Problem.badRequest("malformed-json", String.format("the body is not valid JSON at line %d, column %d: "
-            + "%s; nothing was ingested", e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
-            e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), e.getOriginalMessage()));
-      }
+      JsonNode root = Json.parse(body, "; nothing was ingested");
       List<JsonNode> events = new ArrayList<>();
       if (root == null || root.isMissingNode()) {
         throw Problem.badRequest("empty-body", "the body is empty: send a JSON array of events");
@@ -574,12 +570,16 @@ public final class BraidServer implements AutoCloseable {
         + "bytes; split it into smaller requests (the limit is the server's --max-body)", max));
   }
 
+  /** The body as UTF-8 text, without a leading byte-order mark; invalid UTF-8 is a 400 naming the first bad byte. */
   private static String decodeUtf8(byte[] body) {
     CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
         .onUnmappableCharacter(CodingErrorAction.REPORT);
     ByteBuffer in = ByteBuffer.wrap(body);
     try {
       CharBuffer chars = d.decode(in);
+      if (chars.length() > 0 && chars.charAt(0) == '\uFEFF') {
+        chars.position(1); // a byte-order mark, as some editors and spreadsheets write: not part of the first event
+      }
       return chars.toString();
     } catch (CharacterCodingException e) {
       throw Problem.badRequest("invalid-utf8", "the body is not valid UTF-8 (first bad byte at offset " + in.position()
@@ -642,7 +642,14 @@ public final class BraidServer implements AutoCloseable {
     long from = timeParam(ctx, "from", Long.MIN_VALUE);
     long to = timeParam(ctx, "to", Long.MAX_VALUE);
     long t0 = System.nanoTime();
-    ViewResult r = from == Long.MIN_VALUE && to == Long.MAX_VALUE ? b.get(view, key) : b.get(view, key, from, to);
+    ViewResult r;
+    try {
+      r = from == Long.MIN_VALUE && to == Long.MAX_VALUE ? b.get(view, key) : b.get(view, key, from, to);
+    } catch (UnknownNameException e) {
+      throw e;
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-parameter", e.getMessage()); // a time range on a view without windows
+    }
     pointReads.timer(view).record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
     ctx.status(200).contentType(JSON).result(Json.resultBytes(r));
   }
@@ -654,12 +661,7 @@ public final class BraidServer implements AutoCloseable {
       throw new Problem(415, "unsupported-media-type", "Unsupported media type",
           "send {\"keys\": [...]} as application/json");
     }
-    JsonNode root;
-    try {
-      root = Json.parse(readBody(ctx));
-    } catch (JsonProcessingException e) {
-      throw Problem.badRequest("malformed-json", "the body is not valid JSON: " + e.getOriginalMessage());
-    }
+    JsonNode root = Json.parse(readBody(ctx), "");
     List<String> list = keys(root);
     ObjectNode o = Json.MAPPER.createObjectNode();
     ArrayNode results = o.putArray("results");

@@ -548,7 +548,30 @@ final class Json {
     return o;
   }
 
-  static JsonNode parse(byte[] body) throws java.io.IOException {
-    return MAPPER.readTree(body);
+  /**
+   * The one JSON value of a request body, or null when it is empty. Malformed JSON, and anything
+   * after the value (a second value, or NDJSON sent as {@code application/json}), are a 400
+   * {@code malformed-json} problem naming the line and column; {@code consequence} ends its detail
+   * (e.g. {@code "; nothing was ingested"}).
+   */
+  static JsonNode parse(byte[] body, String consequence) {
+    try (com.fasterxml.jackson.core.JsonParser p = MAPPER.getFactory().createParser(body)) {
+      JsonNode root = MAPPER.readTree(p);
+      if (root != null && p.nextToken() != null) {
+        com.fasterxml.jackson.core.JsonLocation at = p.currentTokenLocation();
+        throw Problem.badRequest("malformed-json", String.format("the body holds more than one JSON value: another "
+            + "starts at line %d, column %d; send one JSON value (events as one array, or one event per line as "
+            + "application/x-ndjson)%s", at.getLineNr(), at.getColumnNr(), consequence));
+      }
+      return root;
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+      String where = at == null || at.getLineNr() < 1 ? "" : String.format(" at line %d, column %d", at.getLineNr(),
+          at.getColumnNr());
+      throw Problem.badRequest("malformed-json", "the body is not valid JSON" + where + ": "
+          + dev.braid.ingest.Ingestor.jsonError(e) + consequence);
+    } catch (java.io.IOException e) {
+      throw Problem.badRequest("malformed-json", "the body cannot be read as JSON: " + e.getMessage() + consequence);
+    }
   }
 }

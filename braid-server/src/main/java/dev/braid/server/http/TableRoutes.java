@@ -1,6 +1,5 @@
 package dev.braid.server.http;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -215,16 +214,7 @@ final class TableRoutes {
   }
 
   private static ObjectNode parseObject(byte[] bytes, String expected) {
-    JsonNode root;
-    try {
-      root = Json.parse(bytes);
-    } catch (JsonProcessingException e) {
-      throw Problem.badRequest("malformed-json", String.format("the body is not valid JSON at line %d, column %d: %s",
-          e.getLocation() == null ? 0 : e.getLocation().getLineNr(),
-          e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), e.getOriginalMessage()));
-    } catch (IOException e) {
-      throw Problem.badRequest("malformed-json", "the body cannot be read as JSON: " + e.getMessage());
-    }
+    JsonNode root = Json.parse(bytes, "");
     if (root == null || root.isMissingNode()) {
       throw Problem.badRequest("empty-body", "the body is empty: send " + expected);
     }

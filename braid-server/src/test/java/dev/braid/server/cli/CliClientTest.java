@@ -174,6 +174,71 @@ class CliClientTest {
     assertThat(down.err()).contains("cannot reach Braid at http://127.0.0.1:1");
   }
 
+  /** Inputs a new user sends by mistake: each is named precisely, and nothing is dropped unseen. */
+  @Test
+  void shouldNameWhatIsWrongWithAFileAUrlOrAResumedRun() throws Exception {
+    // a CSV as spreadsheets save it: a byte-order mark, and a row with a cell missing
+    Path csv = dir.resolve("excel.csv");
+    Files.write(csv, ("\uFEFFproduct,amount,units,ts\ntea,1.25,3,2026-11-22T11:00:00Z\njam,2,5\n"
+        + "fig,1,1,5,extra\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    Run excel = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
+    assertThat(excel.exit()).as(excel.out() + excel.err()).isEqualTo(1);
+    assertThat(excel.out()).contains("sales: 1 event accepted, 2 rejected")
+        .contains("rejected line 3: 3 cells where the header has 4 (product, amount, units, ts); the row was not sent")
+        .contains("rejected line 4: 5 cells where the header has 4").contains("2 CSV rows were not sent");
+    awaitUnits("tea", 3);
+
+    // two JSON arrays in one .json file: the second is not silently ignored
+    Path two = dir.resolve("two.json");
+    Files.writeString(two, "[{\"product\": \"fig\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}]\n"
+        + "[{\"product\": \"fig\", \"amount\": 1.0, \"units\": 1, \"ts\": 2}]\n");
+    Run twice = braid("ingest", "sales", two.toString(), url(), "--no-progress");
+    assertThat(twice.exit()).isEqualTo(1);
+    assertThat(twice.err()).contains("the file holds more than one JSON value: another starts at line 2");
+
+    // resuming a run with another --batch: its keys name other events, so the server refuses them
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < 10; i++) {
+      lines.append("{\"product\": \"plum\", \"amount\": 1.0, \"units\": 1, \"ts\": ").append(i).append("}\n");
+    }
+    Path nd = dir.resolve("plums.ndjson");
+    Files.writeString(nd, lines);
+    Run first = braid("ingest", "sales", nd.toString(), url(), "--no-progress", "--batch", "4", "--key-prefix", "p1");
+    assertThat(first.exit()).as(first.err()).isZero();
+    Run again = braid("ingest", "sales", nd.toString(), url(), "--no-progress", "--batch", "4", "--key-prefix", "p1");
+    assertThat(again.out()).contains("10 events accepted").contains("10 of the accepted events were already in the stream");
+    Run other = braid("ingest", "sales", nd.toString(), url(), "--no-progress", "--batch", "5", "--key-prefix", "p1");
+    assertThat(other.exit()).isEqualTo(1);
+    assertThat(other.err()).contains("Idempotency-Key 'p1-1' was used for other events", "(HTTP 422)",
+        "resume with the same FILE, --format and --batch as that run");
+    awaitUnits("plum", 10);
+
+    Run directory = braid("ingest", "sales", dir.toString(), url());
+    assertThat(directory.exit()).isEqualTo(2);
+    assertThat(directory.err()).contains(dir + " is a directory");
+    Run badUrl = braid("status", "--url=not-a-url");
+    assertThat(badUrl.exit()).isEqualTo(2);
+    assertThat(badUrl.err()).contains("--url must be the server's http:// or https:// address", "got 'not-a-url'");
+    Run ranged = braid("query", "revenue", "tea", url(), "--from", "2026-11-01T00:00:00Z");
+    assertThat(ranged.exit()).isEqualTo(1);
+    assertThat(ranged.err()).contains("view 'revenue' has no windows");
+    Run noSpec = braid("validate", dir.resolve("nofile.yaml").toString());
+    assertThat(noSpec.exit()).isEqualTo(1);
+    assertThat(noSpec.err()).contains("nofile.yaml: no such file").doesNotContain("Exception");
+    Run dirSpec = braid("validate", dir.toString());
+    assertThat(dirSpec.err()).contains("it is a directory; give the spec file");
+    Path plainFile = dir.resolve("plain-file");
+    Files.writeString(plainFile, "x");
+    Path spec = dir.resolve("spec.yaml");
+    Files.writeString(spec, SPEC);
+    Run dataIsAFile = braid("server", "--spec", spec.toString(), "--data", plainFile.toString(), "--port", "0");
+    assertThat(dataIsAFile.exit()).isEqualTo(1);
+    assertThat(dataIsAFile.err()).contains(plainFile + " exists and is not a directory").doesNotContain("BRAID_DEBUG");
+    Run port = braid("server", "--spec", dir.resolve("nofile.yaml").toString(), "--port", "99999");
+    assertThat(port.exit()).isEqualTo(2);
+    assertThat(port.err()).contains("--port must be a TCP port, 1 to 65535 (or 0 for any free one), got 99999");
+  }
+
   @Test
   void shouldValidateASpecOfflineAndPrintEveryErrorWithItsPath() throws Exception {
     Path good = dir.resolve("good.yaml");

@@ -104,9 +104,11 @@ class ReprocessCliTest {
   @Test
   void shouldHoldWhenAskedAndActivateOnCommand() throws Exception {
     Path view = write("view.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: count, u: sum(units)}\n");
-    Run r = braid("reprocess", "by_product", "--spec", view.toString(), "--hold", url(), "--poll-millis=20");
+    Run r = braid("reprocess", "by_product", "--spec", view.toString(), "--hold", url(), "--poll-millis=20",
+        "--no-progress");
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(r.out()).contains("version 2 has caught up and is held").contains("braid activate by_product 2");
+    assertThat(r.err()).as("no progress bar").doesNotContain("reprocess by_product");
     Run v = braid("versions", "by_product", url());
     assertThat(v.out()).contains("building").contains("held 3,000/3,000 events, lag 0");
     Run st = braid("status", url());

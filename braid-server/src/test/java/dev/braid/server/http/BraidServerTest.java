@@ -251,9 +251,42 @@ class BraidServerTest {
         "{\"keys\": [");
     assertProblem(get("/v1/streams/nope/dead-letters"), 404, "unknown stream 'nope'");
     assertProblem(post("/v1/views/nope/batch", null, ""), 404, "unknown view 'nope'");
+    // more than one JSON value: NDJSON sent as application/json, a second array, trailing text
+    String one = sale("kiwi", "s1", 1.0, 1, "2026-11-22T10:00:00Z");
+    assertProblem(post("/v1/streams/sales/events", "application/json", one + "\n" + one), 400,
+        "more than one JSON value: another starts at line 2, column 1");
+    assertProblem(post("/v1/streams/sales/events", "application/json", "[" + one + "] [" + one + "]"), 400,
+        "more than one JSON value");
+    assertProblem(post("/v1/streams/sales/events", "application/json", "[" + one + "] garbage"), 400,
+        "not valid JSON at line 1");
+    assertThat(revenueCount("kiwi")).as("nothing of those was ingested").isZero();
+    String deep = json(post("/v1/streams/sales/events", "application/json", "[".repeat(100))).path("detail").asText();
+    assertThat(deep).contains("nesting depth (65) exceeds the maximum allowed (64)")
+        .doesNotContain("line 0", "StreamReadConstraints");
+    // Jackson's source description is left out of the detail
+    assertThat(json(post("/v1/streams/sales/events", "application/json", "{\"product\": [")).path("detail").asText())
+        .doesNotContain("Source", "REDACTED");
+    assertProblem(get("/v1/views/revenue/keys/kiwi?from=2026-11-01T00:00:00Z"), 400,
+        "view 'revenue' has no windows");
+    assertProblem(get("/v1/views/revenue/keys:batchGet"), 405, "GET is not allowed on /v1/views/revenue/keys:batchGet");
+    assertProblem(send("DELETE", "/v1/status", null, null), 405, "DELETE is not allowed on /v1/status");
     JsonNode unseen = json(get("/v1/views/revenue/keys/never-seen"));
     assertThat(unseen.path("found").asBoolean()).isFalse();
     assertThat(unseen.path("values").path("n").asLong()).isZero();
+  }
+
+  /** A byte-order mark before the first event, as some editors write one, is not part of the event. */
+  @Test
+  void shouldIngestABodyThatStartsWithAByteOrderMark() throws Exception {
+    start();
+    String bom = "\uFEFF";
+    HttpResponse<String> nd = post("/v1/streams/sales/events", "application/x-ndjson",
+        bom + sale("kiwi", "s1", 1.0, 1, "2026-11-22T10:00:00Z") + "\n");
+    assertThat(json(nd).path("accepted").asInt()).as(nd.body()).isEqualTo(1);
+    HttpResponse<String> js = post("/v1/streams/sales/events", "application/json",
+        bom + "[" + sale("kiwi", "s1", 1.0, 1, "2026-11-22T10:00:00Z") + "]");
+    assertThat(json(js).path("accepted").asInt()).as(js.body()).isEqualTo(1);
+    awaitCount("kiwi", 2);
   }
 
   @Test

@@ -98,6 +98,43 @@ class IdempotentIngestHttpTest {
         .offset(1)).as("events in the log").isEqualTo(3);
   }
 
+  long salesInLog() {
+    return server.braid().log().stream("sales").end().offset(0) + server.braid().log().stream("sales").end().offset(1);
+  }
+
+  /**
+   * A key reused for other events is refused whole (422 naming the key and the event that differs):
+   * its events are neither answered as duplicates of the first request's (dropped) nor appended; a
+   * true retry of the first request is still acknowledged as before.
+   */
+  @Test
+  void shouldRefuseAKeyReusedForOtherEventsAndAppendNothingOfThem() throws Exception {
+    assertThat(post("sales", "order-7", SALES).statusCode()).isEqualTo(200);
+    String other = SALES.replace("\"fig\",\"amount\":2.0", "\"fig\",\"amount\":999.0");
+    HttpResponse<String> reused = post("sales", "order-7", other);
+    assertThat(reused.statusCode()).as(reused.body()).isEqualTo(422);
+    assertThat(reused.headers().firstValue("Content-Type").orElse("")).startsWith("application/problem+json");
+    JsonNode p = JSON.readTree(reused.body());
+    assertThat(p.path("type").asText()).isEqualTo("/problems/idempotency-key-reused");
+    assertThat(p.path("detail").asText()).contains("Idempotency-Key 'order-7'", "stream 'sales'", "event 1 differs",
+        "nothing of this request was ingested");
+    assertThat(salesInLog()).as("events in the log").isEqualTo(3);
+
+    // more events than the first request: the first three match, the fourth is new; still refused
+    String longer = SALES + "{\"product\":\"plum\",\"amount\":4.0,\"ts\":1700000000000}\n";
+    HttpResponse<String> extended = post("sales", "order-7", longer.replace("\"kiwi\",\"amount\":3.0",
+        "\"kiwi\",\"amount\":3.5"));
+    assertThat(extended.statusCode()).as(extended.body()).isEqualTo(422);
+    assertThat(salesInLog()).isEqualTo(3);
+
+    HttpResponse<String> retry = post("sales", "order-7", SALES);
+    assertThat(retry.statusCode()).as(retry.body()).isEqualTo(200);
+    assertThat(JSON.readTree(retry.body()).path("duplicates").asInt()).isEqualTo(3);
+    HttpResponse<String> fresh = post("sales", "order-8", other);
+    assertThat(JSON.readTree(fresh.body()).path("duplicates").asInt()).isZero();
+    assertThat(salesInLog()).isEqualTo(6);
+  }
+
   @Test
   void shouldNotAppendAPaymentReSentWithTheSameIdField() throws Exception {
     String one = "{\"user\":\"ann\",\"txn_id\":\"t-1\",\"ts\":1700000000000}\n";
