@@ -341,9 +341,6 @@ public final class Ingestor {
         rejections.add(new IngestResult.Rejection(i, error));
       }
     }
-    if (!rejections.isEmpty()) {
-      recordDeadLetters(rejections, source, now);
-    }
     // Distinct ids: a repeat inside the request is answered with its first occurrence's position.
     x.firstById.clear();
     int distinct = 0;
@@ -359,24 +356,40 @@ public final class Ingestor {
         st.distinct[distinct++] = s;
       }
     }
+    // With an idempotency key, the key itself is claimed too: its entry points at a record the
+    // earlier request with the key stored (see storedDifferently), and requests with one key wait
+    // for each other here.
+    int claims = distinct;
+    if (keyPrefix != null) {
+      st.ensureClaims(distinct + 1);
+      x.hasher.hash(keyPrefix, 0, keyPrefix.length); // "K#", which no event id K'#i/n equals
+      st.claimHi[distinct] = x.hasher.hi;
+      st.claimLo[distinct] = x.hasher.lo;
+      claims++;
+    }
     Object owner = new Object();
     try {
-      dedup.claim(st.claimHi, st.claimLo, distinct, now, owner, st.claimed);
+      dedup.claim(st.claimHi, st.claimLo, claims, now, owner, st.claimed);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("ingest into '" + stream.name() + "' was interrupted while another request "
           + "appended the same ids; nothing of this request was appended", e);
     }
     if (keyPrefix != null) {
-      String difference = storedDifferently(st, distinct, n);
+      String difference;
+      try {
+        difference = storedDifferently(st, distinct, n);
+      } catch (RuntimeException e) {
+        releaseNew(st, claims, owner); // a log read failed: nothing is appended, and nothing stays reserved
+        throw e;
+      }
       if (difference != null) {
-        for (int d = 0; d < distinct; d++) {
-          if (st.claimed[d] == DedupIndex.NEW) {
-            dedup.release(st.claimHi[d], st.claimLo[d], owner);
-          }
-        }
+        releaseNew(st, claims, owner);
         throw new dev.braid.IdempotencyConflictException(stream.name(), idempotencyKey, difference);
       }
+    }
+    if (!rejections.isEmpty()) {
+      recordDeadLetters(rejections, source, now);
     }
     for (int p = 0; p < x.builders.length; p++) {
       x.builders[p].clear();
@@ -394,7 +407,7 @@ public final class Ingestor {
         x.indexes[p].add(s);
       }
     }
-    int appended = appendClaimed(x, st, now, owner);
+    int appended = appendClaimed(x, st, now, owner, keyPrefix == null ? -1 : distinct);
     Map<Integer, List<Long>> positions = new java.util.TreeMap<>();
     for (int s = 0; s < st.n; s++) {
       long pos = st.position[st.first[s]];
@@ -405,29 +418,30 @@ public final class Ingestor {
     return new IngestResult(stream.name(), st.n, positions, rejections, st.n - appended);
   }
 
-  /**
-   * For a request with an idempotency key: null when it is a retry of the earlier request with the
-   * key, as far as that one was stored; else how it differs. Ids are {@code key#index}, and the first
-   * event staged (the first valid one) has {@code key#index/size}, the request's number of events.
-   * <ul>
-   *   <li>That first id not found while another is: the earlier request had another size (a larger
-   *       request whose first events match would otherwise append its extra events as new). The
-   *       first event's partition is appended first ({@link #appendClaimed}), so an earlier attempt
-   *       that stored anything stored it.
-   *   <li>Each event found must be stored with the same key and value bytes. This reads those records
-   *       from the log, one reader per partition in offset order: only retries pay for it. A record
-   *       that retention removed meanwhile cannot be compared and is taken as the same.
-   * </ul>
-   */
-  private String storedDifferently(Staged st, int distinct, int requestSize) {
-    if (distinct > 0 && st.claimed[0] == DedupIndex.NEW) {
-      for (int d = 1; d < distinct; d++) {
-        if (st.claimed[d] != DedupIndex.NEW) {
-          return String.format("that request had another number of events than this one's %d (event %d was "
-              + "stored for it, the first event was not)", requestSize, st.index[st.distinct[d]]);
-        }
+  /** Drops the reservations of the first {@code claims} claimed ids that were new. */
+  private void releaseNew(Staged st, int claims, Object owner) {
+    for (int d = 0; d < claims; d++) {
+      if (st.claimed[d] == DedupIndex.NEW) {
+        dedup.release(st.claimHi[d], st.claimLo[d], owner);
       }
     }
+  }
+
+  /**
+   * For a request with an idempotency key {@code K}: null when it is a retry of the earlier request
+   * with the key, as far as that one was stored; else how it differs. Event {@code i} of a request
+   * of {@code n} events has the id {@code K#i/n}, whatever the other events are, and the key's own
+   * entry ({@code claimed[distinct]}) points at a record of the earlier request:
+   * <ul>
+   *   <li>that record's id must name the same number of events (a larger request whose first events
+   *       match would otherwise append its extra events beside events stored under the next key; a
+   *       smaller one would be acknowledged as what it is not);
+   *   <li>each event found must be stored with the same key and value bytes.
+   * </ul>
+   * Reads those records from the log, one reader per partition in offset order: only retries pay
+   * for it. A record that retention removed meanwhile cannot be compared and is taken as the same.
+   */
+  private String storedDifferently(Staged st, int distinct, int requestSize) {
     Map<Integer, java.util.TreeMap<Long, Integer>> stored = new java.util.TreeMap<>();
     for (int d = 0; d < distinct; d++) {
       long c = st.claimed[d];
@@ -436,26 +450,38 @@ public final class Ingestor {
             .put(DedupIndex.offset(c), st.distinct[d]);
       }
     }
+    long keyEntry = st.claimed[distinct];
+    int keyPartition = keyEntry == DedupIndex.NEW ? -1 : DedupIndex.partition(keyEntry);
+    long keyOffset = keyEntry == DedupIndex.NEW ? -1 : DedupIndex.offset(keyEntry);
+    if (keyPartition >= 0) {
+      stored.computeIfAbsent(keyPartition, q -> new java.util.TreeMap<>());
+    }
+    String sizeDiffers = null;
+    String eventDiffers = null;
     int firstDiffering = -1; // staged index of the first event (in request order) that differs
-    long[] at = new long[2];
     for (Map.Entry<Integer, java.util.TreeMap<Long, Integer>> e : stored.entrySet()) {
       int p = e.getKey();
       java.util.TreeMap<Long, Integer> want = e.getValue();
-      long from = Math.max(want.firstKey(), stream.startOffset(p));
-      if (from > want.lastKey()) {
+      long first = want.isEmpty() ? keyOffset : p == keyPartition ? Math.min(want.firstKey(), keyOffset) : want.firstKey();
+      long last = want.isEmpty() ? keyOffset : p == keyPartition ? Math.max(want.lastKey(), keyOffset) : want.lastKey();
+      long from = Math.max(first, stream.startOffset(p));
+      if (from > last) {
         continue;
       }
       try (LogReader r = stream.reader(p, from)) {
-        while (r.position() <= want.lastKey()) {
+        while (r.position() <= last) {
           RecordCursor c = r.poll();
           boolean any = false;
           while (c.next()) {
             any = true;
+            if (p == keyPartition && c.offset() == keyOffset) {
+              sizeDiffers = otherSize(c, requestSize);
+            }
             Integer s = want.get(c.offset());
             if (s != null && (firstDiffering < 0 || s < firstDiffering) && !sameRecord(st, s, c)) {
               firstDiffering = s;
-              at[0] = p;
-              at[1] = c.offset();
+              eventDiffers = String.format("event %d differs from the event stored for it at partition %d, offset %d",
+                  st.index[s], p, c.offset());
             }
           }
           if (!any) {
@@ -464,8 +490,22 @@ public final class Ingestor {
         }
       }
     }
-    return firstDiffering < 0 ? null : String.format("event %d differs from the event stored for it at partition %d, "
-        + "offset %d", st.index[firstDiffering], at[0], at[1]);
+    return sizeDiffers != null ? sizeDiffers : eventDiffers;
+  }
+
+  /** Null when the record {@code c} has the id {@code K#i/n} of a request of {@code requestSize} events; else why not. */
+  private static String otherSize(RecordCursor c, int requestSize) {
+    if (c.idOffset() < 0) {
+      return null; // not a keyed record: nothing to tell
+    }
+    String id = StandardCharsets.UTF_8.decode(c.buffer().slice(c.idOffset(), c.idLength())).toString();
+    int slash = id.lastIndexOf('/');
+    if (slash < id.lastIndexOf('#')) {
+      return "that request was stored before ids named its size, so it cannot be told apart from this one";
+    }
+    String earlier = id.substring(slash + 1);
+    return earlier.equals(Integer.toString(requestSize)) ? null
+        : "that request had " + earlier + " events, this one has " + requestSize;
   }
 
   /** Whether staged event {@code s} has the key and value bytes of the record {@code c} is on. */
@@ -478,17 +518,17 @@ public final class Ingestor {
   }
 
   /**
-   * Appends each partition's batch of claimed ids, the first staged event's partition first, and
-   * commits their positions; when an append fails, releases the ids that were not appended (those
-   * appended stay committed: they are in the log) and rethrows. Returns the events appended.
+   * Appends each partition's batch of claimed ids and commits their positions, and, for a request
+   * with an idempotency key ({@code keyClaim} its index among the claims, else -1), the key's own
+   * entry at the first record appended when the key was new; when an append fails, releases the ids
+   * that were not appended (those appended stay committed: they are in the log) and rethrows.
+   * Returns the events appended.
    */
-  private int appendClaimed(Scratch x, Staged st, long now, Object owner) {
+  private int appendClaimed(Scratch x, Staged st, long now, Object owner, int keyClaim) {
     int appended = 0;
-    int partitions = x.builders.length;
-    int firstPartition = st.n > 0 ? st.partition[0] : 0; // the first event's first (see storedDifferently)
+    boolean keyPending = keyClaim >= 0 && st.claimed[keyClaim] == DedupIndex.NEW;
     try {
-      for (int k = 0; k < partitions; k++) {
-        int p = (firstPartition + k) % partitions;
+      for (int p = 0; p < x.builders.length; p++) {
         if (x.builders[p].isEmpty()) {
           continue;
         }
@@ -500,19 +540,27 @@ public final class Ingestor {
           st.appended[s] = true;
           dedup.commit(st.hi[s], st.lo[s], p, r.offset(j), now, owner);
         }
+        if (keyPending && r.count() > 0) {
+          dedup.commit(st.claimHi[keyClaim], st.claimLo[keyClaim], p, r.offset(0), now, owner);
+          keyPending = false;
+        }
         appended += r.count();
       }
       return appended;
     } finally {
-      for (int q = 0; q < partitions; q++) {
+      for (int q = 0; q < x.builders.length; q++) {
         for (int s : x.indexes[q]) {
           if (!st.appended[s]) {
             dedup.release(st.hi[s], st.lo[s], owner);
           }
         }
       }
+      if (keyPending) { // nothing was appended: the key names no stored request
+        dedup.release(st.claimHi[keyClaim], st.claimLo[keyClaim], owner);
+      }
     }
   }
+
 
   /**
    * Stages the encoded event {@code i} with its id into {@code st}; returns why it is rejected, or null.
@@ -528,10 +576,8 @@ public final class Ingestor {
     if (keyPrefix != null) {
       System.arraycopy(keyPrefix, 0, st.data, idAt, keyPrefix.length);
       idLength = keyPrefix.length + writeDecimal(i, st.data, idAt + keyPrefix.length);
-      if (s == 0) { // the first event staged also names the request's size: see storedDifferently
-        st.data[idAt + idLength++] = '/';
-        idLength += writeDecimal(requestSize, st.data, idAt + idLength);
-      }
+      st.data[idAt + idLength++] = '/'; // and the request's size: see storedDifferently
+      idLength += writeDecimal(requestSize, st.data, idAt + idLength);
     } else {
       ByteBuffer value = ByteBuffer.wrap(e.value(), 0, e.valueLength());
       x.reader.wrap(value, 0, e.valueLength());
@@ -631,6 +677,15 @@ public final class Ingestor {
       return n;
     }
 
+    /** Makes room for {@code n} claims (the distinct ids and an idempotency key's own entry). */
+    void ensureClaims(int n) {
+      if (n > claimHi.length) {
+        claimHi = java.util.Arrays.copyOf(claimHi, n);
+        claimLo = java.util.Arrays.copyOf(claimLo, n);
+        claimed = java.util.Arrays.copyOf(claimed, n);
+      }
+    }
+
     /** Makes room for {@code bytes} from the start of slot {@code s}. */
     void ensure(int s, int bytes) {
       long need = (long) start[s] + bytes;
@@ -688,6 +743,16 @@ public final class Ingestor {
             c.buffer().get(c.idOffset(), id, 0, len);
             hasher.hash(id, 0, len);
             dedup.put(hasher.hi, hasher.lo, p, c.offset(), c.ingestTime());
+            if (idField < 0) { // K#i/n: the key's own entry, at any record of its request (see storedDifferently)
+              int hash = len - 1;
+              while (hash >= 0 && id[hash] != '#') {
+                hash--;
+              }
+              if (hash > 0) {
+                hasher.hash(id, 0, hash + 1); // the key's entry: "K#"
+                dedup.put(hasher.hi, hasher.lo, p, c.offset(), c.ingestTime());
+              }
+            }
             added++;
           }
           if (!any) {

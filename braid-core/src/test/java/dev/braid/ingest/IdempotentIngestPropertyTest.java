@@ -173,8 +173,8 @@ class IdempotentIngestPropertyTest {
         int p = ls.partitionFor(user.getBytes(StandardCharsets.UTF_8));
         int k = next.merge(p, 1, Integer::sum) - 1;
         String pos = p + "@" + res.positions().get(p).get(k);
-        // the first event of a keyed request also names its size (Ingestor.storedDifferently)
-        String id = e.containsKey("txn") ? (String) e.get("txn") : r.key() + "#" + i + (i == 0 ? "/" + r.events().size() : "");
+        // a keyed request's ids also name its size (Ingestor.storedDifferently)
+        String id = e.containsKey("txn") ? (String) e.get("txn") : r.key() + "#" + i + "/" + r.events().size();
         String first = model.positionOfId.putIfAbsent(r.stream() + "/" + id, pos);
         assertThat(pos).as("%s: position of id %s", ctx, id).isEqualTo(first == null ? pos : first);
         model.userOfId.computeIfAbsent(r.stream(), s -> new HashMap<>()).put(id, user);

@@ -141,9 +141,9 @@ class IdempotentIngestTest {
         .hasMessageContaining("nothing of this request was ingested");
     assertThatThrownBy(() -> in.ingestMaps(events(5, "t"), "k"))
         .isInstanceOf(dev.braid.IdempotencyConflictException.class)
-        .hasMessageContaining("that request had another number of events than this one's 5");
+        .hasMessageContaining("that request had 4 events, this one has 5");
     assertThatThrownBy(() -> in.ingestMaps(events(3, "t"), "k"))
-        .hasMessageContaining("another number of events than this one's 3");
+        .hasMessageContaining("that request had 4 events, this one has 3");
     assertThat(idsInLog()).hasSize(4);
     IngestResult retry = in.ingestMaps(events(4, "t"), "k");
     assertThat(retry.duplicates()).isEqualTo(4);
@@ -154,56 +154,95 @@ class IdempotentIngestTest {
   }
 
   /**
-   * An append that fails part-way keeps the partitions it stored; the retry of that request appends
-   * the rest, because the first event's partition is always among those stored first, and the
-   * events it finds are the same.
+   * An append that fails part-way keeps the partitions it stored; the retry of that request (the
+   * same size, the events found the same) appends the rest.
    */
   @Test
   void shouldAppendTheRestOfARequestWhoseAppendFailedPartWay() {
-    java.util.concurrent.atomic.AtomicInteger failOn = new java.util.concurrent.atomic.AtomicInteger(-1);
-    LogStream failing = new LogStream() {
-      public String name() {
-        return stream.name();
-      }
-
-      public dev.braid.log.StreamConfig config() {
-        return stream.config();
-      }
-
-      public dev.braid.log.AppendResult append(int partition, dev.braid.log.RecordBatchBuilder batch) {
-        if (partition == failOn.get()) {
-          throw new IllegalStateException("injected: partition " + partition + " cannot be written");
-        }
-        return stream.append(partition, batch);
-      }
-
-      public LogReader reader(int partition, long fromOffset) {
-        return stream.reader(partition, fromOffset);
-      }
-
-      public long endOffset(int partition) {
-        return stream.endOffset(partition);
-      }
-
-      public long startOffset(int partition) {
-        return stream.startOffset(partition);
-      }
-
-      public void flush() {
-        stream.flush();
-      }
-    };
+    FaultyStream failing = new FaultyStream(stream);
     Ingestor in = new Ingestor(payments().build(), failing, clock::get);
     List<Map<String, Object>> batch = events(10, "t");
-    int firstPartition = stream.partitionFor("u0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    failOn.set((firstPartition + 1) % PARTITIONS); // after the first event's partition
+    int last = -1; // the last partition any event goes to: those before it are appended
+    for (Map<String, Object> e : batch) {
+      last = Math.max(last, stream.partitionFor(((String) e.get("user")).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    }
+    failing.failAppendsTo = last;
     assertThatThrownBy(() -> in.ingestMaps(batch, "k")).hasMessageContaining("injected");
     int stored = idsInLog().size();
     assertThat(stored).as("the first event's partition was appended").isGreaterThan(0).isLessThan(10);
-    failOn.set(-1);
+    failing.failAppendsTo = -1;
     IngestResult retry = in.ingestMaps(batch, "k");
     assertThat(retry.duplicates()).isEqualTo(stored);
     assertThat(idsInLog()).hasSize(10);
+  }
+
+  /** A one-event request has no other event to compare: the key's own entry still knows its size. */
+  @Test
+  void shouldRefuseALargerRequestAfterAOneEventRequestWithTheSameKey() {
+    Ingestor in = ingestor(payments().build());
+    in.ingestMaps(events(1, "t"), "k");
+    assertThatThrownBy(() -> in.ingestMaps(events(3, "t"), "k"))
+        .hasMessageContaining("that request had 1 events, this one has 3");
+    assertThatThrownBy(() -> in.ingestMaps(events(1, "x"), "k")).hasMessageContaining("event 0 differs");
+    assertThat(idsInLog()).containsExactly("k#0/1");
+  }
+
+  /**
+   * An event's id does not depend on which other events were valid: one rejected at the first
+   * attempt (here by max_future, which depends on the clock) and accepted at the retry is appended
+   * then, and the others are found, not appended twice.
+   */
+  @Test
+  void shouldNotAppendTwiceWhenTheRetryAcceptsAnEventTheFirstAttemptRejected() {
+    clock.set(1_764_000_000_000L);
+    Ingestor in = ingestor(payments().maxFuture(java.time.Duration.ofSeconds(10)).build());
+    List<Map<String, Object>> batch = events(3, "t");
+    batch.get(0).put("ts", clock.get() + 15_000L); // 15 s ahead: rejected now, accepted 6 s later
+    for (Map<String, Object> e : batch.subList(1, 3)) {
+      e.put("ts", clock.get());
+    }
+    IngestResult first = in.ingestMaps(batch, "k");
+    assertThat(first.rejections()).extracting(IngestResult.Rejection::index).containsExactly(0);
+    clock.addAndGet(6_000L);
+    IngestResult retry = in.ingestMaps(batch, "k");
+    assertThat(retry.rejections()).isEmpty();
+    assertThat(retry.duplicates()).isEqualTo(2);
+    assertThat(idsInLog()).containsExactlyInAnyOrder("k#0/3", "k#1/3", "k#2/3");
+  }
+
+  /** The key's entry is rebuilt from the log at open: a restarted ingest still refuses another size. */
+  @Test
+  void shouldRefuseAnotherSizeAfterTheIndexIsRebuiltFromTheLog() {
+    ingestor(payments().build()).ingestMaps(events(4, "t"), "k");
+    Ingestor reopened = ingestor(payments().build());
+    assertThat(reopened.rebuildDedupIndex()).isEqualTo(4);
+    assertThatThrownBy(() -> reopened.ingestMaps(events(6, "t"), "k"))
+        .hasMessageContaining("that request had 4 events, this one has 6");
+    assertThat(reopened.ingestMaps(events(4, "t"), "k").duplicates()).isEqualTo(4);
+    assertThat(idsInLog()).hasSize(4);
+  }
+
+  /** A log read that fails during the comparison releases what the request reserved: the next retry does not wait. */
+  @Test
+  void shouldReleaseItsClaimsWhenReadingTheStoredEventsFails() throws Exception {
+    FaultyStream flaky = new FaultyStream(stream);
+    Ingestor in = new Ingestor(payments().build(), flaky, clock::get);
+    flaky.failAppendsTo = PARTITIONS - 1; // the first attempt stores part of the request
+    assertThatThrownBy(() -> in.ingestMaps(events(5, "t"), "k")).hasMessageContaining("injected");
+    int stored = idsInLog().size();
+    assertThat(stored).isBetween(1, 4);
+    flaky.failAppendsTo = -1;
+    flaky.failReads = true; // the retry reserves the missing events' ids, then cannot compare the others
+    assertThatThrownBy(() -> in.ingestMaps(events(5, "t"), "k")).hasMessageContaining("injected");
+    flaky.failReads = false;
+    java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      java.util.concurrent.Future<IngestResult> retry = other.submit(() -> in.ingestMaps(events(5, "t"), "k"));
+      assertThat(retry.get(10, java.util.concurrent.TimeUnit.SECONDS).duplicates()).isEqualTo(stored);
+    } finally {
+      other.shutdownNow();
+    }
+    assertThat(idsInLog()).hasSize(5);
   }
 
   @Test
@@ -217,7 +256,7 @@ class IdempotentIngestTest {
     assertThat(retry.rejections()).isEqualTo(first.rejections());
     assertThat(retry.positions()).isEqualTo(first.positions());
     assertThat(retry.duplicates()).isEqualTo(4);
-    assertThat(idsInLog()).containsExactlyInAnyOrder("k#0/5", "k#1", "k#3", "k#4");
+    assertThat(idsInLog()).containsExactlyInAnyOrder("k#0/5", "k#1/5", "k#3/5", "k#4/5");
   }
 
   @Test
@@ -310,7 +349,7 @@ class IdempotentIngestTest {
 
     Ingestor reopened = ingestor(spec);
     assertThat(reopened.rebuildDedupIndex()).isEqualTo(4);
-    assertThat(reopened.dedupEntries()).isEqualTo(4);
+    assertThat(reopened.dedupEntries()).as("four ids and the key's own entry").isEqualTo(5);
     IngestResult retried = reopened.ingestMaps(events(4, "t"), "recent");
     assertThat(retried.duplicates()).isEqualTo(4);
     assertThat(retried.positions()).isEqualTo(recent.positions());
@@ -402,5 +441,50 @@ class IdempotentIngestTest {
         .isInstanceOf(RuntimeException.class));
     assertThat(in.dedupEntries()).isZero();
     log = FileLog.open(dir.resolve("log"));
+  }
+
+  /** {@code stream} with faults to inject: appends to one partition fail, or every reader fails to open. */
+  private static final class FaultyStream implements LogStream {
+    private final LogStream stream;
+    volatile int failAppendsTo = -1;
+    volatile boolean failReads;
+
+    FaultyStream(LogStream stream) {
+      this.stream = stream;
+    }
+
+    public String name() {
+      return stream.name();
+    }
+
+    public dev.braid.log.StreamConfig config() {
+      return stream.config();
+    }
+
+    public dev.braid.log.AppendResult append(int partition, dev.braid.log.RecordBatchBuilder batch) {
+      if (partition == failAppendsTo) {
+        throw new IllegalStateException("injected: partition " + partition + " cannot be written");
+      }
+      return stream.append(partition, batch);
+    }
+
+    public LogReader reader(int partition, long fromOffset) {
+      if (failReads) {
+        throw new IllegalStateException("injected: partition " + partition + " cannot be read");
+      }
+      return stream.reader(partition, fromOffset);
+    }
+
+    public long endOffset(int partition) {
+      return stream.endOffset(partition);
+    }
+
+    public long startOffset(int partition) {
+      return stream.startOffset(partition);
+    }
+
+    public void flush() {
+      stream.flush();
+    }
   }
 }

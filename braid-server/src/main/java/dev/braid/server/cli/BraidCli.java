@@ -78,7 +78,7 @@ public final class BraidCli implements Callable<Integer> {
       return "no such file or directory: " + file;
     }
     if (e instanceof java.nio.file.FileAlreadyExistsException) {
-      return file + " exists and is not a directory";
+      return file + " already exists (a file where a directory, or a new file, was expected)";
     }
     if (e instanceof java.nio.file.AccessDeniedException) {
       return "permission denied: " + file;

@@ -214,6 +214,8 @@ public final class IngestCommand implements Callable<Integer> {
     final StringBuilder body = new StringBuilder();
     final List<Integer> lines = new ArrayList<>();
     int batches;
+    /** Events given to {@link #add} so far. */
+    long added;
 
     Sender(BraidClient http, ProgressBar bar) {
       this.http = http;
@@ -221,6 +223,7 @@ public final class IngestCommand implements Callable<Integer> {
     }
 
     void add(String event, int line) {
+      added++;
       body.append(event).append('\n');
       lines.add(line);
       if (lines.size() >= batch) {
@@ -287,13 +290,17 @@ public final class IngestCommand implements Callable<Integer> {
         sender.add(event.toString(), line);
       }
       if (p.nextToken() != null) {
-        throw new BraidCli.CommandFailedException("the file holds more than one JSON value: another starts at line "
-            + p.currentTokenLocation().getLineNr() + " after the array of events ends; the events before it were "
-            + "sent", 1);
+        int line = p.currentTokenLocation().getLineNr();
+        sender.flush();
+        throw new BraidCli.CommandFailedException(String.format("the file holds more than one JSON value: another "
+            + "starts at line %d, after the array of events; the array's %,d events were sent, nothing after it",
+            line, sender.added), 1);
       }
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BraidCli.CommandFailedException("the file is not a valid JSON array: "
-          + dev.braid.ingest.Ingestor.jsonError(e) + " at line " + e.getLocation().getLineNr(), 1);
+      sender.flush();
+      throw new BraidCli.CommandFailedException(String.format("the file is not a valid JSON array: %s at line %d; "
+          + "the %,d events before it were sent, nothing after it", dev.braid.ingest.Ingestor.jsonError(e),
+          e.getLocation().getLineNr(), sender.added), 1);
     }
   }
 

@@ -151,7 +151,7 @@ class IdempotentIngestCrashTest {
         int p = s.partitionFor(("e" + i).getBytes(StandardCharsets.UTF_8));
         int k = next.merge(p, 1, Integer::sum) - 1;
         long acked = retry.path("positions").path(Integer.toString(p)).get(k).asLong();
-        String id = "batch-1#" + i + (i == 0 ? "/50" : ""); // the first event's id also names the request's size
+        String id = "batch-1#" + i + "/50"; // a keyed request's ids also name its size
         assertThat(positionOfId.get(id)).as(id).isEqualTo(p + "@" + acked);
       }
       for (int i = 0; i < 50; i++) {
