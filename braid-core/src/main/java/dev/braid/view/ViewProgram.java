@@ -106,6 +106,8 @@ final class ViewProgram {
   static final int FOLDED = 1;
   /** {@link #applyTimed} result bit: at least one of the event's windows had closed too long ago. */
   static final int LATE = 2;
+  /** {@link #applyTimed} result: the event has no group key (its {@code group_by} value is null), so the view leaves it out. */
+  static final int NULL_KEY = 4;
 
   ViewProgram(ViewSpec spec, EventSchema schema) {
     this(spec, schema, true);
@@ -379,14 +381,15 @@ final class ViewProgram {
    * skips the event here as it does there.
    */
   boolean apply(GroupTable table, Scratch x, RecordChunk k, int j, int partition) {
-    return applyTimed(table, x, k, j, partition, Long.MIN_VALUE) != 0;
+    return (applyTimed(table, x, k, j, partition, Long.MIN_VALUE) & FOLDED) != 0;
   }
 
   /**
    * Folds record {@code j} of chunk {@code k} as {@link #apply(GroupTable, Scratch, RecordChunk, int, int)}
    * does, except into windows that end at or before {@code lateEnd} (the speed layer passes its
    * partition's watermark minus {@code allowed_lateness}; {@code Long.MIN_VALUE} adds to every window).
-   * Returns a mask of {@link #FOLDED} and {@link #LATE}; 0 when the filter rejects the event or its key is null.
+   * Returns a mask of {@link #FOLDED} and {@link #LATE}; {@link #NULL_KEY} when its key is null; 0 when the
+   * filter rejects the event.
    * A folded event's key is marked changed in {@code table} when a changes-feed pass may need it
    * (see {@link #markIfPassNeedsIt}).
    */
@@ -401,14 +404,14 @@ final class ViewProgram {
       keyId = constantKeyId(table, x);
     } else if (recordKeyField < 0) {
       if (!key.extract(e, x.key)) {
-        return 0;
+        return NULL_KEY;
       }
       byte[] kb = x.key.bytes();
       int kl = x.key.length();
       keyId = table.findOrInsertKey(kb, kl, GroupTable.hash(kb, kl));
     } else {
       if (e.isNull(recordKeyField)) {
-        return 0;
+        return NULL_KEY;
       }
       keyId = table.findOrInsertKey(k.buffer[j], k.keyOffset[j], k.keyLength[j], k.hash[j]);
     }
@@ -479,7 +482,7 @@ final class ViewProgram {
       pd.maxEventTime = et;
     }
     if (allowedLateness < 0) {
-      return apply(pd.table, x, k, j, pd.partition) ? FOLDED : 0;
+      return applyTimed(pd.table, x, k, j, pd.partition, Long.MIN_VALUE);
     }
     int r = applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.lateReference(), maxOutOfOrder));
     if ((r & LATE) != 0) {

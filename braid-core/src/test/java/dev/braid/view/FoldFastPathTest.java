@@ -217,6 +217,39 @@ class FoldFastPathTest {
 
   // ---------------------------------------------------------------------------------------------
 
+  /**
+   * The fold tells the speed layer which events it left out for having no group key (so that it can
+   * say so once), apart from events the filter rejects and events it folded.
+   */
+  @org.junit.jupiter.api.Test
+  void shouldTellAnEventWithoutAGroupKeyFromOneTheFilterRejected() {
+    EventSchema schema = schema(FieldType.STRING);
+    ViewProgram program = new ViewProgram(ViewSpec.builder("v").from("e").groupBy("s").filter("l > 0")
+        .aggregate("n", "count").build(), schema);
+    EventEncoder encoder = new EventEncoder(schema);
+    EventEncoder.Encoded enc = new EventEncoder.Encoded();
+    List<Rec> records = new ArrayList<>();
+    List<Map<String, Object>> events = List.of(Map.of("k", "a", "l", 1L, "s", "x", "ts", 1L),
+        Map.of("k", "b", "l", 1L, "ts", 2L), Map.of("k", "c", "l", -1L, "ts", 3L),
+        Map.of("k", "d", "l", -1L, "s", "y", "ts", 4L));
+    for (Map<String, Object> e : events) {
+      assertThat(encoder.encode(e, 0L, enc)).isNull();
+      records.add(new Rec(enc.key().clone(), Arrays.copyOf(enc.value(), enc.valueLength()), enc.eventTime()));
+    }
+    GroupTable table = program.newTable(4);
+    ViewProgram.Scratch x = program.scratch();
+    RecordChunk chunk = new RecordChunk();
+    ListCursor c = new ListCursor(records, ByteOrder.BIG_ENDIAN);
+    c.next();
+    chunk.fill(c, Long.MAX_VALUE, RecordChunk.CAPACITY);
+    int[] results = new int[chunk.size];
+    for (int j = 0; j < chunk.size; j++) {
+      results[j] = program.applyTimed(table, x, chunk, j, 0, Long.MIN_VALUE);
+    }
+    assertThat(results).containsExactly(ViewProgram.FOLDED, ViewProgram.NULL_KEY, 0, 0);
+    assertThat(table.keyCount()).isEqualTo(1);
+  }
+
   private record Rec(byte[] key, byte[] value, long eventTime) {}
 
   private static List<Rec> randomRecords(Random rnd, EventSchema schema, FieldType keyType, int n) {
