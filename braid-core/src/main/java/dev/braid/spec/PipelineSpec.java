@@ -165,10 +165,27 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
    * duplicate key: {@code views.v.aggregate.n}), with the line and column in the message; else at
    * the line and column.
    */
+  private static final java.util.regex.Pattern DUPLICATE_KEY = java.util.regex.Pattern.compile("Duplicate field '(.*)'");
+
   private static SpecError syntaxError(String source, JsonProcessingException e, String what) {
     JsonLocation loc = e.getLocation();
     String at = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
     String path = e.getProcessor() instanceof JsonParser parser ? dottedPath(parser.getParsingContext()) : "";
+    java.util.regex.Matcher duplicate = DUPLICATE_KEY.matcher(e.getOriginalMessage());
+    if (duplicate.matches() && path.contains(".")) {
+      // legal to a YAML reader that keeps the last one, but a spec names each thing once
+      String parent = path.substring(0, path.lastIndexOf('.'));
+      String kind = switch (parent.substring(parent.lastIndexOf('.') + 1)) {
+        case "streams" -> "stream";
+        case "views" -> "view";
+        case "tables" -> "table";
+        case "aggregate" -> "aggregate";
+        case "fields" -> "field";
+        default -> "key";
+      };
+      return new SpecError(source, path, String.format("duplicate %s '%s'%s: a spec names each %s once", kind,
+          duplicate.group(1), at.isEmpty() ? "" : " (again at " + at + ")", kind));
+    }
     if (path.isEmpty()) {
       return new SpecError(source, at, what + ": " + e.getOriginalMessage());
     }

@@ -257,14 +257,27 @@ class PipelineSpecTest {
         """);
     assertThat(e.source()).isEqualTo(FILE);
     assertThat(e.path()).isEqualTo("streams.s.key");
-    assertThat(e.message()).isEqualTo("not valid YAML at line 5, column 8: Duplicate field 'key'");
+    assertThat(e.message()).isEqualTo("duplicate key 'key' (again at line 5, column 8): a spec names each key once");
+    SpecError stream = onlyError("""
+        streams:
+          s:
+            key: k
+            fields: {k: string}
+          s:
+            key: k
+            fields: {k: string}
+        """);
+    assertThat(stream.path()).isEqualTo("streams.s");
+    assertThat(stream.message()).isEqualTo("duplicate stream 's' (again at line 5, column 4): a spec names each "
+        + "stream once");
   }
 
   @Test
   void shouldRejectDuplicateAggregateNamesWithTheirPath() {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("biggest: max(amount)", "n: max(amount)"));
     assertThat(e.path()).matches("views\\.\\w+\\.aggregate\\.n");
-    assertThat(e.message()).startsWith("not valid YAML at line 18,").contains("Duplicate field 'n'");
+    assertThat(e.message()).startsWith("duplicate aggregate 'n' (again at line 18,").endsWith("a spec names each "
+        + "aggregate once");
   }
 
   @Test
