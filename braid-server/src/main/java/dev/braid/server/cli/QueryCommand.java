@@ -57,8 +57,9 @@ public final class QueryCommand implements Callable<Integer> {
     Table t = new Table("aggregate", "value");
     for (Iterator<Map.Entry<String, JsonNode>> it = r.path("values").fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
-      t.row(e.getKey(), e.getValue().isNull() ? "null" : e.getValue().isTextual() ? e.getValue().asText()
-          : e.getValue().toString());
+      JsonNode v = e.getValue();
+      t.row(e.getKey(), v.isNull() ? "null" : v.isTextual() ? v.asText() : v.isDouble() ? readable(v.doubleValue())
+          : v.toString());
     }
     t.print(out);
     if (r.has("windows")) {
@@ -75,5 +76,16 @@ public final class QueryCommand implements Callable<Integer> {
         a.path("version").asLong(), a.path("cut"), a.path("position"));
     out.flush();
     return 0;
+  }
+
+  /**
+   * A double for a person: at most 12 significant digits, so a sum of prices reads 114.15 rather
+   * than its exact binary value 114.14999999999999 ({@code --json} keeps the exact value).
+   */
+  static String readable(double d) {
+    if (!Double.isFinite(d)) {
+      return Double.toString(d);
+    }
+    return new java.math.BigDecimal(d).round(new java.math.MathContext(12)).stripTrailingZeros().toPlainString();
   }
 }
