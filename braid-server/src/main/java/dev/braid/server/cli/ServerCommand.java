@@ -75,6 +75,9 @@ public final class ServerCommand implements Callable<Integer> {
     try {
       server = BraidServer.start(spec, data, BraidServer.Config.defaults().withBind(bind).withPort(port)
           .withMaxBodyBytes(maxBody).withCheckpointEvery(checkpointEvery).withSelectors(selectors));
+    } catch (io.javalin.util.JavalinBindException e) {
+      throw new BraidCli.CommandFailedException(String.format("port %d on %s is taken by another process: stop it, or "
+          + "choose another --port (0 picks a free one)", port, bind), 1);
     } catch (IllegalStateException e) {
       throw new BraidCli.CommandFailedException(e.getMessage(), 1);
     }

@@ -236,6 +236,11 @@ class CliClientTest {
     Run dataIsAFile = braid("server", "--spec", spec.toString(), "--data", plainFile.toString(), "--port", "0");
     assertThat(dataIsAFile.exit()).isEqualTo(1);
     assertThat(dataIsAFile.err()).contains(plainFile + " already exists (a file where a directory, or a new file, was expected)").doesNotContain("BRAID_DEBUG");
+    Run taken = braid("server", "--spec", spec.toString(), "--data", dir.resolve("other-data").toString(), "--port",
+        Integer.toString(server.port()));
+    assertThat(taken.exit()).isEqualTo(1);
+    assertThat(taken.err()).contains("port " + server.port() + " on 127.0.0.1 is taken by another process")
+        .doesNotContain("BRAID_DEBUG");
     Run port = braid("server", "--spec", dir.resolve("nofile.yaml").toString(), "--port", "99999");
     assertThat(port.exit()).isEqualTo(2);
     assertThat(port.err()).contains("--port must be a TCP port, 1 to 65535 (or 0 for any free one), got 99999");
