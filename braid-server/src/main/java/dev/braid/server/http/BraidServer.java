@@ -615,7 +615,7 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
     long from = longParam(ctx, "from", 0);
-    int limit = (int) Math.min(1000, Math.max(1, longParam(ctx, "limit", 100)));
+    int limit = limitParam(ctx);
     List<DeadLetter> letters = b.deadLetters(stream, from, limit);
     long next = letters.isEmpty() ? from : letters.get(letters.size() - 1).offset() + 1;
     ok(ctx, Json.deadLetters(stream, letters, next));
@@ -625,7 +625,7 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
     long from = longParam(ctx, "from", 0);
-    int limit = (int) Math.min(1000, Math.max(1, longParam(ctx, "limit", 100)));
+    int limit = limitParam(ctx);
     List<dev.braid.LateEvent> events = b.lateEvents(stream, from, limit);
     long next = events.isEmpty() ? from : events.get(events.size() - 1).offset() + 1;
     ok(ctx, Json.lateEvents(stream, events, next));
@@ -888,6 +888,18 @@ public final class BraidServer implements AutoCloseable {
       new java.util.TreeMap<>(f.unavailable()).forEach(u::put);
     }
   }
+
+  /** The page size {@code ?limit=}: 1 to {@value #MAX_PAGE} entries, {@value #DEFAULT_PAGE} when absent. */
+  private static int limitParam(Context ctx) {
+    long limit = longParam(ctx, "limit", DEFAULT_PAGE);
+    if (limit < 1 || limit > MAX_PAGE) {
+      throw Problem.badRequest("bad-parameter", "query parameter 'limit' must be 1 to " + MAX_PAGE + ", got " + limit);
+    }
+    return (int) limit;
+  }
+
+  private static final int DEFAULT_PAGE = 100;
+  private static final int MAX_PAGE = 1000;
 
   private static long longParam(Context ctx, String name, long def) {
     String v = ctx.queryParam(name);

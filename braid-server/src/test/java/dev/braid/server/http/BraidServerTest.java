@@ -250,6 +250,8 @@ class BraidServerTest {
     assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"ids\": []}"), 400,
         "{\"keys\": [");
     assertProblem(get("/v1/streams/nope/dead-letters"), 404, "unknown stream 'nope'");
+    assertProblem(get("/v1/streams/sales/dead-letters?limit=-1"), 400, "'limit' must be 1 to 1000, got -1");
+    assertProblem(get("/v1/streams/sales/late?limit=5000"), 400, "'limit' must be 1 to 1000, got 5000");
     assertProblem(post("/v1/views/nope/batch", null, ""), 404, "unknown view 'nope'");
     // more than one JSON value: NDJSON sent as application/json, a second array, trailing text
     String one = sale("kiwi", "s1", 1.0, 1, "2026-11-22T10:00:00Z");
