@@ -64,7 +64,12 @@ public final class ReprocessCommand implements Callable<Integer> {
     } catch (java.nio.file.NoSuchFileException e) {
       throw new BraidCli.CommandFailedException("no such file: " + spec, 2);
     } catch (IOException e) {
-      throw new BraidCli.CommandFailedException("cannot read " + spec + ": " + e, 2);
+      throw new BraidCli.CommandFailedException(java.nio.file.Files.isDirectory(spec) ? spec + " is a directory: give "
+          + "the file with the view's new definition" : "cannot read " + spec + ": " + e.getMessage(), 2);
+    }
+    if (new String(body, java.nio.charset.StandardCharsets.UTF_8).isBlank()) {
+      throw new BraidCli.CommandFailedException(spec + " is empty: give the view's new definition (as under views: "
+          + "in a spec, e.g. from, group_by, aggregate) or a whole spec", 2);
     }
     BraidClient http = new BraidClient(client.url);
     String path = "/v1/views/" + BraidClient.enc(view);

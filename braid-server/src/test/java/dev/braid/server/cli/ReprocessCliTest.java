@@ -137,6 +137,10 @@ class ReprocessCliTest {
     Run r = braid("reprocess", "by_product", "--spec", bad.toString(), url());
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).contains("aggregate.n").contains("HTTP 400");
+    Path empty = write("empty.yaml", "\n");
+    Run e = braid("reprocess", "by_product", "--spec", empty.toString(), url());
+    assertThat(e.exit()).isEqualTo(2);
+    assertThat(e.err()).contains(empty + " is empty: give the view's new definition");
 
     Path failing = write("failing.yaml", "from: sales\ngroup_by: store\nmode: kappa\nfilter: \"6 / units > 1\"\n"
         + "aggregate: {n: count}\n");
