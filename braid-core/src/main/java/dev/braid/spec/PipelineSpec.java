@@ -160,29 +160,25 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     return parse(text, file.toString());
   }
 
+  /** Jackson's message for a key given twice in one mapping. */
+  private static final java.util.regex.Pattern DUPLICATE_KEY = java.util.regex.Pattern.compile("Duplicate field '(.*)'");
+
   /**
    * A parse error as a spec error: at the spec path where the parser stopped when it knows one (a
    * duplicate key: {@code views.v.aggregate.n}), with the line and column in the message; else at
    * the line and column.
    */
-  private static final java.util.regex.Pattern DUPLICATE_KEY = java.util.regex.Pattern.compile("Duplicate field '(.*)'");
-
   private static SpecError syntaxError(String source, JsonProcessingException e, String what) {
     JsonLocation loc = e.getLocation();
     String at = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
     String path = e.getProcessor() instanceof JsonParser parser ? dottedPath(parser.getParsingContext()) : "";
-    java.util.regex.Matcher duplicate = DUPLICATE_KEY.matcher(e.getOriginalMessage());
+    java.util.regex.Matcher duplicate = DUPLICATE_KEY.matcher(String.valueOf(e.getOriginalMessage()));
     if (duplicate.matches() && path.contains(".")) {
       // legal to a YAML reader that keeps the last one, but a spec names each thing once
       String parent = path.substring(0, path.lastIndexOf('.'));
-      String kind = switch (parent.substring(parent.lastIndexOf('.') + 1)) {
-        case "streams" -> "stream";
-        case "views" -> "view";
-        case "tables" -> "table";
-        case "aggregate" -> "aggregate";
-        case "fields" -> "field";
-        default -> "key";
-      };
+      String kind = parent.equals("streams") ? "stream" : parent.equals("views") ? "view"
+          : parent.equals("tables") ? "table" : parent.matches("views\\.[^.]+\\.aggregate") ? "aggregate"
+          : parent.matches("(streams|tables)\\.[^.]+\\.fields") ? "field" : "key";
       return new SpecError(source, path, String.format("duplicate %s '%s'%s: a spec names each %s once", kind,
           duplicate.group(1), at.isEmpty() ? "" : " (again at " + at + ")", kind));
     }

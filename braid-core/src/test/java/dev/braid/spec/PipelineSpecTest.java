@@ -270,6 +270,16 @@ class PipelineSpecTest {
     assertThat(stream.path()).isEqualTo("streams.s");
     assertThat(stream.message()).isEqualTo("duplicate stream 's' (again at line 5, column 4): a spec names each "
         + "stream once");
+    // a stream named like a section: the kind comes from where the key is, not from the names
+    SpecError named = onlyError("""
+        streams:
+          views:
+            key: k
+            fields: {k: string}
+            key: k
+        """);
+    assertThat(named.path()).isEqualTo("streams.views.key");
+    assertThat(named.message()).startsWith("duplicate key 'key'");
   }
 
   @Test

@@ -79,13 +79,16 @@ public final class QueryCommand implements Callable<Integer> {
   }
 
   /**
-   * A double for a person: at most 12 significant digits, so a sum of prices reads 114.15 rather
-   * than its exact binary value 114.14999999999999 ({@code --json} keeps the exact value).
+   * A double for a person: at most 15 significant digits, so a sum of prices reads 114.15 rather
+   * than its binary value 114.14999999999999 ({@code --json} keeps the exact value); very large or
+   * small magnitudes in scientific notation.
    */
   static String readable(double d) {
     if (!Double.isFinite(d)) {
       return Double.toString(d);
     }
-    return new java.math.BigDecimal(d).round(new java.math.MathContext(12)).stripTrailingZeros().toPlainString();
+    java.math.BigDecimal r = new java.math.BigDecimal(d).round(new java.math.MathContext(15)).stripTrailingZeros();
+    double a = Math.abs(d);
+    return a != 0 && (a >= 1e15 || a < 1e-6) ? r.toString() : r.toPlainString();
   }
 }

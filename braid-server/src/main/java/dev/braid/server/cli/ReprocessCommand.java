@@ -65,7 +65,8 @@ public final class ReprocessCommand implements Callable<Integer> {
       throw new BraidCli.CommandFailedException("no such file: " + spec, 2);
     } catch (IOException e) {
       throw new BraidCli.CommandFailedException(java.nio.file.Files.isDirectory(spec) ? spec + " is a directory: give "
-          + "the file with the view's new definition" : "cannot read " + spec + ": " + e.getMessage(), 2);
+          + "the file with the view's new definition" : e instanceof java.nio.file.FileSystemException f
+              ? BraidCli.describe(f) : "cannot read " + spec + ": " + e, 2);
     }
     if (new String(body, java.nio.charset.StandardCharsets.UTF_8).isBlank()) {
       throw new BraidCli.CommandFailedException(spec + " is empty: give the view's new definition (as under views: "

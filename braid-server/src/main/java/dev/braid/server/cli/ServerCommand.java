@@ -76,8 +76,13 @@ public final class ServerCommand implements Callable<Integer> {
       server = BraidServer.start(spec, data, BraidServer.Config.defaults().withBind(bind).withPort(port)
           .withMaxBodyBytes(maxBody).withCheckpointEvery(checkpointEvery).withSelectors(selectors));
     } catch (io.javalin.util.JavalinBindException e) {
-      throw new BraidCli.CommandFailedException(String.format("port %d on %s is taken by another process: stop it, or "
-          + "choose another --port (0 picks a free one)", port, bind), 1);
+      String why = e.getMessage() == null ? "" : e.getMessage();
+      throw new BraidCli.CommandFailedException(why.contains("already in use")
+          ? String.format("port %d on %s is taken by another process: stop it, or choose another --port (0 picks a "
+              + "free one)", port, bind)
+          : String.format("cannot listen on %s port %d: %s%s", bind, port, why,
+              e.getCause() == null || e.getCause().getMessage() == null ? "" : " (" + e.getCause().getMessage() + ")"),
+          1);
     } catch (IllegalStateException e) {
       throw new BraidCli.CommandFailedException(e.getMessage(), 1);
     }

@@ -8,13 +8,16 @@ import org.junit.jupiter.api.Test;
 class QueryCommandTest {
 
   @Test
-  void shouldShowADoubleWithAtMostTwelveSignificantDigits() {
+  void shouldShowADoubleWithAtMostFifteenSignificantDigits() {
     assertThat(QueryCommand.readable(0.1 + 0.2)).isEqualTo("0.3");
     assertThat(QueryCommand.readable(114.14999999999999)).isEqualTo("114.15");
     assertThat(QueryCommand.readable(3.5)).isEqualTo("3.5");
     assertThat(QueryCommand.readable(-2.0)).isEqualTo("-2");
-    assertThat(QueryCommand.readable(123456789012345.0)).isEqualTo("123456789012000");
-    assertThat(QueryCommand.readable(0.000123456789012345)).isEqualTo("0.000123456789012");
+    assertThat(QueryCommand.readable(123456789012345.0)).isEqualTo("123456789012345");
+    assertThat(QueryCommand.readable(1234567890123.45)).isEqualTo("1234567890123.45");
+    assertThat(QueryCommand.readable(0.000123456789012345)).isEqualTo("0.000123456789012345");
+    assertThat(QueryCommand.readable(1e300)).isEqualTo("1E+300");
+    assertThat(QueryCommand.readable(0.0)).isEqualTo("0");
     assertThat(QueryCommand.readable(Double.NaN)).isEqualTo("NaN");
     assertThat(QueryCommand.readable(Double.NEGATIVE_INFINITY)).isEqualTo("-Infinity");
   }
