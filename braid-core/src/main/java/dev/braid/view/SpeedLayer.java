@@ -469,13 +469,13 @@ final class SpeedLayer implements AutoCloseable {
     }
 
     /**
-     * Says, once per view and partition, that the view leaves out events without a group key (as SQL
-     * would make a NULL group, a user may expect them counted somewhere).
+     * Says, once per view, partition and version, that the view leaves out events without a group
+     * key (where SQL would make a NULL group, a user may expect them counted somewhere).
      */
     private void reportNullKey(Target t, long offset) {
       LOG.warn("view '{}': the event at offset {} of stream '{}' partition {} has no value for group_by '{}', so "
-          + "the view leaves it out, as every such event (reported once per partition)", t.program.spec.name(),
-          offset, stream.name(), partition, t.program.spec.groupBy());
+          + "the view leaves it out, as every such event (reported once per partition and version)",
+          t.program.spec.name(), offset, stream.name(), partition, t.program.spec.groupBy());
     }
 
     private void reportEventError(Target t, long offset, RuntimeException e) {

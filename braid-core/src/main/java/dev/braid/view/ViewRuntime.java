@@ -1160,6 +1160,7 @@ final class ViewRuntime {
     int part = pd.partition;
     java.util.function.LongSupplier liveLag = () -> stream.endOffset(part) - speed.position(part);
     ReplayYield yield = new ReplayYield();
+    boolean nullKeyReported = false;
     try (dev.braid.log.LogReader r = stream.reader(pd.partition, pd.writerPosition())) {
       while (r.position() < until && !closing && !rb.aborted) {
         rb.yielded.addAndGet(yield.await(liveLag));
@@ -1178,8 +1179,14 @@ final class ViewRuntime {
             for (int j = 0; j < k.size; j++) {
               long offset = k.offset[j];
               try {
-                if ((program.applySpeed(pd, x, k, j, speed.maxOutOfOrderMillis()) & ViewProgram.FOLDED) != 0) {
+                int result = program.applySpeed(pd, x, k, j, speed.maxOutOfOrderMillis());
+                if ((result & ViewProgram.FOLDED) != 0) {
                   folded++;
+                } else if (result == ViewProgram.NULL_KEY && !nullKeyReported) {
+                  nullKeyReported = true; // as the speed layer says it (SpeedLayer.reportNullKey)
+                  LOG.warn("view '{}': the event at offset {} of stream '{}' partition {} has no value for group_by "
+                      + "'{}', so version {} leaves it out, as every such event (reported once per partition and "
+                      + "version)", name, offset, stream.name(), pd.partition, program.spec.groupBy(), v.id);
                 }
               } catch (RuntimeException e) {
                 throw new ReplayFailure(String.format("the new definition failed on the event at offset %d of "
