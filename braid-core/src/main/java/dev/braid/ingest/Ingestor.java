@@ -188,11 +188,6 @@ public final class Ingestor {
   }
 
   /**
-   * Ingests events given as JSON text, one per element (e.g. the lines of an NDJSON body); text that
-   * is not JSON is rejected with the line and column of the problem. {@code lines[i]} is the line of
-   * element {@code i} in the request, for messages (null: {@code i + 1}).
-   */
-  /**
    * Jackson's description of malformed JSON without the source it names ({@code [Source: REDACTED
    * (...); line: 1, column: 1]} becomes {@code [line: 1, column: 1]}; the caller says where) and
    * without the name of the setting behind a limit ({@code , from `StreamReadConstraints...`}).
@@ -201,6 +196,11 @@ public final class Ingestor {
     return e.getOriginalMessage().replaceAll("\\[Source: [^;\\]]*; ", "[").replaceAll(", from `[^`]*`", "");
   }
 
+  /**
+   * Ingests events given as JSON text, one per element (e.g. the lines of an NDJSON body); text that
+   * is not JSON is rejected with the line and column of the problem. {@code lines[i]} is the line of
+   * element {@code i} in the request, for messages (null: {@code i + 1}).
+   */
   public IngestResult ingestText(List<String> events, int[] lines) {
     return ingestText(events, lines, null);
   }
@@ -462,8 +462,12 @@ public final class Ingestor {
     for (Map.Entry<Integer, java.util.TreeMap<Long, Integer>> e : stored.entrySet()) {
       int p = e.getKey();
       java.util.TreeMap<Long, Integer> want = e.getValue();
-      long first = want.isEmpty() ? keyOffset : p == keyPartition ? Math.min(want.firstKey(), keyOffset) : want.firstKey();
-      long last = want.isEmpty() ? keyOffset : p == keyPartition ? Math.max(want.lastKey(), keyOffset) : want.lastKey();
+      long first = want.isEmpty() ? Long.MAX_VALUE : want.firstKey();
+      long last = want.isEmpty() ? Long.MIN_VALUE : want.lastKey();
+      if (p == keyPartition) {
+        first = Math.min(first, keyOffset);
+        last = Math.max(last, keyOffset);
+      }
       long from = Math.max(first, stream.startOffset(p));
       if (from > last) {
         continue;
@@ -493,7 +497,10 @@ public final class Ingestor {
     return sizeDiffers != null ? sizeDiffers : eventDiffers;
   }
 
-  /** Null when the record {@code c} has the id {@code K#i/n} of a request of {@code requestSize} events; else why not. */
+  /**
+   * Null when the record {@code c} has the id {@code K#i/n} of a request of {@code requestSize}
+   * events; else why not.
+   */
   private static String otherSize(RecordCursor c, int requestSize) {
     if (c.idOffset() < 0) {
       return null; // not a keyed record: nothing to tell
@@ -560,7 +567,6 @@ public final class Ingestor {
       }
     }
   }
-
 
   /**
    * Stages the encoded event {@code i} with its id into {@code st}; returns why it is rejected, or null.

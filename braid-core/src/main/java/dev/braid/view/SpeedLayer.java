@@ -407,7 +407,7 @@ final class SpeedLayer implements AutoCloseable {
                   }
                   if (r == ViewProgram.NULL_KEY && !t.nullKeyReported) {
                     t.nullKeyReported = true;
-                    reportNullKey(t, k.offset[j]);
+                    LOG.warn(t.program.nullKeyNote(stream.name(), partition, k.offset[j]));
                   }
                 } catch (RuntimeException e) {
                   reportEventError(t, k.offset[j], e);
@@ -466,16 +466,6 @@ final class SpeedLayer implements AutoCloseable {
       long max = t.delta.lateReference(); // what the lateness decision counted from
       late.add(new LateLog.Pending(view, partition, k.offset[j], new String(key, java.nio.charset.StandardCharsets.UTF_8),
           k.eventTime[j], max == Long.MIN_VALUE ? max : max - maxOutOfOrder));
-    }
-
-    /**
-     * Says, once per view, partition and version, that the view leaves out events without a group
-     * key (where SQL would make a NULL group, a user may expect them counted somewhere).
-     */
-    private void reportNullKey(Target t, long offset) {
-      LOG.warn("view '{}': the event at offset {} of stream '{}' partition {} has no value for group_by '{}', so "
-          + "the view leaves it out, as every such event (reported once per partition and version)",
-          t.program.spec.name(), offset, stream.name(), partition, t.program.spec.groupBy());
     }
 
     private void reportEventError(Target t, long offset, RuntimeException e) {

@@ -106,8 +106,21 @@ final class ViewProgram {
   static final int FOLDED = 1;
   /** {@link #applyTimed} result bit: at least one of the event's windows had closed too long ago. */
   static final int LATE = 2;
-  /** {@link #applyTimed} result: the event has no group key (its {@code group_by} value is null), so the view leaves it out. */
+  /**
+   * {@link #applyTimed} result: the event has no group key (its {@code group_by} value is null), so
+   * the view leaves it out.
+   */
   static final int NULL_KEY = 4;
+
+  /**
+   * What the layers log, once per partition and version, when this view leaves out an event for
+   * {@link #NULL_KEY} (where SQL would make a NULL group, a user may expect it counted somewhere).
+   */
+  String nullKeyNote(String stream, int partition, long offset) {
+    return String.format("view '%s': the event at offset %d of stream '%s' partition %d has no value for group_by "
+        + "'%s', so the view leaves it out, as every such event (reported once per partition and version)",
+        spec.name(), offset, stream, partition, spec.groupBy());
+  }
 
   ViewProgram(ViewSpec spec, EventSchema schema) {
     this(spec, schema, true);

@@ -1183,10 +1183,8 @@ final class ViewRuntime {
                 if ((result & ViewProgram.FOLDED) != 0) {
                   folded++;
                 } else if (result == ViewProgram.NULL_KEY && !nullKeyReported) {
-                  nullKeyReported = true; // as the speed layer says it (SpeedLayer.reportNullKey)
-                  LOG.warn("view '{}': the event at offset {} of stream '{}' partition {} has no value for group_by "
-                      + "'{}', so version {} leaves it out, as every such event (reported once per partition and "
-                      + "version)", name, offset, stream.name(), pd.partition, program.spec.groupBy(), v.id);
+                  nullKeyReported = true; // as the speed layer reports it
+                  LOG.warn(program.nullKeyNote(stream.name(), pd.partition, offset));
                 }
               } catch (RuntimeException e) {
                 throw new ReplayFailure(String.format("the new definition failed on the event at offset %d of "

@@ -94,6 +94,16 @@ final class BraidClient {
     }
   }
 
+  /** An error answer of the server other than 503: its status, and its detail as the message. */
+  static final class ErrorAnswer extends BraidCli.CommandFailedException {
+    final int status;
+
+    ErrorAnswer(int status, String message) {
+      super(message, 1);
+      this.status = status;
+    }
+  }
+
   /** An answer of {@code 503 Service Unavailable}: worth the same request again later. */
   private static final class UnavailableAnswer extends BraidCli.CommandFailedException {
     UnavailableAnswer(String message) {
@@ -186,7 +196,7 @@ final class BraidClient {
     }
     if (r.statusCode() >= 400) {
       String detail = body.path("detail").asText(r.body()) + " (HTTP " + r.statusCode() + ")";
-      throw r.statusCode() == 503 ? new UnavailableAnswer(detail) : new BraidCli.CommandFailedException(detail, 1);
+      throw r.statusCode() == 503 ? new UnavailableAnswer(detail) : new ErrorAnswer(r.statusCode(), detail);
     }
     return body;
   }

@@ -166,8 +166,8 @@ public final class IngestCommand implements Callable<Integer> {
             rejected - firstRejections.size(), stream);
       }
       if (notSent > 0) {
-        out.printf("  %,d CSV %s not sent: %s cells do not match the header%n", notSent, notSent == 1 ? "row was" : "rows were",
-            notSent == 1 ? "its" : "their");
+        out.printf("  %,d CSV %s not sent: %s cells do not match the header%n", notSent,
+            notSent == 1 ? "row was" : "rows were", notSent == 1 ? "its" : "their");
       }
     }
     out.flush();
@@ -241,8 +241,8 @@ public final class IngestCommand implements Callable<Integer> {
         r = http.postIdempotent("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
             body.toString().getBytes(StandardCharsets.UTF_8), keyPrefix + "-" + batches, attempts,
             java.time.Duration.ofSeconds(timeoutSeconds));
-      } catch (BraidCli.CommandFailedException e) {
-        if (e.getMessage().endsWith("(HTTP 422)")) {
+      } catch (BraidClient.ErrorAnswer e) {
+        if (e.status == 422) {
           throw new BraidCli.CommandFailedException(e.getMessage() + "\n  batch " + batches + " (lines " + lines.get(0)
               + "-" + lines.get(lines.size() - 1) + ") is not what --key-prefix " + keyPrefix + " sent before: resume "
               + "with the same FILE, --format and --batch as that run, or send new events with a new --key-prefix", 1);
