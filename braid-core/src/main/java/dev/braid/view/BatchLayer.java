@@ -105,10 +105,15 @@ final class BatchLayer {
   /** A table is not spilled before it holds this many groups, however small its share. */
   static final int MIN_GROUPS_PER_RUN = 16;
 
-  /** Counters of a running cycle, read by status while it runs. */
-  record Counters(AtomicLong events, AtomicLong errors, AtomicLong runsWritten) {
+  /**
+   * Counters of a running cycle, read by status while it runs.
+   *
+   * @param withoutKey events the filter admitted that have no value for the view's group key, which
+   *     the Base leaves out (as the speed layer does)
+   */
+  record Counters(AtomicLong events, AtomicLong errors, AtomicLong runsWritten, AtomicLong withoutKey) {
     static Counters create(AtomicLong errors) {
-      return new Counters(new AtomicLong(), errors, new AtomicLong());
+      return new Counters(new AtomicLong(), errors, new AtomicLong(), new AtomicLong());
     }
   }
 
@@ -287,6 +292,7 @@ final class BatchLayer {
       newTable();
       try (LogReader r = stream.reader(partition, stream.startOffset(partition))) {
         long counted = 0;
+        long withoutKey = 0;
         while (r.position() < end) {
           RecordCursor c = r.poll();
           boolean any = false;
@@ -299,7 +305,9 @@ final class BatchLayer {
             for (int j = 0; j < chunk.size; j++) {
               any = true;
               try {
-                program.apply(table, x, chunk, j, partition);
+                if (program.applyTimed(table, x, chunk, j, partition, Long.MIN_VALUE) == ViewProgram.NULL_KEY) {
+                  withoutKey++;
+                }
               } catch (RuntimeException e) {
                 // The speed layer skips such an event too, so Base and Delta still agree.
                 counters.errors().incrementAndGet();
@@ -323,6 +331,7 @@ final class BatchLayer {
           }
         }
         counters.events().addAndGet(counted);
+        counters.withoutKey().addAndGet(withoutKey);
       }
       finish();
     }
@@ -665,6 +674,7 @@ final class BatchLayer {
       EventReader e = x.reader;
       try (LogReader r = stream.reader(partition, start)) {
         long counted = 0;
+        long withoutKey = 0;
         while (r.position() < end) {
           RecordCursor c = r.poll();
           boolean any = false;
@@ -674,7 +684,11 @@ final class BatchLayer {
             ByteBuffer buf = c.buffer();
             e.wrap(buf, c.valueOffset(), c.valueLength()).at(partition, c.offset(), c.eventTime());
             try {
-              if (!program.admit(e, x) || e.isNull(keyField)) {
+              if (!program.admit(e, x)) {
+                continue;
+              }
+              if (e.isNull(keyField)) {
+                withoutKey++;
                 continue;
               }
             } catch (RuntimeException ex) {
@@ -695,6 +709,7 @@ final class BatchLayer {
           }
         }
         counters.events().addAndGet(counted);
+        counters.withoutKey().addAndGet(withoutKey);
       }
     }
 

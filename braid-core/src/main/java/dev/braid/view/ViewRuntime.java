@@ -663,6 +663,7 @@ final class ViewRuntime {
       swap(next);
       batchProgress = null;
       lastBatch = stats;
+      noteWithoutKey(id, program, counters);
       batchCycles.incrementAndGet();
       batchNanos.addAndGet(System.nanoTime() - started);
       if (stats.runsWritten() > 0) {
@@ -675,6 +676,19 @@ final class ViewRuntime {
             stats.keys(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
       }
       return id;
+    }
+  }
+
+  /**
+   * Logs how many events the Base of version {@code id} left out for having no value for the group
+   * key, when there were any: the speed layer reports the first such event of each partition, and
+   * this gives the count over the log before the cut.
+   */
+  private void noteWithoutKey(long id, ViewProgram program, BatchLayer.Counters counters) {
+    long n = counters.withoutKey().get();
+    if (n > 0) {
+      LOG.warn("view '{}': the Base of version {} leaves out {} {} of stream '{}' with no value for group_by '{}'",
+          name, id, n, n == 1 ? "event" : "events", stream.name(), program.spec.groupBy());
     }
   }
 
@@ -1063,6 +1077,7 @@ final class ViewRuntime {
     Files.createDirectories(dir);
     new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters)
         .build(v.cut, file, dir.resolve("v" + v.id + ".spill"));
+    noteWithoutKey(v.id, program, counters);
     if (errors.get() > 0) {
       throw new ReplayFailure(String.format("the new definition failed on %d events of the log during the batch "
           + "recompute (an expression or aggregation that fails at run time)", errors.get()), null);

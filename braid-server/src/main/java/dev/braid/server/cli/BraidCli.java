@@ -12,7 +12,8 @@ import picocli.CommandLine.Spec;
  * The {@code braid} command line. Each subcommand is its own class; this one only wires them and
  * decides how errors look: a usage mistake prints the mistake and the command's usage and exits 2,
  * a failure while running prints one line {@code braid: error: ...} and exits 1 (set
- * {@code BRAID_DEBUG=1} for the stack trace).
+ * {@code BRAID_DEBUG=1} for the stack trace), or with {@code --json} one JSON object on standard error
+ * ({@link #jsonError}).
  *
  * <p>Tests drive it in-process through {@link #commandLine()} with their own writers.
  */
@@ -58,6 +59,12 @@ public final class BraidCli implements Callable<Integer> {
     PrintWriter err = cli.getErr();
     String message = e instanceof java.nio.file.FileSystemException f ? describe(f)
         : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    int exitCode = e instanceof CommandFailedException f ? f.exitCode() : 1;
+    if (cli.getParseResult() != null && cli.getParseResult().hasMatchedOption("--json")) {
+      err.println(jsonError(e, message, exitCode));
+      err.flush();
+      return exitCode;
+    }
     err.println(cli.getColorScheme().errorText("braid: error: " + message));
     if ("1".equals(System.getenv("BRAID_DEBUG"))) {
       e.printStackTrace(err);
@@ -65,7 +72,26 @@ public final class BraidCli implements Callable<Integer> {
       err.println("(set BRAID_DEBUG=1 for the stack trace)");
     }
     err.flush();
-    return e instanceof CommandFailedException f ? f.exitCode() : 1;
+    return exitCode;
+  }
+
+  /**
+   * A failure as one JSON object, for a script that passed {@code --json}: {@code error} (the line
+   * {@code braid: error:} would print), {@code exitCode}, and for an error answer of the server its
+   * {@code status} and {@code problem} (the RFC 9457 document as the server sent it). It goes to
+   * standard error, like the text form, so standard output holds only results.
+   */
+  static String jsonError(Exception e, String message, int exitCode) {
+    com.fasterxml.jackson.databind.node.ObjectNode o = BraidClient.JSON.createObjectNode();
+    o.put("error", message);
+    o.put("exitCode", exitCode);
+    if (e instanceof BraidClient.ErrorAnswer a) {
+      o.put("status", a.status);
+      if (a.problem != null && a.problem.isObject() && a.problem.size() > 0) {
+        o.set("problem", a.problem);
+      }
+    }
+    return o.toString();
   }
 
   /**

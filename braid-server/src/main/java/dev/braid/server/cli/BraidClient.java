@@ -94,20 +94,25 @@ final class BraidClient {
     }
   }
 
-  /** An error answer of the server other than 503: its status, and its detail as the message. */
-  static final class ErrorAnswer extends BraidCli.CommandFailedException {
+  /**
+   * An error answer of the server: its status, its detail as the message, and its body (the problem
+   * document), which {@code --json} prints as it came.
+   */
+  static class ErrorAnswer extends BraidCli.CommandFailedException {
     final int status;
+    final JsonNode problem;
 
-    ErrorAnswer(int status, String message) {
+    ErrorAnswer(int status, String message, JsonNode problem) {
       super(message, 1);
       this.status = status;
+      this.problem = problem;
     }
   }
 
   /** An answer of {@code 503 Service Unavailable}: worth the same request again later. */
-  private static final class UnavailableAnswer extends BraidCli.CommandFailedException {
-    UnavailableAnswer(String message) {
-      super(message, 1);
+  private static final class UnavailableAnswer extends ErrorAnswer {
+    UnavailableAnswer(String message, JsonNode problem) {
+      super(503, message, problem);
     }
   }
 
@@ -196,7 +201,8 @@ final class BraidClient {
     }
     if (r.statusCode() >= 400) {
       String detail = body.path("detail").asText(r.body()) + " (HTTP " + r.statusCode() + ")";
-      throw r.statusCode() == 503 ? new UnavailableAnswer(detail) : new ErrorAnswer(r.statusCode(), detail);
+      throw r.statusCode() == 503 ? new UnavailableAnswer(detail, body)
+          : new ErrorAnswer(r.statusCode(), detail, body);
     }
     return body;
   }

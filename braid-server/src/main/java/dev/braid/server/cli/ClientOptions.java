@@ -9,6 +9,6 @@ public final class ClientOptions {
       description = "the Braid server (default: ${DEFAULT-VALUE}; env BRAID_URL)")
   String url;
 
-  @Option(names = "--json", description = "print the server's JSON instead of a table")
+  @Option(names = "--json", description = "print the server's JSON instead of a table; a failure is one JSON object on standard error")
   boolean json;
 }

@@ -243,9 +243,10 @@ public final class IngestCommand implements Callable<Integer> {
             java.time.Duration.ofSeconds(timeoutSeconds));
       } catch (BraidClient.ErrorAnswer e) {
         if (e.status == 422) {
-          throw new BraidCli.CommandFailedException(e.getMessage() + "\n  batch " + batches + " (lines " + lines.get(0)
+          throw new BraidClient.ErrorAnswer(422, e.getMessage() + "\n  batch " + batches + " (lines " + lines.get(0)
               + "-" + lines.get(lines.size() - 1) + ") is not what --key-prefix " + keyPrefix + " sent before: resume "
-              + "with the same FILE, --format and --batch as that run, or send new events with a new --key-prefix", 1);
+              + "with the same FILE, --format and --batch as that run, or send new events with a new --key-prefix",
+              e.problem);
         }
         throw e;
       }

@@ -174,6 +174,34 @@ class CliClientTest {
     assertThat(down.err()).contains("cannot reach Braid at http://127.0.0.1:1");
   }
 
+  /** With --json a failure is one JSON object on standard error, the server's problem inside it. */
+  @Test
+  void shouldPrintAFailureAsJsonWhenAskedForJson() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    Run r = braid("query", "nope", "k", url(), "--json");
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.out()).isEmpty();
+    JsonNode e = json.readTree(r.err());
+    assertThat(e.path("error").asText()).isEqualTo("unknown view 'nope'; views are: revenue (HTTP 404)");
+    assertThat(e.path("exitCode").asInt()).isEqualTo(1);
+    assertThat(e.path("status").asInt()).isEqualTo(404);
+    assertThat(e.path("problem").path("status").asInt()).isEqualTo(404);
+    assertThat(e.path("problem").path("detail").asText()).isEqualTo("unknown view 'nope'; views are: revenue");
+
+    Run missing = braid("ingest", "sales", dir.resolve("missing.ndjson").toString(), url(), "--json");
+    assertThat(missing.exit()).isEqualTo(2);
+    JsonNode m = json.readTree(missing.err());
+    assertThat(m.path("error").asText()).startsWith("no such file");
+    assertThat(m.path("exitCode").asInt()).isEqualTo(2);
+    assertThat(m.has("problem")).isFalse();
+
+    Run down = braid("status", "--url=http://127.0.0.1:1", "--json");
+    assertThat(down.exit()).isEqualTo(1);
+    assertThat(json.readTree(down.err()).path("error").asText()).startsWith("cannot reach Braid at http://127.0.0.1:1");
+    // without --json the same failure stays one line of text
+    assertThat(braid("status", "--url=http://127.0.0.1:1").err()).startsWith("braid: error: cannot reach Braid");
+  }
+
   /** Inputs a new user sends by mistake: each is named precisely, and nothing is dropped unseen. */
   @Test
   void shouldNameWhatIsWrongWithAFileAUrlOrAResumedRun() throws Exception {
@@ -244,6 +272,26 @@ class CliClientTest {
     Run port = braid("server", "--spec", dir.resolve("nofile.yaml").toString(), "--port", "99999");
     assertThat(port.exit()).isEqualTo(2);
     assertThat(port.err()).contains("--port must be a TCP port, 1 to 65535 (or 0 for any free one), got 99999");
+  }
+
+  /**
+   * A real {@code braid server} process with the shipped logging configuration, on a port already
+   * taken: its standard error is the one sentence, without Javalin's own ERROR line and stack trace.
+   */
+  @Test
+  void shouldReportATakenPortInOneSentenceWithTheShippedLogging() throws Exception {
+    Path spec = dir.resolve("spec.yaml");
+    Files.writeString(spec, SPEC);
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "-Xmx128m", "-Dlogback.configurationFile=logback.xml",
+        BraidCli.class.getName(), "server", "--spec", spec.toString(), "--data", dir.resolve("other").toString(),
+        "--port", Integer.toString(server.port())).redirectErrorStream(true).start();
+    String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(output).isEqualTo(1);
+    assertThat(output.strip().lines().filter(l -> !l.startsWith("WARNING: Using incubator modules")))
+        .containsExactly("braid: error: port " + server.port() + " on 127.0.0.1 is taken by another process: stop "
+            + "it, or choose another --port (0 picks a free one)");
   }
 
   @Test
