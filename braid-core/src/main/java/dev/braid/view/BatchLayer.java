@@ -525,6 +525,12 @@ final class BatchLayer {
    * <h2>Same results</h2>
    * The hash is a fast one of the record's key slice (8 bytes at a time), used only to pick buckets and
    * table slots; the Base and runs still get each key's {@link GroupTable#hash}, computed once per key.
+   * Pass 1 writes a bucket's entries first to its 256 bytes of a small <em>staging area</em> and copies
+   * them to the bucket's array a few cache lines at a time, as radix partitioners buffer their output
+   * in software ({@link #stage}): with 128 or more buckets, writing each entry straight to its bucket
+   * touched a new cache line of one of them every other event, and the views benchmark's batch cycle
+   * used 11 % more CPU (docs/PERFORMANCE.md). Staged entries are copied in order, before anything
+   * reads the buckets and before an entry too large to stage goes straight to its bucket.
    * A bucket keeps its events in log order, so each group sees its events in the same order as the
    * one-pass fold, through {@link NumericFold#addExtracted}, which applies the same helpers to the
    * values {@link NumericFold#extract} read. Skipped events (filter, null key) and events that throw
@@ -541,7 +547,8 @@ final class BatchLayer {
    * buckets, gets the memory the buckets held) and reads on; after any round, the last one is flushed the same way, so all of that
    * partition's keys go through runs and {@link RunMerger}. Without rounds, a bucket's array is
    * released as soon as it is folded; a bucket whose table had to be spilled part way goes to runs
-   * whole. Not covered: a section's buffer (256 KiB), the combine table ({@value #COMBINE_SLOTS}
+   * whole. Not covered: a section's buffer (256 KiB), the staging area (256 bytes per bucket, at most
+   * 256 KiB), the combine table ({@value #COMBINE_SLOTS}
    * keys and rows, under 200 KiB for rows of 16 longs) and the Base writer's key positions (8 bytes
    * per key), as for the one-pass fold's Base write.
    *
@@ -572,6 +579,8 @@ final class BatchLayer {
     /** The ops-applied int of a partial entry that marks a <em>row entry</em>: a combined row follows. */
     private static final int ROW = -1;
     private static final int COMBINE_SLOTS = 1 << 10;
+    /** Staging bytes per bucket (see {@link #stage}); 0 writes every entry straight to its bucket. */
+    private static final int STAGE_BYTES = Integer.getInteger("braid.batch.stageBytes", 256);
     /** Keys longer than this are not combined. */
     private static final int COMBINE_KEY_BYTES = 32;
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
@@ -618,6 +627,15 @@ final class BatchLayer {
     private byte[][] data;
     private int[] used;
     /**
+     * Per bucket, {@link #STAGE_BYTES} of one small array where entries gather before they are
+     * copied to the bucket's array a few cache lines at a time, and how much of it they fill: the
+     * scatter's stores then hit a few cache-resident lines instead of one new line per bucket.
+     */
+    private byte[] stage;
+    private int[] staged;
+    /** The array {@link #place} chose for the entry being written. */
+    private byte[] into;
+    /**
      * Per bucket, the arrays it filled before {@code data[b]}, oldest first, and how much of each
      * holds entries: a bucket that outgrows its estimate takes another array rather than copying
      * itself into a larger one (Nexmark Q17's keys grow longer as auction ids grow, so the first
@@ -648,6 +666,7 @@ final class BatchLayer {
       try {
         scatter(start, end);
         stopCombining();
+        flushStages();
         if (data != null) {
           if (rounds == 0) {
             for (int b = 0; b < data.length; b++) {
@@ -662,6 +681,7 @@ final class BatchLayer {
         data = null;
         sealed = null;
         sealedUsed = null;
+        stage = null;
         table = null;
         release(mine);
         mine = 0;
@@ -727,11 +747,8 @@ final class BatchLayer {
       }
       int b = bits == 0 ? 0 : hash >>> (32 - bits);
       int need = 12 + extraBytes + keyLength + valueBytes; // room for the partial case's extra int too
-      if (used[b] + need > data[b].length) {
-        growBucket(b, need);
-      }
-      byte[] a = data[b];
-      int at = used[b];
+      int at = place(b, need);
+      byte[] a = into;
       int keyAt = at + 8 + extraBytes;
       if (windowed) {
         writeWindows(a, at + 8 + (wideFlags ? 4 : 0), e.eventTime());
@@ -758,7 +775,57 @@ final class BatchLayer {
         INT.set(a, at + 4, header | (nulls << LENGTH_BITS));
       }
       buf.get(keyOffset, a, keyAt, keyLength);
-      used[b] = values + valueBytes;
+      placed(b, values + valueBytes);
+    }
+
+    /**
+     * Where the next entry of bucket {@code b}, of at most {@code need} bytes, goes: sets {@link #into}
+     * to the staging area or the bucket's array and returns the offset in it. Keeps room in the
+     * bucket's array for what its staging holds, so that {@link #flushStage} never has to grow it.
+     */
+    private int place(int b, int need) throws IOException {
+      if (used[b] + staged[b] + need > data[b].length) {
+        flushStage(b);
+        growBucket(b, need);
+      }
+      if (need <= STAGE_BYTES) {
+        if (staged[b] + need > STAGE_BYTES) {
+          flushStage(b);
+        }
+        into = stage;
+        return b * STAGE_BYTES + staged[b];
+      }
+      flushStage(b); // a large entry goes straight to the bucket, after what was staged before it
+      into = data[b];
+      return used[b];
+    }
+
+    /** Records that the entry {@link #place} placed ends at {@code end}. */
+    private void placed(int b, int end) {
+      if (into == stage) {
+        staged[b] = end - b * STAGE_BYTES;
+      } else {
+        used[b] = end;
+      }
+    }
+
+    /** Copies bucket {@code b}'s staged entries to the end of its array (which has room for them). */
+    private void flushStage(int b) {
+      int n = staged[b];
+      if (n > 0) {
+        System.arraycopy(stage, b * STAGE_BYTES, data[b], used[b], n);
+        used[b] += n;
+        staged[b] = 0;
+      }
+    }
+
+    /** Copies every bucket's staged entries to its array: before anything reads the buckets. */
+    private void flushStages() {
+      if (data != null) {
+        for (int b = 0; b < data.length; b++) {
+          flushStage(b);
+        }
+      }
     }
 
     /**
@@ -870,11 +937,8 @@ final class BatchLayer {
       int hash = combinedHash[s];
       int b = bits == 0 ? 0 : hash >>> (32 - bits);
       int need = 12 + extraBytes + len + 8 * rowWidth;
-      if (used[b] + need > data[b].length) {
-        growBucket(b, need);
-      }
-      byte[] a = data[b];
-      int at = used[b];
+      int at = place(b, need);
+      byte[] a = into;
       INT.set(a, at, hash);
       INT.set(a, at + 4, len | PARTIAL);
       if (wideFlags) {
@@ -891,7 +955,7 @@ final class BatchLayer {
       for (int i = 0; i < rowWidth; i++) {
         LONG.set(a, rowAt + 8 * i, combinedRows[s * rowWidth + i]);
       }
-      used[b] = rowAt + 8 * rowWidth;
+      placed(b, rowAt + 8 * rowWidth);
       combinedLength[s] = -1;
     }
 
@@ -906,6 +970,8 @@ final class BatchLayer {
       int n = 1 << bits;
       data = new byte[n][];
       used = new int[n];
+      stage = new byte[n * STAGE_BYTES];
+      staged = new int[n];
       sealed = new byte[n][][];
       sealedUsed = new int[n][];
       sealedCount = new int[n];
@@ -1026,6 +1092,7 @@ final class BatchLayer {
      * that frees, in this round and the next ones.
      */
     private void flushRound() throws IOException {
+      flushStages();
       if (table == null) {
         newTable();
       }
