@@ -380,6 +380,9 @@ final class GroupTable {
       if (q + 8 <= n) {
         long x = key.getLong(off + q);
         w = bigEndian ? x : Long.reverseBytes(x);
+      } else if (off + q + 8 <= key.limit()) { // the key's last bytes and what follows them, masked off
+        long x = key.getLong(off + q);
+        w = (bigEndian ? x : Long.reverseBytes(x)) & (-1L << ((q + 8 - n) << 3));
       } else {
         w = 0;
         for (int j = q; j < q + 8; j++) {
