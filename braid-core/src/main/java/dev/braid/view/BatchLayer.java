@@ -1289,10 +1289,6 @@ final class BatchLayer {
   }
 
   /**
-   * The radix fold's hash of a record's key slice: the low 32 bits of {@link #hash64}. Picks
-   * buckets and table slots only; never stored.
-   */
-  /**
    * Whether {@code len} bytes of {@code b} from {@code off} equal those of {@code a} from {@code at}:
    * 8 bytes at a time, whatever the buffer's byte order.
    */
@@ -1313,6 +1309,10 @@ final class BatchLayer {
     return true;
   }
 
+  /**
+   * The radix fold's hash of a record's key slice: the low 32 bits of {@link #hash64}. Picks
+   * buckets and table slots only; never stored.
+   */
   static int hash(ByteBuffer b, int off, int len) {
     return (int) hash64(b, off, len);
   }
