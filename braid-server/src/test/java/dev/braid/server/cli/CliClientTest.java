@@ -282,10 +282,15 @@ class CliClientTest {
   void shouldReportATakenPortInOneSentenceWithTheShippedLogging() throws Exception {
     Path spec = dir.resolve("spec.yaml");
     Files.writeString(spec, SPEC);
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "-Xmx128m", "-Dlogback.configurationFile=logback.xml",
-        BraidCli.class.getName(), "server", "--spec", spec.toString(), "--data", dir.resolve("other").toString(),
-        "--port", Integer.toString(server.port())).redirectErrorStream(true).start();
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+        "-Xmx128m", "-Dlogback.configurationFile=logback.xml"));
+    if (Runtime.version().feature() >= 23) {
+      command.add("--sun-misc-unsafe-memory-access=allow"); // as the launcher runs it (see ./braid)
+    }
+    command.addAll(java.util.List.of(BraidCli.class.getName(), "server", "--spec", spec.toString(), "--data",
+        dir.resolve("other").toString(), "--port", Integer.toString(server.port())));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as(output).isEqualTo(1);
