@@ -580,7 +580,7 @@ final class BatchLayer {
     private static final int ROW = -1;
     private static final int COMBINE_SLOTS = 1 << 10;
     /** Staging bytes per bucket (see {@link #stage}); 0 writes every entry straight to its bucket. */
-    private static final int STAGE_BYTES = Integer.getInteger("braid.batch.stageBytes", 256);
+    private static final int STAGE_BYTES = Math.max(0, Integer.getInteger("braid.batch.stageBytes", 256));
     /** Keys longer than this are not combined. */
     private static final int COMBINE_KEY_BYTES = 32;
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);

@@ -681,13 +681,13 @@ final class ViewRuntime {
 
   /**
    * Logs how many events the Base of version {@code id} left out for having no value for the group
-   * key, when there were any: the speed layer reports the first such event of each partition, and
-   * this gives the count over the log before the cut.
+   * key, when there were any: the speed layer reports the first such event of each partition (a
+   * warning), and this gives the count over the log before the cut (at INFO, as the cycle's own line).
    */
   private void noteWithoutKey(long id, ViewProgram program, BatchLayer.Counters counters) {
     long n = counters.withoutKey().get();
     if (n > 0) {
-      LOG.warn("view '{}': the Base of version {} leaves out {} {} of stream '{}' with no value for group_by '{}'",
+      LOG.info("view '{}': the Base of version {} leaves out {} {} of stream '{}' with no value for group_by '{}'",
           name, id, n, n == 1 ? "event" : "events", stream.name(), program.spec.groupBy());
     }
   }

@@ -80,8 +80,10 @@ final class BraidClient {
         return send(b, timeout);
       } catch (TransportException | UnavailableAnswer e) {
         if (attempt >= attempts) {
-          throw new BraidCli.CommandFailedException(e.getMessage() + " (gave up after " + attempts + " attempts with "
-              + "Idempotency-Key " + key + "; sending it again with that key appends nothing twice)", 1);
+          String message = e.getMessage() + " (gave up after " + attempts + " attempts with Idempotency-Key " + key
+              + "; sending it again with that key appends nothing twice)";
+          throw e instanceof UnavailableAnswer u ? new ErrorAnswer(u.status, message, u.problem)
+              : new BraidCli.CommandFailedException(message, 1);
         }
         try {
           Thread.sleep(backoff);

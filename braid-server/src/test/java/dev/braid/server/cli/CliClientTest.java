@@ -275,6 +275,44 @@ class CliClientTest {
   }
 
   /**
+   * A server that keeps answering 503: the ingest retries with the same key, then gives up; with
+   * --json its failure still carries the last answer's status and problem document.
+   */
+  @Test
+  void shouldKeepTheLastProblemWhenRetriesOfAnUnavailableServerRunOut() throws Exception {
+    com.sun.net.httpserver.HttpServer busy = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    java.util.concurrent.atomic.AtomicInteger posts = new java.util.concurrent.atomic.AtomicInteger();
+    busy.createContext("/", exchange -> {
+      boolean post = exchange.getRequestMethod().equals("POST");
+      posts.addAndGet(post ? 1 : 0);
+      byte[] body = (post ? "{\"type\":\"/problems/unavailable\",\"title\":\"Service Unavailable\","
+          + "\"status\":503,\"detail\":\"the engine is still opening\"}" : "{\"name\":\"sales\",\"fields\":[]}")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", post ? "application/problem+json" : "application/json");
+      exchange.sendResponseHeaders(post ? 503 : 200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    busy.start();
+    try {
+      Path nd = dir.resolve("one.ndjson");
+      Files.writeString(nd, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n");
+      Run r = braid("ingest", "sales", nd.toString(), "--attempts", "2", "--key-prefix", "k", "--json",
+          "--url=http://127.0.0.1:" + busy.getAddress().getPort());
+      assertThat(r.exit()).isEqualTo(1);
+      assertThat(posts.get()).isEqualTo(2);
+      JsonNode e = new ObjectMapper().readTree(r.err());
+      assertThat(e.path("error").asText()).contains("the engine is still opening (HTTP 503)")
+          .contains("gave up after 2 attempts with Idempotency-Key k-1");
+      assertThat(e.path("status").asInt()).isEqualTo(503);
+      assertThat(e.path("problem").path("detail").asText()).isEqualTo("the engine is still opening");
+    } finally {
+      busy.stop(0);
+    }
+  }
+
+  /**
    * A real {@code braid server} process with the shipped logging configuration, on a port already
    * taken: its standard error is the one sentence, without Javalin's own ERROR line and stack trace.
    */
