@@ -305,7 +305,7 @@ final class BatchLayer {
             for (int j = 0; j < chunk.size; j++) {
               any = true;
               try {
-                if (program.applyTimed(table, x, chunk, j, partition, Long.MIN_VALUE) == ViewProgram.NULL_KEY) {
+                if (program.apply(table, x, chunk, j, partition) == ViewProgram.NULL_KEY) {
                   withoutKey++;
                 }
               } catch (RuntimeException e) {

@@ -391,10 +391,11 @@ final class ViewProgram {
    * view groups by the stream's key, the group key is the record's key slice, looked up with the
    * chunk's hash: {@code EventEncoder} writes a record's key as the key field's text, the bytes
    * that {@code Expressions.key} would extract (tested for every field type), and a null key field
-   * skips the event here as it does there.
+   * skips the event here as it does there. Returns {@link #FOLDED}, {@link #NULL_KEY} for an event
+   * without a group key, or 0 when the filter rejects it.
    */
-  boolean apply(GroupTable table, Scratch x, RecordChunk k, int j, int partition) {
-    return (applyTimed(table, x, k, j, partition, Long.MIN_VALUE) & FOLDED) != 0;
+  int apply(GroupTable table, Scratch x, RecordChunk k, int j, int partition) {
+    return applyTimed(table, x, k, j, partition, Long.MIN_VALUE);
   }
 
   /**
