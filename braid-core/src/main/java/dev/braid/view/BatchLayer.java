@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -123,9 +124,10 @@ final class BatchLayer {
    * @param runsWritten runs spilled from partition tables (intermediate merges not counted)
    * @param intermediateMerges merges of runs into runs before the final merge into the Base
    * @param peakReservedBytes the most the tables held at once, by the budget's account
+   * @param bucketsHelped buckets of the radix fold's pass 2 folded by another partition's task
    */
   record Stats(long keys, long groups, long runsWritten, long bytesSpilled, int intermediateMerges,
-      long peakReservedBytes, long foldNanos, long writeNanos) {}
+      long peakReservedBytes, long foldNanos, long writeNanos, int bucketsHelped) {}
 
   /** A finished partition's table kept in memory, with the bytes reserved for it. */
   private record Held(int partition, GroupTable table, long bytes) {}
@@ -251,7 +253,7 @@ final class BatchLayer {
       boolean inMemory = !spilled && (partitions == 1 || isKeyPartitioned(program) || reserved.get() <= budget / 2);
       long[] written = inMemory ? writeFromMemory(cut, base) : writeFromRuns(cut, base, pool);
       return new Stats(written[0], written[1], counters.runsWritten().get(), bytesSpilled.get(), (int) written[2],
-          peakReserved.get(), folded - started, System.nanoTime() - folded);
+          peakReserved.get(), folded - started, System.nanoTime() - folded, 0);
     } finally {
       cancelled = true;
       shutdown(pool);
@@ -455,8 +457,12 @@ final class BatchLayer {
     int partitions = stream.partitions();
     try (BaseFile.Writer w = BaseFile.Writer.begin(base, program, cut, 1 << 16)) {
       List<Future<?>> tasks = new ArrayList<>(partitions);
+      List<RadixFold> folds = new ArrayList<>(partitions);
       for (int p = 0; p < partitions; p++) {
-        RadixFold fold = new RadixFold(p, w);
+        folds.add(new RadixFold(p, w, folds));
+      }
+      for (int p = 0; p < partitions; p++) {
+        RadixFold fold = folds.get(p);
         long end = cut.offset(p);
         tasks.add(pool.submit(() -> {
           fold.run(end);
@@ -475,8 +481,9 @@ final class BatchLayer {
         merges = merger.intermediateMerges();
       }
       w.finish();
+      int helped = folds.stream().mapToInt(f -> f.helped).sum();
       return new Stats(w.keys(), w.groups(), counters.runsWritten().get(), bytesSpilled.get(), merges,
-          peakReserved.get(), folded - started, System.nanoTime() - folded);
+          peakReserved.get(), folded - started, System.nanoTime() - folded, helped);
     }
   }
 
@@ -655,12 +662,29 @@ final class BatchLayer {
     /** Whether the table was spilled while folding the current bucket. */
     private boolean tableSpilled;
 
-    RadixFold(int partition, BaseFile.Writer writer) {
+    /** Every partition's fold of this cycle, this one included: whose pass 2 this task may help with. */
+    private final List<RadixFold> folds;
+    /** Opened once pass 2 may be helped with ({@link #open}) or never will be. */
+    private final CountDownLatch gate = new CountDownLatch(1);
+    /** Whether other tasks may fold this task's buckets: set before {@link #gate} opens, in pass 2 without rounds. */
+    private volatile boolean open;
+    /** The next of this task's buckets to fold, for this task and its helpers alike. */
+    private final AtomicInteger nextBucket = new AtomicInteger();
+    /** How many buckets pass 2 has, and a count down as each is folded, by whichever task claimed it. */
+    private int openBuckets;
+    private CountDownLatch bucketsDone;
+    /** Bytes of this task's buckets that helpers released from the account on its behalf. */
+    private final AtomicLong freedByHelpers = new AtomicLong();
+    /** Buckets of other tasks this one folded; read once every task has ended. */
+    private int helped;
+
+    RadixFold(int partition, BaseFile.Writer writer, List<RadixFold> folds) {
       this.partition = partition;
       this.writer = writer;
+      this.folds = folds;
     }
 
-    void run(long end) throws IOException {
+    void run(long end) throws IOException, InterruptedException {
       long start = stream.startOffset(partition);
       records = Math.max(0, end - start); // an upper bound: offsets may have gaps
       try {
@@ -669,22 +693,97 @@ final class BatchLayer {
         flushStages();
         if (data != null) {
           if (rounds == 0) {
-            for (int b = 0; b < data.length; b++) {
-              foldBucket(b);
-            }
+            openBuckets = data.length;
+            bucketsDone = new CountDownLatch(openBuckets);
+            open = true;
+            gate.countDown();
+            foldBuckets(this);
+            bucketsDone.await(); // the buckets helpers claimed
           } else {
+            gate.countDown();
             flushRound();
           }
         }
+        gate.countDown();
+        if (rounds == 0) {
+          helpOthers();
+        }
         appendSection();
       } finally {
+        gate.countDown();
+        closeToHelpers();
         data = null;
         sealed = null;
         sealedUsed = null;
         stage = null;
         table = null;
-        release(mine);
+        release(mine - freedByHelpers.get());
         mine = 0;
+      }
+    }
+
+    /**
+     * After a failure: claims the buckets no task has claimed yet, then waits for the ones helpers
+     * are folding, so that nobody reads this task's buckets once it lets go of them. The helpers
+     * finish (or fail) their one bucket each without waiting for anything.
+     */
+    private void closeToHelpers() {
+      if (!open) {
+        return;
+      }
+      int n = openBuckets;
+      for (int b = nextBucket.getAndSet(n); b < n; b++) {
+        bucketsDone.countDown();
+      }
+      boolean interrupted = false;
+      while (true) {
+        try {
+          bucketsDone.await();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    /**
+     * Once this task's own buckets are folded, folds buckets of the other partitions' tasks that are
+     * still in pass 2, so that both threads stay busy to the cycle's end: one partition's scatter
+     * often takes 100-150 ms longer than the other's on the 2-vCPU VM. Buckets hold disjoint keys,
+     * so a bucket folded by another task's table goes to the Base as it would from its own. When
+     * every task has a thread of its own, waits for each to reach pass 2; otherwise helps only those
+     * already there (a task still queued needs this thread more, and waiting for it could wait forever).
+     */
+    private void helpOthers() throws IOException, InterruptedException {
+      boolean wait = folds.size() <= concurrency;
+      for (RadixFold other : folds) {
+        if (other == this) {
+          continue;
+        }
+        if (wait) {
+          other.gate.await();
+        } else if (other.gate.getCount() > 0) {
+          continue;
+        }
+        if (other.open) {
+          foldBuckets(other);
+        }
+      }
+    }
+
+    /** Claims and folds {@code owner}'s buckets, one at a time, until none is left to claim. */
+    private void foldBuckets(RadixFold owner) throws IOException {
+      // Only a claimed bucket's arrays are read: the owner keeps them until every claimed bucket is done.
+      int n = owner.openBuckets;
+      for (int b = owner.nextBucket.getAndIncrement(); b < n; b = owner.nextBucket.getAndIncrement()) {
+        try {
+          foldBucket(owner, b);
+        } finally {
+          owner.bucketsDone.countDown();
+        }
       }
     }
 
@@ -1059,9 +1158,12 @@ final class BatchLayer {
 
     // -- pass 2 ------------------------------------------------------------------------------------
 
-    /** Folds bucket {@code b} alone and writes its groups to the Base (or runs, if it did not fit). */
-    private void foldBucket(int b) throws IOException {
-      if (used[b] > 0 || sealedCount[b] > 0) {
+    /**
+     * Folds {@code owner}'s bucket {@code b} alone into this task's table and writes its groups to the
+     * Base (or runs, if it did not fit), then lets go of the bucket's arrays.
+     */
+    private void foldBucket(RadixFold owner, int b) throws IOException {
+      if (owner.used[b] > 0 || owner.sealedCount[b] > 0) {
         tableSpilled = false;
         if (table == null) {
           newTable();
@@ -1069,19 +1171,29 @@ final class BatchLayer {
           table.clear();
           groupsSeen = 0;
         }
-        foldInto(b);
+        foldInto(owner, b);
         if (tableSpilled) {
           spillTable(); // part of this bucket is in a run: the rest must be too
         } else {
           writeGroups(table);
         }
       }
-      dropSealed(b);
-      long freed = data[b].length;
-      data[b] = new byte[0];
-      used[b] = 0;
+      long freed = owner.data[b].length;
+      for (int i = 0; i < owner.sealedCount[b]; i++) {
+        freed += owner.sealed[b][i].length;
+      }
+      owner.sealed[b] = null;
+      owner.sealedUsed[b] = null;
+      owner.sealedCount[b] = 0;
+      owner.data[b] = new byte[0];
+      owner.used[b] = 0;
       release(freed);
-      mine -= freed;
+      if (owner == this) {
+        mine -= freed;
+      } else {
+        owner.freedByHelpers.addAndGet(freed);
+        helped++;
+      }
     }
 
     /**
@@ -1102,7 +1214,7 @@ final class BatchLayer {
       }
       int target = (int) Math.min(Integer.MAX_VALUE - 64, Math.max(MIN_BUCKET_BYTES, share / 2 / data.length));
       for (int b = 0; b < data.length; b++) {
-        foldInto(b);
+        foldInto(this, b);
         used[b] = 0;
         bucketBytes -= dropSealed(b);
         int cut = data[b].length - target;
@@ -1117,12 +1229,12 @@ final class BatchLayer {
       rounds++;
     }
 
-    /** Folds every entry of bucket {@code b} into the table, its sealed arrays first. */
-    private void foldInto(int b) throws IOException {
-      for (int i = 0; i < sealedCount[b]; i++) {
-        foldEntries(sealed[b][i], sealedUsed[b][i]);
+    /** Folds every entry of {@code owner}'s bucket {@code b} into this task's table, its sealed arrays first. */
+    private void foldInto(RadixFold owner, int b) throws IOException {
+      for (int i = 0; i < owner.sealedCount[b]; i++) {
+        foldEntries(owner.sealed[b][i], owner.sealedUsed[b][i]);
       }
-      foldEntries(data[b], used[b]);
+      foldEntries(owner.data[b], owner.used[b]);
     }
 
     private void foldEntries(byte[] a, int end) throws IOException {

@@ -137,7 +137,7 @@ class RadixFoldPropertyTest {
     return BaseFile.open(base);
   }
 
-  private static void assertSameBase(ViewProgram program, BaseFile expected, BaseFile actual, Set<ByteBuffer> keys,
+  static void assertSameBase(ViewProgram program, BaseFile expected, BaseFile actual, Set<ByteBuffer> keys,
       boolean exact, String as) throws IOException {
     assertThat(actual.keyCount).as(as + ": keys").isEqualTo(expected.keyCount);
     assertThat(actual.groupCount).as(as + ": groups").isEqualTo(expected.groupCount);
