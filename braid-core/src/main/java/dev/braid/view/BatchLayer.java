@@ -685,9 +685,9 @@ final class BatchLayer {
     }
 
     void run(long end) throws IOException, InterruptedException {
-      long start = stream.startOffset(partition);
-      records = Math.max(0, end - start); // an upper bound: offsets may have gaps
       try {
+        long start = stream.startOffset(partition);
+        records = Math.max(0, end - start); // an upper bound: offsets may have gaps
         scatter(start, end);
         stopCombining();
         flushStages();
@@ -706,20 +706,30 @@ final class BatchLayer {
         }
         gate.countDown();
         if (rounds == 0) {
+          takeBackFreed();
           helpOthers();
         }
         appendSection();
       } finally {
-        gate.countDown();
+        gate.countDown(); // whatever happened above: a task waiting for this one's pass 2 goes on
         closeToHelpers();
         data = null;
         sealed = null;
         sealedUsed = null;
         stage = null;
         table = null;
-        release(mine - freedByHelpers.get());
+        takeBackFreed();
+        release(mine);
         mine = 0;
       }
+    }
+
+    /**
+     * Takes off {@link #mine} the bytes of this task's buckets that helpers have released from the
+     * account, so that this task's table may grow into them.
+     */
+    private void takeBackFreed() {
+      mine -= freedByHelpers.getAndSet(0);
     }
 
     /**
@@ -779,6 +789,9 @@ final class BatchLayer {
       // Only a claimed bucket's arrays are read: the owner keeps them until every claimed bucket is done.
       int n = owner.openBuckets;
       for (int b = owner.nextBucket.getAndIncrement(); b < n; b = owner.nextBucket.getAndIncrement()) {
+        if (owner == this) {
+          takeBackFreed();
+        }
         try {
           foldBucket(owner, b);
         } finally {
@@ -1466,6 +1479,11 @@ final class BatchLayer {
   // ---------------------------------------------------------------------------------------------
   // The budget and spilling
   // ---------------------------------------------------------------------------------------------
+
+  /** Bytes the budget's account holds reserved now (all of it is given back once a cycle ends). */
+  long reservedBytes() {
+    return reserved.get();
+  }
 
   private boolean tryReserve(long bytes) {
     while (true) {

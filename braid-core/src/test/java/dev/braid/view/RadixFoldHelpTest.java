@@ -21,19 +21,38 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.Test;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A radix fold task that runs out of its own buckets folds buckets of another partition's task that
- * is still in pass 2, and the Base is the same as the one-pass fold's: one partition gets a handful
- * of events, the other tens of thousands over many small buckets, so the first task waits for the
- * second to reach pass 2 and then takes some of its buckets.
+ * is still in pass 2, and the Base is the same as the one-pass fold's: partition 0 gets a handful
+ * of events, the others tens of thousands over many small buckets, so with a thread per partition
+ * the first task waits for the others to reach pass 2 and then takes some of their buckets. Also
+ * with more partitions than threads (a task helps only those already in pass 2), with combined row
+ * entries, and with a budget so tight that tables spill to runs; every cycle gives back all the
+ * memory it reserved.
  */
 class RadixFoldHelpTest {
 
-  @Test
-  void shouldFoldAnotherPartitionsBucketsOnceItsOwnAreDoneAndBuildTheSameBase(@TempDir Path dir) throws Exception {
+  static Stream<Arguments> cases() {
+    return Stream.of(
+        Arguments.of(2, 2, 1L << 30, BatchLayer.Combine.NEVER, true),
+        Arguments.of(2, 2, 1L << 30, BatchLayer.Combine.ALWAYS, true),
+        Arguments.of(3, 3, 1L << 30, BatchLayer.Combine.NEVER, true),
+        Arguments.of(3, 2, 1L << 30, BatchLayer.Combine.NEVER, false),
+        Arguments.of(2, 2, 96L << 10, BatchLayer.Combine.NEVER, false));
+  }
+
+  @ParameterizedTest(name = "{0} partitions, {1} threads, budget {2}, combine {3}")
+  @MethodSource("cases")
+  @Timeout(120)
+  void shouldFoldAnotherPartitionsBucketsOnceItsOwnAreDoneAndBuildTheSameBase(int partitions, int threads, long budget,
+      BatchLayer.Combine combine, boolean mustHelp, @TempDir Path dir) throws Exception {
     Map<String, FieldType> fields = new LinkedHashMap<>();
     fields.put("k", FieldType.STRING);
     fields.put("l", FieldType.LONG);
@@ -44,7 +63,7 @@ class RadixFoldHelpTest {
     ViewProgram program = new ViewProgram(spec, schema);
     Random rnd = new Random(7);
     try (FileLog log = FileLog.open(dir.resolve("log"))) {
-      LogStream stream = log.getOrCreateStream("e", StreamConfig.of(2).withDurability(Durability.os()));
+      LogStream stream = log.getOrCreateStream("e", StreamConfig.of(partitions).withDurability(Durability.os()));
       EventEncoder encoder = new EventEncoder(schema);
       EventEncoder.Encoded enc = new EventEncoder.Encoded();
       RadixFoldPropertyTest.Appender appender = new RadixFoldPropertyTest.Appender(stream);
@@ -54,7 +73,7 @@ class RadixFoldHelpTest {
         String k = "key-" + rnd.nextInt(8_000);
         // the record key is the string's encoding; partition 0 keeps only its first few events
         byte[] key = encodedKey(encoder, k);
-        int p = Partitioner.partition(key, 0, key.length, 2);
+        int p = Partitioner.partition(key, 0, key.length, partitions);
         if (p == 0 && small++ >= 5) {
           continue;
         }
@@ -69,21 +88,29 @@ class RadixFoldHelpTest {
       Cut cut = stream.end();
       assertThat(cut.offset(0)).isEqualTo(5);
 
-      BatchLayer onePass = new BatchLayer(program, stream, 2, 1L << 30, BatchLayer.Counters.create(new AtomicLong()), false);
+      BatchLayer onePass = new BatchLayer(program, stream, threads, 1L << 30, BatchLayer.Counters.create(new AtomicLong()),
+          false);
       onePass.build(cut, dir.resolve("one-pass.base"), dir.resolve("one-pass.spill"));
 
       int helped = 0;
-      for (int round = 0; round < 5 && helped == 0; round++) {
-        BatchLayer radix = new BatchLayer(program, stream, 2, 1L << 30, BatchLayer.Counters.create(new AtomicLong()),
-            true, 16, BatchLayer.Combine.NEVER);
+      for (int round = 0; round < 5 && (helped == 0 || round < 2); round++) {
+        BatchLayer radix = new BatchLayer(program, stream, threads, budget, BatchLayer.Counters.create(new AtomicLong()),
+            true, 16, combine);
         Path base = dir.resolve("radix-" + round + ".base");
         BatchLayer.Stats stats = radix.build(cut, base, dir.resolve("radix-" + round + ".spill"));
-        helped = stats.bucketsHelped();
+        helped += stats.bucketsHelped();
+        String as = "round " + round + " (" + stats + ")";
+        assertThat(radix.reservedBytes()).as(as + ": bytes still reserved after the cycle").isZero();
+        if (budget < 1L << 20) {
+          assertThat(stats.runsWritten()).as(as + ": runs spilled under the tight budget").isPositive();
+        }
         try (BaseFile expected = BaseFile.open(dir.resolve("one-pass.base")); BaseFile actual = BaseFile.open(base)) {
-          RadixFoldPropertyTest.assertSameBase(program, expected, actual, keys, true, "round " + round);
+          RadixFoldPropertyTest.assertSameBase(program, expected, actual, keys, true, as);
         }
       }
-      assertThat(helped).as("buckets of partition 1 folded by partition 0's task").isPositive();
+      if (mustHelp) {
+        assertThat(helped).as("buckets of the larger partitions folded by partition 0's task").isPositive();
+      }
     }
   }
 
