@@ -306,9 +306,8 @@ final class GroupTable {
     long sink = 0;
     long[] s = slots;
     int m = mask;
-    for (int i = 0; i < n; i++) {
-      long e = s[hashes[i] & m];
-      ids[i] = e == EMPTY ? NONE : (int) e;
+    for (int i = 0; i < n; i++) { // every first slot's line, the misses side by side
+      sink += s[hashes[i] & m];
     }
     // A key whose first slot holds another key (about a third of them at load 1/2) is a slot or two
     // further on, most often in the line just loaded: walk to the slot of the same hash, as the lookup
