@@ -295,10 +295,11 @@ final class GroupTable {
 
   /**
    * Loads, for each of {@code hashes[0..n)}, what a lookup of that hash will read (its first slot,
-   * then the key's info, state row and bytes), one step at a time across all of them. The loads of
-   * one step do not depend on each other, so the CPU overlaps their cache misses instead of waiting
-   * for one key's chain of misses before starting the next key's. A hint only: a hash whose first
-   * slot holds another key just loads that key. {@code ids} is scratch of at least {@code n}.
+   * the slot of that hash up to {@value #TOUCH_WALK} further, then that key's info, state row and
+   * bytes), one step at a time across all of them. The loads of one step do not depend on each
+   * other, so the CPU overlaps their cache misses instead of waiting for one key's chain of misses
+   * before starting the next key's. A hint only: a hash found in no slot of the walk (a new key, or
+   * one further on) touches no key. {@code ids} is scratch of at least {@code n}.
    *
    * @return a value derived from the loads, for the caller to keep (so they are not optimized away)
    */
