@@ -691,20 +691,18 @@ final class BatchLayer {
         scatter(start, end);
         stopCombining();
         flushStages();
-        if (data != null) {
-          if (rounds == 0) {
-            openBuckets = data.length;
-            bucketsDone = new CountDownLatch(openBuckets);
-            open = true;
-            gate.countDown();
-            foldBuckets(this);
-            bucketsDone.await(); // the buckets helpers claimed
-          } else {
-            gate.countDown();
-            flushRound();
-          }
+        if (data != null && rounds == 0) {
+          openBuckets = data.length;
+          bucketsDone = new CountDownLatch(openBuckets);
+          open = true;
         }
-        gate.countDown();
+        gate.countDown(); // pass 2 is open to helpers, or never will be
+        if (open) {
+          foldBuckets(this);
+          bucketsDone.await(); // the buckets helpers claimed
+        } else if (data != null) {
+          flushRound();
+        }
         if (rounds == 0) {
           takeBackFreed();
           helpOthers();
@@ -1157,6 +1155,14 @@ final class BatchLayer {
 
     /** Lets go of bucket {@code b}'s sealed arrays (their entries folded) and gives back their bytes. */
     private long dropSealed(int b) {
+      long freed = dropSealedArrays(b);
+      release(freed);
+      mine -= freed;
+      return freed;
+    }
+
+    /** Lets go of bucket {@code b}'s sealed arrays and returns their bytes, for the caller to account. */
+    private long dropSealedArrays(int b) {
       long freed = 0;
       for (int i = 0; i < sealedCount[b]; i++) {
         freed += sealed[b][i].length;
@@ -1164,8 +1170,6 @@ final class BatchLayer {
       sealed[b] = null;
       sealedUsed[b] = null;
       sealedCount[b] = 0;
-      release(freed);
-      mine -= freed;
       return freed;
     }
 
@@ -1191,13 +1195,7 @@ final class BatchLayer {
           writeGroups(table);
         }
       }
-      long freed = owner.data[b].length;
-      for (int i = 0; i < owner.sealedCount[b]; i++) {
-        freed += owner.sealed[b][i].length;
-      }
-      owner.sealed[b] = null;
-      owner.sealedUsed[b] = null;
-      owner.sealedCount[b] = 0;
+      long freed = owner.data[b].length + owner.dropSealedArrays(b);
       owner.data[b] = new byte[0];
       owner.used[b] = 0;
       release(freed);
