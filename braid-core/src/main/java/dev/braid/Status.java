@@ -53,6 +53,11 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
 
   /**
    * @param lag events in the log that the current version's Delta has not folded yet
+   * @param skippedEvents events of the log up to {@code position} that the current version left out
+   *     because an expression or an aggregation failed on them (its Base's and its Delta's, each event
+   *     once); the engine logs the first of them with the error
+   * @param eventsWithoutKey events up to {@code position} that the filter admitted and that have no
+   *     value for {@code group_by}, so no group holds them
    * @param batchRunning whether a batch cycle is running, and its progress (events read of total)
    * @param reprocess the version a reprocess or rollback is building, with its progress; null when none
    * @param specChanged the spec file defines the view differently from the version serving it, and no
@@ -65,29 +70,9 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    *     the current version has no Delta
    */
   public record ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
-      long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
-      long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
-      double batchSeconds, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
-
-    /** Without the Delta's state. */
-    public ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
-        long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
-        long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
-        double batchSeconds, Checkpoints checkpoints, Lateness lateness) {
-      this(name, stream, mode, currentVersion, cut, position, lag, deltaKeys, deltaBytes, skippedEvents, batchRunning,
-          batchEventsRead, batchEventsTotal, reprocess, specChanged, retention, batchCycles, batchSeconds, checkpoints,
-          lateness, null);
-    }
-
-    /** Without event-time lateness. */
-    public ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
-        long lag, long deltaKeys, long deltaBytes, long skippedEvents, boolean batchRunning, long batchEventsRead,
-        long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention, long batchCycles,
-        double batchSeconds, Checkpoints checkpoints) {
-      this(name, stream, mode, currentVersion, cut, position, lag, deltaKeys, deltaBytes, skippedEvents, batchRunning,
-          batchEventsRead, batchEventsTotal, reprocess, specChanged, retention, batchCycles, batchSeconds, checkpoints,
-          null);
-    }
+      long lag, long deltaKeys, long deltaBytes, long skippedEvents, long eventsWithoutKey, boolean batchRunning,
+      long batchEventsRead, long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention,
+      long batchCycles, double batchSeconds, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
   }
 
   /**

@@ -108,26 +108,36 @@ final class Delta {
 
   /** Heap bytes of the in-memory tables. */
   long memoryBytes() {
-    return sumLocked(GroupTable::memoryBytes);
+    return sumLocked(d -> d.table.memoryBytes());
   }
 
   /** The (key, window) groups held in memory. */
   long groups() {
-    return sumLocked(GroupTable::groupCount);
+    return sumLocked(d -> d.table.groupCount());
   }
 
   /** Keys in memory (a key in several partitions counts once per partition). */
   long keys() {
-    return sumLocked(GroupTable::keyCount);
+    return sumLocked(d -> d.table.keyCount());
   }
 
-  /** The sum of {@code f} over every partition's table, each read under its read lock. */
-  private long sumLocked(java.util.function.ToLongFunction<GroupTable> f) {
+  /** Events after the cut this Delta skipped because an expression or an aggregation failed on them. */
+  long skippedEvents() {
+    return sumLocked(d -> d.skipped);
+  }
+
+  /** Events after the cut that the filter admitted and that have no value for the group key. */
+  long eventsWithoutKey() {
+    return sumLocked(d -> d.withoutKey);
+  }
+
+  /** The sum of {@code f} over every partition, each read under its read lock. */
+  private long sumLocked(java.util.function.ToLongFunction<PartitionDelta> f) {
     long n = 0;
     for (PartitionDelta d : partitions) {
       long stamp = d.lock.readLock();
       try {
-        n += f.applyAsLong(d.table);
+        n += f.applyAsLong(d);
       } finally {
         d.lock.unlockRead(stamp);
       }

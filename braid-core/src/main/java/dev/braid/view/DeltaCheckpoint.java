@@ -39,12 +39,14 @@ import java.util.zip.CheckedInputStream;
  *
  * <pre>
  *   +----------+--------+------------+-----------+--------------+-----------+------------------+
- *   | BRAIDCKP | fmt 3  | version id | created   | window       | parts     | definition       |
+ *   | BRAIDCKP | fmt 4  | version id | created   | window       | parts     | definition       |
  *   | 8 bytes  | int    | long       | at (long) | horizon long | int       | int len + UTF-8  |
  *   +----------+--------+------------+-----------+--------------+-----------+------------------+
  *   closed-window runs (format 3), per partition: int run count | (int name length | UTF-8 name) x count
  *   per partition:  long position | long folded events | long max event time | long max event
- *                   time before the cut | int key count | entries
+ *                   time before the cut | long skipped events | long events without a key |
+ *                   long events dropped as late, or -1 when not known (format 4) | int key count |
+ *                   entries
  *   entry, per key: int key length | key | int window count |
  *                   (long window start | int state length | state bytes) x window count
  *   trailer:        int CRC32C of every byte before it
@@ -75,10 +77,17 @@ final class DeltaCheckpoint {
 
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'C', 'K', 'P'};
   /**
-   * 3 added each partition's closed-window runs; 2 added each partition's largest event times (its watermark for lateness decisions); a format 1
-   * checkpoint is refused and the Delta rebuilt from the cut, which recomputes them.
+   * 4 added each partition's counts of skipped events, events without a key and events dropped as
+   * late; 3 added each partition's closed-window runs; 2 added each partition's largest event times
+   * (its watermark for lateness decisions); a format 1 checkpoint is refused and the Delta rebuilt
+   * from the cut, which recomputes them.
    */
-  static final int FORMAT = 3;
+  static final int FORMAT = 4;
+  /**
+   * Format 3 had no counts; it is still read, and the counts of a Delta loaded from it start at the
+   * checkpoint (its late drops are then not known, {@link PartitionDelta#dropsKnown}).
+   */
+  static final int FORMAT_WITHOUT_COUNTS = 3;
   /** Format 2 had no closed-window runs; it is still read (as a Delta without runs). */
   static final int FORMAT_WITHOUT_RUNS = 2;
   /** Checkpoints of one version kept on disk. */
@@ -177,6 +186,9 @@ final class DeltaCheckpoint {
           b.writeLong(pd.foldedUnlocked());
           b.writeLong(pd.maxEventTime);
           b.writeLong(pd.cutMaxEventTime);
+          b.writeLong(pd.skipped);
+          b.writeLong(pd.withoutKey);
+          b.writeLong(pd.dropsKnown ? pd.droppedLate : -1);
           if (t.canSnapshot()) {
             t = t.snapshot(); // and serialize it without holding the writer off
             pd.lock.unlockRead(stamp);
@@ -322,7 +334,8 @@ final class DeltaCheckpoint {
       long size = Files.size(file);
       byte[] magic = new byte[MAGIC.length];
       in.readFully(magic);
-      if (!java.util.Arrays.equals(magic, MAGIC) || in.readInt() != FORMAT) {
+      int format = in.readInt();
+      if (!java.util.Arrays.equals(magic, MAGIC) || (format != FORMAT && format != FORMAT_WITHOUT_COUNTS)) {
         return out;
       }
       in.readLong(); // version
@@ -362,7 +375,7 @@ final class DeltaCheckpoint {
         throw new InvalidCheckpointException("not a Braid checkpoint (bad magic)");
       }
       int format = in.readInt();
-      if (format != FORMAT && format != FORMAT_WITHOUT_RUNS) {
+      if (format != FORMAT && format != FORMAT_WITHOUT_COUNTS && format != FORMAT_WITHOUT_RUNS) {
         throw new InvalidCheckpointException("unsupported checkpoint format " + format);
       }
       long v = in.readLong();
@@ -385,7 +398,7 @@ final class DeltaCheckpoint {
       if (!new String(def, StandardCharsets.UTF_8).equals(definition)) {
         throw new InvalidCheckpointException("it was taken with another definition of the view");
       }
-      List<List<String>> runNames = format == FORMAT ? readRunNames(in, partitions, size) : null;
+      List<List<String>> runNames = format == FORMAT_WITHOUT_RUNS ? null : readRunNames(in, partitions, size);
       PartitionDelta[] parts = new PartitionDelta[partitions];
       long[] positions = new long[partitions];
       ViewProgram.Scratch x = program.scratch();
@@ -396,6 +409,13 @@ final class DeltaCheckpoint {
         long folded = in.readLong();
         long maxEventTime = in.readLong();
         long cutMaxEventTime = in.readLong();
+        boolean counts = format == FORMAT;
+        long skipped = counts ? in.readLong() : 0;
+        long withoutKey = counts ? in.readLong() : 0;
+        long droppedLate = counts ? in.readLong() : -1;
+        if (skipped < 0 || withoutKey < 0 || droppedLate < -1) {
+          throw new InvalidCheckpointException("partition " + p + " has an impossible event count");
+        }
         int keys = in.readInt();
         if (keys < 0 || keys > size) {
           throw new InvalidCheckpointException("partition " + p + " has an impossible key count " + keys);
@@ -441,7 +461,10 @@ final class DeltaCheckpoint {
         }
         PartitionDelta pd = new PartitionDelta(p, table, position);
         pd.restoreFolded(folded);
-        pd.dropsKnown = false; // the checkpoint does not record the late events left out before it
+        pd.skipped = skipped;
+        pd.withoutKey = withoutKey;
+        pd.droppedLate = Math.max(0, droppedLate);
+        pd.dropsKnown = droppedLate >= 0; // an older checkpoint does not record the late events left out before it
         pd.maxEventTime = maxEventTime;
         pd.cutMaxEventTime = cutMaxEventTime;
         parts[p] = pd;

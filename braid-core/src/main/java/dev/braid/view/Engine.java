@@ -618,7 +618,7 @@ public final class Engine implements Braid {
       ViewRuntime.BatchProgress bp = v.batchProgress;
       vs.add(new Status.ViewStatus(v.name, v.spec.from(), v.spec.mode().name().toLowerCase(), cur.id, cur.cut, pos,
           lag, d == null ? 0 : d.keys(), d == null ? 0 : d.memoryBytes(),
-          speedLayers.get(v.spec.from()).errors() + v.batchErrors(), bp != null, bp == null ? 0 : bp.events().get(),
+          ViewRuntime.skippedEvents(cur), ViewRuntime.eventsWithoutKey(cur), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.checkpoints(), v.spec.allowedLateness() == null ? null
           : new Status.Lateness(v.spec.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name),

@@ -47,6 +47,18 @@ final class PartitionDelta {
    */
   boolean dropsKnown = true;
   /**
+   * Events of {@code [cut, position)} that this Delta skipped because an expression or an
+   * aggregation failed on them (counted in {@link dev.braid.Status.ViewStatus#skippedEvents()});
+   * guarded by lock, written by the writer, carried by checkpoints from format 4 on.
+   */
+  long skipped;
+  /**
+   * Events of {@code [cut, position)} that the filter admitted and that have no value for the
+   * view's group key, so no group holds them; guarded by lock, written by the writer, carried by
+   * checkpoints from format 4 on.
+   */
+  long withoutKey;
+  /**
    * This partition's closed-window runs, oldest first: groups spilled out of earlier copies of the
    * Delta (see {@link ClosedRun}). Immutable once the Delta is shared (a spill builds a new Delta),
    * so readers use it without the lock; a read merges them between the Base and {@link #table}.

@@ -173,15 +173,6 @@ final class SpeedLayer implements AutoCloseable {
     return streamWatermark.accumulateAndGet(w, Math::max);
   }
 
-  /** Events that failed in an expression or an aggregation and were skipped, over all partitions. */
-  long errors() {
-    long e = 0;
-    for (Worker w : workers) {
-      e += w.errors.get();
-    }
-    return e;
-  }
-
   /** Waits until every partition thread has read up to {@code target}; false on timeout. */
   boolean awaitPosition(Cut target, long timeout, TimeUnit unit) throws InterruptedException {
     long deadline = System.nanoTime() + unit.toNanos(timeout);
@@ -244,7 +235,6 @@ final class SpeedLayer implements AutoCloseable {
     final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     final List<Target> targets = new ArrayList<>();
     final AtomicLong position = new AtomicLong();
-    final AtomicLong errors = new AtomicLong();
     volatile boolean running = true;
     private volatile LogReader reader;
     private final RecordChunk chunk = new RecordChunk();
@@ -469,9 +459,10 @@ final class SpeedLayer implements AutoCloseable {
     }
 
     private void reportEventError(Target t, long offset, RuntimeException e) {
-      long n = errors.incrementAndGet();
+      long n = ++t.delta.skipped; // the writer, under the Delta's write lock
       if (n <= 10 || n % 10_000 == 0) {
-        LOG.warn("view '{}': skipped event at offset {} of stream '{}' partition {} ({} skipped so far): {}",
+        LOG.warn("view '{}': skipped event at offset {} of stream '{}' partition {} ({} skipped in this partition "
+            + "since the version's cut): {}",
             t.program.spec.name(), offset, stream.name(), partition, n, e.toString());
       }
     }

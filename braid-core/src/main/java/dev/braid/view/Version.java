@@ -46,6 +46,13 @@ final class Version {
   volatile boolean fromBatchCycle;
   /** The id of the version this one replaced as current ({@code ViewRuntime.swap}), or -1. */
   volatile long replacedId = -1;
+  /**
+   * Events of {@code [0, cut)} that the Base left out because an expression or an aggregation failed
+   * on them; with {@link Delta#skippedEvents()}, what the version skipped up to its position.
+   */
+  volatile long baseSkipped;
+  /** Events of {@code [0, cut)} that the filter admitted and the Base left out for having no group key. */
+  volatile long baseWithoutKey;
   /** The running build (reprocess or rollback) of this version, or null. */
   volatile ViewRuntime.Rebuild rebuild;
 

@@ -29,7 +29,7 @@ import java.util.Map;
  * {"format": 1, "views": {"spend": {"next": 4, "specDefinition": "from=...;...", "versions": [
  *   {"id": 3, "state": "current", "cut": [120, 98], "base": "v3.base",
  *    "definition": "from=...;...", "spec": {"from": "tx", "group_by": "user", ...},
- *    "createdAt": 1795330000000}]}}}
+ *    "createdAt": 1795330000000, "baseSkipped": 2, "baseWithoutKey": 15}]}}}
  * }</pre>
  *
  * {@code definition} is {@link dev.braid.spec.ViewSpec#definition()}, compared with the spec file's;
@@ -40,9 +40,21 @@ import java.util.Map;
  */
 public final class VersionCatalog {
 
-  /** One version as recorded. */
+  /**
+   * One version as recorded. {@code baseSkipped} and {@code baseWithoutKey} are the events before
+   * the cut that the version's Base left out, because an expression or an aggregation failed on them
+   * or because they have no value for the group key (0 when none, and in catalogs written before
+   * these fields existed).
+   */
   public record Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
-      long createdAt, String failure) {}
+      long createdAt, String failure, long baseSkipped, long baseWithoutKey) {
+
+    /** A version whose Base left out no events (or a table's version, which has no such counts). */
+    public Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
+        long createdAt, String failure) {
+      this(id, state, cut, base, definition, document, createdAt, failure, 0, 0);
+    }
+  }
 
   /** One view as recorded; {@code specDefinition} may be null (older catalogs). */
   public record ViewEntry(long next, String specDefinition, List<Entry> versions) {}
@@ -96,7 +108,8 @@ public final class VersionCatalog {
         versions.add(new Entry(v.path("id").asLong(), VersionState.valueOf(v.path("state").asText().toUpperCase()),
             Cut.of(cut), v.path("base").isNull() ? null : v.path("base").asText(null),
             v.path("definition").asText(), v.path("spec").isObject() ? v.path("spec").toString() : null,
-            v.path("createdAt").asLong(), v.path("failure").asText(null)));
+            v.path("createdAt").asLong(), v.path("failure").asText(null), v.path("baseSkipped").asLong(0),
+            v.path("baseWithoutKey").asLong(0)));
       }
       out.put(e.getKey(), new ViewEntry(e.getValue().path("next").asLong(1),
           e.getValue().path("specDefinition").asText(null), versions));
@@ -164,6 +177,12 @@ public final class VersionCatalog {
         o.put("createdAt", en.createdAt());
         if (en.failure() != null) {
           o.put("failure", en.failure());
+        }
+        if (en.baseSkipped() != 0) {
+          o.put("baseSkipped", en.baseSkipped());
+        }
+        if (en.baseWithoutKey() != 0) {
+          o.put("baseWithoutKey", en.baseWithoutKey());
         }
       }
     }

@@ -488,19 +488,22 @@ final class ViewProgram {
    * before {@code maxEventTime - maxOutOfOrder - allowedLateness} are left out ({@code maxEventTime}
    * at least the seed of a partition that was idle at the cut, see {@link PartitionDelta#lateReference}). The decision
    * depends only on the partition's records up to this one, so every replay makes the same one.
-   * Returns a mask of {@link #FOLDED} and {@link #LATE}.
+   * Returns a mask of {@link #FOLDED} and {@link #LATE}, or {@link #NULL_KEY}; a late event counts in
+   * {@link PartitionDelta#droppedLate}, an event without a key in {@link PartitionDelta#withoutKey}.
    */
   int applySpeed(PartitionDelta pd, Scratch x, RecordChunk k, int j, long maxOutOfOrder) {
     long et = k.eventTime[j];
     if (et > pd.maxEventTime) {
       pd.maxEventTime = et;
     }
-    if (allowedLateness < 0) {
-      return applyTimed(pd.table, x, k, j, pd.partition, Long.MIN_VALUE);
-    }
-    int r = applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.lateReference(), maxOutOfOrder));
-    if ((r & LATE) != 0) {
-      pd.droppedLate++;
+    int r = allowedLateness < 0 ? applyTimed(pd.table, x, k, j, pd.partition, Long.MIN_VALUE)
+        : applyTimed(pd.table, x, k, j, pd.partition, lateEnd(pd.lateReference(), maxOutOfOrder));
+    if (r != FOLDED) {
+      if ((r & LATE) != 0) {
+        pd.droppedLate++;
+      } else if (r == NULL_KEY) {
+        pd.withoutKey++;
+      }
     }
     return r;
   }

@@ -73,7 +73,6 @@ final class ViewRuntime {
   private long nextId; // guarded by this
   private final Object batchLock = new Object();
   private final ThreadLocal<ViewProgram.Scratch> readScratch;
-  private final AtomicLong batchErrors = new AtomicLong();
   private final AtomicLong batchCycles = new AtomicLong();
   private final AtomicLong batchNanos = new AtomicLong();
   volatile BatchProgress batchProgress;
@@ -148,6 +147,8 @@ final class ViewRuntime {
               BaseFile base = openBaseOrNoteDamage(e.base());
               cur = new Version(e.id(), p, e.definition(), document, e.cut(), base, e.base(), e.createdAt(),
                   VersionState.CURRENT);
+              cur.baseSkipped = e.baseSkipped();
+              cur.baseWithoutKey = e.baseWithoutKey();
               if (e.base() != null && base == null) {
                 damaged = cur; // noted by openBaseOrNoteDamage; reads are refused until a repair
               }
@@ -166,6 +167,8 @@ final class ViewRuntime {
           }
           Version v = new Version(e.id(), p, e.definition(), document, e.cut(), null, e.base(), e.createdAt(), st);
           v.failure = failure;
+          v.baseSkipped = e.baseSkipped();
+          v.baseWithoutKey = e.baseWithoutKey();
           versions.add(v);
         }
       }
@@ -253,7 +256,7 @@ final class ViewRuntime {
       // a backup being rolled back is still a backup on disk until it is switched in
       VersionState st = rb != null && rb.rollback ? VersionState.BACKUP : v.state;
       list.add(new VersionCatalog.Entry(v.id, st, v.cut, v.baseFileName, v.definition, v.document,
-          v.createdAtMillis, v.failure));
+          v.createdAtMillis, v.failure, v.baseSkipped, v.baseWithoutKey));
     }
     return new VersionCatalog.ViewEntry(nextId, acknowledgedSpec, list);
   }
@@ -608,8 +611,21 @@ final class ViewRuntime {
     return batchNanos.get();
   }
 
-  long batchErrors() {
-    return batchErrors.get();
+  /**
+   * Events of the log up to the current version's position that it skipped because an expression
+   * or an aggregation failed on them: its Base's before the cut and its Delta's after. Each event
+   * counts once, however many batch cycles or restarts it went through (a Delta loaded from a
+   * checkpoint older than format 4 counts from the checkpoint).
+   */
+  static long skippedEvents(Version v) {
+    Delta d = v.delta;
+    return v.baseSkipped + (d == null ? 0 : d.skippedEvents());
+  }
+
+  /** As {@link #skippedEvents}, for events the filter admitted that have no value for the group key. */
+  static long eventsWithoutKey(Version v) {
+    Delta d = v.delta;
+    return v.baseWithoutKey + (d == null ? 0 : d.eventsWithoutKey());
   }
 
   /**
@@ -631,7 +647,7 @@ final class ViewRuntime {
       for (int p = 0; p < cut.partitions(); p++) {
         total += cut.offset(p) - stream.startOffset(p);
       }
-      BatchLayer.Counters counters = BatchLayer.Counters.create(batchErrors);
+      BatchLayer.Counters counters = BatchLayer.Counters.create(new AtomicLong());
       batchProgress = new BatchProgress(id, cut, counters.events(), counters.runsWritten(), total, System.nanoTime());
       long started = System.nanoTime();
       String fileName = "v" + id + ".base";
@@ -645,6 +661,8 @@ final class ViewRuntime {
         BaseFile base = BaseFile.open(dir.resolve(fileName));
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);
         next.fromBatchCycle = true;
+        next.baseSkipped = counters.errors().get();
+        next.baseWithoutKey = counters.withoutKey().get();
         next.delta = seeded(new Delta(program, cut,
             (int) Math.min(1 << 16, Math.max(1 << 10, stats.keys() / cut.partitions() / 8))), program, cut);
         synchronized (this) {
@@ -1078,6 +1096,7 @@ final class ViewRuntime {
     new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters)
         .build(v.cut, file, dir.resolve("v" + v.id + ".spill"));
     noteWithoutKey(v.id, program, counters);
+    v.baseWithoutKey = counters.withoutKey().get();
     if (errors.get() > 0) {
       throw new ReplayFailure(String.format("the new definition failed on %d events of the log during the batch "
           + "recompute (an expression or aggregation that fails at run time)", errors.get()), null);
@@ -1631,6 +1650,8 @@ final class ViewRuntime {
           long folded;
           long droppedLate;
           boolean dropsKnown;
+          long skipped;
+          long withoutKey;
           long end;
           long maxEventTime;
           GroupTable source;
@@ -1642,6 +1663,8 @@ final class ViewRuntime {
             folded = pd.foldedUnlocked();
             droppedLate = pd.droppedLate;
             dropsKnown = pd.dropsKnown;
+            skipped = pd.skipped;
+            withoutKey = pd.withoutKey;
             maxEventTime = pd.maxEventTime; // as of the position: the catch-up decides lateness from there
             end = spill ? closedEnd(p, pd.lateReference()) : Long.MIN_VALUE;
             // Rows of plain longs: copy the arrays under the lock and sort the groups out after it,
@@ -1675,6 +1698,8 @@ final class ViewRuntime {
           c.restoreFolded(folded);
           c.droppedLate = droppedLate;
           c.dropsKnown = dropsKnown;
+          c.skipped = skipped;
+          c.withoutKey = withoutKey;
           c.cutMaxEventTime = pd.cutMaxEventTime;
           c.maxEventTime = maxEventTime;
           c.runs = runs.toArray(PartitionDelta.NO_RUNS);

@@ -121,4 +121,76 @@ class CheckpointTest {
     }
   }
 
+  /**
+   * A checkpoint written before format 4 (without each partition's event counts) is still loaded:
+   * rewritten here from a format 4 file into format 3's layout, with its CRC.
+   */
+  @Test
+  void shouldLoadAFormat3CheckpointThatHasNoEventCounts() throws Exception {
+    Path data = dir.resolve("data");
+    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
+      clicks(e, "ann", 5);
+      clicks(e, "bob", 4);
+    }
+    Path ckpt = data.resolve("views").resolve("per_user").resolve("v1-000000000001.ckpt");
+    Files.write(ckpt, asFormat3(Files.readAllBytes(ckpt)));
+    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
+      assertThat(checkpoints(e).restoredFrom()).isEqualTo("v1-000000000001.ckpt");
+      assertThat(checkpoints(e).refused()).isEmpty();
+      assertThat(e.get("per_user", "ann").values()).containsEntry("n", 5L);
+      assertThat(e.get("per_user", "bob").values()).containsEntry("n", 4L);
+      clicks(e, "ann", 2);
+      assertThat(e.get("per_user", "ann").values()).containsEntry("n", 7L);
+    }
+  }
+
+  /** {@code v4}, a format 4 checkpoint, in format 3: the same without each partition's three counts. */
+  private static byte[] asFormat3(byte[] v4) throws java.io.IOException {
+    java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(v4));
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+    out.write(in.readNBytes(8)); // magic
+    assertThat(in.readInt()).isEqualTo(DeltaCheckpoint.FORMAT).isEqualTo(4);
+    out.writeInt(DeltaCheckpoint.FORMAT_WITHOUT_COUNTS);
+    out.write(in.readNBytes(24)); // version, created, horizon
+    int partitions = in.readInt();
+    out.writeInt(partitions);
+    int defLength = in.readInt();
+    out.writeInt(defLength);
+    out.write(in.readNBytes(defLength));
+    for (int p = 0; p < partitions; p++) { // run names
+      int runs = in.readInt();
+      out.writeInt(runs);
+      for (int r = 0; r < runs; r++) {
+        int n = in.readInt();
+        out.writeInt(n);
+        out.write(in.readNBytes(n));
+      }
+    }
+    for (int p = 0; p < partitions; p++) {
+      out.write(in.readNBytes(32)); // position, folded, max event time, max event time before the cut
+      in.readNBytes(24); // skipped, without key, dropped late: not in format 3
+      int keys = in.readInt();
+      out.writeInt(keys);
+      for (int k = 0; k < keys; k++) {
+        int kl = in.readInt();
+        out.writeInt(kl);
+        out.write(in.readNBytes(kl));
+        int windows = in.readInt();
+        out.writeInt(windows);
+        for (int w = 0; w < windows; w++) {
+          out.writeLong(in.readLong());
+          int sl = in.readInt();
+          out.writeInt(sl);
+          out.write(in.readNBytes(sl));
+        }
+      }
+    }
+    in.readInt(); // the old CRC
+    assertThat(in.read()).isEqualTo(-1);
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(bytes.toByteArray());
+    out.writeInt((int) crc.getValue());
+    return bytes.toByteArray();
+  }
 }

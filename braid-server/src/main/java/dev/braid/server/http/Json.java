@@ -406,6 +406,7 @@ final class Json {
       vo.put("deltaKeys", v.deltaKeys());
       vo.put("deltaBytes", v.deltaBytes());
       vo.put("skippedEvents", v.skippedEvents());
+      vo.put("eventsWithoutKey", v.eventsWithoutKey());
       if (v.batchRunning()) {
         ObjectNode b = vo.putObject("batch");
         b.put("eventsRead", v.batchEventsRead());
