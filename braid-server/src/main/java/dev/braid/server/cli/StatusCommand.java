@@ -92,6 +92,14 @@ public final class StatusCommand implements Callable<Integer> {
             l.path("finalUntil").isTextual() ? "windows ending at or before " + l.path("finalUntil").asText()
                 + " are final, later ones provisional" : "no window is final yet (all provisional)");
       }
+      long skipped = x.path("skippedEvents").asLong();
+      long withoutKey = x.path("eventsWithoutKey").asLong();
+      if (skipped > 0 || withoutKey > 0) {
+        out.printf(java.util.Locale.ROOT, "%nview %s: left out %,d event%s of the log up to its position: %,d on "
+                + "which an expression or an aggregation failed (the server's log shows the first ones), %,d "
+                + "without a value for group_by%n", x.path("name").asText(), skipped + withoutKey,
+            skipped + withoutKey == 1 ? "" : "s", skipped, withoutKey);
+      }
       JsonNode d = x.path("delta");
       if (d.isObject() && (d.path("runs").asInt() > 0 || d.path("spills").asLong() > 0)) {
         out.printf(java.util.Locale.ROOT, "%nview %s: Delta %,d groups in memory (%,d bytes); closed windows: %,d "

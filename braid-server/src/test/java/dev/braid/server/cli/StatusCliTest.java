@@ -58,6 +58,57 @@ class StatusCliTest {
     assertThat(r.exit()).as(r.out() + r.err()).isZero();
   }
 
+  /**
+   * Events a view leaves out are counted once each, in the text and the JSON, however many batch
+   * cycles and restarts they go through: one whose filter fails (a division by zero) and one without
+   * a value for {@code group_by}, before and after a batch cycle and a restart.
+   */
+  @Test
+  void shouldCountEachEventAViewLeavesOutOnceThroughBatchCyclesAndRestarts() throws Exception {
+    String spec = """
+        streams:
+          sales:
+            partitions: 2
+            key: id
+            fields: {id: string, store: string, units: long}
+        views:
+          by_store:
+            from: sales
+            filter: "6 / units > 1"
+            group_by: store
+            aggregate: {n: count}
+        """;
+    Path data = dir.resolve("data");
+    Path f = dir.resolve("sales.ndjson");
+    Files.writeString(f, """
+        {"id": "a", "store": "s1", "units": 2}
+        {"id": "b", "store": "s1", "units": 0}
+        {"id": "c", "units": 1}
+        {"id": "d", "store": "s2", "units": 3}
+        """);
+    for (int round = 0; round < 2; round++) {
+      try (BraidServer server = BraidServer.start(PipelineSpec.parse(spec, "t.yaml"), data,
+          BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+        String url = "--url=" + server.url();
+        if (round == 0) {
+          assertThat(braid("ingest", "sales", f.toString(), url, "--no-progress").exit()).isZero();
+          assertThat(braid("batch", "by_store", url).exit()).isZero();
+          assertThat(braid("batch", "by_store", url).exit()).isZero();
+          assertThat(braid("ingest", "sales", f.toString(), url, "--no-progress").exit()).isZero();
+        }
+        CliClientTest.Run status = braid("status", url);
+        assertThat(status.exit()).as(status.err()).isZero();
+        assertThat(status.out()).as("round %d", round).contains("view by_store: left out 4 events of the log up to "
+            + "its position: 2 on which an expression or an aggregation failed (the server's log shows the first "
+            + "ones), 2 without a value for group_by");
+        JsonNode json = new ObjectMapper().readTree(braid("status", url, "--json").out());
+        JsonNode v = json.path("views").get(0);
+        assertThat(v.path("skippedEvents").asLong()).isEqualTo(2);
+        assertThat(v.path("eventsWithoutKey").asLong()).isEqualTo(2);
+      }
+    }
+  }
+
   @Test
   void shouldShowWatermarksLateEventsAndFinalWindowsAsTextAndKeepTheJson() throws Exception {
     try (BraidServer server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("data"),
