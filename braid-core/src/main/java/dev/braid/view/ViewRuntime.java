@@ -340,15 +340,20 @@ final class ViewRuntime {
       d = v.delta;
     } while (d == null);
     // Sized for the largest part at least (rehashing a million Strings was a tenth of a pass): the
-    // parts share most of their keys, so their sum would be many times too large.
+    // parts share most of their keys, so their sum would be many times too large; but the Delta's
+    // partitions of a view grouped by the stream's key hold disjoint keys, so theirs is summed.
     long expected = v.base != null ? v.base.keyCount : 0;
+    long tables = 0;
     for (PartitionDelta pd : d.partitions) {
-      expected = Math.max(expected, pd.table.keyCount());
+      tables = v.keyPartitioned ? tables + pd.table.keyCount() : Math.max(tables, pd.table.keyCount());
       for (ClosedRun run : pd.runs) {
         expected = Math.max(expected, run.base.keyCount);
       }
     }
-    java.util.Set<String> out = new java.util.HashSet<>((int) Math.min(1 << 30, expected * 4 / 3 + 16));
+    expected = Math.max(expected, tables);
+    // In the order the parts hold them (a partition's table by key id, the order of its key infos
+    // in memory), so that the reads that follow find each key's info a line or so after the last.
+    java.util.Set<String> out = new java.util.LinkedHashSet<>((int) Math.min(1 << 30, expected * 4 / 3 + 16));
     if (v.base != null) {
       v.base.forEachKey(out::add);
     }
