@@ -58,6 +58,9 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    *     once); the engine logs the first of them with the error
    * @param eventsWithoutKey events up to {@code position} that the filter admitted and that have no
    *     value for {@code group_by}, so no group holds them
+   * @param leftOutCountsComplete false when the two counts above are lower bounds: part of the
+   *     version's data was written before Braid counted left-out events (its next batch cycle, or a
+   *     reprocess, counts them all)
    * @param batchRunning whether a batch cycle is running, and its progress (events read of total)
    * @param reprocess the version a reprocess or rollback is building, with its progress; null when none
    * @param specChanged the spec file defines the view differently from the version serving it, and no
@@ -70,7 +73,8 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    *     the current version has no Delta
    */
   public record ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
-      long lag, long deltaKeys, long deltaBytes, long skippedEvents, long eventsWithoutKey, boolean batchRunning,
+      long lag, long deltaKeys, long deltaBytes, long skippedEvents, long eventsWithoutKey,
+      boolean leftOutCountsComplete, boolean batchRunning,
       long batchEventsRead, long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention,
       long batchCycles, double batchSeconds, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
   }

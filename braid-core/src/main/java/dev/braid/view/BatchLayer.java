@@ -111,10 +111,19 @@ final class BatchLayer {
    *
    * @param withoutKey events the filter admitted that have no value for the view's group key, which
    *     the Base leaves out (as the speed layer does)
+   * @param firstError the first exception of an event counted in {@code errors}, for the cycle's log line
    */
-  record Counters(AtomicLong events, AtomicLong errors, AtomicLong runsWritten, AtomicLong withoutKey) {
+  record Counters(AtomicLong events, AtomicLong errors, AtomicLong runsWritten, AtomicLong withoutKey,
+      java.util.concurrent.atomic.AtomicReference<RuntimeException> firstError) {
     static Counters create(AtomicLong errors) {
-      return new Counters(new AtomicLong(), errors, new AtomicLong(), new AtomicLong());
+      return new Counters(new AtomicLong(), errors, new AtomicLong(), new AtomicLong(),
+          new java.util.concurrent.atomic.AtomicReference<>());
+    }
+
+    /** Counts an event that an expression or an aggregation failed on, keeping the first exception. */
+    void failed(RuntimeException e) {
+      errors.incrementAndGet();
+      firstError.compareAndSet(null, e);
     }
   }
 
@@ -312,7 +321,7 @@ final class BatchLayer {
                 }
               } catch (RuntimeException e) {
                 // The speed layer skips such an event too, so Base and Delta still agree.
-                counters.errors().incrementAndGet();
+                counters.failed(e);
               }
               counted++;
               if (table.groupCount() != groupsSeen) {
@@ -822,7 +831,7 @@ final class BatchLayer {
                 continue;
               }
             } catch (RuntimeException ex) {
-              counters.errors().incrementAndGet(); // as the one-pass fold: skipped, counted
+              counters.failed(ex); // as the one-pass fold: skipped, counted
               continue;
             }
             append(buf, c.keyOffset(), c.keyLength(), e);
@@ -870,7 +879,7 @@ final class BatchLayer {
       try {
         nulls = (int) fold.extract(e, a, values, ops, skip);
       } catch (RuntimeException ex) {
-        counters.errors().incrementAndGet(); // the one-pass fold counts it and keeps what it did
+        counters.failed(ex); // the one-pass fold counts it and keeps what it did
         int limit = fold.opsBeforeFailure(e, skip);
         INT.set(a, values, limit);
         values += 4;
@@ -1008,7 +1017,7 @@ final class BatchLayer {
       try {
         fold.add(combinedRows, s * rowWidth, e, x.skip[0]);
       } catch (RuntimeException ex) {
-        counters.errors().incrementAndGet(); // as the one-pass fold: the ops before the failing one stay added
+        counters.failed(ex); // as the one-pass fold: the ops before the failing one stay added
       }
       windowHits += hit ? 1 : 0;
       if (++windowEvents == COMBINE_WINDOW) {

@@ -121,14 +121,30 @@ final class Delta {
     return sumLocked(d -> d.table.keyCount());
   }
 
-  /** Events after the cut this Delta skipped because an expression or an aggregation failed on them. */
-  long skippedEvents() {
-    return sumLocked(d -> d.skipped);
-  }
+  /**
+   * Events after the cut that this Delta left out, over every partition, each read under its lock.
+   *
+   * @param skipped an expression or an aggregation failed on them
+   * @param withoutKey the filter admitted them and they have no value for the group key
+   * @param complete false when a partition counts only from a checkpoint older than format 4
+   */
+  record LeftOut(long skipped, long withoutKey, boolean complete) {}
 
-  /** Events after the cut that the filter admitted and that have no value for the group key. */
-  long eventsWithoutKey() {
-    return sumLocked(d -> d.withoutKey);
+  LeftOut leftOut() {
+    long skipped = 0;
+    long withoutKey = 0;
+    boolean complete = true;
+    for (PartitionDelta d : partitions) {
+      long stamp = d.lock.readLock();
+      try {
+        skipped += d.skipped;
+        withoutKey += d.withoutKey;
+        complete &= d.countsKnown;
+      } finally {
+        d.lock.unlockRead(stamp);
+      }
+    }
+    return new LeftOut(skipped, withoutKey, complete);
   }
 
   /** The sum of {@code f} over every partition, each read under its read lock. */

@@ -42,11 +42,10 @@ import java.util.zip.CheckedInputStream;
  *   | BRAIDCKP | fmt 4  | version id | created   | window       | parts     | definition       |
  *   | 8 bytes  | int    | long       | at (long) | horizon long | int       | int len + UTF-8  |
  *   +----------+--------+------------+-----------+--------------+-----------+------------------+
- *   closed-window runs (format 3), per partition: int run count | (int name length | UTF-8 name) x count
+ *   closed-window runs (format 3 and later), per partition: int run count | (int name length | UTF-8 name) x count
  *   per partition:  long position | long folded events | long max event time | long max event
- *                   time before the cut | long skipped events | long events without a key |
- *                   long events dropped as late, or -1 when not known (format 4) | int key count |
- *                   entries
+ *                   time before the cut | long skipped events | long events without a key (both
+ *                   format 4, -1 when not known) | int key count | entries
  *   entry, per key: int key length | key | int window count |
  *                   (long window start | int state length | state bytes) x window count
  *   trailer:        int CRC32C of every byte before it
@@ -77,15 +76,14 @@ final class DeltaCheckpoint {
 
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'C', 'K', 'P'};
   /**
-   * 4 added each partition's counts of skipped events, events without a key and events dropped as
-   * late; 3 added each partition's closed-window runs; 2 added each partition's largest event times
+   * 4 added each partition's counts of skipped events and events without a key; 3 added each partition's closed-window runs; 2 added each partition's largest event times
    * (its watermark for lateness decisions); a format 1 checkpoint is refused and the Delta rebuilt
    * from the cut, which recomputes them.
    */
   static final int FORMAT = 4;
   /**
    * Format 3 had no counts; it is still read, and the counts of a Delta loaded from it start at the
-   * checkpoint (its late drops are then not known, {@link PartitionDelta#dropsKnown}).
+   * checkpoint ({@link PartitionDelta#countsKnown} false).
    */
   static final int FORMAT_WITHOUT_COUNTS = 3;
   /** Format 2 had no closed-window runs; it is still read (as a Delta without runs). */
@@ -186,9 +184,8 @@ final class DeltaCheckpoint {
           b.writeLong(pd.foldedUnlocked());
           b.writeLong(pd.maxEventTime);
           b.writeLong(pd.cutMaxEventTime);
-          b.writeLong(pd.skipped);
-          b.writeLong(pd.withoutKey);
-          b.writeLong(pd.dropsKnown ? pd.droppedLate : -1);
+          b.writeLong(pd.countsKnown ? pd.skipped : -1);
+          b.writeLong(pd.countsKnown ? pd.withoutKey : -1);
           if (t.canSnapshot()) {
             t = t.snapshot(); // and serialize it without holding the writer off
             pd.lock.unlockRead(stamp);
@@ -409,11 +406,9 @@ final class DeltaCheckpoint {
         long folded = in.readLong();
         long maxEventTime = in.readLong();
         long cutMaxEventTime = in.readLong();
-        boolean counts = format == FORMAT;
-        long skipped = counts ? in.readLong() : 0;
-        long withoutKey = counts ? in.readLong() : 0;
-        long droppedLate = counts ? in.readLong() : -1;
-        if (skipped < 0 || withoutKey < 0 || droppedLate < -1) {
+        long skipped = format == FORMAT ? in.readLong() : -1;
+        long withoutKey = format == FORMAT ? in.readLong() : -1;
+        if (skipped < -1 || withoutKey < -1 || (skipped < 0) != (withoutKey < 0)) {
           throw new InvalidCheckpointException("partition " + p + " has an impossible event count");
         }
         int keys = in.readInt();
@@ -461,10 +456,10 @@ final class DeltaCheckpoint {
         }
         PartitionDelta pd = new PartitionDelta(p, table, position);
         pd.restoreFolded(folded);
-        pd.skipped = skipped;
-        pd.withoutKey = withoutKey;
-        pd.droppedLate = Math.max(0, droppedLate);
-        pd.dropsKnown = droppedLate >= 0; // an older checkpoint does not record the late events left out before it
+        pd.countsKnown = skipped >= 0; // an older checkpoint (or one taken from such a Delta) did not count them
+        pd.skipped = Math.max(0, skipped);
+        pd.withoutKey = Math.max(0, withoutKey);
+        pd.dropsKnown = false; // the checkpoint does not record the late events left out before it
         pd.maxEventTime = maxEventTime;
         pd.cutMaxEventTime = cutMaxEventTime;
         parts[p] = pd;

@@ -616,9 +616,10 @@ public final class Engine implements Braid {
         lag += Math.max(0, end.offset(p) - pos.offset(p));
       }
       ViewRuntime.BatchProgress bp = v.batchProgress;
+      Delta.LeftOut left = ViewRuntime.leftOut(cur, d);
       vs.add(new Status.ViewStatus(v.name, v.spec.from(), v.spec.mode().name().toLowerCase(), cur.id, cur.cut, pos,
           lag, d == null ? 0 : d.keys(), d == null ? 0 : d.memoryBytes(),
-          ViewRuntime.skippedEvents(cur), ViewRuntime.eventsWithoutKey(cur), bp != null, bp == null ? 0 : bp.events().get(),
+          left.skipped(), left.withoutKey(), left.complete(), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.checkpoints(), v.spec.allowedLateness() == null ? null
           : new Status.Lateness(v.spec.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name),

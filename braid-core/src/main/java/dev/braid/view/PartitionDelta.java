@@ -59,6 +59,12 @@ final class PartitionDelta {
    */
   long withoutKey;
   /**
+   * False when {@link #skipped} and {@link #withoutKey} count only part of {@code [cut, position)}:
+   * a Delta loaded from a checkpoint older than format 4, which did not record them (they then count
+   * from the checkpoint). Set before the Delta is shared.
+   */
+  boolean countsKnown = true;
+  /**
    * This partition's closed-window runs, oldest first: groups spilled out of earlier copies of the
    * Delta (see {@link ClosedRun}). Immutable once the Delta is shared (a spill builds a new Delta),
    * so readers use it without the lock; a read merges them between the Base and {@link #table}.

@@ -234,6 +234,8 @@ final class SpeedLayer implements AutoCloseable {
     final Thread thread;
     final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     final List<Target> targets = new ArrayList<>();
+    /** Events that failed in an expression or an aggregation of any view on this thread, for the log's throttle. */
+    private long failures;
     final AtomicLong position = new AtomicLong();
     volatile boolean running = true;
     private volatile LogReader reader;
@@ -459,11 +461,11 @@ final class SpeedLayer implements AutoCloseable {
     }
 
     private void reportEventError(Target t, long offset, RuntimeException e) {
-      long n = ++t.delta.skipped; // the writer, under the Delta's write lock
+      t.delta.skipped++; // the writer, under the Delta's write lock: what status counts
+      long n = ++failures; // for the log only: every version's Delta that skips the event adds to it
       if (n <= 10 || n % 10_000 == 0) {
-        LOG.warn("view '{}': skipped event at offset {} of stream '{}' partition {} ({} skipped in this partition "
-            + "since the version's cut): {}",
-            t.program.spec.name(), offset, stream.name(), partition, n, e.toString());
+        LOG.warn("view '{}': skipped event at offset {} of stream '{}' partition {} (failure {} in this partition "
+            + "since the engine opened): {}", t.program.spec.name(), offset, stream.name(), partition, n, e.toString());
       }
     }
   }

@@ -48,10 +48,11 @@ final class Version {
   volatile long replacedId = -1;
   /**
    * Events of {@code [0, cut)} that the Base left out because an expression or an aggregation failed
-   * on them; with {@link Delta#skippedEvents()}, what the version skipped up to its position.
+   * on them ({@link Delta#leftOut()} counts those after the cut); -1 when not known (a version
+   * restored from a catalog written before the counts were recorded).
    */
   volatile long baseSkipped;
-  /** Events of {@code [0, cut)} that the filter admitted and the Base left out for having no group key. */
+  /** Events of {@code [0, cut)} that the filter admitted and the Base left out for having no group key, or -1. */
   volatile long baseWithoutKey;
   /** The running build (reprocess or rollback) of this version, or null. */
   volatile ViewRuntime.Rebuild rebuild;

@@ -42,17 +42,17 @@ public final class VersionCatalog {
 
   /**
    * One version as recorded. {@code baseSkipped} and {@code baseWithoutKey} are the events before
-   * the cut that the version's Base left out, because an expression or an aggregation failed on them
-   * or because they have no value for the group key (0 when none, and in catalogs written before
-   * these fields existed).
+   * the cut that a view version's Base left out, because an expression or an aggregation failed on
+   * them or because they have no value for the group key; -1 when not known (a table's version, or a
+   * catalog written before these fields existed), and recorded only for a version with a Base.
    */
   public record Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
       long createdAt, String failure, long baseSkipped, long baseWithoutKey) {
 
-    /** A version whose Base left out no events (or a table's version, which has no such counts). */
+    /** A version without counts of left-out events (a table's). */
     public Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
         long createdAt, String failure) {
-      this(id, state, cut, base, definition, document, createdAt, failure, 0, 0);
+      this(id, state, cut, base, definition, document, createdAt, failure, -1, -1);
     }
   }
 
@@ -108,8 +108,8 @@ public final class VersionCatalog {
         versions.add(new Entry(v.path("id").asLong(), VersionState.valueOf(v.path("state").asText().toUpperCase()),
             Cut.of(cut), v.path("base").isNull() ? null : v.path("base").asText(null),
             v.path("definition").asText(), v.path("spec").isObject() ? v.path("spec").toString() : null,
-            v.path("createdAt").asLong(), v.path("failure").asText(null), v.path("baseSkipped").asLong(0),
-            v.path("baseWithoutKey").asLong(0)));
+            v.path("createdAt").asLong(), v.path("failure").asText(null), v.path("baseSkipped").asLong(-1),
+            v.path("baseWithoutKey").asLong(-1)));
       }
       out.put(e.getKey(), new ViewEntry(e.getValue().path("next").asLong(1),
           e.getValue().path("specDefinition").asText(null), versions));
@@ -178,10 +178,8 @@ public final class VersionCatalog {
         if (en.failure() != null) {
           o.put("failure", en.failure());
         }
-        if (en.baseSkipped() != 0) {
+        if (en.base() != null && en.baseSkipped() >= 0 && en.baseWithoutKey() >= 0) {
           o.put("baseSkipped", en.baseSkipped());
-        }
-        if (en.baseWithoutKey() != 0) {
           o.put("baseWithoutKey", en.baseWithoutKey());
         }
       }

@@ -147,8 +147,8 @@ final class ViewRuntime {
               BaseFile base = openBaseOrNoteDamage(e.base());
               cur = new Version(e.id(), p, e.definition(), document, e.cut(), base, e.base(), e.createdAt(),
                   VersionState.CURRENT);
-              cur.baseSkipped = e.baseSkipped();
-              cur.baseWithoutKey = e.baseWithoutKey();
+              cur.baseSkipped = e.base() == null ? 0 : e.baseSkipped(); // no Base: nothing before the cut
+              cur.baseWithoutKey = e.base() == null ? 0 : e.baseWithoutKey();
               if (e.base() != null && base == null) {
                 damaged = cur; // noted by openBaseOrNoteDamage; reads are refused until a repair
               }
@@ -167,8 +167,8 @@ final class ViewRuntime {
           }
           Version v = new Version(e.id(), p, e.definition(), document, e.cut(), null, e.base(), e.createdAt(), st);
           v.failure = failure;
-          v.baseSkipped = e.baseSkipped();
-          v.baseWithoutKey = e.baseWithoutKey();
+          v.baseSkipped = e.base() == null ? 0 : e.baseSkipped();
+          v.baseWithoutKey = e.base() == null ? 0 : e.baseWithoutKey();
           versions.add(v);
         }
       }
@@ -617,20 +617,17 @@ final class ViewRuntime {
   }
 
   /**
-   * Events of the log up to the current version's position that it skipped because an expression
-   * or an aggregation failed on them: its Base's before the cut and its Delta's after. Each event
-   * counts once, however many batch cycles or restarts it went through (a Delta loaded from a
-   * checkpoint older than format 4 counts from the checkpoint).
+   * Events of the log up to the position of version {@code v} (whose Delta is {@code d}, or null)
+   * that it left out: its Base's before the cut and its Delta's after, each event once however many
+   * batch cycles or restarts it went through. Not complete when the Base's counts or a partition's
+   * are not known (data written before they were recorded); the next batch cycle counts them anew.
    */
-  static long skippedEvents(Version v) {
-    Delta d = v.delta;
-    return v.baseSkipped + (d == null ? 0 : d.skippedEvents());
-  }
-
-  /** As {@link #skippedEvents}, for events the filter admitted that have no value for the group key. */
-  static long eventsWithoutKey(Version v) {
-    Delta d = v.delta;
-    return v.baseWithoutKey + (d == null ? 0 : d.eventsWithoutKey());
+  static Delta.LeftOut leftOut(Version v, Delta d) {
+    Delta.LeftOut delta = d == null ? new Delta.LeftOut(0, 0, true) : d.leftOut();
+    long baseSkipped = v.baseSkipped;
+    long baseWithoutKey = v.baseWithoutKey;
+    return new Delta.LeftOut(Math.max(0, baseSkipped) + delta.skipped(),
+        Math.max(0, baseWithoutKey) + delta.withoutKey(), delta.complete() && baseSkipped >= 0 && baseWithoutKey >= 0);
   }
 
   /**
@@ -687,6 +684,7 @@ final class ViewRuntime {
       batchProgress = null;
       lastBatch = stats;
       noteWithoutKey(id, program, counters);
+      noteFailures(id, counters);
       batchCycles.incrementAndGet();
       batchNanos.addAndGet(System.nanoTime() - started);
       if (stats.runsWritten() > 0) {
@@ -712,6 +710,20 @@ final class ViewRuntime {
     if (n > 0) {
       LOG.info("view '{}': the Base of version {} leaves out {} {} of stream '{}' with no value for group_by '{}'",
           name, id, n, n == 1 ? "event" : "events", stream.name(), program.spec.groupBy());
+    }
+  }
+
+  /**
+   * Logs how many events the Base of version {@code id} left out because an expression or an
+   * aggregation failed on them, with the first failure, when there were any (the speed layer logs
+   * the first ones after the cut itself).
+   */
+  private void noteFailures(long id, BatchLayer.Counters counters) {
+    long n = counters.errors().get();
+    if (n > 0) {
+      LOG.warn("view '{}': the Base of version {} leaves out {} {} of stream '{}' on which an expression or an "
+          + "aggregation failed; the first: {}", name, id, n, n == 1 ? "event" : "events", stream.name(),
+          String.valueOf(counters.firstError().get())); // as text: a Throwable last would print its stack
     }
   }
 
@@ -1104,7 +1116,8 @@ final class ViewRuntime {
     v.baseWithoutKey = counters.withoutKey().get();
     if (errors.get() > 0) {
       throw new ReplayFailure(String.format("the new definition failed on %d events of the log during the batch "
-          + "recompute (an expression or aggregation that fails at run time)", errors.get()), null);
+          + "recompute (an expression or aggregation that fails at run time); the first: %s", errors.get(),
+          counters.firstError().get()), null);
     }
   }
 
@@ -1705,6 +1718,7 @@ final class ViewRuntime {
           c.dropsKnown = dropsKnown;
           c.skipped = skipped;
           c.withoutKey = withoutKey;
+          c.countsKnown = pd.countsKnown; // set before the Delta was shared, never changed
           c.cutMaxEventTime = pd.cutMaxEventTime;
           c.maxEventTime = maxEventTime;
           c.runs = runs.toArray(PartitionDelta.NO_RUNS);

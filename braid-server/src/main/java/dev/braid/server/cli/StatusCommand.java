@@ -94,11 +94,13 @@ public final class StatusCommand implements Callable<Integer> {
       }
       long skipped = x.path("skippedEvents").asLong();
       long withoutKey = x.path("eventsWithoutKey").asLong();
+      boolean complete = x.path("leftOutCountsComplete").asBoolean(true);
       if (skipped > 0 || withoutKey > 0) {
-        out.printf(java.util.Locale.ROOT, "%nview %s: left out %,d event%s of the log up to its position: %,d on "
+        out.printf(java.util.Locale.ROOT, "%nview %s: left out %s%,d event%s of the log up to its position: %,d on "
                 + "which an expression or an aggregation failed (the server's log shows the first ones), %,d "
-                + "without a value for group_by%n", x.path("name").asText(), skipped + withoutKey,
-            skipped + withoutKey == 1 ? "" : "s", skipped, withoutKey);
+                + "without a value for group_by%s%n", x.path("name").asText(), complete ? "" : "at least ",
+            skipped + withoutKey, skipped + withoutKey == 1 ? "" : "s", skipped, withoutKey,
+            complete ? "" : " (part of its data predates these counts; its next batch cycle counts them all)");
       }
       JsonNode d = x.path("delta");
       if (d.isObject() && (d.path("runs").asInt() > 0 || d.path("spills").asLong() > 0)) {

@@ -407,6 +407,9 @@ final class Json {
       vo.put("deltaBytes", v.deltaBytes());
       vo.put("skippedEvents", v.skippedEvents());
       vo.put("eventsWithoutKey", v.eventsWithoutKey());
+      if (!v.leftOutCountsComplete()) {
+        vo.put("leftOutCountsComplete", false); // the two counts are lower bounds
+      }
       if (v.batchRunning()) {
         ObjectNode b = vo.putObject("batch");
         b.put("eventsRead", v.batchEventsRead());
