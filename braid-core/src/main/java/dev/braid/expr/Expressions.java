@@ -725,10 +725,25 @@ public final class Expressions {
         if (anyNull) {
           return null; // a null field reached an operation that reports absence as an error
         }
-        throw new EvaluationException("expression '" + text + "' failed: " + ex.getMessage(), ex);
+        throw new EvaluationException("expression '" + text + "' failed: " + reason(ex), ex);
       }
       return r instanceof CelUnknownSet ? null : r;
     }
+  }
+
+  /**
+   * {@code ex}'s message, naming its root cause's class when that cause has no message of its own.
+   * The JVM drops the message of an exception it throws often from compiled code ("/ by zero" of an
+   * {@code ArithmeticException}) unless started with {@code -XX:-OmitStackTraceInFastThrow}, as
+   * {@code ./braid} and the tests start it; CEL's message then ends in an empty cause.
+   */
+  static String reason(Throwable ex) {
+    Throwable root = ex;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String m = String.valueOf(ex.getMessage());
+    return root != ex && root.getMessage() == null ? m + root.getClass().getName() : m;
   }
 
   private static void collectIdents(CelExpr e, Set<String> out) {

@@ -348,6 +348,16 @@ class ExpressionsTest {
     assertThatThrownBy(() -> ex.key(text)).hasMessage("empty expression");
   }
 
+  /** A cause without a message (the JVM drops it from an exception thrown often) is named by its class. */
+  @Test
+  void shouldNameACauseThatHasNoMessageByItsClass() {
+    assertThat(Expressions.reason(new IllegalStateException("evaluation error at <input>:4: ",
+        new ArithmeticException()))).isEqualTo("evaluation error at <input>:4: java.lang.ArithmeticException");
+    assertThat(Expressions.reason(new IllegalStateException("evaluation error at <input>:4: / by zero",
+        new ArithmeticException("/ by zero")))).isEqualTo("evaluation error at <input>:4: / by zero");
+    assertThat(Expressions.reason(new IllegalStateException("no cause"))).isEqualTo("no cause");
+  }
+
   @Test
   void shouldReportAFailedEvaluationWithTheExpression() {
     EventReader e = read(SCHEMA, event("user", "u", "qty", 3L));
