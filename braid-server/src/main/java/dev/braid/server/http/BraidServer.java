@@ -329,8 +329,11 @@ public final class BraidServer implements AutoCloseable {
     if (ctx.attribute("braid.problem") != null) {
       return; // a handler already answered 404 with a problem
     }
-    problem(ctx, Problem.notFound("no-route", "no endpoint at " + ctx.method() + " " + ctx.path()
-        + "; see the HTTP API in README.md"));
+    // A path cannot carry an empty key (GET /v1/views/v/keys/): say how to read one instead.
+    String hint = ctx.path().matches("/v1/views/[^/]+/keys/|/v1/tables/[^/]+/rows/") ? "; the key is empty, which a path "
+        + "cannot carry: read it with POST " + ctx.path().substring(0, ctx.path().length() - 1) + ":batchGet and "
+        + "{\"keys\": [\"\"]}" : "; see the HTTP API in README.md";
+    problem(ctx, Problem.notFound("no-route", "no endpoint at " + ctx.method() + " " + ctx.path() + hint));
   }
 
   // ---------------------------------------------------------------------------------------------

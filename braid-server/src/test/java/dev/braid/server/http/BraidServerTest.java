@@ -238,6 +238,8 @@ class BraidServerTest {
     assertProblem(post("/v1/streams/nope/events", "application/json", "[]"), 404, "unknown stream 'nope'");
     assertProblem(get("/v1/views/nope/keys/a"), 404, "unknown view 'nope'; views are: revenue, daily");
     assertProblem(get("/v1/nothing/here"), 404, "no endpoint at GET /v1/nothing/here");
+    assertProblem(get("/v1/views/revenue/keys/"), 404, "the key is empty, which a path cannot carry: read it "
+        + "with POST /v1/views/revenue/keys:batchGet and {\"keys\": [\"\"]}");
     assertProblem(post("/v1/streams/sales/events", "text/csv", "a,b"), 415, "application/x-ndjson");
     assertProblem(post("/v1/streams/sales/events", null, "[]"), 415, "(no Content-Type)");
     assertProblem(post("/v1/streams/sales/events", "application/json", "[{\"product\": "), 400,
