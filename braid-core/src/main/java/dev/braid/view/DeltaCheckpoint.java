@@ -42,7 +42,8 @@ import java.util.zip.CheckedInputStream;
  *   | BRAIDCKP | fmt 4  | version id | created   | window       | parts     | definition       |
  *   | 8 bytes  | int    | long       | at (long) | horizon long | int       | int len + UTF-8  |
  *   +----------+--------+------------+-----------+--------------+-----------+------------------+
- *   closed-window runs (format 3 and later), per partition: int run count | (int name length | UTF-8 name) x count
+ *   closed-window runs (format 3 and later), per partition:
+ *                   int run count | (int name length | UTF-8 name) x count
  *   per partition:  long position | long folded events | long max event time | long max event
  *                   time before the cut | long skipped events | long events without a key (both
  *                   format 4, -1 when not known) | int key count | entries
@@ -76,9 +77,10 @@ final class DeltaCheckpoint {
 
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'C', 'K', 'P'};
   /**
-   * 4 added each partition's counts of skipped events and events without a key; 3 added each partition's closed-window runs; 2 added each partition's largest event times
-   * (its watermark for lateness decisions); a format 1 checkpoint is refused and the Delta rebuilt
-   * from the cut, which recomputes them.
+   * 4 added each partition's counts of skipped events and events without a key; 3 added each
+   * partition's closed-window runs; 2 added each partition's largest event times (its watermark for
+   * lateness decisions); a format 1 checkpoint is refused and the Delta rebuilt from the cut, which
+   * recomputes them.
    */
   static final int FORMAT = 4;
   /**

@@ -146,7 +146,8 @@ class CheckpointTest {
       assertThat(e.status().views().get(0).leftOutCountsComplete()).isFalse();
     }
     try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
-      assertThat(checkpoints(e).restoredFrom()).as("the close's checkpoint, format 4").isEqualTo("v1-000000000002.ckpt");
+      assertThat(checkpoints(e).restoredFrom()).as("the close's checkpoint, format 4")
+          .isEqualTo("v1-000000000002.ckpt");
       assertThat(e.status().views().get(0).leftOutCountsComplete()).as("still not known").isFalse();
       e.runBatch("per_user");
       assertThat(e.status().views().get(0).leftOutCountsComplete()).as("counted by the batch cycle").isTrue();
