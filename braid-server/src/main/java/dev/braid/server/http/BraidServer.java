@@ -230,6 +230,12 @@ public final class BraidServer implements AutoCloseable {
     for (String view : spec.views().keySet()) {
       Gauge.builder("braid_view_lag_events", b, x -> lag(x, view)).tag("view", view)
           .description("events in the log that the view's speed layer has not folded yet").register(metrics);
+      Gauge.builder("braid_view_skipped_events", b, x -> viewStatus(x, view).skippedEvents()).tag("view", view)
+          .description("events up to the current version's position that it left out because an expression or "
+              + "an aggregation failed on them").register(metrics);
+      Gauge.builder("braid_view_events_without_key", b, x -> viewStatus(x, view).eventsWithoutKey()).tag("view", view)
+          .description("events up to the current version's position that it left out for having no group_by value")
+          .register(metrics);
       // Every batch cycle, scheduled or asked for over HTTP, as counted by the engine.
       FunctionTimer.builder("braid_batch_duration", b, x -> viewStatus(x, view).batchCycles(),
               x -> viewStatus(x, view).batchSeconds(), TimeUnit.SECONDS)

@@ -105,6 +105,11 @@ class StatusCliTest {
         JsonNode v = json.path("views").get(0);
         assertThat(v.path("skippedEvents").asLong()).isEqualTo(2);
         assertThat(v.path("eventsWithoutKey").asLong()).isEqualTo(2);
+        String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create(server.url() + "/metrics")).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).contains("braid_view_skipped_events{view=\"by_store\"} 2.0",
+            "braid_view_events_without_key{view=\"by_store\"} 2.0");
       }
     }
   }

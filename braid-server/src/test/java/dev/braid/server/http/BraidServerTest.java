@@ -328,6 +328,8 @@ class BraidServerTest {
     assertThat(m).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 1.0");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 1.0");
     assertThat(m).contains("braid_view_lag_events{view=\"revenue\"}");
+    assertThat(m).contains("braid_view_skipped_events{view=\"revenue\"} 0.0",
+        "braid_view_events_without_key{view=\"revenue\"} 0.0");
     assertThat(m).contains("braid_read_latency_seconds_count{view=\"revenue\"}");
   }
 
