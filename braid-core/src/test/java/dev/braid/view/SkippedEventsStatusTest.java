@@ -29,13 +29,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Delta's counts) and restarts without one (the Delta replays and counts again from the cut).
  * Compared with a model over seeded random histories. One view groups by the stream's key, so its
  * batch cycles take the radix fold; another groups by a nullable field and takes the one-pass fold;
- * the third fails in an aggregation's {@code where} condition rather than in its filter.
+ * the third fails in an aggregation's {@code where} condition rather than in its filter; the fourth
+ * is windowed, and its closed windows move out of memory into runs after every step (each such
+ * spill copies the Delta with its counts).
  */
 class SkippedEventsStatusTest {
 
   /** CEL's int arithmetic throws on overflow: for m = 20 the filter fails and the event is skipped. */
   private static final String FILTER = "m * 480000000000000000 > 1000000000000000000";
-  private static final EngineOptions OPTIONS = new EngineOptions(2, 1L << 26).withCheckpointEvery(Duration.ZERO);
+  private static final EngineOptions OPTIONS =
+      new EngineOptions(2, 1L << 26).withCheckpointEvery(Duration.ZERO).withDeltaSpillGroups(1);
 
   @TempDir
   Path dir;
@@ -51,6 +54,8 @@ class SkippedEventsStatusTest {
             .field("ts", FieldType.TIMESTAMP).build())
         .view(ViewSpec.builder("by_id").from("e").groupBy("id").filter(FILTER).aggregate("n", "count").build())
         .view(ViewSpec.builder("by_g").from("e").groupBy("g").filter(FILTER).aggregate("n", "count").build())
+        .view(ViewSpec.builder("per_min").from("e").groupBy("g").filter(FILTER)
+            .window(dev.braid.spec.WindowSpec.tumbling(Duration.ofMinutes(1))).aggregate("n", "count").build())
         .view(ViewSpec.builder("ratio").from("e").groupBy("id").aggregate("n", "count")
             .aggregate("big", "count where 60 / m > 15").build())
         .build();
@@ -64,6 +69,7 @@ class SkippedEventsStatusTest {
     long failed = 0; // the filter throws: skipped by both views
     long withoutKey = 0; // admitted by the filter, no g: left out by by_g only
     long divisionsByZero = 0; // m = 0: the where condition of ratio's aggregation fails
+    long spilled = 0;
     int next = 0;
     List<String> steps = new ArrayList<>();
     Engine e = Engine.open(data, spec(), OPTIONS);
@@ -71,14 +77,14 @@ class SkippedEventsStatusTest {
       for (int step = 0; step < 12; step++) {
         int what = step == 0 ? 0 : step == 6 ? 5 : rnd.nextInt(10); // starts with events, batches at least once
         if (what < 5) {
-          int n = 1 + rnd.nextInt(400);
+          int n = step == 0 ? 300 : 1 + rnd.nextInt(400);
           List<Map<String, Object>> events = new ArrayList<>();
           for (int i = 0; i < n; i++) {
             long m = rnd.nextInt(4) == 0 ? 20 : rnd.nextInt(6);
             boolean noKey = rnd.nextInt(5) == 0;
             Map<String, Object> ev = new HashMap<>();
             ev.put("id", "k" + rnd.nextInt(40));
-            ev.put("ts", 1_700_000_000_000L + next++);
+            ev.put("ts", 1_700_000_000_000L + 1_000L * next++); // a second apart: minutes close as events flow
             ev.put("m", m);
             if (!noKey) {
               ev.put("g", "g" + rnd.nextInt(8));
@@ -98,6 +104,7 @@ class SkippedEventsStatusTest {
         } else if (what < 7) {
           e.runBatch("by_id");
           e.runBatch("by_g");
+          e.runBatch("per_min");
           steps.add("batch");
         } else {
           boolean keepCheckpoints = rnd.nextBoolean();
@@ -109,6 +116,7 @@ class SkippedEventsStatusTest {
           steps.add(keepCheckpoints ? "restart" : "restart without checkpoints");
         }
         assertThat(e.awaitCaughtUp(20, TimeUnit.SECONDS)).isTrue();
+        spilled += e.spillClosedWindows();
         String context = "seed " + seed + " after " + steps;
         if (steps.get(steps.size() - 1).equals("restart")) {
           assertThat(view(e, "by_g").checkpoints().restoredFrom()).as(context + ": from a checkpoint")
@@ -120,14 +128,18 @@ class SkippedEventsStatusTest {
         assertThat(byId.eventsWithoutKey()).as(context + ": by_id without key").isZero();
         assertThat(byG.skippedEvents()).as(context + ": by_g skipped").isEqualTo(failed);
         assertThat(byG.eventsWithoutKey()).as(context + ": by_g without key").isEqualTo(withoutKey);
+        Status.ViewStatus perMin = view(e, "per_min");
+        assertThat(perMin.skippedEvents()).as(context + ": per_min skipped").isEqualTo(failed);
+        assertThat(perMin.eventsWithoutKey()).as(context + ": per_min without key").isEqualTo(withoutKey);
         Status.ViewStatus ratio = view(e, "ratio");
         assertThat(ratio.skippedEvents()).as(context + ": ratio skipped").isEqualTo(divisionsByZero);
         assertThat(ratio.eventsWithoutKey()).as(context + ": ratio without key").isZero();
-        for (Status.ViewStatus v : List.of(byId, byG, ratio)) {
+        for (Status.ViewStatus v : List.of(byId, byG, perMin, ratio)) {
           assertThat(v.leftOutCountsComplete()).as(context + ": " + v.name() + " complete").isTrue();
         }
       }
       assertThat(steps).as("seed %d ran a batch cycle", seed).contains("batch");
+      assertThat(spilled).as("seed %d moved closed windows to runs", seed).isPositive();
     } finally {
       e.close();
     }
@@ -170,7 +182,7 @@ class SkippedEventsStatusTest {
   }
 
   private static void deleteCheckpoints(Path data) throws Exception {
-    for (String view : List.of("by_id", "by_g", "ratio")) {
+    for (String view : List.of("by_id", "by_g", "per_min", "ratio")) {
       Path d = data.resolve("views").resolve(view);
       if (!Files.isDirectory(d)) {
         continue;
