@@ -226,6 +226,11 @@ public final class BraidServer implements AutoCloseable {
     }
   }
 
+  /** How long the gauges of a scrape share one status (see {@link #scrapeStatus}). */
+  private static final long SCRAPE_STATUS_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+  private volatile Status scrapeStatus;
+  private volatile long scrapeStatusAt;
+
   private void registerGauges(Braid b) {
     for (String view : spec.views().keySet()) {
       Gauge.builder("braid_view_lag_events", b, x -> lag(x, view)).tag("view", view)
@@ -263,17 +268,31 @@ public final class BraidServer implements AutoCloseable {
     return started;
   }
 
-  private static Status.ViewStatus viewStatus(Braid b, String view) {
-    return b.status().views().stream().filter(v -> v.name().equals(view)).findFirst().orElseThrow();
+  /**
+   * The status that the gauges of one scrape read: built once per {@link #SCRAPE_STATUS_NANOS}, not
+   * once per gauge, which for N views would build the status of every view about 5N times.
+   */
+  private Status scrapeStatus(Braid b) {
+    long now = System.nanoTime();
+    Status s = scrapeStatus;
+    if (s == null || now - scrapeStatusAt > SCRAPE_STATUS_NANOS) {
+      s = b.status();
+      scrapeStatusAt = now;
+      scrapeStatus = s;
+    }
+    return s;
   }
 
-  private static double lag(Braid b, String view) {
-    return b.status().views().stream().filter(v -> v.name().equals(view)).mapToLong(v -> v.lag()).findFirst()
-        .orElse(0);
+  private Status.ViewStatus viewStatus(Braid b, String view) {
+    return scrapeStatus(b).views().stream().filter(v -> v.name().equals(view)).findFirst().orElseThrow();
   }
 
-  private static double events(Braid b, String stream) {
-    return b.status().streams().stream().filter(s -> s.name().equals(stream)).mapToLong(s -> s.events())
+  private double lag(Braid b, String view) {
+    return viewStatus(b, view).lag();
+  }
+
+  private double events(Braid b, String stream) {
+    return scrapeStatus(b).streams().stream().filter(s -> s.name().equals(stream)).mapToLong(s -> s.events())
         .findFirst().orElse(0);
   }
 
