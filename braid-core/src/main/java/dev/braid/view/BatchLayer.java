@@ -115,8 +115,8 @@ final class BatchLayer {
    */
   record Counters(AtomicLong events, AtomicLong errors, AtomicLong runsWritten, AtomicLong withoutKey,
       java.util.concurrent.atomic.AtomicReference<RuntimeException> firstError) {
-    static Counters create(AtomicLong errors) {
-      return new Counters(new AtomicLong(), errors, new AtomicLong(), new AtomicLong(),
+    static Counters create() {
+      return new Counters(new AtomicLong(), new AtomicLong(), new AtomicLong(), new AtomicLong(),
           new java.util.concurrent.atomic.AtomicReference<>());
     }
 

@@ -147,8 +147,7 @@ final class ViewRuntime {
               BaseFile base = openBaseOrNoteDamage(e.base());
               cur = new Version(e.id(), p, e.definition(), document, e.cut(), base, e.base(), e.createdAt(),
                   VersionState.CURRENT);
-              cur.baseSkipped = e.base() == null ? 0 : e.baseSkipped(); // no Base: nothing before the cut
-              cur.baseWithoutKey = e.base() == null ? 0 : e.baseWithoutKey();
+              restoreBaseCounts(cur, e);
               if (e.base() != null && base == null) {
                 damaged = cur; // noted by openBaseOrNoteDamage; reads are refused until a repair
               }
@@ -167,8 +166,7 @@ final class ViewRuntime {
           }
           Version v = new Version(e.id(), p, e.definition(), document, e.cut(), null, e.base(), e.createdAt(), st);
           v.failure = failure;
-          v.baseSkipped = e.base() == null ? 0 : e.baseSkipped();
-          v.baseWithoutKey = e.base() == null ? 0 : e.baseWithoutKey();
+          restoreBaseCounts(v, e);
           versions.add(v);
         }
       }
@@ -239,6 +237,12 @@ final class ViewRuntime {
       d.seedEventTimes(stream, cut, speed.idleAfterMillis());
     }
     return d;
+  }
+
+  /** Sets the events {@code v}'s Base left out as catalog entry {@code e} recorded them (none without a Base). */
+  private static void restoreBaseCounts(Version v, VersionCatalog.Entry e) {
+    v.baseSkipped = e.base() == null ? 0 : e.baseSkipped();
+    v.baseWithoutKey = e.base() == null ? 0 : e.baseWithoutKey();
   }
 
   private static long events(Cut from, Cut to) {
@@ -649,7 +653,7 @@ final class ViewRuntime {
       for (int p = 0; p < cut.partitions(); p++) {
         total += cut.offset(p) - stream.startOffset(p);
       }
-      BatchLayer.Counters counters = BatchLayer.Counters.create(new AtomicLong());
+      BatchLayer.Counters counters = BatchLayer.Counters.create();
       batchProgress = new BatchProgress(id, cut, counters.events(), counters.runsWritten(), total, System.nanoTime());
       long started = System.nanoTime();
       String fileName = "v" + id + ".base";
@@ -1106,17 +1110,17 @@ final class ViewRuntime {
       total += Math.max(0, v.cut.offset(p) - stream.startOffset(p));
     }
     rb.batchTotal = total;
-    AtomicLong errors = new AtomicLong();
-    BatchLayer.Counters counters = BatchLayer.Counters.create(errors);
+    BatchLayer.Counters counters = BatchLayer.Counters.create();
     rb.batch = counters;
     Files.createDirectories(dir);
     new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters)
         .build(v.cut, file, dir.resolve("v" + v.id + ".spill"));
     noteWithoutKey(v.id, program, counters);
     v.baseWithoutKey = counters.withoutKey().get();
-    if (errors.get() > 0) {
+    long errors = counters.errors().get();
+    if (errors > 0) {
       throw new ReplayFailure(String.format("the new definition failed on %d events of the log during the batch "
-          + "recompute (an expression or aggregation that fails at run time); the first: %s", errors.get(),
+          + "recompute (an expression or aggregation that fails at run time); the first: %s", errors,
           counters.firstError().get()), null);
     }
   }

@@ -18,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
@@ -84,7 +83,7 @@ class BatchRecomputeBenchmark {
       for (int round = 0; round < rounds; round++) {
         for (long budget : new long[] {defaultBudget, spillBudget}) {
           Path base = dir.resolve("v" + (++id) + ".base");
-          BatchLayer.Counters counters = BatchLayer.Counters.create(new AtomicLong());
+          BatchLayer.Counters counters = BatchLayer.Counters.create();
           long start = System.nanoTime();
           BatchLayer.Stats s = new BatchLayer(program, ls, threads, budget, counters, radix)
               .build(cut, base, dir.resolve("v" + id + ".spill"));

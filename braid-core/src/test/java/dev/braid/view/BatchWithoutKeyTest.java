@@ -16,7 +16,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,7 +60,7 @@ class BatchWithoutKeyTest {
         }
         appender.finish();
         Cut cut = stream.end();
-        BatchLayer.Counters counters = BatchLayer.Counters.create(new AtomicLong());
+        BatchLayer.Counters counters = BatchLayer.Counters.create();
         BatchLayer layer = new BatchLayer(program, stream, 2, 1L << 28, counters, true);
         assertThat(layer.foldsByRadix()).isFalse();
         layer.build(cut, dir.resolve("v-" + filtered + ".base"), dir.resolve("v-" + filtered + ".spill"));

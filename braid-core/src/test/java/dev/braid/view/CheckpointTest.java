@@ -155,6 +155,18 @@ class CheckpointTest {
     }
   }
 
+  private static int copyInt(java.io.DataInputStream in, java.io.DataOutputStream out) throws java.io.IOException {
+    int n = in.readInt();
+    out.writeInt(n);
+    return n;
+  }
+
+  /** Copies an int length and that many bytes. */
+  private static void copyLengthPrefixed(java.io.DataInputStream in, java.io.DataOutputStream out)
+      throws java.io.IOException {
+    out.write(in.readNBytes(copyInt(in, out)));
+  }
+
   /** {@code v4}, a format 4 checkpoint, in format 3: the same without each partition's two counts. */
   private static byte[] asFormat3(byte[] v4) throws java.io.IOException {
     java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(v4));
@@ -164,36 +176,21 @@ class CheckpointTest {
     assertThat(in.readInt()).isEqualTo(DeltaCheckpoint.FORMAT).isEqualTo(4);
     out.writeInt(DeltaCheckpoint.FORMAT_WITHOUT_COUNTS);
     out.write(in.readNBytes(24)); // version, created, horizon
-    int partitions = in.readInt();
-    out.writeInt(partitions);
-    int defLength = in.readInt();
-    out.writeInt(defLength);
-    out.write(in.readNBytes(defLength));
+    int partitions = copyInt(in, out);
+    copyLengthPrefixed(in, out); // the definition
     for (int p = 0; p < partitions; p++) { // run names
-      int runs = in.readInt();
-      out.writeInt(runs);
-      for (int r = 0; r < runs; r++) {
-        int n = in.readInt();
-        out.writeInt(n);
-        out.write(in.readNBytes(n));
+      for (int r = copyInt(in, out); r > 0; r--) {
+        copyLengthPrefixed(in, out);
       }
     }
     for (int p = 0; p < partitions; p++) {
       out.write(in.readNBytes(32)); // position, folded, max event time, max event time before the cut
       in.readNBytes(16); // skipped, without key: not in format 3
-      int keys = in.readInt();
-      out.writeInt(keys);
-      for (int k = 0; k < keys; k++) {
-        int kl = in.readInt();
-        out.writeInt(kl);
-        out.write(in.readNBytes(kl));
-        int windows = in.readInt();
-        out.writeInt(windows);
-        for (int w = 0; w < windows; w++) {
+      for (int k = copyInt(in, out); k > 0; k--) {
+        copyLengthPrefixed(in, out); // the key
+        for (int w = copyInt(in, out); w > 0; w--) {
           out.writeLong(in.readLong());
-          int sl = in.readInt();
-          out.writeInt(sl);
-          out.write(in.readNBytes(sl));
+          copyLengthPrefixed(in, out); // the state
         }
       }
     }

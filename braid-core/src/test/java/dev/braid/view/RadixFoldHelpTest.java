@@ -20,7 +20,6 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -88,13 +87,13 @@ class RadixFoldHelpTest {
       Cut cut = stream.end();
       assertThat(cut.offset(0)).isEqualTo(5);
 
-      BatchLayer onePass = new BatchLayer(program, stream, threads, 1L << 30, BatchLayer.Counters.create(new AtomicLong()),
+      BatchLayer onePass = new BatchLayer(program, stream, threads, 1L << 30, BatchLayer.Counters.create(),
           false);
       onePass.build(cut, dir.resolve("one-pass.base"), dir.resolve("one-pass.spill"));
 
       int helped = 0;
       for (int round = 0; round < 5 && (helped == 0 || round < 2); round++) {
-        BatchLayer radix = new BatchLayer(program, stream, threads, budget, BatchLayer.Counters.create(new AtomicLong()),
+        BatchLayer radix = new BatchLayer(program, stream, threads, budget, BatchLayer.Counters.create(),
             true, 16, combine);
         Path base = dir.resolve("radix-" + round + ".base");
         BatchLayer.Stats stats = radix.build(cut, base, dir.resolve("radix-" + round + ".spill"));

@@ -28,7 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -100,7 +99,7 @@ class RadixFoldPropertyTest {
 
       BaseFile expected = build(program, stream, cut, threads, AMPLE, false, dir, "one-pass", context);
       for (long budget : new long[] {AMPLE, middle, tiny}) {
-        BatchLayer.Counters counters = BatchLayer.Counters.create(new AtomicLong());
+        BatchLayer.Counters counters = BatchLayer.Counters.create();
         BatchLayer layer =
             new BatchLayer(program, stream, threads, budget, counters, true, eventsPerBucket(seed), combine(seed));
         assertThat(layer.foldsByRadix()).as(context).isTrue();
@@ -130,7 +129,7 @@ class RadixFoldPropertyTest {
   private static BaseFile build(ViewProgram program, LogStream stream, Cut cut, int threads, long budget,
       boolean radix, Path dir, String name, String context) throws Exception {
     BatchLayer layer = new BatchLayer(program, stream, threads, budget,
-        BatchLayer.Counters.create(new AtomicLong()), radix);
+        BatchLayer.Counters.create(), radix);
     assertThat(layer.foldsByRadix()).as(context).isEqualTo(radix);
     Path base = dir.resolve(name + ".base");
     layer.build(cut, base, dir.resolve(name + ".spill"));

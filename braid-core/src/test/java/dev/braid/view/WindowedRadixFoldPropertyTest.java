@@ -29,7 +29,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -153,7 +152,7 @@ class WindowedRadixFoldPropertyTest {
       long modelGroups = model.values().stream().mapToLong(Map::size).sum();
       long modelErrors = THROWS.equals(filter) ? history.stream().filter(e -> e.m() == 20).count() : 0;
 
-      BatchLayer.Counters onePassCounters = BatchLayer.Counters.create(new AtomicLong());
+      BatchLayer.Counters onePassCounters = BatchLayer.Counters.create();
       BatchLayer onePass = new BatchLayer(program, stream, threads, AMPLE, onePassCounters, false);
       assertThat(onePass.foldsByRadix()).as(context).isFalse();
       onePass.build(cut, dir.resolve("one-pass.base"), dir.resolve("one-pass.spill"));
@@ -161,7 +160,7 @@ class WindowedRadixFoldPropertyTest {
       try (BaseFile expected = BaseFile.open(dir.resolve("one-pass.base"))) {
         assertMatchesModel(program, expected, model, context + ", one-pass fold");
         for (long budget : new long[] {AMPLE, middle, tiny}) {
-          BatchLayer.Counters counters = BatchLayer.Counters.create(new AtomicLong());
+          BatchLayer.Counters counters = BatchLayer.Counters.create();
           BatchLayer layer = new BatchLayer(program, stream, threads, budget, counters, true,
               RadixFoldPropertyTest.eventsPerBucket(seed), RadixFoldPropertyTest.combine(seed));
           assertThat(layer.foldsByRadix()).as(context).isTrue();
