@@ -137,7 +137,15 @@ public interface Braid extends AutoCloseable {
    */
   ViewResult get(String view, String key, long fromMillis, long toMillis);
 
+  /** {@link #get(String, String)} of each of {@code keys}, in their order. */
   List<ViewResult> getAll(String view, List<String> keys);
+
+  /**
+   * {@link #get(String, String, long, long)} of each of {@code keys}, in their order.
+   *
+   * @throws IllegalArgumentException as {@link #get(String, String, long, long)}
+   */
+  List<ViewResult> getAll(String view, List<String> keys, long fromMillis, long toMillis);
 
   List<VersionInfo> versions(String view);
 

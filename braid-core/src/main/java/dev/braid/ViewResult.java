@@ -9,8 +9,10 @@ import java.util.Map;
  * <p>A key that no event has produced is not an error: {@code found} is false and {@code values}
  * holds every aggregation's zero result (0 for {@code count}, null for {@code min}).
  *
- * @param values aggregate name to result; for a windowed view, the results merged over the
- *     returned windows is not meaningful, so {@code values} is empty and {@code windows} holds them
+ * @param values aggregate name to result. For a view with tumbling or session windows, the
+ *     results of the returned windows merged: each event is in one window, so this is the key's
+ *     total over the requested range. Empty for hopping windows, which overlap (their merge would
+ *     count each event once per window that holds it); {@code windows} holds each window's results
  * @param windows for a windowed view, one entry per window in the requested range, oldest first
  */
 public record ViewResult(String view, String key, boolean found, Map<String, Object> values,

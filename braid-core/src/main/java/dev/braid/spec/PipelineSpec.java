@@ -838,12 +838,14 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (s.maxFuture() != null && (s.maxFuture().isNegative() || s.maxFuture().isZero())) {
         errors.add(new SpecError(source, path + ".max_future", "must be positive, got " + s.maxFuture()));
       }
-      if (!usable) {
-        continue;
-      }
       EventSchema schema;
       try {
-        schema = s.schema();
+        // A bad key or time field is reported above; the rules and views are still checked, against
+        // the stream's fields with a stand-in key (its first field) and the ingest time, so that one
+        // run of validate names every error.
+        schema = usable ? s.schema() : new EventSchema(s.name(), s.fields(),
+            s.fields().containsKey(s.key()) ? s.key() : s.fields().keySet().iterator().next(),
+            s.time() != null && timeFieldOk(s) ? s.time() : null, s.timeUnit().millis());
       } catch (IllegalArgumentException e) {
         errors.add(new SpecError(source, path + ".fields", e.getMessage()));
         continue;
@@ -965,6 +967,12 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
     checkTables(errors);
     return errors;
+  }
+
+  /** Whether stream {@code s}'s time field is a field of a type that can hold event time. */
+  private static boolean timeFieldOk(StreamSpec s) {
+    FieldType t = s.fields().get(s.time());
+    return t == FieldType.TIMESTAMP || t == FieldType.LONG;
   }
 
   private void checkTables(List<SpecError> errors) {

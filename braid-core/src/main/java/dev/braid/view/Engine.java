@@ -512,10 +512,15 @@ public final class Engine implements Braid {
 
   @Override
   public List<ViewResult> getAll(String view, List<String> keys) {
+    return getAll(view, keys, Long.MIN_VALUE, Long.MAX_VALUE);
+  }
+
+  @Override
+  public List<ViewResult> getAll(String view, List<String> keys, long fromMillis, long toMillis) {
     ViewRuntime v = view(view);
     List<ViewResult> out = new ArrayList<>(keys.size());
     for (String k : keys) {
-      out.add(v.get(k));
+      out.add(v.get(k, fromMillis, toMillis));
     }
     return out;
   }

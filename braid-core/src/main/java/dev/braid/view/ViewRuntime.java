@@ -11,6 +11,7 @@ import dev.braid.spec.ViewSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -306,9 +307,14 @@ final class ViewRuntime {
    * The merged result of {@code key}, for windowed views over windows starting in {@code [from, to)}.
    *
    * @throws IllegalArgumentException for a range ({@code from} or {@code to} not the unbounded
-   *     default) when the current version has no windows: its one group per key has no start to select by
+   *     default) when the current version has no windows: its one group per key has no start to
+   *     select by; and for {@code from} after {@code to}
    */
   ViewResult get(String key, long from, long to) {
+    if (from > to) {
+      throw new IllegalArgumentException(String.format("the range [from, to) of view '%s' ends before it starts: "
+          + "from is %s, to is %s", name, Instant.ofEpochMilli(from), Instant.ofEpochMilli(to)));
+    }
     ViewProgram p = current.program;
     if ((from != Long.MIN_VALUE || to != Long.MAX_VALUE) && p != null && p.window == null) {
       throw new IllegalArgumentException(String.format("view '%s' has no windows: a time range (from, to) selects "
@@ -406,8 +412,10 @@ final class ViewRuntime {
             m.isFinal(end) ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
       }
     }
-    return new ViewResult(name, key, m.found && !m.rows.isEmpty(), p.result(total.longs, 0, total.objects, 0, x),
-        windows, m.asOf);
+    // Hopping windows overlap: their merge would count each event once per window that holds it.
+    Map<String, Object> values = p.windowKind == ViewProgram.HOPPING ? Map.of()
+        : p.result(total.longs, 0, total.objects, 0, x);
+    return new ViewResult(name, key, m.found && !m.rows.isEmpty(), values, windows, m.asOf);
   }
 
   /** One window of a key's merged result, for {@link #readWindows}. */

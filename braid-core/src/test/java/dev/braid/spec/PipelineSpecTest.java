@@ -589,6 +589,45 @@ class PipelineSpecTest {
         .contains("braid.yaml: views.totals.aggregate.m: unknown field 'price'");
   }
 
+  /** A bad key or time field does not hide the errors of the stream's rules and of the views on it. */
+  @Test
+  void shouldReportTheRulesAndViewsOfAStreamWhoseKeyAndTimeAreBad() {
+    String yaml = """
+        streams:
+          sales:
+            key: skuu
+            time: store
+            fields: {store: string, sku: string, qty: long, ts: timestamp}
+            rules: ["qty >", "qtyy > 0", "qty > 0"]
+        views:
+          v1:
+            from: sales
+            group_by: store
+            aggregate: {total: sum(amout), c: cnt, m: max(store), ok: sum(qty)}
+          v2:
+            from: sales
+            group_by: "store +"
+            window: {tumbling: 1h}
+            aggregate: {n: count where qty >}
+          fine:
+            from: sales
+            group_by: sku
+            aggregate: {n: count}
+        """;
+    SpecException ex = catchThrowableOfType(() -> PipelineSpec.parse(yaml, FILE), SpecException.class);
+
+    assertThat(ex.errors()).extracting(SpecError::path).containsExactlyInAnyOrder(
+        "streams.sales.key",
+        "streams.sales.time",
+        "streams.sales.rules[0]",
+        "streams.sales.rules[1]",
+        "views.v1.aggregate.total",
+        "views.v1.aggregate.c",
+        "views.v1.aggregate.m",
+        "views.v2.group_by",
+        "views.v2.aggregate.n");
+  }
+
   @Test
   void shouldSayOneErrorOnOneLine() {
     SpecException ex = catchThrowableOfType(

@@ -10,7 +10,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code braid} command line. Each subcommand is its own class; this one only wires them and
- * decides how errors look: a usage mistake prints the mistake and the command's usage and exits 2,
+ * decides how errors look: a usage mistake prints the mistake and where to find the command's usage and exits 2,
  * a failure while running prints one line {@code braid: error: ...} and exits 1 (set
  * {@code BRAID_DEBUG=1} for the stack trace), or with {@code --json} one JSON object on standard error
  * ({@link #jsonError}).
@@ -45,6 +45,7 @@ public final class BraidCli implements Callable<Integer> {
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new BraidCli());
     cli.setExecutionExceptionHandler(BraidCli::reportFailure);
+    cli.setParameterExceptionHandler(BraidCli::reportUsageMistake);
     BenchCommand.configure(cli.getSubcommands().get("bench"));
     return cli;
   }
@@ -53,6 +54,28 @@ public final class BraidCli implements Callable<Integer> {
   public Integer call() {
     throw new ParameterException(spec.commandLine(), "Missing command: pick one of "
         + String.join(", ", spec.subcommands().keySet()));
+  }
+
+  /**
+   * A usage mistake (an unknown option, a missing argument, a value that does not convert): the
+   * mistake in one line {@code braid: error: ...}, picocli's suggestions for a misspelt name, and
+   * where to find the command's options; with {@code --json} anywhere on the line, one JSON object
+   * as for a failure. Exit code 2.
+   */
+  private static int reportUsageMistake(ParameterException e, String[] args) {
+    CommandLine cli = e.getCommandLine();
+    PrintWriter err = cli.getErr();
+    int exitCode = cli.getCommandSpec().exitCodeOnInvalidInput();
+    if (java.util.Arrays.asList(args).contains("--json")) {
+      err.println(jsonError(e, e.getMessage(), exitCode));
+      err.flush();
+      return exitCode;
+    }
+    err.println(cli.getColorScheme().errorText("braid: error: " + e.getMessage()));
+    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+    err.println("Run '" + cli.getCommandSpec().qualifiedName() + " --help' for its usage and options.");
+    err.flush();
+    return exitCode;
   }
 
   private static int reportFailure(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {

@@ -54,15 +54,20 @@ public final class QueryCommand implements Callable<Integer> {
       return 0;
     }
     out.printf("%s[%s]%s%n", view, key, r.path("found").asBoolean() ? "" : "  (no events for this key yet)");
-    Table t = new Table("aggregate", "value");
-    for (Iterator<Map.Entry<String, JsonNode>> it = r.path("values").fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      JsonNode v = e.getValue();
-      t.row(e.getKey(), v.isNull() ? "null" : v.isTextual() ? v.asText() : v.isDouble() ? readable(v.doubleValue())
-          : v.toString());
+    boolean windowed = r.has("windows");
+    if (r.path("values").isEmpty() && windowed) {
+      out.println("(hopping windows overlap, so the windows have no total: each window's values are below)");
+    } else {
+      Table t = new Table("aggregate", windowed ? "total of the windows below" : "value");
+      for (Iterator<Map.Entry<String, JsonNode>> it = r.path("values").fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        JsonNode v = e.getValue();
+        t.row(e.getKey(), v.isNull() ? "null" : v.isTextual() ? v.asText() : v.isDouble() ? readable(v.doubleValue())
+            : v.toString());
+      }
+      t.print(out);
     }
-    t.print(out);
-    if (r.has("windows")) {
+    if (windowed) {
       out.println();
       Table w = new Table("window start", "window end", "values");
       for (JsonNode win : r.path("windows")) {

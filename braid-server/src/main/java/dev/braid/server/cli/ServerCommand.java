@@ -34,9 +34,46 @@ public final class ServerCommand implements Callable<Integer> {
   @Option(names = "--bind", defaultValue = "127.0.0.1", description = "address to listen on (default: ${DEFAULT-VALUE})")
   String bind;
 
-  @Option(names = "--max-body", defaultValue = "16777216", paramLabel = "BYTES",
-      description = "largest request body accepted (default: ${DEFAULT-VALUE})")
+  @Option(names = "--max-body", defaultValue = "16MiB", paramLabel = "SIZE", converter = ByteSizeConverter.class,
+      description = "largest request body accepted: bytes, or with a unit, e.g. 512KiB, 16MiB, 1GiB (binary: "
+          + "k, KB and KiB all mean 1024 bytes); at most 1GiB (default: ${DEFAULT-VALUE})")
   long maxBody;
+
+  /** The largest {@code --max-body}: a request body is held in memory whole. */
+  static final long MAX_BODY_LIMIT = 1L << 30;
+
+  /**
+   * Parses a size in bytes: a whole number, optionally followed by a unit {@code k}, {@code m} or
+   * {@code g} (with or without {@code B} or {@code iB}, any case), all binary: {@code 16m},
+   * {@code 16MB} and {@code 16MiB} are 16,777,216 bytes.
+   */
+  static final class ByteSizeConverter implements CommandLine.ITypeConverter<Long> {
+    private static final java.util.regex.Pattern SIZE =
+        java.util.regex.Pattern.compile("(\\d+)\\s*(?:([kmgKMG])(?:i?[bB])?|[bB])?");
+
+    @Override
+    public Long convert(String value) {
+      java.util.regex.Matcher m = SIZE.matcher(value.strip());
+      if (!m.matches()) {
+        throw new CommandLine.TypeConversionException("'" + value + "' is not a size: give bytes, or a number with "
+            + "a unit such as 512KiB, 16MiB or 1GiB");
+      }
+      int shift = m.group(2) == null ? 0 : switch (Character.toLowerCase(m.group(2).charAt(0))) {
+        case 'k' -> 10;
+        case 'm' -> 20;
+        default -> 30;
+      };
+      try {
+        long n = Long.parseLong(m.group(1));
+        if (n > (Long.MAX_VALUE >> shift)) {
+          throw new NumberFormatException();
+        }
+        return n << shift;
+      } catch (NumberFormatException e) {
+        throw new CommandLine.TypeConversionException("'" + value + "' is too large a size");
+      }
+    }
+  }
 
   @Option(names = "--reprocess-changed", description = "for every view whose definition in the spec differs from "
       + "the version serving it, start a reprocess with the spec's definition (without it, such views keep their "
@@ -58,6 +95,10 @@ public final class ServerCommand implements Callable<Integer> {
     if (port < 0 || port > 65_535) {
       throw new CommandLine.ParameterException(command.commandLine(),
           "--port must be a TCP port, 1 to 65535 (or 0 for any free one), got " + port);
+    }
+    if (maxBody < 1 || maxBody > MAX_BODY_LIMIT) {
+      throw new CommandLine.ParameterException(command.commandLine(),
+          "--max-body must be between 1 byte and 1GiB, got " + maxBody + " bytes");
     }
     if (selectors < 0) {
       throw new CommandLine.ParameterException(command.commandLine(),

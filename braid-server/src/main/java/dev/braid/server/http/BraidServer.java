@@ -89,6 +89,9 @@ public final class BraidServer implements AutoCloseable {
     public static final int MAX_DEFAULT_SELECTORS = 4;
 
     public Config {
+      if (maxBodyBytes < 1) {
+        throw new IllegalArgumentException("maxBodyBytes must be at least 1, got " + maxBodyBytes);
+      }
       if (selectors < 0) {
         throw new IllegalArgumentException("selectors must be 0 (one per CPU) or more, got " + selectors);
       }
@@ -306,7 +309,10 @@ public final class BraidServer implements AutoCloseable {
       cfg.http.prefer405over404 = true; // a known path with another method: 405, not "no endpoint"
       cfg.startup.showJavalinBanner = false;
       // point reads skip the servlet layer; Javalin puts its servlet context inside this wrapper
-      cfg.jetty.modifyServer(server -> server.setHandler(pointReads));
+      cfg.jetty.modifyServer(server -> {
+        server.setHandler(pointReads);
+        server.setErrorHandler(new ProblemErrorHandler()); // errors raised before the routes: problem+json too
+      });
       // Javalin adds its default connector only when none was added; this one differs from it in
       // its selector threads (see Config#selectors).
       cfg.jetty.addConnector((server, http) -> {
@@ -691,12 +697,51 @@ public final class BraidServer implements AutoCloseable {
     }
     JsonNode root = Json.parse(readBody(ctx), "");
     List<String> list = keys(root);
+    for (java.util.Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!name.equals("keys") && !name.equals("from") && !name.equals("to")) {
+        throw Problem.badRequest("unknown-field", "unknown field '" + name + "' in the body; a batchGet takes "
+            + "{\"keys\": [...]} and, for a windowed view, \"from\" and \"to\" (epoch millis or ISO-8601)");
+      }
+    }
+    long from = rangeBound(ctx, root, "from", Long.MIN_VALUE);
+    long to = rangeBound(ctx, root, "to", Long.MAX_VALUE);
+    List<ViewResult> got;
+    try {
+      got = b.getAll(view, list, from, to);
+    } catch (UnknownNameException e) {
+      throw e;
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-parameter", e.getMessage()); // a range on a view without windows, or reversed
+    }
     ObjectNode o = Json.MAPPER.createObjectNode();
     ArrayNode results = o.putArray("results");
-    for (ViewResult r : b.getAll(view, list)) {
+    for (ViewResult r : got) {
       results.add(Json.result(r));
     }
     ok(ctx, o);
+  }
+
+  /**
+   * A batchGet's bound {@code name}: the body's field of that name (epoch millis or an ISO-8601
+   * string) or the query parameter, not both; {@code def} when neither is given.
+   */
+  private static long rangeBound(Context ctx, JsonNode body, String name, long def) {
+    JsonNode v = body.get(name);
+    if (v == null || v.isNull()) {
+      return timeParam(ctx, name, def);
+    }
+    if (ctx.queryParam(name) != null) {
+      throw Problem.badRequest("bad-parameter", "'" + name + "' is both in the body and a query parameter; give it once");
+    }
+    if (v.isIntegralNumber() && v.canConvertToLong()) {
+      return v.longValue();
+    }
+    if (v.isTextual()) {
+      return time("field '" + name + "' of the body", v.asText(), def);
+    }
+    throw Problem.badRequest("bad-parameter", "field '" + name + "' of the body must be epoch millis or ISO-8601 "
+        + "like 2026-11-22T10:00:00Z, got " + v);
   }
 
   /** The keys of a batchGet body {@code {"keys": [...]}}, at most 10000, strings or numbers. */
@@ -943,7 +988,11 @@ public final class BraidServer implements AutoCloseable {
 
   /** A time as epoch millis or ISO-8601 text. */
   private static long timeParam(Context ctx, String name, long def) {
-    String v = ctx.queryParam(name);
+    return time("query parameter '" + name + "'", ctx.queryParam(name), def);
+  }
+
+  /** A time given as epoch millis or ISO-8601 text; {@code def} when blank; 400 naming {@code what} otherwise. */
+  private static long time(String what, String v, long def) {
     if (v == null || v.isBlank()) {
       return def;
     }
@@ -954,7 +1003,7 @@ public final class BraidServer implements AutoCloseable {
       try {
         return Instant.parse(s).toEpochMilli();
       } catch (DateTimeParseException e2) {
-        throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' must be epoch millis or ISO-8601 "
+        throw Problem.badRequest("bad-parameter", what + " must be epoch millis or ISO-8601 "
             + "like 2026-11-22T10:00:00Z, got '" + v + "'");
       }
     }

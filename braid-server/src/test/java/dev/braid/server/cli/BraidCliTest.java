@@ -203,12 +203,29 @@ class BraidCliTest {
     assertThat(r.err()).contains("orders", "sales", "transactions");
   }
 
+  /** A script that passed --json gets its usage mistakes as one JSON object too, on standard error. */
+  @Test
+  void shouldReportAUsageMistakeAsJsonWhenAskedForJson() throws Exception {
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Run unknown = braid("status", "--json", "--bogus");
+    assertThat(unknown.exitCode()).isEqualTo(2);
+    assertThat(unknown.out()).isEmpty();
+    com.fasterxml.jackson.databind.JsonNode e = json.readTree(unknown.err());
+    assertThat(e.path("error").asText()).isEqualTo("Unknown option: '--bogus'");
+    assertThat(e.path("exitCode").asInt()).isEqualTo(2);
+
+    Run missing = braid("query", "--json");
+    assertThat(missing.exitCode()).isEqualTo(2);
+    assertThat(json.readTree(missing.err()).path("error").asText()).startsWith("Missing required parameters");
+  }
+
   @Test
   void shouldRejectAnUnknownOptionWithItsName() {
     Run r = braid("demo", "--bogus");
 
     assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.err()).contains("Unknown option: '--bogus'", "Usage: braid demo");
+    assertThat(r.err()).contains("braid: error: Unknown option: '--bogus'",
+        "Run 'braid demo --help' for its usage and options.").doesNotContain("Usage:");
     assertThat(r.out()).isEmpty();
   }
 

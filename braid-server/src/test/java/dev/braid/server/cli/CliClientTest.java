@@ -1,6 +1,7 @@
 package dev.braid.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -272,6 +273,75 @@ class CliClientTest {
     Run port = braid("server", "--spec", dir.resolve("nofile.yaml").toString(), "--port", "99999");
     assertThat(port.exit()).isEqualTo(2);
     assertThat(port.err()).contains("--port must be a TCP port, 1 to 65535 (or 0 for any free one), got 99999");
+    Run noBody = braid("server", "--spec", spec.toString(), "--data", dir.resolve("d0").toString(), "--max-body", "0");
+    assertThat(noBody.exit()).isEqualTo(2);
+    assertThat(noBody.err()).contains("--max-body must be between 1 byte and 1GiB, got 0 bytes");
+    Run negative = braid("server", "--spec", spec.toString(), "--max-body=-1");
+    assertThat(negative.exit()).isEqualTo(2);
+    assertThat(negative.err()).contains("'-1' is not a size: give bytes, or a number with a unit such as 512KiB");
+    Run huge = braid("server", "--spec", spec.toString(), "--max-body", "2GiB");
+    assertThat(huge.exit()).isEqualTo(2);
+    assertThat(huge.err()).contains("--max-body must be between 1 byte and 1GiB, got 2147483648 bytes");
+    assertThat(Files.exists(dir.resolve("d0"))).as("refused before opening anything").isFalse();
+  }
+
+  /**
+   * A windowed view's query shows the total of its windows when each event is in one window
+   * (tumbling), and says why there is none when windows overlap (hopping).
+   */
+  @Test
+  void shouldQueryWindowedViewsWithTheirTotalOnlyWhenWindowsDoNotOverlap() throws Exception {
+    String spec = """
+        streams:
+          clicks: {partitions: 1, key: user, time: ts, fields: {user: string, ts: timestamp}}
+        views:
+          per_hour: {from: clicks, group_by: user, window: {tumbling: 1h}, aggregate: {n: count}}
+          sliding: {from: clicks, group_by: user, window: {hopping: {size: 2h, every: 1h}}, aggregate: {n: count}}
+        """;
+    try (BraidServer windowed = BraidServer.start(PipelineSpec.parse(spec, "w.yaml"), dir.resolve("w"),
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+      Path nd = dir.resolve("clicks.ndjson");
+      Files.writeString(nd, """
+          {"user": "u1", "ts": "2026-11-22T10:05:00Z"}
+          {"user": "u1", "ts": "2026-11-22T10:35:00Z"}
+          {"user": "u1", "ts": "2026-11-22T11:05:00Z"}
+          """);
+      String url = "--url=" + windowed.url();
+      assertThat(braid("ingest", "clicks", nd.toString(), url, "--no-progress").exit()).isZero();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      Run tumbling;
+      while (!(tumbling = braid("query", "per_hour", "u1", url)).out().matches("(?s).*n\\s+3\\s.*")) {
+        assertThat(System.nanoTime()).as(tumbling.out()).isLessThan(deadline);
+        Thread.sleep(20);
+      }
+      assertThat(tumbling.out()).contains("total of the windows below", "2026-11-22T10:00:00Z", "{\"n\":2}",
+          "{\"n\":1}");
+      Run hopping = braid("query", "sliding", "u1", url);
+      assertThat(hopping.exit()).isZero();
+      assertThat(hopping.out()).contains("hopping windows overlap, so the windows have no total")
+          .doesNotContainPattern("n\\s+6").contains("{\"n\":3}");
+      JsonNode json = new ObjectMapper().readTree(braid("query", "sliding", "u1", url, "--json").out());
+      assertThat(json.path("values").isEmpty()).isTrue();
+      assertThat(json.path("windows")).hasSize(3);
+    }
+  }
+
+  @Test
+  void shouldReadSizesWithBinaryUnits() {
+    ServerCommand.ByteSizeConverter sizes = new ServerCommand.ByteSizeConverter();
+    assertThat(sizes.convert("7")).isEqualTo(7L);
+    assertThat(sizes.convert("16m")).isEqualTo(16L << 20);
+    assertThat(sizes.convert("16MB")).isEqualTo(16L << 20);
+    assertThat(sizes.convert(" 16 MiB ")).isEqualTo(16L << 20);
+    assertThat(sizes.convert("512KiB")).isEqualTo(512L << 10);
+    assertThat(sizes.convert("1g")).isEqualTo(1L << 30);
+    assertThat(sizes.convert("100b")).isEqualTo(100L);
+    for (String bad : new String[] {"1.5m", "-1", "abc", "16 TB", "m", ""}) {
+      assertThatThrownBy(() -> sizes.convert(bad)).as(bad).isInstanceOf(CommandLine.TypeConversionException.class)
+          .hasMessageContaining("is not a size");
+    }
+    assertThatThrownBy(() -> sizes.convert("99999999999999999999")).hasMessageContaining("too large a size");
+    assertThatThrownBy(() -> sizes.convert("9999999999999999g")).hasMessageContaining("too large a size");
   }
 
   /**

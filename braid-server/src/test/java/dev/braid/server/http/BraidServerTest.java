@@ -74,6 +74,16 @@ class BraidServerTest {
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** A GET written on a socket as is: {@code HttpClient} refuses to send a malformed URI. */
+  String rawGet(String path) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
   HttpResponse<String> post(String path, String contentType, String body) throws Exception {
     return send("POST", path, contentType, body.getBytes(StandardCharsets.UTF_8));
   }
@@ -230,6 +240,19 @@ class BraidServerTest {
     }
     assertThat(json(get("/v1/views/daily/keys/s0?from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z"))
         .path("windows").get(0).path("values").path("n").asLong()).isEqualTo(20_000 / 7 + 1);
+
+    // a time range selects the windows of every key of a batchGet, from the body or the query
+    JsonNode day = json(post("/v1/views/daily/keys:batchGet", "application/json",
+        "{\"keys\": [\"s0\", \"s1\"], \"from\": \"2026-11-22T00:00:00Z\", \"to\": 1795392000000}")).path("results");
+    assertThat(day.get(0).path("windows")).hasSize(1);
+    assertThat(day.get(0).path("values").path("n").asLong()).as("tumbling windows: their total")
+        .isEqualTo(20_000 / 7 + 1);
+    assertThat(day.get(1).path("windows").get(0).path("values").path("n").asLong()).isEqualTo(20_000 / 7);
+    JsonNode later = json(post("/v1/views/daily/keys:batchGet?from=2026-11-23T00:00:00Z", "application/json",
+        "{\"keys\": [\"s0\"]}")).path("results").get(0);
+    assertThat(later.path("found").asBoolean()).isFalse();
+    assertThat(later.has("windows")).isFalse();
+    assertThat(later.path("values").path("n").asLong()).isZero();
   }
 
   @Test
@@ -273,6 +296,21 @@ class BraidServerTest {
     assertProblem(get("/v1/views/revenue/keys/kiwi?from=2026-11-01T00:00:00Z"), 400,
         "view 'revenue' has no windows");
     assertProblem(get("/v1/views/revenue/keys:batchGet"), 405, "GET is not allowed on /v1/views/revenue/keys:batchGet");
+    assertProblem(post("/v1/views/daily/keys:batchGet", "application/json", "{\"keys\": [\"s1\"], \"form\": 1}"), 400,
+        "unknown field 'form' in the body");
+    assertProblem(post("/v1/views/daily/keys:batchGet", "application/json", "{\"keys\": [\"s1\"], \"from\": \"abc\"}"),
+        400, "field 'from' of the body must be epoch millis or ISO-8601 like 2026-11-22T10:00:00Z, got 'abc'");
+    assertProblem(post("/v1/views/daily/keys:batchGet?from=0", "application/json", "{\"keys\": [\"s1\"], \"from\": 1}"),
+        400, "'from' is both in the body and a query parameter");
+    assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": [\"k\"], \"to\": 5}"), 400,
+        "view 'revenue' has no windows");
+    assertProblem(get("/v1/views/daily/keys/s1?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z"), 400,
+        "the range [from, to) of view 'daily' ends before it starts: from is 2026-12-01T00:00:00Z, to is "
+            + "2026-11-01T00:00:00Z");
+    // refused by Jetty before the routes: a problem document too, not an HTML page
+    String raw = rawGet("/v1/views/revenue/keys/%ZZ");
+    assertThat(raw).startsWith("HTTP/1.1 400").containsIgnoringCase("Content-Type: application/problem+json")
+        .contains("\"status\":400", "percent-escapes").doesNotContain("<html");
     assertProblem(send("DELETE", "/v1/status", null, null), 405, "DELETE is not allowed on /v1/status");
     JsonNode unseen = json(get("/v1/views/revenue/keys/never-seen"));
     assertThat(unseen.path("found").asBoolean()).isFalse();

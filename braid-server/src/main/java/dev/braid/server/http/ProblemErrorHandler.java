@@ -1,0 +1,56 @@
+package dev.braid.server.http;
+
+import java.nio.ByteBuffer;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * Answers the errors that Jetty raises before a request reaches Braid's routes (a path with a
+ * malformed percent-escape, an ambiguous path, headers over the limit) as RFC 9457 problem
+ * documents, like every other error of the API, instead of Jetty's HTML page.
+ */
+final class ProblemErrorHandler extends ErrorHandler {
+
+  ProblemErrorHandler() {
+    setShowStacks(false);
+    setShowCauses(false);
+  }
+
+  @Override
+  protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
+      Callback callback) {
+    String reason = HttpStatus.getMessage(code);
+    String detail = "the request was refused before it reached Braid (" + code + " " + reason + ")"
+        + (message == null || message.isBlank() || message.equals(reason) ? "" : ": " + message)
+        + (code == 400 ? ": the URL or a header could not be parsed; check the URL's percent-escapes (% must be "
+            + "followed by two hex digits; send a literal % as %25)" : "");
+    Problem p = new Problem(code, code == 400 ? "bad-request" : "http-" + code, reason, detail);
+    byte[] body = BraidServer.write(Json.problem(p, path(request)));
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/problem+json");
+    response.write(true, ByteBuffer.wrap(body), callback);
+  }
+
+  /** The request's path as sent, or "" when even that cannot be read. */
+  private static String path(Request request) {
+    try {
+      String path = request.getHttpURI().getPath();
+      return path == null || path.equals("/badMessage") ? "" : path; // Jetty's own path for a URI it refused
+    } catch (RuntimeException e) {
+      return "";
+    }
+  }
+
+  @Override
+  public ByteBuffer badMessageError(int status, String reason, org.eclipse.jetty.http.HttpFields.Mutable fields) {
+    String text = HttpStatus.getMessage(status);
+    Problem p = new Problem(status, status == 400 ? "bad-request" : "http-" + status, text,
+        "the request could not be parsed as HTTP (" + status + " " + text + ")"
+            + (reason == null || reason.isBlank() ? "" : ": " + reason));
+    fields.put(HttpHeader.CONTENT_TYPE, "application/problem+json");
+    return ByteBuffer.wrap(BraidServer.write(Json.problem(p, "")));
+  }
+}
