@@ -276,9 +276,14 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
     PipelineSpec spec = new PipelineSpec(source, streams, views, tables);
     // where the reader found a problem (a missing key, a `from` that is a list, ...), check() would
-    // only repeat it in other words
+    // only repeat it in other words; an aggregate the reader refused also leaves its view without it
     Set<String> reported = new java.util.HashSet<>();
-    errors.forEach(e -> reported.add(e.path()));
+    errors.forEach(e -> {
+      reported.add(e.path());
+      if (e.path().matches("views\\.[^.]+\\.aggregate\\..+")) {
+        reported.add(e.path().substring(0, e.path().indexOf(".aggregate.") + ".aggregate".length()));
+      }
+    });
     for (SpecError e : spec.check(r.incomplete)) {
       if (!reported.contains(e.path())) {
         errors.add(e);
@@ -304,6 +309,36 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
     private void error(String path, String message) {
       errors.add(new SpecError(source, path, message));
+    }
+
+    /**
+     * The named calls of an {@code aggregate} mapping into {@code out}. A call with a comma written
+     * in a flow mapping ({@code {n: count, t: top_k(k, 5)}}) reaches here split in two entries,
+     * {@code t: "top_k(k"} and {@code "5)": null}: that is reported once, with the fix, rather than
+     * as a bad call, a bad name and an unknown aggregation.
+     */
+    void aggregates(JsonNode an, String path, Map<String, String> out) {
+      List<Map.Entry<String, JsonNode>> entries = new ArrayList<>();
+      an.fields().forEachRemaining(entries::add);
+      for (int i = 0; i < entries.size(); i++) {
+        String name = entries.get(i).getKey();
+        JsonNode v = entries.get(i).getValue();
+        String call = v.isValueNode() && !v.isNull() ? v.asText() : null;
+        if (call != null && call.indexOf('(') >= 0 && call.indexOf(')') < 0 && i + 1 < entries.size()
+            && entries.get(i + 1).getValue().isNull()) {
+          String rest = entries.get(i + 1).getKey();
+          error(path + "." + name, String.format("'%s, %s' was split at its comma: in a YAML flow mapping {...} a "
+              + "comma ends an entry; quote the call (%s: '%s, %s') or write the aggregates one per line",
+              call, rest, name, call, rest));
+          i++;
+          continue;
+        }
+        if (call == null) {
+          error(path + "." + name, "needs a call such as count or sum(field), got " + (v.isNull() ? "nothing" : v));
+          continue;
+        }
+        out.put(name, call);
+      }
     }
 
     private void unknownKeys(JsonNode node, Set<String> allowed, String path) {
@@ -480,10 +515,13 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       WindowSpec window = window(node.get("window"), path + ".window");
       Map<String, String> aggregates = new LinkedHashMap<>();
       JsonNode an = node.get("aggregate");
-      if (an == null || !an.isObject() || an.isEmpty()) {
+      if (an != null && !an.isNull() && !an.isObject()) {
+        error(path + ".aggregate", "must be a mapping of output names to aggregations, e.g. {n: count}, got "
+            + (an.isTextual() ? "'" + an.asText() + "'" : an.toString()));
+      } else if (an == null || an.isEmpty()) {
         error(path + ".aggregate", AGGREGATE_REQUIRED);
       } else {
-        an.fields().forEachRemaining(e -> aggregates.put(e.getKey(), e.getValue().asText()));
+        aggregates(an, path + ".aggregate", aggregates);
       }
       Duration every = null;
       JsonNode bn = node.get("batch");

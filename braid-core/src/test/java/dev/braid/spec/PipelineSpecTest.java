@@ -628,6 +628,24 @@ class PipelineSpecTest {
         "views.v2.aggregate.n");
   }
 
+  /** A call with a comma in a flow mapping is split by YAML: one error that says so and how to write it. */
+  @Test
+  void shouldExplainACallSplitAtItsCommaInAFlowMapping() {
+    List<SpecError> errors = errors("""
+        streams:
+          s: {partitions: 1, key: k, fields: {k: string, v: long}}
+        views:
+          w: {from: s, group_by: k, aggregate: {n: count, t: top_k(k, 5)}}
+          x: {from: s, group_by: k, aggregate: count}
+          y: {from: s, group_by: k, aggregate: {n: }}
+        """);
+    assertThat(errors).extracting(e -> e.path() + ": " + e.message()).containsExactlyInAnyOrder(
+        "views.w.aggregate.t: 'top_k(k, 5)' was split at its comma: in a YAML flow mapping {...} a comma ends an "
+            + "entry; quote the call (t: 'top_k(k, 5)') or write the aggregates one per line",
+        "views.x.aggregate: must be a mapping of output names to aggregations, e.g. {n: count}, got 'count'",
+        "views.y.aggregate.n: needs a call such as count or sum(field), got nothing");
+  }
+
   @Test
   void shouldSayOneErrorOnOneLine() {
     SpecException ex = catchThrowableOfType(

@@ -85,7 +85,9 @@ public final class IngestCommand implements Callable<Integer> {
 
   private long accepted;
   private long rejected;
-  private final List<String> firstRejections = new ArrayList<>();
+  /** The first rejections by line (at most {@link #SHOWN_REJECTIONS}): local ones come before the server's answer. */
+  private final java.util.TreeMap<Integer, String> firstRejections = new java.util.TreeMap<>();
+  private static final int SHOWN_REJECTIONS = 10;
 
   @Override
   public Integer call() throws IOException {
@@ -116,8 +118,8 @@ public final class IngestCommand implements Callable<Integer> {
     long t0 = System.nanoTime();
     ProgressBar bar = noProgress || client.json ? null : Progress.bar("ingest " + stream, -1, "events",
         command.commandLine().getErr());
-    try (InputStream in = file.equals("-") ? System.in : Files.newInputStream(Path.of(file))) {
-      Sender sender = new Sender(http, bar);
+    try (InputStream in = new Counting(file.equals("-") ? System.in : Files.newInputStream(Path.of(file)))) {
+      Sender sender = new Sender(http, bar, (Counting) in, size);
       switch (fmt) {
         case "ndjson":
         case "jsonl":
@@ -133,6 +135,9 @@ public final class IngestCommand implements Callable<Integer> {
           throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
       }
       sender.flush();
+      if (bar != null && size > 0) {
+        bar.maxHint(bar.getCurrent()); // the estimate of a file's events was a guess: end at 100 %
+      }
     } finally {
       if (bar != null) {
         bar.close();
@@ -148,7 +153,7 @@ public final class IngestCommand implements Callable<Integer> {
       o.put("notSent", notSent);
       o.put("keyPrefix", keyPrefix);
       o.put("seconds", seconds);
-      firstRejections.forEach(o.putArray("firstRejections")::add);
+      firstRejections.values().forEach(o.putArray("firstRejections")::add);
       out.println(o.toPrettyString());
     } else {
       out.printf("%s: %,d %s accepted, %,d rejected in %.1f s (%,.0f events/s)%s%n", stream, accepted,
@@ -158,7 +163,7 @@ public final class IngestCommand implements Callable<Integer> {
         out.printf("  %,d of the accepted events were already in the stream (sent before with the same id or key)%n",
             duplicates);
       }
-      for (String r : firstRejections) {
+      for (String r : firstRejections.values()) {
         out.println("  rejected " + r);
       }
       if (rejected > firstRejections.size()) {
@@ -199,11 +204,44 @@ public final class IngestCommand implements Callable<Integer> {
   }
 
   /** Counts a row that this command rejects without sending it, with its reason. */
-  private void rejectLocally(String reason) {
+  private void rejectLocally(int line, String reason) {
     rejected++;
     notSent++;
-    if (firstRejections.size() < 10) {
-      firstRejections.add(reason);
+    noteRejection(line, reason);
+  }
+
+  /** Keeps {@code reason} if line {@code line} is among the first {@link #SHOWN_REJECTIONS} rejected lines. */
+  private void noteRejection(int line, String reason) {
+    firstRejections.put(line, reason);
+    if (firstRejections.size() > SHOWN_REJECTIONS) {
+      firstRejections.pollLastEntry();
+    }
+  }
+
+  /** An input stream that counts the bytes read through it. */
+  static final class Counting extends java.io.FilterInputStream {
+    long bytes;
+
+    Counting(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        bytes++;
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        bytes += n;
+      }
+      return n;
     }
   }
 
@@ -217,9 +255,15 @@ public final class IngestCommand implements Callable<Integer> {
     /** Events given to {@link #add} so far. */
     long added;
 
-    Sender(BraidClient http, ProgressBar bar) {
+    /** The input's bytes read so far, and its size (-1 for standard input), to estimate the events in a file. */
+    final Counting input;
+    final long size;
+
+    Sender(BraidClient http, ProgressBar bar, Counting input, long size) {
       this.http = http;
       this.bar = bar;
+      this.input = input;
+      this.size = size;
     }
 
     void add(String event, int line) {
@@ -254,13 +298,15 @@ public final class IngestCommand implements Callable<Integer> {
       duplicates += r.path("duplicates").asLong();
       rejected += r.path("rejected").asLong();
       for (JsonNode x : r.path("rejections")) {
-        if (firstRejections.size() < 10) {
-          firstRejections.add("line " + lines.get(x.path("index").asInt()) + ": "
-              + x.path("reason").asText().replaceFirst("^not JSON at line \\d+, column", "not JSON at column"));
-        }
+        int line = lines.get(x.path("index").asInt());
+        noteRejection(line, "line " + line + ": "
+            + x.path("reason").asText().replaceFirst("^not JSON at line \\d+, column", "not JSON at column"));
       }
       if (bar != null) {
         bar.stepBy(lines.size());
+        if (size > 0 && input.bytes > 0) { // events in the file, at the bytes per event read so far
+          bar.maxHint(Math.max(bar.getCurrent(), Math.round(added * (double) size / Math.min(size, input.bytes))));
+        }
       }
       body.setLength(0);
       lines.clear();
@@ -328,7 +374,7 @@ public final class IngestCommand implements Callable<Integer> {
       List<String> cells = Csv.split(line);
       if (cells.size() != header.size()) {
         // not sent: which cell is which field is unknown (the server would blame a field)
-        rejectLocally(String.format("line %d: %d cells where the header has %d (%s); the row was not sent", n,
+        rejectLocally(n, String.format("line %d: %d cells where the header has %d (%s); the row was not sent", n,
             cells.size(), header.size(), String.join(", ", header)));
         continue;
       }

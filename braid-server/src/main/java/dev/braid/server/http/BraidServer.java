@@ -252,6 +252,9 @@ public final class BraidServer implements AutoCloseable {
     for (String stream : spec.streams().keySet()) {
       Gauge.builder("braid_stream_events", b, x -> events(x, stream)).tag("stream", stream)
           .description("events held in the stream's log").register(metrics);
+      for (String outcome : List.of("accepted", "duplicate", "rejected")) {
+        ingestCounter(stream, outcome); // at 0 from the start, so a rate over a restart has both ends
+      }
     }
   }
 
@@ -533,11 +536,22 @@ public final class BraidServer implements AutoCloseable {
       // test hook (IdempotentIngestCrashTest): die between the append and the answer, like a crash
       Runtime.getRuntime().halt(HALT_STATUS);
     }
-    Counter.builder("braid_ingest_events_total").tag("stream", stream).tag("outcome", "accepted")
-        .register(metrics).increment(result.accepted());
-    Counter.builder("braid_ingest_events_total").tag("stream", stream).tag("outcome", "rejected")
-        .register(metrics).increment(result.rejections().size());
+    ingestCounter(stream, "accepted").increment(result.accepted() - result.duplicates());
+    ingestCounter(stream, "duplicate").increment(result.duplicates());
+    ingestCounter(stream, "rejected").increment(result.rejections().size());
     ok(ctx, Json.ingest(result, lines));
+  }
+
+  /**
+   * The count of {@code stream}'s ingested events of one outcome: {@code accepted} (appended by the
+   * request), {@code duplicate} (acknowledged with the position of an earlier append of the same
+   * id, so not appended again) or {@code rejected}.
+   */
+  private Counter ingestCounter(String stream, String outcome) {
+    return Counter.builder("braid_ingest_events_total").tag("stream", stream).tag("outcome", outcome)
+        .description("events sent to the stream's ingest endpoint, by outcome: accepted (appended), duplicate "
+            + "(an id already appended, acknowledged again), rejected (dead-lettered with a reason)")
+        .register(metrics);
   }
 
   static String mediaType(Context ctx) {

@@ -148,6 +148,12 @@ class CliClientTest {
     assertThat(piped.out()).contains("sales: 30 events accepted, 0 rejected");
     // Not a terminal: the progress bar prints plain lines on stderr.
     assertThat(piped.err()).contains("ingest sales").contains("30/? events");
+    // A file's size gives an estimate of its events, so its bar has a percentage; it ends at 100 %.
+    Path plums = dir.resolve("plums.ndjson");
+    Files.writeString(plums, lines.toString().replace("kiwi", "plum").repeat(2));
+    Run file = braid("ingest", "sales", plums.toString(), url(), "--batch", "20");
+    assertThat(file.exit()).as(file.err()).isZero();
+    assertThat(file.err()).contains("100%", "60/60 events");
     awaitUnits("kiwi", 30);
     awaitUnits("fig", 3);
 
@@ -158,7 +164,7 @@ class CliClientTest {
     assertThat(versions.path("current").asLong()).isEqualTo(built);
     assertThat(versions.path("versions").findValuesAsText("state")).containsExactly("backup", "current");
     JsonNode status = new ObjectMapper().readTree(braid("status", url(), "--json").out());
-    assertThat(status.path("streams").get(0).path("events").asLong()).isEqualTo(32);
+    assertThat(status.path("streams").get(0).path("events").asLong()).isEqualTo(2 + 30 + 60);
     assertThat(status.path("views").get(0).path("currentVersion").asLong()).isEqualTo(built);
   }
 
@@ -208,13 +214,15 @@ class CliClientTest {
   void shouldNameWhatIsWrongWithAFileAUrlOrAResumedRun() throws Exception {
     // a CSV as spreadsheets save it: a byte-order mark, and a row with a cell missing
     Path csv = dir.resolve("excel.csv");
-    Files.write(csv, ("\uFEFFproduct,amount,units,ts\ntea,1.25,3,2026-11-22T11:00:00Z\njam,2,5\n"
-        + "fig,1,1,5,extra\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    // and one the server rejects, shown in line order with the rows this command did not send
+    Files.write(csv, ("\uFEFFproduct,amount,units,ts\nneg,-1,1,2026-11-22T11:00:00Z\ntea,1.25,3,2026-11-22T11:00:00Z\n"
+        + "jam,2,5\nfig,1,1,5,extra\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
     Run excel = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
     assertThat(excel.exit()).as(excel.out() + excel.err()).isEqualTo(1);
-    assertThat(excel.out()).contains("sales: 1 event accepted, 2 rejected")
-        .contains("rejected line 3: 3 cells where the header has 4 (product, amount, units, ts); the row was not sent")
-        .contains("rejected line 4: 5 cells where the header has 4").contains("2 CSV rows were not sent");
+    assertThat(excel.out()).contains("sales: 1 event accepted, 3 rejected")
+        .contains("rejected line 4: 3 cells where the header has 4 (product, amount, units, ts); the row was not sent")
+        .contains("rejected line 5: 5 cells where the header has 4").contains("2 CSV rows were not sent")
+        .containsPattern("(?s)rejected line 2: rule failed: amount >= 0.0.*rejected line 4.*rejected line 5");
     awaitUnits("tea", 3);
 
     // two JSON arrays in one .json file: the second is not silently ignored

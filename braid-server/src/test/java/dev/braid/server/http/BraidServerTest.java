@@ -356,15 +356,27 @@ class BraidServerTest {
   @Test
   void shouldExposePrometheusMetrics() throws Exception {
     start();
-    post("/v1/streams/sales/events", "application/json", "[" + sale("kiwi", "s1", 1, 1, "2026-11-22T10:00:00Z")
-        + ", {\"product\": 1}]");
+    String before = get("/metrics").body();
+    assertThat(before).as("counted from 0 before the first ingest").contains(
+        "braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 0.0",
+        "braid_ingest_events_total{outcome=\"duplicate\",stream=\"sales\"} 0.0",
+        "braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 0.0",
+        "# HELP braid_ingest_events_total events sent to the stream's ingest endpoint, by outcome");
+    String body = "[" + sale("kiwi", "s1", 1, 1, "2026-11-22T10:00:00Z") + ", {\"product\": 1}]";
+    for (int attempt = 0; attempt < 2; attempt++) { // a retry: acknowledged again, not appended again
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/sales/events"))
+          .header("Content-Type", "application/json").header("Idempotency-Key", "metrics-1")
+          .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    }
     get("/v1/views/revenue/keys/kiwi");
     assertThat(post("/v1/views/revenue/batch", null, "").statusCode()).isEqualTo(200);
     String m = get("/metrics").body();
     assertThat(m).contains("braid_batch_duration_seconds_count{view=\"revenue\"} 1\n",
         "braid_batch_duration_seconds_count{view=\"daily\"} 0\n", "braid_batch_duration_seconds_sum{view=\"revenue\"}");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 1.0");
-    assertThat(m).contains("braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 1.0");
+    assertThat(m).contains("braid_ingest_events_total{outcome=\"duplicate\",stream=\"sales\"} 1.0");
+    assertThat(m).contains("braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 2.0");
     assertThat(m).contains("braid_view_lag_events{view=\"revenue\"}");
     assertThat(m).contains("braid_view_skipped_events{view=\"revenue\"} 0.0",
         "braid_view_events_without_key{view=\"revenue\"} 0.0");
