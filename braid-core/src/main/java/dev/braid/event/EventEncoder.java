@@ -252,8 +252,12 @@ public final class EventEncoder {
           return new Rejected("expected double, got " + describe(v));
         }
         double d = ((Number) v).doubleValue();
-        if (Double.isNaN(d) || Double.isInfinite(d)) {
-          return new Rejected("number " + v + " is not a finite double");
+        if (Double.isInfinite(d)) { // JSON's 1e400 reads as Infinity: say what the sender wrote was wrong
+          return new Rejected("number " + v + " is out of the range of a double: a field holds finite numbers up to "
+              + Double.MAX_VALUE + " in magnitude (in JSON, a number such as 1e400 reads as Infinity)");
+        }
+        if (Double.isNaN(d)) {
+          return new Rejected("number NaN is not a finite double");
         }
         return d;
       }

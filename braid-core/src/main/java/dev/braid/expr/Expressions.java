@@ -197,7 +197,7 @@ public final class Expressions {
     }
     CelValidationResult r = compiler.compile(text);
     if (r.hasError()) {
-      throw new ExpressionException("invalid expression '" + text + "': " + r.getErrorString().strip());
+      throw new ExpressionException("invalid expression '" + text + "': " + plainTypes(r.getErrorString().strip()));
     }
     try {
       return r.getAst();
@@ -777,5 +777,10 @@ public final class Expressions {
       default:
         break;
     }
+  }
+
+  /** CEL's type names in an error as a spec writes them ({@code google.protobuf.Timestamp} is a timestamp). */
+  static String plainTypes(String celError) {
+    return celError.replace("google.protobuf.Timestamp", "timestamp").replace("google.protobuf.Duration", "duration");
   }
 }

@@ -220,7 +220,8 @@ class PipelineSpecTest {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("filter: \"amount > 0.0 && country != 'FR'\"",
         "filter: \"amount > 'ten'\""));
     assertThat(e.path()).isEqualTo("views.spend_by_user.filter");
-    assertThat(e.message()).contains("found no matching overload", "'_>_'", "(double, string)");
+    assertThat(e.message()).contains("found no matching overload", "'_>_'", "(double, string)",
+        "(timestamp, timestamp)").doesNotContain("google.protobuf");
   }
 
   @Test
