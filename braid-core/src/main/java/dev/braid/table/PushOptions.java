@@ -23,11 +23,19 @@ public record PushOptions(PushFormat format, String source, boolean incremental,
     if (sinceMillis != null && sincePosition != null) {
       throw new IllegalArgumentException("give since or since-position, not both");
     }
+    if (incremental && (sinceMillis != null || sincePosition != null)) {
+      throw new IllegalArgumentException(INCREMENTAL_WITH_SINCE);
+    }
     if (maxBadRows < 0 || (maxBadPercent && maxBadRows > 100)) {
       throw new IllegalArgumentException("max bad rows must be a count >= 0 or a percentage 0..100, got "
           + maxBadRows + (maxBadPercent ? "%" : ""));
     }
   }
+
+  /** Why an incremental push takes no {@code since}: it builds no version whose writes are replayed from a cut. */
+  public static final String INCREMENTAL_WITH_SINCE = "since and since-position choose the cut from which a new "
+      + "version replays the table's real-time writes; an incremental push builds no version (its rows become writes "
+      + "to the current one), so it takes neither";
 
   /** JSON lines, no bad rows allowed, start cut at the log's end, waiting for the swap. */
   public static PushOptions defaults(String source) {

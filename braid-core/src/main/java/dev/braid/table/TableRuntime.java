@@ -1250,8 +1250,8 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
     if (v == null) {
-      throw new UnknownNameException("version of table '" + spec.name() + "'", Long.toString(versionId),
-          versions.stream().map(x -> Long.toString(x.id)).toList());
+      throw new UnknownNameException("version", spec.name() + "/" + versionId,
+          versions.stream().map(x -> spec.name() + "/" + x.id).toList());
     }
     if (v.state == VersionState.CURRENT) {
       return v.id;

@@ -1061,8 +1061,8 @@ final class ViewRuntime {
     for (Version x : versions) {
       Rebuild rb = x.rebuild;
       if (x.state == VersionState.BUILDING && rb != null) {
-        throw new IllegalStateException(String.format("version %d of view '%s' is still building%s; activate it or "
-            + "wait until it is current before starting another", x.id, name,
+        throw new IllegalStateException(String.format("version %d of view '%s' is still building%s; activate it, "
+            + "discard it or wait until it is current before starting another", x.id, name,
             rb != null && rb.hold && rb.attached ? " (held for activation)" : ""));
       }
     }

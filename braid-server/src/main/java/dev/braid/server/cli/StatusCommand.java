@@ -33,7 +33,8 @@ public final class StatusCommand implements Callable<Integer> {
     }
     out.printf("Braid at %s, up %d s, data in %s%n%n", client.url, r.path("uptimeSeconds").asLong(),
         r.path("dataDirectory").asText());
-    Table s = new Table("stream", "partitions", "durability", "events", "events/s", "rejected/s", "dedup ids", "end");
+    Table s = new Table("stream", "partitions", "durability", "events", "events/s", "rejected/s", "dedup ids/keys",
+        "end");
     for (JsonNode x : r.path("streams")) {
       s.row(x.path("name").asText(), x.path("partitions").asInt(), x.path("durability").asText(),
           x.path("events").asLong(), String.format(java.util.Locale.ROOT, "%,.1f", x.path("eventsPerSecond").asDouble()),

@@ -257,6 +257,9 @@ final class TableRoutes {
     if (since != null && sincePosition != null) {
       throw Problem.badRequest("bad-parameter", "give since or sincePosition, not both");
     }
+    if (o.incremental() && (since != null || sincePosition != null)) {
+      throw Problem.badRequest("bad-parameter", PushOptions.INCREMENTAL_WITH_SINCE);
+    }
     if (since != null) {
       o = o.since(time("query parameter 'since'", since));
     }

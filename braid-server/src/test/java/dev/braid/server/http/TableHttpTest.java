@@ -156,6 +156,18 @@ class TableHttpTest {
 
     r = send("POST", "/v1/tables/users/versions/9/activate", null, null);
     assertThat(r.statusCode()).isEqualTo(404);
+    assertThat(json(r).path("type").asText()).isEqualTo("/problems/unknown-version");
+    assertThat(json(r).path("detail").asText()).startsWith("unknown version 'users/9'; versions are: users/");
+
+    r = send("POST", "/v1/tables/users/pushes?incremental=true&sincePosition=%5B1%5D", "application/x-ndjson",
+        "{\"id\": \"z\"}\n");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("an incremental push builds no version");
+    r = send("POST", "/v1/tables/users/pushes?incremental=true&since=2026-11-30T00:00:00Z", "application/x-ndjson",
+        "{\"id\": \"z\"}\n");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(json(send("GET", "/v1/tables/users/rows/z", null, null)).path("found").asBoolean())
+        .as("a refused push writes nothing").isFalse();
   }
 
   @Test
