@@ -32,6 +32,9 @@ import java.util.Map;
  *    "createdAt": 1795330000000, "baseSkipped": 2, "baseWithoutKey": 15}]}}}
  * }</pre>
  *
+ * A version still {@code building} (a reprocess) is built again after a restart, from its cut;
+ * {@code "hold": true} marks one whose reprocess waits for an activation once it has caught up.
+ *
  * {@code definition} is {@link dev.braid.spec.ViewSpec#definition()}, compared with the spec file's;
  * {@code spec} is the version's full definition (a view as written under {@code views:}), so that a
  * version built by a reprocess can be rebuilt after a restart. {@code specDefinition} is the spec
@@ -47,7 +50,13 @@ public final class VersionCatalog {
    * catalog written before these fields existed), and recorded only for a version with a Base.
    */
   public record Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
-      long createdAt, String failure, long baseSkipped, long baseWithoutKey) {
+      long createdAt, String failure, long baseSkipped, long baseWithoutKey, boolean hold) {
+
+    /** A version that is not a reprocess held for activation. */
+    public Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
+        long createdAt, String failure, long baseSkipped, long baseWithoutKey) {
+      this(id, state, cut, base, definition, document, createdAt, failure, baseSkipped, baseWithoutKey, false);
+    }
 
     /** A version without counts of left-out events (a table's). */
     public Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
@@ -109,7 +118,7 @@ public final class VersionCatalog {
             Cut.of(cut), v.path("base").isNull() ? null : v.path("base").asText(null),
             v.path("definition").asText(), v.path("spec").isObject() ? v.path("spec").toString() : null,
             v.path("createdAt").asLong(), v.path("failure").asText(null), v.path("baseSkipped").asLong(-1),
-            v.path("baseWithoutKey").asLong(-1)));
+            v.path("baseWithoutKey").asLong(-1), v.path("hold").asBoolean(false)));
       }
       out.put(e.getKey(), new ViewEntry(e.getValue().path("next").asLong(1),
           e.getValue().path("specDefinition").asText(null), versions));
@@ -177,6 +186,9 @@ public final class VersionCatalog {
         o.put("createdAt", en.createdAt());
         if (en.failure() != null) {
           o.put("failure", en.failure());
+        }
+        if (en.hold()) {
+          o.put("hold", true);
         }
         if (en.base() != null && en.baseSkipped() >= 0 && en.baseWithoutKey() >= 0) {
           o.put("baseSkipped", en.baseSkipped());

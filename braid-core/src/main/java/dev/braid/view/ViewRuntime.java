@@ -116,14 +116,17 @@ final class ViewRuntime {
    * that predates full definitions, or a definition that no longer compiles against the stream)
    * does the file win: the old version becomes a {@code backup} and a new version with the file's
    * definition replays the log before the engine opens. A version that was still {@code building}
-   * (a reprocess the restart interrupted) is not resumed: it is marked {@code failed} and its files
-   * are deleted, so run the reprocess again.
+   * (a reprocess the restart interrupted) is built again from its cut once the current version
+   * serves, held for activation if it was (a Kappa version replays the log from its start cut again;
+   * a lambda version recomputes its Base at its cut again); only one whose definition no longer
+   * compiles is marked {@code failed}.
    *
    * @param compile turns a version's recorded definition document into a program, or null when it
    *     no longer compiles against the stream
    */
   void restore(VersionCatalog.ViewEntry entry, ViewProgram program, Function<String, ViewProgram> compile)
       throws IOException, InterruptedException {
+    List<Version> resumed = new ArrayList<>();
     synchronized (this) {
       nextId = entry == null ? 1 : entry.next();
       String fileDefinition = spec.definition();
@@ -159,11 +162,22 @@ final class ViewRuntime {
             LOG.warn("view '{}': the definition of version {} cannot be rebuilt from the catalog; starting a new "
                 + "version with the spec file's definition that replays the log (old: {}; new: {}); version {} stays "
                 + "as a backup", name, e.id(), e.definition(), fileDefinition, e.id());
+          } else if (st == VersionState.BUILDING && p != null) {
+            // a reprocess the restart interrupted: built again from its cut once the current version serves
+            Version v = new Version(e.id(), p, e.definition(), document, e.cut(), null, e.base(), e.createdAt(),
+                VersionState.BUILDING);
+            v.rebuild = new Rebuild(false, e.hold());
+            if (v.baseFileName != null) {
+              v.rebuild.phase = "batch";
+            }
+            versions.add(v);
+            resumed.add(v);
+            continue;
           } else if (st == VersionState.BUILDING) {
             st = VersionState.FAILED;
-            failure = "interrupted by a restart before it became current; run reprocess again";
-            LOG.warn("view '{}': version {} was still building when the engine stopped; it is discarded", name,
-                e.id());
+            failure = "interrupted by a restart, and its definition no longer compiles against the stream";
+            LOG.warn("view '{}': version {} was still building when the engine stopped, and its definition no "
+                + "longer compiles; it is discarded", name, e.id());
           }
           Version v = new Version(e.id(), p, e.definition(), document, e.cut(), null, e.base(), e.createdAt(), st);
           v.failure = failure;
@@ -188,6 +202,16 @@ final class ViewRuntime {
     }
     startupAttachNanos = System.nanoTime(); // the replay after the checkpoint (or the cut) starts now
     await(speed.attach(current.delta, current.program), "attach version " + current.id);
+    for (Version v : resumed) {
+      Rebuild rb = v.rebuild;
+      LOG.info("view '{}': resuming the reprocess into version {}, which a restart interrupted ({}{})", name, v.id,
+          v.baseFileName == null ? "replaying the log from " + v.cut : "batch recompute at " + v.cut + ", then catch-up",
+          rb.hold ? "; held for activation once caught up" : "");
+      if (v.baseFileName != null) {
+        Files.deleteIfExists(dir.resolve(v.baseFileName)); // what the interrupted batch recompute wrote of it
+      }
+      builder.execute(() -> build(v, rb));
+    }
   }
 
   /**
@@ -261,7 +285,7 @@ final class ViewRuntime {
       // a backup being rolled back is still a backup on disk until it is switched in
       VersionState st = rb != null && rb.rollback ? VersionState.BACKUP : v.state;
       list.add(new VersionCatalog.Entry(v.id, st, v.cut, v.baseFileName, v.definition, v.document,
-          v.createdAtMillis, v.failure, v.baseSkipped, v.baseWithoutKey));
+          v.createdAtMillis, v.failure, v.baseSkipped, v.baseWithoutKey, rb != null && !rb.rollback && rb.hold));
     }
     return new VersionCatalog.ViewEntry(nextId, acknowledgedSpec, list);
   }
@@ -1321,6 +1345,12 @@ final class ViewRuntime {
       }
     }
     v.delta = null;
+    if (closing) {
+      // Stopped, not failed: the version stays building (and held, if it was) in the catalog, and the
+      // next start builds it again.
+      rb.done.completeExceptionally(new IllegalStateException("the engine closed"));
+      return;
+    }
     if (!rb.rollback && v.baseFileName != null) {
       deleteBaseFiles(v.id, v.baseFileName); // before the state says failed (the mapping outlives the file)
     }
@@ -1334,10 +1364,6 @@ final class ViewRuntime {
         v.failure = reason;
         v.base = null;
       }
-    }
-    if (closing) {
-      rb.done.completeExceptionally(new IllegalStateException("the engine closed"));
-      return; // the next start decides about this version
     }
     if (reason.startsWith("discarded")) {
       LOG.info("view '{}': version {} {}; version {} keeps serving", name, v.id, reason, current.id);

@@ -268,7 +268,11 @@ public final class BraidServer implements AutoCloseable {
     java.util.Map<String, Long> started = new java.util.LinkedHashMap<>();
     for (dev.braid.Status.ViewStatus v : b.status().views()) {
       if (v.specChanged()) {
-        started.put(v.name(), b.reprocess(v.name(), spec.view(v.name()), dev.braid.ReprocessOptions.defaults()));
+        try {
+          started.put(v.name(), b.reprocess(v.name(), spec.view(v.name()), dev.braid.ReprocessOptions.defaults()));
+        } catch (IllegalStateException e) { // a reprocess that the restart resumed is building
+          LOG.warn("view '{}': not reprocessed with the spec file's definition: {}", v.name(), e.getMessage());
+        }
       }
     }
     return started;
