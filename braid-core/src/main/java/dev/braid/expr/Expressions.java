@@ -99,10 +99,129 @@ public final class Expressions {
           text, CelTypes.format(ast.getResultType())));
     }
     Condition direct = directCondition(ast.getExpr());
+    if (direct != null && hasIntArithmetic(ast.getExpr())) {
+      // Integer overflow is an error in CEL; the direct code throws ArithmeticException there, and the
+      // runtime then evaluates the event, so that the error (or an && / || that absorbs it) is CEL's own.
+      EventPredicate cel = celPredicate(text, ast);
+      return e -> {
+        try {
+          return direct.eval(e) == TRUE;
+        } catch (ArithmeticException overflow) {
+          return cel.test(e);
+        }
+      };
+    }
     if (direct != null) {
       return e -> direct.eval(e) == TRUE;
     }
     return celPredicate(text, ast);
+  }
+
+  /** Whether {@code expr} holds an integer {@code +}, {@code -} or {@code *} (see {@link #intTerm}). */
+  private static boolean hasIntArithmetic(CelExpr expr) {
+    if (expr.exprKind().getKind() != CelExpr.ExprKind.Kind.CALL) {
+      return false;
+    }
+    CelExpr.CelCall call = expr.call();
+    if (ARITHMETIC.contains(call.function())) {
+      return true;
+    }
+    for (CelExpr arg : call.args()) {
+      if (hasIntArithmetic(arg)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static final Set<String> ARITHMETIC = Set.of("_+_", "_-_", "_*_", "-_");
+
+  /**
+   * A direct-compiled integer expression over LONG and TIMESTAMP fields (CEL ints) and int literals
+   * with {@code +}, {@code -}, {@code *} and unary {@code -}. It reads its fields without checking
+   * them for null (the comparison that uses it checks {@link #fields} first) and throws
+   * {@link ArithmeticException} on overflow, where CEL reports an error.
+   */
+  @FunctionalInterface
+  private interface IntTerm {
+    long eval(EventReader e);
+  }
+
+  /** An {@link IntTerm} and the fields it reads. */
+  private record Term(IntTerm term, int[] fields) {}
+
+  /** {@code expr} as a {@link Term}, or null when it is not one. */
+  private Term intTerm(CelExpr expr) {
+    switch (expr.exprKind().getKind()) {
+      case IDENT: {
+        EventSchema.Field f = schema.find(expr.ident().name());
+        if (f == null || (f.type() != FieldType.LONG && f.type() != FieldType.TIMESTAMP)) {
+          return null;
+        }
+        int i = f.index();
+        return new Term(e -> e.getLong(i), new int[] {i});
+      }
+      case CONSTANT: {
+        if (expr.constant().getKind() != CelConstant.Kind.INT64_VALUE) {
+          return null;
+        }
+        long v = expr.constant().int64Value();
+        return new Term(e -> v, new int[0]);
+      }
+      case CALL: {
+        CelExpr.CelCall call = expr.call();
+        List<CelExpr> args = call.args();
+        if (call.function().equals("-_") && args.size() == 1) {
+          Term a = intTerm(args.get(0));
+          return a == null ? null : new Term(e -> Math.negateExact(a.term().eval(e)), a.fields());
+        }
+        if (!ARITHMETIC.contains(call.function()) || args.size() != 2) {
+          return null;
+        }
+        Term a = intTerm(args.get(0));
+        Term b = intTerm(args.get(1));
+        if (a == null || b == null) {
+          return null;
+        }
+        IntTerm x = a.term();
+        IntTerm y = b.term();
+        int[] fields = java.util.stream.IntStream.concat(java.util.Arrays.stream(a.fields()),
+            java.util.Arrays.stream(b.fields())).distinct().toArray();
+        return switch (call.function()) {
+          case "_+_" -> new Term(e -> Math.addExact(x.eval(e), y.eval(e)), fields);
+          case "_-_" -> new Term(e -> Math.subtractExact(x.eval(e), y.eval(e)), fields);
+          default -> new Term(e -> Math.multiplyExact(x.eval(e), y.eval(e)), fields);
+        };
+      }
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * {@code left op right} for two integer expressions, at least one with arithmetic or both
+   * fields ({@code total_cents == qty * price_cents}, {@code a < b}); unknown when a field either
+   * reads is null, as in CEL; null when it is not such a comparison.
+   */
+  private Condition intComparison(String op, CelExpr left, CelExpr right) {
+    Term l = intTerm(left);
+    Term r = intTerm(right);
+    if (l == null || r == null) {
+      return null;
+    }
+    IntTerm x = l.term();
+    IntTerm y = r.term();
+    int[] fields = java.util.stream.IntStream.concat(java.util.Arrays.stream(l.fields()),
+        java.util.Arrays.stream(r.fields())).distinct().toArray();
+    int cmp = comparison(op);
+    return e -> {
+      for (int f : fields) {
+        if (e.isNull(f)) {
+          return UNKNOWN;
+        }
+      }
+      return of(holds(cmp, Long.compare(x.eval(e), y.eval(e))));
+    };
   }
 
   /**
@@ -408,7 +527,7 @@ public final class Expressions {
   private Condition directComparison(String op, CelExpr left, CelExpr right) {
     FieldComparison fc = fieldComparison(op, left, right);
     if (fc == null) {
-      return null;
+      return intComparison(op, left, right);
     }
     EventSchema.Field f = fc.field();
     Object c = fc.literal();

@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The direct-compiled code of {@link Expressions} is an optimization, never a second semantics:
  * over seeded random conditions of the shapes it compiles (comparisons with literals in either
- * order, {@code in} lists, boolean fields, {@code !}, {@code &&}, {@code ||}) and seeded random
+ * order, comparisons of integer arithmetic over fields that may overflow, {@code in} lists, boolean
+ * fields, {@code !}, {@code &&}, {@code ||}) and seeded random
  * events (with null fields and values that often equal the literals, -0.0, strings that straddle
  * the UTF-8 / UTF-16 ordering difference), it answers exactly what the CEL runtime answers for the
  * same expression over the same values. Group keys of plain fields are checked the same way.
@@ -63,11 +64,20 @@ class DirectVersusCelPropertyTest {
       EventPredicate direct = ex.predicate(text);
       EventPredicate cel = ex.celPredicate(text);
       for (int i = 0; i < events.size(); i++) {
-        boolean expected = cel.test(events.get(i));
-        assertThat(direct.test(events.get(i)))
+        String expected = outcome(cel, events.get(i));
+        assertThat(outcome(direct, events.get(i)))
             .as("seed %d: '%s' over %s (CEL runtime says %s)", seed, text, sent.get(i), expected)
             .isEqualTo(expected);
       }
+    }
+  }
+
+  /** true, false, or the error of an expression that fails on the event (an integer overflow). */
+  private static String outcome(EventPredicate p, EventReader e) {
+    try {
+      return Boolean.toString(p.test(e));
+    } catch (EvaluationException failed) {
+      return "error: " + failed.getMessage();
     }
   }
 
@@ -154,10 +164,35 @@ class DirectVersusCelPropertyTest {
     }
   }
 
+  private static final String[] INT_FIELDS = {"l1", "l2", "t"};
+
+  /**
+   * An integer expression of int fields and literals with {@code +}, {@code -}, {@code *} and unary
+   * {@code -}; the literals include values that overflow when added or multiplied.
+   */
+  private static String intTerm(Random rnd, int depth) {
+    int choice = depth == 0 ? rnd.nextInt(2) : rnd.nextInt(6);
+    switch (choice) {
+      case 0:
+        return INT_FIELDS[rnd.nextInt(INT_FIELDS.length)];
+      case 1:
+        long v = LONGS[rnd.nextInt(LONGS.length)];
+        return v < 0 ? "(" + v + ")" : Long.toString(v);
+      case 2:
+        return "-(" + intTerm(rnd, depth - 1) + ")";
+      default:
+        return "(" + intTerm(rnd, depth - 1) + " " + new String[] {"+", "-", "*"}[rnd.nextInt(3)] + " "
+            + intTerm(rnd, depth - 1) + ")";
+    }
+  }
+
   private static String comparison(Random rnd) {
     String field;
     String literal;
     String op = OPS[rnd.nextInt(OPS.length)];
+    if (rnd.nextInt(5) == 0) { // integer arithmetic on either side: total == qty * price
+      return intTerm(rnd, 2) + " " + op + " " + intTerm(rnd, 2);
+    }
     switch (rnd.nextInt(4)) {
       case 0:
         field = rnd.nextBoolean() ? "s1" : "s2";

@@ -39,17 +39,32 @@ class ExpressionsTest {
   @ValueSource(strings = {"vip", "true", "amount > 10.0", "10.0 < amount", "qty == 3", "3 != qty", "ts >= 0",
       "country == 'US'", "country <= 'b'", "vip == false", "country in ['US', 'DE']", "qty in [1, 2, 3]",
       "ts in []", "!vip", "amount >= 0.0 && country in ['US', 'DE', 'FR', 'IN']",
-      "!(vip || qty < 0) && (country != 'FR' || amount > -1.5)", "amount == -0.0"})
+      "!(vip || qty < 0) && (country != 'FR' || amount > -1.5)", "amount == -0.0", "qty == qty",
+      "ts == qty * 1000 + 5", "-qty < ts - 3", "qty > 0 && ts == qty * qty"})
   void shouldCompileCommonShapesToDirectCode(String text) {
     assertThat(ex.isDirect(text)).as(text).isTrue();
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"amount * 2.0 > 10.0", "size(country) > 2", "country.startsWith('U')", "qty == qty",
+  @ValueSource(strings = {"amount * 2.0 > 10.0", "size(country) > 2", "country.startsWith('U')", "qty / 2 == 1",
       "amount in [1.0, 2.0]", "vip in [true]", "vip < true", "(qty > 1) == true", "qty > 1 ? vip : false",
       "vip && size(user) > 0"})
   void shouldLeaveOtherShapesToTheCelRuntime(String text) {
     assertThat(ex.isDirect(text)).as(text).isFalse();
+  }
+
+  /** Integer overflow is an error in CEL: the direct code of an arithmetic condition fails the same way. */
+  @Test
+  void shouldFailOnIntegerOverflowAsTheCelRuntimeDoes() {
+    EventReader big = read(SCHEMA, event("user", "u", "qty", Long.MAX_VALUE, "ts", 2L, "vip", false));
+    EventPredicate p = ex.predicate("ts == qty * 2");
+    assertThat(ex.isDirect("ts == qty * 2")).isTrue();
+    assertThatThrownBy(() -> p.test(big)).isInstanceOf(EvaluationException.class)
+        .hasMessageContaining("expression 'ts == qty * 2' failed").hasMessageContaining("overflow");
+    assertThat(ex.predicate("vip && ts == qty * 2").test(big)).as("false && error is false, as in CEL").isFalse();
+    assertThat(ex.predicate("ts == qty * 2").test(read(SCHEMA, event("user", "u", "ts", 2L))))
+        .as("a null field: unknown, not an error").isFalse();
+    assertThat(ex.predicate("ts == qty * 2").test(read(SCHEMA, event("user", "u", "qty", 1L, "ts", 2L)))).isTrue();
   }
 
   @Test
