@@ -541,11 +541,20 @@ public final class Ingestor {
         }
         AppendResult r = stream.append(p, x.builders[p]);
         List<Integer> idx = x.indexes[p];
-        for (int j = 0; j < r.count(); j++) {
+        int n = r.count();
+        long[] hi = new long[n];
+        long[] lo = new long[n];
+        long[] offset = new long[n];
+        for (int j = 0; j < n; j++) {
           int s = idx.get(j);
-          st.position[s] = DedupIndex.pack(p, r.offset(j));
-          st.appended[s] = true;
-          dedup.commit(st.hi[s], st.lo[s], p, r.offset(j), now, owner);
+          offset[j] = r.offset(j);
+          st.position[s] = DedupIndex.pack(p, offset[j]);
+          hi[j] = st.hi[s];
+          lo[j] = st.lo[s];
+        }
+        dedup.commitAll(hi, lo, offset, n, p, now, owner);
+        for (int j = 0; j < n; j++) {
+          st.appended[idx.get(j)] = true; // after the commit: a failed commit releases them in finally
         }
         if (keyPending && r.count() > 0) {
           dedup.commit(st.claimHi[keyClaim], st.claimLo[keyClaim], p, r.offset(0), now, owner);
