@@ -7,7 +7,8 @@ import java.util.Map;
  * The merged result of one key of a view: {@code merge(base[k], delta[k])}.
  *
  * <p>A key that no event has produced is not an error: {@code found} is false and {@code values}
- * holds every aggregation's zero result (0 for {@code count}, null for {@code min}).
+ * holds every aggregation's zero result (0 for {@code count}, null for {@code min}), except in a
+ * view with hopping windows, whose {@code values} are always empty (see below).
  *
  * @param values aggregate name to result. For a view with tumbling or session windows, the
  *     results of the returned windows merged: each event is in one window, so this is the key's

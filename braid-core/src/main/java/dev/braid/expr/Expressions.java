@@ -818,7 +818,7 @@ public final class Expressions {
         }
       }
       this.fields = idx.stream().mapToInt(Integer::intValue).toArray();
-      java.util.Map<String, Integer> byName = new HashMap<>();
+      Map<String, Integer> byName = new HashMap<>();
       for (int i : fields) {
         byName.put(schema.field(i).name(), i);
       }
@@ -826,7 +826,7 @@ public final class Expressions {
     }
 
     /** The referenced fields by name, for the resolver of {@link #eval}. */
-    private final java.util.Map<String, Integer> fieldByName;
+    private final Map<String, Integer> fieldByName;
 
     /**
      * Evaluates over the referenced fields; null when the result is unknown. A null field is left

@@ -324,14 +324,24 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         String name = entries.get(i).getKey();
         JsonNode v = entries.get(i).getValue();
         String call = v.isValueNode() && !v.isNull() ? v.asText() : null;
-        if (call != null && call.indexOf('(') >= 0 && call.indexOf(')') < 0 && i + 1 < entries.size()
-            && entries.get(i + 1).getValue().isNull()) {
-          String rest = entries.get(i + 1).getKey();
-          error(path + "." + name, String.format("'%s, %s' was split at its comma: in a YAML flow mapping {...} a "
-              + "comma ends an entry; quote the call (%s: '%s, %s') or write the aggregates one per line",
-              call, rest, name, call, rest));
-          i++;
-          continue;
+        if (call != null && call.indexOf('(') >= 0 && call.indexOf(')') < 0) {
+          // the pieces after it: entries without a value, up to the one that closes the call
+          int last = i;
+          while (last + 1 < entries.size() && entries.get(last + 1).getValue().isNull()
+              && entries.get(last).getKey().indexOf(')') < 0) {
+            last++;
+          }
+          if (last > i && entries.get(last).getKey().indexOf(')') >= 0) {
+            StringBuilder whole = new StringBuilder(call);
+            for (int j = i + 1; j <= last; j++) {
+              whole.append(", ").append(entries.get(j).getKey());
+            }
+            error(path + "." + name, String.format("'%s' was split at its commas: in a YAML flow mapping {...} a "
+                + "comma ends an entry; quote the call (%s: '%s') or write the aggregates one per line", whole, name,
+                whole));
+            i = last;
+            continue;
+          }
         }
         if (call == null) {
           error(path + "." + name, "needs a call such as count or sum(field), got " + (v.isNull() ? "nothing" : v));

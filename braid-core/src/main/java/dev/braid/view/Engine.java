@@ -188,6 +188,9 @@ public final class Engine implements Braid {
     for (dev.braid.table.TableRuntime t : tables.values()) {
       t.awaitCaughtUp(TABLE_STALL_SECONDS, TimeUnit.SECONDS); // throws if a follower stopped or stalls
     }
+    for (ViewRuntime v : views.values()) {
+      v.resumeBuilds(); // only now: a build writes files and the catalog, which the opening above must not race
+    }
     // Checkpoints start before the catch-up: a long start-up replay is itself protected by them.
     long checkpointMillis = options.checkpointEvery().toMillis();
     if (checkpointMillis > 0) {

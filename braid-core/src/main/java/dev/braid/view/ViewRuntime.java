@@ -11,9 +11,9 @@ import dev.braid.spec.ViewSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -202,6 +202,20 @@ final class ViewRuntime {
     }
     startupAttachNanos = System.nanoTime(); // the replay after the checkpoint (or the cut) starts now
     await(speed.attach(current.delta, current.program), "attach version " + current.id);
+    toResume = resumed;
+  }
+
+  /** Reprocesses that {@link #restore} found interrupted, until {@link #resumeBuilds} starts them. */
+  private List<Version> toResume = List.of();
+
+  /**
+   * Starts building again the reprocesses that a restart interrupted (see {@link #restore}). The
+   * engine calls it once it has opened: a build writes files and the catalog, which the rest of the
+   * opening (removing orphans, storing the catalog) must not race.
+   */
+  void resumeBuilds() throws IOException {
+    List<Version> resumed = toResume;
+    toResume = List.of();
     for (Version v : resumed) {
       Rebuild rb = v.rebuild;
       LOG.info("view '{}': resuming the reprocess into version {}, which a restart interrupted ({}{})", name, v.id,
@@ -282,6 +296,11 @@ final class ViewRuntime {
     List<VersionCatalog.Entry> list = new ArrayList<>();
     for (Version v : versions) {
       Rebuild rb = v.rebuild;
+      if (v.state == VersionState.BUILDING && rb == null) {
+        // a batch cycle's version before its swap: not committed (its Base is an orphan after a
+        // crash), and not a reprocess that a restart would build again
+        continue;
+      }
       // a backup being rolled back is still a backup on disk until it is switched in
       VersionState st = rb != null && rb.rollback ? VersionState.BACKUP : v.state;
       list.add(new VersionCatalog.Entry(v.id, st, v.cut, v.baseFileName, v.definition, v.document,
@@ -1113,7 +1132,7 @@ final class ViewRuntime {
       v.delta = delta;
       replay(v, rb, delta);
       if (closing) {
-        throw new ReplayFailure("the engine closed", null);
+        throw new ReplayFailure(CLOSED, null);
       }
       if (rb.yielded.get() > 0) {
         LOG.info("view '{}': the replay into version {} waited {} ms in all for the live speed layer to catch up",
@@ -1345,10 +1364,10 @@ final class ViewRuntime {
       }
     }
     v.delta = null;
-    if (closing) {
+    if (closing && reason.equals(CLOSED)) {
       // Stopped, not failed: the version stays building (and held, if it was) in the catalog, and the
-      // next start builds it again.
-      rb.done.completeExceptionally(new IllegalStateException("the engine closed"));
+      // next start builds it again. A discard or a real failure during the close is recorded below.
+      rb.done.completeExceptionally(new IllegalStateException(CLOSED));
       return;
     }
     if (!rb.rollback && v.baseFileName != null) {
@@ -1407,7 +1426,13 @@ final class ViewRuntime {
     return null;
   }
 
-  /** Stops a running build without recording it (the next start discards an unfinished version). */
+  /** Why a build stopped when the engine closed: not a failure (see {@link #fail}). */
+  private static final String CLOSED = "the engine closed";
+
+  /**
+   * Stops a running build without recording a failure: the catalog keeps it {@code building}, and
+   * the next start builds it again (see {@link #restore}).
+   */
   void close() {
     closing = true;
     builder.shutdown();

@@ -639,10 +639,13 @@ class PipelineSpecTest {
           w: {from: s, group_by: k, aggregate: {n: count, t: top_k(k, 5)}}
           x: {from: s, group_by: k, aggregate: count}
           y: {from: s, group_by: k, aggregate: {n: }}
+          z: {from: s, group_by: k, aggregate: {q: f(v, 0.5, 0.9), n: count}}
         """);
     assertThat(errors).extracting(e -> e.path() + ": " + e.message()).containsExactlyInAnyOrder(
-        "views.w.aggregate.t: 'top_k(k, 5)' was split at its comma: in a YAML flow mapping {...} a comma ends an "
+        "views.w.aggregate.t: 'top_k(k, 5)' was split at its commas: in a YAML flow mapping {...} a comma ends an "
             + "entry; quote the call (t: 'top_k(k, 5)') or write the aggregates one per line",
+        "views.z.aggregate.q: 'f(v, 0.5, 0.9)' was split at its commas: in a YAML flow mapping {...} a comma ends "
+            + "an entry; quote the call (q: 'f(v, 0.5, 0.9)') or write the aggregates one per line",
         "views.x.aggregate: must be a mapping of output names to aggregations, e.g. {n: count}, got 'count'",
         "views.y.aggregate.n: needs a call such as count or sum(field), got nothing");
   }

@@ -85,8 +85,13 @@ public final class IngestCommand implements Callable<Integer> {
 
   private long accepted;
   private long rejected;
-  /** The first rejections by line (at most {@link #SHOWN_REJECTIONS}): local ones come before the server's answer. */
-  private final java.util.TreeMap<Integer, String> firstRejections = new java.util.TreeMap<>();
+  /**
+   * The first rejections in line order (at most {@link #SHOWN_REJECTIONS}): a CSV row refused here
+   * is noted before the server answers for the rows before it. Keyed by line, then by the order they
+   * were noted (the events of a JSON array written on one line share its line).
+   */
+  private final java.util.TreeMap<Long, String> firstRejections = new java.util.TreeMap<>();
+  private int rejectionsNoted;
   private static final int SHOWN_REJECTIONS = 10;
 
   @Override
@@ -212,7 +217,7 @@ public final class IngestCommand implements Callable<Integer> {
 
   /** Keeps {@code reason} if line {@code line} is among the first {@link #SHOWN_REJECTIONS} rejected lines. */
   private void noteRejection(int line, String reason) {
-    firstRejections.put(line, reason);
+    firstRejections.put(((long) line << 32) | (rejectionsNoted++ & 0xffffffffL), reason);
     if (firstRejections.size() > SHOWN_REJECTIONS) {
       firstRejections.pollLastEntry();
     }

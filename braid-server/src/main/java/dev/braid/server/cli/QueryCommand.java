@@ -55,8 +55,10 @@ public final class QueryCommand implements Callable<Integer> {
     }
     out.printf("%s[%s]%s%n", view, key, r.path("found").asBoolean() ? "" : "  (no events for this key yet)");
     boolean windowed = r.has("windows");
-    if (r.path("values").isEmpty() && windowed) {
-      out.println("(hopping windows overlap, so the windows have no total: each window's values are below)");
+    if (r.path("values").isEmpty()) { // only a view with hopping windows answers no values
+      if (windowed) {
+        out.println("(hopping windows overlap, so the windows have no total: each window's values are below)");
+      }
     } else {
       Table t = new Table("aggregate", windowed ? "total of the windows below" : "value");
       for (Iterator<Map.Entry<String, JsonNode>> it = r.path("values").fields(); it.hasNext(); ) {

@@ -49,7 +49,7 @@ public final class ServerCommand implements Callable<Integer> {
    */
   static final class ByteSizeConverter implements CommandLine.ITypeConverter<Long> {
     private static final java.util.regex.Pattern SIZE =
-        java.util.regex.Pattern.compile("(\\d+)\\s*(?:([kmgKMG])(?:i?[bB])?|[bB])?");
+        java.util.regex.Pattern.compile("(\\d+)\\s*(?:([kmgKMG])(?:[iI]?[bB])?|[bB])?");
 
     @Override
     public Long convert(String value) {

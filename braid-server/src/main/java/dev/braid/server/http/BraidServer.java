@@ -271,7 +271,9 @@ public final class BraidServer implements AutoCloseable {
         try {
           started.put(v.name(), b.reprocess(v.name(), spec.view(v.name()), dev.braid.ReprocessOptions.defaults()));
         } catch (IllegalStateException e) { // a reprocess that the restart resumed is building
-          LOG.warn("view '{}': not reprocessed with the spec file's definition: {}", v.name(), e.getMessage());
+          LOG.warn("view '{}': not reprocessed with the spec file's definition, because {}; once that version is "
+              + "current, run `braid reprocess {} --spec <file>` or restart with --reprocess-changed", v.name(),
+              e.getMessage(), v.name());
         }
       }
     }

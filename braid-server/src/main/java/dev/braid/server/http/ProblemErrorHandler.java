@@ -43,14 +43,4 @@ final class ProblemErrorHandler extends ErrorHandler {
       return "";
     }
   }
-
-  @Override
-  public ByteBuffer badMessageError(int status, String reason, org.eclipse.jetty.http.HttpFields.Mutable fields) {
-    String text = HttpStatus.getMessage(status);
-    Problem p = new Problem(status, status == 400 ? "bad-request" : "http-" + status, text,
-        "the request could not be parsed as HTTP (" + status + " " + text + ")"
-            + (reason == null || reason.isBlank() ? "" : ": " + reason));
-    fields.put(HttpHeader.CONTENT_TYPE, "application/problem+json");
-    return ByteBuffer.wrap(BraidServer.write(Json.problem(p, "")));
-  }
 }

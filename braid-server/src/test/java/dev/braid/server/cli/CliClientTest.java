@@ -225,6 +225,16 @@ class CliClientTest {
         .containsPattern("(?s)rejected line 2: rule failed: amount >= 0.0.*rejected line 4.*rejected line 5");
     awaitUnits("tea", 3);
 
+    // a JSON array on one line: every event rejected is listed, though all share line 1
+    Path oneLine = dir.resolve("one-line.json");
+    Files.writeString(oneLine, "[{\"product\": \"a\", \"amount\": -1.0, \"units\": 1, \"ts\": 1},"
+        + "{\"product\": \"b\", \"amount\": -2.0, \"units\": 1, \"ts\": 1},"
+        + "{\"product\": \"c\", \"amount\": \"x\", \"units\": 1, \"ts\": 1}]");
+    Run minified = braid("ingest", "sales", oneLine.toString(), url(), "--no-progress");
+    assertThat(minified.exit()).isEqualTo(1);
+    assertThat(minified.out().lines().filter(l -> l.startsWith("  rejected line 1: ")).count()).as(minified.out())
+        .isEqualTo(3);
+
     // two JSON arrays in one .json file: the second is not silently ignored
     Path two = dir.resolve("two.json");
     Files.writeString(two, "[{\"product\": \"fig\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}]\n"
@@ -341,6 +351,7 @@ class CliClientTest {
     assertThat(sizes.convert("16m")).isEqualTo(16L << 20);
     assertThat(sizes.convert("16MB")).isEqualTo(16L << 20);
     assertThat(sizes.convert(" 16 MiB ")).isEqualTo(16L << 20);
+    assertThat(sizes.convert("16MIB")).isEqualTo(16L << 20);
     assertThat(sizes.convert("512KiB")).isEqualTo(512L << 10);
     assertThat(sizes.convert("1g")).isEqualTo(1L << 30);
     assertThat(sizes.convert("100b")).isEqualTo(100L);

@@ -75,10 +75,14 @@ class BraidServerTest {
   }
 
   /** A GET written on a socket as is: {@code HttpClient} refuses to send a malformed URI. */
-  String rawGet(String path) throws Exception {
+  String rawGet(String path, String... headers) throws Exception {
     try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
       socket.setSoTimeout(30_000);
-      socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+      StringBuilder request = new StringBuilder("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      for (String h : headers) {
+        request.append(h).append("\r\n");
+      }
+      socket.getOutputStream().write(request.append("Connection: close\r\n\r\n").toString()
           .getBytes(StandardCharsets.US_ASCII));
       return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }
@@ -311,6 +315,9 @@ class BraidServerTest {
     String raw = rawGet("/v1/views/revenue/keys/%ZZ");
     assertThat(raw).startsWith("HTTP/1.1 400").containsIgnoringCase("Content-Type: application/problem+json")
         .contains("\"status\":400", "percent-escapes").doesNotContain("<html");
+    String huge = rawGet("/health", "X-Big: " + "a".repeat(20_000));
+    assertThat(huge).startsWith("HTTP/1.1 431").containsIgnoringCase("Content-Type: application/problem+json")
+        .contains("\"status\":431").doesNotContain("<html");
     assertProblem(send("DELETE", "/v1/status", null, null), 405, "DELETE is not allowed on /v1/status");
     JsonNode unseen = json(get("/v1/views/revenue/keys/never-seen"));
     assertThat(unseen.path("found").asBoolean()).isFalse();
