@@ -281,8 +281,9 @@ public final class BraidServer implements AutoCloseable {
   }
 
   /**
-   * The status that the gauges of one scrape read: built once per {@link #SCRAPE_STATUS_NANOS}, not
-   * once per gauge, which for N views would build the status of every view about 5N times.
+   * The status that the gauges of one scrape read: built once per scrape (the {@code /metrics}
+   * route clears it first) and at most every {@link #SCRAPE_STATUS_NANOS} otherwise, not once per
+   * gauge, which for N views would build the status of every view about 5N times.
    */
   private Status scrapeStatus(Braid b) {
     long now = System.nanoTime();
@@ -331,8 +332,10 @@ public final class BraidServer implements AutoCloseable {
         return c;
       });
       cfg.routes.get("/health", this::health);
-      cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
-          .result(metrics.scrape()));
+      cfg.routes.get("/metrics", ctx -> {
+        scrapeStatus = null; // a scrape reads the status as it is now, once for all its gauges
+        ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape());
+      });
       cfg.routes.get("/v1/streams/{stream}", this::describeStream);
       cfg.routes.post("/v1/streams/{stream}/events", this::ingest);
       cfg.routes.get("/v1/streams/{stream}/dead-letters", this::deadLetters);
