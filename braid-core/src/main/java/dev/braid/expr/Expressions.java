@@ -185,8 +185,7 @@ public final class Expressions {
         }
         IntTerm x = a.term();
         IntTerm y = b.term();
-        int[] fields = java.util.stream.IntStream.concat(java.util.Arrays.stream(a.fields()),
-            java.util.Arrays.stream(b.fields())).distinct().toArray();
+        int[] fields = union(a.fields(), b.fields());
         return switch (call.function()) {
           case "_+_" -> new Term(e -> Math.addExact(x.eval(e), y.eval(e)), fields);
           case "_-_" -> new Term(e -> Math.subtractExact(x.eval(e), y.eval(e)), fields);
@@ -196,6 +195,12 @@ public final class Expressions {
       default:
         return null;
     }
+  }
+
+  /** The fields of {@code a} and of {@code b}, each once. */
+  private static int[] union(int[] a, int[] b) {
+    return java.util.stream.IntStream.concat(java.util.Arrays.stream(a), java.util.Arrays.stream(b)).distinct()
+        .toArray();
   }
 
   /**
@@ -211,8 +216,7 @@ public final class Expressions {
     }
     IntTerm x = l.term();
     IntTerm y = r.term();
-    int[] fields = java.util.stream.IntStream.concat(java.util.Arrays.stream(l.fields()),
-        java.util.Arrays.stream(r.fields())).distinct().toArray();
+    int[] fields = union(l.fields(), r.fields());
     int cmp = comparison(op);
     return e -> {
       for (int f : fields) {
@@ -810,19 +814,15 @@ public final class Expressions {
       }
       Set<String> names = new LinkedHashSet<>();
       collectIdents(ast.getExpr(), names);
-      List<Integer> idx = new ArrayList<>();
+      Map<String, Integer> byName = new HashMap<>();
       for (String n : names) {
         EventSchema.Field f = schema.find(n);
         if (f != null) {
-          idx.add(f.index());
+          byName.put(n, f.index());
         }
       }
-      this.fields = idx.stream().mapToInt(Integer::intValue).toArray();
-      Map<String, Integer> byName = new HashMap<>();
-      for (int i : fields) {
-        byName.put(schema.field(i).name(), i);
-      }
       this.fieldByName = byName;
+      this.fields = byName.values().stream().mapToInt(Integer::intValue).toArray();
     }
 
     /** The referenced fields by name, for the resolver of {@link #eval}. */

@@ -229,10 +229,8 @@ public final class BraidServer implements AutoCloseable {
     }
   }
 
-  /** How long the gauges of a scrape share one status (see {@link #scrapeStatus}). */
-  private static final long SCRAPE_STATUS_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+  /** The status the gauges of the scrape in progress read (see {@link #scrapeStatus}). */
   private volatile Status scrapeStatus;
-  private volatile long scrapeStatusAt;
 
   private void registerGauges(Braid b) {
     for (String view : spec.views().keySet()) {
@@ -281,16 +279,14 @@ public final class BraidServer implements AutoCloseable {
   }
 
   /**
-   * The status that the gauges of one scrape read: built once per scrape (the {@code /metrics}
-   * route clears it first) and at most every {@link #SCRAPE_STATUS_NANOS} otherwise, not once per
-   * gauge, which for N views would build the status of every view about 5N times.
+   * The status that the gauges of one scrape read: built by the first gauge of a scrape (the
+   * {@code /metrics} route clears it first), not once per gauge, which for N views would build the
+   * status of every view about 5N times.
    */
   private Status scrapeStatus(Braid b) {
-    long now = System.nanoTime();
     Status s = scrapeStatus;
-    if (s == null || now - scrapeStatusAt > SCRAPE_STATUS_NANOS) {
+    if (s == null) {
       s = b.status();
-      scrapeStatusAt = now;
       scrapeStatus = s;
     }
     return s;
