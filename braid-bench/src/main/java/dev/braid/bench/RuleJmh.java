@@ -26,9 +26,10 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * JMH micro-benchmark of one stream rule or filter on an encoded event, in nanoseconds per test:
  * the bundled retail example's rules (a plain field comparison and {@code total_cents == qty *
- * price_cents}, both compiled to direct code), a condition of two fields joined by {@code ||}, and
- * a string method call, which the CEL runtime evaluates. Ingest tests every rule of a stream on every event, and a view's
- * filter runs on every event the view reads.
+ * price_cents}, both compiled to direct code), a condition of two fields joined by {@code ||}, string
+ * tests ({@code startsWith}, {@code contains}, {@code size}, {@code matches}; direct code too), and an
+ * integer division, which the CEL runtime evaluates. Ingest tests every rule of a stream on every
+ * event, and a view's filter runs on every event the view reads.
  *
  * <p>Run with {@code ./braid bench jmh RuleJmh}.
  */
@@ -40,7 +41,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class RuleJmh {
 
-  @Param({"qty > 0", "total_cents == qty * price_cents", "channel == 'web' || qty > 5", "channel.startsWith('w')"})
+  @Param({"qty > 0", "total_cents == qty * price_cents", "channel == 'web' || qty > 5", "channel.startsWith('w')",
+      "sku.contains('42')", "size(sku) == 10", "sku.matches('^sku-0+42$')", "qty / 2 >= 1"})
   public String rule;
 
   private EventPredicate predicate;

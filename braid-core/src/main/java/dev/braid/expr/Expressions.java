@@ -33,8 +33,10 @@ import java.util.Set;
  * is refused with CEL's explanation before anything runs. A CEL evaluation costs ~400-500 ns, too
  * much per event, so the common shapes are then compiled to direct code over the encoded event:
  * a plain field reference; a constant key (one group for all events); comparisons of a field with a literal ({@code ==, !=, <, <=, >, >=});
- * {@code field in [literals]}; and {@code &&}, {@code ||}, {@code !} over those. Anything else is
- * evaluated by the CEL runtime over the fields it references.
+ * comparisons of integer arithmetic ({@code +, -, *, /, %}) over int fields, literals and
+ * {@code size(string field)}; {@code field in [literals]}; {@code startsWith}, {@code endsWith},
+ * {@code contains} and {@code matches} of a string field with a literal; and {@code &&}, {@code ||},
+ * {@code !} over those. Anything else is evaluated by the CEL runtime over the fields it references.
  *
  * <p>In expressions, timestamp fields are {@code int} epoch milliseconds.
  *
@@ -100,7 +102,7 @@ public final class Expressions {
     }
     Condition direct = directCondition(ast.getExpr());
     if (direct != null && hasIntArithmetic(ast.getExpr())) {
-      // Integer overflow is an error in CEL; the direct code throws ArithmeticException there, and the
+      // Integer overflow and division by zero are errors in CEL; the direct code throws ArithmeticException there, and the
       // runtime then evaluates the event, so that the error (or an && / || that absorbs it) is CEL's own.
       EventPredicate cel = celPredicate(text, ast);
       return e -> {
@@ -117,7 +119,7 @@ public final class Expressions {
     return celPredicate(text, ast);
   }
 
-  /** Whether {@code expr} holds an integer {@code +}, {@code -} or {@code *} (see {@link #intTerm}). */
+  /** Whether {@code expr} holds integer arithmetic that can fail (see {@link #intTerm}). */
   private static boolean hasIntArithmetic(CelExpr expr) {
     if (expr.exprKind().getKind() != CelExpr.ExprKind.Kind.CALL) {
       return false;
@@ -134,13 +136,14 @@ public final class Expressions {
     return false;
   }
 
-  private static final Set<String> ARITHMETIC = Set.of("_+_", "_-_", "_*_", "-_");
+  private static final Set<String> ARITHMETIC = Set.of("_+_", "_-_", "_*_", "_/_", "_%_", "-_");
 
   /**
-   * A direct-compiled integer expression over LONG and TIMESTAMP fields (CEL ints) and int literals
-   * with {@code +}, {@code -}, {@code *} and unary {@code -}. It reads its fields without checking
-   * them for null (the comparison that uses it checks {@link #fields} first) and throws
-   * {@link ArithmeticException} on overflow, where CEL reports an error.
+   * A direct-compiled integer expression over LONG and TIMESTAMP fields (CEL ints), int literals and
+   * string sizes with {@code +}, {@code -}, {@code *}, {@code /}, {@code %} and unary {@code -}. It
+   * reads its fields without checking them for null (the comparison that uses it checks
+   * {@link #fields} first) and throws {@link ArithmeticException} on overflow and on a zero divisor,
+   * where CEL reports an error.
    */
   @FunctionalInterface
   private interface IntTerm {
@@ -171,6 +174,9 @@ public final class Expressions {
       case CALL: {
         CelExpr.CelCall call = expr.call();
         List<CelExpr> args = call.args();
+        if (call.function().equals("size")) {
+          return sizeTerm(call);
+        }
         if (call.function().equals("-_") && args.size() == 1) {
           Term a = intTerm(args.get(0));
           return a == null ? null : new Term(e -> Math.negateExact(a.term().eval(e)), a.fields());
@@ -189,12 +195,58 @@ public final class Expressions {
         return switch (call.function()) {
           case "_+_" -> new Term(e -> Math.addExact(x.eval(e), y.eval(e)), fields);
           case "_-_" -> new Term(e -> Math.subtractExact(x.eval(e), y.eval(e)), fields);
-          default -> new Term(e -> Math.multiplyExact(x.eval(e), y.eval(e)), fields);
+          case "_*_" -> new Term(e -> Math.multiplyExact(x.eval(e), y.eval(e)), fields);
+          case "_/_" -> new Term(e -> divide(x.eval(e), y.eval(e)), fields);
+          default -> new Term(e -> remainder(x.eval(e), y.eval(e)), fields);
         };
       }
       default:
         return null;
     }
+  }
+
+  /**
+   * CEL's int division, which truncates toward zero as Java's does; a zero divisor and the one
+   * quotient that overflows ({@code MIN / -1}) throw, so that the CEL runtime reports the event.
+   */
+  private static long divide(long a, long b) {
+    if (b == 0 || (a == Long.MIN_VALUE && b == -1)) {
+      throw new ArithmeticException("left to the CEL runtime");
+    }
+    return a / b;
+  }
+
+  /** CEL's int remainder (the sign of the dividend, as Java's {@code %}); a zero divisor and {@code MIN % -1} throw. */
+  private static long remainder(long a, long b) {
+    if (b == 0 || (a == Long.MIN_VALUE && b == -1)) {
+      throw new ArithmeticException("left to the CEL runtime");
+    }
+    return a % b;
+  }
+
+  /**
+   * {@code size(field)} or {@code field.size()} of a STRING field: its length in Unicode code points,
+   * as CEL counts a string, i.e. its UTF-8 bytes that do not continue a character.
+   */
+  private Term sizeTerm(CelExpr.CelCall call) {
+    List<CelExpr> args = call.args();
+    CelExpr of = call.target().isPresent() && args.isEmpty() ? call.target().get()
+        : call.target().isEmpty() && args.size() == 1 ? args.get(0) : null;
+    EventSchema.Field f = of == null ? null : identField(of);
+    if (f == null || f.type() != FieldType.STRING) {
+      return null;
+    }
+    int i = f.index();
+    return new Term(e -> {
+      java.nio.ByteBuffer buf = e.buffer();
+      int off = e.stringOffset(i);
+      int len = e.stringLength(i);
+      long n = 0;
+      for (int k = 0; k < len; k++) {
+        n += (buf.get(off + k) & 0xC0) != 0x80 ? 1 : 0;
+      }
+      return n;
+    }, new int[] {i});
   }
 
   /** The fields of {@code a} and of {@code b}, each once. */
@@ -467,9 +519,101 @@ public final class Expressions {
       case "_>_":
       case "_>=_":
         return directComparison(call.function(), args.get(0), args.get(1));
+      case "startsWith":
+      case "endsWith":
+      case "contains":
+      case "matches":
+        return stringTest(call);
       default:
         return null;
     }
+  }
+
+  /**
+   * {@code field.startsWith(lit)}, {@code endsWith}, {@code contains} or {@code matches} on a STRING
+   * field with a string literal; null for any other shape. The first three compare the field's
+   * UTF-8 bytes with the literal's: UTF-8 is self-synchronizing, so for the well-formed strings an
+   * encoded event holds, a byte prefix, suffix or substring is exactly a prefix, suffix or substring
+   * of characters, as CEL answers on Java strings. A literal holding an unpaired surrogate (which no
+   * UTF-8 encodes) stays with the CEL runtime. {@code matches} is CEL's RE2 search
+   * ({@code com.google.re2j}, the library CEL-Java itself uses), compiled once instead of per event;
+   * a pattern RE2 refuses stays with the runtime, which reports it.
+   */
+  private Condition stringTest(CelExpr.CelCall call) {
+    if (call.target().isEmpty() || call.args().size() != 1) {
+      return null;
+    }
+    EventSchema.Field f = identField(call.target().get());
+    if (f == null || f.type() != FieldType.STRING || !(constantValue(call.args().get(0)) instanceof String lit)
+        || hasUnpairedSurrogate(lit)) {
+      return null;
+    }
+    int i = f.index();
+    byte[] b = lit.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    switch (call.function()) {
+      case "startsWith":
+        return e -> e.isNull(i) ? UNKNOWN : of(e.stringLength(i) >= b.length && bytesAt(e, i, 0, b));
+      case "endsWith":
+        return e -> {
+          if (e.isNull(i)) {
+            return UNKNOWN;
+          }
+          int len = e.stringLength(i);
+          return of(len >= b.length && bytesAt(e, i, len - b.length, b));
+        };
+      case "contains":
+        return e -> e.isNull(i) ? UNKNOWN : of(indexOf(e, i, b) >= 0);
+      default: { // matches
+        com.google.re2j.Pattern pattern;
+        try {
+          pattern = com.google.re2j.Pattern.compile(lit);
+        } catch (com.google.re2j.PatternSyntaxException refused) {
+          return null;
+        }
+        return e -> e.isNull(i) ? UNKNOWN : of(pattern.matcher(e.getString(i)).find());
+      }
+    }
+  }
+
+  /** Whether string field {@code field}'s bytes from {@code at} begin with {@code lit} (which fits). */
+  private static boolean bytesAt(EventReader e, int field, int at, byte[] lit) {
+    java.nio.ByteBuffer buf = e.buffer();
+    int off = e.stringOffset(field) + at;
+    for (int k = 0; k < lit.length; k++) {
+      if (buf.get(off + k) != lit[k]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Where {@code lit} first occurs in string field {@code field}'s bytes, or -1. */
+  private static int indexOf(EventReader e, int field, byte[] lit) {
+    int last = e.stringLength(field) - lit.length;
+    if (lit.length == 0) {
+      return 0;
+    }
+    java.nio.ByteBuffer buf = e.buffer();
+    int off = e.stringOffset(field);
+    byte first = lit[0];
+    for (int at = 0; at <= last; at++) {
+      if (buf.get(off + at) == first && bytesAt(e, field, at, lit)) {
+        return at;
+      }
+    }
+    return -1;
+  }
+
+  private static boolean hasUnpairedSurrogate(String s) {
+    for (int k = 0; k < s.length(); k++) {
+      char c = s.charAt(k);
+      if (Character.isHighSurrogate(c) && k + 1 < s.length() && Character.isLowSurrogate(s.charAt(k + 1))) {
+        k++;
+      } else if (Character.isSurrogate(c)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private EventSchema.Field identField(CelExpr e) {

@@ -20,8 +20,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The direct-compiled code of {@link Expressions} is an optimization, never a second semantics:
  * over seeded random conditions of the shapes it compiles (comparisons with literals in either
- * order, comparisons of integer arithmetic over fields that may overflow, {@code in} lists, boolean
- * fields, {@code !}, {@code &&}, {@code ||}) and seeded random
+ * order, comparisons of integer arithmetic over fields and string sizes that may overflow, {@code in}
+ * lists, {@code startsWith}, {@code endsWith}, {@code contains} and {@code matches} of string fields,
+ * boolean fields, {@code !}, {@code &&}, {@code ||}) and seeded random
  * events (with null fields and values that often equal the literals, -0.0, strings that straddle
  * the UTF-8 / UTF-16 ordering difference), it answers exactly what the CEL runtime answers for the
  * same expression over the same values. Group keys of plain fields are checked the same way.
@@ -122,7 +123,9 @@ class DirectVersusCelPropertyTest {
           break;
         case LONG:
         case TIMESTAMP:
-          e.put(f.name(), rnd.nextInt(5) == 0 ? rnd.nextLong() : LONGS[rnd.nextInt(LONGS.length)]);
+          // Long.MIN_VALUE: the one dividend whose quotient by -1 overflows
+          e.put(f.name(), rnd.nextInt(5) == 0 ? (rnd.nextInt(4) == 0 ? Long.MIN_VALUE : rnd.nextLong())
+              : LONGS[rnd.nextInt(LONGS.length)]);
           break;
         case DOUBLE:
           e.put(f.name(), rnd.nextInt(5) == 0 ? rnd.nextGaussian() : DOUBLES[rnd.nextInt(DOUBLES.length)]);
@@ -149,6 +152,7 @@ class DirectVersusCelPropertyTest {
     int choice = depth == 0 ? rnd.nextInt(4) : rnd.nextInt(7);
     switch (choice) {
       case 0:
+        return rnd.nextInt(3) == 0 ? stringTest(rnd) : comparison(rnd);
       case 1:
         return comparison(rnd);
       case 2:
@@ -174,6 +178,10 @@ class DirectVersusCelPropertyTest {
     int choice = depth == 0 ? rnd.nextInt(2) : rnd.nextInt(6);
     switch (choice) {
       case 0:
+        if (rnd.nextInt(3) == 0) { // a string's length in code points, either way of writing it
+          String s = rnd.nextBoolean() ? "s1" : "s2";
+          return rnd.nextBoolean() ? "size(" + s + ")" : s + ".size()";
+        }
         return INT_FIELDS[rnd.nextInt(INT_FIELDS.length)];
       case 1:
         long v = LONGS[rnd.nextInt(LONGS.length)];
@@ -181,7 +189,7 @@ class DirectVersusCelPropertyTest {
       case 2:
         return "-(" + intTerm(rnd, depth - 1) + ")";
       default:
-        return "(" + intTerm(rnd, depth - 1) + " " + new String[] {"+", "-", "*"}[rnd.nextInt(3)] + " "
+        return "(" + intTerm(rnd, depth - 1) + " " + new String[] {"+", "-", "*", "/", "%"}[rnd.nextInt(5)] + " "
             + intTerm(rnd, depth - 1) + ")";
     }
   }
@@ -212,6 +220,20 @@ class DirectVersusCelPropertyTest {
         op = rnd.nextBoolean() ? "==" : "!=";
     }
     return rnd.nextBoolean() ? field + " " + op + " " + literal : literal + " " + op + " " + field;
+  }
+
+  /** Patterns for {@code matches}: anchors, classes, alternation, a character outside the BMP. */
+  private static final String[] PATTERNS = {"^a", "b$", "a|US", "^$", "[é世]", ".😀", "^.{2}$", "z+", "(?i)us", "\\\\d"};
+
+  /** {@code startsWith}, {@code endsWith}, {@code contains} or {@code matches} of a string field. */
+  private static String stringTest(Random rnd) {
+    String field = rnd.nextBoolean() ? "s1" : "s2";
+    int which = rnd.nextInt(4);
+    if (which == 3) {
+      return field + ".matches(" + stringLiteral(PATTERNS[rnd.nextInt(PATTERNS.length)]) + ")";
+    }
+    String lit = rnd.nextInt(3) == 0 ? randomString(rnd) : STRINGS[rnd.nextInt(STRINGS.length)];
+    return field + "." + new String[] {"startsWith", "endsWith", "contains"}[which] + "(" + stringLiteral(lit) + ")";
   }
 
   private static String in(Random rnd) {

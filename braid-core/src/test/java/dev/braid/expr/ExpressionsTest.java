@@ -40,15 +40,17 @@ class ExpressionsTest {
       "country == 'US'", "country <= 'b'", "vip == false", "country in ['US', 'DE']", "qty in [1, 2, 3]",
       "ts in []", "!vip", "amount >= 0.0 && country in ['US', 'DE', 'FR', 'IN']",
       "!(vip || qty < 0) && (country != 'FR' || amount > -1.5)", "amount == -0.0", "qty == qty",
-      "ts == qty * 1000 + 5", "-qty < ts - 3", "qty > 0 && ts == qty * qty"})
+      "ts == qty * 1000 + 5", "-qty < ts - 3", "qty > 0 && ts == qty * qty", "size(country) > 2",
+      "country.size() == qty", "country.startsWith('U')", "user.endsWith('_bot')", "!user.contains('test')",
+      "country.matches('^(US|CA)$')", "vip && size(user) > 0", "qty / 2 == 1", "ts % 7 < qty"})
   void shouldCompileCommonShapesToDirectCode(String text) {
     assertThat(ex.isDirect(text)).as(text).isTrue();
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"amount * 2.0 > 10.0", "size(country) > 2", "country.startsWith('U')", "qty / 2 == 1",
+  @ValueSource(strings = {"amount * 2.0 > 10.0", "country + user == 'USu'", "double(qty) / 2.0 == 1.0",
       "amount in [1.0, 2.0]", "vip in [true]", "vip < true", "(qty > 1) == true", "qty > 1 ? vip : false",
-      "vip && size(user) > 0"})
+      "country.startsWith(user)", "user.matches('(')", "size(country + user) > 2"})
   void shouldLeaveOtherShapesToTheCelRuntime(String text) {
     assertThat(ex.isDirect(text)).as(text).isFalse();
   }
@@ -65,6 +67,21 @@ class ExpressionsTest {
     assertThat(ex.predicate("ts == qty * 2").test(read(SCHEMA, event("user", "u", "ts", 2L))))
         .as("a null field: unknown, not an error").isFalse();
     assertThat(ex.predicate("ts == qty * 2").test(read(SCHEMA, event("user", "u", "qty", 1L, "ts", 2L)))).isTrue();
+  }
+
+  /** Division by zero, and the one quotient that overflows, are errors in CEL too; the direct code hands them over. */
+  @Test
+  void shouldFailOnADivisionTheCelRuntimeRefuses() {
+    EventReader zero = read(SCHEMA, event("user", "u", "qty", 0L, "ts", 7L));
+    assertThat(ex.isDirect("ts / qty > 1")).isTrue();
+    assertThatThrownBy(() -> ex.predicate("ts / qty > 1").test(zero)).isInstanceOf(EvaluationException.class)
+        .hasMessageContaining("expression 'ts / qty > 1' failed").hasMessageContaining("/ by zero");
+    assertThatThrownBy(() -> ex.predicate("ts % qty > 1").test(zero)).isInstanceOf(EvaluationException.class);
+    EventReader min = read(SCHEMA, event("user", "u", "qty", -1L, "ts", Long.MIN_VALUE));
+    assertThatThrownBy(() -> ex.predicate("ts / qty < 0").test(min)).isInstanceOf(EvaluationException.class);
+    assertThat(ex.predicate("ts / 2 == 3 && ts % 2 == 1").test(read(SCHEMA, event("user", "u", "ts", 7L)))).isTrue();
+    assertThat(ex.predicate("ts / 2 == -3 && ts % 2 == -1").test(read(SCHEMA, event("user", "u", "ts", -7L))))
+        .as("truncated toward zero, the remainder with the dividend's sign").isTrue();
   }
 
   @Test
