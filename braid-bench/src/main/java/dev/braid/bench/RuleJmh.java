@@ -50,6 +50,13 @@ public class RuleJmh {
 
   @Setup
   public void setUp() {
+    EventSchema schema = salesSchema();
+    predicate = new Expressions(schema).predicate(rule);
+    event = sale(schema);
+  }
+
+  /** The bundled retail example's sales stream. */
+  static EventSchema salesSchema() {
     Map<String, FieldType> fields = new LinkedHashMap<>();
     fields.put("store", FieldType.STRING);
     fields.put("sku", FieldType.STRING);
@@ -58,8 +65,11 @@ public class RuleJmh {
     fields.put("total_cents", FieldType.LONG);
     fields.put("channel", FieldType.STRING);
     fields.put("ts", FieldType.TIMESTAMP);
-    EventSchema schema = new EventSchema("sales", fields, "sku", "ts");
-    predicate = new Expressions(schema).predicate(rule);
+    return new EventSchema("sales", fields, "sku", "ts");
+  }
+
+  /** One encoded sale of {@link #salesSchema}. */
+  static EventReader sale(EventSchema schema) {
     Map<String, Object> sale = new LinkedHashMap<>();
     sale.put("store", "S001");
     sale.put("sku", "sku-000042");
@@ -74,7 +84,7 @@ public class RuleJmh {
       throw new IllegalStateException("the benchmark's event is invalid: " + rejected);
     }
     byte[] value = Arrays.copyOf(encoded.value(), encoded.valueLength());
-    event = new EventReader(schema).wrap(ByteBuffer.wrap(value), 0, value.length);
+    return new EventReader(schema).wrap(ByteBuffer.wrap(value), 0, value.length);
   }
 
   @Benchmark

@@ -36,7 +36,9 @@ import java.util.Set;
  * comparisons of integer arithmetic ({@code +, -, *, /, %}) over int fields, literals and
  * {@code size(string field)}; {@code field in [literals]}; {@code startsWith}, {@code endsWith},
  * {@code contains} and {@code matches} of a string field with a literal; and {@code &&}, {@code ||},
- * {@code !} over those. Anything else is evaluated by the CEL runtime over the fields it references.
+ * {@code !} over those. Derived keys that concatenate string fields, literals and {@code string()}
+ * of int terms ({@code merchant + ':' + country}), or are an int term, are direct too. Anything else
+ * is evaluated by the CEL runtime over the fields it references.
  *
  * <p>In expressions, timestamp fields are {@code int} epoch milliseconds.
  *
@@ -335,7 +337,127 @@ public final class Expressions {
         return new KeyExtractor.Constant(String.valueOf(v).getBytes(java.nio.charset.StandardCharsets.UTF_8));
       }
     }
-    return celKey(text, ast);
+    KeyExtractor direct = directKey(expr);
+    if (direct == null) {
+      return celKey(text, ast);
+    }
+    if (!hasIntArithmetic(expr)) {
+      return direct;
+    }
+    // an overflow or a zero divisor: the runtime evaluates the event and reports CEL's own error
+    KeyExtractor cel = celKey(text, ast);
+    return (e, out) -> {
+      try {
+        return direct.extract(e, out);
+      } catch (ArithmeticException failed) {
+        return cel.extract(e, out);
+      }
+    };
+  }
+
+  /**
+   * A derived key as direct code, or null when it is not one of these shapes: a concatenation with
+   * {@code +} of string fields, string literals and {@code string(...)} of int terms
+   * ({@code merchant + ':' + string(store_id)}), or an int term alone ({@code store_id / 100}). The
+   * key text is the one the CEL runtime's value has ({@code String.valueOf}: an int in decimal). A
+   * null field makes the key null, as an unknown makes it on the runtime.
+   */
+  private KeyExtractor directKey(CelExpr expr) {
+    List<KeyPart> parts = new ArrayList<>();
+    if (!stringParts(expr, parts)) {
+      parts.clear();
+      Term t = intTerm(expr);
+      if (t == null) {
+        return null;
+      }
+      parts.add(intPart(t));
+    }
+    KeyPart[] p = parts.toArray(new KeyPart[0]);
+    return (e, out) -> {
+      out.clear();
+      for (KeyPart part : p) {
+        if (!part.append(e, out)) {
+          return false;
+        }
+      }
+      return true;
+    };
+  }
+
+  /** One piece of a direct key's text; false when it reads a null field (the key is null). */
+  @FunctionalInterface
+  private interface KeyPart {
+    boolean append(EventReader e, KeyBuffer out);
+  }
+
+  /** Adds the parts of string expression {@code expr} to {@code parts}; false when it is not a direct shape. */
+  private boolean stringParts(CelExpr expr, List<KeyPart> parts) {
+    switch (expr.exprKind().getKind()) {
+      case IDENT: {
+        EventSchema.Field f = schema.find(expr.ident().name());
+        if (f == null || f.type() != FieldType.STRING) {
+          return false;
+        }
+        int i = f.index();
+        parts.add((e, out) -> {
+          if (e.isNull(i)) {
+            return false;
+          }
+          out.append(e.buffer(), e.stringOffset(i), e.stringLength(i));
+          return true;
+        });
+        return true;
+      }
+      case CONSTANT: {
+        if (!(constantValue(expr) instanceof String lit)) {
+          return false;
+        }
+        byte[] b = lit.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        parts.add((e, out) -> {
+          out.append(b);
+          return true;
+        });
+        return true;
+      }
+      case CALL: {
+        CelExpr.CelCall call = expr.call();
+        List<CelExpr> args = call.args();
+        if (call.target().isPresent()) {
+          return false;
+        }
+        if (call.function().equals("_+_") && args.size() == 2) {
+          return stringParts(args.get(0), parts) && stringParts(args.get(1), parts);
+        }
+        if (call.function().equals("string") && args.size() == 1) {
+          if (stringParts(args.get(0), parts)) {
+            return true;
+          }
+          Term t = intTerm(args.get(0));
+          if (t != null) {
+            parts.add(intPart(t));
+            return true;
+          }
+        }
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** An int term's decimal text; null (false) when a field it reads is null. */
+  private static KeyPart intPart(Term t) {
+    IntTerm term = t.term();
+    int[] fields = t.fields();
+    return (e, out) -> {
+      for (int f : fields) {
+        if (e.isNull(f)) {
+          return false;
+        }
+      }
+      out.appendLong(term.eval(e));
+      return true;
+    };
   }
 
   /** The key evaluated by the CEL runtime even when it could be direct; for tests that compare the two. */
@@ -362,7 +484,8 @@ public final class Expressions {
       return directCondition(ast.getExpr()) != null;
     }
     CelExpr.ExprKind.Kind kind = ast.getExpr().exprKind().getKind();
-    return kind == CelExpr.ExprKind.Kind.IDENT || kind == CelExpr.ExprKind.Kind.CONSTANT;
+    return kind == CelExpr.ExprKind.Kind.IDENT || kind == CelExpr.ExprKind.Kind.CONSTANT
+        || directKey(ast.getExpr()) != null;
   }
 
   /** Parses and type-checks; throws {@link ExpressionException} with CEL's message. */

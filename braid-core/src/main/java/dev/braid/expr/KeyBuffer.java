@@ -57,6 +57,49 @@ public final class KeyBuffer {
     System.arraycopy(tmp, pos, tmp, 0, length);
   }
 
+  /** Empties the key, for {@code append}s to build it up. */
+  public void clear() {
+    length = 0;
+  }
+
+  /** Appends {@code len} bytes of {@code source} from {@code offset}. */
+  public void append(ByteBuffer source, int offset, int len) {
+    ensure(length + len);
+    source.get(offset, bytes, length, len);
+    length += len;
+  }
+
+  /** Appends {@code source}. */
+  public void append(byte[] source) {
+    ensure(length + source.length);
+    System.arraycopy(source, 0, bytes, length, source.length);
+    length += source.length;
+  }
+
+  /** Appends the decimal form of {@code v} without allocating. */
+  public void appendLong(long v) {
+    if (v == Long.MIN_VALUE) {
+      append(Long.toString(v).getBytes(StandardCharsets.US_ASCII));
+      return;
+    }
+    int digits = 1;
+    long x = v < 0 ? -v : v;
+    for (long p = 10; digits < 19 && x >= p; p *= 10) {
+      digits++;
+    }
+    int n = digits + (v < 0 ? 1 : 0);
+    ensure(length + n);
+    int pos = length + n;
+    do {
+      bytes[--pos] = (byte) ('0' + (x % 10));
+      x /= 10;
+    } while (x != 0);
+    if (v < 0) {
+      bytes[--pos] = '-';
+    }
+    length += n;
+  }
+
   public byte[] copy() {
     return Arrays.copyOf(bytes, length);
   }
@@ -66,9 +109,10 @@ public final class KeyBuffer {
     return new String(bytes, 0, length, StandardCharsets.UTF_8);
   }
 
+  /** Makes room for {@code len} bytes, keeping the key written so far. */
   private void ensure(int len) {
     if (bytes.length < len) {
-      bytes = new byte[Math.max(len, bytes.length * 2)];
+      bytes = Arrays.copyOf(bytes, Math.max(len, bytes.length * 2));
     }
   }
 }

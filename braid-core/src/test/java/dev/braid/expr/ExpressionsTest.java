@@ -85,10 +85,19 @@ class ExpressionsTest {
   }
 
   @Test
-  void shouldTreatPlainFieldKeysAsDirect() {
+  void shouldTreatPlainFieldAndConcatenatedKeysAsDirect() {
     assertThat(ex.isDirect("user")).isTrue();
     assertThat(ex.isDirect("qty")).isTrue();
-    assertThat(ex.isDirect("merchant + ':' + country")).isFalse();
+    assertThat(ex.isDirect("merchant + ':' + country")).isTrue();
+    assertThat(ex.isDirect("country + '/' + string(ts / 86400000)")).isTrue();
+    assertThat(ex.isDirect("qty / 10")).isTrue();
+    assertThat(ex.isDirect("merchant + ':' + string(amount)")).as("a double's text stays CEL's").isFalse();
+    assertThat(ex.isDirect("vip ? merchant : country")).isFalse();
+    KeyBuffer out = new KeyBuffer();
+    KeyExtractor k = ex.key("country + '/' + string(ts / 86400000)");
+    assertThat(k.extract(read(SCHEMA, event("user", "u", "country", "DE", "ts", 2L * 86400000 + 5)), out)).isTrue();
+    assertThat(out.toString()).isEqualTo("DE/2");
+    assertThat(k.extract(read(SCHEMA, event("user", "u", "ts", 5L)), out)).as("a null field: no key").isFalse();
   }
 
   // ---------------------------------------------------------------------------------------------
