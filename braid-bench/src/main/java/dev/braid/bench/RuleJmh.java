@@ -27,9 +27,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * JMH micro-benchmark of one stream rule or filter on an encoded event, in nanoseconds per test:
  * the bundled retail example's rules (a plain field comparison and {@code total_cents == qty *
  * price_cents}, both compiled to direct code), a condition of two fields joined by {@code ||}, string
- * tests ({@code startsWith}, {@code contains}, {@code size}, {@code matches}; direct code too), and an
- * integer division, which the CEL runtime evaluates. Ingest tests every rule of a stream on every
- * event, and a view's filter runs on every event the view reads.
+ * tests ({@code startsWith}, {@code contains}, {@code size}, {@code matches}), integer division,
+ * double arithmetic and a conditional, all direct code since 2026-12-02. Ingest tests every rule
+ * of a stream on every event, and a view's filter runs on every event the view reads.
  *
  * <p>Run with {@code ./braid bench jmh RuleJmh}.
  */
@@ -42,7 +42,8 @@ import org.openjdk.jmh.annotations.Warmup;
 public class RuleJmh {
 
   @Param({"qty > 0", "total_cents == qty * price_cents", "channel == 'web' || qty > 5", "channel.startsWith('w')",
-      "sku.contains('42')", "size(sku) == 10", "sku.matches('^sku-0+42$')", "qty / 2 >= 1"})
+      "sku.contains('42')", "size(sku) == 10", "sku.matches('^sku-0+42$')", "qty / 2 >= 1",
+      "double(total_cents) * 1.1 > 2500.0", "qty > 1 ? channel == 'web' : price_cents > 1000"})
   public String rule;
 
   private EventPredicate predicate;

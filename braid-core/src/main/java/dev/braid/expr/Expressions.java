@@ -1,5 +1,7 @@
 package dev.braid.expr;
 
+import com.google.re2j.Pattern;
+import com.google.re2j.PatternSyntaxException;
 import dev.braid.event.EventReader;
 import dev.braid.event.EventSchema;
 import dev.braid.event.FieldType;
@@ -19,6 +21,10 @@ import dev.cel.runtime.CelEvaluationException;
 import dev.cel.runtime.CelRuntime;
 import dev.cel.runtime.CelRuntimeFactory;
 import dev.cel.runtime.CelUnknownSet;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.stream.IntStream;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -34,11 +40,13 @@ import java.util.Set;
  * much per event, so the common shapes are then compiled to direct code over the encoded event:
  * a plain field reference; a constant key (one group for all events); comparisons of a field with a literal ({@code ==, !=, <, <=, >, >=});
  * comparisons of integer arithmetic ({@code +, -, *, /, %}) over int fields, literals and
- * {@code size(string field)}; {@code field in [literals]}; {@code startsWith}, {@code endsWith},
- * {@code contains} and {@code matches} of a string field with a literal; and {@code &&}, {@code ||},
- * {@code !} over those. Derived keys that concatenate string fields, literals and {@code string()}
- * of int terms ({@code merchant + ':' + country}), or are an int term, are direct too. Anything else
- * is evaluated by the CEL runtime over the fields it references.
+ * {@code size(string field)}; comparisons of double arithmetic ({@code + - * /}) over double fields,
+ * literals and {@code double()} of int terms; {@code field in [literals]}; {@code startsWith},
+ * {@code endsWith}, {@code contains} and {@code matches} of a string field with a literal; and
+ * {@code &&}, {@code ||}, {@code !} and {@code ?:} over those. Derived keys that concatenate string
+ * fields, literals and {@code string()} of int terms ({@code merchant + ':' + country}), are an int
+ * term, or choose between such keys with a direct condition ({@code vip ? merchant : country}), are
+ * direct too. Anything else is evaluated by the CEL runtime over the fields it references.
  *
  * <p>In expressions, timestamp fields are {@code int} epoch milliseconds.
  *
@@ -121,7 +129,11 @@ public final class Expressions {
     return celPredicate(text, ast);
   }
 
-  /** Whether {@code expr} holds integer arithmetic that can fail (see {@link #intTerm}). */
+  /**
+   * Whether {@code expr} holds arithmetic, whose direct code may throw (see {@link #intTerm}); a
+   * string {@code +} has the same name and never throws, so a concatenated key just gets a fallback
+   * it never uses.
+   */
   private static boolean hasIntArithmetic(CelExpr expr) {
     if (expr.exprKind().getKind() != CelExpr.ExprKind.Kind.CALL) {
       return false;
@@ -218,9 +230,9 @@ public final class Expressions {
     return a / b;
   }
 
-  /** CEL's int remainder (the sign of the dividend, as Java's {@code %}); a zero divisor and {@code MIN % -1} throw. */
+  /** CEL's int remainder: the sign of the dividend, as Java's {@code %} ({@code MIN % -1} is 0 in both); a zero divisor throws. */
   private static long remainder(long a, long b) {
-    if (b == 0 || (a == Long.MIN_VALUE && b == -1)) {
+    if (b == 0) {
       throw new ArithmeticException("left to the CEL runtime");
     }
     return a % b;
@@ -240,7 +252,7 @@ public final class Expressions {
     }
     int i = f.index();
     return new Term(e -> {
-      java.nio.ByteBuffer buf = e.buffer();
+      ByteBuffer buf = e.buffer();
       int off = e.stringOffset(i);
       int len = e.stringLength(i);
       long n = 0;
@@ -251,9 +263,19 @@ public final class Expressions {
     }, new int[] {i});
   }
 
+  /** Whether any of {@code fields} is null in the event: a term that reads it is unknown. */
+  private static boolean anyNull(EventReader e, int[] fields) {
+    for (int f : fields) {
+      if (e.isNull(f)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The fields of {@code a} and of {@code b}, each once. */
   private static int[] union(int[] a, int[] b) {
-    return java.util.stream.IntStream.concat(java.util.Arrays.stream(a), java.util.Arrays.stream(b)).distinct()
+    return IntStream.concat(Arrays.stream(a), Arrays.stream(b)).distinct()
         .toArray();
   }
 
@@ -273,12 +295,118 @@ public final class Expressions {
     int[] fields = union(l.fields(), r.fields());
     int cmp = comparison(op);
     return e -> {
-      for (int f : fields) {
-        if (e.isNull(f)) {
-          return UNKNOWN;
-        }
+      if (anyNull(e, fields)) {
+        return UNKNOWN;
       }
       return of(holds(cmp, Long.compare(x.eval(e), y.eval(e))));
+    };
+  }
+
+  /**
+   * A direct-compiled double expression over DOUBLE fields, double literals and {@code double()} of
+   * int terms, with {@code +}, {@code -}, {@code *}, {@code /} and unary {@code -}: IEEE-754
+   * arithmetic, as CEL's (no errors: a division by zero is an infinity). Reads its fields without
+   * checking them for null, like {@link IntTerm}.
+   */
+  @FunctionalInterface
+  private interface DoubleTerm {
+    double eval(EventReader e);
+  }
+
+  /** A {@link DoubleTerm} and the fields it reads. */
+  private record DTerm(DoubleTerm term, int[] fields) {}
+
+  /** {@code expr} as a {@link DTerm}, or null when it is not one. */
+  private DTerm doubleTerm(CelExpr expr) {
+    switch (expr.exprKind().getKind()) {
+      case IDENT: {
+        EventSchema.Field f = schema.find(expr.ident().name());
+        if (f == null || f.type() != FieldType.DOUBLE) {
+          return null;
+        }
+        int i = f.index();
+        return new DTerm(e -> e.getDouble(i), new int[] {i});
+      }
+      case CONSTANT: {
+        if (expr.constant().getKind() != CelConstant.Kind.DOUBLE_VALUE) {
+          return null;
+        }
+        double v = expr.constant().doubleValue();
+        return new DTerm(e -> v, new int[0]);
+      }
+      case CALL: {
+        CelExpr.CelCall call = expr.call();
+        List<CelExpr> args = call.args();
+        if (call.target().isPresent()) {
+          return null;
+        }
+        if (call.function().equals("double") && args.size() == 1) {
+          Term t = intTerm(args.get(0));
+          if (t == null) {
+            return doubleTerm(args.get(0)); // double(a double) is the double
+          }
+          IntTerm x = t.term();
+          return new DTerm(e -> (double) x.eval(e), t.fields());
+        }
+        if (call.function().equals("-_") && args.size() == 1) {
+          DTerm a = doubleTerm(args.get(0));
+          return a == null ? null : new DTerm(e -> -a.term().eval(e), a.fields());
+        }
+        if (args.size() != 2) {
+          return null;
+        }
+        DTerm a = doubleTerm(args.get(0));
+        DTerm b = a == null ? null : doubleTerm(args.get(1));
+        if (b == null) {
+          return null;
+        }
+        DoubleTerm x = a.term();
+        DoubleTerm y = b.term();
+        int[] fields = union(a.fields(), b.fields());
+        return switch (call.function()) {
+          case "_+_" -> new DTerm(e -> x.eval(e) + y.eval(e), fields);
+          case "_-_" -> new DTerm(e -> x.eval(e) - y.eval(e), fields);
+          case "_*_" -> new DTerm(e -> x.eval(e) * y.eval(e), fields);
+          case "_/_" -> new DTerm(e -> x.eval(e) / y.eval(e), fields);
+          default -> null;
+        };
+      }
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * {@code left op right} for two double expressions ({@code amount * 1.1 > 100.0},
+   * {@code double(qty) * price < total}): unknown when a field either reads is null; the comparison
+   * Java's operators make on IEEE-754 values, which is CEL's (a NaN that arithmetic made is
+   * unequal to everything and neither less nor greater); null when it is not such a comparison.
+   */
+  private Condition doubleComparison(String op, CelExpr left, CelExpr right) {
+    DTerm l = doubleTerm(left);
+    DTerm r = l == null ? null : doubleTerm(right);
+    if (r == null) {
+      return null;
+    }
+    DoubleTerm x = l.term();
+    DoubleTerm y = r.term();
+    int[] fields = union(l.fields(), r.fields());
+    int cmp = comparison(op);
+    return e -> {
+      if (anyNull(e, fields)) {
+        return UNKNOWN;
+      }
+      double a = x.eval(e);
+      double b = y.eval(e);
+      boolean holds = switch (cmp) {
+        case EQ -> a == b;
+        case NE -> a != b;
+        case LT -> a < b;
+        case LE -> a <= b;
+        case GT -> a > b;
+        default -> a >= b;
+      };
+      return of(holds);
     };
   }
 
@@ -334,7 +462,7 @@ public final class Expressions {
       // (a constant reads no field, so no event is needed)
       Object v = new CelProgram(text, ast).eval(null);
       if (v != null) {
-        return new KeyExtractor.Constant(String.valueOf(v).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return new KeyExtractor.Constant(String.valueOf(v).getBytes(StandardCharsets.UTF_8));
       }
     }
     KeyExtractor direct = directKey(expr);
@@ -363,6 +491,31 @@ public final class Expressions {
    * null field makes the key null, as an unknown makes it on the runtime.
    */
   private KeyExtractor directKey(CelExpr expr) {
+    Condition condition = directCondition(expr); // non-null only for a boolean expression
+    if (condition != null) {
+      return (e, out) -> {
+        int x = condition.eval(e);
+        if (x == UNKNOWN) {
+          return false;
+        }
+        out.set(x == TRUE ? "true" : "false");
+        return true;
+      };
+    }
+    if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.CALL && expr.call().function().equals("_?_:_")) {
+      List<CelExpr> args = expr.call().args();
+      Condition c = directCondition(args.get(0));
+      KeyExtractor a = c == null ? null : branchKey(args.get(1));
+      KeyExtractor b = a == null ? null : branchKey(args.get(2));
+      if (b == null) {
+        return null;
+      }
+      // an unknown condition makes the key unknown, so null; only the branch taken is read
+      return (e, out) -> {
+        int x = c.eval(e);
+        return x != UNKNOWN && (x == TRUE ? a : b).extract(e, out);
+      };
+    }
     List<KeyPart> parts = new ArrayList<>();
     if (!stringParts(expr, parts)) {
       parts.clear();
@@ -382,6 +535,20 @@ public final class Expressions {
       }
       return true;
     };
+  }
+
+  /** A branch of a conditional key: a plain field, a literal, or a direct key. */
+  private KeyExtractor branchKey(CelExpr expr) {
+    if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT) {
+      EventSchema.Field f = schema.find(expr.ident().name());
+      return f == null ? null : fieldKey(f);
+    }
+    if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.CONSTANT) {
+      Object v = constantValue(expr);
+      return v instanceof String || v instanceof Long || v instanceof Boolean
+          ? new KeyExtractor.Constant(String.valueOf(v).getBytes(StandardCharsets.UTF_8)) : null;
+    }
+    return directKey(expr);
   }
 
   /** One piece of a direct key's text; false when it reads a null field (the key is null). */
@@ -412,7 +579,7 @@ public final class Expressions {
         if (!(constantValue(expr) instanceof String lit)) {
           return false;
         }
-        byte[] b = lit.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] b = lit.getBytes(StandardCharsets.UTF_8);
         parts.add((e, out) -> {
           out.append(b);
           return true;
@@ -429,7 +596,9 @@ public final class Expressions {
           return stringParts(args.get(0), parts) && stringParts(args.get(1), parts);
         }
         if (call.function().equals("string") && args.size() == 1) {
-          if (stringParts(args.get(0), parts)) {
+          List<KeyPart> inner = new ArrayList<>();
+          if (stringParts(args.get(0), inner)) {
+            parts.addAll(inner);
             return true;
           }
           Term t = intTerm(args.get(0));
@@ -450,10 +619,8 @@ public final class Expressions {
     IntTerm term = t.term();
     int[] fields = t.fields();
     return (e, out) -> {
-      for (int f : fields) {
-        if (e.isNull(f)) {
-          return false;
-        }
+      if (anyNull(e, fields)) {
+        return false;
       }
       out.appendLong(term.eval(e));
       return true;
@@ -497,11 +664,38 @@ public final class Expressions {
     if (r.hasError()) {
       throw new ExpressionException("invalid expression '" + text + "': " + plainTypes(r.getErrorString().strip()));
     }
+    CelAbstractSyntaxTree ast;
     try {
-      return r.getAst();
+      ast = r.getAst();
     } catch (CelValidationException e) {
       throw new ExpressionException("invalid expression '" + text + "': " + e.getMessage());
     }
+    checkPatterns(text, ast.getExpr());
+    return ast;
+  }
+
+  /**
+   * Refuses a {@code matches} whose literal pattern RE2 cannot compile (a backreference, say): CEL
+   * accepts it when it checks types, and every event would then fail at run time.
+   */
+  private static void checkPatterns(String text, CelExpr e) {
+    if (e.exprKind().getKind() != CelExpr.ExprKind.Kind.CALL) {
+      return;
+    }
+    CelExpr.CelCall call = e.call();
+    if (call.function().equals("matches")) {
+      CelExpr pattern = call.args().get(call.args().size() - 1);
+      if (constantValue(pattern) instanceof String p) {
+        try {
+          Pattern.compile(p);
+        } catch (PatternSyntaxException refused) {
+          throw new ExpressionException("invalid expression '" + text + "': '" + p + "' is not a regular expression "
+              + "RE2 accepts (" + refused.getDescription() + "; RE2 has no backreferences or lookaround)");
+        }
+      }
+    }
+    call.target().ifPresent(t -> checkPatterns(text, t));
+    call.args().forEach(a -> checkPatterns(text, a));
   }
 
   private static KeyExtractor fieldKey(EventSchema.Field f) {
@@ -635,6 +829,19 @@ public final class Expressions {
       }
       case "@in":
         return directIn(args.get(0), args.get(1));
+      case "_?_:_": {
+        Condition c = directCondition(args.get(0));
+        Condition a = directCondition(args.get(1));
+        Condition b = directCondition(args.get(2));
+        if (c == null || a == null || b == null) {
+          return null;
+        }
+        // an unknown condition makes the result unknown; only the branch taken is evaluated
+        return e -> {
+          int x = c.eval(e);
+          return x == UNKNOWN ? UNKNOWN : x == TRUE ? a.eval(e) : b.eval(e);
+        };
+      }
       case "_==_":
       case "_!=_":
       case "_<_":
@@ -657,22 +864,21 @@ public final class Expressions {
    * field with a string literal; null for any other shape. The first three compare the field's
    * UTF-8 bytes with the literal's: UTF-8 is self-synchronizing, so for the well-formed strings an
    * encoded event holds, a byte prefix, suffix or substring is exactly a prefix, suffix or substring
-   * of characters, as CEL answers on Java strings. A literal holding an unpaired surrogate (which no
-   * UTF-8 encodes) stays with the CEL runtime. {@code matches} is CEL's RE2 search
+   * of characters, as CEL answers on Java strings (the encoder stores well-formed UTF-8, an unpaired
+   * surrogate as {@code ?}, and CEL's parser refuses one in a literal). {@code matches} is CEL's RE2 search
    * ({@code com.google.re2j}, the library CEL-Java itself uses), compiled once instead of per event;
-   * a pattern RE2 refuses stays with the runtime, which reports it.
+   * a literal pattern RE2 refuses never gets here ({@link #check} refuses the expression).
    */
   private Condition stringTest(CelExpr.CelCall call) {
     if (call.target().isEmpty() || call.args().size() != 1) {
       return null;
     }
     EventSchema.Field f = identField(call.target().get());
-    if (f == null || f.type() != FieldType.STRING || !(constantValue(call.args().get(0)) instanceof String lit)
-        || hasUnpairedSurrogate(lit)) {
+    if (f == null || f.type() != FieldType.STRING || !(constantValue(call.args().get(0)) instanceof String lit)) {
       return null;
     }
     int i = f.index();
-    byte[] b = lit.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] b = lit.getBytes(StandardCharsets.UTF_8);
     switch (call.function()) {
       case "startsWith":
         return e -> e.isNull(i) ? UNKNOWN : of(e.stringLength(i) >= b.length && bytesAt(e, i, 0, b));
@@ -687,12 +893,7 @@ public final class Expressions {
       case "contains":
         return e -> e.isNull(i) ? UNKNOWN : of(indexOf(e, i, b) >= 0);
       default: { // matches
-        com.google.re2j.Pattern pattern;
-        try {
-          pattern = com.google.re2j.Pattern.compile(lit);
-        } catch (com.google.re2j.PatternSyntaxException refused) {
-          return null;
-        }
+        Pattern pattern = Pattern.compile(lit);
         return e -> e.isNull(i) ? UNKNOWN : of(pattern.matcher(e.getString(i)).find());
       }
     }
@@ -700,7 +901,7 @@ public final class Expressions {
 
   /** Whether string field {@code field}'s bytes from {@code at} begin with {@code lit} (which fits). */
   private static boolean bytesAt(EventReader e, int field, int at, byte[] lit) {
-    java.nio.ByteBuffer buf = e.buffer();
+    ByteBuffer buf = e.buffer();
     int off = e.stringOffset(field) + at;
     for (int k = 0; k < lit.length; k++) {
       if (buf.get(off + k) != lit[k]) {
@@ -716,7 +917,7 @@ public final class Expressions {
     if (lit.length == 0) {
       return 0;
     }
-    java.nio.ByteBuffer buf = e.buffer();
+    ByteBuffer buf = e.buffer();
     int off = e.stringOffset(field);
     byte first = lit[0];
     for (int at = 0; at <= last; at++) {
@@ -727,17 +928,6 @@ public final class Expressions {
     return -1;
   }
 
-  private static boolean hasUnpairedSurrogate(String s) {
-    for (int k = 0; k < s.length(); k++) {
-      char c = s.charAt(k);
-      if (Character.isHighSurrogate(c) && k + 1 < s.length() && Character.isLowSurrogate(s.charAt(k + 1))) {
-        k++;
-      } else if (Character.isSurrogate(c)) {
-        return true;
-      }
-    }
-    return false;
-  }
 
   private EventSchema.Field identField(CelExpr e) {
     return e.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT ? schema.find(e.ident().name()) : null;
@@ -798,7 +988,8 @@ public final class Expressions {
   private Condition directComparison(String op, CelExpr left, CelExpr right) {
     FieldComparison fc = fieldComparison(op, left, right);
     if (fc == null) {
-      return intComparison(op, left, right);
+      Condition ints = intComparison(op, left, right);
+      return ints != null ? ints : doubleComparison(op, left, right);
     }
     EventSchema.Field f = fc.field();
     Object c = fc.literal();
@@ -809,7 +1000,7 @@ public final class Expressions {
         if (!(c instanceof String)) {
           return null;
         }
-        byte[] lit = ((String) c).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] lit = ((String) c).getBytes(StandardCharsets.UTF_8);
         return e -> e.isNull(i) ? UNKNOWN : of(holds(cmp, compareBytes(e, i, lit)));
       }
       case BOOLEAN: {
@@ -866,7 +1057,7 @@ public final class Expressions {
         if (!(v instanceof String)) {
           return null;
         }
-        lits.add(((String) v).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        lits.add(((String) v).getBytes(StandardCharsets.UTF_8));
       }
       byte[][] arr = lits.toArray(new byte[0][]);
       return e -> {
@@ -955,7 +1146,7 @@ public final class Expressions {
   private static int compareBytes(EventReader e, int field, byte[] lit) {
     int off = e.stringOffset(field);
     int len = e.stringLength(field);
-    java.nio.ByteBuffer b = e.buffer();
+    ByteBuffer b = e.buffer();
     int n = Math.min(len, lit.length);
     for (int k = 0; k < n; k++) {
       int x = b.get(off + k) & 0xff;
@@ -1111,7 +1302,7 @@ public final class Expressions {
           return i == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(e.get(i));
         });
       } catch (CelEvaluationException ex) {
-        if (anyNull(e)) {
+        if (anyNull(e, fields)) {
           return null; // a null field reached an operation that reports absence as an error
         }
         throw new EvaluationException("expression '" + text + "' failed: " + reason(ex), ex);
@@ -1119,14 +1310,6 @@ public final class Expressions {
       return r instanceof CelUnknownSet ? null : r;
     }
 
-    private boolean anyNull(EventReader e) {
-      for (int i : fields) {
-        if (e.isNull(i)) {
-          return true;
-        }
-      }
-      return false;
-    }
   }
 
   /**

@@ -99,7 +99,14 @@ class DirectVersusCelPropertyTest {
     Expressions ex = new Expressions(SCHEMA);
     for (int x = 0; x < EXPRESSIONS_PER_SEED; x++) {
       String text = rnd.nextInt(3) == 0 ? intTerm(rnd, 2) : stringKey(rnd, 3);
-      if (text.equals("l1") || text.equals("l2") || text.equals("t") || text.startsWith("'") && !text.contains("+")) {
+      if (rnd.nextInt(8) == 0) { // a boolean key: the condition's true or false
+        text = condition(rnd, 2);
+      } else if (rnd.nextInt(4) == 0) { // a conditional key: either branch a key of the same type
+        boolean ints = rnd.nextBoolean();
+        text = condition(rnd, 1) + " ? " + (ints ? intTerm(rnd, 1) : stringKey(rnd, 2)) + " : "
+            + (ints ? intTerm(rnd, 1) : stringKey(rnd, 2));
+      }
+      if (text.matches("l1|l2|t|b1|b2|true|false") || text.startsWith("'") && !text.contains("+")) {
         continue; // a plain field or a literal: the keys above
       }
       assertThat(ex.isDirect(text)).as("seed %d: key '%s' should compile to direct code", seed, text).isTrue();
@@ -198,7 +205,9 @@ class DirectVersusCelPropertyTest {
       case 3:
         return rnd.nextInt(6) == 0 ? (rnd.nextBoolean() ? "true" : "false") : (rnd.nextBoolean() ? "b1" : "b2");
       case 4:
-        return "!(" + condition(rnd, depth - 1) + ")";
+        return rnd.nextInt(3) == 0
+            ? "(" + condition(rnd, depth - 1) + " ? " + condition(rnd, depth - 1) + " : " + condition(rnd, depth - 1) + ")"
+            : "!(" + condition(rnd, depth - 1) + ")";
       case 5:
         return "(" + condition(rnd, depth - 1) + " && " + condition(rnd, depth - 1) + ")";
       default:
@@ -239,6 +248,9 @@ class DirectVersusCelPropertyTest {
     if (rnd.nextInt(5) == 0) { // integer arithmetic on either side: total == qty * price
       return intTerm(rnd, 2) + " " + op + " " + intTerm(rnd, 2);
     }
+    if (rnd.nextInt(5) == 0) { // double arithmetic, infinities and NaN included: amount * 1.1 > 100.0
+      return doubleTerm(rnd, 2) + " " + op + " " + doubleTerm(rnd, 2);
+    }
     switch (rnd.nextInt(4)) {
       case 0:
         field = rnd.nextBoolean() ? "s1" : "s2";
@@ -258,6 +270,25 @@ class DirectVersusCelPropertyTest {
         op = rnd.nextBoolean() ? "==" : "!=";
     }
     return rnd.nextBoolean() ? field + " " + op + " " + literal : literal + " " + op + " " + field;
+  }
+
+  /** A double expression of double fields, literals and {@code double()} of int terms; 1e300 and 0.0 make infinities and NaN. */
+  private static String doubleTerm(Random rnd, int depth) {
+    int choice = depth == 0 ? rnd.nextInt(3) : rnd.nextInt(7);
+    switch (choice) {
+      case 0:
+        return rnd.nextBoolean() ? "d1" : "d2";
+      case 1:
+        double v = DOUBLES[rnd.nextInt(DOUBLES.length)];
+        return v < 0 || v == 0 && 1 / v < 0 ? "(" + v + ")" : Double.toString(v);
+      case 2:
+        return "double(" + intTerm(rnd, 1) + ")";
+      case 3:
+        return "-(" + doubleTerm(rnd, depth - 1) + ")";
+      default:
+        return "(" + doubleTerm(rnd, depth - 1) + " " + new String[] {"+", "-", "*", "/"}[rnd.nextInt(4)] + " "
+            + doubleTerm(rnd, depth - 1) + ")";
+    }
   }
 
   /** Patterns for {@code matches}: anchors, classes, alternation, a character outside the BMP. */

@@ -42,15 +42,16 @@ class ExpressionsTest {
       "!(vip || qty < 0) && (country != 'FR' || amount > -1.5)", "amount == -0.0", "qty == qty",
       "ts == qty * 1000 + 5", "-qty < ts - 3", "qty > 0 && ts == qty * qty", "size(country) > 2",
       "country.size() == qty", "country.startsWith('U')", "user.endsWith('_bot')", "!user.contains('test')",
-      "country.matches('^(US|CA)$')", "vip && size(user) > 0", "qty / 2 == 1", "ts % 7 < qty"})
+      "country.matches('^(US|CA)$')", "vip && size(user) > 0", "qty / 2 == 1", "ts % 7 < qty",
+      "amount * 2.0 > 10.0", "double(qty) / 2.0 == 1.0", "-amount <= double(qty * 3) - 0.5", "qty > 1 ? vip : false"})
   void shouldCompileCommonShapesToDirectCode(String text) {
     assertThat(ex.isDirect(text)).as(text).isTrue();
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"amount * 2.0 > 10.0", "country + user == 'USu'", "double(qty) / 2.0 == 1.0",
-      "amount in [1.0, 2.0]", "vip in [true]", "vip < true", "(qty > 1) == true", "qty > 1 ? vip : false",
-      "country.startsWith(user)", "user.matches('(')", "size(country + user) > 2"})
+  @ValueSource(strings = {"int(amount) > 2", "country + user == 'USu'", "string(amount) == '1.0'",
+      "amount in [1.0, 2.0]", "vip in [true]", "vip < true", "(qty > 1) == true", "(qty > 1 ? user : country) == 'u'",
+      "country.startsWith(user)", "user.matches(country)", "size(country + user) > 2"})
   void shouldLeaveOtherShapesToTheCelRuntime(String text) {
     assertThat(ex.isDirect(text)).as(text).isFalse();
   }
@@ -79,9 +80,34 @@ class ExpressionsTest {
     assertThatThrownBy(() -> ex.predicate("ts % qty > 1").test(zero)).isInstanceOf(EvaluationException.class);
     EventReader min = read(SCHEMA, event("user", "u", "qty", -1L, "ts", Long.MIN_VALUE));
     assertThatThrownBy(() -> ex.predicate("ts / qty < 0").test(min)).isInstanceOf(EvaluationException.class);
+    assertThat(ex.predicate("ts % qty == 0").test(min)).as("MIN % -1 is 0 in CEL, not an error").isTrue();
+    assertThat(ex.celPredicate("ts % qty == 0").test(min)).isTrue();
     assertThat(ex.predicate("ts / 2 == 3 && ts % 2 == 1").test(read(SCHEMA, event("user", "u", "ts", 7L)))).isTrue();
     assertThat(ex.predicate("ts / 2 == -3 && ts % 2 == -1").test(read(SCHEMA, event("user", "u", "ts", -7L))))
         .as("truncated toward zero, the remainder with the dividend's sign").isTrue();
+  }
+
+  /** Double arithmetic is IEEE-754's, as CEL's: a NaN equals nothing, -0.0 equals 0.0, double(int) rounds once. */
+  @Test
+  void shouldCompareDoubleArithmeticAsTheCelRuntimeDoes() {
+    EventReader zero = read(SCHEMA, event("user", "u", "amount", 0.0, "qty", 16_777_217L));
+    for (String[] c : new String[][] {{"amount / 0.0 == amount / 0.0", "false"}, {"amount / 0.0 != amount / 0.0", "true"},
+        {"amount / 0.0 < 1.0 || amount / 0.0 >= 1.0", "false"}, {"-amount == amount * 0.0", "true"},
+        {"1.0 / amount > 1e308", "true"}, {"double(qty) == 16777217.0", "true"}, {"double(qty) - 16777216.0 == 1.0", "true"}}) {
+      assertThat(ex.isDirect(c[0])).as(c[0]).isTrue();
+      assertThat(ex.predicate(c[0]).test(zero)).as(c[0]).isEqualTo(Boolean.parseBoolean(c[1]));
+      assertThat(ex.celPredicate(c[0]).test(zero)).as("CEL: " + c[0]).isEqualTo(Boolean.parseBoolean(c[1]));
+    }
+  }
+
+  /** CEL checks types only; a pattern RE2 cannot compile would fail on every event, so it is refused up front. */
+  @Test
+  void shouldRefuseAPatternRe2CannotCompile() {
+    assertThatThrownBy(() -> ex.predicate("user.matches('(a)\\\\1')")).isInstanceOf(ExpressionException.class)
+        .hasMessageContaining("'(a)\\1' is not a regular expression RE2 accepts").hasMessageContaining("backreferences");
+    assertThatThrownBy(() -> ex.key("user.matches('[') ? user : country")).isInstanceOf(ExpressionException.class)
+        .hasMessageContaining("'[' is not a regular expression RE2 accepts");
+    assertThat(ex.predicate("user.matches('^u(se)?r?$')").test(read(SCHEMA, event("user", "u")))).isTrue();
   }
 
   @Test
@@ -92,7 +118,12 @@ class ExpressionsTest {
     assertThat(ex.isDirect("country + '/' + string(ts / 86400000)")).isTrue();
     assertThat(ex.isDirect("qty / 10")).isTrue();
     assertThat(ex.isDirect("merchant + ':' + string(amount)")).as("a double's text stays CEL's").isFalse();
-    assertThat(ex.isDirect("vip ? merchant : country")).isFalse();
+    assertThat(ex.isDirect("vip ? merchant : country + '!'")).isTrue();
+    assertThat(ex.isDirect("vip ? merchant : string(amount)")).isFalse();
+    KeyBuffer b = new KeyBuffer();
+    assertThat(ex.key("qty > 5").extract(read(SCHEMA, event("user", "u", "qty", 7L)), b)).isTrue();
+    assertThat(b.toString()).as("a boolean key's text").isEqualTo("true");
+    assertThat(ex.key("qty > 5").extract(read(SCHEMA, event("user", "u")), b)).as("unknown: no key").isFalse();
     KeyBuffer out = new KeyBuffer();
     KeyExtractor k = ex.key("country + '/' + string(ts / 86400000)");
     assertThat(k.extract(read(SCHEMA, event("user", "u", "country", "DE", "ts", 2L * 86400000 + 5)), out)).isTrue();
