@@ -1,5 +1,7 @@
 package dev.braid.server.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.SpecError;
 import dev.braid.spec.SpecException;
@@ -8,6 +10,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -22,17 +25,38 @@ public final class ValidateCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE")
   Path file;
 
+  @Option(names = "--json", description = "print one JSON object on standard output: {\"file\", \"valid\", "
+      + "\"streams\", \"views\", \"tables\"} or {\"file\", \"valid\": false, \"errors\": [{\"path\", \"message\"}]}")
+  boolean json;
+
   @Override
   public Integer call() {
     PrintWriter out = command.commandLine().getOut();
     PrintWriter err = command.commandLine().getErr();
+    ObjectNode result = BraidClient.JSON.createObjectNode().put("file", file.toString());
     try {
       PipelineSpec spec = PipelineSpec.load(file);
+      if (json) {
+        result.put("valid", true).put("streams", spec.streams().size()).put("views", spec.views().size())
+            .put("tables", spec.tables().size());
+        out.println(result);
+        out.flush();
+        return 0;
+      }
       out.printf("%s is valid: %d stream%s, %d view%s%n", file, spec.streams().size(),
           spec.streams().size() == 1 ? "" : "s", spec.views().size(), spec.views().size() == 1 ? "" : "s");
       out.flush();
       return 0;
     } catch (SpecException e) {
+      if (json) {
+        ArrayNode errors = result.put("valid", false).putArray("errors");
+        for (SpecError error : e.errors()) {
+          errors.addObject().put("path", error.path()).put("message", error.message());
+        }
+        out.println(result);
+        out.flush();
+        return 1;
+      }
       for (SpecError error : e.errors()) {
         err.println(error);
       }

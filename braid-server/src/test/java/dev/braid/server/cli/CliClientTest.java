@@ -438,5 +438,16 @@ class CliClientTest {
     Run r = braid("validate", bad.toString());
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).contains(bad + ": views.revenue.from: unknown stream 'sale' (streams: sales)");
+
+    Run okJson = braid("validate", good.toString(), "--json");
+    assertThat(okJson.exit()).isZero();
+    assertThat(BraidClient.JSON.readTree(okJson.out()).toString())
+        .isEqualTo("{\"file\":\"" + good + "\",\"valid\":true,\"streams\":1,\"views\":1,\"tables\":0}");
+    Run badJson = braid("validate", bad.toString(), "--json");
+    assertThat(badJson.exit()).isEqualTo(1);
+    com.fasterxml.jackson.databind.JsonNode errors = BraidClient.JSON.readTree(badJson.out()).get("errors");
+    assertThat(errors).hasSize(r.err().strip().split("\n").length - 1); // every error, as in the text output
+    assertThat(errors.get(0).get("path").asText()).isEqualTo("views.revenue.from");
+    assertThat(errors.get(0).get("message").asText()).isEqualTo("unknown stream 'sale' (streams: sales)");
   }
 }
