@@ -486,9 +486,11 @@ public final class Expressions {
   /**
    * A derived key as direct code, or null when it is not one of these shapes: a concatenation with
    * {@code +} of string fields, string literals and {@code string(...)} of int terms
-   * ({@code merchant + ':' + string(store_id)}), or an int term alone ({@code store_id / 100}). The
-   * key text is the one the CEL runtime's value has ({@code String.valueOf}: an int in decimal). A
-   * null field makes the key null, as an unknown makes it on the runtime.
+   * ({@code merchant + ':' + string(store_id)}), an int term alone ({@code store_id / 100}), a
+   * direct condition ({@code amount > 100.0}: {@code true} or {@code false}), or {@code c ? a : b}
+   * of a direct condition and two such keys, fields or literals. The key text is the one the CEL
+   * runtime's value has ({@code String.valueOf}: an int in decimal). A null field makes the key
+   * null, as an unknown makes it on the runtime.
    */
   private KeyExtractor directKey(CelExpr expr) {
     Condition condition = directCondition(expr); // non-null only for a boolean expression
