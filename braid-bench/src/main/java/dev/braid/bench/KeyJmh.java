@@ -21,8 +21,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * JMH micro-benchmark of one view's {@code group_by} on an encoded sale, in nanoseconds per key: a
  * plain field, concatenations of fields and literals, an int field's decimal text in a
- * concatenation, a conditional (all direct code), and a double's text, which the CEL runtime
- * writes. Both layers extract the key of every event a view reads.
+ * concatenation, a conditional and a double's text (all direct code since 2026-12-02). Both layers
+ * extract the key of every event a view reads.
  *
  * <p>Run with {@code ./braid bench jmh KeyJmh}.
  */

@@ -43,10 +43,10 @@ import java.util.Set;
  * {@code size(string field)}; comparisons of double arithmetic ({@code + - * /}) over double fields,
  * literals and {@code double()} of int terms; {@code field in [literals]}; {@code startsWith},
  * {@code endsWith}, {@code contains} and {@code matches} of a string field with a literal; and
- * {@code &&}, {@code ||}, {@code !} and {@code ?:} over those. Derived keys that concatenate string
- * fields, literals and {@code string()} of int terms ({@code merchant + ':' + country}), are an int
- * term, or choose between such keys with a direct condition ({@code vip ? merchant : country}), are
- * direct too. Anything else is evaluated by the CEL runtime over the fields it references.
+ * {@code &&}, {@code ||}, {@code !} and {@code ?:} over those. Derived keys that concatenate
+ * string fields, literals and {@code string()} of int or double terms
+ * ({@code merchant + ':' + country}), are an int term, or choose between such keys with a direct
+ * condition ({@code vip ? merchant : country}), are direct too. Anything else is evaluated by the CEL runtime over the fields it references.
  *
  * <p>In expressions, timestamp fields are {@code int} epoch milliseconds.
  *
@@ -485,11 +485,11 @@ public final class Expressions {
 
   /**
    * A derived key as direct code, or null when it is not one of these shapes: a concatenation with
-   * {@code +} of string fields, string literals and {@code string(...)} of int terms
+   * {@code +} of string fields, string literals and {@code string(...)} of int or double terms
    * ({@code merchant + ':' + string(store_id)}), an int term alone ({@code store_id / 100}), a
    * direct condition ({@code amount > 100.0}: {@code true} or {@code false}), or {@code c ? a : b}
    * of a direct condition and two such keys, fields or literals. The key text is the one the CEL
-   * runtime's value has ({@code String.valueOf}: an int in decimal). A null field makes the key
+   * runtime's value has ({@code String.valueOf}: an int in decimal, a double as {@link Double#toString}). A null field makes the key
    * null, as an unknown makes it on the runtime.
    */
   private KeyExtractor directKey(CelExpr expr) {
@@ -608,12 +608,30 @@ public final class Expressions {
             parts.add(intPart(t));
             return true;
           }
+          DTerm d = doubleTerm(args.get(0));
+          if (d != null) {
+            parts.add(doublePart(d));
+            return true;
+          }
         }
         return false;
       }
       default:
         return false;
     }
+  }
+
+  /** A double term's text as CEL's {@code string(double)} writes it ({@link Double#toString}); false when a field is null. */
+  private static KeyPart doublePart(DTerm t) {
+    DoubleTerm term = t.term();
+    int[] fields = t.fields();
+    return (e, out) -> {
+      if (anyNull(e, fields)) {
+        return false;
+      }
+      out.append(Double.toString(term.eval(e)).getBytes(StandardCharsets.US_ASCII));
+      return true;
+    };
   }
 
   /** An int term's decimal text; null (false) when a field it reads is null. */

@@ -145,7 +145,8 @@ class DirectVersusCelPropertyTest {
       case 1:
         return stringLiteral(rnd.nextBoolean() ? ":" : STRINGS[rnd.nextInt(STRINGS.length)]);
       case 2:
-        return "string(" + (rnd.nextBoolean() ? intTerm(rnd, 1) : "s1") + ")";
+        int inner = rnd.nextInt(3);
+        return "string(" + (inner == 0 ? intTerm(rnd, 1) : inner == 1 ? doubleTerm(rnd, 1) : "s1") + ")";
       default:
         return "(" + stringKey(rnd, depth - 1) + " + " + stringKey(rnd, depth - 1) + ")";
     }

@@ -117,9 +117,11 @@ class ExpressionsTest {
     assertThat(ex.isDirect("merchant + ':' + country")).isTrue();
     assertThat(ex.isDirect("country + '/' + string(ts / 86400000)")).isTrue();
     assertThat(ex.isDirect("qty / 10")).isTrue();
-    assertThat(ex.isDirect("merchant + ':' + string(amount)")).as("a double's text stays CEL's").isFalse();
+    assertThat(ex.isDirect("merchant + ':' + string(amount)")).isTrue();
+    assertThat(ex.isDirect("merchant + ':' + string(vip)")).as("a bool's text stays CEL's").isFalse();
     assertThat(ex.isDirect("vip ? merchant : country + '!'")).isTrue();
-    assertThat(ex.isDirect("vip ? merchant : string(amount)")).isFalse();
+    assertThat(ex.isDirect("vip ? merchant : string(amount)")).isTrue();
+    assertThat(ex.isDirect("vip ? merchant : string(vip)")).isFalse();
     KeyBuffer b = new KeyBuffer();
     assertThat(ex.key("qty > 5").extract(read(SCHEMA, event("user", "u", "qty", 7L)), b)).isTrue();
     assertThat(b.toString()).as("a boolean key's text").isEqualTo("true");
