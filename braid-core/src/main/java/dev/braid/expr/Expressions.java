@@ -38,15 +38,18 @@ import java.util.Set;
  * <p>Every expression is parsed and type-checked by CEL ({@code dev.cel:cel}), so a bad expression
  * is refused with CEL's explanation before anything runs. A CEL evaluation costs ~400-500 ns, too
  * much per event, so the common shapes are then compiled to direct code over the encoded event:
- * a plain field reference; a constant key (one group for all events); comparisons of a field with a literal ({@code ==, !=, <, <=, >, >=});
- * comparisons of integer arithmetic ({@code +, -, *, /, %}) over int fields, literals and
- * {@code size(string field)}; comparisons of double arithmetic ({@code + - * /}) over double fields,
- * literals and {@code double()} of int terms; {@code field in [literals]}; {@code startsWith},
+ * a plain field reference; a constant key (one group for all events); comparisons of a field with
+ * a literal ({@code ==, !=, <, <=, >, >=}); comparisons of integer arithmetic
+ * ({@code +, -, *, /, %}) over int fields, literals and {@code size(string field)}; comparisons of
+ * double arithmetic ({@code + - * /}, unary {@code -}) over double fields, literals and
+ * {@code double()} of int or double terms; {@code field in [literals]}; {@code startsWith},
  * {@code endsWith}, {@code contains} and {@code matches} of a string field with a literal; and
  * {@code &&}, {@code ||}, {@code !} and {@code ?:} over those. Derived keys that concatenate
  * string fields, literals and {@code string()} of int or double terms
- * ({@code merchant + ':' + country}), are an int term, or choose between such keys with a direct
- * condition ({@code vip ? merchant : country}), are direct too. Anything else is evaluated by the CEL runtime over the fields it references.
+ * ({@code merchant + ':' + country}), are an int term or a direct condition ({@code true} or
+ * {@code false}), or choose between such keys with a direct condition
+ * ({@code vip ? merchant : country}), are direct too. Anything else is evaluated by the CEL runtime
+ * over the fields it references.
  *
  * <p>In expressions, timestamp fields are {@code int} epoch milliseconds.
  *
@@ -111,9 +114,10 @@ public final class Expressions {
           text, CelTypes.format(ast.getResultType())));
     }
     Condition direct = directCondition(ast.getExpr());
-    if (direct != null && hasIntArithmetic(ast.getExpr())) {
-      // Integer overflow and division by zero are errors in CEL; the direct code throws ArithmeticException there, and the
-      // runtime then evaluates the event, so that the error (or an && / || that absorbs it) is CEL's own.
+    if (direct != null && mayThrowArithmetic(ast.getExpr())) {
+      // Integer overflow and division by zero are errors in CEL; the direct code throws ArithmeticException
+      // there, and the runtime then evaluates the event, so that the error (or an && / || that absorbs
+      // it) is CEL's own.
       EventPredicate cel = celPredicate(text, ast);
       return e -> {
         try {
@@ -130,11 +134,11 @@ public final class Expressions {
   }
 
   /**
-   * Whether {@code expr} holds arithmetic, whose direct code may throw (see {@link #intTerm}); a
-   * string {@code +} has the same name and never throws, so a concatenated key just gets a fallback
-   * it never uses.
+   * Whether {@code expr} holds an arithmetic call, whose direct code may throw (see {@link #intTerm}).
+   * Double arithmetic and a string {@code +} have the same names and never throw: their direct code
+   * just gets a fallback it never uses.
    */
-  private static boolean hasIntArithmetic(CelExpr expr) {
+  private static boolean mayThrowArithmetic(CelExpr expr) {
     if (expr.exprKind().getKind() != CelExpr.ExprKind.Kind.CALL) {
       return false;
     }
@@ -143,7 +147,7 @@ public final class Expressions {
       return true;
     }
     for (CelExpr arg : call.args()) {
-      if (hasIntArithmetic(arg)) {
+      if (mayThrowArithmetic(arg)) {
         return true;
       }
     }
@@ -230,7 +234,10 @@ public final class Expressions {
     return a / b;
   }
 
-  /** CEL's int remainder: the sign of the dividend, as Java's {@code %} ({@code MIN % -1} is 0 in both); a zero divisor throws. */
+  /**
+   * CEL's int remainder: the sign of the dividend, as Java's {@code %} ({@code MIN % -1} is 0 in
+   * both); a zero divisor throws.
+   */
   private static long remainder(long a, long b) {
     if (b == 0) {
       throw new ArithmeticException("left to the CEL runtime");
@@ -469,7 +476,7 @@ public final class Expressions {
     if (direct == null) {
       return celKey(text, ast);
     }
-    if (!hasIntArithmetic(expr)) {
+    if (!mayThrowArithmetic(expr)) {
       return direct;
     }
     // an overflow or a zero divisor: the runtime evaluates the event and reports CEL's own error
@@ -488,9 +495,9 @@ public final class Expressions {
    * {@code +} of string fields, string literals and {@code string(...)} of int or double terms
    * ({@code merchant + ':' + string(store_id)}), an int term alone ({@code store_id / 100}), a
    * direct condition ({@code amount > 100.0}: {@code true} or {@code false}), or {@code c ? a : b}
-   * of a direct condition and two such keys, fields or literals. The key text is the one the CEL
-   * runtime's value has ({@code String.valueOf}: an int in decimal, a double as {@link Double#toString}). A null field makes the key
-   * null, as an unknown makes it on the runtime.
+   * of a direct condition and two such keys, fields or string, int or bool literals. The key text is
+   * the one the CEL runtime's value has ({@code String.valueOf}: an int in decimal, a double as
+   * {@link Double#toString}). A null field makes the key null, as an unknown makes it on the runtime.
    */
   private KeyExtractor directKey(CelExpr expr) {
     Condition condition = directCondition(expr); // non-null only for a boolean expression
@@ -621,7 +628,10 @@ public final class Expressions {
     }
   }
 
-  /** A double term's text as CEL's {@code string(double)} writes it ({@link Double#toString}); false when a field is null. */
+  /**
+   * A double term's text as CEL's {@code string(double)} writes it ({@link Double#toString}); false
+   * when a field is null.
+   */
   private static KeyPart doublePart(DTerm t) {
     DoubleTerm term = t.term();
     int[] fields = t.fields();

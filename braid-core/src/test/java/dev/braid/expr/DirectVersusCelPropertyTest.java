@@ -136,7 +136,7 @@ class DirectVersusCelPropertyTest {
     }
   }
 
-  /** A string key: string fields and literals joined by {@code +}, with {@code string()} of int terms. */
+  /** A string key: string fields and literals joined by {@code +}, with {@code string()} of int and double terms. */
   private static String stringKey(Random rnd, int depth) {
     int choice = depth == 0 ? rnd.nextInt(3) : rnd.nextInt(5);
     switch (choice) {
@@ -207,7 +207,8 @@ class DirectVersusCelPropertyTest {
         return rnd.nextInt(6) == 0 ? (rnd.nextBoolean() ? "true" : "false") : (rnd.nextBoolean() ? "b1" : "b2");
       case 4:
         return rnd.nextInt(3) == 0
-            ? "(" + condition(rnd, depth - 1) + " ? " + condition(rnd, depth - 1) + " : " + condition(rnd, depth - 1) + ")"
+            ? "(" + condition(rnd, depth - 1) + " ? " + condition(rnd, depth - 1) + " : "
+                + condition(rnd, depth - 1) + ")"
             : "!(" + condition(rnd, depth - 1) + ")";
       case 5:
         return "(" + condition(rnd, depth - 1) + " && " + condition(rnd, depth - 1) + ")";
@@ -273,7 +274,10 @@ class DirectVersusCelPropertyTest {
     return rnd.nextBoolean() ? field + " " + op + " " + literal : literal + " " + op + " " + field;
   }
 
-  /** A double expression of double fields, literals and {@code double()} of int terms; 1e300 and 0.0 make infinities and NaN. */
+  /**
+   * A double expression of double fields, literals and {@code double()} of int terms; 1e300 and 0.0
+   * make infinities and NaN.
+   */
   private static String doubleTerm(Random rnd, int depth) {
     int choice = depth == 0 ? rnd.nextInt(3) : rnd.nextInt(7);
     switch (choice) {
@@ -293,7 +297,8 @@ class DirectVersusCelPropertyTest {
   }
 
   /** Patterns for {@code matches}: anchors, classes, alternation, a character outside the BMP. */
-  private static final String[] PATTERNS = {"^a", "b$", "a|US", "^$", "[é世]", ".😀", "^.{2}$", "z+", "(?i)us", "\\\\d"};
+  private static final String[] PATTERNS = {"^a", "b$", "a|US", "^$", "[é世]", ".😀", "^.{2}$", "z+", "(?i)us",
+      "\\\\d"};
 
   /** {@code startsWith}, {@code endsWith}, {@code contains} or {@code matches} of a string field. */
   private static String stringTest(Random rnd) {

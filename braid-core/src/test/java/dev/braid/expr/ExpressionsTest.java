@@ -91,9 +91,10 @@ class ExpressionsTest {
   @Test
   void shouldCompareDoubleArithmeticAsTheCelRuntimeDoes() {
     EventReader zero = read(SCHEMA, event("user", "u", "amount", 0.0, "qty", 16_777_217L));
-    for (String[] c : new String[][] {{"amount / 0.0 == amount / 0.0", "false"}, {"amount / 0.0 != amount / 0.0", "true"},
-        {"amount / 0.0 < 1.0 || amount / 0.0 >= 1.0", "false"}, {"-amount == amount * 0.0", "true"},
-        {"1.0 / amount > 1e308", "true"}, {"double(qty) == 16777217.0", "true"}, {"double(qty) - 16777216.0 == 1.0", "true"}}) {
+    for (String[] c : new String[][] {{"amount / 0.0 == amount / 0.0", "false"},
+        {"amount / 0.0 != amount / 0.0", "true"}, {"amount / 0.0 < 1.0 || amount / 0.0 >= 1.0", "false"},
+        {"-amount == amount * 0.0", "true"}, {"1.0 / amount > 1e308", "true"},
+        {"double(qty) == 16777217.0", "true"}, {"double(qty) - 16777216.0 == 1.0", "true"}}) {
       assertThat(ex.isDirect(c[0])).as(c[0]).isTrue();
       assertThat(ex.predicate(c[0]).test(zero)).as(c[0]).isEqualTo(Boolean.parseBoolean(c[1]));
       assertThat(ex.celPredicate(c[0]).test(zero)).as("CEL: " + c[0]).isEqualTo(Boolean.parseBoolean(c[1]));
@@ -104,7 +105,8 @@ class ExpressionsTest {
   @Test
   void shouldRefuseAPatternRe2CannotCompile() {
     assertThatThrownBy(() -> ex.predicate("user.matches('(a)\\\\1')")).isInstanceOf(ExpressionException.class)
-        .hasMessageContaining("'(a)\\1' is not a regular expression RE2 accepts").hasMessageContaining("backreferences");
+        .hasMessageContaining("'(a)\\1' is not a regular expression RE2 accepts")
+        .hasMessageContaining("backreferences");
     assertThatThrownBy(() -> ex.key("user.matches('[') ? user : country")).isInstanceOf(ExpressionException.class)
         .hasMessageContaining("'[' is not a regular expression RE2 accepts");
     assertThat(ex.predicate("user.matches('^u(se)?r?$')").test(read(SCHEMA, event("user", "u")))).isTrue();
