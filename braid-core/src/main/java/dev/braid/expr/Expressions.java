@@ -507,7 +507,8 @@ public final class Expressions {
         if (x == UNKNOWN) {
           return false;
         }
-        out.set(x == TRUE ? "true" : "false");
+        byte[] text = x == TRUE ? TRUE_TEXT : FALSE_TEXT;
+        out.set(text, 0, text.length);
         return true;
       };
     }
@@ -545,6 +546,10 @@ public final class Expressions {
       return true;
     };
   }
+
+  /** A boolean key's texts, as the CEL runtime's {@code String.valueOf} writes them; set without a per-event copy. */
+  private static final byte[] TRUE_TEXT = {'t', 'r', 'u', 'e'};
+  private static final byte[] FALSE_TEXT = {'f', 'a', 'l', 's', 'e'};
 
   /** A branch of a conditional key: a plain field, a literal, or a direct key. */
   private KeyExtractor branchKey(CelExpr expr) {
@@ -639,7 +644,7 @@ public final class Expressions {
       if (anyNull(e, fields)) {
         return false;
       }
-      out.append(Double.toString(term.eval(e)).getBytes(StandardCharsets.US_ASCII));
+      out.appendAscii(Double.toString(term.eval(e)));
       return true;
     };
   }

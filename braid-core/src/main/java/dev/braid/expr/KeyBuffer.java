@@ -76,6 +76,16 @@ public final class KeyBuffer {
     length += source.length;
   }
 
+  /** Appends {@code text}, whose characters are all ASCII (a number's text), one byte each. */
+  public void appendAscii(String text) {
+    int n = text.length();
+    ensure(length + n);
+    for (int k = 0; k < n; k++) {
+      bytes[length + k] = (byte) text.charAt(k);
+    }
+    length += n;
+  }
+
   /** Appends the decimal form of {@code v} without allocating. */
   public void appendLong(long v) {
     if (v == Long.MIN_VALUE) {
