@@ -135,8 +135,17 @@ final class BatchLayer {
    * @param peakReservedBytes the most the tables held at once, by the budget's account
    * @param bucketsHelped buckets of the radix fold's pass 2 folded by another partition's task
    */
-  record Stats(long keys, long groups, long runsWritten, long bytesSpilled, int intermediateMerges,
-      long peakReservedBytes, long foldNanos, long writeNanos, int bucketsHelped) {}
+  record Stats(BaseFile.Written base, long runsWritten, long bytesSpilled, int intermediateMerges,
+      long peakReservedBytes, long foldNanos, long writeNanos, int bucketsHelped) {
+
+    long keys() {
+      return base.keys();
+    }
+
+    long groups() {
+      return base.groups();
+    }
+  }
 
   /** A finished partition's table kept in memory, with the bytes reserved for it. */
   private record Held(int partition, GroupTable table, long bytes) {}
@@ -260,8 +269,9 @@ final class BatchLayer {
       awaitAll(tasks);
       long folded = System.nanoTime();
       boolean inMemory = !spilled && (partitions == 1 || isKeyPartitioned(program) || reserved.get() <= budget / 2);
-      long[] written = inMemory ? writeFromMemory(cut, base) : writeFromRuns(cut, base, pool);
-      return new Stats(written[0], written[1], counters.runsWritten().get(), bytesSpilled.get(), (int) written[2],
+      int[] merges = new int[1];
+      BaseFile.Written written = inMemory ? writeFromMemory(cut, base) : writeFromRuns(cut, base, pool, merges);
+      return new Stats(written, counters.runsWritten().get(), bytesSpilled.get(), merges[0],
           peakReserved.get(), folded - started, System.nanoTime() - folded, 0);
     } finally {
       cancelled = true;
@@ -489,9 +499,9 @@ final class BatchLayer {
         merger.mergeAll(all, w, () -> newRunPath("merge"));
         merges = merger.intermediateMerges();
       }
-      w.finish();
+      BaseFile.Written written = w.finish(pool); // the pool's threads are idle now: one builds half the index
       int helped = folds.stream().mapToInt(f -> f.helped).sum();
-      return new Stats(w.keys(), w.groups(), counters.runsWritten().get(), bytesSpilled.get(), merges,
+      return new Stats(written, counters.runsWritten().get(), bytesSpilled.get(), merges,
           peakReserved.get(), folded - started, System.nanoTime() - folded, helped);
     }
   }
@@ -1557,8 +1567,7 @@ final class BatchLayer {
   // Writing the Base
   // ---------------------------------------------------------------------------------------------
 
-  /** Keys, groups, intermediate merges. */
-  private long[] writeFromMemory(Cut cut, Path base) throws IOException {
+  private BaseFile.Written writeFromMemory(Cut cut, Path base) throws IOException {
     List<Held> list = new ArrayList<>(held);
     held.clear();
     list.sort(Comparator.comparingInt(Held::partition));
@@ -1569,16 +1578,15 @@ final class BatchLayer {
     if (tables.length > 1 && !isKeyPartitioned(program)) {
       tables = new GroupTable[] {mergeAll(program, tables)};
     }
-    long groups = 0;
-    for (GroupTable t : tables) {
-      groups += t.groupCount();
-    }
-    long keys = BaseFile.write(base, program, cut, tables);
-    return new long[] {keys, groups, 0};
+    return BaseFile.write(base, program, cut, tables);
   }
 
-  /** Spills what is still in memory, then merges every run into the Base. */
-  private long[] writeFromRuns(Cut cut, Path base, ExecutorService pool) throws IOException, InterruptedException {
+  /**
+   * Spills what is still in memory, then merges every run into the Base; sets {@code merges[0]} to
+   * the number of intermediate merges.
+   */
+  private BaseFile.Written writeFromRuns(Cut cut, Path base, ExecutorService pool, int[] merges)
+      throws IOException, InterruptedException {
     List<Future<?>> spills = new ArrayList<>();
     Held h;
     while ((h = held.poll()) != null) {
@@ -1599,8 +1607,9 @@ final class BatchLayer {
     RunMerger merger = new RunMerger(program, budget);
     try (BaseFile.Writer w = BaseFile.Writer.begin(base, program, cut, expectedKeys)) {
       merger.mergeAll(all, w, () -> newRunPath("merge"));
-      w.finish();
-      return new long[] {w.keys(), w.groups(), merger.intermediateMerges()};
+      BaseFile.Written written = w.finish(pool);
+      merges[0] = merger.intermediateMerges();
+      return written;
     }
   }
 

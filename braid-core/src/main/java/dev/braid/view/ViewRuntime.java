@@ -715,7 +715,7 @@ final class ViewRuntime {
         BatchLayer batch =
             new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters);
         stats = batch.build(cut, dir.resolve(fileName), dir.resolve("v" + id + ".spill"));
-        BaseFile base = BaseFile.open(dir.resolve(fileName));
+        BaseFile base = BaseFile.openWritten(dir.resolve(fileName), stats.base());
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);
         next.fromBatchCycle = true;
         next.baseSkipped = counters.errors().get();

@@ -7,11 +7,14 @@ import dev.braid.log.Cut;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.stream.LongStream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -21,7 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
  * A Base's hash index finds every key it was written with, and no other, whatever order the keys
  * come in: among random keys, clusters of keys that share a home slot just below a boundary of the
  * ranges {@link BaseFile.Writer} places the index by (so they spill into the next range), and at
- * the last slots (so they wrap round to the front).
+ * the last slots (so they wrap round to the front) and just below the middle slot, where the
+ * writer's second half of the index begins (so they are set aside and placed last); and the index
+ * built on two threads is the same, byte for byte, as the one built on one.
  */
 class BaseFileIndexTest {
 
@@ -54,12 +59,16 @@ class BaseFileIndexTest {
     int wrapping = 20 + rnd.nextInt(40);
     int crossing = 20 + rnd.nextInt(40);
     int boundary = RANGE * (1 + rnd.nextInt(SLOTS / RANGE - 1)); // 1024, 2048 or 3072
-    for (int i = 0; keys.size() < random + wrapping + crossing || absent.size() < 200; i++) {
+    int middle = 20 + rnd.nextInt(40); // the slot where the writer's second region begins
+    for (int i = 0; keys.size() < random + wrapping + crossing + middle || absent.size() < 200; i++) {
       byte[] k = (seed + "-" + i).getBytes(StandardCharsets.UTF_8);
       int h = home(k);
       if (h >= SLOTS - 4 && wrapping > 0) {
         keys.add(k);
         wrapping--;
+      } else if (h >= SLOTS / 2 - 4 && h < SLOTS / 2 && middle > 0) {
+        keys.add(k);
+        middle--;
       } else if (h >= boundary - 4 && h < boundary && crossing > 0) {
         keys.add(k);
         crossing--;
@@ -74,16 +83,26 @@ class BaseFileIndexTest {
     ViewProgram p = countProgram();
     long[] row = new long[p.longWidth];
     Path base = dir.resolve("v1.base");
-    try (BaseFile.Writer w = BaseFile.Writer.begin(base, p, Cut.of(keys.size()), 16)) {
-      for (int i = 0; i < keys.size(); i++) {
-        byte[] k = keys.get(i);
-        w.beginKey(k, 0, k.length, GroupTable.hash(k, k.length));
-        row[0] = i + 1;
-        w.window(0L, row, 0, new Object[0], 0);
-        w.endKey();
+    Path helped = dir.resolve("v2.base");
+    ExecutorService helper = Executors.newSingleThreadExecutor();
+    try {
+      for (Path file : List.of(base, helped)) {
+        try (BaseFile.Writer w = BaseFile.Writer.begin(file, p, Cut.of(keys.size()), 16)) {
+          for (int i = 0; i < keys.size(); i++) {
+            byte[] k = keys.get(i);
+            w.beginKey(k, 0, k.length, GroupTable.hash(k, k.length));
+            row[0] = i + 1;
+            w.window(0L, row, 0, new Object[0], 0);
+            w.endKey();
+          }
+          w.finish(file == helped ? helper : null);
+        }
       }
-      w.finish();
+    } finally {
+      helper.shutdown();
     }
+    assertThat(Files.readAllBytes(helped)).as("seed %d: the index built on two threads", seed)
+        .isEqualTo(Files.readAllBytes(base));
     try (BaseFile f = BaseFile.open(base)) {
       for (int i = 0; i < keys.size(); i++) {
         byte[] k = keys.get(i);
