@@ -19,6 +19,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
 
 /**
@@ -65,6 +67,12 @@ final class BaseFile implements AutoCloseable {
   private final MappedByteBuffer map;
   private final int tablePosition;
   private final int slotMask;
+  /**
+   * Reads of the mapping in progress, plus one for the owner until {@link #close}; 0 once the
+   * mapping is released (see {@link #close}).
+   */
+  private final AtomicInteger users = new AtomicInteger(1);
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private BaseFile(Path file, Cut cut, long keyCount, long groupCount, MappedByteBuffer map, int tablePosition,
       int slots) {
@@ -788,8 +796,22 @@ final class BaseFile implements AutoCloseable {
     void visit(long window, ByteBuffer buffer, int stateOffset, int stateLength) throws IOException;
   }
 
-  /** Visits every window of {@code key}; returns false when the key is not in the Base. */
+  /**
+   * Visits every window of {@code key}; returns false when the key is not in the Base. The visitor
+   * reads the mapping and must not keep {@code buffer} past its call.
+   *
+   * @throws ClosedException when the Base was closed before the read began
+   */
   boolean lookup(byte[] key, int len, WindowVisitor visitor) throws IOException {
+    retain();
+    try {
+      return find(key, len, visitor);
+    } finally {
+      release();
+    }
+  }
+
+  private boolean find(byte[] key, int len, WindowVisitor visitor) throws IOException {
     int hash = GroupTable.hash(key, len);
     int slot = hash & slotMask;
     ByteBuffer m = map;
@@ -815,8 +837,21 @@ final class BaseFile implements AutoCloseable {
     }
   }
 
-  /** Visits every key of the Base (in index order), as UTF-8 text. */
+  /**
+   * Visits every key of the Base (in index order), as UTF-8 text.
+   *
+   * @throws ClosedException when the Base was closed before the pass began
+   */
   void forEachKey(java.util.function.Consumer<String> visitor) {
+    retain();
+    try {
+      visitKeys(visitor);
+    } finally {
+      release();
+    }
+  }
+
+  private void visitKeys(java.util.function.Consumer<String> visitor) {
     ByteBuffer m = map;
     byte[] kb = new byte[64];
     for (int slot = 0; slot <= slotMask; slot++) {
@@ -836,9 +871,13 @@ final class BaseFile implements AutoCloseable {
   /**
    * A cursor over the entries in file order, for a Base whose entries were written in
    * {@link RunFileDescriptor} order with ascending windows (a Delta's closed-window run, see
-   * {@link ClosedRun}); it checks that order and throws when the file breaks it.
+   * {@link ClosedRun}); it checks that order and throws when the file breaks it. The Base's mapping
+   * stays until the cursor is closed.
+   *
+   * @throws ClosedException when the Base was closed before
    */
   GroupCursor cursor() {
+    retain();
     return new Cursor();
   }
 
@@ -846,6 +885,15 @@ final class BaseFile implements AutoCloseable {
     private final ByteBuffer m = map.duplicate().order(ByteOrder.BIG_ENDIAN);
     private int pos = HEADER_LENGTH + cut.partitions() * 8;
     private int windowsLeft;
+    private boolean released;
+
+    @Override
+    public void close() {
+      if (!released) {
+        released = true;
+        release();
+      }
+    }
 
     @Override
     boolean nextKey() throws IOException {
@@ -903,8 +951,88 @@ final class BaseFile implements AutoCloseable {
     return map.capacity();
   }
 
+  /**
+   * Gives up the owner's hold on the mapping: it is released (unmapped) once the reads in progress
+   * have ended, and every later read throws {@link ClosedException}. Idempotent.
+   *
+   * <h2>Why unmap</h2>
+   * Java unmaps a mapped buffer only when the GC collects it, and a retired version's Base stayed
+   * referenced (and mapped) for several more batch cycles. A deleted file's blocks and page cache
+   * stay allocated while it is mapped, so every cycle's new Base was written to page cache pages
+   * taken fresh from the free memory, which on this VM kind costs 3-11 us per 4 KB page on its
+   * first touch: the 67 MB Base of 1 M keys spent 140-150 ms in {@code write} calls, against 25-35
+   * ms once the retired Base's pages were free for reuse (docs/PERFORMANCE.md), and a disk could
+   * fill up with deleted Bases. Unmapping while a thread reads the mapping would crash the JVM, hence
+   * the count of reads in progress.
+   */
   @Override
   public void close() {
-    // A mapped buffer is unmapped by the GC; nothing else to release.
+    if (closed.compareAndSet(false, true)) {
+      release();
+    }
+  }
+
+  /** Counts a read of the mapping in; throws {@link ClosedException} once it is released. */
+  private void retain() {
+    while (true) {
+      int n = users.get();
+      if (n == 0) {
+        throw new ClosedException(file);
+      }
+      if (users.compareAndSet(n, n + 1)) {
+        return;
+      }
+    }
+  }
+
+  /** Counts a read out (or the owner's hold); the last one out releases the mapping. */
+  private void release() {
+    if (users.decrementAndGet() == 0) {
+      Unmapper.unmap(map);
+    }
+  }
+
+  /** A read of a Base that was {@linkplain #close closed} before the read began. */
+  static final class ClosedException extends RuntimeException {
+    ClosedException(Path file) {
+      super("the Base " + file + " is closed (its version was retired)", null, false, false);
+    }
+  }
+
+  /**
+   * Releases a mapping at once, through the JDK's own cleaner ({@code sun.misc.Unsafe.invokeCleaner},
+   * module {@code jdk.unsupported}). Where that is not available, the mapping is left to the GC, as
+   * before.
+   */
+  private static final class Unmapper {
+    private static final java.lang.invoke.MethodHandle INVOKE_CLEANER = find();
+
+    private static java.lang.invoke.MethodHandle find() {
+      try {
+        Class<?> unsafeClass = Class.forName("sun.misc.Unsafe");
+        java.lang.reflect.Field f = unsafeClass.getDeclaredField("theUnsafe");
+        f.setAccessible(true);
+        Object unsafe = f.get(null);
+        return java.lang.invoke.MethodHandles.lookup()
+            .findVirtual(unsafeClass, "invokeCleaner",
+                java.lang.invoke.MethodType.methodType(void.class, ByteBuffer.class))
+            .bindTo(unsafe);
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        org.slf4j.LoggerFactory.getLogger(BaseFile.class).info("retired Bases are unmapped by the GC, not at once: {}",
+            e.toString());
+        return null;
+      }
+    }
+
+    static void unmap(MappedByteBuffer map) {
+      if (INVOKE_CLEANER == null) {
+        return;
+      }
+      try {
+        INVOKE_CLEANER.invokeExact((ByteBuffer) map);
+      } catch (Throwable e) {
+        org.slf4j.LoggerFactory.getLogger(BaseFile.class).warn("could not unmap a Base; the GC will", e);
+      }
+    }
   }
 }

@@ -130,6 +130,12 @@ final class ClosedRun {
     try (BaseFile.Writer w = BaseFile.Writer.begin(dir.resolve(name), program, Cut.of(position), keys)) {
       new RunMerger(program, RunMerger.MIN_READ_BUFFER).merge(cursors, new FromHorizon(w, horizon, program));
       w.finish();
+    } finally {
+      for (GroupCursor c : cursors) {
+        if (c != null) {
+          c.close();
+        }
+      }
     }
     return open(dir.resolve(name), program);
   }

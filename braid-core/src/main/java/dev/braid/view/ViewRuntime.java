@@ -377,7 +377,14 @@ final class ViewRuntime {
       if (d == null) {
         continue; // swapped out between the two reads; the next current has a Delta
       }
-      return merged(v, d, kb, from, to, withAsOf);
+      try {
+        return merged(v, d, kb, from, to, withAsOf);
+      } catch (BaseFile.ClosedException e) {
+        if (v == current) {
+          throw e; // a current version's Base is never closed: not a race to retry
+        }
+        // swapped out and retired (keep: 0) between reading current and its Base: read the new one
+      }
     }
   }
 
@@ -386,12 +393,25 @@ final class ViewRuntime {
    * the view (the changes feed). Each Delta partition is read under its read lock.
    */
   java.util.Set<String> keys() {
-    Version v;
-    Delta d;
-    do {
+    while (true) {
+      Version v = current;
+      try {
+        return keys(v);
+      } catch (BaseFile.ClosedException e) {
+        if (v == current) {
+          throw e; // a current version's Base is never closed: not a race to retry
+        }
+      }
+    }
+  }
+
+  private java.util.Set<String> keys(Version first) {
+    Version v = first;
+    Delta d = v.delta;
+    while (d == null) { // swapped out between the two reads; the next current has a Delta
       v = current;
       d = v.delta;
-    } while (d == null);
+    }
     // Sized for the largest part at least (rehashing a million Strings was a tenth of a pass): the
     // parts share most of their keys, so their sum would be many times too large; but the Delta's
     // partitions of a view grouped by the stream's key hold disjoint keys, so theirs is summed.
@@ -860,6 +880,9 @@ final class ViewRuntime {
       }
     }
     for (Version v : retire) {
+      if (v.base != null) {
+        v.base.close(); // unmapped once reads in progress end (see BaseFile.close: why)
+      }
       if (v.baseFileName != null) {
         try {
           Files.deleteIfExists(dir.resolve(v.baseFileName));

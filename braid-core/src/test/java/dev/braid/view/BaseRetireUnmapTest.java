@@ -1,0 +1,180 @@
+package dev.braid.view;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.braid.Braid;
+import dev.braid.event.FieldType;
+import dev.braid.log.Cut;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A closed Base lets go of its mapping once the reads in progress end, and a retired version's
+ * Base is closed: its file is neither mapped nor kept on disk afterwards, while reads racing with
+ * the retirement still answer right. Mappings are checked in {@code /proc/self/maps} (Linux).
+ */
+class BaseRetireUnmapTest {
+
+  @TempDir
+  Path dir;
+
+  private static ViewProgram countProgram() {
+    StreamSpec stream = StreamSpec.builder("tx").partitions(1).key("user").time("ts")
+        .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build();
+    return new ViewProgram(ViewSpec.builder("v").from("tx").groupBy("user").aggregate("n", "count").build(),
+        stream.schema());
+  }
+
+  private static List<String> mapsLines(String fragment) throws IOException {
+    return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains(fragment)).toList();
+  }
+
+  private static Path writeBase(Path base, ViewProgram p, int keys) throws IOException {
+    long[] row = new long[p.longWidth];
+    List<byte[]> sorted = new ArrayList<>(); // in the order cursors check (RunFileDescriptor's)
+    for (int i = 0; i < keys; i++) {
+      sorted.add(String.format("user-%05d", i).getBytes(StandardCharsets.UTF_8));
+    }
+    sorted.sort((a, b) -> RunFileDescriptor.compareKeys(GroupTable.hash(a, a.length), a, 0, a.length,
+        GroupTable.hash(b, b.length), b, 0, b.length));
+    try (BaseFile.Writer w = BaseFile.Writer.begin(base, p, Cut.of(keys), keys)) {
+      for (byte[] k : sorted) {
+        int i = Integer.parseInt(new String(k, StandardCharsets.UTF_8).substring(5));
+        w.beginKey(k, 0, k.length, GroupTable.hash(k, k.length));
+        row[0] = i + 1;
+        w.window(0L, row, 0, new Object[0], 0);
+        w.endKey();
+      }
+      w.finish();
+    }
+    return base;
+  }
+
+  @Test
+  void shouldKeepTheMappingForAReadInProgressAndReleaseItAfter() throws Exception {
+    assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
+    ViewProgram p = countProgram();
+    Path file = writeBase(dir.resolve("v1.base"), p, 200);
+    BaseFile base = BaseFile.open(file);
+    byte[] k = "user-00042".getBytes(StandardCharsets.UTF_8);
+    long[] seen = {-1};
+
+    boolean found = base.lookup(k, k.length, (window, buffer, offset, length) -> {
+      base.close(); // while this read is in progress
+      assertThat(mapsLines(file.toString())).as("still mapped inside the read").isNotEmpty();
+      long[] longs = new long[p.longWidth];
+      p.readRow(new ByteBufferDataInput().reset(buffer, offset, offset + length), longs, 0, new Object[1], 0,
+          p.scratch());
+      seen[0] = longs[0];
+    });
+
+    assertThat(found).isTrue();
+    assertThat(seen[0]).isEqualTo(43);
+    assertThat(mapsLines(file.toString())).as("unmapped once the read ended").isEmpty();
+    assertThatThrownBy(() -> base.lookup(k, k.length, (w, b, o, l) -> { }))
+        .isInstanceOf(BaseFile.ClosedException.class).hasMessageContaining(file.toString());
+    assertThatThrownBy(() -> base.forEachKey(key -> { })).isInstanceOf(BaseFile.ClosedException.class);
+    base.close(); // again: nothing happens
+  }
+
+  @Test
+  void shouldKeepTheMappingWhileACursorIsOpen() throws Exception {
+    assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
+    Path file = writeBase(dir.resolve("v1.base"), countProgram(), 300);
+    BaseFile base = BaseFile.open(file);
+    GroupCursor c = base.cursor();
+    base.close();
+
+    int keys = 0;
+    while (c.nextKey()) {
+      while (c.nextWindow()) {
+        assertThat(c.stateLength()).isPositive();
+      }
+      keys++;
+    }
+
+    assertThat(keys).isEqualTo(300);
+    assertThat(mapsLines(file.toString())).as("mapped while the cursor is open").isNotEmpty();
+    c.close();
+    c.close();
+    assertThat(mapsLines(file.toString())).as("unmapped once the cursor closed").isEmpty();
+    assertThatThrownBy(base::cursor).isInstanceOf(BaseFile.ClosedException.class);
+  }
+
+  @Test
+  void shouldUnmapAndDeleteRetiredBasesWhileReadsRaceWithTheSwaps() throws Exception {
+    assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("clicks").partitions(2).key("user").time("ts")
+            .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
+        .view(ViewSpec.builder("per_user").from("clicks").groupBy("user").aggregate("n", "count").keep(0).build())
+        .build();
+    int users = 300;
+    try (Braid b = Braid.open(dir, spec)) {
+      List<Map<String, Object>> events = new ArrayList<>();
+      for (int i = 0; i < users * 5; i++) {
+        events.add(Map.of("user", "user-" + (i % users), "ts", 1_700_000_000_000L + i));
+      }
+      assertThat(b.ingest("clicks", events).accepted()).isEqualTo(events.size());
+      while (!Long.valueOf(5).equals(b.get("per_user", "user-" + (users - 1)).values().get("n"))) {
+        Thread.sleep(5);
+      }
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      AtomicLong reads = new AtomicLong();
+      List<Thread> readers = new ArrayList<>();
+      for (int t = 0; t < 2; t++) {
+        Random rnd = new Random(t);
+        Thread r = new Thread(() -> {
+          try {
+            while (!stop.get()) {
+              String user = "user-" + rnd.nextInt(users);
+              Object n = b.get("per_user", user).values().get("n");
+              if (!Long.valueOf(5).equals(n)) {
+                throw new AssertionError(user + " read " + n + ", not 5");
+              }
+              reads.incrementAndGet();
+            }
+          } catch (Throwable e) {
+            failure.compareAndSet(null, e);
+          }
+        });
+        r.start();
+        readers.add(r);
+      }
+      for (int cycle = 0; cycle < 12; cycle++) {
+        b.runBatch("per_user");
+      }
+      stop.set(true);
+      for (Thread r : readers) {
+        r.join();
+      }
+
+      assertThat(failure.get()).as("a read failed").isNull();
+      assertThat(reads.get()).isPositive();
+      Path viewDir = dir.resolve("views").resolve("per_user");
+      assertThat(mapsLines(viewDir.toString()).stream().filter(l -> l.contains(".base")).toList())
+          .as("only the current version's Base is mapped").hasSize(1);
+      try (var files = Files.list(viewDir)) {
+        assertThat(files.filter(f -> f.getFileName().toString().endsWith(".base")).count())
+            .as("Base files left on disk").isEqualTo(1);
+      }
+    }
+  }
+}
