@@ -960,9 +960,10 @@ final class BaseFile implements AutoCloseable {
    * referenced (and mapped) for several more batch cycles. A deleted file's blocks and page cache
    * stay allocated while it is mapped, so every cycle's new Base was written to page cache pages
    * taken fresh from the free memory, which on this VM kind costs 3-11 us per 4 KB page on its
-   * first touch: the 67 MB Base of 1 M keys spent 140-150 ms in {@code write} calls, against 25-35
-   * ms once the retired Base's pages were free for reuse (docs/PERFORMANCE.md), and a disk could
-   * fill up with deleted Bases. Unmapping while a thread reads the mapping would crash the JVM, hence
+   * first touch: a batch cycle writing the 67 MB Base of 1 M keys spent 90-110 ms in the entries'
+   * {@code write} calls and 26-39 ms in each half of the index's, against 13-20 and 9-15 ms once
+   * the retired Bases' pages were free for reuse (docs/PERFORMANCE.md, "Thirteenth session"); and a
+   * disk could fill up with deleted Bases. Unmapping while a thread reads the mapping would crash the JVM, hence
    * the count of reads in progress.
    */
   @Override
