@@ -98,6 +98,10 @@ public interface Aggregation {
   /** Writes the accumulator in this aggregation's binary form (never Java serialization). */
   void write(AccumulatorState s, DataOutput out) throws IOException;
 
-  /** Reads an accumulator written by {@link #write} into {@code s}, replacing what it held. */
+  /**
+   * Reads an accumulator written by {@link #write} into {@code s}, replacing what it held. {@code in}
+   * may read a memory-mapped file that is released after the call: copy what you need, and keep no
+   * reference to {@code in}.
+   */
   void read(AccumulatorState s, DataInput in) throws IOException;
 }

@@ -6,6 +6,10 @@ import dev.braid.log.SyncBehind;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
@@ -22,6 +26,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The immutable, on-disk Base of a version: every group's accumulators over {@code [0, cut)}, with a
@@ -55,6 +61,7 @@ import java.util.zip.CRC32C;
  */
 final class BaseFile implements AutoCloseable {
 
+  private static final Logger LOG = LoggerFactory.getLogger(BaseFile.class);
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'B', 'A', 'S'};
   static final int VERSION = 1;
   static final int HEADER_LENGTH = 64;
@@ -91,9 +98,11 @@ final class BaseFile implements AutoCloseable {
 
   /**
    * Writes the groups of {@code tables} (whose keys must be disjoint: each key in one table only)
-   * to {@code target} atomically through a {@link Writer}; returns what was written.
+   * to {@code target} atomically through a {@link Writer}; returns what was written. {@code helper},
+   * if not null, builds half the index (see {@link Writer#finish(Executor)}).
    */
-  static Written write(Path target, ViewProgram program, Cut cut, GroupTable[] tables) throws IOException {
+  static Written write(Path target, ViewProgram program, Cut cut, GroupTable[] tables, Executor helper)
+      throws IOException {
     long keys = 0;
     for (GroupTable t : tables) {
       keys += t.keyCount();
@@ -108,7 +117,7 @@ final class BaseFile implements AutoCloseable {
           w.endKey();
         }
       }
-      return w.finish();
+      return w.finish(helper);
     }
   }
 
@@ -151,7 +160,7 @@ final class BaseFile implements AutoCloseable {
      */
     private static final long SYNC_BEHIND = 16L << 20;
     /** An index is placed a range of 2^this slots (8 KiB) at a time (see {@link #writeIndex}). */
-    static final int RANGE_SLOT_BITS = 10;
+    private static final int RANGE_SLOT_BITS = 10;
 
     private final Path target;
     private final Path tmp;
@@ -400,7 +409,7 @@ final class BaseFile implements AutoCloseable {
       index.offsets();
       inHalves(helper, index::sort);
       inHalves(helper, index::place);
-      index.placeSetAside();
+      index.placeSetAside(); // and lets go of the entries and their sorted copy: only the slots are written
       entries = null;
       long half = (long) slotCount * 4; // bytes: the slot array's first or second half
       int[] crcs = new int[2];
@@ -496,7 +505,7 @@ final class BaseFile implements AutoCloseable {
   static final class Index {
 
     /** Every key's (hash, entry position), as the writer kept them. */
-    private final int[] entries;
+    private int[] entries;
     private final int keys;
     private final int mask;
     private final int shift;
@@ -506,7 +515,7 @@ final class BaseFile implements AutoCloseable {
     /** Keys per range: of half 0 at [r], of half 1 at [ranges + r]; then where each half's next key of range r goes. */
     private final int[] next;
     /** The entries in order of their home's range. */
-    private final int[] sorted;
+    private int[] sorted;
     /** The table: (hash, entry position) per slot, position 0 = empty. */
     final int[] slots;
     /** Indices into {@link #sorted} of the keys whose probe left their region, per region. */
@@ -607,7 +616,10 @@ final class BaseFile implements AutoCloseable {
       list[setAsideCount[region]++] = k;
     }
 
-    /** Places the keys set aside, region 0's first, probing on from their home as usual (and round). */
+    /**
+     * Places the keys set aside, region 0's first, probing on from their home as usual (and round);
+     * then drops the entries and their sorted copy.
+     */
     void placeSetAside() {
       int[] s = sorted;
       int[] t = slots;
@@ -623,6 +635,8 @@ final class BaseFile implements AutoCloseable {
           t[2 * slot + 1] = s[2 * k + 1];
         }
       }
+      entries = null;
+      sorted = null;
     }
   }
 
@@ -1006,21 +1020,19 @@ final class BaseFile implements AutoCloseable {
    * before.
    */
   private static final class Unmapper {
-    private static final java.lang.invoke.MethodHandle INVOKE_CLEANER = find();
+    private static final MethodHandle INVOKE_CLEANER = find();
 
-    private static java.lang.invoke.MethodHandle find() {
+    private static MethodHandle find() {
       try {
         Class<?> unsafeClass = Class.forName("sun.misc.Unsafe");
-        java.lang.reflect.Field f = unsafeClass.getDeclaredField("theUnsafe");
+        Field f = unsafeClass.getDeclaredField("theUnsafe");
         f.setAccessible(true);
         Object unsafe = f.get(null);
-        return java.lang.invoke.MethodHandles.lookup()
-            .findVirtual(unsafeClass, "invokeCleaner",
-                java.lang.invoke.MethodType.methodType(void.class, ByteBuffer.class))
+        return MethodHandles.lookup()
+            .findVirtual(unsafeClass, "invokeCleaner", MethodType.methodType(void.class, ByteBuffer.class))
             .bindTo(unsafe);
       } catch (ReflectiveOperationException | RuntimeException e) {
-        org.slf4j.LoggerFactory.getLogger(BaseFile.class).info("retired Bases are unmapped by the GC, not at once: {}",
-            e.toString());
+        LOG.info("retired Bases are unmapped by the GC, not at once: {}", e.toString());
         return null;
       }
     }
@@ -1032,7 +1044,7 @@ final class BaseFile implements AutoCloseable {
       try {
         INVOKE_CLEANER.invokeExact((ByteBuffer) map);
       } catch (Throwable e) {
-        org.slf4j.LoggerFactory.getLogger(BaseFile.class).warn("could not unmap a Base; the GC will", e);
+        LOG.warn("could not unmap a Base; the GC will", e);
       }
     }
   }

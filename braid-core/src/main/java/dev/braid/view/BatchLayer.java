@@ -269,9 +269,8 @@ final class BatchLayer {
       awaitAll(tasks);
       long folded = System.nanoTime();
       boolean inMemory = !spilled && (partitions == 1 || isKeyPartitioned(program) || reserved.get() <= budget / 2);
-      int[] merges = new int[1];
-      BaseFile.Written written = inMemory ? writeFromMemory(cut, base) : writeFromRuns(cut, base, pool, merges);
-      return new Stats(written, counters.runsWritten().get(), bytesSpilled.get(), merges[0],
+      Written written = inMemory ? new Written(writeFromMemory(cut, base, pool), 0) : writeFromRuns(cut, base, pool);
+      return new Stats(written.base(), counters.runsWritten().get(), bytesSpilled.get(), written.merges(),
           peakReserved.get(), folded - started, System.nanoTime() - folded, 0);
     } finally {
       cancelled = true;
@@ -1567,7 +1566,10 @@ final class BatchLayer {
   // Writing the Base
   // ---------------------------------------------------------------------------------------------
 
-  private BaseFile.Written writeFromMemory(Cut cut, Path base) throws IOException {
+  /** A Base written, and how many intermediate merges of runs it took. */
+  private record Written(BaseFile.Written base, int merges) {}
+
+  private BaseFile.Written writeFromMemory(Cut cut, Path base, ExecutorService pool) throws IOException {
     List<Held> list = new ArrayList<>(held);
     held.clear();
     list.sort(Comparator.comparingInt(Held::partition));
@@ -1578,15 +1580,11 @@ final class BatchLayer {
     if (tables.length > 1 && !isKeyPartitioned(program)) {
       tables = new GroupTable[] {mergeAll(program, tables)};
     }
-    return BaseFile.write(base, program, cut, tables);
+    return BaseFile.write(base, program, cut, tables, pool);
   }
 
-  /**
-   * Spills what is still in memory, then merges every run into the Base; sets {@code merges[0]} to
-   * the number of intermediate merges.
-   */
-  private BaseFile.Written writeFromRuns(Cut cut, Path base, ExecutorService pool, int[] merges)
-      throws IOException, InterruptedException {
+  /** Spills what is still in memory, then merges every run into the Base. */
+  private Written writeFromRuns(Cut cut, Path base, ExecutorService pool) throws IOException, InterruptedException {
     List<Future<?>> spills = new ArrayList<>();
     Held h;
     while ((h = held.poll()) != null) {
@@ -1607,9 +1605,7 @@ final class BatchLayer {
     RunMerger merger = new RunMerger(program, budget);
     try (BaseFile.Writer w = BaseFile.Writer.begin(base, program, cut, expectedKeys)) {
       merger.mergeAll(all, w, () -> newRunPath("merge"));
-      BaseFile.Written written = w.finish(pool);
-      merges[0] = merger.intermediateMerges();
-      return written;
+      return new Written(w.finish(pool), merger.intermediateMerges());
     }
   }
 

@@ -120,14 +120,14 @@ final class ClosedRun {
   static ClosedRun merge(Path dir, String name, List<ClosedRun> runs, ViewProgram program, long horizon,
       long position) throws IOException {
     GroupCursor[] cursors = new GroupCursor[runs.size()];
-    for (int i = 0; i < cursors.length; i++) {
-      cursors[i] = runs.get(i).base.cursor();
-    }
     long keys = 0;
     for (ClosedRun r : runs) {
       keys += r.base.keyCount;
     }
     try (BaseFile.Writer w = BaseFile.Writer.begin(dir.resolve(name), program, Cut.of(position), keys)) {
+      for (int i = 0; i < cursors.length; i++) {
+        cursors[i] = runs.get(i).base.cursor();
+      }
       new RunMerger(program, RunMerger.MIN_READ_BUFFER).merge(cursors, new FromHorizon(w, horizon, program));
       w.finish();
     } finally {

@@ -395,8 +395,12 @@ final class ViewRuntime {
   java.util.Set<String> keys() {
     while (true) {
       Version v = current;
+      Delta d = v.delta;
+      if (d == null) {
+        continue; // swapped out between the two reads; the next current has a Delta
+      }
       try {
-        return keys(v);
+        return keys(v, d);
       } catch (BaseFile.ClosedException e) {
         if (v == current) {
           throw e; // a current version's Base is never closed: not a race to retry
@@ -405,13 +409,7 @@ final class ViewRuntime {
     }
   }
 
-  private java.util.Set<String> keys(Version first) {
-    Version v = first;
-    Delta d = v.delta;
-    while (d == null) { // swapped out between the two reads; the next current has a Delta
-      v = current;
-      d = v.delta;
-    }
+  private java.util.Set<String> keys(Version v, Delta d) {
     // Sized for the largest part at least (rehashing a million Strings was a tenth of a pass): the
     // parts share most of their keys, so their sum would be many times too large; but the Delta's
     // partitions of a view grouped by the stream's key hold disjoint keys, so theirs is summed.
@@ -730,12 +728,13 @@ final class ViewRuntime {
       String fileName = "v" + id + ".base";
       Version next;
       BatchLayer.Stats stats;
+      BaseFile base = null;
       try {
         Files.createDirectories(dir);
         BatchLayer batch =
             new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters);
         stats = batch.build(cut, dir.resolve(fileName), dir.resolve("v" + id + ".spill"));
-        BaseFile base = BaseFile.openWritten(dir.resolve(fileName), stats.base());
+        base = BaseFile.openWritten(dir.resolve(fileName), stats.base());
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);
         next.fromBatchCycle = true;
         next.baseSkipped = counters.errors().get();
@@ -748,10 +747,12 @@ final class ViewRuntime {
         await(speed.attach(next.delta, program), "attach version " + id);
       } catch (IOException e) {
         batchProgress = null;
+        closeQuietly(base);
         failVersion(id, cut, program, fileName, e.toString());
         throw new UncheckedIOException("batch cycle of view '" + name + "' failed writing its Base", e);
       } catch (RuntimeException e) {
         batchProgress = null;
+        closeQuietly(base);
         failVersion(id, cut, program, fileName, e.toString());
         throw e;
       }
@@ -858,6 +859,12 @@ final class ViewRuntime {
     }
   }
 
+  private static void closeQuietly(BaseFile base) {
+    if (base != null) {
+      base.close();
+    }
+  }
+
   private void retireOldBackups() {
     List<Version> retire = new ArrayList<>();
     int keep = current.program.spec.keep();
@@ -880,9 +887,7 @@ final class ViewRuntime {
       }
     }
     for (Version v : retire) {
-      if (v.base != null) {
-        v.base.close(); // unmapped once reads in progress end (see BaseFile.close: why)
-      }
+      closeQuietly(v.base); // unmapped once reads in progress end (see BaseFile.close: why)
       if (v.baseFileName != null) {
         try {
           Files.deleteIfExists(dir.resolve(v.baseFileName));
@@ -1148,7 +1153,9 @@ final class ViewRuntime {
         if (!rb.rollback) {
           buildBase(v, rb, program, file);
         }
+        BaseFile previous = v.base; // a backup's, open since it was current: checked again before it serves
         v.base = BaseFile.open(file);
+        closeQuietly(previous);
       }
       rb.phase = "replay";
       Delta delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut);
@@ -1396,8 +1403,10 @@ final class ViewRuntime {
     if (!rb.rollback && v.baseFileName != null) {
       deleteBaseFiles(v.id, v.baseFileName); // before the state says failed (the mapping outlives the file)
     }
+    BaseFile dropped;
     synchronized (this) {
       v.rebuild = null;
+      dropped = v.base;
       if (rb.rollback) {
         v.state = VersionState.BACKUP; // its Base stays for another try
         v.base = null;
@@ -1407,6 +1416,7 @@ final class ViewRuntime {
         v.base = null;
       }
     }
+    closeQuietly(dropped); // unmapped once reads in progress end (none should be: it never served)
     if (reason.startsWith("discarded")) {
       LOG.info("view '{}': version {} {}; version {} keeps serving", name, v.id, reason, current.id);
     } else {

@@ -38,7 +38,8 @@ class BaseFileIndexTest {
     return LongStream.range(0, 12 * Long.getLong("braid.soak", 1));
   }
 
-  private static ViewProgram countProgram() {
+  /** A view of {@code count} by a string key: the program the Base tests of this package write with. */
+  static ViewProgram countProgram() {
     StreamSpec stream = StreamSpec.builder("tx").partitions(1).key("user").time("ts")
         .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build();
     return new ViewProgram(ViewSpec.builder("v").from("tx").groupBy("user").aggregate("n", "count").build(),
@@ -118,6 +119,51 @@ class BaseFileIndexTest {
       for (byte[] k : absent) {
         assertThat(f.lookup(k, k.length, (window, buffer, offset, length) -> { }))
             .as("seed %d, absent key %s", seed, new String(k, StandardCharsets.UTF_8)).isFalse();
+      }
+    }
+  }
+
+  /**
+   * Tables of one slot range (a few keys) and of hundreds: on two threads, on one, and with a helper
+   * that refuses the task (a pool shutting down), the same bytes, and every key found.
+   */
+  @ParameterizedTest(name = "{0} keys")
+  @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2, 9, 300, 70_000})
+  void shouldBuildTheSameIndexOnOneThreadOrTwoAtAnySize(int count, @TempDir Path dir) throws Exception {
+    ViewProgram p = countProgram();
+    long[] row = new long[p.longWidth];
+    List<byte[]> keys = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      keys.add(("k" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    ExecutorService helper = Executors.newSingleThreadExecutor();
+    java.util.concurrent.Executor refusing = task -> {
+      throw new java.util.concurrent.RejectedExecutionException("shutting down");
+    };
+    List<Path> files = List.of(dir.resolve("one.base"), dir.resolve("two.base"), dir.resolve("refused.base"));
+    try {
+      for (Path file : files) {
+        try (BaseFile.Writer w = BaseFile.Writer.begin(file, p, Cut.of(count), 16)) {
+          for (int i = 0; i < count; i++) {
+            byte[] k = keys.get(i);
+            w.beginKey(k, 0, k.length, GroupTable.hash(k, k.length));
+            row[0] = i + 1;
+            w.window(0L, row, 0, new Object[0], 0);
+            w.endKey();
+          }
+          w.finish(file == files.get(0) ? null : file == files.get(1) ? helper : refusing);
+        }
+      }
+    } finally {
+      helper.shutdown();
+    }
+    byte[] one = Files.readAllBytes(files.get(0));
+    assertThat(Files.readAllBytes(files.get(1))).as("two threads").isEqualTo(one);
+    assertThat(Files.readAllBytes(files.get(2))).as("a helper that refused").isEqualTo(one);
+    try (BaseFile f = BaseFile.open(files.get(1))) {
+      for (byte[] k : keys) {
+        assertThat(f.lookup(k, k.length, (window, buffer, offset, length) -> { }))
+            .as("key %s", new String(k, StandardCharsets.UTF_8)).isTrue();
       }
     }
   }

@@ -3,11 +3,8 @@ package dev.braid.view;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.braid.event.FieldType;
 import dev.braid.log.CorruptLogException;
 import dev.braid.log.Cut;
-import dev.braid.spec.StreamSpec;
-import dev.braid.spec.ViewSpec;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -26,15 +23,8 @@ class BaseFileOpenWrittenTest {
   @TempDir
   Path dir;
 
-  private static ViewProgram countProgram() {
-    StreamSpec stream = StreamSpec.builder("tx").partitions(1).key("user").time("ts")
-        .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build();
-    return new ViewProgram(ViewSpec.builder("v").from("tx").groupBy("user").aggregate("n", "count").build(),
-        stream.schema());
-  }
-
   private BaseFile.Written write(Path base, int keys, long countOffset) throws Exception {
-    ViewProgram p = countProgram();
+    ViewProgram p = BaseFileIndexTest.countProgram();
     long[] row = new long[p.longWidth];
     try (BaseFile.Writer w = BaseFile.Writer.begin(base, p, Cut.of(keys), 16)) {
       for (int i = 0; i < keys; i++) {
@@ -49,7 +39,7 @@ class BaseFileOpenWrittenTest {
   }
 
   private static long count(BaseFile f, String key) throws Exception {
-    ViewProgram p = countProgram();
+    ViewProgram p = BaseFileIndexTest.countProgram();
     byte[] k = key.getBytes(StandardCharsets.UTF_8);
     long[] found = {-1};
     f.lookup(k, k.length, (window, buffer, offset, length) -> {

@@ -34,13 +34,6 @@ class BaseRetireUnmapTest {
   @TempDir
   Path dir;
 
-  private static ViewProgram countProgram() {
-    StreamSpec stream = StreamSpec.builder("tx").partitions(1).key("user").time("ts")
-        .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build();
-    return new ViewProgram(ViewSpec.builder("v").from("tx").groupBy("user").aggregate("n", "count").build(),
-        stream.schema());
-  }
-
   private static List<String> mapsLines(String fragment) throws IOException {
     return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains(fragment)).toList();
   }
@@ -69,7 +62,7 @@ class BaseRetireUnmapTest {
   @Test
   void shouldKeepTheMappingForAReadInProgressAndReleaseItAfter() throws Exception {
     assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
-    ViewProgram p = countProgram();
+    ViewProgram p = BaseFileIndexTest.countProgram();
     Path file = writeBase(dir.resolve("v1.base"), p, 200);
     BaseFile base = BaseFile.open(file);
     byte[] k = "user-00042".getBytes(StandardCharsets.UTF_8);
@@ -96,7 +89,7 @@ class BaseRetireUnmapTest {
   @Test
   void shouldKeepTheMappingWhileACursorIsOpen() throws Exception {
     assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
-    Path file = writeBase(dir.resolve("v1.base"), countProgram(), 300);
+    Path file = writeBase(dir.resolve("v1.base"), BaseFileIndexTest.countProgram(), 300);
     BaseFile base = BaseFile.open(file);
     GroupCursor c = base.cursor();
     base.close();
