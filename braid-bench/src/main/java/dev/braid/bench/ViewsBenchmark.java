@@ -68,9 +68,10 @@ public final class ViewsBenchmark implements Callable<Integer> {
       description = "Measured runs per figure; the table shows their median (default: ${DEFAULT-VALUE}).")
   int runs;
 
-  @Option(names = "--warmup", paramLabel = "N", defaultValue = "1",
-      description = "Unmeasured warm-up runs per figure (default: ${DEFAULT-VALUE}; Flink's warm-up job has at "
-          + "most 2,000,000 events).")
+  @Option(names = "--warmup", paramLabel = "N", defaultValue = "3",
+      description = "Unmeasured warm-up runs per figure, for every engine (default: ${DEFAULT-VALUE}: after one, "
+          + "Braid's batch cycles still got faster run by run as the JIT and the heap settled; Flink's warm-up job "
+          + "has at most 2,000,000 events).")
   int warmup;
 
   @Option(names = "--engines", paramLabel = "ENGINE", split = ",", defaultValue = ENGINES,
