@@ -5,11 +5,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.braid.Braid;
+import dev.braid.agg.AccumulatorState;
+import dev.braid.agg.AggInput;
+import dev.braid.agg.Aggregation;
+import dev.braid.agg.Aggregations;
 import dev.braid.event.FieldType;
 import dev.braid.log.Cut;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
+import java.io.DataInput;
+import java.io.DataOutput;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,6 +24,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -168,6 +176,118 @@ class BaseRetireUnmapTest {
         assertThat(files.filter(f -> f.getFileName().toString().endsWith(".base")).count())
             .as("Base files left on disk").isEqualTo(1);
       }
+    }
+  }
+
+  /**
+   * The built-in {@code count}, except that its {@link #read} can be held inside a Base lookup: the
+   * reader thread named {@link #HELD_THREAD} signals {@link #inside} and waits for {@link #release}
+   * in its next read.
+   */
+  static final class HeldCount implements Aggregation {
+    static final String HELD_THREAD = "held-reader";
+    static volatile CountDownLatch inside = new CountDownLatch(0);
+    static volatile CountDownLatch release = new CountDownLatch(0);
+    private final Aggregation count = Aggregations.create(Aggregations.parse("count"), FieldType.TIMESTAMP);
+
+    @Override
+    public int longSlots() {
+      return count.longSlots();
+    }
+
+    @Override
+    public void zero(AccumulatorState s) {
+      count.zero(s);
+    }
+
+    @Override
+    public void add(AccumulatorState s, AggInput in) {
+      count.add(s, in);
+    }
+
+    @Override
+    public void merge(AccumulatorState into, AccumulatorState from) {
+      count.merge(into, from);
+    }
+
+    @Override
+    public Object result(AccumulatorState s) {
+      return count.result(s);
+    }
+
+    @Override
+    public void write(AccumulatorState s, DataOutput out) throws IOException {
+      count.write(s, out);
+    }
+
+    @Override
+    public void read(AccumulatorState s, DataInput in) throws IOException {
+      if (Thread.currentThread().getName().equals(HELD_THREAD) && inside.getCount() > 0) {
+        inside.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      count.read(s, in); // from the mapping, after its version was retired meanwhile
+    }
+  }
+
+  @Test
+  void shouldKeepARetiredBaseMappedUntilTheReadInsideItEnds() throws Exception {
+    assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
+    try {
+      Aggregations.register("test_held_count", (type, params) -> new HeldCount());
+    } catch (IllegalArgumentException alreadyRegistered) {
+      // another test of this JVM did
+    }
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("clicks").partitions(2).key("user").time("ts")
+            .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
+        .view(ViewSpec.builder("per_user").from("clicks").groupBy("user").aggregate("n", "test_held_count(ts)")
+            .keep(0).build())
+        .build();
+    try (Braid b = Braid.open(dir, spec)) {
+      List<Map<String, Object>> events = new ArrayList<>();
+      for (int i = 0; i < 7; i++) {
+        events.add(Map.of("user", "u1", "ts", 1_700_000_000_000L + i));
+      }
+      b.ingest("clicks", events);
+      b.runBatch("per_user"); // version 2: all 7 in its Base
+      assertThat(b.get("per_user", "u1").values().get("n")).isEqualTo(7L);
+      Path viewDir = dir.resolve("views").resolve("per_user");
+      String firstBase;
+      try (var files = Files.list(viewDir)) {
+        firstBase = files.filter(f -> f.getFileName().toString().endsWith(".base")).findFirst().orElseThrow()
+            .toString();
+      }
+      HeldCount.inside = new CountDownLatch(1);
+      HeldCount.release = new CountDownLatch(1);
+      AtomicReference<Object> answer = new AtomicReference<>();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Thread reader = new Thread(() -> {
+        try {
+          answer.set(b.get("per_user", "u1").values().get("n"));
+        } catch (Throwable e) {
+          failure.set(e);
+        }
+      }, HeldCount.HELD_THREAD);
+      reader.start();
+      assertThat(HeldCount.inside.await(20, TimeUnit.SECONDS)).as("the read reached the Base").isTrue();
+
+      b.runBatch("per_user"); // version 3 current; version 2 retired (keep: 0) while the read is inside its Base
+
+      assertThat(Files.exists(Path.of(firstBase))).as("the retired Base's file is deleted").isFalse();
+      assertThat(mapsLines(firstBase)).as("but stays mapped while the read is inside it").isNotEmpty();
+      HeldCount.release.countDown();
+      reader.join(20_000);
+      assertThat(failure.get()).isNull();
+      assertThat(answer.get()).isEqualTo(7L);
+      assertThat(mapsLines(firstBase)).as("unmapped once the read ended").isEmpty();
+      assertThat(b.get("per_user", "u1").values().get("n")).isEqualTo(7L);
+    } finally {
+      HeldCount.release.countDown();
     }
   }
 }
