@@ -78,6 +78,24 @@ class CorruptFileServerTest {
     assertThat(braid.post("/v1/streams/visits/events", visits.append("]").toString()).statusCode()).isEqualTo(200);
   }
 
+  /** How many of the first {@code n} events of {@link #ingest} are of product {@code p}. */
+  private static long productEvents(int p, int n) {
+    return java.util.stream.IntStream.range(0, n).filter(i -> i % 7 == p).count();
+  }
+
+  /** The values of {@code key} once its count {@code n} is {@code count} (within 20 s). */
+  private JsonNode awaitCount(String view, String key, long count) throws Exception {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+    while (true) {
+      JsonNode v = braid.values(view, key);
+      if (v.path("n").asLong() == count) {
+        return v;
+      }
+      assertThat(System.nanoTime()).as("%s/%s reaches n = %d (now %s)", view, key, count, v).isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+
   private static void flipByte(Path file, long position) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
@@ -99,7 +117,8 @@ class CorruptFileServerTest {
     ingest(200);
     assertThat(braid.post("/v1/views/revenue/batch", "").statusCode()).isEqualTo(200);
     ingest(50); // some events after the cut: the Delta holds them
-    JsonNode before = braid.values("revenue", "p3");
+    // The ingest answers once the events are in the log; the speed layer applies them a moment later.
+    JsonNode before = awaitCount("revenue", "p3", productEvents(3, 200) + productEvents(3, 50));
     JsonNode busiest = braid.values("busiest", "p3");
     braid.close();
     Path base = files(dir.resolve("views").resolve("revenue"), ".base").get(0);
