@@ -216,13 +216,6 @@ final class BaseFile implements AutoCloseable {
       return (int) Long.highestOneBit(want - 1) << 1;
     }
 
-    long keys() {
-      return keys;
-    }
-
-    long groups() {
-      return groups;
-    }
 
     @Override
     public void beginKey(byte[] key, int off, int len, int hash) {

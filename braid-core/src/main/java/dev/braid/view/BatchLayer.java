@@ -269,8 +269,8 @@ final class BatchLayer {
       awaitAll(tasks);
       long folded = System.nanoTime();
       boolean inMemory = !spilled && (partitions == 1 || isKeyPartitioned(program) || reserved.get() <= budget / 2);
-      Written written = inMemory ? new Written(writeFromMemory(cut, base, pool), 0) : writeFromRuns(cut, base, pool);
-      return new Stats(written.base(), counters.runsWritten().get(), bytesSpilled.get(), written.merges(),
+      Built built = inMemory ? new Built(writeFromMemory(cut, base, pool), 0) : writeFromRuns(cut, base, pool);
+      return new Stats(built.base(), counters.runsWritten().get(), bytesSpilled.get(), built.merges(),
           peakReserved.get(), folded - started, System.nanoTime() - folded, 0);
     } finally {
       cancelled = true;
@@ -1567,7 +1567,7 @@ final class BatchLayer {
   // ---------------------------------------------------------------------------------------------
 
   /** A Base written, and how many intermediate merges of runs it took. */
-  private record Written(BaseFile.Written base, int merges) {}
+  private record Built(BaseFile.Written base, int merges) {}
 
   private BaseFile.Written writeFromMemory(Cut cut, Path base, ExecutorService pool) throws IOException {
     List<Held> list = new ArrayList<>(held);
@@ -1584,7 +1584,7 @@ final class BatchLayer {
   }
 
   /** Spills what is still in memory, then merges every run into the Base. */
-  private Written writeFromRuns(Cut cut, Path base, ExecutorService pool) throws IOException, InterruptedException {
+  private Built writeFromRuns(Cut cut, Path base, ExecutorService pool) throws IOException, InterruptedException {
     List<Future<?>> spills = new ArrayList<>();
     Held h;
     while ((h = held.poll()) != null) {
@@ -1605,7 +1605,7 @@ final class BatchLayer {
     RunMerger merger = new RunMerger(program, budget);
     try (BaseFile.Writer w = BaseFile.Writer.begin(base, program, cut, expectedKeys)) {
       merger.mergeAll(all, w, () -> newRunPath("merge"));
-      return new Written(w.finish(pool), merger.intermediateMerges());
+      return new Built(w.finish(pool), merger.intermediateMerges());
     }
   }
 

@@ -747,12 +747,12 @@ final class ViewRuntime {
         await(speed.attach(next.delta, program), "attach version " + id);
       } catch (IOException e) {
         batchProgress = null;
-        closeQuietly(base);
+        closeIfOpen(base);
         failVersion(id, cut, program, fileName, e.toString());
         throw new UncheckedIOException("batch cycle of view '" + name + "' failed writing its Base", e);
       } catch (RuntimeException e) {
         batchProgress = null;
-        closeQuietly(base);
+        closeIfOpen(base);
         failVersion(id, cut, program, fileName, e.toString());
         throw e;
       }
@@ -859,7 +859,7 @@ final class ViewRuntime {
     }
   }
 
-  private static void closeQuietly(BaseFile base) {
+  private static void closeIfOpen(BaseFile base) {
     if (base != null) {
       base.close();
     }
@@ -887,7 +887,7 @@ final class ViewRuntime {
       }
     }
     for (Version v : retire) {
-      closeQuietly(v.base); // unmapped once reads in progress end (see BaseFile.close: why)
+      closeIfOpen(v.base); // unmapped once reads in progress end (see BaseFile.close: why)
       if (v.baseFileName != null) {
         try {
           Files.deleteIfExists(dir.resolve(v.baseFileName));
@@ -1155,7 +1155,7 @@ final class ViewRuntime {
         }
         BaseFile previous = v.base; // a backup's, open since it was current: checked again before it serves
         v.base = BaseFile.open(file);
-        closeQuietly(previous);
+        closeIfOpen(previous);
       }
       rb.phase = "replay";
       Delta delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut);
@@ -1416,7 +1416,7 @@ final class ViewRuntime {
         v.base = null;
       }
     }
-    closeQuietly(dropped); // unmapped once reads in progress end (none should be: it never served)
+    closeIfOpen(dropped); // unmapped once reads in progress end (none should be: it never served)
     if (reason.startsWith("discarded")) {
       LOG.info("view '{}': version {} {}; version {} keeps serving", name, v.id, reason, current.id);
     } else {

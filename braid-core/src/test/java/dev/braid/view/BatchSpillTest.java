@@ -207,9 +207,9 @@ class BatchSpillTest {
     Path base = dir.resolve("v1.base");
     try (BaseFile.Writer w = BaseFile.Writer.begin(base, p, Cut.of(7), 16)) {
       new RunMerger(p, 1 << 20).mergeAll(List.of(a, b), w, () -> dir.resolve("m.run"));
-      w.finish();
-      assertThat(w.keys()).isEqualTo(500);
-      assertThat(w.groups()).isEqualTo(1500);
+      BaseFile.Written written = w.finish();
+      assertThat(written.keys()).isEqualTo(500);
+      assertThat(written.groups()).isEqualTo(1500);
     }
     assertThat(a.path()).doesNotExist();
     assertThat(b.path()).doesNotExist();
@@ -265,8 +265,7 @@ class BatchSpillTest {
     Path base = dir.resolve("v1.base");
     try (BaseFile.Writer w = BaseFile.Writer.begin(base, p, Cut.of(1), 1)) {
       new RunMerger(p, 1 << 20).mergeAll(List.of(ra, rb), w, () -> dir.resolve("m.run"));
-      w.finish();
-      assertThat(w.keys()).isEqualTo(2);
+      assertThat(w.finish().keys()).isEqualTo(2);
     }
     BaseFile f = BaseFile.open(base);
     for (int i = 0; i < 2; i++) {
