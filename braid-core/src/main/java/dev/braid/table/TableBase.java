@@ -2,6 +2,7 @@ package dev.braid.table;
 
 import dev.braid.log.CorruptLogException;
 import dev.braid.log.Cut;
+import dev.braid.log.MappedFile;
 import dev.braid.log.SyncBehind;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -12,7 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
@@ -54,9 +57,11 @@ final class TableBase implements AutoCloseable {
   private final MappedByteBuffer hashes;
   private final MappedByteBuffer positions;
   private final long slotMask;
+  /** The mappings, shared by reads in progress and released once this Base is closed and they end. */
+  private final MappedFile mapped;
 
   private TableBase(Path file, Cut cut, long rows, long pushTime, MappedByteBuffer[] regions,
-      MappedByteBuffer hashes, MappedByteBuffer positions, long slots) {
+      MappedByteBuffer hashes, MappedByteBuffer positions, long slots, MappedFile mapped) {
     this.file = file;
     this.cut = cut;
     this.rows = rows;
@@ -65,6 +70,7 @@ final class TableBase implements AutoCloseable {
     this.hashes = hashes;
     this.positions = positions;
     this.slotMask = slots - 1;
+    this.mapped = mapped;
   }
 
   static int hash(byte[] key, int off, int len) {
@@ -120,6 +126,7 @@ final class TableBase implements AutoCloseable {
       }
       MappedByteBuffer hashes = ch.map(FileChannel.MapMode.READ_ONLY, indexPos, slots * 4);
       MappedByteBuffer positions = ch.map(FileChannel.MapMode.READ_ONLY, indexPos + slots * 4, slots * 8);
+      MappedFile mapped = shared(file, regions, hashes, positions);
       CRC32C crc = new CRC32C();
       for (int r = 0; r < regions.length; r++) {
         ByteBuffer d = regions[r].duplicate();
@@ -131,14 +138,48 @@ final class TableBase implements AutoCloseable {
       crc.update(hashes.duplicate());
       crc.update(positions.duplicate());
       if ((int) crc.getValue() != bodyCrc) {
+        mapped.close(); // a refused Base is unmapped at once: its file may be deleted or replaced next
         throw new CorruptLogException(file, dataStart, "table base body checksum mismatch");
       }
-      return new TableBase(file, Cut.of(cut), rows, pushTime, regions, hashes, positions, slots);
+      return new TableBase(file, Cut.of(cut), rows, pushTime, regions, hashes, positions, slots, mapped);
     }
   }
 
-  /** The position of {@code key}'s entry, or -1. Thread-safe (absolute reads only). */
-  long find(byte[] key, int len) {
+  /** A Base's mappings (data regions, the index's hashes and positions) as one {@link MappedFile}. */
+  private static MappedFile shared(Path file, MappedByteBuffer[] regions, MappedByteBuffer hashes,
+      MappedByteBuffer positions) {
+    List<ByteBuffer> all = new ArrayList<>(List.of(regions));
+    all.add(hashes);
+    all.add(positions);
+    return new MappedFile(file, all);
+  }
+
+  /** Reads the row of one entry of a Base; see {@link #read}. */
+  interface EntryReader<T> {
+    /** {@code row} spans the entry's row, {@code written} is its last-write millis. */
+    T read(long written, Bytes.Reader row);
+  }
+
+  /**
+   * The row of {@code key} as {@code entry} reads it, or null when the Base has no such key.
+   * {@code reader} is pointed at the mapping, which stays mapped until {@code entry} returns:
+   * {@code entry} must copy what it keeps (as {@link RowCodec#decode} does). Thread-safe with one
+   * {@code reader} per thread.
+   *
+   * @throws MappedFile.ClosedException when the Base was closed (its version retired) before the read began
+   */
+  <T> T read(byte[] key, Bytes.Reader reader, EntryReader<T> entry) {
+    mapped.retain();
+    try {
+      long at = find(key, key.length);
+      return at < 0 ? null : entry.read(row(at, reader), reader);
+    } finally {
+      mapped.release();
+    }
+  }
+
+  /** The position of {@code key}'s entry, or -1. The caller holds a read of the mapping. */
+  private long find(byte[] key, int len) {
     int hash = hash(key, 0, len);
     for (long s = hash & slotMask; ; s = (s + 1) & slotMask) {
       long pos = positions.getLong((int) (s * 8));
@@ -166,8 +207,11 @@ final class TableBase implements AutoCloseable {
     return true;
   }
 
-  /** Points {@code reader} at the row of the entry at {@code pos}; returns the row's last-write millis. */
-  long row(long pos, Bytes.Reader reader) {
+  /**
+   * Points {@code reader} at the row of the entry at {@code pos}; returns the row's last-write
+   * millis. The caller holds a read of the mapping.
+   */
+  private long row(long pos, Bytes.Reader reader) {
     ByteBuffer r = regions[(int) (pos / REGION)];
     int at = (int) (pos % REGION);
     int keyLen = r.getInt(at + 4);
@@ -182,9 +226,21 @@ final class TableBase implements AutoCloseable {
    * Copies to {@code w} every row of this Base whose key falls in partition {@code p} of
    * {@code parts}, is not in {@code skip} (rows a write touched since) and was last written at or
    * after {@code ttlCutoff}; counts the expired ones in {@code counts[1]}. Returns the rows copied.
+   *
+   * @throws MappedFile.ClosedException when the Base was closed (its version retired) before the copy began
    */
   long copyRows(int p, int parts, java.util.Map<String, ?> skip, long ttlCutoff, Writer w, Bytes entry,
-      Bytes.Reader reader, long[] counts) throws IOException {
+      long[] counts) throws IOException {
+    mapped.retain();
+    try {
+      return copyMappedRows(p, parts, skip, ttlCutoff, w, entry, counts);
+    } finally {
+      mapped.release();
+    }
+  }
+
+  private long copyMappedRows(int p, int parts, java.util.Map<String, ?> skip, long ttlCutoff, Writer w,
+      Bytes entry, long[] counts) throws IOException {
     long copied = 0;
     byte[] key = new byte[64];
     for (long s = 0; s <= slotMask; s++) {
@@ -230,9 +286,14 @@ final class TableBase implements AutoCloseable {
     }
   }
 
+  /**
+   * Gives up the owner's hold on the mappings: they are released (unmapped) once the reads in
+   * progress have ended, and every later read throws {@link MappedFile.ClosedException}. Idempotent.
+   * Why unmap at all: see {@link MappedFile}.
+   */
   @Override
   public void close() {
-    // mappings are released by the garbage collector; nothing to close
+    mapped.close();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -403,11 +464,18 @@ final class TableBase implements AutoCloseable {
       for (int r = 0; r < nRegions; r++) {
         regions[r] = ch.map(FileChannel.MapMode.READ_ONLY, r * REGION, Math.min(REGION, indexPos - r * REGION));
       }
-      rows = placeIndex(hs, ps, regions, slots); // drops pos and hashes
-      crc.update(hs.duplicate().clear());
-      crc.update(ps.duplicate().clear());
-      hs.force();
-      ps.force();
+      // Released at once, not by the GC: left mapped, a retired Base's deleted file kept its disk
+      // space and page cache until a GC collected these buffers (see MappedFile).
+      MappedFile mapped = shared(tmp, regions, hs, ps);
+      try {
+        rows = placeIndex(hs, ps, regions, slots); // drops pos and hashes
+        crc.update(hs.duplicate().clear());
+        crc.update(ps.duplicate().clear());
+        hs.force();
+        ps.force();
+      } finally {
+        mapped.close();
+      }
       ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.BIG_ENDIAN);
       h.put(MAGIC).putInt(VERSION).putInt(cut.partitions()).putLong(rows).putLong(slots).putLong(indexPos)
           .putLong(pushTime).putInt((int) crc.getValue());

@@ -9,6 +9,7 @@ import dev.braid.log.Cut;
 import dev.braid.log.Log;
 import dev.braid.log.LogReader;
 import dev.braid.log.LogStream;
+import dev.braid.log.MappedFile;
 import dev.braid.log.Partitioner;
 import dev.braid.log.RecordBatchBuilder;
 import dev.braid.log.RecordCursor;
@@ -146,12 +147,15 @@ public final class TableRuntime implements Table, AutoCloseable {
 
     private RowState fromBase(int p, String key) {
       if (base != null) {
-        byte[] kb = key.getBytes(StandardCharsets.UTF_8);
-        long at = base.find(kb, kb.length);
-        if (at >= 0) {
-          Bytes.Reader reader = readers[p];
-          long written = base.row(at, reader);
-          return RowState.fromBase(layout, RowCodec.decode(layout, reader), written);
+        try {
+          RowState s = base.read(key.getBytes(StandardCharsets.UTF_8), readers[p],
+              (written, row) -> RowState.fromBase(layout, RowCodec.decode(layout, row), written));
+          if (s != null) {
+            return s;
+          }
+        } catch (MappedFile.ClosedException e) {
+          // This Delta's version was retired between the follower's pass over its Deltas and this
+          // write: nothing reads this Delta any more, so the row it starts from does not matter.
         }
       }
       return new RowState(layout);
@@ -672,12 +676,25 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public TableRow get(String key) {
-    Version v = current;
-    Delta d = v.delta;
-    while (d == null) { // swapped out between the two reads
-      v = current;
-      d = v.delta;
+    while (true) {
+      Version v = current;
+      Delta d = v.delta;
+      if (d == null) {
+        continue; // swapped out between the two reads
+      }
+      try {
+        return read(v, d, key);
+      } catch (MappedFile.ClosedException e) {
+        if (current == v) {
+          throw e; // the serving version's Base is closed only when the table closes
+        }
+        // v was swapped out and retired (keep: 1) while this read ran: read the current version
+      }
     }
+  }
+
+  /** Row {@code key} as version {@code v}, whose Delta is {@code d}, serves it. */
+  private TableRow read(Version v, Delta d, String key) {
     byte[] kb = key.getBytes(StandardCharsets.UTF_8);
     int p = Partitioner.partition(kb, 0, kb.length, writes.partitions());
     Object[] values = null;
@@ -693,11 +710,11 @@ public final class TableRuntime implements Table, AutoCloseable {
         values = s.materialize();
         lastWrite = s.lastWrite;
       } else if (d.base != null) {
-        long at = d.base.find(kb, kb.length);
-        if (at >= 0) {
-          Bytes.Reader r = new Bytes.Reader();
-          lastWrite = d.base.row(at, r);
-          values = RowCodec.decode(layout, r);
+        BaseRow row = d.base.read(kb, new Bytes.Reader(),
+            (written, r) -> new BaseRow(RowCodec.decode(layout, r), written));
+        if (row != null) {
+          values = row.values();
+          lastWrite = row.written();
           for (int f = 0; f < values.length; f++) {
             if (values[f] == null && layout.types[f].isCollection()) {
               values[f] = emptyOf(layout.types[f]);
@@ -728,6 +745,15 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     return new TableRow(key, true, m, asOf);
   }
+
+  private static void closeIfOpen(TableBase base) {
+    if (base != null) {
+      base.close();
+    }
+  }
+
+  /** A row read from a Base: its values and last-write millis. */
+  private record BaseRow(Object[] values, long written) {}
 
   private static Object emptyOf(TableFieldType t) {
     return t.kind() == TableFieldType.Kind.LIST ? new ArrayList<>()
@@ -931,6 +957,8 @@ public final class TableRuntime implements Table, AutoCloseable {
       if (building == v) {
         building = null;
       }
+      closeIfOpen(v.base); // a failed replay opened it; nothing reads a version that never served
+      v.base = null;
     }
     try {
       Files.deleteIfExists(dir.resolve(v.baseFile));
@@ -1021,6 +1049,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         Version b = versions.get(i);
         if (b.state == VersionState.BACKUP && ++backups > spec.keep() - 1) {
           b.state = VersionState.RETIRED;
+          closeIfOpen(b.base); // unmapped once reads in progress end (see MappedFile: why)
           b.base = null;
           if (b.baseFile != null) {
             delete.add(b.baseFile);
@@ -1074,7 +1103,6 @@ public final class TableRuntime implements Table, AutoCloseable {
     try (TableBase.Writer w = new TableBase.Writer(tmpTarget, Cut.zero(parts), now)) {
       Bytes entry = new Bytes(256);
       Bytes row = new Bytes(256);
-      Bytes.Reader r = new Bytes.Reader();
       for (int p = 0; p < parts; p++) {
         d.locks[p].readLock().lock();
         try {
@@ -1095,7 +1123,7 @@ public final class TableRuntime implements Table, AutoCloseable {
             counts[0]++;
           }
           if (d.base != null) {
-            counts[0] += d.base.copyRows(p, parts, d.rows[p], ttlCutoff, w, entry, r, counts);
+            counts[0] += d.base.copyRows(p, parts, d.rows[p], ttlCutoff, w, entry, counts);
           }
         } finally {
           d.locks[p].readLock().unlock();

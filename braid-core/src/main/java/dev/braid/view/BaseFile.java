@@ -2,14 +2,11 @@ package dev.braid.view;
 
 import dev.braid.log.CorruptLogException;
 import dev.braid.log.Cut;
+import dev.braid.log.MappedFile;
 import dev.braid.log.SyncBehind;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
-import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
@@ -23,11 +20,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The immutable, on-disk Base of a version: every group's accumulators over {@code [0, cut)}, with a
@@ -61,7 +54,6 @@ import org.slf4j.LoggerFactory;
  */
 final class BaseFile implements AutoCloseable {
 
-  private static final Logger LOG = LoggerFactory.getLogger(BaseFile.class);
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'B', 'A', 'S'};
   static final int VERSION = 1;
   static final int HEADER_LENGTH = 64;
@@ -74,20 +66,17 @@ final class BaseFile implements AutoCloseable {
   private final MappedByteBuffer map;
   private final int tablePosition;
   private final int slotMask;
-  /**
-   * Reads of the mapping in progress, plus one for the owner until {@link #close}; 0 once the
-   * mapping is released (see {@link #close}).
-   */
-  private final AtomicInteger users = new AtomicInteger(1);
-  private final AtomicBoolean closed = new AtomicBoolean();
+  /** The mapping, shared by reads in progress and released once this Base is closed and they end. */
+  private final MappedFile mapped;
 
-  private BaseFile(Path file, Cut cut, long keyCount, long groupCount, MappedByteBuffer map, int tablePosition,
-      int slots) {
+  private BaseFile(Path file, Cut cut, long keyCount, long groupCount, MappedByteBuffer map, MappedFile mapped,
+      int tablePosition, int slots) {
     this.file = file;
     this.cut = cut;
     this.keyCount = keyCount;
     this.groupCount = groupCount;
     this.map = map;
+    this.mapped = mapped;
     this.tablePosition = tablePosition;
     this.slotMask = slots - 1;
   }
@@ -754,48 +743,61 @@ final class BaseFile implements AutoCloseable {
         throw new CorruptLogException(file, 0, "base file is larger than 2 GiB");
       }
       MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
-      map.order(ByteOrder.BIG_ENDIAN);
-      byte[] magic = new byte[8];
-      map.get(0, magic);
-      if (!Arrays.equals(magic, MAGIC)) {
-        throw new CorruptLogException(file, 0, "not a Braid base file (bad magic)");
+      MappedFile mapped = new MappedFile(file, java.util.List.of(map));
+      try {
+        return checked(file, map, mapped, size, written);
+      } catch (IOException | RuntimeException e) {
+        mapped.close(); // a refused Base is unmapped at once: its file may be deleted or replaced next
+        throw e;
       }
-      CRC32C hc = new CRC32C();
-      ByteBuffer hb = map.duplicate();
-      hb.position(0).limit(HEADER_CRC_OFFSET);
-      hc.update(hb);
-      if ((int) hc.getValue() != map.getInt(HEADER_CRC_OFFSET)) {
-        throw new CorruptLogException(file, 0, "base header fails its CRC");
-      }
-      if (map.getInt(8) != VERSION) {
-        throw new CorruptLogException(file, 8, "unsupported base format version " + map.getInt(8));
-      }
-      if (written == null) {
-        CRC32C bc = new CRC32C();
-        ByteBuffer body = map.duplicate();
-        body.position(HEADER_LENGTH).limit((int) size);
-        bc.update(body);
-        if ((int) bc.getValue() != map.getInt(48)) {
-          throw new CorruptLogException(file, HEADER_LENGTH, "base body fails its CRC; rebuild it from the log with "
-              + "a batch cycle");
-        }
-      } else if (written.bodyCrc() != map.getInt(48) || written.keys() != map.getLong(16)
-          || written.groups() != map.getLong(24)) {
-        throw new CorruptLogException(file, 16, "base file is not the one just written (its counts or body CRC "
-            + "differ from the writer's)");
-      }
-      int partitions = map.getInt(12);
-      long[] offsets = new long[partitions];
-      for (int p = 0; p < partitions; p++) {
-        offsets[p] = map.getLong(HEADER_LENGTH + p * 8);
-      }
-      long tablePos = map.getLong(32);
-      int slots = map.getInt(40);
-      if (Integer.bitCount(slots) != 1 || tablePos + (long) slots * 8 != size) {
-        throw new CorruptLogException(file, 32, "base index does not fit the file");
-      }
-      return new BaseFile(file, Cut.of(offsets), map.getLong(16), map.getLong(24), map, (int) tablePos, slots);
     }
+  }
+
+  /** The Base of {@code map} once its header (and body, or the writer's figures) check out. */
+  private static BaseFile checked(Path file, MappedByteBuffer map, MappedFile mapped, long size, Written written)
+      throws IOException {
+    map.order(ByteOrder.BIG_ENDIAN);
+    byte[] magic = new byte[8];
+    map.get(0, magic);
+    if (!Arrays.equals(magic, MAGIC)) {
+      throw new CorruptLogException(file, 0, "not a Braid base file (bad magic)");
+    }
+    CRC32C hc = new CRC32C();
+    ByteBuffer hb = map.duplicate();
+    hb.position(0).limit(HEADER_CRC_OFFSET);
+    hc.update(hb);
+    if ((int) hc.getValue() != map.getInt(HEADER_CRC_OFFSET)) {
+      throw new CorruptLogException(file, 0, "base header fails its CRC");
+    }
+    if (map.getInt(8) != VERSION) {
+      throw new CorruptLogException(file, 8, "unsupported base format version " + map.getInt(8));
+    }
+    if (written == null) {
+      CRC32C bc = new CRC32C();
+      ByteBuffer body = map.duplicate();
+      body.position(HEADER_LENGTH).limit((int) size);
+      bc.update(body);
+      if ((int) bc.getValue() != map.getInt(48)) {
+        throw new CorruptLogException(file, HEADER_LENGTH, "base body fails its CRC; rebuild it from the log with "
+            + "a batch cycle");
+      }
+    } else if (written.bodyCrc() != map.getInt(48) || written.keys() != map.getLong(16)
+        || written.groups() != map.getLong(24)) {
+      throw new CorruptLogException(file, 16, "base file is not the one just written (its counts or body CRC "
+          + "differ from the writer's)");
+    }
+    int partitions = map.getInt(12);
+    long[] offsets = new long[partitions];
+    for (int p = 0; p < partitions; p++) {
+      offsets[p] = map.getLong(HEADER_LENGTH + p * 8);
+    }
+    long tablePos = map.getLong(32);
+    int slots = map.getInt(40);
+    if (Integer.bitCount(slots) != 1 || tablePos + (long) slots * 8 != size) {
+      throw new CorruptLogException(file, 32, "base index does not fit the file");
+    }
+    return new BaseFile(file, Cut.of(offsets), map.getLong(16), map.getLong(24), map, mapped, (int) tablePos,
+        slots);
   }
 
   /** Receives the windows of one key found in the Base. */
@@ -807,7 +809,7 @@ final class BaseFile implements AutoCloseable {
    * Visits every window of {@code key}; returns false when the key is not in the Base. The visitor
    * reads the mapping and must not keep {@code buffer} past its call.
    *
-   * @throws ClosedException when the Base was closed before the read began
+   * @throws MappedFile.ClosedException when the Base was closed before the read began
    */
   boolean lookup(byte[] key, int len, WindowVisitor visitor) throws IOException {
     retain();
@@ -847,7 +849,7 @@ final class BaseFile implements AutoCloseable {
   /**
    * Visits every key of the Base (in index order), as UTF-8 text.
    *
-   * @throws ClosedException when the Base was closed before the pass began
+   * @throws MappedFile.ClosedException when the Base was closed before the pass began
    */
   void forEachKey(java.util.function.Consumer<String> visitor) {
     retain();
@@ -881,7 +883,7 @@ final class BaseFile implements AutoCloseable {
    * {@link ClosedRun}); it checks that order and throws when the file breaks it. The Base's mapping
    * stays until the cursor is closed.
    *
-   * @throws ClosedException when the Base was closed before
+   * @throws MappedFile.ClosedException when the Base was closed before
    */
   GroupCursor cursor() {
     retain();
@@ -960,85 +962,21 @@ final class BaseFile implements AutoCloseable {
 
   /**
    * Gives up the owner's hold on the mapping: it is released (unmapped) once the reads in progress
-   * have ended, and every later read throws {@link ClosedException}. Idempotent.
-   *
-   * <h2>Why unmap</h2>
-   * Java unmaps a mapped buffer only when the GC collects it, and a retired version's Base stayed
-   * referenced (and mapped) for several more batch cycles. A deleted file's blocks and page cache
-   * stay allocated while it is mapped, so every cycle's new Base was written to page cache pages
-   * taken fresh from the free memory, which on this VM kind costs 3-11 us per 4 KB page on its
-   * first touch: a batch cycle writing the 67 MB Base of 1 M keys spent 90-110 ms in the entries'
-   * {@code write} calls and 26-39 ms in each half of the index's, against 13-20 and 9-15 ms once
-   * the retired Bases' pages were free for reuse (docs/PERFORMANCE.md, "Thirteenth session"); and a
-   * disk could fill up with deleted Bases. Unmapping while a thread reads the mapping would crash the JVM, hence
-   * the count of reads in progress.
+   * have ended, and every later read throws {@link MappedFile.ClosedException}. Idempotent. Why
+   * unmap at all: see {@link MappedFile}.
    */
   @Override
   public void close() {
-    if (closed.compareAndSet(false, true)) {
-      release();
-    }
+    mapped.close();
   }
 
-  /** Counts a read of the mapping in; throws {@link ClosedException} once it is released. */
+  /** Counts a read of the mapping in; throws {@link MappedFile.ClosedException} once it is released. */
   private void retain() {
-    while (true) {
-      int n = users.get();
-      if (n == 0) {
-        throw new ClosedException(file);
-      }
-      if (users.compareAndSet(n, n + 1)) {
-        return;
-      }
-    }
+    mapped.retain();
   }
 
-  /** Counts a read out (or the owner's hold); the last one out releases the mapping. */
+  /** Counts a read out; the last one out after {@link #close} releases the mapping. */
   private void release() {
-    if (users.decrementAndGet() == 0) {
-      Unmapper.unmap(map);
-    }
-  }
-
-  /** A read of a Base that was {@linkplain #close closed} before the read began. */
-  static final class ClosedException extends RuntimeException {
-    ClosedException(Path file) {
-      super("the Base " + file + " is closed (its version was retired)", null, false, false);
-    }
-  }
-
-  /**
-   * Releases a mapping at once, through the JDK's own cleaner ({@code sun.misc.Unsafe.invokeCleaner},
-   * module {@code jdk.unsupported}). Where that is not available, the mapping is left to the GC, as
-   * before.
-   */
-  private static final class Unmapper {
-    private static final MethodHandle INVOKE_CLEANER = find();
-
-    private static MethodHandle find() {
-      try {
-        Class<?> unsafeClass = Class.forName("sun.misc.Unsafe");
-        Field f = unsafeClass.getDeclaredField("theUnsafe");
-        f.setAccessible(true);
-        Object unsafe = f.get(null);
-        return MethodHandles.lookup()
-            .findVirtual(unsafeClass, "invokeCleaner", MethodType.methodType(void.class, ByteBuffer.class))
-            .bindTo(unsafe);
-      } catch (ReflectiveOperationException | RuntimeException e) {
-        LOG.info("retired Bases are unmapped by the GC, not at once: {}", e.toString());
-        return null;
-      }
-    }
-
-    static void unmap(MappedByteBuffer map) {
-      if (INVOKE_CLEANER == null) {
-        return;
-      }
-      try {
-        INVOKE_CLEANER.invokeExact((ByteBuffer) map);
-      } catch (Throwable e) {
-        LOG.warn("could not unmap a Base; the GC will", e);
-      }
-    }
+    mapped.release();
   }
 }

@@ -6,6 +6,7 @@ import dev.braid.VersionState;
 import dev.braid.ViewResult;
 import dev.braid.log.Cut;
 import dev.braid.log.LogStream;
+import dev.braid.log.MappedFile;
 import dev.braid.log.Partitioner;
 import dev.braid.spec.ViewSpec;
 import java.io.IOException;
@@ -379,7 +380,7 @@ final class ViewRuntime {
       }
       try {
         return merged(v, d, kb, from, to, withAsOf);
-      } catch (BaseFile.ClosedException e) {
+      } catch (MappedFile.ClosedException e) {
         if (v == current) {
           throw e; // a current version's Base is never closed: not a race to retry
         }
@@ -401,7 +402,7 @@ final class ViewRuntime {
       }
       try {
         return keys(v, d);
-      } catch (BaseFile.ClosedException e) {
+      } catch (MappedFile.ClosedException e) {
         if (v == current) {
           throw e; // a current version's Base is never closed: not a race to retry
         }
@@ -847,8 +848,9 @@ final class ViewRuntime {
     }
     await(speed.detach(old.delta), "detach version " + old.id);
     old.delta = null;
-    retireOldBackups();
-    persist.run();
+    List<Version> retired = retireOldBackups();
+    persist.run(); // before the files go: the catalog never names a Base that is gone
+    deleteBases(retired);
     synchronized (checkpointLock) {
       try {
         DeltaCheckpoint.prune(dir, next.id); // the old version's checkpoints no longer matter
@@ -865,7 +867,12 @@ final class ViewRuntime {
     }
   }
 
-  private void retireOldBackups() {
+  /**
+   * Marks the backups beyond the spec's {@code keep} retired and forgets the oldest dead versions;
+   * returns the versions retired, whose Bases {@link #deleteBases} closes and deletes once the
+   * catalog no longer lists them as backups.
+   */
+  private List<Version> retireOldBackups() {
     List<Version> retire = new ArrayList<>();
     int keep = current.program.spec.keep();
     synchronized (this) {
@@ -886,7 +893,12 @@ final class ViewRuntime {
         }
       }
     }
-    for (Version v : retire) {
+    return retire;
+  }
+
+  /** Closes and deletes the Bases of {@code retired} versions. */
+  private void deleteBases(List<Version> retired) {
+    for (Version v : retired) {
       closeIfOpen(v.base); // unmapped once reads in progress end (see BaseFile.close: why)
       if (v.baseFileName != null) {
         try {

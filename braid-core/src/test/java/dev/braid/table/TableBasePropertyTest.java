@@ -55,16 +55,15 @@ class TableBasePropertyTest {
     Bytes.Reader reader = new Bytes.Reader();
     for (Map.Entry<String, Integer> e : model.entrySet()) {
       byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);
-      long pos = base.find(k, k.length);
-      assertThat(pos).as("seed %d: key %s", seed, e.getKey()).isPositive();
-      base.row(pos, reader);
-      assertThat(reader.b.getInt(reader.pos)).as("seed %d: the row of key %s", seed, e.getKey())
-          .isEqualTo(e.getValue());
+      Integer value = base.read(k, reader, (written, row) -> row.b.getInt(row.pos));
+      assertThat(value).as("seed %d: the row of key %s", seed, e.getKey()).isEqualTo(e.getValue());
     }
     for (int a = 0; a < 50; a++) {
       byte[] k = ("absent" + a).getBytes(StandardCharsets.UTF_8);
-      assertThat(base.find(k, k.length)).as("seed %d: absent key %d", seed, a).isEqualTo(-1);
+      Integer none = base.read(k, reader, (written, row) -> row.pos);
+      assertThat(none).as("seed %d: absent key %d", seed, a).isNull();
     }
+    base.close();
   }
 
   @ParameterizedTest(name = "seed {0}")
@@ -88,7 +87,7 @@ class TableBasePropertyTest {
   }
 
   /** An entry as {@link TableBase} stores it, with the row holding just {@code value}. */
-  private static void entry(Bytes e, String key, int value) {
+  static void entry(Bytes e, String key, int value) {
     byte[] k = key.getBytes(StandardCharsets.UTF_8);
     e.putInt(TableBase.hash(k, 0, k.length));
     e.putInt(k.length);

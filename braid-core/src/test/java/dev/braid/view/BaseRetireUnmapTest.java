@@ -11,6 +11,7 @@ import dev.braid.agg.Aggregation;
 import dev.braid.agg.Aggregations;
 import dev.braid.event.FieldType;
 import dev.braid.log.Cut;
+import dev.braid.log.MappedFile;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
@@ -89,8 +90,8 @@ class BaseRetireUnmapTest {
     assertThat(seen[0]).isEqualTo(43);
     assertThat(mapsLines(file.toString())).as("unmapped once the read ended").isEmpty();
     assertThatThrownBy(() -> base.lookup(k, k.length, (w, b, o, l) -> { }))
-        .isInstanceOf(BaseFile.ClosedException.class).hasMessageContaining(file.toString());
-    assertThatThrownBy(() -> base.forEachKey(key -> { })).isInstanceOf(BaseFile.ClosedException.class);
+        .isInstanceOf(MappedFile.ClosedException.class).hasMessageContaining(file.toString());
+    assertThatThrownBy(() -> base.forEachKey(key -> { })).isInstanceOf(MappedFile.ClosedException.class);
     base.close(); // again: nothing happens
   }
 
@@ -115,7 +116,20 @@ class BaseRetireUnmapTest {
     c.close();
     c.close();
     assertThat(mapsLines(file.toString())).as("unmapped once the cursor closed").isEmpty();
-    assertThatThrownBy(base::cursor).isInstanceOf(BaseFile.ClosedException.class);
+    assertThatThrownBy(base::cursor).isInstanceOf(MappedFile.ClosedException.class);
+  }
+
+  @Test
+  void shouldUnmapABaseThatOpenRefuses() throws Exception {
+    assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
+    Path file = writeBase(dir.resolve("v1.base"), BaseFileIndexTest.countProgram(), 300);
+    byte[] b = Files.readAllBytes(file);
+    b[BaseFile.HEADER_LENGTH + 8 + 20] ^= 0x10; // a byte of an entry: the body CRC fails
+    Files.write(file, b);
+
+    assertThatThrownBy(() -> BaseFile.open(file)).hasMessageContaining("CRC");
+
+    assertThat(mapsLines(file.toString())).as("a refused Base stays mapped").isEmpty();
   }
 
   @Test
