@@ -54,7 +54,7 @@ public final class MappedFile {
   public void retain() {
     while (true) {
       int n = users.get();
-      if (n == 0) {
+      if (n <= 0) {
         throw new ClosedException(file);
       }
       if (users.compareAndSet(n, n + 1)) {
@@ -65,13 +65,19 @@ public final class MappedFile {
 
   /** Counts a read out (or the owner's hold); the last one out unmaps. */
   public void release() {
-    int n = users.decrementAndGet();
-    if (n == 0) {
-      for (ByteBuffer m : mappings) {
-        Unmapper.unmap(m);
+    while (true) {
+      int n = users.get();
+      if (n <= 0) {
+        throw new IllegalStateException("more releases than retains of the mappings of " + file);
       }
-    } else if (n < 0) {
-      throw new IllegalStateException("more releases than retains of the mappings of " + file);
+      if (users.compareAndSet(n, n - 1)) {
+        if (n == 1) {
+          for (ByteBuffer m : mappings) {
+            Unmapper.unmap(m);
+          }
+        }
+        return;
+      }
     }
   }
 

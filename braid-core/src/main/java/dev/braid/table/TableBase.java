@@ -120,28 +120,36 @@ final class TableBase implements AutoCloseable {
       }
       int nRegions = (int) ((indexPos + REGION - 1) / REGION);
       MappedByteBuffer[] regions = new MappedByteBuffer[Math.max(1, nRegions)];
-      for (int r = 0; r < regions.length; r++) {
-        long start = r * REGION;
-        regions[r] = ch.map(FileChannel.MapMode.READ_ONLY, start, Math.min(REGION, indexPos - start));
-      }
-      MappedByteBuffer hashes = ch.map(FileChannel.MapMode.READ_ONLY, indexPos, slots * 4);
-      MappedByteBuffer positions = ch.map(FileChannel.MapMode.READ_ONLY, indexPos + slots * 4, slots * 8);
-      MappedFile mapped = shared(file, regions, hashes, positions);
-      CRC32C crc = new CRC32C();
-      for (int r = 0; r < regions.length; r++) {
-        ByteBuffer d = regions[r].duplicate();
-        if (r == 0) {
-          d.position((int) dataStart);
+      List<ByteBuffer> made = new ArrayList<>(); // in shared()'s order
+      try {
+        for (int r = 0; r < regions.length; r++) {
+          long start = r * REGION;
+          regions[r] = ch.map(FileChannel.MapMode.READ_ONLY, start, Math.min(REGION, indexPos - start));
+          made.add(regions[r]);
         }
-        crc.update(d);
+        MappedByteBuffer hashes = ch.map(FileChannel.MapMode.READ_ONLY, indexPos, slots * 4);
+        made.add(hashes);
+        MappedByteBuffer positions = ch.map(FileChannel.MapMode.READ_ONLY, indexPos + slots * 4, slots * 8);
+        made.add(positions);
+        CRC32C crc = new CRC32C();
+        for (int r = 0; r < regions.length; r++) {
+          ByteBuffer d = regions[r].duplicate();
+          if (r == 0) {
+            d.position((int) dataStart);
+          }
+          crc.update(d);
+        }
+        crc.update(hashes.duplicate());
+        crc.update(positions.duplicate());
+        if ((int) crc.getValue() != bodyCrc) {
+          throw new CorruptLogException(file, dataStart, "table base body checksum mismatch");
+        }
+        return new TableBase(file, Cut.of(cut), rows, pushTime, regions, hashes, positions, slots,
+            shared(file, regions, hashes, positions));
+      } catch (IOException | RuntimeException e) {
+        new MappedFile(file, made).close(); // a refused Base is unmapped at once: its file may be deleted next
+        throw e;
       }
-      crc.update(hashes.duplicate());
-      crc.update(positions.duplicate());
-      if ((int) crc.getValue() != bodyCrc) {
-        mapped.close(); // a refused Base is unmapped at once: its file may be deleted or replaced next
-        throw new CorruptLogException(file, dataStart, "table base body checksum mismatch");
-      }
-      return new TableBase(file, Cut.of(cut), rows, pushTime, regions, hashes, positions, slots, mapped);
     }
   }
 

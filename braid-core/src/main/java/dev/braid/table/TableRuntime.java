@@ -123,7 +123,14 @@ public final class TableRuntime implements Table, AutoCloseable {
       try {
         RowState s = rows[p].get(key);
         if (s == null) {
-          s = fromBase(p, key);
+          try {
+            s = fromBase(p, key);
+          } catch (MappedFile.ClosedException e) {
+            // This Delta's version was retired between the follower's pass over its Deltas and this
+            // write. Nothing reads it any more, except a read that began before the swap: store
+            // nothing, so that such a read looks in the Base, finds it closed and reads the current version.
+            return;
+          }
           rows[p].put(key, s);
         }
         switch (op) {
@@ -145,17 +152,13 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
 
+    /** The row {@code key} starts from: its Base row, or none. */
     private RowState fromBase(int p, String key) {
       if (base != null) {
-        try {
-          RowState s = base.read(key.getBytes(StandardCharsets.UTF_8), readers[p],
-              (written, row) -> RowState.fromBase(layout, RowCodec.decode(layout, row), written));
-          if (s != null) {
-            return s;
-          }
-        } catch (MappedFile.ClosedException e) {
-          // This Delta's version was retired between the follower's pass over its Deltas and this
-          // write: nothing reads this Delta any more, so the row it starts from does not matter.
+        RowState s = base.read(key.getBytes(StandardCharsets.UTF_8), readers[p],
+            (written, row) -> RowState.fromBase(layout, RowCodec.decode(layout, row), written));
+        if (s != null) {
+          return s;
         }
       }
       return new RowState(layout);
@@ -686,7 +689,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         return read(v, d, key);
       } catch (MappedFile.ClosedException e) {
         if (current == v) {
-          throw e; // the serving version's Base is closed only when the table closes
+          throw e; // not a retirement: the serving version's Base is never closed
         }
         // v was swapped out and retired (keep: 1) while this read ran: read the current version
       }
@@ -945,6 +948,17 @@ public final class TableRuntime implements Table, AutoCloseable {
   private PushReport fail(Version v, PushLoader loader, long[] counts, List<PushReport.BadRow> bad, long t0,
       String why) {
     synchronized (this) {
+      if (current == v) {
+        // The swap made it current, then storing the catalog failed: it keeps serving (its Base and
+        // Delta are whole), and a restart serves the version the stored catalog names.
+        if (building == v) {
+          building = null;
+        }
+        report(v, "failed", loader, counts, bad, 0, t0, why);
+        LOG.warn("table '{}': push {} serves, but {}; after a restart the previous version serves again",
+            spec.name(), v.pushId, why);
+        return v.report;
+      }
       v.state = VersionState.FAILED;
       v.failure = why;
       Delta d = v.delta;
@@ -1262,9 +1276,10 @@ public final class TableRuntime implements Table, AutoCloseable {
     List<VersionInfo> out = new ArrayList<>();
     for (Version v : versions) {
       Delta d = v.delta;
+      TableBase base = v.base;
       String def = v.pushId == null ? "empty (no push yet)" : "push " + v.pushId;
       out.add(new VersionInfo(spec.name(), v.id, v.state, def, v.cut, d == null ? null : d.position(),
-          v.base == null ? 0 : v.base.rows, v.createdAt, v.failure, null));
+          base == null ? 0 : base.rows, v.createdAt, v.failure, null));
     }
     return out;
   }
@@ -1281,14 +1296,14 @@ public final class TableRuntime implements Table, AutoCloseable {
       throw new UnknownNameException("version", spec.name() + "/" + versionId,
           versions.stream().map(x -> spec.name() + "/" + x.id).toList());
     }
-    if (v.state == VersionState.CURRENT) {
-      return v.id;
-    }
-    if (v.state != VersionState.BACKUP) {
-      throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' is "
-          + v.state.label() + "; only a backup can be activated");
-    }
-    synchronized (this) {
+    synchronized (this) { // a swap retires backups under this lock: the state checked here holds
+      if (v.state == VersionState.CURRENT) {
+        return v.id;
+      }
+      if (v.state != VersionState.BACKUP) {
+        throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' is "
+            + v.state.label() + "; only a backup can be activated");
+      }
       if (building != null) {
         throw new IllegalStateException("table '" + spec.name() + "': push " + building.pushId + " is building");
       }
@@ -1333,8 +1348,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       b = building;
     }
     PushReport r = b == null ? null : b.report;
+    TableBase base = v.base;
     return new dev.braid.Status.TableStatus(spec.name(), spec.writesStream(), v.id, v.pushId, v.cut, pos, lag,
-        v.base == null ? 0 : v.base.rows, d == null ? 0 : d.keys(), r);
+        base == null ? 0 : base.rows, d == null ? 0 : d.keys(), r);
   }
 
   @Override

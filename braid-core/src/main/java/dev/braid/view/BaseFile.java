@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.FutureTask;
@@ -743,7 +744,7 @@ final class BaseFile implements AutoCloseable {
         throw new CorruptLogException(file, 0, "base file is larger than 2 GiB");
       }
       MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
-      MappedFile mapped = new MappedFile(file, java.util.List.of(map));
+      MappedFile mapped = new MappedFile(file, List.of(map));
       try {
         return checked(file, map, mapped, size, written);
       } catch (IOException | RuntimeException e) {

@@ -849,8 +849,13 @@ final class ViewRuntime {
     await(speed.detach(old.delta), "detach version " + old.id);
     old.delta = null;
     List<Version> retired = retireOldBackups();
-    persist.run(); // before the files go: the catalog never names a Base that is gone
-    deleteBases(retired);
+    boolean stored = false;
+    try {
+      persist.run(); // before the files go: the catalog never names a Base that is gone
+      stored = true;
+    } finally {
+      deleteBases(retired, stored); // unstored, the files stay for the restart's orphan sweep
+    }
     synchronized (checkpointLock) {
       try {
         DeltaCheckpoint.prune(dir, next.id); // the old version's checkpoints no longer matter
@@ -869,7 +874,7 @@ final class ViewRuntime {
 
   /**
    * Marks the backups beyond the spec's {@code keep} retired and forgets the oldest dead versions;
-   * returns the versions retired, whose Bases {@link #deleteBases} closes and deletes once the
+   * returns the versions retired, whose Bases {@link #deleteBases} closes, and deletes once the
    * catalog no longer lists them as backups.
    */
   private List<Version> retireOldBackups() {
@@ -896,11 +901,11 @@ final class ViewRuntime {
     return retire;
   }
 
-  /** Closes and deletes the Bases of {@code retired} versions. */
-  private void deleteBases(List<Version> retired) {
+  /** Closes the Bases of {@code retired} versions and, if {@code delete}, deletes their files. */
+  private void deleteBases(List<Version> retired, boolean delete) {
     for (Version v : retired) {
-      closeIfOpen(v.base); // unmapped once reads in progress end (see BaseFile.close: why)
-      if (v.baseFileName != null) {
+      closeIfOpen(v.base); // unmapped once reads in progress end (see MappedFile: why)
+      if (delete && v.baseFileName != null) {
         try {
           Files.deleteIfExists(dir.resolve(v.baseFileName));
         } catch (IOException e) {
