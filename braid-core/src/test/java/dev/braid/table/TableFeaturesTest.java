@@ -211,6 +211,35 @@ class TableFeaturesTest {
   }
 
   @Test
+  void shouldKeepServingAPushWhoseCatalogEntryCouldNotBeStoredAtItsSwap() throws Exception {
+    long now = System.currentTimeMillis();
+    java.util.concurrent.atomic.AtomicInteger failIn = new java.util.concurrent.atomic.AtomicInteger(-1);
+    Runnable persist = () -> { // the catalog store: fails on the call failIn counts down to
+      if (failIn.get() >= 0 && failIn.getAndDecrement() == 0) {
+        throw new dev.braid.log.LogException("cannot write the version catalog: No space left on device");
+      }
+    };
+    TableSpec users = spec(null).tables().get("users");
+    try (dev.braid.log.FileLog log = dev.braid.log.FileLog.open(dir.resolve("log"));
+        TableRuntime t = TableRuntime.open(users, log, dir.resolve("users"), persist, null, 2)) {
+      long v1 = t.push(lines(row("a", "one", now)), PushOptions.defaults("1.jsonl")).version();
+      failIn.set(1); // the next push stores the catalog when it starts building, then at its swap
+
+      PushReport r = t.push(lines(row("a", "two", now)), PushOptions.defaults("2.jsonl"));
+
+      assertThat(r.state()).isEqualTo("failed");
+      assertThat(r.failure()).contains("catalog");
+      // the swap had made it current: it keeps serving, rather than leaving reads without a version
+      TableRow a = java.util.concurrent.CompletableFuture.supplyAsync(() -> t.get("a"))
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(a.asOf().version()).isEqualTo(r.version()).isNotEqualTo(v1);
+      assertThat(a.values()).containsEntry("tier", "two");
+      assertThat(t.versions()).filteredOn(v -> v.id() == r.version()).singleElement()
+          .extracting(VersionInfo::state).isEqualTo(VersionState.CURRENT);
+    }
+  }
+
+  @Test
   void shouldReportAnAsynchronousPushUntilItIsCurrent() throws Exception {
     long now = System.currentTimeMillis();
     try (Braid braid = Braid.open(dir, spec(null))) {
