@@ -13,9 +13,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The read-only mappings of one immutable file (a view's or a table's Base), shared by any number of
- * concurrent reads and unmapped at once when the owner has {@linkplain #close closed} it and the
- * last read in progress has ended.
+ * The read-only mappings of one immutable file (a view's or a table's Base, a closed-window run),
+ * shared by any number of concurrent reads and unmapped at once when the owner has
+ * {@linkplain #close closed} it and the last read in progress has ended.
  *
  * <p>A read brackets every access to the mappings with {@link #retain()} and {@link #release()};
  * {@code retain} throws {@link ClosedException} once the file is closed, so a read either runs
@@ -99,7 +99,7 @@ public final class MappedFile {
   /** A read of a file that was {@linkplain #close closed} before the read began. */
   public static final class ClosedException extends RuntimeException {
     ClosedException(Path file) {
-      super("the Base " + file + " is closed (its version was retired)", null, false, false);
+      super(file + " is closed: its version was retired, or its run merged into another", null, false, false);
     }
   }
 

@@ -30,8 +30,9 @@ import java.util.stream.Stream;
  * a checkpoint of the Delta names them (see {@link DeltaCheckpoint}), so a restart from that
  * checkpoint maps them again. A run that neither the current Delta nor a kept checkpoint names is
  * deleted ({@code ViewRuntime#deleteUnreferencedRuns}): after a merge of runs, after a batch cycle's
- * swap (the new version starts without runs), after eviction of expired windows. A reader that took
- * the old Delta before may still hold the mapping of a deleted run: the mapping outlives the file.
+ * swap (the new version starts without runs), after eviction of expired windows. A run that no
+ * Delta holds any more is closed: a read in progress keeps its mapping until it ends, and a read
+ * that finds it closed reads the view's new Delta (see {@code ViewRuntime#mergedCurrent}).
  *
  * <p>Immutable and thread-safe.
  */
@@ -92,6 +93,14 @@ final class ClosedRun {
 
   long bytes() {
     return base.sizeBytes();
+  }
+
+  /**
+   * Lets go of the run's mapping once the reads in progress end (see {@link BaseFile#close}): when
+   * no Delta a read can still reach holds it. The file stays while a checkpoint names it.
+   */
+  void close() {
+    base.close();
   }
 
   /** Visits the windows of {@code key} in the run; false when the key has none here. */
@@ -164,6 +173,9 @@ final class ClosedRun {
           maxKey = Math.max(maxKey, key);
         }
       }
+    } catch (IOException | RuntimeException e) {
+      base.close(); // refused: unmapped at once, its file may be deleted next
+      throw e;
     }
     return new ClosedRun(base, file.getFileName().toString(), max, minKey, maxKey);
   }

@@ -484,20 +484,28 @@ final class DeltaCheckpoint {
         }
       }
       if (runNames != null) {
-        for (int p = 0; p < partitions; p++) {
-          List<ClosedRun> runs = new ArrayList<>();
-          for (String n : runNames.get(p)) {
-            Path run = f.path().resolveSibling(n);
-            try {
-              runs.add(ClosedRun.open(run, program));
-            } catch (java.nio.file.NoSuchFileException e) {
-              throw new InvalidCheckpointException("its closed-window run " + n + " of partition " + p + " is missing");
-            } catch (dev.braid.log.CorruptLogException | IllegalStateException e) {
-              throw new InvalidCheckpointException("its closed-window run " + n + " of partition " + p
-                  + " is damaged: " + e.getMessage());
+        List<ClosedRun> opened = new ArrayList<>(); // closed again if the checkpoint is refused
+        try {
+          for (int p = 0; p < partitions; p++) {
+            List<ClosedRun> runs = new ArrayList<>();
+            for (String n : runNames.get(p)) {
+              Path run = f.path().resolveSibling(n);
+              try {
+                runs.add(ClosedRun.open(run, program));
+                opened.add(runs.get(runs.size() - 1));
+              } catch (java.nio.file.NoSuchFileException e) {
+                throw new InvalidCheckpointException("its closed-window run " + n + " of partition " + p
+                    + " is missing");
+              } catch (dev.braid.log.CorruptLogException | IllegalStateException e) {
+                throw new InvalidCheckpointException("its closed-window run " + n + " of partition " + p
+                    + " is damaged: " + e.getMessage());
+              }
             }
+            parts[p].runs = runs.toArray(PartitionDelta.NO_RUNS);
           }
-          parts[p].runs = runs.toArray(PartitionDelta.NO_RUNS);
+        } catch (InvalidCheckpointException | IOException | RuntimeException e) {
+          opened.forEach(ClosedRun::close);
+          throw e;
         }
       }
       return new Loaded(f, new Delta(parts), Cut.of(positions), horizon, created);

@@ -381,10 +381,11 @@ final class ViewRuntime {
       try {
         return merged(v, d, kb, from, to, withAsOf);
       } catch (MappedFile.ClosedException e) {
-        if (v == current) {
-          throw e; // a current version's Base is never closed: not a race to retry
+        if (v == current && v.delta == d) {
+          throw e; // the serving version's Base and its Delta's runs are never closed: not a race to retry
         }
-        // swapped out and retired (keep: 0) between reading current and its Base: read the new one
+        // swapped out and retired (keep: 0), or its Delta replaced and a run it held closed, between
+        // reading current and the Base or run: read the new one
       }
     }
   }
@@ -403,8 +404,8 @@ final class ViewRuntime {
       try {
         return keys(v, d);
       } catch (MappedFile.ClosedException e) {
-        if (v == current) {
-          throw e; // a current version's Base is never closed: not a race to retry
+        if (v == current && v.delta == d) {
+          throw e; // the serving version's Base and its Delta's runs are never closed: not a race to retry
         }
       }
     }
@@ -846,7 +847,12 @@ final class ViewRuntime {
       current = next;
       old.state = VersionState.BACKUP;
     }
-    await(speed.detach(old.delta), "detach version " + old.id);
+    Delta oldDelta = old.delta;
+    try {
+      await(speed.detach(oldDelta), "detach version " + old.id);
+    } finally {
+      closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
+    }
     old.delta = null;
     List<Version> retired = retireOldBackups();
     boolean stored = false;
@@ -1769,6 +1775,7 @@ final class ViewRuntime {
     PartitionDelta[] copies = new PartitionDelta[old.partitions.length];
     long evicted = 0;
     long spilled = 0;
+    List<ClosedRun> created = new ArrayList<>(); // runs this rebuild wrote, merged ones included
     synchronized (checkpointLock) {
       try {
         if (spill) {
@@ -1822,8 +1829,11 @@ final class ViewRuntime {
           }
           if (closed != null && closed.groupCount() > 0) {
             spilled += closed.groupCount();
-            runs.add(ClosedRun.write(dir, ClosedRun.fileName(v.id, pd.partition, runSequence++), closed, p, position));
-            mergeRuns(v, pd.partition, runs, horizon, position);
+            ClosedRun run = ClosedRun.write(dir, ClosedRun.fileName(v.id, pd.partition, runSequence++), closed, p,
+                position);
+            created.add(run);
+            runs.add(run);
+            mergeRuns(v, pd.partition, runs, horizon, position, created);
           }
           PartitionDelta c = new PartitionDelta(pd.partition, copy, position);
           c.restoreFolded(folded);
@@ -1838,16 +1848,32 @@ final class ViewRuntime {
           copies[pd.partition] = c;
         }
       } catch (IOException e) {
-        deleteUnreferencedRuns(); // the runs this attempt wrote; the Delta stays as it was
+        closeRuns(created, List.of()); // nothing reads them: the Delta stays as it was
+        deleteUnreferencedRuns(); // the runs this attempt wrote
         throw new UncheckedIOException("view '" + name + "': writing a closed-window run failed: " + e, e);
+      } catch (RuntimeException e) { // a run that fails its own checks, say
+        closeRuns(created, List.of());
+        deleteUnreferencedRuns();
+        throw e;
       }
       Delta compacted = new Delta(copies);
       compacted.compactedCopy = true;
-      await(speed.attach(compacted, p), "attach the compacted Delta of version " + v.id);
+      try {
+        await(speed.attach(compacted, p), "attach the compacted Delta of version " + v.id);
+      } catch (InterruptedException | RuntimeException e) {
+        closeRuns(created, old.runs()); // the old Delta stays; nothing reads what this attempt wrote
+        throw e;
+      }
       old.successor = compacted; // for the changes feed's drain of changed keys (see Delta#successor)
       v.horizon = horizon; // before the switch: a window an old read still finds is hidden at once
       v.delta = compacted;
-      await(speed.detach(old), "detach the old Delta of version " + v.id);
+      try {
+        await(speed.detach(old), "detach the old Delta of version " + v.id);
+      } finally { // the speed layer never reads runs: they close whether or not the detach went through
+        List<ClosedRun> dropped = new ArrayList<>(old.runs()); // evicted, or merged into a new run
+        dropped.addAll(created); // merged into a later one within this rebuild
+        closeRuns(dropped, compacted.runs());
+      }
       deleteUnreferencedRuns();
     }
     return new Rebuilt(evicted, spilled);
@@ -1904,8 +1930,8 @@ final class ViewRuntime {
    * merged while the older is at most twice the newer (size-tiered, so a group is rewritten about
    * log(runs) times), and all of them once there are more than {@link #MAX_RUNS}.
    */
-  private void mergeRuns(Version v, int partition, List<ClosedRun> runs, long horizon, long position)
-      throws IOException {
+  private void mergeRuns(Version v, int partition, List<ClosedRun> runs, long horizon, long position,
+      List<ClosedRun> created) throws IOException {
     while (runs.size() > 1) {
       int n = runs.size();
       int from = n > MAX_RUNS ? 0 : runs.get(n - 2).bytes() <= 2 * runs.get(n - 1).bytes() ? n - 2 : -1;
@@ -1917,6 +1943,21 @@ final class ViewRuntime {
           horizon, position);
       runs.subList(from, n).clear();
       runs.add(merged);
+      created.add(merged);
+    }
+  }
+
+  /**
+   * Closes the runs of {@code runs} that {@code kept} does not hold (by identity): no Delta that a
+   * read can reach holds them any more. Reads in progress keep their mappings until they end.
+   */
+  private static void closeRuns(List<ClosedRun> runs, List<ClosedRun> kept) {
+    java.util.Set<ClosedRun> keep = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    keep.addAll(kept);
+    for (ClosedRun r : runs) {
+      if (!keep.contains(r)) {
+        r.close();
+      }
     }
   }
 

@@ -122,6 +122,86 @@ class DeltaSpillPropertyTest {
     }
   }
 
+  /**
+   * Runs that no Delta holds any more (merged into a larger one, or the old version's after a batch
+   * cycle) are unmapped, while reads race with the spills and merges and still answer; checked in
+   * {@code /proc/self/maps} (Linux).
+   */
+  @Test
+  void shouldUnmapRunsThatNoDeltaHoldsWhileReadsRaceWithSpills(@TempDir Path dir) throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
+    Random rnd = new Random(77);
+    EventTimePropertyTest.Setup s = new EventTimePropertyTest.Setup(2, 2_000, 0, 0, 0, false);
+    List<EventTimePropertyTest.Ev> events = new ArrayList<>();
+    long[] clock = {EventTimePropertyTest.T0};
+    Path data = dir.resolve("data");
+    try (Engine b = Engine.open(data, EventTimePropertyTest.spec(s), OPTIONS)) {
+      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+      java.util.concurrent.atomic.AtomicLong reads = new java.util.concurrent.atomic.AtomicLong();
+      Thread reader = new Thread(() -> {
+        try {
+          for (int i = 0; !stop.get(); i++) {
+            b.get(EventTimePropertyTest.VIEWS[i % EventTimePropertyTest.VIEWS.length], "u" + (i % 6));
+            reads.incrementAndGet();
+          }
+        } catch (Throwable e) {
+          failure.compareAndSet(null, e);
+        }
+      });
+      reader.start();
+      long spilled = 0;
+      int mostRuns = 0;
+      try {
+        for (int round = 0; round < 12; round++) {
+          EventTimePropertyTest.ingest(b, rnd, s, 150, clock, events);
+          assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+          spilled += b.spillClosedWindows();
+          int runs = 0;
+          for (Status.ViewStatus v : b.status().views()) {
+            runs += v.delta().runs();
+          }
+          mostRuns = Math.max(mostRuns, runs);
+          assertMappedRuns(data, runs, "round " + round);
+        }
+        EventTimePropertyTest.batchAll(b);
+        assertMappedRuns(data, 0, "after a batch cycle of every view");
+      } finally {
+        stop.set(true);
+        reader.join(30_000);
+      }
+      assertThat(reader.isAlive()).isFalse();
+      assertThat(failure.get()).as("a read racing the spills failed").isNull();
+      assertThat(reads.get()).isPositive();
+      assertThat(spilled).isPositive();
+      assertThat(mostRuns).isPositive();
+      EventTimePropertyTest.checkAll(b, s, events, "after the race", true);
+    }
+  }
+
+  /**
+   * Exactly {@code runs} run files of {@code data} are mapped, none of them deleted, within 5 s: a
+   * read in progress (the racing reader, the changes feed) may hold a dropped run's mapping a little
+   * longer.
+   */
+  private static void assertMappedRuns(Path data, int runs, String when) throws Exception {
+    String dir = data.toRealPath().toString(); // as /proc/self/maps names it
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (true) {
+      List<String> mapped = Files.readAllLines(Path.of("/proc/self/maps")).stream()
+          .filter(l -> l.contains(dir) && l.contains(".closed")).toList();
+      List<String> files = mapped.stream().map(l -> l.substring(l.indexOf('/'))).distinct().toList();
+      boolean settled = mapped.stream().noneMatch(l -> l.contains("(deleted)")) && files.size() == runs;
+      if (settled || System.nanoTime() > deadline) {
+        assertThat(mapped).as(when + ": a run no Delta holds stays mapped after its file is deleted")
+            .noneMatch(l -> l.contains("(deleted)"));
+        assertThat(files).as(when + ": the runs mapped are the current Deltas' runs").hasSize(runs);
+        return;
+      }
+      Thread.sleep(20);
+    }
+  }
+
   @Test
   void shouldKeepTheInMemoryDeltaBoundedByOpenWindowsWhileEventsFlowOverManyWindows(@TempDir Path dir)
       throws Exception {
