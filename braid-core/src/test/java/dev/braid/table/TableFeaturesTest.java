@@ -7,6 +7,8 @@ import dev.braid.Braid;
 import dev.braid.VersionInfo;
 import dev.braid.VersionState;
 import dev.braid.log.Cut;
+import dev.braid.log.FileLog;
+import dev.braid.log.LogException;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.TableSpec;
 import java.io.ByteArrayInputStream;
@@ -17,6 +19,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -213,14 +218,14 @@ class TableFeaturesTest {
   @Test
   void shouldKeepServingAPushWhoseCatalogEntryCouldNotBeStoredAtItsSwap() throws Exception {
     long now = System.currentTimeMillis();
-    java.util.concurrent.atomic.AtomicInteger failIn = new java.util.concurrent.atomic.AtomicInteger(-1);
+    AtomicInteger failIn = new AtomicInteger(-1);
     Runnable persist = () -> { // the catalog store: fails on the call failIn counts down to
       if (failIn.get() >= 0 && failIn.getAndDecrement() == 0) {
-        throw new dev.braid.log.LogException("cannot write the version catalog: No space left on device");
+        throw new LogException("cannot write the version catalog: No space left on device");
       }
     };
     TableSpec users = spec(null).tables().get("users");
-    try (dev.braid.log.FileLog log = dev.braid.log.FileLog.open(dir.resolve("log"));
+    try (FileLog log = FileLog.open(dir.resolve("log"));
         TableRuntime t = TableRuntime.open(users, log, dir.resolve("users"), persist, null, 2)) {
       long v1 = t.push(lines(row("a", "one", now)), PushOptions.defaults("1.jsonl")).version();
       failIn.set(1); // the next push stores the catalog when it starts building, then at its swap
@@ -230,8 +235,7 @@ class TableFeaturesTest {
       assertThat(r.state()).isEqualTo("failed");
       assertThat(r.failure()).contains("catalog");
       // the swap had made it current: it keeps serving, rather than leaving reads without a version
-      TableRow a = java.util.concurrent.CompletableFuture.supplyAsync(() -> t.get("a"))
-          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+      TableRow a = CompletableFuture.supplyAsync(() -> t.get("a")).get(10, TimeUnit.SECONDS);
       assertThat(a.asOf().version()).isEqualTo(r.version()).isNotEqualTo(v1);
       assertThat(a.values()).containsEntry("tier", "two");
       assertThat(t.versions()).filteredOn(v -> v.id() == r.version()).singleElement()

@@ -1,6 +1,7 @@
 package dev.braid.view;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.braid.Braid;
 import dev.braid.IngestResult;
@@ -23,6 +24,9 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -129,16 +133,16 @@ class DeltaSpillPropertyTest {
    */
   @Test
   void shouldUnmapRunsThatNoDeltaHoldsWhileReadsRaceWithSpills(@TempDir Path dir) throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
+    assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
     Random rnd = new Random(77);
     EventTimePropertyTest.Setup s = new EventTimePropertyTest.Setup(2, 2_000, 0, 0, 0, false);
     List<EventTimePropertyTest.Ev> events = new ArrayList<>();
     long[] clock = {EventTimePropertyTest.T0};
     Path data = dir.resolve("data");
     try (Engine b = Engine.open(data, EventTimePropertyTest.spec(s), OPTIONS)) {
-      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-      java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
-      java.util.concurrent.atomic.AtomicLong reads = new java.util.concurrent.atomic.AtomicLong();
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      AtomicLong reads = new AtomicLong();
       Thread reader = new Thread(() -> {
         try {
           for (int i = 0; !stop.get(); i++) {
