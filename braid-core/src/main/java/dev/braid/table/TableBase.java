@@ -120,7 +120,7 @@ final class TableBase implements AutoCloseable {
       }
       int nRegions = (int) ((indexPos + REGION - 1) / REGION);
       MappedByteBuffer[] regions = new MappedByteBuffer[Math.max(1, nRegions)];
-      List<ByteBuffer> made = new ArrayList<>(); // in shared()'s order
+      List<ByteBuffer> made = new ArrayList<>(); // every mapping made so far, released if the Base is refused
       try {
         for (int r = 0; r < regions.length; r++) {
           long start = r * REGION;
@@ -145,21 +145,12 @@ final class TableBase implements AutoCloseable {
           throw new CorruptLogException(file, dataStart, "table base body checksum mismatch");
         }
         return new TableBase(file, Cut.of(cut), rows, pushTime, regions, hashes, positions, slots,
-            shared(file, regions, hashes, positions));
+            new MappedFile(file, made));
       } catch (IOException | RuntimeException e) {
         new MappedFile(file, made).close(); // a refused Base is unmapped at once: its file may be deleted next
         throw e;
       }
     }
-  }
-
-  /** A Base's mappings (data regions, the index's hashes and positions) as one {@link MappedFile}. */
-  private static MappedFile shared(Path file, MappedByteBuffer[] regions, MappedByteBuffer hashes,
-      MappedByteBuffer positions) {
-    List<ByteBuffer> all = new ArrayList<>(List.of(regions));
-    all.add(hashes);
-    all.add(positions);
-    return new MappedFile(file, all);
   }
 
   /** Reads the row of one entry of a Base; see {@link #read}. */
@@ -474,7 +465,10 @@ final class TableBase implements AutoCloseable {
       }
       // Released at once, not by the GC: left mapped, a retired Base's deleted file kept its disk
       // space and page cache until a GC collected these buffers (see MappedFile).
-      MappedFile mapped = shared(tmp, regions, hs, ps);
+      List<ByteBuffer> all = new ArrayList<>(List.of(regions));
+      all.add(hs);
+      all.add(ps);
+      MappedFile mapped = new MappedFile(tmp, all);
       try {
         rows = placeIndex(hs, ps, regions, slots); // drops pos and hashes
         crc.update(hs.duplicate().clear());

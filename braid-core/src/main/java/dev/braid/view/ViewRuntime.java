@@ -381,11 +381,7 @@ final class ViewRuntime {
       try {
         return merged(v, d, kb, from, to, withAsOf);
       } catch (MappedFile.ClosedException e) {
-        if (v == current && v.delta == d) {
-          throw e; // the serving version's Base and its Delta's runs are never closed: not a race to retry
-        }
-        // swapped out and retired (keep: 0), or its Delta replaced and a run it held closed, between
-        // reading current and the Base or run: read the new one
+        rethrowUnlessReplaced(e, v, d); // else read the new version or Delta
       }
     }
   }
@@ -404,10 +400,20 @@ final class ViewRuntime {
       try {
         return keys(v, d);
       } catch (MappedFile.ClosedException e) {
-        if (v == current && v.delta == d) {
-          throw e; // the serving version's Base and its Delta's runs are never closed: not a race to retry
-        }
+        rethrowUnlessReplaced(e, v, d); // else read the new version or Delta
       }
+    }
+  }
+
+  /**
+   * Rethrows {@code e}, a read of version {@code v} through Delta {@code d} finding a Base or run
+   * closed, unless {@code v} was swapped out (and retired, possible with {@code keep: 0}) or its
+   * Delta replaced (and a run it held closed) since the read began: then the caller reads again. The
+   * serving version's Base and its Delta's runs are never closed, so otherwise it is not a race.
+   */
+  private void rethrowUnlessReplaced(MappedFile.ClosedException e, Version v, Delta d) {
+    if (v == current && v.delta == d) {
+      throw e;
     }
   }
 
@@ -1847,14 +1853,13 @@ final class ViewRuntime {
           c.runs = runs.toArray(PartitionDelta.NO_RUNS);
           copies[pd.partition] = c;
         }
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException e) { // a run that fails its own checks is a RuntimeException
         closeRuns(created, List.of()); // nothing reads them: the Delta stays as it was
         deleteUnreferencedRuns(); // the runs this attempt wrote
-        throw new UncheckedIOException("view '" + name + "': writing a closed-window run failed: " + e, e);
-      } catch (RuntimeException e) { // a run that fails its own checks, say
-        closeRuns(created, List.of());
-        deleteUnreferencedRuns();
-        throw e;
+        if (e instanceof IOException io) {
+          throw new UncheckedIOException("view '" + name + "': writing a closed-window run failed: " + io, io);
+        }
+        throw (RuntimeException) e;
       }
       Delta compacted = new Delta(copies);
       compacted.compactedCopy = true;
