@@ -32,13 +32,15 @@ import picocli.CommandLine.Option;
  *       <td>Flink keyed reduce, MiniCluster, heap state ({@link FlinkViewsRun})</td></tr>
  *   <tr><td>batch recompute</td><td>{@code runBatch}: batch layer, Base written, swapped in</td>
  *       <td>DuckDB {@code GROUP BY} into a table ({@link DuckDbViewsRun})</td></tr>
- *   <tr><td>merged point read</td><td>{@code get}: Base on disk + non-empty Delta, p99</td><td>-</td></tr>
+ *   <tr><td>merged point read</td><td>{@code get}: Base on disk + non-empty Delta, p99; with the bytes
+ *       each read allocates and the page faults its thread took (a heap growing into fresh pages)</td>
+ *       <td>-</td></tr>
  *   <tr><td>Delta memory</td><td>bytes per key, accounting and heap after GC</td><td>-</td></tr>
  * </table>
  *
- * <p>Each engine runs in a JVM of its own ({@code --child-java-opts}, by default {@code -Xmx4g} as
- * in the reference measurements), one warm-up then {@code --runs} measured runs; the table shows
- * the median with the range. Beside wall-clock rates it shows events per CPU-second of each
+ * <p>Each engine runs in a JVM of its own with the same options ({@code --child-java-opts}, by
+ * default {@code -Xmx4g} as in the reference measurements), warm-ups then {@code --runs} measured
+ * runs; the table shows the median with the range. Beside wall-clock rates it shows events per CPU-second of each
  * engine's JVM ({@code M/CPU-s}, from the process CPU time): on a shared machine that figure is
  * its speed per core, while the wall-clock rate also measures what else runs. Before any speed is
  * compared, every engine's answers for
@@ -112,7 +114,9 @@ public final class ViewsBenchmark implements Callable<Integer> {
   boolean fork;
 
   @Option(names = "--child-java-opts", paramLabel = "OPTS", defaultValue = "-Xmx4g",
-      description = "JVM options of each engine's JVM, added to this JVM's (default: ${DEFAULT-VALUE}).")
+      description = "JVM options of each engine's JVM, added to this JVM's (default: ${DEFAULT-VALUE}; "
+          + "\"-Xms4g -Xmx4g -XX:+AlwaysPreTouch\" commits and touches the heap at start, as a latency-sensitive "
+          + "service runs, so that no read pays for the first touch of a page while the heap grows).")
   String childJavaOpts;
 
   @Option(names = "--dir", paramLabel = "DIR",
@@ -357,8 +361,10 @@ public final class ViewsBenchmark implements Callable<Integer> {
         ">= 28 M/s (>= DuckDB)", batch.length == 0 ? "-" : verdict(median(batch) >= 28e6, median(batch) / 28e6)
             + (duck.length == 0 ? "" : median(batch) >= median(duck) ? ", >= DuckDB" : ", < DuckDB")));
     rows.add(row("merged point read p99", p99.length == 0 ? "-" : String.format(Locale.ROOT,
-            "%.2f us %s (p50 %.2f, p99.9 %.1f, max %.0f us)", median(p99), spread(p99, "%.2f"),
-            median(r.list("braid.read.p50")), median(r.list("braid.read.p999")), median(r.list("braid.read.max"))),
+            "%.2f us %s (p50 %.2f, p99.9 %.1f, max %.0f us; %.0f bytes allocated and %.0f page faults per 1,000 "
+                + "reads)", median(p99), spread(p99, "%.2f"), median(r.list("braid.read.p50")),
+            median(r.list("braid.read.p999")), median(r.list("braid.read.max")), median(r.list("braid.read.allocated")),
+            median(r.list("braid.read.faults")) * 1000),
         "-", "<= 5 us", p99.length == 0 ? "-" : verdict(median(p99) <= 5, 5 / median(p99))));
     double deltaKeys = r.get("braid.delta.keys");
     double accounted = r.get("braid.delta.accountedBytes") / deltaKeys;

@@ -679,6 +679,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public TableRow get(String key) {
+    requireOpen();
     while (true) {
       Version v = current;
       Delta d = v.delta;
@@ -749,6 +750,17 @@ public final class TableRuntime implements Table, AutoCloseable {
     return new TableRow(key, true, m, asOf);
   }
 
+  /**
+   * Unmaps every version's Base: the engine calls it on close, after the followers stopped and the
+   * last checkpoint is written. Reads in progress finish first ({@link dev.braid.log.MappedFile});
+   * later ones throw {@link dev.braid.log.MappedFile.ClosedException}.
+   */
+  public void unmapFiles() {
+    for (Version v : versions) {
+      closeIfOpen(v.base);
+    }
+  }
+
   private static void closeIfOpen(TableBase base) {
     if (base != null) {
       base.close();
@@ -809,10 +821,14 @@ public final class TableRuntime implements Table, AutoCloseable {
     return key;
   }
 
-  private WriteResult append(String key, Bytes value, Long timestamp) {
+  private void requireOpen() {
     if (closed) {
       throw new IllegalStateException("table '" + spec.name() + "' is closed");
     }
+  }
+
+  private WriteResult append(String key, Bytes value, Long timestamp) {
+    requireOpen();
     long now = System.currentTimeMillis();
     long ts = timestamp == null ? now : timestamp;
     byte[] kb = key.getBytes(StandardCharsets.UTF_8);

@@ -505,11 +505,13 @@ public final class Engine implements Braid {
 
   @Override
   public ViewResult get(String view, String key) {
+    requireOpen();
     return view(view).get(key);
   }
 
   @Override
   public ViewResult get(String view, String key, long fromMillis, long toMillis) {
+    requireOpen();
     return view(view).get(key, fromMillis, toMillis);
   }
 
@@ -520,6 +522,7 @@ public final class Engine implements Braid {
 
   @Override
   public List<ViewResult> getAll(String view, List<String> keys, long fromMillis, long toMillis) {
+    requireOpen();
     ViewRuntime v = view(view);
     List<ViewResult> out = new ArrayList<>(keys.size());
     for (String k : keys) {
@@ -806,6 +809,12 @@ public final class Engine implements Braid {
     }
     if (started) {
       checkpointAll(); // the speed layers have stopped: these are the final positions
+    }
+    for (ViewRuntime v : views.values()) {
+      v.unmapFiles();
+    }
+    for (dev.braid.table.TableRuntime t : tables.values()) {
+      t.unmapFiles();
     }
     log.close();
   }

@@ -21,7 +21,6 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -658,13 +657,13 @@ final class ViewProgram {
     }
   }
 
-  /** The named results of a row, in the view's order. */
+  /** The named results of a row, in the view's order (an immutable map). */
   Map<String, Object> result(long[] longs, int lb, Object[] objects, int ob, Scratch x) {
-    Map<String, Object> out = new LinkedHashMap<>();
+    Object[] values = new Object[aggregations.length];
     for (int i = 0; i < aggregations.length; i++) {
-      out.put(names[i], result(i, longs, lb, objects, ob, x));
+      values[i] = result(i, longs, lb, objects, ob, x);
     }
-    return out;
+    return new ResultValues(names, values);
   }
 
   /** How many aggregations the row holds. */

@@ -470,21 +470,24 @@ final class ViewRuntime {
   private ViewResult result(String key, Merged m) {
     ViewProgram p = m.program;
     ViewProgram.Scratch x = m.scratch;
+    if (m.byStart == null) { // no windows: the key's one row
+      Row r = m.only != null ? m.only : new Row(p);
+      return new ViewResult(name, key, m.found && m.only != null, p.result(r.longs, 0, r.objects, 0, x), List.of(),
+          m.asOf);
+    }
     Row total = new Row(p);
-    List<ViewResult.WindowValue> windows = new ArrayList<>();
-    for (Map.Entry<Long, Row> e : m.rows.entrySet()) {
+    List<ViewResult.WindowValue> windows = new ArrayList<>(m.byStart.size());
+    for (Map.Entry<Long, Row> e : m.byStart.entrySet()) {
       Row r = e.getValue();
       p.merge(total.longs, 0, total.objects, 0, r.longs, 0, r.objects, 0, x);
-      if (p.window != null) {
-        long end = p.windowEnd(e.getKey(), r.longs, 0);
-        windows.add(new ViewResult.WindowValue(e.getKey(), end, p.result(r.longs, 0, r.objects, 0, x),
-            m.isFinal(end) ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
-      }
+      long end = p.windowEnd(e.getKey(), r.longs, 0);
+      windows.add(new ViewResult.WindowValue(e.getKey(), end, p.result(r.longs, 0, r.objects, 0, x),
+          m.isFinal(end) ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
     }
     // Hopping windows overlap: their merge would count each event once per window that holds it.
     Map<String, Object> values = p.windowKind == ViewProgram.HOPPING ? Map.of()
         : p.result(total.longs, 0, total.objects, 0, x);
-    return new ViewResult(name, key, m.found && !m.rows.isEmpty(), values, windows, m.asOf);
+    return new ViewResult(name, key, m.found && !m.byStart.isEmpty(), values, windows, m.asOf);
   }
 
   /** One window of a key's merged result, for {@link #readWindows}. */
@@ -503,9 +506,9 @@ final class ViewRuntime {
    */
   void readWindows(String key, WindowRow out) {
     Merged m = mergedCurrent(key.getBytes(StandardCharsets.UTF_8), Long.MIN_VALUE, Long.MAX_VALUE, false);
-    if (m.program.window != null) {
+    if (m.byStart != null) {
       WindowsRead read = new WindowsRead(m.program, m.scratch, m.version);
-      for (Map.Entry<Long, Row> e : m.rows.entrySet()) {
+      for (Map.Entry<Long, Row> e : m.byStart.entrySet()) {
         Row r = e.getValue();
         long end = m.program.windowEnd(e.getKey(), r.longs, 0);
         out.window(read, e.getKey(), end, m.isFinal(end), r.longs, r.objects);
@@ -517,13 +520,85 @@ final class ViewRuntime {
   record WindowsRead(ViewProgram program, ViewProgram.Scratch scratch, long version) {}
 
   /**
-   * A key's merged rows by window start (sessions merged), before they become results; {@code asOf}
-   * is null when the read did not ask for it.
+   * One read's merged rows of a key, filled part by part (Base, runs, Delta tables) before they
+   * become results. A view without windows has one row per key (window start 0) and needs no map;
+   * a windowed view's rows are by window start (sessions merged at the end). As the visitor of a
+   * Base or run lookup it takes the rows in {@code [from, to)}: a Base's row is read into a fresh
+   * row (the Base is the first part read), a run's row is decoded and merged. {@code asOf} is null
+   * when the read did not ask for it.
    */
-  private record Merged(ViewProgram program, ViewProgram.Scratch scratch, TreeMap<Long, Row> rows, boolean found,
-      long version, AsOf asOf, long finalUntil) {
+  private static final class Merged implements BaseFile.WindowVisitor {
+    final ViewProgram program;
+    final ViewProgram.Scratch scratch;
+    private final long from;
+    private final long to;
+    /** The key's row in a view without windows, null until a part holds it. */
+    Row only;
+    /** The key's rows by window start in a windowed view; null in a view without windows. */
+    TreeMap<Long, Row> byStart;
+    /** Whether a lookup's rows are merged (a closed-window run's) rather than read as the first. */
+    private boolean merging;
+    /** A run's decoded row, reused when rows are plain longs (a merge keeps no reference to them). */
+    private Row decoded;
+    boolean found;
+    long version;
+    AsOf asOf;
+    long finalUntil;
+
+    Merged(ViewProgram program, ViewProgram.Scratch scratch, long from, long to) {
+      this.program = program;
+      this.scratch = scratch;
+      this.from = from;
+      this.to = to;
+      this.byStart = program.window == null ? null : new TreeMap<>();
+    }
+
+    /** The row of the window at {@code start}, zero when new. */
+    Row row(long start) {
+      if (byStart == null) {
+        return only != null ? only : (only = new Row(program));
+      }
+      Row r = byStart.get(start);
+      if (r == null) {
+        r = new Row(program);
+        byStart.put(start, r);
+      }
+      return r;
+    }
+
     boolean isFinal(long end) {
       return finalUntil != Long.MIN_VALUE && end <= finalUntil;
+    }
+
+    /** Looks {@code kb} up in a Base: its rows are the first the read finds. */
+    boolean readBase(BaseFile base, byte[] kb) throws IOException {
+      merging = false;
+      return base.lookup(kb, kb.length, this);
+    }
+
+    /** Looks {@code kb} up in a closed-window run and merges its rows in. */
+    boolean mergeRun(ClosedRun run, byte[] kb) throws IOException {
+      merging = true;
+      return run.lookup(kb, kb.length, this);
+    }
+
+    @Override
+    public void visit(long window, java.nio.ByteBuffer buffer, int offset, int length) throws IOException {
+      if (window < from || window >= to) {
+        return;
+      }
+      ViewProgram p = program;
+      ViewProgram.Scratch x = scratch;
+      if (!merging) {
+        Row r = row(window);
+        p.readRow(x.stateInput.reset(buffer, offset, offset + length), r.longs, 0, r.objects, 0, x);
+        return;
+      }
+      // a merge may keep a reference to a decoded state object: a fresh row unless rows are plain longs
+      Row tmp = p.objectWidth != 0 ? new Row(p) : decoded != null ? decoded : (decoded = new Row(p));
+      p.readRow(x.stateInput.reset(buffer, offset, offset + length), tmp.longs, 0, tmp.objects, 0, x);
+      Row r = row(window);
+      p.merge(r.longs, 0, r.objects, 0, tmp.longs, 0, tmp.objects, 0, x);
     }
   }
 
@@ -540,43 +615,29 @@ final class ViewRuntime {
     long from = sessions ? Long.MIN_VALUE : wantedFrom;
     long to = sessions ? Long.MAX_VALUE : requestedTo;
     ViewProgram.Scratch x = readScratch.get(); // per thread; depends only on the stream's schema
-    TreeMap<Long, Row> rows = new TreeMap<>();
-    boolean[] found = new boolean[1];
+    Merged m = new Merged(p, x, from, to);
     if (v.base != null) {
       try {
-        found[0] = v.base.lookup(kb, kb.length, (window, buffer, offset, length) -> {
-          if (window >= from && window < to) {
-            Row r = rows.computeIfAbsent(window, w -> new Row(p));
-            p.readRow(x.stateInput.reset(buffer, offset, offset + length), r.longs, 0, r.objects, 0, x);
-          }
-        });
+        m.found = m.readBase(v.base, kb);
       } catch (IOException e) {
         throw new UncheckedIOException("reading the Base " + v.base.file + " of view '" + name + "'", e);
       }
     }
     int parts = d.partitions.length;
-    long[] positions = new long[parts];
+    long[] positions = withAsOf ? new long[parts] : null;
     int only = v.keyPartitioned ? Partitioner.partition(kb, 0, kb.length, parts) : -1;
     int hash = GroupTable.hash(kb, kb.length);
-    Row decoded = null;
     for (int part = 0; part < parts; part++) {
       PartitionDelta pd = d.partitions[part];
       if (only >= 0 && part != only) {
-        positions[part] = withAsOf ? pd.position() : 0;
+        if (withAsOf) {
+          positions[part] = pd.position();
+        }
         continue;
       }
       for (ClosedRun run : pd.runs) { // immutable: read without the lock
-        Row shared = decoded == null ? (decoded = new Row(p)) : decoded;
         try {
-          found[0] |= run.lookup(kb, kb.length, (window, buffer, offset, length) -> {
-            if (window >= from && window < to) {
-              // a merge may keep a reference to a decoded state object: a fresh row unless rows are plain longs
-              Row tmp = p.objectWidth == 0 ? shared : new Row(p);
-              p.readRow(x.stateInput.reset(buffer, offset, offset + length), tmp.longs, 0, tmp.objects, 0, x);
-              Row r = rows.computeIfAbsent(window, w -> new Row(p));
-              p.merge(r.longs, 0, r.objects, 0, tmp.longs, 0, tmp.objects, 0, x);
-            }
-          });
+          m.found |= m.mergeRun(run, kb);
         } catch (IOException e) {
           throw new UncheckedIOException("reading the closed-window run " + run.name + " of view '" + name + "'", e);
         }
@@ -586,7 +647,7 @@ final class ViewRuntime {
         GroupTable t = pd.table;
         int keyId = t.findKey(kb, kb.length, hash);
         if (keyId >= 0) {
-          found[0] = true;
+          m.found = true;
           long step = p.windowStep();
           long starts = step > 0 ? startsBetween(from, to, step) : Long.MAX_VALUE;
           if (starts < t.groupCountOfKey(keyId)) {
@@ -595,7 +656,7 @@ final class ViewRuntime {
             for (long i = 0; i < starts; i++, w += step) {
               int g = t.findGroup(keyId, w);
               if (g >= 0) {
-                Row r = rows.computeIfAbsent(w, s -> new Row(p));
+                Row r = m.row(w);
                 p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.stride, t.objects, g * t.objectWidth, x);
               }
             }
@@ -603,20 +664,26 @@ final class ViewRuntime {
             for (int g = t.firstGroupOfKey(keyId); g >= 0; g = t.nextGroupOfKey(g)) {
               long window = t.window(g);
               if (window >= from && window < to) {
-                Row r = rows.computeIfAbsent(window, w -> new Row(p));
+                Row r = m.row(window);
                 p.merge(r.longs, 0, r.objects, 0, t.longs, g * t.stride, t.objects, g * t.objectWidth, x);
               }
             }
           }
         }
-        positions[part] = pd.writerPosition();
+        if (withAsOf) {
+          positions[part] = pd.writerPosition();
+        }
       } finally {
         pd.lock.unlockRead(stamp);
       }
     }
-    AsOf asOf = withAsOf ? new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark()) : null;
-    TreeMap<Long, Row> merged = sessions ? mergeSessions(p, rows, wantedFrom, requestedTo, x) : rows;
-    return new Merged(p, x, merged, found[0], v.id, asOf, finalUntil(p, d));
+    m.version = v.id;
+    m.asOf = withAsOf ? new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark()) : null;
+    m.finalUntil = finalUntil(p, d);
+    if (sessions) {
+      m.byStart = mergeSessions(p, m.byStart, wantedFrom, requestedTo, x);
+    }
+    return m;
   }
 
   /**
@@ -1504,6 +1571,28 @@ final class ViewRuntime {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Unmaps every version's Base and its Delta's closed-window runs: the engine calls it on close,
+   * once the layers have stopped and the last checkpoint is written, so that the files are not held
+   * until a garbage collection (which, for a deleted data directory, also holds its disk space).
+   * Reads in progress finish first ({@link MappedFile}); later ones throw
+   * {@link MappedFile.ClosedException}.
+   */
+  synchronized void unmapFiles() {
+    for (Version v : versions) {
+      BaseFile base = v.base;
+      if (base != null) {
+        base.close();
+      }
+      Delta d = v.delta;
+      if (d != null) {
+        for (ClosedRun run : d.runs()) {
+          run.close();
+        }
+      }
     }
   }
 
