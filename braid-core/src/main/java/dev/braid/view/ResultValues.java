@@ -2,6 +2,9 @@ package dev.braid.view;
 
 import java.util.AbstractMap;
 import java.util.AbstractSet;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Set;
@@ -57,6 +60,17 @@ final class ResultValues extends AbstractMap<String, Object> {
       }
     }
     return -1;
+  }
+
+  /** The values in the view's order, as an unmodifiable list over the array (no entry per value). */
+  @Override
+  public Collection<Object> values() {
+    return Collections.unmodifiableList(Arrays.asList(values));
+  }
+
+  @Override
+  public boolean containsValue(Object value) {
+    return Arrays.asList(values).contains(value);
   }
 
   @Override

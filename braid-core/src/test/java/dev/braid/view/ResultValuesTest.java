@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,6 +56,10 @@ class ResultValuesTest {
     assertEquals(7L, v.getOrDefault("high", 7L));
     assertNull(v.getOrDefault("low", 7L), "a present null is not replaced by the default");
     assertEquals(List.of("n", "total", "low"), new ArrayList<>(v.keySet()));
+    assertEquals(Arrays.asList(3L, 42L, null), new ArrayList<>(v.values()));
+    assertTrue(v.containsValue(42L));
+    assertTrue(v.containsValue(null));
+    assertFalse(v.containsValue(41L));
     List<String> seen = new ArrayList<>();
     v.forEach((k, x) -> seen.add(k + "=" + x));
     assertEquals(List.of("n=3", "total=42", "low=null"), seen);
@@ -66,6 +71,7 @@ class ResultValuesTest {
     assertThrows(UnsupportedOperationException.class, () -> v.put("n", 4L));
     assertThrows(UnsupportedOperationException.class, () -> v.remove("n"));
     assertThrows(UnsupportedOperationException.class, v::clear);
+    assertThrows(UnsupportedOperationException.class, () -> v.values().remove(3L));
     assertThrows(UnsupportedOperationException.class, () -> v.entrySet().iterator().next().setValue(1L));
     assertEquals(3L, v.get("n"));
   }

@@ -14,6 +14,7 @@ import dev.braid.ViewResult;
 import dev.braid.log.Cut;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 
 /** The wire form of Braid's values: how each result, status and error looks in JSON. */
 final class Json {
@@ -144,14 +145,26 @@ final class Json {
 
   private static void values(ByteWriter w, Map<String, Object> values) {
     w.raw("{");
-    boolean first = true;
-    for (Map.Entry<String, Object> e : values.entrySet()) {
+    values.forEach(new ValueWriter(w)); // a result map's forEach passes its entries without an object per entry
+    w.raw("}");
+  }
+
+  /** Writes the members of a JSON object of scalar values, comma-separated. */
+  private static final class ValueWriter implements BiConsumer<String, Object> {
+    private final ByteWriter w;
+    private boolean first = true;
+
+    ValueWriter(ByteWriter w) {
+      this.w = w;
+    }
+
+    @Override
+    public void accept(String name, Object v) {
       if (!first) {
         w.raw(",");
       }
       first = false;
-      w.string(e.getKey()).raw(":");
-      Object v = e.getValue();
+      w.string(name).raw(":");
       if (v == null) {
         w.raw("null");
       } else if (v instanceof Long l) {
@@ -170,7 +183,6 @@ final class Json {
         w.string((String) v);
       }
     }
-    w.raw("}");
   }
 
   private static void cut(ByteWriter w, Cut c) {
