@@ -11,6 +11,7 @@ import dev.braid.log.Partitioner;
 import dev.braid.spec.ViewSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -583,7 +584,7 @@ final class ViewRuntime {
     }
 
     @Override
-    public void visit(long window, java.nio.ByteBuffer buffer, int offset, int length) throws IOException {
+    public void visit(long window, ByteBuffer buffer, int offset, int length) throws IOException {
       if (window < from || window >= to) {
         return;
       }
@@ -1983,7 +1984,7 @@ final class ViewRuntime {
   private static long copyGroups(ViewProgram p, GroupTable from, long horizon, boolean spill, long end,
       GroupTable open, GroupTable closed, ViewProgram.Scratch x) {
     long evicted = 0;
-    java.nio.ByteBuffer arena = java.nio.ByteBuffer.wrap(from.keyBytes());
+    ByteBuffer arena = ByteBuffer.wrap(from.keyBytes());
     for (int k = 0, keys = from.keyCount(); k < keys; k++) {
       int inOpen = -1;
       int inClosed = -1;
@@ -2010,7 +2011,7 @@ final class ViewRuntime {
     return evicted;
   }
 
-  private static int insertKey(GroupTable from, int k, GroupTable into, java.nio.ByteBuffer arena) {
+  private static int insertKey(GroupTable from, int k, GroupTable into, ByteBuffer arena) {
     int off = from.keyOffset(k);
     int len = from.keyLength(k);
     return into.findOrInsertKey(arena, off, len, GroupTable.hash(from.keyBytes(), off, len));
