@@ -97,7 +97,8 @@ public final class ViewsBenchmark implements Callable<Integer> {
   int duckdbThreads;
 
   @Option(names = "--reads", paramLabel = "N", defaultValue = "1000000",
-      description = "Merged point reads per measured run (and in the warm-up) (default: ${DEFAULT-VALUE}).")
+      description = "Merged point reads per measured run, and per warm-up pass; warm-up passes repeat (up to 10) "
+          + "until one takes fewer than 1 page fault per 1,000 reads (default: ${DEFAULT-VALUE}).")
   int reads;
 
   @Option(names = "--extra-events", paramLabel = "N", defaultValue = "200000",

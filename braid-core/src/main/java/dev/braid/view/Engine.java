@@ -778,6 +778,11 @@ public final class Engine implements Braid {
     checkpointer.shutdown();
     spiller.shutdown();
     try {
+      // A scheduled batch cycle stops at its next interrupt check (or ends): after this, no cycle
+      // reads the log or stores the catalog behind close's back.
+      if (!scheduler.awaitTermination(1, TimeUnit.MINUTES)) {
+        LOG.warn("a scheduled batch cycle did not stop within a minute of close");
+      }
       if (!checkpointer.awaitTermination(1, TimeUnit.MINUTES)) {
         LOG.warn("a checkpoint did not finish within a minute of close");
       }
