@@ -873,6 +873,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public PushReport push(InputStream in, PushOptions o) {
+    requireOpen();
     if (o.incremental()) {
       return incrementalPush(in, o);
     }
@@ -1107,6 +1108,7 @@ public final class TableRuntime implements Table, AutoCloseable {
    */
   @Override
   public PushReport repush(boolean waitForSwap) {
+    requireOpen();
     Version cur;
     Version v;
     synchronized (this) {
@@ -1302,6 +1304,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public long activate(long versionId) {
+    requireOpen();
     Version v = null;
     for (Version x : versions) {
       if (x.id == versionId) {

@@ -22,8 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Closing an engine unmaps the files it read through mappings: every version's Base (current and
- * backups), the closed-window runs of their Deltas, and tables' Bases; reads through the closed
- * engine, or a table handle taken before, fail saying so. Checked in {@code /proc/self/maps}.
+ * backups), the closed-window runs of their Deltas, and tables' Bases; reads and pushes through the
+ * closed engine, or a table handle taken before, fail saying so. Checked in {@code /proc/self/maps}.
  */
 class EngineCloseUnmapTest {
 
@@ -80,5 +80,10 @@ class EngineCloseUnmapTest {
         .hasMessageContaining("is closed");
     assertThatThrownBy(() -> users.get("u1")).isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("table 'users' is closed");
+    assertThatThrownBy(() -> users.push(new ByteArrayInputStream(new byte[0]), PushOptions.defaults("late.jsonl")))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("table 'users' is closed");
+    assertThatThrownBy(() -> users.repush(true)).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("table 'users' is closed");
+    assertThat(mapped(dir)).as("a push refused after close maps nothing").isEmpty();
   }
 }
