@@ -10,8 +10,10 @@ import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.view.Engine;
 import dev.braid.view.EngineOptions;
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -155,9 +157,9 @@ public final class BraidViewsRun {
   }
 
   /** Deletes every view's state (checkpoints, Bases) and the catalog of data directory {@code data}, keeping the log. */
-  public static void forgetViews(Path data) throws java.io.IOException {
+  public static void forgetViews(Path data) throws IOException {
     LogBenchmark.deleteRecursively(data.resolve("views"));
-    java.nio.file.Files.deleteIfExists(data.resolve("catalog.json"));
+    Files.deleteIfExists(data.resolve("catalog.json"));
   }
 
   /** How long opening the log of {@code data} and finding {@code stream}'s end takes (median of 3). */
@@ -254,11 +256,11 @@ public final class BraidViewsRun {
    */
   static long minorFaults() {
     try {
-      String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/thread-self/stat"));
+      String stat = Files.readString(Path.of("/proc/thread-self/stat"));
       // after the command name in parentheses: state ppid pgrp session tty_nr tpgid flags minflt ...
       String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
       return Long.parseLong(fields[7]);
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       return -1;
     }
   }
