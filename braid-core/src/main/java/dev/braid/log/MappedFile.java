@@ -99,7 +99,8 @@ public final class MappedFile {
   /** A read of a file that was {@linkplain #close closed} before the read began. */
   public static final class ClosedException extends RuntimeException {
     ClosedException(Path file) {
-      super(file + " is closed: its version was retired, its run merged into another, or the engine closed", null, false, false);
+      super(file + " is closed: its version was retired, its run merged into another, or the engine closed", null,
+          false, false);
     }
   }
 

@@ -491,8 +491,9 @@ final class DeltaCheckpoint {
             for (String n : runNames.get(p)) {
               Path run = f.path().resolveSibling(n);
               try {
-                runs.add(ClosedRun.open(run, program));
-                opened.add(runs.get(runs.size() - 1));
+                ClosedRun r = ClosedRun.open(run, program);
+                runs.add(r);
+                opened.add(r);
               } catch (java.nio.file.NoSuchFileException e) {
                 throw new InvalidCheckpointException("its closed-window run " + n + " of partition " + p
                     + " is missing");

@@ -1584,15 +1584,10 @@ final class ViewRuntime {
    */
   synchronized void unmapFiles() {
     for (Version v : versions) {
-      BaseFile base = v.base;
-      if (base != null) {
-        base.close();
-      }
+      closeIfOpen(v.base);
       Delta d = v.delta;
       if (d != null) {
-        for (ClosedRun run : d.runs()) {
-          run.close();
-        }
+        closeRuns(d.runs(), List.of());
       }
     }
   }
