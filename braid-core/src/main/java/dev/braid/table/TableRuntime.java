@@ -81,6 +81,8 @@ public final class TableRuntime implements Table, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TableRuntime.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX_BAD_KEPT = 100;
+  /** How long {@link #close} waits for pushes in progress to end (see {@link #inFlight}). */
+  static final long CLOSE_WAIT_SECONDS = 60;
 
   // ---------------------------------------------------------------------------------------------
   // Versions and Deltas
@@ -227,6 +229,13 @@ public final class TableRuntime implements Table, AutoCloseable {
   private Version building; // guarded by this
   private final Follower[] followers;
   private volatile boolean closed;
+  /**
+   * Pushes, repushes and activations in progress, their background swaps included (guarded by
+   * {@link #gate}). {@link #close} sets {@link #closed}, which makes each of them fail at its next
+   * check, then waits for them: none writes a Base, maps a file or stores the catalog after close.
+   */
+  private int inFlight;
+  private final Object gate = new Object();
 
   private TableRuntime(TableSpec spec, LogStream writes, Path dir, Runnable persist, int threads) {
     this.spec = spec;
@@ -827,6 +836,53 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
   }
 
+  /** Registers a push, repush or activation (see {@link #inFlight}); fails if the table is closed. */
+  private void enter() {
+    synchronized (gate) {
+      requireOpen();
+      inFlight++;
+    }
+  }
+
+  private void exit() {
+    synchronized (gate) {
+      if (--inFlight == 0) {
+        gate.notifyAll();
+      }
+    }
+  }
+
+  /** Fails an operation in progress once {@link #close} has begun. */
+  private void failIfClosed(String what) {
+    if (closed) {
+      throw new IllegalStateException("table '" + spec.name() + "' was closed during " + what);
+    }
+  }
+
+  /**
+   * Runs a push's replay and swap ({@code finish}) on the caller's thread, or on a new thread when
+   * the caller does not wait for the swap; that thread counts as in flight until it ends. Called
+   * from inside an operation, which keeps {@link #close} waiting until the thread has registered.
+   */
+  private void finishSwap(Runnable finish, boolean wait) {
+    if (wait) {
+      finish.run();
+      return;
+    }
+    synchronized (gate) {
+      inFlight++;
+    }
+    Thread t = new Thread(() -> {
+      try {
+        finish.run();
+      } finally {
+        exit();
+      }
+    }, "braid-push-swap-" + spec.name());
+    t.setDaemon(true);
+    t.start();
+  }
+
   private WriteResult append(String key, Bytes value, Long timestamp) {
     requireOpen();
     long now = System.currentTimeMillis();
@@ -873,10 +929,15 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public PushReport push(InputStream in, PushOptions o) {
-    requireOpen();
-    if (o.incremental()) {
-      return incrementalPush(in, o);
+    enter();
+    try {
+      return o.incremental() ? incrementalPush(in, o) : fullPush(in, o);
+    } finally {
+      exit();
     }
+  }
+
+  private PushReport fullPush(InputStream in, PushOptions o) {
     Cut cut = startCut(o);
     Version v;
     synchronized (this) {
@@ -900,6 +961,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     report(v, "loading", loader, counts, bad, 0, t0, null);
     try (TableBase.Writer w = new TableBase.Writer(dir.resolve(v.baseFile), cut, pushTime)) {
       loader.load(in, (chunk, firstLine) -> {
+        failIfClosed("push " + v.pushId);
         w.append(chunk.entries.buf, 0, chunk.entries.len);
         counts[0] += chunk.rows;
         counts[1] += chunk.expired;
@@ -936,13 +998,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         fail(v, loader, counts, bad, t0, "replay failed: " + e);
       }
     };
-    if (o.waitForSwap()) {
-      finish.run();
-    } else {
-      Thread t = new Thread(finish, "braid-push-swap-" + spec.name());
-      t.setDaemon(true);
-      t.start();
-    }
+    finishSwap(finish, o.waitForSwap());
     return v.report;
   }
 
@@ -1039,7 +1095,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       try (LogReader r = writes.reader(f.p, v.cut.offset(f.p))) {
         long before = r.position();
         while (step(r, only, f.position)) {
-          // bulk replay up to where the follower is
+          failIfClosed("the replay of version " + v.id); // bulk replay up to where the follower is
         }
         f.lock.lock();
         try {
@@ -1053,6 +1109,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         replayed += r.position() - before;
       }
     }
+    failIfClosed("the replay of version " + v.id);
     swap(v);
     return replayed;
   }
@@ -1108,7 +1165,15 @@ public final class TableRuntime implements Table, AutoCloseable {
    */
   @Override
   public PushReport repush(boolean waitForSwap) {
-    requireOpen();
+    enter();
+    try {
+      return repushEntered(waitForSwap);
+    } finally {
+      exit();
+    }
+  }
+
+  private PushReport repushEntered(boolean waitForSwap) {
     Version cur;
     Version v;
     synchronized (this) {
@@ -1136,6 +1201,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       Bytes entry = new Bytes(256);
       Bytes row = new Bytes(256);
       for (int p = 0; p < parts; p++) {
+        failIfClosed("repush " + v.pushId);
         d.locks[p].readLock().lock();
         try {
           cut[p] = d.position.get(p);
@@ -1192,13 +1258,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         fail(built, none, counts, new ArrayList<>(), t0, "replay failed: " + e);
       }
     };
-    if (waitForSwap) {
-      finish.run();
-    } else {
-      Thread t = new Thread(finish, "braid-push-swap-" + spec.name());
-      t.setDaemon(true);
-      t.start();
-    }
+    finishSwap(finish, waitForSwap);
     return built.report;
   }
 
@@ -1231,6 +1291,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     String failure = null;
     try {
       loader.load(in, (chunk, firstLine) -> {
+        failIfClosed("an incremental push");
         counts[2] += chunk.badReasons.size();
         for (int i = 0; i < chunk.badReasons.size() && bad.size() < MAX_BAD_KEPT; i++) {
           bad.add(new PushReport.BadRow(o.source(), firstLine + chunk.badLines.get(i)[0], chunk.badReasons.get(i)));
@@ -1304,7 +1365,15 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public long activate(long versionId) {
-    requireOpen();
+    enter();
+    try {
+      return activateEntered(versionId);
+    } finally {
+      exit();
+    }
+  }
+
+  private long activateEntered(long versionId) {
     Version v = null;
     for (Version x : versions) {
       if (x.id == versionId) {
@@ -1374,7 +1443,21 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public void close() {
-    closed = true;
+    synchronized (gate) {
+      closed = true;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_WAIT_SECONDS);
+      try {
+        for (long left; inFlight > 0 && (left = deadline - System.nanoTime()) > 0; ) {
+          TimeUnit.NANOSECONDS.timedWait(gate, left);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (inFlight > 0) {
+        LOG.warn("table '{}': {} push(es) still running {} s after close began", spec.name(), inFlight,
+            CLOSE_WAIT_SECONDS);
+      }
+    }
     parsers.shutdownNow();
     for (Follower f : followers) {
       if (f != null) {
