@@ -138,6 +138,7 @@ public final class Engine implements Braid {
   }
 
   private void start(EngineOptions options) throws IOException, InterruptedException {
+    RecordedSchemas.checkAndRecord(dataDir, spec); // before anything reads an event with the spec's fields
     refuseCorruptStreams();
     for (StreamSpec s : spec.streams().values()) {
       if (refused.containsKey(s.name())) {

@@ -138,9 +138,22 @@ public final class VersionCatalog {
     if (!tables.isEmpty()) {
       section(root.putObject("tables"), tables);
     }
+    try {
+      replaceAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+    } catch (IOException e) {
+      throw new dev.braid.log.LogException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Replaces {@code file} by {@code bytes} so that after a crash it is either the old or the new
+   * content: a temporary file beside it, fsync, rename, directory fsync. A failure deletes the
+   * temporary file (a full disk must not leave a half-written one behind).
+   */
+  static void replaceAtomically(Path file, byte[] bytes) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     try {
-      Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+      Files.write(tmp, bytes);
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         ch.force(true);
       }
@@ -150,11 +163,11 @@ public final class VersionCatalog {
       }
     } catch (IOException e) {
       try {
-        Files.deleteIfExists(tmp); // a full disk must not leave a half-written catalog behind
+        Files.deleteIfExists(tmp);
       } catch (IOException suppressed) {
         e.addSuppressed(suppressed);
       }
-      throw new dev.braid.log.LogException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
+      throw e;
     }
   }
 

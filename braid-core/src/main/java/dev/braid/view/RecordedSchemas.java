@@ -1,0 +1,202 @@
+package dev.braid.view;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.TableSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The fields that each stream's events and each table's rows were first stored with, recorded in
+ * {@code schemas.json} in the data directory. An event in the log is stored by field position (a
+ * null bitmap and one slot per field, {@code EventDescriptor}), its record key is its key field's
+ * text, and a table row is stored by field position too ({@code RowCodec}). So a spec whose fields
+ * differ from the recorded ones (a type, the order, a field added or removed, another key field)
+ * would misread every event already stored: reads would fail or return garbage. {@link Engine#open}
+ * refuses such a spec, naming each difference, as the log refuses another partition count.
+ *
+ * <pre>{@code
+ * {"format": 1,
+ *  "streams": {"sales": {"key": "store", "fields": [{"name": "store", "type": "string"}, ...]}},
+ *  "tables": {"users": {"key": "id", "fields": [{"name": "id", "type": "string"}, ...]}}}
+ * }</pre>
+ *
+ * A stream or table the file does not name yet (new, or stored by a build that kept no such file) is
+ * recorded as the spec has it. Entries are never removed: a stream left out of the spec keeps its
+ * events in the log, and a spec that adds it back must agree with them. The file is replaced
+ * atomically (temporary file, fsync, rename, directory fsync).
+ */
+final class RecordedSchemas {
+
+  static final String FILE = "schemas.json";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** A stream's or table's key field and its fields in order, each {@code {name, type}}. */
+  record Schema(String key, List<String[]> fields) {
+
+    static Schema of(StreamSpec s) {
+      List<String[]> f = new ArrayList<>();
+      s.fields().forEach((name, type) -> f.add(new String[] {name, type.specName()}));
+      return new Schema(s.key(), f);
+    }
+
+    static Schema of(TableSpec t) {
+      List<String[]> f = new ArrayList<>();
+      t.fields().forEach((name, type) -> f.add(new String[] {name, type.specName()}));
+      return new Schema(t.key(), f);
+    }
+
+    /** Each way {@code spec} differs from this recorded schema; empty when it does not. */
+    List<String> differences(Schema spec) {
+      List<String> out = new ArrayList<>();
+      if (!key.equals(spec.key)) {
+        out.add("its key field was '" + key + "' and the spec says '" + spec.key + "'");
+      }
+      Map<String, String> was = types(fields);
+      Map<String, String> now = types(spec.fields);
+      was.forEach((name, type) -> {
+        String t = now.get(name);
+        if (t == null) {
+          out.add("field '" + name + "' (" + type + ") is missing from the spec");
+        } else if (!t.equals(type)) {
+          out.add("field '" + name + "' was " + type + " and the spec says " + t);
+        }
+      });
+      now.forEach((name, type) -> {
+        if (!was.containsKey(name)) {
+          out.add("field '" + name + "' (" + type + ") is new");
+        }
+      });
+      if (out.isEmpty() && !List.copyOf(was.keySet()).equals(List.copyOf(now.keySet()))) {
+        out.add("its fields were in the order " + was.keySet() + " and the spec has " + now.keySet());
+      }
+      return out;
+    }
+
+    private static Map<String, String> types(List<String[]> fields) {
+      Map<String, String> m = new LinkedHashMap<>();
+      for (String[] f : fields) {
+        m.put(f[0], f[1]);
+      }
+      return m;
+    }
+  }
+
+  private final Path file;
+  private final Map<String, Schema> streams;
+  private final Map<String, Schema> tables;
+
+  private RecordedSchemas(Path file, Map<String, Schema> streams, Map<String, Schema> tables) {
+    this.file = file;
+    this.streams = streams;
+    this.tables = tables;
+  }
+
+  /**
+   * Checks {@code spec}'s streams and tables against {@code dataDir}'s recorded schemas and records
+   * those not recorded yet. Throws {@link IllegalArgumentException} naming every difference, before
+   * anything is recorded, when a stream or table differs.
+   */
+  static void checkAndRecord(Path dataDir, PipelineSpec spec) {
+    RecordedSchemas r = load(dataDir.resolve(FILE));
+    List<String> problems = new ArrayList<>();
+    boolean added = false;
+    for (StreamSpec s : spec.streams().values()) {
+      added |= r.check("stream", s.name(), r.streams, Schema.of(s), problems);
+    }
+    for (TableSpec t : spec.tables().values()) {
+      added |= r.check("table", t.name(), r.tables, Schema.of(t), problems);
+    }
+    if (!problems.isEmpty()) {
+      throw new IllegalArgumentException(String.join("\n", problems) + "\nEvents and rows already stored keep the "
+          + "fields they were written with (recorded in " + r.file + "): to change them, add a stream or table "
+          + "under a new name, or start on a new data directory.");
+    }
+    if (added) {
+      r.store();
+    }
+  }
+
+  /** Adds a problem for each difference, or records {@code now} if nothing is recorded; true if it recorded. */
+  private boolean check(String kind, String name, Map<String, Schema> recorded, Schema now, List<String> problems) {
+    Schema was = recorded.get(name);
+    if (was == null) {
+      recorded.put(name, now);
+      return true;
+    }
+    for (String d : was.differences(now)) {
+      problems.add(kind + " '" + name + "': " + d);
+    }
+    return false;
+  }
+
+  static RecordedSchemas load(Path file) {
+    Map<String, Schema> streams = new LinkedHashMap<>();
+    Map<String, Schema> tables = new LinkedHashMap<>();
+    JsonNode root;
+    try {
+      root = JSON.readTree(Files.readAllBytes(file));
+    } catch (NoSuchFileException e) {
+      return new RecordedSchemas(file, streams, tables);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+    if (root == null || !root.isObject() || root.path("format").asInt() != 1) {
+      throw new IllegalStateException(file + " is not a Braid schemas file of format 1");
+    }
+    section(file, root.path("streams"), streams);
+    section(file, root.path("tables"), tables);
+    return new RecordedSchemas(file, streams, tables);
+  }
+
+  private static void section(Path file, JsonNode node, Map<String, Schema> into) {
+    node.fields().forEachRemaining(e -> {
+      JsonNode s = e.getValue();
+      if (!s.path("key").isTextual() || !s.path("fields").isArray()) {
+        throw new IllegalStateException(file + ": '" + e.getKey() + "' needs a \"key\" and a \"fields\" array");
+      }
+      List<String[]> fields = new ArrayList<>();
+      for (JsonNode f : s.path("fields")) {
+        if (!f.path("name").isTextual() || !f.path("type").isTextual()) {
+          throw new IllegalStateException(file + ": a field of '" + e.getKey() + "' needs a \"name\" and a \"type\"");
+        }
+        fields.add(new String[] {f.path("name").asText(), f.path("type").asText()});
+      }
+      into.put(e.getKey(), new Schema(s.path("key").asText(), fields));
+    });
+  }
+
+  private void store() {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("format", 1);
+    write(root.putObject("streams"), streams);
+    write(root.putObject("tables"), tables);
+    try {
+      Files.createDirectories(file.getParent());
+      VersionCatalog.replaceAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+    } catch (IOException e) {
+      throw new dev.braid.log.LogException("cannot write " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void write(ObjectNode section, Map<String, Schema> schemas) {
+    schemas.forEach((name, s) -> {
+      ObjectNode o = section.putObject(name);
+      o.put("key", s.key());
+      ArrayNode fields = o.putArray("fields");
+      for (String[] f : s.fields()) {
+        fields.addObject().put("name", f[0]).put("type", f[1]);
+      }
+    });
+  }
+}
