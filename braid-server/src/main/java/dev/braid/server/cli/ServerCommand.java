@@ -90,6 +90,33 @@ public final class ServerCommand implements Callable<Integer> {
           + BraidServer.Config.MAX_DEFAULT_SELECTORS + " (default: ${DEFAULT-VALUE})")
   int selectors;
 
+  /**
+   * Refuses a {@code --bind} that is not an address of this machine (or the wildcard), before the
+   * data directory is locked: the listener could never open, and Javalin reports every bind
+   * failure as a port in use.
+   */
+  private void checkBindAddress() {
+    java.net.InetAddress address;
+    try {
+      address = java.net.InetAddress.getByName(bind);
+    } catch (java.net.UnknownHostException e) {
+      throw new CommandLine.ParameterException(command.commandLine(),
+          "--bind " + bind + " is not an IP address or a host name this machine can resolve");
+    }
+    boolean local;
+    try {
+      local = address.isAnyLocalAddress() || address.isLoopbackAddress()
+          || java.net.NetworkInterface.getByInetAddress(address) != null;
+    } catch (java.net.SocketException e) {
+      local = true; // cannot tell: let the listener try
+    }
+    if (!local) {
+      throw new CommandLine.ParameterException(command.commandLine(), "--bind " + bind + " (" + address.getHostAddress()
+          + ") is not an address of this machine; use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or "
+          + "one of its interfaces' addresses");
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65_535) {
@@ -104,6 +131,7 @@ public final class ServerCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(command.commandLine(),
           "--selectors must be 0 (one per CPU) or more, got " + selectors);
     }
+    checkBindAddress();
     PipelineSpec spec;
     try {
       spec = PipelineSpec.load(specFile);
@@ -117,13 +145,16 @@ public final class ServerCommand implements Callable<Integer> {
       server = BraidServer.start(spec, data, BraidServer.Config.defaults().withBind(bind).withPort(port)
           .withMaxBodyBytes(maxBody).withCheckpointEvery(checkpointEvery).withSelectors(selectors));
     } catch (io.javalin.util.JavalinBindException e) {
-      String why = e.getMessage() == null ? "" : e.getMessage();
+      // Javalin says "already in use" for every bind failure: the innermost cause tells which it was.
+      Throwable root = e;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      String why = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
       throw new BraidCli.CommandFailedException(why.contains("already in use")
           ? String.format("port %d on %s is taken by another process: stop it, or choose another --port (0 picks a "
               + "free one)", port, bind)
-          : String.format("cannot listen on %s port %d: %s%s", bind, port, why,
-              e.getCause() == null || e.getCause().getMessage() == null ? "" : " (" + e.getCause().getMessage() + ")"),
-          1);
+          : String.format("cannot listen on %s port %d: %s", bind, port, why), 1);
     } catch (IllegalStateException e) {
       throw new BraidCli.CommandFailedException(e.getMessage(), 1);
     }

@@ -301,6 +301,17 @@ class CliClientTest {
     assertThat(huge.exit()).isEqualTo(2);
     assertThat(huge.err()).contains("--max-body must be between 1 byte and 1GiB, got 2147483648 bytes");
     assertThat(Files.exists(dir.resolve("d0"))).as("refused before opening anything").isFalse();
+    Run notLocal = braid("server", "--spec", spec.toString(), "--data", dir.resolve("d1").toString(), "--port", "0",
+        "--bind", "192.0.2.1"); // TEST-NET-1: never an address of this machine
+    assertThat(notLocal.exit()).isEqualTo(2);
+    assertThat(notLocal.err()).contains("--bind 192.0.2.1 (192.0.2.1) is not an address of this machine; use 127.0.0.1")
+        .doesNotContain("taken");
+    Run notAnAddress = braid("server", "--spec", spec.toString(), "--data", dir.resolve("d1").toString(), "--port",
+        "0", "--bind", "999.1.1.1.invalid");
+    assertThat(notAnAddress.exit()).isEqualTo(2);
+    assertThat(notAnAddress.err())
+        .contains("--bind 999.1.1.1.invalid is not an IP address or a host name this machine can resolve");
+    assertThat(Files.exists(dir.resolve("d1"))).as("refused before locking a data directory").isFalse();
   }
 
   /**
