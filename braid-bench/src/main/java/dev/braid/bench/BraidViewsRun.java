@@ -115,7 +115,7 @@ public final class BraidViewsRun {
       for (int r = 0; r < o.warmup + o.runs; r++) {
         long cpu0 = processCpuNanos();
         long t0 = System.nanoTime();
-        long version = engine.runBatch(ViewsEvents.VIEW);
+        long version = engine.runBatch(ViewsEvents.VIEW, true);
         long nanos = System.nanoTime() - t0;
         long cpu = processCpuNanos() - cpu0;
         double rate = o.events / (nanos / 1e9);

@@ -537,8 +537,20 @@ public final class Engine implements Braid {
     return view(view).versions();
   }
 
+  /**
+   * {@inheritDoc} When no event came since the current version's cut, that version stays current
+   * and its id is returned: a cycle would build the same Base and retire a backup at another cut.
+   */
   @Override
   public long runBatch(String view) {
+    return runBatch(view, false);
+  }
+
+  /**
+   * {@link #runBatch(String)}, and with {@code evenWithoutNewEvents} a full cycle also when no
+   * event came since the current version's cut (benchmarks recompute the same log again and again).
+   */
+  public long runBatch(String view, boolean evenWithoutNewEvents) {
     requireOpen();
     ViewRuntime v = view(view);
     if (v.spec.mode() == ViewSpec.Mode.KAPPA) {
@@ -548,7 +560,7 @@ public final class Engine implements Braid {
       return repair(view); // a batch cycle of a damaged view is its repair: the damaged Base is moved aside
     }
     try {
-      return v.runBatch();
+      return v.runBatch(evenWithoutNewEvents);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("batch cycle of view '" + view + "' was interrupted", e);

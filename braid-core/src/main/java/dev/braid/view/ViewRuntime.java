@@ -780,16 +780,30 @@ final class ViewRuntime {
   }
 
   /**
-   * Runs one batch cycle now and returns the new current version's id. Blocks while another
+   * Runs one batch cycle now and returns the new current version's id; when no event came since
+   * the current version's cut and it has a Base, returns that version's id without a cycle (a cycle
+   * would build the same Base). Blocks while another
    * cycle of this view runs. The cycle recomputes within {@link EngineOptions#batchMemoryBytes()},
    * spilling sorted runs to {@code v<id>.spill/} in the view's directory when it must; they are
    * deleted when the cycle ends, whether it succeeds or fails. The cycle computes the current
    * version's definition (which a reprocess may have changed).
    */
   long runBatch() throws InterruptedException {
+    return runBatch(false);
+  }
+
+  /** {@link #runBatch()}; with {@code evenWithoutNewEvents}, a cycle also when no event came since the current cut. */
+  long runBatch(boolean evenWithoutNewEvents) throws InterruptedException {
     synchronized (batchLock) {
       ViewProgram program = current.program;
       Cut cut = stream.end();
+      Version serving = current;
+      if (!evenWithoutNewEvents && serving.base != null && serving.cut.equals(cut) && serving.baseSkipped >= 0 && serving.baseWithoutKey >= 0) {
+        // The same definition over the same events gives the same Base: a new version would only
+        // retire a backup at another cut, the rollback point a user may still want.
+        LOG.info("view '{}': no events since the cut {} of version {}; it stays current", name, cut, serving.id);
+        return serving.id;
+      }
       long id;
       synchronized (this) {
         id = nextId++;

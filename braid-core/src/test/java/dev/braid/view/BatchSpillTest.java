@@ -97,7 +97,7 @@ class BatchSpillTest {
       // The next cycle (same events, so it spills as much) cannot move its Base into place.
       Path blocker = dir.resolve("views").resolve("by_user").resolve("v" + (ok + 1) + ".base");
       Files.createDirectories(blocker.resolve("in-the-way"));
-      assertThatThrownBy(() -> e.runBatch("by_user")).isInstanceOf(UncheckedIOException.class)
+      assertThatThrownBy(() -> e.runBatch("by_user", true)).isInstanceOf(UncheckedIOException.class)
           .hasMessageContaining("by_user");
       assertThat(filesUnder(dir.resolve("views"))).noneMatch(f -> f.contains(".spill") || f.endsWith(".run"));
       assertThat(e.versions("by_user")).extracting(VersionInfo::id, VersionInfo::state)

@@ -251,7 +251,7 @@ class ChangesIncrementalPropertyTest {
       long[] first = feed.passStats();
       assertThat(first[2]).as("the first version was not built by a batch cycle: a full pass").isZero();
 
-      b.runBatch("v");
+      b.runBatch("v", true);
       assertThat(feed.pass()).as("the new Base changes no result").isZero();
       long[] swapped = feed.passStats();
       assertThat(swapped[2]).as("followed without a full pass").isEqualTo(1);
@@ -288,7 +288,7 @@ class ChangesIncrementalPropertyTest {
       b.runBatch("v");
       feed.pass();
       long[] before = feed.passStats();
-      b.runBatch("v");
+      b.runBatch("v", true);
       feed.pass();
       long[] after = feed.passStats();
       assertThat(after[2]).as("never without a full pass").isZero();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.braid.Braid;
+import dev.braid.VersionInfo;
 import dev.braid.ViewResult;
 import dev.braid.event.FieldType;
 import dev.braid.log.CorruptLogException;
@@ -63,15 +64,50 @@ class EngineBasicsTest {
   void shouldRunBatchCyclesOnTheViewsSchedule() throws Exception {
     try (Braid b = Braid.open(dir, spec(Duration.ofMillis(100)))) {
       clicks(b, "ann", 3);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      ViewResult r = b.get("per_user", "ann");
-      while (r.asOf().version() < 3 || r.asOf().cut().offset(0) + r.asOf().cut().offset(1) < 3) {
-        assertThat(System.nanoTime()).as("scheduled cycles build versions 2 and 3, the last with a Base over the"
-            + " clicks; last read %s", r).isLessThan(deadline);
-        Thread.sleep(20);
-        r = b.get("per_user", "ann");
-      }
-      assertThat(r.values().get("n")).isEqualTo(3L);
+      ViewResult first = awaitBaseOver(b, 3);
+      clicks(b, "ann", 2);
+      ViewResult second = awaitBaseOver(b, 5);
+      assertThat(second.asOf().version()).isGreaterThan(first.asOf().version());
+      assertThat(second.values().get("n")).isEqualTo(5L);
+    }
+  }
+
+  /** Waits until a scheduled cycle made a version whose Base covers {@code events} clicks. */
+  private static ViewResult awaitBaseOver(Braid b, long events) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    ViewResult r = b.get("per_user", "ann");
+    while (r.asOf().cut().offset(0) + r.asOf().cut().offset(1) < events) {
+      assertThat(System.nanoTime()).as("a scheduled cycle builds a Base over %d clicks; last read %s", events, r)
+          .isLessThan(deadline);
+      Thread.sleep(20);
+      r = b.get("per_user", "ann");
+    }
+    return r;
+  }
+
+  @Test
+  void shouldKeepTheCurrentVersionAndItsBackupsWhenNoEventCameSinceItsCut() throws Exception {
+    try (Braid b = Braid.open(dir, spec(null))) {
+      clicks(b, "ann", 3);
+      long first = b.runBatch("per_user");
+      clicks(b, "bob", 1);
+      long second = b.runBatch("per_user");
+      assertThat(second).isGreaterThan(first);
+      List<VersionInfo> before = b.versions("per_user");
+
+      assertThat(b.runBatch("per_user")).as("no event since version %d's cut", second).isEqualTo(second);
+      assertThat(b.runBatch("per_user")).isEqualTo(second);
+
+      assertThat(b.versions("per_user")).as("no version made, none retired").isEqualTo(before);
+      assertThat(before).anySatisfy(v -> {
+        assertThat(v.id()).isEqualTo(first);
+        assertThat(v.state()).isEqualTo(dev.braid.VersionState.BACKUP);
+      });
+      assertThat(((Engine) b).runBatch("per_user", true)).as("a forced cycle builds one").isGreaterThan(second);
+      clicks(b, "cat", 1);
+      long third = b.runBatch("per_user");
+      assertThat(b.get("per_user", "cat").asOf().version()).isEqualTo(third);
+      assertThat(b.get("per_user", "ann").values().get("n")).isEqualTo(3L);
     }
   }
 

@@ -45,7 +45,7 @@ class BraidNexmarkPropertyTest {
       assertThat(engine.awaitCaughtUp(1, TimeUnit.MINUTES)).as(what).isTrue();
       for (NexmarkQuery q : queries) {
         for (String v : BraidNexmarkViews.viewNames(q)) {
-          engine.runBatch(v);
+          engine.runBatch(v, true);
         }
       }
       NexmarkEmitters.toLog(g, cut, events, stream, spec.streams().get(NexmarkEmitters.STREAM));
