@@ -123,8 +123,9 @@ public final class IngestCommand implements Callable<Integer> {
     long t0 = System.nanoTime();
     ProgressBar bar = noProgress || client.json ? null : Progress.bar("ingest " + stream, -1, "events",
         command.commandLine().getErr());
+    Sender sender = null;
     try (InputStream in = new Counting(file.equals("-") ? System.in : Files.newInputStream(Path.of(file)))) {
-      Sender sender = new Sender(http, bar, (Counting) in, size);
+      sender = new Sender(http, bar, (Counting) in, size);
       switch (fmt) {
         case "ndjson":
         case "jsonl":
@@ -143,12 +144,51 @@ public final class IngestCommand implements Callable<Integer> {
       if (bar != null && size > 0) {
         bar.maxHint(bar.getCurrent()); // the estimate of a file's events was a guess: end at 100 %
       }
+    } catch (BraidCli.CommandFailedException e) {
+      if (bar != null) {
+        bar.close();
+        bar = null;
+      }
+      if (sender == null || sender.failedBatch == 0) {
+        throw e; // nothing was sent
+      }
+      printSummary(out, size, (System.nanoTime() - t0) / 1e9);
+      throw afterSomeSent(e, sender);
     } finally {
       if (bar != null) {
         bar.close();
       }
     }
-    double seconds = (System.nanoTime() - t0) / 1e9;
+    printSummary(out, size, (System.nanoTime() - t0) / 1e9);
+    if (rejected > 0) {
+      throw new BraidCli.CommandFailedException(String.format("%,d of %,d events %s rejected%s; the server keeps "
+          + "those it rejected, with their reasons, in GET /v1/streams/%s/dead-letters", rejected, accepted + rejected,
+          rejected == 1 ? "was" : "were", notSent == 0 ? "" : String.format(" (%,d CSV rows not sent)", notSent),
+          stream), 1);
+    }
+    return 0;
+  }
+
+  /**
+   * {@code e}, a failure of request {@code sender.failedBatch}, with what the requests before it
+   * did and how to resume: the same command with the same {@code --key-prefix} sends every request
+   * again under the same idempotency keys, so the server recognizes those it answered before.
+   */
+  private BraidCli.CommandFailedException afterSomeSent(BraidCli.CommandFailedException e, Sender sender) {
+    String done = sender.failedBatch == 1 ? "it was the first request"
+        : String.format("the %,d requests before it (lines up to %,d) were answered: %,d events accepted, %,d "
+            + "rejected", sender.failedBatch - 1, sender.failedFirstLine - 1, accepted, rejected);
+    String resume = String.format("%n  request %,d (lines %,d-%,d) failed; %s. To go on, fix the input and run the same "
+        + "command with --key-prefix %s: the requests already answered are recognized and not added again%s",
+        sender.failedBatch, sender.failedFirstLine, sender.failedLastLine, done, keyPrefix,
+        e instanceof BraidClient.ErrorAnswer a && a.status == 413 ? " (a smaller --batch sends smaller requests)" : "");
+    if (e instanceof BraidClient.ErrorAnswer a) {
+      return new BraidClient.ErrorAnswer(a.status, e.getMessage() + resume, a.problem);
+    }
+    return new BraidCli.CommandFailedException(e.getMessage() + resume, e.exitCode());
+  }
+
+  private void printSummary(PrintWriter out, long size, double seconds) {
     if (client.json) {
       ObjectNode o = BraidClient.JSON.createObjectNode();
       o.put("stream", stream);
@@ -181,7 +221,6 @@ public final class IngestCommand implements Callable<Integer> {
       }
     }
     out.flush();
-    return rejected == 0 ? 0 : 1;
   }
 
   private static long sizeOf(Path p) throws IOException {
@@ -257,6 +296,10 @@ public final class IngestCommand implements Callable<Integer> {
     final StringBuilder body = new StringBuilder();
     final List<Integer> lines = new ArrayList<>();
     int batches;
+    /** The request being sent, and its first and last lines; 0 once it is answered (or before any). */
+    int failedBatch;
+    int failedFirstLine;
+    int failedLastLine;
     /** Events given to {@link #add} so far. */
     long added;
 
@@ -285,6 +328,9 @@ public final class IngestCommand implements Callable<Integer> {
         return;
       }
       batches++;
+      failedBatch = batches; // until it is answered
+      failedFirstLine = lines.get(0);
+      failedLastLine = lines.get(lines.size() - 1);
       JsonNode r;
       try {
         r = http.postIdempotent("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
@@ -315,6 +361,7 @@ public final class IngestCommand implements Callable<Integer> {
       }
       body.setLength(0);
       lines.clear();
+      failedBatch = 0;
     }
   }
 

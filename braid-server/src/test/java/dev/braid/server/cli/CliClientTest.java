@@ -82,6 +82,35 @@ class CliClientTest {
   }
 
   @Test
+  void shouldSayWhatWasSentAndHowToResumeWhenARequestFailsPartWay() throws Exception {
+    try (BraidServer small = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("small"),
+        BraidServer.Config.defaults().withPort(0).withMaxBodyBytes(2000)).awaitReady(30, TimeUnit.SECONDS)) {
+      String good = "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 5}\n";
+      String huge = "{\"product\": \"" + "x".repeat(3000) + "\", \"amount\": 1.0, \"units\": 1, \"ts\": 5}\n";
+      Path file = dir.resolve("mid.ndjson");
+      Files.writeString(file, good.repeat(6) + huge + good.repeat(4));
+      Run first = braid("ingest", "sales", file.toString(), "--url=" + small.url(), "--no-progress", "--batch", "3",
+          "--key-prefix", "mid");
+      assertThat(first.exit()).isEqualTo(1);
+      assertThat(first.out()).contains("sales: 6 events accepted, 0 rejected");
+      assertThat(first.err()).contains("(HTTP 413)").contains("request 3 (lines 7-9) failed; the 2 requests before it "
+          + "(lines up to 6) were answered: 6 events accepted, 0 rejected. To go on, fix the input and run the same "
+          + "command with --key-prefix mid: the requests already answered are recognized and not added again "
+          + "(a smaller --batch sends smaller requests)");
+
+      Files.writeString(file, good.repeat(6) + good + good.repeat(4));
+      Run resumed = braid("ingest", "sales", file.toString(), "--url=" + small.url(), "--no-progress", "--batch", "3",
+          "--key-prefix", "mid");
+      assertThat(resumed.exit()).as(resumed.err()).isZero();
+      assertThat(resumed.out()).contains("11 events accepted, 0 rejected")
+          .contains("6 of the accepted events were already in the stream");
+      Run status = braid("status", "--url=" + small.url(), "--json");
+      assertThat(new ObjectMapper().readTree(status.out()).path("streams").get(0).path("events").asLong())
+          .as(status.out()).isEqualTo(11);
+    }
+  }
+
+  @Test
   void shouldIngestNdjsonAndCsvThenQueryBatchAndListVersions() throws Exception {
     Path nd = dir.resolve("sales.ndjson");
     Files.writeString(nd, """
@@ -94,6 +123,8 @@ class CliClientTest {
     assertThat(ingest.exit()).as(ingest.err()).isEqualTo(1);
     assertThat(ingest.out()).contains("sales: 2 events accepted, 1 rejected")
         .contains("rejected line 2: rule failed: amount >= 0.0");
+    assertThat(ingest.err()).isEqualTo("braid: error: 1 of 3 events was rejected; the server keeps those it "
+        + "rejected, with their reasons, in GET /v1/streams/sales/dead-letters" + System.lineSeparator());
 
     Path csv = dir.resolve("sales.csv");
     Files.writeString(csv, "product,amount,units,ts\ntea,1.25,3,2026-11-22T11:00:00Z\n\"jam, smooth\",2,1,5\n");
