@@ -79,6 +79,12 @@ public final class IngestCommand implements Callable<Integer> {
       + "answer to one batch before sending it again (default: ${DEFAULT-VALUE})")
   int timeoutSeconds;
 
+  @Option(names = "--linger", defaultValue = "200", paramLabel = "MILLIS", description = "from standard input only: "
+      + "send a partial batch once its first event has waited this long, so a slow live feed is not held back "
+      + "until --batch events have come (batches then depend on timing, so --key-prefix cannot resume such a run); "
+      + "0 waits for full batches (default: ${DEFAULT-VALUE})")
+  int lingerMillis;
+
   private long duplicates;
   /** CSV rows this command did not send (their cells do not match the header). */
   private long notSent;
@@ -101,6 +107,9 @@ public final class IngestCommand implements Callable<Integer> {
     }
     if (attempts < 1 || attempts > 100) {
       throw new BraidCli.CommandFailedException("--attempts must be in 1..100, got " + attempts, 2);
+    }
+    if (lingerMillis < 0) {
+      throw new BraidCli.CommandFailedException("--linger must be 0 or more milliseconds, got " + lingerMillis, 2);
     }
     if (timeoutSeconds < 1) {
       throw new BraidCli.CommandFailedException("--timeout must be at least 1 second, got " + timeoutSeconds, 2);
@@ -125,7 +134,7 @@ public final class IngestCommand implements Callable<Integer> {
         command.commandLine().getErr());
     Sender sender = null;
     try (InputStream in = new Counting(file.equals("-") ? System.in : Files.newInputStream(Path.of(file)))) {
-      sender = new Sender(http, bar, (Counting) in, size);
+      sender = new Sender(http, bar, (Counting) in, size, file.equals("-") ? lingerMillis : 0);
       switch (fmt) {
         case "ndjson":
         case "jsonl":
@@ -140,7 +149,7 @@ public final class IngestCommand implements Callable<Integer> {
         default:
           throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
       }
-      sender.flush();
+      sender.finish();
       if (bar != null && size > 0) {
         bar.maxHint(bar.getCurrent()); // the estimate of a file's events was a guess: end at 100 %
       }
@@ -155,6 +164,9 @@ public final class IngestCommand implements Callable<Integer> {
       printSummary(out, size, (System.nanoTime() - t0) / 1e9);
       throw afterSomeSent(e, sender);
     } finally {
+      if (sender != null) {
+        sender.stopLinger();
+      }
       if (bar != null) {
         bar.close();
       }
@@ -307,14 +319,68 @@ public final class IngestCommand implements Callable<Integer> {
     final Counting input;
     final long size;
 
-    Sender(BraidClient http, ProgressBar bar, Counting input, long size) {
+    /**
+     * With a linger, a daemon thread sends a partial batch once its first event has waited that
+     * long; it and the reading thread take turns on this object. A failure it meets is thrown by
+     * the reading thread's next {@link #add} or {@link #finish}.
+     */
+    private final long lingerNanos;
+    private final java.util.concurrent.ScheduledExecutorService lingerer;
+    private long firstAddedNanos;
+    private RuntimeException lingerFailure;
+
+    Sender(BraidClient http, ProgressBar bar, Counting input, long size, int lingerMillis) {
       this.http = http;
       this.bar = bar;
       this.input = input;
       this.size = size;
+      this.lingerNanos = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(lingerMillis);
+      if (lingerMillis > 0) {
+        lingerer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "braid-ingest-linger");
+          t.setDaemon(true);
+          return t;
+        });
+        long every = Math.max(1, lingerMillis / 4);
+        lingerer.scheduleWithFixedDelay(this::sendIfLingered, every, every, java.util.concurrent.TimeUnit.MILLISECONDS);
+      } else {
+        lingerer = null;
+      }
     }
 
-    void add(String event, int line) {
+    private synchronized void sendIfLingered() {
+      if (lingerFailure == null && !lines.isEmpty() && System.nanoTime() - firstAddedNanos >= lingerNanos) {
+        try {
+          flush();
+        } catch (RuntimeException e) {
+          lingerFailure = e;
+        }
+      }
+    }
+
+    private void throwLingerFailure() {
+      if (lingerFailure != null) {
+        throw lingerFailure;
+      }
+    }
+
+    /** Sends what is left; throws what a lingered send met. */
+    synchronized void finish() {
+      throwLingerFailure();
+      flush();
+    }
+
+    void stopLinger() {
+      if (lingerer != null) {
+        lingerer.shutdownNow();
+      }
+    }
+
+    synchronized void add(String event, int line) {
+      throwLingerFailure();
+      if (lines.isEmpty()) {
+        firstAddedNanos = System.nanoTime();
+      }
       added++;
       body.append(event).append('\n');
       lines.add(line);
@@ -323,7 +389,7 @@ public final class IngestCommand implements Callable<Integer> {
       }
     }
 
-    void flush() {
+    synchronized void flush() {
       if (lines.isEmpty()) {
         return;
       }

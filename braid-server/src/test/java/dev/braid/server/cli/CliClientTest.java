@@ -111,6 +111,32 @@ class CliClientTest {
   }
 
   @Test
+  void shouldSendASlowFeedFromStandardInputWithoutWaitingForAFullBatch() throws Exception {
+    java.io.InputStream stdin = System.in;
+    java.io.PipedOutputStream feed = new java.io.PipedOutputStream();
+    java.io.PipedInputStream in = new java.io.PipedInputStream(feed);
+    System.setIn(in);
+    try {
+      java.util.concurrent.atomic.AtomicReference<Run> run = new java.util.concurrent.atomic.AtomicReference<>();
+      Thread ingest = new Thread(() -> run.set(braid("ingest", "sales", "-", url(), "--no-progress", "--batch", "1000")));
+      ingest.start();
+      for (int i = 0; i < 3; i++) {
+        feed.write(("{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": " + i + "}\n")
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        feed.flush();
+      }
+      awaitUnits("tea", 3); // sent after the linger (200 ms), while standard input is still open
+      assertThat(ingest.isAlive()).as("still reading standard input").isTrue();
+      feed.close();
+      ingest.join(30_000);
+      assertThat(run.get().exit()).as(run.get().err()).isZero();
+      assertThat(run.get().out()).contains("sales: 3 events accepted, 0 rejected");
+    } finally {
+      System.setIn(stdin);
+    }
+  }
+
+  @Test
   void shouldIngestNdjsonAndCsvThenQueryBatchAndListVersions() throws Exception {
     Path nd = dir.resolve("sales.ndjson");
     Files.writeString(nd, """
