@@ -140,6 +140,7 @@ public final class Engine implements Braid {
   private void start(EngineOptions options) throws IOException, InterruptedException {
     RecordedSchemas.checkAndRecord(dataDir, spec); // before anything reads an event with the spec's fields
     refuseCorruptStreams();
+    Map<String, long[][]> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
       if (refused.containsKey(s.name())) {
         continue;
@@ -160,6 +161,7 @@ public final class Engine implements Braid {
       SpeedLayer speed = new SpeedLayer(ls, s.maxOutOfOrder().toMillis(), s.idleAfter().toMillis(), options.clock(),
           lateLog);
       speedLayers.put(s.name(), speed);
+      speed.seedMaxEventTimes(eventTimes.get(s.name()));
       speed.start();
     }
     if (catalog.removeInterruptedStore()) {
@@ -872,6 +874,14 @@ public final class Engine implements Braid {
       } catch (IOException | RuntimeException e) {
         LOG.error("view '{}': checkpoint failed; the previous one stays: {}", v.name, e.toString());
       }
+    }
+    Map<String, long[][]> marks = new LinkedHashMap<>();
+    speedLayers.forEach((stream, speed) -> marks.put(stream, speed.eventTimeMarks()));
+    try {
+      EventTimeMarks.store(dataDir, marks);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("cannot record the streams' event-time marks in {}: {}", dataDir.resolve(EventTimeMarks.FILE),
+          e.toString());
     }
   }
 }

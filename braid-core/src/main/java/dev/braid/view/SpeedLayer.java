@@ -143,6 +143,40 @@ final class SpeedLayer implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Each partition's largest event time read and the position it was read up to, {@code {position,
+   * maxEventTime}} per partition, for {@link #seedMaxEventTimes} after a restart. The time is read
+   * before the position, so it may also cover events just past that position.
+   */
+  long[][] eventTimeMarks() {
+    long[][] out = new long[workers.length][];
+    for (Worker w : workers) {
+      long max = w.maxEventTime;
+      out[w.partition] = new long[] {w.position.get(), max};
+    }
+    return out;
+  }
+
+  /**
+   * Seeds each partition's largest event time with {@code marks} (as {@link #eventTimeMarks} gave
+   * them before a restart) where the log still holds the position they were recorded at: the
+   * threads resume from a Delta's position, after which the events before it, which may hold the
+   * partition's largest time, are not read again. Without it a restart moved the watermark back to
+   * the largest time after the current version's cut. Call before {@link #start}.
+   */
+  void seedMaxEventTimes(long[][] marks) {
+    if (marks == null || marks.length != workers.length) {
+      return; // none recorded, or another partition count: the log refuses that anyway
+    }
+    Cut end = stream.end();
+    for (Worker w : workers) {
+      long[] m = marks[w.partition];
+      if (m != null && m.length == 2 && m[0] <= end.offset(w.partition) && m[1] > w.maxEventTime) {
+        w.maxEventTime = m[1];
+      }
+    }
+  }
+
   private long partitionWatermark(long maxEventTime) {
     return maxEventTime == Long.MIN_VALUE ? Long.MIN_VALUE : maxEventTime - maxOutOfOrder;
   }

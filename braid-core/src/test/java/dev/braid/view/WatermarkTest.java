@@ -174,4 +174,36 @@ class WatermarkTest {
               List.of(m + 240_000, 1L, ViewResult.WindowState.PROVISIONAL));
     }
   }
+  /**
+   * A view without {@code allowed_lateness} (its Delta is not seeded from the log before the cut):
+   * after a batch cycle whose cut holds each partition's largest time, and older events after it,
+   * a restart keeps each partition's largest event time, so the watermark does not go back.
+   */
+  @Test
+  void shouldKeepEachPartitionsLargestEventTimeAcrossARestartAfterABatchCycle(@TempDir Path dir) throws Exception {
+    AtomicLong clock = new AtomicLong(T);
+    EngineOptions options = EngineOptions.defaults().withClock(clock::get);
+    Status.Watermark before;
+    try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
+      for (int p = 0; p < 3; p++) {
+        send(b, p, T + 3_600_000 + p);
+      }
+      b.runBatch("v"); // the cut holds every partition's largest time
+      for (int p = 0; p < 3; p++) {
+        send(b, p, T + 60_000 + p); // older, after the cut
+      }
+      before = watermark(b);
+      assertThat(before.millis()).isEqualTo(T + 3_600_000 - OOO);
+    }
+    try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
+      assertThat(watermark(b)).as("after a restart").isEqualTo(before);
+      assertThat(b.get("v", keyOf(1)).asOf().watermarkMillis()).isEqualTo(T + 3_600_000 - OOO);
+    }
+    // A marks file that cannot be read only costs the head start.
+    java.nio.file.Files.writeString(dir.resolve(EventTimeMarks.FILE), "{\"format\": 1, \"streams\": {\"s\": [[1]]}}");
+    try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
+      assertThat(watermark(b).partitions()).extracting(Status.PartitionWatermark::maxEventTimeMillis)
+          .as("only the events after the cut were read again").containsExactly(T + 60_000, T + 60_001, T + 60_002);
+    }
+  }
 }
