@@ -718,6 +718,26 @@ final class BaseFile implements AutoCloseable {
   // ---------------------------------------------------------------------------------------------
 
   /** Opens and verifies a Base; throws {@link CorruptLogException} naming the file when it is damaged. */
+  /**
+   * The key count in {@code file}'s header, read without mapping the file (for listing a version
+   * whose Base is not open); -1 when the header cannot be read or fails its CRC.
+   */
+  static long headerKeyCount(Path file) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer h = ByteBuffer.allocate(HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
+      while (h.hasRemaining() && ch.read(h) >= 0) {
+        // read the whole header
+      }
+      CRC32C hc = new CRC32C();
+      hc.update(h.array(), 0, HEADER_CRC_OFFSET);
+      boolean valid = !h.hasRemaining() && Arrays.equals(Arrays.copyOf(h.array(), 8), MAGIC)
+          && (int) hc.getValue() == h.getInt(HEADER_CRC_OFFSET);
+      return valid ? h.getLong(16) : -1;
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
   static BaseFile open(Path file) throws IOException {
     return open(file, null);
   }

@@ -27,6 +27,8 @@ final class Version {
    */
   volatile BaseFile base;
   final String baseFileName;
+  /** The key count in the Base file's header while the Base is not open; -1 until read (see {@code ViewRuntime.versions}). */
+  long baseKeysOnDisk = -1;
   final long createdAtMillis;
   /** Whether reads may look only at the key's own partition of the Delta. */
   final boolean keyPartitioned;

@@ -747,12 +747,27 @@ final class ViewRuntime {
     List<VersionInfo> out = new ArrayList<>();
     for (Version v : versions) {
       Delta d = v.delta;
-      long keys = v.base == null ? 0 : v.base.keyCount;
+      BaseFile open = v.base;
+      long keys = open != null ? open.keyCount : baseKeysOnDisk(v);
       Rebuild rb = v.rebuild;
       out.add(new VersionInfo(name, v.id, v.state, v.definition, v.cut, d == null ? null : d.position(), keys,
           v.createdAtMillis, v.failure, rb == null ? null : progress(v, rb)));
     }
     return out;
+  }
+
+  /**
+   * The key count of version {@code v}'s Base while it is not open (a backup after a restart opens
+   * its Base only when it is activated), from the file's header, read once; 0 without a Base file.
+   */
+  private long baseKeysOnDisk(Version v) {
+    if (v.baseFileName == null || v.state == VersionState.RETIRED || v.state == VersionState.FAILED) {
+      return 0;
+    }
+    if (v.baseKeysOnDisk < 0) {
+      v.baseKeysOnDisk = Math.max(0, BaseFile.headerKeyCount(dir.resolve(v.baseFileName)));
+    }
+    return v.baseKeysOnDisk;
   }
 
   /** Batch cycles that built a version since the engine opened. */

@@ -112,6 +112,25 @@ class EngineBasicsTest {
   }
 
   @Test
+  void shouldListTheBaseKeysOfABackupAfterARestart() throws Exception {
+    long first;
+    long second;
+    try (Braid b = Braid.open(dir, spec(null))) {
+      clicks(b, "ann", 1);
+      clicks(b, "bob", 1);
+      first = b.runBatch("per_user");
+      clicks(b, "cat", 1);
+      second = b.runBatch("per_user");
+    }
+    try (Braid b = Braid.open(dir, spec(null))) {
+      assertThat(b.versions("per_user")).filteredOn(v -> v.id() == first || v.id() == second)
+          .extracting(VersionInfo::id, VersionInfo::state, VersionInfo::baseKeys)
+          .containsExactly(org.assertj.core.groups.Tuple.tuple(first, dev.braid.VersionState.BACKUP, 2L),
+              org.assertj.core.groups.Tuple.tuple(second, dev.braid.VersionState.CURRENT, 3L));
+    }
+  }
+
+  @Test
   void shouldAnswerManyKeysAtOnceEachWithItsAsOf() throws Exception {
     try (Braid b = Braid.open(dir, spec(null))) {
       clicks(b, "ann", 2);
