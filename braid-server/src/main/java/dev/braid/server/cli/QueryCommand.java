@@ -29,10 +29,11 @@ public final class QueryCommand implements Callable<Integer> {
   @Parameters(index = "1", paramLabel = "KEY")
   String key;
 
-  @Option(names = "--from", paramLabel = "TIME", description = "windowed views: first window start (epoch millis or ISO-8601)")
+  @Option(names = "--from", paramLabel = "TIME", description = "windowed views: only windows that start at or after TIME (epoch millis or "
+      + "ISO-8601)")
   String from;
 
-  @Option(names = "--to", paramLabel = "TIME", description = "windowed views: end of the range, exclusive")
+  @Option(names = "--to", paramLabel = "TIME", description = "windowed views: only windows that start before TIME")
   String to;
 
   @Override
@@ -53,7 +54,9 @@ public final class QueryCommand implements Callable<Integer> {
       out.flush();
       return 0;
     }
-    out.printf("%s[%s]%s%n", view, key, r.path("found").asBoolean() ? "" : "  (no events for this key yet)");
+    out.printf("%s[%s]%s%n", view, key, r.path("found").asBoolean() ? ""
+        : from != null || to != null ? "  (no window of this key starts in the range: windows are chosen by their start)"
+        : "  (no events for this key yet)");
     boolean windowed = r.has("windows");
     if (r.path("values").isEmpty()) { // only a view with hopping windows answers no values
       if (windowed) {

@@ -667,6 +667,7 @@ public final class BraidServer implements AutoCloseable {
   private void deadLetters(Context ctx) {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
+    onlyParams(ctx, "from", "limit");
     long from = longParam(ctx, "from", 0);
     int limit = limitParam(ctx);
     List<DeadLetter> letters = b.deadLetters(stream, from, limit);
@@ -677,6 +678,7 @@ public final class BraidServer implements AutoCloseable {
   private void lateEvents(Context ctx) {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
+    onlyParams(ctx, "from", "limit");
     long from = longParam(ctx, "from", 0);
     int limit = limitParam(ctx);
     List<dev.braid.LateEvent> events = b.lateEvents(stream, from, limit);
@@ -692,6 +694,7 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String view = ctx.pathParam("view");
     String key = ctx.pathParam("key");
+    onlyParams(ctx, "from", "to");
     long from = timeParam(ctx, "from", Long.MIN_VALUE);
     long to = timeParam(ctx, "to", Long.MAX_VALUE);
     long t0 = System.nanoTime();
@@ -714,6 +717,7 @@ public final class BraidServer implements AutoCloseable {
       throw new Problem(415, "unsupported-media-type", "Unsupported media type",
           "send {\"keys\": [...]} as application/json");
     }
+    onlyParams(ctx, "from", "to");
     JsonNode root = Json.parse(readBody(ctx), "");
     List<String> list = keys(root);
     for (java.util.Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
@@ -981,6 +985,19 @@ public final class BraidServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Refuses a query parameter the endpoint does not take (a misspelt {@code ?frm=} would otherwise
+   * be ignored and the answer look like one for the whole range), naming those it takes.
+   */
+  private static void onlyParams(Context ctx, String... names) {
+    for (String given : ctx.queryParamMap().keySet()) {
+      if (!List.of(names).contains(given)) {
+        throw Problem.badRequest("unknown-parameter", "unknown query parameter '" + given + "'; this endpoint takes "
+            + (names.length == 0 ? "none" : String.join(", ", names)));
+      }
+    }
+  }
+
   /** The page size {@code ?limit=}: 1 to {@value #MAX_PAGE} entries, {@value #DEFAULT_PAGE} when absent. */
   private static int limitParam(Context ctx) {
     long limit = longParam(ctx, "limit", DEFAULT_PAGE);
@@ -995,8 +1012,12 @@ public final class BraidServer implements AutoCloseable {
 
   private static long longParam(Context ctx, String name, long def) {
     String v = ctx.queryParam(name);
-    if (v == null || v.isBlank()) {
+    if (v == null) {
       return def;
+    }
+    if (v.isBlank()) {
+      throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' is empty; give a whole number, or "
+          + "leave it out");
     }
     try {
       return Long.parseLong(v.strip());
@@ -1012,8 +1033,12 @@ public final class BraidServer implements AutoCloseable {
 
   /** A time given as epoch millis or ISO-8601 text; {@code def} when blank; 400 naming {@code what} otherwise. */
   private static long time(String what, String v, long def) {
-    if (v == null || v.isBlank()) {
+    if (v == null) {
       return def;
+    }
+    if (v.isBlank()) {
+      throw Problem.badRequest("bad-parameter", what + " is empty; give epoch millis or ISO-8601 like "
+          + "2026-11-22T10:00:00Z, or leave it out");
     }
     String s = v.strip();
     try {

@@ -276,6 +276,13 @@ class BraidServerTest {
     assertProblem(send("POST", "/v1/streams/sales/events", "application/x-ndjson", new byte[] {'{', (byte) 0xC3, '}'}),
         400, "not valid UTF-8");
     assertProblem(get("/v1/views/daily/keys/s1?from=yesterday"), 400, "'from' must be epoch millis or ISO-8601");
+    assertProblem(get("/v1/views/daily/keys/s1?frm=5"), 400,
+        "unknown query parameter 'frm'; this endpoint takes from, to");
+    assertProblem(get("/v1/views/daily/keys/s1?from="), 400,
+        "query parameter 'from' is empty; give epoch millis or ISO-8601 like 2026-11-22T10:00:00Z, or leave it out");
+    assertProblem(get("/v1/streams/sales/dead-letters?offset=3"), 400,
+        "unknown query parameter 'offset'; this endpoint takes from, limit");
+    assertProblem(get("/v1/streams/sales/dead-letters?from="), 400, "query parameter 'from' is empty");
     assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"ids\": []}"), 400,
         "{\"keys\": [");
     assertProblem(get("/v1/streams/nope/dead-letters"), 404, "unknown stream 'nope'");
