@@ -193,6 +193,10 @@ public final class Ingestor {
    * without the name of the setting behind a limit ({@code , from `StreamReadConstraints...`}).
    */
   public static String jsonError(JsonProcessingException e) {
+    if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException
+        && e.getOriginalMessage().contains("FAIL_ON_TRAILING_TOKENS")) {
+      return "more JSON after the event's end: one event per line in NDJSON";
+    }
     return e.getOriginalMessage().replaceAll("\\[Source: [^;\\]]*; ", "[").replaceAll(", from `[^`]*`", "");
   }
 

@@ -291,7 +291,7 @@ class IngestorTest {
         null);
     assertThat(r.accepted()).as("trailing blanks are fine").isEqualTo(1);
     assertThat(r.rejections()).extracting(Rejection::index).containsExactly(0, 2);
-    assertThat(r.rejections().get(0).reason()).startsWith("not JSON at line 1, column " + (one.length() + 2) + ": Trailing token");
+    assertThat(r.rejections().get(0).reason()).startsWith("not JSON at line 1, column " + (one.length() + 2) + ": more JSON after the event's end: one event per line in NDJSON");
     assertThat(r.rejections().get(1).reason()).startsWith("not JSON at line 3, column ");
   }
 

@@ -107,7 +107,11 @@ final class DemoCommand implements Callable<Integer> {
   static final class DurationConverter implements ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
-      return value.strip().matches("0+\\s*(ms|s|m|h|d)?") ? Duration.ZERO : Durations.parse(value);
+      try {
+        return value.strip().matches("0+\\s*(ms|s|m|h|d)?") ? Duration.ZERO : Durations.parse(value);
+      } catch (IllegalArgumentException e) { // picocli shows a conversion failure's message alone
+        throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+      }
     }
   }
 

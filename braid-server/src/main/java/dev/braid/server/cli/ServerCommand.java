@@ -136,7 +136,7 @@ public final class ServerCommand implements Callable<Integer> {
     try {
       spec = PipelineSpec.load(specFile);
     } catch (SpecException e) {
-      e.errors().forEach(err -> command.commandLine().getErr().println("braid: " + err));
+      e.errors().forEach(err -> command.commandLine().getErr().println("braid: error: " + err));
       command.commandLine().getErr().flush();
       return 2;
     }

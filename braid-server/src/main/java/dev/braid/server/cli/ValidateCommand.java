@@ -43,8 +43,8 @@ public final class ValidateCommand implements Callable<Integer> {
         out.flush();
         return 0;
       }
-      out.printf("%s is valid: %d stream%s, %d view%s%n", file, spec.streams().size(),
-          spec.streams().size() == 1 ? "" : "s", spec.views().size(), spec.views().size() == 1 ? "" : "s");
+      out.printf("%s is valid: %s, %s, %s%n", file, count(spec.streams().size(), "stream"),
+          count(spec.views().size(), "view"), count(spec.tables().size(), "table"));
       out.flush();
       return 0;
     } catch (SpecException e) {
@@ -64,5 +64,9 @@ public final class ValidateCommand implements Callable<Integer> {
       err.flush();
       return 1;
     }
+  }
+
+  private static String count(int n, String what) {
+    return n + " " + what + (n == 1 ? "" : "s");
   }
 }

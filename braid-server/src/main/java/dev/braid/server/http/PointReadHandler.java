@@ -55,7 +55,9 @@ final class PointReadHandler extends Handler.Wrapper {
 
   /** The read-latency timer of {@code view}, registered once (Javalin's route uses it too). */
   Timer timer(String view) {
-    return timers.computeIfAbsent(view, v -> Timer.builder("braid_read_latency").tag("view", v).register(metrics));
+    return timers.computeIfAbsent(view, v -> Timer.builder("braid_read_latency").tag("view", v)
+        .description("point reads of the view (GET /v1/views/{view}/keys/{key}): the merged read of Base and Delta, "
+            + "timed in the server").register(metrics));
   }
 
   /**

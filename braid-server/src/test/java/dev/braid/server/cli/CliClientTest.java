@@ -358,6 +358,11 @@ class CliClientTest {
     assertThat(huge.exit()).isEqualTo(2);
     assertThat(huge.err()).contains("--max-body must be between 1 byte and 1GiB, got 2147483648 bytes");
     assertThat(Files.exists(dir.resolve("d0"))).as("refused before opening anything").isFalse();
+    Run badEvery = braid("server", "--spec", spec.toString(), "--data", dir.resolve("d1").toString(),
+        "--checkpoint-every", "5");
+    assertThat(badEvery.exit()).isEqualTo(2);
+    assertThat(badEvery.err()).contains("Invalid value for option '--checkpoint-every': '5' is not a duration: use a "
+        + "number and ms, s, m, h or d (e.g. 1h)").doesNotContain("java.lang");
     Run notLocal = braid("server", "--spec", spec.toString(), "--data", dir.resolve("d1").toString(), "--port", "0",
         "--bind", "192.0.2.1"); // TEST-NET-1: never an address of this machine
     assertThat(notLocal.exit()).isEqualTo(2);
@@ -500,7 +505,7 @@ class CliClientTest {
     Files.writeString(good, SPEC);
     Run ok = braid("validate", good.toString());
     assertThat(ok.exit()).isZero();
-    assertThat(ok.out()).contains("is valid: 1 stream, 1 view");
+    assertThat(ok.out()).contains("is valid: 1 stream, 1 view, 0 tables");
     Path bad = dir.resolve("bad.yaml");
     Files.writeString(bad, SPEC.replace("sum(amount)", "sum(product)").replace("from: sales", "from: sale"));
     Run r = braid("validate", bad.toString());

@@ -394,7 +394,8 @@ class BraidServerTest {
     assertThat(m).contains("braid_view_lag_events{view=\"revenue\"}");
     assertThat(m).contains("braid_view_skipped_events{view=\"revenue\"} 0.0",
         "braid_view_events_without_key{view=\"revenue\"} 0.0");
-    assertThat(m).contains("braid_read_latency_seconds_count{view=\"revenue\"}");
+    assertThat(m).contains("braid_read_latency_seconds_count{view=\"revenue\"}",
+        "# HELP braid_read_latency_seconds point reads of the view");
   }
 
   /** Malformed bodies of many kinds: always a 4xx, the server stays up, accepted events stay. */
