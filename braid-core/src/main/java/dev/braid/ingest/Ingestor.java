@@ -392,7 +392,11 @@ public final class Ingestor {
         throw new dev.braid.IdempotencyConflictException(stream.name(), idempotencyKey, difference);
       }
     }
-    if (!rejections.isEmpty()) {
+    // A retry whose key an earlier request stored events under: that request recorded its dead
+    // letters before appending them, so they are in the dead-letter log already. (A retry of a
+    // request that had only rejected events stored nothing to recognize it by, and records them again.)
+    boolean deadLettered = keyPrefix != null && st.claimed[distinct] != DedupIndex.NEW;
+    if (!rejections.isEmpty() && !deadLettered) {
       recordDeadLetters(rejections, source, now);
     }
     for (int p = 0; p < x.builders.length; p++) {

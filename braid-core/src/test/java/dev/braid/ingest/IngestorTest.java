@@ -300,6 +300,21 @@ class IngestorTest {
   // ---------------------------------------------------------------------------------------------
 
   @Test
+  void shouldNotDeadLetterARetriedRequestsRejectionsAgain() {
+    Ingestor in = ingestor(transactions().build());
+    List<String> request = List.of("{\"user\": \"u\", \"amount\": 1.0, \"country\": \"US\", \"ts\": 1}",
+        "{\"user\": \"v\", \"amount\": -5.0, \"country\": \"US\", \"ts\": 1}");
+    IngestResult first = in.ingestText(request, null, "k-2");
+    IngestResult retry = in.ingestText(request, null, "k-2");
+    assertThat(first.rejections()).extracting(Rejection::index).containsExactly(1);
+    assertThat(retry.rejections()).as("the retry is answered the same").isEqualTo(first.rejections());
+    assertThat(retry.duplicates()).isEqualTo(1);
+    assertThat(in.deadLetters(0, 10)).as("recorded once").hasSize(1);
+    in.ingestText(request, null, "k-3"); // another request with the same events: its own dead letter
+    assertThat(in.deadLetters(0, 10)).hasSize(2);
+  }
+
+  @Test
   void shouldKeepEveryRejectedEventAsSentInTheDeadLetterLog() {
     clock.set(123L);
     Ingestor in = ingestor(transactions().build());
