@@ -299,8 +299,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   private static final class Reader {
     private final String source;
     private final List<SpecError> errors;
-    /** Streams with a field left out because its type was bad. */
-    final Set<String> incomplete = new java.util.HashSet<>();
+    /** Streams with a field left out because its type was bad, with the names of those fields. */
+    final Map<String, Set<String>> incomplete = new java.util.HashMap<>();
 
     Reader(String source, List<SpecError> errors) {
       this.source = source;
@@ -421,7 +421,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
             fields.put(e.getKey(), FieldType.parse(e.getValue().asText()));
           } catch (IllegalArgumentException ex) {
             error(path + ".fields." + e.getKey(), ex.getMessage());
-            incomplete.add(name);
+            incomplete.computeIfAbsent(name, k -> new java.util.LinkedHashSet<>()).add(e.getKey());
           }
         });
       }
@@ -804,15 +804,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
   /** Every error of the spec, empty when it is valid. */
   public List<SpecError> check() {
-    return check(Set.of());
+    return check(Map.of());
   }
 
   /**
-   * @param incomplete streams that lost fields the YAML reader could not read (a bad type): only
-   *     their own settings are checked, or every rule, key and view using such a field would be
-   *     reported as well, as unknown
+   * @param incomplete streams that lost fields the YAML reader could not read (a bad type), with
+   *     those fields' names: only their own settings are checked, and that the key, time and id
+   *     fields exist, or every rule, key and view using such a field would be reported as well, as
+   *     unknown
    */
-  private List<SpecError> check(Set<String> incomplete) {
+  private List<SpecError> check(Map<String, Set<String>> incomplete) {
     List<SpecError> errors = new ArrayList<>();
     Map<String, EventSchema> schemas = new LinkedHashMap<>();
     // Required parts are checked here as well as by the YAML reader, so that a spec built in Java
@@ -825,7 +826,15 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (s.partitions() < 1 || s.partitions() > 4096) {
         errors.add(new SpecError(source, path + ".partitions", "must be in 1..4096, got " + s.partitions()));
       }
-      if (incomplete.contains(s.name())) {
+      if (incomplete.containsKey(s.name())) {
+        Set<String> declared = new java.util.LinkedHashSet<>(s.fields().keySet());
+        declared.addAll(incomplete.get(s.name()));
+        for (String[] role : new String[][] {{"key", s.key()}, {"time", s.time()}, {"id", s.id()}}) {
+          if (role[1] != null && !declared.contains(role[1])) {
+            errors.add(new SpecError(source, path + "." + role[0], "'" + role[1] + "' is not a field (fields: "
+                + String.join(", ", declared) + ")"));
+          }
+        }
         continue;
       }
       if (s.fields().isEmpty()) {

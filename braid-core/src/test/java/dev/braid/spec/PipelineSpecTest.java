@@ -481,6 +481,17 @@ class PipelineSpecTest {
         .replace("partitions: 4", "partitions: 0"));
     assertThat(both).extracting(SpecError::path)
         .containsExactly("streams.transactions.fields.amount", "streams.transactions.partitions");
+
+    // the key and time fields of such a stream are still checked: they need names only
+    List<SpecError> key = errors(DESIGN_EXAMPLE.replace("amount: double", "amount: decimal")
+        .replace("key: user_id", "key: user"));
+    assertThat(key).containsExactly(new SpecError(FILE, "streams.transactions.fields.amount",
+        "unknown type 'decimal': expected string, long, double, boolean or timestamp"),
+        new SpecError(FILE, "streams.transactions.key",
+            "'user' is not a field (fields: user_id, merchant, country, ts, amount)"));
+    assertThat(errors(DESIGN_EXAMPLE.replace("amount: double", "amount: decimal").replace("key: user_id", "key: amount")))
+        .extracting(SpecError::path).as("a field with a bad type still exists").containsExactly(
+            "streams.transactions.fields.amount");
   }
 
   @Test
