@@ -28,13 +28,32 @@ final class Progress {
         .setInitialMax(max)
         .setUnit(" " + unit, scale)
         .showSpeed(new DecimalFormat("#,##0"));
-    if (System.console() != null) {
+    if (stderrIsTerminal()) {
       b.setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUpdateIntervalMillis(100)
           .setConsumer(new ConsoleProgressBarConsumer(System.err));
     } else {
       b.setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).setConsumer(new LineConsumer(err, 100));
     }
     return b.build();
+  }
+
+  /**
+   * Whether standard error, where the live bar draws, is a terminal. {@code System.console()} only
+   * tells about standard input and output, so {@code braid ingest FILE 2>log} on a terminal used to
+   * fill the log with carriage returns. On Linux, what {@code /proc/self/fd/2} links to tells; elsewhere
+   * the console is the best guess.
+   */
+  static boolean stderrIsTerminal() {
+    try {
+      return isTerminalDevice(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString());
+    } catch (java.io.IOException | UnsupportedOperationException | SecurityException e) {
+      return System.console() != null;
+    }
+  }
+
+  /** Whether {@code device} (a file descriptor's link target) is a terminal: a pseudo-terminal or a tty. */
+  static boolean isTerminalDevice(String device) {
+    return device.startsWith("/dev/pts/") || device.startsWith("/dev/tty") || device.equals("/dev/console");
   }
 
   /** Renders the progress bar as lines (no carriage returns), skipping repeats of the last line. */

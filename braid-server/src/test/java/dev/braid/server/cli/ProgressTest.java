@@ -1,0 +1,31 @@
+package dev.braid.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+
+/** Where a progress bar draws: a live bar only when standard error is a terminal, else plain lines. */
+class ProgressTest {
+
+  @Test
+  void shouldTellTerminalsFromFilesAndPipes() {
+    assertThat(Progress.isTerminalDevice("/dev/pts/3")).isTrue();
+    assertThat(Progress.isTerminalDevice("/dev/tty1")).isTrue();
+    assertThat(Progress.isTerminalDevice("/tmp/ingest.log")).isFalse();
+    assertThat(Progress.isTerminalDevice("pipe:[123456]")).isFalse();
+    assertThat(Progress.isTerminalDevice("/dev/null")).isFalse();
+  }
+
+  @Test
+  void shouldWritePlainLinesWhenStandardErrorIsNotATerminal() throws Exception {
+    // the test JVM's standard error is a pipe or a file, never a terminal
+    assertThat(Progress.stderrIsTerminal()).isFalse();
+    StringWriter err = new StringWriter();
+    try (me.tongfei.progressbar.ProgressBar bar = Progress.bar("ingest sales", 10, "events", new PrintWriter(err))) {
+      bar.stepBy(10);
+    }
+    assertThat(err.toString()).contains("ingest sales").doesNotContain("\r");
+  }
+}
