@@ -284,7 +284,7 @@ public final class Ingestor {
       }
     }
     if (!rejections.isEmpty()) {
-      recordDeadLetters(rejections, source, now);
+      recordDeadLetters(rejections, source, now, null, 0);
     }
     Map<Integer, List<Long>> positions = new LinkedHashMap<>();
     int accepted = 0;
@@ -393,11 +393,17 @@ public final class Ingestor {
       }
     }
     // A retry whose key an earlier request stored events under: that request recorded its dead
-    // letters before appending them, so they are in the dead-letter log already. (A retry of a
-    // request that had only rejected events stored nothing to recognize it by, and records them again.)
-    boolean deadLettered = keyPrefix != null && st.claimed[distinct] != DedupIndex.NEW;
+    // letters before appending them, so they are in the dead-letter log already. A request whose
+    // events were all rejected stored nothing: it is recognized by its key and hash (rejectedRequests).
+    boolean allRejected = keyPrefix != null && distinct == 0;
+    long requestHash = allRejected ? requestHash(n, source) : 0;
+    boolean deadLettered = keyPrefix != null && (st.claimed[distinct] != DedupIndex.NEW
+        || allRejected && rejectedRequestSeen(idempotencyKey, requestHash, now));
     if (!rejections.isEmpty() && !deadLettered) {
-      recordDeadLetters(rejections, source, now);
+      recordDeadLetters(rejections, source, now, allRejected ? idempotencyKey : null, requestHash);
+      if (allRejected) {
+        noteRejectedRequest(idempotencyKey, requestHash, now);
+      }
     }
     for (int p = 0; p < x.builders.length; p++) {
       x.builders[p].clear();
@@ -745,6 +751,7 @@ public final class Ingestor {
    */
   public long rebuildDedupIndex() {
     long horizon = clock.getAsLong() - dedup.windowMillis();
+    rebuildRejectedRequests(horizon);
     DedupIndex.Hasher hasher = new DedupIndex.Hasher();
     byte[] id = new byte[256];
     long added = 0;
@@ -797,7 +804,86 @@ public final class Ingestor {
     return dedup.memoryBytes();
   }
 
-  private void recordDeadLetters(List<IngestResult.Rejection> rejections, Source source, long now) {
+  /**
+   * Idempotency keys of requests whose events were all rejected, with a hash of the request, for
+   * the dedup window (oldest first; guarded by itself). Such a request appended nothing that its
+   * retry could be recognized by, so its dead letters name the key ({@code requestKey},
+   * {@code requestHash}), {@link #rebuildDedupIndex} reads them back, and a retry of the same
+   * request does not dead-letter its events again. A request with the key and other events does.
+   */
+  private final LinkedHashMap<String, long[]> rejectedRequests = new LinkedHashMap<>();
+
+  /** A hash of the {@code n} events of a request as sent. */
+  private static long requestHash(int n, Source source) {
+    long h = 0xcbf29ce484222325L ^ n;
+    for (int i = 0; i < n; i++) {
+      String t = source.text(i);
+      for (int j = 0; j < t.length(); j++) {
+        h = (h ^ t.charAt(j)) * 0x100000001b3L;
+      }
+      h = (h ^ 0x1f) * 0x100000001b3L;
+    }
+    return h;
+  }
+
+  private boolean rejectedRequestSeen(String key, long hash, long now) {
+    synchronized (rejectedRequests) {
+      expireRejectedRequests(now);
+      long[] seen = rejectedRequests.get(key);
+      return seen != null && seen[1] == hash;
+    }
+  }
+
+  private void noteRejectedRequest(String key, long hash, long at) {
+    synchronized (rejectedRequests) {
+      rejectedRequests.remove(key); // re-inserted last: the map stays in time order
+      rejectedRequests.put(key, new long[] {at, hash});
+    }
+  }
+
+  private void expireRejectedRequests(long now) {
+    long horizon = now - dedup.windowMillis();
+    for (java.util.Iterator<long[]> it = rejectedRequests.values().iterator(); it.hasNext(); ) {
+      if (it.next()[0] >= horizon) {
+        break;
+      }
+      it.remove();
+    }
+  }
+
+  /** Reads the all-rejected requests of the dedup window back from the dead-letter log (see {@link #rejectedRequests}). */
+  private void rebuildRejectedRequests(long horizon) {
+    if (deadLetters == null) {
+      return;
+    }
+    long end = deadLetters.endOffset(0);
+    try (LogReader r = deadLetters.reader(0, deadLetters.firstOffsetIngestedAtOrAfter(0, horizon, end))) {
+      while (r.position() < end) {
+        RecordCursor c = r.poll();
+        boolean any = false;
+        while (c.next()) {
+          any = true;
+          if (c.ingestTime() < horizon) {
+            continue;
+          }
+          try {
+            JsonNode o = JSON.readTree(c.value());
+            if (o.path("requestKey").isTextual()) {
+              noteRejectedRequest(o.path("requestKey").asText(), o.path("requestHash").asLong(), c.ingestTime());
+            }
+          } catch (java.io.IOException e) {
+            throw new IllegalStateException("dead letter at offset " + c.offset() + " is not JSON", e);
+          }
+        }
+        if (!any) {
+          break;
+        }
+      }
+    }
+  }
+
+  private void recordDeadLetters(List<IngestResult.Rejection> rejections, Source source, long now, String requestKey,
+      long requestHash) {
     if (deadLetters == null) {
       return;
     }
@@ -811,6 +897,10 @@ public final class Ingestor {
       o.put("event", text.length() > MAX_DEAD_LETTER_TEXT ? text.substring(0, MAX_DEAD_LETTER_TEXT) : text);
       o.put("truncated", text.length() > MAX_DEAD_LETTER_TEXT);
       o.put("length", text.length());
+      if (requestKey != null) {
+        o.put("requestKey", requestKey);
+        o.put("requestHash", requestHash);
+      }
       try {
         b.add(key, JSON.writeValueAsBytes(o), now, now);
       } catch (JsonProcessingException e) {

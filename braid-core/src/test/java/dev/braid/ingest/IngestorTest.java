@@ -315,6 +315,28 @@ class IngestorTest {
   }
 
   @Test
+  void shouldNotDeadLetterARetriedRequestWhoseEventsWereAllRejectedAgainEvenAfterARestart() {
+    Ingestor in = ingestor(transactions().build());
+    List<String> bad = List.of("{\"user\": \"v\", \"amount\": -5.0, \"country\": \"US\", \"ts\": 1}", "not json");
+    in.ingestText(bad, null, "k-9");
+    IngestResult retry = in.ingestText(bad, null, "k-9");
+    assertThat(retry.rejections()).hasSize(2);
+    assertThat(in.deadLetters(0, 10)).as("recorded once").hasSize(2);
+    in.ingestText(List.of("also not json"), null, "k-9"); // other events under the key: recorded
+    assertThat(in.deadLetters(0, 10)).hasSize(3);
+    in.ingestText(bad, null, "k-9"); // the key now names the other request
+    assertThat(in.deadLetters(0, 10)).hasSize(5);
+
+    Ingestor restarted = ingestor(transactions().build());
+    restarted.rebuildDedupIndex();
+    restarted.ingestText(bad, null, "k-9");
+    assertThat(restarted.deadLetters(0, 10)).as("recognized from the dead-letter log").hasSize(5);
+    clock.addAndGet(java.time.Duration.ofDays(2).toMillis()); // past the dedup window: a new request
+    restarted.ingestText(bad, null, "k-9");
+    assertThat(restarted.deadLetters(0, 10)).hasSize(7);
+  }
+
+  @Test
   void shouldKeepEveryRejectedEventAsSentInTheDeadLetterLog() {
     clock.set(123L);
     Ingestor in = ingestor(transactions().build());
