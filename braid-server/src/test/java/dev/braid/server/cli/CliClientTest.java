@@ -479,6 +479,31 @@ class CliClientTest {
    * taken: its standard error is the one sentence, without Javalin's own ERROR line and stack trace.
    */
   @Test
+  void shouldReportADataDirectoryThatCannotOpenOnceWithTheShippedLogging() throws Exception {
+    server.close(); // its data directory is the one the child server opens
+    Path spec = dir.resolve("spec.yaml");
+    Files.writeString(spec, SPEC.replace("units: long", "units: double"));
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+        "-Xmx128m", "-Dlogback.configurationFile=logback.xml"));
+    if (Runtime.version().feature() >= 23) {
+      command.add("--sun-misc-unsafe-memory-access=allow");
+    }
+    command.addAll(java.util.List.of(BraidCli.class.getName(), "server", "--spec", spec.toString(), "--data",
+        dir.resolve("data").toString(), "--port", "0"));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(output).isEqualTo(1);
+    assertThat(output.strip().lines().filter(l -> !l.startsWith("WARNING: Using incubator modules"))
+        .filter(l -> !l.startsWith("Braid is listening")).filter(l -> !l.contains(" INFO ")))
+        .containsExactly("braid: error: Braid could not start: stream 'sales': field 'units' was long and the spec "
+            + "says double", "Events and rows already stored keep the fields they were written with (recorded in "
+            + dir.resolve("data").resolve("schemas.json") + "): to change them, add a stream or table under a new name, "
+            + "or start on a new data directory.");
+  }
+
+  @Test
   void shouldReportATakenPortInOneSentenceWithTheShippedLogging() throws Exception {
     Path spec = dir.resolve("spec.yaml");
     Files.writeString(spec, SPEC);
