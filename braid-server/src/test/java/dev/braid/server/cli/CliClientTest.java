@@ -478,23 +478,33 @@ class CliClientTest {
    * A real {@code braid server} process with the shipped logging configuration, on a port already
    * taken: its standard error is the one sentence, without Javalin's own ERROR line and stack trace.
    */
+  /**
+   * Runs the command line in a child JVM with the shipped logging configuration, as the launcher
+   * would, and returns its standard output and error together once it exited with 1.
+   */
+  private static String childBraid(String... args) throws Exception {
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+        "-Xmx128m", "-Dlogback.configurationFile=logback.xml"));
+    if (Runtime.version().feature() >= 23) {
+      command.add("--sun-misc-unsafe-memory-access=allow"); // as the launcher runs it (see ./braid)
+    }
+    command.add(BraidCli.class.getName());
+    command.addAll(java.util.List.of(args));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(output).isEqualTo(1);
+    return output;
+  }
+
   @Test
   void shouldReportADataDirectoryThatCannotOpenOnceWithTheShippedLogging() throws Exception {
     server.close(); // its data directory is the one the child server opens
     Path spec = dir.resolve("spec.yaml");
     Files.writeString(spec, SPEC.replace("units: long", "units: double"));
-    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
-        "-Xmx128m", "-Dlogback.configurationFile=logback.xml"));
-    if (Runtime.version().feature() >= 23) {
-      command.add("--sun-misc-unsafe-memory-access=allow");
-    }
-    command.addAll(java.util.List.of(BraidCli.class.getName(), "server", "--spec", spec.toString(), "--data",
-        dir.resolve("data").toString(), "--port", "0"));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(output).isEqualTo(1);
+    String output = childBraid("server", "--spec", spec.toString(), "--data", dir.resolve("data").toString(), "--port",
+        "0");
     assertThat(output.strip().lines().filter(l -> !l.startsWith("WARNING: Using incubator modules"))
         .filter(l -> !l.startsWith("Braid is listening")).filter(l -> !l.contains(" INFO ")))
         .containsExactly("braid: error: Braid could not start: stream 'sales': field 'units' was long and the spec "
@@ -507,18 +517,8 @@ class CliClientTest {
   void shouldReportATakenPortInOneSentenceWithTheShippedLogging() throws Exception {
     Path spec = dir.resolve("spec.yaml");
     Files.writeString(spec, SPEC);
-    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
-        "-Xmx128m", "-Dlogback.configurationFile=logback.xml"));
-    if (Runtime.version().feature() >= 23) {
-      command.add("--sun-misc-unsafe-memory-access=allow"); // as the launcher runs it (see ./braid)
-    }
-    command.addAll(java.util.List.of(BraidCli.class.getName(), "server", "--spec", spec.toString(), "--data",
-        dir.resolve("other").toString(), "--port", Integer.toString(server.port())));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(output).isEqualTo(1);
+    String output = childBraid("server", "--spec", spec.toString(), "--data", dir.resolve("other").toString(), "--port",
+        Integer.toString(server.port()));
     assertThat(output.strip().lines().filter(l -> !l.startsWith("WARNING: Using incubator modules")))
         .containsExactly("braid: error: port " + server.port() + " on 127.0.0.1 is taken by another process: stop "
             + "it, or choose another --port (0 picks a free one)");
