@@ -396,7 +396,7 @@ public final class Ingestor {
     // letters before appending them, so they are in the dead-letter log already. A request whose
     // events were all rejected stored nothing: it is recognized by its key and hash (rejectedRequests).
     boolean allRejected = keyPrefix != null && distinct == 0;
-    long requestHash = allRejected ? requestHash(n, source) : 0;
+    long requestHash = allRejected ? requestHash(n, source, x.hasher) : 0;
     boolean deadLettered = keyPrefix != null && (st.claimed[distinct] != DedupIndex.NEW
         || allRejected && rejectedRequestSeen(idempotencyKey, requestHash, now));
     if (!rejections.isEmpty() && !deadLettered) {
@@ -813,17 +813,16 @@ public final class Ingestor {
    */
   private final LinkedHashMap<String, long[]> rejectedRequests = new LinkedHashMap<>();
 
-  /** A hash of the {@code n} events of a request as sent. */
-  private static long requestHash(int n, Source source) {
-    long h = 0xcbf29ce484222325L ^ n;
+  /** A hash of the {@code n} events of a request as sent (the dedup index's hash, over their lines). */
+  private static long requestHash(int n, Source source, DedupIndex.Hasher hasher) {
+    java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
     for (int i = 0; i < n; i++) {
-      String t = source.text(i);
-      for (int j = 0; j < t.length(); j++) {
-        h = (h ^ t.charAt(j)) * 0x100000001b3L;
-      }
-      h = (h ^ 0x1f) * 0x100000001b3L;
+      text.writeBytes(source.text(i).getBytes(StandardCharsets.UTF_8));
+      text.write('\n');
     }
-    return h;
+    byte[] b = text.toByteArray();
+    hasher.hash(b, 0, b.length);
+    return hasher.hi;
   }
 
   private boolean rejectedRequestSeen(String key, long hash, long now) {
@@ -863,7 +862,7 @@ public final class Ingestor {
         boolean any = false;
         while (c.next()) {
           any = true;
-          if (c.ingestTime() < horizon) {
+          if (c.ingestTime() < horizon || !startsWith(c.buffer(), c.valueOffset(), c.valueLength(), REQUEST_KEY_FIRST)) {
             continue;
           }
           try {
@@ -882,6 +881,21 @@ public final class Ingestor {
     }
   }
 
+  /** How a dead letter of an all-rejected request begins (see {@link #recordDeadLetters}). */
+  private static final byte[] REQUEST_KEY_FIRST = "{\"requestKey\":".getBytes(StandardCharsets.UTF_8);
+
+  private static boolean startsWith(ByteBuffer b, int off, int len, byte[] prefix) {
+    if (len < prefix.length) {
+      return false;
+    }
+    for (int i = 0; i < prefix.length; i++) {
+      if (b.get(off + i) != prefix[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private void recordDeadLetters(List<IngestResult.Rejection> rejections, Source source, long now, String requestKey,
       long requestHash) {
     if (deadLetters == null) {
@@ -891,16 +905,16 @@ public final class Ingestor {
     byte[] key = stream.name().getBytes(StandardCharsets.UTF_8);
     for (IngestResult.Rejection r : rejections) {
       ObjectNode o = JSON.createObjectNode();
+      if (requestKey != null) { // first, so that a start-up finds these without parsing every dead letter
+        o.put("requestKey", requestKey);
+        o.put("requestHash", requestHash);
+      }
       o.put("index", r.index());
       o.put("reason", r.reason());
       String text = source.text(r.index());
       o.put("event", text.length() > MAX_DEAD_LETTER_TEXT ? text.substring(0, MAX_DEAD_LETTER_TEXT) : text);
       o.put("truncated", text.length() > MAX_DEAD_LETTER_TEXT);
       o.put("length", text.length());
-      if (requestKey != null) {
-        o.put("requestKey", requestKey);
-        o.put("requestHash", requestHash);
-      }
       try {
         b.add(key, JSON.writeValueAsBytes(o), now, now);
       } catch (JsonProcessingException e) {

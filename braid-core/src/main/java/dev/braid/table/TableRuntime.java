@@ -836,11 +836,19 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
   }
 
-  /** Registers a push, repush or activation (see {@link #inFlight}); fails if the table is closed. */
-  private void enter() {
+  /**
+   * Runs a push, repush or activation registered in {@link #inFlight} (close waits for it); fails
+   * at once if the table is closed.
+   */
+  private <T> T inFlight(java.util.function.Supplier<T> operation) {
     synchronized (gate) {
       requireOpen();
       inFlight++;
+    }
+    try {
+      return operation.get();
+    } finally {
+      exit();
     }
   }
 
@@ -929,12 +937,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public PushReport push(InputStream in, PushOptions o) {
-    enter();
-    try {
-      return o.incremental() ? incrementalPush(in, o) : fullPush(in, o);
-    } finally {
-      exit();
-    }
+    return inFlight(() -> o.incremental() ? incrementalPush(in, o) : fullPush(in, o));
   }
 
   private PushReport fullPush(InputStream in, PushOptions o) {
@@ -1165,12 +1168,7 @@ public final class TableRuntime implements Table, AutoCloseable {
    */
   @Override
   public PushReport repush(boolean waitForSwap) {
-    enter();
-    try {
-      return repushEntered(waitForSwap);
-    } finally {
-      exit();
-    }
+    return inFlight(() -> repushEntered(waitForSwap));
   }
 
   private PushReport repushEntered(boolean waitForSwap) {
@@ -1365,12 +1363,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public long activate(long versionId) {
-    enter();
-    try {
-      return activateEntered(versionId);
-    } finally {
-      exit();
-    }
+    return inFlight(() -> activateEntered(versionId));
   }
 
   private long activateEntered(long versionId) {
