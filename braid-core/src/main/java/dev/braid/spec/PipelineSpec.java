@@ -835,6 +835,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
                 + String.join(", ", declared) + ")"));
           }
         }
+        checkRulesWithout(s, incomplete.get(s.name()), errors);
         continue;
       }
       if (s.fields().isEmpty()) {
@@ -1024,6 +1025,34 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
     checkTables(errors);
     return errors;
+  }
+
+  /**
+   * Checks stream {@code s}'s rules against its fields that could be read, leaving out the errors
+   * of a rule that uses one of the {@code unread} fields (their types are unknown): a typo or a
+   * type error in any other rule is still reported in the same run.
+   */
+  private void checkRulesWithout(StreamSpec s, Set<String> unread, List<SpecError> errors) {
+    if (s.rules().isEmpty() || s.fields().isEmpty()) {
+      return;
+    }
+    Expressions ex;
+    try {
+      String key = s.fields().containsKey(s.key()) ? s.key() : s.fields().keySet().iterator().next();
+      ex = new Expressions(new EventSchema(s.name(), s.fields(), key, null, s.timeUnit().millis()));
+    } catch (IllegalArgumentException e) {
+      return; // the stream's own errors are reported already
+    }
+    for (int i = 0; i < s.rules().size(); i++) {
+      try {
+        ex.predicate(s.rules().get(i));
+      } catch (ExpressionException e) {
+        boolean usesUnread = unread.stream().anyMatch(f -> e.getMessage().contains("undeclared reference to '" + f + "'"));
+        if (!usesUnread) {
+          errors.add(new SpecError(source, "streams." + s.name() + ".rules[" + i + "]", e.getMessage()));
+        }
+      }
+    }
   }
 
   /** Whether stream {@code s}'s time field is a field of a type that can hold event time. */

@@ -492,6 +492,16 @@ class PipelineSpecTest {
     assertThat(errors(DESIGN_EXAMPLE.replace("amount: double", "amount: decimal").replace("key: user_id", "key: amount")))
         .extracting(SpecError::path).as("a field with a bad type still exists").containsExactly(
             "streams.transactions.fields.amount");
+
+    // its rules are checked against the fields that could be read: one that uses the unread field
+    // is left alone, a typo in another is reported in the same run
+    String rules = DESIGN_EXAMPLE.replace("amount: double", "amount: decimal")
+        .replace("\"amount >= 0.0\", \"country in", "\"amount >= 0.0\", \"contry != ''\", \"country in");
+    assertThat(rules).as("the example's rules").contains("contry");
+    List<SpecError> ruleErrors = errors(rules);
+    assertThat(ruleErrors).extracting(SpecError::path)
+        .containsExactly("streams.transactions.fields.amount", "streams.transactions.rules[1]");
+    assertThat(ruleErrors.get(1).message()).contains("contry");
   }
 
   @Test

@@ -356,7 +356,9 @@ public final class BraidServer implements AutoCloseable {
           (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage())));
       cfg.routes.exception(Exception.class, (e, ctx) -> {
         LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
-        problem(ctx, new Problem(500, "internal", "Internal error", e.toString()));
+        String what = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage() : e.getClass().getSimpleName();
+        problem(ctx, new Problem(500, "internal", "Internal error", ctx.method() + " " + ctx.path()
+            + " failed inside the server: " + what + "; the server log has the details"));
       });
       cfg.routes.error(404, this::notFoundRoute);
       cfg.routes.error(405, ctx -> problem(ctx, new Problem(405, "method-not-allowed", "Method not allowed",
