@@ -44,6 +44,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
@@ -136,6 +137,7 @@ public final class BraidServer implements AutoCloseable {
   private final PipelineSpec spec;
   private final Path dataDir;
   private final DataDirLock lock;
+  private final AtomicBoolean closed = new AtomicBoolean();
   private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final ExecutorService background = Executors.newCachedThreadPool(r -> {
     Thread t = new Thread(r, "braid-server-background");
@@ -1057,9 +1059,15 @@ public final class BraidServer implements AutoCloseable {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** Stops taking requests, finishes those in flight, closes the engine (flushing the log). */
+  /**
+   * Stops taking requests, finishes those in flight, closes the engine (flushing the log) and
+   * releases the data directory. A second call does nothing.
+   */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     if (app != null) {
       app.stop();
     }
