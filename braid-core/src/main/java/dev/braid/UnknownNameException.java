@@ -8,8 +8,15 @@ public final class UnknownNameException extends IllegalArgumentException {
   private final String name;
 
   public UnknownNameException(String kind, String name, Collection<String> known) {
-    super(String.format("unknown %s '%s'; %ss are: %s", kind, name, kind,
+    super(String.format("unknown %s '%s'; %s are: %s", kind, name, kind.endsWith("sh") ? kind + "es" : kind + "s",
         known.isEmpty() ? "(none)" : String.join(", ", known)));
+    this.kind = kind;
+    this.name = name;
+  }
+
+  /** As above, with a message of its own (for a name the engine knew of once: say what became of it). */
+  public UnknownNameException(String kind, String name, String message) {
+    super(message);
     this.kind = kind;
     this.name = name;
   }

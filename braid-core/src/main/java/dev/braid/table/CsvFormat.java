@@ -24,6 +24,9 @@ final class CsvFormat implements PushFormat {
 
   @Override
   public Parser parser(RowSink.Fields fields, String header) {
+    if (header != null && header.startsWith("\uFEFF")) {
+      header = header.substring(1); // a UTF-8 byte order mark, as spreadsheets write one
+    }
     if (header == null || header.isBlank()) {
       throw new IllegalArgumentException("CSV header (line 1) is empty: it must name the fields, e.g. "
           + String.join(",", fields.names()));

@@ -13,9 +13,11 @@ import java.util.Objects;
  * @param incremental apply the rows as writes to the current version instead of building a version
  * @param maxBadRows bad rows tolerated: a count, or with {@code maxBadPercent} a percentage of rows
  * @param waitForSwap whether {@link Table#push} returns only when the new version is current
+ * @param allowEmpty whether a (full) push of no rows may make an empty version current, emptying the
+ *     table; without it such a push fails, as an empty file is far more often a mistake
  */
 public record PushOptions(PushFormat format, String source, boolean incremental, Long sinceMillis,
-    Cut sincePosition, long maxBadRows, boolean maxBadPercent, boolean waitForSwap) {
+    Cut sincePosition, long maxBadRows, boolean maxBadPercent, boolean waitForSwap, boolean allowEmpty) {
 
   public PushOptions {
     Objects.requireNonNull(format, "format");
@@ -39,23 +41,26 @@ public record PushOptions(PushFormat format, String source, boolean incremental,
 
   /** JSON lines, no bad rows allowed, start cut at the log's end, waiting for the swap. */
   public static PushOptions defaults(String source) {
-    return new PushOptions(PushFormat.jsonLines(), source, false, null, null, 0, false, true);
+    return new PushOptions(PushFormat.jsonLines(), source, false, null, null, 0, false, true, false);
   }
 
   public PushOptions withFormat(PushFormat f) {
-    return new PushOptions(f, source, incremental, sinceMillis, sincePosition, maxBadRows, maxBadPercent, waitForSwap);
+    return new PushOptions(f, source, incremental, sinceMillis, sincePosition, maxBadRows, maxBadPercent,
+        waitForSwap, allowEmpty);
   }
 
   public PushOptions incremental(boolean on) {
-    return new PushOptions(format, source, on, sinceMillis, sincePosition, maxBadRows, maxBadPercent, waitForSwap);
+    return new PushOptions(format, source, on, sinceMillis, sincePosition, maxBadRows, maxBadPercent, waitForSwap,
+        allowEmpty);
   }
 
   public PushOptions since(long millis) {
-    return new PushOptions(format, source, incremental, millis, null, maxBadRows, maxBadPercent, waitForSwap);
+    return new PushOptions(format, source, incremental, millis, null, maxBadRows, maxBadPercent, waitForSwap,
+        allowEmpty);
   }
 
   public PushOptions sincePosition(Cut cut) {
-    return new PushOptions(format, source, incremental, null, cut, maxBadRows, maxBadPercent, waitForSwap);
+    return new PushOptions(format, source, incremental, null, cut, maxBadRows, maxBadPercent, waitForSwap, allowEmpty);
   }
 
   /** {@code "N"} or {@code "P%"}. */
@@ -69,10 +74,16 @@ public record PushOptions(PushFormat format, String source, boolean incremental,
       throw new IllegalArgumentException("max bad rows: '" + spec + "' is not a count (100) or a percentage (0.5% is "
           + "not supported; use whole percents like 1%)");
     }
-    return new PushOptions(format, source, incremental, sinceMillis, sincePosition, n, pct, waitForSwap);
+    return new PushOptions(format, source, incremental, sinceMillis, sincePosition, n, pct, waitForSwap, allowEmpty);
   }
 
   public PushOptions waitForSwap(boolean w) {
-    return new PushOptions(format, source, incremental, sinceMillis, sincePosition, maxBadRows, maxBadPercent, w);
+    return new PushOptions(format, source, incremental, sinceMillis, sincePosition, maxBadRows, maxBadPercent, w,
+        allowEmpty);
+  }
+
+  public PushOptions allowEmpty(boolean on) {
+    return new PushOptions(format, source, incremental, sinceMillis, sincePosition, maxBadRows, maxBadPercent,
+        waitForSwap, on);
   }
 }

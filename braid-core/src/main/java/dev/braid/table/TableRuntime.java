@@ -896,6 +896,10 @@ public final class TableRuntime implements Table, AutoCloseable {
     long now = System.currentTimeMillis();
     long ts = timestamp == null ? now : timestamp;
     byte[] kb = key.getBytes(StandardCharsets.UTF_8);
+    String tooLarge = tooLargeForAWrite(key, kb.length, value.len);
+    if (tooLarge != null) {
+      throw new IllegalArgumentException(tooLarge);
+    }
     int p = writes.partitionFor(kb);
     RecordBatchBuilder batch = new RecordBatchBuilder(value.len + kb.length + 64, 16 << 20);
     batch.add(kb, 0, kb.length, value.buf, 0, value.len, ts, now);
@@ -930,6 +934,14 @@ public final class TableRuntime implements Table, AutoCloseable {
   public PushReport push(String pushId) {
     PushReport r = pushes.get(pushId);
     if (r == null) {
+      for (Version v : versions) {
+        if (pushId.equals(v.pushId)) {
+          throw new UnknownNameException("push", pushId, String.format("push '%s' built version %d (%s now), "
+              + "but its report was made before the server last started, and push reports are kept in memory "
+              + "only; `braid versions %s --table` shows the version", pushId, v.id,
+              v.state.name().toLowerCase(java.util.Locale.ROOT), spec.name()));
+        }
+      }
       throw new UnknownNameException("push", pushId, pushes.keySet());
     }
     return r;
@@ -978,9 +990,16 @@ public final class TableRuntime implements Table, AutoCloseable {
       long total = counts[0] + counts[2];
       boolean tooMany = o.maxBadPercent() ? counts[2] * 100 > o.maxBadRows() * total : counts[2] > o.maxBadRows();
       if (tooMany) {
-        return fail(v, loader, counts, bad, t0, counts[2] + " bad rows" + (o.maxBadPercent() ? " of " + total : "")
-            + " exceed --max-bad-rows " + o.maxBadRows() + (o.maxBadPercent() ? "%" : "")
+        return fail(v, loader, counts, bad, t0, counts[2] + (counts[2] == 1 ? " bad row" : " bad rows")
+            + (o.maxBadPercent() ? " of " + total : "") + (counts[2] == 1 ? " exceeds" : " exceed")
+            + " --max-bad-rows " + o.maxBadRows() + (o.maxBadPercent() ? "%" : "")
             + (bad.isEmpty() ? "" : "; first: " + bad.get(0)));
+      }
+      if (counts[0] == 0 && !o.allowEmpty()) {
+        return fail(v, loader, counts, bad, t0, "the push holds no rows" + (counts[1] > 0 ? " (" + counts[1]
+            + " expired by the table's ttl)" : "") + (counts[2] > 0 ? " (" + counts[2] + " bad)" : "")
+            + ", and a push replaces every row of the table; to empty the table on purpose, push with --allow-empty "
+            + "(HTTP: allowEmpty=true)");
       }
       long distinct = w.finish();
       v.base = TableBase.open(dir.resolve(v.baseFile));
@@ -1273,6 +1292,23 @@ public final class TableRuntime implements Table, AutoCloseable {
     w.append(entry.buf, 0, entry.len);
   }
 
+  /**
+   * Why a write of row {@code key} ({@code keyBytes} of UTF-8, a value of {@code valueBytes}) cannot
+   * go to the real-time log, whose records hold at most its {@code maxRecordBytes}; null if it can.
+   */
+  private String tooLargeForAWrite(String key, int keyBytes, int valueBytes) {
+    int max = writes.config().maxRecordBytes();
+    if (keyBytes + valueBytes <= max) {
+      return null;
+    }
+    return String.format("row '%s' is %,d bytes encoded (key and value), and a real-time write holds at most %,d "
+        + "bytes; push it with a (full) push, which takes rows of any size", abbreviate(key), keyBytes + valueBytes, max);
+  }
+
+  private static String abbreviate(String key) {
+    return key.length() <= 64 ? key : key.substring(0, 60) + "...";
+  }
+
   private PushReport incrementalPush(InputStream in, PushOptions o) {
     long t0 = System.nanoTime();
     long now = System.currentTimeMillis();
@@ -1287,6 +1323,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     Bytes value = new Bytes(1024);
     String failure = null;
+    long[] notAppliedFrom = {0}; // the first line of the chunk that stopped the push, 0 if none did
+    String[] tooLarge = {null};
     try {
       loader.load(in, (chunk, firstLine) -> {
         failIfClosed("an incremental push");
@@ -1296,6 +1334,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         }
         counts[1] += chunk.expired;
         if (!o.maxBadPercent() && counts[2] > o.maxBadRows()) {
+          notAppliedFrom[0] = firstLine;
           return false;
         }
         byte[] e = chunk.entries.buf;
@@ -1304,6 +1343,10 @@ public final class TableRuntime implements Table, AutoCloseable {
           int keyLen = ByteBuffer.wrap(e, at + 4, 4).getInt();
           long written = ByteBuffer.wrap(e, at + 8 + keyLen, 8).getLong();
           int rowLen = ByteBuffer.wrap(e, at + 16 + keyLen, 4).getInt();
+          tooLarge[0] = tooLargeForAWrite(new String(e, at + 8, keyLen, StandardCharsets.UTF_8), keyLen, 1 + rowLen);
+          if (tooLarge[0] != null) {
+            return false;
+          }
           int p = Partitioner.partition(e, at + 8, keyLen, parts);
           value.clear();
           value.put(Writes.PUT);
@@ -1320,9 +1363,11 @@ public final class TableRuntime implements Table, AutoCloseable {
       });
       long total = counts[0] + counts[2];
       boolean tooMany = o.maxBadPercent() ? counts[2] * 100 > o.maxBadRows() * total : counts[2] > o.maxBadRows();
-      if (tooMany) {
-        failure = counts[2] + " bad rows exceed --max-bad-rows " + o.maxBadRows() + (o.maxBadPercent() ? "%" : "")
-            + "; rows before the limit were applied" + (bad.isEmpty() ? "" : "; first: " + bad.get(0));
+      if (tooLarge[0] != null) {
+        failure = tooLarge[0];
+      } else if (tooMany) {
+        failure = counts[2] + " bad " + (counts[2] == 1 ? "row exceeds" : "rows exceed") + " --max-bad-rows "
+            + o.maxBadRows() + (o.maxBadPercent() ? "%" : "") + (bad.isEmpty() ? "" : "; first: " + bad.get(0));
       }
     } catch (IOException | RuntimeException e) {
       failure = e.getMessage();
@@ -1335,6 +1380,12 @@ public final class TableRuntime implements Table, AutoCloseable {
           writes.append(p, batches[p]);
         }
       }
+    }
+    if (failure != null) {
+      // what was applied: every row read before the failure, in file order (each is a write now)
+      failure += "; " + (counts[0] == 0 ? "no row was applied" : String.format("%,d %s applied as writes%s",
+          counts[0], counts[0] == 1 ? "row before it was" : "rows before it were",
+          notAppliedFrom[0] > 0 ? ", none from line " + notAppliedFrom[0] + " on" : ", none from it on"));
     }
     String id = spec.name() + "-incremental-" + Long.toString(System.currentTimeMillis(), 36);
     PushReport r = new PushReport(spec.name(), id, 0, failure == null ? "done" : "failed", loader.bytesRead.get(),

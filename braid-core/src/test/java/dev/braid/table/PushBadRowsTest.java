@@ -1,9 +1,11 @@
 package dev.braid.table;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.braid.Braid;
 import dev.braid.VersionState;
+import dev.braid.log.Cut;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.TableSpec;
 import java.io.ByteArrayInputStream;
@@ -107,6 +109,107 @@ class PushBadRowsTest {
       assertThat(r.failure()).contains("line 50001 is longer than " + PushLoader.CHUNK + " bytes");
       assertThat(b.table("users").get("a").values()).containsEntry("age", 1L);
       assertThat(b.table("users").get("k1").found()).isFalse();
+    }
+  }
+
+  @Test
+  void shouldRefuseAPushOfNoRowsUnlessAllowedToEmptyTheTable(@TempDir Path dir) {
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThat(push(b, "{\"id\":\"a\",\"age\":1}\n", PushOptions.defaults("one.jsonl")).state()).isEqualTo("done");
+      for (String empty : new String[] {"", "\n\n"}) {
+        PushReport r = push(b, empty, PushOptions.defaults("empty.jsonl"));
+        assertThat(r.state()).as("a push of '%s'", empty).isEqualTo("failed");
+        assertThat(r.failure()).contains("the push holds no rows").contains("--allow-empty");
+      }
+      PushReport onlyBad = push(b, "{\"id\":\"x\",\"age\":\"old\"}\n", PushOptions.defaults("bad.jsonl").maxBadRows("5"));
+      assertThat(onlyBad.failure()).contains("no rows (1 bad)");
+      PushReport csv = push(b, "id,age\n", PushOptions.defaults("h.csv").withFormat(PushFormat.csv()));
+      assertThat(csv.failure()).contains("the push holds no rows");
+      assertThat(b.table("users").get("a").values()).as("still served").containsEntry("age", 1L);
+
+      PushReport emptied = push(b, "", PushOptions.defaults("empty.jsonl").allowEmpty(true));
+      assertThat(emptied.state()).isEqualTo("done");
+      assertThat(b.table("users").get("a").found()).isFalse();
+    }
+  }
+
+  @Test
+  void shouldTakeACsvHeaderThatStartsWithAByteOrderMark(@TempDir Path dir) {
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, "\uFEFFid,age\na,7\n", PushOptions.defaults("excel.csv").withFormat(PushFormat.csv()));
+      assertThat(r.state()).as("%s", r.failure()).isEqualTo("done");
+      assertThat(b.table("users").get("a").values()).containsEntry("age", 7L);
+    }
+  }
+
+  @Test
+  void shouldRefuseAWriteLargerThanALogRecordNamingItsKeyAndSayWhatAnIncrementalPushApplied(@TempDir Path dir)
+      throws Exception {
+    StringBuilder tags = new StringBuilder("[");
+    for (int i = 0; i < 150_000; i++) { // about 1.5 MB encoded: over the real-time log's 1 MiB records
+      tags.append(i == 0 ? "" : ",").append("\"tag-").append(i).append('"');
+    }
+    String big = "{\"id\":\"big\",\"tags\":" + tags + "]}";
+    try (Braid b = Braid.open(dir, spec())) {
+      Table t = b.table("users");
+      @SuppressWarnings("unchecked")
+      java.util.Map<String, Object> row = new com.fasterxml.jackson.databind.ObjectMapper().readValue(big, java.util.Map.class);
+      assertThatThrownBy(() -> t.put("big", row, null)).isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("row 'big' is").hasMessageContaining("a real-time write holds at most 1,048,576 bytes");
+
+      PushReport inc = push(b, "{\"id\":\"a\",\"age\":1}\n" + big + "\n{\"id\":\"c\",\"age\":3}\n",
+          PushOptions.defaults("inc.jsonl").incremental(true));
+      assertThat(inc.state()).isEqualTo("failed");
+      assertThat(inc.failure()).contains("row 'big' is").contains("1 row before it was applied as writes, none from it on");
+      awaitWrites(b);
+      assertThat(t.get("a").values()).containsEntry("age", 1L);
+      assertThat(t.get("c").found()).isFalse();
+
+      // a full push takes the same row: a Base row has no such limit
+      assertThat(push(b, big + "\n", PushOptions.defaults("full.jsonl")).state()).isEqualTo("done");
+      assertThat(t.get("big").found()).isTrue();
+    }
+  }
+
+  @Test
+  void shouldSayThatAnIncrementalPushStoppedByBadRowsAppliedNothingFromTheirChunkOn(@TempDir Path dir) throws Exception {
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; i < 2_000; i++) {
+      text.append("{\"id\":\"z").append(i).append("\",\"age\":").append(i == 1_500 ? "\"old\"" : i).append("}\n");
+    }
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport inc = push(b, text.toString(), PushOptions.defaults("inc.jsonl").incremental(true));
+      assertThat(inc.state()).isEqualTo("failed");
+      assertThat(inc.failure()).startsWith("1 bad row exceeds --max-bad-rows 0; first: inc.jsonl:1501:")
+          .endsWith("; no row was applied");
+      awaitWrites(b);
+      assertThat(b.table("users").get("z0").found()).isFalse();
+    }
+  }
+
+  @Test
+  void shouldSayWhatBecameOfAPushWhoseReportWasMadeBeforeARestart(@TempDir Path dir) {
+    String pushId;
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, "{\"id\":\"a\",\"age\":1}\n", PushOptions.defaults("one.jsonl"));
+      pushId = r.pushId();
+      assertThat(b.table("users").push(pushId)).isEqualTo(r);
+    }
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThatThrownBy(() -> b.table("users").push(pushId)).isInstanceOf(dev.braid.UnknownNameException.class)
+          .hasMessageContaining("push '" + pushId + "' built version").hasMessageContaining("(current now)")
+          .hasMessageContaining("kept in memory only");
+      assertThatThrownBy(() -> b.table("users").push("users-99-x")).hasMessage("unknown push 'users-99-x'; pushes are: (none)");
+    }
+  }
+
+  /** Waits until the table has applied every write in its real-time log. */
+  private static void awaitWrites(Braid b) throws InterruptedException {
+    Cut end = b.log().stream("users.writes").end();
+    for (int p = 0; p < end.partitions(); p++) {
+      if (end.offset(p) > 0) {
+        assertThat(b.table("users").awaitApplied(new WriteResult(p, end.offset(p) - 1, 0), 10_000)).isTrue();
+      }
     }
   }
 }

@@ -11,6 +11,11 @@ import picocli.CommandLine.Command;
         + "(its real-time writes since its cut are replayed first)."})
 public final class ActivateCommand extends VersionCommand {
 
+  @picocli.CommandLine.Option(names = "--table", description = "VIEW names a table of the hybrid store")
+  void table(boolean on) {
+    table = on;
+  }
+
   @Override
   JsonNode send(BraidClient http, String path) {
     return http.post(path + "/activate", null, new byte[0]);

@@ -134,8 +134,8 @@ final class BraidClient {
    */
   Answer postStream(String path, String contentType, java.util.function.Supplier<java.io.InputStream> body,
       long length) {
-    HttpRequest.BodyPublisher p = length >= 0
-        ? HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(body), length)
+    HttpRequest.BodyPublisher p = length == 0 ? HttpRequest.BodyPublishers.noBody() // an empty file
+        : length > 0 ? HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(body), length)
         : HttpRequest.BodyPublishers.ofInputStream(body);
     HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).POST(p).header("Content-Type", contentType)
         .timeout(Duration.ofHours(6));

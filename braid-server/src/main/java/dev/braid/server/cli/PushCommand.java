@@ -71,6 +71,13 @@ public final class PushCommand implements Callable<Integer> {
       description = "bad rows tolerated before the push fails: a count or a whole percentage (default: ${DEFAULT-VALUE})")
   String maxBadRows;
 
+  @Option(names = "--allow-empty", description = "let a push of no rows make an empty version current, emptying the "
+      + "table (without it, such a push fails: an empty file is more often a mistake)")
+  boolean allowEmpty;
+
+  @Option(names = "--no-progress", description = "do not show a progress bar (none is shown with --json either)")
+  boolean noProgress;
+
   @Option(names = "--no-wait", description = "return once the file is loaded; the replay and swap go on in the server")
   boolean noWait;
 
@@ -104,6 +111,9 @@ public final class PushCommand implements Callable<Integer> {
     if (noWait) {
       q.append("&wait=false");
     }
+    if (allowEmpty) {
+      q.append("&allowEmpty=true");
+    }
     if (since != null && sincePosition != null) {
       throw usage("give --since or --since-position, not both");
     }
@@ -131,38 +141,33 @@ public final class PushCommand implements Callable<Integer> {
     AtomicLong sent = new AtomicLong();
     Path in = path;
     BraidClient.Answer a;
-    try (ProgressBar bar = Progress.bar("push " + table, size < 0 ? -1 : Math.max(1, size >> 10), "KiB", 1, err)) {
-      Thread ticker = new Thread(() -> {
-        while (!Thread.currentThread().isInterrupted()) {
-          bar.stepTo(sent.get() >> 10);
-          try {
-            Thread.sleep(200);
-          } catch (InterruptedException e) {
-            return;
-          }
-        }
-      }, "braid-push-progress");
-      ticker.setDaemon(true);
-      ticker.start();
-      try {
-        a = http.postStream(base + "/pushes" + q, type, () -> counting(open(in), sent), size);
-      } finally {
-        ticker.interrupt();
+    ProgressBar bar = noProgress || client.json ? null
+        : Progress.bar("push " + table, size < 0 ? -1 : Math.max(1, size >> 10), "KiB", 1, err);
+    Thread ticker = new Thread(() -> {
+      while (bar != null && !Thread.currentThread().isInterrupted()) {
         bar.stepTo(sent.get() >> 10);
+        try {
+          Thread.sleep(200);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }, "braid-push-progress");
+    ticker.setDaemon(true);
+    ticker.start();
+    try {
+      a = http.postStream(base + "/pushes" + q, type, () -> counting(open(in), sent), size);
+    } finally {
+      ticker.interrupt();
+      if (bar != null) {
+        bar.stepTo(sent.get() >> 10);
+        bar.close();
       }
     }
     if (a.status() == 422 && a.body().has("report")) {
-      JsonNode r = a.body().path("report");
-      int shown = 0;
-      for (JsonNode b : r.path("bad")) {
-        if (shown++ < 20) {
-          err.printf("bad row %s:%d: %s%n", b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText());
-        }
+      if (!client.json) { // the JSON answer on standard output lists them
+        printBadRows(a.body().path("report"), err);
       }
-      if (r.path("badRows").asLong() > shown) {
-        err.printf("... %,d bad rows in all%n", r.path("badRows").asLong());
-      }
-      err.flush();
       if (client.json) {
         command.commandLine().getOut().println(a.body().toPrettyString());
         command.commandLine().getOut().flush();
@@ -174,7 +179,27 @@ public final class PushCommand implements Callable<Integer> {
       throw new BraidCli.CommandFailedException(a.body().path("detail").asText(a.body().toString()) + " (HTTP "
           + a.status() + ")", 1);
     }
+    if (!client.json) { // tolerated ones (--max-bad-rows)
+      printBadRows(a.body(), err);
+    }
     return print(a.body());
+  }
+
+  /** The first 20 bad rows of push report {@code r} as {@code bad row FILE:LINE: reason}, and how many there were. */
+  private static void printBadRows(JsonNode r, PrintWriter err) {
+    int shown = 0;
+    for (JsonNode b : r.path("bad")) {
+      if (shown == 20) {
+        break;
+      }
+      err.printf("bad row %s:%d: %s%n", b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText());
+      shown++;
+    }
+    long all = r.path("badRows").asLong();
+    if (all > shown) {
+      err.printf("... %,d bad %s in all%n", all, all == 1 ? "row" : "rows");
+    }
+    err.flush();
   }
 
   private int print(JsonNode r) {

@@ -23,7 +23,7 @@ abstract class VersionCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "VIEW")
   String view;
 
-  @picocli.CommandLine.Option(names = "--table", description = "VIEW names a table of the hybrid store")
+  /** Whether {@link #view} names a table of the hybrid store (set by the commands that take {@code --table}). */
   boolean table;
 
   @Parameters(index = "1", paramLabel = "VERSION")

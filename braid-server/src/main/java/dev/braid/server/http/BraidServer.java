@@ -355,7 +355,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.exception(dev.braid.IdempotencyConflictException.class, (e, ctx) -> problem(ctx,
           new Problem(422, "idempotency-key-reused", "Idempotency key reused", e.getMessage())));
       cfg.routes.exception(UnknownNameException.class,
-          (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage())));
+          (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage() + otherKindHint(e))));
       cfg.routes.exception(Exception.class, (e, ctx) -> {
         LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
         String what = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage() : e.getClass().getSimpleName();
@@ -1058,6 +1058,19 @@ public final class BraidServer implements AutoCloseable {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /** A hint when an unknown view is a table, or an unknown table a view: the commands differ by {@code --table}. */
+  private String otherKindHint(UnknownNameException e) {
+    if (e.kind().equals("view") && spec.tables().containsKey(e.name())) {
+      return "; '" + e.name() + "' is a table: its versions are under /v1/tables/" + e.name() + " (on the command "
+          + "line, add --table)";
+    }
+    if (e.kind().equals("table") && spec.views().containsKey(e.name())) {
+      return "; '" + e.name() + "' is a view: its versions are under /v1/views/" + e.name() + " (on the command "
+          + "line, leave out --table)";
+    }
+    return "";
+  }
 
   /**
    * Stops taking requests, finishes those in flight, closes the engine (flushing the log) and

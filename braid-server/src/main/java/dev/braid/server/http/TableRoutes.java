@@ -251,7 +251,8 @@ final class TableRoutes {
     boolean wait = bool(ctx, "wait", true);
     String source = ctx.queryParam("source");
     PushOptions o = PushOptions.defaults(source == null || source.isBlank() ? "request body" : source.strip())
-        .withFormat(format).incremental(bool(ctx, "incremental", false)).waitForSwap(wait);
+        .withFormat(format).incremental(bool(ctx, "incremental", false)).waitForSwap(wait)
+        .allowEmpty(bool(ctx, "allowEmpty", false));
     String since = ctx.queryParam("since");
     String sincePosition = ctx.queryParam("sincePosition");
     if (since != null && sincePosition != null) {
@@ -311,8 +312,9 @@ final class TableRoutes {
   private static void answer(Context ctx, Table t, PushReport r, boolean wait) {
     ObjectNode o = report(r);
     if (r.state().equals("failed")) {
-      ObjectNode p = Json.problem(new Problem(422, "push-failed", "Push failed", r.failure() + "; the current "
-          + "version is unchanged"), ctx.path());
+      // an incremental push (version 0) builds no version: its failure says which rows it applied
+      ObjectNode p = Json.problem(new Problem(422, "push-failed", "Push failed", r.failure()
+          + (r.version() == 0 ? "" : "; the current version is unchanged")), ctx.path());
       p.set("report", o);
       ctx.status(422).contentType("application/problem+json").result(bytes(p));
       return;

@@ -92,6 +92,12 @@ class TableCliTest {
     assertThat(versions.exit()).isZero();
     assertThat(versions.out()).contains("current").contains("backup");
     long v1 = v2 - 1; // the first push built the version before
+    Run asView = braid("activate", "users", Long.toString(v1), url());
+    assertThat(asView.exit()).isEqualTo(1);
+    assertThat(asView.err()).contains("unknown view 'users'").contains("'users' is a table").contains("add --table");
+    Run discard = braid("discard", "users", Long.toString(v1), "--table", url());
+    assertThat(discard.exit()).as("tables hold no versions to discard").isEqualTo(2);
+    assertThat(discard.err()).contains("Unknown option: '--table'");
     Run act = braid("activate", "users", Long.toString(v1), "--table", url());
     assertThat(act.exit()).as(act.err()).isZero();
     assertThat(act.out()).contains("table users: version " + v1 + " is current");
@@ -112,6 +118,30 @@ class TableCliTest {
     Run ok = braid("push", "users", bad.toString(), url(), "--max-bad-rows", "50%");
     assertThat(ok.exit()).as(ok.err()).isZero();
     assertThat(ok.out()).contains("1 bad");
+    assertThat(ok.err()).as("tolerated bad rows are listed too").contains("bad row " + bad + ":2:");
+
+    Run json = braid("push", "users", bad.toString(), url(), "--json");
+    assertThat(json.exit()).isEqualTo(1);
+    assertThat(JSON.readTree(json.out()).path("report").path("bad").get(0).path("line").asLong()).isEqualTo(2);
+    assertThat(json.err().strip()).as("with --json, standard error is the one JSON error object")
+        .startsWith("{").endsWith("}").doesNotContain("\n");
+  }
+
+  @Test
+  void shouldRefuseAnEmptyPushUnlessToldToEmptyTheTable() throws Exception {
+    Path one = dir.resolve("one.jsonl");
+    Files.writeString(one, "{\"id\": \"a\", \"tier\": \"one\"}\n");
+    assertThat(braid("push", "users", one.toString(), url()).exit()).isZero();
+    Path empty = dir.resolve("empty.jsonl");
+    Files.writeString(empty, "");
+    Run r = braid("push", "users", empty.toString(), url());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains("the push holds no rows").contains("--allow-empty").doesNotContain("contentLength");
+    assertThat(braid("row", "users", "a", url()).out()).contains("one");
+
+    Run emptied = braid("push", "users", empty.toString(), url(), "--allow-empty");
+    assertThat(emptied.exit()).as(emptied.err()).isZero();
+    assertThat(braid("row", "users", "a", url()).out()).contains("no such row");
   }
 
   @Test
