@@ -81,6 +81,26 @@ final class TableBase implements AutoCloseable {
   // Reading
   // ---------------------------------------------------------------------------------------------
 
+  /**
+   * The row count (distinct keys) in the header of the table base {@code file}, without mapping it;
+   * -1 if the file is missing or its header is not a valid one.
+   */
+  static long headerRows(Path file) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer h = ByteBuffer.allocate(HEADER);
+      while (h.hasRemaining() && ch.read(h) >= 0) {
+        // read the whole header
+      }
+      CRC32C hc = new CRC32C();
+      hc.update(h.array(), 0, 52);
+      boolean valid = !h.hasRemaining() && Arrays.equals(Arrays.copyOf(h.array(), 8), MAGIC)
+          && h.getInt(8) == VERSION && (int) hc.getValue() == h.getInt(52);
+      return valid ? h.getLong(16) : -1;
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
   static TableBase open(Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();

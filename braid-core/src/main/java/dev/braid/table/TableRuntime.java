@@ -200,6 +200,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     volatile TableBase base;
     volatile Delta delta;
     volatile PushReport report;
+    /** The rows of the Base file's header, read once for a version whose Base is not open (a backup); -1 until then. */
+    volatile long headerRows = -1;
 
     Version(long id, VersionState state, Cut cut, String pushId, String baseFile, long createdAt) {
       this.id = id;
@@ -1399,6 +1401,17 @@ public final class TableRuntime implements Table, AutoCloseable {
   // Versions
   // ---------------------------------------------------------------------------------------------
 
+  /** Rows of version {@code v}'s Base file, which is not open (a backup after a restart): from its header; 0 if none. */
+  private long baseRowsOnDisk(Version v) {
+    if (v.baseFile == null || v.state != VersionState.BACKUP) {
+      return 0; // building (no file yet), failed or retired (no file any more)
+    }
+    if (v.headerRows < 0) {
+      v.headerRows = Math.max(0, TableBase.headerRows(dir.resolve(v.baseFile)));
+    }
+    return v.headerRows;
+  }
+
   @Override
   public List<VersionInfo> versions() {
     List<VersionInfo> out = new ArrayList<>();
@@ -1407,7 +1420,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       TableBase base = v.base;
       String def = v.pushId == null ? "empty (no push yet)" : "push " + v.pushId;
       out.add(new VersionInfo(spec.name(), v.id, v.state, def, v.cut, d == null ? null : d.position(),
-          base == null ? 0 : base.rows, v.createdAt, v.failure, null));
+          base != null ? base.rows : baseRowsOnDisk(v), v.createdAt, v.failure, null));
     }
     return out;
   }
