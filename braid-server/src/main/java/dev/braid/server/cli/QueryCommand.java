@@ -47,7 +47,8 @@ public final class QueryCommand implements Callable<Integer> {
     if (to != null) {
       path.append(sep).append("to=").append(BraidClient.enc(to));
     }
-    JsonNode r = new BraidClient(client.url).get(path.toString());
+    BraidClient http = new BraidClient(client.url);
+    JsonNode r = http.get(path.toString());
     PrintWriter out = command.commandLine().getOut();
     if (client.json) {
       out.println(r.toPrettyString());
@@ -82,8 +83,19 @@ public final class QueryCommand implements Callable<Integer> {
       w.print(out);
     }
     JsonNode a = r.path("asOf");
-    out.printf("%nas of version %d: base covers the log before cut %s, delta covers up to %s%n",
-        a.path("version").asLong(), a.path("cut"), a.path("position"));
+    boolean kappa = "kappa".equals(http.get("/v1/views/" + BraidClient.enc(view) + "/versions").path("mode").asText());
+    if (!kappa) {
+      out.printf("%nas of version %d: base covers the log before cut %s, delta covers up to %s%n",
+          a.path("version").asLong(), a.path("cut"), a.path("position"));
+    } else {
+      boolean fromStart = true;
+      for (JsonNode o : a.path("cut")) {
+        fromStart &= o.asLong() == 0;
+      }
+      out.printf("%nas of version %d (kappa: no batch layer): the delta holds the log %s up to %s%n",
+          a.path("version").asLong(), fromStart ? "from its start" : "from cut " + a.path("cut")
+              + " (its replay start: events before it are not counted)", a.path("position"));
+    }
     out.flush();
     return 0;
   }

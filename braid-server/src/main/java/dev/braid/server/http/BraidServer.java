@@ -15,6 +15,7 @@ import dev.braid.UnknownNameException;
 import dev.braid.ViewResult;
 import dev.braid.log.LogWriteException;
 import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.ViewSpec;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.micrometer.core.instrument.Counter;
@@ -793,7 +794,12 @@ public final class BraidServer implements AutoCloseable {
   private void versions(Context ctx) {
     Braid b = ready();
     String view = ctx.pathParam("view");
-    ok(ctx, Json.versions(view, b.versions(view)));
+    ObjectNode o = Json.versions(view, b.versions(view));
+    ViewSpec v = spec.views().get(view);
+    if (v != null) { // kappa: no version has a Base; each counts from its replay start (its cut)
+      o.put("mode", v.mode().name().toLowerCase(Locale.ROOT));
+    }
+    ok(ctx, o);
   }
 
   private void batch(Context ctx) throws InterruptedException {

@@ -92,6 +92,19 @@ class ReprocessCliTest {
     JsonNode x = new ObjectMapper().readTree(q.out());
     assertThat(x.path("values").path("n").asLong()).isEqualTo(1000);
     assertThat(x.path("asOf").path("version").asLong()).isEqualTo(2);
+    assertThat(braid("query", "by_product", "s1", url()).out())
+        .contains("as of version 2 (kappa: no batch layer): the delta holds the log from its start up to [");
+
+    Path later = write("later.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: count}\n");
+    Run fromEnd = braid("reprocess", "by_product", "--spec", later.toString(), "--from", "end", url(),
+        "--poll-millis=20", "--no-progress");
+    assertThat(fromEnd.exit()).as(fromEnd.err()).isZero();
+    Run q3 = braid("query", "by_product", "s1", url());
+    assertThat(q3.out()).as("the events before its replay start are not counted, and it says so")
+        .contains("from cut [").contains("(its replay start: events before it are not counted)")
+        .doesNotContain("base covers");
+    assertThat(braid("versions", "by_product", url(), "--json").out()).contains("\"mode\" : \"kappa\"");
+    assertThat(braid("activate", "by_product", "2", url()).exit()).isZero();
 
     Run v = braid("versions", "by_product", url());
     assertThat(v.out()).contains("backup").contains("current");
