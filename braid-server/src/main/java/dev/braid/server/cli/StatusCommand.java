@@ -89,7 +89,9 @@ public final class StatusCommand implements Callable<Integer> {
         long late = l.path("lateEvents").asLong();
         out.printf("%nview %s: allowed lateness %s; %,d late event%s%s; %s%n", x.path("name").asText(),
             l.path("allowedLateness").asText(), late, late == 1 ? "" : "s",
-            late == 0 ? "" : " (in the late log, folded in by the next batch cycle)",
+            late == 0 ? "" : x.path("mode").asText().equals("kappa")
+                ? " (in the stream's late log; a kappa view has no batch layer, so they are not counted)"
+                : " (in the stream's late log; a batch cycle counts those before its cut)",
             l.path("finalUntil").isTextual() ? "windows ending at or before " + l.path("finalUntil").asText()
                 + " are final, later ones provisional" : "no window is final yet (all provisional)");
       }

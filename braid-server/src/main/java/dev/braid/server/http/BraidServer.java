@@ -673,7 +673,7 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
     onlyParams(ctx, "from", "limit");
-    long from = longParam(ctx, "from", 0);
+    long from = offsetParam(ctx, "from");
     int limit = limitParam(ctx);
     List<DeadLetter> letters = b.deadLetters(stream, from, limit);
     long next = letters.isEmpty() ? from : letters.get(letters.size() - 1).offset() + 1;
@@ -684,7 +684,7 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
     onlyParams(ctx, "from", "limit");
-    long from = longParam(ctx, "from", 0);
+    long from = offsetParam(ctx, "from");
     int limit = limitParam(ctx);
     List<dev.braid.LateEvent> events = b.lateEvents(stream, from, limit);
     long next = events.isEmpty() ? from : events.get(events.size() - 1).offset() + 1;
@@ -1034,6 +1034,16 @@ public final class BraidServer implements AutoCloseable {
     } catch (NumberFormatException e) {
       throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' must be a whole number, got '" + v + "'");
     }
+  }
+
+  /** A log offset to page from: a whole number >= 0, 0 when left out. */
+  private static long offsetParam(Context ctx, String name) {
+    long v = longParam(ctx, name, 0);
+    if (v < 0) {
+      throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' is an offset in the log: 0 or more, "
+          + "got " + v);
+    }
+    return v;
   }
 
   /** A time as epoch millis or ISO-8601 text. */

@@ -131,8 +131,8 @@ class StatusCliTest {
       assertThat(status.out()).contains("stream clicks: watermark " + annAt + "; partitions ")
           .contains(ann + " " + annAt)
           .contains((1 - ann) + " none yet (idle)")
-          .contains("view per_minute: allowed lateness 10s; 1 late event (in the late log, folded in by the next "
-              + "batch cycle); windows ending at or before " + Instant.ofEpochMilli(T + 300_000 - 5_000 - 10_000)
+          .contains("view per_minute: allowed lateness 10s; 1 late event (in the stream's late log; a batch cycle "
+              + "counts those before its cut); windows ending at or before " + Instant.ofEpochMilli(T + 300_000 - 5_000 - 10_000)
               + " are final, later ones provisional");
 
       JsonNode json = new ObjectMapper().readTree(braid("status", url, "--json").out());

@@ -283,6 +283,9 @@ class BraidServerTest {
     assertProblem(get("/v1/streams/sales/dead-letters?offset=3"), 400,
         "unknown query parameter 'offset'; this endpoint takes from, limit");
     assertProblem(get("/v1/streams/sales/dead-letters?from="), 400, "query parameter 'from' is empty");
+    assertProblem(get("/v1/streams/sales/dead-letters?from=-1"), 400, "query parameter 'from' is an offset in the "
+        + "log: 0 or more, got -1");
+    assertProblem(get("/v1/streams/sales/late?from=-1"), 400, "query parameter 'from' is an offset");
     assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"ids\": []}"), 400,
         "{\"keys\": [");
     assertProblem(get("/v1/streams/nope/dead-letters"), 404, "unknown stream 'nope'");
