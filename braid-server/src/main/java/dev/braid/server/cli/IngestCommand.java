@@ -190,9 +190,12 @@ public final class IngestCommand implements Callable<Integer> {
     String done = sender.failedBatch == 1 ? "it was the first request"
         : String.format("the %,d requests before it (lines up to %,d) were answered: %,d events accepted, %,d "
             + "rejected", sender.failedBatch - 1, sender.failedFirstLine - 1, accepted, rejected);
-    String resume = String.format("%n  request %,d (lines %,d-%,d) failed; %s. To go on, fix the input and run the same "
+    // a 4xx is about the request (its input or its size); anything else (no answer, a 5xx) about the server
+    boolean inputAtFault = e instanceof BraidClient.ErrorAnswer a && a.status >= 400 && a.status < 500;
+    String resume = String.format("%n  request %,d (lines %,d-%,d) failed; %s. To go on, %s the same "
         + "command with --key-prefix %s: the requests already answered are recognized and not added again%s",
-        sender.failedBatch, sender.failedFirstLine, sender.failedLastLine, done, keyPrefix,
+        sender.failedBatch, sender.failedFirstLine, sender.failedLastLine, done,
+        inputAtFault ? "fix the input and run" : "once the server answers again, run", keyPrefix,
         e instanceof BraidClient.ErrorAnswer a && a.status == 413 ? " (a smaller --batch sends smaller requests)" : "");
     if (e instanceof BraidClient.ErrorAnswer a) {
       return new BraidClient.ErrorAnswer(a.status, e.getMessage() + resume, a.problem);

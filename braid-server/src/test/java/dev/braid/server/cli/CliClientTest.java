@@ -111,6 +111,38 @@ class CliClientTest {
   }
 
   @Test
+  void shouldNotBlameTheInputWhenTheServerFailsPartWay() throws Exception {
+    Path file = dir.resolve("ok.ndjson");
+    Files.writeString(file, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 5}\n".repeat(4));
+    // a server that takes the first request and then fails: the input is fine
+    com.sun.net.httpserver.HttpServer failing = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    java.util.concurrent.atomic.AtomicInteger requests = new java.util.concurrent.atomic.AtomicInteger();
+    failing.createContext("/", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      boolean first = !exchange.getRequestURI().getPath().endsWith("/events") || requests.incrementAndGet() == 1;
+      byte[] body = (first ? "{\"accepted\": 2, \"duplicates\": 0, \"rejected\": 0, \"rejections\": []}"
+          : "{\"type\": \"/problems/internal\", \"title\": \"Internal error\", \"status\": 500, \"detail\": \"disk gone\"}")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", first ? "application/json" : "application/problem+json");
+      exchange.sendResponseHeaders(first ? 200 : 500, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    failing.start();
+    try {
+      Run r = braid("ingest", "sales", file.toString(), "--url=http://127.0.0.1:" + failing.getAddress().getPort(),
+          "--no-progress", "--batch", "2", "--attempts", "1", "--key-prefix", "gone");
+      assertThat(r.exit()).isEqualTo(1);
+      assertThat(r.err()).contains("disk gone").contains("request 2 (lines 3-4) failed")
+          .contains("To go on, once the server answers again, run the same command with --key-prefix gone")
+          .doesNotContain("fix the input");
+    } finally {
+      failing.stop(0);
+    }
+  }
+
+  @Test
   void shouldSendASlowFeedFromStandardInputWithoutWaitingForAFullBatch() throws Exception {
     java.io.InputStream stdin = System.in;
     java.io.PipedOutputStream feed = new java.io.PipedOutputStream();
