@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -52,6 +53,28 @@ class CliClientTest {
   @AfterEach
   void stop() {
     server.close();
+  }
+
+  /**
+   * A stand-in for a server on loopback, started: {@code answer} gives each request's status and JSON
+   * body (a problem document from 400 on).
+   */
+  static com.sun.net.httpserver.HttpServer fakeServer(
+      java.util.function.Function<com.sun.net.httpserver.HttpExchange, Map.Entry<Integer, String>> answer)
+      throws java.io.IOException {
+    com.sun.net.httpserver.HttpServer s = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    s.createContext("/", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      Map.Entry<Integer, String> a = answer.apply(exchange);
+      byte[] body = a.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", a.getKey() < 400 ? "application/json" : "application/problem+json");
+      exchange.sendResponseHeaders(a.getKey(), body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    s.start();
+    return s;
   }
 
   /** Runs the command line in this JVM, capturing its output. */
@@ -115,21 +138,12 @@ class CliClientTest {
     Path file = dir.resolve("ok.ndjson");
     Files.writeString(file, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 5}\n".repeat(4));
     // a server that takes the first request and then fails: the input is fine
-    com.sun.net.httpserver.HttpServer failing = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
     java.util.concurrent.atomic.AtomicInteger requests = new java.util.concurrent.atomic.AtomicInteger();
-    failing.createContext("/", exchange -> {
-      exchange.getRequestBody().readAllBytes();
-      boolean first = !exchange.getRequestURI().getPath().endsWith("/events") || requests.incrementAndGet() == 1;
-      byte[] body = (first ? "{\"accepted\": 2, \"duplicates\": 0, \"rejected\": 0, \"rejections\": []}"
-          : "{\"type\": \"/problems/internal\", \"title\": \"Internal error\", \"status\": 500, \"detail\": \"disk gone\"}")
-          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
-      exchange.getResponseHeaders().add("Content-Type", first ? "application/json" : "application/problem+json");
-      exchange.sendResponseHeaders(first ? 200 : 500, body.length);
-      exchange.getResponseBody().write(body);
-      exchange.close();
-    });
-    failing.start();
+    com.sun.net.httpserver.HttpServer failing = fakeServer(exchange ->
+        !exchange.getRequestURI().getPath().endsWith("/events") || requests.incrementAndGet() == 1
+            ? Map.entry(200, "{\"accepted\": 2, \"duplicates\": 0, \"rejected\": 0, \"rejections\": []}")
+            : Map.entry(500, "{\"type\": \"/problems/internal\", \"title\": \"Internal error\", \"status\": 500, "
+                + "\"detail\": \"disk gone\"}"));
     try {
       Run r = braid("ingest", "sales", file.toString(), "--url=http://127.0.0.1:" + failing.getAddress().getPort(),
           "--no-progress", "--batch", "2", "--attempts", "1", "--key-prefix", "gone");
@@ -474,21 +488,13 @@ class CliClientTest {
    */
   @Test
   void shouldKeepTheLastProblemWhenRetriesOfAnUnavailableServerRunOut() throws Exception {
-    com.sun.net.httpserver.HttpServer busy = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
     java.util.concurrent.atomic.AtomicInteger posts = new java.util.concurrent.atomic.AtomicInteger();
-    busy.createContext("/", exchange -> {
+    com.sun.net.httpserver.HttpServer busy = fakeServer(exchange -> {
       boolean post = exchange.getRequestMethod().equals("POST");
       posts.addAndGet(post ? 1 : 0);
-      byte[] body = (post ? "{\"type\":\"/problems/unavailable\",\"title\":\"Service Unavailable\","
-          + "\"status\":503,\"detail\":\"the engine is still opening\"}" : "{\"name\":\"sales\",\"fields\":[]}")
-          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
-      exchange.getResponseHeaders().add("Content-Type", post ? "application/problem+json" : "application/json");
-      exchange.sendResponseHeaders(post ? 503 : 200, body.length);
-      exchange.getResponseBody().write(body);
-      exchange.close();
+      return post ? Map.entry(503, "{\"type\":\"/problems/unavailable\",\"title\":\"Service Unavailable\","
+          + "\"status\":503,\"detail\":\"the engine is still opening\"}") : Map.entry(200, "{\"name\":\"sales\",\"fields\":[]}");
     });
-    busy.start();
     try {
       Path nd = dir.resolve("one.ndjson");
       Files.writeString(nd, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n");
