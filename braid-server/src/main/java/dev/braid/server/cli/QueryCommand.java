@@ -75,10 +75,11 @@ public final class QueryCommand implements Callable<Integer> {
     }
     if (windowed) {
       out.println();
-      Table w = new Table("window start", "window end", "values");
+      Table w = new Table("window start", "window end", "state", "values");
       for (JsonNode win : r.path("windows")) {
         w.row(java.time.Instant.ofEpochMilli(win.path("start").asLong()),
-            java.time.Instant.ofEpochMilli(win.path("end").asLong()), win.path("values").toString());
+            java.time.Instant.ofEpochMilli(win.path("end").asLong()), win.path("state").asText("-"),
+            win.path("values").toString());
       }
       w.print(out);
     }

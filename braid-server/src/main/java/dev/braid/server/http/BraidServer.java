@@ -224,8 +224,10 @@ public final class BraidServer implements AutoCloseable {
       Braid b = Braid.open(dataDir, spec, EngineOptions.defaults().withCheckpointEvery(config.checkpointEvery()));
       registerGauges(b);
       braid = b;
-      LOG.info("Braid is ready on {} ({} streams, {} views, data in {}, opened in {} ms)", url(),
-          spec.streams().size(), spec.views().size(), dataDir, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+      LOG.info("Braid is ready on {} ({} streams, {} views{}, data in {}, opened in {} ms)", url(),
+          spec.streams().size(), spec.views().size(), spec.tables().isEmpty() ? "" : ", " + spec.tables().size()
+              + (spec.tables().size() == 1 ? " table" : " tables"), dataDir,
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     } catch (Throwable e) {
       startFailure = e;
       LOG.error("Braid could not open data directory {}: {}", dataDir, e.getMessage());
