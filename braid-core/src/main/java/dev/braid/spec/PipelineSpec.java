@@ -183,9 +183,27 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           duplicate.group(1), at.isEmpty() ? "" : " (again at " + at + ")", kind));
     }
     if (path.isEmpty()) {
-      return new SpecError(source, at, what + ": " + e.getOriginalMessage());
+      return new SpecError(source, at, what + ": " + oneLine(e.getOriginalMessage()));
     }
-    return new SpecError(source, path, what + (at.isEmpty() ? "" : " at " + at) + ": " + e.getOriginalMessage());
+    return new SpecError(source, path, what + (at.isEmpty() ? "" : " at " + at) + ": " + oneLine(e.getOriginalMessage()));
+  }
+
+  /**
+   * A YAML reader's message on one line: its parts joined by "; ", without the excerpts of the text
+   * it quotes (a {@code  in 'reader', line L, column C:} line, the text, a caret line), since the error
+   * names the line and column already.
+   */
+  private static String oneLine(String message) {
+    List<String> parts = new ArrayList<>();
+    String[] lines = String.valueOf(message).split("\\R");
+    for (int i = 0; i < lines.length; i++) {
+      if (lines[i].startsWith(" in '")) {
+        i += 2; // the quoted line and its caret
+      } else if (!lines[i].isBlank()) {
+        parts.add(lines[i].strip());
+      }
+    }
+    return String.join("; ", parts);
   }
 
   /** {@code streams.s.rules[0]} from a parsing context, innermost last. */

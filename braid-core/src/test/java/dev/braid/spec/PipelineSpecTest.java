@@ -300,6 +300,8 @@ class PipelineSpecTest {
         """);
     assertThat(e.path()).isEqualTo("streams.s.key[0]");
     assertThat(e.message()).matches("(?s)not valid YAML at line 3, column \\d+: .*").contains("expected ',' or ']'");
+    assertThat(e.message()).as("one line, without the YAML reader's excerpt of the text").doesNotContain("\n")
+        .doesNotContain("in 'reader'");
   }
 
   @Test

@@ -118,6 +118,10 @@ public final class ReprocessCommand implements Callable<Integer> {
           bar.setExtraMessage(" " + p.path("phase").asText() + ", lag " + p.path("lag").asLong());
         }
         String state = mine.path("state").asText();
+        if (bar != null && !p.isObject() && !state.equals("building") && !state.equals("failed") && bar.getMax() > 0) {
+          bar.stepTo(bar.getMax()); // caught up and swapped in: a version no longer building reports no progress
+          bar.setExtraMessage(" " + state);
+        }
         if (state.equals("current") || state.equals("failed") || state.equals("backup")
             || state.equals("retired") || (state.equals("building") && p.path("phase").asText().equals("held"))) {
           break;
