@@ -48,7 +48,21 @@ public final class QueryCommand implements Callable<Integer> {
       path.append(sep).append("to=").append(BraidClient.enc(to));
     }
     BraidClient http = new BraidClient(client.url);
-    JsonNode r = http.get(path.toString());
+    JsonNode r;
+    if (key.isEmpty()) { // a URL path cannot name the empty key: read it through a batchGet of one key
+      com.fasterxml.jackson.databind.node.ObjectNode body = BraidClient.JSON.createObjectNode();
+      body.putArray("keys").add("");
+      if (from != null) {
+        body.put("from", from);
+      }
+      if (to != null) {
+        body.put("to", to);
+      }
+      r = http.post("/v1/views/" + BraidClient.enc(view) + "/keys:batchGet", "application/json",
+          body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)).path("results").path(0);
+    } else {
+      r = http.get(path.toString());
+    }
     PrintWriter out = command.commandLine().getOut();
     if (client.json) {
       out.println(r.toPrettyString());

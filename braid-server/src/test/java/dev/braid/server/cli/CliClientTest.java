@@ -215,6 +215,9 @@ class CliClientTest {
         .contains("as of version");
     JsonNode json = new ObjectMapper().readTree(braid("query", "revenue", "jam, smooth", url(), "--json").out());
     assertThat(json.path("values").path("n").asLong()).isEqualTo(1);
+    Run emptyKey = braid("query", "revenue", "", url());
+    assertThat(emptyKey.exit()).as(emptyKey.err()).isZero();
+    assertThat(emptyKey.out()).as("the empty key, read through a batchGet").contains("revenue[]").containsPattern("n\\s+0");
 
     Run versions = braid("versions", "revenue", url());
     assertThat(versions.out()).contains("version").contains("current").contains("backup");
