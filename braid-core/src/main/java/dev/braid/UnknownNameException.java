@@ -14,13 +14,6 @@ public final class UnknownNameException extends IllegalArgumentException {
     this.name = name;
   }
 
-  /** As above, with a message of its own (for a name the engine knew of once: say what became of it). */
-  public UnknownNameException(String kind, String name, String message) {
-    super(message);
-    this.kind = kind;
-    this.name = name;
-  }
-
   public String kind() {
     return kind;
   }

@@ -1,5 +1,6 @@
 package dev.braid.table;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.UnknownNameException;
@@ -277,10 +278,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     if (recorded != null) {
       next = recorded.next();
       for (VersionCatalog.Entry e : recorded.versions()) {
-        String pushId = null;
-        if (e.document() != null) {
-          pushId = JSON.readTree(e.document()).path("pushId").asText(null);
-        }
+        JsonNode doc = e.document() == null ? JSON.nullNode() : JSON.readTree(e.document());
+        String pushId = doc.path("pushId").asText(null);
         Version v = new Version(e.id(), e.state(), e.cut(), pushId, e.base(), e.createdAt());
         v.failure = e.failure();
         if (v.state == VersionState.BUILDING) {
@@ -288,6 +287,10 @@ public final class TableRuntime implements Table, AutoCloseable {
           v.failure = "interrupted by a restart (the process stopped during the push); push again";
           LOG.warn("table '{}': push {} (version {}) was interrupted by a restart: marked failed, its files removed",
               spec.name(), pushId, v.id);
+        }
+        if (pushId != null) {
+          v.report = reportFromCatalog(v, doc);
+          pushes.put(pushId, v.report);
         }
         versions.add(v);
         if (v.state == VersionState.CURRENT) {
@@ -313,6 +316,30 @@ public final class TableRuntime implements Table, AutoCloseable {
       followers[p].attached.add(current.delta);
       followers[p].start();
     }
+  }
+
+  /**
+   * The report of version {@code v}'s push as the catalog recorded it ({@code doc}): its counts and
+   * bad rows, {@code done} unless the version failed (a push interrupted by a restart recorded no
+   * counts: all 0). Bad rows recorded as {@code file:line: reason} text (catalogs written before they
+   * were objects) are split back.
+   */
+  private PushReport reportFromCatalog(Version v, JsonNode doc) {
+    List<PushReport.BadRow> bad = new ArrayList<>();
+    for (JsonNode b : doc.path("bad")) {
+      if (b.isObject()) {
+        bad.add(new PushReport.BadRow(b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText()));
+      } else {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?s)(.*):(\\d+): (.*)").matcher(b.asText());
+        bad.add(m.matches() ? new PushReport.BadRow(m.group(1), Long.parseLong(m.group(2)), m.group(3))
+            : new PushReport.BadRow("", 0, b.asText()));
+      }
+    }
+    boolean failed = v.state == VersionState.FAILED;
+    return new PushReport(spec.name(), v.pushId, v.id, failed ? "failed" : "done", doc.path("bytes").asLong(),
+        doc.path("rows").asLong(), doc.path("distinctKeys").asLong(), doc.path("expired").asLong(),
+        doc.path("badRows").asLong(), List.copyOf(bad), v.cut, doc.path("replayed").asLong(),
+        doc.path("seconds").asDouble(), failed ? v.failure : null);
   }
 
   /**
@@ -579,12 +606,13 @@ public final class TableRuntime implements Table, AutoCloseable {
         doc.put("pushId", v.pushId);
       }
       PushReport r = v.report;
-      if (r != null) {
+      if (r != null) { // the push's report, read back at start (see reportFromCatalog)
         doc.put("rows", r.rows()).put("distinctKeys", r.distinctKeys()).put("badRows", r.badRows())
-            .put("expired", r.expired());
+            .put("expired", r.expired()).put("bytes", r.bytes()).put("replayed", r.replayed())
+            .put("seconds", r.seconds());
         var bad = doc.putArray("bad");
         for (PushReport.BadRow b : r.bad()) {
-          bad.add(b.toString());
+          bad.addObject().put("file", b.file()).put("line", b.line()).put("reason", b.reason());
         }
       }
       out.add(new VersionCatalog.Entry(v.id, v.state, v.cut, v.baseFile, definition(), doc.toString(), v.createdAt,
@@ -936,14 +964,6 @@ public final class TableRuntime implements Table, AutoCloseable {
   public PushReport push(String pushId) {
     PushReport r = pushes.get(pushId);
     if (r == null) {
-      for (Version v : versions) {
-        if (pushId.equals(v.pushId)) {
-          throw new UnknownNameException("push", pushId, String.format("push '%s' built version %d (%s now), "
-              + "but its report was made before the server last started, and push reports are kept in memory "
-              + "only; `braid versions %s --table` shows the version", pushId, v.id,
-              v.state.name().toLowerCase(java.util.Locale.ROOT), spec.name()));
-        }
-      }
       throw new UnknownNameException("push", pushId, pushes.keySet());
     }
     return r;
@@ -1018,6 +1038,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       try {
         long replayed = replayAndSwap(v);
         report(v, "done", loader, counts, bad, distinct, t0, null, replayed);
+        persist.run(); // the final report, for GET .../pushes/{id} after a restart
       } catch (RuntimeException | InterruptedException e) {
         fail(v, loader, counts, bad, t0, "replay failed: " + e);
       }
@@ -1273,6 +1294,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       try {
         long replayed = replayAndSwap(built);
         report(built, "done", none, counts, List.of(), distinct, t0, null, replayed);
+        persist.run(); // the final report, for GET .../pushes/{id} after a restart
       } catch (RuntimeException | InterruptedException e) {
         fail(built, none, counts, new ArrayList<>(), t0, "replay failed: " + e);
       }

@@ -119,6 +119,23 @@ class TablePushKillTest {
       }).filter(v -> v.path("state").asText().equals("failed")).toList();
       assertThat(failed).hasSize(1);
       assertThat(failed.get(0).path("failure").asText()).contains("interrupted");
+      // the pushes' reports outlive the process: the killed one is failed, the first one done
+      for (JsonNode v : versions.path("versions")) {
+        String definition = v.path("definition").asText();
+        if (!definition.startsWith("push ")) {
+          continue;
+        }
+        HttpResponse<String> report = server.send("GET", "/v1/tables/users/pushes/" + definition.substring(5), null, null);
+        assertThat(report.statusCode()).as(report.body()).isEqualTo(200);
+        JsonNode r = JSON.readTree(report.body());
+        if (v.path("state").asText().equals("failed")) {
+          assertThat(r.path("state").asText()).isEqualTo("failed");
+          assertThat(r.path("failure").asText()).contains("interrupted by a restart");
+        } else {
+          assertThat(r.path("state").asText()).isEqualTo("done");
+          assertThat(r.path("rows").asLong()).isEqualTo(2000);
+        }
+      }
       List<String> kept = new java.util.ArrayList<>();
       versions.path("versions").forEach(v -> {
         String s = v.path("state").asText();
