@@ -48,6 +48,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -139,6 +140,8 @@ public final class BraidServer implements AutoCloseable {
   private final Path dataDir;
   private final DataDirLock lock;
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** How long a stop waits for the requests in flight to finish. */
+  static final java.time.Duration STOP_TIMEOUT = java.time.Duration.ofSeconds(30);
   private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final ExecutorService background = Executors.newCachedThreadPool(r -> {
     Thread t = new Thread(r, "braid-server-background");
@@ -321,7 +324,12 @@ public final class BraidServer implements AutoCloseable {
       cfg.startup.showJavalinBanner = false;
       // point reads skip the servlet layer; Javalin puts its servlet context inside this wrapper
       cfg.jetty.modifyServer(server -> {
-        server.setHandler(pointReads);
+        // Stopping lets requests in flight finish (up to STOP_TIMEOUT) before the connections close:
+        // a batch cycle or an ingest that completes during the stop still gets its answer.
+        GracefulHandler graceful = new GracefulHandler();
+        graceful.setHandler(pointReads);
+        server.setHandler(graceful);
+        server.setStopTimeout(STOP_TIMEOUT.toMillis());
         server.setErrorHandler(new ProblemErrorHandler()); // errors raised before the routes: problem+json too
       });
       // Javalin adds its default connector only when none was added; this one differs from it in

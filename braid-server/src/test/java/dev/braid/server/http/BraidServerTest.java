@@ -14,6 +14,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -392,6 +395,32 @@ class BraidServerTest {
     server = null;
     start(); // the lock was released
     assertThat(get("/health").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void shouldAnswerABatchCycleInFlightWhenClosing() throws Exception {
+    start();
+    for (int b = 0; b < 20; b++) { // enough events for a batch cycle that is still running when the close begins
+      List<Map<String, Object>> events = new ArrayList<>();
+      for (int i = 0; i < 10_000; i++) {
+        events.add(Map.of("product", "p" + (b * 10_000 + i), "amount", 1.0, "ts", 1L));
+      }
+      assertThat(server.braid().ingest("sales", events).accepted()).isEqualTo(10_000);
+    }
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> answer = http.sendAsync(
+        HttpRequest.newBuilder(URI.create(server.url() + "/v1/views/revenue/batch")).timeout(Duration.ofSeconds(60))
+            .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (server.braid().status().views().stream().noneMatch(v -> v.name().equals("revenue") && v.batchRunning())) {
+      assertThat(answer).as("the batch cycle is seen running before it ends").isNotDone();
+      assertThat(System.nanoTime()).isLessThan(deadline);
+      Thread.sleep(1);
+    }
+    server.close(); // what SIGTERM runs: the request in flight finishes first
+    HttpResponse<String> r = answer.get(60, TimeUnit.SECONDS);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(json(r).path("built").asLong()).isEqualTo(2);
+    server = null;
   }
 
   @Test
