@@ -697,7 +697,8 @@ public final class Expressions {
     }
     CelValidationResult r = compiler.compile(text);
     if (r.hasError()) {
-      throw new ExpressionException("invalid expression '" + text + "': " + plainTypes(r.getErrorString().strip()));
+      throw new ExpressionException("invalid expression '" + text + "': "
+          + oneLine(plainTypes(r.getErrorString().strip())));
     }
     CelAbstractSyntaxTree ast;
     try {
@@ -1396,6 +1397,24 @@ public final class Expressions {
   }
 
   /** CEL's type names in an error as a spec writes them ({@code google.protobuf.Timestamp} is a timestamp). */
+  /**
+   * CEL's error text on one line: each error as {@code column C: message} ({@code line L, column C}
+   * past the first line), joined by "; ", without the excerpt and caret lines CEL draws under it.
+   */
+  static String oneLine(String celError) {
+    java.util.List<String> parts = new java.util.ArrayList<>();
+    java.util.regex.Pattern at = java.util.regex.Pattern.compile("^ERROR: <input>:(\\d+):(\\d+): ");
+    for (String line : celError.split("\\R")) {
+      if (line.isBlank() || line.strip().startsWith("|")) {
+        continue;
+      }
+      java.util.regex.Matcher m = at.matcher(line);
+      parts.add(m.find() ? (m.group(1).equals("1") ? "column " + m.group(2) : "line " + m.group(1) + ", column "
+          + m.group(2)) + ": " + line.substring(m.end()) : line.strip());
+    }
+    return String.join("; ", parts);
+  }
+
   static String plainTypes(String celError) {
     return celError.replace("google.protobuf.Timestamp", "timestamp").replace("google.protobuf.Duration", "duration");
   }

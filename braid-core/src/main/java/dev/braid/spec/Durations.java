@@ -23,6 +23,9 @@ public final class Durations {
   public static Duration parse(String text) {
     Matcher m = FORM.matcher(text.strip().toLowerCase(Locale.ROOT));
     if (!m.matches()) {
+      if (text.strip().startsWith("-") && FORM.matcher(text.strip().substring(1).toLowerCase(Locale.ROOT)).matches()) {
+        throw new IllegalArgumentException("duration '" + text + "' must not be negative");
+      }
       throw new IllegalArgumentException("'" + text + "' is not a duration: use a number and ms, s, m, h or d (e.g. 1h)");
     }
     Duration d;

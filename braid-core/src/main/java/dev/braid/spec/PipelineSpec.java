@@ -174,18 +174,13 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     String path = e.getProcessor() instanceof JsonParser parser ? dottedPath(parser.getParsingContext()) : "";
     java.util.regex.Matcher duplicate = DUPLICATE_KEY.matcher(String.valueOf(e.getOriginalMessage()));
     if (duplicate.matches() && path.contains(".")) {
-      // legal to a YAML reader that keeps the last one, but a spec names each thing once
-      String parent = path.substring(0, path.lastIndexOf('.'));
-      String kind = parent.equals("streams") ? "stream" : parent.equals("views") ? "view"
-          : parent.equals("tables") ? "table" : parent.matches("views\\.[^.]+\\.aggregate") ? "aggregate"
-          : parent.matches("(streams|tables)\\.[^.]+\\.fields") ? "field" : "key";
-      return new SpecError(source, path, String.format("duplicate %s '%s'%s: a spec names each %s once", kind,
-          duplicate.group(1), at.isEmpty() ? "" : " (again at " + at + ")", kind));
+      return duplicateKey(source, path, duplicate.group(1), at);
     }
     if (path.isEmpty()) {
       return new SpecError(source, at, what + ": " + oneLine(e.getOriginalMessage()));
     }
-    return new SpecError(source, path, what + (at.isEmpty() ? "" : " at " + at) + ": " + oneLine(e.getOriginalMessage()));
+    return new SpecError(source, path, what + (at.isEmpty() ? "" : " at " + at) + ": "
+        + oneLine(e.getOriginalMessage()));
   }
 
   /**
@@ -204,6 +199,43 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
     }
     return String.join("; ", parts);
+  }
+
+  /**
+   * A key given twice in one mapping, at {@code path} (its second place, {@code at}): legal to a YAML
+   * reader, which keeps the last one, but a spec names each thing once.
+   */
+  private static SpecError duplicateKey(String source, String path, String name, String at) {
+    String parent = path.contains(".") ? path.substring(0, path.lastIndexOf('.')) : "";
+    String kind = parent.equals("streams") ? "stream" : parent.equals("views") ? "view"
+        : parent.equals("tables") ? "table" : parent.matches("views\\.[^.]+\\.aggregate") ? "aggregate"
+        : parent.matches("(streams|tables)\\.[^.]+\\.fields") ? "field" : "key";
+    return new SpecError(source, path, String.format("duplicate %s '%s'%s: a spec names each %s once", kind, name,
+        at.isEmpty() ? "" : " (again at " + at + ")", kind));
+  }
+
+  /**
+   * Every key given twice in one mapping of {@code yaml}, in the order they appear: the spec is read on
+   * (with the last of each, as YAML does) so that one run names its other errors too.
+   */
+  private static List<SpecError> duplicateKeys(ObjectMapper mapper, String yaml, String source)
+      throws java.io.IOException {
+    List<SpecError> found = new ArrayList<>();
+    try (JsonParser p = mapper.getFactory().createParser(yaml)) {
+      java.util.Deque<Set<String>> names = new java.util.ArrayDeque<>();
+      for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+        if (t == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+          names.push(new java.util.HashSet<>());
+        } else if (t == com.fasterxml.jackson.core.JsonToken.END_OBJECT) {
+          names.pop();
+        } else if (t == com.fasterxml.jackson.core.JsonToken.FIELD_NAME && !names.peek().add(p.currentName())) {
+          JsonLocation loc = p.currentLocation();
+          found.add(duplicateKey(source, dottedPath(p.getParsingContext()), p.currentName(),
+              "line " + loc.getLineNr() + ", column " + loc.getColumnNr()));
+        }
+      }
+    }
+    return found;
   }
 
   /** {@code streams.s.rules[0]} from a parsing context, innermost last. */
@@ -229,14 +261,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   /** Parses and validates YAML text; {@code source} names it in errors. */
   public static PipelineSpec parse(String yaml, String source) {
     ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
-    mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     JsonNode root;
+    List<SpecError> errors = new ArrayList<>();
     try {
+      errors.addAll(duplicateKeys(mapper, yaml, source));
       root = mapper.readTree(yaml);
     } catch (JsonProcessingException e) {
       throw new SpecException(List.of(syntaxError(source, e, "not valid YAML")));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e); // a String has no I/O to fail
     }
-    List<SpecError> errors = new ArrayList<>();
     Reader r = new Reader(source, errors);
     if (root == null || root.isMissingNode() || root.isNull()) {
       throw new SpecException(List.of(new SpecError(source, "", "the spec is empty; it needs `streams:`")));
@@ -278,6 +312,23 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         });
       }
     }
+    // A stream that leaves `time` out has ingest time, as one that says `time: ingest`; a window over
+    // it is by arrival time, which a spec that forgot `time: ts` would not mean: say so unless written.
+    views.values().forEach(v -> {
+      JsonNode stream = sn.path(String.valueOf(v.from()));
+      if (v.window() != null && streams.containsKey(v.from()) && stream.isObject() && !stream.has("time")) {
+        List<String> timeFields = new ArrayList<>();
+        streams.get(v.from()).fields().forEach((f, t) -> {
+          if (t == FieldType.TIMESTAMP) {
+            timeFields.add(f);
+          }
+        });
+        errors.add(new SpecError(source, "views." + v.name() + ".window", "stream '" + v.from() + "' names no "
+            + "event-time field, so these windows would follow arrival time; set `time:` on the stream to "
+            + (timeFields.isEmpty() ? "a timestamp or long field" : "its timestamp field (" + String.join(", ",
+            timeFields) + ")") + ", or write `time: ingest` to window by arrival time"));
+      }
+    });
     Map<String, TableSpec> tables = new LinkedHashMap<>();
     JsonNode tn = root.path("tables");
     if (!tn.isMissingNode() && !tn.isNull()) {
@@ -853,6 +904,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
                 + String.join(", ", declared) + ")"));
           }
         }
+        timeAndIdTypesFit(s, errors);
         checkRulesWithout(s, incomplete.get(s.name()), errors);
         continue;
       }
@@ -880,28 +932,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
             + String.join(", ", s.fields().keySet()) + ")"));
         usable = false;
       }
-      if (s.time() != null) {
-        FieldType t = s.fields().get(s.time());
-        if (t == null) {
-          errors.add(new SpecError(source, path + ".time", "'" + s.time() + "' is not a field; name a timestamp field or "
-              + "write `time: ingest`"));
-          usable = false;
-        } else if (t != FieldType.TIMESTAMP && t != FieldType.LONG) {
-          errors.add(new SpecError(source, path + ".time", "'" + s.time() + "' is a " + t.specName()
-              + " field; the time field must be a timestamp or long"));
-          usable = false;
-        }
+      if (s.time() != null && !s.fields().containsKey(s.time())) {
+        errors.add(new SpecError(source, path + ".time", "'" + s.time() + "' is not a field; name a timestamp field or "
+            + "write `time: ingest`"));
+        usable = false;
       }
-      if (s.id() != null) {
-        FieldType t = s.fields().get(s.id());
-        if (t == null) {
-          errors.add(new SpecError(source, path + ".id", "'" + s.id() + "' is not a field (fields: "
-              + String.join(", ", s.fields().keySet()) + ")"));
-        } else if (t != FieldType.STRING && t != FieldType.LONG) {
-          errors.add(new SpecError(source, path + ".id", "'" + s.id() + "' is a " + t.specName()
-              + " field; the event-id field must be a string or long"));
-        }
+      if (s.id() != null && !s.fields().containsKey(s.id())) {
+        errors.add(new SpecError(source, path + ".id", "'" + s.id() + "' is not a field (fields: "
+            + String.join(", ", s.fields().keySet()) + ")"));
       }
+      usable &= timeAndIdTypesFit(s, errors);
       if (s.maxOutOfOrder().isNegative()) {
         errors.add(new SpecError(source, path + ".max_out_of_order", "must not be negative, got " + s.maxOutOfOrder()));
       }
@@ -1009,8 +1049,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         try {
           ex.key(v.groupBy());
         } catch (ExpressionException e) {
-          errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' nor a valid "
-              + "key expression: " + e.getMessage()));
+          errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' (fields: "
+              + String.join(", ", schema.types().keySet()) + ") nor a valid key expression: " + e.getMessage()));
         }
       }
       for (Map.Entry<String, String> a : v.aggregates().entrySet()) {
@@ -1046,6 +1086,27 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   }
 
   /**
+   * Checks that stream {@code s}'s time field is a timestamp or long and its event-id field a string or
+   * long, where they name fields of a known type; returns whether the time field's type fits.
+   */
+  private boolean timeAndIdTypesFit(StreamSpec s, List<SpecError> errors) {
+    String path = "streams." + s.name();
+    boolean fits = true;
+    FieldType time = s.time() == null ? null : s.fields().get(s.time());
+    if (time != null && time != FieldType.TIMESTAMP && time != FieldType.LONG) {
+      errors.add(new SpecError(source, path + ".time", "'" + s.time() + "' is a " + time.specName()
+          + " field; the time field must be a timestamp or long"));
+      fits = false;
+    }
+    FieldType id = s.id() == null ? null : s.fields().get(s.id());
+    if (id != null && id != FieldType.STRING && id != FieldType.LONG) {
+      errors.add(new SpecError(source, path + ".id", "'" + s.id() + "' is a " + id.specName()
+          + " field; the event-id field must be a string or long"));
+    }
+    return fits;
+  }
+
+  /**
    * Checks stream {@code s}'s rules against its fields that could be read, leaving out the errors
    * of a rule that uses one of the {@code unread} fields (their types are unknown): a typo or a
    * type error in any other rule is still reported in the same run.
@@ -1065,7 +1126,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       try {
         ex.predicate(s.rules().get(i));
       } catch (ExpressionException e) {
-        boolean usesUnread = unread.stream().anyMatch(f -> e.getMessage().contains("undeclared reference to '" + f + "'"));
+        boolean usesUnread = unread.stream()
+            .anyMatch(f -> e.getMessage().contains("undeclared reference to '" + f + "'"));
         if (!usesUnread) {
           errors.add(new SpecError(source, "streams." + s.name() + ".rules[" + i + "]", e.getMessage()));
         }

@@ -22,10 +22,17 @@ class DurationsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "h", "1", "1.5h", "-1h", "1w", "1 hour", "PT1H", "1h30m"})
+  @ValueSource(strings = {"", "h", "1", "1.5h", "-h", "1w", "1 hour", "PT1H", "1h30m"})
   void shouldRejectTextThatIsNotADuration(String text) {
     assertThatThrownBy(() -> Durations.parse(text)).isInstanceOf(IllegalArgumentException.class)
         .hasMessage("'" + text + "' is not a duration: use a number and ms, s, m, h or d (e.g. 1h)");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"-1h", "-5s", " -10ms"})
+  void shouldSayThatANegativeDurationMustNotBeNegative(String text) {
+    assertThatThrownBy(() -> Durations.parse(text)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("duration '" + text + "' must not be negative");
   }
 
   @ParameterizedTest

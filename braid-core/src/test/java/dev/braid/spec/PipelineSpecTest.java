@@ -212,7 +212,8 @@ class PipelineSpecTest {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("filter: \"amount > 0.0 && country != 'FR'\"",
         "filter: \"amount > \""));
     assertThat(e.path()).isEqualTo("views.spend_by_user.filter");
-    assertThat(e.message()).startsWith("invalid expression 'amount > '").contains("<input>:1:10: mismatched input");
+    assertThat(e.message()).startsWith("invalid expression 'amount > '").contains("column 10: mismatched input")
+        .as("one line, without CEL's excerpt and caret").doesNotContain("\n").doesNotContain("|");
   }
 
   @Test
@@ -281,6 +282,19 @@ class PipelineSpecTest {
         """);
     assertThat(named.path()).isEqualTo("streams.views.key");
     assertThat(named.message()).startsWith("duplicate key 'key'");
+
+    // every duplicate, and the spec's other errors, in one run
+    List<SpecError> all = errors("""
+        streams:
+          s:
+            key: k
+            fields: {k: string, k: long}
+        views:
+          v: {from: s, group_by: k, aggregate: {n: count, n: count}}
+          w: {from: s, group_by: nope, aggregate: {n: count}}
+        """);
+    assertThat(all).extracting(SpecError::path).containsExactly("streams.s.fields.k", "views.v.aggregate.n",
+        "views.w.group_by");
   }
 
   @Test
@@ -312,6 +326,24 @@ class PipelineSpecTest {
   }
 
   @Test
+  void shouldRejectWindowsOverAStreamThatLeavesItsTimeOutUnlessIngestTimeIsWritten() {
+    String noTime = """
+        streams:
+          clicks: {partitions: 1, key: user, fields: {user: string, ts: timestamp}}
+        views:
+          per_minute: {from: clicks, group_by: user, window: {tumbling: 1m}, aggregate: {n: count}}
+          total: {from: clicks, group_by: user, aggregate: {n: count}}
+        """;
+    assertThat(onlyError(noTime)).isEqualTo(new SpecError(FILE, "views.per_minute.window", "stream 'clicks' names no "
+        + "event-time field, so these windows would follow arrival time; set `time:` on the stream to its timestamp "
+        + "field (ts), or write `time: ingest` to window by arrival time"));
+    assertThat(PipelineSpec.parse(noTime.replace("ts: timestamp}", "ts: timestamp}, time: ingest"), FILE)
+        .streams().get("clicks").time()).as("arrival time, on purpose").isNull();
+    assertThat(PipelineSpec.parse(noTime.replace("ts: timestamp}", "ts: timestamp}, time: ts"), FILE)
+        .streams().get("clicks").time()).isEqualTo("ts");
+  }
+
+  @Test
   void shouldRejectAViewNamedLikeAStream() {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("by_country:", "transactions:"));
     assertThat(e).isEqualTo(new SpecError(FILE, "views.transactions",
@@ -322,7 +354,7 @@ class PipelineSpecTest {
   void shouldRejectBadWindowDurations() {
     assertThat(onlyError(window("0h")).message()).isEqualTo("duration '0h' must be positive");
     assertThat(onlyError(window("1.5h")).message()).startsWith("'1.5h' is not a duration");
-    assertThat(onlyError(window("-1h")).message()).startsWith("'-1h' is not a duration");
+    assertThat(onlyError(window("-1h")).message()).isEqualTo("duration '-1h' must not be negative");
     assertThat(onlyError(window("1 week")).message()).startsWith("'1 week' is not a duration");
     assertThat(onlyError(window("99999999999999999d")).message())
         .isEqualTo("duration '99999999999999999d' is too long");
@@ -495,6 +527,11 @@ class PipelineSpecTest {
         .extracting(SpecError::path).as("a field with a bad type still exists").containsExactly(
             "streams.transactions.fields.amount");
 
+    // and the types of its time and id fields, where those have a known type
+    assertThat(errors("streams:\n  s: {key: k, time: name, id: amount, fields: {k: string, name: string, amount: "
+        + "double, tags: \"set<strng>\"}}\n")).extracting(SpecError::path)
+        .containsExactly("streams.s.fields.tags", "streams.s.time", "streams.s.id");
+
     // its rules are checked against the fields that could be read: one that uses the unread field
     // is left alone, a typo in another is reported in the same run
     String rules = DESIGN_EXAMPLE.replace("amount: double", "amount: decimal")
@@ -542,8 +579,8 @@ class PipelineSpecTest {
   void shouldRejectAGroupByThatIsNeitherAFieldNorAnExpression() {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("group_by: user_id", "group_by: user"));
     assertThat(e.path()).isEqualTo("views.spend_by_user.group_by");
-    assertThat(e.message()).startsWith("neither a field of 'transactions' nor a valid key expression")
-        .contains("undeclared reference to 'user'");
+    assertThat(e.message()).startsWith("neither a field of 'transactions' (fields: user_id, amount, merchant, country, "
+        + "ts) nor a valid key expression").contains("undeclared reference to 'user'");
   }
 
   @Test

@@ -140,6 +140,7 @@ public final class BraidServer implements AutoCloseable {
   private final Path dataDir;
   private final DataDirLock lock;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final ChangesHandler changes = new ChangesHandler();
   /** How long a stop waits for the requests in flight to finish. */
   static final java.time.Duration STOP_TIMEOUT = java.time.Duration.ofSeconds(30);
   private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -240,7 +241,18 @@ public final class BraidServer implements AutoCloseable {
   /** The status the gauges of the scrape in progress read (see {@link #scrapeStatus}). */
   private volatile Status scrapeStatus;
 
+  /** The counter of appends to {@code stream} refused by a storage fault of {@code kind}. */
+  private Counter appendFailures(String stream, LogWriteException.Kind kind) {
+    return Counter.builder("braid_log_append_failures_total").description("appends refused by a storage fault")
+        .tag("stream", stream).tag("kind", kind.name().toLowerCase(Locale.ROOT).replace('_', '-')).register(metrics);
+  }
+
   private void registerGauges(Braid b) {
+    for (String stream : spec.streams().keySet()) { // at 0 from the start, so that rate() sees the first fault
+      for (LogWriteException.Kind kind : LogWriteException.Kind.values()) {
+        appendFailures(stream, kind);
+      }
+    }
     for (String view : spec.views().keySet()) {
       Gauge.builder("braid_view_lag_events", b, x -> lag(x, view)).tag("view", view)
           .description("events in the log that the view's speed layer has not folded yet").register(metrics);
@@ -352,7 +364,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.get("/v1/views/{view}/keys/{key}", this::getKey);
       cfg.routes.post("/v1/views/{view}/keys:batchGet", this::batchGet);
       cfg.routes.get("/v1/views/{view}/versions", this::versions);
-      cfg.routes.get("/v1/views/{view}/changes", ctx -> ChangesHandler.handle(ctx, ready()));
+      cfg.routes.get("/v1/views/{view}/changes", ctx -> changes.handle(ctx, ready()));
       cfg.routes.post("/v1/views/{view}/batch", this::batch);
       cfg.routes.post("/v1/views/{view}/reprocess", this::reprocess);
       cfg.routes.post("/v1/views/{view}/versions/{id}/activate", this::activate);
@@ -369,7 +381,8 @@ public final class BraidServer implements AutoCloseable {
           (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage() + otherKindHint(e))));
       cfg.routes.exception(Exception.class, (e, ctx) -> {
         LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
-        String what = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage() : e.getClass().getSimpleName();
+        String what = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage()
+            : e.getClass().getSimpleName();
         problem(ctx, new Problem(500, "internal", "Internal error", ctx.method() + " " + ctx.path()
             + " failed inside the server: " + what + "; the server log has the details"));
       });
@@ -405,8 +418,7 @@ public final class BraidServer implements AutoCloseable {
    */
   private Problem storageProblem(LogWriteException e) {
     String kind = e.kind().name().toLowerCase(Locale.ROOT).replace('_', '-');
-    Counter.builder("braid_log_append_failures_total").description("appends refused by a storage fault")
-        .tag("stream", e.stream()).tag("kind", kind).register(metrics).increment();
+    appendFailures(e.stream(), e.kind()).increment();
     LOG.warn("ingest refused: {}", e.getMessage());
     String detail = e.getMessage() + "; nothing of this request was acknowledged; retry once the fault is fixed "
         + "(reads keep working)";
@@ -1107,6 +1119,7 @@ public final class BraidServer implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    changes.closeAll(); // a changes stream never ends by itself, and the stop waits for requests in flight
     if (app != null) {
       app.stop();
     }

@@ -7,9 +7,12 @@ import dev.braid.ChangeEvent;
 import dev.braid.Subscription;
 import dev.braid.UnknownNameException;
 import io.javalin.http.Context;
+import io.javalin.http.sse.SseClient;
 import io.javalin.http.sse.SseHandler;
 import java.io.UncheckedIOException;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * {@code GET /v1/views/{view}/changes}: a view's changes stream (see {@link ChangeEvent}) as
@@ -23,15 +26,24 @@ import java.util.Locale;
  *
  * <p>Each connection is a {@link Braid#subscribe subscription}: its thread writes to the client, so
  * a slow client holds up only itself (the changes log is the buffer); no Jetty thread waits while
- * the connection is open. The subscription ends when the client goes away or the server stops.
+ * the connection is open. The subscription ends when the client goes away or the server stops: a
+ * stop first ends every stream ({@link #closeAll}), since a graceful stop waits for the requests in
+ * flight and a changes stream would never finish by itself.
  */
 final class ChangesHandler {
 
+  private final Set<SseClient> open = ConcurrentHashMap.newKeySet();
+  private volatile boolean stopping;
+
+  /** Ends every open stream, and each one that starts from now on. */
+  void closeAll() {
+    stopping = true;
+    open.forEach(SseClient::close);
+  }
+
   static final String LAST_EVENT_ID = "Last-Event-ID";
 
-  private ChangesHandler() {}
-
-  static void handle(Context ctx, Braid b) throws Exception {
+  void handle(Context ctx, Braid b) throws Exception {
     String view = ctx.pathParam("view");
     String key = ctx.queryParam("key");
     long from = from(ctx);
@@ -54,9 +66,16 @@ final class ChangesHandler {
           client.sendEvent(e.kind().wireName(), json(e), Long.toString(e.id()));
         }
       });
-      client.onClose(s::close);
-      if (client.terminated()) {
+      open.add(client);
+      client.onClose(() -> {
+        open.remove(client);
         s.close();
+      });
+      if (client.terminated()) {
+        open.remove(client);
+        s.close();
+      } else if (stopping) {
+        client.close(); // began as the server stopped
       }
     }).handle(ctx);
   }

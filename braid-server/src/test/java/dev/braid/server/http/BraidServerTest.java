@@ -431,7 +431,9 @@ class BraidServerTest {
         "braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 0.0",
         "braid_ingest_events_total{outcome=\"duplicate\",stream=\"sales\"} 0.0",
         "braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 0.0",
-        "# HELP braid_ingest_events_total events sent to the stream's ingest endpoint, by outcome");
+        "# HELP braid_ingest_events_total events sent to the stream's ingest endpoint, by outcome",
+        "braid_log_append_failures_total{kind=\"storage-full\",stream=\"sales\"} 0.0",
+        "braid_log_append_failures_total{kind=\"io-error\",stream=\"sales\"} 0.0");
     String body = "[" + sale("kiwi", "s1", 1, 1, "2026-11-22T10:00:00Z") + ", {\"product\": 1}]";
     for (int attempt = 0; attempt < 2; attempt++) { // a retry: acknowledged again, not appended again
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/sales/events"))
