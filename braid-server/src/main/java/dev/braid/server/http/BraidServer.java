@@ -228,9 +228,9 @@ public final class BraidServer implements AutoCloseable {
       Braid b = Braid.open(dataDir, spec, EngineOptions.defaults().withCheckpointEvery(config.checkpointEvery()));
       registerGauges(b);
       braid = b;
-      LOG.info("Braid is ready on {} ({} streams, {} views{}, data in {}, opened in {} ms)", url(),
-          spec.streams().size(), spec.views().size(), spec.tables().isEmpty() ? "" : ", " + spec.tables().size()
-              + (spec.tables().size() == 1 ? " table" : " tables"), dataDir,
+      LOG.info("Braid is ready on {} ({}, {}{}, data in {}, opened in {} ms)", url(),
+          counted(spec.streams().size(), "stream"), counted(spec.views().size(), "view"),
+          spec.tables().isEmpty() ? "" : ", " + counted(spec.tables().size(), "table"), dataDir,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     } catch (Throwable e) {
       startFailure = e;
@@ -1096,6 +1096,11 @@ public final class BraidServer implements AutoCloseable {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /** {@code 1 stream}, {@code 2 streams}. */
+  private static String counted(int n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
+  }
 
   /** A hint when an unknown view is a table, or an unknown table a view: the commands differ by {@code --table}. */
   private String otherKindHint(UnknownNameException e) {
