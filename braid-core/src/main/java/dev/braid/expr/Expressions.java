@@ -1396,7 +1396,6 @@ public final class Expressions {
     }
   }
 
-  /** CEL's type names in an error as a spec writes them ({@code google.protobuf.Timestamp} is a timestamp). */
   /**
    * CEL's error text on one line: each error as {@code column C: message} ({@code line L, column C}
    * past the first line), joined by "; ", without the excerpt and caret lines CEL draws under it.
@@ -1415,6 +1414,7 @@ public final class Expressions {
     return String.join("; ", parts);
   }
 
+  /** CEL's type names in an error as a spec writes them ({@code google.protobuf.Timestamp} is a timestamp). */
   static String plainTypes(String celError) {
     return celError.replace("google.protobuf.Timestamp", "timestamp").replace("google.protobuf.Duration", "duration");
   }

@@ -330,7 +330,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       if (b.isObject()) {
         bad.add(new PushReport.BadRow(b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText()));
       } else {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?s)(.*):(\\d+): (.*)").matcher(b.asText());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?s)(.*?):(\\d+): (.*)").matcher(b.asText());
         bad.add(m.matches() ? new PushReport.BadRow(m.group(1), Long.parseLong(m.group(2)), m.group(3))
             : new PushReport.BadRow("", 0, b.asText()));
       }
@@ -1038,13 +1038,28 @@ public final class TableRuntime implements Table, AutoCloseable {
       try {
         long replayed = replayAndSwap(v);
         report(v, "done", loader, counts, bad, distinct, t0, null, replayed);
-        persist.run(); // the final report, for GET .../pushes/{id} after a restart
       } catch (RuntimeException | InterruptedException e) {
         fail(v, loader, counts, bad, t0, "replay failed: " + e);
+        return;
       }
+      storeFinalReport(v);
     };
     finishSwap(finish, o.waitForSwap());
     return v.report;
+  }
+
+  /**
+   * Stores the catalog again with version {@code v}'s final report, for {@code GET .../pushes/{id}}
+   * after a restart. The swap stored the version itself already, so a failure here costs only the
+   * report's last counts (a restart reads the ones the swap stored): logged, the push stays done.
+   */
+  private void storeFinalReport(Version v) {
+    try {
+      persist.run();
+    } catch (RuntimeException e) {
+      LOG.warn("table '{}': push {} is done, but storing its final report failed: {}", spec.name(), v.pushId,
+          e.toString());
+    }
   }
 
   private void report(Version v, String state, PushLoader loader, long[] counts, List<PushReport.BadRow> bad,
@@ -1294,10 +1309,11 @@ public final class TableRuntime implements Table, AutoCloseable {
       try {
         long replayed = replayAndSwap(built);
         report(built, "done", none, counts, List.of(), distinct, t0, null, replayed);
-        persist.run(); // the final report, for GET .../pushes/{id} after a restart
       } catch (RuntimeException | InterruptedException e) {
         fail(built, none, counts, new ArrayList<>(), t0, "replay failed: " + e);
+        return;
       }
+      storeFinalReport(built);
     };
     finishSwap(finish, waitForSwap);
     return built.report;
@@ -1326,7 +1342,8 @@ public final class TableRuntime implements Table, AutoCloseable {
       return null;
     }
     return String.format("row '%s' is %,d bytes encoded (key and value), and a real-time write holds at most %,d "
-        + "bytes; push it with a (full) push, which takes rows of any size", abbreviate(key), keyBytes + valueBytes, max);
+        + "bytes; only a full push of the whole table (which replaces every row) takes rows of any size",
+        abbreviate(key), keyBytes + valueBytes, max);
   }
 
   private static String abbreviate(String key) {
@@ -1348,6 +1365,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     Bytes value = new Bytes(1024);
     String failure = null;
     long[] notAppliedFrom = {0}; // the first line of the chunk that stopped the push, 0 if none did
+    boolean readAll = false; // every row of the input was read (and every good one applied)
     String[] tooLarge = {null};
     try {
       loader.load(in, (chunk, firstLine) -> {
@@ -1358,7 +1376,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         }
         counts[1] += chunk.expired;
         if (!o.maxBadPercent() && counts[2] > o.maxBadRows()) {
-          notAppliedFrom[0] = firstLine;
+          notAppliedFrom[0] = firstLine + 1; // firstLine: the lines before this chunk
           return false;
         }
         byte[] e = chunk.entries.buf;
@@ -1367,8 +1385,8 @@ public final class TableRuntime implements Table, AutoCloseable {
           int keyLen = ByteBuffer.wrap(e, at + 4, 4).getInt();
           long written = ByteBuffer.wrap(e, at + 8 + keyLen, 8).getLong();
           int rowLen = ByteBuffer.wrap(e, at + 16 + keyLen, 4).getInt();
-          tooLarge[0] = tooLargeForAWrite(new String(e, at + 8, keyLen, StandardCharsets.UTF_8), keyLen, 1 + rowLen);
-          if (tooLarge[0] != null) {
+          if (keyLen + 1 + rowLen > writes.config().maxRecordBytes()) {
+            tooLarge[0] = tooLargeForAWrite(new String(e, at + 8, keyLen, StandardCharsets.UTF_8), keyLen, 1 + rowLen);
             return false;
           }
           int p = Partitioner.partition(e, at + 8, keyLen, parts);
@@ -1385,6 +1403,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         }
         return true;
       });
+      readAll = tooLarge[0] == null && notAppliedFrom[0] == 0;
       long total = counts[0] + counts[2];
       boolean tooMany = o.maxBadPercent() ? counts[2] * 100 > o.maxBadRows() * total : counts[2] > o.maxBadRows();
       if (tooLarge[0] != null) {
@@ -1407,9 +1426,12 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     if (failure != null) {
       // what was applied: every row read before the failure, in file order (each is a write now)
-      failure += "; " + (counts[0] == 0 ? "no row was applied" : String.format("%,d %s applied as writes%s",
-          counts[0], counts[0] == 1 ? "row before it was" : "rows before it were",
-          notAppliedFrom[0] > 0 ? ", none from line " + notAppliedFrom[0] + " on" : ", none from it on"));
+      boolean toTheEnd = readAll && tooLarge[0] == null && notAppliedFrom[0] == 0; // a percentage limit
+      failure += "; " + (counts[0] == 0 ? "no row was applied" : toTheEnd ? String.format("all %,d good rows were "
+          + "applied as writes (with a percentage limit, the share of bad rows is known only at the end)", counts[0])
+          : String.format("%,d %s applied as writes%s", counts[0], counts[0] == 1 ? "row before it was"
+              : "rows before it were", notAppliedFrom[0] > 0 ? ", none from line " + notAppliedFrom[0] + " on"
+              : ", none from it on"));
     }
     String id = spec.name() + "-incremental-" + Long.toString(System.currentTimeMillis(), 36);
     PushReport r = new PushReport(spec.name(), id, 0, failure == null ? "done" : "failed", loader.bytesRead.get(),
@@ -1429,9 +1451,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       return 0; // building (no file yet), failed or retired (no file any more)
     }
     if (v.headerRows < 0) {
-      v.headerRows = Math.max(0, TableBase.headerRows(dir.resolve(v.baseFile)));
+      v.headerRows = TableBase.headerRows(dir.resolve(v.baseFile)); // -1 (unreadable) is tried again next time
     }
-    return v.headerRows;
+    return Math.max(0, v.headerRows);
   }
 
   @Override

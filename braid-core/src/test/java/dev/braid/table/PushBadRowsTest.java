@@ -155,7 +155,8 @@ class PushBadRowsTest {
       @SuppressWarnings("unchecked")
       java.util.Map<String, Object> row = new com.fasterxml.jackson.databind.ObjectMapper().readValue(big, java.util.Map.class);
       assertThatThrownBy(() -> t.put("big", row, null)).isInstanceOf(IllegalArgumentException.class)
-          .hasMessageContaining("row 'big' is").hasMessageContaining("a real-time write holds at most 1,048,576 bytes");
+          .hasMessageContaining("row 'big' is").hasMessageContaining("a real-time write holds at most 1,048,576 bytes")
+          .hasMessageContaining("only a full push of the whole table (which replaces every row)");
 
       PushReport inc = push(b, "{\"id\":\"a\",\"age\":1}\n" + big + "\n{\"id\":\"c\",\"age\":3}\n",
           PushOptions.defaults("inc.jsonl").incremental(true));
@@ -184,6 +185,35 @@ class PushBadRowsTest {
           .endsWith("; no row was applied");
       awaitWrites(b);
       assertThat(b.table("users").get("z0").found()).isFalse();
+    }
+  }
+
+  @Test
+  void shouldNameTheFirstLineAnIncrementalPushDidNotApply(@TempDir Path dir) throws Exception {
+    StringBuilder text = new StringBuilder();
+    int rows = 200_000; // about 6 MB: more than one chunk of 4 MiB, the bad row in the second
+    for (int i = 0; i < rows; i++) {
+      text.append("{\"id\":\"z").append(i).append("\",\"age\":").append(i == 190_000 ? "\"old\"" : i).append("}\n");
+    }
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport inc = push(b, text.toString(), PushOptions.defaults("inc.jsonl").incremental(true));
+      assertThat(inc.state()).isEqualTo("failed");
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("; ([0-9,]+) rows before it were applied as writes, "
+          + "none from line ([0-9]+) on$").matcher(inc.failure());
+      assertThat(m.find()).as(inc.failure()).isTrue();
+      long applied = Long.parseLong(m.group(1).replace(",", ""));
+      long firstNotApplied = Long.parseLong(m.group(2));
+      assertThat(firstNotApplied).as("the line after the rows applied").isEqualTo(applied + 1).isLessThan(190_001);
+      awaitWrites(b);
+      assertThat(b.table("users").get("z" + (firstNotApplied - 2)).found()).as("line %d", firstNotApplied - 1).isTrue();
+      assertThat(b.table("users").get("z" + (firstNotApplied - 1)).found()).as("line %d", firstNotApplied).isFalse();
+
+      // with a percentage limit every row is read: the good ones were all applied
+      PushReport pct = push(b, "{\"id\":\"p1\"}\n{\"id\":1}\n{\"id\":\"p2\"}\n{\"id\":2}\n",
+          PushOptions.defaults("pct.jsonl").incremental(true).maxBadRows("10%"));
+      assertThat(pct.failure()).startsWith("2 bad rows exceed --max-bad-rows 10%")
+          .endsWith("; all 2 good rows were applied as writes (with a percentage limit, the share of bad rows is "
+              + "known only at the end)");
     }
   }
 

@@ -378,7 +378,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.exception(dev.braid.IdempotencyConflictException.class, (e, ctx) -> problem(ctx,
           new Problem(422, "idempotency-key-reused", "Idempotency key reused", e.getMessage())));
       cfg.routes.exception(UnknownNameException.class,
-          (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage() + otherKindHint(e))));
+          (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage() + otherKindHint(e, ctx))));
       cfg.routes.exception(Exception.class, (e, ctx) -> {
         LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
         String what = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage()
@@ -1102,15 +1102,22 @@ public final class BraidServer implements AutoCloseable {
     return n + " " + noun + (n == 1 ? "" : "s");
   }
 
-  /** A hint when an unknown view is a table, or an unknown table a view: the commands differ by {@code --table}. */
-  private String otherKindHint(UnknownNameException e) {
+  /**
+   * A hint when an unknown view is a table, or an unknown table a view: on the versions routes, where
+   * the command line's {@code versions} and {@code activate} tell them apart by {@code --table}; on
+   * other routes the name of the other kind's reads.
+   */
+  private String otherKindHint(UnknownNameException e, Context ctx) {
+    boolean versions = ctx.path().contains("/versions");
     if (e.kind().equals("view") && spec.tables().containsKey(e.name())) {
-      return "; '" + e.name() + "' is a table: its versions are under /v1/tables/" + e.name() + " (on the command "
-          + "line, add --table)";
+      return "; '" + e.name() + "' is a table" + (versions ? ": its versions are under /v1/tables/" + e.name()
+          + " (on the command line, add --table)" : ": read its rows with GET /v1/tables/" + e.name()
+          + "/rows/{key} (braid row)");
     }
     if (e.kind().equals("table") && spec.views().containsKey(e.name())) {
-      return "; '" + e.name() + "' is a view: its versions are under /v1/views/" + e.name() + " (on the command "
-          + "line, leave out --table)";
+      return "; '" + e.name() + "' is a view" + (versions ? ": its versions are under /v1/views/" + e.name()
+          + " (on the command line, leave out --table)" : ": read it with GET /v1/views/" + e.name()
+          + "/keys/{key} (braid query)");
     }
     return "";
   }

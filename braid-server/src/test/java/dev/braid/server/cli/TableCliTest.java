@@ -95,6 +95,9 @@ class TableCliTest {
     Run asView = braid("activate", "users", Long.toString(v1), url());
     assertThat(asView.exit()).isEqualTo(1);
     assertThat(asView.err()).contains("unknown view 'users'").contains("'users' is a table").contains("add --table");
+    Run query = braid("query", "users", "u1", url());
+    assertThat(query.err()).contains("'users' is a table: read its rows with GET /v1/tables/users/rows/{key} "
+        + "(braid row)").doesNotContain("--table");
     Run discard = braid("discard", "users", Long.toString(v1), "--table", url());
     assertThat(discard.exit()).as("tables hold no versions to discard").isEqualTo(2);
     assertThat(discard.err()).contains("Unknown option: '--table'");
