@@ -967,14 +967,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         continue;
       }
       schemas.put(s.name(), schema);
-      Expressions ex = new Expressions(schema);
-      for (int i = 0; i < s.rules().size(); i++) {
-        try {
-          ex.predicate(s.rules().get(i));
-        } catch (ExpressionException e) {
-          errors.add(new SpecError(source, path + ".rules[" + i + "]", e.getMessage()));
-        }
-      }
+      checkRules(s, new Expressions(schema), Set.of(), errors);
     }
     for (ViewSpec v : views.values()) {
       String path = "views." + v.name();
@@ -1107,9 +1100,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   }
 
   /**
-   * Checks stream {@code s}'s rules against its fields that could be read, leaving out the errors
-   * of a rule that uses one of the {@code unread} fields (their types are unknown): a typo or a
-   * type error in any other rule is still reported in the same run.
+   * Checks the rules of stream {@code s}, which lost its {@code unread} fields to a bad type, against
+   * the fields that could be read (see {@link #checkRules}).
    */
   private void checkRulesWithout(StreamSpec s, Set<String> unread, List<SpecError> errors) {
     if (s.rules().isEmpty() || s.fields().isEmpty()) {
@@ -1122,6 +1114,15 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     } catch (IllegalArgumentException e) {
       return; // the stream's own errors are reported already
     }
+    checkRules(s, ex, unread, errors);
+  }
+
+  /**
+   * Checks stream {@code s}'s rules with {@code ex}, leaving out the errors of a rule that uses one of
+   * the {@code unread} fields (their types are unknown): a typo or a type error in any other rule is
+   * still reported in the same run.
+   */
+  private void checkRules(StreamSpec s, Expressions ex, Set<String> unread, List<SpecError> errors) {
     for (int i = 0; i < s.rules().size(); i++) {
       try {
         ex.predicate(s.rules().get(i));

@@ -87,39 +87,44 @@ final class TableBase implements AutoCloseable {
    */
   static long headerRows(Path file) {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      ByteBuffer h = ByteBuffer.allocate(HEADER);
-      while (h.hasRemaining() && ch.read(h) >= 0) {
-        // read the whole header
-      }
-      CRC32C hc = new CRC32C();
-      hc.update(h.array(), 0, 52);
-      boolean valid = !h.hasRemaining() && Arrays.equals(Arrays.copyOf(h.array(), 8), MAGIC)
-          && h.getInt(8) == VERSION && (int) hc.getValue() == h.getInt(52);
-      return valid ? h.getLong(16) : -1;
-    } catch (IOException e) {
+      return header(ch, file).getLong(16);
+    } catch (IOException | CorruptLogException e) {
       return -1;
     }
+  }
+
+  /**
+   * The checked header of the table base open in {@code ch}.
+   *
+   * @throws CorruptLogException naming {@code file} if it is shorter than a header, of another format
+   *     or its header's checksum fails
+   */
+  private static ByteBuffer header(FileChannel ch, Path file) throws IOException {
+    if (ch.size() < HEADER) {
+      throw new CorruptLogException(file, 0, "table base is shorter than its header");
+    }
+    ByteBuffer h = ByteBuffer.allocate(HEADER);
+    while (h.hasRemaining() && ch.read(h, h.position()) >= 0) {
+      // read the whole header
+    }
+    h.flip();
+    byte[] magic = new byte[8];
+    h.get(magic);
+    if (!Arrays.equals(magic, MAGIC) || h.getInt(8) != VERSION) {
+      throw new CorruptLogException(file, 0, "not a table base of format " + VERSION);
+    }
+    CRC32C hc = new CRC32C();
+    hc.update(h.array(), 0, 52);
+    if ((int) hc.getValue() != h.getInt(52)) {
+      throw new CorruptLogException(file, 52, "table base header checksum mismatch");
+    }
+    return h;
   }
 
   static TableBase open(Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
-      if (size < HEADER) {
-        throw new CorruptLogException(file, 0, "table base is shorter than its header");
-      }
-      ByteBuffer h = ByteBuffer.allocate(HEADER);
-      ch.read(h, 0);
-      h.flip();
-      byte[] magic = new byte[8];
-      h.get(magic);
-      if (!Arrays.equals(magic, MAGIC) || h.getInt(8) != VERSION) {
-        throw new CorruptLogException(file, 0, "not a table base of format " + VERSION);
-      }
-      CRC32C hc = new CRC32C();
-      hc.update(h.array(), 0, 52);
-      if ((int) hc.getValue() != h.getInt(52)) {
-        throw new CorruptLogException(file, 52, "table base header checksum mismatch");
-      }
+      ByteBuffer h = header(ch, file);
       int parts = h.getInt(12);
       long rows = h.getLong(16);
       long slots = h.getLong(24);

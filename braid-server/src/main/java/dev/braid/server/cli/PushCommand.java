@@ -143,34 +143,36 @@ public final class PushCommand implements Callable<Integer> {
     BraidClient.Answer a;
     ProgressBar bar = noProgress || client.json ? null
         : Progress.bar("push " + table, size < 0 ? -1 : Math.max(1, size >> 10), "KiB", 1, err);
-    Thread ticker = new Thread(() -> {
-      while (bar != null && !Thread.currentThread().isInterrupted()) {
-        bar.stepTo(sent.get() >> 10);
-        try {
-          Thread.sleep(200);
-        } catch (InterruptedException e) {
-          return;
+    Thread ticker = null;
+    if (bar != null) {
+      ticker = new Thread(() -> {
+        while (!Thread.currentThread().isInterrupted()) {
+          bar.stepTo(sent.get() >> 10);
+          try {
+            Thread.sleep(200);
+          } catch (InterruptedException e) {
+            return;
+          }
         }
-      }
-    }, "braid-push-progress");
-    ticker.setDaemon(true);
-    ticker.start();
+      }, "braid-push-progress");
+      ticker.setDaemon(true);
+      ticker.start();
+    }
     try {
       a = http.postStream(base + "/pushes" + q, type, () -> counting(open(in), sent), size);
     } finally {
-      ticker.interrupt();
       if (bar != null) {
+        ticker.interrupt();
         bar.stepTo(sent.get() >> 10);
         bar.close();
       }
     }
     if (a.status() == 422 && a.body().has("report")) {
-      if (!client.json) { // the JSON answer on standard output lists them
-        printBadRows(a.body().path("report"), err);
-      }
-      if (client.json) {
+      if (client.json) { // the JSON answer on standard output lists them
         command.commandLine().getOut().println(a.body().toPrettyString());
         command.commandLine().getOut().flush();
+      } else {
+        printBadRows(a.body().path("report"), err);
       }
       throw new BraidCli.CommandFailedException("push of " + file + " into table " + table + " failed: "
           + a.body().path("detail").asText(), 1);
