@@ -77,6 +77,8 @@ public final class FileLog implements Log {
   private final ScheduledExecutorService syncer;
   // guarded by this
   private final Map<String, FileLogStream> streams = new TreeMap<>();
+  /** The periodic fsyncs of {@code interval} streams, by stream; guarded by this. */
+  private final Map<String, java.util.concurrent.ScheduledFuture<?>> intervalSyncs = new java.util.HashMap<>();
   private final List<RecoveryReport> recoveries = new ArrayList<>();
   /** Streams not opened because a sealed segment failed its checks; guarded by this. */
   private final Map<String, CorruptLogException> corruptStreams = new TreeMap<>();
@@ -186,6 +188,10 @@ public final class FileLog implements Log {
               name, dir));
         }
         Path props = p.resolve(STREAM_PROPERTIES);
+        if (Files.deleteIfExists(p.resolve(STREAM_PROPERTIES + ".tmp"))) {
+          LOG.info("stream '{}': removed the new description of a durability change that a crash interrupted; the "
+              + "previous one stands", name);
+        }
         if (!Files.isRegularFile(props)) {
           throw new LogException(String.format("directory %s in log directory %s is not a stream: it has no %s",
               name, dir, STREAM_PROPERTIES));
@@ -217,14 +223,57 @@ public final class FileLog implements Log {
   private void schedule(FileLogStream stream) {
     Durability d = stream.config().durability();
     if (d.mode() == Durability.Mode.INTERVAL) {
-      syncer.scheduleWithFixedDelay(() -> {
+      intervalSyncs.put(stream.name(), syncer.scheduleWithFixedDelay(() -> {
         try {
           stream.syncDirty();
         } catch (RuntimeException e) {
           LOG.error("periodic fsync of stream '{}' failed", stream.name(), e);
         }
-      }, d.intervalMillis(), d.intervalMillis(), TimeUnit.MILLISECONDS);
+      }, d.intervalMillis(), d.intervalMillis(), TimeUnit.MILLISECONDS));
     }
+  }
+
+  /**
+   * Gives the existing stream {@code name} durability {@code durability} from now on, as a spec that
+   * changed its {@code durability:} asks: the stream's description is replaced (atomically) and the
+   * stream reopened with it. Its records and offsets stay as they are; under the stronger policies
+   * the first fsync also covers what was appended before. The {@link LogStream} returned before for
+   * this name is closed: call this before anything appends to or reads the stream. Returns the
+   * reopened stream (the same one when its durability already is {@code durability}).
+   */
+  public synchronized LogStream changeDurability(String name, Durability durability) {
+    requireOpen();
+    requireNotCorrupt(name);
+    FileLogStream old = streams.get(name);
+    if (old == null) {
+      throw new UnknownStreamException(name, streams.keySet());
+    }
+    if (old.config().durability().equals(durability)) {
+      return old;
+    }
+    StreamConfig config = old.config().withDurability(durability);
+    Path target = dir.resolve(name);
+    java.util.concurrent.ScheduledFuture<?> sync = intervalSyncs.remove(name);
+    if (sync != null) {
+      sync.cancel(false);
+    }
+    old.close();
+    streams.remove(name);
+    try {
+      Path tmp = target.resolve(STREAM_PROPERTIES + ".tmp");
+      writeConfig(tmp, config);
+      Files.move(tmp, target.resolve(STREAM_PROPERTIES), StandardCopyOption.ATOMIC_MOVE,
+          StandardCopyOption.REPLACE_EXISTING);
+      fsyncDirectory(target);
+    } catch (IOException e) {
+      throw new LogException("cannot change the durability of stream '" + name + "' in " + target + ": "
+          + e.getMessage(), e);
+    }
+    FileLogStream stream = FileLogStream.open(name, target, config, syncer);
+    streams.put(name, stream);
+    schedule(stream);
+    LOG.info("stream '{}': durability changed from {} to {}", name, old.config().durability(), durability);
+    return stream;
   }
 
   /** The directory this log lives in. */

@@ -296,9 +296,11 @@ final class FilePartition {
         } else if (name.endsWith(".tmp")) {
           Files.delete(f); // an index write that a crash interrupted; it is rebuilt below
           LOG.info("removed leftover temporary file {}", f);
-        } else if (!SegmentDescriptor.INDEX_NAME.matcher(name).matches()) {
+        } else if (!SegmentDescriptor.INDEX_NAME.matcher(name).matches()
+            && !SegmentDescriptor.CUT_NAME.matcher(name).matches()) {
           throw new LogException(String.format(
-              "foreign file %s in partition directory %s: only <20-digit offset>.log and .idx files belong here",
+              "foreign file %s in partition directory %s: only <20-digit offset>.log and .idx files (and the .cut "
+                  + "tails recovery kept aside) belong here",
               name, dir));
         }
       }
@@ -453,14 +455,58 @@ final class FilePartition {
     long end = scan.endOffset < 0 ? base : scan.endOffset;
     long cut = size - scan.validEnd;
     if (cut > 0) {
+      Path kept = keepAside(file, ch, scan.validEnd, size);
       ch.truncate(scan.validEnd);
       ch.force(true);
       seg.size = scan.validEnd;
       LOG.warn("stream '{}' partition {}: recovered {} — kept {} bytes (offsets up to {}), cut {} bytes of torn or "
-          + "corrupt tail at byte {} ({})", stream, partition, file, scan.validEnd, end, cut, scan.validEnd, scan.problem);
+          + "corrupt tail at byte {} ({}){}", stream, partition, file, scan.validEnd, end, cut, scan.validEnd,
+          scan.problem, kept == null ? "; the cut bytes were all zeros"
+              : "; the cut bytes are kept in " + kept + " (never read by Braid: inspect it, then delete it)");
     }
     report[0] = new RecoveryReport(stream, partition, file, scan.validEnd, cut, end, cut > 0 ? 1 : 0);
     return seg;
+  }
+
+  /**
+   * Copies bytes {@code [from, to)} of the active segment {@code file}, which recovery is about to cut,
+   * to {@code <file>.<from>.cut} beside it (made durable before the cut), unless they are all zeros
+   * (a preallocated tail, or pages a crash never wrote). A torn write cuts only the last batches, but
+   * one damaged byte in the middle of the segment cuts every batch after it too: the copy keeps them
+   * for a person to inspect rather than losing them with the truncation. Returns the copy, or null.
+   */
+  private static Path keepAside(Path file, FileChannel ch, long from, long to) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+    boolean zeros = true;
+    for (long pos = from; pos < to && zeros; ) {
+      buf.clear().limit((int) Math.min(buf.capacity(), to - pos));
+      int n = ch.read(buf, pos);
+      if (n <= 0) {
+        break;
+      }
+      for (int i = 0; i < n && zeros; i++) {
+        zeros = buf.get(i) == 0;
+      }
+      pos += n;
+    }
+    if (zeros) {
+      return null;
+    }
+    Path aside = file.resolveSibling(file.getFileName() + "." + from + ".cut");
+    try (FileChannel out = FileChannel.open(aside, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING)) {
+      long pos = from;
+      while (pos < to) {
+        long n = ch.transferTo(pos, to - pos, out);
+        if (n <= 0) {
+          throw new IOException("could not copy bytes " + pos + ".." + to + " of " + file + " to " + aside);
+        }
+        pos += n;
+      }
+      out.force(true);
+    }
+    FileLog.fsyncDirectory(file.getParent());
+    return aside;
   }
 
   private record ScanResult(long validEnd, long endOffset, String problem) {}

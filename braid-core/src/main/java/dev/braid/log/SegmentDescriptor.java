@@ -53,6 +53,11 @@ final class SegmentDescriptor {
   static final String INDEX_SUFFIX = ".idx";
   static final Pattern SEGMENT_NAME = Pattern.compile("\\d{20}\\.log");
   static final Pattern INDEX_NAME = Pattern.compile("\\d{20}\\.idx");
+  /**
+   * The bytes that recovery cut from an active segment, kept aside for inspection when they were not
+   * all zeros: {@code <segment>.log.<byte where the cut started>.cut}. Never read by the log.
+   */
+  static final Pattern CUT_NAME = Pattern.compile("\\d{20}\\.log\\.\\d+\\.cut");
 
   private SegmentDescriptor() {}
 

@@ -11,6 +11,7 @@ import dev.braid.VersionInfo;
 import dev.braid.ViewResult;
 import dev.braid.ingest.Ingestor;
 import dev.braid.log.Cut;
+import dev.braid.log.Durability;
 import dev.braid.log.FileLog;
 import dev.braid.log.Log;
 import dev.braid.log.LogStream;
@@ -145,18 +146,16 @@ public final class Engine implements Braid {
       if (refused.containsKey(s.name())) {
         continue;
       }
-      StreamConfig config = StreamConfig.of(s.partitions()).withDurability(s.durability());
-      LogStream ls = log.getOrCreateStream(s.name(), config);
-      LogStream dead = log.getOrCreateStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX,
-          StreamConfig.of(1).withDurability(s.durability()));
+      LogStream ls = logStream(s.name(), s.partitions(), s.durability());
+      LogStream dead = logStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX, 1, s.durability());
       Ingestor ingestor = new Ingestor(s, ls, dead, options.clock());
       long t0 = System.nanoTime();
       long ids = ingestor.rebuildDedupIndex();
       LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
           Durations.format(s.dedupWindow()), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
       ingestors.put(s.name(), ingestor);
-      LateLog lateLog = new LateLog(log.getOrCreateStream(s.name() + LateLog.SUFFIX,
-          StreamConfig.of(1).withDurability(s.durability())), s.partitions(), options.clock());
+      LateLog lateLog = new LateLog(logStream(s.name() + LateLog.SUFFIX, 1, s.durability()), s.partitions(),
+          options.clock());
       lateLog.recover();
       SpeedLayer speed = new SpeedLayer(ls, s.maxOutOfOrder().toMillis(), s.idleAfter().toMillis(), options.clock(),
           lateLog);
@@ -167,6 +166,7 @@ public final class Engine implements Braid {
     if (catalog.removeInterruptedStore()) {
       LOG.info("removed the temporary file of a catalog update that a crash interrupted; the previous catalog stands");
     }
+    catalog.requirePresentFor(dataDir);
     Map<String, VersionCatalog.ViewEntry> recorded = catalog.load();
     for (ViewSpec v : spec.views().values()) {
       if (refused.containsKey(v.from())) {
@@ -185,6 +185,9 @@ public final class Engine implements Braid {
     persistCatalog();
     Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
     for (dev.braid.spec.TableSpec t : spec.tables().values()) {
+      if (log.hasStream(t.writesStream())) {
+        log.changeDurability(t.writesStream(), t.durability()); // as for streams: the spec may change it
+      }
       tables.put(t.name(), dev.braid.table.TableRuntime.open(t, log, dataDir.resolve("tables").resolve(t.name()),
           this::persistCatalog, recordedTables.get(t.name()), options.batchThreads()));
     }
@@ -708,11 +711,20 @@ public final class Engine implements Braid {
     return newChangeFeed(view(view), logName, incremental, changeClock);
   }
 
+  /**
+   * The log stream {@code name}, created with {@code partitions} when missing, with {@code durability}
+   * from now on: a spec may change a stream's durability between two starts (not its partitions).
+   */
+  private LogStream logStream(String name, int partitions, Durability durability) {
+    log.getOrCreateStream(name, StreamConfig.of(partitions).withDurability(durability));
+    return log.changeDurability(name, durability);
+  }
+
   private ChangeFeed newChangeFeed(ViewRuntime v, String logName, boolean incremental,
       java.util.function.LongSupplier clock) {
     StreamSpec s = spec.stream(v.spec.from());
     ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()),
-        log.getOrCreateStream(logName, StreamConfig.of(1).withDurability(s.durability())), clock, incremental);
+        logStream(logName, 1, s.durability()), clock, incremental);
     f.recover();
     return f;
   }

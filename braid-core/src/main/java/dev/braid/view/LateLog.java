@@ -75,7 +75,11 @@ final class LateLog {
     return offset >= marks(view).get(partition);
   }
 
-  /** Records late events of one partition (called by that partition's speed-layer thread). */
+  /**
+   * Records late events of one partition (called by that partition's speed-layer thread), each once:
+   * while a batch cycle's new version catches up, the old and the new Delta of a view both fold the
+   * same records and both find the same events late, so {@code pending} can name an event twice.
+   */
   void record(List<Pending> pending) {
     if (pending.isEmpty()) {
       return;
@@ -83,8 +87,13 @@ final class LateLog {
     long now = clock.getAsLong();
     RecordBatchBuilder b = new RecordBatchBuilder(4096, log.config().maxRecordBytes());
     List<Pending> kept = new ArrayList<>();
-    for (Pending p : pending) {
-      if (!isNew(p.view(), p.partition(), p.offset())) {
+    List<Pending> ordered = new ArrayList<>(pending);
+    ordered.sort(java.util.Comparator.comparing(Pending::view).thenComparingLong(Pending::offset));
+    Pending previous = null;
+    for (Pending p : ordered) {
+      boolean again = previous != null && previous.view().equals(p.view()) && previous.offset() == p.offset();
+      previous = p;
+      if (again || !isNew(p.view(), p.partition(), p.offset())) {
         continue;
       }
       ObjectNode o = JSON.createObjectNode();

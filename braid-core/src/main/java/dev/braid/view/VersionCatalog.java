@@ -84,6 +84,40 @@ public final class VersionCatalog {
     return Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".tmp"));
   }
 
+  /**
+   * Refuses to start without a catalog when {@code dataDir} holds files of earlier versions. A missing
+   * catalog would otherwise look like a first start: every version would begin afresh and the files
+   * no catalog names would be swept as orphans, among them tables' Bases, whose pushed rows exist
+   * nowhere else. A crash cannot leave that state (the first catalog is stored before any Base,
+   * checkpoint or closed-window run is written), so it means the file was lost or removed.
+   */
+  void requirePresentFor(Path dataDir) throws IOException {
+    if (Files.exists(file)) {
+      return;
+    }
+    List<Path> kept = new ArrayList<>();
+    for (String section : List.of("views", "tables")) {
+      Path dir = dataDir.resolve(section);
+      if (Files.isDirectory(dir)) {
+        try (var files = Files.walk(dir, 2)) {
+          files.filter(f -> Files.isRegularFile(f) && isVersionFile(f.getFileName().toString())).sorted()
+              .forEach(kept::add);
+        }
+      }
+    }
+    if (!kept.isEmpty()) {
+      throw new IllegalStateException(String.format("the version catalog %s is missing, but %s holds %d file%s of "
+          + "the versions it would name (%s%s); restore %s from a backup, or, to start every view and table afresh "
+          + "from the log (a table's pushed rows are then lost), move the directories views/ and tables/ away",
+          file, dataDir, kept.size(), kept.size() == 1 ? "" : "s", dataDir.relativize(kept.get(0)),
+          kept.size() == 1 ? "" : ", ...", file.getFileName()));
+    }
+  }
+
+  private static boolean isVersionFile(String name) {
+    return name.endsWith(".base") || name.endsWith(".ckpt") || name.endsWith(".closed");
+  }
+
   Map<String, ViewEntry> load() {
     return load("views");
   }
@@ -114,7 +148,7 @@ public final class VersionCatalog {
         for (int i = 0; i < cut.length; i++) {
           cut[i] = v.path("cut").get(i).asLong();
         }
-        versions.add(new Entry(v.path("id").asLong(), VersionState.valueOf(v.path("state").asText().toUpperCase()),
+        versions.add(new Entry(v.path("id").asLong(), state(section, e.getKey(), v.path("state").asText()),
             Cut.of(cut), v.path("base").isNull() ? null : v.path("base").asText(null),
             v.path("definition").asText(), v.path("spec").isObject() ? v.path("spec").toString() : null,
             v.path("createdAt").asLong(), v.path("failure").asText(null), v.path("baseSkipped").asLong(-1),
@@ -124,6 +158,16 @@ public final class VersionCatalog {
           e.getValue().path("specDefinition").asText(null), versions));
     });
     return out;
+  }
+
+  private VersionState state(String section, String name, String text) {
+    try {
+      return VersionState.valueOf(text.toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new CorruptLogException(file, 0, String.format("version catalog: %s.%s has a version in state '%s'; "
+          + "expected one of %s", section, name, text,
+          java.util.Arrays.stream(VersionState.values()).map(s -> s.name().toLowerCase(java.util.Locale.ROOT)).toList()));
+    }
   }
 
   void store(Map<String, ViewEntry> views) {

@@ -150,7 +150,7 @@ final class ViewRuntime {
           String failure = e.failure();
           if (st == VersionState.CURRENT) {
             if (p != null) {
-              BaseFile base = openBaseOrNoteDamage(e.base());
+              BaseFile base = openBaseOrNoteDamage(e.base(), e.cut());
               cur = new Version(e.id(), p, e.definition(), document, e.cut(), base, e.base(), e.createdAt(),
                   VersionState.CURRENT);
               restoreBaseCounts(cur, e);
@@ -199,7 +199,7 @@ final class ViewRuntime {
             + "`braid reprocess {} --spec <file>` (or start the server with --reprocess-changed) to switch to it "
             + "(serving: {}; spec file: {})", name, cur.id, name, cur.definition, fileDefinition);
       }
-      cur.delta = restoreDelta(cur);
+      cur.delta = cur == damaged ? new Delta(cur.program, within(cur.cut, stream.end()), 1 << 12) : restoreDelta(cur);
       current = cur;
     }
     startupAttachNanos = System.nanoTime(); // the replay after the checkpoint (or the cut) starts now
@@ -1040,13 +1040,18 @@ final class ViewRuntime {
    * refused (reads answer {@link dev.braid.UnavailableException}) instead of the engine failing to
    * open or the view serving a Delta without its Base.
    */
-  private BaseFile openBaseOrNoteDamage(String fileName) throws IOException {
+  private BaseFile openBaseOrNoteDamage(String fileName, Cut cut) throws IOException {
     if (fileName == null) {
       return null;
     }
     Path file = dir.resolve(fileName);
     try {
-      return BaseFile.open(file);
+      BaseFile base = BaseFile.open(file);
+      damage = baseMismatch(file, base.cut, cut);
+      if (damage == null) {
+        return base;
+      }
+      base.close();
     } catch (dev.braid.log.CorruptLogException e) {
       damage = e.getMessage();
     } catch (java.nio.file.NoSuchFileException e) {
@@ -1056,6 +1061,39 @@ final class ViewRuntime {
     LOG.error("view '{}': {}; the view is refused until `braid repair {}` rebuilds its Base from the log", name,
         damage, name);
     return null;
+  }
+
+  /**
+   * Why a Base whose file records {@code fileCut} cannot serve as the Base of a version whose catalog
+   * entry says {@code cut}, or null when it can. A Base counts every event before its cut, so it must
+   * be the catalog's cut, and the log must still hold that cut: a log whose tail was lost after the
+   * Base was computed (a power loss under durability {@code os} or {@code interval}) would number new
+   * events with offsets the Base already counts, and the Delta would skip them.
+   */
+  private String baseMismatch(Path file, Cut fileCut, Cut cut) {
+    if (!fileCut.equals(cut)) {
+      return String.format("base file %s was computed at cut %s, but the version catalog records cut %s for it",
+          file, fileCut, cut);
+    }
+    Cut end = stream.end();
+    for (int p = 0; p < cut.partitions(); p++) {
+      if (cut.offset(p) > end.offset(p)) {
+        return String.format("base file %s counts the events of stream '%s' partition %d up to offset %d, but the "
+            + "log of that partition now ends at offset %d: its tail was lost after the Base was computed (a crash "
+            + "with durability os or interval loses what was not yet synced), so the Base holds events the log no "
+            + "longer has", file, stream.name(), p, cut.offset(p), end.offset(p));
+      }
+    }
+    return null;
+  }
+
+  /** {@code cut} with each partition's offset lowered to at most {@code end}'s. */
+  private static Cut within(Cut cut, Cut end) {
+    long[] o = cut.toArray();
+    for (int p = 0; p < o.length; p++) {
+      o[p] = Math.min(o[p], end.offset(p));
+    }
+    return Cut.of(o);
   }
 
   /** Why the view is refused, or null when it serves. */

@@ -224,6 +224,22 @@ class FileLogRecoveryTest {
   }
 
   @Test
+  void shouldKeepTheCutBytesAsideWhenADamagedByteCutsWholeBatchesAfterIt() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 31, 6);
+    int damaged = 1; // every batch after it is whole, and recovery cuts them all the same
+    long validBytes = layout.starts()[damaged];
+    flipBit(layout.active(), validBytes + 20, 3);
+    byte[] tail = java.util.Arrays.copyOfRange(Files.readAllBytes(layout.active()), (int) validBytes,
+        (int) layout.size());
+    Path aside = layout.active().resolveSibling(layout.active().getFileName() + "." + validBytes + ".cut");
+
+    assertRecoversTo(layout, layout.endBefore(damaged),
+        new RecoveryReport(STREAM, 0, layout.active(), validBytes, layout.size() - validBytes,
+            layout.endBefore(damaged), 1), "a bit flipped in batch " + damaged);
+    assertThat(Files.readAllBytes(aside)).as("the cut bytes, kept aside").isEqualTo(tail);
+  }
+
+  @Test
   void shouldCutGarbageAfterTheLastBatch() throws IOException {
     Layout layout = build(tmp.resolve("log"), 21, 2);
     long size = layout.size();
@@ -235,6 +251,10 @@ class FileLogRecoveryTest {
     assertRecoversTo(layout, layout.ends()[layout.batches() - 1],
         new RecoveryReport(STREAM, 0, layout.active(), size, 10, layout.ends()[layout.batches() - 1], 1),
         "zeros after the last batch");
+    try (Stream<Path> files = Files.list(layout.active().getParent())) {
+      assertThat(files.map(f -> f.getFileName().toString())).as("zeros are not kept aside")
+          .noneMatch(n -> n.endsWith(".cut"));
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

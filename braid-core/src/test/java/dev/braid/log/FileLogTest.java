@@ -568,4 +568,26 @@ class FileLogTest {
         .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("record 3 of a batch of 3");
     assertThatThrownBy(empty::firstOffset).isInstanceOf(IndexOutOfBoundsException.class);
   }
+
+  @Test
+  void shouldChangeAStreamsDurabilityKeepingItsRecordsAndRemember() throws IOException {
+    LogStream s = open("orders", StreamConfig.of(2).withDurability(Durability.interval(50)));
+    List<Rec> before = appendTexts(s, 1, "a", 20);
+
+    LogStream changed = log.changeDurability("orders", Durability.fsync());
+    assertThat(changed.config().durability()).isEqualTo(Durability.fsync());
+    assertThat(log.stream("orders")).isSameAs(changed);
+    List<Rec> after = appendTexts(changed, 1, "b", 5);
+    assertThat(log.changeDurability("orders", Durability.fsync())).as("no change, the same stream").isSameAs(changed);
+
+    // an interrupted change left its new description beside the old one: the old one stands
+    Files.writeString(dir.resolve("orders").resolve(FileLog.STREAM_PROPERTIES + ".tmp"), "format=1\n");
+    LogStream again = reopen("orders");
+    assertThat(again.config().durability()).isEqualTo(Durability.fsync());
+    assertThat(dir.resolve("orders").resolve(FileLog.STREAM_PROPERTIES + ".tmp")).doesNotExist();
+    List<Rec> all = new ArrayList<>(before);
+    all.addAll(after);
+    assertThat(readAll(again, 1, 0)).isEqualTo(all);
+    assertThat(again.end()).isEqualTo(Cut.of(0, 25));
+  }
 }

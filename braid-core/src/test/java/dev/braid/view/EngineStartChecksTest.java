@@ -1,0 +1,193 @@
+package dev.braid.view;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.Braid;
+import dev.braid.UnavailableException;
+import dev.braid.event.FieldType;
+import dev.braid.log.CorruptLogException;
+import dev.braid.log.Durability;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a start does with a data directory whose catalog, Bases and log no longer agree: a missing
+ * catalog, a Base whose cut is not the catalog's, a log that lost its tail below a Base's cut, a
+ * catalog with an unknown state. Real files, damaged between two opens.
+ */
+class EngineStartChecksTest {
+
+  @TempDir
+  Path dir;
+
+  /** One stream, one partition, two views: {@code per_user} gets a Base, {@code all} stays Delta only. */
+  private static PipelineSpec spec() {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("clicks").partitions(1).key("user").time("ts")
+            .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
+        .view(ViewSpec.builder("per_user").from("clicks").groupBy("user").aggregate("n", "count").build())
+        .view(ViewSpec.builder("all").from("clicks").groupBy("'all'").aggregate("n", "count").build())
+        .build();
+  }
+
+  /** Appends {@code n} clicks of user {@code u}, one request per click (one log batch each). */
+  private static void clicks(Braid b, String u, int n) {
+    for (int i = 0; i < n; i++) {
+      List<Map<String, Object>> one = new ArrayList<>();
+      one.add(Map.of("user", u, "ts", 1_700_000_000_000L + i));
+      assertThat(b.ingest("clicks", one).accepted()).isEqualTo(1);
+    }
+  }
+
+  private static void awaitCount(Braid b, String view, String key, long n) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!Long.valueOf(n).equals(b.get(view, key).values().get("n"))) {
+      assertThat(System.nanoTime()).as("%s of %s reaches %d", view, key, n).isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+
+  /** 100 clicks of user u, a batch cycle of per_user (its Base's cut is the log's end, 100), closed. */
+  private void hundredClicksWithABase() throws Exception {
+    try (Braid b = Braid.open(dir, spec())) {
+      clicks(b, "u", 100);
+      awaitCount(b, "per_user", "u", 100);
+      b.runBatch("per_user");
+    }
+  }
+
+  private Path viewFile(String view, String suffix) throws IOException {
+    try (Stream<Path> files = Files.list(dir.resolve("views").resolve(view))) {
+      return files.filter(p -> p.getFileName().toString().endsWith(suffix)).findFirst().orElseThrow();
+    }
+  }
+
+  @Test
+  void shouldRefuseToStartWithoutTheCatalogWhileFilesOfItsVersionsRemainAndDeleteNone() throws Exception {
+    hundredClicksWithABase();
+    Path base = viewFile("per_user", ".base");
+    Files.delete(dir.resolve("catalog.json"));
+
+    assertThatThrownBy(() -> Braid.open(dir, spec()))
+        .hasMessageContaining("catalog")
+        .hasMessageContaining("is missing")
+        .hasMessageContaining("restore catalog.json from a backup");
+    assertThat(base).as("the Base is not swept as an orphan").exists();
+  }
+
+  @Test
+  void shouldRefuseOnlyTheViewWhoseBaseCountsEventsTheLogLostAndRepairItFromTheLog() throws Exception {
+    hundredClicksWithABase();
+    // a power loss under durability os: the log's last batches are gone, the Base (cut 100) stays
+    Path segment;
+    try (Stream<Path> files = Files.list(dir.resolve("log").resolve("clicks").resolve("p00000"))) {
+      segment = files.filter(p -> p.getFileName().toString().endsWith(".log")).findFirst().orElseThrow();
+    }
+    try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() * 3 / 4);
+    }
+
+    try (Braid b = Braid.open(dir, spec())) {
+      long kept = b.status().streams().get(0).end().offset(0);
+      assertThat(kept).as("the recovery cut the torn tail").isBetween(1L, 99L);
+      awaitCount(b, "all", "all", kept); // the other view serves what the log holds
+      assertThatThrownBy(() -> b.get("per_user", "u")).isInstanceOf(UnavailableException.class)
+          .hasMessageContaining("up to offset 100")
+          .hasMessageContaining("now ends at offset " + kept)
+          .hasMessageContaining("braid repair per_user");
+
+      b.repair("per_user");
+      awaitCount(b, "per_user", "u", kept);
+      clicks(b, "u", 3); // new events at offsets the lost Base counted are counted once
+      awaitCount(b, "per_user", "u", kept + 3);
+      awaitCount(b, "all", "all", kept + 3);
+    }
+  }
+
+  @Test
+  void shouldRefuseAViewWhoseBaseWasComputedAtAnotherCutThanTheCatalogRecords() throws Exception {
+    hundredClicksWithABase();
+    Path catalog = dir.resolve("catalog.json");
+    String text = Files.readString(catalog);
+    assertThat(text).contains("\"cut\" : [ 100 ]");
+    Files.writeString(catalog, text.replace("\"cut\" : [ 100 ]", "\"cut\" : [ 99 ]"));
+    try (Stream<Path> files = Files.list(dir.resolve("views").resolve("per_user"))) {
+      for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".ckpt")).toList()) {
+        Files.delete(f); // else the checkpoint's own cut check refuses it first
+      }
+    }
+
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThatThrownBy(() -> b.get("per_user", "u")).isInstanceOf(UnavailableException.class)
+          .hasMessageContaining("was computed at cut [100]")
+          .hasMessageContaining("records cut [99]");
+      awaitCount(b, "all", "all", 100);
+    }
+  }
+
+  @Test
+  void shouldNameTheCatalogAndTheStateItCannotRead() throws Exception {
+    hundredClicksWithABase();
+    Path catalog = dir.resolve("catalog.json");
+    Files.writeString(catalog, Files.readString(catalog).replace("\"current\"", "\"cxrrent\""));
+
+    assertThatThrownBy(() -> Braid.open(dir, spec())).isInstanceOf(CorruptLogException.class)
+        .hasMessageContaining(catalog.toString())
+        .hasMessageContaining("state 'cxrrent'")
+        .hasMessageContaining("current");
+  }
+
+  @Test
+  void shouldApplyADurabilityThatTheSpecChangedAndKeepTheEvents() throws Exception {
+    hundredClicksWithABase();
+    PipelineSpec os = spec();
+    assertThat(os.stream("clicks").durability()).isEqualTo(Durability.os());
+    StreamSpec clicks = os.stream("clicks");
+    PipelineSpec fsync = PipelineSpec.builder()
+        .stream(StreamSpec.builder("clicks").partitions(1).key("user").time("ts").durability(Durability.fsync())
+            .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
+        .view(os.views().get("per_user")).view(os.views().get("all")).build();
+    assertThat(fsync.stream("clicks").fields()).isEqualTo(clicks.fields());
+
+    try (Braid b = Braid.open(dir, fsync)) {
+      assertThat(b.status().streams().get(0).durability()).isEqualTo("fsync");
+      clicks(b, "u", 2);
+      awaitCount(b, "per_user", "u", 102);
+    }
+    assertThat(Files.readString(dir.resolve("log").resolve("clicks").resolve("stream.properties")))
+        .contains("durability=fsync");
+  }
+
+  @Test
+  void shouldApplyADurabilityThatTheSpecChangedForATablesWrites() throws Exception {
+    java.util.function.Function<Durability, PipelineSpec> withTable = d -> PipelineSpec.builder()
+        .stream(spec().stream("clicks"))
+        .table(dev.braid.spec.TableSpec.builder("profiles").key("id").field("id", FieldType.STRING)
+            .field("tier", FieldType.STRING).durability(d).build())
+        .build();
+    try (Braid b = Braid.open(dir, withTable.apply(Durability.os()))) {
+      assertThat(b.status().streams()).isNotEmpty();
+    }
+    Path properties = dir.resolve("log").resolve("profiles" + dev.braid.spec.TableSpec.WRITES_SUFFIX)
+        .resolve("stream.properties");
+    assertThat(Files.readString(properties)).contains("durability=os");
+    try (Braid b = Braid.open(dir, withTable.apply(Durability.fsync()))) {
+      assertThat(b.status().streams()).isNotEmpty();
+    }
+    assertThat(Files.readString(properties)).contains("durability=fsync");
+  }
+}
