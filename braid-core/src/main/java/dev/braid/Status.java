@@ -107,7 +107,8 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    *     folds them into the Base)
    * @param finalUntilMillis windows that end at or before this are {@code final} in reads (closed, plus
    *     the lateness, on every partition before the current version's cut, so their value is the
-   *     Base's); later ones are {@code provisional}. {@link Long#MIN_VALUE} when no window is final yet
+   *     Base's; for session windows this is one gap earlier, as a session closes a gap after its end);
+   *     later ones are {@code provisional}. {@link Long#MIN_VALUE} when no window is final yet
    */
   public record Lateness(java.time.Duration allowedLateness, long lateEvents, long finalUntilMillis) {
 
