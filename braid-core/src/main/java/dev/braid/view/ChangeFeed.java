@@ -85,9 +85,9 @@ import org.slf4j.LoggerFactory;
  *   <li>the current version changed (a batch cycle's swap: its corrections follow within
  *       {@value #PASS_MILLIS} ms);
  *   <li>the watermark reached the <em>next close</em>: the smallest close line of a window the
- *       last pass saw open, or sooner the next boundary of the window kind after the last pass's close line
- *       (a tumbling window's end, the next hop, or one session gap), so a window created after
- *       that pass is not missed;
+ *       last pass saw open, or sooner the next boundary of the window kind after the last pass's
+ *       close line (a tumbling window's end, the next hop, or one session gap), so a window created
+ *       after that pass is not missed;
  *   <li>the watermark moved and {@value #SWEEP_MILLIS} ms have passed since the last pass: a sweep
  *       for what the two rules above cannot foresee (an event the speed layer added to a window
  *       already closed, without {@code allowed_lateness} or from a partition idle behind the
@@ -504,7 +504,7 @@ final class ChangeFeed implements AutoCloseable {
     }
   }
 
-  /** Records the close line of the earliest window of {@code key} still open after this pass ({@code MAX_VALUE}: none). */
+  /** Records the close line of {@code key}'s earliest window still open after this pass ({@code MAX_VALUE}: none). */
   private void noteOpen(String key, long end) {
     Long was = end == Long.MAX_VALUE ? openEnd.remove(key) : openEnd.put(key, end);
     if (was != null && was != end) {

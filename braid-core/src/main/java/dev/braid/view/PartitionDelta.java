@@ -88,9 +88,9 @@ final class PartitionDelta {
    * {@link ViewProgram#closesAt}). Any other opened key goes to {@code opened} with the earliest
    * close line of its windows here, all after {@code closeLine}. {@code lastCloseLine} is the close
    * line of the pass that drained last: every mark since was made by a fold whose close line was at
-   * least that, so a window an opened key's fold touched ends (and closes) after it. Takes the write lock, so a mark is either drained here or made
-   * after (and drained next time), never lost. With {@code read} null (a full pass, which reads
-   * every key anyway) the marks are only cleared.
+   * least that, so a window an opened key's fold touched ends (and closes) after it. Takes the write
+   * lock, so a mark is either drained here or made after (and drained next time), never lost. With
+   * {@code read} null (a full pass, which reads every key anyway) the marks are only cleared.
    */
   int drainChanged(ViewProgram p, long lastCloseLine, long closeLine, java.util.Set<String> read,
       java.util.Map<String, Long> opened) {
