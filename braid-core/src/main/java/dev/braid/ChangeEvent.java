@@ -8,7 +8,9 @@ import java.util.Map;
  * the window and again whenever it changes after that.
  *
  * <p>A window {@code [start, end)} is <em>closed</em> when the stream's watermark has reached
- * {@code end + allowed_lateness} (just {@code end} for a view without {@code allowed_lateness}).
+ * {@code end + allowed_lateness} (just {@code end} for a view without {@code allowed_lateness}); a
+ * session one gap later, {@code end + gap + allowed_lateness}, because until then an event that is
+ * not late can still join it (it is late only when its own {@code [t, t + gap)} had closed).
  * For every {@code (key, window)} the stream holds exactly one {@link Kind#CLOSE}, emitted the first
  * time the changes feed sees the window closed, then one {@link Kind#CORRECTION} each time the
  * merged result of the window differs from the last one emitted for it: a batch cycle folded in

@@ -52,6 +52,10 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
   public record PartitionWatermark(int partition, long millis, long maxEventTimeMillis, boolean idle) {}
 
   /**
+   * One view, as its current (serving) version defines it: after a reprocess, or while the spec file
+   * defines the view differently ({@code specChanged}), {@code mode}, {@code retention} and
+   * {@code lateness} describe the serving version's definition, not the file's.
+   *
    * @param lag events in the log that the current version's Delta has not folded yet
    * @param skippedEvents events of the log up to {@code position} that the current version left out
    *     because an expression or an aggregation failed on them (its Base's and its Delta's, each event
@@ -69,6 +73,8 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param retention window retention of a kappa view with {@code retain}; null otherwise
    * @param batchCycles batch cycles that built a version since the engine opened (scheduled or asked for)
    * @param batchSeconds their total duration, in seconds
+   * @param lateness the serving version's {@code allowed_lateness}, its late events and final
+   *     windows; null when that version has no {@code allowed_lateness}
    * @param delta the current Delta's groups in memory and its closed-window runs on disk; null when
    *     the current version has no Delta
    */
@@ -107,7 +113,8 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    *     folds them into the Base)
    * @param finalUntilMillis windows that end at or before this are {@code final} in reads (closed, plus
    *     the lateness, on every partition before the current version's cut, so their value is the
-   *     Base's); later ones are {@code provisional}. {@link Long#MIN_VALUE} when no window is final yet
+   *     Base's; for session windows this is one gap earlier, as a session closes a gap after its end);
+   *     later ones are {@code provisional}. {@link Long#MIN_VALUE} when no window is final yet
    */
   public record Lateness(java.time.Duration allowedLateness, long lateEvents, long finalUntilMillis) {
 

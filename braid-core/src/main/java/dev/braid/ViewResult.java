@@ -24,7 +24,8 @@ public record ViewResult(String view, String key, boolean found, Map<String, Obj
    *
    * @param end the window's end (exclusive); for a session, its last event time plus the gap
    * @param state {@link WindowState#FINAL} when the window had closed (by the watermark, plus the
-   *     view's {@code allowed_lateness}) before the Base's cut on every partition, so the speed
+   *     view's {@code allowed_lateness}; a session one gap later, as an event that is not late can
+   *     join it until then) before the Base's cut on every partition, so the speed
    *     layer adds nothing to it and the result is the batch layer's; it changes again only when a
    *     later batch cycle folds in events that arrived too late. Otherwise
    *     {@link WindowState#PROVISIONAL}. A view without {@code allowed_lateness} has no final windows

@@ -35,9 +35,11 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>How windows are found</h2>
  * A <em>pass</em> reads the stream's watermark {@code W}, then keys of the current version with a
- * merged read (Base, closed-window runs and Delta), and compares each window whose end is at or
- * below {@code W - allowed_lateness} with what the feed emitted for it: never emitted → {@code close};
- * emitted with a different result → {@code correction}. The watermark is read before the Delta's
+ * merged read (Base, closed-window runs and Delta), and compares each window closed at the
+ * <em>close line</em> {@code W - allowed_lateness} with what the feed emitted for it: never emitted →
+ * {@code close}; emitted with a different result → {@code correction}. A window is closed when its
+ * end is at or below the close line; a session one gap later ({@link ViewProgram#closesAt}), since
+ * until then an event that is not late can still join it. The watermark is read before the Delta's
  * locks, and a speed-layer thread publishes its largest event time inside its write lock, so the
  * reads hold every event that moved the watermark.
  *
@@ -62,9 +64,9 @@ import org.slf4j.LoggerFactory;
  *       the marks of every partition under its write lock <em>before</em> it reads any key, so an
  *       event folded later is either in the read or marked for the next pass (its fold reads a
  *       watermark at least this pass's); and (b) the keys
- *       whose earliest window still open at their last read ends at or below the new close line
- *       (kept by end, {@code openByEnd}). Any other key was read after its last change with all
- *       its windows closed and compared, or with its open windows ending later: reading it again
+ *       whose earliest window still open at their last read closes at or below the new close line
+ *       (kept by close line, {@code openByEnd}). Any other key was read after its last change with
+ *       all its windows closed and compared, or with its open windows closing later: reading it again
  *       would find nothing, so a key whose windows are all closed, emitted and untouched is never
  *       read again. The cost of a pass is the keys that changed or have a window due, not the
  *       history.
@@ -82,10 +84,10 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>the current version changed (a batch cycle's swap: its corrections follow within
  *       {@value #PASS_MILLIS} ms);
- *   <li>the watermark reached the <em>next close</em>: the smallest end of a window the last pass
- *       saw open, or sooner the next boundary of the window kind after the last pass's close line
- *       (a tumbling window's end, the next hop, or one session gap), so a window created after
- *       that pass is not missed;
+ *   <li>the watermark reached the <em>next close</em>: the smallest close line of a window the
+ *       last pass saw open, or sooner the next boundary of the window kind after the last pass's
+ *       close line (a tumbling window's end, the next hop, or one session gap), so a window created
+ *       after that pass is not missed;
  *   <li>the watermark moved and {@value #SWEEP_MILLIS} ms have passed since the last pass: a sweep
  *       for what the two rules above cannot foresee (an event the speed layer added to a window
  *       already closed, without {@code allowed_lateness} or from a partition idle behind the
@@ -130,9 +132,9 @@ final class ChangeFeed implements AutoCloseable {
   /** False for a feed that reads every key at every pass (the reference of the property test). */
   private final boolean incremental;
   // The state of incremental passes, guarded by this (see the class comment).
-  /** Per key with a window still open at the last pass, the earliest such window's end. */
+  /** Per key with a window still open at the last pass, the close line of the earliest to close. */
   private final Map<String, Long> openEnd = new HashMap<>();
-  /** The same, by end: the keys whose earliest open window ends there. */
+  /** The same, by close line: the keys whose earliest open window closes there. */
   private final java.util.TreeMap<Long, Set<String>> openByEnd = new java.util.TreeMap<>();
   /** The newest Delta the last pass drained changed keys from, and its version. */
   private Delta lastDelta;
@@ -311,7 +313,7 @@ final class ChangeFeed implements AutoCloseable {
       openByEnd.clear();
       openEnd.clear();
     } else {
-      // Keys whose new windows are all still open: no read, only their earliest end (see drainChanged).
+      // Keys whose new windows are all still open: no read, only their earliest close line (see drainChanged).
       for (Map.Entry<String, Long> o : opened.entrySet()) {
         String key = o.getKey();
         Long known = openEnd.get(key);
@@ -353,7 +355,7 @@ final class ChangeFeed implements AutoCloseable {
 
   /**
    * Compares each window of one key's merged read with what the feed emitted for it and queues a
-   * close or correction where they differ; notes the earliest end of a window still open. One per
+   * close or correction where they differ; notes the earliest close line of a window still open. One per
    * pass, reused for every key.
    */
   private final class Compare implements ViewRuntime.WindowRow {
@@ -365,7 +367,7 @@ final class ChangeFeed implements AutoCloseable {
     private int seen;
     /** Nothing was emitted for the key before this pass: every closed window of it is new. */
     private boolean fresh;
-    /** The end of the key's earliest window still open ({@code Long.MAX_VALUE}: none). */
+    /** The close line of the key's earliest window to close ({@code Long.MAX_VALUE}: none open). */
     long open;
 
     Compare(long closeAtOrBelow, long watermark, Pending out) {
@@ -384,8 +386,9 @@ final class ChangeFeed implements AutoCloseable {
     @Override
     public void window(ViewRuntime.WindowsRead read, long start, long end, boolean isFinal, long[] longs,
         Object[] objects) {
-      if (end > closeAtOrBelow) {
-        open = Math.min(open, end);
+      long closes = read.program().closesAt(end); // a session closes a gap after its end
+      if (closes > closeAtOrBelow) {
+        open = Math.min(open, closes);
         return;
       }
       int prior = fresh ? -1 : emitted.find(seen, start);
@@ -405,8 +408,8 @@ final class ChangeFeed implements AutoCloseable {
   /**
    * Drains the keys marked in {@code v}'s Deltas since the last drain (see
    * {@link PartitionDelta#drainChanged}): those a pass must read into {@code into} (null: drops
-   * every mark, for a full pass), and the keys whose folds only opened windows ending after
-   * {@code closeLine} into {@code opened}, with the earliest such end. Walks from the Delta drained
+   * every mark, for a full pass), and the keys whose folds only opened windows closing after
+   * {@code closeLine} into {@code opened}, with the earliest close line of them. Walks from the Delta drained
    * last along the chain of compacted copies that replaced it (see {@link Delta#successor}) to the
    * newest. Returns false when that chain does not lead to {@code v}'s Delta (another version, or
    * the first pass): then only a full pass is exact.
@@ -501,7 +504,7 @@ final class ChangeFeed implements AutoCloseable {
     }
   }
 
-  /** Records the end of the earliest window of {@code key} still open after this pass ({@code MAX_VALUE}: none). */
+  /** Records the close line of {@code key}'s earliest window still open after this pass ({@code MAX_VALUE}: none). */
   private void noteOpen(String key, long end) {
     Long was = end == Long.MAX_VALUE ? openEnd.remove(key) : openEnd.put(key, end);
     if (was != null && was != end) {

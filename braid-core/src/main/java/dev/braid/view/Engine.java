@@ -646,12 +646,15 @@ public final class Engine implements Braid {
       }
       ViewRuntime.BatchProgress bp = v.batchProgress;
       Delta.LeftOut left = ViewRuntime.leftOut(cur, d);
-      vs.add(new Status.ViewStatus(v.name, v.spec.from(), v.spec.mode().name().toLowerCase(), cur.id, cur.cut, pos,
+      // what the serving version does, which a reprocess (or a spec file not yet reprocessed) makes
+      // differ from the file's definition
+      ViewSpec serving = cur.program != null ? cur.program.spec : v.spec;
+      vs.add(new Status.ViewStatus(v.name, v.spec.from(), serving.mode().name().toLowerCase(), cur.id, cur.cut, pos,
           lag, d == null ? 0 : d.keys(), d == null ? 0 : d.memoryBytes(),
           left.skipped(), left.withoutKey(), left.complete(), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
-          v.batchNanos() / 1e9, v.checkpoints(), v.spec.allowedLateness() == null ? null
-          : new Status.Lateness(v.spec.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name),
+          v.batchNanos() / 1e9, v.checkpoints(), serving.allowedLateness() == null ? null
+          : new Status.Lateness(serving.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name),
               v.finalUntil()),
           v.deltaState()));
     }

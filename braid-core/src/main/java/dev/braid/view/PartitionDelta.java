@@ -84,13 +84,13 @@ final class PartitionDelta {
    * Drains the keys marked since the last drain and clears the marks; returns how many. A key goes
    * to {@code read} when a pass must read it: it was {@linkplain GroupTable#markChanged marked
    * changed}, or only {@linkplain GroupTable#markOpened opened} but one of its groups here is of a
-   * window that ends in {@code (lastCloseLine, closeLine]} (opened then, closed by now). Any other
-   * opened key goes to {@code opened} with the earliest end of its windows here, all after
-   * {@code closeLine}. {@code lastCloseLine} is the close line of the pass that drained last: every
-   * mark since was made by a fold whose close line was at least that, so a window an opened key's
-   * fold touched ends after it. Takes the write lock, so a mark is either drained here or made
-   * after (and drained next time), never lost. With {@code read} null (a full pass, which reads
-   * every key anyway) the marks are only cleared.
+   * window that closes in {@code (lastCloseLine, closeLine]} (opened then, closed by now; see
+   * {@link ViewProgram#closesAt}). Any other opened key goes to {@code opened} with the earliest
+   * close line of its windows here, all after {@code closeLine}. {@code lastCloseLine} is the close
+   * line of the pass that drained last: every mark since was made by a fold whose close line was at
+   * least that, so a window an opened key's fold touched ends (and closes) after it. Takes the write
+   * lock, so a mark is either drained here or made after (and drained next time), never lost. With
+   * {@code read} null (a full pass, which reads every key anyway) the marks are only cleared.
    */
   int drainChanged(ViewProgram p, long lastCloseLine, long closeLine, java.util.Set<String> read,
       java.util.Map<String, Long> opened) {
@@ -106,13 +106,13 @@ final class PartitionDelta {
         long earliest = Long.MAX_VALUE;
         if (!changed) {
           for (int g = t.firstGroupOfKey(id); g >= 0; g = t.nextGroupOfKey(g)) {
-            long end = p.windowEnd(t.window(g), t.longs, g * t.stride);
-            if (end > lastCloseLine && end <= closeLine) {
+            long closes = p.closesAt(p.windowEnd(t.window(g), t.longs, g * t.stride));
+            if (closes > lastCloseLine && closes <= closeLine) {
               changed = true;
               break;
             }
-            if (end > closeLine) {
-              earliest = Math.min(earliest, end);
+            if (closes > closeLine) {
+              earliest = Math.min(earliest, closes);
             }
           }
         }

@@ -315,6 +315,25 @@ final class ViewProgram {
   }
 
   /**
+   * The lateness bound at or above which no event that is not late can change a window ending at
+   * {@code end}, so the window is closed: {@code end} itself, except for a session, which closes one
+   * gap later. An event is late for a session only when its own {@code [t, t + gap)} ends at or
+   * before the bound ({@link #foldWindows}), so an event up to a gap before the bound is still
+   * added, and it joins a session whose last event is less than a gap before it: only once the bound
+   * reaches the last event plus twice the gap (the session's end plus one gap) can no such event
+   * join the session or start a fragment that connects to it.
+   */
+  long closesAt(long end) {
+    long r = end + closeDelay();
+    return r < end ? Long.MAX_VALUE : r; // saturates (the delay is not negative)
+  }
+
+  /** How far past its end the lateness bound must be for a window to close (see {@link #closesAt}). */
+  long closeDelay() {
+    return windowKind == SESSION ? windowSize : 0;
+  }
+
+  /**
    * What window retention compares with the horizon for a group of the window that starts at
    * {@code start}: a group whose key is below the horizon is evicted. For tumbling and hopping
    * windows the start. For a session fragment its end minus one ({@code last event + gap - 1}):

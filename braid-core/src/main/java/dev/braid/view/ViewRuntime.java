@@ -2170,11 +2170,10 @@ final class ViewRuntime {
     if (end == Long.MIN_VALUE) {
       return false;
     }
-    if (p.sessionSlot >= 0) {
-      long last = t.longs[g * t.stride + p.sessionSlot];
-      return last != Long.MIN_VALUE && last <= end - 2 * p.sessionGap();
+    if (p.sessionSlot >= 0 && t.longs[g * t.stride + p.sessionSlot] == Long.MIN_VALUE) {
+      return false; // a fragment without an event yet
     }
-    return p.windowEnd(t.window(g), t.longs, g * t.stride) <= end;
+    return p.closesAt(p.windowEnd(t.window(g), t.longs, g * t.stride)) <= end;
   }
 
   /** A number that changes when {@code end} crosses a boundary at which windows close. */
@@ -2201,16 +2200,18 @@ final class ViewRuntime {
   }
 
   /**
-   * The end at or before which a window of Delta {@code d}'s version is final: the Delta's cut
-   * watermark minus {@code allowed_lateness}; {@code Long.MIN_VALUE} without lateness or cut watermark.
+   * The end at or before which a window of Delta {@code d}'s version is final: closed
+   * ({@link ViewProgram#closesAt}) by the Delta's cut watermark minus {@code allowed_lateness}, that
+   * is that bound, less the gap for a session; {@code Long.MIN_VALUE} without lateness or cut watermark.
    */
   private long finalUntil(ViewProgram p, Delta d) {
     if (p.allowedLateness < 0) {
       return Long.MIN_VALUE;
     }
     long closedBelow = d.cutWatermark(speed.maxOutOfOrderMillis());
-    return closedBelow == Long.MIN_VALUE || closedBelow < Long.MIN_VALUE + p.allowedLateness + 1
-        ? Long.MIN_VALUE : closedBelow - p.allowedLateness;
+    long back = p.allowedLateness + p.closeDelay();
+    return closedBelow == Long.MIN_VALUE || closedBelow < Long.MIN_VALUE + back + 1
+        ? Long.MIN_VALUE : closedBelow - back;
   }
 
   /** The current Delta's memory and runs, for status. */

@@ -1,0 +1,77 @@
+package dev.braid.view;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.braid.Braid;
+import dev.braid.ReprocessOptions;
+import dev.braid.Status;
+import dev.braid.VersionState;
+import dev.braid.event.FieldType;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A reprocess that changes a view's {@code allowed_lateness}: status describes the serving
+ * version's definition, not the spec file's, also after a restart.
+ */
+class ReprocessLatenessTest {
+
+  static final long T = java.time.Instant.parse("2026-06-01T10:00:00Z").toEpochMilli();
+
+  static ViewSpec view(Duration lateness) {
+    ViewSpec.Builder b = ViewSpec.builder("per_minute").from("s").groupBy("user").tumbling(Duration.ofMinutes(1))
+        .aggregate("n", "count").mode(ViewSpec.Mode.KAPPA);
+    return (lateness == null ? b : b.allowedLateness(lateness)).build();
+  }
+
+  static PipelineSpec spec(ViewSpec view) {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(1).key("user").time("ts").field("user", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(view)
+        .build();
+  }
+
+  static Status.ViewStatus status(Braid b) {
+    return b.status().views().get(0);
+  }
+
+  static void reprocess(Braid b, ViewSpec definition) throws InterruptedException {
+    long id = b.reprocess("per_minute", definition, ReprocessOptions.defaults());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (b.versions("per_minute").stream().noneMatch(v -> v.id() == id && v.state() == VersionState.CURRENT)) {
+      assertThat(System.nanoTime()).as("version %d becomes current: %s", id, b.versions("per_minute"))
+          .isLessThan(deadline);
+      Thread.sleep(2);
+    }
+  }
+
+  @Test
+  void shouldShowTheServingVersionsLatenessInStatusAfterAReprocessAndARestart(@TempDir Path dir) throws Exception {
+    PipelineSpec file = spec(view(Duration.ofMinutes(1)));
+    try (Braid b = Braid.open(dir, file)) {
+      assertThat(b.ingest("s", List.of(Map.of("user", "u1", "ts", T + 90_000), Map.of("user", "u1", "ts", T)))
+          .rejections()).isEmpty();
+      assertThat(status(b).lateness().allowedLateness()).isEqualTo(Duration.ofMinutes(1));
+      reprocess(b, view(Duration.ZERO));
+      assertThat(status(b).lateness().allowedLateness()).as("the serving version's lateness").isEqualTo(Duration.ZERO);
+      assertThat(status(b).specChanged()).as("a reprocess acknowledges the file").isFalse();
+    }
+    try (Braid b = Braid.open(dir, file)) {
+      assertThat(status(b).lateness().allowedLateness()).as("after a restart").isEqualTo(Duration.ZERO);
+      reprocess(b, view(null));
+      assertThat(status(b).lateness()).as("a serving version without lateness").isNull();
+    }
+    try (Braid b = Braid.open(dir, file)) {
+      assertThat(status(b).lateness()).as("after a restart").isNull();
+    }
+  }
+}
