@@ -174,10 +174,11 @@ public final class EventEncoder {
         continue;
       }
       Object c = coerce(f.type(), v);
-      if (c instanceof Rejected r) {
-        return "field '" + f.name() + "': " + r.what;
-      }
       long unit = schema.timeUnitMillis();
+      if (c instanceof Rejected r) { // with time_unit: s, numbers in timestamp fields are epoch seconds
+        return "field '" + f.name() + "': " + (unit != 1 && f.type() == FieldType.TIMESTAMP
+            ? r.what.replace("epoch millis", "epoch seconds") : r.what);
+      }
       if (unit != 1 && (f.type() == FieldType.TIMESTAMP && v instanceof Number || f == schema.time()
           && f.type() == FieldType.LONG)) {
         // epoch seconds (time_unit: s): a timestamp is kept in millis; a long time field keeps its

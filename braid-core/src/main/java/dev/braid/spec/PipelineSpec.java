@@ -1002,8 +1002,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         errors.add(new SpecError(source, path + ".keep", "must be in 0.." + MAX_KEEP + ", got " + v.keep()));
       }
       if (v.retain() != null && (v.mode() != ViewSpec.Mode.KAPPA || v.window() == null)) {
-        errors.add(new SpecError(source, path + ".retain", "only a windowed kappa view evicts old windows; add "
-            + "window and mode: kappa, or remove retain"));
+        errors.add(new SpecError(source, path + ".retain", "only a windowed kappa view evicts old windows; "
+            + (v.window() == null && v.mode() != ViewSpec.Mode.KAPPA ? "add a window and mode: kappa"
+            : v.window() == null ? "add a window" : "add mode: kappa") + ", or remove retain"));
       }
       if (v.allowedLateness() != null && v.window() == null) {
         errors.add(new SpecError(source, path + ".allowed_lateness", "only a windowed view has late events; add a "

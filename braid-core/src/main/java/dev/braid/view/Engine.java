@@ -141,7 +141,7 @@ public final class Engine implements Braid {
   private void start(EngineOptions options) throws IOException, InterruptedException {
     RecordedSchemas.checkAndRecord(dataDir, spec); // before anything reads an event with the spec's fields
     refuseCorruptStreams();
-    Map<String, long[][]> eventTimes = EventTimeMarks.load(dataDir);
+    Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
       if (refused.containsKey(s.name())) {
         continue;
@@ -890,7 +890,7 @@ public final class Engine implements Braid {
         LOG.error("view '{}': checkpoint failed; the previous one stays: {}", v.name, e.toString());
       }
     }
-    Map<String, long[][]> marks = new LinkedHashMap<>();
+    Map<String, EventTimeMarks.Marks> marks = new LinkedHashMap<>();
     speedLayers.forEach((stream, speed) -> marks.put(stream, speed.eventTimeMarks()));
     try {
       EventTimeMarks.store(dataDir, marks);

@@ -14,15 +14,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Each stream's per-partition largest event time and the log position it was read up to
- * ({@link SpeedLayer#eventTimeMarks}), kept in {@code event-times.json} in the data directory so
- * that a restart starts the watermark where it was, not at the largest time after the current
- * version's cut (the speed layer resumes from a Delta's position and does not read what is before
- * it again). Written with every checkpoint round and on close, replaced atomically; a file that
+ * Each stream's per-partition largest event time and the log position it was read up to, and the
+ * stream's watermark ({@link SpeedLayer#eventTimeMarks}), kept in {@code event-times.json} in the
+ * data directory so that a restart starts the watermark where it was, not at the largest time after
+ * the current version's cut (the speed layer resumes from a Delta's position and does not read what
+ * is before it again), nor back at the smallest partition's while partitions that were idle before
+ * the restart are not idle again yet. Written with every checkpoint round and on close, replaced atomically; a file that
  * cannot be read is only a warning, since the marks are an optimization of the watermark's start.
  *
  * <pre>{@code
- * {"format": 1, "streams": {"sales": [[1204, 1796167854604], [1187, 1796167853990]]}}
+ * {"format": 1, "streams": {"sales": [[1204, 1796167854604], [1187, 1796167853990]]},
+ *  "watermarks": {"sales": 1796167853990}}
  * }</pre>
  */
 final class EventTimeMarks {
@@ -33,10 +35,16 @@ final class EventTimeMarks {
 
   private EventTimeMarks() {}
 
+  /**
+   * One stream's marks: {@code {position, maxEventTime}} per partition, and the stream's watermark
+   * ({@code Long.MIN_VALUE} when not recorded: files written before it was).
+   */
+  record Marks(long[][] partitions, long watermark) {}
+
   /** The marks recorded in {@code dataDir}, by stream; empty when there are none or they cannot be read. */
-  static Map<String, long[][]> load(Path dataDir) {
+  static Map<String, Marks> load(Path dataDir) {
     Path file = dataDir.resolve(FILE);
-    Map<String, long[][]> out = new LinkedHashMap<>();
+    Map<String, Marks> out = new LinkedHashMap<>();
     try {
       JsonNode root = JSON.readTree(Files.readAllBytes(file));
       if (root == null || root.path("format").asInt() != 1) {
@@ -52,7 +60,8 @@ final class EventTimeMarks {
           }
           marks[p] = new long[] {m.get(0).asLong(), m.get(1).asLong()};
         }
-        out.put(e.getKey(), marks);
+        JsonNode w = root.path("watermarks").path(e.getKey());
+        out.put(e.getKey(), new Marks(marks, w.canConvertToLong() ? w.asLong() : Long.MIN_VALUE));
       }
     } catch (NoSuchFileException e) {
       return out;
@@ -64,14 +73,18 @@ final class EventTimeMarks {
   }
 
   /** Records {@code marks} (by stream) in {@code dataDir}. */
-  static void store(Path dataDir, Map<String, long[][]> marks) throws IOException {
+  static void store(Path dataDir, Map<String, Marks> marks) throws IOException {
     ObjectNode root = JSON.createObjectNode();
     root.put("format", 1);
     ObjectNode streams = root.putObject("streams");
-    marks.forEach((stream, parts) -> {
+    ObjectNode watermarks = root.putObject("watermarks");
+    marks.forEach((stream, m) -> {
       ArrayNode a = streams.putArray(stream);
-      for (long[] m : parts) {
-        a.addArray().add(m[0]).add(m[1]);
+      for (long[] p : m.partitions()) {
+        a.addArray().add(p[0]).add(p[1]);
+      }
+      if (m.watermark() != Long.MIN_VALUE) {
+        watermarks.put(stream, m.watermark());
       }
     });
     VersionCatalog.replaceAtomically(dataDir.resolve(FILE), JSON.writeValueAsBytes(root));

@@ -145,16 +145,16 @@ final class SpeedLayer implements AutoCloseable {
 
   /**
    * Each partition's largest event time read and the position it was read up to, {@code {position,
-   * maxEventTime}} per partition, for {@link #seedMaxEventTimes} after a restart. The time is read
-   * before the position, so it may also cover events just past that position.
+   * maxEventTime}} per partition, and the stream's watermark, for {@link #seedMaxEventTimes} after a
+   * restart. The time is read before the position, so it may also cover events just past that position.
    */
-  long[][] eventTimeMarks() {
+  EventTimeMarks.Marks eventTimeMarks() {
     long[][] out = new long[workers.length][];
     for (Worker w : workers) {
       long max = w.maxEventTime;
       out[w.partition] = new long[] {w.position.get(), max};
     }
-    return out;
+    return new EventTimeMarks.Marks(out, streamWatermark.get());
   }
 
   /**
@@ -162,18 +162,27 @@ final class SpeedLayer implements AutoCloseable {
    * them before a restart) where the log still holds the position they were recorded at: the
    * threads resume from a Delta's position, after which the events before it, which may hold the
    * partition's largest time, are not read again. Without it a restart moved the watermark back to
-   * the largest time after the current version's cut. Call before {@link #start}.
+   * the largest time after the current version's cut. The stream's watermark starts at the one
+   * recorded when the log still holds every position recorded (it never goes back, and partitions
+   * idle before the restart are not idle again until {@code idle_after} has passed without events).
+   * Call before {@link #start}.
    */
-  void seedMaxEventTimes(long[][] marks) {
-    if (marks == null || marks.length != workers.length) {
+  void seedMaxEventTimes(EventTimeMarks.Marks marks) {
+    if (marks == null || marks.partitions().length != workers.length) {
       return; // none recorded, or another partition count: the log refuses that anyway
     }
     Cut end = stream.end();
+    boolean logHoldsAll = true;
     for (Worker w : workers) {
-      long[] m = marks[w.partition];
-      if (m != null && m.length == 2 && m[0] <= end.offset(w.partition) && m[1] > w.maxEventTime) {
+      long[] m = marks.partitions()[w.partition];
+      boolean held = m != null && m.length == 2 && m[0] <= end.offset(w.partition);
+      logHoldsAll &= held;
+      if (held && m[1] > w.maxEventTime) {
         w.maxEventTime = m[1];
       }
+    }
+    if (logHoldsAll) {
+      streamWatermark.accumulateAndGet(marks.watermark(), Math::max);
     }
   }
 

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The stream's watermark with a controlled clock: partitions that never had an event hold it back
  * until they are idle, a partition that jumps ahead does not move it, an idle partition stops holding
- * it back, it never goes back, it is in every read's {@code asOf}, and it survives a restart. And
+ * it back, it never goes back (not across a restart either), it is in every read's {@code asOf}, and it survives a
+ * restart. And
  * {@code final} windows: a partition that never had an event holds finality back until it was idle
  * at the cut by the log's ingest times, and then its first events for final windows are late, the
  * same after restarts, until a batch cycle folds them in.
@@ -100,6 +101,9 @@ class WatermarkTest {
       assertThat(w.partitions()).as("partition maxima restored from the checkpoint")
           .extracting(Status.PartitionWatermark::maxEventTimeMillis)
           .containsExactly(T + 40_000, T + 3_601_000, Long.MIN_VALUE);
+      assertThat(w.millis()).as("the watermark does not go back across a restart, before partitions are idle again")
+          .isEqualTo(T + 3_601_000 - OOO);
+      assertThat(b.get("v", keyOf(0)).asOf().watermarkMillis()).isEqualTo(T + 3_601_000 - OOO);
       clock.addAndGet(61_000);
       assertThat(watermark(b).millis()).as("all idle after the restart").isEqualTo(T + 3_601_000 - OOO);
     }

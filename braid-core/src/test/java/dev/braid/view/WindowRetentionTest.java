@@ -290,11 +290,12 @@ class WindowRetentionTest {
         .aggregate("n", "count").retain(Duration.ofDays(30)).build();
     assertThatThrownBy(() -> spec(1, lambda)).isInstanceOf(SpecException.class)
         .satisfies(x -> assertThat(((SpecException) x).errors()).extracting(SpecError::path)
-            .containsExactly("views.hourly.retain"));
+            .containsExactly("views.hourly.retain"))
+        .hasMessageContaining("evicts old windows; add mode: kappa, or remove retain");
     ViewSpec unwindowed = ViewSpec.builder("hourly").from("tx").groupBy("user").aggregate("n", "count")
         .mode(ViewSpec.Mode.KAPPA).retain(Duration.ofDays(30)).build();
     assertThatThrownBy(() -> spec(1, unwindowed)).isInstanceOf(SpecException.class)
-        .hasMessageContaining("only a windowed kappa view evicts old windows");
+        .hasMessageContaining("only a windowed kappa view evicts old windows; add a window, or remove retain");
     PipelineSpec ok = spec(1, view(Duration.ofHours(3)));
     assertThat(ok.parseView("hourly", "{from: tx, group_by: user, window: {tumbling: 1h}, mode: kappa, "
         + "retain: 30d, aggregate: {n: count}}", "t").retain()).isEqualTo(Duration.ofDays(30));

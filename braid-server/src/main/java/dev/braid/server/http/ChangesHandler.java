@@ -52,6 +52,11 @@ final class ChangesHandler {
     } catch (UnknownNameException e) {
       throw e;
     } catch (IllegalArgumentException e) {
+      String last = ctx.header(LAST_EVENT_ID);
+      if (last != null && !last.isBlank()) { // the id after it was out of range: name what the client sent
+        throw Problem.badRequest("bad-last-event-id", String.format("Last-Event-ID %s is not an id that the changes "
+            + "of view '%s' have sent yet: it names the last event a client received", last.trim(), view));
+      }
       throw Problem.badRequest("bad-changes-request", e.getMessage());
     }
     String accept = ctx.header("Accept");
