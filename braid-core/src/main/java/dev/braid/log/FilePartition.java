@@ -401,8 +401,10 @@ final class FilePartition {
     // A segment is sealed only once it holds a batch, so one without batches lost them.
     long end = scan.endOffset < 0 ? seg.baseOffset : scan.endOffset;
     if (end != nextBase) {
-      throw new CorruptLogException(file, scan.validEnd, String.format(
-          "sealed segment ends at offset %d but the next segment starts at %d", end, nextBase));
+      throw new CorruptLogException(file, scan.validEnd, String.format("sealed segment ends at offset %d but the next "
+          + "segment, %s, starts at %d: offsets %d to %d are missing (%s)", end, SegmentDescriptor.segmentName(nextBase),
+          nextBase, end, nextBase - 1, end == seg.baseOffset ? "this segment lost its batches"
+          : "segment " + SegmentDescriptor.segmentName(end) + " was deleted, or this one was cut"));
     }
     if (!indexed) {
       writeIndex(dir, seg);

@@ -362,6 +362,24 @@ final class DeltaCheckpoint {
     }
   }
 
+  /**
+   * The refusal of a checkpoint whose header does not match the version it would restore: {@code why},
+   * unless the file fails its CRC, which is then the reason (a flipped byte in the header reads as
+   * another version or definition; the header is checked before the body is read so that a
+   * checkpoint of another version costs no full read).
+   */
+  private static InvalidCheckpointException mismatch(Path file, String why) throws IOException {
+    byte[] all = Files.readAllBytes(file);
+    if (all.length >= 4) {
+      CRC32C crc = new CRC32C();
+      crc.update(all, 0, all.length - 4);
+      if ((int) crc.getValue() != ByteBuffer.wrap(all, all.length - 4, 4).getInt()) {
+        return new InvalidCheckpointException("it fails its CRC");
+      }
+    }
+    return new InvalidCheckpointException(why);
+  }
+
   static Loaded load(FileRef f, long version, String definition, Cut cut, LogStream stream, ViewProgram program)
       throws IOException, InvalidCheckpointException {
     long size = Files.size(f.path());
@@ -382,11 +400,10 @@ final class DeltaCheckpoint {
       long horizon = in.readLong();
       int partitions = in.readInt();
       if (v != version) {
-        throw new InvalidCheckpointException("it belongs to version " + v + ", not " + version);
+        throw mismatch(f.path(), "it belongs to version " + v + ", not " + version);
       }
       if (partitions != cut.partitions()) {
-        throw new InvalidCheckpointException(
-            "it has " + partitions + " partitions, the stream has " + cut.partitions());
+        throw mismatch(f.path(), "it has " + partitions + " partitions, the stream has " + cut.partitions());
       }
       int defLength = in.readInt();
       if (defLength < 0 || defLength > size) {
@@ -395,7 +412,7 @@ final class DeltaCheckpoint {
       byte[] def = new byte[defLength];
       in.readFully(def);
       if (!new String(def, StandardCharsets.UTF_8).equals(definition)) {
-        throw new InvalidCheckpointException("it was taken with another definition of the view");
+        throw mismatch(f.path(), "it was taken with another definition of the view");
       }
       List<List<String>> runNames = format == FORMAT_WITHOUT_RUNS ? null : readRunNames(in, partitions, size);
       PartitionDelta[] parts = new PartitionDelta[partitions];

@@ -262,7 +262,7 @@ public final class Engine implements Braid {
       if (e != null) {
         refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(),
             "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
-                + " from a backup and start it again (see README, \"When a file is corrupt\")"));
+                + " from a backup and start it again (see README, \"When the disk is full or a file is corrupt\")"));
       }
     }
   }

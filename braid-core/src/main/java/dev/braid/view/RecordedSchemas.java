@@ -149,7 +149,7 @@ final class RecordedSchemas {
     } catch (NoSuchFileException e) {
       return new RecordedSchemas(file, streams, tables);
     } catch (IOException e) {
-      throw new IllegalStateException("cannot read " + file + ": " + e.getMessage(), e);
+      throw new IllegalStateException("cannot read " + file + ": " + VersionCatalog.jsonProblem(e), e);
     }
     if (root == null || !root.isObject() || root.path("format").asInt() != 1) {
       throw new IllegalStateException(file + " is not a Braid schemas file of format 1");

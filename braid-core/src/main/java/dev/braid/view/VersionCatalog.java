@@ -136,7 +136,7 @@ public final class VersionCatalog {
     try {
       root = JSON.readTree(file.toFile());
     } catch (IOException e) {
-      throw new CorruptLogException(file, 0, "version catalog is not valid JSON: " + e.getMessage());
+      throw new CorruptLogException(file, jsonOffset(e), "version catalog is not valid JSON: " + jsonProblem(e));
     }
     if (root == null || root.path("format").asInt() != 1) {
       throw new CorruptLogException(file, 0, "version catalog has an unknown format");
@@ -158,6 +158,25 @@ public final class VersionCatalog {
           e.getValue().path("specDefinition").asText(null), versions));
     });
     return out;
+  }
+
+  /** Where Jackson stopped reading a JSON file that {@code e} refused, in bytes; 0 when it does not say. */
+  static long jsonOffset(IOException e) {
+    if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j && j.getLocation() != null) {
+      long at = j.getLocation().getByteOffset();
+      return at >= 0 ? at : Math.max(0, j.getLocation().getCharOffset());
+    }
+    return 0;
+  }
+
+  /** What was wrong with a JSON file that {@code e} refused, on one line, without Jackson's source note. */
+  static String jsonProblem(IOException e) {
+    if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j) {
+      String what = String.valueOf(j.getOriginalMessage()).replaceAll("\\s+", " ").strip();
+      return j.getLocation() == null ? what
+          : what + " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
+    }
+    return e.getMessage();
   }
 
   private VersionState state(String section, String name, String text) {

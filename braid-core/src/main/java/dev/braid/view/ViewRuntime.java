@@ -1153,6 +1153,8 @@ final class ViewRuntime {
     volatile long batchTotal;
     volatile String phase;
     volatile boolean hold;
+    /** Set when the version's Base file is missing or damaged: a failed rollback then marks it failed. */
+    volatile boolean baseUnusable;
     /** Set when one partition's replay failed, so that the others stop. */
     volatile boolean aborted;
     /** Whether the new Delta is attached to the speed layer (caught up and following the log). */
@@ -1318,7 +1320,12 @@ final class ViewRuntime {
           buildBase(v, rb, program, file);
         }
         BaseFile previous = v.base; // a backup's, open since it was current: checked again before it serves
-        v.base = BaseFile.open(file);
+        try {
+          v.base = openToServe(v, file);
+        } catch (ReplayFailure unusable) {
+          rb.baseUnusable = true;
+          throw unusable;
+        }
         closeIfOpen(previous);
       }
       rb.phase = "replay";
@@ -1345,6 +1352,24 @@ final class ViewRuntime {
       switchIn(v, rb);
     } catch (Throwable e) {
       fail(v, rb, e instanceof ReplayFailure ? e.getMessage() : e.toString());
+    }
+  }
+
+  /**
+   * Opens the Base {@code file} of {@code v} for a build or an activation; a missing or damaged file
+   * fails the build with what is wrong with it (a repair that a crash interrupted may have moved it
+   * aside as {@code .corrupt}), not with an exception's class name.
+   */
+  private static BaseFile openToServe(Version v, Path file) throws IOException {
+    try {
+      return BaseFile.open(file);
+    } catch (java.nio.file.NoSuchFileException e) {
+      Path aside = file.resolveSibling(file.getFileName() + ".corrupt");
+      throw new ReplayFailure(String.format("the Base file %s of version %d is missing%s", file, v.id,
+          Files.exists(aside) ? " (a repair moved it aside as " + aside.getFileName() + ": it failed its checks)" : ""),
+          e);
+    } catch (dev.braid.log.CorruptLogException e) {
+      throw new ReplayFailure("the Base of version " + v.id + " is damaged: " + e.getMessage(), e);
     }
   }
 
@@ -1571,7 +1596,7 @@ final class ViewRuntime {
     synchronized (this) {
       v.rebuild = null;
       dropped = v.base;
-      if (rb.rollback) {
+      if (rb.rollback && !rb.baseUnusable) {
         v.state = VersionState.BACKUP; // its Base stays for another try
         v.base = null;
       } else {

@@ -428,8 +428,9 @@ class FileLogRecoveryTest {
 
     assertThat(refusedStream(layout.dir()))
         .hasMessageContaining(segments.get(0).toString())
-        .hasMessageContaining("next segment starts at "
-            + SegmentDescriptor.baseOffsetOf(segments.get(2).getFileName().toString()));
+        .hasMessageContaining("but the next segment, " + segments.get(2).getFileName() + ", starts at "
+            + SegmentDescriptor.baseOffsetOf(segments.get(2).getFileName().toString()))
+        .hasMessageContaining("(segment " + segments.get(1).getFileName() + " was deleted, or this one was cut)");
   }
 
   @Test
@@ -442,7 +443,7 @@ class FileLogRecoveryTest {
 
     assertThat(e).as("a sealed segment without batches").isNotNull();
     assertThat(e.file()).isEqualTo(sealed);
-    assertThat(e).hasMessageContaining("ends at offset 0 but the next segment starts at");
+    assertThat(e).hasMessageContaining("ends at offset 0 but the next segment, ");
   }
 
   /** File positions of the batches of a segment, read from their length fields. */

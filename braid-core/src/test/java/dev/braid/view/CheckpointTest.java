@@ -121,6 +121,24 @@ class CheckpointTest {
     }
   }
 
+  /** A byte flipped in the definition a checkpoint's header holds is reported as damage, not as a change. */
+  @Test
+  void shouldCallAFlippedByteInTheHeaderDamageNotAnotherDefinition() throws Exception {
+    Path data = dir.resolve("data");
+    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
+      clicks(e, "ann", 5);
+    }
+    Path ckpt = data.resolve("views").resolve("per_user").resolve("v1-000000000001.ckpt");
+    byte[] bytes = Files.readAllBytes(ckpt);
+    bytes[60] ^= 0x20; // in the definition's text (after magic, format, version, times and partitions)
+    Files.write(ckpt, bytes);
+    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
+      assertThat(checkpoints(e).refused()).singleElement().asString()
+          .isEqualTo("v1-000000000001.ckpt: it fails its CRC");
+      assertThat(e.get("per_user", "ann").values()).as("rebuilt from the log").containsEntry("n", 5L);
+    }
+  }
+
   /**
    * A checkpoint written before format 4 (without each partition's event counts) is still loaded:
    * rewritten here from a format 4 file into format 3's layout, with its CRC. Status then calls the

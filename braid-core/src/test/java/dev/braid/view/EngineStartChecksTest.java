@@ -190,4 +190,46 @@ class EngineStartChecksTest {
     }
     assertThat(Files.readString(properties)).contains("durability=fsync");
   }
+
+  @Test
+  void shouldFailARollbackToABackupWhoseBaseARepairMovedAsideSayingSo() throws Exception {
+    hundredClicksWithABase(); // version 2 has the Base
+    try (Braid b = Braid.open(dir, spec())) {
+      clicks(b, "u", 1);
+      awaitCount(b, "per_user", "u", 101);
+      b.runBatch("per_user"); // version 3 current, 2 a backup
+    }
+    Path base = dir.resolve("views").resolve("per_user").resolve("v2.base");
+    Files.move(base, base.resolveSibling("v2.base.corrupt")); // as a repair a crash interrupted leaves it
+
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThatThrownBy(() -> b.activate("per_user", 2))
+          .hasMessageContaining("the Base file " + base + " of version 2 is missing")
+          .hasMessageContaining("a repair moved it aside as v2.base.corrupt")
+          .hasMessageNotContaining("NoSuchFileException");
+      assertThat(b.versions("per_user")).filteredOn(v -> v.id() == 2).singleElement()
+          .satisfies(v -> assertThat(v.state()).isEqualTo(dev.braid.VersionState.FAILED));
+      awaitCount(b, "per_user", "u", 101); // version 3 still serves
+    }
+  }
+
+  @Test
+  void shouldSayWhereATruncatedCatalogOrSchemasFileEnds() throws Exception {
+    hundredClicksWithABase();
+    Path catalog = dir.resolve("catalog.json");
+    byte[] whole = Files.readAllBytes(catalog);
+    Files.write(catalog, java.util.Arrays.copyOf(whole, 300));
+    assertThatThrownBy(() -> Braid.open(dir, spec())).isInstanceOf(CorruptLogException.class)
+        .hasMessageContaining(catalog + " at byte 300")
+        .hasMessageContaining("version catalog is not valid JSON: Unexpected end-of-input")
+        .hasMessageNotContaining("REDACTED");
+    Files.write(catalog, whole);
+
+    Path schemas = dir.resolve("schemas.json");
+    Files.write(schemas, java.util.Arrays.copyOf(Files.readAllBytes(schemas), 20));
+    assertThatThrownBy(() -> Braid.open(dir, spec()))
+        .hasMessageContaining("cannot read " + schemas + ": Unexpected end-of-input")
+        .hasMessageContaining("(line ")
+        .hasMessageNotContaining("REDACTED");
+  }
 }
