@@ -150,14 +150,21 @@ public final class Engine implements Braid {
       LogStream dead = log.getOrCreateStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX,
           StreamConfig.of(1).withDurability(s.durability()));
       Ingestor ingestor = new Ingestor(s, ls, dead, options.clock());
-      long t0 = System.nanoTime();
-      long ids = ingestor.rebuildDedupIndex();
-      LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
-          Durations.format(s.dedupWindow()), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
-      ingestors.put(s.name(), ingestor);
       LateLog lateLog = new LateLog(log.getOrCreateStream(s.name() + LateLog.SUFFIX,
           StreamConfig.of(1).withDurability(s.durability())), s.partitions(), options.clock());
-      lateLog.recover();
+      try {
+        // Both read the stream's logs back; opening the log checked only each sealed segment's tail.
+        long t0 = System.nanoTime();
+        long ids = ingestor.rebuildDedupIndex();
+        LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
+            Durations.format(s.dedupWindow()), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+        lateLog.recover();
+      } catch (dev.braid.log.CorruptLogException e) {
+        LOG.error("stream '{}' is refused: {}; restore the file from a backup and restart", s.name(), e.getMessage());
+        refuse(s, e);
+        continue;
+      }
+      ingestors.put(s.name(), ingestor);
       SpeedLayer speed = new SpeedLayer(ls, s.maxOutOfOrder().toMillis(), s.idleAfter().toMillis(), options.clock(),
           lateLog);
       speedLayers.put(s.name(), speed);
@@ -245,9 +252,8 @@ public final class Engine implements Braid {
   // ---------------------------------------------------------------------------------------------
 
   /**
-   * Refuses every stream of the spec whose log (or dead-letter log) has a damaged sealed segment:
-   * the stream takes no events and its views serve nothing, while the other streams and views work.
-   * Their data is never skipped: the operator restores the segment file from a backup.
+   * Refuses every stream of the spec whose log (or dead-letter or late log) has a damaged sealed
+   * segment that opening the log found (see {@link #refuse}).
    */
   private void refuseCorruptStreams() {
     Map<String, dev.braid.log.CorruptLogException> corrupt = log.corruptStreams();
@@ -256,12 +262,25 @@ public final class Engine implements Braid {
       if (e == null) {
         e = corrupt.get(s.name() + Ingestor.DEAD_LETTER_SUFFIX);
       }
+      if (e == null) {
+        e = corrupt.get(s.name() + LateLog.SUFFIX);
+      }
       if (e != null) {
-        refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(),
-            "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
-                + " from a backup and start it again (see README, \"When a file is corrupt\")"));
+        refuse(s, e);
       }
     }
+  }
+
+  /**
+   * Refuses stream {@code s}, one of whose log files is damaged ({@code e}: found when the log opened
+   * or when the start-up read it back): the stream takes no events and its views serve nothing, while
+   * the other streams and views work. Its data is never skipped: the operator restores the segment
+   * file from a backup.
+   */
+  private void refuse(StreamSpec s, dev.braid.log.CorruptLogException e) {
+    refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(),
+        "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
+            + " from a backup and start it again (see README, \"When the disk is full or a file is corrupt\")"));
   }
 
   private static dev.braid.UnavailableException refusal(String kind, String name, dev.braid.UnavailableException cause) {
