@@ -102,10 +102,10 @@ public final class VersionCatalog {
     try {
       root = JSON.readTree(file.toFile());
     } catch (IOException e) {
-      throw new CorruptLogException(file, 0, "version catalog is not valid JSON: " + e.getMessage());
+      throw new CorruptLogException("catalog", file, 0, "version catalog is not valid JSON: " + e.getMessage());
     }
     if (root == null || root.path("format").asInt() != 1) {
-      throw new CorruptLogException(file, 0, "version catalog has an unknown format");
+      throw new CorruptLogException("catalog", file, 0, "version catalog has an unknown format");
     }
     root.path(section).fields().forEachRemaining(e -> {
       List<Entry> versions = new ArrayList<>();
