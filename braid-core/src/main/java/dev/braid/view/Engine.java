@@ -316,8 +316,11 @@ public final class Engine implements Braid {
       }
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
+      dev.braid.UnavailableException damage = t.damage();
       String f = t.failure();
-      if (f != null) {
+      if (damage != null) {
+        unavailable.put(t.name(), damage.getMessage());
+      } else if (f != null) {
         unavailable.put(t.name(), f + "; restart the server");
       }
     }
