@@ -185,7 +185,14 @@ public final class Engine implements Braid {
       programs.put(v.name(), program);
       ViewRuntime rt = new ViewRuntime(v, ls, speedLayers.get(v.from()), dataDir.resolve("views").resolve(v.name()),
           this::persistCatalog, options, program);
-      rt.restore(recorded.get(v.name()), program, doc -> compileRecorded(v, doc));
+      try {
+        rt.restore(recorded.get(v.name()), program, doc -> compileRecorded(v, doc));
+      } catch (dev.braid.log.CorruptLogException e) { // its replay read a damaged segment
+        rt.close();
+        rt.unmapFiles();
+        refuseAttached(spec.stream(v.from()), e);
+        continue;
+      }
       views.put(v.name(), rt);
     }
     removeOrphans(recorded.keySet());
@@ -209,11 +216,16 @@ public final class Engine implements Braid {
           TimeUnit.MILLISECONDS);
     }
     // Serve nothing older than the log as it is now: wait for every Delta to catch up.
-    for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {
+    for (Map.Entry<String, SpeedLayer> e : List.copyOf(speedLayers.entrySet())) {
       Cut end = log.stream(e.getKey()).end();
       long t0 = System.nanoTime();
-      if (!e.getValue().awaitPosition(end, 1, TimeUnit.HOURS)) {
-        throw new IllegalStateException("the speed layer of stream '" + e.getKey() + "' did not catch up in an hour");
+      try {
+        if (!e.getValue().awaitPosition(end, 1, TimeUnit.HOURS)) {
+          throw new IllegalStateException("the speed layer of stream '" + e.getKey() + "' did not catch up in an hour");
+        }
+      } catch (dev.braid.log.CorruptLogException damage) { // the replay after a checkpoint read a damaged segment
+        refuseAttached(spec.stream(e.getKey()), damage);
+        continue;
       }
       long caughtUp = System.nanoTime();
       long ms = TimeUnit.NANOSECONDS.toMillis(caughtUp - t0);
@@ -281,6 +293,32 @@ public final class Engine implements Braid {
     refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(),
         "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
             + " from a backup and start it again (see README, \"When the disk is full or a file is corrupt\")"));
+  }
+
+  /**
+   * Refuses stream {@code s} whose damage ({@code e}) its views' start-up replay found, after its
+   * speed layer started and views attached: stops those, then refuses the stream and every view on
+   * it as {@link #refuse} does.
+   */
+  private void refuseAttached(StreamSpec s, dev.braid.log.CorruptLogException e) {
+    LOG.error("stream '{}' is refused: {}; restore the file from a backup and restart", s.name(), e.getMessage());
+    refuse(s, e);
+    ingestors.remove(s.name());
+    SpeedLayer speed = speedLayers.remove(s.name());
+    if (speed != null) {
+      speed.close();
+    }
+    for (ViewSpec v : spec.views().values()) {
+      if (v.from().equals(s.name())) {
+        ViewRuntime rt = views.remove(v.name());
+        programs.remove(v.name());
+        if (rt != null) {
+          rt.close();
+          rt.unmapFiles();
+        }
+        refused.put(v.name(), refusal("view", v.name(), refused.get(s.name())));
+      }
+    }
   }
 
   private static dev.braid.UnavailableException refusal(String kind, String name, dev.braid.UnavailableException cause) {

@@ -23,9 +23,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A byte flipped in the middle of a sealed log segment, which opening the log does not read (it
- * checks each sealed segment's tail) but the start-up does when it rebuilds the dedup index: only
- * that stream and its views are refused, as for damage that opening the log finds, and its data is
- * never skipped (once the file is restored, every event counts again).
+ * checks each sealed segment's tail) but the start-up does when it rebuilds the dedup index or
+ * replays the log into a view: only that stream and its views are refused, as for damage that
+ * opening the log finds, and its data is never skipped (once the file is restored, every event
+ * counts again).
  */
 class CorruptSegmentStartTest {
 
@@ -37,7 +38,10 @@ class CorruptSegmentStartTest {
   @TempDir
   Path dir;
 
-  /** {@code pay} has an id field; {@code clicks} has none (its dedup index holds idempotency keys only). */
+  /**
+   * {@code pay} has an id field and two views; {@code clicks} has none (its dedup index holds
+   * idempotency keys only) and one view.
+   */
   private static PipelineSpec spec() {
     return PipelineSpec.builder()
         .stream(StreamSpec.builder("pay").partitions(1).key("user").id("txn").time("ts")
@@ -47,6 +51,7 @@ class CorruptSegmentStartTest {
             .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
         .view(ViewSpec.builder("pay_per_user").from("pay").groupBy("user").aggregate("n", "count").build())
         .view(ViewSpec.builder("clicks_per_user").from("clicks").groupBy("user").aggregate("n", "count").build())
+        .view(ViewSpec.builder("pay_total").from("pay").groupBy("'all'").aggregate("n", "count").build())
         .build();
   }
 
@@ -65,10 +70,7 @@ class CorruptSegmentStartTest {
     return (Long) b.get(view, user).values().get("n");
   }
 
-  @ParameterizedTest(name = "damaged stream: {0}")
-  @ValueSource(strings = {"pay", "clicks"})
-  void shouldRefuseOnlyTheStreamWhoseSealedSegmentIsDamagedInTheMiddle(String damaged) throws Exception {
-    String other = damaged.equals("pay") ? "clicks" : "pay";
+  private void ingestIntoSmallSegments() {
     try (FileLog log = FileLog.open(dir.resolve("log"))) {
       log.createStream("pay", StreamConfig.of(1).withSegmentBytes(SEGMENT_BYTES));
       log.createStream("clicks", StreamConfig.of(1).withSegmentBytes(SEGMENT_BYTES));
@@ -79,9 +81,12 @@ class CorruptSegmentStartTest {
         assertThat(b.ingest("clicks", events("clicks", r)).accepted()).isEqualTo(EVENTS_PER_REQUEST);
       }
     } // a clean close checkpoints the views at the log's end: the next start replays none of it
-    long perUser = REQUESTS * EVENTS_PER_REQUEST / 5;
+  }
+
+  /** Flips a byte a third into the first sealed segment of {@code stream}; returns the segment and its intact bytes. */
+  private Map.Entry<Path, byte[]> damageFirstSealedSegment(String stream) throws Exception {
     Path segment;
-    try (Stream<Path> files = Files.list(dir.resolve("log").resolve(damaged).resolve("p00000"))) {
+    try (Stream<Path> files = Files.list(dir.resolve("log").resolve(stream).resolve("p00000"))) {
       List<Path> segments = files.filter(f -> f.toString().endsWith(".log")).sorted().toList();
       assertThat(segments).as("sealed segments exist").hasSizeGreaterThan(1);
       segment = segments.get(0);
@@ -90,6 +95,49 @@ class CorruptSegmentStartTest {
     byte[] flipped = intact.clone();
     flipped[intact.length / 3] ^= 0x5A; // far before the segment's last batch
     Files.write(segment, flipped);
+    return Map.entry(segment, intact);
+  }
+
+  /**
+   * The damage lies outside the dedup window, and one view on the stream lost its checkpoints, so
+   * its start-up replay reads the segment: as the first view attached (the speed layer's own read
+   * meets the damage) or as the second (the catch-up of a view behind the others does).
+   */
+  @ParameterizedTest(name = "replaying view: {0}")
+  @ValueSource(strings = {"pay_per_user", "pay_total"})
+  void shouldRefuseOnlyTheStreamWhoseDamageAViewsStartupReplayReads(String replaying) throws Exception {
+    ingestIntoSmallSegments();
+    Path segment = damageFirstSealedSegment("pay").getKey();
+    try (Stream<Path> files = Files.list(dir.resolve("views").resolve(replaying))) {
+      for (Path f : files.filter(f -> f.toString().endsWith(".ckpt")).toList()) {
+        Files.delete(f);
+      }
+    }
+    // Two days later every event is older than the dedup window: the dedup index reads none of them.
+    long twoDays = java.time.Duration.ofDays(2).toMillis();
+    EngineOptions later = EngineOptions.defaults().withClock(() -> System.currentTimeMillis() + twoDays);
+
+    try (Braid b = Braid.open(dir, spec(), later)) {
+      for (String view : List.of("pay_per_user", "pay_total")) {
+        assertThatThrownBy(() -> b.get(view, "u1")).as(view).isInstanceOf(UnavailableException.class)
+            .hasMessageContaining("its stream 'pay' is refused")
+            .hasMessageContaining("corrupt log file " + segment);
+      }
+      assertThatThrownBy(() -> b.ingest("pay", events("pay", REQUESTS))).isInstanceOf(UnavailableException.class);
+      assertThat(b.faults().unavailable()).containsOnlyKeys("pay", "pay_per_user", "pay_total");
+      assertThat(count(b, "clicks_per_user", "u1")).isEqualTo(REQUESTS * EVENTS_PER_REQUEST / 5);
+    }
+  }
+
+  @ParameterizedTest(name = "damaged stream: {0}")
+  @ValueSource(strings = {"pay", "clicks"})
+  void shouldRefuseOnlyTheStreamWhoseSealedSegmentIsDamagedInTheMiddle(String damaged) throws Exception {
+    String other = damaged.equals("pay") ? "clicks" : "pay";
+    ingestIntoSmallSegments();
+    long perUser = REQUESTS * EVENTS_PER_REQUEST / 5;
+    Map.Entry<Path, byte[]> damage = damageFirstSealedSegment(damaged);
+    Path segment = damage.getKey();
+    byte[] intact = damage.getValue();
 
     try (Braid b = Braid.open(dir, spec())) {
       assertThatThrownBy(() -> b.ingest(damaged, events(damaged, REQUESTS)))
