@@ -4,10 +4,11 @@ import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * A view or stream that Braid refuses to serve because a file it depends on is damaged: a Base
- * file that fails its checks, or a sealed log segment. Serving it would give wrong answers, so
- * reads (or ingest) fail with this until it is repaired; everything else keeps serving. The message
- * names the file, the byte offset of the damage and what to do about it ({@link #repair()}).
+ * A view, stream or table that Braid refuses to serve because a file it depends on is damaged: a
+ * view's or a table's Base file that fails its checks, or a sealed log segment. Serving it would
+ * give wrong answers, so reads (or ingest, or a table's writes) fail with this until it is
+ * repaired; everything else keeps serving. The message names the file, the byte offset of the
+ * damage and what to do about it ({@link #repair()}).
  */
 public final class UnavailableException extends RuntimeException {
 
@@ -18,7 +19,7 @@ public final class UnavailableException extends RuntimeException {
   private final String repair;
 
   /**
-   * @param kind {@code view} or {@code stream}
+   * @param kind {@code view}, {@code stream} or {@code table}
    * @param reason what is wrong, naming the file and byte offset
    * @param repair what the operator can do, e.g. {@code run `braid repair spend_by_user`}
    */
@@ -31,7 +32,7 @@ public final class UnavailableException extends RuntimeException {
     this.repair = Objects.requireNonNull(repair);
   }
 
-  /** {@code view} or {@code stream}. */
+  /** {@code view}, {@code stream} or {@code table}. */
   public String kind() {
     return kind;
   }

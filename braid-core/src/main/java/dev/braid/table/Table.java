@@ -21,6 +21,10 @@ import java.util.Map;
  * position is below the read's {@code asOf().position()}. Conflicts resolve per field by (logical
  * timestamp, log position): the later write wins whatever the order of arrival, so replaying writes
  * is harmless. All methods are thread-safe.
+ *
+ * <p>A table whose current version's Base file was found damaged when Braid opened answers reads,
+ * writes, incremental pushes and repushes with {@link dev.braid.UnavailableException} (naming the
+ * file) until a full push or the activation of a backup replaces that version.
  */
 public interface Table {
 

@@ -43,6 +43,8 @@ import java.util.zip.CRC32C;
 final class TableBase implements AutoCloseable {
 
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'T', 'B', 'L'};
+  /** The kind of file that a {@link CorruptLogException} of a damaged table Base names. */
+  static final String KIND = "table Base";
   static final int VERSION = 1;
   static final int HEADER = 64;
   static final long REGION = 1L << 30;
@@ -101,7 +103,7 @@ final class TableBase implements AutoCloseable {
    */
   private static ByteBuffer header(FileChannel ch, Path file) throws IOException {
     if (ch.size() < HEADER) {
-      throw new CorruptLogException(file, 0, "table base is shorter than its header");
+      throw new CorruptLogException(KIND, file, 0, "table base is shorter than its header");
     }
     ByteBuffer h = ByteBuffer.allocate(HEADER);
     while (h.hasRemaining() && ch.read(h, h.position()) >= 0) {
@@ -111,12 +113,12 @@ final class TableBase implements AutoCloseable {
     byte[] magic = new byte[8];
     h.get(magic);
     if (!Arrays.equals(magic, MAGIC) || h.getInt(8) != VERSION) {
-      throw new CorruptLogException(file, 0, "not a table base of format " + VERSION);
+      throw new CorruptLogException(KIND, file, 0, "not a table base of format " + VERSION);
     }
     CRC32C hc = new CRC32C();
     hc.update(h.array(), 0, 52);
     if ((int) hc.getValue() != h.getInt(52)) {
-      throw new CorruptLogException(file, 52, "table base header checksum mismatch");
+      throw new CorruptLogException(KIND, file, 52, "table base header checksum mismatch");
     }
     return h;
   }
@@ -133,7 +135,7 @@ final class TableBase implements AutoCloseable {
       int bodyCrc = h.getInt(48);
       long dataStart = HEADER + 8L * parts;
       if (indexPos + slots * 12 != size || indexPos < dataStart || Long.bitCount(slots) != 1) {
-        throw new CorruptLogException(file, 32, "table base index does not fit the file (index at " + indexPos
+        throw new CorruptLogException(KIND, file, 32, "table base index does not fit the file (index at " + indexPos
             + ", " + slots + " slots, file " + size + " bytes)");
       }
       ByteBuffer cutBuf = ByteBuffer.allocate(8 * parts);
@@ -167,7 +169,7 @@ final class TableBase implements AutoCloseable {
         crc.update(hashes.duplicate());
         crc.update(positions.duplicate());
         if ((int) crc.getValue() != bodyCrc) {
-          throw new CorruptLogException(file, dataStart, "table base body checksum mismatch");
+          throw new CorruptLogException(KIND, file, dataStart, "table base body checksum mismatch");
         }
         return new TableBase(file, Cut.of(cut), rows, pushTime, regions, hashes, positions, slots,
             new MappedFile(file, made));

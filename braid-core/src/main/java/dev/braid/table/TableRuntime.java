@@ -76,12 +76,21 @@ import org.slf4j.LoggerFactory;
  * ({@link #checkpoint}, written on a clean close) plus the writes after it, or, without a valid one
  * (after a crash), by replaying its writes from its cut; a push or a repush moves the cut and so
  * bounds that replay.
+ *
+ * <h2>A damaged Base</h2>
+ * When the current version's Base fails its checks at start (or is missing), the version gets no
+ * Delta and the table is refused ({@link dev.braid.UnavailableException} naming the file) instead
+ * of the engine failing to open: a pushed Base cannot be recomputed from the log. A full push or
+ * the activation of a backup replaces it; the damaged version is then {@code failed} and its file
+ * moved aside as {@code v<id>.base.corrupt}, which the clean-up at start leaves.
  */
 public final class TableRuntime implements Table, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(TableRuntime.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX_BAD_KEPT = 100;
+  /** What a damaged Base's file name gets when a new version replaces it (see {@link #swap}). */
+  static final String CORRUPT_SUFFIX = ".corrupt";
   /** How long {@link #close} waits for pushes in progress to end (see {@link #inFlight}). */
   static final long CLOSE_WAIT_SECONDS = 60;
 
@@ -306,15 +315,75 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     removeOrphans();
     if (current.baseFile != null) {
-      current.base = TableBase.open(dir.resolve(current.baseFile));
+      current.base = openBaseOrNoteDamage(current);
     }
-    current.delta = new Delta(current.base, current.cut);
-    restoreCheckpoint(current);
+    if (damaged == null) {
+      current.delta = new Delta(current.base, current.cut);
+      restoreCheckpoint(current);
+    }
     persist.run();
+    Cut end = writes.end();
     for (int p = 0; p < followers.length; p++) {
-      followers[p] = new Follower(p, current.delta.position.get(p));
-      followers[p].attached.add(current.delta);
+      // A damaged version has no Delta: the followers only keep pace with the log for the push or
+      // activation that replaces it (which replays from its own cut up to them).
+      followers[p] = new Follower(p, damaged == null ? current.delta.position.get(p) : end.offset(p));
+      if (damaged == null) {
+        followers[p].attached.add(current.delta);
+      }
       followers[p].start();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Damaged Base
+  // ---------------------------------------------------------------------------------------------
+
+  /** The current version whose Base could not be opened at start-up, until a push or activation replaces it. */
+  private volatile Version damaged;
+  /** What reads, writes, incremental pushes and repushes of the damaged table throw; null when it serves. */
+  private volatile dev.braid.UnavailableException damage;
+
+  /**
+   * Opens version {@code v}'s Base at start-up; when it fails its checks or is missing, notes the
+   * damage (logged, reported by {@link #damage()}) and returns null, so that only this table is
+   * refused instead of the engine failing to open or the table serving rows without its Base. A full
+   * push or the activation of a backup replaces the version (see {@link #swap}).
+   */
+  private TableBase openBaseOrNoteDamage(Version v) throws IOException {
+    Path file = dir.resolve(v.baseFile);
+    String why;
+    try {
+      return TableBase.open(file);
+    } catch (dev.braid.log.CorruptLogException e) {
+      why = e.getMessage();
+    } catch (java.nio.file.NoSuchFileException e) {
+      why = TableBase.KIND + " " + file + " is missing";
+    }
+    StringBuilder repair = new StringBuilder("push the whole table again (a full push: `braid push ")
+        .append(spec.name()).append(" FILE`, POST /v1/tables/").append(spec.name()).append("/pushes)");
+    for (int i = versions.size() - 1; i >= 0; i--) {
+      Version b = versions.get(i);
+      if (b.state == VersionState.BACKUP) {
+        repair.append(" or roll back to backup version ").append(b.id).append(" (`braid activate ").append(spec.name())
+            .append(' ').append(b.id).append(" --table`; the writes since its cut are replayed)");
+        break;
+      }
+    }
+    damage = new dev.braid.UnavailableException("table", spec.name(), file, why, repair.toString());
+    damaged = v;
+    LOG.error("table '{}' is refused: {}; {}", spec.name(), why, repair);
+    return null;
+  }
+
+  /** Why the table is refused (its current version's Base is damaged), or null when it serves. */
+  public dev.braid.UnavailableException damage() {
+    return damage;
+  }
+
+  private void requireUndamaged() {
+    dev.braid.UnavailableException e = damage;
+    if (e != null) {
+      throw e;
     }
   }
 
@@ -350,6 +419,9 @@ public final class TableRuntime implements Table, AutoCloseable {
    * reason instead of hanging.
    */
   public void awaitCaughtUp(long stall, TimeUnit unit) throws InterruptedException {
+    if (current.delta == null) {
+      return; // damaged: nothing serves, so nothing to catch up (see openBaseOrNoteDamage)
+    }
     long stallNanos = unit.toNanos(stall);
     Cut end = writes.end();
     for (int p = 0; p < followers.length; p++) {
@@ -401,7 +473,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
-        if (!keep.contains(f.getFileName().toString())) {
+        String name = f.getFileName().toString();
+        if (!keep.contains(name) && !name.endsWith(CORRUPT_SUFFIX)) { // a damaged Base moved aside stays
           Files.delete(f);
           LOG.info("table '{}': removed orphaned file {} (left by an interrupted or failed push, or a retired version)",
               spec.name(), f);
@@ -719,6 +792,7 @@ public final class TableRuntime implements Table, AutoCloseable {
   @Override
   public TableRow get(String key) {
     requireOpen();
+    requireUndamaged();
     while (true) {
       Version v = current;
       Delta d = v.delta;
@@ -923,6 +997,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   private WriteResult append(String key, Bytes value, Long timestamp) {
     requireOpen();
+    requireUndamaged(); // a write would go to no Delta now, and to whichever version replaces this one later
     long now = System.currentTimeMillis();
     long ts = timestamp == null ? now : timestamp;
     byte[] kb = key.getBytes(StandardCharsets.UTF_8);
@@ -971,6 +1046,9 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public PushReport push(InputStream in, PushOptions o) {
+    if (o.incremental()) {
+      requireUndamaged(); // its rows are writes (a full push is a way out of the damage)
+    }
     return inFlight(() -> o.incremental() ? incrementalPush(in, o) : fullPush(in, o));
   }
 
@@ -1176,6 +1254,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   private void swap(Version v) {
     List<String> delete = new ArrayList<>();
+    String moveAside = null;
     synchronized (this) {
       Version old = current;
       if (old == v) {
@@ -1186,7 +1265,16 @@ public final class TableRuntime implements Table, AutoCloseable {
       if (building == v) {
         building = null;
       }
-      old.state = VersionState.BACKUP;
+      if (old == damaged) {
+        old.state = VersionState.FAILED;
+        old.failure = damage.reason() + "; moved aside to " + old.baseFile + CORRUPT_SUFFIX + " and replaced by "
+            + "version " + v.id + (v.pushId == null ? "" : " (push " + v.pushId + ")");
+        moveAside = old.baseFile;
+        damaged = null;
+        damage = null;
+      } else {
+        old.state = VersionState.BACKUP;
+      }
       Delta od = old.delta;
       old.delta = null;
       for (Follower f : followers) {
@@ -1213,6 +1301,19 @@ public final class TableRuntime implements Table, AutoCloseable {
         LOG.warn("table '{}': cannot delete retired Base {}: {}", spec.name(), f, e.toString());
       }
     }
+    if (moveAside != null) { // kept for inspection; a restart's clean-up leaves it
+      Path file = dir.resolve(moveAside);
+      Path aside = dir.resolve(moveAside + CORRUPT_SUFFIX);
+      try {
+        if (Files.exists(file)) {
+          Files.move(file, aside, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+          LOG.warn("table '{}': moved the damaged Base {} aside to {}", spec.name(), file, aside);
+        }
+      } catch (IOException e) {
+        LOG.warn("table '{}': cannot move the damaged Base {} aside (a restart removes it): {}", spec.name(), file,
+            e.toString());
+      }
+    }
     LOG.info("table '{}': version {} (push {}) is current", spec.name(), v.id, v.pushId);
   }
 
@@ -1225,6 +1326,7 @@ public final class TableRuntime implements Table, AutoCloseable {
    */
   @Override
   public PushReport repush(boolean waitForSwap) {
+    requireUndamaged(); // it would copy the damaged version's rows
     return inFlight(() -> repushEntered(waitForSwap));
   }
 
@@ -1500,7 +1602,12 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     try {
       if (v.base == null && v.baseFile != null) {
-        v.base = TableBase.open(dir.resolve(v.baseFile));
+        try {
+          v.base = TableBase.open(dir.resolve(v.baseFile));
+        } catch (dev.braid.log.CorruptLogException e) {
+          throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' cannot be "
+              + "activated: " + e.getMessage() + "; push the whole table again instead", e);
+        }
       }
       replayAndSwap(v);
       return v.id;

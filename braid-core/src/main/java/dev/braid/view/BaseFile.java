@@ -56,6 +56,8 @@ import java.util.zip.CRC32C;
 final class BaseFile implements AutoCloseable {
 
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'B', 'A', 'S'};
+  /** The kind of file that a {@link CorruptLogException} of a damaged Base names. */
+  static final String KIND = "view Base";
   static final int VERSION = 1;
   static final int HEADER_LENGTH = 64;
   private static final int HEADER_CRC_OFFSET = 52;
@@ -758,10 +760,10 @@ final class BaseFile implements AutoCloseable {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
       if (size < HEADER_LENGTH) {
-        throw new CorruptLogException(file, 0, "base file is shorter than its header");
+        throw new CorruptLogException(KIND, file, 0, "base file is shorter than its header");
       }
       if (size > Integer.MAX_VALUE) {
-        throw new CorruptLogException(file, 0, "base file is larger than 2 GiB");
+        throw new CorruptLogException(KIND, file, 0, "base file is larger than 2 GiB");
       }
       MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
       MappedFile mapped = new MappedFile(file, List.of(map));
@@ -781,17 +783,17 @@ final class BaseFile implements AutoCloseable {
     byte[] magic = new byte[8];
     map.get(0, magic);
     if (!Arrays.equals(magic, MAGIC)) {
-      throw new CorruptLogException(file, 0, "not a Braid base file (bad magic)");
+      throw new CorruptLogException(KIND, file, 0, "not a Braid base file (bad magic)");
     }
     CRC32C hc = new CRC32C();
     ByteBuffer hb = map.duplicate();
     hb.position(0).limit(HEADER_CRC_OFFSET);
     hc.update(hb);
     if ((int) hc.getValue() != map.getInt(HEADER_CRC_OFFSET)) {
-      throw new CorruptLogException(file, 0, "base header fails its CRC");
+      throw new CorruptLogException(KIND, file, 0, "base header fails its CRC");
     }
     if (map.getInt(8) != VERSION) {
-      throw new CorruptLogException(file, 8, "unsupported base format version " + map.getInt(8));
+      throw new CorruptLogException(KIND, file, 8, "unsupported base format version " + map.getInt(8));
     }
     if (written == null) {
       CRC32C bc = new CRC32C();
@@ -799,12 +801,12 @@ final class BaseFile implements AutoCloseable {
       body.position(HEADER_LENGTH).limit((int) size);
       bc.update(body);
       if ((int) bc.getValue() != map.getInt(48)) {
-        throw new CorruptLogException(file, HEADER_LENGTH, "base body fails its CRC; rebuild it from the log with "
-            + "a batch cycle");
+        throw new CorruptLogException(KIND, file, HEADER_LENGTH, "base body fails its CRC; rebuild it from the "
+            + "log with a batch cycle");
       }
     } else if (written.bodyCrc() != map.getInt(48) || written.keys() != map.getLong(16)
         || written.groups() != map.getLong(24)) {
-      throw new CorruptLogException(file, 16, "base file is not the one just written (its counts or body CRC "
+      throw new CorruptLogException(KIND, file, 16, "base file is not the one just written (its counts or body CRC "
           + "differ from the writer's)");
     }
     int partitions = map.getInt(12);
@@ -815,7 +817,7 @@ final class BaseFile implements AutoCloseable {
     long tablePos = map.getLong(32);
     int slots = map.getInt(40);
     if (Integer.bitCount(slots) != 1 || tablePos + (long) slots * 8 != size) {
-      throw new CorruptLogException(file, 32, "base index does not fit the file");
+      throw new CorruptLogException(KIND, file, 32, "base index does not fit the file");
     }
     return new BaseFile(file, Cut.of(offsets), map.getLong(16), map.getLong(24), map, mapped, (int) tablePos,
         slots);
@@ -935,7 +937,7 @@ final class BaseFile implements AutoCloseable {
       }
       int len = m.getInt(pos);
       if (len < 0 || pos + 8L + len > tablePosition) {
-        throw new CorruptLogException(file, pos, "impossible key length " + len);
+        throw new CorruptLogException(KIND, file, pos, "impossible key length " + len);
       }
       startKey(len);
       m.get(pos + 4, key, 0, len);
@@ -958,7 +960,7 @@ final class BaseFile implements AutoCloseable {
       long w = m.getLong(pos);
       int len = m.getInt(pos + 8);
       if (len < 0 || pos + 12L + len > tablePosition) {
-        throw new CorruptLogException(file, pos, "impossible state length " + len);
+        throw new CorruptLogException(KIND, file, pos, "impossible state length " + len);
       }
       if (w <= window && window != Long.MIN_VALUE) {
         throw new IllegalStateException("base file " + file + " has windows out of order at byte " + pos);

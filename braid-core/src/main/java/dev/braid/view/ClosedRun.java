@@ -158,8 +158,8 @@ final class ClosedRun {
     try {
       base = BaseFile.open(file);
     } catch (dev.braid.log.CorruptLogException e) { // a Base's repair hint does not apply to a run
-      throw new dev.braid.log.CorruptLogException(file, e.position(),
-          e.what().replace("; rebuild it from the log with a batch cycle", "") + " (a closed-window run)");
+      throw new dev.braid.log.CorruptLogException("closed-window run", file, e.position(),
+          e.what().replace("; rebuild it from the log with a batch cycle", ""));
     }
     long max = Long.MIN_VALUE;
     long minKey = Long.MAX_VALUE;

@@ -149,14 +149,21 @@ public final class Engine implements Braid {
       LogStream ls = logStream(s.name(), s.partitions(), s.durability());
       LogStream dead = logStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX, 1, s.durability());
       Ingestor ingestor = new Ingestor(s, ls, dead, options.clock());
-      long t0 = System.nanoTime();
-      long ids = ingestor.rebuildDedupIndex();
-      LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
-          Durations.format(s.dedupWindow()), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
-      ingestors.put(s.name(), ingestor);
       LateLog lateLog = new LateLog(logStream(s.name() + LateLog.SUFFIX, 1, s.durability()), s.partitions(),
           options.clock());
-      lateLog.recover();
+      try {
+        // Both read the stream's logs back; opening the log checked only each sealed segment's tail.
+        long t0 = System.nanoTime();
+        long ids = ingestor.rebuildDedupIndex();
+        LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
+            Durations.format(s.dedupWindow()), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+        lateLog.recover();
+      } catch (dev.braid.log.CorruptLogException e) {
+        LOG.error("stream '{}' is refused: {}; restore the file from a backup and restart", s.name(), e.getMessage());
+        refuse(s, e);
+        continue;
+      }
+      ingestors.put(s.name(), ingestor);
       SpeedLayer speed = new SpeedLayer(ls, s.maxOutOfOrder().toMillis(), s.idleAfter().toMillis(), options.clock(),
           lateLog);
       speedLayers.put(s.name(), speed);
@@ -178,7 +185,14 @@ public final class Engine implements Braid {
       programs.put(v.name(), program);
       ViewRuntime rt = new ViewRuntime(v, ls, speedLayers.get(v.from()), dataDir.resolve("views").resolve(v.name()),
           this::persistCatalog, options, program);
-      rt.restore(recorded.get(v.name()), program, doc -> compileRecorded(v, doc));
+      try {
+        rt.restore(recorded.get(v.name()), program, doc -> compileRecorded(v, doc));
+      } catch (dev.braid.log.CorruptLogException e) { // its replay read a damaged segment
+        rt.close();
+        rt.unmapFiles();
+        refuseAttached(spec.stream(v.from()), e);
+        continue;
+      }
       views.put(v.name(), rt);
     }
     removeOrphans(recorded.keySet());
@@ -205,11 +219,16 @@ public final class Engine implements Braid {
           TimeUnit.MILLISECONDS);
     }
     // Serve nothing older than the log as it is now: wait for every Delta to catch up.
-    for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {
+    for (Map.Entry<String, SpeedLayer> e : List.copyOf(speedLayers.entrySet())) {
       Cut end = log.stream(e.getKey()).end();
       long t0 = System.nanoTime();
-      if (!e.getValue().awaitPosition(end, 1, TimeUnit.HOURS)) {
-        throw new IllegalStateException("the speed layer of stream '" + e.getKey() + "' did not catch up in an hour");
+      try {
+        if (!e.getValue().awaitPosition(end, 1, TimeUnit.HOURS)) {
+          throw new IllegalStateException("the speed layer of stream '" + e.getKey() + "' did not catch up in an hour");
+        }
+      } catch (dev.braid.log.CorruptLogException damage) { // the replay after a checkpoint read a damaged segment
+        refuseAttached(spec.stream(e.getKey()), damage);
+        continue;
       }
       long caughtUp = System.nanoTime();
       long ms = TimeUnit.NANOSECONDS.toMillis(caughtUp - t0);
@@ -248,9 +267,8 @@ public final class Engine implements Braid {
   // ---------------------------------------------------------------------------------------------
 
   /**
-   * Refuses every stream of the spec whose log (or dead-letter log) has a damaged sealed segment:
-   * the stream takes no events and its views serve nothing, while the other streams and views work.
-   * Their data is never skipped: the operator restores the segment file from a backup.
+   * Refuses every stream of the spec whose log (or dead-letter or late log) has a damaged sealed
+   * segment that opening the log found (see {@link #refuse}).
    */
   private void refuseCorruptStreams() {
     Map<String, dev.braid.log.CorruptLogException> corrupt = log.corruptStreams();
@@ -259,10 +277,49 @@ public final class Engine implements Braid {
       if (e == null) {
         e = corrupt.get(s.name() + Ingestor.DEAD_LETTER_SUFFIX);
       }
+      if (e == null) {
+        e = corrupt.get(s.name() + LateLog.SUFFIX);
+      }
       if (e != null) {
-        refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(),
-            "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
-                + " from a backup and start it again (see README, \"When the disk is full or a file is corrupt\")"));
+        refuse(s, e);
+      }
+    }
+  }
+
+  /**
+   * Refuses stream {@code s}, one of whose log files is damaged ({@code e}: found when the log opened
+   * or when the start-up read it back): the stream takes no events and its views serve nothing, while
+   * the other streams and views work. Its data is never skipped: the operator restores the segment
+   * file from a backup.
+   */
+  private void refuse(StreamSpec s, dev.braid.log.CorruptLogException e) {
+    refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(),
+        "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
+            + " from a backup and start it again (see README, \"When the disk is full or a file is corrupt\")"));
+  }
+
+  /**
+   * Refuses stream {@code s} whose damage ({@code e}) its views' start-up replay found, after its
+   * speed layer started and views attached: stops those, then refuses the stream and every view on
+   * it as {@link #refuse} does.
+   */
+  private void refuseAttached(StreamSpec s, dev.braid.log.CorruptLogException e) {
+    LOG.error("stream '{}' is refused: {}; restore the file from a backup and restart", s.name(), e.getMessage());
+    refuse(s, e);
+    ingestors.remove(s.name());
+    SpeedLayer speed = speedLayers.remove(s.name());
+    if (speed != null) {
+      speed.close();
+    }
+    for (ViewSpec v : spec.views().values()) {
+      if (v.from().equals(s.name())) {
+        ViewRuntime rt = views.remove(v.name());
+        programs.remove(v.name());
+        if (rt != null) {
+          rt.close();
+          rt.unmapFiles();
+        }
+        refused.put(v.name(), refusal("view", v.name(), refused.get(s.name())));
       }
     }
   }
@@ -300,8 +357,11 @@ public final class Engine implements Braid {
       }
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
+      dev.braid.UnavailableException damage = t.damage();
       String f = t.failure();
-      if (f != null) {
+      if (damage != null) {
+        unavailable.put(t.name(), damage.getMessage());
+      } else if (f != null) {
         unavailable.put(t.name(), f + "; restart the server");
       }
     }
@@ -778,7 +838,11 @@ public final class Engine implements Braid {
     return log;
   }
 
-  /** Waits until every view's Delta has folded the log up to its current end (for tests and tools). */
+  /**
+   * Waits until every view's Delta has folded the log up to its current end (for tests and tools).
+   *
+   * @throws dev.braid.log.CorruptLogException when a speed layer stopped at damaged log data
+   */
   public boolean awaitCaughtUp(long timeout, TimeUnit unit) throws InterruptedException {
     long deadline = System.nanoTime() + unit.toNanos(timeout);
     for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {
@@ -834,6 +898,8 @@ public final class Engine implements Braid {
         awaitCaughtUp(CLOSE_CATCH_UP_SECONDS, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      } catch (dev.braid.log.CorruptLogException e) { // the checkpoints stand where the speed layers stopped
+        LOG.error("a speed layer cannot fold the log's tail before the final checkpoint: {}", e.getMessage());
       }
     }
     for (SpeedLayer s : speedLayers.values()) {

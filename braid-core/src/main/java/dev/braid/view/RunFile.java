@@ -479,7 +479,7 @@ record RunFile(Path path, long keys, long groups, long bytes) {
     }
 
     private CorruptLogException corrupt(String what) {
-      return new CorruptLogException(run.path(), bufferStart + pos, what);
+      return new CorruptLogException("sorted run", run.path(), bufferStart + pos, what);
     }
 
     @Override

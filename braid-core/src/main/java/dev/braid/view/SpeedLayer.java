@@ -221,12 +221,19 @@ final class SpeedLayer implements AutoCloseable {
    * every 1 % of the time waited so far, from 1 to {@value #MAX_POLL_MILLIS} ms: a start-up replay
    * of a second or more then wakes the waiting thread a few hundred times instead of a thousand
    * times a second (each wake-up took a vCPU from the replay), and returns at most 1 % late.
+   *
+   * @throws dev.braid.log.CorruptLogException when a partition thread stopped short of
+   *     {@code target} at damaged log data, which no wait gets past
    */
   boolean awaitPosition(Cut target, long timeout, TimeUnit unit) throws InterruptedException {
     long start = System.nanoTime();
     long deadline = start + unit.toNanos(timeout);
     for (int p = 0; p < workers.length; p++) {
       while (workers[p].position.get() < target.offset(p) || workers[p].hasPendingCommands()) {
+        dev.braid.log.CorruptLogException damage = workers[p].damage;
+        if (damage != null) {
+          throw damage;
+        }
         long now = System.nanoTime();
         if (now > deadline) {
           return false;
@@ -297,6 +304,8 @@ final class SpeedLayer implements AutoCloseable {
     volatile long maxEventTime = Long.MIN_VALUE;
     /** When this thread last read an event (engine clock); its start before the first. */
     volatile long lastEventAt = clock.getAsLong();
+    /** The damaged log data this thread's last read met (it retries), else null. */
+    volatile dev.braid.log.CorruptLogException damage;
     private final List<LateLog.Pending> late = new ArrayList<>();
 
     Worker(int partition) {
@@ -386,11 +395,17 @@ final class SpeedLayer implements AutoCloseable {
             reader.awaitData(IDLE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
           }
           position.set(reader.position());
+          if (damage != null) {
+            damage = null; // read past it: the file was fine after all (a read error, not damage)
+          }
         } catch (InterruptedException e) {
           if (!running) {
             break;
           }
         } catch (RuntimeException e) {
+          if (e instanceof dev.braid.log.CorruptLogException c) {
+            damage = c;
+          }
           // A failing log read is not per-event: report it and retry after a pause rather than dying.
           LOG.error("speed layer of stream '{}' partition {} failed; retrying in 1 s", stream.name(), partition, e);
           try {

@@ -136,10 +136,11 @@ public final class VersionCatalog {
     try {
       root = JSON.readTree(file.toFile());
     } catch (IOException e) {
-      throw new CorruptLogException(file, jsonOffset(e), "version catalog is not valid JSON: " + jsonProblem(e));
+      throw new CorruptLogException("catalog", file, jsonOffset(e), "version catalog is not valid JSON: "
+          + jsonProblem(e));
     }
     if (root == null || root.path("format").asInt() != 1) {
-      throw new CorruptLogException(file, 0, "version catalog has an unknown format");
+      throw new CorruptLogException("catalog", file, 0, "version catalog has an unknown format");
     }
     root.path(section).fields().forEachRemaining(e -> {
       List<Entry> versions = new ArrayList<>();
@@ -183,7 +184,8 @@ public final class VersionCatalog {
     try {
       return VersionState.valueOf(text.toUpperCase(java.util.Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new CorruptLogException(file, 0, String.format("version catalog: %s.%s has a version in state '%s'; "
+      throw new CorruptLogException("catalog", file, 0, String.format(
+          "version catalog: %s.%s has a version in state '%s'; "
           + "expected one of %s", section, name, text,
           java.util.Arrays.stream(VersionState.values()).map(s -> s.name().toLowerCase(java.util.Locale.ROOT)).toList()));
     }

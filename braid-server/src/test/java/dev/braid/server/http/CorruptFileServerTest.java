@@ -19,10 +19,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Damaged files between two runs of a real server: a Base file or a sealed log segment with a
- * flipped byte. Only the affected views are refused (503 naming the file and what to do), the others
- * serve, and {@code repair} rebuilds a damaged Base from the log so the view answers exactly as
- * before.
+ * Damaged files between two runs of a real server: a view's or a table's Base file or a sealed log
+ * segment with a flipped byte. Only the affected views, streams or tables are refused (503 naming
+ * the file and what to do), the others serve; {@code repair} rebuilds a damaged view Base from the
+ * log so the view answers exactly as before, and a full push replaces a damaged table Base.
  */
 class CorruptFileServerTest {
 
@@ -51,6 +51,10 @@ class CorruptFileServerTest {
           from: visits
           group_by: page
           aggregate: {n: count}
+      tables:
+        profiles:
+          key: uid
+          fields: {uid: string, tier: string}
       """;
 
   @TempDir
@@ -180,5 +184,55 @@ class CorruptFileServerTest {
     JsonNode status = json(braid.get("/v1/status"));
     assertThat(status.path("unavailable").path("sales").asText()).contains(sealed.toString());
     assertThat(status.path("unavailable").path("revenue").asText()).contains("its stream 'sales' is refused");
+  }
+
+  /** {@code n} rows {@code k0, k1, ...} of tier {@code tier}, as JSON lines. */
+  private static String profiles(int n, String tier) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      sb.append("{\"uid\":\"k").append(i).append("\",\"tier\":\"").append(tier).append("\"}\n");
+    }
+    return sb.toString();
+  }
+
+  @Test
+  void shouldRefuseOnlyATableWithACorruptBaseUntilAFullPushReplacesIt() throws Exception {
+    braid = new FaultHarness(SPEC, dir).start();
+    assertThat(braid.push("profiles", profiles(300, "one")).statusCode()).isEqualTo(200);
+    var current = braid.push("profiles", profiles(300, "two"));
+    assertThat(current.statusCode()).as(current.body()).isEqualTo(200);
+    long version = json(current).path("version").asLong();
+    ingest(30);
+    awaitCount("hits", "x1", 10);
+    braid.close();
+    Path base = dir.resolve("tables").resolve("profiles").resolve("v" + version + ".base");
+    flipByte(base, Files.size(base) / 2);
+
+    braid.start();
+
+    assertProblem(braid.get("/v1/tables/profiles/rows/k1"), 503, "corrupt table Base " + base);
+    assertProblem(braid.get("/v1/tables/profiles/rows/k1"), 503, "braid push profiles FILE");
+    assertProblem(braid.get("/v1/tables/profiles/rows/k1"), 503, "braid activate profiles " + (version - 1)
+        + " --table");
+    assertThat(json(braid.get("/v1/tables/profiles/rows/k1")).path("type").asText())
+        .isEqualTo("/problems/table-unavailable");
+    assertProblem(braid.put("/v1/tables/profiles/rows/k1", "{\"uid\":\"k1\",\"tier\":\"x\"}"), 503,
+        base.toString());
+    assertThat(braid.values("hits", "x1").path("n").asLong()).as("the views serve").isEqualTo(10);
+    JsonNode health = json(braid.get("/health"));
+    assertThat(health.path("status").asText()).isEqualTo("degraded");
+    assertThat(health.path("unavailable").path("profiles").asText()).contains(base.toString());
+    assertThat(braid.post("/v1/streams/visits/events", "[{\"page\":\"x1\",\"ts\":1}]").statusCode())
+        .as("ingest goes on").isEqualTo(200);
+
+    var pushed = braid.push("profiles", profiles(300, "three"));
+
+    assertThat(pushed.statusCode()).as(pushed.body()).isEqualTo(200);
+    JsonNode row = json(braid.get("/v1/tables/profiles/rows/k1"));
+    assertThat(row.path("values").path("tier").asText()).isEqualTo("three");
+    assertThat(json(braid.get("/health")).path("status").asText()).isEqualTo("ok");
+    JsonNode versions = json(braid.get("/v1/tables/profiles/versions")).path("versions");
+    assertThat(versions.get(versions.size() - 2).path("state").asText()).as("the damaged version").isEqualTo("failed");
+    assertThat(Files.exists(base.resolveSibling(base.getFileName() + ".corrupt"))).as("moved aside").isTrue();
   }
 }

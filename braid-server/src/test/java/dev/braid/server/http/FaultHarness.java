@@ -44,9 +44,22 @@ final class FaultHarness implements AutoCloseable {
     return send("GET", path, null);
   }
 
+  HttpResponse<String> put(String path, String body) throws Exception {
+    return send("PUT", path, body);
+  }
+
+  /** A full push of {@code jsonLines} into {@code table}, answered once it is current (or failed). */
+  HttpResponse<String> push(String table, String jsonLines) throws Exception {
+    return send("POST", "/v1/tables/" + table + "/pushes", "application/x-ndjson", jsonLines);
+  }
+
   private HttpResponse<String> send(String method, String path, String body) throws Exception {
+    return send(method, path, "application/json", body);
+  }
+
+  private HttpResponse<String> send(String method, String path, String contentType, String body) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + path)).timeout(Duration.ofSeconds(60))
-        .header("Content-Type", "application/json");
+        .header("Content-Type", contentType);
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
         : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
