@@ -283,13 +283,37 @@ public final class TableRuntime implements Table, AutoCloseable {
     return t;
   }
 
+  /**
+   * The cut of version {@code id} as the real-time writes log holds it now: {@code cut}, or lowered
+   * to the log's end where a power loss under durability {@code os} or {@code interval} took the
+   * log's tail after the version was pushed. A version's Base is the table at its cut (a push
+   * replaces every row, so the writes before its cut are in it or superseded), so the lost writes
+   * are not needed; but new writes get the lost offsets again, and a Delta that started at the
+   * recorded cut would skip them. The lowered cut is stored with the catalog.
+   */
+  private Cut withinLog(long id, Cut cut) {
+    Cut end = writes.end();
+    long[] o = cut.toArray();
+    boolean lowered = false;
+    for (int p = 0; p < o.length && p < end.partitions(); p++) {
+      if (o[p] > end.offset(p)) {
+        LOG.warn("table '{}': version {} was pushed at offset {} of its writes log's partition {}, which now ends at "
+            + "offset {} (its tail was lost, as a crash under durability os or interval can); its writes follow from "
+            + "there", spec.name(), id, o[p], p, end.offset(p));
+        o[p] = end.offset(p);
+        lowered = true;
+      }
+    }
+    return lowered ? Cut.of(o) : cut;
+  }
+
   private void restore(VersionCatalog.ViewEntry recorded) throws IOException {
     if (recorded != null) {
       next = recorded.next();
       for (VersionCatalog.Entry e : recorded.versions()) {
         JsonNode doc = e.document() == null ? JSON.nullNode() : JSON.readTree(e.document());
         String pushId = doc.path("pushId").asText(null);
-        Version v = new Version(e.id(), e.state(), e.cut(), pushId, e.base(), e.createdAt());
+        Version v = new Version(e.id(), e.state(), withinLog(e.id(), e.cut()), pushId, e.base(), e.createdAt());
         v.failure = e.failure();
         if (v.state == VersionState.BUILDING) {
           v.state = VersionState.FAILED;
