@@ -289,7 +289,8 @@ public final class TableRuntime implements Table, AutoCloseable {
    * log's tail after the version was pushed. A version's Base is the table at its cut (a push
    * replaces every row, so the writes before its cut are in it or superseded), so the lost writes
    * are not needed; but new writes get the lost offsets again, and a Delta that started at the
-   * recorded cut would skip them. The lowered cut is stored with the catalog.
+   * recorded cut would skip them. The lowered cut is stored with the catalog once every table has
+   * opened (so that a later start, with new writes past it, does not lower it again from there).
    */
   private Cut withinLog(long id, Cut cut) {
     Cut end = writes.end();
@@ -313,7 +314,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       for (VersionCatalog.Entry e : recorded.versions()) {
         JsonNode doc = e.document() == null ? JSON.nullNode() : JSON.readTree(e.document());
         String pushId = doc.path("pushId").asText(null);
-        Version v = new Version(e.id(), e.state(), withinLog(e.id(), e.cut()), pushId, e.base(), e.createdAt());
+        boolean canServe = e.state() == VersionState.CURRENT || e.state() == VersionState.BACKUP;
+        Version v = new Version(e.id(), e.state(), canServe ? withinLog(e.id(), e.cut()) : e.cut(), pushId, e.base(),
+            e.createdAt());
         v.failure = e.failure();
         if (v.state == VersionState.BUILDING) {
           v.state = VersionState.FAILED;

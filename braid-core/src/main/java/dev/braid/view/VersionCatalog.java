@@ -100,11 +100,13 @@ public final class VersionCatalog {
       Path dir = dataDir.resolve(section);
       if (Files.isDirectory(dir)) {
         try (var files = Files.walk(dir, 2)) {
-          files.filter(f -> Files.isRegularFile(f) && isVersionFile(f.getFileName().toString())).sorted()
-              .forEach(kept::add);
+          files.filter(f -> Files.isRegularFile(f) && isVersionFile(f.getFileName().toString())).forEach(kept::add);
         }
       }
     }
+    // a Base first: what a missing catalog puts at stake (a checkpoint or run can be rebuilt)
+    kept.sort(java.util.Comparator.comparing((Path f) -> !f.getFileName().toString().endsWith(".base"))
+        .thenComparing(Path::toString));
     if (!kept.isEmpty()) {
       throw new IllegalStateException(String.format("the version catalog %s is missing, but %s holds %d file%s of "
           + "the versions it would name (%s%s); restore %s from a backup, or, to start every view and table afresh "

@@ -85,6 +85,7 @@ class EngineStartChecksTest {
     assertThatThrownBy(() -> Braid.open(dir, spec()))
         .hasMessageContaining("catalog")
         .hasMessageContaining("is missing")
+        .hasMessageContaining("(views/per_user/v2.base, ...)")
         .hasMessageContaining("restore catalog.json from a backup");
     assertThat(base).as("the Base is not swept as an orphan").exists();
   }
