@@ -173,11 +173,10 @@ public final class EventEncoder {
         }
         continue;
       }
-      Object c = coerce(f.type(), v);
       long unit = schema.timeUnitMillis();
-      if (c instanceof Rejected r) { // with time_unit: s, numbers in timestamp fields are epoch seconds
-        return "field '" + f.name() + "': " + (unit != 1 && f.type() == FieldType.TIMESTAMP
-            ? r.what.replace("epoch millis", "epoch seconds") : r.what);
+      Object c = coerce(f.type(), v, unit == 1 ? "epoch millis" : "epoch seconds");
+      if (c instanceof Rejected r) {
+        return "field '" + f.name() + "': " + r.what;
       }
       if (unit != 1 && (f.type() == FieldType.TIMESTAMP && v instanceof Number || f == schema.time()
           && f.type() == FieldType.LONG)) {
@@ -241,8 +240,12 @@ public final class EventEncoder {
     return null;
   }
 
-  /** Coerces a Java value to the field type's canonical Java value, or returns a {@link Rejected}. */
-  static Object coerce(FieldType type, Object v) {
+  /**
+   * Coerces a Java value to the field type's canonical Java value, or returns a {@link Rejected};
+   * {@code epochNumbers} names what a number in a timestamp field is ({@code epoch millis}, or
+   * {@code epoch seconds} with {@code time_unit: s}), for the rejection's advice.
+   */
+  static Object coerce(FieldType type, Object v, String epochNumbers) {
     switch (type) {
       case STRING:
         return v instanceof String ? v : new Rejected("expected string, got " + describe(v));
@@ -266,12 +269,12 @@ public final class EventEncoder {
         return toLong(v, "long");
       case TIMESTAMP: {
         if (v instanceof String s) {
-          return parseTimestamp(s);
+          return parseTimestamp(s, epochNumbers);
         }
         if (v instanceof Instant i) {
           return toEpochMilli(i, v);
         }
-        return toLong(v, "timestamp (epoch millis or ISO-8601 text)");
+        return toLong(v, "timestamp (" + epochNumbers + " or ISO-8601 text)");
       }
       default:
         throw new IllegalStateException("unhandled type " + type);
@@ -315,8 +318,11 @@ public final class EventEncoder {
     }
   }
 
-  /** Parses ISO-8601 text with an offset into epoch millis, or returns a {@link Rejected}. */
-  static Object parseTimestamp(String s) {
+  /**
+   * Parses ISO-8601 text with an offset into epoch millis, or returns a {@link Rejected} that advises
+   * {@code epochNumbers} (see {@link #coerce}) or ISO-8601.
+   */
+  static Object parseTimestamp(String s, String epochNumbers) {
     try {
       return toEpochMilli(Instant.parse(s), s);
     } catch (DateTimeParseException e) {
@@ -324,7 +330,7 @@ public final class EventEncoder {
         return toEpochMilli(OffsetDateTime.parse(s).toInstant(), s);
       } catch (DateTimeParseException e2) {
         return new Rejected("'" + (s.length() > 40 ? s.substring(0, 40) + "..." : s)
-            + "' is not a timestamp: use epoch millis or ISO-8601 like 2026-11-22T10:15:30Z");
+            + "' is not a timestamp: use " + epochNumbers + " or ISO-8601 like 2026-11-22T10:15:30Z");
       }
     }
   }

@@ -109,6 +109,16 @@ public final class Cut {
     return new Cut(out);
   }
 
+  /** The partition-wise minimum of the two cuts. */
+  public Cut min(Cut other) {
+    requireSameShape(other);
+    long[] out = new long[offsets.length];
+    for (int p = 0; p < out.length; p++) {
+      out[p] = Math.min(offsets[p], other.offsets[p]);
+    }
+    return new Cut(out);
+  }
+
   private void requireSameShape(Cut other) {
     Objects.requireNonNull(other, "other");
     if (other.offsets.length != offsets.length) {

@@ -294,18 +294,13 @@ public final class TableRuntime implements Table, AutoCloseable {
    */
   private Cut withinLog(long id, Cut cut) {
     Cut end = writes.end();
-    long[] o = cut.toArray();
-    boolean lowered = false;
-    for (int p = 0; p < o.length && p < end.partitions(); p++) {
-      if (o[p] > end.offset(p)) {
-        LOG.warn("table '{}': version {} was pushed at offset {} of its writes log's partition {}, which now ends at "
-            + "offset {} (its tail was lost, as a crash under durability os or interval can); its writes follow from "
-            + "there", spec.name(), id, o[p], p, end.offset(p));
-        o[p] = end.offset(p);
-        lowered = true;
-      }
+    Cut within = cut.min(end);
+    if (within.equals(cut)) {
+      return cut;
     }
-    return lowered ? Cut.of(o) : cut;
+    LOG.warn("table '{}': version {} was pushed at {} of its writes log, which now ends at {} (its tail was lost, as "
+        + "a crash under durability os or interval can); its writes follow from {}", spec.name(), id, cut, end, within);
+    return within;
   }
 
   private void restore(VersionCatalog.ViewEntry recorded) throws IOException {
@@ -420,13 +415,15 @@ public final class TableRuntime implements Table, AutoCloseable {
    * counts: all 0). Bad rows recorded as {@code file:line: reason} text (catalogs written before they
    * were objects) are split back.
    */
+  private static final java.util.regex.Pattern OLD_BAD_ROW = java.util.regex.Pattern.compile("(?s)(.*?):(\\d+): (.*)");
+
   private PushReport reportFromCatalog(Version v, JsonNode doc) {
     List<PushReport.BadRow> bad = new ArrayList<>();
     for (JsonNode b : doc.path("bad")) {
       if (b.isObject()) {
         bad.add(new PushReport.BadRow(b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText()));
       } else {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?s)(.*?):(\\d+): (.*)").matcher(b.asText());
+        java.util.regex.Matcher m = OLD_BAD_ROW.matcher(b.asText());
         bad.add(m.matches() ? new PushReport.BadRow(m.group(1), Long.parseLong(m.group(2)), m.group(3))
             : new PushReport.BadRow("", 0, b.asText()));
       }

@@ -199,7 +199,7 @@ final class ViewRuntime {
             + "`braid reprocess {} --spec <file>` (or start the server with --reprocess-changed) to switch to it "
             + "(serving: {}; spec file: {})", name, cur.id, name, cur.definition, fileDefinition);
       }
-      cur.delta = cur == damaged ? new Delta(cur.program, within(cur.cut, stream.end()), 1 << 12) : restoreDelta(cur);
+      cur.delta = cur == damaged ? new Delta(cur.program, cur.cut.min(stream.end()), 1 << 12) : restoreDelta(cur);
       current = cur;
     }
     startupAttachNanos = System.nanoTime(); // the replay after the checkpoint (or the cut) starts now
@@ -1085,15 +1085,6 @@ final class ViewRuntime {
       }
     }
     return null;
-  }
-
-  /** {@code cut} with each partition's offset lowered to at most {@code end}'s. */
-  private static Cut within(Cut cut, Cut end) {
-    long[] o = cut.toArray();
-    for (int p = 0; p < o.length; p++) {
-      o[p] = Math.min(o[p], end.offset(p));
-    }
-    return Cut.of(o);
   }
 
   /** Why the view is refused, or null when it serves. */

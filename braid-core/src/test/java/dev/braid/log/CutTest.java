@@ -54,6 +54,12 @@ class CutTest {
       for (int p = 0; p < n; p++) {
         assertThat(max.offset(p)).as("seed %d", seed).isIn(a.offset(p), b.offset(p));
       }
+      Cut min = a.min(b);
+      assertThat(a.isAtOrAfter(min) && b.isAtOrAfter(min)).as("seed %d: %s min %s", seed, a, b).isTrue();
+      assertThat(b.min(a)).as("seed %d", seed).isEqualTo(min);
+      for (int p = 0; p < n; p++) {
+        assertThat(min.offset(p) + max.offset(p)).as("seed %d", seed).isEqualTo(a.offset(p) + b.offset(p));
+      }
       Cut.Order ab = a.compare(b);
       Cut.Order ba = b.compare(a);
       assertThat(ba).as("seed %d: %s vs %s", seed, a, b).isEqualTo(switch (ab) {
