@@ -4,22 +4,27 @@ import java.util.Map;
 
 /**
  * What Braid cannot do right now, for health checks and status: streams whose ingest is failing
- * (a full disk, an unwritable data directory; cleared by the next append that succeeds) and views
- * (or streams) refused because a file they depend on is damaged (cleared by a repair).
+ * (a full disk, an unwritable data directory; cleared by the next append that succeeds), views
+ * (or streams) refused because a file they depend on is damaged (cleared by a repair), and streams
+ * whose log was found damaged while running (cleared by the next batch cycle that reads it whole).
  *
  * @param ingest stream name to e.g. {@code failing: no space left on device at /data/log/... (No
  *     space left on device)}
  * @param unavailable view or stream name to why it is refused and how to repair it
+ * @param damaged stream name to the damaged log file a batch cycle or a replay met while the engine
+ *     ran: the stream still takes events and its views serve their current versions, but no new
+ *     version of them can be built, and the next start refuses the stream, until the file is restored
  */
-public record Faults(Map<String, String> ingest, Map<String, String> unavailable) {
+public record Faults(Map<String, String> ingest, Map<String, String> unavailable, Map<String, String> damaged) {
 
   public Faults {
     ingest = Map.copyOf(ingest);
     unavailable = Map.copyOf(unavailable);
+    damaged = Map.copyOf(damaged);
   }
 
   /** Whether nothing is failing. */
   public boolean none() {
-    return ingest.isEmpty() && unavailable.isEmpty();
+    return ingest.isEmpty() && unavailable.isEmpty() && damaged.isEmpty();
   }
 }

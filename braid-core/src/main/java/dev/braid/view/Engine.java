@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -368,7 +369,31 @@ public final class Engine implements Braid {
         unavailable.put(t.name(), f + "; restart the server");
       }
     }
-    return new dev.braid.Faults(ingestFaults, unavailable);
+    return new dev.braid.Faults(ingestFaults, unavailable, logDamage());
+  }
+
+  /**
+   * Streams whose log a view's batch cycle or replay found damaged while the engine ran, with the
+   * newest such finding, unless a batch cycle of any of their views read the log whole after it.
+   */
+  private Map<String, String> logDamage() {
+    Map<String, ViewRuntime> found = new LinkedHashMap<>();
+    Map<String, Long> readWhole = new HashMap<>();
+    for (ViewRuntime v : views.values()) {
+      String stream = v.spec.from();
+      readWhole.merge(stream, v.logReadWholeStamp(), Math::max);
+      ViewRuntime seen = found.get(stream);
+      if (v.logDamage() != null && (seen == null || v.logDamageStamp() > seen.logDamageStamp())) {
+        found.put(stream, v);
+      }
+    }
+    Map<String, String> damaged = new LinkedHashMap<>();
+    found.forEach((stream, v) -> {
+      if (!refused.containsKey(stream) && v.logDamageStamp() > readWhole.get(stream)) {
+        damaged.put(stream, v.logDamage());
+      }
+    });
+    return damaged;
   }
 
   @Override

@@ -4,6 +4,7 @@ import dev.braid.AsOf;
 import dev.braid.VersionInfo;
 import dev.braid.VersionState;
 import dev.braid.ViewResult;
+import dev.braid.log.CorruptLogException;
 import dev.braid.log.Cut;
 import dev.braid.log.LogStream;
 import dev.braid.log.MappedFile;
@@ -827,6 +828,7 @@ final class ViewRuntime {
       for (int p = 0; p < cut.partitions(); p++) {
         total += cut.offset(p) - stream.startOffset(p);
       }
+      long readStamp = LOG_READS.incrementAndGet();
       BatchLayer.Counters counters = BatchLayer.Counters.create();
       batchProgress = new BatchProgress(id, cut, counters.events(), counters.runsWritten(), total, System.nanoTime());
       long started = System.nanoTime();
@@ -853,14 +855,15 @@ final class ViewRuntime {
       } catch (IOException e) {
         batchProgress = null;
         closeIfOpen(base);
-        failVersion(id, cut, program, fileName, e.toString());
+        failVersion(id, cut, program, fileName, failureReason(e));
         throw new UncheckedIOException("batch cycle of view '" + name + "' failed writing its Base", e);
       } catch (RuntimeException e) {
         batchProgress = null;
         closeIfOpen(base);
-        failVersion(id, cut, program, fileName, e.toString());
+        failVersion(id, cut, program, fileName, failureReason(e));
         throw e;
       }
+      logReadWholeStamp = readStamp; // every segment before the cut read back whole, from after this stamp on
       swap(next);
       batchProgress = null;
       lastBatch = stats;
@@ -1029,6 +1032,13 @@ final class ViewRuntime {
   // ---------------------------------------------------------------------------------------------
 
   /** The current version whose Base could not be opened at start-up, until a repair replaces it; else null. */
+  /** See {@link #logDamage()}. */
+  private volatile String logDamage;
+  private volatile long logDamageStamp;
+  /** Orders the findings of log damage and the whole reads of a log, across the views of an engine. */
+  private static final AtomicLong LOG_READS = new AtomicLong();
+  private volatile long logReadWholeStamp;
+
   private volatile Version damaged;
   /** What was wrong with its Base (file, byte offset, check). */
   private volatile String damage;
@@ -1342,8 +1352,49 @@ final class ViewRuntime {
       }
       switchIn(v, rb);
     } catch (Throwable e) {
-      fail(v, rb, e instanceof ReplayFailure ? e.getMessage() : e.toString());
+      fail(v, rb, e instanceof ReplayFailure ? e.getMessage() : failureReason(e));
     }
+  }
+
+  /**
+   * What a failed build of a version says about why: the exception, or, when a damaged log file
+   * stopped it, that file, where and what (also kept as {@link #logDamage()}: the stream takes
+   * events and the current version serves, but no build can read past the damage).
+   */
+  private String failureReason(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof CorruptLogException d && d.kind().equals(CorruptLogException.LOG_FILE)) {
+        logDamageStamp = LOG_READS.incrementAndGet();
+        logDamage = "the log of stream '" + stream.name() + "' is damaged: " + d.getMessage() + "; events are still "
+            + "taken and views serve their current versions, but no batch cycle, reprocess or rollback of a view on "
+            + "it can read past the damage, and the next start refuses the stream: restore " + d.file()
+            + " from a backup";
+        return d.getMessage() + "; restore " + d.file() + " from a backup";
+      }
+    }
+    return e.toString();
+  }
+
+  /**
+   * Why builds of this view's versions cannot read its stream's log (a damaged segment that a batch
+   * cycle or a replay met while the engine ran), or null: the stream's damage, unless a batch cycle
+   * of this view or another on the stream has read the log whole since ({@link #logReadWholeStamp()}).
+   */
+  String logDamage() {
+    return logDamage;
+  }
+
+  /** When {@link #logDamage()} was found, as a stamp of {@code LOG_READS}; 0 if never. */
+  long logDamageStamp() {
+    return logDamageStamp;
+  }
+
+  /**
+   * When the newest batch cycle that read the stream's log up to its cut without damage started, as
+   * a stamp of {@code LOG_READS}; 0 if none did.
+   */
+  long logReadWholeStamp() {
+    return logReadWholeStamp;
   }
 
   /**

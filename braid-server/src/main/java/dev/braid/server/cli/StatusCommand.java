@@ -33,6 +33,7 @@ public final class StatusCommand implements Callable<Integer> {
     }
     out.printf("Braid at %s, up %d s, data in %s%n%n", client.url, r.path("uptimeSeconds").asLong(),
         r.path("dataDirectory").asText());
+    problems(r, out);
     Table s = new Table("stream", "partitions", "durability", "events", "events/s", "rejected/s", "dedup ids/keys",
         "end");
     for (JsonNode x : r.path("streams")) {
@@ -197,5 +198,25 @@ public final class StatusCommand implements Callable<Integer> {
       i = j + 1;
     }
     return b.toString();
+  }
+
+  /**
+   * What the server cannot do right now, first (the faults that make {@code /health} say
+   * {@code degraded}): failing ingest, refused streams, views and tables, and damaged logs.
+   */
+  private static void problems(JsonNode r, PrintWriter out) {
+    String[][] kinds = {{"ingest", "ingest failing"}, {"unavailable", "unavailable"}, {"damaged", "damaged log"}};
+    boolean any = false;
+    for (String[] kind : kinds) {
+      var names = r.path(kind[0]).fieldNames();
+      while (names.hasNext()) {
+        String name = names.next();
+        out.printf("%s %s: %s%n", kind[1], name, r.path(kind[0]).path(name).asText());
+        any = true;
+      }
+    }
+    if (any) {
+      out.println();
+    }
   }
 }

@@ -379,6 +379,12 @@ public final class BraidServer implements AutoCloseable {
           new Problem(422, "idempotency-key-reused", "Idempotency key reused", e.getMessage())));
       cfg.routes.exception(UnknownNameException.class,
           (e, ctx) -> problem(ctx, Problem.notFound("unknown-" + e.kind(), e.getMessage() + otherKindHint(e, ctx))));
+      cfg.routes.exception(dev.braid.log.CorruptLogException.class, (e, ctx) -> {
+        LOG.error("{} {} failed: {}", ctx.method(), ctx.path(), e.getMessage());
+        problem(ctx, new Problem(500, "damaged-file", "Damaged data file", ctx.method() + " " + ctx.path()
+            + " could not read a file of the data directory: " + e.getMessage() + "; restore " + e.file()
+            + " from a backup (what is already served keeps serving)"));
+      });
       cfg.routes.exception(Exception.class, (e, ctx) -> {
         LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
         String what = e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage()
@@ -867,6 +873,11 @@ public final class BraidServer implements AutoCloseable {
         if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
           throw new Problem(507, "insufficient-storage", "Insufficient storage", detail);
         }
+        if (t instanceof dev.braid.log.CorruptLogException d) {
+          throw new Problem(500, "damaged-file", "Damaged data file", "the " + what + " of view '" + view
+              + "' failed: " + d.getMessage() + "; restore " + d.file() + " from a backup, then run it again; the "
+              + "current version is unchanged and serves");
+        }
       }
       throw new Problem(500, "batch-failed", "Batch cycle failed", detail);
     }
@@ -1014,6 +1025,10 @@ public final class BraidServer implements AutoCloseable {
     if (!f.unavailable().isEmpty()) {
       ObjectNode u = o.putObject("unavailable");
       new java.util.TreeMap<>(f.unavailable()).forEach(u::put);
+    }
+    if (!f.damaged().isEmpty()) {
+      ObjectNode d = o.putObject("damaged");
+      new java.util.TreeMap<>(f.damaged()).forEach(d::put);
     }
   }
 

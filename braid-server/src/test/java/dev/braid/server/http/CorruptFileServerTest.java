@@ -186,6 +186,61 @@ class CorruptFileServerTest {
     assertThat(status.path("unavailable").path("revenue").asText()).contains("its stream 'sales' is refused");
   }
 
+  /**
+   * A sealed segment damaged while the server runs: the batch cycle that meets it answers 500
+   * ({@code damaged-file}) naming the file, and its version is failed with the same text; the view
+   * serves and takes events as before; {@code /health}, {@code /v1/status} and {@code braid status}
+   * name the stream under {@code damaged}; once the file is restored, a batch cycle succeeds and
+   * clears it.
+   */
+  @Test
+  void shouldFailOnlyTheBatchCycleThatMeetsASegmentDamagedWhileRunningAndSayWhichFile() throws Exception {
+    try (FileLog log = FileLog.open(dir.resolve("log"))) {
+      log.createStream("sales", StreamConfig.of(2).withSegmentBytes(4096));
+    }
+    braid = new FaultHarness(SPEC, dir).start();
+    for (int i = 0; i < 10; i++) {
+      ingest(40);
+    }
+    Path sealed = files(dir.resolve("log").resolve("sales").resolve("p00000"), ".log").get(0);
+    byte[] intact = Files.readAllBytes(sealed);
+    flipByte(sealed, Files.size(sealed) / 3);
+
+    var batch = braid.post("/v1/views/revenue/batch", "");
+
+    assertProblem(batch, 500, "corrupt log file " + sealed);
+    assertProblem(batch, 500, "restore " + sealed + " from a backup");
+    assertThat(json(batch).path("type").asText()).endsWith("damaged-file");
+    List<String> failures = new java.util.ArrayList<>();
+    json(braid.get("/v1/views/revenue/versions")).path("versions").forEach(v -> {
+      if (v.path("state").asText().equals("failed")) {
+        failures.add(v.path("failure").asText());
+      }
+    });
+    assertThat(failures).singleElement().asString().startsWith("corrupt log file " + sealed + " at byte")
+        .endsWith("restore " + sealed + " from a backup");
+    ingest(40); // the speed layer goes on: the current version serves every event, old and new
+    awaitCount("revenue", "p3", productEvents(3, 40) * 11);
+    JsonNode health = json(braid.get("/health"));
+    assertThat(health.path("status").asText()).isEqualTo("degraded");
+    assertThat(health.path("damaged").path("sales").asText()).contains("the log of stream 'sales' is damaged")
+        .contains(sealed.toString()).contains("the next start refuses the stream");
+    assertThat(health.has("unavailable")).as("nothing is refused").isFalse();
+    var out = new java.io.StringWriter();
+    var cli = dev.braid.server.cli.BraidCli.commandLine();
+    cli.setOut(new java.io.PrintWriter(out, true));
+    assertThat(cli.execute("status", "--url=" + braid.url())).isZero();
+    assertThat(out.toString()).contains("damaged log sales: the log of stream 'sales' is damaged");
+
+    Files.write(sealed, intact); // restored from a backup while the server runs
+    assertThat(braid.post("/v1/views/busiest/batch", "").statusCode()).isEqualTo(200);
+
+    assertThat(json(braid.get("/health")).path("status").asText()).isEqualTo("ok");
+    assertThat(braid.post("/v1/views/revenue/batch", "").statusCode()).isEqualTo(200);
+    assertThat(awaitCount("revenue", "p3", productEvents(3, 40) * 11).path("n").asLong())
+        .isEqualTo(productEvents(3, 40) * 11);
+  }
+
   /** {@code n} rows {@code k0, k1, ...} of tier {@code tier}, as JSON lines. */
   private static String profiles(int n, String tier) {
     StringBuilder sb = new StringBuilder();

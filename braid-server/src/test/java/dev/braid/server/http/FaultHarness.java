@@ -31,6 +31,11 @@ final class FaultHarness implements AutoCloseable {
     return this;
   }
 
+  /** The running server's base URL. */
+  String url() {
+    return server.url();
+  }
+
   FaultHarness restart() throws Exception {
     close();
     return start();
