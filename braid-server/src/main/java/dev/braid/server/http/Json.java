@@ -445,7 +445,9 @@ final class Json {
       }
       if (v.lateness() != null) {
         ObjectNode l = vo.putObject("lateness");
-        l.put("allowedLateness", dev.braid.spec.Durations.format(v.lateness().allowedLateness()));
+        java.time.Duration allowed = v.lateness().allowedLateness();
+        // "0s", not format's "0d" (which the definitions stored since the first release keep)
+        l.put("allowedLateness", allowed.isZero() ? "0s" : dev.braid.spec.Durations.format(allowed));
         l.put("lateEvents", v.lateness().lateEvents());
         l.put("finalUntil", instant(v.lateness().finalUntilMillis()));
       }

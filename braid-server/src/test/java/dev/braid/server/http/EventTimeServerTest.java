@@ -224,6 +224,15 @@ class EventTimeServerTest {
     }
   }
 
+  /** An {@code allowed_lateness} of zero reads {@code 0s} in status (the definition's text keeps its {@code 0d}). */
+  @Test
+  void shouldShowAZeroAllowedLatenessAsZeroSeconds() throws Exception {
+    server = BraidServer.start(PipelineSpec.parse(SPEC.replace("allowed_lateness: 10s", "allowed_lateness: 0s"), "t.yaml"),
+        dir, BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS);
+    assertThat(getJson("/v1/status").path("views").get(0).path("lateness").path("allowedLateness").asText())
+        .isEqualTo("0s");
+  }
+
   @Test
   void shouldRefuseBadChangesRequestsWithProblems() throws Exception {
     server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir, BraidServer.Config.defaults().withPort(0))
