@@ -946,12 +946,16 @@ final class ViewRuntime {
       throw new IllegalStateException(String.format("view '%s': version %d is at %s, behind version %d at %s",
           name, next.id, newPos, old.id, oldPos));
     }
+    List<Version> retired;
     synchronized (this) {
       next.state = VersionState.CURRENT;
       next.rebuild = null;
       next.replacedId = old.id;
       current = next;
       old.state = VersionState.BACKUP;
+      // In the same step: no one sees more backups than keep, the oldest of them activatable, once
+      // nothing builds (its Base is closed and deleted below, after the catalog no longer names it).
+      retired = retireOldBackups();
     }
     Delta oldDelta = old.delta;
     try {
@@ -960,7 +964,6 @@ final class ViewRuntime {
       closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
     }
     old.delta = null;
-    List<Version> retired = retireOldBackups();
     boolean stored = false;
     try {
       persist.run(); // before the files go: the catalog never names a Base that is gone
