@@ -8,6 +8,7 @@ import dev.braid.ReprocessOptions;
 import dev.braid.Status;
 import dev.braid.UnknownNameException;
 import dev.braid.VersionInfo;
+import dev.braid.VersionState;
 import dev.braid.ViewResult;
 import dev.braid.ingest.Ingestor;
 import dev.braid.log.Cut;
@@ -186,6 +187,7 @@ public final class Engine implements Braid {
       programs.put(v.name(), program);
       ViewRuntime rt = new ViewRuntime(v, ls, speedLayers.get(v.from()), dataDir.resolve("views").resolve(v.name()),
           this::persistCatalog, options, program);
+      speedLayers.get(v.from()).lateLog().adoptUnruled(v.name(), servingLateRule(v, recorded.get(v.name())));
       try {
         rt.restore(recorded.get(v.name()), program, doc -> compileRecorded(v, doc));
       } catch (dev.braid.log.CorruptLogException e) { // its replay read a damaged segment
@@ -495,6 +497,25 @@ public final class Engine implements Braid {
   }
 
   /** The program of a version's recorded definition, or null (logged) when it no longer compiles. */
+  /**
+   * The {@linkplain ViewProgram#lateRule lateness rule} of the version of {@code file}'s view that
+   * the catalog records as current: its recorded definition's, or the file's when there is none.
+   */
+  private String servingLateRule(ViewSpec file, VersionCatalog.ViewEntry recorded) {
+    if (recorded != null) {
+      for (VersionCatalog.Entry e : recorded.versions()) {
+        if (e.state() == VersionState.CURRENT && e.document() != null) {
+          try {
+            return ViewProgram.lateRule(spec.parseView(file.name(), e.document(), "catalog.json"));
+          } catch (RuntimeException notParsed) { // the restore says why; the file's rule is the best guess
+            break;
+          }
+        }
+      }
+    }
+    return ViewProgram.lateRule(file);
+  }
+
   private ViewProgram compileRecorded(ViewSpec file, String document) {
     try {
       ViewSpec recorded = spec.parseView(file.name(), document, "catalog.json");
@@ -742,7 +763,8 @@ public final class Engine implements Braid {
           left.skipped(), left.withoutKey(), left.complete(), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.checkpoints(), serving.allowedLateness() == null ? null
-          : new Status.Lateness(serving.allowedLateness(), speedLayers.get(v.spec.from()).lateLog().count(v.name),
+          : new Status.Lateness(serving.allowedLateness(),
+              speedLayers.get(v.spec.from()).lateLog().count(v.name, ViewProgram.lateRule(serving)),
               v.finalUntil()),
           v.deltaState()));
     }

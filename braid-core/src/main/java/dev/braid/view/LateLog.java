@@ -24,13 +24,17 @@ import java.util.function.LongSupplier;
  * later than the view's {@code allowed_lateness}, one JSON record each in the one-partition log
  * stream {@code <stream>.late}.
  *
- * <h2>Once per view and event</h2>
- * Lateness decisions depend only on the log (see {@link ViewProgram#applySpeed}), so a replay — a
- * restart, a batch cycle's new Delta catching up, a rollback — meets the same late events again.
- * The log keeps, per view and partition, the next event offset not yet recorded; events below it
- * are not recorded twice. {@link #recover} rebuilds those marks and the per-view counts from the
- * late log when the engine opens. Each partition's marks are advanced by that partition's
- * speed-layer thread only.
+ * <h2>Once per view, rule and event</h2>
+ * Lateness decisions depend only on the log and the view's {@linkplain ViewProgram#lateRule rule}
+ * (filter, group key, window, {@code allowed_lateness}; see {@link ViewProgram#applySpeed}), so a
+ * replay with the same rule (a restart, a batch cycle's new Delta catching up, a rollback) meets the
+ * same late events again. The log keeps, per view, rule and partition, the next event offset not
+ * yet recorded; events below it are not recorded twice. A reprocess whose new definition changes
+ * the rule replays the log under its own marks, so the events it leaves out are recorded too, also
+ * those the old rule had found late. {@link #recover} rebuilds the marks and counts from the late
+ * log when the engine opens; records written before rules were recorded carry none and are
+ * {@linkplain #adoptUnruled adopted} by the rule of the view's serving version. Each partition's
+ * marks are advanced by that partition's speed-layer thread only.
  *
  * <h2>Durability</h2>
  * The late log has the stream's durability but is written after the Delta moved; a crash between
@@ -55,24 +59,67 @@ final class LateLog {
     this.clock = clock;
   }
 
-  /** One late event met by a speed-layer thread, not yet written. */
-  record Pending(String view, int partition, long offset, String key, long eventTime, long watermark) {}
+  /** One late event met by a speed-layer thread under lateness rule {@code rule}, not yet written. */
+  record Pending(String view, String rule, int partition, long offset, String key, long eventTime, long watermark) {}
+
+  /** The rule of records written before rules were recorded, until {@link #adoptUnruled}. */
+  private static final String UNRULED = "";
 
   /** Rebuilds the marks and counts from the late log. */
   void recover() {
-    for (LateEvent e : read(0, Integer.MAX_VALUE)) {
-      marks(e.view()).accumulateAndGet(e.partition(), e.eventOffset() + 1, Math::max);
-      counts.computeIfAbsent(e.view(), v -> new AtomicLong()).incrementAndGet();
+    if (log.startOffset(0) >= log.endOffset(0)) {
+      return;
+    }
+    try (LogReader r = log.reader(0, log.startOffset(0))) {
+      for (RecordCursor c = r.poll(); ; c = r.poll()) {
+        boolean any = false;
+        while (c.next()) {
+          any = true;
+          JsonNode o = parse(c);
+          String slot = slot(o.path("view").asText(), o.path("rule").asText(UNRULED));
+          marks(slot).accumulateAndGet(o.path("partition").asInt(), o.path("offset").asLong() + 1, Math::max);
+          counts.computeIfAbsent(slot, v -> new AtomicLong()).incrementAndGet();
+        }
+        if (!any) {
+          break;
+        }
+      }
     }
   }
 
-  private AtomicLongArray marks(String view) {
-    return next.computeIfAbsent(view, v -> new AtomicLongArray(partitions));
+  /**
+   * Gives the records of {@code view} that carry no rule (written before rules were recorded, when a
+   * view had one set of marks) to {@code rule}, the rule of the version that serves the view now;
+   * called before the view's versions replay anything.
+   */
+  void adoptUnruled(String view, String rule) {
+    AtomicLongArray old = next.remove(slot(view, UNRULED));
+    AtomicLong n = counts.remove(slot(view, UNRULED));
+    if (old != null) {
+      AtomicLongArray m = marks(slot(view, rule));
+      for (int p = 0; p < partitions; p++) {
+        m.accumulateAndGet(p, old.get(p), Math::max);
+      }
+    }
+    if (n != null) {
+      counts.computeIfAbsent(slot(view, rule), v -> new AtomicLong()).addAndGet(n.get());
+    }
   }
 
-  /** Whether the late event at {@code offset} of {@code partition} is not yet recorded for {@code view}. */
-  boolean isNew(String view, int partition, long offset) {
-    return offset >= marks(view).get(partition);
+  private static String slot(String view, String rule) {
+    return view + '\u0000' + rule;
+  }
+
+  private AtomicLongArray marks(String slot) {
+    return next.computeIfAbsent(slot, v -> new AtomicLongArray(partitions));
+  }
+
+  /**
+   * Whether the late event at {@code offset} of {@code partition} is not yet recorded for
+   * {@code view} under lateness rule {@code rule}.
+   */
+  boolean isNew(String view, String rule, int partition, long offset) {
+    return offset >= marks(slot(view, rule)).get(partition);
   }
 
   /**
@@ -88,17 +135,19 @@ final class LateLog {
     RecordBatchBuilder b = new RecordBatchBuilder(4096, log.config().maxRecordBytes());
     List<Pending> kept = new ArrayList<>();
     List<Pending> ordered = new ArrayList<>(pending);
-    ordered.sort(java.util.Comparator.comparing(Pending::view).thenComparingLong(Pending::offset));
+    ordered.sort(java.util.Comparator.comparing(Pending::view).thenComparing(Pending::rule)
+        .thenComparingLong(Pending::offset));
     Pending previous = null;
     for (Pending p : ordered) {
-      boolean again = previous != null && previous.view().equals(p.view()) && previous.offset() == p.offset();
+      boolean again = previous != null && previous.view().equals(p.view()) && previous.rule().equals(p.rule())
+          && previous.offset() == p.offset();
       previous = p;
-      if (again || !isNew(p.view(), p.partition(), p.offset())) {
+      if (again || !isNew(p.view(), p.rule(), p.partition(), p.offset())) {
         continue;
       }
       ObjectNode o = JSON.createObjectNode();
-      o.put("view", p.view()).put("partition", p.partition()).put("offset", p.offset()).put("key", p.key())
-          .put("eventTime", p.eventTime()).put("watermark", p.watermark());
+      o.put("view", p.view()).put("rule", p.rule()).put("partition", p.partition()).put("offset", p.offset())
+          .put("key", p.key()).put("eventTime", p.eventTime()).put("watermark", p.watermark());
       try {
         b.add(p.view().getBytes(StandardCharsets.UTF_8), JSON.writeValueAsBytes(o), p.eventTime(), now);
       } catch (IOException e) {
@@ -111,14 +160,14 @@ final class LateLog {
     }
     log.append(0, b);
     for (Pending p : kept) {
-      marks(p.view()).accumulateAndGet(p.partition(), p.offset() + 1, Math::max);
-      counts.computeIfAbsent(p.view(), v -> new AtomicLong()).incrementAndGet();
+      marks(slot(p.view(), p.rule())).accumulateAndGet(p.partition(), p.offset() + 1, Math::max);
+      counts.computeIfAbsent(slot(p.view(), p.rule()), v -> new AtomicLong()).incrementAndGet();
     }
   }
 
-  /** Late events recorded for {@code view} (over the late log's whole history). */
-  long count(String view) {
-    AtomicLong c = counts.get(view);
+  /** Late events recorded for {@code view} under lateness rule {@code rule} (over the late log's whole history). */
+  long count(String view, String rule) {
+    AtomicLong c = counts.get(slot(view, rule));
     return c == null ? 0 : c.get();
   }
 
@@ -134,14 +183,10 @@ final class LateLog {
         boolean any = false;
         while (c.next() && out.size() < limit) {
           any = true;
-          try {
-            JsonNode o = JSON.readTree(c.value());
-            out.add(new LateEvent(c.offset(), o.path("view").asText(), o.path("partition").asInt(),
-                o.path("offset").asLong(), o.path("key").asText(), o.path("eventTime").asLong(),
-                o.path("watermark").asLong(), c.ingestTime()));
-          } catch (IOException e) {
-            throw new IllegalStateException("late-log record at offset " + c.offset() + " is not JSON", e);
-          }
+          JsonNode o = parse(c);
+          out.add(new LateEvent(c.offset(), o.path("view").asText(), o.path("partition").asInt(),
+              o.path("offset").asLong(), o.path("key").asText(), o.path("eventTime").asLong(),
+              o.path("watermark").asLong(), c.ingestTime()));
         }
         if (!any) {
           break;
@@ -149,5 +194,13 @@ final class LateLog {
       }
     }
     return out;
+  }
+
+  private static JsonNode parse(RecordCursor c) {
+    try {
+      return JSON.readTree(c.value());
+    } catch (IOException e) {
+      throw new IllegalStateException("late-log record at offset " + c.offset() + " is not JSON", e);
+    }
   }
 }

@@ -518,13 +518,13 @@ final class SpeedLayer implements AutoCloseable {
     /** Notes a late event for the late log (written after the Deltas' locks are released). */
     private void noteLate(Target t, RecordChunk k, int j) {
       String view = t.program.spec.name();
-      if (lateLog == null || !lateLog.isNew(view, partition, k.offset[j])) {
+      if (lateLog == null || !lateLog.isNew(view, t.program.lateRule, partition, k.offset[j])) {
         return;
       }
       byte[] key = new byte[k.keyLength[j]];
       k.buffer[j].get(k.keyOffset[j], key);
       long max = t.delta.lateReference(); // what the lateness decision counted from
-      late.add(new LateLog.Pending(view, partition, k.offset[j], new String(key, java.nio.charset.StandardCharsets.UTF_8),
+      late.add(new LateLog.Pending(view, t.program.lateRule, partition, k.offset[j], new String(key, java.nio.charset.StandardCharsets.UTF_8),
           k.eventTime[j], max == Long.MIN_VALUE ? max : max - maxOutOfOrder));
     }
 

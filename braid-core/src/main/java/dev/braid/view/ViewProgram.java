@@ -42,6 +42,8 @@ import java.util.Map;
 final class ViewProgram {
 
   final ViewSpec spec;
+  /** See {@link #lateRule(ViewSpec)}. */
+  final String lateRule;
   final EventSchema schema;
   private final EventPredicate filter;
   /** The aggregations' {@code where} conditions; null when none has one. */
@@ -179,6 +181,7 @@ final class ViewProgram {
     this.sessionSlot = windowKind == SESSION ? lw++ : -1;
     this.splitInvariant = java.util.Arrays.stream(aggregations).allMatch(Aggregation::splitInvariant);
     this.allowedLateness = spec.allowedLateness() == null ? -1 : spec.allowedLateness().toMillis();
+    this.lateRule = lateRule(spec);
     this.where = WhereConditions.of(ex, conditions);
     this.longWidth = lw;
     this.objectWidth = ow;
@@ -357,6 +360,21 @@ final class ViewProgram {
     }
     long last = (long) LONG.get(state, off + len - 8); // the session's last event: the row's last long
     return last + (windowSize - 1);
+  }
+
+  /**
+   * What decides which events of the log a view's speed layer finds late, as a short text: a hash of
+   * its filter, group key, window and {@code allowed_lateness} (the watermark is the stream's). Two
+   * versions of a view with the same rule find the same events late, so the late log records each
+   * once per view and rule (a batch cycle's version adds nothing; a reprocess that changes the
+   * window or the lateness records what it finds late itself).
+   */
+  static String lateRule(ViewSpec spec) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    String text = spec.filter() + "\u0000" + spec.groupBy() + "\u0000" + spec.window() + "\u0000"
+        + spec.allowedLateness();
+    crc.update(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return String.format("%08x", crc.getValue());
   }
 
   /** The session gap in millis (session views only). */

@@ -3,20 +3,27 @@ package dev.braid.view;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.log.FileLog;
+import dev.braid.log.LogStream;
+import dev.braid.log.RecordBatchBuilder;
 import dev.braid.log.StreamConfig;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The late log records each late event once per view, on a real file log. */
+/** The late log records each late event once per view and lateness rule, on a real file log. */
 class LateLogTest {
 
   @TempDir
   Path dir;
 
   private static LateLog.Pending late(String view, long offset) {
-    return new LateLog.Pending(view, 1, offset, "k" + offset, 1_000 + offset, 5_000);
+    return late(view, "r1", offset);
+  }
+
+  private static LateLog.Pending late(String view, String rule, long offset) {
+    return new LateLog.Pending(view, rule, 1, offset, "k" + offset, 1_000 + offset, 5_000);
   }
 
   @Test
@@ -30,14 +37,62 @@ class LateLogTest {
 
       assertThat(late.read(0, 100)).extracting(e -> e.view() + "@" + e.eventOffset())
           .containsExactly("v@3", "v@5", "v@9", "w@5", "v@11");
-      assertThat(late.count("v")).isEqualTo(4);
-      assertThat(late.count("w")).isEqualTo(1);
+      assertThat(late.count("v", "r1")).isEqualTo(4);
+      assertThat(late.count("w", "r1")).isEqualTo(1);
 
       LateLog recovered = new LateLog(log.stream("s.late"), 2, () -> 43L);
       recovered.recover();
-      assertThat(recovered.count("v")).isEqualTo(4);
-      assertThat(recovered.isNew("v", 1, 11)).isFalse();
-      assertThat(recovered.isNew("v", 1, 12)).isTrue();
+      assertThat(recovered.count("v", "r1")).isEqualTo(4);
+      assertThat(recovered.isNew("v", "r1", 1, 11)).isFalse();
+      assertThat(recovered.isNew("v", "r1", 1, 12)).isTrue();
+    }
+  }
+
+  /**
+   * A reprocessed version whose definition changes the lateness rule replays the whole log: the
+   * events it finds late are recorded under its rule, also those the old rule recorded, and each
+   * rule counts its own.
+   */
+  @Test
+  void shouldRecordTheEventsANewRuleFindsLateUnderThatRule() {
+    try (FileLog log = FileLog.open(dir)) {
+      LateLog late = new LateLog(log.getOrCreateStream("s.late", StreamConfig.of(1)), 2, () -> 42L);
+      late.record(List.of(late("v", "r1", 5), late("v", "r1", 9)));
+
+      assertThat(late.isNew("v", "r2", 1, 5)).isTrue();
+      late.record(List.of(late("v", "r2", 2), late("v", "r2", 5), late("v", "r2", 9), late("v", "r2", 10)));
+
+      assertThat(late.count("v", "r1")).isEqualTo(2);
+      assertThat(late.count("v", "r2")).isEqualTo(4);
+      LateLog recovered = new LateLog(log.stream("s.late"), 2, () -> 43L);
+      recovered.recover();
+      assertThat(recovered.count("v", "r2")).isEqualTo(4);
+      assertThat(recovered.isNew("v", "r1", 1, 10)).isTrue();
+      assertThat(recovered.isNew("v", "r2", 1, 10)).isFalse();
+    }
+  }
+
+  /** Records written before rules were recorded count for the rule of the version that serves the view. */
+  @Test
+  void shouldGiveRecordsWithoutARuleToTheServingVersionsRule() {
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.getOrCreateStream("s.late", StreamConfig.of(1));
+      RecordBatchBuilder b = new RecordBatchBuilder(4096, s.config().maxRecordBytes());
+      for (long offset : new long[] {4, 8}) {
+        b.add("v".getBytes(StandardCharsets.UTF_8), ("{\"view\":\"v\",\"partition\":0,\"offset\":" + offset
+            + ",\"key\":\"k\",\"eventTime\":1,\"watermark\":2}").getBytes(StandardCharsets.UTF_8), 1, 1);
+      }
+      s.append(0, b);
+      LateLog late = new LateLog(s, 2, () -> 42L);
+      late.recover();
+
+      late.adoptUnruled("v", "r1");
+
+      assertThat(late.count("v", "r1")).isEqualTo(2);
+      assertThat(late.isNew("v", "r1", 0, 8)).isFalse();
+      assertThat(late.isNew("v", "r1", 0, 9)).isTrue();
+      assertThat(late.isNew("v", "r2", 0, 8)).as("another rule records them again").isTrue();
+      assertThat(late.read(0, 10)).extracting(e -> e.view() + "@" + e.eventOffset()).containsExactly("v@4", "v@8");
     }
   }
 }
