@@ -260,6 +260,9 @@ public final class Engine implements Braid {
         scheduler.scheduleWithFixedDelay(() -> {
           try {
             runBatch(v.name());
+          } catch (dev.braid.log.CorruptLogException ex) { // the view logged the file and the failed version
+            LOG.warn("scheduled batch cycle of view '{}' failed on a damaged log file; the next one is in {}",
+                v.name(), Durations.format(v.batchEvery()));
           } catch (RuntimeException ex) {
             LOG.error("scheduled batch cycle of view '{}' failed", v.name(), ex);
           }
