@@ -50,8 +50,17 @@ final class LateLog {
   private final LogStream log;
   private final int partitions;
   private final LongSupplier clock;
-  private final Map<String, AtomicLongArray> next = new ConcurrentHashMap<>();
-  private final Map<String, AtomicLong> counts = new ConcurrentHashMap<>();
+  /** Per view, per lateness rule: what is recorded. */
+  private final Map<String, Map<String, Marks>> marks = new ConcurrentHashMap<>();
+
+  /** Of one view and rule: per partition the next event offset not yet recorded, and how many are. */
+  private record Marks(AtomicLongArray next, AtomicLong count) {
+
+    void recorded(int partition, long offset) {
+      next.accumulateAndGet(partition, offset + 1, Math::max);
+      count.incrementAndGet();
+    }
+  }
 
   LateLog(LogStream log, int partitions, LongSupplier clock) {
     this.log = log;
@@ -76,9 +85,8 @@ final class LateLog {
         while (c.next()) {
           any = true;
           JsonNode o = parse(c);
-          String slot = slot(o.path("view").asText(), o.path("rule").asText(UNRULED));
-          marks(slot).accumulateAndGet(o.path("partition").asInt(), o.path("offset").asLong() + 1, Math::max);
-          counts.computeIfAbsent(slot, v -> new AtomicLong()).incrementAndGet();
+          marks(o.path("view").asText(), o.path("rule").asText(UNRULED))
+              .recorded(o.path("partition").asInt(), o.path("offset").asLong());
         }
         if (!any) {
           break;
@@ -93,25 +101,20 @@ final class LateLog {
    * called before the view's versions replay anything.
    */
   void adoptUnruled(String view, String rule) {
-    AtomicLongArray old = next.remove(slot(view, UNRULED));
-    AtomicLong n = counts.remove(slot(view, UNRULED));
+    Map<String, Marks> rules = marks.get(view);
+    Marks old = rules == null ? null : rules.remove(UNRULED);
     if (old != null) {
-      AtomicLongArray m = marks(slot(view, rule));
+      Marks m = marks(view, rule);
       for (int p = 0; p < partitions; p++) {
-        m.accumulateAndGet(p, old.get(p), Math::max);
+        m.next().accumulateAndGet(p, old.next().get(p), Math::max);
       }
-    }
-    if (n != null) {
-      counts.computeIfAbsent(slot(view, rule), v -> new AtomicLong()).addAndGet(n.get());
+      m.count().addAndGet(old.count().get());
     }
   }
 
-  private static String slot(String view, String rule) {
-    return view + '\u0000' + rule;
-  }
-
-  private AtomicLongArray marks(String slot) {
-    return next.computeIfAbsent(slot, v -> new AtomicLongArray(partitions));
+  private Marks marks(String view, String rule) {
+    return marks.computeIfAbsent(view, v -> new ConcurrentHashMap<>())
+        .computeIfAbsent(rule, r -> new Marks(new AtomicLongArray(partitions), new AtomicLong()));
   }
 
   /**
@@ -119,7 +122,7 @@ final class LateLog {
    * {@code view} under lateness rule {@code rule}.
    */
   boolean isNew(String view, String rule, int partition, long offset) {
-    return offset >= marks(slot(view, rule)).get(partition);
+    return offset >= marks(view, rule).next().get(partition);
   }
 
   /**
@@ -160,15 +163,15 @@ final class LateLog {
     }
     log.append(0, b);
     for (Pending p : kept) {
-      marks(slot(p.view(), p.rule())).accumulateAndGet(p.partition(), p.offset() + 1, Math::max);
-      counts.computeIfAbsent(slot(p.view(), p.rule()), v -> new AtomicLong()).incrementAndGet();
+      marks(p.view(), p.rule()).recorded(p.partition(), p.offset());
     }
   }
 
   /** Late events recorded for {@code view} under lateness rule {@code rule} (over the late log's whole history). */
   long count(String view, String rule) {
-    AtomicLong c = counts.get(slot(view, rule));
-    return c == null ? 0 : c.get();
+    Map<String, Marks> rules = marks.get(view);
+    Marks m = rules == null ? null : rules.get(rule);
+    return m == null ? 0 : m.count().get();
   }
 
   /** Up to {@code limit} late events from late-log offset {@code from} on. */
