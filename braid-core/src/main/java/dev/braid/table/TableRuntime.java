@@ -292,6 +292,8 @@ public final class TableRuntime implements Table, AutoCloseable {
    * recorded cut would skip them. The lowered cut is stored with the catalog once every table has
    * opened (so that a later start, with new writes past it, does not lower it again from there).
    */
+  private boolean cutLowered;
+
   private Cut withinLog(long id, Cut cut) {
     Cut end = writes.end();
     Cut within = cut.min(end);
@@ -300,7 +302,13 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     LOG.warn("table '{}': version {} was pushed at {} of its writes log, which now ends at {} (its tail was lost, as "
         + "a crash under durability os or interval can); its writes follow from {}", spec.name(), id, cut, end, within);
+    cutLowered = true;
     return within;
+  }
+
+  /** Whether opening lowered a version's cut to its writes log's end ({@link #withinLog}): the catalog must store it. */
+  public boolean cutLoweredOnOpen() {
+    return cutLowered;
   }
 
   private void restore(VersionCatalog.ViewEntry recorded) throws IOException {

@@ -208,8 +208,8 @@ public final class Engine implements Braid {
       tables.put(t.name(), dev.braid.table.TableRuntime.open(t, log, dataDir.resolve("tables").resolve(t.name()),
           this::persistCatalog, recordedTables.get(t.name()), options.batchThreads()));
     }
-    if (!tables.isEmpty()) {
-      persistCatalog(); // what the tables' opening changed (a cut lowered to a writes log that lost its tail)
+    if (tables.values().stream().anyMatch(dev.braid.table.TableRuntime::cutLoweredOnOpen)) {
+      persistCatalog(); // a cut lowered to a writes log that lost its tail (TableRuntime.withinLog)
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
       t.awaitCaughtUp(TABLE_STALL_SECONDS, TimeUnit.SECONDS); // throws if a follower stopped or stalls
