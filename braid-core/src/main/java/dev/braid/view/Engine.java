@@ -789,8 +789,8 @@ public final class Engine implements Braid {
   }
 
   private static Status.Watermark watermark(SpeedLayer speed) {
-    if (speed == null) {
-      return null;
+    if (speed == null || !speed.followed()) {
+      return null; // no view reads the stream: nothing keeps its watermark
     }
     long w = speed.watermark();
     List<Status.PartitionWatermark> parts = new ArrayList<>();

@@ -199,6 +199,16 @@ final class SpeedLayer implements AutoCloseable {
    * the largest over all partitions when all are idle; {@code Long.MIN_VALUE} before any event.
    * Monotonic: it never moves back, even when an idle partition becomes active behind it.
    */
+  /** Whether any Delta follows the stream: without one the log is not read, and no watermark is kept. */
+  boolean followed() {
+    for (Worker w : workers) {
+      if (w.attached > 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   long watermark() {
     long now = clock.getAsLong();
     long min = Long.MAX_VALUE;
@@ -229,7 +239,9 @@ final class SpeedLayer implements AutoCloseable {
     long start = System.nanoTime();
     long deadline = start + unit.toNanos(timeout);
     for (int p = 0; p < workers.length; p++) {
-      while (workers[p].position.get() < target.offset(p) || workers[p].hasPendingCommands()) {
+      // A partition that no Delta follows has nothing to catch up (a stream no view reads is not read)
+      while ((workers[p].attached > 0 && workers[p].position.get() < target.offset(p))
+          || workers[p].hasPendingCommands()) {
         dev.braid.log.CorruptLogException damage = workers[p].damage;
         if (damage != null) {
           throw damage;
@@ -294,6 +306,8 @@ final class SpeedLayer implements AutoCloseable {
     final Thread thread;
     final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     final List<Target> targets = new ArrayList<>();
+    /** How many Deltas {@link #targets} holds, for other threads (the list is this worker's own). */
+    volatile int attached;
     /** Events that failed in an expression or an aggregation of any view on this thread, for the log's throttle. */
     private long failures;
     final AtomicLong position = new AtomicLong();
@@ -348,6 +362,7 @@ final class SpeedLayer implements AutoCloseable {
             catchUp(t, reader.position());
           }
           targets.add(t);
+          attached = targets.size();
           done.complete(null);
         } catch (RuntimeException e) {
           done.completeExceptionally(e);
@@ -360,6 +375,7 @@ final class SpeedLayer implements AutoCloseable {
       CompletableFuture<Void> done = new CompletableFuture<>();
       submit(() -> {
         targets.removeIf(t -> t.delta == delta);
+        attached = targets.size();
         done.complete(null);
       });
       return done;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.braid.Braid;
+import dev.braid.Status;
 import dev.braid.VersionInfo;
 import dev.braid.ViewResult;
 import dev.braid.event.FieldType;
@@ -191,5 +192,37 @@ class EngineBasicsTest {
 
     assertThatThrownBy(() -> BaseFile.open(base)).isInstanceOf(CorruptLogException.class)
         .hasMessageContaining(base.toString());
+  }
+
+  /**
+   * A stream that no view reads (a raw archive, a table's source to be) is not read by a speed
+   * layer: a restart after events came to it does not wait for one to catch up (it waited for ever),
+   * and status shows no watermark for it.
+   */
+  @Test
+  void shouldRestartPromptlyWithEventsInAStreamThatNoViewReads() throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("clicks").partitions(2).key("user").time("ts")
+            .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
+        .stream(StreamSpec.builder("pings").partitions(4).key("host").field("host", FieldType.STRING).build())
+        .view(ViewSpec.builder("per_user").from("clicks").groupBy("user").aggregate("n", "count").build())
+        .build();
+    try (Braid b = Braid.open(dir, spec)) {
+      assertThat(b.ingest("pings", List.of(Map.of("host", "h1"), Map.of("host", "h2"))).accepted()).isEqualTo(2);
+      clicks(b, "ann", 3);
+    }
+    java.util.concurrent.ExecutorService opener = java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      java.util.concurrent.Future<Braid> open = opener.submit(() -> Braid.open(dir, spec));
+      try (Braid b = open.get(60, TimeUnit.SECONDS)) {
+        assertThat(b.get("per_user", "ann").values().get("n")).isEqualTo(3L);
+        Status.StreamStatus pings = b.status().streams().stream().filter(s -> s.name().equals("pings")).findFirst()
+            .orElseThrow();
+        assertThat(pings.watermark()).as("nothing keeps the watermark of a stream no view reads").isNull();
+        assertThat(b.ingest("pings", List.of(Map.of("host", "h3"))).accepted()).isEqualTo(1);
+      }
+    } finally {
+      opener.shutdownNow();
+    }
   }
 }
