@@ -70,6 +70,9 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param specChanged the spec file defines the view differently from the version serving it, and no
    *     reprocess has been run since the engine noticed: {@link Braid#reprocess} with the spec's
    *     definition switches to it (the engine never replaces a view's logic on its own)
+   * @param specDiffers the serving version's definition is not the spec file's: a reprocess with
+   *     another definition (which does not edit the file), or a file edit not yet reprocessed
+   *     ({@code specChanged}); {@code braid server --reprocess-changed} switches such views to the file's
    * @param retention window retention of a kappa view with {@code retain}; null otherwise
    * @param batchCycles batch cycles that built a version since the engine opened (scheduled or asked for)
    * @param batchSeconds their total duration, in seconds
@@ -81,7 +84,8 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
   public record ViewStatus(String name, String stream, String mode, long currentVersion, Cut cut, Cut position,
       long lag, long deltaKeys, long deltaBytes, long skippedEvents, long eventsWithoutKey,
       boolean leftOutCountsComplete, boolean batchRunning,
-      long batchEventsRead, long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, Retention retention,
+      long batchEventsRead, long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, boolean specDiffers,
+      Retention retention,
       long batchCycles, double batchSeconds, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
   }
 

@@ -764,7 +764,8 @@ public final class Engine implements Braid {
       vs.add(new Status.ViewStatus(v.name, v.spec.from(), serving.mode().name().toLowerCase(), cur.id, cur.cut, pos,
           lag, d == null ? 0 : d.keys(), d == null ? 0 : d.memoryBytes(),
           left.skipped(), left.withoutKey(), left.complete(), bp != null, bp == null ? 0 : bp.events().get(),
-          bp == null ? 0 : bp.total(), v.building(), v.specChanged(), v.retention(), v.batchCycles(),
+          bp == null ? 0 : bp.total(), v.building(), v.specChanged(), !serving.definition().equals(v.spec.definition()),
+          v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.checkpoints(), serving.allowedLateness() == null ? null
           : new Status.Lateness(serving.allowedLateness(),
               speedLayers.get(v.spec.from()).lateLog().count(v.name, ViewProgram.lateRule(serving)),

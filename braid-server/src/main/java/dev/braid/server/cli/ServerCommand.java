@@ -176,14 +176,19 @@ public final class ServerCommand implements Callable<Integer> {
     }
     java.io.PrintWriter out = command.commandLine().getOut();
     if (reprocessChanged) {
-      server.reprocessChangedViews().forEach((view, version) -> out.printf("view %s: the spec changed it; reprocessing "
-          + "into version %d (follow it with `braid versions %s`)%n", view, version, view));
+      server.reprocessChangedViews().forEach((view, version) -> out.printf("view %s: it did not serve the spec file's "
+          + "definition; reprocessing with it into version %d (follow it with `braid versions %s`)%n", view, version,
+          view));
     } else {
       for (dev.braid.Status.ViewStatus v : server.braid().status().views()) {
         if (v.specChanged()) {
           out.printf("view %s: the spec defines it differently from version %d, which keeps serving; run `braid "
               + "reprocess %s --spec %s` or restart with --reprocess-changed%n", v.name(), v.currentVersion(),
               v.name(), specFile);
+        } else if (v.specDiffers()) {
+          out.printf("view %s: version %d serves a definition from `braid reprocess`, not the one in %s (a reprocess "
+              + "does not edit the file); put it in the file to keep them in step, or restart with --reprocess-changed "
+              + "to go back to the file's%n", v.name(), v.currentVersion(), specFile);
         }
       }
     }

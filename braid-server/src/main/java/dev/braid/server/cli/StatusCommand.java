@@ -133,6 +133,10 @@ public final class StatusCommand implements Callable<Integer> {
         out.printf("%nview %s: the spec file defines it differently from version %d, which keeps serving; run "
             + "`braid reprocess %s --spec FILE` to switch%n", x.path("name").asText(),
             x.path("currentVersion").asLong(), x.path("name").asText());
+      } else if (x.path("specDiffers").asBoolean()) {
+        out.printf("%nview %s: version %d serves a definition from `braid reprocess`, not the spec file's (a "
+            + "reprocess does not edit the file); `braid server --reprocess-changed` would switch back to the file's%n",
+            x.path("name").asText(), x.path("currentVersion").asLong());
       }
     }
     return 0;

@@ -285,7 +285,7 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     java.util.Map<String, Long> started = new java.util.LinkedHashMap<>();
     for (dev.braid.Status.ViewStatus v : b.status().views()) {
-      if (v.specChanged()) {
+      if (v.specDiffers()) {
         try {
           started.put(v.name(), b.reprocess(v.name(), spec.view(v.name()), dev.braid.ReprocessOptions.defaults()));
         } catch (IllegalStateException e) { // a reprocess that the restart resumed is building

@@ -433,6 +433,9 @@ final class Json {
       if (v.specChanged()) {
         vo.put("specChanged", true);
       }
+      if (v.specDiffers()) {
+        vo.put("specDiffers", true);
+      }
       if (v.retention() != null) {
         ObjectNode r = vo.putObject("retention");
         r.put("retain", dev.braid.spec.Durations.format(v.retention().retain()));

@@ -241,6 +241,7 @@ class ReprocessHttpTest {
     JsonNode status = json(send("GET", "/v1/status", null, null));
     assertThat(status.path("views").get(0).has("specChanged")).as("revenue did not change").isFalse();
     assertThat(status.path("views").get(1).path("specChanged").asBoolean()).isTrue();
+    assertThat(status.path("views").get(1).path("specDiffers").asBoolean()).isTrue();
     // the old logic keeps serving until asked
     assertThat(read("units", "p0").path("values").has("n")).isFalse();
 
@@ -252,6 +253,37 @@ class ReprocessHttpTest {
     assertThat(p0.path("values").path("n").asLong()).isPositive();
     assertThat(json(send("GET", "/v1/status", null, null)).path("views").get(1).has("specChanged")).isFalse();
     assertThat(server.reprocessChangedViews()).isEmpty();
+  }
+
+  /**
+   * A reprocess with a definition that the spec file does not have is acknowledged (no
+   * {@code specChanged}) but reported as {@code specDiffers}, also after a restart, and
+   * {@code --reprocess-changed} goes back to the file's definition.
+   */
+  @Test
+  void shouldReportAViewServingAReprocessedDefinitionAndGoBackToTheFilesWhenAsked() throws Exception {
+    HttpResponse<String> r = send("POST", "/v1/views/units/reprocess", "application/json",
+        "{\"from\": \"sales\", \"group_by\": \"product\", \"mode\": \"kappa\", "
+            + "\"aggregate\": {\"units\": \"sum(units)\", \"n\": \"count\"}}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+    awaitVersion("units", json(r).path("version").asLong(), v -> v.path("state").asText().equals("current"));
+    assertThat(read("units", "p0").path("values").path("n").asLong()).isPositive();
+    for (int restart = 0; restart < 2; restart++) {
+      JsonNode units = json(send("GET", "/v1/status", null, null)).path("views").get(1);
+      assertThat(units.has("specChanged")).as("a reprocess acknowledges the file").isFalse();
+      assertThat(units.path("specDiffers").asBoolean()).as("but serves another definition").isTrue();
+      assertThat(read("units", "p0").path("values").path("n").asLong()).isPositive();
+      server.close();
+      server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir, BraidServer.Config.defaults().withPort(0))
+          .awaitReady(30, TimeUnit.SECONDS);
+    }
+
+    java.util.Map<String, Long> started = server.reprocessChangedViews();
+
+    assertThat(started).containsOnlyKeys("units");
+    awaitVersion("units", started.get("units"), v -> v.path("state").asText().equals("current"));
+    assertThat(read("units", "p0").path("values").has("n")).as("the file's definition again").isFalse();
+    assertThat(json(send("GET", "/v1/status", null, null)).path("views").get(1).has("specDiffers")).isFalse();
   }
 
   @Test
