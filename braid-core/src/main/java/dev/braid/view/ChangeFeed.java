@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.braid.ChangeEvent;
 import dev.braid.Subscription;
 import dev.braid.ViewResult;
+import dev.braid.log.Cut;
 import dev.braid.log.LogReader;
 import dev.braid.log.LogStream;
 import dev.braid.log.RecordBatchBuilder;
@@ -88,10 +89,11 @@ import org.slf4j.LoggerFactory;
  *       last pass saw open, or sooner the next boundary of the window kind after the last pass's
  *       close line (a tumbling window's end, the next hop, or one session gap), so a window created
  *       after that pass is not missed;
- *   <li>the watermark moved and {@value #SWEEP_MILLIS} ms have passed since the last pass: a sweep
- *       for what the two rules above cannot foresee (an event the speed layer added to a window
- *       already closed, without {@code allowed_lateness} or from a partition idle behind the
- *       watermark; a session that closes before the next boundary).
+ *   <li>the watermark moved, or the Delta folded events without moving it, and
+ *       {@value #SWEEP_MILLIS} ms have passed since the last pass: a sweep for what the two rules
+ *       above cannot foresee (an event the speed layer added to a window already closed, without
+ *       {@code allowed_lateness} or from a partition idle behind the watermark; a session that
+ *       closes before the next boundary).
  * </ul>
  * With live traffic an incremental sweep reads the keys that received events in the last
  * {@value #SWEEP_MILLIS} s, and a pass at a window boundary the keys whose windows closed there.
@@ -158,6 +160,8 @@ final class ChangeFeed implements AutoCloseable {
   /** The close line {@code W - lateness} at which the next pass has something to close (see the class comment). */
   private long nextClose = Long.MIN_VALUE;
   private long lastPassNanos;
+  /** {@link #folded} of the version when the last pass began. */
+  private long lastFolded;
   private volatile boolean closed;
   private Thread thread;
   private final Object sleeper = new Object();
@@ -233,11 +237,30 @@ final class ChangeFeed implements AutoCloseable {
     if (v.id != lastVersion) {
       return true;
     }
-    if (w == lastWatermark || w == Long.MIN_VALUE) {
+    if (w == Long.MIN_VALUE) {
       return false;
     }
-    return w - Math.max(0, v.program.allowedLateness) >= nextClose
-        || nanoNow - lastPassNanos >= TimeUnit.MILLISECONDS.toNanos(SWEEP_MILLIS);
+    boolean sweep = nanoNow - lastPassNanos >= TimeUnit.MILLISECONDS.toNanos(SWEEP_MILLIS);
+    if (w == lastWatermark) {
+      // Events that did not move the watermark can still make or change a window below the close line
+      // (an old event without allowed_lateness, or one from a partition idle behind the watermark).
+      return sweep && folded(v) != lastFolded;
+    }
+    return w - Math.max(0, v.program.allowedLateness) >= nextClose || sweep;
+  }
+
+  /** How many log positions {@code v}'s Delta has moved past, over all partitions: changes when it folds events. */
+  private static long folded(Version v) {
+    Delta d = v.delta;
+    if (d == null) {
+      return 0;
+    }
+    Cut position = d.position();
+    long sum = 0;
+    for (int p = 0; p < position.partitions(); p++) {
+      sum += position.offset(p);
+    }
+    return sum;
   }
 
   /**
@@ -269,6 +292,7 @@ final class ChangeFeed implements AutoCloseable {
     lastWatermark = w;
     lastVersion = v.id;
     lastSeen = v;
+    lastFolded = folded(v);
     lastPassNanos = System.nanoTime();
     if (w == Long.MIN_VALUE || v.program.window == null) {
       nextClose = Long.MIN_VALUE;

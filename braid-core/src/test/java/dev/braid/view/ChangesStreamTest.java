@@ -101,6 +101,38 @@ class ChangesStreamTest {
     }
   }
 
+  /**
+   * Without {@code allowed_lateness} the speed layer adds an old event to a window already closed,
+   * without moving the watermark: the next sweep finds it and emits its window's close (it waited for
+   * the watermark to move, which may be never).
+   */
+  @Test
+  void shouldSweepForAWindowThatAnOldEventMadeWithoutMovingTheWatermark(@TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(1).key("k").time("ts").field("k", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).field("x", FieldType.LONG).build())
+        .view(ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1)).aggregate("n", "count")
+            .build())
+        .build();
+    try (Engine b = (Engine) Braid.open(dir, spec)) {
+      ChangeFeed feed = b.changeFeed("v");
+      feed.close(); // the passes below are the test's own
+      ViewRuntime v = b.view("v");
+      send(b, "a", T + 2 * MIN, 1); // watermark T+2m
+      feed.pass();
+      long sweepLater = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ChangeFeed.SWEEP_MILLIS);
+      assertThat(feed.passDue(T + 2 * MIN, v.current(), sweepLater)).as("nothing new").isFalse();
+
+      send(b, "old", T + 1_000, 1); // into [T, T+1m), closed: the watermark stays at T+2m
+
+      assertThat(feed.passDue(T + 2 * MIN, v.current(), System.nanoTime())).as("not before the sweep").isFalse();
+      assertThat(feed.passDue(T + 2 * MIN, v.current(), sweepLater)).as("the sweep").isTrue();
+      feed.pass();
+      assertThat(b.changes("v", 0, 100)).extracting(e -> e.key() + "@" + (e.start() - T) + " " + e.kind())
+          .containsExactly("old@0 CLOSE"); // a's window [T+2m, T+3m) is still open
+    }
+  }
+
   @Test
   void shouldEmitEachClosedWindowOnceAndACorrectionAfterABatchCycle(@TempDir Path dir) throws Exception {
     long correctionId;
