@@ -53,7 +53,9 @@ public final class Ingestor {
 
   /** The suffix of a stream's dead-letter log in the {@link dev.braid.log.Log}. */
   public static final String DEAD_LETTER_SUFFIX = ".dead-letters";
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** A field twice in one object is an error, not "the last one wins" (a JSON producer's bug, or two meanings). */
+  private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+      .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
   /**
    * Reads one event per text and refuses anything after it: by default Jackson stops after the
    * first value, so two events on one NDJSON line would keep the first and silently drop the second.
@@ -197,7 +199,14 @@ public final class Ingestor {
         && e.getOriginalMessage().contains("FAIL_ON_TRAILING_TOKENS")) {
       return "more JSON after the event's end: one event per line in NDJSON";
     }
-    return e.getOriginalMessage().replaceAll("\\[Source: [^;\\]]*; ", "[").replaceAll(", from `[^`]*`", "");
+    String m = e.getOriginalMessage();
+    if (m.startsWith("Duplicate field ")) {
+      return "the field " + m.substring("Duplicate field ".length()) + " appears twice in one object";
+    }
+    // Jackson's advice to enable one of its features is for programmers, not for a user's data
+    m = m.replaceAll(": enable `?JsonReadFeature\\.ALLOW_NON_NUMERIC_NUMBERS`? to allow", " (JSON has no NaN or Infinity)")
+        .replaceAll(":? ?\\(?enable `?JsonReadFeature\\.[A-Z_]+`?[^)\\n]*\\)?", "");
+    return m.replaceAll("\\[Source: [^;\\]]*; ", "[").replaceAll(", from `[^`]*`", "");
   }
 
   /**
@@ -217,8 +226,9 @@ public final class Ingestor {
         try {
           node = ONE_EVENT.readTree(events.get(i));
         } catch (JsonProcessingException e) {
-          return String.format("not JSON at line %d, column %d: %s", lines == null ? i + 1 : lines[i],
-              e.getLocation() == null ? 0 : e.getLocation().getColumnNr(), jsonError(e));
+          int column = e.getLocation() == null ? -1 : e.getLocation().getColumnNr();
+          return String.format("not JSON at line %d%s: %s", lines == null ? i + 1 : lines[i],
+              column > 0 ? ", column " + column : "", jsonError(e));
         }
         return enc.encode(node, now, out);
       }

@@ -6,7 +6,7 @@ import java.util.List;
 /**
  * CSV (RFC 4180 quoting, comma separated) with a header line naming the table's fields; cells of
  * collection fields hold JSON ({@code ["a","b"]}, {@code {"k":1.5}}); an empty cell is an absent
- * value. A quoted cell cannot hold a line break (chunks are cut at line ends).
+ * value. A quoted cell may hold line breaks ({@link CsvRecords}: chunks are cut at record ends).
  */
 final class CsvFormat implements PushFormat {
 
@@ -32,9 +32,13 @@ final class CsvFormat implements PushFormat {
           + String.join(",", fields.names()));
     }
     List<String> cols = new ArrayList<>();
-    String bad = split(header.strip(), cols);
+    String bad = CsvRecords.split(header.strip(), cols);
     if (bad != null) {
       throw new IllegalArgumentException("CSV header (line 1): " + bad);
+    }
+    String twice = CsvRecords.duplicate(cols);
+    if (twice != null) {
+      throw new IllegalArgumentException("CSV header (line 1) names field '" + twice + "' twice");
     }
     int[] map = new int[cols.size()];
     for (int i = 0; i < cols.size(); i++) {
@@ -46,11 +50,18 @@ final class CsvFormat implements PushFormat {
     }
     List<String> cells = new ArrayList<>();
     return (buf, from, to, sink) -> {
-      int line = 0;
+      int line = 0; // of the record's first line
       int p = from;
       while (p < to) {
         int e = p;
-        while (e < to && buf[e] != '\n') {
+        int lines = 1;
+        boolean quoted = false; // a line break inside quotes is part of a cell
+        while (e < to && (buf[e] != '\n' || quoted)) {
+          if (buf[e] == '"') {
+            quoted = !quoted;
+          } else if (buf[e] == '\n') {
+            lines++;
+          }
           e++;
         }
         line++;
@@ -59,7 +70,7 @@ final class CsvFormat implements PushFormat {
           String text = new String(buf, p, end - p, java.nio.charset.StandardCharsets.UTF_8);
           sink.begin(line);
           cells.clear();
-          String why = split(text, cells);
+          String why = CsvRecords.split(text, cells);
           if (why != null) {
             sink.fail(why);
           } else if (cells.size() != map.length) {
@@ -76,49 +87,14 @@ final class CsvFormat implements PushFormat {
           }
           sink.end();
         }
+        line += lines - 1;
         p = e + 1;
       }
     };
   }
 
-  /** Splits one line into cells; returns the reason it is malformed, or null. */
-  static String split(String line, List<String> out) {
-    StringBuilder cell = new StringBuilder();
-    int i = 0;
-    int n = line.length();
-    while (true) {
-      cell.setLength(0);
-      if (i < n && line.charAt(i) == '"') {
-        i++;
-        while (true) {
-          if (i >= n) {
-            return "unterminated quoted cell (column " + (out.size() + 1) + ")";
-          }
-          char c = line.charAt(i++);
-          if (c == '"') {
-            if (i < n && line.charAt(i) == '"') {
-              cell.append('"');
-              i++;
-            } else {
-              break;
-            }
-          } else {
-            cell.append(c);
-          }
-        }
-        if (i < n && line.charAt(i) != ',') {
-          return "text after a quoted cell (column " + (out.size() + 1) + ")";
-        }
-      } else {
-        while (i < n && line.charAt(i) != ',') {
-          cell.append(line.charAt(i++));
-        }
-      }
-      out.add(cell.toString());
-      if (i >= n) {
-        return null;
-      }
-      i++; // the comma
-    }
+  @Override
+  public int lastRecordEnd(byte[] buf, int len) {
+    return CsvRecords.lastRecordEnd(buf, len);
   }
 }

@@ -19,7 +19,7 @@ final class JsonLinesFormat implements PushFormat {
 
   static final JsonLinesFormat INSTANCE = new JsonLinesFormat();
   private static final JsonFactory FACTORY = JsonFactory.builder()
-      .enable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).build();
+      .enable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   @Override
   public String name() {
@@ -73,6 +73,9 @@ final class JsonLinesFormat implements PushFormat {
   }
 
   private static String message(IOException e) {
+    if (e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe && jpe.getOriginalMessage() != null) {
+      return dev.braid.ingest.Ingestor.jsonError(jpe);
+    }
     String m = e.getMessage();
     int nl = m == null ? -1 : m.indexOf('\n');
     m = nl < 0 ? m : m.substring(0, nl);

@@ -5,8 +5,8 @@ import java.util.List;
 /**
  * How a bulk push's input is read: JSON lines and CSV are built in ({@link #jsonLines()},
  * {@link #csv()}); Parquet or Avro would be further implementations. The input is cut into chunks
- * at line ends and chunks are parsed in parallel, one {@link Parser} per thread, so a format's
- * rows must not span lines (CSV: no line breaks inside quoted cells).
+ * at record ends ({@link #lastRecordEnd}: line ends, for CSV those outside quoted cells) and chunks
+ * are parsed in parallel, one {@link Parser} per thread.
  *
  * <p>A parser reports each row to a {@link RowSink} field by field and never builds objects for
  * scalar values; the sink checks types and encodes the row. A row the parser cannot read is
@@ -27,6 +27,19 @@ public interface PushFormat {
    * @throws IllegalArgumentException when the header does not fit the table, naming what is wrong
    */
   Parser parser(RowSink.Fields fields, String header);
+
+  /**
+   * The index of the last byte of {@code buf[0, len)} that ends a row (a line break), reading from
+   * a row's start at 0; -1 when no row ends there. Chunks are cut just after it.
+   */
+  default int lastRecordEnd(byte[] buf, int len) {
+    for (int i = len - 1; i >= 0; i--) {
+      if (buf[i] == '\n') {
+        return i;
+      }
+    }
+    return -1;
+  }
 
   /** Parses chunks of whole lines. */
   interface Parser {

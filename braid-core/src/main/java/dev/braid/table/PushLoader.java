@@ -161,7 +161,7 @@ final class PushLoader {
         eof = n < buf.length;
         int cut = n;
         if (!eof) {
-          cut = lastNewline(buf, n) + 1;
+          cut = format.lastRecordEnd(buf, n) + 1;
           if (cut == 0) {
             tooLong = true; // its line number is known once the chunks before it are counted
             break;
@@ -201,8 +201,9 @@ final class PushLoader {
       drain.join();
     }
     if (tooLong && consumerError[0] == null) {
-      throw new IllegalArgumentException("line " + (lineBase[0] + 1) + " is longer than " + CHUNK
-          + " bytes (a row must fit in " + (CHUNK >> 20) + " MiB)");
+      throw new IllegalArgumentException("the row at line " + (lineBase[0] + 1) + " is longer than " + CHUNK
+          + " bytes (a row must fit in " + (CHUNK >> 20) + " MiB)" + (format.name().equals("csv")
+          ? "; in CSV a quote that opens a cell and is never closed makes the rest of the input one row" : ""));
     }
     if (consumerError[0] instanceof IOException io) {
       throw io;
@@ -248,15 +249,6 @@ final class PushLoader {
       }
     }
     return len > 0 && b[len - 1] != '\n' ? n + 1 : n;
-  }
-
-  private static int lastNewline(byte[] b, int len) {
-    for (int i = len - 1; i >= 0; i--) {
-      if (b[i] == '\n') {
-        return i;
-      }
-    }
-    return -1;
   }
 
   private static int fill(InputStream in, byte[] buf, int from) throws IOException {

@@ -284,6 +284,26 @@ class IngestorTest {
     assertThat(numbered.rejections().get(0).reason()).startsWith("not JSON at line 1, column ");
   }
 
+  /**
+   * A field twice in one event is refused naming it (Jackson would keep the last value); NaN and a
+   * number too long to read are refused in words a user can act on, not Jackson's feature names.
+   */
+  @Test
+  void shouldRejectAFieldTwiceNanAndAnOverlongNumberInPlainWords() {
+    Ingestor in = ingestor(transactions().build());
+    String nines = "9".repeat(5000);
+    IngestResult r = in.ingestText(List.of(
+        "{\"user\": \"u\", \"amount\": 1.0, \"amount\": 2.0, \"country\": \"US\", \"ts\": 1}",
+        "{\"user\": \"u\", \"amount\": NaN, \"country\": \"US\", \"ts\": 1}",
+        "{\"user\": \"u\", \"amount\": " + nines + ", \"country\": \"US\", \"ts\": 1}"), null);
+    assertThat(r.accepted()).isZero();
+    assertThat(r.rejections().get(0).reason())
+        .startsWith("not JSON at line 1, column ").contains("the field 'amount' appears twice in one object");
+    assertThat(r.rejections().get(1).reason()).contains("(JSON has no NaN or Infinity)")
+        .doesNotContain("JsonReadFeature");
+    assertThat(r.rejections().get(2).reason()).startsWith("not JSON at line 3").doesNotContain("column 0");
+  }
+
   @Test
   void shouldRejectTwoEventsOnOneLineInsteadOfDroppingTheSecond() {
     String one = "{\"user\": \"u\", \"amount\": 1.0, \"country\": \"US\", \"ts\": 1}";

@@ -69,11 +69,47 @@ class PushBadRowsTest {
       assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(3L, 4L, 5L);
       assertThat(r.bad().get(0).reason()).contains("expected long, got 'x'");
       assertThat(r.bad().get(1).reason()).contains("expected 3 cells");
-      assertThat(r.bad().get(2).reason()).contains("unterminated quoted cell");
+      assertThat(r.bad().get(2).reason()).contains("quoted cell (column 1) is never closed");
       assertThat(b.table("users").get("a").values()).containsEntry("tags", java.util.Set.of("x"));
       PushReport h = push(b, "id,nope\n", PushOptions.defaults("h.csv").withFormat(PushFormat.csv()));
       assertThat(h.state()).isEqualTo("failed");
       assertThat(h.failure()).contains("CSV header (line 1), column 2: unknown field 'nope'");
+    }
+  }
+
+  /**
+   * RFC 4180: a quoted cell holds line breaks, so a row can span lines; bad rows after it are named
+   * by their own first line, and chunks (4 MiB) are cut only where a row ends, also in a push of
+   * many such rows. A header that names a field twice is refused.
+   */
+  @Test
+  void shouldReadCsvRowsWhoseQuotedCellsHoldLineBreaks(@TempDir Path dir) {
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, "id,age,tags\r\n\"a\nb\",1,\r\nc,x,\n\"d \"\"q\"\",\r\n e\",2,\nf,3\n",
+          PushOptions.defaults("u.csv").withFormat(PushFormat.csv()).maxBadRows("10"));
+      assertThat(r.state()).isEqualTo("done");
+      assertThat(r.rows()).isEqualTo(2);
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(4L, 7L);
+      assertThat(r.bad().get(0).reason()).contains("expected long, got 'x'");
+      assertThat(r.bad().get(1).reason()).contains("expected 3 cells");
+      assertThat(b.table("users").get("a\nb").values()).containsEntry("age", 1L);
+      assertThat(b.table("users").get("d \"q\",\r\n e").values()).containsEntry("age", 2L);
+
+      StringBuilder many = new StringBuilder("id,age,tags\n");
+      int rows = 400_000; // about 11 MB: three chunks
+      for (int i = 0; i < rows; i++) {
+        many.append("\"k").append(i).append("\nline two, with a comma\",").append(i).append(",\n");
+      }
+      PushReport big = push(b, many.toString(), PushOptions.defaults("many.csv").withFormat(PushFormat.csv()));
+      assertThat(big.state()).as(big.failure()).isEqualTo("done");
+      assertThat(big.rows()).isEqualTo(rows);
+      for (int i : new int[] {0, 150_001, rows - 1}) {
+        assertThat(b.table("users").get("k" + i + "\nline two, with a comma").values()).containsEntry("age", (long) i);
+      }
+
+      PushReport twice = push(b, "id,age,id\n", PushOptions.defaults("h.csv").withFormat(PushFormat.csv()));
+      assertThat(twice.state()).isEqualTo("failed");
+      assertThat(twice.failure()).contains("CSV header (line 1) names field 'id' twice");
     }
   }
 

@@ -1,43 +1,11 @@
 package dev.braid.server.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.ArrayList;
-import java.util.List;
 
-/** Just enough CSV (RFC 4180 quoting on one line) to turn rows into typed JSON events. */
+/** Typed JSON values from CSV cells ({@link dev.braid.table.CsvRecords} reads the cells). */
 final class Csv {
 
   private Csv() {}
-
-  static List<String> split(String line) {
-    List<String> out = new ArrayList<>();
-    StringBuilder cell = new StringBuilder();
-    boolean quoted = false;
-    for (int i = 0; i < line.length(); i++) {
-      char c = line.charAt(i);
-      if (quoted) {
-        if (c == '"') {
-          if (i + 1 < line.length() && line.charAt(i + 1) == '"') {
-            cell.append('"');
-            i++;
-          } else {
-            quoted = false;
-          }
-        } else {
-          cell.append(c);
-        }
-      } else if (c == '"') {
-        quoted = true;
-      } else if (c == ',') {
-        out.add(cell.toString());
-        cell.setLength(0);
-      } else {
-        cell.append(c);
-      }
-    }
-    out.add(cell.toString());
-    return out;
-  }
 
   /**
    * Puts a cell typed as its field: numbers and booleans when they parse, else the text as is, so

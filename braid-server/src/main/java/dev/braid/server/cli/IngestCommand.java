@@ -175,7 +175,8 @@ public final class IngestCommand implements Callable<Integer> {
     if (rejected > 0) {
       throw new BraidCli.CommandFailedException(String.format("%,d of %,d events %s rejected%s; the server keeps "
           + "those it rejected, with their reasons, in GET /v1/streams/%s/dead-letters", rejected, accepted + rejected,
-          rejected == 1 ? "was" : "were", notSent == 0 ? "" : String.format(" (%,d CSV rows not sent)", notSent),
+          rejected == 1 ? "was" : "were", notSent == 0 ? "" : String.format(" (%,d CSV %s not sent, listed above; "
+              + "only rows the server rejected are in its dead-letter log)", notSent, notSent == 1 ? "row" : "rows"),
           stream), 1);
     }
     return 0;
@@ -231,7 +232,7 @@ public final class IngestCommand implements Callable<Integer> {
             rejected - firstRejections.size(), stream);
       }
       if (notSent > 0) {
-        out.printf("  %,d CSV %s not sent: %s cells do not match the header%n", notSent,
+        out.printf("  %,d CSV %s not sent: %s cells could not be read as the header's fields%n", notSent,
             notSent == 1 ? "row was" : "rows were", notSent == 1 ? "its" : "their");
       }
     }
@@ -472,14 +473,24 @@ public final class IngestCommand implements Callable<Integer> {
     }
   }
 
-  /** CSV with a header row; cells are typed by the stream's schema, so 12.5 becomes a number. */
+  /**
+   * CSV with a header row (RFC 4180: a quoted cell may hold commas, quotes written {@code ""} and
+   * line breaks, so a row may span lines); cells are typed by the stream's schema, so 12.5 becomes
+   * a number. A row that cannot be read as cells of the header's fields is not sent.
+   */
   private void readCsv(InputStream in, JsonNode fields, Sender sender) throws IOException {
     BufferedReader r = utf8Reader(in);
     String headerLine = r.readLine();
     if (headerLine == null) {
       return;
     }
-    List<String> header = Csv.split(headerLine);
+    List<String> header = new java.util.ArrayList<>();
+    String bad = dev.braid.table.CsvRecords.split(headerLine, header);
+    String twice = bad == null ? dev.braid.table.CsvRecords.duplicate(header) : null;
+    if (bad != null || twice != null) {
+      throw new BraidCli.CommandFailedException("the CSV header (line 1) " + (bad != null ? "cannot be read: " + bad
+          : "names field '" + twice + "' twice") + "; nothing was sent", 1);
+    }
     Map<String, String> types = new HashMap<>();
     for (Iterator<Map.Entry<String, JsonNode>> it = fields.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
@@ -487,28 +498,46 @@ public final class IngestCommand implements Callable<Integer> {
     }
     String line;
     int n = 1;
+    List<String> cells = new java.util.ArrayList<>();
+    StringBuilder record = new StringBuilder();
     while ((line = r.readLine()) != null) {
       n++;
-      if (line.isBlank()) {
+      int first = n;
+      record.setLength(0);
+      record.append(line);
+      // A quoted cell that is not closed on this line goes on at the next (up to the request size limit)
+      while (dev.braid.table.CsvRecords.endsInQuotes(record) && record.length() <= MAX_CSV_ROW_CHARS
+          && (line = r.readLine()) != null) {
+        n++;
+        record.append('\n').append(line);
+      }
+      if (record.toString().isBlank()) {
         continue;
       }
-      List<String> cells = Csv.split(line);
-      if (cells.size() != header.size()) {
+      cells.clear();
+      String why = dev.braid.table.CsvRecords.split(record, cells);
+      if (why == null && cells.size() != header.size()) {
+        why = String.format("%d cells where the header has %d (%s)", cells.size(), header.size(),
+            String.join(", ", header));
+      }
+      if (why != null) {
         // not sent: which cell is which field is unknown (the server would blame a field)
-        rejectLocally(n, String.format("line %d: %d cells where the header has %d (%s); the row was not sent", n,
-            cells.size(), header.size(), String.join(", ", header)));
+        rejectLocally(first, String.format("line %d: %s; the row was not sent", first, why));
         continue;
       }
       ObjectNode o = BraidClient.JSON.createObjectNode();
-      for (int i = 0; i < header.size() && i < cells.size(); i++) {
-        String name = header.get(i);
+      for (int i = 0; i < header.size(); i++) {
+        String name = header.get(i).strip();
         String cell = cells.get(i);
         if (cell.isEmpty()) {
           continue;
         }
         Csv.put(o, name, cell, types.getOrDefault(name, "string"));
       }
-      sender.add(o.toString(), n);
+      sender.add(o.toString(), first);
     }
   }
+
+  /** A CSV row longer than this (a quote never closed would take in the rest of the file) is not sent. */
+  static final int MAX_CSV_ROW_CHARS = 1 << 20;
 }

@@ -20,7 +20,8 @@ import java.util.function.BiConsumer;
 final class Json {
 
   /** Limits that keep a hostile body from costing unbounded memory or stack. */
-  static final ObjectMapper MAPPER = new ObjectMapper();
+  static final ObjectMapper MAPPER = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+      .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build(); // a field twice is refused
 
   static {
     MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()

@@ -315,6 +315,31 @@ class CliClientTest {
     assertThat(braid("status", "--url=http://127.0.0.1:1").err()).startsWith("braid: error: cannot reach Braid");
   }
 
+  /**
+   * CSV as RFC 4180 allows it: a quoted cell holding a line break and a doubled quote makes one
+   * event (the rows after it keep their own line numbers); a quote never closed is one row, not sent,
+   * named by its first line; a header that names a field twice sends nothing.
+   */
+  @Test
+  void shouldIngestCsvRowsWhoseQuotedCellsHoldLineBreaks() throws Exception {
+    Path csv = dir.resolve("multi.csv");
+    Files.writeString(csv, "product,amount,units,ts\r\n\"tea\r\n\"\"green\"\", loose\",1.5,2,2026-11-22T11:00:00Z\r\n"
+        + "jam,2,5\r\nfig,1,4,2026-11-22T11:00:00Z\r\n\"oops,1,1,2026-11-22T11:00:00Z\r\nplum,1,1,2026-11-22T11:00:00Z\r\n");
+    Run r = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
+    assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(1);
+    assertThat(r.out()).contains("sales: 2 events accepted, 2 rejected")
+        .contains("rejected line 4: 3 cells where the header has 4")
+        .contains("rejected line 6: quoted cell (column 1) is never closed");
+    assertThat(r.err()).contains("only rows the server rejected are in its dead-letter log");
+    awaitUnits("fig", 4);
+    assertThat(server.braid().get("revenue", "tea\n\"green\", loose").values()).containsEntry("units", 2L);
+
+    Files.writeString(csv, "product,units,product\nx,1,y\n");
+    Run twice = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
+    assertThat(twice.exit()).isEqualTo(1);
+    assertThat(twice.err()).contains("the CSV header (line 1) names field 'product' twice; nothing was sent");
+  }
+
   /** Inputs a new user sends by mistake: each is named precisely, and nothing is dropped unseen. */
   @Test
   void shouldNameWhatIsWrongWithAFileAUrlOrAResumedRun() throws Exception {

@@ -1,0 +1,103 @@
+package dev.braid.table;
+
+import java.util.List;
+
+/**
+ * CSV records as RFC 4180 writes them: comma-separated cells, a cell in double quotes may hold
+ * commas, line breaks and quotes (doubled: {@code ""}). A record ends at a line break outside
+ * quotes, so one record can span several lines. Used by table pushes ({@code braid push}) and by
+ * {@code braid ingest} for CSV files.
+ */
+public final class CsvRecords {
+
+  private CsvRecords() {}
+
+  /**
+   * Whether {@code text} (one or more whole lines) ends inside a quoted cell: the record goes on
+   * at the next line. An even number of quotes closes every quoted cell ({@code ""} is two).
+   */
+  public static boolean endsInQuotes(CharSequence text) {
+    boolean in = false;
+    for (int i = 0; i < text.length(); i++) {
+      if (text.charAt(i) == '"') {
+        in = !in;
+      }
+    }
+    return in;
+  }
+
+  /**
+   * The index of the last line break of {@code buf[0, len)} that ends a record (one outside quotes,
+   * reading from a record's start at 0), or -1 when there is none.
+   */
+  public static int lastRecordEnd(byte[] buf, int len) {
+    boolean in = false;
+    int last = -1;
+    for (int i = 0; i < len; i++) {
+      byte b = buf[i];
+      if (b == '"') {
+        in = !in;
+      } else if (b == '\n' && !in) {
+        last = i;
+      }
+    }
+    return last;
+  }
+
+  /**
+   * Splits one record (without its final line break) into {@code out}'s cells; returns why it is
+   * malformed, or null. Quotes are taken only around a whole cell.
+   */
+  public static String split(CharSequence record, List<String> out) {
+    StringBuilder cell = new StringBuilder();
+    int i = 0;
+    int n = record.length();
+    while (true) {
+      cell.setLength(0);
+      if (i < n && record.charAt(i) == '"') {
+        i++;
+        while (true) {
+          if (i >= n) {
+            return "quoted cell (column " + (out.size() + 1) + ") is never closed: a quote opens it and no quote "
+                + "ends it before the end of the input";
+          }
+          char c = record.charAt(i++);
+          if (c == '"') {
+            if (i < n && record.charAt(i) == '"') {
+              cell.append('"');
+              i++;
+            } else {
+              break;
+            }
+          } else {
+            cell.append(c);
+          }
+        }
+        if (i < n && record.charAt(i) != ',') {
+          return "text after a quoted cell (column " + (out.size() + 1) + "); a quote inside a quoted cell is "
+              + "written \"\"";
+        }
+      } else {
+        while (i < n && record.charAt(i) != ',') {
+          cell.append(record.charAt(i++));
+        }
+      }
+      out.add(cell.toString());
+      if (i >= n) {
+        return null;
+      }
+      i++; // the comma
+    }
+  }
+
+  /** The first name that {@code header} holds twice, or null. */
+  public static String duplicate(List<String> header) {
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (String h : header) {
+      if (!seen.add(h.strip())) {
+        return h.strip();
+      }
+    }
+    return null;
+  }
+}
