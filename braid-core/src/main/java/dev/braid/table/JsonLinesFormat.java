@@ -13,7 +13,10 @@ import java.util.Map;
 
 /**
  * JSON lines: one object per line, fields by name. One Jackson parser reads a whole chunk (root
- * values back to back); after a syntax error the parser restarts at the next line.
+ * values back to back) and checks that each value begins and ends on its own line. A row that
+ * breaks that, or has a syntax error, is bad, reported at the line where it began (a broken
+ * object makes the parser read on into the next lines), and the parser restarts at the next line,
+ * so every later line is read as its own row.
  */
 final class JsonLinesFormat implements PushFormat {
 
@@ -40,34 +43,35 @@ final class JsonLinesFormat implements PushFormat {
     String known = String.join(", ", fields.names());
     return (buf, from, to, sink) -> {
       int start = from;
-      int lineBase = 0; // lines before `start` in this chunk
+      int lineBase = 0; // lines of the chunk before `start`
+      int[] row = new int[1]; // the line (from `start`, 1-based) of the row begun and not ended; 0 when none
       while (start < to) {
+        int restartAfter; // restart at the line after this one (from `start`)
+        row[0] = 0;
         try (JsonParser p = FACTORY.createParser(buf, start, to - start)) {
-          parseFrom(p, index, known, sink, lineBase);
-          return;
+          restartAfter = parseFrom(p, index, known, sink, lineBase, row);
+          if (restartAfter == 0) {
+            return;
+          }
         } catch (IOException e) {
-          // a syntax error: report its line, restart after it
+          // A syntax error: the row it is in (where that row began: the parser may have read on into
+          // later lines, taking them for part of it) is bad; parsing restarts at the line after it.
           int errLine = e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe
               && jpe.getLocation() != null ? Math.max(1, jpe.getLocation().getLineNr()) : 1;
-          // the line where the error is: count lines from start to find the next line end
-          int lineStart = start;
-          int l = 1;
-          for (int i = start; i < to && l < errLine; i++) {
-            if (buf[i] == '\n') {
-              l++;
-              lineStart = i + 1;
-            }
+          restartAfter = row[0] > 0 ? row[0] : errLine;
+          if (row[0] == 0) {
+            sink.begin(lineBase + errLine);
           }
-          int next = lineStart;
-          while (next < to && buf[next] != '\n') {
-            next++;
-          }
-          sink.begin(lineBase + errLine);
           sink.fail("not valid JSON: " + message(e));
           sink.end();
-          lineBase += errLine;
-          start = next + 1;
         }
+        int l = 0;
+        while (start < to && l < restartAfter) { // past `restartAfter` lines
+          if (buf[start++] == '\n') {
+            l++;
+          }
+        }
+        lineBase += restartAfter;
       }
     };
   }
@@ -83,64 +87,97 @@ final class JsonLinesFormat implements PushFormat {
     return at < 0 ? m : m.substring(0, at);
   }
 
-  private static void parseFrom(JsonParser p, Map<String, Integer> index, String known, RowSink sink, int lineBase)
-      throws IOException {
-    JsonToken t;
-    while ((t = p.nextToken()) != null) {
-      // ParserBase (every byte-array parser) has the line without building a location object.
-      int line = lineBase + (p instanceof ParserBase b ? b.getTokenLineNr() : p.currentTokenLocation().getLineNr());
-      sink.begin(line);
+  /**
+   * Reads rows until the parser's input ends (returns 0) or a row breaks the one-object-per-line
+   * rule without a syntax error (an object that ends on a later line, more JSON after an object on
+   * its line): that row is bad, and the line number (from the parser's start) to restart after is
+   * returned. {@code row[0]} is the line of the row begun and not yet ended, for the caller's
+   * syntax errors.
+   */
+  private static int parseFrom(JsonParser p, Map<String, Integer> index, String known, RowSink sink, int lineBase,
+      int[] row) throws IOException {
+    JsonToken t = p.nextToken();
+    while (t != null) {
+      int line = lineOf(p);
+      row[0] = line;
+      sink.begin(lineBase + line);
       if (t != JsonToken.START_OBJECT) {
         sink.fail("expected a JSON object, got " + describe(t));
         p.skipChildren();
-        sink.end();
-        continue;
+      } else {
+        readFields(p, index, known, sink);
       }
-      while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
-        String name = p.currentName();
-        Integer f = index.get(name);
-        t = p.nextToken();
-        if (f == null) {
-          sink.fail("unknown field '" + name + "' (fields: " + known + ")");
-          p.skipChildren();
-          continue;
-        }
-        switch (t) {
-          case VALUE_STRING:
-            sink.string(f, p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
-            break;
-          case VALUE_NUMBER_INT:
-            if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-              sink.fail("field '" + name + "': " + p.getText() + " is out of the long range");
-            } else {
-              sink.longValue(f, p.getLongValue());
-            }
-            break;
-          case VALUE_NUMBER_FLOAT:
-            sink.doubleValue(f, p.getDoubleValue());
-            break;
-          case VALUE_TRUE:
-          case VALUE_FALSE:
-            sink.booleanValue(f, t == JsonToken.VALUE_TRUE);
-            break;
-          case VALUE_NULL:
-            sink.nullValue(f);
-            break;
-          case START_ARRAY:
-          case START_OBJECT: {
-            Object v = readCollection(p, t, name);
-            if (v instanceof String reason) {
-              sink.fail(reason);
-            } else {
-              sink.collection(f, v);
-            }
-            break;
-          }
-          default:
-            sink.fail("field '" + name + "': unexpected " + describe(t));
-        }
+      if (lineOf(p) != line) { // the value's last token: a row must end on its own line
+        sink.fail("the JSON value on this line does not end on it (one object per line)");
+        sink.end();
+        row[0] = 0;
+        return line;
+      }
+      t = p.nextToken();
+      if (t != null && lineOf(p) == line) {
+        sink.fail("more JSON after the object on the same line (one object per line)");
+        sink.end();
+        row[0] = 0;
+        return line;
       }
       sink.end();
+      row[0] = 0;
+    }
+    return 0;
+  }
+
+  /** The line (from the parser's start) of the current token. */
+  private static int lineOf(JsonParser p) {
+    // ParserBase (every byte-array parser) has the line without building a location object.
+    return p instanceof ParserBase b ? b.getTokenLineNr() : p.currentTokenLocation().getLineNr();
+  }
+
+  private static void readFields(JsonParser p, Map<String, Integer> index, String known, RowSink sink)
+      throws IOException {
+    JsonToken t;
+    while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+      String name = p.currentName();
+      Integer f = index.get(name);
+      t = p.nextToken();
+      if (f == null) {
+        sink.fail("unknown field '" + name + "' (fields: " + known + ")");
+        p.skipChildren();
+        continue;
+      }
+      switch (t) {
+        case VALUE_STRING:
+          sink.string(f, p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+          break;
+        case VALUE_NUMBER_INT:
+          if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+            sink.fail("field '" + name + "': " + p.getText() + " is out of the long range");
+          } else {
+            sink.longValue(f, p.getLongValue());
+          }
+          break;
+        case VALUE_NUMBER_FLOAT:
+          sink.doubleValue(f, p.getDoubleValue());
+          break;
+        case VALUE_TRUE:
+        case VALUE_FALSE:
+          sink.booleanValue(f, t == JsonToken.VALUE_TRUE);
+          break;
+        case VALUE_NULL:
+          sink.nullValue(f);
+          break;
+        case START_ARRAY:
+        case START_OBJECT: {
+          Object v = readCollection(p, t, name);
+          if (v instanceof String reason) {
+            sink.fail(reason);
+          } else {
+            sink.collection(f, v);
+          }
+          break;
+        }
+        default:
+          sink.fail("field '" + name + "': unexpected " + describe(t));
+      }
     }
   }
 

@@ -61,6 +61,39 @@ class PushBadRowsTest {
     }
   }
 
+  /**
+   * JSON lines are one object per line: a broken object does not take the next lines with it (the
+   * parser read on into them), and a line with more after its object is bad as a whole, none of it
+   * applied; each bad row is named by its own line.
+   */
+  @Test
+  void shouldKeepEveryGoodLineAfterABrokenOneAndRefuseLinesWithMoreThanOneValue(@TempDir Path dir) {
+    String input = String.join("\n",
+        "{\"id\":\"a1\",\"age\":1}",
+        "{\"id\":\"a2\",\"age\":",
+        "{\"id\":\"a3\",\"age\":3}",
+        "{\"id\":\"a4\",\"age\":4}",
+        "{\"id\":\"g3\"} junk",
+        "{\"id\":\"g1\"} {\"id\":\"g2\"}",
+        "{\"id\":\"s1\",",
+        "\"age\":9}",
+        "{\"id\":\"a5\",\"age\":5}") + "\n";
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, input, PushOptions.defaults("lines.jsonl").maxBadRows("10"));
+      assertThat(r.state()).isEqualTo("done");
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(2L, 5L, 6L, 7L, 8L);
+      assertThat(r.bad().get(1).reason()).startsWith("not valid JSON: Unrecognized token 'junk'");
+      assertThat(r.bad().get(2).reason()).contains("more JSON after the object on the same line");
+      assertThat(r.rows()).isEqualTo(4);
+      for (String id : List.of("a1", "a3", "a4", "a5")) {
+        assertThat(b.table("users").get(id).found()).as(id).isTrue();
+      }
+      for (String id : List.of("a2", "g1", "g2", "g3", "s1")) {
+        assertThat(b.table("users").get(id).found()).as(id).isFalse();
+      }
+    }
+  }
+
   @Test
   void shouldReportCsvBadRowsAndRefuseABadHeader(@TempDir Path dir) {
     try (Braid b = Braid.open(dir, spec())) {
