@@ -767,6 +767,15 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
    * @throws SpecException listing every error
    */
   public ViewSpec parseView(String name, String text, String source) {
+    return parseView(name, text, source, null);
+  }
+
+  /**
+   * {@link #parseView(String, String, String)}, reading a definition without {@code mode} as of mode
+   * {@code modeWhenAbsent} (null: lambda, the default), as a reprocess of a view reads it: a
+   * reprocess cannot change the mode, so it need not repeat it.
+   */
+  public ViewSpec parseView(String name, String text, String source, ViewSpec.Mode modeWhenAbsent) {
     ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
     mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     JsonNode root;
@@ -787,6 +796,10 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (!node.isObject()) {
         throw new SpecException(List.of(new SpecError(source, prefix, "the spec has no view '" + name + "'")));
       }
+    }
+    if (modeWhenAbsent != null && node.isObject() && !node.has("mode")) {
+      ((com.fasterxml.jackson.databind.node.ObjectNode) node).put("mode",
+          modeWhenAbsent.name().toLowerCase(java.util.Locale.ROOT));
     }
     List<SpecError> errors = new ArrayList<>();
     ViewSpec view = new Reader(source, errors).view(name, node);

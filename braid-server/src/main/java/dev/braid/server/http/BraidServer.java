@@ -923,7 +923,8 @@ public final class BraidServer implements AutoCloseable {
     dev.braid.log.Cut from = replayFrom(ctx, b, view);
     long id;
     try {
-      dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body");
+      // without `mode:` the view's own (a reprocess cannot change it)
+      dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body", spec.view(view).mode());
       id = b.reprocess(view, definition, new dev.braid.ReprocessOptions(hold, from));
     } catch (dev.braid.spec.SpecException e) {
       throw Problem.badRequest("invalid-definition", "invalid definition of view '" + view + "': "
