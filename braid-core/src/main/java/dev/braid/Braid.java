@@ -160,7 +160,8 @@ public interface Braid extends AutoCloseable {
    * that catches up from there. Once the new version has caught up with the current one it becomes
    * current atomically (the current one becomes {@code backup}) unless {@code options} hold it for
    * {@link #activate}. Reads see the old version or the new one, never a mix, and never an earlier
-   * position. If the build fails (an expression that fails at run time on an event, an IO error)
+   * position. Events on which the new definition fails at run time are left out and counted
+   * ({@code skippedEvents} in {@link #status}), as for the spec's definition. If the build fails (an IO error)
    * the version becomes {@code failed} with the reason and the current version keeps serving.
    *
    * @param newDefinition the new definition; its name, source stream and mode must be the view's

@@ -1153,6 +1153,8 @@ final class ViewRuntime {
     final AtomicLong yielded = new AtomicLong();
     /** The batch recompute's counters while it runs (lambda reprocess), else null. */
     volatile BatchLayer.Counters batch;
+    /** Events the replay left out because the definition failed on them (each counted in its Delta too). */
+    final AtomicLong skipped = new AtomicLong();
     /** Events in the log before the version's cut that the batch recompute reads. */
     volatile long batchTotal;
     volatile String phase;
@@ -1432,12 +1434,10 @@ final class ViewRuntime {
         .build(v.cut, file, dir.resolve("v" + v.id + ".spill"));
     noteWithoutKey(v.id, program, counters);
     v.baseWithoutKey = counters.withoutKey().get();
-    long errors = counters.errors().get();
-    if (errors > 0) {
-      throw new ReplayFailure(String.format("the new definition failed on %d events of the log during the batch "
-          + "recompute (an expression or aggregation that fails at run time); the first: %s", errors,
-          counters.firstError().get()), null);
-    }
+    // As for the spec file's definition: events an expression or aggregation fails on are left out,
+    // counted (status: skippedEvents) and logged, not a reason to refuse the version.
+    v.baseSkipped = counters.errors().get();
+    noteFailures(v.id, counters);
   }
 
   /**
@@ -1557,9 +1557,14 @@ final class ViewRuntime {
                   nullKeyReported = true; // as the speed layer reports it
                   LOG.warn(program.nullKeyNote(stream.name(), pd.partition, offset));
                 }
-              } catch (RuntimeException e) {
-                throw new ReplayFailure(String.format("the new definition failed on the event at offset %d of "
-                    + "partition %d of stream '%s': %s", offset, pd.partition, stream.name(), e.getMessage()), e);
+              } catch (RuntimeException e) { // left out and counted, as the speed layer does
+                pd.skipped++;
+                long n = rb.skipped.incrementAndGet();
+                if (n <= 10 || n % 10_000 == 0) {
+                  LOG.warn("view '{}': version {} skipped the event at offset {} of stream '{}' partition {} "
+                      + "(failure {} of this build): {}", name, v.id, offset, stream.name(), pd.partition, n,
+                      e.toString());
+                }
               }
               last = offset;
               read++;

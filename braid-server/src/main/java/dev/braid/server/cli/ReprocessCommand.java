@@ -146,6 +146,13 @@ public final class ReprocessCommand implements Callable<Integer> {
     } else if (state.equals("current")) {
       out.printf("view %s: version %d is current after %.1f s (delta at %s)%n", view, id,
           (System.nanoTime() - t0) / 1e9, mine.path("position"));
+      for (JsonNode v : http.get("/v1/status").path("views")) {
+        long skipped = v.path("skippedEvents").asLong();
+        if (v.path("name").asText().equals(view) && v.path("currentVersion").asLong() == id && skipped > 0) {
+          out.printf("  it leaves out %,d %s on which an expression or aggregation failed (`braid status` counts them; "
+              + "the server log has the first)%n", skipped, skipped == 1 ? "event" : "events");
+        }
+      }
     } else {
       out.printf("view %s: version %d was current and is now %s%n", view, id, state);
     }
