@@ -80,11 +80,18 @@ final class LongAvgAggregation implements Aggregation {
     }
     long low = s.getLong(1);
     long high = s.getLong(2);
-    double sum = high == (low >> 63)
-        ? (double) low
-        : BigInteger.valueOf(high).shiftLeft(64).add(new BigInteger(Long.toUnsignedString(low))).doubleValue();
-    return sum / count;
+    if (high == (low >> 63) && Math.abs(low) <= EXACT && count <= EXACT) {
+      return (double) low / count; // both exact as doubles: one rounding, the division's
+    }
+    // The 128-bit sum as a double would round once, the division again: divide exactly instead, to
+    // 34 digits, and round that once to the nearest double.
+    BigInteger sum = BigInteger.valueOf(high).shiftLeft(64).add(new BigInteger(Long.toUnsignedString(low)));
+    return new java.math.BigDecimal(sum).divide(java.math.BigDecimal.valueOf(count), java.math.MathContext.DECIMAL128)
+        .doubleValue();
   }
+
+  /** Integers up to 2^53 are exact as doubles. */
+  private static final long EXACT = 1L << 53;
 
   @Override
   public void write(AccumulatorState s, DataOutput out) throws IOException {
