@@ -149,7 +149,7 @@ final class DemoCommand implements Callable<Integer> {
     try (BraidServer server = startServer(dataDir, out)) {
       server.awaitReady(10, TimeUnit.MINUTES);
       Braid braid = server.braid();
-      try (RetailDemo demo = new RetailDemo(braid, seed)) {
+      try (RetailDemo demo = new RetailDemo(braid, seed, server::ingestText)) {
         Tour tour = new Tour(server.url(), dataDir, temporary && !keep);
         tour.intro(out);
         loadHistory(demo, out, () -> stop.getCount() == 0);

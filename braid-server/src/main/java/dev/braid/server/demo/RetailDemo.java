@@ -40,13 +40,23 @@ public final class RetailDemo implements AutoCloseable {
   static final int BATCH = 1000;
 
   private final Braid braid;
+  private final java.util.function.BiFunction<String, List<String>, IngestResult> ingest;
   private final long seed;
   private final AtomicLong sent = new AtomicLong();
   private volatile boolean running;
   private Thread feeder;
 
   public RetailDemo(Braid braid, long seed) {
+    this(braid, seed, (stream, events) -> braid.ingestText(stream, events, null));
+  }
+
+  /**
+   * A demo that sends its events through {@code ingest} (stream, NDJSON lines), e.g. a server's,
+   * which counts them in its metrics as it counts those of its ingest endpoint.
+   */
+  public RetailDemo(Braid braid, long seed, java.util.function.BiFunction<String, List<String>, IngestResult> ingest) {
     this.braid = braid;
+    this.ingest = ingest;
     this.seed = seed;
   }
 
@@ -134,8 +144,8 @@ public final class RetailDemo implements AutoCloseable {
   }
 
   private void ingest(List<String> sales, List<String> transactions) {
-    check(braid.ingestText("sales", sales, null));
-    check(braid.ingestText("transactions", transactions, null));
+    check(ingest.apply("sales", sales));
+    check(ingest.apply("transactions", transactions));
   }
 
   private static void check(IngestResult r) {

@@ -574,10 +574,25 @@ public final class BraidServer implements AutoCloseable {
       // test hook (IdempotentIngestCrashTest): die between the append and the answer, like a crash
       Runtime.getRuntime().halt(HALT_STATUS);
     }
+    countIngest(stream, result);
+    ok(ctx, Json.ingest(result, lines));
+  }
+
+  /**
+   * Ingests {@code events} (JSON text, one event each) into {@code stream} from inside the server's
+   * process (the demo's generator), counted in {@code braid_ingest_events_total} as the ingest
+   * endpoint counts its events.
+   */
+  public dev.braid.IngestResult ingestText(String stream, List<String> events) {
+    dev.braid.IngestResult result = ready().ingestText(stream, events, null);
+    countIngest(stream, result);
+    return result;
+  }
+
+  private void countIngest(String stream, dev.braid.IngestResult result) {
     ingestCounter(stream, "accepted").increment(result.accepted() - result.duplicates());
     ingestCounter(stream, "duplicate").increment(result.duplicates());
     ingestCounter(stream, "rejected").increment(result.rejections().size());
-    ok(ctx, Json.ingest(result, lines));
   }
 
   /**
@@ -587,7 +602,8 @@ public final class BraidServer implements AutoCloseable {
    */
   private Counter ingestCounter(String stream, String outcome) {
     return Counter.builder("braid_ingest_events_total").tag("stream", stream).tag("outcome", outcome)
-        .description("events sent to the stream's ingest endpoint, by outcome: accepted (appended), duplicate "
+        .description("events sent to the stream's ingest endpoint (or by the demo's generator), by outcome: "
+            + "accepted (appended), duplicate "
             + "(an id already appended, acknowledged again), rejected (dead-lettered with a reason)")
         .register(metrics);
   }

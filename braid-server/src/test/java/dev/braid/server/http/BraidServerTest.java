@@ -431,7 +431,7 @@ class BraidServerTest {
         "braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 0.0",
         "braid_ingest_events_total{outcome=\"duplicate\",stream=\"sales\"} 0.0",
         "braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 0.0",
-        "# HELP braid_ingest_events_total events sent to the stream's ingest endpoint, by outcome",
+        "# HELP braid_ingest_events_total events sent to the stream's ingest endpoint (or by the demo's generator)",
         "braid_log_append_failures_total{kind=\"storage-full\",stream=\"sales\"} 0.0",
         "braid_log_append_failures_total{kind=\"io-error\",stream=\"sales\"} 0.0");
     String body = "[" + sale("kiwi", "s1", 1, 1, "2026-11-22T10:00:00Z") + ", {\"product\": 1}]";
@@ -449,6 +449,10 @@ class BraidServerTest {
     assertThat(m).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 1.0");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"duplicate\",stream=\"sales\"} 1.0");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 2.0");
+    // events ingested inside the server's process (the demo's generator) are counted too
+    assertThat(server.ingestText("sales", List.of(sale("fig", "s1", 1, 1, "2026-11-22T10:00:00Z"))).accepted())
+        .isEqualTo(1);
+    assertThat(get("/metrics").body()).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 2.0");
     assertThat(m).contains("braid_view_lag_events{view=\"revenue\"}");
     assertThat(m).contains("braid_view_skipped_events{view=\"revenue\"} 0.0",
         "braid_view_events_without_key{view=\"revenue\"} 0.0");
