@@ -19,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalTime;
-import java.time.temporal.ChronoUnit;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -285,7 +284,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private static String clock() {
-    return LocalTime.now().truncatedTo(ChronoUnit.SECONDS).toString();
+    return LocalTime.now().format(java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss")); // 09:33:00, not 09:33
   }
 
   // -------------------------------------------------------------------------------------------

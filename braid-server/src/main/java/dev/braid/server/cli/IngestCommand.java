@@ -439,18 +439,31 @@ public final class IngestCommand implements Callable<Integer> {
     BufferedReader r = utf8Reader(in);
     String line;
     int n = 0;
+    boolean first = true;
     while ((line = r.readLine()) != null) {
       n++;
       if (!line.isBlank()) {
+        if (first && looksLikeCsvHeader(line)) { // every line would be dead-lettered as "not JSON"
+          throw new BraidCli.CommandFailedException(String.format("line %d is not JSON but looks like a CSV header "
+              + "('%s'); for CSV add --format csv (a file named *.csv is read as CSV by itself); nothing was sent", n,
+              line.length() > 60 ? line.substring(0, 57) + "..." : line), 1);
+        }
+        first = false;
         sender.add(line, n);
       }
     }
   }
 
+  /** Names separated by commas, no JSON punctuation: {@code product,amount,ts}. */
+  static boolean looksLikeCsvHeader(String line) {
+    return line.strip().matches("\\uFEFF?\"?[A-Za-z_][\\w .\"-]*(,\"?[A-Za-z_][\\w .\"-]*)+");
+  }
+
   private static void readJsonArray(InputStream in, Sender sender) throws IOException {
     try (JsonParser p = BraidClient.JSON.getFactory().createParser(utf8Reader(in))) {
       if (p.nextToken() != JsonToken.START_ARRAY) {
-        throw new BraidCli.CommandFailedException("a .json file must hold one JSON array of events; use --format ndjson "
+        throw new BraidCli.CommandFailedException("as JSON (--format json, or a .json file) the input must hold one "
+            + "JSON array of events; use --format ndjson "
             + "for one event per line", 1);
       }
       while (p.nextToken() != JsonToken.END_ARRAY) {

@@ -22,7 +22,7 @@ public final class ValidateCommand implements Callable<Integer> {
   @Spec
   CommandSpec command;
 
-  @Parameters(index = "0", paramLabel = "FILE")
+  @Parameters(index = "0", paramLabel = "FILE", description = "the spec file to check (YAML), e.g. braid.yaml")
   Path file;
 
   @Option(names = "--json", description = "print one JSON object on standard output: {\"file\", \"valid\", "

@@ -1146,6 +1146,10 @@ public final class BraidServer implements AutoCloseable {
           + " (on the command line, add --table)" : ": read its rows with GET /v1/tables/" + e.name()
           + "/rows/{key} (braid row)");
     }
+    if (e.kind().equals("stream") && spec.tables().containsKey(e.name())) {
+      return "; '" + e.name() + "' is a table: write its rows with PUT /v1/tables/" + e.name() + "/rows/{key} (braid "
+          + "row), or load many with a push (braid push " + e.name() + " FILE)";
+    }
     if (e.kind().equals("table") && spec.views().containsKey(e.name())) {
       return "; '" + e.name() + "' is a view" + (versions ? ": its versions are under /v1/views/" + e.name()
           + " (on the command line, leave out --table)" : ": read it with GET /v1/views/" + e.name()

@@ -334,6 +334,16 @@ class CliClientTest {
     awaitUnits("fig", 4);
     assertThat(server.braid().get("revenue", "tea\n\"green\", loose").values()).containsEntry("units", 2L);
 
+    Path misnamed = dir.resolve("sales.ndjson");
+    Files.writeString(misnamed, "product,amount,units,ts\nfig,1,4,2026-11-22T11:00:00Z\n");
+    Run notJson = braid("ingest", "sales", misnamed.toString(), url(), "--no-progress");
+    assertThat(notJson.exit()).isEqualTo(1);
+    assertThat(notJson.err()).contains("line 1 is not JSON but looks like a CSV header ('product,amount,units,ts'); "
+        + "for CSV add --format csv");
+    assertThat(IngestCommand.looksLikeCsvHeader("{\"product\": \"a,b\"}")).isFalse();
+    assertThat(IngestCommand.looksLikeCsvHeader("\"unit price\",qty")).isTrue();
+    assertThat(IngestCommand.looksLikeCsvHeader("1,2,3")).as("a row, not a header").isFalse();
+
     Files.writeString(csv, "product,units,product\nx,1,y\n");
     Run twice = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
     assertThat(twice.exit()).isEqualTo(1);

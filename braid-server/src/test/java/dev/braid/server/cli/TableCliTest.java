@@ -98,6 +98,12 @@ class TableCliTest {
     Run query = braid("query", "users", "u1", url());
     assertThat(query.err()).contains("'users' is a table: read its rows with GET /v1/tables/users/rows/{key} "
         + "(braid row)").doesNotContain("--table");
+    Path rowsFile = dir.resolve("rows.ndjson");
+    java.nio.file.Files.writeString(rowsFile, "{\"id\": \"u9\"}\n");
+    Run ingest = braid("ingest", "users", rowsFile.toString(), url(), "--no-progress");
+    assertThat(ingest.exit()).isEqualTo(1);
+    assertThat(ingest.err()).contains("unknown stream 'users'").contains("'users' is a table: write its rows with PUT "
+        + "/v1/tables/users/rows/{key} (braid row), or load many with a push (braid push users FILE)");
     Run discard = braid("discard", "users", Long.toString(v1), "--table", url());
     assertThat(discard.exit()).as("tables hold no versions to discard").isEqualTo(2);
     assertThat(discard.err()).contains("Unknown option: '--table'");
