@@ -22,7 +22,7 @@ final class JsonLinesFormat implements PushFormat {
 
   static final JsonLinesFormat INSTANCE = new JsonLinesFormat();
   private static final JsonFactory FACTORY = JsonFactory.builder()
-      .enable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+      .enable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).build(); // duplicates: readFields, cheaper than Jackson's
 
   @Override
   public String name() {
@@ -135,12 +135,28 @@ final class JsonLinesFormat implements PushFormat {
   private static void readFields(JsonParser p, Map<String, Integer> index, String known, RowSink sink)
       throws IOException {
     JsonToken t;
+    long seen = 0; // fields 0..63 met in this row; a field twice is refused, not "the last one wins"
+    java.util.BitSet more = null; // fields from 64 on
     while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
       String name = p.currentName();
       Integer f = index.get(name);
       t = p.nextToken();
       if (f == null) {
         sink.fail("unknown field '" + name + "' (fields: " + known + ")");
+        p.skipChildren();
+        continue;
+      }
+      boolean twice;
+      if (f < 64) {
+        twice = (seen & (1L << f)) != 0;
+        seen |= 1L << f;
+      } else {
+        more = more == null ? new java.util.BitSet() : more;
+        twice = more.get(f);
+        more.set(f);
+      }
+      if (twice) {
+        sink.fail("the field '" + name + "' appears twice in one object");
         p.skipChildren();
         continue;
       }

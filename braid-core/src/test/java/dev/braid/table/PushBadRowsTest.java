@@ -77,18 +77,20 @@ class PushBadRowsTest {
         "{\"id\":\"g1\"} {\"id\":\"g2\"}",
         "{\"id\":\"s1\",",
         "\"age\":9}",
-        "{\"id\":\"a5\",\"age\":5}") + "\n";
+        "{\"id\":\"a5\",\"age\":5}",
+        "{\"id\":\"d1\",\"age\":1,\"age\":2}") + "\n";
     try (Braid b = Braid.open(dir, spec())) {
       PushReport r = push(b, input, PushOptions.defaults("lines.jsonl").maxBadRows("10"));
       assertThat(r.state()).isEqualTo("done");
-      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(2L, 5L, 6L, 7L, 8L);
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(2L, 5L, 6L, 7L, 8L, 10L);
+      assertThat(r.bad().get(5).reason()).contains("the field 'age' appears twice in one object");
       assertThat(r.bad().get(1).reason()).startsWith("not valid JSON: Unrecognized token 'junk'");
       assertThat(r.bad().get(2).reason()).contains("more JSON after the object on the same line");
       assertThat(r.rows()).isEqualTo(4);
       for (String id : List.of("a1", "a3", "a4", "a5")) {
         assertThat(b.table("users").get(id).found()).as(id).isTrue();
       }
-      for (String id : List.of("a2", "g1", "g2", "g3", "s1")) {
+      for (String id : List.of("a2", "g1", "g2", "g3", "s1", "d1")) {
         assertThat(b.table("users").get(id).found()).as(id).isFalse();
       }
     }
