@@ -125,6 +125,9 @@ public final class IngestCommand implements Callable<Integer> {
     }
     String fmt = format != null ? format.toLowerCase(Locale.ROOT)
         : file.endsWith(".csv") ? "csv" : file.endsWith(".json") ? "json" : "ndjson";
+    if (!List.of("ndjson", "jsonl", "json", "csv").contains(fmt)) { // before any request or progress bar
+      throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
+    }
     BraidClient http = new BraidClient(client.url);
     JsonNode schema = http.get("/v1/streams/" + BraidClient.enc(stream)); // fails early for an unknown stream
     long size = file.equals("-") ? -1 : sizeOf(Path.of(file));

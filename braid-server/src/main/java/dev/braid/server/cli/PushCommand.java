@@ -219,8 +219,13 @@ public final class PushCommand implements Callable<Integer> {
     String state = r.path("state").asText();
     String what = r.path("version").asLong() == 0 ? "incremental push " + r.path("pushId").asText()
         : "push " + r.path("pushId").asText() + " (version " + r.path("version").asLong() + ")";
-    String counts = String.format(Locale.ROOT, "%,d rows (%,d keys) in %.1f s, %,d rows/s; %,d bad, %,d expired; "
-            + "start cut %s, %,d writes replayed", r.path("rows").asLong(), r.path("distinctKeys").asLong(),
+    long rows = r.path("rows").asLong();
+    long keys = r.path("distinctKeys").asLong();
+    // an incremental push counts no distinct keys (it builds no Base): say nothing of them
+    String keyText = r.path("version").asLong() == 0 ? "" : String.format(Locale.ROOT, " (%,d %s)", keys,
+        keys == 1 ? "key" : "keys");
+    String counts = String.format(Locale.ROOT, "%,d %s%s in %.1f s, %,d rows/s; %,d bad, %,d expired; "
+            + "start cut %s, %,d writes replayed", rows, rows == 1 ? "row" : "rows", keyText,
         r.path("seconds").asDouble(), r.path("rowsPerSecond").asLong(), r.path("badRows").asLong(),
         r.path("expired").asLong(), r.path("cut"), r.path("replayed").asLong());
     switch (state) {

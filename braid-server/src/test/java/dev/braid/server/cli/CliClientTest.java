@@ -344,6 +344,16 @@ class CliClientTest {
     assertThat(IngestCommand.looksLikeCsvHeader("\"unit price\",qty")).isTrue();
     assertThat(IngestCommand.looksLikeCsvHeader("1,2,3")).as("a row, not a header").isFalse();
 
+    Run xml = braid("ingest", "sales", csv.toString(), url(), "--format", "xml");
+    assertThat(xml.exit()).isEqualTo(2);
+    assertThat(xml.err()).startsWith("braid: error: unknown --format 'xml'"); // no progress bar drawn first
+
+    com.fasterxml.jackson.databind.ObjectMapper m = new com.fasterxml.jackson.databind.ObjectMapper();
+    assertThat(PushCommand.summary(m.readTree("{\"state\": \"done\", \"version\": 3, \"pushId\": \"p\", \"rows\": 1, "
+        + "\"distinctKeys\": 1}"))).contains("1 row (1 key) in");
+    assertThat(PushCommand.summary(m.readTree("{\"state\": \"done\", \"version\": 0, \"pushId\": \"p\", \"rows\": 2, "
+        + "\"distinctKeys\": 0}"))).contains("applied; 2 rows in").doesNotContain("keys");
+
     Files.writeString(csv, "product,units,product\nx,1,y\n");
     Run twice = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
     assertThat(twice.exit()).isEqualTo(1);
