@@ -173,12 +173,17 @@ public final class BraidServer implements AutoCloseable {
   /** As {@link #start}, but opens the engine only once {@code hold} is counted down (tests of start-up). */
   static BraidServer start(PipelineSpec spec, Path dataDir, Config config, java.util.concurrent.CountDownLatch hold)
       throws IOException {
+    boolean fresh = !java.nio.file.Files.exists(dataDir);
     DataDirLock lock = DataDirLock.acquire(dataDir);
     BraidServer s = new BraidServer(spec, dataDir, config, lock);
     try {
       s.app = s.createApp().start(config.bind(), config.port());
     } catch (RuntimeException e) {
       lock.close();
+      if (fresh) { // the lock made the directory: a start that never began leaves nothing behind
+        java.nio.file.Files.deleteIfExists(dataDir.resolve("server.lock"));
+        java.nio.file.Files.deleteIfExists(dataDir);
+      }
       throw e;
     }
     s.background.submit(() -> {

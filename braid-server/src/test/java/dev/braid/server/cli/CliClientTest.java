@@ -608,6 +608,7 @@ class CliClientTest {
     assertThat(output.strip().lines().filter(l -> !l.startsWith("WARNING: Using incubator modules")))
         .containsExactly("braid: error: port " + server.port() + " on 127.0.0.1 is taken by another process: stop "
             + "it, or choose another --port (0 picks a free one)");
+    assertThat(dir.resolve("other")).as("a start that never began leaves no data directory").doesNotExist();
   }
 
   @Test
