@@ -192,8 +192,11 @@ public final class IngestCommand implements Callable<Integer> {
    */
   private BraidCli.CommandFailedException afterSomeSent(BraidCli.CommandFailedException e, Sender sender) {
     String done = sender.failedBatch == 1 ? "it was the first request"
-        : String.format("the %,d requests before it (lines up to %,d) were answered: %,d events accepted, %,d "
-            + "rejected", sender.failedBatch - 1, sender.failedFirstLine - 1, accepted, rejected);
+        : sender.failedBatch == 2 ? String.format("the request before it (lines up to %,d) was answered: %,d %s "
+            + "accepted, %,d rejected", sender.failedFirstLine - 1, accepted, accepted == 1 ? "event" : "events", rejected)
+        : String.format("the %,d requests before it (lines up to %,d) were answered: %,d %s accepted, %,d "
+            + "rejected", sender.failedBatch - 1, sender.failedFirstLine - 1, accepted, accepted == 1 ? "event" : "events",
+            rejected);
     // a 4xx is about the request (its input or its size); anything else (no answer, a 5xx) about the server
     boolean inputAtFault = e instanceof BraidClient.ErrorAnswer a && a.status >= 400 && a.status < 500;
     String resume = String.format("%n  request %,d (lines %,d-%,d) failed; %s. To go on, %s the same "
@@ -484,8 +487,9 @@ public final class IngestCommand implements Callable<Integer> {
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       sender.flush();
       throw new BraidCli.CommandFailedException(String.format("the file is not a valid JSON array: %s at line %d; "
-          + "the %,d events before it were sent, nothing after it", dev.braid.ingest.Ingestor.jsonError(e),
-          e.getLocation().getLineNr(), sender.added), 1);
+          + "%s, nothing after it", dev.braid.ingest.Ingestor.jsonError(e), e.getLocation().getLineNr(),
+          sender.added == 1 ? "the event before it was sent" : String.format("the %,d events before it were sent",
+              sender.added)), 1);
     }
   }
 

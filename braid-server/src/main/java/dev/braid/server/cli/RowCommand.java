@@ -34,12 +34,15 @@ public final class RowCommand implements Callable<Integer> {
     BraidClient http = new BraidClient(client.url);
     String base = "/v1/tables/" + BraidClient.enc(table) + "/rows";
     JsonNode r;
-    if (keys.size() == 1) {
+    if (keys.size() == 1 && !keys.get(0).isEmpty()) {
       r = http.get(base + "/" + BraidClient.enc(keys.get(0)));
-    } else {
+    } else { // several keys, or the empty key, which a URL path cannot name
       com.fasterxml.jackson.databind.node.ObjectNode body = BraidClient.JSON.createObjectNode();
       keys.forEach(body.putArray("keys")::add);
       r = http.post(base + ":batchGet", "application/json", body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      if (keys.size() == 1) {
+        r = r.path("rows").get(0); // answered as a read of one key is
+      }
     }
     PrintWriter out = command.commandLine().getOut();
     if (client.json) {

@@ -344,6 +344,13 @@ class CliClientTest {
     assertThat(IngestCommand.looksLikeCsvHeader("\"unit price\",qty")).isTrue();
     assertThat(IngestCommand.looksLikeCsvHeader("1,2,3")).as("a row, not a header").isFalse();
 
+    Path broken = dir.resolve("broken.json");
+    Files.writeString(broken, "[{\"product\": \"fig\", \"amount\": 1.0, \"units\": 1, \"ts\": 1},\n{\"product\": }]");
+    Run cut = braid("ingest", "sales", broken.toString(), url(), "--no-progress");
+    assertThat(cut.exit()).isEqualTo(1);
+    assertThat(cut.err()).contains("the file is not a valid JSON array").contains("at line 2; the event before it "
+        + "was sent, nothing after it");
+
     Run xml = braid("ingest", "sales", csv.toString(), url(), "--format", "xml");
     assertThat(xml.exit()).isEqualTo(2);
     assertThat(xml.err()).startsWith("braid: error: unknown --format 'xml'"); // no progress bar drawn first

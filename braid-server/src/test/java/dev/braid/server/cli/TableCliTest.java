@@ -84,6 +84,9 @@ class TableCliTest {
     Run row = braid("row", "users", "u1", url());
     assertThat(row.exit()).isZero();
     assertThat(row.out()).contains("two").contains("as of version " + v2);
+    Run empty = braid("row", "users", "", url());
+    assertThat(empty.exit()).as(empty.err()).isZero();
+    assertThat(empty.out()).contains("users[]  (no such row: never written, deleted, or expired)");
     Run rows = braid("row", "users", "u1", "u2", url(), "--json");
     JsonNode r = JSON.readTree(rows.out());
     assertThat(r.path("rows").get(1).path("found").asBoolean()).as("u2 is not in push two").isFalse();
