@@ -53,16 +53,12 @@ final class CsvFormat implements PushFormat {
       int line = 0; // of the record's first line
       int p = from;
       while (p < to) {
-        int e = p;
+        int e = CsvRecords.recordEnd(buf, p, to); // a line break inside quotes is part of a cell
         int lines = 1;
-        boolean quoted = false; // a line break inside quotes is part of a cell
-        while (e < to && (buf[e] != '\n' || quoted)) {
-          if (buf[e] == '"') {
-            quoted = !quoted;
-          } else if (buf[e] == '\n') {
+        for (int i = p; i < e; i++) {
+          if (buf[i] == '\n') {
             lines++;
           }
-          e++;
         }
         line++;
         int end = e > p && buf[e - 1] == '\r' ? e - 1 : e;

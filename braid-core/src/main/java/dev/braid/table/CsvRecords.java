@@ -31,17 +31,28 @@ public final class CsvRecords {
    * reading from a record's start at 0), or -1 when there is none.
    */
   public static int lastRecordEnd(byte[] buf, int len) {
-    boolean in = false;
     int last = -1;
-    for (int i = 0; i < len; i++) {
+    for (int e = recordEnd(buf, 0, len); e < len; e = recordEnd(buf, e + 1, len)) {
+      last = e;
+    }
+    return last;
+  }
+
+  /**
+   * The index of the line break that ends the record starting at {@code from} (the first one outside
+   * quotes), or {@code to} when the record runs to the end of {@code buf[from, to)}.
+   */
+  static int recordEnd(byte[] buf, int from, int to) {
+    boolean in = false;
+    for (int i = from; i < to; i++) {
       byte b = buf[i];
       if (b == '"') {
         in = !in;
       } else if (b == '\n' && !in) {
-        last = i;
+        return i;
       }
     }
-    return last;
+    return to;
   }
 
   /**

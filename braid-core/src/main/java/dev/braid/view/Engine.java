@@ -768,7 +768,8 @@ public final class Engine implements Braid {
           v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.checkpoints(), serving.allowedLateness() == null ? null
           : new Status.Lateness(serving.allowedLateness(),
-              speedLayers.get(v.spec.from()).lateLog().count(v.name, ViewProgram.lateRule(serving)),
+              speedLayers.get(v.spec.from()).lateLog().count(v.name,
+                  cur.program != null ? cur.program.lateRule : ViewProgram.lateRule(serving)),
               v.finalUntil()),
           v.deltaState()));
     }

@@ -76,23 +76,8 @@ final class LateLog {
 
   /** Rebuilds the marks and counts from the late log. */
   void recover() {
-    if (log.startOffset(0) >= log.endOffset(0)) {
-      return;
-    }
-    try (LogReader r = log.reader(0, log.startOffset(0))) {
-      for (RecordCursor c = r.poll(); ; c = r.poll()) {
-        boolean any = false;
-        while (c.next()) {
-          any = true;
-          JsonNode o = parse(c);
-          marks(o.path("view").asText(), o.path("rule").asText(UNRULED))
-              .recorded(o.path("partition").asInt(), o.path("offset").asLong());
-        }
-        if (!any) {
-          break;
-        }
-      }
-    }
+    forEach(0, Long.MAX_VALUE, (c, o) -> marks(o.path("view").asText(), o.path("rule").asText(UNRULED))
+        .recorded(o.path("partition").asInt(), o.path("offset").asLong()));
   }
 
   /**
@@ -177,26 +162,32 @@ final class LateLog {
   /** Up to {@code limit} late events from late-log offset {@code from} on. */
   List<LateEvent> read(long from, int limit) {
     List<LateEvent> out = new ArrayList<>();
+    forEach(from, limit, (c, o) -> out.add(new LateEvent(c.offset(), o.path("view").asText(), o.path("partition").asInt(),
+        o.path("offset").asLong(), o.path("key").asText(), o.path("eventTime").asLong(), o.path("watermark").asLong(),
+        c.ingestTime())));
+    return out;
+  }
+
+  /** Gives each of up to {@code limit} records from late-log offset {@code from} on to {@code each}, parsed. */
+  private void forEach(long from, long limit, java.util.function.BiConsumer<RecordCursor, JsonNode> each) {
     if (from >= log.endOffset(0)) {
-      return out;
+      return;
     }
+    long n = 0;
     try (LogReader r = log.reader(0, Math.max(from, log.startOffset(0)))) {
-      while (out.size() < limit) {
+      while (n < limit) {
         RecordCursor c = r.poll();
         boolean any = false;
-        while (c.next() && out.size() < limit) {
+        while (n < limit && c.next()) {
           any = true;
-          JsonNode o = parse(c);
-          out.add(new LateEvent(c.offset(), o.path("view").asText(), o.path("partition").asInt(),
-              o.path("offset").asLong(), o.path("key").asText(), o.path("eventTime").asLong(),
-              o.path("watermark").asLong(), c.ingestTime()));
+          each.accept(c, parse(c));
+          n++;
         }
         if (!any) {
           break;
         }
       }
     }
-    return out;
   }
 
   private static JsonNode parse(RecordCursor c) {

@@ -359,7 +359,7 @@ final class DemoCommand implements Callable<Integer> {
       Call spend = RetailDemo.get(url, SPEND);
       step(out, steps, "2. A card holder's spend profile for fraud checks (count, total, largest, quantiles,"
           + " distinct merchants and countries)", spend);
-      say(out, "   Sketches (quantiles, distinct counts) merge across Base and Delta as exactly as counts do.");
+      say(out, "   Sketches (quantiles, distinct counts) merge across Base and Delta too, within their error bounds.");
 
       Call batch = RetailDemo.post(url, BATCH);
       step(out, steps, "3. Run a batch cycle now: a new Base at a new cut, swapped in atomically", batch);
