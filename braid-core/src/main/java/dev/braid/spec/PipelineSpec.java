@@ -486,6 +486,11 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         error(path + ".fields", FIELDS_REQUIRED);
       } else {
         fn.fields().forEachRemaining(e -> {
+          if (e.getValue().isNull()) {
+            error(path + ".fields." + e.getKey(), "no type given: write the field's type after its name");
+            incomplete.computeIfAbsent(name, k -> new java.util.LinkedHashSet<>()).add(e.getKey());
+            return;
+          }
           try {
             fields.put(e.getKey(), FieldType.parse(e.getValue().asText()));
           } catch (IllegalArgumentException ex) {
@@ -560,13 +565,30 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (fn == null || !fn.isObject() || fn.isEmpty()) {
         error(path + ".fields", FIELDS_REQUIRED);
       } else {
-        fn.fields().forEachRemaining(e -> {
-          try {
-            fields.put(e.getKey(), TableFieldType.parse(e.getValue().asText()));
-          } catch (IllegalArgumentException ex) {
-            error(path + ".fields." + e.getKey(), ex.getMessage());
+        List<Map.Entry<String, JsonNode>> entries = new ArrayList<>();
+        fn.fields().forEachRemaining(entries::add);
+        for (int i = 0; i < entries.size(); i++) {
+          String field = entries.get(i).getKey();
+          JsonNode v = entries.get(i).getValue();
+          if (v.isNull()) {
+            error(path + ".fields." + field, "no type given: write the field's type after its name");
+            continue;
           }
-        });
+          String type = v.asText();
+          if (type.contains("<") && !type.contains(">") && i + 1 < entries.size()
+              && entries.get(i + 1).getValue().isNull() && entries.get(i + 1).getKey().endsWith(">")) {
+            String whole = type + "," + entries.get(++i).getKey(); // the rest of the type, read as a field name
+            error(path + ".fields." + field, String.format("'%s' was split at its comma: in a YAML flow mapping {...} "
+                + "a comma ends an entry; quote the type (%s: '%s') or write the fields one per line", whole, field,
+                whole));
+            continue;
+          }
+          try {
+            fields.put(field, TableFieldType.parse(type));
+          } catch (IllegalArgumentException ex) {
+            error(path + ".fields." + field, ex.getMessage());
+          }
+        }
       }
       Duration ttl = null;
       String tt = text(node, "ttl", path, false);

@@ -21,7 +21,7 @@ import java.util.Objects;
  *     ttl: 7d                 # optional: rows whose last write is older are dropped
  *     partitions: 4
  *     keep: 2                 # versions kept (current + backups)
- *     fields: {user_id: string, tier: string, tags: set<string>, limits: map<string,double>}
+ *     fields: {user_id: string, tier: string, tags: set<string>, limits: 'map<string,double>'}
  * }</pre>
  *
  * @param key the primary key field (a string or long field)

@@ -710,6 +710,21 @@ class PipelineSpecTest {
         "views.y.aggregate.n: needs a call such as count or sum(field), got nothing");
   }
 
+  /** A map type in a flow mapping is split by YAML at its comma: one error that says how to write it. */
+  @Test
+  void shouldExplainAMapTypeSplitAtItsCommaInAFlowMapping() {
+    List<SpecError> errors = errors("""
+        tables:
+          profiles:
+            key: user_id
+            fields: {user_id: string, limits: map<string, double>, tier: , tags: 'set<string>'}
+        """);
+    assertThat(errors).extracting(e -> e.path() + ": " + e.message()).containsExactly(
+        "tables.profiles.fields.limits: 'map<string,double>' was split at its comma: in a YAML flow mapping {...} a "
+            + "comma ends an entry; quote the type (limits: 'map<string,double>') or write the fields one per line",
+        "tables.profiles.fields.tier: no type given: write the field's type after its name");
+  }
+
   @Test
   void shouldSayOneErrorOnOneLine() {
     SpecException ex = catchThrowableOfType(

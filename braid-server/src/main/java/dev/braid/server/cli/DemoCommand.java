@@ -151,7 +151,7 @@ final class DemoCommand implements Callable<Integer> {
       try (RetailDemo demo = new RetailDemo(braid, seed, server::ingestText)) {
         Tour tour = new Tour(server.url(), dataDir, temporary && !keep);
         tour.intro(out);
-        loadHistory(demo, out, () -> stop.getCount() == 0);
+        loadHistory(braid, demo, tour, out, () -> stop.getCount() == 0);
         if (stop.getCount() > 0) {
           tour.batch(out, demo.batchAll());
           demo.startLive(rate, System.currentTimeMillis());
@@ -214,7 +214,19 @@ final class DemoCommand implements Callable<Integer> {
     return false;
   }
 
-  private void loadHistory(RetailDemo demo, PrintWriter out, java.util.function.BooleanSupplier stopped) {
+  private void loadHistory(Braid braid, RetailDemo demo, Tour tour, PrintWriter out,
+      java.util.function.BooleanSupplier stopped) {
+    long inLog = braid.status().streams().stream().mapToLong(Status.StreamStatus::events).sum();
+    tour.json.put("eventsBefore", inLog);
+    if (inLog > 0) { // a kept --data directory: a day of history again would count the same day twice
+      tour.json.put("historyLoaded", 0);
+      if (!json) {
+        out.printf("%n[1/3] The log already holds %,d events from an earlier run in this directory: no more history"
+            + "%n      is loaded (a new --data directory, or none, starts from a day of history)%n", inLog);
+        out.flush();
+      }
+      return;
+    }
     if (!json) {
       out.printf("%n[1/3] Loading a day of history: %,d events (sales and card payments) into the log%n", history);
       out.flush();
@@ -229,6 +241,7 @@ final class DemoCommand implements Callable<Integer> {
       }
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
+    tour.json.put("historyLoaded", loaded);
     if (!json) {
       out.printf("      %,d events in %.1f s (%,.0f events/s through validation, encoding and the log)%n", loaded,
           seconds, seconds > 0 ? loaded / seconds : 0);
@@ -339,8 +352,13 @@ final class DemoCommand implements Callable<Integer> {
       for (BatchRun r : runs) {
         out.printf("      %-24s version %d in %,d ms%n", r.view(), r.version(), r.millis());
       }
-      out.println("      (version 1 of each view is the one the server started with: an empty Base, everything in");
-      out.println("      the Delta; each batch cycle makes the next version and keeps the one before as a backup)");
+      if (runs.stream().allMatch(r -> r.version() == 2)) {
+        out.println("      (version 1 of each view is the one the server started with: an empty Base, everything in");
+        out.println("      the Delta; each batch cycle makes the next version and keeps the one before as a backup)");
+      } else {
+        out.println("      (the versions before are this directory's earlier batch cycles and the first start's empty");
+        out.println("      Base; each batch cycle makes the next version and keeps the one before as a backup)");
+      }
       out.printf("%n[3/3] Speed layer: a live feed now sends %,d events/s; each lands in the views' Delta%n", rate);
       out.println("      within milliseconds. Every read merges Base and Delta at the Base's cut.");
       out.flush();

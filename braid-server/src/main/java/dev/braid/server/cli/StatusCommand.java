@@ -76,8 +76,14 @@ public final class StatusCommand implements Callable<Integer> {
     }
     for (JsonNode x : r.path("views")) {
       if (x.has("reprocess")) {
-        out.printf("%nview %s: building version %d:%s%n", x.path("name").asText(),
-            x.path("reprocess").path("version").asLong(), VersionsCommand.progress(x.path("reprocess")));
+        JsonNode rp = x.path("reprocess");
+        String name = x.path("name").asText();
+        long id = rp.path("version").asLong();
+        if (VersionsCommand.held(rp)) {
+          out.printf("%nview %s: version %d is held:%s%n", name, id, VersionsCommand.heldText(rp, name, id));
+        } else {
+          out.printf("%nview %s: building version %d:%s%n", name, id, VersionsCommand.progress(rp));
+        }
       }
       if (x.has("retention")) {
         JsonNode rt = x.path("retention");

@@ -39,13 +39,25 @@ public final class VersionsCommand implements Callable<Integer> {
     }
     Table t = new Table("version", "state", "base cut", "delta position", "base keys", "created");
     for (JsonNode v : r.path("versions")) {
-      t.row(v.path("id").asLong(), v.path("state").asText(), v.path("cut"),
+      boolean held = held(v.path("progress"));
+      t.row(v.path("id").asLong(), held ? "held" : v.path("state").asText(), v.path("cut"),
           v.path("position").isNull() ? "-" : v.path("position"), v.path("baseKeys").asLong(),
           v.path("createdAt").asText() + (v.has("failure") ? "  failed: " + v.path("failure").asText() : "")
-              + progress(v.path("progress")));
+              + (held ? heldText(v.path("progress"), view, v.path("id").asLong()) : progress(v.path("progress"))));
     }
     t.print(out);
     return 0;
+  }
+
+  /** Whether {@code p}, a version's progress, is a reprocess that has caught up and waits for an activation. */
+  static boolean held(JsonNode p) {
+    return p.path("phase").asText().equals("held");
+  }
+
+  /** A held version's progress: caught up, and the command that makes it current. */
+  static String heldText(JsonNode p, String view, long version) {
+    return String.format(java.util.Locale.ROOT, "  caught up with %,d events (lag %,d); `braid activate %s %d` makes "
+        + "it current", p.path("eventsReplayed").asLong(), p.path("lag").asLong(), view, version);
   }
 
   /** A building version's progress: phase, events read of total, lag and ETA. */
@@ -57,6 +69,6 @@ public final class VersionsCommand implements Callable<Integer> {
         p.path("eventsReplayed").asLong(), p.path("eventsTotal").asLong(), p.path("lag").asLong(),
         p.path("etaMillis").isNumber()
             ? String.format(java.util.Locale.ROOT, ", eta %.1f s", p.path("etaMillis").asLong() / 1000.0) : "",
-        p.path("hold").asBoolean() ? " (held)" : "");
+        p.path("hold").asBoolean() ? " (to be held once caught up)" : "");
   }
 }

@@ -357,24 +357,24 @@ public final class BraidServer implements AutoCloseable {
         c.setPort(config.port());
         return c;
       });
-      cfg.routes.get("/health", this::health);
-      cfg.routes.get("/metrics", ctx -> {
+      getAndHead(cfg.routes, "/health", this::health);
+      getAndHead(cfg.routes, "/metrics", ctx -> {
         scrapeStatus = null; // a scrape reads the status as it is now, once for all its gauges
         ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape());
       });
-      cfg.routes.get("/v1/streams/{stream}", this::describeStream);
+      getAndHead(cfg.routes, "/v1/streams/{stream}", this::describeStream);
       cfg.routes.post("/v1/streams/{stream}/events", this::ingest);
-      cfg.routes.get("/v1/streams/{stream}/dead-letters", this::deadLetters);
-      cfg.routes.get("/v1/streams/{stream}/late", this::lateEvents);
-      cfg.routes.get("/v1/views/{view}/keys/{key}", this::getKey);
+      getAndHead(cfg.routes, "/v1/streams/{stream}/dead-letters", this::deadLetters);
+      getAndHead(cfg.routes, "/v1/streams/{stream}/late", this::lateEvents);
+      getAndHead(cfg.routes, "/v1/views/{view}/keys/{key}", this::getKey);
       cfg.routes.post("/v1/views/{view}/keys:batchGet", this::batchGet);
-      cfg.routes.get("/v1/views/{view}/versions", this::versions);
-      cfg.routes.get("/v1/views/{view}/changes", ctx -> changes.handle(ctx, ready()));
+      getAndHead(cfg.routes, "/v1/views/{view}/versions", this::versions);
+      getAndHead(cfg.routes, "/v1/views/{view}/changes", ctx -> changes.handle(ctx, ready()));
       cfg.routes.post("/v1/views/{view}/batch", this::batch);
       cfg.routes.post("/v1/views/{view}/reprocess", this::reprocess);
       cfg.routes.post("/v1/views/{view}/versions/{id}/activate", this::activate);
       cfg.routes.delete("/v1/views/{view}/versions/{id}", this::discard);
-      cfg.routes.get("/v1/status", this::status);
+      getAndHead(cfg.routes, "/v1/status", this::status);
       cfg.routes.post("/v1/views/{view}/repair", this::repair);
       new TableRoutes(this::ready, this::readBody).register(cfg.routes);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
@@ -1137,6 +1137,16 @@ public final class BraidServer implements AutoCloseable {
   /** {@code 1 stream}, {@code 2 streams}. */
   private static String counted(int n, String noun) {
     return n + " " + noun + (n == 1 ? "" : "s");
+  }
+
+  /**
+   * Serves {@code path} to GET and to HEAD with the same handler (Jetty sends a HEAD answer's headers
+   * only). Without its own HEAD route Javalin answers any HEAD of a GET route with an empty 200, even
+   * for an unknown view or key.
+   */
+  static void getAndHead(io.javalin.config.RoutesConfig routes, String path, io.javalin.http.Handler handler) {
+    routes.get(path, handler);
+    routes.head(path, handler);
   }
 
   /**

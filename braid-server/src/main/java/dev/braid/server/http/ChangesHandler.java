@@ -64,6 +64,10 @@ final class ChangesHandler {
       throw new Problem(406, "not-acceptable", "Not acceptable",
           "the changes of a view are server-sent events: send 'Accept: text/event-stream'");
     }
+    if (ctx.method() == io.javalin.http.HandlerType.HEAD) { // the stream's headers, without opening it
+      ctx.contentType("text/event-stream");
+      return;
+    }
     new SseHandler(client -> {
       client.keepAlive();
       Subscription s = b.subscribe(view, from, key, e -> {

@@ -27,7 +27,8 @@ final class ProblemErrorHandler extends ErrorHandler {
     String detail = "the request was refused before it reached Braid (" + code + " " + reason + ")"
         + (message == null || message.isBlank() || message.equals(reason) ? "" : ": " + message)
         + (code == 400 ? ": the URL or a header could not be parsed; check the URL's percent-escapes (% must be "
-            + "followed by two hex digits; send a literal % as %25)" : "");
+            + "followed by two hex digits; send a literal % as %25; a path cannot hold NUL, %00: read such a key "
+            + "with a keys:batchGet or rows:batchGet request)" : "");
     Problem p = new Problem(code, code == 400 ? "bad-request" : "http-" + code, reason, detail);
     byte[] body = BraidServer.write(Json.problem(p, path(request)));
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/problem+json");

@@ -55,15 +55,15 @@ final class TableRoutes {
   }
 
   void register(RoutesConfig routes) {
-    routes.get("/v1/tables/{table}/rows/{key}", this::get);
+    BraidServer.getAndHead(routes, "/v1/tables/{table}/rows/{key}", this::get);
     routes.post("/v1/tables/{table}/rows:batchGet", this::batchGet);
     routes.put("/v1/tables/{table}/rows/{key}", this::put);
     routes.patch("/v1/tables/{table}/rows/{key}", this::patch);
     routes.delete("/v1/tables/{table}/rows/{key}", this::delete);
     routes.post("/v1/tables/{table}/pushes", this::push);
-    routes.get("/v1/tables/{table}/pushes/{id}", this::pushReport);
+    BraidServer.getAndHead(routes, "/v1/tables/{table}/pushes/{id}", this::pushReport);
     routes.post("/v1/tables/{table}/repush", this::repush);
-    routes.get("/v1/tables/{table}/versions", this::versions);
+    BraidServer.getAndHead(routes, "/v1/tables/{table}/versions", this::versions);
     routes.post("/v1/tables/{table}/versions/{id}/activate", this::activate);
   }
 

@@ -125,6 +125,18 @@ class BraidCliTest {
     // --data keeps the directory, with the log and the views in it
     assertThat(data.resolve("log").resolve("sales")).isDirectory();
     assertThat(data.resolve("views").resolve("sales_by_store")).isDirectory();
+    assertThat(tour.path("eventsBefore").asLong()).isZero();
+    assertThat(tour.path("historyLoaded").asLong()).isEqualTo(6000);
+
+    // A second demo on the kept directory goes on from its log: the same day again would count it twice.
+    Run again = braid("demo", "--port", "0", "--history", "6000", "--rate", "400", "--duration", "1s",
+        "--batch-every", "0s", "--data", data.toString(), "--no-progress");
+    assertThat(again.exitCode()).as("stderr: %s", again.err()).isZero();
+    Matcher held = Pattern.compile("The log already holds ([0-9,]+) events from an earlier run").matcher(again.out());
+    assertThat(held.find()).as("%s", again.out()).isTrue();
+    assertThat(Long.parseLong(held.group(1).replace(",", ""))).isGreaterThan(6000);
+    assertThat(again.out()).doesNotContain("Loading a day of history", "version 1 of each view")
+        .contains("earlier batch cycles");
   }
 
   @Test

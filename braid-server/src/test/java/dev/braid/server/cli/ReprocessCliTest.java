@@ -123,9 +123,11 @@ class ReprocessCliTest {
     assertThat(r.out()).contains("version 2 has caught up and is held").contains("braid activate by_product 2");
     assertThat(r.err()).as("no progress bar").doesNotContain("reprocess by_product");
     Run v = braid("versions", "by_product", url());
-    assertThat(v.out()).contains("building").contains("held 3,000/3,000 events, lag 0");
+    assertThat(v.out()).containsPattern("2 +held ").doesNotContain("building")
+        .contains("caught up with 3,000 events (lag 0); `braid activate by_product 2` makes it current");
     Run st = braid("status", url());
-    assertThat(st.out()).contains("view by_product: building version 2:  held 3,000/3,000 events, lag 0");
+    assertThat(st.out()).contains("view by_product: version 2 is held:  caught up with 3,000 events (lag 0); "
+        + "`braid activate by_product 2` makes it current");
     Run a = braid("activate", "by_product", "2", url());
     assertThat(a.exit()).as(a.err()).isZero();
     assertThat(server.braid().get("by_product", "s0").values()).containsEntry("n", 1000L);

@@ -328,6 +328,16 @@ class BraidServerTest {
     String raw = rawGet("/v1/views/revenue/keys/%ZZ");
     assertThat(raw).startsWith("HTTP/1.1 400").containsIgnoringCase("Content-Type: application/problem+json")
         .contains("\"status\":400", "percent-escapes").doesNotContain("<html");
+    assertThat(rawGet("/v1/views/revenue/keys/a%00b")).startsWith("HTTP/1.1 400").contains("NUL, %00", "batchGet");
+    // HEAD answers as GET would, without the body: not an empty 200 for an unknown view
+    HttpResponse<String> head = send("HEAD", "/v1/views/nope/keys/k", null, null);
+    assertThat(head.statusCode()).isEqualTo(404);
+    assertThat(head.headers().firstValue("Content-Type").orElse("")).startsWith("application/problem+json");
+    assertThat(head.body()).isEmpty();
+    HttpResponse<String> known = send("HEAD", "/v1/views/revenue/keys/k", null, null);
+    assertThat(known.statusCode()).isEqualTo(200);
+    assertThat(known.headers().firstValue("Content-Type").orElse("")).startsWith("application/json");
+    assertThat(send("HEAD", "/v1/tables/nope/rows/k", null, null).statusCode()).isEqualTo(404);
     String huge = rawGet("/health", "X-Big: " + "a".repeat(20_000));
     assertThat(huge).startsWith("HTTP/1.1 431").containsIgnoringCase("Content-Type: application/problem+json")
         .contains("\"status\":431").doesNotContain("<html");
