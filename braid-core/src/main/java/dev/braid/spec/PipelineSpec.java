@@ -825,6 +825,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
     List<SpecError> errors = new ArrayList<>();
     ViewSpec view = new Reader(source, errors).view(name, node);
+    if (view != null && errors.isEmpty() && !prefix.isEmpty()) {
+      streamDiffers(root, view.from(), source, errors);
+    }
     if (view != null && errors.isEmpty()) {
       Map<String, ViewSpec> one = new LinkedHashMap<>();
       one.put(name, view);
@@ -848,6 +851,50 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       throw new SpecException(relative);
     }
     return view;
+  }
+
+  /**
+   * In a whole spec sent for one view, its stream {@code from} must be defined as this spec defines
+   * it: the view is computed over the stream that runs, so a file whose stream differs (more
+   * partitions, another field) describes a view that would not be the one built.
+   */
+  private void streamDiffers(JsonNode root, String from, String source, List<SpecError> errors) {
+    JsonNode node = root.path("streams").path(from);
+    StreamSpec running = streams.get(from);
+    if (!node.isObject() || running == null) {
+      return;
+    }
+    List<SpecError> invalid = new ArrayList<>();
+    StreamSpec sent = new Reader(source, invalid).stream(from, node);
+    if (sent == null || !invalid.isEmpty() || sent.equals(running)) {
+      return; // an invalid stream in the file says nothing about the view: it is checked against the running one
+    }
+    List<String> differences = new ArrayList<>();
+    for (java.lang.reflect.RecordComponent c : StreamSpec.class.getRecordComponents()) {
+      try {
+        Object a = c.getAccessor().invoke(sent);
+        Object b = c.getAccessor().invoke(running);
+        if (!java.util.Objects.equals(a, b)) {
+          differences.add(c.getName() + " " + specText(a) + ", not " + specText(b));
+        }
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException("cannot read StreamSpec." + c.getName(), e);
+      }
+    }
+    errors.add(new SpecError(source, "streams." + from, "differs from the stream the server runs ("
+        + String.join("; ", differences) + "): a reprocess changes only the view and reads the stream as it "
+        + "runs; send the view alone or a spec whose stream '" + from + "' is the running one"));
+  }
+
+  /** A stream setting as a spec writes it: field types by their spec names. */
+  private static String specText(Object value) {
+    if (value instanceof Map<?, ?> m) {
+      StringBuilder b = new StringBuilder("{");
+      m.forEach((k, v) -> b.append(b.length() > 1 ? ", " : "").append(k).append(": ")
+          .append(v instanceof FieldType t ? t.specName() : v));
+      return b.append('}').toString();
+    }
+    return String.valueOf(value);
   }
 
   /**

@@ -710,6 +710,25 @@ class PipelineSpecTest {
         "views.y.aggregate.n: needs a call such as count or sum(field), got nothing");
   }
 
+  /** A whole spec sent for one view: its stream must be the running one, or the view is not the one built. */
+  @Test
+  void shouldRefuseAWholeSpecForOneViewWhoseStreamDiffersFromTheRunningOne() {
+    PipelineSpec running = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+    ViewSpec same = running.parseView("spend_by_user", DESIGN_EXAMPLE, "new.yaml");
+    assertThat(same).isEqualTo(running.views().get("spend_by_user"));
+    String changed = DESIGN_EXAMPLE.replace("partitions: 4", "partitions: 16").replace("amount: double",
+        "amount: long");
+    assertThat(changed).isNotEqualTo(DESIGN_EXAMPLE);
+    SpecException ex = catchThrowableOfType(() -> running.parseView("spend_by_user", changed, "new.yaml"),
+        SpecException.class);
+    assertThat(ex.errors()).singleElement().satisfies(e -> {
+      assertThat(e.source()).isEqualTo("new.yaml");
+      assertThat(e.path()).isEqualTo("streams.transactions");
+      assertThat(e.message()).startsWith("differs from the stream the server runs (partitions 16, not 4; fields {")
+          .contains("amount: long", "amount: double", "a reprocess changes only the view");
+    });
+  }
+
   /** A map type in a flow mapping is split by YAML at its comma: one error that says how to write it. */
   @Test
   void shouldExplainAMapTypeSplitAtItsCommaInAFlowMapping() {

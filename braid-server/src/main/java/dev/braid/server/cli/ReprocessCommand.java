@@ -81,8 +81,16 @@ public final class ReprocessCommand implements Callable<Integer> {
     if (from != null) {
       query.add("from=" + java.net.URLEncoder.encode(from, java.nio.charset.StandardCharsets.UTF_8));
     }
-    JsonNode started = http.post(path + "/reprocess" + (query.isEmpty() ? "" : "?" + String.join("&", query)),
-        "application/yaml", body);
+    JsonNode started;
+    try {
+      started = http.post(path + "/reprocess" + (query.isEmpty() ? "" : "?" + String.join("&", query)),
+          "application/yaml", body);
+    } catch (BraidClient.ErrorAnswer e) {
+      if (e.status == 400 && e.problem != null && e.problem.path("type").asText().endsWith("/invalid-definition")) {
+        throw new BraidClient.ErrorAnswer(400, spec + ": " + e.getMessage(), e.problem); // name the file at fault
+      }
+      throw e;
+    }
     long id = started.path("version").asLong();
     PrintWriter out = command.commandLine().getOut();
     if (noWait) {

@@ -151,7 +151,7 @@ class ReprocessCliTest {
     Path bad = write("bad.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: median(units)}\n");
     Run r = braid("reprocess", "by_product", "--spec", bad.toString(), url());
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.err()).contains("aggregate.n").contains("HTTP 400");
+    assertThat(r.err()).contains(bad + ": invalid definition of view 'by_product': aggregate.n").contains("HTTP 400");
     Path empty = write("empty.yaml", "\n");
     Run e = braid("reprocess", "by_product", "--spec", empty.toString(), url());
     assertThat(e.exit()).isEqualTo(2);
