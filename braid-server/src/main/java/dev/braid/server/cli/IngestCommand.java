@@ -269,6 +269,61 @@ public final class IngestCommand implements Callable<Integer> {
     return new BufferedReader(new InputStreamReader(p, StandardCharsets.UTF_8), 1 << 16);
   }
 
+  /**
+   * The lines of a text, each with the break that ended it ({@code \n}, {@code \r\n} or {@code \r}),
+   * which {@link BufferedReader#readLine} drops: a quoted CSV cell keeps its line breaks as written.
+   */
+  static final class Lines {
+    private final java.io.Reader in;
+    private final char[] buf = new char[1 << 16];
+    private final StringBuilder line = new StringBuilder();
+    private int pos;
+    private int lim;
+    /** The break that ended the line {@link #next} returned last; empty for a last line without one. */
+    String end = "";
+
+    Lines(java.io.Reader in) {
+      this.in = in;
+    }
+
+    /** The next line without its break, or null at the end of the text. */
+    String next() throws IOException {
+      line.setLength(0);
+      end = "";
+      boolean any = false;
+      while (fill()) {
+        any = true;
+        int start = pos;
+        for (; pos < lim; pos++) {
+          char c = buf[pos];
+          if (c == '\n' || c == '\r') {
+            line.append(buf, start, pos - start);
+            pos++;
+            if (c == '\r' && fill() && buf[pos] == '\n') {
+              pos++;
+              end = "\r\n";
+            } else {
+              end = c == '\r' ? "\r" : "\n";
+            }
+            return line.toString();
+          }
+        }
+        line.append(buf, start, pos - start);
+      }
+      return any ? line.toString() : null;
+    }
+
+    private boolean fill() throws IOException {
+      if (pos < lim) {
+        return true;
+      }
+      int n = in.read(buf, 0, buf.length);
+      pos = 0;
+      lim = Math.max(0, n);
+      return n > 0;
+    }
+  }
+
   /** Counts a row that this command rejects without sending it, with its reason. */
   private void rejectLocally(int line, String reason) {
     rejected++;
@@ -499,8 +554,8 @@ public final class IngestCommand implements Callable<Integer> {
    * a number. A row that cannot be read as cells of the header's fields is not sent.
    */
   private void readCsv(InputStream in, JsonNode fields, Sender sender) throws IOException {
-    BufferedReader r = utf8Reader(in);
-    String headerLine = r.readLine();
+    Lines r = new Lines(utf8Reader(in));
+    String headerLine = r.next();
     if (headerLine == null) {
       return;
     }
@@ -520,16 +575,19 @@ public final class IngestCommand implements Callable<Integer> {
     int n = 1;
     List<String> cells = new java.util.ArrayList<>();
     StringBuilder record = new StringBuilder();
-    while ((line = r.readLine()) != null) {
+    while ((line = r.next()) != null) {
       n++;
       int first = n;
       record.setLength(0);
       record.append(line);
-      // A quoted cell that is not closed on this line goes on at the next (up to the request size limit)
+      // A quoted cell that is not closed on this line goes on at the next (up to the request size limit),
+      // with the line break as the file has it
+      String lineBreak = r.end;
       while (dev.braid.table.CsvRecords.endsInQuotes(record) && record.length() <= MAX_CSV_ROW_CHARS
-          && (line = r.readLine()) != null) {
+          && (line = r.next()) != null) {
         n++;
-        record.append('\n').append(line);
+        record.append(lineBreak).append(line);
+        lineBreak = r.end;
       }
       if (record.toString().isBlank()) {
         continue;
