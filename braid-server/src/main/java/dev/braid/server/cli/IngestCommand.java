@@ -203,7 +203,9 @@ public final class IngestCommand implements Callable<Integer> {
         + "command with --key-prefix %s: the requests already answered are recognized and not added again%s",
         sender.failedBatch, sender.failedFirstLine, sender.failedLastLine, done,
         inputAtFault ? "fix the input and run" : "once the server answers again, run", keyPrefix,
-        e instanceof BraidClient.ErrorAnswer a && a.status == 413 ? " (a smaller --batch sends smaller requests)" : "");
+        e instanceof BraidClient.ErrorAnswer a && a.status == 413 ? String.format(" (if no one event is too big, send "
+            + "lines %,d and after with a smaller --batch and a new --key-prefix: a changed --batch cuts other batches "
+            + "under the same keys)", sender.failedFirstLine) : "");
     if (e instanceof BraidClient.ErrorAnswer a) {
       return new BraidClient.ErrorAnswer(a.status, e.getMessage() + resume, a.problem);
     }

@@ -119,7 +119,8 @@ class CliClientTest {
       assertThat(first.err()).contains("(HTTP 413)").contains("request 3 (lines 7-9) failed; the 2 requests before it "
           + "(lines up to 6) were answered: 6 events accepted, 0 rejected. To go on, fix the input and run the same "
           + "command with --key-prefix mid: the requests already answered are recognized and not added again "
-          + "(a smaller --batch sends smaller requests)");
+          + "(if no one event is too big, send lines 7 and after with a smaller --batch and a new --key-prefix: a "
+          + "changed --batch cuts other batches under the same keys)");
 
       Files.writeString(file, good.repeat(6) + good + good.repeat(4));
       Run resumed = braid("ingest", "sales", file.toString(), "--url=" + small.url(), "--no-progress", "--batch", "3",
