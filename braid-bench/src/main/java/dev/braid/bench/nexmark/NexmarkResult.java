@@ -42,15 +42,27 @@ import java.util.NoSuchElementException;
  * Rows must have the same keys. {@link NexmarkQuery.Kind#EXACT} values must be equal,
  * {@link NexmarkQuery.Kind#AVERAGE} ones equal within {@value #AVERAGE_RELATIVE_ERROR} relative, and
  * {@link NexmarkQuery.Kind#DISTINCT} ones within {@value #SIGMAS} standard errors of the two sides'
- * sketches together: {@code |a - e| <= ceil(SIGMAS * (rse_e + rse_a) * e)}, so two exact engines must
- * be equal. Six standard errors: a correct HLL estimate falls outside with a probability of about
- * 2e-9 per value (normal approximation), negligible over the 10^5 values of a run, while a wrong
- * count (a dropped range, a double-counted partition) is off by far more.
+ * sketches together: {@code |a - e| <= floor(SIGMAS * (rse_e + rse_a) * e)}, so two exact engines
+ * must be equal, and so must small counts (below 6 with lgK = 12 sketches, whose few values the
+ * sketches count exactly). Six standard errors: a correct HLL estimate falls outside with a
+ * probability of about 2e-9 per value (normal approximation), negligible over the 10^5 values of a
+ * run, while a wrong count (a dropped range, a double-counted partition) is off by far more.
+ *
+ * <p>A count that is a few per cent off everywhere hides inside each value's bound, so the
+ * distinct values of more than {@value #BIAS_FROM} also have to agree <em>on average</em>: the mean of
+ * their relative errors {@code (a - e) / e} over {@code n} values must be within
+ * {@code SIGMAS * (rse_e + rse_a) / sqrt(n) + } {@value #BIAS_SLACK} (the errors of a correct sketch are
+ * independent across values, so their mean shrinks with {@code sqrt(n)}; the slack covers the
+ * estimator's own small bias). An engine 8 % low on every count fails this over as few as 8 values.
  */
 public final class NexmarkResult {
 
   public static final double AVERAGE_RELATIVE_ERROR = 1e-9;
   public static final double SIGMAS = 6;
+  /** Distinct counts above this take part in the mean-error check (smaller ones are near exact anyway). */
+  public static final long BIAS_FROM = 64;
+  /** What the mean relative error of distinct counts may be beyond its sampling bound. */
+  public static final double BIAS_SLACK = 0.005;
 
   /** One row: {@code longs} as {@link NexmarkQuery#longFields()}, {@code doubles} as {@link NexmarkQuery#doubleFields()}. */
   public record Row(String key, long[] longs, double[] doubles) {}
@@ -414,6 +426,7 @@ public final class NexmarkResult {
     List<String> examples = new ArrayList<>();
     long compared = 0;
     long differences = 0;
+    double[] bias = new double[2]; // sum of the relative errors of large distinct counts, and their number
     Row e = expected.hasNext() ? expected.next() : null;
     Row a = actual.hasNext() ? actual.next() : null;
     while (e != null || a != null) {
@@ -429,7 +442,7 @@ public final class NexmarkResult {
         a = actual.hasNext() ? actual.next() : null;
       } else {
         compared++;
-        difference = compareRow(query, e, expectedRse, expectedName, a, actualRse, actualName);
+        difference = compareRow(query, e, expectedRse, expectedName, a, actualRse, actualName, bias);
         e = expected.hasNext() ? expected.next() : null;
         a = actual.hasNext() ? actual.next() : null;
       }
@@ -440,17 +453,45 @@ public final class NexmarkResult {
         }
       }
     }
+    String skew = meanError(bias, expectedRse + actualRse, expectedName, actualName);
+    if (skew != null) { // the summary of many rows: first, where a reader looks
+      differences++;
+      examples.add(0, skew);
+      if (examples.size() > Math.max(1, maxExamples)) {
+        examples.remove(examples.size() - 1);
+      }
+    }
     return new Comparison(compared, differences, List.copyOf(examples));
   }
 
+  /** The mean-error check of the class comment: a difference, or null when the mean is within its bound. */
+  private static String meanError(double[] bias, double rse, String expectedName, String actualName) {
+    long n = (long) bias[1];
+    if (n == 0) {
+      return null;
+    }
+    double mean = bias[0] / n;
+    double bound = SIGMAS * rse / Math.sqrt(n) + BIAS_SLACK;
+    if (Math.abs(mean) <= bound) {
+      return null;
+    }
+    return String.format(Locale.ROOT, "%s: distinct counts are %.2f %% %s than %s's on average over %,d values "
+        + "above %d (allowed %.2f %%): a systematic error, not a sketch's", actualName, Math.abs(mean) * 100,
+        mean < 0 ? "lower" : "higher", expectedName, n, BIAS_FROM, bound * 100);
+  }
+
   private static String compareRow(NexmarkQuery query, Row e, double expectedRse, String expectedName, Row a,
-      double actualRse, String actualName) {
+      double actualRse, String actualName, double[] bias) {
     List<NexmarkQuery.Field> lf = query.longFields();
     for (int i = 0; i < lf.size(); i++) {
       long want = e.longs()[i];
       long got = a.longs()[i];
-      long allowed = lf.get(i).kind() == NexmarkQuery.Kind.DISTINCT
-          ? (long) Math.ceil(SIGMAS * (expectedRse + actualRse) * Math.abs(want)) : 0;
+      boolean distinct = lf.get(i).kind() == NexmarkQuery.Kind.DISTINCT;
+      long allowed = distinct ? (long) Math.floor(SIGMAS * (expectedRse + actualRse) * Math.abs(want)) : 0;
+      if (distinct && want > BIAS_FROM) {
+        bias[0] += (double) (got - want) / want;
+        bias[1]++;
+      }
       if (Math.abs(got - want) > allowed) {
         return String.format(Locale.ROOT, "%s: row %s field %s is %d, %s has %d%s", actualName, e.key(),
             lf.get(i).name(), got, expectedName, want, allowed == 0 ? "" : " (allowed difference " + allowed + ")");
