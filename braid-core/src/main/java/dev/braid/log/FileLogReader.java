@@ -7,6 +7,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.TimeUnit;
 
@@ -33,6 +35,15 @@ final class FileLogReader implements LogReader {
   private FileChannel channel;
   private long filePosition;
   private long position;
+  /**
+   * The first offset the batch at {@code filePosition} must have: batches follow each other without
+   * gaps, so each one read is checked against the end of the one before (and the first after a seek
+   * against the index entry that led to it). A damaged index would otherwise skip records silently.
+   */
+  private long expectedBase;
+  /** Whether {@code filePosition} came from an index entry and no batch has been read there yet. */
+  private boolean fromIndex;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(FileLogReader.class);
 
   FileLogReader(FilePartition partition, long fromOffset, int fetchBytes) {
     this.partition = partition;
@@ -62,9 +73,33 @@ final class FileLogReader implements LogReader {
       i--;
     }
     moveTo(segs[i]);
-    filePosition = segment.floorPosition(offset);
+    long entry = segment.floorEntry(offset);
+    filePosition = (int) entry;
+    expectedBase = segment.baseOffset + (entry >>> 32);
+    fromIndex = filePosition != SegmentDescriptor.HEADER_LENGTH;
     position = offset;
     cursor.clear();
+  }
+
+  /**
+   * The batch that an index entry led to is not the one it names (or not a batch): the index is
+   * damaged, not the data. Reads this segment from its first batch instead, forgets the index for
+   * every later seek, and deletes its file so that the next open rebuilds it from the segment.
+   */
+  private void indexDamaged(String problem) {
+    Path index = segment.file.resolveSibling(SegmentDescriptor.indexName(segment.baseOffset));
+    LOG.warn("stream '{}' partition {}: index {} is damaged (its entry for offset {} points at a batch that does not "
+        + "start there: {}); reading {} from its first batch, and the index is rebuilt on the next open", partition.stream,
+        partition.partition, index, expectedBase, problem, segment.file);
+    segment.dropIndex();
+    try {
+      Files.deleteIfExists(index);
+    } catch (IOException e) {
+      LOG.warn("could not delete damaged index {}: {}", index, e.getMessage());
+    }
+    filePosition = SegmentDescriptor.HEADER_LENGTH;
+    expectedBase = segment.baseOffset;
+    fromIndex = false;
   }
 
   @Override
@@ -92,19 +127,31 @@ final class FileLogReader implements LogReader {
         }
         moveTo(next);
         filePosition = SegmentDescriptor.HEADER_LENGTH;
+        expectedBase = next.baseOffset;
         continue;
       }
       int filled = fill(readable);
       int parsed = 0;
       long lastEnd = -1;
+      boolean restart = false;
       while (parsed + 4 <= filled) {
         int length = buffer.getInt(parsed);
         if (!BatchCheck.plausibleLength(length)) {
+          if (fromIndex) {
+            indexDamaged("impossible batch length " + length);
+            restart = true;
+            break;
+          }
           throw new CorruptLogException(segment.file, filePosition + parsed, "impossible batch length " + length);
         }
         int total = 4 + length;
         if (parsed + total > filled) {
           if (filePosition + parsed + total > readable) {
+            if (fromIndex) {
+              indexDamaged("a batch of " + total + " bytes would run past the end of the written data");
+              restart = true;
+              break;
+            }
             throw new CorruptLogException(segment.file, filePosition + parsed,
                 "batch of " + total + " bytes runs past the end of the written data");
           }
@@ -115,12 +162,22 @@ final class FileLogReader implements LogReader {
           }
           break;
         }
-        String bad = check.check(buffer, parsed, -1);
+        String bad = check.check(buffer, parsed, expectedBase);
         if (bad != null) {
+          if (fromIndex) {
+            indexDamaged(bad);
+            restart = true;
+            break;
+          }
           throw new CorruptLogException(segment.file, filePosition + parsed, bad);
         }
+        fromIndex = false;
         lastEnd = buffer.getLong(parsed + BASE_OFFSET_OFFSET) + buffer.getInt(parsed + COUNT_OFFSET);
+        expectedBase = lastEnd;
         parsed += total;
+      }
+      if (restart) {
+        continue;
       }
       cursor.reset(buffer, 0, parsed, position);
       filePosition += parsed;

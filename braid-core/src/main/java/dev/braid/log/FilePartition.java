@@ -314,6 +314,7 @@ final class FilePartition {
         FileLog.fsyncDirectory(dir);
         return new FilePartition(stream, partition, dir, config, List.of(first), 0, null, preallocator);
       }
+      missingSegments(dir, bases);
       List<Segment> segments = new ArrayList<>();
       try {
         for (int i = 0; i < bases.size() - 1; i++) {
@@ -332,6 +333,30 @@ final class FilePartition {
       }
     } catch (IOException e) {
       throw new LogException("cannot open partition directory " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Refuses a partition whose first or last segments are gone (the gaps between segments are found
+   * as each sealed one is verified). The log is the master dataset and is never trimmed, so its first
+   * segment starts at offset 0; and a segment gets its index only once the segment after it exists
+   * (see {@link #roll}), so the last segment having one means the segments after it were deleted.
+   * Opening either would serve a log that silently starts late or rewinds (and then reuses offsets).
+   */
+  private static void missingSegments(Path dir, List<Long> bases) {
+    long first = bases.get(0);
+    if (first != 0) {
+      throw new CorruptLogException(dir.resolve(SegmentDescriptor.segmentName(first)), 0, String.format("the partition's "
+          + "first segment starts at offset %d: the segments holding offsets 0 to %d are missing (Braid never deletes "
+          + "segments)", first, first - 1));
+    }
+    long last = bases.get(bases.size() - 1);
+    Path index = dir.resolve(SegmentDescriptor.indexName(last));
+    if (Files.exists(index)) {
+      throw new CorruptLogException(dir.resolve(SegmentDescriptor.segmentName(last)), 0, String.format("the last "
+          + "segment is sealed (it has its index, %s, written only once the next segment exists) but no segment "
+          + "follows it: the segments after it are missing (if none was deleted, deleting %s opens this segment as "
+          + "the last one)", index.getFileName(), index.getFileName()));
     }
   }
 
@@ -697,19 +722,23 @@ final class FilePartition {
         recordSyncFailure(LogWriteException.of(stream, partition, at, "fsync of", e));
         throw e;
       }
-      at = dir.resolve(SegmentDescriptor.indexName(active.baseOffset));
-      step = "rolling to a new segment: writing the index";
-      writeIndex(dir, active);
+      // The next segment first, durably, then the sealed one's index: an index on the last segment
+      // then always means segments after it were lost (see missingSegments).
       at = dir.resolve(SegmentDescriptor.segmentName(nextBase));
       step = "rolling to a new segment: creating";
       next = createSegment(dir, partition, nextBase, writer);
       at = dir;
       step = "rolling to a new segment: fsync of the directory";
       FileLog.fsyncDirectory(dir);
+      at = dir.resolve(SegmentDescriptor.indexName(active.baseOffset));
+      step = "rolling to a new segment: writing the index";
+      writeIndex(dir, active);
     } catch (IOException e) {
       if (next != null) {
         next.closeQuietly();
         try {
+          // the index first: without the next segment, an index would mark this one's successors lost
+          Files.deleteIfExists(dir.resolve(SegmentDescriptor.indexName(active.baseOffset)));
           Files.deleteIfExists(next.file); // else every later roll would fail to create it anew
         } catch (IOException suppressed) {
           e.addSuppressed(suppressed);

@@ -49,6 +49,37 @@ final class Segment {
     lastIndexedPosition = position;
   }
 
+  /**
+   * The last indexed batch whose first offset is at or below {@code offset}: its file position in
+   * the low 32 bits and its first offset relative to {@link #baseOffset} in the high 32 (one read, so
+   * that the two belong to the same entry); the segment's first batch when no entry is.
+   */
+  synchronized long floorEntry(long offset) {
+    long rel = offset - baseOffset;
+    int lo = 0;
+    int hi = indexEntries - 1;
+    int found = -1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      if (indexRelativeOffsets[mid] <= rel) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found < 0 ? SegmentDescriptor.HEADER_LENGTH
+        : (long) indexRelativeOffsets[found] << 32 | indexPositions[found] & 0xFFFFFFFFL;
+  }
+
+  /**
+   * Forgets the index, whose entries a reader found pointing at other batches than they name:
+   * every later seek reads the segment from its first batch (see {@link FileLogReader}).
+   */
+  synchronized void dropIndex() {
+    indexEntries = 0;
+  }
+
   /** File position of the last indexed batch whose first offset is at or below {@code offset}. */
   synchronized long floorPosition(long offset) {
     long rel = offset - baseOffset;

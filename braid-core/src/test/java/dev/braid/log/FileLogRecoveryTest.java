@@ -446,6 +446,95 @@ class FileLogRecoveryTest {
     assertThat(e).hasMessageContaining("ends at offset 0 but the next segment, ");
   }
 
+  @Test
+  void shouldRefuseAPartitionWhoseFirstSegmentIsMissing() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 91, 2);
+    Path first = segment(layout.dir(), 0);
+    Path second = sortedSegments(layout.dir()).get(1);
+    long secondBase = SegmentDescriptor.baseOffsetOf(second.getFileName().toString());
+    Files.delete(first);
+    Files.delete(first.resolveSibling(SegmentDescriptor.indexName(0)));
+
+    assertThat(refusedStream(layout.dir())).hasMessageContaining(second.toString())
+        .hasMessageContaining("the partition's first segment starts at offset " + secondBase + ": the segments holding "
+            + "offsets 0 to " + (secondBase - 1) + " are missing");
+  }
+
+  @Test
+  void shouldRefuseAPartitionWhoseLastSegmentIsMissing() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 92, 2);
+    List<Path> segments = sortedSegments(layout.dir());
+    Files.delete(segments.get(segments.size() - 1)); // the active segment: the one before it has its index
+    Path last = segments.get(segments.size() - 2);
+    String index = SegmentDescriptor.indexName(SegmentDescriptor.baseOffsetOf(last.getFileName().toString()));
+
+    assertThat(refusedStream(layout.dir())).hasMessageContaining(last.toString())
+        .hasMessageContaining("the last segment is sealed (it has its index, " + index)
+        .hasMessageContaining("if none was deleted, deleting " + index + " opens this segment as the last one");
+    Files.delete(last.resolveSibling(index)); // as the message says: then it opens as the active segment
+    try (FileLog log = FileLog.open(layout.dir())) {
+      LogStream s = log.stream(STREAM);
+      long end = SegmentDescriptor.baseOffsetOf(segments.get(segments.size() - 1).getFileName().toString());
+      assertThat(s.endOffset(0)).isEqualTo(end);
+      assertThat(readAll(s, 0, 0)).isEqualTo(layout.records().subList(0, (int) end));
+    }
+  }
+
+  /**
+   * An index entry damaged so that it still decodes (ordered, in range) but names another offset
+   * than its batch's: a seek through it would start at the wrong batch. The reader checks each batch
+   * against the offset it expects, reads the segment from its start instead, and the index file is
+   * rebuilt on the next open. Every offset reads exactly the records from it.
+   */
+  @ParameterizedTest
+  @ValueSource(longs = {1, 2, 3, 4})
+  void shouldReadEveryRecordThroughADamagedIndex(long seed) throws IOException {
+    Random random = new Random(seed);
+    Path dir = tmp.resolve("log");
+    List<Rec> all = new ArrayList<>();
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(64 << 10));
+      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
+        all.addAll(appendTexts(s, 0, "batch " + i, 1 + random.nextInt(5)));
+      }
+    }
+    Path index = segment(dir, 0).resolveSibling(SegmentDescriptor.indexName(0));
+    ByteBuffer entries = ByteBuffer.wrap(Files.readAllBytes(index));
+    int n = entries.limit() / SegmentDescriptor.INDEX_ENTRY_LENGTH;
+    assertThat(n).as("seed %d: index entries", seed).isGreaterThan(3);
+    int k = 1 + random.nextInt(n - 2);
+    int before = entries.getInt((k - 1) * SegmentDescriptor.INDEX_ENTRY_LENGTH);
+    int at = entries.getInt(k * SegmentDescriptor.INDEX_ENTRY_LENGTH);
+    int after = entries.getInt((k + 1) * SegmentDescriptor.INDEX_ENTRY_LENGTH);
+    assertThat(at - before).as("seed %d: offsets between entries", seed).isGreaterThan(1);
+    // still ordered, so it decodes, but below the batch it points at: a seek to an offset in
+    // [wrong, at) through it would start at offset `at` and skip the records before
+    int wrong = before + 1 + random.nextInt(at - before - 1);
+    entries.putInt(k * SegmentDescriptor.INDEX_ENTRY_LENGTH, wrong);
+    Files.write(index, entries.array());
+
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.stream(STREAM);
+      assertThat(readAll(s, 0, wrong)).as("seed %d: from the offset the damaged entry names", seed)
+          .isEqualTo(all.subList(wrong, all.size()));
+      for (long from = 0; from <= all.size(); from += 1 + random.nextInt(7)) {
+        assertThat(readAll(s, 0, from)).as("seed %d, entry %d, reading from %d", seed, k, from)
+            .isEqualTo(all.subList((int) from, all.size()));
+      }
+    }
+    assertThat(index).as("seed %d: the damaged index is deleted", seed).doesNotExist();
+    try (FileLog log = FileLog.open(dir)) {
+      assertThat(readAll(log.stream(STREAM), 0, all.size() / 2)).isEqualTo(all.subList(all.size() / 2, all.size()));
+    }
+    assertThat(index).as("seed %d: rebuilt on open", seed).exists();
+  }
+
+  private static List<Path> sortedSegments(Path dir) throws IOException {
+    try (Stream<Path> files = Files.list(FileLogStream.partitionDir(dir.resolve(STREAM), 0))) {
+      return files.filter(f -> f.toString().endsWith(".log")).sorted().toList();
+    }
+  }
+
   /** File positions of the batches of a segment, read from their length fields. */
   private static long[] batchStarts(Path segment) throws IOException {
     ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(segment));
