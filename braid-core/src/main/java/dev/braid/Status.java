@@ -28,14 +28,22 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param rejectedPerSecond events rejected per second over the last ten seconds
    * @param dedupEntries event ids and idempotency keys remembered for deduplication (those of the
    *     stream's dedup window, and up to a quarter window more not yet evicted)
+   * @param watermark the stream's event-time watermark, or null when no view reads it
+   * @param recovered what opening the log cut from the end of a partition (a torn or damaged tail),
+   *     one line per partition that had something cut; empty when every tail was clean
    */
   public record StreamStatus(String name, int partitions, String durability, Cut end, long events,
-      double eventsPerSecond, double rejectedPerSecond, long dedupEntries, Watermark watermark) {
+      double eventsPerSecond, double rejectedPerSecond, long dedupEntries, Watermark watermark,
+      List<String> recovered) {
 
-    /** Without a watermark. */
+    public StreamStatus {
+      recovered = recovered == null ? List.of() : List.copyOf(recovered);
+    }
+
+    /** Without a watermark, and nothing recovered. */
     public StreamStatus(String name, int partitions, String durability, Cut end, long events,
         double eventsPerSecond, double rejectedPerSecond, long dedupEntries) {
-      this(name, partitions, durability, end, events, eventsPerSecond, rejectedPerSecond, dedupEntries, null);
+      this(name, partitions, durability, end, events, eventsPerSecond, rejectedPerSecond, dedupEntries, null, null);
     }
   }
 

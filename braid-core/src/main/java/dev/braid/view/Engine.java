@@ -732,6 +732,25 @@ public final class Engine implements Braid {
     view(view).discard(versionId);
   }
 
+  /**
+   * What opening the log cut from {@code stream}'s partitions, one line each, so that an operator
+   * sees it in the status and not only in the log at start: where, how much, and where the cut
+   * bytes were kept (recovery copies them beside the segment unless they were all zeros).
+   */
+  private List<String> recovered(String stream) {
+    List<String> out = new ArrayList<>();
+    for (dev.braid.log.RecoveryReport r : log.recoveries()) {
+      if (r.stream().equals(stream) && r.truncatedBytes() > 0) {
+        java.nio.file.Path aside = r.file().resolveSibling(r.file().getFileName() + "." + r.validBytes() + ".cut");
+        out.add(String.format(java.util.Locale.ROOT, "partition %d: at start, %,d bytes of a torn or damaged tail "
+            + "were cut from %s at byte %,d (the partition now ends at offset %,d); %s", r.partition(),
+            r.truncatedBytes(), r.file(), r.validBytes(), r.endOffset(), Files.exists(aside)
+                ? "they are kept in " + aside + " for inspection" : "they were all zeros (space never written)"));
+      }
+    }
+    return out;
+  }
+
   @Override
   public Status status() {
     List<Status.StreamStatus> streams = new ArrayList<>();
@@ -744,7 +763,7 @@ public final class Engine implements Braid {
       }
       streams.add(new Status.StreamStatus(e.getKey(), s.partitions(), s.config().durability().toString(), end, events,
           e.getValue().acceptedPerSecond(), e.getValue().rejectedPerSecond(), e.getValue().dedupEntries(),
-          watermark(speedLayers.get(e.getKey()))));
+          watermark(speedLayers.get(e.getKey())), recovered(e.getKey())));
     }
     List<Status.ViewStatus> vs = new ArrayList<>();
     for (ViewRuntime v : views.values()) {

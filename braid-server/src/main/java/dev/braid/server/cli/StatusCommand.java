@@ -44,6 +44,9 @@ public final class StatusCommand implements Callable<Integer> {
     }
     s.print(out);
     for (JsonNode x : r.path("streams")) {
+      for (JsonNode line : x.path("recovered")) {
+        out.printf("%nstream %s: %s%n", x.path("name").asText(), line.asText());
+      }
       if (x.path("watermark").isObject()) {
         out.printf("%nstream %s: %s%n", x.path("name").asText(), watermark(x.path("watermark")));
       }

@@ -275,6 +275,8 @@ public final class BraidServer implements AutoCloseable {
     for (String stream : spec.streams().keySet()) {
       Gauge.builder("braid_stream_events", b, x -> events(x, stream)).tag("stream", stream)
           .description("events held in the stream's log").register(metrics);
+      Gauge.builder("braid_stream_recovered_partitions", b, x -> recoveredPartitions(x, stream)).tag("stream", stream)
+          .description("partitions whose torn or damaged tail opening the log cut (see /v1/status)").register(metrics);
       for (String outcome : List.of("accepted", "duplicate", "rejected")) {
         ingestCounter(stream, outcome); // at 0 from the start, so a rate over a restart has both ends
       }
@@ -327,6 +329,11 @@ public final class BraidServer implements AutoCloseable {
 
   private double events(Braid b, String stream) {
     return scrapeStatus(b).streams().stream().filter(s -> s.name().equals(stream)).mapToLong(s -> s.events())
+        .findFirst().orElse(0);
+  }
+
+  private double recoveredPartitions(Braid b, String stream) {
+    return scrapeStatus(b).streams().stream().filter(s -> s.name().equals(stream)).mapToInt(s -> s.recovered().size())
         .findFirst().orElse(0);
   }
 

@@ -392,6 +392,10 @@ final class Json {
       so.put("eventsPerSecond", Math.round(st.eventsPerSecond() * 10) / 10.0);
       so.put("rejectedPerSecond", Math.round(st.rejectedPerSecond() * 10) / 10.0);
       so.put("dedupEntries", st.dedupEntries());
+      if (!st.recovered().isEmpty()) {
+        ArrayNode rec = so.putArray("recovered");
+        st.recovered().forEach(rec::add);
+      }
       if (st.watermark() != null) {
         ObjectNode wm = so.putObject("watermark");
         wm.put("at", instant(st.watermark().millis()));

@@ -187,6 +187,45 @@ class CorruptFileServerTest {
   }
 
   /**
+   * A torn tail that opening the log cuts is not only a line in the log at start: {@code /v1/status}
+   * names the partition, the bytes cut and where they were kept, {@code braid status} prints it, and
+   * {@code /metrics} counts the partitions. The events before the cut are served exactly.
+   */
+  @Test
+  void shouldShowInStatusAndMetricsWhatOpeningTheLogCut() throws Exception {
+    braid = new FaultHarness(SPEC, dir).start();
+    ingest(40);
+    braid.close();
+    Path partition = dir.resolve("log").resolve("visits").resolve("p00000");
+    Path active = files(partition, ".log").get(0);
+    long size = Files.size(active);
+    try (FileChannel ch = FileChannel.open(active, StandardOpenOption.WRITE)) {
+      ch.truncate(size - 3); // the last batch is torn
+    }
+
+    braid.start();
+
+    JsonNode stream = null;
+    for (JsonNode st : json(braid.get("/v1/status")).path("streams")) {
+      if (st.path("name").asText().equals("visits")) {
+        stream = st;
+      }
+    }
+    assertThat(stream).isNotNull();
+    assertThat(stream.path("recovered")).as("%s", stream).hasSize(1);
+    assertThat(stream.path("recovered").get(0).asText()).startsWith("partition 0: at start, ")
+        .contains("bytes of a torn or damaged tail were cut from " + active + " at byte ")
+        .contains("(the partition now ends at offset ").contains("kept in " + active);
+    assertThat(braid.get("/metrics").body()).contains("braid_stream_recovered_partitions{stream=\"visits\"} 1.0")
+        .contains("braid_stream_recovered_partitions{stream=\"sales\"} 0.0");
+    picocli.CommandLine cli = dev.braid.server.cli.BraidCli.commandLine();
+    java.io.StringWriter out = new java.io.StringWriter();
+    cli.setOut(new java.io.PrintWriter(out, true));
+    assertThat(cli.execute("status", "--url=" + braid.url())).isZero();
+    assertThat(out.toString()).contains("stream visits: partition 0: at start, ");
+  }
+
+  /**
    * A sealed segment damaged while the server runs: the batch cycle that meets it answers 500
    * ({@code damaged-file}) naming the file, and its version is failed with the same text; the view
    * serves and takes events as before; {@code /health}, {@code /v1/status} and {@code braid status}
