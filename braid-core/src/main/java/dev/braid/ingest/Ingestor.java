@@ -947,7 +947,12 @@ public final class Ingestor {
   /** Up to {@code limit} dead letters from offset {@code from} on. */
   public List<DeadLetter> deadLetters(long from, int limit) {
     List<DeadLetter> out = new ArrayList<>();
-    if (deadLetters == null || from >= deadLetters.endOffset(0)) {
+    long end = deadLetters == null ? 0 : deadLetters.endOffset(0);
+    if (from > end) { // a client paging with `next` never asks past the end: this offset was not one it got
+      throw new IllegalArgumentException(String.format("from %d is past the end of stream '%s''s dead letters (the "
+          + "next one will be at %d): page from 0, or from the 'next' of the last page", from, stream.name(), end));
+    }
+    if (from == end) {
       return out;
     }
     try (LogReader r = deadLetters.reader(0, Math.max(from, deadLetters.startOffset(0)))) {

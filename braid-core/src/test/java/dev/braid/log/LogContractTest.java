@@ -278,6 +278,8 @@ abstract class LogContractTest {
       assertThat(r.position()).as("a refused seek leaves the reader where it was").isEqualTo(end);
     }
     assertThatThrownBy(() -> s.reader(0, s.endOffset(0) + 1)).isInstanceOf(OffsetOutOfRangeException.class);
+    assertThatThrownBy(() -> s.reader(1, -1)).isInstanceOf(OffsetOutOfRangeException.class)
+        .hasMessageContaining("offset -1 of stream 'orders' partition 1 is negative").hasMessageNotContaining("past");
   }
 
   @Test

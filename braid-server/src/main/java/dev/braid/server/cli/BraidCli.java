@@ -1,6 +1,7 @@
 package dev.braid.server.cli;
 
 import java.io.PrintWriter;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Spec;
     subcommands = {DemoCommand.class, ServerCommand.class, GenerateCommand.class, IngestCommand.class, QueryCommand.class,
         BatchCommand.class, RepairCommand.class, ReprocessCommand.class, ActivateCommand.class, DiscardCommand.class,
         VersionsCommand.class, StatusCommand.class, PushCommand.class, RowCommand.class,
-        ValidateCommand.class, BenchCommand.class},
+        ValidateCommand.class, BenchCommand.class, PrintVersionCommand.class},
     footer = {"", "Run 'braid COMMAND --help' for a command's options."})
 public final class BraidCli implements Callable<Integer> {
 
@@ -53,7 +54,8 @@ public final class BraidCli implements Callable<Integer> {
   @Override
   public Integer call() {
     throw new ParameterException(spec.commandLine(), "Missing command: pick one of "
-        + String.join(", ", spec.subcommands().keySet()));
+        + String.join(", ", spec.subcommands().entrySet().stream()
+            .filter(c -> !c.getValue().getCommandSpec().usageMessage().hidden()).map(Map.Entry::getKey).toList()));
   }
 
   /**

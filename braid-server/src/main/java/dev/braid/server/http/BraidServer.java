@@ -731,7 +731,14 @@ public final class BraidServer implements AutoCloseable {
     onlyParams(ctx, "from", "limit");
     long from = offsetParam(ctx, "from");
     int limit = limitParam(ctx);
-    List<DeadLetter> letters = b.deadLetters(stream, from, limit);
+    List<DeadLetter> letters;
+    try {
+      letters = b.deadLetters(stream, from, limit);
+    } catch (UnknownNameException e) {
+      throw e; // 404
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-from", e.getMessage());
+    }
     long next = letters.isEmpty() ? from : letters.get(letters.size() - 1).offset() + 1;
     ok(ctx, Json.deadLetters(stream, letters, next));
   }

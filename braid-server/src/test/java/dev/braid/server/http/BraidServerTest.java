@@ -208,6 +208,12 @@ class BraidServerTest {
     JsonNode page2 = json(get("/v1/streams/sales/dead-letters?from=" + page1.path("next").asLong()));
     assertThat(page2.path("deadLetters")).hasSize(2);
     assertThat(page2.path("deadLetters").get(0).path("event").asText()).isEqualTo("{\"amount\": 1.0, \"ts\": 1}");
+    // the end: an empty page to poll again; past it, an offset no page gave out
+    JsonNode end = json(get("/v1/streams/sales/dead-letters?from=" + page2.path("next").asLong()));
+    assertThat(end.path("deadLetters")).isEmpty();
+    assertThat(end.path("next").asLong()).isEqualTo(5);
+    assertProblem(get("/v1/streams/sales/dead-letters?from=999999"), 400,
+        "from 999999 is past the end of stream 'sales''s dead letters (the next one will be at 5)");
   }
 
   @Test
