@@ -624,13 +624,22 @@ public final class Engine implements Braid {
   @Override
   public ViewResult get(String view, String key) {
     requireOpen();
-    return view(view).get(key);
+    return view(view).get(nonNullKey(view, key));
   }
 
   @Override
   public ViewResult get(String view, String key, long fromMillis, long toMillis) {
     requireOpen();
-    return view(view).get(key, fromMillis, toMillis);
+    return view(view).get(nonNullKey(view, key), fromMillis, toMillis);
+  }
+
+  /** {@code key}, refused with a message that says which read got null (not a bare NPE from deep inside). */
+  private static String nonNullKey(String view, String key) {
+    if (key == null) {
+      throw new NullPointerException("the key read from view '" + view + "' is null: keys are strings (the empty "
+          + "string is a key like any other)");
+    }
+    return key;
   }
 
   @Override
@@ -644,7 +653,7 @@ public final class Engine implements Braid {
     ViewRuntime v = view(view);
     List<ViewResult> out = new ArrayList<>(keys.size());
     for (String k : keys) {
-      out.add(v.get(k, fromMillis, toMillis));
+      out.add(v.get(nonNullKey(view, k), fromMillis, toMillis));
     }
     return out;
   }

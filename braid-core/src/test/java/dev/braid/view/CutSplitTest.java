@@ -144,6 +144,11 @@ class CutSplitTest {
           .hasMessage("unknown view 'per_usr'; views are: per_user");
       assertThatThrownBy(() -> b.ingest("klicks", List.of())).isInstanceOf(UnknownNameException.class)
           .hasMessageContaining("unknown stream 'klicks'");
+      assertThatThrownBy(() -> b.get("per_user", null)).isInstanceOf(NullPointerException.class)
+          .hasMessage("the key read from view 'per_user' is null: keys are strings (the empty string is a key like "
+              + "any other)");
+      assertThatThrownBy(() -> b.getAll("per_user", java.util.Arrays.asList("a", null)))
+          .isInstanceOf(NullPointerException.class).hasMessageContaining("view 'per_user' is null");
     }
   }
 

@@ -164,17 +164,18 @@ public final class ServerCommand implements Callable<Integer> {
       stopped.countDown();
     }, "braid-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
-    command.commandLine().getOut().printf("Braid is listening on %s (data in %s); Ctrl-C stops it%n", server.url(),
-        data.toAbsolutePath());
+    // Listening is not yet serving: until the engine has opened (or failed to), requests answer 503.
+    command.commandLine().getOut().printf("Braid is listening on %s (data in %s) and starting; Ctrl-C stops it%n",
+        server.url(), data.toAbsolutePath());
     command.commandLine().getOut().flush();
     try {
       server.awaitReady(1, TimeUnit.HOURS);
     } catch (IllegalStateException e) {
       Runtime.getRuntime().removeShutdownHook(hook);
       server.close();
-      throw new BraidCli.CommandFailedException(e.getMessage(), 1);
+      throw new BraidCli.CommandFailedException(e.getMessage(), 1); // "Braid could not start: ..."
     }
-    java.io.PrintWriter out = command.commandLine().getOut();
+    java.io.PrintWriter out = command.commandLine().getOut(); // the engine's log says "Braid is ready on ..."
     if (reprocessChanged) {
       server.reprocessChangedViews().forEach((view, version) -> out.printf("view %s: it did not serve the spec file's "
           + "definition; reprocessing with it into version %d (follow it with `braid versions %s`)%n", view, version,
