@@ -481,18 +481,63 @@ final class FilePartition {
     ScanResult scan = scan(seg, SegmentDescriptor.HEADER_LENGTH, base, seg);
     long end = scan.endOffset < 0 ? base : scan.endOffset;
     long cut = size - scan.validEnd;
+    WholeAfter whole = null;
     if (cut > 0) {
+      whole = wholeBatchesAfter(ch, scan.validEnd, size);
       Path kept = keepAside(file, ch, scan.validEnd, size);
       ch.truncate(scan.validEnd);
       ch.force(true);
       seg.size = scan.validEnd;
       LOG.warn("stream '{}' partition {}: recovered {} — kept {} bytes (offsets up to {}), cut {} bytes of torn or "
-          + "corrupt tail at byte {} ({}){}", stream, partition, file, scan.validEnd, end, cut, scan.validEnd,
+          + "corrupt tail at byte {} ({}){}{}", stream, partition, file, scan.validEnd, end, cut, scan.validEnd,
           scan.problem, kept == null ? "; the cut bytes were all zeros"
-              : "; the cut bytes are kept in " + kept + " (never read by Braid: inspect it, then delete it)");
+              : "; the cut bytes are kept in " + kept + " (never read by Braid: inspect it, then delete it)",
+          whole == null ? "" : String.format("; %d whole batches with valid checksums (offsets %d to %d) followed the "
+              + "damaged one and were cut with it: damage inside the segment, not a torn write", whole.batches,
+              whole.fromOffset, whole.toOffset - 1));
     }
-    report[0] = new RecoveryReport(stream, partition, file, scan.validEnd, cut, end, cut > 0 ? 1 : 0);
+    report[0] = whole == null ? new RecoveryReport(stream, partition, file, scan.validEnd, cut, end, cut > 0 ? 1 : 0)
+        : new RecoveryReport(stream, partition, file, scan.validEnd, cut, end, 1, whole.batches, whole.fromOffset,
+            whole.toOffset);
     return seg;
+  }
+
+  /** Whole batches found after a damaged one: how many, and the offsets they hold. */
+  private record WholeAfter(int batches, long fromOffset, long toOffset) {}
+
+  /**
+   * Looks past the damaged batch at {@code from} for a whole batch (its magic, a plausible length and
+   * its CRC32C all right) and follows the batches after it; null when there is none, as after a
+   * torn write. Only to tell the two apart in what recovery reports: the batches are cut either way,
+   * since offsets are dense and the damaged batch's records are gone.
+   */
+  private static WholeAfter wholeBatchesAfter(FileChannel ch, long from, long size) throws IOException {
+    long length = size - from;
+    if (length < RecordBatchDescriptor.HEADER_LENGTH + 1 || length > Integer.MAX_VALUE) {
+      return null;
+    }
+    ByteBuffer m = ch.map(FileChannel.MapMode.READ_ONLY, from, length);
+    int limit = m.limit();
+    BatchCheck check = new BatchCheck();
+    for (int q = 1; q + RecordBatchDescriptor.HEADER_LENGTH <= limit; q++) {
+      if (m.getShort(q + RecordBatchDescriptor.MAGIC_OFFSET) != RecordBatchDescriptor.MAGIC
+          || !BatchCheck.plausibleLength(m.getInt(q)) || q + 4L + m.getInt(q) > limit || check.check(m, q, -1) != null) {
+        continue;
+      }
+      long first = m.getLong(q + BASE_OFFSET_OFFSET);
+      long to = first;
+      int batches = 0;
+      for (int p = q; p + 4 <= limit; batches++) {
+        int len = m.getInt(p);
+        if (!BatchCheck.plausibleLength(len) || p + 4L + len > limit || check.check(m, p, to) != null) {
+          break;
+        }
+        to = m.getLong(p + BASE_OFFSET_OFFSET) + m.getInt(p + COUNT_OFFSET);
+        p += 4 + len;
+      }
+      return new WholeAfter(batches, first, to);
+    }
+    return null;
   }
 
   /**

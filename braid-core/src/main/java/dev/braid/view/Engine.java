@@ -752,9 +752,13 @@ public final class Engine implements Braid {
       if (r.stream().equals(stream) && r.truncatedBytes() > 0) {
         java.nio.file.Path aside = r.file().resolveSibling(r.file().getFileName() + "." + r.validBytes() + ".cut");
         out.add(String.format(java.util.Locale.ROOT, "partition %d: at start, %,d bytes of a torn or damaged tail "
-            + "were cut from %s at byte %,d (the partition now ends at offset %,d); %s", r.partition(),
+            + "were cut from %s at byte %,d (the partition now ends at offset %,d); %s%s", r.partition(),
             r.truncatedBytes(), r.file(), r.validBytes(), r.endOffset(), Files.exists(aside)
-                ? "they are kept in " + aside + " for inspection" : "they were all zeros (space never written)"));
+                ? "they are kept in " + aside + " for inspection" : "they were all zeros (space never written)",
+            r.wholeBatchesCut() == 0 ? "" : String.format(java.util.Locale.ROOT, "; %d whole batches with valid "
+                + "checksums (offsets %,d to %,d) followed the damaged one and were cut with it: damage inside the "
+                + "segment (a bad block?), not a torn write", r.wholeBatchesCut(), r.wholeFromOffset(),
+                r.wholeToOffset() - 1)));
       }
     }
     return out;

@@ -215,12 +215,33 @@ class FileLogRecoveryTest {
       flipBit(layout.active(), position, random.nextInt(8));
     }
     int damaged = layout.batchAt(positions.first());
+    long end = layout.endBefore(damaged);
+    java.util.Set<Integer> bad = new java.util.HashSet<>();
+    positions.forEach(pos -> bad.add(layout.batchAt(pos)));
+
+    assertRecoversTo(layout, end, cutReport(layout, damaged, bad),
+        "seed " + seed + ", bits flipped at bytes " + positions + " of " + layout.active());
+  }
+
+  /**
+   * What recovery reports when the batches {@code bad} of the active segment are damaged, the first
+   * being {@code damaged}: everything from it is cut, and the whole batches that follow it (up to the
+   * next damaged one) are named as whole.
+   */
+  private static RecoveryReport cutReport(Layout layout, int damaged, java.util.Set<Integer> bad) {
     long validBytes = layout.starts()[damaged];
     long end = layout.endBefore(damaged);
-
-    assertRecoversTo(layout, end,
-        new RecoveryReport(STREAM, 0, layout.active(), validBytes, layout.size() - validBytes, end, 1),
-        "seed " + seed + ", bits flipped at bytes " + positions + " of " + layout.active());
+    int from = damaged + 1;
+    while (from < layout.batches() && bad.contains(from)) {
+      from++;
+    }
+    int to = from;
+    while (to < layout.batches() && !bad.contains(to)) {
+      to++;
+    }
+    return to == from ? new RecoveryReport(STREAM, 0, layout.active(), validBytes, layout.size() - validBytes, end, 1)
+        : new RecoveryReport(STREAM, 0, layout.active(), validBytes, layout.size() - validBytes, end, 1, to - from,
+            layout.endBefore(from), layout.ends()[to - 1]);
   }
 
   @Test
@@ -233,9 +254,10 @@ class FileLogRecoveryTest {
         (int) layout.size());
     Path aside = layout.active().resolveSibling(layout.active().getFileName() + "." + validBytes + ".cut");
 
-    assertRecoversTo(layout, layout.endBefore(damaged),
-        new RecoveryReport(STREAM, 0, layout.active(), validBytes, layout.size() - validBytes,
-            layout.endBefore(damaged), 1), "a bit flipped in batch " + damaged);
+    RecoveryReport report = cutReport(layout, damaged, java.util.Set.of(damaged));
+    assertThat(report.wholeBatchesCut()).as("every batch after the damaged one is whole").isEqualTo(
+        layout.batches() - damaged - 1);
+    assertRecoversTo(layout, layout.endBefore(damaged), report, "a bit flipped in batch " + damaged);
     assertThat(Files.readAllBytes(aside)).as("the cut bytes, kept aside").isEqualTo(tail);
   }
 
