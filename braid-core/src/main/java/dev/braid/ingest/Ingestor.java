@@ -69,6 +69,8 @@ public final class Ingestor {
   private final LogStream deadLetters;
   private final List<EventPredicate> rules = new ArrayList<>();
   private final List<String> ruleTexts;
+  /** The fields each rule reads, by schema index: a rule that read a null one names it when it fails. */
+  private final int[][] ruleFields;
   private final LongSupplier clock;
   private final ThreadLocal<Scratch> scratch;
   private final RateMeter acceptedRate = new RateMeter();
@@ -116,6 +118,9 @@ public final class Ingestor {
       rules.add(ex.predicate(r));
     }
     this.ruleTexts = List.copyOf(spec.rules());
+    this.ruleFields = ruleTexts.stream()
+        .map(r -> ex.fieldsRead(r).stream().mapToInt(EventSchema.Field::index).toArray())
+        .toArray(int[][]::new);
     this.scratch = ThreadLocal.withInitial(Scratch::new);
     this.dedup = new DedupIndex(spec.dedupWindow());
     if (spec.id() != null) {
@@ -982,12 +987,26 @@ public final class Ingestor {
     for (int r = 0; r < rules.size(); r++) {
       try {
         if (!rules.get(r).test(x.reader)) {
-          return "rule failed: " + ruleTexts.get(r);
+          return ruleFailed(x.reader, r);
         }
       } catch (EvaluationException ex) {
         return "rule '" + ruleTexts.get(r) + "' could not be evaluated: " + ex.getMessage();
       }
     }
     return null;
+  }
+
+  /**
+   * Why rule {@code r} did not hold: a field it reads that the event lacks (or has as null) makes
+   * it unknown, and an unknown rule rejects, so the reason names that field; "rule failed: qty > 0"
+   * for an event without {@code qty} sends the sender looking for a bad value that is not there.
+   */
+  private String ruleFailed(EventReader event, int r) {
+    for (int f : ruleFields[r]) {
+      if (event.isNull(f)) {
+        return "missing field '" + schema.field(f).name() + "' (rule " + ruleTexts.get(r) + " reads it)";
+      }
+    }
+    return "rule failed: " + ruleTexts.get(r);
   }
 }

@@ -211,6 +211,16 @@ class BraidServerTest {
   }
 
   @Test
+  void shouldNameTheMissingFieldARuleReadsInsteadOfSayingTheRuleFailed() throws Exception {
+    start();
+    JsonNode ack = json(post("/v1/streams/sales/events", "application/json",
+        "[{\"product\": \"fig\", \"ts\": 1764460800000}, {\"product\": \"fig\", \"amount\": 1.0, \"ts\": 1}]"));
+    assertThat(ack.path("accepted").asInt()).isEqualTo(1);
+    assertThat(ack.path("rejections").get(0).path("reason").asText())
+        .isEqualTo("missing field 'amount' (rule amount >= 0.0 reads it)");
+  }
+
+  @Test
   void shouldBatchGetManyKeysWithAsOfAndAnswer202ForABatchCycleThatOutlastsTheWait() throws Exception {
     start();
     for (int chunk = 0; chunk < 40; chunk++) { // 40 requests of 500 events: under the test's 64 KiB body limit
