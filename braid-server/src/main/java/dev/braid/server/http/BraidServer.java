@@ -151,6 +151,9 @@ public final class BraidServer implements AutoCloseable {
   });
   private final long startedAt = System.currentTimeMillis();
   private final PointReadHandler pointReads = new PointReadHandler(() -> this.braid, metrics);
+  /** The {@code keys:batchGet} latency timers by view, registered once. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Timer> batchReadTimers =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private volatile Braid braid;
   private volatile Throwable startFailure;
   private Javalin app;
@@ -347,7 +350,7 @@ public final class BraidServer implements AutoCloseable {
         graceful.setHandler(pointReads);
         server.setHandler(graceful);
         server.setStopTimeout(STOP_TIMEOUT.toMillis());
-        server.setErrorHandler(new ProblemErrorHandler()); // errors raised before the routes: problem+json too
+        server.setErrorHandler(new ProblemErrorHandler(metrics)); // errors raised before the routes: problem+json too
       });
       // Javalin adds its default connector only when none was added; this one differs from it in
       // its selector threads (see Config#selectors).
@@ -357,6 +360,7 @@ public final class BraidServer implements AutoCloseable {
         c.setPort(config.port());
         return c;
       });
+      cfg.requestLogger.http((ctx, ms) -> countResponse(ctx));
       getAndHead(cfg.routes, "/health", this::health);
       getAndHead(cfg.routes, "/metrics", ctx -> {
         scrapeStatus = null; // a scrape reads the status as it is now, once for all its gauges
@@ -401,6 +405,16 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.error(405, ctx -> problem(ctx, new Problem(405, "method-not-allowed", "Method not allowed",
           ctx.method() + " is not allowed on " + ctx.path())));
     });
+  }
+
+  /**
+   * Counts a response that Javalin sent in {@code braid_http_responses_total}, by the route template
+   * that took the request ("unmatched" when none did: an unknown path or a method the path lacks).
+   */
+  private void countResponse(Context ctx) {
+    io.javalin.router.Endpoint e = ctx.endpoints().matchedHttpEndpoint();
+    PointReadHandler.responses(metrics, ctx.method().name(), e == null ? "unmatched" : e.path, ctx.statusCode())
+        .increment();
   }
 
   private void notFoundRoute(Context ctx) {
@@ -784,6 +798,7 @@ public final class BraidServer implements AutoCloseable {
     long from = rangeBound(ctx, root, "from", Long.MIN_VALUE);
     long to = rangeBound(ctx, root, "to", Long.MAX_VALUE);
     List<ViewResult> got;
+    long t0 = System.nanoTime();
     try {
       got = b.getAll(view, list, from, to);
     } catch (UnknownNameException e) {
@@ -791,6 +806,9 @@ public final class BraidServer implements AutoCloseable {
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("bad-parameter", e.getMessage()); // a range on a view without windows, or reversed
     }
+    batchReadTimers.computeIfAbsent(view, v -> pointReads.readTimer("braid_batch_read_latency", v,
+        "keys:batchGet reads of the view (POST /v1/views/{view}/keys:batchGet): all keys of one request, "
+            + "timed in the server")).record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
     ObjectNode o = Json.MAPPER.createObjectNode();
     ArrayNode results = o.putArray("results");
     for (ViewResult r : got) {

@@ -1,5 +1,6 @@
 package dev.braid.server.http;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
@@ -15,7 +16,11 @@ import org.eclipse.jetty.util.Callback;
  */
 final class ProblemErrorHandler extends ErrorHandler {
 
-  ProblemErrorHandler() {
+  private final MeterRegistry metrics;
+
+  /** @param metrics where the answers are counted, as the routes' are ({@code route="none"}) */
+  ProblemErrorHandler(MeterRegistry metrics) {
+    this.metrics = metrics;
     setShowStacks(false);
     setShowCauses(false);
   }
@@ -33,6 +38,7 @@ final class ProblemErrorHandler extends ErrorHandler {
     byte[] body = BraidServer.write(Json.problem(p, path(request)));
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/problem+json");
     response.write(true, ByteBuffer.wrap(body), callback);
+    PointReadHandler.responses(metrics, request.getMethod(), "none", code).increment();
   }
 
   /** The request's path as sent, or "" when even that cannot be read. */

@@ -480,6 +480,34 @@ class BraidServerTest {
         "# HELP braid_read_latency_seconds point reads of the view");
   }
 
+  /** A p99 needs buckets; batchGet reads are timed; responses are counted by route template, not raw path. */
+  @Test
+  void shouldExposeReadLatencyHistogramsAndResponsesByRouteAndStatus() throws Exception {
+    start();
+    post("/v1/streams/sales/events", "application/json", "[" + sale("kiwi", "s1", 1, 1, "2026-11-22T10:00:00Z") + "]");
+    awaitCount("kiwi", 1); // point reads on the fast path
+    assertThat(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": [\"kiwi\", \"fig\"]}")
+        .statusCode()).isEqualTo(200);
+    assertThat(get("/v1/views/revenue/keys/kiwi?from=1").statusCode()).isEqualTo(400); // through Javalin
+    assertThat(get("/v1/views/nope/keys/a").statusCode()).isEqualTo(404);
+    assertThat(get("/v1/nowhere/12345").statusCode()).isEqualTo(404);
+    assertThat(rawGet("/v1/views/revenue/keys/a%zz")).startsWith("HTTP/1.1 400");
+    String m = get("/metrics").body();
+    assertThat(m).containsPattern("braid_read_latency_seconds_bucket\\{view=\"revenue\",le=\"1.0\"} [1-9]")
+        .contains("braid_read_latency_seconds_bucket{view=\"revenue\",le=\"1.0E-5\"}")
+        .contains("braid_batch_read_latency_seconds_count{view=\"revenue\"} 1\n")
+        .contains("braid_batch_read_latency_seconds_bucket{view=\"revenue\",le=\"1.0\"} 1\n");
+    assertThat(m).containsPattern("braid_http_responses_total\\{method=\"GET\",route=\"/v1/views/\\{view}/keys/"
+        + "\\{key}\",status=\"200\"} [1-9]")
+        .contains("braid_http_responses_total{method=\"GET\",route=\"/v1/views/{view}/keys/{key}\",status=\"400\"} 1.0",
+            "braid_http_responses_total{method=\"GET\",route=\"/v1/views/{view}/keys/{key}\",status=\"404\"} 1.0",
+            "braid_http_responses_total{method=\"POST\",route=\"/v1/views/{view}/keys:batchGet\",status=\"200\"} 1.0",
+            "braid_http_responses_total{method=\"POST\",route=\"/v1/streams/{stream}/events\",status=\"200\"} 1.0",
+            "braid_http_responses_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1.0",
+            "braid_http_responses_total{method=\"other\",route=\"none\",status=\"400\"} 1.0")
+        .doesNotContain("/v1/nowhere", "kiwi");
+  }
+
   /** Malformed bodies of many kinds: always a 4xx, the server stays up, accepted events stay. */
   @Test
   void shouldSurviveFuzzedIngestBodiesWithoutLosingAcceptedEvents() throws Exception {
