@@ -866,8 +866,73 @@ public final class BraidServer implements AutoCloseable {
     if (v != null) { // kappa: no version has a Base; each counts from its replay start (its cut)
       o.put("mode", v.mode().name().toLowerCase(Locale.ROOT));
     }
+    ObjectNode batch = batchState(b, view);
+    if (batch != null) {
+      o.set("batch", batch);
+    }
     ok(ctx, o);
   }
+
+  /**
+   * The last batch cycle (or repair) of a view asked for over HTTP, kept until the next one: a
+   * cycle has no version in the catalog until it has built one, and one that fails before that
+   * leaves none, so without this a client sent to the versions list by a {@code 202} could not tell
+   * "still running" from "failed". Its fields are written once by the cycle's thread.
+   */
+  private static final class Cycle {
+    final String what;
+    final long startedAt = System.currentTimeMillis();
+    volatile long finishedAt;
+    volatile long built = -1;
+    volatile String failure;
+
+    Cycle(String what) {
+      this.what = what;
+    }
+  }
+
+  /** The last cycle asked for over HTTP, by view. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Cycle> cycles =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * The view's batch cycle for the versions list: {@code running} with its progress while one runs
+   * (asked for or scheduled), else the last one asked for over HTTP as {@code done} with the
+   * version it built or {@code failed} with the reason; null when there is nothing to tell.
+   */
+  private ObjectNode batchState(Braid b, String view) {
+    Cycle c = cycles.get(view);
+    Status.ViewStatus vs = b.status().views().stream().filter(x -> x.name().equals(view)).findFirst().orElse(null);
+    boolean scheduled = vs != null && vs.batchRunning();
+    boolean asked = c != null && c.finishedAt == 0;
+    if (c == null && !scheduled) {
+      return null;
+    }
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    if (asked || scheduled) {
+      o.put("state", "running");
+      if (asked) {
+        o.put("what", c.what);
+        o.put("startedAt", Json.instant(c.startedAt));
+      }
+      if (scheduled) {
+        o.put("eventsRead", vs.batchEventsRead());
+        o.put("eventsTotal", vs.batchEventsTotal());
+      }
+      return o;
+    }
+    o.put("state", c.failure != null ? "failed" : "done");
+    o.put("what", c.what);
+    o.put("startedAt", Json.instant(c.startedAt));
+    o.put("finishedAt", Json.instant(c.finishedAt));
+    if (c.failure != null) {
+      o.put("failure", c.failure);
+    } else {
+      o.put("built", c.built);
+    }
+    return o;
+  }
+
 
   private void batch(Context ctx) throws InterruptedException {
     Braid b = ready();
@@ -883,7 +948,19 @@ public final class BraidServer implements AutoCloseable {
   private void runCycle(Context ctx, Braid b, String view, String what, java.util.concurrent.Callable<Long> run)
       throws InterruptedException {
     long wait = longParam(ctx, "wait", config.batchWaitMillis() / 1000) * 1000;
-    Future<Long> cycle = background.submit(run);
+    Cycle state = new Cycle(what);
+    cycles.put(view, state);
+    Future<Long> cycle = background.submit(() -> {
+      try {
+        state.built = run.call();
+        return state.built;
+      } catch (Exception e) {
+        state.failure = cycleProblem(view, what, e).detail();
+        throw e;
+      } finally {
+        state.finishedAt = System.currentTimeMillis();
+      }
+    });
     try {
       long id = cycle.get(wait, TimeUnit.MILLISECONDS);
       ObjectNode o = Json.versions(view, b.versions(view));
@@ -893,33 +970,38 @@ public final class BraidServer implements AutoCloseable {
       ObjectNode o = Json.MAPPER.createObjectNode();
       o.put("view", view);
       o.put("status", "running");
-      o.put("detail", "the " + what + " is still running; follow it at the Location URL");
+      o.put("detail", "the " + what + " is still running; follow it at the Location URL: its \"batch\" field says "
+          + "running (with events read of total), done (with the version built) or failed (with the reason)");
       ctx.status(202).header("Location", "/v1/views/" + view + "/versions").contentType(JSON).result(write(o));
     } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof IllegalArgumentException) {
-        throw Problem.badRequest("batch-not-possible", c.getMessage());
-      }
-      if (c instanceof IllegalStateException && what.equals("repair")) {
-        throw new Problem(409, "nothing-to-repair", "Conflict", c.getMessage());
-      }
-      if (c instanceof UnavailableException u) {
-        throw unavailable(u);
-      }
-      String detail = "the " + what + " of view '" + view + "' failed: " + c.getMessage()
-          + "; the current version is unchanged";
-      for (Throwable t = c; t != null; t = t.getCause()) {
-        if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
-          throw new Problem(507, "insufficient-storage", "Insufficient storage", detail);
-        }
-        if (t instanceof dev.braid.log.CorruptLogException d) {
-          throw new Problem(500, "damaged-file", "Damaged data file", "the " + what + " of view '" + view
-              + "' failed: " + d.getMessage() + "; restore " + d.file() + " from a backup, then run it again; the "
-              + "current version is unchanged and serves");
-        }
-      }
-      throw new Problem(500, "batch-failed", "Batch cycle failed", detail);
+      throw cycleProblem(view, what, e.getCause());
     }
+  }
+
+  /** Why a batch cycle (or repair) of {@code view} failed, as the problem its request answers. */
+  private static Problem cycleProblem(String view, String what, Throwable c) {
+    if (c instanceof IllegalArgumentException) {
+      return Problem.badRequest("batch-not-possible", c.getMessage());
+    }
+    if (c instanceof IllegalStateException && what.equals("repair")) {
+      return new Problem(409, "nothing-to-repair", "Conflict", c.getMessage());
+    }
+    if (c instanceof UnavailableException u) {
+      return unavailable(u);
+    }
+    String detail = "the " + what + " of view '" + view + "' failed: " + c.getMessage()
+        + "; the current version is unchanged";
+    for (Throwable t = c; t != null; t = t.getCause()) {
+      if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
+        return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
+      }
+      if (t instanceof dev.braid.log.CorruptLogException d) {
+        return new Problem(500, "damaged-file", "Damaged data file", "the " + what + " of view '" + view
+            + "' failed: " + d.getMessage() + "; restore " + d.file() + " from a backup, then run it again; the "
+            + "current version is unchanged and serves");
+      }
+    }
+    return new Problem(500, "batch-failed", "Batch cycle failed", detail);
   }
 
   /**

@@ -250,11 +250,19 @@ class BraidServerTest {
     assertThat(running.statusCode()).as(running.body()).isEqualTo(202);
     assertThat(running.headers().firstValue("Location")).contains("/v1/views/daily/versions");
     assertThat(json(running).path("status").asText()).isEqualTo("running");
+    // the Location tells a running cycle from a finished one: its "batch" field
+    JsonNode batch = json(get("/v1/views/daily/versions")).path("batch");
+    assertThat(batch.path("state").asText()).as(batch.toString()).isIn("running", "done");
+    assertThat(batch.path("what").asText()).isEqualTo("batch cycle");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (json(get("/v1/views/daily/versions")).path("current").asLong() == 1) {
-      assertThat(System.nanoTime()).as("the batch cycle finishes").isLessThan(deadline);
+    while (!batch.path("state").asText().equals("done")) {
+      assertThat(System.nanoTime()).as("the batch cycle finishes: " + batch).isLessThan(deadline);
       Thread.sleep(20);
+      batch = json(get("/v1/views/daily/versions")).path("batch");
     }
+    assertThat(batch.path("built").asLong()).isEqualTo(json(get("/v1/views/daily/versions")).path("current").asLong())
+        .isGreaterThan(1);
+    assertThat(batch.has("finishedAt")).isTrue();
     assertThat(json(get("/v1/views/daily/keys/s0?from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z"))
         .path("windows").get(0).path("values").path("n").asLong()).isEqualTo(20_000 / 7 + 1);
 

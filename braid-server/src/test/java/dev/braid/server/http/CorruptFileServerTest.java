@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -184,6 +185,35 @@ class CorruptFileServerTest {
     JsonNode status = json(braid.get("/v1/status"));
     assertThat(status.path("unavailable").path("sales").asText()).contains(sealed.toString());
     assertThat(status.path("unavailable").path("revenue").asText()).contains("its stream 'sales' is refused");
+  }
+
+  /** A batch cycle answered 202 that then fails: the versions list its Location names says so, and why. */
+  @Test
+  void shouldShowABatchCycleThatFailedAfterA202AsFailedWithItsReason() throws Exception {
+    try (FileLog log = FileLog.open(dir.resolve("log"))) {
+      log.createStream("sales", StreamConfig.of(2).withSegmentBytes(4096));
+    }
+    braid = new FaultHarness(SPEC, dir).start();
+    for (int i = 0; i < 10; i++) {
+      ingest(40);
+    }
+    Path sealed = files(dir.resolve("log").resolve("sales").resolve("p00000"), ".log").get(0);
+    flipByte(sealed, Files.size(sealed) / 3);
+
+    var accepted = braid.post("/v1/views/revenue/batch?wait=0", "");
+    assertThat(accepted.statusCode()).as(accepted.body()).isIn(202, 500);
+    JsonNode batch = json(braid.get(accepted.headers().firstValue("Location").orElse("/v1/views/revenue/versions")))
+        .path("batch");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (batch.path("state").asText().equals("running")) {
+      assertThat(System.nanoTime()).as("the batch cycle ends: " + batch).isLessThan(deadline);
+      Thread.sleep(20);
+      batch = json(braid.get("/v1/views/revenue/versions")).path("batch");
+    }
+    assertThat(batch.path("state").asText()).as(batch.toString()).isEqualTo("failed");
+    assertThat(batch.path("failure").asText()).startsWith("the batch cycle of view 'revenue' failed: corrupt log file "
+        + sealed).contains("restore " + sealed + " from a backup");
+    assertThat(batch.has("built")).isFalse();
   }
 
   /**
