@@ -365,6 +365,24 @@ class BraidServerTest {
     assertThat(unseen.path("values").path("n").asLong()).isZero();
   }
 
+  /** A header Jetty cannot parse is named as the cause; the URL advice is kept for URLs. */
+  @Test
+  void shouldNameAMalformedHeaderInsteadOfBlamingTheUrl() throws Exception {
+    start();
+    for (String header : List.of("Content-Length: abc", "Content-Length: 5\r\nContent-Length: 6", "Bad Header: x",
+        "Host: a\r\nHost: b")) {
+      String raw = rawGet("/v1/status", header);
+      assertThat(raw).as(header).startsWith("HTTP/1.1 400").contains("\"status\":400",
+          "the URL was fine, a request header was not").doesNotContain("percent-escapes");
+    }
+    assertThat(rawGet("/v1/status", "Content-Length: abc")).contains("Invalid Content-Length Value");
+    for (String path : List.of("/v1/views/revenue/keys/%ZZ", "/v1/views/revenue/keys/a%00b", "/v1/\u0001x",
+        "/v1/views/revenue/keys/%C0%AF")) {
+      assertThat(rawGet(path)).as(path).startsWith("HTTP/1.1 400")
+          .contains("the URL could not be parsed; check its percent-escapes").doesNotContain("header");
+    }
+  }
+
   /** A byte-order mark before the first event, as some editors write one, is not part of the event. */
   @Test
   void shouldIngestABodyThatStartsWithAByteOrderMark() throws Exception {
