@@ -572,10 +572,14 @@ public final class BraidServer implements AutoCloseable {
           start = i + 1;
         }
       }
+      if (events.isEmpty()) { // as for an empty JSON body: a client that sends nothing has a bug to hear of
+        throw Problem.badRequest("empty-body", "the body " + (text.isEmpty() ? "is empty" : "holds only blank lines")
+            + ": send one JSON event object per line");
+      }
       lines = lineNumbers.stream().mapToInt(Integer::intValue).toArray();
       result = b.ingestText(stream, events, lines, idempotencyKey);
     } else {
-      JsonNode root = Json.parse(body, "; nothing was ingested");
+      JsonNode root = Json.parseEvents(body, "; nothing was ingested");
       List<JsonNode> events = new ArrayList<>();
       if (root == null || root.isMissingNode()) {
         throw Problem.badRequest("empty-body", "the body is empty: send a JSON array of events");

@@ -323,7 +323,7 @@ class BraidServerTest {
         "not valid JSON at line 1");
     assertThat(revenueCount("kiwi")).as("nothing of those was ingested").isZero();
     String deep = json(post("/v1/streams/sales/events", "application/json", "[".repeat(100))).path("detail").asText();
-    assertThat(deep).contains("nesting depth (65) exceeds the maximum allowed (64)")
+    assertThat(deep).contains("an event nests objects and arrays more than 64 levels deep")
         .doesNotContain("line 0", "StreamReadConstraints");
     // Jackson's source description is left out of the detail
     assertThat(json(post("/v1/streams/sales/events", "application/json", "{\"product\": [")).path("detail").asText())
@@ -381,6 +381,39 @@ class BraidServerTest {
       assertThat(rawGet(path)).as(path).startsWith("HTTP/1.1 400")
           .contains("the URL could not be parsed; check its percent-escapes").doesNotContain("header");
     }
+  }
+
+  /** An empty body and a deep event get the same answer whether sent as a JSON array or as NDJSON. */
+  @Test
+  void shouldTreatEmptyBodiesAndDeepEventsAlikeInJsonAndNdjson() throws Exception {
+    start();
+    assertProblem(post("/v1/streams/sales/events", "application/json", ""), 400, "the body is empty");
+    assertProblem(post("/v1/streams/sales/events", "application/x-ndjson", ""), 400, "the body is empty");
+    assertProblem(post("/v1/streams/sales/events", "application/x-ndjson", "\n  \n"), 400,
+        "the body holds only blank lines: send one JSON event object per line");
+    assertThat(json(post("/v1/streams/sales/events", "application/x-ndjson", "")).path("type").asText())
+        .isEqualTo(json(post("/v1/streams/sales/events", "application/json", " ")).path("type").asText());
+
+    String atLimit = deepEvent(64);
+    String reason = "field 'store': expected string, got an array";
+    JsonNode asArray = json(post("/v1/streams/sales/events", "application/json", "[" + atLimit + "]"));
+    assertThat(asArray.path("rejections").get(0).path("reason").asText()).isEqualTo(reason);
+    JsonNode asObject = json(post("/v1/streams/sales/events", "application/json", atLimit));
+    assertThat(asObject.path("rejections").get(0).path("reason").asText()).isEqualTo(reason);
+    JsonNode asLine = json(post("/v1/streams/sales/events", "application/x-ndjson", atLimit + "\n"));
+    assertThat(asLine.path("rejections").get(0).path("reason").asText()).isEqualTo(reason);
+
+    String tooDeep = deepEvent(65);
+    String limit = "an event nests objects and arrays more than 64 levels deep";
+    assertProblem(post("/v1/streams/sales/events", "application/json", "[" + tooDeep + "]"), 400, limit);
+    assertProblem(post("/v1/streams/sales/events", "application/json", tooDeep), 400, limit);
+    assertThat(json(post("/v1/streams/sales/events", "application/x-ndjson", tooDeep + "\n")).path("rejections")
+        .get(0).path("reason").asText()).startsWith("not JSON at line 1").endsWith(limit);
+  }
+
+  /** An event object nesting objects and arrays {@code depth} levels deep, itself included. */
+  static String deepEvent(int depth) {
+    return "{\"product\": \"deep\", \"ts\": 1, \"store\": " + "[".repeat(depth - 1) + "]".repeat(depth - 1) + "}";
   }
 
   /** A byte-order mark before the first event, as some editors write one, is not part of the event. */
