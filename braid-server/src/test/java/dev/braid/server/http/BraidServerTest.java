@@ -383,6 +383,28 @@ class BraidServerTest {
     }
   }
 
+  /** As README.md says: a never-seen key is a 200 with found false and the aggregations' values over no events. */
+  @Test
+  void shouldAnswerANeverSeenKeyWith200NotFoundAndTheValuesOverNoEvents() throws Exception {
+    start();
+    HttpResponse<String> r = get("/v1/views/revenue/keys/never-seen");
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode unseen = json(r);
+    assertThat(unseen.path("found").asBoolean()).isFalse();
+    assertThat(unseen.path("values").path("n").asLong()).isZero();
+    assertThat(unseen.path("values").path("revenue").isNumber()).isTrue();
+    assertThat(unseen.path("values").path("revenue").asDouble()).isZero();
+    assertThat(unseen.path("values").path("units").asLong()).isZero();
+    assertThat(unseen.path("asOf").path("version").isNumber()).isTrue();
+    JsonNode windowed = json(get("/v1/views/daily/keys/never-seen"));
+    assertThat(windowed.path("found").asBoolean()).isFalse();
+    assertThat(windowed.path("windows")).isEmpty();
+    JsonNode batch = json(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": [\"never-seen\"]}"));
+    assertThat(batch.path("results").get(0).path("found").asBoolean()).isFalse();
+    assertThat(batch.path("results").get(0).path("values")).isEqualTo(unseen.path("values"));
+    assertProblem(get("/v1/views/nope/keys/never-seen"), 404, "unknown view 'nope'");
+  }
+
   /** An empty body and a deep event get the same answer whether sent as a JSON array or as NDJSON. */
   @Test
   void shouldTreatEmptyBodiesAndDeepEventsAlikeInJsonAndNdjson() throws Exception {
