@@ -147,6 +147,44 @@ class NexmarkBenchmarkTest {
         .contains("is missing (duckdb has it)");
   }
 
+  /** The differences come before the table; the engine that differs gets its speed, but no ratio or verdict. */
+  @Test
+  void shouldPrintTheDifferencesFirstAndNoRatioForTheEngineThatDiffers(@TempDir Path dir) {
+    Run r = run("--events", "20000", "--query", "q17", "--engines", "braid,duckdb,loses-a-row", "--modes", "batch",
+        "--runs", "1", "--warmup", "0", "--no-fork", "--dir", dir.toString());
+    assertThat(r.code()).isEqualTo(2);
+    String out = r.out();
+    assertThat(out.indexOf("ENGINES DISAGREE")).as(out).isNotNegative().isLessThan(out.indexOf("Results ("));
+    assertThat(out.indexOf("is missing (naive has it)")).isLessThan(out.indexOf("Results ("));
+    assertThat(out).containsPattern("q17 +loses-a-row +batch +[0-9.]+ M/s .*not comparable: its answers differ")
+        .doesNotContainPattern("q17 +loses-a-row +batch .*batch [0-9.]+x")
+        .containsPattern("q17 +duckdb +batch +[0-9.]+ M/s .* batch [0-9.]+x")
+        .containsPattern("goal: q17: braid batch >= 1x duckdb batch: .*(meets|misses)");
+  }
+
+  /** A goal whose two sides answered differently gets no verdict, whatever the speeds. */
+  @Test
+  void shouldJudgeNoGoalWhenBraidsAnswersDiffer() {
+    NexmarkBenchmark.Outcome braid = outcome("braid", "batch", false);
+    NexmarkBenchmark.Outcome duckdb = outcome("duckdb", "batch", true);
+    assertThat(NexmarkBenchmark.goals(List.of(braid, duckdb)))
+        .containsExactly("q17: braid batch >= 1x duckdb batch: not judged, the answers differ");
+    braid.agrees = true;
+    assertThat(NexmarkBenchmark.goals(List.of(braid, duckdb))).singleElement().asString()
+        .startsWith("q17: braid batch >= 1x duckdb batch: 1.00x per CPU-second (meets)");
+  }
+
+  private static NexmarkBenchmark.Outcome outcome(String engine, String mode, boolean agrees) {
+    NexmarkBenchmark.Outcome o = new NexmarkBenchmark.Outcome();
+    o.engine = engine;
+    o.mode = mode;
+    o.query = NexmarkQuery.Q17;
+    o.agrees = agrees;
+    o.report = new NexmarkBenchmark.ChildReport(engine, mode, "q17", 1_000_000, 920_000, 0,
+        List.of(new NexmarkEngine.Measurement(1_000_000_000L, 1_000_000_000L)), -1, Map.of(), 10);
+    return o;
+  }
+
   @Test
   void shouldRefuseUnknownQueriesEnginesAndModesListingTheValidOnes() {
     Run r = run("--query", "q99", "--engines", "braid,spark", "--modes", "turbo");
