@@ -337,17 +337,19 @@ public final class NexmarkBenchmark implements Callable<Integer> {
         "--engines", engine, "--events", Long.toString(events), "--seed", Long.toString(seed), "--event-rate",
         Long.toString(eventRate), "--runs", Integer.toString(runs), "--warmup", Integer.toString(warmup),
         "--parallelism", Integer.toString(parallelism)));
-    Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.INHERIT)
-        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    dev.braid.bench.ChildJvm child = dev.braid.bench.ChildJvm.start(cmd);
+    Process p = child.process();
     Thread stop = new Thread(p::destroy, "braid-bench-nexmark-stop");
     Runtime.getRuntime().addShutdownHook(stop);
     if (!p.waitFor(childTimeoutMinutes, java.util.concurrent.TimeUnit.MINUTES)) {
       p.destroyForcibly().waitFor();
+      child.awaitOutput();
       Runtime.getRuntime().removeShutdownHook(stop);
       throw new IllegalStateException(engine + " " + mode + "'s JVM did not finish within " + childTimeoutMinutes
           + " minutes (--child-timeout) and was killed");
     }
     int code = p.exitValue();
+    child.awaitOutput();
     Runtime.getRuntime().removeShutdownHook(stop);
     if (code != 0) {
       throw new IllegalStateException(engine + " " + mode + "'s JVM exited with code " + code);
