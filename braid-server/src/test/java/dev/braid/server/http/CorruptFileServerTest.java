@@ -187,9 +187,8 @@ class CorruptFileServerTest {
     assertThat(status.path("unavailable").path("revenue").asText()).contains("its stream 'sales' is refused");
   }
 
-  /** A batch cycle answered 202 that then fails: the versions list its Location names says so, and why. */
-  @Test
-  void shouldShowABatchCycleThatFailedAfterA202AsFailedWithItsReason() throws Exception {
+  /** Starts the server on a log of small segments and fills them; returns the first sealed one of partition 0. */
+  private Path startWithSealedSegments() throws Exception {
     try (FileLog log = FileLog.open(dir.resolve("log"))) {
       log.createStream("sales", StreamConfig.of(2).withSegmentBytes(4096));
     }
@@ -198,6 +197,13 @@ class CorruptFileServerTest {
       ingest(40);
     }
     Path sealed = files(dir.resolve("log").resolve("sales").resolve("p00000"), ".log").get(0);
+    return sealed;
+  }
+
+  /** A batch cycle answered 202 that then fails: the versions list its Location names says so, and why. */
+  @Test
+  void shouldShowABatchCycleThatFailedAfterA202AsFailedWithItsReason() throws Exception {
+    Path sealed = startWithSealedSegments();
     flipByte(sealed, Files.size(sealed) / 3);
 
     var accepted = braid.post("/v1/views/revenue/batch?wait=0", "");
@@ -225,14 +231,7 @@ class CorruptFileServerTest {
    */
   @Test
   void shouldFailOnlyTheBatchCycleThatMeetsASegmentDamagedWhileRunningAndSayWhichFile() throws Exception {
-    try (FileLog log = FileLog.open(dir.resolve("log"))) {
-      log.createStream("sales", StreamConfig.of(2).withSegmentBytes(4096));
-    }
-    braid = new FaultHarness(SPEC, dir).start();
-    for (int i = 0; i < 10; i++) {
-      ingest(40);
-    }
-    Path sealed = files(dir.resolve("log").resolve("sales").resolve("p00000"), ".log").get(0);
+    Path sealed = startWithSealedSegments();
     byte[] intact = Files.readAllBytes(sealed);
     flipByte(sealed, Files.size(sealed) / 3);
 
