@@ -246,10 +246,12 @@ public final class ViewsBenchmark implements Callable<Integer> {
         "--duckdb-threads", Integer.toString(duckdbThreads), "--reads", Integer.toString(reads), "--extra-events",
         Long.toString(extraEvents), "--samples", Integer.toString(samples), "--engines", engine, "--child", engine,
         "--work", root.toString(), "--results", results.toString()));
-    Process p = new ProcessBuilder(cmd).inheritIO().start();
+    ChildJvm child = ChildJvm.start(cmd);
+    Process p = child.process();
     Thread stop = new Thread(p::destroy, "braid-bench-views-stop");
     Runtime.getRuntime().addShutdownHook(stop);
     int code = p.waitFor();
+    child.awaitOutput();
     Runtime.getRuntime().removeShutdownHook(stop);
     if (code != 0) {
       throw new IllegalStateException(engine + "'s JVM exited with code " + code);

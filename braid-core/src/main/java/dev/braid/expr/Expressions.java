@@ -690,6 +690,29 @@ public final class Expressions {
         || directKey(ast.getExpr()) != null;
   }
 
+  /**
+   * The schema fields that {@code text} reads, in the order they first appear. A condition that
+   * does not hold may have failed only because one of them was null, so a caller names them when
+   * it reports the failure (a rule that "failed" on an event without the field misleads).
+   * Throws as {@link #check} does.
+   */
+  public List<EventSchema.Field> fieldsRead(String text) {
+    return fieldsRead(check(text).getExpr());
+  }
+
+  private List<EventSchema.Field> fieldsRead(CelExpr expr) {
+    Set<String> names = new LinkedHashSet<>();
+    collectIdents(expr, names);
+    List<EventSchema.Field> out = new ArrayList<>(names.size());
+    for (String n : names) {
+      EventSchema.Field f = schema.find(n);
+      if (f != null) {
+        out.add(f);
+      }
+    }
+    return List.copyOf(out);
+  }
+
   /** Parses and type-checks; throws {@link ExpressionException} with CEL's message. */
   public CelAbstractSyntaxTree check(String text) {
     if (text == null || text.isBlank()) {
@@ -1306,14 +1329,9 @@ public final class Expressions {
       } catch (CelEvaluationException e) {
         throw new ExpressionException("cannot plan expression '" + text + "': " + e.getMessage());
       }
-      Set<String> names = new LinkedHashSet<>();
-      collectIdents(ast.getExpr(), names);
       Map<String, Integer> byName = new HashMap<>();
-      for (String n : names) {
-        EventSchema.Field f = schema.find(n);
-        if (f != null) {
-          byName.put(n, f.index());
-        }
+      for (EventSchema.Field f : fieldsRead(ast.getExpr())) {
+        byName.put(f.name(), f.index());
       }
       this.fieldByName = byName;
       this.fields = byName.values().stream().mapToInt(Integer::intValue).toArray();

@@ -60,7 +60,21 @@ public final class Ingestor {
    * Reads one event per text and refuses anything after it: by default Jackson stops after the
    * first value, so two events on one NDJSON line would keep the first and silently drop the second.
    */
-  private static final ObjectReader ONE_EVENT = JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  private static final ObjectReader ONE_EVENT;
+
+  /**
+   * How deep one event may nest objects and arrays, counting itself, in any body: an NDJSON line,
+   * an element of a JSON array (the array is not counted) or a single JSON object. A limit because
+   * each level costs parser stack; the same everywhere, so that the content type does not decide
+   * whether an event is refused.
+   */
+  public static final int MAX_EVENT_DEPTH = 64;
+
+  static {
+    JSON.getFactory().setStreamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+        .maxNestingDepth(MAX_EVENT_DEPTH).build());
+    ONE_EVENT = JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  }
   private static final int MAX_DEAD_LETTER_TEXT = 64 << 10;
 
   private final StreamSpec spec;
@@ -69,6 +83,8 @@ public final class Ingestor {
   private final LogStream deadLetters;
   private final List<EventPredicate> rules = new ArrayList<>();
   private final List<String> ruleTexts;
+  /** The fields each rule reads, by schema index: a rule that read a null one names it when it fails. */
+  private final int[][] ruleFields;
   private final LongSupplier clock;
   private final ThreadLocal<Scratch> scratch;
   private final RateMeter acceptedRate = new RateMeter();
@@ -116,6 +132,9 @@ public final class Ingestor {
       rules.add(ex.predicate(r));
     }
     this.ruleTexts = List.copyOf(spec.rules());
+    this.ruleFields = ruleTexts.stream()
+        .map(r -> ex.fieldsRead(r).stream().mapToInt(EventSchema.Field::index).toArray())
+        .toArray(int[][]::new);
     this.scratch = ThreadLocal.withInitial(Scratch::new);
     this.dedup = new DedupIndex(spec.dedupWindow());
     if (spec.id() != null) {
@@ -189,6 +208,15 @@ public final class Ingestor {
     });
   }
 
+  /** As {@link #jsonError}, for the text of events: a nesting limit is named as {@link #MAX_EVENT_DEPTH}. */
+  public static String eventJsonError(JsonProcessingException e) {
+    if (e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException
+        && e.getOriginalMessage().startsWith("Document nesting depth")) {
+      return "an event nests objects and arrays more than " + MAX_EVENT_DEPTH + " levels deep";
+    }
+    return jsonError(e);
+  }
+
   /**
    * Jackson's description of malformed JSON without the source it names ({@code [Source: REDACTED
    * (...); line: 1, column: 1]} becomes {@code [line: 1, column: 1]}; the caller says where) and
@@ -228,7 +256,7 @@ public final class Ingestor {
         } catch (JsonProcessingException e) {
           int column = e.getLocation() == null ? -1 : e.getLocation().getColumnNr();
           return String.format("not JSON at line %d%s: %s", lines == null ? i + 1 : lines[i],
-              column > 0 ? ", column " + column : "", jsonError(e));
+              column > 0 ? ", column " + column : "", eventJsonError(e));
         }
         return enc.encode(node, now, out);
       }
@@ -987,12 +1015,26 @@ public final class Ingestor {
     for (int r = 0; r < rules.size(); r++) {
       try {
         if (!rules.get(r).test(x.reader)) {
-          return "rule failed: " + ruleTexts.get(r);
+          return ruleFailed(x.reader, r);
         }
       } catch (EvaluationException ex) {
         return "rule '" + ruleTexts.get(r) + "' could not be evaluated: " + ex.getMessage();
       }
     }
     return null;
+  }
+
+  /**
+   * Why rule {@code r} did not hold: a field it reads that the event lacks (or has as null) makes
+   * it unknown, and an unknown rule rejects, so the reason names that field; "rule failed: qty > 0"
+   * for an event without {@code qty} sends the sender looking for a bad value that is not there.
+   */
+  private String ruleFailed(EventReader event, int r) {
+    for (int f : ruleFields[r]) {
+      if (event.isNull(f)) {
+        return "missing field '" + schema.field(f).name() + "' (rule " + ruleTexts.get(r) + " reads it)";
+      }
+    }
+    return "rule failed: " + ruleTexts.get(r);
   }
 }

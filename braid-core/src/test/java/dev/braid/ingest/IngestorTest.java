@@ -132,9 +132,25 @@ class IngestorTest {
   void shouldRejectAnEventWhoseRuleReadsAMissingField() {
     IngestResult r = ingestor(transactions().build()).ingestMaps(List.of(
         Map.of("user", "u", "amount", 1.0, "ts", 1L)));
-    assertThat(r.rejections()).containsExactly(new Rejection(0, "rule failed: country in ['US', 'DE', 'FR', 'IN']"));
+    assertThat(r.rejections()).containsExactly(
+        new Rejection(0, "missing field 'country' (rule country in ['US', 'DE', 'FR', 'IN'] reads it)"));
     assertThat(r.accepted()).isZero();
     assertThat(r.positions()).isEmpty();
+  }
+
+  @Test
+  void shouldKeepAnEventWhoseRuleHoldsWithoutAFieldItReadsAndNameTheFieldOnlyWhenItIsMissing() {
+    StreamSpec spec = StreamSpec.builder("tx").partitions(PARTITIONS).key("user").time("ts")
+        .field("user", FieldType.STRING).field("amount", FieldType.DOUBLE).field("country", FieldType.STRING)
+        .field("ts", FieldType.TIMESTAMP).rule("country == 'US' || amount > 0.0").build();
+    Map<String, Object> nullCountry = new java.util.HashMap<>(Map.of("user", "u3", "amount", 2.0, "ts", 1L));
+    nullCountry.put("country", null);
+    IngestResult r = ingestor(spec).ingestMaps(List.of(Map.of("user", "u1", "amount", 1.0, "ts", 1L),
+        tx("u2", -1.0, "DE", 1L), Map.of("user", "u4", "amount", -1.0, "ts", 1L), nullCountry));
+    assertThat(r.accepted()).isEqualTo(2);
+    assertThat(r.rejections()).containsExactly(
+        new Rejection(1, "rule failed: country == 'US' || amount > 0.0"),
+        new Rejection(2, "missing field 'country' (rule country == 'US' || amount > 0.0 reads it)"));
   }
 
   @Test

@@ -92,15 +92,21 @@ final class KafkaBroker implements AutoCloseable {
   }
 
   /**
-   * Formats the node's directories. Kafka's formatter prints what it does to {@code System.out},
-   * which carries a benchmark's results (e.g. {@code --json}); its lines go to {@code System.err}.
-   * Nothing else prints while a broker starts.
+   * Formats the node's directories. Kafka's formatter prints what it does to {@code System.out}
+   * (a "Bootstrap metadata: ..." dump of every record), which carries a benchmark's results (e.g.
+   * {@code --json}) and says nothing a benchmark's reader needs: its lines are kept, and printed to
+   * {@code System.err} only when formatting fails, with the failure. Nothing else prints while a
+   * broker starts.
    */
   private static void formatQuietly(KafkaClusterTestKit cluster) throws Exception {
     PrintStream out = System.out;
-    System.setOut(System.err);
+    java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();
+    System.setOut(new PrintStream(said, true, java.nio.charset.StandardCharsets.UTF_8));
     try {
       cluster.format();
+    } catch (Exception | Error e) {
+      System.err.print(said.toString(java.nio.charset.StandardCharsets.UTF_8));
+      throw e;
     } finally {
       System.setOut(out);
     }

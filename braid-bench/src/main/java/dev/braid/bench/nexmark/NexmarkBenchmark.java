@@ -36,9 +36,10 @@ import picocli.CommandLine.Option;
  *       writes a JSON report (run times, CPU, peak RSS) and its result rows as NDJSON
  *       ({@link NexmarkResult}).
  *   <li>Every engine's result is compared with the reference's and with every other engine's, row by
- *       row ({@link NexmarkResult#compareFiles}). If any differ the differences are printed, naming
- *       the engine, the row and the field, and the exit code is 2: speed figures of different answers
- *       are not compared.
+ *       row ({@link NexmarkResult#compareFiles}). If any differ the differences are printed first,
+ *       naming the engine, the row and the field, and the exit code is 2: speed figures of different
+ *       answers are not compared (the table shows such an engine's speed marked not comparable, with
+ *       no ratio and no goal verdict).
  *   <li>One table: per (engine, mode), bids per second (median of the runs, range in brackets), bids
  *       per CPU-second of the engine's process (its speed per core, whatever else runs on the
  *       machine), peak RSS, and for each peer Braid's ratio to it per CPU-second. {@code --json}
@@ -256,15 +257,19 @@ public final class NexmarkBenchmark implements Callable<Integer> {
         }
         compare(reference, ran, differences);
       }
+      if (!differences.isEmpty()) { // first: what differs matters more than any speed figure
+        PrintStream p = json ? System.err : out;
+        p.printf(Locale.ROOT, "%nENGINES DISAGREE: an engine whose answers differ gets no ratio or goal verdict "
+            + "below; its speed is shown, marked not comparable.%n");
+        differences.stream().limit(40).forEach(d -> p.println("  " + d));
+        p.flush();
+      }
       if (json) {
         printJson(outcomes, differences);
       } else {
         printTable(outcomes, differences.isEmpty());
       }
       if (!differences.isEmpty()) {
-        PrintStream p = json ? System.err : out;
-        p.printf(Locale.ROOT, "%nENGINES DISAGREE: the speed figures above compare different answers.%n");
-        differences.stream().limit(40).forEach(d -> p.println("  " + d));
         return 2;
       }
       return failed ? 1 : 0;
@@ -332,17 +337,19 @@ public final class NexmarkBenchmark implements Callable<Integer> {
         "--engines", engine, "--events", Long.toString(events), "--seed", Long.toString(seed), "--event-rate",
         Long.toString(eventRate), "--runs", Integer.toString(runs), "--warmup", Integer.toString(warmup),
         "--parallelism", Integer.toString(parallelism)));
-    Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.INHERIT)
-        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    dev.braid.bench.ChildJvm child = dev.braid.bench.ChildJvm.start(cmd);
+    Process p = child.process();
     Thread stop = new Thread(p::destroy, "braid-bench-nexmark-stop");
     Runtime.getRuntime().addShutdownHook(stop);
     if (!p.waitFor(childTimeoutMinutes, java.util.concurrent.TimeUnit.MINUTES)) {
       p.destroyForcibly().waitFor();
+      child.awaitOutput();
       Runtime.getRuntime().removeShutdownHook(stop);
       throw new IllegalStateException(engine + " " + mode + "'s JVM did not finish within " + childTimeoutMinutes
           + " minutes (--child-timeout) and was killed");
     }
     int code = p.exitValue();
+    child.awaitOutput();
     Runtime.getRuntime().removeShutdownHook(stop);
     if (code != 0) {
       throw new IllegalStateException(engine + " " + mode + "'s JVM exited with code " + code);
@@ -401,8 +408,12 @@ public final class NexmarkBenchmark implements Callable<Integer> {
         NexmarkResult.Comparison c = NexmarkResult.compareFiles(ran.get(i).result, ran.get(j).result,
             label(ran.get(j)) + " (against " + label(ran.get(i)) + ")", 5);
         if (!c.agree()) {
-          ran.get(i).agrees = false;
-          ran.get(j).agrees = false;
+          // two engines that both agree with the reference and not with each other (within the bounds of a
+          // sketch) are both suspect; one that disagrees with the reference is already marked, not its peer
+          if (ran.get(i).agrees && ran.get(j).agrees) {
+            ran.get(i).agrees = false;
+            ran.get(j).agrees = false;
+          }
           differences.addAll(c.examples());
         }
       }
@@ -445,15 +456,30 @@ public final class NexmarkBenchmark implements Callable<Integer> {
         .filter(r -> !Double.isNaN(r)).toArray();
   }
 
-  /** Braid's per-CPU-second rate in {@code mode} over the peer's, or NaN. */
+  /**
+   * Braid's per-CPU-second rate in {@code mode} over the peer's, or NaN when either did not run or
+   * their answers differ (speeds of different answers are not compared).
+   */
   private static double ratio(List<Outcome> all, Outcome peer, String braidMode, boolean cpu) {
+    Outcome o = braid(all, peer.query, braidMode);
+    return o == null || !o.agrees || !peer.agrees ? Double.NaN
+        : ViewsBenchmark.median(rates(o, cpu)) / ViewsBenchmark.median(rates(peer, cpu));
+  }
+
+  /** Braid's outcome of {@code query} in {@code mode}, or null when it did not run. */
+  private static Outcome braid(List<Outcome> all, NexmarkQuery query, String mode) {
     for (Outcome o : all) {
-      if (o.engine.equals(BraidNexmark.NAME) && o.mode.equals(braidMode) && o.query == peer.query
-          && o.report != null) {
-        return ViewsBenchmark.median(rates(o, cpu)) / ViewsBenchmark.median(rates(peer, cpu));
+      if (o.engine.equals(BraidNexmark.NAME) && o.mode.equals(mode) && o.query == query && o.report != null) {
+        return o;
       }
     }
-    return Double.NaN;
+    return null;
+  }
+
+  /** Whether {@code peer} and Braid in {@code braidMode} both ran and one of them answered differently. */
+  private static boolean notComparable(List<Outcome> all, Outcome peer, String braidMode) {
+    Outcome b = braid(all, peer.query, braidMode);
+    return b != null && (!b.agrees || !peer.agrees);
   }
 
   private void printTable(List<Outcome> outcomes, boolean agreed) {
@@ -467,12 +493,14 @@ public final class NexmarkBenchmark implements Callable<Integer> {
       double[] cpu = rates(o, true);
       double[] sorted = wall.clone();
       Arrays.sort(sorted);
-      StringBuilder vs = new StringBuilder();
-      if (!o.engine.equals(BraidNexmark.NAME)) {
+      StringBuilder vs = new StringBuilder(o.agrees ? "" : "not comparable: its answers differ");
+      if (o.agrees && !o.engine.equals(BraidNexmark.NAME)) {
         for (String m : new BraidNexmark().modes()) {
           double r = ratio(outcomes, o, m, true);
           double byWall = ratio(outcomes, o, m, false);
-          if (!Double.isNaN(r)) {
+          if (notComparable(outcomes, o, m)) {
+            vs.append(vs.length() == 0 ? "" : ", ").append(m).append(" not comparable (braid's answers differ)");
+          } else if (!Double.isNaN(r)) {
             vs.append(vs.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%s %.2fx", m, r));
           } else if (!Double.isNaN(byWall)) {
             vs.append(vs.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%s %.2fx by wall", m, byWall));
@@ -529,7 +557,7 @@ public final class NexmarkBenchmark implements Callable<Integer> {
    * its speed layer at least 10x Flink's streaming mode ({@code stream}) and 30x Kafka Streams' (either
    * exactly-once setting) on Q15-Q17, each per CPU-second and by wall clock.
    */
-  private static List<String> goals(List<Outcome> outcomes) {
+  static List<String> goals(List<Outcome> outcomes) {
     record Goal(String peer, String peerMode, String braidMode, double factor, Set<NexmarkQuery> queries) {}
     Set<NexmarkQuery> q15to17 = Set.of(NexmarkQuery.Q15, NexmarkQuery.Q16, NexmarkQuery.Q17);
     List<Goal> goals = List.of(new Goal(DuckDbNexmark.NAME, "batch", "batch", 1, Set.of(NexmarkQuery.Q17)),
@@ -540,6 +568,11 @@ public final class NexmarkBenchmark implements Callable<Integer> {
       for (Goal g : goals) {
         if (o.report == null || !o.engine.equals(g.peer()) || g.peerMode() != null && !o.mode.equals(g.peerMode())
             || !g.queries().contains(o.query)) {
+          continue;
+        }
+        if (notComparable(outcomes, o, g.braidMode())) {
+          lines.add(String.format(Locale.ROOT, "%s: braid %s >= %.0fx %s %s: not judged, the answers differ",
+              o.query.cliName(), g.braidMode(), g.factor(), o.engine, o.mode));
           continue;
         }
         double cpu = ratio(outcomes, o, g.braidMode(), true);

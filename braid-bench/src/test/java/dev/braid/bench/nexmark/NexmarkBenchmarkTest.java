@@ -114,6 +114,7 @@ class NexmarkBenchmarkTest {
     assertThat(r.out()).contains("kstreams alos q7: 80 rows, agree with the naive reference")
         .containsPattern("kstreams: produced 18,400 bids to topic nexmark-bids \\(2 partitions\\)")
         .containsPattern("q7 +kstreams +alos +[0-9.]+ M/s .* speed [0-9.]+x");
+    assertThat(r.out() + r.err()).as("the broker's formatter dump is not relayed").doesNotContain("Bootstrap metadata");
   }
 
   @Test
@@ -125,6 +126,7 @@ class NexmarkBenchmarkTest {
         // 18,400 bids take DuckDB a few ms, under the 10 ms step of the process CPU clock: no per-CPU figure.
         .containsPattern("q7 +duckdb +batch +[0-9.]+ M/s \\([0-9.]+-[0-9.]+\\) +- +[0-9]+ MiB")
         .contains("per CPU-second is '-' where the runs used under 0.5 s of CPU each");
+    assertThat(r.err()).doesNotContain("Using incubator modules");
   }
 
   @Test
@@ -145,6 +147,44 @@ class NexmarkBenchmarkTest {
     assertThat(r.out()).contains("ENGINES DISAGREE")
         .contains("loses-a-row batch q17: row a=000000000000,d=2026-01-01 is missing (naive has it)")
         .contains("is missing (duckdb has it)");
+  }
+
+  /** The differences come before the table; the engine that differs gets its speed, but no ratio or verdict. */
+  @Test
+  void shouldPrintTheDifferencesFirstAndNoRatioForTheEngineThatDiffers(@TempDir Path dir) {
+    Run r = run("--events", "20000", "--query", "q17", "--engines", "braid,duckdb,loses-a-row", "--modes", "batch",
+        "--runs", "1", "--warmup", "0", "--no-fork", "--dir", dir.toString());
+    assertThat(r.code()).isEqualTo(2);
+    String out = r.out();
+    assertThat(out.indexOf("ENGINES DISAGREE")).as(out).isNotNegative().isLessThan(out.indexOf("Results ("));
+    assertThat(out.indexOf("is missing (naive has it)")).isLessThan(out.indexOf("Results ("));
+    assertThat(out).containsPattern("q17 +loses-a-row +batch +[0-9.]+ M/s .*not comparable: its answers differ")
+        .doesNotContainPattern("q17 +loses-a-row +batch .*batch [0-9.]+x")
+        .containsPattern("q17 +duckdb +batch +[0-9.]+ M/s .* batch [0-9.]+x")
+        .containsPattern("goal: q17: braid batch >= 1x duckdb batch: .*(meets|misses)");
+  }
+
+  /** A goal whose two sides answered differently gets no verdict, whatever the speeds. */
+  @Test
+  void shouldJudgeNoGoalWhenBraidsAnswersDiffer() {
+    NexmarkBenchmark.Outcome braid = outcome("braid", "batch", false);
+    NexmarkBenchmark.Outcome duckdb = outcome("duckdb", "batch", true);
+    assertThat(NexmarkBenchmark.goals(List.of(braid, duckdb)))
+        .containsExactly("q17: braid batch >= 1x duckdb batch: not judged, the answers differ");
+    braid.agrees = true;
+    assertThat(NexmarkBenchmark.goals(List.of(braid, duckdb))).singleElement().asString()
+        .startsWith("q17: braid batch >= 1x duckdb batch: 1.00x per CPU-second (meets)");
+  }
+
+  private static NexmarkBenchmark.Outcome outcome(String engine, String mode, boolean agrees) {
+    NexmarkBenchmark.Outcome o = new NexmarkBenchmark.Outcome();
+    o.engine = engine;
+    o.mode = mode;
+    o.query = NexmarkQuery.Q17;
+    o.agrees = agrees;
+    o.report = new NexmarkBenchmark.ChildReport(engine, mode, "q17", 1_000_000, 920_000, 0,
+        List.of(new NexmarkEngine.Measurement(1_000_000_000L, 1_000_000_000L)), -1, Map.of(), 10);
+    return o;
   }
 
   @Test

@@ -214,9 +214,13 @@ final class DemoCommand implements Callable<Integer> {
     return false;
   }
 
+  /** Events the log held before this demo sent any: a kept {@code --data} directory's earlier runs. */
+  private long eventsBefore;
+
   private void loadHistory(Braid braid, RetailDemo demo, Tour tour, PrintWriter out,
       java.util.function.BooleanSupplier stopped) {
     long inLog = braid.status().streams().stream().mapToLong(Status.StreamStatus::events).sum();
+    eventsBefore = inLog;
     tour.json.put("eventsBefore", inLog);
     if (inLog > 0) { // a kept --data directory: a day of history again would count the same day twice
       tour.json.put("historyLoaded", 0);
@@ -273,9 +277,10 @@ final class DemoCommand implements Callable<Integer> {
         nextBatch = now + batchEvery.toNanos();
       }
       if (now >= nextStatus) {
+        Status status = braid.status(); // first: the demo counts events as sent before appending them
         long sent = demo.sent();
         if (!json) {
-          out.println(statusLine(braid.status(), sent, (sent - lastSent) / ((now - lastStatus) / 1e9)));
+          out.println(statusLine(status, eventsBefore, sent, (sent - lastSent) / ((now - lastStatus) / 1e9)));
         }
         lastSent = sent;
         lastStatus = now;
@@ -289,11 +294,21 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private static String statusLine(Status status, long sent, double rate) {
+  /**
+   * Events in the log, the rate the demo sends at now and the speed layer's largest lag; then,
+   * when they differ, how many of the events this demo sent are not in the log yet (being
+   * appended), and how many of the log's events an earlier run in the same {@code --data}
+   * directory left. {@code status} must be read before {@code sent} (see {@link RetailDemo#sent}),
+   * so that the log never holds more of this run's events than were sent.
+   */
+  static String statusLine(Status status, long before, long sent, double rate) {
     long maxLag = status.views().stream().mapToLong(Status.ViewStatus::lag).max().orElse(0);
     long inLog = status.streams().stream().mapToLong(Status.StreamStatus::events).sum();
-    return String.format(Locale.ROOT, "%s  %,d events in the log (%,.0f/s now); speed layer lag %,d events",
-        clock(), inLog, rate, maxLag) + (sent == inLog ? "" : String.format(Locale.ROOT, " (%,d sent)", sent));
+    long pending = sent - (inLog - before);
+    return String.format(Locale.ROOT, "%s  %,d events in the log (%,.0f/s sent now); speed layer lag %,d events",
+        clock(), inLog, rate, maxLag)
+        + (pending > 0 ? String.format(Locale.ROOT, "; %,d sent, %,d of them still being appended", sent, pending) : "")
+        + (before > 0 ? String.format(Locale.ROOT, "; %,d from an earlier run", before) : "");
   }
 
   private static String clock() {

@@ -46,6 +46,18 @@ public final class VersionsCommand implements Callable<Integer> {
               + (held ? heldText(v.path("progress"), view, v.path("id").asLong()) : progress(v.path("progress"))));
     }
     t.print(out);
+    JsonNode batch = r.path("batch");
+    if (batch.isObject()) {
+      String state = batch.path("state").asText();
+      out.println(state.equals("running") ? String.format(java.util.Locale.ROOT, "batch cycle running%s",
+          batch.has("eventsTotal") ? String.format(java.util.Locale.ROOT, ": %,d/%,d events read",
+              batch.path("eventsRead").asLong(), batch.path("eventsTotal").asLong()) : "")
+          : state.equals("failed") ? "last batch cycle failed at " + batch.path("finishedAt").asText() + ": "
+              + batch.path("failure").asText()
+          : "last batch cycle built version " + batch.path("built").asLong() + " at "
+              + batch.path("finishedAt").asText());
+    }
+    out.flush();
     return 0;
   }
 

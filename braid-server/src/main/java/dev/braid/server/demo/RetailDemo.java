@@ -115,9 +115,9 @@ public final class RetailDemo implements AutoCloseable {
       s.clear();
       t.clear();
       feed.next(n, s, t);
+      sent.addAndGet(n); // before the append: see sent()
       ingest(s, t);
       done += n;
-      sent.addAndGet(n);
       progress.accept(done);
     }
     return done;
@@ -138,7 +138,12 @@ public final class RetailDemo implements AutoCloseable {
     feeder.start();
   }
 
-  /** Events sent so far (history and live). */
+  /**
+   * Events sent so far (history and live), counted as each batch is handed to the log, before it
+   * is appended: a status read before this call never holds more of the demo's events than it
+   * says. Counted after, a status line could show more in the log than sent, from the batch being
+   * appended while it was read.
+   */
   public long sent() {
     return sent.get();
   }
@@ -172,8 +177,8 @@ public final class RetailDemo implements AutoCloseable {
         t.clear();
         feed.next(n, s, t);
         try {
+          sent.addAndGet(n); // before the append: see sent()
           ingest(s, t);
-          sent.addAndGet(n);
         } catch (RuntimeException e) {
           if (running) {
             LOG.warn("demo feed stopped: {}", e.getMessage());

@@ -151,6 +151,9 @@ public final class BraidServer implements AutoCloseable {
   });
   private final long startedAt = System.currentTimeMillis();
   private final PointReadHandler pointReads = new PointReadHandler(() -> this.braid, metrics);
+  /** The {@code keys:batchGet} latency timers by view, registered once. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Timer> batchReadTimers =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private volatile Braid braid;
   private volatile Throwable startFailure;
   private Javalin app;
@@ -354,7 +357,7 @@ public final class BraidServer implements AutoCloseable {
         graceful.setHandler(pointReads);
         server.setHandler(graceful);
         server.setStopTimeout(STOP_TIMEOUT.toMillis());
-        server.setErrorHandler(new ProblemErrorHandler()); // errors raised before the routes: problem+json too
+        server.setErrorHandler(new ProblemErrorHandler(metrics)); // errors raised before the routes: problem+json too
       });
       // Javalin adds its default connector only when none was added; this one differs from it in
       // its selector threads (see Config#selectors).
@@ -364,6 +367,7 @@ public final class BraidServer implements AutoCloseable {
         c.setPort(config.port());
         return c;
       });
+      cfg.requestLogger.http((ctx, ms) -> countResponse(ctx));
       getAndHead(cfg.routes, "/health", this::health);
       getAndHead(cfg.routes, "/metrics", ctx -> {
         scrapeStatus = null; // a scrape reads the status as it is now, once for all its gauges
@@ -408,6 +412,16 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.error(405, ctx -> problem(ctx, new Problem(405, "method-not-allowed", "Method not allowed",
           ctx.method() + " is not allowed on " + ctx.path())));
     });
+  }
+
+  /**
+   * Counts a response that Javalin sent in {@code braid_http_responses_total}, by the route template
+   * that took the request ("unmatched" when none did: an unknown path or a method the path lacks).
+   */
+  private void countResponse(Context ctx) {
+    io.javalin.router.Endpoint e = ctx.endpoints().matchedHttpEndpoint();
+    PointReadHandler.responses(metrics, ctx.method().name(), e == null ? "unmatched" : e.path, ctx.statusCode())
+        .increment();
   }
 
   private void notFoundRoute(Context ctx) {
@@ -565,10 +579,14 @@ public final class BraidServer implements AutoCloseable {
           start = i + 1;
         }
       }
+      if (events.isEmpty()) { // as for an empty JSON body: a client that sends nothing has a bug to hear of
+        throw Problem.badRequest("empty-body", "the body " + (text.isEmpty() ? "is empty" : "holds only blank lines")
+            + ": send one JSON event object per line");
+      }
       lines = lineNumbers.stream().mapToInt(Integer::intValue).toArray();
       result = b.ingestText(stream, events, lines, idempotencyKey);
     } else {
-      JsonNode root = Json.parse(body, "; nothing was ingested");
+      JsonNode root = Json.parseEvents(body, "; nothing was ingested");
       List<JsonNode> events = new ArrayList<>();
       if (root == null || root.isMissingNode()) {
         throw Problem.badRequest("empty-body", "the body is empty: send a JSON array of events");
@@ -798,6 +816,7 @@ public final class BraidServer implements AutoCloseable {
     long from = rangeBound(ctx, root, "from", Long.MIN_VALUE);
     long to = rangeBound(ctx, root, "to", Long.MAX_VALUE);
     List<ViewResult> got;
+    long t0 = System.nanoTime();
     try {
       got = b.getAll(view, list, from, to);
     } catch (UnknownNameException e) {
@@ -805,6 +824,9 @@ public final class BraidServer implements AutoCloseable {
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("bad-parameter", e.getMessage()); // a range on a view without windows, or reversed
     }
+    batchReadTimers.computeIfAbsent(view, v -> pointReads.readTimer("braid_batch_read_latency", v,
+        "keys:batchGet reads of the view (POST /v1/views/{view}/keys:batchGet): all keys of one request, "
+            + "timed in the server")).record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
     ObjectNode o = Json.MAPPER.createObjectNode();
     ArrayNode results = o.putArray("results");
     for (ViewResult r : got) {
@@ -862,8 +884,73 @@ public final class BraidServer implements AutoCloseable {
     if (v != null) { // kappa: no version has a Base; each counts from its replay start (its cut)
       o.put("mode", v.mode().name().toLowerCase(Locale.ROOT));
     }
+    ObjectNode batch = batchState(b, view);
+    if (batch != null) {
+      o.set("batch", batch);
+    }
     ok(ctx, o);
   }
+
+  /**
+   * The last batch cycle (or repair) of a view asked for over HTTP, kept until the next one: a
+   * cycle has no version in the catalog until it has built one, and one that fails before that
+   * leaves none, so without this a client sent to the versions list by a {@code 202} could not tell
+   * "still running" from "failed". Its fields are written once by the cycle's thread.
+   */
+  private static final class Cycle {
+    final String what;
+    final long startedAt = System.currentTimeMillis();
+    volatile long finishedAt;
+    volatile long built = -1;
+    volatile String failure;
+
+    Cycle(String what) {
+      this.what = what;
+    }
+  }
+
+  /** The last cycle asked for over HTTP, by view. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Cycle> cycles =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * The view's batch cycle for the versions list: {@code running} with its progress while one runs
+   * (asked for or scheduled), else the last one asked for over HTTP as {@code done} with the
+   * version it built or {@code failed} with the reason; null when there is nothing to tell.
+   */
+  private ObjectNode batchState(Braid b, String view) {
+    Cycle c = cycles.get(view);
+    Status.ViewStatus vs = b.status().views().stream().filter(x -> x.name().equals(view)).findFirst().orElse(null);
+    boolean scheduled = vs != null && vs.batchRunning();
+    boolean asked = c != null && c.finishedAt == 0;
+    if (c == null && !scheduled) {
+      return null;
+    }
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    if (asked || scheduled) {
+      o.put("state", "running");
+      if (asked) {
+        o.put("what", c.what);
+        o.put("startedAt", Json.instant(c.startedAt));
+      }
+      if (scheduled) {
+        o.put("eventsRead", vs.batchEventsRead());
+        o.put("eventsTotal", vs.batchEventsTotal());
+      }
+      return o;
+    }
+    o.put("state", c.failure != null ? "failed" : "done");
+    o.put("what", c.what);
+    o.put("startedAt", Json.instant(c.startedAt));
+    o.put("finishedAt", Json.instant(c.finishedAt));
+    if (c.failure != null) {
+      o.put("failure", c.failure);
+    } else {
+      o.put("built", c.built);
+    }
+    return o;
+  }
+
 
   private void batch(Context ctx) throws InterruptedException {
     Braid b = ready();
@@ -879,7 +966,19 @@ public final class BraidServer implements AutoCloseable {
   private void runCycle(Context ctx, Braid b, String view, String what, java.util.concurrent.Callable<Long> run)
       throws InterruptedException {
     long wait = longParam(ctx, "wait", config.batchWaitMillis() / 1000) * 1000;
-    Future<Long> cycle = background.submit(run);
+    Cycle state = new Cycle(what);
+    cycles.put(view, state);
+    Future<Long> cycle = background.submit(() -> {
+      try {
+        state.built = run.call();
+        return state.built;
+      } catch (Exception e) {
+        state.failure = cycleProblem(view, what, e).detail();
+        throw e;
+      } finally {
+        state.finishedAt = System.currentTimeMillis();
+      }
+    });
     try {
       long id = cycle.get(wait, TimeUnit.MILLISECONDS);
       ObjectNode o = Json.versions(view, b.versions(view));
@@ -889,33 +988,38 @@ public final class BraidServer implements AutoCloseable {
       ObjectNode o = Json.MAPPER.createObjectNode();
       o.put("view", view);
       o.put("status", "running");
-      o.put("detail", "the " + what + " is still running; follow it at the Location URL");
+      o.put("detail", "the " + what + " is still running; follow it at the Location URL: its \"batch\" field says "
+          + "running (with events read of total), done (with the version built) or failed (with the reason)");
       ctx.status(202).header("Location", "/v1/views/" + view + "/versions").contentType(JSON).result(write(o));
     } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof IllegalArgumentException) {
-        throw Problem.badRequest("batch-not-possible", c.getMessage());
-      }
-      if (c instanceof IllegalStateException && what.equals("repair")) {
-        throw new Problem(409, "nothing-to-repair", "Conflict", c.getMessage());
-      }
-      if (c instanceof UnavailableException u) {
-        throw unavailable(u);
-      }
-      String detail = "the " + what + " of view '" + view + "' failed: " + c.getMessage()
-          + "; the current version is unchanged";
-      for (Throwable t = c; t != null; t = t.getCause()) {
-        if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
-          throw new Problem(507, "insufficient-storage", "Insufficient storage", detail);
-        }
-        if (t instanceof dev.braid.log.CorruptLogException d) {
-          throw new Problem(500, "damaged-file", "Damaged data file", "the " + what + " of view '" + view
-              + "' failed: " + d.getMessage() + "; restore " + d.file() + " from a backup, then run it again; the "
-              + "current version is unchanged and serves");
-        }
-      }
-      throw new Problem(500, "batch-failed", "Batch cycle failed", detail);
+      throw cycleProblem(view, what, e.getCause());
     }
+  }
+
+  /** Why a batch cycle (or repair) of {@code view} failed, as the problem its request answers. */
+  private static Problem cycleProblem(String view, String what, Throwable c) {
+    if (c instanceof IllegalArgumentException) {
+      return Problem.badRequest("batch-not-possible", c.getMessage());
+    }
+    if (c instanceof IllegalStateException && what.equals("repair")) {
+      return new Problem(409, "nothing-to-repair", "Conflict", c.getMessage());
+    }
+    if (c instanceof UnavailableException u) {
+      return unavailable(u);
+    }
+    String detail = "the " + what + " of view '" + view + "' failed: " + c.getMessage()
+        + "; the current version is unchanged";
+    for (Throwable t = c; t != null; t = t.getCause()) {
+      if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
+        return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
+      }
+      if (t instanceof dev.braid.log.CorruptLogException d) {
+        return new Problem(500, "damaged-file", "Damaged data file", "the " + what + " of view '" + view
+            + "' failed: " + d.getMessage() + "; restore " + d.file() + " from a backup, then run it again; the "
+            + "current version is unchanged and serves");
+      }
+    }
+    return new Problem(500, "batch-failed", "Batch cycle failed", detail);
   }
 
   /**

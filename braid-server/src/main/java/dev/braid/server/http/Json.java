@@ -23,9 +23,21 @@ final class Json {
   static final ObjectMapper MAPPER = com.fasterxml.jackson.databind.json.JsonMapper.builder()
       .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build(); // a field twice is refused
 
+  /**
+   * {@link #MAPPER} with one level more, for the array around a JSON body's events: each event may
+   * then nest as deep as an NDJSON line's ({@link dev.braid.ingest.Ingestor#MAX_EVENT_DEPTH}).
+   */
+  private static final ObjectMapper EVENT_ARRAY;
+
   static {
-    MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
-        .maxNestingDepth(64).maxNumberLength(100).maxStringLength(16 << 20).build());
+    MAPPER.getFactory().setStreamReadConstraints(limits(dev.braid.ingest.Ingestor.MAX_EVENT_DEPTH));
+    EVENT_ARRAY = MAPPER.copy();
+    EVENT_ARRAY.getFactory().setStreamReadConstraints(limits(dev.braid.ingest.Ingestor.MAX_EVENT_DEPTH + 1));
+  }
+
+  private static StreamReadConstraints limits(int depth) {
+    return StreamReadConstraints.builder().maxNestingDepth(depth).maxNumberLength(100).maxStringLength(16 << 20)
+        .build();
   }
 
   private Json() {}
@@ -581,8 +593,25 @@ final class Json {
    * (e.g. {@code "; nothing was ingested"}).
    */
   static JsonNode parse(byte[] body, String consequence) {
-    try (com.fasterxml.jackson.core.JsonParser p = MAPPER.getFactory().createParser(body)) {
-      JsonNode root = MAPPER.readTree(p);
+    return parse(MAPPER, body, consequence, false);
+  }
+
+  /**
+   * A JSON body of events, an array or one object, parsed as {@link #parse} does; an event nested
+   * deeper than {@link dev.braid.ingest.Ingestor#MAX_EVENT_DEPTH} is refused as in an NDJSON line.
+   */
+  static JsonNode parseEvents(byte[] body, String consequence) {
+    int i = 0;
+    while (i < body.length && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'
+        || body[i] == (byte) 0xEF || body[i] == (byte) 0xBB || body[i] == (byte) 0xBF)) { // a byte-order mark too
+      i++;
+    }
+    return parse(i < body.length && body[i] == '[' ? EVENT_ARRAY : MAPPER, body, consequence, true);
+  }
+
+  private static JsonNode parse(ObjectMapper mapper, byte[] body, String consequence, boolean events) {
+    try (com.fasterxml.jackson.core.JsonParser p = mapper.getFactory().createParser(body)) {
+      JsonNode root = mapper.readTree(p);
       if (root != null && p.nextToken() != null) {
         com.fasterxml.jackson.core.JsonLocation at = p.currentTokenLocation();
         throw Problem.badRequest("malformed-json", String.format("the body holds more than one JSON value: another "
@@ -595,7 +624,8 @@ final class Json {
       String where = at == null || at.getLineNr() < 1 ? "" : String.format(" at line %d, column %d", at.getLineNr(),
           at.getColumnNr());
       throw Problem.badRequest("malformed-json", "the body is not valid JSON" + where + ": "
-          + dev.braid.ingest.Ingestor.jsonError(e) + consequence);
+          + (events ? dev.braid.ingest.Ingestor.eventJsonError(e) : dev.braid.ingest.Ingestor.jsonError(e))
+          + consequence);
     } catch (java.io.IOException e) {
       throw Problem.badRequest("malformed-json", "the body cannot be read as JSON: " + e.getMessage() + consequence);
     }

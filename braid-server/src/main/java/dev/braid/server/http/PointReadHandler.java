@@ -2,9 +2,12 @@ package dev.braid.server.http;
 
 import dev.braid.Braid;
 import dev.braid.ViewResult;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -44,20 +47,60 @@ final class PointReadHandler extends Handler.Wrapper {
   private static final String KEYS = "/keys/";
   private static final HttpField CONTENT_TYPE = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "application/json");
 
+  /** The route template of the reads answered here, as Javalin names the same route. */
+  static final String ROUTE = "/v1/views/{view}/keys/{key}";
+
+  /**
+   * The buckets of the read-latency histograms, from the engine's few microseconds to a second, so
+   * that Prometheus can compute a p99 ({@code histogram_quantile}) where count, sum and max could
+   * not. Fixed boundaries: recording stays a search and an increment, and the series per view stay
+   * few. Micrometer's percentile histogram for timers starts at a millisecond, where every read
+   * would fall in the first bucket.
+   */
+  private static final Duration[] READ_BUCKETS = {Duration.ofNanos(2_500), Duration.ofNanos(5_000),
+      Duration.ofNanos(10_000), Duration.ofNanos(25_000), Duration.ofNanos(50_000), Duration.ofNanos(100_000),
+      Duration.ofNanos(250_000), Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofNanos(2_500_000),
+      Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50),
+      Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofSeconds(1)};
+
+  /** The methods that get their own {@code method} tag; any other is counted as "other". */
+  private static final Set<String> METHODS = Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS");
+
   private final Supplier<Braid> braid;
   private final MeterRegistry metrics;
   private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
+  /** The responses of this fast path, registered once: a read pays one increment, not a registry look-up. */
+  private final Counter answered;
 
   PointReadHandler(Supplier<Braid> braid, MeterRegistry metrics) {
     this.braid = braid;
     this.metrics = metrics;
+    this.answered = responses(metrics, "GET", ROUTE, 200);
   }
 
   /** The read-latency timer of {@code view}, registered once (Javalin's route uses it too). */
   Timer timer(String view) {
-    return timers.computeIfAbsent(view, v -> Timer.builder("braid_read_latency").tag("view", v)
-        .description("point reads of the view (GET /v1/views/{view}/keys/{key}): the merged read of Base and Delta, "
-            + "timed in the server").register(metrics));
+    return timers.computeIfAbsent(view, v -> readTimer("braid_read_latency", v,
+        "point reads of the view (GET /v1/views/{view}/keys/{key}): the merged read of Base and Delta, "
+            + "timed in the server"));
+  }
+
+  /** A read-latency timer of {@code view} with the {@link #READ_BUCKETS} histogram. */
+  Timer readTimer(String name, String view, String description) {
+    return Timer.builder(name).tag("view", view).description(description).serviceLevelObjectives(READ_BUCKETS)
+        .register(metrics);
+  }
+
+  /**
+   * The counter of HTTP responses to {@code method} on {@code route} with {@code status}. The route
+   * is a template ({@code /v1/views/{view}/keys/{key}}), never the path as sent, and an unusual
+   * method counts as "other": a client cannot grow the number of series.
+   */
+  static Counter responses(MeterRegistry metrics, String method, String route, int status) {
+    return Counter.builder("braid_http_responses_total")
+        .description("HTTP responses by method, route template and status")
+        .tag("method", method != null && METHODS.contains(method) ? method : "other").tag("route", route)
+        .tag("status", Integer.toString(status)).register(metrics);
   }
 
   /**
@@ -102,6 +145,7 @@ final class PointReadHandler extends Handler.Wrapper {
     response.getHeaders().put(CONTENT_TYPE);
     response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
     response.write(true, ByteBuffer.wrap(body), callback);
+    answered.increment();
     return true;
   }
 

@@ -1,5 +1,6 @@
 package dev.braid.server.http;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
@@ -15,7 +16,11 @@ import org.eclipse.jetty.util.Callback;
  */
 final class ProblemErrorHandler extends ErrorHandler {
 
-  ProblemErrorHandler() {
+  private final MeterRegistry metrics;
+
+  /** @param metrics where the answers are counted, as the routes' are ({@code route="none"}) */
+  ProblemErrorHandler(MeterRegistry metrics) {
+    this.metrics = metrics;
     setShowStacks(false);
     setShowCauses(false);
   }
@@ -26,13 +31,39 @@ final class ProblemErrorHandler extends ErrorHandler {
     String reason = HttpStatus.getMessage(code);
     String detail = "the request was refused before it reached Braid (" + code + " " + reason + ")"
         + (message == null || message.isBlank() || message.equals(reason) ? "" : ": " + message)
-        + (code == 400 ? ": the URL or a header could not be parsed; check the URL's percent-escapes (% must be "
-            + "followed by two hex digits; send a literal % as %25; a path cannot hold NUL, %00: read such a key "
-            + "with a keys:batchGet or rows:batchGet request)" : "");
+        + (code != 400 ? "" : urlRefused(request, message) ? URL_ADVICE : HEADER_ADVICE);
     Problem p = new Problem(code, code == 400 ? "bad-request" : "http-" + code, reason, detail);
     byte[] body = BraidServer.write(Json.problem(p, path(request)));
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/problem+json");
     response.write(true, ByteBuffer.wrap(body), callback);
+    PointReadHandler.responses(metrics, request.getMethod(), "none", code).increment();
+  }
+
+  private static final String URL_ADVICE = ": the URL could not be parsed; check its percent-escapes (% must be "
+      + "followed by two hex digits; send a literal % as %25; a path cannot hold NUL, %00: read such a key with a "
+      + "keys:batchGet or rows:batchGet request)";
+
+  private static final String HEADER_ADVICE = ": the URL was fine, a request header was not; check the headers the "
+      + "client sends (Content-Length is the body's size in bytes, given once; Host is given once; a header name "
+      + "holds no spaces or control characters)";
+
+  /**
+   * Whether Jetty refused the request for its URL rather than for a header: it keeps no URL it
+   * could not parse ({@code /badMessage}), records what it disliked in one it could ({@code
+   * BAD_UTF8_ENCODING}), and names URI problems in its message. A header refused after a clean
+   * URL ("Invalid Content-Length Value", "Duplicate Host Header") must not send the user to the
+   * URL's percent-escapes.
+   */
+  private static boolean urlRefused(Request request, String message) {
+    String path = path(request);
+    if (path.isEmpty() || message != null && message.matches("(?i).*\\b(uri|url|path|utf-8|encoding)\\b.*")) {
+      return true;
+    }
+    try {
+      return !request.getHttpURI().getViolations().isEmpty();
+    } catch (RuntimeException e) {
+      return true;
+    }
   }
 
   /** The request's path as sent, or "" when even that cannot be read. */

@@ -65,6 +65,36 @@ class RetailDemoTest {
     }
   }
 
+  /**
+   * The demo's status line reads the log, then {@code sent()}: whenever events are in the log,
+   * {@code sent()} already counts them, or the line would show more in the log than sent.
+   */
+  @Test
+  void shouldCountEventsAsSentBeforeTheyReachTheLog() throws Exception {
+    try (Braid braid = Braid.open(data, RetailDemo.spec())) {
+      java.util.concurrent.atomic.AtomicReference<RetailDemo> demo = new java.util.concurrent.atomic.AtomicReference<>();
+      java.util.concurrent.atomic.AtomicLong appended = new java.util.concurrent.atomic.AtomicLong();
+      List<String> claims = java.util.Collections.synchronizedList(new ArrayList<>());
+      demo.set(new RetailDemo(braid, 3, (stream, events) -> {
+        dev.braid.IngestResult r = braid.ingestText(stream, events, null);
+        long inLog = appended.addAndGet(r.accepted());
+        long sent = demo.get().sent();
+        if (sent < inLog) {
+          claims.add(inLog + " in the log, " + sent + " sent");
+        }
+        return r;
+      }));
+      demo.get().loadHistory(3_000, 1_760_000_000_000L, n -> { }, () -> false);
+      demo.get().startLive(5_000, 1_760_000_000_000L);
+      while (demo.get().sent() < 4_000) {
+        Thread.sleep(10);
+      }
+      demo.get().close();
+      assertThat(claims).as("moments with more in the log than sent").isEmpty();
+      assertThat(appended.get()).isEqualTo(demo.get().sent());
+    }
+  }
+
   private static void count(RetailDemo.Feed feed, long events, Map<String, long[]> sales, Map<String, Long> users,
       ObjectMapper json) throws Exception {
     List<String> s = new ArrayList<>();

@@ -217,6 +217,16 @@ class BraidServerTest {
   }
 
   @Test
+  void shouldNameTheMissingFieldARuleReadsInsteadOfSayingTheRuleFailed() throws Exception {
+    start();
+    JsonNode ack = json(post("/v1/streams/sales/events", "application/json",
+        "[{\"product\": \"fig\", \"ts\": 1764460800000}, {\"product\": \"fig\", \"amount\": 1.0, \"ts\": 1}]"));
+    assertThat(ack.path("accepted").asInt()).isEqualTo(1);
+    assertThat(ack.path("rejections").get(0).path("reason").asText())
+        .isEqualTo("missing field 'amount' (rule amount >= 0.0 reads it)");
+  }
+
+  @Test
   void shouldBatchGetManyKeysWithAsOfAndAnswer202ForABatchCycleThatOutlastsTheWait() throws Exception {
     start();
     for (int chunk = 0; chunk < 40; chunk++) { // 40 requests of 500 events: under the test's 64 KiB body limit
@@ -246,11 +256,19 @@ class BraidServerTest {
     assertThat(running.statusCode()).as(running.body()).isEqualTo(202);
     assertThat(running.headers().firstValue("Location")).contains("/v1/views/daily/versions");
     assertThat(json(running).path("status").asText()).isEqualTo("running");
+    // the Location tells a running cycle from a finished one: its "batch" field
+    JsonNode batch = json(get("/v1/views/daily/versions")).path("batch");
+    assertThat(batch.path("state").asText()).as(batch.toString()).isIn("running", "done");
+    assertThat(batch.path("what").asText()).isEqualTo("batch cycle");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (json(get("/v1/views/daily/versions")).path("current").asLong() == 1) {
-      assertThat(System.nanoTime()).as("the batch cycle finishes").isLessThan(deadline);
+    while (!batch.path("state").asText().equals("done")) {
+      assertThat(System.nanoTime()).as("the batch cycle finishes: " + batch).isLessThan(deadline);
       Thread.sleep(20);
+      batch = json(get("/v1/views/daily/versions")).path("batch");
     }
+    assertThat(batch.path("built").asLong()).isEqualTo(json(get("/v1/views/daily/versions")).path("current").asLong())
+        .isGreaterThan(1);
+    assertThat(batch.has("finishedAt")).isTrue();
     assertThat(json(get("/v1/views/daily/keys/s0?from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z"))
         .path("windows").get(0).path("values").path("n").asLong()).isEqualTo(20_000 / 7 + 1);
 
@@ -311,7 +329,7 @@ class BraidServerTest {
         "not valid JSON at line 1");
     assertThat(revenueCount("kiwi")).as("nothing of those was ingested").isZero();
     String deep = json(post("/v1/streams/sales/events", "application/json", "[".repeat(100))).path("detail").asText();
-    assertThat(deep).contains("nesting depth (65) exceeds the maximum allowed (64)")
+    assertThat(deep).contains("an event nests objects and arrays more than 64 levels deep")
         .doesNotContain("line 0", "StreamReadConstraints");
     // Jackson's source description is left out of the detail
     assertThat(json(post("/v1/streams/sales/events", "application/json", "{\"product\": [")).path("detail").asText())
@@ -351,6 +369,79 @@ class BraidServerTest {
     JsonNode unseen = json(get("/v1/views/revenue/keys/never-seen"));
     assertThat(unseen.path("found").asBoolean()).isFalse();
     assertThat(unseen.path("values").path("n").asLong()).isZero();
+  }
+
+  /** A header Jetty cannot parse is named as the cause; the URL advice is kept for URLs. */
+  @Test
+  void shouldNameAMalformedHeaderInsteadOfBlamingTheUrl() throws Exception {
+    start();
+    for (String header : List.of("Content-Length: abc", "Content-Length: 5\r\nContent-Length: 6", "Bad Header: x",
+        "Host: a\r\nHost: b")) {
+      String raw = rawGet("/v1/status", header);
+      assertThat(raw).as(header).startsWith("HTTP/1.1 400").contains("\"status\":400",
+          "the URL was fine, a request header was not").doesNotContain("percent-escapes");
+    }
+    assertThat(rawGet("/v1/status", "Content-Length: abc")).contains("Invalid Content-Length Value");
+    for (String path : List.of("/v1/views/revenue/keys/%ZZ", "/v1/views/revenue/keys/a%00b", "/v1/\u0001x",
+        "/v1/views/revenue/keys/%C0%AF")) {
+      assertThat(rawGet(path)).as(path).startsWith("HTTP/1.1 400")
+          .contains("the URL could not be parsed; check its percent-escapes").doesNotContain("header");
+    }
+  }
+
+  /** As README.md says: a never-seen key is a 200 with found false and the aggregations' values over no events. */
+  @Test
+  void shouldAnswerANeverSeenKeyWith200NotFoundAndTheValuesOverNoEvents() throws Exception {
+    start();
+    HttpResponse<String> r = get("/v1/views/revenue/keys/never-seen");
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode unseen = json(r);
+    assertThat(unseen.path("found").asBoolean()).isFalse();
+    assertThat(unseen.path("values").path("n").asLong()).isZero();
+    assertThat(unseen.path("values").path("revenue").isNumber()).isTrue();
+    assertThat(unseen.path("values").path("revenue").asDouble()).isZero();
+    assertThat(unseen.path("values").path("units").asLong()).isZero();
+    assertThat(unseen.path("asOf").path("version").isNumber()).isTrue();
+    JsonNode windowed = json(get("/v1/views/daily/keys/never-seen"));
+    assertThat(windowed.path("found").asBoolean()).isFalse();
+    assertThat(windowed.path("windows")).isEmpty();
+    JsonNode batch = json(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": [\"never-seen\"]}"));
+    assertThat(batch.path("results").get(0).path("found").asBoolean()).isFalse();
+    assertThat(batch.path("results").get(0).path("values")).isEqualTo(unseen.path("values"));
+    assertProblem(get("/v1/views/nope/keys/never-seen"), 404, "unknown view 'nope'");
+  }
+
+  /** An empty body and a deep event get the same answer whether sent as a JSON array or as NDJSON. */
+  @Test
+  void shouldTreatEmptyBodiesAndDeepEventsAlikeInJsonAndNdjson() throws Exception {
+    start();
+    assertProblem(post("/v1/streams/sales/events", "application/json", ""), 400, "the body is empty");
+    assertProblem(post("/v1/streams/sales/events", "application/x-ndjson", ""), 400, "the body is empty");
+    assertProblem(post("/v1/streams/sales/events", "application/x-ndjson", "\n  \n"), 400,
+        "the body holds only blank lines: send one JSON event object per line");
+    assertThat(json(post("/v1/streams/sales/events", "application/x-ndjson", "")).path("type").asText())
+        .isEqualTo(json(post("/v1/streams/sales/events", "application/json", " ")).path("type").asText());
+
+    String atLimit = deepEvent(64);
+    String reason = "field 'store': expected string, got an array";
+    JsonNode asArray = json(post("/v1/streams/sales/events", "application/json", "[" + atLimit + "]"));
+    assertThat(asArray.path("rejections").get(0).path("reason").asText()).isEqualTo(reason);
+    JsonNode asObject = json(post("/v1/streams/sales/events", "application/json", atLimit));
+    assertThat(asObject.path("rejections").get(0).path("reason").asText()).isEqualTo(reason);
+    JsonNode asLine = json(post("/v1/streams/sales/events", "application/x-ndjson", atLimit + "\n"));
+    assertThat(asLine.path("rejections").get(0).path("reason").asText()).isEqualTo(reason);
+
+    String tooDeep = deepEvent(65);
+    String limit = "an event nests objects and arrays more than 64 levels deep";
+    assertProblem(post("/v1/streams/sales/events", "application/json", "[" + tooDeep + "]"), 400, limit);
+    assertProblem(post("/v1/streams/sales/events", "application/json", tooDeep), 400, limit);
+    assertThat(json(post("/v1/streams/sales/events", "application/x-ndjson", tooDeep + "\n")).path("rejections")
+        .get(0).path("reason").asText()).startsWith("not JSON at line 1").endsWith(limit);
+  }
+
+  /** An event object nesting objects and arrays {@code depth} levels deep, itself included. */
+  static String deepEvent(int depth) {
+    return "{\"product\": \"deep\", \"ts\": 1, \"store\": " + "[".repeat(depth - 1) + "]".repeat(depth - 1) + "}";
   }
 
   /** A byte-order mark before the first event, as some editors write one, is not part of the event. */
@@ -474,6 +565,34 @@ class BraidServerTest {
         "braid_view_events_without_key{view=\"revenue\"} 0.0");
     assertThat(m).contains("braid_read_latency_seconds_count{view=\"revenue\"}",
         "# HELP braid_read_latency_seconds point reads of the view");
+  }
+
+  /** A p99 needs buckets; batchGet reads are timed; responses are counted by route template, not raw path. */
+  @Test
+  void shouldExposeReadLatencyHistogramsAndResponsesByRouteAndStatus() throws Exception {
+    start();
+    post("/v1/streams/sales/events", "application/json", "[" + sale("kiwi", "s1", 1, 1, "2026-11-22T10:00:00Z") + "]");
+    awaitCount("kiwi", 1); // point reads on the fast path
+    assertThat(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": [\"kiwi\", \"fig\"]}")
+        .statusCode()).isEqualTo(200);
+    assertThat(get("/v1/views/revenue/keys/kiwi?from=1").statusCode()).isEqualTo(400); // through Javalin
+    assertThat(get("/v1/views/nope/keys/a").statusCode()).isEqualTo(404);
+    assertThat(get("/v1/nowhere/12345").statusCode()).isEqualTo(404);
+    assertThat(rawGet("/v1/views/revenue/keys/a%zz")).startsWith("HTTP/1.1 400");
+    String m = get("/metrics").body();
+    assertThat(m).containsPattern("braid_read_latency_seconds_bucket\\{view=\"revenue\",le=\"1.0\"} [1-9]")
+        .contains("braid_read_latency_seconds_bucket{view=\"revenue\",le=\"1.0E-5\"}")
+        .contains("braid_batch_read_latency_seconds_count{view=\"revenue\"} 1\n")
+        .contains("braid_batch_read_latency_seconds_bucket{view=\"revenue\",le=\"1.0\"} 1\n");
+    assertThat(m).containsPattern("braid_http_responses_total\\{method=\"GET\",route=\"/v1/views/\\{view}/keys/"
+        + "\\{key}\",status=\"200\"} [1-9]")
+        .contains("braid_http_responses_total{method=\"GET\",route=\"/v1/views/{view}/keys/{key}\",status=\"400\"} 1.0",
+            "braid_http_responses_total{method=\"GET\",route=\"/v1/views/{view}/keys/{key}\",status=\"404\"} 1.0",
+            "braid_http_responses_total{method=\"POST\",route=\"/v1/views/{view}/keys:batchGet\",status=\"200\"} 1.0",
+            "braid_http_responses_total{method=\"POST\",route=\"/v1/streams/{stream}/events\",status=\"200\"} 1.0",
+            "braid_http_responses_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1.0",
+            "braid_http_responses_total{method=\"other\",route=\"none\",status=\"400\"} 1.0")
+        .doesNotContain("/v1/nowhere", "kiwi");
   }
 
   /** Malformed bodies of many kinds: always a 4xx, the server stays up, accepted events stay. */

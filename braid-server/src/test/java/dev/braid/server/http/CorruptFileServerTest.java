@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -186,6 +187,41 @@ class CorruptFileServerTest {
     assertThat(status.path("unavailable").path("revenue").asText()).contains("its stream 'sales' is refused");
   }
 
+  /** Starts the server on a log of small segments and fills them; returns the first sealed one of partition 0. */
+  private Path startWithSealedSegments() throws Exception {
+    try (FileLog log = FileLog.open(dir.resolve("log"))) {
+      log.createStream("sales", StreamConfig.of(2).withSegmentBytes(4096));
+    }
+    braid = new FaultHarness(SPEC, dir).start();
+    for (int i = 0; i < 10; i++) {
+      ingest(40);
+    }
+    Path sealed = files(dir.resolve("log").resolve("sales").resolve("p00000"), ".log").get(0);
+    return sealed;
+  }
+
+  /** A batch cycle answered 202 that then fails: the versions list its Location names says so, and why. */
+  @Test
+  void shouldShowABatchCycleThatFailedAfterA202AsFailedWithItsReason() throws Exception {
+    Path sealed = startWithSealedSegments();
+    flipByte(sealed, Files.size(sealed) / 3);
+
+    var accepted = braid.post("/v1/views/revenue/batch?wait=0", "");
+    assertThat(accepted.statusCode()).as(accepted.body()).isIn(202, 500);
+    JsonNode batch = json(braid.get(accepted.headers().firstValue("Location").orElse("/v1/views/revenue/versions")))
+        .path("batch");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (batch.path("state").asText().equals("running")) {
+      assertThat(System.nanoTime()).as("the batch cycle ends: " + batch).isLessThan(deadline);
+      Thread.sleep(20);
+      batch = json(braid.get("/v1/views/revenue/versions")).path("batch");
+    }
+    assertThat(batch.path("state").asText()).as(batch.toString()).isEqualTo("failed");
+    assertThat(batch.path("failure").asText()).startsWith("the batch cycle of view 'revenue' failed: corrupt log file "
+        + sealed).contains("restore " + sealed + " from a backup");
+    assertThat(batch.has("built")).isFalse();
+  }
+
   /**
    * A torn tail that opening the log cuts is not only a line in the log at start: {@code /v1/status}
    * names the partition, the bytes cut and where they were kept, {@code braid status} prints it, and
@@ -234,14 +270,7 @@ class CorruptFileServerTest {
    */
   @Test
   void shouldFailOnlyTheBatchCycleThatMeetsASegmentDamagedWhileRunningAndSayWhichFile() throws Exception {
-    try (FileLog log = FileLog.open(dir.resolve("log"))) {
-      log.createStream("sales", StreamConfig.of(2).withSegmentBytes(4096));
-    }
-    braid = new FaultHarness(SPEC, dir).start();
-    for (int i = 0; i < 10; i++) {
-      ingest(40);
-    }
-    Path sealed = files(dir.resolve("log").resolve("sales").resolve("p00000"), ".log").get(0);
+    Path sealed = startWithSealedSegments();
     byte[] intact = Files.readAllBytes(sealed);
     flipByte(sealed, Files.size(sealed) / 3);
 
