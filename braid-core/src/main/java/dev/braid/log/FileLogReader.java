@@ -76,7 +76,7 @@ final class FileLogReader implements LogReader {
     long entry = segment.floorEntry(offset);
     filePosition = (int) entry;
     expectedBase = segment.baseOffset + (entry >>> 32);
-    fromIndex = filePosition != SegmentDescriptor.HEADER_LENGTH;
+    fromIndex = entry != SegmentDescriptor.HEADER_LENGTH; // an entry led here (even one at the first batch)
     position = offset;
     cursor.clear();
   }

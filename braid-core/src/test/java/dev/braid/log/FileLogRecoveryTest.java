@@ -551,6 +551,30 @@ class FileLogRecoveryTest {
     assertThat(index).as("seed %d: rebuilt on open", seed).exists();
   }
 
+  /** The first index entry (the segment's first batch) damaged into naming offset 1: reads are exact. */
+  @Test
+  void shouldReadExactlyThroughADamagedFirstIndexEntry() throws IOException {
+    Path dir = tmp.resolve("log");
+    List<Rec> all = new ArrayList<>();
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(64 << 10));
+      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
+        all.addAll(appendTexts(s, 0, "batch " + i, 3));
+      }
+    }
+    Path index = segment(dir, 0).resolveSibling(SegmentDescriptor.indexName(0));
+    ByteBuffer entries = ByteBuffer.wrap(Files.readAllBytes(index));
+    assertThat(entries.getInt(4)).as("the first entry is the first batch").isEqualTo(SegmentDescriptor.HEADER_LENGTH);
+    entries.putInt(0, 1);
+    Files.write(index, entries.array());
+    try (FileLog log = FileLog.open(dir)) {
+      for (long from = 0; from < 8; from++) {
+        assertThat(readAll(log.stream(STREAM), 0, from)).as("from %d", from)
+            .isEqualTo(all.subList((int) from, all.size()));
+      }
+    }
+  }
+
   private static List<Path> sortedSegments(Path dir) throws IOException {
     try (Stream<Path> files = Files.list(FileLogStream.partitionDir(dir.resolve(STREAM), 0))) {
       return files.filter(f -> f.toString().endsWith(".log")).sorted().toList();

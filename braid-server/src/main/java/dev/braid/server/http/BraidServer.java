@@ -951,7 +951,6 @@ public final class BraidServer implements AutoCloseable {
     return o;
   }
 
-
   private void batch(Context ctx) throws InterruptedException {
     Braid b = ready();
     String view = ctx.pathParam("view");
