@@ -166,8 +166,18 @@ final class ViewRuntime {
                 + "version with the spec file's definition that replays the log (old: {}; new: {}); version {} stays "
                 + "as a backup", name, e.id(), e.definition(), fileDefinition, e.id());
           } else if (st == VersionState.BUILDING && p != null) {
-            // a reprocess the restart interrupted: built again from its cut once the current version serves
-            Version v = new Version(e.id(), p, e.definition(), document, e.cut(), null, e.base(), e.createdAt(),
+            // a reprocess the restart interrupted: built again from its cut once the current version serves,
+            // or from the log's end where the log lost its tail below that cut (see partitionPastEnd)
+            Cut cut = e.cut();
+            int past = partitionPastEnd(cut);
+            if (past >= 0) {
+              Cut capped = cut.min(stream.end());
+              LOG.warn("view '{}': the reprocess into version {} was at cut {}, but the log of stream '{}' partition {} "
+                  + "now ends at offset {} (its tail was lost); it is built again at cut {}", name, e.id(), cut,
+                  stream.name(), past, stream.end().offset(past), capped);
+              cut = capped;
+            }
+            Version v = new Version(e.id(), p, e.definition(), document, cut, null, e.base(), e.createdAt(),
                 VersionState.BUILDING);
             v.rebuild = new Rebuild(false, e.hold());
             if (v.baseFileName != null) {
@@ -1088,16 +1098,29 @@ final class ViewRuntime {
       return String.format("base file %s was computed at cut %s, but the version catalog records cut %s for it",
           file, fileCut, cut);
     }
+    int p = partitionPastEnd(cut);
+    if (p >= 0) {
+      return String.format("base file %s counts the events of stream '%s' partition %d up to offset %d, but the "
+          + "log of that partition now ends at offset %d: its tail was lost after the Base was computed (a crash "
+          + "with durability os or interval loses what was not yet synced), so the Base holds events the log no "
+          + "longer has", file, stream.name(), p, cut.offset(p), stream.end().offset(p));
+    }
+    return null;
+  }
+
+  /**
+   * The first partition where {@code cut} is past the log's end, or -1. A version whose cut is past
+   * the end was made before the log lost its tail: new events get the lost offsets again, and a
+   * Delta that starts at the cut would never see them.
+   */
+  private int partitionPastEnd(Cut cut) {
     Cut end = stream.end();
     for (int p = 0; p < cut.partitions(); p++) {
       if (cut.offset(p) > end.offset(p)) {
-        return String.format("base file %s counts the events of stream '%s' partition %d up to offset %d, but the "
-            + "log of that partition now ends at offset %d: its tail was lost after the Base was computed (a crash "
-            + "with durability os or interval loses what was not yet synced), so the Base holds events the log no "
-            + "longer has", file, stream.name(), p, cut.offset(p), end.offset(p));
+        return p;
       }
     }
-    return null;
+    return -1;
   }
 
   /** Why the view is refused, or null when it serves. */
@@ -1320,6 +1343,14 @@ final class ViewRuntime {
   private void build(Version v, Rebuild rb) {
     try {
       ViewProgram program = v.program;
+      int past = rb.rollback ? partitionPastEnd(v.cut) : -1;
+      if (past >= 0) {
+        rb.baseUnusable = true; // the log will not hold those events again: failed, not back to backup
+        throw new ReplayFailure(String.format("version %d was made at cut %s, but the log of stream '%s' partition %d "
+            + "now ends at offset %d (its tail was lost after it): it %s events the log no longer has, and would miss "
+            + "the new events that get their offsets; reprocess the view instead", v.id, v.cut, stream.name(), past,
+            stream.end().offset(past), v.baseFileName != null ? "counts" : "starts after"), null);
+      }
       if (v.baseFileName != null) {
         Path file = dir.resolve(v.baseFileName);
         if (!rb.rollback) {

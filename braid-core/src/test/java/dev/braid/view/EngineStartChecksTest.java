@@ -119,6 +119,81 @@ class EngineStartChecksTest {
     }
   }
 
+  private void cutTheLogsTail() throws IOException {
+    Path segment;
+    try (Stream<Path> files = Files.list(dir.resolve("log").resolve("clicks").resolve("p00000"))) {
+      segment = files.filter(p -> p.getFileName().toString().endsWith(".log")).findFirst().orElseThrow();
+    }
+    try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() * 3 / 4);
+    }
+  }
+
+  private static dev.braid.VersionInfo version(Braid b, String view, long id) {
+    return b.versions(view).stream().filter(v -> v.id() == id).findFirst().orElseThrow();
+  }
+
+  private static void awaitHeld(Braid b, String view, long id) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (version(b, view, id).progress() == null || !version(b, view, id).progress().phase().equals("held")) {
+      assertThat(System.nanoTime()).as("version %d of %s is held", id, view).isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+
+  /**
+   * A reprocess held at cut 100, then the log loses its tail below it: the restart builds it again at
+   * the log's end, so that once activated it counts the new events that get the lost offsets (it
+   * kept cut 100 and skipped them).
+   */
+  @Test
+  void shouldBuildAHeldReprocessAgainAtTheLogsEndWhenTheLogLostItsTailBelowItsCut() throws Exception {
+    ViewSpec twice = ViewSpec.builder("all").from("clicks").groupBy("'all'").aggregate("n", "count")
+        .aggregate("m", "count").build();
+    long id;
+    try (Braid b = Braid.open(dir, spec())) {
+      clicks(b, "u", 100);
+      awaitCount(b, "all", "all", 100);
+      id = b.reprocess("all", twice, new dev.braid.ReprocessOptions(true, null));
+      awaitHeld(b, "all", id);
+      assertThat(version(b, "all", id).cut().offset(0)).isEqualTo(100);
+    }
+    cutTheLogsTail();
+
+    try (Braid b = Braid.open(dir, spec())) {
+      long kept = b.status().streams().get(0).end().offset(0);
+      assertThat(kept).isBetween(1L, 99L);
+      awaitHeld(b, "all", id);
+      assertThat(version(b, "all", id).cut().offset(0)).as("built again at the log's end").isEqualTo(kept);
+      b.activate("all", id);
+      clicks(b, "u", 3);
+      awaitCount(b, "all", "all", kept + 3);
+      assertThat(b.get("all", "all").values()).containsEntry("m", kept + 3);
+    }
+  }
+
+  /** A backup made at cut 100 cannot be activated once the log lost its tail below 100: it fails, saying why. */
+  @Test
+  void shouldFailToActivateABackupWhoseCutIsPastTheLogsEnd() throws Exception {
+    hundredClicksWithABase(); // per_user v2 at cut 100
+    try (Braid b = Braid.open(dir, spec())) {
+      clicks(b, "u", 10);
+      awaitCount(b, "per_user", "u", 110);
+      b.runBatch("per_user"); // v3 at cut 110; v2 is its backup
+    }
+    cutTheLogsTail();
+
+    try (Braid b = Braid.open(dir, spec())) {
+      long kept = b.status().streams().get(0).end().offset(0);
+      b.repair("per_user");
+      awaitCount(b, "per_user", "u", kept);
+      assertThatThrownBy(() -> b.activate("per_user", 2)).hasMessageContaining("version 2 was made at cut [100], but "
+          + "the log of stream 'clicks' partition 0 now ends at offset " + kept).hasMessageContaining("reprocess the view");
+      assertThat(version(b, "per_user", 2).state()).isEqualTo(dev.braid.VersionState.FAILED);
+      assertThat(b.get("per_user", "u").values()).containsEntry("n", kept);
+    }
+  }
+
   @Test
   void shouldRefuseAViewWhoseBaseWasComputedAtAnotherCutThanTheCatalogRecords() throws Exception {
     hundredClicksWithABase();
