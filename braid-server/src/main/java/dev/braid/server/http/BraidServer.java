@@ -368,6 +368,7 @@ public final class BraidServer implements AutoCloseable {
         return c;
       });
       cfg.requestLogger.http((ctx, ms) -> countResponse(ctx));
+      cfg.routes.before(BraidServer::refuseMalformedQuery);
       getAndHead(cfg.routes, "/health", this::health);
       getAndHead(cfg.routes, "/metrics", ctx -> {
         scrapeStatus = null; // a scrape reads the status as it is now, once for all its gauges
@@ -412,6 +413,27 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.error(405, ctx -> problem(ctx, new Problem(405, "method-not-allowed", "Method not allowed",
           ctx.method() + " is not allowed on " + ctx.path())));
     });
+  }
+
+  /**
+   * Refuses a query string with a percent-escape that is not {@code %} and two hex digits. The
+   * servlet layer drops such a parameter silently, so {@code ?from=%zz} would read every window and
+   * {@code ?wait=%zz} wait for the default: a parameter that was sent must be read or refused.
+   */
+  static void refuseMalformedQuery(Context ctx) {
+    String q = ctx.queryString();
+    if (q == null) {
+      return;
+    }
+    for (int i = q.indexOf('%'); i >= 0; i = q.indexOf('%', i + 1)) {
+      if (i + 2 >= q.length() || Character.digit(q.charAt(i + 1), 16) < 0 || Character.digit(q.charAt(i + 2), 16) < 0) {
+        int start = q.lastIndexOf('&', i) + 1;
+        int end = q.indexOf('&', i);
+        throw Problem.badRequest("bad-query", String.format("the query parameter '%s' has a malformed percent-escape: "
+            + "%% must be followed by two hex digits (send a literal %% as %%25)", q.substring(start,
+            end < 0 ? q.length() : end)));
+      }
+    }
   }
 
   /**

@@ -310,6 +310,10 @@ class BraidServerTest {
     assertProblem(get("/v1/streams/sales/dead-letters?offset=3"), 400,
         "unknown query parameter 'offset'; this endpoint takes from, limit");
     assertProblem(get("/v1/streams/sales/dead-letters?from="), 400, "query parameter 'from' is empty");
+    // a malformed escape in the query is refused, not dropped (which read every window, or waited)
+    assertThat(rawGet("/v1/views/daily/keys/s1?to=1&from=%zz")).startsWith("HTTP/1.1 400")
+        .contains("the query parameter 'from=%zz' has a malformed percent-escape");
+    assertThat(rawGet("/v1/streams/sales/dead-letters?limit=%2")).startsWith("HTTP/1.1 400").contains("'limit=%2'");
     assertProblem(get("/v1/streams/sales/dead-letters?from=-1"), 400, "query parameter 'from' is an offset in the "
         + "log: 0 or more, got -1");
     assertProblem(get("/v1/streams/sales/late?from=-1"), 400, "query parameter 'from' is an offset");
