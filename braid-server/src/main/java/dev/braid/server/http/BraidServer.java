@@ -924,6 +924,8 @@ public final class BraidServer implements AutoCloseable {
     final long startedAt = System.currentTimeMillis();
     volatile long finishedAt;
     volatile long built = -1;
+    /** Whether {@link #built} is a version that existed before the cycle (no events since its cut). */
+    volatile boolean unchanged;
     volatile String failure;
 
     Cycle(String what) {
@@ -969,6 +971,9 @@ public final class BraidServer implements AutoCloseable {
       o.put("failure", c.failure);
     } else {
       o.put("built", c.built);
+      if (c.unchanged) {
+        o.put("unchanged", true); // no events since the cut: the version it names was current already
+      }
     }
     return o;
   }
@@ -989,10 +994,15 @@ public final class BraidServer implements AutoCloseable {
     long wait = longParam(ctx, "wait", config.batchWaitMillis() / 1000) * 1000;
     Cycle state = new Cycle(what);
     cycles.put(view, state);
+    // a cycle with no events since the cut builds nothing: it answers with the current version's id
+    java.util.Set<Long> existing = b.versions(view).stream().map(dev.braid.VersionInfo::id)
+        .collect(java.util.stream.Collectors.toSet());
     Future<Long> cycle = background.submit(() -> {
       try {
-        state.built = run.call();
-        return state.built;
+        long id = run.call();
+        state.unchanged = existing.contains(id);
+        state.built = id;
+        return id;
       } catch (Exception e) {
         state.failure = cycleProblem(view, what, e).detail();
         throw e;
@@ -1004,6 +1014,10 @@ public final class BraidServer implements AutoCloseable {
       long id = cycle.get(wait, TimeUnit.MILLISECONDS);
       ObjectNode o = Json.versions(view, b.versions(view));
       o.put("built", id);
+      if (state.unchanged) {
+        o.put("unchanged", true);
+        o.put("detail", "no events since version " + id + "'s cut: it stays current, and no version was built");
+      }
       ok(ctx, o);
     } catch (TimeoutException e) {
       ObjectNode o = Json.MAPPER.createObjectNode();

@@ -147,6 +147,14 @@ class BraidServerTest {
     assertThat(batch.statusCode()).as(batch.body()).isEqualTo(200);
     long built = json(batch).path("built").asLong();
     assertThat(json(batch).path("current").asLong()).isEqualTo(built);
+    assertThat(json(batch).has("unchanged")).isFalse();
+    // again with no event since: nothing built, and the answer and the versions list say so
+    JsonNode nothingNew = json(post("/v1/views/revenue/batch", null, ""));
+    assertThat(nothingNew.path("built").asLong()).isEqualTo(built);
+    assertThat(nothingNew.path("unchanged").asBoolean()).isTrue();
+    assertThat(nothingNew.path("detail").asText()).isEqualTo("no events since version " + built + "'s cut: it stays "
+        + "current, and no version was built");
+    assertThat(json(get("/v1/views/revenue/versions")).path("batch").path("unchanged").asBoolean()).isTrue();
 
     post("/v1/streams/sales/events", "application/x-ndjson",
         sale("apple", "s1", 10.0, 5, "2026-11-22T12:00:00Z") + "\n");
