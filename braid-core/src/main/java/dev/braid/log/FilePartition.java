@@ -293,7 +293,8 @@ final class FilePartition {
         String name = f.getFileName().toString();
         if (SegmentDescriptor.SEGMENT_NAME.matcher(name).matches()) {
           bases.add(SegmentDescriptor.baseOffsetOf(name));
-        } else if (name.endsWith(".tmp")) {
+        } else if (name.endsWith(".tmp") && Files.isRegularFile(f)
+            && SegmentDescriptor.INDEX_NAME.matcher(name.substring(0, name.length() - 4)).matches()) {
           Files.delete(f); // an index write that a crash interrupted; it is rebuilt below
           LOG.info("removed leftover temporary file {}", f);
         } else if (!SegmentDescriptor.INDEX_NAME.matcher(name).matches()
@@ -310,9 +311,10 @@ final class FilePartition {
     bases.sort(null);
     try {
       if (bases.isEmpty()) {
-        Segment first = createSegment(dir, partition, 0, POSITIONAL);
-        FileLog.fsyncDirectory(dir);
-        return new FilePartition(stream, partition, dir, config, List.of(first), 0, null, preallocator);
+        // A stream is created whole, every partition with its first segment (FileLog.createStream):
+        // a partition without one lost its segments, and starting it afresh would hand out their offsets again.
+        throw new CorruptLogException(dir, 0, "the partition directory holds no segment file (a stream's partitions "
+            + "are created with their first segment, 00000000000000000000.log): its segments were deleted");
       }
       missingSegments(dir, bases);
       List<Segment> segments = new ArrayList<>();
@@ -343,7 +345,17 @@ final class FilePartition {
    * (see {@link #roll}), so the last segment having one means the segments after it were deleted.
    * Opening either would serve a log that silently starts late or rewinds (and then reuses offsets).
    */
-  private static void missingSegments(Path dir, List<Long> bases) {
+  private static void missingSegments(Path dir, List<Long> bases) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        String name = f.getFileName().toString();
+        if (SegmentDescriptor.INDEX_NAME.matcher(name).matches()
+            && !bases.contains(SegmentDescriptor.baseOffsetOf(name.replace(".idx", ".log")))) {
+          throw new CorruptLogException(f, 0, "an index without its segment " + name.replace(".idx", ".log")
+              + ": the segment was deleted (an index is written only for a segment that holds batches)");
+        }
+      }
+    }
     long first = bases.get(0);
     if (first != 0) {
       throw new CorruptLogException(dir.resolve(SegmentDescriptor.segmentName(first)), 0, String.format("the partition's "
@@ -420,6 +432,18 @@ final class FilePartition {
     // must be whole, valid, and end exactly at the next segment's base offset.
     long from = indexed ? seg.lastIndexedPosition() : SegmentDescriptor.HEADER_LENGTH;
     ScanResult scan = scan(seg, from, indexed ? -1 : seg.baseOffset, indexed ? null : seg);
+    if (scan.validEnd != size && indexed) {
+      // The tail seen from the index's last entry is not whole: the index may be what is damaged (an
+      // entry pointing into a batch, another segment's index), so the whole segment decides.
+      seg.dropIndex();
+      ScanResult whole = scan(seg, SegmentDescriptor.HEADER_LENGTH, seg.baseOffset, seg);
+      if (whole.validEnd == size) {
+        LOG.warn("index {} is damaged (its last entry does not lead to whole batches: {}); rebuilding it from its "
+            + "segment, which is whole", indexFile, scan.problem);
+        indexed = false;
+      }
+      scan = whole;
+    }
     if (scan.validEnd != size) {
       throw new CorruptLogException(file, scan.validEnd, "sealed segment: " + scan.problem);
     }
@@ -564,9 +588,12 @@ final class FilePartition {
     if (zeros) {
       return null;
     }
+    // Never over an earlier recovery's copy at the same byte: its bytes may be all that is left of them.
     Path aside = file.resolveSibling(file.getFileName() + "." + from + ".cut");
-    try (FileChannel out = FileChannel.open(aside, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
+    for (int n = 2; Files.exists(aside); n++) {
+      aside = file.resolveSibling(file.getFileName() + "." + from + "-" + n + ".cut");
+    }
+    try (FileChannel out = FileChannel.open(aside, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       long pos = from;
       while (pos < to) {
         long n = ch.transferTo(pos, to - pos, out);

@@ -124,7 +124,8 @@ final class Segment {
     for (int i = 0; i < n; i++) {
       rel[i] = b.getInt();
       pos[i] = b.getInt();
-      if (rel[i] < prevRel || pos[i] <= prevPos || pos[i] < SegmentDescriptor.HEADER_LENGTH || pos[i] >= fileSize) {
+      if (rel[i] < prevRel || pos[i] <= prevPos || pos[i] < SegmentDescriptor.HEADER_LENGTH || pos[i] >= fileSize
+          || i == 0 && (rel[0] != 0 || pos[0] != SegmentDescriptor.HEADER_LENGTH)) { // the first entry: the first batch
         return false;
       }
       prevRel = rel[i];

@@ -57,7 +57,7 @@ final class SegmentDescriptor {
    * The bytes that recovery cut from an active segment, kept aside for inspection when they were not
    * all zeros: {@code <segment>.log.<byte where the cut started>.cut}. Never read by the log.
    */
-  static final Pattern CUT_NAME = Pattern.compile("\\d{20}\\.log\\.\\d+\\.cut");
+  static final Pattern CUT_NAME = Pattern.compile("\\d{20}\\.log\\.\\d+(-\\d+)?\\.cut");
 
   private SegmentDescriptor() {}
 

@@ -750,7 +750,12 @@ public final class Engine implements Braid {
     List<String> out = new ArrayList<>();
     for (dev.braid.log.RecoveryReport r : log.recoveries()) {
       if (r.stream().equals(stream) && r.truncatedBytes() > 0) {
+        // the newest copy of the bytes cut there (a later recovery at the same byte adds "-2", "-3", ...)
         java.nio.file.Path aside = r.file().resolveSibling(r.file().getFileName() + "." + r.validBytes() + ".cut");
+        for (int n = 2; Files.exists(r.file().resolveSibling(r.file().getFileName() + "." + r.validBytes() + "-" + n
+            + ".cut")); n++) {
+          aside = r.file().resolveSibling(r.file().getFileName() + "." + r.validBytes() + "-" + n + ".cut");
+        }
         out.add(String.format(java.util.Locale.ROOT, "partition %d: at start, %,d bytes of a torn or damaged tail "
             + "were cut from %s at byte %,d (the partition now ends at offset %,d); %s%s", r.partition(),
             r.truncatedBytes(), r.file(), r.validBytes(), r.endOffset(), Files.exists(aside)

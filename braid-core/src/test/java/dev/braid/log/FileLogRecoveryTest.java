@@ -575,6 +575,79 @@ class FileLogRecoveryTest {
     }
   }
 
+  @Test
+  void shouldRefuseAPartitionDirectoryEmptiedOfItsSegments() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 93, 2);
+    Path partitionDir = FileLogStream.partitionDir(layout.dir().resolve(STREAM), 0);
+    try (Stream<Path> files = Files.list(partitionDir)) {
+      for (Path f : files.toList()) {
+        Files.delete(f);
+      }
+    }
+    assertThat(refusedStream(layout.dir())).hasMessageContaining(partitionDir.toString())
+        .hasMessageContaining("holds no segment file").hasMessageContaining("its segments were deleted");
+  }
+
+  @Test
+  void shouldRefuseAnIndexWithoutItsSegmentAndAForeignTemporaryFile() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 94, 2);
+    Path partitionDir = FileLogStream.partitionDir(layout.dir().resolve(STREAM), 0);
+    Path orphan = partitionDir.resolve(SegmentDescriptor.indexName(99_999));
+    Files.write(orphan, new byte[8]);
+    assertThat(refusedStream(layout.dir())).hasMessageContaining(orphan.toString())
+        .hasMessageContaining("an index without its segment");
+    Files.delete(orphan);
+    Path notes = partitionDir.resolve("notes.tmp");
+    Files.writeString(notes, "mine");
+    assertThatThrownBy(() -> FileLog.open(layout.dir()).close()).hasMessageContaining("foreign file notes.tmp");
+    assertThat(notes).as("not deleted as if it were an index write's").exists();
+  }
+
+  /** An index entry pointing into a batch at the end of the index: the segment is whole, so the index is rebuilt. */
+  @Test
+  void shouldRebuildAWellFormedIndexWhoseLastEntryDoesNotLeadToWholeBatches() throws IOException {
+    Path dir = tmp.resolve("log");
+    List<Rec> all = new ArrayList<>();
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(64 << 10));
+      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
+        all.addAll(appendTexts(s, 0, "batch " + i, 3));
+      }
+    }
+    Path index = segment(dir, 0).resolveSibling(SegmentDescriptor.indexName(0));
+    ByteBuffer entries = ByteBuffer.wrap(Files.readAllBytes(index));
+    int last = entries.limit() - SegmentDescriptor.INDEX_ENTRY_LENGTH;
+    entries.putInt(last + 4, entries.getInt(last + 4) + 7); // into the batch it named
+    Files.write(index, entries.array());
+
+    try (FileLog log = FileLog.open(dir)) {
+      assertThat(log.corruptStreams()).isEmpty();
+      assertThat(readAll(log.stream(STREAM), 0, 0)).isEqualTo(all);
+    }
+    assertThat(Files.readAllBytes(index)).as("rebuilt").isNotEqualTo(entries.array());
+  }
+
+  /** Two recoveries that cut at the same byte keep both copies of what they cut. */
+  @Test
+  void shouldKeepEveryCopyOfCutBytesWhenTwoRecoveriesCutAtTheSameByte() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 95, 6);
+    long validBytes = layout.starts()[1];
+    flipBit(layout.active(), validBytes + 20, 3);
+    try (FileLog log = FileLog.open(layout.dir())) {
+      appendTexts(log.stream(STREAM), 0, "again", 2); // lands where the cut was
+    }
+    Path first = layout.active().resolveSibling(layout.active().getFileName() + "." + validBytes + ".cut");
+    byte[] firstCopy = Files.readAllBytes(first);
+    flipBit(layout.active(), validBytes + 20, 3);
+    try (FileLog log = FileLog.open(layout.dir())) {
+      assertThat(log.recoveries()).hasSize(1);
+    }
+    assertThat(Files.readAllBytes(first)).as("the first copy, untouched").isEqualTo(firstCopy);
+    Path second = layout.active().resolveSibling(layout.active().getFileName() + "." + validBytes + "-2.cut");
+    assertThat(second).exists();
+    assertThat(Files.readAllBytes(second)).isNotEqualTo(firstCopy);
+  }
+
   private static List<Path> sortedSegments(Path dir) throws IOException {
     try (Stream<Path> files = Files.list(FileLogStream.partitionDir(dir.resolve(STREAM), 0))) {
       return files.filter(f -> f.toString().endsWith(".log")).sorted().toList();

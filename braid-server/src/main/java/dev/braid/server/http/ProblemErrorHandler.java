@@ -56,7 +56,8 @@ final class ProblemErrorHandler extends ErrorHandler {
    */
   private static boolean urlRefused(Request request, String message) {
     String path = path(request);
-    if (path.isEmpty() || message != null && message.matches("(?i).*\\b(uri|url|path|utf-8|encoding)\\b.*")) {
+    // not "encoding" alone: "Transfer-Encoding" and "Content-Encoding" are headers
+    if (path.isEmpty() || message != null && message.matches("(?i).*\\b(uri|url|path|utf-8)\\b.*")) {
       return true;
     }
     try {
