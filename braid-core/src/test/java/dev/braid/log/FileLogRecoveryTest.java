@@ -555,13 +555,7 @@ class FileLogRecoveryTest {
   @Test
   void shouldReadExactlyThroughADamagedFirstIndexEntry() throws IOException {
     Path dir = tmp.resolve("log");
-    List<Rec> all = new ArrayList<>();
-    try (FileLog log = FileLog.open(dir)) {
-      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(64 << 10));
-      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
-        all.addAll(appendTexts(s, 0, "batch " + i, 3));
-      }
-    }
+    List<Rec> all = sealedSegmentOfSmallBatches(dir);
     Path index = segment(dir, 0).resolveSibling(SegmentDescriptor.indexName(0));
     ByteBuffer entries = ByteBuffer.wrap(Files.readAllBytes(index));
     assertThat(entries.getInt(4)).as("the first entry is the first batch").isEqualTo(SegmentDescriptor.HEADER_LENGTH);
@@ -607,13 +601,7 @@ class FileLogRecoveryTest {
   @Test
   void shouldRebuildAWellFormedIndexWhoseLastEntryDoesNotLeadToWholeBatches() throws IOException {
     Path dir = tmp.resolve("log");
-    List<Rec> all = new ArrayList<>();
-    try (FileLog log = FileLog.open(dir)) {
-      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(64 << 10));
-      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
-        all.addAll(appendTexts(s, 0, "batch " + i, 3));
-      }
-    }
+    List<Rec> all = sealedSegmentOfSmallBatches(dir);
     Path index = segment(dir, 0).resolveSibling(SegmentDescriptor.indexName(0));
     ByteBuffer entries = ByteBuffer.wrap(Files.readAllBytes(index));
     int last = entries.limit() - SegmentDescriptor.INDEX_ENTRY_LENGTH;
@@ -646,6 +634,18 @@ class FileLogRecoveryTest {
     Path second = layout.active().resolveSibling(layout.active().getFileName() + "." + validBytes + "-2.cut");
     assertThat(second).exists();
     assertThat(Files.readAllBytes(second)).isNotEqualTo(firstCopy);
+  }
+
+  /** A log whose partition 0 has one sealed 64 KiB segment of 3-record batches (and an index of many entries). */
+  private static List<Rec> sealedSegmentOfSmallBatches(Path dir) {
+    List<Rec> all = new ArrayList<>();
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(64 << 10));
+      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
+        all.addAll(appendTexts(s, 0, "batch " + i, 3));
+      }
+    }
+    return all;
   }
 
   private static List<Path> sortedSegments(Path dir) throws IOException {
