@@ -875,7 +875,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         Object a = c.getAccessor().invoke(sent);
         Object b = c.getAccessor().invoke(running);
         if (!java.util.Objects.equals(a, b)) {
-          differences.add(c.getName() + " " + specText(a) + ", not " + specText(b));
+          differences.add(specKey(c.getName()) + " " + specText(a) + ", not " + specText(b));
         }
       } catch (ReflectiveOperationException e) {
         throw new IllegalStateException("cannot read StreamSpec." + c.getName(), e);
@@ -886,8 +886,23 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         + "runs; send the view alone or a spec whose stream '" + from + "' is the running one"));
   }
 
-  /** A stream setting as a spec writes it: field types by their spec names. */
+  /** A stream setting's key as a spec writes it: {@code maxOutOfOrder} is {@code max_out_of_order}. */
+  private static String specKey(String component) {
+    return component.equals("dedupWindow") ? "dedup_window"
+        : component.replaceAll("([a-z])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /** A stream setting as a spec writes it: field types by their spec names, durations as 30s, none as "none". */
   private static String specText(Object value) {
+    if (value == null) {
+      return "none";
+    }
+    if (value instanceof Duration d) {
+      return Durations.format(d);
+    }
+    if (value instanceof StreamSpec.TimeUnit u) {
+      return u.specName();
+    }
     if (value instanceof Map<?, ?> m) {
       StringBuilder b = new StringBuilder("{");
       m.forEach((k, v) -> b.append(b.length() > 1 ? ", " : "").append(k).append(": ")

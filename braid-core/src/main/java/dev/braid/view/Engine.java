@@ -650,6 +650,7 @@ public final class Engine implements Braid {
   @Override
   public List<ViewResult> getAll(String view, List<String> keys, long fromMillis, long toMillis) {
     requireOpen();
+    java.util.Objects.requireNonNull(keys, () -> "the list of keys read from view '" + view + "' is null");
     ViewRuntime v = view(view);
     List<ViewResult> out = new ArrayList<>(keys.size());
     for (String k : keys) {

@@ -161,6 +161,11 @@ final class LateLog {
 
   /** Up to {@code limit} late events from late-log offset {@code from} on. */
   List<LateEvent> read(long from, int limit) {
+    long end = log.endOffset(0);
+    if (from > end) { // as for dead letters: a client paging with `next` never asks past the end
+      throw new IllegalArgumentException(String.format("from %d is past the end of the late events (the next one "
+          + "will be at %d): page from 0, or from the 'next' of the last page", from, end));
+    }
     List<LateEvent> out = new ArrayList<>();
     forEach(from, limit, (c, o) -> out.add(new LateEvent(c.offset(), o.path("view").asText(), o.path("partition").asInt(),
         o.path("offset").asLong(), o.path("key").asText(), o.path("eventTime").asLong(), o.path("watermark").asLong(),

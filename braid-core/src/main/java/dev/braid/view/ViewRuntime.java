@@ -866,7 +866,7 @@ final class ViewRuntime {
         batchProgress = null;
         closeIfOpen(base);
         failVersion(id, cut, program, fileName, failureReason(e));
-        throw new UncheckedIOException("batch cycle of view '" + name + "' failed writing its Base", e);
+        throw new UncheckedIOException("batch cycle of view '" + name + "' failed writing its Base: " + e, e);
       } catch (RuntimeException e) {
         batchProgress = null;
         closeIfOpen(base);

@@ -717,7 +717,7 @@ class PipelineSpecTest {
     ViewSpec same = running.parseView("spend_by_user", DESIGN_EXAMPLE, "new.yaml");
     assertThat(same).isEqualTo(running.views().get("spend_by_user"));
     String changed = DESIGN_EXAMPLE.replace("partitions: 4", "partitions: 16").replace("amount: double",
-        "amount: long");
+        "amount: long").replace("durability: fsync", "durability: fsync\n    max_out_of_order: 1h");
     assertThat(changed).isNotEqualTo(DESIGN_EXAMPLE);
     SpecException ex = catchThrowableOfType(() -> running.parseView("spend_by_user", changed, "new.yaml"),
         SpecException.class);
@@ -725,7 +725,8 @@ class PipelineSpecTest {
       assertThat(e.source()).isEqualTo("new.yaml");
       assertThat(e.path()).isEqualTo("streams.transactions");
       assertThat(e.message()).startsWith("differs from the stream the server runs (partitions 16, not 4; fields {")
-          .contains("amount: long", "amount: double", "a reprocess changes only the view");
+          .contains("amount: long", "amount: double", "a reprocess changes only the view")
+          .contains("max_out_of_order 1h, not ").doesNotContain("PT").doesNotContain("maxOutOfOrder");
     });
   }
 

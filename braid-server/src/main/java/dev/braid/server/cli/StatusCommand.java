@@ -83,7 +83,7 @@ public final class StatusCommand implements Callable<Integer> {
         String name = x.path("name").asText();
         long id = rp.path("version").asLong();
         if (VersionsCommand.held(rp)) {
-          out.printf("%nview %s: version %d is held:%s%n", name, id, VersionsCommand.heldText(rp, name, id));
+          out.printf("%nview %s: version %d is held: %s%n", name, id, VersionsCommand.heldText(rp, name, id).strip());
         } else {
           out.printf("%nview %s: building version %d:%s%n", name, id, VersionsCommand.progress(rp));
         }

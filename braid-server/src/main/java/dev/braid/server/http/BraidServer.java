@@ -789,7 +789,14 @@ public final class BraidServer implements AutoCloseable {
     onlyParams(ctx, "from", "limit");
     long from = offsetParam(ctx, "from");
     int limit = limitParam(ctx);
-    List<dev.braid.LateEvent> events = b.lateEvents(stream, from, limit);
+    List<dev.braid.LateEvent> events;
+    try {
+      events = b.lateEvents(stream, from, limit);
+    } catch (UnknownNameException e) {
+      throw e; // 404
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-from", e.getMessage());
+    }
     long next = events.isEmpty() ? from : events.get(events.size() - 1).offset() + 1;
     ok(ctx, Json.lateEvents(stream, events, next));
   }

@@ -126,7 +126,7 @@ class ReprocessCliTest {
     assertThat(v.out()).containsPattern("2 +held ").doesNotContain("building")
         .contains("caught up with 3,000 events (lag 0); `braid activate by_product 2` makes it current");
     Run st = braid("status", url());
-    assertThat(st.out()).contains("view by_product: version 2 is held:  caught up with 3,000 events (lag 0); "
+    assertThat(st.out()).contains("view by_product: version 2 is held: caught up with 3,000 events (lag 0); "
         + "`braid activate by_product 2` makes it current");
     Run a = braid("activate", "by_product", "2", url());
     assertThat(a.exit()).as(a.err()).isZero();

@@ -200,6 +200,9 @@ class EventTimeServerTest {
         .isEqualTo(java.time.Instant.ofEpochMilli(T + 5_000).toString());
     assertThat(late.path("next").asLong()).isEqualTo(1);
     assertThat(getJson("/v1/streams/clicks/late?from=1").path("lateEvents")).isEmpty();
+    HttpResponse<String> past = send("GET", "/v1/streams/clicks/late?from=100", null);
+    assertThat(past.statusCode()).isEqualTo(400);
+    assertThat(past.body()).contains("from 100 is past the end of the late events (the next one will be at 1)");
     JsonNode lateness = getJson("/v1/status").path("views").get(0).path("lateness");
     assertThat(lateness.path("lateEvents").asLong()).isEqualTo(1);
     assertThat(lateness.path("allowedLateness").asText()).isEqualTo("10s");
