@@ -317,6 +317,9 @@ final class FilePartition {
             + "are created with their first segment, 00000000000000000000.log): its segments were deleted");
       }
       missingSegments(dir, bases);
+      // before the sealed segments are opened, which rebuilds a missing index
+      boolean previousIndexed = bases.size() > 1
+          && Files.exists(dir.resolve(SegmentDescriptor.indexName(bases.get(bases.size() - 2))));
       List<Segment> segments = new ArrayList<>();
       try {
         for (int i = 0; i < bases.size() - 1; i++) {
@@ -324,7 +327,7 @@ final class FilePartition {
         }
         long activeBase = bases.get(bases.size() - 1);
         RecoveryReport[] report = new RecoveryReport[1];
-        Segment active = recoverActive(stream, dir, partition, activeBase, report);
+        Segment active = recoverActive(stream, dir, partition, activeBase, previousIndexed, report);
         segments.add(active);
         long end = report[0].endOffset();
         return new FilePartition(stream, partition, dir, config, segments, end,
@@ -460,12 +463,12 @@ final class FilePartition {
     }
   }
 
-  private static Segment recoverActive(String stream, Path dir, int partition, long base, RecoveryReport[] report)
-      throws IOException {
+  private static Segment recoverActive(String stream, Path dir, int partition, long base, boolean previousIndexed,
+      RecoveryReport[] report) throws IOException {
     Path file = dir.resolve(SegmentDescriptor.segmentName(base));
     FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
     try {
-      return recoverActive(stream, file, ch, partition, base, report);
+      return recoverActive(stream, file, ch, partition, base, previousIndexed, report);
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
@@ -473,7 +476,7 @@ final class FilePartition {
   }
 
   private static Segment recoverActive(String stream, Path file, FileChannel ch, int partition, long base,
-      RecoveryReport[] report) throws IOException {
+      boolean previousIndexed, RecoveryReport[] report) throws IOException {
     long size = ch.size();
     boolean tornHeader = size < SegmentDescriptor.HEADER_LENGTH;
     if (!tornHeader) {
@@ -490,6 +493,13 @@ final class FilePartition {
         }
         tornHeader = true;
       }
+    }
+    if (tornHeader && previousIndexed) {
+      // A roll makes the new segment's header durable before it writes the old segment's index.
+      ch.close();
+      throw new CorruptLogException(file, 0, "the segment's header is torn, but the segment before it has its index, "
+          + "which a roll writes only once this segment's header is on disk: the segment was damaged after it was "
+          + "made, and whatever batches it held are lost");
     }
     if (tornHeader) {
       // The segment was being created when the process died: it holds no batch yet.

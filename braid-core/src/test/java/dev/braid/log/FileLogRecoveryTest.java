@@ -615,6 +615,19 @@ class FileLogRecoveryTest {
     assertThat(Files.readAllBytes(index)).as("rebuilt").isNotEqualTo(entries.array());
   }
 
+  /**
+   * An active segment cut below its header after the segment before it was sealed with its index:
+   * no crash makes that (a roll writes the index after the new header is on disk), so its batches
+   * were lost to damage, and the partition is refused rather than started with an empty segment.
+   */
+  @Test
+  void shouldRefuseAnActiveSegmentCutBelowItsHeaderAfterTheSegmentBeforeItWasSealed() throws IOException {
+    Layout layout = build(tmp.resolve("log"), 96, 3);
+    truncate(layout.active(), 10);
+    assertThat(refusedStream(layout.dir())).hasMessageContaining(layout.active().toString())
+        .hasMessageContaining("the segment's header is torn, but the segment before it has its index");
+  }
+
   /** Two recoveries that cut at the same byte keep both copies of what they cut. */
   @Test
   void shouldKeepEveryCopyOfCutBytesWhenTwoRecoveriesCutAtTheSameByte() throws IOException {
