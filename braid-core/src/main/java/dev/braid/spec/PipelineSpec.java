@@ -812,7 +812,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
     String prefix = "";
     JsonNode node = root;
-    if (root.has("views") || root.has("streams")) {
+    if (root.has("views") || root.has("streams") || root.has("tables")) { // a whole spec, not a view alone
       prefix = "views." + name;
       node = root.path("views").path(name);
       if (!node.isObject()) {

@@ -730,6 +730,16 @@ class PipelineSpecTest {
     });
   }
 
+  /** A spec file of tables only, sent for a view, is a whole spec without that view, not a view with bad keys. */
+  @Test
+  void shouldReadATablesOnlySpecSentForAViewAsAWholeSpec() {
+    PipelineSpec running = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+    SpecException ex = catchThrowableOfType(() -> running.parseView("spend_by_user",
+        "tables:\n  t: {key: k, fields: {k: string}}\n", "t.yaml"), SpecException.class);
+    assertThat(ex.errors()).extracting(e -> e.path() + ": " + e.message())
+        .containsExactly("views.spend_by_user: the spec has no view 'spend_by_user'");
+  }
+
   /** A map type in a flow mapping is split by YAML at its comma: one error that says how to write it. */
   @Test
   void shouldExplainAMapTypeSplitAtItsCommaInAFlowMapping() {

@@ -12,12 +12,25 @@ final class PrintVersionCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  @picocli.CommandLine.Option(names = "--json", description = "print the versions as one JSON object")
+  boolean json;
+
   @Override
   public Integer call() {
-    for (String line : new VersionProvider().getVersion()) {
-      spec.commandLine().getOut().println(line);
+    java.io.PrintWriter out = spec.commandLine().getOut();
+    if (json) {
+      com.fasterxml.jackson.databind.node.ObjectNode o = BraidClient.JSON.createObjectNode();
+      o.put("braid", VersionProvider.braidVersion());
+      o.put("java", System.getProperty("java.version"));
+      o.put("vm", System.getProperty("java.vm.name"));
+      o.put("vendor", System.getProperty("java.vendor"));
+      out.println(o.toPrettyString());
+    } else {
+      for (String line : new VersionProvider().getVersion()) {
+        out.println(line);
+      }
     }
-    spec.commandLine().getOut().flush();
+    out.flush();
     return 0;
   }
 }

@@ -45,6 +45,10 @@ class BraidCliTest {
     Run typed = braid("version"); // as people type it: the same, though help does not list it
     assertThat(typed.exitCode()).isZero();
     assertThat(typed.out()).isEqualTo(r.out());
+    Run json = braid("version", "--json");
+    assertThat(json.exitCode()).isZero();
+    assertThat(json.out()).contains("\"braid\" : \"" + VersionProvider.braidVersion() + "\"")
+        .contains("\"java\" : \"" + System.getProperty("java.version") + "\"");
   }
 
   @Test

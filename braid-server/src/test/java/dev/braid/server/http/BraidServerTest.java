@@ -605,6 +605,13 @@ class BraidServerTest {
             "braid_http_responses_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1.0",
             "braid_http_responses_total{method=\"other\",route=\"none\",status=\"400\"} 1.0")
         .doesNotContain("/v1/nowhere", "kiwi");
+    // a HEAD is answered and counted as a response, but not timed as a GET read
+    java.util.regex.Matcher before = java.util.regex.Pattern.compile(
+        "braid_read_latency_seconds_count\\{view=\"revenue\"} (\\d+)").matcher(get("/metrics").body());
+    assertThat(before.find()).isTrue();
+    assertThat(send("HEAD", "/v1/views/revenue/keys/kiwi", null, null).statusCode()).isEqualTo(200);
+    assertThat(get("/metrics").body()).contains("braid_read_latency_seconds_count{view=\"revenue\"} " + before.group(1)
+        + "\n").contains("braid_http_responses_total{method=\"HEAD\",route=\"/v1/views/{view}/keys/{key}\",status=\"200\"} 1.0");
   }
 
   /** Malformed bodies of many kinds: always a 4xx, the server stays up, accepted events stay. */
