@@ -288,17 +288,19 @@ final class FilePartition {
    */
   static FilePartition open(String stream, int partition, Path dir, StreamConfig config, Executor preallocator) {
     List<Long> bases = new ArrayList<>();
+    java.util.Set<Long> indexed = new java.util.HashSet<>(); // base offsets of the segments with an index file
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
         String name = f.getFileName().toString();
         if (SegmentDescriptor.SEGMENT_NAME.matcher(name).matches()) {
           bases.add(SegmentDescriptor.baseOffsetOf(name));
+        } else if (SegmentDescriptor.INDEX_NAME.matcher(name).matches()) {
+          indexed.add(SegmentDescriptor.baseOffsetOf(name.replace(".idx", ".log")));
         } else if (name.endsWith(".tmp") && Files.isRegularFile(f)
             && SegmentDescriptor.INDEX_NAME.matcher(name.substring(0, name.length() - 4)).matches()) {
           Files.delete(f); // an index write that a crash interrupted; it is rebuilt below
           LOG.info("removed leftover temporary file {}", f);
-        } else if (!SegmentDescriptor.INDEX_NAME.matcher(name).matches()
-            && !SegmentDescriptor.CUT_NAME.matcher(name).matches()) {
+        } else if (!SegmentDescriptor.CUT_NAME.matcher(name).matches()) {
           throw new LogException(String.format(
               "foreign file %s in partition directory %s: only <20-digit offset>.log and .idx files (and the .cut "
                   + "tails recovery kept aside) belong here",
@@ -316,10 +318,8 @@ final class FilePartition {
         throw new CorruptLogException(dir, 0, "the partition directory holds no segment file (a stream's partitions "
             + "are created with their first segment, 00000000000000000000.log): its segments were deleted");
       }
-      missingSegments(dir, bases);
-      // before the sealed segments are opened, which rebuilds a missing index
-      boolean previousIndexed = bases.size() > 1
-          && Files.exists(dir.resolve(SegmentDescriptor.indexName(bases.get(bases.size() - 2))));
+      missingSegments(dir, bases, indexed);
+      boolean previousIndexed = bases.size() > 1 && indexed.contains(bases.get(bases.size() - 2));
       List<Segment> segments = new ArrayList<>();
       try {
         for (int i = 0; i < bases.size() - 1; i++) {
@@ -348,15 +348,12 @@ final class FilePartition {
    * (see {@link #roll}), so the last segment having one means the segments after it were deleted.
    * Opening either would serve a log that silently starts late or rewinds (and then reuses offsets).
    */
-  private static void missingSegments(Path dir, List<Long> bases) throws IOException {
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path f : (Iterable<Path>) files::iterator) {
-        String name = f.getFileName().toString();
-        if (SegmentDescriptor.INDEX_NAME.matcher(name).matches()
-            && !bases.contains(SegmentDescriptor.baseOffsetOf(name.replace(".idx", ".log")))) {
-          throw new CorruptLogException(f, 0, "an index without its segment " + name.replace(".idx", ".log")
-              + ": the segment was deleted (an index is written only for a segment that holds batches)");
-        }
+  private static void missingSegments(Path dir, List<Long> bases, java.util.Set<Long> indexed) {
+    for (long base : indexed) {
+      if (!bases.contains(base)) {
+        throw new CorruptLogException(dir.resolve(SegmentDescriptor.indexName(base)), 0, "an index without its segment "
+            + SegmentDescriptor.segmentName(base) + ": the segment was deleted (an index is written only for a "
+            + "segment that holds batches)");
       }
     }
     long first = bases.get(0);
@@ -367,7 +364,7 @@ final class FilePartition {
     }
     long last = bases.get(bases.size() - 1);
     Path index = dir.resolve(SegmentDescriptor.indexName(last));
-    if (Files.exists(index)) {
+    if (indexed.contains(last)) {
       throw new CorruptLogException(dir.resolve(SegmentDescriptor.segmentName(last)), 0, String.format("the last "
           + "segment is sealed (it has its index, %s, written only once the next segment exists) but no segment "
           + "follows it: the segments after it are missing (if none was deleted, deleting %s opens this segment as "
@@ -599,10 +596,11 @@ final class FilePartition {
       return null;
     }
     // Never over an earlier recovery's copy at the same byte: its bytes may be all that is left of them.
-    Path aside = file.resolveSibling(file.getFileName() + "." + from + ".cut");
-    for (int n = 2; Files.exists(aside); n++) {
-      aside = file.resolveSibling(file.getFileName() + "." + from + "-" + n + ".cut");
+    int copy = 1;
+    while (Files.exists(RecoveryReport.cutCopy(file, from, copy))) {
+      copy++;
     }
+    Path aside = RecoveryReport.cutCopy(file, from, copy);
     try (FileChannel out = FileChannel.open(aside, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       long pos = from;
       while (pos < to) {

@@ -19,6 +19,24 @@ import java.nio.file.Path;
 public record RecoveryReport(String stream, int partition, Path file, long validBytes, long truncatedBytes,
     long endOffset, int truncations, int wholeBatchesCut, long wholeFromOffset, long wholeToOffset) {
 
+  /**
+   * The {@code n}th copy (1 for the first) of bytes that recovery cut from {@code segment} at byte
+   * {@code from}: {@code <segment>.<from>.cut}, then {@code <segment>.<from>-2.cut}, ... for later
+   * recoveries that cut at the same byte.
+   */
+  static Path cutCopy(Path segment, long from, int n) {
+    return segment.resolveSibling(segment.getFileName() + "." + from + (n == 1 ? "" : "-" + n) + ".cut");
+  }
+
+  /** The copy of the bytes this recovery cut (the newest at that byte), or null when none was kept (all zeros). */
+  public Path keptAside() {
+    Path newest = null;
+    for (int n = 1; java.nio.file.Files.exists(cutCopy(file, validBytes, n)); n++) {
+      newest = cutCopy(file, validBytes, n);
+    }
+    return newest;
+  }
+
   /** A report without whole batches after the cut point (a clean tail or a torn write). */
   public RecoveryReport(String stream, int partition, Path file, long validBytes, long truncatedBytes,
       long endOffset, int truncations) {

@@ -81,22 +81,10 @@ final class Segment {
   }
 
   /** File position of the last indexed batch whose first offset is at or below {@code offset}. */
-  synchronized long floorPosition(long offset) {
-    long rel = offset - baseOffset;
-    int lo = 0;
-    int hi = indexEntries - 1;
-    int found = -1;
-    while (lo <= hi) {
-      int mid = (lo + hi) >>> 1;
-      if (indexRelativeOffsets[mid] <= rel) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found < 0 ? SegmentDescriptor.HEADER_LENGTH : indexPositions[found];
+  long floorPosition(long offset) {
+    return floorEntry(offset) & 0xFFFFFFFFL;
   }
+
 
   synchronized long lastIndexedPosition() {
     return indexEntries == 0 ? SegmentDescriptor.HEADER_LENGTH : indexPositions[indexEntries - 1];

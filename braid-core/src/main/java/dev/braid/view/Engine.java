@@ -103,10 +103,14 @@ public final class Engine implements Braid {
   /** Streams (and their views) refused because a sealed log segment is damaged. */
   private final Map<String, dev.braid.UnavailableException> refused = new LinkedHashMap<>();
 
+  /** {@link #recoveredLines} of the log, by stream. */
+  private final Map<String, List<String>> recovered;
+
   private Engine(Path dataDir, PipelineSpec spec, FileLog log) {
     this.dataDir = dataDir;
     this.spec = spec;
     this.log = log;
+    this.recovered = recoveredLines(log);
     this.catalog = new VersionCatalog(dataDir.resolve("catalog.json"));
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "braid-batch-scheduler");
@@ -743,24 +747,20 @@ public final class Engine implements Braid {
   }
 
   /**
-   * What opening the log cut from {@code stream}'s partitions, one line each, so that an operator
-   * sees it in the status and not only in the log at start: where, how much, and where the cut
-   * bytes were kept (recovery copies them beside the segment unless they were all zeros).
+   * What opening the log cut from each stream's partitions, one line per partition, so that an
+   * operator sees it in the status and not only in the log at start: where, how much, and where the
+   * cut bytes were kept. Fixed once the log is open, so written once.
    */
-  private List<String> recovered(String stream) {
-    List<String> out = new ArrayList<>();
+  private static Map<String, List<String>> recoveredLines(FileLog log) {
+    Map<String, List<String>> out = new HashMap<>();
     for (dev.braid.log.RecoveryReport r : log.recoveries()) {
-      if (r.stream().equals(stream) && r.truncatedBytes() > 0) {
-        // the newest copy of the bytes cut there (a later recovery at the same byte adds "-2", "-3", ...)
-        java.nio.file.Path aside = r.file().resolveSibling(r.file().getFileName() + "." + r.validBytes() + ".cut");
-        for (int n = 2; Files.exists(r.file().resolveSibling(r.file().getFileName() + "." + r.validBytes() + "-" + n
-            + ".cut")); n++) {
-          aside = r.file().resolveSibling(r.file().getFileName() + "." + r.validBytes() + "-" + n + ".cut");
-        }
-        out.add(String.format(java.util.Locale.ROOT, "partition %d: at start, %,d bytes of a torn or damaged tail "
-            + "were cut from %s at byte %,d (the partition now ends at offset %,d); %s%s", r.partition(),
-            r.truncatedBytes(), r.file(), r.validBytes(), r.endOffset(), Files.exists(aside)
-                ? "they are kept in " + aside + " for inspection" : "they were all zeros (space never written)",
+      if (r.truncatedBytes() > 0) {
+        java.nio.file.Path aside = r.keptAside();
+        out.computeIfAbsent(r.stream(), s -> new ArrayList<>()).add(String.format(java.util.Locale.ROOT,
+            "partition %d: at start, %,d bytes of a torn or damaged tail were cut from %s at byte %,d (the partition "
+                + "now ends at offset %,d); %s%s", r.partition(), r.truncatedBytes(), r.file(), r.validBytes(),
+            r.endOffset(), aside != null ? "they are kept in " + aside + " for inspection"
+                : "they were all zeros (space never written)",
             r.wholeBatchesCut() == 0 ? "" : String.format(java.util.Locale.ROOT, "; %d whole batches with valid "
                 + "checksums (offsets %,d to %,d) followed the damaged one and were cut with it: damage inside the "
                 + "segment (a bad block?), not a torn write", r.wholeBatchesCut(), r.wholeFromOffset(),
@@ -782,7 +782,7 @@ public final class Engine implements Braid {
       }
       streams.add(new Status.StreamStatus(e.getKey(), s.partitions(), s.config().durability().toString(), end, events,
           e.getValue().acceptedPerSecond(), e.getValue().rejectedPerSecond(), e.getValue().dedupEntries(),
-          watermark(speedLayers.get(e.getKey())), recovered(e.getKey())));
+          watermark(speedLayers.get(e.getKey())), recovered.getOrDefault(e.getKey(), List.of())));
     }
     List<Status.ViewStatus> vs = new ArrayList<>();
     for (ViewRuntime v : views.values()) {

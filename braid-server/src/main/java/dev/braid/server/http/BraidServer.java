@@ -765,20 +765,24 @@ public final class BraidServer implements AutoCloseable {
     ok(ctx, o);
   }
 
+  /** A page of a stream's dead letters or late events: an unknown stream stays a 404, a {@code from} past the end is a 400. */
+  private static <T> List<T> page(java.util.function.Supplier<List<T>> read) {
+    try {
+      return read.get();
+    } catch (UnknownNameException e) {
+      throw e;
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-from", e.getMessage());
+    }
+  }
+
   private void deadLetters(Context ctx) {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
     onlyParams(ctx, "from", "limit");
     long from = offsetParam(ctx, "from");
     int limit = limitParam(ctx);
-    List<DeadLetter> letters;
-    try {
-      letters = b.deadLetters(stream, from, limit);
-    } catch (UnknownNameException e) {
-      throw e; // 404
-    } catch (IllegalArgumentException e) {
-      throw Problem.badRequest("bad-from", e.getMessage());
-    }
+    List<DeadLetter> letters = page(() -> b.deadLetters(stream, from, limit));
     long next = letters.isEmpty() ? from : letters.get(letters.size() - 1).offset() + 1;
     ok(ctx, Json.deadLetters(stream, letters, next));
   }
@@ -789,14 +793,7 @@ public final class BraidServer implements AutoCloseable {
     onlyParams(ctx, "from", "limit");
     long from = offsetParam(ctx, "from");
     int limit = limitParam(ctx);
-    List<dev.braid.LateEvent> events;
-    try {
-      events = b.lateEvents(stream, from, limit);
-    } catch (UnknownNameException e) {
-      throw e; // 404
-    } catch (IllegalArgumentException e) {
-      throw Problem.badRequest("bad-from", e.getMessage());
-    }
+    List<dev.braid.LateEvent> events = page(() -> b.lateEvents(stream, from, limit));
     long next = events.isEmpty() ? from : events.get(events.size() - 1).offset() + 1;
     ok(ctx, Json.lateEvents(stream, events, next));
   }
