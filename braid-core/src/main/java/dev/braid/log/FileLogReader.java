@@ -156,6 +156,17 @@ final class FileLogReader implements LogReader {
                 "batch of " + total + " bytes runs past the end of the written data");
           }
           if (parsed == 0) {
+            // A batch larger than the buffer: prove it whole before growing the buffer for it, so
+            // a damaged length field cannot make this reader allocate up to a segment's size.
+            String bad = checkLarge(total);
+            if (bad != null) {
+              if (fromIndex) {
+                indexDamaged(bad);
+                restart = true;
+                break;
+              }
+              throw new CorruptLogException(segment.file, filePosition, bad);
+            }
             buffer = ByteBuffer.allocateDirect(Math.max(total, buffer.capacity() * 2)).order(ByteOrder.BIG_ENDIAN);
             filled = fill(readable);
             continue;
@@ -189,20 +200,44 @@ final class FileLogReader implements LogReader {
     }
   }
 
+  /**
+   * {@link BatchCheck#checkLarge} for the batch of {@code total} bytes at {@code filePosition},
+   * larger than the buffer, read through the buffer a piece at a time.
+   */
+  private String checkLarge(int total) {
+    try {
+      return BatchCheck.checkLarge(channel, filePosition, total, buffer, expectedBase);
+    } catch (IOException e) {
+      throw new LogException(String.format("reading %s at byte %d failed: %s", segment.file, filePosition,
+          e.getMessage()), e);
+    } finally {
+      buffer.clear();
+    }
+  }
+
+  /** The capacity of the read buffer (tests: a damaged length must not grow it). */
+  int bufferCapacity() {
+    return buffer.capacity();
+  }
+
   private int fill(long readable) {
     int want = (int) Math.min(buffer.capacity(), readable - filePosition);
     buffer.clear().limit(want);
+    readAt(filePosition);
+    buffer.clear();
+    return want;
+  }
+
+  /** Reads the segment from byte {@code at} until the buffer's limit. */
+  private void readAt(long at) {
     try {
       if (channel == null || !channel.isOpen()) {
         channel = FileChannel.open(segment.file, StandardOpenOption.READ);
       }
-      FilePartition.readFully(channel, buffer, filePosition);
+      FilePartition.readFully(channel, buffer, at);
     } catch (IOException e) {
-      throw new LogException(String.format("reading %s at byte %d failed: %s", segment.file, filePosition,
-          e.getMessage()), e);
+      throw new LogException(String.format("reading %s at byte %d failed: %s", segment.file, at, e.getMessage()), e);
     }
-    buffer.clear();
-    return want;
   }
 
   private void moveTo(Segment next) {

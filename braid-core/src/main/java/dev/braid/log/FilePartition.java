@@ -647,6 +647,11 @@ final class FilePartition {
         return new ScanResult(pos, endOffset, "torn batch: " + total + " bytes declared, " + (size - pos) + " present");
       }
       if (total > buf.capacity()) {
+        // proven whole before the buffer grows: a damaged length must not allocate what it claims
+        String bad = BatchCheck.checkLarge(seg.channel, pos, (int) total, buf, expected);
+        if (bad != null) {
+          return new ScanResult(pos, endOffset, bad);
+        }
         buf = ByteBuffer.allocate((int) total);
       }
       buf.clear().limit((int) total);

@@ -421,6 +421,69 @@ class FileLogRecoveryTest {
     }
   }
 
+  /**
+   * A damaged length field that makes a batch look larger than the reader's buffer (but inside the
+   * segment) is refused as damage before the buffer grows for it; a batch really that large is read.
+   */
+  @Test
+  void shouldNotGrowTheReadBufferForADamagedBatchLength() throws IOException {
+    Path dir = tmp.resolve("log");
+    List<Rec> all = new ArrayList<>();
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(64 << 10));
+      all.addAll(appendTexts(s, 0, "x".repeat(3000), 3)); // about 9 KB: larger than the 4 KiB buffer below
+      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
+        all.addAll(appendTexts(s, 0, "batch " + i, 3));
+      }
+    }
+    Path sealed = segment(dir, 0);
+    long[] starts = batchStarts(sealed);
+    try (FileLog log = FileLog.open(dir)) {
+      FilePartition p = ((FileLogStream) log.stream(STREAM)).partition(0);
+      try (FileLogReader r = new FileLogReader(p, 0, 4096)) {
+        assertThat(readThrough(r, all.size())).as("a whole batch larger than the buffer").isEqualTo(all);
+        assertThat(r.bufferCapacity()).isGreaterThan(4096);
+      }
+    }
+
+    int damagedBatch = 5;
+    long damaged = starts[damagedBatch];
+    int length;
+    try (RandomAccessFile f = new RandomAccessFile(sealed.toFile(), "rw")) {
+      f.seek(damaged);
+      length = f.readInt();
+      f.seek(damaged);
+      f.writeInt(length + 20_000); // still inside the 64 KiB segment
+    }
+    try (FileLog log = FileLog.open(dir)) {
+      FilePartition p = ((FileLogStream) log.stream(STREAM)).partition(0);
+      long from = all.get(3).offset(); // after the large batch: the buffer has not grown
+      try (FileLogReader r = new FileLogReader(p, from, 4096)) {
+        CorruptLogException e = catchThrowableOfType(CorruptLogException.class, () -> readThrough(r, all.size()));
+        assertThat(e).as("reading into the batch with the damaged length").isNotNull();
+        assertThat(e.file()).isEqualTo(sealed);
+        assertThat(e.position()).isEqualTo(damaged);
+        assertThat(e).hasMessageContaining("batch of " + (4 + length + 20_000) + " bytes fails its CRC32C");
+        assertThat(r.bufferCapacity()).as("the buffer did not grow for it").isEqualTo(4096);
+      }
+    }
+  }
+
+  /** Reads {@code r} until {@code end} records were read or it has nothing more. */
+  private static List<Rec> readThrough(LogReader r, int end) {
+    List<Rec> read = new ArrayList<>();
+    while (read.size() < end) {
+      RecordCursor c = r.poll();
+      if (!c.next()) {
+        break;
+      }
+      do {
+        read.add(Rec.at(c));
+      } while (c.next());
+    }
+    return read;
+  }
+
   @Test
   void shouldRefuseASealedSegmentWithATornTail() throws IOException {
     Layout layout = build(tmp.resolve("log"), 61, 2);
