@@ -197,20 +197,28 @@ public final class EventEncoder {
         stringBytes += strings[i].length;
       }
     }
-    int fixedLength = EventDescriptor.fixedLength(n);
+    // a stream whose fields grew writes its events with their field count (EventDescriptor)
+    boolean counted = schema.grown();
+    int header = EventDescriptor.headerLength(counted);
+    int slots = header + EventDescriptor.bitmapBytes(n);
+    int fixedLength = slots + (n << 3);
     int total = fixedLength + stringBytes;
     if (out.value.length < total) {
       out.value = new byte[Math.max(total, out.value.length * 2)];
     }
     ByteBuffer b = ByteBuffer.wrap(out.value);
     Arrays.fill(out.value, 0, fixedLength, (byte) 0);
-    b.put(0, EventDescriptor.VERSION);
+    if (counted) {
+      b.put(0, EventDescriptor.VERSION_COUNTED).putShort(1, (short) n);
+    } else {
+      b.put(0, EventDescriptor.VERSION);
+    }
     int stringPos = fixedLength;
     for (int i = 0; i < n; i++) {
-      int slot = EventDescriptor.slotOffset(n, i);
+      int slot = slots + (i << 3);
       Object v = values[i];
       if (v == null) {
-        int at = 1 + (i >>> 3);
+        int at = header + (i >>> 3);
         b.put(at, (byte) (b.get(at) | (1 << (i & 7))));
         continue;
       }

@@ -11,9 +11,14 @@ import java.nio.charset.StandardCharsets;
 public final class EventReader {
 
   private final EventSchema schema;
-  private final int bitmapStart = 1;
-  /** Where field 0's slot starts ({@link EventDescriptor#slotOffset} of the schema's field count, once). */
-  private final int slotsStart;
+  /** Whether the stream's fields grew: each event then says (by its version) how many fields it has. */
+  private final boolean grown;
+  /** Where the null bitmap of the current event starts. */
+  private int bitmapStart = 1;
+  /** Where field 0's slot of the current event starts. */
+  private int slotsStart;
+  /** The current event's fields: fields at or after this were added after it was stored, and read as null. */
+  private int fields;
   private ByteBuffer buffer;
   private int base;
   private int length;
@@ -23,6 +28,8 @@ public final class EventReader {
 
   public EventReader(EventSchema schema) {
     this.schema = schema;
+    this.grown = schema.grown();
+    this.fields = schema.size();
     this.slotsStart = EventDescriptor.slotOffset(schema.size(), 0);
   }
 
@@ -35,6 +42,18 @@ public final class EventReader {
     this.buffer = buffer;
     this.base = base;
     this.length = length;
+    if (grown) {
+      if (buffer.get(base) == EventDescriptor.VERSION_COUNTED) {
+        int n = buffer.getShort(base + 1) & 0xFFFF;
+        bitmapStart = EventDescriptor.COUNTED_HEADER;
+        slotsStart = bitmapStart + EventDescriptor.bitmapBytes(n);
+        fields = Math.min(n, schema.size());
+      } else { // stored before the stream's fields grew
+        bitmapStart = 1;
+        slotsStart = EventDescriptor.slotOffset(schema.firstFields(), 0);
+        fields = schema.firstFields();
+      }
+    }
     return this;
   }
 
@@ -58,13 +77,18 @@ public final class EventReader {
     return eventTime;
   }
 
+  /** Whether the field is null in this event: sent so, or added to the stream after the event was stored. */
   public boolean isNull(int field) {
+    if (field >= fields) {
+      return true;
+    }
     int b = buffer.get(base + bitmapStart + (field >>> 3));
     return (b & (1 << (field & 7))) != 0;
   }
 
+  /** The field's value; 0 when {@link #isNull} (a null field's slot holds 0). */
   public long getLong(int field) {
-    return buffer.getLong(base + slotsStart + (field << 3));
+    return field < fields ? buffer.getLong(base + slotsStart + (field << 3)) : 0L;
   }
 
   public double getDouble(int field) {
@@ -77,11 +101,12 @@ public final class EventReader {
 
   /** Absolute offset in {@link #buffer()} of a STRING field's UTF-8 bytes. */
   public int stringOffset(int field) {
-    return base + buffer.getInt(base + slotsStart + (field << 3));
+    return field < fields ? base + buffer.getInt(base + slotsStart + (field << 3)) : base;
   }
 
+  /** The UTF-8 length of a STRING field; 0 when {@link #isNull}. */
   public int stringLength(int field) {
-    return buffer.getInt(base + slotsStart + (field << 3) + 4);
+    return field < fields ? buffer.getInt(base + slotsStart + (field << 3) + 4) : 0;
   }
 
   public String getString(int field) {

@@ -10,7 +10,9 @@ import java.util.Objects;
 
 /**
  * The typed fields of one stream's events, in a fixed order that the binary encoding follows (see
- * {@link EventDescriptor}), plus which field is the key and which carries the event time.
+ * {@link EventDescriptor}), plus which field is the key and which carries the event time. Fields
+ * added to a stream after events were stored come last; {@link #firstFields()} says how many the
+ * stream had first (the field count of its {@link EventDescriptor#VERSION} events).
  */
 public final class EventSchema {
 
@@ -23,6 +25,7 @@ public final class EventSchema {
   private final Field key;
   private final Field time;
   private final long timeUnitMillis;
+  private final int firstFields;
 
   /**
    * @param fields field names to types, in encoding order
@@ -39,6 +42,17 @@ public final class EventSchema {
    */
   public EventSchema(String stream, Map<String, FieldType> fields, String keyField, String timeField,
       long timeUnitMillis) {
+    this(stream, fields, keyField, timeField, timeUnitMillis, fields.size());
+  }
+
+  /**
+   * @param firstFields how many fields (the first ones) the stream had when it stored its first
+   *     events: events of {@link EventDescriptor#VERSION} have that many; the fields after them were
+   *     added later and are null in those events. {@code fields.size()} for a stream whose fields
+   *     never grew
+   */
+  public EventSchema(String stream, Map<String, FieldType> fields, String keyField, String timeField,
+      long timeUnitMillis, int firstFields) {
     if (timeUnitMillis < 1) {
       throw new IllegalArgumentException("time unit must be at least 1 ms, got " + timeUnitMillis);
     }
@@ -47,9 +61,15 @@ public final class EventSchema {
     if (fields.isEmpty()) {
       throw new IllegalArgumentException("stream '" + stream + "' needs at least one field");
     }
-    if (fields.size() > 1024) {
-      throw new IllegalArgumentException("stream '" + stream + "' has " + fields.size() + " fields; at most 1024");
+    if (fields.size() > EventDescriptor.MAX_FIELDS) {
+      throw new IllegalArgumentException("stream '" + stream + "' has " + fields.size() + " fields; at most "
+          + EventDescriptor.MAX_FIELDS);
     }
+    if (firstFields < 1 || firstFields > fields.size()) {
+      throw new IllegalArgumentException("stream '" + stream + "': first field count " + firstFields + " is not in 1.."
+          + fields.size());
+    }
+    this.firstFields = firstFields;
     List<Field> list = new ArrayList<>();
     Map<String, Field> map = new HashMap<>();
     for (Map.Entry<String, FieldType> e : fields.entrySet()) {
@@ -87,6 +107,25 @@ public final class EventSchema {
 
   public int size() {
     return fields.size();
+  }
+
+  /**
+   * How many fields the stream had when it stored its first events ({@link EventDescriptor#VERSION}
+   * events have that many); {@link #size()} unless fields were added since.
+   */
+  public int firstFields() {
+    return firstFields;
+  }
+
+  /** Whether fields were added after the stream's first events: new events then carry their field count. */
+  public boolean grown() {
+    return firstFields != fields.size();
+  }
+
+  /** This schema for a stream that had its first {@code n} fields when it stored its first events. */
+  public EventSchema withFirstFields(int n) {
+    return n == firstFields ? this : new EventSchema(stream, types(), key.name(), time == null ? null : time.name(),
+        timeUnitMillis, n);
   }
 
   public Field field(int index) {

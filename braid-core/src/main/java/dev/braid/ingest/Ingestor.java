@@ -122,9 +122,21 @@ public final class Ingestor {
    * @param deadLetters the log that receives rejected events (one partition), or null to keep none
    */
   public Ingestor(StreamSpec spec, LogStream stream, LogStream deadLetters, LongSupplier clock) {
+    this(spec, spec.schema(), stream, deadLetters, clock);
+  }
+
+  /**
+   * @param schema the spec's fields as stored in this stream's log ({@link EventSchema#firstFields()}:
+   *     which fields it had first, when fields were added since)
+   * @param deadLetters the log that receives rejected events (one partition), or null to keep none
+   */
+  public Ingestor(StreamSpec spec, EventSchema schema, LogStream stream, LogStream deadLetters, LongSupplier clock) {
+    if (!schema.types().equals(spec.schema().types())) {
+      throw new IllegalArgumentException("schema of stream '" + spec.name() + "' does not have the spec's fields");
+    }
     this.spec = spec;
     this.deadLetters = deadLetters;
-    this.schema = spec.schema();
+    this.schema = schema;
     this.stream = stream;
     this.clock = clock;
     Expressions ex = new Expressions(schema);

@@ -10,6 +10,7 @@ import dev.braid.UnknownNameException;
 import dev.braid.VersionInfo;
 import dev.braid.VersionState;
 import dev.braid.ViewResult;
+import dev.braid.event.EventSchema;
 import dev.braid.ingest.Ingestor;
 import dev.braid.log.Cut;
 import dev.braid.log.Durability;
@@ -66,6 +67,8 @@ public final class Engine implements Braid {
 
   private final Path dataDir;
   private final PipelineSpec spec;
+  /** Per stream, how many of its fields it had when its first events were stored (see {@link RecordedSchemas}). */
+  private final Map<String, Integer> firstFields = new java.util.HashMap<>();
   private final FileLog log;
   private final VersionCatalog catalog;
   private final Map<String, Ingestor> ingestors = new LinkedHashMap<>();
@@ -145,7 +148,7 @@ public final class Engine implements Braid {
   }
 
   private void start(EngineOptions options) throws IOException, InterruptedException {
-    RecordedSchemas.checkAndRecord(dataDir, spec); // before anything reads an event with the spec's fields
+    firstFields.putAll(RecordedSchemas.checkAndRecord(dataDir, spec)); // before anything reads an event
     refuseCorruptStreams();
     Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
@@ -154,7 +157,7 @@ public final class Engine implements Braid {
       }
       LogStream ls = logStream(s.name(), s.partitions(), s.durability());
       LogStream dead = logStream(s.name() + Ingestor.DEAD_LETTER_SUFFIX, 1, s.durability());
-      Ingestor ingestor = new Ingestor(s, ls, dead, options.clock());
+      Ingestor ingestor = new Ingestor(s, schema(s.name()), ls, dead, options.clock());
       LateLog lateLog = new LateLog(logStream(s.name() + LateLog.SUFFIX, 1, s.durability()), s.partitions(),
           options.clock());
       try {
@@ -187,7 +190,7 @@ public final class Engine implements Braid {
         continue;
       }
       LogStream ls = log.stream(v.from());
-      ViewProgram program = new ViewProgram(v, spec.stream(v.from()).schema());
+      ViewProgram program = new ViewProgram(v, schema(v.from()));
       programs.put(v.name(), program);
       ViewRuntime rt = new ViewRuntime(v, ls, speedLayers.get(v.from()), dataDir.resolve("views").resolve(v.name()),
           this::persistCatalog, options, program);
@@ -523,10 +526,17 @@ public final class Engine implements Braid {
     return ViewProgram.lateRule(file);
   }
 
+  /** The schema that reads stream {@code name}'s stored events: the spec's fields, and which came first. */
+  private EventSchema schema(String name) {
+    EventSchema s = spec.stream(name).schema();
+    Integer first = firstFields.get(name);
+    return first == null ? s : s.withFirstFields(first);
+  }
+
   private ViewProgram compileRecorded(ViewSpec file, String document) {
     try {
       ViewSpec recorded = spec.parseView(file.name(), document, "catalog.json");
-      return new ViewProgram(recorded, spec.stream(file.from()).schema());
+      return new ViewProgram(recorded, schema(file.from()));
     } catch (RuntimeException e) {
       LOG.warn("view '{}': a version's recorded definition no longer compiles against the spec ({}); that version "
           + "cannot be activated", file.name(), e.getMessage());
@@ -724,7 +734,7 @@ public final class Engine implements Braid {
     }
     // validated as if written by hand, with paths relative to the view's definition
     ViewSpec checked = spec.parseView(view, PipelineSpec.viewDocument(newDefinition), source);
-    ViewProgram program = new ViewProgram(checked, spec.stream(checked.from()).schema());
+    ViewProgram program = new ViewProgram(checked, schema(checked.from()));
     return v.reprocess(program, options.hold(), options.replayFrom());
   }
 

@@ -12,48 +12,78 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * The fields that each stream's events and each table's rows were first stored with, recorded in
+ * The fields that each stream's events and each table's rows were stored with, recorded in
  * {@code schemas.json} in the data directory. An event in the log is stored by field position (a
  * null bitmap and one slot per field, {@code EventDescriptor}), its record key is its key field's
  * text, and a table row is stored by field position too ({@code RowCodec}). So a spec whose fields
- * differ from the recorded ones (a type, the order, a field added or removed, another key field)
- * would misread every event already stored: reads would fail or return garbage. {@link Engine#open}
+ * differ from the recorded ones (a type, the order, a field removed, another key field) would
+ * misread every event already stored: reads would fail or return garbage. {@link Engine#open}
  * refuses such a spec, naming each difference, as the log refuses another partition count.
+ *
+ * <p>One change is safe for a stream: new fields after its recorded ones. Each stored event says
+ * how many fields it has (events stored before the first such change have the stream's first
+ * fields, {@code first_fields}; later ones carry their count), so a field added later reads as null
+ * in the events stored before it. The recorded fields then grow, and the first count stays. A
+ * table's rows have no such count: its fields cannot change.
  *
  * <pre>{@code
  * {"format": 1,
- *  "streams": {"sales": {"key": "store", "fields": [{"name": "store", "type": "string"}, ...]}},
+ *  "streams": {"sales": {"key": "store", "fields": [{"name": "store", "type": "string"}, ...],
+ *                        "first_fields": 4}},
  *  "tables": {"users": {"key": "id", "fields": [{"name": "id", "type": "string"}, ...]}}}
  * }</pre>
  *
- * A stream or table the file does not name yet (new, or stored by a build that kept no such file) is
- * recorded as the spec has it. Entries are never removed: a stream left out of the spec keeps its
- * events in the log, and a spec that adds it back must agree with them. The file is replaced
- * atomically (temporary file, fsync, rename, directory fsync).
+ * ({@code first_fields} is written once a stream's fields grew; without it, every field is a first
+ * field.) A stream or table the file does not name yet (new, or stored by a build that kept no such
+ * file) is recorded as the spec has it. Entries are never removed: a stream left out of the spec
+ * keeps its events in the log, and a spec that adds it back must agree with them. The file is
+ * replaced atomically (temporary file, fsync, rename, directory fsync).
  */
 final class RecordedSchemas {
 
   static final String FILE = "schemas.json";
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RecordedSchemas.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** A stream's or table's key field and its fields in order, each {@code {name, type}}. */
-  record Schema(String key, List<String[]> fields) {
+  /**
+   * A stream's or table's key field and its fields in order, each {@code {name, type}}, and how
+   * many of them it had when its first events were stored.
+   */
+  record Schema(String key, List<String[]> fields, int firstFields) {
 
     static Schema of(StreamSpec s) {
       List<String[]> f = new ArrayList<>();
       s.fields().forEach((name, type) -> f.add(new String[] {name, type.specName()}));
-      return new Schema(s.key(), f);
+      return new Schema(s.key(), f, f.size());
     }
 
     static Schema of(TableSpec t) {
       List<String[]> f = new ArrayList<>();
       t.fields().forEach((name, type) -> f.add(new String[] {name, type.specName()}));
-      return new Schema(t.key(), f);
+      return new Schema(t.key(), f, f.size());
+    }
+
+    /**
+     * The fields that {@code spec} adds after all of this schema's, when that is its only change
+     * (same key, the recorded fields first, in order, with their types); null otherwise.
+     */
+    List<String[]> addedAtEnd(Schema spec) {
+      if (!key.equals(spec.key) || spec.fields.size() <= fields.size()) {
+        return null;
+      }
+      for (int i = 0; i < fields.size(); i++) {
+        if (!Arrays.equals(fields.get(i), spec.fields.get(i))) {
+          return null;
+        }
+      }
+      return spec.fields.subList(fields.size(), spec.fields.size());
     }
 
     /** Each way {@code spec} differs from this recorded schema; empty when it does not. */
@@ -104,27 +134,55 @@ final class RecordedSchemas {
 
   /**
    * Checks {@code spec}'s streams and tables against {@code dataDir}'s recorded schemas and records
-   * those not recorded yet. Throws {@link IllegalArgumentException} naming every difference, before
-   * anything is recorded, when a stream or table differs.
+   * those not recorded yet, and a stream's fields added after its recorded ones. Throws
+   * {@link IllegalArgumentException} naming every difference, before anything is recorded, when a
+   * stream or table differs otherwise. Returns, for each of the spec's streams, how many fields it
+   * had when its first events were stored ({@link dev.braid.event.EventSchema#firstFields()}).
    */
-  static void checkAndRecord(Path dataDir, PipelineSpec spec) {
+  static Map<String, Integer> checkAndRecord(Path dataDir, PipelineSpec spec) {
     RecordedSchemas r = load(dataDir.resolve(FILE));
     List<String> problems = new ArrayList<>();
+    List<String> grown = new ArrayList<>();
     boolean added = false;
+    boolean streamGotFields = false;
     for (StreamSpec s : spec.streams().values()) {
-      added |= r.check("stream", s.name(), r.streams, Schema.of(s), problems);
+      Schema was = r.streams.get(s.name());
+      Schema now = Schema.of(s);
+      List<String[]> newFields = was == null ? null : was.addedAtEnd(now);
+      if (newFields != null) {
+        r.streams.put(s.name(), new Schema(was.key(), now.fields(), was.firstFields()));
+        grown.add(String.format("stream '%s': new fields %s recorded after its %d stored ones; the events stored "
+            + "before them read them as null", s.name(), describe(newFields), was.fields().size()));
+        added = true;
+        continue;
+      }
+      int before = problems.size();
+      added |= r.check("stream", s.name(), r.streams, now, problems);
+      streamGotFields |= problems.subList(before, problems.size()).stream().anyMatch(p -> p.endsWith(" is new"));
     }
     for (TableSpec t : spec.tables().values()) {
       added |= r.check("table", t.name(), r.tables, Schema.of(t), problems);
     }
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException(String.join("\n", problems) + "\nEvents and rows already stored keep the "
-          + "fields they were written with (recorded in " + r.file + "): to change them, add a stream or table "
-          + "under a new name, or start on a new data directory.");
+          + "fields they were written with (recorded in " + r.file + ")" + (streamGotFields ? ". A stream can take "
+          + "new fields after all of its recorded ones (in the events stored before, they read as null): list "
+          + "them last, after its recorded fields in their order. For any other change" : ": to change them")
+          + ", add a stream or table under a new name, or start on a new data directory.");
     }
     if (added) {
       r.store();
     }
+    grown.forEach(LOG::info);
+    Map<String, Integer> first = new TreeMap<>();
+    spec.streams().keySet().forEach(name -> first.put(name, r.streams.get(name).firstFields()));
+    return first;
+  }
+
+  private static String describe(List<String[]> fields) {
+    List<String> out = new ArrayList<>();
+    fields.forEach(f -> out.add(f[0] + " (" + f[1] + ")"));
+    return String.join(", ", out);
   }
 
   /** Adds a problem for each difference, or records {@code now} if nothing is recorded; true if it recorded. */
@@ -172,7 +230,14 @@ final class RecordedSchemas {
         }
         fields.add(new String[] {f.path("name").asText(), f.path("type").asText()});
       }
-      into.put(e.getKey(), new Schema(s.path("key").asText(), fields));
+      JsonNode first = s.path("first_fields");
+      if (!first.isMissingNode() && (!first.canConvertToInt() || !first.isIntegralNumber() || first.asInt() < 1
+          || first.asInt() > fields.size())) {
+        throw new IllegalStateException(file + ": '" + e.getKey() + "': \"first_fields\" must be a whole number from 1 "
+            + "to its " + fields.size() + " fields, not " + first);
+      }
+      into.put(e.getKey(), new Schema(s.path("key").asText(), fields, first.isMissingNode() ? fields.size()
+          : first.asInt()));
     });
   }
 
@@ -196,6 +261,9 @@ final class RecordedSchemas {
       ArrayNode fields = o.putArray("fields");
       for (String[] f : s.fields()) {
         fields.addObject().put("name", f[0]).put("type", f[1]);
+      }
+      if (s.firstFields() != s.fields().size()) {
+        o.put("first_fields", s.firstFields());
       }
     });
   }

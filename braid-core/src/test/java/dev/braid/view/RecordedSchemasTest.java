@@ -71,9 +71,18 @@ class RecordedSchemasTest {
     store();
     assertRefused(spec(b -> b.key("store").field("store", FieldType.STRING).field("qty", FieldType.DOUBLE)
         .field("ts", FieldType.TIMESTAMP), "string"), "stream 'sales': field 'qty' was long and the spec says double");
-    assertRefused(spec(b -> b.key("store").field("store", FieldType.STRING).field("qty", FieldType.LONG)
-        .field("ts", FieldType.TIMESTAMP).field("note", FieldType.STRING), "string"),
+    assertRefused(spec(b -> b.key("store").field("store", FieldType.STRING).field("note", FieldType.STRING)
+        .field("qty", FieldType.LONG).field("ts", FieldType.TIMESTAMP), "string"),
         "stream 'sales': field 'note' (string) is new");
+    assertThatThrownBy(() -> Braid.open(dir, spec(b -> b.key("store").field("store", FieldType.STRING)
+        .field("note", FieldType.STRING).field("qty", FieldType.LONG).field("ts", FieldType.TIMESTAMP), "string")).close())
+        .hasMessageContaining("A stream can take new fields after all of its recorded ones (in the events stored "
+            + "before, they read as null): list them last");
+    assertRefused(PipelineSpec.builder() // a table's rows carry no field count: its fields cannot grow
+        .stream(AS_STORED.apply(StreamSpec.builder("sales").partitions(2).time("ts")).build())
+        .table(TableSpec.builder("users").partitions(2).key("id").field("id", "string").field("tier", "string")
+            .field("since", "timestamp").build())
+        .build(), "table 'users': field 'since' (timestamp) is new");
     assertRefused(spec(b -> b.key("store").field("store", FieldType.STRING).field("qty", FieldType.LONG)
         .field("ts", FieldType.TIMESTAMP), "long"), "table 'users': field 'tier' was string and the spec says long");
     assertRefused(spec(b -> b.key("store").field("qty", FieldType.LONG).field("store", FieldType.STRING)
@@ -85,6 +94,63 @@ class RecordedSchemasTest {
     try (Braid b = Braid.open(dir, spec(AS_STORED, "string"))) {
       awaitUnits(b, 7L); // nothing was changed by the refused opens
     }
+  }
+
+  /** The stored spec with fields added after the stored ones, and a view over one of them. */
+  private static PipelineSpec grown(String... more) {
+    StreamSpec.Builder sales = AS_STORED.apply(StreamSpec.builder("sales").partitions(2).time("ts"))
+        .field("discount", FieldType.DOUBLE).field("note", FieldType.STRING);
+    for (String f : more) {
+      sales.field(f, FieldType.LONG);
+    }
+    return PipelineSpec.builder()
+        .stream(sales.build())
+        .view(ViewSpec.builder("units").from("sales").groupBy("store").aggregate("units", "sum(qty)").build())
+        .view(ViewSpec.builder("discounts").from("sales").groupBy("store").aggregate("total", "sum(discount)")
+            .aggregate("noted", "count(note)").aggregate("n", "count").build())
+        .table(TableSpec.builder("users").partitions(2).key("id").field("id", "string").field("tier", "string").build())
+        .build();
+  }
+
+  private static Map<String, Object> discounts(Braid b) {
+    return b.get("discounts", "s1").values();
+  }
+
+  @Test
+  void shouldTakeFieldsAddedAfterTheStoredOnesAndReadThemAsNullInEarlierEvents() throws Exception {
+    store(); // two events with store, qty, ts
+    try (Braid b = Braid.open(dir, grown())) {
+      awaitUnits(b, 7L);
+      b.ingest("sales", List.of(Map.of("store", "s1", "qty", 5L, "ts", 1_700_000_000_002L, "discount", 1.5,
+          "note", "first with a note"), Map.of("store", "s1", "qty", 1L, "ts", 1_700_000_000_003L, "discount", 0.25)));
+      awaitUnits(b, 13L);
+      assertThat(discounts(b)).as("speed layer over events of both shapes")
+          .isEqualTo(Map.of("total", 1.75, "noted", 1L, "n", 4L));
+      b.runBatch("discounts");
+      b.runBatch("units");
+      assertThat(discounts(b)).as("a Base recomputed over events of both shapes")
+          .isEqualTo(Map.of("total", 1.75, "noted", 1L, "n", 4L));
+      assertThat(b.get("units", "s1").values().get("units")).isEqualTo(13L);
+    }
+    String recorded = Files.readString(dir.resolve(RecordedSchemas.FILE));
+    assertThat(recorded).contains("\"discount\"", "\"note\"", "\"first_fields\" : 3");
+
+    try (Braid b = Braid.open(dir, grown("extra"))) { // a second growth: the first count stays
+      awaitUnits(b, 13L);
+      b.ingest("sales", List.of(Map.of("store", "s1", "qty", 2L, "ts", 1_700_000_000_004L, "extra", 9L)));
+      awaitUnits(b, 15L);
+      assertThat(discounts(b)).isEqualTo(Map.of("total", 1.75, "noted", 1L, "n", 5L));
+    }
+    assertThat(Files.readString(dir.resolve(RecordedSchemas.FILE))).contains("\"extra\"", "\"first_fields\" : 3");
+    try (Braid b = Braid.open(dir, grown("extra"))) { // a restart reads the same
+      awaitUnits(b, 15L);
+      assertThat(discounts(b)).isEqualTo(Map.of("total", 1.75, "noted", 1L, "n", 5L));
+      b.runBatch("discounts");
+      assertThat(discounts(b)).isEqualTo(Map.of("total", 1.75, "noted", 1L, "n", 5L));
+    }
+    assertRefused(spec(AS_STORED, "string"), "stream 'sales': field 'discount' (double) is missing from the spec",
+        "stream 'sales': field 'note' (string) is missing from the spec",
+        "stream 'sales': field 'extra' (long) is missing from the spec");
   }
 
   @Test
