@@ -27,7 +27,8 @@ final class FileLogStream implements LogStream {
   }
 
   /**
-   * Opens and recovers every partition; throws {@link LogException} for a missing or foreign file.
+   * Opens and recovers every partition; throws {@link LogException} for a foreign file, and
+   * {@link CorruptLogException} for a missing or damaged one.
    * {@code preallocator} runs the partitions' preallocation steps (see {@link FilePartition}).
    */
   static FileLogStream open(String name, Path dir, StreamConfig config, Executor preallocator) {
@@ -36,9 +37,10 @@ final class FileLogStream implements LogStream {
     try {
       for (int p = 0; p < parts.length; p++) {
         Path pd = partitionDir(dir, p);
-        if (!Files.isDirectory(pd)) {
-          throw new LogException(String.format("stream '%s' has %d partitions but directory %s is missing",
-              name, config.partitions(), pd));
+        if (!Files.isDirectory(pd)) { // refuses this stream only, as damage inside a partition does
+          throw new CorruptLogException(pd, 0, String.format("the partition directory is missing (stream '%s' has %d "
+              + "partitions, and a stream's partitions are created with it): its segments were deleted", name,
+              config.partitions()));
         }
         parts[p] = FilePartition.open(name, p, pd, config, preallocator);
       }

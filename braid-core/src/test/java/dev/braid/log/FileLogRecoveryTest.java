@@ -745,6 +745,28 @@ class FileLogRecoveryTest {
   // ---------------------------------------------------------------------------------------------
 
   @Test
+  void shouldRefuseOnlyTheStreamWhosePartitionDirectoryIsMissing() throws IOException {
+    Path dir = tmp.resolve("log");
+    List<Rec> other;
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(2));
+      appendTexts(s, 1, "lost", 3);
+      other = appendTexts(log.createStream("other", StreamConfig.of(1)), 0, "kept", 3);
+    }
+    Path lost = FileLogStream.partitionDir(dir.resolve(STREAM), 1);
+    deleteTree(lost);
+
+    try (FileLog log = FileLog.open(dir)) {
+      CorruptLogException e = log.corruptStreams().get(STREAM);
+      assertThat(e).as("the stream is refused, not the log").isNotNull();
+      assertThat(e.file()).isEqualTo(lost);
+      assertThat(e).hasMessageContaining("the partition directory is missing (stream 's' has 2 partitions");
+      assertThatThrownBy(() -> log.stream(STREAM)).isInstanceOf(CorruptLogException.class);
+      assertThat(readAll(log.stream("other"), 0, 0)).isEqualTo(other);
+    }
+  }
+
+  @Test
   void shouldRefuseAForeignFileInTheLogDirectory() throws IOException {
     Files.writeString(tmp.resolve("notes.txt"), "hello");
 

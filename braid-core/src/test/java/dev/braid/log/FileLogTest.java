@@ -455,12 +455,15 @@ class FileLogTest {
     }
     Files.delete(p1);
 
-    assertThatThrownBy(() -> FileLog.open(dir))
-        .isInstanceOf(LogException.class)
-        .hasMessageContaining("'orders' has 3 partitions")
-        .hasMessageContaining(p1.toString());
-    // A failed open must not keep the directory locked.
-    Files.createDirectories(p1);
+    // The stream is refused, as for damage inside a partition; the log opens.
+    try (FileLog opened = FileLog.open(dir)) {
+      assertThat(opened.corruptStreams().get("orders"))
+          .isInstanceOf(CorruptLogException.class)
+          .hasMessageContaining("the partition directory is missing (stream 'orders' has 3 partitions")
+          .hasMessageContaining(p1.toString());
+      assertThatThrownBy(() -> opened.stream("orders")).isInstanceOf(CorruptLogException.class);
+    }
+    // The partitions opened before the refusal were closed: the directory can be opened again.
     assertThatCode(() -> FileLog.open(dir).close()).doesNotThrowAnyException();
   }
 
