@@ -318,6 +318,7 @@ final class FilePartition {
         throw new CorruptLogException(dir, 0, "the partition directory holds no segment file (a stream's partitions "
             + "are created with their first segment, 00000000000000000000.log): its segments were deleted");
       }
+      renamedSegments(dir, partition, bases);
       missingSegments(dir, bases, indexed);
       boolean previousIndexed = bases.size() > 1 && indexed.contains(bases.get(bases.size() - 2));
       List<Segment> segments = new ArrayList<>();
@@ -338,6 +339,30 @@ final class FilePartition {
       }
     } catch (IOException e) {
       throw new LogException("cannot open partition directory " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Refuses a partition with a segment file whose whole, valid header names another first offset
+   * than its file name: the file was renamed. Checked before the segments are verified in order, so
+   * that the rename is named rather than the gap it leaves after the segment before it. A header that
+   * is torn or damaged is left to those checks (and to recovery, for the active segment).
+   */
+  private static void renamedSegments(Path dir, int partition, List<Long> bases) throws IOException {
+    for (long base : bases) {
+      Path file = dir.resolve(SegmentDescriptor.segmentName(base));
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        if (ch.size() < SegmentDescriptor.HEADER_LENGTH) {
+          continue;
+        }
+        ByteBuffer h = readHeader(ch, file);
+        long named = h.getLong(SegmentDescriptor.BASE_OFFSET_OFFSET);
+        if (named != base && SegmentDescriptor.checkHeader(h, partition, named) == null) {
+          throw new CorruptLogException(file, 0, String.format("the segment's header says it starts at offset %d, "
+              + "its file name at %d: the file was renamed (its name must be %s)", named, base,
+              SegmentDescriptor.segmentName(named)));
+        }
+      }
     }
   }
 

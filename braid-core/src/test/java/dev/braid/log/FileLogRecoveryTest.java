@@ -744,6 +744,32 @@ class FileLogRecoveryTest {
   // Files that do not belong
   // ---------------------------------------------------------------------------------------------
 
+  /** A renamed segment is named as renamed, not blamed on the gap it leaves after the segment before it. */
+  @ParameterizedTest(name = "segment {0}")
+  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2})
+  void shouldNameARenamedSegment(int renamed) throws IOException {
+    Path dir = tmp.resolve("log");
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(4096));
+      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 3; i++) {
+        appendTexts(s, 0, "batch " + i, 3);
+      }
+    }
+    Path from = sortedSegments(dir).get(renamed);
+    long base = Long.parseLong(from.getFileName().toString().substring(0, 20));
+    Path to = segment(dir, base + 1);
+    Files.move(from, to);
+    Path index = from.resolveSibling(SegmentDescriptor.indexName(base));
+    if (Files.exists(index)) {
+      Files.move(index, to.resolveSibling(SegmentDescriptor.indexName(base + 1)));
+    }
+
+    CorruptLogException e = refusedStream(dir);
+    assertThat(e.file()).isEqualTo(to);
+    assertThat(e).hasMessageContaining("the segment's header says it starts at offset " + base + ", its file name at "
+        + (base + 1) + ": the file was renamed (its name must be " + SegmentDescriptor.segmentName(base) + ")");
+  }
+
   @Test
   void shouldRefuseOnlyTheStreamWhosePartitionDirectoryIsMissing() throws IOException {
     Path dir = tmp.resolve("log");
