@@ -57,6 +57,61 @@ public final class EventDescriptor {
     return 1 + bitmapBytes(fields) + (fields << 3);
   }
 
+  /**
+   * Null when the event in {@code b[base, base + length)} has exactly the layout of an event of
+   * {@code schema}'s stream as written by {@code EventEncoder}: version 1 with the stream's first
+   * fields, or version 2 with more than those and at most all of them; its slots, then its strings,
+   * which fill the rest of the event. Else what does not fit. For checking that a recorded schema
+   * describes the events stored, not for every read.
+   */
+  public static String layoutProblem(java.nio.ByteBuffer b, int base, int length, EventSchema schema) {
+    if (length < 1) {
+      return "it is empty";
+    }
+    int version = b.get(base);
+    int header;
+    int n;
+    if (version == VERSION) {
+      header = 1;
+      n = schema.firstFields();
+    } else if (version == VERSION_COUNTED) {
+      if (length < COUNTED_HEADER) {
+        return "it is shorter than its header";
+      }
+      header = COUNTED_HEADER;
+      n = b.getShort(base + 1) & 0xFFFF;
+      if (n <= schema.firstFields() || n > schema.size()) {
+        return "it says it has " + n + " fields; events written after fields were added have more than the "
+            + schema.firstFields() + " first ones and at most " + schema.size();
+      }
+    } else {
+      return "unknown event encoding version " + version;
+    }
+    long fixed = header + bitmapBytes(n) + 8L * n;
+    if (length < fixed) {
+      return "its " + length + " bytes cannot hold the slots of " + n + " fields (" + fixed + " bytes)";
+    }
+    long strings = 0;
+    for (int i = 0; i < n; i++) {
+      boolean isNull = (b.get(base + header + (i >>> 3)) & (1 << (i & 7))) != 0;
+      if (isNull || schema.field(i).type() != FieldType.STRING) {
+        continue;
+      }
+      int slot = base + header + bitmapBytes(n) + (i << 3);
+      long off = b.getInt(slot);
+      long len = b.getInt(slot + 4);
+      if (off < fixed || len < 0 || off + len > length) {
+        return "string field '" + schema.field(i).name() + "' points outside the event";
+      }
+      strings += len;
+    }
+    if (fixed + strings != length) {
+      return "its " + length + " bytes are not the " + (fixed + strings) + " that " + n + " fields with these strings "
+          + "take";
+    }
+    return null;
+  }
+
   /** Bytes before the null bitmap: 1 for {@link #VERSION}, {@link #COUNTED_HEADER} for {@link #VERSION_COUNTED}. */
   public static int headerLength(boolean counted) {
     return counted ? COUNTED_HEADER : 1;

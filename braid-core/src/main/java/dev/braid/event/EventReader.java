@@ -11,8 +11,8 @@ import java.nio.charset.StandardCharsets;
 public final class EventReader {
 
   private final EventSchema schema;
-  /** Whether the stream's fields grew: each event then says (by its version) how many fields it has. */
-  private final boolean grown;
+  /** The fields of a {@link EventDescriptor#VERSION} event: the stream's first ones. */
+  private final int firstFields;
   /** Where the null bitmap of the current event starts. */
   private int bitmapStart = 1;
   /** Where field 0's slot of the current event starts. */
@@ -28,9 +28,9 @@ public final class EventReader {
 
   public EventReader(EventSchema schema) {
     this.schema = schema;
-    this.grown = schema.grown();
-    this.fields = schema.size();
-    this.slotsStart = EventDescriptor.slotOffset(schema.size(), 0);
+    this.firstFields = schema.firstFields();
+    this.fields = firstFields;
+    this.slotsStart = EventDescriptor.slotOffset(firstFields, 0);
   }
 
   public EventSchema schema() {
@@ -42,17 +42,16 @@ public final class EventReader {
     this.buffer = buffer;
     this.base = base;
     this.length = length;
-    if (grown) {
-      if (buffer.get(base) == EventDescriptor.VERSION_COUNTED) {
-        int n = buffer.getShort(base + 1) & 0xFFFF;
-        bitmapStart = EventDescriptor.COUNTED_HEADER;
-        slotsStart = bitmapStart + EventDescriptor.bitmapBytes(n);
-        fields = Math.min(n, schema.size());
-      } else { // stored before the stream's fields grew
-        bitmapStart = 1;
-        slotsStart = EventDescriptor.slotOffset(schema.firstFields(), 0);
-        fields = schema.firstFields();
-      }
+    // An event that carries its field count is read by it, whatever the schema says of the stream.
+    if (buffer.get(base) == EventDescriptor.VERSION_COUNTED) {
+      int n = buffer.getShort(base + 1) & 0xFFFF;
+      bitmapStart = EventDescriptor.COUNTED_HEADER;
+      slotsStart = bitmapStart + EventDescriptor.bitmapBytes(n);
+      fields = Math.min(n, schema.size());
+    } else if (bitmapStart != 1 || fields != firstFields) { // back to version 1, after an event of version 2
+      bitmapStart = 1;
+      slotsStart = EventDescriptor.slotOffset(firstFields, 0);
+      fields = firstFields;
     }
     return this;
   }
@@ -138,5 +137,32 @@ public final class EventReader {
 
   public int length() {
     return length;
+  }
+
+  /**
+   * Whether the event this reader is on holds the same values as the one {@code other} is on, field
+   * by field, a field that one event does not have counting as null: two encodings of one event
+   * (before and after the stream took new fields, which version 1 and 2 write differently) are the
+   * same. Both readers must read the same stream.
+   */
+  public boolean sameValues(EventReader other) {
+    for (int i = 0; i < schema.size(); i++) {
+      boolean isNull = isNull(i);
+      if (isNull != other.isNull(i)) {
+        return false;
+      }
+      if (isNull) {
+        continue;
+      }
+      if (schema.field(i).type() == FieldType.STRING) {
+        if (!buffer.slice(stringOffset(i), stringLength(i)).equals(other.buffer.slice(other.stringOffset(i),
+            other.stringLength(i)))) {
+          return false;
+        }
+      } else if (getLong(i) != other.getLong(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 }

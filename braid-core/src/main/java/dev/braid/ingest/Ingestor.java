@@ -500,7 +500,8 @@ public final class Ingestor {
    *   <li>that record's id must name the same number of events (a larger request whose first events
    *       match would otherwise append its extra events beside events stored under the next key; a
    *       smaller one would be acknowledged as what it is not);
-   *   <li>each event found must be stored with the same key and value bytes.
+   *   <li>each event found must be stored with the same key and values (the same bytes, or once the
+   *       stream took new fields, the same values in the other encoding).
    * </ul>
    * Reads those records from the log, one reader per partition in offset order: only retries pay
    * for it. A record that retention removed meanwhile cannot be compared and is taken as the same.
@@ -523,6 +524,8 @@ public final class Ingestor {
     String sizeDiffers = null;
     String eventDiffers = null;
     int firstDiffering = -1; // staged index of the first event (in request order) that differs
+    EventReader inLog = new EventReader(schema);
+    EventReader sent = new EventReader(schema);
     for (Map.Entry<Integer, java.util.TreeMap<Long, Integer>> e : stored.entrySet()) {
       int p = e.getKey();
       java.util.TreeMap<Long, Integer> want = e.getValue();
@@ -546,7 +549,7 @@ public final class Ingestor {
               sizeDiffers = otherSize(c, requestSize);
             }
             Integer s = want.get(c.offset());
-            if (s != null && (firstDiffering < 0 || s < firstDiffering) && !sameRecord(st, s, c)) {
+            if (s != null && (firstDiffering < 0 || s < firstDiffering) && !sameRecord(st, s, c, inLog, sent)) {
               firstDiffering = s;
               eventDiffers = String.format("event %d differs from the event stored for it at partition %d, offset %d",
                   st.index[s], p, c.offset());
@@ -579,13 +582,24 @@ public final class Ingestor {
         : "that request had " + earlier + " events, this one has " + requestSize;
   }
 
-  /** Whether staged event {@code s} has the key and value bytes of the record {@code c} is on. */
-  private static boolean sameRecord(Staged st, int s, RecordCursor c) {
+  /**
+   * Whether staged event {@code s} has the key and values of the record {@code c} is on: the same
+   * value bytes, or, once the stream took new fields, the same values in another encoding (an event
+   * stored before the growth, sent again after it; see {@link EventReader#sameValues}).
+   */
+  private boolean sameRecord(Staged st, int s, RecordCursor c, EventReader stored, EventReader sent) {
     int k = st.start[s];
     int v = k + st.keyLength[s] + st.idLength[s];
-    return c.keyLength() == st.keyLength[s] && c.valueLength() == st.valueLength[s]
-        && c.buffer().slice(c.keyOffset(), c.keyLength()).equals(ByteBuffer.wrap(st.data, k, st.keyLength[s]))
-        && c.buffer().slice(c.valueOffset(), c.valueLength()).equals(ByteBuffer.wrap(st.data, v, st.valueLength[s]));
+    if (c.keyLength() != st.keyLength[s]
+        || !c.buffer().slice(c.keyOffset(), c.keyLength()).equals(ByteBuffer.wrap(st.data, k, st.keyLength[s]))) {
+      return false;
+    }
+    if (c.valueLength() == st.valueLength[s]
+        && c.buffer().slice(c.valueOffset(), c.valueLength()).equals(ByteBuffer.wrap(st.data, v, st.valueLength[s]))) {
+      return true;
+    }
+    return schema.grown() && stored.wrap(c.buffer(), c.valueOffset(), c.valueLength())
+        .sameValues(sent.wrap(ByteBuffer.wrap(st.data), v, st.valueLength[s]));
   }
 
   /**

@@ -148,7 +148,8 @@ public final class Engine implements Braid {
   }
 
   private void start(EngineOptions options) throws IOException, InterruptedException {
-    firstFields.putAll(RecordedSchemas.checkAndRecord(dataDir, spec)); // before anything reads an event
+    RecordedSchemas.Checked schemas = RecordedSchemas.check(dataDir, spec); // before anything reads an event
+    firstFields.putAll(schemas.firstFields());
     refuseCorruptStreams();
     Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
@@ -161,7 +162,8 @@ public final class Engine implements Braid {
       LateLog lateLog = new LateLog(logStream(s.name() + LateLog.SUFFIX, 1, s.durability()), s.partitions(),
           options.clock());
       try {
-        // Both read the stream's logs back; opening the log checked only each sealed segment's tail.
+        // These read the stream's logs back; opening the log checked only each sealed segment's tail.
+        RecordedSchemas.requireStoredLayout(ls, schema(s.name()), schemas.file());
         long t0 = System.nanoTime();
         long ids = ingestor.rebuildDedupIndex();
         LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
@@ -276,6 +278,7 @@ public final class Engine implements Braid {
         }, every, every, TimeUnit.MILLISECONDS);
       }
     }
+    schemas.record(); // the open succeeded: only now, and before any event is written with new fields
   }
 
   // ---------------------------------------------------------------------------------------------

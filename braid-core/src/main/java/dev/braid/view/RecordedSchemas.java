@@ -4,6 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braid.event.EventDescriptor;
+import dev.braid.event.EventSchema;
+import dev.braid.log.LogReader;
+import dev.braid.log.LogStream;
+import dev.braid.log.RecordCursor;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.TableSpec;
@@ -107,7 +112,9 @@ final class RecordedSchemas {
           out.add("field '" + name + "' (" + type + ") is new");
         }
       });
-      if (out.isEmpty() && !List.copyOf(was.keySet()).equals(List.copyOf(now.keySet()))) {
+      // the fields both have, in the order of each: a reordering is named beside the other differences
+      List<String> kept = was.keySet().stream().filter(now::containsKey).toList();
+      if (!kept.equals(now.keySet().stream().filter(was::containsKey).toList())) {
         out.add("its fields were in the order " + was.keySet() + " and the spec has " + now.keySet());
       }
       return out;
@@ -133,13 +140,53 @@ final class RecordedSchemas {
   }
 
   /**
-   * Checks {@code spec}'s streams and tables against {@code dataDir}'s recorded schemas and records
-   * those not recorded yet, and a stream's fields added after its recorded ones. Throws
-   * {@link IllegalArgumentException} naming every difference, before anything is recorded, when a
-   * stream or table differs otherwise. Returns, for each of the spec's streams, how many fields it
-   * had when its first events were stored ({@link dev.braid.event.EventSchema#firstFields()}).
+   * What {@link #check} found: per stream of the spec, how many fields it had when its first events
+   * were stored ({@link dev.braid.event.EventSchema#firstFields()}), and what the open records once
+   * it has succeeded ({@link #record}).
    */
-  static Map<String, Integer> checkAndRecord(Path dataDir, PipelineSpec spec) {
+  static final class Checked {
+    private final RecordedSchemas recorded;
+    private final boolean changed;
+    private final List<String> grown;
+    private final Map<String, Integer> firstFields;
+
+    private Checked(RecordedSchemas recorded, boolean changed, List<String> grown, Map<String, Integer> firstFields) {
+      this.recorded = recorded;
+      this.changed = changed;
+      this.grown = grown;
+      this.firstFields = firstFields;
+    }
+
+    Map<String, Integer> firstFields() {
+      return firstFields;
+    }
+
+    /** The file these schemas are (or will be) recorded in. */
+    Path file() {
+      return recorded.file;
+    }
+
+    /**
+     * Records the streams and tables not recorded yet and the fields streams took. Called once the
+     * open has succeeded and before any event is written: an open that fails after the check (another
+     * partition count, a damaged file) must not leave fields recorded that no event was written with,
+     * or the previous spec could no longer open.
+     */
+    void record() {
+      if (changed) {
+        recorded.store();
+      }
+      grown.forEach(LOG::info);
+    }
+  }
+
+  /**
+   * Checks {@code spec}'s streams and tables against {@code dataDir}'s recorded schemas: the same
+   * fields, or for a stream, fields added after all of its recorded ones. Throws
+   * {@link IllegalArgumentException} naming every other difference. Records nothing: see
+   * {@link Checked#record}.
+   */
+  static Checked check(Path dataDir, PipelineSpec spec) {
     RecordedSchemas r = load(dataDir.resolve(FILE));
     List<String> problems = new ArrayList<>();
     List<String> grown = new ArrayList<>();
@@ -170,13 +217,43 @@ final class RecordedSchemas {
           + "them last, after its recorded fields in their order. For any other change" : ": to change them")
           + ", add a stream or table under a new name, or start on a new data directory.");
     }
-    if (added) {
-      r.store();
-    }
-    grown.forEach(LOG::info);
     Map<String, Integer> first = new TreeMap<>();
     spec.streams().keySet().forEach(name -> first.put(name, r.streams.get(name).firstFields()));
-    return first;
+    return new Checked(r, added, grown, first);
+  }
+
+  /**
+   * Refuses to open when the first or the last event stored in a partition of {@code log} does not
+   * have the layout that {@code schema} reads ({@link EventDescriptor#layoutProblem}): the recorded
+   * schema does not describe the log (the file was deleted and recorded afresh from a spec with other
+   * fields, or edited), and every read would return garbage. Two events per partition: cheap, and
+   * the first one checks {@code first_fields}, the last one the fields events are written with now.
+   */
+  static void requireStoredLayout(LogStream log, EventSchema schema, Path file) {
+    for (int p = 0; p < log.partitions(); p++) {
+      long start = log.startOffset(p);
+      long end = log.endOffset(p);
+      if (end <= start) {
+        continue;
+      }
+      for (long at : end - 1 > start ? new long[] {start, end - 1} : new long[] {start}) {
+        try (LogReader r = log.reader(p, at)) {
+          RecordCursor c = r.poll();
+          if (!c.next()) {
+            continue;
+          }
+          String problem = EventDescriptor.layoutProblem(c.buffer(), c.valueOffset(), c.valueLength(), schema);
+          if (problem != null) {
+            throw new IllegalArgumentException(String.format("stream '%s': the event stored at partition %d, offset "
+                + "%d does not have the fields that %s gives the stream (%d fields, the first %d of them in its first "
+                + "events: %s): %s. The recorded fields do not describe the events in the log (was the file deleted "
+                + "or edited?): restore it from a backup, or open with the spec the events were written with.",
+                schema.stream(), p, c.offset(), file, schema.size(), schema.firstFields(), schema.types().keySet(),
+                problem));
+          }
+        }
+      }
+    }
   }
 
   private static String describe(List<String[]> fields) {

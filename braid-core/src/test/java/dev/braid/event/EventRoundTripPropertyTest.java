@@ -119,6 +119,13 @@ class EventRoundTripPropertyTest {
       int base = rnd.nextInt(64);
       big.put(base, out.value(), 0, out.valueLength());
       big.put(base + out.valueLength(), (byte) 0x5a); // the slot after the event's last field is not a field
+      assertThat(EventDescriptor.layoutProblem(big, base, out.valueLength(), last)).as("%s: layout", where).isNull();
+      if (stage == 0 && last.size() > first.size()) { // read as if the stream had other first fields
+        int wrong = 1 + rnd.nextInt(last.size() - 1);
+        wrong = wrong >= first.size() ? wrong + 1 : wrong;
+        assertThat(EventDescriptor.layoutProblem(big, base, out.valueLength(), last.withFirstFields(wrong)))
+            .as("%s: layout read with %d first fields", where, wrong).isNotNull();
+      }
       reader.wrap(big, base, out.valueLength());
       for (EventSchema.Field f : last.fields()) {
         Object expected = f.index() < schema.size() ? c.expected()[f.index()] : null;
@@ -128,6 +135,10 @@ class EventRoundTripPropertyTest {
           assertThat(reader.getLong(f.index())).as("%s: slot of null %s", where, f.name()).isZero();
         }
       }
+      EventEncoder.Encoded again = new EventEncoder.Encoded(); // the same event sent after the last growth
+      assertThat(new EventEncoder(last).encode(c.input(), INGEST_TIME, again)).as(where).isNull();
+      EventReader other = new EventReader(last).wrap(ByteBuffer.wrap(again.value()), 0, again.valueLength());
+      assertThat(reader.sameValues(other)).as("%s: the same values in either encoding", where).isTrue();
       if (stage == 0) { // a stream that never grew reads it the same way
         firstReader.wrap(big, base, out.valueLength());
         for (EventSchema.Field f : first.fields()) {

@@ -88,6 +88,10 @@ class RecordedSchemasTest {
     assertRefused(spec(b -> b.key("store").field("qty", FieldType.LONG).field("store", FieldType.STRING)
         .field("ts", FieldType.TIMESTAMP), "string"),
         "stream 'sales': its fields were in the order [store, qty, ts] and the spec has [qty, store, ts]");
+    assertRefused(spec(b -> b.key("store").field("qty", FieldType.LONG).field("store", FieldType.STRING)
+        .field("ts", FieldType.TIMESTAMP).field("note", FieldType.STRING), "string"),
+        "stream 'sales': field 'note' (string) is new",
+        "stream 'sales': its fields were in the order [store, qty, ts] and the spec has [qty, store, ts, note]");
     assertRefused(spec(b -> b.key("qty").field("store", FieldType.STRING).field("qty", FieldType.LONG)
         .field("ts", FieldType.TIMESTAMP), "string"), "stream 'sales': its key field was 'store' and the spec says 'qty'");
 
@@ -151,6 +155,75 @@ class RecordedSchemasTest {
     assertRefused(spec(AS_STORED, "string"), "stream 'sales': field 'discount' (double) is missing from the spec",
         "stream 'sales': field 'note' (string) is missing from the spec",
         "stream 'sales': field 'extra' (long) is missing from the spec");
+  }
+
+  @Test
+  void shouldAcknowledgeARetryOfAnEventStoredBeforeTheStreamGrewAsADuplicate() throws Exception {
+    List<Map<String, Object>> request = List.of(Map.of("store", "s1", "qty", 4L, "ts", 1_700_000_000_000L),
+        Map.of("store", "s2", "qty", 3L, "ts", 1_700_000_000_001L));
+    dev.braid.IngestResult first;
+    try (Braid b = Braid.open(dir, spec(AS_STORED, "string"))) {
+      first = b.ingest("sales", request, "request-1");
+      assertThat(first.accepted()).isEqualTo(2);
+      awaitUnits(b, 4L);
+    }
+    try (Braid b = Braid.open(dir, grown())) { // the retry comes after a restart with new fields
+      dev.braid.IngestResult retry = b.ingest("sales", request, "request-1");
+      assertThat(retry.rejections()).isEmpty();
+      assertThat(retry.duplicates()).isEqualTo(2);
+      assertThat(retry.positions()).isEqualTo(first.positions());
+      Map<String, Object> changed = new java.util.HashMap<>(request.get(1));
+      changed.put("discount", 1.0); // not the event stored: the key was used for another request
+      assertThatThrownBy(() -> b.ingest("sales", List.of(request.get(0), changed), "request-1"))
+          .isInstanceOf(dev.braid.IdempotencyConflictException.class).hasMessageContaining("event 1 differs");
+      awaitUnits(b, 4L);
+    }
+  }
+
+  @Test
+  void shouldRecordNewFieldsOnlyOnceTheOpenSucceeded() throws Exception {
+    store();
+    PipelineSpec grownWithOtherPartitions = PipelineSpec.builder()
+        .stream(AS_STORED.apply(StreamSpec.builder("sales").partitions(3).time("ts")).field("discount", FieldType.DOUBLE)
+            .build())
+        .build();
+    String before = Files.readString(dir.resolve(RecordedSchemas.FILE));
+    assertThatThrownBy(() -> Braid.open(dir, grownWithOtherPartitions).close()).hasMessageContaining("partitions");
+    assertThat(Files.readString(dir.resolve(RecordedSchemas.FILE))).as("nothing recorded").isEqualTo(before);
+    try (Braid b = Braid.open(dir, spec(AS_STORED, "string"))) { // the previous spec still opens
+      awaitUnits(b, 7L);
+    }
+  }
+
+  @Test
+  void shouldRefuseASchemasFileThatDoesNotDescribeTheStoredEvents() throws Exception {
+    store();
+    try (Braid b = Braid.open(dir, grown())) {
+      b.ingest("sales", List.of(Map.of("store", "s1", "qty", 5L, "ts", 1_700_000_000_002L, "discount", 1.5)));
+      awaitUnits(b, 12L);
+    }
+    Path file = dir.resolve(RecordedSchemas.FILE);
+    String recorded = Files.readString(file);
+
+    // first_fields lost by an edit: the first events would be read with all five fields
+    Files.writeString(file, recorded.replaceAll(",\\s*\"first_fields\" : 3", ""));
+    assertThatThrownBy(() -> Braid.open(dir, grown()).close())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("stream 'sales': the event stored at partition ")
+        .hasMessageContaining("offset 0 does not have the fields that " + file + " gives the stream (5 fields, the "
+            + "first 5 of them in its first events: [store, qty, ts, discount, note])")
+        .hasMessageContaining("restore it from a backup");
+
+    // the file deleted, and recorded afresh from the grown spec: the same refusal, and nothing recorded
+    Files.delete(file);
+    assertThatThrownBy(() -> Braid.open(dir, grown()).close()).hasMessageContaining("does not have the fields that");
+    assertThat(file).doesNotExist();
+
+    Files.writeString(file, recorded);
+    try (Braid b = Braid.open(dir, grown())) {
+      awaitUnits(b, 12L);
+      assertThat(discounts(b)).isEqualTo(Map.of("total", 1.5, "noted", 0L, "n", 3L));
+    }
   }
 
   @Test
