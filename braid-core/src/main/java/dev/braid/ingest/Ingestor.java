@@ -222,11 +222,13 @@ public final class Ingestor {
 
   /** As {@link #jsonError}, for the text of events: a nesting limit is named as {@link #MAX_EVENT_DEPTH}. */
   public static String eventJsonError(JsonProcessingException e) {
-    if (e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException
-        && e.getOriginalMessage().startsWith("Document nesting depth")) {
-      return "an event nests objects and arrays more than " + MAX_EVENT_DEPTH + " levels deep";
-    }
-    return jsonError(e);
+    return tooDeep(e) ? "an event nests objects and arrays more than " + MAX_EVENT_DEPTH + " levels deep" : jsonError(e);
+  }
+
+  /** Whether {@code e} is Jackson refusing JSON nested deeper than its limit. */
+  public static boolean tooDeep(JsonProcessingException e) {
+    return e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException
+        && e.getOriginalMessage().startsWith("Document nesting depth");
   }
 
   /**

@@ -171,6 +171,10 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   private static SpecError syntaxError(String source, JsonProcessingException e, String what) {
     JsonLocation loc = e.getLocation();
     String at = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+    if (dev.braid.ingest.Ingestor.tooDeep(e)) { // Jackson's message names its setting, not the text's problem
+      return new SpecError(source, at, what + ": it nests maps and lists more than "
+          + e.getOriginalMessage().replaceAll("(?s).*maximum allowed \\((\\d+).*", "$1") + " levels deep");
+    }
     String path = e.getProcessor() instanceof JsonParser parser ? dottedPath(parser.getParsingContext()) : "";
     java.util.regex.Matcher duplicate = DUPLICATE_KEY.matcher(String.valueOf(e.getOriginalMessage()));
     if (duplicate.matches() && path.contains(".")) {

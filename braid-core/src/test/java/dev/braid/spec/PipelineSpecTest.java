@@ -319,6 +319,13 @@ class PipelineSpecTest {
   }
 
   @Test
+  void shouldRejectYamlNestedTooDeepSayingSoInItsOwnWords() {
+    SpecError e = onlyError("views: " + "[".repeat(1500) + "]".repeat(1500) + "\n");
+    assertThat(e.message()).matches("not valid YAML: it nests maps and lists more than \\d+ levels deep")
+        .doesNotContain("StreamReadConstraints");
+  }
+
+  @Test
   void shouldRejectYamlThatBreaksBeforeAnyKeyWithLineAndColumnOnly() {
     SpecError e = onlyError("\"unclosed\n");
     assertThat(e.path()).matches("line \\d+, column \\d+");

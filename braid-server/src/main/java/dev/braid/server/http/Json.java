@@ -624,7 +624,9 @@ final class Json {
       String where = at == null || at.getLineNr() < 1 ? "" : String.format(" at line %d, column %d", at.getLineNr(),
           at.getColumnNr());
       throw Problem.badRequest("malformed-json", "the body is not valid JSON" + where + ": "
-          + (events ? dev.braid.ingest.Ingestor.eventJsonError(e) : dev.braid.ingest.Ingestor.jsonError(e))
+          + (events ? dev.braid.ingest.Ingestor.eventJsonError(e) : dev.braid.ingest.Ingestor.tooDeep(e)
+              ? "it nests objects and arrays more than " + dev.braid.ingest.Ingestor.MAX_EVENT_DEPTH + " levels deep"
+              : dev.braid.ingest.Ingestor.jsonError(e))
           + consequence);
     } catch (java.io.IOException e) {
       throw Problem.badRequest("malformed-json", "the body cannot be read as JSON: " + e.getMessage() + consequence);

@@ -449,6 +449,9 @@ class BraidServerTest {
     assertProblem(post("/v1/streams/sales/events", "application/json", tooDeep), 400, limit);
     assertThat(json(post("/v1/streams/sales/events", "application/x-ndjson", tooDeep + "\n")).path("rejections")
         .get(0).path("reason").asText()).startsWith("not JSON at line 1").endsWith(limit);
+    // other bodies say so in their own words too, without the name of Jackson's setting
+    assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": " + "[".repeat(70)
+        + "]".repeat(70) + "}"), 400, "it nests objects and arrays more than 64 levels deep");
   }
 
   /** An event object nesting objects and arrays {@code depth} levels deep, itself included. */
