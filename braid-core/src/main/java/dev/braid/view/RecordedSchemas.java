@@ -45,8 +45,9 @@ import java.util.TreeMap;
  *  "tables": {"users": {"key": "id", "fields": [{"name": "id", "type": "string"}, ...]}}}
  * }</pre>
  *
- * ({@code first_fields} is written once a stream's fields grew; without it, every field is a first
- * field.) A stream or table the file does not name yet (new, or stored by a build that kept no such
+ * ({@code first_fields} is written once a stream's fields grew, and the file is then of format
+ * {@value #GROWN_FORMAT}, which builds from before streams could grow refuse; without it, every
+ * field is a first field.) A stream or table the file does not name yet (new, or stored by a build that kept no such
  * file) is recorded as the spec has it. Entries are never removed: a stream left out of the spec
  * keeps its events in the log, and a spec that adds it back must agree with them. The file is
  * replaced atomically (temporary file, fsync, rename, directory fsync).
@@ -54,6 +55,13 @@ import java.util.TreeMap;
 final class RecordedSchemas {
 
   static final String FILE = "schemas.json";
+  /**
+   * The format of a file in which some stream grew ({@code first_fields}): a build from before
+   * streams could grow reads format 1 only, and would otherwise open the directory, ignore
+   * {@code first_fields}, misread the events written since and write new ones in the old layout.
+   * A file in which no stream grew stays format 1, which such a build still opens.
+   */
+  static final int GROWN_FORMAT = 2;
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RecordedSchemas.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -198,8 +206,9 @@ final class RecordedSchemas {
       List<String[]> newFields = was == null ? null : was.addedAtEnd(now);
       if (newFields != null) {
         r.streams.put(s.name(), new Schema(was.key(), now.fields(), was.firstFields()));
-        grown.add(String.format("stream '%s': new fields %s recorded after its %d stored ones; the events stored "
-            + "before them read them as null", s.name(), describe(newFields), was.fields().size()));
+        int n = was.fields().size();
+        grown.add(String.format("stream '%s': new fields %s recorded after its %s; the events stored before them "
+            + "read them as null", s.name(), describe(newFields), n == 1 ? "stored field" : n + " stored ones"));
         added = true;
         continue;
       }
@@ -245,11 +254,12 @@ final class RecordedSchemas {
           String problem = EventDescriptor.layoutProblem(c.buffer(), c.valueOffset(), c.valueLength(), schema);
           if (problem != null) {
             throw new IllegalArgumentException(String.format("stream '%s': the event stored at partition %d, offset "
-                + "%d does not have the fields that %s gives the stream (%d fields, the first %d of them in its first "
-                + "events: %s): %s. The recorded fields do not describe the events in the log (was the file deleted "
-                + "or edited?): restore it from a backup, or open with the spec the events were written with.",
-                schema.stream(), p, c.offset(), file, schema.size(), schema.firstFields(), schema.types().keySet(),
-                problem));
+                + "%d does not have the layout of the fields it would be read with, %s%s (as recorded in %s, or "
+                + "taken from the spec where the file does not name the stream yet): %s. Those fields do not "
+                + "describe the events in the log (was the file deleted or edited?): restore it from a backup, or "
+                + "open with the spec the events were written with.", schema.stream(), p, c.offset(),
+                schema.types().keySet(), schema.grown() ? ", of which events stored before the stream grew have the "
+                    + "first " + schema.firstFields() : "", file, problem));
           }
         }
       }
@@ -286,8 +296,9 @@ final class RecordedSchemas {
     } catch (IOException e) {
       throw new IllegalStateException("cannot read " + file + ": " + VersionCatalog.jsonProblem(e), e);
     }
-    if (root == null || !root.isObject() || root.path("format").asInt() != 1) {
-      throw new IllegalStateException(file + " is not a Braid schemas file of format 1");
+    int format = root == null ? 0 : root.path("format").asInt();
+    if (root == null || !root.isObject() || format != 1 && format != GROWN_FORMAT) {
+      throw new IllegalStateException(file + " is not a Braid schemas file of format 1 or " + GROWN_FORMAT);
     }
     section(file, root.path("streams"), streams);
     section(file, root.path("tables"), tables);
@@ -320,7 +331,8 @@ final class RecordedSchemas {
 
   private void store() {
     ObjectNode root = JSON.createObjectNode();
-    root.put("format", 1);
+    boolean grown = streams.values().stream().anyMatch(x -> x.firstFields() != x.fields().size());
+    root.put("format", grown ? GROWN_FORMAT : 1);
     write(root.putObject("streams"), streams);
     write(root.putObject("tables"), tables);
     try {

@@ -137,7 +137,8 @@ class RecordedSchemasTest {
       assertThat(b.get("units", "s1").values().get("units")).isEqualTo(13L);
     }
     String recorded = Files.readString(dir.resolve(RecordedSchemas.FILE));
-    assertThat(recorded).contains("\"discount\"", "\"note\"", "\"first_fields\" : 3");
+    assertThat(recorded).contains("\"discount\"", "\"note\"", "\"first_fields\" : 3")
+        .as("a format that builds from before streams could grow refuse").contains("\"format\" : 2");
 
     try (Braid b = Braid.open(dir, grown("extra"))) { // a second growth: the first count stays
       awaitUnits(b, 13L);
@@ -210,13 +211,14 @@ class RecordedSchemasTest {
     assertThatThrownBy(() -> Braid.open(dir, grown()).close())
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("stream 'sales': the event stored at partition ")
-        .hasMessageContaining("offset 0 does not have the fields that " + file + " gives the stream (5 fields, the "
-            + "first 5 of them in its first events: [store, qty, ts, discount, note])")
+        .hasMessageContaining("offset 0 does not have the layout of the fields it would be read with, [store, qty, "
+            + "ts, discount, note] (as recorded in " + file + ", or taken from the spec where the file does not name "
+            + "the stream yet): its ")
         .hasMessageContaining("restore it from a backup");
 
     // the file deleted, and recorded afresh from the grown spec: the same refusal, and nothing recorded
     Files.delete(file);
-    assertThatThrownBy(() -> Braid.open(dir, grown()).close()).hasMessageContaining("does not have the fields that");
+    assertThatThrownBy(() -> Braid.open(dir, grown()).close()).hasMessageContaining("does not have the layout");
     assertThat(file).doesNotExist();
 
     Files.writeString(file, recorded);
@@ -241,6 +243,12 @@ class RecordedSchemasTest {
   @Test
   void shouldRefuseToOpenOnAnUnreadableSchemasFile() throws Exception {
     store();
+    assertThat(Files.readString(dir.resolve(RecordedSchemas.FILE))).as("no stream grew: the format older builds read")
+        .contains("\"format\" : 1");
+    Files.writeString(dir.resolve(RecordedSchemas.FILE), "{\"format\": 3, \"streams\": {}}");
+    assertThatThrownBy(() -> Braid.open(dir, spec(AS_STORED, "string")).close())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage(dir.resolve(RecordedSchemas.FILE) + " is not a Braid schemas file of format 1 or 2");
     Files.writeString(dir.resolve(RecordedSchemas.FILE), "{\"format\": 1, \"streams\": {\"sales\": {\"key\": 3}}}");
     assertThatThrownBy(() -> Braid.open(dir, spec(AS_STORED, "string")).close())
         .isInstanceOf(IllegalStateException.class)
