@@ -222,7 +222,8 @@ public final class Ingestor {
 
   /** As {@link #jsonError}, for the text of events: a nesting limit is named as {@link #MAX_EVENT_DEPTH}. */
   public static String eventJsonError(JsonProcessingException e) {
-    return tooDeep(e) ? "an event nests objects and arrays more than " + MAX_EVENT_DEPTH + " levels deep" : jsonError(e);
+    return tooDeep(e) ? "an event nests objects and arrays more than " + MAX_EVENT_DEPTH + " levels deep"
+        : jsonError(e);
   }
 
   /** Whether {@code e} is Jackson refusing JSON nested deeper than its limit. */

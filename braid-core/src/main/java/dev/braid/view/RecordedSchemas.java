@@ -39,16 +39,16 @@ import java.util.TreeMap;
  * table's rows have no such count: its fields cannot change.
  *
  * <pre>{@code
- * {"format": 1,
+ * {"format": 2,
  *  "streams": {"sales": {"key": "store", "fields": [{"name": "store", "type": "string"}, ...],
  *                        "first_fields": 4}},
  *  "tables": {"users": {"key": "id", "fields": [{"name": "id", "type": "string"}, ...]}}}
  * }</pre>
  *
  * ({@code first_fields} is written once a stream's fields grew, and the file is then of format
- * {@value #GROWN_FORMAT}, which builds from before streams could grow refuse; without it, every
- * field is a first field.) A stream or table the file does not name yet (new, or stored by a build that kept no such
- * file) is recorded as the spec has it. Entries are never removed: a stream left out of the spec
+ * {@value #GROWN_FORMAT}, which builds from before streams could grow refuse; a file without it is
+ * of format 1, every field a first field.) A stream or table the file does not name yet (new, or
+ * stored by a build that kept no such file) is recorded as the spec has it. Entries are never removed: a stream left out of the spec
  * keeps its events in the log, and a spec that adds it back must agree with them. The file is
  * replaced atomically (temporary file, fsync, rename, directory fsync).
  */
