@@ -95,7 +95,7 @@ final class BatchCheck {
    * lengths are checked by {@link #check} once the batch is read whole. Returns null when valid,
    * else what is wrong; {@code scratch}'s contents are overwritten.
    */
-  static String checkLarge(FileChannel ch, long pos, int total, ByteBuffer scratch, long expectedBaseOffset)
+  String checkLarge(FileChannel ch, long pos, int total, ByteBuffer scratch, long expectedBaseOffset)
       throws IOException {
     scratch.clear().limit(HEADER_LENGTH);
     FilePartition.readFully(ch, scratch, pos);
@@ -104,17 +104,17 @@ final class BatchCheck {
       return bad;
     }
     int stored = scratch.getInt(CRC_OFFSET);
-    CRC32C sum = new CRC32C();
+    crc.reset();
     long end = pos + total;
     for (long at = pos + CRC_START; at < end; ) {
       int want = (int) Math.min(scratch.capacity(), end - at);
       scratch.clear().limit(want);
       FilePartition.readFully(ch, scratch, at);
       scratch.flip();
-      sum.update(scratch);
+      crc.update(scratch);
       at += want;
     }
-    return (int) sum.getValue() == stored ? null : "batch of " + total + " bytes fails its CRC32C";
+    return (int) crc.getValue() == stored ? null : "batch of " + total + " bytes fails its CRC32C";
   }
 
   /** Whether a length field read at a batch start could describe a batch. */

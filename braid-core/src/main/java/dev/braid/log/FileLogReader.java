@@ -206,7 +206,7 @@ final class FileLogReader implements LogReader {
    */
   private String checkLarge(int total) {
     try {
-      return BatchCheck.checkLarge(channel, filePosition, total, buffer, expectedBase);
+      return check.checkLarge(channel, filePosition, total, buffer, expectedBase);
     } catch (IOException e) {
       throw new LogException(String.format("reading %s at byte %d failed: %s", segment.file, filePosition,
           e.getMessage()), e);

@@ -318,11 +318,10 @@ final class FilePartition {
         throw new CorruptLogException(dir, 0, "the partition directory holds no segment file (a stream's partitions "
             + "are created with their first segment, 00000000000000000000.log): its segments were deleted");
       }
-      renamedSegments(dir, partition, bases);
-      missingSegments(dir, bases, indexed);
       boolean previousIndexed = bases.size() > 1 && indexed.contains(bases.get(bases.size() - 2));
       List<Segment> segments = new ArrayList<>();
       try {
+        missingSegments(dir, bases, indexed);
         for (int i = 0; i < bases.size() - 1; i++) {
           segments.add(openSealed(dir, partition, bases.get(i), bases.get(i + 1)));
         }
@@ -335,6 +334,9 @@ final class FilePartition {
             report[0].truncatedBytes() > 0 ? report[0] : null, preallocator);
       } catch (IOException | RuntimeException e) {
         segments.forEach(Segment::closeQuietly);
+        if (e instanceof CorruptLogException) {
+          renamedSegments(dir, partition, bases); // a rename explains the refusal better than the gap it left
+        }
         throw e;
       }
     } catch (IOException e) {
@@ -343,28 +345,33 @@ final class FilePartition {
   }
 
   /**
-   * Refuses a partition with a segment file whose whole, valid header names another first offset
-   * than its file name: the file was renamed. Checked before the segments are verified in order, so
-   * that the rename is named rather than the gap it leaves after the segment before it. A header that
-   * is torn or damaged is left to those checks (and to recovery, for the active segment).
+   * Once opening refused the partition: throws for a segment file whose whole, valid header names
+   * another first offset than its file name (the file was renamed), so that the rename is named
+   * rather than the gap it left after the segment before it. Only on a refusal, so a healthy open
+   * reads no header twice. A header that is torn or damaged explains nothing here.
    */
-  private static void renamedSegments(Path dir, int partition, List<Long> bases) throws IOException {
+  private static void renamedSegments(Path dir, int partition, List<Long> bases) {
     for (long base : bases) {
       Path file = dir.resolve(SegmentDescriptor.segmentName(base));
+      long named;
       try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
         if (ch.size() < SegmentDescriptor.HEADER_LENGTH) {
           continue;
         }
         ByteBuffer h = readHeader(ch, file);
-        long named = h.getLong(SegmentDescriptor.BASE_OFFSET_OFFSET);
-        if (named != base && SegmentDescriptor.checkHeader(h, partition, named) == null) {
-          throw new CorruptLogException(file, 0, String.format("the segment's header says it starts at offset %d, "
-              + "its file name at %d: the file was renamed (its name must be %s)", named, base,
-              SegmentDescriptor.segmentName(named)));
+        named = h.getLong(SegmentDescriptor.BASE_OFFSET_OFFSET);
+        if (named == base || SegmentDescriptor.checkHeader(h, partition, named) != null) {
+          continue;
         }
+      } catch (IOException unreadable) {
+        continue; // no explanation from this file: the refusal stands as it is
       }
+      throw new CorruptLogException(file, 0, String.format("the segment's header says it starts at offset %d, its "
+          + "file name at %d: the file was renamed (its name must be %s)", named, base,
+          SegmentDescriptor.segmentName(named)));
     }
   }
+
 
   /**
    * Refuses a partition whose first or last segments are gone (the gaps between segments are found
@@ -673,7 +680,7 @@ final class FilePartition {
       }
       if (total > buf.capacity()) {
         // proven whole before the buffer grows: a damaged length must not allocate what it claims
-        String bad = BatchCheck.checkLarge(seg.channel, pos, (int) total, buf, expected);
+        String bad = check.checkLarge(seg.channel, pos, (int) total, buf, expected);
         if (bad != null) {
           return new ScanResult(pos, endOffset, bad);
         }

@@ -67,8 +67,11 @@ public final class Engine implements Braid {
 
   private final Path dataDir;
   private final PipelineSpec spec;
-  /** Per stream, how many of its fields it had when its first events were stored (see {@link RecordedSchemas}). */
-  private final Map<String, Integer> firstFields = new java.util.HashMap<>();
+  /**
+   * Per stream, the schema its stored events are read with: the spec's fields, and how many of them
+   * it had when its first events were stored (see {@link RecordedSchemas}).
+   */
+  private final Map<String, EventSchema> schemas = new java.util.HashMap<>();
   private final FileLog log;
   private final VersionCatalog catalog;
   private final Map<String, Ingestor> ingestors = new LinkedHashMap<>();
@@ -148,8 +151,8 @@ public final class Engine implements Braid {
   }
 
   private void start(EngineOptions options) throws IOException, InterruptedException {
-    RecordedSchemas.Checked schemas = RecordedSchemas.check(dataDir, spec); // before anything reads an event
-    firstFields.putAll(schemas.firstFields());
+    RecordedSchemas.Checked stored = RecordedSchemas.check(dataDir, spec); // before anything reads an event
+    stored.firstFields().forEach((name, first) -> schemas.put(name, spec.stream(name).schema().withFirstFields(first)));
     refuseCorruptStreams();
     Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
@@ -163,7 +166,7 @@ public final class Engine implements Braid {
           options.clock());
       try {
         // These read the stream's logs back; opening the log checked only each sealed segment's tail.
-        RecordedSchemas.requireStoredLayout(ls, schema(s.name()), schemas.file());
+        RecordedSchemas.requireStoredLayout(ls, schema(s.name()), stored.file());
         long t0 = System.nanoTime();
         long ids = ingestor.rebuildDedupIndex();
         LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
@@ -278,7 +281,7 @@ public final class Engine implements Braid {
         }, every, every, TimeUnit.MILLISECONDS);
       }
     }
-    schemas.record(); // the open succeeded: only now, and before any event is written with new fields
+    stored.record(); // the open succeeded: only now, and before any event is written with new fields
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -531,9 +534,7 @@ public final class Engine implements Braid {
 
   /** The schema that reads stream {@code name}'s stored events: the spec's fields, and which came first. */
   private EventSchema schema(String name) {
-    EventSchema s = spec.stream(name).schema();
-    Integer first = firstFields.get(name);
-    return first == null ? s : s.withFirstFields(first);
+    return schemas.get(name);
   }
 
   private ViewProgram compileRecorded(ViewSpec file, String document) {

@@ -619,11 +619,10 @@ class FileLogRecoveryTest {
   void shouldReadExactlyThroughADamagedFirstIndexEntry() throws IOException {
     Path dir = tmp.resolve("log");
     List<Rec> all = sealedSegmentOfSmallBatches(dir);
-    Path index = segment(dir, 0).resolveSibling(SegmentDescriptor.indexName(0));
-    ByteBuffer entries = ByteBuffer.wrap(Files.readAllBytes(index));
-    assertThat(entries.getInt(4)).as("the first entry is the first batch").isEqualTo(SegmentDescriptor.HEADER_LENGTH);
-    entries.putInt(0, 1);
-    Files.write(index, entries.array());
+    editIndex(dir, entries -> {
+      assertThat(entries.getInt(4)).as("the first entry is the first batch").isEqualTo(SegmentDescriptor.HEADER_LENGTH);
+      entries.putInt(0, 1);
+    });
     try (FileLog log = FileLog.open(dir)) {
       for (long from = 0; from < 8; from++) {
         assertThat(readAll(log.stream(STREAM), 0, from)).as("from %d", from)
@@ -665,17 +664,17 @@ class FileLogRecoveryTest {
   void shouldRebuildAWellFormedIndexWhoseLastEntryDoesNotLeadToWholeBatches() throws IOException {
     Path dir = tmp.resolve("log");
     List<Rec> all = sealedSegmentOfSmallBatches(dir);
-    Path index = segment(dir, 0).resolveSibling(SegmentDescriptor.indexName(0));
-    ByteBuffer entries = ByteBuffer.wrap(Files.readAllBytes(index));
-    int last = entries.limit() - SegmentDescriptor.INDEX_ENTRY_LENGTH;
-    entries.putInt(last + 4, entries.getInt(last + 4) + 7); // into the batch it named
-    Files.write(index, entries.array());
+    Path index = editIndex(dir, entries -> {
+      int last = entries.limit() - SegmentDescriptor.INDEX_ENTRY_LENGTH;
+      entries.putInt(last + 4, entries.getInt(last + 4) + 7); // into the batch it named
+    });
+    byte[] damaged = Files.readAllBytes(index);
 
     try (FileLog log = FileLog.open(dir)) {
       assertThat(log.corruptStreams()).isEmpty();
       assertThat(readAll(log.stream(STREAM), 0, 0)).isEqualTo(all);
     }
-    assertThat(Files.readAllBytes(index)).as("rebuilt").isNotEqualTo(entries.array());
+    assertThat(Files.readAllBytes(index)).as("rebuilt").isNotEqualTo(damaged);
   }
 
   /**
@@ -710,6 +709,15 @@ class FileLogRecoveryTest {
     Path second = layout.active().resolveSibling(layout.active().getFileName() + "." + validBytes + "-2.cut");
     assertThat(second).exists();
     assertThat(Files.readAllBytes(second)).isNotEqualTo(firstCopy);
+  }
+
+  /** Rewrites the index of partition 0's first segment after {@code edit} changed its entries; returns the index. */
+  private static Path editIndex(Path dir, java.util.function.Consumer<ByteBuffer> edit) throws IOException {
+    Path index = segment(dir, 0).resolveSibling(SegmentDescriptor.indexName(0));
+    ByteBuffer entries = ByteBuffer.wrap(Files.readAllBytes(index));
+    edit.accept(entries);
+    Files.write(index, entries.array());
+    return index;
   }
 
   /** A log whose partition 0 has one sealed 64 KiB segment of 3-record batches (and an index of many entries). */
