@@ -144,8 +144,8 @@ final class PointReadHandler extends Handler.Wrapper {
     response.setStatus(200);
     response.getHeaders().put(CONTENT_TYPE);
     response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+    answered.increment(); // before the answer leaves, as ProblemErrorHandler counts
     response.write(true, ByteBuffer.wrap(body), callback);
-    answered.increment();
     return true;
   }
 

@@ -34,9 +34,10 @@ final class ProblemErrorHandler extends ErrorHandler {
         + (code != 400 ? "" : urlRefused(request, message) ? URL_ADVICE : HEADER_ADVICE);
     Problem p = new Problem(code, code == 400 ? "bad-request" : "http-" + code, reason, detail);
     byte[] body = BraidServer.write(Json.problem(p, path(request)));
+    // counted before the answer leaves: a client that reads /metrics once it has the answer finds it counted
+    PointReadHandler.responses(metrics, request.getMethod(), "none", code).increment();
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/problem+json");
     response.write(true, ByteBuffer.wrap(body), callback);
-    PointReadHandler.responses(metrics, request.getMethod(), "none", code).increment();
   }
 
   private static final String URL_ADVICE = ": the URL could not be parsed; check its percent-escapes (% must be "
