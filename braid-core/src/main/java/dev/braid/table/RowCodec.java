@@ -38,6 +38,20 @@ final class RowCodec {
     return (fields + 7) >>> 3;
   }
 
+  /**
+   * Widens a row encoded with {@code from} fields to {@code to} (at least as many): the later
+   * fields absent. The bitmap takes its extra bytes (zero), the values are unchanged.
+   */
+  static void widen(byte[] row, int off, int len, int from, int to, Bytes out) {
+    int was = bitmapBytes(from);
+    int now = bitmapBytes(to);
+    out.ensure(len + now - was);
+    System.arraycopy(row, off, out.buf, out.len, was);
+    java.util.Arrays.fill(out.buf, out.len + was, out.len + now, (byte) 0);
+    System.arraycopy(row, off + was, out.buf, out.len + now, len - was);
+    out.len += len + now - was;
+  }
+
   /** Appends {@code values} (canonical, null = absent) to {@code out}. */
   static void encode(TableLayout layout, Object[] values, Bytes out) {
     int n = layout.size();
@@ -98,14 +112,16 @@ final class RowCodec {
     }
   }
 
-  /** Decodes a row written by {@link #encode}. */
-  static Object[] decode(TableLayout layout, Bytes.Reader r) {
-    int n = layout.size();
-    int bm = bitmapBytes(n);
+  /**
+   * Decodes a row written by {@link #encode} with the first {@code fields} of {@code layout} (a row
+   * stored before the table's fields grew has fewer); the fields after them are absent (null).
+   */
+  static Object[] decode(TableLayout layout, int fields, Bytes.Reader r) {
+    int bm = bitmapBytes(fields);
     int bitmapAt = r.pos;
     r.pos += bm;
-    Object[] values = new Object[n];
-    for (int f = 0; f < n; f++) {
+    Object[] values = new Object[layout.size()];
+    for (int f = 0; f < fields; f++) {
       if ((r.b.get(bitmapAt + (f >>> 3)) & (1 << (f & 7))) != 0) {
         values[f] = decodeField(layout.types[f], r);
       }

@@ -27,8 +27,10 @@ import java.util.zip.CRC32C;
  * <pre>
  *   0         8       12      16         24         32          40          48        52        56    64
  *   +---------+-------+-------+----------+----------+-----------+-----------+---------+---------+-----+
- *   | BRAIDTBL| ver 1 | parts | rows     | slots    | index pos | push time | body crc| hdr crc | 0   |
+ *   | BRAIDTBL| ver   | parts | rows     | slots    | index pos | push time | body crc| hdr crc | fld | 0
  *   +---------+-------+-------+----------+----------+-----------+-----------+---------+---------+-----+
+ *   ver 1: rows have the table's first fields (fld is 0); ver 2: they have `fld` fields (int), written
+ *   once the table's fields grew (see TableLayout#firstFields)
  *   64: the push's start cut, one long per partition
  *   entries (zero padding before an entry that would cross a 1 GiB boundary):
  *       int key hash | int key length | key (UTF-8) | long last-write millis | int row length | row (RowCodec)
@@ -38,7 +40,8 @@ import java.util.zip.CRC32C;
  *
  * A key pushed twice keeps its later line (the index points at the later entry; {@code rows}
  * counts distinct keys). The body CRC32C covers every byte after the cut; the header CRC bytes
- * [0, 52). Both are checked on open, so a damaged Base is refused with its path.
+ * [0, 52) and, in version 2, [56, 60). Both are checked on open, so a damaged Base is refused with
+ * its path. A table that never grew writes version 1, byte for byte as before tables could grow.
  */
 final class TableBase implements AutoCloseable {
 
@@ -46,6 +49,8 @@ final class TableBase implements AutoCloseable {
   /** The kind of file that a {@link CorruptLogException} of a damaged table Base names. */
   static final String KIND = "table Base";
   static final int VERSION = 1;
+  /** The version of a Base whose header gives its rows' field count. */
+  static final int VERSION_COUNTED = 2;
   static final int HEADER = 64;
   static final long REGION = 1L << 30;
   /** Entry header: hash, key length (then key), and after the key: last write, row length. */
@@ -55,6 +60,8 @@ final class TableBase implements AutoCloseable {
   final Cut cut;
   final long rows;
   final long pushTime;
+  /** How many of the table's fields its rows have ({@link RowCodec#decode}). */
+  final int fields;
   private final MappedByteBuffer[] regions;
   private final MappedByteBuffer hashes;
   private final MappedByteBuffer positions;
@@ -62,12 +69,13 @@ final class TableBase implements AutoCloseable {
   /** The mappings, shared by reads in progress and released once this Base is closed and they end. */
   private final MappedFile mapped;
 
-  private TableBase(Path file, Cut cut, long rows, long pushTime, MappedByteBuffer[] regions,
+  private TableBase(Path file, Cut cut, long rows, long pushTime, int fields, MappedByteBuffer[] regions,
       MappedByteBuffer hashes, MappedByteBuffer positions, long slots, MappedFile mapped) {
     this.file = file;
     this.cut = cut;
     this.rows = rows;
     this.pushTime = pushTime;
+    this.fields = fields;
     this.regions = regions;
     this.hashes = hashes;
     this.positions = positions;
@@ -112,21 +120,36 @@ final class TableBase implements AutoCloseable {
     h.flip();
     byte[] magic = new byte[8];
     h.get(magic);
-    if (!Arrays.equals(magic, MAGIC) || h.getInt(8) != VERSION) {
-      throw new CorruptLogException(KIND, file, 0, "not a table base of format " + VERSION);
+    int version = h.getInt(8);
+    if (!Arrays.equals(magic, MAGIC) || version != VERSION && version != VERSION_COUNTED) {
+      throw new CorruptLogException(KIND, file, 0, "not a table base of format " + VERSION + " or " + VERSION_COUNTED);
     }
     CRC32C hc = new CRC32C();
     hc.update(h.array(), 0, 52);
+    if (version == VERSION_COUNTED) {
+      hc.update(h.array(), 56, 4);
+    }
     if ((int) hc.getValue() != h.getInt(52)) {
       throw new CorruptLogException(KIND, file, 52, "table base header checksum mismatch");
     }
     return h;
   }
 
-  static TableBase open(Path file) throws IOException {
+  /**
+   * Opens the Base {@code file} of a table whose fields are {@code layout}'s.
+   *
+   * @throws CorruptLogException naming the file when it fails its checks, or its rows have more
+   *     fields than the table
+   */
+  static TableBase open(Path file, TableLayout layout) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
       ByteBuffer h = header(ch, file);
+      int fields = h.getInt(8) == VERSION ? layout.firstFields : h.getInt(56);
+      if (fields < 1 || fields > layout.size()) {
+        throw new CorruptLogException(KIND, file, 56, "its rows have " + fields + " fields, but table '"
+            + layout.spec.name() + "' has " + layout.size() + " (" + String.join(", ", layout.names) + ")");
+      }
       int parts = h.getInt(12);
       long rows = h.getLong(16);
       long slots = h.getLong(24);
@@ -171,7 +194,7 @@ final class TableBase implements AutoCloseable {
         if ((int) crc.getValue() != bodyCrc) {
           throw new CorruptLogException(KIND, file, dataStart, "table base body checksum mismatch");
         }
-        return new TableBase(file, Cut.of(cut), rows, pushTime, regions, hashes, positions, slots,
+        return new TableBase(file, Cut.of(cut), rows, pushTime, fields, regions, hashes, positions, slots,
             new MappedFile(file, made));
       } catch (IOException | RuntimeException e) {
         new MappedFile(file, made).close(); // a refused Base is unmapped at once: its file may be deleted next
@@ -199,6 +222,22 @@ final class TableBase implements AutoCloseable {
     try {
       long at = find(key, key.length);
       return at < 0 ? null : entry.read(row(at, reader), reader);
+    } finally {
+      mapped.release();
+    }
+  }
+
+  /** The first row in index order as {@code entry} reads it (see {@link #read}), or null when the Base has none. */
+  <T> T firstEntry(Bytes.Reader reader, EntryReader<T> entry) {
+    mapped.retain();
+    try {
+      for (long s = 0; s <= slotMask; s++) {
+        long pos = positions.getLong((int) (s * 8));
+        if (pos != 0) {
+          return entry.read(row(pos, reader), reader);
+        }
+      }
+      return null;
     } finally {
       mapped.release();
     }
@@ -293,15 +332,28 @@ final class TableBase implements AutoCloseable {
         counts[1]++;
         continue;
       }
-      int n = ENTRY_FIXED + keyLen + r.getInt(at + 16 + keyLen);
+      int rowLen = r.getInt(at + 16 + keyLen);
+      int n = ENTRY_FIXED + keyLen + rowLen;
       entry.clear();
       entry.ensure(n);
       r.get(at, entry.buf, 0, n);
       entry.len = n;
-      w.append(entry.buf, 0, n);
+      if (fields != w.fields) { // a Base stored before the table's fields grew: its rows take the new ones as absent
+        widen(entry, keyLen, rowLen, w.fields);
+      }
+      w.append(entry.buf, 0, entry.len);
       copied++;
     }
     return copied;
+  }
+
+  /** Rewrites the entry in {@code entry} (its row of {@link #fields}) with a row of {@code to} fields. */
+  private void widen(Bytes entry, int keyLen, int rowLen, int to) {
+    int rowAt = ENTRY_FIXED + keyLen;
+    byte[] row = Arrays.copyOfRange(entry.buf, rowAt, rowAt + rowLen);
+    entry.len = rowAt;
+    RowCodec.widen(row, 0, rowLen, fields, to, entry);
+    ByteBuffer.wrap(entry.buf, rowAt - 4, 4).putInt(entry.len - rowAt);
   }
 
   long sizeBytes() {
@@ -347,6 +399,9 @@ final class TableBase implements AutoCloseable {
     private final FileChannel ch;
     private Cut cut;
     private final long pushTime;
+    /** The field count of the rows appended (every field of the table). */
+    final int fields;
+    private final int version;
     private final ByteBuffer out = ByteBuffer.allocateDirect(FLUSH + 64);
     private final CRC32C crc = new CRC32C();
     private long written; // file position of out's start
@@ -357,7 +412,10 @@ final class TableBase implements AutoCloseable {
     private boolean finished;
     private final SyncBehind sync;
 
-    Writer(Path target, Cut cut, long pushTime) throws IOException {
+    /** A writer of rows with every field of {@code layout} (version 2 once its fields grew, else 1). */
+    Writer(Path target, Cut cut, long pushTime, TableLayout layout) throws IOException {
+      this.fields = layout.size();
+      this.version = layout.grown() ? VERSION_COUNTED : VERSION;
       this.target = target;
       this.tmp = target.resolveSibling(target.getFileName() + ".tmp");
       this.cut = cut;
@@ -506,11 +564,17 @@ final class TableBase implements AutoCloseable {
         mapped.close();
       }
       ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.BIG_ENDIAN);
-      h.put(MAGIC).putInt(VERSION).putInt(cut.partitions()).putLong(rows).putLong(slots).putLong(indexPos)
+      h.put(MAGIC).putInt(version).putInt(cut.partitions()).putLong(rows).putLong(slots).putLong(indexPos)
           .putLong(pushTime).putInt((int) crc.getValue());
+      if (version == VERSION_COUNTED) {
+        h.putInt(56, fields);
+      }
       CRC32C hc = new CRC32C();
       hc.update(h.array(), 0, 52);
-      h.putInt((int) hc.getValue());
+      if (version == VERSION_COUNTED) {
+        hc.update(h.array(), 56, 4);
+      }
+      h.putInt(52, (int) hc.getValue());
       h.clear();
       ch.write(h, 0);
       ch.force(true);

@@ -147,6 +147,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         }
         switch (op) {
           case Writes.PUT:
+          case Writes.PUT_COUNTED:
             s.put(ts, offset, (Object[]) decoded);
             break;
           case Writes.PATCH: {
@@ -168,7 +169,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     private RowState fromBase(int p, String key) {
       if (base != null) {
         RowState s = base.read(key.getBytes(StandardCharsets.UTF_8), readers[p],
-            (written, row) -> RowState.fromBase(layout, RowCodec.decode(layout, row), written));
+            (written, row) -> RowState.fromBase(layout, RowCodec.decode(layout, base.fields, row), written));
         if (s != null) {
           return s;
         }
@@ -249,9 +250,9 @@ public final class TableRuntime implements Table, AutoCloseable {
   private int inFlight;
   private final Object gate = new Object();
 
-  private TableRuntime(TableSpec spec, LogStream writes, Path dir, Runnable persist, int threads) {
+  private TableRuntime(TableSpec spec, int firstFields, LogStream writes, Path dir, Runnable persist, int threads) {
     this.spec = spec;
-    this.layout = new TableLayout(spec);
+    this.layout = new TableLayout(spec, firstFields);
     this.writes = writes;
     this.dir = dir;
     this.persist = persist;
@@ -271,6 +272,16 @@ public final class TableRuntime implements Table, AutoCloseable {
    */
   public static TableRuntime open(TableSpec spec, Log log, Path dir, Runnable persist, VersionCatalog.ViewEntry recorded,
       int threads) throws IOException {
+    return open(spec, spec.fields().size(), log, dir, persist, recorded, threads);
+  }
+
+  /**
+   * As {@link #open(TableSpec, Log, Path, Runnable, VersionCatalog.ViewEntry, int)} for a table whose
+   * rows stored before its fields grew have its first {@code firstFields} (as recorded in the data
+   * directory's {@code schemas.json}).
+   */
+  public static TableRuntime open(TableSpec spec, int firstFields, Log log, Path dir, Runnable persist,
+      VersionCatalog.ViewEntry recorded, int threads) throws IOException {
     LogStream writes = log.getOrCreateStream(spec.writesStream(),
         StreamConfig.of(spec.partitions()).withDurability(spec.durability()));
     if (writes.partitions() != spec.partitions()) {
@@ -278,9 +289,87 @@ public final class TableRuntime implements Table, AutoCloseable {
           + " partitions but the spec says " + spec.partitions() + "; partitions cannot change");
     }
     Files.createDirectories(dir);
-    TableRuntime t = new TableRuntime(spec, writes, dir, persist, threads);
+    TableRuntime t = new TableRuntime(spec, firstFields, writes, dir, persist, threads);
+    try {
+      t.requireWritesLayout();
+    } catch (IllegalArgumentException e) {
+      t.parsers.shutdownNow();
+      throw e;
+    }
     t.restore(recorded);
     return t;
+  }
+
+  /**
+   * Refuses to open when the first or the last write stored in a partition of the real-time log
+   * does not decode to exactly its bytes with the fields it would be read with. The recorded fields
+   * ({@code schemas.json}) then do not describe the stored rows (the file was deleted and recorded
+   * afresh from a grown spec, or edited), and every read would return garbage. Two writes per
+   * partition: cheap, and the first one checks the table's first fields.
+   */
+  private void requireWritesLayout() {
+    Bytes.Reader r = new Bytes.Reader();
+    for (int p = 0; p < writes.partitions(); p++) {
+      long start = writes.startOffset(p);
+      long end = writes.endOffset(p);
+      for (long at : end - 1 > start ? new long[] {start, end - 1} : end > start ? new long[] {start} : new long[0]) {
+        try (LogReader reader = writes.reader(p, at)) {
+          RecordCursor c = reader.poll();
+          if (!c.next()) {
+            continue;
+          }
+          r.reset(c.buffer(), c.valueOffset(), c.valueOffset() + c.valueLength());
+          String problem = writeProblem(r);
+          if (problem != null) {
+            throw layoutRefused("the write stored at partition " + p + ", offset " + c.offset(), problem);
+          }
+        }
+      }
+    }
+  }
+
+  /** Why the write {@code r} spans does not decode to exactly its bytes with this table's fields; null if it does. */
+  private String writeProblem(Bytes.Reader r) {
+    try {
+      byte op = (byte) r.u8();
+      switch (op) {
+        case Writes.PUT, Writes.PUT_COUNTED -> Writes.decodePut(layout, op, r);
+        case Writes.PATCH -> Writes.decodePatch(layout, r);
+        case Writes.DELETE -> { }
+        default -> {
+          return "unknown write kind " + op;
+        }
+      }
+      return r.pos == r.end ? null : (r.end - r.pos) + " bytes are left over after its last field";
+    } catch (RuntimeException e) { // a truncated value, a field index or count beyond the table's
+      return e.getMessage();
+    }
+  }
+
+  /** As {@link #requireWritesLayout}, for the first row of the Base that a start-up opened. */
+  private void requireBaseLayout(TableBase base) {
+    String problem = base.firstEntry(new Bytes.Reader(), (written, r) -> {
+      try {
+        RowCodec.decode(layout, base.fields, r);
+        return r.pos == r.end ? null : (r.end - r.pos) + " bytes are left over after its last field";
+      } catch (RuntimeException e) {
+        return String.valueOf(e.getMessage());
+      }
+    });
+    if (problem != null) {
+      base.close();
+      parsers.shutdownNow();
+      throw layoutRefused("the first row of " + base.file, problem);
+    }
+  }
+
+  private IllegalArgumentException layoutRefused(String what, String problem) {
+    return new IllegalArgumentException(String.format("table '%s': %s does not have the layout of the fields it would "
+        + "be read with, %s%s (as recorded in the data directory's schemas.json, or taken from the spec where the file "
+        + "does not name the table yet): %s. Those fields do not describe the rows stored (was the file deleted or "
+        + "edited?): restore it from a backup, or open with the spec the rows were written with.", spec.name(), what,
+        List.of(layout.names), layout.grown() ? ", of which rows stored before the table grew have the first "
+            + layout.firstFields : "", problem));
   }
 
   /**
@@ -346,6 +435,9 @@ public final class TableRuntime implements Table, AutoCloseable {
     removeOrphans();
     if (current.baseFile != null) {
       current.base = openBaseOrNoteDamage(current);
+      if (current.base != null) {
+        requireBaseLayout(current.base); // before a follower or a checkpoint reads a row with these fields
+      }
     }
     if (damaged == null) {
       current.delta = new Delta(current.base, current.cut);
@@ -383,7 +475,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     Path file = dir.resolve(v.baseFile);
     String why;
     try {
-      return TableBase.open(file);
+      return TableBase.open(file, layout);
     } catch (dev.braid.log.CorruptLogException e) {
       why = e.getMessage();
     } catch (java.nio.file.NoSuchFileException e) {
@@ -523,16 +615,18 @@ public final class TableRuntime implements Table, AutoCloseable {
    * File v<id>.ckpt (the current version's Delta), written as v<id>.ckpt.tmp, fsynced, renamed
    * over the last one, directory fsynced (as the views' DeltaCheckpoint):
    *
-   *   "BRAIDTDC" | int format 1 | long version id | int partitions
+   *   "BRAIDTDC" | int format 2 | long version id | int partitions | int fields
    *   per partition: long position | varint rows | rows x (key string, RowState.write)
    *   int CRC32C of every byte before it
    *
    * A restart loads it when it belongs to the current version, its CRC holds and its positions lie
    * in [cut, log end]; otherwise it is refused (logged with the reason) and the Delta is rebuilt by
    * replaying from the cut, as without a checkpoint. The follower then replays from its positions.
+   * {@code fields} is how many of the table's fields each row has; a checkpoint written before the
+   * table's fields grew (format 1 has its first fields) is refused and the writes replayed instead.
    */
   static final byte[] CKPT_MAGIC = {'B', 'R', 'A', 'I', 'D', 'T', 'D', 'C'};
-  static final int CKPT_FORMAT = 1;
+  static final int CKPT_FORMAT = 2;
   private volatile Cut checkpointed; // position of the last checkpoint written or restored, with its version
   private volatile long checkpointedVersion;
   private volatile String restoredFrom; // what start-up restored, for status and tests
@@ -568,6 +662,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       out.putInt(CKPT_FORMAT);
       out.putLong(v.id);
       out.putInt(d.rows.length);
+      out.putInt(layout.size());
       for (int p = 0; p < d.rows.length; p++) {
         d.locks[p].readLock().lock();
         try {
@@ -671,8 +766,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     Bytes.Reader r = new Bytes.Reader().reset(b, CKPT_MAGIC.length, all.length - 4);
     int format = (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
-    if (format != CKPT_FORMAT) {
-      return "format " + format + ", not " + CKPT_FORMAT;
+    if (format != 1 && format != CKPT_FORMAT) {
+      return "format " + format + ", not 1 or " + CKPT_FORMAT;
     }
     long id = r.i64();
     if (id != v.id) {
@@ -681,6 +776,13 @@ public final class TableRuntime implements Table, AutoCloseable {
     int parts = (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
     if (parts != v.delta.rows.length) {
       return parts + " partitions, the table has " + v.delta.rows.length;
+    }
+    int fields = format == 1 ? layout.firstFields : (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
+    if (fields != layout.size()) {
+      // A PUT replaces the whole row, the fields added since included: a row restored with fewer
+      // fields cannot tell which later write a new field must lose to. The replay decodes each PUT
+      // with every field and stamps them all.
+      return "its rows have " + fields + " fields and the table has " + layout.size() + " now";
     }
     Cut end = writes.end();
     Delta d = v.delta;
@@ -803,7 +905,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       String key = new String(kb, StandardCharsets.UTF_8);
       r.reset(b, c.valueOffset(), c.valueOffset() + c.valueLength());
       byte op = (byte) r.u8();
-      Object decoded = op == Writes.PUT ? RowCodec.decode(layout, r) : op == Writes.PATCH
+      Object decoded = op == Writes.PUT || op == Writes.PUT_COUNTED ? Writes.decodePut(layout, op, r) : op == Writes.PATCH
           ? Writes.decodePatch(layout, r) : null;
       for (Delta d : deltas) {
         d.apply(reader.partition(), key, c.eventTime(), c.offset(), op, decoded);
@@ -859,8 +961,9 @@ public final class TableRuntime implements Table, AutoCloseable {
         values = s.materialize();
         lastWrite = s.lastWrite;
       } else if (d.base != null) {
+        int fields = d.base.fields;
         BaseRow row = d.base.read(kb, new Bytes.Reader(),
-            (written, r) -> new BaseRow(RowCodec.decode(layout, r), written));
+            (written, r) -> new BaseRow(RowCodec.decode(layout, fields, r), written));
         if (row != null) {
           values = row.values();
           lastWrite = row.written();
@@ -1106,7 +1209,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     long[] counts = new long[3]; // rows, expired, bad
     List<PushReport.BadRow> bad = new ArrayList<>();
     report(v, "loading", loader, counts, bad, 0, t0, null);
-    try (TableBase.Writer w = new TableBase.Writer(dir.resolve(v.baseFile), cut, pushTime)) {
+    try (TableBase.Writer w = new TableBase.Writer(dir.resolve(v.baseFile), cut, pushTime, layout)) {
       loader.load(in, (chunk, firstLine) -> {
         failIfClosed("push " + v.pushId);
         w.append(chunk.entries.buf, 0, chunk.entries.len);
@@ -1134,7 +1237,7 @@ public final class TableRuntime implements Table, AutoCloseable {
             + "(HTTP: allowEmpty=true)");
       }
       long distinct = w.finish();
-      v.base = TableBase.open(dir.resolve(v.baseFile));
+      v.base = TableBase.open(dir.resolve(v.baseFile), layout);
       report(v, "replaying", loader, counts, bad, distinct, t0, null);
     } catch (IOException | RuntimeException e) {
       return fail(v, loader, counts, bad, t0, e instanceof IOException ? "cannot read or write: " + e.getMessage()
@@ -1386,7 +1489,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     PushLoader none = new PushLoader(layout, PushFormat.jsonLines(), parsers, 1, now, ttlCutoff);
     Path tmpTarget = dir.resolve(v.baseFile);
     Version built;
-    try (TableBase.Writer w = new TableBase.Writer(tmpTarget, Cut.zero(parts), now)) {
+    try (TableBase.Writer w = new TableBase.Writer(tmpTarget, Cut.zero(parts), now, layout)) {
       Bytes entry = new Bytes(256);
       Bytes row = new Bytes(256);
       for (int p = 0; p < parts; p++) {
@@ -1424,7 +1527,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         versions.add(built);
       }
       persist.run();
-      built.base = TableBase.open(tmpTarget);
+      built.base = TableBase.open(tmpTarget, layout);
       report(built, "replaying", none, counts, List.of(), built.base.rows, t0, null);
     } catch (IOException | RuntimeException e) {
       synchronized (this) {
@@ -1496,6 +1599,9 @@ public final class TableRuntime implements Table, AutoCloseable {
     for (int p = 0; p < parts; p++) {
       batches[p] = new RecordBatchBuilder(1 << 20, 16 << 20);
     }
+    Bytes putHeader = new Bytes(8);
+    Writes.putHeader(layout, putHeader);
+    int header = putHeader.len; // what each row's write holds before the row
     Bytes value = new Bytes(1024);
     String failure = null;
     long[] notAppliedFrom = {0}; // the first line of the chunk that stopped the push, 0 if none did
@@ -1519,13 +1625,14 @@ public final class TableRuntime implements Table, AutoCloseable {
           int keyLen = ByteBuffer.wrap(e, at + 4, 4).getInt();
           long written = ByteBuffer.wrap(e, at + 8 + keyLen, 8).getLong();
           int rowLen = ByteBuffer.wrap(e, at + 16 + keyLen, 4).getInt();
-          if (keyLen + 1 + rowLen > writes.config().maxRecordBytes()) {
-            tooLarge[0] = tooLargeForAWrite(new String(e, at + 8, keyLen, StandardCharsets.UTF_8), keyLen, 1 + rowLen);
+          if (keyLen + header + rowLen > writes.config().maxRecordBytes()) {
+            tooLarge[0] = tooLargeForAWrite(new String(e, at + 8, keyLen, StandardCharsets.UTF_8), keyLen,
+                header + rowLen);
             return false;
           }
           int p = Partitioner.partition(e, at + 8, keyLen, parts);
           value.clear();
-          value.put(Writes.PUT);
+          Writes.putHeader(layout, value);
           value.put(e, at + 20 + keyLen, rowLen);
           batches[p].add(e, at + 8, keyLen, value.buf, 0, value.len, written, now);
           if (batches[p].sizeInBytes() > (1 << 20)) {
@@ -1635,7 +1742,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     try {
       if (v.base == null && v.baseFile != null) {
         try {
-          v.base = TableBase.open(dir.resolve(v.baseFile));
+          v.base = TableBase.open(dir.resolve(v.baseFile), layout);
         } catch (dev.braid.log.CorruptLogException e) {
           throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' cannot be "
               + "activated: " + e.getMessage() + "; push the whole table again instead", e);

@@ -12,7 +12,8 @@ import java.util.Map;
  * (UTF-8), its event time the write's logical timestamp.
  *
  * <pre>
- *   PUT     byte 1 | row (see RowCodec)
+ *   PUT     byte 1 | row (see RowCodec) with the table's first fields
+ *   PUT     byte 4 | varint fields | row with that many fields (written once the table's fields grew)
  *   PATCH   byte 2 | varint op count | op x count
  *           op: byte kind (Patch.Kind ordinal) | varint field |
  *               SET     byte present | value
@@ -27,6 +28,8 @@ final class Writes {
   static final byte PUT = 1;
   static final byte PATCH = 2;
   static final byte DELETE = 3;
+  /** A PUT that carries its field count: what a table whose fields grew writes. */
+  static final byte PUT_COUNTED = 4;
 
   /** A checked patch operation: the field's index and canonical values. */
   record Op(Patch.Kind kind, int field, Object value) {}
@@ -105,8 +108,31 @@ final class Writes {
   }
 
   static void encodePut(TableLayout layout, Object[] row, Bytes out) {
-    out.put(PUT);
+    putHeader(layout, out);
     RowCodec.encode(layout, row, out);
+  }
+
+  /**
+   * The start of a PUT whose row has every field of {@code layout}: {@link #PUT} while the table has
+   * its first fields (byte for byte what builds from before growth wrote), else {@link #PUT_COUNTED}.
+   */
+  static void putHeader(TableLayout layout, Bytes out) {
+    if (layout.grown()) {
+      out.put(PUT_COUNTED);
+      out.putVarint(layout.size());
+    } else {
+      out.put(PUT);
+    }
+  }
+
+  /**
+   * Decodes the row of a PUT whose op byte {@code op} was read ({@link #PUT} or {@link #PUT_COUNTED}).
+   *
+   * @throws IllegalArgumentException when it counts more fields than the table has
+   */
+  static Object[] decodePut(TableLayout layout, byte op, Bytes.Reader r) {
+    int fields = op == PUT_COUNTED ? layout.requireFields(r.varint(), "a write") : layout.firstFields;
+    return RowCodec.decode(layout, fields, r);
   }
 
   static void encodeDelete(Bytes out) {
@@ -151,6 +177,10 @@ final class Writes {
     for (int i = 0; i < n; i++) {
       Patch.Kind kind = kinds[r.u8()];
       int f = r.varint();
+      if (f >= layout.size()) {
+        throw new IllegalArgumentException("a patch of field " + f + ", but table '" + layout.spec.name() + "' has "
+            + layout.size() + " fields");
+      }
       TableFieldType t = layout.types[f];
       switch (kind) {
         case SET:

@@ -217,8 +217,9 @@ public final class Engine implements Braid {
       if (log.hasStream(t.writesStream())) {
         log.changeDurability(t.writesStream(), t.durability()); // as for streams: the spec may change it
       }
-      tables.put(t.name(), dev.braid.table.TableRuntime.open(t, log, dataDir.resolve("tables").resolve(t.name()),
-          this::persistCatalog, recordedTables.get(t.name()), options.batchThreads()));
+      tables.put(t.name(), dev.braid.table.TableRuntime.open(t, stored.tableFirstFields().get(t.name()), log,
+          dataDir.resolve("tables").resolve(t.name()), this::persistCatalog, recordedTables.get(t.name()),
+          options.batchThreads()));
     }
     if (tables.values().stream().anyMatch(dev.braid.table.TableRuntime::cutLoweredOnOpen)) {
       persistCatalog(); // a cut lowered to a writes log that lost its tail (TableRuntime.withinLog)

@@ -32,11 +32,12 @@ import java.util.TreeMap;
  * misread every event already stored: reads would fail or return garbage. {@link Engine#open}
  * refuses such a spec, naming each difference, as the log refuses another partition count.
  *
- * <p>One change is safe for a stream: new fields after its recorded ones. Each stored event says
- * how many fields it has (events stored before the first such change have the stream's first
- * fields, {@code first_fields}; later ones carry their count), so a field added later reads as null
- * in the events stored before it. The recorded fields then grow, and the first count stays. A
- * table's rows have no such count: its fields cannot change.
+ * <p>One change is safe: new fields after the recorded ones. Each stored event says how many fields
+ * it has (events stored before the first such change have the stream's first fields,
+ * {@code first_fields}; later ones carry their count), so a field added later reads as null in the
+ * events stored before it. The recorded fields then grow, and the first count stays. A table's rows
+ * say it the same way: a Base, a checkpoint and a real-time PUT written once the table grew carry
+ * their field count, older ones have its first fields, and a field added later is absent from them.
  *
  * <pre>{@code
  * {"format": 2,
@@ -45,8 +46,8 @@ import java.util.TreeMap;
  *  "tables": {"users": {"key": "id", "fields": [{"name": "id", "type": "string"}, ...]}}}
  * }</pre>
  *
- * ({@code first_fields} is written once a stream's fields grew, and the file is then of format
- * {@value #GROWN_FORMAT}, which builds from before streams could grow refuse; a file without it is
+ * ({@code first_fields} is written once a stream's or table's fields grew, and the file is then of
+ * format {@value #GROWN_FORMAT}, which builds from before fields could grow refuse; a file without it is
  * of format 1, every field a first field.) A stream or table the file does not name yet (new, or
  * stored by a build that kept no such file) is recorded as the spec has it. Entries are never removed: a stream left out of the spec
  * keeps its events in the log, and a spec that adds it back must agree with them. The file is
@@ -157,16 +158,24 @@ final class RecordedSchemas {
     private final boolean changed;
     private final List<String> grown;
     private final Map<String, Integer> firstFields;
+    private final Map<String, Integer> tableFirstFields;
 
-    private Checked(RecordedSchemas recorded, boolean changed, List<String> grown, Map<String, Integer> firstFields) {
+    private Checked(RecordedSchemas recorded, boolean changed, List<String> grown, Map<String, Integer> firstFields,
+        Map<String, Integer> tableFirstFields) {
       this.recorded = recorded;
       this.changed = changed;
       this.grown = grown;
       this.firstFields = firstFields;
+      this.tableFirstFields = tableFirstFields;
     }
 
     Map<String, Integer> firstFields() {
       return firstFields;
+    }
+
+    /** Per table of the spec, how many fields it had when its first rows were stored. */
+    Map<String, Integer> tableFirstFields() {
+      return tableFirstFields;
     }
 
     /** The file these schemas are (or will be) recorded in. */
@@ -175,7 +184,7 @@ final class RecordedSchemas {
     }
 
     /**
-     * Records the streams and tables not recorded yet and the fields streams took. Called once the
+     * Records the streams and tables not recorded yet and the fields they took. Called once the
      * open has succeeded and before any event is written: an open that fails after the check (another
      * partition count, a damaged file) must not leave fields recorded that no event was written with,
      * or the previous spec could no longer open.
@@ -190,7 +199,7 @@ final class RecordedSchemas {
 
   /**
    * Checks {@code spec}'s streams and tables against {@code dataDir}'s recorded schemas: the same
-   * fields, or for a stream, fields added after all of its recorded ones. Throws
+   * fields, or fields added after all of the recorded ones. Throws
    * {@link IllegalArgumentException} naming every other difference. Records nothing: see
    * {@link Checked#record}.
    */
@@ -199,36 +208,29 @@ final class RecordedSchemas {
     List<String> problems = new ArrayList<>();
     List<String> grown = new ArrayList<>();
     boolean added = false;
-    boolean streamGotFields = false;
+    boolean gotFields = false;
     for (StreamSpec s : spec.streams().values()) {
-      Schema was = r.streams.get(s.name());
-      Schema now = Schema.of(s);
-      List<String[]> newFields = was == null ? null : was.addedAtEnd(now);
-      if (newFields != null) {
-        r.streams.put(s.name(), new Schema(was.key(), now.fields(), was.firstFields()));
-        int n = was.fields().size();
-        grown.add(String.format("stream '%s': new fields %s recorded after its %s; the events stored before them "
-            + "read them as null", s.name(), describe(newFields), n == 1 ? "stored field" : n + " stored ones"));
-        added = true;
-        continue;
-      }
       int before = problems.size();
-      added |= r.check("stream", s.name(), r.streams, now, problems);
-      streamGotFields |= problems.subList(before, problems.size()).stream().anyMatch(p -> p.endsWith(" is new"));
+      added |= r.check("stream", s.name(), r.streams, Schema.of(s), problems, grown);
+      gotFields |= problems.subList(before, problems.size()).stream().anyMatch(p -> p.endsWith(" is new"));
     }
     for (TableSpec t : spec.tables().values()) {
-      added |= r.check("table", t.name(), r.tables, Schema.of(t), problems);
+      int before = problems.size();
+      added |= r.check("table", t.name(), r.tables, Schema.of(t), problems, grown);
+      gotFields |= problems.subList(before, problems.size()).stream().anyMatch(p -> p.endsWith(" is new"));
     }
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException(String.join("\n", problems) + "\nEvents and rows already stored keep the "
-          + "fields they were written with (recorded in " + r.file + ")" + (streamGotFields ? ". A stream can take "
-          + "new fields after all of its recorded ones (in the events stored before, they read as null): list "
-          + "them last, after its recorded fields in their order. For any other change" : ": to change them")
-          + ", add a stream or table under a new name, or start on a new data directory.");
+          + "fields they were written with (recorded in " + r.file + ")" + (gotFields ? ". A stream or table can "
+          + "take new fields after all of its recorded ones (in the events and rows stored before, they read as "
+          + "null): list them last, after its recorded fields in their order. For any other change"
+          : ": to change them") + ", add a stream or table under a new name, or start on a new data directory.");
     }
     Map<String, Integer> first = new TreeMap<>();
     spec.streams().keySet().forEach(name -> first.put(name, r.streams.get(name).firstFields()));
-    return new Checked(r, added, grown, first);
+    Map<String, Integer> tableFirst = new TreeMap<>();
+    spec.tables().keySet().forEach(name -> tableFirst.put(name, r.tables.get(name).firstFields()));
+    return new Checked(r, added, grown, first, tableFirst);
   }
 
   /**
@@ -272,11 +274,24 @@ final class RecordedSchemas {
     return String.join(", ", out);
   }
 
-  /** Adds a problem for each difference, or records {@code now} if nothing is recorded; true if it recorded. */
-  private boolean check(String kind, String name, Map<String, Schema> recorded, Schema now, List<String> problems) {
+  /**
+   * Adds a problem for each difference, or records {@code now} if nothing is recorded or it only
+   * adds fields after the recorded ones (saying so in {@code grown}); true if it recorded.
+   */
+  private boolean check(String kind, String name, Map<String, Schema> recorded, Schema now, List<String> problems,
+      List<String> grown) {
     Schema was = recorded.get(name);
     if (was == null) {
       recorded.put(name, now);
+      return true;
+    }
+    List<String[]> newFields = was.addedAtEnd(now);
+    if (newFields != null) {
+      recorded.put(name, new Schema(was.key(), now.fields(), was.firstFields()));
+      int n = was.fields().size();
+      grown.add(String.format("%s '%s': new fields %s recorded after its %s; the %s stored before them read them "
+          + "as null", kind, name, describe(newFields), n == 1 ? "stored field" : n + " stored ones",
+          kind.equals("stream") ? "events" : "rows"));
       return true;
     }
     for (String d : was.differences(now)) {
@@ -331,7 +346,8 @@ final class RecordedSchemas {
 
   private void store() {
     ObjectNode root = JSON.createObjectNode();
-    boolean grown = streams.values().stream().anyMatch(x -> x.firstFields() != x.fields().size());
+    boolean grown = java.util.stream.Stream.concat(streams.values().stream(), tables.values().stream())
+        .anyMatch(x -> x.firstFields() != x.fields().size());
     root.put("format", grown ? GROWN_FORMAT : 1);
     write(root.putObject("streams"), streams);
     write(root.putObject("tables"), tables);

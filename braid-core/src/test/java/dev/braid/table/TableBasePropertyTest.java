@@ -24,6 +24,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class TableBasePropertyTest {
 
+  /** A table of three fields; {@code grown}: its first rows had two. */
+  static TableLayout layout(boolean grown) {
+    return new TableLayout(dev.braid.spec.TableSpec.builder("t").key("id").field("id", "string").field("a", "long")
+        .field("b", "long").build(), grown ? 2 : 3);
+  }
+
   static Stream<Long> seeds() {
     return IntStream.range(0, (int) Soak.seeds(300)).mapToObj(i -> 7_000L + i);
   }
@@ -37,7 +43,8 @@ class TableBasePropertyTest {
     Map<String, Integer> model = new LinkedHashMap<>();
     Bytes buf = new Bytes(1 << 16);
     Path file = dir.resolve("base");
-    try (TableBase.Writer w = new TableBase.Writer(file, Cut.zero(2), 1L)) {
+    TableLayout layout = layout(seed % 2 == 0); // half the Bases of a table whose fields grew: format 2
+    try (TableBase.Writer w = new TableBase.Writer(file, Cut.zero(2), 1L, layout)) {
       for (int i = 0; i < entries; i++) {
         String key = "k" + rnd.nextInt(pool) + (rnd.nextInt(10) == 0 ? "-long-enough-to-differ-after-sixteen-bytes" : "");
         model.remove(key); // keeps the model's order of last writes, which the test does not rely on
@@ -50,8 +57,9 @@ class TableBasePropertyTest {
       }
       assertThat(w.finish()).as("seed %d: distinct keys", seed).isEqualTo(model.size());
     }
-    TableBase base = TableBase.open(file);
+    TableBase base = TableBase.open(file, layout);
     assertThat(base.rows).as("seed %d", seed).isEqualTo(model.size());
+    assertThat(base.fields).as("seed %d: the rows' field count", seed).isEqualTo(layout.size());
     Bytes.Reader reader = new Bytes.Reader();
     for (Map.Entry<String, Integer> e : model.entrySet()) {
       byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);

@@ -42,7 +42,7 @@ class TableBaseRetireUnmapTest {
   /** A Base of {@code keys} entries {@code k<i>}, each row holding the int {@code i}. */
   private static Path writeBase(Path file, int keys) throws IOException {
     Bytes e = new Bytes(256);
-    try (TableBase.Writer w = new TableBase.Writer(file, Cut.zero(2), 1L)) {
+    try (TableBase.Writer w = new TableBase.Writer(file, Cut.zero(2), 1L, TableBasePropertyTest.layout(false))) {
       for (int i = 0; i < keys; i++) {
         e.clear();
         TableBasePropertyTest.entry(e, "k" + i, i);
@@ -58,7 +58,7 @@ class TableBaseRetireUnmapTest {
     assumeTrue(Files.exists(Path.of("/proc/self/maps")), "needs /proc/self/maps");
     Path file = writeBase(dir.resolve("v1.base"), 500);
     assertThat(mapsLines(file.toString())).as("the writer left its index mappings behind").isEmpty();
-    TableBase base = TableBase.open(file);
+    TableBase base = TableBase.open(file, TableBasePropertyTest.layout(false));
     assertThat(mapsLines(file.toString())).as("the data region and the index (the kernel may list them as one)")
         .isNotEmpty();
     byte[] k = "k42".getBytes(StandardCharsets.UTF_8);
@@ -80,7 +80,7 @@ class TableBaseRetireUnmapTest {
     assertThat(mapsLines(file.toString())).as("unmapped once the read ended").isEmpty();
     assertThatThrownBy(() -> base.read(k, reader, (written, row) -> row.pos))
         .isInstanceOf(MappedFile.ClosedException.class).hasMessageContaining(file.toString());
-    try (TableBase.Writer w = new TableBase.Writer(dir.resolve("v2.base"), Cut.zero(2), 1L)) {
+    try (TableBase.Writer w = new TableBase.Writer(dir.resolve("v2.base"), Cut.zero(2), 1L, TableBasePropertyTest.layout(false))) {
       assertThatThrownBy(() -> base.copyRows(0, 2, new HashMap<String, Object>(), Long.MIN_VALUE, w, new Bytes(64),
           new long[3])).isInstanceOf(MappedFile.ClosedException.class);
     }
@@ -94,7 +94,7 @@ class TableBaseRetireUnmapTest {
         .field("id", "string").field("tier", "string").build()).build();
     try (Braid braid = Braid.open(dir.resolve("data"), spec)) {
       TableRuntime t = (TableRuntime) braid.table("users");
-      TableBase base = TableBase.open(file);
+      TableBase base = TableBase.open(file, TableBasePropertyTest.layout(false));
       TableRuntime.Delta d = t.new Delta(base, Cut.zero(2));
       base.close(); // its version retired while a follower still held this Delta
 
@@ -114,7 +114,7 @@ class TableBaseRetireUnmapTest {
     b[TableBase.HEADER + 16 + 40] ^= 0x10; // a byte of an entry: the body CRC fails
     Files.write(file, b);
 
-    assertThatThrownBy(() -> TableBase.open(file)).hasMessageContaining("checksum");
+    assertThatThrownBy(() -> TableBase.open(file, TableBasePropertyTest.layout(false))).hasMessageContaining("checksum");
 
     assertThat(mapsLines(file.toString())).as("a refused Base stays mapped").isEmpty();
   }

@@ -27,38 +27,53 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Seeded random histories of real-time PUT/PATCH/DELETE writes (timestamps out of order, with
- * ties), pushes of snapshots of the model taken at earlier cuts, and restarts; every read equals
- * the model: the pushed snapshot with the writes in {@code [cut, asOf.position)} applied in
- * (timestamp, offset) order.
+ * ties), pushes of snapshots of the model taken at earlier cuts, repushes, and restarts; every read
+ * equals the model: the pushed snapshot with the writes in {@code [cut, asOf.position)} applied in
+ * (timestamp, offset) order. In the histories that grow, the table starts with its first three
+ * fields and restarts add the others one at a time, so Bases, checkpoints and writes stored with
+ * fewer fields are read, replayed, restored and repushed with more: the fields they lack are
+ * absent, as in the model, where no write before a field existed could give it a value.
  */
 class TableHistoryPropertyTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  static LongStream seeds() {
-    return LongStream.range(1, 1 + Soak.seeds(8));
+  /** The table's fields: 12, so that a table grown from its first 3 has rows of one and of two bitmap bytes. */
+  static final List<String> FIELDS = List.of("id", "name", "score", "tags", "items", "attrs", "p0", "p1", "p2", "p3",
+      "p4", "p5");
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> histories() {
+    return LongStream.range(1, 1 + Soak.seeds(8)).boxed().flatMap(seed -> java.util.stream.Stream.of(
+        org.junit.jupiter.params.provider.Arguments.of(seed, false),
+        org.junit.jupiter.params.provider.Arguments.of(seed, true)));
   }
 
   /** One write as the model knows it. */
   record W(String key, int partition, long offset, long ts, byte op, Object payload) {}
 
-  static PipelineSpec spec() {
-    return PipelineSpec.builder().table(TableSpec.builder("profiles").partitions(2).key("id").field("id", "string")
-        .field("name", "string").field("score", "long").field("tags", "set<string>").field("items", "list<long>")
-        .field("attrs", "map<string,double>").build()).build();
+  /** The table with the first {@code fields} of {@link #FIELDS}. */
+  static PipelineSpec spec(int fields) {
+    List<String> types = List.of("string", "string", "long", "set<string>", "list<long>", "map<string,double>", "long",
+        "long", "long", "long", "long", "long");
+    TableSpec.Builder t = TableSpec.builder("profiles").partitions(2).key("id");
+    for (int f = 0; f < fields; f++) {
+      t.field(FIELDS.get(f), types.get(f));
+    }
+    return PipelineSpec.builder().table(t.build()).build();
   }
 
-  @ParameterizedTest(name = "seed {0}")
-  @MethodSource("seeds")
-  void shouldEqualTheModelAfterEverySwapWriteAndRestart(long seed, @TempDir Path dir) throws Exception {
+  @ParameterizedTest(name = "seed {0}, fields grow: {1}")
+  @MethodSource("histories")
+  void shouldEqualTheModelAfterEverySwapWriteAndRestart(long seed, boolean grow, @TempDir Path dir) throws Exception {
     Random rnd = new Random(seed);
+    int fields = grow ? 3 : FIELDS.size();
     List<W> log = new ArrayList<>();
     Map<Long, Map<String, Map<String, Object>>> snapshots = new HashMap<>(); // version -> pushed rows
     List<String> keys = new ArrayList<>();
     for (int i = 0; i < 12; i++) {
       keys.add("k" + i);
     }
-    Braid braid = Braid.open(dir, spec());
+    Braid braid = Braid.open(dir, spec(fields));
     try {
       for (int step = 0; step < 160; step++) {
         Table t = braid.table("profiles");
@@ -69,11 +84,11 @@ class TableHistoryPropertyTest {
           WriteResult w;
           int kind = rnd.nextInt(10);
           if (kind < 4) {
-            Map<String, Object> row = randomRow(rnd, key);
+            Map<String, Object> row = randomRow(rnd, key, fields);
             w = t.put(key, row, ts);
             log.add(new W(key, w.partition(), w.offset(), ts, Writes.PUT, row));
           } else if (kind < 8) {
-            Patch p = randomPatch(rnd);
+            Patch p = randomPatch(rnd, fields);
             w = t.patch(key, p, ts);
             log.add(new W(key, w.partition(), w.offset(), ts, Writes.PATCH, p));
           } else {
@@ -91,13 +106,23 @@ class TableHistoryPropertyTest {
           Map<String, Map<String, Object>> snap = model(Map.of(), log, Cut.zero(c.length), cut);
           StringBuilder body = new StringBuilder();
           for (Map<String, Object> row : snap.values()) {
-            body.append(JSON.writeValueAsString(row)).append('\n');
+            body.append(JSON.writeValueAsString(only(row, fields))).append('\n');
           }
           PushReport r = t.push(new ByteArrayInputStream(body.toString().getBytes(StandardCharsets.UTF_8)),
               PushOptions.defaults("snap.jsonl").sincePosition(cut).allowEmpty(true)); // a snapshot may be empty
           assertThat(r.state()).as("seed %d step %d: %s", seed, step, r).isEqualTo("done");
           snapshots.put(r.version(), snap);
-          checkAll(braid, keys, log, snapshots, seed, step);
+          checkAll(braid, keys, log, snapshots, seed, step, fields);
+        } else if (what < 87) {
+          // a repush: the current version's own rows (its Base, perhaps stored with fewer fields, and
+          // its Delta) as of its position, which becomes the new version's cut
+          TableRow any = t.get(keys.get(0));
+          Map<String, Map<String, Object>> before = snapshots.getOrDefault(any.asOf().version(), Map.of());
+          PushReport r = t.repush(true);
+          assertThat(r.state()).as("seed %d step %d: %s", seed, step, r).isEqualTo("done");
+          Cut was = t.versions().stream().filter(v -> v.id() == any.asOf().version()).findFirst().orElseThrow().cut();
+          snapshots.put(r.version(), model(before, log, was, r.cut()));
+          checkAll(braid, keys, log, snapshots, seed, step, fields);
         } else if (what < 90) {
           Path ckptDir = dir.resolve("tables/profiles");
           byte[] older = null;
@@ -116,7 +141,7 @@ class TableHistoryPropertyTest {
             for (int i = 0; i < 3; i++) {
               String key = keys.get(rnd.nextInt(keys.size()));
               long ts = 1000 + rnd.nextInt(60);
-              Patch p = randomPatch(rnd);
+              Patch p = randomPatch(rnd, fields);
               WriteResult w = t.patch(key, p, ts);
               log.add(new W(key, w.partition(), w.offset(), ts, Writes.PATCH, p));
             }
@@ -125,9 +150,12 @@ class TableHistoryPropertyTest {
           if (older != null && java.nio.file.Files.exists(ckptDir.resolve(olderName))) {
             java.nio.file.Files.write(ckptDir.resolve(olderName), older);
           }
-          braid = Braid.open(dir, spec());
+          if (grow && fields < FIELDS.size() && rnd.nextBoolean()) {
+            fields = Math.min(FIELDS.size(), fields + 1 + rnd.nextInt(4)); // the restart adds fields at the end
+          }
+          braid = Braid.open(dir, spec(fields));
         } else {
-          checkAll(braid, keys, log, snapshots, seed, step);
+          checkAll(braid, keys, log, snapshots, seed, step, fields);
         }
       }
       Table t = braid.table("profiles");
@@ -137,14 +165,14 @@ class TableHistoryPropertyTest {
           assertThat(t.awaitApplied(new WriteResult(p, end.offset(p) - 1, 0), 10_000)).isTrue();
         }
       }
-      checkAll(braid, keys, log, snapshots, seed, -1);
+      checkAll(braid, keys, log, snapshots, seed, -1, fields);
     } finally {
       braid.close();
     }
   }
 
   private static void checkAll(Braid braid, List<String> keys, List<W> log,
-      Map<Long, Map<String, Map<String, Object>>> snapshots, long seed, int step) {
+      Map<Long, Map<String, Map<String, Object>>> snapshots, long seed, int step, int fields) {
     for (String k : keys) {
       TableRow r = braid.table("profiles").get(k);
       Map<String, Map<String, Object>> snap = snapshots.getOrDefault(r.asOf().version(), Map.of());
@@ -152,7 +180,8 @@ class TableHistoryPropertyTest {
       Map<String, Object> expected = want.get(k);
       assertThat(r.found()).as("seed %d step %d key %s asOf %s", seed, step, k, r.asOf()).isEqualTo(expected != null);
       if (expected != null) {
-        assertThat(r.values()).as("seed %d step %d key %s asOf %s", seed, step, k, r.asOf()).isEqualTo(expected);
+        assertThat(r.values()).as("seed %d step %d key %s asOf %s, %d fields", seed, step, k, r.asOf(), fields)
+            .isEqualTo(only(expected, fields));
       }
     }
   }
@@ -197,7 +226,7 @@ class TableHistoryPropertyTest {
     switch (op.kind()) {
       case SET:
         if (op.value() == null) {
-          if (f.equals("name") || f.equals("score")) {
+          if (scalar(f)) {
             row.remove(f);
           } else {
             row.put(f, empty(f));
@@ -238,7 +267,7 @@ class TableHistoryPropertyTest {
   @SuppressWarnings("unchecked")
   private static Object canonical(String f, Object v) {
     switch (f) {
-      case "score":
+      case "score", "p0", "p1", "p2", "p3", "p4", "p5":
         return ((Number) v).longValue();
       case "tags":
         return new LinkedHashSet<>((java.util.Collection<Object>) v);
@@ -259,12 +288,24 @@ class TableHistoryPropertyTest {
     }
   }
 
+  /** Whether {@code f} is a scalar field other than the key (absent when not set; a collection is empty). */
+  private static boolean scalar(String f) {
+    return f.equals("name") || f.equals("score") || f.startsWith("p");
+  }
+
+  /** {@code row}'s values of the first {@code fields} of {@link #FIELDS}. */
+  private static Map<String, Object> only(Map<String, Object> row, int fields) {
+    Map<String, Object> out = new LinkedHashMap<>(row);
+    out.keySet().retainAll(FIELDS.subList(0, fields));
+    return out;
+  }
+
   private static Map<String, Object> normalize(Map<String, Object> row) {
     Map<String, Object> out = new LinkedHashMap<>();
-    for (String f : List.of("id", "name", "score", "tags", "items", "attrs")) {
+    for (String f : FIELDS) {
       Object v = row.get(f);
       if (v == null) {
-        if (!f.equals("name") && !f.equals("score") && !f.equals("id")) {
+        if (!scalar(f) && !f.equals("id")) {
           out.put(f, empty(f));
         }
       } else {
@@ -274,7 +315,8 @@ class TableHistoryPropertyTest {
     return out;
   }
 
-  private static Map<String, Object> randomRow(Random rnd, String key) {
+  /** A random row of the table's first {@code fields}. */
+  private static Map<String, Object> randomRow(Random rnd, String key, int fields) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("id", key);
     if (rnd.nextBoolean()) {
@@ -292,15 +334,28 @@ class TableHistoryPropertyTest {
     if (rnd.nextBoolean()) {
       row.put("attrs", Map.of("a" + rnd.nextInt(3), rnd.nextInt(10) / 2.0));
     }
-    return row;
+    for (int i = 0; i < 6; i++) {
+      if (rnd.nextInt(4) == 0) {
+        row.put("p" + i, (long) rnd.nextInt(10));
+      }
+    }
+    return only(row, fields);
   }
 
-  private static Patch randomPatch(Random rnd) {
+  /** A random patch of the table's first {@code fields}. */
+  private static Patch randomPatch(Random rnd, int fields) {
     Patch.Builder b = Patch.builder();
     int n = 1 + rnd.nextInt(3);
     Set<String> used = new java.util.HashSet<>();
     for (int i = 0; i < n; i++) {
-      switch (rnd.nextInt(8)) {
+      int kind = rnd.nextInt(9);
+      String padding = "p" + rnd.nextInt(6);
+      String field = kind == 0 ? "name" : kind == 1 ? "score" : kind < 4 ? "tags" : kind < 6 ? "items" : kind < 8
+          ? "attrs" : padding;
+      if (FIELDS.indexOf(field) >= fields) {
+        continue; // a field the table does not have yet
+      }
+      switch (kind) {
         case 0:
           if (used.add("name")) {
             b.set("name", rnd.nextInt(4) == 0 ? null : "p" + rnd.nextInt(5));
@@ -331,9 +386,14 @@ class TableHistoryPropertyTest {
           b.put("attrs", Map.of("a" + rnd.nextInt(3), (double) rnd.nextInt(9)));
           used.add("attrs");
           break;
-        default:
+        case 7:
           b.remove("attrs", "a" + rnd.nextInt(3));
           used.add("attrs");
+          break;
+        default:
+          if (used.add(padding)) {
+            b.set(padding, rnd.nextInt(4) == 0 ? null : (Object) (long) rnd.nextInt(10));
+          }
       }
     }
     if (used.isEmpty()) {

@@ -76,12 +76,12 @@ class RecordedSchemasTest {
         "stream 'sales': field 'note' (string) is new");
     assertThatThrownBy(() -> Braid.open(dir, spec(b -> b.key("store").field("store", FieldType.STRING)
         .field("note", FieldType.STRING).field("qty", FieldType.LONG).field("ts", FieldType.TIMESTAMP), "string")).close())
-        .hasMessageContaining("A stream can take new fields after all of its recorded ones (in the events stored "
-            + "before, they read as null): list them last");
-    assertRefused(PipelineSpec.builder() // a table's rows carry no field count: its fields cannot grow
+        .hasMessageContaining("A stream or table can take new fields after all of its recorded ones (in the events "
+            + "and rows stored before, they read as null): list them last");
+    assertRefused(PipelineSpec.builder() // a table's new field before a recorded one
         .stream(AS_STORED.apply(StreamSpec.builder("sales").partitions(2).time("ts")).build())
-        .table(TableSpec.builder("users").partitions(2).key("id").field("id", "string").field("tier", "string")
-            .field("since", "timestamp").build())
+        .table(TableSpec.builder("users").partitions(2).key("id").field("id", "string").field("since", "timestamp")
+            .field("tier", "string").build())
         .build(), "table 'users': field 'since' (timestamp) is new");
     assertRefused(spec(b -> b.key("store").field("store", FieldType.STRING).field("qty", FieldType.LONG)
         .field("ts", FieldType.TIMESTAMP), "long"), "table 'users': field 'tier' was string and the spec says long");
