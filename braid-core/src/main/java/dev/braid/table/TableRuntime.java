@@ -169,7 +169,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     private RowState fromBase(int p, String key) {
       if (base != null) {
         RowState s = base.read(key.getBytes(StandardCharsets.UTF_8), readers[p],
-            (written, row) -> RowState.fromBase(layout, RowCodec.decode(layout, base.fields, row), written));
+            (written, row) -> RowState.fromBase(layout, baseRow(base, row), written));
         if (s != null) {
           return s;
         }
@@ -300,69 +300,115 @@ public final class TableRuntime implements Table, AutoCloseable {
     return t;
   }
 
+  /** The writes of each partition that an open decodes before anything else reads the table. */
+  private static final int CHECKED_WRITES = 1_000;
+
   /**
-   * Refuses to open when the first or the last write stored in a partition of the real-time log
-   * does not decode to exactly its bytes with the fields it would be read with. The recorded fields
-   * ({@code schemas.json}) then do not describe the stored rows (the file was deleted and recorded
-   * afresh from a grown spec, or edited), and every read would return garbage. Two writes per
-   * partition: cheap, and the first one checks the table's first fields.
+   * Refuses to open when one of the first {@value #CHECKED_WRITES} writes or the last write stored
+   * in a partition of the real-time log does not decode to exactly its bytes with the fields it
+   * would be read with. The recorded fields ({@code schemas.json}) then do not describe the stored
+   * rows (the file was deleted and recorded afresh from a grown spec, or edited), and reads would
+   * fail or return garbage. The first writes check the table's first fields (past the deletes and
+   * patches a log may begin with, which any field count decodes), the last one today's. Every
+   * later write is decoded as exactly by the follower ({@link #decodeWrite}).
    */
   private void requireWritesLayout() {
     Bytes.Reader r = new Bytes.Reader();
     for (int p = 0; p < writes.partitions(); p++) {
       long start = writes.startOffset(p);
       long end = writes.endOffset(p);
-      for (long at : end - 1 > start ? new long[] {start, end - 1} : end > start ? new long[] {start} : new long[0]) {
-        try (LogReader reader = writes.reader(p, at)) {
+      if (end <= start) {
+        continue;
+      }
+      try (LogReader reader = writes.reader(p, start)) {
+        int checked = 0;
+        while (checked < CHECKED_WRITES && reader.position() < end) {
           RecordCursor c = reader.poll();
-          if (!c.next()) {
-            continue;
+          while (checked < CHECKED_WRITES && c.next()) {
+            r.reset(c.buffer(), c.valueOffset(), c.valueOffset() + c.valueLength());
+            decodeWrite(r, p, c.offset());
+            checked++;
           }
+        }
+      }
+      try (LogReader reader = writes.reader(p, end - 1)) {
+        RecordCursor c = reader.poll();
+        if (c.next()) {
           r.reset(c.buffer(), c.valueOffset(), c.valueOffset() + c.valueLength());
-          String problem = writeProblem(r);
-          if (problem != null) {
-            throw layoutRefused("the write stored at partition " + p + ", offset " + c.offset(), problem);
-          }
+          decodeWrite(r, p, c.offset());
         }
       }
     }
   }
 
-  /** Why the write {@code r} spans does not decode to exactly its bytes with this table's fields; null if it does. */
-  private String writeProblem(Bytes.Reader r) {
+  /**
+   * Decodes the write that {@code r} spans (stored at {@code partition}, {@code offset}): its kind
+   * byte and its row (PUT) or operations (PATCH), null for a DELETE.
+   *
+   * @throws IllegalArgumentException naming the write and the fields it was read with when it does
+   *     not decode to exactly its bytes with them (see {@link #layoutRefused})
+   */
+  private Object[] decodeWrite(Bytes.Reader r, int partition, long offset) {
+    String problem;
     try {
       byte op = (byte) r.u8();
-      switch (op) {
+      Object decoded = switch (op) {
         case Writes.PUT, Writes.PUT_COUNTED -> Writes.decodePut(layout, op, r);
         case Writes.PATCH -> Writes.decodePatch(layout, r);
-        case Writes.DELETE -> { }
-        default -> {
-          return "unknown write kind " + op;
-        }
+        case Writes.DELETE -> null;
+        default -> throw new IllegalArgumentException("unknown write kind " + op);
+      };
+      if (r.pos == r.end) {
+        return new Object[] {op, decoded};
       }
-      return r.pos == r.end ? null : (r.end - r.pos) + " bytes are left over after its last field";
+      problem = leftOver(r);
     } catch (RuntimeException e) { // a truncated value, a field index or count beyond the table's
+      problem = String.valueOf(e.getMessage());
+    }
+    throw layoutRefused("the write stored at partition " + partition + ", offset " + offset, problem);
+  }
+
+  private static String leftOver(Bytes.Reader r) {
+    return (r.end - r.pos) + " bytes are left over after its last field";
+  }
+
+  /**
+   * The values of a Base row that {@code r} spans (see {@link TableBase#read}), which must decode to
+   * exactly its bytes with the table's fields.
+   *
+   * @throws IllegalArgumentException naming the Base and the fields it was read with otherwise
+   */
+  private Object[] baseRow(TableBase base, Bytes.Reader r) {
+    String problem;
+    try {
+      Object[] values = RowCodec.decode(layout, base.fields, r);
+      if (r.pos == r.end) {
+        return values;
+      }
+      problem = leftOver(r);
+    } catch (RuntimeException e) {
+      problem = String.valueOf(e.getMessage());
+    }
+    throw layoutRefused("a row of " + base.file, problem);
+  }
+
+  /**
+   * Why the first row of {@code base} (a start-up's current version, or a backup being activated)
+   * cannot be read with the table's fields; null when it can.
+   */
+  private String baseLayoutProblem(TableBase base) {
+    try {
+      base.firstEntry(new Bytes.Reader(), (written, r) -> baseRow(base, r));
+      return null;
+    } catch (IllegalArgumentException e) {
       return e.getMessage();
     }
   }
 
-  /** As {@link #requireWritesLayout}, for the first row of the Base that a start-up opened. */
-  private void requireBaseLayout(TableBase base) {
-    String problem = base.firstEntry(new Bytes.Reader(), (written, r) -> {
-      try {
-        RowCodec.decode(layout, base.fields, r);
-        return r.pos == r.end ? null : (r.end - r.pos) + " bytes are left over after its last field";
-      } catch (RuntimeException e) {
-        return String.valueOf(e.getMessage());
-      }
-    });
-    if (problem != null) {
-      base.close();
-      parsers.shutdownNow();
-      throw layoutRefused("the first row of " + base.file, problem);
-    }
-  }
-
+  /**
+   * The refusal of a stored write or row that does not decode with the table's fields: they do not
+   * describe the rows stored (schemas.json deleted and recorded afresh, or edited).
+   */
   private IllegalArgumentException layoutRefused(String what, String problem) {
     return new IllegalArgumentException(String.format("table '%s': %s does not have the layout of the fields it would "
         + "be read with, %s%s (as recorded in the data directory's schemas.json, or taken from the spec where the file "
@@ -435,8 +481,11 @@ public final class TableRuntime implements Table, AutoCloseable {
     removeOrphans();
     if (current.baseFile != null) {
       current.base = openBaseOrNoteDamage(current);
-      if (current.base != null) {
-        requireBaseLayout(current.base); // before a follower or a checkpoint reads a row with these fields
+      String problem = current.base == null ? null : baseLayoutProblem(current.base);
+      if (problem != null) { // before a follower or a checkpoint reads a row with these fields
+        current.base.close();
+        parsers.shutdownNow();
+        throw new IllegalArgumentException(problem);
       }
     }
     if (damaged == null) {
@@ -904,11 +953,10 @@ public final class TableRuntime implements Table, AutoCloseable {
       b.get(c.keyOffset(), kb);
       String key = new String(kb, StandardCharsets.UTF_8);
       r.reset(b, c.valueOffset(), c.valueOffset() + c.valueLength());
-      byte op = (byte) r.u8();
-      Object decoded = op == Writes.PUT || op == Writes.PUT_COUNTED ? Writes.decodePut(layout, op, r) : op == Writes.PATCH
-          ? Writes.decodePatch(layout, r) : null;
+      Object[] decoded = decodeWrite(r, reader.partition(), c.offset());
+      byte op = (byte) decoded[0];
       for (Delta d : deltas) {
-        d.apply(reader.partition(), key, c.eventTime(), c.offset(), op, decoded);
+        d.apply(reader.partition(), key, c.eventTime(), c.offset(), op, decoded[1]);
       }
     }
     return any;
@@ -961,9 +1009,8 @@ public final class TableRuntime implements Table, AutoCloseable {
         values = s.materialize();
         lastWrite = s.lastWrite;
       } else if (d.base != null) {
-        int fields = d.base.fields;
-        BaseRow row = d.base.read(kb, new Bytes.Reader(),
-            (written, r) -> new BaseRow(RowCodec.decode(layout, fields, r), written));
+        TableBase base = d.base;
+        BaseRow row = base.read(kb, new Bytes.Reader(), (written, r) -> new BaseRow(baseRow(base, r), written));
         if (row != null) {
           values = row.values();
           lastWrite = row.written();
@@ -1746,6 +1793,13 @@ public final class TableRuntime implements Table, AutoCloseable {
         } catch (dev.braid.log.CorruptLogException e) {
           throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' cannot be "
               + "activated: " + e.getMessage() + "; push the whole table again instead", e);
+        }
+        String problem = baseLayoutProblem(v.base);
+        if (problem != null) {
+          v.base.close();
+          v.base = null;
+          throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' cannot be "
+              + "activated: " + problem);
         }
       }
       replayAndSwap(v);

@@ -116,9 +116,13 @@ final class RecordedSchemas {
           out.add("field '" + name + "' was " + type + " and the spec says " + t);
         }
       });
+      List<String> order = new ArrayList<>(now.keySet());
+      String lastRecorded = order.stream().filter(was::containsKey).reduce((a, b) -> b).orElse(null);
       now.forEach((name, type) -> {
         if (!was.containsKey(name)) {
-          out.add("field '" + name + "' (" + type + ") is new");
+          // a new field before a recorded one: say so, since the order check below sees only the fields both have
+          out.add("field '" + name + "' (" + type + ") is new" + (lastRecorded != null && order.indexOf(name)
+              < order.indexOf(lastRecorded) ? ", and comes before recorded field '" + lastRecorded + "'" : ""));
         }
       });
       // the fields both have, in the order of each: a reordering is named beside the other differences
@@ -212,12 +216,12 @@ final class RecordedSchemas {
     for (StreamSpec s : spec.streams().values()) {
       int before = problems.size();
       added |= r.check("stream", s.name(), r.streams, Schema.of(s), problems, grown);
-      gotFields |= problems.subList(before, problems.size()).stream().anyMatch(p -> p.endsWith(" is new"));
+      gotFields |= problems.subList(before, problems.size()).stream().anyMatch(p -> p.contains(" is new"));
     }
     for (TableSpec t : spec.tables().values()) {
       int before = problems.size();
       added |= r.check("table", t.name(), r.tables, Schema.of(t), problems, grown);
-      gotFields |= problems.subList(before, problems.size()).stream().anyMatch(p -> p.endsWith(" is new"));
+      gotFields |= problems.subList(before, problems.size()).stream().anyMatch(p -> p.contains(" is new"));
     }
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException(String.join("\n", problems) + "\nEvents and rows already stored keep the "
@@ -290,8 +294,9 @@ final class RecordedSchemas {
       recorded.put(name, new Schema(was.key(), now.fields(), was.firstFields()));
       int n = was.fields().size();
       grown.add(String.format("%s '%s': new fields %s recorded after its %s; the %s stored before them read them "
-          + "as null", kind, name, describe(newFields), n == 1 ? "stored field" : n + " stored ones",
-          kind.equals("stream") ? "events" : "rows"));
+          + "as %s", kind, name, describe(newFields), n == 1 ? "stored field" : n + " stored ones",
+          kind.equals("stream") ? "events" : "rows", kind.equals("stream") ? "null" : "absent (a list, set or map as "
+          + "empty)"));
       return true;
     }
     for (String d : was.differences(now)) {

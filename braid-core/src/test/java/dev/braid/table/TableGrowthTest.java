@@ -146,12 +146,16 @@ class TableGrowthTest {
       Table t = braid.table("users");
       assertThat(t.push(lines("{\"id\":\"u\",\"tier\":\"silver\",\"score\":3}"), PushOptions.defaults("u.jsonl"))
           .state()).isEqualTo("done");
-      await(t, t.put("d", row("id", "d", "tier", "bronze"), null));
+      // d's partition begins and ends with a delete, which any field count decodes
+      t.delete("d", 1L);
+      t.put("d", row("id", "d", "tier", "bronze"), 2L);
+      await(t, t.delete("d", 0L)); // older than the put: the row stays
     }
     Files.delete(dir.resolve("schemas.json"));
     assertThatThrownBy(() -> Braid.open(dir, spec(true)).close()).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("table 'users': the write stored at partition")
-        .hasMessageContaining("does not have the layout of the fields it would be read with, [id, tier, score, f1");
+        .hasMessageContaining(", offset 1 does not have the layout of the fields it would be read with, [id, tier, "
+            + "score, f1");
     assertThat(dir.resolve("schemas.json")).as("a refused open records nothing").doesNotExist();
 
     try (Braid braid = Braid.open(dir, spec(false))) {
@@ -168,10 +172,64 @@ class TableGrowthTest {
     }
     Files.delete(other.resolve("schemas.json"));
     assertThatThrownBy(() -> Braid.open(other, spec(true)).close()).isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("table 'users': the first row of " + other.resolve("tables/users"))
+        .hasMessageContaining("table 'users': a row of " + other.resolve("tables/users"))
         .hasMessageContaining("does not have the layout of the fields it would be read with");
     try (Braid braid = Braid.open(other, spec(false))) {
       assertThat(braid.table("users").get("u").values()).isEqualTo(row("id", "u", "tier", "silver", "score", 3L));
+    }
+  }
+
+  /**
+   * Writes past those an open checks are decoded as exactly by the follower, and a backup's Base is
+   * checked when it is activated: either refuses with the same words instead of misreading rows.
+   */
+  @Test
+  void shouldRefuseRowsThatDoNotFitTheRecordedFieldsWhereverTheyAreRead() throws Exception {
+    PipelineSpec one = PipelineSpec.builder().table(TableSpec.builder("users").partitions(1).key("id")
+        .field("id", "string").field("tier", "string").field("score", "long").build()).build();
+    try (Braid braid = Braid.open(dir, one)) { // no push: every row comes from the log
+      Table t = braid.table("users");
+      for (int i = 0; i < 1_000; i++) { // the writes an open checks, all deletes
+        t.delete("gone", (long) i);
+      }
+      await(t, t.put("d", row("id", "d", "tier", "bronze"), 5_000L));
+    }
+    PipelineSpec grown = PipelineSpec.builder().table(TableSpec.builder("users").partitions(1).key("id")
+        .field("id", "string").field("tier", "string").field("score", "long").field("f1", "long").field("f2", "long")
+        .field("f3", "long").field("f4", "long").field("f5", "long").field("f6", "long").build()).build();
+    try (Braid braid = Braid.open(dir, grown)) { // grown for real: the last write has 9 fields, and says so
+      Table t = braid.table("users");
+      await(t, t.put("e", row("id", "e", "f6", 6L), 5_001L));
+      assertThat(t.get("d").values()).isEqualTo(row("id", "d", "tier", "bronze"));
+    }
+    Files.delete(dir.resolve("schemas.json")); // recorded afresh from the grown spec: first fields 9, not 3
+    Files.list(dir.resolve("tables/users")).filter(f -> f.toString().endsWith(".ckpt")).forEach(f -> f.toFile()
+        .delete());
+    assertThatThrownBy(() -> Braid.open(dir, grown).close()).as("the follower replays the put at offset 1000")
+        .hasMessageContaining("table 'users': the write stored at partition 0, offset 1000 does not have the layout "
+            + "of the fields it would be read with");
+
+    // only the pushes: the open succeeds (the current Base says its count), activating the backup does not
+    Path other = dir.resolve("other");
+    long backup;
+    try (Braid braid = Braid.open(other, one)) {
+      Table t = braid.table("users");
+      assertThat(t.push(lines("{\"id\":\"u\",\"tier\":\"silver\",\"score\":3}"), PushOptions.defaults("u.jsonl"))
+          .state()).isEqualTo("done");
+      backup = t.get("u").asOf().version();
+    }
+    try (Braid braid = Braid.open(other, grown)) {
+      assertThat(braid.table("users").push(lines("{\"id\":\"n\",\"tier\":\"new\",\"f6\":6}"),
+          PushOptions.defaults("n.jsonl")).state()).isEqualTo("done");
+    }
+    Files.delete(other.resolve("schemas.json"));
+    try (Braid braid = Braid.open(other, grown)) {
+      Table t = braid.table("users");
+      assertThat(t.get("n").values()).isEqualTo(row("id", "n", "tier", "new", "f6", 6L));
+      assertThatThrownBy(() -> t.activate(backup)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("version " + backup + " of table 'users' cannot be activated: table 'users': a row of ")
+          .hasMessageContaining("does not have the layout of the fields it would be read with");
+      assertThat(t.get("n").found()).as("the current version still serves").isTrue();
     }
   }
 }

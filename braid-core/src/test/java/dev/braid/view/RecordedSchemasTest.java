@@ -73,7 +73,7 @@ class RecordedSchemasTest {
         .field("ts", FieldType.TIMESTAMP), "string"), "stream 'sales': field 'qty' was long and the spec says double");
     assertRefused(spec(b -> b.key("store").field("store", FieldType.STRING).field("note", FieldType.STRING)
         .field("qty", FieldType.LONG).field("ts", FieldType.TIMESTAMP), "string"),
-        "stream 'sales': field 'note' (string) is new");
+        "stream 'sales': field 'note' (string) is new, and comes before recorded field 'ts'");
     assertThatThrownBy(() -> Braid.open(dir, spec(b -> b.key("store").field("store", FieldType.STRING)
         .field("note", FieldType.STRING).field("qty", FieldType.LONG).field("ts", FieldType.TIMESTAMP), "string")).close())
         .hasMessageContaining("A stream or table can take new fields after all of its recorded ones (in the events "
@@ -82,7 +82,7 @@ class RecordedSchemasTest {
         .stream(AS_STORED.apply(StreamSpec.builder("sales").partitions(2).time("ts")).build())
         .table(TableSpec.builder("users").partitions(2).key("id").field("id", "string").field("since", "timestamp")
             .field("tier", "string").build())
-        .build(), "table 'users': field 'since' (timestamp) is new");
+        .build(), "table 'users': field 'since' (timestamp) is new, and comes before recorded field 'tier'");
     assertRefused(spec(b -> b.key("store").field("store", FieldType.STRING).field("qty", FieldType.LONG)
         .field("ts", FieldType.TIMESTAMP), "long"), "table 'users': field 'tier' was string and the spec says long");
     assertRefused(spec(b -> b.key("store").field("qty", FieldType.LONG).field("store", FieldType.STRING)
