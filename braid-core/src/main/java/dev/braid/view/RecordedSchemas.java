@@ -120,9 +120,11 @@ final class RecordedSchemas {
       String lastRecorded = order.stream().filter(was::containsKey).reduce((a, b) -> b).orElse(null);
       now.forEach((name, type) -> {
         if (!was.containsKey(name)) {
-          // a new field before a recorded one: say so, since the order check below sees only the fields both have
-          out.add("field '" + name + "' (" + type + ") is new" + (lastRecorded != null && order.indexOf(name)
-              < order.indexOf(lastRecorded) ? ", and comes before recorded field '" + lastRecorded + "'" : ""));
+          // where it is decides: after every recorded field it alone would be taken; before one, it is
+          // what is wrong (the order check below sees only the fields both have)
+          out.add("field '" + name + "' (" + type + ") is new" + (lastRecorded == null ? "" : order.indexOf(name)
+              < order.indexOf(lastRecorded) ? ", and comes before recorded field '" + lastRecorded + "'"
+              : " (after the recorded fields, as a new field must be: not what is refused)"));
         }
       });
       // the fields both have, in the order of each: a reordering is named beside the other differences

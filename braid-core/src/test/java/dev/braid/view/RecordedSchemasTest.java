@@ -90,7 +90,8 @@ class RecordedSchemasTest {
         "stream 'sales': its fields were in the order [store, qty, ts] and the spec has [qty, store, ts]");
     assertRefused(spec(b -> b.key("store").field("qty", FieldType.LONG).field("store", FieldType.STRING)
         .field("ts", FieldType.TIMESTAMP).field("note", FieldType.STRING), "string"),
-        "stream 'sales': field 'note' (string) is new",
+        "stream 'sales': field 'note' (string) is new (after the recorded fields, as a new field must be: not what is "
+            + "refused)",
         "stream 'sales': its fields were in the order [store, qty, ts] and the spec has [qty, store, ts, note]");
     assertRefused(spec(b -> b.key("qty").field("store", FieldType.STRING).field("qty", FieldType.LONG)
         .field("ts", FieldType.TIMESTAMP), "string"), "stream 'sales': its key field was 'store' and the spec says 'qty'");
