@@ -24,9 +24,10 @@ final class TableLayout {
   /** The index of the field giving a pushed row its last-write time, or -1. */
   final int timeIndex;
   /**
-   * The fields rows stored before the table's fields grew have: what a table Base of format 1, a
-   * checkpoint of format 1 and a {@link Writes#PUT} write are read with. Equal to {@link #size()}
-   * for a table that never grew, whose files are then written as before growth existed.
+   * The fields rows stored before the table's fields grew have: what a table Base of format 1 and a
+   * {@link Writes#PUT} write are read with (a Delta checkpoint of format 1 has them too, and is
+   * refused once the table has more). Equal to {@link #size()} for a table that never grew, whose
+   * files are then written as before growth existed.
    */
   final int firstFields;
   private final Map<String, Integer> index = new HashMap<>();
