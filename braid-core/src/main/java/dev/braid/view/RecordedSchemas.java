@@ -229,7 +229,8 @@ final class RecordedSchemas {
       throw new IllegalArgumentException(String.join("\n", problems) + "\nEvents and rows already stored keep the "
           + "fields they were written with (recorded in " + r.file + ")" + (gotFields ? ". A stream or table can "
           + "take new fields after all of its recorded ones (in the events and rows stored before, they read as "
-          + "null): list them last, after its recorded fields in their order. For any other change"
+          + "null, a table's lists, sets and maps as empty): list them last, after its recorded fields in their "
+          + "order. For any other change"
           : ": to change them") + ", add a stream or table under a new name, or start on a new data directory.");
     }
     Map<String, Integer> first = new TreeMap<>();

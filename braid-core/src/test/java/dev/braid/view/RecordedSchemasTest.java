@@ -77,7 +77,7 @@ class RecordedSchemasTest {
     assertThatThrownBy(() -> Braid.open(dir, spec(b -> b.key("store").field("store", FieldType.STRING)
         .field("note", FieldType.STRING).field("qty", FieldType.LONG).field("ts", FieldType.TIMESTAMP), "string")).close())
         .hasMessageContaining("A stream or table can take new fields after all of its recorded ones (in the events "
-            + "and rows stored before, they read as null): list them last");
+            + "and rows stored before, they read as null, a table's lists, sets and maps as empty): list them last");
     assertRefused(PipelineSpec.builder() // a table's new field before a recorded one
         .stream(AS_STORED.apply(StreamSpec.builder("sales").partitions(2).time("ts")).build())
         .table(TableSpec.builder("users").partitions(2).key("id").field("id", "string").field("since", "timestamp")

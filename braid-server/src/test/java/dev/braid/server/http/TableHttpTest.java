@@ -239,4 +239,51 @@ class TableHttpTest {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     assertThat(json(r).path("rows").asLong()).isEqualTo(1);
   }
+
+  /**
+   * A restart whose spec adds fields after the table's recorded ones: rows pushed and written
+   * before answer over HTTP without them (a scalar missing, a collection empty), the new fields can
+   * be written and pushed, and a spec that inserts a field before recorded ones does not start.
+   */
+  @Test
+  void shouldServeRowsStoredBeforeTheTableGrewAndTakeTheNewFields() throws Exception {
+    HttpResponse<String> r = send("POST", "/v1/tables/users/pushes?source=one.jsonl", "application/x-ndjson",
+        "{\"id\": \"p1\", \"tier\": \"gold\", \"tags\": [\"a\"]}\n");
+    assertThat(json(r).path("state").asText()).as(r.body()).isEqualTo("done");
+    readAfter("w1", json(send("PUT", "/v1/tables/users/rows/w1", "application/json", "{\"score\": 5}")));
+    server.close();
+    String grown = SPEC.replace("limits: 'map<string,double>'}",
+        "limits: 'map<string,double>', region: string, seen: 'list<long>'}");
+    server = BraidServer.start(PipelineSpec.parse(grown, "test.yaml"), dir,
+        BraidServer.Config.defaults().withPort(0).withMaxBodyBytes(4096)).awaitReady(30, TimeUnit.SECONDS);
+
+    JsonNode p1 = json(send("GET", "/v1/tables/users/rows/p1", null, null)).path("values");
+    assertThat(p1.path("tier").asText()).isEqualTo("gold");
+    assertThat(p1.has("region")).as("a scalar added after the row was pushed is absent: %s", p1).isFalse();
+    assertThat(p1.path("seen").isArray() && p1.path("seen").isEmpty()).as("a list added later is empty: %s", p1)
+        .isTrue();
+    JsonNode w = json(send("PATCH", "/v1/tables/users/rows/w1", "application/json",
+        "{\"set\": {\"region\": \"eu\"}, \"add\": {\"seen\": [3, 4]}}"));
+    JsonNode w1 = readAfter("w1", w).path("values");
+    assertThat(w1.path("score").asLong()).as("written before the growth: %s", w1).isEqualTo(5);
+    assertThat(w1.path("region").asText()).isEqualTo("eu");
+    assertThat(w1.path("seen").toString()).isEqualTo("[3,4]");
+    r = send("POST", "/v1/tables/users/pushes?source=two.csv", "text/csv", "id,tier,region\np2,silver,us\n");
+    assertThat(json(r).path("state").asText()).as(r.body()).isEqualTo("done");
+    assertThat(json(send("GET", "/v1/tables/users/rows/p2", null, null)).path("values").path("region").asText())
+        .isEqualTo("us");
+    server.close();
+
+    String inserted = grown.replace("fields: {id: string,", "fields: {id: string, zone: string,");
+    try (BraidServer refused = BraidServer.start(PipelineSpec.parse(inserted, "test.yaml"), dir,
+        BraidServer.Config.defaults().withPort(0))) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> refused.awaitReady(30, TimeUnit.SECONDS))
+          .hasStackTraceContaining("table 'users': field 'zone' (string) is new, and comes before recorded field "
+              + "'seen'");
+    }
+    server = BraidServer.start(PipelineSpec.parse(grown, "test.yaml"), dir,
+        BraidServer.Config.defaults().withPort(0).withMaxBodyBytes(4096)).awaitReady(30, TimeUnit.SECONDS);
+    assertThat(json(send("GET", "/v1/tables/users/rows/p2", null, null)).path("values").path("region").asText())
+        .as("after a restart").isEqualTo("us");
+  }
 }
