@@ -163,6 +163,13 @@ final class Bytes {
       throw new IllegalArgumentException("malformed varint");
     }
 
+    int i32() {
+      check(4);
+      int v = b.getInt(pos);
+      pos += 4;
+      return v;
+    }
+
     long i64() {
       check(8);
       long v = b.getLong(pos);

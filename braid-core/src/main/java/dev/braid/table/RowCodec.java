@@ -39,17 +39,18 @@ final class RowCodec {
   }
 
   /**
-   * Widens a row encoded with {@code from} fields to {@code to} (at least as many): the later
-   * fields absent. The bitmap takes its extra bytes (zero), the values are unchanged.
+   * Widens, in place, the row encoded with {@code from} fields that ends {@code b} at {@code at}
+   * ({@code len} bytes) to {@code to} fields (at least as many), the later ones absent: the bitmap
+   * takes its extra bytes (zero), the values move up unchanged. Returns the row's new length.
    */
-  static void widen(byte[] row, int off, int len, int from, int to, Bytes out) {
+  static int widen(Bytes b, int at, int len, int from, int to) {
     int was = bitmapBytes(from);
-    int now = bitmapBytes(to);
-    out.ensure(len + now - was);
-    System.arraycopy(row, off, out.buf, out.len, was);
-    java.util.Arrays.fill(out.buf, out.len + was, out.len + now, (byte) 0);
-    System.arraycopy(row, off + was, out.buf, out.len + now, len - was);
-    out.len += len + now - was;
+    int more = bitmapBytes(to) - was;
+    b.ensure(more);
+    System.arraycopy(b.buf, at + was, b.buf, at + was + more, len - was);
+    java.util.Arrays.fill(b.buf, at + was, at + was + more, (byte) 0);
+    b.len += more;
+    return len + more;
   }
 
   /** Appends {@code values} (canonical, null = absent) to {@code out}. */

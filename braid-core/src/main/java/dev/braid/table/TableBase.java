@@ -124,12 +124,7 @@ final class TableBase implements AutoCloseable {
     if (!Arrays.equals(magic, MAGIC) || version != VERSION && version != VERSION_COUNTED) {
       throw new CorruptLogException(KIND, file, 0, "not a table base of format " + VERSION + " or " + VERSION_COUNTED);
     }
-    CRC32C hc = new CRC32C();
-    hc.update(h.array(), 0, 52);
-    if (version == VERSION_COUNTED) {
-      hc.update(h.array(), 56, 4);
-    }
-    if ((int) hc.getValue() != h.getInt(52)) {
+    if (headerCrc(h.array(), version) != h.getInt(52)) {
       throw new CorruptLogException(KIND, file, 52, "table base header checksum mismatch");
     }
     return h;
@@ -141,6 +136,16 @@ final class TableBase implements AutoCloseable {
    * @throws CorruptLogException naming the file when it fails its checks, or its rows have more
    *     fields than the table
    */
+  /** The CRC32C of a header of format {@code version}: bytes [0, 52), and in version 2 the field count too. */
+  private static int headerCrc(byte[] h, int version) {
+    CRC32C hc = new CRC32C();
+    hc.update(h, 0, 52);
+    if (version == VERSION_COUNTED) {
+      hc.update(h, 56, 4);
+    }
+    return (int) hc.getValue();
+  }
+
   static TableBase open(Path file, TableLayout layout) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
@@ -339,21 +344,14 @@ final class TableBase implements AutoCloseable {
       r.get(at, entry.buf, 0, n);
       entry.len = n;
       if (fields != w.fields) { // a Base stored before the table's fields grew: its rows take the new ones as absent
-        widen(entry, keyLen, rowLen, w.fields);
+        int rowAt = ENTRY_FIXED + keyLen;
+        int widened = RowCodec.widen(entry, rowAt, rowLen, fields, w.fields);
+        ByteBuffer.wrap(entry.buf, rowAt - 4, 4).putInt(widened);
       }
       w.append(entry.buf, 0, entry.len);
       copied++;
     }
     return copied;
-  }
-
-  /** Rewrites the entry in {@code entry} (its row of {@link #fields}) with a row of {@code to} fields. */
-  private void widen(Bytes entry, int keyLen, int rowLen, int to) {
-    int rowAt = ENTRY_FIXED + keyLen;
-    byte[] row = Arrays.copyOfRange(entry.buf, rowAt, rowAt + rowLen);
-    entry.len = rowAt;
-    RowCodec.widen(row, 0, rowLen, fields, to, entry);
-    ByteBuffer.wrap(entry.buf, rowAt - 4, 4).putInt(entry.len - rowAt);
   }
 
   long sizeBytes() {
@@ -569,12 +567,7 @@ final class TableBase implements AutoCloseable {
       if (version == VERSION_COUNTED) {
         h.putInt(56, fields);
       }
-      CRC32C hc = new CRC32C();
-      hc.update(h.array(), 0, 52);
-      if (version == VERSION_COUNTED) {
-        hc.update(h.array(), 56, 4);
-      }
-      h.putInt(52, (int) hc.getValue());
+      h.putInt(52, headerCrc(h.array(), version));
       h.clear();
       ch.write(h, 0);
       ch.force(true);

@@ -269,16 +269,8 @@ public final class TableRuntime implements Table, AutoCloseable {
    * Opens table {@code spec} in {@code dir} from its catalog record (null: a new table with an empty
    * current version), cleans up what a crash left, replays the current version's writes and starts
    * following the log. {@code persist} stores the catalog (the engine's, shared with views).
-   */
-  public static TableRuntime open(TableSpec spec, Log log, Path dir, Runnable persist, VersionCatalog.ViewEntry recorded,
-      int threads) throws IOException {
-    return open(spec, spec.fields().size(), log, dir, persist, recorded, threads);
-  }
-
-  /**
-   * As {@link #open(TableSpec, Log, Path, Runnable, VersionCatalog.ViewEntry, int)} for a table whose
-   * rows stored before its fields grew have its first {@code firstFields} (as recorded in the data
-   * directory's {@code schemas.json}).
+   * {@code firstFields}: how many fields the rows stored before the table's fields grew have (as
+   * recorded in the data directory's {@code schemas.json}; all of the spec's for a table that never grew).
    */
   public static TableRuntime open(TableSpec spec, int firstFields, Log log, Path dir, Runnable persist,
       VersionCatalog.ViewEntry recorded, int threads) throws IOException {
@@ -342,13 +334,13 @@ public final class TableRuntime implements Table, AutoCloseable {
   }
 
   /**
-   * Decodes the write that {@code r} spans (stored at {@code partition}, {@code offset}): its kind
-   * byte and its row (PUT) or operations (PATCH), null for a DELETE.
+   * Decodes the write that {@code r} spans (stored at {@code partition}, {@code offset}; its first
+   * byte is its kind): its row (PUT) or operations (PATCH), null for a DELETE.
    *
    * @throws IllegalArgumentException naming the write and the fields it was read with when it does
    *     not decode to exactly its bytes with them (see {@link #layoutRefused})
    */
-  private Object[] decodeWrite(Bytes.Reader r, int partition, long offset) {
+  private Object decodeWrite(Bytes.Reader r, int partition, long offset) {
     String problem;
     try {
       byte op = (byte) r.u8();
@@ -359,7 +351,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         default -> throw new IllegalArgumentException("unknown write kind " + op);
       };
       if (r.pos == r.end) {
-        return new Object[] {op, decoded};
+        return decoded;
       }
       problem = leftOver(r);
     } catch (RuntimeException e) { // a truncated value, a field index or count beyond the table's
@@ -814,7 +806,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       return "not a table checkpoint";
     }
     Bytes.Reader r = new Bytes.Reader().reset(b, CKPT_MAGIC.length, all.length - 4);
-    int format = (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
+    int format = r.i32();
     if (format != 1 && format != CKPT_FORMAT) {
       return "format " + format + ", not 1 or " + CKPT_FORMAT;
     }
@@ -822,11 +814,11 @@ public final class TableRuntime implements Table, AutoCloseable {
     if (id != v.id) {
       return "it is of version " + id + ", not the current " + v.id;
     }
-    int parts = (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
+    int parts = r.i32();
     if (parts != v.delta.rows.length) {
       return parts + " partitions, the table has " + v.delta.rows.length;
     }
-    int fields = format == 1 ? layout.firstFields : (int) ((r.u8() << 24) | (r.u8() << 16) | (r.u8() << 8) | r.u8());
+    int fields = format == 1 ? layout.firstFields : r.i32();
     if (fields != layout.size()) {
       // A PUT replaces the whole row, the fields added since included: a row restored with fewer
       // fields cannot tell which later write a new field must lose to. The replay decodes each PUT
@@ -953,10 +945,10 @@ public final class TableRuntime implements Table, AutoCloseable {
       b.get(c.keyOffset(), kb);
       String key = new String(kb, StandardCharsets.UTF_8);
       r.reset(b, c.valueOffset(), c.valueOffset() + c.valueLength());
-      Object[] decoded = decodeWrite(r, reader.partition(), c.offset());
-      byte op = (byte) decoded[0];
+      Object decoded = decodeWrite(r, reader.partition(), c.offset()); // checks the kind byte read here
+      byte op = b.get(c.valueOffset());
       for (Delta d : deltas) {
-        d.apply(reader.partition(), key, c.eventTime(), c.offset(), op, decoded[1]);
+        d.apply(reader.partition(), key, c.eventTime(), c.offset(), op, decoded);
       }
     }
     return any;

@@ -226,7 +226,7 @@ class TableFeaturesTest {
     };
     TableSpec users = spec(null).tables().get("users");
     try (FileLog log = FileLog.open(dir.resolve("log"));
-        TableRuntime t = TableRuntime.open(users, log, dir.resolve("users"), persist, null, 2)) {
+        TableRuntime t = TableRuntime.open(users, users.fields().size(), log, dir.resolve("users"), persist, null, 2)) {
       long v1 = t.push(lines(row("a", "one", now)), PushOptions.defaults("1.jsonl")).version();
       failIn.set(1); // the next push stores the catalog when it starts building, then at its swap
 
