@@ -57,7 +57,9 @@ import picocli.CommandLine.Spec;
  * Each case runs one warm-up run ({@code --warmup-seconds}) and then {@code --runs} measured ones; figures are
  * medians over runs.
  * Client and server share the machine's CPUs, so on a 2-core machine the figures include the load
- * generator's own cost.
+ * generator's own cost. {@code --client c} sends the point reads of {@code reads} and {@code latency}
+ * with {@link NativeLoadGenerator} (a one-thread C program) instead of the Java client, to tell the
+ * client's share of that cost from the server's.
  */
 @Command(
     name = "braid bench http",
@@ -128,6 +130,28 @@ public final class HttpBenchmark implements Callable<Integer> {
           + "as a cross-check of the Java client; PATH defaults to wrk on the PATH.")
   String wrk;
 
+  /** Which program sends the point reads. */
+  enum Client { JAVA, C }
+
+  @Option(names = "--client", paramLabel = "java|c", defaultValue = "java",
+      converter = ClientConverter.class,
+      description = "What sends the point reads: java (this JVM's client) or c (braid-loadgen, a one-thread C "
+          + "program compiled here with cc on first use: the same requests and measures at a fraction of the CPU, "
+          + "and no JIT or GC of its own; default: ${DEFAULT-VALUE}).")
+  Client client;
+
+  /** {@code java} or {@code c}, in any case. */
+  static final class ClientConverter implements CommandLine.ITypeConverter<Client> {
+    @Override
+    public Client convert(String value) {
+      try {
+        return Client.valueOf(value.strip().toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException("expected java or c, got '" + value + "'");
+      }
+    }
+  }
+
   @Option(names = "--cases", paramLabel = "CASE", split = ",",
       description = "Cases to run, comma-separated, from: reads, latency, ingest, freshness (default: all; "
           + "latency without reads needs --rate).")
@@ -168,6 +192,9 @@ public final class HttpBenchmark implements Callable<Integer> {
   /** Events of the workload's sequence ingested so far: reads of key k must match [0, ingested). */
   private long ingested;
   private long freshKeys;
+  /** {@code --client c}'s compiled program (in the benchmark's temporary directory), else null. */
+  private Path nativeClient;
+  private Path root;
 
   public HttpBenchmark() {
     this(System.out);
@@ -194,13 +221,17 @@ public final class HttpBenchmark implements Callable<Integer> {
     validate();
     Set<Case> selected = selectedCases();
     workload = new HttpWorkload(keys);
-    Path root = Files.createTempDirectory(dir == null ? Path.of(System.getProperty("java.io.tmpdir")) : dir,
+    root = Files.createTempDirectory(dir == null ? Path.of(System.getProperty("java.io.tmpdir")) : dir,
         "braid-bench-http-");
     try {
       out.printf(Locale.ROOT, "Braid HTTP benchmark: %d CPUs, Java %s, load average %s, data in %s%n",
           Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), loadAverage(), root);
       String specText = HttpWorkload.spec(partitions);
       PipelineSpec spec = PipelineSpec.parse(specText, "http-bench.yaml");
+      if (client == Client.C && (selected.contains(Case.READS) || selected.contains(Case.LATENCY))) {
+        nativeClient = NativeLoadGenerator.compile(Files.createDirectories(root.resolve("client")));
+        out.println("  point reads sent by braid-loadgen (C), compiled to " + nativeClient);
+      }
       try (AutoCloseable server = startServer(spec, specText, root)) {
         load();
         boolean ok = true;
@@ -412,8 +443,19 @@ public final class HttpBenchmark implements Callable<Integer> {
   // -------------------------------------------------------------------------------------------
   // Reads
 
+  /** The read load of {@code --client}, its keys drawn with {@code seed}. */
+  private ReadLoad readLoad(long seed) {
+    if (client == Client.C) {
+      String path = HttpWorkload.readPath(HttpWorkload.key(0));
+      return new NativeLoadGenerator(nativeClient, nativeClient.getParent(), address,
+          path.substring(0, path.length() - HttpWorkload.KEY_DIGITS), HttpWorkload.KEY_DIGITS, keys, connections, seed,
+          cpuNanos);
+    }
+    return new HttpLoadGenerator(address, keys, connections, seed, cpuNanos);
+  }
+
   private double measureReads() throws Exception {
-    HttpLoadGenerator gen = new HttpLoadGenerator(address, keys, connections, seed, cpuNanos);
+    ReadLoad gen = readLoad(seed);
     List<HttpLoadGenerator.Result> results = new ArrayList<>();
     for (int i = 0; i <= runs; i++) {
       HttpLoadGenerator.Result r = gen.closedLoop(nanos(i == 0 ? warmupSeconds : seconds));
@@ -425,7 +467,7 @@ public final class HttpBenchmark implements Callable<Integer> {
     }
     double peak = median(results, HttpLoadGenerator.Result::perSecond);
     long errors = results.stream().mapToLong(HttpLoadGenerator.Result::errors).sum();
-    rows.add(new Row(String.format(Locale.ROOT, "point reads, closed loop, %d connections", connections),
+    rows.add(new Row(String.format(Locale.ROOT, "point reads, closed loop, %d connections%s", connections, clientNote()),
         join(results, r -> String.format(Locale.ROOT, "%,.0f", r.perSecond())),
         String.format(Locale.ROOT, "%,.0f req/s (%.0f us CPU/req)", peak,
             median(results, HttpLoadGenerator.Result::cpuMicrosPerRequest)), ">= 40 k req/s",
@@ -474,7 +516,7 @@ public final class HttpBenchmark implements Callable<Integer> {
   }
 
   private void measureLatency(double requestsPerSecond) throws Exception {
-    HttpLoadGenerator gen = new HttpLoadGenerator(address, keys, connections, seed + 1, cpuNanos);
+    ReadLoad gen = readLoad(seed + 1);
     List<HttpLoadGenerator.Result> results = new ArrayList<>();
     for (int i = 0; i <= runs; i++) {
       if (i == 0) {
@@ -500,7 +542,7 @@ public final class HttpBenchmark implements Callable<Integer> {
     double p99 = median(results, r -> r.latency().getValueAtPercentile(99));
     double achieved = median(results, HttpLoadGenerator.Result::perSecond);
     long errors = results.stream().mapToLong(HttpLoadGenerator.Result::errors).sum();
-    rows.add(new Row(String.format(Locale.ROOT, "read latency at %,.0f req/s (open loop), p99", requestsPerSecond),
+    rows.add(new Row(String.format(Locale.ROOT, "read latency at %,.0f req/s (open loop%s), p99", requestsPerSecond, clientNote()),
         join(results, r -> us(r.latency(), 99)) + " us",
         String.format(Locale.ROOT, "%s us (p50 %s, p99.9 %s)", fmtUs(p99),
             fmtUs(median(results, r -> r.latency().getValueAtPercentile(50))),
@@ -661,12 +703,21 @@ public final class HttpBenchmark implements Callable<Integer> {
       out.printf(Locale.ROOT, fmt, r.figure(), r.runs(), r.median(), r.goal(), r.verdict());
     }
     out.println();
+    if (client == Client.C) {
+      out.println("Point reads were sent by braid-loadgen, a one-thread C program (epoll, the same requests and "
+          + "measures as the Java client); ingest and freshness by the Java client.");
+    }
     out.println(isolate == null
-        ? "Client and server run in this one JVM and share the machine's CPUs; each case ran 1 warm-up run first."
-        : "The server ran in a JVM of its own on CPU " + isolatedCpus()[0] + ", the client in this one on CPU "
+        ? "Client and server run on the machine's CPUs together (the server in this JVM); each case ran 1 warm-up run first."
+        : "The server ran in a JVM of its own on CPU " + isolatedCpus()[0] + ", the client on CPU "
             + isolatedCpus()[1] + "; each case ran 1 warm-up run first.");
     out.println("CPU/req: CPU time of the client and the server together per request during the runs.");
     out.flush();
+  }
+
+  /** What the read rows' figures say about the client: nothing for the Java client. */
+  private String clientNote() {
+    return client == Client.C ? ", C client" : "";
   }
 
   private static <T> double median(List<T> xs, ToDoubleFunction<T> f) {

@@ -45,7 +45,7 @@ import org.HdrHistogram.Histogram;
  * Latencies are in nanoseconds in an HdrHistogram (3 significant digits). A response other than 200
  * counts as an error; an I/O failure aborts the run.
  */
-final class HttpLoadGenerator {
+final class HttpLoadGenerator implements ReadLoad {
 
   /**
    * What one run measured. {@code sendDelay} (open loop only, else empty): from a request's due time to
@@ -95,11 +95,13 @@ final class HttpLoadGenerator {
     this.cpuNanos = cpuNanos;
   }
 
-  Result closedLoop(long durationNanos) throws InterruptedException {
+  @Override
+  public Result closedLoop(long durationNanos) throws InterruptedException {
     return runWorkers(durationNanos);
   }
 
-  Result openLoop(long durationNanos, double requestsPerSecond) throws InterruptedException {
+  @Override
+  public Result openLoop(long durationNanos, double requestsPerSecond) throws InterruptedException {
     if (!(requestsPerSecond > 0)) {
       throw new IllegalArgumentException("rate must be > 0, got " + requestsPerSecond);
     }

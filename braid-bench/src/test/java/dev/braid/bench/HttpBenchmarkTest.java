@@ -51,6 +51,35 @@ class HttpBenchmarkTest {
   }
 
   @Test
+  void shouldSendTheReadsWithTheCClient() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    HttpBenchmark bench = new HttpBenchmark(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    int exit = new CommandLine(bench).execute("--keys", "50", "--base-events", "2000", "--delta-events", "700",
+        "--seconds", "0.3", "--warmup-seconds", "0.3", "--runs", "2", "--connections", "3", "--cases", "reads,latency",
+        "--client", "C", "--dir", dir.toString());
+    String out = bytes.toString(StandardCharsets.UTF_8);
+
+    assertThat(exit).as(out).isZero();
+    assertThat(out).contains("point reads sent by braid-loadgen (C)").contains("reads, closed loop   run 2: ")
+        .contains("reads, open loop     run 2: ").contains("checked 50 reads against the exact answers: all right");
+    assertThat(bench.rows()).extracting(HttpBenchmark.Row::figure).containsExactly(
+        "point reads, closed loop, 3 connections, C client", bench.rows().get(1).figure());
+    assertThat(bench.rows().get(1).figure()).startsWith("read latency at ").endsWith(" req/s (open loop, C client), p99");
+    assertNoErrors(bench);
+  }
+
+  @Test
+  void shouldRefuseAnUnknownClient() {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    CommandLine cli = new CommandLine(new HttpBenchmark(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+    cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+    int exit = cli.execute("--client", "rust", "--dir", dir.toString());
+
+    assertThat(exit).isNotZero();
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--client").contains("expected java or c, got 'rust'");
+  }
+
+  @Test
   void shouldRefuseAnIsolateWithoutBothCpuLists() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     CommandLine cli = new CommandLine(new HttpBenchmark(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
