@@ -20,9 +20,18 @@ import java.util.Map;
  * <p>Rules: every field of the event must be in the schema; the key field must be present and not
  * null; the time field (if the stream has one) must be present and valid; other fields may be
  * missing or null. Timestamps are epoch milliseconds or ISO-8601 text with an offset
- * ({@code 2026-11-22T10:15:30Z}). Not thread-safe: use one encoder per thread.
+ * ({@code 2026-11-22T10:15:30Z}). An event time must lie in the years 0000-9999
+ * ({@link #MIN_EVENT_TIME}..{@link #MAX_EVENT_TIME}), so that every window holding it has a start and
+ * an end a long can hold. A string must be Unicode text: an unpaired UTF-16 surrogate (which JSON's
+ * {@code \uDFFF} escape can send) has no UTF-8 form and is refused. Not thread-safe: use one
+ * encoder per thread.
  */
 public final class EventEncoder {
+
+  /** The earliest event time, 0000-01-01T00:00:00Z in epoch millis. */
+  public static final long MIN_EVENT_TIME = -62_167_219_200_000L;
+  /** The latest event time, 9999-12-31T23:59:59.999Z in epoch millis. */
+  public static final long MAX_EVENT_TIME = 253_402_300_799_999L;
 
   /** The encoded event; its buffers are reused by the next {@link #encode}. */
   public static final class Encoded {
@@ -245,6 +254,11 @@ public final class EventEncoder {
     out.eventTime = schema.time() == null ? ingestTime
         : schema.time().type() == FieldType.LONG ? (Long) values[schema.time().index()] * schema.timeUnitMillis()
         : (Long) values[schema.time().index()];
+    if (schema.time() != null && (out.eventTime < MIN_EVENT_TIME || out.eventTime > MAX_EVENT_TIME)) {
+      return String.format("field '%s': event time %s is outside the years 0000-9999 that event time covers "
+          + "(epoch millis %d to %d): windows of times beyond them would not fit in a long", schema.time().name(),
+          values[schema.time().index()], MIN_EVENT_TIME, MAX_EVENT_TIME);
+    }
     return null;
   }
 
@@ -255,8 +269,13 @@ public final class EventEncoder {
    */
   static Object coerce(FieldType type, Object v, String epochNumbers) {
     switch (type) {
-      case STRING:
-        return v instanceof String ? v : new Rejected("expected string, got " + describe(v));
+      case STRING: {
+        if (!(v instanceof String str)) {
+          return new Rejected("expected string, got " + describe(v));
+        }
+        String problem = notUnicode(str);
+        return problem == null ? v : new Rejected(problem);
+      }
       case BOOLEAN:
         return v instanceof Boolean ? v : new Rejected("expected boolean, got " + describe(v));
       case DOUBLE: {
@@ -287,6 +306,31 @@ public final class EventEncoder {
       default:
         throw new IllegalStateException("unhandled type " + type);
     }
+  }
+
+  /**
+   * Why {@code s} is not Unicode text (an unpaired UTF-16 surrogate, which UTF-8 has no encoding for:
+   * {@link String#getBytes} would store '?' in its place, silently another string), or null when it is.
+   */
+  public static String notUnicode(String s) {
+    int at = unpairedSurrogate(s);
+    return at < 0 ? null : String.format("the string holds an unpaired UTF-16 surrogate (\\u%04X at character %d), "
+        + "which is not Unicode text; send the pair, or the character itself", (int) s.charAt(at), at);
+  }
+
+  /** The index of the first surrogate char of {@code s} that is not half of a pair, or -1. */
+  static int unpairedSurrogate(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isSurrogate(c)) {
+        if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+          i++;
+        } else {
+          return i;
+        }
+      }
+    }
+    return -1;
   }
 
   private static Object toLong(Object v, String expected) {
@@ -337,8 +381,13 @@ public final class EventEncoder {
       try {
         return toEpochMilli(OffsetDateTime.parse(s).toInstant(), s);
       } catch (DateTimeParseException e2) {
-        return new Rejected("'" + (s.length() > 40 ? s.substring(0, 40) + "..." : s)
-            + "' is not a timestamp: use " + epochNumbers + " or ISO-8601 like 2026-11-22T10:15:30Z");
+        String shown = s.length() > 40 ? s.substring(0, 40) + "..." : s;
+        if (s.matches("-?[0-9]+")) { // a number sent as text: say so, rather than that it is not epoch millis
+          return new Rejected("'" + shown + "' is a number written as a string: send " + epochNumbers + " as a JSON "
+              + "number (without quotes), or ISO-8601 text like 2026-11-22T10:15:30Z");
+        }
+        return new Rejected("'" + shown + "' is not a timestamp: use " + epochNumbers
+            + " or ISO-8601 like 2026-11-22T10:15:30Z");
       }
     }
   }

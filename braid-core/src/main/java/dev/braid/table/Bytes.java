@@ -78,8 +78,13 @@ final class Bytes {
     buf[len++] = (byte) v;
   }
 
-  /** A string as varint UTF-8 length then bytes, encoded straight from the chars. */
-  void putString(char[] c, int off, int n) {
+  /**
+   * A string as varint UTF-8 length then bytes, encoded straight from the chars. Returns false when
+   * the chars hold an unpaired surrogate (not Unicode text; written as its 3 bytes, which a reader
+   * decodes as U+FFFD), so that the caller refuses the value.
+   */
+  boolean putString(char[] c, int off, int n) {
+    boolean unicode = true;
     ensure(5 + n * 3);
     int lenAt = len;
     int start = len + 5; // leave room for the longest varint, then move back if shorter
@@ -107,6 +112,7 @@ final class Bytes {
         buf[p++] = (byte) (0x80 | ((cp >> 6) & 0x3f));
         buf[p++] = (byte) (0x80 | (cp & 0x3f));
       } else {
+        unicode &= !Character.isSurrogate(ch);
         buf[p++] = (byte) (0xe0 | (ch >> 12));
         buf[p++] = (byte) (0x80 | ((ch >> 6) & 0x3f));
         buf[p++] = (byte) (0x80 | (ch & 0x3f));
@@ -117,6 +123,7 @@ final class Bytes {
     putVarint(bytes);
     System.arraycopy(buf, start, buf, len, bytes);
     len += bytes;
+    return unicode;
   }
 
   void putString(String s) {

@@ -343,7 +343,11 @@ final class PushLoader {
       }
       FieldType t = scalarType(f);
       if (t == FieldType.STRING) {
-        vals.putString(c, off, n);
+        if (!vals.putString(c, off, n)) {
+          set[f] = false;
+          fail(layout.describe(f) + ": " + dev.braid.event.EventEncoder.notUnicode(new String(c, off, n)));
+          return;
+        }
       } else if (t == FieldType.TIMESTAMP) {
         try {
           vals.putLong(RowCodec.parseTimestamp(layout, f, new String(c, off, n)));

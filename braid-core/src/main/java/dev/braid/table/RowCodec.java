@@ -216,7 +216,12 @@ final class RowCodec {
             throw new IllegalArgumentException(layout.describe(f) + ": the value of entry '" + e.getKey()
                 + "' cannot be null");
           }
-          out.put(String.valueOf(e.getKey()), scalar(layout, f, t.element(), e.getValue()));
+          String key = String.valueOf(e.getKey());
+          String problem = dev.braid.event.EventEncoder.notUnicode(key);
+          if (problem != null) {
+            throw new IllegalArgumentException(layout.describe(f) + ": the key of an entry: " + problem);
+          }
+          out.put(key, scalar(layout, f, t.element(), e.getValue()));
         }
         return out;
       }
@@ -272,6 +277,10 @@ final class RowCodec {
     switch (t) {
       case STRING:
         if (raw instanceof String s) {
+          String problem = dev.braid.event.EventEncoder.notUnicode(s);
+          if (problem != null) {
+            throw new IllegalArgumentException(layout.describe(f) + ": " + problem);
+          }
           return s;
         }
         break;

@@ -314,7 +314,8 @@ class EventEncoderTest {
     assertThat(rejectJson("{\"id\": \"k\", \"ts\": \"2026-13-01T00:00:00Z\"}"))
         .isEqualTo("field 'ts': '2026-13-01T00:00:00Z" + hint);
     assertThat(rejectJson("{\"id\": \"k\", \"ts\": \"1700000000000\"}"))
-        .as("epoch millis are a number, not text").isEqualTo("field 'ts': '1700000000000" + hint);
+        .as("epoch millis are a number, not text").isEqualTo("field 'ts': '1700000000000' is a number written as a "
+            + "string: send epoch millis as a JSON number (without quotes), or ISO-8601 text like 2026-11-22T10:15:30Z");
     String longText = "x".repeat(100);
     assertThat(rejectJson("{\"id\": \"k\", \"ts\": \"" + longText + "\"}"))
         .isEqualTo("field 'ts': '" + "x".repeat(40) + "..." + hint);
@@ -327,6 +328,40 @@ class EventEncoderTest {
             + "fit in a long");
     assertThat(rejectMap(Map.of("id", "k", "ts", Instant.MAX))).startsWith("field 'ts': timestamp ")
         .endsWith("is out of range: epoch milliseconds must fit in a long");
+  }
+
+  @Test
+  void shouldRejectEventTimesWhoseWindowsWouldNotFitInALong() {
+    String range = "is outside the years 0000-9999 that event time covers (epoch millis -62167219200000 to "
+        + "253402300799999): windows of times beyond them would not fit in a long";
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": 9223372036854775807}"))
+        .isEqualTo("field 'ts': event time 9223372036854775807 " + range);
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": -9223372036854775808}"))
+        .isEqualTo("field 'ts': event time -9223372036854775808 " + range);
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": \"+10000-01-01T00:00:00Z\"}")).contains(range);
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": 253402300800000}")).as("one past the last").contains(range);
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": -62167219200001}")).as("one before the first").contains(range);
+    // the bounds themselves are taken
+    assertThat(encoder.encode(Map.of("id", "k", "ts", EventEncoder.MAX_EVENT_TIME), 0, out)).isNull();
+    assertThat(out.eventTime()).isEqualTo(Instant.parse("9999-12-31T23:59:59.999Z").toEpochMilli());
+    assertThat(encoder.encode(Map.of("id", "k", "ts", EventEncoder.MIN_EVENT_TIME), 0, out)).isNull();
+    assertThat(out.eventTime()).isEqualTo(Instant.parse("0000-01-01T00:00:00Z").toEpochMilli());
+    // a timestamp field that is not the event time keeps the whole range of a long
+    assertThat(encoder.encode(Map.of("id", "k", "ts", 1L, "n", Long.MAX_VALUE), 0, out)).isNull();
+  }
+
+  @Test
+  void shouldRejectAStringWithAnUnpairedSurrogateInsteadOfStoringAnotherString() throws Exception {
+    assertThat(rejectJson("{\"id\": \"sur\\udfff\", \"ts\": 1}")).isEqualTo("field 'id': the string holds an "
+        + "unpaired UTF-16 surrogate (\\uDFFF at character 3), which is not Unicode text; send the pair, or the "
+        + "character itself");
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": 1, \"note\": \"lone \\ud83d\"}"))
+        .startsWith("field 'note': the string holds an unpaired UTF-16 surrogate (\\uD83D at character 5)");
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": 1, \"note\": \"\\ude00\\ud83d\"}")).as("a pair in the wrong order")
+        .contains("(\\uDE00 at character 0)");
+    // a pair, escaped or not, is one character: taken, and stored as its UTF-8
+    assertThat(encodeJson("{\"id\": \"k\", \"ts\": 1, \"note\": \"\\ud83d\\ude00 \uD83D\uDE00\"}").get("note"))
+        .isEqualTo("\uD83D\uDE00 \uD83D\uDE00");
   }
 
   @Test

@@ -62,6 +62,39 @@ class PushBadRowsTest {
   }
 
   /**
+   * A string with an unpaired UTF-16 surrogate (JSON's {@code \udfff} escape sends one) has no UTF-8
+   * form: a push row, a set element, a map key or a real-time write holding one is refused by name,
+   * not stored as some other string.
+   */
+  @Test
+  void shouldRefuseStringsThatAreNotUnicodeText(@TempDir Path dir) {
+    PipelineSpec spec = PipelineSpec.builder().table(TableSpec.builder("users").partitions(2).key("id")
+        .field("id", "string").field("tags", "set<string>").field("attrs", "map<string, long>").build()).build();
+    String input = String.join("\n",
+        "{\"id\": \"a\\udfff\"}",
+        "{\"id\": \"b\", \"tags\": [\"x\", \"\\ud83d\"]}",
+        "{\"id\": \"c\", \"attrs\": {\"\\ud83dk\": 1}}",
+        "{\"id\": \"d\\ud83d\\ude00\"}") + "\n";
+    try (Braid b = Braid.open(dir, spec)) {
+      PushReport r = push(b, input, PushOptions.defaults("users.jsonl").maxBadRows("100"));
+      assertThat(r.state()).isEqualTo("done");
+      assertThat(r.rows()).isEqualTo(1);
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(1L, 2L, 3L);
+      // a key of a map with half a pair is refused by the JSON parser itself ("Broken surrogate pair")
+      assertThat(r.bad()).allSatisfy(x -> assertThat(x.reason()).containsIgnoringCase("surrogate"));
+      assertThat(r.bad().get(1).reason()).contains("field 'tags'").contains("unpaired UTF-16 surrogate");
+      assertThat(r.bad().get(0).reason()).contains("field 'id'").contains("\\uDFFF at character 1");
+      assertThat(b.table("users").get("d\uD83D\uDE00").found()).isTrue();
+      assertThat(b.table("users").get("a?").found()).isFalse();
+      assertThatThrownBy(() -> b.table("users").put("e\uDFFF", java.util.Map.of("id", "e\uDFFF"), 1L))
+          .hasMessageContaining("field 'id'").hasMessageContaining("unpaired UTF-16 surrogate (\\uDFFF at character 1)");
+      assertThatThrownBy(() -> b.table("users").put("e", java.util.Map.of("id", "e", "attrs",
+          java.util.Map.of("k\uD83D", 1L)), 1L)).hasMessageContaining("field 'attrs'")
+          .hasMessageContaining("the key of an entry: the string holds an unpaired UTF-16 surrogate");
+    }
+  }
+
+  /**
    * JSON lines are one object per line: a broken object does not take the next lines with it (the
    * parser read on into them), and a line with more after its object is bad as a whole, none of it
    * applied; each bad row is named by its own line.

@@ -31,6 +31,8 @@ public final class BatchCommand implements Callable<Integer> {
         new byte[0]);
     if (client.json) {
       out.println(r.toPrettyString());
+    } else if (r.path("unchanged").asBoolean()) {
+      out.printf("view %s: %s%n", view, r.path("detail").asText());
     } else if (r.has("built")) {
       long id = r.path("built").asLong();
       JsonNode v = null;

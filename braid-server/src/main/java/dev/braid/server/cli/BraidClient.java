@@ -33,7 +33,7 @@ final class BraidClient {
       throw badUrl(url);
     }
     if (u.getScheme() == null || !(u.getScheme().equalsIgnoreCase("http") || u.getScheme().equalsIgnoreCase("https"))
-        || u.getHost() == null) {
+        || u.getHost() == null || u.getPort() > 65535) {
       throw badUrl(url);
     }
   }
@@ -154,8 +154,10 @@ final class BraidClient {
     try {
       return new Answer(r.statusCode(), r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body()));
     } catch (IOException e) {
-      throw new BraidCli.CommandFailedException(String.format("the server answered HTTP %d with a body that is not "
-          + "JSON: %.200s", r.statusCode(), r.body()), 1);
+      // one line, as every error of the command line: an HTML error page is usually another server's
+      throw new BraidCli.CommandFailedException(String.format("the server at %s answered HTTP %d with a body that "
+          + "is not JSON (is --url a Braid server?): %.200s", base, r.statusCode(),
+          r.body().replaceAll("\\s+", " ").strip()), 1);
     }
   }
 
@@ -198,8 +200,10 @@ final class BraidClient {
     try {
       body = r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body());
     } catch (IOException e) {
-      throw new BraidCli.CommandFailedException(String.format("the server answered HTTP %d with a body that is not "
-          + "JSON: %.200s", r.statusCode(), r.body()), 1);
+      // one line, as every error of the command line: an HTML error page is usually another server's
+      throw new BraidCli.CommandFailedException(String.format("the server at %s answered HTTP %d with a body that "
+          + "is not JSON (is --url a Braid server?): %.200s", base, r.statusCode(),
+          r.body().replaceAll("\\s+", " ").strip()), 1);
     }
     if (r.statusCode() >= 400) {
       String detail = body.path("detail").asText(r.body()) + " (HTTP " + r.statusCode() + ")";

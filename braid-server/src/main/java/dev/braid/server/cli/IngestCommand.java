@@ -88,6 +88,15 @@ public final class IngestCommand implements Callable<Integer> {
   private long duplicates;
   /** CSV rows this command did not send (their cells do not match the header). */
   private long notSent;
+  /** Events read but not appended because the run stopped: a failed request's, or those read after the last one. */
+  private long unsent;
+
+  /** The input cannot be read on (it is not what its format says) after some of it was read. */
+  static final class BrokenInput extends BraidCli.CommandFailedException {
+    BrokenInput(String message) {
+      super(message, 1);
+    }
+  }
 
   private long accepted;
   private long rejected;
@@ -123,8 +132,9 @@ public final class IngestCommand implements Callable<Integer> {
         throw new BraidCli.CommandFailedException("--key-prefix " + bad, 2);
       }
     }
+    String name = file.toLowerCase(Locale.ROOT);
     String fmt = format != null ? format.toLowerCase(Locale.ROOT)
-        : file.endsWith(".csv") ? "csv" : file.endsWith(".json") ? "json" : "ndjson";
+        : name.endsWith(".csv") ? "csv" : name.endsWith(".json") ? "json" : "ndjson";
     if (!List.of("ndjson", "jsonl", "json", "csv").contains(fmt)) { // before any request or progress bar
       throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
     }
@@ -156,6 +166,23 @@ public final class IngestCommand implements Callable<Integer> {
       if (bar != null && size > 0) {
         bar.maxHint(bar.getCurrent()); // the estimate of a file's events was a guess: end at 100 %
       }
+    } catch (BrokenInput e) {
+      if (bar != null) {
+        bar.close();
+        bar = null;
+      }
+      if (sender.batches == 0) {
+        throw new BraidCli.CommandFailedException(e.getMessage() + "; nothing was sent", 1);
+      }
+      unsent = sender.lines.size();
+      printSummary(out, size, (System.nanoTime() - t0) / 1e9);
+      throw new BraidCli.CommandFailedException(String.format("%s; nothing after it was sent%n  %s were sent in %,d "
+          + "%s and answered: %,d %s accepted, %,d rejected%s. To go on, fix the input and run the same command with "
+          + "--key-prefix %s: the requests already answered are recognized and not added again", e.getMessage(),
+          sender.sent == 1 ? "the event before it" : String.format("the %,d events before it", sender.sent),
+          sender.batches, sender.batches == 1 ? "request" : "requests", accepted, accepted == 1 ? "event" : "events",
+          rejected, unsent == 0 ? "" : String.format("; the %,d read after them, too few for a request of --batch %,d, "
+              + "were not sent, so that the same requests can be sent again", unsent, batch), keyPrefix), 1);
     } catch (BraidCli.CommandFailedException e) {
       if (bar != null) {
         bar.close();
@@ -164,6 +191,7 @@ public final class IngestCommand implements Callable<Integer> {
       if (sender == null || sender.failedBatch == 0) {
         throw e; // nothing was sent
       }
+      unsent = sender.lines.size();
       printSummary(out, size, (System.nanoTime() - t0) / 1e9);
       throw afterSomeSent(e, sender);
     } finally {
@@ -219,7 +247,7 @@ public final class IngestCommand implements Callable<Integer> {
       o.put("accepted", accepted);
       o.put("rejected", rejected);
       o.put("duplicates", duplicates);
-      o.put("notSent", notSent);
+      o.put("notSent", notSent + unsent);
       o.put("keyPrefix", keyPrefix);
       o.put("seconds", seconds);
       firstRejections.values().forEach(o.putArray("firstRejections")::add);
@@ -242,6 +270,10 @@ public final class IngestCommand implements Callable<Integer> {
       if (notSent > 0) {
         out.printf("  %,d CSV %s not sent: %s cells could not be read as the header's fields%n", notSent,
             notSent == 1 ? "row was" : "rows were", notSent == 1 ? "its" : "their");
+      }
+      if (unsent > 0) {
+        out.printf("  %,d %s read but not appended: the run stopped (below)%n", unsent,
+            unsent == 1 ? "event was" : "events were");
       }
     }
     out.flush();
@@ -381,6 +413,8 @@ public final class IngestCommand implements Callable<Integer> {
     int failedLastLine;
     /** Events given to {@link #add} so far. */
     long added;
+    /** Events of the requests answered so far. */
+    long sent;
 
     /** The input's bytes read so far, and its size (-1 for standard input), to estimate the events in a file. */
     final Counting input;
@@ -492,6 +526,7 @@ public final class IngestCommand implements Callable<Integer> {
           bar.maxHint(Math.max(bar.getCurrent(), Math.round(added * (double) size / Math.min(size, input.bytes))));
         }
       }
+      sent += lines.size();
       body.setLength(0);
       lines.clear();
       failedBatch = 0;
@@ -535,18 +570,16 @@ public final class IngestCommand implements Callable<Integer> {
         sender.add(event.toString(), line);
       }
       if (p.nextToken() != null) {
+        // The array is whole: its events are sent; what follows it is not
         int line = p.currentTokenLocation().getLineNr();
         sender.flush();
-        throw new BraidCli.CommandFailedException(String.format("the file holds more than one JSON value: another "
-            + "starts at line %d, after the array of events; the array's %,d events were sent, nothing after it",
-            line, sender.added), 1);
+        throw new BrokenInput(String.format("the file holds more than one JSON value: another starts at line %d, "
+            + "after the array of %,d %s", line, sender.added, sender.added == 1 ? "event" : "events"));
       }
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      sender.flush();
-      throw new BraidCli.CommandFailedException(String.format("the file is not a valid JSON array: %s at line %d; "
-          + "%s, nothing after it", dev.braid.ingest.Ingestor.jsonError(e), e.getLocation().getLineNr(),
-          sender.added == 1 ? "the event before it was sent" : String.format("the %,d events before it were sent",
-              sender.added)), 1);
+      // The events read since the last full request stay unsent, so that after a fix the same requests go again
+      throw new BrokenInput(String.format("the file is not a valid JSON array: %s at line %d",
+          dev.braid.ingest.Ingestor.jsonError(e), e.getLocation().getLineNr()));
     }
   }
 
@@ -557,24 +590,29 @@ public final class IngestCommand implements Callable<Integer> {
    */
   private void readCsv(InputStream in, JsonNode fields, Sender sender) throws IOException {
     Lines r = new Lines(utf8Reader(in));
-    String headerLine = r.next();
+    String headerLine;
+    int n = 0;
+    do { // blank lines before the header are skipped, as blank lines between rows are
+      headerLine = r.next();
+      n++;
+    } while (headerLine != null && headerLine.isBlank());
     if (headerLine == null) {
       return;
     }
-    List<String> header = new java.util.ArrayList<>();
-    String bad = dev.braid.table.CsvRecords.split(headerLine, header);
-    String twice = bad == null ? dev.braid.table.CsvRecords.duplicate(header) : null;
-    if (bad != null || twice != null) {
-      throw new BraidCli.CommandFailedException("the CSV header (line 1) " + (bad != null ? "cannot be read: " + bad
-          : "names field '" + twice + "' twice") + "; nothing was sent", 1);
-    }
-    Map<String, String> types = new HashMap<>();
+    Map<String, String> types = new java.util.LinkedHashMap<>();
     for (Iterator<Map.Entry<String, JsonNode>> it = fields.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       types.put(e.getKey(), e.getValue().asText());
     }
+    List<String> header = new java.util.ArrayList<>();
+    String bad = dev.braid.table.CsvRecords.split(headerLine, header);
+    String twice = bad == null ? dev.braid.table.CsvRecords.duplicate(header) : null;
+    String unknown = bad != null || twice != null ? null : unknownColumn(header, types);
+    if (bad != null || twice != null || unknown != null) {
+      throw new BraidCli.CommandFailedException("the CSV header (line " + n + ") " + (bad != null ? "cannot be read: "
+          + bad : twice != null ? "names field '" + twice + "' twice" : unknown) + "; nothing was sent", 1);
+    }
     String line;
-    int n = 1;
     List<String> cells = new java.util.ArrayList<>();
     StringBuilder record = new StringBuilder();
     while ((line = r.next()) != null) {
@@ -616,6 +654,25 @@ public final class IngestCommand implements Callable<Integer> {
       }
       sender.add(o.toString(), first);
     }
+  }
+
+  /**
+   * What is wrong with the first column of {@code header} that names no field of the stream (its
+   * {@code types}), or null when every column names one: every row would be rejected for it.
+   */
+  static String unknownColumn(List<String> header, Map<String, String> types) {
+    for (int i = 0; i < header.size(); i++) {
+      String name = header.get(i).strip();
+      if (name.isEmpty()) {
+        return String.format("has no name for column %d; name a field of the stream there (%s)", i + 1,
+            String.join(", ", types.keySet()));
+      }
+      if (!types.containsKey(name)) {
+        return String.format("names '%s' (column %d), which is not a field of the stream; its fields are %s", name,
+            i + 1, String.join(", ", types.keySet()));
+      }
+    }
+    return null;
   }
 
   /** A CSV row longer than this (a quote never closed would take in the rest of the file) is not sent. */

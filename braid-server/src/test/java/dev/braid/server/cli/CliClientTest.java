@@ -209,6 +209,10 @@ class CliClientTest {
     Run batch = braid("batch", "revenue", url());
     assertThat(batch.exit()).as(batch.err()).isZero();
     assertThat(batch.out()).containsPattern("view revenue: version \\d+ is current \\(base at cut \\[\\d+,\\d+\\], 3 keys\\)");
+    Run again = braid("batch", "revenue", url()); // nothing new since: no version is built, and it says so
+    assertThat(again.exit()).as(again.err()).isZero();
+    assertThat(again.out()).containsPattern("view revenue: no events since version \\d+'s cut: it stays current, and "
+        + "no version was built").doesNotContain("is current (base");
 
     Run query = braid("query", "revenue", "tea", url());
     assertThat(query.exit()).isZero();
@@ -350,8 +354,7 @@ class CliClientTest {
     Files.writeString(broken, "[{\"product\": \"fig\", \"amount\": 1.0, \"units\": 1, \"ts\": 1},\n{\"product\": }]");
     Run cut = braid("ingest", "sales", broken.toString(), url(), "--no-progress");
     assertThat(cut.exit()).isEqualTo(1);
-    assertThat(cut.err()).contains("the file is not a valid JSON array").contains("at line 2; the event before it "
-        + "was sent, nothing after it");
+    assertThat(cut.err()).contains("the file is not a valid JSON array").contains("at line 2; nothing was sent");
 
     Run xml = braid("ingest", "sales", csv.toString(), url(), "--format", "xml");
     assertThat(xml.exit()).isEqualTo(2);
@@ -401,9 +404,48 @@ class CliClientTest {
         + "[{\"product\": \"fig\", \"amount\": 1.0, \"units\": 1, \"ts\": 2}]\n");
     Run twice = braid("ingest", "sales", two.toString(), url(), "--no-progress");
     assertThat(twice.exit()).isEqualTo(1);
-    assertThat(twice.err()).contains("the file holds more than one JSON value: another starts at line 2",
-        "the array's 1 events were sent, nothing after it");
+    assertThat(twice.err()).contains("the file holds more than one JSON value: another starts at line 2, after the "
+        + "array of 1 event; nothing after it was sent", "the event before it were sent in 1 request and answered: 1 "
+        + "event accepted, 0 rejected", "--key-prefix ");
+    assertThat(twice.out()).contains("sales: 1 event accepted, 0 rejected");
     awaitUnits("fig", 1);
+
+    // a JSON array cut short after some requests: they are summed up, the events read after the last full
+    // request are held back, and the fixed file sent again under the same --key-prefix adds each event once
+    StringBuilder array = new StringBuilder("[");
+    for (int i = 0; i < 5; i++) {
+      array.append(i == 0 ? "" : ",\n").append("{\"product\": \"pear\", \"amount\": 1.0, \"units\": 1, \"ts\": ")
+          .append(i).append('}');
+    }
+    Path pears = dir.resolve("pears.json");
+    Files.writeString(pears, array + ",\n{\"product\": ");
+    Run truncated = braid("ingest", "sales", pears.toString(), url(), "--no-progress", "--batch", "2", "--key-prefix",
+        "pears", "--json");
+    assertThat(truncated.exit()).isEqualTo(1);
+    assertThat(truncated.err()).contains("the file is not a valid JSON array", "at line 6; nothing after it was sent",
+        "the 4 events before it were sent in 2 requests and answered: 4 events accepted, 0 rejected; the 1 read after "
+            + "them, too few for a request of --batch 2, were not sent",
+        "fix the input and run the same command with --key-prefix pears");
+    assertThat(new ObjectMapper().readTree(truncated.out()).path("accepted").asLong()).isEqualTo(4);
+    assertThat(new ObjectMapper().readTree(truncated.out()).path("notSent").asLong()).isEqualTo(1);
+    awaitUnits("pear", 4);
+    Files.writeString(pears, array + "]");
+    Run fixed = braid("ingest", "sales", pears.toString(), url(), "--no-progress", "--batch", "2", "--key-prefix",
+        "pears");
+    assertThat(fixed.exit()).as(fixed.err()).isZero();
+    assertThat(fixed.out()).contains("5 events accepted").contains("4 of the accepted events were already in the stream");
+    awaitUnits("pear", 5);
+
+    // a CSV header naming no field of the stream, or a column with no name, sends nothing
+    Path bogus = dir.resolve("bogus.CSV"); // an upper-case extension is CSV too
+    Files.writeString(bogus, "\n\nproduct,units,bogus\nfig,1,2\n");
+    Run unknownColumn = braid("ingest", "sales", bogus.toString(), url(), "--no-progress");
+    assertThat(unknownColumn.exit()).isEqualTo(1);
+    assertThat(unknownColumn.err()).contains("the CSV header (line 3) names 'bogus' (column 3), which is not a field "
+        + "of the stream; its fields are product, ").contains("; nothing was sent");
+    Files.writeString(bogus, "product,,units\nfig,1,2\n");
+    assertThat(braid("ingest", "sales", bogus.toString(), url(), "--no-progress").err())
+        .contains("the CSV header (line 1) has no name for column 2");
 
     // resuming a run with another --batch: its keys name other events, so the server refuses them
     StringBuilder lines = new StringBuilder();
@@ -428,6 +470,10 @@ class CliClientTest {
     Run badUrl = braid("status", "--url=not-a-url");
     assertThat(badUrl.exit()).isEqualTo(2);
     assertThat(badUrl.err()).contains("--url must be the server's http:// or https:// address", "got 'not-a-url'");
+    Run badPort = braid("status", "--url=http://127.0.0.1:99999");
+    assertThat(badPort.exit()).isEqualTo(2);
+    assertThat(badPort.err()).contains("--url must be the server's http:// or https:// address", "got "
+        + "'http://127.0.0.1:99999'");
     Run ranged = braid("query", "revenue", "tea", url(), "--from", "2026-11-01T00:00:00Z");
     assertThat(ranged.exit()).isEqualTo(1);
     assertThat(ranged.err()).contains("view 'revenue' has no windows");
