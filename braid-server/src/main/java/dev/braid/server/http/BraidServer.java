@@ -592,7 +592,9 @@ public final class BraidServer implements AutoCloseable {
       int start = 0;
       for (int i = 0; i <= text.length(); i++) {
         if (i == text.length() || text.charAt(i) == '\n') {
-          String l = text.substring(start, i).strip();
+          // only the end is stripped (a \r of CRLF, trailing blanks): leading blanks stay, so that a
+          // syntax error's column is the column in the line as sent
+          String l = text.substring(start, i).stripTrailing();
           if (!l.isEmpty()) {
             events.add(l);
             lineNumbers.add(line);

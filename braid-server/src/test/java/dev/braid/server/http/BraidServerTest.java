@@ -208,7 +208,7 @@ class BraidServerTest {
         + "{\"product\": \"fig\", \"amount\": \"lots\", \"ts\": 1}\n"
         + "\n"
         + "{\"product\": \"fig\", \"amount\": -3.0, \"ts\": 1}\n"
-        + "{not json\n"
+        + "    {not json\r\n" // indented: the column counts the blanks, as the line was sent
         + "{\"amount\": 1.0, \"ts\": 1}\n"
         + "{\"product\": \"fig\", \"colour\": \"red\", \"ts\": 1}\n"
         + sale("fig", "s2", 2.0, 1, "2026-11-22T10:00:00Z") + "\n";
@@ -220,7 +220,7 @@ class BraidServerTest {
     assertThat(rej.get(0).path("reason").asText()).isEqualTo("field 'amount': expected double, got string \"lots\"");
     assertThat(rej.get(1).path("line").asInt()).isEqualTo(4);
     assertThat(rej.get(1).path("reason").asText()).isEqualTo("rule failed: amount >= 0.0");
-    assertThat(rej.get(2).path("reason").asText()).startsWith("not JSON at line 5, column");
+    assertThat(rej.get(2).path("reason").asText()).startsWith("not JSON at line 5, column 6:");
     assertThat(rej.get(3).path("reason").asText()).isEqualTo("missing key field 'product'");
     assertThat(rej.get(4).path("reason").asText()).startsWith("unknown field 'colour'");
     awaitCount("fig", 2);
