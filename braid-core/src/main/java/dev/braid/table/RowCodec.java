@@ -320,6 +320,9 @@ final class RowCodec {
     } catch (DateTimeParseException e) {
       throw new IllegalArgumentException(layout.describe(f) + ": '" + s + "' is not an ISO-8601 instant "
           + "(e.g. 2026-11-30T12:00:00Z) or epoch millis");
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(layout.describe(f) + ": '" + s + "' is out of range: epoch milliseconds "
+          + "must fit in a long");
     }
   }
 

@@ -281,6 +281,8 @@ public final class PushCommand implements Callable<Integer> {
         return Instant.parse(s.strip()).toEpochMilli();
       } catch (DateTimeParseException e2) {
         throw usage("--since must be epoch millis or ISO-8601 like 2026-11-30T00:00:00Z, got '" + s + "'");
+      } catch (ArithmeticException e2) {
+        throw usage("--since '" + s + "' is out of range: epoch milliseconds must fit in a long");
       }
     }
   }

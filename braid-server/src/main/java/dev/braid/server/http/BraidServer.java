@@ -997,9 +997,18 @@ public final class BraidServer implements AutoCloseable {
    * Runs a batch cycle (or a repair, which is one) in the background and answers with the view's
    * versions once it is done, or {@code 202} if it outlasts {@code ?wait=} seconds.
    */
+  /** The longest {@code ?wait=} of a batch cycle or repair: a day. */
+  static final long MAX_WAIT_SECONDS = 86_400;
+
   private void runCycle(Context ctx, Braid b, String view, String what, java.util.concurrent.Callable<Long> run)
       throws InterruptedException {
-    long wait = longParam(ctx, "wait", config.batchWaitMillis() / 1000) * 1000;
+    onlyParams(ctx, "wait");
+    long waitSeconds = longParam(ctx, "wait", config.batchWaitMillis() / 1000);
+    if (waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
+      throw Problem.badRequest("bad-parameter", "query parameter 'wait' must be 0 to " + MAX_WAIT_SECONDS
+          + " seconds (0 answers 202 at once), got " + waitSeconds);
+    }
+    long wait = waitSeconds * 1000;
     Cycle state = new Cycle(what);
     cycles.put(view, state);
     // a cycle with no events since the cut builds nothing: it answers with the current version's id
@@ -1289,6 +1298,9 @@ public final class BraidServer implements AutoCloseable {
       } catch (DateTimeParseException e2) {
         throw Problem.badRequest("bad-parameter", what + " must be epoch millis or ISO-8601 "
             + "like 2026-11-22T10:00:00Z, got '" + v + "'");
+      } catch (ArithmeticException e2) {
+        throw Problem.badRequest("bad-parameter", what + " '" + v + "' is out of range: epoch milliseconds must "
+            + "fit in a long");
       }
     }
   }

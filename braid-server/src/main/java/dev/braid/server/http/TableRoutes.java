@@ -209,6 +209,9 @@ final class TableRoutes {
       } catch (DateTimeParseException e2) {
         throw Problem.badRequest("bad-timestamp", where + " must be epoch millis or ISO-8601 like "
             + "2026-11-22T10:00:00Z, got '" + v + "'");
+      } catch (ArithmeticException e2) {
+        throw Problem.badRequest("bad-timestamp", where + " '" + v + "' is out of range: epoch milliseconds must "
+            + "fit in a long");
       }
     }
   }

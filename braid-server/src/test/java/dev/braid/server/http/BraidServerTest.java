@@ -326,6 +326,13 @@ class BraidServerTest {
     assertProblem(send("POST", "/v1/streams/sales/events", "application/x-ndjson", new byte[] {'{', (byte) 0xC3, '}'}),
         400, "not valid UTF-8");
     assertProblem(get("/v1/views/daily/keys/s1?from=yesterday"), 400, "'from' must be epoch millis or ISO-8601");
+    assertProblem(get("/v1/views/daily/keys/s1?to=-1000000000-01-01T00:00:00Z"), 400,
+        "'to' '-1000000000-01-01T00:00:00Z' is out of range: epoch milliseconds must fit in a long");
+    assertProblem(post("/v1/views/daily/batch?wait=-1", null, ""), 400,
+        "query parameter 'wait' must be 0 to 86400 seconds (0 answers 202 at once), got -1");
+    assertProblem(post("/v1/views/daily/batch?wait=9223372036854775807", null, ""), 400, "must be 0 to 86400 seconds");
+    assertProblem(post("/v1/views/daily/batch?foo=1", null, ""), 400,
+        "unknown query parameter 'foo'; this endpoint takes wait");
     assertProblem(get("/v1/views/daily/keys/s1?frm=5"), 400,
         "unknown query parameter 'frm'; this endpoint takes from, to");
     assertProblem(get("/v1/views/daily/keys/s1?from="), 400,

@@ -142,6 +142,9 @@ class TableHttpTest {
     r = send("PUT", "/v1/tables/users/rows/k?ts=yesterday", "application/json", "{\"tier\": \"a\"}");
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(json(r).path("detail").asText()).contains("ts").contains("yesterday");
+    r = send("PUT", "/v1/tables/users/rows/k?ts=%2B1000000000-01-01T00:00:00Z", "application/json", "{\"tier\": \"a\"}");
+    assertThat(r.statusCode()).isEqualTo(400); // a valid ISO-8601 instant whose epoch millis overflow a long
+    assertThat(json(r).path("detail").asText()).contains("'+1000000000-01-01T00:00:00Z' is out of range");
 
     r = send("PUT", "/v1/tables/users/rows/k", "application/json", "{\"tier\": \"" + "x".repeat(5000) + "\"}");
     assertThat(r.statusCode()).isEqualTo(413);
