@@ -124,8 +124,10 @@ class NumericFoldTest {
     e.put("d2", maybeNull(rnd, randomDouble(rnd)));
     e.put("s", maybeNull(rnd, "s" + rnd.nextInt(100)));
     e.put("b", maybeNull(rnd, rnd.nextBoolean()));
-    if (rnd.nextInt(4) == 0) {
-      e.put("t", randomLong(rnd));
+    if (rnd.nextInt(4) == 0) { // an event time far off, up to the edges of the years 0000-9999 it may lie in
+      long t = randomLong(rnd);
+      e.put("t", t >= EventEncoder.MIN_EVENT_TIME && t <= EventEncoder.MAX_EVENT_TIME ? t
+          : t > 0 ? EventEncoder.MAX_EVENT_TIME - rnd.nextInt(3) : EventEncoder.MIN_EVENT_TIME + rnd.nextInt(3));
     }
     return e;
   }

@@ -182,15 +182,18 @@ class EventRoundTripPropertyTest {
         }
         continue;
       }
-      Object[] pair = randomValue(rnd, f.type(), asJson);
+      Object[] pair = randomValue(rnd, f.type(), asJson, f == schema.time());
       input.put(f.name(), pair[0]);
       expected[f.index()] = pair[1];
     }
     return new Case(input, expected);
   }
 
-  /** {input as sent, value read back}. */
-  private static Object[] randomValue(Random rnd, FieldType type, boolean asJson) {
+  /**
+   * {input as sent, value read back}; for the event-time field ({@code eventTime}) a value in the
+   * years 0000-9999 that an event time must lie in (its edges among them).
+   */
+  private static Object[] randomValue(Random rnd, FieldType type, boolean asJson, boolean eventTime) {
     switch (type) {
       case STRING: {
         String s = randomString(rnd);
@@ -201,7 +204,7 @@ class EventRoundTripPropertyTest {
         return new Object[] {b, b};
       }
       case LONG: {
-        long v = randomLong(rnd);
+        long v = eventTime ? eventTime(rnd, randomLong(rnd)) : randomLong(rnd);
         Object in = v;
         if (!asJson && v == (int) v && rnd.nextBoolean()) {
           in = (int) v;
@@ -225,6 +228,9 @@ class EventRoundTripPropertyTest {
       case TIMESTAMP: {
         long ms = rnd.nextInt(3) == 0 ? rnd.nextInt(2_000_000) - 1_000_000
             : MIN_MILLIS + (long) (rnd.nextDouble() * (MAX_MILLIS - MIN_MILLIS));
+        if (eventTime) {
+          ms = eventTime(rnd, ms);
+        }
         Instant i = Instant.ofEpochMilli(ms);
         switch (rnd.nextInt(asJson ? 3 : 4)) {
           case 0:
@@ -248,6 +254,19 @@ class EventRoundTripPropertyTest {
       Integer.MIN_VALUE, 1L << 53, -(1L << 53) - 1};
   private static final double[] EDGE_DOUBLES = {0.0, -0.0, Double.MIN_VALUE, -Double.MIN_VALUE, Double.MAX_VALUE,
       -Double.MAX_VALUE, Double.MIN_NORMAL, 0.1, 1e-300, 123456789.125, 9007199254740993.0};
+
+  /** {@code v} if an event time may be it, else the first or last event time, or {@code v} folded into their range. */
+  private static long eventTime(Random rnd, long v) {
+    if (v >= EventEncoder.MIN_EVENT_TIME && v <= EventEncoder.MAX_EVENT_TIME) {
+      return v;
+    }
+    return switch (rnd.nextInt(3)) {
+      case 0 -> EventEncoder.MIN_EVENT_TIME;
+      case 1 -> EventEncoder.MAX_EVENT_TIME;
+      default -> EventEncoder.MIN_EVENT_TIME
+          + Math.floorMod(v, EventEncoder.MAX_EVENT_TIME - EventEncoder.MIN_EVENT_TIME + 1);
+    };
+  }
 
   private static long randomLong(Random rnd) {
     switch (rnd.nextInt(3)) {
