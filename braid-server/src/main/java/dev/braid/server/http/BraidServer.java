@@ -672,6 +672,7 @@ public final class BraidServer implements AutoCloseable {
   }
 
   private byte[] readBody(Context ctx) throws IOException {
+    refuseContentEncoding(ctx);
     long max = config.maxBodyBytes();
     String declared = ctx.header("Content-Length");
     if (declared != null) {
@@ -705,6 +706,19 @@ public final class BraidServer implements AutoCloseable {
    * Reads and discards a refused body when it is not much over the limit, so the client, which is
    * usually still sending, reads the 413 instead of a reset connection. Far larger bodies are cut off.
    */
+  /**
+   * A 415 for a body sent compressed ({@code Content-Encoding} other than {@code identity}): the
+   * server reads bodies as they are, and compressed bytes would otherwise be refused as "not valid
+   * UTF-8", which names the wrong problem.
+   */
+  static void refuseContentEncoding(Context ctx) {
+    String encoding = ctx.header("Content-Encoding");
+    if (encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity")) {
+      throw new Problem(415, "unsupported-content-encoding", "Unsupported content encoding", "Content-Encoding '"
+          + encoding.strip() + "' is not supported: send the body uncompressed; nothing was read");
+    }
+  }
+
   private void drain(Context ctx, long length) {
     if (length > 4 * config.maxBodyBytes()) {
       return;

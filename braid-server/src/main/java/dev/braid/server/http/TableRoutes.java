@@ -284,6 +284,7 @@ final class TableRoutes {
         throw Problem.badRequest("bad-parameter", "query parameter 'maxBadRows': " + e.getMessage());
       }
     }
+    BraidServer.refuseContentEncoding(ctx);
     PushReport r;
     try (InputStream in = new FilterInputStream(ctx.req().getInputStream()) {
       @Override

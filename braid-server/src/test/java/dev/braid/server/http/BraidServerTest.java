@@ -325,6 +325,11 @@ class BraidServerTest {
     assertProblem(post("/v1/streams/sales/events", "application/json", "x".repeat(70_000)), 413, "over the limit of");
     assertProblem(send("POST", "/v1/streams/sales/events", "application/x-ndjson", new byte[] {'{', (byte) 0xC3, '}'}),
         400, "not valid UTF-8");
+    HttpResponse<String> gzipped = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/sales/events"))
+        .header("Content-Type", "application/x-ndjson").header("Content-Encoding", "gzip")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[] {0x1f, (byte) 0x8b, 8, 0})).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertProblem(gzipped, 415, "Content-Encoding 'gzip' is not supported: send the body uncompressed; nothing was read");
     assertProblem(get("/v1/views/daily/keys/s1?from=yesterday"), 400, "'from' must be epoch millis or ISO-8601");
     assertProblem(get("/v1/views/daily/keys/s1?to=-1000000000-01-01T00:00:00Z"), 400,
         "'to' '-1000000000-01-01T00:00:00Z' is out of range: epoch milliseconds must fit in a long");
