@@ -194,7 +194,6 @@ public final class HttpBenchmark implements Callable<Integer> {
   private long freshKeys;
   /** {@code --client c}'s compiled program (in the benchmark's temporary directory), else null. */
   private Path nativeClient;
-  private Path root;
 
   public HttpBenchmark() {
     this(System.out);
@@ -221,7 +220,7 @@ public final class HttpBenchmark implements Callable<Integer> {
     validate();
     Set<Case> selected = selectedCases();
     workload = new HttpWorkload(keys);
-    root = Files.createTempDirectory(dir == null ? Path.of(System.getProperty("java.io.tmpdir")) : dir,
+    Path root = Files.createTempDirectory(dir == null ? Path.of(System.getProperty("java.io.tmpdir")) : dir,
         "braid-bench-http-");
     try {
       out.printf(Locale.ROOT, "Braid HTTP benchmark: %d CPUs, Java %s, load average %s, data in %s%n",

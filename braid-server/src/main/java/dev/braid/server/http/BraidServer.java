@@ -1303,6 +1303,14 @@ public final class BraidServer implements AutoCloseable {
       throw Problem.badRequest("bad-parameter", what + " is empty; give epoch millis or ISO-8601 like "
           + "2026-11-22T10:00:00Z, or leave it out");
     }
+    return epochMillis("bad-parameter", what, v);
+  }
+
+  /**
+   * {@code v} (not blank) as epoch millis, given so or as ISO-8601 text; a 400 of problem type
+   * {@code type} naming {@code what} when it is neither, or beyond what a long holds.
+   */
+  static long epochMillis(String type, String what, String v) {
     String s = v.strip();
     try {
       return Long.parseLong(s);
@@ -1310,11 +1318,10 @@ public final class BraidServer implements AutoCloseable {
       try {
         return Instant.parse(s).toEpochMilli();
       } catch (DateTimeParseException e2) {
-        throw Problem.badRequest("bad-parameter", what + " must be epoch millis or ISO-8601 "
-            + "like 2026-11-22T10:00:00Z, got '" + v + "'");
+        throw Problem.badRequest(type, what + " must be epoch millis or ISO-8601 like 2026-11-22T10:00:00Z, got '"
+            + v + "'");
       } catch (ArithmeticException e2) {
-        throw Problem.badRequest("bad-parameter", what + " '" + v + "' is out of range: epoch milliseconds must "
-            + "fit in a long");
+        throw Problem.badRequest(type, what + " '" + v + "' is out of range: epoch milliseconds must fit in a long");
       }
     }
   }

@@ -17,8 +17,6 @@ import io.javalin.http.Context;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -200,20 +198,7 @@ final class TableRoutes {
   }
 
   static long time(String where, String v) {
-    String s = v.strip();
-    try {
-      return Long.parseLong(s);
-    } catch (NumberFormatException e) {
-      try {
-        return Instant.parse(s).toEpochMilli();
-      } catch (DateTimeParseException e2) {
-        throw Problem.badRequest("bad-timestamp", where + " must be epoch millis or ISO-8601 like "
-            + "2026-11-22T10:00:00Z, got '" + v + "'");
-      } catch (ArithmeticException e2) {
-        throw Problem.badRequest("bad-timestamp", where + " '" + v + "' is out of range: epoch milliseconds must "
-            + "fit in a long");
-      }
-    }
+    return BraidServer.epochMillis("bad-timestamp", where, v);
   }
 
   private static ObjectNode parseObject(byte[] bytes, String expected) {
