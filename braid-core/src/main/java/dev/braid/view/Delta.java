@@ -66,7 +66,9 @@ final class Delta {
             boolean any = false;
             while (c.next() && c.offset() < end) {
               any = true;
-              max[p] = Math.max(max[p], c.eventTime());
+              if (ViewProgram.inWindowRange(c.eventTime())) { // as the speed layer: an old log's time out of range moves no watermark
+                max[p] = Math.max(max[p], c.eventTime());
+              }
               firstIngest = Math.min(firstIngest, c.ingestTime());
               lastIngest = Math.max(lastIngest, c.ingestTime());
             }

@@ -465,7 +465,10 @@ final class SpeedLayer implements AutoCloseable {
             }
             long chunkMax = Long.MIN_VALUE;
             for (int j = 0; j < k.size; j++) {
-              chunkMax = Math.max(chunkMax, k.eventTime[j]);
+              long t = k.eventTime[j];
+              if (t > chunkMax && ViewProgram.inWindowRange(t)) { // an old log's time out of range moves no watermark
+                chunkMax = t;
+              }
             }
             // read under the write locks: at or after the watermark of every pass that drained these Deltas
             long watermark = watermark();

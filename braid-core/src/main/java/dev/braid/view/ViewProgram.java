@@ -237,6 +237,9 @@ final class ViewProgram {
    * propagate (the event is then skipped whole).
    */
   boolean admit(EventReader e, Scratch x) {
+    if (windowKind != NO_WINDOW && !inWindowRange(e.eventTime())) {
+      throw new IllegalArgumentException(outOfRange(e.eventTime()));
+    }
     if (filter != null && !filter.test(e)) {
       return false;
     }
@@ -244,6 +247,22 @@ final class ViewProgram {
       where.fill(e, x.skip);
     }
     return true;
+  }
+
+  /**
+   * Whether a window can hold event time {@code t}: ingest refuses times outside the years
+   * 0000-9999, but a log written before that check may hold them, and a window of such a time
+   * overflows. A windowed view skips and counts such an event (it fails as an expression would), and
+   * it moves no watermark.
+   */
+  static boolean inWindowRange(long t) {
+    return t >= dev.braid.event.EventEncoder.MIN_EVENT_TIME && t <= dev.braid.event.EventEncoder.MAX_EVENT_TIME;
+  }
+
+  private static String outOfRange(long t) {
+    return "event time " + t + " is outside the years 0000-9999 (epoch millis "
+        + dev.braid.event.EventEncoder.MIN_EVENT_TIME + " to " + dev.braid.event.EventEncoder.MAX_EVENT_TIME
+        + "), so no window can hold it; it was appended by a Braid build that did not check the time";
   }
 
   /** Per-thread reusable objects for folding and reading. */
@@ -529,7 +548,7 @@ final class ViewProgram {
    */
   int applySpeed(PartitionDelta pd, Scratch x, RecordChunk k, int j, long maxOutOfOrder) {
     long et = k.eventTime[j];
-    if (et > pd.maxEventTime) {
+    if (et > pd.maxEventTime && inWindowRange(et)) {
       pd.maxEventTime = et;
     }
     int r = allowedLateness < 0 ? applyTimed(pd.table, x, k, j, pd.partition, Long.MIN_VALUE)

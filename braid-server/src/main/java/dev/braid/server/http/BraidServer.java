@@ -662,14 +662,36 @@ public final class BraidServer implements AutoCloseable {
         .register(metrics);
   }
 
+  /**
+   * The request's media type, lower case and without parameters ({@code ""} when there is no
+   * {@code Content-Type}). Bodies are read as UTF-8 only, so a {@code charset} parameter naming
+   * another encoding is a 415 naming it: read as UTF-8, Latin-1 text would fail as "not valid UTF-8"
+   * or, worse, be stored misread.
+   */
   static String mediaType(Context ctx) {
     String ct = ctx.header("Content-Type");
     if (ct == null) {
       return "";
     }
-    int semi = ct.indexOf(';');
-    return (semi < 0 ? ct : ct.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+    String[] parts = ct.split(";");
+    for (int i = 1; i < parts.length; i++) {
+      int eq = parts[i].indexOf('=');
+      if (eq > 0 && parts[i].substring(0, eq).strip().equalsIgnoreCase("charset")) {
+        String charset = parts[i].substring(eq + 1).strip();
+        if (charset.length() >= 2 && charset.startsWith("\"") && charset.endsWith("\"")) {
+          charset = charset.substring(1, charset.length() - 1);
+        }
+        if (!UTF8_NAMES.contains(charset.toLowerCase(Locale.ROOT))) {
+          throw new Problem(415, "unsupported-charset", "Unsupported charset", "charset '" + charset
+              + "' is not supported: send the body as UTF-8 (charset=utf-8, or no charset); nothing was read");
+        }
+      }
+    }
+    return parts.length == 0 ? "" : parts[0].strip().toLowerCase(Locale.ROOT);
   }
+
+  /** The charsets a body is read in: UTF-8, and US-ASCII, which is a part of it. */
+  private static final java.util.Set<String> UTF8_NAMES = java.util.Set.of("utf-8", "utf8", "us-ascii", "ascii");
 
   private byte[] readBody(Context ctx) throws IOException {
     refuseContentEncoding(ctx);

@@ -319,6 +319,10 @@ class BraidServerTest {
         + "with POST /v1/views/revenue/keys:batchGet and {\"keys\": [\"\"]}");
     assertProblem(post("/v1/streams/sales/events", "text/csv", "a,b"), 415, "application/x-ndjson");
     assertProblem(post("/v1/streams/sales/events", null, "[]"), 415, "(no Content-Type)");
+    assertProblem(post("/v1/streams/sales/events", "application/json; charset=ISO-8859-1", "[]"), 415,
+        "charset 'iso-8859-1' is not supported: send the body as UTF-8 (charset=utf-8, or no charset); nothing was read");
+    assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json;charset=\"latin1\"", "{}"), 415,
+        "charset 'latin1' is not supported");
     assertProblem(post("/v1/streams/sales/events", "application/json", "[{\"product\": "), 400,
         "not valid JSON at line 1");
     assertProblem(post("/v1/streams/sales/events", "application/json", "42"), 400, "JSON array of event objects");
@@ -498,6 +502,19 @@ class BraidServerTest {
         bom + "[" + sale("kiwi", "s1", 1.0, 1, "2026-11-22T10:00:00Z") + "]");
     assertThat(json(js).path("accepted").asInt()).as(js.body()).isEqualTo(1);
     awaitCount("kiwi", 2);
+  }
+
+  /** A charset parameter that names UTF-8 (or ASCII, a part of it) is taken; another is a 415 (see the errors test). */
+  @Test
+  void shouldTakeACharsetParameterThatNamesUtf8() throws Exception {
+    start();
+    for (String type : List.of("application/x-ndjson; charset=UTF-8", "application/x-ndjson;charset=\"utf-8\"",
+        "application/json; charset=us-ascii")) {
+      String event = sale("kiwi", "s1", 1.0, 1, "2026-11-22T10:00:00Z");
+      HttpResponse<String> r = post("/v1/streams/sales/events", type, type.startsWith("application/json") ? "[" + event + "]" : event);
+      assertThat(json(r).path("accepted").asInt()).as(type + ": " + r.body()).isEqualTo(1);
+    }
+    awaitCount("kiwi", 3);
   }
 
   @Test
