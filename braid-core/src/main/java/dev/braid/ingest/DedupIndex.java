@@ -138,6 +138,16 @@ final class DedupIndex {
     }
   }
 
+  /**
+   * The packed position of the id's event when it was appended at or after {@code now - window},
+   * else {@link #NEW}; reserves nothing (a retry's rejected event, checked against what its key's
+   * first request stored: see {@code Ingestor.storedDifferently}).
+   */
+  synchronized long lookup(long hi, long lo, long now) {
+    long found = find(hi, lo, now - windowMillis);
+    return found >= 0 ? found : NEW;
+  }
+
   /** Keeps {@link #touch}'s loads from being optimized away. */
   private long touched;
 

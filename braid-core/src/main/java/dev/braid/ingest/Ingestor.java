@@ -435,7 +435,11 @@ public final class Ingestor {
     if (keyPrefix != null) {
       String difference;
       try {
-        difference = storedDifferently(st, distinct, n);
+        Difference d = storedDifferently(st, distinct, n);
+        if (st.claimed[distinct] != DedupIndex.NEW) {
+          d = Difference.first(d, rejectedButStored(x, rejections, keyPrefix, n, now));
+        }
+        difference = d == null ? null : d.message();
       } catch (RuntimeException e) {
         releaseNew(st, claims, owner); // a log read failed: nothing is appended, and nothing stays reserved
         throw e;
@@ -509,7 +513,7 @@ public final class Ingestor {
    * Reads those records from the log, one reader per partition in offset order: only retries pay
    * for it. A record that retention removed meanwhile cannot be compared and is taken as the same.
    */
-  private String storedDifferently(Staged st, int distinct, int requestSize) {
+  private Difference storedDifferently(Staged st, int distinct, int requestSize) {
     Map<Integer, java.util.TreeMap<Long, Integer>> stored = new java.util.TreeMap<>();
     for (int d = 0; d < distinct; d++) {
       long c = st.claimed[d];
@@ -564,7 +568,44 @@ public final class Ingestor {
         }
       }
     }
-    return sizeDiffers != null ? sizeDiffers : eventDiffers;
+    return sizeDiffers != null ? new Difference(-1, sizeDiffers)
+        : eventDiffers != null ? new Difference(st.index[firstDiffering], eventDiffers) : null;
+  }
+
+  /**
+   * Why a retry differs from its key's first request: the first event (in request order) that is
+   * rejected now and that the first request stored (its id {@code K#i/n} is in the dedup index). It
+   * was appended, so answering it as rejected would tell the client otherwise. Null when none.
+   */
+  private Difference rejectedButStored(Scratch x, List<IngestResult.Rejection> rejections, byte[] keyPrefix,
+      int requestSize, long now) {
+    byte[] id = new byte[keyPrefix.length + 24]; // two decimal ints and '/'
+    System.arraycopy(keyPrefix, 0, id, 0, keyPrefix.length);
+    for (IngestResult.Rejection r : rejections) {
+      int length = keyPrefix.length + writeDecimal(r.index(), id, keyPrefix.length);
+      id[length++] = '/';
+      length += writeDecimal(requestSize, id, length);
+      x.hasher.hash(id, 0, length);
+      long stored = dedup.lookup(x.hasher.hi, x.hasher.lo, now);
+      if (stored != DedupIndex.NEW) {
+        return new Difference(r.index(), String.format("event %d is stored at partition %d, offset %d by the "
+            + "request first sent with this key, and this time it is rejected: %s", r.index(),
+            DedupIndex.partition(stored), DedupIndex.offset(stored), r.reason()));
+      }
+    }
+    return null;
+  }
+
+  /**
+   * How a retry differs from the request first sent with its key.
+   *
+   * @param index the request index of the first event that differs; -1 when the request as a whole does
+   */
+  private record Difference(int index, String message) {
+    /** Of two differences (either may be null), the one about the whole request or the earlier event. */
+    static Difference first(Difference a, Difference b) {
+      return a == null ? b : b == null || a.index < b.index ? a : b;
+    }
   }
 
   /**

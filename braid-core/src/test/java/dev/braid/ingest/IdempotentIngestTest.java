@@ -154,6 +154,34 @@ class IdempotentIngestTest {
   }
 
   /**
+   * A retry in which an event the first request stored now fails a rule is refused whole: that
+   * event was appended, and answering it as rejected would tell the client otherwise. An event
+   * rejected both times is the same answer again.
+   */
+  @Test
+  void shouldRefuseARetryThatRejectsAnEventTheFirstRequestStored() {
+    Ingestor in = ingestor(payments().build());
+    List<Map<String, Object>> sent = events(4, "t");
+    sent.set(3, event("u3", "t3", -1)); // rejected by the rule amount >= 0.0
+    IngestResult first = in.ingestMaps(sent, "k");
+    assertThat(first.rejections()).extracting(IngestResult.Rejection::index).containsExactly(3);
+    List<Map<String, Object>> changed = new ArrayList<>(sent);
+    changed.set(2, event("u2", "t2", -1));
+    assertThatThrownBy(() -> in.ingestMaps(changed, "k"))
+        .isInstanceOf(dev.braid.IdempotencyConflictException.class)
+        .hasMessageContaining("Idempotency-Key 'k' was used for other events")
+        .hasMessageContaining("event 2 is stored at partition")
+        .hasMessageContaining("by the request first sent with this key, and this time it is rejected: ")
+        .hasMessageContaining("amount >= 0.0");
+    changed.set(1, event("u1", "other", 1)); // an earlier event that differs is named first
+    assertThatThrownBy(() -> in.ingestMaps(changed, "k")).hasMessageContaining("event 1 differs from the event stored");
+    IngestResult retry = in.ingestMaps(sent, "k");
+    assertThat(retry.duplicates()).isEqualTo(3);
+    assertThat(retry.rejections()).extracting(IngestResult.Rejection::index).containsExactly(3);
+    assertThat(idsInLog()).hasSize(3);
+  }
+
+  /**
    * An append that fails part-way keeps the partitions it stored; the retry of that request (the
    * same size, the events found the same) appends the rest.
    */
