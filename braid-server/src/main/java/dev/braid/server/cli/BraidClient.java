@@ -72,16 +72,28 @@ final class BraidClient {
    * retried the same way; any other answer, error or not, is final.
    */
   JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts, Duration timeout) {
+    return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofByteArray(body))
+        .header("Content-Type", contentType).header("Idempotency-Key", key), timeout),
+        " with Idempotency-Key " + key + "; sending it again with that key appends nothing twice");
+  }
+
+  /**
+   * A GET sent again as {@link #postIdempotent} sends a POST: when the connection fails (a server
+   * started a moment ago, not listening yet) or the answer is {@code 503}, up to {@code attempts}
+   * times in all.
+   */
+  JsonNode getRetrying(String path, int attempts) {
+    return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path)).GET(), Duration.ofSeconds(60)), "");
+  }
+
+  private static JsonNode retrying(int attempts, java.util.function.Supplier<JsonNode> request, String gaveUpNote) {
     long backoff = 500;
     for (int attempt = 1; ; attempt++) {
-      HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofByteArray(body))
-          .header("Content-Type", contentType).header("Idempotency-Key", key);
       try {
-        return send(b, timeout);
+        return request.get();
       } catch (TransportException | UnavailableAnswer e) {
         if (attempt >= attempts) {
-          String message = e.getMessage() + " (gave up after " + attempts + " attempts with Idempotency-Key " + key
-              + "; sending it again with that key appends nothing twice)";
+          String message = e.getMessage() + " (gave up after " + attempts + " attempts" + gaveUpNote + ")";
           throw e instanceof UnavailableAnswer u ? new ErrorAnswer(u.status, message, u.problem)
               : new BraidCli.CommandFailedException(message, 1);
         }

@@ -71,8 +71,9 @@ public final class IngestCommand implements Callable<Integer> {
       + "duplicates (default: random)")
   String keyPrefix;
 
-  @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out or the "
-      + "connection fails, each with the same idempotency key (default: ${DEFAULT-VALUE})")
+  @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out, the "
+      + "connection fails or the server is starting, each with the same idempotency key; the first request, "
+      + "for the stream's fields, waits for a server that is not listening yet the same way (default: ${DEFAULT-VALUE})")
   int attempts;
 
   @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS", description = "seconds to wait for the "
@@ -139,7 +140,8 @@ public final class IngestCommand implements Callable<Integer> {
       throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
     }
     BraidClient http = new BraidClient(client.url);
-    JsonNode schema = http.get("/v1/streams/" + BraidClient.enc(stream)); // fails early for an unknown stream
+    // fails early for an unknown stream; a server started a moment ago (not listening yet) is waited for
+    JsonNode schema = http.getRetrying("/v1/streams/" + BraidClient.enc(stream), attempts);
     long size = file.equals("-") ? -1 : sizeOf(Path.of(file));
     PrintWriter out = command.commandLine().getOut();
     long t0 = System.nanoTime();

@@ -292,6 +292,30 @@ class CliClientTest {
     assertThat(down.err()).contains("cannot reach Braid at http://127.0.0.1:1");
   }
 
+  /**
+   * {@code braid server ... &} followed at once by {@code braid ingest} (the README's example): the
+   * ingest waits for the server to listen (its first request is retried like its batches) instead of
+   * failing with "cannot reach".
+   */
+  @Test
+  void shouldWaitForAServerThatIsNotListeningYet() throws Exception {
+    int port;
+    try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = probe.getLocalPort();
+    }
+    Path events = dir.resolve("late.ndjson");
+    Files.writeString(events, "{\"product\": \"late\", \"amount\": 1.0, \"units\": 4, \"ts\": 1}\n");
+    java.util.concurrent.CompletableFuture<Run> ingest = java.util.concurrent.CompletableFuture.supplyAsync(
+        () -> braid("ingest", "sales", events.toString(), "--url=http://127.0.0.1:" + port, "--no-progress"));
+    Thread.sleep(800);
+    try (BraidServer late = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("late"),
+        BraidServer.Config.defaults().withPort(port)).awaitReady(30, TimeUnit.SECONDS)) {
+      Run r = ingest.get(60, TimeUnit.SECONDS);
+      assertThat(r.exit()).as(r.err()).isZero();
+      assertThat(r.out()).contains("sales: 1 event accepted, 0 rejected");
+    }
+  }
+
   /** With --json a failure is one JSON object on standard error, the server's problem inside it. */
   @Test
   void shouldPrintAFailureAsJsonWhenAskedForJson() throws Exception {
