@@ -1257,8 +1257,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (t.partitions() < 1 || t.partitions() > 4096) {
         errors.add(new SpecError(source, path + ".partitions", "must be in 1..4096, got " + t.partitions()));
       }
-      if (t.keep() < 1 || t.keep() > MAX_KEEP) {
-        errors.add(new SpecError(source, path + ".keep", "must be in 1.." + MAX_KEEP + ", got " + t.keep()));
+      if (t.keep() < 0 || t.keep() > MAX_KEEP) {
+        errors.add(new SpecError(source, path + ".keep", "must be in 0.." + MAX_KEEP + ", got " + t.keep()));
       }
       if (t.ttl() != null && t.ttl().toMillis() < 1) {
         errors.add(new SpecError(source, path + ".ttl", "must be at least 1ms, got " + Durations.format(t.ttl())));

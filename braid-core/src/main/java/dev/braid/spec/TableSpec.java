@@ -20,19 +20,20 @@ import java.util.Objects;
  *     time: updated_at        # optional: a pushed row's last-write time (else the push's time)
  *     ttl: 7d                 # optional: rows whose last write is older are dropped
  *     partitions: 4
- *     keep: 2                 # versions kept (current + backups)
+ *     keep: 2                 # backup versions kept for rollback
  *     fields: {user_id: string, tier: string, tags: set<string>, limits: 'map<string,double>'}
  * }</pre>
  *
  * @param key the primary key field (a string or long field)
  * @param time a timestamp or long field giving a pushed row its last-write time, or null
  * @param ttl rows whose last write is older than this are dropped, or null for none
- * @param keep how many versions to keep: the current one plus {@code keep - 1} backups
+ * @param keep how many {@code backup} versions to keep for rollback beside the current one, as a view's
+ *     {@code keep} (older ones are retired and their Base files deleted)
  */
 public record TableSpec(String name, int partitions, String key, String time, Map<String, TableFieldType> fields,
     Duration ttl, Durability durability, int keep) {
 
-  /** Versions kept when the spec names no {@code keep}. */
+  /** Backups kept when the spec names no {@code keep}. */
   public static final int DEFAULT_KEEP = 2;
 
   /** The suffix of a table's real-time log stream: {@code user_profile.writes}. */

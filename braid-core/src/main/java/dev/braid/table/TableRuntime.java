@@ -1264,10 +1264,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       long total = counts[0] + counts[2];
       boolean tooMany = o.maxBadPercent() ? counts[2] * 100 > o.maxBadRows() * total : counts[2] > o.maxBadRows();
       if (tooMany) {
-        return fail(v, loader, counts, bad, t0, counts[2] + (counts[2] == 1 ? " bad row" : " bad rows")
-            + (o.maxBadPercent() ? " of " + total : "") + (counts[2] == 1 ? " exceeds" : " exceed")
-            + " --max-bad-rows " + o.maxBadRows() + (o.maxBadPercent() ? "%" : "")
-            + (bad.isEmpty() ? "" : "; first: " + bad.get(0)));
+        return fail(v, loader, counts, bad, t0, tooManyBadRows(o, counts[2], total, bad));
       }
       if (counts[0] == 0 && !o.allowEmpty()) {
         return fail(v, loader, counts, bad, t0, "the push holds no rows" + (counts[1] > 0 ? " (" + counts[1]
@@ -1457,7 +1454,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       int backups = 0;
       for (int i = versions.size() - 1; i >= 0; i--) {
         Version b = versions.get(i);
-        if (b.state == VersionState.BACKUP && ++backups > spec.keep() - 1) {
+        if (b.state == VersionState.BACKUP && ++backups > spec.keep()) {
           b.state = VersionState.RETIRED;
           closeIfOpen(b.base); // unmapped once reads in progress end (see MappedFile: why)
           b.base = null;
@@ -1689,8 +1686,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       if (tooLarge[0] != null) {
         failure = tooLarge[0];
       } else if (tooMany) {
-        failure = counts[2] + " bad " + (counts[2] == 1 ? "row exceeds" : "rows exceed") + " --max-bad-rows "
-            + o.maxBadRows() + (o.maxBadPercent() ? "%" : "") + (bad.isEmpty() ? "" : "; first: " + bad.get(0));
+        failure = tooManyBadRows(o, counts[2], total, bad);
       }
     } catch (IOException | RuntimeException e) {
       failure = e.getMessage();
@@ -1867,4 +1863,16 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
   }
+
+  /**
+   * Why a push failed on its bad rows, in words that fit both the HTTP parameter and the command
+   * line's option that set the limit.
+   */
+  private static String tooManyBadRows(PushOptions o, long badRows, long total, List<?> bad) {
+    return badRows + (badRows == 1 ? " bad row" : " bad rows") + (o.maxBadPercent() ? " of " + total : "")
+        + (badRows == 1 ? " exceeds" : " exceed") + " the limit of " + o.maxBadRows()
+        + (o.maxBadPercent() ? "%" : o.maxBadRows() == 1 ? " bad row" : " bad rows")
+        + " (maxBadRows; braid push --max-bad-rows)" + (bad.isEmpty() ? "" : "; first: " + bad.get(0));
+  }
+
 }

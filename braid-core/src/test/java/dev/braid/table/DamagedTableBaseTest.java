@@ -97,8 +97,8 @@ class DamagedTableBaseTest {
 
     try (Braid b = Braid.open(dir, spec())) {
       Table t = b.table("users");
-      long backup = t.versions().stream().filter(v -> v.state() == VersionState.BACKUP).findFirst().orElseThrow()
-          .id();
+      long backup = t.versions().stream().filter(v -> v.state() == VersionState.BACKUP).mapToLong(VersionInfo::id)
+          .max().orElseThrow(); // the newest backup, the one the refusal names
       assertThatThrownBy(() -> t.get("k1")).isInstanceOf(UnavailableException.class)
           .hasMessageContaining("table 'users' is unavailable")
           .hasMessageContaining((how.equals("deleted") ? "table Base " + base + " is missing"

@@ -1046,7 +1046,7 @@ public final class BraidServer implements AutoCloseable {
     }
     long wait = waitSeconds * 1000;
     Cycle state = new Cycle(what);
-    cycles.put(view, state);
+    Cycle previous = cycles.put(view, state);
     // a cycle with no events since the cut builds nothing: it answers with the current version's id
     java.util.Set<Long> existing = b.versions(view).stream().map(dev.braid.VersionInfo::id)
         .collect(java.util.stream.Collectors.toSet());
@@ -1057,7 +1057,18 @@ public final class BraidServer implements AutoCloseable {
         state.built = id;
         return id;
       } catch (Exception e) {
-        state.failure = cycleProblem(view, what, e).detail();
+        Problem p = cycleProblem(view, what, e);
+        if (p.status() == 400 || p.status() == 409) {
+          // refused before anything ran (nothing to repair, a cycle the view cannot have): the
+          // versions' "batch" field goes on telling of the last cycle that did run
+          if (previous == null) {
+            cycles.remove(view, state);
+          } else {
+            cycles.replace(view, state, previous);
+          }
+        } else {
+          state.failure = p.detail();
+        }
         throw e;
       } finally {
         state.finishedAt = System.currentTimeMillis();

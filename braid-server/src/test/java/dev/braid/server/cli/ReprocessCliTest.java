@@ -96,6 +96,9 @@ class ReprocessCliTest {
         .contains("as of version 2 (kappa: no batch layer): the delta holds the log from its start up to [");
 
     Path later = write("later.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: count}\n");
+    Run bogus = braid("reprocess", "by_product", "--spec", later.toString(), "--from", "bogus", url());
+    assertThat(bogus.exit()).isEqualTo(2);
+    assertThat(bogus.err()).contains("--from must be start, end or a cut such as [120,98]").doesNotContain("query parameter");
     Run fromEnd = braid("reprocess", "by_product", "--spec", later.toString(), "--from", "end", url(),
         "--poll-millis=20", "--no-progress");
     assertThat(fromEnd.exit()).as(fromEnd.err()).isZero();

@@ -151,6 +151,10 @@ class CorruptFileServerTest {
         .isTrue();
     assertThat(json(braid.get("/health")).path("status").asText()).isEqualTo("ok");
     assertProblem(braid.post("/v1/views/revenue/repair", ""), 409, "not damaged");
+    JsonNode batch = json(braid.get("/v1/views/revenue/versions")).path("batch");
+    assertThat(batch.path("state").asText()).as("a refused repair ran nothing: the repair that ran stays the last "
+        + batch).isEqualTo("done");
+    assertThat(batch.path("what").asText()).isEqualTo("repair");
 
     braid.restart();
     assertThat(braid.values("revenue", "p3")).isEqualTo(after);
