@@ -39,8 +39,21 @@ public final class Durations {
     if (d.isZero()) {
       throw new IllegalArgumentException("duration '" + text + "' must be positive");
     }
+    if (d.compareTo(MAX) > 0) {
+      throw new IllegalArgumentException("duration '" + text + "' is too long: at most " + format(MAX)
+          + " (10,000 years)");
+    }
     return d;
   }
+
+  /**
+   * The longest duration a spec takes: 10,000 years. Event times lie in the years 0000-9999 (see
+   * {@code EventEncoder}), so a window's start and end, a watermark ({@code max_out_of_order}) and a
+   * lateness bound computed from such a time and such a duration all fit in a long's millis; a
+   * longer one overflowed and gave wrong answers (a session ending before it starts, a hopping
+   * window that dropped its events, a watermark in the year 292 million).
+   */
+  public static final Duration MAX = Duration.ofDays(3_652_500);
 
   private static Duration of(long n, String unit) {
     Duration d;

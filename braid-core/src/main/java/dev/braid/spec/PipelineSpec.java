@@ -1046,6 +1046,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (s.maxOutOfOrder().isNegative()) {
         errors.add(new SpecError(source, path + ".max_out_of_order", "must not be negative, got " + s.maxOutOfOrder()));
       }
+      tooLong(s.maxOutOfOrder(), path + ".max_out_of_order", errors);
       if (s.idleAfter().isNegative() || s.idleAfter().isZero()) {
         errors.add(new SpecError(source, path + ".idle_after", "must be positive, got " + s.idleAfter()));
       }
@@ -1111,6 +1112,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         errors.add(new SpecError(source, path + ".allowed_lateness", "only a windowed view has late events; add a "
             + "window or remove allowed_lateness"));
       }
+      tooLong(v.allowedLateness(), path + ".allowed_lateness", errors);
+      tooLong(v.retain(), path + ".retain", errors);
       if (v.allowedLateness() != null && v.allowedLateness().isNegative()) {
         errors.add(new SpecError(source, path + ".allowed_lateness", "must not be negative, got "
             + v.allowedLateness()));
@@ -1178,6 +1181,14 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
     checkTables(errors);
     return errors;
+  }
+
+  /** An error when {@code d} is over {@link Durations#MAX} (set through the Java builder; a spec file's parse refuses it). */
+  private void tooLong(Duration d, String path, List<SpecError> errors) {
+    if (d != null && d.compareTo(Durations.MAX) > 0) {
+      errors.add(new SpecError(source, path, "must be at most " + Durations.format(Durations.MAX) + " (10,000 years), got "
+          + Durations.format(d)));
+    }
   }
 
   /**

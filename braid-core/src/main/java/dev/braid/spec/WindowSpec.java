@@ -88,6 +88,10 @@ public record WindowSpec(Kind kind, Duration size, Duration every, Duration gap,
     if (d.getNano() % 1_000_000 != 0 || d.compareTo(Duration.ofMillis(Long.MAX_VALUE)) > 0) {
       throw new IllegalArgumentException("window " + what + " must be a whole number of milliseconds, got " + d);
     }
+    if (d.compareTo(Durations.MAX) > 0) { // see Durations.MAX: a window's end must fit in a long
+      throw new IllegalArgumentException("window " + what + " must be at most " + Durations.format(Durations.MAX)
+          + " (10,000 years), got " + Durations.format(d));
+    }
   }
 
   /** A window of the old single-kind form: epoch-aligned UTC tumbling windows of {@code size}. */

@@ -845,6 +845,25 @@ class PipelineSpecTest {
             "is required: a mapping of output names to aggregations, e.g. {n: count}"));
   }
 
+  /** Durations over 10,000 years set through the Java builder are refused as a spec file's are (see Durations.MAX). */
+  @Test
+  void shouldRejectAJavaDurationOverTenThousandYears() {
+    Duration tooLong = Duration.ofDays(106_751_990_000L);
+    List<SpecError> errors = catchThrowableOfType(() -> PipelineSpec.builder()
+        .stream(transactions().maxOutOfOrder(tooLong).build())
+        .view(spendByUser().window(WindowSpec.tumbling(Duration.ofHours(1))).allowedLateness(tooLong).build())
+        .build(), SpecException.class).errors();
+    assertThat(errors).containsExactly(
+        new SpecError("java", "streams.transactions.max_out_of_order", "must be at most 3652500d (10,000 years), got "
+            + "106751990000d"),
+        new SpecError("java", "views.spend_by_user.allowed_lateness", "must be at most 3652500d (10,000 years), got "
+            + "106751990000d"));
+    assertThatThrownBy(() -> WindowSpec.session(tooLong)).hasMessage("window gap must be at most 3652500d "
+        + "(10,000 years), got 106751990000d");
+    assertThat(onlyError(window("106751990000d")).message())
+        .isEqualTo("duration '106751990000d' is too long: at most 3652500d (10,000 years)");
+  }
+
   @Test
   void shouldRejectAJavaBatchScheduleThatIsNotPositive() {
     for (Duration every : List.of(Duration.ZERO, Duration.ofMinutes(-5), Duration.ofNanos(10),
