@@ -419,7 +419,7 @@ public final class TableRuntime implements Table, AutoCloseable {
    * recorded cut would skip them. The lowered cut is stored with the catalog once every table has
    * opened (so that a later start, with new writes past it, does not lower it again from there).
    */
-  private boolean cutLowered;
+  private boolean changedOnOpen;
 
   private Cut withinLog(long id, Cut cut) {
     Cut end = writes.end();
@@ -429,13 +429,17 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     LOG.warn("table '{}': version {} was pushed at {} of its writes log, which now ends at {} (its tail was lost, as "
         + "a crash under durability os or interval can); its writes follow from {}", spec.name(), id, cut, end, within);
-    cutLowered = true;
+    changedOnOpen = true;
     return within;
   }
 
-  /** Whether opening lowered a version's cut to its writes log's end ({@link #withinLog}): the catalog must store it. */
-  public boolean cutLoweredOnOpen() {
-    return cutLowered;
+  /**
+   * Whether opening changed what the catalog records: it lowered a version's cut to its writes log's
+   * end ({@link #withinLog}), or marked a push that a restart interrupted failed. The engine stores
+   * the catalog once every table is open (a store during the open would leave this table out).
+   */
+  public boolean catalogChangedOnOpen() {
+    return changedOnOpen;
   }
 
   private void restore(VersionCatalog.ViewEntry recorded) throws IOException {
@@ -451,6 +455,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         if (v.state == VersionState.BUILDING) {
           v.state = VersionState.FAILED;
           v.failure = "interrupted by a restart (the process stopped during the push); push again";
+          changedOnOpen = true;
           LOG.warn("table '{}': push {} (version {}) was interrupted by a restart: marked failed, its files removed",
               spec.name(), pushId, v.id);
         }

@@ -221,8 +221,8 @@ public final class Engine implements Braid {
           dataDir.resolve("tables").resolve(t.name()), this::persistCatalog, recordedTables.get(t.name()),
           options.batchThreads()));
     }
-    if (tables.values().stream().anyMatch(dev.braid.table.TableRuntime::cutLoweredOnOpen)) {
-      persistCatalog(); // a cut lowered to a writes log that lost its tail (TableRuntime.withinLog)
+    if (tables.values().stream().anyMatch(dev.braid.table.TableRuntime::catalogChangedOnOpen)) {
+      persistCatalog(); // a cut lowered to a writes log that lost its tail, an interrupted push marked failed
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
       t.awaitCaughtUp(TABLE_STALL_SECONDS, TimeUnit.SECONDS); // throws if a follower stopped or stalls

@@ -308,6 +308,14 @@ final class RecordedSchemas {
     return false;
   }
 
+  /**
+   * What to do about a damaged schemas file: it names the fields each stream's events were written
+   * with, which the log alone cannot tell once a stream grew.
+   */
+  private static final String DAMAGED_REMEDY = "; restore it from a backup (it records the fields the events in the "
+      + "log were written with), or move it away: the start then takes the fields from the spec and refuses a "
+      + "stream or table whose stored events or rows do not fit them";
+
   static RecordedSchemas load(Path file) {
     Map<String, Schema> streams = new LinkedHashMap<>();
     Map<String, Schema> tables = new LinkedHashMap<>();
@@ -317,11 +325,16 @@ final class RecordedSchemas {
     } catch (NoSuchFileException e) {
       return new RecordedSchemas(file, streams, tables);
     } catch (IOException e) {
-      throw new IllegalStateException("cannot read " + file + ": " + VersionCatalog.jsonProblem(e), e);
+      throw new IllegalStateException("cannot read " + file + ": " + VersionCatalog.jsonProblem(e) + DAMAGED_REMEDY, e);
     }
     int format = root == null ? 0 : root.path("format").asInt();
+    if (root != null && root.isObject() && format > GROWN_FORMAT) {
+      throw new IllegalStateException(file + " has format " + format + ", written by a newer Braid build than this "
+          + "one, which reads formats 1 and " + GROWN_FORMAT + ": run that build");
+    }
     if (root == null || !root.isObject() || format != 1 && format != GROWN_FORMAT) {
-      throw new IllegalStateException(file + " is not a Braid schemas file of format 1 or " + GROWN_FORMAT);
+      throw new IllegalStateException(file + " is not a Braid schemas file of format 1 or " + GROWN_FORMAT
+          + DAMAGED_REMEDY);
     }
     section(file, root.path("streams"), streams);
     section(file, root.path("tables"), tables);

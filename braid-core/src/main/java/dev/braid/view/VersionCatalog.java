@@ -116,6 +116,13 @@ public final class VersionCatalog {
     }
   }
 
+  /**
+   * What to do about a damaged catalog (Braid replaces it atomically, so only a damaged disk or an
+   * edit makes one): as for a missing one with version files beside it.
+   */
+  private static final String DAMAGED_REMEDY = "; restore it from a backup, or, to start every view and table "
+      + "afresh from the log (a table's pushed rows are then lost), move it and the directories views/ and tables/ away";
+
   private static boolean isVersionFile(String name) {
     return name.endsWith(".base") || name.endsWith(".ckpt") || name.endsWith(".closed");
   }
@@ -139,10 +146,14 @@ public final class VersionCatalog {
       root = JSON.readTree(file.toFile());
     } catch (IOException e) {
       throw new CorruptLogException("catalog", file, jsonOffset(e), "version catalog is not valid JSON: "
-          + jsonProblem(e));
+          + jsonProblem(e) + DAMAGED_REMEDY);
+    }
+    if (root != null && root.path("format").asInt() > 1) {
+      throw new CorruptLogException("catalog", file, 0, "version catalog has format " + root.path("format").asInt()
+          + ", written by a newer Braid build than this one, which reads format 1: run that build");
     }
     if (root == null || root.path("format").asInt() != 1) {
-      throw new CorruptLogException("catalog", file, 0, "version catalog has an unknown format");
+      throw new CorruptLogException("catalog", file, 0, "version catalog has an unknown format" + DAMAGED_REMEDY);
     }
     root.path(section).fields().forEachRemaining(e -> {
       List<Entry> versions = new ArrayList<>();

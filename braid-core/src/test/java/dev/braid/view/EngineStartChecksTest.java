@@ -298,7 +298,12 @@ class EngineStartChecksTest {
     assertThatThrownBy(() -> Braid.open(dir, spec())).isInstanceOf(CorruptLogException.class)
         .hasMessageContaining(catalog + " at byte 300")
         .hasMessageContaining("version catalog is not valid JSON: Unexpected end-of-input")
+        .hasMessageEndingWith("; restore it from a backup, or, to start every view and table afresh from the log (a "
+            + "table's pushed rows are then lost), move it and the directories views/ and tables/ away")
         .hasMessageNotContaining("REDACTED");
+    Files.write(catalog, new byte[0]);
+    assertThatThrownBy(() -> Braid.open(dir, spec())).hasMessageContaining("version catalog has an unknown format; "
+        + "restore it from a backup");
     Files.write(catalog, whole);
 
     Path schemas = dir.resolve("schemas.json");
@@ -306,6 +311,8 @@ class EngineStartChecksTest {
     assertThatThrownBy(() -> Braid.open(dir, spec()))
         .hasMessageContaining("cannot read " + schemas + ": Unexpected end-of-input")
         .hasMessageContaining("(line ")
+        .hasMessageContaining("; restore it from a backup (it records the fields the events in the log were written "
+            + "with), or move it away")
         .hasMessageNotContaining("REDACTED");
   }
 }

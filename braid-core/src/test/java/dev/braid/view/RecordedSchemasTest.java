@@ -249,7 +249,12 @@ class RecordedSchemasTest {
     Files.writeString(dir.resolve(RecordedSchemas.FILE), "{\"format\": 3, \"streams\": {}}");
     assertThatThrownBy(() -> Braid.open(dir, spec(AS_STORED, "string")).close())
         .isInstanceOf(IllegalStateException.class)
-        .hasMessage(dir.resolve(RecordedSchemas.FILE) + " is not a Braid schemas file of format 1 or 2");
+        .hasMessage(dir.resolve(RecordedSchemas.FILE) + " has format 3, written by a newer Braid build than this one, "
+            + "which reads formats 1 and 2: run that build");
+    Files.writeString(dir.resolve(RecordedSchemas.FILE), "[]");
+    assertThatThrownBy(() -> Braid.open(dir, spec(AS_STORED, "string")).close())
+        .hasMessageStartingWith(dir.resolve(RecordedSchemas.FILE) + " is not a Braid schemas file of format 1 or 2; "
+            + "restore it from a backup");
     Files.writeString(dir.resolve(RecordedSchemas.FILE), "{\"format\": 1, \"streams\": {\"sales\": {\"key\": 3}}}");
     assertThatThrownBy(() -> Braid.open(dir, spec(AS_STORED, "string")).close())
         .isInstanceOf(IllegalStateException.class)

@@ -119,6 +119,9 @@ class TablePushKillTest {
       }).filter(v -> v.path("state").asText().equals("failed")).toList();
       assertThat(failed).hasSize(1);
       assertThat(failed.get(0).path("failure").asText()).contains("interrupted");
+      JsonNode stored = JSON.readTree(data.resolve("catalog.json").toFile());
+      assertThat(stored.toString()).as("the start stores the push as failed, not only in memory: %s", stored)
+          .doesNotContain("\"building\"").contains("interrupted by a restart");
       // the pushes' reports outlive the process: the killed one is failed, the first one done
       for (JsonNode v : versions.path("versions")) {
         String definition = v.path("definition").asText();
