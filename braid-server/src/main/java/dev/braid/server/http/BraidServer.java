@@ -1165,6 +1165,13 @@ public final class BraidServer implements AutoCloseable {
       dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body", spec.view(view).mode());
       id = b.reprocess(view, definition, new dev.braid.ReprocessOptions(hold, from));
     } catch (dev.braid.spec.SpecException e) {
+      dev.braid.spec.SpecError first = e.errors().get(0);
+      if (first.message().startsWith("not valid YAML")) {
+        // the whole body failed to parse: its line and column say where; the path is only the parser's
+        // last node, maybe in another view of a whole spec
+        throw Problem.badRequest("invalid-definition", "the definition sent to reprocess view '" + view + "' is "
+            + first.message());
+      }
       throw Problem.badRequest("invalid-definition", "invalid definition of view '" + view + "': "
           + e.errors().stream().map(x -> (x.path().isEmpty() ? "" : x.path() + ": ") + x.message())
               .collect(java.util.stream.Collectors.joining("; ")));

@@ -155,6 +155,13 @@ class ReprocessCliTest {
     Run r = braid("reprocess", "by_product", "--spec", bad.toString(), url());
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).contains(bad + ": invalid definition of view 'by_product': aggregate.n").contains("HTTP 400");
+    Path whole = write("whole.yaml", SPEC + "  other:\n    from: sales\n    group_by: store\n"
+        + "    aggregate: {n: count\n");
+    Run w = braid("reprocess", "by_product", "--spec", whole.toString(), url());
+    assertThat(w.exit()).isEqualTo(1);
+    assertThat(w.err()).as("a file that does not parse is named by line, not blamed on by_product")
+        .contains(whole + ": the definition sent to reprocess view 'by_product' is not valid YAML or JSON at line ")
+        .doesNotContain("invalid definition of view");
     Path empty = write("empty.yaml", "\n");
     Run e = braid("reprocess", "by_product", "--spec", empty.toString(), url());
     assertThat(e.exit()).isEqualTo(2);
