@@ -74,6 +74,15 @@ public final class Expressions {
   private static final Set<CelType> KEY_TYPES =
       Set.of(SimpleType.STRING, SimpleType.INT, SimpleType.UINT, SimpleType.DOUBLE, SimpleType.BOOL);
 
+  /**
+   * CEL's options: comparisons of an int with a double ({@code amount > 100} on a double field,
+   * {@code units < 2.5}) compare the numbers' values, as CEL's specification allows; without the
+   * option the checker refuses them ("no matching overload for '_>_' applied to '(double, int)'"),
+   * the most common mistake in a first spec. Equality stays within one type.
+   */
+  private static final dev.cel.common.CelOptions OPTIONS = dev.cel.common.CelOptions.current()
+      .enableHeterogeneousNumericComparisons(true).build();
+
   private final EventSchema schema;
   private final CelCompiler compiler;
   private final CelRuntime runtime;
@@ -81,12 +90,12 @@ public final class Expressions {
   public Expressions(EventSchema schema) {
     this.schema = schema;
     CelCompilerBuilder b = CelCompilerFactory.standardCelCompilerBuilder()
-        .setStandardMacros(CelStandardMacro.STANDARD_MACROS);
+        .setOptions(OPTIONS).setStandardMacros(CelStandardMacro.STANDARD_MACROS);
     for (EventSchema.Field f : schema.fields()) {
       b.addVar(f.name(), celType(f.type()));
     }
     this.compiler = b.build();
-    this.runtime = CelRuntimeFactory.standardCelRuntimeBuilder().build();
+    this.runtime = CelRuntimeFactory.standardCelRuntimeBuilder().setOptions(OPTIONS).build();
   }
 
   private static CelType celType(FieldType t) {
@@ -720,8 +729,13 @@ public final class Expressions {
     }
     CelValidationResult r = compiler.compile(text);
     if (r.hasError()) {
-      throw new ExpressionException("invalid expression '" + text + "': "
-          + oneLine(plainTypes(r.getErrorString().strip())));
+      String message = oneLine(plainTypes(r.getErrorString().strip()));
+      if (message.contains("(double, int)") || message.contains("(int, double)")) {
+        // comparisons of the two take either (OPTIONS); arithmetic and equality do not
+        message += "; CEL does not mix int and double in arithmetic or ==: write a double literal with a point "
+            + "(100.0) or convert with double(...) or int(...)";
+      }
+      throw new ExpressionException("invalid expression '" + text + "': " + message);
     }
     CelAbstractSyntaxTree ast;
     try {

@@ -404,9 +404,29 @@ class ExpressionsTest {
 
   @Test
   void shouldExplainATypeError() {
-    assertThatThrownBy(() -> ex.predicate("amount > 1")).isInstanceOf(ExpressionException.class)
-        .hasMessageContaining("found no matching overload for '_>_' applied to '(double, int)'");
+    assertThatThrownBy(() -> ex.predicate("amount > 'big'")).isInstanceOf(ExpressionException.class)
+        .hasMessageContaining("found no matching overload for '_>_' applied to '(double, string)'");
     assertThatThrownBy(() -> ex.predicate("country == 5")).hasMessageContaining("found no matching overload");
+  }
+
+  /**
+   * An int compared with a double compares their values (CEL's heterogeneous numeric comparisons):
+   * {@code amount > 100} on a double field is what a new user writes first, and was refused.
+   */
+  @Test
+  void shouldCompareAnIntWithADoubleByValue() {
+    EventReader e = read(SCHEMA, event("user", "u", "amount", 100.5, "qty", 3L));
+    for (String[] c : new String[][] {{"amount > 100", "true"}, {"amount < 100", "false"}, {"100 <= amount", "true"},
+        {"amount >= 101", "false"}, {"qty < 3.5", "true"}, {"qty > 2.99", "true"}, {"qty >= 3.0", "true"},
+        {"qty > 3.0", "false"}}) {
+      assertThat(ex.predicate(c[0]).test(e)).as(c[0]).isEqualTo(Boolean.parseBoolean(c[1]));
+    }
+    assertThat(ex.predicate("amount > 100").test(read(SCHEMA, event("user", "u", "qty", 3L))))
+        .as("a null field: unknown, so false").isFalse();
+    assertThatThrownBy(() -> ex.predicate("amount * 2 > 10.0")).as("arithmetic stays within one type")
+        .hasMessageContaining("(double, int)")
+        .hasMessageEndingWith("; CEL does not mix int and double in arithmetic or ==: write a double literal with a "
+            + "point (100.0) or convert with double(...) or int(...)");
   }
 
   @Test

@@ -243,9 +243,9 @@ class PipelineSpecTest {
 
   @Test
   void shouldRejectABadRuleWithItsIndex() {
-    SpecError e = onlyError(DESIGN_EXAMPLE.replace("\"amount >= 0.0\"", "\"amount >= 0\""));
+    SpecError e = onlyError(DESIGN_EXAMPLE.replace("\"amount >= 0.0\"", "\"amount >= 'none'\""));
     assertThat(e.path()).isEqualTo("streams.transactions.rules[0]");
-    assertThat(e.message()).contains("found no matching overload", "(double, int)");
+    assertThat(e.message()).contains("found no matching overload", "(double, string)");
   }
 
   @Test
