@@ -229,6 +229,9 @@ public final class IngestCommand implements Callable<Integer> {
             rejected);
     // a 4xx is about the request (its input or its size); anything else (no answer, a 5xx) about the server
     boolean inputAtFault = e instanceof BraidClient.ErrorAnswer a && a.status >= 400 && a.status < 500;
+    if (e instanceof BraidClient.ErrorAnswer a && a.status == 422) { // its message says how to go on (see send)
+      return new BraidClient.ErrorAnswer(a.status, e.getMessage() + String.format("%n  %s", done), a.problem);
+    }
     String resume = String.format("%n  request %,d (lines %,d-%,d) failed; %s. To go on, %s the same "
         + "command with --key-prefix %s: the requests already answered are recognized and not added again%s",
         sender.failedBatch, sender.failedFirstLine, sender.failedLastLine, done,

@@ -316,6 +316,28 @@ class CliClientTest {
     }
   }
 
+  /**
+   * Resuming with another --batch cuts other batches under the same keys: the server refuses the
+   * first (422), and the message says to resume with the same FILE and --batch or a new prefix, not
+   * also to "run the same command", which would fail the same way.
+   */
+  @Test
+  void shouldSayHowToResumeOnlyOnceWhenAKeyPrefixIsReusedWithAnotherBatch() throws Exception {
+    Path events = dir.resolve("six.ndjson");
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 6; i++) {
+      sb.append("{\"product\": \"p").append(i).append("\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n");
+    }
+    Files.writeString(events, sb);
+    assertThat(braid("ingest", "sales", events.toString(), url(), "--no-progress", "--key-prefix", "six", "--batch", "2")
+        .exit()).isZero();
+    Run again = braid("ingest", "sales", events.toString(), url(), "--no-progress", "--key-prefix", "six", "--batch", "3");
+    assertThat(again.exit()).isEqualTo(1);
+    assertThat(again.err()).contains("batch 1 (lines 1-3) is not what --key-prefix six sent before: resume with the "
+        + "same FILE, --format and --batch as that run, or send new events with a new --key-prefix")
+        .doesNotContain("To go on");
+  }
+
   /** With --json a failure is one JSON object on standard error, the server's problem inside it. */
   @Test
   void shouldPrintAFailureAsJsonWhenAskedForJson() throws Exception {
