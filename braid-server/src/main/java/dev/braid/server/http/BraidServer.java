@@ -410,8 +410,19 @@ public final class BraidServer implements AutoCloseable {
             + " failed inside the server: " + what + "; the server log has the details"));
       });
       cfg.routes.error(404, this::notFoundRoute);
-      cfg.routes.error(405, ctx -> problem(ctx, new Problem(405, "method-not-allowed", "Method not allowed",
-          ctx.method() + " is not allowed on " + ctx.path())));
+      // Javalin finds the methods the path takes and throws them in this exception's details
+      cfg.routes.exception(io.javalin.http.MethodNotAllowedResponse.class, (e, ctx) -> {
+        String allowed = e.getDetails().values().stream().findFirst().orElse("");
+        if (!allowed.isBlank()) {
+          ctx.header("Allow", allowed);
+        }
+        ctx.status(405);
+      });
+      cfg.routes.error(405, ctx -> {
+        String allowed = ctx.res().getHeader("Allow");
+        problem(ctx, new Problem(405, "method-not-allowed", "Method not allowed", ctx.method() + " is not allowed on "
+            + ctx.path() + (allowed == null || allowed.isBlank() ? "" : "; it takes " + allowed)));
+      });
     });
   }
 

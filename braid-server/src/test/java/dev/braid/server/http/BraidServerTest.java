@@ -408,7 +408,9 @@ class BraidServerTest {
     String huge = rawGet("/health", "X-Big: " + "a".repeat(20_000));
     assertThat(huge).startsWith("HTTP/1.1 431").containsIgnoringCase("Content-Type: application/problem+json")
         .contains("\"status\":431").doesNotContain("<html");
-    assertProblem(send("DELETE", "/v1/status", null, null), 405, "DELETE is not allowed on /v1/status");
+    HttpResponse<String> delete = send("DELETE", "/v1/status", null, null);
+    assertProblem(delete, 405, "DELETE is not allowed on /v1/status; it takes GET, HEAD");
+    assertThat(delete.headers().firstValue("Allow")).hasValue("GET, HEAD");
     JsonNode unseen = json(get("/v1/views/revenue/keys/never-seen"));
     assertThat(unseen.path("found").asBoolean()).isFalse();
     assertThat(unseen.path("values").path("n").asLong()).isZero();
