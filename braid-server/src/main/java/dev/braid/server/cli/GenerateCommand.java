@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
         + "object per line. With --rate the events are paced and stamped with the wall clock, as a live feed; "
         + "without it they are written as fast as possible, their event times starting 24 hours ago (or at "
         + "--start), each a few milliseconds after the one before.",
-        "Example: braid generate sales --rate 50000 --count 1000000 | braid ingest sales -"})
+        "Example:", "  braid generate sales --rate 50000 --count 1000000 | braid ingest sales -"})
 final class GenerateCommand implements Callable<Integer> {
 
   enum Kind { sales, transactions }

@@ -34,9 +34,10 @@ import picocli.CommandLine.Spec;
         + "writes since its start cut are replayed onto it, and it is swapped in (the old one stays as a backup).",
         "Examples:",
         "  braid push user_profile profiles.jsonl",
-        "  braid push user_profile profiles.csv --max-bad-rows 1%% --since 2026-11-30T00:00:00Z",
+        "  braid push user_profile profiles.csv --max-bad-rows 1%%",
+        "  braid push user_profile snapshot.jsonl --since 2026-11-30T00:00:00Z",
         "  braid push user_profile updates.jsonl --incremental",
-        "  braid push user_profile --repush            # drop rows older than the TTL from storage",
+        "  braid push user_profile --repush    # drop rows older than the TTL",
         "  braid push user_profile --status user_profile-5-mx3e9qfv"})
 public final class PushCommand implements Callable<Integer> {
 

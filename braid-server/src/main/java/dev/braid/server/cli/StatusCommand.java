@@ -42,7 +42,11 @@ public final class StatusCommand implements Callable<Integer> {
           String.format(java.util.Locale.ROOT, "%,.1f", x.path("rejectedPerSecond").asDouble()),
           x.path("dedupEntries").asLong(), x.path("end"));
     }
-    s.print(out);
+    if (r.path("streams").size() == 0) {
+      out.println("no streams");
+    } else {
+      s.print(out);
+    }
     for (JsonNode x : r.path("streams")) {
       for (JsonNode line : x.path("recovered")) {
         out.printf("%nstream %s: %s%n", x.path("name").asText(), line.asText());
@@ -61,7 +65,11 @@ public final class StatusCommand implements Callable<Integer> {
           x.path("currentVersion").asLong(), x.path("cut"), x.path("position"), x.path("lag").asLong(),
           x.path("deltaKeys").asLong(), batch);
     }
-    v.print(out);
+    if (r.path("views").size() == 0) {
+      out.println("no views");
+    } else {
+      v.print(out);
+    }
     if (r.path("tables").size() > 0) {
       out.println();
       Table tt = new Table("table", "version", "push", "base cut", "writes position", "lag", "base rows", "delta keys");

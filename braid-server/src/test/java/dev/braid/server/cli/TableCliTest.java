@@ -116,7 +116,8 @@ class TableCliTest {
     assertThat(braid("row", "users", "u2", url()).out()).contains("one");
 
     Run status = braid("status", url());
-    assertThat(status.out()).contains("users").contains("base rows");
+    assertThat(status.out()).contains("users").contains("base rows").contains("no views")
+        .as("no empty table of views").doesNotContain("delta position");
   }
 
   @Test
