@@ -732,7 +732,7 @@ public final class Expressions {
       String message = oneLine(plainTypes(r.getErrorString().strip()));
       if (message.contains("(double, int)") || message.contains("(int, double)")) {
         // comparisons of the two take either (OPTIONS); arithmetic and equality do not
-        message += "; CEL does not mix int and double in arithmetic or ==: write a double literal with a point "
+        message += "; CEL does not mix int and double in arithmetic, == or !=: write a double literal with a point "
             + "(100.0) or convert with double(...) or int(...)";
       }
       throw new ExpressionException("invalid expression '" + text + "': " + message);

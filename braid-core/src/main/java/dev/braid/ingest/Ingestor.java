@@ -433,20 +433,20 @@ public final class Ingestor {
           + "appended the same ids; nothing of this request was appended", e);
     }
     if (keyPrefix != null) {
-      String difference;
+      Difference difference;
       try {
-        Difference d = storedDifferently(st, distinct, n);
+        difference = storedDifferently(st, distinct, n);
         if (st.claimed[distinct] != DedupIndex.NEW) {
-          d = Difference.first(d, rejectedButStored(x, rejections, keyPrefix, n, now));
+          difference = Difference.first(difference, rejectedButStored(x, rejections, keyPrefix, n, now));
         }
-        difference = d == null ? null : d.message();
       } catch (RuntimeException e) {
         releaseNew(st, claims, owner); // a log read failed: nothing is appended, and nothing stays reserved
         throw e;
       }
       if (difference != null) {
         releaseNew(st, claims, owner);
-        throw new dev.braid.IdempotencyConflictException(stream.name(), idempotencyKey, difference);
+        throw new dev.braid.IdempotencyConflictException(stream.name(), idempotencyKey, difference.message(),
+            difference.rejectedNow());
       }
     }
     // A retry whose key an earlier request stored events under: that request recorded its dead
@@ -568,8 +568,8 @@ public final class Ingestor {
         }
       }
     }
-    return sizeDiffers != null ? new Difference(-1, sizeDiffers)
-        : eventDiffers != null ? new Difference(st.index[firstDiffering], eventDiffers) : null;
+    return sizeDiffers != null ? new Difference(-1, sizeDiffers, false)
+        : eventDiffers != null ? new Difference(st.index[firstDiffering], eventDiffers, false) : null;
   }
 
   /**
@@ -590,7 +590,7 @@ public final class Ingestor {
       if (stored != DedupIndex.NEW) {
         return new Difference(r.index(), String.format("event %d is stored at partition %d, offset %d by the "
             + "request first sent with this key, and this time it is rejected: %s", r.index(),
-            DedupIndex.partition(stored), DedupIndex.offset(stored), r.reason()));
+            DedupIndex.partition(stored), DedupIndex.offset(stored), r.reason()), true);
       }
     }
     return null;
@@ -600,8 +600,9 @@ public final class Ingestor {
    * How a retry differs from the request first sent with its key.
    *
    * @param index the request index of the first event that differs; -1 when the request as a whole does
+   * @param rejectedNow the event is the same, but rejected now where the first request stored it
    */
-  private record Difference(int index, String message) {
+  private record Difference(int index, String message, boolean rejectedNow) {
     /** Of two differences (either may be null), the one about the whole request or the earlier event. */
     static Difference first(Difference a, Difference b) {
       return a == null ? b : b == null || a.index < b.index ? a : b;

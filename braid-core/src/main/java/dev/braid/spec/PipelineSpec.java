@@ -797,11 +797,12 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   }
 
   /**
-   * {@link #parseView(String, String, String)}, reading a definition without {@code mode} as of mode
-   * {@code modeWhenAbsent} (null: lambda, the default), as a reprocess of a view reads it: a
-   * reprocess cannot change the mode, so it need not repeat it.
+   * {@link #parseView(String, String, String)}, reading a definition without {@code mode} or
+   * {@code keep} as of {@code current}'s (null: lambda and the default keep), as a reprocess of a
+   * view reads it: a reprocess cannot change the mode, and a new definition that does not name how
+   * many backups to keep keeps as many as before, so it need not repeat either.
    */
-  public ViewSpec parseView(String name, String text, String source, ViewSpec.Mode modeWhenAbsent) {
+  public ViewSpec parseView(String name, String text, String source, ViewSpec current) {
     ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
     mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     JsonNode root;
@@ -823,9 +824,12 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         throw new SpecException(List.of(new SpecError(source, prefix, "the spec has no view '" + name + "'")));
       }
     }
-    if (modeWhenAbsent != null && node.isObject() && !node.has("mode")) {
+    if (current != null && node.isObject() && !node.has("mode")) {
       ((com.fasterxml.jackson.databind.node.ObjectNode) node).put("mode",
-          modeWhenAbsent.name().toLowerCase(java.util.Locale.ROOT));
+          current.mode().name().toLowerCase(java.util.Locale.ROOT));
+    }
+    if (current != null && node.isObject() && !node.has("keep")) {
+      ((com.fasterxml.jackson.databind.node.ObjectNode) node).put("keep", current.keep());
     }
     List<SpecError> errors = new ArrayList<>();
     ViewSpec view = new Reader(source, errors).view(name, node);

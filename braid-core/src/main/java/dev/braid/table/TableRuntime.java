@@ -984,7 +984,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         if (current == v) {
           throw e; // not a retirement: the serving version's Base is never closed
         }
-        // v was swapped out and retired (keep: 1) while this read ran: read the current version
+        // v was swapped out and retired (keep: 0) while this read ran: read the current version
       }
     }
   }

@@ -479,8 +479,10 @@ final class DeltaCheckpoint {
         pd.skipped = Math.max(0, skipped);
         pd.withoutKey = Math.max(0, withoutKey);
         pd.dropsKnown = false; // the checkpoint does not record the late events left out before it
-        pd.maxEventTime = maxEventTime;
-        pd.cutMaxEventTime = cutMaxEventTime;
+        // a checkpoint of a build that took event times outside the years 0000-9999 may hold one:
+        // such a time moves no watermark and decides no lateness (ViewProgram.inWindowRange)
+        pd.maxEventTime = ViewProgram.inWindowRange(maxEventTime) ? maxEventTime : Long.MIN_VALUE;
+        pd.cutMaxEventTime = ViewProgram.inWindowRange(cutMaxEventTime) ? cutMaxEventTime : Long.MIN_VALUE;
         parts[p] = pd;
         positions[p] = position;
       }

@@ -177,11 +177,13 @@ final class SpeedLayer implements AutoCloseable {
       long[] m = marks.partitions()[w.partition];
       boolean held = m != null && m.length == 2 && m[0] <= end.offset(w.partition);
       logHoldsAll &= held;
-      if (held && m[1] > w.maxEventTime) {
+      if (held && m[1] > w.maxEventTime && ViewProgram.inWindowRange(m[1])) { // a mark out of range: see below
         w.maxEventTime = m[1];
       }
     }
-    if (logHoldsAll) {
+    // marks saved by a build that took event times outside the years 0000-9999 may hold one; such
+    // a time moves no watermark (ViewProgram.inWindowRange), and the watermark never goes back
+    if (logHoldsAll && marks.watermark() <= dev.braid.event.EventEncoder.MAX_EVENT_TIME) {
       streamWatermark.accumulateAndGet(marks.watermark(), Math::max);
     }
   }

@@ -149,7 +149,7 @@ public final class VersionCatalog {
           + jsonProblem(e) + DAMAGED_REMEDY);
     }
     if (root != null && root.path("format").asInt() > 1) {
-      throw new CorruptLogException("catalog", file, 0, "version catalog has format " + root.path("format").asInt()
+      throw new IllegalStateException("the version catalog " + file + " has format " + root.path("format").asInt()
           + ", written by a newer Braid build than this one, which reads format 1: run that build");
     }
     if (root == null || root.path("format").asInt() != 1) {

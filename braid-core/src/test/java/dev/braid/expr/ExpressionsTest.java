@@ -425,7 +425,7 @@ class ExpressionsTest {
         .as("a null field: unknown, so false").isFalse();
     assertThatThrownBy(() -> ex.predicate("amount * 2 > 10.0")).as("arithmetic stays within one type")
         .hasMessageContaining("(double, int)")
-        .hasMessageEndingWith("; CEL does not mix int and double in arithmetic or ==: write a double literal with a "
+        .hasMessageEndingWith("; CEL does not mix int and double in arithmetic, == or !=: write a double literal with a "
             + "point (100.0) or convert with double(...) or int(...)");
   }
 

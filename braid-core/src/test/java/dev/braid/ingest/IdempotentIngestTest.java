@@ -169,8 +169,9 @@ class IdempotentIngestTest {
     changed.set(2, event("u2", "t2", -1));
     assertThatThrownBy(() -> in.ingestMaps(changed, "k"))
         .isInstanceOf(dev.braid.IdempotencyConflictException.class)
-        .hasMessageContaining("Idempotency-Key 'k' was used for other events")
-        .hasMessageContaining("event 2 is stored at partition")
+        .hasMessageContaining("Idempotency-Key 'k' of stream 'pay' stored events that this request cannot be answered "
+            + "for as before: event 2 is stored at partition")
+        .hasMessageContaining("(the event or the stream's rules changed since)")
         .hasMessageContaining("by the request first sent with this key, and this time it is rejected: ")
         .hasMessageContaining("amount >= 0.0");
     changed.set(1, event("u1", "other", 1)); // an earlier event that differs is named first
@@ -178,6 +179,15 @@ class IdempotentIngestTest {
     IngestResult retry = in.ingestMaps(sent, "k");
     assertThat(retry.duplicates()).isEqualTo(3);
     assertThat(retry.rejections()).extracting(IngestResult.Rejection::index).containsExactly(3);
+    assertThat(idsInLog()).hasSize(3);
+
+    // the same events, after the stream's rules changed (a restart with another spec rebuilds the index)
+    Ingestor stricter = ingestor(payments().rule("amount < 1.5").build());
+    stricter.rebuildDedupIndex();
+    assertThatThrownBy(() -> stricter.ingestMaps(sent, "k"))
+        .isInstanceOf(dev.braid.IdempotencyConflictException.class)
+        .hasMessageContaining("event 2 is stored at partition")
+        .hasMessageContaining("amount < 1.5");
     assertThat(idsInLog()).hasSize(3);
   }
 

@@ -717,6 +717,24 @@ class PipelineSpecTest {
         "views.y.aggregate.n: needs a call such as count or sum(field), got nothing");
   }
 
+  /**
+   * A reprocess's definition without {@code mode} or {@code keep} takes the view's: leaving keep out
+   * reset a {@code keep: 1} view to the default 2 backups (found by a black-box review).
+   */
+  @Test
+  void shouldTakeModeAndKeepOfTheCurrentViewWhenADefinitionLeavesThemOut() {
+    PipelineSpec running = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+    ViewSpec current = ViewSpec.builder("spend_by_user").from("transactions").groupBy("user_id")
+        .aggregate("n", "count").mode(ViewSpec.Mode.KAPPA).keep(1).build();
+    String definition = "from: transactions\ngroup_by: user_id\naggregate: {n: count, s: sum(amount)}\n";
+    ViewSpec parsed = running.parseView("spend_by_user", definition, "body", current);
+    assertThat(parsed.mode()).isEqualTo(ViewSpec.Mode.KAPPA);
+    assertThat(parsed.keep()).isEqualTo(1);
+    assertThat(running.parseView("spend_by_user", definition + "keep: 4\n", "body", current).keep()).isEqualTo(4);
+    assertThat(running.parseView("spend_by_user", definition, "body").keep()).as("no current view: the default")
+        .isEqualTo(ViewSpec.DEFAULT_KEEP);
+  }
+
   /** A whole spec sent for one view: its stream must be the running one, or the view is not the one built. */
   @Test
   void shouldRefuseAWholeSpecForOneViewWhoseStreamDiffersFromTheRunningOne() {

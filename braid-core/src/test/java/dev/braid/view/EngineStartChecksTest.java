@@ -304,6 +304,9 @@ class EngineStartChecksTest {
     Files.write(catalog, new byte[0]);
     assertThatThrownBy(() -> Braid.open(dir, spec())).hasMessageContaining("version catalog has an unknown format; "
         + "restore it from a backup");
+    Files.writeString(catalog, "{\"format\": 2}");
+    assertThatThrownBy(() -> Braid.open(dir, spec())).hasMessage("the version catalog " + catalog + " has format 2, "
+        + "written by a newer Braid build than this one, which reads format 1: run that build");
     Files.write(catalog, whole);
 
     Path schemas = dir.resolve("schemas.json");

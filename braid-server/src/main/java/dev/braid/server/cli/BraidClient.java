@@ -93,7 +93,7 @@ final class BraidClient {
         return request.get();
       } catch (TransportException | UnavailableAnswer e) {
         if (attempt >= attempts) {
-          String message = e.getMessage() + " (gave up after " + attempts + " attempts" + gaveUpNote + ")";
+          String message = e.getMessage() + " (gave up after " + attempts + (attempts == 1 ? " attempt" : " attempts") + gaveUpNote + ")";
           throw e instanceof UnavailableAnswer u ? new ErrorAnswer(u.status, message, u.problem)
               : new BraidCli.CommandFailedException(message, 1);
         }

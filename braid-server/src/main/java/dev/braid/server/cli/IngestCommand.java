@@ -509,6 +509,12 @@ public final class IngestCommand implements Callable<Integer> {
             body.toString().getBytes(StandardCharsets.UTF_8), keyPrefix + "-" + batches, attempts,
             java.time.Duration.ofSeconds(timeoutSeconds));
       } catch (BraidClient.ErrorAnswer e) {
+        if (e.status == 422 && e.getMessage().contains("cannot be answered for as before")) {
+          throw new BraidClient.ErrorAnswer(422, e.getMessage() + "\n  batch " + batches + " (lines " + lines.get(0)
+              + "-" + lines.get(lines.size() - 1) + ") was sent before under --key-prefix " + keyPrefix + ", and the "
+              + "server now rejects an event it stored then: send the lines after it with a new --key-prefix",
+              e.problem);
+        }
         if (e.status == 422) {
           throw new BraidClient.ErrorAnswer(422, e.getMessage() + "\n  batch " + batches + " (lines " + lines.get(0)
               + "-" + lines.get(lines.size() - 1) + ") is not what --key-prefix " + keyPrefix + " sent before: resume "

@@ -54,6 +54,8 @@ public final class VersionsCommand implements Callable<Integer> {
               batch.path("eventsRead").asLong(), batch.path("eventsTotal").asLong()) : "")
           : state.equals("failed") ? "last batch cycle failed at " + batch.path("finishedAt").asText() + ": "
               + batch.path("failure").asText()
+          : state.equals("refused") ? "last " + batch.path("what").asText() + " asked for was refused at "
+              + batch.path("finishedAt").asText() + ": " + batch.path("reason").asText()
           : batch.path("unchanged").asBoolean() ? "last batch cycle, at " + batch.path("finishedAt").asText()
               + ", found no events since version " + batch.path("built").asLong() + "'s cut: it stays current"
           : "last batch cycle built version " + batch.path("built").asLong() + " at "

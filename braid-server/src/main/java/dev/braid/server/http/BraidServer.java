@@ -706,6 +706,7 @@ public final class BraidServer implements AutoCloseable {
 
   private byte[] readBody(Context ctx) throws IOException {
     refuseContentEncoding(ctx);
+    mediaType(ctx); // a charset other than UTF-8 is a 415, also on routes that take any media type
     long max = config.maxBodyBytes();
     String declared = ctx.header("Content-Length");
     if (declared != null) {
@@ -982,6 +983,8 @@ public final class BraidServer implements AutoCloseable {
     /** Whether {@link #built} is a version that existed before the cycle (no events since its cut). */
     volatile boolean unchanged;
     volatile String failure;
+    /** Whether {@link #failure} is a refusal (a repair of a view that is not damaged), not a failure. */
+    volatile boolean refused;
 
     Cycle(String what) {
       this.what = what;
@@ -1018,12 +1021,12 @@ public final class BraidServer implements AutoCloseable {
       }
       return o;
     }
-    o.put("state", c.failure != null ? "failed" : "done");
+    o.put("state", c.refused ? "refused" : c.failure != null ? "failed" : "done");
     o.put("what", c.what);
     o.put("startedAt", Json.instant(c.startedAt));
     o.put("finishedAt", Json.instant(c.finishedAt));
     if (c.failure != null) {
-      o.put("failure", c.failure);
+      o.put(c.refused ? "reason" : "failure", c.failure);
     } else {
       o.put("built", c.built);
       if (c.unchanged) {
@@ -1057,7 +1060,7 @@ public final class BraidServer implements AutoCloseable {
     }
     long wait = waitSeconds * 1000;
     Cycle state = new Cycle(what);
-    Cycle previous = cycles.put(view, state);
+    cycles.put(view, state);
     // a cycle with no events since the cut builds nothing: it answers with the current version's id
     java.util.Set<Long> existing = b.versions(view).stream().map(dev.braid.VersionInfo::id)
         .collect(java.util.stream.Collectors.toSet());
@@ -1069,17 +1072,8 @@ public final class BraidServer implements AutoCloseable {
         return id;
       } catch (Exception e) {
         Problem p = cycleProblem(view, what, e);
-        if (p.status() == 400 || p.status() == 409) {
-          // refused before anything ran (nothing to repair, a cycle the view cannot have): the
-          // versions' "batch" field goes on telling of the last cycle that did run
-          if (previous == null) {
-            cycles.remove(view, state);
-          } else {
-            cycles.replace(view, state, previous);
-          }
-        } else {
-          state.failure = p.detail();
-        }
+        state.refused = p.status() == 409; // nothing to repair: the repair did not run, nothing failed
+        state.failure = p.detail();
         throw e;
       } finally {
         state.finishedAt = System.currentTimeMillis();
@@ -1099,7 +1093,7 @@ public final class BraidServer implements AutoCloseable {
       o.put("view", view);
       o.put("status", "running");
       o.put("detail", "the " + what + " is still running; follow it at the Location URL: its \"batch\" field says "
-          + "running (with events read of total), done (with the version built) or failed (with the reason)");
+          + "running (with events read of total), done (with the version built), failed or refused (with the reason)");
       ctx.status(202).header("Location", "/v1/views/" + view + "/versions").contentType(JSON).result(write(o));
     } catch (ExecutionException e) {
       throw cycleProblem(view, what, e.getCause());
@@ -1172,8 +1166,8 @@ public final class BraidServer implements AutoCloseable {
     dev.braid.log.Cut from = replayFrom(ctx, b, view);
     long id;
     try {
-      // without `mode:` the view's own (a reprocess cannot change it)
-      dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body", spec.view(view).mode());
+      // without `mode:` or `keep:` the view's own (a reprocess cannot change the mode)
+      dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body", spec.view(view));
       id = b.reprocess(view, definition, new dev.braid.ReprocessOptions(hold, from));
     } catch (dev.braid.spec.SpecException e) {
       dev.braid.spec.SpecError first = e.errors().get(0);

@@ -152,9 +152,11 @@ class CorruptFileServerTest {
     assertThat(json(braid.get("/health")).path("status").asText()).isEqualTo("ok");
     assertProblem(braid.post("/v1/views/revenue/repair", ""), 409, "not damaged");
     JsonNode batch = json(braid.get("/v1/views/revenue/versions")).path("batch");
-    assertThat(batch.path("state").asText()).as("a refused repair ran nothing: the repair that ran stays the last "
-        + batch).isEqualTo("done");
+    assertThat(batch.path("state").asText()).as("a refused repair ran nothing, and nothing failed: " + batch)
+        .isEqualTo("refused");
     assertThat(batch.path("what").asText()).isEqualTo("repair");
+    assertThat(batch.path("reason").asText()).contains("not damaged");
+    assertThat(batch.has("failure")).isFalse();
 
     braid.restart();
     assertThat(braid.values("revenue", "p3")).isEqualTo(after);

@@ -130,6 +130,13 @@ class TableHttpTest {
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(json(r).path("detail").asText()).contains("score");
 
+    for (String[] call : new String[][] {{"PUT", "/v1/tables/users/rows/k"}, {"PATCH", "/v1/tables/users/rows/k"},
+        {"POST", "/v1/tables/users/rows:batchGet"}}) {
+      r = send(call[0], call[1], "application/json; charset=iso-8859-1", "{}");
+      assertThat(r.statusCode()).as(call[0] + " " + call[1]).isEqualTo(415);
+      assertThat(json(r).path("detail").asText()).contains("charset 'iso-8859-1' is not supported");
+    }
+
     r = send("PATCH", "/v1/tables/users/rows/k", "application/json", "{\"append\": {\"tags\": [\"a\"]}}");
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(json(r).path("type").asText()).isEqualTo("/problems/invalid-patch");
