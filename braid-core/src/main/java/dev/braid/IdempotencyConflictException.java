@@ -24,8 +24,8 @@ public final class IdempotencyConflictException extends RuntimeException {
   public IdempotencyConflictException(String stream, String key, String difference, boolean rejectedNow) {
     super(rejectedNow
         ? String.format("Idempotency-Key '%s' of stream '%s' stored events that this request cannot be answered "
-            + "for as before: %s (the event or the stream's rules changed since); nothing of this request was ingested (send the "
-            + "events not yet stored under a new key)", key, stream, difference)
+            + "for as before: %s (the event or the stream's rules changed since); nothing of this request was "
+            + "ingested (send the events not yet stored under a new key)", key, stream, difference)
         : String.format("Idempotency-Key '%s' was used for other events within the dedup window of stream '%s': %s; "
             + "nothing of this request was ingested (a retry must send the same events in the same order; new events "
             + "need a new key)", key, stream, difference));

@@ -1187,11 +1187,14 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     return errors;
   }
 
-  /** An error when {@code d} is over {@link Durations#MAX} (set through the Java builder; a spec file's parse refuses it). */
+  /**
+   * An error when {@code d} is over {@link Durations#MAX} (set through the Java builder; a spec
+   * file's parse refuses it).
+   */
   private void tooLong(Duration d, String path, List<SpecError> errors) {
     if (d != null && d.compareTo(Durations.MAX) > 0) {
-      errors.add(new SpecError(source, path, "must be at most " + Durations.format(Durations.MAX) + " (10,000 years), got "
-          + Durations.format(d)));
+      errors.add(new SpecError(source, path, "must be at most " + Durations.format(Durations.MAX)
+          + " (10,000 years), got " + Durations.format(d)));
     }
   }
 

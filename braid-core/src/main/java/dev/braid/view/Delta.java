@@ -66,7 +66,8 @@ final class Delta {
             boolean any = false;
             while (c.next() && c.offset() < end) {
               any = true;
-              if (ViewProgram.inWindowRange(c.eventTime())) { // as the speed layer: an old log's time out of range moves no watermark
+              // as the speed layer: an old log's time out of range moves no watermark
+              if (ViewProgram.inWindowRange(c.eventTime())) {
                 max[p] = Math.max(max[p], c.eventTime());
               }
               firstIngest = Math.min(firstIngest, c.ingestTime());

@@ -121,7 +121,8 @@ public final class VersionCatalog {
    * edit makes one): as for a missing one with version files beside it.
    */
   private static final String DAMAGED_REMEDY = "; restore it from a backup, or, to start every view and table "
-      + "afresh from the log (a table's pushed rows are then lost), move it and the directories views/ and tables/ away";
+      + "afresh from the log (a table's pushed rows are then lost), move it and the directories views/ and "
+      + "tables/ away";
 
   private static boolean isVersionFile(String name) {
     return name.endsWith(".base") || name.endsWith(".ckpt") || name.endsWith(".closed");

@@ -188,7 +188,8 @@ class PushBadRowsTest {
       PushReport r = push(b, "{\"id\":\"a\",\"age\":2}\n{\"id\":1}\n{\"id\":\"c\"}\n{\"x\":1}\n",
           PushOptions.defaults("two.jsonl").maxBadRows("25%"));
       assertThat(r.state()).isEqualTo("failed");
-      assertThat(r.failure()).contains("2 bad rows of 4 exceed the limit of 25% (maxBadRows; braid push --max-bad-rows)").contains("two.jsonl:2:");
+      assertThat(r.failure()).contains("2 bad rows of 4 exceed the limit of 25% (maxBadRows; braid push "
+          + "--max-bad-rows)").contains("two.jsonl:2:");
       assertThat(b.table("users").get("a").values()).containsEntry("age", 1L);
       assertThat(b.table("users").versions()).extracting(dev.braid.VersionInfo::state)
           .containsExactly(VersionState.BACKUP, VersionState.CURRENT, VersionState.FAILED);
@@ -285,7 +286,8 @@ class PushBadRowsTest {
     try (Braid b = Braid.open(dir, spec())) {
       PushReport inc = push(b, text.toString(), PushOptions.defaults("inc.jsonl").incremental(true));
       assertThat(inc.state()).isEqualTo("failed");
-      assertThat(inc.failure()).startsWith("1 bad row exceeds the limit of 0 bad rows (maxBadRows; braid push --max-bad-rows); first: inc.jsonl:1501:")
+      assertThat(inc.failure()).startsWith("1 bad row exceeds the limit of 0 bad rows (maxBadRows; braid push "
+          + "--max-bad-rows); first: inc.jsonl:1501:")
           .endsWith("; no row was applied");
       awaitWrites(b);
       assertThat(b.table("users").get("z0").found()).isFalse();
@@ -315,7 +317,8 @@ class PushBadRowsTest {
       // with a percentage limit every row is read: the good ones were all applied
       PushReport pct = push(b, "{\"id\":\"p1\"}\n{\"id\":1}\n{\"id\":\"p2\"}\n{\"id\":2}\n",
           PushOptions.defaults("pct.jsonl").incremental(true).maxBadRows("10%"));
-      assertThat(pct.failure()).startsWith("2 bad rows of 4 exceed the limit of 10% (maxBadRows; braid push --max-bad-rows)")
+      assertThat(pct.failure()).startsWith("2 bad rows of 4 exceed the limit of 10% (maxBadRows; braid push "
+          + "--max-bad-rows)")
           .endsWith("; all 2 good rows were applied as writes (with a percentage limit, the share of bad rows is "
               + "known only at the end)");
     }
@@ -342,7 +345,7 @@ class PushBadRowsTest {
       assertThat(b.table("users").versions()).as("the backup's rows from its file, which is not open")
           .filteredOn(v -> v.state() != VersionState.RETIRED).extracting(dev.braid.VersionInfo::state,
               dev.braid.VersionInfo::baseKeys)
-          .containsExactly(org.assertj.core.groups.Tuple.tuple(VersionState.BACKUP, 0L), // the empty table (keep: 2 backups)
+          .containsExactly(org.assertj.core.groups.Tuple.tuple(VersionState.BACKUP, 0L), // the empty table
               org.assertj.core.groups.Tuple.tuple(VersionState.BACKUP, 1L),
               org.assertj.core.groups.Tuple.tuple(VersionState.CURRENT, 3L));
       assertThatThrownBy(() -> b.table("users").push("users-99-x")).hasMessageStartingWith("unknown push 'users-99-x'; "

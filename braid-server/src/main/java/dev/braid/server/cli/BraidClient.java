@@ -72,7 +72,8 @@ final class BraidClient {
    * retried the same way; any other answer, error or not, is final.
    */
   JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts, Duration timeout) {
-    return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofByteArray(body))
+    return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body))
         .header("Content-Type", contentType).header("Idempotency-Key", key), timeout),
         " with Idempotency-Key " + key + "; sending it again with that key appends nothing twice");
   }
@@ -93,7 +94,8 @@ final class BraidClient {
         return request.get();
       } catch (TransportException | UnavailableAnswer e) {
         if (attempt >= attempts) {
-          String message = e.getMessage() + " (gave up after " + attempts + (attempts == 1 ? " attempt" : " attempts") + gaveUpNote + ")";
+          String message = e.getMessage() + " (gave up after " + attempts
+              + (attempts == 1 ? " attempt" : " attempts") + gaveUpNote + ")";
           throw e instanceof UnavailableAnswer u ? new ErrorAnswer(u.status, message, u.problem)
               : new BraidCli.CommandFailedException(message, 1);
         }

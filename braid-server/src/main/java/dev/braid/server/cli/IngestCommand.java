@@ -73,7 +73,8 @@ public final class IngestCommand implements Callable<Integer> {
 
   @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out, the "
       + "connection fails or the server is starting, each with the same idempotency key; the first request, "
-      + "for the stream's fields, waits for a server that is not listening yet the same way (default: ${DEFAULT-VALUE})")
+      + "for the stream's fields, waits for a server that is not listening yet the same way "
+      + "(default: ${DEFAULT-VALUE})")
   int attempts;
 
   @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS", description = "seconds to wait for the "

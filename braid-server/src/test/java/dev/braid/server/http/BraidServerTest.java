@@ -513,7 +513,8 @@ class BraidServerTest {
     for (String type : List.of("application/x-ndjson; charset=UTF-8", "application/x-ndjson;charset=\"utf-8\"",
         "application/json; charset=us-ascii")) {
       String event = sale("kiwi", "s1", 1.0, 1, "2026-11-22T10:00:00Z");
-      HttpResponse<String> r = post("/v1/streams/sales/events", type, type.startsWith("application/json") ? "[" + event + "]" : event);
+      String body = type.startsWith("application/json") ? "[" + event + "]" : event;
+      HttpResponse<String> r = post("/v1/streams/sales/events", type, body);
       assertThat(json(r).path("accepted").asInt()).as(type + ": " + r.body()).isEqualTo(1);
     }
     awaitCount("kiwi", 3);
