@@ -127,6 +127,15 @@ public final class Cut {
     }
   }
 
+  /**
+   * {@link #parse}, also of the offsets without brackets ({@code 12,40,0,7}), as people type a cut
+   * in a query parameter or a command-line option.
+   */
+  public static Cut parseWithOrWithoutBrackets(String text) {
+    String t = Objects.requireNonNull(text, "text").strip();
+    return parse(t.startsWith("[") ? t : "[" + t + "]");
+  }
+
   /** Parses the form printed by {@link #toString()}: {@code [12, 40, 0, 7]}. */
   public static Cut parse(String text) {
     Objects.requireNonNull(text, "text");

@@ -289,9 +289,8 @@ public final class PushCommand implements Callable<Integer> {
   }
 
   private String checkCut(String s) {
-    String t = s.strip();
     try {
-      return dev.braid.log.Cut.parse(t.startsWith("[") ? t : "[" + t + "]").toString();
+      return dev.braid.log.Cut.parseWithOrWithoutBrackets(s).toString();
     } catch (IllegalArgumentException e) {
       throw usage("--since-position must be a cut like [120,98] (one offset per partition), got '" + s + "': "
           + e.getMessage());

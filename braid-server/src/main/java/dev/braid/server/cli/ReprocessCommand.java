@@ -61,7 +61,7 @@ public final class ReprocessCommand implements Callable<Integer> {
     String start = from == null ? "" : from.strip();
     if (!start.isEmpty() && !start.equals("start") && !start.equals("end")) {
       try { // checked here so that the message names the option, not the query parameter it is sent as
-        dev.braid.log.Cut.parse(start.startsWith("[") ? start : "[" + start + "]");
+        dev.braid.log.Cut.parseWithOrWithoutBrackets(start);
       } catch (IllegalArgumentException e) {
         throw new BraidCli.CommandFailedException("--from must be start, end or a cut such as [120,98]: "
             + e.getMessage(), 2);

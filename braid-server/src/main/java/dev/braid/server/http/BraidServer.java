@@ -1140,7 +1140,7 @@ public final class BraidServer implements AutoCloseable {
       return b.log().stream(b.spec().views().get(view).from()).end();
     }
     try {
-      return dev.braid.log.Cut.parse(from.strip().startsWith("[") ? from : "[" + from + "]");
+      return dev.braid.log.Cut.parseWithOrWithoutBrackets(from);
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("bad-parameter", "query parameter 'from' must be start, end or a cut like [120,98]: "
           + e.getMessage());

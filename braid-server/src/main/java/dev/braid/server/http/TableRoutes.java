@@ -254,8 +254,7 @@ final class TableRoutes {
     }
     if (sincePosition != null) {
       try {
-        String s = sincePosition.strip();
-        o = o.sincePosition(Cut.parse(s.startsWith("[") ? s : "[" + s + "]"));
+        o = o.sincePosition(Cut.parseWithOrWithoutBrackets(sincePosition));
       } catch (IllegalArgumentException e) {
         throw Problem.badRequest("bad-parameter", "query parameter 'sincePosition' must be a cut like [120,98]: "
             + e.getMessage());
