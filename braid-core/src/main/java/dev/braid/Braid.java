@@ -152,6 +152,9 @@ public interface Braid extends AutoCloseable {
   /** Runs a batch cycle of {@code view} now; returns the id of the new current version. */
   long runBatch(String view);
 
+  /** {@link #runBatch}, saying whether this call built the version (see {@link BatchCycle}). */
+  BatchCycle runBatchCycle(String view);
+
   /**
    * Starts building a new version of {@code view} with {@code newDefinition} and returns its id at
    * once; the version is {@code building} while it is built in the background, and its progress is

@@ -2,7 +2,14 @@ package dev.braid;
 
 /** The lifecycle of a view version: {@code building -> current -> backup -> retired} (or {@code failed}). */
 public enum VersionState {
-  BUILDING, CURRENT, BACKUP, RETIRED, FAILED;
+  BUILDING, CURRENT, BACKUP, RETIRED, FAILED,
+  /** A reprocess held for activation that was dropped by request instead: it never served. */
+  DISCARDED;
+
+  /** Retired, failed or discarded: the version holds no Base and can never serve (again). */
+  public boolean gone() {
+    return this == RETIRED || this == FAILED || this == DISCARDED;
+  }
 
   public String label() {
     return name().toLowerCase(java.util.Locale.ROOT);

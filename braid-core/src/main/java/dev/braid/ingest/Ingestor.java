@@ -361,7 +361,13 @@ public final class Ingestor {
   /** Encodes event {@code i} and checks it against the rules; returns why it is rejected, or null. */
   private String encode(Scratch x, Source source, int i, long now) {
     String error = source.encode(x.encoder, i, now, x.encoded);
-    if (error == null && spec.maxFuture() != null) {
+    return error == null ? admit(x, now) : error;
+  }
+
+  /** Checks the encoded event against {@code max_future} and the rules; returns why it is refused, or null. */
+  private String admit(Scratch x, long now) {
+    String error = null;
+    if (spec.maxFuture() != null) {
       long t = x.encoded.eventTime();
       if (t > now && t - now > spec.maxFuture().toMillis()) {
         error = String.format("event time %s is more than max_future (%s) after its ingest time %s",
@@ -389,13 +395,22 @@ public final class Ingestor {
     long now = clock.getAsLong();
     byte[] keyPrefix = idField < 0 ? (idempotencyKey + "#").getBytes(StandardCharsets.UTF_8) : null;
     int maxRecordBytes = stream.config().maxRecordBytes();
+    List<long[]> refusedIds = null; // {index, hi, lo} of events refused although their id was read
     for (int i = 0; i < n; i++) {
-      String error = encode(x, source, i, now);
+      String error = source.encode(x.encoder, i, now, x.encoded);
+      boolean encoded = error == null;
+      if (encoded) {
+        error = admit(x, now);
+      }
       if (error == null) {
         error = stage(x, st, i, n, keyPrefix, maxRecordBytes);
       }
       if (error != null) {
         rejections.add(new IngestResult.Rejection(i, error));
+        if (encoded && keyPrefix == null && hashId(x)) {
+          (refusedIds == null ? refusedIds = new ArrayList<>() : refusedIds).add(
+              new long[] {i, x.hasher.hi, x.hasher.lo});
+        }
       }
     }
     // Distinct ids: a repeat inside the request is answered with its first occurrence's position.
@@ -449,6 +464,7 @@ public final class Ingestor {
             difference.rejectedNow());
       }
     }
+    long[] storedEarlier = refusedIds == null ? null : storedEarlier(refusedIds, rejections, n, now);
     // A retry whose key an earlier request stored events under: that request recorded its dead
     // letters before appending them, so they are in the dead-letter log already. A request whose
     // events were all rejected stored nothing: it is recognized by its key and hash (rejectedRequests).
@@ -480,13 +496,74 @@ public final class Ingestor {
     }
     int appended = appendClaimed(x, st, now, owner, keyPrefix == null ? -1 : distinct);
     Map<Integer, List<Long>> positions = new java.util.TreeMap<>();
-    for (int s = 0; s < st.n; s++) {
-      long pos = st.position[st.first[s]];
+    int answered = st.n;
+    for (int s = 0, i = 0; i < n; i++) { // request order, the staged events' and those stored earlier
+      long pos;
+      if (s < st.n && st.index[s] == i) {
+        pos = st.position[st.first[s++]];
+      } else if (storedEarlier != null && storedEarlier[i] != DedupIndex.NEW) {
+        pos = storedEarlier[i];
+        answered++;
+      } else {
+        continue;
+      }
       positions.computeIfAbsent(DedupIndex.partition(pos), q -> new ArrayList<>()).add(DedupIndex.offset(pos));
     }
     acceptedRate.record(appended);
     rejectedRate.record(rejections.size());
-    return new IngestResult(stream.name(), st.n, positions, rejections, st.n - appended);
+    return new IngestResult(stream.name(), answered, positions, rejections, answered - appended);
+  }
+
+  /**
+   * Of the events refused although their id could be read (a rule, {@code max_future} or the record
+   * size refused them), those whose id an earlier request appended: the stream holds them, so they
+   * are answered as the duplicates they are, with their positions, instead of as rejected and
+   * dead-lettered again (a client resending after the stream's rules changed would otherwise be told
+   * that an event its views count was refused). Removes them from {@code rejections}.
+   *
+   * @return per request index, the position of the event stored earlier, or {@link DedupIndex#NEW};
+   *     null when there is none
+   */
+  private long[] storedEarlier(List<long[]> refusedIds, List<IngestResult.Rejection> rejections, int n, long now) {
+    long[] stored = null;
+    for (long[] r : refusedIds) {
+      long pos = dedup.lookup(r[1], r[2], now);
+      if (pos != DedupIndex.NEW) {
+        if (stored == null) {
+          stored = new long[n];
+          java.util.Arrays.fill(stored, DedupIndex.NEW);
+        }
+        stored[(int) r[0]] = pos;
+      }
+    }
+    if (stored != null) {
+      long[] found = stored;
+      rejections.removeIf(r -> found[r.index()] != DedupIndex.NEW);
+    }
+    return stored;
+  }
+
+  /**
+   * Hashes the id field of the encoded event into {@code x.hasher}, as {@link #stage} lays it out;
+   * false when the event has no usable id.
+   */
+  private boolean hashId(Scratch x) {
+    EventEncoder.Encoded e = x.encoded;
+    x.reader.wrap(ByteBuffer.wrap(e.value(), 0, e.valueLength()), 0, e.valueLength());
+    if (x.reader.isNull(idField)) {
+      return false;
+    }
+    if (idIsString) {
+      int length = x.reader.stringLength(idField);
+      if (length == 0 || length > dev.braid.log.RecordBatchDescriptor.MAX_ID_BYTES) {
+        return false;
+      }
+      x.hasher.hash(e.value(), x.reader.stringOffset(idField), length);
+    } else {
+      byte[] digits = Long.toString(x.reader.getLong(idField)).getBytes(StandardCharsets.US_ASCII);
+      x.hasher.hash(digits, 0, digits.length);
+    }
+    return true;
   }
 
   /** Drops the reservations of the first {@code claims} claimed ids that were new. */

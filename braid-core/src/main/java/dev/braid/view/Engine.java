@@ -697,16 +697,26 @@ public final class Engine implements Braid {
    * event came since the current version's cut (benchmarks recompute the same log again and again).
    */
   public long runBatch(String view, boolean evenWithoutNewEvents) {
+    return runBatchCycle(view, evenWithoutNewEvents).version();
+  }
+
+  @Override
+  public dev.braid.BatchCycle runBatchCycle(String view) {
+    return runBatchCycle(view, false);
+  }
+
+  private dev.braid.BatchCycle runBatchCycle(String view, boolean evenWithoutNewEvents) {
     requireOpen();
     ViewRuntime v = view(view);
     if (v.spec.mode() == ViewSpec.Mode.KAPPA) {
       throw new IllegalArgumentException("view '" + view + "' is a kappa view: it has no batch layer");
     }
     if (v.damage() != null) {
-      return repair(view); // a batch cycle of a damaged view is its repair: the damaged Base is moved aside
+      // a batch cycle of a damaged view is its repair: the damaged Base is moved aside
+      return new dev.braid.BatchCycle(repair(view), true);
     }
     try {
-      return v.runBatch(evenWithoutNewEvents);
+      return v.runBatchCycle(evenWithoutNewEvents);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("batch cycle of view '" + view + "' was interrupted", e);

@@ -330,7 +330,7 @@ final class ViewRuntime {
   synchronized List<String> referencedFiles() throws IOException {
     List<String> out = new ArrayList<>();
     for (Version v : versions) {
-      if (v.baseFileName != null && v.state != VersionState.RETIRED && v.state != VersionState.FAILED) {
+      if (v.baseFileName != null && !v.state.gone()) {
         out.add(v.baseFileName);
       }
     }
@@ -772,7 +772,7 @@ final class ViewRuntime {
    * its Base only when it is activated), from the file's header, read once; 0 without a Base file.
    */
   private long baseKeysOnDisk(Version v) {
-    if (v.baseFileName == null || v.state == VersionState.RETIRED || v.state == VersionState.FAILED) {
+    if (v.baseFileName == null || v.state.gone()) {
       return 0;
     }
     if (v.baseKeysOnDisk < 0) {
@@ -818,9 +818,63 @@ final class ViewRuntime {
     return runBatch(false);
   }
 
-  /** {@link #runBatch()}; with {@code evenWithoutNewEvents}, a cycle also when no event came since the current cut. */
+  /**
+   * {@link #runBatch()}; with {@code evenWithoutNewEvents}, a cycle also when no event came since the current cut.
+   *
+   * <p>A reprocess or rollback that has caught up and waits to switch in (it needs {@link #batchLock})
+   * goes first: the cycle then computes the definition it brings. One that comes to wait while the
+   * cycle computes supersedes the cycle's version, built with the definition that is about to stop
+   * serving: that version is dropped unserved (it would be current for an instant, then a backup
+   * that retires an older rollback point), the switch happens, and the cycle runs again with the new
+   * definition, so the caller still gets a version of what the view now computes.
+   */
   long runBatch(boolean evenWithoutNewEvents) throws InterruptedException {
+    return runBatchCycle(evenWithoutNewEvents).version();
+  }
+
+  /** {@link #runBatch(boolean)}, saying whether this call built the version it returns. */
+  dev.braid.BatchCycle runBatchCycle(boolean evenWithoutNewEvents) throws InterruptedException {
     synchronized (batchLock) {
+      while (true) {
+        switchInWaiting();
+        dev.braid.BatchCycle cycle = runBatchOnce(evenWithoutNewEvents);
+        if (cycle != null) {
+          return cycle;
+        }
+      }
+    }
+  }
+
+  /** Test hook: runs once, in the next batch cycle, after its version is built and before its switch. */
+  volatile Runnable beforeBatchSwap;
+
+  /** The version of a reprocess or rollback that waits for {@link #batchLock} to switch in, or null. */
+  synchronized Version waitingToSwitch() {
+    for (Version v : versions) {
+      Rebuild rb = v.rebuild;
+      if (v.state == VersionState.BUILDING && rb != null && rb.switchWaiting) {
+        return v;
+      }
+    }
+    return null;
+  }
+
+  /** Switches in the version {@link #waitingToSwitch()} finds, if any; the caller holds {@link #batchLock}. */
+  private void switchInWaiting() throws InterruptedException {
+    Version v = waitingToSwitch();
+    Rebuild rb = v == null ? null : v.rebuild;
+    if (rb != null) {
+      switchIn(v, rb);
+    }
+  }
+
+  /**
+   * One batch cycle under {@link #batchLock}: what it did, or null when a reprocess or rollback
+   * came to wait for its switch while the cycle computed (see {@link #runBatch(boolean)}); the
+   * cycle's version is then dropped and nothing else changed.
+   */
+  private dev.braid.BatchCycle runBatchOnce(boolean evenWithoutNewEvents) throws InterruptedException {
+    {
       ViewProgram program = current.program;
       Cut cut = stream.end();
       Version serving = current;
@@ -828,7 +882,7 @@ final class ViewRuntime {
         // The same definition over the same events gives the same Base: a new version would only
         // retire a backup at another cut, the rollback point a user may still want.
         LOG.info("view '{}': no events since the cut {} of version {}; it stays current", name, cut, serving.id);
-        return serving.id;
+        return new dev.braid.BatchCycle(serving.id, false);
       }
       long id;
       synchronized (this) {
@@ -874,6 +928,17 @@ final class ViewRuntime {
         throw e;
       }
       logReadWholeStamp = readStamp; // every segment before the cut read back whole, from after this stamp on
+      Runnable hook = beforeBatchSwap;
+      if (hook != null) {
+        beforeBatchSwap = null;
+        hook.run();
+      }
+      Version waiting = waitingToSwitch();
+      if (waiting != null) {
+        batchProgress = null;
+        dropSuperseded(next, waiting);
+        return null;
+      }
       swap(next);
       batchProgress = null;
       lastBatch = stats;
@@ -890,7 +955,7 @@ final class ViewRuntime {
         LOG.info("view '{}': batch cycle built version {} at cut {} ({} keys in the Base) in {} ms", name, id, cut,
             stats.keys(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
       }
-      return id;
+      return new dev.braid.BatchCycle(id, true);
     }
   }
 
@@ -919,6 +984,30 @@ final class ViewRuntime {
           + "aggregation failed; the first: {}", name, id, n, n == 1 ? "event" : "events", stream.name(),
           String.valueOf(counters.firstError().get())); // as text: a Throwable last would print its stack
     }
+  }
+
+  /**
+   * Drops the version {@code next} a batch cycle built and never served, because {@code waiting}
+   * is about to switch in with another definition: detaches its Delta, forgets it and deletes its
+   * Base.
+   */
+  private void dropSuperseded(Version next, Version waiting) throws InterruptedException {
+    Delta delta = next.delta;
+    try {
+      await(speed.detach(delta), "detach version " + next.id);
+    } finally {
+      closeRuns(delta.runs(), List.of());
+      next.delta = null;
+      synchronized (this) {
+        versions.remove(next);
+      }
+      closeIfOpen(next.base);
+      next.base = null;
+      deleteBaseFiles(next.id, next.baseFileName);
+    }
+    LOG.info("view '{}': version {} of the batch cycle is dropped unserved: {} version {} (another definition) "
+        + "switches in, and the cycle runs again with its definition", name, next.id,
+        waiting.rebuild != null && waiting.rebuild.rollback ? "the rollback to" : "the reprocessed", waiting.id);
   }
 
   private void failVersion(long id, Cut cut, ViewProgram program, String fileName, String reason) {
@@ -1018,7 +1107,7 @@ final class ViewRuntime {
       int dead = 0;
       for (int i = versions.size() - 1; i >= 0; i--) {
         VersionState s = versions.get(i).state;
-        if ((s == VersionState.RETIRED || s == VersionState.FAILED) && ++dead > 8) {
+        if (s.gone() && ++dead > 8) {
           versions.remove(i);
         }
       }
@@ -1188,6 +1277,8 @@ final class ViewRuntime {
     volatile boolean aborted;
     /** Whether the new Delta is attached to the speed layer (caught up and following the log). */
     volatile boolean attached;
+    /** Set when the switch waits for {@link #batchLock}: a batch cycle then lets it go first. */
+    volatile boolean switchWaiting;
     /** Completes with the version id once it is current; exceptionally when the build fails. */
     final java.util.concurrent.CompletableFuture<Long> done = new java.util.concurrent.CompletableFuture<>();
 
@@ -1616,6 +1707,9 @@ final class ViewRuntime {
     }
   }
 
+  /** Why a discarded version did not switch in (its {@code failure}, beside its state). */
+  private static final String DISCARDED = "discarded by request before activation";
+
   /** Discards version {@code id}, a reprocess held for activation (see {@link dev.braid.Braid#discard}). */
   void discard(long id) {
     Version v;
@@ -1635,13 +1729,15 @@ final class ViewRuntime {
         }
         rb.hold = true; // an activate that races us finds the version failed, not switched
       }
-      fail(v, rb, "discarded by request before activation");
+      fail(v, rb, DISCARDED);
     }
   }
 
   /** Switches {@code v} in, once: under {@link #batchLock}, so a running batch cycle finishes first. */
   private void switchIn(Version v, Rebuild rb) throws InterruptedException {
+    rb.switchWaiting = true;
     synchronized (batchLock) {
+      rb.switchWaiting = false;
       if (v.state != VersionState.BUILDING || v.rebuild != rb) {
         return;
       }
@@ -1681,13 +1777,13 @@ final class ViewRuntime {
         v.state = VersionState.BACKUP; // its Base stays for another try
         v.base = null;
       } else {
-        v.state = VersionState.FAILED;
+        v.state = reason.equals(DISCARDED) ? VersionState.DISCARDED : VersionState.FAILED;
         v.failure = reason;
         v.base = null;
       }
     }
     closeIfOpen(dropped); // unmapped once reads in progress end (none should be: it never served)
-    if (reason.startsWith("discarded")) {
+    if (reason.equals(DISCARDED)) {
       LOG.info("view '{}': version {} {}; version {} keeps serving", name, v.id, reason, current.id);
     } else {
       LOG.error("view '{}': {} of version {} failed; version {} keeps serving: {}", name,

@@ -310,6 +310,43 @@ class IdempotentIngestTest {
     assertThat(idsInLog()).containsExactlyInAnyOrder("tx-1", "tx-2", "tx-3");
   }
 
+  /**
+   * An event the stream holds, re-sent after the rules changed so that it fails them now, is
+   * answered as the duplicate it is (its stored position), not as rejected, and is not
+   * dead-lettered: its views count it. A new event that fails is rejected as before, and one whose
+   * id only an event refused in the same request carries is appended.
+   */
+  @Test
+  void shouldAnswerAStoredEventThatTheRulesRefuseNowAsADuplicate() {
+    LogStream deadLetters = log.createStream("pay" + Ingestor.DEAD_LETTER_SUFFIX, StreamConfig.of(1));
+    Ingestor in = new Ingestor(payments().id("txn").build(), stream, deadLetters, clock::get);
+    IngestResult first = in.ingestMaps(List.of(event("ann", "tx-1", 1), event("ann", "tx-2", 2)));
+    List<Long> annOffsets = first.positions().get(stream.partitionFor("ann".getBytes()));
+
+    Ingestor stricter = new Ingestor(payments().id("txn").rule("amount < 1.5").build(), stream, deadLetters,
+        clock::get);
+    stricter.rebuildDedupIndex();
+    IngestResult again = stricter.ingestMaps(List.of(event("ann", "tx-2", 2), event("ann", "tx-3", 5),
+        event("ann", "tx-4", 1), event("ann", "tx-5", 9), event("ann", "tx-5", 1), event("ann", "tx-1", 1)));
+
+    assertThat(again.rejections()).containsExactly(
+        new IngestResult.Rejection(1, "rule failed: amount < 1.5"),
+        new IngestResult.Rejection(3, "rule failed: amount < 1.5"));
+    assertThat(again.accepted()).isEqualTo(4);
+    assertThat(again.duplicates()).isEqualTo(2);
+    List<Long> offsets = again.positions().get(stream.partitionFor("ann".getBytes()));
+    assertThat(offsets).as("request order: tx-2, tx-4, tx-5, tx-1").hasSize(4);
+    assertThat(offsets.get(0)).isEqualTo(annOffsets.get(1));
+    assertThat(offsets.get(3)).isEqualTo(annOffsets.get(0));
+    assertThat(offsets.get(1)).isGreaterThan(annOffsets.get(1));
+    assertThat(offsets.get(2)).isGreaterThan(offsets.get(1));
+    assertThat(idsInLog()).containsExactlyInAnyOrder("tx-1", "tx-2", "tx-4", "tx-5");
+    assertThat(stricter.deadLetters(0, 10)).extracting(d -> d.event())
+        .as("only the events refused and not stored").hasSize(2)
+        .allSatisfy(e -> assertThat(e).contains("\"amount\":"))
+        .anySatisfy(e -> assertThat(e).contains("tx-3")).anySatisfy(e -> assertThat(e).contains("tx-5"));
+  }
+
   @Test
   void shouldPreferTheIdFieldOverTheIdempotencyKey() {
     Ingestor in = ingestor(payments().id("txn").build());

@@ -73,6 +73,42 @@ class EngineBasicsTest {
     }
   }
 
+  /**
+   * Two batch requests at once: the second waits for the first's cycle, finds no event after its
+   * cut and says it built nothing, instead of claiming the version the first built.
+   */
+  @Test
+  void shouldSayWhichOfTwoConcurrentBatchRequestsBuiltTheVersion() throws Exception {
+    try (Braid b = Braid.open(dir, spec(null))) {
+      clicks(b, "ann", 3);
+      ViewRuntime runtime = ((Engine) b).viewRuntime("per_user");
+      java.util.concurrent.atomic.AtomicReference<Object> second = new java.util.concurrent.atomic.AtomicReference<>();
+      Thread other = new Thread(() -> {
+        try {
+          second.set(b.runBatchCycle("per_user"));
+        } catch (Throwable t) {
+          second.set(t);
+        }
+      });
+      runtime.beforeBatchSwap = () -> { // the first cycle has built its version; the second comes to wait
+        other.start();
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (other.getState() != Thread.State.BLOCKED && System.nanoTime() < until) {
+          Thread.onSpinWait();
+        }
+      };
+      dev.braid.BatchCycle first = b.runBatchCycle("per_user");
+      other.join(30_000);
+      assertThat(first.built()).isTrue();
+      assertThat(second.get()).isEqualTo(new dev.braid.BatchCycle(first.version(), false));
+      clicks(b, "ann", 1);
+      dev.braid.BatchCycle third = b.runBatchCycle("per_user");
+      assertThat(third.built()).isTrue();
+      assertThat(third.version()).isGreaterThan(first.version());
+      assertThat(b.runBatch("per_user")).isEqualTo(third.version());
+    }
+  }
+
   /** Waits until a scheduled cycle made a version whose Base covers {@code events} clicks. */
   private static ViewResult awaitBaseOver(Braid b, long events) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

@@ -137,6 +137,15 @@ class ReprocessTest {
     return b.versions("stats").stream().filter(v -> v.state() == VersionState.CURRENT).findFirst().orElseThrow().id();
   }
 
+  /** Waits until the reprocess into version {@code id} has caught up and is held for activation. */
+  static void awaitHeld(Braid b, long id) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!"held".equals(version(b, id).progress() == null ? null : version(b, id).progress().phase())) {
+      assertThat(System.nanoTime()).as("version %d gets held: %s", id, b.versions("stats")).isLessThan(deadline);
+      Thread.sleep(2);
+    }
+  }
+
   /** Waits until version {@code id} is in {@code state}; fails with the versions on timeout. */
   static VersionInfo awaitState(Braid b, long id, VersionState state) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -217,9 +226,17 @@ class ReprocessTest {
       assertThat(newId).isGreaterThan(oldId);
       int batch = mode == ViewSpec.Mode.LAMBDA ? rnd.nextInt(3) : 0;
       if (batch == 1) {
-        braid.runBatch("stats"); // races the reprocess: usually the old definition, switched out later
+        // races the reprocess: the old definition, switched out later; or, when the reprocess comes to
+        // wait for its switch while the cycle computes, the new one (the cycle runs again after it)
+        braid.runBatch("stats");
       }
-      awaitState(braid, newId, VersionState.CURRENT);
+      long deadline0 = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (version(braid, newId).state() != VersionState.CURRENT
+          && !(batch == 1 && version(braid, newId).state() == VersionState.BACKUP)) {
+        assertThat(System.nanoTime()).as("%s: version %d switches in: %s", context, newId, braid.versions("stats"))
+            .isLessThan(deadline0);
+        Thread.sleep(2);
+      }
       if (batch == 2) {
         braid.runBatch("stats"); // after the switch: batch cycles compute the new definition
       }
@@ -323,11 +340,7 @@ class ReprocessTest {
       ingest(braid, rnd, 800, 2, history);
       long oldId = currentId(braid);
       long held = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (!version(braid, held).progress().phase().equals("held")) {
-        assertThat(System.nanoTime()).as("version %d gets held", held).isLessThan(deadline);
-        Thread.sleep(2);
-      }
+      awaitHeld(braid, held);
       assertThatThrownBy(() -> braid.discard("stats", oldId)).isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("only a reprocess that is held for activation can be discarded");
       assertThatThrownBy(() -> braid.discard("stats", 99)).isInstanceOf(dev.braid.UnknownNameException.class);
@@ -335,8 +348,8 @@ class ReprocessTest {
       braid.discard("stats", held);
 
       VersionInfo gone = version(braid, held);
-      assertThat(gone.state()).isEqualTo(VersionState.FAILED);
-      assertThat(gone.failure()).contains("discarded");
+      assertThat(gone.state()).isEqualTo(VersionState.DISCARDED);
+      assertThat(gone.failure()).isEqualTo("discarded by request before activation");
       assertThat(currentId(braid)).isEqualTo(oldId);
       assertThatThrownBy(() -> braid.activate("stats", held)).isInstanceOf(IllegalStateException.class);
       ingest(braid, rnd, 100, 2, history);
@@ -351,6 +364,68 @@ class ReprocessTest {
       long next = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.defaults());
       awaitState(braid, next, VersionState.CURRENT);
       check(braid.get("stats", "m1"), newDefinition(mode), history.snapshot(), "after the next reprocess");
+    }
+  }
+
+  /**
+   * A held reprocess activated while a batch cycle computes the old definition: the cycle's version
+   * is dropped unserved, the reprocessed version switches in, and the cycle runs again with its
+   * definition, so the batch answers a version of what the view now computes. Without the drop, the
+   * cycle's old-definition version would be current for an instant and then retire the older
+   * rollback point.
+   */
+  @Test
+  void shouldLetAReprocessThatWaitsToSwitchSupersedeARunningBatchCycle(@TempDir Path dir) throws Exception {
+    ViewSpec.Mode mode = ViewSpec.Mode.LAMBDA;
+    Random rnd = new Random(11);
+    History history = new History();
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(mode)))) {
+      ingest(braid, rnd, 600, 2, history);
+      long oldId = currentId(braid);
+      long held = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
+      awaitHeld(braid, held);
+      ingest(braid, rnd, 200, 2, history);
+      ViewRuntime runtime = ((Engine) braid).viewRuntime("stats");
+      AtomicReference<Object> activated = new AtomicReference<>();
+      Thread activator = new Thread(() -> {
+        try {
+          activated.set(braid.activate("stats", held));
+        } catch (Throwable t) {
+          activated.set(t);
+        }
+      });
+      List<Long> idsWhileBuilt = new ArrayList<>();
+      runtime.beforeBatchSwap = () -> { // the cycle's version is built; the activation now comes to wait
+        braid.versions("stats").forEach(v -> idsWhileBuilt.add(v.id()));
+        activator.start();
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (runtime.waitingToSwitch() == null && System.nanoTime() < until) {
+          Thread.onSpinWait();
+        }
+      };
+
+      long built = braid.runBatch("stats");
+      activator.join(30_000);
+
+      assertThat(activated.get()).isEqualTo(held);
+      long dropped = idsWhileBuilt.stream().mapToLong(Long::longValue).max().orElseThrow();
+      assertThat(dropped).as("the first cycle's version").isGreaterThan(held);
+      assertThat(built).as("the cycle ran again").isGreaterThan(dropped);
+      assertThat(currentId(braid)).isEqualTo(built);
+      assertThat(version(braid, built).definition()).isEqualTo(newDefinition(mode).definition());
+      assertThat(version(braid, held).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(version(braid, oldId).state()).as("the old definition's rollback point").isEqualTo(VersionState.BACKUP);
+      assertThat(braid.versions("stats")).extracting(VersionInfo::id).doesNotContain(dropped);
+      try (Stream<Path> files = java.nio.file.Files.list(dir.resolve("views").resolve("stats"))) {
+        assertThat(files.map(f -> f.getFileName().toString())).noneMatch(f -> f.startsWith("v" + dropped + "."));
+      }
+      ingest(braid, rnd, 50, 2, history);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      for (int m = 0; m < 6; m++) {
+        ViewResult r = braid.get("stats", "m" + m);
+        assertThat(r.asOf().version()).isEqualTo(built);
+        check(r, newDefinition(mode), history.snapshot(), "after the superseded cycle");
+      }
     }
   }
 

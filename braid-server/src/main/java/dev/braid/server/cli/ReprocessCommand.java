@@ -135,11 +135,12 @@ public final class ReprocessCommand implements Callable<Integer> {
           bar.setExtraMessage(" " + p.path("phase").asText() + ", lag " + p.path("lag").asLong());
         }
         String state = mine.path("state").asText();
-        if (bar != null && !p.isObject() && !state.equals("building") && !state.equals("failed") && bar.getMax() > 0) {
+        if (bar != null && !p.isObject() && !state.equals("building") && !state.equals("failed")
+            && !state.equals("discarded") && bar.getMax() > 0) {
           bar.stepTo(bar.getMax()); // caught up and swapped in: a version no longer building reports no progress
           bar.setExtraMessage(" " + state);
         }
-        if (state.equals("current") || state.equals("failed") || state.equals("backup")
+        if (state.equals("current") || state.equals("failed") || state.equals("discarded") || state.equals("backup")
             || state.equals("retired") || (state.equals("building") && p.path("phase").asText().equals("held"))) {
           break;
         }
@@ -154,6 +155,10 @@ public final class ReprocessCommand implements Callable<Integer> {
     if (state.equals("failed")) {
       throw new BraidCli.CommandFailedException("version " + id + " of view " + view + " failed: "
           + mine.path("failure").asText() + "; the current version keeps serving", 1);
+    }
+    if (state.equals("discarded")) {
+      throw new BraidCli.CommandFailedException("version " + id + " of view " + view + " was discarded before "
+          + "activation; the current version keeps serving", 1);
     }
     if (client.json) {
       out.println(versions.toPrettyString());

@@ -506,7 +506,7 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String view = ctx.pathParam("view");
     b.versions(view); // 404 for an unknown view, 503 for one whose stream is refused
-    runCycle(ctx, b, view, "repair", () -> b.repair(view));
+    runCycle(ctx, b, view, "repair", () -> new dev.braid.BatchCycle(b.repair(view), true));
   }
 
   private void problem(Context ctx, Problem p) {
@@ -980,7 +980,10 @@ public final class BraidServer implements AutoCloseable {
     final long startedAt = System.currentTimeMillis();
     volatile long finishedAt;
     volatile long built = -1;
-    /** Whether {@link #built} is a version that existed before the cycle (no events since its cut). */
+    /**
+     * Whether the cycle built no version: no events came since the current version's cut (that
+     * version may have been built by another request's cycle, which this one waited for).
+     */
     volatile boolean unchanged;
     volatile String failure;
     /** Whether {@link #failure} is a refusal (a repair of a view that is not damaged), not a failure. */
@@ -1040,7 +1043,7 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String view = ctx.pathParam("view");
     b.versions(view); // 404 for an unknown view before starting anything
-    runCycle(ctx, b, view, "batch cycle", () -> b.runBatch(view));
+    runCycle(ctx, b, view, "batch cycle", () -> b.runBatchCycle(view));
   }
 
   /**
@@ -1050,7 +1053,8 @@ public final class BraidServer implements AutoCloseable {
   /** The longest {@code ?wait=} of a batch cycle or repair: a day. */
   static final long MAX_WAIT_SECONDS = 86_400;
 
-  private void runCycle(Context ctx, Braid b, String view, String what, java.util.concurrent.Callable<Long> run)
+  private void runCycle(Context ctx, Braid b, String view, String what,
+      java.util.concurrent.Callable<dev.braid.BatchCycle> run)
       throws InterruptedException {
     onlyParams(ctx, "wait");
     long waitSeconds = longParam(ctx, "wait", config.batchWaitMillis() / 1000);
@@ -1061,15 +1065,12 @@ public final class BraidServer implements AutoCloseable {
     long wait = waitSeconds * 1000;
     Cycle state = new Cycle(what);
     cycles.put(view, state);
-    // a cycle with no events since the cut builds nothing: it answers with the current version's id
-    java.util.Set<Long> existing = b.versions(view).stream().map(dev.braid.VersionInfo::id)
-        .collect(java.util.stream.Collectors.toSet());
-    Future<Long> cycle = background.submit(() -> {
+    Future<dev.braid.BatchCycle> cycle = background.submit(() -> {
       try {
-        long id = run.call();
-        state.unchanged = existing.contains(id);
-        state.built = id;
-        return id;
+        dev.braid.BatchCycle done = run.call();
+        state.unchanged = !done.built(); // no events since the cut: it answers with the current version's id
+        state.built = done.version();
+        return done;
       } catch (Exception e) {
         Problem p = cycleProblem(view, what, e);
         state.refused = p.status() == 409; // nothing to repair: the repair did not run, nothing failed
@@ -1080,7 +1081,7 @@ public final class BraidServer implements AutoCloseable {
       }
     });
     try {
-      long id = cycle.get(wait, TimeUnit.MILLISECONDS);
+      long id = cycle.get(wait, TimeUnit.MILLISECONDS).version();
       ObjectNode o = Json.versions(view, b.versions(view));
       o.put("built", id);
       if (state.unchanged) {

@@ -215,8 +215,8 @@ class ReprocessHttpTest {
     assertProblem(send("DELETE", "/v1/views/revenue/versions/99", null, null), 404, "unknown version");
     HttpResponse<String> d = send("DELETE", "/v1/views/revenue/versions/" + id, null, null);
     assertThat(d.statusCode()).as(d.body()).isEqualTo(200);
-    JsonNode discarded = awaitVersion("revenue", id, v -> v.path("state").asText().equals("failed"));
-    assertThat(discarded.path("failure").asText()).contains("discarded");
+    JsonNode discarded = awaitVersion("revenue", id, v -> v.path("state").asText().equals("discarded"));
+    assertThat(discarded.path("failure").asText()).isEqualTo("discarded by request before activation");
     assertThat(read("revenue", "p1").path("asOf").path("version").asLong()).isEqualTo(serving);
     r = send("POST", "/v1/views/revenue/reprocess?hold=true", "application/yaml", yaml);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
