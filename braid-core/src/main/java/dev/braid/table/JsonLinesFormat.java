@@ -56,8 +56,7 @@ final class JsonLinesFormat implements PushFormat {
         } catch (IOException e) {
           // A syntax error: the row it is in (where that row began: the parser may have read on into
           // later lines, taking them for part of it) is bad; parsing restarts at the line after it.
-          int errLine = e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe
-              && jpe.getLocation() != null ? Math.max(1, jpe.getLocation().getLineNr()) : 1;
+          int errLine = Math.max(1, errorLine(e));
           restartAfter = row[0] > 0 ? row[0] : errLine;
           if (row[0] == 0) {
             sink.begin(lineBase + errLine);
@@ -74,6 +73,12 @@ final class JsonLinesFormat implements PushFormat {
         lineBase += restartAfter;
       }
     };
+  }
+
+  /** The line (from the parser's start) of a syntax error, or 0 when the exception has none. */
+  private static int errorLine(IOException e) {
+    return e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe && jpe.getLocation() != null
+        ? jpe.getLocation().getLineNr() : 0;
   }
 
   private static String message(IOException e) {
@@ -113,7 +118,15 @@ final class JsonLinesFormat implements PushFormat {
         row[0] = 0;
         return line;
       }
-      t = p.nextToken();
+      try {
+        t = p.nextToken();
+      } catch (IOException e) {
+        if (errorLine(e) > line) { // a syntax error on a later line: this row ended whole before it
+          sink.end();
+          row[0] = 0;
+        }
+        throw e;
+      }
       if (t != null && lineOf(p) == line) {
         sink.fail("more JSON after the object on the same line (one object per line)");
         sink.end();

@@ -129,6 +129,34 @@ class PushBadRowsTest {
     }
   }
 
+  /**
+   * A line that is not JSON right after a row: the row before it ended on its own line and is loaded
+   * (or refused for its own reason), and only the broken line is bad. The parser meets the error
+   * while looking for more on the row's line, so the row must be ended before the error is blamed.
+   */
+  @Test
+  void shouldNotBlameABrokenLineOnTheRowBeforeIt(@TempDir Path dir) {
+    String input = String.join("\n",
+        "{\"id\":\"g1\",\"age\":1}",
+        "{\"id\":\"g2\",\"age\":2}",
+        "notjson",
+        "{\"age\":3}",
+        "also not json",
+        "{\"id\":\"g3\",\"age\":3}") + "\n";
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, input, PushOptions.defaults("lines.jsonl").maxBadRows("3"));
+      assertThat(r.state()).isEqualTo("done");
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(3L, 4L, 5L);
+      assertThat(r.bad().get(0).reason()).startsWith("not valid JSON: Unrecognized token 'notjson'");
+      assertThat(r.bad().get(1).reason()).contains("missing the key field 'id'");
+      assertThat(r.bad().get(2).reason()).startsWith("not valid JSON: Unrecognized token 'also'");
+      assertThat(r.rows()).isEqualTo(3);
+      for (String id : List.of("g1", "g2", "g3")) {
+        assertThat(b.table("users").get(id).found()).as(id).isTrue();
+      }
+    }
+  }
+
   @Test
   void shouldReportCsvBadRowsAndRefuseABadHeader(@TempDir Path dir) {
     try (Braid b = Braid.open(dir, spec())) {
