@@ -175,6 +175,12 @@ public interface Braid extends AutoCloseable {
   long reprocess(String view, dev.braid.spec.ViewSpec newDefinition, ReprocessOptions options);
 
   /**
+   * The definition that {@code view}'s current version computes: the spec's, or the one a
+   * reprocess switched in (its {@code keep} and mode are what a reprocess without them keeps).
+   */
+  dev.braid.spec.ViewSpec servingDefinition(String view);
+
+  /**
    * Makes version {@code versionId} of {@code view} current and returns once it is: a held
    * {@code building} version is switched in; one still building is switched in as soon as it has
    * caught up; a {@code backup} (rollback) first gets a new Delta replayed from its cut (a lambda

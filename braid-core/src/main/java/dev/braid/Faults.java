@@ -23,6 +23,16 @@ public record Faults(Map<String, String> ingest, Map<String, String> unavailable
     damaged = Map.copyOf(damaged);
   }
 
+  /** Why a repair of {@code view}, whose version {@code serving} serves, is refused: it is not damaged. */
+  public static String notDamaged(String view, long serving) {
+    return "view '" + view + "' is not damaged: version " + serving + " serves; nothing to repair";
+  }
+
+  /** Why a batch cycle of a kappa view is refused. */
+  public static String noBatchLayer(String view) {
+    return "view '" + view + "' is a kappa view: it has no batch layer";
+  }
+
   /** Whether nothing is failing. */
   public boolean none() {
     return ingest.isEmpty() && unavailable.isEmpty() && damaged.isEmpty();

@@ -709,7 +709,7 @@ public final class Engine implements Braid {
     requireOpen();
     ViewRuntime v = view(view);
     if (v.spec.mode() == ViewSpec.Mode.KAPPA) {
-      throw new IllegalArgumentException("view '" + view + "' is a kappa view: it has no batch layer");
+      throw new IllegalArgumentException(dev.braid.Faults.noBatchLayer(view));
     }
     if (v.damage() != null) {
       // a batch cycle of a damaged view is its repair: the damaged Base is moved aside
@@ -751,6 +751,14 @@ public final class Engine implements Braid {
     ViewSpec checked = spec.parseView(view, PipelineSpec.viewDocument(newDefinition), source);
     ViewProgram program = new ViewProgram(checked, schema(checked.from()));
     return v.reprocess(program, options.hold(), options.replayFrom());
+  }
+
+  @Override
+  public ViewSpec servingDefinition(String view) {
+    requireOpen();
+    ViewRuntime v = view(view);
+    Version cur = v.current();
+    return cur.program != null ? cur.program.spec : v.spec;
   }
 
   @Override

@@ -1232,8 +1232,7 @@ final class ViewRuntime {
     synchronized (batchLock) {
       Version bad = damaged;
       if (bad == null || current != bad) {
-        throw new IllegalStateException("view '" + name + "' is not damaged: version " + current.id
-            + " serves; nothing to repair");
+        throw new IllegalStateException(dev.braid.Faults.notDamaged(name, current.id));
       }
       Path file = damagedFile;
       Path aside = file.resolveSibling(file.getFileName() + ".corrupt");

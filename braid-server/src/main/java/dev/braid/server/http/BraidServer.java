@@ -374,20 +374,22 @@ public final class BraidServer implements AutoCloseable {
         scrapeStatus = null; // a scrape reads the status as it is now, once for all its gauges
         ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape());
       });
-      getAndHead(cfg.routes, "/v1/streams/{stream}", this::describeStream);
-      cfg.routes.post("/v1/streams/{stream}/events", this::ingest);
-      getAndHead(cfg.routes, "/v1/streams/{stream}/dead-letters", this::deadLetters);
-      getAndHead(cfg.routes, "/v1/streams/{stream}/late", this::lateEvents);
-      getAndHead(cfg.routes, "/v1/views/{view}/keys/{key}", this::getKey);
-      cfg.routes.post("/v1/views/{view}/keys:batchGet", this::batchGet);
-      getAndHead(cfg.routes, "/v1/views/{view}/versions", this::versions);
-      getAndHead(cfg.routes, "/v1/views/{view}/changes", ctx -> changes.handle(ctx, ready()));
-      cfg.routes.post("/v1/views/{view}/batch", this::batch);
-      cfg.routes.post("/v1/views/{view}/reprocess", this::reprocess);
-      cfg.routes.post("/v1/views/{view}/versions/{id}/activate", this::activate);
-      cfg.routes.delete("/v1/views/{view}/versions/{id}", this::discard);
-      getAndHead(cfg.routes, "/v1/status", this::status);
-      cfg.routes.post("/v1/views/{view}/repair", this::repair);
+      // each route names the query parameters it takes: any other is a 400 naming it (a typo such as
+      // ?hodl=true must not start a reprocess that is not held); /health and /metrics take any
+      getAndHead(cfg.routes, "/v1/streams/{stream}", params(this::describeStream));
+      cfg.routes.post("/v1/streams/{stream}/events", params(this::ingest));
+      getAndHead(cfg.routes, "/v1/streams/{stream}/dead-letters", params(this::deadLetters, "from", "limit"));
+      getAndHead(cfg.routes, "/v1/streams/{stream}/late", params(this::lateEvents, "from", "limit"));
+      getAndHead(cfg.routes, "/v1/views/{view}/keys/{key}", params(this::getKey, "from", "to"));
+      cfg.routes.post("/v1/views/{view}/keys:batchGet", params(this::batchGet, "from", "to"));
+      getAndHead(cfg.routes, "/v1/views/{view}/versions", params(this::versions));
+      getAndHead(cfg.routes, "/v1/views/{view}/changes", params(ctx -> changes.handle(ctx, ready()), "key", "from"));
+      cfg.routes.post("/v1/views/{view}/batch", params(this::batch, "wait"));
+      cfg.routes.post("/v1/views/{view}/reprocess", params(this::reprocess, "hold", "from"));
+      cfg.routes.post("/v1/views/{view}/versions/{id}/activate", params(this::activate));
+      cfg.routes.delete("/v1/views/{view}/versions/{id}", params(this::discard));
+      getAndHead(cfg.routes, "/v1/status", params(this::status));
+      cfg.routes.post("/v1/views/{view}/repair", params(this::repair, "wait"));
       new TableRoutes(this::ready, this::readBody).register(cfg.routes);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e)));
@@ -505,7 +507,12 @@ public final class BraidServer implements AutoCloseable {
   private void repair(Context ctx) throws InterruptedException {
     Braid b = ready();
     String view = ctx.pathParam("view");
-    b.versions(view); // 404 for an unknown view, 503 for one whose stream is refused
+    List<dev.braid.VersionInfo> versions = b.versions(view); // 404 for an unknown view, 503 for a refused stream
+    if (!b.faults().unavailable().containsKey(view)) { // refused now, not after a 202 of ?wait=0
+      long serving = versions.stream().filter(v -> v.state() == dev.braid.VersionState.CURRENT)
+          .mapToLong(dev.braid.VersionInfo::id).findFirst().orElse(-1);
+      throw new Problem(409, "nothing-to-repair", "Conflict", dev.braid.Faults.notDamaged(view, serving));
+    }
     runCycle(ctx, b, view, "repair", () -> new dev.braid.BatchCycle(b.repair(view), true));
   }
 
@@ -829,7 +836,6 @@ public final class BraidServer implements AutoCloseable {
   private void deadLetters(Context ctx) {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
-    onlyParams(ctx, "from", "limit");
     long from = offsetParam(ctx, "from");
     int limit = limitParam(ctx);
     List<DeadLetter> letters = page(() -> b.deadLetters(stream, from, limit));
@@ -840,7 +846,6 @@ public final class BraidServer implements AutoCloseable {
   private void lateEvents(Context ctx) {
     Braid b = ready();
     String stream = ctx.pathParam("stream");
-    onlyParams(ctx, "from", "limit");
     long from = offsetParam(ctx, "from");
     int limit = limitParam(ctx);
     List<dev.braid.LateEvent> events = page(() -> b.lateEvents(stream, from, limit));
@@ -856,7 +861,6 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String view = ctx.pathParam("view");
     String key = ctx.pathParam("key");
-    onlyParams(ctx, "from", "to");
     long from = timeParam(ctx, "from", Long.MIN_VALUE);
     long to = timeParam(ctx, "to", Long.MAX_VALUE);
     long t0 = System.nanoTime();
@@ -881,7 +885,6 @@ public final class BraidServer implements AutoCloseable {
       throw new Problem(415, "unsupported-media-type", "Unsupported media type",
           "send {\"keys\": [...]} as application/json");
     }
-    onlyParams(ctx, "from", "to");
     JsonNode root = Json.parse(readBody(ctx), "");
     List<String> list = keys(root);
     for (java.util.Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
@@ -1043,6 +1046,9 @@ public final class BraidServer implements AutoCloseable {
     Braid b = ready();
     String view = ctx.pathParam("view");
     b.versions(view); // 404 for an unknown view before starting anything
+    if (b.servingDefinition(view).mode() == dev.braid.spec.ViewSpec.Mode.KAPPA) { // refused now, not after a 202
+      throw Problem.badRequest("batch-not-possible", dev.braid.Faults.noBatchLayer(view));
+    }
     runCycle(ctx, b, view, "batch cycle", () -> b.runBatchCycle(view));
   }
 
@@ -1056,7 +1062,6 @@ public final class BraidServer implements AutoCloseable {
   private void runCycle(Context ctx, Braid b, String view, String what,
       java.util.concurrent.Callable<dev.braid.BatchCycle> run)
       throws InterruptedException {
-    onlyParams(ctx, "wait");
     long waitSeconds = longParam(ctx, "wait", config.batchWaitMillis() / 1000);
     if (waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
       throw Problem.badRequest("bad-parameter", "query parameter 'wait' must be 0 to " + MAX_WAIT_SECONDS
@@ -1167,8 +1172,8 @@ public final class BraidServer implements AutoCloseable {
     dev.braid.log.Cut from = replayFrom(ctx, b, view);
     long id;
     try {
-      // without `mode:` or `keep:` the view's own (a reprocess cannot change the mode)
-      dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body", spec.view(view));
+      // without `mode:` or `keep:` those of the definition serving now (a reprocess cannot change the mode)
+      dev.braid.spec.ViewSpec definition = spec.parseView(view, text, "request body", b.servingDefinition(view));
       id = b.reprocess(view, definition, new dev.braid.ReprocessOptions(hold, from));
     } catch (dev.braid.spec.SpecException e) {
       dev.braid.spec.SpecError first = e.errors().get(0);
@@ -1288,6 +1293,14 @@ public final class BraidServer implements AutoCloseable {
    * Refuses a query parameter the endpoint does not take (a misspelt {@code ?frm=} would otherwise
    * be ignored and the answer look like one for the whole range), naming those it takes.
    */
+  /** {@code handler}, after refusing any query parameter but {@code names} (see {@link #onlyParams}). */
+  static io.javalin.http.Handler params(io.javalin.http.Handler handler, String... names) {
+    return ctx -> {
+      onlyParams(ctx, names);
+      handler.handle(ctx);
+    };
+  }
+
   private static void onlyParams(Context ctx, String... names) {
     for (String given : ctx.queryParamMap().keySet()) {
       if (!List.of(names).contains(given)) {

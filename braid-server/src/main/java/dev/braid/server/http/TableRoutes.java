@@ -53,16 +53,17 @@ final class TableRoutes {
   }
 
   void register(RoutesConfig routes) {
-    BraidServer.getAndHead(routes, "/v1/tables/{table}/rows/{key}", this::get);
-    routes.post("/v1/tables/{table}/rows:batchGet", this::batchGet);
-    routes.put("/v1/tables/{table}/rows/{key}", this::put);
-    routes.patch("/v1/tables/{table}/rows/{key}", this::patch);
-    routes.delete("/v1/tables/{table}/rows/{key}", this::delete);
-    routes.post("/v1/tables/{table}/pushes", this::push);
-    BraidServer.getAndHead(routes, "/v1/tables/{table}/pushes/{id}", this::pushReport);
-    routes.post("/v1/tables/{table}/repush", this::repush);
-    BraidServer.getAndHead(routes, "/v1/tables/{table}/versions", this::versions);
-    routes.post("/v1/tables/{table}/versions/{id}/activate", this::activate);
+    BraidServer.getAndHead(routes, "/v1/tables/{table}/rows/{key}", params(this::get));
+    routes.post("/v1/tables/{table}/rows:batchGet", params(this::batchGet));
+    routes.put("/v1/tables/{table}/rows/{key}", params(this::put, "ts"));
+    routes.patch("/v1/tables/{table}/rows/{key}", params(this::patch, "ts"));
+    routes.delete("/v1/tables/{table}/rows/{key}", params(this::delete, "ts"));
+    routes.post("/v1/tables/{table}/pushes", params(this::push, "wait", "source", "incremental", "allowEmpty", "since",
+        "sincePosition", "maxBadRows"));
+    BraidServer.getAndHead(routes, "/v1/tables/{table}/pushes/{id}", params(this::pushReport));
+    routes.post("/v1/tables/{table}/repush", params(this::repush, "wait"));
+    BraidServer.getAndHead(routes, "/v1/tables/{table}/versions", params(this::versions));
+    routes.post("/v1/tables/{table}/versions/{id}/activate", params(this::activate));
   }
 
   private Table table(Context ctx) {
@@ -379,6 +380,10 @@ final class TableRoutes {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  private static io.javalin.http.Handler params(io.javalin.http.Handler handler, String... names) {
+    return BraidServer.params(handler, names);
+  }
 
   private static boolean bool(Context ctx, String name, boolean def) {
     return BraidServer.boolParam(ctx, name, def);

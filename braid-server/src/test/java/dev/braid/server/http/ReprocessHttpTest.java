@@ -287,6 +287,24 @@ class ReprocessHttpTest {
     assertThat(json(send("GET", "/v1/status", null, null)).path("views").get(1).has("specDiffers")).isFalse();
   }
 
+  /** A reprocess without {@code keep} keeps the serving definition's, not the spec file's (2). */
+  @Test
+  void shouldKeepTheServingDefinitionsKeepWhenAReprocessSaysNone() throws Exception {
+    String def = "{\"from\": \"sales\", \"group_by\": \"product\", \"aggregate\": {\"n\": \"count\"}";
+    for (int i = 0; i < 4; i++) {
+      HttpResponse<String> r = send("POST", "/v1/views/revenue/reprocess", "application/json",
+          def + (i == 0 ? ", \"keep\": 3}" : "}"));
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+      awaitVersion("revenue", json(r).path("version").asLong(), v -> v.path("state").asText().equals("current"));
+    }
+    JsonNode versions = json(send("GET", "/v1/views/revenue/versions", null, null)).path("versions");
+    long backups = 0;
+    for (JsonNode v : versions) {
+      backups += v.path("state").asText().equals("backup") ? 1 : 0;
+    }
+    assertThat(backups).as(versions.toString()).isEqualTo(3);
+  }
+
   @Test
   void shouldAnswerProblemsForUnknownViewsBadDefinitionsAndBadActivations() throws Exception {
     assertProblem(send("POST", "/v1/views/nope/reprocess", "application/json", "{}"), 404, "unknown view 'nope'");
@@ -318,6 +336,17 @@ class ReprocessHttpTest {
     assertProblem(send("POST", "/v1/views/revenue/reprocess?from=end", "application/json",
         "{\"from\": \"sales\", \"group_by\": \"store\", \"aggregate\": {\"n\": \"count\"}}"), 400,
         "is a lambda view");
+
+    // a misspelt parameter is refused by name, not ignored (?hodl=true would switch in at once)
+    assertProblem(send("POST", "/v1/views/units/reprocess?hodl=true", "application/json", kappaDef), 400,
+        "unknown query parameter 'hodl'; this endpoint takes hold, from");
+    assertProblem(send("POST", "/v1/views/units/versions/1/activate?now=1", null, null), 400,
+        "unknown query parameter 'now'");
+    // refused at once, also when the answer would not wait for the cycle
+    assertProblem(send("POST", "/v1/views/units/batch?wait=0", null, null), 400,
+        "view 'units' is a kappa view: it has no batch layer");
+    assertProblem(send("POST", "/v1/views/revenue/repair?wait=0", null, null), 409,
+        "view 'revenue' is not damaged: version 1 serves; nothing to repair");
 
     assertProblem(send("POST", "/v1/views/nope/versions/1/activate", null, null), 404, "unknown view");
     assertProblem(send("POST", "/v1/views/units/versions/99/activate", null, null), 404, "unknown version",

@@ -163,6 +163,14 @@ class TableHttpTest {
     r = send("POST", "/v1/tables/users/pushes?maxBadRows=lots", "text/csv", "id\n");
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(json(r).path("detail").asText()).contains("lots");
+    // a misspelt ?incremental=true is refused, not taken for a full push that replaces every row
+    r = send("POST", "/v1/tables/users/pushes?incremntal=true", "application/x-ndjson", "{\"id\": \"z\"}\n");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).isEqualTo("unknown query parameter 'incremntal'; this endpoint takes "
+        + "wait, source, incremental, allowEmpty, since, sincePosition, maxBadRows");
+    r = send("PUT", "/v1/tables/users/rows/z?tss=1", "application/json", "{\"id\": \"z\"}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("unknown query parameter 'tss'; this endpoint takes ts");
 
     r = send("POST", "/v1/tables/users/versions/9/activate", null, null);
     assertThat(r.statusCode()).isEqualTo(404);
