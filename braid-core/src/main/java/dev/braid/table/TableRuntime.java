@@ -1450,6 +1450,9 @@ public final class TableRuntime implements Table, AutoCloseable {
         damage = null;
       } else {
         old.state = VersionState.BACKUP;
+        // last in the list, which holds the backups in the order they stopped serving (see ViewRuntime.swap)
+        versions.remove(old);
+        versions.add(old);
       }
       Delta od = old.delta;
       old.delta = null;
@@ -1740,7 +1743,12 @@ public final class TableRuntime implements Table, AutoCloseable {
   @Override
   public List<VersionInfo> versions() {
     List<VersionInfo> out = new ArrayList<>();
-    for (Version v : versions) {
+    List<Version> byId;
+    synchronized (this) {
+      byId = new ArrayList<>(versions);
+    }
+    byId.sort(java.util.Comparator.comparingLong(v -> v.id));
+    for (Version v : byId) {
       Delta d = v.delta;
       TableBase base = v.base;
       String def = v.pushId == null ? "empty (no push yet)" : "push " + v.pushId;

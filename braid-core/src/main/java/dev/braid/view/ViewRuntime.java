@@ -754,9 +754,12 @@ final class ViewRuntime {
     return current;
   }
 
+  /** The versions by id (the list itself holds backups in the order they stopped serving). */
   synchronized List<VersionInfo> versions() {
     List<VersionInfo> out = new ArrayList<>();
-    for (Version v : versions) {
+    List<Version> byId = new ArrayList<>(versions);
+    byId.sort(java.util.Comparator.comparingLong(v -> v.id));
+    for (Version v : byId) {
       Delta d = v.delta;
       BaseFile open = v.base;
       long keys = open != null ? open.keyCount : baseKeysOnDisk(v);
@@ -1052,6 +1055,11 @@ final class ViewRuntime {
       next.replacedId = old.id;
       current = next;
       old.state = VersionState.BACKUP;
+      // Last in the list, which holds the backups in the order they stopped serving (the catalog
+      // keeps it): the ones beyond keep retired are those that stopped serving longest ago, so a
+      // rollback does not make the version it rolled away from the first to go.
+      versions.remove(old);
+      versions.add(old);
       // In the same step: no one sees more backups than keep, the oldest of them activatable, once
       // nothing builds (its Base is closed and deleted below, after the catalog no longer names it).
       retired = retireOldBackups();

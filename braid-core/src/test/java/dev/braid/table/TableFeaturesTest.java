@@ -210,8 +210,21 @@ class TableFeaturesTest {
       assertThatThrownBy(() -> t.activate(999)).hasMessageContaining("999");
     }
     try (Braid braid = Braid.open(dir, spec(null))) {
-      assertThat(braid.table("users").get("a").values()).as("the rollback survives a restart")
-          .containsEntry("tier", "one");
+      Table t = braid.table("users");
+      assertThat(t.get("a").values()).as("the rollback survives a restart").containsEntry("tier", "one");
+      // backups retire in the order they stopped serving (kept across the restart), not by id: v2
+      // stopped serving at the rollback, before v1 and v3 did
+      long v3 = t.push(lines(row("a", "three", now)), PushOptions.defaults("3.jsonl")).version();
+      long v4 = t.push(lines(row("a", "four", now)), PushOptions.defaults("4.jsonl")).version();
+      Map<Long, VersionState> states = new java.util.HashMap<>();
+      for (VersionInfo v : t.versions()) {
+        states.put(v.id(), v.state());
+      }
+      long v1 = v3 - 2;
+      assertThat(states).as(t.versions().toString()).containsEntry(v4, VersionState.CURRENT)
+          .containsEntry(v3, VersionState.BACKUP).containsEntry(v1, VersionState.BACKUP)
+          .containsEntry(v3 - 1, VersionState.RETIRED);
+      assertThat(t.versions()).extracting(VersionInfo::id).as("listed by id").isSorted();
     }
   }
 

@@ -771,6 +771,45 @@ class ReprocessTest {
     }
   }
 
+  /**
+   * Backups retire in the order they stopped serving, not by id: after a rollback to an older
+   * version, the version rolled away from is the newest backup, and the next swap retires the
+   * backup that stopped serving longest ago. The order survives a restart.
+   */
+  @Test
+  void shouldRetireTheBackupThatStoppedServingLongestAgoAfterARollback(@TempDir Path dir) throws Exception {
+    ViewSpec keepTwo = ViewSpec.builder("stats").from("tx").groupBy("user").aggregate("n", "count")
+        .aggregate("q", "sum(qty)").keep(2).build();
+    History history = new History();
+    long v2;
+    long v3;
+    long v4;
+    long v5;
+    try (Braid braid = Braid.open(dir, spec(1, keepTwo))) {
+      ingest(braid, new Random(1), 100, 1, history);
+      v2 = ((Engine) braid).runBatch("stats", true);
+      v3 = ((Engine) braid).runBatch("stats", true);
+      v4 = ((Engine) braid).runBatch("stats", true);
+      assertThat(braid.activate("stats", v2)).isEqualTo(v2); // roll back: v4 stopped serving last
+      ingest(braid, new Random(2), 20, 1, history);
+      v5 = braid.runBatch("stats");
+      assertThat(version(braid, v3).state()).as("stopped serving first").isEqualTo(VersionState.RETIRED);
+      assertThat(version(braid, v4).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(version(braid, v2).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(braid.versions("stats")).extracting(VersionInfo::id).as("listed by id").isSorted();
+    }
+    try (Braid braid = Braid.open(dir, spec(1, keepTwo))) {
+      ingest(braid, new Random(3), 20, 1, history);
+      long v6 = braid.runBatch("stats"); // v5 stops serving: v4 stopped longest ago
+      assertThat(version(braid, v4).state()).isEqualTo(VersionState.RETIRED);
+      assertThat(version(braid, v2).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(version(braid, v5).state()).isEqualTo(VersionState.BACKUP);
+      assertThat(currentId(braid)).isEqualTo(v6);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      check(braid.get("stats", "u3"), keepTwo, history.snapshot(), "after the restart");
+    }
+  }
+
   @Test
   void shouldRefuseAnInvalidDefinitionWithThePathOfEachError(@TempDir Path dir) {
     try (Braid braid = Braid.open(dir, spec(1, oldDefinition(ViewSpec.Mode.LAMBDA)))) {
