@@ -558,6 +558,11 @@ public final class IngestCommand implements Callable<Integer> {
               + "('%s'); for CSV add --format csv (a file named *.csv is read as CSV by itself); nothing was sent", n,
               line.length() > 60 ? line.substring(0, 57) + "..." : line), 1);
         }
+        if (first && line.stripLeading().startsWith("[")) { // an event is an object: every line would be rejected
+          throw new BraidCli.CommandFailedException(String.format("line %d starts a JSON array, not one event per line "
+              + "(NDJSON); for a JSON array add --format json (a file named *.json is read as JSON by itself); "
+              + "nothing was sent", n), 1);
+        }
         first = false;
         sender.add(line, n);
       }

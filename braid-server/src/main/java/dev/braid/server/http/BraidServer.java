@@ -140,7 +140,8 @@ public final class BraidServer implements AutoCloseable {
   private final Path dataDir;
   private final DataDirLock lock;
   private final AtomicBoolean closed = new AtomicBoolean();
-  private final ChangesHandler changes = new ChangesHandler();
+  /** Open changes streams get a keep-alive comment every 15 s (see {@link ChangesHandler}); tests set less. */
+  final ChangesHandler changes = new ChangesHandler(Long.getLong("braid.changes.keepAliveMillis", 15_000));
   /** How long a stop waits for the requests in flight to finish. */
   static final java.time.Duration STOP_TIMEOUT = java.time.Duration.ofSeconds(30);
   private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -1091,7 +1092,8 @@ public final class BraidServer implements AutoCloseable {
       o.put("built", id);
       if (state.unchanged) {
         o.put("unchanged", true);
-        o.put("detail", "no events since version " + id + "'s cut: it stays current, and no version was built");
+        o.put("detail", "no events since version " + id + "'s cut: it stays current, and this request built no new "
+            + "version");
       }
       ok(ctx, o);
     } catch (TimeoutException e) {

@@ -29,15 +29,54 @@ import java.util.concurrent.ConcurrentHashMap;
  * the connection is open. The subscription ends when the client goes away or the server stops: a
  * stop first ends every stream ({@link #closeAll}), since a graceful stop waits for the requests in
  * flight and a changes stream would never finish by itself.
+ *
+ * <p>Every {@code keepAliveMillis} each open stream gets a comment line ({@code : keep-alive}): a
+ * proxy does not cut a quiet stream as idle, and a client that went away is noticed by the failed
+ * write, which ends its subscription and frees its thread (on a view without changes nothing else
+ * would ever write to it). Writes to one client are serialized on it.
  */
 final class ChangesHandler {
 
   private final Set<SseClient> open = ConcurrentHashMap.newKeySet();
   private volatile boolean stopping;
+  private final java.util.concurrent.ScheduledExecutorService keepAlive =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "braid-changes-keep-alive");
+        t.setDaemon(true);
+        return t;
+      });
+
+  ChangesHandler(long keepAliveMillis) {
+    keepAlive.scheduleWithFixedDelay(this::sendKeepAlives, keepAliveMillis, keepAliveMillis,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  /** Open streams, for tests. */
+  int openStreams() {
+    return open.size();
+  }
+
+  private void sendKeepAlives() {
+    for (SseClient client : open) {
+      try {
+        synchronized (client) {
+          if (!client.terminated()) {
+            client.sendComment("keep-alive"); // a write to a closed connection terminates the client
+          }
+        }
+        if (client.terminated()) {
+          client.close(); // runs its onClose: the subscription ends
+        }
+      } catch (RuntimeException e) {
+        client.close();
+      }
+    }
+  }
 
   /** Ends every open stream, and each one that starts from now on. */
   void closeAll() {
     stopping = true;
+    keepAlive.shutdownNow();
     open.forEach(SseClient::close);
   }
 
@@ -71,8 +110,10 @@ final class ChangesHandler {
     new SseHandler(client -> {
       client.keepAlive();
       Subscription s = b.subscribe(view, from, key, e -> {
-        if (!client.terminated()) {
-          client.sendEvent(e.kind().wireName(), json(e), Long.toString(e.id()));
+        synchronized (client) {
+          if (!client.terminated()) {
+            client.sendEvent(e.kind().wireName(), json(e), Long.toString(e.id()));
+          }
         }
       });
       open.add(client);

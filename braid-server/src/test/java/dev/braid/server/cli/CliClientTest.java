@@ -212,7 +212,7 @@ class CliClientTest {
     Run again = braid("batch", "revenue", url()); // nothing new since: no version is built, and it says so
     assertThat(again.exit()).as(again.err()).isZero();
     assertThat(again.out()).containsPattern("view revenue: no events since version \\d+'s cut: it stays current, and "
-        + "no version was built").doesNotContain("is current (base");
+        + "this request built no new version").doesNotContain("is current (base");
 
     Run query = braid("query", "revenue", "tea", url());
     assertThat(query.exit()).isZero();
@@ -392,6 +392,12 @@ class CliClientTest {
     assertThat(notJson.exit()).isEqualTo(1);
     assertThat(notJson.err()).contains("line 1 is not JSON but looks like a CSV header ('product,amount,units,ts'); "
         + "for CSV add --format csv");
+    Path array = dir.resolve("pretty.ndjson"); // a pretty-printed JSON array read as NDJSON (stdin's default)
+    Files.writeString(array, "[\n  {\"product\": \"fig\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n]\n");
+    Run arrayAsLines = braid("ingest", "sales", array.toString(), url(), "--no-progress");
+    assertThat(arrayAsLines.exit()).isEqualTo(1);
+    assertThat(arrayAsLines.err()).contains("line 1 starts a JSON array, not one event per line (NDJSON); for a JSON "
+        + "array add --format json");
     assertThat(IngestCommand.looksLikeCsvHeader("{\"product\": \"a,b\"}")).isFalse();
     assertThat(IngestCommand.looksLikeCsvHeader("\"unit price\",qty")).isTrue();
     assertThat(IngestCommand.looksLikeCsvHeader("1,2,3")).as("a row, not a header").isFalse();

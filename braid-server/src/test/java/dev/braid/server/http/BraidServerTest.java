@@ -168,7 +168,7 @@ class BraidServerTest {
     assertThat(nothingNew.path("built").asLong()).isEqualTo(built);
     assertThat(nothingNew.path("unchanged").asBoolean()).isTrue();
     assertThat(nothingNew.path("detail").asText()).isEqualTo("no events since version " + built + "'s cut: it stays "
-        + "current, and no version was built");
+        + "current, and this request built no new version");
     assertThat(json(get("/v1/views/revenue/versions")).path("batch").path("unchanged").asBoolean()).isTrue();
 
     post("/v1/streams/sales/events", "application/x-ndjson",

@@ -236,6 +236,66 @@ class EventTimeServerTest {
         .isEqualTo("0s");
   }
 
+  /**
+   * A client that goes away from a quiet view's changes stream frees its subscription thread at the
+   * next keep-alive (nothing else would ever write to it), and a client that stays gets the
+   * keep-alive comments, so that proxies do not cut the stream as idle.
+   */
+  @Test
+  void shouldFreeTheThreadOfAClientThatWentAwayAndKeepTheOthersAlive() throws Exception {
+    System.setProperty("braid.changes.keepAliveMillis", "200");
+    try {
+      server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir, BraidServer.Config.defaults().withPort(0))
+          .awaitReady(30, TimeUnit.SECONDS);
+    } finally {
+      System.clearProperty("braid.changes.keepAliveMillis");
+    }
+    java.net.URI u = URI.create(server.url());
+    List<java.net.Socket> gone = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      java.net.Socket s = new java.net.Socket(u.getHost(), u.getPort());
+      s.getOutputStream().write(("GET /v1/views/per_minute/changes HTTP/1.1\r\nHost: x\r\n"
+          + "Accept: text/event-stream\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      gone.add(s);
+    }
+    java.net.Socket stays = new java.net.Socket(u.getHost(), u.getPort());
+    stays.getOutputStream().write(("GET /v1/views/per_minute/changes HTTP/1.1\r\nHost: x\r\n"
+        + "Accept: text/event-stream\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(stays.getInputStream(),
+        java.nio.charset.StandardCharsets.UTF_8));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (server.changes.openStreams() < 6) {
+      assertThat(System.nanoTime()).as("6 streams open").isLessThan(deadline);
+      Thread.sleep(10);
+    }
+    assertThat(subscriptionThreads()).as("a thread per stream").isEqualTo(6);
+    for (java.net.Socket s : gone) {
+      s.close();
+    }
+    while (server.changes.openStreams() > 1) {
+      assertThat(System.nanoTime()).as("the streams of the clients that went away end").isLessThan(deadline);
+      Thread.sleep(10);
+    }
+    while (subscriptionThreads() != 1) {
+      assertThat(System.nanoTime()).as("their subscription threads end").isLessThan(deadline);
+      Thread.sleep(10);
+    }
+    stays.setSoTimeout(10_000);
+    String line;
+    int comments = 0;
+    while (comments < 2 && (line = in.readLine()) != null) {
+      comments += line.equals(": keep-alive") ? 1 : 0;
+    }
+    assertThat(comments).as("keep-alive comments to the client that stays").isEqualTo(2);
+    stays.close();
+  }
+
+  private static long subscriptionThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().equals("braid-subscription-per_minute")).count();
+  }
+
   @Test
   void shouldRefuseBadChangesRequestsWithProblems() throws Exception {
     server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir, BraidServer.Config.defaults().withPort(0))
