@@ -168,6 +168,14 @@ final class BatchLayer {
   private final AtomicInteger runIds = new AtomicInteger();
   private volatile boolean spilled;
   private volatile boolean cancelled;
+
+  /**
+   * Stops a {@link #build} in progress (from another thread): its folds stop at their next check
+   * (every {@value #REPORT_EVERY} events) and it throws a {@link CancellationException}.
+   */
+  void cancel() {
+    cancelled = true;
+  }
   private Path spillDir; // set once by build
   private boolean spillDirCreated; // guarded by this
 

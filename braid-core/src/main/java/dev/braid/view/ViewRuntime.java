@@ -1282,6 +1282,8 @@ final class ViewRuntime {
     volatile boolean baseUnusable;
     /** Set when one partition's replay failed, so that the others stop. */
     volatile boolean aborted;
+    /** The batch recompute of a lambda reprocess while it runs, for {@link #close} to cancel. */
+    volatile BatchLayer layer;
     /** Whether the new Delta is attached to the speed layer (caught up and following the log). */
     volatile boolean attached;
     /** Set when the switch waits for {@link #batchLock}: a batch cycle then lets it go first. */
@@ -1425,9 +1427,12 @@ final class ViewRuntime {
     for (Version x : versions) {
       Rebuild rb = x.rebuild;
       if (x.state == VersionState.BUILDING && rb != null) {
-        throw new IllegalStateException(String.format("version %d of view '%s' is still building%s; activate it, "
-            + "discard it or wait until it is current before starting another", x.id, name,
-            rb != null && rb.hold && rb.attached ? " (held for activation)" : ""));
+        String what = !rb.hold ? "wait until it is current"
+            : rb.attached ? "activate it or discard it"
+            : "activate it (it switches in once it has caught up), or wait until it is held to discard it";
+        throw new IllegalStateException(String.format("version %d of view '%s' is still building%s; %s before "
+            + "starting another", x.id, name, rb.hold && rb.attached ? " (held for activation)"
+            : rb.hold ? " (to be held once it has caught up)" : "", what));
       }
     }
   }
@@ -1486,7 +1491,8 @@ final class ViewRuntime {
       }
       switchIn(v, rb);
     } catch (Throwable e) {
-      fail(v, rb, e instanceof ReplayFailure ? e.getMessage() : failureReason(e));
+      // stopped by the close (a cancelled recompute, say): building again at the next start, not failed
+      fail(v, rb, closing ? CLOSED : e instanceof ReplayFailure ? e.getMessage() : failureReason(e));
     }
   }
 
@@ -1559,8 +1565,16 @@ final class ViewRuntime {
     BatchLayer.Counters counters = BatchLayer.Counters.create();
     rb.batch = counters;
     Files.createDirectories(dir);
-    new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters)
-        .build(v.cut, file, dir.resolve("v" + v.id + ".spill"));
+    BatchLayer layer = new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters);
+    rb.layer = layer;
+    if (closing) {
+      throw new ReplayFailure(CLOSED, null);
+    }
+    try {
+      layer.build(v.cut, file, dir.resolve("v" + v.id + ".spill"));
+    } finally {
+      rb.layer = null;
+    }
     noteWithoutKey(v.id, program, counters);
     v.baseWithoutKey = counters.withoutKey().get();
     // As for the spec file's definition: events an expression or aggregation fails on are left out,
@@ -1717,6 +1731,23 @@ final class ViewRuntime {
   /** Why a discarded version did not switch in (its {@code failure}, beside its state). */
   private static final String DISCARDED = "discarded by request before activation";
 
+  /** Whether {@link #close} gave up waiting for a reprocess to stop; for tests. */
+  volatile boolean closeTimedOut;
+
+  /**
+   * For tests: of version {@code id}'s build, {events its recompute read, events it had to read},
+   * or null when it has no recompute.
+   */
+  synchronized long[] recomputeProgress(long id) {
+    for (Version v : versions) {
+      Rebuild rb = v.rebuild;
+      if (v.id == id && rb != null && rb.batch != null) {
+        return new long[] {rb.batch.events().get(), rb.batchTotal};
+      }
+    }
+    return null;
+  }
+
   /** Discards version {@code id}, a reprocess held for activation (see {@link dev.braid.Braid#discard}). */
   void discard(long id) {
     Version v;
@@ -1841,9 +1872,19 @@ final class ViewRuntime {
    */
   void close() {
     closing = true;
+    synchronized (this) {
+      for (Version v : versions) {
+        Rebuild rb = v.rebuild;
+        BatchLayer layer = rb == null ? null : rb.layer;
+        if (layer != null) {
+          layer.cancel(); // a lambda reprocess's recompute: it starts again from its cut at the next start
+        }
+      }
+    }
     builder.shutdown();
     try {
       if (!builder.awaitTermination(30, TimeUnit.SECONDS)) {
+        closeTimedOut = true;
         LOG.warn("view '{}': a reprocess did not stop within 30 s", name);
       }
     } catch (InterruptedException e) {

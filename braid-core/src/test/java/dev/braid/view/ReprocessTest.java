@@ -477,7 +477,8 @@ class ReprocessTest {
       assertThat(held.position()).isEqualTo(braid.log().stream("tx").end());
       assertThat(braid.get("stats", "u1").asOf().version()).isEqualTo(oldId);
       assertThatThrownBy(() -> braid.reprocess("stats", oldDefinition(mode), ReprocessOptions.defaults()))
-          .isInstanceOf(IllegalStateException.class).hasMessageContaining("still building");
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("still building (held for activation); "
+              + "activate it or discard it before starting another");
 
       assertThat(braid.activate("stats", newId)).isEqualTo(newId);
       assertThat(version(braid, newId).state()).isEqualTo(VersionState.CURRENT);
@@ -666,6 +667,54 @@ class ReprocessTest {
     try (Braid braid = Braid.open(dir, spec)) { // and it stays current
       assertThat(currentId(braid)).isEqualTo(id);
       check(braid.get("stats", "m1"), newDefinition(mode), history.snapshot(), "after another restart");
+    }
+  }
+
+  /**
+   * A close while a lambda reprocess recomputes its Base cancels the recompute instead of waiting
+   * for it (30 s at most, then the close went on without it): the version stays building and is
+   * built again at the next start.
+   */
+  @Test
+  void shouldCancelALambdaReprocessRecomputeOnClose(@TempDir Path dir) throws Exception {
+    ViewSpec.Mode mode = ViewSpec.Mode.LAMBDA;
+    PipelineSpec spec = spec(2, oldDefinition(mode));
+    // the same events pass as with newDefinition's filter, but each costs tens of microseconds
+    String slow = "qty > 0" + " && user.matches('^u[0-9]+$') && merchant.matches('^m[0-9]+$')".repeat(20);
+    ViewSpec slowDefinition = ViewSpec.builder("stats").from("tx").filter(slow).groupBy("merchant")
+        .aggregate("n", "count").aggregate("q", "sum(qty)").aggregate("hi", "max(qty)").mode(mode).build();
+    History history = new History();
+    Random rnd = new Random(13);
+    long id;
+    ViewRuntime runtime;
+    try (Braid braid = Braid.open(dir, spec)) {
+      for (int i = 0; i < 20; i++) {
+        ingest(braid, rnd, 10_000, 2, history);
+      }
+      runtime = ((Engine) braid).viewRuntime("stats");
+      id = braid.reprocess("stats", slowDefinition, ReprocessOptions.defaults());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      VersionInfo v;
+      while ((v = version(braid, id)).progress() == null || v.progress().eventsReplayed() == 0) {
+        assertThat(System.nanoTime()).as("the recompute starts: %s", v).isLessThan(deadline);
+        Thread.sleep(1);
+      }
+      assertThat(v.progress().phase()).as("closed while it recomputes: %s", v).isEqualTo("batch");
+    }
+    assertThat(runtime.closeTimedOut).as("the close did not wait in vain").isFalse();
+    long[] read = runtime.recomputeProgress(id);
+    assertThat(read).isNotNull();
+    assertThat(read[0]).as("the close cancelled the recompute before its end").isLessThan(read[1]);
+    try (Braid braid = Braid.open(dir, spec)) {
+      VersionInfo v = version(braid, id);
+      if (v.state() != VersionState.CURRENT) {
+        assertThat(v.state()).as("built again, not failed: %s", v).isEqualTo(VersionState.BUILDING);
+      }
+      awaitState(braid, id, VersionState.CURRENT);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      for (int m = 0; m < 6; m++) {
+        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "after the cancelled recompute");
+      }
     }
   }
 
