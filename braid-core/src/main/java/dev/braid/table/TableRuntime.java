@@ -1373,6 +1373,9 @@ public final class TableRuntime implements Table, AutoCloseable {
     return v.report;
   }
 
+  /** How far in the future a push's {@code since} may be: clocks of the snapshot's machine and ours differ. */
+  private static final long SINCE_SKEW_MILLIS = 60_000;
+
   private Cut startCut(PushOptions o) {
     Cut end = writes.end();
     if (o.sincePosition() != null) {
@@ -1390,6 +1393,12 @@ public final class TableRuntime implements Table, AutoCloseable {
       return c;
     }
     if (o.sinceMillis() != null) {
+      long now = System.currentTimeMillis();
+      if (o.sinceMillis() > now + SINCE_SKEW_MILLIS) { // every write would be left out: a mistyped date
+        throw new IllegalArgumentException(String.format("since %s is in the future (it is %s now): give the time "
+            + "the pushed snapshot was taken, so that the writes from then on are replayed onto it",
+            java.time.Instant.ofEpochMilli(o.sinceMillis()), java.time.Instant.ofEpochMilli(now)));
+      }
       long[] cut = new long[end.partitions()];
       for (int p = 0; p < cut.length; p++) {
         cut[p] = writes.firstOffsetIngestedAtOrAfter(p, o.sinceMillis(), end.offset(p));

@@ -762,7 +762,7 @@ final class ViewRuntime {
     for (Version v : byId) {
       Delta d = v.delta;
       BaseFile open = v.base;
-      long keys = open != null ? open.keyCount : baseKeysOnDisk(v);
+      long keys = v.state.gone() ? 0 : open != null ? open.keyCount : baseKeysOnDisk(v); // gone: no Base
       Rebuild rb = v.rebuild;
       out.add(new VersionInfo(name, v.id, v.state, v.definition, v.cut, d == null ? null : d.position(), keys,
           v.createdAtMillis, v.failure, rb == null ? null : progress(v, rb)));
@@ -1266,8 +1266,6 @@ final class ViewRuntime {
   static final class Rebuild {
     final boolean rollback;
     final long startedAtNanos = System.nanoTime();
-    /** Events read into the new Delta by the replay. */
-    final AtomicLong replayed = new AtomicLong();
     /** Naps the replay threads took to let the live speed layer catch up (see {@link ReplayYield}). */
     final AtomicLong yielded = new AtomicLong();
     /** The batch recompute's counters while it runs (lambda reprocess), else null. */
@@ -1681,7 +1679,6 @@ final class ViewRuntime {
         dev.braid.log.RecordCursor c = r.poll();
         long last = -1;
         long folded = 0;
-        long read = 0;
         long stamp = pd.lock.writeLock();
         try {
           boolean more = c.next() && c.offset() < until;
@@ -1710,7 +1707,6 @@ final class ViewRuntime {
                 }
               }
               last = offset;
-              read++;
             }
             k.clear();
           }
@@ -1720,7 +1716,6 @@ final class ViewRuntime {
           }
           pd.lock.unlockWrite(stamp);
         }
-        rb.replayed.addAndGet(read);
         if (last < 0) {
           break;
         }
@@ -1837,12 +1832,16 @@ final class ViewRuntime {
     Delta d = v.delta;
     BatchLayer.Counters batch = rb.batch;
     long batchRead = batch == null ? 0 : batch.events().get();
-    long read = batchRead + rb.replayed.get();
+    // replayed and lag from one read of the Delta's positions, so that their sum is the events from
+    // the cut to the log's end (a counter added to after each chunk drifted from the positions)
+    long replayed = 0;
     long lag = 0;
     for (int p = 0; p < end.partitions(); p++) {
       long from = d == null ? v.cut.offset(p) : d.partitions[p].position();
+      replayed += Math.max(0, from - v.cut.offset(p));
       lag += Math.max(0, end.offset(p) - from);
     }
+    long read = batchRead + replayed;
     if (d == null && batch != null) {
       lag += Math.max(0, rb.batchTotal - batchRead);
     }

@@ -468,6 +468,7 @@ class ReprocessTest {
       assertThat(p.phase()).isEqualTo("held");
       assertThat(p.hold()).isTrue();
       assertThat(p.eventsReplayed()).isGreaterThanOrEqualTo(1500);
+      assertThat(p.eventsTotal()).as("read + lag: the events from the start to the log's end").isEqualTo(1500);
       assertThat(braid.status().views().get(0).reprocess().version()).isEqualTo(newId);
       ingest(braid, rnd, 40, 2, history);
       assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();

@@ -168,6 +168,11 @@ class TableHttpTest {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
     assertThat(json(r).path("detail").asText()).isEqualTo("unknown query parameter 'incremntal'; this endpoint takes "
         + "wait, source, incremental, allowEmpty, since, sincePosition, maxBadRows");
+    r = send("POST", "/v1/tables/users/pushes?since=2999-01-01T00:00:00Z", "application/x-ndjson",
+        "{\"id\": \"z\"}\n");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("since 2999-01-01T00:00:00Z is in the future (it is ")
+        .contains("give the time the pushed snapshot was taken");
     r = send("PUT", "/v1/tables/users/rows/z?tss=1", "application/json", "{\"id\": \"z\"}");
     assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
     assertThat(json(r).path("detail").asText()).contains("unknown query parameter 'tss'; this endpoint takes ts");
