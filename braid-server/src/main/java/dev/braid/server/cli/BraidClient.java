@@ -160,7 +160,7 @@ final class BraidClient {
       throw new BraidCli.CommandFailedException("cannot reach Braid at " + base + ": is `braid server` running "
           + "(or pass --url)?", 1);
     } catch (IOException e) {
-      throw new BraidCli.CommandFailedException("request to " + base + " failed: " + e, 1);
+      throw new BraidCli.CommandFailedException(lostAnswer("POST", path, e), 1);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BraidCli.CommandFailedException("interrupted", 130);
@@ -173,6 +173,18 @@ final class BraidClient {
           + "is not JSON (is --url a Braid server?): %.200s", base, r.statusCode(),
           r.body().replaceAll("\\s+", " ").strip()), 1);
     }
+  }
+
+  /**
+   * Why a request got no answer (the connection failed or closed before one): a request that changes
+   * something may have taken effect, or not, and the message says so and where to look.
+   */
+  String lostAnswer(String method, String path, IOException e) {
+    String why = e.getMessage() == null || e.getMessage().isBlank() ? e.getClass().getSimpleName() : e.getMessage();
+    String msg = method + " " + path + " to " + base + " got no answer (" + why + ")";
+    return method.equals("GET") || method.equals("HEAD") ? msg + "; is the server still running?"
+        : msg + ": the server may have stopped while it worked, so whether the request took effect is unknown; "
+            + "look with `braid status` (or `braid versions VIEW`) once the server is back";
   }
 
   JsonNode delete(String path) {
@@ -205,7 +217,8 @@ final class BraidClient {
     } catch (HttpTimeoutException e) {
       throw new TransportException("request to " + base + " timed out after " + timeout.toSeconds() + " s");
     } catch (IOException e) {
-      throw new TransportException("request to " + base + " failed: " + e);
+      HttpRequest req = b.build();
+      throw new TransportException(lostAnswer(req.method(), req.uri().getRawPath(), e));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BraidCli.CommandFailedException("interrupted", 130);

@@ -292,6 +292,39 @@ class BraidCliTest {
     }
   }
 
+  /**
+   * A server that closes the connection without an answer (it stopped while it worked): a command
+   * that changes something says that whether it took effect is unknown and where to look, a read
+   * asks whether the server still runs, neither prints a Java exception.
+   */
+  @Test
+  void shouldSayAnUnansweredChangeMayHaveTakenEffect() throws Exception {
+    try (java.net.ServerSocket server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread closer = new Thread(() -> {
+        while (!server.isClosed()) {
+          try (java.net.Socket s = server.accept()) {
+            s.getInputStream().read(new byte[256]); // take the request, then hang up without an answer
+          } catch (java.io.IOException e) {
+            return;
+          }
+        }
+      });
+      closer.setDaemon(true);
+      closer.start();
+      String url = "--url=http://127.0.0.1:" + server.getLocalPort();
+      Run batch = braid("batch", "revenue", url);
+      assertThat(batch.exitCode()).isEqualTo(1);
+      assertThat(batch.err()).contains("POST /v1/views/revenue/batch to http://127.0.0.1:")
+          .contains("got no answer (").contains("whether the request took effect is unknown; look with "
+              + "`braid status` (or `braid versions VIEW`) once the server is back")
+          .doesNotContain("java.io.IOException");
+      Run query = braid("query", "revenue", "k", url);
+      assertThat(query.exitCode()).isEqualTo(1);
+      assertThat(query.err()).contains("GET /v1/views/revenue/keys/k to http://127.0.0.1:")
+          .contains("; is the server still running?");
+    }
+  }
+
   /** The names in the "Commands:" section of a usage message. */
   private static Set<String> listedCommands(String usage) {
     Set<String> names = new TreeSet<>();
