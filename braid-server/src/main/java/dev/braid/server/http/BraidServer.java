@@ -512,7 +512,8 @@ public final class BraidServer implements AutoCloseable {
     if (!b.faults().unavailable().containsKey(view)) { // refused now, not after a 202 of ?wait=0
       long serving = versions.stream().filter(v -> v.state() == dev.braid.VersionState.CURRENT)
           .mapToLong(dev.braid.VersionInfo::id).findFirst().orElse(-1);
-      throw new Problem(409, "nothing-to-repair", "Conflict", dev.braid.Faults.notDamaged(view, serving));
+      throw refusedCycle(view, "repair",
+          new Problem(409, "nothing-to-repair", "Conflict", dev.braid.Faults.notDamaged(view, serving)));
     }
     runCycle(ctx, b, view, "repair", () -> new dev.braid.BatchCycle(b.repair(view), true));
   }
@@ -1048,9 +1049,24 @@ public final class BraidServer implements AutoCloseable {
     String view = ctx.pathParam("view");
     b.versions(view); // 404 for an unknown view before starting anything
     if (b.servingDefinition(view).mode() == dev.braid.spec.ViewSpec.Mode.KAPPA) { // refused now, not after a 202
-      throw Problem.badRequest("batch-not-possible", dev.braid.Faults.noBatchLayer(view));
+      throw refusedCycle(view, "batch cycle", Problem.badRequest("batch-not-possible",
+          dev.braid.Faults.noBatchLayer(view)));
     }
     runCycle(ctx, b, view, "batch cycle", () -> b.runBatchCycle(view));
+  }
+
+  /**
+   * Records a batch cycle or repair refused before it started as the view's last cycle asked for
+   * (the versions' {@code batch} field: a 409 as {@code refused}, else {@code failed}, with the
+   * reason), as one refused in the background is; returns the problem to answer.
+   */
+  private Problem refusedCycle(String view, String what, Problem p) {
+    Cycle state = new Cycle(what);
+    state.refused = p.status() == 409;
+    state.failure = p.detail();
+    state.finishedAt = System.currentTimeMillis();
+    cycles.put(view, state);
+    return p;
   }
 
   /**
