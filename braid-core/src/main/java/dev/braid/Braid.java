@@ -194,7 +194,7 @@ public interface Braid extends AutoCloseable {
 
   /**
    * Discards a reprocessed version that is held for activation: it stops following the log, its
-   * files are deleted and it is marked {@code failed} ("discarded"), so another reprocess can start.
+   * files are deleted and it is marked {@code discarded}, so another reprocess can start.
    *
    * @throws UnknownNameException when the view or the version does not exist
    * @throws IllegalStateException when the version is not a held reprocess (still replaying, or not

@@ -1,6 +1,10 @@
 package dev.braid;
 
-/** The lifecycle of a view version: {@code building -> current -> backup -> retired} (or {@code failed}). */
+/**
+ * The lifecycle of a version: {@code building -> current -> backup -> retired}; a build that fails is
+ * {@code failed}, a held reprocess dropped by request {@code discarded}, and a rollback makes a
+ * backup current again.
+ */
 public enum VersionState {
   BUILDING, CURRENT, BACKUP, RETIRED, FAILED,
   /** A reprocess held for activation that was dropped by request instead: it never served. */

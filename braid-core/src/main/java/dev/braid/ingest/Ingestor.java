@@ -464,7 +464,7 @@ public final class Ingestor {
             difference.rejectedNow());
       }
     }
-    long[] storedEarlier = refusedIds == null ? null : storedEarlier(refusedIds, rejections, n, now);
+    long[] storedEarlier = refusedIds == null ? null : storedEarlier(x, refusedIds, rejections, n, now);
     // A retry whose key an earlier request stored events under: that request recorded its dead
     // letters before appending them, so they are in the dead-letter log already. A request whose
     // events were all rejected stored nothing: it is recognized by its key and hash (rejectedRequests).
@@ -502,7 +502,8 @@ public final class Ingestor {
       if (s < st.n && st.index[s] == i) {
         pos = st.position[st.first[s++]];
       } else if (storedEarlier != null && storedEarlier[i] != DedupIndex.NEW) {
-        pos = storedEarlier[i];
+        long p = storedEarlier[i];
+        pos = p >= 0 ? p : st.position[st.first[(int) (IN_REQUEST - p)]]; // see storedEarlier
         answered++;
       } else {
         continue;
@@ -516,18 +517,23 @@ public final class Ingestor {
 
   /**
    * Of the events refused although their id could be read (a rule, {@code max_future} or the record
-   * size refused them), those whose id an earlier request appended: the stream holds them, so they
-   * are answered as the duplicates they are, with their positions, instead of as rejected and
-   * dead-lettered again (a client resending after the stream's rules changed would otherwise be told
-   * that an event its views count was refused). Removes them from {@code rejections}.
+   * size refused them), those whose id the stream holds or is about to: an earlier request appended
+   * it, or an event of this request that was accepted carries it. The stream holds such an event
+   * (or will, once this request is appended), so it is answered as the duplicate it is, with that
+   * position, instead of as rejected and dead-lettered (a client resending after the stream's rules
+   * changed would otherwise be told that an event its views count was refused; a retry of this
+   * request would answer it otherwise). Removes them from {@code rejections}.
    *
-   * @return per request index, the position of the event stored earlier, or {@link DedupIndex#NEW};
-   *     null when there is none
+   * @return per request index, the position of the event stored earlier, {@code IN_REQUEST - s} for
+   *     one that staged event {@code s} of this request carries, or {@link DedupIndex#NEW}; null when
+   *     there is none
    */
-  private long[] storedEarlier(List<long[]> refusedIds, List<IngestResult.Rejection> rejections, int n, long now) {
+  private long[] storedEarlier(Scratch x, List<long[]> refusedIds, List<IngestResult.Rejection> rejections, int n,
+      long now) {
     long[] stored = null;
     for (long[] r : refusedIds) {
-      long pos = dedup.lookup(r[1], r[2], now);
+      Integer staged = x.firstById.get(new DedupIndex.Key(r[1], r[2]));
+      long pos = staged != null ? IN_REQUEST - staged : dedup.lookup(r[1], r[2], now);
       if (pos != DedupIndex.NEW) {
         if (stored == null) {
           stored = new long[n];
@@ -542,6 +548,10 @@ public final class Ingestor {
     }
     return stored;
   }
+
+  /** {@link #storedEarlier}'s mark of an id carried by staged event {@code s}: {@code IN_REQUEST - s}. */
+  private static final long IN_REQUEST = -2;
+
 
   /**
    * Hashes the id field of the encoded event into {@code x.hasher}, as {@link #stage} lays it out;

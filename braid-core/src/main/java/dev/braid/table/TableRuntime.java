@@ -1048,7 +1048,11 @@ public final class TableRuntime implements Table, AutoCloseable {
    * later ones throw {@link dev.braid.log.MappedFile.ClosedException}.
    */
   public void unmapFiles() {
-    for (Version v : versions) {
+    List<Version> all;
+    synchronized (this) { // not while a swap moves a version in the list
+      all = new ArrayList<>(versions);
+    }
+    for (Version v : all) {
       closeIfOpen(v.base);
     }
   }
@@ -1774,9 +1778,11 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   private long activateEntered(long versionId) {
     Version v = null;
-    for (Version x : versions) {
-      if (x.id == versionId) {
-        v = x;
+    synchronized (this) { // a swap moves the version it demotes to the end of the list under this lock
+      for (Version x : versions) {
+        if (x.id == versionId) {
+          v = x;
+        }
       }
     }
     if (v == null) {

@@ -708,7 +708,7 @@ public final class Engine implements Braid {
   private dev.braid.BatchCycle runBatchCycle(String view, boolean evenWithoutNewEvents) {
     requireOpen();
     ViewRuntime v = view(view);
-    if (v.spec.mode() == ViewSpec.Mode.KAPPA) {
+    if (servingDefinition(view).mode() == ViewSpec.Mode.KAPPA) { // as the server checks it
       throw new IllegalArgumentException(dev.braid.Faults.noBatchLayer(view));
     }
     if (v.damage() != null) {

@@ -183,6 +183,7 @@ public final class BraidServer implements AutoCloseable {
     try {
       s.app = s.createApp().start(config.bind(), config.port());
     } catch (RuntimeException e) {
+      s.changes.closeAll(); // its keep-alive thread
       lock.close();
       if (fresh) { // the lock made the directory: a start that never began leaves nothing behind
         java.nio.file.Files.deleteIfExists(dataDir.resolve("server.lock"));
@@ -1307,10 +1308,6 @@ public final class BraidServer implements AutoCloseable {
     }
   }
 
-  /**
-   * Refuses a query parameter the endpoint does not take (a misspelt {@code ?frm=} would otherwise
-   * be ignored and the answer look like one for the whole range), naming those it takes.
-   */
   /** {@code handler}, after refusing any query parameter but {@code names} (see {@link #onlyParams}). */
   static io.javalin.http.Handler params(io.javalin.http.Handler handler, String... names) {
     return ctx -> {
@@ -1319,6 +1316,10 @@ public final class BraidServer implements AutoCloseable {
     };
   }
 
+  /**
+   * Refuses a query parameter the endpoint does not take (a misspelt {@code ?frm=} would otherwise
+   * be ignored and the answer look like one for the whole range), naming those it takes.
+   */
   private static void onlyParams(Context ctx, String... names) {
     for (String given : ctx.queryParamMap().keySet()) {
       if (!List.of(names).contains(given)) {

@@ -31,9 +31,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * flight and a changes stream would never finish by itself.
  *
  * <p>Every {@code keepAliveMillis} each open stream gets a comment line ({@code : keep-alive}): a
- * proxy does not cut a quiet stream as idle, and a client that went away is noticed by the failed
- * write, which ends its subscription and frees its thread (on a view without changes nothing else
- * would ever write to it). Writes to one client are serialized on it.
+ * proxy does not cut a quiet stream as idle, and a client that went away is noticed by a failed
+ * write (the first write after a peer closes usually succeeds, so within about two intervals),
+ * which ends its subscription and frees its thread (on a view without changes nothing else would
+ * ever write to it). Writes to one client are serialized on it. A subscription is closed on its
+ * own thread pool, never by a thread that holds a client: closing joins the subscription's thread,
+ * which may be waiting for that client to deliver an event.
  */
 final class ChangesHandler {
 
@@ -45,6 +48,13 @@ final class ChangesHandler {
         t.setDaemon(true);
         return t;
       });
+
+  /** Closes subscriptions (each close joins its thread) away from the threads that write to clients. */
+  private final java.util.concurrent.ExecutorService closer = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "braid-changes-close");
+    t.setDaemon(true);
+    return t;
+  });
 
   ChangesHandler(long keepAliveMillis) {
     keepAlive.scheduleWithFixedDelay(this::sendKeepAlives, keepAliveMillis, keepAliveMillis,
@@ -61,23 +71,32 @@ final class ChangesHandler {
       try {
         synchronized (client) {
           if (!client.terminated()) {
-            client.sendComment("keep-alive"); // a write to a closed connection terminates the client
+            // a failed write closes the client, whose onClose hands its subscription to the closer
+            client.sendComment("keep-alive");
           }
         }
-        if (client.terminated()) {
-          client.close(); // runs its onClose: the subscription ends
-        }
-      } catch (RuntimeException e) {
-        client.close();
+      } catch (Throwable e) { // one client's failure must not end the keep-alives of the others
+        LOG.warn("changes stream: keep-alive to a client failed: {}", e.toString());
+        open.remove(client);
       }
     }
   }
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChangesHandler.class);
 
   /** Ends every open stream, and each one that starts from now on. */
   void closeAll() {
     stopping = true;
     keepAlive.shutdownNow();
+    closer.shutdown(); // the closes handed to it still run; the ones from now on run here
     open.forEach(SseClient::close);
+    try {
+      if (!closer.awaitTermination(15, java.util.concurrent.TimeUnit.SECONDS)) { // before the engine closes
+        LOG.warn("changes streams: subscriptions still closing after 15 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   static final String LAST_EVENT_ID = "Last-Event-ID";
@@ -119,15 +138,24 @@ final class ChangesHandler {
       open.add(client);
       client.onClose(() -> {
         open.remove(client);
-        s.close();
+        closeLater(s);
       });
       if (client.terminated()) {
         open.remove(client);
-        s.close();
+        closeLater(s);
       } else if (stopping) {
         client.close(); // began as the server stopped
       }
     }).handle(ctx);
+  }
+
+  /** Closes {@code s} on the closer's thread (or here, once the handler is stopped). */
+  private void closeLater(Subscription s) {
+    try {
+      closer.execute(s::close);
+    } catch (java.util.concurrent.RejectedExecutionException stopped) {
+      s.close(); // the server stops: closeAll ended every stream, and no thread waits on this client
+    }
   }
 
   /** The first id to send: after {@code Last-Event-ID} when present, else {@code ?from=}. */
