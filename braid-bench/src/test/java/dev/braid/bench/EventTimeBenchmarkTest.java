@@ -2,13 +2,9 @@ package dev.braid.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Smoke test of {@code braid bench eventtime} at a tiny size: it runs, closed windows move out of memory in
@@ -18,20 +14,11 @@ class EventTimeBenchmarkTest {
 
   @Test
   void shouldRunTheEventTimeSuiteAndAgreeWithTheNaiveLoop(@TempDir Path dir) {
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    PrintStream original = System.out;
-    int code;
-    System.setOut(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      code = new CommandLine(new EventTimeBenchmark()).execute("--events", "30000", "--keys", "200", "--runs", "1",
-          "--warmup", "0", "--events-per-second", "100", "--flow-slice", "6000", "--spill-groups", "50", "--dir",
-          dir.toString());
-    } finally {
-      System.setOut(original);
-    }
-    String out = buffer.toString(StandardCharsets.UTF_8);
-    System.out.println(out);
-    assertThat(code).as(out).isZero();
+    BenchRun run = BenchRun.of(EventTimeBenchmark::new, "--events", "30000", "--keys", "200", "--runs", "1",
+        "--warmup", "0", "--events-per-second", "100", "--flow-slice", "6000", "--spill-groups", "50", "--dir",
+        dir.toString());
+    String out = run.out();
+    assertThat(run.code()).as(out).isZero();
     assertThat(out).contains("answers agree with the naive loop").contains("result: speed layer")
         .contains("result: Delta memory while events flow").containsPattern("moved [0-9,]+ groups");
   }

@@ -2,15 +2,11 @@ package dev.braid.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Smoke test of the views benchmark at tiny sizes: every engine runs (in this JVM) and their answers
@@ -20,20 +16,11 @@ class ViewsBenchmarkTest {
 
   @Test
   void shouldHaveBraidFlinkAndDuckDbAgreeOnEverySampleKey(@TempDir Path dir) {
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    PrintStream original = System.out;
-    int code;
-    System.setOut(new PrintStream(buffer, true, StandardCharsets.UTF_8));
-    try {
-      code = new CommandLine(new ViewsBenchmark()).execute("--events", "20000", "--keys", "2000", "--runs", "1",
-          "--warmup", "0", "--reads", "2000", "--extra-events", "500", "--samples", "200", "--no-fork",
-          "--dir", dir.toString());
-    } finally {
-      System.setOut(original);
-    }
-    String out = buffer.toString(StandardCharsets.UTF_8);
-    System.out.println(out);
-    assertThat(code).as(out).isZero();
+    BenchRun run = BenchRun.of(ViewsBenchmark::new, "--events", "20000", "--keys", "2000", "--runs", "1",
+        "--warmup", "0", "--reads", "2000", "--extra-events", "500", "--samples", "200", "--no-fork",
+        "--dir", dir.toString());
+    String out = run.out();
+    assertThat(run.code()).as(out).isZero();
     assertThat(out).contains("answers agree on all sample keys")
         .contains("speed layer vs Flink keyed reduce").contains("DuckDB");
   }

@@ -552,7 +552,6 @@ public final class Ingestor {
   /** {@link #storedEarlier}'s mark of an id carried by staged event {@code s}: {@code IN_REQUEST - s}. */
   private static final long IN_REQUEST = -2;
 
-
   /**
    * Hashes the id field of the encoded event into {@code x.hasher}, as {@link #stage} lays it out;
    * false when the event has no usable id.

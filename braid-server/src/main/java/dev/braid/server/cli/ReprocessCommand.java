@@ -56,6 +56,9 @@ public final class ReprocessCommand implements Callable<Integer> {
   @Option(names = "--poll-millis", defaultValue = "250", hidden = true)
   long pollMillis;
 
+  /** States of a version that will never serve: the wait ends, and the command fails. */
+  private static final java.util.Set<String> DROPPED = java.util.Set.of("failed", "discarded");
+
   @Override
   public Integer call() throws InterruptedException {
     String start = from == null ? "" : from.strip();
@@ -135,13 +138,12 @@ public final class ReprocessCommand implements Callable<Integer> {
           bar.setExtraMessage(" " + p.path("phase").asText() + ", lag " + p.path("lag").asLong());
         }
         String state = mine.path("state").asText();
-        if (bar != null && !p.isObject() && !state.equals("building") && !state.equals("failed")
-            && !state.equals("discarded") && bar.getMax() > 0) {
+        if (bar != null && !p.isObject() && !state.equals("building") && !DROPPED.contains(state) && bar.getMax() > 0) {
           bar.stepTo(bar.getMax()); // caught up and swapped in: a version no longer building reports no progress
           bar.setExtraMessage(" " + state);
         }
-        if (state.equals("current") || state.equals("failed") || state.equals("discarded") || state.equals("backup")
-            || state.equals("retired") || (state.equals("building") && p.path("phase").asText().equals("held"))) {
+        if (state.equals("current") || DROPPED.contains(state) || state.equals("backup") || state.equals("retired")
+            || (state.equals("building") && p.path("phase").asText().equals("held"))) {
           break;
         }
         Thread.sleep(pollMillis);
