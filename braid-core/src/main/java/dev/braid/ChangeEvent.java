@@ -16,11 +16,17 @@ import java.util.Map;
  * merged result of the window differs from the last one emitted for it: a batch cycle folded in
  * events that had come too late for the speed layer, or (without {@code allowed_lateness}, or from
  * a partition that was idle behind the watermark) the speed layer added an event to a window the
- * watermark had already passed.
+ * watermark had already passed. A window is identified by its key and start; one that the view no
+ * longer has gets a {@link Kind#RETRACT}, which names the event it withdraws in {@code corrects} and
+ * carries that event's values, bounds and state: a session that a late event merged into the session
+ * before it (which gets a correction with the later end), or extended to an earlier start (the new
+ * start gets a close), and, after a reprocess or rollback switched versions, every window emitted that
+ * the new version does not have. A window retracted and later seen again gets a close again. Windows
+ * that retention evicts are not retracted.
  *
  * @param id the event's position in the view's changes log ({@code <view>.changes}); strictly
  *     increasing within a view, and stable across restarts. Resume after an event with {@code id + 1}
- * @param kind {@link Kind#CLOSE} or {@link Kind#CORRECTION}
+ * @param kind {@link Kind#CLOSE}, {@link Kind#CORRECTION} or {@link Kind#RETRACT}
  * @param key the group key
  * @param start the window's start (epoch millis); for a session, its first event time
  * @param end the window's end (exclusive); for a session, its last event time plus the gap
@@ -28,8 +34,8 @@ import java.util.Map;
  *     {@code Double})
  * @param state the window's state in the read the feed made: {@link ViewResult.WindowState#FINAL}
  *     when the Base covers it, else {@link ViewResult.WindowState#PROVISIONAL}
- * @param corrects for a correction, the id of the event it supersedes (the window's previous
- *     close or correction); -1 for a close
+ * @param corrects for a correction or retraction, the id of the event it supersedes (the window's
+ *     previous close or correction); -1 for a close
  * @param version the view version the result was read from
  * @param watermarkMillis the stream's watermark when the feed read the result
  * @param emittedAtMillis when the event was written, by the engine's clock
@@ -43,9 +49,15 @@ public record ChangeEvent(long id, String view, Kind kind, String key, long star
     /** The watermark closed the window; its first result. */
     CLOSE,
     /** A window emitted before has a new result. */
-    CORRECTION;
+    CORRECTION,
+    /**
+     * A window emitted before is no longer in the view: a late event merged its session into
+     * another one, or extended it to an earlier start (the session's new start gets a close of its
+     * own), or a reprocess changed the view's windows. Carries the values of the event it retracts.
+     */
+    RETRACT;
 
-    /** The lower-case name used on the wire ({@code close}, {@code correction}). */
+    /** The lower-case name used on the wire ({@code close}, {@code correction}, {@code retract}). */
     public String wireName() {
       return name().toLowerCase(java.util.Locale.ROOT);
     }

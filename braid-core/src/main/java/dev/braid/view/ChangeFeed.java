@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
  * <h2>How windows are found</h2>
  * A <em>pass</em> reads the stream's watermark {@code W}, then keys of the current version with a
  * merged read (Base, closed-window runs and Delta), and compares each window closed at the
- * <em>close line</em> {@code W - allowed_lateness} with what the feed emitted for it: never emitted →
- * {@code close}; emitted with a different result → {@code correction}. A window is closed when its
+ * <em>close line</em> {@code W - allowed_lateness} with what the feed emitted for it: never emitted
+ * (or retracted since) → {@code close}; emitted with a different result → {@code correction}; emitted
+ * and no longer in the read → {@code retract}. A window is closed when its
  * end is at or below the close line; a session one gap later ({@link ViewProgram#closesAt}), since
  * until then an event that is not late can still join it. The watermark is read before the Delta's
  * locks, and a speed-layer thread publishes its largest event time inside its write lock, so the
@@ -97,6 +98,15 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * With live traffic an incremental sweep reads the keys that received events in the last
  * {@value #SWEEP_MILLIS} s, and a pass at a window boundary the keys whose windows closed there.
+ *
+ * <h2>Retractions</h2>
+ * A window written and later missing from its key's read is retracted: a late event that a batch
+ * cycle folded in merged its session into the one before or moved its start, or a reprocess or
+ * rollback changed the windows. The compare of a key counts the windows of the read that match one
+ * written and not retracted ({@link EmittedWindows#live}); when fewer match, the key is noted, and
+ * after the pass's reads one scan of the written windows ({@link #retract}) withdraws each of a
+ * noted key that the read did not hold, above the read version's retention horizon. A pass whose
+ * reads all match pays one compare per key.
  *
  * <h2>Exactly once</h2>
  * Only the feed's thread (or a test calling {@link #pass} under the same lock) writes the log. The
@@ -187,7 +197,8 @@ final class ChangeFeed implements AutoCloseable {
   /** Rebuilds what was emitted from the changes log. */
   synchronized void recover() {
     for (ChangeEvent e : read(log.startOffset(0), Integer.MAX_VALUE)) {
-      remember(e.key(), e.start(), e.id(), json.hash(e.values()));
+      remember(e.key(), e.start(), e.id(),
+          e.kind() == ChangeEvent.Kind.RETRACT ? EmittedWindows.RETRACTED : json.hash(e.values()));
     }
   }
 
@@ -358,19 +369,22 @@ final class ChangeFeed implements AutoCloseable {
     Compare compare = new Compare(closeAtOrBelow, w, out);
     for (String key : keys) {
       compare.key(key);
+      ViewRuntime.WindowsRead read;
       try {
-        runtime.readWindows(key, compare);
+        read = runtime.readWindows(key, compare);
       } catch (dev.braid.UnavailableException e) {
         nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired
         needFull = true; // the keys not read yet are read by a full pass
         return emittedNow + append(out); // a damaged Base: nothing more until it is repaired
       }
+      compare.endKey(read);
       noteOpen(key, compare.open);
       if (out.size() >= APPEND_CHUNK) {
         emittedNow += append(out);
       }
     }
     emittedNow += append(out);
+    emittedNow += retract(compare.vanished, w, out);
     needFull = false;
     long next = nextBoundary(v.program.window, closeAtOrBelow);
     nextClose = openByEnd.isEmpty() ? next : Math.min(next, openByEnd.firstKey());
@@ -379,8 +393,9 @@ final class ChangeFeed implements AutoCloseable {
 
   /**
    * Compares each window of one key's merged read with what the feed emitted for it and queues a
-   * close or correction where they differ; notes the earliest close line of a window still open. One per
-   * pass, reused for every key.
+   * close or correction where they differ; notes the earliest close line of a window still open,
+   * and the keys whose read lacks a window emitted for them (to {@link #retract}). One per pass,
+   * reused for every key.
    */
   private final class Compare implements ViewRuntime.WindowRow {
     private final long closeAtOrBelow;
@@ -393,6 +408,13 @@ final class ChangeFeed implements AutoCloseable {
     private boolean fresh;
     /** The close line of the key's earliest window to close ({@code Long.MAX_VALUE}: none open). */
     long open;
+    /** The starts of the key's windows in this read, ascending (kept when something was emitted for it). */
+    private long[] starts = new long[16];
+    private int startCount;
+    /** How many windows of the read were emitted and not retracted. */
+    private int matched;
+    /** Per key id, the keys whose read lacked a window emitted for them. */
+    final Map<Integer, Vanished> vanished = new HashMap<>();
 
     Compare(long closeAtOrBelow, long watermark, Pending out) {
       this.closeAtOrBelow = closeAtOrBelow;
@@ -405,17 +427,27 @@ final class ChangeFeed implements AutoCloseable {
       seen = emitted.keyId(k);
       fresh = seen < 0;
       open = Long.MAX_VALUE;
+      startCount = 0;
+      matched = 0;
     }
 
     @Override
     public void window(ViewRuntime.WindowsRead read, long start, long end, boolean isFinal, long[] longs,
         Object[] objects) {
+      int prior = fresh ? -1 : emitted.find(seen, start);
+      boolean again = prior >= 0 && emitted.retracted(prior);
+      if (!fresh) {
+        if (startCount == starts.length) {
+          starts = java.util.Arrays.copyOf(starts, 2 * startCount);
+        }
+        starts[startCount++] = start;
+        matched += prior >= 0 && !again ? 1 : 0;
+      }
       long closes = read.program().closesAt(end); // a session closes a gap after its end
       if (closes > closeAtOrBelow) {
         open = Math.min(open, closes);
         return;
       }
-      int prior = fresh ? -1 : emitted.find(seen, start);
       long h = json.values(read.program(), longs, objects, read.scratch());
       if (prior >= 0 && emitted.hash(prior) == h) {
         json.abandon();
@@ -424,9 +456,58 @@ final class ChangeFeed implements AutoCloseable {
       if (seen < 0) {
         seen = emitted.intern(key);
       }
-      json.finish(prior < 0, key, start, end, isFinal, prior < 0 ? -1 : emitted.id(prior), read.version(), watermark);
+      boolean close = prior < 0 || again; // a window retracted and seen again is closed anew
+      json.finish(close ? ChangeEvent.Kind.CLOSE : ChangeEvent.Kind.CORRECTION, key, start, end, isFinal,
+          close ? -1 : emitted.id(prior), read.version(), watermark);
       out.add(key, seen, prior, start, h, json);
     }
+
+    /**
+     * After the key's {@code read} (null: the version read has no windows, and retracts nothing):
+     * notes the key when the read lacks a window emitted for it.
+     */
+    void endKey(ViewRuntime.WindowsRead read) {
+      if (read != null && !fresh && matched < emitted.live(seen)) {
+        vanished.put(seen, new Vanished(key, java.util.Arrays.copyOf(starts, startCount), read.horizon(),
+            read.version()));
+      }
+    }
+  }
+
+  /**
+   * A key whose read lacked a window emitted for it: the starts the read held (ascending), the
+   * horizon below which it left windows out (retention, not retraction), and the version read.
+   */
+  private record Vanished(String key, long[] starts, long horizon, long version) {}
+
+  /**
+   * Retracts every window emitted and not retracted for a key of {@code vanished} that its read
+   * did not hold (above that read's horizon): one scan of the emitted windows, in the passes that
+   * found such a key only. Each retraction carries the values, end and state of the event it
+   * withdraws, read back from the log. Returns how many events it appended.
+   */
+  private int retract(Map<Integer, Vanished> vanished, long watermark, Pending out) {
+    if (vanished.isEmpty()) {
+      return 0;
+    }
+    int appended = 0;
+    for (int e = 0, size = emitted.size(); e < size; e++) {
+      Vanished v = vanished.get(emitted.keyOf(e));
+      long start = emitted.start(e);
+      if (v == null || emitted.retracted(e) || start < v.horizon()
+          || java.util.Arrays.binarySearch(v.starts(), start) >= 0) {
+        continue;
+      }
+      ChangeEvent withdrawn = read(emitted.id(e), 1).get(0);
+      json.retraction(withdrawn.values(), v.key(), start, withdrawn.end(),
+          withdrawn.state() == ViewResult.WindowState.FINAL, withdrawn.id(), v.version(), watermark);
+      out.add(v.key(), emitted.keyOf(e), e, start, EmittedWindows.RETRACTED, json);
+      if (out.size() >= APPEND_CHUNK) {
+        appended += append(out);
+      }
+    }
+    vanished.clear();
+    return appended + append(out);
   }
 
   /**
@@ -668,7 +749,7 @@ final class ChangeFeed implements AutoCloseable {
       @SuppressWarnings("unchecked")
       Map<String, Object> values = JSON.treeToValue(o.path("values"), java.util.LinkedHashMap.class);
       return new ChangeEvent(c.offset(), view,
-          "close".equals(o.path("kind").asText()) ? ChangeEvent.Kind.CLOSE : ChangeEvent.Kind.CORRECTION,
+          kind(o.path("kind").asText(), c.offset()),
           o.path("key").asText(), o.path("start").asLong(), o.path("end").asLong(), values,
           "final".equals(o.path("state").asText()) ? ViewResult.WindowState.FINAL
               : ViewResult.WindowState.PROVISIONAL,
@@ -677,6 +758,16 @@ final class ChangeFeed implements AutoCloseable {
       throw new IllegalStateException("changes-log record at offset " + c.offset() + " of view '" + view
           + "' is not JSON", e);
     }
+  }
+
+  private ChangeEvent.Kind kind(String wire, long offset) {
+    for (ChangeEvent.Kind k : ChangeEvent.Kind.values()) {
+      if (k.wireName().equals(wire)) {
+        return k;
+      }
+    }
+    throw new IllegalStateException("changes-log record at offset " + offset + " of view '" + view
+        + "' has an unknown kind '" + wire + "'");
   }
 
   /** Starts a subscription from id {@code from}; {@code filter} (null: all) selects events. */

@@ -52,6 +52,7 @@ final class ChangeJson {
   private static final SerializedString WATERMARK = new SerializedString("watermark");
   private static final SerializedString CLOSE = new SerializedString("close");
   private static final SerializedString CORRECTION = new SerializedString("correction");
+  private static final SerializedString RETRACT = new SerializedString("retract");
   private static final SerializedString FINAL = new SerializedString("final");
   private static final SerializedString PROVISIONAL = new SerializedString("provisional");
 
@@ -129,11 +130,15 @@ final class ChangeJson {
    * Completes the record {@link #values} started; its bytes are {@code array()[0, size())} until
    * the next call. The field names are those {@link ChangeFeed} decodes.
    */
-  void finish(boolean close, String key, long start, long end, boolean isFinal, long corrects, long version,
-      long watermark) {
+  void finish(dev.braid.ChangeEvent.Kind kind, String key, long start, long end, boolean isFinal, long corrects,
+      long version, long watermark) {
     try {
       g.writeFieldName(KIND);
-      g.writeString(close ? CLOSE : CORRECTION);
+      g.writeString(switch (kind) {
+        case CLOSE -> CLOSE;
+        case CORRECTION -> CORRECTION;
+        case RETRACT -> RETRACT;
+      });
       g.writeFieldName(KEY);
       g.writeString(key);
       g.writeFieldName(START);
@@ -153,6 +158,23 @@ final class ChangeJson {
     } catch (IOException | RuntimeException e) {
       throw failed(e);
     }
+  }
+
+  /**
+   * The record of a retraction: the {@code values} it withdraws (as the retracted event carried
+   * them), then the fields {@link #finish} writes with kind {@code retract}.
+   */
+  void retraction(Map<String, Object> values, String key, long start, long end, boolean isFinal, long corrects,
+      long version, long watermark) {
+    out.reset();
+    try {
+      g.writeStartObject();
+      g.writeFieldName(VALUES);
+      write(values);
+    } catch (IOException | RuntimeException e) {
+      throw failed(e);
+    }
+    finish(dev.braid.ChangeEvent.Kind.RETRACT, key, start, end, isFinal, corrects, version, watermark);
   }
 
   /** Drops the record {@link #values} started (the generator is left between records again). */

@@ -29,6 +29,13 @@ import java.util.Map;
  * each other, so the CPU overlaps their cache misses; a probe per emitted window, between the JSON
  * and the append of the next, waited for each miss in turn (a quarter of Q5's first pass).
  *
+ * <h2>Retracted windows</h2>
+ * A window the feed emitted and that the view no longer has (a late event merged its session into
+ * another, or a reprocess changed the windows) is retracted: its entry stays, with the retraction's
+ * id and the hash {@link #RETRACTED}, so a window with that start that appears again is closed
+ * anew. {@link #live} counts per key the entries not retracted, so that a pass can tell from one
+ * compare whether a key's read holds every window emitted for it.
+ *
  * <h2>Threading</h2>
  * Not thread-safe; the feed guards it with its own lock.
  */
@@ -38,12 +45,19 @@ final class EmittedWindows {
   /** An empty index slot: its entry half is -1, which no entry number is. */
   private static final long EMPTY = -1L;
   private static final long HASH_BITS = 0xFFFF_FFFF_0000_0000L;
+  /**
+   * The hash of a retracted entry. A result whose 64-bit hash equals it would read as retracted and
+   * be closed again (a chance of 2^-64 per window).
+   */
+  static final long RETRACTED = 0x5245_5452_4143_5445L; // "RETRACTE"
 
   private final Map<String, Integer> keyIds = new HashMap<>();
   private long[] starts = new long[16];
   private long[] ids = new long[16];
   private long[] hashes = new long[16];
   private int[] keys = new int[16];
+  /** Per key id, its entries that are not retracted. */
+  private int[] live = new int[16];
   private int size;
   /** Entries {@code [0, indexed)} are in the index; the rest were {@link #add}ed since. */
   private int indexed;
@@ -64,7 +78,29 @@ final class EmittedWindows {
 
   /** The interned id of {@code key}, interning it if it is new. */
   int intern(String key) {
-    return keyIds.computeIfAbsent(key, x -> keyIds.size());
+    int id = keyIds.computeIfAbsent(key, x -> keyIds.size());
+    if (id == live.length) {
+      live = Arrays.copyOf(live, 2 * id);
+    }
+    return id;
+  }
+
+  /** How many windows of interned key {@code keyId} are emitted and not retracted (0 for -1). */
+  int live(int keyId) {
+    return keyId < 0 ? 0 : live[keyId];
+  }
+
+  /** Whether entry {@code entry} (from {@link #find}) was retracted last. */
+  boolean retracted(int entry) {
+    return hashes[entry] == RETRACTED;
+  }
+
+  long start(int entry) {
+    return starts[entry];
+  }
+
+  int keyOf(int entry) {
+    return keys[entry];
   }
 
   /** The entry of {@code (keyId, start)}, or -1. */
@@ -117,6 +153,7 @@ final class EmittedWindows {
 
   /** Records that entry {@code entry} (from {@link #find}) was emitted again, as event {@code id} with result hash {@code hash}. */
   void update(int entry, long id, long hash) {
+    live[keys[entry]] += (hash == RETRACTED ? 0 : 1) - (hashes[entry] == RETRACTED ? 0 : 1);
     ids[entry] = id;
     hashes[entry] = hash;
   }
@@ -134,6 +171,9 @@ final class EmittedWindows {
     keys[e] = keyId;
     ids[e] = id;
     hashes[e] = hash;
+    if (hash != RETRACTED) {
+      live[keyId]++;
+    }
     size++;
     return e;
   }
@@ -174,8 +214,12 @@ final class EmittedWindows {
   /** Forgets the windows that start before {@code horizon} (evicted by retention). */
   void removeBelow(long horizon) {
     int kept = 0;
+    Arrays.fill(live, 0);
     for (int e = 0; e < size; e++) {
       if (starts[e] >= horizon) {
+        if (hashes[e] != RETRACTED) {
+          live[keys[e]]++;
+        }
         starts[kept] = starts[e];
         ids[kept] = ids[e];
         hashes[kept] = hashes[e];

@@ -81,6 +81,7 @@ public final class Engine implements Braid {
   private final Map<String, dev.braid.table.TableRuntime> tables = new LinkedHashMap<>();
   /** A table whose start-up replay makes no progress for this long fails the open with the reason. */
   static final long TABLE_STALL_SECONDS = 60;
+  /** Guarded by itself. */
   private final Map<String, ChangeFeed> changeFeeds = new LinkedHashMap<>();
   /** The clock the changes feeds stamp their events with (the engine's). */
   private volatile java.util.function.LongSupplier changeClock;
@@ -469,6 +470,8 @@ public final class Engine implements Braid {
 
   /** How often the window retention of kappa views with {@code retain} runs. */
   static final long RETENTION_CHECK_MILLIS = 10_000;
+  /** How often the engine looks for a view that a reprocess or rollback gave a window, to start its changes feed. */
+  static final long FEED_CHECK_MILLIS = 1_000;
 
   /** How often windowed views are checked for closed windows to move out of memory. */
   static final long SPILL_CHECK_MILLIS = 1_000;
@@ -877,16 +880,40 @@ public final class Engine implements Braid {
   // Changes streams
   // ---------------------------------------------------------------------------------------------
 
-  /** One changes feed per windowed view, each with its own log stream {@code <view>.changes}. */
+  /**
+   * One changes feed per windowed view, each with its own log stream {@code <view>.changes}; then,
+   * every {@value #FEED_CHECK_MILLIS} ms, one for a view that a reprocess or rollback gave a window.
+   */
   private void startChangeFeeds(java.util.function.LongSupplier clock) {
     changeClock = clock;
     for (ViewRuntime v : views.values()) {
-      if (v.current().program.window == null) {
-        continue;
+      ensureChangeFeed(v);
+    }
+    scheduler.scheduleWithFixedDelay(() -> {
+      for (ViewRuntime v : views.values()) {
+        try {
+          ensureChangeFeed(v);
+        } catch (RuntimeException e) {
+          LOG.error("could not start the changes feed of view '{}'", v.name, e);
+        }
       }
-      ChangeFeed f = newChangeFeed(v, v.name + ChangeFeed.SUFFIX, true, clock);
-      changeFeeds.put(v.name, f);
-      f.start();
+    }, FEED_CHECK_MILLIS, FEED_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The changes feed of {@code v}, started now if the version it serves has a window and it has
+   * none yet; null when it has neither. A feed stays once started: after a switch to a definition
+   * without a window its passes find nothing to close, and its log can still be read.
+   */
+  private ChangeFeed ensureChangeFeed(ViewRuntime v) {
+    synchronized (changeFeeds) {
+      ChangeFeed f = changeFeeds.get(v.name);
+      if (f == null && !closed && changeClock != null && v.current().program.window != null) {
+        f = newChangeFeed(v, v.name + ChangeFeed.SUFFIX, true, changeClock);
+        changeFeeds.put(v.name, f);
+        f.start();
+      }
+      return f;
     }
   }
 
@@ -921,7 +948,7 @@ public final class Engine implements Braid {
   /** The changes feed of {@code view}; refuses an unknown view and one without windows. */
   ChangeFeed changeFeed(String view) {
     ViewRuntime v = view(view);
-    ChangeFeed f = changeFeeds.get(view);
+    ChangeFeed f = ensureChangeFeed(v);
     if (f == null) {
       throw new IllegalArgumentException("view '" + v.name + "' has no window, so it has no changes stream");
     }
@@ -1012,7 +1039,11 @@ public final class Engine implements Braid {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    for (ChangeFeed f : changeFeeds.values()) {
+    List<ChangeFeed> feeds;
+    synchronized (changeFeeds) { // closed is set: no feed starts after this
+      feeds = List.copyOf(changeFeeds.values());
+    }
+    for (ChangeFeed f : feeds) {
       f.close();
     }
     for (ViewRuntime v : views.values()) {

@@ -514,22 +514,27 @@ final class ViewRuntime {
   /**
    * Reads {@code key}'s merged result as {@link #get} does and gives each window's merged state row
    * to {@code out}, in start order, without building result maps (the changes feed renders the rows
-   * itself).
+   * itself). Returns what it read from, or null when the version read has no windows.
    */
-  void readWindows(String key, WindowRow out) {
+  WindowsRead readWindows(String key, WindowRow out) {
     Merged m = mergedCurrent(key.getBytes(StandardCharsets.UTF_8), Long.MIN_VALUE, Long.MAX_VALUE, false);
-    if (m.byStart != null) {
-      WindowsRead read = new WindowsRead(m.program, m.scratch, m.version);
-      for (Map.Entry<Long, Row> e : m.byStart.entrySet()) {
-        Row r = e.getValue();
-        long end = m.program.windowEnd(e.getKey(), r.longs, 0);
-        out.window(read, e.getKey(), end, m.isFinal(end), r.longs, r.objects);
-      }
+    if (m.byStart == null) {
+      return null;
     }
+    WindowsRead read = new WindowsRead(m.program, m.scratch, m.version, m.horizon);
+    for (Map.Entry<Long, Row> e : m.byStart.entrySet()) {
+      Row r = e.getValue();
+      long end = m.program.windowEnd(e.getKey(), r.longs, 0);
+      out.window(read, e.getKey(), end, m.isFinal(end), r.longs, r.objects);
+    }
+    return read;
   }
 
-  /** What {@link #readWindows} reads from: the rows' program, a scratch for rendering them, and the version. */
-  record WindowsRead(ViewProgram program, ViewProgram.Scratch scratch, long version) {}
+  /**
+   * What {@link #readWindows} reads from: the rows' program, a scratch for rendering them, the
+   * version, and its retention horizon (windows starting before it are not in the read).
+   */
+  record WindowsRead(ViewProgram program, ViewProgram.Scratch scratch, long version, long horizon) {}
 
   /**
    * One read's merged rows of a key, filled part by part (Base, runs, Delta tables) before they
@@ -554,6 +559,8 @@ final class ViewRuntime {
     private Row decoded;
     boolean found;
     long version;
+    /** The version's retention horizon: windows that start before it are left out. */
+    long horizon;
     AsOf asOf;
     long finalUntil;
 
@@ -690,6 +697,7 @@ final class ViewRuntime {
       }
     }
     m.version = v.id;
+    m.horizon = v.horizon;
     m.asOf = withAsOf ? new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark()) : null;
     m.finalUntil = finalUntil(p, d);
     if (sessions) {

@@ -38,7 +38,7 @@ class ChangeJsonTest {
     p.zero(longs, 0, objects, 0);
     ChangeJson json = new ChangeJson();
     long h = json.values(p, longs, objects, x);
-    json.finish(true, "käy \"1\"", 60_000, 120_000, false, -1, 3, 125_000);
+    json.finish(dev.braid.ChangeEvent.Kind.CLOSE, "käy \"1\"", 60_000, 120_000, false, -1, 3, 125_000);
     JsonNode record = JSON.readTree(Arrays.copyOf(json.array(), json.size()));
     assertThat(record.path("kind").asText()).isEqualTo("close");
     assertThat(record.path("key").asText()).isEqualTo("käy \"1\"");
@@ -57,7 +57,7 @@ class ChangeJsonTest {
     json.abandon();
     longs[0] = 5;
     assertThat(json.values(p, longs, objects, x)).isNotEqualTo(other);
-    json.finish(false, "k", 0, 60_000, true, 7, 4, 125_000);
+    json.finish(dev.braid.ChangeEvent.Kind.CORRECTION, "k", 0, 60_000, true, 7, 4, 125_000);
     assertThat(JSON.readTree(Arrays.copyOf(json.array(), json.size())).path("values").path("n").asLong())
         .isEqualTo(5);
   }

@@ -59,13 +59,8 @@ class ChangesPropertyTest {
             .allowedLateness(Duration.ofMillis(LATENESS)).aggregate("n", "count").aggregate("total", "sum(x)")
             .build())
         .build();
-    String[] keys = new String[6];
-    int[] keyPartition = new int[keys.length];
-    for (int i = 0; i < keys.length; i++) {
-      keys[i] = "k" + i;
-      byte[] kb = keys[i].getBytes(StandardCharsets.UTF_8);
-      keyPartition[i] = Partitioner.partition(kb, 0, kb.length, partitions);
-    }
+    String[] keys = keys(6);
+    int[] keyPartition = partitionsOf(keys, partitions);
     // the clock stands still: no partition becomes idle, so the naive watermark is the minimum
     AtomicLong clock = new AtomicLong(T);
     long[] maxSeen = new long[partitions];
@@ -75,16 +70,7 @@ class ChangesPropertyTest {
     String msg = "seed " + seed + ", " + partitions + " partitions";
     try (Engine b = (Engine) Braid.open(dir, spec, EngineOptions.defaults().withClock(clock::get))) {
       ChangeFeed feed = b.changeFeed("v");
-      // one event per partition first, so that every partition holds the watermark
-      List<Map<String, Object>> first = new ArrayList<>();
-      for (int p = 0; p < partitions; p++) {
-        for (int i = 0; i < keys.length; i++) {
-          if (keyPartition[i] == p) {
-            first.add(Map.of("k", keys[i], "ts", T, "x", 1L));
-            break;
-          }
-        }
-      }
+      List<Map<String, Object>> first = onePerPartition(keys, keyPartition, partitions);
       int steps = 8 + rnd.nextInt(8);
       long now = T;
       for (int step = 0; step <= steps; step++) {
@@ -154,5 +140,38 @@ class ChangesPropertyTest {
         assertThat(last.get(w).values()).as(msg + ": " + w).isEqualTo(Map.of("n", acc[0], "total", acc[1]));
       }
     }
+  }
+
+  /** Keys {@code k0 .. k(n-1)}. */
+  static String[] keys(int n) {
+    String[] keys = new String[n];
+    for (int i = 0; i < n; i++) {
+      keys[i] = "k" + i;
+    }
+    return keys;
+  }
+
+  /** The partition of each key among {@code partitions}. */
+  static int[] partitionsOf(String[] keys, int partitions) {
+    int[] keyPartition = new int[keys.length];
+    for (int i = 0; i < keys.length; i++) {
+      byte[] kb = keys[i].getBytes(StandardCharsets.UTF_8);
+      keyPartition[i] = Partitioner.partition(kb, 0, kb.length, partitions);
+    }
+    return keyPartition;
+  }
+
+  /** One event at {@link #T} per partition that a key maps to, so that every partition holds the watermark. */
+  static List<Map<String, Object>> onePerPartition(String[] keys, int[] keyPartition, int partitions) {
+    List<Map<String, Object>> first = new ArrayList<>();
+    for (int p = 0; p < partitions; p++) {
+      for (int i = 0; i < keys.length; i++) {
+        if (keyPartition[i] == p) {
+          first.add(Map.of("k", keys[i], "ts", T, "x", 1L));
+          break;
+        }
+      }
+    }
+    return first;
   }
 }

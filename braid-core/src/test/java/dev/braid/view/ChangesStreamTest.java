@@ -264,6 +264,71 @@ class ChangesStreamTest {
   }
 
   /**
+   * A reprocess that makes the windows twice as long: the windows the new version does not have are
+   * retracted (with the values they had), one it has at the same start is corrected with its new end,
+   * one at a new start is closed, and a pass after that finds nothing more.
+   */
+  @Test
+  void shouldRetractTheWindowsAReprocessRemoves(@TempDir Path dir) throws Exception {
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      ChangeFeed feed = b.changeFeed("v");
+      feed.close(); // the passes below are the test's own
+      for (int m = 0; m < 4; m++) {
+        send(b, "a", T + m * MIN + 1_000, 1);
+      }
+      send(b, "b", T + 5 * MIN, 1); // closes a's four windows of a minute
+      feed.pass();
+      assertThat(b.changes("v", 0, 100)).extracting(e -> e.kind() + " " + (e.start() - T) / MIN)
+          .containsExactly("CLOSE 0", "CLOSE 1", "CLOSE 2", "CLOSE 3");
+
+      long id = b.reprocess("v", ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(2))
+          .allowedLateness(Duration.ofSeconds(10)).aggregate("n", "count").aggregate("total", "sum(x)").build(),
+          dev.braid.ReprocessOptions.defaults());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (b.versions("v").stream().noneMatch(v -> v.id() == id && v.state() == dev.braid.VersionState.CURRENT)) {
+        assertThat(System.nanoTime()).as("version %d switches in", id).isLessThan(deadline);
+        Thread.sleep(5);
+      }
+      feed.pass();
+      assertThat(b.changes("v", 4, 100)).extracting(e -> e.kind() + " " + e.key() + " " + (e.start() - T) / MIN
+              + "-" + (e.end() - T) / MIN + " " + e.values().get("n") + " corrects " + e.corrects())
+          .as("T is an odd minute: the windows of two minutes start at -1, 1 and 3 (still open)")
+          .containsExactlyInAnyOrder("CLOSE a -1-1 1 corrects -1", "CORRECTION a 1-3 2 corrects 1",
+              "RETRACT a 0-1 1 corrects 0", "RETRACT a 2-3 1 corrects 2");
+      feed.pass();
+      assertThat(b.changes("v", 8, 100)).isEmpty();
+    }
+  }
+
+  /**
+   * A view without a window has no changes stream until a reprocess gives it one; then its feed
+   * starts without a restart and closes the windows the watermark has passed.
+   */
+  @Test
+  void shouldStartTheChangesFeedOfAViewThatAReprocessGaveAWindow(@TempDir Path dir) throws Exception {
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      assertThatThrownBy(() -> b.changes("all", 0, 10)).isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("view 'all' has no window");
+      send(b, "a", T + 1_000, 1);
+      send(b, "b", T + 2 * MIN, 1);
+      long id = b.reprocess("all", ViewSpec.builder("all").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
+          .aggregate("n", "count").build(), dev.braid.ReprocessOptions.defaults());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (b.versions("all").stream().noneMatch(v -> v.id() == id && v.state() == dev.braid.VersionState.CURRENT)) {
+        assertThat(System.nanoTime()).as("version %d switches in", id).isLessThan(deadline);
+        Thread.sleep(5);
+      }
+      Thread.sleep(2 * Engine.FEED_CHECK_MILLIS); // the engine's own check starts the feed; no call needed
+      while (b.changes("all", 0, 10).isEmpty()) {
+        assertThat(System.nanoTime()).as("the feed closes a's first minute").isLessThan(deadline);
+        Thread.sleep(20);
+      }
+      assertThat(b.changes("all", 0, 10)).extracting(e -> e.kind() + " " + e.key() + "@" + (e.start() - T) / MIN)
+          .containsExactly("CLOSE a@0");
+    }
+  }
+
+  /**
    * The speed layer marks a key for the feed only when a pass may need it: the event made a window,
    * or it is older than the close line and may have changed a closed one. At the line's edge: an
    * event 1 ms below it, into a window already closed, yields a correction; events at or above it,

@@ -24,6 +24,7 @@ class EmittedWindowsTest {
   @ParameterizedTest(name = "seed {0}")
   @MethodSource("seeds")
   void shouldRememberEveryEmittedWindowAsAHashMapWould(long seed) {
+    // and counts per key the windows not retracted, across puts, updates and evictions
     Random rnd = new Random(seed);
     EmittedWindows w = new EmittedWindows();
     Map<List<Object>, long[]> model = new HashMap<>();
@@ -38,11 +39,11 @@ class EmittedWindowsTest {
         w.removeBelow(horizon);
         model.keySet().removeIf(k -> (Long) k.get(1) < horizon);
       } else if (op < 30) {
-        long[] v = {rnd.nextLong(), rnd.nextLong()};
+        long[] v = {rnd.nextLong(), rnd.nextInt(4) == 0 ? EmittedWindows.RETRACTED : rnd.nextLong()};
         w.put(key, start, v[0], v[1]);
         model.put(List.of(key, start), v);
       } else if (op < 60) { // as a changes-feed pass: a key never emitted adds without a find
-        long[] v = {rnd.nextLong(), rnd.nextLong()};
+        long[] v = {rnd.nextLong(), rnd.nextInt(4) == 0 ? EmittedWindows.RETRACTED : rnd.nextLong()};
         int k = w.keyId(key);
         int e = k < 0 ? -1 : w.find(k, start);
         if (e >= 0) {
@@ -60,6 +61,14 @@ class EmittedWindowsTest {
         }
       }
       assertThat(w.size()).as(at).isEqualTo(model.size());
+      if (op == 1 || step == n - 1) {
+        Map<Object, Integer> live = new HashMap<>();
+        model.forEach((k, v) -> live.merge(k.get(0), v[1] == EmittedWindows.RETRACTED ? 0 : 1, Integer::sum));
+        for (int i = 0; i < keys; i++) {
+          assertThat(w.live(w.keyId("k" + i))).as("%s: windows of k%d not retracted", at, i)
+              .isEqualTo(live.getOrDefault("k" + i, 0));
+        }
+      }
     }
     model.forEach((k, v) -> {
       int e = w.find(w.keyId((String) k.get(0)), (Long) k.get(1));

@@ -3,6 +3,7 @@ package dev.braid.view;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.Braid;
+import dev.braid.ChangeEvent;
 import dev.braid.event.FieldType;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
@@ -124,6 +125,60 @@ class SessionCloseTest {
       send(b, "u0", T - 31 * S); // late: it would have joined the final session
       assertThat(lateEvents(b)).isEqualTo(1);
       assertThat(windows(b, "u0")).containsExactly("-60s--30s n=1 FINAL");
+    }
+  }
+
+  /**
+   * A late event that the speed layer leaves out but a batch cycle folds in merges two sessions
+   * already closed: the first gets a correction with the merged end, the second a retraction of its
+   * close, with that close's id and values. A restart emits neither again. A late event before the
+   * merged session then moves its start: a close for the new start, a retraction of the correction
+   * at the old one.
+   */
+  @Test
+  void shouldRetractASessionThatALateEventMergesIntoAnother(@TempDir Path dir) throws Exception {
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      ChangeFeed feed = b.changeFeed("sess");
+      feed.close(); // the passes below are the test's own
+      send(b, "u1", T);
+      send(b, "u1", T + 40 * S);
+      send(b, "u2", T + 200 * S); // closes both of u1's sessions
+      feed.pass();
+      assertThat(changesOf(b, "u1")).containsExactly("CLOSE 0s-30s n=1", "CLOSE 40s-70s n=1");
+      long secondClose = b.changes("sess", 0, 100).stream().filter(e -> e.start() == T + 40 * S)
+          .findFirst().orElseThrow().id();
+
+      send(b, "u1", T + 20 * S); // within a gap of both: late for the speed layer, not for the batch layer
+      assertThat(lateEvents(b)).isEqualTo(1);
+      feed.pass();
+      assertThat(changesOf(b, "u1")).as("the speed layer left it out").hasSize(2);
+      b.runBatch("sess");
+      feed.pass();
+      assertThat(changesOf(b, "u1")).containsExactly("CLOSE 0s-30s n=1", "CLOSE 40s-70s n=1",
+          "CORRECTION 0s-70s n=3", "RETRACT 40s-70s n=1");
+      ChangeEvent retraction = b.changes("sess", 0, 100).get(b.changes("sess", 0, 100).size() - 1);
+      assertThat(retraction.kind()).isEqualTo(ChangeEvent.Kind.RETRACT);
+      assertThat(retraction.corrects()).isEqualTo(secondClose);
+      feed.pass();
+      assertThat(changesOf(b, "u1")).as("nothing twice").hasSize(4);
+    }
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      ChangeFeed feed = b.changeFeed("sess");
+      feed.close();
+      feed.pass();
+      assertThat(changesOf(b, "u1")).as("a restart retracts nothing again").hasSize(4);
+      long correction = b.changes("sess", 0, 100).stream()
+          .filter(e -> e.kind() == ChangeEvent.Kind.CORRECTION).findFirst().orElseThrow().id();
+
+      send(b, "u1", T - 25 * S); // late again: the merged session now starts 25 s earlier
+      b.runBatch("sess");
+      feed.pass();
+      assertThat(changesOf(b, "u1")).containsExactly("CLOSE 0s-30s n=1", "CLOSE 40s-70s n=1",
+          "CORRECTION 0s-70s n=3", "RETRACT 40s-70s n=1", "CLOSE -25s-70s n=4", "RETRACT 0s-70s n=3");
+      List<ChangeEvent> all = b.changes("sess", 0, 100);
+      assertThat(all.get(all.size() - 1).corrects()).isEqualTo(correction);
+      assertThat(windows(b, "u1")).containsExactly("-25s-70s n=4 FINAL");
+      assertThat(changesOf(b, "u2")).as("other keys untouched").containsExactly();
     }
   }
 

@@ -16,8 +16,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * {@code GET /v1/views/{view}/changes}: a view's changes stream (see {@link ChangeEvent}) as
- * server-sent events. Each event has {@code id:} (the change id), {@code event:} ({@code close} or
- * {@code correction}) and {@code data:} (one line of JSON). The stream starts after the id in the
+ * server-sent events. Each event has {@code id:} (the change id), {@code event:} ({@code close},
+ * {@code correction} or {@code retract}) and {@code data:} (one line of JSON). The stream starts after the id in the
  * {@code Last-Event-ID} header when there is one (a reconnecting browser or client sends it), else
  * at {@code ?from=} (default 0, the first change ever emitted); {@code ?key=} keeps one key's events.
  * Everything is checked before the stream starts, so a bad request gets a problem document: an
