@@ -187,6 +187,63 @@ final class BraidClient {
             + "look with `braid status` (or `braid versions VIEW`) once the server is back";
   }
 
+  /**
+   * Follows the server-sent events at {@code path}, giving each event's data (JSON) to
+   * {@code onEvent} until it returns false; comments (keep-alives) are skipped. Returns true when
+   * {@code onEvent} ended it, false when the server ended the stream. An error answer throws as
+   * {@link #get} does.
+   */
+  boolean follow(String path, java.util.function.Predicate<JsonNode> onEvent) {
+    HttpRequest req = HttpRequest.newBuilder(uri(path)).header("Accept", "text/event-stream").GET().build();
+    HttpResponse<java.util.stream.Stream<String>> r;
+    try {
+      r = http.send(req, HttpResponse.BodyHandlers.ofLines());
+    } catch (ConnectException e) {
+      throw new BraidCli.CommandFailedException("cannot reach Braid at " + base + ": is `braid server` running "
+          + "(or pass --url)?", 1);
+    } catch (IOException e) {
+      throw new BraidCli.CommandFailedException(lostAnswer("GET", req.uri().getRawPath(), e), 1);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BraidCli.CommandFailedException("interrupted", 130);
+    }
+    try (java.util.stream.Stream<String> lines = r.body()) {
+      if (r.statusCode() >= 400) {
+        String body = lines.collect(java.util.stream.Collectors.joining("\n"));
+        JsonNode problem;
+        try {
+          problem = JSON.readTree(body);
+        } catch (IOException e) {
+          problem = JSON.createObjectNode();
+        }
+        throw new ErrorAnswer(r.statusCode(), problem.path("detail").asText(body) + " (HTTP " + r.statusCode() + ")",
+            problem);
+      }
+      StringBuilder data = new StringBuilder();
+      for (java.util.Iterator<String> it = lines.iterator(); it.hasNext(); ) {
+        String line = it.next();
+        if (line.startsWith("data:")) {
+          data.append(data.length() == 0 ? "" : "\n").append(line.substring(line.startsWith("data: ") ? 6 : 5));
+        } else if (line.isEmpty() && data.length() > 0) {
+          JsonNode event;
+          try {
+            event = JSON.readTree(data.toString());
+          } catch (IOException e) {
+            throw new BraidCli.CommandFailedException("the server sent an event whose data is not JSON: "
+                + data.toString().strip(), 1);
+          }
+          data.setLength(0);
+          if (!onEvent.test(event)) {
+            return true;
+          }
+        }
+      }
+      return false;
+    } catch (java.io.UncheckedIOException e) { // the connection broke while reading
+      return false;
+    }
+  }
+
   JsonNode delete(String path) {
     return send(HttpRequest.newBuilder(uri(path)).DELETE());
   }

@@ -81,9 +81,7 @@ public final class QueryCommand implements Callable<Integer> {
       Table t = new Table("aggregate", windowed ? "total of the windows below" : "value");
       for (Iterator<Map.Entry<String, JsonNode>> it = r.path("values").fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> e = it.next();
-        JsonNode v = e.getValue();
-        t.row(e.getKey(), v.isNull() ? "null" : v.isTextual() ? v.asText() : v.isDouble() ? readable(v.doubleValue())
-            : v.toString());
+        t.row(e.getKey(), readable(e.getValue()));
       }
       t.print(out);
     }
@@ -113,6 +111,11 @@ public final class QueryCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /** A result value for a person: text as it is, doubles {@link #readable(double)}, the rest as JSON. */
+  static String readable(JsonNode v) {
+    return v.isNull() ? "null" : v.isTextual() ? v.asText() : v.isDouble() ? readable(v.doubleValue()) : v.toString();
   }
 
   /**

@@ -385,7 +385,8 @@ public final class BraidServer implements AutoCloseable {
       getAndHead(cfg.routes, "/v1/views/{view}/keys/{key}", params(this::getKey, "from", "to"));
       cfg.routes.post("/v1/views/{view}/keys:batchGet", params(this::batchGet, "from", "to"));
       getAndHead(cfg.routes, "/v1/views/{view}/versions", params(this::versions));
-      getAndHead(cfg.routes, "/v1/views/{view}/changes", params(ctx -> changes.handle(ctx, ready()), "key", "from"));
+      getAndHead(cfg.routes, "/v1/views/{view}/changes", params(ctx -> changes.handle(ctx, ready()), "key", "from",
+          "limit"));
       cfg.routes.post("/v1/views/{view}/batch", params(this::batch, "wait"));
       cfg.routes.post("/v1/views/{view}/reprocess", params(this::reprocess, "hold", "from"));
       cfg.routes.post("/v1/views/{view}/versions/{id}/activate", params(this::activate));
@@ -1330,7 +1331,7 @@ public final class BraidServer implements AutoCloseable {
   }
 
   /** The page size {@code ?limit=}: 1 to {@value #MAX_PAGE} entries, {@value #DEFAULT_PAGE} when absent. */
-  private static int limitParam(Context ctx) {
+  static int limitParam(Context ctx) {
     long limit = longParam(ctx, "limit", DEFAULT_PAGE);
     if (limit < 1 || limit > MAX_PAGE) {
       throw Problem.badRequest("bad-parameter", "query parameter 'limit' must be 1 to " + MAX_PAGE + ", got " + limit);

@@ -10,6 +10,7 @@ import io.javalin.http.Context;
 import io.javalin.http.sse.SseClient;
 import io.javalin.http.sse.SseHandler;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,9 +21,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code correction} or {@code retract}) and {@code data:} (one line of JSON). The stream starts after the id in the
  * {@code Last-Event-ID} header when there is one (a reconnecting browser or client sends it), else
  * at {@code ?from=} (default 0, the first change ever emitted); {@code ?key=} keeps one key's events.
+ * A request that does not ask for {@code text/event-stream} (no {@code Accept}, or one that takes
+ * JSON) gets a page of JSON instead: {@code {view, events, next, caughtUp}}, {@code ?limit=} events
+ * (1-1000, default 100) from {@code from}; page on with {@code from=next}.
  * Everything is checked before the stream starts, so a bad request gets a problem document: an
  * unknown view is {@code 404}, a view without a window, a malformed or out-of-range id is
- * {@code 400}, a request that does not accept {@code text/event-stream} is {@code 406}.
+ * {@code 400}, a request that accepts neither {@code text/event-stream} nor JSON is {@code 406}.
  *
  * <p>Each connection is a {@link Braid#subscribe subscription}: its thread writes to the client, so
  * a slow client holds up only itself (the changes log is the buffer); no Jetty thread waits while
@@ -119,8 +123,17 @@ final class ChangesHandler {
     }
     String accept = ctx.header("Accept");
     if (accept == null || !accept.contains("text/event-stream")) {
-      throw new Problem(406, "not-acceptable", "Not acceptable",
-          "the changes of a view are server-sent events: send 'Accept: text/event-stream'");
+      if (accept != null && !accept.isBlank() && !accept.contains("application/json") && !accept.contains("*/*")
+          && !accept.contains("application/*")) {
+        throw new Problem(406, "not-acceptable", "Not acceptable", "the changes of a view are server-sent events "
+            + "('Accept: text/event-stream') or pages of JSON ('Accept: application/json'), not '" + accept + "'");
+      }
+      page(ctx, b, view, key, from);
+      return;
+    }
+    if (ctx.queryParam("limit") != null) {
+      throw Problem.badRequest("bad-parameter", "'limit' sizes a page of JSON ('Accept: application/json'); a stream "
+          + "of server-sent events has no limit");
     }
     if (ctx.method() == io.javalin.http.HandlerType.HEAD) { // the stream's headers, without opening it
       ctx.contentType("text/event-stream");
@@ -147,6 +160,49 @@ final class ChangesHandler {
         client.close(); // began as the server stopped
       }
     }).handle(ctx);
+  }
+
+  /** Events a page request scans at most, however few match its {@code key}. */
+  static final int PAGE_SCAN = 100_000;
+  private static final int SCAN_CHUNK = 1_000;
+
+  /**
+   * A page of the changes as JSON: up to {@code limit} events (of {@code key} only, when given) from
+   * id {@code from} on, {@code next} (the id to ask for next: after the last event scanned) and
+   * {@code caughtUp} (the scan reached the newest event; a page can be empty and not caught up when
+   * {@value #PAGE_SCAN} events of other keys came first).
+   */
+  private static void page(Context ctx, Braid b, String view, String key, long from) {
+    int limit = BraidServer.limitParam(ctx);
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("view", view);
+    com.fasterxml.jackson.databind.node.ArrayNode events = o.putArray("events");
+    long next = from;
+    boolean caughtUp = false;
+    int scanned = 0;
+    while (events.size() < limit && scanned < PAGE_SCAN) {
+      List<ChangeEvent> chunk = b.changes(view, next, SCAN_CHUNK);
+      for (ChangeEvent e : chunk) {
+        next = e.id() + 1;
+        scanned++;
+        if (key == null || key.equals(e.key())) {
+          events.add(node(e));
+          if (events.size() == limit) {
+            break;
+          }
+        }
+      }
+      if (chunk.size() < SCAN_CHUNK && events.size() < limit) {
+        caughtUp = true;
+        break;
+      }
+    }
+    o.put("next", next).put("caughtUp", caughtUp);
+    try {
+      ctx.status(200).contentType("application/json").result(Json.MAPPER.writeValueAsBytes(o));
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** Closes {@code s} on the closer's thread (or here, once the handler is stopped). */
@@ -191,6 +247,15 @@ final class ChangesHandler {
 
   /** One event as one line of JSON. */
   static String json(ChangeEvent e) {
+    try {
+      return Json.MAPPER.writeValueAsString(node(e));
+    } catch (JsonProcessingException ex) {
+      throw new UncheckedIOException(ex);
+    }
+  }
+
+  /** One event as JSON: what an SSE event's data and an element of a page's {@code events} hold. */
+  static ObjectNode node(ChangeEvent e) {
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put("id", e.id()).put("view", e.view()).put("kind", e.kind().wireName()).put("key", e.key())
         .put("start", e.start()).put("end", e.end()).put("state", e.state().name().toLowerCase(Locale.ROOT));
@@ -199,10 +264,6 @@ final class ChangesHandler {
       o.put("corrects", e.corrects());
     }
     o.put("version", e.version()).put("watermark", e.watermarkMillis()).put("emittedAt", e.emittedAtMillis());
-    try {
-      return Json.MAPPER.writeValueAsString(o);
-    } catch (JsonProcessingException ex) {
-      throw new UncheckedIOException(ex);
-    }
+    return o;
   }
 }

@@ -225,6 +225,25 @@ class EventTimeServerTest {
       assertThat(f.next().data().path("key").asText()).isEqualTo("u2");
       assertThat(f.events.poll(300, TimeUnit.MILLISECONDS)).as("only u2's events").isNull();
     }
+
+    // the same changes as pages of JSON: without Accept, or asking for JSON
+    JsonNode all = getJson("/v1/views/per_minute/changes");
+    assertThat(all.path("events")).extracting(e -> e.path("kind").asText() + " " + e.path("key").asText())
+        .containsExactlyInAnyOrder("close u1", "close u2", "correction u1");
+    assertThat(all.path("caughtUp").asBoolean()).isTrue();
+    long end = all.path("next").asLong();
+    assertThat(end).isEqualTo(all.path("events").get(2).path("id").asLong() + 1);
+    JsonNode first = getJson("/v1/views/per_minute/changes?limit=1");
+    assertThat(first.path("events")).hasSize(1);
+    assertThat(first.path("caughtUp").asBoolean()).as("two more to come").isFalse();
+    assertThat(first.path("events").get(0)).isEqualTo(all.path("events").get(0));
+    JsonNode rest = getJson("/v1/views/per_minute/changes?from=" + first.path("next").asLong() + "&limit=1000");
+    assertThat(rest.path("events")).hasSize(2);
+    HttpResponse<String> u1 = send("GET", "/v1/views/per_minute/changes?key=u1&from=0", null,
+        "Accept", "application/json");
+    assertThat(JSON.readTree(u1.body()).path("events")).extracting(e -> e.path("kind").asText())
+        .containsExactly("close", "correction");
+    assertThat(getJson("/v1/views/per_minute/changes?from=" + end).path("events")).isEmpty();
   }
 
   /** An {@code allowed_lateness} of zero reads {@code 0s} in status (the definition's text keeps its {@code 0d}). */
@@ -313,8 +332,15 @@ class EventTimeServerTest {
         400, "change id 42 is out of range for view 'per_minute': ids run from 0 to 0"});
     cases.add(new Object[] {"/v1/views/per_minute/changes?from=-3", new String[] {"Accept", sse}, 400,
         "from '-3' is not a change id"});
-    cases.add(new Object[] {"/v1/views/per_minute/changes", new String[] {"Accept", "application/json"}, 406,
-        "send 'Accept: text/event-stream'"});
+    cases.add(new Object[] {"/v1/views/per_minute/changes", new String[] {"Accept", "text/html"}, 406,
+        "server-sent events ('Accept: text/event-stream') or pages of JSON ('Accept: application/json'), not "
+            + "'text/html'"});
+    cases.add(new Object[] {"/v1/views/per_minute/changes?limit=5", new String[] {"Accept", sse}, 400,
+        "'limit' sizes a page of JSON"});
+    cases.add(new Object[] {"/v1/views/per_minute/changes?limit=0", new String[] {"Accept", "application/json"}, 400,
+        "query parameter 'limit' must be 1 to 1000, got 0"});
+    cases.add(new Object[] {"/v1/views/per_minute/changes?limt=5", new String[] {"Accept", "application/json"}, 400,
+        "limt"});
     for (Object[] c : cases) {
       HttpResponse<String> r = send("GET", (String) c[0], null, (String[]) c[1]);
       assertThat(r.statusCode()).as(c[0] + " " + r.body()).isEqualTo((int) c[2]);

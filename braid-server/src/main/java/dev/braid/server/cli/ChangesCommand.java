@@ -1,0 +1,121 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code braid changes VIEW}: a windowed view's changes stream, one line per change. Without
+ * {@code --follow} it pages through what the stream holds now ({@code GET .../changes} as JSON) and
+ * says where to resume; with it, it follows the server-sent events until Ctrl-C, the limit, or the
+ * server's end of the stream.
+ */
+@Command(name = "changes", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Print the changes stream of a windowed view: a window's result when the watermark closes it "
+        + "(close), each later change of it (correction, naming the change it supersedes) and a window withdrawn "
+        + "(retract: a late event merged its session into another, or a reprocess changed the windows).",
+        "Prints what the stream holds now and exits; with --follow, keeps printing new changes until Ctrl-C. "
+            + "--json prints one JSON object per change (NDJSON)."})
+public final class ChangesCommand implements Callable<Integer> {
+
+  private static final int PAGE = 1_000;
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "VIEW")
+  String view;
+
+  @Option(names = "--from", paramLabel = "ID", defaultValue = "0",
+      description = "the first change id to print (default: ${DEFAULT-VALUE}, the first ever)")
+  long from;
+
+  @Option(names = "--key", paramLabel = "KEY", description = "only the changes of this key")
+  String key;
+
+  @Option(names = "--limit", paramLabel = "N", description = "stop after N changes")
+  Long limit;
+
+  @Option(names = {"-f", "--follow"}, description = "keep printing new changes as they come, until Ctrl-C")
+  boolean follow;
+
+  @Override
+  public Integer call() {
+    if (from < 0) {
+      throw new CommandLine.ParameterException(command.commandLine(), "--from must be a change id (0 or more), got "
+          + from);
+    }
+    if (limit != null && limit < 1) {
+      throw new CommandLine.ParameterException(command.commandLine(), "--limit must be at least 1, got " + limit);
+    }
+    PrintWriter out = command.commandLine().getOut();
+    BraidClient http = new BraidClient(client.url);
+    String base = "/v1/views/" + BraidClient.enc(view) + "/changes?" + (key == null ? "" : "key="
+        + BraidClient.enc(key) + "&");
+    long[] printed = {0};
+    long[] next = {from};
+    if (follow) {
+      boolean stopped = http.follow(base + "from=" + from, e -> {
+        print(out, e);
+        next[0] = e.path("id").asLong() + 1;
+        return limit == null || ++printed[0] < limit;
+      });
+      if (!stopped) {
+        throw new BraidCli.CommandFailedException("the server ended the changes stream of view '" + view
+            + "' (did it stop?); resume with --from " + next[0], 1);
+      }
+      return 0;
+    }
+    while (limit == null || printed[0] < limit) {
+      int page = (int) Math.min(PAGE, limit == null ? PAGE : limit - printed[0]);
+      JsonNode r = http.get(base + "from=" + next[0] + "&limit=" + page);
+      for (JsonNode e : r.path("events")) {
+        print(out, e);
+        printed[0]++;
+      }
+      next[0] = r.path("next").asLong();
+      if (r.path("caughtUp").asBoolean()) {
+        break;
+      }
+    }
+    if (!client.json) {
+      out.printf("(%d %s; --from %d goes on from here, --follow waits for new ones)%n", printed[0],
+          printed[0] == 1 ? "change" : "changes", next[0]);
+    }
+    out.flush();
+    return 0;
+  }
+
+  /** One change: its JSON (NDJSON) with {@code --json}, else one line for a person. */
+  private void print(PrintWriter out, JsonNode e) {
+    if (client.json) {
+      out.println(e.toString());
+    } else {
+      StringBuilder values = new StringBuilder();
+      for (Iterator<Map.Entry<String, JsonNode>> it = e.path("values").fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> v = it.next();
+        values.append(values.length() == 0 ? "" : " ").append(v.getKey()).append('=')
+            .append(QueryCommand.readable(v.getValue()));
+      }
+      out.printf("#%-6d %-10s %s  [%s, %s)  %-11s %s%s%n", e.path("id").asLong(), e.path("kind").asText(),
+          e.path("key").asText(), Instant.ofEpochMilli(e.path("start").asLong()),
+          Instant.ofEpochMilli(e.path("end").asLong()), e.path("state").asText(), values,
+          e.has("corrects") ? "  (" + (e.path("kind").asText().equals("retract") ? "withdraws" : "supersedes")
+              + " #" + e.path("corrects").asLong() + ")" : "");
+    }
+    out.flush();
+  }
+}
