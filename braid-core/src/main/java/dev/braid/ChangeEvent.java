@@ -16,13 +16,17 @@ import java.util.Map;
  * merged result of the window differs from the last one emitted for it: a batch cycle folded in
  * events that had come too late for the speed layer, or (without {@code allowed_lateness}, or from
  * a partition that was idle behind the watermark) the speed layer added an event to a window the
- * watermark had already passed. A window is identified by its key and start; one that the view no
- * longer has gets a {@link Kind#RETRACT}, which names the event it withdraws in {@code corrects} and
- * carries that event's values, bounds and state: a session that a late event merged into the session
- * before it (which gets a correction with the later end), or extended to an earlier start (the new
- * start gets a close), and, after a reprocess or rollback switched versions, every window emitted that
- * the new version does not have. A window retracted and later seen again gets a close again. Windows
- * that retention evicts are not retracted.
+ * watermark had already passed. A window is identified by its key and start, and a change of its
+ * end alone (a session extended with the same values; a reprocess that changed the window size) is a
+ * correction too. One that the view no longer holds closed gets a {@link Kind#RETRACT}, which names
+ * the event it withdraws in {@code corrects} and carries that event's values, bounds and state: a
+ * session that a late event merged into the session before it (which gets a correction with the
+ * later end), extended to an earlier start (the new start gets a close) or joined to a session still
+ * open (it is closed again, with the merged result, when that one closes); and, after a reprocess or
+ * rollback switched versions, every window emitted that the new version does not hold (all of them
+ * when it has no window). A window retracted and later seen closed again gets a close again.
+ * Windows that retention evicts are not retracted. Folding the stream by key and window start
+ * (close and correction set, retract removes) gives the view's closed windows.
  *
  * @param id the event's position in the view's changes log ({@code <view>.changes}); strictly
  *     increasing within a view, and stable across restarts. Resume after an event with {@code id + 1}

@@ -100,18 +100,22 @@ import org.slf4j.LoggerFactory;
  * {@value #SWEEP_MILLIS} s, and a pass at a window boundary the keys whose windows closed there.
  *
  * <h2>Retractions</h2>
- * A window written and later missing from its key's read is retracted: a late event that a batch
- * cycle folded in merged its session into the one before or moved its start, or a reprocess or
- * rollback changed the windows. The compare of a key counts the windows of the read that match one
- * written and not retracted ({@link EmittedWindows#live}); when fewer match, the key is noted, and
- * after the pass's reads one scan of the written windows ({@link #retract}) withdraws each of a
- * noted key that the read did not hold, above the read version's retention horizon. A pass whose
- * reads all match pays one compare per key.
- *
+ * A window written that its key's read no longer holds closed is retracted: a late event that a
+ * batch cycle folded in merged its session into the one before, moved its start or joined it to a
+ * session still open, or a reprocess or rollback changed the windows or dropped the key. The
+ * compare of a key counts the windows of the read that hold one written and not retracted
+ * ({@link EmittedWindows#live}): a closed window at its start, an open one only with its result and
+ * end as written ({@link #windowHash}); when fewer hold, the key is noted, and after the pass's
+ * reads one scan of the written windows ({@link #retract}) withdraws each of a noted key that the
+ * read did not hold, above the read version's retention horizon. A full pass reads the keys with
+ * windows written too ({@link #keysAndEmitted}), so a key the version lacks is read and retracted;
+ * a switch to a version without windows retracts all ({@link #retractAll}). A pass whose reads all
+ * hold pays one compare per key.
+
  * <h2>Exactly once</h2>
  * Only the feed's thread (or a test calling {@link #pass} under the same lock) writes the log. The
  * feed remembers, per emitted {@code (key, window start)}, the id and a 64-bit hash of the emitted
- * result; it updates that after the append, and rebuilds it from the log at start
+ * result and end; it updates that after the append, and rebuilds it from the log at start
  * ({@link #recover}), so a restart emits no window twice. Entries of windows that retention evicted
  * (below the version's horizon) are dropped; otherwise the memory is one entry per closed window,
  * about 40 bytes ({@link EmittedWindows}).
@@ -196,10 +200,23 @@ final class ChangeFeed implements AutoCloseable {
 
   /** Rebuilds what was emitted from the changes log. */
   synchronized void recover() {
+    emitted.clear();
     for (ChangeEvent e : read(log.startOffset(0), Integer.MAX_VALUE)) {
       remember(e.key(), e.start(), e.id(),
-          e.kind() == ChangeEvent.Kind.RETRACT ? EmittedWindows.RETRACTED : json.hash(e.values()));
+          e.kind() == ChangeEvent.Kind.RETRACT ? EmittedWindows.RETRACTED : windowHash(json.hash(e.values()), e.end()));
     }
+  }
+
+  /**
+   * What the feed compares of a window: its values' hash mixed with its end, so that a window whose
+   * end moved with the same values (a session a late event extended or merged; a reprocess that
+   * changed the window size) is corrected too.
+   */
+  static long windowHash(long valuesHash, long end) {
+    long x = valuesHash ^ (end * 0x9E37_79B9_7F4A_7C15L);
+    x ^= x >>> 32;
+    x *= 0xD6E8_FEB8_6659_FD93L;
+    return x ^ (x >>> 32);
   }
 
   void start() {
@@ -308,11 +325,25 @@ final class ChangeFeed implements AutoCloseable {
     if (w == Long.MIN_VALUE || v.program.window == null) {
       nextClose = Long.MIN_VALUE;
       needFull = full || newVersion; // nothing was read or drained: the version is still to be read whole
-      return 0;
+      if (v.program.window != null || !newVersion) {
+        return 0;
+      }
+      try {
+        return retractAll(v.id, w); // a version without windows has none of the windows emitted
+      } catch (RuntimeException e) {
+        lastVersion = -1; // the next pass tries again
+        throw e;
+      }
     }
     long lateness = Math.max(0, v.program.allowedLateness);
     long closeAtOrBelow = w - lateness;
     long horizon = v.horizon;
+    if (horizon < prunedHorizon) {
+      // a version that keeps windows the last one evicted (a reprocess with a longer retain, a
+      // rollback): what was emitted for them is in the log only
+      recover();
+      prunedHorizon = Long.MIN_VALUE;
+    }
     if (horizon != Long.MIN_VALUE && horizon != prunedHorizon) {
       emitted.removeBelow(horizon);
       prunedHorizon = horizon;
@@ -338,10 +369,10 @@ final class ChangeFeed implements AutoCloseable {
         }
         keys = changed;
       } else {
-        keys = runtime.keys();
+        keys = keysAndEmitted();
       }
     } else {
-      keys = runtime.keys();
+      keys = keysAndEmitted();
     }
     lastCloseLine = closeAtOrBelow;
     if (full) {
@@ -392,6 +423,24 @@ final class ChangeFeed implements AutoCloseable {
   }
 
   /**
+   * Every key of the current version, and every key with a window emitted and not retracted: a full
+   * pass follows a version switch, and a key the new version does not hold at all (a reprocess that
+   * filters it out or groups otherwise, a rollback) has its windows retracted.
+   */
+  private Set<String> keysAndEmitted() {
+    Set<String> keys = runtime.keys();
+    emitted.forEachLiveKey((key, id) -> keys.add(key));
+    return keys;
+  }
+
+  /** Retracts every window emitted and not retracted: the version {@code version} has no windows. */
+  private int retractAll(long version, long watermark) {
+    Map<Integer, Vanished> all = new HashMap<>();
+    emitted.forEachLiveKey((key, id) -> all.put(id, new Vanished(key, new long[0], Long.MIN_VALUE, version)));
+    return retract(all, watermark, new Pending(clock.getAsLong()));
+  }
+
+  /**
    * Compares each window of one key's merged read with what the feed emitted for it and queues a
    * close or correction where they differ; notes the earliest close line of a window still open,
    * and the keys whose read lacks a window emitted for them (to {@link #retract}). One per pass,
@@ -408,10 +457,13 @@ final class ChangeFeed implements AutoCloseable {
     private boolean fresh;
     /** The close line of the key's earliest window to close ({@code Long.MAX_VALUE}: none open). */
     long open;
-    /** The starts of the key's windows in this read, ascending (kept when something was emitted for it). */
+    /**
+     * The starts of the closed windows the read holds (and of open ones emitted as they are now),
+     * ascending; kept for a key with windows emitted only.
+     */
     private long[] starts = new long[16];
     private int startCount;
-    /** How many windows of the read were emitted and not retracted. */
+    /** How many windows of the read are emitted, not retracted, and held. */
     private int matched;
     /** Per key id, the keys whose read lacked a window emitted for them. */
     final Map<Integer, Vanished> vanished = new HashMap<>();
@@ -436,20 +488,28 @@ final class ChangeFeed implements AutoCloseable {
         Object[] objects) {
       int prior = fresh ? -1 : emitted.find(seen, start);
       boolean again = prior >= 0 && emitted.retracted(prior);
-      if (!fresh) {
-        if (startCount == starts.length) {
-          starts = java.util.Arrays.copyOf(starts, 2 * startCount);
-        }
-        starts[startCount++] = start;
-        matched += prior >= 0 && !again ? 1 : 0;
-      }
+      boolean live = prior >= 0 && !again;
       long closes = read.program().closesAt(end); // a session closes a gap after its end
       if (closes > closeAtOrBelow) {
         open = Math.min(open, closes);
+        // Emitted, and open now: held as emitted if its result and end are as emitted (the close
+        // line can stand lower, e.g. after a restart while a partition is not idle yet); else a
+        // session a late event reopened, retracted until it closes again.
+        if (live && emitted.hash(prior) == windowHash(json.values(read.program(), longs, objects, read.scratch()), end)) {
+          held(start);
+          matched++;
+        }
+        if (live) {
+          json.abandon();
+        }
         return;
       }
-      long h = json.values(read.program(), longs, objects, read.scratch());
-      if (prior >= 0 && emitted.hash(prior) == h) {
+      if (!fresh) {
+        held(start); // emitted now if not before: not to retract after this pass's append
+        matched += live ? 1 : 0;
+      }
+      long h = windowHash(json.values(read.program(), longs, objects, read.scratch()), end);
+      if (live && emitted.hash(prior) == h) {
         json.abandon();
         return;
       }
@@ -460,6 +520,14 @@ final class ChangeFeed implements AutoCloseable {
       json.finish(close ? ChangeEvent.Kind.CLOSE : ChangeEvent.Kind.CORRECTION, key, start, end, isFinal,
           close ? -1 : emitted.id(prior), read.version(), watermark);
       out.add(key, seen, prior, start, h, json);
+    }
+
+    /** Notes that the read holds a closed window at {@code start} (the reads give windows by start). */
+    private void held(long start) {
+      if (startCount == starts.length) {
+        starts = java.util.Arrays.copyOf(starts, 2 * startCount);
+      }
+      starts[startCount++] = start;
     }
 
     /**

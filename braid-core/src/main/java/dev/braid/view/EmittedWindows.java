@@ -90,6 +90,24 @@ final class EmittedWindows {
     return keyId < 0 ? 0 : live[keyId];
   }
 
+  /** Gives {@code to} each key with a window emitted and not retracted, and its interned id. */
+  void forEachLiveKey(java.util.function.ObjIntConsumer<String> to) {
+    keyIds.forEach((key, id) -> {
+      if (live[id] > 0) {
+        to.accept(key, id);
+      }
+    });
+  }
+
+  /** Forgets everything: for a rebuild from the changes log. */
+  void clear() {
+    keyIds.clear();
+    Arrays.fill(live, 0);
+    size = 0;
+    indexed = 0;
+    index = newIndex(32);
+  }
+
   /** Whether entry {@code entry} (from {@link #find}) was retracted last. */
   boolean retracted(int entry) {
     return hashes[entry] == RETRACTED;

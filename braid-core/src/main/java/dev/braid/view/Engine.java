@@ -901,14 +901,16 @@ public final class Engine implements Braid {
   }
 
   /**
-   * The changes feed of {@code v}, started now if the version it serves has a window and it has
-   * none yet; null when it has neither. A feed stays once started: after a switch to a definition
-   * without a window its passes find nothing to close, and its log can still be read.
+   * The changes feed of {@code v}, started now if it has none yet and the version it serves has a
+   * window or its changes log exists; null otherwise. A feed stays once started: after a switch to a
+   * definition without a window it retracts the windows emitted, finds nothing more to close, and
+   * its log can still be read (after a restart too).
    */
   private ChangeFeed ensureChangeFeed(ViewRuntime v) {
     synchronized (changeFeeds) {
       ChangeFeed f = changeFeeds.get(v.name);
-      if (f == null && !closed && changeClock != null && v.current().program.window != null) {
+      if (f == null && !closed && changeClock != null
+          && (v.current().program.window != null || log.hasStream(v.name + ChangeFeed.SUFFIX))) {
         f = newChangeFeed(v, v.name + ChangeFeed.SUFFIX, true, changeClock);
         changeFeeds.put(v.name, f);
         f.start();

@@ -266,7 +266,8 @@ class ChangesStreamTest {
   /**
    * A reprocess that makes the windows twice as long: the windows the new version does not have are
    * retracted (with the values they had), one it has at the same start is corrected with its new end,
-   * one at a new start is closed, and a pass after that finds nothing more.
+   * one at a new start is closed, one at the same start that is open now is retracted until it closes
+   * again, and a pass after that finds nothing more.
    */
   @Test
   void shouldRetractTheWindowsAReprocessRemoves(@TempDir Path dir) throws Exception {
@@ -281,22 +282,101 @@ class ChangesStreamTest {
       assertThat(b.changes("v", 0, 100)).extracting(e -> e.kind() + " " + (e.start() - T) / MIN)
           .containsExactly("CLOSE 0", "CLOSE 1", "CLOSE 2", "CLOSE 3");
 
-      long id = b.reprocess("v", ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(2))
-          .allowedLateness(Duration.ofSeconds(10)).aggregate("n", "count").aggregate("total", "sum(x)").build(),
-          dev.braid.ReprocessOptions.defaults());
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (b.versions("v").stream().noneMatch(v -> v.id() == id && v.state() == dev.braid.VersionState.CURRENT)) {
-        assertThat(System.nanoTime()).as("version %d switches in", id).isLessThan(deadline);
-        Thread.sleep(5);
-      }
+      reprocessAndAwait(b, "v", ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(2))
+          .allowedLateness(Duration.ofSeconds(10)).aggregate("n", "count").aggregate("total", "sum(x)").build());
       feed.pass();
       assertThat(b.changes("v", 4, 100)).extracting(e -> e.kind() + " " + e.key() + " " + (e.start() - T) / MIN
               + "-" + (e.end() - T) / MIN + " " + e.values().get("n") + " corrects " + e.corrects())
-          .as("T is an odd minute: the windows of two minutes start at -1, 1 and 3 (still open)")
+          .as("T is an odd minute: the windows of two minutes start at -1, 1 and 3; [3, 5) is open, so the "
+              + "closed [3, 4) is withdrawn until it closes")
           .containsExactlyInAnyOrder("CLOSE a -1-1 1 corrects -1", "CORRECTION a 1-3 2 corrects 1",
-              "RETRACT a 0-1 1 corrects 0", "RETRACT a 2-3 1 corrects 2");
+              "RETRACT a 0-1 1 corrects 0", "RETRACT a 2-3 1 corrects 2", "RETRACT a 3-4 1 corrects 3");
       feed.pass();
-      assertThat(b.changes("v", 8, 100)).isEmpty();
+      assertThat(b.changes("v", 9, 100)).isEmpty();
+      send(b, "b", T + 6 * MIN, 1); // closes [3, 5): a close again
+      feed.pass();
+      assertThat(b.changes("v", 9, 100)).extracting(e -> e.kind() + " " + e.key() + " " + (e.start() - T) / MIN
+          + "-" + (e.end() - T) / MIN + " " + e.values().get("n")).containsExactly("CLOSE a 3-5 1");
+    }
+  }
+
+  static void reprocessAndAwait(Engine b, String view, ViewSpec definition) throws InterruptedException {
+    long id = b.reprocess(view, definition, dev.braid.ReprocessOptions.defaults());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (b.versions(view).stream().noneMatch(v -> v.id() == id && v.state() == dev.braid.VersionState.CURRENT)) {
+      assertThat(System.nanoTime()).as("version %d switches in", id).isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+
+  /**
+   * The review's cases: a reprocess that filters a key out retracts its windows though the new
+   * version has no group of it; one that removes the window retracts every window; the changes log
+   * stays readable after a restart, and nothing more is emitted.
+   */
+  @Test
+  void shouldRetractTheWindowsOfAKeyAReprocessDropsAndAllWhenItRemovesTheWindow(@TempDir Path dir) throws Exception {
+    try (Engine b = (Engine) Braid.open(dir, spec())) {
+      ChangeFeed feed = b.changeFeed("v");
+      feed.close();
+      send(b, "a", T + 1_000, 1);
+      send(b, "b", T + 2_000, 2);
+      send(b, "c", T + 2 * MIN, 3);
+      feed.pass();
+      assertThat(b.changes("v", 0, 100)).extracting(e -> e.kind() + " " + e.key()).containsExactly("CLOSE a",
+          "CLOSE b");
+      reprocessAndAwait(b, "v", ViewSpec.builder("v").from("s").filter("k != 'b'").groupBy("k")
+          .tumbling(Duration.ofMinutes(1)).allowedLateness(Duration.ofSeconds(10)).aggregate("n", "count")
+          .aggregate("total", "sum(x)").build());
+      feed.pass();
+      assertThat(b.changes("v", 2, 100)).extracting(e -> e.kind() + " " + e.key() + " " + e.values() + " " + e.corrects())
+          .containsExactly("RETRACT b {n=1, total=2} 1");
+      reprocessAndAwait(b, "v", ViewSpec.builder("v").from("s").groupBy("k").aggregate("n", "count").build());
+      feed.pass();
+      assertThat(b.changes("v", 3, 100)).extracting(e -> e.kind() + " " + e.key()).containsExactly("RETRACT a");
+      feed.pass();
+      assertThat(b.changes("v", 4, 100)).isEmpty();
+    }
+    PipelineSpec windowless = PipelineSpec.builder().stream(spec().stream("s"))
+        .view(ViewSpec.builder("v").from("s").groupBy("k").aggregate("n", "count").build())
+        .view(spec().view("all")).build();
+    try (Engine b = (Engine) Braid.open(dir, windowless)) {
+      ChangeFeed feed = b.changeFeed("v"); // its log is kept, so it is still read after a restart
+      feed.close();
+      feed.pass();
+      assertThat(b.changes("v", 0, 100)).extracting(e -> e.kind() + " " + e.key()).containsExactly("CLOSE a",
+          "CLOSE b", "RETRACT b", "RETRACT a");
+    }
+  }
+
+  /**
+   * The review's case: windows that retention evicted are forgotten by the feed, and a version that
+   * keeps them again (a reprocess with a longer retain) must not close them a second time: the feed
+   * takes what it emitted for them from its log again.
+   */
+  @Test
+  void shouldNotCloseAgainTheWindowsAVersionWithALongerRetainKeeps(@TempDir Path dir) throws Exception {
+    ViewSpec.Builder three = ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
+        .aggregate("n", "count").mode(ViewSpec.Mode.KAPPA).retain(Duration.ofMinutes(3));
+    PipelineSpec spec = PipelineSpec.builder().stream(spec().stream("s")).view(three.build()).build();
+    try (Engine b = (Engine) Braid.open(dir, spec)) {
+      ChangeFeed feed = b.changeFeed("v");
+      feed.close();
+      for (int m = 0; m < 10; m++) {
+        send(b, "a", T + m * MIN + 1_000, 1);
+      }
+      feed.pass();
+      assertThat(b.changes("v", 0, 100)).hasSize(9); // minutes 0-8; 9 is open
+      assertThat(b.viewRuntime("v").evictExpiredWindows()).isPositive();
+      feed.pass();
+      assertThat(b.changes("v", 9, 100)).as("eviction is not retraction").isEmpty();
+      reprocessAndAwait(b, "v", three.retain(Duration.ofHours(1)).build());
+      feed.pass();
+      assertThat(b.changes("v", 9, 100)).as("the windows kept again are as emitted").isEmpty();
+      send(b, "a", T + 10 * MIN + 1_000, 1);
+      feed.pass();
+      assertThat(b.changes("v", 9, 100)).extracting(e -> e.kind() + " " + (e.start() - T) / MIN)
+          .containsExactly("CLOSE 9");
     }
   }
 
@@ -311,13 +391,9 @@ class ChangesStreamTest {
           .hasMessageContaining("view 'all' has no window");
       send(b, "a", T + 1_000, 1);
       send(b, "b", T + 2 * MIN, 1);
-      long id = b.reprocess("all", ViewSpec.builder("all").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
-          .aggregate("n", "count").build(), dev.braid.ReprocessOptions.defaults());
+      reprocessAndAwait(b, "all", ViewSpec.builder("all").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
+          .aggregate("n", "count").build());
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (b.versions("all").stream().noneMatch(v -> v.id() == id && v.state() == dev.braid.VersionState.CURRENT)) {
-        assertThat(System.nanoTime()).as("version %d switches in", id).isLessThan(deadline);
-        Thread.sleep(5);
-      }
       Thread.sleep(2 * Engine.FEED_CHECK_MILLIS); // the engine's own check starts the feed; no call needed
       while (b.changes("all", 0, 10).isEmpty()) {
         assertThat(System.nanoTime()).as("the feed closes a's first minute").isLessThan(deadline);

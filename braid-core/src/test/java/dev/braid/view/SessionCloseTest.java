@@ -182,6 +182,66 @@ class SessionCloseTest {
     }
   }
 
+  /**
+   * The review's cases. A merge that moves a session's end but not its values (a max) is still
+   * corrected: the feed compares the end too. A closed session that a late event joins to one still
+   * open is retracted (it is open again) and closed anew, with its merged result, once it closes.
+   */
+  @Test
+  void shouldCorrectAMovedEndAndRetractASessionReopenedUntilItClosesAgain(@TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("s1").partitions(1).key("user").time("ts").field("user", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).field("v", FieldType.LONG).build())
+        .view(ViewSpec.builder("sess").from("s1").groupBy("user").window(WindowSpec.session(Duration.ofSeconds(10)))
+            .allowedLateness(Duration.ofSeconds(1)).aggregate("m", "max(v)").build())
+        .build();
+    try (Engine b = (Engine) Braid.open(dir, spec)) {
+      ChangeFeed feed = b.changeFeed("sess");
+      feed.close();
+      java.util.function.BiConsumer<String, long[]> send = (user, tv) -> {
+        assertThat(b.ingest("s1", List.of(Map.of("user", user, "ts", T + tv[0] * S, "v", tv[1]))).rejections())
+            .isEmpty();
+      };
+      java.util.function.Supplier<List<String>> changes = () -> b.changes("sess", 0, 100).stream()
+          .filter(e -> e.key().equals("a"))
+          .map(e -> e.kind() + " " + (e.start() - T) / S + "s-" + (e.end() - T) / S + "s m=" + e.values().get("m"))
+          .toList();
+      send.accept("a", new long[] {0, 5});
+      send.accept("a", new long[] {15, 3});
+      send.accept("z", new long[] {100, 0});
+      assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      feed.pass();
+      assertThat(changes.get()).containsExactly("CLOSE 0s-10s m=5", "CLOSE 15s-25s m=3");
+      send.accept("a", new long[] {8, 1}); // late; merges both, the max stays 5
+      assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      b.runBatch("sess");
+      feed.pass();
+      assertThat(changes.get()).containsExactly("CLOSE 0s-10s m=5", "CLOSE 15s-25s m=3", "CORRECTION 0s-25s m=5",
+          "RETRACT 15s-25s m=3");
+
+      send.accept("a", new long[] {120, 7});
+      send.accept("z", new long[] {142, 0}); // [120 s, 130 s) closes at 130 + 10 + 1
+      assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      feed.pass();
+      assertThat(changes.get()).hasSize(5).last().isEqualTo("CLOSE 120s-130s m=7");
+      send.accept("a", new long[] {129, 2}); // late: its own [129 s, 139 s) closed at 140 s
+      send.accept("a", new long[] {137, 1}); // on time: a session open until 148 s
+      assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      feed.pass();
+      assertThat(changes.get()).as("the speed layer left 129 s out: nothing joined").hasSize(5);
+      b.runBatch("sess"); // joins [120 s, 147 s), open
+      feed.pass();
+      assertThat(changes.get()).hasSize(6).last().isEqualTo("RETRACT 120s-130s m=7");
+      feed.pass();
+      assertThat(changes.get()).as("retracted once").hasSize(6);
+      send.accept("z", new long[] {200, 0});
+      assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      feed.pass();
+      assertThat(changes.get()).hasSize(7).last().isEqualTo("CLOSE 120s-147s m=7");
+      assertThat(b.changes("sess", 0, 100).get(b.changes("sess", 0, 100).size() - 1).corrects()).isEqualTo(-1);
+    }
+  }
+
   static List<String> windows(Engine b, String user) {
     return b.get("sess", user).windows().stream()
         .map(w -> (w.start() - T) / S + "s-" + (w.end() - T) / S + "s n=" + w.values().get("n") + " " + w.state())
