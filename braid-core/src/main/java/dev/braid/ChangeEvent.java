@@ -22,7 +22,8 @@ import java.util.Map;
  * the event it withdraws in {@code corrects} and carries that event's values, bounds and state: a
  * session that a late event merged into the session before it (which gets a correction with the
  * later end), extended to an earlier start (the new start gets a close) or joined to a session still
- * open (it is closed again, with the merged result, when that one closes); and, after a reprocess or
+ * open (it is closed again, with the merged result, when that one closes) — or an event on time for a
+ * partition that was idle behind the watermark when the session closed did so; and, after a reprocess or
  * rollback switched versions, every window emitted that the new version does not hold (all of them
  * when it has no window). A window retracted and later seen closed again gets a close again.
  * Windows that retention evicts are not retracted. Folding the stream by key and window start

@@ -197,6 +197,9 @@ final class ChangesHandler {
         break;
       }
     }
+    if (!caughtUp && events.size() == limit) { // a page that ends at the newest event says so
+      caughtUp = b.changes(view, next, 1).isEmpty();
+    }
     o.put("next", next).put("caughtUp", caughtUp);
     try {
       ctx.status(200).contentType("application/json").result(Json.MAPPER.writeValueAsBytes(o));

@@ -239,6 +239,9 @@ class EventTimeServerTest {
     assertThat(first.path("events").get(0)).isEqualTo(all.path("events").get(0));
     JsonNode rest = getJson("/v1/views/per_minute/changes?from=" + first.path("next").asLong() + "&limit=1000");
     assertThat(rest.path("events")).hasSize(2);
+    JsonNode last = getJson("/v1/views/per_minute/changes?from=" + (end - 1) + "&limit=1");
+    assertThat(last.path("events")).hasSize(1);
+    assertThat(last.path("caughtUp").asBoolean()).as("a full page that ends at the newest event").isTrue();
     HttpResponse<String> u1 = send("GET", "/v1/views/per_minute/changes?key=u1&from=0", null,
         "Accept", "application/json");
     assertThat(JSON.readTree(u1.body()).path("events")).extracting(e -> e.path("kind").asText())
