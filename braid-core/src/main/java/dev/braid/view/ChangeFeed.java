@@ -111,7 +111,7 @@ import org.slf4j.LoggerFactory;
  * windows written too ({@link #keysAndEmitted}), so a key the version lacks is read and retracted;
  * a switch to a version without windows retracts all ({@link #retractAll}). A pass whose reads all
  * hold pays one compare per key.
-
+ *
  * <h2>Exactly once</h2>
  * Only the feed's thread (or a test calling {@link #pass} under the same lock) writes the log. The
  * feed remembers, per emitted {@code (key, window start)}, the id and a 64-bit hash of the emitted
@@ -829,13 +829,13 @@ final class ChangeFeed implements AutoCloseable {
   }
 
   private ChangeEvent.Kind kind(String wire, long offset) {
-    for (ChangeEvent.Kind k : ChangeEvent.Kind.values()) {
-      if (k.wireName().equals(wire)) {
-        return k;
-      }
-    }
-    throw new IllegalStateException("changes-log record at offset " + offset + " of view '" + view
-        + "' has an unknown kind '" + wire + "'");
+    return switch (wire) {
+      case "close" -> ChangeEvent.Kind.CLOSE;
+      case "correction" -> ChangeEvent.Kind.CORRECTION;
+      case "retract" -> ChangeEvent.Kind.RETRACT;
+      default -> throw new IllegalStateException("changes-log record at offset " + offset + " of view '" + view
+          + "' has an unknown kind '" + wire + "'");
+    };
   }
 
   /** Starts a subscription from id {@code from}; {@code filter} (null: all) selects events. */
