@@ -17,6 +17,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The durable record of every view's versions: which is current, the cut of each, where its Base
@@ -42,6 +44,8 @@ import java.util.Map;
  * difference to it (catalogs written before these fields existed lack them).
  */
 public final class VersionCatalog {
+
+  private static final Logger LOG = LoggerFactory.getLogger(VersionCatalog.class);
 
   /**
    * One version as recorded. {@code baseSkipped} and {@code baseWithoutKey} are the events before
@@ -226,8 +230,12 @@ public final class VersionCatalog {
 
   /**
    * Replaces {@code file} by {@code bytes} so that after a crash it is either the old or the new
-   * content: a temporary file beside it, fsync, rename, directory fsync. A failure deletes the
-   * temporary file (a full disk must not leave a half-written one behind).
+   * content: a temporary file beside it, fsync, rename, directory fsync. A failure up to the rename
+   * deletes the temporary file (a full disk must not leave a half-written one behind) and throws:
+   * the file is unchanged. Once renamed, every process sees the new content, so a failed directory
+   * fsync is logged and not thrown: a caller told "not stored" would undo in memory what the file
+   * now says (a version it names as current, say), while unsynced it is lost only if the machine
+   * itself crashes before the file system writes the directory back.
    */
   static void replaceAtomically(Path file, byte[] bytes) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
@@ -237,9 +245,6 @@ public final class VersionCatalog {
         ch.force(true);
       }
       Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-        dir.force(true);
-      }
     } catch (IOException e) {
       try {
         Files.deleteIfExists(tmp);
@@ -247,6 +252,12 @@ public final class VersionCatalog {
         e.addSuppressed(suppressed);
       }
       throw e;
+    }
+    try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+      dir.force(true);
+    } catch (IOException e) {
+      LOG.warn("replaced {}, but could not fsync its directory; the new content is in place, and is lost only if the "
+          + "machine crashes before the file system writes the directory: {}", file, e.toString());
     }
   }
 

@@ -950,7 +950,19 @@ final class ViewRuntime {
         dropSuperseded(next, waiting);
         return null;
       }
-      swap(next);
+      try {
+        swap(next);
+      } catch (RuntimeException notStored) {
+        batchProgress = null;
+        dropUnserved(next);
+        String reason = "could not record version " + id + " as current: " + notStored.getMessage();
+        try {
+          failVersion(id, cut, program, fileName, reason);
+        } catch (RuntimeException alsoNotStored) {
+          notStored.addSuppressed(alsoNotStored);
+        }
+        throw notStored;
+      }
       batchProgress = null;
       lastBatch = stats;
       noteWithoutKey(id, program, counters);
@@ -999,10 +1011,17 @@ final class ViewRuntime {
 
   /**
    * Drops the version {@code next} a batch cycle built and never served, because {@code waiting}
-   * is about to switch in with another definition: detaches its Delta, forgets it and deletes its
-   * Base.
+   * is about to switch in with another definition.
    */
   private void dropSuperseded(Version next, Version waiting) throws InterruptedException {
+    dropUnserved(next);
+    LOG.info("view '{}': version {} of the batch cycle is dropped unserved: {} version {} (another definition) "
+        + "switches in, and the cycle runs again with its definition", name, next.id,
+        waiting.rebuild != null && waiting.rebuild.rollback ? "the rollback to" : "the reprocessed", waiting.id);
+  }
+
+  /** Detaches the Delta of batch-cycle version {@code next}, which never served, forgets it and deletes its Base. */
+  private void dropUnserved(Version next) throws InterruptedException {
     Delta delta = next.delta;
     try {
       await(speed.detach(delta), "detach version " + next.id);
@@ -1016,9 +1035,6 @@ final class ViewRuntime {
       next.base = null;
       deleteBaseFiles(next.id, next.baseFileName);
     }
-    LOG.info("view '{}': version {} of the batch cycle is dropped unserved: {} version {} (another definition) "
-        + "switches in, and the cycle runs again with its definition", name, next.id,
-        waiting.rebuild != null && waiting.rebuild.rollback ? "the rollback to" : "the reprocessed", waiting.id);
   }
 
   private void failVersion(long id, Cut cut, ViewProgram program, String fileName, String reason) {
@@ -1046,6 +1062,12 @@ final class ViewRuntime {
   /**
    * Makes {@code next} current; its Delta follows the log in lockstep with the current one. Callers
    * hold {@link #batchLock}, so swaps of batch cycles, reprocesses and rollbacks never interleave.
+   *
+   * <p>The catalog is written first, with {@code next} current, and reads switch only once it is
+   * stored: a version that served a read is in the catalog, so a restart serves it again and never
+   * hands its id to another version. When the catalog cannot be written (a full disk), nothing
+   * changed: the versions' states are restored, the current version keeps serving, and the
+   * exception propagates; the caller decides what becomes of {@code next}.
    */
   private void swap(Version next) throws InterruptedException {
     Version old = current;
@@ -1057,11 +1079,13 @@ final class ViewRuntime {
           name, next.id, newPos, old.id, oldPos));
     }
     List<Version> retired;
+    List<Version> before;
+    VersionState nextBefore = next.state;
+    Rebuild rebuildBefore = next.rebuild;
     synchronized (this) {
+      before = new ArrayList<>(versions);
       next.state = VersionState.CURRENT;
       next.rebuild = null;
-      next.replacedId = old.id;
-      current = next;
       old.state = VersionState.BACKUP;
       // Last in the list, which holds the backups in the order they stopped serving (the catalog
       // keeps it): the ones beyond keep retired are those that stopped serving longest ago, so a
@@ -1070,21 +1094,34 @@ final class ViewRuntime {
       versions.add(old);
       // In the same step: no one sees more backups than keep, the oldest of them activatable, once
       // nothing builds (its Base is closed and deleted below, after the catalog no longer names it).
-      retired = retireOldBackups();
+      retired = retireOldBackups(next.program.spec.keep());
+    }
+    try {
+      persist.run(); // before reads switch, and before the files go: the catalog never names a Base that is gone
+    } catch (RuntimeException notStored) {
+      synchronized (this) {
+        versions.clear();
+        versions.addAll(before);
+        next.state = nextBefore;
+        next.rebuild = rebuildBefore;
+        old.state = VersionState.CURRENT;
+        for (Version r : retired) {
+          r.state = VersionState.BACKUP;
+        }
+      }
+      throw notStored;
+    }
+    synchronized (this) {
+      next.replacedId = old.id;
+      current = next;
     }
     Delta oldDelta = old.delta;
     try {
       await(speed.detach(oldDelta), "detach version " + old.id);
     } finally {
       closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
-    }
-    old.delta = null;
-    boolean stored = false;
-    try {
-      persist.run(); // before the files go: the catalog never names a Base that is gone
-      stored = true;
-    } finally {
-      deleteBases(retired, stored); // unstored, the files stay for the restart's orphan sweep
+      old.delta = null;
+      deleteBases(retired);
     }
     synchronized (checkpointLock) {
       try {
@@ -1107,9 +1144,8 @@ final class ViewRuntime {
    * returns the versions retired, whose Bases {@link #deleteBases} closes, and deletes once the
    * catalog no longer lists them as backups.
    */
-  private List<Version> retireOldBackups() {
+  private List<Version> retireOldBackups(int keep) {
     List<Version> retire = new ArrayList<>();
-    int keep = current.program.spec.keep();
     synchronized (this) {
       int backups = 0;
       for (int i = versions.size() - 1; i >= 0; i--) {
@@ -1132,10 +1168,10 @@ final class ViewRuntime {
   }
 
   /** Closes the Bases of {@code retired} versions and, if {@code delete}, deletes their files. */
-  private void deleteBases(List<Version> retired, boolean delete) {
+  private void deleteBases(List<Version> retired) {
     for (Version v : retired) {
       closeIfOpen(v.base); // unmapped once reads in progress end (see MappedFile: why)
-      if (delete && v.baseFileName != null) {
+      if (v.baseFileName != null) {
         try {
           Files.deleteIfExists(dir.resolve(v.baseFileName));
         } catch (IOException e) {
@@ -1294,13 +1330,27 @@ final class ViewRuntime {
     volatile boolean attached;
     /** Set when the switch waits for {@link #batchLock}: a batch cycle then lets it go first. */
     volatile boolean switchWaiting;
-    /** Completes with the version id once it is current; exceptionally when the build fails. */
-    final java.util.concurrent.CompletableFuture<Long> done = new java.util.concurrent.CompletableFuture<>();
+    /**
+     * Completes with the version id once it is current; exceptionally when the build fails, or when
+     * a switch could not be recorded and the version is held again (a new future then waits for the
+     * next activation).
+     */
+    volatile java.util.concurrent.CompletableFuture<Long> done = new java.util.concurrent.CompletableFuture<>();
 
     Rebuild(boolean rollback, boolean hold) {
       this.rollback = rollback;
       this.hold = hold;
       this.phase = "replay";
+    }
+  }
+
+  /**
+   * A reprocessed version whose switch the catalog could not record: it is held for activation again
+   * (see {@link #switchIn}); the message says so and the cause is the catalog's failure.
+   */
+  static final class SwitchNotStored extends IllegalStateException {
+    SwitchNotStored(String message, Throwable cause) {
+      super(message, cause);
     }
   }
 
@@ -1496,6 +1546,8 @@ final class ViewRuntime {
         return;
       }
       switchIn(v, rb);
+    } catch (SwitchNotStored held) {
+      // held for activation again, with the reason logged and given to whoever waited
     } catch (Throwable e) {
       // stopped by the close (a cancelled recompute, say): building again at the next start, not failed
       fail(v, rb, closing ? CLOSED : e instanceof ReplayFailure ? e.getMessage() : failureReason(e));
@@ -1774,17 +1826,39 @@ final class ViewRuntime {
     }
   }
 
-  /** Switches {@code v} in, once: under {@link #batchLock}, so a running batch cycle finishes first. */
+  /**
+   * Switches {@code v} in, once: under {@link #batchLock}, so a running batch cycle finishes first.
+   * A held version is left alone (an activation clears the hold first). When the catalog cannot
+   * record the switch (a full disk), a reprocessed version is held for activation, not failed, so
+   * its replay is not lost: whoever waited for it is told why, and the {@link SwitchNotStored}
+   * thrown says so; a rollback's exception propagates (the version goes back to being a backup).
+   */
   private void switchIn(Version v, Rebuild rb) throws InterruptedException {
     rb.switchWaiting = true;
     synchronized (batchLock) {
       rb.switchWaiting = false;
-      if (v.state != VersionState.BUILDING || v.rebuild != rb) {
+      if (v.state != VersionState.BUILDING || v.rebuild != rb || rb.hold) {
         return;
       }
       rb.phase = "switching";
       Version old = current;
-      swap(v);
+      try {
+        swap(v);
+      } catch (RuntimeException notStored) {
+        if (rb.rollback) {
+          throw notStored;
+        }
+        String reason = String.format("could not record version %d of view '%s' as current: %s; it is held for "
+            + "activation (activate it once the cause is fixed, or discard it)", v.id, name, notStored.getMessage());
+        rb.hold = true;
+        rb.phase = "held";
+        java.util.concurrent.CompletableFuture<Long> waited = rb.done;
+        rb.done = new java.util.concurrent.CompletableFuture<>();
+        LOG.error("view '{}': {}", name, reason);
+        SwitchNotStored held = new SwitchNotStored(reason, notStored);
+        waited.completeExceptionally(held);
+        throw held;
+      }
       v.rebuild = null;
       LOG.info("view '{}': version {} is current{}; version {} is a backup", name, v.id,
           rb.rollback ? " again (rollback)" : "", old.id);
@@ -1830,7 +1904,12 @@ final class ViewRuntime {
       LOG.error("view '{}': {} of version {} failed; version {} keeps serving: {}", name,
           rb.rollback ? "rollback" : "reprocess", v.id, current.id, reason);
     }
-    persist.run();
+    try {
+      persist.run();
+    } catch (RuntimeException notStored) {
+      // the failure stands in memory; a restart finds the version as the catalog last stored it
+      LOG.error("view '{}': could not record that version {} failed: {}", name, v.id, notStored.getMessage());
+    }
     rb.done.completeExceptionally(new IllegalStateException(reason));
   }
 

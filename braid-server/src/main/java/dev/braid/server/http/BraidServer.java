@@ -1126,6 +1126,16 @@ public final class BraidServer implements AutoCloseable {
     }
   }
 
+  /** Whether {@code c} or one of its causes is a full disk. */
+  private static boolean storageFull(Throwable c) {
+    for (Throwable t = c; t != null; t = t.getCause()) {
+      if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Why a batch cycle (or repair) of {@code view} failed, as the problem its request answers. */
   private static Problem cycleProblem(String view, String what, Throwable c) {
     if (c instanceof IllegalArgumentException) {
@@ -1139,10 +1149,10 @@ public final class BraidServer implements AutoCloseable {
     }
     String detail = "the " + what + " of view '" + view + "' failed: " + c.getMessage()
         + "; the current version is unchanged";
+    if (storageFull(c)) {
+      return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
+    }
     for (Throwable t = c; t != null; t = t.getCause()) {
-      if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
-        return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
-      }
       if (t instanceof dev.braid.log.CorruptLogException d) {
         return new Problem(500, "damaged-file", "Damaged data file", "the " + what + " of view '" + view
             + "' failed: " + d.getMessage() + "; restore " + d.file() + " from a backup, then run it again; the "
@@ -1257,6 +1267,9 @@ public final class BraidServer implements AutoCloseable {
     try {
       action.apply(b, view, id);
     } catch (IllegalStateException e) {
+      if (storageFull(e)) { // an activation whose switch the catalog could not record: held again
+        throw new Problem(507, "insufficient-storage", "Insufficient storage", e.getMessage());
+      }
       throw new Problem(409, "cannot-" + verb, "Conflict", e.getMessage());
     }
     ObjectNode o = Json.versions(view, b.versions(view));
