@@ -87,6 +87,8 @@ public final class Engine implements Braid {
   private volatile java.util.function.LongSupplier changeClock;
   private final ScheduledExecutorService scheduler;
   private final Object catalogLock = new Object();
+  /** Set at the end of {@link #close()}: the catalog is never written after it. Guarded by catalogLock. */
+  private boolean catalogClosed;
   private volatile boolean closed;
   private volatile boolean started;
   /** Writes checkpoints; apart from the batch scheduler so that a long batch cycle never delays one. */
@@ -554,6 +556,11 @@ public final class Engine implements Braid {
 
   private void persistCatalog() {
     synchronized (catalogLock) {
+      if (catalogClosed) {
+        // a thread the close could not wait for (it logged which): the data directory may be open
+        // in another engine by now, whose catalog this one must not overwrite
+        throw new IllegalStateException("Braid in " + dataDir + " is closed; its catalog is not written again");
+      }
       Map<String, VersionCatalog.ViewEntry> all = new LinkedHashMap<>(catalog.load());
       for (ViewRuntime v : views.values()) {
         all.put(v.name, v.catalogEntry());
@@ -1027,8 +1034,8 @@ public final class Engine implements Braid {
     checkpointer.shutdown();
     spiller.shutdown();
     try {
-      // A scheduled batch cycle stops at its next interrupt check (or ends): after this, no cycle
-      // reads the log or stores the catalog behind close's back.
+      // A scheduled batch cycle stops at its next interrupt check (or ends); a cycle a caller started
+      // is cancelled and awaited by its view's close below.
       if (!scheduler.awaitTermination(1, TimeUnit.MINUTES)) {
         LOG.warn("a scheduled batch cycle did not stop within a minute of close");
       }
@@ -1075,6 +1082,9 @@ public final class Engine implements Braid {
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
       t.unmapFiles();
+    }
+    synchronized (catalogLock) {
+      catalogClosed = true;
     }
     log.close();
   }

@@ -303,10 +303,15 @@ final class SpeedLayer implements AutoCloseable {
     }
   }
 
+  /** A command for a partition thread, and the future it completes. */
+  private record Command(Runnable run, CompletableFuture<Void> done) {}
+
   private final class Worker implements Runnable {
     final int partition;
     final Thread thread;
-    final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
+    final ConcurrentLinkedQueue<Command> commands = new ConcurrentLinkedQueue<>();
+    /** Set once the thread has stopped: a command queued later fails at once instead of waiting for ever. */
+    private volatile boolean exited;
     final List<Target> targets = new ArrayList<>();
     /** How many Deltas {@link #targets} holds, for other threads (the list is this worker's own). */
     volatile int attached;
@@ -334,10 +339,25 @@ final class SpeedLayer implements AutoCloseable {
       return !commands.isEmpty();
     }
 
-    /** Queues a command and wakes the thread from whatever wait it is in. */
-    void submit(Runnable command) {
-      commands.add(command);
+    /**
+     * Queues a command that completes {@code done}, and wakes the thread from whatever wait it is in.
+     * Once the thread has stopped, {@code done} fails instead (see {@link #failQueued}).
+     */
+    void submit(Runnable command, CompletableFuture<Void> done) {
+      commands.add(new Command(command, done));
       wake();
+      if (exited) {
+        failQueued();
+      }
+    }
+
+    /** Fails the commands no thread will run: the speed layer is closed. */
+    private void failQueued() {
+      Command c;
+      while ((c = commands.poll()) != null) {
+        c.done().completeExceptionally(new IllegalStateException("the speed layer of stream '" + stream.name()
+            + "' partition " + partition + " is closed"));
+      }
     }
 
     void wake() {
@@ -369,7 +389,7 @@ final class SpeedLayer implements AutoCloseable {
         } catch (RuntimeException e) {
           done.completeExceptionally(e);
         }
-      });
+      }, done);
       return done;
     }
 
@@ -379,7 +399,7 @@ final class SpeedLayer implements AutoCloseable {
         targets.removeIf(t -> t.delta == delta);
         attached = targets.size();
         done.complete(null);
-      });
+      }, done);
       return done;
     }
 
@@ -400,9 +420,9 @@ final class SpeedLayer implements AutoCloseable {
     public void run() {
       while (running) {
         try {
-          Runnable cmd;
+          Command cmd;
           while ((cmd = commands.poll()) != null) {
-            cmd.run();
+            cmd.run().run();
           }
           if (reader == null || targets.isEmpty()) {
             java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MILLIS));
@@ -435,6 +455,8 @@ final class SpeedLayer implements AutoCloseable {
           }
         }
       }
+      exited = true;
+      failQueued();
       if (reader != null) {
         reader.close();
       }

@@ -24,6 +24,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -845,16 +846,29 @@ final class ViewRuntime {
 
   /** {@link #runBatch(boolean)}, saying whether this call built the version it returns. */
   dev.braid.BatchCycle runBatchCycle(boolean evenWithoutNewEvents) throws InterruptedException {
-    synchronized (batchLock) {
-      while (true) {
-        switchInWaiting();
-        dev.braid.BatchCycle cycle = runBatchOnce(evenWithoutNewEvents);
-        if (cycle != null) {
-          return cycle;
+    cyclesRunning.incrementAndGet();
+    try {
+      synchronized (batchLock) {
+        while (true) {
+          if (closing) {
+            throw new IllegalStateException("view '" + name + "': Braid is closing; no batch cycle starts");
+          }
+          switchInWaiting();
+          dev.braid.BatchCycle cycle = runBatchOnce(evenWithoutNewEvents);
+          if (cycle != null) {
+            return cycle;
+          }
         }
       }
+    } finally {
+      cyclesRunning.decrementAndGet();
     }
   }
+
+  /** Batch cycles in {@link #runBatchCycle} (waiting for {@link #batchLock} or running), for {@link #close} to await. */
+  private final AtomicInteger cyclesRunning = new AtomicInteger();
+  /** The batch layer of the cycle running now, for {@link #close} to cancel; else null. */
+  private volatile BatchLayer cycleLayer;
 
   /** Test hook: runs once, in the next batch cycle, after its version is built and before its switch. */
   volatile Runnable beforeBatchSwap;
@@ -915,7 +929,15 @@ final class ViewRuntime {
         Files.createDirectories(dir);
         BatchLayer batch =
             new BatchLayer(program, stream, options.batchThreads(), options.batchMemoryBytes(), counters);
-        stats = batch.build(cut, dir.resolve(fileName), dir.resolve("v" + id + ".spill"));
+        cycleLayer = batch;
+        if (closing) {
+          batch.cancel(); // close may have looked for a layer to cancel just before this one was set
+        }
+        try {
+          stats = batch.build(cut, dir.resolve(fileName), dir.resolve("v" + id + ".spill"));
+        } finally {
+          cycleLayer = null;
+        }
         base = BaseFile.openWritten(dir.resolve(fileName), stats.base());
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);
         next.fromBatchCycle = true;
@@ -927,16 +949,20 @@ final class ViewRuntime {
           versions.add(next);
         }
         await(speed.attach(next.delta, program), "attach version " + id);
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException e) {
         batchProgress = null;
         closeIfOpen(base);
+        if (closing) {
+          // stopped by the close: nothing recorded or deleted (the next start's orphan sweep removes the
+          // Base), so that a cycle the close could not wait for never writes behind its back
+          throw new IllegalStateException("view '" + name + "': the batch cycle of version " + id
+              + " stopped: Braid is closing", e);
+        }
         failVersion(id, cut, program, fileName, failureReason(e));
-        throw new UncheckedIOException("batch cycle of view '" + name + "' failed writing its Base: " + e, e);
-      } catch (RuntimeException e) {
-        batchProgress = null;
-        closeIfOpen(base);
-        failVersion(id, cut, program, fileName, failureReason(e));
-        throw e;
+        if (e instanceof IOException io) {
+          throw new UncheckedIOException("batch cycle of view '" + name + "' failed writing its Base: " + e, io);
+        }
+        throw (RuntimeException) e;
       }
       logReadWholeStamp = readStamp; // every segment before the cut read back whole, from after this stamp on
       Runnable hook = beforeBatchSwap;
@@ -1051,6 +1077,9 @@ final class ViewRuntime {
 
   /** Deletes the Base file of failed version {@code id} and its temporary file, if they exist. */
   private void deleteBaseFiles(long id, String fileName) {
+    if (closing) {
+      return; // the next start's orphan sweep removes it; by then another engine may own a file of that name
+    }
     try {
       Files.deleteIfExists(dir.resolve(fileName));
       Files.deleteIfExists(dir.resolve(fileName + ".tmp"));
@@ -1967,6 +1996,11 @@ final class ViewRuntime {
         }
       }
     }
+    BatchLayer cycle = cycleLayer;
+    if (cycle != null) {
+      cycle.cancel(); // a batch cycle a caller started (the engine's scheduler stops its own)
+    }
+    awaitCycles();
     builder.shutdown();
     try {
       if (!builder.awaitTermination(30, TimeUnit.SECONDS)) {
@@ -1977,6 +2011,29 @@ final class ViewRuntime {
       Thread.currentThread().interrupt();
     }
   }
+
+  /**
+   * Waits, up to {@value #CLOSE_CYCLE_WAIT_SECONDS} s, until no batch cycle runs: a cycle past its
+   * recompute finishes its swap while the speed layer still runs, one still reading the log was
+   * cancelled above and ends at its next check.
+   */
+  private void awaitCycles() {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_CYCLE_WAIT_SECONDS);
+    while (cyclesRunning.get() > 0) {
+      if (System.nanoTime() > deadline) {
+        LOG.warn("view '{}': a batch cycle did not stop within {} s of close", name, CLOSE_CYCLE_WAIT_SECONDS);
+        return;
+      }
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private static final int CLOSE_CYCLE_WAIT_SECONDS = 60;
 
   /**
    * Unmaps every version's Base and its Delta's closed-window runs: the engine calls it on close,
