@@ -95,10 +95,18 @@ public final class EventEncoder {
   /** Encodes a Java map of field values; returns null on success or the reason it is rejected. */
   public String encode(Map<String, ?> event, long ingestTime, Encoded out) {
     Arrays.fill(values, null);
-    for (Map.Entry<String, ?> e : event.entrySet()) {
-      EventSchema.Field f = schema.find(e.getKey());
+    if (event == null) {
+      return "the event is null, not a map of field values";
+    }
+    // entries as Map<?, ?>: a raw map from untyped code may hold a key that is not a String
+    for (Map.Entry<?, ?> e : ((Map<?, ?>) event).entrySet()) {
+      if (!(e.getKey() instanceof String name)) {
+        return e.getKey() == null ? "a field name is null"
+            : "field name " + e.getKey() + " is a " + e.getKey().getClass().getName() + ", not a String";
+      }
+      EventSchema.Field f = schema.find(name);
       if (f == null) {
-        return unknownField(e.getKey());
+        return unknownField(name);
       }
       values[f.index()] = e.getValue();
     }
