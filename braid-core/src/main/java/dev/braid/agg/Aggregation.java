@@ -33,6 +33,13 @@ import java.io.IOException;
  * <p>{@code merge} must not make {@code into} share mutable objects with {@code from}: the engine
  * keeps updating both.
  *
+ * <p>Failures: a user aggregation's {@code add} may throw for an input it refuses; the event is then
+ * left out of the view whole, as an event on which an expression fails (the engine adds each event
+ * to a zero accumulator of every user aggregation first and merges those into the group only once
+ * all returned). {@code merge}, {@code result} and the codec must not throw for accumulators that
+ * {@code zero}, {@code add} and {@code merge} made; the codec is checked when a view is built:
+ * {@code read} must take exactly the bytes {@code write} wrote for a zero accumulator.
+ *
  * <p>Threading: an aggregation instance is immutable and shared; all mutable state is in the
  * {@link AccumulatorState} slots, which one thread owns at a time.
  *

@@ -111,6 +111,11 @@ public final class Aggregations {
     return factory;
   }
 
+  /** Whether {@code name} is one of Braid's own aggregations (their {@code add} never throws). */
+  public static boolean isBuiltIn(String name) {
+    return BUILT_IN.contains(name);
+  }
+
   /** The registered names, sorted. */
   public static Set<String> names() {
     return new TreeSet<>(FACTORIES.keySet());
@@ -142,7 +147,45 @@ public final class Aggregations {
       throw new IllegalArgumentException(String.format("aggregation '%s' declares negative slots (%d long, %d object)",
           call.function(), aggregation.longSlots(), aggregation.objectSlots()));
     }
+    if (!BUILT_IN.contains(call.function())) {
+      checkCodec(call, aggregation);
+    }
     return aggregation;
+  }
+
+  /**
+   * Checks a user aggregation's codec on its zero accumulator: {@code read} must take exactly the
+   * bytes {@code write} wrote and give an accumulator that writes them again. Accumulators sit one
+   * after another in a Base row, so a codec that reads more or less than it writes would make every
+   * later read of the view fail, blaming the aggregation after it; this names it before a view
+   * with it starts.
+   */
+  private static void checkCodec(AggregateCall call, Aggregation aggregation) {
+    String what = "aggregation '" + call.function() + "' (" + call.toSpec() + "): its codec";
+    try {
+      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+      aggregation.write(AccumulatorState.standalone(aggregation), new java.io.DataOutputStream(bytes));
+      byte[] written = bytes.toByteArray();
+      java.io.ByteArrayInputStream from = new java.io.ByteArrayInputStream(written);
+      AccumulatorState back = AccumulatorState.standalone(aggregation);
+      aggregation.read(back, new java.io.DataInputStream(from));
+      if (from.available() > 0) {
+        throw new IllegalArgumentException(String.format("%s reads %d of the %d bytes it writes for a zero accumulator",
+            what, written.length - from.available(), written.length));
+      }
+      java.io.ByteArrayOutputStream again = new java.io.ByteArrayOutputStream();
+      aggregation.write(back, new java.io.DataOutputStream(again));
+      if (!java.util.Arrays.equals(written, again.toByteArray())) {
+        throw new IllegalArgumentException(what + " does not write back what it read for a zero accumulator");
+      }
+    } catch (java.io.EOFException e) {
+      throw new IllegalArgumentException(what + " reads more bytes than it writes for a zero accumulator", e);
+    } catch (java.io.IOException | RuntimeException e) {
+      if (e instanceof IllegalArgumentException iae && iae.getMessage().startsWith(what)) {
+        throw iae;
+      }
+      throw new IllegalArgumentException(what + " fails on a zero accumulator: " + e, e);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

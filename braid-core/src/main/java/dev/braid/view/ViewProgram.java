@@ -74,6 +74,8 @@ final class ViewProgram {
   private final int recordKeyField;
   /** The fused add of the row when every aggregation is one that {@link NumericFold} fuses, else null. */
   private final NumericFold fused;
+  /** The indexes of the user (registered, not built-in) aggregations, or null when there are none. */
+  private final int[] userAggregations;
   /**
    * A fused row's zero, copied by {@link #zero}: built-in zeros are constants, and setting them
    * through an {@code AccumulatorState} and a call per aggregation was 5 % of the samples of Q17's
@@ -151,6 +153,7 @@ final class ViewProgram {
     int lw = 0;
     int ow = 0;
     int i = 0;
+    List<Integer> user = new java.util.ArrayList<>();
     for (Map.Entry<String, String> e : spec.aggregates().entrySet()) {
       AggregateCall call = Aggregations.parse(e.getValue());
       names[i] = e.getKey();
@@ -162,7 +165,10 @@ final class ViewProgram {
         argField[i] = f.index();
         argType[i] = f.type();
       }
-      aggregations[i] = Aggregations.factory(call.function()).create(argType[i], call.parameters());
+      aggregations[i] = Aggregations.create(call, argType[i]);
+      if (!Aggregations.isBuiltIn(call.function())) {
+        user.add(i);
+      }
       longBase[i] = lw;
       objectBase[i] = ow;
       lw += aggregations[i].longSlots();
@@ -185,6 +191,7 @@ final class ViewProgram {
     this.where = WhereConditions.of(ex, conditions);
     this.longWidth = lw;
     this.objectWidth = ow;
+    this.userAggregations = user.isEmpty() ? null : user.stream().mapToInt(Integer::intValue).toArray();
     this.recordKeyField = fastPaths && BatchLayer.isKeyPartitioned(this) ? schema.key().index() : -1;
     this.fused = fastPaths ? NumericFold.of(aggregations, argField, argType, longBase) : null;
     if (fused != null && objectWidth == 0) {
@@ -292,6 +299,8 @@ final class ViewProgram {
      * when a {@code where} condition rejects the event; all zero in views without conditions.
      */
     final long[] skip;
+    /** Slots for the user aggregations' per-event accumulators ({@code addUserAggregations}); made on first use. */
+    UserScratch user;
 
     BaseFile.StateBytes stateBytes() {
       return stateBytes;
@@ -673,30 +682,92 @@ final class ViewProgram {
     }
     int ob = g * objectWidth;
     AggInput in = x.input.at(e.eventTime(), e.partition(), e.offset());
-    long[] skip = x.skip;
+    if (userAggregations != null) {
+      addUserAggregations(table, lb, ob, e, in, x);
+    }
     for (int i = 0; i < aggregations.length; i++) {
-      if (where != null && (skip[i >>> 6] & (1L << i)) != 0) {
+      if (skipped(i, x) || (userAggregations != null && isUser(i))) {
         continue;
       }
-      int f = argField[i];
-      if (f >= 0) {
-        if (e.isNull(f)) {
-          in.setNull(argType[i]);
-        } else {
-          switch (argType[i]) {
-            case STRING:
-              in.setString(e.buffer(), e.stringOffset(f), e.stringLength(f));
-              break;
-            case DOUBLE:
-              in.setDouble(e.getDouble(f));
-              break;
-            default:
-              in.setLong(argType[i], e.getLong(f));
-          }
-        }
-      }
+      input(i, e, in);
       x.state.bind(table.longs, lb + longBase[i], table.objects, ob + objectBase[i]);
       aggregations[i].add(x.state, in);
+    }
+  }
+
+  private boolean skipped(int i, Scratch x) {
+    return where != null && (x.skip[i >>> 6] & (1L << i)) != 0;
+  }
+
+  /** Sets {@code in} to aggregation {@code i}'s argument in event {@code e}. */
+  private void input(int i, EventReader e, AggInput in) {
+    int f = argField[i];
+    if (f >= 0) {
+      if (e.isNull(f)) {
+        in.setNull(argType[i]);
+      } else {
+        switch (argType[i]) {
+          case STRING:
+            in.setString(e.buffer(), e.stringOffset(f), e.stringLength(f));
+            break;
+          case DOUBLE:
+            in.setDouble(e.getDouble(f));
+            break;
+          default:
+            in.setLong(argType[i], e.getLong(f));
+        }
+      }
+    }
+  }
+
+  private boolean isUser(int i) {
+    for (int u : userAggregations) {
+      if (u == i) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Adds the event to the group's user aggregations, first each into a zero accumulator of its own
+   * (in {@link Scratch#user}), then, once every {@code add} returned, merges those into the group
+   * (the laws make that the same as adding in place). A user {@code add} that throws so leaves the
+   * group as it was, and the built-ins, whose {@code add} never throws, run after: the event is left
+   * out of the view whole, as a failing expression leaves it. (A user {@code merge} that throws
+   * part way still leaves the user aggregations before it with the event.)
+   */
+  private void addUserAggregations(GroupTable table, int lb, int ob, EventReader e, AggInput in, Scratch x) {
+    if (x.user == null || x.user.longs.length < longWidth + 1 || x.user.objects.length < objectWidth + 1) {
+      x.user = new UserScratch(new long[longWidth + 1], new Object[objectWidth + 1]);
+    }
+    UserScratch u = x.user;
+    for (int i : userAggregations) {
+      if (!skipped(i, x)) {
+        input(i, e, in);
+        u.state.bind(u.longs, longBase[i], u.objects, objectBase[i]);
+        aggregations[i].zero(u.state);
+        aggregations[i].add(u.state, in);
+      }
+    }
+    for (int i : userAggregations) {
+      if (!skipped(i, x)) {
+        x.state.bind(table.longs, lb + longBase[i], table.objects, ob + objectBase[i]);
+        u.state.bind(u.longs, longBase[i], u.objects, objectBase[i]);
+        aggregations[i].merge(x.state, u.state);
+      }
+    }
+  }
+
+  /** A row's worth of accumulator slots for {@link #addUserAggregations}, per thread. */
+  static final class UserScratch {
+    final long[] longs;
+    final Object[] objects;
+    final AccumulatorState state = new AccumulatorState();
+
+    UserScratch(long[] longs, Object[] objects) {
+      this.longs = longs;
+      this.objects = objects;
     }
   }
 
@@ -751,7 +822,13 @@ final class ViewProgram {
   void readRow(DataInput in, long[] longs, int lb, Object[] objects, int ob, Scratch x) throws IOException {
     for (int i = 0; i < aggregations.length; i++) {
       x.state.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
-      aggregations[i].read(x.state, in);
+      try {
+        aggregations[i].read(x.state, in);
+      } catch (IOException | RuntimeException e) {
+        throw new IOException("the accumulator of aggregation '" + names[i] + "' (" + spec.aggregates().get(names[i])
+            + ") does not read" + (i == 0 ? "" : " (or one before it in the row read more or less than it wrote)")
+            + ": " + e.getMessage(), e);
+      }
     }
     if (sessionSlot >= 0) {
       longs[lb + sessionSlot] = in.readLong();

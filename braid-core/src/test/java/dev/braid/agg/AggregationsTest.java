@@ -188,6 +188,44 @@ class AggregationsTest {
         .hasMessage("aggregation factory 'test_null_factory' returned null for test_null_factory");
   }
 
+  /** {@link SumOfSquares} whose codec writes {@code wrote} bytes and reads {@code reads}. */
+  static Aggregation mismatched(int wrote, int reads) {
+    return new SumOfSquares() {
+      @Override
+      public void write(AccumulatorState s, DataOutput out) throws IOException {
+        out.write(new byte[wrote]);
+      }
+
+      @Override
+      public void read(AccumulatorState s, DataInput in) throws IOException {
+        in.readFully(new byte[reads]);
+      }
+    };
+  }
+
+  @Test
+  void shouldRefuseAUserAggregationWhoseCodecDoesNotReadWhatItWrites() {
+    Aggregations.register("test_reads_more", (type, params) -> mismatched(4, 8));
+    Aggregations.register("test_reads_less", (type, params) -> mismatched(16, 8));
+    Aggregations.register("test_read_fails", (type, params) -> new SumOfSquares() {
+      @Override
+      public void read(AccumulatorState s, DataInput in) throws IOException {
+        throw new IOException("broken read");
+      }
+    });
+    assertThatThrownBy(() -> Aggregations.create(Aggregations.parse("test_reads_more(x)"), FieldType.DOUBLE))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("aggregation 'test_reads_more' (test_reads_more(x)): its codec reads more bytes than it writes "
+            + "for a zero accumulator");
+    assertThatThrownBy(() -> Aggregations.create(Aggregations.parse("test_reads_less(x)"), FieldType.DOUBLE))
+        .hasMessage("aggregation 'test_reads_less' (test_reads_less(x)): its codec reads 8 of the 16 bytes it writes "
+            + "for a zero accumulator");
+    assertThatThrownBy(() -> Aggregations.create(Aggregations.parse("test_read_fails(x)"), FieldType.DOUBLE))
+        .hasMessage("aggregation 'test_read_fails' (test_read_fails(x)): its codec fails on a zero accumulator: "
+            + "java.io.IOException: broken read");
+    assertThat(Aggregations.create(Aggregations.parse("sum(x)"), FieldType.DOUBLE)).isNotNull();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Argument types and parameters of the built-ins
   // ---------------------------------------------------------------------------------------------
@@ -300,7 +338,7 @@ class AggregationsTest {
   }
 
   /** The user aggregation from {@link Aggregation}'s Javadoc. */
-  static final class SumOfSquares implements Aggregation {
+  static class SumOfSquares implements Aggregation {
     @Override
     public int longSlots() {
       return 1;

@@ -1,0 +1,122 @@
+package dev.braid.view;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.Braid;
+import dev.braid.agg.AccumulatorState;
+import dev.braid.agg.AggInput;
+import dev.braid.agg.Aggregation;
+import dev.braid.agg.Aggregations;
+import dev.braid.event.FieldType;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.SpecException;
+import dev.braid.spec.StreamSpec;
+import dev.braid.spec.ViewSpec;
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * User aggregations that fail: an {@code add} that throws leaves the event out of the view whole
+ * (the aggregations before it in the row kept it once: count 6 and a sum without the event), in the
+ * speed layer and the batch layer alike; a codec that does not read back what it writes is refused
+ * when the spec is built, naming the aggregation (it made every read of the view fail, blaming the
+ * built-in after it).
+ */
+class UserAggregationFailureTest {
+
+  /** A long sum that refuses the value 13. */
+  static class Picky implements Aggregation {
+    @Override
+    public int longSlots() {
+      return 1;
+    }
+
+    @Override
+    public void zero(AccumulatorState s) {
+      s.setLong(0, 0);
+    }
+
+    @Override
+    public void add(AccumulatorState s, AggInput in) {
+      if (in.longValue() == 13) {
+        throw new IllegalArgumentException("13 is unlucky");
+      }
+      s.setLong(0, s.getLong(0) + in.longValue());
+    }
+
+    @Override
+    public void merge(AccumulatorState into, AccumulatorState from) {
+      into.setLong(0, into.getLong(0) + from.getLong(0));
+    }
+
+    @Override
+    public Object result(AccumulatorState s) {
+      return s.getLong(0);
+    }
+
+    @Override
+    public void write(AccumulatorState s, DataOutput out) throws IOException {
+      out.writeLong(s.getLong(0));
+    }
+
+    @Override
+    public void read(AccumulatorState s, DataInput in) throws IOException {
+      s.setLong(0, in.readLong());
+    }
+  }
+
+  @BeforeAll
+  static void register() {
+    Aggregations.register("test_picky", (type, params) -> new Picky());
+    Aggregations.register("test_short_read", (type, params) -> new Picky() {
+      @Override
+      public void write(AccumulatorState s, DataOutput out) throws IOException {
+        out.writeInt((int) s.getLong(0));
+      }
+    });
+  }
+
+  private static PipelineSpec spec(String aggregation) {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("ev").partitions(2).key("k").field("k", FieldType.STRING).field("v", FieldType.LONG)
+            .build())
+        .view(ViewSpec.builder("vb").from("ev").groupBy("k").aggregate("n", "count").aggregate("p", aggregation)
+            .aggregate("s", "sum(v)").aggregate("q", aggregation).build())
+        .build();
+  }
+
+  @Test
+  void shouldLeaveAnEventOnWhichAUserAddThrowsOutOfTheViewWholeInBothLayers(@TempDir Path dir) throws Exception {
+    try (Braid braid = Braid.open(dir, spec("test_picky(v)"))) {
+      List<Map<String, ?>> events = new ArrayList<>();
+      for (long v = 10; v <= 15; v++) {
+        events.add(Map.of("k", "a", "v", v));
+      }
+      assertThat(braid.ingest("ev", events).rejections()).isEmpty();
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      Map<String, Object> expected = Map.of("n", 5L, "p", 62L, "s", 62L, "q", 62L);
+      assertThat(braid.get("vb", "a").values()).as("speed layer").isEqualTo(expected);
+      braid.runBatch("vb");
+      assertThat(braid.get("vb", "a").values()).as("batch layer").isEqualTo(expected);
+      assertThat(braid.status().views().get(0).skippedEvents()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void shouldRefuseASpecWithAUserAggregationWhoseCodecReadsMoreThanItWrites() {
+    assertThatThrownBy(() -> spec("test_short_read(v)")).isInstanceOf(SpecException.class)
+        .hasMessageContaining("views.vb.aggregate.p")
+        .hasMessageContaining("aggregation 'test_short_read' (test_short_read(v)): its codec reads more bytes than it "
+            + "writes for a zero accumulator");
+  }
+}
