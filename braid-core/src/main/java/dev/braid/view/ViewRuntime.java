@@ -307,6 +307,16 @@ final class ViewRuntime {
   }
 
   synchronized VersionCatalog.ViewEntry catalogEntry() {
+    return prospective != null ? prospective : entryOf(versions);
+  }
+
+  /**
+   * The catalog entry of a switch being stored ({@link #swap}), which {@link #catalogEntry} gives
+   * until the store returns; else null. Guarded by this.
+   */
+  private VersionCatalog.ViewEntry prospective;
+
+  private VersionCatalog.ViewEntry entryOf(List<Version> versions) {
     List<VersionCatalog.Entry> list = new ArrayList<>();
     for (Version v : versions) {
       Rebuild rb = v.rebuild;
@@ -1092,11 +1102,11 @@ final class ViewRuntime {
    * Makes {@code next} current; its Delta follows the log in lockstep with the current one. Callers
    * hold {@link #batchLock}, so swaps of batch cycles, reprocesses and rollbacks never interleave.
    *
-   * <p>The catalog is written first, with {@code next} current, and reads switch only once it is
-   * stored: a version that served a read is in the catalog, so a restart serves it again and never
-   * hands its id to another version. When the catalog cannot be written (a full disk), nothing
-   * changed: the versions' states are restored, the current version keeps serving, and the
-   * exception propagates; the caller decides what becomes of {@code next}.
+   * <p>The catalog is written first, with {@code next} current, and the versions' states and reads
+   * switch together only once it is stored: a version that served a read is in the catalog, so a
+   * restart serves it again and never hands its id to another version. When the catalog cannot be
+   * written (a full disk), nothing changed: the current version keeps serving, and the exception
+   * propagates; the caller decides what becomes of {@code next}.
    */
   private void swap(Version next) throws InterruptedException {
     Version old = current;
@@ -1107,40 +1117,25 @@ final class ViewRuntime {
       throw new IllegalStateException(String.format("view '%s': version %d is at %s, behind version %d at %s",
           name, next.id, newPos, old.id, oldPos));
     }
-    List<Version> retired;
-    List<Version> before;
-    VersionState nextBefore = next.state;
-    Rebuild rebuildBefore = next.rebuild;
+    // The catalog as it will be once switched, computed on the switched states, which are then put
+    // back until it is stored: meanwhile the versions listed and the version read agree.
+    VersionCatalog.ViewEntry switched;
     synchronized (this) {
-      before = new ArrayList<>(versions);
-      next.state = VersionState.CURRENT;
-      next.rebuild = null;
-      old.state = VersionState.BACKUP;
-      // Last in the list, which holds the backups in the order they stopped serving (the catalog
-      // keeps it): the ones beyond keep retired are those that stopped serving longest ago, so a
-      // rollback does not make the version it rolled away from the first to go.
-      versions.remove(old);
-      versions.add(old);
-      // In the same step: no one sees more backups than keep, the oldest of them activatable, once
-      // nothing builds (its Base is closed and deleted below, after the catalog no longer names it).
-      retired = retireOldBackups(next.program.spec.keep());
+      Switch sw = applySwitch(next, old);
+      switched = entryOf(versions);
+      sw.undo(versions);
+      prospective = switched;
     }
     try {
       persist.run(); // before reads switch, and before the files go: the catalog never names a Base that is gone
-    } catch (RuntimeException notStored) {
+    } finally {
       synchronized (this) {
-        versions.clear();
-        versions.addAll(before);
-        next.state = nextBefore;
-        next.rebuild = rebuildBefore;
-        old.state = VersionState.CURRENT;
-        for (Version r : retired) {
-          r.state = VersionState.BACKUP;
-        }
+        prospective = null;
       }
-      throw notStored;
     }
+    List<Version> retired;
     synchronized (this) {
+      retired = applySwitch(next, old).retired();
       next.replacedId = old.id;
       current = next;
     }
@@ -1160,6 +1155,41 @@ final class ViewRuntime {
       }
       deleteUnreferencedRuns(); // the old version's closed-window runs
     }
+  }
+
+  /** A switch applied to the versions' states, and how to put them back. */
+  private record Switch(List<Version> retired, List<Version> before, Version next, VersionState nextBefore,
+      Rebuild rebuildBefore, Version old) {
+    /** Puts {@code versions} and the states back; the caller holds the runtime's monitor. */
+    void undo(List<Version> versions) {
+      versions.clear();
+      versions.addAll(before);
+      next.state = nextBefore;
+      next.rebuild = rebuildBefore;
+      old.state = VersionState.CURRENT;
+      for (Version r : retired) {
+        r.state = VersionState.BACKUP;
+      }
+    }
+  }
+
+  /** Marks {@code next} current and {@code old} a backup, retiring backups beyond keep; the caller holds this. */
+  private Switch applySwitch(Version next, Version old) {
+    List<Version> before = new ArrayList<>(versions);
+    VersionState nextBefore = next.state;
+    Rebuild rebuildBefore = next.rebuild;
+    next.state = VersionState.CURRENT;
+    next.rebuild = null;
+    old.state = VersionState.BACKUP;
+    // Last in the list, which holds the backups in the order they stopped serving (the catalog
+    // keeps it): the ones beyond keep retired are those that stopped serving longest ago, so a
+    // rollback does not make the version it rolled away from the first to go.
+    versions.remove(old);
+    versions.add(old);
+    // In the same step: no one sees more backups than keep, the oldest of them activatable, once
+    // nothing builds (its Base is closed and deleted after the catalog no longer names it).
+    List<Version> retired = retireOldBackups(next.program.spec.keep());
+    return new Switch(retired, before, next, nextBefore, rebuildBefore, old);
   }
 
   private static void closeIfOpen(BaseFile base) {
@@ -2167,26 +2197,28 @@ final class ViewRuntime {
       if (p == null || p.spec.retain() == null || p.window == null || old == null) {
         return 0;
       }
-      long latest = Long.MIN_VALUE;
+      // The end of the latest window: a zoned day's own end (23 or 25 hours on a change of clocks),
+      // a session's last event plus the gap (a long session moves it as it goes on).
+      long latestEnd = Long.MIN_VALUE;
+      boolean sessions = p.window.kind() == dev.braid.spec.WindowSpec.Kind.SESSION;
       for (PartitionDelta pd : old.partitions) {
         for (ClosedRun r : pd.runs) {
-          latest = Math.max(latest, r.maxWindow);
+          latestEnd = Math.max(latestEnd, sessions ? r.maxRetentionKey + 1 : p.window.end(r.maxWindow));
         }
         long stamp = pd.lock.readLock();
         try {
           GroupTable t = pd.table;
           for (int g = 0; g < t.groupCount(); g++) {
-            latest = Math.max(latest, t.window(g));
+            latestEnd = Math.max(latestEnd, p.windowEnd(t.window(g), t.longs, g * t.stride));
           }
         } finally {
           pd.lock.unlockRead(stamp);
         }
       }
-      if (latest == Long.MIN_VALUE) {
+      if (latestEnd == Long.MIN_VALUE) {
         return 0;
       }
-      long horizon = Math.max(v.horizon,
-          p.window.start(latest + p.window.sizeMillis() - p.spec.retain().toMillis()));
+      long horizon = Math.max(v.horizon, p.window.start(latestEnd - p.spec.retain().toMillis()));
       long expired = 0; // including windows that late events recreated below an earlier horizon
       for (PartitionDelta pd : old.partitions) {
         for (ClosedRun r : pd.runs) {

@@ -284,6 +284,52 @@ class WindowRetentionTest {
     }
   }
 
+  /**
+   * The horizon follows the end of the latest window, not its start: a session that goes on moves
+   * it (its start stays where it began), and a zoned day ends when that day ends in its zone.
+   */
+  @Test
+  void shouldMoveTheHorizonWithTheEndOfALongSession(@TempDir Path dir) throws Exception {
+    long s = 1_000L;
+    ViewSpec sessions = ViewSpec.builder("visits").from("tx").groupBy("user").window(
+        dev.braid.spec.WindowSpec.session(Duration.ofSeconds(15))).aggregate("n", "count")
+        .mode(ViewSpec.Mode.KAPPA).retain(Duration.ofMinutes(1)).build();
+    try (Engine e = (Engine) Braid.open(dir, spec(1, sessions))) {
+      List<Map<String, Object>> events = new ArrayList<>();
+      for (long at = 0; at <= 200; at += 10) {
+        events.add(Map.of("user", "a", "merchant", "m", "qty", 1L, "ts", T0 + at * s)); // one session, 0 to 200 s
+      }
+      events.add(Map.of("user", "c", "merchant", "m", "qty", 1L, "ts", T0 + 100 * s)); // [100 s, 115 s)
+      assertThat(e.ingest("tx", events).rejections()).isEmpty();
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(e.get("visits", "c").windows()).hasSize(1);
+      e.viewRuntime("visits").evictExpiredWindows();
+      // the latest window is a's session, ending at 200 + 15 s: the horizon is 215 - 60 = 155 s
+      assertThat(retention(e).horizonMillis()).isEqualTo(T0 + 155 * s);
+      assertThat(e.get("visits", "c").windows()).as("c's session ended at 115 s, before the horizon").isEmpty();
+    }
+  }
+
+  @Test
+  void shouldKeepTheDayBeforeAShortDayOfItsZone(@TempDir Path dir) throws Exception {
+    java.time.ZoneId ny = java.time.ZoneId.of("America/New_York"); // clocks go forward on 2027-03-14: a 23-hour day
+    ViewSpec daily = ViewSpec.builder("daily").from("tx").groupBy("user").window(
+        dev.braid.spec.WindowSpec.tumbling(Duration.ofDays(1), ny)).aggregate("n", "count")
+        .mode(ViewSpec.Mode.KAPPA).retain(Duration.ofDays(1)).build();
+    long day13 = java.time.LocalDate.of(2027, 3, 13).atStartOfDay(ny).toInstant().toEpochMilli();
+    long day14 = java.time.LocalDate.of(2027, 3, 14).atStartOfDay(ny).toInstant().toEpochMilli();
+    try (Engine e = (Engine) Braid.open(dir, spec(1, daily))) {
+      assertThat(e.ingest("tx", List.of(Map.of("user", "a", "merchant", "m", "qty", 1L, "ts", day13 + HOUR),
+          Map.of("user", "a", "merchant", "m", "qty", 1L, "ts", day14 + HOUR))).rejections()).isEmpty();
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      e.viewRuntime("daily").evictExpiredWindows();
+      // the latest day ends at 2027-03-15 00:00 EDT; a day before that is 2027-03-13 23:00 EST, in the 13th
+      assertThat(retention(e).horizonMillis()).isEqualTo(day13);
+      assertThat(e.get("daily", "a").windows()).extracting(ViewResult.WindowValue::start)
+          .containsExactly(day13, day14);
+    }
+  }
+
   @Test
   void shouldRefuseRetainOutsideWindowedKappaViews() {
     ViewSpec lambda = ViewSpec.builder("hourly").from("tx").groupBy("user").tumbling(Duration.ofHours(1))
