@@ -32,7 +32,8 @@ final class PartitionDelta {
    * The largest event time of the partition's records before the version's cut, or
    * {@code Long.MIN_VALUE} when not known (a kappa Delta from the log's start, or a view without
    * {@code allowed_lateness}, whose cut is not scanned); for a partition that was idle at the cut
-   * without any record, the seed of {@link Delta#seedEventTimes}. Set before the Delta is shared.
+   * without any record, the seed of {@link Delta#seedEventTimes}; at least the version's lateness
+   * floor ({@code Version#lateFloor}). Set before the Delta is shared.
    */
   long cutMaxEventTime = Long.MIN_VALUE;
   /**
@@ -168,6 +169,11 @@ final class PartitionDelta {
     if (!idleEmpty) {
       maxEventTime = Math.max(maxEventTime, t);
     }
+  }
+
+  /** Raises the cut maximum to the version's lateness floor {@code t} (see {@code Version#lateFloor}); before sharing. */
+  void raiseCutMaxEventTime(long t) {
+    cutMaxEventTime = Math.max(cutMaxEventTime, t);
   }
 
   /**

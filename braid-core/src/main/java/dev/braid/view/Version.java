@@ -56,6 +56,16 @@ final class Version {
   volatile long baseSkipped;
   /** Events of {@code [0, cut)} that the filter admitted and the Base left out for having no group key, or -1. */
   volatile long baseWithoutKey;
+  /**
+   * Per partition, the event time below which the lateness reference at the cut never falls, or
+   * null: the reference that the current version had when this one was built after it. A partition
+   * that was idle at the earlier cut without records was seeded with the other partitions' progress
+   * (its first events were then late for windows already final); once it has records before a later
+   * cut, its own largest event time could be lower, and without this floor windows that were
+   * {@code final} turned provisional and the speed layer added events the version before it had
+   * found late. Kept in the catalog, so a restart without a checkpoint decides alike.
+   */
+  volatile long[] lateFloor;
   /** The running build (reprocess or rollback) of this version, or null. */
   volatile ViewRuntime.Rebuild rebuild;
 

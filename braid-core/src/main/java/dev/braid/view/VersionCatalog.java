@@ -36,6 +36,9 @@ import org.slf4j.LoggerFactory;
  *
  * A version still {@code building} (a reprocess) is built again after a restart, from its cut;
  * {@code "hold": true} marks one whose reprocess waits for an activation once it has caught up.
+ * {@code "lateFloor": [t0, t1, ...]} (views with {@code allowed_lateness}) is the event time per
+ * partition below which the version's lateness reference at its cut never falls: the reference the
+ * version before it had there (see {@code Version#lateFloor}).
  *
  * {@code definition} is {@link dev.braid.spec.ViewSpec#definition()}, compared with the spec file's;
  * {@code spec} is the version's full definition (a view as written under {@code views:}), so that a
@@ -54,7 +57,13 @@ public final class VersionCatalog {
    * catalog written before these fields existed), and recorded only for a version with a Base.
    */
   public record Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
-      long createdAt, String failure, long baseSkipped, long baseWithoutKey, boolean hold) {
+      long createdAt, String failure, long baseSkipped, long baseWithoutKey, boolean hold, long[] lateFloor) {
+
+    /** A version without a lateness floor (see {@code Version#lateFloor}). */
+    public Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
+        long createdAt, String failure, long baseSkipped, long baseWithoutKey, boolean hold) {
+      this(id, state, cut, base, definition, document, createdAt, failure, baseSkipped, baseWithoutKey, hold, null);
+    }
 
     /** A version that is not a reprocess held for activation. */
     public Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
@@ -171,7 +180,7 @@ public final class VersionCatalog {
             Cut.of(cut), v.path("base").isNull() ? null : v.path("base").asText(null),
             v.path("definition").asText(), v.path("spec").isObject() ? v.path("spec").toString() : null,
             v.path("createdAt").asLong(), v.path("failure").asText(null), v.path("baseSkipped").asLong(-1),
-            v.path("baseWithoutKey").asLong(-1), v.path("hold").asBoolean(false)));
+            v.path("baseWithoutKey").asLong(-1), v.path("hold").asBoolean(false), lateFloor(v.path("lateFloor"))));
       }
       out.put(e.getKey(), new ViewEntry(e.getValue().path("next").asLong(1),
           e.getValue().path("specDefinition").asText(null), versions));
@@ -261,6 +270,18 @@ public final class VersionCatalog {
     }
   }
 
+  /** A version's {@code lateFloor}, one event time per partition, or null when it has none. */
+  private static long[] lateFloor(JsonNode n) {
+    if (!n.isArray()) {
+      return null;
+    }
+    long[] out = new long[n.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = n.get(i).asLong(Long.MIN_VALUE);
+    }
+    return out;
+  }
+
   private static void section(ObjectNode vs, Map<String, ViewEntry> views) {
     for (Map.Entry<String, ViewEntry> e : views.entrySet()) {
       ObjectNode v = vs.putObject(e.getKey());
@@ -292,6 +313,12 @@ public final class VersionCatalog {
         }
         if (en.hold()) {
           o.put("hold", true);
+        }
+        if (en.lateFloor() != null) {
+          ArrayNode floor = o.putArray("lateFloor");
+          for (long t : en.lateFloor()) {
+            floor.add(t);
+          }
         }
         if (en.base() != null && en.baseSkipped() >= 0 && en.baseWithoutKey() >= 0) {
           o.put("baseSkipped", en.baseSkipped());

@@ -268,7 +268,7 @@ final class ViewRuntime {
     List<String> refusedText = refused.stream().map(r -> r.path().getFileName() + ": " + r.reason()).toList();
     if (loaded == null) {
       startup = new StartupRestore(null, v.cut, end, refusedText);
-      return seeded(new Delta(v.program, v.cut, 1 << 12), v.program, v.cut);
+      return seeded(new Delta(v.program, v.cut, 1 << 12), v.program, v.cut, v.lateFloor);
     }
     v.horizon = loaded.horizon();
     lastCheckpoint = new CheckpointRecord(v.id, loaded.file().path().getFileName().toString(), loaded.position(),
@@ -285,15 +285,43 @@ final class ViewRuntime {
    * the view has {@code allowed_lateness} (its lateness decisions and {@code final} windows depend
    * on it); other views start from {@code Long.MIN_VALUE} and skip the scan.
    */
-  private Delta seeded(Delta d, ViewProgram program, Cut cut) {
+  private Delta seeded(Delta d, ViewProgram program, Cut cut, long[] lateFloor) {
     if (program.allowedLateness >= 0 && program.window != null) {
       d.seedEventTimes(stream, cut, speed.idleAfterMillis());
+      if (lateFloor != null && lateFloor.length == d.partitions.length) {
+        for (int p = 0; p < lateFloor.length; p++) {
+          d.partitions[p].raiseCutMaxEventTime(lateFloor[p]);
+        }
+      }
     }
     return d;
   }
 
+  /**
+   * The lateness floor of a version at {@code cut} built while {@code serving} is current (see
+   * {@code Version#lateFloor}): per partition, the larger of {@code serving}'s own floor and its
+   * Delta's reference at its cut; null when the cut is before {@code serving}'s (a replay from an
+   * earlier cut decides as the log did then) or {@code serving} knows none.
+   */
+  private static long[] lateFloor(Version serving, Cut cut) {
+    Delta d = serving.delta;
+    if (d == null || !cut.isAtOrAfter(serving.cut) || d.partitions.length != cut.partitions()) {
+      return null;
+    }
+    long[] floor = new long[d.partitions.length];
+    boolean any = false;
+    long[] before = serving.lateFloor;
+    for (int p = 0; p < floor.length; p++) {
+      floor[p] = Math.max(d.partitions[p].cutMaxEventTime,
+          before != null && before.length == floor.length ? before[p] : Long.MIN_VALUE);
+      any |= floor[p] != Long.MIN_VALUE;
+    }
+    return any ? floor : null;
+  }
+
   /** Sets the events {@code v}'s Base left out as catalog entry {@code e} recorded them (none without a Base). */
   private static void restoreBaseCounts(Version v, VersionCatalog.Entry e) {
+    v.lateFloor = e.lateFloor();
     v.baseSkipped = e.base() == null ? 0 : e.baseSkipped();
     v.baseWithoutKey = e.base() == null ? 0 : e.baseWithoutKey();
   }
@@ -328,7 +356,8 @@ final class ViewRuntime {
       // a backup being rolled back is still a backup on disk until it is switched in
       VersionState st = rb != null && rb.rollback ? VersionState.BACKUP : v.state;
       list.add(new VersionCatalog.Entry(v.id, st, v.cut, v.baseFileName, v.definition, v.document,
-          v.createdAtMillis, v.failure, v.baseSkipped, v.baseWithoutKey, rb != null && !rb.rollback && rb.hold));
+          v.createdAtMillis, v.failure, v.baseSkipped, v.baseWithoutKey, rb != null && !rb.rollback && rb.hold,
+          v.lateFloor));
     }
     return new VersionCatalog.ViewEntry(nextId, acknowledgedSpec, list);
   }
@@ -953,8 +982,10 @@ final class ViewRuntime {
         next.fromBatchCycle = true;
         next.baseSkipped = counters.errors().get();
         next.baseWithoutKey = counters.withoutKey().get();
+        next.lateFloor = lateFloor(serving, cut);
         next.delta = seeded(new Delta(program, cut,
-            (int) Math.min(1 << 16, Math.max(1 << 10, stats.keys() / cut.partitions() / 8))), program, cut);
+            (int) Math.min(1 << 16, Math.max(1 << 10, stats.keys() / cut.partitions() / 8))), program, cut,
+            next.lateFloor);
         synchronized (this) {
           versions.add(next);
         }
@@ -1584,7 +1615,10 @@ final class ViewRuntime {
         closeIfOpen(previous);
       }
       rb.phase = "replay";
-      Delta delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut);
+      if (!rb.rollback && v.lateFloor == null) {
+        v.lateFloor = lateFloor(current, v.cut);
+      }
+      Delta delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut, v.lateFloor);
       v.delta = delta;
       replay(v, rb, delta);
       if (closing) {

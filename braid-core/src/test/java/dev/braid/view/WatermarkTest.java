@@ -179,6 +179,58 @@ class WatermarkTest {
     }
   }
   /**
+   * A partition seeded at an earlier cut (idle there without records) keeps that lateness reference
+   * at later cuts, once a batch cycle folded in its first (late) events: windows that were final
+   * stay final, and an event late for the version before is late for the next one too, also after
+   * a restart that rebuilds the Delta from the cut (the floor is in the catalog).
+   */
+  @Test
+  void shouldKeepThePreviousVersionsLatenessReferenceOnceAnIdlePartitionHasRecordsBeforeTheCut(@TempDir Path dir)
+      throws Exception {
+    AtomicLong clock = new AtomicLong(T);
+    EngineOptions options = EngineOptions.defaults().withClock(clock::get);
+    long m = Math.floorDiv(T, 60_000L) * 60_000L;
+    List<Object> finalThen;
+    try (Engine b = (Engine) Braid.open(dir, latenessSpec(), options)) {
+      send(b, 0, m + 10_000);
+      send(b, 1, m + 20_000);
+      clock.addAndGet(61_000);
+      send(b, 0, m + 300_000);
+      send(b, 1, m + 310_000);
+      b.runBatch("v"); // partition 2 idle without records: seeded with 300 s
+      finalThen = List.copyOf(windows(b, 0).stream().map(ViewResult.WindowValue::state).toList());
+      assertThat(finalThen).containsExactly(ViewResult.WindowState.FINAL, ViewResult.WindowState.PROVISIONAL);
+
+      send(b, 2, m + 15_000); // late for the final first minute
+      assertThat(b.lateEvents("s", 0, 10)).hasSize(1);
+      b.runBatch("v"); // folds it in: partition 2 now has a record before the cut, at 15 s
+      assertThat(windows(b, 0)).as("still final after the second cycle").extracting(ViewResult.WindowValue::state)
+          .isEqualTo(finalThen);
+      assertThat(windows(b, 2)).extracting(w -> List.of(w.start(), w.state()))
+          .containsExactly(List.of(m, ViewResult.WindowState.FINAL));
+
+      send(b, 2, m + 100_000); // its window ends at 120 s + 10 s lateness, below 300 s - 5 s: late
+      assertThat(windows(b, 2)).extracting(ViewResult.WindowValue::start).containsExactly(m);
+      assertThat(b.lateEvents("s", 0, 10)).extracting(dev.braid.LateEvent::eventTimeMillis)
+          .containsExactly(m + 15_000, m + 100_000);
+    }
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve("views").resolve("v"))) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        if (f.getFileName().toString().endsWith(".ckpt")) {
+          java.nio.file.Files.delete(f);
+        }
+      }
+    }
+    try (Engine b = (Engine) Braid.open(dir, latenessSpec(), options)) {
+      assertThat(b.status().views().get(0).checkpoints().restoredFrom()).isNull();
+      assertThat(windows(b, 0)).as("rebuilt from the cut").extracting(ViewResult.WindowValue::state)
+          .isEqualTo(finalThen);
+      assertThat(windows(b, 2)).as("the replay finds 100 s late again").extracting(ViewResult.WindowValue::start)
+          .containsExactly(m);
+    }
+  }
+
+  /**
    * A view without {@code allowed_lateness} (its Delta is not seeded from the log before the cut):
    * after a batch cycle whose cut holds each partition's largest time, and older events after it,
    * a restart keeps each partition's largest event time, so the watermark does not go back.
