@@ -14,7 +14,9 @@ import java.util.Map;
  * <pre>{@code
  * PipelineSpec spec = PipelineSpec.load(Path.of("braid.yaml"));
  * try (Braid braid = Braid.open(Path.of("data"), spec)) {
- *   braid.ingest("transactions", List.of(Map.of("user_id", "u1", "amount", 12.5, "ts", 1700000000000L)));
+ *   braid.ingest("transactions", List.of(Map.of("user_id", "u1", "amount", 12.5, "merchant", "m1",
+ *       "country", "DE", "ts", 1700000000000L)));                // examples/retail/braid.yaml's rules read every field
+ *   braid.awaitCaughtUp(10, TimeUnit.SECONDS);               // the speed layer has folded it
  *   ViewResult r = braid.get("spend_by_user", "u1");   // merge(base, delta), with r.asOf()
  *   braid.runBatch("spend_by_user");                    // a new Base at the log's end, swapped in
  * }
@@ -40,7 +42,13 @@ public interface Braid extends AutoCloseable {
 
   /**
    * Appends the valid events and rejects the others with a reason; returns once the accepted events
-   * are as durable as the stream's durability promises.
+   * are as durable as the stream's durability promises. An event is a map from field names to
+   * values: {@code string} fields take a {@code String}; {@code long} fields an {@code Integer},
+   * {@code Long}, {@code Short}, {@code Byte} or a {@code Double} with a whole value; {@code double}
+   * fields any {@code Number}; {@code boolean} fields a {@code Boolean}; {@code timestamp} fields
+   * epoch millis as a number (or the stream's {@code time_unit}), an {@link java.time.Instant} or
+   * ISO-8601 text with an offset; a missing or null value is null. Anything else (a {@code Date}, an
+   * {@code OffsetDateTime}, a null event) rejects that event alone with the reason.
    */
   IngestResult ingest(String stream, List<? extends Map<String, ?>> events);
 
@@ -83,6 +91,13 @@ public interface Braid extends AutoCloseable {
    * {@code fromOffset} on (at most {@code limit}).
    */
   List<DeadLetter> deadLetters(String stream, long fromOffset, int limit);
+
+  /**
+   * Waits until every view's speed layer has folded the log up to its end as it was when called
+   * (so an event whose ingest returned is in every read after this returns true); false when
+   * {@code timeout} passed first.
+   */
+  boolean awaitCaughtUp(long timeout, java.util.concurrent.TimeUnit unit) throws InterruptedException;
 
   /**
    * Events of {@code stream} that arrived too late for a view's speed layer (see
@@ -149,7 +164,11 @@ public interface Braid extends AutoCloseable {
 
   List<VersionInfo> versions(String view);
 
-  /** Runs a batch cycle of {@code view} now; returns the id of the new current version. */
+  /**
+   * Runs a batch cycle of {@code view} now; returns the id of the current version once it is done:
+   * the one it built, or, when no event came since the current version's cut, that version (which
+   * stays current: see {@link #runBatchCycle}).
+   */
   long runBatch(String view);
 
   /** {@link #runBatch}, saying whether this call built the version (see {@link BatchCycle}). */

@@ -4,8 +4,9 @@ import dev.braid.event.FieldType;
 import java.util.List;
 
 /**
- * Creates an {@link Aggregation} bound to its argument. Called once when a view is built, never on
- * the hot path.
+ * Creates an {@link Aggregation} bound to its argument. Called when a spec is validated and when a
+ * view's definition is compiled (at open, for a reprocess, for each version restored), a few times
+ * per view and never on the hot path; so it should be cheap and without side effects.
  */
 @FunctionalInterface
 public interface AggregationFactory {

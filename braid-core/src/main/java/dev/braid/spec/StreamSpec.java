@@ -136,7 +136,11 @@ public record StreamSpec(String name, int partitions, String key, String time, M
       return this;
     }
 
-    /** The event-time field; omit (or pass null) for ingest time. */
+    /**
+     * The event-time field; omit (or pass null) for ingest time. Unlike a YAML spec, which refuses a
+     * window over a stream without {@code time:} unless it says {@code time: ingest}, a builder that
+     * omits this gives windows by arrival time without a word.
+     */
     public Builder time(String field) {
       this.time = field;
       return this;

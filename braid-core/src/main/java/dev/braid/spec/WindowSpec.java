@@ -41,10 +41,10 @@ public record WindowSpec(Kind kind, Duration size, Duration every, Duration gap,
     switch (kind) {
       case TUMBLING:
         positive("size", size);
-        if (zone != null && !(zone instanceof ZoneOffset && ((ZoneOffset) zone).getTotalSeconds() == 0)
-            && size.toMillis() % DAY != 0) {
+        if (isZoned(zone) && size.toMillis() % DAY != 0) {
           throw new IllegalArgumentException("a zone aligns windows to local days: size must be a whole number of "
-              + "days (1d, 7d), got " + Durations.format(size) + "; windows shorter than a day are aligned to UTC");
+              + "days (1d, 7d), got " + Durations.format(size) + "; windows shorter than a day are aligned to UTC "
+              + "(leave the zone out)");
         }
         if (every != null || gap != null) {
           throw new IllegalArgumentException("a tumbling window has a size only");
@@ -118,7 +118,12 @@ public record WindowSpec(Kind kind, Duration size, Duration every, Duration gap,
 
   /** Whether windows follow a time zone's local days (calendar-aligned, variable length). */
   public boolean zoned() {
-    return zone != null && !(zone instanceof ZoneOffset && ((ZoneOffset) zone).getTotalSeconds() == 0);
+    return isZoned(zone);
+  }
+
+  /** Whether {@code zone} is one other than UTC (written {@code Z}, {@code UTC}, {@code Etc/UTC}, {@code +00:00}...). */
+  private static boolean isZoned(ZoneId zone) {
+    return zone != null && !(zone.normalized() instanceof ZoneOffset o && o.getTotalSeconds() == 0);
   }
 
   /**

@@ -647,6 +647,11 @@ public final class Engine implements Braid {
 
   @Override
   public List<DeadLetter> deadLetters(String stream, long fromOffset, int limit) {
+    requireOpen();
+    if (fromOffset < 0 || limit < 0) {
+      throw new IllegalArgumentException("dead letters of stream '" + stream + "': fromOffset and limit must not be "
+          + "negative, got " + fromOffset + " and " + limit);
+    }
     return ingestor(stream).deadLetters(fromOffset, limit);
   }
 
@@ -690,6 +695,7 @@ public final class Engine implements Braid {
 
   @Override
   public List<VersionInfo> versions(String view) {
+    requireOpen();
     return view(view).versions();
   }
 
@@ -815,6 +821,7 @@ public final class Engine implements Braid {
 
   @Override
   public Status status() {
+    requireOpen();
     List<Status.StreamStatus> streams = new ArrayList<>();
     for (Map.Entry<String, Ingestor> e : ingestors.entrySet()) {
       LogStream s = e.getValue().stream();
@@ -1001,10 +1008,11 @@ public final class Engine implements Braid {
   }
 
   /**
-   * Waits until every view's Delta has folded the log up to its current end (for tests and tools).
+   * Waits until every view's Delta has folded the log up to its current end.
    *
    * @throws dev.braid.log.CorruptLogException when a speed layer stopped at damaged log data
    */
+  @Override
   public boolean awaitCaughtUp(long timeout, TimeUnit unit) throws InterruptedException {
     long deadline = System.nanoTime() + unit.toNanos(timeout);
     for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {

@@ -812,7 +812,12 @@ final class ViewProgram {
   void writeRow(DataOutput out, long[] longs, int lb, Object[] objects, int ob, Scratch x) throws IOException {
     for (int i = 0; i < aggregations.length; i++) {
       x.state.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
-      aggregations[i].write(x.state, out);
+      try {
+        aggregations[i].write(x.state, out);
+      } catch (RuntimeException e) {
+        throw new IllegalStateException("the accumulator of aggregation '" + names[i] + "' ("
+            + spec.aggregates().get(names[i]) + ") does not write: " + e, e);
+      }
     }
     if (sessionSlot >= 0) {
       out.writeLong(longs[lb + sessionSlot]);

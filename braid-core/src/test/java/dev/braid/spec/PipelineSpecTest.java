@@ -941,6 +941,13 @@ class PipelineSpecTest {
     }
     assertThat(PipelineSpec.parse(DESIGN_EXAMPLE, FILE).stream("transactions").idleAfter())
         .isEqualTo(StreamSpec.DEFAULT_IDLE_AFTER);
+    for (String utc : List.of("UTC", "Etc/UTC", "Z", "'+00:00'")) { // UTC by any name: hours are UTC's anyway
+      String w = "{tumbling: 1h, zone: " + utc + "}";
+      WindowSpec x = PipelineSpec.parse(DESIGN_EXAMPLE.replace("{tumbling: 1h}", w), FILE).views()
+          .get("spend_by_user").window();
+      assertThat(x.zoned()).as(w).isFalse();
+      assertThat(x.start(1_700_000_123_456L)).as(w).isEqualTo(1_700_000_123_456L / 3_600_000L * 3_600_000L);
+    }
   }
 
   @Test

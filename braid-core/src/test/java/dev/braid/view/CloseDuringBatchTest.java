@@ -79,9 +79,15 @@ class CloseDuringBatchTest {
   }
 
   @Test
-  void shouldRefuseABatchCycleOnAClosedEngine(@TempDir Path dir) {
+  void shouldRefuseABatchCycleAndOtherCallsOnAClosedEngineAlike(@TempDir Path dir) {
     Braid braid = Braid.open(dir, ReprocessTest.spec(1, ReprocessTest.oldDefinition(ViewSpec.Mode.LAMBDA)));
+    assertThatThrownBy(() -> braid.deadLetters("tx", -1, 10)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("dead letters of stream 'tx': fromOffset and limit must not be negative, got -1 and 10");
     braid.close();
-    assertThatThrownBy(() -> braid.runBatchCycle("stats")).hasMessageContaining("closed");
+    String closed = "Braid in " + dir + " is closed";
+    assertThatThrownBy(() -> braid.runBatchCycle("stats")).hasMessage(closed);
+    assertThatThrownBy(() -> braid.versions("stats")).hasMessage(closed);
+    assertThatThrownBy(braid::status).hasMessage(closed);
+    assertThatThrownBy(() -> braid.deadLetters("tx", 0, 10)).hasMessage(closed);
   }
 }

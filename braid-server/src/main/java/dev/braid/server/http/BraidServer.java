@@ -38,6 +38,7 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -1335,10 +1336,14 @@ public final class BraidServer implements AutoCloseable {
    * be ignored and the answer look like one for the whole range), naming those it takes.
    */
   private static void onlyParams(Context ctx, String... names) {
-    for (String given : ctx.queryParamMap().keySet()) {
-      if (!List.of(names).contains(given)) {
-        throw Problem.badRequest("unknown-parameter", "unknown query parameter '" + given + "'; this endpoint takes "
-            + (names.length == 0 ? "none" : String.join(", ", names)));
+    for (Map.Entry<String, List<String>> given : ctx.queryParamMap().entrySet()) {
+      if (!List.of(names).contains(given.getKey())) {
+        throw Problem.badRequest("unknown-parameter", "unknown query parameter '" + given.getKey()
+            + "'; this endpoint takes " + (names.length == 0 ? "none" : String.join(", ", names)));
+      }
+      if (given.getValue().size() > 1) { // every parameter takes one value: which one was meant?
+        throw Problem.badRequest("bad-parameter", "query parameter '" + given.getKey() + "' is given "
+            + given.getValue().size() + " times (" + String.join(", ", given.getValue()) + "); give it once");
       }
     }
   }

@@ -391,6 +391,8 @@ class BraidServerTest {
     assertProblem(get("/v1/views/daily/keys/s1?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z"), 400,
         "the range [from, to) of view 'daily' ends before it starts: from is 2026-12-01T00:00:00Z, to is "
             + "2026-11-01T00:00:00Z");
+    assertProblem(get("/v1/views/daily/keys/s1?from=1&from=2"), 400,
+        "query parameter 'from' is given 2 times (1, 2); give it once");
     // refused by Jetty before the routes: a problem document too, not an HTML page
     String raw = rawGet("/v1/views/revenue/keys/%ZZ");
     assertThat(raw).startsWith("HTTP/1.1 400").containsIgnoringCase("Content-Type: application/problem+json")
