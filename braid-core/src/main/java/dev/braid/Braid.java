@@ -44,8 +44,8 @@ public interface Braid extends AutoCloseable {
    * Appends the valid events and rejects the others with a reason; returns once the accepted events
    * are as durable as the stream's durability promises. An event is a map from field names to
    * values: {@code string} fields take a {@code String}; {@code long} fields an {@code Integer},
-   * {@code Long}, {@code Short}, {@code Byte} or a {@code Double} with a whole value; {@code double}
-   * fields any {@code Number}; {@code boolean} fields a {@code Boolean}; {@code timestamp} fields
+   * {@code Long}, {@code Short}, {@code Byte}, or a {@code Double}, {@code Float} or
+   * {@code BigDecimal} with a whole value in range; {@code double} fields any finite {@code Number}; {@code boolean} fields a {@code Boolean}; {@code timestamp} fields
    * epoch millis as a number (or the stream's {@code time_unit}), an {@link java.time.Instant} or
    * ISO-8601 text with an offset; a missing or null value is null. Anything else (a {@code Date}, an
    * {@code OffsetDateTime}, a null event) rejects that event alone with the reason.
