@@ -155,7 +155,7 @@ public final class Aggregations {
 
   /**
    * Checks a user aggregation's codec on its zero accumulator: {@code read} must take exactly the
-   * bytes {@code write} wrote and give an accumulator that writes them again. Accumulators sit one
+   * bytes {@code write} wrote. Accumulators sit one
    * after another in a Base row, so a codec that reads more or less than it writes would make every
    * later read of the view fail, blaming the aggregation after it; this names it before a view
    * with it starts.
@@ -172,11 +172,6 @@ public final class Aggregations {
       if (from.available() > 0) {
         throw new IllegalArgumentException(String.format("%s reads %d of the %d bytes it writes for a zero accumulator",
             what, written.length - from.available(), written.length));
-      }
-      java.io.ByteArrayOutputStream again = new java.io.ByteArrayOutputStream();
-      aggregation.write(back, new java.io.DataOutputStream(again));
-      if (!java.util.Arrays.equals(written, again.toByteArray())) {
-        throw new IllegalArgumentException(what + " does not write back what it read for a zero accumulator");
       }
     } catch (java.io.EOFException e) {
       throw new IllegalArgumentException(what + " reads more bytes than it writes for a zero accumulator", e);

@@ -430,6 +430,9 @@ final class ViewProgram {
     if (!admit(e, x)) {
       return false;
     }
+    if (userAggregations != null) {
+      addUserAggregations(e, x);
+    }
     int keyId;
     if (constantKey != null) {
       keyId = constantKeyId(table, x);
@@ -476,6 +479,9 @@ final class ViewProgram {
         k.eventTime[j]);
     if (!admit(e, x)) {
       return 0;
+    }
+    if (userAggregations != null) {
+      addUserAggregations(e, x);
     }
     int keyId;
     if (constantKey != null) {
@@ -683,7 +689,7 @@ final class ViewProgram {
     int ob = g * objectWidth;
     AggInput in = x.input.at(e.eventTime(), e.partition(), e.offset());
     if (userAggregations != null) {
-      addUserAggregations(table, lb, ob, e, in, x);
+      mergeUserAggregations(table, lb, ob, x);
     }
     for (int i = 0; i < aggregations.length; i++) {
       if (skipped(i, x) || (userAggregations != null && isUser(i))) {
@@ -730,18 +736,19 @@ final class ViewProgram {
   }
 
   /**
-   * Adds the event to the group's user aggregations, first each into a zero accumulator of its own
-   * (in {@link Scratch#user}), then, once every {@code add} returned, merges those into the group
-   * (the laws make that the same as adding in place). A user {@code add} that throws so leaves the
-   * group as it was, and the built-ins, whose {@code add} never throws, run after: the event is left
-   * out of the view whole, as a failing expression leaves it. (A user {@code merge} that throws
-   * part way still leaves the user aggregations before it with the event.)
+   * Adds the event to a zero accumulator of each user aggregation (in {@link Scratch#user}), before
+   * the fold looks up or makes its key and groups: a user {@code add} that throws so leaves the view
+   * as it was (no key or window made for the event, no session extended), and the event is left out
+   * whole, as a failing expression leaves it. {@link #mergeUserAggregations} then merges these into
+   * each group the event falls in (the laws make that the same as adding in place); the built-ins,
+   * whose {@code add} never throws, add in place.
    */
-  private void addUserAggregations(GroupTable table, int lb, int ob, EventReader e, AggInput in, Scratch x) {
+  private void addUserAggregations(EventReader e, Scratch x) {
     if (x.user == null || x.user.longs.length < longWidth + 1 || x.user.objects.length < objectWidth + 1) {
       x.user = new UserScratch(new long[longWidth + 1], new Object[objectWidth + 1]);
     }
     UserScratch u = x.user;
+    AggInput in = x.input.at(e.eventTime(), e.partition(), e.offset());
     for (int i : userAggregations) {
       if (!skipped(i, x)) {
         input(i, e, in);
@@ -750,6 +757,11 @@ final class ViewProgram {
         aggregations[i].add(u.state, in);
       }
     }
+  }
+
+  /** Merges the event's user accumulators ({@link #addUserAggregations}) into the group at the given bases. */
+  private void mergeUserAggregations(GroupTable table, int lb, int ob, Scratch x) {
+    UserScratch u = x.user;
     for (int i : userAggregations) {
       if (!skipped(i, x)) {
         x.state.bind(table.longs, lb + longBase[i], table.objects, ob + objectBase[i]);

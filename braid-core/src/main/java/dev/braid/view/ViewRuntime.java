@@ -181,6 +181,7 @@ final class ViewRuntime {
             Version v = new Version(e.id(), p, e.definition(), document, cut, null, e.base(), e.createdAt(),
                 VersionState.BUILDING);
             v.rebuild = new Rebuild(false, e.hold());
+            v.lateFloor = e.lateFloor();
             if (v.baseFileName != null) {
               v.rebuild.phase = "batch";
             }
@@ -301,7 +302,9 @@ final class ViewRuntime {
    * The lateness floor of a version at {@code cut} built while {@code serving} is current (see
    * {@code Version#lateFloor}): per partition, the larger of {@code serving}'s own floor and its
    * Delta's reference at its cut; null when the cut is before {@code serving}'s (a replay from an
-   * earlier cut decides as the log did then) or {@code serving} knows none.
+   * earlier cut decides as the log did then) or {@code serving} knows none. Only lambda versions take
+   * one (batch cycles, lambda reprocesses): no batch layer folds in what a kappa version's speed
+   * layer finds late, so a kappa replay decides from the log alone.
    */
   private static long[] lateFloor(Version serving, Cut cut) {
     Delta d = serving.delta;
@@ -335,14 +338,27 @@ final class ViewRuntime {
   }
 
   synchronized VersionCatalog.ViewEntry catalogEntry() {
-    return prospective != null ? prospective : entryOf(versions);
+    PendingSwitch p = pendingSwitch;
+    if (p == null) {
+      return entryOf(versions);
+    }
+    // a switch being stored ({@link #swap}): the states of the moment, switched
+    Switch sw = applySwitch(p.next, p.old);
+    try {
+      java.util.Set<Long> ids = new java.util.HashSet<>();
+      for (Version r : sw.retired()) {
+        ids.add(r.id);
+      }
+      if (p.retiredIds == null) {
+        p.retiredIds = ids;
+      } else {
+        p.retiredIds.retainAll(ids);
+      }
+      return entryOf(versions);
+    } finally {
+      sw.undo(versions);
+    }
   }
-
-  /**
-   * The catalog entry of a switch being stored ({@link #swap}), which {@link #catalogEntry} gives
-   * until the store returns; else null. Guarded by this.
-   */
-  private VersionCatalog.ViewEntry prospective;
 
   private VersionCatalog.ViewEntry entryOf(List<Version> versions) {
     List<VersionCatalog.Entry> list = new ArrayList<>();
@@ -1019,9 +1035,10 @@ final class ViewRuntime {
       }
       try {
         swap(next);
-      } catch (RuntimeException notStored) {
+      } catch (CatalogNotStored e) {
         batchProgress = null;
         dropUnserved(next);
+        RuntimeException notStored = e.failure();
         String reason = "could not record version " + id + " as current: " + notStored.getMessage();
         try {
           failVersion(id, cut, program, fileName, reason);
@@ -1029,6 +1046,10 @@ final class ViewRuntime {
           notStored.addSuppressed(alsoNotStored);
         }
         throw notStored;
+      } catch (RuntimeException | InterruptedException refused) {
+        batchProgress = null; // refused before the switch (a Delta behind the current one): nothing changed
+        dropUnserved(next);
+        throw refused;
       }
       batchProgress = null;
       lastBatch = stats;
@@ -1148,43 +1169,88 @@ final class ViewRuntime {
       throw new IllegalStateException(String.format("view '%s': version %d is at %s, behind version %d at %s",
           name, next.id, newPos, old.id, oldPos));
     }
-    // The catalog as it will be once switched, computed on the switched states, which are then put
-    // back until it is stored: meanwhile the versions listed and the version read agree.
-    VersionCatalog.ViewEntry switched;
+    // From here the catalog is stored as if switched (catalogEntry applies the switch to the states
+    // of the moment and puts them back), while the versions listed and the version read stay as
+    // they are until it is stored.
+    PendingSwitch pending = new PendingSwitch(next, old);
     synchronized (this) {
-      Switch sw = applySwitch(next, old);
-      switched = entryOf(versions);
-      sw.undo(versions);
-      prospective = switched;
+      pendingSwitch = pending;
     }
     try {
       persist.run(); // before reads switch, and before the files go: the catalog never names a Base that is gone
-    } finally {
+    } catch (RuntimeException notStored) {
       synchronized (this) {
-        prospective = null;
+        pendingSwitch = null;
       }
+      throw new CatalogNotStored(notStored);
     }
     List<Version> retired;
     synchronized (this) {
-      retired = applySwitch(next, old).retired();
+      retired = new ArrayList<>(applySwitch(next, old).retired());
+      // delete only what every catalog stored meanwhile had retired too (the rest goes at the next start)
+      retired.removeIf(r -> pending.retiredIds == null || !pending.retiredIds.contains(r.id));
+      pendingSwitch = null;
       next.replacedId = old.id;
       current = next;
     }
+    // Committed: what follows tidies up, and a failure of it is logged, not thrown (the caller would
+    // take the switch for not done).
+    boolean interrupted = false;
     Delta oldDelta = old.delta;
     try {
       await(speed.detach(oldDelta), "detach version " + old.id);
-    } finally {
-      closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
-      old.delta = null;
-      deleteBases(retired);
+    } catch (InterruptedException e) {
+      interrupted = true;
+    } catch (RuntimeException e) {
+      LOG.error("view '{}': version {} is current; version {} could not be detached from the speed layer: {}", name,
+          next.id, old.id, e.toString());
     }
-    synchronized (checkpointLock) {
-      try {
-        DeltaCheckpoint.prune(dir, next.id); // the old version's checkpoints no longer matter
-      } catch (IOException e) {
-        LOG.warn("view '{}': could not delete the checkpoints of version {}", name, old.id, e);
+    closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
+    old.delta = null;
+    if (!closing) { // a cycle the close could not wait for leaves files to the next start's orphan sweep
+      deleteBases(retired);
+      synchronized (checkpointLock) {
+        try {
+          DeltaCheckpoint.prune(dir, next.id); // the old version's checkpoints no longer matter
+        } catch (IOException e) {
+          LOG.warn("view '{}': could not delete the checkpoints of version {}", name, old.id, e);
+        }
+        deleteUnreferencedRuns(); // the old version's closed-window runs
       }
-      deleteUnreferencedRuns(); // the old version's closed-window runs
+    } else {
+      for (Version r : retired) {
+        closeIfOpen(r.base);
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A switch whose catalog is being stored: {@link #catalogEntry} stores it as done. */
+  private static final class PendingSwitch {
+    final Version next;
+    final Version old;
+    /** Ids of the versions retired in every catalog entry made for it, or null before the first. Guarded by the runtime. */
+    java.util.Set<Long> retiredIds;
+
+    PendingSwitch(Version next, Version old) {
+      this.next = next;
+      this.old = old;
+    }
+  }
+
+  /** Guarded by this; see {@link #swap}. */
+  private PendingSwitch pendingSwitch;
+
+  /** The catalog could not be written for a switch, which did not happen; the cause is the write's failure. */
+  static final class CatalogNotStored extends RuntimeException {
+    CatalogNotStored(RuntimeException cause) {
+      super(cause.getMessage(), cause);
+    }
+
+    RuntimeException failure() {
+      return (RuntimeException) getCause();
     }
   }
 
@@ -1488,6 +1554,7 @@ final class ViewRuntime {
           VersionState.BUILDING);
       if (!kappa) {
         rb.phase = "batch";
+        v.lateFloor = lateFloor(current, cut); // now: a batch cycle may switch in a later cut before the build seeds
       }
       v.rebuild = rb;
       versions.add(v);
@@ -1524,6 +1591,7 @@ final class ViewRuntime {
   long activate(long id) throws InterruptedException {
     Version v;
     Rebuild rb;
+    java.util.concurrent.CompletableFuture<Long> done;
     synchronized (this) {
       v = versions.stream().filter(x -> x.id == id).findFirst().orElse(null);
       if (v == null) {
@@ -1540,6 +1608,7 @@ final class ViewRuntime {
               + "becomes current when the cycle ends", id, name));
         }
         rb.hold = false;
+        done = rb.done; // read here: a switch that cannot be recorded holds the version again with a new one
       } else if (v.state == VersionState.BACKUP) {
         if (v.program == null) {
           throw new IllegalStateException(String.format("version %d of view '%s' cannot be activated: the catalog "
@@ -1547,6 +1616,7 @@ final class ViewRuntime {
         }
         requireNoBuild();
         rb = new Rebuild(true, false);
+        done = rb.done;
         v.rebuild = rb;
         v.state = VersionState.BUILDING;
         Version b = v;
@@ -1560,7 +1630,7 @@ final class ViewRuntime {
       switchIn(v, rb); // held and caught up: switch now, in this thread
     }
     try {
-      return rb.done.get();
+      return done.get();
     } catch (java.util.concurrent.ExecutionException e) {
       Throwable c = e.getCause();
       throw new IllegalStateException(String.format("version %d of view '%s' could not be activated: %s", id, name,
@@ -1615,9 +1685,6 @@ final class ViewRuntime {
         closeIfOpen(previous);
       }
       rb.phase = "replay";
-      if (!rb.rollback && v.lateFloor == null) {
-        v.lateFloor = lateFloor(current, v.cut);
-      }
       Delta delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut, v.lateFloor);
       v.delta = delta;
       replay(v, rb, delta);
@@ -1643,7 +1710,7 @@ final class ViewRuntime {
       // held for activation again, with the reason logged and given to whoever waited
     } catch (Throwable e) {
       // stopped by the close (a cancelled recompute, say): building again at the next start, not failed
-      fail(v, rb, closing ? CLOSED : e instanceof ReplayFailure ? e.getMessage() : failureReason(e));
+      fail(v, rb, closing ? CLOSED : e instanceof ReplayFailure ? e.getMessage() : failureReason(e), e);
     }
   }
 
@@ -1937,7 +2004,8 @@ final class ViewRuntime {
       Version old = current;
       try {
         swap(v);
-      } catch (RuntimeException notStored) {
+      } catch (CatalogNotStored e) {
+        RuntimeException notStored = e.failure();
         if (rb.rollback) {
           throw notStored;
         }
@@ -1960,6 +2028,11 @@ final class ViewRuntime {
   }
 
   private void fail(Version v, Rebuild rb, String reason) {
+    fail(v, rb, reason, null);
+  }
+
+  /** {@link #fail(Version, Rebuild, String)}, giving whoever waits for the version {@code cause} too (or null). */
+  private void fail(Version v, Rebuild rb, String reason, Throwable cause) {
     if (rb.attached) {
       try {
         await(speed.detach(v.delta), "detach version " + v.id);
@@ -2003,7 +2076,7 @@ final class ViewRuntime {
       // the failure stands in memory; a restart finds the version as the catalog last stored it
       LOG.error("view '{}': could not record that version {} failed: {}", name, v.id, notStored.getMessage());
     }
-    rb.done.completeExceptionally(new IllegalStateException(reason));
+    rb.done.completeExceptionally(new IllegalStateException(reason, cause));
   }
 
   /** Progress of {@code v}'s build. */
@@ -2235,19 +2308,31 @@ final class ViewRuntime {
       // a session's last event plus the gap (a long session moves it as it goes on).
       long latestEnd = Long.MIN_VALUE;
       boolean sessions = p.window.kind() == dev.braid.spec.WindowSpec.Kind.SESSION;
+      long latestStart = Long.MIN_VALUE; // other windows: the latest start's end, computed once (java.time when zoned)
       for (PartitionDelta pd : old.partitions) {
         for (ClosedRun r : pd.runs) {
-          latestEnd = Math.max(latestEnd, sessions ? r.maxRetentionKey + 1 : p.window.end(r.maxWindow));
+          if (sessions) {
+            latestEnd = Math.max(latestEnd, r.maxRetentionKey + 1);
+          } else {
+            latestStart = Math.max(latestStart, r.maxWindow);
+          }
         }
         long stamp = pd.lock.readLock();
         try {
           GroupTable t = pd.table;
           for (int g = 0; g < t.groupCount(); g++) {
-            latestEnd = Math.max(latestEnd, p.windowEnd(t.window(g), t.longs, g * t.stride));
+            if (sessions) {
+              latestEnd = Math.max(latestEnd, p.windowEnd(t.window(g), t.longs, g * t.stride));
+            } else {
+              latestStart = Math.max(latestStart, t.window(g));
+            }
           }
         } finally {
           pd.lock.unlockRead(stamp);
         }
+      }
+      if (latestStart != Long.MIN_VALUE) {
+        latestEnd = p.window.end(latestStart);
       }
       if (latestEnd == Long.MIN_VALUE) {
         return 0;

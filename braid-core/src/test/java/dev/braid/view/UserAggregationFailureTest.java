@@ -102,13 +102,16 @@ class UserAggregationFailureTest {
       for (long v = 10; v <= 15; v++) {
         events.add(Map.of("k", "a", "v", v));
       }
+      events.add(Map.of("k", "b", "v", 13L)); // b's only event: no key is made for it
       assertThat(braid.ingest("ev", events).rejections()).isEmpty();
       assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
       Map<String, Object> expected = Map.of("n", 5L, "p", 62L, "s", 62L, "q", 62L);
       assertThat(braid.get("vb", "a").values()).as("speed layer").isEqualTo(expected);
+      assertThat(braid.get("vb", "b").found()).as("speed layer, b").isFalse();
       braid.runBatch("vb");
       assertThat(braid.get("vb", "a").values()).as("batch layer").isEqualTo(expected);
-      assertThat(braid.status().views().get(0).skippedEvents()).isEqualTo(1);
+      assertThat(braid.get("vb", "b").found()).as("batch layer, b").isFalse();
+      assertThat(braid.status().views().get(0).skippedEvents()).isEqualTo(2);
     }
   }
 

@@ -213,6 +213,20 @@ class WatermarkTest {
       assertThat(windows(b, 2)).extracting(ViewResult.WindowValue::start).containsExactly(m);
       assertThat(b.lateEvents("s", 0, 10)).extracting(dev.braid.LateEvent::eventTimeMillis)
           .containsExactly(m + 15_000, m + 100_000);
+
+      // a lambda reprocess (a Base at the log's end) keeps the floor too
+      long r = b.reprocess("v", latenessSpec().views().get("v"), dev.braid.ReprocessOptions.defaults());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (b.versions("v").stream().noneMatch(x -> x.id() == r && x.state() == dev.braid.VersionState.CURRENT)) {
+        assertThat(System.nanoTime()).as("reprocess %d becomes current", r).isLessThan(deadline);
+        Thread.sleep(2);
+      }
+      assertThat(windows(b, 0)).as("final after the reprocess").extracting(ViewResult.WindowValue::state)
+          .isEqualTo(finalThen);
+      assertThat(windows(b, 2)).as("its Base holds the late events").extracting(ViewResult.WindowValue::start)
+          .containsExactly(m, m + 60_000);
+      send(b, 2, m + 150_000); // late for the reprocessed version too
+      assertThat(windows(b, 2)).extracting(ViewResult.WindowValue::start).containsExactly(m, m + 60_000);
     }
     try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve("views").resolve("v"))) {
       for (Path f : (Iterable<Path>) files::iterator) {
@@ -225,8 +239,8 @@ class WatermarkTest {
       assertThat(b.status().views().get(0).checkpoints().restoredFrom()).isNull();
       assertThat(windows(b, 0)).as("rebuilt from the cut").extracting(ViewResult.WindowValue::state)
           .isEqualTo(finalThen);
-      assertThat(windows(b, 2)).as("the replay finds 100 s late again").extracting(ViewResult.WindowValue::start)
-          .containsExactly(m);
+      assertThat(windows(b, 2)).as("the replay finds 150 s late again").extracting(ViewResult.WindowValue::start)
+          .containsExactly(m, m + 60_000);
     }
   }
 
