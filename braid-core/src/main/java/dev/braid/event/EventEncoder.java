@@ -394,6 +394,10 @@ public final class EventEncoder {
           return new Rejected("'" + shown + "' is a number written as a string: send " + epochNumbers + " as a JSON "
               + "number (without quotes), or ISO-8601 text like 2026-11-22T10:15:30Z");
         }
+        if (s.matches("[0-9]{5,}-.*")) { // ISO-8601 writes years past 9999 with a sign, and Braid takes none
+          return new Rejected("'" + shown + "' is a time after the year 9999: an event time must lie in the years "
+              + "0000-9999");
+        }
         return new Rejected("'" + shown + "' is not a timestamp: use " + epochNumbers
             + " or ISO-8601 like 2026-11-22T10:15:30Z");
       }

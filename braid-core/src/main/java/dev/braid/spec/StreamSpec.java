@@ -148,6 +148,8 @@ public record StreamSpec(String name, int partitions, String key, String time, M
 
     /** Adds a field; throws if the stream already has one of that name (YAML refuses duplicate keys too). */
     public Builder field(String name, FieldType type) {
+      java.util.Objects.requireNonNull(name, () -> "stream '" + this.name + "': a field's name is null");
+      java.util.Objects.requireNonNull(type, () -> "stream '" + this.name + "': field '" + name + "' has no type");
       if (fields.putIfAbsent(name, type) != null) {
         throw new IllegalArgumentException("stream '" + this.name + "' already has a field '" + name + "'");
       }
@@ -155,6 +157,7 @@ public record StreamSpec(String name, int partitions, String key, String time, M
     }
 
     public Builder rule(String celCondition) {
+      java.util.Objects.requireNonNull(celCondition, () -> "stream '" + this.name + "': a rule is null");
       rules.add(celCondition);
       return this;
     }

@@ -120,6 +120,8 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
 
     /** Adds an output; throws if the view already has one of that name (YAML refuses duplicate keys too). */
     public Builder aggregate(String name, String call) {
+      java.util.Objects.requireNonNull(name, () -> "view '" + this.name + "': an aggregate's name is null");
+      java.util.Objects.requireNonNull(call, () -> "view '" + this.name + "': aggregate '" + name + "' has no call");
       if (aggregates.putIfAbsent(name, call) != null) {
         throw new IllegalArgumentException("view '" + this.name + "' already has an aggregate '" + name + "'");
       }

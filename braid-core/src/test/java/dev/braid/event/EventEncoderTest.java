@@ -135,6 +135,9 @@ class EventEncoderTest {
         .isEqualTo("field 'ts': timestamp 9223372036854776 is out of range: epoch seconds times 1000 must fit in a long");
     assertThat(enc.encode(JSON.readTree("{\"k\": \"a\", \"ts\": \"yesterday\"}"), INGEST_TIME, out))
         .isEqualTo("field 'ts': 'yesterday' is not a timestamp: use epoch seconds or ISO-8601 like 2026-11-22T10:15:30Z");
+    assertThat(enc.encode(JSON.readTree("{\"k\": \"a\", \"ts\": \"10000-01-01T00:00:00Z\"}"), INGEST_TIME, out))
+        .isEqualTo("field 'ts': '10000-01-01T00:00:00Z' is a time after the year 9999: an event time must lie in the "
+            + "years 0000-9999");
     assertThat(enc.encode(JSON.readTree("{\"k\": \"a\", \"ts\": true}"), INGEST_TIME, out))
         .isEqualTo("field 'ts': expected timestamp (epoch seconds or ISO-8601 text), got boolean true");
     assertThat(enc.encode(JSON.readTree("{\"k\": \"a\"}"), INGEST_TIME, out)).isEqualTo("missing time field 'ts'");
