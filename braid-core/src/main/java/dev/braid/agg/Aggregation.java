@@ -36,7 +36,9 @@ import java.io.IOException;
  * <p>Failures: a user aggregation's {@code add} may throw for an input it refuses; the event is then
  * left out of the view whole, as an event on which an expression fails (the engine adds each event
  * to a zero accumulator of every user aggregation first and merges those into the group only once
- * all returned). {@code merge}, {@code result} and the codec must not throw for accumulators that
+ * all returned, before the fold makes the event's key or window: an event refused so counts among
+ * the view's skipped events even when it is also late or without a key). {@code merge}, {@code result}
+ * and the codec must not throw for accumulators that
  * {@code zero}, {@code add} and {@code merge} made; the codec is checked when a view is built:
  * {@code read} must take exactly the bytes {@code write} wrote for a zero accumulator.
  *

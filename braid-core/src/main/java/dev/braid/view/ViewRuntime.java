@@ -306,6 +306,18 @@ final class ViewRuntime {
    * one (batch cycles, lambda reprocesses): no batch layer folds in what a kappa version's speed
    * layer finds late, so a kappa replay decides from the log alone.
    */
+  /** The larger of two lateness floors, partition by partition (either may be null). */
+  private static long[] maxFloor(long[] a, long[] b) {
+    if (a == null || b == null || a.length != b.length) {
+      return a == null ? b : a;
+    }
+    long[] out = new long[a.length];
+    for (int p = 0; p < out.length; p++) {
+      out[p] = Math.max(a[p], b[p]);
+    }
+    return out;
+  }
+
   private static long[] lateFloor(Version serving, Cut cut) {
     Delta d = serving.delta;
     if (d == null || !cut.isAtOrAfter(serving.cut) || d.partitions.length != cut.partitions()) {
@@ -1037,18 +1049,21 @@ final class ViewRuntime {
         swap(next);
       } catch (CatalogNotStored e) {
         batchProgress = null;
-        dropUnserved(next);
+        // Its Base stays on disk: another thread's catalog may have stored the switch while this one
+        // failed (a restart then serves the version whole); if none did, the next start's orphan sweep
+        // removes the file.
+        dropUnserved(next, false);
         RuntimeException notStored = e.failure();
         String reason = "could not record version " + id + " as current: " + notStored.getMessage();
         try {
-          failVersion(id, cut, program, fileName, reason);
+          failVersion(id, cut, program, null, reason);
         } catch (RuntimeException alsoNotStored) {
           notStored.addSuppressed(alsoNotStored);
         }
         throw notStored;
       } catch (RuntimeException | InterruptedException refused) {
         batchProgress = null; // refused before the switch (a Delta behind the current one): nothing changed
-        dropUnserved(next);
+        dropUnserved(next, true);
         throw refused;
       }
       batchProgress = null;
@@ -1102,14 +1117,17 @@ final class ViewRuntime {
    * is about to switch in with another definition.
    */
   private void dropSuperseded(Version next, Version waiting) throws InterruptedException {
-    dropUnserved(next);
+    dropUnserved(next, true);
     LOG.info("view '{}': version {} of the batch cycle is dropped unserved: {} version {} (another definition) "
         + "switches in, and the cycle runs again with its definition", name, next.id,
         waiting.rebuild != null && waiting.rebuild.rollback ? "the rollback to" : "the reprocessed", waiting.id);
   }
 
-  /** Detaches the Delta of batch-cycle version {@code next}, which never served, forgets it and deletes its Base. */
-  private void dropUnserved(Version next) throws InterruptedException {
+  /**
+   * Detaches the Delta of batch-cycle version {@code next}, which never served, forgets it and, with
+   * {@code deleteBase}, deletes its Base.
+   */
+  private void dropUnserved(Version next, boolean deleteBase) throws InterruptedException {
     Delta delta = next.delta;
     try {
       await(speed.detach(delta), "detach version " + next.id);
@@ -1121,12 +1139,16 @@ final class ViewRuntime {
       }
       closeIfOpen(next.base);
       next.base = null;
-      deleteBaseFiles(next.id, next.baseFileName);
+      if (deleteBase) {
+        deleteBaseFiles(next.id, next.baseFileName);
+      }
     }
   }
 
   private void failVersion(long id, Cut cut, ViewProgram program, String fileName, String reason) {
-    deleteBaseFiles(id, fileName); // before the state says failed: whoever sees it finds no file left
+    if (fileName != null) {
+      deleteBaseFiles(id, fileName); // before the state says failed: whoever sees it finds no file left
+    }
     synchronized (this) {
       versions.removeIf(v -> v.id == id);
       Version failed = new Version(id, program, cut, null, null, System.currentTimeMillis(), VersionState.FAILED);
@@ -1176,13 +1198,18 @@ final class ViewRuntime {
     synchronized (this) {
       pendingSwitch = pending;
     }
+    boolean stored = false;
     try {
       persist.run(); // before reads switch, and before the files go: the catalog never names a Base that is gone
+      stored = true;
     } catch (RuntimeException notStored) {
-      synchronized (this) {
-        pendingSwitch = null;
-      }
       throw new CatalogNotStored(notStored);
+    } finally {
+      if (!stored) { // an Error too: later catalogs must not keep storing a switch that did not happen
+        synchronized (this) {
+          pendingSwitch = null;
+        }
+      }
     }
     List<Version> retired;
     synchronized (this) {
@@ -1205,22 +1232,27 @@ final class ViewRuntime {
       LOG.error("view '{}': version {} is current; version {} could not be detached from the speed layer: {}", name,
           next.id, old.id, e.toString());
     }
-    closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
-    old.delta = null;
-    if (!closing) { // a cycle the close could not wait for leaves files to the next start's orphan sweep
-      deleteBases(retired);
-      synchronized (checkpointLock) {
-        try {
-          DeltaCheckpoint.prune(dir, next.id); // the old version's checkpoints no longer matter
-        } catch (IOException e) {
-          LOG.warn("view '{}': could not delete the checkpoints of version {}", name, old.id, e);
+    try {
+      closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
+      old.delta = null;
+      if (!closing) { // a cycle the close could not wait for leaves files to the next start's orphan sweep
+        deleteBases(retired);
+        synchronized (checkpointLock) {
+          try {
+            DeltaCheckpoint.prune(dir, next.id); // the old version's checkpoints no longer matter
+          } catch (IOException e) {
+            LOG.warn("view '{}': could not delete the checkpoints of version {}", name, old.id, e);
+          }
+          deleteUnreferencedRuns(); // the old version's closed-window runs
         }
-        deleteUnreferencedRuns(); // the old version's closed-window runs
+      } else {
+        for (Version r : retired) {
+          closeIfOpen(r.base);
+        }
       }
-    } else {
-      for (Version r : retired) {
-        closeIfOpen(r.base);
-      }
+    } catch (RuntimeException e) {
+      LOG.error("view '{}': version {} is current; tidying up after version {} failed (the next start removes what "
+          + "is left): {}", name, next.id, old.id, e.toString());
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
@@ -1685,6 +1717,10 @@ final class ViewRuntime {
         closeIfOpen(previous);
       }
       rb.phase = "replay";
+      if (!rb.rollback && program.spec.mode() != ViewSpec.Mode.KAPPA) {
+        // a batch cycle may have switched in a version at a cut at or below this one since the reprocess began
+        v.lateFloor = maxFloor(v.lateFloor, lateFloor(current, v.cut));
+      }
       Delta delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut, v.lateFloor);
       v.delta = delta;
       replay(v, rb, delta);
@@ -2011,10 +2047,13 @@ final class ViewRuntime {
         }
         String reason = String.format("could not record version %d of view '%s' as current: %s; it is held for "
             + "activation (activate it once the cause is fixed, or discard it)", v.id, name, notStored.getMessage());
-        rb.hold = true;
-        rb.phase = "held";
-        java.util.concurrent.CompletableFuture<Long> waited = rb.done;
-        rb.done = new java.util.concurrent.CompletableFuture<>();
+        java.util.concurrent.CompletableFuture<Long> waited;
+        synchronized (this) { // with activate, which clears the hold and reads the future under this
+          rb.hold = true;
+          rb.phase = "held";
+          waited = rb.done;
+          rb.done = new java.util.concurrent.CompletableFuture<>();
+        }
         LOG.error("view '{}': {}", name, reason);
         SwitchNotStored held = new SwitchNotStored(reason, notStored);
         waited.completeExceptionally(held);
