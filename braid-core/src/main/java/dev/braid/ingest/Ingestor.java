@@ -294,13 +294,29 @@ public final class Ingestor {
       }
 
       public String text(int i) {
-        try {
-          return JSON.writeValueAsString(events.get(i));
-        } catch (JsonProcessingException e) {
-          return String.valueOf(events.get(i));
-        }
+        return mapText(events.get(i));
       }
     });
+  }
+
+  /**
+   * A Java event as JSON text for the dead-letter log: values JSON has (strings, numbers, booleans,
+   * null, maps and lists of them) as themselves, any other object (a {@code Date}, an
+   * {@code OffsetDateTime}) as its {@code toString} text, so the entry shows what was sent; a map
+   * that still does not serialize as its {@code toString}.
+   */
+  static String mapText(Map<?, ?> event) {
+    if (event == null) {
+      return "null";
+    }
+    Map<String, Object> shown = new java.util.LinkedHashMap<>();
+    event.forEach((k, v) -> shown.put(String.valueOf(k), v == null || v instanceof String || v instanceof Number
+        || v instanceof Boolean || v instanceof Map || v instanceof java.util.Collection ? v : String.valueOf(v)));
+    try {
+      return JSON.writeValueAsString(shown);
+    } catch (JsonProcessingException e) {
+      return String.valueOf(event);
+    }
   }
 
   private IngestResult ingest(int n, String idempotencyKey, Source source) {

@@ -1212,10 +1212,16 @@ final class ViewRuntime {
       }
     }
     List<Version> retired;
+    List<Version> kept = new ArrayList<>(); // retired now, but a catalog stored meanwhile listed them as backups
     synchronized (this) {
       retired = new ArrayList<>(applySwitch(next, old).retired());
       // delete only what every catalog stored meanwhile had retired too (the rest goes at the next start)
-      retired.removeIf(r -> pending.retiredIds == null || !pending.retiredIds.contains(r.id));
+      for (Version r : retired) {
+        if (pending.retiredIds == null || !pending.retiredIds.contains(r.id)) {
+          kept.add(r);
+        }
+      }
+      retired.removeAll(kept);
       pendingSwitch = null;
       next.replacedId = old.id;
       current = next;
@@ -1235,6 +1241,9 @@ final class ViewRuntime {
     try {
       closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
       old.delta = null;
+      for (Version r : kept) {
+        closeIfOpen(r.base); // retired in memory: never activated again, so unmapped now
+      }
       if (!closing) { // a cycle the close could not wait for leaves files to the next start's orphan sweep
         deleteBases(retired);
         synchronized (checkpointLock) {

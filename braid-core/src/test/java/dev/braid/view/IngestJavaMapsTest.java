@@ -50,4 +50,20 @@ class IngestJavaMapsTest {
       assertThat(dead.get(0).event()).isEqualTo("null");
     }
   }
+
+  @Test
+  void shouldShowAValueOfAJavaTypeThatIsNotJsonAsItsTextInTheDeadLetterLog(@TempDir Path dir) throws Exception {
+    try (Braid braid = Braid.open(dir, ReprocessTest.spec(1, ReprocessTest.oldDefinition(ViewSpec.Mode.LAMBDA)))) {
+      Map<String, Object> e = new java.util.LinkedHashMap<>();
+      e.put("user", "u1");
+      e.put("merchant", "m1");
+      e.put("qty", 1L);
+      e.put("ts", java.time.OffsetDateTime.parse("2026-12-04T10:00:00+01:00"));
+      IngestResult r = braid.ingest("tx", List.of(e));
+      assertThat(r.rejections()).extracting(IngestResult.Rejection::reason)
+          .containsExactly("field 'ts': expected timestamp (epoch millis or ISO-8601 text), got OffsetDateTime");
+      assertThat(braid.deadLetters("tx", 0, 10).get(0).event())
+          .isEqualTo("{\"user\":\"u1\",\"merchant\":\"m1\",\"qty\":1,\"ts\":\"2026-12-04T10:00+01:00\"}");
+    }
+  }
 }
