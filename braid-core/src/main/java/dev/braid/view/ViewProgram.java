@@ -74,8 +74,8 @@ final class ViewProgram {
   private final int recordKeyField;
   /** The fused add of the row when every aggregation is one that {@link NumericFold} fuses, else null. */
   private final NumericFold fused;
-  /** The indexes of the user (registered, not built-in) aggregations, or null when there are none. */
-  private final int[] userAggregations;
+  /** Per aggregation, whether it is a user (registered, not built-in) one; null when none is. */
+  private final boolean[] userAggregations;
   /**
    * A fused row's zero, copied by {@link #zero}: built-in zeros are constants, and setting them
    * through an {@code AccumulatorState} and a call per aggregation was 5 % of the samples of Q17's
@@ -153,7 +153,8 @@ final class ViewProgram {
     int lw = 0;
     int ow = 0;
     int i = 0;
-    List<Integer> user = new java.util.ArrayList<>();
+    boolean[] user = new boolean[n];
+    boolean anyUser = false;
     for (Map.Entry<String, String> e : spec.aggregates().entrySet()) {
       AggregateCall call = Aggregations.parse(e.getValue());
       names[i] = e.getKey();
@@ -166,9 +167,8 @@ final class ViewProgram {
         argType[i] = f.type();
       }
       aggregations[i] = Aggregations.create(call, argType[i]);
-      if (!Aggregations.isBuiltIn(call.function())) {
-        user.add(i);
-      }
+      user[i] = !Aggregations.isBuiltIn(call.function());
+      anyUser |= user[i];
       longBase[i] = lw;
       objectBase[i] = ow;
       lw += aggregations[i].longSlots();
@@ -191,7 +191,7 @@ final class ViewProgram {
     this.where = WhereConditions.of(ex, conditions);
     this.longWidth = lw;
     this.objectWidth = ow;
-    this.userAggregations = user.isEmpty() ? null : user.stream().mapToInt(Integer::intValue).toArray();
+    this.userAggregations = anyUser ? user : null;
     this.recordKeyField = fastPaths && BatchLayer.isKeyPartitioned(this) ? schema.key().index() : -1;
     this.fused = fastPaths ? NumericFold.of(aggregations, argField, argType, longBase) : null;
     if (fused != null && objectWidth == 0) {
@@ -692,7 +692,7 @@ final class ViewProgram {
       mergeUserAggregations(table, lb, ob, x);
     }
     for (int i = 0; i < aggregations.length; i++) {
-      if (skipped(i, x) || (userAggregations != null && isUser(i))) {
+      if (skipped(i, x) || (userAggregations != null && userAggregations[i])) {
         continue;
       }
       input(i, e, in);
@@ -726,15 +726,6 @@ final class ViewProgram {
     }
   }
 
-  private boolean isUser(int i) {
-    for (int u : userAggregations) {
-      if (u == i) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   /**
    * Adds the event to a zero accumulator of each user aggregation (in {@link Scratch#user}), before
    * the fold looks up or makes its key and groups: a user {@code add} that throws so leaves the view
@@ -749,8 +740,8 @@ final class ViewProgram {
     }
     UserScratch u = x.user;
     AggInput in = x.input.at(e.eventTime(), e.partition(), e.offset());
-    for (int i : userAggregations) {
-      if (!skipped(i, x)) {
+    for (int i = 0; i < aggregations.length; i++) {
+      if (userAggregations[i] && !skipped(i, x)) {
         input(i, e, in);
         u.state.bind(u.longs, longBase[i], u.objects, objectBase[i]);
         aggregations[i].zero(u.state);
@@ -762,8 +753,8 @@ final class ViewProgram {
   /** Merges the event's user accumulators ({@link #addUserAggregations}) into the group at the given bases. */
   private void mergeUserAggregations(GroupTable table, int lb, int ob, Scratch x) {
     UserScratch u = x.user;
-    for (int i : userAggregations) {
-      if (!skipped(i, x)) {
+    for (int i = 0; i < aggregations.length; i++) {
+      if (userAggregations[i] && !skipped(i, x)) {
         x.state.bind(table.longs, lb + longBase[i], table.objects, ob + objectBase[i]);
         u.state.bind(u.longs, longBase[i], u.objects, objectBase[i]);
         aggregations[i].merge(x.state, u.state);

@@ -118,6 +118,17 @@ class WatermarkTest {
         .build();
   }
 
+  /** Deletes view v's checkpoints, so that the next open rebuilds its Delta from the cut. */
+  static void deleteCheckpoints(Path dir) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve("views").resolve("v"))) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        if (f.getFileName().toString().endsWith(".ckpt")) {
+          java.nio.file.Files.delete(f);
+        }
+      }
+    }
+  }
+
   static List<ViewResult.WindowValue> windows(Braid b, int partition) {
     return b.get("v", keyOf(partition)).windows();
   }
@@ -160,13 +171,7 @@ class WatermarkTest {
     try (Engine b = (Engine) Braid.open(dir, latenessSpec(), options)) {
       assertThat(windows(b, 2)).extracting(ViewResult.WindowValue::start).containsExactly(m + 240_000);
     }
-    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve("views").resolve("v"))) {
-      for (Path f : (Iterable<Path>) files::iterator) {
-        if (f.getFileName().toString().endsWith(".ckpt")) {
-          java.nio.file.Files.delete(f);
-        }
-      }
-    }
+    deleteCheckpoints(dir);
     try (Engine b = (Engine) Braid.open(dir, latenessSpec(), options)) {
       assertThat(b.status().views().get(0).checkpoints().restoredFrom()).isNull();
       assertThat(windows(b, 2)).as("replayed from the cut").extracting(ViewResult.WindowValue::start)
@@ -228,13 +233,7 @@ class WatermarkTest {
       send(b, 2, m + 150_000); // late for the reprocessed version too
       assertThat(windows(b, 2)).extracting(ViewResult.WindowValue::start).containsExactly(m, m + 60_000);
     }
-    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve("views").resolve("v"))) {
-      for (Path f : (Iterable<Path>) files::iterator) {
-        if (f.getFileName().toString().endsWith(".ckpt")) {
-          java.nio.file.Files.delete(f);
-        }
-      }
-    }
+    deleteCheckpoints(dir);
     try (Engine b = (Engine) Braid.open(dir, latenessSpec(), options)) {
       assertThat(b.status().views().get(0).checkpoints().restoredFrom()).isNull();
       assertThat(windows(b, 0)).as("rebuilt from the cut").extracting(ViewResult.WindowValue::state)
