@@ -96,6 +96,10 @@ public interface Braid extends AutoCloseable {
    * Waits until every view's speed layer has folded the log up to its end as it was when called
    * (so an event whose ingest returned is in every read after this returns true); false when
    * {@code timeout} passed first.
+   *
+   * @throws dev.braid.log.CorruptLogException when a speed layer stopped at damaged log data
+   * @throws IllegalStateException when a speed layer stopped for good on an {@link Error} (out of
+   *     memory, say); {@link #faults} names its views, which are refused until a restart
    */
   boolean awaitCaughtUp(long timeout, java.util.concurrent.TimeUnit unit) throws InterruptedException;
 

@@ -8,7 +8,8 @@ package dev.braid;
  *     activation) or {@code switching}
  * @param eventsReplayed events the new version has read so far (batch recompute and replay)
  * @param eventsTotal events it has to read to reach the log's end as it is now
- * @param eventsPerSecond the average rate since the build started
+ * @param eventsPerSecond the average rate since the build started, until it caught up; a version
+ *     that then follows the log (held) keeps the rate it caught up at
  * @param etaMillis the time left at that rate, or -1 when unknown
  * @param lag events in the log that the new version has not read yet
  * @param hold whether the switch waits for {@link Braid#activate}

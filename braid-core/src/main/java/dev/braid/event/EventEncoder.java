@@ -290,15 +290,8 @@ public final class EventEncoder {
         if (!(v instanceof Number)) {
           return new Rejected("expected double, got " + describe(v));
         }
-        double d = ((Number) v).doubleValue();
-        if (Double.isInfinite(d)) { // JSON's 1e400 reads as Infinity: say what the sender wrote was wrong
-          return new Rejected("number " + v + " is out of the range of a double: a field holds finite numbers up to "
-              + Double.MAX_VALUE + " in magnitude (in JSON, a number such as 1e400 reads as Infinity)");
-        }
-        if (Double.isNaN(d)) {
-          return new Rejected("number NaN is not a finite double");
-        }
-        return d;
+        String problem = notFinite((Number) v);
+        return problem == null ? ((Number) v).doubleValue() : new Rejected(problem);
       }
       case LONG:
         return toLong(v, "long");
@@ -314,6 +307,20 @@ public final class EventEncoder {
       default:
         throw new IllegalStateException("unhandled type " + type);
     }
+  }
+
+  /**
+   * Why {@code n} cannot be a double field's value (as a double it is infinite or NaN), or null when
+   * it can. A field holds finite numbers only: JSON has no others, and a read would give them back as
+   * the strings {@code "Infinity"} and {@code "NaN"}. Streams and tables both refuse them.
+   */
+  public static String notFinite(Number n) {
+    double d = n.doubleValue();
+    if (Double.isInfinite(d)) { // JSON's 1e400 reads as Infinity: say what the sender wrote was wrong
+      return "number " + n + " is out of the range of a double: a field holds finite numbers up to "
+          + Double.MAX_VALUE + " in magnitude (in JSON, a number such as 1e400 reads as Infinity)";
+    }
+    return Double.isNaN(d) ? "number NaN is not a finite double" : null;
   }
 
   /**

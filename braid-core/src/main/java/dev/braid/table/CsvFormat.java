@@ -66,7 +66,9 @@ final class CsvFormat implements PushFormat {
           String text = new String(buf, p, end - p, java.nio.charset.StandardCharsets.UTF_8);
           sink.begin(line);
           cells.clear();
-          String why = CsvRecords.split(text, cells);
+          // the decoder put U+FFFD in place of bytes that are not UTF-8: refused, not stored as another text
+          String why = text.indexOf('\uFFFD') >= 0 ? CsvRecords.notUtf8(buf, p, end - p) : null;
+          why = why != null ? why : CsvRecords.split(text, cells);
           if (why != null) {
             sink.fail(why);
           } else if (cells.size() != map.length) {

@@ -13,6 +13,23 @@ public final class CsvRecords {
   private CsvRecords() {}
 
   /**
+   * Why the bytes {@code buf[off, off + len)} of a record are not UTF-8 text, naming the first byte
+   * that is not and where it is, or null when they are.
+   */
+  public static String notUtf8(byte[] buf, int off, int len) {
+    java.nio.charset.CharsetDecoder d = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+    java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(buf, off, len);
+    java.nio.charset.CoderResult r = d.decode(in, java.nio.CharBuffer.allocate(len), true);
+    if (!r.isError()) {
+      return null;
+    }
+    return String.format("not UTF-8 text: byte 0x%02X at byte %d of the record", buf[in.position()] & 0xff,
+        in.position() - off + 1);
+  }
+
+  /**
    * Whether {@code text} (one or more whole lines) ends inside a quoted cell: the record goes on
    * at the next line. An even number of quotes closes every quoted cell ({@code ""} is two).
    */

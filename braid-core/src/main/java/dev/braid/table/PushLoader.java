@@ -115,6 +115,7 @@ final class PushLoader {
       }
       header = new String(buf, 0, at, StandardCharsets.UTF_8);
       consumed = at;
+      bytesRead.addAndGet(at); // the report's bytes are the file's
     }
     for (int i = 0; i < threads; i++) {
       parsers.add(format.parser(fieldsView(), header));
@@ -388,6 +389,12 @@ final class PushLoader {
       }
       FieldType t = scalarType(f);
       if (t == FieldType.DOUBLE) {
+        String problem = dev.braid.event.EventEncoder.notFinite(v);
+        if (problem != null) {
+          set[f] = false;
+          fail(layout.describe(f) + ": " + problem);
+          return;
+        }
         vals.putLong(Double.doubleToRawLongBits(v));
       } else if (t == FieldType.LONG && v == Math.rint(v) && Math.abs(v) < 9.007199254740992E15) {
         vals.putLong((long) v);
@@ -448,12 +455,12 @@ final class PushLoader {
           }
           return;
         case DOUBLE:
-          try {
-            doubleValue(f, Double.parseDouble(text.strip()));
-          } catch (NumberFormatException e) {
-            if (take(f)) {
-              mismatch(f, "'" + text + "'");
-            }
+          String d = text.strip();
+          double x = decimal(d);
+          if (x == x) {
+            doubleValue(f, x);
+          } else if (take(f)) {
+            mismatch(f, "'" + text + "'");
           }
           return;
         default:
@@ -463,6 +470,25 @@ final class PushLoader {
           } else if (take(f)) {
             mismatch(f, "'" + text + "'");
           }
+      }
+    }
+
+    /**
+     * {@code s} as a decimal number (digits, a point, a sign, an exponent), or NaN when it is not one:
+     * Java's other forms ({@code NaN}, {@code Infinity}, {@code 0x1p3}, {@code 1d}) are not numbers
+     * in CSV, and a double field holds finite numbers.
+     */
+    private static double decimal(String s) {
+      for (int i = 0; i < s.length(); i++) {
+        char c = s.charAt(i);
+        if ((c < '0' || c > '9') && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
+          return Double.NaN;
+        }
+      }
+      try {
+        return Double.parseDouble(s); // the grammar on those characters: sign, digits, point, exponent
+      } catch (NumberFormatException e) {
+        return Double.NaN;
       }
     }
 

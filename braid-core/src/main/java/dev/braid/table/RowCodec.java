@@ -295,6 +295,10 @@ final class RowCodec {
         break;
       case DOUBLE:
         if (raw instanceof Number n) {
+          String problem = dev.braid.event.EventEncoder.notFinite(n);
+          if (problem != null) {
+            throw new IllegalArgumentException(layout.describe(f) + ": " + problem);
+          }
           return n.doubleValue();
         }
         break;

@@ -143,10 +143,12 @@ final class DeltaCheckpoint {
   /**
    * Writes a checkpoint of {@code delta}, the Delta of version {@code version} with definition
    * {@code definition}, as {@code dir/v<version>-<sequence>.ckpt}. Safe to call while the speed
-   * layer folds into the Delta. Throws on an I/O error after deleting the temporary file.
+   * layer folds into the Delta. Throws on an I/O error after deleting the temporary file. Returns null,
+   * writing nothing, when {@code consistent} (asked once every partition's state is copied, before the
+   * file is renamed into place) says the copy may not match its positions.
    */
   static Written write(Path dir, long version, long sequence, String definition, long horizon, ViewProgram program,
-      Delta delta) throws IOException {
+      Delta delta, java.util.function.BooleanSupplier consistent) throws IOException {
     Files.createDirectories(dir);
     Path target = dir.resolve(fileName(version, sequence));
     Path tmp = dir.resolve(target.getFileName() + ".tmp");
@@ -227,7 +229,16 @@ final class DeltaCheckpoint {
       }
     }
     long bytes = Files.size(tmp);
-    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    if (!consistent.getAsBoolean()) { // asked after the copy: the state copied may not match its position
+      Files.deleteIfExists(tmp);
+      return null;
+    }
+    try {
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(tmp);
+      throw e;
+    }
     try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
       d.force(true);
     }
@@ -301,10 +312,10 @@ final class DeltaCheckpoint {
     List<List<String>> out = new ArrayList<>(partitions);
     for (int p = 0; p < partitions; p++) {
       int n = in.readInt();
-      if (n < 0 || n > size) {
+      if (n < 0 || n > size / 5) { // a name takes at least 5 bytes
         throw new InvalidCheckpointException("partition " + p + " has an impossible run count " + n);
       }
-      List<String> names = new ArrayList<>(n);
+      List<String> names = new ArrayList<>(Math.min(n, 1024)); // not sized by a count the CRC has not checked yet
       for (int i = 0; i < n; i++) {
         int len = in.readInt();
         if (len <= 0 || len > 1024) {
@@ -380,6 +391,9 @@ final class DeltaCheckpoint {
     return new InvalidCheckpointException(why);
   }
 
+  /** The most keys a partition's table is sized for before they are read (it grows past that as they are). */
+  private static final int MAX_PRESIZED_KEYS = 1 << 20;
+
   static Loaded load(FileRef f, long version, String definition, Cut cut, LogStream stream, ViewProgram program)
       throws IOException, InvalidCheckpointException {
     long size = Files.size(f.path());
@@ -431,10 +445,11 @@ final class DeltaCheckpoint {
           throw new InvalidCheckpointException("partition " + p + " has an impossible event count");
         }
         int keys = in.readInt();
-        if (keys < 0 || keys > size) {
+        if (keys < 0 || keys > size / 8) { // a key takes at least 8 bytes (its length and its window count)
           throw new InvalidCheckpointException("partition " + p + " has an impossible key count " + keys);
         }
-        GroupTable table = program.newTable(Math.max(16, keys));
+        // The CRC is checked at the end: a damaged count must not size a table that exhausts the heap first
+        GroupTable table = program.newTable(Math.max(16, Math.min(keys, MAX_PRESIZED_KEYS)));
         for (int k = 0; k < keys; k++) {
           int kl = in.readInt();
           if (kl < 0 || kl > size) {
@@ -446,7 +461,7 @@ final class DeltaCheckpoint {
           in.readFully(key, 0, kl);
           int keyId = table.findOrInsertKey(key, kl, GroupTable.hash(key, kl));
           int windows = in.readInt();
-          if (windows < 0 || windows > size) {
+          if (windows < 0 || windows > size / 12) { // a window takes at least 12 bytes (its start, its length)
             throw new InvalidCheckpointException("a key of partition " + p + " has an impossible window count");
           }
           for (int w = 0; w < windows; w++) {

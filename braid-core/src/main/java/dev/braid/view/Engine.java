@@ -377,9 +377,12 @@ public final class Engine implements Braid {
     refused.forEach((name, e) -> unavailable.put(name, e.getMessage()));
     for (ViewRuntime v : views.values()) {
       String damage = v.damage();
+      String stopped = v.speedFailure();
       if (damage != null) {
         unavailable.put(v.name, "view '" + v.name + "' is unavailable: " + damage + "; run `braid repair " + v.name
             + "`");
+      } else if (stopped != null) {
+        unavailable.put(v.name, "view '" + v.name + "' is unavailable: " + stopped + "; restart the server");
       }
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
@@ -1002,6 +1005,11 @@ public final class Engine implements Braid {
     return speed == null ? List.of() : speed.lateLog().read(fromOffset, limit);
   }
 
+  /** The speed layer of stream {@code stream} (for tests). */
+  SpeedLayer speedLayer(String stream) {
+    return speedLayers.get(stream);
+  }
+
   @Override
   public Log log() {
     return log;
@@ -1011,6 +1019,8 @@ public final class Engine implements Braid {
    * Waits until every view's Delta has folded the log up to its current end.
    *
    * @throws dev.braid.log.CorruptLogException when a speed layer stopped at damaged log data
+   * @throws IllegalStateException when a speed layer stopped for good on an {@link Error} (see
+   *     {@link dev.braid.Braid#faults})
    */
   @Override
   public boolean awaitCaughtUp(long timeout, TimeUnit unit) throws InterruptedException {
@@ -1068,12 +1078,20 @@ public final class Engine implements Braid {
     }
     if (started) {
       // Fold what the log holds before the final checkpoint, so the next start replays nothing.
-      try {
-        awaitCaughtUp(CLOSE_CATCH_UP_SECONDS, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } catch (dev.braid.log.CorruptLogException e) { // the checkpoints stand where the speed layers stopped
-        LOG.error("a speed layer cannot fold the log's tail before the final checkpoint: {}", e.getMessage());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_CATCH_UP_SECONDS);
+      for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) { // each stream, whatever the others did
+        try {
+          e.getValue().awaitPosition(log.stream(e.getKey()).end(), Math.max(0, deadline - System.nanoTime()),
+              TimeUnit.NANOSECONDS);
+        } catch (InterruptedException x) {
+          Thread.currentThread().interrupt();
+          break;
+        } catch (dev.braid.log.CorruptLogException | IllegalStateException x) {
+          // damaged log data: the checkpoints stand where the speed layer stopped; a speed layer stopped by an
+          // Error: its views take no checkpoint
+          LOG.error("the speed layer of stream '{}' cannot fold the log's tail before the final checkpoint: {}",
+              e.getKey(), x.getMessage());
+        }
       }
     }
     for (SpeedLayer s : speedLayers.values()) {
@@ -1118,7 +1136,7 @@ public final class Engine implements Braid {
     for (dev.braid.table.TableRuntime t : tables ? this.tables.values() : List.<dev.braid.table.TableRuntime>of()) {
       try {
         t.checkpoint();
-      } catch (IOException | RuntimeException e) {
+      } catch (Throwable e) { // an Error too: a scheduled task that throws never runs again
         LOG.error("table '{}': checkpoint failed; the previous one stays: {}", t.name(), e.toString());
       }
     }
@@ -1129,7 +1147,7 @@ public final class Engine implements Braid {
           LOG.debug("view '{}': checkpoint {} at {} ({} groups, {} bytes)", v.name, w.path().getFileName(),
               w.position(), w.groups(), w.bytes());
         }
-      } catch (IOException | RuntimeException e) {
+      } catch (Throwable e) { // an Error too: a scheduled task that throws never runs again
         LOG.error("view '{}': checkpoint failed; the previous one stays: {}", v.name, e.toString());
       }
     }
@@ -1137,7 +1155,7 @@ public final class Engine implements Braid {
     speedLayers.forEach((stream, speed) -> marks.put(stream, speed.eventTimeMarks()));
     try {
       EventTimeMarks.store(dataDir, marks);
-    } catch (IOException | RuntimeException e) {
+    } catch (Throwable e) {
       LOG.warn("cannot record the streams' event-time marks in {}: {}", dataDir.resolve(EventTimeMarks.FILE),
           e.toString());
     }

@@ -54,6 +54,8 @@ final class SpeedLayer implements AutoCloseable {
   private final java.util.function.LongSupplier clock;
   private final LateLog lateLog;
   private final AtomicLong streamWatermark = new AtomicLong(Long.MIN_VALUE);
+  /** Why a partition thread stopped for good (an {@link Error} while folding), else null. */
+  private volatile String failure;
 
   /** A speed layer with in-order watermarks, a one-minute idle timeout, the system clock and no late log. */
   SpeedLayer(LogStream stream) {
@@ -101,6 +103,11 @@ final class SpeedLayer implements AutoCloseable {
       all[p] = workers[p].detach(delta.partitions[p]);
     }
     return CompletableFuture.allOf(all);
+  }
+
+  /** How many Deltas partition {@code p}'s thread folds into (for tests). */
+  int attached(int p) {
+    return workers[p].attached;
   }
 
   /** The read position of partition {@code p}'s thread: the next offset it will fold. */
@@ -236,6 +243,7 @@ final class SpeedLayer implements AutoCloseable {
    *
    * @throws dev.braid.log.CorruptLogException when a partition thread stopped short of
    *     {@code target} at damaged log data, which no wait gets past
+   * @throws IllegalStateException when a partition thread stopped for good (see {@link #failure})
    */
   boolean awaitPosition(Cut target, long timeout, TimeUnit unit) throws InterruptedException {
     long start = System.nanoTime();
@@ -248,6 +256,10 @@ final class SpeedLayer implements AutoCloseable {
         if (damage != null) {
           throw damage;
         }
+        String stopped = failure;
+        if (stopped != null) {
+          throw new IllegalStateException(stopped);
+        }
         long now = System.nanoTime();
         if (now > deadline) {
           return false;
@@ -256,6 +268,16 @@ final class SpeedLayer implements AutoCloseable {
       }
     }
     return true;
+  }
+
+  /**
+   * Why this speed layer stopped for good, or null while it runs: a partition thread met an
+   * {@link Error} (out of memory, say) part way through a chunk, so the Deltas it fed may hold
+   * events past their positions. Their views are refused and take no checkpoint; a restart rebuilds
+   * them from their last checkpoint and the log.
+   */
+  String failure() {
+    return failure;
   }
 
   /** The longest pause between two checks of {@link #awaitPosition}. */
@@ -312,6 +334,8 @@ final class SpeedLayer implements AutoCloseable {
     final ConcurrentLinkedQueue<Command> commands = new ConcurrentLinkedQueue<>();
     /** Set once the thread has stopped: a command queued later fails at once instead of waiting for ever. */
     private volatile boolean exited;
+    /** Set when an {@link Error} stopped this thread for good (see {@link #stop}). */
+    private boolean stopped;
     final List<Target> targets = new ArrayList<>();
     /** How many Deltas {@link #targets} holds, for other threads (the list is this worker's own). */
     volatile int attached;
@@ -355,8 +379,9 @@ final class SpeedLayer implements AutoCloseable {
     private void failQueued() {
       Command c;
       while ((c = commands.poll()) != null) {
-        c.done().completeExceptionally(new IllegalStateException("the speed layer of stream '" + stream.name()
-            + "' partition " + partition + " is closed"));
+        String why = failure;
+        c.done().completeExceptionally(new IllegalStateException(why != null ? why : "the speed layer of stream '"
+            + stream.name() + "' partition " + partition + " is closed"));
       }
     }
 
@@ -422,7 +447,12 @@ final class SpeedLayer implements AutoCloseable {
         try {
           Command cmd;
           while ((cmd = commands.poll()) != null) {
-            cmd.run().run();
+            try {
+              cmd.run().run();
+            } catch (Throwable e) {
+              cmd.done().completeExceptionally(e); // its caller waits for it (a no-op if it completed)
+              throw e;
+            }
           }
           if (reader == null || targets.isEmpty()) {
             java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MILLIS));
@@ -453,6 +483,9 @@ final class SpeedLayer implements AutoCloseable {
               break;
             }
           }
+        } catch (Error e) {
+          stop(e);
+          break;
         }
       }
       exited = true;
@@ -460,6 +493,26 @@ final class SpeedLayer implements AutoCloseable {
       if (reader != null) {
         reader.close();
       }
+    }
+
+    /**
+     * Stops this thread for good on {@code e} (out of memory, say, part way through a chunk: a Delta
+     * may hold events past its position, which no retry or checkpoint may build on). The views of the
+     * stream are refused until a restart. Called before the Deltas' write locks are released, so a
+     * checkpoint that takes one after them sees {@link SpeedLayer#failure}.
+     */
+    private void stop(Error e) {
+      if (stopped) {
+        return;
+      }
+      stopped = true;
+      String why = String.format("the speed layer of stream '%s' partition %d stopped on %s", stream.name(),
+          partition, e);
+      if (failure == null) {
+        failure = why; // the first: what the others met may follow from it
+      }
+      LOG.error("{}; the views of stream '{}' are refused and take no checkpoint until the server restarts (they "
+          + "then rebuild from their last checkpoint and the log)", why, stream.name(), e);
     }
 
     /**
@@ -527,6 +580,9 @@ final class SpeedLayer implements AutoCloseable {
             }
             k.clear();
           } while (more && n < FOLD_BATCH);
+        } catch (Error e) {
+          stop(e); // before the locks are released below
+          throw e;
         } finally {
           for (Target t : into) {
             if (last >= t.delta.writerPosition()) {

@@ -744,10 +744,28 @@ final class ViewProgram {
       if (userAggregations[i] && !skipped(i, x)) {
         input(i, e, in);
         u.state.bind(u.longs, longBase[i], u.objects, objectBase[i]);
-        aggregations[i].zero(u.state);
-        aggregations[i].add(u.state, in);
+        try {
+          aggregations[i].zero(u.state);
+          aggregations[i].add(u.state, in);
+        } catch (Error failed) {
+          throw userError(i, "add", failed);
+        }
       }
     }
+  }
+
+  /**
+   * An {@link Error} that user aggregation {@code i} threw in {@code method} (an
+   * {@code AssertionError}, a {@code StackOverflowError} of its own recursion) as the exception every
+   * layer counts as a failed event, naming the aggregation; the speed layer's thread would stop on
+   * the Error itself. The JVM's own errors (out of memory) are thrown as they are.
+   */
+  private RuntimeException userError(int i, String method, Error e) {
+    if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError)) {
+      throw e;
+    }
+    return new IllegalStateException("aggregation '" + names[i] + "' (" + spec.aggregates().get(names[i])
+        + ") threw in " + method + ": " + e, e);
   }
 
   /** Merges the event's user accumulators ({@link #addUserAggregations}) into the group at the given bases. */
@@ -757,7 +775,11 @@ final class ViewProgram {
       if (userAggregations[i] && !skipped(i, x)) {
         x.state.bind(table.longs, lb + longBase[i], table.objects, ob + objectBase[i]);
         u.state.bind(u.longs, longBase[i], u.objects, objectBase[i]);
-        aggregations[i].merge(x.state, u.state);
+        try {
+          aggregations[i].merge(x.state, u.state);
+        } catch (Error e) {
+          throw userError(i, "merge", e);
+        }
       }
     }
   }

@@ -153,7 +153,8 @@ final class ViewRuntime {
           if (st == VersionState.CURRENT) {
             if (p != null) {
               BaseFile base = openBaseOrNoteDamage(e.base(), e.cut());
-              cur = new Version(e.id(), p, e.definition(), document, e.cut(), base, e.base(), e.createdAt(),
+              Cut cut = e.base() == null ? cappedAtLogEnd(e.id(), e.cut(), "replays") : e.cut();
+              cur = new Version(e.id(), p, e.definition(), document, cut, base, e.base(), e.createdAt(),
                   VersionState.CURRENT);
               restoreBaseCounts(cur, e);
               if (e.base() != null && base == null) {
@@ -169,15 +170,7 @@ final class ViewRuntime {
           } else if (st == VersionState.BUILDING && p != null) {
             // a reprocess the restart interrupted: built again from its cut once the current version serves,
             // or from the log's end where the log lost its tail below that cut (see partitionPastEnd)
-            Cut cut = e.cut();
-            int past = partitionPastEnd(cut);
-            if (past >= 0) {
-              Cut capped = cut.min(stream.end());
-              LOG.warn("view '{}': the reprocess into version {} was at cut {}, but the log of stream '{}' partition {} "
-                  + "now ends at offset {} (its tail was lost); it is built again at cut {}", name, e.id(), cut,
-                  stream.name(), past, stream.end().offset(past), capped);
-              cut = capped;
-            }
+            Cut cut = cappedAtLogEnd(e.id(), e.cut(), "is built again");
             Version v = new Version(e.id(), p, e.definition(), document, cut, null, e.base(), e.createdAt(),
                 VersionState.BUILDING);
             v.rebuild = new Rebuild(false, e.hold());
@@ -212,11 +205,21 @@ final class ViewRuntime {
             + "`braid reprocess {} --spec <file>` (or start the server with --reprocess-changed) to switch to it "
             + "(serving: {}; spec file: {})", name, cur.id, name, cur.definition, fileDefinition);
       }
+      // numbered after every file there, also when the Base is damaged: a new checkpoint must not be pruned in
+      // favour of an older one, a spill must not write over a run an older checkpoint names
+      for (DeltaCheckpoint.FileRef f : DeltaCheckpoint.list(dir)) {
+        checkpointSequence = Math.max(checkpointSequence, f.sequence() + 1);
+      }
+      for (Path f : ClosedRun.list(dir)) {
+        runSequence = Math.max(runSequence, ClosedRun.sequence(f.getFileName().toString()) + 1);
+      }
       cur.delta = cur == damaged ? new Delta(cur.program, cur.cut.min(stream.end()), 1 << 12) : restoreDelta(cur);
       current = cur;
     }
     startupAttachNanos = System.nanoTime(); // the replay after the checkpoint (or the cut) starts now
-    await(speed.attach(current.delta, current.program), "attach version " + current.id);
+    // a view attached after another of its stream catches up to it inside the attach: the whole log, without
+    // a checkpoint, so as long as the start's own wait for the speed layers (Engine.start)
+    attachAndAwait(current.delta, current.program, "attach version " + current.id, 60);
     toResume = resumed;
   }
 
@@ -259,12 +262,6 @@ final class ViewRuntime {
           r.reason());
       Files.deleteIfExists(r.path());
     }
-    for (DeltaCheckpoint.FileRef f : DeltaCheckpoint.list(dir)) {
-      checkpointSequence = Math.max(checkpointSequence, f.sequence() + 1);
-    }
-    for (Path f : ClosedRun.list(dir)) {
-      runSequence = Math.max(runSequence, ClosedRun.sequence(f.getFileName().toString()) + 1);
-    }
     Cut end = stream.end();
     List<String> refusedText = refused.stream().map(r -> r.path().getFileName() + ": " + r.reason()).toList();
     if (loaded == null) {
@@ -273,7 +270,7 @@ final class ViewRuntime {
     }
     v.horizon = loaded.horizon();
     lastCheckpoint = new CheckpointRecord(v.id, loaded.file().path().getFileName().toString(), loaded.position(),
-        loaded.createdAtMillis());
+        loaded.createdAtMillis(), loaded.horizon());
     startup = new StartupRestore(loaded.file().path().getFileName().toString(), loaded.position(), end, refusedText);
     LOG.info("view '{}': version {} restored from checkpoint {} at {} ({} keys); replaying {} events after it", name,
         v.id, loaded.file().path().getFileName(), loaded.position(), loaded.delta().keys(),
@@ -298,14 +295,6 @@ final class ViewRuntime {
     return d;
   }
 
-  /**
-   * The lateness floor of a version at {@code cut} built while {@code serving} is current (see
-   * {@code Version#lateFloor}): per partition, the larger of {@code serving}'s own floor and its
-   * Delta's reference at its cut; null when the cut is before {@code serving}'s (a replay from an
-   * earlier cut decides as the log did then) or {@code serving} knows none. Only lambda versions take
-   * one (batch cycles, lambda reprocesses): no batch layer folds in what a kappa version's speed
-   * layer finds late, so a kappa replay decides from the log alone.
-   */
   /** The larger of two lateness floors, partition by partition (either may be null). */
   private static long[] maxFloor(long[] a, long[] b) {
     if (a == null || b == null || a.length != b.length) {
@@ -318,6 +307,14 @@ final class ViewRuntime {
     return out;
   }
 
+  /**
+   * The lateness floor of a version at {@code cut} built while {@code serving} is current (see
+   * {@code Version#lateFloor}): per partition, the larger of {@code serving}'s own floor and its
+   * Delta's reference at its cut; null when the cut is before {@code serving}'s (a replay from an
+   * earlier cut decides as the log did then) or {@code serving} knows none. Only lambda versions take
+   * one (batch cycles, lambda reprocesses): no batch layer folds in what a kappa version's speed
+   * layer finds late, so a kappa replay decides from the log alone.
+   */
   private static long[] lateFloor(Version serving, Cut cut) {
     Delta d = serving.delta;
     if (d == null || !cut.isAtOrAfter(serving.cut) || d.partitions.length != cut.partitions()) {
@@ -453,6 +450,10 @@ final class ViewRuntime {
       Version v = current;
       if (v == damaged) {
         throw unavailable();
+      }
+      String stopped = speed.failure();
+      if (stopped != null) {
+        throw speedLayerStopped(stopped);
       }
       Delta d = v.delta;
       if (d == null) {
@@ -1017,7 +1018,7 @@ final class ViewRuntime {
         synchronized (this) {
           versions.add(next);
         }
-        await(speed.attach(next.delta, program), "attach version " + id);
+        attachAndAwait(next.delta, program, "attach version " + id, 10);
       } catch (IOException | RuntimeException e) {
         batchProgress = null;
         closeIfOpen(base);
@@ -1451,6 +1452,25 @@ final class ViewRuntime {
    * the end was made before the log lost its tail: new events get the lost offsets again, and a
    * Delta that starts at the cut would never see them.
    */
+  /**
+   * {@code cut} of version {@code id} as a restart restores a version without a Base (a reprocess
+   * being built, a kappa version that replays from a chosen cut): where the log lost its tail below it
+   * (a power loss under durability {@code os} or {@code interval}), the log's end, logged, so that the
+   * events that now take the lost offsets are counted and the speed layer does not read past the end.
+   * {@code then} says what the version does from the capped cut.
+   */
+  private Cut cappedAtLogEnd(long id, Cut cut, String then) {
+    int past = partitionPastEnd(cut);
+    if (past < 0) {
+      return cut;
+    }
+    Cut capped = cut.min(stream.end());
+    LOG.warn("view '{}': version {} was at cut {}, but the log of stream '{}' partition {} now ends at offset {} "
+        + "(its tail was lost); it {} from cut {}", name, id, cut, stream.name(), past, stream.end().offset(past),
+        then, capped);
+    return capped;
+  }
+
   private int partitionPastEnd(Cut cut) {
     Cut end = stream.end();
     for (int p = 0; p < cut.partitions(); p++) {
@@ -1464,6 +1484,17 @@ final class ViewRuntime {
   /** Why the view is refused, or null when it serves. */
   String damage() {
     return damaged == null ? null : damage;
+  }
+
+  /** Why the view is refused while its speed layer has stopped for good (see {@link SpeedLayer#failure}). */
+  private dev.braid.UnavailableException speedLayerStopped(String why) {
+    return new dev.braid.UnavailableException("view", name, null, why + " (its Delta may hold part of a batch of "
+        + "events past its position)", "restart the server: the view is rebuilt from its last checkpoint and the log");
+  }
+
+  /** Why the view is refused because its speed layer stopped, or null while the speed layer runs. */
+  String speedFailure() {
+    return speed.failure();
   }
 
   private dev.braid.UnavailableException unavailable() {
@@ -1525,6 +1556,12 @@ final class ViewRuntime {
     volatile BatchLayer layer;
     /** Whether the new Delta is attached to the speed layer (caught up and following the log). */
     volatile boolean attached;
+    /**
+     * The build's rate once caught up (events read per second of the build), or -1 before: a version
+     * that then follows the log (held) reports the rate it caught up at, not one falling with the
+     * time it waits.
+     */
+    volatile double caughtUpRate = -1;
     /** Set when the switch waits for {@link #batchLock}: a batch cycle then lets it go first. */
     volatile boolean switchWaiting;
     /**
@@ -1688,7 +1725,7 @@ final class ViewRuntime {
             : rb.attached ? "activate it or discard it"
             : "activate it (it switches in once it has caught up), or wait until it is held to discard it";
         throw new IllegalStateException(String.format("version %d of view '%s' is still building%s; %s before "
-            + "starting another", x.id, name, rb.hold && rb.attached ? " (held for activation)"
+            + "another reprocess or a rollback (one runs at a time)", x.id, name, rb.hold && rb.attached ? " (held for activation)"
             : rb.hold ? " (to be held once it has caught up)" : "", what));
       }
     }
@@ -1740,7 +1777,8 @@ final class ViewRuntime {
         LOG.info("view '{}': the replay into version {} waited {} ms in all for the live speed layer to catch up",
             name, v.id, rb.yielded.get() * ReplayYield.PAUSE_NANOS / 1_000_000);
       }
-      await(speed.attach(delta, program), "attach version " + v.id);
+      attachAndAwait(delta, program, "attach version " + v.id, 10);
+      rb.caughtUpRate = progress(v, rb).eventsPerSecond();
       rb.attached = true;
       if (rb.hold) {
         rb.phase = "held";
@@ -2147,7 +2185,7 @@ final class ViewRuntime {
       lag += Math.max(0, rb.batchTotal - batchRead);
     }
     double seconds = Math.max(1e-3, (System.nanoTime() - rb.startedAtNanos) / 1e9);
-    double rate = read / seconds;
+    double rate = rb.caughtUpRate >= 0 ? rb.caughtUpRate : read / seconds;
     long eta = rate <= 0 ? -1 : (long) (lag / rate * 1000);
     return new dev.braid.ReplayProgress(v.id, rb.phase, read, read + lag, rate, eta, lag, rb.hold);
   }
@@ -2242,7 +2280,8 @@ final class ViewRuntime {
   // ---------------------------------------------------------------------------------------------
 
   /** A checkpoint of the current version written or loaded: its file, positions and time. */
-  record CheckpointRecord(long version, String file, Cut position, long takenAtMillis) {}
+  /** A checkpoint written or restored: its version, file, position, time, and the retention horizon it holds. */
+  record CheckpointRecord(long version, String file, Cut position, long takenAtMillis, long horizon) {}
 
   /**
    * What the start-up restored: the checkpoint loaded (null when the Delta was rebuilt from the
@@ -2263,33 +2302,39 @@ final class ViewRuntime {
   private volatile String checkpointError;
 
   /**
-   * Writes a checkpoint of the current version's Delta when it moved since the last one (see
-   * {@link DeltaCheckpoint}) and prunes older ones; returns what was written, or null when nothing
-   * was due. An I/O failure is counted, reported in status and thrown; the previous checkpoints stay.
+   * Writes a checkpoint of the current version's Delta when it moved or retention evicted windows
+   * since the last one (see {@link DeltaCheckpoint}) and prunes older ones; returns what was written,
+   * or null when nothing was due or the speed layer has stopped (see {@link SpeedLayer#failure}). An
+   * I/O failure is counted, reported in status and thrown; the previous checkpoints stay.
    */
   DeltaCheckpoint.Written checkpoint() throws IOException {
     synchronized (checkpointLock) {
       Version v = current;
       Delta d = v.delta;
       long horizon = v.horizon;
-      if (d == null || v.program == null) {
+      if (d == null || v.program == null || speed.failure() != null) {
+        // a stopped speed layer's Delta may hold events past its position, which a restart from a checkpoint of
+        // it would count twice (the speed layer logged it, and faults say so)
         return null;
       }
       CheckpointRecord last = lastCheckpoint;
-      if (last != null && last.version() == v.id && last.position().equals(d.position())) {
+      if (last != null && last.version() == v.id && last.position().equals(d.position()) && last.horizon() == horizon) {
         return null;
       }
       try {
-        DeltaCheckpoint.Written w =
-            DeltaCheckpoint.write(dir, v.id, checkpointSequence++, v.definition, horizon, v.program, d);
+        DeltaCheckpoint.Written w = DeltaCheckpoint.write(dir, v.id, checkpointSequence++, v.definition, horizon,
+            v.program, d, () -> speed.failure() == null); // asked again once the state is copied (see SpeedLayer.stop)
+        if (w == null) {
+          return null;
+        }
         lastCheckpoint = new CheckpointRecord(v.id, w.path().getFileName().toString(), w.position(),
-            w.createdAtMillis());
+            w.createdAtMillis(), horizon);
         checkpointsWritten.incrementAndGet();
         checkpointError = null;
         DeltaCheckpoint.prune(dir, v.id);
         deleteUnreferencedRuns(); // runs merged away that only the pruned checkpoint named
         return w;
-      } catch (IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException | Error e) {
         checkpointFailures.incrementAndGet();
         checkpointError = e.toString();
         throw e;
@@ -2608,7 +2653,7 @@ final class ViewRuntime {
       Delta compacted = new Delta(copies);
       compacted.compactedCopy = true;
       try {
-        await(speed.attach(compacted, p), "attach the compacted Delta of version " + v.id);
+        attachAndAwait(compacted, p, "attach the compacted Delta of version " + v.id, 10);
       } catch (InterruptedException | RuntimeException e) {
         closeRuns(created, old.runs()); // the old Delta stays; nothing reads what this attempt wrote
         throw e;
@@ -2833,15 +2878,38 @@ final class ViewRuntime {
     return new dev.braid.Status.Retention(v.program.spec.retain(), v.horizon, evictedWindows.get());
   }
 
+  /** Waits up to 10 minutes for a speed-layer command. */
   private static void await(java.util.concurrent.CompletableFuture<Void> f, String what)
       throws InterruptedException {
+    await(f, what, 10);
+  }
+
+  private static void await(java.util.concurrent.CompletableFuture<Void> f, String what, long minutes)
+      throws InterruptedException {
     try {
-      f.get(10, TimeUnit.MINUTES);
+      f.get(minutes, TimeUnit.MINUTES);
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
       throw c instanceof RuntimeException ? (RuntimeException) c : new IllegalStateException(what + " failed", c);
     } catch (TimeoutException e) {
-      throw new IllegalStateException(what + " did not finish within 10 minutes");
+      throw new IllegalStateException(what + " did not finish within " + minutes + " minutes");
+    }
+  }
+
+  /**
+   * Attaches {@code delta} to the speed layer and waits up to {@code minutes} for every partition to
+   * have caught up. When that fails or times out, the Delta is detached again (the detach is queued
+   * after the attach on every partition's thread), so that a Delta its caller gave up on is not
+   * folded for ever, on all partitions or on those that did attach it.
+   */
+  private void attachAndAwait(Delta delta, ViewProgram program, String what, long minutes)
+      throws InterruptedException {
+    java.util.concurrent.CompletableFuture<Void> f = speed.attach(delta, program);
+    try {
+      await(f, what, minutes);
+    } catch (RuntimeException | InterruptedException | Error e) {
+      speed.detach(delta);
+      throw e;
     }
   }
 }

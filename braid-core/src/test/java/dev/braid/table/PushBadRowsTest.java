@@ -174,6 +174,42 @@ class PushBadRowsTest {
   }
 
   /**
+   * A double field holds finite numbers, as a stream's does: 1e400 (Infinity in JSON), and the CSV
+   * cells NaN, Infinity, Java's 0x1p3 or 1d, are bad rows naming the field, and a real-time write of
+   * one is refused; bytes that are not UTF-8 in a CSV row are a bad row naming the byte, not
+   * stored as U+FFFD (JSON lines refused them already).
+   */
+  @Test
+  void shouldRefuseDoublesThatAreNotFiniteNumbersAndCsvBytesThatAreNotUtf8(@TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder().table(TableSpec.builder("users").partitions(2).key("id")
+        .field("id", "string").field("ratio", "double").field("limits", "map<string, double>").build()).build();
+    try (Braid b = Braid.open(dir, spec)) {
+      PushReport json = push(b, "{\"id\": \"a\", \"ratio\": 1e400}\n{\"id\": \"b\", \"limits\": {\"x\": -1e999}}\n"
+          + "{\"id\": \"c\", \"ratio\": 2.5}\n", PushOptions.defaults("u.jsonl").maxBadRows("10"));
+      assertThat(json.bad()).extracting(PushReport.BadRow::line).containsExactly(1L, 2L);
+      assertThat(json.bad().get(0).reason()).contains("field 'ratio' (double): number Infinity is out of the range "
+          + "of a double");
+      assertThat(json.bad().get(1).reason()).contains("field 'limits'").contains("number -Infinity is out of the range");
+
+      byte[] csv = "id,ratio\nd,NaN\ne,Infinity\nf,0x1p3\ng,1d\nh,-1.5e2\ni,\u00e9\n".getBytes(StandardCharsets.UTF_8);
+      csv[csv.length - 3] = (byte) 0xff; // the first byte of é: i's cell is not UTF-8
+      PushReport c = b.table("users").push(new ByteArrayInputStream(csv),
+          PushOptions.defaults("u.csv").withFormat(PushFormat.csv()).incremental(true).maxBadRows("10"));
+      assertThat(c.bad()).extracting(PushReport.BadRow::line).containsExactly(2L, 3L, 4L, 5L, 7L);
+      assertThat(c.bad().subList(0, 4)).allSatisfy(r -> assertThat(r.reason()).contains("field 'ratio' (double): "
+          + "expected double, got '"));
+      assertThat(c.bad().get(4).reason()).isEqualTo("not UTF-8 text: byte 0xFF at byte 3 of the record");
+      assertThat(c.bytes()).as("the file's bytes, its header too").isEqualTo(csv.length);
+      awaitWrites(b); // an incremental push's rows are writes, applied by the table's follower
+      assertThat(b.table("users").get("h").values()).containsEntry("ratio", -150.0);
+      assertThat(b.table("users").get("i").found()).isFalse();
+
+      assertThatThrownBy(() -> b.table("users").put("j", java.util.Map.of("ratio", Double.NaN), 1L))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("number NaN is not a finite double");
+    }
+  }
+
+  /**
    * RFC 4180: a quoted cell holds line breaks, so a row can span lines; bad rows after it are named
    * by their own first line, and chunks (4 MiB) are cut only where a row ends, also in a push of
    * many such rows. A header that names a field twice is refused.

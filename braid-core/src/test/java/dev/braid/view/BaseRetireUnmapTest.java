@@ -147,9 +147,8 @@ class BaseRetireUnmapTest {
         events.add(Map.of("user", "user-" + (i % users), "ts", 1_700_000_000_000L + i));
       }
       assertThat(b.ingest("clicks", events).accepted()).isEqualTo(events.size());
-      while (!Long.valueOf(5).equals(b.get("per_user", "user-" + (users - 1)).values().get("n"))) {
-        Thread.sleep(5);
-      }
+      // every partition (waiting for one user's count waited for its partition only)
+      assertThat(b.awaitCaughtUp(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
       AtomicBoolean stop = new AtomicBoolean();
       AtomicReference<Throwable> failure = new AtomicReference<>();
       AtomicLong reads = new AtomicLong();

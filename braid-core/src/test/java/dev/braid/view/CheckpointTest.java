@@ -121,14 +121,19 @@ class CheckpointTest {
     }
   }
 
+  /** Five clicks of ann in a new engine on {@code data}, closed: the close's checkpoint, which it returns. */
+  private static Path fiveClicksCheckpointedOnClose(Path data) throws Exception {
+    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
+      clicks(e, "ann", 5);
+    }
+    return data.resolve("views").resolve("per_user").resolve("v1-000000000001.ckpt");
+  }
+
   /** A byte flipped in the definition a checkpoint's header holds is reported as damage, not as a change. */
   @Test
   void shouldCallAFlippedByteInTheHeaderDamageNotAnotherDefinition() throws Exception {
     Path data = dir.resolve("data");
-    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
-      clicks(e, "ann", 5);
-    }
-    Path ckpt = data.resolve("views").resolve("per_user").resolve("v1-000000000001.ckpt");
+    Path ckpt = fiveClicksCheckpointedOnClose(data);
     byte[] bytes = Files.readAllBytes(ckpt);
     bytes[60] ^= 0x20; // in the definition's text (after magic, format, version, times and partitions)
     Files.write(ckpt, bytes);
@@ -137,6 +142,45 @@ class CheckpointTest {
           .isEqualTo("v1-000000000001.ckpt: it fails its CRC");
       assertThat(e.get("per_user", "ann").values()).as("rebuilt from the log").containsEntry("n", 5L);
     }
+  }
+
+  /**
+   * A damaged key count that the file's bytes could not hold is refused as such before anything is
+   * sized by it (a table sized for a flipped high byte's count exhausted the heap before the CRC at
+   * the end was reached, and the start failed instead of falling back to the log).
+   */
+  @Test
+  void shouldRefuseAKeyCountTheFileCannotHoldBeforeSizingATableForIt() throws Exception {
+    Path data = dir.resolve("data");
+    Path ckpt = fiveClicksCheckpointedOnClose(data);
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(Files.readAllBytes(ckpt));
+    b.position(DeltaCheckpoint.MAGIC.length);
+    assertThat(b.getInt()).isEqualTo(DeltaCheckpoint.FORMAT);
+    b.position(b.position() + 3 * 8); // version, created, horizon
+    int partitions = b.getInt();
+    skipSized(b); // the definition
+    for (int p = 0; p < partitions; p++) { // the run names
+      int runs = b.getInt();
+      for (int r = 0; r < runs; r++) {
+        skipSized(b);
+      }
+    }
+    int keyCount = b.position() + 6 * 8; // partition 0: position, folded, two event times, two event counts
+    assertThat(b.getInt(keyCount)).as("partition 0's key count").isBetween(0, 1);
+    b.putInt(keyCount, b.capacity() / 2); // at most the file's size: the bound before; a key takes 8 bytes
+    Files.write(ckpt, b.array());
+
+    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
+      assertThat(checkpoints(e).refused()).singleElement().asString()
+          .isEqualTo("v1-000000000001.ckpt: partition 0 has an impossible key count " + b.capacity() / 2);
+      assertThat(e.get("per_user", "ann").values()).as("rebuilt from the log").containsEntry("n", 5L);
+    }
+  }
+
+  /** Moves {@code b} past an int length and that many bytes. */
+  private static void skipSized(java.nio.ByteBuffer b) {
+    int length = b.getInt();
+    b.position(b.position() + length);
   }
 
   /**

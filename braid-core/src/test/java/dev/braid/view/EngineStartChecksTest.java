@@ -172,6 +172,41 @@ class EngineStartChecksTest {
     }
   }
 
+  /**
+   * A kappa version made current with its replay starting at the log's end (100), then the log
+   * loses its tail below 100: the restart starts (it threw reading past the log's end, at every
+   * start) and counts the new events that take the lost offsets from the log's new end.
+   */
+  @Test
+  void shouldStartAKappaVersionWhoseReplayStartIsPastTheLogsEndFromTheLogsEnd() throws Exception {
+    ViewSpec kappa = ViewSpec.builder("all").from("clicks").groupBy("'all'").aggregate("n", "count")
+        .mode(ViewSpec.Mode.KAPPA).build();
+    PipelineSpec spec = PipelineSpec.builder().stream(spec().stream("clicks")).view(kappa).build();
+    long id;
+    try (Braid b = Braid.open(dir, spec)) {
+      clicks(b, "u", 100);
+      awaitCount(b, "all", "all", 100);
+      id = b.reprocess("all", kappa, dev.braid.ReprocessOptions.defaults()
+          .withReplayFrom(dev.braid.log.Cut.of(100)));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (version(b, "all", id).state() != dev.braid.VersionState.CURRENT) {
+        assertThat(System.nanoTime()).as("version %d becomes current", id).isLessThan(deadline);
+        Thread.sleep(5);
+      }
+      assertThat(b.get("all", "all").found()).as("no event at or after the replay start").isFalse();
+    }
+    cutTheLogsTail();
+
+    try (Braid b = Braid.open(dir, spec)) {
+      long kept = b.status().streams().get(0).end().offset(0);
+      assertThat(kept).isBetween(1L, 99L);
+      assertThat(version(b, "all", id).state()).isEqualTo(dev.braid.VersionState.CURRENT);
+      assertThat(b.get("all", "all").asOf().cut().offset(0)).as("replays from the log's end").isEqualTo(kept);
+      clicks(b, "u", 3); // offsets kept, kept + 1, kept + 2: under 100, and counted
+      awaitCount(b, "all", "all", 3);
+    }
+  }
+
   /** A backup made at cut 100 cannot be activated once the log lost its tail below 100: it fails, saying why. */
   @Test
   void shouldFailToActivateABackupWhoseCutIsPastTheLogsEnd() throws Exception {
@@ -212,6 +247,39 @@ class EngineStartChecksTest {
           .hasMessageContaining("was computed at cut [100]")
           .hasMessageContaining("records cut [99]");
       awaitCount(b, "all", "all", 100);
+    }
+  }
+
+  /**
+   * A checkpoint of a view whose Base a start found damaged is numbered after the checkpoints already
+   * there: it was numbered 1 again, writing over the older checkpoint of that name (or, behind newer
+   * ones, deleted by the prune in their favour).
+   */
+  @Test
+  void shouldNumberTheCheckpointsOfAViewWithADamagedBaseAfterTheOnesThere() throws Exception {
+    hundredClicksWithABase();
+    List<String> before = checkpointNames("per_user");
+    assertThat(before).as("the close checkpointed version 2").isNotEmpty();
+    Path base = viewFile("per_user", ".base");
+    try (FileChannel ch = FileChannel.open(base, StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() / 2);
+    }
+
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThatThrownBy(() -> b.get("per_user", "u")).isInstanceOf(UnavailableException.class);
+      clicks(b, "u", 1);
+      assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      ((Engine) b).checkpointAll();
+    }
+    List<String> after = checkpointNames("per_user");
+    assertThat(after).as("the new checkpoint kept, as the newest").hasSize(before.size() + 1)
+        .containsAll(before);
+    assertThat(after.get(after.size() - 1)).isGreaterThan(before.get(before.size() - 1));
+  }
+
+  private List<String> checkpointNames(String view) throws IOException {
+    try (Stream<Path> files = Files.list(dir.resolve("views").resolve(view))) {
+      return files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".ckpt")).sorted().toList();
     }
   }
 

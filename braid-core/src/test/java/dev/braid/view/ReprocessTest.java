@@ -467,6 +467,9 @@ class ReprocessTest {
       } while (!p.phase().equals("held") && System.nanoTime() < deadline);
       assertThat(p.phase()).isEqualTo("held");
       assertThat(p.hold()).isTrue();
+      Thread.sleep(20);
+      assertThat(version(braid, newId).progress().eventsPerSecond()).as("the rate it caught up at, not falling")
+          .isEqualTo(p.eventsPerSecond());
       assertThat(p.eventsReplayed()).isGreaterThanOrEqualTo(1500);
       assertThat(p.eventsTotal()).as("read + lag: the events from the start to the log's end").isEqualTo(1500);
       assertThat(braid.status().views().get(0).reprocess().version()).isEqualTo(newId);
@@ -479,7 +482,7 @@ class ReprocessTest {
       assertThat(braid.get("stats", "u1").asOf().version()).isEqualTo(oldId);
       assertThatThrownBy(() -> braid.reprocess("stats", oldDefinition(mode), ReprocessOptions.defaults()))
           .isInstanceOf(IllegalStateException.class).hasMessageContaining("still building (held for activation); "
-              + "activate it or discard it before starting another");
+              + "activate it or discard it before another reprocess or a rollback (one runs at a time)");
 
       assertThat(braid.activate("stats", newId)).isEqualTo(newId);
       assertThat(version(braid, newId).state()).isEqualTo(VersionState.CURRENT);

@@ -16,6 +16,7 @@ import dev.braid.spec.ViewSpec;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,9 +76,30 @@ class UserAggregationFailureTest {
     }
   }
 
+  /** Whether {@code test_vm_error} throws on 13 (else it sums as {@code test_picky} does, refusing 13). */
+  private static volatile boolean vmError;
+
   @BeforeAll
   static void register() {
     Aggregations.register("test_picky", (type, params) -> new Picky());
+    Aggregations.register("test_asserting", (type, params) -> new Picky() {
+      @Override
+      public void add(AccumulatorState s, AggInput in) {
+        if (in.longValue() == 13) {
+          throw new AssertionError("13 is unlucky");
+        }
+        super.add(s, in);
+      }
+    });
+    Aggregations.register("test_vm_error", (type, params) -> new Picky() {
+      @Override
+      public void add(AccumulatorState s, AggInput in) {
+        if (in.longValue() == 13 && vmError) {
+          throw new InternalError("simulated JVM failure"); // a VirtualMachineError, as out of memory is
+        }
+        super.add(s, in);
+      }
+    });
     Aggregations.register("test_short_read", (type, params) -> new Picky() {
       @Override
       public void write(AccumulatorState s, DataOutput out) throws IOException {
@@ -112,6 +134,79 @@ class UserAggregationFailureTest {
       assertThat(braid.get("vb", "a").values()).as("batch layer").isEqualTo(expected);
       assertThat(braid.get("vb", "b").found()).as("batch layer, b").isFalse();
       assertThat(braid.status().views().get(0).skippedEvents()).isEqualTo(2);
+    }
+  }
+
+  /** An AssertionError in a user add counts as that event's failure, as an exception does: the speed layer goes on. */
+  @Test
+  void shouldLeaveAnEventOnWhichAUserAddFailsAnAssertionOutOfTheViewAndKeepFollowingTheLog(@TempDir Path dir)
+      throws Exception {
+    try (Braid braid = Braid.open(dir, spec("test_asserting(v)"))) {
+      List<Map<String, ?>> events = new ArrayList<>();
+      for (long v = 10; v <= 15; v++) {
+        events.add(Map.of("k", "a", "v", v));
+      }
+      assertThat(braid.ingest("ev", events).rejections()).isEmpty();
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(braid.ingest("ev", List.of(Map.of("k", "a", "v", 100L))).rejections()).isEmpty();
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).as("the speed layer still runs").isTrue();
+      Map<String, Object> expected = Map.of("n", 6L, "p", 162L, "s", 162L, "q", 162L);
+      assertThat(braid.get("vb", "a").values()).as("speed layer").isEqualTo(expected);
+      braid.runBatch("vb");
+      assertThat(braid.get("vb", "a").values()).as("batch layer").isEqualTo(expected);
+      assertThat(braid.status().views().get(0).skippedEvents()).isEqualTo(1);
+      assertThat(braid.faults().unavailable()).isEmpty();
+    }
+  }
+
+  /**
+   * An error of the JVM itself (as out of memory is) while the speed layer folds stops its thread:
+   * the view is refused, saying why and that a restart rebuilds it, rather than serving a Delta that may
+   * hold part of a batch past its position; no checkpoint is taken of it; a restart (the error gone)
+   * serves the events exactly.
+   */
+  @Test
+  void shouldRefuseTheViewsOfASpeedLayerStoppedByAnErrorUntilARestartRebuildsThem(@TempDir Path dir)
+      throws Exception {
+    List<Map<String, ?>> events = new ArrayList<>();
+    for (long v = 10; v <= 15; v++) {
+      events.add(Map.of("k", "a", "v", v));
+    }
+    vmError = true;
+    try (Braid braid = Braid.open(dir, spec("test_vm_error(v)"))) {
+      assertThat(braid.ingest("ev", events).rejections()).isEmpty();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (braid.faults().unavailable().isEmpty()) {
+        assertThat(System.nanoTime()).as("the stopped speed layer is reported").isLessThan(deadline);
+        Thread.sleep(5);
+      }
+      assertThat(braid.faults().unavailable().get("vb")).contains("view 'vb' is unavailable: the speed layer of "
+          + "stream 'ev' partition").contains("stopped on java.lang.InternalError: simulated JVM failure")
+          .contains("restart the server");
+      assertThatThrownBy(() -> braid.get("vb", "a")).isInstanceOf(dev.braid.UnavailableException.class)
+          .hasMessageContaining("stopped on java.lang.InternalError")
+          .hasMessageContaining("restart the server: the view is rebuilt from its last checkpoint and the log");
+      // a batch cycle's new Delta cannot attach to the stopped partition: it fails, saying why, and the
+      // partition that did attach it lets it go (it was folded for ever)
+      SpeedLayer speed = ((Engine) braid).speedLayer("ev");
+      vmError = false; // the batch layer's fold gets past 13 (its refusal): the cycle gets as far as the attach
+      assertThatThrownBy(() -> braid.runBatch("vb")).hasStackTraceContaining("stopped on java.lang.InternalError");
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (speed.attached(0) + speed.attached(1) != 2) { // the detach is queued, not awaited
+        assertThat(System.nanoTime()).as("only the current Delta stays attached").isLessThan(until);
+        Thread.sleep(5);
+      }
+    } finally {
+      vmError = false;
+    }
+    try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+      // one of the Delta's state past its position (10 and 11 folded, position 0) would count them twice
+      assertThat(files.map(f -> f.getFileName().toString())).as("no checkpoint of a stopped speed layer's Delta")
+          .noneMatch(f -> f.endsWith(".ckpt"));
+    }
+    try (Braid braid = Braid.open(dir, spec("test_vm_error(v)"))) { // the error gone: 13 is refused as by test_picky
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(braid.get("vb", "a").values()).isEqualTo(Map.of("n", 5L, "p", 62L, "s", 62L, "q", 62L));
     }
   }
 

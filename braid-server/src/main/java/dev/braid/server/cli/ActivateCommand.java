@@ -7,8 +7,9 @@ import picocli.CommandLine.Command;
 /** {@code braid activate VIEW VERSION}: switch in a held version, or roll back to a backup. */
 @Command(name = "activate", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Make a version of a view current: a held reprocess, or a backup (rollback; it catches up "
-        + "with the log first). Returns once the version is current. With --table, a backup version of a table "
-        + "(its real-time writes since its cut are replayed first)."})
+        + "with the log first). Returns once the version is current. One reprocess or rollback runs at a time: "
+        + "while a reprocess is building or held, a rollback is refused until it is activated or discarded. With "
+        + "--table, a backup version of a table (its real-time writes since its cut are replayed first)."})
 public final class ActivateCommand extends VersionCommand {
 
   @picocli.CommandLine.Option(names = "--table", description = "VIEW names a table of the hybrid store")

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -297,7 +296,10 @@ public final class IngestCommand implements Callable<Integer> {
     }
   }
 
-  /** {@code in} without a leading UTF-8 byte-order mark (as spreadsheet programs write one), as a reader. */
+  /**
+   * {@code in} without a leading UTF-8 byte-order mark (as spreadsheet programs write one), as a reader
+   * that refuses bytes that are not UTF-8 ({@link StrictUtf8Reader}).
+   */
   static BufferedReader utf8Reader(InputStream in) throws IOException {
     java.io.PushbackInputStream p = new java.io.PushbackInputStream(in, 3);
     byte[] head = new byte[3];
@@ -306,7 +308,7 @@ public final class IngestCommand implements Callable<Integer> {
     if (!bom && n > 0) {
       p.unread(head, 0, n);
     }
-    return new BufferedReader(new InputStreamReader(p, StandardCharsets.UTF_8), 1 << 16);
+    return new BufferedReader(new StrictUtf8Reader(p, bom ? 3 : 0), 1 << 16);
   }
 
   /**
@@ -326,8 +328,25 @@ public final class IngestCommand implements Callable<Integer> {
       this.in = in;
     }
 
-    /** The next line without its break, or null at the end of the text. */
+    /** Lines given so far. */
+    private int given;
+
+    /**
+     * The next line without its break, or null at the end of the text.
+     *
+     * @throws BrokenInput naming the line when the input is not UTF-8 there
+     */
     String next() throws IOException {
+      try {
+        String line = nextLine();
+        given++;
+        return line;
+      } catch (StrictUtf8Reader.NotUtf8Exception e) {
+        throw notUtf8(given + 1, e);
+      }
+    }
+
+    private String nextLine() throws IOException {
       line.setLength(0);
       end = "";
       boolean any = false;
@@ -339,7 +358,7 @@ public final class IngestCommand implements Callable<Integer> {
           if (c == '\n' || c == '\r') {
             line.append(buf, start, pos - start);
             pos++;
-            if (c == '\r' && fill() && buf[pos] == '\n') {
+            if (c == '\r' && fillUnlessNotUtf8() && buf[pos] == '\n') {
               pos++;
               end = "\r\n";
             } else {
@@ -351,6 +370,18 @@ public final class IngestCommand implements Callable<Integer> {
         line.append(buf, start, pos - start);
       }
       return any ? line.toString() : null;
+    }
+
+    /**
+     * {@link #fill}, looking past a {@code \r} for a {@code \n}: input that is not UTF-8 there belongs to
+     * the next line, so this line ends here and the next read names that one.
+     */
+    private boolean fillUnlessNotUtf8() throws IOException {
+      try {
+        return fill();
+      } catch (StrictUtf8Reader.NotUtf8Exception e) {
+        return false; // the reader throws it again at the next read
+      }
     }
 
     private boolean fill() throws IOException {
@@ -550,7 +581,7 @@ public final class IngestCommand implements Callable<Integer> {
     String line;
     int n = 0;
     boolean first = true;
-    while ((line = r.readLine()) != null) {
+    while ((line = readLine(r, n)) != null) {
       n++;
       if (!line.isBlank()) {
         if (first && looksLikeCsvHeader(line)) { // every line would be dead-lettered as "not JSON"
@@ -567,6 +598,20 @@ public final class IngestCommand implements Callable<Integer> {
         sender.add(line, n);
       }
     }
+  }
+
+  /** The next line of {@code r}, which has given {@code n} lines; input that is not UTF-8 is named by its line. */
+  private static String readLine(BufferedReader r, int n) throws IOException {
+    try {
+      return r.readLine();
+    } catch (StrictUtf8Reader.NotUtf8Exception e) {
+      throw notUtf8(n + 1, e);
+    }
+  }
+
+  /** Input that is not UTF-8 at {@code line}: the events before it are sent, none after it. */
+  private static BrokenInput notUtf8(int line, StrictUtf8Reader.NotUtf8Exception e) {
+    return new BrokenInput(String.format("line %d is not UTF-8 text: %s", line, e.getMessage()));
   }
 
   /** Names separated by commas, no JSON punctuation: {@code product,amount,ts}. */
@@ -593,6 +638,8 @@ public final class IngestCommand implements Callable<Integer> {
         throw new BrokenInput(String.format("the file holds more than one JSON value: another starts at line %d, "
             + "after the array of %,d %s", line, sender.added, sender.added == 1 ? "event" : "events"));
       }
+    } catch (StrictUtf8Reader.NotUtf8Exception e) {
+      throw new BrokenInput("the file is not UTF-8 text: " + e.getMessage());
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       // The events read since the last full request stay unsent, so that after a fix the same requests go again
       throw new BrokenInput(String.format("the file is not a valid JSON array: %s at line %d",

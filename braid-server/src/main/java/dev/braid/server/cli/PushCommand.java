@@ -118,6 +118,10 @@ public final class PushCommand implements Callable<Integer> {
     if (since != null && sincePosition != null) {
       throw usage("give --since or --since-position, not both");
     }
+    if (incremental && (since != null || sincePosition != null)) { // refused before a progress bar is drawn
+      throw usage("--incremental takes no --since or --since-position: "
+          + dev.braid.table.PushOptions.INCREMENTAL_WITH_SINCE);
+    }
     if (since != null) {
       q.append("&since=").append(checkTime(since));
     }

@@ -42,7 +42,8 @@ public final class VersionsCommand implements Callable<Integer> {
       boolean held = held(v.path("progress"));
       t.row(v.path("id").asLong(), held ? "held" : v.path("state").asText(), v.path("cut"),
           v.path("position").isNull() ? "-" : v.path("position"), v.path("baseKeys").asLong(),
-          v.path("createdAt").asText() + (v.has("failure") ? "  failed: " + v.path("failure").asText() : "")
+          v.path("createdAt").asText() + (v.has("failure") ? "  " + (v.path("state").asText().equals("discarded")
+              ? "" : "failed: ") + v.path("failure").asText() : "")
               + (held ? heldText(v.path("progress"), view, v.path("id").asLong()) : progress(v.path("progress"))));
     }
     t.print(out);

@@ -1060,12 +1060,12 @@ public final class BraidServer implements AutoCloseable {
 
   /**
    * Records a batch cycle or repair refused before it started as the view's last cycle asked for
-   * (the versions' {@code batch} field: a 409 as {@code refused}, else {@code failed}, with the
-   * reason), as one refused in the background is; returns the problem to answer.
+   * (the versions' {@code batch} field: {@code refused}, with the reason: nothing ran), as one
+   * refused in the background is; returns the problem to answer.
    */
   private Problem refusedCycle(String view, String what, Problem p) {
     Cycle state = new Cycle(what);
-    state.refused = p.status() == 409;
+    state.refused = true;
     state.failure = p.detail();
     state.finishedAt = System.currentTimeMillis();
     cycles.put(view, state);

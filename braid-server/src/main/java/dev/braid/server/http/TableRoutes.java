@@ -66,6 +66,22 @@ final class TableRoutes {
     routes.post("/v1/tables/{table}/versions/{id}/activate", params(this::activate));
   }
 
+  /** A push body that could not be read to its end, named as such (Jetty says only "Early EOF"). */
+  private static IOException cutOff(IOException e) {
+    return new IOException("the request body ended before the push did (" + e.getMessage() + "): the upload was cut "
+        + "off or the client went away; push the file again", e);
+  }
+
+  /** The body of a write or a batchGet, which is JSON: another {@code Content-Type} is a 415 naming it. */
+  private byte[] jsonBody(Context ctx, String what) throws IOException {
+    String type = BraidServer.mediaType(ctx);
+    if (!type.equals("application/json")) {
+      throw new Problem(415, "unsupported-media-type", "Unsupported media type", "send " + what
+          + " as application/json, not " + (type.isEmpty() ? "without a Content-Type" : "'" + type + "'"));
+    }
+    return body.read(ctx);
+  }
+
   private Table table(Context ctx) {
     return ready.get().table(ctx.pathParam("table")); // 404 unknown-table for a name not in the spec
   }
@@ -81,8 +97,15 @@ final class TableRoutes {
 
   private void batchGet(Context ctx) throws IOException {
     Table t = table(ctx);
-    JsonNode root = parseObject(body.read(ctx), "{\"keys\": [\"k1\", \"k2\"]}");
+    JsonNode root = parseObject(jsonBody(ctx, "{\"keys\": [...]}"), "{\"keys\": [\"k1\", \"k2\"]}");
     List<String> list = BraidServer.keys(root);
+    for (java.util.Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!name.equals("keys")) {
+        throw Problem.badRequest("unknown-field", "unknown field '" + name + "' in the body; a batchGet of a table "
+            + "takes {\"keys\": [...]}");
+      }
+    }
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put("table", t.name());
     ArrayNode rows = o.putArray("rows");
@@ -116,7 +139,7 @@ final class TableRoutes {
 
   private void put(Context ctx) throws IOException {
     Table t = table(ctx);
-    ObjectNode row = parseObject(body.read(ctx), "the row as a JSON object");
+    ObjectNode row = parseObject(jsonBody(ctx, "the row"), "the row as a JSON object");
     Long ts = timestamp(ctx, row);
     @SuppressWarnings("unchecked")
     Map<String, Object> values = Json.MAPPER.convertValue(row, Map.class);
@@ -131,7 +154,8 @@ final class TableRoutes {
 
   private void patch(Context ctx) throws IOException {
     Table t = table(ctx);
-    ObjectNode json = parseObject(body.read(ctx), "{\"set\": {...}, \"add\": {...}, \"remove\": {...}, \"put\": {...}}");
+    ObjectNode json = parseObject(jsonBody(ctx, "the patch"),
+        "{\"set\": {...}, \"add\": {...}, \"remove\": {...}, \"put\": {...}}");
     Long ts = timestamp(ctx, json);
     WriteResult w;
     try {
@@ -272,6 +296,24 @@ final class TableRoutes {
     BraidServer.refuseContentEncoding(ctx);
     PushReport r;
     try (InputStream in = new FilterInputStream(ctx.req().getInputStream()) {
+      @Override
+      public int read() throws IOException {
+        try {
+          return super.read();
+        } catch (IOException e) {
+          throw cutOff(e);
+        }
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        try {
+          return super.read(b, off, len);
+        } catch (IOException e) {
+          throw cutOff(e);
+        }
+      }
+
       @Override
       public void close() {
         // the container closes the request

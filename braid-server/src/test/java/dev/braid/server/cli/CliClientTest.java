@@ -488,6 +488,31 @@ class CliClientTest {
     assertThat(fixed.out()).contains("5 events accepted").contains("4 of the accepted events were already in the stream");
     awaitUnits("pear", 5);
 
+    // bytes that are not UTF-8 are named by line and byte, not sent as U+FFFD: the lines before them are sent
+    Path latin1 = dir.resolve("latin1.ndjson");
+    byte[] good = "{\"product\": \"kiwi\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n".getBytes(
+        java.nio.charset.StandardCharsets.UTF_8);
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    bytes.write(good);
+    bytes.write(good);
+    bytes.write("{\"product\": \"caf".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    bytes.write(0xE9); // é in ISO-8859-1
+    bytes.write("\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    Files.write(latin1, bytes.toByteArray());
+    Run notUtf8 = braid("ingest", "sales", latin1.toString(), url(), "--no-progress", "--batch", "1");
+    assertThat(notUtf8.exit()).isEqualTo(1);
+    assertThat(notUtf8.err()).contains("line 3 is not UTF-8 text: byte 0xE9 at byte " + (2 * good.length + 17)
+        + " of the input; nothing after it was sent");
+    awaitUnits("kiwi", 2);
+    Path latin1Csv = dir.resolve("latin1.csv");
+    bytes.reset();
+    bytes.write("product,amount,units,ts\nfig,1,1,1\ncaf".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    bytes.write(0xE9);
+    bytes.write(",1,1,1\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    Files.write(latin1Csv, bytes.toByteArray());
+    assertThat(braid("ingest", "sales", latin1Csv.toString(), url(), "--no-progress").err())
+        .contains("line 3 is not UTF-8 text: byte 0xE9 at byte 38 of the input");
+
     // a CSV header naming no field of the stream, or a column with no name, sends nothing
     Path bogus = dir.resolve("bogus.CSV"); // an upper-case extension is CSV too
     Files.writeString(bogus, "\n\nproduct,units,bogus\nfig,1,2\n");

@@ -167,6 +167,9 @@ class TableCliTest {
         .contains("--since must be epoch millis or ISO-8601");
     assertThat(braid("push", "users", f.toString(), url(), "--since-position", "[x]").err())
         .contains("--since-position must be a cut");
+    Run both = braid("push", "users", f.toString(), url(), "--incremental", "--since", "2026-11-30T00:00:00Z");
+    assertThat(both.exit()).isEqualTo(2);
+    assertThat(both.err()).contains("--incremental takes no --since or --since-position");
     assertThat(braid("push", "users", dir.resolve("none.jsonl").toString(), url()).err()).contains("no such file");
     Path txt = dir.resolve("x.txt");
     Files.writeString(txt, "");

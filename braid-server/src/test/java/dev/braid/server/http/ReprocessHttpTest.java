@@ -345,6 +345,8 @@ class ReprocessHttpTest {
     // refused at once, also when the answer would not wait for the cycle
     assertProblem(send("POST", "/v1/views/units/batch?wait=0", null, null), 400,
         "view 'units' is a kappa view: it has no batch layer");
+    assertThat(json(send("GET", "/v1/views/units/versions", null, null)).path("batch").path("state").asText())
+        .as("nothing ran").isEqualTo("refused");
     assertProblem(send("POST", "/v1/views/revenue/repair?wait=0", null, null), 409,
         "view 'revenue' is not damaged: version 1 serves; nothing to repair");
 

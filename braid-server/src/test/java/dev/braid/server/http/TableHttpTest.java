@@ -137,6 +137,20 @@ class TableHttpTest {
       assertThat(json(r).path("detail").asText()).contains("charset 'iso-8859-1' is not supported");
     }
 
+    for (String[] call : new String[][] {{"PUT", "/v1/tables/users/rows/k"}, {"PATCH", "/v1/tables/users/rows/k"},
+        {"POST", "/v1/tables/users/rows:batchGet"}}) {
+      r = send(call[0], call[1], "application/x-www-form-urlencoded", "{}"); // curl -d without -H
+      assertThat(r.statusCode()).as(call[0] + " " + call[1]).isEqualTo(415);
+      assertThat(json(r).path("detail").asText()).contains("as application/json, not "
+          + "'application/x-www-form-urlencoded'");
+    }
+    r = send("POST", "/v1/tables/users/rows:batchGet", "application/json", "{\"kes\": [\"a\"], \"keys\": [\"a\"]}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("unknown field 'kes'");
+    r = send("PUT", "/v1/tables/users/rows/k", "application/json", "{\"limits\": {\"x\": 1e400}}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("number Infinity is out of the range of a double");
+
     r = send("PATCH", "/v1/tables/users/rows/k", "application/json", "{\"append\": {\"tags\": [\"a\"]}}");
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(json(r).path("type").asText()).isEqualTo("/problems/invalid-patch");
