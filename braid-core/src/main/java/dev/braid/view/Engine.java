@@ -32,6 +32,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -107,8 +108,12 @@ public final class Engine implements Braid {
     t.setDaemon(true);
     return t;
   });
-  /** Streams whose last append failed for lack of space or a storage fault, with why; see {@link #faults()}. */
-  private final Map<String, String> ingestFaults = new java.util.concurrent.ConcurrentHashMap<>();
+  /**
+   * Per stream, the partitions whose last append failed for lack of space or a storage fault, with
+   * why; see {@link #faults()}. A partition's fault clears when an append to that partition succeeds
+   * (one to another partition of the stream says nothing of it).
+   */
+  private final Map<String, Map<Integer, String>> ingestFaults = new java.util.concurrent.ConcurrentHashMap<>();
   /** Streams (and their views) refused because a sealed log segment is damaged. */
   private final Map<String, dev.braid.UnavailableException> refused = new LinkedHashMap<>();
 
@@ -363,10 +368,14 @@ public final class Engine implements Braid {
     }
     try {
       IngestResult result = ingest.get();
-      ingestFaults.remove(stream);
+      Map<Integer, String> failing = ingestFaults.get(stream);
+      if (failing != null) {
+        result.positions().keySet().forEach(failing::remove);
+      }
       return result;
     } catch (dev.braid.log.LogWriteException e) {
-      ingestFaults.put(stream, "failing: " + e.kind().summary() + " at " + e.file() + " (" + e.reason() + ")");
+      ingestFaults.computeIfAbsent(stream, k -> new java.util.concurrent.ConcurrentSkipListMap<>())
+          .put(e.partition(), "failing: " + e.kind().summary() + " at " + e.file() + " (" + e.reason() + ")");
       throw e;
     }
   }
@@ -394,7 +403,22 @@ public final class Engine implements Braid {
         unavailable.put(t.name(), f + "; restart the server");
       }
     }
-    return new dev.braid.Faults(ingestFaults, unavailable, logDamage());
+    Map<String, String> ingest = new LinkedHashMap<>();
+    ingestFaults.forEach((stream, failing) -> {
+      Iterator<String> why = failing.values().iterator();
+      if (why.hasNext()) { // the lowest partition's reason, and how many more fail
+        ingest.put(stream, why.next() + (failing.size() > 1 ? " (and " + (failing.size() - 1) + " more partition"
+            + (failing.size() > 2 ? "s" : "") + " of the stream)" : ""));
+      }
+    });
+    Map<String, String> checkpoints = new LinkedHashMap<>();
+    for (ViewRuntime v : views.values()) {
+      String failing = v.checkpointFailure();
+      if (failing != null) {
+        checkpoints.put(v.name, "failing: " + failing);
+      }
+    }
+    return new dev.braid.Faults(ingest, unavailable, logDamage(), checkpoints);
   }
 
   /**

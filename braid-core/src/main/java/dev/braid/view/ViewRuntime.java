@@ -2342,6 +2342,11 @@ final class ViewRuntime {
     }
   }
 
+  /** Why the last checkpoint could not be written, or null when it was (or none was tried). */
+  String checkpointFailure() {
+    return checkpointError;
+  }
+
   /** The view's directory: its Bases and checkpoints. */
   Path directory() {
     return dir;

@@ -121,6 +121,29 @@ class CheckpointTest {
     }
   }
 
+  /**
+   * A checkpoint that cannot be written (a directory where its temporary file goes makes a real I/O
+   * error) is a fault, so {@code /health} says degraded, until a checkpoint is written again.
+   */
+  @Test
+  void shouldReportAViewWhoseCheckpointCannotBeWrittenAsAFaultUntilOneIs() throws Exception {
+    Path data = dir.resolve("data");
+    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
+      clicks(e, "ann", 3);
+      Path blocker = data.resolve("views").resolve("per_user").resolve("v1-000000000001.ckpt.tmp");
+      Files.createDirectories(blocker);
+      e.checkpointAll();
+      assertThat(e.faults().checkpoints()).containsOnlyKeys("per_user");
+      assertThat(e.faults().checkpoints().get("per_user")).startsWith("failing: ").contains("ckpt.tmp");
+      assertThat(e.faults().none()).isFalse();
+      Files.deleteIfExists(blocker); // the failed write removed it already (an empty directory)
+      clicks(e, "ann", 1); // moved: the next round writes one
+      e.checkpointAll();
+      assertThat(e.faults().checkpoints()).isEmpty();
+      assertThat(e.faults().none()).isTrue();
+    }
+  }
+
   /** Five clicks of ann in a new engine on {@code data}, closed: the close's checkpoint, which it returns. */
   private static Path fiveClicksCheckpointedOnClose(Path data) throws Exception {
     try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {

@@ -487,7 +487,10 @@ public final class IngestCommand implements Callable<Integer> {
     }
 
     private synchronized void sendIfLingered() {
-      if (lingerFailure == null && !lines.isEmpty() && System.nanoTime() - firstAddedNanos >= lingerNanos) {
+      // not after a request failed (failedBatch set): the reading thread reports it and stops; sent again
+      // here, it went out under the next request's number (the resume hint named it wrong)
+      if (lingerFailure == null && failedBatch == 0 && !lines.isEmpty()
+          && System.nanoTime() - firstAddedNanos >= lingerNanos) {
         try {
           flush();
         } catch (RuntimeException e) {

@@ -223,10 +223,12 @@ public final class StatusCommand implements Callable<Integer> {
 
   /**
    * What the server cannot do right now, first (the faults that make {@code /health} say
-   * {@code degraded}): failing ingest, refused streams, views and tables, and damaged logs.
+   * {@code degraded}): failing ingest, refused streams, views and tables, damaged logs, and views
+   * whose checkpoints fail.
    */
   private static void problems(JsonNode r, PrintWriter out) {
-    String[][] kinds = {{"ingest", "ingest failing"}, {"unavailable", "unavailable"}, {"damaged", "damaged log"}};
+    String[][] kinds = {{"ingest", "ingest failing"}, {"unavailable", "unavailable"}, {"damaged", "damaged log"},
+        {"checkpoints", "checkpoints failing"}};
     boolean any = false;
     for (String[] kind : kinds) {
       var names = r.path(kind[0]).fieldNames();

@@ -273,6 +273,13 @@ public final class BraidServer implements AutoCloseable {
       Gauge.builder("braid_view_events_without_key", b, x -> viewStatus(x, view).eventsWithoutKey()).tag("view", view)
           .description("events up to the current version's position that it left out for having no group_by value")
           .register(metrics);
+      Gauge.builder("braid_view_unavailable", b, x -> x.faults().unavailable().containsKey(view) ? 1 : 0)
+          .tag("view", view).description("1 while the view's reads are refused (a damaged Base, a stopped speed "
+              + "layer: see /health), else 0").register(metrics);
+      io.micrometer.core.instrument.FunctionCounter.builder("braid_view_checkpoint_failures", b,
+              x -> viewStatus(x, view).checkpoints().failures()).tag("view", view)
+          .description("checkpoints of the view that could not be written since the server started")
+          .register(metrics);
       // Every batch cycle, scheduled or asked for over HTTP, as counted by the engine.
       FunctionTimer.builder("braid_batch_duration", b, x -> viewStatus(x, view).batchCycles(),
               x -> viewStatus(x, view).batchSeconds(), TimeUnit.SECONDS)
@@ -1109,6 +1116,10 @@ public final class BraidServer implements AutoCloseable {
       long id = cycle.get(wait, TimeUnit.MILLISECONDS).version();
       ObjectNode o = Json.versions(view, b.versions(view));
       o.put("built", id);
+      ObjectNode batch = batchState(b, view); // its startedAt and finishedAt: how long it took
+      if (batch != null) {
+        o.set("batch", batch);
+      }
       if (state.unchanged) {
         o.put("unchanged", true);
         o.put("detail", "no events since version " + id + "'s cut: it stays current, and this request built no new "
@@ -1320,6 +1331,10 @@ public final class BraidServer implements AutoCloseable {
     if (!f.damaged().isEmpty()) {
       ObjectNode d = o.putObject("damaged");
       new java.util.TreeMap<>(f.damaged()).forEach(d::put);
+    }
+    if (!f.checkpoints().isEmpty()) {
+      ObjectNode c = o.putObject("checkpoints");
+      new java.util.TreeMap<>(f.checkpoints()).forEach(c::put);
     }
   }
 

@@ -271,6 +271,9 @@ class CliClientTest {
     JsonNode batch = new ObjectMapper().readTree(braid("batch", "revenue", url(), "--json").out());
     long built = batch.path("built").asLong();
     assertThat(batch.path("current").asLong()).isEqualTo(built).isGreaterThan(1);
+    assertThat(batch.path("batch").path("state").asText()).isEqualTo("done");
+    double took = BatchCommand.seconds(batch.path("batch"), -1);
+    assertThat(took).as("the server's start and end of the cycle").isBetween(0.0, 600.0);
     JsonNode versions = new ObjectMapper().readTree(braid("versions", "revenue", url(), "--json").out());
     assertThat(versions.path("current").asLong()).isEqualTo(built);
     assertThat(versions.path("versions").findValuesAsText("state")).containsExactly("backup", "current");

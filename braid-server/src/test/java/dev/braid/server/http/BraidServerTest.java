@@ -625,6 +625,8 @@ class BraidServerTest {
         .isEqualTo(1);
     assertThat(get("/metrics").body()).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 2.0");
     assertThat(m).contains("braid_view_lag_events{view=\"revenue\"}");
+    assertThat(m).contains("braid_view_unavailable{view=\"revenue\"} 0.0",
+        "braid_view_checkpoint_failures_total{view=\"revenue\"} 0.0");
     assertThat(m).contains("braid_view_skipped_events{view=\"revenue\"} 0.0",
         "braid_view_events_without_key{view=\"revenue\"} 0.0");
     assertThat(m).contains("braid_read_latency_seconds_count{view=\"revenue\"}",

@@ -138,6 +138,8 @@ class CorruptFileServerTest {
     JsonNode status = json(braid.get("/v1/status"));
     assertThat(status.path("unavailable").path("revenue").asText()).contains(base.toString()).contains("CRC");
     assertThat(json(braid.get("/health")).path("status").asText()).isEqualTo("degraded");
+    assertThat(braid.get("/metrics").body()).contains("braid_view_unavailable{view=\"revenue\"} 1.0",
+        "braid_view_unavailable{view=\"busiest\"} 0.0");
     assertThat(braid.post("/v1/streams/sales/events", "[{\"product\":\"p3\",\"amount\":1.0,\"ts\":1}]").statusCode())
         .as("ingest goes on").isEqualTo(200);
 

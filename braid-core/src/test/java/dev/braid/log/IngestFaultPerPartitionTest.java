@@ -1,0 +1,60 @@
+package dev.braid.log;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.braid.Braid;
+import dev.braid.event.FieldType;
+import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.StreamSpec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A stream's ingest fault (what {@code /health} reports as {@code degraded}) belongs to the partition
+ * whose append failed: an append that succeeds on another partition of the stream does not clear it
+ * (health said {@code ok} while every request to the failing partition still failed); one that
+ * succeeds on that partition does. The full disk is simulated with the partition's write seam (see
+ * {@code FileLogStorageFaultTest}).
+ */
+class IngestFaultPerPartitionTest {
+
+  /** A key of {@code stream}'s events that goes to partition {@code p} of {@code partitions}. */
+  private static String keyOf(int p, int partitions) {
+    for (int i = 0; ; i++) {
+      byte[] k = ("u" + i).getBytes(StandardCharsets.UTF_8);
+      if (Partitioner.partition(k, 0, k.length, partitions) == p) {
+        return "u" + i;
+      }
+    }
+  }
+
+  @Test
+  void shouldKeepAPartitionsIngestFaultUntilAnAppendToThatPartitionSucceeds(@TempDir Path dir) {
+    PipelineSpec spec = PipelineSpec.builder().stream(StreamSpec.builder("clicks").partitions(2).key("user")
+        .field("user", FieldType.STRING).build()).build();
+    try (Braid b = Braid.open(dir, spec)) {
+      FilePartition p0 = ((FileLogStream) ((FileLog) b.log()).stream("clicks")).partition(0);
+      List<Map<String, ?>> toP0 = List.of(Map.of("user", keyOf(0, 2)));
+      List<Map<String, ?>> toP1 = List.of(Map.of("user", keyOf(1, 2)));
+      p0.writer = (channel, bytes, position) -> {
+        throw new IOException("No space left on device");
+      };
+      assertThatThrownBy(() -> b.ingest("clicks", toP0)).isInstanceOf(LogWriteException.class);
+      assertThat(b.faults().ingest().get("clicks")).startsWith("failing: ").contains("No space left on device");
+
+      assertThat(b.ingest("clicks", toP1).accepted()).isEqualTo(1);
+      assertThat(b.faults().ingest()).as("partition 0 still fails").containsKey("clicks");
+
+      p0.writer = FilePartition.POSITIONAL; // space returns
+      assertThat(b.ingest("clicks", toP0).accepted()).isEqualTo(1);
+      assertThat(b.faults().ingest()).isEmpty();
+      assertThat(b.faults().none()).isTrue();
+    }
+  }
+}
