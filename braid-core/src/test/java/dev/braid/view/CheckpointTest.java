@@ -152,6 +152,31 @@ class CheckpointTest {
     return data.resolve("views").resolve("per_user").resolve("v1-000000000001.ckpt");
   }
 
+  /**
+   * A checkpoint whose copy turns out not to match its positions (the speed layer stopped on an Error
+   * while it was copied: see {@code SpeedLayer.stop}) writes nothing: no file, no temporary file; the
+   * same copy found consistent is written.
+   */
+  @Test
+  void shouldWriteNothingWhenTheCopyIsFoundInconsistentBeforeTheRename() throws Exception {
+    try (Engine e = Engine.open(dir.resolve("data"), EngineBasicsTest.spec(null), MANUAL)) {
+      clicks(e, "ann", 5);
+      Version v = e.view("per_user").current();
+      Path out = dir.resolve("out");
+      java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+      assertThat(DeltaCheckpoint.write(out, v.id, 1, v.definition, v.horizon, v.program, v.delta,
+          () -> asked.incrementAndGet() < 0)).isNull();
+      assertThat(asked.get()).as("asked once, after the copy").isEqualTo(1);
+      try (Stream<Path> s = Files.list(out)) {
+        assertThat(s.toList()).as("nothing left behind").isEmpty();
+      }
+      DeltaCheckpoint.Written w = DeltaCheckpoint.write(out, v.id, 1, v.definition, v.horizon, v.program, v.delta,
+          () -> true);
+      assertThat(w.path()).exists();
+      assertThat(w.position()).isEqualTo(v.delta.position());
+    }
+  }
+
   /** A byte flipped in the definition a checkpoint's header holds is reported as damage, not as a change. */
   @Test
   void shouldCallAFlippedByteInTheHeaderDamageNotAnotherDefinition() throws Exception {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.braid.Braid;
+import dev.braid.Status;
 import dev.braid.agg.AccumulatorState;
 import dev.braid.agg.AggInput;
 import dev.braid.agg.Aggregation;
@@ -96,6 +97,17 @@ class UserAggregationFailureTest {
       public void add(AccumulatorState s, AggInput in) {
         if (in.longValue() == 13 && vmError) {
           throw new InternalError("simulated JVM failure"); // a VirtualMachineError, as out of memory is
+        }
+        super.add(s, in);
+      }
+    });
+    Aggregations.register("test_slow", (type, params) -> new Picky() {
+      @Override
+      public void add(AccumulatorState s, AggInput in) {
+        try {
+          Thread.sleep(1); // a fold slow enough that a close finds most of the tail unfolded
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
         }
         super.add(s, in);
       }
@@ -207,6 +219,57 @@ class UserAggregationFailureTest {
     try (Braid braid = Braid.open(dir, spec("test_vm_error(v)"))) { // the error gone: 13 is refused as by test_picky
       assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
       assertThat(braid.get("vb", "a").values()).isEqualTo(Map.of("n", 5L, "p", 62L, "s", 62L, "q", 62L));
+    }
+  }
+
+  /**
+   * Closing an engine one of whose speed layers an Error stopped still folds every other stream's
+   * tail before the final checkpoint: the other stream's view restarts from a checkpoint at the log's
+   * end, replaying nothing, and the stopped one is rebuilt from the log.
+   */
+  @Test
+  void shouldCheckpointTheOtherStreamsAtTheLogsEndWhenClosingWithAStoppedSpeedLayer(@TempDir Path dir)
+      throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("ev").partitions(2).key("k").field("k", FieldType.STRING).field("v", FieldType.LONG)
+            .build())
+        .stream(StreamSpec.builder("other").partitions(2).key("k").field("k", FieldType.STRING)
+            .field("v", FieldType.LONG).build())
+        .view(ViewSpec.builder("va").from("ev").groupBy("k").aggregate("q", "test_vm_error(v)").build())
+        .view(ViewSpec.builder("vo").from("other").groupBy("k").aggregate("n", "count")
+            .aggregate("s", "test_slow(v)").build())
+        .build();
+    List<Map<String, ?>> others = new ArrayList<>();
+    for (int i = 0; i < 1_000; i++) {
+      others.add(Map.of("k", "k" + (i % 100), "v", 1L));
+    }
+    vmError = true;
+    try {
+      try (Braid braid = Braid.open(dir, spec)) {
+        assertThat(braid.ingest("ev", List.of(Map.of("k", "a", "v", 13L))).rejections()).isEmpty();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (braid.faults().unavailable().isEmpty()) {
+          assertThat(System.nanoTime()).as("the stopped speed layer is reported").isLessThan(deadline);
+          Thread.sleep(5);
+        }
+        // a second's slow fold: the close starts part way through it, with most of the tail unfolded
+        assertThat(braid.ingest("other", others.subList(0, 100)).rejections()).isEmpty();
+        Thread.sleep(20);
+        assertThat(braid.ingest("other", others.subList(100, others.size())).rejections()).isEmpty();
+      }
+    } finally {
+      vmError = false;
+    }
+    try (Braid braid = Braid.open(dir, spec)) {
+      Status.ViewStatus vo = braid.status().views().stream().filter(v -> v.name().equals("vo")).findFirst()
+          .orElseThrow();
+      assertThat(vo.checkpoints().restoredFrom()).as("vo restored from the final checkpoint").isNotNull();
+      assertThat(vo.checkpoints().replayedOnStart()).as("vo: the final checkpoint was at the log's end").isZero();
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(braid.get("vo", "k7").values()).isEqualTo(Map.of("n", 10L, "s", 10L));
+      assertThat(braid.get("va", "a").found()).as("13 is refused once the error is gone").isFalse();
+      assertThat(braid.status().views().stream().filter(v -> v.name().equals("va")).findFirst().orElseThrow()
+          .checkpoints().restoredFrom()).as("no checkpoint of the stopped view").isNull();
     }
   }
 

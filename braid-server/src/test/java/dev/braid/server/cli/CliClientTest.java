@@ -183,6 +183,52 @@ class CliClientTest {
     }
   }
 
+  /**
+   * A request from standard input that fails is not sent again by the linger thread under the next
+   * request's number while the reading thread reports it: the failing server sees one request, and the
+   * error names request 1. (The linger thread, ticking while the slow request held the sender, took
+   * the sender as soon as the failure released it and found a full, old batch to send.)
+   */
+  @Test
+  void shouldNotSendAFailedRequestFromStandardInputAgain() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger posts = new java.util.concurrent.atomic.AtomicInteger();
+    com.sun.net.httpserver.HttpServer slowFailing = fakeServer(exchange -> {
+      if (!exchange.getRequestMethod().equals("POST")) {
+        return Map.entry(200, "{\"name\":\"sales\",\"fields\":[]}");
+      }
+      posts.incrementAndGet();
+      try {
+        Thread.sleep(1_200); // longer than the linger: its thread waits for the sender meanwhile
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return Map.entry(400, "{\"type\":\"/problems/invalid\",\"title\":\"Bad Request\",\"status\":400,"
+          + "\"detail\":\"no room for these\"}");
+    });
+    java.io.InputStream stdin = System.in;
+    java.io.PipedOutputStream feed = new java.io.PipedOutputStream();
+    System.setIn(new java.io.PipedInputStream(feed));
+    try {
+      java.util.concurrent.atomic.AtomicReference<Run> run = new java.util.concurrent.atomic.AtomicReference<>();
+      Thread ingest = new Thread(() -> run.set(braid("ingest", "sales", "-", "--no-progress", "--batch", "2",
+          "--linger", "400", "--attempts", "1", "--key-prefix", "once",
+          "--url=http://127.0.0.1:" + slowFailing.getAddress().getPort())));
+      ingest.start();
+      feed.write("{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n".repeat(2)
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      feed.flush();
+      ingest.join(30_000);
+      Thread.sleep(500); // a second request, if one went out, has reached the server by now
+      assertThat(run.get().exit()).isEqualTo(1);
+      assertThat(run.get().err()).contains("no room for these").contains("request 1 (lines 1-2)");
+      assertThat(posts.get()).as(run.get().err()).isEqualTo(1);
+      feed.close();
+    } finally {
+      System.setIn(stdin);
+      slowFailing.stop(0);
+    }
+  }
+
   @Test
   void shouldIngestNdjsonAndCsvThenQueryBatchAndListVersions() throws Exception {
     Path nd = dir.resolve("sales.ndjson");

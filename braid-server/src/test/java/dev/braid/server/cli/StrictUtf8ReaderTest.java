@@ -26,7 +26,7 @@ class StrictUtf8ReaderTest {
   }
 
   /** An input that hands out at most {@code step} bytes per read. */
-  private static InputStream trickle(byte[] b, int step) {
+  static InputStream trickle(byte[] b, int step) {
     ByteArrayInputStream in = new ByteArrayInputStream(b);
     return new InputStream() {
       @Override
