@@ -1226,6 +1226,9 @@ final class ViewRuntime {
       pendingSwitch = null;
       next.replacedId = old.id;
       current = next;
+      if (damaged == old) { // failed by the switch (a batch cycle's, or a repair's): the view serves again
+        damaged = null;
+      }
     }
     // Committed: what follows tidies up, and a failure of it is logged, not thrown (the caller would
     // take the switch for not done).
@@ -1298,7 +1301,7 @@ final class ViewRuntime {
 
   /** A switch applied to the versions' states, and how to put them back. */
   private record Switch(List<Version> retired, List<Version> before, Version next, VersionState nextBefore,
-      Rebuild rebuildBefore, Version old) {
+      Rebuild rebuildBefore, Version old, String oldFailureBefore) {
     /** Puts {@code versions} and the states back; the caller holds the runtime's monitor. */
     void undo(List<Version> versions) {
       versions.clear();
@@ -1306,20 +1309,31 @@ final class ViewRuntime {
       next.state = nextBefore;
       next.rebuild = rebuildBefore;
       old.state = VersionState.CURRENT;
+      old.failure = oldFailureBefore;
       for (Version r : retired) {
         r.state = VersionState.BACKUP;
       }
     }
   }
 
-  /** Marks {@code next} current and {@code old} a backup, retiring backups beyond keep; the caller holds this. */
+  /**
+   * Marks {@code next} current and {@code old} a backup, retiring backups beyond keep; the caller holds
+   * this. An {@code old} whose Base failed its checks at start-up ({@link #damaged}) is failed instead:
+   * it is no version to go back to, and counted among the backups it retired the oldest one.
+   */
   private Switch applySwitch(Version next, Version old) {
     List<Version> before = new ArrayList<>(versions);
     VersionState nextBefore = next.state;
     Rebuild rebuildBefore = next.rebuild;
+    String oldFailureBefore = old.failure;
     next.state = VersionState.CURRENT;
     next.rebuild = null;
-    old.state = VersionState.BACKUP;
+    if (old == damaged) {
+      old.state = VersionState.FAILED;
+      old.failure = damage + "; replaced by version " + next.id;
+    } else {
+      old.state = VersionState.BACKUP;
+    }
     // Last in the list, which holds the backups in the order they stopped serving (the catalog
     // keeps it): the ones beyond keep retired are those that stopped serving longest ago, so a
     // rollback does not make the version it rolled away from the first to go.
@@ -1328,7 +1342,7 @@ final class ViewRuntime {
     // In the same step: no one sees more backups than keep, the oldest of them activatable, once
     // nothing builds (its Base is closed and deleted after the catalog no longer names it).
     List<Version> retired = retireOldBackups(next.program.spec.keep());
-    return new Switch(retired, before, next, nextBefore, rebuildBefore, old);
+    return new Switch(retired, before, next, nextBefore, rebuildBefore, old, oldFailureBefore);
   }
 
   private static void closeIfOpen(BaseFile base) {

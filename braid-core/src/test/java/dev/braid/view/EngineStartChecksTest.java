@@ -229,6 +229,38 @@ class EngineStartChecksTest {
     }
   }
 
+  /**
+   * A repair of a damaged current Base keeps every backup that keep allows: the damaged version is
+   * failed in the switch itself, not counted as a backup first (which retired the oldest backup and
+   * listed the damaged version as one to activate for a moment).
+   */
+  @Test
+  void shouldKeepEveryBackupWhenARepairReplacesADamagedBase() throws Exception {
+    try (Braid b = Braid.open(dir, spec())) {
+      for (int cycle = 1; cycle <= 3; cycle++) {
+        clicks(b, "u", 10);
+        awaitCount(b, "per_user", "u", 10L * cycle);
+        b.runBatch("per_user"); // versions 2, 3 and 4
+      }
+      assertThat(b.versions("per_user").stream().filter(v -> v.state() == dev.braid.VersionState.BACKUP)
+          .map(dev.braid.VersionInfo::id)).containsExactlyInAnyOrder(2L, 3L);
+    }
+    Path base = dir.resolve("views").resolve("per_user").resolve("v4.base");
+    byte[] bytes = Files.readAllBytes(base);
+    bytes[bytes.length / 2] ^= 0x10;
+    Files.write(base, bytes);
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThatThrownBy(() -> b.get("per_user", "u")).isInstanceOf(UnavailableException.class);
+      assertThat(b.repair("per_user")).isEqualTo(5);
+      assertThat(b.get("per_user", "u").values()).containsEntry("n", 30L);
+      assertThat(version(b, "per_user", 4).state()).isEqualTo(dev.braid.VersionState.FAILED);
+      assertThat(b.versions("per_user").stream().filter(v -> v.state() == dev.braid.VersionState.BACKUP)
+          .map(dev.braid.VersionInfo::id)).as("keep: 2").containsExactlyInAnyOrder(2L, 3L);
+      b.activate("per_user", 2); // and a backup is one to go back to
+      assertThat(b.get("per_user", "u").values()).containsEntry("n", 30L);
+    }
+  }
+
   @Test
   void shouldRefuseAViewWhoseBaseWasComputedAtAnotherCutThanTheCatalogRecords() throws Exception {
     hundredClicksWithABase();

@@ -86,7 +86,7 @@ final class DemoCommand implements Callable<Integer> {
   Duration batchEvery;
 
   @Option(names = "--duration", paramLabel = "DURATION", converter = DurationConverter.class,
-      description = "Stop after this long (e.g. 30s, 5m). Default: run until Ctrl-C.")
+      description = "Stop this long after the tour (e.g. 30s, 5m). Default: run until Ctrl-C.")
   Duration duration;
 
   @Option(names = "--seed", paramLabel = "N", defaultValue = "42",
