@@ -84,6 +84,8 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param retention window retention of a kappa view with {@code retain}; null otherwise
    * @param batchCycles batch cycles that built a version since the engine opened (scheduled or asked for)
    * @param batchSeconds their total duration, in seconds
+   * @param batchFailures batch cycles that failed since the engine opened (the versions list's
+   *     {@code failed} ones say why; a cycle that a close stopped is not counted)
    * @param lateness the serving version's {@code allowed_lateness}, its late events and final
    *     windows; null when that version has no {@code allowed_lateness}
    * @param delta the current Delta's groups in memory and its closed-window runs on disk; null when
@@ -94,7 +96,7 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
       boolean leftOutCountsComplete, boolean batchRunning,
       long batchEventsRead, long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, boolean specDiffers,
       Retention retention,
-      long batchCycles, double batchSeconds, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
+      long batchCycles, double batchSeconds, long batchFailures, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
   }
 
   /**

@@ -80,6 +80,8 @@ final class ViewRuntime {
   private final ThreadLocal<ViewProgram.Scratch> readScratch;
   private final AtomicLong batchCycles = new AtomicLong();
   private final AtomicLong batchNanos = new AtomicLong();
+  /** Batch cycles that failed (not those a close stopped, nor one a reprocess superseded). */
+  private final AtomicLong batchFailures = new AtomicLong();
   volatile BatchProgress batchProgress;
   /** What the last successful batch cycle did (null before the first). */
   volatile BatchLayer.Stats lastBatch;
@@ -871,6 +873,10 @@ final class ViewRuntime {
     return batchNanos.get();
   }
 
+  long batchFailures() {
+    return batchFailures.get();
+  }
+
   /**
    * Events of the log up to the position of version {@code v} (whose Delta is {@code d}, or null)
    * that it left out: its Base's before the cut and its Delta's after, each event once however many
@@ -1028,6 +1034,7 @@ final class ViewRuntime {
           throw new IllegalStateException("view '" + name + "': the batch cycle of version " + id
               + " stopped: Braid is closing", e);
         }
+        batchFailures.incrementAndGet();
         failVersion(id, cut, program, fileName, failureReason(e));
         if (e instanceof IOException io) {
           throw new UncheckedIOException("batch cycle of view '" + name + "' failed writing its Base: " + e, io);
@@ -1054,6 +1061,7 @@ final class ViewRuntime {
         // failed (a restart then serves the version whole); if none did, the next start's orphan sweep
         // removes the file.
         dropUnserved(next, false);
+        batchFailures.incrementAndGet();
         RuntimeException notStored = e.failure();
         String reason = "could not record version " + id + " as current: " + notStored.getMessage();
         try {
@@ -1065,6 +1073,9 @@ final class ViewRuntime {
       } catch (RuntimeException | InterruptedException refused) {
         batchProgress = null; // refused before the switch (a Delta behind the current one): nothing changed
         dropUnserved(next, true);
+        if (!closing) {
+          batchFailures.incrementAndGet();
+        }
         throw refused;
       }
       batchProgress = null;

@@ -79,6 +79,8 @@ class CatalogNotStoredTest {
       assertThat(ReprocessTest.version(braid, failed).failure()).contains("could not record version " + failed
           + " as current").contains("cannot write the version catalog");
       assertThat(currentId(braid)).isEqualTo(served);
+      assertThat(braid.status().views().get(0).batchFailures()).isEqualTo(1);
+      assertThat(braid.status().views().get(0).batchCycles()).as("the first cycle only").isEqualTo(1);
       assertThat(((Engine) braid).viewRuntime("stats").batchProgress).as("no cycle is left running").isNull();
       assertServedBy(braid, served, history, def, "after the failed swap");
       assertThat(Files.readString(dir.resolve("catalog.json"))).isEqualTo(catalogBefore);

@@ -284,6 +284,10 @@ public final class BraidServer implements AutoCloseable {
       FunctionTimer.builder("braid_batch_duration", b, x -> viewStatus(x, view).batchCycles(),
               x -> viewStatus(x, view).batchSeconds(), TimeUnit.SECONDS)
           .tag("view", view).description("batch cycles that built a version, and their duration").register(metrics);
+      io.micrometer.core.instrument.FunctionCounter.builder("braid_batch_failures", b,
+              x -> viewStatus(x, view).batchFailures()).tag("view", view)
+          .description("batch cycles that failed since the server started (the versions list says why)")
+          .register(metrics);
     }
     for (String stream : spec.streams().keySet()) {
       Gauge.builder("braid_stream_events", b, x -> events(x, stream)).tag("stream", stream)

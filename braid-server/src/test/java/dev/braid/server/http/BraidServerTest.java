@@ -616,7 +616,8 @@ class BraidServerTest {
     assertThat(post("/v1/views/revenue/batch", null, "").statusCode()).isEqualTo(200);
     String m = get("/metrics").body();
     assertThat(m).contains("braid_batch_duration_seconds_count{view=\"revenue\"} 1\n",
-        "braid_batch_duration_seconds_count{view=\"daily\"} 0\n", "braid_batch_duration_seconds_sum{view=\"revenue\"}");
+        "braid_batch_duration_seconds_count{view=\"daily\"} 0\n", "braid_batch_duration_seconds_sum{view=\"revenue\"}",
+        "braid_batch_failures_total{view=\"revenue\"} 0.0");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 1.0");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"duplicate\",stream=\"sales\"} 1.0");
     assertThat(m).contains("braid_ingest_events_total{outcome=\"rejected\",stream=\"sales\"} 2.0");
