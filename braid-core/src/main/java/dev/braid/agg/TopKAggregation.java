@@ -18,8 +18,10 @@ import java.util.Map;
  * are counted by their string form: {@code 42}, {@code 2.5}, {@code true}, and timestamps in ISO-8601
  * ({@code 2024-05-01T10:00:00Z}). k may be 1 to {@value #MAX_K}, default {@value #DEFAULT_K}.
  *
- * <p>Result: a list of at most k maps {@code {item: String, estimate: Long}}, by estimate
- * descending, then item ascending; empty when there are no values.
+ * <p>Result: a list of at most k maps {@code {item, estimate: Long}}, by estimate descending, then
+ * item ascending; empty when there are no values. An item is a value of the field's type: a
+ * {@code Long}, {@code Double}, {@code Boolean} or {@code String}; a timestamp's is its ISO-8601
+ * text (as it was counted).
  *
  * <h2>Error bound</h2>
  * The sketch tracks at most {@code 0.75 · maxMapSize} items, with {@code maxMapSize} the smallest
@@ -42,9 +44,11 @@ final class TopKAggregation implements Aggregation {
 
   static final int DEFAULT_K = 10;
   static final int MAX_K = 1000;
+  /** By estimate descending, then item ascending (items of one view are all of one type). */
+  @SuppressWarnings({"unchecked", "rawtypes"})
   private static final Comparator<Map<String, Object>> ORDER = Comparator
       .comparing((Map<String, Object> m) -> (Long) m.get("estimate")).reversed()
-      .thenComparing(m -> (String) m.get("item"));
+      .thenComparing(m -> (Comparable) m.get("item"));
 
   private final FieldType type;
   private final int k;
@@ -116,6 +120,20 @@ final class TopKAggregation implements Aggregation {
     return sketch;
   }
 
+  /** An item counted by its string form as a value of the field's type (see {@link #stringForm}). */
+  private Object typed(String item) {
+    switch (type) {
+      case LONG:
+        return Long.parseLong(item);
+      case DOUBLE:
+        return Double.parseDouble(item);
+      case BOOLEAN:
+        return Boolean.parseBoolean(item);
+      default: // a string, and a timestamp's ISO-8601 text
+        return item;
+    }
+  }
+
   @Override
   public void merge(AccumulatorState into, AccumulatorState from) {
     SketchCompat.FrequentStrings other = (SketchCompat.FrequentStrings) from.getObject(0);
@@ -133,7 +151,7 @@ final class TopKAggregation implements Aggregation {
     List<Map<String, Object>> items = new ArrayList<>();
     sketch.forEachFrequent((name, estimate) -> {
       Map<String, Object> item = new LinkedHashMap<>(4);
-      item.put("item", name);
+      item.put("item", typed(name));
       item.put("estimate", estimate);
       items.add(item);
     });

@@ -729,8 +729,9 @@ public final class Expressions {
     }
     CelValidationResult r = compiler.compile(text);
     if (r.hasError()) {
-      String message = oneLine(plainTypes(r.getErrorString().strip()));
-      if (message.contains("(double, int)") || message.contains("(int, double)")) {
+      // CEL's parser lists the modulo token as it escapes it for a format string
+      String message = oneLine(plainTypes(r.getErrorString().strip())).replace("'%%'", "'%'");
+      if (message.contains("applied to '(double, int)'") || message.contains("applied to '(int, double)'")) {
         // comparisons of the two take either (OPTIONS); arithmetic and equality do not
         message += "; CEL does not mix int and double in arithmetic, == or !=: write a double literal with a point "
             + "(100.0) or convert with double(...) or int(...)";

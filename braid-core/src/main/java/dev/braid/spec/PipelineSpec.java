@@ -236,6 +236,11 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           JsonLocation loc = p.currentLocation();
           found.add(duplicateKey(source, dottedPath(p.getParsingContext()), p.currentName(),
               "line " + loc.getLineNr() + ", column " + loc.getColumnNr()));
+        } else if (p instanceof com.fasterxml.jackson.dataformat.yaml.YAMLParser y && y.isCurrentAlias()) {
+          // read as the text of the anchor's name, which every check after this would misname
+          JsonLocation loc = p.currentTokenLocation();
+          found.add(new SpecError(source, dottedPath(p.getParsingContext()), "a YAML alias (*" + p.getText()
+              + ", line " + loc.getLineNr() + ") is not supported: write the value out in full"));
         }
       }
     }

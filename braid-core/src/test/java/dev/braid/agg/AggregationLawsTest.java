@@ -386,13 +386,16 @@ class AggregationLawsTest {
   }
 
   private static void topK(LawCase c, Object actual, List<TestEvent> events, String description) {
-    Map<String, Long> counts = new HashMap<>();
+    Map<Comparable<Object>, Long> counts = new HashMap<>(); // items typed as the field, a timestamp as its ISO text
     for (Object v : values(events)) {
-      String key = c.type() == FieldType.TIMESTAMP ? Instant.ofEpochMilli((Long) v).toString() : String.valueOf(v);
+      @SuppressWarnings("unchecked")
+      Comparable<Object> key = (Comparable<Object>) (c.type() == FieldType.TIMESTAMP
+          ? Instant.ofEpochMilli((Long) v).toString() : v);
       counts.merge(key, 1L, Long::sum);
     }
     List<Map<String, Object>> expected = counts.entrySet().stream()
-        .sorted(Map.Entry.<String, Long>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+        .sorted(Map.Entry.<Comparable<Object>, Long>comparingByValue().reversed()
+            .thenComparing(Map.Entry.comparingByKey()))
         .limit(10)
         .map(e -> {
           Map<String, Object> m = new LinkedHashMap<>();

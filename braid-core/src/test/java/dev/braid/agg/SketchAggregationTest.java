@@ -200,7 +200,7 @@ class SketchAggregationTest {
   }
 
   @Test
-  void shouldCountOtherTypesByTheirStringForm() {
+  void shouldCountOtherTypesByTheirStringFormAndGiveThemBackTyped() {
     Aggregation agg = Aggregations.create(Aggregations.parse("top_k(t, 2)"), FieldType.TIMESTAMP);
     AccumulatorState s = AccumulatorState.standalone(agg);
     AggInput in = new AggInput();
@@ -215,7 +215,21 @@ class SketchAggregationTest {
     AccumulatorState b = AccumulatorState.standalone(bools);
     assertThat(bools.result(b)).isEqualTo(List.of());
     bools.add(b, in.setLong(FieldType.BOOLEAN, 1));
-    assertThat(bools.result(b)).isEqualTo(List.of(Map.of("item", "true", "estimate", 1L)));
+    assertThat(bools.result(b)).isEqualTo(List.of(Map.of("item", true, "estimate", 1L)));
+    // numbers are numbers, ties in numeric order (as text, 10 would come before 9)
+    Aggregation longs = Aggregations.create(Aggregations.parse("top_k(n, 3)"), FieldType.LONG);
+    AccumulatorState l = AccumulatorState.standalone(longs);
+    for (long v : new long[] {10, 9, -3, 10}) {
+      longs.add(l, in.setLong(FieldType.LONG, v));
+    }
+    assertThat(longs.result(l)).isEqualTo(List.of(Map.of("item", 10L, "estimate", 2L),
+        Map.of("item", -3L, "estimate", 1L), Map.of("item", 9L, "estimate", 1L)));
+    Aggregation doubles = Aggregations.create(Aggregations.parse("top_k(d)"), FieldType.DOUBLE);
+    AccumulatorState d = AccumulatorState.standalone(doubles);
+    doubles.add(d, in.setDouble(1e7));
+    doubles.add(d, in.setDouble(-0.0));
+    assertThat(doubles.result(d)).isEqualTo(List.of(Map.of("item", -0.0, "estimate", 1L),
+        Map.of("item", 1e7, "estimate", 1L)));
   }
 
   private static double[] zipfCdf(int items, double exponent) {

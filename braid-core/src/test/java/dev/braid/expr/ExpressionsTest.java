@@ -427,6 +427,10 @@ class ExpressionsTest {
         .hasMessageContaining("(double, int)")
         .hasMessageEndingWith("; CEL does not mix int and double in arithmetic, == or !=: write a double literal with a "
             + "point (100.0) or convert with double(...) or int(...)");
+    assertThatThrownBy(() -> ex.predicate("qty > \"x\"")).as("no double: no hint about doubles")
+        .hasMessageContaining("applied to '(int, string)'").hasMessageNotContaining("CEL does not mix");
+    assertThatThrownBy(() -> ex.predicate("qty > 0 where qty < 2")).as("the modulo token as written")
+        .hasMessageContaining("'/', '%'}").hasMessageNotContaining("%%");
   }
 
   @Test

@@ -248,6 +248,22 @@ class PipelineSpecTest {
     assertThat(e.message()).contains("found no matching overload", "(double, string)");
   }
 
+  /** A YAML alias reads as its anchor's name: it is refused as an alias, not as a value of the wrong kind. */
+  @Test
+  void shouldRefuseAYamlAliasByName() {
+    List<SpecError> all = errors("""
+        streams:
+          s:
+            key: k
+            fields: {k: string}
+        views:
+          v1: &common {from: s, group_by: k, aggregate: {n: count}}
+          v2: *common
+        """);
+    assertThat(all).extracting(SpecError::toString).contains(FILE + ": views.v2: a YAML alias (*common, line 7) is not "
+        + "supported: write the value out in full");
+  }
+
   @Test
   void shouldRejectDuplicateYamlKeysWithTheirPathLineAndColumn() {
     SpecError e = onlyError("""
