@@ -108,7 +108,7 @@ public final class FileLog implements Log {
       Files.createDirectories(dir);
       realDir = dir.toRealPath();
     } catch (IOException e) {
-      throw new LogException("cannot create log directory " + dir + ": " + e.getMessage(), e);
+      throw new LogException("cannot create log directory " + dir + ": " + LogException.describe(e), e);
     }
     if (!OPEN_DIRECTORIES.add(realDir)) {
       throw new LogException(String.format(
@@ -142,7 +142,7 @@ public final class FileLog implements Log {
       lock = null;
     } catch (IOException e) {
       closeQuietly(ch);
-      throw new LogException("cannot lock log directory " + dir + ": " + e.getMessage(), e);
+      throw new LogException("cannot lock log directory " + dir + ": " + LogException.describe(e), e);
     }
     if (lock == null) {
       String holder = readHolder(lockFile);
@@ -179,6 +179,7 @@ public final class FileLog implements Log {
           continue;
         }
         if (name.endsWith(CREATING_SUFFIX) && Files.isDirectory(p)) {
+          requireUnfinishedCreation(p);
           deleteRecursively(p);
           LOG.info("removed {}: a stream creation that did not finish", p);
           continue;
@@ -216,7 +217,42 @@ public final class FileLog implements Log {
         schedule(stream);
       }
     } catch (IOException e) {
-      throw new LogException("cannot read log directory " + dir + ": " + e.getMessage(), e);
+      throw new LogException("cannot read log directory " + dir + ": " + LogException.describe(e), e);
+    }
+  }
+
+  /**
+   * Refuses a {@code <stream>.creating} directory that {@link #createStream} did not leave: one whose
+   * entries are not a stream's description, partition directories and their segment and index
+   * files, which open would otherwise delete with whatever else is in it.
+   */
+  private void requireUnfinishedCreation(Path staging) throws IOException {
+    String name = staging.getFileName().toString();
+    String foreign = STREAM_NAME.matcher(name.substring(0, name.length() - CREATING_SUFFIX.length())).matches()
+        ? null : name;
+    try (Stream<Path> entries = Files.list(staging)) {
+      for (java.util.Iterator<Path> it = entries.iterator(); foreign == null && it.hasNext(); ) {
+        Path e = it.next();
+        String n = e.getFileName().toString();
+        if (n.equals(STREAM_PROPERTIES) || n.equals(STREAM_PROPERTIES + ".tmp")) {
+          continue;
+        }
+        if (!Files.isDirectory(e) || !FileLogStream.PARTITION_DIR.matcher(n).matches()) {
+          foreign = name + "/" + n;
+          continue;
+        }
+        try (Stream<Path> files = Files.list(e)) {
+          foreign = files.map(f -> f.getFileName().toString())
+              .filter(f -> !SegmentDescriptor.SEGMENT_NAME.matcher(f).matches()
+                  && !SegmentDescriptor.INDEX_NAME.matcher(f).matches())
+              .findFirst().map(f -> name + "/" + n + "/" + f).orElse(null);
+        }
+      }
+    }
+    if (foreign != null) {
+      throw new LogException(String.format("foreign file %s in log directory %s: a directory ending in %s holds a "
+          + "stream being created (open deletes it), and this one holds other files; move it away", foreign, dir,
+          CREATING_SUFFIX));
     }
   }
 
@@ -267,7 +303,7 @@ public final class FileLog implements Log {
       fsyncDirectory(target);
     } catch (IOException e) {
       throw new LogException("cannot change the durability of stream '" + name + "' in " + target + ": "
-          + e.getMessage(), e);
+          + LogException.describe(e), e);
     }
     FileLogStream stream = FileLogStream.open(name, target, config, syncer);
     streams.put(name, stream);
@@ -325,7 +361,7 @@ public final class FileLog implements Log {
       Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
       fsyncDirectory(dir);
     } catch (IOException e) {
-      throw new LogException("cannot create stream '" + name + "' in " + dir + ": " + e.getMessage(), e);
+      throw new LogException("cannot create stream '" + name + "' in " + dir + ": " + LogException.describe(e), e);
     }
     FileLogStream stream = FileLogStream.open(name, target, config, syncer);
     streams.put(name, stream);
@@ -449,7 +485,7 @@ public final class FileLog implements Log {
     try (InputStream in = Files.newInputStream(file)) {
       p.load(in);
     } catch (IOException e) {
-      throw new LogException("cannot read " + file + ": " + e.getMessage(), e);
+      throw new LogException("cannot read " + file + ": " + LogException.describe(e), e);
     }
     try {
       if (!"1".equals(p.getProperty("format"))) {

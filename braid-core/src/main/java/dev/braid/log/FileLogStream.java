@@ -10,7 +10,7 @@ import java.util.stream.Stream;
 /** A stream of the {@link FileLog}: one {@link FilePartition} per partition directory. */
 final class FileLogStream implements LogStream {
 
-  private static final Pattern PARTITION_DIR = Pattern.compile("p\\d{5}");
+  static final Pattern PARTITION_DIR = Pattern.compile("p\\d{5}");
 
   private final String name;
   private final StreamConfig config;
@@ -70,7 +70,7 @@ final class FileLogStream implements LogStream {
         }
       }
     } catch (IOException e) {
-      throw new LogException("cannot list stream directory " + dir + ": " + e.getMessage(), e);
+      throw new LogException("cannot list stream directory " + dir + ": " + LogException.describe(e), e);
     }
   }
 

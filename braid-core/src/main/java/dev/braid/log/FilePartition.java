@@ -278,7 +278,7 @@ final class FilePartition {
       FileLog.fsyncDirectory(dir);
       return new FilePartition(stream, partition, dir, config, List.of(first), 0, null, null);
     } catch (IOException e) {
-      throw new LogException("cannot create partition directory " + dir + ": " + e.getMessage(), e);
+      throw new LogException("cannot create partition directory " + dir + ": " + LogException.describe(e), e);
     }
   }
 
@@ -293,9 +293,9 @@ final class FilePartition {
       for (Path f : (Iterable<Path>) files::iterator) {
         String name = f.getFileName().toString();
         if (SegmentDescriptor.SEGMENT_NAME.matcher(name).matches()) {
-          bases.add(SegmentDescriptor.baseOffsetOf(name));
+          bases.add(segmentBase(f, dir));
         } else if (SegmentDescriptor.INDEX_NAME.matcher(name).matches()) {
-          indexed.add(SegmentDescriptor.baseOffsetOf(name.replace(".idx", ".log")));
+          indexed.add(segmentBase(f, dir));
         } else if (name.endsWith(".tmp") && Files.isRegularFile(f)
             && SegmentDescriptor.INDEX_NAME.matcher(name.substring(0, name.length() - 4)).matches()) {
           Files.delete(f); // an index write that a crash interrupted; it is rebuilt below
@@ -308,7 +308,7 @@ final class FilePartition {
         }
       }
     } catch (IOException e) {
-      throw new LogException("cannot list partition directory " + dir + ": " + e.getMessage(), e);
+      throw new LogException("cannot list partition directory " + dir + ": " + LogException.describe(e), e);
     }
     bases.sort(null);
     try {
@@ -322,13 +322,19 @@ final class FilePartition {
       List<Segment> segments = new ArrayList<>();
       try {
         missingSegments(dir, bases, indexed);
+        List<Segment> unindexed = new ArrayList<>();
         for (int i = 0; i < bases.size() - 1; i++) {
-          segments.add(openSealed(dir, partition, bases.get(i), bases.get(i + 1)));
+          segments.add(openSealed(dir, partition, bases.get(i), bases.get(i + 1), unindexed));
         }
         long activeBase = bases.get(bases.size() - 1);
         RecoveryReport[] report = new RecoveryReport[1];
         Segment active = recoverActive(stream, dir, partition, activeBase, previousIndexed, report);
         segments.add(active);
+        // Only now that the whole partition opened: an index written for a segment that a stray file
+        // after it made look sealed would make it sealed for good once the stray file is removed
+        for (Segment s : unindexed) {
+          writeIndex(dir, s);
+        }
         long end = report[0].endOffset();
         return new FilePartition(stream, partition, dir, config, segments, end,
             report[0].truncatedBytes() > 0 ? report[0] : null, preallocator);
@@ -340,7 +346,7 @@ final class FilePartition {
         throw e;
       }
     } catch (IOException e) {
-      throw new LogException("cannot open partition directory " + dir + ": " + e.getMessage(), e);
+      throw new LogException("cannot open partition directory " + dir + ": " + LogException.describe(e), e);
     }
   }
 
@@ -426,7 +432,9 @@ final class FilePartition {
     return h;
   }
 
-  private static Segment openSealed(Path dir, int partition, long base, long nextBase) throws IOException {
+  /** Opens and verifies a sealed segment; adds it to {@code unindexed} when its index file is to be written. */
+  private static Segment openSealed(Path dir, int partition, long base, long nextBase, List<Segment> unindexed)
+      throws IOException {
     Path file = dir.resolve(SegmentDescriptor.segmentName(base));
     FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
     long size = ch.size();
@@ -441,7 +449,9 @@ final class FilePartition {
     }
     Segment seg = new Segment(file, base, ch, size);
     try {
-      verifySealed(dir, seg, nextBase);
+      if (!verifySealed(dir, seg, nextBase)) {
+        unindexed.add(seg);
+      }
     } catch (IOException | RuntimeException e) {
       seg.closeQuietly();
       throw e;
@@ -449,7 +459,11 @@ final class FilePartition {
     return seg;
   }
 
-  private static void verifySealed(Path dir, Segment seg, long nextBase) throws IOException {
+  /**
+   * Verifies a sealed segment, loading its index or rebuilding it in memory; returns whether its index
+   * file was whole (else the caller writes one).
+   */
+  private static boolean verifySealed(Path dir, Segment seg, long nextBase) throws IOException {
     Path file = seg.file;
     long size = seg.size;
     Path indexFile = dir.resolve(SegmentDescriptor.indexName(seg.baseOffset));
@@ -481,14 +495,35 @@ final class FilePartition {
     }
     // A segment is sealed only once it holds a batch, so one without batches lost them.
     long end = scan.endOffset < 0 ? seg.baseOffset : scan.endOffset;
+    if (end > nextBase) {
+      throw new CorruptLogException(dir.resolve(SegmentDescriptor.segmentName(nextBase)), 0, String.format("the segment "
+          + "before it, %s, holds offsets up to %d, so no segment can start at %d: this file does not belong to the "
+          + "partition (a stray or copied file); move it away", file.getFileName(), end - 1, nextBase));
+    }
     if (end != nextBase) {
       throw new CorruptLogException(file, scan.validEnd, String.format("sealed segment ends at offset %d but the next "
           + "segment, %s, starts at %d: offsets %d to %d are missing (%s)", end, SegmentDescriptor.segmentName(nextBase),
           nextBase, end, nextBase - 1, end == seg.baseOffset ? "this segment lost its batches"
           : "segment " + SegmentDescriptor.segmentName(end) + " was deleted, or this one was cut"));
     }
-    if (!indexed) {
-      writeIndex(dir, seg);
+    return indexed; // else open writes the index once the whole partition opened
+  }
+
+  /**
+   * The base offset a segment or index file's name gives; a name whose 20 digits are past the
+   * largest offset, or a directory so named, is a foreign entry.
+   */
+  private static long segmentBase(Path f, Path dir) {
+    String name = f.getFileName().toString();
+    if (!Files.isRegularFile(f)) {
+      throw new LogException(String.format("foreign entry %s in partition directory %s: it is named like a log file "
+          + "but is not a file", name, dir));
+    }
+    try {
+      return SegmentDescriptor.baseOffsetOf(name);
+    } catch (NumberFormatException e) {
+      throw new LogException(String.format("foreign file %s in partition directory %s: its name is past the largest "
+          + "offset, %d", name, dir, Long.MAX_VALUE));
     }
   }
 
@@ -1565,6 +1600,6 @@ final class FilePartition {
   }
 
   static UncheckedIOException unchecked(String what, IOException e) {
-    return new UncheckedIOException(what + ": " + e.getMessage(), e);
+    return new UncheckedIOException(what + ": " + LogException.describe(e), e);
   }
 }

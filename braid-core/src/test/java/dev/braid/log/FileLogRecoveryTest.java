@@ -850,6 +850,123 @@ class FileLogRecoveryTest {
         .hasMessageContaining(partitionDir.toString());
   }
 
+  /** One partition of two segments (the first sealed, the second active); returns its records. */
+  private static List<Rec> twoSegments(Path dir) {
+    try (FileLog log = FileLog.open(dir)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1).withSegmentBytes(16 << 10));
+      List<Rec> all = new ArrayList<>();
+      for (int i = 0; ((FileLogStream) s).partition(0).segments().length < 2; i++) {
+        all.addAll(appendTexts(s, 0, "batch " + i, 3));
+      }
+      return all;
+    }
+  }
+
+  /**
+   * A stray segment file after the active one refuses the stream, and the open that refused it
+   * leaves the directory as it was: it wrote no index for the segment the stray file made look sealed
+   * (which made that segment sealed for good once the stray file was removed). Without the stray
+   * file, everything reads again.
+   */
+  @Test
+  void shouldChangeNothingOnDiskWhenAStraySegmentAfterTheActiveOneRefusesTheStream() throws IOException {
+    Path dir = tmp.resolve("log");
+    List<Rec> all = twoSegments(dir);
+    Path partitionDir = FileLogStream.partitionDir(dir.resolve(STREAM), 0);
+    Path stray = segment(dir, all.size());
+    byte[] noise = new byte[100];
+    new Random(5).nextBytes(noise);
+    Files.write(stray, noise);
+    List<String> before;
+    try (Stream<Path> files = Files.list(partitionDir)) {
+      before = files.map(f -> f.getFileName().toString()).sorted().toList();
+    }
+    try (FileLog log = FileLog.open(dir)) {
+      assertThat(log.corruptStreams()).containsKey(STREAM);
+    }
+    try (Stream<Path> files = Files.list(partitionDir)) {
+      assertThat(files.map(f -> f.getFileName().toString()).sorted().toList()).as("no index written")
+          .isEqualTo(before);
+    }
+    Files.delete(stray);
+    try (FileLog log = FileLog.open(dir)) {
+      assertThat(log.corruptStreams()).isEmpty();
+      assertThat(readAll(log.stream(STREAM), 0, 0)).isEqualTo(all);
+    }
+  }
+
+  /** An empty stray segment inside the active segment's offsets is named as the file that does not belong. */
+  @Test
+  void shouldNameAStraySegmentInsideAnotherSegmentsOffsets() throws IOException {
+    Path dir = tmp.resolve("log");
+    List<Rec> all = twoSegments(dir);
+    long last = all.get(all.size() - 1).offset();
+    Path stray = segment(dir, last); // inside the active segment, which holds up to last
+    Files.createFile(stray);
+    try (FileLog log = FileLog.open(dir)) {
+      CorruptLogException e = log.corruptStreams().get(STREAM);
+      assertThat(e).isNotNull();
+      assertThat(e.file()).isEqualTo(stray);
+      assertThat(e).hasMessageContaining("holds offsets up to " + last + ", so no segment can start at " + last)
+          .hasMessageContaining("this file does not belong to the partition");
+    }
+  }
+
+  /** Entries named like segments that are not segment files are foreign, by name. */
+  @Test
+  void shouldRefuseEntriesNamedLikeSegmentsThatAreNotSegmentFiles() throws IOException {
+    try (FileLog log = FileLog.open(tmp)) {
+      log.createStream(STREAM, StreamConfig.of(1));
+    }
+    Path partitionDir = FileLogStream.partitionDir(tmp.resolve(STREAM), 0);
+    Path tooLarge = partitionDir.resolve("99999999999999999999.log");
+    Files.createFile(tooLarge);
+    assertThatThrownBy(() -> FileLog.open(tmp)).isInstanceOf(LogException.class)
+        .hasMessageContaining("foreign file 99999999999999999999.log in partition directory " + partitionDir)
+        .hasMessageContaining("past the largest offset");
+    Files.delete(tooLarge);
+    Files.createDirectory(partitionDir.resolve("00000000000000005000.log"));
+    assertThatThrownBy(() -> FileLog.open(tmp)).isInstanceOf(LogException.class)
+        .hasMessageContaining("foreign entry 00000000000000005000.log")
+        .hasMessageContaining("is not a file");
+  }
+
+  /**
+   * A {@code .creating} directory that a stream creation left is deleted on open; one holding other
+   * files is refused as foreign and kept.
+   */
+  @Test
+  void shouldDeleteOnlyWhatAStreamCreationLeft() throws IOException {
+    try (FileLog log = FileLog.open(tmp)) {
+      log.createStream(STREAM, StreamConfig.of(1));
+    }
+    Path left = tmp.resolve("half.creating");
+    Files.createDirectories(FileLogStream.partitionDir(left, 0));
+    Files.createFile(FileLogStream.partitionDir(left, 0).resolve(SegmentDescriptor.segmentName(0)));
+    Files.writeString(left.resolve("stream.properties"), "format=1\n");
+    try (FileLog log = FileLog.open(tmp)) {
+      assertThat(left).doesNotExist();
+    }
+    Path precious = tmp.resolve("foo.creating").resolve("data");
+    Files.createDirectories(precious.getParent());
+    Files.writeString(precious, "precious");
+    assertThatThrownBy(() -> FileLog.open(tmp)).isInstanceOf(LogException.class)
+        .hasMessageContaining("foreign file foo.creating/data in log directory " + tmp);
+    assertThat(precious).hasContent("precious");
+  }
+
+  /** An I/O error names the operating system's reason, not the path alone. */
+  @Test
+  void shouldDescribeAnIoErrorByItsReason() {
+    assertThat(LogException.describe(new java.nio.file.AccessDeniedException("/d/p00000/x.log")))
+        .isEqualTo("/d/p00000/x.log: permission denied");
+    assertThat(LogException.describe(new java.nio.file.NoSuchFileException("/d/x")))
+        .isEqualTo("/d/x: no such file or directory");
+    assertThat(LogException.describe(new java.nio.file.FileSystemException("/d/x", null, "Input/output error")))
+        .isEqualTo("/d/x: Input/output error");
+    assertThat(LogException.describe(new java.io.IOException("disk gone"))).isEqualTo("disk gone");
+  }
+
   // ---------------------------------------------------------------------------------------------
   // One owner at a time
   // ---------------------------------------------------------------------------------------------
