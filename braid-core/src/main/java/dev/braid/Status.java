@@ -84,8 +84,9 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param retention window retention of a kappa view with {@code retain}; null otherwise
    * @param batchCycles batch cycles that built a version since the engine opened (scheduled or asked for)
    * @param batchSeconds their total duration, in seconds
-   * @param batchFailures batch cycles that failed since the engine opened (the versions list's
-   *     {@code failed} ones say why; a cycle that a close stopped is not counted)
+   * @param batchFailures batch cycles that failed since the engine opened (the log says why each
+   *     failed, and most leave a {@code failed} version in the versions list; a cycle that a close
+   *     stopped is not counted)
    * @param lateness the serving version's {@code allowed_lateness}, its late events and final
    *     windows; null when that version has no {@code allowed_lateness}
    * @param delta the current Delta's groups in memory and its closed-window runs on disk; null when

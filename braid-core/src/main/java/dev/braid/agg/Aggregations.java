@@ -29,8 +29,9 @@ import java.util.regex.Pattern;
  *   <tr><td>{@code count_distinct(f[, lgK])}</td><td>any</td><td>{@code Long}: exact up to 64
  *       distinct values, then an HLL estimate with relative standard error 1.04 / sqrt(2^lgK),
  *       about 1.6% at the default lgK = 12</td></tr>
- *   <tr><td>{@code top_k(f[, k])}</td><td>any (by string form)</td><td>{@code List} of at most k
- *       {@code {item, estimate}} maps, most frequent first; exact up to 0.75·maxMapSize >= 24·k distinct
+ *   <tr><td>{@code top_k(f[, k])}</td><td>any (counted by string form)</td><td>{@code List} of at most
+ *       k {@code {item, estimate}} maps, most frequent first, each item a value of the field's type (a
+ *       timestamp's as ISO-8601 text); exact up to 0.75·maxMapSize >= 24·k distinct
  *       values (384 at the default k = 10), then each estimate over by at most 3.5·N / maxMapSize
  *       (0.68% of N at k = 10)</td></tr>
  *   <tr><td>{@code quantiles(f[, k])}</td><td>long, double or timestamp</td><td>{@code Map}

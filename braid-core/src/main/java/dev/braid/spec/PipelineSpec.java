@@ -222,6 +222,23 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
    * Every key given twice in one mapping of {@code yaml}, in the order they appear: the spec is read on
    * (with the last of each, as YAML does) so that one run names its other errors too.
    */
+  /** How the error about a YAML alias begins (see {@link #withoutErrorsUnderAliases}). */
+  private static final String ALIAS = "a YAML alias (*";
+
+  /**
+   * {@code errors} without those at or under the path of a YAML alias other than the alias's own:
+   * read as its anchor's name, an alias fails every check of what should be there, which would blame
+   * the value rather than the alias.
+   */
+  private static List<SpecError> withoutErrorsUnderAliases(List<SpecError> errors) {
+    List<String> aliases = errors.stream().filter(e -> e.message().startsWith(ALIAS)).map(SpecError::path).toList();
+    if (aliases.isEmpty()) {
+      return errors;
+    }
+    return errors.stream().filter(e -> e.message().startsWith(ALIAS) || aliases.stream().noneMatch(a ->
+        e.path().equals(a) || e.path().startsWith(a + ".") || e.path().startsWith(a + "["))).toList();
+  }
+
   private static List<SpecError> duplicateKeys(ObjectMapper mapper, String yaml, String source)
       throws java.io.IOException {
     List<SpecError> found = new ArrayList<>();
@@ -239,7 +256,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         } else if (p instanceof com.fasterxml.jackson.dataformat.yaml.YAMLParser y && y.isCurrentAlias()) {
           // read as the text of the anchor's name, which every check after this would misname
           JsonLocation loc = p.currentTokenLocation();
-          found.add(new SpecError(source, dottedPath(p.getParsingContext()), "a YAML alias (*" + p.getText()
+          found.add(new SpecError(source, dottedPath(p.getParsingContext()), ALIAS + p.getText()
               + ", line " + loc.getLineNr() + ") is not supported: write the value out in full"));
         }
       }
@@ -368,7 +385,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
     }
     if (!errors.isEmpty()) {
-      throw new SpecException(errors);
+      throw new SpecException(withoutErrorsUnderAliases(errors));
     }
     return spec;
   }

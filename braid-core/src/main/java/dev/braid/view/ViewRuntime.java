@@ -80,7 +80,10 @@ final class ViewRuntime {
   private final ThreadLocal<ViewProgram.Scratch> readScratch;
   private final AtomicLong batchCycles = new AtomicLong();
   private final AtomicLong batchNanos = new AtomicLong();
-  /** Batch cycles that failed (not those a close stopped, nor one a reprocess superseded). */
+  /**
+   * Batch cycles that failed with an exception (not those a close stopped, nor one a reprocess
+   * superseded); the server log says why each one failed.
+   */
   private final AtomicLong batchFailures = new AtomicLong();
   volatile BatchProgress batchProgress;
   /** What the last successful batch cycle did (null before the first). */
@@ -1060,8 +1063,8 @@ final class ViewRuntime {
         // Its Base stays on disk: another thread's catalog may have stored the switch while this one
         // failed (a restart then serves the version whole); if none did, the next start's orphan sweep
         // removes the file.
-        dropUnserved(next, false);
         batchFailures.incrementAndGet();
+        dropUnserved(next, false);
         RuntimeException notStored = e.failure();
         String reason = "could not record version " + id + " as current: " + notStored.getMessage();
         try {
@@ -1072,10 +1075,10 @@ final class ViewRuntime {
         throw notStored;
       } catch (RuntimeException | InterruptedException refused) {
         batchProgress = null; // refused before the switch (a Delta behind the current one): nothing changed
-        dropUnserved(next, true);
         if (!closing) {
           batchFailures.incrementAndGet();
         }
+        dropUnserved(next, true);
         throw refused;
       }
       batchProgress = null;
@@ -1225,7 +1228,9 @@ final class ViewRuntime {
     }
     List<Version> retired;
     List<Version> kept = new ArrayList<>(); // retired now, but a catalog stored meanwhile listed them as backups
+    boolean wasDamaged;
     synchronized (this) {
+      wasDamaged = old == damaged; // failed by the switch (see applySwitch)
       retired = new ArrayList<>(applySwitch(next, old).retired());
       // delete only what every catalog stored meanwhile had retired too (the rest goes at the next start)
       for (Version r : retired) {
@@ -1237,9 +1242,6 @@ final class ViewRuntime {
       pendingSwitch = null;
       next.replacedId = old.id;
       current = next;
-      if (damaged == old) { // failed by the switch (a batch cycle's, or a repair's): the view serves again
-        damaged = null;
-      }
     }
     // Committed: what follows tidies up, and a failure of it is logged, not thrown (the caller would
     // take the switch for not done).
@@ -1277,6 +1279,20 @@ final class ViewRuntime {
     } catch (RuntimeException e) {
       LOG.error("view '{}': version {} is current; tidying up after version {} failed (the next start removes what "
           + "is left): {}", name, next.id, old.id, e.toString());
+    }
+    if (wasDamaged) {
+      // Only once the damaged version has no Delta: a read that took it for current before the switch and
+      // found it no longer damaged would merge its Delta without its Base (it now finds no Delta and retries)
+      old.delta = null;
+      damaged = null;
+      if (!closing) {
+        try {
+          moveAside(damagedFile); // kept for inspection (a failed version's file is an orphan at the next start)
+        } catch (IOException e) {
+          LOG.warn("view '{}': cannot move the damaged Base {} aside (the next start deletes it): {}", name,
+              damagedFile, e.toString());
+        }
+      }
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
@@ -1539,12 +1555,7 @@ final class ViewRuntime {
       if (bad == null || current != bad) {
         throw new IllegalStateException(dev.braid.Faults.notDamaged(name, current.id));
       }
-      Path file = damagedFile;
-      Path aside = file.resolveSibling(file.getFileName() + ".corrupt");
-      if (Files.exists(file)) {
-        Files.move(file, aside, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        LOG.warn("view '{}': moved the damaged Base {} aside to {}", name, file, aside);
-      }
+      Path aside = moveAside(damagedFile);
       long id = runBatch();
       bad.state = VersionState.FAILED;
       bad.failure = damage + "; moved aside to " + aside.getFileName() + " and rebuilt from the log as version " + id;
@@ -1553,6 +1564,20 @@ final class ViewRuntime {
       LOG.info("view '{}': repaired; version {} rebuilt from the log serves", name, id);
       return id;
     }
+  }
+
+  /**
+   * Moves the damaged Base {@code file} aside as {@code <file>.corrupt}, which the orphan clean-up
+   * spares, when it is still there; returns that path. A repair calls it before its batch cycle reads
+   * the log; a switch that replaced the damaged version otherwise calls it after.
+   */
+  private Path moveAside(Path file) throws IOException {
+    Path aside = file.resolveSibling(file.getFileName() + ".corrupt");
+    if (Files.exists(file)) {
+      Files.move(file, aside, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      LOG.warn("view '{}': moved the damaged Base {} aside to {}", name, file, aside);
+    }
+    return aside;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -2570,8 +2595,14 @@ final class ViewRuntime {
       spills.incrementAndGet();
       spilledGroups.addAndGet(r.spilled());
       evictedWindows.addAndGet(r.evicted());
-      LOG.debug("view '{}': moved {} closed (key, window) groups of version {} to runs; {} stay in memory", name,
-          r.spilled(), v.id, total - r.spilled() - r.evicted());
+      if (LOG.isDebugEnabled()) {
+        long left = 0; // counted after the rebuild: the speed layer went on adding groups meanwhile
+        for (PartitionDelta pd : d.partitions) {
+          left += pd.table.groupCount();
+        }
+        LOG.debug("view '{}': moved {} closed (key, window) groups of version {} to runs; {} groups are in memory",
+            name, r.spilled(), v.id, left);
+      }
       return r.spilled();
     }
   }

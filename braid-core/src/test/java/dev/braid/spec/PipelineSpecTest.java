@@ -260,8 +260,21 @@ class PipelineSpecTest {
           v1: &common {from: s, group_by: k, aggregate: {n: count}}
           v2: *common
         """);
-    assertThat(all).extracting(SpecError::toString).contains(FILE + ": views.v2: a YAML alias (*common, line 7) is not "
-        + "supported: write the value out in full");
+    assertThat(all).extracting(SpecError::toString).containsExactly(FILE + ": views.v2: a YAML alias (*common, line 7) "
+        + "is not supported: write the value out in full");
+    List<SpecError> scalar = errors("""
+        streams:
+          s:
+            key: k
+            partitions: &p 4
+            fields: {k: string}
+          t:
+            key: k
+            partitions: *p
+            fields: {k: string}
+        """);
+    assertThat(scalar).extracting(SpecError::toString).containsExactly(FILE + ": streams.t.partitions: a YAML alias "
+        + "(*p, line 8) is not supported: write the value out in full");
   }
 
   @Test

@@ -111,6 +111,8 @@ class CorruptSegmentWhileRunningTest {
           .hasMessageContaining("corrupt log file " + segment);
       assertThat(failure(b, "per_user")).startsWith("corrupt log file " + segment + " at byte")
           .endsWith("restore " + segment + " from a backup");
+      assertThat(b.status().views().stream().filter(v -> v.name().equals("per_user")).findFirst().orElseThrow()
+          .batchFailures()).as("the failed cycle is counted").isEqualTo(1);
       long replaying = b.reprocess("replayed", kappa("total", "sum(amount)"), ReprocessOptions.defaults());
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
       while (b.versions("replayed").stream().noneMatch(v -> v.id() == replaying && v.state() == VersionState.FAILED)) {

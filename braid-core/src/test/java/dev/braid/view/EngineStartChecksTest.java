@@ -236,19 +236,7 @@ class EngineStartChecksTest {
    */
   @Test
   void shouldKeepEveryBackupWhenARepairReplacesADamagedBase() throws Exception {
-    try (Braid b = Braid.open(dir, spec())) {
-      for (int cycle = 1; cycle <= 3; cycle++) {
-        clicks(b, "u", 10);
-        awaitCount(b, "per_user", "u", 10L * cycle);
-        b.runBatch("per_user"); // versions 2, 3 and 4
-      }
-      assertThat(b.versions("per_user").stream().filter(v -> v.state() == dev.braid.VersionState.BACKUP)
-          .map(dev.braid.VersionInfo::id)).containsExactlyInAnyOrder(2L, 3L);
-    }
-    Path base = dir.resolve("views").resolve("per_user").resolve("v4.base");
-    byte[] bytes = Files.readAllBytes(base);
-    bytes[bytes.length / 2] ^= 0x10;
-    Files.write(base, bytes);
+    Path base = threeCyclesWithTheLastBaseDamaged();
     try (Braid b = Braid.open(dir, spec())) {
       assertThatThrownBy(() -> b.get("per_user", "u")).isInstanceOf(UnavailableException.class);
       assertThat(b.repair("per_user")).isEqualTo(5);
@@ -258,6 +246,54 @@ class EngineStartChecksTest {
           .map(dev.braid.VersionInfo::id)).as("keep: 2").containsExactlyInAnyOrder(2L, 3L);
       b.activate("per_user", 2); // and a backup is one to go back to
       assertThat(b.get("per_user", "u").values()).containsEntry("n", 30L);
+    }
+    assertThat(base.resolveSibling("v4.base.corrupt")).as("kept for inspection").exists();
+  }
+
+  /**
+   * Versions 2, 3 and 4 of per_user from batch cycles (10 clicks before each), closed, and a byte of
+   * version 4's Base flipped; returns that Base.
+   */
+  private Path threeCyclesWithTheLastBaseDamaged() throws Exception {
+    try (Braid b = Braid.open(dir, spec())) {
+      for (int cycle = 1; cycle <= 3; cycle++) {
+        clicks(b, "u", 10);
+        awaitCount(b, "per_user", "u", 10L * cycle);
+        b.runBatch("per_user");
+      }
+      assertThat(b.versions("per_user").stream().filter(v -> v.state() == dev.braid.VersionState.BACKUP)
+          .map(dev.braid.VersionInfo::id)).containsExactlyInAnyOrder(2L, 3L);
+    }
+    Path base = dir.resolve("views").resolve("per_user").resolve("v4.base");
+    byte[] bytes = Files.readAllBytes(base);
+    bytes[bytes.length / 2] ^= 0x10;
+    Files.write(base, bytes);
+    return base;
+  }
+
+  /**
+   * Activating a backup instead of repairing fails the damaged version too: it is no backup, its file
+   * is moved aside (kept, where the next start's clean-up would delete a failed version's file), and
+   * the view serves again.
+   */
+  @Test
+  void shouldFailADamagedVersionThatAnActivationReplaces() throws Exception {
+    Path base = threeCyclesWithTheLastBaseDamaged();
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThatThrownBy(() -> b.get("per_user", "u")).isInstanceOf(UnavailableException.class);
+      b.activate("per_user", 3);
+      assertThat(b.get("per_user", "u").values()).containsEntry("n", 30L);
+      assertThat(version(b, "per_user", 4).state()).isEqualTo(dev.braid.VersionState.FAILED);
+      assertThat(version(b, "per_user", 4).failure()).contains("replaced by version 3");
+      assertThat(b.versions("per_user").stream().filter(v -> v.state() == dev.braid.VersionState.BACKUP)
+          .map(dev.braid.VersionInfo::id)).containsExactly(2L);
+      assertThat(b.faults().unavailable()).isEmpty();
+    }
+    assertThat(base).doesNotExist();
+    assertThat(base.resolveSibling("v4.base.corrupt")).exists();
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThat(b.get("per_user", "u").values()).containsEntry("n", 30L);
+      assertThat(base.resolveSibling("v4.base.corrupt")).as("spared by the clean-up").exists();
     }
   }
 

@@ -439,6 +439,8 @@ final class Json {
       if (!v.leftOutCountsComplete()) {
         vo.put("leftOutCountsComplete", false); // the two counts are lower bounds
       }
+      vo.put("batchCycles", v.batchCycles()); // since the server started, as the metrics count them
+      vo.put("batchFailures", v.batchFailures());
       if (v.batchRunning()) {
         ObjectNode b = vo.putObject("batch");
         b.put("eventsRead", v.batchEventsRead());

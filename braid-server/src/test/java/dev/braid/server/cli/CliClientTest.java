@@ -218,12 +218,13 @@ class CliClientTest {
           .getBytes(java.nio.charset.StandardCharsets.UTF_8));
       feed.flush();
       ingest.join(30_000);
+      assertThat(run.get()).as("the ingest ended on the failure, standard input still open").isNotNull();
       Thread.sleep(500); // a second request, if one went out, has reached the server by now
       assertThat(run.get().exit()).isEqualTo(1);
       assertThat(run.get().err()).contains("no room for these").contains("request 1 (lines 1-2)");
       assertThat(posts.get()).as(run.get().err()).isEqualTo(1);
-      feed.close();
     } finally {
+      feed.close(); // an ingest still reading ends
       System.setIn(stdin);
       slowFailing.stop(0);
     }

@@ -192,6 +192,8 @@ class BraidServerTest {
     JsonNode status = json(get("/v1/status"));
     assertThat(status.path("streams").get(0).path("events").asLong()).isEqualTo(4);
     assertThat(status.path("views").findValuesAsText("name")).containsExactly("revenue", "daily");
+    assertThat(status.path("views").get(0).path("batchCycles").asLong()).isEqualTo(1);
+    assertThat(status.path("views").get(0).path("batchFailures").isIntegralNumber()).isTrue();
 
     server.close();
     server = null;
