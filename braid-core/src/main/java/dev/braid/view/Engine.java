@@ -124,7 +124,7 @@ public final class Engine implements Braid {
     this.dataDir = dataDir;
     this.spec = spec;
     this.log = log;
-    this.recovered = recoveredLines(log);
+    this.recovered = recoveredLines(log, spec);
     this.catalog = new VersionCatalog(dataDir.resolve("catalog.json"));
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "braid-batch-scheduler");
@@ -825,16 +825,32 @@ public final class Engine implements Braid {
   /**
    * What opening the log cut from each stream's partitions, one line per partition, so that an
    * operator sees it in the status and not only in the log at start: where, how much, and where the
-   * cut bytes were kept. Fixed once the log is open, so written once.
+   * cut bytes were kept. A cut of a log Braid keeps beside a stream (its dead letters and late
+   * events, and the changes of its views) is listed with the stream, naming that log. Fixed once the
+   * log is open, so written once.
    */
-  private static Map<String, List<String>> recoveredLines(FileLog log) {
+  private static Map<String, List<String>> recoveredLines(FileLog log, PipelineSpec spec) {
     Map<String, List<String>> out = new HashMap<>();
     for (dev.braid.log.RecoveryReport r : log.recoveries()) {
       if (r.truncatedBytes() > 0) {
         java.nio.file.Path aside = r.keptAside();
-        out.computeIfAbsent(r.stream(), s -> new ArrayList<>()).add(String.format(java.util.Locale.ROOT,
-            "partition %d: at start, %,d bytes of a torn or damaged tail were cut from %s at byte %,d (the partition "
-                + "now ends at offset %,d); %s%s", r.partition(), r.truncatedBytes(), r.file(), r.validBytes(),
+        String owner = r.stream();
+        String which = "";
+        for (String s : spec.streams().keySet()) {
+          if (r.stream().equals(s + Ingestor.DEAD_LETTER_SUFFIX) || r.stream().equals(s + LateLog.SUFFIX)) {
+            owner = s;
+            which = r.stream().endsWith(LateLog.SUFFIX) ? "the late-event log, " : "the dead-letter log, ";
+          }
+        }
+        for (ViewSpec v : spec.views().values()) {
+          if (r.stream().equals(v.name() + ChangeFeed.SUFFIX)) {
+            owner = v.from();
+            which = "the changes log of view '" + v.name() + "', ";
+          }
+        }
+        out.computeIfAbsent(owner, s -> new ArrayList<>()).add(String.format(java.util.Locale.ROOT,
+            "%spartition %d: at start, %,d bytes of a torn or damaged tail were cut from %s at byte %,d (the partition "
+                + "now ends at offset %,d); %s%s", which, r.partition(), r.truncatedBytes(), r.file(), r.validBytes(),
             r.endOffset(), aside != null ? "they are kept in " + aside + " for inspection"
                 : "they were all zeros (space never written)",
             r.wholeBatchesCut() == 0 ? "" : String.format(java.util.Locale.ROOT, "; %d whole batches with valid "

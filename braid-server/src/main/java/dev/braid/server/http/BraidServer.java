@@ -293,7 +293,8 @@ public final class BraidServer implements AutoCloseable {
       Gauge.builder("braid_stream_events", b, x -> events(x, stream)).tag("stream", stream)
           .description("events held in the stream's log").register(metrics);
       Gauge.builder("braid_stream_recovered_partitions", b, x -> recoveredPartitions(x, stream)).tag("stream", stream)
-          .description("partitions whose torn or damaged tail opening the log cut (see /v1/status)").register(metrics);
+          .description("partitions whose torn or damaged tail opening the log cut, of the stream and of the logs "
+              + "kept beside it (dead letters, late events, its views' changes; see /v1/status)").register(metrics);
       for (String outcome : List.of("accepted", "duplicate", "rejected")) {
         ingestCounter(stream, outcome); // at 0 from the start, so a rate over a restart has both ends
       }

@@ -270,6 +270,35 @@ class CorruptFileServerTest {
   }
 
   /**
+   * A cut of a log kept beside a stream (here its dead letters) is shown with the stream, naming that
+   * log, and counted in the stream's metric: it was only a line in the server log.
+   */
+  @Test
+  void shouldShowWithItsStreamACutOfTheDeadLetterLog() throws Exception {
+    braid = new FaultHarness(SPEC, dir).start();
+    assertThat(braid.post("/v1/streams/visits/events", "[{\"page\":\"x\",\"ts\":\"soon\"},"
+        + "{\"page\":\"y\",\"ts\":\"later\"}]").statusCode()).isEqualTo(200); // both rejected, dead-lettered
+    braid.close();
+    Path active = files(dir.resolve("log").resolve("visits.dead-letters").resolve("p00000"), ".log").get(0);
+    try (FileChannel ch = FileChannel.open(active, StandardOpenOption.WRITE)) {
+      ch.truncate(Files.size(active) - 3); // the last batch is torn
+    }
+
+    braid.start();
+    JsonNode visits = null;
+    for (JsonNode st : json(braid.get("/v1/status")).path("streams")) {
+      if (st.path("name").asText().equals("visits")) {
+        visits = st;
+      }
+    }
+    assertThat(visits).isNotNull();
+    assertThat(visits.path("recovered")).as("%s", visits).hasSize(1);
+    assertThat(visits.path("recovered").get(0).asText()).startsWith("the dead-letter log, partition 0: at start, ")
+        .contains("were cut from " + active);
+    assertThat(braid.get("/metrics").body()).contains("braid_stream_recovered_partitions{stream=\"visits\"} 1.0");
+  }
+
+  /**
    * A sealed segment damaged while the server runs: the batch cycle that meets it answers 500
    * ({@code damaged-file}) naming the file, and its version is failed with the same text; the view
    * serves and takes events as before; {@code /health}, {@code /v1/status} and {@code braid status}
