@@ -331,9 +331,16 @@ final class FilePartition {
         Segment active = recoverActive(stream, dir, partition, activeBase, previousIndexed, report);
         segments.add(active);
         // Only now that the whole partition opened: an index written for a segment that a stray file
-        // after it made look sealed would make it sealed for good once the stray file is removed
+        // after it made look sealed would make it sealed for good once the stray file is removed. And
+        // only as a help: the index is in memory, and the next open rebuilds a file that is missing (a
+        // failure here, a full disk say, must not fail an open that has cut a torn tail already)
         for (Segment s : unindexed) {
-          writeIndex(dir, s);
+          try {
+            writeIndex(dir, s);
+          } catch (IOException e) {
+            LOG.warn("could not write the index of {}; the next open rebuilds it: {}", s.file,
+                LogException.describe(e));
+          }
         }
         long end = report[0].endOffset();
         return new FilePartition(stream, partition, dir, config, segments, end,
@@ -490,15 +497,15 @@ final class FilePartition {
       }
       scan = whole;
     }
-    if (scan.validEnd != size) {
-      throw new CorruptLogException(file, scan.validEnd, "sealed segment: " + scan.problem);
-    }
     // A segment is sealed only once it holds a batch, so one without batches lost them.
     long end = scan.endOffset < 0 ? seg.baseOffset : scan.endOffset;
-    if (end > nextBase) {
+    if (end > nextBase) { // before the tail's check: the segment may be the real active one, its tail torn
       throw new CorruptLogException(dir.resolve(SegmentDescriptor.segmentName(nextBase)), 0, String.format("the segment "
           + "before it, %s, holds offsets up to %d, so no segment can start at %d: this file does not belong to the "
           + "partition (a stray or copied file); move it away", file.getFileName(), end - 1, nextBase));
+    }
+    if (scan.validEnd != size) {
+      throw new CorruptLogException(file, scan.validEnd, "sealed segment: " + scan.problem);
     }
     if (end != nextBase) {
       throw new CorruptLogException(file, scan.validEnd, String.format("sealed segment ends at offset %d but the next "

@@ -218,10 +218,6 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         at.isEmpty() ? "" : " (again at " + at + ")", kind));
   }
 
-  /**
-   * Every key given twice in one mapping of {@code yaml}, in the order they appear: the spec is read on
-   * (with the last of each, as YAML does) so that one run names its other errors too.
-   */
   /** How the error about a YAML alias begins (see {@link #withoutErrorsUnderAliases}). */
   private static final String ALIAS = "a YAML alias (*";
 
@@ -239,6 +235,10 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         e.path().equals(a) || e.path().startsWith(a + ".") || e.path().startsWith(a + "["))).toList();
   }
 
+  /**
+   * Every key given twice in one mapping of {@code yaml}, and every YAML alias, in the order they appear: the spec is read on
+   * (with the last of each, as YAML does) so that one run names its other errors too.
+   */
   private static List<SpecError> duplicateKeys(ObjectMapper mapper, String yaml, String source)
       throws java.io.IOException {
     List<SpecError> found = new ArrayList<>();

@@ -906,7 +906,8 @@ public final class Engine implements Braid {
     }
     List<Status.TableStatus> ts = new ArrayList<>();
     for (dev.braid.table.TableRuntime t : tables.values()) {
-      ts.add(t.status());
+      Status.TableStatus st = t.status();
+      ts.add(st.withRecovered(recovered.getOrDefault(st.stream(), List.of())));
     }
     return new Status(streams, vs, ts);
   }

@@ -1210,8 +1210,20 @@ final class ViewRuntime {
     // of the moment and puts them back), while the versions listed and the version read stay as
     // they are until it is stored.
     PendingSwitch pending = new PendingSwitch(next, old);
+    boolean replacesDamaged;
     synchronized (this) {
       pendingSwitch = pending;
+      replacesDamaged = old == damaged;
+    }
+    if (replacesDamaged) {
+      // Before the catalog names the version failed: the next start deletes a failed version's file, and
+      // keeps one moved aside (a repair moved it already). Stored or not, the view copes with the move.
+      try {
+        moveAside(damagedFile);
+      } catch (IOException e) {
+        LOG.warn("view '{}': cannot move the damaged Base {} aside (the next start deletes it): {}", name,
+            damagedFile, e.toString());
+      }
     }
     boolean stored = false;
     try {
@@ -1228,9 +1240,8 @@ final class ViewRuntime {
     }
     List<Version> retired;
     List<Version> kept = new ArrayList<>(); // retired now, but a catalog stored meanwhile listed them as backups
-    boolean wasDamaged;
+    Delta oldDelta = old.delta;
     synchronized (this) {
-      wasDamaged = old == damaged; // failed by the switch (see applySwitch)
       retired = new ArrayList<>(applySwitch(next, old).retired());
       // delete only what every catalog stored meanwhile had retired too (the rest goes at the next start)
       for (Version r : retired) {
@@ -1242,11 +1253,16 @@ final class ViewRuntime {
       pendingSwitch = null;
       next.replacedId = old.id;
       current = next;
+      if (old == damaged) { // failed by the switch (see applySwitch): the view serves again
+        // Its Delta first: a read that took it for current before the switch and then found it no longer
+        // damaged would merge its Delta without its Base (it now finds no Delta and reads the new one)
+        old.delta = null;
+        damaged = null;
+      }
     }
     // Committed: what follows tidies up, and a failure of it is logged, not thrown (the caller would
     // take the switch for not done).
     boolean interrupted = false;
-    Delta oldDelta = old.delta;
     try {
       await(speed.detach(oldDelta), "detach version " + old.id);
     } catch (InterruptedException e) {
@@ -1279,20 +1295,6 @@ final class ViewRuntime {
     } catch (RuntimeException e) {
       LOG.error("view '{}': version {} is current; tidying up after version {} failed (the next start removes what "
           + "is left): {}", name, next.id, old.id, e.toString());
-    }
-    if (wasDamaged) {
-      // Only once the damaged version has no Delta: a read that took it for current before the switch and
-      // found it no longer damaged would merge its Delta without its Base (it now finds no Delta and retries)
-      old.delta = null;
-      damaged = null;
-      if (!closing) {
-        try {
-          moveAside(damagedFile); // kept for inspection (a failed version's file is an orphan at the next start)
-        } catch (IOException e) {
-          LOG.warn("view '{}': cannot move the damaged Base {} aside (the next start deletes it): {}", name,
-              damagedFile, e.toString());
-        }
-      }
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
@@ -2157,8 +2159,9 @@ final class ViewRuntime {
         throw held;
       }
       v.rebuild = null;
-      LOG.info("view '{}': version {} is current{}; version {} is a backup", name, v.id,
-          rb.rollback ? " again (rollback)" : "", old.id);
+      LOG.info("view '{}': version {} is current{}; version {} is {}", name, v.id,
+          rb.rollback ? " again (rollback)" : "", old.id, old.state == VersionState.FAILED
+              ? "failed (its Base was damaged)" : "a backup");
     }
     rb.done.complete(v.id);
   }

@@ -910,6 +910,28 @@ class FileLogRecoveryTest {
       assertThat(e).hasMessageContaining("holds offsets up to " + last + ", so no segment can start at " + last)
           .hasMessageContaining("this file does not belong to the partition");
     }
+    // the same when the segment it makes look sealed is the active one with a torn tail, as after a crash:
+    // the stray file is named, not the good one's tail
+    Files.delete(stray);
+    try (FileLog log = FileLog.open(dir)) {
+      for (int i = 0; i < 3; i++) {
+        appendTexts(log.stream(STREAM), 0, "more " + i, 3);
+      }
+    }
+    Path partitionDir = FileLogStream.partitionDir(dir.resolve(STREAM), 0);
+    Path active;
+    try (Stream<Path> files = Files.list(partitionDir)) {
+      active = files.filter(f -> f.toString().endsWith(".log")).sorted().reduce((a, b) -> b).orElseThrow();
+    }
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(active,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() - 3);
+    }
+    Path inside = segment(dir, SegmentDescriptor.baseOffsetOf(active.getFileName().toString()) + 1);
+    Files.createFile(inside);
+    try (FileLog log = FileLog.open(dir)) {
+      assertThat(log.corruptStreams().get(STREAM).file()).isEqualTo(inside);
+    }
   }
 
   /** Entries named like segments that are not segment files are foreign, by name. */

@@ -80,6 +80,9 @@ public final class StatusCommand implements Callable<Integer> {
       }
       tt.print(out);
       for (JsonNode x : r.path("tables")) {
+        for (JsonNode line : x.path("recovered")) {
+          out.printf("%ntable %s: %s%n", x.path("name").asText(), line.asText());
+        }
         if (x.has("push")) {
           out.printf("%ntable %s: %s%n", x.path("name").asText(), PushCommand.summary(x.path("push")));
         }

@@ -503,6 +503,10 @@ final class Json {
       to.put("lag", t.lag());
       to.put("baseRows", t.baseRows());
       to.put("deltaKeys", t.deltaKeys());
+      if (!t.recovered().isEmpty()) {
+        ArrayNode rec = to.putArray("recovered");
+        t.recovered().forEach(rec::add);
+      }
       if (t.push() != null) {
         to.set("push", TableRoutes.report(t.push()));
       }

@@ -271,17 +271,34 @@ class CorruptFileServerTest {
 
   /**
    * A cut of a log kept beside a stream (here its dead letters) is shown with the stream, naming that
-   * log, and counted in the stream's metric: it was only a line in the server log.
+   * log, and counted in the stream's metric; a cut of a table's writes log is shown with the table:
+   * both were only a line in the server log.
    */
   @Test
-  void shouldShowWithItsStreamACutOfTheDeadLetterLog() throws Exception {
+  void shouldShowWithItsStreamACutOfTheDeadLetterLogAndWithItsTableACutOfItsWrites() throws Exception {
     braid = new FaultHarness(SPEC, dir).start();
     assertThat(braid.post("/v1/streams/visits/events", "[{\"page\":\"x\",\"ts\":\"soon\"},"
         + "{\"page\":\"y\",\"ts\":\"later\"}]").statusCode()).isEqualTo(200); // both rejected, dead-lettered
+    assertThat(braid.put("/v1/tables/profiles/rows/k1", "{\"uid\":\"k1\",\"tier\":\"x\"}").statusCode())
+        .isEqualTo(200);
+    assertThat(braid.put("/v1/tables/profiles/rows/k1", "{\"uid\":\"k1\",\"tier\":\"y\"}").statusCode())
+        .isEqualTo(200);
     braid.close();
     Path active = files(dir.resolve("log").resolve("visits.dead-letters").resolve("p00000"), ".log").get(0);
     try (FileChannel ch = FileChannel.open(active, StandardOpenOption.WRITE)) {
       ch.truncate(Files.size(active) - 3); // the last batch is torn
+    }
+    Path writes = null;
+    try (java.util.stream.Stream<Path> all = Files.walk(dir.resolve("log").resolve("profiles.writes"))) {
+      for (Path f : all.filter(f -> f.toString().endsWith(".log")).toList()) {
+        if (Files.size(f) > 100) {
+          writes = f;
+        }
+      }
+    }
+    assertThat(writes).as("the writes' segment").isNotNull();
+    try (FileChannel ch = FileChannel.open(writes, StandardOpenOption.WRITE)) {
+      ch.truncate(Files.size(writes) - 3);
     }
 
     braid.start();
@@ -296,6 +313,11 @@ class CorruptFileServerTest {
     assertThat(visits.path("recovered").get(0).asText()).startsWith("the dead-letter log, partition 0: at start, ")
         .contains("were cut from " + active);
     assertThat(braid.get("/metrics").body()).contains("braid_stream_recovered_partitions{stream=\"visits\"} 1.0");
+    JsonNode table = json(braid.get("/v1/status")).path("tables").get(0);
+    assertThat(table.path("recovered")).as("%s", table).hasSize(1);
+    assertThat(table.path("recovered").get(0).asText()).contains("were cut from " + writes);
+    assertThat(json(braid.get("/v1/tables/profiles/rows/k1")).path("values").path("tier").asText())
+        .as("the write before the torn one").isEqualTo("x");
   }
 
   /**
