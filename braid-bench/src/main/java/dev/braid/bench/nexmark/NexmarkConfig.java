@@ -16,7 +16,8 @@ package dev.braid.bench.nexmark;
  *     {@code 1 - 1/hotBidderRatio} (default 4: three bids in four)
  * @param inFlightAuctions the other bids go to one of this many most recent auctions, uniformly
  * @param activePeople the other bidders are one of this many most recent persons, uniformly
- * @param tailChannels how many {@code channel-N} channels form the long tail behind the four named ones
+ * @param tailChannels how many {@code channel-N} channels form the long tail behind the four hot ones
+ *     (default 10,000, as the published generators)
  */
 public record NexmarkConfig(long seed, long eventsPerSecond, long baseTime, int hotAuctionRatio, int hotBidderRatio,
     int inFlightAuctions, int activePeople, int tailChannels) {
@@ -44,7 +45,7 @@ public record NexmarkConfig(long seed, long eventsPerSecond, long baseTime, int 
 
   /** The model's defaults with {@code seed}. */
   public static NexmarkConfig defaults(long seed) {
-    return new NexmarkConfig(seed, DEFAULT_EVENTS_PER_SECOND, DEFAULT_BASE_TIME, 2, 4, 100, 1000, 1000);
+    return new NexmarkConfig(seed, DEFAULT_EVENTS_PER_SECOND, DEFAULT_BASE_TIME, 2, 4, 100, 1000, 10_000);
   }
 
   public NexmarkConfig withEventsPerSecond(long rate) {

@@ -25,18 +25,20 @@ import java.util.Arrays;
  * <h2>A bid</h2>
  * <ul>
  *   <li><b>auction</b>: with probability {@code 1 - 1/hotAuctionRatio} the hot auction, the latest
- *       auction id rounded down to a multiple of {@code hotAuctionRatio}; otherwise one of the
- *       {@code inFlightAuctions} latest auctions, uniformly.
+ *       auction id rounded down to a multiple of {@value #HOT_ROUNDING} (as the published generators
+ *       do: the hot auction changes every 100 auctions); otherwise one of the {@code inFlightAuctions}
+ *       latest auctions, uniformly.
  *   <li><b>bidder</b>: with probability {@code 1 - 1/hotBidderRatio} the hot bidder, the latest
- *       person id rounded down to a multiple of {@code hotBidderRatio}; otherwise one of the
- *       {@code activePeople} latest persons, uniformly.
+ *       person id rounded down to a multiple of {@value #HOT_ROUNDING}, plus one (the published
+ *       generators' formula, which names a person not created yet in one block of 100); otherwise
+ *       one of the {@code activePeople} latest persons, uniformly.
  *   <li><b>price</b> in cents: {@code round(10^(6u) * 100)} for {@code u} uniform in {@code [0, 1)},
  *       log-uniform in {@code [100, 10^8)}; so each of the price ranges of Q15-Q17 ({@code < 10^4},
  *       {@code < 10^6}, above) holds a third of the bids.
- *   <li><b>channel</b>: {@code Google} 30 %, {@code Facebook} 25 %, {@code Baidu} 15 %,
- *       {@code Apple} 10 %, and 20 % spread uniformly over {@code channel-0 .. channel-(T-1)} for
- *       {@code T = tailChannels} (with {@code T = 0} the four named ones share everything in the same
- *       proportions).
+ *   <li><b>channel</b>: half the bids uniformly over the four hot channels {@code Google},
+ *       {@code Facebook}, {@code Baidu} and {@code Apple}, the other half uniformly over
+ *       {@code channel-0 .. channel-(T-1)} for {@code T = tailChannels} (10,000 by default, as the
+ *       published generators; with {@code T = 0} the four hot ones share everything).
  *   <li><b>event time</b> (every event): {@code baseTime + floor(i * 1000 / eventsPerSecond)} ms.
  * </ul>
  *
@@ -62,9 +64,10 @@ public final class NexmarkGenerator {
   /** The first bid's slot in a block. */
   static final int FIRST_BID_SLOT = PERSONS_PER_BLOCK + AUCTIONS_PER_BLOCK;
 
-  /** The named channels, most frequent first, and their cumulative probabilities (the rest is the tail). */
+  /** The hot channels, which take half the bids between them (the rest is the tail). */
   static final String[] NAMED_CHANNELS = {"Google", "Facebook", "Baidu", "Apple"};
-  private static final double[] NAMED_CUMULATIVE = {0.30, 0.55, 0.70, 0.80};
+  /** What the hot auction and bidder ids are rounded down to a multiple of (the model's constant). */
+  static final int HOT_ROUNDING = 100;
 
   private static final String[] FIRST_NAMES = {"Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie",
       "Sarah", "Deiter", "Walter"};
@@ -220,15 +223,13 @@ public final class NexmarkGenerator {
     long r5 = mix(s + 5 * GOLDEN);
     long r6 = mix(s + 6 * GOLDEN);
 
-    int hotA = config.hotAuctionRatio();
-    if (below(r1, hotA) > 0) {
-      out.auction = lastAuction / hotA * hotA;
+    if (below(r1, config.hotAuctionRatio()) > 0) {
+      out.auction = lastAuction / HOT_ROUNDING * HOT_ROUNDING;
     } else {
       out.auction = lastAuction - below(r5, (int) Math.min(config.inFlightAuctions(), lastAuction + 1));
     }
-    int hotB = config.hotBidderRatio();
-    if (below(r2, hotB) > 0) {
-      out.bidder = lastPerson / hotB * hotB;
+    if (below(r2, config.hotBidderRatio()) > 0) {
+      out.bidder = lastPerson / HOT_ROUNDING * HOT_ROUNDING + 1;
     } else {
       out.bidder = lastPerson - below(r6, (int) Math.min(config.activePeople(), lastPerson + 1));
     }
@@ -332,16 +333,11 @@ public final class NexmarkGenerator {
 
   private int channel(double u) {
     int tail = channels.length - NAMED_CHANNELS.length;
-    double named = NAMED_CUMULATIVE[NAMED_CUMULATIVE.length - 1];
-    if (tail == 0) {
-      u *= named;
+    if (tail == 0 || u < 0.5) {
+      int c = (int) ((tail == 0 ? u : u * 2) * NAMED_CHANNELS.length);
+      return Math.min(c, NAMED_CHANNELS.length - 1);
     }
-    for (int c = 0; c < NAMED_CUMULATIVE.length; c++) {
-      if (u < NAMED_CUMULATIVE[c]) {
-        return c;
-      }
-    }
-    int t = (int) ((u - named) / (1.0 - named) * tail);
+    int t = (int) ((u - 0.5) * 2 * tail);
     return NAMED_CHANNELS.length + Math.min(t, tail - 1);
   }
 
