@@ -544,6 +544,9 @@ public final class NexmarkBenchmark implements Callable<Integer> {
     for (String goal : goals(outcomes)) {
       out.println("  goal: " + goal);
     }
+    for (String line : untilIdle(outcomes)) {
+      out.println("  " + line);
+    }
     if (outcomes.stream().anyMatch(o -> o.query == NexmarkQuery.Q15 || o.query == NexmarkQuery.Q16)) {
       out.println("  distinct counts (Q15, Q16): braid and flink estimate them with an HLL sketch (lgK 12, about "
           + "1.6 % error); duckdb (count(DISTINCT)) and kstreams (a store entry per id and day) count them exactly, "
@@ -566,6 +569,37 @@ public final class NexmarkBenchmark implements Callable<Integer> {
       out.println("  " + n);
     }
     out.flush();
+  }
+
+  /**
+   * Braid's rates over the span continued until its process was idle (the changes feed's pass that
+   * emits the windows, closed windows moved out of memory), and their ratio to each peer of the same
+   * query: what Braid's rate is when it emits its results as a streaming peer does.
+   */
+  static List<String> untilIdle(List<Outcome> outcomes) {
+    List<String> lines = new ArrayList<>();
+    for (Outcome o : outcomes) {
+      Double cpuMillis = o.report == null || !o.engine.equals(BraidNexmark.NAME) ? null
+          : o.report.extras().get(BraidNexmark.UNTIL_IDLE_CPU_MILLIS);
+      if (cpuMillis == null || cpuMillis <= 0) {
+        continue;
+      }
+      double rate = o.report.bids() / (cpuMillis / 1e3);
+      StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%s: braid %s until its process is idle "
+          + "(windows emitted by the changes feed, closed windows moved out of memory): %.2f M/CPU-s",
+          o.query.cliName(), o.mode, rate / 1e6));
+      for (Outcome peer : outcomes) {
+        if (peer.report != null && peer.query == o.query && !peer.engine.equals(BraidNexmark.NAME) && peer.agrees
+            && o.agrees) {
+          double peerRate = ViewsBenchmark.median(rates(peer, true));
+          if (peerRate > 0) {
+            line.append(String.format(Locale.ROOT, "; %.2fx %s %s", rate / peerRate, peer.engine, peer.mode));
+          }
+        }
+      }
+      lines.add(line.toString());
+    }
+    return lines;
   }
 
   /**
