@@ -49,8 +49,9 @@ import java.util.NoSuchElementException;
  * run, while a wrong count (a dropped range, a double-counted partition) is off by far more.
  *
  * <p>A count that is a few per cent off everywhere hides inside each value's bound, so the
- * distinct values of more than {@value #BIAS_FROM} also have to agree <em>on average</em>: the mean of
- * their relative errors {@code (a - e) / e} over {@code n} values must be within
+ * distinct values of more than {@value #BIAS_FROM} also have to agree <em>on average</em>, column by
+ * column (one wrong column must not hide among right ones): the mean of their relative errors
+ * {@code (a - e) / e} over a column's {@code n} values must be within
  * {@code SIGMAS * (rse_e + rse_a) / sqrt(n) + } {@value #BIAS_SLACK} (the errors of a correct sketch are
  * independent across values, so their mean shrinks with {@code sqrt(n)}; the slack covers the
  * estimator's own small bias). An engine 8 % low on every count fails this over as few as 8 values.
@@ -426,7 +427,8 @@ public final class NexmarkResult {
     List<String> examples = new ArrayList<>();
     long compared = 0;
     long differences = 0;
-    double[] bias = new double[2]; // sum of the relative errors of large distinct counts, and their number
+    // per long field: the sum of the relative errors of its large distinct counts, and their number
+    double[] bias = new double[2 * query.longFields().size()];
     Row e = expected.hasNext() ? expected.next() : null;
     Row a = actual.hasNext() ? actual.next() : null;
     while (e != null || a != null) {
@@ -453,31 +455,34 @@ public final class NexmarkResult {
         }
       }
     }
-    String skew = meanError(bias, expectedRse + actualRse, expectedName, actualName);
-    if (skew != null) { // the summary of many rows: first, where a reader looks
-      differences++;
-      examples.add(0, skew);
-      if (examples.size() > Math.max(1, maxExamples)) {
-        examples.remove(examples.size() - 1);
+    for (int f = query.longFields().size() - 1; f >= 0; f--) {
+      String skew = meanError(bias[2 * f], (long) bias[2 * f + 1], query.longFields().get(f).name(),
+          expectedRse + actualRse, expectedName, actualName);
+      if (skew != null) { // the summary of many rows: first, where a reader looks
+        differences++;
+        examples.add(0, skew);
+        if (examples.size() > Math.max(1, maxExamples)) {
+          examples.remove(examples.size() - 1);
+        }
       }
     }
     return new Comparison(compared, differences, List.copyOf(examples));
   }
 
   /** The mean-error check of the class comment: a difference, or null when the mean is within its bound. */
-  private static String meanError(double[] bias, double rse, String expectedName, String actualName) {
-    long n = (long) bias[1];
+  private static String meanError(double sum, long n, String field, double rse, String expectedName,
+      String actualName) {
     if (n == 0) {
       return null;
     }
-    double mean = bias[0] / n;
+    double mean = sum / n;
     double bound = SIGMAS * rse / Math.sqrt(n) + BIAS_SLACK;
     if (Math.abs(mean) <= bound) {
       return null;
     }
-    return String.format(Locale.ROOT, "%s: distinct counts are %.2f %% %s than %s's on average over %,d values "
-        + "above %d (allowed %.2f %%): a systematic error, not a sketch's", actualName, Math.abs(mean) * 100,
-        mean < 0 ? "lower" : "higher", expectedName, n, BIAS_FROM, bound * 100);
+    return String.format(Locale.ROOT, "%s: distinct counts of %s are %.2f %% %s than %s's on average over %,d "
+        + "values above %d (allowed %.2f %%): a systematic error, not a sketch's", actualName, field,
+        Math.abs(mean) * 100, mean < 0 ? "lower" : "higher", expectedName, n, BIAS_FROM, bound * 100);
   }
 
   private static String compareRow(NexmarkQuery query, Row e, double expectedRse, String expectedName, Row a,
@@ -489,8 +494,8 @@ public final class NexmarkResult {
       boolean distinct = lf.get(i).kind() == NexmarkQuery.Kind.DISTINCT;
       long allowed = distinct ? (long) Math.floor(SIGMAS * (expectedRse + actualRse) * Math.abs(want)) : 0;
       if (distinct && want > BIAS_FROM) {
-        bias[0] += (double) (got - want) / want;
-        bias[1]++;
+        bias[2 * i] += (double) (got - want) / want;
+        bias[2 * i + 1]++;
       }
       if (Math.abs(got - want) > allowed) {
         return String.format(Locale.ROOT, "%s: row %s field %s is %d, %s has %d%s", actualName, e.key(),
