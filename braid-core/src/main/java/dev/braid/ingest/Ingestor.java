@@ -270,8 +270,10 @@ public final class Ingestor {
           node = ONE_EVENT.readTree(events.get(i));
         } catch (JsonProcessingException e) {
           int column = e.getLocation() == null ? -1 : e.getLocation().getColumnNr();
+          // Jackson counts lines within the event's own text: its "line: 1" is the request's line named first
           return String.format("not JSON at line %d%s: %s", lines == null ? i + 1 : lines[i],
-              column > 0 ? ", column " + column : "", eventJsonError(e));
+              column > 0 ? ", column " + column : "", eventJsonError(e)
+                  .replaceAll("\\(start marker at \\[line: 1, column: (\\d+)\\]\\)", "(it opens at column $1)"));
         }
         return enc.encode(node, now, out);
       }

@@ -298,6 +298,11 @@ class IngestorTest {
 
     IngestResult numbered = in.ingestText(List.of("oops"), null);
     assertThat(numbered.rejections().get(0).reason()).startsWith("not JSON at line 1, column ");
+
+    // a line cut short: where its object opens, by column (Jackson's own "line: 1" read as the request's)
+    IngestResult cut = in.ingestText(List.of("  {\"user\": \"u3\", \"amount\": \"twelve\""), new int[] {3});
+    assertThat(cut.rejections().get(0).reason()).startsWith("not JSON at line 3, column 36: Unexpected end-of-input")
+        .endsWith("(it opens at column 3)").doesNotContain("line: 1");
   }
 
   /**
