@@ -277,19 +277,30 @@ final class BraidNexmark implements NexmarkEngine {
    * within one window.
    */
   private static long[] quietFrom(Task task) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-    while (true) {
+    long[] idle = idleWindow(IDLE_WINDOW_MILLIS, 2);
+    if (idle == null) {
+      task.progress().accept("braid: the process was still busy two minutes after the step; measuring to now");
+      return new long[] {System.nanoTime(), NexmarkEngine.processCpuNanos()};
+    }
+    return idle;
+  }
+
+  /**
+   * Sleeps in windows of {@code windowMillis} until one in which the process used under a tenth of a
+   * core; returns {@code System.nanoTime()} and the process CPU at that window's start, or null once
+   * {@code minutes} have passed without one.
+   */
+  private static long[] idleWindow(long windowMillis, long minutes) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(minutes);
+    do {
       long t = System.nanoTime();
       long cpu0 = NexmarkEngine.processCpuNanos();
-      Thread.sleep(IDLE_WINDOW_MILLIS);
-      if (NexmarkEngine.processCpuNanos() - cpu0 < TimeUnit.MILLISECONDS.toNanos(IDLE_WINDOW_MILLIS) / 10) {
+      Thread.sleep(windowMillis);
+      if (NexmarkEngine.processCpuNanos() - cpu0 < TimeUnit.MILLISECONDS.toNanos(windowMillis) / 10) {
         return new long[] {t, cpu0};
       }
-      if (System.nanoTime() > deadline) {
-        task.progress().accept("braid: the process was still busy two minutes after the step; measuring to now");
-        return new long[] {System.nanoTime(), NexmarkEngine.processCpuNanos()};
-      }
-    }
+    } while (System.nanoTime() <= deadline);
+    return null;
   }
 
   /** Extras: the median span (wall, CPU) from the measured one's start until the process was idle. */
@@ -300,16 +311,9 @@ final class BraidNexmark implements NexmarkEngine {
   static final long IDLE_WINDOW_MILLIS = 50;
 
   private static void awaitQuiet(Task task) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
-    long quietFor = TimeUnit.MILLISECONDS.toNanos(250);
-    while (System.nanoTime() < deadline) {
-      long cpu0 = NexmarkEngine.processCpuNanos();
-      Thread.sleep(quietFor / 1_000_000);
-      if (NexmarkEngine.processCpuNanos() - cpu0 < quietFor / 10) {
-        return;
-      }
+    if (idleWindow(250, 1) == null) {
+      task.progress().accept("braid: the process was still busy a minute after the last step; measuring anyway");
     }
-    task.progress().accept("braid: the process was still busy a minute after the last step; measuring anyway");
   }
 
   // ---------------------------------------------------------------------------------------------
