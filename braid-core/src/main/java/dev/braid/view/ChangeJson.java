@@ -22,10 +22,11 @@ import java.util.Map;
  *
  * <p>The hash is {@link BatchLayer#hash64} of the result's JSON bytes (eight at a time: a byte-wise
  * FNV-1a was 7 % of the feed's CPU in a Nexmark Q17 replay). The feed hashes live results when it
- * compares them with what it emitted, and the results it decodes from its own log when it
- * recovers; both go through {@link #hash}, and a result read back from its JSON is written the
- * same way again (longs stay longs, a double's {@link Double#toString} parses back to the same
- * double), so a result that did not change hashes the same across a restart.
+ * compares them with what it emitted; when it recovers, it hashes the values' bytes as they lie in
+ * a record this class wrote (they come first), and decodes a record laid out otherwise and hashes
+ * its values through {@link #hash}. A result read back from its JSON is written the same way again
+ * (longs stay longs, a double's shortest form parses back to the same double), so a result that did
+ * not change hashes the same across a restart either way.
  *
  * <p>Not thread-safe: one instance per feed, used under the feed's lock.
  */

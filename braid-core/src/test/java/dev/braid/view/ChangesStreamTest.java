@@ -463,4 +463,75 @@ class ChangesStreamTest {
       s.close();
     }
   }
+
+  /**
+   * A restart rebuilds what the feed emitted by hashing each record's values where they lie in the
+   * log. Over seeded histories of session windows (late events merge sessions, so there are
+   * corrections and retractions) with results of every shape, it remembers for every window the
+   * id and hash that decoding the record and writing its values again gives; and a record that
+   * does not start with its values (as another writer could lay it out) is decoded whole.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(longs = {1, 2, 3, 4})
+  void shouldRecoverWhatDecodingEachRecordGives(long seed, @TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(2).key("k").time("ts").maxOutOfOrder(Duration.ofSeconds(5))
+            .field("k", FieldType.STRING).field("ts", FieldType.TIMESTAMP).field("x", FieldType.LONG)
+            .field("d", FieldType.DOUBLE).field("name", FieldType.STRING).build())
+        .view(ViewSpec.builder("v").from("s").groupBy("k").window(dev.braid.spec.WindowSpec.session(Duration.ofSeconds(20)))
+            .aggregate("n", "count").aggregate("mean", "avg(d)").aggregate("first", "first(name)")
+            .aggregate("top", "top_k(name, 2)").aggregate("spread", "quantiles(d)")
+            .aggregate("odd", "avg(d) where x > 90").build())
+        .build();
+    java.util.Random rnd = new java.util.Random(seed);
+    String msg = "seed " + seed;
+    try (Engine b = (Engine) Braid.open(dir, spec)) {
+      ChangeFeed feed = b.changeFeed("v");
+      feed.close();
+      long now = T;
+      for (int step = 0; step < 12; step++) {
+        List<Map<String, Object>> events = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+          now += rnd.nextInt(3_000);
+          long ts = rnd.nextInt(5) == 0 ? now - rnd.nextInt(120_000) : now;
+          events.add(Map.of("k", "k" + rnd.nextInt(6), "ts", ts, "x", (long) rnd.nextInt(100),
+              "d", rnd.nextGaussian() * 1e4 / 3, "name", "\u00e9n\"" + rnd.nextInt(5)));
+        }
+        assertThat(b.ingest("s", events).rejections()).as(msg).isEmpty();
+        assertThat(b.awaitCaughtUp(10, TimeUnit.SECONDS)).as(msg).isTrue();
+        if (rnd.nextBoolean()) {
+          b.runBatch("v");
+        }
+        feed.pass();
+      }
+      // a record another writer laid out with its kind first; it corrects the last window emitted
+      List<ChangeEvent> written = b.changes("v", 0, Integer.MAX_VALUE);
+      ChangeEvent lastOne = written.get(written.size() - 1);
+      byte[] foreign = ("{\"kind\":\"correction\",\"key\":\"" + lastOne.key() + "\",\"start\":" + lastOne.start()
+          + ",\"end\":" + (lastOne.end() + 1) + ",\"values\":{\"n\":7,\"mean\":0.5},\"state\":\"final\"}")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      dev.braid.log.RecordBatchBuilder one = new dev.braid.log.RecordBatchBuilder(1024, 1 << 20);
+      byte[] key = lastOne.key().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      one.add(key, 0, key.length, foreign, 0, foreign.length, lastOne.start(), 0);
+      b.log().stream("v" + ChangeFeed.SUFFIX).append(0, one);
+
+      List<ChangeEvent> all = b.changes("v", 0, Integer.MAX_VALUE);
+      assertThat(all).as(msg).extracting(ChangeEvent::kind).contains(ChangeEvent.Kind.RETRACT, ChangeEvent.Kind.CORRECTION);
+      Map<String, long[]> expected = new java.util.HashMap<>(); // "key@start" -> {id, hash}
+      ChangeJson json = new ChangeJson();
+      for (ChangeEvent e : all) {
+        long hash = e.kind() == ChangeEvent.Kind.RETRACT ? EmittedWindows.RETRACTED
+            : ChangeFeed.windowHash(json.hash(e.values()), e.end());
+        expected.put(e.key() + "@" + e.start(), new long[] {e.id(), hash});
+      }
+      feed.recover();
+      assertThat(feed.emittedWindows()).as(msg).isEqualTo(expected.size());
+      for (ChangeEvent e : all) {
+        assertThat(feed.emittedEntry(e.key(), e.start())).as(msg + ": window " + e.start() + " of " + e.key())
+            .containsExactly(expected.get(e.key() + "@" + e.start()));
+      }
+      assertThat(feed.emittedEntry(lastOne.key(), lastOne.start())[0]).as(msg + ": the foreign record is read")
+          .isEqualTo(all.get(all.size() - 1).id());
+    }
+  }
 }
