@@ -7,6 +7,8 @@ import dev.braid.log.FileLog;
 import dev.braid.log.LogStream;
 import dev.braid.log.StreamConfig;
 import dev.braid.spec.PipelineSpec;
+import dev.braid.spec.ViewSpec;
+import dev.braid.spec.WindowSpec;
 import dev.braid.view.Engine;
 import dev.braid.view.EngineOptions;
 import java.io.IOException;
@@ -47,6 +49,12 @@ import picocli.CommandLine.Option;
  *       the checkpoints taken is what one checkpoint costs the replay; over the engine's default
  *       interval that is the overhead a server sees (a checkpoint every second is shown too, as a
  *       stress figure). The time one checkpoint of the full state takes is measured separately.
+ *   <li><b>The changes feed at restart.</b> {@code --windowed-events} events over the same keys, and
+ *       a view counting them per key per second (tumbling windows of 1 s), whose changes feed emits
+ *       every closed window once. After the feed has emitted them all and the engine closed (saving
+ *       what the feed emitted), {@code Engine.open} is timed alternately with the saved file and
+ *       with it deleted (the feed then reads its whole changes log). The changes log must not grow
+ *       across these restarts: a window emitted twice fails the benchmark.
  * </ol>
  */
 @Command(
@@ -84,6 +92,11 @@ public final class RestartBenchmark implements Callable<Integer> {
   @Option(names = "--samples", paramLabel = "N", defaultValue = "1000",
       description = "Keys checked against a naive recomputation (default: ${DEFAULT-VALUE}).")
   int samples;
+
+  @Option(names = "--windowed-events", paramLabel = "N", defaultValue = "2000000",
+      description = "Events of the changes-feed restart: a per-key, per-second count whose closed windows the "
+          + "feed emits, restarted with and without its saved emitted windows; 0 skips it (default: ${DEFAULT-VALUE}).")
+  long windowedEvents;
 
   @Option(names = "--dir", paramLabel = "DIR",
       description = "Where to create the temporary working directory (default: java.io.tmpdir).")
@@ -214,6 +227,9 @@ public final class RestartBenchmark implements Callable<Integer> {
           !measuredCost ? "-" : ReplayBenchmark.verdict(atDefault <= 0.05, atDefault <= 0 ? 1 : 0.05 / atDefault)});
       rows.add(new String[] {"one checkpoint of the full state", String.format(Locale.ROOT, "%.2f s, %,d bytes (%,d "
           + "keys)", checkpointSeconds, checkpointBytes, Math.min(keys, events)), "-", "-"});
+      if (windowedEvents > 0) {
+        changesFeedRows(root.resolve("windows"), rows, disagreements);
+      }
       rows.add(new String[] {"answers vs naive recomputation", disagreements.isEmpty()
           ? String.format(Locale.ROOT, "%d sample keys equal after every open", sampleKeys.length)
           : disagreements.size() + " differ", "equal", disagreements.isEmpty() ? "meets" : "FAILS"});
@@ -228,6 +244,78 @@ public final class RestartBenchmark implements Callable<Integer> {
     } finally {
       LogBenchmark.deleteRecursively(root);
     }
+  }
+
+  static final String WINDOWED_VIEW = "per_second";
+
+  /** The changes feed's restart with and without its saved emitted windows (see the class comment). */
+  private void changesFeedRows(Path data, List<String[]> rows, List<String> disagreements) throws Exception {
+    append(data, 0, windowedEvents);
+    PipelineSpec spec = PipelineSpec.builder().stream(ViewsEvents.streamSpec(partitions))
+        .view(ViewSpec.builder(WINDOWED_VIEW).from(ViewsEvents.STREAM).groupBy("key")
+            .window(WindowSpec.tumbling(Duration.ofSeconds(1))).aggregate("n", "count").build())
+        .build();
+    String changes = WINDOWED_VIEW + ".changes";
+    long t0 = System.nanoTime();
+    long emitted;
+    try (Engine e = Engine.open(data, spec, MANUAL)) {
+      emitted = awaitStable(e, changes);
+    }
+    Path saved = data.resolve("views").resolve(WINDOWED_VIEW).resolve("changes.emitted");
+    long savedBytes = Files.size(saved);
+    progress("set-up: the changes feed emitted %,d windows of %,d events in %.1f s; saved at close in %,d bytes",
+        emitted, windowedEvents, (System.nanoTime() - t0) / 1e9, savedBytes);
+    double[] with = new double[runs];
+    double[] without = new double[runs];
+    long end;
+    for (int r = 0; r < runs; r++) {
+      for (boolean useSaved : new boolean[] {true, false}) {
+        if (!useSaved) {
+          Files.delete(saved); // the close saves it again
+        }
+        long s0 = System.nanoTime();
+        try (Engine e = Engine.open(data, spec, MANUAL)) {
+          (useSaved ? with : without)[r] = (System.nanoTime() - s0) / 1e9;
+        }
+        progress("restart %d %s the saved emitted windows: serving after %.2f s", r + 1, useSaved ? "with" : "without",
+            (useSaved ? with : without)[r]);
+      }
+    }
+    // A feed's first pass after a start compares every window with what it emitted. A close waits for
+    // a pass under way, so one more start that stays open a second checks that nothing is emitted twice.
+    try (Engine e = Engine.open(data, spec, MANUAL)) {
+      Thread.sleep(1_000);
+    }
+    try (FileLog log = FileLog.open(data.resolve("log"))) {
+      end = log.stream(changes).endOffset(0);
+    }
+    if (end != emitted) {
+      disagreements.add(String.format(Locale.ROOT, "the changes feed emitted %,d changes again across %d restarts",
+          end - emitted, 2 * runs));
+    }
+    rows.add(new String[] {"restart with " + String.format(Locale.ROOT, "%,d", emitted) + " windows emitted",
+        String.format(Locale.ROOT, "%.2f s %s with the saved emitted windows (%,d bytes), %.2f s %s reading the "
+            + "changes log whole; %,d changes emitted again", ViewsBenchmark.median(with),
+            ReplayBenchmark.spread(with, 1, "%.2f"), savedBytes, ViewsBenchmark.median(without),
+            ReplayBenchmark.spread(without, 1, "%.2f"), end - emitted), "-", end == emitted ? "-" : "FAILS"});
+  }
+
+  /** Waits until the speed layer caught up and the changes log stopped growing for two seconds; returns its end. */
+  private static long awaitStable(Engine e, String changes) throws InterruptedException {
+    e.awaitCaughtUp(10, java.util.concurrent.TimeUnit.MINUTES);
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(10);
+    long last = -1;
+    int stable = 0;
+    while (stable < 4 && System.nanoTime() < deadline) {
+      Thread.sleep(500);
+      long end = e.log().hasStream(changes) ? e.log().stream(changes).endOffset(0) : 0;
+      stable = end == last && end > 0 ? stable + 1 : 0;
+      last = end;
+    }
+    if (stable < 4) {
+      throw new IllegalStateException("the changes feed of view '" + WINDOWED_VIEW + "' did not settle in 10 minutes");
+    }
+    return last;
   }
 
   private void append(Path data, long from, long to) {

@@ -118,8 +118,12 @@ import org.slf4j.LoggerFactory;
  * <h2>Exactly once</h2>
  * Only the feed's thread (or a test calling {@link #pass} under the same lock) writes the log. The
  * feed remembers, per emitted {@code (key, window start)}, the id and a 64-bit hash of the emitted
- * result and end; it updates that after the append, and rebuilds it from the log at start
- * ({@link #recover}), so a restart emits no window twice. Entries of windows that retention evicted
+ * result and end; it updates that after the append, and at start loads it from the file it saved
+ * and reads the log after it ({@link #recoverAtStart}), or rebuilds it from the whole log
+ * ({@link #recover}), so a restart emits no window twice. An append that fails after its records
+ * reached the log (an fsync that failed) and records another writer appended are read back before
+ * anything is saved ({@link #takeInUnread}), so the saved file covers only records it took in.
+ * Entries of windows that retention evicted
  * (below the version's horizon) are dropped; otherwise the memory is one entry per closed window,
  * about 40 bytes ({@link EmittedWindows}).
  *
@@ -182,17 +186,32 @@ final class ChangeFeed implements AutoCloseable {
   private volatile boolean closed;
   private Thread thread;
   private final Object sleeper = new Object();
+  /** Where {@link #saveEmitted} writes; null for a feed that saves nothing. */
+  private final java.nio.file.Path savedEmitted;
+  /** The id of the newest changes-log record {@link #emitted} holds (-1: none), and of the newest one saved. */
+  private long lastRecordId = -1;
+  private long savedLastId = -1;
+  /** The horizon {@link #emitted} was pruned at when it was saved last. */
+  private long savedHorizon = Long.MIN_VALUE;
+  /** Records {@link #scan} decoded whole, not hashed where they lie (for tests). */
+  private long decodedWhole;
+  /** At the last start: the windows loaded from {@link #savedEmitted}, and the changes read from the log. */
+  private long startLoaded;
+  private long startRead;
 
   ChangeFeed(String view, ViewRuntime runtime, SpeedLayer speed, LogStream log, LongSupplier clock) {
-    this(view, runtime, speed, log, clock, true);
+    this(view, runtime, speed, log, clock, true, null);
   }
 
   /**
    * @param incremental false to read every key at every pass (and leave the Deltas' change marks
    *     alone): the naive feed that tests compare the incremental one with
+   * @param savedEmitted the file {@link #saveEmitted} writes and {@link #recoverAtStart} reads
+   *     ({@link EmittedSnapshot}); null for none
    */
   ChangeFeed(String view, ViewRuntime runtime, SpeedLayer speed, LogStream log, LongSupplier clock,
-      boolean incremental) {
+      boolean incremental, java.nio.file.Path savedEmitted) {
+    this.savedEmitted = savedEmitted;
     this.incremental = incremental;
     this.view = view;
     this.runtime = runtime;
@@ -207,13 +226,104 @@ final class ChangeFeed implements AutoCloseable {
    * the record is the hash of exactly those bytes, so they are hashed where they lie: no map of the
    * values and no second serialization (about 4 us per window before, most of a restart with
    * millions of windows emitted). A record that does not start with its values is decoded whole.
+   * Returns how many records it read.
    */
-  synchronized void recover() {
+  synchronized long recover() {
     emitted.clear();
-    long from = log.startOffset(0);
-    if (from >= log.endOffset(0)) {
-      return;
+    lastRecordId = -1;
+    return scan(log.startOffset(0));
+  }
+
+  /**
+   * At start: loads what was emitted from the file {@link #saveEmitted} wrote, then reads the
+   * changes log only after the record it covers; without a usable file, {@link #recover}.
+   */
+  synchronized void recoverAtStart() {
+    if (savedEmitted != null && java.nio.file.Files.exists(savedEmitted)) {
+      String refused;
+      try {
+        EmittedSnapshot.Loaded saved = EmittedSnapshot.read(savedEmitted, emitted);
+        refused = coverMismatch(saved);
+        if (refused == null) {
+          lastRecordId = saved.lastId();
+          savedLastId = saved.lastId();
+          prunedHorizon = saved.horizon();
+          savedHorizon = saved.horizon();
+          long after = scan(saved.lastId() + 1);
+          startLoaded = saved.windows();
+          startRead = after;
+          LOG.debug("changes feed of view '{}': {} emitted windows loaded from {}, and {} changes after it",
+              view, emitted.size(), savedEmitted, after);
+          return;
+        }
+      } catch (EmittedSnapshot.Refused e) {
+        refused = e.getMessage();
+      } catch (IOException e) {
+        refused = e.toString();
+      }
+      LOG.warn("changes feed of view '{}': not using {} ({}); reading its changes log whole", view, savedEmitted,
+          refused);
+      try {
+        java.nio.file.Files.deleteIfExists(savedEmitted);
+      } catch (IOException e) {
+        LOG.warn("changes feed of view '{}': could not delete {}: {}", view, savedEmitted, e.toString());
+      }
     }
+    prunedHorizon = Long.MIN_VALUE;
+    startLoaded = 0;
+    startRead = recover();
+  }
+
+  /**
+   * At the last start: the windows loaded from the saved file, and the changes read from the log;
+   * then the records read back decoded whole since the feed was made (for tests).
+   */
+  synchronized long[] startStats() {
+    return new long[] {startLoaded, startRead, decodedWhole};
+  }
+
+  /**
+   * Takes in the records after the last one {@link #emitted} holds: those of an append that failed
+   * after they reached the log, and any another writer appended. Returns how many.
+   */
+  private long takeInUnread() {
+    return scan(lastRecordId + 1);
+  }
+
+  /** Why the changes log does not hold what {@code saved} covers; null when it does. */
+  private String coverMismatch(EmittedSnapshot.Loaded saved) {
+    long id = saved.lastId();
+    if (id < log.startOffset(0) || id >= log.endOffset(0)) {
+      return "it covers the changes up to id " + id + ", and the changes log holds ids " + log.startOffset(0)
+          + " to " + (log.endOffset(0) - 1);
+    }
+    Long hash = valueHash(id);
+    if (hash == null) {
+      return "the changes log has no record with id " + id;
+    }
+    if (hash != saved.lastHash()) {
+      return "the change with id " + id + " is not the one it covers";
+    }
+    return null;
+  }
+
+  /** {@link BatchLayer#hash64} of the value of the changes-log record with id {@code id}, or null when there is none. */
+  private Long valueHash(long id) {
+    try (LogReader r = log.reader(0, id)) {
+      RecordCursor c = r.poll();
+      if (!c.next() || c.offset() != id) {
+        return null;
+      }
+      return BatchLayer.hash64(c.buffer(), c.valueOffset(), c.valueLength());
+    }
+  }
+
+  /** Adds the records from id {@code from} on to {@link #emitted}; returns how many. */
+  private long scan(long from) {
+    if (from >= log.endOffset(0)) {
+      return 0;
+    }
+    long n = 0;
     RecoveredRecord scan = new RecoveredRecord();
     try (LogReader r = log.reader(0, from)) {
       for (RecordCursor c = r.poll(); ; c = r.poll()) {
@@ -221,6 +331,7 @@ final class ChangeFeed implements AutoCloseable {
         while (c.next()) {
           any = true;
           if (!scan.read(c)) {
+            decodedWhole++;
             ChangeEvent e = decode(c);
             scan.key = e.key();
             scan.start = e.start();
@@ -228,11 +339,50 @@ final class ChangeFeed implements AutoCloseable {
             scan.hash = scan.retract ? 0 : windowHash(json.hash(e.values()), e.end());
           }
           remember(scan.key, scan.start, c.offset(), scan.retract ? EmittedWindows.RETRACTED : scan.hash);
+          lastRecordId = c.offset();
+          n++;
         }
         if (!any) {
-          break;
+          return n;
         }
       }
+    }
+  }
+
+  /** After a pass, what was emitted is saved once this many changes, and a quarter of the windows emitted, are not saved. */
+  static final long SAVE_EVERY_CHANGES = 100_000;
+
+  /**
+   * Saves what was emitted ({@link EmittedSnapshot}), after taking in any record it has not
+   * ({@link #takeInUnread}): at close ({@code always}) when anything changed since the last save,
+   * and after a pass when the retention horizon moved or the changes not saved yet number
+   * {@link #SAVE_EVERY_CHANGES} or a quarter of the windows emitted, whichever is more (so that the
+   * saves cost time in proportion to the changes emitted). A failure is logged: the next start reads
+   * more of the log, nothing is lost.
+   */
+  synchronized void saveEmitted(boolean always) {
+    if (savedEmitted == null) {
+      return;
+    }
+    try {
+      takeInUnread();
+      boolean changed = lastRecordId != savedLastId || prunedHorizon != savedHorizon;
+      if (lastRecordId < 0 || !changed
+          || !always && prunedHorizon == savedHorizon
+              && lastRecordId - savedLastId < Math.max(SAVE_EVERY_CHANGES, emitted.size() / 4)) {
+        return;
+      }
+      Long hash = valueHash(lastRecordId);
+      if (hash == null) {
+        throw new IOException("the changes log has no record with id " + lastRecordId);
+      }
+      java.nio.file.Files.createDirectories(savedEmitted.getParent());
+      EmittedSnapshot.write(savedEmitted, emitted, lastRecordId, hash, prunedHorizon);
+      savedLastId = lastRecordId;
+      savedHorizon = prunedHorizon;
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("changes feed of view '{}': could not save its emitted windows to {}: {}", view, savedEmitted,
+          e.toString());
     }
   }
 
@@ -323,6 +473,7 @@ final class ChangeFeed implements AutoCloseable {
       try {
         if (passDue(speed.watermark(), runtime.current(), System.nanoTime())) {
           pass();
+          saveEmitted(false);
         }
         pause(PASS_MILLIS);
       } catch (RuntimeException e) {
@@ -796,7 +947,17 @@ final class ChangeFeed implements AutoCloseable {
     if (n == 0) {
       return 0;
     }
-    dev.braid.log.AppendResult appended = log.append(0, out.batch);
+    dev.braid.log.AppendResult appended;
+    try {
+      appended = log.append(0, out.batch);
+    } catch (RuntimeException e) {
+      try {
+        takeInUnread(); // what of the batch reached the log is emitted: remembered as read back
+      } catch (RuntimeException readBack) {
+        e.addSuppressed(readBack);
+      }
+      throw e;
+    }
     for (int j = 0; j < n; j++) {
       if (out.entries[j] >= 0) {
         emitted.update(out.entries[j], appended.offset(j), out.hashes[j]);
@@ -804,6 +965,7 @@ final class ChangeFeed implements AutoCloseable {
         emitted.add(out.keyIds[j], out.starts[j], appended.offset(j), out.hashes[j]);
       }
     }
+    lastRecordId = appended.offset(n - 1);
     out.clear();
     return n;
   }
@@ -1044,6 +1206,7 @@ final class ChangeFeed implements AutoCloseable {
     for (Sub s : subscriptions) {
       s.close();
     }
+    saveEmitted(true);
   }
 
 }

@@ -108,6 +108,70 @@ final class EmittedWindows {
     index = newIndex(32);
   }
 
+  /** Writes the keys and entries, as {@link EmittedSnapshot} lays them out. */
+  void writeTo(java.io.DataOutputStream out) throws java.io.IOException {
+    String[] byId = new String[keyIds.size()];
+    keyIds.forEach((key, id) -> byId[id] = key);
+    out.writeInt(byId.length);
+    for (String key : byId) {
+      byte[] b = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      out.writeInt(b.length);
+      out.write(b);
+    }
+    out.writeInt(size);
+    for (int e = 0; e < size; e++) {
+      out.writeInt(keys[e]);
+      out.writeLong(starts[e]);
+      out.writeLong(ids[e]);
+      out.writeLong(hashes[e]);
+    }
+  }
+
+  /**
+   * Replaces the content with what {@link #writeTo} wrote, from a file of {@code fileBytes} bytes
+   * (which bounds the counts read: a damaged count must not size an array before the CRC is read).
+   * Throws {@link IllegalArgumentException} naming what does not fit.
+   */
+  void readFrom(java.io.DataInputStream in, long fileBytes) throws java.io.IOException {
+    clear();
+    int keyCount = in.readInt();
+    if (keyCount < 0 || keyCount > fileBytes / 4) {
+      throw new IllegalArgumentException("its key count " + keyCount + " does not fit in " + fileBytes + " bytes");
+    }
+    for (int i = 0; i < keyCount; i++) {
+      int n = in.readInt();
+      if (n < 0 || n > fileBytes) {
+        throw new IllegalArgumentException("key " + i + " has a length of " + n + " bytes");
+      }
+      byte[] b = new byte[n];
+      in.readFully(b);
+      if (intern(new String(b, java.nio.charset.StandardCharsets.UTF_8)) != i) {
+        throw new IllegalArgumentException("key " + i + " is there twice");
+      }
+    }
+    int entries = in.readInt();
+    if (entries < 0 || entries > fileBytes / 28) {
+      throw new IllegalArgumentException("its entry count " + entries + " does not fit in " + fileBytes + " bytes");
+    }
+    for (int e = 0; e < entries; e++) {
+      int key = in.readInt();
+      if (key < 0 || key >= keyCount) {
+        throw new IllegalArgumentException("entry " + e + " names key " + key + " of " + keyCount);
+      }
+      append(key, in.readLong(), in.readLong(), in.readLong());
+    }
+    reindex(capacityFor(size, 32));
+  }
+
+  /** The smallest power of two at least {@code atLeast} that holds {@code entries} at a load of at most 3/4. */
+  private static int capacityFor(int entries, int atLeast) {
+    int capacity = atLeast;
+    while (entries * 4L > capacity * 3L) {
+      capacity *= 2;
+    }
+    return capacity;
+  }
+
   /** Whether entry {@code entry} (from {@link #find}) was retracted last. */
   boolean retracted(int entry) {
     return hashes[entry] == RETRACTED;
@@ -205,11 +269,7 @@ final class EmittedWindows {
       return;
     }
     if (size * 4L > index.length * 3L) {
-      int capacity = index.length;
-      while (size * 4L > capacity * 3L) {
-        capacity *= 2;
-      }
-      reindex(capacity); // every entry, the added ones too
+      reindex(capacityFor(size, index.length)); // every entry, the added ones too
       return;
     }
     place(index, indexed);
@@ -247,7 +307,9 @@ final class EmittedWindows {
     }
     if (kept != size) {
       size = kept;
-      reindex(index.length); // keys stay interned: a few bytes each, and a key may come back
+      // keys stay interned: a few bytes each, and a key may come back. Entries added since the last
+      // find are indexed now too, and there can be more of them than the index had room for.
+      reindex(capacityFor(size, index.length));
     }
   }
 

@@ -485,8 +485,8 @@ public final class Engine implements Braid {
               } else {
                 Files.delete(f);
               }
-              LOG.info("removed orphaned file {} (left by an interrupted batch cycle or checkpoint, or a retired "
-                  + "version)", f);
+              LOG.info("removed orphaned file {} (left by an interrupted batch cycle, checkpoint or save of a changes "
+                  + "feed, or a retired version)", f);
             }
           }
         }
@@ -999,9 +999,11 @@ public final class Engine implements Braid {
   private ChangeFeed newChangeFeed(ViewRuntime v, String logName, boolean incremental,
       java.util.function.LongSupplier clock) {
     StreamSpec s = spec.stream(v.spec.from());
+    java.nio.file.Path saved = logName.equals(v.name + ChangeFeed.SUFFIX) ? v.directory().resolve(EmittedSnapshot.FILE)
+        : null; // a test's second feed saves nothing
     ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()),
-        logStream(logName, 1, s.durability()), clock, incremental);
-    f.recover();
+        logStream(logName, 1, s.durability()), clock, incremental, saved);
+    f.recoverAtStart();
     return f;
   }
 

@@ -394,11 +394,13 @@ final class ViewRuntime {
 
   /**
    * Files in the view directory that must stay: the Bases the catalog refers to, the checkpoints
-   * of the current version and the closed-window runs its Delta or those checkpoints name. Anything else there is an orphan of an interrupted
+   * of the current version and the closed-window runs its Delta or those checkpoints name, and the
+   * changes feed's saved emitted windows ({@link EmittedSnapshot#FILE}). Anything else there is an orphan of an interrupted
    * operation (see {@code Engine#removeOrphans}).
    */
   synchronized List<String> referencedFiles() throws IOException {
     List<String> out = new ArrayList<>();
+    out.add(EmittedSnapshot.FILE); // the changes feed's, when the view has one
     for (Version v : versions) {
       if (v.baseFileName != null && !v.state.gone()) {
         out.add(v.baseFileName);

@@ -524,7 +524,9 @@ class ChangesStreamTest {
             : ChangeFeed.windowHash(json.hash(e.values()), e.end());
         expected.put(e.key() + "@" + e.start(), new long[] {e.id(), hash});
       }
+      long decodedBefore = feed.startStats()[2];
       feed.recover();
+      assertThat(feed.startStats()[2] - decodedBefore).as(msg + ": only the foreign record decoded whole").isEqualTo(1);
       assertThat(feed.emittedWindows()).as(msg).isEqualTo(expected.size());
       for (ChangeEvent e : all) {
         assertThat(feed.emittedEntry(e.key(), e.start())).as(msg + ": window " + e.start() + " of " + e.key())

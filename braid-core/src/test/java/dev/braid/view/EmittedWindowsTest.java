@@ -114,4 +114,27 @@ class EmittedWindowsTest {
     assertThat(new long[] {w.id(ea), w.hash(ea), w.id(eb), w.hash(eb)}).containsExactly(7, 70, 8, 80);
     assertThat(w.size()).isEqualTo(keys + 2);
   }
+
+  /**
+   * A first pass adds a window for each of thousands of new keys with no find between (so none is
+   * indexed yet), and retention then evicts some: the eviction indexes the rest, however many more
+   * than the index had room for (it used to keep the index's size and probe forever for a free slot).
+   */
+  @org.junit.jupiter.api.Test
+  void shouldEvictAfterManyAddsThatNoFindIndexed() {
+    EmittedWindows w = new EmittedWindows();
+    for (int k = 0; k < 10_000; k++) {
+      w.add(w.intern("k" + k), (k % 10) * 1_000L, k, k);
+    }
+    org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+        () -> w.removeBelow(5_000));
+    assertThat(w.size()).isEqualTo(5_000);
+    for (int k = 0; k < 10_000; k++) {
+      int e = w.find(w.keyId("k" + k), (k % 10) * 1_000L);
+      assertThat(e >= 0).as("k%d at %d", k, (k % 10) * 1_000).isEqualTo(k % 10 >= 5);
+      if (e >= 0) {
+        assertThat(w.id(e)).isEqualTo(k);
+      }
+    }
+  }
 }
