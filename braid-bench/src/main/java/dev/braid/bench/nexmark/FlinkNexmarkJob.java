@@ -55,10 +55,9 @@ import org.apache.flink.util.OutputTag;
  *   <caption>The queries</caption>
  *   <tr><th>query</th><th>record after Project</th><th>key, window</th><th>aggregate</th></tr>
  *   <tr><td>Q5</td><td>auction</td><td>auction, sliding 10 s every 2 s</td><td>{@link Count}</td></tr>
- *   <tr><td>Q7</td><td>price</td><td>shard (of {@link #SHARDS}), then none ({@code windowAll}); tumbling
- *       10 s</td><td>{@link Max}, then {@link Max.OfShards}</td></tr>
- *   <tr><td>Q15</td><td>(shard, bidder, auction, price)</td><td>shard, then none ({@code windowAll});
- *       tumbling 1 day</td><td>{@link RankedCounts.Partial}, then {@link RankedCounts.OfShards}</td></tr>
+ *   <tr><td>Q7</td><td>price</td><td>none ({@code windowAll}), tumbling 10 s</td><td>{@link Max}</td></tr>
+ *   <tr><td>Q15</td><td>("", bidder, auction, price)</td><td>none ({@code windowAll}), tumbling 1 day</td>
+ *       <td>{@link RankedCounts}</td></tr>
  *   <tr><td>Q16</td><td>(channel, bidder, auction, price)</td><td>channel, tumbling 1 day</td>
  *       <td>{@link RankedCounts}</td></tr>
  *   <tr><td>Q17</td><td>(auction, price)</td><td>auction, tumbling 1 day</td><td>{@link AuctionStats}</td></tr>
@@ -67,9 +66,9 @@ import org.apache.flink.util.OutputTag;
  * Flink's window assigners align windows to the epoch, so a 1-day tumbling window is a UTC day and
  * (key, window) is exactly {@link NexmarkQuery}'s (key, day) or (key, window start). A sliding
  * window holds a bid at {@code t} in every window {@code [s, s + 10 s)} with {@code s} a multiple of
- * 2 s and {@code s <= t < s + 10 s}, as the reference does. Q7 and Q15 have no key: they aggregate
- * each window first per shard, keyed (so over every task), then the shards' partial results in one
- * task ({@link #SHARDS}); before 2026-12-05 one task did all of their aggregation.
+ * 2 s and {@code s <= t < s + 10 s}, as the reference does. Q7 and Q15 have no key: their window
+ * operator runs as one task, which receives every bid's price (Q7) or fields (Q15) from both
+ * readers; so those two queries use one core for their aggregation, whatever the parallelism.
  *
  * <h2>Watermarks</h2>
  * {@link BidSequence} cuts the ordinals into chunks (about 32 per reader, 1,024 to 65,536 bids each)
@@ -103,16 +102,6 @@ import org.apache.flink.util.OutputTag;
 final class FlinkNexmarkJob {
 
   static final int LG_K = 12;
-  /**
-   * Q7's and Q15's windows have no key. A job that sent every bid to one window task would use one
-   * core for the aggregation whatever the parallelism, so both aggregate in two phases, as Flink's
-   * SQL planner does by itself: first per shard (a bid's shard is a hash of its price for Q7, the
-   * next of {@code SHARDS} in turn for Q15), keyed and so spread over the tasks, then the shards'
-   * partial results of each window in one task.
-   */
-  static final int SHARDS = 16;
-  static final String[] SHARD_NAMES = java.util.stream.IntStream.range(0, SHARDS).mapToObj(i -> "shard-" + i)
-      .toArray(String[]::new);
   static final double DISTINCT_RSE = 1.04 / Math.sqrt(1 << LG_K);
 
   /** A result row: (channel or "", auction or 0, window start in epoch millis, values). */
@@ -153,13 +142,11 @@ final class FlinkNexmarkJob {
       }
       case Q7 -> {
         OutputTag<Long> late = new OutputTag<>("late-bids", Types.LONG);
-        TumblingEventTimeWindows tenSeconds = TumblingEventTimeWindows.of(Duration.ofMillis(NexmarkQuery.Q7_SIZE_MILLIS));
-        SingleOutputStreamOperator<long[]> partial = ordinals.map(FieldOf.price(model)).name("generate bid: price")
-            .keyBy(price -> (int) (price & (SHARDS - 1)), Types.INT).window(tenSeconds).sideOutputLateData(late)
-            .aggregate(new Max()).name("q7: max price per shard, tumbling 10 s");
-        partial.getSideOutput(late).sinkTo(new FailOnLate<>()).name("fail on a late bid");
-        out = partial.windowAll(tenSeconds).aggregate(new Max.OfShards(), new WindowRow())
-            .name("q7: max price over the shards");
+        out = ordinals.map(FieldOf.price(model)).name("generate bid: price")
+            .windowAll(TumblingEventTimeWindows.of(Duration.ofMillis(NexmarkQuery.Q7_SIZE_MILLIS)))
+            .sideOutputLateData(late)
+            .aggregate(new Max(), new WindowRow()).name("q7: max price, tumbling 10 s");
+        out.getSideOutput(late).sinkTo(new FailOnLate<>()).name("fail on a late bid");
       }
       case Q15, Q16 -> {
         boolean byChannel = query == NexmarkQuery.Q16;
@@ -167,18 +154,12 @@ final class FlinkNexmarkJob {
         DataStream<Tuple4<String, Long, Long, Long>> fields = ordinals.map(new RankedFields(model, byChannel))
             .name("generate bid: " + (byChannel ? "channel, " : "") + "bidder, auction, price");
         TumblingEventTimeWindows day = TumblingEventTimeWindows.of(Duration.ofMillis(NexmarkQuery.DAY_MILLIS));
-        if (byChannel) {
-          out = fields.keyBy(f -> f.f0, Types.STRING).window(day).sideOutputLateData(late)
-              .aggregate(new RankedCounts(), KeyedRow.byChannel()).name("q16: ranked counts per channel per day");
-          out.getSideOutput(late).sinkTo(new FailOnLate<>()).name("fail on a late bid");
-        } else { // f0 is the bid's shard (see RankedFields)
-          SingleOutputStreamOperator<byte[][]> partial = fields.keyBy(f -> f.f0, Types.STRING).window(day)
-              .sideOutputLateData(late).aggregate(new RankedCounts.Partial())
-              .name("q15: ranked counts per shard per day");
-          partial.getSideOutput(late).sinkTo(new FailOnLate<>()).name("fail on a late bid");
-          out = partial.windowAll(day).aggregate(new RankedCounts.OfShards(), new WindowRow())
-              .name("q15: ranked counts per day over the shards");
-        }
+        out = byChannel
+            ? fields.keyBy(f -> f.f0, Types.STRING).window(day).sideOutputLateData(late)
+                .aggregate(new RankedCounts(), KeyedRow.byChannel()).name("q16: ranked counts per channel per day")
+            : fields.windowAll(day).sideOutputLateData(late)
+                .aggregate(new RankedCounts(), new WindowRow()).name("q15: ranked counts per day");
+        out.getSideOutput(late).sinkTo(new FailOnLate<>()).name("fail on a late bid");
       }
       case Q17 -> {
         OutputTag<Tuple2<Long, Long>> late = new OutputTag<>("late-bids", AuctionAndPrice.TYPE);
@@ -327,10 +308,7 @@ final class FlinkNexmarkJob {
     }
   }
 
-  /**
-   * (channel, bidder, auction, price); Q15 reads no channel and puts there the bid's shard instead,
-   * one of {@link #SHARD_NAMES} in turn, which its first phase is keyed by.
-   */
+  /** (channel, bidder, auction, price); Q15 reads no channel and leaves it empty. */
   static final class RankedFields extends Project<Tuple4<String, Long, Long, Long>> {
     private static final long serialVersionUID = 1L;
     static final TypeInformation<Tuple4<String, Long, Long, Long>> TYPE = Types.TUPLE(Types.STRING, Types.LONG,
@@ -342,11 +320,9 @@ final class FlinkNexmarkJob {
       this.withChannel = withChannel;
     }
 
-    private int next;
-
     @Override
     Tuple4<String, Long, Long, Long> project(NexmarkGenerator.Bid b) {
-      return Tuple4.of(withChannel ? b.channel : SHARD_NAMES[next++ & (SHARDS - 1)], b.bidder, b.auction, b.price);
+      return Tuple4.of(withChannel ? b.channel : "", b.bidder, b.auction, b.price);
     }
   }
 
@@ -405,28 +381,6 @@ final class FlinkNexmarkJob {
     public long[] merge(long[] a, long[] b) {
       a[0] = Math.max(a[0], b[0]);
       return a;
-    }
-
-    /** Q7's second phase: the largest of the shards' maxima. */
-    static final class OfShards extends InPlace<long[]> {
-      private static final long serialVersionUID = 1L;
-
-      @Override
-      public long[] createAccumulator() {
-        return new long[] {Long.MIN_VALUE};
-      }
-
-      @Override
-      public long[] add(long[] shard, long[] acc) {
-        acc[0] = Math.max(acc[0], shard[0]);
-        return acc;
-      }
-
-      @Override
-      public long[] merge(long[] a, long[] b) {
-        a[0] = Math.max(a[0], b[0]);
-        return a;
-      }
     }
   }
 
@@ -519,129 +473,6 @@ final class FlinkNexmarkJob {
     @Override
     public Acc merge(Acc a, Acc b) {
       throw new UnsupportedOperationException("Q15/Q16 run in tumbling windows, which never merge");
-    }
-
-    /**
-     * Q15's first phase: a shard's counts and sketches, serialized ({@code [0]} the four counts as
-     * 32 bytes, then the four bidder sketches and the four auction sketches, compact).
-     */
-    static final class Partial implements AggregateFunction<Tuple4<String, Long, Long, Long>, Acc, byte[][]> {
-      private static final long serialVersionUID = 1L;
-      private final RankedCounts counts = new RankedCounts();
-
-      @Override
-      public Acc createAccumulator() {
-        return new Acc();
-      }
-
-      @Override
-      public Acc add(Tuple4<String, Long, Long, Long> bid, Acc acc) {
-        return counts.add(bid, acc);
-      }
-
-      @Override
-      public byte[][] getResult(Acc acc) {
-        byte[][] out = new byte[9][];
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(32);
-        for (long n : acc.bids) {
-          b.putLong(n);
-        }
-        out[0] = b.array();
-        for (int i = 0; i < 4; i++) {
-          out[1 + i] = acc.bidders[i].toCompactByteArray();
-          out[5 + i] = acc.auctions[i].toCompactByteArray();
-        }
-        return out;
-      }
-
-      @Override
-      public Acc merge(Acc a, Acc b) {
-        throw new UnsupportedOperationException("Q15 runs in tumbling windows, which never merge");
-      }
-    }
-
-    /** Q15's second phase: the shards' counts summed and their sketches united, as the twelve values. */
-    static final class OfShards implements AggregateFunction<byte[][], List<byte[][]>, long[]> {
-      private static final long serialVersionUID = 1L;
-
-      @Override
-      public List<byte[][]> createAccumulator() {
-        return new ArrayList<>();
-      }
-
-      @Override
-      public List<byte[][]> add(byte[][] shard, List<byte[][]> acc) {
-        acc.add(shard);
-        return acc;
-      }
-
-      @Override
-      public long[] getResult(List<byte[][]> shards) {
-        long[] v = new long[12];
-        for (byte[][] shard : shards) {
-          java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(shard[0]);
-          for (int i = 0; i < 4; i++) {
-            v[i] += b.getLong();
-          }
-        }
-        for (int i = 0; i < 4; i++) {
-          v[4 + i] = Math.round(HllUnion.estimate(shards, 1 + i));
-          v[8 + i] = Math.round(HllUnion.estimate(shards, 5 + i));
-        }
-        return v;
-      }
-
-      @Override
-      public List<byte[][]> merge(List<byte[][]> a, List<byte[][]> b) {
-        a.addAll(b);
-        return a;
-      }
-    }
-  }
-
-  /**
-   * The union of HLL sketches, through DataSketches' union class, which is {@code hll.Union} in the
-   * 7.0 line that JDK 17 builds use and {@code hll.HllUnion} in the 9.x line of JDK 25 builds.
-   */
-  static final class HllUnion {
-    private static final java.lang.invoke.MethodHandle NEW;
-    private static final java.lang.invoke.MethodHandle UPDATE;
-    private static final java.lang.invoke.MethodHandle ESTIMATE;
-
-    static {
-      Class<?> union;
-      try {
-        union = Class.forName("org.apache.datasketches.hll.HllUnion");
-      } catch (ClassNotFoundException e) {
-        try {
-          union = Class.forName("org.apache.datasketches.hll.Union");
-        } catch (ClassNotFoundException e2) {
-          throw new ExceptionInInitializerError("DataSketches has neither hll.HllUnion nor hll.Union");
-        }
-      }
-      try {
-        java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.publicLookup();
-        NEW = l.findConstructor(union, java.lang.invoke.MethodType.methodType(void.class, int.class));
-        UPDATE = l.findVirtual(union, "update", java.lang.invoke.MethodType.methodType(void.class, HllSketch.class));
-        ESTIMATE = l.findVirtual(union, "getEstimate", java.lang.invoke.MethodType.methodType(double.class));
-      } catch (ReflectiveOperationException e) {
-        throw new ExceptionInInitializerError(e);
-      }
-    }
-
-    private HllUnion() {}
-
-    /** The estimate of the union of the sketches at {@code slot} of every shard. */
-    static double estimate(List<byte[][]> shards, int slot) {
-      try {
-        Object union = NEW.invoke(LG_K);
-        for (byte[][] shard : shards) {
-          UPDATE.invoke(union, HllSketch.heapify(shard[slot]));
-        }
-        return (double) ESTIMATE.invoke(union);
-      } catch (Throwable t) {
-        throw new IllegalStateException("could not unite the shards' HLL sketches", t);
-      }
     }
   }
 

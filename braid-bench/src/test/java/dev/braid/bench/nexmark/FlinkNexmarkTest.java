@@ -53,7 +53,7 @@ class FlinkNexmarkTest {
     NexmarkResult.Comparison c = NexmarkResult.compare(naive, flink, "flink " + mode);
     assertThat(c.examples()).as("seed %d, %s %s", SEED, query, mode).isEmpty();
     assertThat(c.rowsCompared()).isEqualTo(naive.rows().size()).isPositive();
-    // every window task has a sink writer of its own: two, but one for Q7's and Q15's second phase (windowAll)
+    // every window task has a sink writer of its own: two, but one for Q7's and Q15's windowAll
     assertThat(progress).hasSize(2);
     assertThat(progress.get(0)).startsWith("flink " + mode + " run 1: 27,600 bids");
     boolean keyless = query == NexmarkQuery.Q15 || query == NexmarkQuery.Q7;
