@@ -180,11 +180,24 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     if (duplicate.matches() && path.contains(".")) {
       return duplicateKey(source, path, duplicate.group(1), at);
     }
+    String reason = oneLine(e.getOriginalMessage()) + indentationHint(e.getOriginalMessage(), loc);
     if (path.isEmpty()) {
-      return new SpecError(source, at, what + ": " + oneLine(e.getOriginalMessage()));
+      return new SpecError(source, at, what + ": " + reason);
     }
-    return new SpecError(source, path, what + (at.isEmpty() ? "" : " at " + at) + ": "
-        + oneLine(e.getOriginalMessage()));
+    return new SpecError(source, path, what + (at.isEmpty() ? "" : " at " + at) + ": " + reason);
+  }
+
+  /**
+   * What the YAML reader's words for a line indented unlike its neighbours mean ("expected <block
+   * end>, but found ..."): the path the error names is the mapping being read when the line broke
+   * it, so the hint names the line to look at.
+   */
+  private static String indentationHint(String message, JsonLocation loc) {
+    if (message == null || !message.contains("expected <block end>") || loc == null) {
+      return "";
+    }
+    return " (line " + loc.getLineNr() + " is indented unlike the keys before it: the keys of one mapping start"
+        + " in the same column, and a value's keys further right than its own key)";
   }
 
   /**

@@ -348,6 +348,21 @@ class PipelineSpecTest {
   }
 
   @Test
+  void shouldNameTheLineOfAMisindentedKeyInPlainWords() {
+    SpecError e = onlyError("""
+        streams:
+          s:
+            key: k
+            fields:
+              k: string
+             x: long
+        """);
+    assertThat(e.message()).startsWith("not valid YAML at line 6, column ")
+        .endsWith("(line 6 is indented unlike the keys before it: the keys of one mapping start in the same "
+            + "column, and a value's keys further right than its own key)");
+  }
+
+  @Test
   void shouldRejectYamlNestedTooDeepSayingSoInItsOwnWords() {
     SpecError e = onlyError("views: " + "[".repeat(1500) + "]".repeat(1500) + "\n");
     assertThat(e.message()).matches("not valid YAML: it nests maps and lists more than \\d+ levels deep")
