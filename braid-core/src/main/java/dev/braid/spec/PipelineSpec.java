@@ -180,7 +180,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     if (duplicate.matches() && path.contains(".")) {
       return duplicateKey(source, path, duplicate.group(1), at);
     }
-    String reason = oneLine(e.getOriginalMessage()) + indentationHint(e.getOriginalMessage(), loc);
+    String reason = oneLine(e.getOriginalMessage()) + indentationHint(e);
     if (path.isEmpty()) {
       return new SpecError(source, at, what + ": " + reason);
     }
@@ -188,16 +188,20 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   }
 
   /**
-   * What the YAML reader's words for a line indented unlike its neighbours mean ("expected <block
-   * end>, but found ..."): the path the error names is the mapping being read when the line broke
-   * it, so the hint names the line to look at.
+   * What the YAML reader's words for a key indented unlike the keys before it mean ("expected <block
+   * end>, but found '<block mapping start>'"), naming the line of that key (the reader's problem
+   * mark; the error's own location is where the reader stopped, often the line before, and its path
+   * is the mapping being read). Empty for any other error.
    */
-  private static String indentationHint(String message, JsonLocation loc) {
-    if (message == null || !message.contains("expected <block end>") || loc == null) {
+  private static String indentationHint(JsonProcessingException e) {
+    String message = e.getOriginalMessage();
+    if (message == null || !message.contains("expected <block end>")
+        || !message.contains("found '<block mapping start>'")
+        || !(e.getCause() instanceof org.yaml.snakeyaml.error.MarkedYAMLException m) || m.getProblemMark() == null) {
       return "";
     }
-    return " (line " + loc.getLineNr() + " is indented unlike the keys before it: the keys of one mapping start"
-        + " in the same column, and a value's keys further right than its own key)";
+    return " (line " + (m.getProblemMark().getLine() + 1) + " is indented unlike the keys before it: the keys of"
+        + " one mapping start in the same column, and a value's keys further right than its own key)";
   }
 
   /**

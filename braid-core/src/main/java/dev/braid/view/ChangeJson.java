@@ -22,11 +22,11 @@ import java.util.Map;
  *
  * <p>The hash is {@link BatchLayer#hash64} of the result's JSON bytes (eight at a time: a byte-wise
  * FNV-1a was 7 % of the feed's CPU in a Nexmark Q17 replay). The feed hashes live results when it
- * compares them with what it emitted; when it recovers, it hashes the values' bytes as they lie in
- * a record this class wrote (they come first), and decodes a record laid out otherwise and hashes
- * its values through {@link #hash}. A result read back from its JSON is written the same way again
- * (longs stay longs, a double's shortest form parses back to the same double), so a result that did
- * not change hashes the same across a restart either way.
+ * compares them with what it emitted; when it recovers, it writes each record's values again from
+ * the parser's tokens ({@link #hashCopy}) and hashes that. A result read back from its JSON is
+ * written the same way again (longs stay longs, a double's shortest form parses back to the same
+ * double), so a result that did not change hashes the same across a restart, also when the record
+ * was written by an older build whose number forms differed.
  *
  * <p>Not thread-safe: one instance per feed, used under the feed's lock.
  */
@@ -56,6 +56,13 @@ final class ChangeJson {
   private static final SerializedString RETRACT = new SerializedString("retract");
   private static final SerializedString FINAL = new SerializedString("final");
   private static final SerializedString PROVISIONAL = new SerializedString("provisional");
+
+  /**
+   * The form of the values' JSON that this class writes (their order, number forms, escapes): the
+   * hashes the changes feed saves ({@link EmittedSnapshot}) are of this form, so a change to it must
+   * raise this number, and a file saved under another is refused and the changes log read again.
+   */
+  static final int FORMAT = 1;
 
   private final Buffer out = new Buffer();
   /** {@link #out}'s array as a buffer, for {@link BatchLayer#hash64}; wrapped again when the array grows. */
@@ -94,6 +101,25 @@ final class ChangeJson {
       g.flush();
     } catch (IOException | RuntimeException e) {
       throw failed(e);
+    }
+    return hashBytes(0, out.size());
+  }
+
+  /**
+   * The hash of the JSON object {@code p} stands at the start of, as {@link #hash} of the same values
+   * as a map gives: the object is written again token by token (a double in its shortest form, as
+   * {@link #write} writes it) and its bytes hashed, with no map or tree in between. Leaves {@code p}
+   * at the object's end.
+   */
+  long hashCopy(com.fasterxml.jackson.core.JsonParser p) throws IOException {
+    out.reset();
+    try {
+      g.copyCurrentStructure(p);
+      g.flush();
+    } catch (IOException | RuntimeException e) {
+      g = newGenerator();
+      out.reset();
+      throw e;
     }
     return hashBytes(0, out.size());
   }

@@ -28,17 +28,19 @@ import java.util.zip.CheckedOutputStream;
  * renamed into place, the directory fsynced. Big-endian.
  *
  * <pre>
- *   +----------+-------+--------------------+--------------------+----------------+-----------+
- *   | BRAIDEMW | fmt 1 | last record's id   | that record's hash | pruned horizon | key count |
- *   | 8 bytes  | int   | long               | long               | long           | int       |
- *   +----------+-------+--------------------+--------------------+----------------+-----------+
+ *   +----------+-------+-------------+------------------+--------------------+----------------+-----------+
+ *   | BRAIDEMW | fmt 1 | JSON format | last record's id | that record's hash | pruned horizon | key count |
+ *   | 8 bytes  | int   | int         | long             | long               | long           | int       |
+ *   +----------+-------+-------------+------------------+--------------------+----------------+-----------+
  *   keys, in interned-id order:  int length | UTF-8 bytes
  *   int entry count, then per entry: int key id | long window start | long event id | long hash
  *   trailer: int CRC32C of every byte before it
  * </pre>
  *
  * The file covers the changes log up to and including the record {@code last record's id}; the
- * hash is {@link BatchLayer#hash64} of that record's value. A restart uses the file only when it is
+ * hash is {@link BatchLayer#hash64} of that record's value. The entries' hashes are of the values'
+ * JSON as {@link ChangeJson} writes it; the JSON format ({@link ChangeJson#FORMAT}) says which form,
+ * and a file of another is refused (its hashes would all differ from the live results'). A restart uses the file only when it is
  * whole (its CRC matches and it ends right after the trailer) and the log still holds that record
  * with the same value: a log that lost its unsynced tail in a power loss, or a changes log made anew
  * under the same name, refuses it. A refused file is deleted (so that it cannot match a log that
@@ -49,6 +51,8 @@ final class EmittedSnapshot {
   static final String FILE = "changes.emitted";
   static final byte[] MAGIC = {'B', 'R', 'A', 'I', 'D', 'E', 'M', 'W'};
   static final int FORMAT = 1;
+  /** The bytes before the keys. */
+  static final int HEADER_BYTES = 8 + 4 + 4 + 8 + 8 + 8;
 
   /** What a loaded file covers: the changes log up to {@code lastId}, pruned below {@code horizon}. */
   record Loaded(long lastId, long lastHash, long horizon, long windows) {}
@@ -63,7 +67,8 @@ final class EmittedSnapshot {
   private EmittedSnapshot() {}
 
   /** Saves {@code emitted}, which covers the changes log up to record {@code lastId} (value hash {@code lastHash}). */
-  static long write(Path file, EmittedWindows emitted, long lastId, long lastHash, long horizon) throws IOException {
+  static long write(Path file, EmittedWindows emitted, long lastId, long lastHash, long horizon, int jsonFormat)
+      throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     boolean done = false;
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -72,6 +77,7 @@ final class EmittedSnapshot {
       DataOutputStream out = new DataOutputStream(new BufferedOutputStream(checked, 1 << 16));
       out.write(MAGIC);
       out.writeInt(FORMAT);
+      out.writeInt(jsonFormat);
       out.writeLong(lastId);
       out.writeLong(lastHash);
       out.writeLong(horizon);
@@ -101,7 +107,7 @@ final class EmittedSnapshot {
    * Loads {@code file} into {@code emitted} (cleared first). On a refusal {@code emitted} may hold
    * part of the file: the caller clears it by reading the log whole.
    */
-  static Loaded read(Path file, EmittedWindows emitted) throws IOException, Refused {
+  static Loaded read(Path file, EmittedWindows emitted, int jsonFormat) throws IOException, Refused {
     long size = Files.size(file);
     try (InputStream raw = Files.newInputStream(file)) {
       CheckedInputStream checked = new CheckedInputStream(new BufferedInputStream(raw, 1 << 16), new CRC32C());
@@ -116,11 +122,16 @@ final class EmittedSnapshot {
       if (format != FORMAT) {
         throw new Refused("its format " + format + " is not " + FORMAT);
       }
+      int json = in.readInt();
+      if (json != jsonFormat) {
+        throw new Refused("its hashes are of the changes' JSON format " + json + ", and this build writes format "
+            + jsonFormat);
+      }
       long lastId = in.readLong();
       long lastHash = in.readLong();
       long horizon = in.readLong();
       try {
-        emitted.readFrom(in, size);
+        emitted.readFrom(in, size - HEADER_BYTES - 4);
       } catch (IllegalArgumentException e) {
         throw new Refused("it is damaged: " + e.getMessage());
       }

@@ -128,21 +128,24 @@ final class EmittedWindows {
   }
 
   /**
-   * Replaces the content with what {@link #writeTo} wrote, from a file of {@code fileBytes} bytes
-   * (which bounds the counts read: a damaged count must not size an array before the CRC is read).
-   * Throws {@link IllegalArgumentException} naming what does not fit.
+   * Replaces the content with what {@link #writeTo} wrote, which is {@code bytes} long: the bytes
+   * left bound every count and length read (a damaged one must not size an array before the CRC is
+   * read). Throws {@link IllegalArgumentException} naming what does not fit.
    */
-  void readFrom(java.io.DataInputStream in, long fileBytes) throws java.io.IOException {
+  void readFrom(java.io.DataInputStream in, long bytes) throws java.io.IOException {
     clear();
+    long left = bytes - 4;
     int keyCount = in.readInt();
-    if (keyCount < 0 || keyCount > fileBytes / 4) {
-      throw new IllegalArgumentException("its key count " + keyCount + " does not fit in " + fileBytes + " bytes");
+    if (keyCount < 0 || keyCount > left / 4) {
+      throw new IllegalArgumentException("its key count " + keyCount + " does not fit in " + bytes + " bytes");
     }
     for (int i = 0; i < keyCount; i++) {
       int n = in.readInt();
-      if (n < 0 || n > fileBytes) {
-        throw new IllegalArgumentException("key " + i + " has a length of " + n + " bytes");
+      left -= 4;
+      if (n < 0 || n > left) {
+        throw new IllegalArgumentException("key " + i + " has a length of " + n + " bytes, and " + left + " are left");
       }
+      left -= n;
       byte[] b = new byte[n];
       in.readFully(b);
       if (intern(new String(b, java.nio.charset.StandardCharsets.UTF_8)) != i) {
@@ -150,8 +153,10 @@ final class EmittedWindows {
       }
     }
     int entries = in.readInt();
-    if (entries < 0 || entries > fileBytes / 28) {
-      throw new IllegalArgumentException("its entry count " + entries + " does not fit in " + fileBytes + " bytes");
+    left -= 4;
+    if (entries < 0 || entries > left / 28) {
+      throw new IllegalArgumentException("its entry count " + entries + " does not fit in the " + left
+          + " bytes left");
     }
     for (int e = 0; e < entries; e++) {
       int key = in.readInt();
@@ -167,6 +172,9 @@ final class EmittedWindows {
   private static int capacityFor(int entries, int atLeast) {
     int capacity = atLeast;
     while (entries * 4L > capacity * 3L) {
+      if (capacity >= 1 << 30) {
+        throw new IllegalStateException("more than " + (3L << 28) + " emitted windows: the index cannot grow further");
+      }
       capacity *= 2;
     }
     return capacity;

@@ -360,6 +360,21 @@ class PipelineSpecTest {
     assertThat(e.message()).startsWith("not valid YAML at line 6, column ")
         .endsWith("(line 6 is indented unlike the keys before it: the keys of one mapping start in the same "
             + "column, and a value's keys further right than its own key)");
+    // after a flow mapping the reader stops at the line before; the hint names the key's own line
+    e = onlyError("""
+        views:
+          v:
+            window: {tumbling: 1m}
+             aggregate: {n: count}
+        """);
+    assertThat(e.message()).contains("(line 4 is indented unlike the keys before it");
+    // stray text after a value is not an indentation problem
+    e = onlyError("""
+        views:
+          v:
+            aggregate: {n: count} extra
+        """);
+    assertThat(e.message()).doesNotContain("indented");
   }
 
   @Test

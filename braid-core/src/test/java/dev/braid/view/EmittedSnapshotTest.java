@@ -90,6 +90,10 @@ class EmittedSnapshotTest {
     return data.resolve("views").resolve("v").resolve(EmittedSnapshot.FILE);
   }
 
+  static EmittedSnapshot.Loaded readSaved(Path data) throws Exception {
+    return EmittedSnapshot.read(saved(data), new EmittedWindows(), ChangeJson.FORMAT);
+  }
+
   /** Opens the engine with the feed's thread stopped (the test runs the passes). */
   static Engine open(Path data) throws IOException {
     Engine b = (Engine) Braid.open(data, spec());
@@ -166,12 +170,17 @@ class EmittedSnapshotTest {
 
     // a changes log made anew: the change the file covers last is another one
     EmittedWindows w = new EmittedWindows();
-    EmittedSnapshot.Loaded l = EmittedSnapshot.read(saved(data), w);
-    EmittedSnapshot.write(saved(data), w, l.lastId(), l.lastHash() + 1, l.horizon());
+    EmittedSnapshot.Loaded l = EmittedSnapshot.read(saved(data), w, ChangeJson.FORMAT);
+    EmittedSnapshot.write(saved(data), w, l.lastId(), l.lastHash() + 1, l.horizon(), ChangeJson.FORMAT);
     assertRefusedAndReadWhole(data, "another change");
 
-    flip(saved(data), 40); // the first key's length
-    assertRefusedAndReadWhole(data, "a length flipped");
+    // hashes of another form of the values' JSON (a build that writes them otherwise)
+    l = EmittedSnapshot.read(saved(data), w, ChangeJson.FORMAT);
+    EmittedSnapshot.write(saved(data), w, l.lastId(), l.lastHash(), l.horizon(), ChangeJson.FORMAT + 1);
+    assertRefusedAndReadWhole(data, "another JSON format");
+
+    flip(saved(data), EmittedSnapshot.HEADER_BYTES); // the key count's high byte
+    assertRefusedAndReadWhole(data, "a count flipped");
     flip(saved(data), (int) Files.size(saved(data)) - 10); // the last entry's hash: only the CRC tells
     assertRefusedAndReadWhole(data, "a hash flipped");
     try (FileChannel ch = FileChannel.open(saved(data), StandardOpenOption.WRITE)) {
@@ -185,7 +194,7 @@ class EmittedSnapshotTest {
       ChangeFeed feed = b.changeFeed("v");
       assertThat(feed.startStats()).as(what + ": read whole").startsWith(0, feed.endId());
       // the refused file is gone; closing the test's feed saved a new one, of this log
-      assertThat(EmittedSnapshot.read(saved(data), new EmittedWindows()).lastId()).as(what + ": saved anew")
+      assertThat(readSaved(data).lastId()).as(what + ": saved anew")
           .isEqualTo(feed.endId() - 1);
       assertRemembersTheLog(b, feed, what);
       long end = feed.endId();
@@ -218,9 +227,9 @@ class EmittedSnapshotTest {
       model.put(key + "@" + start, new long[] {i, hash});
     }
     Path file = dir.resolve(EmittedSnapshot.FILE);
-    EmittedSnapshot.write(file, w, 4_999, 77, -5);
+    EmittedSnapshot.write(file, w, 4_999, 77, -5, ChangeJson.FORMAT);
     EmittedWindows back = new EmittedWindows();
-    EmittedSnapshot.Loaded loaded = EmittedSnapshot.read(file, back);
+    EmittedSnapshot.Loaded loaded = EmittedSnapshot.read(file, back, ChangeJson.FORMAT);
     assertThat(loaded).isEqualTo(new EmittedSnapshot.Loaded(4_999, 77, -5, model.size()));
     assertThat(back.size()).isEqualTo(model.size());
     Map<Integer, Integer> live = new HashMap<>();
@@ -267,7 +276,7 @@ class EmittedSnapshotTest {
       kept = feed.emittedWindows();
       assertThat(kept).as("the evicted windows are forgotten").isLessThan(9).isPositive();
     }
-    assertThat(EmittedSnapshot.read(saved(dir), new EmittedWindows()).horizon()).as("saved with its horizon")
+    assertThat(readSaved(dir).horizon()).as("saved with its horizon")
         .isGreaterThan(T);
     try (Engine b = (Engine) Braid.open(dir, spec)) {
       ChangeFeed feed = b.changeFeed("v");
@@ -280,7 +289,7 @@ class EmittedSnapshotTest {
       assertThat(b.changes("v", 9, 100)).as("the windows kept again are as emitted").isEmpty();
       assertThat(feed.emittedWindows()).as("read from the log again").isEqualTo(9);
     }
-    assertThat(EmittedSnapshot.read(saved(dir), new EmittedWindows()).horizon()).as("the lowered horizon saved")
+    assertThat(readSaved(dir).horizon()).as("the lowered horizon saved")
         .isEqualTo(Long.MIN_VALUE);
     try (Engine b = (Engine) Braid.open(dir, spec)) {
       ChangeFeed feed = b.changeFeed("v");
@@ -314,7 +323,7 @@ class EmittedSnapshotTest {
       b.log().stream("v" + ChangeFeed.SUFFIX).append(0, one);
       last = b.changes("v", before.id() + 1, 1).get(0);
     }
-    assertThat(EmittedSnapshot.read(saved(dir), new EmittedWindows()).lastId()).isEqualTo(last.id());
+    assertThat(readSaved(dir).lastId()).isEqualTo(last.id());
     try (Engine b = open(dir)) {
       ChangeFeed feed = b.changeFeed("v");
       assertThat(feed.startStats()).startsWith(feed.emittedWindows(), 0);

@@ -41,8 +41,8 @@ import org.apache.flink.streaming.api.graph.StreamGraph;
  * optimisations the SQL planner would apply by itself are not there (window slicing for Q5's hops,
  * two-phase aggregation for Q7's and Q15's key-less windows). Two-phase aggregation written by hand
  * (per shard of 16, keyed, then the shards' partial results in one task) was measured on the 2-vCPU
- * VM on 2026-12-05 and was slower for Flink in both wall time and CPU (Q15 about 5.2 s and 10.2
- * CPU-seconds against 4.3 and 7.5; Q7 3.9 and 7.6 against 3.4 and 6.4; docs/PERFORMANCE.md,
+ * VM on 2026-12-05 and was slower for Flink in both wall time and CPU (Q15 about 5.3 s and 10.3
+ * CPU-seconds against 4.3 and 7.6; Q7 4.1 and 7.9 against 3.4 and 6.4; docs/PERFORMANCE.md,
  * "Thirtieth session"): with two cores the source already keeps both busy, and the second shuffle
  * costs more than the one task's aggregation. So the jobs keep one window task for those two.
  *
