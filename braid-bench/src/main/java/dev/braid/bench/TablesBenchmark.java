@@ -195,12 +195,14 @@ public final class TablesBenchmark implements Callable<Integer> {
         // real-time patches of sample keys, then every sample and as many absent keys against the model
         Random rnd = new Random(42);
         int[] sampleRows = rnd.ints(samples, 0, rows).distinct().toArray();
-        WriteResult last = null;
+        // the last write of each partition: awaitApplied waits for that write's partition only
+        Map<Integer, WriteResult> last = new java.util.HashMap<>();
         for (int k = 0; k < sampleRows.length; k++) {
           int i = sampleRows[k];
           Map<String, Object> m = expected(i);
           if (k % 2 == 0) {
-            last = t.patch(key(i), Patch.builder().set("tier", "patched").add("tags", "rt").build(), null);
+            WriteResult w = t.patch(key(i), Patch.builder().set("tier", "patched").add("tags", "rt").build(), null);
+            last.put(w.partition(), w);
             m.put("tier", "patched");
             @SuppressWarnings("unchecked")
             LinkedHashSet<Object> tags = (LinkedHashSet<Object>) m.get("tags");
@@ -208,8 +210,10 @@ public final class TablesBenchmark implements Callable<Integer> {
           }
           model.put(key(i), m);
         }
-        if (last != null && !t.awaitApplied(last, 60_000)) {
-          throw new IllegalStateException("the sample patches were not applied within a minute");
+        for (WriteResult w : last.values()) {
+          if (!t.awaitApplied(w, 60_000)) {
+            throw new IllegalStateException("the sample patches were not applied within a minute");
+          }
         }
         check(t, model, rows, disagreements);
         checked = model.size();
@@ -251,16 +255,19 @@ public final class TablesBenchmark implements Callable<Integer> {
         }
         progress("freshness: %,d patches timed until visible", writes);
 
-        WriteResult lastWrite = null;
+        Map<Integer, WriteResult> lastWrite = new java.util.HashMap<>();
         for (int w = 0; w < restartWrites; w++) {
           String k = key(rnd.nextInt(rows));
-          lastWrite = t.patch(k, Patch.builder().set("score", (long) w).build(), null);
+          WriteResult written = t.patch(k, Patch.builder().set("score", (long) w).build(), null);
+          lastWrite.put(written.partition(), written);
           if (model.containsKey(k)) {
             model.get(k).put("score", (long) w);
           }
         }
-        if (lastWrite != null && !t.awaitApplied(lastWrite, 600_000)) {
-          throw new IllegalStateException("the restart writes were not applied within 10 minutes");
+        for (WriteResult w : lastWrite.values()) {
+          if (!t.awaitApplied(w, 600_000)) {
+            throw new IllegalStateException("the restart writes were not applied within 10 minutes");
+          }
         }
         long c0 = System.nanoTime();
         ((dev.braid.view.Engine) braid).checkpointAll();
