@@ -270,6 +270,8 @@ final class ChangeFeed implements AutoCloseable {
       }
     }
     prunedHorizon = Long.MIN_VALUE;
+    savedLastId = -1; // nothing saved stands (a read of the log after the file may have failed half-way)
+    savedHorizon = Long.MIN_VALUE;
     startLoaded = 0;
     startRead = recover();
   }
