@@ -843,6 +843,7 @@ final class BaseFile implements AutoCloseable {
     }
   }
 
+  /** Finds {@code key} and visits its windows; a null visitor only finds it. */
   private boolean find(byte[] key, int len, WindowVisitor visitor) throws IOException {
     int hash = GroupTable.hash(key, len);
     int slot = hash & slotMask;
@@ -854,6 +855,9 @@ final class BaseFile implements AutoCloseable {
         return false;
       }
       if (m.getInt(at) == hash && keyEquals(m, pos, key, len)) {
+        if (visitor == null) {
+          return true;
+        }
         int p = pos + 4 + len;
         int windows = m.getInt(p);
         p += 4;
@@ -869,34 +873,47 @@ final class BaseFile implements AutoCloseable {
     }
   }
 
+  /** Receives one key of a Base: its UTF-8 bytes in {@code buffer} at {@code [offset, offset + length)}. */
+  interface KeyVisitor {
+    /** Takes one key; the buffer is the mapping, not to be kept past the call. False stops the walk. */
+    boolean key(ByteBuffer buffer, int offset, int length);
+  }
+
   /**
-   * Visits every key of the Base (in index order), as UTF-8 text.
+   * Visits every key of the Base, in index order, until the visitor returns false; returns whether
+   * it visited them all.
    *
-   * @throws MappedFile.ClosedException when the Base was closed before the pass began
+   * @throws MappedFile.ClosedException when the Base was closed before the walk began
    */
-  void forEachKey(java.util.function.Consumer<String> visitor) {
+  boolean forEachKey(KeyVisitor visitor) {
     retain();
     try {
-      visitKeys(visitor);
+      ByteBuffer m = map;
+      for (int slot = 0; slot <= slotMask; slot++) {
+        int pos = m.getInt(tablePosition + slot * 8 + 4);
+        if (pos != 0 && !visitor.key(m, pos + 4, m.getInt(pos))) {
+          return false;
+        }
+      }
+      return true;
     } finally {
       release();
     }
   }
 
-  private void visitKeys(java.util.function.Consumer<String> visitor) {
-    ByteBuffer m = map;
-    byte[] kb = new byte[64];
-    for (int slot = 0; slot <= slotMask; slot++) {
-      int pos = m.getInt(tablePosition + slot * 8 + 4);
-      if (pos == 0) {
-        continue;
-      }
-      int len = m.getInt(pos);
-      if (kb.length < len) {
-        kb = new byte[len];
-      }
-      m.get(pos + 4, kb, 0, len);
-      visitor.accept(new String(kb, 0, len, java.nio.charset.StandardCharsets.UTF_8));
+  /**
+   * Whether the Base holds {@code key}.
+   *
+   * @throws MappedFile.ClosedException when the Base was closed before the read began
+   */
+  boolean contains(byte[] key, int len) {
+    retain();
+    try {
+      return find(key, len, null);
+    } catch (IOException e) {
+      throw new AssertionError("no visitor, nothing to fail", e);
+    } finally {
+      release();
     }
   }
 

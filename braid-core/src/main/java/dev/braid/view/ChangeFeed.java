@@ -110,7 +110,7 @@ import org.slf4j.LoggerFactory;
  * end as written ({@link #windowHash}); when fewer hold, the key is noted, and after the pass's
  * reads one scan of the written windows ({@link #retract}) withdraws each of a noted key that the
  * read did not hold, above the read version's retention horizon. A full pass reads the keys with
- * windows written too ({@link #keysAndEmitted}), so a key the version lacks is read and retracted;
+ * windows written too ({@link #readEmittedNotRead}), so a key the version lacks is read and retracted;
  * a switch to a version without windows retracts all ({@link #retractAll}). A pass whose reads all
  * hold pays one compare per key.
  *
@@ -610,10 +610,10 @@ final class ChangeFeed implements AutoCloseable {
         }
         keys = changed;
       } else {
-        keys = keysAndEmitted();
+        keys = null; // every key: walked below
       }
     } else {
-      keys = keysAndEmitted();
+      keys = null;
     }
     lastCloseLine = closeAtOrBelow;
     if (full) {
@@ -633,29 +633,30 @@ final class ChangeFeed implements AutoCloseable {
     // error) must not leave them lost, so the next pass is full until this one completes.
     needFull = true;
     passes++;
-    keysRead += keys.size();
     // Appended a chunk at a time as the keys are read, so a pass that closes millions of windows
     // (a first pass over a long history) holds one chunk of events, not all of them.
     Pending out = new Pending(clock.getAsLong());
-    int emittedNow = 0;
     Compare compare = new Compare(closeAtOrBelow, w, out);
-    for (String key : keys) {
-      compare.key(key);
-      ViewRuntime.WindowsRead read;
-      try {
-        read = runtime.readWindows(key, compare);
-      } catch (dev.braid.UnavailableException e) {
-        nextClose = Long.MIN_VALUE; // try again at every watermark move until it is repaired
-        needFull = true; // the keys not read yet are read by a full pass
-        return emittedNow + append(out); // a damaged Base: nothing more until it is repaired
+    KeyReads reads = new KeyReads(compare, out);
+    boolean complete;
+    if (keys != null) {
+      complete = true;
+      for (String key : keys) {
+        if (!reads.test(key)) {
+          complete = false;
+          break;
+        }
       }
-      compare.endKey(read);
-      noteOpen(key, compare.open);
-      if (out.size() >= APPEND_CHUNK) {
-        emittedNow += append(out);
-      }
+    } else {
+      complete = runtime.forEachKey(reads) && readEmittedNotRead(compare, reads);
     }
-    emittedNow += append(out);
+    int emittedNow = reads.emitted + append(out);
+    if (!complete) {
+      // a damaged Base (or a version replaced while its keys were walked): the keys not read yet are
+      // read by a full pass, tried again at every watermark move until it can read them
+      nextClose = Long.MIN_VALUE;
+      return emittedNow;
+    }
     emittedNow += retract(compare.vanished, w, out);
     needFull = false;
     long next = nextBoundary(v.program.window, closeAtOrBelow);
@@ -664,14 +665,57 @@ final class ChangeFeed implements AutoCloseable {
   }
 
   /**
-   * Every key of the current version, and every key with a window emitted and not retracted: a full
-   * pass follows a version switch, and a key the new version does not hold at all (a reprocess that
-   * filters it out or groups otherwise, a rollback) has its windows retracted.
+   * Reads one key after another for a pass: compares each key's windows ({@link Compare}) and
+   * appends what they emit a chunk at a time; stops at a damaged Base.
    */
-  private Set<String> keysAndEmitted() {
-    Set<String> keys = runtime.keys();
-    emitted.forEachLiveKey((key, id) -> keys.add(key));
-    return keys;
+  private final class KeyReads implements Predicate<String> {
+    private final Compare compare;
+    private final Pending out;
+    int emitted;
+
+    KeyReads(Compare compare, Pending out) {
+      this.compare = compare;
+      this.out = out;
+    }
+
+    @Override
+    public boolean test(String key) {
+      keysRead++;
+      compare.key(key);
+      ViewRuntime.WindowsRead read;
+      try {
+        read = runtime.readWindows(key, compare);
+      } catch (dev.braid.UnavailableException e) {
+        return false; // a damaged Base: nothing more until it is repaired
+      }
+      compare.endKey(read);
+      noteOpen(key, compare.open);
+      if (out.size() >= APPEND_CHUNK) {
+        emitted += append(out);
+      }
+      return true;
+    }
+  }
+
+  /**
+   * After a full pass walked the version's keys: reads the keys with windows emitted and not
+   * retracted that the walk did not read, which the version no longer holds (a reprocess that
+   * filters them out or groups otherwise, a rollback), so that their windows are retracted. False
+   * when a read stopped.
+   */
+  private boolean readEmittedNotRead(Compare compare, KeyReads reads) {
+    List<String> missed = new ArrayList<>();
+    emitted.forEachLiveKey((key, id) -> {
+      if (!compare.wasRead(id)) {
+        missed.add(key);
+      }
+    });
+    for (String key : missed) {
+      if (!reads.test(key)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Retracts every window emitted and not retracted: the version {@code version} has no windows. */
@@ -708,6 +752,8 @@ final class ChangeFeed implements AutoCloseable {
     private int matched;
     /** Per key id, the keys whose read lacked a window emitted for them. */
     final Map<Integer, Vanished> vanished = new HashMap<>();
+    /** The ids in {@link #emitted} of the keys this pass read. */
+    private final java.util.BitSet readIds = new java.util.BitSet();
 
     Compare(long closeAtOrBelow, long watermark, Pending out) {
       this.closeAtOrBelow = closeAtOrBelow;
@@ -719,6 +765,9 @@ final class ChangeFeed implements AutoCloseable {
       key = k;
       seen = emitted.keyId(k);
       fresh = seen < 0;
+      if (seen >= 0) {
+        readIds.set(seen);
+      }
       open = Long.MAX_VALUE;
       startCount = 0;
       matched = 0;
@@ -756,6 +805,7 @@ final class ChangeFeed implements AutoCloseable {
       }
       if (seen < 0) {
         seen = emitted.intern(key);
+        readIds.set(seen);
       }
       boolean close = prior < 0 || again; // a window retracted and seen again is closed anew
       json.finish(close ? ChangeEvent.Kind.CLOSE : ChangeEvent.Kind.CORRECTION, key, start, end, isFinal,
@@ -769,6 +819,11 @@ final class ChangeFeed implements AutoCloseable {
         starts = java.util.Arrays.copyOf(starts, 2 * startCount);
       }
       starts[startCount++] = start;
+    }
+
+    /** Whether this pass read the key with id {@code keyId} in {@link #emitted}. */
+    boolean wasRead(int keyId) {
+      return readIds.get(keyId);
     }
 
     /**

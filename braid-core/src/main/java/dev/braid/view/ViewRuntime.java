@@ -475,10 +475,25 @@ final class ViewRuntime {
   }
 
   /**
-   * Every key of the current version that has a group in its Base or Delta, for a full pass over
-   * the view (the changes feed). Each Delta partition is read under its read lock.
+   * Visits every key of the current version that has a group in its Base or Delta once, for a full
+   * pass of the changes feed, until {@code visitor} returns false; returns whether every key was
+   * visited. False also when the version was replaced during the walk and a part of it closed (the
+   * feed's next pass reads the new version whole).
+   *
+   * <p>The parts are walked in the order they hold their keys (the Base by its index, each Delta
+   * partition's closed-window runs, then its table by key id, so the read that follows finds each
+   * key's info a line or so after the last), without collecting the keys first: a set of millions
+   * of strings cost about half of a full pass. A 64-bit hash of each key visited is kept instead; a
+   * key whose hash was seen is looked up in the parts walked before its own, and visited unless one
+   * holds it (a collision of two keys' hashes visits both). A Delta partition's table is read a
+   * chunk of keys at a time under its read lock, never while the visitor runs.
    */
-  java.util.Set<String> keys() {
+  boolean forEachKey(java.util.function.Predicate<String> visitor) {
+    return forEachKey(visitor, java.util.function.LongUnaryOperator.identity());
+  }
+
+  /** {@link #forEachKey(java.util.function.Predicate)} with each key's hash passed through {@code hashes} (tests make them collide). */
+  boolean forEachKey(java.util.function.Predicate<String> visitor, java.util.function.LongUnaryOperator hashes) {
     while (true) {
       Version v = current;
       Delta d = v.delta;
@@ -486,10 +501,189 @@ final class ViewRuntime {
         continue; // swapped out between the two reads; the next current has a Delta
       }
       try {
-        return keys(v, d);
+        return new KeyWalk(v, d, visitor, hashes).walk();
       } catch (MappedFile.ClosedException e) {
-        rethrowUnlessReplaced(e, v, d); // else read the new version or Delta
+        rethrowUnlessReplaced(e, v, d);
+        return false;
       }
+    }
+  }
+
+  /** One walk of {@link #forEachKey} over the parts of a version and one of its Deltas. */
+  private static final class KeyWalk {
+    private static final int TABLE_CHUNK = 1024;
+    private final Version v;
+    private final Delta d;
+    private final java.util.function.Predicate<String> visitor;
+    private final java.util.function.LongUnaryOperator hashes;
+    /** The parts walked so far, the one being walked last: where a key whose hash was seen is looked up. */
+    private final List<Object> parts = new ArrayList<>();
+    private final HashSet64 seen;
+    private byte[] key = new byte[64];
+
+    KeyWalk(Version v, Delta d, java.util.function.Predicate<String> visitor,
+        java.util.function.LongUnaryOperator hashes) {
+      this.v = v;
+      this.d = d;
+      this.visitor = visitor;
+      this.hashes = hashes;
+      long expected = v.base != null ? v.base.keyCount : 0;
+      for (PartitionDelta pd : d.partitions) {
+        expected += pd.table.keyCount();
+        for (ClosedRun run : pd.runs) {
+          expected += run.base.keyCount;
+        }
+      }
+      seen = new HashSet64(expected);
+    }
+
+    boolean walk() {
+      if (v.base != null && !walkBase(v.base)) {
+        return false;
+      }
+      for (PartitionDelta pd : d.partitions) {
+        for (ClosedRun run : pd.runs) {
+          if (!walkBase(run.base)) {
+            return false;
+          }
+        }
+        if (!walkTable(pd)) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    private boolean walkBase(BaseFile base) {
+      parts.add(base);
+      return base.forEachKey((b, off, len) -> {
+        if (key.length < len) {
+          key = new byte[Math.max(len, 2 * key.length)];
+        }
+        b.get(off, key, 0, len);
+        return offer(key, len, BatchLayer.hash64(b, off, len));
+      });
+    }
+
+    private boolean walkTable(PartitionDelta pd) {
+      parts.add(pd);
+      byte[][] chunk = new byte[TABLE_CHUNK][];
+      for (int next = 0; ; ) {
+        int n = 0;
+        boolean more;
+        long stamp = pd.lock.readLock();
+        try {
+          GroupTable t = pd.table;
+          byte[] kb = t.keyBytes();
+          int keys = t.keyCount();
+          for (; next < keys && n < TABLE_CHUNK; next++) {
+            if (t.firstGroupOfKey(next) >= 0) {
+              int off = t.keyOffset(next);
+              chunk[n++] = java.util.Arrays.copyOfRange(kb, off, off + t.keyLength(next));
+            }
+          }
+          more = next < keys;
+        } finally {
+          pd.lock.unlockRead(stamp);
+        }
+        for (int i = 0; i < n; i++) {
+          byte[] k = chunk[i];
+          if (!offer(k, k.length, BatchLayer.hash64(ByteBuffer.wrap(k), 0, k.length))) {
+            return false;
+          }
+        }
+        if (!more) {
+          return true;
+        }
+      }
+    }
+
+    /** Visits the key unless a part walked before its own holds it; false when the visitor stops the walk. */
+    private boolean offer(byte[] k, int len, long hash) {
+      if (!seen.add(hashes.applyAsLong(hash)) && inEarlierPart(k, len)) {
+        return true;
+      }
+      return visitor.test(new String(k, 0, len, StandardCharsets.UTF_8));
+    }
+
+    private boolean inEarlierPart(byte[] k, int len) {
+      for (int i = 0, n = parts.size() - 1; i < n; i++) {
+        Object part = parts.get(i);
+        if (part instanceof BaseFile base) {
+          if (base.contains(k, len)) {
+            return true;
+          }
+        } else {
+          PartitionDelta pd = (PartitionDelta) part;
+          long stamp = pd.lock.readLock();
+          try {
+            GroupTable t = pd.table;
+            int id = t.findKey(k, len, GroupTable.hash(k, len));
+            if (id >= 0 && t.firstGroupOfKey(id) >= 0) {
+              return true;
+            }
+          } finally {
+            pd.lock.unlockRead(stamp);
+          }
+        }
+      }
+      return false;
+    }
+  }
+
+  /** A set of 64-bit values (open addressing, linear probing, kept at most half full). */
+  static final class HashSet64 {
+    private long[] slots;
+    private boolean hasZero;
+    private int size;
+
+    HashSet64(long expected) {
+      slots = new long[capacityFor(expected)];
+    }
+
+    private static int capacityFor(long n) {
+      long c = Long.highestOneBit(Math.max(8, Math.min(1L << 29, n * 2)) - 1) << 1;
+      return (int) Math.min(1 << 30, c);
+    }
+
+    /** Adds {@code h}; false when it was there already. */
+    boolean add(long h) {
+      if (h == 0) {
+        boolean added = !hasZero;
+        hasZero = true;
+        return added;
+      }
+      long[] s = slots;
+      int mask = s.length - 1;
+      for (int i = (int) (h ^ (h >>> 32)) & mask; ; i = (i + 1) & mask) {
+        long e = s[i];
+        if (e == h) {
+          return false;
+        }
+        if (e == 0) {
+          s[i] = h;
+          if (++size * 2 > s.length && s.length < (1 << 30)) {
+            grow();
+          }
+          return true;
+        }
+      }
+    }
+
+    private void grow() {
+      long[] old = slots;
+      long[] s = new long[old.length * 2];
+      int mask = s.length - 1;
+      for (long h : old) {
+        if (h != 0) {
+          int i = (int) (h ^ (h >>> 32)) & mask;
+          while (s[i] != 0) {
+            i = (i + 1) & mask;
+          }
+          s[i] = h;
+        }
+      }
+      slots = s;
     }
   }
 
@@ -503,45 +697,6 @@ final class ViewRuntime {
     if (v == current && v.delta == d) {
       throw e;
     }
-  }
-
-  private java.util.Set<String> keys(Version v, Delta d) {
-    // Sized for the largest part at least (rehashing a million Strings was a tenth of a pass): the
-    // parts share most of their keys, so their sum would be many times too large; but the Delta's
-    // partitions of a view grouped by the stream's key hold disjoint keys, so theirs is summed.
-    long expected = v.base != null ? v.base.keyCount : 0;
-    long tables = 0;
-    for (PartitionDelta pd : d.partitions) {
-      tables = v.keyPartitioned ? tables + pd.table.keyCount() : Math.max(tables, pd.table.keyCount());
-      for (ClosedRun run : pd.runs) {
-        expected = Math.max(expected, run.base.keyCount);
-      }
-    }
-    expected = Math.max(expected, tables);
-    // In the order the parts hold them (a partition's table by key id, the order of its key infos
-    // in memory), so that the reads that follow find each key's info a line or so after the last.
-    java.util.Set<String> out = new java.util.LinkedHashSet<>((int) Math.min(1 << 30, expected * 4 / 3 + 16));
-    if (v.base != null) {
-      v.base.forEachKey(out::add);
-    }
-    for (PartitionDelta pd : d.partitions) {
-      for (ClosedRun run : pd.runs) {
-        run.base.forEachKey(out::add);
-      }
-      long stamp = pd.lock.readLock();
-      try {
-        GroupTable t = pd.table;
-        byte[] kb = t.keyBytes();
-        for (int id = 0, n = t.keyCount(); id < n; id++) {
-          if (t.firstGroupOfKey(id) >= 0) {
-            out.add(new String(kb, t.keyOffset(id), t.keyLength(id), StandardCharsets.UTF_8));
-          }
-        }
-      } finally {
-        pd.lock.unlockRead(stamp);
-      }
-    }
-    return out;
   }
 
   private static final class Row {
