@@ -527,11 +527,13 @@ final class ViewRuntime {
       this.d = d;
       this.visitor = visitor;
       this.hashes = hashes;
+      // sized for the largest part (the parts share most of their keys: their sum can be many times
+      // too large); the set grows when the parts hold more keys together
       long expected = v.base != null ? v.base.keyCount : 0;
       for (PartitionDelta pd : d.partitions) {
-        expected += pd.table.keyCount();
+        expected = Math.max(expected, pd.table.keyCount());
         for (ClosedRun run : pd.runs) {
-          expected += run.base.keyCount;
+          expected = Math.max(expected, run.base.keyCount);
         }
       }
       seen = new HashSet64(expected);

@@ -116,4 +116,22 @@ class KeyWalkPropertyTest {
       }
     }
   }
+
+  /** The walk's set of hashes against {@link java.util.HashSet}, growing from its smallest size, zero and repeats included. */
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void shouldAddAsAHashSetDoes(long seed, long unused) {
+    Random rnd = new Random(seed);
+    ViewRuntime.HashSet64 set = new ViewRuntime.HashSet64(rnd.nextInt(3));
+    java.util.Set<Long> model = new java.util.HashSet<>();
+    int n = 1 + rnd.nextInt(200_000);
+    for (int i = 0; i < n; i++) {
+      long h = switch (rnd.nextInt(4)) {
+        case 0 -> rnd.nextInt(64) - 32L; // zero and small values, often repeated
+        case 1 -> (long) rnd.nextInt(1 << 16) << 32; // same low half
+        default -> rnd.nextLong();
+      };
+      assertThat(set.add(h)).as("seed " + seed + ", add " + i + " of " + h).isEqualTo(model.add(h));
+    }
+  }
 }
