@@ -1010,13 +1010,16 @@ final class BaseFile implements AutoCloseable {
     mapped.close();
   }
 
-  /** Counts a read of the mapping in; throws {@link MappedFile.ClosedException} once it is released. */
-  private void retain() {
+  /**
+   * Counts a read of the mapping in; throws {@link MappedFile.ClosedException} once it is released.
+   * Each retain is matched by one {@link #release}.
+   */
+  void retain() {
     mapped.retain();
   }
 
   /** Counts a read out; the last one out after {@link #close} releases the mapping. */
-  private void release() {
+  void release() {
     mapped.release();
   }
 }

@@ -477,8 +477,7 @@ final class ViewRuntime {
   /**
    * Visits every key of the current version that has a group in its Base or Delta once, for a full
    * pass of the changes feed, until {@code visitor} returns false; returns whether every key was
-   * visited. False also when the version was replaced during the walk and a part of it closed (the
-   * feed's next pass reads the new version whole).
+   * visited.
    *
    * <p>The parts are walked in the order they hold their keys (the Base by its index, each Delta
    * partition's closed-window runs, then its table by key id, so the read that follows finds each
@@ -486,7 +485,10 @@ final class ViewRuntime {
    * of strings cost about half of a full pass. A 64-bit hash of each key visited is kept instead; a
    * key whose hash was seen is looked up in the parts walked before its own, and visited unless one
    * holds it (a collision of two keys' hashes visits both). A Delta partition's table is read a
-   * chunk of keys at a time under its read lock, never while the visitor runs.
+   * chunk of keys at a time under its read lock, never while the visitor runs. The walk holds the
+   * mappings of the Base and runs it walks until it ends: a spill or a swap meanwhile (which closes
+   * runs it merged, or a retired version's Base) only delays their unmapping, and the walk goes on
+   * over the parts it began with (what changes meanwhile is marked for the feed's next pass).
    */
   boolean forEachKey(java.util.function.Predicate<String> visitor) {
     return forEachKey(visitor, java.util.function.LongUnaryOperator.identity());
@@ -500,11 +502,27 @@ final class ViewRuntime {
       if (d == null) {
         continue; // swapped out between the two reads; the next current has a Delta
       }
+      List<BaseFile> held = new ArrayList<>();
+      try {
+        if (v.base != null) {
+          v.base.retain();
+          held.add(v.base);
+        }
+        for (PartitionDelta pd : d.partitions) {
+          for (ClosedRun run : pd.runs) {
+            run.base.retain();
+            held.add(run.base);
+          }
+        }
+      } catch (MappedFile.ClosedException e) {
+        held.forEach(BaseFile::release);
+        rethrowUnlessReplaced(e, v, d);
+        continue; // closed by a swap or spill before the walk held it: walk what is current now
+      }
       try {
         return new KeyWalk(v, d, visitor, hashes).walk();
-      } catch (MappedFile.ClosedException e) {
-        rethrowUnlessReplaced(e, v, d);
-        return false;
+      } finally {
+        held.forEach(BaseFile::release);
       }
     }
   }
@@ -516,8 +534,12 @@ final class ViewRuntime {
     private final Delta d;
     private final java.util.function.Predicate<String> visitor;
     private final java.util.function.LongUnaryOperator hashes;
-    /** The parts walked so far, the one being walked last: where a key whose hash was seen is looked up. */
+    /**
+     * The parts walked so far, the one being walked last: where a key whose hash was seen is looked
+     * up; and the Delta partition of each (-1 for the Base), for a view whose keys each live in one.
+     */
     private final List<Object> parts = new ArrayList<>();
+    private final List<Integer> partitionOf = new ArrayList<>();
     private final HashSet64 seen;
     private byte[] key = new byte[64];
 
@@ -540,12 +562,12 @@ final class ViewRuntime {
     }
 
     boolean walk() {
-      if (v.base != null && !walkBase(v.base)) {
+      if (v.base != null && !walkBase(v.base, -1)) {
         return false;
       }
       for (PartitionDelta pd : d.partitions) {
         for (ClosedRun run : pd.runs) {
-          if (!walkBase(run.base)) {
+          if (!walkBase(run.base, pd.partition)) {
             return false;
           }
         }
@@ -556,8 +578,9 @@ final class ViewRuntime {
       return true;
     }
 
-    private boolean walkBase(BaseFile base) {
+    private boolean walkBase(BaseFile base, int partition) {
       parts.add(base);
+      partitionOf.add(partition);
       return base.forEachKey((b, off, len) -> {
         if (key.length < len) {
           key = new byte[Math.max(len, 2 * key.length)];
@@ -569,6 +592,7 @@ final class ViewRuntime {
 
     private boolean walkTable(PartitionDelta pd) {
       parts.add(pd);
+      partitionOf.add(pd.partition);
       byte[][] chunk = new byte[TABLE_CHUNK][];
       for (int next = 0; ; ) {
         int n = 0;
@@ -609,7 +633,13 @@ final class ViewRuntime {
     }
 
     private boolean inEarlierPart(byte[] k, int len) {
+      // a view grouped by the stream's key holds each key in the Base and its own partition only
+      int own = v.keyPartitioned ? Partitioner.partition(k, 0, len, d.partitions.length) : -1;
       for (int i = 0, n = parts.size() - 1; i < n; i++) {
+        int partition = partitionOf.get(i);
+        if (own >= 0 && partition >= 0 && partition != own) {
+          continue;
+        }
         Object part = parts.get(i);
         if (part instanceof BaseFile base) {
           if (base.contains(k, len)) {
