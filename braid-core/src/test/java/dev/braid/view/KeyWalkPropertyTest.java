@@ -36,6 +36,23 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class KeyWalkPropertyTest {
 
+  /**
+   * A stream keyed by user, a windowed view grouped by it (each key in one partition) and one grouped
+   * by merchant (a key in several partitions' tables and runs); windows close as soon as time passes.
+   */
+  static PipelineSpec spec(int partitions) {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("tx").partitions(partitions).key("user").time("ts")
+            .maxOutOfOrder(Duration.ZERO).idleAfter(Duration.ofDays(1))
+            .field("user", FieldType.STRING).field("merchant", FieldType.STRING).field("qty", FieldType.LONG)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(ViewSpec.builder("by_user").from("tx").groupBy("user").tumbling(Duration.ofSeconds(10))
+            .allowedLateness(Duration.ZERO).aggregate("n", "count").aggregate("q", "sum(qty)").build())
+        .view(ViewSpec.builder("by_merchant").from("tx").groupBy("merchant").tumbling(Duration.ofSeconds(10))
+            .allowedLateness(Duration.ZERO).aggregate("n", "count").build())
+        .build();
+  }
+
   static Stream<Arguments> seeds() {
     return java.util.stream.LongStream.range(300, 300 + Soak.seeds(6)).boxed().map(s -> Arguments.of(s, s % 3));
   }
@@ -52,16 +69,7 @@ class KeyWalkPropertyTest {
         : collisions == 1 ? h -> h & 15 : h -> 42;
     String context = "seed " + seed + " (" + partitions + " partitions, " + users + " users, " + merchants
         + " merchants, collisions " + collisions + ")";
-    PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("tx").partitions(partitions).key("user").time("ts")
-            .maxOutOfOrder(Duration.ZERO).idleAfter(Duration.ofDays(1))
-            .field("user", FieldType.STRING).field("merchant", FieldType.STRING).field("qty", FieldType.LONG)
-            .field("ts", FieldType.TIMESTAMP).build())
-        .view(ViewSpec.builder("by_user").from("tx").groupBy("user").tumbling(Duration.ofSeconds(10))
-            .allowedLateness(Duration.ZERO).aggregate("n", "count").aggregate("q", "sum(qty)").build())
-        .view(ViewSpec.builder("by_merchant").from("tx").groupBy("merchant").tumbling(Duration.ofSeconds(10))
-            .allowedLateness(Duration.ZERO).aggregate("n", "count").build())
-        .build();
+    PipelineSpec spec = spec(partitions);
     EngineOptions options = EngineOptions.defaults().withCheckpointEvery(Duration.ZERO).withDeltaSpillGroups(1);
     Map<String, Set<String>> model = Map.of("by_user", new TreeSet<>(), "by_merchant", new TreeSet<>());
     long clock = 1_700_000_000_000L;
@@ -146,16 +154,7 @@ class KeyWalkPropertyTest {
     Random rnd = new Random(seed);
     int partitions = 1 + rnd.nextInt(3);
     int users = 20 + rnd.nextInt(500);
-    PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("tx").partitions(partitions).key("user").time("ts")
-            .maxOutOfOrder(Duration.ZERO).idleAfter(Duration.ofDays(1))
-            .field("user", FieldType.STRING).field("merchant", FieldType.STRING).field("qty", FieldType.LONG)
-            .field("ts", FieldType.TIMESTAMP).build())
-        .view(ViewSpec.builder("by_user").from("tx").groupBy("user").tumbling(Duration.ofSeconds(10))
-            .allowedLateness(Duration.ZERO).aggregate("n", "count").build())
-        .view(ViewSpec.builder("by_merchant").from("tx").groupBy("merchant").tumbling(Duration.ofSeconds(10))
-            .allowedLateness(Duration.ZERO).aggregate("n", "count").build())
-        .build();
+    PipelineSpec spec = spec(partitions);
     EngineOptions options = EngineOptions.defaults().withCheckpointEvery(Duration.ZERO).withDeltaSpillGroups(1);
     Map<String, Set<String>> model = Map.of("by_user", new TreeSet<>(), "by_merchant", new TreeSet<>());
     long[] clock = {1_700_000_000_000L};
