@@ -5,8 +5,9 @@ import java.util.List;
 /**
  * CSV records as RFC 4180 writes them: comma-separated cells, a cell in double quotes may hold
  * commas, line breaks and quotes (doubled: {@code ""}). A record ends at a line break outside
- * quotes, so one record can span several lines. Used by table pushes ({@code braid push}) and by
- * {@code braid ingest} for CSV files.
+ * quotes, so one record can span several lines. A quote opens a quoted cell only at the cell's
+ * start; elsewhere (as in {@code 5"} for five inches) it is text, as many CSV writers leave it.
+ * Used by table pushes ({@code braid push}) and by {@code braid ingest} for CSV files.
  */
 public final class CsvRecords {
 
@@ -30,17 +31,15 @@ public final class CsvRecords {
   }
 
   /**
-   * Whether {@code text} (one or more whole lines) ends inside a quoted cell: the record goes on
-   * at the next line. An even number of quotes closes every quoted cell ({@code ""} is two).
+   * Whether {@code text} (one or more whole lines, from a record's start) ends inside a quoted cell:
+   * the record goes on at the next line.
    */
   public static boolean endsInQuotes(CharSequence text) {
-    boolean in = false;
+    Quotes q = new Quotes();
     for (int i = 0; i < text.length(); i++) {
-      if (text.charAt(i) == '"') {
-        in = !in;
-      }
+      q.take(text.charAt(i));
     }
-    return in;
+    return q.in;
   }
 
   /**
@@ -60,16 +59,56 @@ public final class CsvRecords {
    * quotes), or {@code to} when the record runs to the end of {@code buf[from, to)}.
    */
   static int recordEnd(byte[] buf, int from, int to) {
-    boolean in = false;
+    Quotes q = new Quotes();
     for (int i = from; i < to; i++) {
-      byte b = buf[i];
-      if (b == '"') {
-        in = !in;
-      } else if (b == '\n' && !in) {
+      if (q.take(buf[i])) {
         return i;
       }
     }
     return to;
+  }
+
+  /**
+   * Where a record's line breaks are, read one character (or byte: the characters that matter are
+   * ASCII) at a time, as {@link #split} reads cells: a quote opens a quoted cell only at the cell's
+   * start, and inside one a doubled quote is a quote and a single one closes it. A quote anywhere
+   * else is a character of its cell: {@code ab"c} is the text {@code ab"c}, and does not make the
+   * lines after it part of its record.
+   */
+  private static final class Quotes {
+    /** Inside a quoted cell. */
+    boolean in;
+    /** The last character closed a quoted cell, unless the next is a quote (a doubled one). */
+    private boolean closed;
+    private boolean cellStart = true;
+
+    /** Takes the next character; true when it is a line break that ends the record. */
+    boolean take(int c) {
+      if (in) {
+        if (c == '"') {
+          in = false;
+          closed = true;
+        }
+        return false;
+      }
+      if (closed) {
+        closed = false;
+        if (c == '"') { // "" inside the cell: a quote, and the cell goes on
+          in = true;
+          return false;
+        }
+      }
+      if (c == '\n') {
+        return true;
+      }
+      if (c == '"' && cellStart) {
+        in = true;
+        cellStart = false;
+      } else {
+        cellStart = c == ',';
+      }
+      return false;
+    }
   }
 
   /**

@@ -214,6 +214,48 @@ class PushBadRowsTest {
    * by their own first line, and chunks (4 MiB) are cut only where a row ends, also in a push of
    * many such rows. A header that names a field twice is refused.
    */
+  /**
+   * A quote inside a cell that does not start with one is a character of that cell, as the cells are
+   * split: it neither makes the lines after it part of its record (they were swallowed, a good row
+   * among them, and the bad-row count understated) nor opens a quoted cell across chunks.
+   */
+  @Test
+  void shouldTakeAQuoteInsideAnUnquotedCellAsText(@TempDir Path dir) {
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, "id,age,tags\nr1,1,\na\"b,2,\nr2,2,\nr\"3,3,\n\"r4\"x,4,\nr5,5,\"[\"\"c\"\",\"\"d\"\"]\"\n",
+          PushOptions.defaults("q.csv").withFormat(PushFormat.csv()).maxBadRows("10"));
+      assertThat(r.state()).as(r.failure()).isEqualTo("done");
+      assertThat(r.rows()).isEqualTo(5);
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(6L);
+      assertThat(r.bad().get(0).reason()).contains("text after a quoted cell");
+      assertThat(b.table("users").get("a\"b").values()).containsEntry("age", 2L);
+      assertThat(b.table("users").get("r2").values()).containsEntry("age", 2L);
+      assertThat(b.table("users").get("r\"3").values()).containsEntry("age", 3L);
+      assertThat(b.table("users").get("r5").values()).containsEntry("tags", java.util.Set.of("c", "d"));
+
+      StringBuilder many = new StringBuilder("id,age,tags\n");
+      int rows = 400_000; // about 9 MB: chunks end at record ends found with the same reading of quotes
+      for (int i = 0; i < rows; i++) {
+        many.append("k").append(i).append("\"x,").append(i).append(",\n");
+      }
+      PushReport big = push(b, many.toString(), PushOptions.defaults("many.csv").withFormat(PushFormat.csv()));
+      assertThat(big.state()).as(big.failure()).isEqualTo("done");
+      assertThat(big.rows()).isEqualTo(rows);
+      assertThat(b.table("users").get("k" + (rows - 1) + "\"x").values()).containsEntry("age", (long) rows - 1);
+    }
+  }
+
+  @Test
+  void shouldEndARecordInQuotesOnlyInsideAQuotedCell() {
+    assertThat(CsvRecords.endsInQuotes("a,\"b")).isTrue();
+    assertThat(CsvRecords.endsInQuotes("a,\"b\"\"")).as("a doubled quote is a quote").isTrue();
+    assertThat(CsvRecords.endsInQuotes("a,\"b\"\"c\"")).isFalse();
+    assertThat(CsvRecords.endsInQuotes("a\"b,c")).as("a quote inside an unquoted cell").isFalse();
+    assertThat(CsvRecords.endsInQuotes("a\"b,\"c")).isTrue();
+    assertThat(CsvRecords.endsInQuotes("\"a\"b\"")).as("after the cell closed, quotes are text").isFalse();
+    assertThat(CsvRecords.endsInQuotes("\"\"")).isFalse();
+  }
+
   @Test
   void shouldReadCsvRowsWhoseQuotedCellsHoldLineBreaks(@TempDir Path dir) {
     try (Braid b = Braid.open(dir, spec())) {
