@@ -48,6 +48,11 @@ final class CsvFormat implements PushFormat {
             + "' (fields: " + String.join(", ", fields.names()) + ")");
       }
     }
+    if (!cols.stream().map(String::strip).toList().contains(fields.keyName())) {
+      // every row would be a bad row for it: one failure instead, as for an unknown column
+      throw new IllegalArgumentException("CSV header (line 1) has no column for the key field '" + fields.keyName()
+          + "' (columns: " + String.join(", ", cols) + ")");
+    }
     List<String> cells = new ArrayList<>();
     return (buf, from, to, sink) -> {
       int line = 0; // of the record's first line

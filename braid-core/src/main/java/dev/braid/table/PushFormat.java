@@ -56,6 +56,9 @@ public interface PushFormat {
       int index(String name);
 
       List<String> names();
+
+      /** The table's key field, which every row must have. */
+      String keyName();
     }
 
     /** Starts a row at {@code line} (1-based, relative to the chunk). */

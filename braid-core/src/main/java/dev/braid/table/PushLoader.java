@@ -229,6 +229,11 @@ final class PushLoader {
       public List<String> names() {
         return layout.fieldNames();
       }
+
+      @Override
+      public String keyName() {
+        return layout.names[layout.keyIndex];
+      }
     };
   }
 

@@ -1297,7 +1297,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         long replayed = replayAndSwap(v);
         report(v, "done", loader, counts, bad, distinct, t0, null, replayed);
       } catch (RuntimeException | InterruptedException e) {
-        fail(v, loader, counts, bad, t0, "replay failed: " + e);
+        fail(v, loader, counts, bad, t0, replayFailure(e));
         return;
       }
       storeFinalReport(v);
@@ -1604,7 +1604,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         long replayed = replayAndSwap(built);
         report(built, "done", none, counts, List.of(), distinct, t0, null, replayed);
       } catch (RuntimeException | InterruptedException e) {
-        fail(built, none, counts, new ArrayList<>(), t0, "replay failed: " + e);
+        fail(built, none, counts, new ArrayList<>(), t0, replayFailure(e));
         return;
       }
       storeFinalReport(built);
@@ -1626,6 +1626,14 @@ public final class TableRuntime implements Table, AutoCloseable {
     w.append(entry.buf, 0, entry.len);
   }
 
+  /** The failure of a push's replay as its report says it: the reason, without a Java class name. */
+  static String replayFailure(Exception e) {
+    if (e instanceof InterruptedException) {
+      return "replay interrupted: Braid is closing; send the push again after the restart";
+    }
+    return "replay failed: " + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
+  }
+
   /**
    * Why a write of row {@code key} ({@code keyBytes} of UTF-8, a value of {@code valueBytes}) cannot
    * go to the real-time log, whose records hold at most its {@code maxRecordBytes}; null if it can.
@@ -1636,7 +1644,8 @@ public final class TableRuntime implements Table, AutoCloseable {
       return null;
     }
     return String.format("row '%s' is %,d bytes encoded (key and value), and a real-time write holds at most %,d "
-        + "bytes; only a full push of the whole table (which replaces every row) takes rows of any size",
+        + "bytes; only a full push of the whole table (which replaces every row) takes larger rows (up to "
+        + PushLoader.CHUNK / (1 << 20) + " MiB a line)",
         abbreviate(key), keyBytes + valueBytes, max);
   }
 

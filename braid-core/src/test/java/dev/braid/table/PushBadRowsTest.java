@@ -170,6 +170,10 @@ class PushBadRowsTest {
       PushReport h = push(b, "id,nope\n", PushOptions.defaults("h.csv").withFormat(PushFormat.csv()));
       assertThat(h.state()).isEqualTo("failed");
       assertThat(h.failure()).contains("CSV header (line 1), column 2: unknown field 'nope'");
+      PushReport noKey = push(b, "age,tags\n1,\n2,\n", PushOptions.defaults("k.csv").withFormat(PushFormat.csv()));
+      assertThat(noKey.state()).isEqualTo("failed");
+      assertThat(noKey.failure()).contains("CSV header (line 1) has no column for the key field 'id' (columns: age, tags)");
+      assertThat(noKey.bad()).as("one failure, not a bad row per line").isEmpty();
     }
   }
 

@@ -115,6 +115,16 @@ class TableCloseDuringPushTest {
     }
   }
 
+  /** A push whose replay a close stopped says so in words, not with a Java class name. */
+  @Test
+  void shouldNameAReplayStoppedByACloseWithoutAClassName() {
+    assertThat(TableRuntime.replayFailure(new IllegalStateException("table 'users' was closed during the replay of "
+        + "version 5"))).isEqualTo("replay failed: table 'users' was closed during the replay of version 5");
+    assertThat(TableRuntime.replayFailure(new InterruptedException()))
+        .isEqualTo("replay interrupted: Braid is closing; send the push again after the restart");
+    assertThat(TableRuntime.replayFailure(new IllegalStateException())).isEqualTo("replay failed: IllegalStateException");
+  }
+
   @Test
   void shouldRefuseANewPushOnceClosed() throws Exception {
     Braid braid = Braid.open(dir, SPEC);
