@@ -406,7 +406,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.delete("/v1/views/{view}/versions/{id}", params(this::discard));
       getAndHead(cfg.routes, "/v1/status", params(this::status));
       cfg.routes.post("/v1/views/{view}/repair", params(this::repair, "wait"));
-      new TableRoutes(this::ready, this::readBody).register(cfg.routes);
+      new TableRoutes(this::ready, this::readBody, closed::get).register(cfg.routes);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e)));
       cfg.routes.exception(UnavailableException.class, (e, ctx) -> problem(ctx, unavailable(e)));

@@ -46,10 +46,13 @@ final class TableRoutes {
 
   private final Supplier<Braid> ready;
   private final BodyReader body;
+  /** Whether the server is stopping: an upload cut off then was most likely cut off by the stop. */
+  private final java.util.function.BooleanSupplier stopping;
 
-  TableRoutes(Supplier<Braid> ready, BodyReader body) {
+  TableRoutes(Supplier<Braid> ready, BodyReader body, java.util.function.BooleanSupplier stopping) {
     this.ready = ready;
     this.body = body;
+    this.stopping = stopping;
   }
 
   void register(RoutesConfig routes) {
@@ -66,8 +69,16 @@ final class TableRoutes {
     routes.post("/v1/tables/{table}/versions/{id}/activate", params(this::activate));
   }
 
-  /** A push body that could not be read to its end, named as such (Jetty says only "Early EOF"). */
-  private static IOException cutOff(IOException e) {
+  /**
+   * A push body that could not be read to its end, named as such (Jetty says only "Early EOF"); while
+   * the server stops, its stop is the likely reason (it waits a short idle time for an upload that
+   * does not move).
+   */
+  private IOException cutOff(IOException e) {
+    if (stopping.getAsBoolean()) {
+      return new IOException("the server is stopping and the upload did not finish before it stopped waiting ("
+          + e.getMessage() + "); push the file again once it has restarted", e);
+    }
     return new IOException("the request body ended before the push did (" + e.getMessage() + "): the upload was cut "
         + "off or the client went away; push the file again", e);
   }

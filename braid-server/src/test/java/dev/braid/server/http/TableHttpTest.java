@@ -323,4 +323,43 @@ class TableHttpTest {
     assertThat(json(send("GET", "/v1/tables/users/rows/p2", null, null)).path("values").path("region").asText())
         .as("after a restart").isEqualTo("us");
   }
+  /**
+   * A push whose upload stalls while the server stops: the stop waits a short idle time for it, then
+   * the push fails saying the server stopped, not that the client went away; the table keeps its rows.
+   */
+  @Test
+  void shouldSayAPushCutOffByTheStopWasCutOffByIt() throws Exception {
+    assertThat(send("POST", "/v1/tables/users/pushes", "application/x-ndjson", "{\"id\":\"a\",\"tier\":\"gold\"}\n")
+        .statusCode()).isEqualTo(200);
+    URI u = URI.create(server.url());
+    try (java.net.Socket socket = new java.net.Socket(u.getHost(), u.getPort())) {
+      socket.setSoTimeout(60_000);
+      java.io.OutputStream out = socket.getOutputStream();
+      String part = "{\"id\":\"b\",\"tier\":\"silver\"}\n";
+      out.write(("POST /v1/tables/users/pushes HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-ndjson\r\n"
+          + "Content-Length: 100000\r\n\r\n" + part).getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      for (int i = 0; !pushInProgress(); i++) {
+        assertThat(i).as("the push is building its version").isLessThan(3000);
+        Thread.sleep(10);
+      }
+      Thread stopper = new Thread(server::close);
+      stopper.start();
+      String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      stopper.join(60_000);
+      assertThat(answer).startsWith("HTTP/1.1 422");
+      assertThat(answer).contains("the server is stopping and the upload did not finish before it stopped waiting")
+          .doesNotContain("client went away");
+    }
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "test.yaml"), dir,
+        BraidServer.Config.defaults().withPort(0).withMaxBodyBytes(4096)).awaitReady(30, TimeUnit.SECONDS);
+    assertThat(json(send("GET", "/v1/tables/users/rows/a", null, null)).path("values").path("tier").asText())
+        .isEqualTo("gold");
+    assertThat(json(send("GET", "/v1/tables/users/rows/b", null, null)).path("found").asBoolean()).isFalse();
+  }
+
+  /** Whether the versions list shows a push's version being built. */
+  private boolean pushInProgress() throws Exception {
+    return send("GET", "/v1/tables/users/versions", null, null).body().contains("\"building\"");
+  }
 }
