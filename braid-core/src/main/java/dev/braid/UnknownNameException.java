@@ -7,11 +7,25 @@ public final class UnknownNameException extends IllegalArgumentException {
   private final String kind;
   private final String name;
 
+  /** Names a message lists at most; the count of the rest follows them. */
+  static final int LISTED = 20;
+
   public UnknownNameException(String kind, String name, Collection<String> known) {
     super(String.format("unknown %s '%s'; %s are: %s", kind, name, kind.endsWith("sh") ? kind + "es" : kind + "s",
-        known.isEmpty() ? "(none)" : String.join(", ", known)));
+        listed(known)));
     this.kind = kind;
     this.name = name;
+  }
+
+  /** The known names, the first {@value #LISTED} of them and how many more there are. */
+  private static String listed(Collection<String> known) {
+    if (known.isEmpty()) {
+      return "(none)";
+    }
+    if (known.size() <= LISTED) {
+      return String.join(", ", known);
+    }
+    return String.join(", ", known.stream().limit(LISTED).toList()) + " and " + (known.size() - LISTED) + " more";
   }
 
   public String kind() {

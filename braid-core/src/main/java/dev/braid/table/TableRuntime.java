@@ -1222,7 +1222,7 @@ public final class TableRuntime implements Table, AutoCloseable {
   public PushReport push(String pushId) {
     PushReport r = pushes.get(pushId);
     if (r == null) {
-      throw new UnknownNameException("push", pushId, pushes.keySet());
+      throw new UnknownNameException("push", pushId, new java.util.TreeSet<>(pushes.keySet()));
     }
     return r;
   }
@@ -1796,7 +1796,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     if (v == null) {
       throw new UnknownNameException("version", spec.name() + "/" + versionId,
-          versions.stream().map(x -> spec.name() + "/" + x.id).toList());
+          versions.stream().mapToLong(x -> x.id).sorted().mapToObj(id -> spec.name() + "/" + id).toList());
     }
     synchronized (this) { // a swap retires backups under this lock: the state checked here holds
       if (v.state == VersionState.CURRENT) {
