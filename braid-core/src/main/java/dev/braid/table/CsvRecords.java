@@ -99,6 +99,7 @@ public final class CsvRecords {
         }
       }
       if (c == '\n') {
+        cellStart = true; // the next record's first cell
         return true;
       }
       if (c == '"' && cellStart) {

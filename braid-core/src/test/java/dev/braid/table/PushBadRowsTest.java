@@ -258,6 +258,7 @@ class PushBadRowsTest {
     assertThat(CsvRecords.endsInQuotes("a\"b,\"c")).isTrue();
     assertThat(CsvRecords.endsInQuotes("\"a\"b\"")).as("after the cell closed, quotes are text").isFalse();
     assertThat(CsvRecords.endsInQuotes("\"\"")).isFalse();
+    assertThat(CsvRecords.endsInQuotes("a,b\n\"c")).as("a record after a whole one").isTrue();
   }
 
   @Test
