@@ -296,8 +296,10 @@ final class ChangeFeed implements AutoCloseable {
   private String coverMismatch(EmittedSnapshot.Loaded saved) {
     long id = saved.lastId();
     if (id < log.startOffset(0) || id >= log.endOffset(0)) {
-      return "it covers the changes up to id " + id + ", and the changes log holds ids " + log.startOffset(0)
-          + " to " + (log.endOffset(0) - 1);
+      long start = log.startOffset(0);
+      long end = log.endOffset(0);
+      return "it covers the changes up to id " + id + ", and the changes log holds "
+          + (end <= start ? "no changes" : "ids " + start + " to " + (end - 1) + " (ends before id " + end + ")");
     }
     Long hash = valueHash(id);
     if (hash == null) {
