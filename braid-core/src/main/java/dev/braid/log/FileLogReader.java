@@ -209,7 +209,7 @@ final class FileLogReader implements LogReader {
       return check.checkLarge(channel, filePosition, total, buffer, expectedBase);
     } catch (IOException e) {
       throw new LogException(String.format("reading %s at byte %d failed: %s", segment.file, filePosition,
-          e.getMessage()), e);
+          LogException.describe(e)), e);
     } finally {
       buffer.clear();
     }
@@ -236,7 +236,8 @@ final class FileLogReader implements LogReader {
       }
       FilePartition.readFully(channel, buffer, at);
     } catch (IOException e) {
-      throw new LogException(String.format("reading %s at byte %d failed: %s", segment.file, at, e.getMessage()), e);
+      throw new LogException(String.format("reading %s at byte %d failed: %s", segment.file, at,
+          LogException.describe(e)), e);
     }
   }
 

@@ -989,6 +989,22 @@ class FileLogRecoveryTest {
     assertThat(LogException.describe(new java.io.IOException("disk gone"))).isEqualTo("disk gone");
   }
 
+  /** A reader whose segment was deleted under it (its data directory removed) says so, not the path alone. */
+  @Test
+  void shouldNameAMissingSegmentWhenAReadFails() throws IOException {
+    try (FileLog log = FileLog.open(tmp)) {
+      LogStream s = log.createStream(STREAM, StreamConfig.of(1));
+      append(s, 0, List.of(Rec.of(-1, new byte[] {1}, new byte[] {2}, 0, 0)));
+      Path segment = ((FileLogStream) s).partition(0).segments()[0].file;
+      try (LogReader r = s.reader(0, 0)) {
+        Files.delete(segment); // before the reader's first read opens it
+        assertThatThrownBy(r::poll).isInstanceOf(LogException.class)
+            .hasMessageContaining("reading " + segment + " at byte")
+            .hasMessageEndingWith(segment + ": no such file or directory");
+      }
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // One owner at a time
   // ---------------------------------------------------------------------------------------------
