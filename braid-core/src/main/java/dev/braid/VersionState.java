@@ -10,6 +10,12 @@ public enum VersionState {
   /** A reprocess held for activation that was dropped by request instead: it never served. */
   DISCARDED;
 
+  /**
+   * How many versions that are {@link #gone} a view or table keeps listing (the newest): older ones
+   * are forgotten, so that a catalog does not grow with every failed build or retired backup.
+   */
+  public static final int GONE_KEPT = 8;
+
   /** Retired, failed or discarded: the version holds no Base and can never serve (again). */
   public boolean gone() {
     return this == RETIRED || this == FAILED || this == DISCARDED;

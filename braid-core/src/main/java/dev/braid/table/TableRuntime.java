@@ -1364,6 +1364,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
       closeIfOpen(v.base); // a failed replay opened it; nothing reads a version that never served
       v.base = null;
+      forgetOldGoneVersions();
     }
     try {
       Files.deleteIfExists(dir.resolve(v.baseFile));
@@ -1375,6 +1376,24 @@ public final class TableRuntime implements Table, AutoCloseable {
     persist.run();
     LOG.warn("table '{}': push {} failed: {}", spec.name(), v.pushId, why);
     return v.report;
+  }
+
+  /**
+   * Forgets the retired and failed versions beyond the newest {@link VersionState#GONE_KEPT}, and
+   * their pushes' reports, as a view does: each failed push added one to the catalog for good. The
+   * caller holds this table's lock and stores the catalog after.
+   */
+  private void forgetOldGoneVersions() {
+    int gone = 0;
+    for (int i = versions.size() - 1; i >= 0; i--) {
+      Version v = versions.get(i);
+      if (v.state.gone() && ++gone > VersionState.GONE_KEPT) {
+        versions.remove(i);
+        if (v.pushId != null) {
+          pushes.remove(v.pushId);
+        }
+      }
+    }
   }
 
   /** How far in the future a push's {@code since} may be: clocks of the snapshot's machine and ours differ. */
@@ -1484,6 +1503,7 @@ public final class TableRuntime implements Table, AutoCloseable {
           }
         }
       }
+      forgetOldGoneVersions();
     }
     persist.run();
     for (String f : delete) {

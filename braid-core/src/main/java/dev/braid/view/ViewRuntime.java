@@ -1589,7 +1589,7 @@ final class ViewRuntime {
       int dead = 0;
       for (int i = versions.size() - 1; i >= 0; i--) {
         VersionState s = versions.get(i).state;
-        if (s.gone() && ++dead > 8) {
+        if (s.gone() && ++dead > VersionState.GONE_KEPT) {
           versions.remove(i);
         }
       }

@@ -310,6 +310,40 @@ class PushBadRowsTest {
     }
   }
 
+  /**
+   * Failed pushes and retired backups are listed up to the newest {@link VersionState#GONE_KEPT}
+   * of them, as a view's are: older ones (and their pushes' reports) are forgotten, also after a
+   * restart, so the catalog does not grow with every failed push.
+   */
+  @Test
+  void shouldForgetAllButTheNewestFailedAndRetiredVersions(@TempDir Path dir) {
+    List<String> failedPushes = new java.util.ArrayList<>();
+    try (Braid b = Braid.open(dir, spec())) {
+      for (int i = 0; i < 3; i++) { // with keep 1 (the default): one backup, the others retired
+        assertThat(push(b, "{\"id\":\"a\",\"age\":" + i + "}\n", PushOptions.defaults("ok.jsonl")).state())
+            .isEqualTo("done");
+      }
+      for (int i = 0; i < 12; i++) {
+        PushReport r = push(b, "{\"id\":1}\n", PushOptions.defaults("bad" + i + ".jsonl"));
+        assertThat(r.state()).isEqualTo("failed");
+        failedPushes.add(r.pushId());
+      }
+      assertGoneKept(b.table("users"), failedPushes);
+    }
+    try (Braid again = Braid.open(dir, spec())) {
+      assertGoneKept(again.table("users"), failedPushes);
+      assertThat(again.table("users").get("a").values()).containsEntry("age", 2L);
+    }
+  }
+
+  private static void assertGoneKept(Table t, List<String> failedPushes) {
+    List<dev.braid.VersionInfo> versions = t.versions();
+    assertThat(versions.stream().filter(v -> v.state().gone()).count()).isEqualTo(VersionState.GONE_KEPT);
+    assertThat(versions).extracting(dev.braid.VersionInfo::state).contains(VersionState.CURRENT, VersionState.BACKUP);
+    assertThat(t.push(failedPushes.get(failedPushes.size() - 1)).state()).isEqualTo("failed");
+    assertThatThrownBy(() -> t.push(failedPushes.get(0))).hasMessageContaining("unknown push");
+  }
+
   @Test
   void shouldFailAPushWithALineLongerThanAChunkNamingTheLineAndKeepServing(@TempDir Path dir) {
     try (Braid b = Braid.open(dir, spec())) {
