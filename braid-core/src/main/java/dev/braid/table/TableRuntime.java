@@ -475,6 +475,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       versions.add(v);
       current = v;
     }
+    int listed = versions.size();
+    forgetOldGoneVersions(); // a catalog an older build wrote lists every failed push
+    changedOnOpen |= versions.size() != listed;
     removeOrphans();
     if (current.baseFile != null) {
       current.base = openBaseOrNoteDamage(current);
@@ -1222,7 +1225,12 @@ public final class TableRuntime implements Table, AutoCloseable {
   public PushReport push(String pushId) {
     PushReport r = pushes.get(pushId);
     if (r == null) {
-      throw new UnknownNameException("push", pushId, new java.util.TreeSet<>(pushes.keySet()));
+      // newest version first (the message lists the first 20), incremental pushes (no version) last
+      List<String> known = pushes.values().stream()
+          .sorted(java.util.Comparator.comparingLong(PushReport::version).reversed()
+              .thenComparing(PushReport::pushId))
+          .map(PushReport::pushId).toList();
+      throw new UnknownNameException("push", pushId, known);
     }
     return r;
   }
@@ -1297,6 +1305,9 @@ public final class TableRuntime implements Table, AutoCloseable {
         long replayed = replayAndSwap(v);
         report(v, "done", loader, counts, bad, distinct, t0, null, replayed);
       } catch (RuntimeException | InterruptedException e) {
+        if (e instanceof InterruptedException) {
+          Thread.currentThread().interrupt();
+        }
         fail(v, loader, counts, bad, t0, replayFailure(e));
         return;
       }
@@ -1473,6 +1484,11 @@ public final class TableRuntime implements Table, AutoCloseable {
       if (building == v) {
         building = null;
       }
+      // last in the list, which holds the versions in the order they stopped serving (see ViewRuntime.swap):
+      // the backups for retirement, and a damaged one among the newest that no longer serve, so its
+      // failure (where its file went) is not forgotten at once (forgetOldGoneVersions)
+      versions.remove(old);
+      versions.add(old);
       if (old == damaged) {
         old.state = VersionState.FAILED;
         old.failure = damage.reason() + "; moved aside to " + old.baseFile + CORRUPT_SUFFIX + " and replaced by "
@@ -1482,9 +1498,6 @@ public final class TableRuntime implements Table, AutoCloseable {
         damage = null;
       } else {
         old.state = VersionState.BACKUP;
-        // last in the list, which holds the backups in the order they stopped serving (see ViewRuntime.swap)
-        versions.remove(old);
-        versions.add(old);
       }
       Delta od = old.delta;
       old.delta = null;
@@ -1624,6 +1637,9 @@ public final class TableRuntime implements Table, AutoCloseable {
         long replayed = replayAndSwap(built);
         report(built, "done", none, counts, List.of(), distinct, t0, null, replayed);
       } catch (RuntimeException | InterruptedException e) {
+        if (e instanceof InterruptedException) {
+          Thread.currentThread().interrupt();
+        }
         fail(built, none, counts, new ArrayList<>(), t0, replayFailure(e));
         return;
       }
@@ -1649,7 +1665,7 @@ public final class TableRuntime implements Table, AutoCloseable {
   /** The failure of a push's replay as its report says it: the reason, without a Java class name. */
   static String replayFailure(Exception e) {
     if (e instanceof InterruptedException) {
-      return "replay interrupted: Braid is closing; send the push again after the restart";
+      return "replay interrupted (its thread was interrupted, as a stop does); send the push again";
     }
     return "replay failed: " + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
   }

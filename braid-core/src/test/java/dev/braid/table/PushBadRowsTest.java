@@ -214,11 +214,6 @@ class PushBadRowsTest {
   }
 
   /**
-   * RFC 4180: a quoted cell holds line breaks, so a row can span lines; bad rows after it are named
-   * by their own first line, and chunks (4 MiB) are cut only where a row ends, also in a push of
-   * many such rows. A header that names a field twice is refused.
-   */
-  /**
    * A quote inside a cell that does not start with one is a character of that cell, as the cells are
    * split: it neither makes the lines after it part of its record (they were swallowed, a good row
    * among them, and the bad-row count understated) nor opens a quoted cell across chunks.
@@ -261,6 +256,11 @@ class PushBadRowsTest {
     assertThat(CsvRecords.endsInQuotes("a,b\n\"c")).as("a record after a whole one").isTrue();
   }
 
+  /**
+   * RFC 4180: a quoted cell holds line breaks, so a row can span lines; bad rows after it are named
+   * by their own first line, and chunks (4 MiB) are cut only where a row ends, also in a push of
+   * many such rows. A header that names a field twice is refused.
+   */
   @Test
   void shouldReadCsvRowsWhoseQuotedCellsHoldLineBreaks(@TempDir Path dir) {
     try (Braid b = Braid.open(dir, spec())) {

@@ -121,7 +121,7 @@ class TableCloseDuringPushTest {
     assertThat(TableRuntime.replayFailure(new IllegalStateException("table 'users' was closed during the replay of "
         + "version 5"))).isEqualTo("replay failed: table 'users' was closed during the replay of version 5");
     assertThat(TableRuntime.replayFailure(new InterruptedException()))
-        .isEqualTo("replay interrupted: Braid is closing; send the push again after the restart");
+        .isEqualTo("replay interrupted (its thread was interrupted, as a stop does); send the push again");
     assertThat(TableRuntime.replayFailure(new IllegalStateException())).isEqualTo("replay failed: IllegalStateException");
   }
 

@@ -323,6 +323,7 @@ class TableHttpTest {
     assertThat(json(send("GET", "/v1/tables/users/rows/p2", null, null)).path("values").path("region").asText())
         .as("after a restart").isEqualTo("us");
   }
+
   /**
    * A push whose upload stalls while the server stops: the stop waits a short idle time for it, then
    * the push fails saying the server stopped, not that the client went away; the table keeps its rows.
