@@ -3,6 +3,10 @@ package dev.braid.table;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.Braid;
 import dev.braid.VersionState;
 import dev.braid.log.Cut;
@@ -336,6 +340,47 @@ class PushBadRowsTest {
     }
   }
 
+  /** A catalog an older build wrote, listing every failed push, is trimmed at the next start and stored so. */
+  @Test
+  void shouldTrimACatalogThatListsEveryFailedPushAtStart(@TempDir Path dir) throws Exception {
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThat(push(b, "{\"id\":\"a\",\"age\":1}\n", PushOptions.defaults("ok.jsonl")).state()).isEqualTo("done");
+      assertThat(push(b, "{\"id\":1}\n", PushOptions.defaults("bad.jsonl")).state()).isEqualTo("failed");
+    }
+    Path catalog = dir.resolve("catalog.json");
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode root =
+        (ObjectNode) json.readTree(catalog.toFile());
+    ObjectNode users = (ObjectNode) root
+        .path("tables").path("users");
+    ArrayNode versions = (ArrayNode) users
+        .path("versions");
+    JsonNode failed = null;
+    for (JsonNode v : versions) {
+      failed = v.path("state").asText().equals("failed") ? v : failed;
+    }
+    assertThat(failed).as("the failed push's entry in " + root).isNotNull();
+    long next = users.path("next").asLong();
+    for (int i = 0; i < 11; i++) { // as a build before this one left them: one entry per failed push, for good
+      ObjectNode copy = failed.deepCopy();
+      copy.put("id", next + i);
+      versions.add(copy);
+    }
+    users.put("next", next + 11);
+    json.writeValue(catalog.toFile(), root);
+    try (Braid again = Braid.open(dir, spec())) {
+      assertThat(again.table("users").versions().stream().filter(v -> v.state().gone()).count())
+          .isEqualTo(VersionState.GONE_KEPT);
+      assertThat(again.table("users").get("a").values()).containsEntry("age", 1L);
+    }
+    long stored = 0;
+    for (JsonNode v : json.readTree(catalog.toFile()).path("tables").path("users")
+        .path("versions")) {
+      stored += v.path("state").asText().equals("failed") ? 1 : 0;
+    }
+    assertThat(stored).as("the trimmed catalog was stored").isEqualTo(VersionState.GONE_KEPT);
+  }
+
   private static void assertGoneKept(Table t, List<String> failedPushes) {
     List<dev.braid.VersionInfo> versions = t.versions();
     assertThat(versions.stream().filter(v -> v.state().gone()).count()).isEqualTo(VersionState.GONE_KEPT);
@@ -403,7 +448,7 @@ class PushBadRowsTest {
     try (Braid b = Braid.open(dir, spec())) {
       Table t = b.table("users");
       @SuppressWarnings("unchecked")
-      java.util.Map<String, Object> row = new com.fasterxml.jackson.databind.ObjectMapper().readValue(big, java.util.Map.class);
+      java.util.Map<String, Object> row = new ObjectMapper().readValue(big, java.util.Map.class);
       assertThatThrownBy(() -> t.put("big", row, null)).isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("row 'big' is").hasMessageContaining("a real-time write holds at most 1,048,576 bytes")
           .hasMessageContaining("only a full push of the whole table (which replaces every row)");
