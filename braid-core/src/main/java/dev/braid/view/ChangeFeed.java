@@ -654,8 +654,8 @@ final class ChangeFeed implements AutoCloseable {
     }
     int emittedNow = reads.emitted + append(out);
     if (!complete) {
-      // a damaged Base (or a version replaced while its keys were walked): the keys not read yet are
-      // read by a full pass, tried again at every watermark move until it can read them
+      // a damaged Base: the keys not read yet are read by a full pass, tried again at every watermark
+      // move until it is repaired
       nextClose = Long.MIN_VALUE;
       return emittedNow;
     }

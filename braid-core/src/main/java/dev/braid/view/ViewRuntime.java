@@ -534,12 +534,8 @@ final class ViewRuntime {
     private final Delta d;
     private final java.util.function.Predicate<String> visitor;
     private final java.util.function.LongUnaryOperator hashes;
-    /**
-     * The parts walked so far, the one being walked last: where a key whose hash was seen is looked
-     * up; and the Delta partition of each (-1 for the Base), for a view whose keys each live in one.
-     */
-    private final List<Object> parts = new ArrayList<>();
-    private final List<Integer> partitionOf = new ArrayList<>();
+    /** The parts walked so far, the one being walked last: where a key whose hash was seen is looked up. */
+    private final List<Part> parts = new ArrayList<>();
     private final HashSet64 seen;
     private byte[] key = new byte[64];
 
@@ -579,8 +575,7 @@ final class ViewRuntime {
     }
 
     private boolean walkBase(BaseFile base, int partition) {
-      parts.add(base);
-      partitionOf.add(partition);
+      parts.add(new Part(base, null, partition));
       return base.forEachKey((b, off, len) -> {
         if (key.length < len) {
           key = new byte[Math.max(len, 2 * key.length)];
@@ -591,8 +586,7 @@ final class ViewRuntime {
     }
 
     private boolean walkTable(PartitionDelta pd) {
-      parts.add(pd);
-      partitionOf.add(pd.partition);
+      parts.add(new Part(null, pd, pd.partition));
       byte[][] chunk = new byte[TABLE_CHUNK][];
       for (int next = 0; ; ) {
         int n = 0;
@@ -636,30 +630,32 @@ final class ViewRuntime {
       // a view grouped by the stream's key holds each key in the Base and its own partition only
       int own = v.keyPartitioned ? Partitioner.partition(k, 0, len, d.partitions.length) : -1;
       for (int i = 0, n = parts.size() - 1; i < n; i++) {
-        int partition = partitionOf.get(i);
-        if (own >= 0 && partition >= 0 && partition != own) {
-          continue;
-        }
-        Object part = parts.get(i);
-        if (part instanceof BaseFile base) {
-          if (base.contains(k, len)) {
-            return true;
-          }
-        } else {
-          PartitionDelta pd = (PartitionDelta) part;
-          long stamp = pd.lock.readLock();
-          try {
-            GroupTable t = pd.table;
-            int id = t.findKey(k, len, GroupTable.hash(k, len));
-            if (id >= 0 && t.firstGroupOfKey(id) >= 0) {
-              return true;
-            }
-          } finally {
-            pd.lock.unlockRead(stamp);
-          }
+        Part part = parts.get(i);
+        if ((own < 0 || part.partition < 0 || part.partition == own) && part.contains(k, len)) {
+          return true;
         }
       }
       return false;
+    }
+
+    /**
+     * One part of the walk: a Base or closed-window run ({@code base}), or a Delta partition's table
+     * ({@code table}); {@code partition} is the Delta partition it belongs to, -1 for the version's Base.
+     */
+    private record Part(BaseFile base, PartitionDelta table, int partition) {
+      boolean contains(byte[] k, int len) {
+        if (base != null) {
+          return base.contains(k, len);
+        }
+        long stamp = table.lock.readLock();
+        try {
+          GroupTable t = table.table;
+          int id = t.findKey(k, len, GroupTable.hash(k, len));
+          return id >= 0 && t.firstGroupOfKey(id) >= 0;
+        } finally {
+          table.lock.unlockRead(stamp);
+        }
+      }
     }
   }
 
