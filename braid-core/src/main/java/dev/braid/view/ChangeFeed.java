@@ -650,7 +650,7 @@ final class ChangeFeed implements AutoCloseable {
         }
       }
     } else {
-      complete = runtime.forEachKey(reads) && readEmittedNotRead(compare, reads);
+      complete = runtime.forEachKey((ViewRuntime.KeyVisitor) reads) && readEmittedNotRead(compare, reads);
     }
     int emittedNow = reads.emitted + append(out);
     if (!complete) {
@@ -670,7 +670,7 @@ final class ChangeFeed implements AutoCloseable {
    * Reads one key after another for a pass: compares each key's windows ({@link Compare}) and
    * appends what they emit a chunk at a time; stops at a damaged Base.
    */
-  private final class KeyReads implements Predicate<String> {
+  private final class KeyReads implements Predicate<String>, ViewRuntime.KeyVisitor {
     private final Compare compare;
     private final Pending out;
     int emitted;
@@ -682,11 +682,16 @@ final class ChangeFeed implements AutoCloseable {
 
     @Override
     public boolean test(String key) {
+      return visit(key, key.getBytes(StandardCharsets.UTF_8), ViewRuntime.KeyHint.NONE);
+    }
+
+    @Override
+    public boolean visit(String key, byte[] utf8, ViewRuntime.KeyHint hint) {
       keysRead++;
-      compare.key(key);
+      compare.key(key, utf8);
       ViewRuntime.WindowsRead read;
       try {
-        read = runtime.readWindows(key, compare);
+        read = runtime.readWindows(utf8, hint, compare);
       } catch (dev.braid.UnavailableException e) {
         return false; // a damaged Base: nothing more until it is repaired
       }
@@ -738,6 +743,8 @@ final class ChangeFeed implements AutoCloseable {
     private final long watermark;
     private final Pending out;
     private String key;
+    /** The key's UTF-8 bytes, the changes' record key. */
+    private byte[] keyBytes;
     /** The key's id in {@link #emitted}, -1 until something was emitted for it. */
     private int seen;
     /** Nothing was emitted for the key before this pass: every closed window of it is new. */
@@ -763,8 +770,9 @@ final class ChangeFeed implements AutoCloseable {
       this.out = out;
     }
 
-    void key(String k) {
+    void key(String k, byte[] utf8) {
       key = k;
+      keyBytes = utf8;
       seen = emitted.keyId(k);
       fresh = seen < 0;
       if (seen >= 0) {
@@ -812,7 +820,7 @@ final class ChangeFeed implements AutoCloseable {
       boolean close = prior < 0 || again; // a window retracted and seen again is closed anew
       json.finish(close ? ChangeEvent.Kind.CLOSE : ChangeEvent.Kind.CORRECTION, key, start, end, isFinal,
           close ? -1 : emitted.id(prior), read.version(), watermark);
-      out.add(key, seen, prior, start, h, json);
+      out.add(keyBytes, seen, prior, start, h, json);
     }
 
     /** Notes that the read holds a closed window at {@code start} (the reads give windows by start). */
@@ -867,7 +875,7 @@ final class ChangeFeed implements AutoCloseable {
       ChangeEvent withdrawn = read(emitted.id(e), 1).get(0);
       json.retraction(withdrawn.values(), v.key(), start, withdrawn.end(),
           withdrawn.state() == ViewResult.WindowState.FINAL, withdrawn.id(), v.version(), watermark);
-      out.add(v.key(), emitted.keyOf(e), e, start, EmittedWindows.RETRACTED, json);
+      out.add(v.key().getBytes(StandardCharsets.UTF_8), emitted.keyOf(e), e, start, EmittedWindows.RETRACTED, json);
       if (out.size() >= APPEND_CHUNK) {
         appended += append(out);
       }
@@ -1047,8 +1055,7 @@ final class ChangeFeed implements AutoCloseable {
     }
 
     /** Adds the record {@code json} holds; the caller appends once {@link #size} reaches {@code APPEND_CHUNK}. */
-    void add(String key, int keyId, int entry, long start, long hash, ChangeJson json) {
-      byte[] k = key.getBytes(StandardCharsets.UTF_8);
+    void add(byte[] k, int keyId, int entry, long start, long hash, ChangeJson json) {
       int i = size;
       if (i == starts.length) { // one key's windows can overshoot the chunk
         keyIds = java.util.Arrays.copyOf(keyIds, 2 * i);

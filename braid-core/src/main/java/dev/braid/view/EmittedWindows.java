@@ -1,8 +1,6 @@
 package dev.braid.view;
 
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * What a {@link ChangeFeed} emitted per {@code (key, window start)}: the change event's id and a
@@ -13,7 +11,8 @@ import java.util.Map;
  * heap.
  *
  * <h2>Layout</h2>
- * Keys are interned once ({@link #keyIds}: one {@code String} and one map entry per key). Entries
+ * Keys are interned once ({@link #keyIds}: one {@code String}, an int slot and an int hash per key,
+ * no map node or boxed id: a {@code HashMap<String, Integer>} was a tenth of a first pass). Entries
  * are dense, in insertion order, in four parallel arrays (start, id, hash, key id: 28 bytes), found
  * through an open-addressing index (linear probing, load factor at most 3/4: 10.7 to 21.3 bytes per
  * entry) whose slots hold the entry number and the (key, start) pair's 32-bit hash. A probe compares
@@ -51,7 +50,7 @@ final class EmittedWindows {
    */
   static final long RETRACTED = 0x5245_5452_4143_5445L; // "RETRACTE"
 
-  private final Map<String, Integer> keyIds = new HashMap<>();
+  private final KeyIds keyIds = new KeyIds();
   private long[] starts = new long[16];
   private long[] ids = new long[16];
   private long[] hashes = new long[16];
@@ -72,13 +71,12 @@ final class EmittedWindows {
 
   /** The interned id of {@code key}, or -1 when nothing was emitted for it. */
   int keyId(String key) {
-    Integer id = keyIds.get(key);
-    return id == null ? NONE : id;
+    return keyIds.find(key);
   }
 
   /** The interned id of {@code key}, interning it if it is new. */
   int intern(String key) {
-    int id = keyIds.computeIfAbsent(key, x -> keyIds.size());
+    int id = keyIds.intern(key);
     if (id == live.length) {
       live = Arrays.copyOf(live, 2 * id);
     }
@@ -92,11 +90,11 @@ final class EmittedWindows {
 
   /** Gives {@code to} each key with a window emitted and not retracted, and its interned id. */
   void forEachLiveKey(java.util.function.ObjIntConsumer<String> to) {
-    keyIds.forEach((key, id) -> {
+    for (int id = 0, n = keyIds.size(); id < n; id++) {
       if (live[id] > 0) {
-        to.accept(key, id);
+        to.accept(keyIds.key(id), id);
       }
-    });
+    }
   }
 
   /** Forgets everything: for a rebuild from the changes log. */
@@ -110,11 +108,9 @@ final class EmittedWindows {
 
   /** Writes the keys and entries, as {@link EmittedSnapshot} lays them out. */
   void writeTo(java.io.DataOutputStream out) throws java.io.IOException {
-    String[] byId = new String[keyIds.size()];
-    keyIds.forEach((key, id) -> byId[id] = key);
-    out.writeInt(byId.length);
-    for (String key : byId) {
-      byte[] b = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    out.writeInt(keyIds.size());
+    for (int id = 0, n = keyIds.size(); id < n; id++) {
+      byte[] b = keyIds.key(id).getBytes(java.nio.charset.StandardCharsets.UTF_8);
       out.writeInt(b.length);
       out.write(b);
     }
@@ -352,5 +348,97 @@ final class EmittedWindows {
     place(ix, 0);
     index = ix;
     indexed = size;
+  }
+
+  /**
+   * Interned keys: ids from 0 in the order keys were interned, found through an open-addressing
+   * index (linear probing, at most half full) whose slots hold an id plus one.
+   */
+  static final class KeyIds {
+    private String[] byId = new String[16];
+    /** Per id, its key's {@code hashCode}, mixed. */
+    private int[] hashOf = new int[16];
+    private int[] slots = new int[32];
+    private int size;
+
+    int size() {
+      return size;
+    }
+
+    String key(int id) {
+      return byId[id];
+    }
+
+    /** The id of {@code key}, or -1. */
+    int find(String key) {
+      int h = mix(key.hashCode());
+      int mask = slots.length - 1;
+      for (int s = h & mask; ; s = (s + 1) & mask) {
+        int id = slots[s] - 1;
+        if (id < 0) {
+          return NONE;
+        }
+        if (hashOf[id] == h && byId[id].equals(key)) {
+          return id;
+        }
+      }
+    }
+
+    /** The id of {@code key}, the next id when it is new. */
+    int intern(String key) {
+      int h = mix(key.hashCode());
+      int mask = slots.length - 1;
+      int s = h & mask;
+      for (; ; s = (s + 1) & mask) {
+        int id = slots[s] - 1;
+        if (id < 0) {
+          break;
+        }
+        if (hashOf[id] == h && byId[id].equals(key)) {
+          return id;
+        }
+      }
+      int id = size;
+      if (id == byId.length) {
+        byId = Arrays.copyOf(byId, 2 * id);
+        hashOf = Arrays.copyOf(hashOf, 2 * id);
+      }
+      byId[id] = key;
+      hashOf[id] = h;
+      slots[s] = id + 1;
+      size = id + 1;
+      if (2 * size > slots.length) {
+        grow();
+      }
+      return id;
+    }
+
+    void clear() {
+      Arrays.fill(byId, 0, size, null);
+      Arrays.fill(slots, 0);
+      size = 0;
+    }
+
+    private void grow() {
+      if (slots.length >= 1 << 30) {
+        throw new IllegalStateException("more than " + (1 << 29) + " keys with windows emitted: the key index cannot grow");
+      }
+      int[] grown = new int[2 * slots.length];
+      int mask = grown.length - 1;
+      for (int id = 0; id < size; id++) {
+        int s = hashOf[id] & mask;
+        while (grown[s] != 0) {
+          s = (s + 1) & mask;
+        }
+        grown[s] = id + 1;
+      }
+      slots = grown;
+    }
+
+    /** Spreads a string hash's bits (its low bits alone pick the slot). */
+    private static int mix(int h) {
+      h *= 0x9E3779B9;
+      return h ^ (h >>> 16);
+    }
   }
 }

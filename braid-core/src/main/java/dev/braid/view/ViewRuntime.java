@@ -20,7 +20,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -448,11 +447,11 @@ final class ViewRuntime {
       throw new IllegalArgumentException(String.format("view '%s' has no windows: a time range (from, to) selects "
           + "windows of a windowed view; read the key without one", name));
     }
-    return result(key, mergedCurrent(key.getBytes(StandardCharsets.UTF_8), from, to, true));
+    return result(key, mergedCurrent(key.getBytes(StandardCharsets.UTF_8), KeyHint.NONE, from, to, true));
   }
 
   /** {@link #merged} of the current version, whichever it is when its Delta is read. */
-  private Merged mergedCurrent(byte[] kb, long from, long to, boolean withAsOf) {
+  private Merged mergedCurrent(byte[] kb, KeyHint hint, long from, long to, boolean withAsOf) {
     while (true) {
       Version v = current;
       if (v == damaged) {
@@ -467,7 +466,7 @@ final class ViewRuntime {
         continue; // swapped out between the two reads; the next current has a Delta
       }
       try {
-        return merged(v, d, kb, from, to, withAsOf);
+        return merged(v, d, kb, hint, from, to, withAsOf);
       } catch (MappedFile.ClosedException e) {
         rethrowUnlessReplaced(e, v, d); // else read the new version or Delta
       }
@@ -490,12 +489,42 @@ final class ViewRuntime {
    * runs it merged, or a retired version's Base) only delays their unmapping, and the walk goes on
    * over the parts it began with (what changes meanwhile is marked for the feed's next pass).
    */
-  boolean forEachKey(java.util.function.Predicate<String> visitor) {
+  boolean forEachKey(KeyVisitor visitor) {
     return forEachKey(visitor, java.util.function.LongUnaryOperator.identity());
+  }
+
+  /** {@link #forEachKey(KeyVisitor)} of the keys alone (for tests). */
+  boolean forEachKey(java.util.function.Predicate<String> visitor) {
+    return forEachKey((key, utf8, partition) -> visitor.test(key));
   }
 
   /** {@link #forEachKey(java.util.function.Predicate)} with each key's hash passed through {@code hashes} (tests make them collide). */
   boolean forEachKey(java.util.function.Predicate<String> visitor, java.util.function.LongUnaryOperator hashes) {
+    return forEachKey((key, utf8, partition) -> visitor.test(key), hashes);
+  }
+
+  /** A visitor of {@link #forEachKey}'s keys. */
+  interface KeyVisitor {
+    /**
+     * Visits {@code key}, whose UTF-8 bytes are {@code utf8} (the visitor may keep them), found
+     * where {@code hint} says, for {@link #readWindows(byte[], KeyHint, WindowRow)}. False
+     * stops the walk.
+     */
+    boolean visit(String key, byte[] utf8, KeyHint hint);
+  }
+
+  /**
+   * Where a walk found a key: its Delta partition (-1: in the Base, not known) among
+   * {@code partitions}. A read of a view grouped by the stream's key reads that partition only, and
+   * takes it from the hint instead of hashing the key again when the Delta it reads has as many
+   * partitions (a stream's partitions never change, so the key's partition is the same).
+   */
+  record KeyHint(int partition, int partitions) {
+    static final KeyHint NONE = new KeyHint(-1, 0);
+  }
+
+  /** {@link #forEachKey(KeyVisitor)} with each key's hash passed through {@code hashes} (tests make them collide). */
+  boolean forEachKey(KeyVisitor visitor, java.util.function.LongUnaryOperator hashes) {
     while (true) {
       Version v = current;
       Delta d = v.delta;
@@ -532,15 +561,13 @@ final class ViewRuntime {
     private static final int TABLE_CHUNK = 1024;
     private final Version v;
     private final Delta d;
-    private final java.util.function.Predicate<String> visitor;
+    private final KeyVisitor visitor;
     private final java.util.function.LongUnaryOperator hashes;
     /** The parts walked so far, the one being walked last: where a key whose hash was seen is looked up. */
     private final List<Part> parts = new ArrayList<>();
     private final HashSet64 seen;
-    private byte[] key = new byte[64];
 
-    KeyWalk(Version v, Delta d, java.util.function.Predicate<String> visitor,
-        java.util.function.LongUnaryOperator hashes) {
+    KeyWalk(Version v, Delta d, KeyVisitor visitor, java.util.function.LongUnaryOperator hashes) {
       this.v = v;
       this.d = d;
       this.visitor = visitor;
@@ -576,17 +603,17 @@ final class ViewRuntime {
 
     private boolean walkBase(BaseFile base, int partition) {
       parts.add(new Part(base, null, partition));
+      KeyHint hint = partition < 0 ? KeyHint.NONE : new KeyHint(partition, d.partitions.length);
       return base.forEachKey((b, off, len) -> {
-        if (key.length < len) {
-          key = new byte[Math.max(len, 2 * key.length)];
-        }
+        byte[] key = new byte[len];
         b.get(off, key, 0, len);
-        return offer(key, len, BatchLayer.hash64(b, off, len));
+        return offer(key, BatchLayer.hash64(b, off, len), hint);
       });
     }
 
     private boolean walkTable(PartitionDelta pd) {
       parts.add(new Part(null, pd, pd.partition));
+      KeyHint hint = new KeyHint(pd.partition, d.partitions.length);
       byte[][] chunk = new byte[TABLE_CHUNK][];
       for (int next = 0; ; ) {
         int n = 0;
@@ -608,7 +635,7 @@ final class ViewRuntime {
         }
         for (int i = 0; i < n; i++) {
           byte[] k = chunk[i];
-          if (!offer(k, k.length, BatchLayer.hash64(ByteBuffer.wrap(k), 0, k.length))) {
+          if (!offer(k, BatchLayer.hash64(ByteBuffer.wrap(k), 0, k.length), hint)) {
             return false;
           }
         }
@@ -619,11 +646,11 @@ final class ViewRuntime {
     }
 
     /** Visits the key unless a part walked before its own holds it; false when the visitor stops the walk. */
-    private boolean offer(byte[] k, int len, long hash) {
-      if (!seen.add(hashes.applyAsLong(hash)) && inEarlierPart(k, len)) {
+    private boolean offer(byte[] k, long hash, KeyHint hint) {
+      if (!seen.add(hashes.applyAsLong(hash)) && inEarlierPart(k, k.length)) {
         return true;
       }
-      return visitor.test(new String(k, 0, len, StandardCharsets.UTF_8));
+      return visitor.visit(new String(k, StandardCharsets.UTF_8), k, hint);
     }
 
     private boolean inEarlierPart(byte[] k, int len) {
@@ -741,24 +768,26 @@ final class ViewRuntime {
   private ViewResult result(String key, Merged m) {
     ViewProgram p = m.program;
     ViewProgram.Scratch x = m.scratch;
-    if (m.byStart == null) { // no windows: the key's one row
+    if (m.windows == null) { // no windows: the key's one row
       Row r = m.only != null ? m.only : new Row(p);
       return new ViewResult(name, key, m.found && m.only != null, p.result(r.longs, 0, r.objects, 0, x), List.of(),
           m.asOf);
     }
     Row total = new Row(p);
-    List<ViewResult.WindowValue> windows = new ArrayList<>(m.byStart.size());
-    for (Map.Entry<Long, Row> e : m.byStart.entrySet()) {
-      Row r = e.getValue();
+    WindowRows<Row> rows = m.windows.sort();
+    List<ViewResult.WindowValue> windows = new ArrayList<>(rows.size());
+    for (int i = 0; i < rows.size(); i++) {
+      Row r = rows.row(i);
+      long start = rows.start(i);
       p.merge(total.longs, 0, total.objects, 0, r.longs, 0, r.objects, 0, x);
-      long end = p.windowEnd(e.getKey(), r.longs, 0);
-      windows.add(new ViewResult.WindowValue(e.getKey(), end, p.result(r.longs, 0, r.objects, 0, x),
+      long end = p.windowEnd(start, r.longs, 0);
+      windows.add(new ViewResult.WindowValue(start, end, p.result(r.longs, 0, r.objects, 0, x),
           m.isFinal(end) ? ViewResult.WindowState.FINAL : ViewResult.WindowState.PROVISIONAL));
     }
     // Hopping windows overlap: their merge would count each event once per window that holds it.
     Map<String, Object> values = p.windowKind == ViewProgram.HOPPING ? Map.of()
         : p.result(total.longs, 0, total.objects, 0, x);
-    return new ViewResult(name, key, m.found && !m.byStart.isEmpty(), values, windows, m.asOf);
+    return new ViewResult(name, key, m.found && !rows.isEmpty(), values, windows, m.asOf);
   }
 
   /** One window of a key's merged result, for {@link #readWindows}. */
@@ -776,15 +805,21 @@ final class ViewRuntime {
    * itself). Returns what it read from, or null when the version read has no windows.
    */
   WindowsRead readWindows(String key, WindowRow out) {
-    Merged m = mergedCurrent(key.getBytes(StandardCharsets.UTF_8), Long.MIN_VALUE, Long.MAX_VALUE, false);
-    if (m.byStart == null) {
+    return readWindows(key.getBytes(StandardCharsets.UTF_8), KeyHint.NONE, out);
+  }
+
+  /** {@link #readWindows(String, WindowRow)} of the key whose UTF-8 bytes are {@code utf8}, found where {@code hint} says. */
+  WindowsRead readWindows(byte[] utf8, KeyHint hint, WindowRow out) {
+    Merged m = mergedCurrent(utf8, hint, Long.MIN_VALUE, Long.MAX_VALUE, false);
+    if (m.windows == null) {
       return null;
     }
     WindowsRead read = new WindowsRead(m.program, m.scratch, m.version, m.horizon);
-    for (Map.Entry<Long, Row> e : m.byStart.entrySet()) {
-      Row r = e.getValue();
-      long end = m.program.windowEnd(e.getKey(), r.longs, 0);
-      out.window(read, e.getKey(), end, m.isFinal(end), r.longs, r.objects);
+    WindowRows<Row> rows = m.windows.sort();
+    for (int i = 0; i < rows.size(); i++) {
+      Row r = rows.row(i);
+      long end = m.program.windowEnd(rows.start(i), r.longs, 0);
+      out.window(read, rows.start(i), end, m.isFinal(end), r.longs, r.objects);
     }
     return read;
   }
@@ -811,7 +846,7 @@ final class ViewRuntime {
     /** The key's row in a view without windows, null until a part holds it. */
     Row only;
     /** The key's rows by window start in a windowed view; null in a view without windows. */
-    TreeMap<Long, Row> byStart;
+    WindowRows<Row> windows;
     /** Whether a lookup's rows are merged (a closed-window run's) rather than read as the first. */
     private boolean merging;
     /** A run's decoded row, reused when rows are plain longs (a merge keeps no reference to them). */
@@ -828,19 +863,20 @@ final class ViewRuntime {
       this.scratch = scratch;
       this.from = from;
       this.to = to;
-      this.byStart = program.window == null ? null : new TreeMap<>();
+      this.windows = program.window == null ? null : new WindowRows<>();
     }
 
     /** The row of the window at {@code start}, zero when new. */
     Row row(long start) {
-      if (byStart == null) {
+      if (windows == null) {
         return only != null ? only : (only = new Row(program));
       }
-      Row r = byStart.get(start);
-      if (r == null) {
-        r = new Row(program);
-        byStart.put(start, r);
+      int at = windows.find(start);
+      if (at >= 0) {
+        return windows.row(at);
       }
+      Row r = new Row(program);
+      windows.add(start, r);
       return r;
     }
 
@@ -885,7 +921,8 @@ final class ViewRuntime {
    * {@code withAsOf} false (the changes feed, which needs the version only) the read leaves out its
    * {@code asOf}: the other partitions' positions, whose read waits while their writers hold the lock.
    */
-  private Merged merged(Version v, Delta d, byte[] kb, long requestedFrom, long requestedTo, boolean withAsOf) {
+  private Merged merged(Version v, Delta d, byte[] kb, KeyHint hint, long requestedFrom, long requestedTo,
+      boolean withAsOf) {
     ViewProgram p = v.program;
     boolean sessions = p.sessionSlot >= 0;
     long wantedFrom = Math.max(requestedFrom, v.horizon); // evicted windows are gone, and not read if recreated
@@ -903,7 +940,9 @@ final class ViewRuntime {
     }
     int parts = d.partitions.length;
     long[] positions = withAsOf ? new long[parts] : null;
-    int only = v.keyPartitioned ? Partitioner.partition(kb, 0, kb.length, parts) : -1;
+    int only = !v.keyPartitioned ? -1
+        : hint.partition() >= 0 && hint.partitions() == parts ? hint.partition()
+        : Partitioner.partition(kb, 0, kb.length, parts);
     int hash = GroupTable.hash(kb, kb.length);
     for (int part = 0; part < parts; part++) {
       PartitionDelta pd = d.partitions[part];
@@ -960,7 +999,7 @@ final class ViewRuntime {
     m.asOf = withAsOf ? new AsOf(v.id, v.cut, Cut.of(positions), speed.watermark()) : null;
     m.finalUntil = finalUntil(p, d);
     if (sessions) {
-      m.byStart = mergeSessions(p, m.byStart, wantedFrom, requestedTo, x);
+      m.windows = mergeSessions(p, m.windows, wantedFrom, requestedTo, x);
     }
     return m;
   }
@@ -989,26 +1028,28 @@ final class ViewRuntime {
     return last < first ? 0 : (double) last - first + 1 >= Long.MAX_VALUE ? Long.MAX_VALUE : last - first + 1;
   }
 
-  private static TreeMap<Long, Row> mergeSessions(ViewProgram p, TreeMap<Long, Row> fragments, long from, long to,
+  private static WindowRows<Row> mergeSessions(ViewProgram p, WindowRows<Row> fragments, long from, long to,
       ViewProgram.Scratch x) {
-    TreeMap<Long, Row> out = new TreeMap<>();
+    WindowRows<Row> out = new WindowRows<>();
     long gap = p.sessionGap();
     long start = 0;
     Row cur = null;
-    for (Map.Entry<Long, Row> e : fragments.entrySet()) {
-      Row r = e.getValue();
-      if (cur != null && e.getKey() < cur.longs[p.sessionSlot] + gap) {
+    fragments.sort();
+    for (int i = 0; i < fragments.size(); i++) {
+      Row r = fragments.row(i);
+      long fragment = fragments.start(i);
+      if (cur != null && fragment < cur.longs[p.sessionSlot] + gap) {
         p.merge(cur.longs, 0, cur.objects, 0, r.longs, 0, r.objects, 0, x);
         continue;
       }
       if (cur != null && start >= from && start < to) {
-        out.put(start, cur);
+        out.add(start, cur);
       }
-      start = e.getKey();
+      start = fragment;
       cur = r;
     }
     if (cur != null && start >= from && start < to) {
-      out.put(start, cur);
+      out.add(start, cur);
     }
     return out;
   }

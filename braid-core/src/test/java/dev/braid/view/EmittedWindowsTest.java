@@ -78,6 +78,51 @@ class EmittedWindowsTest {
   }
 
   /**
+   * The interned keys behave as a map from key to the order it was first interned in, across
+   * growth, keys whose {@code String} hashes are equal ("Aa" and "BB" make 2^n such keys), unknown
+   * keys and a clear.
+   */
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void shouldInternKeysAsALinkedHashMapWould(long seed) {
+    Random rnd = new Random(seed);
+    EmittedWindows.KeyIds ids = new EmittedWindows.KeyIds();
+    Map<String, Integer> model = new java.util.LinkedHashMap<>();
+    for (int round = 0; round < 2; round++) {
+      int n = 1 + rnd.nextInt(rnd.nextBoolean() ? 40 : 50_000);
+      for (int i = 0; i < n; i++) {
+        String key = rnd.nextInt(3) == 0 ? collidingKey(rnd.nextInt(1 << 10)) : "k" + rnd.nextInt(2 * n);
+        String at = "seed " + seed + ", round " + round + ", step " + i + ", key " + key;
+        Integer want = model.get(key);
+        if (rnd.nextBoolean()) {
+          assertThat(ids.find(key)).as(at).isEqualTo(want == null ? -1 : want);
+        } else {
+          int id = ids.intern(key);
+          model.putIfAbsent(key, model.size());
+          assertThat(id).as(at).isEqualTo(model.get(key));
+        }
+        assertThat(ids.size()).as(at).isEqualTo(model.size());
+      }
+      model.forEach((key, id) -> {
+        assertThat(ids.find(key)).as("seed %d: %s", seed, key).isEqualTo(id);
+        assertThat(ids.key(id)).as("seed %d: key %d", seed, id).isEqualTo(key);
+      });
+      ids.clear();
+      model.clear();
+      assertThat(ids.find("k1")).as("seed %d: after clear", seed).isEqualTo(-1);
+    }
+  }
+
+  /** The {@code bits}-th of 1024 keys of ten two-letter blocks, each "Aa" or "BB": all have the same {@code hashCode}. */
+  private static String collidingKey(int bits) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < 10; i++) {
+      b.append((bits >>> i & 1) == 0 ? "Aa" : "BB");
+    }
+    return b.toString();
+  }
+
+  /**
    * Two (key, start) pairs whose 32-bit hashes are equal (found by a birthday search over interned
    * key ids and starts) share a hash in the index and are still told apart by their key and start.
    */

@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.braid.IngestResult;
 import dev.braid.event.FieldType;
+import dev.braid.log.Partitioner;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.StreamSpec;
 import dev.braid.spec.ViewSpec;
 import dev.braid.testing.Soak;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -108,8 +110,17 @@ class KeyWalkPropertyTest {
           String at = context + ", round " + round + ", view " + view + " (" + batches + " batch cycles, "
               + spilled + " groups spilled so far)";
           Map<String, Integer> visits = new HashMap<>();
-          boolean complete = b.viewRuntime(view).forEachKey(k -> {
+          ViewRuntime runtime = b.viewRuntime(view);
+          boolean complete = runtime.forEachKey((k, utf8, hint) -> {
             visits.merge(k, 1, Integer::sum);
+            assertThat(utf8).as(at + ": the bytes of " + k).isEqualTo(k.getBytes(StandardCharsets.UTF_8));
+            if (view.equals("by_user") && hint.partition() >= 0) {
+              assertThat(hint).as(at + ": where " + k + " was found")
+                  .isEqualTo(new ViewRuntime.KeyHint(Partitioner.partition(utf8, 0, utf8.length, partitions), partitions));
+            }
+            // a read through the hint is the read without one
+            assertThat(windows(runtime, utf8, hint)).as(at + ": the windows of " + k + " read with " + hint)
+                .isEqualTo(windows(runtime, utf8, ViewRuntime.KeyHint.NONE));
             return true;
           }, hashes);
           assertThat(complete).as(at).isTrue();
@@ -123,6 +134,14 @@ class KeyWalkPropertyTest {
         assertThat(all).as(context).isEqualTo(model.get("by_user").size() < 2);
       }
     }
+  }
+
+  /** The windows {@link ViewRuntime#readWindows(byte[], ViewRuntime.KeyHint, ViewRuntime.WindowRow)} gives, as text. */
+  private static List<String> windows(ViewRuntime runtime, byte[] key, ViewRuntime.KeyHint hint) {
+    List<String> out = new ArrayList<>();
+    runtime.readWindows(key, hint, (read, start, end, isFinal, longs, objects) ->
+        out.add(start + ".." + end + (isFinal ? " final " : " ") + java.util.Arrays.toString(longs)));
+    return out;
   }
 
   /** The walk's set of hashes against {@link java.util.HashSet}, growing from its smallest size, zero and repeats included. */
