@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * CSV (RFC 4180 quoting, comma separated) with a header line naming the table's fields; cells of
  * collection fields hold JSON ({@code ["a","b"]}, {@code {"k":1.5}}); an empty cell is an absent
- * value. A quoted cell may hold line breaks ({@link CsvRecords}: chunks are cut at record ends).
+ * value, except that a quoted empty cell ({@code ""}) of a string field is the empty string. A
+ * quoted cell may hold line breaks ({@link CsvRecords}: chunks are cut at record ends).
  */
 final class CsvFormat implements PushFormat {
 
@@ -73,7 +74,7 @@ final class CsvFormat implements PushFormat {
           cells.clear();
           // the decoder put U+FFFD in place of bytes that are not UTF-8: refused, not stored as another text
           String why = text.indexOf('\uFFFD') >= 0 ? CsvRecords.notUtf8(buf, p, end - p) : null;
-          why = why != null ? why : CsvRecords.split(text, cells);
+          why = why != null ? why : CsvRecords.split(text, cells, true);
           if (why != null) {
             sink.fail(why);
           } else if (cells.size() != map.length) {
@@ -81,7 +82,7 @@ final class CsvFormat implements PushFormat {
           } else {
             for (int i = 0; i < map.length; i++) {
               String c = cells.get(i);
-              if (c == null || c.isEmpty()) {
+              if (c == null || c.isEmpty() && !fields.isString(map[i])) {
                 sink.nullValue(map[i]);
               } else {
                 sink.text(map[i], c);

@@ -117,6 +117,15 @@ public final class CsvRecords {
    * malformed, or null. Quotes are taken only around a whole cell.
    */
   public static String split(CharSequence record, List<String> out) {
+    return split(record, out, false);
+  }
+
+  /**
+   * {@link #split(CharSequence, List)}, with an empty cell that is not quoted added as null when
+   * {@code emptyAsNull}: a row's absent value, while a quoted empty cell ({@code ""}) is an empty
+   * string (as PostgreSQL's {@code COPY ... CSV} reads them).
+   */
+  public static String split(CharSequence record, List<String> out, boolean emptyAsNull) {
     StringBuilder cell = new StringBuilder();
     int i = 0;
     int n = record.length();
@@ -145,12 +154,13 @@ public final class CsvRecords {
           return "text after a quoted cell (column " + (out.size() + 1) + "); a quote inside a quoted cell is "
               + "written \"\"";
         }
+        out.add(cell.toString());
       } else {
         while (i < n && record.charAt(i) != ',') {
           cell.append(record.charAt(i++));
         }
+        out.add(emptyAsNull && cell.isEmpty() ? null : cell.toString());
       }
-      out.add(cell.toString());
       if (i >= n) {
         return null;
       }

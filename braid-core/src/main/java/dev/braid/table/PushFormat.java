@@ -59,6 +59,9 @@ public interface PushFormat {
 
       /** The table's key field, which every row must have. */
       String keyName();
+
+      /** Whether field {@code field} (by {@link #index}) is a string, not a collection or another scalar. */
+      boolean isString(int field);
     }
 
     /** Starts a row at {@code line} (1-based, relative to the chunk). */

@@ -234,6 +234,12 @@ final class PushLoader {
       public String keyName() {
         return layout.names[layout.keyIndex];
       }
+
+      @Override
+      public boolean isString(int field) {
+        TableFieldType t = layout.types[field];
+        return !t.isCollection() && t.element() == FieldType.STRING;
+      }
     };
   }
 

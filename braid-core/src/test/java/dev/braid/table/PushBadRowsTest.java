@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -178,6 +179,32 @@ class PushBadRowsTest {
       assertThat(noKey.state()).isEqualTo("failed");
       assertThat(noKey.failure()).contains("CSV header (line 1) has no column for the key field 'id' (columns: age, tags)");
       assertThat(noKey.bad()).as("one failure, not a bad row per line").isEmpty();
+    }
+  }
+
+  /**
+   * An empty CSV cell is an absent value, except that a quoted one ({@code ""}) of a string field
+   * is the empty string (as PostgreSQL reads CSV); a quoted empty cell of another type stays absent.
+   */
+  @Test
+  void shouldReadAQuotedEmptyCellOfAStringFieldAsTheEmptyString(@TempDir Path dir) {
+    PipelineSpec spec = PipelineSpec.builder().table(TableSpec.builder("users").partitions(2).key("id")
+        .field("id", "string").field("name", "string").field("age", "long").field("tags", "set<string>").build())
+        .build();
+    try (Braid b = Braid.open(dir, spec)) {
+      PushReport r = b.table("users").push(new ByteArrayInputStream(
+              "id,name,age,tags\na,\"\",\"\",\"\"\nb,,,\nc,\"\"\"\",7,\n\"\",x,1,\n".getBytes(StandardCharsets.UTF_8)),
+          PushOptions.defaults("e.csv").withFormat(PushFormat.csv()));
+      assertThat(r.state()).as(r.toString()).isEqualTo("done");
+      assertThat(r.bad()).isEmpty();
+      Map<String, Object> a = b.table("users").get("a").values();
+      assertThat(a).as("a quoted empty string cell").containsEntry("name", "");
+      assertThat(a).as("a quoted empty long cell is absent").doesNotContainKey("age");
+      assertThat(a).as("a quoted empty set cell is absent: empty").containsEntry("tags", java.util.Set.of());
+      assertThat(b.table("users").get("b").values()).as("unquoted empty cells").doesNotContainKeys("name", "age");
+      assertThat(b.table("users").get("c").values()).as("a quoted quote").containsEntry("name", "\"")
+          .containsEntry("age", 7L);
+      assertThat(b.table("users").get("").values()).as("the empty key, quoted").containsEntry("name", "x");
     }
   }
 

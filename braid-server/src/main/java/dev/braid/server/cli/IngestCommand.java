@@ -700,7 +700,7 @@ public final class IngestCommand implements Callable<Integer> {
         continue;
       }
       cells.clear();
-      String why = dev.braid.table.CsvRecords.split(record, cells);
+      String why = dev.braid.table.CsvRecords.split(record, cells, true);
       if (why == null && cells.size() != header.size()) {
         why = String.format("%d cells where the header has %d (%s)", cells.size(), header.size(),
             String.join(", ", header));
@@ -714,10 +714,11 @@ public final class IngestCommand implements Callable<Integer> {
       for (int i = 0; i < header.size(); i++) {
         String name = header.get(i).strip();
         String cell = cells.get(i);
-        if (cell.isEmpty()) {
-          continue;
+        String type = types.getOrDefault(name, "string");
+        if (cell == null || cell.isEmpty() && !type.equals("string")) {
+          continue; // absent; a quoted empty cell ("") of a string field is the empty string
         }
-        Csv.put(o, name, cell, types.getOrDefault(name, "string"));
+        Csv.put(o, name, cell, type);
       }
       sender.add(o.toString(), first);
     }
