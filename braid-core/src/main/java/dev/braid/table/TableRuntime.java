@@ -91,6 +91,9 @@ public final class TableRuntime implements Table, AutoCloseable {
   private static final int MAX_BAD_KEPT = 100;
   /** What a damaged Base's file name gets when a new version replaces it (see {@link #swap}). */
   static final String CORRUPT_SUFFIX = ".corrupt";
+  /** Reports of incremental pushes kept, the newest ones (see {@link #incrementalIds}). */
+  static final int INCREMENTAL_KEPT = 100;
+
   /** How long {@link #close} waits for pushes in progress to end (see {@link #inFlight}). */
   static final long CLOSE_WAIT_SECONDS = 60;
 
@@ -237,6 +240,14 @@ public final class TableRuntime implements Table, AutoCloseable {
   private final ExecutorService parsers;
   private final List<Version> versions = new CopyOnWriteArrayList<>();
   private final Map<String, PushReport> pushes = new ConcurrentHashMap<>();
+  /**
+   * The ids of the incremental pushes' reports in {@link #pushes}, oldest first: they are kept in
+   * memory only, the newest {@link #INCREMENTAL_KEPT}, so that a table fed by incremental pushes
+   * for months does not hold a report per push.
+   */
+  private final java.util.Deque<String> incrementalIds = new java.util.concurrent.ConcurrentLinkedDeque<>();
+  /** Tells apart incremental pushes that end in the same millisecond. */
+  private final java.util.concurrent.atomic.AtomicLong incrementalCount = new java.util.concurrent.atomic.AtomicLong();
   private volatile Version current;
   private long next = 1; // guarded by this
   private Version building; // guarded by this
@@ -1775,11 +1786,19 @@ public final class TableRuntime implements Table, AutoCloseable {
               : "rows before it were", notAppliedFrom[0] > 0 ? ", none from line " + notAppliedFrom[0] + " on"
               : ", none from it on"));
     }
-    String id = spec.name() + "-incremental-" + Long.toString(System.currentTimeMillis(), 36);
+    String id = spec.name() + "-incremental-" + Long.toString(System.currentTimeMillis(), 36) + "-"
+        + incrementalCount.incrementAndGet();
     PushReport r = new PushReport(spec.name(), id, 0, failure == null ? "done" : "failed", loader.bytesRead.get(),
         counts[0], 0, counts[1], counts[2], List.copyOf(bad), writes.end(), 0, (System.nanoTime() - t0) / 1e9,
         failure);
     pushes.put(id, r);
+    incrementalIds.addLast(id);
+    while (incrementalIds.size() > INCREMENTAL_KEPT) {
+      String oldest = incrementalIds.pollFirst();
+      if (oldest != null) {
+        pushes.remove(oldest);
+      }
+    }
     return r;
   }
 

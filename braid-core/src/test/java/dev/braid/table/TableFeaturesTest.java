@@ -126,6 +126,34 @@ class TableFeaturesTest {
     }
   }
 
+  /**
+   * Incremental pushes build no version, so their reports are kept in memory only: the newest
+   * {@value TableRuntime#INCREMENTAL_KEPT}, each under an id of its own also when two end in the same
+   * millisecond; an older one's id is then unknown, as a push id never known is.
+   */
+  @Test
+  void shouldKeepTheReportsOfTheNewestIncrementalPushesOnly() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      List<String> ids = new java.util.ArrayList<>();
+      for (int i = 0; i < TableRuntime.INCREMENTAL_KEPT + 5; i++) {
+        ids.add(t.push(lines(row("k" + i, "gold", now)), PushOptions.defaults("inc" + i + ".jsonl").incremental(true))
+            .pushId());
+      }
+      assertThat(new java.util.HashSet<>(ids)).as("distinct ids").hasSize(ids.size());
+      for (int i = 0; i < ids.size(); i++) {
+        String id = ids.get(i);
+        if (i < 5) {
+          assertThatThrownBy(() -> t.push(id)).as("push " + i).hasMessageContaining("unknown push '" + id + "'");
+        } else {
+          assertThat(t.push(id).pushId()).as("push " + i).isEqualTo(id);
+        }
+      }
+      assertThat(t.get("k0").found()).as("the oldest push's row stays, only its report is forgotten").isTrue();
+    }
+  }
+
   @Test
   void shouldApplyAnIncrementalPushToTheCurrentVersionAndToVersionsBuiltFromEarlierCuts() throws Exception {
     long now = System.currentTimeMillis();
