@@ -1122,8 +1122,8 @@ public final class TableRuntime implements Table, AutoCloseable {
   }
 
   private String checkKey(String key) {
-    if (key == null || key.isEmpty()) {
-      throw new IllegalArgumentException("a row key cannot be empty");
+    if (key == null) { // the empty key is a key, as in pushes and streams
+      throw new IllegalArgumentException("a row key cannot be null");
     }
     if (layout.types[layout.keyIndex].element() == dev.braid.event.FieldType.LONG) {
       Writes.parseLongKey(layout, key);

@@ -495,12 +495,12 @@ final class ViewRuntime {
 
   /** {@link #forEachKey(KeyVisitor)} of the keys alone (for tests). */
   boolean forEachKey(java.util.function.Predicate<String> visitor) {
-    return forEachKey((key, utf8, partition) -> visitor.test(key));
+    return forEachKey((key, utf8, hint) -> visitor.test(key));
   }
 
   /** {@link #forEachKey(java.util.function.Predicate)} with each key's hash passed through {@code hashes} (tests make them collide). */
   boolean forEachKey(java.util.function.Predicate<String> visitor, java.util.function.LongUnaryOperator hashes) {
-    return forEachKey((key, utf8, partition) -> visitor.test(key), hashes);
+    return forEachKey((key, utf8, hint) -> visitor.test(key), hashes);
   }
 
   /** A visitor of {@link #forEachKey}'s keys. */
@@ -514,10 +514,13 @@ final class ViewRuntime {
   }
 
   /**
-   * Where a walk found a key: its Delta partition (-1: in the Base, not known) among
-   * {@code partitions}. A read of a view grouped by the stream's key reads that partition only, and
-   * takes it from the hint instead of hashing the key again when the Delta it reads has as many
-   * partitions (a stream's partitions never change, so the key's partition is the same).
+   * Where a walk of a version grouped by the stream's key found a key: the stream partition whose
+   * Delta holds it, among {@code partitions} (-1: not known, for a key found in the Base or by a
+   * walk of a version grouped otherwise, where a key's events may be in any partition). A read of
+   * a version grouped by the stream's key reads that partition only, and takes it from the hint
+   * instead of hashing the key again when the Delta it reads has as many partitions: it is the
+   * partition the stream gives the key, the same in any version grouped by the stream's key (a
+   * reprocess or rollback may swap versions while a walk goes on).
    */
   record KeyHint(int partition, int partitions) {
     static final KeyHint NONE = new KeyHint(-1, 0);
@@ -603,7 +606,7 @@ final class ViewRuntime {
 
     private boolean walkBase(BaseFile base, int partition) {
       parts.add(new Part(base, null, partition));
-      KeyHint hint = partition < 0 ? KeyHint.NONE : new KeyHint(partition, d.partitions.length);
+      KeyHint hint = partition < 0 || !v.keyPartitioned ? KeyHint.NONE : new KeyHint(partition, d.partitions.length);
       return base.forEachKey((b, off, len) -> {
         byte[] key = new byte[len];
         b.get(off, key, 0, len);
@@ -613,7 +616,7 @@ final class ViewRuntime {
 
     private boolean walkTable(PartitionDelta pd) {
       parts.add(new Part(null, pd, pd.partition));
-      KeyHint hint = new KeyHint(pd.partition, d.partitions.length);
+      KeyHint hint = v.keyPartitioned ? new KeyHint(pd.partition, d.partitions.length) : KeyHint.NONE;
       byte[][] chunk = new byte[TABLE_CHUNK][];
       for (int next = 0; ; ) {
         int n = 0;

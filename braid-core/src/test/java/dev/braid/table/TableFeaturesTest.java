@@ -154,6 +154,26 @@ class TableFeaturesTest {
     }
   }
 
+  /** The empty string is a row key for writes as it is for pushes: put, patched and deleted like any other. */
+  @Test
+  void shouldWriteTheEmptyKeyAsAPushStoresIt() throws Exception {
+    long now = System.currentTimeMillis();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      t.push(lines(row("", "gold", now), row("a", "gold", now)), PushOptions.defaults("full.jsonl"));
+      assertThat(t.get("").values()).as("pushed").containsEntry("tier", "gold");
+      assertThat(t.awaitApplied(t.put("", values("", "silver"), now + 1), 10_000)).isTrue();
+      assertThat(t.get("").values()).as("put").containsEntry("tier", "silver");
+      assertThat(t.awaitApplied(t.patch("", Patch.builder().set("tier", "bronze").build(), now + 2), 10_000))
+          .isTrue();
+      assertThat(t.get("").values()).as("patched").containsEntry("tier", "bronze");
+      assertThat(t.awaitApplied(t.delete("", now + 3), 10_000)).isTrue();
+      assertThat(t.get("").found()).as("deleted").isFalse();
+      assertThat(t.get("a").found()).as("another key").isTrue();
+      assertThatThrownBy(() -> t.delete(null, now)).hasMessageContaining("a row key cannot be null");
+    }
+  }
+
   @Test
   void shouldApplyAnIncrementalPushToTheCurrentVersionAndToVersionsBuiltFromEarlierCuts() throws Exception {
     long now = System.currentTimeMillis();

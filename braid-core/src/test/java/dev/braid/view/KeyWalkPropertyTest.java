@@ -117,6 +117,9 @@ class KeyWalkPropertyTest {
             if (view.equals("by_user") && hint.partition() >= 0) {
               assertThat(hint).as(at + ": where " + k + " was found")
                   .isEqualTo(new ViewRuntime.KeyHint(Partitioner.partition(utf8, 0, utf8.length, partitions), partitions));
+            } else if (view.equals("by_merchant")) {
+              assertThat(hint).as(at + ": a key of a view grouped otherwise than by the stream's key")
+                  .isEqualTo(ViewRuntime.KeyHint.NONE);
             }
             // a read through the hint is the read without one
             assertThat(windows(runtime, utf8, hint)).as(at + ": the windows of " + k + " read with " + hint)
@@ -134,6 +137,54 @@ class KeyWalkPropertyTest {
         assertThat(all).as(context).isEqualTo(model.get("by_user").size() < 2);
       }
     }
+  }
+
+  /**
+   * A walk's hint outlives the version it walked: a reprocess may swap in a version grouped by the
+   * stream's key while a full pass goes on. A key that a version grouped by merchant found in the
+   * partition of the event that carried it is, as a user, in another partition; read through the
+   * hint after the swap, it must read as it does without one (it read nothing when the walk gave
+   * such keys a partition).
+   */
+  @org.junit.jupiter.api.Test
+  void shouldReadAsWithoutAHintAfterASwapToAVersionGroupedByTheStreamKey(@TempDir Path dir) throws Exception {
+    int partitions = 4;
+    EngineOptions options = EngineOptions.defaults().withCheckpointEvery(Duration.ZERO);
+    String merchant = java.util.stream.IntStream.range(0, 100).mapToObj(i -> "m" + i)
+        .filter(m -> partitionOf(m, partitions) != partitionOf("u1", partitions)).findFirst().orElseThrow();
+    long t = 1_700_000_000_000L;
+    try (Engine b = Engine.open(dir.resolve("data"), spec(partitions), options)) {
+      b.ingest("tx", List.of(Map.of("user", "u1", "merchant", merchant, "qty", 1L, "ts", t)));
+      assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+      ViewRuntime.KeyHint[] found = new ViewRuntime.KeyHint[1];
+      b.viewRuntime("by_merchant").forEachKey((k, utf8, hint) -> {
+        if (k.equals(merchant)) {
+          found[0] = hint;
+        }
+        return true;
+      }, LongUnaryOperator.identity());
+      assertThat(found[0]).as("the walk found " + merchant).isNotNull();
+      long v = b.reprocess("by_merchant", ViewSpec.builder("by_merchant").from("tx").groupBy("user")
+          .tumbling(Duration.ofSeconds(10)).allowedLateness(Duration.ZERO).aggregate("n", "count").build(),
+          dev.braid.ReprocessOptions.defaults());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (b.versions("by_merchant").stream().noneMatch(x -> x.id() == v && x.state() == dev.braid.VersionState.CURRENT)) {
+        assertThat(System.nanoTime()).as("version %d never became current", v).isLessThan(deadline);
+        Thread.sleep(2);
+      }
+      b.ingest("tx", List.of(Map.of("user", merchant, "merchant", "x", "qty", 1L, "ts", t + 20_000)));
+      assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+      byte[] key = merchant.getBytes(StandardCharsets.UTF_8);
+      ViewRuntime runtime = b.viewRuntime("by_merchant");
+      List<String> without = windows(runtime, key, ViewRuntime.KeyHint.NONE);
+      assertThat(without).as("the windows of user " + merchant).isNotEmpty();
+      assertThat(windows(runtime, key, found[0])).as("read with the hint " + found[0]).isEqualTo(without);
+    }
+  }
+
+  private static int partitionOf(String key, int partitions) {
+    byte[] b = key.getBytes(StandardCharsets.UTF_8);
+    return Partitioner.partition(b, 0, b.length, partitions);
   }
 
   /** The windows {@link ViewRuntime#readWindows(byte[], ViewRuntime.KeyHint, ViewRuntime.WindowRow)} gives, as text. */
