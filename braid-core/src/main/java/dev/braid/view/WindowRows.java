@@ -40,6 +40,23 @@ final class WindowRows<R> {
     return size == 0;
   }
 
+  /**
+   * Empties this for another read, keeping its arrays and, past the new size, the rows it held:
+   * {@link #spare} gives them back one at a time, so that a reader that reuses one instance (the
+   * changes feed reads every key of a view) allocates rows only for more windows than it read before.
+   */
+  void clear() {
+    size = 0;
+    sorted = true;
+    index = null;
+  }
+
+  /** A row a read before {@link #clear} held at the position the next {@link #add} fills, or null. */
+  @SuppressWarnings("unchecked")
+  R spare() {
+    return size < rows.length ? (R) rows[size] : null;
+  }
+
   /** Adds the row of a window at {@code start}, which must not have one yet. */
   void add(long start, R row) {
     int n = size;
@@ -120,7 +137,7 @@ final class WindowRows<R> {
     // starts are distinct: sort them, then look each one's row up (by the positions before the sort)
     long[] order = Arrays.copyOf(starts, n);
     Arrays.sort(order);
-    Object[] byStart = new Object[rows.length];
+    Object[] byStart = rows.clone(); // the spares past n stay where they are
     for (int i = 0; i < n; i++) {
       byStart[i] = rows[find(order[i])];
     }

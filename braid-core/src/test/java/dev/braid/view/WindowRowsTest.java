@@ -14,8 +14,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * A read's rows by window start ({@link WindowRows}) behave as the {@code TreeMap<Long, Row>} they
  * replaced: over seeded random sequences of lookups and adds, in order, reversed and shuffled, few
- * (scanned) and many (indexed), a lookup finds what was added, and iteration after {@code sort}
- * gives every row once in ascending start order.
+ * (scanned) and many (indexed), with clears between (a reused read's next key, whose rows come
+ * from the spares), a lookup finds what was added, and iteration after {@code sort} gives every
+ * row once in ascending start order.
  */
 class WindowRowsTest {
 
@@ -46,9 +47,17 @@ class WindowRowsTest {
         assertThat(rows.row(found)).as(at).isSameAs(want);
         assertThat(rows.start(found)).as(at).isEqualTo(start);
       } else {
-        long[] row = {start, step};
+        long[] spare = rows.spare(); // a row held before a clear, as a reused read takes it
+        long[] row = spare != null ? spare : new long[2];
+        row[0] = start;
+        row[1] = step;
+        assertThat(model.values()).as(at + ": a spare row is none of the rows held").doesNotContain(row);
         rows.add(start, row);
         model.put(start, row);
+      }
+      if (rnd.nextInt(200) == 0) { // the next key's read, reusing this one's arrays and rows
+        rows.clear();
+        model.clear();
       }
       assertThat(rows.size()).as(at).isEqualTo(model.size());
       if (rnd.nextInt(50) == 0) { // sorting part way keeps every row findable
