@@ -122,6 +122,33 @@ public final class NumericFold {
     return new NumericFold(op, argField.clone(), longBase.clone());
   }
 
+  /** {@link #resultForm}: a result read through {@link Aggregation#result} (boxed). */
+  public static final int RESULT_OTHER = 0;
+  /** {@link #resultForm}: the result is the long in the aggregation's first slot ({@code count}, a long {@code sum}). */
+  public static final int RESULT_LONG = 1;
+  /**
+   * {@link #resultForm}: the result is null when the first slot is 0 (no value seen), else the long
+   * in the second slot (a long {@code min} or {@code max}).
+   */
+  public static final int RESULT_LONG_IF_SEEN = 2;
+
+  /**
+   * How the result of built-in aggregation {@code a} reads from its long slots, so that a writer
+   * (the changes feed's JSON) can take it without boxing: {@link #RESULT_LONG},
+   * {@link #RESULT_LONG_IF_SEEN}, or {@link #RESULT_OTHER} for every other aggregation. Each form
+   * gives exactly what {@code a.result} gives.
+   */
+  public static int resultForm(Aggregation a) {
+    Class<?> c = a.getClass();
+    if (c == CountAggregation.class || c == LongSumAggregation.class) {
+      return RESULT_LONG;
+    }
+    if (c == MinMaxAggregation.class && !((MinMaxAggregation) a).isDoubles()) {
+      return RESULT_LONG_IF_SEEN;
+    }
+    return RESULT_OTHER;
+  }
+
   private static int opOf(Aggregation a, int field, FieldType type) {
     if (a.objectSlots() != 0) {
       return -1;

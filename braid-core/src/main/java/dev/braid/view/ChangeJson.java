@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.StreamWriteFeature;
 import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.agg.NumericFold;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -143,7 +144,19 @@ final class ChangeJson {
       int from = out.size() - 1; // the values' '{', after the field name's ':'
       for (int i = 0; i < names.length; i++) {
         g.writeFieldName(names[i]);
-        write(p.result(i, longs, 0, objects, 0, x));
+        // a long result straight from its slot, as write(Long) writes it: no box per value
+        switch (p.resultForm(i)) {
+          case NumericFold.RESULT_LONG -> g.writeNumber(longs[p.longSlot(i)]);
+          case NumericFold.RESULT_LONG_IF_SEEN -> {
+            int at = p.longSlot(i);
+            if (longs[at] == 0) {
+              g.writeNull();
+            } else {
+              g.writeNumber(longs[at + 1]);
+            }
+          }
+          default -> write(p.result(i, longs, 0, objects, 0, x));
+        }
       }
       g.writeEndObject();
       g.flush();

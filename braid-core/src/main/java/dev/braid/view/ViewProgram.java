@@ -63,6 +63,8 @@ final class ViewProgram {
   private final int[] argField;
   private final FieldType[] argType;
   private final int[] longBase;
+  /** Per aggregation, {@link NumericFold#resultForm}. */
+  private final int[] resultForms;
   private final int[] objectBase;
   final int longWidth;
   final int objectWidth;
@@ -194,6 +196,10 @@ final class ViewProgram {
     this.userAggregations = anyUser ? user : null;
     this.recordKeyField = fastPaths && BatchLayer.isKeyPartitioned(this) ? schema.key().index() : -1;
     this.fused = fastPaths ? NumericFold.of(aggregations, argField, argType, longBase) : null;
+    this.resultForms = new int[n];
+    for (int a = 0; a < n; a++) {
+      resultForms[a] = NumericFold.resultForm(aggregations[a]);
+    }
     if (fused != null && objectWidth == 0) {
       long[] z = new long[longWidth];
       zeroEach(z, 0, new Object[0], 0);
@@ -829,6 +835,16 @@ final class ViewProgram {
   }
 
   /** The result of aggregation {@code i} of the row at the given bases. */
+  /** How aggregation {@code i}'s result reads from its slots ({@link NumericFold#resultForm}). */
+  int resultForm(int i) {
+    return resultForms[i];
+  }
+
+  /** Where aggregation {@code i}'s long slots start in a row. */
+  int longSlot(int i) {
+    return longBase[i];
+  }
+
   Object result(int i, long[] longs, int lb, Object[] objects, int ob, Scratch x) {
     x.state.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
     return aggregations[i].result(x.state);

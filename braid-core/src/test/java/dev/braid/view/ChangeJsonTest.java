@@ -63,6 +63,54 @@ class ChangeJsonTest {
   }
 
   /**
+   * Long results written straight from their slots (count, sum, min and max of a long field) give
+   * the bytes, and so the hash, that writing each aggregation's boxed result gives: over seeded
+   * random rows, min and max seen and not, beside results that are still boxed (avg, a double min).
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "seed {0}")
+  @org.junit.jupiter.params.provider.ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8})
+  void shouldWriteLongResultsFromTheirSlotsAsTheirBoxedResults(long seed) throws Exception {
+    Map<String, FieldType> f = new LinkedHashMap<>();
+    f.put("k", FieldType.STRING);
+    f.put("ts", FieldType.TIMESTAMP);
+    f.put("x", FieldType.LONG);
+    f.put("d", FieldType.DOUBLE);
+    ViewProgram p = new ViewProgram(ViewSpec.builder("v").from("s").groupBy("k").tumbling(Duration.ofMinutes(1))
+        .aggregate("n", "count").aggregate("nx", "count(x)").aggregate("sum", "sum(x)").aggregate("lo", "min(x)")
+        .aggregate("hi", "max(x)").aggregate("last_ts", "max(ts)").aggregate("mean", "avg(x)")
+        .aggregate("dlo", "min(d)").build(), new EventSchema("s", f, "k", "ts"));
+    ViewProgram.Scratch x = p.scratch();
+    java.util.Random rnd = new java.util.Random(seed);
+    ChangeJson json = new ChangeJson();
+    ChangeJson boxed = new ChangeJson();
+    for (int row = 0; row < 500; row++) {
+      long[] longs = new long[p.longWidth];
+      Object[] objects = new Object[Math.max(1, p.objectWidth)];
+      p.zero(longs, 0, objects, 0);
+      for (int i = 0; i < longs.length; i++) {
+        if (rnd.nextBoolean()) {
+          longs[i] = switch (rnd.nextInt(4)) {
+            case 0 -> rnd.nextLong();
+            case 1 -> rnd.nextInt(3);
+            case 2 -> rnd.nextBoolean() ? Long.MIN_VALUE : Long.MAX_VALUE;
+            default -> rnd.nextInt();
+          };
+        }
+      }
+      Map<String, Object> values = new LinkedHashMap<>();
+      for (int i = 0; i < p.names.length; i++) {
+        values.put(p.names[i], p.result(i, longs, 0, objects, 0, x));
+      }
+      String at = "seed " + seed + ", row " + row + ": " + Arrays.toString(longs) + " = " + values;
+      long h = json.values(p, longs, objects, x);
+      json.finish(dev.braid.ChangeEvent.Kind.CLOSE, "k", 0, 60_000, false, -1, 1, 0);
+      assertThat(JSON.readTree(Arrays.copyOf(json.array(), json.size())).path("values")).as(at)
+          .isEqualTo(JSON.readTree(JSON.writeValueAsString(values)));
+      assertThat(h).as(at + ": the hash of the values' bytes").isEqualTo(boxed.hash(values));
+    }
+  }
+
+  /**
    * Results that differ anywhere in their JSON, in a whole eight-byte word or in the bytes after
    * the last one, hash apart: a collision would hide a correction.
    */
