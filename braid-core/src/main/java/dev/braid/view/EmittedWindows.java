@@ -13,9 +13,10 @@ import java.util.Arrays;
  * <h2>Layout</h2>
  * Keys are interned once ({@link #keyIds}: one {@code String}, an int hash and two to four int
  * slots per key, no map node or boxed id: a {@code HashMap<String, Integer>} was a tenth of a first
- * pass). Entries are dense, in insertion order, in four parallel arrays (start, id, hash, key id: 28 bytes), found
- * through an open-addressing index (linear probing, load factor at most 3/4: 10.7 to 21.3 bytes per
- * entry) whose slots hold the entry number and the (key, start) pair's 32-bit hash. A probe compares
+ * pass). Entries are dense, in insertion order, in four parallel arrays (start, id, hash, key id:
+ * 28 bytes), found through an open-addressing index (linear probing, load factor at most 3/4: 10.7
+ * to 21.3 bytes per entry) whose slots hold the entry number and the (key, start) pair's 32-bit
+ * hash. A probe compares
  * the hash in the slot and reads the entry's start and key only when it matches. With an index of
  * entry numbers alone, every slot a probe passed read a start from the entry arrays, a cache miss
  * of its own: Q5's 14.6 M windows spent a quarter of the feed's first pass after a start in the

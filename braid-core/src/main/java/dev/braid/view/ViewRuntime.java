@@ -893,10 +893,7 @@ final class ViewRuntime {
       this.from = from;
       this.to = to;
       only = null;
-      if (program.window != null) {
-        if (windows == null) { // sessions gave the last read a new one
-          windows = new WindowRows<>();
-        }
+      if (windows != null) { // a windowed program's (sessions may have replaced the one it began with)
         windows.clear();
       }
       merging = false;
