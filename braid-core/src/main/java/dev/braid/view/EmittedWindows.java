@@ -109,19 +109,39 @@ final class EmittedWindows {
 
   /** Writes the keys and entries, as {@link EmittedSnapshot} lays them out. */
   void writeTo(java.io.DataOutputStream out) throws java.io.IOException {
-    out.writeInt(keyIds.size());
+    // Staged a block at a time (the bytes DataOutputStream's writeInt and writeLong give): a call
+    // per field into the stream was 6 % of a Nexmark Q17 pass that saved 600 k windows.
+    java.nio.ByteBuffer block = java.nio.ByteBuffer.allocate(1 << 16); // big-endian
+    block.putInt(keyIds.size());
     for (int id = 0, n = keyIds.size(); id < n; id++) {
       byte[] b = keyIds.key(id).getBytes(java.nio.charset.StandardCharsets.UTF_8);
-      out.writeInt(b.length);
-      out.write(b);
+      if (block.remaining() < 4 + b.length) {
+        drain(block, out);
+      }
+      block.putInt(b.length);
+      if (block.remaining() < b.length) { // a key longer than a block
+        drain(block, out);
+        out.write(b);
+      } else {
+        block.put(b);
+      }
     }
-    out.writeInt(size);
+    if (block.remaining() < 4) {
+      drain(block, out);
+    }
+    block.putInt(size);
     for (int e = 0; e < size; e++) {
-      out.writeInt(keys[e]);
-      out.writeLong(starts[e]);
-      out.writeLong(ids[e]);
-      out.writeLong(hashes[e]);
+      if (block.remaining() < 28) {
+        drain(block, out);
+      }
+      block.putInt(keys[e]).putLong(starts[e]).putLong(ids[e]).putLong(hashes[e]);
     }
+    drain(block, out);
+  }
+
+  private static void drain(java.nio.ByteBuffer block, java.io.DataOutputStream out) throws java.io.IOException {
+    out.write(block.array(), 0, block.position());
+    block.clear();
   }
 
   /**

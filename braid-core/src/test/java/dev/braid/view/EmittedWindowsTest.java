@@ -113,6 +113,58 @@ class EmittedWindowsTest {
     }
   }
 
+  /**
+   * {@code writeTo} stages its output a block at a time; its bytes are those of writing each field
+   * through {@link java.io.DataOutputStream} (the layout {@link EmittedSnapshot} documents), across
+   * block boundaries, with a key longer than a block, and read back they give the same windows.
+   */
+  @ParameterizedTest(name = "seed {0}")
+  @MethodSource("seeds")
+  void shouldWriteTheSnapshotLayoutFieldByField(long seed) throws Exception {
+    Random rnd = new Random(seed);
+    EmittedWindows w = new EmittedWindows();
+    List<String> keys = new java.util.ArrayList<>();
+    int n = rnd.nextInt(3) == 0 ? rnd.nextInt(3) : 1 + rnd.nextInt(5_000);
+    for (int i = 0; i < n; i++) {
+      String key = i == n / 2 && seed % 3 == 0 ? "long-" + "x".repeat(70_000 + rnd.nextInt(200_000))
+          : rnd.nextInt(5) == 0 ? "k\u00e9" + i : "k" + i;
+      keys.add(key);
+      for (int j = 0, windows = 1 + rnd.nextInt(3); j < windows; j++) {
+        w.put(key, 60_000L * j, rnd.nextLong(), rnd.nextLong());
+      }
+    }
+    java.io.ByteArrayOutputStream staged = new java.io.ByteArrayOutputStream();
+    java.io.DataOutputStream out = new java.io.DataOutputStream(staged);
+    w.writeTo(out);
+    out.flush();
+    java.io.ByteArrayOutputStream fieldByField = new java.io.ByteArrayOutputStream();
+    java.io.DataOutputStream ref = new java.io.DataOutputStream(fieldByField);
+    ref.writeInt(keys.size());
+    for (String key : keys) { // interned in this order: ids 0, 1, ...
+      byte[] b = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      ref.writeInt(b.length);
+      ref.write(b);
+    }
+    ref.writeInt(w.size());
+    for (int e = 0; e < w.size(); e++) {
+      ref.writeInt(w.keyOf(e));
+      ref.writeLong(w.start(e));
+      ref.writeLong(w.id(e));
+      ref.writeLong(w.hash(e));
+    }
+    ref.flush();
+    assertThat(staged.toByteArray()).as("seed %d: %d keys, %d windows", seed, keys.size(), w.size())
+        .isEqualTo(fieldByField.toByteArray());
+    EmittedWindows back = new EmittedWindows();
+    back.readFrom(new java.io.DataInputStream(new java.io.ByteArrayInputStream(staged.toByteArray())), staged.size());
+    assertThat(back.size()).isEqualTo(w.size());
+    for (int e = 0; e < w.size(); e++) {
+      int b = back.find(back.keyId(keys.get(w.keyOf(e))), w.start(e));
+      assertThat(new long[] {back.id(b), back.hash(b)}).as("seed %d, entry %d", seed, e)
+          .containsExactly(w.id(e), w.hash(e));
+    }
+  }
+
   /** The {@code bits}-th of 1024 keys of ten two-letter blocks, each "Aa" or "BB": all have the same {@code hashCode}. */
   private static String collidingKey(int bits) {
     StringBuilder b = new StringBuilder();
