@@ -168,6 +168,38 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
    * duplicate key: {@code views.v.aggregate.n}), with the line and column in the message; else at
    * the line and column.
    */
+  /**
+   * The one YAML (or JSON) document of {@code text}; anything after it (a second document, text
+   * after a JSON object's closing brace) is refused, naming where it starts, rather than ignored: a
+   * reprocess body of a definition and a stray line would otherwise replace the view with the
+   * definition alone.
+   */
+  private static JsonNode readOne(ObjectMapper mapper, String text, String source, String what)
+      throws java.io.IOException {
+    try (JsonParser p = mapper.createParser(text)) {
+      JsonNode root = mapper.readTree(p);
+      if (root == null) {
+        return null;
+      }
+      String found;
+      JsonLocation loc;
+      try {
+        if (p.nextToken() == null) {
+          return root;
+        }
+        found = "'" + oneLine(String.valueOf(p.getText())) + "'";
+        loc = p.currentTokenLocation();
+      } catch (JsonProcessingException e) { // what follows is not even a value (YAML: no document start)
+        found = oneLine(e.getOriginalMessage());
+        loc = e.getLocation();
+      }
+      String at = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+      throw new SpecException(List.of(new SpecError(source, at, "there is more after " + what + " (" + found
+          + "): send one " + (what.equals("the spec") ? "YAML document" : "mapping")
+          + "; a second document or text after its end is not read")));
+    }
+  }
+
   private static SpecError syntaxError(String source, JsonProcessingException e, String what) {
     JsonLocation loc = e.getLocation();
     String at = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
@@ -308,7 +340,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     List<SpecError> errors = new ArrayList<>();
     try {
       errors.addAll(duplicateKeys(mapper, yaml, source));
-      root = mapper.readTree(yaml);
+      root = readOne(mapper, yaml, source, "the spec");
     } catch (JsonProcessingException e) {
       throw new SpecException(List.of(syntaxError(source, e, "not valid YAML")));
     } catch (java.io.IOException e) {
@@ -846,9 +878,11 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     JsonNode root;
     try {
-      root = mapper.readTree(text);
+      root = readOne(mapper, text, source, "the definition");
     } catch (JsonProcessingException e) {
       throw new SpecException(List.of(syntaxError(source, e, "not valid YAML or JSON")));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e); // a String has no I/O to fail
     }
     if (root == null || root.isMissingNode() || root.isNull() || !root.isObject()) {
       throw new SpecException(List.of(new SpecError(source, "", "the definition must be a mapping with from, "

@@ -799,7 +799,9 @@ final class ViewRuntime {
   interface WindowRow {
     /**
      * Receives the window at {@code start}; {@code longs} and {@code objects} hold its merged state
-     * row at base 0, laid out by {@code read.program()}, and are only valid during the call.
+     * row at base 0, laid out by {@code read.program()}, and are only valid during the call. The
+     * call must not read another key through {@link #readWindows} on its thread: the thread's reads
+     * share one set of rows ({@link WindowReads}).
      */
     void window(WindowsRead read, long start, long end, boolean isFinal, long[] longs, Object[] objects);
   }

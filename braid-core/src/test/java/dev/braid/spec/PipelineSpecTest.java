@@ -794,6 +794,33 @@ class PipelineSpecTest {
         .isEqualTo(ViewSpec.DEFAULT_KEEP);
   }
 
+  /**
+   * A definition followed by anything (text after a JSON object's end, a second object or YAML
+   * document) is refused, naming where the rest starts: the reader took the first value and dropped
+   * the rest, so a truncated or concatenated reprocess body replaced a windowed view with a
+   * definition without its window (found by a black-box review).
+   */
+  @Test
+  void shouldRefuseADefinitionOrSpecWithMoreAfterIt() {
+    PipelineSpec running = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+    String json = "{\"from\":\"transactions\",\"group_by\":\"user_id\",\"aggregate\":{\"n\":\"count\"}}";
+    assertThat(running.parseView("spend_by_user", json, "body").groupBy()).isEqualTo("user_id");
+    for (String more : List.of(json + " trailing", json + "{\"x\":1}", json + ", garbage",
+        "from: transactions\ngroup_by: user_id\naggregate: {n: count}\n---\nfrom: x\n")) {
+      SpecException ex = catchThrowableOfType(() -> running.parseView("spend_by_user", more, "body"),
+          SpecException.class);
+      assertThat(ex).as(more).isNotNull();
+      assertThat(ex.errors()).as(more).singleElement().satisfies(e -> {
+        assertThat(e.source()).isEqualTo("body");
+        assertThat(e.toString()).as(more).contains("there is more after the definition");
+      });
+    }
+    SpecException twoDocs = catchThrowableOfType(() -> PipelineSpec.parse(DESIGN_EXAMPLE + "---\nstreams: {}\n", FILE),
+        SpecException.class);
+    assertThat(twoDocs.errors()).singleElement().satisfies(e -> assertThat(e.toString())
+        .contains("there is more after the spec").contains("send one YAML document"));
+  }
+
   /** A whole spec sent for one view: its stream must be the running one, or the view is not the one built. */
   @Test
   void shouldRefuseAWholeSpecForOneViewWhoseStreamDiffersFromTheRunningOne() {

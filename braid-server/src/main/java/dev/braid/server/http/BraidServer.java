@@ -1208,7 +1208,7 @@ public final class BraidServer implements AutoCloseable {
     if (!type.isEmpty() && !type.equals(JSON) && !type.equals("application/yaml") && !type.equals("application/x-yaml")
         && !type.equals("text/yaml") && !type.equals("text/plain")) {
       throw new Problem(415, "unsupported-media-type", "Unsupported media type", "send the view's new definition "
-          + "as application/json or application/yaml, not '" + type + "'");
+          + "as application/json or YAML (application/yaml, text/yaml or text/plain), not '" + type + "'");
     }
     String text = decodeUtf8(readBody(ctx));
     if (text.isBlank()) {
@@ -1255,8 +1255,20 @@ public final class BraidServer implements AutoCloseable {
     try {
       return Long.parseLong(raw);
     } catch (NumberFormatException e) {
-      throw Problem.badRequest("bad-version", "the version id must be a whole number, got '" + raw + "'");
+      throw Problem.badRequest("bad-version", notAWholeNumber("the version id", raw));
     }
+  }
+
+  /**
+   * Why {@code raw}, which {@code Long.parseLong} refused, is not a value of {@code what}: a whole
+   * number too large for one (digits only) is out of range, anything else is not a whole number.
+   */
+  static String notAWholeNumber(String what, String raw) {
+    String t = raw == null ? "" : raw.strip();
+    if (t.matches("[-+]?[0-9]+")) {
+      return what + " " + t + " is out of range: it must be between " + Long.MIN_VALUE + " and " + Long.MAX_VALUE;
+    }
+    return what + " must be a whole number, got '" + raw + "'";
   }
 
   private void discard(Context ctx) {
@@ -1392,7 +1404,7 @@ public final class BraidServer implements AutoCloseable {
     try {
       return Long.parseLong(v.strip());
     } catch (NumberFormatException e) {
-      throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' must be a whole number, got '" + v + "'");
+      throw Problem.badRequest("bad-parameter", notAWholeNumber("query parameter '" + name + "'", v));
     }
   }
 

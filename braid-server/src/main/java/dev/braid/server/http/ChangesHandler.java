@@ -21,8 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code correction} or {@code retract}) and {@code data:} (one line of JSON). The stream starts after the id in the
  * {@code Last-Event-ID} header when there is one (a reconnecting browser or client sends it), else
  * at {@code ?from=} (default 0, the first change ever emitted); {@code ?key=} keeps one key's events.
- * A request that does not ask for {@code text/event-stream} (no {@code Accept}, or one that takes
- * JSON) gets a page of JSON instead: {@code {view, events, next, caughtUp}}, {@code ?limit=} events
+ * A request that does not ask for {@code text/event-stream} (no {@code Accept}, one that takes
+ * only JSON, or one that takes JSON with a higher {@code q} or the stream with {@code q=0}) gets a
+ * page of JSON instead: {@code {view, events, next, caughtUp}}, {@code ?limit=} events
  * (1-1000, default 100) from {@code from}; page on with {@code from=next}.
  * Everything is checked before the stream starts, so a bad request gets a problem document: an
  * unknown view is {@code 404}, a view without a window, a malformed or out-of-range id is
@@ -122,9 +123,13 @@ final class ChangesHandler {
       throw Problem.badRequest("bad-changes-request", e.getMessage());
     }
     String accept = ctx.header("Accept");
-    if (accept == null || !accept.contains("text/event-stream")) {
-      if (accept != null && !accept.isBlank() && !accept.contains("application/json") && !accept.contains("*/*")
-          && !accept.contains("application/*")) {
+    // A stream when the client names it and takes it at least as gladly as JSON (q-values count: a
+    // client that prefers JSON, or refuses the stream with q=0, gets pages); no Accept gets JSON.
+    boolean anything = accept == null || accept.isBlank();
+    double stream = anything ? 0 : AcceptHeader.quality(accept, "text/event-stream", true);
+    double json = anything ? 1 : AcceptHeader.quality(accept, "application/json", false);
+    if (stream <= 0 || stream < json) {
+      if (json <= 0) {
         throw new Problem(406, "not-acceptable", "Not acceptable", "the changes of a view are server-sent events "
             + "('Accept: text/event-stream') or pages of JSON ('Accept: application/json'), not '" + accept + "'");
       }

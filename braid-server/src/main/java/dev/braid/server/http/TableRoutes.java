@@ -418,7 +418,7 @@ final class TableRoutes {
     try {
       id = Long.parseLong(raw);
     } catch (NumberFormatException e) {
-      throw Problem.badRequest("bad-version", "the version id must be a whole number, got '" + raw + "'");
+      throw Problem.badRequest("bad-version", BraidServer.notAWholeNumber("the version id", raw));
     }
     try {
       t.activate(id);

@@ -247,6 +247,13 @@ class EventTimeServerTest {
     assertThat(JSON.readTree(u1.body()).path("events")).extracting(e -> e.path("kind").asText())
         .containsExactly("close", "correction");
     assertThat(getJson("/v1/views/per_minute/changes?from=" + end).path("events")).isEmpty();
+    // q-values count: a client that refuses the stream (q=0) or prefers JSON gets a page, not a stream
+    for (String accept : List.of("text/event-stream;q=0, application/json", "application/json, text/event-stream;q=0.5",
+        "*/*")) {
+      HttpResponse<String> page = send("GET", "/v1/views/per_minute/changes?limit=3", null, "Accept", accept);
+      assertThat(page.headers().firstValue("Content-Type").orElse("")).as(accept).startsWith("application/json");
+      assertThat(JSON.readTree(page.body()).path("events")).as(accept).hasSize(3);
+    }
   }
 
   /** An {@code allowed_lateness} of zero reads {@code 0s} in status (the definition's text keeps its {@code 0d}). */

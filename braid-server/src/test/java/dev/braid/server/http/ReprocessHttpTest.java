@@ -324,7 +324,7 @@ class ReprocessHttpTest {
     assertProblem(send("POST", "/v1/views/units/reprocess", "application/yaml", "from: [sales\n"), 400,
         "not valid YAML or JSON");
     assertProblem(send("POST", "/v1/views/units/reprocess", "application/json", ""), 400, "empty");
-    assertProblem(send("POST", "/v1/views/units/reprocess", "text/csv", "a,b"), 415, "application/yaml");
+    assertProblem(send("POST", "/v1/views/units/reprocess", "text/csv", "a,b"), 415, "application/yaml, text/yaml or text/plain");
     assertProblem(send("POST", "/v1/views/units/reprocess?hold=maybe", "application/json",
         "{\"from\": \"sales\", \"group_by\": \"store\", \"mode\": \"kappa\", \"aggregate\": {\"n\": \"count\"}}"),
         400, "hold");
@@ -354,6 +354,15 @@ class ReprocessHttpTest {
     assertProblem(send("POST", "/v1/views/units/versions/99/activate", null, null), 404, "unknown version",
         "units/99");
     assertProblem(send("POST", "/v1/views/units/versions/x/activate", null, null), 400, "whole number");
+    assertProblem(send("POST", "/v1/views/units/versions/99999999999999999999/activate", null, null), 400,
+        "the version id 99999999999999999999 is out of range");
+    // a definition with more after it is refused, not read up to its first value (a black-box review
+    // found a concatenated body replacing the view with the first definition)
+    assertProblem(send("POST", "/v1/views/units/reprocess", "application/json",
+        "{\"from\": \"sales\", \"group_by\": \"store\", \"aggregate\": {\"n\": \"count\"}} trailing"), 400);
+    assertProblem(send("POST", "/v1/views/units/reprocess", "application/json",
+        "{\"from\": \"sales\", \"group_by\": \"store\", \"aggregate\": {\"n\": \"count\"}}{\"x\": 1}"), 400,
+        "there is more after the definition");
 
     // a definition that fails at run time on some events leaves them out, counted, as the spec file's would
     HttpResponse<String> r = send("POST", "/v1/views/units/reprocess", "application/json",
