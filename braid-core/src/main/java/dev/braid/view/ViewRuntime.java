@@ -2785,7 +2785,7 @@ final class ViewRuntime {
         v.horizon = horizon;
         return 0;
       }
-      long evicted = rebuild(v, horizon, false).evicted();
+      long evicted = rebuild(v, horizon, null).evicted();
       evictedWindows.addAndGet(evicted);
       LOG.info("view '{}': evicted {} windows that start before {} (retain {})", name, evicted,
           java.time.Instant.ofEpochMilli(horizon), dev.braid.spec.Durations.format(p.spec.retain()));
@@ -2847,6 +2847,8 @@ final class ViewRuntime {
       checkedMarks = now;
       long closed = 0;
       long total = 0;
+      long[] closedIn = new long[d.partitions.length];
+      long[] openIn = new long[d.partitions.length];
       for (PartitionDelta pd : d.partitions) {
         long stamp = pd.lock.readLock();
         try {
@@ -2856,6 +2858,9 @@ final class ViewRuntime {
             total++;
             if (p.retentionKey(t.window(g), t.longs, g * t.stride) >= v.horizon && isClosed(p, t, g, end)) {
               closed++;
+              closedIn[pd.partition]++;
+            } else {
+              openIn[pd.partition]++;
             }
           }
         } finally {
@@ -2866,7 +2871,7 @@ final class ViewRuntime {
         return 0;
       }
       long started = System.nanoTime();
-      Rebuilt r = rebuild(v, v.horizon, true);
+      Rebuilt r = rebuild(v, v.horizon, new long[][] {openIn, closedIn});
       spillNanos.addAndGet(System.nanoTime() - started);
       spills.incrementAndGet();
       spilledGroups.addAndGet(r.spilled());
@@ -2883,15 +2888,21 @@ final class ViewRuntime {
     }
   }
 
+  /** The keys to size a table for {@code groups} groups of {@code from}'s keys: at most its keys, at least 1,024. */
+  private static int expectedKeys(long groups, GroupTable from) {
+    return (int) Math.max(1 << 10, Math.min(groups, from.keyCount()));
+  }
+
   /** What {@link #rebuild} did: groups dropped below the horizon (in memory and in runs) and groups spilled. */
   private record Rebuilt(long evicted, long spilled) {}
 
   /**
    * Replaces {@code v}'s Delta by a compacted copy: each partition's groups are copied (merged into
    * zero rows, so no state object is shared) under that partition's read lock together with its
-   * position, leaving out groups whose window starts before {@code horizon}; with {@code spill},
-   * closed groups (see {@link #spillClosedWindows}) go to a new closed-window run of the partition
-   * instead, written after the lock is released. Runs whose windows all start before the horizon are
+   * position, leaving out groups whose window starts before {@code horizon}; with
+   * {@code spillCounts} (per partition, the groups {@link #spillClosedWindows} found open, then
+   * closed; null: no spill), closed groups go to a new closed-window run of the partition instead,
+   * written after the lock is released. Runs whose windows all start before the horizon are
    * dropped. The copy is attached to the speed layer, which catches it up from the copied positions
    * and folds it in lockstep; then the version is switched to it and the old Delta detached. A read
    * sees either Delta, and the copy is never behind the old one, so positions never go back; an
@@ -2900,7 +2911,8 @@ final class ViewRuntime {
    * {@code batchLock}; runs are written and unreferenced ones deleted under {@code checkpointLock},
    * so a checkpoint never sees a half-made set.
    */
-  private Rebuilt rebuild(Version v, long horizon, boolean spill) throws InterruptedException {
+  private Rebuilt rebuild(Version v, long horizon, long[][] spillCounts) throws InterruptedException {
+    boolean spill = spillCounts != null;
     ViewProgram p = v.program;
     Delta old = v.delta;
     ViewProgram.Scratch x = p.scratch();
@@ -2914,7 +2926,11 @@ final class ViewRuntime {
           Files.createDirectories(dir);
         }
         for (PartitionDelta pd : old.partitions) {
-          GroupTable closed = spill ? p.newTable(1 << 10) : null;
+          // Sized by the groups the check before found open and closed (a key has at least one;
+          // both grow if more came since): a copy sized for every key of the table, most of whose
+          // windows had closed, and a closed table grown by doubling from 1,024 keys were a quarter
+          // of a spill's allocation in a Nexmark Q17 replay.
+          GroupTable closed = spill ? p.newTable(expectedKeys(spillCounts[1][pd.partition], pd.table)) : null;
           GroupTable copy;
           long position;
           long folded;
@@ -2940,7 +2956,8 @@ final class ViewRuntime {
             // Rows of plain longs: copy the arrays under the lock and sort the groups out after it,
             // so the speed layer waits for a few array copies; else sort them out under the lock.
             source = t.canSnapshot() ? t.snapshot() : t;
-            copy = p.newTable(Math.max(16, source.keyCount()));
+            copy = p.newTable(spill ? expectedKeys(spillCounts[0][pd.partition], source)
+                : Math.max(16, source.keyCount()));
             if (source == t) {
               evicted += copyGroups(p, t, horizon, spill, end, copy, closed, x);
             }
