@@ -169,6 +169,22 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
    * the line and column.
    */
   /**
+   * The paths where the YAML reader found a problem (a missing key, a `from` that is a list, ...):
+   * check() would only repeat it there in other words; an aggregate the reader refused also leaves
+   * its view without it, so the view's {@code aggregate} counts as reported.
+   */
+  private static Set<String> reported(List<SpecError> errors) {
+    Set<String> reported = new java.util.HashSet<>();
+    for (SpecError e : errors) {
+      reported.add(e.path());
+      if (e.path().matches("views\\.[^.]+\\.aggregate\\..+")) {
+        reported.add(e.path().substring(0, e.path().indexOf(".aggregate.") + ".aggregate".length()));
+      }
+    }
+    return reported;
+  }
+
+  /**
    * The one YAML (or JSON) document of {@code text}; anything after it (a second document, text
    * after a JSON object's closing brace) is refused, naming where it starts, rather than ignored: a
    * reprocess body of a definition and a stray line would otherwise replace the view with the
@@ -419,15 +435,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
     }
     PipelineSpec spec = new PipelineSpec(source, streams, views, tables);
-    // where the reader found a problem (a missing key, a `from` that is a list, ...), check() would
-    // only repeat it in other words; an aggregate the reader refused also leaves its view without it
-    Set<String> reported = new java.util.HashSet<>();
-    errors.forEach(e -> {
-      reported.add(e.path());
-      if (e.path().matches("views\\.[^.]+\\.aggregate\\..+")) {
-        reported.add(e.path().substring(0, e.path().indexOf(".aggregate.") + ".aggregate".length()));
-      }
-    });
+    Set<String> reported = reported(errors);
     for (SpecError e : spec.check(r.incomplete)) {
       if (!reported.contains(e.path())) {
         errors.add(e);
@@ -905,16 +913,20 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       ((com.fasterxml.jackson.databind.node.ObjectNode) node).put("keep", current.keep());
     }
     List<SpecError> errors = new ArrayList<>();
-    ViewSpec view = new Reader(source, errors).view(name, node);
+    Reader reader = new Reader(source, errors);
+    ViewSpec view = reader.view(name, node);
     if (view != null && errors.isEmpty() && !prefix.isEmpty()) {
       streamDiffers(root, view.from(), source, errors);
     }
-    if (view != null && errors.isEmpty()) {
+    if (view != null) {
+      // every error, as a spec file's: the checks too where the reader found a problem elsewhere (a
+      // bad duration hid an unknown group_by field), not where it found one (see parse)
+      Set<String> reported = reported(errors);
       Map<String, ViewSpec> one = new LinkedHashMap<>();
       one.put(name, view);
       String own = "views." + name;
       for (SpecError e : new PipelineSpec(source, streams, one).check()) {
-        if (e.path().equals(own) || e.path().startsWith(own + ".")) {
+        if ((e.path().equals(own) || e.path().startsWith(own + ".")) && !reported.contains(e.path())) {
           errors.add(e);
         }
       }

@@ -558,6 +558,7 @@ final class ChangeFeed implements AutoCloseable {
     long w = speed.watermark();
     Version v = runtime.current();
     boolean newVersion = v.id != lastVersion;
+    boolean switched = newVersion && lastVersion != -1; // a version other than the one the feed read last
     Delta successorDelta = newVersion ? exactSuccessorDelta(v) : null; // before lastSeen moves on
     boolean full = !incremental || needFull || newVersion && successorDelta == null;
     lastWatermark = w;
@@ -580,6 +581,20 @@ final class ChangeFeed implements AutoCloseable {
     }
     long lateness = Math.max(0, v.program.allowedLateness);
     long closeAtOrBelow = w - lateness;
+    if (full && switched && v.program.spec.retain() != null) {
+      // The retention horizon follows the events, but the eviction that moves it runs every few
+      // seconds: a version switched to (a reprocess, a rollback) starts with its horizon unknown
+      // and holds windows below it until then, which this full pass would emit (found by a
+      // black-box review). Evict now, so the pass reads only what the view keeps. (A start evicts
+      // before the feeds start: see Engine.)
+      try {
+        runtime.evictExpiredWindows();
+      } catch (InterruptedException e) { // not expected: nothing interrupts this thread
+        Thread.currentThread().interrupt();
+        needFull = true;
+        return 0;
+      }
+    }
     long horizon = v.horizon;
     if (horizon < prunedHorizon) {
       // a version that keeps windows the last one evicted (a reprocess with a longer retain, a

@@ -268,6 +268,10 @@ public final class Engine implements Braid {
         LOG.info("stream '{}': replayed the log up to {} in {} ms", e.getKey(), end, ms);
       }
     }
+    // The replay rebuilt every window from the log, also those below a view's retention horizon
+    // when no checkpoint recorded it (a kill -9 before the first one): evict them before anything
+    // reads, so that neither a read nor a changes feed's first pass sees a window the view drops.
+    evictExpiredWindows();
     started = true;
     startChangeFeeds(options.clock());
     spiller.scheduleWithFixedDelay(() -> spillClosedWindows(false), SPILL_CHECK_MILLIS, SPILL_CHECK_MILLIS,

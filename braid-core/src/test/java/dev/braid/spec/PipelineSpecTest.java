@@ -821,6 +821,21 @@ class PipelineSpecTest {
         .contains("there is more after the spec").contains("send one YAML document"));
   }
 
+  /**
+   * A definition sent alone names every error, as the same view in a spec file does: a duration the
+   * reader refused hid the unknown group_by field and the unknown field of an aggregate (found by a
+   * black-box review).
+   */
+  @Test
+  void shouldNameEveryErrorOfADefinitionSentAlone() {
+    PipelineSpec running = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+    String bad = "{\"from\":\"transactions\",\"group_by\":\"gg\",\"window\":{\"tumbling\":\"10s\"},"
+        + "\"allowed_lateness\":\"x\",\"aggregate\":{\"n\":\"sum(zz)\"}}";
+    SpecException ex = catchThrowableOfType(() -> running.parseView("spend_by_user", bad, "body"), SpecException.class);
+    assertThat(ex.errors()).extracting(SpecError::path)
+        .containsExactlyInAnyOrder("allowed_lateness", "group_by", "aggregate.n");
+  }
+
   /** A whole spec sent for one view: its stream must be the running one, or the view is not the one built. */
   @Test
   void shouldRefuseAWholeSpecForOneViewWhoseStreamDiffersFromTheRunningOne() {

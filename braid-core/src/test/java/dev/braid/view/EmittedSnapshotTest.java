@@ -289,8 +289,10 @@ class EmittedSnapshotTest {
       assertThat(b.changes("v", 9, 100)).as("the windows kept again are as emitted").isEmpty();
       assertThat(feed.emittedWindows()).as("read from the log again").isEqualTo(9);
     }
+    // the new version's horizon (computed when the feed's pass after the switch evicted what it
+    // drops: nothing, an hour back) is below every window
     assertThat(readSaved(dir).horizon()).as("the lowered horizon saved")
-        .isEqualTo(Long.MIN_VALUE);
+        .isLessThan(T);
     try (Engine b = (Engine) Braid.open(dir, spec)) {
       ChangeFeed feed = b.changeFeed("v");
       feed.close();

@@ -101,7 +101,7 @@ public final class StatusCommand implements Callable<Integer> {
       }
       if (x.has("retention")) {
         JsonNode rt = x.path("retention");
-        out.printf("%nview %s: keeps windows for %s; %s (%d evicted so far)%n", x.path("name").asText(),
+        out.printf("%nview %s: keeps windows for %s; %s (%d evicted since the server started)%n", x.path("name").asText(),
             rt.path("retain").asText(), rt.path("horizon").isNull() ? "nothing evicted yet"
                 : "windows before " + rt.path("horizon").asText() + " are evicted", rt.path("evictedWindows").asLong());
       }
