@@ -288,6 +288,19 @@ public final class BraidServer implements AutoCloseable {
               x -> viewStatus(x, view).batchFailures()).tag("view", view)
           .description("batch cycles that failed since the server started (the versions list says why)")
           .register(metrics);
+      if (spec.views().get(view).window() != null) {
+        Gauge.builder("braid_view_late_events", b, x -> {
+              dev.braid.Status.Lateness l = viewStatus(x, view).lateness();
+              return l == null ? 0 : l.lateEvents();
+            }).tag("view", view)
+            .description("events the speed layer left out for arriving after their window closed plus "
+                + "allowed_lateness (in the stream's late log; a batch cycle folds them in)").register(metrics);
+        io.micrometer.core.instrument.FunctionCounter.builder("braid_view_evicted_windows", b, x -> {
+              dev.braid.Status.Retention r = viewStatus(x, view).retention();
+              return r == null ? 0 : r.evictedWindows();
+            }).tag("view", view)
+            .description("(key, window) groups that retain evicted since the server started").register(metrics);
+      }
     }
     for (String stream : spec.streams().keySet()) {
       Gauge.builder("braid_stream_events", b, x -> events(x, stream)).tag("stream", stream)

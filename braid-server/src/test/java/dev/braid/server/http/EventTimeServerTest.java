@@ -206,6 +206,10 @@ class EventTimeServerTest {
     JsonNode lateness = getJson("/v1/status").path("views").get(0).path("lateness");
     assertThat(lateness.path("lateEvents").asLong()).isEqualTo(1);
     assertThat(lateness.path("allowedLateness").asText()).isEqualTo("10s");
+    String metrics = send("GET", "/metrics", null).body();
+    assertThat(metrics).contains("braid_view_late_events{view=\"per_minute\"} 1.0")
+        .contains("braid_view_evicted_windows_total{view=\"per_minute\"} 0.0")
+        .doesNotContain("braid_view_late_events{view=\"all_time\"}"); // a view without windows has none
 
     HttpResponse<String> batch = send("POST", "/v1/views/per_minute/batch", null);
     assertThat(batch.statusCode()).as(batch.body()).isEqualTo(200);
