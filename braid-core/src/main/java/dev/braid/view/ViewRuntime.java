@@ -2411,6 +2411,12 @@ final class ViewRuntime {
       rb.phase = "switching";
       Version old = current;
       try {
+        try { // before reads and the changes feed see it: windows below its horizon never show
+          evictExpired(v);
+        } catch (RuntimeException e) { // not worth failing the switch for: the periodic eviction tries again
+          LOG.warn("view '{}': could not evict the windows version {} drops before switching to it: {}", name, v.id,
+              e.toString());
+        }
         swap(v);
       } catch (CatalogNotStored e) {
         RuntimeException notStored = e.failure();
@@ -2722,75 +2728,83 @@ final class ViewRuntime {
       return 0; // without taking batchLock, which a batch cycle may hold for long
     }
     synchronized (batchLock) {
-      Version v = current;
-      ViewProgram p = v.program;
-      Delta old = v.delta;
-      if (p == null || p.spec.retain() == null || p.window == null || old == null) {
-        return 0;
+      return evictExpired(current);
+    }
+  }
+
+  /**
+   * {@link #evictExpiredWindows} of version {@code v}: the current one, or one a reprocess or
+   * rollback is about to switch to (its horizon is unknown until this runs, and reads and the
+   * changes feed would see windows it drops). Caller holds {@link #batchLock}.
+   */
+  private long evictExpired(Version v) throws InterruptedException {
+    ViewProgram p = v.program;
+    Delta old = v.delta;
+    if (p == null || p.spec.retain() == null || p.window == null || old == null) {
+      return 0;
+    }
+    // The end of the latest window: a zoned day's own end (23 or 25 hours on a change of clocks),
+    // a session's last event plus the gap (a long session moves it as it goes on).
+    long latestEnd = Long.MIN_VALUE;
+    boolean sessions = p.window.kind() == dev.braid.spec.WindowSpec.Kind.SESSION;
+    long latestStart = Long.MIN_VALUE; // other windows: the latest start's end, computed once (java.time when zoned)
+    for (PartitionDelta pd : old.partitions) {
+      for (ClosedRun r : pd.runs) {
+        if (sessions) {
+          latestEnd = Math.max(latestEnd, r.maxRetentionKey + 1);
+        } else {
+          latestStart = Math.max(latestStart, r.maxWindow);
+        }
       }
-      // The end of the latest window: a zoned day's own end (23 or 25 hours on a change of clocks),
-      // a session's last event plus the gap (a long session moves it as it goes on).
-      long latestEnd = Long.MIN_VALUE;
-      boolean sessions = p.window.kind() == dev.braid.spec.WindowSpec.Kind.SESSION;
-      long latestStart = Long.MIN_VALUE; // other windows: the latest start's end, computed once (java.time when zoned)
-      for (PartitionDelta pd : old.partitions) {
-        for (ClosedRun r : pd.runs) {
+      long stamp = pd.lock.readLock();
+      try {
+        GroupTable t = pd.table;
+        for (int g = 0; g < t.groupCount(); g++) {
           if (sessions) {
-            latestEnd = Math.max(latestEnd, r.maxRetentionKey + 1);
+            latestEnd = Math.max(latestEnd, p.windowEnd(t.window(g), t.longs, g * t.stride));
           } else {
-            latestStart = Math.max(latestStart, r.maxWindow);
+            latestStart = Math.max(latestStart, t.window(g));
           }
         }
-        long stamp = pd.lock.readLock();
-        try {
-          GroupTable t = pd.table;
-          for (int g = 0; g < t.groupCount(); g++) {
-            if (sessions) {
-              latestEnd = Math.max(latestEnd, p.windowEnd(t.window(g), t.longs, g * t.stride));
-            } else {
-              latestStart = Math.max(latestStart, t.window(g));
-            }
-          }
-        } finally {
-          pd.lock.unlockRead(stamp);
+      } finally {
+        pd.lock.unlockRead(stamp);
+      }
+    }
+    if (latestStart != Long.MIN_VALUE) {
+      latestEnd = p.window.end(latestStart);
+    }
+    if (latestEnd == Long.MIN_VALUE) {
+      return 0;
+    }
+    long horizon = Math.max(v.horizon, p.window.start(latestEnd - p.spec.retain().toMillis()));
+    long expired = 0; // including windows that late events recreated below an earlier horizon
+    for (PartitionDelta pd : old.partitions) {
+      for (ClosedRun r : pd.runs) {
+        if (r.minRetentionKey < horizon) {
+          expired++;
         }
       }
-      if (latestStart != Long.MIN_VALUE) {
-        latestEnd = p.window.end(latestStart);
-      }
-      if (latestEnd == Long.MIN_VALUE) {
-        return 0;
-      }
-      long horizon = Math.max(v.horizon, p.window.start(latestEnd - p.spec.retain().toMillis()));
-      long expired = 0; // including windows that late events recreated below an earlier horizon
-      for (PartitionDelta pd : old.partitions) {
-        for (ClosedRun r : pd.runs) {
-          if (r.minRetentionKey < horizon) {
+      long stamp = pd.lock.readLock();
+      try {
+        GroupTable t = pd.table;
+        for (int g = 0; g < t.groupCount(); g++) {
+          if (p.retentionKey(t.window(g), t.longs, g * t.stride) < horizon) {
             expired++;
           }
         }
-        long stamp = pd.lock.readLock();
-        try {
-          GroupTable t = pd.table;
-          for (int g = 0; g < t.groupCount(); g++) {
-            if (p.retentionKey(t.window(g), t.longs, g * t.stride) < horizon) {
-              expired++;
-            }
-          }
-        } finally {
-          pd.lock.unlockRead(stamp);
-        }
+      } finally {
+        pd.lock.unlockRead(stamp);
       }
-      if (expired == 0) {
-        v.horizon = horizon;
-        return 0;
-      }
-      long evicted = rebuild(v, horizon, null).evicted();
-      evictedWindows.addAndGet(evicted);
-      LOG.info("view '{}': evicted {} windows that start before {} (retain {})", name, evicted,
-          java.time.Instant.ofEpochMilli(horizon), dev.braid.spec.Durations.format(p.spec.retain()));
-      return evicted;
     }
+    if (expired == 0) {
+      v.horizon = horizon;
+      return 0;
+    }
+    long evicted = rebuild(v, horizon, null).evicted();
+    evictedWindows.addAndGet(evicted);
+    LOG.info("view '{}': evicted {} windows that start before {} (retain {})", name, evicted,
+        java.time.Instant.ofEpochMilli(horizon), dev.braid.spec.Durations.format(p.spec.retain()));
+    return evicted;
   }
 
   /**
