@@ -558,7 +558,6 @@ final class ChangeFeed implements AutoCloseable {
     long w = speed.watermark();
     Version v = runtime.current();
     boolean newVersion = v.id != lastVersion;
-    boolean switched = newVersion && lastVersion != -1; // a version other than the one the feed read last
     Delta successorDelta = newVersion ? exactSuccessorDelta(v) : null; // before lastSeen moves on
     boolean full = !incremental || needFull || newVersion && successorDelta == null;
     lastWatermark = w;
@@ -581,20 +580,6 @@ final class ChangeFeed implements AutoCloseable {
     }
     long lateness = Math.max(0, v.program.allowedLateness);
     long closeAtOrBelow = w - lateness;
-    if (full && switched && v.program.spec.retain() != null) {
-      // The retention horizon follows the events, but the eviction that moves it runs every few
-      // seconds: a version switched to (a reprocess, a rollback) starts with its horizon unknown
-      // and holds windows below it until then, which this full pass would emit (found by a
-      // black-box review). Evict now, so the pass reads only what the view keeps. (A start evicts
-      // before the feeds start: see Engine.)
-      try {
-        runtime.evictExpiredWindows();
-      } catch (InterruptedException e) { // not expected: nothing interrupts this thread
-        Thread.currentThread().interrupt();
-        needFull = true;
-        return 0;
-      }
-    }
     long horizon = v.horizon;
     if (horizon < prunedHorizon) {
       // a version that keeps windows the last one evicted (a reprocess with a longer retain, a
@@ -659,13 +644,13 @@ final class ChangeFeed implements AutoCloseable {
     if (keys != null) {
       complete = true;
       for (String key : keys) {
-        if (!reads.test(key)) {
+        if (!reads.read(key)) {
           complete = false;
           break;
         }
       }
     } else {
-      complete = runtime.forEachKey((ViewRuntime.KeyVisitor) reads) && readEmittedNotRead(compare, reads);
+      complete = runtime.forEachKey(reads) && readEmittedNotRead(compare, reads);
     }
     int emittedNow = reads.emitted + append(out);
     if (!complete) {
@@ -685,7 +670,7 @@ final class ChangeFeed implements AutoCloseable {
    * Reads one key after another for a pass: compares each key's windows ({@link Compare}) and
    * appends what they emit a chunk at a time; stops at a damaged Base.
    */
-  private final class KeyReads implements Predicate<String>, ViewRuntime.KeyVisitor {
+  private final class KeyReads implements ViewRuntime.KeyVisitor {
     private final Compare compare;
     private final Pending out;
     int emitted;
@@ -695,8 +680,8 @@ final class ChangeFeed implements AutoCloseable {
       this.out = out;
     }
 
-    @Override
-    public boolean test(String key) {
+    /** Reads {@code key}, found where no walk says; false when a read stopped. */
+    boolean read(String key) {
       return visit(key, key.getBytes(StandardCharsets.UTF_8), ViewRuntime.KeyHint.NONE);
     }
 
@@ -733,7 +718,7 @@ final class ChangeFeed implements AutoCloseable {
       }
     });
     for (String key : missed) {
-      if (!reads.test(key)) {
+      if (!reads.read(key)) {
         return false;
       }
     }
