@@ -801,8 +801,8 @@ final class BaseFile implements AutoCloseable {
       body.position(HEADER_LENGTH).limit((int) size);
       bc.update(body);
       if ((int) bc.getValue() != map.getInt(48)) {
-        throw new CorruptLogException(KIND, file, HEADER_LENGTH, "base body fails its CRC; rebuild it from the "
-            + "log with a batch cycle");
+        // what to do about it is the caller's to say (a view's repair, a closed-window run's rebuild)
+        throw new CorruptLogException(KIND, file, HEADER_LENGTH, "base body fails its CRC");
       }
     } else if (written.bodyCrc() != map.getInt(48) || written.keys() != map.getLong(16)
         || written.groups() != map.getLong(24)) {

@@ -157,9 +157,8 @@ final class ClosedRun {
     BaseFile base;
     try {
       base = BaseFile.open(file);
-    } catch (dev.braid.log.CorruptLogException e) { // a Base's repair hint does not apply to a run
-      throw new dev.braid.log.CorruptLogException("closed-window run", file, e.position(),
-          e.what().replace("; rebuild it from the log with a batch cycle", ""));
+    } catch (dev.braid.log.CorruptLogException e) { // named as what it is: a run, not a view's Base
+      throw new dev.braid.log.CorruptLogException("closed-window run", file, e.position(), e.what());
     }
     long max = Long.MIN_VALUE;
     long minKey = Long.MAX_VALUE;

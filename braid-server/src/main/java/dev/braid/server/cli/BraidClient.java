@@ -39,12 +39,28 @@ final class BraidClient {
   }
 
   private static BraidCli.CommandFailedException badUrl(String url) {
-    return new BraidCli.CommandFailedException("--url must be the server's http:// or https:// address, such as "
+    // without --url the address is the environment's BRAID_URL: name what the user has to fix
+    String from = url.equals(System.getenv("BRAID_URL")) ? "BRAID_URL (the default of --url)" : "--url";
+    return new BraidCli.CommandFailedException(from + " must be the server's http:// or https:// address, such as "
         + "http://127.0.0.1:8080, got '" + url + "'", 2);
   }
 
   String url() {
     return base;
+  }
+
+  /** Encoded keys longer than this go in a body: a request line over the server's limit (8 KiB) is refused with 414. */
+  static final int MAX_KEY_IN_PATH = 4096;
+
+  /**
+   * Whether key {@code key} cannot be named in a URL path, so that a read of it goes through a
+   * {@code batchGet} of one key: the empty key, a key holding NUL (which the server refuses in a
+   * path), and a key too long for a request line ({@link #MAX_KEY_IN_PATH}).
+   */
+  static boolean keyNeedsBody(String key) {
+    // a char is at most 3 UTF-8 bytes, each %XX: a shorter key never needs encoding to be measured
+    return key.isEmpty() || key.indexOf('\0') >= 0
+        || key.length() > MAX_KEY_IN_PATH / 9 && enc(key).length() > MAX_KEY_IN_PATH;
   }
 
   static String enc(String s) {
@@ -69,7 +85,8 @@ final class BraidClient {
    * 0.5 s, 1 s, 2 s ... between): the server acknowledges a retry of a request it already appended
    * with the first attempt's positions, so nothing is appended twice. {@code 503 Service
    * Unavailable} (a server still opening its engine, or a storage fault it expects to pass) is
-   * retried the same way; any other answer, error or not, is final.
+   * retried after its {@code Retry-After} for up to {@link #UNAVAILABLE_PATIENCE}, without using up
+   * attempts, or like a lost answer when it has none; any other answer, error or not, is final.
    */
   JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts, Duration timeout) {
     return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path))
@@ -87,25 +104,45 @@ final class BraidClient {
     return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path)).GET(), Duration.ofSeconds(60)), "");
   }
 
+  /**
+   * How long {@link #retrying} keeps sending a request again while the server answers {@code 503}
+   * with {@code Retry-After} (it is starting, or waits out a storage fault): those answers come
+   * from a live server that asks for the retry, so they do not use up the attempts, which are for
+   * requests that got no answer. A restart replays the log before it serves, which takes seconds to
+   * minutes on a large log.
+   */
+  static final Duration UNAVAILABLE_PATIENCE = Duration.ofMinutes(10);
+  /** The longest wait {@link #retrying} takes from a {@code Retry-After}. */
+  private static final long MAX_RETRY_AFTER_MILLIS = 30_000;
+
   private static JsonNode retrying(int attempts, java.util.function.Supplier<JsonNode> request, String gaveUpNote) {
     long backoff = 500;
-    for (int attempt = 1; ; attempt++) {
+    long patienceEnds = System.nanoTime() + UNAVAILABLE_PATIENCE.toNanos();
+    int failed = 0;
+    for (int tries = 1; ; tries++) {
+      long wait;
       try {
         return request.get();
       } catch (TransportException | UnavailableAnswer e) {
-        if (attempt >= attempts) {
-          String message = e.getMessage() + " (gave up after " + attempts
-              + (attempts == 1 ? " attempt" : " attempts") + gaveUpNote + ")";
+        boolean askedToRetry = e instanceof UnavailableAnswer u && u.retryAfterMillis >= 0;
+        if (askedToRetry && System.nanoTime() - patienceEnds < 0) {
+          wait = Math.min(((UnavailableAnswer) e).retryAfterMillis, MAX_RETRY_AFTER_MILLIS);
+        } else if (++failed >= attempts) {
+          String message = e.getMessage() + " (gave up after " + (askedToRetry
+              ? tries + (tries == 1 ? " try" : " tries") + " over " + UNAVAILABLE_PATIENCE.toMinutes() + " minutes"
+              : attempts + (attempts == 1 ? " attempt" : " attempts")) + gaveUpNote + ")";
           throw e instanceof UnavailableAnswer u ? new ErrorAnswer(u.status, message, u.problem)
               : new BraidCli.CommandFailedException(message, 1);
+        } else {
+          wait = backoff;
+          backoff = Math.min(backoff * 2, 8000);
         }
-        try {
-          Thread.sleep(backoff);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          throw new BraidCli.CommandFailedException("interrupted", 130);
-        }
-        backoff = Math.min(backoff * 2, 8000);
+      }
+      try {
+        Thread.sleep(wait);
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        throw new BraidCli.CommandFailedException("interrupted", 130);
       }
     }
   }
@@ -125,11 +162,26 @@ final class BraidClient {
     }
   }
 
-  /** An answer of {@code 503 Service Unavailable}: worth the same request again later. */
+  /**
+   * An answer of {@code 503 Service Unavailable}: worth the same request again later; after
+   * {@code retryAfterMillis} when the server said so ({@code Retry-After} in seconds), else -1.
+   */
   private static final class UnavailableAnswer extends ErrorAnswer {
-    UnavailableAnswer(String message, JsonNode problem) {
+    final long retryAfterMillis;
+
+    UnavailableAnswer(String message, JsonNode problem, long retryAfterMillis) {
       super(503, message, problem);
+      this.retryAfterMillis = retryAfterMillis;
     }
+  }
+
+  /** A {@code Retry-After} of whole seconds in milliseconds, or -1 when absent or not seconds (an HTTP date). */
+  static long retryAfterMillis(HttpResponse<?> r) {
+    String v = r.headers().firstValue("Retry-After").orElse("").strip();
+    if (v.isEmpty() || v.length() > 6 || !v.chars().allMatch(Character::isDigit)) {
+      return -1;
+    }
+    return Long.parseLong(v) * 1000;
   }
 
   /** A request that got no answer: the connection failed or timed out. */
@@ -291,7 +343,7 @@ final class BraidClient {
     }
     if (r.statusCode() >= 400) {
       String detail = body.path("detail").asText(r.body()) + " (HTTP " + r.statusCode() + ")";
-      throw r.statusCode() == 503 ? new UnavailableAnswer(detail, body)
+      throw r.statusCode() == 503 ? new UnavailableAnswer(detail, body, retryAfterMillis(r))
           : new ErrorAnswer(r.statusCode(), detail, body);
     }
     return body;

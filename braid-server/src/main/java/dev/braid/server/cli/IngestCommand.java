@@ -70,10 +70,10 @@ public final class IngestCommand implements Callable<Integer> {
       + "duplicates (default: random)")
   String keyPrefix;
 
-  @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out, the "
-      + "connection fails or the server is starting, each with the same idempotency key; the first request, "
-      + "for the stream's fields, waits for a server that is not listening yet the same way "
-      + "(default: ${DEFAULT-VALUE})")
+  @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out or the "
+      + "connection fails, each with the same idempotency key; the first request, for the stream's fields, waits "
+      + "for a server that is not listening yet the same way. A server that answers it is starting (503 with "
+      + "Retry-After) is asked again for up to 10 minutes without using up tries (default: ${DEFAULT-VALUE})")
   int attempts;
 
   @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS", description = "seconds to wait for the "
@@ -165,6 +165,12 @@ public final class IngestCommand implements Callable<Integer> {
           throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
       }
       sender.finish();
+      if (sender.added == 0 && notSent == 0) {
+        // a wrong or truncated file must not pass for a load in scripts; the server refuses an empty body too
+        throw new BraidCli.CommandFailedException(String.format("no events in %s (%s); nothing was sent",
+            file.equals("-") ? "standard input" : file, fmt.equals("csv") ? "no rows after the header, or no header"
+            : fmt.equals("json") ? "an empty array, or nothing" : "no lines but blank ones"), 1);
+      }
       if (bar != null && size > 0) {
         bar.maxHint(bar.getCurrent()); // the estimate of a file's events was a guess: end at 100 %
       }
@@ -443,6 +449,13 @@ public final class IngestCommand implements Callable<Integer> {
     final ProgressBar bar;
     final StringBuilder body = new StringBuilder();
     final List<Integer> lines = new ArrayList<>();
+    /**
+     * For JSON input, each event's element number in it (1 for the first), so that a rejection
+     * names the element and not only its line: a JSON array is often written on one line. Empty
+     * for NDJSON and CSV, whose events are lines.
+     */
+    final List<Long> elements = new ArrayList<>();
+    boolean numbered;
     int batches;
     /** The request being sent, and its first and last lines; 0 once it is answered (or before any). */
     int failedBatch;
@@ -525,6 +538,9 @@ public final class IngestCommand implements Callable<Integer> {
       added++;
       body.append(event).append('\n');
       lines.add(line);
+      if (numbered) {
+        elements.add(added);
+      }
       if (lines.size() >= batch) {
         flush();
       }
@@ -562,8 +578,9 @@ public final class IngestCommand implements Callable<Integer> {
       duplicates += r.path("duplicates").asLong();
       rejected += r.path("rejected").asLong();
       for (JsonNode x : r.path("rejections")) {
-        int line = lines.get(x.path("index").asInt());
-        noteRejection(line, "line " + line + ": "
+        int i = x.path("index").asInt();
+        int line = lines.get(i);
+        noteRejection(line, (numbered ? "element " + elements.get(i) + " (line " + line + ")" : "line " + line) + ": "
             + x.path("reason").asText().replaceFirst("^not JSON at line \\d+, column", "not JSON at column"));
       }
       if (bar != null) {
@@ -575,6 +592,7 @@ public final class IngestCommand implements Callable<Integer> {
       sent += lines.size();
       body.setLength(0);
       lines.clear();
+      elements.clear();
       failedBatch = 0;
     }
   }
@@ -624,15 +642,31 @@ public final class IngestCommand implements Callable<Integer> {
 
   private static void readJsonArray(InputStream in, Sender sender) throws IOException {
     try (JsonParser p = BraidClient.JSON.getFactory().createParser(utf8Reader(in))) {
-      if (p.nextToken() != JsonToken.START_ARRAY) {
-        throw new BraidCli.CommandFailedException("as JSON (--format json, or a .json file) the input must hold one "
-            + "JSON array of events; use --format ndjson "
-            + "for one event per line", 1);
+      sender.numbered = true;
+      JsonToken first = p.nextToken();
+      if (first == null) {
+        return; // no events: call() says so
       }
-      while (p.nextToken() != JsonToken.END_ARRAY) {
-        int line = p.currentLocation().getLineNr();
-        JsonNode event = BraidClient.JSON.readTree(p);
-        sender.add(event.toString(), line);
+      if (first == JsonToken.START_OBJECT) { // one event, as the HTTP API takes it
+        int line = p.currentTokenLocation().getLineNr();
+        String event = BraidClient.JSON.readTree(p).toString();
+        if (p.nextToken() != null) { // objects one after another: NDJSON read as JSON; send none of them
+          throw new BraidCli.CommandFailedException(String.format("as JSON (--format json, or a .json file) the input "
+              + "must hold one JSON array of events, or one event; another value starts at line %d after the first "
+              + "object: for one event per line use --format ndjson; nothing was sent",
+              p.currentTokenLocation().getLineNr()), 1);
+        }
+        sender.add(event, line);
+        return;
+      } else if (first == JsonToken.START_ARRAY) {
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+          int line = p.currentLocation().getLineNr();
+          JsonNode event = BraidClient.JSON.readTree(p);
+          sender.add(event.toString(), line);
+        }
+      } else {
+        throw new BraidCli.CommandFailedException("as JSON (--format json, or a .json file) the input must hold one "
+            + "JSON array of events, or one event (an object); use --format ndjson for one event per line", 1);
       }
       if (p.nextToken() != null) {
         // The array is whole: its events are sent; what follows it is not

@@ -142,9 +142,17 @@ public final class PushCommand implements Callable<Integer> {
         throw new BraidCli.CommandFailedException("cannot read " + file + ": " + e.getMessage(), 1);
       }
     }
+    InputStream stdin = null;
+    if (path == null) { // read once, so peeked through a buffer
+      stdin = new java.io.BufferedInputStream(System.in, 1 << 16);
+    }
+    if (type.equals("application/x-ndjson")) {
+      checkJsonLines(path, stdin);
+    }
     PrintWriter err = command.commandLine().getErr();
     AtomicLong sent = new AtomicLong();
     Path in = path;
+    InputStream piped = stdin;
     BraidClient.Answer a;
     ProgressBar bar = noProgress || client.json ? null
         : Progress.bar("push " + table, size < 0 ? -1 : Math.max(1, size >> 10), "KiB", 1, err);
@@ -164,7 +172,7 @@ public final class PushCommand implements Callable<Integer> {
       ticker.start();
     }
     try {
-      a = http.postStream(base + "/pushes" + q, type, () -> counting(open(in), sent), size);
+      a = http.postStream(base + "/pushes" + q, type, () -> counting(in == null ? piped : open(in), sent), size);
     } finally {
       if (bar != null) {
         ticker.interrupt();
@@ -235,7 +243,9 @@ public final class PushCommand implements Callable<Integer> {
         r.path("expired").asLong(), r.path("cut"), r.path("replayed").asLong());
     switch (state) {
       case "done":
-        return what + ": " + (r.path("version").asLong() == 0 ? "applied" : "current") + "; " + counts;
+        // a full push's version is current when it is done, and later pushes or a rollback move it on
+        return what + ": " + (r.path("version").asLong() == 0 ? "applied" : r.path("versionState").asText("done"))
+            + "; " + counts;
       case "failed":
         return what + ": failed: " + r.path("failure").asText() + "; " + counts;
       default:
@@ -303,6 +313,48 @@ public final class PushCommand implements Callable<Integer> {
 
   private ParameterException usage(String message) {
     return new ParameterException(command.commandLine(), message);
+  }
+
+  /**
+   * Refuses, before anything is sent, JSON-lines input whose first line shows it is something else:
+   * a JSON array (every row would be a bad row "expected a JSON object") or CSV without
+   * {@code --format csv} (every line "not valid JSON"). Reads the file's first line, or peeks at
+   * standard input's through {@code stdin} (marked and reset).
+   */
+  private void checkJsonLines(Path path, InputStream stdin) {
+    String line;
+    try (InputStream own = path == null ? null : Files.newInputStream(path)) {
+      InputStream in = path == null ? stdin : own;
+      if (path == null) {
+        in.mark(1 << 16);
+      }
+      // up to the end of the first line that is not blank, at most 64 KiB: a slow pipe is not waited on for more
+      java.io.ByteArrayOutputStream head = new java.io.ByteArrayOutputStream();
+      boolean content = false;
+      for (int b; head.size() < (1 << 16) && (b = in.read()) >= 0; ) {
+        if (b == '\n' && content) {
+          break;
+        }
+        content |= b > ' ';
+        head.write(b);
+      }
+      if (path == null) {
+        in.reset();
+      }
+      line = head.toString(java.nio.charset.StandardCharsets.UTF_8).replace("\uFEFF", "").strip();
+    } catch (IOException e) {
+      throw new BraidCli.CommandFailedException("cannot read " + file + ": " + e.getMessage(), 1);
+    }
+    String what = file.equals("-") ? "standard input" : file;
+    if (line.startsWith("[")) {
+      throw new BraidCli.CommandFailedException(what + " holds a JSON array; a push reads JSON lines, one row "
+          + "(an object) per line: convert it with jq -c '.[]'; nothing was pushed", 1);
+    }
+    if (IngestCommand.looksLikeCsvHeader(line)) {
+      throw new BraidCli.CommandFailedException(String.format("the first line of %s is not JSON but looks like a CSV "
+          + "header ('%s'); for CSV add --format csv (a file named *.csv is read as CSV by itself); nothing was "
+          + "pushed", what, line.length() > 60 ? line.substring(0, 57) + "..." : line), 1);
+    }
   }
 
   private static InputStream open(Path p) {

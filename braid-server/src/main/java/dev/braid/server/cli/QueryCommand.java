@@ -49,9 +49,9 @@ public final class QueryCommand implements Callable<Integer> {
     }
     BraidClient http = new BraidClient(client.url);
     JsonNode r;
-    if (key.isEmpty()) { // a URL path cannot name the empty key: read it through a batchGet of one key
+    if (BraidClient.keyNeedsBody(key)) { // a URL path cannot name it: read it through a batchGet of one key
       com.fasterxml.jackson.databind.node.ObjectNode body = BraidClient.JSON.createObjectNode();
-      body.putArray("keys").add("");
+      body.putArray("keys").add(key);
       if (from != null) {
         body.put("from", from);
       }

@@ -34,9 +34,9 @@ public final class RowCommand implements Callable<Integer> {
     BraidClient http = new BraidClient(client.url);
     String base = "/v1/tables/" + BraidClient.enc(table) + "/rows";
     JsonNode r;
-    if (keys.size() == 1 && !keys.get(0).isEmpty()) {
+    if (keys.size() == 1 && !BraidClient.keyNeedsBody(keys.get(0))) {
       r = http.get(base + "/" + BraidClient.enc(keys.get(0)));
-    } else { // several keys, or the empty key, which a URL path cannot name
+    } else { // several keys, or a key a URL path cannot name (empty, NUL, too long)
       com.fasterxml.jackson.databind.node.ObjectNode body = BraidClient.JSON.createObjectNode();
       keys.forEach(body.putArray("keys")::add);
       r = http.post(base + ":batchGet", "application/json", body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));

@@ -572,7 +572,8 @@ public final class BraidServer implements AutoCloseable {
             + startFailure.getMessage());
       }
       throw new Problem(503, "starting", "Service unavailable",
-          "Braid is starting (replaying the log into the speed layer); retry in a moment");
+          "Braid is starting (replaying the log into the speed layer); retry in a moment")
+          .withHeader("Retry-After", "1");
     }
     return b;
   }

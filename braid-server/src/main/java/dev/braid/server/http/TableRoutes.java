@@ -352,7 +352,7 @@ final class TableRoutes {
   }
 
   private static void answer(Context ctx, Table t, PushReport r, boolean wait) {
-    ObjectNode o = report(r);
+    ObjectNode o = report(t, r);
     if (r.state().equals("failed")) {
       // an incremental push (version 0) builds no version: its failure says which rows it applied
       ObjectNode p = Json.problem(new Problem(422, "push-failed", "Push failed", r.failure()
@@ -371,7 +371,24 @@ final class TableRoutes {
 
   private void pushReport(Context ctx) {
     Table t = table(ctx);
-    ok(ctx, report(t.push(ctx.pathParam("id"))));
+    ok(ctx, report(t, t.push(ctx.pathParam("id"))));
+  }
+
+  /**
+   * {@link #report(PushReport)} with, for a full push that is done, {@code versionState}: the state
+   * of the version it built now ({@code current}, or {@code backup} and so on once later pushes or a
+   * rollback replaced it), so that a report read long after the push does not suggest it is current.
+   */
+  static ObjectNode report(Table t, PushReport r) {
+    ObjectNode o = report(r);
+    if (r.version() > 0 && r.state().equals("done")) {
+      for (dev.braid.VersionInfo v : t.versions()) {
+        if (v.id() == r.version()) {
+          o.put("versionState", v.state().label());
+        }
+      }
+    }
+    return o;
   }
 
   static ObjectNode report(PushReport r) {

@@ -492,15 +492,40 @@ class CliClientTest {
         .containsPattern("(?s)rejected line 2: rule failed: amount >= 0.0.*rejected line 4.*rejected line 5");
     awaitUnits("tea", 3);
 
-    // a JSON array on one line: every event rejected is listed, though all share line 1
+    // a JSON array on one line: every event rejected is listed by its element, though all share line 1
     Path oneLine = dir.resolve("one-line.json");
     Files.writeString(oneLine, "[{\"product\": \"a\", \"amount\": -1.0, \"units\": 1, \"ts\": 1},"
+        + "{\"product\": \"ok\", \"amount\": 2.0, \"units\": 1, \"ts\": 1},"
         + "{\"product\": \"b\", \"amount\": -2.0, \"units\": 1, \"ts\": 1},"
         + "{\"product\": \"c\", \"amount\": \"x\", \"units\": 1, \"ts\": 1}]");
-    Run minified = braid("ingest", "sales", oneLine.toString(), url(), "--no-progress");
+    Run minified = braid("ingest", "sales", oneLine.toString(), url(), "--no-progress", "--batch", "2");
     assertThat(minified.exit()).isEqualTo(1);
-    assertThat(minified.out().lines().filter(l -> l.startsWith("  rejected line 1: ")).count()).as(minified.out())
-        .isEqualTo(3);
+    assertThat(minified.out()).containsPattern("(?s)  rejected element 1 \\(line 1\\): rule failed: amount >= 0.0"
+        + ".*  rejected element 3 \\(line 1\\): rule failed.*  rejected element 4 \\(line 1\\): ")
+        .doesNotContain("element 2");
+
+    // one object in a .json file is one event, as the HTTP API takes it; objects one per line are NDJSON
+    Path object = dir.resolve("object.json");
+    Files.writeString(object, "{\"product\": \"quince\", \"amount\": 1.0, \"units\": 7, \"ts\": 1}\n");
+    Run single = braid("ingest", "sales", object.toString(), url(), "--no-progress");
+    assertThat(single.exit()).as(single.err()).isZero();
+    assertThat(single.out()).contains("sales: 1 event accepted, 0 rejected");
+    awaitUnits("quince", 7);
+    Files.writeString(object, "{\"product\": \"quince\", \"amount\": 1.0, \"units\": 7, \"ts\": 1}\n".repeat(2));
+    Run ndjsonAsJson = braid("ingest", "sales", object.toString(), url(), "--no-progress");
+    assertThat(ndjsonAsJson.exit()).isEqualTo(1);
+    assertThat(ndjsonAsJson.err()).contains("another value starts at line 2 after the first object: for one event "
+        + "per line use --format ndjson; nothing was sent");
+
+    // input without events fails: a wrong or truncated file must not pass for a load in a script
+    for (String[] empty : new String[][] {{"empty.ndjson", "\n\n", "no lines but blank ones"},
+        {"empty.json", "[]", "an empty array"}, {"header.csv", "product,amount,units,ts\n", "no rows after the header"}}) {
+      Path f = dir.resolve(empty[0]);
+      Files.writeString(f, empty[1]);
+      Run none = braid("ingest", "sales", f.toString(), url(), "--no-progress");
+      assertThat(none.exit()).as(empty[0]).isEqualTo(1);
+      assertThat(none.err()).contains("no events in " + f + " (" + empty[2]).contains("nothing was sent");
+    }
 
     // two JSON arrays in one .json file: the second is not silently ignored
     Path two = dir.resolve("two.json");
@@ -596,6 +621,14 @@ class CliClientTest {
     Run directory = braid("ingest", "sales", dir.toString(), url());
     assertThat(directory.exit()).isEqualTo(2);
     assertThat(directory.err()).contains(dir + " is a directory");
+    // keys a URL path cannot hold (too long for a request line, NUL) are read through a batchGet of one key
+    String longKey = "k".repeat(20_000);
+    Run longQuery = braid("query", "revenue", longKey, url(), "--json");
+    assertThat(longQuery.exit()).as(longQuery.err()).isZero();
+    assertThat(new ObjectMapper().readTree(longQuery.out()).path("found").asBoolean()).isFalse();
+    Run nulQuery = braid("query", "revenue", "a\u0000b", url());
+    assertThat(nulQuery.exit()).as(nulQuery.err()).isZero();
+    assertThat(nulQuery.out()).contains("(no events for this key yet)");
     Run badUrl = braid("status", "--url=not-a-url");
     assertThat(badUrl.exit()).isEqualTo(2);
     assertThat(badUrl.err()).contains("--url must be the server's http:// or https:// address", "got 'not-a-url'");
@@ -741,6 +774,54 @@ class CliClientTest {
       assertThat(e.path("problem").path("detail").asText()).isEqualTo("the engine is still opening");
     } finally {
       busy.stop(0);
+    }
+  }
+
+  /** A bad address from the environment is named as such: the user never typed --url. */
+  @Test
+  void shouldNameBraidUrlWhenTheBadAddressCameFromTheEnvironment() throws Exception {
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+        "-Xmx128m", BraidCli.class.getName(), "status"));
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+    pb.environment().put("BRAID_URL", "bogus");
+    Process p = pb.start();
+    String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(output).isEqualTo(2);
+    assertThat(output).contains("BRAID_URL (the default of --url) must be the server's http:// or https:// address")
+        .contains("got 'bogus'");
+  }
+
+  /**
+   * A server that answers {@code 503} with {@code Retry-After} is starting and asks for the request
+   * again: those answers do not use up {@code --attempts} (a restart replays the log first, which
+   * outlasted the five attempts' backoff), and the batch goes through once the server serves.
+   */
+  @Test
+  void shouldWaitForAStartingServerThatAsksForARetry() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger posts = new java.util.concurrent.atomic.AtomicInteger();
+    com.sun.net.httpserver.HttpServer starting = fakeServer(exchange -> {
+      if (!exchange.getRequestMethod().equals("POST")) {
+        return Map.entry(200, "{\"name\":\"sales\",\"fields\":[]}");
+      }
+      if (posts.incrementAndGet() <= 6) {
+        exchange.getResponseHeaders().add("Retry-After", "0");
+        return Map.entry(503, "{\"type\":\"/problems/starting\",\"title\":\"Service Unavailable\","
+            + "\"status\":503,\"detail\":\"Braid is starting\"}");
+      }
+      return Map.entry(200, "{\"accepted\": 1, \"duplicates\": 0, \"rejected\": 0, \"rejections\": []}");
+    });
+    try {
+      Path nd = dir.resolve("one.ndjson");
+      Files.writeString(nd, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n");
+      Run r = braid("ingest", "sales", nd.toString(), "--attempts", "2", "--no-progress",
+          "--url=http://127.0.0.1:" + starting.getAddress().getPort());
+      assertThat(r.exit()).as(r.err()).isZero();
+      assertThat(posts.get()).isEqualTo(7);
+      assertThat(r.out()).contains("sales: 1 event accepted, 0 rejected");
+    } finally {
+      starting.stop(0);
     }
   }
 

@@ -80,6 +80,12 @@ class TableCliTest {
     Run p2 = braid("push", "users", two.toString(), url(), "--json");
     assertThat(p2.exit()).as(p2.err()).isZero();
     long v2 = JSON.readTree(p2.out()).path("version").asLong();
+    java.util.regex.Matcher firstId = java.util.regex.Pattern.compile("push (\\S+) \\(version").matcher(push.out());
+    assertThat(firstId.find()).as(push.out()).isTrue();
+    Run firstNow = braid("push", "users", "--status", firstId.group(1), url());
+    assertThat(firstNow.exit()).as(firstNow.err()).isZero();
+    assertThat(firstNow.out()).as("the first push's version is no longer current")
+        .contains("(version " + (v2 - 1) + "): backup;");
 
     Run row = braid("row", "users", "u1", url());
     assertThat(row.exit()).isZero();
@@ -174,6 +180,32 @@ class TableCliTest {
     Path txt = dir.resolve("x.txt");
     Files.writeString(txt, "");
     assertThat(braid("push", "users", txt.toString(), url()).err()).contains("--format jsonl or --format csv");
+    // JSON lines that are something else are refused before anything is sent, naming what they are
+    Path array = dir.resolve("array.json");
+    Files.writeString(array, "\n[{\"id\": \"a\"}]\n");
+    Run arrayPush = braid("push", "users", array.toString(), url());
+    assertThat(arrayPush.exit()).isEqualTo(1);
+    assertThat(arrayPush.err()).contains(array + " holds a JSON array; a push reads JSON lines, one row (an object) "
+        + "per line: convert it with jq -c '.[]'; nothing was pushed").doesNotContain("bad row");
+    java.io.InputStream stdin = System.in;
+    System.setIn(new java.io.ByteArrayInputStream("id,tier\na,one\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    try {
+      Run csvPiped = braid("push", "users", "-", url());
+      assertThat(csvPiped.exit()).isEqualTo(1);
+      assertThat(csvPiped.err()).contains("the first line of standard input is not JSON but looks like a CSV header "
+          + "('id,tier'); for CSV add --format csv").doesNotContain("bad row");
+    } finally {
+      System.setIn(stdin);
+    }
+    System.setIn(new java.io.ByteArrayInputStream("{\"id\": \"piped\", \"tier\": \"two\"}\n".getBytes(
+        java.nio.charset.StandardCharsets.UTF_8)));
+    try {
+      Run piped = braid("push", "users", "-", url(), "--incremental");
+      assertThat(piped.exit()).as("the peeked line is pushed too: " + piped.err()).isZero();
+      assertThat(braid("row", "users", "piped", url()).out()).contains("two");
+    } finally {
+      System.setIn(stdin);
+    }
     Run unknown = braid("push", "nope", f.toString(), url());
     assertThat(unknown.exit()).isEqualTo(1);
     assertThat(unknown.err()).contains("nope").contains("users");

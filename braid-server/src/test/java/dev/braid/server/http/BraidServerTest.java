@@ -529,7 +529,10 @@ class BraidServerTest {
     CountDownLatch hold = new CountDownLatch(1);
     server = BraidServer.start(PipelineSpec.parse(SPEC, "test.yaml"), dir, BraidServer.Config.defaults().withPort(0),
         hold);
-    assertProblem(get("/v1/status"), 503, "Braid is starting");
+    HttpResponse<String> starting = get("/v1/status");
+    assertProblem(starting, 503, "Braid is starting");
+    // clients (braid ingest) wait for a starting server as long as it asks them to come back
+    assertThat(starting.headers().firstValue("Retry-After")).hasValue("1");
     assertThat(get("/health").statusCode()).isEqualTo(503);
     hold.countDown();
     server.awaitReady(30, TimeUnit.SECONDS);
