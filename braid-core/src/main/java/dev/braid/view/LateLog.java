@@ -33,8 +33,10 @@ import java.util.function.LongSupplier;
  * the rule replays the log under its own marks, so the events it leaves out are recorded too, also
  * those the old rule had found late. {@link #recover} rebuilds the marks and counts from the late
  * log when the engine opens; records written before rules were recorded carry none and are
- * {@linkplain #adoptUnruled adopted} by the rule of the view's serving version. Each partition's
- * marks are advanced by that partition's speed-layer thread only.
+ * {@linkplain #adoptUnruled adopted} by the rule of the view's serving version. A partition's marks
+ * are advanced by that partition's speed-layer thread and by the threads that replay it into a
+ * reprocess's new version; {@link #record} is one at a time, so an event that both meet is recorded
+ * once.
  *
  * <h2>Durability</h2>
  * The late log has the stream's durability but is written after the Delta moved; a crash between
@@ -68,8 +70,22 @@ final class LateLog {
     this.clock = clock;
   }
 
-  /** One late event met by a speed-layer thread under lateness rule {@code rule}, not yet written. */
-  record Pending(String view, String rule, int partition, long offset, String key, long eventTime, long watermark) {}
+  /** One late event met by a speed-layer or replay thread under lateness rule {@code rule}, not yet written. */
+  record Pending(String view, String rule, int partition, long offset, String key, long eventTime, long watermark) {
+
+    /**
+     * The late event at {@code k}'s record {@code j}, of {@code program}'s view and rule, found late
+     * against {@code lateReference} (the partition Delta's {@link PartitionDelta#lateReference}).
+     */
+    static Pending of(ViewProgram program, int partition, RecordChunk k, int j, long lateReference,
+        long maxOutOfOrder) {
+      byte[] key = new byte[k.keyLength[j]];
+      k.buffer[j].get(k.keyOffset[j], key);
+      return new Pending(program.spec.name(), program.lateRule, partition, k.offset[j],
+          new String(key, StandardCharsets.UTF_8), k.eventTime[j],
+          lateReference == Long.MIN_VALUE ? lateReference : lateReference - maxOutOfOrder);
+    }
+  }
 
   /** The rule of records written before rules were recorded, until {@link #adoptUnruled}. */
   private static final String UNRULED = "";
@@ -111,11 +127,13 @@ final class LateLog {
   }
 
   /**
-   * Records late events of one partition (called by that partition's speed-layer thread), each once:
-   * while a batch cycle's new version catches up, the old and the new Delta of a view both fold the
-   * same records and both find the same events late, so {@code pending} can name an event twice.
+   * Records late events of one partition, each once: while a batch cycle's new version catches up,
+   * the old and the new Delta of a view both fold the same records and both find the same events
+   * late, so {@code pending} can name an event twice; and a reprocess's replay and the speed layer
+   * can meet the same event under the same rule. Synchronized: the test of the marks and their
+   * advance must not interleave with another thread's (late events are rare; this is not a hot path).
    */
-  void record(List<Pending> pending) {
+  synchronized void record(List<Pending> pending) {
     if (pending.isEmpty()) {
       return;
     }

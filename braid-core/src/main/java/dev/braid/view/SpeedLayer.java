@@ -620,11 +620,8 @@ final class SpeedLayer implements AutoCloseable {
       if (lateLog == null || !lateLog.isNew(view, t.program.lateRule, partition, k.offset[j])) {
         return;
       }
-      byte[] key = new byte[k.keyLength[j]];
-      k.buffer[j].get(k.keyOffset[j], key);
-      long max = t.delta.lateReference(); // what the lateness decision counted from
-      late.add(new LateLog.Pending(view, t.program.lateRule, partition, k.offset[j], new String(key, java.nio.charset.StandardCharsets.UTF_8),
-          k.eventTime[j], max == Long.MIN_VALUE ? max : max - maxOutOfOrder));
+      // against what the lateness decision counted from
+      late.add(LateLog.Pending.of(t.program, partition, k, j, t.delta.lateReference(), maxOutOfOrder));
     }
 
     private void reportEventError(Target t, long offset, RuntimeException e) {

@@ -2301,6 +2301,9 @@ final class ViewRuntime {
     java.util.function.LongSupplier liveLag = () -> stream.endOffset(part) - speed.position(part);
     ReplayYield yield = new ReplayYield();
     boolean nullKeyReported = false;
+    // the events this version leaves out as late, recorded under its rule as the speed layer records them
+    LateLog lateLog = speed.lateLog();
+    List<LateLog.Pending> late = new ArrayList<>();
     try (dev.braid.log.LogReader r = stream.reader(pd.partition, pd.writerPosition())) {
       while (r.position() < until && !closing && !rb.aborted) {
         rb.yielded.addAndGet(yield.await(liveLag));
@@ -2319,6 +2322,11 @@ final class ViewRuntime {
               long offset = k.offset[j];
               try {
                 int result = program.applySpeed(pd, x, k, j, speed.maxOutOfOrderMillis());
+                if ((result & ViewProgram.LATE) != 0 && lateLog != null
+                    && lateLog.isNew(name, program.lateRule, pd.partition, offset)) {
+                  late.add(LateLog.Pending.of(program, pd.partition, k, j, pd.lateReference(),
+                      speed.maxOutOfOrderMillis()));
+                }
                 if ((result & ViewProgram.FOLDED) != 0) {
                   folded++;
                 } else if (result == ViewProgram.NULL_KEY && !nullKeyReported) {
@@ -2343,6 +2351,16 @@ final class ViewRuntime {
             pd.advance(last + 1, folded);
           }
           pd.lock.unlockWrite(stamp);
+        }
+        if (!late.isEmpty()) {
+          try {
+            lateLog.record(late);
+          } catch (RuntimeException e) { // as the speed layer: the late log is a record, not the data
+            LOG.error("view '{}': could not record {} late events of stream '{}' partition {} in the late log", name,
+                late.size(), stream.name(), pd.partition, e);
+          } finally {
+            late.clear();
+          }
         }
         if (last < 0) {
           break;

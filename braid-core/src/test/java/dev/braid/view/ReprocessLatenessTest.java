@@ -103,6 +103,44 @@ class ReprocessLatenessTest {
     }
   }
 
+  /**
+   * The same on a log longer than a new version catches up on in lockstep with the speed layer
+   * ({@link ViewRuntime#ATTACH_LAG}): its own replay threads fold most of it, and record what they
+   * leave out (they once left the events out without recording any: status said 0).
+   */
+  @Test
+  void shouldRecordTheEventsALongReplayLeavesOut(@TempDir Path dir) throws Exception {
+    PipelineSpec file = PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(2).key("user").time("ts").field("user", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(view(Duration.ofMinutes(1)))
+        .build();
+    int onTime = 4 * (int) ViewRuntime.ATTACH_LAG;
+    List<Map<String, Object>> events = new java.util.ArrayList<>();
+    for (int i = 0; i < onTime; i++) { // every partition's event times only go up: none late under any rule
+      events.add(Map.of("user", "u" + (i % 8), "ts", T + i * 50L));
+    }
+    long lastTime = T + (onTime - 1) * 50L;
+    // window [T + 120 s, T + 180 s) ends 20 s before the largest time: on time within 1m, late within 0
+    long inWindow = T + 150_000;
+    assertThat(lastTime).isBetween(T + 180_000, T + 239_999);
+    for (int u = 0; u < 5; u++) {
+      events.add(Map.of("user", "u" + u, "ts", inWindow));
+    }
+    try (Braid b = Braid.open(dir, file)) {
+      assertThat(b.ingest("s", events).rejections()).isEmpty();
+      reprocess(b, view(Duration.ZERO));
+      awaitLate(b, 5);
+      assertThat(b.lateEvents("s", 0, 100)).extracting(e -> e.key() + "@" + e.eventTimeMillis())
+          .containsExactlyInAnyOrder("u0@" + inWindow, "u1@" + inWindow, "u2@" + inWindow, "u3@" + inWindow,
+              "u4@" + inWindow);
+    }
+    try (Braid b = Braid.open(dir, file)) {
+      assertThat(status(b).lateness().lateEvents()).as("after a restart").isEqualTo(5);
+      assertThat(b.lateEvents("s", 0, 100)).as("the restart's replay records nothing again").hasSize(5);
+    }
+  }
+
   private static void awaitLate(Braid b, long n) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (status(b).lateness().lateEvents() != n) {

@@ -41,7 +41,8 @@ public final class VersionsCommand implements Callable<Integer> {
     for (JsonNode v : r.path("versions")) {
       boolean held = held(v.path("progress"));
       t.row(v.path("id").asLong(), held ? "held" : v.path("state").asText(), v.path("cut"),
-          v.path("position").isNull() ? "-" : v.path("position"), v.path("baseKeys").asLong(),
+          v.path("position").isNull() ? "-" : v.path("position"),
+          v.path("baseKeys").isNumber() ? v.path("baseKeys").asLong() : "-", // a gone version's Base is deleted
           v.path("createdAt").asText() + (v.has("failure") ? "  " + (v.path("state").asText().equals("discarded")
               ? "" : "failed: ") + v.path("failure").asText() : "")
               + (held ? heldText(v.path("progress"), view, v.path("id").asLong()) : progress(v.path("progress"))));

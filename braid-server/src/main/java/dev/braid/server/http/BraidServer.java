@@ -293,8 +293,10 @@ public final class BraidServer implements AutoCloseable {
               dev.braid.Status.Lateness l = viewStatus(x, view).lateness();
               return l == null ? 0 : l.lateEvents();
             }).tag("view", view)
-            .description("events the speed layer left out for arriving after their window closed plus "
-                + "allowed_lateness (in the stream's late log; a batch cycle folds them in)").register(metrics);
+            .description("events the serving definition's speed layer has ever left out for arriving after their "
+                + "window closed plus allowed_lateness, as recorded in the stream's late log; a count of that record, "
+                + "which does not go down when a lambda view's batch cycle folds them into its Base")
+            .register(metrics);
         io.micrometer.core.instrument.FunctionCounter.builder("braid_view_evicted_windows", b, x -> {
               dev.braid.Status.Retention r = viewStatus(x, view).retention();
               return r == null ? 0 : r.evictedWindows();

@@ -351,7 +351,11 @@ final class Json {
     } else {
       o.putNull("position");
     }
-    o.put("baseKeys", v.baseKeys());
+    if (v.state().gone()) {
+      o.putNull("baseKeys"); // its Base is deleted: no count to give, and 0 would read as an empty Base
+    } else {
+      o.put("baseKeys", v.baseKeys());
+    }
     o.put("createdAt", java.time.Instant.ofEpochMilli(v.createdAtMillis()).toString());
     o.put("definition", v.definition());
     if (v.failure() != null) {

@@ -399,7 +399,9 @@ final class TableRoutes {
     o.put("state", r.state());
     o.put("bytes", r.bytes());
     o.put("rows", r.rows());
-    o.put("distinctKeys", r.distinctKeys());
+    if (r.version() > 0) { // an incremental push builds no Base, so it counts no distinct keys
+      o.put("distinctKeys", r.distinctKeys());
+    }
     o.put("expired", r.expired());
     o.put("badRows", r.badRows());
     ArrayNode bad = o.putArray("bad");

@@ -249,11 +249,24 @@ class TableHttpTest {
     assertThat(act.statusCode()).as(act.body()).isEqualTo(200);
     assertThat(json(act).path("current").asLong()).isEqualTo(first.path("version").asLong());
     assertThat(json(send("GET", "/v1/tables/users/rows/u9", null, null)).path("found").asBoolean()).isTrue();
-
+    // a push's report says what its version is now, not what it was when the push ended
+    assertThat(json(send("GET", location, null, null)).path("versionState").asText()).isEqualTo("backup");
+    assertThat(json(send("GET", "/v1/tables/users/pushes/" + first.path("pushId").asText(), null, null))
+        .path("versionState").asText()).isEqualTo("current");
     JsonNode status = json(send("GET", "/v1/status", null, null));
     assertThat(status.path("tables").get(0).path("name").asText()).isEqualTo("users");
     assertThat(status.path("tables").get(0).path("currentVersion").asLong())
         .isEqualTo(first.path("version").asLong());
+    for (int i = 0; i < 2; i++) { // two more pushes retire the oldest versions, whose Bases are deleted
+      assertThat(send("POST", "/v1/tables/users/pushes", "application/x-ndjson", "{\"id\": \"u" + i + "\"}\n")
+          .statusCode()).isEqualTo(200);
+    }
+    JsonNode all = json(send("GET", "/v1/tables/users/versions", null, null)).path("versions");
+    assertThat(all.findValues("state").stream().map(JsonNode::asText)).as(all.toString()).contains("retired");
+    for (JsonNode v : all) {
+      assertThat(v.path("baseKeys").isNull()).as("a gone version counts no Base keys: %s", v)
+          .isEqualTo(v.path("state").asText().equals("retired"));
+    }
   }
 
   @Test
@@ -275,6 +288,7 @@ class TableHttpTest {
         "{\"id\": \"c\", \"tier\": \"inc\"}\n");
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     assertThat(json(r).path("rows").asLong()).isEqualTo(1);
+    assertThat(json(r).has("distinctKeys")).as("an incremental push builds no Base to count keys in").isFalse();
   }
 
   /**
