@@ -84,9 +84,9 @@ final class BraidClient {
    * key, when it times out or the connection fails, up to {@code attempts} times in all (waiting
    * 0.5 s, 1 s, 2 s ... between): the server acknowledges a retry of a request it already appended
    * with the first attempt's positions, so nothing is appended twice. {@code 503 Service
-   * Unavailable} (a server still opening its engine, or a storage fault it expects to pass) is
-   * retried after its {@code Retry-After} for up to {@link #UNAVAILABLE_PATIENCE}, without using up
-   * attempts, or like a lost answer when it has none; any other answer, error or not, is final.
+   * Unavailable} is retried too: a server that says it is starting after its {@code Retry-After}
+   * for up to {@link #UNAVAILABLE_PATIENCE}, without using up attempts; any other (a storage fault
+   * it expects to pass) like a lost answer. Any other answer, error or not, is final.
    */
   JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts, Duration timeout) {
     return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path))
@@ -105,30 +105,48 @@ final class BraidClient {
   }
 
   /**
-   * How long {@link #retrying} keeps sending a request again while the server answers {@code 503}
-   * with {@code Retry-After} (it is starting, or waits out a storage fault): those answers come
-   * from a live server that asks for the retry, so they do not use up the attempts, which are for
-   * requests that got no answer. A restart replays the log before it serves, which takes seconds to
-   * minutes on a large log.
+   * How long {@link #retrying} keeps sending a request again while the server answers that it is
+   * starting ({@code 503} of type {@code /problems/starting}): a live server that asks for the retry,
+   * so those answers do not use up the attempts, which are for requests that got no answer or a
+   * fault (a storage fault's {@code 503} needs a person, and uses them up). A restart replays the
+   * log before it serves, which takes seconds to minutes on a large log.
    */
   static final Duration UNAVAILABLE_PATIENCE = Duration.ofMinutes(10);
-  /** The longest wait {@link #retrying} takes from a {@code Retry-After}. */
-  private static final long MAX_RETRY_AFTER_MILLIS = 30_000;
+  /** The shortest and longest wait {@link #retrying} takes between tries of a starting server. */
+  private static final long MIN_STARTING_WAIT_MILLIS = 250;
+  private static final long MAX_STARTING_WAIT_MILLIS = 30_000;
 
-  private static JsonNode retrying(int attempts, java.util.function.Supplier<JsonNode> request, String gaveUpNote) {
+  /** Where {@link #retrying} says that it waits for a starting server, or null to say nothing. */
+  private java.io.PrintWriter notices;
+
+  /** Says on {@code w}, once per wait, that a request waits for a starting server. */
+  BraidClient noticesTo(java.io.PrintWriter w) {
+    this.notices = w;
+    return this;
+  }
+
+  private JsonNode retrying(int attempts, java.util.function.Supplier<JsonNode> request, String gaveUpNote) {
     long backoff = 500;
     long patienceEnds = System.nanoTime() + UNAVAILABLE_PATIENCE.toNanos();
     int failed = 0;
+    boolean noticed = false;
     for (int tries = 1; ; tries++) {
       long wait;
       try {
         return request.get();
       } catch (TransportException | UnavailableAnswer e) {
-        boolean askedToRetry = e instanceof UnavailableAnswer u && u.retryAfterMillis >= 0;
-        if (askedToRetry && System.nanoTime() - patienceEnds < 0) {
-          wait = Math.min(((UnavailableAnswer) e).retryAfterMillis, MAX_RETRY_AFTER_MILLIS);
+        boolean starting = e instanceof UnavailableAnswer u && u.starting();
+        if (starting && System.nanoTime() - patienceEnds < 0) {
+          long asked = ((UnavailableAnswer) e).retryAfterMillis;
+          wait = Math.max(MIN_STARTING_WAIT_MILLIS, Math.min(asked < 0 ? backoff : asked, MAX_STARTING_WAIT_MILLIS));
+          if (!noticed && notices != null) {
+            noticed = true;
+            notices.println("braid: the server at " + base + " is starting (replaying its log); waiting for it, up "
+                + "to " + UNAVAILABLE_PATIENCE.toMinutes() + " minutes");
+            notices.flush();
+          }
         } else if (++failed >= attempts) {
-          String message = e.getMessage() + " (gave up after " + (askedToRetry
+          String message = e.getMessage() + " (gave up after " + (starting
               ? tries + (tries == 1 ? " try" : " tries") + " over " + UNAVAILABLE_PATIENCE.toMinutes() + " minutes"
               : attempts + (attempts == 1 ? " attempt" : " attempts")) + gaveUpNote + ")";
           throw e instanceof UnavailableAnswer u ? new ErrorAnswer(u.status, message, u.problem)
@@ -172,6 +190,11 @@ final class BraidClient {
     UnavailableAnswer(String message, JsonNode problem, long retryAfterMillis) {
       super(503, message, problem);
       this.retryAfterMillis = retryAfterMillis;
+    }
+
+    /** Whether the server said it is starting (not a fault): a wait that ends by itself. */
+    boolean starting() {
+      return problem.path("type").asText().equals("/problems/starting");
     }
   }
 

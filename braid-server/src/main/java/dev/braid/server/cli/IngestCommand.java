@@ -72,8 +72,8 @@ public final class IngestCommand implements Callable<Integer> {
 
   @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out or the "
       + "connection fails, each with the same idempotency key; the first request, for the stream's fields, waits "
-      + "for a server that is not listening yet the same way. A server that answers it is starting (503 with "
-      + "Retry-After) is asked again for up to 10 minutes without using up tries (default: ${DEFAULT-VALUE})")
+      + "for a server that is not listening yet the same way. A server that answers it is starting (503) is asked "
+      + "again for up to 10 minutes without using up tries (default: ${DEFAULT-VALUE})")
   int attempts;
 
   @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS", description = "seconds to wait for the "
@@ -140,6 +140,9 @@ public final class IngestCommand implements Callable<Integer> {
       throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
     }
     BraidClient http = new BraidClient(client.url);
+    if (!client.json) { // with --json, standard error holds only a failure's JSON object
+      http.noticesTo(command.commandLine().getErr());
+    }
     // fails early for an unknown stream; a server started a moment ago (not listening yet) is waited for
     JsonNode schema = http.getRetrying("/v1/streams/" + BraidClient.enc(stream), attempts);
     long size = file.equals("-") ? -1 : sizeOf(Path.of(file));
@@ -637,7 +640,42 @@ public final class IngestCommand implements Callable<Integer> {
 
   /** Names separated by commas, no JSON punctuation: {@code product,amount,ts}. */
   static boolean looksLikeCsvHeader(String line) {
-    return line.strip().matches("\\uFEFF?\"?[A-Za-z_][\\w .\"-]*(,\"?[A-Za-z_][\\w .\"-]*)+");
+    // a scan, not a regular expression: Java's regex recursion per repeated column overflowed the stack
+    // on headers of a few thousand columns
+    String s = line.strip();
+    if (s.startsWith("\uFEFF")) {
+      s = s.substring(1);
+    }
+    int names = 0;
+    for (int start = 0; ; start = s.indexOf(',', start) + 1) {
+      int comma = s.indexOf(',', start);
+      if (!looksLikeColumnName(s, start, comma < 0 ? s.length() : comma)) {
+        return false;
+      }
+      names++;
+      if (comma < 0) {
+        return names >= 2;
+      }
+    }
+  }
+
+  /** {@code "?[A-Za-z_][\w ."-]*}: a column name, maybe quoted, from {@code start} to {@code end} of {@code s}. */
+  private static boolean looksLikeColumnName(String s, int start, int end) {
+    int i = start < end && s.charAt(start) == '"' ? start + 1 : start;
+    if (i >= end) {
+      return false;
+    }
+    char c = s.charAt(i);
+    if (!(c == '_' || c < 128 && Character.isLetter(c))) {
+      return false;
+    }
+    for (i++; i < end; i++) {
+      c = s.charAt(i);
+      if (!(c < 128 && (Character.isLetterOrDigit(c) || c == '_' || c == ' ' || c == '.' || c == '"' || c == '-'))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static void readJsonArray(InputStream in, Sender sender) throws IOException {
@@ -679,7 +717,8 @@ public final class IngestCommand implements Callable<Integer> {
       throw new BrokenInput("the file is not UTF-8 text: " + e.getMessage());
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       // The events read since the last full request stay unsent, so that after a fix the same requests go again
-      throw new BrokenInput(String.format("the file is not a valid JSON array: %s at line %d",
+      throw new BrokenInput(String.format("the file is not valid JSON (an array of events, or one event): %s at "
+          + "line %d",
           dev.braid.ingest.Ingestor.jsonError(e), e.getLocation().getLineNr()));
     }
   }

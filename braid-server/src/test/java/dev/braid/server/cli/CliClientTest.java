@@ -453,12 +453,22 @@ class CliClientTest {
     assertThat(IngestCommand.looksLikeCsvHeader("{\"product\": \"a,b\"}")).isFalse();
     assertThat(IngestCommand.looksLikeCsvHeader("\"unit price\",qty")).isTrue();
     assertThat(IngestCommand.looksLikeCsvHeader("1,2,3")).as("a row, not a header").isFalse();
+    assertThat(IngestCommand.looksLikeCsvHeader("\uFEFFid,tier")).as("after a byte-order mark").isTrue();
+    assertThat(IngestCommand.looksLikeCsvHeader("product")).as("one name is not CSV").isFalse();
+    assertThat(IngestCommand.looksLikeCsvHeader("a,,b")).as("an empty column name").isFalse();
+    assertThat(IngestCommand.looksLikeCsvHeader("a,b,")).isFalse();
+    StringBuilder wide = new StringBuilder("c0");
+    for (int i = 1; i < 20_000; i++) {
+      wide.append(",c").append(i);
+    }
+    assertThat(IngestCommand.looksLikeCsvHeader(wide.toString())).as("a header of 20,000 columns, without "
+        + "overflowing the stack").isTrue();
 
     Path broken = dir.resolve("broken.json");
     Files.writeString(broken, "[{\"product\": \"fig\", \"amount\": 1.0, \"units\": 1, \"ts\": 1},\n{\"product\": }]");
     Run cut = braid("ingest", "sales", broken.toString(), url(), "--no-progress");
     assertThat(cut.exit()).isEqualTo(1);
-    assertThat(cut.err()).contains("the file is not a valid JSON array").contains("at line 2; nothing was sent");
+    assertThat(cut.err()).contains("the file is not valid JSON (an array of events, or one event)").contains("at line 2; nothing was sent");
 
     Run xml = braid("ingest", "sales", csv.toString(), url(), "--format", "xml");
     assertThat(xml.exit()).isEqualTo(2);
@@ -551,7 +561,7 @@ class CliClientTest {
     Run truncated = braid("ingest", "sales", pears.toString(), url(), "--no-progress", "--batch", "2", "--key-prefix",
         "pears", "--json");
     assertThat(truncated.exit()).isEqualTo(1);
-    assertThat(truncated.err()).contains("the file is not a valid JSON array", "at line 6; nothing after it was sent",
+    assertThat(truncated.err()).contains("the file is not valid JSON (an array of events, or one event)", "at line 6; nothing after it was sent",
         "the 4 events before it were sent in 2 requests and answered: 4 events accepted, 0 rejected; the 1 read after "
             + "them, too few for a request of --batch 2, were not sent",
         "fix the input and run the same command with --key-prefix pears");
@@ -757,7 +767,10 @@ class CliClientTest {
     com.sun.net.httpserver.HttpServer busy = fakeServer(exchange -> {
       boolean post = exchange.getRequestMethod().equals("POST");
       posts.addAndGet(post ? 1 : 0);
-      return post ? Map.entry(503, "{\"type\":\"/problems/unavailable\",\"title\":\"Service Unavailable\","
+      if (post) { // a storage fault: it asks for a retry, but needs a person, so it uses up the attempts
+        exchange.getResponseHeaders().add("Retry-After", "5");
+      }
+      return post ? Map.entry(503, "{\"type\":\"/problems/storage-read-only\",\"title\":\"Service Unavailable\","
           + "\"status\":503,\"detail\":\"the engine is still opening\"}") : Map.entry(200, "{\"name\":\"sales\",\"fields\":[]}");
     });
     try {
@@ -815,10 +828,14 @@ class CliClientTest {
     try {
       Path nd = dir.resolve("one.ndjson");
       Files.writeString(nd, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n");
+      long t0 = System.nanoTime();
       Run r = braid("ingest", "sales", nd.toString(), "--attempts", "2", "--no-progress",
           "--url=http://127.0.0.1:" + starting.getAddress().getPort());
       assertThat(r.exit()).as(r.err()).isZero();
       assertThat(posts.get()).isEqualTo(7);
+      assertThat(System.nanoTime() - t0).as("Retry-After: 0 is not a storm: at least 250 ms between tries")
+          .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(6 * 250));
+      assertThat(r.err()).containsOnlyOnce("is starting (replaying its log); waiting for it, up to 10 minutes");
       assertThat(r.out()).contains("sales: 1 event accepted, 0 rejected");
     } finally {
       starting.stop(0);
