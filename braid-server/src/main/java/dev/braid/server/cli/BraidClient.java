@@ -207,6 +207,13 @@ final class BraidClient {
     return Long.parseLong(v) * 1000;
   }
 
+  /** A request of {@link #follow} that got no answer: the server is not listening, or the connection broke. */
+  static final class Unreachable extends BraidCli.CommandFailedException {
+    Unreachable(String message) {
+      super(message, 1);
+    }
+  }
+
   /** A request that got no answer: the connection failed or timed out. */
   private static final class TransportException extends RuntimeException {
     TransportException(String message) {
@@ -274,10 +281,9 @@ final class BraidClient {
     try {
       r = http.send(req, HttpResponse.BodyHandlers.ofLines());
     } catch (ConnectException e) {
-      throw new BraidCli.CommandFailedException("cannot reach Braid at " + base + ": is `braid server` running "
-          + "(or pass --url)?", 1);
+      throw new Unreachable("cannot reach Braid at " + base + ": is `braid server` running (or pass --url)?");
     } catch (IOException e) {
-      throw new BraidCli.CommandFailedException(lostAnswer("GET", req.uri().getRawPath(), e), 1);
+      throw new Unreachable(lostAnswer("GET", req.uri().getRawPath(), e));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BraidCli.CommandFailedException("interrupted", 130);

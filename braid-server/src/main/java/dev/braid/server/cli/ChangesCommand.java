@@ -17,8 +17,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code braid changes VIEW}: a windowed view's changes stream, one line per change. Without
  * {@code --follow} it pages through what the stream holds now ({@code GET .../changes} as JSON) and
- * says where to resume; with it, it follows the server-sent events until Ctrl-C, the limit, or the
- * server's end of the stream.
+ * says where to resume; with it, it follows the server-sent events until Ctrl-C or the limit,
+ * connecting again when the server restarts.
  */
 @Command(name = "changes", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Print the changes stream of a windowed view: a window's result when the watermark closes it "
@@ -68,16 +68,7 @@ public final class ChangesCommand implements Callable<Integer> {
     long[] printed = {0};
     long[] next = {from};
     if (follow) {
-      boolean stopped = http.follow(base + "from=" + from, e -> {
-        print(out, e);
-        next[0] = e.path("id").asLong() + 1;
-        return limit == null || ++printed[0] < limit;
-      });
-      if (!stopped) {
-        throw new BraidCli.CommandFailedException("the server ended the changes stream of view '" + view
-            + "' (did it stop?); resume with --from " + next[0], 1);
-      }
-      return 0;
+      return follow(http, base, out, printed, next);
     }
     while (limit == null || printed[0] < limit) {
       int page = (int) Math.min(PAGE, limit == null ? PAGE : limit - printed[0]);
@@ -97,6 +88,65 @@ public final class ChangesCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * Follows the stream from {@code next[0]}; when the server ends it or cannot be reached (a restart)
+   * or answers that it is starting, connects again from the change after the last one printed, so a
+   * restart neither skips nor repeats a change, for up to {@link BraidClient#UNAVAILABLE_PATIENCE}
+   * without the server (a restart replays the log first). Says once per outage on standard error
+   * that it waits (not with {@code --json}, whose standard error holds only a failure).
+   */
+  private int follow(BraidClient http, String base, PrintWriter out, long[] printed, long[] next) {
+    long outageSince = -1;
+    long backoff = 250;
+    while (true) {
+      String why;
+      long before = printed[0];
+      long connected = System.nanoTime();
+      try {
+        boolean stopped = http.follow(base + "from=" + next[0], e -> {
+          print(out, e);
+          next[0] = e.path("id").asLong() + 1;
+          return limit == null || ++printed[0] < limit;
+        });
+        if (stopped) {
+          return 0;
+        }
+        why = "the server ended the changes stream of view '" + view + "' (did it stop?)";
+        if (printed[0] > before || System.nanoTime() - connected > java.util.concurrent.TimeUnit.SECONDS.toNanos(1)) {
+          outageSince = -1; // it served a while: what comes now is a new outage
+        }
+      } catch (BraidClient.Unreachable e) {
+        why = e.getMessage();
+      } catch (BraidClient.ErrorAnswer e) {
+        if (e.status != 503) {
+          throw e;
+        }
+        why = e.getMessage();
+      }
+      long now = System.nanoTime();
+      if (outageSince < 0) {
+        outageSince = now;
+        backoff = 250;
+        if (!client.json) {
+          PrintWriter err = command.commandLine().getErr();
+          err.println("braid: " + why + "; connecting again to go on from change " + next[0] + ", for up to "
+              + BraidClient.UNAVAILABLE_PATIENCE.toMinutes() + " minutes");
+          err.flush();
+        }
+      } else if (now - outageSince > BraidClient.UNAVAILABLE_PATIENCE.toNanos()) {
+        throw new BraidCli.CommandFailedException(why + "; gave up after " + BraidClient.UNAVAILABLE_PATIENCE
+            .toMinutes() + " minutes; resume with --from " + next[0], 1);
+      }
+      try {
+        Thread.sleep(backoff);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new BraidCli.CommandFailedException("interrupted", 130);
+      }
+      backoff = Math.min(backoff * 2, 4_000);
+    }
   }
 
   /** One change: its JSON (NDJSON) with {@code --json}, else one line for a person. */

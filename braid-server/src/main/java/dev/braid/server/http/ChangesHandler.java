@@ -228,10 +228,11 @@ final class ChangesHandler {
     if (last != null && !last.isBlank()) {
       try {
         long id = Long.parseLong(last.trim());
-        if (id < 0 || id == Long.MAX_VALUE) {
+        if (id < 0) {
           throw new NumberFormatException();
         }
-        return id + 1;
+        // the largest id has no next one: from it, the range check names the ids the view has
+        return id == Long.MAX_VALUE ? id : id + 1;
       } catch (NumberFormatException e) {
         throw Problem.badRequest("bad-last-event-id", String.format(
             "Last-Event-ID '%s' is not a change id (a non-negative integer sent as the 'id' of an event)", last));

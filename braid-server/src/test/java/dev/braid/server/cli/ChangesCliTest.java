@@ -139,6 +139,37 @@ class ChangesCliTest {
     });
   }
 
+  /**
+   * {@code --follow} goes on through a restart of the server: it connects again and resumes after
+   * the last change it printed, so nothing is skipped or printed twice.
+   */
+  @Test
+  void shouldFollowThroughARestartOfTheServer() throws Exception {
+    ingest("ann", "0", "bob", "2"); // closes ann's minute 0
+    awaitChanges(1);
+    CliClientTest.Run[] followed = new CliClientTest.Run[1];
+    String url = url();
+    Thread t = new Thread(() -> followed[0] = braid("changes", "per_minute", url, "--follow", "--limit", "3"));
+    t.start();
+    Thread.sleep(300);
+    int port = server.port();
+    server.close();
+    Thread.sleep(500); // the client finds the server gone, and waits
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("data"),
+        BraidServer.Config.defaults().withPort(port)).awaitReady(30, TimeUnit.SECONDS);
+    ingest("cid", "5"); // closes bob's minute 2, then cid's minute 5 with the next one
+    ingest("dan", "7");
+    t.join(TimeUnit.SECONDS.toMillis(60));
+    assertThat(t.isAlive()).isFalse();
+    assertThat(followed[0].exit()).as(followed[0].err()).isZero();
+    assertThat(followed[0].out().lines().toList()).hasSize(3).satisfies(lines -> {
+      assertThat(lines.get(0)).startsWith("#0 ").contains(" ann ");
+      assertThat(lines.get(1)).startsWith("#1 ").contains(" bob ");
+      assertThat(lines.get(2)).startsWith("#2 ").contains(" cid ");
+    });
+    assertThat(followed[0].err()).containsOnlyOnce("connecting again to go on from change 1");
+  }
+
   @Test
   void shouldExitWithTheServersDetailOnErrors() {
     CliClientTest.Run unknown = braid("changes", "nope", url());

@@ -342,6 +342,9 @@ class EventTimeServerTest {
         400, "Last-Event-ID 'x1' is not a change id"});
     cases.add(new Object[] {"/v1/views/per_minute/changes", new String[] {"Accept", sse, "Last-Event-ID", "41"},
         400, "Last-Event-ID 41 is not an id that the changes of view 'per_minute' have sent yet"});
+    cases.add(new Object[] {"/v1/views/per_minute/changes", new String[] {"Accept", sse, "Last-Event-ID",
+        Long.toString(Long.MAX_VALUE)}, 400, "Last-Event-ID " + Long.MAX_VALUE + " is not an id that the changes of "
+        + "view 'per_minute' have sent yet"});
     cases.add(new Object[] {"/v1/views/per_minute/changes?from=42", new String[] {"Accept", sse},
         400, "change id 42 is out of range for view 'per_minute': ids run from 0 to 0"});
     cases.add(new Object[] {"/v1/views/per_minute/changes?from=-3", new String[] {"Accept", sse}, 400,
