@@ -263,11 +263,20 @@ public final class Ingestor {
 
   /** As {@link #ingestText(List, int[])}, with an idempotency key; see {@link #ingestJson(List, String)}. */
   public IngestResult ingestText(List<String> events, int[] lines, String idempotencyKey) {
+    java.util.Objects.requireNonNull(events, "events (a list of JSON texts) is null");
+    if (lines != null && lines.length < events.size()) {
+      throw new IllegalArgumentException("lines has " + lines.length + " elements for " + events.size()
+          + " events: give the line of every event, or null");
+    }
     return ingest(events.size(), idempotencyKey, new Source() {
       public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
         JsonNode node;
+        String text = events.get(i);
+        if (text == null) { // that event alone, as ingestJson rejects a null node
+          return "the event is null, not JSON text";
+        }
         try {
-          node = ONE_EVENT.readTree(events.get(i));
+          node = ONE_EVENT.readTree(text);
         } catch (JsonProcessingException e) {
           int column = e.getLocation() == null ? -1 : e.getLocation().getColumnNr();
           // Jackson counts lines within the event's own text: its "line: 1" is the request's line named first
@@ -279,7 +288,8 @@ public final class Ingestor {
       }
 
       public String text(int i) {
-        return events.get(i);
+        String text = events.get(i);
+        return text == null ? "null" : text; // as the dead-letter log shows a null map
       }
     });
   }

@@ -86,12 +86,27 @@ public record TableSpec(String name, int partitions, String key, String time, Ma
 
     /** Adds a field; {@code type} as in a spec: {@code string}, {@code set<long>}, {@code map<string,double>}. */
     public Builder field(String field, String type) {
-      fields.put(field, TableFieldType.parse(type));
-      return this;
+      java.util.Objects.requireNonNull(type, () -> "table '" + name + "': field '" + field + "' has no type");
+      TableFieldType parsed;
+      try {
+        parsed = TableFieldType.parse(type);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("table '" + name + "', field '" + field + "': " + e.getMessage(), e);
+      }
+      return add(field, parsed);
     }
 
     public Builder field(String field, FieldType type) {
-      fields.put(field, TableFieldType.scalar(type));
+      java.util.Objects.requireNonNull(type, () -> "table '" + name + "': field '" + field + "' has no type");
+      return add(field, TableFieldType.scalar(type));
+    }
+
+    /** As a stream's builder: a second field of the same name is refused, as YAML refuses a duplicate key. */
+    private Builder add(String field, TableFieldType type) {
+      java.util.Objects.requireNonNull(field, () -> "table '" + name + "': a field's name is null");
+      if (fields.putIfAbsent(field, type) != null) {
+        throw new IllegalArgumentException("table '" + name + "' already has a field '" + field + "'");
+      }
       return this;
     }
 

@@ -197,6 +197,7 @@ public final class Engine implements Braid {
     }
     catalog.requirePresentFor(dataDir);
     Map<String, VersionCatalog.ViewEntry> recorded = catalog.load();
+    refuseChangedSourceOrMode(recorded);
     for (ViewSpec v : spec.views().values()) {
       if (refused.containsKey(v.from())) {
         refused.put(v.name(), refusal("view", v.name(), refused.get(v.from())));
@@ -572,6 +573,54 @@ public final class Engine implements Braid {
   /** The schema that reads stream {@code name}'s stored events: the spec's fields, and which came first. */
   private EventSchema schema(String name) {
     return schemas.get(name);
+  }
+
+  /**
+   * Refuses a spec that gives a view with recorded versions another source stream or another mode
+   * than they were computed with: a reprocess cannot change either, and at a start the recorded
+   * definition would have been compiled against the spec's stream (replaying another stream from
+   * the first one's offsets into a version that claims the first) or served in the other mode (a
+   * lambda Base under a kappa view, which then never folds late events in). Lists every such view;
+   * the data directory is not touched.
+   */
+  private void refuseChangedSourceOrMode(Map<String, VersionCatalog.ViewEntry> recorded) {
+    List<String> problems = new ArrayList<>();
+    for (ViewSpec v : spec.views().values()) {
+      VersionCatalog.ViewEntry entry = recorded.get(v.name());
+      VersionCatalog.Entry current = entry == null ? null : entry.versions().stream()
+          .filter(e -> e.state() == VersionState.CURRENT).findFirst().orElse(null);
+      if (current == null) {
+        continue;
+      }
+      String from = null;
+      String mode = null;
+      if (current.document() != null) {
+        try {
+          JsonNode d = new com.fasterxml.jackson.databind.ObjectMapper().readTree(current.document());
+          from = d.path("from").asText(null);
+          mode = d.path("mode").asText(null);
+        } catch (java.io.IOException e) {
+          continue; // not readable: the restore says so, as for any definition that no longer compiles
+        }
+      } else if (current.definition().startsWith("from=") && current.definition().contains(";filter=")) {
+        from = current.definition().substring("from=".length(), current.definition().indexOf(";filter="));
+      }
+      String specMode = v.mode().name().toLowerCase(java.util.Locale.ROOT);
+      if (from != null && !from.equals(v.from())) {
+        problems.add(String.format("view '%s' reads stream '%s' in the spec, but its versions were computed from "
+            + "stream '%s', and a view cannot change its stream: put back `from: %s`, or give the new definition "
+            + "another view name", v.name(), v.from(), from, from));
+      }
+      if (mode != null && !mode.equals(specMode)) {
+        problems.add(String.format("view '%s' is a %s view in the spec, but its versions are %s, and a view cannot "
+            + "change its mode: put back `mode: %s`, or give the new definition another view name", v.name(),
+            specMode, mode, mode));
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new IllegalArgumentException(String.join("\n", problems) + "\nNothing in " + dataDir
+          + " was changed.");
+    }
   }
 
   private ViewProgram compileRecorded(ViewSpec file, String document) {
@@ -1047,6 +1096,10 @@ public final class Engine implements Braid {
   @Override
   public List<dev.braid.LateEvent> lateEvents(String stream, long fromOffset, int limit) {
     requireOpen();
+    if (fromOffset < 0 || limit < 0) { // as deadLetters
+      throw new IllegalArgumentException("late events of stream '" + stream + "': fromOffset and limit must not be "
+          + "negative, got " + fromOffset + " and " + limit);
+    }
     ingestor(stream); // refuses an unknown or unavailable stream
     SpeedLayer speed = speedLayers.get(stream);
     return speed == null ? List.of() : speed.lateLog().read(fromOffset, limit);

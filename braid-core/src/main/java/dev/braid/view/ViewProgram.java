@@ -808,7 +808,11 @@ final class ViewProgram {
     for (int i = 0; i < aggregations.length; i++) {
       x.state.bind(intoLongs, intoLb + longBase[i], intoObjects, intoOb + objectBase[i]);
       x.other.bind(fromLongs, fromLb + longBase[i], fromObjects, fromOb + objectBase[i]);
-      aggregations[i].merge(x.state, x.other);
+      try {
+        aggregations[i].merge(x.state, x.other);
+      } catch (RuntimeException | Error e) { // only a user aggregation's can: name it and the view
+        throw failedIn(i, "merge", e);
+      }
     }
     if (sessionSlot >= 0 && fromLongs[fromLb + sessionSlot] > intoLongs[intoLb + sessionSlot]) {
       intoLongs[intoLb + sessionSlot] = fromLongs[fromLb + sessionSlot];
@@ -834,7 +838,6 @@ final class ViewProgram {
     return names[i];
   }
 
-  /** The result of aggregation {@code i} of the row at the given bases. */
   /** How aggregation {@code i}'s result reads from its slots ({@link NumericFold#resultForm}). */
   int resultForm(int i) {
     return resultForms[i];
@@ -845,9 +848,27 @@ final class ViewProgram {
     return longBase[i];
   }
 
+  /** The result of aggregation {@code i} of the row at the given bases. */
   Object result(int i, long[] longs, int lb, Object[] objects, int ob, Scratch x) {
     x.state.bind(longs, lb + longBase[i], objects, ob + objectBase[i]);
-    return aggregations[i].result(x.state);
+    try {
+      return aggregations[i].result(x.state);
+    } catch (RuntimeException | Error e) { // only a user aggregation's can: name it and the view
+      throw failedIn(i, "result", e);
+    }
+  }
+
+  /**
+   * What aggregation {@code i} threw in {@code method} on a path that has no event to leave out (a
+   * read's merge of Base and Delta, a result), as an exception that names the view and the
+   * aggregation; the JVM's own errors (out of memory) are thrown as they are.
+   */
+  private RuntimeException failedIn(int i, String method, Throwable e) {
+    if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError)) {
+      throw (VirtualMachineError) e;
+    }
+    return new IllegalStateException("view '" + spec.name() + "': aggregation '" + names[i] + "' ("
+        + spec.aggregates().get(names[i]) + ") threw in " + method + ": " + e, e);
   }
 
   void writeRow(DataOutput out, long[] longs, int lb, Object[] objects, int ob, Scratch x) throws IOException {

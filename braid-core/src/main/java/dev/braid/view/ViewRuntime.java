@@ -1288,6 +1288,15 @@ final class ViewRuntime {
         } finally {
           cycleLayer = null;
         }
+        long failed = counters.errors().get();
+        if (failed > 0 && failed >= counters.events().get()) {
+          // an expression or aggregation that fails on every event (a user merge that throws, say) would
+          // swap an empty Base in for good data: a failed cycle, which leaves the current version serving
+          throw new IllegalStateException(String.format("view '%s': the batch cycle failed on every one of the %,d "
+              + "events it read (an expression or an aggregation threw), so its Base would hold none of them; the "
+              + "current version keeps serving. The first failure: %s", name, failed,
+              counters.firstError().get()));
+        }
         base = BaseFile.openWritten(dir.resolve(fileName), stats.base());
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);
         next.fromBatchCycle = true;

@@ -299,6 +299,14 @@ class IngestorTest {
     IngestResult numbered = in.ingestText(List.of("oops"), null);
     assertThat(numbered.rejections().get(0).reason()).startsWith("not JSON at line 1, column ");
 
+    // a null element is that event's rejection, as a null map or JSON node is; lines too few, an argument error
+    IngestResult withNull = in.ingestText(java.util.Arrays.asList(null, lines.get(0)), null);
+    assertThat(withNull.accepted()).isEqualTo(1);
+    assertThat(withNull.rejections()).extracting(Rejection::reason).containsExactly("the event is null, not JSON text");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> in.ingestText(lines, new int[] {3}))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("lines has 1 elements for 3 events: give the line of every event, or null");
+
     // a line cut short: where its object opens, by column (Jackson's own "line: 1" read as the request's)
     IngestResult cut = in.ingestText(List.of("  {\"user\": \"u3\", \"amount\": \"twelve\""), new int[] {3});
     assertThat(cut.rejections().get(0).reason()).startsWith("not JSON at line 3, column 36: Unexpected end-of-input")

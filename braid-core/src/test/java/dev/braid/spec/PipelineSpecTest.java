@@ -1005,6 +1005,10 @@ class PipelineSpecTest {
   void shouldRefuseDuplicateNamesInTheBuilders() {
     assertThatThrownBy(() -> StreamSpec.builder("s").field("a", FieldType.STRING).field("a", FieldType.LONG))
         .isInstanceOf(IllegalArgumentException.class).hasMessage("stream 's' already has a field 'a'");
+    assertThatThrownBy(() -> TableSpec.builder("t").key("a").field("a", "string").field("a", "long"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("table 't' already has a field 'a'");
+    assertThatThrownBy(() -> TableSpec.builder("t").field("a", "strin"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("table 't', field 'a': unknown type 'strin'");
     assertThatThrownBy(() -> ViewSpec.builder("v").aggregate("n", "count").aggregate("n", "sum(x)"))
         .isInstanceOf(IllegalArgumentException.class).hasMessage("view 'v' already has an aggregate 'n'");
     assertThatThrownBy(() -> PipelineSpec.builder().stream(transactions().build()).stream(transactions().build()))

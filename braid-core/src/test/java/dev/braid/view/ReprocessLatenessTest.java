@@ -90,6 +90,9 @@ class ReprocessLatenessTest {
           Map.of("user", "u1", "ts", T + 200_000), Map.of("user", "u1", "ts", T + 10_000))).rejections()).isEmpty();
       awaitLate(b, 1);
       assertThat(b.lateEvents("s", 0, 10)).extracting(e -> e.eventOffset()).containsExactly(3L);
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.lateEvents("s", -1, 10))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("late events of stream 's': fromOffset and limit must not be negative, got -1 and 10");
 
       reprocess(b, view(Duration.ZERO));
 

@@ -79,6 +79,8 @@ class UserAggregationFailureTest {
 
   /** Whether {@code test_vm_error} throws on 13 (else it sums as {@code test_picky} does, refusing 13). */
   private static volatile boolean vmError;
+  /** Whether {@code test_flaky} throws in every add, merge and result. */
+  private static volatile boolean flaky;
 
   @BeforeAll
   static void register() {
@@ -112,6 +114,31 @@ class UserAggregationFailureTest {
         super.add(s, in);
       }
     });
+    Aggregations.register("test_flaky", (type, params) -> new Picky() {
+      @Override
+      public void add(AccumulatorState s, AggInput in) {
+        if (flaky) {
+          throw new IllegalStateException("add is flaky");
+        }
+        super.add(s, in);
+      }
+
+      @Override
+      public void merge(AccumulatorState into, AccumulatorState from) {
+        if (flaky) {
+          throw new IllegalStateException("merge is flaky");
+        }
+        super.merge(into, from);
+      }
+
+      @Override
+      public Object result(AccumulatorState s) {
+        if (flaky) {
+          throw new IllegalStateException("result is flaky");
+        }
+        return super.result(s);
+      }
+    });
     Aggregations.register("test_short_read", (type, params) -> new Picky() {
       @Override
       public void write(AccumulatorState s, DataOutput out) throws IOException {
@@ -127,6 +154,41 @@ class UserAggregationFailureTest {
         .view(ViewSpec.builder("vb").from("ev").groupBy("k").aggregate("n", "count").aggregate("p", aggregation)
             .aggregate("s", "sum(v)").aggregate("q", aggregation).build())
         .build();
+  }
+
+  /**
+   * A batch cycle on which every event fails (a user aggregation that throws on all of them) fails,
+   * and the current version keeps serving: it once swapped in a Base that held none of the events.
+   * A read on which a user result or merge throws names the view and the aggregation.
+   */
+  @Test
+  void shouldFailABatchCycleThatLeavesOutEveryEventAndNameTheViewWhenAReadThrows(@TempDir Path dir)
+      throws Exception {
+    try (Braid braid = Braid.open(dir, spec("test_flaky(v)"))) {
+      assertThat(braid.ingest("ev", List.of(Map.of("k", "a", "v", 2L), Map.of("k", "a", "v", 3L))).rejections())
+          .isEmpty();
+      braid.runBatch("vb");
+      Map<String, Object> expected = Map.of("n", 2L, "p", 5L, "s", 5L, "q", 5L);
+      assertThat(braid.get("vb", "a").values()).isEqualTo(expected);
+      long current = braid.status().views().get(0).currentVersion();
+      flaky = true;
+      try {
+        // a new event, so that a cycle runs (the speed layer leaves it out: its add throws)
+        assertThat(braid.ingest("ev", List.of(Map.of("k", "a", "v", 4L))).rejections()).isEmpty();
+        assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+        assertThatThrownBy(() -> braid.runBatch("vb")).hasMessageContaining("view 'vb': the batch cycle failed on "
+            + "every one of the 3 events it read").hasMessageContaining("the current version keeps serving")
+            .hasMessageContaining("add is flaky");
+        assertThatThrownBy(() -> braid.get("vb", "a")).isInstanceOf(IllegalStateException.class)
+            .hasMessage("view 'vb': aggregation 'p' (test_flaky(v)) threw in result: java.lang.IllegalStateException: "
+                + "result is flaky");
+      } finally {
+        flaky = false;
+      }
+      assertThat(braid.status().views().get(0).currentVersion()).isEqualTo(current);
+      assertThat(braid.get("vb", "a").values()).as("still the good version").isEqualTo(expected);
+      assertThat(braid.status().views().get(0).batchFailures()).isEqualTo(1);
+    }
   }
 
   @Test
