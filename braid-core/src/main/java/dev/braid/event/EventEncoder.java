@@ -352,8 +352,8 @@ public final class EventEncoder {
     if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte) {
       return ((Number) v).longValue();
     }
-    if (v instanceof BigInteger) {
-      return new Rejected("number " + v + " does not fit in a long");
+    if (v instanceof BigInteger b) { // JSON's numbers past the long range come as these; a Java caller's may fit
+      return b.bitLength() < Long.SIZE ? (Object) b.longValue() : new Rejected("number " + v + " does not fit in a long");
     }
     if (v instanceof Double || v instanceof Float) {
       double x = ((Number) v).doubleValue();

@@ -151,6 +151,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       text = Files.readString(file);
     } catch (java.nio.file.NoSuchFileException e) {
       throw new SpecException(List.of(new SpecError(file.toString(), "", "no such file")));
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new SpecException(List.of(new SpecError(file.toString(), "", "the file is not UTF-8 text; save it as "
+          + "UTF-8")));
     } catch (IOException e) {
       String why = Files.isDirectory(file) ? "it is a directory; give the spec file (e.g. braid.yaml) in it"
           : "cannot read the file: " + (e instanceof java.nio.file.FileSystemException f && f.getReason() != null
@@ -1216,8 +1219,11 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         continue;
       }
       if (!streams.containsKey(v.from())) {
-        errors.add(new SpecError(source, path + ".from", "unknown stream '" + v.from() + "' (streams: "
-            + (streams.isEmpty() ? "none" : String.join(", ", streams.keySet())) + ")"));
+        errors.add(new SpecError(source, path + ".from", tables.containsKey(v.from())
+            ? "'" + v.from() + "' is a table, and a view reads a stream: a table is read by key (GET /v1/tables/"
+                + v.from() + "/rows/{key})"
+            : "unknown stream '" + v.from() + "' (streams: "
+                + (streams.isEmpty() ? "none" : String.join(", ", streams.keySet())) + ")"));
         continue;
       }
       EventSchema schema = schemas.get(v.from());

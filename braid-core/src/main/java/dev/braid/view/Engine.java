@@ -159,7 +159,18 @@ public final class Engine implements Braid {
   }
 
   private void start(EngineOptions options) throws IOException, InterruptedException {
-    RecordedSchemas.Checked stored = RecordedSchemas.check(dataDir, spec); // before anything reads an event
+    List<String> partitionChanges = partitionChanges();
+    RecordedSchemas.Checked stored;
+    try {
+      stored = RecordedSchemas.check(dataDir, spec); // before anything reads an event
+    } catch (IllegalArgumentException e) { // one list of every difference, the partition counts first
+      throw partitionChanges.isEmpty() ? e
+          : new IllegalArgumentException(String.join("\n", partitionChanges) + "\n" + e.getMessage(), e);
+    }
+    if (!partitionChanges.isEmpty()) {
+      throw new IllegalArgumentException(String.join("\n", partitionChanges) + "\nNothing in " + dataDir
+          + " was changed.");
+    }
     stored.firstFields().forEach((name, first) -> schemas.put(name, spec.stream(name).schema().withFirstFields(first)));
     refuseCorruptStreams();
     Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
@@ -573,6 +584,32 @@ public final class Engine implements Braid {
   /** The schema that reads stream {@code name}'s stored events: the spec's fields, and which came first. */
   private EventSchema schema(String name) {
     return schemas.get(name);
+  }
+
+  /**
+   * The streams and tables whose partition count in the spec differs from their log's, each named
+   * as the user knows it (a table, not its internal writes stream): the partition of a key depends
+   * on the count, so it cannot change.
+   */
+  private List<String> partitionChanges() {
+    List<String> problems = new ArrayList<>();
+    for (StreamSpec s : spec.streams().values()) {
+      if (log.hasStream(s.name()) && log.stream(s.name()).config().partitions() != s.partitions()) {
+        int had = log.stream(s.name()).config().partitions();
+        problems.add(String.format("stream '%s' has %d partitions in its log, but the spec gives %d: a stream's "
+            + "partitions cannot change (the partition of a key depends on them); put back `partitions: %d`", s.name(),
+            had, s.partitions(), had));
+      }
+    }
+    for (dev.braid.spec.TableSpec t : spec.tables().values()) {
+      if (log.hasStream(t.writesStream()) && log.stream(t.writesStream()).config().partitions() != t.partitions()) {
+        int had = log.stream(t.writesStream()).config().partitions();
+        problems.add(String.format("table '%s' has %d partitions in its log of writes, but the spec gives %d: a "
+            + "table's partitions cannot change (the partition of a key depends on them); put back `partitions: %d`",
+            t.name(), had, t.partitions(), had));
+      }
+    }
+    return problems;
   }
 
   /**

@@ -257,6 +257,12 @@ class EventEncoderTest {
         .isEqualTo("field 'n': expected long, got number 1.0E19 (not a whole number in range)");
     assertThat(rejectMap(Map.of("id", "k", "ts", -1L, "n", BigInteger.TWO.pow(64))))
         .isEqualTo("field 'n': number 18446744073709551616 does not fit in a long");
+    assertThat(rejectMap(Map.of("id", "k", "ts", -1L, "n", BigInteger.TWO.pow(63))))
+        .isEqualTo("field 'n': number 9223372036854775808 does not fit in a long");
+    // a Java caller's BigInteger that fits is its long, as a double field takes one
+    assertThat(encodeMap(Map.of("id", "k", "ts", -1L, "n", BigInteger.valueOf(Long.MIN_VALUE))).get("n"))
+        .isEqualTo(Long.MIN_VALUE);
+    assertThat(encodeMap(Map.of("id", "k", "ts", -1L, "n", new BigInteger("5"))).get("n")).isEqualTo(5L);
   }
 
   @Test

@@ -125,13 +125,17 @@ class PipelineSpecTest {
   }
 
   @Test
-  void shouldReportAFileThatCannotBeRead(@TempDir Path dir) {
+  void shouldReportAFileThatCannotBeRead(@TempDir Path dir) throws Exception {
     Path missing = dir.resolve("nope.yaml");
     SpecError e = onlyError(() -> PipelineSpec.load(missing));
     assertThat(e.source()).isEqualTo(missing.toString());
     assertThat(e.message()).isEqualTo("no such file");
     SpecError directory = onlyError(() -> PipelineSpec.load(dir));
     assertThat(directory.message()).isEqualTo("it is a directory; give the spec file (e.g. braid.yaml) in it");
+    Path latin1 = dir.resolve("latin1.yaml");
+    java.nio.file.Files.write(latin1, new byte[] {'s', 't', 'r', 'e', 'a', 'm', 's', ':', ' ', '#', (byte) 0xE9, '\n'});
+    assertThat(onlyError(() -> PipelineSpec.load(latin1)).message())
+        .isEqualTo("the file is not UTF-8 text; save it as UTF-8");
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -999,6 +1003,15 @@ class PipelineSpecTest {
     assertThatThrownBy(() -> PipelineSpec.builder().stream(transactions().build())
         .view(spendByUser().mode(ViewSpec.Mode.KAPPA).build()).build())
         .isInstanceOf(SpecException.class).hasMessageContaining("views.spend_by_user.batch: a kappa view");
+  }
+
+  @Test
+  void shouldSayThatAViewCannotReadATable() {
+    assertThatThrownBy(() -> PipelineSpec.builder().stream(transactions().build())
+        .table(TableSpec.builder("profiles").key("id").field("id", "string").build())
+        .view(ViewSpec.builder("of_table").from("profiles").groupBy("id").aggregate("n", "count").build()).build())
+        .isInstanceOf(SpecException.class).hasMessageContaining("views.of_table.from: 'profiles' is a table, and a "
+            + "view reads a stream: a table is read by key (GET /v1/tables/profiles/rows/{key})");
   }
 
   @Test

@@ -101,6 +101,32 @@ class RecordedSchemasTest {
     }
   }
 
+  /**
+   * Partition counts that differ from the logs' are named with every other difference in one message,
+   * a table by its own name (not its internal log of writes), and the open changes nothing.
+   */
+  @Test
+  void shouldNamePartitionChangesOfStreamsAndTablesWithTheOtherDifferences() throws Exception {
+    store();
+    PipelineSpec changed = PipelineSpec.builder()
+        .stream(StreamSpec.builder("sales").partitions(3).time("ts").key("store").field("store", FieldType.STRING)
+            .field("qty", FieldType.DOUBLE).field("ts", FieldType.TIMESTAMP).build())
+        .table(TableSpec.builder("users").partitions(4).key("id").field("id", "string").field("tier", "string").build())
+        .build();
+    assertThatThrownBy(() -> Braid.open(dir, changed).close())
+        .isInstanceOf(IllegalArgumentException.class)
+        .satisfies(e -> assertThat(e.getMessage().lines().filter(l -> l.startsWith("stream ") || l.startsWith("table ")))
+            .containsExactly("stream 'sales' has 2 partitions in its log, but the spec gives 3: a stream's partitions "
+                + "cannot change (the partition of a key depends on them); put back `partitions: 2`",
+                "table 'users' has 2 partitions in its log of writes, but the spec gives 4: a table's partitions cannot "
+                    + "change (the partition of a key depends on them); put back `partitions: 2`",
+                "stream 'sales': field 'qty' was long and the spec says double"))
+        .hasMessageNotContaining("users.writes");
+    try (Braid b = Braid.open(dir, spec(AS_STORED, "string"))) {
+      awaitUnits(b, 7L); // nothing was changed by the refused open
+    }
+  }
+
   /** The stored spec with fields added after the stored ones, and a view over one of them. */
   private static PipelineSpec grown(String... more) {
     StreamSpec.Builder sales = AS_STORED.apply(StreamSpec.builder("sales").partitions(2).time("ts"))
