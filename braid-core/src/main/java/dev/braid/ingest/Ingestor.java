@@ -209,6 +209,7 @@ public final class Ingestor {
    * @throws IllegalArgumentException when the key is not a valid idempotency key
    */
   public IngestResult ingestJson(List<JsonNode> events, String idempotencyKey) {
+    java.util.Objects.requireNonNull(events, "events (a list of JSON objects) is null");
     return ingest(events.size(), idempotencyKey, new Source() {
       public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
         return enc.encode(events.get(i), now, out);
@@ -300,6 +301,7 @@ public final class Ingestor {
 
   /** As {@link #ingestMaps(List)}, with an idempotency key; see {@link #ingestJson(List, String)}. */
   public IngestResult ingestMaps(List<? extends Map<String, ?>> events, String idempotencyKey) {
+    java.util.Objects.requireNonNull(events, "events (a list of maps of field values) is null");
     return ingest(events.size(), idempotencyKey, new Source() {
       public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
         return enc.encode(events.get(i), now, out);

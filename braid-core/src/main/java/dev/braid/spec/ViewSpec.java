@@ -102,7 +102,11 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
     }
 
     public Builder tumbling(Duration size) {
-      this.window = WindowSpec.tumbling(size);
+      try {
+        this.window = WindowSpec.tumbling(size);
+      } catch (IllegalArgumentException | NullPointerException e) { // name the view, as validate() names a path
+        throw new IllegalArgumentException("view '" + name + "', window: " + e.getMessage(), e);
+      }
       return this;
     }
 

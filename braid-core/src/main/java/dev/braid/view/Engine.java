@@ -140,6 +140,9 @@ public final class Engine implements Braid {
 
   /** Opens the engine; see {@link Braid#open}. */
   public static Engine open(Path dataDir, PipelineSpec spec, EngineOptions options) {
+    Objects.requireNonNull(dataDir, "the data directory is null");
+    Objects.requireNonNull(spec, "the pipeline spec is null");
+    Objects.requireNonNull(options, "the engine options are null");
     spec.validate();
     FileLog log = FileLog.open(dataDir.resolve("log"));
     Engine e = new Engine(dataDir, spec, log);
@@ -700,6 +703,7 @@ public final class Engine implements Braid {
   }
 
   private Ingestor ingestor(String stream) {
+    Objects.requireNonNull(stream, "the stream name is null");
     Ingestor i = ingestors.get(stream);
     if (i == null && refused.containsKey(stream)) {
       throw refused.get(stream);
@@ -716,6 +720,7 @@ public final class Engine implements Braid {
   }
 
   ViewRuntime view(String name) {
+    Objects.requireNonNull(name, "the view name is null");
     ViewRuntime v = views.get(name);
     if (v == null && refused.containsKey(name)) {
       throw refused.get(name);
@@ -1005,6 +1010,7 @@ public final class Engine implements Braid {
   @Override
   public dev.braid.table.Table table(String name) {
     requireOpen();
+    Objects.requireNonNull(name, "the table name is null");
     dev.braid.table.TableRuntime t = tables.get(name);
     if (t == null) {
       throw new UnknownNameException("table", name, tables.keySet());

@@ -1020,6 +1020,8 @@ class PipelineSpecTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessage("stream 's' already has a field 'a'");
     assertThatThrownBy(() -> TableSpec.builder("t").key("a").field("a", "string").field("a", "long"))
         .isInstanceOf(IllegalArgumentException.class).hasMessage("table 't' already has a field 'a'");
+    assertThatThrownBy(() -> ViewSpec.builder("v").tumbling(Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("view 'v', window: ");
     assertThatThrownBy(() -> TableSpec.builder("t").field("a", "strin"))
         .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("table 't', field 'a': unknown type 'strin'");
     assertThatThrownBy(() -> ViewSpec.builder("v").aggregate("n", "count").aggregate("n", "sum(x)"))

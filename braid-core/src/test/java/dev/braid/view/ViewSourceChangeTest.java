@@ -53,6 +53,13 @@ class ViewSourceChangeTest {
         .hasMessageContaining("view 'w' is a kappa view in the spec, but its versions are lambda, and a view cannot "
             + "change its mode: put back `mode: lambda`");
     try (Braid b = Braid.open(dir, original)) {
+      // a null name is named as null, not taken for a view or stream called "null"
+      assertThatThrownBy(() -> b.get(null, "a")).isInstanceOf(NullPointerException.class)
+          .hasMessage("the view name is null");
+      assertThatThrownBy(() -> b.ingest(null, List.of())).isInstanceOf(NullPointerException.class)
+          .hasMessage("the stream name is null");
+      assertThatThrownBy(() -> b.ingest("s", null)).isInstanceOf(NullPointerException.class)
+          .hasMessage("events (a list of maps of field values) is null");
       assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
       assertThat(b.get("w", "a").values()).as("the spec put back serves what it did").isEqualTo(
           Map.of("c", 2L, "t", 5L));
