@@ -1078,6 +1078,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   private List<SpecError> check(Map<String, Set<String>> incomplete) {
     List<SpecError> errors = new ArrayList<>();
     Map<String, EventSchema> schemas = new LinkedHashMap<>();
+    // Per stream that lost fields to a bad type: those fields. Its views are checked against the fields
+    // that could be read, leaving out errors that name a lost field, so one run names every other error.
+    Map<String, Set<String>> lostFields = new LinkedHashMap<>();
     // Required parts are checked here as well as by the YAML reader, so that a spec built in Java
     // is refused the same way (the reader's duplicates are dropped in parse).
     for (StreamSpec s : streams.values()) {
@@ -1099,6 +1102,11 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         }
         timeAndIdTypesFit(s, errors);
         checkRulesWithout(s, incomplete.get(s.name()), errors);
+        EventSchema readable = readableSchema(s);
+        if (readable != null) {
+          schemas.put(s.name(), readable);
+          lostFields.put(s.name(), incomplete.get(s.name()));
+        }
         continue;
       }
       if (s.fields().isEmpty()) {
@@ -1230,20 +1238,25 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       if (schema == null) {
         continue; // the stream itself is invalid and already reported
       }
+      Set<String> lost = lostFields.getOrDefault(v.from(), Set.of());
       Expressions ex = new Expressions(schema);
       if (v.filter() != null) {
         try {
           ex.predicate(v.filter());
         } catch (ExpressionException e) {
-          errors.add(new SpecError(source, path + ".filter", e.getMessage()));
+          if (!namesLostField(e, lost)) {
+            errors.add(new SpecError(source, path + ".filter", e.getMessage()));
+          }
         }
       }
-      if (v.groupBy() != null) {
+      if (v.groupBy() != null && !lost.contains(v.groupBy().strip())) {
         try {
           ex.key(v.groupBy());
         } catch (ExpressionException e) {
-          errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' (fields: "
-              + String.join(", ", schema.types().keySet()) + ") nor a valid key expression: " + e.getMessage()));
+          if (!namesLostField(e, lost)) {
+            errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' (fields: "
+                + String.join(", ", schema.types().keySet()) + ") nor a valid key expression: " + e.getMessage()));
+          }
         }
       }
       for (Map.Entry<String, String> a : v.aggregates().entrySet()) {
@@ -1251,6 +1264,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         try {
           AggregateCall call = Aggregations.parse(a.getValue());
           FieldType argType = null;
+          if (call.field() != null && lost.contains(call.field())) {
+            continue; // its type is unknown: the field's own error is reported
+          }
           if (call.field() != null) {
             EventSchema.Field f = schema.find(call.field());
             if (f == null) {
@@ -1266,7 +1282,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
             try {
               ex.predicate(call.where());
             } catch (ExpressionException e) {
-              errors.add(new SpecError(source, apath, "where: " + e.getMessage()));
+              if (!namesLostField(e, lost)) {
+                errors.add(new SpecError(source, apath, "where: " + e.getMessage()));
+              }
             }
           }
         } catch (IllegalArgumentException e) {
@@ -1315,17 +1333,31 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
    * the fields that could be read (see {@link #checkRules}).
    */
   private void checkRulesWithout(StreamSpec s, Set<String> unread, List<SpecError> errors) {
-    if (s.rules().isEmpty() || s.fields().isEmpty()) {
-      return;
+    EventSchema readable = s.rules().isEmpty() ? null : readableSchema(s);
+    if (readable != null) {
+      checkRules(s, new Expressions(readable), unread, errors);
     }
-    Expressions ex;
+  }
+
+  /**
+   * A schema of the fields of {@code s} that could be read (a field of a bad type is left out), with
+   * a stand-in key and no time field, to check expressions against; null when there is none.
+   */
+  private static EventSchema readableSchema(StreamSpec s) {
+    if (s.fields().isEmpty()) {
+      return null;
+    }
     try {
       String key = s.fields().containsKey(s.key()) ? s.key() : s.fields().keySet().iterator().next();
-      ex = new Expressions(new EventSchema(s.name(), s.fields(), key, null, s.timeUnit().millis()));
+      return new EventSchema(s.name(), s.fields(), key, null, s.timeUnit().millis());
     } catch (IllegalArgumentException e) {
-      return; // the stream's own errors are reported already
+      return null; // the stream's own errors are reported already
     }
-    checkRules(s, ex, unread, errors);
+  }
+
+  /** Whether expression error {@code e} comes from naming one of the {@code lost} fields (of unknown type). */
+  private static boolean namesLostField(ExpressionException e, Set<String> lost) {
+    return lost.stream().anyMatch(f -> e.getMessage().contains("undeclared reference to '" + f + "'"));
   }
 
   /**
@@ -1338,9 +1370,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       try {
         ex.predicate(s.rules().get(i));
       } catch (ExpressionException e) {
-        boolean usesUnread = unread.stream()
-            .anyMatch(f -> e.getMessage().contains("undeclared reference to '" + f + "'"));
-        if (!usesUnread) {
+        if (!namesLostField(e, unread)) {
           errors.add(new SpecError(source, "streams." + s.name() + ".rules[" + i + "]", e.getMessage()));
         }
       }

@@ -575,6 +575,21 @@ class PipelineSpecTest {
         .containsExactly("streams.s.fields");
   }
 
+  /**
+   * The views of a stream that lost a field to a bad type are still checked, against the fields
+   * that could be read: their own errors come in the same run, and nothing that only names the lost
+   * field is reported (its type is unknown).
+   */
+  @Test
+  void shouldCheckTheViewsOfAStreamWithABadFieldTypeInTheSameRun() {
+    List<SpecError> all = errors("streams:\n  s: {key: k, fields: {k: string, n: long, tags: list<string>}}\n"
+        + "views:\n  a:\n    from: s\n    group_by: k\n    filter: 'n > \"x\"'\n    aggregate:\n"
+        + "      f: quantiles(k)\n      t: count(tags)\n      ok: sum(n)\n      w: count where size(tags) > 1\n"
+        + "      u: sum(nope)\n");
+    assertThat(all).extracting(SpecError::path).containsExactly("streams.s.fields.tags", "views.a.filter",
+        "views.a.aggregate.f", "views.a.aggregate.u");
+  }
+
   @Test
   void shouldRejectAnUnknownFieldTypeWithoutCascadingErrors() {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("amount: double", "amount: decimal"));
