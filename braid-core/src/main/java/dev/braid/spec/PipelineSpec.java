@@ -318,7 +318,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         } else if (t == com.fasterxml.jackson.core.JsonToken.END_OBJECT) {
           names.pop();
         } else if (t == com.fasterxml.jackson.core.JsonToken.FIELD_NAME && !names.peek().add(p.currentName())) {
-          JsonLocation loc = p.currentLocation();
+          JsonLocation loc = p.currentTokenLocation(); // where the key starts, not where the reader is after it
           found.add(duplicateKey(source, dottedPath(p.getParsingContext()), p.currentName(),
               "line " + loc.getLineNr() + ", column " + loc.getColumnNr()));
         } else if (p instanceof com.fasterxml.jackson.dataformat.yaml.YAMLParser y && y.isCurrentAlias()) {

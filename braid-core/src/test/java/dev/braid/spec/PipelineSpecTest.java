@@ -292,7 +292,7 @@ class PipelineSpecTest {
         """);
     assertThat(e.source()).isEqualTo(FILE);
     assertThat(e.path()).isEqualTo("streams.s.key");
-    assertThat(e.message()).isEqualTo("duplicate key 'key' (again at line 5, column 8): a spec names each key once");
+    assertThat(e.message()).isEqualTo("duplicate key 'key' (again at line 5, column 5): a spec names each key once");
     SpecError stream = onlyError("""
         streams:
           s:
@@ -303,7 +303,7 @@ class PipelineSpecTest {
             fields: {k: string}
         """);
     assertThat(stream.path()).isEqualTo("streams.s");
-    assertThat(stream.message()).isEqualTo("duplicate stream 's' (again at line 5, column 4): a spec names each "
+    assertThat(stream.message()).isEqualTo("duplicate stream 's' (again at line 5, column 3): a spec names each "
         + "stream once");
     // a stream named like a section: the kind comes from where the key is, not from the names
     SpecError named = onlyError("""
