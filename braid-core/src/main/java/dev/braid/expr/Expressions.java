@@ -737,8 +737,9 @@ public final class Expressions {
             + "(100.0) or convert with double(...) or int(...)";
       }
       // CEL's parser passes on Java's text for an integer literal past the 64-bit range
-      message = message.replaceAll("For input string: \"(-?\\d+)\"",
-          "the integer $1 is out of range (a CEL int is 64 bits: -9223372036854775808 to 9223372036854775807)");
+      message = message.replaceAll("For input string: \"(-?[0-9A-Fa-f]+)\"( under radix 16)?",
+          "an integer literal ($1) is out of range (a CEL int is 64 bits: -9223372036854775808 to "
+              + "9223372036854775807)");
       throw new ExpressionException("invalid expression '" + text + "': " + message);
     }
     CelAbstractSyntaxTree ast;

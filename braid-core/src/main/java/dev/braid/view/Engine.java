@@ -162,6 +162,9 @@ public final class Engine implements Braid {
   }
 
   private void start(EngineOptions options) throws IOException, InterruptedException {
+    // Before any stream is opened (which creates the logs of a stream new in the spec): a refused start
+    // changes nothing in the data directory
+    refuseChangedSourceOrMode(catalog.load());
     List<String> partitionChanges = partitionChanges();
     RecordedSchemas.Checked stored;
     try {
@@ -211,7 +214,6 @@ public final class Engine implements Braid {
     }
     catalog.requirePresentFor(dataDir);
     Map<String, VersionCatalog.ViewEntry> recorded = catalog.load();
-    refuseChangedSourceOrMode(recorded);
     for (ViewSpec v : spec.views().values()) {
       if (refused.containsKey(v.from())) {
         refused.put(v.name(), refusal("view", v.name(), refused.get(v.from())));
@@ -632,20 +634,26 @@ public final class Engine implements Braid {
       if (current == null) {
         continue;
       }
-      String from = null;
-      String mode = null;
-      if (current.document() != null) {
-        try {
-          JsonNode d = new com.fasterxml.jackson.databind.ObjectMapper().readTree(current.document());
-          from = d.path("from").asText(null);
-          mode = d.path("mode").asText(null);
-        } catch (java.io.IOException e) {
-          continue; // not readable: the restore says so, as for any definition that no longer compiles
-        }
-      } else if (current.definition().startsWith("from=") && current.definition().contains(";filter=")) {
-        from = current.definition().substring("from=".length(), current.definition().indexOf(";filter="));
-      }
       String specMode = v.mode().name().toLowerCase(java.util.Locale.ROOT);
+      if (current.document() == null) {
+        // a catalog of a build before definition documents: the file's definition wins at restore (the old
+        // version becomes a backup), except where the mode shows: a version with a Base is a lambda version
+        if (current.base() != null && v.mode() == ViewSpec.Mode.KAPPA) {
+          problems.add(String.format("view '%s' is a kappa view in the spec, but its current version has a Base (a "
+              + "lambda version), and a view cannot change its mode: put back `mode: lambda`, or give the new "
+              + "definition another view name", v.name()));
+        }
+        continue;
+      }
+      String from;
+      String mode;
+      try {
+        JsonNode d = new com.fasterxml.jackson.databind.ObjectMapper().readTree(current.document());
+        from = d.path("from").asText(null);
+        mode = d.path("mode").asText(null);
+      } catch (java.io.IOException e) {
+        continue; // not readable: the restore says so, as for any definition that no longer compiles
+      }
       if (from != null && !from.equals(v.from())) {
         problems.add(String.format("view '%s' reads stream '%s' in the spec, but its versions were computed from "
             + "stream '%s', and a view cannot change its stream: put back `from: %s`, or give the new definition "

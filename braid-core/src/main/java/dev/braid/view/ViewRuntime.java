@@ -1289,9 +1289,13 @@ final class ViewRuntime {
           cycleLayer = null;
         }
         long failed = counters.errors().get();
-        if (failed > 0 && failed >= counters.events().get()) {
-          // an expression or aggregation that fails on every event (a user merge that throws, say) would
-          // swap an empty Base in for good data: a failed cycle, which leaves the current version serving
+        // the serving version leaves out the same events when they fail the same way every time (a division
+        // by zero in a filter): then the empty Base is the right answer, and the cycle goes on
+        long servingLeftOut = serving == null ? 0 : Math.max(0, serving.baseSkipped)
+            + (serving.delta == null ? 0 : serving.delta.leftOut().skipped());
+        if (failed > 0 && failed >= counters.events().get() && failed > servingLeftOut) {
+          // an expression or aggregation that fails on every event it did not fail on before (a user merge that
+          // throws, say) would swap an empty Base in for good data: a failed cycle, the current version serving
           throw new IllegalStateException(String.format("view '%s': the batch cycle failed on every one of the %,d "
               + "events it read (an expression or an aggregation threw), so its Base would hold none of them; the "
               + "current version keeps serving. The first failure: %s", name, failed,

@@ -428,8 +428,11 @@ class ExpressionsTest {
         .hasMessageEndingWith("; CEL does not mix int and double in arithmetic, == or !=: write a double literal with a "
             + "point (100.0) or convert with double(...) or int(...)");
     assertThatThrownBy(() -> ex.predicate("qty > 99999999999999999999")).as("an int literal past 64 bits")
-        .hasMessageContaining("the integer 99999999999999999999 is out of range (a CEL int is 64 bits")
+        .hasMessageContaining("an integer literal (99999999999999999999) is out of range (a CEL int is 64 bits")
         .hasMessageNotContaining("For input string");
+    assertThatThrownBy(() -> ex.predicate("qty > 0xFFFFFFFFFFFFFFFFFF")).as("a hex literal past 64 bits")
+        .hasMessageContaining("an integer literal (FFFFFFFFFFFFFFFFFF) is out of range")
+        .hasMessageNotContaining("radix");
     assertThatThrownBy(() -> ex.predicate("qty > \"x\"")).as("no double: no hint about doubles")
         .hasMessageContaining("applied to '(int, string)'").hasMessageNotContaining("CEL does not mix");
     assertThatThrownBy(() -> ex.predicate("qty > 0 where qty < 2")).as("the modulo token as written")

@@ -191,6 +191,26 @@ class UserAggregationFailureTest {
     }
   }
 
+  /**
+   * A cycle whose events all fail the way they failed for the serving version (a filter that divides
+   * by zero on each) builds its empty Base as usual: that is the view's answer, not a fault.
+   */
+  @Test
+  void shouldBuildABaseWhenEveryEventFailsAsItDidForTheServingVersion(@TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("ev").partitions(2).key("k").field("k", FieldType.STRING).field("v", FieldType.LONG)
+            .build())
+        .view(ViewSpec.builder("vb").from("ev").groupBy("k").filter("100 / v > 1").aggregate("n", "count").build())
+        .build();
+    try (Braid braid = Braid.open(dir, spec)) {
+      assertThat(braid.ingest("ev", List.of(Map.of("k", "a", "v", 0L))).rejections()).isEmpty();
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      braid.runBatch("vb");
+      assertThat(braid.status().views().get(0).batchFailures()).isZero();
+      assertThat(braid.get("vb", "a").found()).isFalse();
+    }
+  }
+
   @Test
   void shouldLeaveAnEventOnWhichAUserAddThrowsOutOfTheViewWholeInBothLayers(@TempDir Path dir) throws Exception {
     try (Braid braid = Braid.open(dir, spec("test_picky(v)"))) {

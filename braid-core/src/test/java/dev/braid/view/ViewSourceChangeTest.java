@@ -48,6 +48,20 @@ class ViewSourceChangeTest {
             + "'s', and a view cannot change its stream: put back `from: s`, or give the new definition another view "
             + "name")
         .hasMessageContaining("Nothing in " + dir + " was changed.");
+    // moved to a stream new in the spec: refused before that stream's logs are made
+    PipelineSpec toNew = PipelineSpec.builder().stream(StreamSpec.builder("s").partitions(2).key("k")
+            .field("k", FieldType.STRING).field("n", FieldType.LONG).build())
+        .stream(StreamSpec.builder("fresh").partitions(4).key("k").field("k", FieldType.STRING)
+            .field("n", FieldType.LONG).build())
+        .view(ViewSpec.builder("w").from("fresh").groupBy("k").aggregate("c", "count").aggregate("t", "sum(n)").build())
+        .build();
+    try (java.util.stream.Stream<Path> before = java.nio.file.Files.walk(dir)) {
+      List<Path> files = before.toList();
+      assertThatThrownBy(() -> Braid.open(dir, toNew).close()).hasMessageContaining("view 'w' reads stream 'fresh'");
+      try (java.util.stream.Stream<Path> after = java.nio.file.Files.walk(dir)) {
+        assertThat(after.toList()).as("nothing made in the data directory").containsExactlyInAnyOrderElementsOf(files);
+      }
+    }
     assertThatThrownBy(() -> Braid.open(dir, spec("s", ViewSpec.Mode.KAPPA)).close())
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("view 'w' is a kappa view in the spec, but its versions are lambda, and a view cannot "
