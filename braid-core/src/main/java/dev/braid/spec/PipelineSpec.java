@@ -167,11 +167,6 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   private static final java.util.regex.Pattern DUPLICATE_KEY = java.util.regex.Pattern.compile("Duplicate field '(.*)'");
 
   /**
-   * A parse error as a spec error: at the spec path where the parser stopped when it knows one (a
-   * duplicate key: {@code views.v.aggregate.n}), with the line and column in the message; else at
-   * the line and column.
-   */
-  /**
    * The paths where the YAML reader found a problem (a missing key, a `from` that is a list, ...):
    * check() would only repeat it there in other words; an aggregate the reader refused also leaves
    * its view without it, so the view's {@code aggregate} counts as reported.
@@ -219,6 +214,11 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
   }
 
+  /**
+   * A parse error as a spec error: at the spec path where the parser stopped when it knows one (a
+   * duplicate key: {@code views.v.aggregate.n}), with the line and column in the message; else at
+   * the line and column.
+   */
   private static SpecError syntaxError(String source, JsonProcessingException e, String what) {
     JsonLocation loc = e.getLocation();
     String at = loc == null ? "" : "line " + loc.getLineNr() + ", column " + loc.getColumnNr();
@@ -1101,9 +1101,10 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           }
         }
         timeAndIdTypesFit(s, errors);
-        checkRulesWithout(s, incomplete.get(s.name()), errors);
+        // its rules and views are checked against the fields that could be read
         EventSchema readable = readableSchema(s);
         if (readable != null) {
+          checkRules(s, new Expressions(readable), incomplete.get(s.name()), errors);
           schemas.put(s.name(), readable);
           lostFields.put(s.name(), incomplete.get(s.name()));
         }
@@ -1326,17 +1327,6 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           + " field; the event-id field must be a string or long"));
     }
     return fits;
-  }
-
-  /**
-   * Checks the rules of stream {@code s}, which lost its {@code unread} fields to a bad type, against
-   * the fields that could be read (see {@link #checkRules}).
-   */
-  private void checkRulesWithout(StreamSpec s, Set<String> unread, List<SpecError> errors) {
-    EventSchema readable = s.rules().isEmpty() ? null : readableSchema(s);
-    if (readable != null) {
-      checkRules(s, new Expressions(readable), unread, errors);
-    }
   }
 
   /**

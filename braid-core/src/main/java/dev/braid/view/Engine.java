@@ -164,7 +164,8 @@ public final class Engine implements Braid {
   private void start(EngineOptions options) throws IOException, InterruptedException {
     // Before any stream is opened (which creates the logs of a stream new in the spec): a refused start
     // changes nothing in the data directory
-    refuseChangedSourceOrMode(catalog.load());
+    Map<String, VersionCatalog.ViewEntry> recorded = catalog.load(); // read once: the streams' opening leaves it
+    refuseChangedSourceOrMode(recorded);
     List<String> partitionChanges = partitionChanges();
     RecordedSchemas.Checked stored;
     try {
@@ -213,7 +214,6 @@ public final class Engine implements Braid {
       LOG.info("removed the temporary file of a catalog update that a crash interrupted; the previous catalog stands");
     }
     catalog.requirePresentFor(dataDir);
-    Map<String, VersionCatalog.ViewEntry> recorded = catalog.load();
     for (ViewSpec v : spec.views().values()) {
       if (refused.containsKey(v.from())) {
         refused.put(v.name(), refusal("view", v.name(), refused.get(v.from())));
@@ -599,23 +599,28 @@ public final class Engine implements Braid {
   private List<String> partitionChanges() {
     List<String> problems = new ArrayList<>();
     for (StreamSpec s : spec.streams().values()) {
-      if (log.hasStream(s.name()) && log.stream(s.name()).config().partitions() != s.partitions()) {
-        int had = log.stream(s.name()).config().partitions();
-        problems.add(String.format("stream '%s' has %d partitions in its log, but the spec gives %d: a stream's "
-            + "partitions cannot change (the partition of a key depends on them); put back `partitions: %d`", s.name(),
-            had, s.partitions(), had));
-      }
+      partitionChange("stream", s.name(), "its log", s.name(), s.partitions(), problems);
     }
     for (dev.braid.spec.TableSpec t : spec.tables().values()) {
-      if (log.hasStream(t.writesStream()) && log.stream(t.writesStream()).config().partitions() != t.partitions()) {
-        int had = log.stream(t.writesStream()).config().partitions();
-        problems.add(String.format("table '%s' has %d partitions in its log of writes, but the spec gives %d: a "
-            + "table's partitions cannot change (the partition of a key depends on them); put back `partitions: %d`",
-            t.name(), had, t.partitions(), had));
-      }
+      partitionChange("table", t.name(), "its log of writes", t.writesStream(), t.partitions(), problems);
     }
     return problems;
   }
+
+  /** Adds to {@code problems} that {@code kind} {@code name}'s log {@code logName} has another partition count. */
+  private void partitionChange(String kind, String name, String whose, String logName, int partitions,
+      List<String> problems) {
+    int had = log.hasStream(logName) ? log.stream(logName).config().partitions() : partitions;
+    if (had != partitions) {
+      problems.add(String.format("%s '%s' has %d partitions in %s, but the spec gives %d: a %s's partitions cannot "
+          + "change (the partition of a key depends on them); put back `partitions: %d`", kind, name, had, whose,
+          partitions, kind, had));
+    }
+  }
+
+  /** Reads the recorded definition documents of {@link #refuseChangedSourceOrMode}. */
+  private static final com.fasterxml.jackson.databind.ObjectMapper DOCUMENTS =
+      new com.fasterxml.jackson.databind.ObjectMapper();
 
   /**
    * Refuses a spec that gives a view with recorded versions another source stream or another mode
@@ -648,7 +653,7 @@ public final class Engine implements Braid {
       String from;
       String mode;
       try {
-        JsonNode d = new com.fasterxml.jackson.databind.ObjectMapper().readTree(current.document());
+        JsonNode d = DOCUMENTS.readTree(current.document());
         from = d.path("from").asText(null);
         mode = d.path("mode").asText(null);
       } catch (java.io.IOException e) {

@@ -767,10 +767,18 @@ final class ViewProgram {
    * the Error itself. The JVM's own errors (out of memory) are thrown as they are.
    */
   private RuntimeException userError(int i, String method, Error e) {
+    return aggregationFailure("", i, method, e);
+  }
+
+  /**
+   * Aggregation {@code i}'s failure {@code e} in {@code method} as an exception naming it (after
+   * {@code prefix}); the JVM's own errors (out of memory) are thrown as they are.
+   */
+  private RuntimeException aggregationFailure(String prefix, int i, String method, Throwable e) {
     if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError)) {
-      throw e;
+      throw (VirtualMachineError) e;
     }
-    return new IllegalStateException("aggregation '" + names[i] + "' (" + spec.aggregates().get(names[i])
+    return new IllegalStateException(prefix + "aggregation '" + names[i] + "' (" + spec.aggregates().get(names[i])
         + ") threw in " + method + ": " + e, e);
   }
 
@@ -864,11 +872,7 @@ final class ViewProgram {
    * aggregation; the JVM's own errors (out of memory) are thrown as they are.
    */
   private RuntimeException failedIn(int i, String method, Throwable e) {
-    if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError)) {
-      throw (VirtualMachineError) e;
-    }
-    return new IllegalStateException("view '" + spec.name() + "': aggregation '" + names[i] + "' ("
-        + spec.aggregates().get(names[i]) + ") threw in " + method + ": " + e, e);
+    return aggregationFailure("view '" + spec.name() + "': ", i, method, e);
   }
 
   void writeRow(DataOutput out, long[] longs, int lb, Object[] objects, int ob, Scratch x) throws IOException {

@@ -156,12 +156,17 @@ final class BraidClient {
           backoff = Math.min(backoff * 2, 8000);
         }
       }
-      try {
-        Thread.sleep(wait);
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-        throw new BraidCli.CommandFailedException("interrupted", 130);
-      }
+      pause(wait);
+    }
+  }
+
+  /** Sleeps {@code millis} between tries; an interrupt (Ctrl-C) ends the command with exit code 130. */
+  static void pause(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      throw new BraidCli.CommandFailedException("interrupted", 130);
     }
   }
 

@@ -139,12 +139,7 @@ public final class ChangesCommand implements Callable<Integer> {
         throw new BraidCli.CommandFailedException(why + "; gave up after " + BraidClient.UNAVAILABLE_PATIENCE
             .toMinutes() + " minutes; resume with --from " + next[0], 1);
       }
-      try {
-        Thread.sleep(backoff);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new BraidCli.CommandFailedException("interrupted", 130);
-      }
+      BraidClient.pause(backoff);
       backoff = Math.min(backoff * 2, 4_000);
     }
   }

@@ -609,9 +609,7 @@ public final class IngestCommand implements Callable<Integer> {
       n++;
       if (!line.isBlank()) {
         if (first && looksLikeCsvHeader(line)) { // every line would be dead-lettered as "not JSON"
-          throw new BraidCli.CommandFailedException(String.format("line %d is not JSON but looks like a CSV header "
-              + "('%s'); for CSV add --format csv (a file named *.csv is read as CSV by itself); nothing was sent", n,
-              line.length() > 60 ? line.substring(0, 57) + "..." : line), 1);
+          throw new BraidCli.CommandFailedException("line " + n + csvHeaderAdvice(line) + "; nothing was sent", 1);
         }
         if (first && line.stripLeading().startsWith("[")) { // an event is an object: every line would be rejected
           throw new BraidCli.CommandFailedException(String.format("line %d starts a JSON array, not one event per line "
@@ -636,6 +634,15 @@ public final class IngestCommand implements Callable<Integer> {
   /** Input that is not UTF-8 at {@code line}: the events before it are sent, none after it. */
   private static BrokenInput notUtf8(int line, StrictUtf8Reader.NotUtf8Exception e) {
     return new BrokenInput(String.format("line %d is not UTF-8 text: %s", line, e.getMessage()));
+  }
+
+  /**
+   * What to say of input read as JSON lines whose first line {@code line} {@link #looksLikeCsvHeader},
+   * after naming where it is.
+   */
+  static String csvHeaderAdvice(String line) {
+    return String.format(" is not JSON but looks like a CSV header ('%s'); for CSV add --format csv (a file named "
+        + "*.csv is read as CSV by itself)", line.length() > 60 ? line.substring(0, 57) + "..." : line);
   }
 
   /** Names separated by commas, no JSON punctuation: {@code product,amount,ts}. */

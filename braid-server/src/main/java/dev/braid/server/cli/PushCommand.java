@@ -351,15 +351,14 @@ public final class PushCommand implements Callable<Integer> {
           + "(an object) per line: convert it with jq -c '.[]'; nothing was pushed", 1);
     }
     if (IngestCommand.looksLikeCsvHeader(line)) {
-      throw new BraidCli.CommandFailedException(String.format("the first line of %s is not JSON but looks like a CSV "
-          + "header ('%s'); for CSV add --format csv (a file named *.csv is read as CSV by itself); nothing was "
-          + "pushed", what, line.length() > 60 ? line.substring(0, 57) + "..." : line), 1);
+      throw new BraidCli.CommandFailedException("the first line of " + what + IngestCommand.csvHeaderAdvice(line)
+          + "; nothing was pushed", 1);
     }
   }
 
   private static InputStream open(Path p) {
     try {
-      return p == null ? System.in : Files.newInputStream(p);
+      return Files.newInputStream(p); // standard input is read through the buffer its first line was peeked at
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -385,6 +385,7 @@ final class TableRoutes {
       for (dev.braid.VersionInfo v : t.versions()) {
         if (v.id() == r.version()) {
           o.put("versionState", v.state().label());
+          break;
         }
       }
     }
