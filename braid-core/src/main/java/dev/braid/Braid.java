@@ -225,6 +225,24 @@ public interface Braid extends AutoCloseable {
    */
   void discard(String view, long versionId);
 
+  /**
+   * The retired views: those whose versions the catalog keeps though the spec no longer defines them.
+   * Putting one back in the spec (with the same stream and mode) serves its versions again; {@link
+   * #dropView} removes one for good.
+   */
+  java.util.List<Status.RetiredView> retiredViews();
+
+  /**
+   * Drops retired view {@code view} (see {@link #retiredViews}): its versions leave the catalog and
+   * its files (Bases, changes feed, closed windows) are deleted, so that its name can be given to a new
+   * view of another stream or mode. The late events it recorded stay in its stream's late log, which
+   * is immutable. Returns how many versions were dropped.
+   *
+   * @throws UnknownNameException when no retired view has that name (the message lists those there are)
+   * @throws IllegalStateException when the spec defines the view
+   */
+  int dropView(String view);
+
   Status status();
 
   /**

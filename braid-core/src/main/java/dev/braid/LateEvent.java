@@ -14,6 +14,10 @@ package dev.braid;
  * @param eventTimeMillis its event time
  * @param watermarkMillis the partition's watermark when the speed layer met it
  * @param recordedAtMillis when it was recorded
+ * @param current whether it was recorded under the lateness rule of the view's current version, the
+ *     late events that status counts; false for one recorded by a version that no longer serves or
+ *     never served with another filter, key, window or lateness (a reprocess discarded or rolled
+ *     away from), and for a view the spec no longer defines
  */
 public record LateEvent(long offset, String view, int partition, long eventOffset, String key, long eventTimeMillis,
-    long watermarkMillis, long recordedAtMillis) {}
+    long watermarkMillis, long recordedAtMillis, boolean current) {}

@@ -6,6 +6,15 @@ import java.util.List;
 /** A snapshot of the engine for operators: streams and views with their positions and lag. */
 public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<TableStatus> tables) {
 
+  /**
+   * A view whose versions the catalog keeps though the spec no longer defines it ({@link
+   * Braid#retiredViews}).
+   *
+   * @param stream the stream and {@code mode} its current version was computed with; null when the
+   *     catalog (of an older build) does not record them
+   */
+  public record RetiredView(String name, String stream, String mode, int versions) {}
+
   /** A status without tables. */
   public Status(List<StreamStatus> streams, List<ViewStatus> views) {
     this(streams, views, List.of());

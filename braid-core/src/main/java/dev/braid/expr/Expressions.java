@@ -87,12 +87,32 @@ public final class Expressions {
   private final CelCompiler compiler;
   private final CelRuntime runtime;
 
+  /** Names declared with no type ({@link #Expressions(EventSchema, Set)}); empty for a stream that runs. */
+  private final Set<String> untyped;
+
   public Expressions(EventSchema schema) {
+    this(schema, Set.of());
+  }
+
+  /**
+   * Expressions over {@code schema} for checking only: the {@code untyped} names are fields whose
+   * declared type could not be read (a typo such as {@code n: lnog}). They are declared as CEL's
+   * {@code dyn}, so an expression naming one is still type-checked everywhere else
+   * ({@code g == 'a' && n > 'x'} with {@code g} untyped still reports the string compared with an
+   * int), by {@link #checkCondition} and {@link #checkKey}.
+   */
+  public Expressions(EventSchema schema, Set<String> untyped) {
     this.schema = schema;
+    this.untyped = Set.copyOf(untyped);
     CelCompilerBuilder b = CelCompilerFactory.standardCelCompilerBuilder()
         .setOptions(OPTIONS).setStandardMacros(CelStandardMacro.STANDARD_MACROS);
     for (EventSchema.Field f : schema.fields()) {
       b.addVar(f.name(), celType(f.type()));
+    }
+    for (String name : this.untyped) {
+      if (schema.find(name) == null) {
+        b.addVar(name, SimpleType.DYN);
+      }
     }
     this.compiler = b.build();
     this.runtime = CelRuntimeFactory.standardCelRuntimeBuilder().setOptions(OPTIONS).build();
@@ -119,8 +139,7 @@ public final class Expressions {
   public EventPredicate predicate(String text) {
     CelAbstractSyntaxTree ast = check(text);
     if (!ast.getResultType().equals(SimpleType.BOOL)) {
-      throw new ExpressionException(String.format("'%s' must be a boolean condition, but it is of type %s",
-          text, CelTypes.format(ast.getResultType())));
+      throw notBoolean(text, ast.getResultType());
     }
     Condition direct = directCondition(ast.getExpr());
     if (direct != null && mayThrowArithmetic(ast.getExpr())) {
@@ -465,9 +484,7 @@ public final class Expressions {
     CelAbstractSyntaxTree ast = check(text);
     CelType type = ast.getResultType();
     if (!KEY_TYPES.contains(type)) {
-      throw new ExpressionException(String.format(
-          "'%s' cannot be a group key: it is of type %s, and a key must be a string, int, uint, double or bool",
-          text, CelTypes.format(type)));
+      throw notAKey(text, type);
     }
     CelExpr expr = ast.getExpr();
     if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT) {
@@ -686,6 +703,53 @@ public final class Expressions {
       out.set(String.valueOf(r));
       return true;
     };
+  }
+
+  /**
+   * Checks a condition as {@link #predicate} does, without compiling it for events when it names an
+   * untyped field (there is no code for a field of unknown type): a condition whose type comes out
+   * {@code dyn} through such a field may be boolean, so it passes. Throws {@link ExpressionException}.
+   */
+  public void checkCondition(String text) {
+    CelAbstractSyntaxTree ast = check(text);
+    if (!namesUntyped(ast)) {
+      predicate(text);
+    } else if (!ast.getResultType().equals(SimpleType.BOOL) && !ast.getResultType().equals(SimpleType.DYN)) {
+      throw notBoolean(text, ast.getResultType());
+    }
+  }
+
+  /** Checks a group key as {@link #key} does, in the way {@link #checkCondition} checks a condition. */
+  public void checkKey(String text) {
+    if (untyped.contains(text.strip())) {
+      return;
+    }
+    CelAbstractSyntaxTree ast = check(text);
+    if (!namesUntyped(ast)) {
+      key(text);
+    } else if (!KEY_TYPES.contains(ast.getResultType()) && !ast.getResultType().equals(SimpleType.DYN)) {
+      throw notAKey(text, ast.getResultType());
+    }
+  }
+
+  private static ExpressionException notBoolean(String text, CelType type) {
+    return new ExpressionException(String.format("'%s' must be a boolean condition, but it is of type %s",
+        text, CelTypes.format(type)));
+  }
+
+  private static ExpressionException notAKey(String text, CelType type) {
+    return new ExpressionException(String.format(
+        "'%s' cannot be a group key: it is of type %s, and a key must be a string, int, uint, double or bool",
+        text, CelTypes.format(type)));
+  }
+
+  private boolean namesUntyped(CelAbstractSyntaxTree ast) {
+    if (untyped.isEmpty()) {
+      return false;
+    }
+    Set<String> names = new LinkedHashSet<>();
+    collectIdents(ast.getExpr(), names);
+    return names.stream().anyMatch(untyped::contains);
   }
 
   /** Whether {@code text} compiles to direct code (no CEL runtime per event). */

@@ -1078,8 +1078,8 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
   private List<SpecError> check(Map<String, Set<String>> incomplete) {
     List<SpecError> errors = new ArrayList<>();
     Map<String, EventSchema> schemas = new LinkedHashMap<>();
-    // Per stream that lost fields to a bad type: those fields. Its views are checked against the fields
-    // that could be read, leaving out errors that name a lost field, so one run names every other error.
+    // Per stream that lost fields to a bad type: those fields. Its rules and views are checked with the
+    // lost fields declared untyped (CEL's dyn), so one run names every other error.
     Map<String, Set<String>> lostFields = new LinkedHashMap<>();
     // Required parts are checked here as well as by the YAML reader, so that a spec built in Java
     // is refused the same way (the reader's duplicates are dropped in parse).
@@ -1104,7 +1104,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         // its rules and views are checked against the fields that could be read
         EventSchema readable = readableSchema(s);
         if (readable != null) {
-          checkRules(s, new Expressions(readable), incomplete.get(s.name()), errors);
+          checkRules(s, new Expressions(readable, incomplete.get(s.name())), errors);
           schemas.put(s.name(), readable);
           lostFields.put(s.name(), incomplete.get(s.name()));
         }
@@ -1170,7 +1170,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         continue;
       }
       schemas.put(s.name(), schema);
-      checkRules(s, new Expressions(schema), Set.of(), errors);
+      checkRules(s, new Expressions(schema), errors);
     }
     for (ViewSpec v : views.values()) {
       String path = "views." + v.name();
@@ -1240,24 +1240,20 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         continue; // the stream itself is invalid and already reported
       }
       Set<String> lost = lostFields.getOrDefault(v.from(), Set.of());
-      Expressions ex = new Expressions(schema);
+      Expressions ex = new Expressions(schema, lost);
       if (v.filter() != null) {
         try {
-          ex.predicate(v.filter());
+          ex.checkCondition(v.filter());
         } catch (ExpressionException e) {
-          if (!namesLostField(e, lost)) {
-            errors.add(new SpecError(source, path + ".filter", e.getMessage()));
-          }
+          errors.add(new SpecError(source, path + ".filter", e.getMessage()));
         }
       }
-      if (v.groupBy() != null && !lost.contains(v.groupBy().strip())) {
+      if (v.groupBy() != null) {
         try {
-          ex.key(v.groupBy());
+          ex.checkKey(v.groupBy());
         } catch (ExpressionException e) {
-          if (!namesLostField(e, lost)) {
-            errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' (fields: "
-                + String.join(", ", schema.types().keySet()) + ") nor a valid key expression: " + e.getMessage()));
-          }
+          errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' (fields: "
+              + String.join(", ", schema.types().keySet()) + ") nor a valid key expression: " + e.getMessage()));
         }
       }
       for (Map.Entry<String, String> a : v.aggregates().entrySet()) {
@@ -1266,9 +1262,10 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           AggregateCall call = Aggregations.parse(a.getValue());
           FieldType argType = null;
           if (call.field() != null && lost.contains(call.field())) {
-            continue; // its type is unknown: the field's own error is reported
-          }
-          if (call.field() != null) {
+            // its type is unknown (the field's own error is reported): the aggregation's name and
+            // condition are still checked
+            Aggregations.factory(call.function());
+          } else if (call.field() != null) {
             EventSchema.Field f = schema.find(call.field());
             if (f == null) {
               errors.add(new SpecError(source, apath, "unknown field '" + call.field() + "' of stream '" + v.from()
@@ -1277,15 +1274,15 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
             }
             argType = f.type();
           }
-          // create, not factory(..).create: it also turns a user factory's other exceptions into errors
-          Aggregations.create(call, argType);
+          if (call.field() == null || !lost.contains(call.field())) {
+            // create, not factory(..).create: it also turns a user factory's other exceptions into errors
+            Aggregations.create(call, argType);
+          }
           if (call.where() != null) {
             try {
-              ex.predicate(call.where());
+              ex.checkCondition(call.where());
             } catch (ExpressionException e) {
-              if (!namesLostField(e, lost)) {
-                errors.add(new SpecError(source, apath, "where: " + e.getMessage()));
-              }
+              errors.add(new SpecError(source, apath, "where: " + e.getMessage()));
             }
           }
         } catch (IllegalArgumentException e) {
@@ -1345,24 +1342,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
   }
 
-  /** Whether expression error {@code e} comes from naming one of the {@code lost} fields (of unknown type). */
-  private static boolean namesLostField(ExpressionException e, Set<String> lost) {
-    return lost.stream().anyMatch(f -> e.getMessage().contains("undeclared reference to '" + f + "'"));
-  }
-
   /**
-   * Checks stream {@code s}'s rules with {@code ex}, leaving out the errors of a rule that uses one of
-   * the {@code unread} fields (their types are unknown): a typo or a type error in any other rule is
-   * still reported in the same run.
+   * Checks stream {@code s}'s rules with {@code ex}. For a stream that lost fields to a bad type,
+   * {@code ex} declares them untyped, so a rule naming one is still checked everywhere else.
    */
-  private void checkRules(StreamSpec s, Expressions ex, Set<String> unread, List<SpecError> errors) {
+  private void checkRules(StreamSpec s, Expressions ex, List<SpecError> errors) {
     for (int i = 0; i < s.rules().size(); i++) {
       try {
-        ex.predicate(s.rules().get(i));
+        ex.checkCondition(s.rules().get(i));
       } catch (ExpressionException e) {
-        if (!namesLostField(e, unread)) {
-          errors.add(new SpecError(source, "streams." + s.name() + ".rules[" + i + "]", e.getMessage()));
-        }
+        errors.add(new SpecError(source, "streams." + s.name() + ".rules[" + i + "]", e.getMessage()));
       }
     }
   }

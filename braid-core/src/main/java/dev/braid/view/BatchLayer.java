@@ -114,10 +114,15 @@ final class BatchLayer {
    * @param firstError the first exception of an event counted in {@code errors}, for the cycle's log line
    */
   record Counters(AtomicLong events, AtomicLong errors, AtomicLong runsWritten, AtomicLong withoutKey,
-      java.util.concurrent.atomic.AtomicReference<RuntimeException> firstError) {
+      AtomicLong filteredOut, java.util.concurrent.atomic.AtomicReference<RuntimeException> firstError) {
     static Counters create() {
-      return new Counters(new AtomicLong(), new AtomicLong(), new AtomicLong(), new AtomicLong(),
+      return new Counters(new AtomicLong(), new AtomicLong(), new AtomicLong(), new AtomicLong(), new AtomicLong(),
           new java.util.concurrent.atomic.AtomicReference<>());
+    }
+
+    /** The events read that the view's filter did not leave out (those it failed on included). */
+    long admitted() {
+      return events.get() - filteredOut.get();
     }
 
     /** Counts an event that an expression or an aggregation failed on, keeping the first exception. */
@@ -321,6 +326,7 @@ final class BatchLayer {
       try (LogReader r = stream.reader(partition, stream.startOffset(partition))) {
         long counted = 0;
         long withoutKey = 0;
+        long filteredOut = 0;
         while (r.position() < end) {
           RecordCursor c = r.poll();
           boolean any = false;
@@ -333,8 +339,11 @@ final class BatchLayer {
             for (int j = 0; j < chunk.size; j++) {
               any = true;
               try {
-                if (program.apply(table, x, chunk, j, partition) == ViewProgram.NULL_KEY) {
+                int folded = program.apply(table, x, chunk, j, partition);
+                if (folded == ViewProgram.NULL_KEY) {
                   withoutKey++;
+                } else if (folded == 0) {
+                  filteredOut++;
                 }
               } catch (RuntimeException e) {
                 // The speed layer skips such an event too, so Base and Delta still agree.
@@ -360,6 +369,7 @@ final class BatchLayer {
         }
         counters.events().addAndGet(counted);
         counters.withoutKey().addAndGet(withoutKey);
+        counters.filteredOut().addAndGet(filteredOut);
       }
       finish();
     }
@@ -831,6 +841,7 @@ final class BatchLayer {
       try (LogReader r = stream.reader(partition, start)) {
         long counted = 0;
         long withoutKey = 0;
+        long filteredOut = 0;
         while (r.position() < end) {
           RecordCursor c = r.poll();
           boolean any = false;
@@ -841,6 +852,7 @@ final class BatchLayer {
             e.wrap(buf, c.valueOffset(), c.valueLength()).at(partition, c.offset(), c.eventTime());
             try {
               if (!program.admit(e, x)) {
+                filteredOut++;
                 continue;
               }
               if (e.isNull(keyField)) {
@@ -866,6 +878,7 @@ final class BatchLayer {
         }
         counters.events().addAndGet(counted);
         counters.withoutKey().addAndGet(withoutKey);
+        counters.filteredOut().addAndGet(filteredOut);
       }
     }
 

@@ -88,6 +88,11 @@ public final class Engine implements Braid {
   private volatile java.util.function.LongSupplier changeClock;
   private final ScheduledExecutorService scheduler;
   private final Object catalogLock = new Object();
+  /**
+   * The views the catalog records that the spec does not define, as the start found them (minus those
+   * dropped since): their versions and files are kept until {@link #dropView}. Guarded by catalogLock.
+   */
+  private final Map<String, VersionCatalog.ViewEntry> retired = new LinkedHashMap<>();
   /** Set at the end of {@link #close()}: the catalog is never written after it. Guarded by catalogLock. */
   private boolean catalogClosed;
   private volatile boolean closed;
@@ -234,6 +239,16 @@ public final class Engine implements Braid {
         continue;
       }
       views.put(v.name(), rt);
+    }
+    recorded.forEach((name, entry) -> {
+      if (!spec.views().containsKey(name)) {
+        retired.put(name, entry);
+      }
+    });
+    if (!retired.isEmpty()) {
+      LOG.info("the catalog keeps the versions of {} view(s) that the spec no longer defines: {} (put one back in "
+          + "the spec to serve it again, or drop it: braid drop VIEW)", retired.size(), String.join(", ",
+          retired.keySet()));
     }
     removeOrphans(recorded.keySet());
     persistCatalog();
@@ -630,6 +645,28 @@ public final class Engine implements Braid {
    * lambda Base under a kappa view, which then never folds late events in). Lists every such view;
    * the data directory is not touched.
    */
+  /** The stream and mode of a version's recorded definition (either null when not recorded). */
+  private record Recorded(String from, String mode) {}
+
+  /** What {@code version}'s definition document records, or null when it has none or cannot be read. */
+  private static Recorded recorded(VersionCatalog.Entry version) {
+    if (version.document() == null) {
+      return null;
+    }
+    try {
+      JsonNode d = DOCUMENTS.readTree(version.document());
+      return new Recorded(d.path("from").asText(null), d.path("mode").asText(null));
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** How a user gives a view's name to another definition, for the refusals of {@link #refuseChangedSourceOrMode}. */
+  private static String renameOrDrop(String view) {
+    return "give the new definition another view name, or drop the old view's versions first (start once with the "
+        + "view out of the spec, then run `braid drop " + view + "`)";
+  }
+
   private void refuseChangedSourceOrMode(Map<String, VersionCatalog.ViewEntry> recorded) {
     List<String> problems = new ArrayList<>();
     for (ViewSpec v : spec.views().values()) {
@@ -645,29 +682,25 @@ public final class Engine implements Braid {
         // version becomes a backup), except where the mode shows: a version with a Base is a lambda version
         if (current.base() != null && v.mode() == ViewSpec.Mode.KAPPA) {
           problems.add(String.format("view '%s' is a kappa view in the spec, but its current version has a Base (a "
-              + "lambda version), and a view cannot change its mode: put back `mode: lambda`, or give the new "
-              + "definition another view name", v.name()));
+              + "lambda version), and a view cannot change its mode: put back `mode: lambda`, or %s", v.name(),
+              renameOrDrop(v.name())));
         }
         continue;
       }
-      String from;
-      String mode;
-      try {
-        JsonNode d = DOCUMENTS.readTree(current.document());
-        from = d.path("from").asText(null);
-        mode = d.path("mode").asText(null);
-      } catch (java.io.IOException e) {
+      Recorded r = recorded(current);
+      if (r == null) {
         continue; // not readable: the restore says so, as for any definition that no longer compiles
       }
+      String from = r.from();
+      String mode = r.mode();
       if (from != null && !from.equals(v.from())) {
         problems.add(String.format("view '%s' reads stream '%s' in the spec, but its versions were computed from "
-            + "stream '%s', and a view cannot change its stream: put back `from: %s`, or give the new definition "
-            + "another view name", v.name(), v.from(), from, from));
+            + "stream '%s', and a view cannot change its stream: put back `from: %s`, or %s", v.name(), v.from(), from,
+            from, renameOrDrop(v.name())));
       }
       if (mode != null && !mode.equals(specMode)) {
         problems.add(String.format("view '%s' is a %s view in the spec, but its versions are %s, and a view cannot "
-            + "change its mode: put back `mode: %s`, or give the new definition another view name", v.name(),
-            specMode, mode, mode));
+            + "change its mode: put back `mode: %s`, or %s", v.name(), specMode, mode, mode, renameOrDrop(v.name())));
       }
     }
     if (!problems.isEmpty()) {
@@ -695,6 +728,8 @@ public final class Engine implements Braid {
         throw new IllegalStateException("Braid in " + dataDir + " is closed; its catalog is not written again");
       }
       Map<String, VersionCatalog.ViewEntry> all = new LinkedHashMap<>(catalog.load());
+      // the views of the spec (a refused one too) and the retired ones: a dropped view is gone
+      all.keySet().removeIf(name -> !spec.views().containsKey(name) && !retired.containsKey(name));
       for (ViewRuntime v : views.values()) {
         all.put(v.name, v.catalogEntry());
       }
@@ -930,6 +965,58 @@ public final class Engine implements Braid {
     view(view).discard(versionId);
   }
 
+  @Override
+  public List<Status.RetiredView> retiredViews() {
+    requireOpen();
+    List<Status.RetiredView> out = new ArrayList<>();
+    synchronized (catalogLock) {
+      retired.forEach((name, entry) -> {
+        VersionCatalog.Entry current = entry.versions().stream().filter(e -> e.state() == VersionState.CURRENT)
+            .findFirst().orElse(null);
+        Recorded r = current == null ? null : recorded(current);
+        out.add(new Status.RetiredView(name, r == null ? null : r.from(), r == null ? null : r.mode(),
+            entry.versions().size()));
+      });
+    }
+    return out;
+  }
+
+  @Override
+  public int dropView(String view) {
+    requireOpen();
+    Objects.requireNonNull(view, "the view name is null");
+    if (spec.views().containsKey(view)) {
+      throw new IllegalStateException("view '" + view + "' is defined in the spec: only a view that the spec no "
+          + "longer defines can be dropped (remove it from the spec and restart, then drop it)");
+    }
+    int versions;
+    synchronized (catalogLock) {
+      VersionCatalog.ViewEntry entry = retired.get(view);
+      if (entry == null) {
+        throw new UnknownNameException("retired view", view, retired.keySet());
+      }
+      retired.remove(view);
+      try {
+        persistCatalog(); // first: a crash before the files go leaves them to the next start's orphan sweep
+      } catch (RuntimeException e) {
+        retired.put(view, entry);
+        throw e;
+      }
+      versions = entry.versions().size();
+    }
+    Path dir = dataDir.resolve("views").resolve(view);
+    try {
+      if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+        BatchLayer.deleteTree(dir);
+      }
+    } catch (IOException e) {
+      LOG.warn("view '{}' was dropped from the catalog, but its files in {} could not all be deleted ({}); the next "
+          + "start deletes them", view, dir, e.toString());
+    }
+    LOG.info("view '{}' dropped: {} version(s) removed from the catalog, its files deleted", view, versions);
+    return versions;
+  }
+
   /**
    * What opening the log cut from each stream's partitions, one line per partition, so that an
    * operator sees it in the status and not only in the log at start: where, how much, and where the
@@ -1007,8 +1094,7 @@ public final class Engine implements Braid {
           v.retention(), v.batchCycles(),
           v.batchNanos() / 1e9, v.batchFailures(), v.checkpoints(), serving.allowedLateness() == null ? null
           : new Status.Lateness(serving.allowedLateness(),
-              speedLayers.get(v.spec.from()).lateLog().count(v.name,
-                  cur.program != null ? cur.program.lateRule : ViewProgram.lateRule(serving)),
+              speedLayers.get(v.spec.from()).lateLog().count(v.name, currentLateRule(v)),
               v.finalUntil()),
           v.deltaState()));
     }
@@ -1158,7 +1244,17 @@ public final class Engine implements Braid {
     }
     ingestor(stream); // refuses an unknown or unavailable stream
     SpeedLayer speed = speedLayers.get(stream);
-    return speed == null ? List.of() : speed.lateLog().read(fromOffset, limit);
+    return speed == null ? List.of() : speed.lateLog().read(fromOffset, limit, view -> {
+      ViewRuntime v = views.get(view);
+      return v == null || !v.spec.from().equals(stream) ? null : currentLateRule(v);
+    });
+  }
+
+  /** The lateness rule of view {@code v}'s current version: the one its late events are counted under. */
+  private static String currentLateRule(ViewRuntime v) {
+    Version cur = v.current();
+    return cur.program != null ? cur.program.lateRule
+        : ViewProgram.lateRule(v.spec); // a version without a program of its own computes the file's definition
   }
 
   /** The speed layer of stream {@code stream} (for tests). */

@@ -177,17 +177,28 @@ final class LateLog {
     return m == null ? 0 : m.count().get();
   }
 
-  /** Up to {@code limit} late events from late-log offset {@code from} on. */
-  List<LateEvent> read(long from, int limit) {
+  /**
+   * Up to {@code limit} late events from late-log offset {@code from} on; {@code currentRule} gives
+   * the lateness rule of a view's current version (null for a view that has none now), which decides
+   * each event's {@link LateEvent#current}.
+   */
+  List<LateEvent> read(long from, int limit, java.util.function.Function<String, String> currentRule) {
     long end = log.endOffset(0);
     if (from > end) { // as for dead letters: a client paging with `next` never asks past the end
       throw new IllegalArgumentException(String.format("from %d is past the end of the late events (the next one "
           + "will be at %d): page from 0, or from the 'next' of the last page", from, end));
     }
     List<LateEvent> out = new ArrayList<>();
-    forEach(from, limit, (c, o) -> out.add(new LateEvent(c.offset(), o.path("view").asText(), o.path("partition").asInt(),
-        o.path("offset").asLong(), o.path("key").asText(), o.path("eventTime").asLong(), o.path("watermark").asLong(),
-        c.ingestTime())));
+    forEach(from, limit, (c, o) -> {
+      String view = o.path("view").asText();
+      String rule = o.path("rule").asText(UNRULED);
+      String current = currentRule.apply(view);
+      // a record without a rule was adopted by the rule that served when the engine opened (adoptUnruled)
+      boolean counted = current != null && (rule.equals(UNRULED) || rule.equals(current));
+      out.add(new LateEvent(c.offset(), view, o.path("partition").asInt(), o.path("offset").asLong(),
+          o.path("key").asText(), o.path("eventTime").asLong(), o.path("watermark").asLong(), c.ingestTime(),
+          counted));
+    });
     return out;
   }
 

@@ -1293,13 +1293,15 @@ final class ViewRuntime {
         // by zero in a filter): then the empty Base is the right answer, and the cycle goes on
         long servingLeftOut = serving == null ? 0 : Math.max(0, serving.baseSkipped)
             + (serving.delta == null ? 0 : serving.delta.leftOut().skipped());
-        if (failed > 0 && failed >= counters.events().get() && failed > servingLeftOut) {
+        if (failed > 0 && failed >= counters.admitted() && failed > servingLeftOut) {
           // an expression or aggregation that fails on every event it did not fail on before (a user merge that
-          // throws, say) would swap an empty Base in for good data: a failed cycle, the current version serving
+          // throws, say) would swap an empty Base in for good data: a failed cycle, the current version serving.
+          // Events the filter left out do not count: a selective view fails on every event it admits alike.
           throw new IllegalStateException(String.format("view '%s': the batch cycle failed on every one of the %,d "
-              + "events it read (an expression or an aggregation threw), so its Base would hold none of them; the "
-              + "current version keeps serving. The first failure: %s", name, failed,
-              counters.firstError().get()));
+              + "events it read%s (an expression or an aggregation threw), so its Base would hold none of them; "
+              + "the current version keeps serving. The first failure: %s", name, failed,
+              counters.filteredOut().get() == 0 ? "" : String.format(" that its filter admitted (%,d more were "
+                  + "filtered out)", counters.filteredOut().get()), counters.firstError().get()));
         }
         base = BaseFile.openWritten(dir.resolve(fileName), stats.base());
         next = new Version(id, program, cut, base, fileName, System.currentTimeMillis(), VersionState.BUILDING);

@@ -576,18 +576,25 @@ class PipelineSpecTest {
   }
 
   /**
-   * The views of a stream that lost a field to a bad type are still checked, against the fields
-   * that could be read: their own errors come in the same run, and nothing that only names the lost
-   * field is reported (its type is unknown).
+   * The views of a stream that lost a field to a bad type are still checked, with the lost field
+   * declared untyped: their own errors come in the same run, also in an expression that names the
+   * lost field, and nothing that is only about the lost field's type is reported (it is unknown).
    */
   @Test
   void shouldCheckTheViewsOfAStreamWithABadFieldTypeInTheSameRun() {
     List<SpecError> all = errors("streams:\n  s: {key: k, fields: {k: string, n: long, tags: list<string>}}\n"
-        + "views:\n  a:\n    from: s\n    group_by: k\n    filter: 'n > \"x\"'\n    aggregate:\n"
+        + "views:\n  a:\n    from: s\n    group_by: k\n    filter: 'size(tags) > 0 && n > \"x\"'\n    aggregate:\n"
         + "      f: quantiles(k)\n      t: count(tags)\n      ok: sum(n)\n      w: count where size(tags) > 1\n"
-        + "      u: sum(nope)\n");
+        + "      u: sum(nope)\n      typo: summ(tags)\n      w2: count(tags) where tags == 1 && k > 1\n"
+        + "  b:\n    from: s\n    group_by: tags\n    filter: tags\n    aggregate: {c: count}\n"
+        + "  c:\n    from: s\n    group_by: 'tags + 1 > 2.5'\n    filter: 'tags + 1'\n    aggregate: {c: count}\n");
     assertThat(all).extracting(SpecError::path).containsExactly("streams.s.fields.tags", "views.a.filter",
-        "views.a.aggregate.f", "views.a.aggregate.u");
+        "views.a.aggregate.f", "views.a.aggregate.u", "views.a.aggregate.typo", "views.a.aggregate.w2",
+        "views.c.filter");
+    assertThat(all.get(1).message()).contains("'_>_'").contains("(int, string)");
+    assertThat(all.get(4).message()).contains("summ");
+    assertThat(all.get(5).message()).startsWith("where: ").contains("(string, int)");
+    assertThat(all.get(6).message()).contains("must be a boolean condition");
   }
 
   @Test
@@ -617,15 +624,17 @@ class PipelineSpecTest {
         + "double, tags: \"set<strng>\"}}\n")).extracting(SpecError::path)
         .containsExactly("streams.s.fields.tags", "streams.s.time", "streams.s.id");
 
-    // its rules are checked against the fields that could be read: one that uses the unread field
-    // is left alone, a typo in another is reported in the same run
+    // its rules are checked with the unread field untyped: one that uses it is otherwise checked too,
+    // a typo in another is reported in the same run
     String rules = DESIGN_EXAMPLE.replace("amount: double", "amount: decimal")
-        .replace("\"amount >= 0.0\", \"country in", "\"amount >= 0.0\", \"contry != ''\", \"country in");
+        .replace("\"amount >= 0.0\", \"country in", "\"amount >= 0.0\", \"contry != ''\", "
+            + "\"amount > 0.0 && country > 1\", \"country in");
     assertThat(rules).as("the example's rules").contains("contry");
     List<SpecError> ruleErrors = errors(rules);
-    assertThat(ruleErrors).extracting(SpecError::path)
-        .containsExactly("streams.transactions.fields.amount", "streams.transactions.rules[1]");
+    assertThat(ruleErrors).extracting(SpecError::path).containsExactly("streams.transactions.fields.amount",
+        "streams.transactions.rules[1]", "streams.transactions.rules[2]");
     assertThat(ruleErrors.get(1).message()).contains("contry");
+    assertThat(ruleErrors.get(2).message()).contains("(string, int)");
   }
 
   @Test

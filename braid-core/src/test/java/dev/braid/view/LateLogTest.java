@@ -35,8 +35,9 @@ class LateLogTest {
       late.record(List.of(late("v", 3), late("v", 5), late("v", 9), late("w", 5), late("v", 5), late("v", 9)));
       late.record(List.of(late("v", 9), late("v", 11))); // the next chunk
 
-      assertThat(late.read(0, 100)).extracting(e -> e.view() + "@" + e.eventOffset())
-          .containsExactly("v@3", "v@5", "v@9", "w@5", "v@11");
+      assertThat(late.read(0, 100, view -> view.equals("v") ? "r1" : null))
+          .extracting(e -> e.view() + "@" + e.eventOffset() + (e.current() ? "" : " (not current)"))
+          .containsExactly("v@3", "v@5", "v@9", "w@5 (not current)", "v@11");
       assertThat(late.count("v", "r1")).isEqualTo(4);
       assertThat(late.count("w", "r1")).isEqualTo(1);
 
@@ -64,6 +65,9 @@ class LateLogTest {
 
       assertThat(late.count("v", "r1")).isEqualTo(2);
       assertThat(late.count("v", "r2")).isEqualTo(4);
+      // with r2's version discarded, r1 serves: a reader tells r2's records apart
+      assertThat(late.read(0, 10, view -> "r1")).extracting(e -> e.eventOffset() + (e.current() ? "" : "?"))
+          .containsExactly("5", "9", "2?", "5?", "9?", "10?");
       LateLog recovered = new LateLog(log.stream("s.late"), 2, () -> 43L);
       recovered.recover();
       assertThat(recovered.count("v", "r2")).isEqualTo(4);
@@ -92,7 +96,8 @@ class LateLogTest {
       assertThat(late.isNew("v", "r1", 0, 8)).isFalse();
       assertThat(late.isNew("v", "r1", 0, 9)).isTrue();
       assertThat(late.isNew("v", "r2", 0, 8)).as("another rule records them again").isTrue();
-      assertThat(late.read(0, 10)).extracting(e -> e.view() + "@" + e.eventOffset()).containsExactly("v@4", "v@8");
+      assertThat(late.read(0, 10, view -> "r1")).extracting(e -> e.view() + "@" + e.eventOffset() + "/" + e.current())
+          .containsExactly("v@4/true", "v@8/true");
     }
   }
 }

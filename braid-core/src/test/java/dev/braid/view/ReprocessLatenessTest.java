@@ -97,8 +97,9 @@ class ReprocessLatenessTest {
       reprocess(b, view(Duration.ZERO));
 
       awaitLate(b, 2);
-      assertThat(b.lateEvents("s", 0, 10)).extracting(e -> e.view() + "@" + e.eventOffset())
-          .containsExactlyInAnyOrder("per_minute@3", "per_minute@1", "per_minute@3");
+      // the old version's record is no longer under the current rule: a reader tells it apart
+      assertThat(b.lateEvents("s", 0, 10)).extracting(e -> e.view() + "@" + e.eventOffset() + "/" + e.current())
+          .containsExactlyInAnyOrder("per_minute@3/false", "per_minute@1/true", "per_minute@3/true");
     }
     try (Braid b = Braid.open(dir, file)) {
       assertThat(status(b).lateness().lateEvents()).as("after a restart").isEqualTo(2);

@@ -192,6 +192,43 @@ class UserAggregationFailureTest {
   }
 
   /**
+   * A selective view whose admitted events all fail fails its cycle too: the events its filter leaves
+   * out do not count as events it folded (they once let an empty Base swap in).
+   */
+  @Test
+  void shouldFailABatchCycleOfAFilteredViewThatFailsOnEveryEventItAdmits(@TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("ev").partitions(2).key("k").field("k", FieldType.STRING).field("v", FieldType.LONG)
+            .build())
+        .view(ViewSpec.builder("vb").from("ev").groupBy("k").filter("v > 10").aggregate("p", "test_flaky(v)")
+            .build())
+        .build();
+    try (Braid braid = Braid.open(dir, spec)) {
+      List<Map<String, Object>> events = new java.util.ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        events.add(Map.of("k", "k" + (i % 3), "v", (long) i)); // 11..19 pass the filter
+      }
+      assertThat(braid.ingest("ev", events).rejections()).isEmpty();
+      braid.runBatch("vb");
+      Map<String, Object> expected = Map.of("p", 11L + 14 + 17);
+      assertThat(braid.get("vb", "k2").values()).isEqualTo(expected);
+      long current = braid.status().views().get(0).currentVersion();
+      flaky = true;
+      try {
+        assertThat(braid.ingest("ev", List.of(Map.of("k", "k2", "v", 1L))).rejections()).isEmpty();
+        assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+        assertThatThrownBy(() -> braid.runBatch("vb")).hasMessageContaining("view 'vb': the batch cycle failed on "
+            + "every one of the 9 events it read that its filter admitted (12 more were filtered out)")
+            .hasMessageContaining("add is flaky");
+      } finally {
+        flaky = false;
+      }
+      assertThat(braid.status().views().get(0).currentVersion()).isEqualTo(current);
+      assertThat(braid.get("vb", "k2").values()).as("still the good version").isEqualTo(expected);
+    }
+  }
+
+  /**
    * A cycle whose events all fail the way they failed for the serving version (a filter that divides
    * by zero on each) builds its empty Base as usual: that is the view's answer, not a fault.
    */

@@ -33,12 +33,17 @@ class ViewSourceChangeTest {
         .mode(mode).build()).build();
   }
 
+  /** Two events into {@code s} (key a: count 2, sum 5), one into {@code s9} (key a: 1000). */
+  private static void ingestBoth(Braid b) {
+    assertThat(b.ingest("s", List.of(Map.of("k", "a", "n", 2L), Map.of("k", "a", "n", 3L))).rejections()).isEmpty();
+    assertThat(b.ingest("s9", List.of(Map.of("k", "a", "n", 1000L))).rejections()).isEmpty();
+  }
+
   @Test
   void shouldRefuseAViewWhoseStreamOrModeChangedAndKeepItsData(@TempDir Path dir) throws Exception {
     PipelineSpec original = spec("s", ViewSpec.Mode.LAMBDA);
     try (Braid b = Braid.open(dir, original)) {
-      assertThat(b.ingest("s", List.of(Map.of("k", "a", "n", 2L), Map.of("k", "a", "n", 3L))).rejections()).isEmpty();
-      assertThat(b.ingest("s9", List.of(Map.of("k", "a", "n", 1000L))).rejections()).isEmpty();
+      ingestBoth(b);
       b.runBatch("w");
       assertThat(b.get("w", "a").values()).isEqualTo(Map.of("c", 2L, "t", 5L));
     }
@@ -46,7 +51,8 @@ class ViewSourceChangeTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("view 'w' reads stream 's9' in the spec, but its versions were computed from stream "
             + "'s', and a view cannot change its stream: put back `from: s`, or give the new definition another view "
-            + "name")
+            + "name, or drop the old view's versions first (start once with the view out of the spec, then run "
+            + "`braid drop w`)")
         .hasMessageContaining("Nothing in " + dir + " was changed.");
     // moved to a stream new in the spec: refused before that stream's logs are made
     PipelineSpec toNew = PipelineSpec.builder().stream(StreamSpec.builder("s").partitions(2).key("k")
@@ -78,6 +84,49 @@ class ViewSourceChangeTest {
       assertThat(b.get("w", "a").values()).as("the spec put back serves what it did").isEqualTo(
           Map.of("c", 2L, "t", 5L));
       assertThat(b.lateEvents("s9", 0, 10)).as("nothing of s9 was replayed into the view").isEmpty();
+    }
+  }
+
+  /**
+   * A view taken out of the spec is retired: its versions stay (putting it back serves them) until it
+   * is dropped, which frees its name for a definition of another stream.
+   */
+  @Test
+  void shouldKeepARetiredViewUntilItIsDroppedAndThenGiveItsNameToAnotherStream(@TempDir Path dir) throws Exception {
+    PipelineSpec original = spec("s", ViewSpec.Mode.LAMBDA);
+    try (Braid b = Braid.open(dir, original)) {
+      ingestBoth(b);
+      b.runBatch("w"); // two versions: the batch cycle's and the first one, now its backup
+      assertThat(b.retiredViews()).isEmpty();
+      assertThatThrownBy(() -> b.dropView("w")).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("view 'w' is defined in the spec");
+    }
+    PipelineSpec.Builder w = PipelineSpec.builder();
+    original.streams().values().forEach(w::stream);
+    PipelineSpec without = w.build();
+    Path files = dir.resolve("views").resolve("w");
+    try (Braid b = Braid.open(dir, without)) {
+      assertThat(b.retiredViews()).containsExactly(new dev.braid.Status.RetiredView("w", "s", "lambda", 2));
+      assertThat(files).isDirectory();
+    }
+    try (Braid b = Braid.open(dir, original)) {
+      assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(b.get("w", "a").values()).as("put back, it serves its versions").isEqualTo(Map.of("c", 2L, "t", 5L));
+    }
+    try (Braid b = Braid.open(dir, without)) {
+      assertThatThrownBy(() -> b.dropView("nope")).isInstanceOf(dev.braid.UnknownNameException.class)
+          .hasMessageContaining("nope").hasMessageContaining("w");
+      assertThatThrownBy(() -> b.dropView(null)).isInstanceOf(NullPointerException.class);
+      assertThat(b.dropView("w")).isEqualTo(2);
+      assertThat(b.retiredViews()).isEmpty();
+      assertThat(files).doesNotExist();
+      assertThatThrownBy(() -> b.dropView("w")).isInstanceOf(dev.braid.UnknownNameException.class);
+    }
+    try (Braid b = Braid.open(dir, spec("s9", ViewSpec.Mode.KAPPA))) {
+      assertThat(b.retiredViews()).isEmpty();
+      assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(b.get("w", "a").values()).as("the name now reads s9, from its start")
+          .isEqualTo(Map.of("c", 1L, "t", 1000L));
     }
   }
 }

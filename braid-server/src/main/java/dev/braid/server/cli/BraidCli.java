@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
             + "incrementally, and serves the exact merge of the two at a log cut.",
         ""},
     subcommands = {DemoCommand.class, ServerCommand.class, GenerateCommand.class, IngestCommand.class, QueryCommand.class,
-        BatchCommand.class, RepairCommand.class, ReprocessCommand.class, ActivateCommand.class, DiscardCommand.class,
+        BatchCommand.class, RepairCommand.class, ReprocessCommand.class, ActivateCommand.class, DiscardCommand.class, DropCommand.class,
         VersionsCommand.class, StatusCommand.class, ChangesCommand.class, PushCommand.class, RowCommand.class,
         ValidateCommand.class, BenchCommand.class, PrintVersionCommand.class},
     footer = {"", "Run 'braid COMMAND --help' for a command's options."})

@@ -70,6 +70,11 @@ public final class StatusCommand implements Callable<Integer> {
     } else {
       v.print(out);
     }
+    for (JsonNode x : r.path("retiredViews")) {
+      out.printf("%nview %s is retired: the spec no longer defines it; its %d version(s)%s are kept (put it back in the "
+          + "spec to serve them, or drop them: braid drop %s)%n", x.path("name").asText(), x.path("versions").asInt(),
+          x.path("stream").isTextual() ? " of stream " + x.path("stream").asText() : "", x.path("name").asText());
+    }
     if (r.path("tables").size() > 0) {
       out.println();
       Table tt = new Table("table", "version", "push", "base cut", "writes position", "lag", "base rows", "delta keys");

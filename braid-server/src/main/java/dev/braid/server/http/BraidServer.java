@@ -419,6 +419,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.post("/v1/views/{view}/reprocess", params(this::reprocess, "hold", "from"));
       cfg.routes.post("/v1/views/{view}/versions/{id}/activate", params(this::activate));
       cfg.routes.delete("/v1/views/{view}/versions/{id}", params(this::discard));
+      cfg.routes.delete("/v1/views/{view}", params(this::dropView));
       getAndHead(cfg.routes, "/v1/status", params(this::status));
       cfg.routes.post("/v1/views/{view}/repair", params(this::repair, "wait"));
       new TableRoutes(this::ready, this::readBody, closed::get).register(cfg.routes);
@@ -1291,6 +1292,27 @@ public final class BraidServer implements AutoCloseable {
     onVersion(ctx, "discard", "discarded", (b, view, id) -> b.discard(view, id));
   }
 
+  /** {@code DELETE /v1/views/{view}}: drops a retired view (see {@link Braid#dropView}). */
+  private void dropView(Context ctx) {
+    Braid b = ready();
+    String view = ctx.pathParam("view");
+    int versions;
+    try {
+      versions = b.dropView(view);
+    } catch (UnknownNameException e) {
+      throw Problem.notFound("unknown-retired-view", e.getMessage());
+    } catch (IllegalStateException e) {
+      if (storageFull(e)) {
+        throw new Problem(507, "insufficient-storage", "Insufficient storage", e.getMessage());
+      }
+      throw new Problem(409, "cannot-drop", "Conflict", e.getMessage());
+    }
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("view", view);
+    o.put("droppedVersions", versions);
+    ok(ctx, o);
+  }
+
   private void activate(Context ctx) {
     onVersion(ctx, "activate", "activated", (b, view, id) -> b.activate(view, id));
   }
@@ -1345,6 +1367,14 @@ public final class BraidServer implements AutoCloseable {
   private void status(Context ctx) {
     Braid b = ready();
     ObjectNode o = Json.status(b.status());
+    com.fasterxml.jackson.databind.node.ArrayNode retired = o.putArray("retiredViews");
+    for (Status.RetiredView r : b.retiredViews()) {
+      ObjectNode ro = retired.addObject();
+      ro.put("name", r.name());
+      ro.put("stream", r.stream());
+      ro.put("mode", r.mode());
+      ro.put("versions", r.versions());
+    }
     putFaults(o, b.faults());
     o.put("uptimeSeconds", (System.currentTimeMillis() - startedAt) / 1000);
     o.put("dataDirectory", dataDir.toString());

@@ -581,6 +581,7 @@ final class Json {
       x.put("eventTime", instant(e.eventTimeMillis()));
       x.put("watermark", instant(e.watermarkMillis()));
       x.put("recordedAt", instant(e.recordedAtMillis()));
+      x.put("current", e.current());
     }
     o.put("next", next);
     return o;

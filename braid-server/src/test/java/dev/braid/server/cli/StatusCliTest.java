@@ -164,4 +164,49 @@ class StatusCliTest {
         + "2026-11-30T10:00:00.500Z, fastest 7 2026-11-30T10:01:00Z; idle partitions 0, 4-6, 9");
     assertThat(StatusCommand.ranges(List.of(1, 2, 3))).isEqualTo("1-3");
   }
+
+  /**
+   * A view taken out of the spec is listed as retired by {@code braid status}, and {@code braid drop}
+   * removes it; dropping a view of the spec or an unknown name fails with the server's reason.
+   */
+  @Test
+  void shouldListARetiredViewAndDropIt() throws Exception {
+    String withViews = SPEC + """
+          by_user:
+            from: clicks
+            group_by: user
+            aggregate: {n: count}
+        """;
+    Path data = dir.resolve("data");
+    try (BraidServer server = BraidServer.start(PipelineSpec.parse(withViews, "t.yaml"), data,
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+      String url = "--url=" + server.url();
+      ingest(url, T);
+      assertThat(braid("batch", "by_user", url).exit()).isZero();
+    }
+    try (BraidServer server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), data,
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+      String url = "--url=" + server.url();
+      CliClientTest.Run status = braid("status", url);
+      assertThat(status.out()).contains("view by_user is retired: the spec no longer defines it; its 2 version(s) of "
+          + "stream clicks are kept (put it back in the spec to serve them, or drop them: braid drop by_user)");
+      JsonNode retired = new ObjectMapper().readTree(braid("status", url, "--json").out()).path("retiredViews");
+      assertThat(retired.toString()).isEqualTo(
+          "[{\"name\":\"by_user\",\"stream\":\"clicks\",\"mode\":\"lambda\",\"versions\":2}]");
+
+      CliClientTest.Run live = braid("drop", "per_minute", url);
+      assertThat(live.exit()).isNotZero();
+      assertThat(live.err()).contains("view 'per_minute' is defined in the spec");
+      CliClientTest.Run unknown = braid("drop", "by_usr", url);
+      assertThat(unknown.exit()).isNotZero();
+      assertThat(unknown.err()).contains("unknown retired view 'by_usr'; retired views are: by_user");
+
+      CliClientTest.Run drop = braid("drop", "by_user", url);
+      assertThat(drop.exit()).as(drop.err()).isZero();
+      assertThat(drop.out()).contains("view by_user dropped: 2 version(s) and their files deleted");
+      assertThat(data.resolve("views").resolve("by_user")).doesNotExist();
+      assertThat(braid("status", url).out()).doesNotContain("retired");
+      assertThat(braid("drop", "by_user", url, "--json").exit()).isNotZero();
+    }
+  }
 }

@@ -196,6 +196,8 @@ class EventTimeServerTest {
     assertThat(late.path("lateEvents")).hasSize(1);
     assertThat(late.path("lateEvents").get(0).path("view").asText()).isEqualTo("per_minute");
     assertThat(late.path("lateEvents").get(0).path("key").asText()).isEqualTo("u1");
+    assertThat(late.path("lateEvents").get(0).path("current").asBoolean(false)).as("under the serving definition")
+        .isTrue();
     assertThat(late.path("lateEvents").get(0).path("eventTime").asText())
         .isEqualTo(java.time.Instant.ofEpochMilli(T + 5_000).toString());
     assertThat(late.path("next").asLong()).isEqualTo(1);

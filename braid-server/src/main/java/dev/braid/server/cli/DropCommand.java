@@ -1,0 +1,37 @@
+package dev.braid.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code braid drop VIEW}: drop a retired view's versions and files. */
+@Command(name = "drop", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Drop a retired view: one the spec no longer defines, whose versions the server still keeps "
+        + "(braid status lists them). Its versions leave the catalog and its files are deleted, so its name can be "
+        + "given to a view of another stream or mode. A view the spec defines is refused."})
+public final class DropCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec command;
+
+  @Mixin
+  ClientOptions client;
+
+  @Parameters(index = "0", paramLabel = "VIEW")
+  String view;
+
+  @Override
+  public Integer call() {
+    JsonNode r = new BraidClient(client.url).delete("/v1/views/" + BraidClient.enc(view));
+    PrintWriter out = command.commandLine().getOut();
+    out.println(client.json ? r.toPrettyString() : String.format("view %s dropped: %d version(s) and their files "
+        + "deleted", view, r.path("droppedVersions").asInt()));
+    out.flush();
+    return 0;
+  }
+}
