@@ -1215,6 +1215,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
       tooLong(v.allowedLateness(), path + ".allowed_lateness", errors);
       tooLong(v.retain(), path + ".retain", errors);
+      retainTooShort(v, path, errors);
       if (v.allowedLateness() != null && v.allowedLateness().isNegative()) {
         errors.add(new SpecError(source, path + ".allowed_lateness", "must not be negative, got "
             + v.allowedLateness()));
@@ -1292,6 +1293,57 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
     checkTables(errors);
     return errors;
+  }
+
+  /**
+   * The source name of the view definitions a version catalog records: they were checked when they
+   * were accepted, and a rule added since (see {@link #retainTooShort}) does not refuse them at a
+   * restart.
+   */
+  public static final String RECORDED = "catalog.json";
+
+  /**
+   * An error when view {@code v}'s {@code retain} would evict windows before they close even on a
+   * single partition whose events come in order but for its stream's {@code max_out_of_order}:
+   * windows are evicted once they start before the start of the window holding (end of the latest
+   * window - retain), and close only {@code allowed_lateness} after the watermark (the largest event
+   * time - {@code max_out_of_order}) passed their end. For tumbling windows that takes
+   * {@code size + allowed_lateness + max_out_of_order} (a zoned day an hour more, for a change of
+   * clocks); for hopping ones {@code 2 size - every + ...}. Sessions have no bound (a session goes on
+   * as long as its events do). Not applied to {@link #RECORDED} definitions.
+   */
+  private void retainTooShort(ViewSpec v, String path, List<SpecError> errors) {
+    WindowSpec w = v.window();
+    StreamSpec s = streams.get(v.from());
+    if (v.retain() == null || w == null || w.kind() == WindowSpec.Kind.SESSION || v.mode() != ViewSpec.Mode.KAPPA
+        || s == null || RECORDED.equals(source) || v.retain().compareTo(Durations.MAX) > 0) {
+      return;
+    }
+    Duration lateness = v.allowedLateness() == null || v.allowedLateness().isNegative() ? Duration.ZERO
+        : v.allowedLateness().compareTo(Durations.MAX) > 0 ? Durations.MAX : v.allowedLateness();
+    Duration ooo = s.maxOutOfOrder().isNegative() ? Duration.ZERO
+        : s.maxOutOfOrder().compareTo(Durations.MAX) > 0 ? Durations.MAX : s.maxOutOfOrder();
+    Duration span;
+    String spanText;
+    if (w.kind() == WindowSpec.Kind.HOPPING) {
+      span = w.size().multipliedBy(2).minus(w.every());
+      spanText = "two window sizes less the hop: " + Durations.format(span);
+    } else if (w.zoned()) {
+      span = w.size().plusHours(1);
+      spanText = "the window's " + Durations.format(w.size()) + " and an hour for a change of clocks";
+    } else {
+      span = w.size();
+      spanText = "the window's " + Durations.format(span);
+    }
+    Duration min = span.plus(lateness).plus(ooo);
+    if (v.retain().compareTo(min) < 0) {
+      errors.add(new SpecError(source, path + ".retain", String.format("must be at least %s (%s%s%s), got %s: a "
+          + "shorter retain evicts windows before the watermark closes them, and the events still coming for them "
+          + "would be lost to the view", Durations.format(min), spanText,
+          lateness.isZero() ? "" : ", plus allowed_lateness " + Durations.format(lateness),
+          ooo.isZero() ? "" : ", plus the max_out_of_order " + Durations.format(ooo) + " of stream '" + s.name() + "'",
+          Durations.format(v.retain()))));
+    }
   }
 
   /**

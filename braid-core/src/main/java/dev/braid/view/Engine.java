@@ -591,7 +591,7 @@ public final class Engine implements Braid {
       for (VersionCatalog.Entry e : recorded.versions()) {
         if (e.state() == VersionState.CURRENT && e.document() != null) {
           try {
-            return ViewProgram.lateRule(spec.parseView(file.name(), e.document(), "catalog.json"));
+            return ViewProgram.lateRule(spec.parseView(file.name(), e.document(), PipelineSpec.RECORDED));
           } catch (RuntimeException notParsed) { // the restore says why; the file's rule is the best guess
             break;
           }
@@ -711,7 +711,7 @@ public final class Engine implements Braid {
 
   private ViewProgram compileRecorded(ViewSpec file, String document) {
     try {
-      ViewSpec recorded = spec.parseView(file.name(), document, "catalog.json");
+      ViewSpec recorded = spec.parseView(file.name(), document, PipelineSpec.RECORDED);
       return new ViewProgram(recorded, schema(file.from()));
     } catch (RuntimeException e) {
       LOG.warn("view '{}': a version's recorded definition no longer compiles against the spec ({}); that version "

@@ -368,7 +368,7 @@ class WindowRetentionTest {
     java.time.ZoneId ny = java.time.ZoneId.of("America/New_York"); // clocks go forward on 2027-03-14: a 23-hour day
     ViewSpec daily = ViewSpec.builder("daily").from("tx").groupBy("user").window(
         dev.braid.spec.WindowSpec.tumbling(Duration.ofDays(1), ny)).aggregate("n", "count")
-        .mode(ViewSpec.Mode.KAPPA).retain(Duration.ofDays(1)).build();
+        .mode(ViewSpec.Mode.KAPPA).retain(Duration.ofHours(25)).build(); // the least a zoned day may keep
     long day13 = java.time.LocalDate.of(2027, 3, 13).atStartOfDay(ny).toInstant().toEpochMilli();
     long day14 = java.time.LocalDate.of(2027, 3, 14).atStartOfDay(ny).toInstant().toEpochMilli();
     try (Engine e = (Engine) Braid.open(dir, spec(1, daily))) {
@@ -376,7 +376,7 @@ class WindowRetentionTest {
           Map.of("user", "a", "merchant", "m", "qty", 1L, "ts", day14 + HOUR))).rejections()).isEmpty();
       assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
       e.viewRuntime("daily").evictExpiredWindows();
-      // the latest day ends at 2027-03-15 00:00 EDT; a day before that is 2027-03-13 23:00 EST, in the 13th
+      // the latest day ends at 2027-03-15 00:00 EDT; 25 hours before that is 2027-03-13 22:00 EST, in the 13th
       assertThat(retention(e).horizonMillis()).isEqualTo(day13);
       assertThat(e.get("daily", "a").windows()).extracting(ViewResult.WindowValue::start)
           .containsExactly(day13, day14);
@@ -402,5 +402,36 @@ class WindowRetentionTest {
         + "mode: kappa, retain: forever, aggregate: {n: count}}", "t")).isInstanceOf(SpecException.class)
         .satisfies(x -> assertThat(((SpecException) x).errors()).extracting(SpecError::path)
             .containsExactly("retain"));
+  }
+
+  /**
+   * A retain too short for a window to close before it is evicted is refused, naming the least one:
+   * the window's span, plus allowed_lateness, plus the stream's max_out_of_order. A definition the
+   * catalog recorded before the rule is not refused at a restart.
+   */
+  @Test
+  void shouldRefuseARetainThatEvictsWindowsBeforeTheyClose() {
+    PipelineSpec base = PipelineSpec.builder().stream(StreamSpec.builder("tx").partitions(1).key("user").time("ts")
+        .maxOutOfOrder(Duration.ofSeconds(30)).field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP)
+        .build()).build();
+    String tumbling = "{from: tx, group_by: user, window: {tumbling: 1h}, mode: kappa, allowed_lateness: 10m, "
+        + "aggregate: {n: count}, retain: ";
+    assertThat(base.parseView("h", tumbling + "4230s}", "t").retain()).isEqualTo(Duration.parse("PT1H10M30S"));
+    assertThatThrownBy(() -> base.parseView("h", tumbling + "4229s}", "t")).isInstanceOf(SpecException.class)
+        .satisfies(x -> assertThat(((SpecException) x).errors()).extracting(SpecError::path).containsExactly("retain"))
+        .hasMessageContaining("must be at least 4230s (the window's 1h, plus allowed_lateness 10m, plus the "
+            + "max_out_of_order 30s of stream 'tx'), got 4229s: a shorter retain evicts windows before the watermark "
+            + "closes them");
+    assertThatThrownBy(() -> base.parseView("h", "{from: tx, group_by: user, window: {hopping: {size: 1h, every: 10m}}, "
+        + "mode: kappa, aggregate: {n: count}, retain: 1h}", "t")).isInstanceOf(SpecException.class)
+        .hasMessageContaining("must be at least 6630s (two window sizes less the hop: 110m, plus the "
+            + "max_out_of_order 30s of stream 'tx'), got 1h");
+    assertThatThrownBy(() -> base.parseView("h", "{from: tx, group_by: user, window: {tumbling: 1d, zone: "
+        + "Europe/Paris}, mode: kappa, aggregate: {n: count}, retain: 1d}", "t")).isInstanceOf(SpecException.class)
+        .hasMessageContaining("must be at least 90030s (the window's 1d and an hour for a change of clocks");
+    assertThat(base.parseView("h", "{from: tx, group_by: user, window: {session: {gap: 1m}}, mode: kappa, "
+        + "aggregate: {n: count}, retain: 1m}", "t").retain()).as("sessions have no bound").isEqualTo(Duration.ofMinutes(1));
+    assertThat(base.parseView("h", tumbling + "1h}", PipelineSpec.RECORDED).retain()).as("recorded before the rule")
+        .isEqualTo(Duration.ofHours(1));
   }
 }
