@@ -236,7 +236,8 @@ public interface Braid extends AutoCloseable {
    * Drops retired view {@code view} (see {@link #retiredViews}): its versions leave the catalog and
    * its files (Bases, changes feed, closed windows) are deleted, so that its name can be given to a new
    * view of another stream or mode. The late events it recorded stay in its stream's late log, which
-   * is immutable. Returns how many versions were dropped.
+   * is immutable, but count for no view of its name any more ({@link LateEvent#current} false).
+   * Returns how many versions were dropped.
    *
    * @throws UnknownNameException when no retired view has that name (the message lists those there are)
    * @throws IllegalStateException when the spec defines the view

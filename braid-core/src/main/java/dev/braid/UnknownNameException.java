@@ -11,8 +11,13 @@ public final class UnknownNameException extends IllegalArgumentException {
   static final int LISTED = 20;
 
   public UnknownNameException(String kind, String name, Collection<String> known) {
-    super(String.format("unknown %s '%s'; %s are: %s", kind, name, kind.endsWith("sh") ? kind + "es" : kind + "s",
-        listed(known)));
+    this(kind, name, known, "");
+  }
+
+  /** As above, with {@code more} (starting with its own separator) after the known names. */
+  public UnknownNameException(String kind, String name, Collection<String> known, String more) {
+    super(String.format("unknown %s '%s'; %s are: %s%s", kind, name, kind.endsWith("sh") ? kind + "es" : kind + "s",
+        listed(known), more));
     this.kind = kind;
     this.name = name;
   }

@@ -58,6 +58,8 @@ public final class FileLog implements Log {
   private static final Pattern STREAM_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
   static final String STREAM_PROPERTIES = "stream.properties";
   private static final String CREATING_SUFFIX = ".creating";
+  /** A stream being deleted ({@link #deleteStream}): renamed to this first, deleted whole on open. */
+  private static final String DELETING_SUFFIX = ".deleting";
   static final String LOCK_FILE = "LOCK";
   static final int DEFAULT_FETCH_BYTES = 1 << 20;
 
@@ -176,6 +178,12 @@ public final class FileLog implements Log {
       for (Path p : sorted) {
         String name = p.getFileName().toString();
         if (name.equals(LOCK_FILE)) {
+          continue;
+        }
+        if (name.endsWith(DELETING_SUFFIX) && Files.isDirectory(p)
+            && STREAM_NAME.matcher(name.substring(0, name.length() - DELETING_SUFFIX.length())).matches()) {
+          deleteRecursively(p);
+          LOG.info("removed {}: a stream deletion that did not finish", p);
           continue;
         }
         if (name.endsWith(CREATING_SUFFIX) && Files.isDirectory(p)) {
@@ -399,6 +407,36 @@ public final class FileLog implements Log {
   }
 
   @Override
+  public synchronized void deleteStream(String name) {
+    requireOpen();
+    validateName(name);
+    FileLogStream old = streams.remove(name);
+    boolean corrupt = corruptStreams.remove(name) != null;
+    if (old == null && !corrupt) {
+      return;
+    }
+    java.util.concurrent.ScheduledFuture<?> sync = intervalSyncs.remove(name);
+    if (sync != null) {
+      sync.cancel(false);
+    }
+    if (old != null) {
+      old.close();
+    }
+    Path target = dir.resolve(name);
+    Path doomed = dir.resolve(name + DELETING_SUFFIX);
+    try {
+      deleteRecursively(doomed);
+      Files.move(target, doomed, StandardCopyOption.ATOMIC_MOVE); // gone at once, for this process and a crash
+      fsyncDirectory(dir);
+      deleteRecursively(doomed);
+    } catch (IOException e) {
+      throw new LogException("cannot delete stream '" + name + "' in " + dir + ": " + LogException.describe(e)
+          + (Files.exists(doomed) ? " (renamed to " + doomed.getFileName() + ", which the next open deletes)" : ""), e);
+    }
+    LOG.info("deleted stream '{}'", name);
+  }
+
+  @Override
   public synchronized boolean hasStream(String name) {
     return streams.containsKey(name);
   }
@@ -457,9 +495,9 @@ public final class FileLog implements Log {
           "invalid stream name '%s': use 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", name));
     }
     // The log directory uses these names itself; a '.creating' directory is deleted on open.
-    if (name.equals(LOCK_FILE) || name.endsWith(CREATING_SUFFIX)) {
-      throw new IllegalArgumentException(String.format(
-          "invalid stream name '%s': '%s' and names ending in '%s' are reserved", name, LOCK_FILE, CREATING_SUFFIX));
+    if (name.equals(LOCK_FILE) || name.endsWith(CREATING_SUFFIX) || name.endsWith(DELETING_SUFFIX)) {
+      throw new IllegalArgumentException(String.format("invalid stream name '%s': '%s' and names ending in '%s' or "
+          + "'%s' are reserved", name, LOCK_FILE, CREATING_SUFFIX, DELETING_SUFFIX));
     }
   }
 

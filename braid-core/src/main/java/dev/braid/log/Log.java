@@ -28,6 +28,14 @@ public interface Log extends AutoCloseable {
   /** Names of all streams, sorted. */
   List<String> streams();
 
+  /**
+   * Deletes stream {@code name} with all its records, for a stream of data the engine derived and
+   * no longer needs (the changes log of a dropped view); never for an event stream, which is the
+   * master dataset. Nothing may read or append to the stream any more. Deleting a stream that does
+   * not exist does nothing. A crash part way leaves the stream whole or gone.
+   */
+  void deleteStream(String name);
+
   /** Flushes and closes every stream; readers and streams must not be used afterwards. */
   @Override
   void close();

@@ -1101,7 +1101,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           }
         }
         timeAndIdTypesFit(s, errors);
-        // its rules and views are checked against the fields that could be read
+        // its rules and views are checked against the fields that could be read, the lost ones untyped
         EventSchema readable = readableSchema(s);
         if (readable != null) {
           checkRules(s, new Expressions(readable, incomplete.get(s.name())), errors);
@@ -1254,7 +1254,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           ex.checkKey(v.groupBy());
         } catch (ExpressionException e) {
           errors.add(new SpecError(source, path + ".group_by", "neither a field of '" + v.from() + "' (fields: "
-              + String.join(", ", schema.types().keySet()) + ") nor a valid key expression: " + e.getMessage()));
+              + fieldList(schema, lost) + ") nor a valid key expression: " + e.getMessage()));
         }
       }
       for (Map.Entry<String, String> a : v.aggregates().entrySet()) {
@@ -1263,14 +1263,28 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           AggregateCall call = Aggregations.parse(a.getValue());
           FieldType argType = null;
           if (call.field() != null && lost.contains(call.field())) {
-            // its type is unknown (the field's own error is reported): the aggregation's name and
-            // condition are still checked
+            // its type is unknown (the field's own error is reported): the aggregation's name,
+            // parameters and condition are still checked, the parameters as right when some type takes them
             Aggregations.factory(call.function());
+            IllegalArgumentException refused = null; // long's reason: the type most aggregations take
+            for (FieldType t : List.of(FieldType.LONG, FieldType.DOUBLE, FieldType.STRING, FieldType.BOOLEAN,
+                FieldType.TIMESTAMP)) {
+              try {
+                Aggregations.create(call, t);
+                refused = null;
+                break;
+              } catch (IllegalArgumentException e) {
+                refused = refused == null ? e : refused;
+              }
+            }
+            if (refused != null) {
+              throw refused;
+            }
           } else if (call.field() != null) {
             EventSchema.Field f = schema.find(call.field());
             if (f == null) {
               errors.add(new SpecError(source, apath, "unknown field '" + call.field() + "' of stream '" + v.from()
-                  + "' (fields: " + String.join(", ", schema.types().keySet()) + ")"));
+                  + "' (fields: " + fieldList(schema, lost) + ")"));
               continue;
             }
             argType = f.type();
@@ -1344,6 +1358,12 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           ooo.isZero() ? "" : ", plus the max_out_of_order " + Durations.format(ooo) + " of stream '" + s.name() + "'",
           Durations.format(v.retain()))));
     }
+  }
+
+  /** The fields of {@code schema} for an error, and the {@code lost} ones (of a type that could not be read). */
+  private static String fieldList(EventSchema schema, Set<String> lost) {
+    return String.join(", ", schema.types().keySet())
+        + (lost.isEmpty() ? "" : "; of an unknown type: " + String.join(", ", lost));
   }
 
   /**

@@ -251,6 +251,13 @@ public final class Engine implements Braid {
           retired.keySet()));
     }
     removeOrphans(recorded.keySet());
+    for (String name : log.streams()) {
+      String view = name.endsWith(ChangeFeed.SUFFIX) ? name.substring(0, name.length() - ChangeFeed.SUFFIX.length()) : null;
+      if (view != null && !spec.views().containsKey(view) && !recorded.containsKey(view)) {
+        log.deleteStream(name);
+        LOG.info("removed the changes log of dropped view '{}' (its drop stopped before deleting it)", view);
+      }
+    }
     persistCatalog();
     Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
     for (dev.braid.spec.TableSpec t : spec.tables().values()) {
@@ -513,6 +520,12 @@ public final class Engine implements Braid {
         if (rt == null && recordedViews.contains(view)) {
           continue; // a view no longer in the spec: keep its files, the catalog still lists it
         }
+        if (rt == null && !spec.views().containsKey(view) && Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) {
+          // neither defined nor recorded: a view dropped by a process that stopped before deleting its files
+          BatchLayer.deleteTree(d);
+          LOG.info("removed {}: the files of a dropped view", d);
+          continue;
+        }
         try (Stream<Path> files = Files.list(d)) {
           for (Path f : (Iterable<Path>) files::iterator) {
             if (!keep.contains(f.getFileName().toString()) && !f.getFileName().toString().endsWith(".corrupt")) {
@@ -774,7 +787,13 @@ public final class Engine implements Braid {
       throw refused.get(name);
     }
     if (v == null) {
-      throw new UnknownNameException("view", name, views.keySet());
+      boolean isRetired;
+      synchronized (catalogLock) {
+        isRetired = retired.containsKey(name);
+      }
+      throw new UnknownNameException("view", name, views.keySet(), !isRetired ? ""
+          : " ('" + name + "' is a retired view: the spec no longer defines it, and its versions are kept; put it back "
+              + "in the spec to serve it, or drop it with braid drop " + name + ")");
     }
     return v;
   }
@@ -1000,20 +1019,32 @@ public final class Engine implements Braid {
         persistCatalog(); // first: a crash before the files go leaves them to the next start's orphan sweep
       } catch (RuntimeException e) {
         retired.put(view, entry);
-        throw e;
+        throw new dev.braid.log.LogException("view '" + view + "' was not dropped (it stays retired): "
+            + e.getMessage(), e);
       }
       versions = entry.versions().size();
+    }
+    // Its late events stay in the late logs (immutable) but no longer count for a view of its name.
+    for (Map.Entry<String, SpeedLayer> speed : speedLayers.entrySet()) {
+      try {
+        speed.getValue().lateLog().forget(view);
+      } catch (RuntimeException e) {
+        LOG.warn("view '{}' was dropped, but the late log of stream '{}' could not record it ({}); a new view of "
+            + "that name may count the dropped one's late events", view, speed.getKey(), e.toString());
+      }
     }
     Path dir = dataDir.resolve("views").resolve(view);
     try {
       if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
         BatchLayer.deleteTree(dir);
       }
-    } catch (IOException e) {
-      LOG.warn("view '{}' was dropped from the catalog, but its files in {} could not all be deleted ({}); the next "
-          + "start deletes them", view, dir, e.toString());
+      log.deleteStream(view + ChangeFeed.SUFFIX);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("view '{}' was dropped from the catalog, but its files or changes log could not all be deleted ({}); "
+          + "the next start deletes them", view, e.toString());
     }
-    LOG.info("view '{}' dropped: {} version(s) removed from the catalog, its files deleted", view, versions);
+    LOG.info("view '{}' dropped: {} version(s) removed from the catalog, its files and changes log deleted", view,
+        versions);
     return versions;
   }
 

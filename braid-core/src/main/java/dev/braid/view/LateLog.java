@@ -54,6 +54,13 @@ final class LateLog {
   private final LongSupplier clock;
   /** Per view, per lateness rule: what is recorded. */
   private final Map<String, Map<String, Marks>> marks = new ConcurrentHashMap<>();
+  /**
+   * Per view: the late-log offset of its last {@link #forget} record (a drop of a view of that name);
+   * its records before it belong to the dropped view.
+   */
+  private final Map<String, Long> forgotten = new ConcurrentHashMap<>();
+  /** Per view: the rule that its records without a rule were given to ({@link #adoptUnruled}). */
+  private final Map<String, String> adopted = new ConcurrentHashMap<>();
 
   /** Of one view and rule: per partition the next event offset not yet recorded, and how many are. */
   private record Marks(AtomicLongArray next, AtomicLong count) {
@@ -92,8 +99,37 @@ final class LateLog {
 
   /** Rebuilds the marks and counts from the late log. */
   void recover() {
-    forEach(0, Long.MAX_VALUE, (c, o) -> marks(o.path("view").asText(), o.path("rule").asText(UNRULED))
-        .recorded(o.path("partition").asInt(), o.path("offset").asLong()));
+    forEach(0, Long.MAX_VALUE, (c, o) -> {
+      String view = o.path("view").asText();
+      if (o.path("forget").asBoolean(false)) {
+        marks.remove(view);
+        forgotten.put(view, c.offset());
+      } else {
+        marks(view, o.path("rule").asText(UNRULED)).recorded(o.path("partition").asInt(), o.path("offset").asLong());
+      }
+    });
+  }
+
+  /**
+   * Records that view {@code view} was dropped: its late events stay in the log, but count for no
+   * view of that name from here on (a new one starts with no marks, so it records its own), and
+   * {@link #read} shows them as not {@code current}. Writes nothing when the log has no record of it.
+   */
+  synchronized void forget(String view) {
+    if (!marks.containsKey(view)) {
+      return;
+    }
+    RecordBatchBuilder b = new RecordBatchBuilder(256, log.config().maxRecordBytes());
+    try {
+      b.add(view.getBytes(StandardCharsets.UTF_8), JSON.writeValueAsBytes(JSON.createObjectNode().put("view", view)
+          .put("forget", true)), clock.getAsLong(), clock.getAsLong());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    long offset = log.append(0, b).firstOffset();
+    marks.remove(view);
+    adopted.remove(view);
+    forgotten.put(view, offset);
   }
 
   /**
@@ -104,6 +140,7 @@ final class LateLog {
   void adoptUnruled(String view, String rule) {
     Map<String, Marks> rules = marks.get(view);
     Marks old = rules == null ? null : rules.remove(UNRULED);
+    adopted.put(view, rule);
     if (old != null) {
       Marks m = marks(view, rule);
       for (int p = 0; p < partitions; p++) {
@@ -191,10 +228,15 @@ final class LateLog {
     List<LateEvent> out = new ArrayList<>();
     forEach(from, limit, (c, o) -> {
       String view = o.path("view").asText();
+      if (o.path("forget").asBoolean(false)) {
+        return; // a drop's mark, not a late event
+      }
       String rule = o.path("rule").asText(UNRULED);
+      if (rule.equals(UNRULED)) {
+        rule = adopted.getOrDefault(view, UNRULED); // given to the rule that served when the engine opened
+      }
       String current = currentRule.apply(view);
-      // a record without a rule was adopted by the rule that served when the engine opened (adoptUnruled)
-      boolean counted = current != null && (rule.equals(UNRULED) || rule.equals(current));
+      boolean counted = current != null && rule.equals(current) && c.offset() > forgotten.getOrDefault(view, -1L);
       out.add(new LateEvent(c.offset(), view, o.path("partition").asInt(), o.path("offset").asLong(),
           o.path("key").asText(), o.path("eventTime").asLong(), o.path("watermark").asLong(), c.ingestTime(),
           counted));

@@ -1290,10 +1290,14 @@ final class ViewRuntime {
         }
         long failed = counters.errors().get();
         // the serving version leaves out the same events when they fail the same way every time (a division
-        // by zero in a filter): then the empty Base is the right answer, and the cycle goes on
-        long servingLeftOut = serving == null ? 0 : Math.max(0, serving.baseSkipped)
-            + (serving.delta == null ? 0 : serving.delta.leftOut().skipped());
-        if (failed > 0 && failed >= counters.admitted() && failed > servingLeftOut) {
+        // by zero in a filter): then the empty Base is the right answer, and the cycle goes on. Its count is
+        // comparable only when known (not so for a catalog of a build that did not record it) and when its
+        // Delta has read up to the cut (a Delta behind it has not met the failures between)
+        Delta servingDelta = serving == null ? null : serving.delta;
+        Delta.LeftOut servingLeftOut = serving == null ? null : leftOut(serving, servingDelta);
+        boolean comparable = servingLeftOut != null && servingLeftOut.complete()
+            && (servingDelta == null ? serving.cut.isAtOrAfter(cut) : servingDelta.position().isAtOrAfter(cut));
+        if (failed > 0 && failed >= counters.admitted() && comparable && failed > servingLeftOut.skipped()) {
           // an expression or aggregation that fails on every event it did not fail on before (a user merge that
           // throws, say) would swap an empty Base in for good data: a failed cycle, the current version serving.
           // Events the filter left out do not count: a selective view fails on every event it admits alike.
@@ -2152,6 +2156,12 @@ final class ViewRuntime {
             + " from a backup";
         return d.getMessage() + "; restore " + d.file() + " from a backup";
       }
+    }
+    // Braid's own refusals say what went wrong in their message; other exceptions need their class to say it
+    if ((e instanceof IllegalStateException || e instanceof IllegalArgumentException) && e.getMessage() != null
+        && !e.getMessage().isBlank()) {
+      String own = "view '" + name + "': ";
+      return e.getMessage().startsWith(own) ? e.getMessage().substring(own.length()) : e.getMessage();
     }
     return e.toString();
   }

@@ -390,7 +390,7 @@ class FileLogTest {
   // ---------------------------------------------------------------------------------------------
 
   @ParameterizedTest(name = "\"{0}\"")
-  @ValueSource(strings = {"", ".hidden", "-dash", "a/b", "a b", "é", "orders.creating", "LOCK"})
+  @ValueSource(strings = {"", ".hidden", "-dash", "a/b", "a b", "é", "orders.creating", "orders.deleting", "LOCK"})
   void shouldRefuseStreamNamesThatCannotBeDirectories(String name) {
     log = FileLog.open(dir);
 
@@ -425,6 +425,22 @@ class FileLogTest {
 
     assertThat(log.streams()).containsExactly("orders");
     assertThat(dir.resolve("half.creating")).doesNotExist();
+  }
+
+  /** A deletion that a crash interrupted after its rename: the next open finishes it. */
+  @Test
+  void shouldFinishAnInterruptedStreamDeletionOnOpen() throws IOException {
+    LogStream s = open("derived", StreamConfig.of(2));
+    appendTexts(s, 0, "x", 3);
+    log.createStream("orders", StreamConfig.of(1));
+    log.close();
+    log = null;
+    Files.move(dir.resolve("derived"), dir.resolve("derived.deleting"));
+
+    log = FileLog.open(dir);
+
+    assertThat(log.streams()).containsExactly("orders");
+    assertThat(dir.resolve("derived.deleting")).doesNotExist();
   }
 
   @Test

@@ -94,6 +94,27 @@ abstract class LogContractTest {
     assertThat(log.stream("mid").partitions()).isEqualTo(2);
   }
 
+  /** A deleted stream is gone, also after a reopen, and its name can be created anew, empty. */
+  @Test
+  void shouldDeleteAStreamAndLetItsNameBeCreatedAgain() {
+    LogStream doomed = log.createStream("derived", streamConfig(2));
+    appendTexts(doomed, 1, "x", 3);
+    List<Rec> kept = appendTexts(log.createStream("events", streamConfig(1)), 0, "e", 2);
+
+    log.deleteStream("derived");
+    log.deleteStream("derived"); // nothing to do
+    log.deleteStream("never-was");
+
+    assertThat(log.hasStream("derived")).isFalse();
+    assertThat(log.streams()).containsExactly("events");
+    assertThatThrownBy(() -> log.stream("derived")).isInstanceOf(UnknownStreamException.class);
+    reopen();
+    assertThat(log.streams()).containsExactly("events");
+    assertThat(readAll(log.stream("events"), 0, log.stream("events").startOffset(0))).isEqualTo(kept);
+    LogStream again = log.createStream("derived", streamConfig(2));
+    assertThat(readAll(again, 1, again.startOffset(1))).as("a new stream, empty").isEmpty();
+  }
+
   @Test
   void shouldRefuseToCreateAStreamTwice() {
     log.createStream("orders", streamConfig(2));

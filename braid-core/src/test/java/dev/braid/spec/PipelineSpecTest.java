@@ -586,15 +586,20 @@ class PipelineSpecTest {
         + "views:\n  a:\n    from: s\n    group_by: k\n    filter: 'size(tags) > 0 && n > \"x\"'\n    aggregate:\n"
         + "      f: quantiles(k)\n      t: count(tags)\n      ok: sum(n)\n      w: count where size(tags) > 1\n"
         + "      u: sum(nope)\n      typo: summ(tags)\n      w2: count(tags) where tags == 1 && k > 1\n"
+        + "      params: top_k(tags, 0)\n      extra: sum(tags, 3)\n      fine: top_k(tags, 3)\n"
         + "  b:\n    from: s\n    group_by: tags\n    filter: tags\n    aggregate: {c: count}\n"
         + "  c:\n    from: s\n    group_by: 'tags + 1 > 2.5'\n    filter: 'tags + 1'\n    aggregate: {c: count}\n");
     assertThat(all).extracting(SpecError::path).containsExactly("streams.s.fields.tags", "views.a.filter",
         "views.a.aggregate.f", "views.a.aggregate.u", "views.a.aggregate.typo", "views.a.aggregate.w2",
-        "views.c.filter");
+        "views.a.aggregate.params", "views.a.aggregate.extra", "views.c.filter");
     assertThat(all.get(1).message()).contains("'_>_'").contains("(int, string)");
+    assertThat(all.get(3).message()).isEqualTo("unknown field 'nope' of stream 's' (fields: k, n; of an unknown "
+        + "type: tags)");
     assertThat(all.get(4).message()).contains("summ");
     assertThat(all.get(5).message()).startsWith("where: ").contains("(string, int)");
-    assertThat(all.get(6).message()).contains("must be a boolean condition");
+    assertThat(all.get(8).message()).contains("must be a boolean condition");
+    assertThat(all.get(6).message()).isEqualTo("top_k parameter k must be an integer from 1 to 1000, got '0'");
+    assertThat(all.get(7).message()).isEqualTo("sum takes no parameters, got 1: ['3']");
   }
 
   @Test

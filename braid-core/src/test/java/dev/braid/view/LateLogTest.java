@@ -2,6 +2,7 @@ package dev.braid.view;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.braid.LateEvent;
 import dev.braid.log.FileLog;
 import dev.braid.log.LogStream;
 import dev.braid.log.RecordBatchBuilder;
@@ -98,6 +99,43 @@ class LateLogTest {
       assertThat(late.isNew("v", "r2", 0, 8)).as("another rule records them again").isTrue();
       assertThat(late.read(0, 10, view -> "r1")).extracting(e -> e.view() + "@" + e.eventOffset() + "/" + e.current())
           .containsExactly("v@4/true", "v@8/true");
+      // once another rule serves, the adopted records are not current (as status no longer counts them)
+      assertThat(late.read(0, 10, view -> "r2")).extracting(LateEvent::current).containsExactly(false, false);
     }
+  }
+
+  /**
+   * A dropped view's records stay, but a view of its name starts without them: its marks and count
+   * are empty (so it records the same events again) and reads show the old ones as not current,
+   * also after a recover.
+   */
+  @Test
+  void shouldForgetADroppedViewsRecords() {
+    try (FileLog log = FileLog.open(dir)) {
+      LateLog late = new LateLog(log.getOrCreateStream("s.late", StreamConfig.of(1)), 2, () -> 42L);
+      late.record(List.of(late("v", 3), late("v", 5), late("w", 5)));
+      long end = log.stream("s.late").endOffset(0);
+      late.forget("nobody");
+      assertThat(log.stream("s.late").endOffset(0)).as("nothing to forget: nothing written").isEqualTo(end);
+
+      late.forget("v");
+
+      assertThat(late.count("v", "r1")).isZero();
+      assertThat(late.count("w", "r1")).isEqualTo(1);
+      assertThat(late.isNew("v", "r1", 1, 5)).isTrue();
+      late.record(List.of(late("v", 5)));
+      for (LateLog l : List.of(late, recovered(log))) {
+        assertThat(l.count("v", "r1")).isEqualTo(1);
+        assertThat(l.isNew("v", "r1", 1, 5)).isFalse();
+        assertThat(l.read(0, 10, view -> "r1")).extracting(e -> e.view() + "@" + e.eventOffset() + "/" + e.current())
+            .containsExactly("v@3/false", "v@5/false", "w@5/true", "v@5/true");
+      }
+    }
+  }
+
+  private static LateLog recovered(FileLog log) {
+    LateLog l = new LateLog(log.stream("s.late"), 2, () -> 43L);
+    l.recover();
+    return l;
   }
 }

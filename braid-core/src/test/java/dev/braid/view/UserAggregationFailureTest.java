@@ -248,6 +248,32 @@ class UserAggregationFailureTest {
     }
   }
 
+  /**
+   * When the serving version's count of failed events is unknown (a catalog of a build that did not
+   * record it), a cycle whose events all fail is not refused on that ground: it once could never
+   * complete, so the count could never be made anew.
+   */
+  @Test
+  void shouldBuildABaseWhenTheServingVersionsCountOfFailuresIsUnknown(@TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("ev").partitions(2).key("k").field("k", FieldType.STRING).field("v", FieldType.LONG)
+            .build())
+        .view(ViewSpec.builder("vb").from("ev").groupBy("k").filter("100 / v > 1").aggregate("n", "count").build())
+        .build();
+    try (Braid braid = Braid.open(dir, spec)) {
+      assertThat(braid.ingest("ev", List.of(Map.of("k", "a", "v", 0L), Map.of("k", "b", "v", 0L),
+          Map.of("k", "c", "v", 0L))).rejections()).isEmpty();
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      braid.runBatch("vb");
+      ((Engine) braid).viewRuntime("vb").current().baseSkipped = -1; // as a catalog without the count reads
+      assertThat(braid.ingest("ev", List.of(Map.of("k", "d", "v", 0L))).rejections()).isEmpty();
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      braid.runBatch("vb");
+      assertThat(braid.status().views().get(0).batchFailures()).isZero();
+      assertThat(braid.status().views().get(0).skippedEvents()).as("counted anew").isEqualTo(4);
+    }
+  }
+
   @Test
   void shouldLeaveAnEventOnWhichAUserAddThrowsOutOfTheViewWholeInBothLayers(@TempDir Path dir) throws Exception {
     try (Braid braid = Braid.open(dir, spec("test_picky(v)"))) {

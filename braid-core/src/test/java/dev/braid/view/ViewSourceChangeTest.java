@@ -107,6 +107,9 @@ class ViewSourceChangeTest {
     Path files = dir.resolve("views").resolve("w");
     try (Braid b = Braid.open(dir, without)) {
       assertThat(b.retiredViews()).containsExactly(new dev.braid.Status.RetiredView("w", "s", "lambda", 2));
+      assertThatThrownBy(() -> b.get("w", "a")).isInstanceOf(dev.braid.UnknownNameException.class)
+          .hasMessage("unknown view 'w'; views are: (none) ('w' is a retired view: the spec no longer defines it, and "
+              + "its versions are kept; put it back in the spec to serve it, or drop it with braid drop w)");
       assertThat(files).isDirectory();
     }
     try (Braid b = Braid.open(dir, original)) {
@@ -128,5 +131,65 @@ class ViewSourceChangeTest {
       assertThat(b.get("w", "a").values()).as("the name now reads s9, from its start")
           .isEqualTo(Map.of("c", 1L, "t", 1000L));
     }
+  }
+
+  /**
+   * A dropped view leaves nothing a new view of its name would take for its own: its changes log is
+   * deleted, and its late events, which stay in the stream's late log, no longer count for the name
+   * (the new view records its own, and reads show the old ones as not current).
+   */
+  @Test
+  void shouldLeaveADroppedViewsChangesAndLateEventsToIt(@TempDir Path dir) throws Exception {
+    long t = 1_700_000_040_000L / 60_000 * 60_000;
+    java.util.function.Function<ViewSpec.Mode, PipelineSpec> windowed = mode -> {
+      PipelineSpec.Builder b = PipelineSpec.builder().stream(StreamSpec.builder("s").partitions(1).key("k").time("ts")
+          .field("k", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build());
+      return mode == null ? b.build() : b.view(ViewSpec.builder("w").from("s").groupBy("k")
+          .tumbling(java.time.Duration.ofMinutes(1)).allowedLateness(java.time.Duration.ZERO).aggregate("c", "count")
+          .mode(mode).build()).build();
+    };
+    try (Braid b = Braid.open(dir, windowed.apply(ViewSpec.Mode.KAPPA))) {
+      // the second event closes [t, t+1m); the third comes late for it
+      for (long ts : new long[] {t, t + 120_000, t + 10_000}) {
+        assertThat(b.ingest("s", List.of(Map.of("k", "old", "ts", ts))).rejections()).isEmpty();
+        assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      }
+      assertThat(awaitChanges(b, 1)).extracting(c -> c.kind() + " " + c.key() + " " + c.values())
+          .containsExactly("CLOSE old {c=1}");
+      assertThat(b.lateEvents("s", 0, 10)).hasSize(1);
+    }
+    try (Braid b = Braid.open(dir, windowed.apply(null))) {
+      assertThat(b.dropView("w")).isEqualTo(1);
+      assertThat(b.log().hasStream("w.changes")).isFalse();
+    }
+    try (Braid b = Braid.open(dir, windowed.apply(ViewSpec.Mode.LAMBDA))) { // the name, in another mode
+      assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      List<dev.braid.ChangeEvent> changes = awaitChanges(b, 1);
+      assertThat(changes).extracting(c -> c.kind() + " " + c.key() + " " + c.values())
+          .as("its own changes only").containsExactly("CLOSE old {c=1}");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (b.lateEvents("s", 0, 10).size() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(b.lateEvents("s", 0, 10)).extracting(e -> e.view() + "@" + e.eventOffset() + "/" + e.current())
+          .as("the dropped view's late event stays, not current; the new view records its own")
+          .containsExactly("w@2/false", "w@2/true");
+      assertThat(b.status().views().get(0).lateness().lateEvents()).isEqualTo(1);
+    }
+    try (Braid b = Braid.open(dir, windowed.apply(ViewSpec.Mode.LAMBDA))) {
+      assertThat(b.lateEvents("s", 0, 10)).extracting(e -> e.current()).as("after a restart").containsExactly(false,
+          true);
+      assertThat(b.status().views().get(0).lateness().lateEvents()).isEqualTo(1);
+    }
+  }
+
+  private static List<dev.braid.ChangeEvent> awaitChanges(Braid b, int n) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    List<dev.braid.ChangeEvent> changes = b.changes("w", 0, 100);
+    while (changes.size() < n && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+      changes = b.changes("w", 0, 100);
+    }
+    return changes;
   }
 }

@@ -27,6 +27,9 @@ public final class DropCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if (view.isBlank()) {
+      throw new picocli.CommandLine.ParameterException(command.commandLine(), "VIEW must not be empty");
+    }
     JsonNode r = new BraidClient(client.url).delete("/v1/views/" + BraidClient.enc(view));
     PrintWriter out = command.commandLine().getOut();
     out.println(client.json ? r.toPrettyString() : String.format("view %s dropped: %d version(s) and their files "

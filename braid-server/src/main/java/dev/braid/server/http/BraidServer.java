@@ -419,6 +419,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.post("/v1/views/{view}/reprocess", params(this::reprocess, "hold", "from"));
       cfg.routes.post("/v1/views/{view}/versions/{id}/activate", params(this::activate));
       cfg.routes.delete("/v1/views/{view}/versions/{id}", params(this::discard));
+      getAndHead(cfg.routes, "/v1/views/{view}", params(this::describeView));
       cfg.routes.delete("/v1/views/{view}", params(this::dropView));
       getAndHead(cfg.routes, "/v1/status", params(this::status));
       cfg.routes.post("/v1/views/{view}/repair", params(this::repair, "wait"));
@@ -856,6 +857,29 @@ public final class BraidServer implements AutoCloseable {
     ok(ctx, o);
   }
 
+  /**
+   * {@code GET /v1/views/{view}}: the definition the view's current version computes (as under
+   * {@code views:} in a spec), its current version, and whether the spec file defines it otherwise.
+   */
+  private void describeView(Context ctx) {
+    Braid b = ready();
+    String name = ctx.pathParam("view");
+    dev.braid.spec.ViewSpec serving = b.servingDefinition(name); // 404 for an unknown (or retired) view
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("name", name);
+    try {
+      o.set("definition", Json.MAPPER.readTree(dev.braid.spec.PipelineSpec.viewDocument(serving)));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e); // a document Braid wrote
+    }
+    Status.ViewStatus vs = b.status().views().stream().filter(v -> v.name().equals(name)).findFirst().orElse(null);
+    if (vs != null) {
+      o.put("currentVersion", vs.currentVersion());
+      o.put("specChanged", vs.specChanged());
+    }
+    ok(ctx, o);
+  }
+
   /** A page of a stream's dead letters or late events: an unknown stream stays a 404, a {@code from} past the end is a 400. */
   private static <T> List<T> page(java.util.function.Supplier<List<T>> read) {
     try {
@@ -1181,8 +1205,10 @@ public final class BraidServer implements AutoCloseable {
     if (c instanceof UnavailableException u) {
       return unavailable(u);
     }
-    String detail = "the " + what + " of view '" + view + "' failed: " + c.getMessage()
-        + "; the current version is unchanged";
+    String own = "view '" + view + "': "; // said once
+    String message = c.getMessage() != null && c.getMessage().startsWith(own) ? c.getMessage().substring(own.length())
+        : c.getMessage();
+    String detail = "the " + what + " of view '" + view + "' failed: " + message + "; the current version is unchanged";
     if (storageFull(c)) {
       return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
     }
@@ -1302,10 +1328,12 @@ public final class BraidServer implements AutoCloseable {
     } catch (UnknownNameException e) {
       throw Problem.notFound("unknown-retired-view", e.getMessage());
     } catch (IllegalStateException e) {
+      throw new Problem(409, "cannot-drop", "Conflict", e.getMessage());
+    } catch (dev.braid.log.LogException e) { // the catalog could not be written: nothing was dropped
       if (storageFull(e)) {
         throw new Problem(507, "insufficient-storage", "Insufficient storage", e.getMessage());
       }
-      throw new Problem(409, "cannot-drop", "Conflict", e.getMessage());
+      throw new Problem(500, "drop-failed", "Drop failed", e.getMessage());
     }
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put("view", view);

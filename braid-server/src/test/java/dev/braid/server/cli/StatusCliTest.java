@@ -194,12 +194,38 @@ class StatusCliTest {
       assertThat(retired.toString()).isEqualTo(
           "[{\"name\":\"by_user\",\"stream\":\"clicks\",\"mode\":\"lambda\",\"versions\":2}]");
 
+      java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      java.net.http.HttpResponse<String> described = http.send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create(server.url() + "/v1/views/per_minute")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(described.statusCode()).isEqualTo(200);
+      JsonNode d = new ObjectMapper().readTree(described.body());
+      assertThat(d.path("definition").path("from").asText()).isEqualTo("clicks");
+      assertThat(d.path("definition").path("window").toString()).contains("1m");
+      assertThat(d.path("currentVersion").asLong()).isPositive();
+      java.net.http.HttpResponse<String> retiredRead = http.send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create(server.url() + "/v1/views/by_user")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(retiredRead.statusCode()).isEqualTo(404);
+      assertThat(retiredRead.body()).contains("'by_user' is a retired view");
+      assertThat(braid("drop", "", url).err()).contains("VIEW must not be empty");
+
       CliClientTest.Run live = braid("drop", "per_minute", url);
       assertThat(live.exit()).isNotZero();
       assertThat(live.err()).contains("view 'per_minute' is defined in the spec");
       CliClientTest.Run unknown = braid("drop", "by_usr", url);
       assertThat(unknown.exit()).isNotZero();
       assertThat(unknown.err()).contains("unknown retired view 'by_usr'; retired views are: by_user");
+
+      // the catalog cannot be written (its temporary file's name taken by a directory): nothing is dropped
+      Path blocker = data.resolve("catalog.json.tmp");
+      Files.createDirectories(blocker);
+      CliClientTest.Run failed = braid("drop", "by_user", url);
+      assertThat(failed.exit()).isNotZero();
+      assertThat(failed.err()).contains("view 'by_user' was not dropped (it stays retired): cannot write the "
+          + "version catalog");
+      assertThat(braid("status", url).out()).contains("view by_user is retired");
+      Files.deleteIfExists(blocker); // the failed write removed it already
 
       CliClientTest.Run drop = braid("drop", "by_user", url);
       assertThat(drop.exit()).as(drop.err()).isZero();
