@@ -228,18 +228,22 @@ class UserAggregationFailureTest {
     }
   }
 
+  /** View {@code vb} counts the events whose filter {@code 100 / v > 1} holds: each with {@code v} 0 fails it. */
+  private static PipelineSpec dividingByZero() {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("ev").partitions(2).key("k").field("k", FieldType.STRING).field("v", FieldType.LONG)
+            .build())
+        .view(ViewSpec.builder("vb").from("ev").groupBy("k").filter("100 / v > 1").aggregate("n", "count").build())
+        .build();
+  }
+
   /**
    * A cycle whose events all fail the way they failed for the serving version (a filter that divides
    * by zero on each) builds its empty Base as usual: that is the view's answer, not a fault.
    */
   @Test
   void shouldBuildABaseWhenEveryEventFailsAsItDidForTheServingVersion(@TempDir Path dir) throws Exception {
-    PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("ev").partitions(2).key("k").field("k", FieldType.STRING).field("v", FieldType.LONG)
-            .build())
-        .view(ViewSpec.builder("vb").from("ev").groupBy("k").filter("100 / v > 1").aggregate("n", "count").build())
-        .build();
-    try (Braid braid = Braid.open(dir, spec)) {
+    try (Braid braid = Braid.open(dir, dividingByZero())) {
       assertThat(braid.ingest("ev", List.of(Map.of("k", "a", "v", 0L))).rejections()).isEmpty();
       assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
       braid.runBatch("vb");
@@ -255,12 +259,7 @@ class UserAggregationFailureTest {
    */
   @Test
   void shouldBuildABaseWhenTheServingVersionsCountOfFailuresIsUnknown(@TempDir Path dir) throws Exception {
-    PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("ev").partitions(2).key("k").field("k", FieldType.STRING).field("v", FieldType.LONG)
-            .build())
-        .view(ViewSpec.builder("vb").from("ev").groupBy("k").filter("100 / v > 1").aggregate("n", "count").build())
-        .build();
-    try (Braid braid = Braid.open(dir, spec)) {
+    try (Braid braid = Braid.open(dir, dividingByZero())) {
       assertThat(braid.ingest("ev", List.of(Map.of("k", "a", "v", 0L), Map.of("k", "b", "v", 0L),
           Map.of("k", "c", "v", 0L))).rejections()).isEmpty();
       assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
