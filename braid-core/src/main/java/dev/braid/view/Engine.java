@@ -219,6 +219,7 @@ public final class Engine implements Braid {
       LOG.info("removed the temporary file of a catalog update that a crash interrupted; the previous catalog stands");
     }
     catalog.requirePresentFor(dataDir);
+    removeUnrecordedViews(recorded.keySet());
     for (ViewSpec v : spec.views().values()) {
       if (refused.containsKey(v.from())) {
         refused.put(v.name(), refusal("view", v.name(), refused.get(v.from())));
@@ -251,13 +252,6 @@ public final class Engine implements Braid {
           retired.keySet()));
     }
     removeOrphans(recorded.keySet());
-    for (String name : log.streams()) {
-      String view = name.endsWith(ChangeFeed.SUFFIX) ? name.substring(0, name.length() - ChangeFeed.SUFFIX.length()) : null;
-      if (view != null && !spec.views().containsKey(view) && !recorded.containsKey(view)) {
-        log.deleteStream(name);
-        LOG.info("removed the changes log of dropped view '{}' (its drop stopped before deleting it)", view);
-      }
-    }
     persistCatalog();
     Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
     for (dev.braid.spec.TableSpec t : spec.tables().values()) {
@@ -503,6 +497,34 @@ public final class Engine implements Braid {
   }
 
   /**
+   * Deletes the files and changes logs of views the catalog does not record, before any view is
+   * built: what a drop that a crash cut short left (the catalog is written first). A view of the
+   * spec that is not recorded is new and has none of its own, so none of a dropped view of its name
+   * (a checkpoint, an emitted-windows snapshot, a changes log) can be taken for its state.
+   */
+  private void removeUnrecordedViews(Set<String> recordedViews) throws IOException {
+    Path root = dataDir.resolve("views");
+    if (Files.isDirectory(root)) {
+      try (Stream<Path> dirs = Files.list(root)) {
+        for (Path d : (Iterable<Path>) dirs::iterator) {
+          if (!recordedViews.contains(d.getFileName().toString()) && Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) {
+            BatchLayer.deleteTree(d);
+            LOG.info("removed {}: the files of a dropped view, which the catalog no longer records", d);
+          }
+        }
+      }
+    }
+    for (String name : log.streams()) {
+      if (name.endsWith(ChangeFeed.SUFFIX)
+          && !recordedViews.contains(name.substring(0, name.length() - ChangeFeed.SUFFIX.length()))) {
+        log.deleteStream(name);
+        LOG.info("removed log stream '{}': the changes log of a dropped view, which the catalog no longer records",
+            name);
+      }
+    }
+  }
+
+  /**
    * Deletes files no catalog entry names: leftovers of a batch cycle a crash interrupted (a
    * {@code v<id>.base.tmp}, or a {@code v<id>.spill} directory of sorted runs, deleted with its
    * contents).
@@ -519,12 +541,6 @@ public final class Engine implements Braid {
         Set<String> keep = rt == null ? Set.of() : new HashSet<>(rt.referencedFiles());
         if (rt == null && recordedViews.contains(view)) {
           continue; // a view no longer in the spec: keep its files, the catalog still lists it
-        }
-        if (rt == null && !spec.views().containsKey(view) && Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) {
-          // neither defined nor recorded: a view dropped by a process that stopped before deleting its files
-          BatchLayer.deleteTree(d);
-          LOG.info("removed {}: the files of a dropped view", d);
-          continue;
         }
         try (Stream<Path> files = Files.list(d)) {
           for (Path f : (Iterable<Path>) files::iterator) {
