@@ -58,8 +58,11 @@ public final class FileLog implements Log {
   private static final Pattern STREAM_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
   static final String STREAM_PROPERTIES = "stream.properties";
   private static final String CREATING_SUFFIX = ".creating";
-  /** A stream being deleted ({@link #deleteStream}): renamed to this first, deleted whole on open. */
-  private static final String DELETING_SUFFIX = ".deleting";
+  /**
+   * A stream being deleted ({@link #deleteStream}): renamed to its name and this first, deleted whole
+   * on open. The '~' is in no stream name, so no stream (of any build) is taken for one.
+   */
+  private static final String DELETING_SUFFIX = "~deleting";
   static final String LOCK_FILE = "LOCK";
   static final int DEFAULT_FETCH_BYTES = 1 << 20;
 
@@ -495,9 +498,9 @@ public final class FileLog implements Log {
           "invalid stream name '%s': use 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", name));
     }
     // The log directory uses these names itself; a '.creating' directory is deleted on open.
-    if (name.equals(LOCK_FILE) || name.endsWith(CREATING_SUFFIX) || name.endsWith(DELETING_SUFFIX)) {
-      throw new IllegalArgumentException(String.format("invalid stream name '%s': '%s' and names ending in '%s' or "
-          + "'%s' are reserved", name, LOCK_FILE, CREATING_SUFFIX, DELETING_SUFFIX));
+    if (name.equals(LOCK_FILE) || name.endsWith(CREATING_SUFFIX)) {
+      throw new IllegalArgumentException(String.format(
+          "invalid stream name '%s': '%s' and names ending in '%s' are reserved", name, LOCK_FILE, CREATING_SUFFIX));
     }
   }
 

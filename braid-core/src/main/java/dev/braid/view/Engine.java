@@ -514,12 +514,26 @@ public final class Engine implements Braid {
         }
       }
     }
-    for (String name : log.streams()) {
+    Set<String> logs = new java.util.TreeSet<>(log.streams());
+    logs.addAll(log.corruptStreams().keySet()); // a damaged one is deleted all the same: nothing reads it again
+    for (String name : logs) {
       if (name.endsWith(ChangeFeed.SUFFIX)
           && !recordedViews.contains(name.substring(0, name.length() - ChangeFeed.SUFFIX.length()))) {
         log.deleteStream(name);
         LOG.info("removed log stream '{}': the changes log of a dropped view, which the catalog no longer records",
             name);
+      }
+    }
+    // late events of a view the catalog does not record count for no view of its name: the drop writes
+    // that in each late log, and here it is written where the drop could not (its stream was not open, or
+    // a crash came first)
+    for (Map.Entry<String, SpeedLayer> speed : speedLayers.entrySet()) {
+      for (String view : speed.getValue().lateLog().viewsRecorded()) {
+        if (!recordedViews.contains(view)) {
+          speed.getValue().lateLog().forget(view);
+          LOG.info("stream '{}': the late events of dropped view '{}' no longer count for a view of that name",
+              speed.getKey(), view);
+        }
       }
     }
   }
@@ -1055,12 +1069,12 @@ public final class Engine implements Braid {
         BatchLayer.deleteTree(dir);
       }
       log.deleteStream(view + ChangeFeed.SUFFIX);
+      LOG.info("view '{}' dropped: {} version(s) removed from the catalog, its files and changes log deleted", view,
+          versions);
     } catch (IOException | RuntimeException e) {
       LOG.warn("view '{}' was dropped from the catalog, but its files or changes log could not all be deleted ({}); "
           + "the next start deletes them", view, e.toString());
     }
-    LOG.info("view '{}' dropped: {} version(s) removed from the catalog, its files and changes log deleted", view,
-        versions);
     return versions;
   }
 

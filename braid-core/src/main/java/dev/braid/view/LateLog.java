@@ -107,7 +107,13 @@ final class LateLog {
       } else {
         marks(view, o.path("rule").asText(UNRULED)).recorded(o.path("partition").asInt(), o.path("offset").asLong());
       }
+      return true;
     });
+  }
+
+  /** The views this late log holds marks for (records not forgotten since). */
+  java.util.Set<String> viewsRecorded() {
+    return java.util.Set.copyOf(marks.keySet());
   }
 
   /**
@@ -229,7 +235,7 @@ final class LateLog {
     forEach(from, limit, (c, o) -> {
       String view = o.path("view").asText();
       if (o.path("forget").asBoolean(false)) {
-        return; // a drop's mark, not a late event
+        return false; // a drop's mark, not a late event
       }
       String rule = o.path("rule").asText(UNRULED);
       if (rule.equals(UNRULED)) {
@@ -240,12 +246,17 @@ final class LateLog {
       out.add(new LateEvent(c.offset(), view, o.path("partition").asInt(), o.path("offset").asLong(),
           o.path("key").asText(), o.path("eventTime").asLong(), o.path("watermark").asLong(), c.ingestTime(),
           counted));
+      return true;
     });
     return out;
   }
 
-  /** Gives each of up to {@code limit} records from late-log offset {@code from} on to {@code each}, parsed. */
-  private void forEach(long from, long limit, java.util.function.BiConsumer<RecordCursor, JsonNode> each) {
+  /**
+   * Gives records from late-log offset {@code from} on to {@code each}, parsed, until {@code limit}
+   * of them were counted: {@code each} says whether a record counts (a {@link #forget} record does not
+   * for a page of late events, so a page never ends early on one).
+   */
+  private void forEach(long from, long limit, java.util.function.BiPredicate<RecordCursor, JsonNode> each) {
     if (from >= log.endOffset(0)) {
       return;
     }
@@ -256,8 +267,9 @@ final class LateLog {
         boolean any = false;
         while (n < limit && c.next()) {
           any = true;
-          each.accept(c, parse(c));
-          n++;
+          if (each.test(c, parse(c))) {
+            n++;
+          }
         }
         if (!any) {
           break;

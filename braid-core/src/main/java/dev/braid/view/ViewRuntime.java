@@ -2157,11 +2157,12 @@ final class ViewRuntime {
         return d.getMessage() + "; restore " + d.file() + " from a backup";
       }
     }
-    // Braid's own refusals say what went wrong in their message; other exceptions need their class to say it
-    if ((e instanceof IllegalStateException || e instanceof IllegalArgumentException) && e.getMessage() != null
-        && !e.getMessage().isBlank()) {
-      String own = "view '" + name + "': ";
-      return e.getMessage().startsWith(own) ? e.getMessage().substring(own.length()) : e.getMessage();
+    // Braid's own refusals of this view say what went wrong in their message; other exceptions (a user
+    // aggregation's, the JDK's) need their class to say it
+    String own = "view '" + name + "': ";
+    if ((e.getClass() == IllegalStateException.class || e.getClass() == IllegalArgumentException.class)
+        && e.getMessage() != null && e.getMessage().startsWith(own)) {
+      return e.getMessage().substring(own.length());
     }
     return e.toString();
   }

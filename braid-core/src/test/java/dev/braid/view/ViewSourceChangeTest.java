@@ -189,6 +189,40 @@ class ViewSourceChangeTest {
     }
   }
 
+  /**
+   * A view dropped while its stream is not in the spec (so its late log is not open): the next start
+   * with the stream makes its late events count for no view of its name, as a drop does.
+   */
+  @Test
+  void shouldForgetTheLateEventsOfAViewDroppedWhileItsStreamWasAway(@TempDir Path dir) throws Exception {
+    long t = 1_700_000_040_000L / 60_000 * 60_000;
+    StreamSpec s = StreamSpec.builder("s").partitions(1).key("k").time("ts").field("k", FieldType.STRING)
+        .field("ts", FieldType.TIMESTAMP).build();
+    StreamSpec other = StreamSpec.builder("other").partitions(1).key("k").field("k", FieldType.STRING).build();
+    java.util.function.Function<ViewSpec.Mode, PipelineSpec> windowed = mode -> PipelineSpec.builder().stream(s)
+        .view(ViewSpec.builder("w").from("s").groupBy("k").tumbling(java.time.Duration.ofMinutes(1))
+            .allowedLateness(java.time.Duration.ZERO).aggregate("c", "count").mode(mode).build()).build();
+    try (Braid b = Braid.open(dir, windowed.apply(ViewSpec.Mode.KAPPA))) {
+      for (long ts : new long[] {t, t + 120_000, t + 10_000}) {
+        assertThat(b.ingest("s", List.of(Map.of("k", "old", "ts", ts))).rejections()).isEmpty();
+        assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      }
+      assertThat(b.lateEvents("s", 0, 10)).hasSize(1);
+    }
+    try (Braid b = Braid.open(dir, PipelineSpec.builder().stream(other).build())) {
+      assertThat(b.dropView("w")).isEqualTo(1);
+    }
+    try (Braid b = Braid.open(dir, windowed.apply(ViewSpec.Mode.LAMBDA))) {
+      assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (b.lateEvents("s", 0, 10).size() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(b.lateEvents("s", 0, 10)).extracting(e -> e.view() + "@" + e.eventOffset() + "/" + e.current())
+          .containsExactly("w@2/false", "w@2/true");
+    }
+  }
+
   private static void copyTree(Path from, Path to) throws java.io.IOException {
     try (java.util.stream.Stream<Path> all = java.nio.file.Files.walk(from)) {
       for (Path p : (Iterable<Path>) all::iterator) {
