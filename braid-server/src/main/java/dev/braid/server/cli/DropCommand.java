@@ -32,8 +32,8 @@ public final class DropCommand implements Callable<Integer> {
     }
     JsonNode r = new BraidClient(client.url).delete("/v1/views/" + BraidClient.enc(view));
     PrintWriter out = command.commandLine().getOut();
-    out.println(client.json ? r.toPrettyString() : String.format("view %s dropped: %d version(s), their files and "
-        + "its changes feed deleted", view, r.path("droppedVersions").asInt()));
+    out.println(client.json ? r.toPrettyString() : String.format("view %s dropped: %d version(s) and its files "
+        + "deleted, with its changes feed if it had one", view, r.path("droppedVersions").asInt()));
     out.flush();
     return 0;
   }
