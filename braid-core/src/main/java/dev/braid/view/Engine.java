@@ -680,14 +680,6 @@ public final class Engine implements Braid {
   private static final com.fasterxml.jackson.databind.ObjectMapper DOCUMENTS =
       new com.fasterxml.jackson.databind.ObjectMapper();
 
-  /**
-   * Refuses a spec that gives a view with recorded versions another source stream or another mode
-   * than they were computed with: a reprocess cannot change either, and at a start the recorded
-   * definition would have been compiled against the spec's stream (replaying another stream from
-   * the first one's offsets into a version that claims the first) or served in the other mode (a
-   * lambda Base under a kappa view, which then never folds late events in). Lists every such view;
-   * the data directory is not touched.
-   */
   /** The stream and mode of a version's recorded definition (either null when not recorded). */
   private record Recorded(String from, String mode) {}
 
@@ -710,6 +702,14 @@ public final class Engine implements Braid {
         + "view out of the spec, then run `braid drop " + view + "`)";
   }
 
+  /**
+   * Refuses a spec that gives a view with recorded versions another source stream or another mode
+   * than they were computed with: a reprocess cannot change either, and at a start the recorded
+   * definition would have been compiled against the spec's stream (replaying another stream from
+   * the first one's offsets into a version that claims the first) or served in the other mode (a
+   * lambda Base under a kappa view, which then never folds late events in). Lists every such view;
+   * the data directory is not touched.
+   */
   private void refuseChangedSourceOrMode(Map<String, VersionCatalog.ViewEntry> recorded) {
     List<String> problems = new ArrayList<>();
     for (ViewSpec v : spec.views().values()) {
@@ -1046,7 +1046,7 @@ public final class Engine implements Braid {
       }
       retired.remove(view);
       try {
-        persistCatalog(); // first: a crash before the files go leaves them to the next start's orphan sweep
+        persistCatalog(); // first: a crash before the rest leaves it to the next start (removeUnrecordedViews)
       } catch (RuntimeException e) {
         retired.put(view, entry);
         throw new dev.braid.log.LogException("view '" + view + "' was not dropped (it stays retired): "
