@@ -723,6 +723,10 @@ public final class Expressions {
    * {@code dyn} through such a field may be boolean, so it passes. Throws {@link ExpressionException}.
    */
   public void checkCondition(String text) {
+    if (untyped.isEmpty()) {
+      predicate(text); // the common case: nothing untyped, compiled as it will run (checked once)
+      return;
+    }
     CelAbstractSyntaxTree ast = check(text);
     if (!namesUntyped(ast)) {
       predicate(text);
@@ -733,6 +737,10 @@ public final class Expressions {
 
   /** Checks a group key as {@link #key} does, in the way {@link #checkCondition} checks a condition. */
   public void checkKey(String text) {
+    if (untyped.isEmpty()) {
+      key(text);
+      return;
+    }
     if (untyped.contains(text.strip())) {
       return;
     }

@@ -683,6 +683,11 @@ public final class Engine implements Braid {
   /** The stream and mode of a version's recorded definition (either null when not recorded). */
   private record Recorded(String from, String mode) {}
 
+  /** The version {@code entry} records as current, or null. */
+  private static VersionCatalog.Entry current(VersionCatalog.ViewEntry entry) {
+    return entry.versions().stream().filter(e -> e.state() == VersionState.CURRENT).findFirst().orElse(null);
+  }
+
   /** What {@code version}'s definition document records, or null when it has none or cannot be read. */
   private static Recorded recorded(VersionCatalog.Entry version) {
     if (version.document() == null) {
@@ -714,8 +719,7 @@ public final class Engine implements Braid {
     List<String> problems = new ArrayList<>();
     for (ViewSpec v : spec.views().values()) {
       VersionCatalog.ViewEntry entry = recorded.get(v.name());
-      VersionCatalog.Entry current = entry == null ? null : entry.versions().stream()
-          .filter(e -> e.state() == VersionState.CURRENT).findFirst().orElse(null);
+      VersionCatalog.Entry current = entry == null ? null : current(entry);
       if (current == null) {
         continue;
       }
@@ -1020,8 +1024,7 @@ public final class Engine implements Braid {
     List<Status.RetiredView> out = new ArrayList<>();
     synchronized (catalogLock) {
       retired.forEach((name, entry) -> {
-        VersionCatalog.Entry current = entry.versions().stream().filter(e -> e.state() == VersionState.CURRENT)
-            .findFirst().orElse(null);
+        VersionCatalog.Entry current = current(entry);
         Recorded r = current == null ? null : recorded(current);
         out.add(new Status.RetiredView(name, r == null ? null : r.from(), r == null ? null : r.mode(),
             entry.versions().size()));
