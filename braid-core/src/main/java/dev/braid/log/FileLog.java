@@ -513,6 +513,9 @@ public final class FileLog implements Log {
     p.setProperty("durability", c.durability().toString());
     p.setProperty("segment.bytes", Long.toString(c.segmentBytes()));
     p.setProperty("max.record.bytes", Integer.toString(c.maxRecordBytes()));
+    if (c.firstOffset() > 0) { // only then: a build that predates it opens the others unchanged
+      p.setProperty("first.offset", Long.toString(c.firstOffset()));
+    }
     try (OutputStream out = Files.newOutputStream(file)) {
       p.store(out, "Braid stream; do not edit");
     }
@@ -535,7 +538,8 @@ public final class FileLog implements Log {
       return new StreamConfig(Integer.parseInt(required(p, "partitions", file)),
           Durability.parse(required(p, "durability", file)),
           Long.parseLong(required(p, "segment.bytes", file)),
-          Integer.parseInt(required(p, "max.record.bytes", file)));
+          Integer.parseInt(required(p, "max.record.bytes", file)),
+          Long.parseLong(p.getProperty("first.offset", "0").strip()));
     } catch (IllegalArgumentException e) {
       throw new LogException(file + " is not a valid stream description: " + e.getMessage(), e);
     }

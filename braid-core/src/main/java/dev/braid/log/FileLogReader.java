@@ -64,8 +64,9 @@ final class FileLogReader implements LogReader {
   @Override
   public void seek(long offset) {
     long end = partition.endOffset();
-    if (offset < 0 || offset > end) {
-      throw new OffsetOutOfRangeException(partition.stream, partition.partition, offset, end);
+    long start = partition.startOffset();
+    if (offset < start || offset > end) {
+      throw new OffsetOutOfRangeException(partition.stream, partition.partition, offset, start, end);
     }
     Segment[] segs = partition.segments();
     int i = segs.length - 1;

@@ -274,9 +274,9 @@ final class FilePartition {
   static FilePartition create(String stream, int partition, Path dir, StreamConfig config) {
     try {
       Files.createDirectories(dir);
-      Segment first = createSegment(dir, partition, 0, POSITIONAL);
+      Segment first = createSegment(dir, partition, config.firstOffset(), POSITIONAL);
       FileLog.fsyncDirectory(dir);
-      return new FilePartition(stream, partition, dir, config, List.of(first), 0, null, null);
+      return new FilePartition(stream, partition, dir, config, List.of(first), config.firstOffset(), null, null);
     } catch (IOException e) {
       throw new LogException("cannot create partition directory " + dir + ": " + LogException.describe(e), e);
     }
@@ -316,12 +316,13 @@ final class FilePartition {
         // A stream is created whole, every partition with its first segment (FileLog.createStream):
         // a partition without one lost its segments, and starting it afresh would hand out their offsets again.
         throw new CorruptLogException(dir, 0, "the partition directory holds no segment file (a stream's partitions "
-            + "are created with their first segment, 00000000000000000000.log): its segments were deleted");
+            + "are created with their first segment, " + SegmentDescriptor.segmentName(config.firstOffset())
+            + "): its segments were deleted");
       }
       boolean previousIndexed = bases.size() > 1 && indexed.contains(bases.get(bases.size() - 2));
       List<Segment> segments = new ArrayList<>();
       try {
-        missingSegments(dir, bases, indexed);
+        missingSegments(dir, bases, indexed, config.firstOffset());
         List<Segment> unindexed = new ArrayList<>();
         for (int i = 0; i < bases.size() - 1; i++) {
           segments.add(openSealed(dir, partition, bases.get(i), bases.get(i + 1), unindexed));
@@ -393,7 +394,7 @@ final class FilePartition {
    * (see {@link #roll}), so the last segment having one means the segments after it were deleted.
    * Opening either would serve a log that silently starts late or rewinds (and then reuses offsets).
    */
-  private static void missingSegments(Path dir, List<Long> bases, java.util.Set<Long> indexed) {
+  private static void missingSegments(Path dir, List<Long> bases, java.util.Set<Long> indexed, long firstOffset) {
     for (long base : indexed) {
       if (!bases.contains(base)) {
         throw new CorruptLogException(dir.resolve(SegmentDescriptor.indexName(base)), 0, "an index without its segment "
@@ -402,10 +403,16 @@ final class FilePartition {
       }
     }
     long first = bases.get(0);
-    if (first != 0) {
+    if (first > firstOffset) {
       throw new CorruptLogException(dir.resolve(SegmentDescriptor.segmentName(first)), 0, String.format("the partition's "
-          + "first segment starts at offset %d: the segments holding offsets 0 to %d are missing (Braid never deletes "
-          + "segments)", first, first - 1));
+          + "first segment starts at offset %d: the segments holding offsets %d to %d are missing (Braid never deletes "
+          + "segments)", first, firstOffset, first - 1));
+    }
+    if (first < firstOffset) {
+      throw new CorruptLogException(dir.resolve(SegmentDescriptor.segmentName(first)), 0, String.format("the partition's "
+          + "first segment starts at offset %d, before the stream's first offset %d (first.offset in %s): the segment "
+          + "belongs to another stream, or the stream description was edited", first, firstOffset,
+          FileLog.STREAM_PROPERTIES));
     }
     long last = bases.get(bases.size() - 1);
     Path index = dir.resolve(SegmentDescriptor.indexName(last));

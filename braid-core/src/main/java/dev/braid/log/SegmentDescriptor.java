@@ -10,7 +10,7 @@ import java.util.zip.CRC32C;
  * <pre>
  * &lt;log dir&gt;/
  *   LOCK                                  held by the process that has the log open (pid inside)
- *   &lt;stream&gt;/stream.properties          partitions, durability, sizes (written atomically)
+ *   &lt;stream&gt;/stream.properties          partitions, durability, sizes, first offset if not 0 (atomically)
  *   &lt;stream&gt;/p00000/                     one directory per partition
  *       00000000000000000000.log          segment: file header, then record batches
  *       00000000000000000000.idx          sparse index, written when the segment is sealed

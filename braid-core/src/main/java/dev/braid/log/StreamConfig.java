@@ -8,8 +8,12 @@ package dev.braid.log;
  * @param durability when appends are acknowledged
  * @param segmentBytes size at which a partition rolls to a new segment file, 4 KiB..2 GiB - 1
  * @param maxRecordBytes largest key + value accepted in one record
+ * @param firstOffset the offset of every partition's first record (0 unless a stream takes the place
+ *     of an older one of the same name whose offsets its readers may still hold: a dropped view's
+ *     changes log, whose offsets are the ids of its events)
  */
-public record StreamConfig(int partitions, Durability durability, long segmentBytes, int maxRecordBytes) {
+public record StreamConfig(int partitions, Durability durability, long segmentBytes, int maxRecordBytes,
+    long firstOffset) {
 
   public static final long DEFAULT_SEGMENT_BYTES = 256L << 20;
   public static final int DEFAULT_MAX_RECORD_BYTES = 1 << 20;
@@ -28,6 +32,14 @@ public record StreamConfig(int partitions, Durability durability, long segmentBy
     if (maxRecordBytes < 1 || maxRecordBytes > (64 << 20)) {
       throw new IllegalArgumentException("maxRecordBytes must be in 1..67108864, got " + maxRecordBytes);
     }
+    if (firstOffset < 0 || firstOffset > Long.MAX_VALUE / 2) {
+      throw new IllegalArgumentException("firstOffset must be in 0.." + Long.MAX_VALUE / 2 + ", got " + firstOffset);
+    }
+  }
+
+  /** A stream whose partitions start at offset 0. */
+  public StreamConfig(int partitions, Durability durability, long segmentBytes, int maxRecordBytes) {
+    this(partitions, durability, segmentBytes, maxRecordBytes, 0);
   }
 
   /** {@code partitions} partitions, {@code os} durability, default segment and record sizes. */
@@ -36,14 +48,18 @@ public record StreamConfig(int partitions, Durability durability, long segmentBy
   }
 
   public StreamConfig withDurability(Durability d) {
-    return new StreamConfig(partitions, d, segmentBytes, maxRecordBytes);
+    return new StreamConfig(partitions, d, segmentBytes, maxRecordBytes, firstOffset);
   }
 
   public StreamConfig withSegmentBytes(long bytes) {
-    return new StreamConfig(partitions, durability, bytes, maxRecordBytes);
+    return new StreamConfig(partitions, durability, bytes, maxRecordBytes, firstOffset);
   }
 
   public StreamConfig withMaxRecordBytes(int bytes) {
-    return new StreamConfig(partitions, durability, segmentBytes, bytes);
+    return new StreamConfig(partitions, durability, segmentBytes, bytes, firstOffset);
+  }
+
+  public StreamConfig withFirstOffset(long offset) {
+    return new StreamConfig(partitions, durability, segmentBytes, maxRecordBytes, offset);
   }
 }

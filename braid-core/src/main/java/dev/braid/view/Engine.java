@@ -65,6 +65,8 @@ import org.slf4j.LoggerFactory;
 public final class Engine implements Braid {
 
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+  /** What a name no dropped view had starts from: version ids at 1, change ids at 0. */
+  private static final VersionCatalog.Dropped NEVER_DROPPED = new VersionCatalog.Dropped(1, 0);
 
   private final Path dataDir;
   private final PipelineSpec spec;
@@ -93,6 +95,8 @@ public final class Engine implements Braid {
    * dropped since): their versions and files are kept until {@link #dropView}. Guarded by catalogLock.
    */
   private final Map<String, VersionCatalog.ViewEntry> retired = new LinkedHashMap<>();
+  /** What the names of dropped views reached (see {@link VersionCatalog.Dropped}). Guarded by catalogLock. */
+  private final Map<String, VersionCatalog.Dropped> dropped = new LinkedHashMap<>();
   /** Set at the end of {@link #close()}: the catalog is never written after it. Guarded by catalogLock. */
   private boolean catalogClosed;
   private volatile boolean closed;
@@ -220,6 +224,9 @@ public final class Engine implements Braid {
     }
     catalog.requirePresentFor(dataDir);
     removeUnrecordedViews(recorded.keySet());
+    synchronized (catalogLock) {
+      dropped.putAll(catalog.loadDropped());
+    }
     for (ViewSpec v : spec.views().values()) {
       if (refused.containsKey(v.from())) {
         refused.put(v.name(), refusal("view", v.name(), refused.get(v.from())));
@@ -232,7 +239,7 @@ public final class Engine implements Braid {
           this::persistCatalog, options, program);
       speedLayers.get(v.from()).lateLog().adoptUnruled(v.name(), servingLateRule(v, recorded.get(v.name())));
       try {
-        rt.restore(recorded.get(v.name()), program, doc -> compileRecorded(v, doc));
+        rt.restore(recorded.get(v.name()), program, doc -> compileRecorded(v, doc), droppedReached(v.name()).next());
       } catch (dev.braid.log.CorruptLogException e) { // its replay read a damaged segment
         rt.close();
         rt.unmapFiles();
@@ -784,7 +791,14 @@ public final class Engine implements Braid {
       for (dev.braid.table.TableRuntime t : tables.values()) {
         ts.put(t.name(), t.catalogEntry());
       }
-      catalog.store(all, ts);
+      catalog.store(all, ts, dropped);
+    }
+  }
+
+  /** What a dropped view of this name reached; ids from 1 and 0 when none was dropped. */
+  private VersionCatalog.Dropped droppedReached(String view) {
+    synchronized (catalogLock) {
+      return dropped.getOrDefault(view, NEVER_DROPPED);
     }
   }
 
@@ -1048,10 +1062,17 @@ public final class Engine implements Braid {
         throw new UnknownNameException("retired view", view, retired.keySet());
       }
       retired.remove(view);
+      VersionCatalog.Dropped before = dropped.get(view);
+      dropped.put(view, new VersionCatalog.Dropped(entry.next(), changesEnd(view)).max(before));
       try {
         persistCatalog(); // first: a crash before the rest leaves it to the next start (removeUnrecordedViews)
       } catch (RuntimeException e) {
         retired.put(view, entry);
+        if (before == null) {
+          dropped.remove(view);
+        } else {
+          dropped.put(view, before);
+        }
         throw new dev.braid.log.LogException("view '" + view + "' was not dropped (it stays retired): "
             + e.getMessage(), e);
       }
@@ -1079,6 +1100,15 @@ public final class Engine implements Braid {
           + "the next start deletes them", view, e.toString());
     }
     return versions;
+  }
+
+  /**
+   * The next id of {@code view}'s changes feed: the end of its changes log, 0 without one (or when it
+   * is damaged: its end is then unknown, and a new view of the name starts its ids at 0 again).
+   */
+  private long changesEnd(String view) {
+    String name = view + ChangeFeed.SUFFIX;
+    return log.hasStream(name) ? log.stream(name).endOffset(0) : 0;
   }
 
   /**
@@ -1251,7 +1281,12 @@ public final class Engine implements Braid {
    * from now on: a spec may change a stream's durability between two starts (not its partitions).
    */
   private LogStream logStream(String name, int partitions, Durability durability) {
-    log.getOrCreateStream(name, StreamConfig.of(partitions).withDurability(durability));
+    return logStream(name, partitions, durability, 0);
+  }
+
+  /** As {@link #logStream(String, int, Durability)}; a stream created now starts at {@code firstOffset}. */
+  private LogStream logStream(String name, int partitions, Durability durability, long firstOffset) {
+    log.getOrCreateStream(name, StreamConfig.of(partitions).withDurability(durability).withFirstOffset(firstOffset));
     return log.changeDurability(name, durability);
   }
 
@@ -1260,8 +1295,8 @@ public final class Engine implements Braid {
     StreamSpec s = spec.stream(v.spec.from());
     java.nio.file.Path saved = logName.equals(v.name + ChangeFeed.SUFFIX) ? v.directory().resolve(EmittedSnapshot.FILE)
         : null; // a test's second feed saves nothing
-    ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()),
-        logStream(logName, 1, s.durability()), clock, incremental, saved);
+    ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()), logStream(logName, 1, s.durability(),
+        saved == null ? 0 : droppedReached(v.name).nextChange()), clock, incremental, saved);
     f.recoverAtStart();
     return f;
   }

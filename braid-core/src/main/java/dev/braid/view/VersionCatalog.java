@@ -45,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * version built by a reprocess can be rebuilt after a restart. {@code specDefinition} is the spec
  * file's definition of the view when the catalog was written: a change of the file shows as a
  * difference to it (catalogs written before these fields existed lack them).
+ *
+ * <p>{@code "dropped": {"spend": {"next": 7, "nextChange": 1200}}} keeps, per name of a view that
+ * {@code braid drop} removed, the version id and the changes feed's event id it reached, so that a
+ * view created again under that name continues from them: a version id or a change id a client
+ * holds never names something else (a reader of the old changes feed resuming with its last id gets
+ * the new view's events from the first). A build that predates the section ignores it.
  */
 public final class VersionCatalog {
 
@@ -80,6 +86,18 @@ public final class VersionCatalog {
 
   /** One view as recorded; {@code specDefinition} may be null (older catalogs). */
   public record ViewEntry(long next, String specDefinition, List<Entry> versions) {}
+
+  /**
+   * What a dropped view's name reached: its next version id, and the next id of its changes feed
+   * (the end of its changes log; 0 if it had none).
+   */
+  public record Dropped(long next, long nextChange) {
+
+    /** What both reached: the larger of each. */
+    Dropped max(Dropped other) {
+      return other == null ? this : new Dropped(Math.max(next, other.next), Math.max(nextChange, other.nextChange));
+    }
+  }
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -150,10 +168,28 @@ public final class VersionCatalog {
     return load("tables");
   }
 
+  /** The names of dropped views and what each reached (section {@code dropped}). */
+  Map<String, Dropped> loadDropped() {
+    Map<String, Dropped> out = new LinkedHashMap<>();
+    JsonNode root = readRoot();
+    if (root != null) {
+      root.path("dropped").fields().forEachRemaining(e -> out.put(e.getKey(),
+          new Dropped(Math.max(1, e.getValue().path("next").asLong(1)), Math.max(0, e.getValue().path("nextChange")
+              .asLong(0)))));
+    }
+    return out;
+  }
+
   private Map<String, ViewEntry> load(String section) {
     Map<String, ViewEntry> out = new LinkedHashMap<>();
+    JsonNode root = readRoot();
+    return root == null ? out : load(root, section, out);
+  }
+
+  /** The catalog's JSON, checked for its format; null when there is no catalog yet. */
+  private JsonNode readRoot() {
     if (!Files.exists(file)) {
-      return out;
+      return null;
     }
     JsonNode root;
     try {
@@ -169,6 +205,10 @@ public final class VersionCatalog {
     if (root == null || root.path("format").asInt() != 1) {
       throw new CorruptLogException("catalog", file, 0, "version catalog has an unknown format" + DAMAGED_REMEDY);
     }
+    return root;
+  }
+
+  private Map<String, ViewEntry> load(JsonNode root, String section, Map<String, ViewEntry> out) {
     root.path(section).fields().forEachRemaining(e -> {
       List<Entry> versions = new ArrayList<>();
       for (JsonNode v : e.getValue().path("versions")) {
@@ -219,16 +259,21 @@ public final class VersionCatalog {
   }
 
   void store(Map<String, ViewEntry> views) {
-    store(views, loadTables());
+    store(views, loadTables(), loadDropped());
   }
 
-  /** Stores views and tables together, atomically. */
-  void store(Map<String, ViewEntry> views, Map<String, ViewEntry> tables) {
+  /** Stores views, tables and the names of dropped views together, atomically. */
+  void store(Map<String, ViewEntry> views, Map<String, ViewEntry> tables, Map<String, Dropped> dropped) {
     ObjectNode root = JSON.createObjectNode();
     root.put("format", 1);
     section(root.putObject("views"), views);
     if (!tables.isEmpty()) {
       section(root.putObject("tables"), tables);
+    }
+    if (!dropped.isEmpty()) {
+      ObjectNode d = root.putObject("dropped");
+      dropped.forEach((name, reached) -> d.putObject(name).put("next", reached.next())
+          .put("nextChange", reached.nextChange()));
     }
     try {
       replaceAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));

@@ -133,12 +133,14 @@ final class ViewRuntime {
    *
    * @param compile turns a version's recorded definition document into a program, or null when it
    *     no longer compiles against the stream
+   * @param firstId the id of the view's first version when the catalog does not record it: 1, or
+   *     what a dropped view of the same name reached
    */
-  void restore(VersionCatalog.ViewEntry entry, ViewProgram program, Function<String, ViewProgram> compile)
-      throws IOException, InterruptedException {
+  void restore(VersionCatalog.ViewEntry entry, ViewProgram program, Function<String, ViewProgram> compile,
+      long firstId) throws IOException, InterruptedException {
     List<Version> resumed = new ArrayList<>();
     synchronized (this) {
-      nextId = entry == null ? 1 : entry.next();
+      nextId = entry == null ? firstId : entry.next();
       String fileDefinition = spec.definition();
       Version cur = null;
       if (entry != null) {

@@ -96,7 +96,7 @@ class FileLogTest {
 
   /** Seeks a fresh reader to every offset and checks the first record it returns. */
   private static void assertEverySeekLandsExactly(LogStream s, List<Rec> all, String context) {
-    try (LogReader r = s.reader(0, 0)) {
+    try (LogReader r = s.reader(0, s.startOffset(0))) {
       for (Rec expected : all) {
         r.seek(expected.offset());
         RecordCursor c = r.poll();
@@ -125,6 +125,40 @@ class FileLogTest {
     assertThat(s.startOffset(1)).isZero();
     assertThat(s.end()).isEqualTo(Cut.of(0, 3));
     assertThat(a).hasToString("p1[0..1]");
+  }
+
+  /**
+   * A stream created with a first offset (a dropped view's changes log taken over by a new view of
+   * its name) starts every partition there, across rolls, a durability change and reopening; a read
+   * before it is refused naming it, and a segment missing at its start is still damage.
+   */
+  @Test
+  void shouldStartAtTheFirstOffsetItWasCreatedWith() throws IOException {
+    LogStream s = open("w.changes", StreamConfig.of(1).withSegmentBytes(4096).withFirstOffset(1200));
+    assertThat(s.startOffset(0)).isEqualTo(1200);
+    assertThat(s.endOffset(0)).isEqualTo(1200);
+    assertThat(readAll(s, 0, 1200)).isEmpty();
+    List<Rec> all = fillSegments(s, new Random(12), 3, 8);
+    assertThat(all.get(0).offset()).isEqualTo(1200);
+    assertThat(names(partitionDir("w.changes", 0))).startsWith("00000000000000001200.idx", "00000000000000001200.log");
+    assertThatThrownBy(() -> s.reader(0, 1199)).isInstanceOf(OffsetOutOfRangeException.class)
+        .hasMessage("offset 1199 of stream 'w.changes' partition 0 is before the partition's first offset 1200 "
+            + "(next offset " + s.endOffset(0) + ")");
+    log.changeDurability("w.changes", Durability.fsync());
+    LogStream again = reopen("w.changes");
+    assertThat(again.startOffset(0)).isEqualTo(1200);
+    assertThat(readAll(again, 0, 1200)).isEqualTo(all);
+    assertEverySeekLandsExactly(again, all, "reopened");
+    assertThat(again.append(0, new RecordBatchBuilder().add(utf8("k"), utf8("v"), 0, 0)).firstOffset())
+        .isEqualTo(1200 + all.size());
+    log.close();
+    log = null;
+    Files.delete(partitionDir("w.changes", 0).resolve("00000000000000001200.log"));
+    Files.delete(partitionDir("w.changes", 0).resolve("00000000000000001200.idx"));
+    try (FileLog reopened = FileLog.open(dir)) {
+      assertThat(reopened.corruptStreams().get("w.changes")).hasMessageContaining("the segments holding offsets 1200 "
+          + "to");
+    }
   }
 
   @Test

@@ -130,6 +130,21 @@ class ViewSourceChangeTest {
       assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
       assertThat(b.get("w", "a").values()).as("the name now reads s9, from its start")
           .isEqualTo(Map.of("c", 1L, "t", 1000L));
+      assertThat(b.versions("w")).extracting(dev.braid.VersionInfo::id)
+          .as("the dropped view's ids 1 and 2 are not given again").containsExactly(3L);
+      assertThat(b.get("w", "a").asOf().version()).isEqualTo(3L);
+      assertThat(b.reprocess("w", b.servingDefinition("w"), dev.braid.ReprocessOptions.defaults())).isEqualTo(4L);
+    }
+    try (Braid b = Braid.open(dir, spec("s9", ViewSpec.Mode.KAPPA))) {
+      assertThat(b.versions("w")).extracting(dev.braid.VersionInfo::id).as("after a restart").contains(3L, 4L)
+          .doesNotContain(1L, 2L);
+    }
+    // dropped again: the name goes on from what either drop reached
+    try (Braid b = Braid.open(dir, without)) {
+      assertThat(b.dropView("w")).isEqualTo(2);
+    }
+    try (Braid b = Braid.open(dir, original)) {
+      assertThat(b.versions("w")).extracting(dev.braid.VersionInfo::id).containsExactly(5L);
     }
   }
 
@@ -173,6 +188,9 @@ class ViewSourceChangeTest {
       List<dev.braid.ChangeEvent> changes = awaitChanges(b, 1);
       assertThat(changes).extracting(c -> c.kind() + " " + c.key() + " " + c.values())
           .as("its own changes only").containsExactly("CLOSE old {c=1}");
+      assertThat(changes.get(0).id()).as("ids go on from the dropped view's: a reader that resumes from its last id "
+          + "misses none of the new view's changes").isEqualTo(1L);
+      assertThat(b.changes("w", 1, 100)).isEqualTo(changes);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       while (b.lateEvents("s", 0, 10).size() < 2 && System.nanoTime() < deadline) {
         Thread.sleep(20);
