@@ -79,8 +79,18 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * time the speed layer has read from it minus {@code max_out_of_order}; the stream's is the
    * smallest over partitions that are not idle (no event for {@code idle_after}), or the largest
    * when all are idle, and never goes back. {@link Long#MIN_VALUE} means none yet.
+   *
+   * @param held whether the watermark stands above what that rule gives now, holding where it
+   *     reached: after a restart (the partitions' idle clocks start again) or when an idle partition
+   *     became active behind it
    */
-  public record Watermark(long millis, List<PartitionWatermark> partitions) {}
+  public record Watermark(long millis, List<PartitionWatermark> partitions, boolean held) {
+
+    /** A watermark at what the rule gives. */
+    public Watermark(long millis, List<PartitionWatermark> partitions) {
+      this(millis, partitions, false);
+    }
+  }
 
   /** One partition's watermark, and whether it is idle (then it does not hold the stream's back). */
   public record PartitionWatermark(int partition, long millis, long maxEventTimeMillis, boolean idle) {}

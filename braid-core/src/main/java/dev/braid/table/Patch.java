@@ -85,10 +85,12 @@ public final class Patch {
         Object v = f.getValue();
         String path = "patch." + e.getKey() + "." + f.getKey();
         if ((kind == Kind.ADD || kind == Kind.REMOVE) && !(v instanceof Collection)) {
-          throw new IllegalArgumentException(path + ": must be a list of elements");
+          throw new IllegalArgumentException(path + ": must be a list of elements (" + e.getKey() + " takes the "
+              + "elements of a list or set field; put takes the entries of a map field, set replaces any field)");
         }
         if (kind == Kind.PUT && !(v instanceof Map)) {
-          throw new IllegalArgumentException(path + ": must be an object of map entries");
+          throw new IllegalArgumentException(path + ": must be an object of map entries (put takes the entries of "
+              + "a map field; add and remove take the elements of a list or set field, set replaces any field)");
         }
         b.ops.add(new Op(kind, String.valueOf(f.getKey()), v));
       }

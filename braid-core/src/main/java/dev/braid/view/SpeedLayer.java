@@ -219,6 +219,21 @@ final class SpeedLayer implements AutoCloseable {
   }
 
   long watermark() {
+    return streamWatermark.accumulateAndGet(ruleWatermark(), Math::max);
+  }
+
+  /**
+   * Whether the watermark stands above what the rule gives now (the smallest over partitions that
+   * are not idle): it holds where it reached, after a restart (the partitions' idle clocks start
+   * again) or when an idle partition became active behind it.
+   */
+  boolean watermarkHeld() {
+    long rule = ruleWatermark();
+    return streamWatermark.accumulateAndGet(rule, Math::max) > rule;
+  }
+
+  /** The smallest partition watermark over partitions that are not idle, or the largest when all are. */
+  private long ruleWatermark() {
     long now = clock.getAsLong();
     long min = Long.MAX_VALUE;
     long max = Long.MIN_VALUE;
@@ -231,8 +246,7 @@ final class SpeedLayer implements AutoCloseable {
         min = Math.min(min, wm);
       }
     }
-    long w = active ? min : max;
-    return streamWatermark.accumulateAndGet(w, Math::max);
+    return active ? min : max;
   }
 
   /**

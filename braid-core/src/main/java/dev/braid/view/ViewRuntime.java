@@ -2067,12 +2067,12 @@ final class ViewRuntime {
     for (Version x : versions) {
       Rebuild rb = x.rebuild;
       if (x.state == VersionState.BUILDING && rb != null) {
-        String what = !rb.hold ? "wait until it is current"
-            : rb.attached ? "activate it or discard it"
-            : "activate it (it switches in once it has caught up), or wait until it is held to discard it";
-        throw new IllegalStateException(String.format("version %d of view '%s' is still building%s; %s before "
-            + "another reprocess or a rollback (one runs at a time)", x.id, name, rb.hold && rb.attached ? " (held for activation)"
-            : rb.hold ? " (to be held once it has caught up)" : "", what));
+        String state = !rb.hold ? "is still building; wait until it is current"
+            : rb.attached ? "has caught up and is held for activation; activate it or discard it"
+            : "is still building (to be held once it has caught up); activate it (it switches in once it has caught "
+                + "up), or wait until it is held to discard it";
+        throw new IllegalStateException(String.format("version %d of view '%s' %s before another reprocess or a "
+            + "rollback (one runs at a time)", x.id, name, state));
       }
     }
   }

@@ -481,8 +481,8 @@ class ReprocessTest {
       assertThat(held.position()).isEqualTo(braid.log().stream("tx").end());
       assertThat(braid.get("stats", "u1").asOf().version()).isEqualTo(oldId);
       assertThatThrownBy(() -> braid.reprocess("stats", oldDefinition(mode), ReprocessOptions.defaults()))
-          .isInstanceOf(IllegalStateException.class).hasMessageContaining("still building (held for activation); "
-              + "activate it or discard it before another reprocess or a rollback (one runs at a time)");
+          .isInstanceOf(IllegalStateException.class).hasMessageEndingWith("has caught up and is held for "
+              + "activation; activate it or discard it before another reprocess or a rollback (one runs at a time)");
 
       assertThat(braid.activate("stats", newId)).isEqualTo(newId);
       assertThat(version(braid, newId).state()).isEqualTo(VersionState.CURRENT);

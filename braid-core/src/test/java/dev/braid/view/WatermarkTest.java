@@ -81,9 +81,12 @@ class WatermarkTest {
       send(b, 1, T + 31_000);
       assertThat(watermark(b).millis()).as("slowest of the active partitions").isEqualTo(T + 30_000 - OOO);
 
+      assertThat(watermark(b).held()).as("at the rule's value").isFalse();
+
       send(b, 1, T + 3_600_000); // partition 1 jumps ahead an hour
       Status.Watermark w = watermark(b);
       assertThat(w.millis()).as("a partition jumping ahead does not move it").isEqualTo(T + 30_000 - OOO);
+      assertThat(w.held()).isFalse();
       assertThat(w.partitions()).extracting(Status.PartitionWatermark::millis)
           .containsExactly(T + 30_000 - OOO, T + 3_600_000 - OOO, Long.MIN_VALUE);
       assertThat(w.partitions()).extracting(Status.PartitionWatermark::idle).containsExactly(false, false, true);
@@ -94,6 +97,7 @@ class WatermarkTest {
       assertThat(watermark(b).millis()).isEqualTo(T + 3_601_000 - OOO);
       send(b, 0, T + 40_000); // partition 0 wakes up far behind: the watermark does not go back
       assertThat(watermark(b).millis()).isEqualTo(T + 3_601_000 - OOO);
+      assertThat(watermark(b).held()).as("held above the active partition 0").isTrue();
       assertThat(b.get("v", keyOf(0)).asOf().watermarkMillis()).isEqualTo(T + 3_601_000 - OOO);
     }
     try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
@@ -103,9 +107,11 @@ class WatermarkTest {
           .containsExactly(T + 40_000, T + 3_601_000, Long.MIN_VALUE);
       assertThat(w.millis()).as("the watermark does not go back across a restart, before partitions are idle again")
           .isEqualTo(T + 3_601_000 - OOO);
+      assertThat(w.held()).as("and says it is held").isTrue();
       assertThat(b.get("v", keyOf(0)).asOf().watermarkMillis()).isEqualTo(T + 3_601_000 - OOO);
       clock.addAndGet(61_000);
       assertThat(watermark(b).millis()).as("all idle after the restart").isEqualTo(T + 3_601_000 - OOO);
+      assertThat(watermark(b).held()).as("the rule's value again").isFalse();
     }
   }
 

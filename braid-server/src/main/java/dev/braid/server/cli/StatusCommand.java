@@ -176,6 +176,9 @@ public final class StatusCommand implements Callable<Integer> {
    */
   static String watermark(JsonNode w) {
     StringBuilder b = new StringBuilder("watermark ").append(at(w.path("at")));
+    if (w.path("held").asBoolean()) {
+      b.append(" (held: it never goes back, and the partitions that are not idle are behind it)");
+    }
     JsonNode parts = w.path("partitions");
     if (parts.size() <= LISTED_PARTITIONS) {
       b.append("; partitions");

@@ -416,6 +416,7 @@ final class Json {
         ObjectNode wm = so.putObject("watermark");
         wm.put("at", instant(st.watermark().millis()));
         wm.put("millis", st.watermark().millis() == Long.MIN_VALUE ? null : st.watermark().millis());
+        wm.put("held", st.watermark().held());
         ArrayNode ps = wm.putArray("partitions");
         for (Status.PartitionWatermark p : st.watermark().partitions()) {
           ObjectNode po = ps.addObject();

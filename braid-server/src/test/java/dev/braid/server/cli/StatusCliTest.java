@@ -144,6 +144,7 @@ class StatusCliTest {
           .isZero();
       assertThat(view.path("delta").path("runs").asInt()).isZero();
       assertThat(json.path("streams").get(0).path("watermark").path("partitions")).hasSize(2);
+      assertThat(json.path("streams").get(0).path("watermark").path("held").isBoolean()).isTrue();
     }
   }
 
@@ -162,6 +163,9 @@ class StatusCliTest {
     }
     assertThat(StatusCommand.watermark(w)).isEqualTo("watermark 2026-11-30T10:00:00Z; slowest active partition 3 "
         + "2026-11-30T10:00:00.500Z, fastest 7 2026-11-30T10:01:00Z; idle partitions 0, 4-6, 9");
+    w.put("held", true);
+    assertThat(StatusCommand.watermark(w)).startsWith("watermark 2026-11-30T10:00:00Z (held: it never goes back, and "
+        + "the partitions that are not idle are behind it); slowest active partition 3 ");
     assertThat(StatusCommand.ranges(List.of(1, 2, 3))).isEqualTo("1-3");
   }
 

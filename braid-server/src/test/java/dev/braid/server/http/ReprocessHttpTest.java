@@ -206,7 +206,8 @@ class ReprocessHttpTest {
     assertThat(read("revenue", "p1").path("asOf").path("version").asLong()).isNotEqualTo(id);
 
     // a second reprocess while one is held is a conflict
-    assertProblem(send("POST", "/v1/views/revenue/reprocess", "application/yaml", yaml), 409, "still building");
+    assertProblem(send("POST", "/v1/views/revenue/reprocess", "application/yaml", yaml), 409,
+        "has caught up and is held for activation; activate it or discard it");
 
     // a held version can be discarded; then the view can be reprocessed again
     long serving = revenue.path("currentVersion").asLong();

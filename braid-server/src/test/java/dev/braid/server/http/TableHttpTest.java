@@ -159,6 +159,15 @@ class TableHttpTest {
     r = send("PATCH", "/v1/tables/users/rows/k", "application/json", "{\"add\": {\"tier\": [\"a\"]}}");
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(json(r).path("detail").asText()).contains("tier");
+    // the shape is checked before the field's type: the message says what each kind of op takes
+    r = send("PATCH", "/v1/tables/users/rows/k", "application/json", "{\"add\": {\"limits\": {\"q\": 1}}}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("patch.add.limits: must be a list of elements (add takes "
+        + "the elements of a list or set field; put takes the entries of a map field");
+    r = send("PATCH", "/v1/tables/users/rows/k", "application/json", "{\"put\": {\"tags\": [\"a\"]}}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("patch.put.tags: must be an object of map entries (put "
+        + "takes the entries of a map field; add and remove take the elements of a list or set field");
 
     r = send("PUT", "/v1/tables/users/rows/k?ts=yesterday", "application/json", "{\"tier\": \"a\"}");
     assertThat(r.statusCode()).isEqualTo(400);
