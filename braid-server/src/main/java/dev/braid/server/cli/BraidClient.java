@@ -271,7 +271,22 @@ final class BraidClient {
     String msg = method + " " + path + " to " + base + " got no answer (" + why + ")";
     return method.equals("GET") || method.equals("HEAD") ? msg + "; is the server still running?"
         : msg + ": the server may have stopped while it worked, so whether the request took effect is unknown; "
-            + "look with `braid status` (or `braid versions VIEW`) once the server is back";
+            + "look with " + whereToLook(path) + " once the server is back";
+  }
+
+  /** The command that shows what a request to {@code path} changed: the versions of its view or table. */
+  static String whereToLook(String path) {
+    String[] parts = path.split("/");
+    if (parts.length > 3 && parts[1].equals("v1") && !parts[3].isEmpty()) {
+      String name = java.net.URLDecoder.decode(parts[3], java.nio.charset.StandardCharsets.UTF_8);
+      if (parts[2].equals("views")) {
+        return "`braid versions " + name + "`";
+      }
+      if (parts[2].equals("tables")) {
+        return "`braid versions " + name + " --table`";
+      }
+    }
+    return "`braid status`";
   }
 
   /**

@@ -316,8 +316,15 @@ class BraidCliTest {
       assertThat(batch.exitCode()).isEqualTo(1);
       assertThat(batch.err()).contains("POST /v1/views/revenue/batch to http://127.0.0.1:")
           .contains("got no answer (").contains("whether the request took effect is unknown; look with "
-              + "`braid status` (or `braid versions VIEW`) once the server is back")
+              + "`braid versions revenue` once the server is back")
           .doesNotContain("java.io.IOException");
+      Path rows = java.nio.file.Files.writeString(temp.resolve("rows.jsonl"), "{\"id\": \"u1\"}\n");
+      Run push = braid("push", "prof", rows.toString(), url);
+      assertThat(push.exitCode()).isEqualTo(1);
+      assertThat(push.err()).contains("POST /v1/tables/prof/pushes").contains("look with `braid versions prof --table` "
+          + "once the server is back");
+      assertThat(BraidClient.whereToLook("/v1/streams/sales/events")).isEqualTo("`braid status`");
+      assertThat(BraidClient.whereToLook("/v1/views/a%20b/batch")).isEqualTo("`braid versions a b`");
       Run query = braid("query", "revenue", "k", url);
       assertThat(query.exitCode()).isEqualTo(1);
       assertThat(query.err()).contains("GET /v1/views/revenue/keys/k to http://127.0.0.1:")
