@@ -286,10 +286,11 @@ final class ChangeFeed implements AutoCloseable {
 
   /**
    * Takes in the records after the last one {@link #emitted} holds: those of an append that failed
-   * after they reached the log, and any another writer appended. Returns how many.
+   * after they reached the log, and any another writer appended. Returns how many. A log that
+   * starts past 0 (a view created under a dropped one's name) is read from its start.
    */
-  private long takeInUnread() {
-    return scan(lastRecordId + 1);
+  synchronized long takeInUnread() {
+    return scan(Math.max(lastRecordId + 1, log.startOffset(0)));
   }
 
   /** Why the changes log does not hold what {@code saved} covers; null when it does. */
@@ -1105,7 +1106,8 @@ final class ChangeFeed implements AutoCloseable {
     long end = log.endOffset(0);
     if (from < 0 || from > end) {
       throw new IllegalArgumentException(String.format(
-          "change id %d is out of range for view '%s': ids run from 0 to %d (the next id)", from, view, end));
+          "change id %d is out of range for view '%s': ids run from %d to %d (the next id)", from, view,
+          log.startOffset(0), end));
     }
     return Math.max(from, log.startOffset(0));
   }

@@ -1215,13 +1215,11 @@ public final class Engine implements Braid {
     if (speed == null || !speed.followed()) {
       return null; // no view reads the stream: nothing keeps its watermark
     }
-    boolean held = speed.watermarkHeld();
-    long w = speed.watermark();
     List<Status.PartitionWatermark> parts = new ArrayList<>();
     for (SpeedLayer.PartitionMark m : speed.partitionMarks()) {
       parts.add(new Status.PartitionWatermark(m.partition(), m.watermark(), m.maxEventTime(), m.idle()));
     }
-    return new Status.Watermark(w, parts, held);
+    return speed.watermarkNow(parts);
   }
 
   // ---------------------------------------------------------------------------------------------

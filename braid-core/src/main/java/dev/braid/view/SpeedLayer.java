@@ -1,5 +1,6 @@
 package dev.braid.view;
 
+import dev.braid.Status;
 import dev.braid.log.Cut;
 import dev.braid.log.LogReader;
 import dev.braid.log.LogStream;
@@ -223,13 +224,14 @@ final class SpeedLayer implements AutoCloseable {
   }
 
   /**
-   * Whether the watermark stands above what the rule gives now (the smallest over partitions that
-   * are not idle): it holds where it reached, after a restart (the partitions' idle clocks start
-   * again) or when an idle partition became active behind it.
+   * The watermark and whether it stands above what the rule gives now (the smallest over partitions
+   * that are not idle), from one reading of the clock: it holds where it reached, after a restart
+   * (the partitions' idle clocks start again) or when an idle partition became active behind it.
    */
-  boolean watermarkHeld() {
+  Status.Watermark watermarkNow(List<Status.PartitionWatermark> partitions) {
     long rule = ruleWatermark();
-    return streamWatermark.accumulateAndGet(rule, Math::max) > rule;
+    long w = streamWatermark.accumulateAndGet(rule, Math::max);
+    return new Status.Watermark(w, partitions, w > rule);
   }
 
   /** The smallest partition watermark over partitions that are not idle, or the largest when all are. */

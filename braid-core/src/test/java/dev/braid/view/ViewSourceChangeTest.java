@@ -208,6 +208,38 @@ class ViewSourceChangeTest {
   }
 
   /**
+   * A view created under a dropped one's name whose changes log starts past 0 and holds nothing yet:
+   * the feed takes in and saves as any (it once read its log from offset 0, before the log's start).
+   */
+  @Test
+  void shouldFollowAChangesLogThatStartsWhereTheDroppedViewsEnded(@TempDir Path dir) throws Exception {
+    long t = 1_700_000_040_000L / 3_600_000 * 3_600_000;
+    StreamSpec s = StreamSpec.builder("s").partitions(1).key("k").time("ts").field("k", FieldType.STRING)
+        .field("ts", FieldType.TIMESTAMP).build();
+    java.util.function.Function<java.time.Duration, PipelineSpec> windowed = size -> size == null
+        ? PipelineSpec.builder().stream(s).build()
+        : PipelineSpec.builder().stream(s).view(ViewSpec.builder("w").from("s").groupBy("k").tumbling(size)
+            .aggregate("c", "count").build()).build();
+    try (Braid b = Braid.open(dir, windowed.apply(java.time.Duration.ofMinutes(1)))) {
+      assertThat(b.ingest("s", List.of(Map.of("k", "a", "ts", t), Map.of("k", "a", "ts", t + 120_000)))
+          .rejections()).isEmpty();
+      assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(awaitChanges(b, 1)).hasSize(1);
+    }
+    try (Braid b = Braid.open(dir, windowed.apply(null))) {
+      b.dropView("w");
+    }
+    try (Braid b = Braid.open(dir, windowed.apply(java.time.Duration.ofHours(1)))) { // no window closes
+      assertThat(((Engine) b).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      ChangeFeed feed = ((Engine) b).changeFeed("w");
+      assertThat(b.log().stream("w.changes").startOffset(0)).isEqualTo(1);
+      assertThat(feed.takeInUnread()).as("nothing to take in, and no read before the log's start").isZero();
+      assertThat(b.changes("w", 0, 10)).isEmpty();
+      assertThat(feed.endId()).isEqualTo(1);
+    }
+  }
+
+  /**
    * A view dropped while its stream is not in the spec (so its late log is not open): the next start
    * with the stream makes its late events count for no view of its name, as a drop does.
    */

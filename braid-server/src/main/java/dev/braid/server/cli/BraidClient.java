@@ -269,15 +269,19 @@ final class BraidClient {
   String lostAnswer(String method, String path, IOException e) {
     String why = e.getMessage() == null || e.getMessage().isBlank() ? e.getClass().getSimpleName() : e.getMessage();
     String msg = method + " " + path + " to " + base + " got no answer (" + why + ")";
-    return method.equals("GET") || method.equals("HEAD") ? msg + "; is the server still running?"
+    boolean read = method.equals("GET") || method.equals("HEAD") || path.endsWith(":batchGet");
+    return read ? msg + "; is the server still running?"
         : msg + ": the server may have stopped while it worked, so whether the request took effect is unknown; "
             + "look with " + whereToLook(path) + " once the server is back";
   }
 
-  /** The command that shows what a request to {@code path} changed: the versions of its view or table. */
+  /**
+   * The command that shows what a request to {@code path} changed: the versions of its view or table,
+   * or the status (a drop, {@code /v1/views/V} itself: the status lists the retired views).
+   */
   static String whereToLook(String path) {
     String[] parts = path.split("/");
-    if (parts.length > 3 && parts[1].equals("v1") && !parts[3].isEmpty()) {
+    if (parts.length > 4 && parts[1].equals("v1") && !parts[3].isEmpty()) {
       String name = java.net.URLDecoder.decode(parts[3], java.nio.charset.StandardCharsets.UTF_8);
       if (parts[2].equals("views")) {
         return "`braid versions " + name + "`";

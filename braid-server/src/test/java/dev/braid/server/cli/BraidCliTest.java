@@ -324,6 +324,11 @@ class BraidCliTest {
       assertThat(push.err()).contains("POST /v1/tables/prof/pushes").contains("look with `braid versions prof --table` "
           + "once the server is back");
       assertThat(BraidClient.whereToLook("/v1/streams/sales/events")).isEqualTo("`braid status`");
+      assertThat(BraidClient.whereToLook("/v1/views/old")).as("a drop").isEqualTo("`braid status`");
+      Run drop = braid("drop", "old", url);
+      assertThat(drop.err()).contains("DELETE /v1/views/old").contains("look with `braid status` once");
+      Run row = braid("row", "prof", "u1", "u2", url);
+      assertThat(row.err()).contains(":batchGet").contains("; is the server still running?");
       assertThat(BraidClient.whereToLook("/v1/views/a%20b/batch")).isEqualTo("`braid versions a b`");
       Run query = braid("query", "revenue", "k", url);
       assertThat(query.exitCode()).isEqualTo(1);
