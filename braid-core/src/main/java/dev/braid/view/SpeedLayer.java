@@ -204,11 +204,6 @@ final class SpeedLayer implements AutoCloseable {
     return now - w.lastEventAt >= idleAfter;
   }
 
-  /**
-   * The stream's watermark: the smallest partition watermark over partitions that are not idle, or
-   * the largest over all partitions when all are idle; {@code Long.MIN_VALUE} before any event.
-   * Monotonic: it never moves back, even when an idle partition becomes active behind it.
-   */
   /** Whether any Delta follows the stream: without one the log is not read, and no watermark is kept. */
   boolean followed() {
     for (Worker w : workers) {
@@ -219,6 +214,11 @@ final class SpeedLayer implements AutoCloseable {
     return false;
   }
 
+  /**
+   * The stream's watermark: the smallest partition watermark over partitions that are not idle, or
+   * the largest over all partitions when all are idle; {@code Long.MIN_VALUE} before any event.
+   * Monotonic: it never moves back, even when an idle partition becomes active behind it.
+   */
   long watermark() {
     return streamWatermark.accumulateAndGet(ruleWatermark(), Math::max);
   }
