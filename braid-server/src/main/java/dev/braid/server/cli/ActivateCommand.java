@@ -24,6 +24,10 @@ public final class ActivateCommand extends VersionCommand {
 
   @Override
   String summary(JsonNode answer, double seconds) {
+    if (answer.path("alreadyCurrent").asBoolean()) {
+      return String.format(Locale.ROOT, "%s %s: version %d was current already; nothing changed", table ? "table"
+          : "view", view, version);
+    }
     return String.format(Locale.ROOT, "%s %s: version %d is current after %.1f s", table ? "table" : "view", view, version, seconds);
   }
 }

@@ -1357,8 +1357,9 @@ public final class BraidServer implements AutoCloseable {
   private void onVersion(Context ctx, String verb, String done, VersionAction action) {
     Braid b = ready();
     String view = ctx.pathParam("view");
-    b.versions(view); // 404 for an unknown view first
+    List<dev.braid.VersionInfo> before = b.versions(view); // 404 for an unknown view first
     long id = versionId(ctx);
+    boolean wasCurrent = isCurrent(before, id);
     try {
       action.apply(b, view, id);
     } catch (IllegalStateException e) {
@@ -1369,7 +1370,15 @@ public final class BraidServer implements AutoCloseable {
     }
     ObjectNode o = Json.versions(view, b.versions(view));
     o.put(done, id);
+    if (verb.equals("activate")) {
+      o.put("alreadyCurrent", wasCurrent);
+    }
     ok(ctx, o);
+  }
+
+  /** Whether version {@code id} is the current one among {@code versions}. */
+  static boolean isCurrent(List<dev.braid.VersionInfo> versions, long id) {
+    return versions.stream().anyMatch(v -> v.id() == id && v.state() == dev.braid.VersionState.CURRENT);
   }
 
   private static boolean boolParam(Context ctx, String name) {

@@ -440,6 +440,7 @@ final class TableRoutes {
     } catch (NumberFormatException e) {
       throw Problem.badRequest("bad-version", BraidServer.notAWholeNumber("the version id", raw));
     }
+    boolean wasCurrent = BraidServer.isCurrent(t.versions(), id);
     try {
       t.activate(id);
     } catch (IllegalStateException e) {
@@ -449,6 +450,7 @@ final class TableRoutes {
     o.remove("view");
     o.put("table", t.name());
     o.put("activated", id);
+    o.put("alreadyCurrent", wasCurrent);
     ok(ctx, o);
   }
 

@@ -113,8 +113,12 @@ class ReprocessCliTest {
     assertThat(v.out()).contains("backup").contains("current");
     Run a = braid("activate", "by_product", "1", url());
     assertThat(a.exit()).as(a.err()).isZero();
-    assertThat(a.out()).contains("version 1 is current");
+    assertThat(a.out()).contains("version 1 is current after");
     assertThat(server.braid().get("by_product", "p3").values().get("n")).isEqualTo(429L);
+    Run again = braid("activate", "by_product", "1", url());
+    assertThat(again.exit()).as(again.err()).isZero();
+    assertThat(again.out()).contains("view by_product: version 1 was current already; nothing changed");
+    assertThat(braid("activate", "by_product", "1", url(), "--json").out()).contains("\"alreadyCurrent\" : true");
   }
 
   @Test

@@ -118,7 +118,9 @@ class TableCliTest {
     assertThat(discard.err()).contains("Unknown option: '--table'");
     Run act = braid("activate", "users", Long.toString(v1), "--table", url());
     assertThat(act.exit()).as(act.err()).isZero();
-    assertThat(act.out()).contains("table users: version " + v1 + " is current");
+    assertThat(act.out()).contains("table users: version " + v1 + " is current after");
+    Run again = braid("activate", "users", Long.toString(v1), "--table", url());
+    assertThat(again.out()).contains("table users: version " + v1 + " was current already; nothing changed");
     assertThat(braid("row", "users", "u2", url()).out()).contains("one");
 
     Run status = braid("status", url());
