@@ -13,6 +13,16 @@ package dev.braid;
  * @param etaMillis the time left at that rate, or -1 when unknown
  * @param lag events in the log that the new version has not read yet
  * @param hold whether the switch waits for {@link Braid#activate}
+ * @param skippedEvents events read so far that the new version leaves out because an expression or
+ *     an aggregation failed on them (its Base's and its Delta's), as {@code skippedEvents} in
+ *     {@link Status} counts them for the current version: a held version shows them before it serves
  */
 public record ReplayProgress(long version, String phase, long eventsReplayed, long eventsTotal,
-    double eventsPerSecond, long etaMillis, long lag, boolean hold) {}
+    double eventsPerSecond, long etaMillis, long lag, boolean hold, long skippedEvents) {
+
+  /** Progress without a count of left-out events. */
+  public ReplayProgress(long version, String phase, long eventsReplayed, long eventsTotal, double eventsPerSecond,
+      long etaMillis, long lag, boolean hold) {
+    this(version, phase, eventsReplayed, eventsTotal, eventsPerSecond, etaMillis, lag, hold, 0);
+  }
+}

@@ -2565,7 +2565,8 @@ final class ViewRuntime {
     double seconds = Math.max(1e-3, (System.nanoTime() - rb.startedAtNanos) / 1e9);
     double rate = rb.caughtUpRate >= 0 ? rb.caughtUpRate : read / seconds;
     long eta = rate <= 0 ? -1 : (long) (lag / rate * 1000);
-    return new dev.braid.ReplayProgress(v.id, rb.phase, read, read + lag, rate, eta, lag, rb.hold);
+    return new dev.braid.ReplayProgress(v.id, rb.phase, read, read + lag, rate, eta, lag, rb.hold,
+        leftOut(v, d).skipped());
   }
 
   /** The version a reprocess or rollback is building, with its progress, or null. */

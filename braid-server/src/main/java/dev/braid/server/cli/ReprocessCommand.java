@@ -165,8 +165,8 @@ public final class ReprocessCommand implements Callable<Integer> {
     if (client.json) {
       out.println(versions.toPrettyString());
     } else if (state.equals("building")) {
-      out.printf("view %s: version %d has caught up and is held; make it current with `braid activate %s %d`%n",
-          view, id, view, id);
+      out.printf("view %s: version %d has caught up and is held%s; make it current with `braid activate %s %d`%n",
+          view, id, VersionsCommand.skippedText(mine.path("progress")), view, id);
     } else if (state.equals("current")) {
       out.printf("view %s: version %d is current after %.1f s (delta at %s)%n", view, id,
           (System.nanoTime() - t0) / 1e9, mine.path("position"));

@@ -74,8 +74,15 @@ public final class VersionsCommand implements Callable<Integer> {
 
   /** A held version's progress: caught up, and the command that makes it current. */
   static String heldText(JsonNode p, String view, long version) {
-    return String.format(java.util.Locale.ROOT, "  caught up with %,d events (lag %,d); `braid activate %s %d` makes "
-        + "it current", p.path("eventsReplayed").asLong(), p.path("lag").asLong(), view, version);
+    return String.format(java.util.Locale.ROOT, "  caught up with %,d events (lag %,d)%s; `braid activate %s %d` makes "
+        + "it current", p.path("eventsReplayed").asLong(), p.path("lag").asLong(), skippedText(p), view, version);
+  }
+
+  /** What a building version's progress says it leaves out, or nothing when it leaves out no event. */
+  static String skippedText(JsonNode p) {
+    long skipped = p.path("skippedEvents").asLong();
+    return skipped <= 0 ? "" : String.format(java.util.Locale.ROOT, "; it leaves out %,d %s on which an expression or "
+        + "aggregation failed (the server log has the first)", skipped, skipped == 1 ? "event" : "events");
   }
 
   /** A building version's progress: phase, events read of total, lag and ETA. */

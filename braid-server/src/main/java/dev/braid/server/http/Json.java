@@ -382,6 +382,7 @@ final class Json {
     }
     o.put("lag", p.lag());
     o.put("hold", p.hold());
+    o.put("skippedEvents", p.skippedEvents());
     return o;
   }
 

@@ -140,6 +140,28 @@ class ReprocessCliTest {
     assertThat(server.braid().get("by_product", "s0").values()).containsEntry("n", 1000L);
   }
 
+  /** A held version says how many events its definition fails on before it serves (README: "look before it serves"). */
+  @Test
+  void shouldSayWhatAHeldVersionLeavesOutBeforeItServes() throws Exception {
+    Path view = write("view.yaml", "from: sales\ngroup_by: store\nmode: kappa\nfilter: 'units > 1 || 100 / (units - "
+        + "units) > 0'\naggregate: {n: count}\n");
+    Run r = braid("reprocess", "by_product", "--spec", view.toString(), "--hold", url(), "--poll-millis=20",
+        "--no-progress");
+    assertThat(r.exit()).as(r.err()).isZero();
+    long failing = server.braid().status().views().get(0).skippedEvents(); // the current version: none
+    assertThat(failing).isZero();
+    JsonNode progress = new ObjectMapper().readTree(braid("versions", "by_product", url(), "--json").out()).path("versions")
+        .findValues("progress").get(0);
+    long skipped = progress.path("skippedEvents").asLong();
+    assertThat(skipped).as("the events with units 0 and 1 fail on the division").isEqualTo(1_500);
+    String says = String.format(java.util.Locale.ROOT, "it leaves out %,d events on which an expression or aggregation "
+        + "failed", skipped);
+    assertThat(r.out()).contains("version 2 has caught up and is held; " + says);
+    assertThat(braid("versions", "by_product", url()).out()).contains(says);
+    assertThat(braid("status", url()).out()).contains("view by_product: version 2 is held: caught up with 3,000 events "
+        + "(lag 0); " + says);
+  }
+
   @Test
   void shouldDiscardAHeldVersionOnCommand() throws Exception {
     Path view = write("view.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: count}\n");
