@@ -18,11 +18,4 @@ package dev.braid;
  *     {@link Status} counts them for the current version: a held version shows them before it serves
  */
 public record ReplayProgress(long version, String phase, long eventsReplayed, long eventsTotal,
-    double eventsPerSecond, long etaMillis, long lag, boolean hold, long skippedEvents) {
-
-  /** Progress without a count of left-out events. */
-  public ReplayProgress(long version, String phase, long eventsReplayed, long eventsTotal, double eventsPerSecond,
-      long etaMillis, long lag, boolean hold) {
-    this(version, phase, eventsReplayed, eventsTotal, eventsPerSecond, etaMillis, lag, hold, 0);
-  }
-}
+    double eventsPerSecond, long etaMillis, long lag, boolean hold, long skippedEvents) {}

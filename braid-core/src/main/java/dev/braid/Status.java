@@ -84,13 +84,7 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    *     reached: after a restart (the partitions' idle clocks start again) or when an idle partition
    *     became active behind it
    */
-  public record Watermark(long millis, List<PartitionWatermark> partitions, boolean held) {
-
-    /** A watermark at what the rule gives. */
-    public Watermark(long millis, List<PartitionWatermark> partitions) {
-      this(millis, partitions, false);
-    }
-  }
+  public record Watermark(long millis, List<PartitionWatermark> partitions, boolean held) {}
 
   /** One partition's watermark, and whether it is idle (then it does not hold the stream's back). */
   public record PartitionWatermark(int partition, long millis, long maxEventTimeMillis, boolean idle) {}

@@ -50,7 +50,8 @@ import org.slf4j.LoggerFactory;
  * {@code braid drop} removed, the version id and the changes feed's event id it reached, so that a
  * view created again under that name continues from them: a version id or a change id a client
  * holds never names something else (a reader of the old changes feed resuming with its last id gets
- * the new view's events from the first). A build that predates the section ignores it.
+ * the new view's events from the first). A build that predates the section drops it when it writes
+ * the catalog.
  */
 public final class VersionCatalog {
 

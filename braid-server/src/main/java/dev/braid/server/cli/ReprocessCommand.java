@@ -173,8 +173,8 @@ public final class ReprocessCommand implements Callable<Integer> {
       for (JsonNode v : http.get("/v1/status").path("views")) {
         long skipped = v.path("skippedEvents").asLong();
         if (v.path("name").asText().equals(view) && v.path("currentVersion").asLong() == id && skipped > 0) {
-          out.printf("  it leaves out %,d %s on which an expression or aggregation failed (`braid status` counts them; "
-              + "the server log has the first)%n", skipped, skipped == 1 ? "event" : "events");
+          out.printf("  %s (`braid status` counts them; the server log has the first)%n",
+              VersionsCommand.leftOut(skipped));
         }
       }
     } else {

@@ -81,8 +81,13 @@ public final class VersionsCommand implements Callable<Integer> {
   /** What a building version's progress says it leaves out, or nothing when it leaves out no event. */
   static String skippedText(JsonNode p) {
     long skipped = p.path("skippedEvents").asLong();
-    return skipped <= 0 ? "" : String.format(java.util.Locale.ROOT, "; it leaves out %,d %s on which an expression or "
-        + "aggregation failed (the server log has the first)", skipped, skipped == 1 ? "event" : "events");
+    return skipped <= 0 ? "" : "; " + leftOut(skipped) + " (the server log has the first)";
+  }
+
+  /** {@code it leaves out N events on which an expression or aggregation failed}. */
+  static String leftOut(long skipped) {
+    return String.format(java.util.Locale.ROOT, "it leaves out %,d %s on which an expression or aggregation failed",
+        skipped, skipped == 1 ? "event" : "events");
   }
 
   /** A building version's progress: phase, events read of total, lag and ETA. */
