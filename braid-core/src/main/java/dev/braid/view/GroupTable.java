@@ -864,16 +864,65 @@ final class GroupTable {
   }
 
   private void growKeys() {
-    keyCapacity *= 2;
+    resizeKeys(keyCapacity * 2);
+  }
+
+  private void resizeKeys(int capacity) {
+    keyCapacity = capacity;
     if (windowed) {
-      keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + keyCapacity * INFO_LONGS);
+      keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + capacity * INFO_LONGS);
     } else { // the info is in the rows: a key's one group grows with it
-      growGroups();
+      resizeGroups(capacity);
     }
   }
 
+  /** Key and group capacities past which {@link #reserve} does not go (a table grows by doubling beyond). */
+  static final int MAX_RESERVED = 1 << 26;
+
+  /**
+   * Grows the arrays at once to hold {@code wantKeys} keys and, with windows, {@code wantGroups}
+   * groups, and the key arena to as many keys of the mean length so far; a no-op where the table has
+   * that room already, so it never shrinks. Growing by doubling copies each array about once more
+   * and allocates about twice its last size on the way (fresh memory the VM must fault in); a writer
+   * that can tell how large its table will get ({@link GrowthProjection}) asks for it once instead.
+   * Without windows a key's one group grows with it ({@code wantGroups} is ignored).
+   */
+  void reserve(int wantKeys, int wantGroups) {
+    // rows of the widest array must stay addressable by an int (longs: stride per group; entries: 2)
+    int limit = Math.min(MAX_RESERVED, (Integer.MAX_VALUE - 16) / Math.max(Math.max(2, stride), objectWidth));
+    int k = Math.min(wantKeys, limit);
+    if (k > keyCapacity) {
+      resizeKeys(k);
+      int slotsWanted = slotCapacity(k);
+      if (slotsWanted > slots.length) {
+        rehash(slotsWanted);
+      }
+      if (keys > 0) {
+        long bytes = Math.min(Integer.MAX_VALUE - 8, (keyBytesUsed + keys - 1L) / keys * k);
+        if (bytes > keyBytes.length) {
+          keyBytes = Arrays.copyOf(keyBytes, (int) bytes);
+        }
+      }
+    }
+    int g = Math.min(wantGroups, limit);
+    if (windowed && g > groupCapacity) {
+      resizeGroups(g);
+    }
+  }
+
+  int keyCapacity() {
+    return keyCapacity;
+  }
+
+  int groupCapacity() {
+    return groupCapacity;
+  }
+
   private void growGroups() {
-    int n = groupCapacity * 2;
+    resizeGroups(groupCapacity * 2);
+  }
+
+  private void resizeGroups(int n) {
     groupCapacity = n;
     if (windowed) {
       groupEntry = Arrays.copyOf(groupEntry, n * 2);
@@ -888,8 +937,12 @@ final class GroupTable {
   }
 
   private void rehash() {
+    rehash(slots.length * 2);
+  }
+
+  private void rehash(int capacity) {
     long[] old = slots;
-    long[] bigger = new long[old.length * 2];
+    long[] bigger = new long[capacity];
     Arrays.fill(bigger, EMPTY);
     int m = bigger.length - 1;
     for (long e : old) { // a used slot holds its key's hash and id: no key is read

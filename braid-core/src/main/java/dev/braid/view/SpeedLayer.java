@@ -331,6 +331,8 @@ final class SpeedLayer implements AutoCloseable {
     long foldedInBatch;
     /** Whether an event without a group key was reported (once per view and partition). */
     boolean nullKeyReported;
+    /** Sizes the table once when a long replay (a start, a catch-up) shows how large it gets. */
+    final GrowthProjection growth = new GrowthProjection();
 
     Target(PartitionDelta delta, ViewProgram program) {
       this.delta = delta;
@@ -596,6 +598,12 @@ final class SpeedLayer implements AutoCloseable {
             }
             k.clear();
           } while (more && n < FOLD_BATCH);
+          if (last >= 0) {
+            long end = until == Long.MAX_VALUE ? stream.endOffset(partition) : until;
+            for (Target t : into) {
+              t.growth.observe(t.delta.table, last + 1, end);
+            }
+          }
         } catch (Error e) {
           stop(e); // before the locks are released below
           throw e;

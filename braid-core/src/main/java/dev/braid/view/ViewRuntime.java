@@ -2332,6 +2332,7 @@ final class ViewRuntime {
     // the events this version leaves out as late, recorded under its rule as the speed layer records them
     LateLog lateLog = speed.lateLog();
     List<LateLog.Pending> late = new ArrayList<>();
+    GrowthProjection growth = new GrowthProjection(); // sizes the table once the replay shows how large it gets
     try (dev.braid.log.LogReader r = stream.reader(pd.partition, pd.writerPosition())) {
       while (r.position() < until && !closing && !rb.aborted) {
         rb.yielded.addAndGet(yield.await(liveLag));
@@ -2373,6 +2374,9 @@ final class ViewRuntime {
               last = offset;
             }
             k.clear();
+          }
+          if (last >= 0) {
+            growth.observe(pd.table, last + 1, until);
           }
         } finally {
           if (last >= 0) {

@@ -26,9 +26,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * operations: lookups and inserts through both key paths, many and out-of-order windows per key
  * (one hot key gets thousands), rows updated in place, {@link GroupTable#clear}, the spill and
  * eviction copy that {@code ViewRuntime.rebuild} makes (groups below a horizon dropped, closed ones
- * moved to another table, from the table or from its {@link GroupTable#snapshot}), and growth from
- * a tiny initial size. Checks lookups of present and absent groups, group ids that never move, each
- * key's list of groups against the model, and the counts.
+ * moved to another table, from the table or from its {@link GroupTable#snapshot}), growth from
+ * a tiny initial size, and growth in one step to a reserved size ({@link GroupTable#reserve}).
+ * Checks lookups of present and absent groups, group ids that never move, each key's list of groups
+ * against the model, and the counts.
  */
 class GroupTablePropertyTest {
 
@@ -88,6 +89,8 @@ class GroupTablePropertyTest {
         m.clear();
       } else if (op < 6) {
         t = spill(t, m, rnd, windowed, at);
+      } else if (op < 10) {
+        reserve(t, rnd, windowed, at);
       } else if (op < 60) {
         checkAbsent(t, m, rnd, windowed, keyPool, at);
       } else {
@@ -120,6 +123,27 @@ class GroupTablePropertyTest {
     }
     checkAll(t, m, ctx + ", at the end", true);
     checkAll(t.snapshot(), m, ctx + ", its snapshot", false);
+  }
+
+  /**
+   * {@link GroupTable#reserve} of a random room, at times less than the table has: afterwards it
+   * has at least that room (and never less than before), and the model checks that every key, group
+   * and row stayed where it was.
+   */
+  private static void reserve(GroupTable t, Random rnd, boolean windowed, String at) {
+    int keyCap = t.keyCapacity();
+    int groupCap = t.groupCapacity();
+    long bytes = t.memoryBytes();
+    int wantKeys = t.keyCount() + rnd.nextInt(3 * keyCap + 1);
+    int wantGroups = t.groupCount() + rnd.nextInt(3 * groupCap + 1);
+    t.reserve(wantKeys, wantGroups);
+    String what = String.format("%s: reserve(%d, %d) of capacities %d / %d", at, wantKeys, wantGroups, keyCap, groupCap);
+    assertThat(t.keyCapacity()).as(what).isEqualTo(Math.max(keyCap, wantKeys));
+    assertThat(t.groupCapacity()).as(what).isEqualTo(windowed ? Math.max(groupCap, wantGroups) : t.keyCapacity());
+    assertThat(t.memoryBytes()).as(what).isGreaterThanOrEqualTo(bytes);
+    if (wantKeys <= keyCap && (!windowed || wantGroups <= groupCap)) {
+      assertThat(t.memoryBytes()).as(what + ": room it had already allocates nothing").isEqualTo(bytes);
+    }
   }
 
   private static GroupTable newTable(boolean windowed, int expectedKeys) {
