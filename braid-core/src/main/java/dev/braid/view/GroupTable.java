@@ -864,16 +864,13 @@ final class GroupTable {
   }
 
   private void growKeys() {
-    resizeKeys(keyCapacity * 2);
-  }
-
-  private void resizeKeys(int capacity) {
-    keyCapacity = capacity;
+    int capacity = keyCapacity * 2;
     if (windowed) {
       keyInfo = Arrays.copyOf(keyInfo, INFO_BASE + capacity * INFO_LONGS);
     } else { // the info is in the rows: a key's one group grows with it
       resizeGroups(capacity);
     }
+    keyCapacity = capacity;
   }
 
   /** Key and group capacities past which {@link #reserve} does not go (a table grows by doubling beyond). */
@@ -886,28 +883,53 @@ final class GroupTable {
    * and allocates about twice its last size on the way (fresh memory the VM must fault in); a writer
    * that can tell how large its table will get ({@link GrowthProjection}) asks for it once instead.
    * Without windows a key's one group grows with it ({@code wantGroups} is ignored).
+   *
+   * <p>The room is a guess, so it is not worth failing for: a reservation that would take more than
+   * half of the heap not in use, or that the heap cannot give (an {@link OutOfMemoryError} while
+   * allocating), is skipped, and the table grows by doubling as before. The new arrays are all
+   * allocated before any replaces its old one, so a skipped reservation leaves the table as it was.
+   * Returns whether the table now has the room.
    */
-  void reserve(int wantKeys, int wantGroups) {
+  boolean reserve(int wantKeys, int wantGroups) {
     // rows of the widest array must stay addressable by an int (longs: stride per group; entries: 2)
     int limit = Math.min(MAX_RESERVED, (Integer.MAX_VALUE - 16) / Math.max(Math.max(2, stride), objectWidth));
-    int k = Math.min(wantKeys, limit);
-    if (k > keyCapacity) {
-      resizeKeys(k);
-      int slotsWanted = slotCapacity(k);
-      if (slotsWanted > slots.length) {
-        rehash(slotsWanted);
-      }
-      if (keys > 0) {
-        long bytes = Math.min(Integer.MAX_VALUE - 8, (keyBytesUsed + keys - 1L) / keys * k);
-        if (bytes > keyBytes.length) {
-          keyBytes = Arrays.copyOf(keyBytes, (int) bytes);
-        }
-      }
+    int k = Math.max(keyCapacity, Math.min(wantKeys, limit));
+    int g = windowed ? Math.max(groupCapacity, Math.min(wantGroups, limit)) : k;
+    int slotCap = Math.max(slots.length, slotCapacity(k));
+    long arena = keys == 0 ? keyBytes.length
+        : Math.max(keyBytes.length, Math.min(Integer.MAX_VALUE - 8, (keyBytesUsed + keys - 1L) / keys * k));
+    if (k == keyCapacity && g == groupCapacity) {
+      return true;
     }
-    int g = Math.min(wantGroups, limit);
-    if (windowed && g > groupCapacity) {
-      resizeGroups(g);
+    long bytes = (slotCap > slots.length ? slotCap * 8L : 0) + (arena > keyBytes.length ? arena : 0)
+        + (long) k * infoBytes(windowed) + (g > groupCapacity ? (long) g * bytesPerGroup() : 0);
+    Runtime rt = Runtime.getRuntime();
+    if (bytes > (rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) / 2) {
+      return false;
     }
+    long[] newSlots;
+    byte[] newArena;
+    long[] newInfo;
+    long[][] groupArrays;
+    Object[] newObjects;
+    try {
+      newSlots = slotCap > slots.length ? rehashed(slotCap) : slots;
+      newArena = arena > keyBytes.length ? Arrays.copyOf(keyBytes, (int) arena) : keyBytes;
+      newInfo = windowed && k > keyCapacity ? Arrays.copyOf(keyInfo, INFO_BASE + k * INFO_LONGS) : keyInfo;
+      groupArrays = g > groupCapacity ? grownGroupArrays(g) : null;
+      newObjects = g > groupCapacity && objects != null ? Arrays.copyOf(objects, g * objectWidth) : objects;
+    } catch (OutOfMemoryError e) { // nothing replaced yet: the table grows by doubling instead
+      return false;
+    }
+    slots = newSlots;
+    mask = newSlots.length - 1;
+    keyBytes = newArena;
+    keyInfo = newInfo;
+    keyCapacity = k;
+    if (groupArrays != null) {
+      setGroupArrays(g, groupArrays, newObjects);
+    }
+    return true;
   }
 
   int keyCapacity() {
@@ -923,17 +945,27 @@ final class GroupTable {
   }
 
   private void resizeGroups(int n) {
-    groupCapacity = n;
+    long[][] arrays = grownGroupArrays(n);
+    setGroupArrays(n, arrays, objects == null ? null : Arrays.copyOf(objects, n * objectWidth));
+  }
+
+  /** Copies of {@link #groupEntry} (null without windows) and {@link #longs} for {@code n} groups. */
+  private long[][] grownGroupArrays(int n) {
+    long[] entries = windowed ? Arrays.copyOf(groupEntry, n * 2) : null;
+    return new long[][] {entries, Arrays.copyOf(longs, n * Math.max(1, stride))};
+  }
+
+  /** Puts the group arrays of {@link #grownGroupArrays} in place, all at once once all are allocated. */
+  private void setGroupArrays(int n, long[][] arrays, Object[] newObjects) {
     if (windowed) {
-      groupEntry = Arrays.copyOf(groupEntry, n * 2);
+      groupEntry = arrays[0];
     }
-    longs = Arrays.copyOf(longs, n * Math.max(1, stride));
+    longs = arrays[1];
     if (!windowed) {
       keyInfo = longs;
     }
-    if (objects != null) {
-      objects = Arrays.copyOf(objects, n * objectWidth);
-    }
+    objects = newObjects;
+    groupCapacity = n;
   }
 
   private void rehash() {
@@ -941,6 +973,12 @@ final class GroupTable {
   }
 
   private void rehash(int capacity) {
+    slots = rehashed(capacity);
+    mask = capacity - 1;
+  }
+
+  /** The key slots rehashed into a new array of {@code capacity}; the table is not changed. */
+  private long[] rehashed(int capacity) {
     long[] old = slots;
     long[] bigger = new long[capacity];
     Arrays.fill(bigger, EMPTY);
@@ -954,8 +992,7 @@ final class GroupTable {
         bigger[slot] = e;
       }
     }
-    slots = bigger;
-    mask = m;
+    return bigger;
   }
 
   /** Moves the group index to {@code capacity} slots: its groups are rehashed from their entries. */

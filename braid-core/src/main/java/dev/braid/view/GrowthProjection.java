@@ -26,8 +26,11 @@ package dev.braid.view;
  * table doubles from there as before. New keys that stop abruptly (a burst, then old keys only) are
  * projected too high, by at most the last segment's rate carried on to the end and at most
  * {@value #MAX_STEP} times the capacity. Offsets stand for events: a log whose offsets have gaps is
- * projected high by its gaps. Near the log's end (the live speed layer) nothing is left to project,
- * and nothing is reserved.
+ * projected high by its gaps. The stretch ends where the log ended at the first observation: past
+ * it (the live speed layer, however far behind the log it runs) nothing is projected, since a live
+ * windowed Delta does not keep its closed windows in memory; a new table (a compacted copy) starts a
+ * new observation, whose stretch is its short catch-up. A reservation that the heap cannot give
+ * is skipped ({@link GroupTable#reserve}).
  *
  * <p>Not thread-safe: one per table writer, called under the table's write lock.
  */
@@ -42,6 +45,13 @@ final class GrowthProjection {
   private GroupTable table;
   private int clears;
   private long segment;
+  /**
+   * The end of the stretch, as the first observation saw the log's end: a projection never looks
+   * past it. Once live (the log growing as the writer folds), a table's groups need not grow with
+   * the log (closed windows move out of memory into runs, by a compacted copy), so a live backlog is
+   * no guide to the table's size.
+   */
+  private long stretchEnd;
   private long segmentStart = -1;
   private int keysAtStart;
   private int groupsAtStart;
@@ -52,7 +62,7 @@ final class GrowthProjection {
   /**
    * Observes {@code t} once its writer has folded every record before {@code position} of a log
    * that ends at {@code end}; at a segment's end reserves room in {@code t} when the projection
-   * exceeds its capacity. Returns whether it reserved.
+   * exceeds its capacity. Returns whether it reserved (not when the table skipped the reservation).
    */
   boolean observe(GroupTable t, long position, long end) {
     if (t != table || t.clears() != clears || position < segmentStart) {
@@ -60,7 +70,7 @@ final class GrowthProjection {
       return false;
     }
     long span = position - segmentStart;
-    if (span < segment) {
+    if (span < segment || segmentStart >= stretchEnd) {
       return false;
     }
     int keys = t.keyCount();
@@ -73,14 +83,13 @@ final class GrowthProjection {
     double gr = (groups - groupsAtStart) / (double) span;
     boolean reserved = false;
     if (!Double.isNaN(keyRate)) {
-      double left = Math.max(0, end - position) / (double) segment;
+      double left = Math.max(0, Math.min(end, stretchEnd) - position) / (double) segment;
       long wantKeys = projected(keys, kr, keyRate, left);
       long wantGroups = projected(groups, gr, groupRate, left);
       int keyCap = t.keyCapacity();
       int groupCap = t.groupCapacity();
       if (wantKeys > keyCap || wantGroups > groupCap) {
-        t.reserve(step(wantKeys, keyCap), step(wantGroups, groupCap));
-        reserved = true;
+        reserved = t.reserve(step(wantKeys, keyCap), step(wantGroups, groupCap));
       }
     }
     keyRate = kr;
@@ -94,6 +103,7 @@ final class GrowthProjection {
   private void start(GroupTable t, long position, long end) {
     table = t;
     clears = t.clears();
+    stretchEnd = end;
     segment = Math.max(MIN_SEGMENT, Math.max(0, end - position) / 8);
     segmentStart = position;
     keysAtStart = t.keyCount();

@@ -74,6 +74,13 @@ final class PartitionDelta {
 
   static final ClosedRun[] NO_RUNS = new ClosedRun[0];
 
+  /**
+   * Whether this is a compacted copy of a live windowed Delta ({@code ViewRuntime.rebuild}): sized
+   * from the groups it copied, and kept small by the spills that make the next copy, so no replay
+   * projects its size ({@link GrowthProjection}). Set before the Delta is shared.
+   */
+  boolean compactedCopy;
+
   PartitionDelta(int partition, GroupTable table, long from) {
     this.partition = partition;
     this.table = table;

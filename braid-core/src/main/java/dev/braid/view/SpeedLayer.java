@@ -331,8 +331,11 @@ final class SpeedLayer implements AutoCloseable {
     long foldedInBatch;
     /** Whether an event without a group key was reported (once per view and partition). */
     boolean nullKeyReported;
-    /** Sizes the table once when a long replay (a start, a catch-up) shows how large it gets. */
-    final GrowthProjection growth = new GrowthProjection();
+    /**
+     * Sizes the table once when a long replay (a start, a catch-up) shows how large it gets; null for
+     * a compacted copy, which spills keep small.
+     */
+    final GrowthProjection growth;
 
     Target(PartitionDelta delta, ViewProgram program) {
       this.delta = delta;
@@ -340,6 +343,7 @@ final class SpeedLayer implements AutoCloseable {
       this.scratch = program.scratch();
       this.keyPartitioned = BatchLayer.isKeyPartitioned(program);
       this.timed = program.allowedLateness >= 0;
+      this.growth = delta.compactedCopy ? null : new GrowthProjection();
     }
   }
 
@@ -599,9 +603,13 @@ final class SpeedLayer implements AutoCloseable {
             k.clear();
           } while (more && n < FOLD_BATCH);
           if (last >= 0) {
-            long end = until == Long.MAX_VALUE ? stream.endOffset(partition) : until;
+            // the log's end, also in a catch-up: from the table's side the stretch to replay goes on past
+            // the catch-up's end, in lockstep with the other Deltas of the partition
+            long end = stream.endOffset(partition);
             for (Target t : into) {
-              t.growth.observe(t.delta.table, last + 1, end);
+              if (t.growth != null) {
+                t.growth.observe(t.delta.table, last + 1, end);
+              }
             }
           }
         } catch (Error e) {

@@ -3050,6 +3050,7 @@ final class ViewRuntime {
             mergeRuns(v, pd.partition, runs, horizon, position, created);
           }
           PartitionDelta c = new PartitionDelta(pd.partition, copy, position);
+          c.compactedCopy = true;
           c.restoreFolded(folded);
           c.droppedLate = droppedLate;
           c.dropsKnown = dropsKnown;

@@ -136,13 +136,52 @@ class GroupTablePropertyTest {
     long bytes = t.memoryBytes();
     int wantKeys = t.keyCount() + rnd.nextInt(3 * keyCap + 1);
     int wantGroups = t.groupCount() + rnd.nextInt(3 * groupCap + 1);
-    t.reserve(wantKeys, wantGroups);
+    assertThat(t.reserve(wantKeys, wantGroups)).as("%s: reserve(%d, %d) with the heap to spare", at, wantKeys,
+        wantGroups).isTrue();
     String what = String.format("%s: reserve(%d, %d) of capacities %d / %d", at, wantKeys, wantGroups, keyCap, groupCap);
     assertThat(t.keyCapacity()).as(what).isEqualTo(Math.max(keyCap, wantKeys));
     assertThat(t.groupCapacity()).as(what).isEqualTo(windowed ? Math.max(groupCap, wantGroups) : t.keyCapacity());
     assertThat(t.memoryBytes()).as(what).isGreaterThanOrEqualTo(bytes);
     if (wantKeys <= keyCap && (!windowed || wantGroups <= groupCap)) {
       assertThat(t.memoryBytes()).as(what + ": room it had already allocates nothing").isEqualTo(bytes);
+    }
+  }
+
+  /**
+   * A reservation that the heap cannot give (a table of wide rows asking for 2^26 groups, tens of
+   * gigabytes) is skipped and leaves the table as it was; one it can give keeps the state objects of
+   * a table that has them, beside its rows.
+   */
+  @Test
+  void shouldSkipAReservationTheHeapCannotGiveAndKeepObjectState() {
+    for (boolean windowed : new boolean[] {false, true}) {
+      GroupTable t = new GroupTable(64, 2, 16, (l, lb, o, ob) -> o[ob] = "zero", windowed);
+      for (int i = 0; i < 1_000; i++) {
+        byte[] key = ("key-" + i).getBytes(StandardCharsets.UTF_8);
+        int g = t.findOrInsertGroup(t.findOrInsertKey(key, key.length, GroupTable.hash(key, key.length)),
+            windowed ? i % 3 : 0L);
+        t.longs[g * t.stride] = i;
+        t.objects[g * t.objectWidth + 1] = "object of " + i;
+      }
+      long bytes = t.memoryBytes();
+      int keyCap = t.keyCapacity();
+      int groupCap = t.groupCapacity();
+      assertThat(t.reserve(GroupTable.MAX_RESERVED, GroupTable.MAX_RESERVED)).as("windowed %s", windowed).isFalse();
+      assertThat(t.memoryBytes()).isEqualTo(bytes);
+      assertThat(t.keyCapacity()).isEqualTo(keyCap);
+      assertThat(t.groupCapacity()).isEqualTo(groupCap);
+
+      assertThat(t.reserve(5_000, 7_000)).as("windowed %s", windowed).isTrue();
+      assertThat(t.keyCapacity()).isEqualTo(5_000);
+      assertThat(t.groupCapacity()).isEqualTo(windowed ? 7_000 : 5_000);
+      for (int i = 0; i < 1_000; i++) {
+        byte[] key = ("key-" + i).getBytes(StandardCharsets.UTF_8);
+        int id = t.findKey(key, key.length, GroupTable.hash(key, key.length));
+        int g = t.findGroup(id, windowed ? i % 3 : 0L);
+        assertThat(t.longs[g * t.stride]).as("windowed %s, row of key %d", windowed, i).isEqualTo(i);
+        assertThat(t.objects[g * t.objectWidth]).isEqualTo("zero");
+        assertThat(t.objects[g * t.objectWidth + 1]).isEqualTo("object of " + i);
+      }
     }
   }
 

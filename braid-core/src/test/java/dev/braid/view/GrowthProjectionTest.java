@@ -133,6 +133,28 @@ class GrowthProjectionTest {
     assertThat(r.keyCapacity()).as("%s", r).isEqualTo(GrowthProjection.MAX_STEP * (1 << 19));
   }
 
+  /**
+   * A Delta caught up over a short stretch (a compacted copy, a batch cycle's new version) then
+   * folds live, in lockstep with the others, however far the log runs ahead of it: a live windowed
+   * Delta moves its closed windows out of memory, so the backlog says nothing about its size, and
+   * nothing past the stretch is projected. New keys on every record, with the log 20 M offsets ahead
+   * after a catch-up of 100 k: nothing is reserved.
+   */
+  @Test
+  void shouldNotProjectALiveBacklogPastTheStretch() {
+    GroupTable t = new GroupTable(2, 0, 16, (l, lb, o, ob) -> { }, false);
+    GrowthProjection p = new GrowthProjection();
+    for (int pos = 0; pos < 1_000_000; pos++) {
+      byte[] key = ("key-" + pos).getBytes(StandardCharsets.UTF_8);
+      t.findOrInsertKey(key, key.length, GroupTable.hash(key, key.length));
+      if ((pos + 1) % SpeedLayer.FOLD_BATCH == 0) {
+        long end = pos < 100_000 ? 100_000 : pos + 20_000_000L;
+        assertThat(p.observe(t, pos + 1, end)).as("observation at %d", pos + 1).isFalse();
+      }
+    }
+    assertThat(t.keyCapacity()).isEqualTo(doubled(1_000_000));
+  }
+
   /** The live speed layer folds at the log's end: nothing is left to project, so nothing is reserved. */
   @Test
   void shouldNotReserveAtTheLogsEnd() {
