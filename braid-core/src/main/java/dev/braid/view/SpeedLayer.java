@@ -173,7 +173,9 @@ final class SpeedLayer implements AutoCloseable {
    * the largest time after the current version's cut. The stream's watermark starts at the one
    * recorded when the log still holds every position recorded (it never goes back, and partitions
    * idle before the restart are not idle again until {@code idle_after} has passed without events).
-   * Call before {@link #start}.
+   * A partition thread whose first Delta starts after a mark's position (a batch cycle's new version,
+   * switched in after the last checkpoint round, and a {@code kill -9} before the next) reads the event
+   * times between the two before it folds ({@code Worker.scanEventTimes}). Call before {@link #start}.
    */
   void seedMaxEventTimes(EventTimeMarks.Marks marks) {
     if (marks == null || marks.partitions().length != workers.length) {
@@ -187,6 +189,9 @@ final class SpeedLayer implements AutoCloseable {
       logHoldsAll &= held;
       if (held && m[1] > w.maxEventTime && ViewProgram.inWindowRange(m[1])) { // a mark out of range: see below
         w.maxEventTime = m[1];
+      }
+      if (held && m[0] >= stream.startOffset(w.partition)) {
+        w.markPosition = m[0];
       }
     }
     // marks saved by a build that took event times outside the years 0000-9999 may hold one; such
@@ -369,6 +374,11 @@ final class SpeedLayer implements AutoCloseable {
     private final RecordChunk chunk = new RecordChunk();
     /** The largest event time this thread has read (or found in a Delta it attached). */
     volatile long maxEventTime = Long.MIN_VALUE;
+    /**
+     * The position of the mark {@link #seedMaxEventTimes} took {@link #maxEventTime} from, or -1: the
+     * events from it up to where the thread starts reading are scanned for their times.
+     */
+    long markPosition = -1;
     /** When this thread last read an event (engine clock); its start before the first. */
     volatile long lastEventAt = clock.getAsLong();
     /** The damaged log data this thread's last read met (it retries), else null. */
@@ -425,6 +435,7 @@ final class SpeedLayer implements AutoCloseable {
             maxEventTime = seen;
           }
           if (reader == null) {
+            scanEventTimes(markPosition, delta.writerPosition());
             reader = stream.reader(partition, delta.writerPosition());
             position.set(reader.position());
           } else if (delta.writerPosition() < reader.position()) {
@@ -448,6 +459,38 @@ final class SpeedLayer implements AutoCloseable {
         done.complete(null);
       }, done);
       return done;
+    }
+
+    /**
+     * Takes the largest event time of the records in {@code [from, until)} into {@link #maxEventTime},
+     * reading only their headers. A restart's marks record each partition's largest time with the
+     * position it was read up to, at the last checkpoint round; when the thread starts reading after
+     * that position (the current version's Delta starts at a cut a batch cycle took since), the
+     * events between were read before the restart and are not folded again, yet may hold the
+     * partition's largest time. Nothing to do when {@code from} is -1 or not before {@code until}.
+     */
+    private void scanEventTimes(long from, long until) {
+      if (from < 0 || from >= until) {
+        return;
+      }
+      long max = maxEventTime;
+      try (LogReader r = stream.reader(partition, from)) {
+        while (r.position() < until) {
+          RecordCursor c = r.poll();
+          boolean any = false;
+          while (c.next() && c.offset() < until) {
+            any = true;
+            long t = c.eventTime();
+            if (t > max && ViewProgram.inWindowRange(t)) {
+              max = t;
+            }
+          }
+          if (!any) {
+            break;
+          }
+        }
+      }
+      maxEventTime = max;
     }
 
     /** Replays {@code [t's position, until)} into {@code t} alone. */

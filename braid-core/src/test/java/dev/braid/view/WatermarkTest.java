@@ -281,4 +281,44 @@ class WatermarkTest {
           .as("only the events after the cut were read again").containsExactly(T + 60_000, T + 60_001, T + 60_002);
     }
   }
+
+  /**
+   * A {@code kill -9} after a batch cycle and before the next checkpoint round: the marks on disk
+   * are the last round's, recorded before the partitions' largest times, and the new version's
+   * Delta starts at the cycle's cut, after them. The restart reads the event times between the
+   * marks and the cut, so each partition's largest time is what it was before the crash. Simulated
+   * in-process: the marks file of an earlier close put back, the new version's checkpoints deleted.
+   */
+  @Test
+  void shouldKeepEachPartitionsLargestEventTimeWhenTheMarksPredateABatchCycle(@TempDir Path dir) throws Exception {
+    AtomicLong clock = new AtomicLong(T);
+    EngineOptions options = EngineOptions.defaults().withClock(clock::get);
+    try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
+      for (int p = 0; p < 3; p++) {
+        send(b, p, T + 60_000 + p);
+      }
+    }
+    String olderMarks = java.nio.file.Files.readString(dir.resolve(EventTimeMarks.FILE));
+    try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
+      for (int p = 0; p < 3; p++) {
+        send(b, p, T + 3_600_000 + p); // the largest times, after the older marks' positions
+      }
+      b.runBatch("v"); // a cut after them
+      for (int p = 0; p < 3; p++) {
+        send(b, p, T + 120_000 + p); // older, after the cut
+      }
+    }
+    java.nio.file.Files.writeString(dir.resolve(EventTimeMarks.FILE), olderMarks);
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(dir.resolve("views"))) {
+      for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".ckpt")).toList()) {
+        java.nio.file.Files.delete(f); // the Delta replays from the cut, as after a kill -9 before its first checkpoint
+      }
+    }
+    try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
+      assertThat(watermark(b).partitions()).extracting(Status.PartitionWatermark::maxEventTimeMillis)
+          .as("the largest times, read between the marks and the cut")
+          .containsExactly(T + 3_600_000, T + 3_600_001, T + 3_600_002);
+      assertThat(b.get("v", keyOf(1)).asOf().watermarkMillis()).isEqualTo(T + 3_600_000 - OOO);
+    }
+  }
 }
