@@ -866,19 +866,21 @@ final class ChangeFeed implements AutoCloseable {
       return 0;
     }
     int appended = 0;
-    for (int e = 0, size = emitted.size(); e < size; e++) {
-      Vanished v = vanished.get(emitted.keyOf(e));
-      long start = emitted.start(e);
-      if (v == null || emitted.retracted(e) || start < v.horizon()
-          || java.util.Arrays.binarySearch(v.starts(), start) >= 0) {
-        continue;
-      }
-      ChangeEvent withdrawn = read(emitted.id(e), 1).get(0);
-      json.retraction(withdrawn.values(), v.key(), start, withdrawn.end(),
-          withdrawn.state() == ViewResult.WindowState.FINAL, withdrawn.id(), v.version(), watermark);
-      out.add(v.key().getBytes(StandardCharsets.UTF_8), emitted.keyOf(e), e, start, EmittedWindows.RETRACTED, json);
-      if (out.size() >= APPEND_CHUNK) {
-        appended += append(out);
+    try (PointReads reads = new PointReads()) {
+      for (int e = 0, size = emitted.size(); e < size; e++) {
+        Vanished v = vanished.get(emitted.keyOf(e));
+        long start = emitted.start(e);
+        if (v == null || emitted.retracted(e) || start < v.horizon()
+            || java.util.Arrays.binarySearch(v.starts(), start) >= 0) {
+          continue;
+        }
+        ChangeEvent withdrawn = reads.get(emitted.id(e));
+        json.retraction(withdrawn.values(), v.key(), start, withdrawn.end(),
+            withdrawn.state() == ViewResult.WindowState.FINAL, withdrawn.id(), v.version(), watermark);
+        out.add(v.key().getBytes(StandardCharsets.UTF_8), emitted.keyOf(e), e, start, EmittedWindows.RETRACTED, json);
+        if (out.size() >= APPEND_CHUNK) {
+          appended += append(out);
+        }
       }
     }
     vanished.clear();
@@ -1110,6 +1112,63 @@ final class ChangeFeed implements AutoCloseable {
           log.startOffset(0), end));
     }
     return Math.max(from, log.startOffset(0));
+  }
+
+  /**
+   * Single events of the changes log by id, for a pass's retractions, through one reader: forward
+   * from the last one read, seeking only back or far ahead. The emitted windows are visited in the
+   * order they were written, so their ids mostly rise, and a switch that retracts a hundred thousand
+   * windows reads the log once instead of a fetch (1 MiB) per retraction, which took about 1 ms each.
+   */
+  private final class PointReads implements AutoCloseable {
+
+    /** Records past the last one read beyond which a read seeks instead of reading on. */
+    private static final long FAR = 4096;
+    private LogReader reader;
+    private RecordCursor cursor;
+    private long last = Long.MIN_VALUE;
+
+    ChangeEvent get(long id) {
+      boolean polled = false;
+      if (cursor == null || id <= last || id - last > FAR) {
+        if (reader == null) {
+          reader = log.reader(0, checkFrom(id));
+        } else {
+          reader.seek(checkFrom(id));
+        }
+        cursor = reader.poll();
+        polled = true;
+      }
+      while (true) {
+        boolean any = false;
+        boolean passed = false;
+        while (cursor.next()) {
+          any = true;
+          long offset = cursor.offset();
+          if (offset == id) {
+            last = offset;
+            return decode(cursor);
+          }
+          if (offset > id) {
+            passed = true;
+            break;
+          }
+        }
+        if (passed || !any && polled) {
+          throw new IllegalStateException(String.format("view '%s': change %d, which a retraction withdraws, is not "
+              + "in the changes log (ids %d to %d)", view, id, log.startOffset(0), log.endOffset(0)));
+        }
+        cursor = reader.poll();
+        polled = true;
+      }
+    }
+
+    @Override
+    public void close() {
+      if (reader != null) {
+        reader.close();
+      }
+    }
   }
 
   /** Up to {@code limit} events from id {@code from} on. */

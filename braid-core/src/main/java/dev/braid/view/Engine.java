@@ -791,6 +791,9 @@ public final class Engine implements Braid {
       for (dev.braid.table.TableRuntime t : tables.values()) {
         ts.put(t.name(), t.catalogEntry());
       }
+      if (started) { // before: the partition threads have not read yet, and hold the loaded marks
+        storeEventTimeMarks(); // first: a crash between the two finds marks at or after the new cut
+      }
       catalog.store(all, ts, dropped);
     }
   }
@@ -1501,6 +1504,21 @@ public final class Engine implements Braid {
         LOG.error("view '{}': checkpoint failed; the previous one stays: {}", v.name, e.toString());
       }
     }
+    synchronized (catalogLock) {
+      if (!catalogClosed) {
+        storeEventTimeMarks();
+      }
+    }
+  }
+
+  /**
+   * Records each stream's event-time marks ({@link EventTimeMarks}): at every checkpoint round, and
+   * with every catalog a started engine stores, so that a version a batch cycle switches in at a
+   * later cut never starts after the recorded positions (a {@code kill -9} before the next round
+   * would otherwise leave the event times between them to the restart's scan, and with no marks file
+   * yet, to nothing). The caller holds {@link #catalogLock}, which keeps two writers of the file apart.
+   */
+  private void storeEventTimeMarks() {
     Map<String, EventTimeMarks.Marks> marks = new LinkedHashMap<>();
     speedLayers.forEach((stream, speed) -> marks.put(stream, speed.eventTimeMarks()));
     try {

@@ -321,4 +321,41 @@ class WatermarkTest {
       assertThat(b.get("v", keyOf(1)).asOf().watermarkMillis()).isEqualTo(T + 3_600_000 - OOO);
     }
   }
+
+  /**
+   * The same crash in a data directory that never had a checkpoint round or a clean close: a batch
+   * cycle's switch records the marks with the catalog, at or after its cut, so the restart has them.
+   * Simulated in-process: the marks file as it stood right after the cycle (no round in between)
+   * put back after the close, the checkpoints the close wrote deleted.
+   */
+  @Test
+  void shouldKeepEachPartitionsLargestEventTimeAfterACrashBeforeAnyCheckpointRound(@TempDir Path dir)
+      throws Exception {
+    AtomicLong clock = new AtomicLong(T);
+    EngineOptions options = EngineOptions.defaults().withClock(clock::get).withCheckpointEvery(Duration.ofHours(1));
+    Path marksFile = dir.resolve(EventTimeMarks.FILE);
+    String marksAtCrash;
+    try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
+      for (int p = 0; p < 3; p++) {
+        send(b, p, T + 3_600_000 + p);
+      }
+      b.runBatch("v");
+      for (int p = 0; p < 3; p++) {
+        send(b, p, T + 120_000 + p); // older, after the cut
+      }
+      marksAtCrash = java.nio.file.Files.exists(marksFile) ? java.nio.file.Files.readString(marksFile) : null;
+    }
+    assertThat(marksAtCrash).as("marks recorded with the batch cycle's catalog").isNotNull();
+    java.nio.file.Files.writeString(marksFile, marksAtCrash);
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(dir.resolve("views"))) {
+      for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".ckpt")).toList()) {
+        java.nio.file.Files.delete(f);
+      }
+    }
+    try (Engine b = (Engine) Braid.open(dir, spec(), options)) {
+      assertThat(watermark(b).partitions()).extracting(Status.PartitionWatermark::maxEventTimeMillis)
+          .containsExactly(T + 3_600_000, T + 3_600_001, T + 3_600_002);
+    }
+  }
 }
+
