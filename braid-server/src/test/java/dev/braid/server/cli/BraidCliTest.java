@@ -215,6 +215,29 @@ class BraidCliTest {
     assertThat(last.path("ts").asLong()).isBetween(before, System.currentTimeMillis() + 5_000);
   }
 
+  /**
+   * {@code braid generate sales --count 0 | head -2}: once the reader closes the pipe, the generator
+   * stops, with status 0 (it used to write into the broken pipe for good). A real process, because
+   * the broken pipe's error stays in its standard output stream.
+   */
+  @Test
+  void shouldStopWhenTheReaderClosesThePipe() throws Exception {
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), "-Xmx128m", dev.braid.server.cli.BraidCli.class.getName(), "generate",
+        "sales", "--count", "0").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8));
+      assertThat(r.readLine()).startsWith("{\"store\":");
+      assertThat(r.readLine()).startsWith("{\"store\":");
+      p.getInputStream().close(); // as head does after its lines
+      assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as("the generator stopped").isTrue();
+      assertThat(p.exitValue()).isZero();
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
   @Test
   void shouldRejectAnUnknownGeneratorWithTheChoices() {
     Run r = braid("generate", "orders");
