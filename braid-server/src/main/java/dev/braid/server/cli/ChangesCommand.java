@@ -108,6 +108,9 @@ public final class ChangesCommand implements Callable<Integer> {
         boolean stopped = http.follow(base + "from=" + next[0], e -> {
           print(out, e);
           next[0] = e.path("id").asLong() + 1;
+          if (BraidCli.readerGone(out)) {
+            return false; // piped into `head`, which has its lines: stop as at a limit
+          }
           return limit == null || ++printed[0] < limit;
         });
         if (stopped) {

@@ -83,11 +83,8 @@ final class GenerateCommand implements Callable<Integer> {
         out.println(next.get());
       }
       written += n;
-      // the reader went away (e.g. `| head`): stop quietly. Standard output is a PrintStream that
-      // keeps a broken pipe's error to itself, below picocli's writer, which never sees it (the
-      // generator ran on for good after `| head`); out.checkError() flushes out down to it first
-      if (out.checkError() || sink.checkError() || System.out.checkError()) {
-        return 0;
+      if (out.checkError() || BraidCli.readerGone(sink)) { // out.checkError() flushes out into sink
+        return 0; // the reader went away (e.g. `| head`): stop quietly
       }
       if (rate > 0) {
         out.flush();

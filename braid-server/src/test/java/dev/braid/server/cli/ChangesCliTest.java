@@ -118,6 +118,31 @@ class ChangesCliTest {
     assertThat(none.out()).isEqualTo("(0 changes; --from 3 goes on from here, --follow waits for new ones)\n");
   }
 
+  /**
+   * {@code braid changes VIEW --follow | head -1}: the follower stops, with status 0, at the first
+   * change it cannot write after its reader went away (it went on following for good). A real
+   * process, because the broken pipe's error stays in its standard output stream.
+   */
+  @Test
+  void shouldStopFollowingWhenTheReaderClosesThePipe() throws Exception {
+    ingest("ann", "0", "bob", "2"); // closes ann's minute 0
+    awaitChanges(1);
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), "-Xmx128m", BraidCli.class.getName(), "changes", "per_minute", url(),
+        "--follow").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8));
+      assertThat(r.readLine()).startsWith("#0 ").contains(" ann ");
+      p.getInputStream().close(); // as head -1 does
+      ingest("cid", "5"); // closes bob's minute 2: the follower's next line has no reader
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("the follower stopped").isTrue();
+      assertThat(p.exitValue()).isZero();
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
   @Test
   void shouldFollowNewChangesUntilTheLimit() throws Exception {
     ingest("ann", "0", "bob", "2"); // closes ann's minute 0
