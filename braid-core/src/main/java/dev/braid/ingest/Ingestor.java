@@ -254,6 +254,12 @@ public final class Ingestor {
     if (m.startsWith("Duplicate field ")) {
       return "the field " + m.substring("Duplicate field ".length()) + " appears twice in one object";
     }
+    // A length past a limit as Jackson reports it is how much it had read when it checked, which
+    // hangs on its reused buffers: the same line read 52,731 or 50,605 characters of a name
+    m = m.replaceAll("^Name length \\(\\d+\\) exceeds the maximum allowed \\((\\d+)(, from `[^`]*`)?\\)",
+            "a field name is longer than the $1 characters a name may have")
+        .replaceAll("^String value length \\(\\d+\\) exceeds the maximum allowed \\((\\d+)(, from `[^`]*`)?\\)",
+            "a string is longer than the $1 characters a string may have");
     // Jackson's advice to enable one of its features is for programmers, not for a user's data
     m = m.replaceAll(": enable `?JsonReadFeature\\.ALLOW_NON_NUMERIC_NUMBERS`? to allow", " (JSON has no NaN or Infinity)")
         .replaceAll(":? ?\\(?enable `?JsonReadFeature\\.[A-Z_]+`?[^)\\n]*\\)?", "");
