@@ -81,6 +81,9 @@ public final class ChangesCommand implements Callable<Integer> {
       if (r.path("caughtUp").asBoolean()) {
         break;
       }
+      if (BraidCli.readerGone(out)) {
+        return 0; // piped into `head`, which has its lines: no more pages
+      }
     }
     if (!client.json) {
       out.printf("(%d %s; --from %d goes on from here, --follow waits for new ones)%n", printed[0],

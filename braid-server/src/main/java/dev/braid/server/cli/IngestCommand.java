@@ -144,8 +144,8 @@ public final class IngestCommand implements Callable<Integer> {
       http.noticesTo(command.commandLine().getErr());
     }
     // fails early for an unknown stream; a server started a moment ago (not listening yet) is waited for
+    long size = file.equals("-") ? -1 : sizeOf(Path.of(file)); // a missing file is named before any request
     JsonNode schema = http.getRetrying("/v1/streams/" + BraidClient.enc(stream), attempts);
-    long size = file.equals("-") ? -1 : sizeOf(Path.of(file));
     PrintWriter out = command.commandLine().getOut();
     long t0 = System.nanoTime();
     ProgressBar bar = noProgress || client.json ? null : Progress.bar("ingest " + stream, -1, "events",

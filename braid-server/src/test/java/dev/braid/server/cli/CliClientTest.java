@@ -342,6 +342,10 @@ class CliClientTest {
     Run down = braid("status", "--url=http://127.0.0.1:1");
     assertThat(down.exit()).isEqualTo(1);
     assertThat(down.err()).contains("cannot reach Braid at http://127.0.0.1:1");
+    // a missing file is named at once, before the server is asked (it took the retries, then blamed the server)
+    Run missingAndDown = braid("ingest", "sales", dir.resolve("missing.ndjson").toString(), "--url=http://127.0.0.1:1");
+    assertThat(missingAndDown.exit()).isEqualTo(2);
+    assertThat(missingAndDown.err()).contains("no such file").doesNotContain("cannot reach");
   }
 
   /**
