@@ -101,12 +101,6 @@ public final class BraidCli implements Callable<Integer> {
   }
 
   /**
-   * A failure as one JSON object, for a script that passed {@code --json}: {@code error} (the line
-   * {@code braid: error:} would print), {@code exitCode}, and for an error answer of the server its
-   * {@code status} and {@code problem} (the RFC 9457 document as the server sent it). It goes to
-   * standard error, like the text form, so standard output holds only results.
-   */
-  /**
    * Whether whoever reads {@code out} went away (a pipe into {@code head} that closed): flushes
    * {@code out} and asks it and standard output. The process's standard output is a PrintStream
    * that keeps a broken pipe's error to itself, below picocli's writer, which never sees it.
@@ -115,6 +109,12 @@ public final class BraidCli implements Callable<Integer> {
     return out.checkError() || System.out.checkError();
   }
 
+  /**
+   * A failure as one JSON object, for a script that passed {@code --json}: {@code error} (the line
+   * {@code braid: error:} would print), {@code exitCode}, and for an error answer of the server its
+   * {@code status} and {@code problem} (the RFC 9457 document as the server sent it). It goes to
+   * standard error, like the text form, so standard output holds only results.
+   */
   static String jsonError(Exception e, String message, int exitCode) {
     com.fasterxml.jackson.databind.node.ObjectNode o = BraidClient.JSON.createObjectNode();
     o.put("error", message);

@@ -151,8 +151,11 @@ public final class IngestCommand implements Callable<Integer> {
     ProgressBar bar = noProgress || client.json ? null : Progress.bar("ingest " + stream, -1, "events",
         command.commandLine().getErr());
     Sender sender = null;
+    Thread onSignal = null;
     try (InputStream in = new Counting(file.equals("-") ? System.in : Files.newInputStream(Path.of(file)))) {
       sender = new Sender(http, bar, (Counting) in, size, file.equals("-") ? lingerMillis : 0);
+      onSignal = interruptionReport(sender);
+      Runtime.getRuntime().addShutdownHook(onSignal);
       switch (fmt) {
         case "ndjson":
         case "jsonl":
@@ -206,6 +209,13 @@ public final class IngestCommand implements Callable<Integer> {
       printSummary(out, size, (System.nanoTime() - t0) / 1e9);
       throw afterSomeSent(e, sender);
     } finally {
+      if (onSignal != null) {
+        try {
+          Runtime.getRuntime().removeShutdownHook(onSignal);
+        } catch (IllegalStateException shuttingDown) {
+          // a signal came after all: its report runs
+        }
+      }
       if (sender != null) {
         sender.stopLinger();
       }
@@ -222,6 +232,30 @@ public final class IngestCommand implements Callable<Integer> {
           stream), 1);
     }
     return 0;
+  }
+
+  /** Requests answered and what they accepted and rejected; the request in flight (0: none) and its lines. */
+  private record Sent(long answered, long accepted, long rejected, long inFlight, long firstLine, long lastLine) {}
+
+  /**
+   * What Ctrl-C or SIGTERM during the run leaves to say, run as a shutdown hook: how far the answered
+   * requests went, that the request in flight may or may not have been appended, and the
+   * {@code --key-prefix} that resumes without adding any answered event again (the default prefix
+   * is random: without it, sending the file again would append the events a second time).
+   */
+  private Thread interruptionReport(Sender sender) {
+    PrintWriter err = command.commandLine().getErr();
+    return new Thread(() -> {
+      Sent p = sender.progress; // one consistent view: the reading thread goes on meanwhile
+      String inFlight = p.inFlight() == 0 ? "" : String.format("; request %,d (lines %,d-%,d) was in flight: it may "
+          + "or may not have been appended", p.inFlight(), p.firstLine(), p.lastLine());
+      String message = String.format("interrupted after %,d answered %s (%,d %s accepted, %,d rejected)%s. To go on, "
+          + "run the same command (the same input and --batch) with --key-prefix %s: the requests already appended "
+          + "are recognized and not added again", p.answered(), p.answered() == 1 ? "request" : "requests",
+          p.accepted(), p.accepted() == 1 ? "event" : "events", p.rejected(), inFlight, keyPrefix);
+      err.println(client.json ? BraidCli.jsonError(null, message, 130) : "\nbraid: " + message);
+      err.flush();
+    }, "braid-ingest-interrupted");
   }
 
   /**
@@ -464,6 +498,8 @@ public final class IngestCommand implements Callable<Integer> {
     int failedBatch;
     int failedFirstLine;
     int failedLastLine;
+    /** What an interruption reports (see {@link #interruptionReport}), replaced whole as requests go. */
+    volatile Sent progress = new Sent(0, 0, 0, 0, 0, 0);
     /** Events given to {@link #add} so far. */
     long added;
     /** Events of the requests answered so far. */
@@ -557,6 +593,7 @@ public final class IngestCommand implements Callable<Integer> {
       failedBatch = batches; // until it is answered
       failedFirstLine = lines.get(0);
       failedLastLine = lines.get(lines.size() - 1);
+      progress = new Sent(batches - 1, accepted, rejected, batches, failedFirstLine, failedLastLine);
       JsonNode r;
       try {
         r = http.postIdempotent("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
@@ -597,6 +634,7 @@ public final class IngestCommand implements Callable<Integer> {
       lines.clear();
       elements.clear();
       failedBatch = 0;
+      progress = new Sent(batches, accepted, rejected, 0, 0, 0);
     }
   }
 

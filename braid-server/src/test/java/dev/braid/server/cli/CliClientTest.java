@@ -794,6 +794,54 @@ class CliClientTest {
     }
   }
 
+  /**
+   * SIGTERM (as Ctrl-C) during {@code braid ingest}: it says how far it got and the
+   * {@code --key-prefix} that resumes, and the same input sent again with it appends only what was
+   * not appended (it exited without a word, and its default prefix is random, so the only way on was
+   * to send everything again). A real process, signalled.
+   */
+  @Test
+  void shouldSayHowToResumeWhenInterrupted() throws Exception {
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < 5_000; i++) {
+      lines.append("{\"product\": \"p").append(i % 7).append("\", \"amount\": 1.0, \"units\": 1, \"ts\": ")
+          .append(1_700_000_000_000L + i).append("}\n");
+    }
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), "-Xmx128m", BraidCli.class.getName(), "ingest", "sales", "-", url(),
+        "--batch", "1000", "--no-progress").redirectError(dir.resolve("stderr.txt").toFile())
+        .redirectOutput(dir.resolve("stdout.txt").toFile()).start();
+    try {
+      // the first 2,000 lines, then wait until both requests are in the stream, and stop it mid-input
+      String all = lines.toString();
+      int cut = 0;
+      for (int i = 0; i < 2_000; i++) {
+        cut = all.indexOf('\n', cut) + 1;
+      }
+      p.getOutputStream().write(all.substring(0, cut).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      p.getOutputStream().flush();
+      awaitUnits("p0", 286); // 2,000 events: 286 of them p0
+      new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor(); // SIGTERM, as Ctrl-C's SIGINT
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      String err = Files.readString(dir.resolve("stderr.txt"));
+      assertThat(err).as("exit %d, output %s", p.exitValue(), Files.readString(dir.resolve("stdout.txt")))
+          .contains("interrupted after 2 answered requests (2,000 events accepted, 0 rejected)");
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("--key-prefix (\\S+):").matcher(err);
+      assertThat(m.find()).as(err).isTrue();
+
+      Path input = dir.resolve("all.ndjson");
+      Files.writeString(input, all);
+      Run resumed = braid("ingest", "sales", input.toString(), url(), "--batch", "1000", "--no-progress",
+          "--key-prefix", m.group(1));
+      assertThat(resumed.exit()).as(resumed.err()).isZero();
+      assertThat(resumed.out()).contains("5,000 events accepted")
+          .contains("2,000 of the accepted events were already in the stream");
+      awaitUnits("p0", 715); // each event once: 5,000 events, 715 of them p0
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
   /** A bad address from the environment is named as such: the user never typed --url. */
   @Test
   void shouldNameBraidUrlWhenTheBadAddressCameFromTheEnvironment() throws Exception {
