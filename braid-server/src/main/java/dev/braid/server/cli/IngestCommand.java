@@ -143,8 +143,8 @@ public final class IngestCommand implements Callable<Integer> {
     if (!client.json) { // with --json, standard error holds only a failure's JSON object
       http.noticesTo(command.commandLine().getErr());
     }
-    // fails early for an unknown stream; a server started a moment ago (not listening yet) is waited for
     long size = file.equals("-") ? -1 : sizeOf(Path.of(file)); // a missing file is named before any request
+    // fails early for an unknown stream; a server started a moment ago (not listening yet) is waited for
     JsonNode schema = http.getRetrying("/v1/streams/" + BraidClient.enc(stream), attempts);
     PrintWriter out = command.commandLine().getOut();
     long t0 = System.nanoTime();
