@@ -27,8 +27,7 @@ public final class BatchCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = command.commandLine().getOut();
     long t0 = System.nanoTime();
-    JsonNode r = new BraidClient(client.url).post("/v1/views/" + BraidClient.enc(view) + "/batch?wait=600", null,
-        new byte[0]);
+    JsonNode r = awaitCycle(command, client, view, "batch", "the batch cycle");
     if (client.json) {
       out.println(r.toPrettyString());
     } else if (r.path("unchanged").asBoolean()) {
@@ -49,6 +48,23 @@ public final class BatchCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * Posts {@code /v1/views/VIEW/ENDPOINT} (a batch cycle or a repair) and waits for its answer, the
+   * server's answer within {@link BraidClient#SERVER_WAIT_SECONDS}; Ctrl-C meanwhile says that
+   * {@code what} goes on in the server.
+   */
+  static JsonNode awaitCycle(CommandSpec command, ClientOptions client, String view, String endpoint, String what) {
+    InterruptNotice onSignal = new InterruptNotice(command.commandLine().getErr(), client.json, endpoint,
+        () -> "interrupted while waiting for " + what + " of view " + view + "; if the server got the request, "
+            + what + " goes on there: `braid versions " + view + "` shows it");
+    try {
+      return new BraidClient(client.url).post("/v1/views/" + BraidClient.enc(view) + "/" + endpoint + "?wait="
+          + BraidClient.SERVER_WAIT_SECONDS, null, new byte[0]);
+    } finally {
+      onSignal.close();
+    }
   }
 
   /**

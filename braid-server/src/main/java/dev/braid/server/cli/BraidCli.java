@@ -39,7 +39,9 @@ public final class BraidCli implements Callable<Integer> {
   CommandSpec spec;
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    StandardOutput stdout = StandardOutput.install();
+    int exitCode = commandLine().execute(args);
+    System.exit(stdout.exitCode(exitCode, System.err));
   }
 
   /** A fresh command line with Braid's error handling; set its out/err writers to capture output. */

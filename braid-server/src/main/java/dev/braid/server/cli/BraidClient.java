@@ -361,9 +361,19 @@ final class BraidClient {
     }
   }
 
+  /** How long a request waits for its answer (reads, and requests that wait for the server's work). */
+  static final Duration REQUEST_TIMEOUT = Duration.ofMinutes(10);
+
+  /**
+   * The {@code ?wait=} in seconds of a request that waits for work on the server (a batch cycle, a
+   * repair): a minute less than {@link #REQUEST_TIMEOUT}, so that a cycle that outlasts it is
+   * answered with {@code 202} (still running, and where to follow it) before the request times out.
+   */
+  static final long SERVER_WAIT_SECONDS = REQUEST_TIMEOUT.toSeconds() - 60;
+
   private JsonNode send(HttpRequest.Builder b) {
     try {
-      return send(b, Duration.ofMinutes(10));
+      return send(b, REQUEST_TIMEOUT);
     } catch (TransportException e) {
       throw new BraidCli.CommandFailedException(e.getMessage(), 1);
     }
@@ -377,7 +387,11 @@ final class BraidClient {
       throw new TransportException("cannot reach Braid at " + base + ": is `braid server` running "
           + "(or pass --url)?");
     } catch (HttpTimeoutException e) {
-      throw new TransportException("request to " + base + " timed out after " + timeout.toSeconds() + " s");
+      HttpRequest req = b.build();
+      boolean read = req.method().equals("GET") || req.uri().getRawPath().endsWith(":batchGet");
+      throw new TransportException(req.method() + " " + req.uri().getRawPath() + " to " + base + " timed out after "
+          + timeout.toSeconds() + " s" + (read ? "" : "; the server may still be working on it: look with "
+          + whereToLook(req.uri().getRawPath())));
     } catch (IOException e) {
       HttpRequest req = b.build();
       throw new TransportException(lostAnswer(req.method(), req.uri().getRawPath(), e));

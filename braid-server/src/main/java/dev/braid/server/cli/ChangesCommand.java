@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -65,19 +66,29 @@ public final class ChangesCommand implements Callable<Integer> {
     BraidClient http = new BraidClient(client.url);
     String base = "/v1/views/" + BraidClient.enc(view) + "/changes?" + (key == null ? "" : "key="
         + BraidClient.enc(key) + "&");
-    long[] printed = {0};
-    long[] next = {from};
-    if (follow) {
-      return follow(http, base, out, printed, next);
+    // what was printed and where to go on, also for the notice on Ctrl-C (another thread)
+    AtomicLong printed = new AtomicLong();
+    AtomicLong next = new AtomicLong(from);
+    InterruptNotice onSignal = new InterruptNotice(command.commandLine().getErr(), client.json, "changes",
+        () -> String.format("interrupted after %d %s; --from %d goes on from here", printed.get(),
+            printed.get() == 1 ? "change" : "changes", next.get()));
+    try {
+      return follow ? follow(http, base, out, printed, next) : page(http, base, out, printed, next);
+    } finally {
+      onSignal.close();
     }
-    while (limit == null || printed[0] < limit) {
-      int page = (int) Math.min(PAGE, limit == null ? PAGE : limit - printed[0]);
-      JsonNode r = http.get(base + "from=" + next[0] + "&limit=" + page);
+  }
+
+  /** Pages through what the stream holds now, from {@code next}, and says where to go on. */
+  private int page(BraidClient http, String base, PrintWriter out, AtomicLong printed, AtomicLong next) {
+    while (limit == null || printed.get() < limit) {
+      int page = (int) Math.min(PAGE, limit == null ? PAGE : limit - printed.get());
+      JsonNode r = http.get(base + "from=" + next.get() + "&limit=" + page);
       for (JsonNode e : r.path("events")) {
         print(out, e);
-        printed[0]++;
+        printed.incrementAndGet();
       }
-      next[0] = r.path("next").asLong();
+      next.set(r.path("next").asLong());
       if (r.path("caughtUp").asBoolean()) {
         break;
       }
@@ -86,41 +97,42 @@ public final class ChangesCommand implements Callable<Integer> {
       }
     }
     if (!client.json) {
-      out.printf("(%d %s; --from %d goes on from here, --follow waits for new ones)%n", printed[0],
-          printed[0] == 1 ? "change" : "changes", next[0]);
+      out.printf("(%d %s; --from %d goes on from here, --follow waits for new ones)%n", printed.get(),
+          printed.get() == 1 ? "change" : "changes", next.get());
     }
     out.flush();
     return 0;
   }
 
   /**
-   * Follows the stream from {@code next[0]}; when the server ends it or cannot be reached (a restart)
+   * Follows the stream from {@code next}; when the server ends it or cannot be reached (a restart)
    * or answers that it is starting, connects again from the change after the last one printed, so a
    * restart neither skips nor repeats a change, for up to {@link BraidClient#UNAVAILABLE_PATIENCE}
    * without the server (a restart replays the log first). Says once per outage on standard error
    * that it waits (not with {@code --json}, whose standard error holds only a failure).
    */
-  private int follow(BraidClient http, String base, PrintWriter out, long[] printed, long[] next) {
+  private int follow(BraidClient http, String base, PrintWriter out, AtomicLong printed, AtomicLong next) {
     long outageSince = -1;
     long backoff = 250;
     while (true) {
       String why;
-      long before = printed[0];
+      long before = printed.get();
       long connected = System.nanoTime();
       try {
-        boolean stopped = http.follow(base + "from=" + next[0], e -> {
+        boolean stopped = http.follow(base + "from=" + next.get(), e -> {
           print(out, e);
-          next[0] = e.path("id").asLong() + 1;
+          next.set(e.path("id").asLong() + 1);
+          long n = printed.incrementAndGet();
           if (BraidCli.readerGone(out)) {
             return false; // piped into `head`, which has its lines: stop as at a limit
           }
-          return limit == null || ++printed[0] < limit;
+          return limit == null || n < limit;
         });
         if (stopped) {
           return 0;
         }
         why = "the server ended the changes stream of view '" + view + "' (did it stop?)";
-        if (printed[0] > before || System.nanoTime() - connected > java.util.concurrent.TimeUnit.SECONDS.toNanos(1)) {
+        if (printed.get() > before || System.nanoTime() - connected > java.util.concurrent.TimeUnit.SECONDS.toNanos(1)) {
           outageSince = -1; // it served a while: what comes now is a new outage
         }
       } catch (BraidClient.Unreachable e) {
@@ -137,13 +149,13 @@ public final class ChangesCommand implements Callable<Integer> {
         backoff = 250;
         if (!client.json) {
           PrintWriter err = command.commandLine().getErr();
-          err.println("braid: " + why + "; connecting again to go on from change " + next[0] + ", for up to "
+          err.println("braid: " + why + "; connecting again to go on from change " + next.get() + ", for up to "
               + BraidClient.UNAVAILABLE_PATIENCE.toMinutes() + " minutes");
           err.flush();
         }
       } else if (now - outageSince > BraidClient.UNAVAILABLE_PATIENCE.toNanos()) {
         throw new BraidCli.CommandFailedException(why + "; gave up after " + BraidClient.UNAVAILABLE_PATIENCE
-            .toMinutes() + " minutes; resume with --from " + next[0], 1);
+            .toMinutes() + " minutes; resume with --from " + next.get(), 1);
       }
       BraidClient.pause(backoff);
       backoff = Math.min(backoff * 2, 4_000);

@@ -151,11 +151,10 @@ public final class IngestCommand implements Callable<Integer> {
     ProgressBar bar = noProgress || client.json ? null : Progress.bar("ingest " + stream, -1, "events",
         command.commandLine().getErr());
     Sender sender = null;
-    Thread onSignal = null;
+    InterruptNotice onSignal = null;
     try (InputStream in = new Counting(file.equals("-") ? System.in : Files.newInputStream(Path.of(file)))) {
       sender = new Sender(http, bar, (Counting) in, size, file.equals("-") ? lingerMillis : 0);
       onSignal = interruptionReport(sender);
-      Runtime.getRuntime().addShutdownHook(onSignal);
       switch (fmt) {
         case "ndjson":
         case "jsonl":
@@ -210,11 +209,7 @@ public final class IngestCommand implements Callable<Integer> {
       throw afterSomeSent(e, sender);
     } finally {
       if (onSignal != null) {
-        try {
-          Runtime.getRuntime().removeShutdownHook(onSignal);
-        } catch (IllegalStateException shuttingDown) {
-          // a signal came after all: its report runs
-        }
+        onSignal.close();
       }
       if (sender != null) {
         sender.stopLinger();
@@ -243,19 +238,16 @@ public final class IngestCommand implements Callable<Integer> {
    * {@code --key-prefix} that resumes without adding any answered event again (the default prefix
    * is random: without it, sending the file again would append the events a second time).
    */
-  private Thread interruptionReport(Sender sender) {
-    PrintWriter err = command.commandLine().getErr();
-    return new Thread(() -> {
+  private InterruptNotice interruptionReport(Sender sender) {
+    return new InterruptNotice(command.commandLine().getErr(), client.json, "ingest", () -> {
       Sent p = sender.progress; // one consistent view: the reading thread goes on meanwhile
       String inFlight = p.inFlight() == 0 ? "" : String.format("; request %,d (lines %,d-%,d) was in flight: it may "
           + "or may not have been appended", p.inFlight(), p.firstLine(), p.lastLine());
-      String message = String.format("interrupted after %,d answered %s (%,d %s accepted, %,d rejected)%s. To go on, "
+      return String.format("interrupted after %,d answered %s (%,d %s accepted, %,d rejected)%s. To go on, "
           + "run the same command (the same input and --batch) with --key-prefix %s: the requests already appended "
           + "are recognized and not added again", p.answered(), p.answered() == 1 ? "request" : "requests",
           p.accepted(), p.accepted() == 1 ? "event" : "events", p.rejected(), inFlight, keyPrefix);
-      err.println(client.json ? BraidCli.jsonError(null, message, 130) : "\nbraid: " + message);
-      err.flush();
-    }, "braid-ingest-interrupted");
+    });
   }
 
   /**

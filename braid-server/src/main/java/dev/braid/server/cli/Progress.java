@@ -41,9 +41,14 @@ final class Progress {
    * Whether standard error, where the live bar draws, is a terminal. {@code System.console()} only
    * tells about standard input and output, so {@code braid ingest FILE 2>log} on a terminal used to
    * fill the log with carriage returns. On Linux, what {@code /proc/self/fd/2} links to tells; elsewhere
-   * the console is the best guess.
+   * the console is the best guess. The launcher, which knows before its filter of standard error
+   * (see {@code ./braid}) makes it a pipe, says so in the system property {@code braid.stderr.terminal}.
    */
   static boolean stderrIsTerminal() {
+    String told = System.getProperty("braid.stderr.terminal");
+    if (told != null) {
+      return Boolean.parseBoolean(told);
+    }
     try {
       return isTerminalDevice(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString());
     } catch (java.io.IOException | UnsupportedOperationException | SecurityException e) {

@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -171,9 +172,18 @@ public final class PushCommand implements Callable<Integer> {
       ticker.setDaemon(true);
       ticker.start();
     }
+    AtomicBoolean ended = new AtomicBoolean();
+    long fileSize = size;
+    InterruptNotice onSignal = new InterruptNotice(err, client.json, "push", () -> ended.get()
+        || fileSize >= 0 && sent.get() >= fileSize
+        ? "interrupted after the whole of " + file + " was sent: the push goes on in the server; `braid versions "
+            + table + " --table` shows it"
+        : String.format("interrupted after sending %,d bytes of %s: the server fails a push whose upload is cut off, "
+            + "and table %s keeps its current version; push the file again", sent.get(), file, table));
     try {
-      a = http.postStream(base + "/pushes" + q, type, () -> counting(in == null ? piped : open(in), sent), size);
+      a = http.postStream(base + "/pushes" + q, type, () -> counting(in == null ? piped : open(in), sent, ended), size);
     } finally {
+      onSignal.close();
       if (bar != null) {
         ticker.interrupt();
         bar.stepTo(sent.get() >> 10);
@@ -364,13 +374,16 @@ public final class PushCommand implements Callable<Integer> {
     }
   }
 
-  private static InputStream counting(InputStream in, AtomicLong n) {
+  /** {@code in}, counting the bytes read in {@code n}, and setting {@code ended} once it has been read to its end. */
+  private static InputStream counting(InputStream in, AtomicLong n, AtomicBoolean ended) {
     return new FilterInputStream(in) {
       @Override
       public int read() throws IOException {
         int b = super.read();
         if (b >= 0) {
           n.incrementAndGet();
+        } else {
+          ended.set(true);
         }
         return b;
       }
@@ -380,6 +393,8 @@ public final class PushCommand implements Callable<Integer> {
         int k = super.read(b, off, len);
         if (k > 0) {
           n.addAndGet(k);
+        } else if (k < 0) {
+          ended.set(true);
         }
         return k;
       }

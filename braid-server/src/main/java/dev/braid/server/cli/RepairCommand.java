@@ -31,8 +31,7 @@ public final class RepairCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = command.commandLine().getOut();
-    JsonNode r = new BraidClient(client.url).post("/v1/views/" + BraidClient.enc(view) + "/repair?wait=600", null,
-        new byte[0]);
+    JsonNode r = BatchCommand.awaitCycle(command, client, view, "repair", "the repair");
     if (client.json) {
       out.println(r.toPrettyString());
     } else if (r.has("built")) {

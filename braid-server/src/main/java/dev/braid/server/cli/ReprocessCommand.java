@@ -93,6 +93,22 @@ public final class ReprocessCommand implements Callable<Integer> {
     if (from != null) {
       query.add("from=" + java.net.URLEncoder.encode(from, java.nio.charset.StandardCharsets.UTF_8));
     }
+    // from here on, Ctrl-C stops only this command's wait: the reprocess goes on in the server
+    java.util.concurrent.atomic.AtomicLong building = new java.util.concurrent.atomic.AtomicLong(-1);
+    InterruptNotice onSignal = new InterruptNotice(command.commandLine().getErr(), client.json, "reprocess", () ->
+        building.get() < 0 ? "interrupted while asking for the reprocess of view " + view + "; if the server got the "
+            + "request, a new version is building: `braid versions " + view + "` shows it"
+        : "stopped following version " + building.get() + " of view " + view + ", which goes on building in the "
+            + "server: `braid versions " + view + "` shows it");
+    try {
+      return reprocess(http, path, query, body, building);
+    } finally {
+      onSignal.close();
+    }
+  }
+
+  private int reprocess(BraidClient http, String path, List<String> query, byte[] body,
+      java.util.concurrent.atomic.AtomicLong building) throws InterruptedException {
     JsonNode started;
     try {
       started = http.post(path + "/reprocess" + (query.isEmpty() ? "" : "?" + String.join("&", query)),
@@ -104,6 +120,7 @@ public final class ReprocessCommand implements Callable<Integer> {
       throw e;
     }
     long id = started.path("version").asLong();
+    building.set(id);
     PrintWriter out = command.commandLine().getOut();
     if (noWait) {
       if (client.json) {

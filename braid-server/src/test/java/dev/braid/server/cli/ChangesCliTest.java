@@ -143,6 +143,31 @@ class ChangesCliTest {
     }
   }
 
+  /**
+   * Ctrl-C (here SIGTERM, which stops the JVM the same way) ends {@code --follow} with where to go on:
+   * the change after the last one printed (it ended without a word, and a user had to read the id off
+   * the last line). A real process, signalled.
+   */
+  @Test
+  void shouldSayWhereToGoOnWhenFollowingIsInterrupted() throws Exception {
+    ingest("ann", "0", "bob", "2", "cid", "5"); // closes ann's minute 0 and bob's minute 2
+    awaitChanges(2);
+    Path err = dir.resolve("stderr.txt");
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), "-Xmx128m", BraidCli.class.getName(), "changes", "per_minute", url(),
+        "--follow", "--from", "1").redirectError(err.toFile()).start();
+    try {
+      java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8));
+      assertThat(r.readLine()).startsWith("#1 ").contains(" bob ");
+      new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("the follower stopped").isTrue();
+      assertThat(Files.readString(err)).contains("braid: interrupted after 1 change; --from 2 goes on from here");
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
   @Test
   void shouldFollowNewChangesUntilTheLimit() throws Exception {
     ingest("ann", "0", "bob", "2"); // closes ann's minute 0

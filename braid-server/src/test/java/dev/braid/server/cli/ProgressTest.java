@@ -28,4 +28,20 @@ class ProgressTest {
     }
     assertThat(err.toString()).contains("ingest sales").doesNotContain("\r");
   }
+
+  /**
+   * The launcher says whether standard error is a terminal before its filter (on JDK 17 and 18) makes
+   * it a pipe: on a terminal, `./braid demo` drew a new line each second instead of one live bar.
+   */
+  @Test
+  void shouldBelieveTheLauncherAboutStandardError() {
+    try {
+      System.setProperty("braid.stderr.terminal", "true");
+      assertThat(Progress.stderrIsTerminal()).isTrue();
+      System.setProperty("braid.stderr.terminal", "false");
+      assertThat(Progress.stderrIsTerminal()).isFalse();
+    } finally {
+      System.clearProperty("braid.stderr.terminal");
+    }
+  }
 }

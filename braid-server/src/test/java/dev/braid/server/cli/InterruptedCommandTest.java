@@ -1,0 +1,211 @@
+package dev.braid.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Client commands stopped by Ctrl-C (here SIGTERM, which stops the JVM the same way) while the
+ * server works for them say what goes on without them, and a command whose standard output cannot be
+ * written fails. Real processes against a stand-in server on loopback that answers only as far as
+ * each case needs, then holds the request open: a real server's batch cycle or push would end before
+ * the signal.
+ */
+class InterruptedCommandTest {
+
+  @TempDir
+  Path dir;
+
+  private HttpServer http;
+  private final ExecutorService handlers = Executors.newCachedThreadPool();
+  /** Released when the test ends: the held requests then end too. */
+  private final CountDownLatch release = new CountDownLatch(1);
+  /** Counted down once the request the case waits for has arrived (and, for a push, its body as far as asked). */
+  private final CountDownLatch arrived = new CountDownLatch(1);
+  private final List<String> requests = java.util.Collections.synchronizedList(new ArrayList<>());
+
+  @AfterEach
+  void stop() {
+    release.countDown();
+    if (http != null) {
+      http.stop(0);
+    }
+    handlers.shutdownNow();
+  }
+
+  /** What a handler does with a request; it may hold it (wait on {@link #release}). */
+  interface Handler {
+    void handle(HttpExchange exchange) throws Exception;
+  }
+
+  private String start(Handler handler) throws IOException {
+    http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    http.setExecutor(handlers);
+    http.createContext("/", exchange -> {
+      requests.add(exchange.getRequestMethod() + " " + exchange.getRequestURI());
+      try {
+        handler.handle(exchange);
+      } catch (Exception e) {
+        exchange.close();
+      }
+    });
+    http.start();
+    return "--url=http://127.0.0.1:" + http.getAddress().getPort();
+  }
+
+  private static void answer(HttpExchange exchange, String json) throws IOException {
+    byte[] body = json.getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().add("Content-Type", "application/json");
+    exchange.sendResponseHeaders(200, body.length);
+    exchange.getResponseBody().write(body);
+    exchange.close();
+  }
+
+  private void hold() throws InterruptedException {
+    arrived.countDown();
+    release.await();
+  }
+
+  /** The command line in a child JVM, its standard output and error in files of the test's directory. */
+  private Process braid(String... args) throws IOException {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "-Xmx128m", BraidCli.class.getName()));
+    command.addAll(List.of(args));
+    return new ProcessBuilder(command).redirectOutput(dir.resolve("stdout.txt").toFile())
+        .redirectError(dir.resolve("stderr.txt").toFile()).start();
+  }
+
+  /** Waits for the held request, signals {@code p} and returns its standard error once it ended. */
+  private String interrupt(Process p) throws Exception {
+    try {
+      assertThat(arrived.await(60, TimeUnit.SECONDS)).as("the request arrived; requests %s, stderr %s", requests,
+          Files.readString(dir.resolve("stderr.txt"))).isTrue();
+      new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("the command stopped").isTrue();
+      return Files.readString(dir.resolve("stderr.txt"));
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  /**
+   * {@code braid batch}: the cycle goes on in the server. The request asks the server to answer
+   * within 540 s, a minute inside the client's own 10 minutes: a longer cycle is answered 202 (still
+   * running) before the client would time out (both were 600 s, a race).
+   */
+  @Test
+  void shouldSayThatTheBatchCycleGoesOnWhenInterrupted() throws Exception {
+    String url = start(exchange -> hold());
+
+    String err = interrupt(braid("batch", "per_user", url));
+
+    assertThat(requests).containsExactly("POST /v1/views/per_user/batch?wait=540");
+    assertThat(err).contains("braid: interrupted while waiting for the batch cycle of view per_user; if the server "
+        + "got the request, the batch cycle goes on there: `braid versions per_user` shows it");
+  }
+
+  @Test
+  void shouldSayThatTheRepairGoesOnWhenInterrupted() throws Exception {
+    String url = start(exchange -> hold());
+
+    String err = interrupt(braid("repair", "per_user", url, "--json"));
+
+    assertThat(requests).containsExactly("POST /v1/views/per_user/repair?wait=540");
+    com.fasterxml.jackson.databind.JsonNode e = BraidClient.JSON.readTree(err.strip());
+    assertThat(e.path("error").asText()).isEqualTo("interrupted while waiting for the repair of view per_user; if "
+        + "the server got the request, the repair goes on there: `braid versions per_user` shows it");
+    assertThat(e.path("exitCode").asInt()).isEqualTo(130);
+  }
+
+  /** {@code braid reprocess}: the version goes on building; the command only stops following it. */
+  @Test
+  void shouldSayThatTheReprocessGoesOnWhenInterrupted() throws Exception {
+    String url = start(exchange -> {
+      if (exchange.getRequestMethod().equals("POST")) {
+        exchange.getRequestBody().readAllBytes();
+        answer(exchange, "{\"view\": \"per_user\", \"version\": 7}");
+        return;
+      }
+      answer(exchange, "{\"view\": \"per_user\", \"versions\": [{\"id\": 7, \"state\": \"building\", \"progress\": "
+          + "{\"eventsTotal\": 10, \"eventsReplayed\": 3, \"phase\": \"replaying\", \"lag\": 7}}]}");
+      arrived.countDown();
+    });
+    Path spec = dir.resolve("v.yaml");
+    Files.writeString(spec, "from: clicks\ngroup_by: user\naggregate: {n: count}\n");
+
+    String err = interrupt(braid("reprocess", "per_user", "--spec", spec.toString(), url, "--no-progress"));
+
+    assertThat(err).contains("braid: stopped following version 7 of view per_user, which goes on building in the "
+        + "server: `braid versions per_user` shows it");
+  }
+
+  /** A push whose whole file was sent goes on in the server; one cut off before its end fails there. */
+  @Test
+  void shouldSayWhetherThePushGoesOnWhenInterrupted() throws Exception {
+    String url = start(exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      hold();
+    });
+    Path rows = dir.resolve("rows.jsonl");
+    Files.writeString(rows, "{\"id\": \"a\"}\n{\"id\": \"b\"}\n");
+
+    String err = interrupt(braid("push", "users", rows.toString(), url, "--no-progress"));
+
+    assertThat(err).contains("braid: interrupted after the whole of " + rows + " was sent: the push goes on in the "
+        + "server; `braid versions users --table` shows it");
+  }
+
+  @Test
+  void shouldSayThatACutOffPushChangesNothingWhenInterrupted() throws Exception {
+    String url = start(exchange -> {
+      InputStream in = exchange.getRequestBody();
+      for (int read = 0; read < 12; read++) { // the first line, all the client has sent
+        in.read();
+      }
+      hold();
+    });
+    Process p = braid("push", "users", "-", url, "--no-progress");
+    p.getOutputStream().write("{\"id\": \"a\"}\n".getBytes(StandardCharsets.UTF_8)); // and the rest never comes
+    p.getOutputStream().flush();
+
+    String err = interrupt(p);
+
+    assertThat(err).contains("braid: interrupted after sending 12 bytes of -: the server fails a push whose upload "
+        + "is cut off, and table users keeps its current version; push the file again");
+  }
+
+  /**
+   * A command whose standard output cannot be written (a full disk) fails with the reason: it wrote
+   * nothing, said nothing and exited 0, so a script took the empty file for a result.
+   */
+  @Test
+  void shouldFailWhenStandardOutputCannotBeWritten() throws Exception {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "-Xmx128m", BraidCli.class.getName(), "generate", "sales",
+        "--count", "100"));
+    Process p = new ProcessBuilder(command).redirectOutput(new java.io.File("/dev/full"))
+        .redirectError(dir.resolve("stderr.txt").toFile()).start();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+
+    assertThat(p.exitValue()).isEqualTo(1);
+    assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("braid: error: cannot write standard output: "
+        + "No space left on device; what the command printed is incomplete");
+  }
+}
