@@ -244,8 +244,7 @@ final class BraidClient {
     try {
       r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     } catch (ConnectException e) {
-      throw new BraidCli.CommandFailedException("cannot reach Braid at " + base + ": is `braid server` running "
-          + "(or pass --url)?", 1);
+      throw new BraidCli.CommandFailedException(unreachable(e), 1);
     } catch (IOException e) {
       throw new BraidCli.CommandFailedException(lostAnswer("POST", path, e), 1);
     } catch (InterruptedException e) {
@@ -256,10 +255,44 @@ final class BraidClient {
       return new Answer(r.statusCode(), r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body()));
     } catch (IOException e) {
       // one line, as every error of the command line: an HTML error page is usually another server's
-      throw new BraidCli.CommandFailedException(String.format("the server at %s answered HTTP %d with a body that "
-          + "is not JSON (is --url a Braid server?): %.200s", base, r.statusCode(),
-          r.body().replaceAll("\\s+", " ").strip()), 1);
+      throw new BraidCli.CommandFailedException(notJson(r.statusCode(), r.body()), 1);
     }
+  }
+
+  /**
+   * Why a connection could not be made: the host of the URL has no address (a typo in --url), or
+   * nothing listens there.
+   */
+  String unreachable(ConnectException e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof java.nio.channels.UnresolvedAddressException || c instanceof java.net.UnknownHostException) {
+        return "cannot reach Braid at " + base + ": no host named '" + URI.create(base).getHost() + "' is known "
+            + "here (is --url right?)";
+      }
+    }
+    return "cannot reach Braid at " + base + ": is `braid server` running (or pass --url)?";
+  }
+
+  /**
+   * The message of an answer that is not JSON (a proxy's or another server's HTML page), in one line
+   * and short, as every error of the command line.
+   */
+  private String notJson(int status, String body) {
+    return String.format("the server at %s answered HTTP %d with a body that is not JSON (is --url a Braid server?): "
+        + "%.200s", base, status, body.replaceAll("\\s+", " ").strip());
+  }
+
+  /**
+   * The {@code detail} of error answer {@code body} (JSON), else the body itself, or, when it is empty
+   * (a proxy's 502), what the answer was.
+   */
+  private String detail(int status, JsonNode body) {
+    String detail = body.path("detail").asText("");
+    if (detail.isBlank() && !body.isEmpty()) {
+      detail = String.format("%.200s", body.toString());
+    }
+    return detail.isBlank() ? "the server at " + base + " answered HTTP " + status + " without saying why (is --url "
+        + "a Braid server, or a proxy in front of one that could not reach it?)" : detail + " (HTTP " + status + ")";
   }
 
   /**
@@ -305,7 +338,7 @@ final class BraidClient {
     try {
       r = http.send(req, HttpResponse.BodyHandlers.ofLines());
     } catch (ConnectException e) {
-      throw new Unreachable("cannot reach Braid at " + base + ": is `braid server` running (or pass --url)?");
+      throw new Unreachable(unreachable(e));
     } catch (IOException e) {
       throw new Unreachable(lostAnswer("GET", req.uri().getRawPath(), e));
     } catch (InterruptedException e) {
@@ -317,12 +350,11 @@ final class BraidClient {
         String body = lines.collect(java.util.stream.Collectors.joining("\n"));
         JsonNode problem;
         try {
-          problem = JSON.readTree(body);
+          problem = body.isBlank() ? JSON.createObjectNode() : JSON.readTree(body);
         } catch (IOException e) {
-          problem = JSON.createObjectNode();
+          throw new ErrorAnswer(r.statusCode(), notJson(r.statusCode(), body), JSON.createObjectNode());
         }
-        throw new ErrorAnswer(r.statusCode(), problem.path("detail").asText(body) + " (HTTP " + r.statusCode() + ")",
-            problem);
+        throw new ErrorAnswer(r.statusCode(), detail(r.statusCode(), problem), problem);
       }
       StringBuilder data = new StringBuilder();
       for (java.util.Iterator<String> it = lines.iterator(); it.hasNext(); ) {
@@ -384,8 +416,7 @@ final class BraidClient {
     try {
       r = http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofString());
     } catch (ConnectException e) {
-      throw new TransportException("cannot reach Braid at " + base + ": is `braid server` running "
-          + "(or pass --url)?");
+      throw new TransportException(unreachable(e));
     } catch (HttpTimeoutException e) {
       HttpRequest req = b.build();
       boolean read = req.method().equals("GET") || req.uri().getRawPath().endsWith(":batchGet");
@@ -404,12 +435,10 @@ final class BraidClient {
       body = r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body());
     } catch (IOException e) {
       // one line, as every error of the command line: an HTML error page is usually another server's
-      throw new BraidCli.CommandFailedException(String.format("the server at %s answered HTTP %d with a body that "
-          + "is not JSON (is --url a Braid server?): %.200s", base, r.statusCode(),
-          r.body().replaceAll("\\s+", " ").strip()), 1);
+      throw new BraidCli.CommandFailedException(notJson(r.statusCode(), r.body()), 1);
     }
     if (r.statusCode() >= 400) {
-      String detail = body.path("detail").asText(r.body()) + " (HTTP " + r.statusCode() + ")";
+      String detail = detail(r.statusCode(), body);
       throw r.statusCode() == 503 ? new UnavailableAnswer(detail, body, retryAfterMillis(r))
           : new ErrorAnswer(r.statusCode(), detail, body);
     }

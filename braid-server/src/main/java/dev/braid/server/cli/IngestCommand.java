@@ -80,7 +80,7 @@ public final class IngestCommand implements Callable<Integer> {
       + "answer to one batch before sending it again (default: ${DEFAULT-VALUE})")
   int timeoutSeconds;
 
-  @Option(names = "--linger", defaultValue = "200", paramLabel = "MILLIS", description = "from standard input only: "
+  @Option(names = "--linger", defaultValue = "200", paramLabel = "MILLIS", description = "from standard input or a pipe only: "
       + "send a partial batch once its first event has waited this long, so a slow live feed is not held back "
       + "until --batch events have come (batches then depend on timing, so --key-prefix cannot resume such a run); "
       + "0 waits for full batches (default: ${DEFAULT-VALUE})")
@@ -152,8 +152,10 @@ public final class IngestCommand implements Callable<Integer> {
         command.commandLine().getErr());
     Sender sender = null;
     InterruptNotice onSignal = null;
-    try (InputStream in = new Counting(file.equals("-") ? System.in : Files.newInputStream(Path.of(file)))) {
-      sender = new Sender(http, bar, (Counting) in, size, file.equals("-") ? lingerMillis : 0);
+    // a pipe through FileInputStream: a channel's stream seeks for available(), which a pipe refuses
+    try (InputStream in = new Counting(file.equals("-") ? System.in
+        : size < 0 ? new java.io.FileInputStream(file) : Files.newInputStream(Path.of(file)))) {
+      sender = new Sender(http, bar, (Counting) in, size, size < 0 ? lingerMillis : 0); // a stream, perhaps live
       onSignal = interruptionReport(sender);
       switch (fmt) {
         case "ndjson":
@@ -325,7 +327,8 @@ public final class IngestCommand implements Callable<Integer> {
           2);
     }
     try {
-      return Files.size(p);
+      // a pipe (`<(zcat events.gz)`) or a device: read as standard input is, to its end, whatever comes
+      return Files.isRegularFile(p) ? Files.size(p) : Files.exists(p) ? -1 : Files.size(p);
     } catch (NoSuchFileException e) {
       throw new BraidCli.CommandFailedException("no such file: " + p, 2);
     }

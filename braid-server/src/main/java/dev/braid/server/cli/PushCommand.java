@@ -52,7 +52,8 @@ public final class PushCommand implements Callable<Integer> {
   String table;
 
   @Parameters(index = "1", paramLabel = "FILE", arity = "0..1",
-      description = "JSON lines (.jsonl, .ndjson, .json) or CSV (.csv) with a header line; - for stdin")
+      description = "JSON lines (.jsonl, .ndjson, .json) or CSV (.csv) with a header line; - for stdin (a pipe "
+          + "such as <(zcat rows.gz) is read as stdin is, JSON lines unless --format csv)")
   String file;
 
   @Option(names = "--format", paramLabel = "jsonl|csv", description = "the file's format (default: by its extension)")
@@ -129,23 +130,31 @@ public final class PushCommand implements Callable<Integer> {
     if (sincePosition != null) {
       q.append("&sincePosition=").append(BraidClient.enc(checkCut(sincePosition)));
     }
-    String type = contentType();
     long size = -1;
-    Path path = null;
+    Path path = null; // a file, read twice (its first line, then all); else a stream, read once
+    InputStream stdin = null;
     if (!file.equals("-")) {
-      path = Path.of(file);
-      if (!Files.isRegularFile(path)) {
+      Path p = Path.of(file);
+      if (Files.isDirectory(p)) {
+        throw new BraidCli.CommandFailedException("cannot push " + file + ": it is a directory", 2);
+      }
+      if (!Files.exists(p)) {
         throw new BraidCli.CommandFailedException("cannot push " + file + ": no such file", 2);
       }
       try {
-        size = Files.size(path);
+        if (Files.isRegularFile(p)) {
+          path = p;
+          size = Files.size(p);
+        } else { // a pipe (`<(zcat rows.gz)`) or a device: streamed as standard input is
+          stdin = new java.io.FileInputStream(p.toFile()); // a channel's stream seeks, which a pipe refuses
+        }
       } catch (IOException e) {
         throw new BraidCli.CommandFailedException("cannot read " + file + ": " + e.getMessage(), 1);
       }
     }
-    InputStream stdin = null;
+    String type = contentType();
     if (path == null) { // read once, so peeked through a buffer
-      stdin = new java.io.BufferedInputStream(System.in, 1 << 16);
+      stdin = new java.io.BufferedInputStream(stdin == null ? System.in : stdin, 1 << 16);
     }
     if (type.equals("application/x-ndjson")) {
       checkJsonLines(path, stdin);
@@ -270,7 +279,9 @@ public final class PushCommand implements Callable<Integer> {
       String name = file.toLowerCase(Locale.ROOT);
       if (name.endsWith(".csv")) {
         f = "csv";
-      } else if (name.endsWith(".jsonl") || name.endsWith(".ndjson") || name.endsWith(".json") || file.equals("-")) {
+      } else if (name.endsWith(".jsonl") || name.endsWith(".ndjson") || name.endsWith(".json") || file.equals("-")
+          || isPipe(file)) {
+        // standard input or a pipe, with no name to go by: JSON lines, the first of which is checked before sending
         f = "jsonl";
       } else {
         throw usage("cannot tell the format of '" + file + "' from its name: pass --format jsonl or --format csv");
@@ -285,6 +296,16 @@ public final class PushCommand implements Callable<Integer> {
         return "text/csv";
       default:
         throw usage("--format must be jsonl or csv, got '" + f + "'");
+    }
+  }
+
+  /** Whether {@code file} names a pipe or a device (such as {@code <(zcat rows.gz)}): neither a file nor a directory. */
+  private static boolean isPipe(String file) {
+    try {
+      Path p = Path.of(file);
+      return Files.exists(p) && !Files.isRegularFile(p) && !Files.isDirectory(p);
+    } catch (java.nio.file.InvalidPathException e) {
+      return false;
     }
   }
 

@@ -157,6 +157,38 @@ class CliClientTest {
     }
   }
 
+  /**
+   * A pipe given as the file ({@code braid ingest sales <(tail -f log | jq ...)}) is a feed as
+   * standard input is: a partial batch goes after the linger, while the pipe is still open (a named
+   * pipe waited for a full batch or its end).
+   */
+  @Test
+  void shouldSendASlowFeedFromAPipeWithoutWaitingForAFullBatch() throws Exception {
+    Path fifo = dir.resolve("feed");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+    java.util.concurrent.atomic.AtomicReference<Run> run = new java.util.concurrent.atomic.AtomicReference<>();
+    Thread ingest = new Thread(() -> run.set(braid("ingest", "sales", fifo.toString(), url(), "--no-progress",
+        "--batch", "1000")));
+    ingest.start();
+    try (java.io.OutputStream feed = Files.newOutputStream(fifo)) {
+      feedThree(feed, "pipe");
+      awaitUnits("pipe", 3); // sent after the linger (200 ms), while the pipe is still open
+      assertThat(ingest.isAlive()).as("still reading the pipe").isTrue();
+    }
+    ingest.join(30_000);
+    assertThat(run.get().exit()).as(run.get().err()).isZero();
+    assertThat(run.get().out()).contains("sales: 3 events accepted, 0 rejected");
+  }
+
+  /** Writes three events of {@code product}, one unit each, to a feed that stays open. */
+  private static void feedThree(java.io.OutputStream feed, String product) throws java.io.IOException {
+    for (int i = 0; i < 3; i++) {
+      feed.write(("{\"product\": \"" + product + "\", \"amount\": 1.0, \"units\": 1, \"ts\": " + i + "}\n")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      feed.flush();
+    }
+  }
+
   @Test
   void shouldSendASlowFeedFromStandardInputWithoutWaitingForAFullBatch() throws Exception {
     java.io.InputStream stdin = System.in;
@@ -167,11 +199,7 @@ class CliClientTest {
       java.util.concurrent.atomic.AtomicReference<Run> run = new java.util.concurrent.atomic.AtomicReference<>();
       Thread ingest = new Thread(() -> run.set(braid("ingest", "sales", "-", url(), "--no-progress", "--batch", "1000")));
       ingest.start();
-      for (int i = 0; i < 3; i++) {
-        feed.write(("{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": " + i + "}\n")
-            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        feed.flush();
-      }
+      feedThree(feed, "tea");
       awaitUnits("tea", 3); // sent after the linger (200 ms), while standard input is still open
       assertThat(ingest.isAlive()).as("still reading standard input").isTrue();
       feed.close();
@@ -840,6 +868,35 @@ class CliClientTest {
     } finally {
       p.destroyForcibly();
     }
+  }
+
+  /**
+   * Answers that are not Braid's say what they were: an empty 502 of a proxy printed only "(HTTP 502)",
+   * an HTML page to {@code changes --follow} came out whole, and an unknown host was "is `braid server`
+   * running?".
+   */
+  @Test
+  void shouldSayWhatAnAnswerThatIsNotBraidsWas() throws Exception {
+    com.sun.net.httpserver.HttpServer proxy = fakeServer(exchange -> Map.entry(502,
+        exchange.getRequestURI().getPath().endsWith("/changes") ? "<html>\n<body><h1>502 Bad Gateway</h1></body>\n</html>"
+            : ""));
+    try {
+      String at = "http://127.0.0.1:" + proxy.getAddress().getPort();
+      Run status = braid("status", "--url=" + at);
+      assertThat(status.exit()).isEqualTo(1);
+      assertThat(status.err()).contains("braid: error: the server at " + at + " answered HTTP 502 without saying why (is "
+          + "--url a Braid server, or a proxy in front of one that could not reach it?)");
+      Run follow = braid("changes", "per_minute", "--follow", "--url=" + at);
+      assertThat(follow.exit()).isEqualTo(1);
+      assertThat(follow.err()).contains("braid: error: the server at " + at + " answered HTTP 502 with a body that is "
+          + "not JSON (is --url a Braid server?): <html> <body><h1>502 Bad Gateway</h1></body> </html>");
+    } finally {
+      proxy.stop(0);
+    }
+    Run unknownHost = braid("status", "--url=http://no-such-host.invalid:8080");
+    assertThat(unknownHost.exit()).isEqualTo(1);
+    assertThat(unknownHost.err()).contains("cannot reach Braid at http://no-such-host.invalid:8080: no host named "
+        + "'no-such-host.invalid' is known here (is --url right?)");
   }
 
   /** A bad address from the environment is named as such: the user never typed --url. */

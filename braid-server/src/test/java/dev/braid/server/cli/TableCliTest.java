@@ -8,6 +8,7 @@ import dev.braid.server.http.BraidServer;
 import dev.braid.spec.PipelineSpec;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -126,6 +127,39 @@ class TableCliTest {
     Run status = braid("status", url());
     assertThat(status.out()).contains("users").contains("base rows").contains("no views")
         .as("no empty table of views").doesNotContain("delta position");
+  }
+
+  /**
+   * A pipe given as the file ({@code braid push users <(zcat rows.gz)}) is streamed as standard input
+   * is, JSON lines without a name to tell: it was refused as "no such file", and read through a channel
+   * it failed with "Illegal seek".
+   */
+  @Test
+  void shouldPushFromAPipe() throws Exception {
+    Path fifo = dir.resolve("rows");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+    Thread writer = new Thread(() -> {
+      try (java.io.OutputStream o = Files.newOutputStream(fifo)) {
+        o.write("{\"id\": \"p1\", \"tier\": \"pipe\", \"score\": 1}\n".getBytes(StandardCharsets.UTF_8));
+        o.flush();
+        Thread.sleep(300); // a slow producer: the push waits for the rest
+        o.write("{\"id\": \"p2\", \"tier\": \"pipe\", \"score\": 2}\n".getBytes(StandardCharsets.UTF_8));
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    writer.start();
+
+    Run push = braid("push", "users", fifo.toString(), url(), "--no-progress");
+
+    writer.join(10_000);
+    assertThat(push.exit()).as(push.err()).isZero();
+    assertThat(push.out()).contains("current; 2 rows");
+    assertThat(braid("row", "users", "p1", "p2", url()).out()).contains("users[p1]").contains("users[p2]")
+        .doesNotContain("no such row");
+    Run directory = braid("push", "users", dir.toString(), url(), "--format", "jsonl");
+    assertThat(directory.exit()).isEqualTo(2);
+    assertThat(directory.err()).contains("cannot push " + dir + ": it is a directory");
   }
 
   @Test
