@@ -52,7 +52,7 @@ public final class BatchCommand implements Callable<Integer> {
 
   /**
    * Posts {@code /v1/views/VIEW/ENDPOINT} (a batch cycle or a repair) and waits for its answer, the
-   * server's answer within {@link BraidClient#SERVER_WAIT_SECONDS}; Ctrl-C meanwhile says that
+   * server's answer within {@link BraidClient#serverWaitSeconds}; Ctrl-C meanwhile says that
    * {@code what} goes on in the server.
    */
   static JsonNode awaitCycle(CommandSpec command, ClientOptions client, String view, String endpoint, String what) {
@@ -60,8 +60,9 @@ public final class BatchCommand implements Callable<Integer> {
         () -> "interrupted while waiting for " + what + " of view " + view + "; if the server got the request, "
             + what + " goes on there: `braid versions " + view + "` shows it");
     try {
-      return new BraidClient(client.url).post("/v1/views/" + BraidClient.enc(view) + "/" + endpoint + "?wait="
-          + BraidClient.SERVER_WAIT_SECONDS, null, new byte[0]);
+      BraidClient http = client.http();
+      return http.post("/v1/views/" + BraidClient.enc(view) + "/" + endpoint + "?wait=" + http.serverWaitSeconds(),
+          null, new byte[0]);
     } finally {
       onSignal.close();
     }

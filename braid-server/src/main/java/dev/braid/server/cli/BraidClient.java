@@ -24,7 +24,15 @@ final class BraidClient {
   private final String base;
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
+  /** How long a request waits for its answer: reads, and requests that wait for the server's work. */
+  private final Duration timeout;
+
   BraidClient(String url) {
+    this(url, Duration.ofSeconds(ClientOptions.DEFAULT_TIMEOUT_SECONDS));
+  }
+
+  BraidClient(String url, Duration timeout) {
+    this.timeout = timeout;
     this.base = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
     URI u;
     try {
@@ -88,7 +96,7 @@ final class BraidClient {
    * for up to {@link #UNAVAILABLE_PATIENCE}, without using up attempts; any other (a storage fault
    * it expects to pass) like a lost answer. Any other answer, error or not, is final.
    */
-  JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts, Duration timeout) {
+  JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts) {
     return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path))
         .POST(HttpRequest.BodyPublishers.ofByteArray(body))
         .header("Content-Type", contentType).header("Idempotency-Key", key), timeout),
@@ -101,7 +109,7 @@ final class BraidClient {
    * times in all.
    */
   JsonNode getRetrying(String path, int attempts) {
-    return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path)).GET(), Duration.ofSeconds(60)), "");
+    return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path)).GET(), timeout), "");
   }
 
   /**
@@ -393,19 +401,20 @@ final class BraidClient {
     }
   }
 
-  /** How long a request waits for its answer (reads, and requests that wait for the server's work). */
-  static final Duration REQUEST_TIMEOUT = Duration.ofMinutes(10);
-
   /**
    * The {@code ?wait=} in seconds of a request that waits for work on the server (a batch cycle, a
-   * repair): a minute less than {@link #REQUEST_TIMEOUT}, so that a cycle that outlasts it is
-   * answered with {@code 202} (still running, and where to follow it) before the request times out.
+   * repair): a tenth of the timeout less, at most a minute (540 s of the default 600), so that work
+   * that outlasts it is answered with {@code 202} (still running, and where to follow it) before the
+   * request times out.
    */
-  static final long SERVER_WAIT_SECONDS = REQUEST_TIMEOUT.toSeconds() - 60;
+  long serverWaitSeconds() {
+    long t = timeout.toSeconds();
+    return t - Math.max(1, Math.min(60, t / 10));
+  }
 
   private JsonNode send(HttpRequest.Builder b) {
     try {
-      return send(b, REQUEST_TIMEOUT);
+      return send(b, timeout);
     } catch (TransportException e) {
       throw new BraidCli.CommandFailedException(e.getMessage(), 1);
     }

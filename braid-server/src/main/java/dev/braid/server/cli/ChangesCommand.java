@@ -63,7 +63,7 @@ public final class ChangesCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(command.commandLine(), "--limit must be at least 1, got " + limit);
     }
     PrintWriter out = command.commandLine().getOut();
-    BraidClient http = new BraidClient(client.url);
+    BraidClient http = client.http();
     String base = "/v1/views/" + BraidClient.enc(view) + "/changes?" + (key == null ? "" : "key="
         + BraidClient.enc(key) + "&");
     // what was printed and where to go on, also for the notice on Ctrl-C (another thread)

@@ -11,4 +11,25 @@ public final class ClientOptions {
 
   @Option(names = "--json", description = "print the server's JSON instead of a table; a failure is one JSON object on standard error")
   boolean json;
+
+  @Option(names = "--timeout", paramLabel = "SECONDS", description = "seconds to wait for an answer of the server "
+      + "(default: 600; for ingest, 60 per batch, which is then sent again)")
+  Integer timeoutSeconds;
+
+  /** The default of {@code --timeout}, in seconds. */
+  static final int DEFAULT_TIMEOUT_SECONDS = 600;
+
+  /** {@code --timeout}, or {@code defaultSeconds} without it; refused below one second. */
+  int timeoutSeconds(int defaultSeconds) {
+    int t = timeoutSeconds == null ? defaultSeconds : timeoutSeconds;
+    if (t < 1) {
+      throw new BraidCli.CommandFailedException("--timeout must be at least 1 second, got " + t, 2);
+    }
+    return t;
+  }
+
+  /** A client of the server at {@code --url} that waits {@code --timeout} for each answer. */
+  BraidClient http() {
+    return new BraidClient(url, java.time.Duration.ofSeconds(timeoutSeconds(DEFAULT_TIMEOUT_SECONDS)));
+  }
 }

@@ -30,7 +30,7 @@ public final class DropCommand implements Callable<Integer> {
     if (view.isBlank()) {
       throw new picocli.CommandLine.ParameterException(command.commandLine(), "VIEW must not be empty");
     }
-    JsonNode r = new BraidClient(client.url).delete("/v1/views/" + BraidClient.enc(view));
+    JsonNode r = client.http().delete("/v1/views/" + BraidClient.enc(view));
     PrintWriter out = command.commandLine().getOut();
     out.println(client.json ? r.toPrettyString() : String.format("view %s dropped: %d version(s) and its files "
         + "deleted, with its changes feed if it had one", view, r.path("droppedVersions").asInt()));

@@ -76,10 +76,6 @@ public final class IngestCommand implements Callable<Integer> {
       + "again for up to 10 minutes without using up tries (default: ${DEFAULT-VALUE})")
   int attempts;
 
-  @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS", description = "seconds to wait for the "
-      + "answer to one batch before sending it again (default: ${DEFAULT-VALUE})")
-  int timeoutSeconds;
-
   @Option(names = "--linger", defaultValue = "200", paramLabel = "MILLIS", description = "from standard input or a pipe only: "
       + "send a partial batch once its first event has waited this long, so a slow live feed is not held back "
       + "until --batch events have come (batches then depend on timing, so --key-prefix cannot resume such a run); "
@@ -121,9 +117,7 @@ public final class IngestCommand implements Callable<Integer> {
     if (lingerMillis < 0) {
       throw new BraidCli.CommandFailedException("--linger must be 0 or more milliseconds, got " + lingerMillis, 2);
     }
-    if (timeoutSeconds < 1) {
-      throw new BraidCli.CommandFailedException("--timeout must be at least 1 second, got " + timeoutSeconds, 2);
-    }
+    int timeoutSeconds = client.timeoutSeconds(60); // per batch: a lost one is sent again after it
     if (keyPrefix == null) {
       keyPrefix = java.util.UUID.randomUUID().toString();
     } else {
@@ -139,7 +133,7 @@ public final class IngestCommand implements Callable<Integer> {
     if (!List.of("ndjson", "jsonl", "json", "csv").contains(fmt)) { // before any request or progress bar
       throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
     }
-    BraidClient http = new BraidClient(client.url);
+    BraidClient http = new BraidClient(client.url, java.time.Duration.ofSeconds(timeoutSeconds));
     if (!client.json) { // with --json, standard error holds only a failure's JSON object
       http.noticesTo(command.commandLine().getErr());
     }
@@ -592,8 +586,7 @@ public final class IngestCommand implements Callable<Integer> {
       JsonNode r;
       try {
         r = http.postIdempotent("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
-            body.toString().getBytes(StandardCharsets.UTF_8), keyPrefix + "-" + batches, attempts,
-            java.time.Duration.ofSeconds(timeoutSeconds));
+            body.toString().getBytes(StandardCharsets.UTF_8), keyPrefix + "-" + batches, attempts);
       } catch (BraidClient.ErrorAnswer e) {
         if (e.status == 422 && e.getMessage().contains("cannot be answered for as before")) {
           throw new BraidClient.ErrorAnswer(422, e.getMessage() + "\n  batch " + batches + " (lines " + lines.get(0)

@@ -92,7 +92,7 @@ public final class PushCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    BraidClient http = new BraidClient(client.url);
+    BraidClient http = client.http();
     String base = "/v1/tables/" + BraidClient.enc(table);
     if (status != null) {
       return print(http.get(base + "/pushes/" + BraidClient.enc(status)));

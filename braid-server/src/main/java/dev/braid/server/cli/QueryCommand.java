@@ -47,7 +47,7 @@ public final class QueryCommand implements Callable<Integer> {
     if (to != null) {
       path.append(sep).append("to=").append(BraidClient.enc(to));
     }
-    BraidClient http = new BraidClient(client.url);
+    BraidClient http = client.http();
     JsonNode r;
     if (BraidClient.keyNeedsBody(key)) { // a URL path cannot name it: read it through a batchGet of one key
       com.fasterxml.jackson.databind.node.ObjectNode body = BraidClient.JSON.createObjectNode();

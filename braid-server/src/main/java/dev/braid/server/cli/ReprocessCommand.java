@@ -84,7 +84,7 @@ public final class ReprocessCommand implements Callable<Integer> {
       throw new BraidCli.CommandFailedException(spec + " is empty: give the view's new definition (as under views: "
           + "in a spec, e.g. from, group_by, aggregate) or a whole spec", 2);
     }
-    BraidClient http = new BraidClient(client.url);
+    BraidClient http = client.http();
     String path = "/v1/views/" + BraidClient.enc(view);
     List<String> query = new ArrayList<>();
     if (hold) {

@@ -31,7 +31,7 @@ public final class RowCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    BraidClient http = new BraidClient(client.url);
+    BraidClient http = client.http();
     String base = "/v1/tables/" + BraidClient.enc(table) + "/rows";
     JsonNode r;
     if (keys.size() == 1 && !BraidClient.keyNeedsBody(keys.get(0))) {

@@ -24,7 +24,7 @@ public final class StatusCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    JsonNode r = new BraidClient(client.url).get("/v1/status");
+    JsonNode r = client.http().get("/v1/status");
     PrintWriter out = command.commandLine().getOut();
     if (client.json) {
       out.println(r.toPrettyString());

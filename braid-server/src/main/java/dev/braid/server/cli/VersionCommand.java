@@ -38,7 +38,7 @@ abstract class VersionCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     long t0 = System.nanoTime();
-    JsonNode r = send(new BraidClient(client.url), (table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view) + "/versions/" + version);
+    JsonNode r = send(client.http(), (table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view) + "/versions/" + version);
     PrintWriter out = command.commandLine().getOut();
     out.println(client.json ? r.toPrettyString() : summary(r, (System.nanoTime() - t0) / 1e9));
     out.flush();

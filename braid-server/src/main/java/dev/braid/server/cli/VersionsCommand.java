@@ -29,7 +29,7 @@ public final class VersionsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    JsonNode r = new BraidClient(client.url).get((table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view)
+    JsonNode r = client.http().get((table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view)
         + "/versions");
     PrintWriter out = command.commandLine().getOut();
     if (client.json) {

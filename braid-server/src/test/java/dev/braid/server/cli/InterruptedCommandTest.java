@@ -121,6 +121,29 @@ class InterruptedCommandTest {
         + "got the request, the batch cycle goes on there: `braid versions per_user` shows it");
   }
 
+  /**
+   * {@code --timeout} bounds the wait for an answer: a read says it timed out; a batch cycle asks the
+   * server to answer (202, still running) a tenth of it sooner, and when even that answer does not
+   * come, says where to look.
+   */
+  @Test
+  void shouldGiveUpWaitingAfterTheTimeout() throws Exception {
+    String url = start(exchange -> hold());
+
+    CliClientTest.Run read = CliClientTest.braid("query", "per_user", "u1", url, "--timeout", "1");
+    assertThat(read.exit()).isEqualTo(1);
+    assertThat(read.err()).contains("braid: error: GET /v1/views/per_user/keys/u1 to " + url.substring(6)
+        + " timed out after 1 s\n");
+    CliClientTest.Run batch = CliClientTest.braid("batch", "per_user", url, "--timeout", "10");
+    assertThat(batch.exit()).isEqualTo(1);
+    assertThat(batch.err()).contains("timed out after 10 s; the server may still be working on it: look with "
+        + "`braid versions per_user`");
+    assertThat(requests).contains("POST /v1/views/per_user/batch?wait=9");
+    CliClientTest.Run zero = CliClientTest.braid("status", url, "--timeout", "0");
+    assertThat(zero.exit()).isEqualTo(2);
+    assertThat(zero.err()).contains("--timeout must be at least 1 second, got 0");
+  }
+
   @Test
   void shouldSayThatTheRepairGoesOnWhenInterrupted() throws Exception {
     String url = start(exchange -> hold());
@@ -172,23 +195,33 @@ class InterruptedCommandTest {
         + "server; `braid versions users --table` shows it");
   }
 
+  /**
+   * A file larger than the sockets' buffers, which the stand-in stops reading after its first line:
+   * the upload stalls part way, as a slow link's would.
+   */
   @Test
   void shouldSayThatACutOffPushChangesNothingWhenInterrupted() throws Exception {
     String url = start(exchange -> {
       InputStream in = exchange.getRequestBody();
-      for (int read = 0; read < 12; read++) { // the first line, all the client has sent
+      for (int read = 0; read < 12; read++) { // the first line, and no more
         in.read();
       }
       hold();
     });
-    Process p = braid("push", "users", "-", url, "--no-progress");
-    p.getOutputStream().write("{\"id\": \"a\"}\n".getBytes(StandardCharsets.UTF_8)); // and the rest never comes
-    p.getOutputStream().flush();
+    Path rows = dir.resolve("rows.jsonl");
+    try (java.io.Writer w = Files.newBufferedWriter(rows)) {
+      for (int i = 0; i < 1_000_000; i++) { // 20 MB
+        w.write("{\"id\": \"u" + (1_000_000 + i) + "\"}\n");
+      }
+    }
 
-    String err = interrupt(p);
+    String err = interrupt(braid("push", "users", rows.toString(), url, "--no-progress"));
 
-    assertThat(err).contains("braid: interrupted after sending 12 bytes of -: the server fails a push whose upload "
-        + "is cut off, and table users keeps its current version; push the file again");
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("braid: interrupted after sending ([0-9,]+) bytes of "
+        + java.util.regex.Pattern.quote(rows.toString()) + ": the server fails a push whose upload is cut off, and "
+        + "table users keeps its current version; push the file again").matcher(err);
+    assertThat(m.find()).as(err).isTrue();
+    assertThat(Long.parseLong(m.group(1).replace(",", ""))).isLessThan(Files.size(rows));
   }
 
   /**
