@@ -335,8 +335,9 @@ public final class EventEncoder {
     }
     out.valueLength = total;
     Object key = values[schema.key().index()];
+    // -0.0 and 0.0 are equal numbers, so one key in one partition (as SQL groups them): 0.0's text
     out.key = strings[schema.key().index()] != null ? strings[schema.key().index()]
-        : String.valueOf(key).getBytes(StandardCharsets.UTF_8);
+        : (key instanceof Double d && d == 0 ? "0.0" : String.valueOf(key)).getBytes(StandardCharsets.UTF_8);
     out.eventTime = schema.time() == null ? ingestTime
         : schema.time().type() == FieldType.LONG ? (Long) values[schema.time().index()] * schema.timeUnitMillis()
         : (Long) values[schema.time().index()];

@@ -507,7 +507,7 @@ public final class Expressions {
       // (a constant reads no field, so no event is needed)
       Object v = new CelProgram(text, ast).eval(null);
       if (v != null) {
-        return new KeyExtractor.Constant(String.valueOf(v).getBytes(StandardCharsets.UTF_8));
+        return new KeyExtractor.Constant(keyText(v).getBytes(StandardCharsets.UTF_8));
       }
     }
     KeyExtractor direct = directKey(expr);
@@ -712,9 +712,18 @@ public final class Expressions {
       if (r == null) {
         return false;
       }
-      out.set(String.valueOf(r));
+      out.set(keyText(r));
       return true;
     };
+  }
+
+  /**
+   * The text of key value {@code v}: {@code String.valueOf}, but -0.0 is 0.0's text, since the two
+   * are equal numbers and so one group, as SQL's GROUP BY makes them (a string the expression made,
+   * {@code string(-0.0)}, stays CEL's "-0.0").
+   */
+  static String keyText(Object v) {
+    return v instanceof Double d && d == 0 ? "0.0" : String.valueOf(v);
   }
 
   /**
@@ -876,7 +885,7 @@ public final class Expressions {
           if (e.isNull(i)) {
             return false;
           }
-          out.set(Double.toString(e.getDouble(i)));
+          out.set(keyText(e.getDouble(i)));
           return true;
         };
       case BOOLEAN:

@@ -181,6 +181,19 @@ class ExpressionsTest {
     assertThat(ex.predicate("amount != 0.0").test(e)).isFalse();
   }
 
+  /**
+   * Grouping by a double field puts -0.0 with 0.0, equal numbers, as SQL's GROUP BY does (they were
+   * two groups, "-0.0" and "0.0"); an expression's {@code string(amount)} keeps CEL's text.
+   */
+  @Test
+  void shouldGroupNegativeZeroWithZero() {
+    KeyBuffer key = new KeyBuffer();
+    assertThat(ex.key("amount").extract(read(SCHEMA, event("user", "u", "amount", -0.0)), key)).isTrue();
+    assertThat(key.toString()).isEqualTo("0.0");
+    assertThat(ex.key("string(amount)").extract(read(SCHEMA, event("user", "u", "amount", -0.0)), key)).isTrue();
+    assertThat(key.toString()).isEqualTo("-0.0");
+  }
+
   @Test
   void shouldOrderStringsAsCelDoesAcrossPrivateUseAndSupplementaryCharacters() {
     // U+E000 (UTF-8 EE 80 80) sorts before U+1F600 (F0 9F 98 80) by code point, after it by UTF-16 unit
