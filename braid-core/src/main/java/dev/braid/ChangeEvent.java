@@ -25,9 +25,12 @@ import java.util.Map;
  * open (it is closed again, with the merged result, when that one closes) — or an event on time for a
  * partition that was idle behind the watermark when the session closed did so; and, after a reprocess or
  * rollback switched versions, every window emitted that the new version does not hold (all of them
- * when it has no window). A window retracted and later seen closed again gets a close again.
- * Windows that retention evicts are not retracted. Folding the stream by key and window start
- * (close and correction set, retract removes) gives the view's closed windows.
+ * when it has no window). A window retracted and later seen closed again gets a close again. A
+ * window emitted closed that the new version holds open again (a larger {@code allowed_lateness})
+ * is not retracted while its result is the one emitted; if events change it before it closes
+ * again, the correction comes when it does. Windows that retention evicts are not retracted.
+ * Folding the stream by key and window start (close and correction set, retract removes) gives the
+ * view's closed windows, and those emitted closed that a version switch reopened.
  *
  * @param id the event's position in the view's changes log ({@code <view>.changes}); strictly
  *     increasing within a view, and stable across restarts. Resume after an event with {@code id + 1}
