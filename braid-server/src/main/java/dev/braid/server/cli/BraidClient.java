@@ -242,12 +242,12 @@ final class BraidClient {
    * status, so a caller can print the details of a problem (a push's bad rows) before failing.
    */
   Answer postStream(String path, String contentType, java.util.function.Supplier<java.io.InputStream> body,
-      long length) {
+      Duration timeout, long length) {
     HttpRequest.BodyPublisher p = length == 0 ? HttpRequest.BodyPublishers.noBody() // an empty file
         : length > 0 ? HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(body), length)
         : HttpRequest.BodyPublishers.ofInputStream(body);
     HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).POST(p).header("Content-Type", contentType)
-        .timeout(Duration.ofHours(6));
+        .timeout(timeout);
     HttpResponse<String> r;
     try {
       r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
@@ -405,11 +405,11 @@ final class BraidClient {
    * The {@code ?wait=} in seconds of a request that waits for work on the server (a batch cycle, a
    * repair): a tenth of the timeout less, at most a minute (540 s of the default 600), so that work
    * that outlasts it is answered with {@code 202} (still running, and where to follow it) before the
-   * request times out.
+   * request times out; at most the day a server waits.
    */
   long serverWaitSeconds() {
     long t = timeout.toSeconds();
-    return t - Math.max(1, Math.min(60, t / 10));
+    return Math.min(t - Math.max(1, Math.min(60, t / 10)), dev.braid.server.http.BraidServer.MAX_WAIT_SECONDS);
   }
 
   private JsonNode send(HttpRequest.Builder b) {

@@ -86,6 +86,7 @@ public final class ChangesCommand implements Callable<Integer> {
       JsonNode r = http.get(base + "from=" + next.get() + "&limit=" + page);
       for (JsonNode e : r.path("events")) {
         print(out, e);
+        next.set(e.path("id").asLong() + 1); // for a notice part way through the page
         printed.incrementAndGet();
       }
       next.set(r.path("next").asLong());

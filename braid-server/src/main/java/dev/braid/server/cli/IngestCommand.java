@@ -108,6 +108,19 @@ public final class IngestCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    try {
+      return ingest();
+    } finally { // disarmed only once the command has said everything: see interruptionReport
+      if (onSignal != null) {
+        onSignal.close();
+      }
+    }
+  }
+
+  /** Says how to resume when a signal stops the run; armed from the first request to the command's last word. */
+  private InterruptNotice onSignal;
+
+  private int ingest() throws IOException {
     if (batch < 1 || batch > 100_000) {
       throw new BraidCli.CommandFailedException("--batch must be in 1..100000, got " + batch, 2);
     }
@@ -145,7 +158,6 @@ public final class IngestCommand implements Callable<Integer> {
     ProgressBar bar = noProgress || client.json ? null : Progress.bar("ingest " + stream, -1, "events",
         command.commandLine().getErr());
     Sender sender = null;
-    InterruptNotice onSignal = null;
     // a pipe through FileInputStream: a channel's stream seeks for available(), which a pipe refuses
     try (InputStream in = new Counting(file.equals("-") ? System.in
         : size < 0 ? new java.io.FileInputStream(file) : Files.newInputStream(Path.of(file)))) {
@@ -204,9 +216,6 @@ public final class IngestCommand implements Callable<Integer> {
       printSummary(out, size, (System.nanoTime() - t0) / 1e9);
       throw afterSomeSent(e, sender);
     } finally {
-      if (onSignal != null) {
-        onSignal.close();
-      }
       if (sender != null) {
         sender.stopLinger();
       }
@@ -232,7 +241,9 @@ public final class IngestCommand implements Callable<Integer> {
    * What Ctrl-C or SIGTERM during the run leaves to say, run as a shutdown hook: how far the answered
    * requests went, that the request in flight may or may not have been appended, and the
    * {@code --key-prefix} that resumes without adding any answered event again (the default prefix
-   * is random: without it, sending the file again would append the events a second time).
+   * is random: without it, sending the file again would append the events a second time). It stays
+   * armed until the summary is out: a signal to a pipeline stops the input's writer too, whose end
+   * then ends the reading cleanly, and the JVM may halt before the summary is printed.
    */
   private InterruptNotice interruptionReport(Sender sender) {
     return new InterruptNotice(command.commandLine().getErr(), client.json, "ingest", () -> {

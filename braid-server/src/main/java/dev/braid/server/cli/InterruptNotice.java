@@ -16,19 +16,37 @@ import java.util.function.Supplier;
 final class InterruptNotice implements AutoCloseable {
 
   private final Thread hook;
+  private volatile boolean fired;
 
   /**
    * Arms a notice: on a signal, {@code message} (evaluated then) is printed on {@code err} as
-   * {@code braid: MESSAGE} on a line of its own, or with {@code json} as the one JSON object a
-   * failure prints (exit code 130, as the shell reports Ctrl-C).
+   * {@code braid: MESSAGE} on a line of its own, or with {@code json} as one JSON object
+   * ({@link #jsonNotice}).
    */
   InterruptNotice(PrintWriter err, boolean json, String name, Supplier<String> message) {
     hook = new Thread(() -> {
+      fired = true;
       String m = message.get();
-      err.println(json ? BraidCli.jsonError(null, m, 130) : "\nbraid: " + m);
+      err.println(json ? jsonNotice(m) : "\nbraid: " + m);
       err.flush();
     }, "braid-" + name + "-interrupted");
     Runtime.getRuntime().addShutdownHook(hook);
+  }
+
+  /**
+   * The notice as the one JSON object a failure prints, with {@code "interrupted": true} in place of
+   * an exit code: a hook cannot tell Ctrl-C (exit code 130) from SIGTERM (143).
+   */
+  static String jsonNotice(String message) {
+    com.fasterxml.jackson.databind.node.ObjectNode o = BraidClient.JSON.createObjectNode();
+    o.put("error", message);
+    o.put("interrupted", true);
+    return o.toString();
+  }
+
+  /** Whether a signal has begun the JVM's shutdown and this notice is being printed. */
+  boolean fired() {
+    return fired;
   }
 
   /** Disarms the notice: the command ended by itself, and has said how. */

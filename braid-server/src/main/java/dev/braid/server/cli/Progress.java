@@ -2,7 +2,6 @@ package dev.braid.server.cli;
 
 import java.io.PrintWriter;
 import java.text.DecimalFormat;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarConsumer;
@@ -29,8 +28,8 @@ final class Progress {
         .setUnit(" " + unit, scale)
         .showSpeed(new DecimalFormat("#,##0"));
     if (stderrIsTerminal()) {
-      b.setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUpdateIntervalMillis(100)
-          .setConsumer(new ConsoleProgressBarConsumer(System.err));
+      b.setStyle(ProgressBarStyle.UNICODE_BLOCK).setUpdateIntervalMillis(100)
+          .setConsumer(new LiveConsumer(System.err, terminalColumns()));
     } else {
       b.setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).setConsumer(new LineConsumer(err, 100));
     }
@@ -59,6 +58,56 @@ final class Progress {
   /** Whether {@code device} (a file descriptor's link target) is a terminal: a pseudo-terminal or a tty. */
   static boolean isTerminalDevice(String device) {
     return device.startsWith("/dev/pts/") || device.startsWith("/dev/tty") || device.equals("/dev/console");
+  }
+
+  /**
+   * The width of the terminal on standard error: the launcher's {@code braid.stderr.columns} (from
+   * {@code stty size}), else {@code COLUMNS}, else 100; at least 40.
+   */
+  static int terminalColumns() {
+    String told = System.getProperty("braid.stderr.columns", System.getenv("COLUMNS"));
+    try {
+      return told == null ? 100 : Math.max(40, Integer.parseInt(told.strip()));
+    } catch (NumberFormatException e) {
+      return 100;
+    }
+  }
+
+  /**
+   * Draws the bar in place on a terminal: a carriage return, the line, and spaces over what was
+   * longer before. The library's own console consumer asks JLine for the terminal's width, and
+   * JLine's terminal takes over SIGINT: Ctrl-C then killed the JVM without its shutdown hooks, so
+   * without the notice that says what goes on in the server ({@link InterruptNotice}).
+   */
+  static final class LiveConsumer implements ProgressBarConsumer {
+    private final java.io.PrintStream err;
+    private final int width;
+    private int lastLength;
+
+    LiveConsumer(java.io.PrintStream err, int columns) {
+      this.err = err;
+      this.width = columns - 1; // the last column would wrap on some terminals
+    }
+
+    @Override
+    public int getMaxRenderedLength() {
+      return width;
+    }
+
+    @Override
+    public void accept(String rendered) {
+      String line = rendered.length() > width ? rendered.substring(0, width) : rendered;
+      int shown = line.codePointCount(0, line.length());
+      err.print("\r" + line + " ".repeat(Math.max(0, lastLength - shown)));
+      err.flush();
+      lastLength = shown;
+    }
+
+    @Override
+    public void close() {
+      err.println();
+      err.flush();
+    }
   }
 
   /** Renders the progress bar as lines (no carriage returns), skipping repeats of the last line. */

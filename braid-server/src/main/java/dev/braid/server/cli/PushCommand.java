@@ -183,14 +183,22 @@ public final class PushCommand implements Callable<Integer> {
     }
     AtomicBoolean ended = new AtomicBoolean();
     long fileSize = size;
-    InterruptNotice onSignal = new InterruptNotice(err, client.json, "push", () -> ended.get()
-        || fileSize >= 0 && sent.get() >= fileSize
-        ? "interrupted after the whole of " + file + " was sent: the push goes on in the server; `braid versions "
-            + table + " --table` shows it"
-        : String.format("interrupted after sending %,d bytes of %s: the server fails a push whose upload is cut off, "
-            + "and table %s keeps its current version; push the file again", sent.get(), file, table));
+    InterruptNotice onSignal = new InterruptNotice(err, client.json, "push", () -> {
+      boolean whole = ended.get() || fileSize >= 0 && sent.get() >= fileSize;
+      if (incremental) { // its rows are applied as they are read: nothing to fail, nothing to swap
+        return whole ? "interrupted after the whole of " + file + " was sent: the server applies its rows"
+            : String.format("interrupted after sending %,d bytes of %s: an incremental push applies the rows the "
+                + "server read before the upload was cut off; push the file again (a row replaces the one of its key)",
+                sent.get(), file);
+      }
+      return whole ? "interrupted after the whole of " + file + " was sent: the push goes on in the server; `braid "
+          + "versions " + table + " --table` shows it"
+          : String.format("interrupted after sending %,d bytes of %s: the server fails a push whose upload is cut off, "
+              + "and table %s keeps its current version; push the file again", sent.get(), file, table);
+    });
     try {
-      a = http.postStream(base + "/pushes" + q, type, () -> counting(in == null ? piped : open(in), sent, ended), size);
+      a = http.postStream(base + "/pushes" + q, type, () -> counting(in == null ? piped : open(in), sent,
+          fileSize >= 0 ? null : onSignal, ended), uploadTimeout(), size);
     } finally {
       onSignal.close();
       if (bar != null) {
@@ -395,8 +403,28 @@ public final class PushCommand implements Callable<Integer> {
     }
   }
 
-  /** {@code in}, counting the bytes read in {@code n}, and setting {@code ended} once it has been read to its end. */
-  private static InputStream counting(InputStream in, AtomicLong n, AtomicBoolean ended) {
+  /**
+   * How long the push waits for its answer, the upload included: {@code --timeout} when given, else
+   * six hours (a large file on a slow link; the default of other requests, ten minutes, would cut it).
+   */
+  private java.time.Duration uploadTimeout() {
+    return client.timeoutSeconds == null ? java.time.Duration.ofHours(6)
+        : java.time.Duration.ofSeconds(client.timeoutSeconds(ClientOptions.DEFAULT_TIMEOUT_SECONDS));
+  }
+
+  /** How long the end of a pipe waits to learn whether Ctrl-C ended it (see {@link #counting}). */
+  private static final long END_GRACE_MILLIS = 150;
+
+  /**
+   * {@code in}, counting the bytes read in {@code n}, and setting {@code ended} once it has been
+   * read to its end. A pipe's end may be Ctrl-C's doing: the signal stops the whole pipeline, and its
+   * writer (`zcat rows.gz | braid push T -`) can die first, which ends the input early but cleanly.
+   * Sent as the end of the body, that would make the truncated input a complete push, which replaces
+   * every row. So at the end of a pipe ({@code onSignal} not null) the stream waits a moment, and
+   * when a signal has begun the shutdown meanwhile, fails instead: the upload is cut off, and the
+   * server fails the push.
+   */
+  private static InputStream counting(InputStream in, AtomicLong n, InterruptNotice onSignal, AtomicBoolean ended) {
     return new FilterInputStream(in) {
       @Override
       public int read() throws IOException {
@@ -404,7 +432,7 @@ public final class PushCommand implements Callable<Integer> {
         if (b >= 0) {
           n.incrementAndGet();
         } else {
-          ended.set(true);
+          end();
         }
         return b;
       }
@@ -415,9 +443,23 @@ public final class PushCommand implements Callable<Integer> {
         if (k > 0) {
           n.addAndGet(k);
         } else if (k < 0) {
-          ended.set(true);
+          end();
         }
         return k;
+      }
+
+      private void end() throws IOException {
+        if (onSignal != null && !ended.get()) {
+          try {
+            Thread.sleep(END_GRACE_MILLIS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          if (onSignal.fired() || Thread.currentThread().isInterrupted()) {
+            throw new IOException("the input ended as Ctrl-C stopped this command: not sent as the end of the push");
+          }
+        }
+        ended.set(true);
       }
     };
   }

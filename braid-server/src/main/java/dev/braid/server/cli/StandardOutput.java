@@ -58,8 +58,20 @@ final class StandardOutput extends OutputStream {
     return exitCode == 0 ? 1 : exitCode;
   }
 
-  /** Whether {@code e} says the pipe's reader closed it ({@code EPIPE}, whose message is "Broken pipe"). */
+  /**
+   * Whether {@code e} means that the reader went away: standard output is a pipe or a socket (whose
+   * only write failure is its reader's closing it, EPIPE, whatever the locale calls it), or, where
+   * that cannot be seen, the message is the English "Broken pipe".
+   */
   static boolean readerGone(IOException e) {
+    try {
+      String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/1")).toString();
+      if (target.startsWith("pipe:") || target.startsWith("socket:")) {
+        return true;
+      }
+    } catch (IOException | UnsupportedOperationException | SecurityException noProc) {
+      // not Linux: the message is all there is
+    }
     return e.getMessage() != null && e.getMessage().contains("Broken pipe");
   }
 

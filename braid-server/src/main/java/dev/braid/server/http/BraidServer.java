@@ -1132,7 +1132,7 @@ public final class BraidServer implements AutoCloseable {
    * versions once it is done, or {@code 202} if it outlasts {@code ?wait=} seconds.
    */
   /** The longest {@code ?wait=} of a batch cycle or repair: a day. */
-  static final long MAX_WAIT_SECONDS = 86_400;
+  public static final long MAX_WAIT_SECONDS = 86_400;
 
   private void runCycle(Context ctx, Braid b, String view, String what,
       java.util.concurrent.Callable<dev.braid.BatchCycle> run)

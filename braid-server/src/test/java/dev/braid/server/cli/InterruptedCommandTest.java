@@ -139,6 +139,8 @@ class InterruptedCommandTest {
     assertThat(batch.err()).contains("timed out after 10 s; the server may still be working on it: look with "
         + "`braid versions per_user`");
     assertThat(requests).contains("POST /v1/views/per_user/batch?wait=9");
+    assertThat(new BraidClient("http://127.0.0.1:1", java.time.Duration.ofSeconds(100_000)).serverWaitSeconds())
+        .as("at most the day a server waits").isEqualTo(86_400);
     CliClientTest.Run zero = CliClientTest.braid("status", url, "--timeout", "0");
     assertThat(zero.exit()).isEqualTo(2);
     assertThat(zero.err()).contains("--timeout must be at least 1 second, got 0");
@@ -154,7 +156,8 @@ class InterruptedCommandTest {
     com.fasterxml.jackson.databind.JsonNode e = BraidClient.JSON.readTree(err.strip());
     assertThat(e.path("error").asText()).isEqualTo("interrupted while waiting for the repair of view per_user; if "
         + "the server got the request, the repair goes on there: `braid versions per_user` shows it");
-    assertThat(e.path("exitCode").asInt()).isEqualTo(130);
+    assertThat(e.path("interrupted").asBoolean()).as("a hook cannot tell Ctrl-C's 130 from SIGTERM's 143").isTrue();
+    assertThat(e.has("exitCode")).isFalse();
   }
 
   /** {@code braid reprocess}: the version goes on building; the command only stops following it. */
@@ -195,6 +198,66 @@ class InterruptedCommandTest {
         + "server; `braid versions users --table` shows it");
   }
 
+  /** An incremental push applies rows as they are read: its notice says so, not that the table is unchanged. */
+  @Test
+  void shouldSayThatAnIncrementalPushAppliesItsRows() throws Exception {
+    String url = start(exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      hold();
+    });
+    Path rows = dir.resolve("rows.jsonl");
+    Files.writeString(rows, "{\"id\": \"a\"}\n");
+
+    String err = interrupt(braid("push", "users", rows.toString(), "--incremental", url, "--no-progress"));
+
+    assertThat(err).contains("braid: interrupted after the whole of " + rows + " was sent: the server applies its rows");
+  }
+
+  /**
+   * Ctrl-C stops a whole pipeline, {@code zcat rows.gz | braid push T -}: when the input's writer
+   * dies first, the input ends cleanly, and sent as the body's end that made the truncated input a
+   * whole push, which replaces every row of the table. The end of a pipe read after the signal is not
+   * sent: the upload is cut off, so the server fails the push.
+   */
+  @Test
+  void shouldNotCompleteAPushWhoseInputEndedWithTheSignal() throws Exception {
+    java.util.concurrent.atomic.AtomicReference<String> body = new java.util.concurrent.atomic.AtomicReference<>();
+    String url = start(exchange -> {
+      InputStream in = exchange.getRequestBody();
+      for (int read = 0; read < 12; read++) {
+        in.read();
+      }
+      arrived.countDown();
+      try {
+        in.readAllBytes();
+        body.set("complete"); // the client sent the body's end
+      } catch (IOException cutOff) {
+        body.set("cut off");
+      }
+      exchange.close();
+    });
+    Process p = braid("push", "users", "-", url, "--no-progress");
+    p.getOutputStream().write("{\"id\": \"a\"}\n".getBytes(StandardCharsets.UTF_8));
+    p.getOutputStream().flush();
+    // the push reads the line and waits for more; the JDK's client may hold the request back until the
+    // input goes on, so the stand-in need not see it begin
+    arrived.await(10, TimeUnit.SECONDS);
+    Thread.sleep(1_000);
+
+    // the writer dies of the same signal, a clean end of input that can come a moment before the
+    // signal does
+    p.getOutputStream().close();
+    Thread.sleep(50);
+    p.destroy(); // SIGTERM
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    Thread.sleep(1_000); // a body's end, had it been sent, has reached the stand-in
+
+    assertThat(body.get()).as("the body's end was not sent; stderr %s", Files.readString(dir.resolve("stderr.txt")))
+        .isNotEqualTo("complete");
+    assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("braid: interrupted after sending 12 bytes of -: "
+        + "the server fails a push whose upload is cut off");
+  }
+
   /**
    * A file larger than the sockets' buffers, which the stand-in stops reading after its first line:
    * the upload stalls part way, as a slow link's would.
@@ -222,6 +285,17 @@ class InterruptedCommandTest {
         + "table users keeps its current version; push the file again").matcher(err);
     assertThat(m.find()).as(err).isTrue();
     assertThat(Long.parseLong(m.group(1).replace(",", ""))).isLessThan(Files.size(rows));
+  }
+
+  /**
+   * A write to a pipe fails only when its reader closed it, whatever words the locale's C library
+   * has for that ("Datenübergabe unterbrochen", "Tubería rota"): the reader is gone, not a failure.
+   */
+  @Test
+  void shouldTakeAFailedWriteToAPipeForAReaderGoneInAnyLanguage() throws Exception {
+    String stdout = Files.readSymbolicLink(Path.of("/proc/self/fd/1")).toString();
+    org.junit.jupiter.api.Assumptions.assumeTrue(stdout.startsWith("pipe:"), "this JVM's standard output is " + stdout);
+    assertThat(StandardOutput.readerGone(new IOException("Datenübergabe unterbrochen (broken pipe)"))).isTrue();
   }
 
   /**
