@@ -73,20 +73,12 @@ final class Progress {
     }
   }
 
-  /**
-   * Draws the bar in place on a terminal: a carriage return, the line, and spaces over what was
-   * longer before. The library's own console consumer asks JLine for the terminal's width, and
-   * JLine's terminal takes over SIGINT: Ctrl-C then killed the JVM without its shutdown hooks, so
-   * without the notice that says what goes on in the server ({@link InterruptNotice}).
-   */
-  static final class LiveConsumer implements ProgressBarConsumer {
-    private final java.io.PrintStream err;
+  /** A consumer that renders at most {@code width} characters a line. */
+  abstract static class FixedWidth implements ProgressBarConsumer {
     private final int width;
-    private int lastLength;
 
-    LiveConsumer(java.io.PrintStream err, int columns) {
-      this.err = err;
-      this.width = columns - 1; // the last column would wrap on some terminals
+    FixedWidth(int width) {
+      this.width = width;
     }
 
     @Override
@@ -94,9 +86,30 @@ final class Progress {
       return width;
     }
 
+    /** {@code rendered}, cut to the width. */
+    String cut(String rendered) {
+      return rendered.length() > width ? rendered.substring(0, width) : rendered;
+    }
+  }
+
+  /**
+   * Draws the bar in place on a terminal: a carriage return, the line, and spaces over what was
+   * longer before. The library's own console consumer asks JLine for the terminal's width, and
+   * JLine's terminal takes over SIGINT: Ctrl-C then killed the JVM without its shutdown hooks, so
+   * without the notice that says what goes on in the server ({@link InterruptNotice}).
+   */
+  static final class LiveConsumer extends FixedWidth {
+    private final java.io.PrintStream err;
+    private int lastLength;
+
+    LiveConsumer(java.io.PrintStream err, int columns) {
+      super(columns - 1); // the last column would wrap on some terminals
+      this.err = err;
+    }
+
     @Override
     public void accept(String rendered) {
-      String line = rendered.length() > width ? rendered.substring(0, width) : rendered;
+      String line = cut(rendered);
       int shown = line.codePointCount(0, line.length());
       err.print("\r" + line + " ".repeat(Math.max(0, lastLength - shown)));
       err.flush();
@@ -111,24 +124,18 @@ final class Progress {
   }
 
   /** Renders the progress bar as lines (no carriage returns), skipping repeats of the last line. */
-  static final class LineConsumer implements ProgressBarConsumer {
+  static final class LineConsumer extends FixedWidth {
     private final PrintWriter err;
-    private final int width;
     private String last = "";
 
     LineConsumer(PrintWriter err, int width) {
+      super(width);
       this.err = err;
-      this.width = width;
-    }
-
-    @Override
-    public int getMaxRenderedLength() {
-      return width;
     }
 
     @Override
     public void accept(String rendered) {
-      String line = rendered.length() > width ? rendered.substring(0, width) : rendered;
+      String line = cut(rendered);
       if (!line.equals(last)) {
         err.println(line.stripTrailing());
         err.flush();
