@@ -222,8 +222,12 @@ final class BraidClient {
 
   /** A request of {@link #follow} that got no answer: the server is not listening, or the connection broke. */
   static final class Unreachable extends BraidCli.CommandFailedException {
-    Unreachable(String message) {
+    /** Whether the URL's host has no address here (a typo, more likely than an outage). */
+    final boolean unknownHost;
+
+    Unreachable(String message, boolean unknownHost) {
       super(message, 1);
+      this.unknownHost = unknownHost;
     }
   }
 
@@ -272,13 +276,19 @@ final class BraidClient {
    * nothing listens there.
    */
   String unreachable(ConnectException e) {
+    return unknownHost(e) ? "cannot reach Braid at " + base + ": no host named '" + URI.create(base).getHost()
+        + "' is known here (is --url right?)" : "cannot reach Braid at " + base + ": is `braid server` running (or "
+        + "pass --url)?";
+  }
+
+  /** Whether {@code e} failed because the host has no address. */
+  private static boolean unknownHost(ConnectException e) {
     for (Throwable c = e; c != null; c = c.getCause()) {
       if (c instanceof java.nio.channels.UnresolvedAddressException || c instanceof java.net.UnknownHostException) {
-        return "cannot reach Braid at " + base + ": no host named '" + URI.create(base).getHost() + "' is known "
-            + "here (is --url right?)";
+        return true;
       }
     }
-    return "cannot reach Braid at " + base + ": is `braid server` running (or pass --url)?";
+    return false;
   }
 
   /**
@@ -346,9 +356,9 @@ final class BraidClient {
     try {
       r = http.send(req, HttpResponse.BodyHandlers.ofLines());
     } catch (ConnectException e) {
-      throw new Unreachable(unreachable(e));
+      throw new Unreachable(unreachable(e), unknownHost(e));
     } catch (IOException e) {
-      throw new Unreachable(lostAnswer("GET", req.uri().getRawPath(), e));
+      throw new Unreachable(lostAnswer("GET", req.uri().getRawPath(), e), false);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BraidCli.CommandFailedException("interrupted", 130);

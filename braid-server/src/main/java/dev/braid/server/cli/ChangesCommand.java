@@ -112,6 +112,9 @@ public final class ChangesCommand implements Callable<Integer> {
    * without the server (a restart replays the log first). Says once per outage on standard error
    * that it waits (not with {@code --json}, whose standard error holds only a failure).
    */
+  /** Whether the server has served the stream at all: from then on, an unknown host is an outage to wait out. */
+  private boolean followed;
+
   private int follow(BraidClient http, String base, PrintWriter out, AtomicLong printed, AtomicLong next) {
     long outageSince = -1;
     long backoff = 250;
@@ -121,6 +124,7 @@ public final class ChangesCommand implements Callable<Integer> {
       long connected = System.nanoTime();
       try {
         boolean stopped = http.follow(base + "from=" + next.get(), e -> {
+          followed = true;
           print(out, e);
           next.set(e.path("id").asLong() + 1);
           long n = printed.incrementAndGet();
@@ -129,6 +133,7 @@ public final class ChangesCommand implements Callable<Integer> {
           }
           return limit == null || n < limit;
         });
+        followed = true;
         if (stopped) {
           return 0;
         }
@@ -137,6 +142,9 @@ public final class ChangesCommand implements Callable<Integer> {
           outageSince = -1; // it served a while: what comes now is a new outage
         }
       } catch (BraidClient.Unreachable e) {
+        if (e.unknownHost && !followed) {
+          throw e; // a mistyped --url, not a restart to wait for
+        }
         why = e.getMessage();
       } catch (BraidClient.ErrorAnswer e) {
         if (e.status != 503) {

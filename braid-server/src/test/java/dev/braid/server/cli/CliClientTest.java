@@ -897,6 +897,9 @@ class CliClientTest {
     assertThat(unknownHost.exit()).isEqualTo(1);
     assertThat(unknownHost.err()).contains("cannot reach Braid at http://no-such-host.invalid:8080: no host named "
         + "'no-such-host.invalid' is known here (is --url right?)");
+    Run followUnknown = braid("changes", "per_minute", "--follow", "--url=http://no-such-host.invalid:8080");
+    assertThat(followUnknown.exit()).as("a mistyped host is not an outage to wait out for 10 minutes").isEqualTo(1);
+    assertThat(followUnknown.err()).contains("no host named 'no-such-host.invalid' is known here");
   }
 
   /** A bad address from the environment is named as such: the user never typed --url. */
