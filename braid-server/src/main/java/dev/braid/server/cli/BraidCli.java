@@ -41,7 +41,7 @@ public final class BraidCli implements Callable<Integer> {
   public static void main(String[] args) {
     StandardOutput stdout = StandardOutput.install();
     int exitCode = commandLine().execute(args);
-    System.exit(stdout.exitCode(exitCode, System.err));
+    System.exit(stdout.exitCode(exitCode, System.err, java.util.Arrays.asList(args).contains("--json")));
   }
 
   /** A fresh command line with Braid's error handling; set its out/err writers to capture output. */

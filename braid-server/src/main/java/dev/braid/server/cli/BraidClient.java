@@ -374,6 +374,13 @@ final class BraidClient {
         }
         throw new ErrorAnswer(r.statusCode(), detail(r.statusCode(), problem), problem);
       }
+      String type = r.headers().firstValue("Content-Type").orElse("");
+      if (!type.toLowerCase(java.util.Locale.ROOT).startsWith("text/event-stream")) { // a proxy's page, say
+        throw new BraidCli.CommandFailedException(String.format("the server at %s answered HTTP %d with %s, not an "
+            + "event stream (is --url a Braid server?): %.200s", base, r.statusCode(), type.isEmpty()
+            ? "no Content-Type" : type, lines.limit(20).collect(java.util.stream.Collectors.joining(" "))
+            .replaceAll("\\s+", " ").strip()), 1);
+      }
       StringBuilder data = new StringBuilder();
       for (java.util.Iterator<String> it = lines.iterator(); it.hasNext(); ) {
         String line = it.next();

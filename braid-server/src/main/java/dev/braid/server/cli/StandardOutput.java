@@ -43,19 +43,21 @@ final class StandardOutput extends OutputStream {
 
   /**
    * The exit code of a command that returned {@code exitCode}: when a write to standard output
-   * failed for another reason than a reader gone, says so on {@code err} and makes a success a
-   * failure (exit code 1).
+   * failed for another reason than a reader gone, says so on {@code err} (as one JSON object with
+   * {@code json}) and makes a success a failure (exit code 1).
    */
-  int exitCode(int exitCode, PrintStream err) {
+  int exitCode(int exitCode, PrintStream err, boolean json) {
     System.out.flush();
     IOException f = failure;
     if (f == null || readerGone(f)) {
       return exitCode;
     }
-    err.println("braid: error: cannot write standard output: " + (f.getMessage() == null
-        ? f.getClass().getSimpleName() : f.getMessage()) + "; what the command printed is incomplete");
+    int code = exitCode == 0 ? 1 : exitCode;
+    String message = "cannot write standard output: " + (f.getMessage() == null ? f.getClass().getSimpleName()
+        : f.getMessage()) + "; what the command printed is incomplete";
+    err.println(json ? BraidCli.jsonError(null, message, code) : "braid: error: " + message);
     err.flush();
-    return exitCode == 0 ? 1 : exitCode;
+    return code;
   }
 
   /**

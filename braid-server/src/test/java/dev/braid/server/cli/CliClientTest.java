@@ -893,6 +893,16 @@ class CliClientTest {
     } finally {
       proxy.stop(0);
     }
+    com.sun.net.httpserver.HttpServer page = fakeServer(exchange -> Map.entry(200, "<html><body>Welcome</body></html>"));
+    try {
+      String at = "http://127.0.0.1:" + page.getAddress().getPort();
+      Run follow = braid("changes", "per_minute", "--follow", "--url=" + at);
+      assertThat(follow.exit()).as("a page, not a server that ended the stream to wait for").isEqualTo(1);
+      assertThat(follow.err()).contains("braid: error: the server at " + at + " answered HTTP 200 with "
+          + "application/json, not an event stream (is --url a Braid server?): <html><body>Welcome</body></html>");
+    } finally {
+      page.stop(0);
+    }
     Run unknownHost = braid("status", "--url=http://no-such-host.invalid:8080");
     assertThat(unknownHost.exit()).isEqualTo(1);
     assertThat(unknownHost.err()).contains("cannot reach Braid at http://no-such-host.invalid:8080: no host named "

@@ -314,5 +314,17 @@ class InterruptedCommandTest {
     assertThat(p.exitValue()).isEqualTo(1);
     assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("braid: error: cannot write standard output: "
         + "No space left on device; what the command printed is incomplete");
+
+    Path spec = dir.resolve("spec.yaml");
+    Files.writeString(spec, "streams:\n  s: {key: k, fields: {k: string}}\n");
+    command.subList(command.size() - 4, command.size()).clear();
+    command.addAll(List.of("validate", spec.toString(), "--json"));
+    Process json = new ProcessBuilder(command).redirectOutput(new java.io.File("/dev/full"))
+        .redirectError(dir.resolve("stderr.txt").toFile()).start();
+    assertThat(json.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(json.exitValue()).isEqualTo(1);
+    com.fasterxml.jackson.databind.JsonNode e = BraidClient.JSON.readTree(Files.readString(dir.resolve("stderr.txt")));
+    assertThat(e.path("error").asText()).startsWith("cannot write standard output: No space left on device");
+    assertThat(e.path("exitCode").asInt()).isEqualTo(1);
   }
 }
