@@ -723,7 +723,12 @@ public final class Expressions {
    * {@code string(-0.0)}, stays CEL's "-0.0").
    */
   static String keyText(Object v) {
-    return v instanceof Double d && d == 0 ? "0.0" : String.valueOf(v);
+    return v instanceof Double d ? keyText(d.doubleValue()) : String.valueOf(v);
+  }
+
+  /** {@link #keyText(Object)} of a double, without boxing it (a double field's key, once per event). */
+  static String keyText(double d) {
+    return d == 0 ? "0.0" : Double.toString(d);
   }
 
   /**
