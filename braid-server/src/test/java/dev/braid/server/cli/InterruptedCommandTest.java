@@ -196,17 +196,27 @@ class InterruptedCommandTest {
         + "server: `braid versions per_user` shows it");
   }
 
-  /** A push whose whole file was sent goes on in the server; one cut off before its end fails there. */
-  @Test
-  void shouldSayWhetherThePushGoesOnWhenInterrupted() throws Exception {
+  /**
+   * Pushes two rows written to {@code rows} into table users (with {@code options}) to a stand-in
+   * that reads the whole body and then holds the request; returns standard error after the signal.
+   */
+  private String interruptWholePush(Path rows, String... options) throws Exception {
     String url = start(exchange -> {
       exchange.getRequestBody().readAllBytes();
       hold();
     });
-    Path rows = dir.resolve("rows.jsonl");
     Files.writeString(rows, "{\"id\": \"a\"}\n{\"id\": \"b\"}\n");
+    List<String> args = new ArrayList<>(List.of("push", "users", rows.toString(), url, "--no-progress"));
+    args.addAll(List.of(options));
+    return interrupt(braid(args.toArray(String[]::new)));
+  }
 
-    String err = interrupt(braid("push", "users", rows.toString(), url, "--no-progress"));
+  /** A push whose whole file was sent goes on in the server; one cut off before its end fails there. */
+  @Test
+  void shouldSayWhetherThePushGoesOnWhenInterrupted() throws Exception {
+    Path rows = dir.resolve("rows.jsonl");
+
+    String err = interruptWholePush(rows);
 
     assertThat(err).contains("braid: interrupted after the whole of " + rows + " was sent: the push goes on in the "
         + "server; `braid versions users --table` shows it");
@@ -215,14 +225,9 @@ class InterruptedCommandTest {
   /** An incremental push applies rows as they are read: its notice says so, not that the table is unchanged. */
   @Test
   void shouldSayThatAnIncrementalPushAppliesItsRows() throws Exception {
-    String url = start(exchange -> {
-      exchange.getRequestBody().readAllBytes();
-      hold();
-    });
     Path rows = dir.resolve("rows.jsonl");
-    Files.writeString(rows, "{\"id\": \"a\"}\n");
 
-    String err = interrupt(braid("push", "users", rows.toString(), "--incremental", url, "--no-progress"));
+    String err = interruptWholePush(rows, "--incremental");
 
     assertThat(err).contains("braid: interrupted after the whole of " + rows + " was sent: the server applies its rows");
   }
