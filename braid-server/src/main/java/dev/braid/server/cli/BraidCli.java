@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "braid",
     mixinStandardHelpOptions = true,
+    resourceBundle = "dev.braid.server.cli.BraidHelp",
     versionProvider = VersionProvider.class,
     sortOptions = false,
     usageHelpAutoWidth = true,

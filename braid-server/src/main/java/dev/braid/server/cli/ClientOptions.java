@@ -12,8 +12,12 @@ public final class ClientOptions {
   @Option(names = "--json", description = "print the server's JSON instead of a table; a failure is one JSON object on standard error")
   boolean json;
 
-  @Option(names = "--timeout", paramLabel = "SECONDS", description = "seconds to wait for an answer of the server "
-      + "(default: 600; for ingest, 60 per batch, which is then sent again)")
+  /**
+   * The description of {@code --timeout} says this default; {@code braid ingest} and {@code braid push}
+   * have their own, in {@code BraidHelp.properties} under their command's name.
+   */
+  @Option(names = "--timeout", paramLabel = "SECONDS", descriptionKey = "timeout",
+      description = "seconds to wait for an answer of the server (default: 600)")
   Integer timeoutSeconds;
 
   /** The default of {@code --timeout}, in seconds. */

@@ -289,6 +289,20 @@ class BraidCliTest {
   }
 
   @Test
+  void shouldSayEachCommandsOwnTimeoutDefaultInItsHelp() {
+    // help is wrapped at the terminal's width: compare with the line breaks and indents as spaces
+    java.util.function.Function<String, String> help = command -> braid(command, "--help").out().replaceAll("\\s+", " ");
+
+    assertThat(help.apply("ingest")).contains("--timeout=SECONDS seconds to wait for the answer to each batch")
+        .contains("(default: 60)").doesNotContain("default: 600");
+    assertThat(help.apply("push")).contains("(default: 6 hours for the upload, 600 for the push's other requests)");
+    for (String command : java.util.List.of("query", "status", "batch", "changes")) {
+      assertThat(help.apply(command)).as(command).contains("--timeout=SECONDS seconds to wait for an answer of the server (default: 600)")
+          .doesNotContain("ingest");
+    }
+  }
+
+  @Test
   void shouldListTheBenchmarkSuites() {
     Run r = braid("bench", "--help");
 
