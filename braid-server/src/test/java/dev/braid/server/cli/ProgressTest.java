@@ -29,6 +29,36 @@ class ProgressTest {
     assertThat(err.toString()).contains("ingest sales").doesNotContain("\r");
   }
 
+  /** Off a terminal a line was cut at 100 characters: a long name and large counts lost the rate. */
+  @Test
+  void shouldWriteWholeLinesWithTheRateOffATerminal() throws Exception {
+    StringWriter err = new StringWriter();
+    try (me.tongfei.progressbar.ProgressBar bar = Progress.bar("ingest a_stream_with_a_rather_long_name_indeed",
+        123_456_789_012L, "events", new PrintWriter(err))) {
+      bar.stepBy(98_765_432_109L);
+      Thread.sleep(1_200); // past the first line, so the rate is known
+      bar.stepBy(1);
+    }
+    java.util.List<String> lines = err.toString().lines().toList();
+    assertThat(lines).as("one line per count: the final render of an unchanged count is not repeated")
+        .extracting(l -> l.substring(0, l.indexOf(", "))).doesNotHaveDuplicates();
+    String last = lines.get(lines.size() - 1);
+    assertThat(last).matches("ingest a_stream_with_a_rather_long_name_indeed: 98,765,432,110 of 123,456,789,012 events "
+        + "\\(80 %\\), 0:00:0\\d, [0-9,]+ events/s, about 0:00:\\d\\d left");
+  }
+
+  /** A count in units of a scale is shown in those units, the rate too. */
+  @Test
+  void shouldShowScaledCountsInTheirUnit() {
+    Progress.LineRenderer kib = new Progress.LineRenderer("KiB", 1024);
+    StringWriter err = new StringWriter();
+    try (me.tongfei.progressbar.ProgressBar bar = new me.tongfei.progressbar.ProgressBarBuilder().setTaskName("push t")
+        .setInitialMax(-1).setRenderer(kib).setConsumer(new Progress.LineConsumer(new PrintWriter(err), 1000)).build()) {
+      bar.stepBy(5 * 1024 * 1024);
+    }
+    assertThat(err.toString()).contains("push t: 5,120 KiB, 0:00:0");
+  }
+
   /**
    * The launcher says whether standard error is a terminal before its filter (on JDK 17 and 18) makes
    * it a pipe: on a terminal, `./braid demo` drew a new line each second instead of one live bar.
