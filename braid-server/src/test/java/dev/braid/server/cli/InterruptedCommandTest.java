@@ -93,11 +93,12 @@ class InterruptedCommandTest {
 
   /**
    * A child JVM's command line up to {@code main}, as the launcher runs it: from JDK 23 the JVM warns
-   * on standard error, in four lines, that protobuf (under CEL) uses sun.misc.Unsafe, unless allowed.
+   * on standard error, in four lines, that protobuf (under CEL) uses sun.misc.Unsafe, unless allowed;
+   * the JVM's own output (a thread dump) goes to standard error.
    */
   private static List<String> java(String main) {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "-Xmx128m"));
+        "-cp", System.getProperty("java.class.path"), "-Xmx128m", "-XX:+DisplayVMOutputToStderr"));
     if (Runtime.version().feature() >= 23) {
       command.add("--sun-misc-unsafe-memory-access=allow");
     }
@@ -346,5 +347,36 @@ class InterruptedCommandTest {
     com.fasterxml.jackson.databind.JsonNode e = BraidClient.JSON.readTree(jsonLine);
     assertThat(e.path("error").asText()).startsWith("cannot write standard output: No space left on device");
     assertThat(e.path("exitCode").asInt()).isEqualTo(1);
+  }
+
+  /**
+   * {@code kill -3} asks a JVM for a thread dump, which it wrote to standard output: into the events of
+   * {@code braid generate > events.ndjson}. The launcher sends the JVM's own output to standard error.
+   */
+  @Test
+  void shouldKeepAThreadDumpOutOfTheGeneratedEvents() throws Exception {
+    Process p = braid("generate", "sales", "--count", "0", "--rate", "2000");
+    Path out = dir.resolve("stdout.txt");
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (Files.size(out) == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      new ProcessBuilder("kill", "-QUIT", Long.toString(p.pid())).start().waitFor();
+      while (!Files.readString(dir.resolve("stderr.txt")).contains("Full thread dump") && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("generate stopped").isTrue();
+    } finally {
+      p.destroyForcibly();
+    }
+
+    assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("Full thread dump");
+    List<String> lines = Files.readAllLines(out);
+    assertThat(lines).isNotEmpty();
+    for (String line : lines) {
+      assertThat(BraidClient.JSON.readTree(line).path("qty").isIntegralNumber()).as(line).isTrue();
+    }
   }
 }
