@@ -529,15 +529,16 @@ public final class Ingestor {
     }
     long[] storedEarlier = refusedIds == null ? null : storedEarlier(x, refusedIds, rejections, n, now);
     // A retry whose key an earlier request stored events under: that request recorded its dead
-    // letters before appending them, so they are in the dead-letter log already. A request whose
-    // events were all rejected stored nothing: it is recognized by its key and hash (rejectedRequests).
-    boolean allRejected = keyPrefix != null && distinct == 0;
-    long requestHash = allRejected ? requestHash(n, source, x.hasher) : 0;
-    boolean deadLettered = keyPrefix != null && (st.claimed[distinct] != DedupIndex.NEW
-        || allRejected && rejectedRequestSeen(idempotencyKey, requestHash, now));
+    // letters before appending them, so they are in the dead-letter log already. A request that
+    // stored nothing (its events were all rejected, or it stopped between its dead letters and its
+    // append: a crash, a failed write) is recognized by its key and hash (rejectedRequests).
+    boolean keyedRejections = keyPrefix != null && !rejections.isEmpty();
+    long requestHash = keyedRejections ? requestHash(n, source, x.hasher) : 0;
+    boolean deadLettered = keyedRejections && (st.claimed[distinct] != DedupIndex.NEW
+        || rejectedRequestSeen(idempotencyKey, requestHash, now));
     if (!rejections.isEmpty() && !deadLettered) {
-      recordDeadLetters(rejections, source, now, allRejected ? idempotencyKey : null, requestHash);
-      if (allRejected) {
+      recordDeadLetters(rejections, source, now, keyedRejections ? idempotencyKey : null, requestHash);
+      if (keyedRejections) {
         noteRejectedRequest(idempotencyKey, requestHash, now);
       }
     }
@@ -1063,11 +1064,13 @@ public final class Ingestor {
   }
 
   /**
-   * Idempotency keys of requests whose events were all rejected, with a hash of the request, for
-   * the dedup window (oldest first; guarded by itself). Such a request appended nothing that its
-   * retry could be recognized by, so its dead letters name the key ({@code requestKey},
-   * {@code requestHash}), {@link #rebuildDedupIndex} reads them back, and a retry of the same
-   * request does not dead-letter its events again. A request with the key and other events does.
+   * Idempotency keys of requests that had rejected events, with a hash of the request, for the
+   * dedup window (oldest first; guarded by itself). A request whose events were all rejected
+   * appends nothing that its retry could be recognized by, nor does one that stopped between writing
+   * its dead letters and appending (a crash, a failed write); so the dead letters of every keyed
+   * request name the key ({@code requestKey}, {@code requestHash}), {@link #rebuildDedupIndex} reads
+   * them back, and a retry of the same request does not dead-letter its events again. A request with
+   * the key and other events does.
    */
   private final LinkedHashMap<String, long[]> rejectedRequests = new LinkedHashMap<>();
 

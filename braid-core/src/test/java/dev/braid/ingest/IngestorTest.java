@@ -1,6 +1,7 @@
 package dev.braid.ingest;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -404,6 +405,43 @@ class IngestorTest {
     clock.addAndGet(java.time.Duration.ofDays(2).toMillis()); // past the dedup window: a new request
     restarted.ingestText(bad, null, "k-9");
     assertThat(restarted.deadLetters(0, 10)).hasSize(7);
+  }
+
+  /**
+   * A keyed request with good and bad events that stopped after its dead letters and before its
+   * append (a crash; here an append into a closed log) stored nothing under its key: its retry after
+   * a restart appended the good events and dead-lettered the bad ones a second time.
+   */
+  @Test
+  void shouldNotDeadLetterAgainARetryOfARequestThatStoppedBeforeItsAppend() {
+    List<String> request = List.of("{\"user\": \"u\", \"amount\": 1.0, \"country\": \"US\", \"ts\": 1}",
+        "{\"user\": \"v\", \"amount\": -5.0, \"country\": \"US\", \"ts\": 1}");
+    FileLog gone = FileLog.open(dir.resolve("gone"));
+    LogStream closed = gone.createStream("tx", StreamConfig.of(PARTITIONS));
+    gone.close();
+    Ingestor crashing = new Ingestor(transactions().build(), closed, deadLetters, clock::get);
+    assertThatThrownBy(() -> crashing.ingestText(request, null, "k-5")).isInstanceOf(RuntimeException.class);
+    assertThat(in(deadLetters)).as("written before the append").isEqualTo(1);
+
+    Ingestor restarted = ingestor(transactions().build());
+    restarted.rebuildDedupIndex();
+    IngestResult retry = restarted.ingestText(request, null, "k-5");
+    assertThat(retry.accepted()).isEqualTo(1);
+    assertThat(retry.duplicates()).as("nothing was appended before").isZero();
+    assertThat(retry.rejections()).extracting(Rejection::index).containsExactly(1);
+    assertThat(restarted.deadLetters(0, 10)).as("recorded once").hasSize(1);
+    assertThat(restarted.ingestText(request, null, "k-5").duplicates()).isEqualTo(1);
+    assertThat(restarted.deadLetters(0, 10)).hasSize(1);
+    restarted.ingestText(request.subList(1, 2), null, "k-6"); // another request: its own dead letter
+    assertThat(restarted.deadLetters(0, 10)).hasSize(2);
+  }
+
+  private static long in(LogStream s) {
+    long n = 0;
+    for (int p = 0; p < s.partitions(); p++) {
+      n += s.endOffset(p) - s.startOffset(p);
+    }
+    return n;
   }
 
   @Test
