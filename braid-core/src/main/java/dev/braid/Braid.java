@@ -67,6 +67,8 @@ public interface Braid extends AutoCloseable {
    * }</pre>
    *
    * @throws IllegalArgumentException when the key is empty, too long or not printable ASCII
+   * @throws IdempotencyConflictException when the key was used within the dedup window for other
+   *     events (another count, or other values): nothing of this call is appended
    */
   IngestResult ingest(String stream, List<? extends Map<String, ?>> events, String idempotencyKey);
 
@@ -94,8 +96,9 @@ public interface Braid extends AutoCloseable {
 
   /**
    * Waits until every view's speed layer has folded the log up to its end as it was when called
-   * (so an event whose ingest returned is in every read after this returns true); false when
-   * {@code timeout} passed first.
+   * (so an event whose ingest returned is in every read after this returns true, but an event later
+   * than a view's {@code allowed_lateness}, which waits for the next batch cycle: see
+   * {@link AsOf}); false when {@code timeout} passed first.
    *
    * @throws dev.braid.log.CorruptLogException when a speed layer stopped at damaged log data
    * @throws IllegalStateException when a speed layer stopped for good on an {@link Error} (out of
@@ -116,7 +119,7 @@ public interface Braid extends AutoCloseable {
    * subscription or the engine is closed.
    *
    * <pre>{@code
-   * try (Subscription s = braid.subscribe("spend_by_user", 0, e ->
+   * try (Subscription s = braid.subscribe("spend_by_user_hourly", 0, e ->
    *     System.out.println(e.kind() + " " + e.key() + " " + e.start() + " " + e.values()))) {
    *   ...
    * }
@@ -125,10 +128,13 @@ public interface Braid extends AutoCloseable {
    * <p>Threading and back-pressure: the consumer runs on the subscription's own thread, one event at
    * a time in id order; the view's changes log is the buffer, so a slow consumer falls behind without
    * holding anything else up. An exception from the consumer ends the subscription (see
-   * {@link Subscription#failure()}).
+   * {@link Subscription#failure()}). Closing the subscription (or the engine) waits up to 5 s for a
+   * consumer call in progress, then interrupts the consumer's thread and waits a second more; a
+   * consumer that still has not returned is left to end on its own and gets no further event.
    *
    * @throws UnknownNameException when the view does not exist
-   * @throws IllegalArgumentException when the view has no window, or {@code fromId} is negative or
+   * @throws IllegalArgumentException when the view has no changes log: it never had a window (a view
+   *     whose window a reprocess removed keeps the log it has), or {@code fromId} is negative or
    *     past the next id to be emitted
    */
   Subscription subscribe(String view, long fromId, java.util.function.Consumer<ChangeEvent> consumer);
@@ -172,10 +178,13 @@ public interface Braid extends AutoCloseable {
    * Runs a batch cycle of {@code view} now; returns the id of the current version once it is done:
    * the one it built, or, when no event came since the current version's cut, that version (which
    * stays current: see {@link #runBatchCycle}).
+   *
+   * @throws UnknownNameException when the view does not exist
+   * @throws IllegalArgumentException when the view is a kappa view: it has no batch layer (reprocess it)
    */
   long runBatch(String view);
 
-  /** {@link #runBatch}, saying whether this call built the version (see {@link BatchCycle}). */
+  /** {@link #runBatch} (and its exceptions), saying whether this call built the version (see {@link BatchCycle}). */
   BatchCycle runBatchCycle(String view);
 
   /**

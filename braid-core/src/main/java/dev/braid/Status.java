@@ -50,8 +50,9 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
   /**
    * @param end the log's end offsets
    * @param events events held (sum over partitions)
-   * @param eventsPerSecond events accepted per second over the last ten seconds
-   * @param rejectedPerSecond events rejected per second over the last ten seconds
+   * @param eventsPerSecond events accepted per second over the last ten whole seconds (the second
+   *     under way not counted: right after a first ingest it reads 0)
+   * @param rejectedPerSecond events rejected per second, as {@code eventsPerSecond}
    * @param dedupEntries event ids and idempotency keys remembered for deduplication (those of the
    *     stream's dedup window, and up to a quarter window more not yet evicted)
    * @param watermark the stream's event-time watermark, or null when no view reads it

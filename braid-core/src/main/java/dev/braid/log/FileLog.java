@@ -107,6 +107,10 @@ public final class FileLog implements Log {
    * directory, or if it holds a file that does not belong to a log.
    */
   public static FileLog open(Path dir) {
+    return Interrupts.setAside(() -> openSettingInterruptAside(dir)); // recovery reads and truncates files
+  }
+
+  private static FileLog openSettingInterruptAside(Path dir) {
     Objects.requireNonNull(dir, "dir");
     Path realDir;
     try {
@@ -457,20 +461,31 @@ public final class FileLog implements Log {
       }
       closed = true;
     }
+    Interrupts.setAside(this::closeStreams); // the last truncates and fsyncs must not fail on a pending interrupt
+  }
+
+  private void closeStreams() {
     // Let a running interval sync finish: interrupting it (shutdownNow) would close the segment's
     // channel under the final sync below.
     syncer.shutdown();
-    try {
-      syncer.awaitTermination(Long.MAX_VALUE, TimeUnit.NANOSECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    boolean interrupted = false;
+    while (!syncer.isTerminated()) {
+      try {
+        syncer.awaitTermination(Long.MAX_VALUE, TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        interrupted = true; // restored below, after the partitions' last writes
+      }
     }
     RuntimeException failure = null;
     for (FileLogStream s : streams.values()) {
       try {
         s.close();
       } catch (RuntimeException e) {
-        failure = e;
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
       }
     }
     try {
@@ -480,6 +495,9 @@ public final class FileLog implements Log {
     }
     closeQuietly(lockChannel);
     OPEN_DIRECTORIES.remove(realDir);
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
     if (failure != null) {
       throw failure;
     }

@@ -127,9 +127,22 @@ final class FileLogStream implements LogStream {
     }
   }
 
+  /** Closes every partition, each whatever the others did; throws the first failure, the others suppressed. */
   void close() {
+    RuntimeException failure = null;
     for (FilePartition p : partitions) {
-      p.close();
+      try {
+        p.close();
+      } catch (RuntimeException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 }

@@ -17,9 +17,9 @@ import java.util.Objects;
  * @param mode {@code LAMBDA} (batch + speed layers) or {@code KAPPA} (speed layer only)
  * @param keep how many {@code backup} versions to keep for rollback (older ones are retired and their
  *     files deleted); {@value #DEFAULT_KEEP} when the spec does not say
- * @param retain for a windowed kappa view, how long windows are kept: windows that end more than
- *     {@code retain} before the latest window's end are evicted from the speed layer's state (and no
- *     longer read); null keeps every window
+ * @param retain for a windowed kappa view, how long windows are kept: windows that start before the
+ *     horizon, the start of the window that holds (the latest window's end - {@code retain}), are
+ *     evicted from the speed layer's state (and no longer read); null keeps every window
  * @param allowedLateness for a windowed view, how long after the watermark passes a window's end
  *     the speed layer still adds events to it ({@code allowed_lateness}); later events are not
  *     added by the speed layer but counted, recorded in the stream's late log, and folded in by the

@@ -985,6 +985,7 @@ public final class TableRuntime implements Table, AutoCloseable {
   @Override
   public TableRow get(String key) {
     requireOpen();
+    java.util.Objects.requireNonNull(key, "a row key cannot be null");
     requireUndamaged();
     while (true) {
       Version v = current;
@@ -1087,6 +1088,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public List<TableRow> getAll(List<String> keys) {
+    java.util.Objects.requireNonNull(keys, "the list of row keys is null");
     List<TableRow> out = new ArrayList<>(keys.size());
     for (String k : keys) {
       out.add(get(k));
@@ -1100,6 +1102,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public WriteResult put(String key, Map<String, ?> row, Long timestamp) {
+    java.util.Objects.requireNonNull(row, "the row is null (delete a row with delete)");
     Object[] values = Writes.checkRow(layout, row, checkKey(key));
     Bytes b = new Bytes(256);
     Writes.encodePut(layout, values, b);
@@ -1108,6 +1111,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public WriteResult patch(String key, Patch patch, Long timestamp) {
+    java.util.Objects.requireNonNull(patch, "the patch is null");
     List<Writes.Op> ops = Writes.check(layout, patch);
     Bytes b = new Bytes(128);
     Writes.encodePatch(layout, ops, b);
@@ -1122,9 +1126,8 @@ public final class TableRuntime implements Table, AutoCloseable {
   }
 
   private String checkKey(String key) {
-    if (key == null) { // the empty key is a key, as in pushes and streams
-      throw new IllegalArgumentException("a row key cannot be null");
-    }
+    // the empty key is a key, as in pushes and streams
+    java.util.Objects.requireNonNull(key, "a row key cannot be null");
     if (layout.types[layout.keyIndex].element() == dev.braid.event.FieldType.LONG) {
       Writes.parseLongKey(layout, key);
     }
@@ -1147,7 +1150,8 @@ public final class TableRuntime implements Table, AutoCloseable {
       inFlight++;
     }
     try {
-      return operation.get();
+      // its Base and catalog writes run on the caller's thread: an interrupt pending there would close their files
+      return dev.braid.log.Interrupts.setAside(operation);
     } finally {
       exit();
     }
@@ -1211,6 +1215,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public boolean awaitApplied(WriteResult w, long timeoutMillis) throws InterruptedException {
+    java.util.Objects.requireNonNull(w, "the write result is null");
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     while (true) {
       Delta d = current.delta;
@@ -1248,6 +1253,8 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public PushReport push(InputStream in, PushOptions o) {
+    java.util.Objects.requireNonNull(in, "the push's input stream is null");
+    java.util.Objects.requireNonNull(o, "the push options are null (PushOptions.defaults(source))");
     if (o.incremental()) {
       requireUndamaged(); // its rows are writes (a full push is a way out of the damage)
     }
@@ -1268,7 +1275,12 @@ public final class TableRuntime implements Table, AutoCloseable {
       building = v;
       versions.add(v);
     }
-    persist.run();
+    try {
+      persist.run();
+    } catch (RuntimeException | Error notStored) {
+      forgetUnrecorded(v); // else it stayed building, and refused every later push until a restart
+      throw notStored;
+    }
     long t0 = System.nanoTime();
     long pushTime = o.sinceMillis() != null ? o.sinceMillis() : System.currentTimeMillis();
     long ttlCutoff = spec.ttl() == null ? Long.MIN_VALUE : System.currentTimeMillis() - spec.ttl().toMillis();
@@ -1482,6 +1494,17 @@ public final class TableRuntime implements Table, AutoCloseable {
     return replayed;
   }
 
+  /**
+   * Forgets version {@code v}, which was added in memory as building but could not be recorded in
+   * the catalog: nothing of it was built. Its id stays used.
+   */
+  private synchronized void forgetUnrecorded(Version v) {
+    versions.remove(v);
+    if (building == v) {
+      building = null;
+    }
+  }
+
   private void swap(Version v) {
     List<String> delete = new ArrayList<>();
     String moveAside = null;
@@ -1633,6 +1656,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     } catch (IOException | RuntimeException e) {
       synchronized (this) {
         building = null;
+        // the repush's version, if added: not recorded, or its Base not opened, it never builds on
+        versions.removeIf(x -> x.id == v.id && x.state == VersionState.BUILDING && x.base == null);
       }
       try {
         Files.deleteIfExists(tmpTarget);

@@ -1295,6 +1295,13 @@ final class ChangeFeed implements AutoCloseable {
       return failure;
     }
 
+    /**
+     * Stops the subscription: waits up to {@value #CONSUMER_GRACE_MILLIS} ms for a consumer call in
+     * progress to return, then interrupts the consumer's thread and waits a second more. A consumer
+     * that still does not return is left to end on its own (its thread is a daemon, and it gets no
+     * further event): a consumer that never returned held {@code close} of the subscription and of
+     * the engine forever.
+     */
     @Override
     public void close() {
       stopped = true;
@@ -1302,15 +1309,31 @@ final class ChangeFeed implements AutoCloseable {
       if (r != null) {
         r.wakeup();
       }
-      if (Thread.currentThread() != thread) {
-        try {
-          thread.join();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
+      if (Thread.currentThread() == thread) {
+        return;
+      }
+      boolean interrupted = false;
+      try {
+        thread.join(CONSUMER_GRACE_MILLIS);
+        if (thread.isAlive()) {
+          thread.interrupt();
+          thread.join(1_000);
         }
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+      if (thread.isAlive()) {
+        LOG.warn("subscription to the changes of view '{}': its consumer has not returned {} ms after close; it is "
+            + "left to end on its own and gets no further event", view, CONSUMER_GRACE_MILLIS + 1_000);
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
     }
   }
+
+  /** How long closing a subscription waits for a consumer call in progress before it interrupts it. */
+  static final long CONSUMER_GRACE_MILLIS = 5_000;
 
   @Override
   public void close() {

@@ -100,6 +100,10 @@ public final class Engine implements Braid {
   /** Set at the end of {@link #close()}: the catalog is never written after it. Guarded by catalogLock. */
   private boolean catalogClosed;
   private volatile boolean closed;
+  /** Held by {@link #close} while it runs, so that a second close waits for the first. */
+  private final Object closeLock = new Object();
+  /** Whether {@link #close} has run (guarded by {@link #closeLock}). */
+  private boolean closeDone;
   private volatile boolean started;
   /** Writes checkpoints; apart from the batch scheduler so that a long batch cycle never delays one. */
   private final ScheduledExecutorService checkpointer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -147,8 +151,16 @@ public final class Engine implements Braid {
     return open(dataDir, spec, EngineOptions.defaults().withBatchThreads(batchThreads));
   }
 
-  /** Opens the engine; see {@link Braid#open}. */
+  /**
+   * Opens the engine; see {@link Braid#open}. A pending interrupt of the calling thread is set aside
+   * while the files are opened and restored afterwards ({@link dev.braid.log.Interrupts}); one that
+   * arrives while the start waits for the speed layers to replay the log ends the start.
+   */
   public static Engine open(Path dataDir, PipelineSpec spec, EngineOptions options) {
+    return dev.braid.log.Interrupts.setAside(() -> openSettingInterruptAside(dataDir, spec, options));
+  }
+
+  private static Engine openSettingInterruptAside(Path dataDir, PipelineSpec spec, EngineOptions options) {
     Objects.requireNonNull(dataDir, "the data directory is null");
     Objects.requireNonNull(spec, "the pipeline spec is null");
     Objects.requireNonNull(options, "the engine options are null");
@@ -791,10 +803,12 @@ public final class Engine implements Braid {
       for (dev.braid.table.TableRuntime t : tables.values()) {
         ts.put(t.name(), t.catalogEntry());
       }
-      if (started) { // before: the partition threads have not read yet, and hold the loaded marks
-        storeEventTimeMarks(); // first: a crash between the two finds marks at or after the new cut
-      }
-      catalog.store(all, ts, dropped);
+      dev.braid.log.Interrupts.setAside(() -> { // a reprocess or a push of an interrupted caller
+        if (started) { // before: the partition threads have not read yet, and hold the loaded marks
+          storeEventTimeMarks(); // first: a crash between the two finds marks at or after the new cut
+        }
+        catalog.store(all, ts, dropped);
+      });
     }
   }
 
@@ -1393,12 +1407,30 @@ public final class Engine implements Braid {
     }
   }
 
+  /**
+   * Closes the engine; a second call, or one made meanwhile from another thread, returns once the
+   * first is done. A pending interrupt of the calling thread is set aside until then: the close's
+   * waits and its last file writes (checkpoints, the log's tails) run to their end.
+   */
   @Override
   public void close() {
-    if (closed) {
-      return;
+    synchronized (closeLock) {
+      if (closeDone) {
+        return;
+      }
+      closed = true;
+      try {
+        dev.braid.log.Interrupts.setAside(this::closeOnce);
+      } finally {
+        closeDone = true;
+      }
     }
-    closed = true;
+  }
+
+  private void closeOnce() {
+    // An interrupt during a wait below cuts that wait short, and is restored only at the end: the
+    // file writes after it would fail on it.
+    boolean interrupted = false;
     scheduler.shutdownNow();
     // No interrupt for the checkpointer and the spiller: they may be writing a file (an interrupt
     // would close its channel).
@@ -1417,7 +1449,7 @@ public final class Engine implements Braid {
         LOG.warn("moving closed windows out of memory did not finish within a minute of close");
       }
     } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      interrupted = true;
     }
     List<ChangeFeed> feeds;
     synchronized (changeFeeds) { // closed is set: no feed starts after this
@@ -1437,7 +1469,7 @@ public final class Engine implements Braid {
           e.getValue().awaitPosition(log.stream(e.getKey()).end(), Math.max(0, deadline - System.nanoTime()),
               TimeUnit.NANOSECONDS);
         } catch (InterruptedException x) {
-          Thread.currentThread().interrupt();
+          interrupted = true;
           break;
         } catch (dev.braid.log.CorruptLogException | IllegalStateException x) {
           // damaged log data: the checkpoints stand where the speed layer stopped; a speed layer stopped by an
@@ -1466,6 +1498,9 @@ public final class Engine implements Braid {
       catalogClosed = true;
     }
     log.close();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /**

@@ -1969,8 +1969,10 @@ final class ViewRuntime {
     if (replayFrom != null) {
       requireReplayStart(kappa, replayFrom);
     }
+    String acknowledgedBefore;
     synchronized (this) {
       requireNoBuild();
+      acknowledgedBefore = acknowledgedSpec;
       acknowledgedSpec = spec.definition();
       long id = nextId++;
       Cut cut = kappa ? (replayFrom != null ? replayFrom : Cut.zero(stream.partitions())) : stream.end();
@@ -1983,7 +1985,17 @@ final class ViewRuntime {
       v.rebuild = rb;
       versions.add(v);
     }
-    persist.run();
+    try {
+      persist.run();
+    } catch (RuntimeException | Error notStored) {
+      // Not built and not recorded: without this, the version stayed building in memory, and refused
+      // every later reprocess and rollback until a restart. Its id stays used.
+      synchronized (this) {
+        versions.remove(v);
+        acknowledgedSpec = acknowledgedBefore;
+      }
+      throw notStored;
+    }
     LOG.info("view '{}': reprocessing into version {} ({}; {})", name, v.id, kappa
         ? "replaying the log from " + (replayFrom == null ? "its start" : v.cut.toString())
         : "batch recompute at " + v.cut + ", then catch-up", v.definition);
