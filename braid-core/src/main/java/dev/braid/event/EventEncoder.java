@@ -236,7 +236,10 @@ public final class EventEncoder {
       return "string \"" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "\"";
     }
     if (v instanceof Number) {
-      return "number " + v;
+      boolean taken = v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte
+          || v instanceof Double || v instanceof Float || v instanceof BigDecimal || v instanceof BigInteger;
+      // a Java caller's AtomicLong or LongAdder: name the class, which is what is refused
+      return "number " + v + (taken ? "" : " (a " + v.getClass().getName() + ", not a number type that is taken)");
     }
     if (v instanceof Boolean) {
       return "boolean " + v;

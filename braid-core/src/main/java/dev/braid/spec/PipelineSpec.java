@@ -146,6 +146,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
   /** Loads and validates a YAML spec file. */
   public static PipelineSpec load(Path file) {
+    java.util.Objects.requireNonNull(file, "the spec file's path is null");
     String text;
     try {
       text = Files.readString(file);
@@ -354,6 +355,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
 
   /** Parses and validates YAML text; {@code source} names it in errors. */
   public static PipelineSpec parse(String yaml, String source) {
+    java.util.Objects.requireNonNull(yaml, "the spec's YAML text is null");
     ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
     JsonNode root;
     List<SpecError> errors = new ArrayList<>();

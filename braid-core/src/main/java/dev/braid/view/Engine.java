@@ -1391,6 +1391,7 @@ public final class Engine implements Braid {
    */
   @Override
   public boolean awaitCaughtUp(long timeout, TimeUnit unit) throws InterruptedException {
+    Objects.requireNonNull(unit, "the time unit is null");
     long deadline = System.nanoTime() + unit.toNanos(timeout);
     for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {
       long left = deadline - System.nanoTime();

@@ -204,6 +204,20 @@ class EmbeddedCallerTest {
       assertThatThrownBy(() -> t.awaitApplied(null, 10)).hasMessage("the write result is null");
       assertThatThrownBy(() -> t.push(null, PushOptions.defaults("p"))).hasMessage("the push's input stream is null");
       assertThat(t.versions()).as("no version used up by the refused push").hasSize(1);
+      assertThatThrownBy(() -> b.awaitCaughtUp(1, null)).hasMessage("the time unit is null");
+    }
+    assertThatThrownBy(() -> PipelineSpec.load(null)).hasMessage("the spec file's path is null");
+    assertThatThrownBy(() -> PipelineSpec.parse(null, "x")).hasMessage("the spec's YAML text is null");
+  }
+
+  /** A number of a class that ingest does not take was refused as "expected long, got number 3". */
+  @Test
+  void shouldNameTheClassOfANumberThatIsNotTaken() {
+    try (Braid b = Braid.open(dir, spec())) {
+      Map<String, Object> event = Map.of("k", "a", "n", new java.util.concurrent.atomic.AtomicLong(3), "ts", 1L);
+      dev.braid.IngestResult r = b.ingest("ev", List.of(event));
+      assertThat(r.rejections()).singleElement().extracting(dev.braid.IngestResult.Rejection::reason).asString()
+          .contains("got number 3 (a java.util.concurrent.atomic.AtomicLong, not a number type that is taken)");
     }
   }
 }
