@@ -7,7 +7,8 @@ import dev.braid.log.Cut;
  * which its Delta had folded events when the read looked. The answer equals a full recomputation of
  * the version's definition over every event below {@code position}, except, for a view with
  * {@code allowed_lateness}, the events that came later than that to a window: the speed layer
- * leaves them to the next batch cycle (see {@link dev.braid.spec.ViewSpec}).
+ * leaves them to a lambda view's next batch cycle, and a kappa view never counts them (see
+ * {@link dev.braid.spec.ViewSpec}).
  *
  * @param version the version id
  * @param cut the Base covers {@code [0, cut)}

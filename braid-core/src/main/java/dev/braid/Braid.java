@@ -97,8 +97,8 @@ public interface Braid extends AutoCloseable {
   /**
    * Waits until every view's speed layer has folded the log up to its end as it was when called
    * (so an event whose ingest returned is in every read after this returns true, but an event later
-   * than a view's {@code allowed_lateness}, which waits for the next batch cycle: see
-   * {@link AsOf}); false when {@code timeout} passed first.
+   * than a view's {@code allowed_lateness}: see {@link AsOf}); false when {@code timeout} passed
+   * first.
    *
    * @throws dev.braid.log.CorruptLogException when a speed layer stopped at damaged log data
    * @throws IllegalStateException when a speed layer stopped for good on an {@link Error} (out of

@@ -22,7 +22,10 @@ public interface Subscription extends AutoCloseable {
 
   /**
    * Stops the subscription: no event is delivered after this returns, unless called from the
-   * consumer itself (then the current call is the last). Idempotent.
+   * consumer itself (then the current call is the last). Waits up to 5 s for a consumer call in
+   * progress, then interrupts the consumer's thread and waits a second more; a consumer that still
+   * has not returned may go on running after this returns (it gets no further event), so free what it
+   * uses only once it has returned. Idempotent.
    */
   @Override
   void close();

@@ -239,7 +239,7 @@ public final class EventEncoder {
       boolean taken = v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte
           || v instanceof Double || v instanceof Float || v instanceof BigDecimal || v instanceof BigInteger;
       // a Java caller's AtomicLong or LongAdder: name the class, which is what is refused
-      return "number " + v + (taken ? "" : " (a " + v.getClass().getName() + ", not a number type that is taken)");
+      return "number " + v + (taken ? "" : " (a " + v.getClass().getName() + ")");
     }
     if (v instanceof Boolean) {
       return "boolean " + v;

@@ -350,13 +350,15 @@ public final class Ingestor {
    * A Java event as JSON text for the dead-letter log: values JSON has (strings, numbers, booleans,
    * null, maps and lists of them) as themselves, any other object (a {@code Date}, an
    * {@code OffsetDateTime}) as its {@code toString} text, so the entry shows what was sent; a map
-   * that still does not serialize as its {@code toString}.
+   * that still does not serialize as its {@code toString}. Fields in name order: the text is also
+   * what a keyed request's hash is over (see {@link #rejectedRequests}), and the order of a
+   * {@code Map.of} differs from one JVM to the next, so a retry after a restart hashed otherwise.
    */
   static String mapText(Map<?, ?> event) {
     if (event == null) {
       return "null";
     }
-    Map<String, Object> shown = new java.util.LinkedHashMap<>();
+    Map<String, Object> shown = new java.util.TreeMap<>();
     event.forEach((k, v) -> shown.put(String.valueOf(k), v == null || v instanceof String || v instanceof Number
         || v instanceof Boolean || v instanceof Map || v instanceof java.util.Collection ? v : String.valueOf(v)));
     try {
@@ -533,9 +535,9 @@ public final class Ingestor {
     // stored nothing (its events were all rejected, or it stopped between its dead letters and its
     // append: a crash, a failed write) is recognized by its key and hash (rejectedRequests).
     boolean keyedRejections = keyPrefix != null && !rejections.isEmpty();
-    long requestHash = keyedRejections ? requestHash(n, source, x.hasher) : 0;
-    boolean deadLettered = keyedRejections && (st.claimed[distinct] != DedupIndex.NEW
-        || rejectedRequestSeen(idempotencyKey, requestHash, now));
+    boolean storedUnderKey = keyedRejections && st.claimed[distinct] != DedupIndex.NEW;
+    long requestHash = keyedRejections && !storedUnderKey ? requestHash(n, source, x.hasher) : 0; // only if needed
+    boolean deadLettered = storedUnderKey || keyedRejections && rejectedRequestSeen(idempotencyKey, requestHash, now);
     if (!rejections.isEmpty() && !deadLettered) {
       recordDeadLetters(rejections, source, now, keyedRejections ? idempotencyKey : null, requestHash);
       if (keyedRejections) {
@@ -1111,7 +1113,7 @@ public final class Ingestor {
     }
   }
 
-  /** Reads the all-rejected requests of the dedup window back from the dead-letter log (see {@link #rejectedRequests}). */
+  /** Reads the keyed requests with rejections of the dedup window back from the dead-letter log (see {@link #rejectedRequests}). */
   private void rebuildRejectedRequests(long horizon) {
     if (deadLetters == null) {
       return;
@@ -1142,7 +1144,7 @@ public final class Ingestor {
     }
   }
 
-  /** How a dead letter of an all-rejected request begins (see {@link #recordDeadLetters}). */
+  /** How a dead letter of a keyed request begins (see {@link #recordDeadLetters}). */
   private static final byte[] REQUEST_KEY_FIRST = "{\"requestKey\":".getBytes(StandardCharsets.UTF_8);
 
   private static boolean startsWith(ByteBuffer b, int off, int len, byte[] prefix) {

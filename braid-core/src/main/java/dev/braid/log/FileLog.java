@@ -469,12 +469,10 @@ public final class FileLog implements Log {
     // channel under the final sync below.
     syncer.shutdown();
     boolean interrupted = false;
-    while (!syncer.isTerminated()) {
-      try {
-        syncer.awaitTermination(Long.MAX_VALUE, TimeUnit.NANOSECONDS);
-      } catch (InterruptedException e) {
-        interrupted = true; // restored below, after the partitions' last writes
-      }
+    try {
+      syncer.awaitTermination(Long.MAX_VALUE, TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      interrupted = true; // ends the wait (a hung fsync must not hold close forever); restored after the last writes
     }
     RuntimeException failure = null;
     for (FileLogStream s : streams.values()) {
@@ -495,7 +493,7 @@ public final class FileLog implements Log {
     }
     closeQuietly(lockChannel);
     OPEN_DIRECTORIES.remove(realDir);
-    if (interrupted) {
+    if (interrupted || Thread.interrupted()) {
       Thread.currentThread().interrupt();
     }
     if (failure != null) {

@@ -20,7 +20,8 @@ import java.util.Map;
  * version (and to a version being pushed) within milliseconds; a read sees a write once its
  * position is below the read's {@code asOf().position()}. Conflicts resolve per field by (logical
  * timestamp, log position): the later write wins whatever the order of arrival, so replaying writes
- * is harmless. All methods are thread-safe.
+ * is harmless. All methods are thread-safe. A null argument (a key, a row, a patch, a push's input)
+ * throws {@link NullPointerException} naming it; the timestamps are the one argument null may be.
  *
  * <p>A table whose current version's Base file was found damaged when Braid opened answers reads,
  * writes, incremental pushes and repushes with {@link dev.braid.UnavailableException} (naming the

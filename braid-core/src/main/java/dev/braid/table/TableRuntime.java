@@ -1278,7 +1278,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     try {
       persist.run();
     } catch (RuntimeException | Error notStored) {
-      forgetUnrecorded(v); // else it stayed building, and refused every later push until a restart
+      failUnrecorded(v, notStored); // else it stayed building, and refused every later push until a restart
       throw notStored;
     }
     long t0 = System.nanoTime();
@@ -1495,13 +1495,22 @@ public final class TableRuntime implements Table, AutoCloseable {
   }
 
   /**
-   * Forgets version {@code v}, which was added in memory as building but could not be recorded in
-   * the catalog: nothing of it was built. Its id stays used.
+   * Marks version {@code v} failed, which was added in memory as building but whose catalog could not
+   * be written: nothing of it was built. Failed, not forgotten: another thread's catalog write may
+   * have recorded it building meanwhile, and the next one (tried here) must say it failed.
    */
-  private synchronized void forgetUnrecorded(Version v) {
-    versions.remove(v);
-    if (building == v) {
-      building = null;
+  private void failUnrecorded(Version v, Throwable notStored) {
+    synchronized (this) {
+      v.state = VersionState.FAILED;
+      v.failure = "its catalog could not be written, so it was not built: " + notStored.getMessage();
+      if (building == v) {
+        building = null;
+      }
+    }
+    try {
+      persist.run();
+    } catch (RuntimeException | Error again) {
+      notStored.addSuppressed(again);
     }
   }
 
@@ -1657,7 +1666,12 @@ public final class TableRuntime implements Table, AutoCloseable {
       synchronized (this) {
         building = null;
         // the repush's version, if added: not recorded, or its Base not opened, it never builds on
-        versions.removeIf(x -> x.id == v.id && x.state == VersionState.BUILDING && x.base == null);
+        for (Version x : versions) {
+          if (x.id == v.id && x.state == VersionState.BUILDING && x.base == null) {
+            x.state = VersionState.FAILED;
+            x.failure = "repush failed before its replay: " + e.getMessage();
+          }
+        }
       }
       try {
         Files.deleteIfExists(tmpTarget);

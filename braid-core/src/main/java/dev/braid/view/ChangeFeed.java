@@ -1250,6 +1250,7 @@ final class ChangeFeed implements AutoCloseable {
     }
 
     private void loop() {
+      ON_CONSUMER_THREAD.set(Boolean.TRUE);
       try (LogReader r = log.reader(0, next)) {
         reader = r;
         while (!stopped) {
@@ -1304,32 +1305,62 @@ final class ChangeFeed implements AutoCloseable {
      */
     @Override
     public void close() {
+      stop();
+      awaitStopped(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONSUMER_GRACE_MILLIS));
+    }
+
+    /** Asks the loop to stop after the consumer call in progress, if any. */
+    void stop() {
       stopped = true;
       LogReader r = reader;
       if (r != null) {
         r.wakeup();
       }
+    }
+
+    /**
+     * Waits for the consumer's thread until {@code graceEnd} ({@link System#nanoTime}), then interrupts
+     * it and waits a second more (an interrupt of the caller cuts the waiting short, but the consumer
+     * is interrupted all the same). Returns at once on the consumer's own thread.
+     */
+    void awaitStopped(long graceEnd) {
       if (Thread.currentThread() == thread) {
         return;
       }
+      long start = System.nanoTime();
       boolean interrupted = false;
       try {
-        thread.join(CONSUMER_GRACE_MILLIS);
-        if (thread.isAlive()) {
-          thread.interrupt();
-          thread.join(1_000);
-        }
+        thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(graceEnd - System.nanoTime())));
       } catch (InterruptedException e) {
         interrupted = true;
       }
       if (thread.isAlive()) {
+        thread.interrupt();
+        if (!interrupted) {
+          try {
+            thread.join(1_000);
+          } catch (InterruptedException e) {
+            interrupted = true;
+          }
+        }
+      }
+      if (thread.isAlive()) {
         LOG.warn("subscription to the changes of view '{}': its consumer has not returned {} ms after close; it is "
-            + "left to end on its own and gets no further event", view, CONSUMER_GRACE_MILLIS + 1_000);
+            + "left to end on its own and gets no further event", view,
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
       }
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
     }
+  }
+
+  /** Set on every subscription's thread: the engine's close does not wait for another close there. */
+  private static final ThreadLocal<Boolean> ON_CONSUMER_THREAD = ThreadLocal.withInitial(() -> Boolean.FALSE);
+
+  /** Whether the calling thread is a subscription's, running its consumer. */
+  static boolean onConsumerThread() {
+    return ON_CONSUMER_THREAD.get();
   }
 
   /** How long closing a subscription waits for a consumer call in progress before it interrupts it. */
@@ -1348,10 +1379,21 @@ final class ChangeFeed implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
-    for (Sub s : subscriptions) {
-      s.close();
+    // every consumer asked to stop first, then each awaited within one grace period for them all
+    List<Sub> subs = List.copyOf(subscriptions);
+    subs.forEach(Sub::stop);
+    long graceEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONSUMER_GRACE_MILLIS);
+    for (Sub s : subs) {
+      s.awaitStopped(graceEnd);
     }
-    saveEmitted(true);
+    boolean interrupted = Thread.interrupted(); // the last write must not fail on an interrupt of the waits above
+    try {
+      saveEmitted(true);
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
 }

@@ -101,7 +101,7 @@ public final class Engine implements Braid {
   private boolean catalogClosed;
   private volatile boolean closed;
   /** Held by {@link #close} while it runs, so that a second close waits for the first. */
-  private final Object closeLock = new Object();
+  private final java.util.concurrent.locks.ReentrantLock closeLock = new java.util.concurrent.locks.ReentrantLock();
   /** Whether {@link #close} has run (guarded by {@link #closeLock}). */
   private boolean closeDone;
   private volatile boolean started;
@@ -1410,12 +1410,19 @@ public final class Engine implements Braid {
 
   /**
    * Closes the engine; a second call, or one made meanwhile from another thread, returns once the
-   * first is done. A pending interrupt of the calling thread is set aside until then: the close's
-   * waits and its last file writes (checkpoints, the log's tails) run to their end.
+   * first is done, except on a subscription's consumer thread, which the first close waits for
+   * (there it returns at once). A pending interrupt of the calling thread is set aside until then:
+   * the close's waits and its last file writes (checkpoints, the log's tails) run to their end.
    */
   @Override
   public void close() {
-    synchronized (closeLock) {
+    if (!closeLock.tryLock()) {
+      if (ChangeFeed.onConsumerThread()) {
+        return; // the close under way waits for this consumer to return
+      }
+      closeLock.lock();
+    }
+    try {
       if (closeDone) {
         return;
       }
@@ -1425,12 +1432,28 @@ public final class Engine implements Braid {
       } finally {
         closeDone = true;
       }
+    } finally {
+      closeLock.unlock();
     }
   }
 
+  /**
+   * The steps of {@link #close}. An interrupt that lands during one (cutting its waits short) is set
+   * aside before the next and restored at the end: the steps' file writes would fail on it.
+   */
   private void closeOnce() {
-    // An interrupt during a wait below cuts that wait short, and is restored only at the end: the
-    // file writes after it would fail on it.
+    boolean interrupted = false;
+    try {
+      interrupted = closeSteps();
+    } finally {
+      if (interrupted || Thread.interrupted()) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Returns whether an interrupt landed during the steps (each step starts with it cleared). */
+  private boolean closeSteps() {
     boolean interrupted = false;
     scheduler.shutdownNow();
     // No interrupt for the checkpointer and the spiller: they may be writing a file (an interrupt
@@ -1456,11 +1479,14 @@ public final class Engine implements Braid {
     synchronized (changeFeeds) { // closed is set: no feed starts after this
       feeds = List.copyOf(changeFeeds.values());
     }
+    interrupted |= Thread.interrupted();
     for (ChangeFeed f : feeds) {
       f.close();
+      interrupted |= Thread.interrupted();
     }
     for (ViewRuntime v : views.values()) {
       v.close();
+      interrupted |= Thread.interrupted();
     }
     if (started) {
       // Fold what the log holds before the final checkpoint, so the next start replays nothing.
@@ -1481,11 +1507,14 @@ public final class Engine implements Braid {
       }
     }
     for (SpeedLayer s : speedLayers.values()) {
+      interrupted |= Thread.interrupted();
       s.close();
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
+      interrupted |= Thread.interrupted();
       t.close();
     }
+    interrupted |= Thread.interrupted();
     if (started) {
       checkpointAll(); // the speed layers have stopped: these are the final positions
     }
@@ -1498,10 +1527,9 @@ public final class Engine implements Braid {
     synchronized (catalogLock) {
       catalogClosed = true;
     }
+    interrupted |= Thread.interrupted();
     log.close();
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+    return interrupted;
   }
 
   /**

@@ -1988,11 +1988,20 @@ final class ViewRuntime {
     try {
       persist.run();
     } catch (RuntimeException | Error notStored) {
-      // Not built and not recorded: without this, the version stayed building in memory, and refused
-      // every later reprocess and rollback until a restart. Its id stays used.
+      // Never built: without this, the version stayed building in memory, and refused every later
+      // reprocess and rollback until a restart. Failed, not forgotten: another thread's catalog write
+      // may have recorded it building meanwhile, and the next one must say it failed.
       synchronized (this) {
-        versions.remove(v);
+        v.state = VersionState.FAILED;
+        v.failure = "its catalog could not be written, so it was not built: " + notStored.getMessage();
+        v.rebuild = null;
         acknowledgedSpec = acknowledgedBefore;
+      }
+      rb.done.completeExceptionally(notStored);
+      try {
+        persist.run();
+      } catch (RuntimeException | Error again) {
+        notStored.addSuppressed(again);
       }
       throw notStored;
     }

@@ -164,6 +164,80 @@ class EmbeddedCallerTest {
   }
 
   /**
+   * An interrupt that lands while close waits (here for a consumer) cut the wait short and then failed
+   * every final write: the changes feed's emitted windows, the checkpoints, the event-time marks.
+   */
+  @Test
+  void shouldWriteTheFinalCheckpointsWhenTheClosingThreadIsInterrupted() throws Exception {
+    Braid b = Braid.open(dir, spec());
+    ingest(b, 1_000);
+    assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+    CountDownLatch called = new CountDownLatch(1);
+    b.subscribe("win", 0, e -> {
+      called.countDown();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+      while (System.nanoTime() < end) {
+        Thread.onSpinWait(); // busy, deaf to interrupts
+      }
+    });
+    assertThat(called.await(30, TimeUnit.SECONDS)).isTrue();
+    boolean[] interruptKept = {false};
+    Thread closing = new Thread(() -> {
+      b.close();
+      interruptKept[0] = Thread.currentThread().isInterrupted();
+    });
+    closing.start();
+    Thread.sleep(500);
+    closing.interrupt();
+    closing.join(60_000);
+
+    assertThat(interruptKept[0]).as("the interrupt is the caller's after close").isTrue();
+    try (java.util.stream.Stream<Path> files = Files.list(dir.resolve("views").resolve("cnt"))) {
+      assertThat(files.map(f -> f.getFileName().toString())).as("the final checkpoint").anyMatch(f -> f.endsWith(".ckpt"));
+    }
+  }
+
+  /**
+   * A consumer that closes the engine while another thread closes it: it waited for that close, which
+   * waited for the consumer (5 s, then an interrupt a monitor ignores, then 1 s more).
+   */
+  @Test
+  void shouldReturnAtOnceFromACloseOnAConsumerThreadWhileAnotherCloseRuns() throws Exception {
+    Braid b = Braid.open(dir, spec());
+    ingest(b, 1_000);
+    assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+    CountDownLatch called = new CountDownLatch(1);
+    CountDownLatch go = new CountDownLatch(1);
+    long[] consumerClosed = {0};
+    b.subscribe("win", 0, e -> {
+      if (called.getCount() == 0) {
+        return;
+      }
+      called.countDown();
+      try {
+        go.await();
+      } catch (InterruptedException ignored) {
+        Thread.currentThread().interrupt();
+      }
+      b.close();
+      consumerClosed[0] = System.nanoTime();
+    });
+    assertThat(called.await(30, TimeUnit.SECONDS)).isTrue();
+    long[] mainClosed = {0};
+    Thread closing = new Thread(() -> {
+      b.close();
+      mainClosed[0] = System.nanoTime();
+    });
+    closing.start();
+    Thread.sleep(300); // the close is waiting for the consumer
+    go.countDown();
+    closing.join(60_000);
+
+    assertThat(consumerClosed[0]).as("the consumer's close returned").isPositive();
+    assertThat(consumerClosed[0]).as("before the close it was waited for by").isLessThan(mainClosed[0]);
+  }
+
+  /**
    * A reprocess or push whose catalog could not be stored (here: a directory where the catalog's
    * temporary file goes) stayed building in memory and refused every later one until a restart.
    */
@@ -180,8 +254,10 @@ class EmbeddedCallerTest {
       Files.createDirectories(blocker); // the failed write deleted the empty directory as its temporary file
       assertThatThrownBy(() -> t.push(rows("gold"), PushOptions.defaults("a.jsonl"))).hasMessageContaining("catalog");
       Files.deleteIfExists(blocker);
-      assertThat(b.versions("cnt")).noneMatch(x -> x.state() == VersionState.BUILDING);
-      assertThat(t.versions()).noneMatch(x -> x.state() == VersionState.BUILDING);
+      assertThat(b.versions("cnt")).noneMatch(x -> x.state() == VersionState.BUILDING)
+          .anyMatch(x -> x.state() == VersionState.FAILED && x.failure().contains("its catalog could not be written"));
+      assertThat(t.versions()).noneMatch(x -> x.state() == VersionState.BUILDING)
+          .anyMatch(x -> x.state() == VersionState.FAILED && x.failure().contains("its catalog could not be written"));
 
       long v = b.reprocess("cnt", changed, ReprocessOptions.defaults());
       awaitCurrent(b, v);
@@ -217,7 +293,7 @@ class EmbeddedCallerTest {
       Map<String, Object> event = Map.of("k", "a", "n", new java.util.concurrent.atomic.AtomicLong(3), "ts", 1L);
       dev.braid.IngestResult r = b.ingest("ev", List.of(event));
       assertThat(r.rejections()).singleElement().extracting(dev.braid.IngestResult.Rejection::reason).asString()
-          .contains("got number 3 (a java.util.concurrent.atomic.AtomicLong, not a number type that is taken)");
+          .contains("expected long, got number 3 (a java.util.concurrent.atomic.AtomicLong)");
     }
   }
 }

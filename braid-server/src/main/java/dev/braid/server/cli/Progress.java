@@ -26,7 +26,8 @@ final class Progress {
         .setTaskName(task)
         .setInitialMax(max)
         .setUnit(" " + unit, scale)
-        .showSpeed(new DecimalFormat("#,##0"));
+        .showSpeed(new DecimalFormat("#,##0"))
+        .continuousUpdate(); // also when only the message moves (a reprocess's phase and lag while its count stands)
     if (stderrIsTerminal()) {
       b.setStyle(ProgressBarStyle.UNICODE_BLOCK).setUpdateIntervalMillis(100)
           .setConsumer(new LiveConsumer(System.err, terminalColumns()));
@@ -136,19 +137,40 @@ final class Progress {
 
     private final String unit;
     private final long scale;
+    /** What the last line said, and the line: while nothing of it changed, the same line again. */
+    private long lastCurrent = -1;
+    private long lastMax;
+    private String lastExtra;
+    private String lastLine;
 
     LineRenderer(String unit, long scale) {
       this.unit = unit;
       this.scale = scale;
     }
 
+    /**
+     * The line for {@code state}; the last line again while its count, total and message are the
+     * same (so {@link LineConsumer} skips it: a line a second that only the clock moved is noise).
+     */
     @Override
     public String render(me.tongfei.progressbar.ProgressState state, int maxLength) {
       long current = state.getCurrent();
-      long max = state.getMax();
+      long max = state.isIndefinite() ? -1 : state.getMax();
+      String extra = state.getExtraMessage();
+      if (lastLine != null && current == lastCurrent && max == lastMax && java.util.Objects.equals(extra, lastExtra)) {
+        return lastLine;
+      }
+      lastCurrent = current;
+      lastMax = max;
+      lastExtra = extra;
+      lastLine = line(state, current, max, extra);
+      return lastLine;
+    }
+
+    private String line(me.tongfei.progressbar.ProgressState state, long current, long max, String extra) {
       java.time.Duration elapsed = state.getElapsedAfterStart();
-      StringBuilder line = new StringBuilder(state.getTaskName()).append(": ").append(count(current));
-      if (!state.isIndefinite() && max > 0) {
+      StringBuilder line = new StringBuilder(String.valueOf(state.getTaskName())).append(": ").append(count(current));
+      if (max > 0) {
         line.append(" of ").append(count(max)).append(' ').append(unit)
             .append(String.format(java.util.Locale.ROOT, " (%d %%)", Math.min(100, current * 100 / max)));
       } else {
@@ -160,12 +182,11 @@ final class Progress {
       if (millis > 0 && done > 0) {
         double perSecond = done * 1000.0 / millis;
         line.append(", ").append(count((long) perSecond)).append(' ').append(unit).append("/s");
-        if (!state.isIndefinite() && max > current) {
+        if (max > current) {
           line.append(", about ").append(clock(java.time.Duration.ofMillis((long) ((max - current) * 1000.0 / perSecond))))
               .append(" left");
         }
       }
-      String extra = state.getExtraMessage();
       if (extra != null && !extra.isBlank()) {
         line.append(", ").append(extra.strip());
       }
@@ -182,10 +203,7 @@ final class Progress {
     }
   }
 
-  /**
-   * Writes the progress as lines (no carriage returns), skipping a line whose count is the last one's:
-   * the part before its first {@code ", "} (see {@link LineRenderer}) is the same.
-   */
+  /** Writes the progress as lines (no carriage returns), skipping a repeat of the last line. */
   static final class LineConsumer extends FixedWidth {
     private final PrintWriter err;
     private String last = "";
@@ -198,12 +216,10 @@ final class Progress {
     @Override
     public void accept(String rendered) {
       String line = cut(rendered);
-      int progressEnd = line.indexOf(", ");
-      String progress = progressEnd < 0 ? line : line.substring(0, progressEnd);
-      if (!progress.equals(last)) {
+      if (!line.equals(last)) {
         err.println(line.stripTrailing());
         err.flush();
-        last = progress;
+        last = line;
       }
     }
 

@@ -350,6 +350,18 @@ class InterruptedCommandTest {
   }
 
   /**
+   * The child JVMs of this class stand for {@code ./braid}: it must give every command the flags
+   * {@link #java} does, or the tests here would pass while the launcher behaves otherwise.
+   */
+  @Test
+  void shouldRunCommandsWithTheFlagsThisClassGivesItsChildren() throws IOException {
+    Path launcher = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent().resolve("braid");
+    String script = Files.readString(launcher);
+    assertThat(script).contains("FLAGS+=(-XX:+DisplayVMOutputToStderr)")
+        .contains("FLAGS+=(--sun-misc-unsafe-memory-access=allow)");
+  }
+
+  /**
    * {@code kill -3} asks a JVM for a thread dump, which it wrote to standard output: into the events of
    * {@code braid generate > events.ndjson}. The launcher sends the JVM's own output to standard error.
    */

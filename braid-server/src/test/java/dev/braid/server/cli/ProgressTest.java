@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Where a progress bar draws: a live bar only when standard error is a terminal, else plain lines. */
@@ -39,12 +40,34 @@ class ProgressTest {
       Thread.sleep(1_200); // past the first line, so the rate is known
       bar.stepBy(1);
     }
-    java.util.List<String> lines = err.toString().lines().toList();
+    List<String> lines = err.toString().lines().toList();
     assertThat(lines).as("one line per count: the final render of an unchanged count is not repeated")
         .extracting(l -> l.substring(0, l.indexOf(", "))).doesNotHaveDuplicates();
     String last = lines.get(lines.size() - 1);
     assertThat(last).matches("ingest a_stream_with_a_rather_long_name_indeed: 98,765,432,110 of 123,456,789,012 events "
         + "\\(80 %\\), 0:00:0\\d, [0-9,]+ events/s, about 0:00:\\d\\d left");
+  }
+
+  /**
+   * A reprocess's phase and lag are its bar's message while the count stands still (a batch
+   * recompute): each change is a line; only a line that nothing but the clock changed is skipped.
+   */
+  @Test
+  void shouldWriteALineWhenOnlyTheMessageChanges() throws Exception {
+    StringWriter err = new StringWriter();
+    try (me.tongfei.progressbar.ProgressBar bar = Progress.bar("reprocess v v5", 10, "events", new PrintWriter(err))) {
+      bar.setExtraMessage("batch, lag 0");
+      Thread.sleep(1_100);
+      bar.setExtraMessage("catch-up, lag 10");
+      Thread.sleep(1_100);
+      Thread.sleep(1_100); // nothing changed: no line
+      bar.stepTo(10);
+      bar.setExtraMessage("current");
+    }
+    List<String> lines = err.toString().lines().toList();
+    assertThat(lines).anyMatch(l -> l.endsWith(", batch, lag 0")).anyMatch(l -> l.endsWith(", catch-up, lag 10"))
+        .anyMatch(l -> l.startsWith("reprocess v v5: 10 of 10 events (100 %), ") && l.endsWith(", current"));
+    assertThat(lines.stream().filter(l -> l.contains("catch-up")).count()).as("not repeated each second").isOne();
   }
 
   /** A count in units of a scale is shown in those units, the rate too. */
