@@ -138,12 +138,18 @@ class EmbeddedCallerTest {
     }
   }
 
-  /** A consumer that does not return held the subscription's close and the engine's close forever. */
-  @Test
-  void shouldCloseAlthoughASubscriptionsConsumerDoesNotReturn() throws Exception {
+  /** An engine whose 1,000 events the speed layer has folded: the view {@code win} has closed windows. */
+  private Braid openWithClosedWindows() throws InterruptedException {
     Braid b = Braid.open(dir, spec());
     ingest(b, 1_000);
     assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+    return b;
+  }
+
+  /** A consumer that does not return held the subscription's close and the engine's close forever. */
+  @Test
+  void shouldCloseAlthoughASubscriptionsConsumerDoesNotReturn() throws Exception {
+    Braid b = openWithClosedWindows();
     CountDownLatch called = new CountDownLatch(1);
     Subscription s = b.subscribe("win", 0, (ChangeEvent e) -> {
       called.countDown();
@@ -169,9 +175,7 @@ class EmbeddedCallerTest {
    */
   @Test
   void shouldWriteTheFinalCheckpointsWhenTheClosingThreadIsInterrupted() throws Exception {
-    Braid b = Braid.open(dir, spec());
-    ingest(b, 1_000);
-    assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+    Braid b = openWithClosedWindows();
     CountDownLatch called = new CountDownLatch(1);
     b.subscribe("win", 0, e -> {
       called.countDown();
@@ -203,9 +207,7 @@ class EmbeddedCallerTest {
    */
   @Test
   void shouldReturnAtOnceFromACloseOnAConsumerThreadWhileAnotherCloseRuns() throws Exception {
-    Braid b = Braid.open(dir, spec());
-    ingest(b, 1_000);
-    assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
+    Braid b = openWithClosedWindows();
     CountDownLatch called = new CountDownLatch(1);
     CountDownLatch go = new CountDownLatch(1);
     long[] consumerClosed = {0};
