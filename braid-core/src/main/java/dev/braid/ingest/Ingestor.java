@@ -203,6 +203,16 @@ public final class Ingestor {
 
     /** The event as sent, for the dead-letter log. */
     String text(int index);
+
+    /**
+     * The event as text that is the same for the same event in any JVM, for a keyed request's hash
+     * (see {@link #rejectedRequests}): {@link #text}, but a Java map's fields in name order (the
+     * order of a {@code Map.of} differs from one JVM to the next, so a retry after a restart hashed
+     * otherwise).
+     */
+    default String canonicalText(int index) {
+      return text(index);
+    }
   }
 
   public IngestResult ingestJson(List<JsonNode> events) {
@@ -343,6 +353,16 @@ public final class Ingestor {
       public String text(int i) {
         return mapText(events.get(i));
       }
+
+      public String canonicalText(int i) {
+        Map<String, ?> e = events.get(i);
+        if (e == null) {
+          return mapText(null);
+        }
+        Map<String, Object> sorted = new java.util.TreeMap<>();
+        e.forEach((k, v) -> sorted.put(String.valueOf(k), v)); // a null key too
+        return mapText(sorted);
+      }
     });
   }
 
@@ -350,15 +370,13 @@ public final class Ingestor {
    * A Java event as JSON text for the dead-letter log: values JSON has (strings, numbers, booleans,
    * null, maps and lists of them) as themselves, any other object (a {@code Date}, an
    * {@code OffsetDateTime}) as its {@code toString} text, so the entry shows what was sent; a map
-   * that still does not serialize as its {@code toString}. Fields in name order: the text is also
-   * what a keyed request's hash is over (see {@link #rejectedRequests}), and the order of a
-   * {@code Map.of} differs from one JVM to the next, so a retry after a restart hashed otherwise.
+   * that still does not serialize as its {@code toString}.
    */
   static String mapText(Map<?, ?> event) {
     if (event == null) {
       return "null";
     }
-    Map<String, Object> shown = new java.util.TreeMap<>();
+    Map<String, Object> shown = new java.util.LinkedHashMap<>();
     event.forEach((k, v) -> shown.put(String.valueOf(k), v == null || v instanceof String || v instanceof Number
         || v instanceof Boolean || v instanceof Map || v instanceof java.util.Collection ? v : String.valueOf(v)));
     try {
@@ -1080,7 +1098,7 @@ public final class Ingestor {
   private static long requestHash(int n, Source source, DedupIndex.Hasher hasher) {
     java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
     for (int i = 0; i < n; i++) {
-      text.writeBytes(source.text(i).getBytes(StandardCharsets.UTF_8));
+      text.writeBytes(source.canonicalText(i).getBytes(StandardCharsets.UTF_8));
       text.write('\n');
     }
     byte[] b = text.toByteArray();

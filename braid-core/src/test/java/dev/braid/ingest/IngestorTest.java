@@ -436,6 +436,34 @@ class IngestorTest {
     assertThat(restarted.deadLetters(0, 10)).hasSize(2);
   }
 
+  /** The same Java events in another field order (a {@code Map.of} in another JVM) are the same request. */
+  @Test
+  void shouldRecognizeARetryOfJavaEventsWhoseFieldsComeInAnotherOrder() {
+    Map<String, Object> good = new java.util.LinkedHashMap<>();
+    good.put("user", "u");
+    good.put("amount", 1.0);
+    good.put("country", "US");
+    good.put("ts", 1L);
+    Map<String, Object> bad = new java.util.LinkedHashMap<>(good);
+    bad.put("amount", -5.0);
+    FileLog gone = FileLog.open(dir.resolve("gone"));
+    LogStream closed = gone.createStream("tx", StreamConfig.of(PARTITIONS));
+    gone.close();
+    Ingestor crashing = new Ingestor(transactions().build(), closed, deadLetters, clock::get);
+    assertThatThrownBy(() -> crashing.ingestMaps(List.of(good, bad), "k-7")).isInstanceOf(RuntimeException.class);
+
+    Map<String, Object> badReordered = new java.util.LinkedHashMap<>();
+    List<String> names = new ArrayList<>(bad.keySet());
+    java.util.Collections.reverse(names);
+    names.forEach(n -> badReordered.put(n, bad.get(n)));
+    Ingestor restarted = ingestor(transactions().build());
+    restarted.rebuildDedupIndex();
+    IngestResult retry = restarted.ingestMaps(List.of(good, badReordered), "k-7");
+    assertThat(retry.accepted()).isEqualTo(1);
+    assertThat(restarted.deadLetters(0, 10)).as("recorded once, as first sent").hasSize(1)
+        .extracting(DeadLetter::event).first().asString().startsWith("{\"user\":\"u\",\"amount\":-5.0");
+  }
+
   private static long in(LogStream s) {
     long n = 0;
     for (int p = 0; p < s.partitions(); p++) {
