@@ -474,18 +474,7 @@ public final class FileLog implements Log {
     } catch (InterruptedException e) {
       interrupted = true; // ends the wait (a hung fsync must not hold close forever); restored after the last writes
     }
-    RuntimeException failure = null;
-    for (FileLogStream s : streams.values()) {
-      try {
-        s.close();
-      } catch (RuntimeException e) {
-        if (failure == null) {
-          failure = e;
-        } else {
-          failure.addSuppressed(e);
-        }
-      }
-    }
+    RuntimeException failure = FileLogStream.closeEach(streams.values(), FileLogStream::close);
     try {
       lock.release();
     } catch (IOException e) {
@@ -493,9 +482,7 @@ public final class FileLog implements Log {
     }
     closeQuietly(lockChannel);
     OPEN_DIRECTORIES.remove(realDir);
-    if (interrupted || Thread.interrupted()) {
-      Thread.currentThread().interrupt();
-    }
+    Interrupts.restore(interrupted);
     if (failure != null) {
       throw failure;
     }

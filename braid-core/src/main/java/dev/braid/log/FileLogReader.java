@@ -105,11 +105,11 @@ final class FileLogReader implements LogReader {
 
   @Override
   public RecordCursor poll() {
-    boolean interrupted = FilePartition.holdBackInterrupt();
+    boolean interrupted = Interrupts.holdBack();
     try {
       return pollUninterrupted();
     } finally {
-      FilePartition.restoreInterrupt(interrupted);
+      Interrupts.restore(interrupted);
     }
   }
 

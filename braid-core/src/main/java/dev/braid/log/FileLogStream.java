@@ -129,10 +129,21 @@ final class FileLogStream implements LogStream {
 
   /** Closes every partition, each whatever the others did; throws the first failure, the others suppressed. */
   void close() {
+    RuntimeException failure = closeEach(java.util.Arrays.asList(partitions), FilePartition::close);
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  /**
+   * Runs {@code close} on each of {@code items}, whatever the others did; returns the first failure,
+   * the later ones suppressed in it, or null.
+   */
+  static <T> RuntimeException closeEach(Iterable<T> items, java.util.function.Consumer<T> close) {
     RuntimeException failure = null;
-    for (FilePartition p : partitions) {
+    for (T item : items) {
       try {
-        p.close();
+        close.accept(item);
       } catch (RuntimeException e) {
         if (failure == null) {
           failure = e;
@@ -141,8 +152,6 @@ final class FileLogStream implements LogStream {
         }
       }
     }
-    if (failure != null) {
-      throw failure;
-    }
+    return failure;
   }
 }

@@ -777,11 +777,11 @@ final class FilePartition {
     if (batch.largestRecordBytes() > config.maxRecordBytes()) {
       throw new RecordTooLargeException(batch.largestRecordBytes(), config.maxRecordBytes());
     }
-    boolean interrupted = holdBackInterrupt();
+    boolean interrupted = Interrupts.holdBack();
     try {
       return appendUninterrupted(batch);
     } finally {
-      restoreInterrupt(interrupted);
+      Interrupts.restore(interrupted);
     }
   }
 
@@ -826,7 +826,7 @@ final class FilePartition {
       }
       return AppendResult.consecutive(partition, base, count);
     } finally {
-      restoreInterrupt(interrupted);
+      Interrupts.restore(interrupted);
     }
   }
 
@@ -1204,7 +1204,7 @@ final class FilePartition {
       LockSupport.park(this);
       interrupted |= Thread.interrupted(); // else park would return at once from now on
     }
-    restoreInterrupt(interrupted);
+    Interrupts.restore(interrupted);
     if (w.outcome == Outcome.FAILED) {
       throw LogWriteException.of(stream, partition, w.failure.file(),
           String.format("records below offset %d are not acknowledged: fsync of", offset),
@@ -1389,11 +1389,11 @@ final class FilePartition {
 
   /** Makes every record appended so far durable (group commit with concurrent appenders). */
   void sync() {
-    boolean interrupted = holdBackInterrupt();
+    boolean interrupted = Interrupts.holdBack();
     try {
       awaitDurable(endOffset);
     } finally {
-      restoreInterrupt(interrupted);
+      Interrupts.restore(interrupted);
     }
   }
 
@@ -1547,7 +1547,7 @@ final class FilePartition {
           interrupted = true;
         }
       }
-      restoreInterrupt(interrupted);
+      Interrupts.restore(interrupted);
       List<Thread> settled = new ArrayList<>();
       syncLock.lock();
       try {
@@ -1578,22 +1578,6 @@ final class FilePartition {
 
   // ---------------------------------------------------------------------------------------------
 
-  /**
-   * Clears the calling thread's interrupt status before file I/O. A FileChannel closes itself when
-   * a thread entering or blocked in one of its operations is interrupted, and the writer's channel
-   * is shared by every appender: one interrupted caller would break the partition until it is
-   * reopened. The status is restored by {@link #restoreInterrupt}. An interrupt that arrives while
-   * the I/O runs still closes the channel (see {@link FileLog}).
-   */
-  static boolean holdBackInterrupt() {
-    return Thread.interrupted();
-  }
-
-  static void restoreInterrupt(boolean interrupted) {
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
 
   static void writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
     long p = position;

@@ -9,21 +9,33 @@ import java.util.function.Supplier;
  * try-with-resources after catching {@code InterruptedException}, say) failed, and left the engine
  * half closed or a version stuck building. The interrupt is restored when the call returns or
  * throws, for the caller to act on; one that arrives during the call is the caller's as before
- * (a wait in the call may end on it).
+ * (a wait in the call may end on it). The log's appends, polls and flushes do the same around their
+ * own I/O ({@link #holdBack}, {@link #restore}): a partition's writer channel is shared by every
+ * appender, so one interrupted caller would break the partition until it is reopened.
  */
 public final class Interrupts {
 
   private Interrupts() {}
 
+  /** Clears the calling thread's pending interrupt before file I/O; returns whether it was set. */
+  public static boolean holdBack() {
+    return Thread.interrupted();
+  }
+
+  /** Sets the calling thread's interrupt again if {@link #holdBack} found it set. */
+  public static void restore(boolean interrupted) {
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Runs {@code call} with the thread's pending interrupt set aside, and restores it afterwards. */
   public static <T> T setAside(Supplier<T> call) {
-    boolean interrupted = Thread.interrupted();
+    boolean interrupted = holdBack();
     try {
       return call.get();
     } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      restore(interrupted);
     }
   }
 

@@ -1250,7 +1250,6 @@ final class ChangeFeed implements AutoCloseable {
     }
 
     private void loop() {
-      ON_CONSUMER_THREAD.set(Boolean.TRUE);
       try (LogReader r = log.reader(0, next)) {
         reader = r;
         while (!stopped) {
@@ -1355,12 +1354,14 @@ final class ChangeFeed implements AutoCloseable {
     }
   }
 
-  /** Set on every subscription's thread: the engine's close does not wait for another close there. */
-  private static final ThreadLocal<Boolean> ON_CONSUMER_THREAD = ThreadLocal.withInitial(() -> Boolean.FALSE);
-
-  /** Whether the calling thread is a subscription's, running its consumer. */
-  static boolean onConsumerThread() {
-    return ON_CONSUMER_THREAD.get();
+  /** Whether {@code t} is the thread of one of this feed's subscriptions, which runs its consumer. */
+  boolean isConsumerThread(Thread t) {
+    for (Sub s : subscriptions) {
+      if (s.thread == t) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** How long closing a subscription waits for a consumer call in progress before it interrupts it. */

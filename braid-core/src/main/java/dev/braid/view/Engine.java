@@ -1417,7 +1417,7 @@ public final class Engine implements Braid {
   @Override
   public void close() {
     if (!closeLock.tryLock()) {
-      if (ChangeFeed.onConsumerThread()) {
+      if (onConsumerThread()) {
         return; // the close under way waits for this consumer to return
       }
       closeLock.lock();
@@ -1437,19 +1437,20 @@ public final class Engine implements Braid {
     }
   }
 
+  /** Whether the calling thread runs the consumer of a subscription to one of this engine's views. */
+  private boolean onConsumerThread() {
+    Thread me = Thread.currentThread();
+    synchronized (changeFeeds) {
+      return changeFeeds.values().stream().anyMatch(f -> f.isConsumerThread(me));
+    }
+  }
+
   /**
    * The steps of {@link #close}. An interrupt that lands during one (cutting its waits short) is set
    * aside before the next and restored at the end: the steps' file writes would fail on it.
    */
   private void closeOnce() {
-    boolean interrupted = false;
-    try {
-      interrupted = closeSteps();
-    } finally {
-      if (interrupted || Thread.interrupted()) {
-        Thread.currentThread().interrupt();
-      }
-    }
+    dev.braid.log.Interrupts.restore(closeSteps());
   }
 
   /** Returns whether an interrupt landed during the steps (each step starts with it cleared). */
