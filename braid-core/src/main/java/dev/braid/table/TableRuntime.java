@@ -65,9 +65,10 @@ import org.slf4j.LoggerFactory;
  * limit fail the push (files deleted, {@code failed} with its report). Then the writes from the
  * cut are replayed into a new Delta on the pusher's thread with its own log readers, up to the
  * followers' positions; each partition is attached to its follower under the follower's lock
- * (replaying the last few writes there), and the version is swapped in atomically: the old
- * current becomes {@code backup} (its Delta is dropped; {@link #activate} rebuilds one by replay),
- * backups beyond {@code keep} are {@code retired} and their files deleted.
+ * (replaying the last few writes there), and the version is swapped in atomically once the catalog
+ * naming it current is stored (see {@link #swap}): the old current becomes {@code backup} (its
+ * Delta is dropped; {@link #activate} rebuilds one by replay), backups beyond {@code keep} are
+ * {@code retired} and their files deleted.
  *
  * <h2>Crashes</h2>
  * The catalog is the commit point. A restart marks a version still {@code building} as
@@ -865,8 +866,15 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   /** This table's catalog record. */
   public synchronized VersionCatalog.ViewEntry catalogEntry() {
+    // a switch being stored (see swap): the versions as it leaves them
+    Switch sw = pendingSwap == null ? null : new Switch(pendingSwap);
+    List<Version> order = sw == null ? versions : sw.order;
+    Set<Version> forgotten = pastGoneKept(order, sw == null ? x -> x.state : sw::state);
     List<VersionCatalog.Entry> out = new ArrayList<>();
-    for (Version v : versions) {
+    for (Version v : order) {
+      if (forgotten.contains(v)) {
+        continue;
+      }
       ObjectNode doc = JSON.createObjectNode();
       doc.put("table", spec.name());
       if (v.pushId != null) {
@@ -882,8 +890,8 @@ public final class TableRuntime implements Table, AutoCloseable {
           bad.addObject().put("file", b.file()).put("line", b.line()).put("reason", b.reason());
         }
       }
-      out.add(new VersionCatalog.Entry(v.id, v.state, v.cut, v.baseFile, definition(), doc.toString(), v.createdAt,
-          v.failure));
+      out.add(new VersionCatalog.Entry(v.id, sw == null ? v.state : sw.state(v), v.cut, v.baseFile, definition(),
+          doc.toString(), v.createdAt, sw == null ? v.failure : sw.failure(v)));
     }
     return new VersionCatalog.ViewEntry(next, definition(), out);
   }
@@ -1374,25 +1382,18 @@ public final class TableRuntime implements Table, AutoCloseable {
       String why) {
     synchronized (this) {
       if (current == v) {
-        // The swap made it current, then storing the catalog failed: it keeps serving (its Base and
-        // Delta are whole), and a restart serves the version the stored catalog names.
+        // Made current, and so recorded (swap stores the catalog first), before something after the
+        // swap failed: a version that serves is never failed, nor its Base deleted.
         if (building == v) {
           building = null;
         }
-        report(v, "failed", loader, counts, bad, 0, t0, why);
-        LOG.warn("table '{}': push {} serves, but {}; after a restart the previous version serves again",
-            spec.name(), v.pushId, why);
+        report(v, "done", loader, counts, bad, v.base == null ? 0 : v.base.rows, t0, null);
+        LOG.warn("table '{}': push {} is current, but {}", spec.name(), v.pushId, why);
         return v.report;
       }
       v.state = VersionState.FAILED;
       v.failure = why;
-      Delta d = v.delta;
-      v.delta = null;
-      if (d != null) {
-        for (Follower f : followers) {
-          f.attached.remove(d);
-        }
-      }
+      detachDelta(v);
       if (building == v) {
         building = null;
       }
@@ -1407,7 +1408,13 @@ public final class TableRuntime implements Table, AutoCloseable {
       LOG.warn("table '{}': cannot delete the files of failed push {}: {}", spec.name(), v.pushId, e.toString());
     }
     report(v, "failed", loader, counts, bad, 0, t0, why);
-    persist.run();
+    try {
+      persist.run();
+    } catch (RuntimeException notStored) { // a full disk, most likely what failed the push too
+      LOG.warn("table '{}': push {} failed, and the catalog that says so could not be written ({}); the stored "
+          + "catalog names it building, which the next start turns into failed", spec.name(), v.pushId,
+          notStored.getMessage());
+    }
     LOG.warn("table '{}': push {} failed: {}", spec.name(), v.pushId, why);
     return v.report;
   }
@@ -1418,14 +1425,33 @@ public final class TableRuntime implements Table, AutoCloseable {
    * caller holds this table's lock and stores the catalog after.
    */
   private void forgetOldGoneVersions() {
+    for (Version v : pastGoneKept(versions, x -> x.state)) {
+      versions.remove(v);
+      if (v.pushId != null) {
+        pushes.remove(v.pushId);
+      }
+    }
+  }
+
+  /** The retired and failed versions of {@code order} (in their {@code state}) beyond the newest {@link VersionState#GONE_KEPT}. */
+  private static Set<Version> pastGoneKept(List<Version> order, java.util.function.Function<Version, VersionState> state) {
+    Set<Version> out = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     int gone = 0;
-    for (int i = versions.size() - 1; i >= 0; i--) {
-      Version v = versions.get(i);
-      if (v.state.gone() && ++gone > VersionState.GONE_KEPT) {
-        versions.remove(i);
-        if (v.pushId != null) {
-          pushes.remove(v.pushId);
-        }
+    for (int i = order.size() - 1; i >= 0; i--) {
+      if (state.apply(order.get(i)).gone() && ++gone > VersionState.GONE_KEPT) {
+        out.add(order.get(i));
+      }
+    }
+    return out;
+  }
+
+  /** Takes version {@code v}'s Delta off the followers: nothing updates or reads it any more. The caller holds the lock. */
+  private void detachDelta(Version v) {
+    Delta d = v.delta;
+    v.delta = null;
+    if (d != null) {
+      for (Follower f : followers) {
+        f.attached.remove(d);
       }
     }
   }
@@ -1514,54 +1540,130 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
   }
 
+  /** The version being made current while the catalog naming it so is stored (see {@link #swap}), or null. Guarded by this. */
+  private Version pendingSwap;
+
+  /**
+   * The states a switch to {@code next} leaves the versions in, from those of the moment, without
+   * changing them: {@link #catalogEntry} stores them while the switch is pending and {@link #swap}
+   * applies them once stored. The caller holds this table's lock.
+   */
+  private final class Switch {
+    final Version old = current;
+    /**
+     * The versions in the order they stopped serving: the one replaced goes last, after the backups
+     * (for retirement) and after a damaged one among the newest that no longer serve, so its failure
+     * (where its file went) is not forgotten at once (see {@link #forgetOldGoneVersions}).
+     */
+    final List<Version> order = new ArrayList<>(versions);
+    final Map<Version, VersionState> states = new java.util.IdentityHashMap<>();
+    /** Backups beyond the spec's {@code keep}, retired by the switch. */
+    final List<Version> retired = new ArrayList<>();
+    /** The failure of the replaced version when it is the damaged one (it fails), else null. */
+    final String oldFailure;
+
+    Switch(Version next) {
+      order.remove(old);
+      order.add(old);
+      states.put(next, VersionState.CURRENT);
+      if (old == damaged) {
+        states.put(old, VersionState.FAILED);
+        oldFailure = damage.reason() + "; moved aside to " + old.baseFile + CORRUPT_SUFFIX + " and replaced by version "
+            + next.id + (next.pushId == null ? "" : " (push " + next.pushId + ")");
+      } else {
+        states.put(old, VersionState.BACKUP);
+        oldFailure = null;
+      }
+      int backups = 0;
+      for (int i = order.size() - 1; i >= 0; i--) {
+        Version b = order.get(i);
+        if (state(b) == VersionState.BACKUP && ++backups > spec.keep()) {
+          states.put(b, VersionState.RETIRED);
+          retired.add(b);
+        }
+      }
+    }
+
+    VersionState state(Version v) {
+      return states.getOrDefault(v, v.state);
+    }
+
+    String failure(Version v) {
+      return v == old && oldFailure != null ? oldFailure : v.failure;
+    }
+  }
+
+  /** The catalog could not be written to make version {@link #version} current, so it is not; the cause says why. */
+  static final class SwitchNotStored extends IllegalStateException {
+    final long version;
+
+    SwitchNotStored(Version v, RuntimeException cause) {
+      super("could not record version " + v.id + " as current, so it does not serve: " + cause.getMessage(), cause);
+      this.version = v.id;
+    }
+
+    /** The catalog write's own failure, for callers that pass it on as it is. */
+    RuntimeException failure() {
+      return (RuntimeException) getCause();
+    }
+  }
+
+  /**
+   * Makes {@code v} current, its Delta attached beside the current one's. As for a view, the catalog
+   * is written first, naming {@code v} current (see {@link #catalogEntry}), and reads switch only
+   * once it is stored: a version that served a read is the one a restart serves again. When the
+   * catalog cannot be written (a full disk), nothing changed: the current version keeps serving,
+   * and {@link SwitchNotStored} says why; the caller decides what becomes of {@code v}.
+   */
   private void swap(Version v) {
+    synchronized (this) {
+      if (current == v) {
+        return;
+      }
+      pendingSwap = v;
+    }
+    boolean stored = false;
+    try {
+      persist.run(); // before reads switch, and before retired Bases go: the catalog never names one that is gone
+      stored = true;
+    } catch (RuntimeException notStored) {
+      throw new SwitchNotStored(v, notStored);
+    } finally {
+      if (!stored) { // an Error too: later catalogs must not store a switch that did not happen
+        synchronized (this) {
+          pendingSwap = null;
+        }
+      }
+    }
     List<String> delete = new ArrayList<>();
     String moveAside = null;
     synchronized (this) {
-      Version old = current;
-      if (old == v) {
-        return;
-      }
-      v.state = VersionState.CURRENT;
+      pendingSwap = null;
+      Switch sw = new Switch(v); // what the stored catalog says: nothing else changes versions while v builds
+      Version old = sw.old;
+      sw.states.forEach((x, state) -> x.state = state);
+      versions.remove(old);
+      versions.add(old);
       current = v;
       if (building == v) {
         building = null;
       }
-      // last in the list, which holds the versions in the order they stopped serving (see ViewRuntime.swap):
-      // the backups for retirement, and a damaged one among the newest that no longer serve, so its
-      // failure (where its file went) is not forgotten at once (forgetOldGoneVersions)
-      versions.remove(old);
-      versions.add(old);
       if (old == damaged) {
-        old.state = VersionState.FAILED;
-        old.failure = damage.reason() + "; moved aside to " + old.baseFile + CORRUPT_SUFFIX + " and replaced by "
-            + "version " + v.id + (v.pushId == null ? "" : " (push " + v.pushId + ")");
+        old.failure = sw.oldFailure;
         moveAside = old.baseFile;
         damaged = null;
         damage = null;
-      } else {
-        old.state = VersionState.BACKUP;
       }
-      Delta od = old.delta;
-      old.delta = null;
-      for (Follower f : followers) {
-        f.attached.remove(od);
-      }
-      int backups = 0;
-      for (int i = versions.size() - 1; i >= 0; i--) {
-        Version b = versions.get(i);
-        if (b.state == VersionState.BACKUP && ++backups > spec.keep()) {
-          b.state = VersionState.RETIRED;
-          closeIfOpen(b.base); // unmapped once reads in progress end (see MappedFile: why)
-          b.base = null;
-          if (b.baseFile != null) {
-            delete.add(b.baseFile);
-          }
+      detachDelta(old);
+      for (Version b : sw.retired) {
+        closeIfOpen(b.base); // unmapped once reads in progress end (see MappedFile: why)
+        b.base = null;
+        if (b.baseFile != null) {
+          delete.add(b.baseFile);
         }
       }
       forgetOldGoneVersions();
     }
-    persist.run();
     for (String f : delete) {
       try {
         Files.deleteIfExists(dir.resolve(f));
@@ -1714,6 +1816,9 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   /** The failure of a push's replay as its report says it: the reason, without a Java class name. */
   static String replayFailure(Exception e) {
+    if (e instanceof SwitchNotStored) {
+      return e.getMessage(); // the replay is whole; the switch is what failed
+    }
     if (e instanceof InterruptedException) {
       return "replay interrupted (its thread was interrupted, as a stop does); send the push again";
     }
@@ -1921,7 +2026,17 @@ public final class TableRuntime implements Table, AutoCloseable {
               + "activated: " + problem);
         }
       }
-      replayAndSwap(v);
+      try {
+        replayAndSwap(v);
+      } catch (RuntimeException | InterruptedException notSwapped) {
+        synchronized (this) {
+          detachDelta(v); // still a backup, without a Delta, as before; its Base stays open for the next try
+        }
+        if (notSwapped instanceof SwitchNotStored e) {
+          throw e.failure(); // as a view's activation: the catalog write's own error
+        }
+        throw notSwapped;
+      }
       return v.id;
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -28,10 +28,10 @@ class TableCloseDuringPushTest {
   @TempDir
   Path dir;
 
-  private static final PipelineSpec SPEC = PipelineSpec.builder().table(TableSpec.builder("users").partitions(2)
+  static final PipelineSpec SPEC = PipelineSpec.builder().table(TableSpec.builder("users").partitions(2)
       .key("id").field("id", "string").field("tier", "string").build()).build();
 
-  private static String rows(int keys, String tier) {
+  static String rows(int keys, String tier) {
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < keys; i++) {
       b.append("{\"id\":\"u").append(i).append("\",\"tier\":\"").append(tier).append("\"}\n");

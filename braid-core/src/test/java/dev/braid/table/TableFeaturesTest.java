@@ -23,6 +23,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.ArrayList;
+import dev.braid.view.VersionCatalog;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -277,7 +281,7 @@ class TableFeaturesTest {
   }
 
   @Test
-  void shouldKeepServingAPushWhoseCatalogEntryCouldNotBeStoredAtItsSwap() throws Exception {
+  void shouldKeepServingTheVersionBeforeAPushWhoseSwitchCouldNotBeStored() throws Exception {
     long now = System.currentTimeMillis();
     AtomicInteger failIn = new AtomicInteger(-1);
     Runnable persist = () -> { // the catalog store: fails on the call failIn counts down to
@@ -294,13 +298,53 @@ class TableFeaturesTest {
       PushReport r = t.push(lines(row("a", "two", now)), PushOptions.defaults("2.jsonl"));
 
       assertThat(r.state()).isEqualTo("failed");
-      assertThat(r.failure()).contains("catalog");
-      // the swap had made it current: it keeps serving, rather than leaving reads without a version
+      assertThat(r.failure()).isEqualTo("could not record version " + r.version() + " as current, so it does not "
+          + "serve: cannot write the version catalog: No space left on device");
+      // reads stay on the version the stored catalog names, which a restart serves too
       TableRow a = CompletableFuture.supplyAsync(() -> t.get("a")).get(10, TimeUnit.SECONDS);
-      assertThat(a.asOf().version()).isEqualTo(r.version()).isNotEqualTo(v1);
-      assertThat(a.values()).containsEntry("tier", "two");
+      assertThat(a.asOf().version()).isEqualTo(v1);
+      assertThat(a.values()).containsEntry("tier", "one");
       assertThat(t.versions()).filteredOn(v -> v.id() == r.version()).singleElement()
+          .extracting(VersionInfo::state).isEqualTo(VersionState.FAILED);
+      assertThat(t.versions()).filteredOn(v -> v.id() == v1).singleElement()
           .extracting(VersionInfo::state).isEqualTo(VersionState.CURRENT);
+    }
+  }
+
+  /**
+   * The catalog stored for a switch (by the swap, or by any other store while it is pending) lists
+   * the versions as the switch leaves them: the new one current, the old one a backup, backups
+   * beyond {@code keep} retired.
+   */
+  @Test
+  void shouldStoreTheCatalogOfASwitchAsTheSwitchLeavesTheVersions() throws Exception {
+    long now = System.currentTimeMillis();
+    AtomicReference<TableRuntime> table = new AtomicReference<>();
+    List<Map<Long, String>> stored = new ArrayList<>();
+    Runnable persist = () -> {
+      TableRuntime rt = table.get();
+      if (rt != null) {
+        Map<Long, String> states = new TreeMap<>();
+        for (VersionCatalog.Entry e : rt.catalogEntry().versions()) {
+          states.put(e.id(), e.state().label());
+        }
+        stored.add(states);
+      }
+    };
+    TableSpec users = spec(null).tables().get("users");
+    try (FileLog log = FileLog.open(dir.resolve("log"));
+        TableRuntime t = TableRuntime.open(users, users.fields().size(), log, dir.resolve("users"), persist, null, 2)) {
+      table.set(t);
+      for (int i = 0; i < users.keep() + 3; i++) {
+        stored.clear();
+        long v = t.push(lines(row("a", "tier" + i, now)), PushOptions.defaults(i + ".jsonl")).version();
+        // stores: when it starts building, at the swap, with its final report
+        assertThat(stored).as("push %d", i).hasSize(3);
+        assertThat(stored.get(0)).containsEntry(v, "building");
+        assertThat(stored.get(1)).as("the swap's catalog, push %d", i).isEqualTo(stored.get(2))
+            .containsEntry(v, "current");
+      }
+      assertThat(stored.get(2).values()).filteredOn("retired"::equals).isNotEmpty();
     }
   }
 

@@ -24,16 +24,17 @@ import org.junit.jupiter.api.io.TempDir;
  * that could not switch is failed (a batch cycle's) or held for activation (a reprocess's), so a
  * restart serves what was served and no version id that served a read is reused.
  */
-class CatalogNotStoredTest {
+public class CatalogNotStoredTest {
 
-  private static Path blockCatalog(Path dir) throws Exception {
+  /** Makes every write of {@code dir}'s catalog fail with a real I/O error; returns what {@link #unblock} takes. */
+  public static Path blockCatalog(Path dir) throws Exception {
     Path tmp = dir.resolve("catalog.json.tmp");
     Files.createDirectories(tmp);
     Files.writeString(tmp.resolve("in-the-way"), "a non-empty directory where the catalog's temporary file goes");
     return tmp;
   }
 
-  private static void unblock(Path tmp) throws Exception {
+  public static void unblock(Path tmp) throws Exception {
     Files.delete(tmp.resolve("in-the-way"));
     Files.delete(tmp);
   }

@@ -1187,7 +1187,7 @@ public final class BraidServer implements AutoCloseable {
   }
 
   /** Whether {@code c} or one of its causes is a full disk. */
-  private static boolean storageFull(Throwable c) {
+  static boolean storageFull(Throwable c) {
     for (Throwable t = c; t != null; t = t.getCause()) {
       if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
         return true;

@@ -10,6 +10,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -214,6 +215,36 @@ class TableHttpTest {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
     assertThat(json(send("GET", "/v1/tables/users/rows/z", null, null)).path("found").asBoolean())
         .as("a refused push writes nothing").isFalse();
+  }
+
+  /** An activation the catalog cannot record (a directory in the way of its temporary file) is a 500 that says nothing changed. */
+  @Test
+  void shouldRefuseAnActivationWhoseSwitchCannotBeRecorded() throws Exception {
+    long[] ids = new long[2];
+    for (int i = 0; i < 2; i++) {
+      HttpResponse<String> r = send("POST", "/v1/tables/users/pushes", "application/x-ndjson",
+          "{\"id\": \"u1\", \"tier\": \"t" + i + "\", \"score\": 1}\n");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      ids[i] = json(r).path("version").asLong();
+    }
+    Path block = dir.resolve("catalog.json.tmp");
+    Files.createDirectories(block);
+    Files.writeString(block.resolve("in-the-way"), "x");
+
+    HttpResponse<String> act = send("POST", "/v1/tables/users/versions/" + ids[0] + "/activate", null, null);
+    assertThat(act.statusCode()).as(act.body()).isEqualTo(500);
+    assertThat(json(act).path("detail").asText()).startsWith("version " + ids[0] + " of table 'users' was not "
+        + "activated: cannot write the version catalog ").endsWith("; the current version is unchanged and serves, "
+        + "and version " + ids[0] + " is still a backup");
+    assertThat(json(send("GET", "/v1/tables/users/rows/u1", null, null)).path("values").path("tier").asText())
+        .isEqualTo("t1");
+
+    Files.delete(block.resolve("in-the-way"));
+    Files.delete(block);
+    act = send("POST", "/v1/tables/users/versions/" + ids[0] + "/activate", null, null);
+    assertThat(act.statusCode()).as(act.body()).isEqualTo(200);
+    assertThat(json(send("GET", "/v1/tables/users/rows/u1", null, null)).path("values").path("tier").asText())
+        .isEqualTo("t0");
   }
 
   @Test
