@@ -156,14 +156,39 @@ public final class PushCommand implements Callable<Integer> {
     if (path == null) { // read once, so peeked through a buffer
       stdin = new java.io.BufferedInputStream(stdin == null ? System.in : stdin, 1 << 16);
     }
-    if (type.equals("application/x-ndjson")) {
-      checkJsonLines(path, stdin);
-    }
     PrintWriter err = command.commandLine().getErr();
     AtomicLong sent = new AtomicLong();
     Path in = path;
     InputStream piped = stdin;
     BraidClient.Answer a;
+    AtomicBoolean ended = new AtomicBoolean();
+    long fileSize = size;
+    AtomicBoolean opened = new AtomicBoolean(); // the upload began reading the input
+    InterruptNotice onSignal = new InterruptNotice(err, client.json, "push", () -> {
+      if (!opened.get()) { // reading the first line of a slow pipe, or connecting
+        return "interrupted before the upload of " + file + " began: nothing was sent, and table " + table
+            + " is unchanged";
+      }
+      boolean whole = ended.get() || fileSize >= 0 && sent.get() >= fileSize;
+      if (incremental) { // its rows are applied as they are read: nothing to fail, nothing to swap
+        return whole ? "interrupted after the whole of " + file + " was sent: the server applies its rows"
+            : String.format("interrupted after sending %,d bytes of %s: an incremental push applies the rows the "
+                + "server read before the upload was cut off; push the file again (a row replaces the one of its key)",
+                sent.get(), file);
+      }
+      return whole ? "interrupted after the whole of " + file + " was sent: the push goes on in the server; `braid "
+          + "versions " + table + " --table` shows it"
+          : String.format("interrupted after sending %,d bytes of %s: the server fails a push whose upload is cut off, "
+              + "and table %s keeps its current version; push the file again", sent.get(), file, table);
+    });
+    try {
+      if (type.equals("application/x-ndjson")) { // the first line of a pipe may be long in coming
+        checkJsonLines(path, stdin);
+      }
+    } catch (RuntimeException | Error refused) {
+      onSignal.close();
+      throw refused;
+    }
     ProgressBar bar = noProgress || client.json ? null
         : Progress.bar("push " + table, size < 0 ? -1 : Math.max(1, size >> 10), "KiB", 1, err);
     Thread ticker = null;
@@ -181,24 +206,11 @@ public final class PushCommand implements Callable<Integer> {
       ticker.setDaemon(true);
       ticker.start();
     }
-    AtomicBoolean ended = new AtomicBoolean();
-    long fileSize = size;
-    InterruptNotice onSignal = new InterruptNotice(err, client.json, "push", () -> {
-      boolean whole = ended.get() || fileSize >= 0 && sent.get() >= fileSize;
-      if (incremental) { // its rows are applied as they are read: nothing to fail, nothing to swap
-        return whole ? "interrupted after the whole of " + file + " was sent: the server applies its rows"
-            : String.format("interrupted after sending %,d bytes of %s: an incremental push applies the rows the "
-                + "server read before the upload was cut off; push the file again (a row replaces the one of its key)",
-                sent.get(), file);
-      }
-      return whole ? "interrupted after the whole of " + file + " was sent: the push goes on in the server; `braid "
-          + "versions " + table + " --table` shows it"
-          : String.format("interrupted after sending %,d bytes of %s: the server fails a push whose upload is cut off, "
-              + "and table %s keeps its current version; push the file again", sent.get(), file, table);
-    });
     try {
-      a = http.postStream(base + "/pushes" + q, type, () -> counting(in == null ? piped : open(in), sent,
-          fileSize >= 0 ? null : onSignal, ended), uploadTimeout(), size);
+      a = http.postStream(base + "/pushes" + q, type, () -> {
+        opened.set(true);
+        return counting(in == null ? piped : open(in), sent, fileSize >= 0 ? null : onSignal, ended);
+      }, uploadTimeout(), size);
     } finally {
       onSignal.close();
       if (bar != null) {

@@ -234,6 +234,36 @@ class InterruptedCommandTest {
   }
 
   /**
+   * A push from a pipe whose first line is long in coming ({@code slow-export | braid push T -}) waits
+   * for it before the upload begins: a signal then says that nothing was sent, not nothing at all.
+   */
+  @Test
+  void shouldSayThatNothingWasSentWhenInterruptedBeforeTheUpload() throws Exception {
+    String url = start(exchange -> hold());
+    Process p = braid("push", "users", "-", url, "--no-progress");
+    try {
+      // its main thread reads the first line, which does not come: seen in a thread dump of the child
+      String dump = "";
+      for (int i = 0; i < 600 && !dump.contains("PushCommand.checkJsonLines"); i++) {
+        Thread.sleep(100);
+        Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+            Long.toString(p.pid()), "Thread.print").redirectErrorStream(true).start();
+        dump = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        jcmd.waitFor();
+      }
+      assertThat(dump).as("the push waits for its first line").contains("PushCommand.checkJsonLines");
+
+      p.destroy(); // SIGTERM
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("braid: interrupted before the upload of - "
+          + "began: nothing was sent, and table users is unchanged");
+      assertThat(requests).as("no request reached the server").isEmpty();
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  /**
    * Ctrl-C stops a whole pipeline, {@code zcat rows.gz | braid push T -}: when the input's writer
    * dies first, the input ends cleanly, and sent as the body's end that made the truncated input a
    * whole push, which replaces every row of the table. The end of a pipe read after the signal is not
