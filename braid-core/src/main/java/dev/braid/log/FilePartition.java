@@ -806,6 +806,8 @@ final class FilePartition {
         } catch (IOException e) {
           // Nothing was published: readers and the next append still see the old end. Cut whatever
           // part of the batch reached the file so the next append starts at a batch boundary.
+          interrupted |= Thread.interrupted(); // the one that closed the channel, kept for the caller: not for the cut
+          reopenAfterInterrupt(e);
           truncateQuietly(active, position);
           zeroedEnd = Math.min(zeroedEnd, position);
           throw LogWriteException.of(stream, partition, active.file,
@@ -854,6 +856,36 @@ final class FilePartition {
     }
   }
 
+  /**
+   * Opens again the segment files whose channels an interrupt closed, when {@code failure} is (or was
+   * caused by) the {@code ClosedChannelException} that says so: one interrupted appender must not
+   * leave the partition refusing every append until the log is reopened. Called by an appender under
+   * the write lock (so before {@link #close} begins) or during an fsync (which close waits for before
+   * it closes the files): never after the files were closed. Returns whether a channel was opened again.
+   */
+  private boolean reopenAfterInterrupt(Throwable failure) {
+    Throwable t = failure;
+    while (t != null && !(t instanceof java.nio.channels.ClosedChannelException)) {
+      t = t.getCause();
+    }
+    if (t == null) {
+      return false;
+    }
+    boolean reopened = false;
+    for (Segment s : segments) {
+      try {
+        if (s.reopenIfClosed()) {
+          reopened = true;
+          LOG.warn("stream '{}' partition {}: an interrupted thread closed the channel of {} during its I/O; opened "
+              + "it again", stream, partition, s.file);
+        }
+      } catch (IOException e) {
+        failure.addSuppressed(e);
+      }
+    }
+    return reopened;
+  }
+
   private static void truncateQuietly(Segment s, long position) {
     try {
       s.channel.truncate(position);
@@ -900,6 +932,7 @@ final class FilePartition {
       step = "rolling to a new segment: writing the index";
       writeIndex(dir, active);
     } catch (IOException e) {
+      reopenAfterInterrupt(e); // the sealed segment's channel: the next append rolls again
       if (next != null) {
         next.closeQuietly();
         try {
@@ -1306,12 +1339,23 @@ final class FilePartition {
       unparkAll(settled);
       interrupted = Thread.interrupted();
       if (pending == null) {
-        forcer.force(active.channel);
+        try {
+          forcer.force(active.channel);
+        } catch (java.nio.channels.ClosedChannelException closed) {
+          // An interrupt closed the channel, this thread's or an appender's in a write: the fsync itself
+          // did not fail (no page was given up), so one on the file opened again covers the same pages.
+          if (!reopenAfterInterrupt(closed)) {
+            throw closed;
+          }
+          interrupted |= Thread.interrupted();
+          forcer.force(active.channel);
+        }
       } else {
         target = rewriteUnsynced(); // a plain fsync after a failed one proves nothing
       }
     } catch (Throwable t) {
       failure = t;
+      reopenAfterInterrupt(t); // the rewrite's, so the next round's rewrite can run
     } finally {
       syncLock.lock();
       syncing = false;

@@ -11,7 +11,8 @@ import java.util.function.Supplier;
  * throws, for the caller to act on; one that arrives during the call is the caller's as before
  * (a wait in the call may end on it). The log's appends, polls and flushes do the same around their
  * own I/O ({@link #holdBack}, {@link #restore}): a partition's writer channel is shared by every
- * appender, so one interrupted caller would break the partition until it is reopened.
+ * appender. One interrupt that lands during the I/O itself still closes it; the partition then opens
+ * the file again (see {@code Segment#reopenIfClosed}).
  */
 public final class Interrupts {
 

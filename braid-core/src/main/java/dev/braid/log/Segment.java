@@ -16,7 +16,11 @@ final class Segment {
 
   final Path file;
   final long baseOffset;
-  final FileChannel channel;
+  /**
+   * The writer's channel on the file (readers open their own). Replaced only by {@link #reopenIfClosed},
+   * after an interrupt closed it under a write or an fsync.
+   */
+  volatile FileChannel channel;
 
   /** Bytes of the file that hold whole batches; readers read below it. */
   volatile long size;
@@ -123,6 +127,20 @@ final class Segment {
     indexPositions = pos;
     indexEntries = n;
     lastIndexedPosition = pos[n - 1];
+    return true;
+  }
+
+  /**
+   * Opens the file again if its channel is closed: an interrupt of a thread in a write or an fsync
+   * on it closes it ({@code ClosedByInterruptException}; other threads in it then get an
+   * {@code AsynchronousCloseException}). The file is whole; only that descriptor is gone. Returns
+   * whether it opened it. The caller holds the partition's write lock and knows it is not closing.
+   */
+  synchronized boolean reopenIfClosed() throws IOException {
+    if (channel.isOpen()) {
+      return false;
+    }
+    channel = FileChannel.open(file, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE);
     return true;
   }
 

@@ -1,0 +1,155 @@
+package dev.braid.log;
+
+import static dev.braid.log.LogTestSupport.appendTexts;
+import static dev.braid.log.LogTestSupport.readAll;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import dev.braid.log.LogTestSupport.Rec;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An interrupt that lands while an appender's write or fsync is in the kernel makes the JDK close
+ * the partition's channel ({@code ClosedByInterruptException}); the appender set its pending
+ * interrupt aside before the I/O, so only one that arrives during it can. The partition opens the
+ * file again: the interrupted write fails (nothing published), an interrupted fsync runs again (it
+ * did not fail, only its descriptor was closed), and every later append works, as an application
+ * whose executor's {@code shutdownNow} interrupts its ingest threads expects. The interrupts here
+ * are real ones, set while the real {@code FileChannel} call runs.
+ */
+class FileLogInterruptedIoTest {
+
+  @TempDir
+  Path dir;
+
+  private FileLog log;
+
+  @AfterEach
+  void closeTheLog() {
+    Thread.interrupted();
+    if (log != null) {
+      log.close();
+    }
+  }
+
+  private LogStream open(StreamConfig config) {
+    log = FileLog.open(dir);
+    return log.createStream("clicks", config);
+  }
+
+  private static FilePartition partition(LogStream s) {
+    return ((FileLogStream) s).partition(0);
+  }
+
+  private List<Rec> reopened() {
+    log.close();
+    log = FileLog.open(dir);
+    return readAll(log.stream("clicks"), 0, 0);
+  }
+
+  @Test
+  void shouldFailOnlyTheWriteThatAnInterruptCutAndKeepAppending() {
+    LogStream s = open(StreamConfig.of(1));
+    FilePartition p = partition(s);
+    List<Rec> acknowledged = new ArrayList<>(appendTexts(s, 0, "before", 3));
+    AtomicInteger interruptsLeft = new AtomicInteger(1);
+    p.writer = (channel, bytes, position) -> { // the interrupt arrives during the write
+      if (interruptsLeft.getAndDecrement() > 0) {
+        Thread.currentThread().interrupt();
+      }
+      FilePartition.writeFully(channel, bytes, position);
+    };
+
+    Throwable failed = catchThrowable(() -> appendTexts(s, 0, "cut", 2));
+    boolean interrupted = Thread.interrupted();
+
+    assertThat(failed).isInstanceOf(LogWriteException.class).hasMessageContaining("stream 'clicks' partition 0")
+        .hasRootCauseInstanceOf(ClosedByInterruptException.class);
+    assertThat(interrupted).as("the caller keeps the interrupt").isTrue();
+    assertThat(s.endOffset(0)).as("nothing published").isEqualTo(3);
+    acknowledged.addAll(appendTexts(s, 0, "after", 2));
+    assertThat(acknowledged.get(3).offset()).isEqualTo(3);
+    assertThat(readAll(s, 0, 0)).isEqualTo(acknowledged);
+    assertThat(reopened()).isEqualTo(acknowledged);
+    assertThat(log.recoveries()).as("the cut write left no torn tail").isEmpty();
+  }
+
+  @Test
+  void shouldRunAnFsyncThatAnInterruptCutAgainAndAcknowledge() {
+    LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
+    FilePartition p = partition(s);
+    List<Rec> acknowledged = new ArrayList<>(appendTexts(s, 0, "before", 3));
+    AtomicInteger interruptsLeft = new AtomicInteger(1);
+    p.forcer = channel -> { // the interrupt arrives during the fsync
+      if (interruptsLeft.getAndDecrement() > 0) {
+        Thread.currentThread().interrupt();
+      }
+      FilePartition.FDATASYNC.force(channel);
+    };
+
+    List<Rec> during = appendTexts(s, 0, "during", 2);
+    boolean interrupted = Thread.interrupted();
+
+    assertThat(interruptsLeft.get()).as("the interrupt landed in an fsync").isLessThan(0);
+    assertThat(interrupted).as("the caller keeps the interrupt").isTrue();
+    assertThat(p.durableOffset()).isEqualTo(5);
+    acknowledged.addAll(during);
+    acknowledged.addAll(appendTexts(s, 0, "after", 2));
+    assertThat(readAll(s, 0, 0)).isEqualTo(acknowledged);
+    assertThat(reopened()).isEqualTo(acknowledged);
+  }
+
+  /**
+   * What {@code shutdownNow} does, again and again: interrupts at any moment of an appender's work,
+   * with fsync durability and segment rolls. Every acknowledged append is in the log, in order, the
+   * appender's failures are only the I/O an interrupt cut, and appends work afterwards.
+   */
+  @Test
+  void shouldKeepAcceptingAppendsWhileAnAppenderIsInterruptedAgainAndAgain() throws Exception {
+    LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()).withSegmentBytes(64 << 10));
+    List<Rec> acknowledged = new ArrayList<>();
+    Queue<Throwable> unexpected = new ConcurrentLinkedQueue<>();
+    AtomicInteger cut = new AtomicInteger();
+    AtomicBoolean appending = new AtomicBoolean(true);
+    Thread victim = new Thread(() -> {
+      try {
+        for (int i = 0; appending.get(); i++) {
+          try {
+            acknowledged.addAll(appendTexts(s, 0, "victim " + i, 1 + i % 3));
+          } catch (LogWriteException e) {
+            cut.incrementAndGet(); // an interrupt cut its write or fsync
+          }
+          Thread.interrupted();
+        }
+      } catch (Throwable t) {
+        unexpected.add(t);
+      }
+    }, "victim");
+    victim.start();
+    for (int i = 0; i < 3000; i++) {
+      victim.interrupt();
+      if (i % 50 == 0) {
+        Thread.sleep(1);
+      }
+    }
+    appending.set(false);
+    victim.join();
+
+    assertThat(unexpected).isEmpty();
+    List<Rec> after = appendTexts(s, 0, "after", 3);
+    List<Rec> all = readAll(s, 0, 0);
+    assertThat(all).as("%d appends cut", cut.get()).containsSubsequence(acknowledged);
+    assertThat(all).endsWith(after.toArray(Rec[]::new));
+    assertThat(reopened()).isEqualTo(all);
+  }
+}
