@@ -1146,10 +1146,18 @@ public final class Ingestor {
           if (c.ingestTime() < horizon || !startsWith(c.buffer(), c.valueOffset(), c.valueLength(), REQUEST_KEY_FIRST)) {
             continue;
           }
-          try {
-            JsonNode o = JSON.readTree(c.value());
-            if (o.path("requestKey").isTextual()) {
-              noteRejectedRequest(o.path("requestKey").asText(), o.path("requestHash").asLong(), c.ingestTime());
+          // only its first two fields: the rest (the rejected event's text) can be long, and a request
+          // with many rejected events writes as many dead letters under one key
+          try (com.fasterxml.jackson.core.JsonParser in = JSON.getFactory().createParser(
+              new com.fasterxml.jackson.databind.util.ByteBufferBackedInputStream(
+                  c.buffer().slice(c.valueOffset(), c.valueLength())))) {
+            if (in.nextToken() == com.fasterxml.jackson.core.JsonToken.START_OBJECT
+                && "requestKey".equals(in.nextFieldName())
+                && in.nextToken() == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+              String key = in.getText();
+              long hash = "requestHash".equals(in.nextFieldName())
+                  && in.nextToken() == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT ? in.getLongValue() : 0;
+              noteRejectedRequest(key, hash, c.ingestTime());
             }
           } catch (java.io.IOException e) {
             throw new IllegalStateException("dead letter at offset " + c.offset() + " is not JSON", e);
