@@ -1342,13 +1342,16 @@ final class FilePartition {
         try {
           forcer.force(active.channel);
         } catch (java.nio.channels.ClosedChannelException closed) {
-          // An interrupt closed the channel, this thread's or an appender's in a write: the fsync itself
-          // did not fail (no page was given up), so one on the file opened again covers the same pages.
-          if (!reopenAfterInterrupt(closed)) {
+          // An interrupt closed the channel, this thread's or an appender's in a write. The fsync ran to
+          // its end in the kernel, but how it ended is lost with the descriptor: after a failure a plain
+          // fsync on a new one would prove nothing, so the batches it was to cover are written again and
+          // fsynced, as after a failed fsync (rewriteUnsynced), on the file opened again.
+          reopenAfterInterrupt(closed); // or an appender that met it closed did
+          if (!active.channel.isOpen()) {
             throw closed;
           }
           interrupted |= Thread.interrupted();
-          forcer.force(active.channel);
+          target = rewriteUnsynced();
         }
       } else {
         target = rewriteUnsynced(); // a plain fsync after a failed one proves nothing

@@ -1593,13 +1593,10 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
   }
 
-  /** The catalog could not be written to make version {@link #version} current, so it is not; the cause says why. */
+  /** The catalog could not be written to make a version current, so it is not; the cause says why. */
   static final class SwitchNotStored extends IllegalStateException {
-    final long version;
-
     SwitchNotStored(Version v, RuntimeException cause) {
       super("could not record version " + v.id + " as current, so it does not serve: " + cause.getMessage(), cause);
-      this.version = v.id;
     }
 
     /** The catalog write's own failure, for callers that pass it on as it is. */

@@ -22,8 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
  * An interrupt that lands while an appender's write or fsync is in the kernel makes the JDK close
  * the partition's channel ({@code ClosedByInterruptException}); the appender set its pending
  * interrupt aside before the I/O, so only one that arrives during it can. The partition opens the
- * file again: the interrupted write fails (nothing published), an interrupted fsync runs again (it
- * did not fail, only its descriptor was closed), and every later append works, as an application
+ * file again: the interrupted write fails (nothing published), the batches of an interrupted fsync
+ * are written again and fsynced (how the fsync ended was lost with its descriptor), and every later
+ * append works, as an application
  * whose executor's {@code shutdownNow} interrupts its ingest threads expects. The interrupts here
  * are real ones, set while the real {@code FileChannel} call runs.
  */
@@ -136,11 +137,10 @@ class FileLogInterruptedIoTest {
       }
     }, "victim");
     victim.start();
-    for (int i = 0; i < 3000; i++) {
+    java.util.Random random = new java.util.Random(11);
+    for (int i = 0; i < 500; i++) { // about one every 2 ms: an fsync here takes 0.2-2 ms
       victim.interrupt();
-      if (i % 50 == 0) {
-        Thread.sleep(1);
-      }
+      java.util.concurrent.locks.LockSupport.parkNanos(random.nextInt(4_000_000));
     }
     appending.set(false);
     victim.join();
@@ -148,7 +148,11 @@ class FileLogInterruptedIoTest {
     assertThat(unexpected).isEmpty();
     List<Rec> after = appendTexts(s, 0, "after", 3);
     List<Rec> all = readAll(s, 0, 0);
-    assertThat(all).as("%d appends cut", cut.get()).containsSubsequence(acknowledged);
+    if (!acknowledged.isEmpty()) { // (every append may have been cut on a slow disk)
+      assertThat(all).as("%d appends cut", cut.get()).containsSubsequence(acknowledged);
+    }
+    assertThat(all).as("only what was appended").allMatch(r -> new String(java.util.HexFormat.of().parseHex(r.value()),
+        java.nio.charset.StandardCharsets.UTF_8).matches("(victim [0-9]+|after)-[0-9]+"));
     assertThat(all).endsWith(after.toArray(Rec[]::new));
     assertThat(reopened()).isEqualTo(all);
   }
