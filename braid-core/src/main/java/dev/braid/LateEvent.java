@@ -12,7 +12,10 @@ package dev.braid;
  * @param eventOffset the event's offset in that partition (where the batch layer reads it)
  * @param key the event's key
  * @param eventTimeMillis its event time
- * @param watermarkMillis the partition's watermark when the speed layer met it
+ * @param watermarkMillis the watermark its lateness was decided against: the partition's largest event
+ *     time so far minus the stream's {@code max_out_of_order}; for a partition that was idle at the
+ *     version's cut and had no event yet, the reference the cut seeded it with (minus
+ *     {@code max_out_of_order}), though status shows that partition's watermark as null
  * @param recordedAtMillis when it was recorded
  * @param current whether it was recorded under the lateness rule of the view's current version, the
  *     late events that status counts; false for one recorded by a version that no longer serves or

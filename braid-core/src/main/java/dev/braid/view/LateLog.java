@@ -35,8 +35,8 @@ import java.util.function.LongSupplier;
  * log when the engine opens; records written before rules were recorded carry none and are
  * {@linkplain #adoptUnruled adopted} by the rule of the view's serving version. A partition's marks
  * are advanced by that partition's speed-layer thread and by the threads that replay it into a
- * reprocess's new version; {@link #record} is one at a time, so an event that both meet is recorded
- * once.
+ * reprocess's new version, each {@linkplain #claim claiming} an event before it writes it, so an event
+ * that both meet is recorded once.
  *
  * <h2>Durability</h2>
  * The late log has the stream's durability but is written after the Delta moved; a crash between
@@ -62,7 +62,7 @@ final class LateLog {
   /** Per view: the rule that its records without a rule were given to ({@link #adoptUnruled}). */
   private final Map<String, String> adopted = new ConcurrentHashMap<>();
 
-  /** Of one view and rule: per partition the next event offset not yet recorded, and how many are. */
+  /** Of one view and rule: per partition the next event offset not yet claimed ({@link #claim}), and how many are. */
   private record Marks(AtomicLongArray next, AtomicLong count) {
 
     void recorded(int partition, long offset) {
@@ -162,19 +162,34 @@ final class LateLog {
   }
 
   /**
-   * Whether the late event at {@code offset} of {@code partition} is not yet recorded for
-   * {@code view} under lateness rule {@code rule}.
+   * Claims the late event at {@code offset} of {@code partition} for the late log of {@code view}
+   * under lateness rule {@code rule}: true, and counted at once, the first time; false if it was
+   * claimed or recorded before. While a batch cycle's new version catches up, the old and the new
+   * Delta of a view both fold the same records and both find the same events late, and a reprocess's
+   * replay and the speed layer can meet the same event under the same rule: each is claimed once.
+   * A partition's events are claimed in offset order by each thread that folds it, so one mark per
+   * partition tells. The caller claims while it holds the Delta's write lock, before it advances the
+   * Delta's position and {@linkplain #record records} the claimed events: {@code status} then counts
+   * every late event below the position it reports.
    */
+  boolean claim(String view, String rule, int partition, long offset) {
+    Marks m = marks(view, rule);
+    if (m.next().getAndAccumulate(partition, offset + 1, Math::max) > offset) {
+      return false;
+    }
+    m.count().incrementAndGet();
+    return true;
+  }
+
+  /** Whether the late event at {@code offset} of {@code partition} is not yet claimed for {@code view} under {@code rule}. */
   boolean isNew(String view, String rule, int partition, long offset) {
     return offset >= marks(view, rule).next().get(partition);
   }
 
   /**
-   * Records late events of one partition, each once: while a batch cycle's new version catches up,
-   * the old and the new Delta of a view both fold the same records and both find the same events
-   * late, so {@code pending} can name an event twice; and a reprocess's replay and the speed layer
-   * can meet the same event under the same rule. Synchronized: the test of the marks and their
-   * advance must not interleave with another thread's (late events are rare; this is not a hot path).
+   * Writes claimed late events ({@link #claim}) to the late log, in order of view, rule and offset.
+   * A failed write loses them from the log but not from the counts (until the next start, which
+   * counts what the log holds).
    */
   synchronized void record(List<Pending> pending) {
     if (pending.isEmpty()) {
@@ -182,18 +197,10 @@ final class LateLog {
     }
     long now = clock.getAsLong();
     RecordBatchBuilder b = new RecordBatchBuilder(4096, log.config().maxRecordBytes());
-    List<Pending> kept = new ArrayList<>();
     List<Pending> ordered = new ArrayList<>(pending);
     ordered.sort(java.util.Comparator.comparing(Pending::view).thenComparing(Pending::rule)
         .thenComparingLong(Pending::offset));
-    Pending previous = null;
     for (Pending p : ordered) {
-      boolean again = previous != null && previous.view().equals(p.view()) && previous.rule().equals(p.rule())
-          && previous.offset() == p.offset();
-      previous = p;
-      if (again || !isNew(p.view(), p.rule(), p.partition(), p.offset())) {
-        continue;
-      }
       ObjectNode o = JSON.createObjectNode();
       o.put("view", p.view()).put("rule", p.rule()).put("partition", p.partition()).put("offset", p.offset())
           .put("key", p.key()).put("eventTime", p.eventTime()).put("watermark", p.watermark());
@@ -202,15 +209,8 @@ final class LateLog {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
-      kept.add(p);
-    }
-    if (kept.isEmpty()) {
-      return;
     }
     log.append(0, b);
-    for (Pending p : kept) {
-      marks(p.view(), p.rule()).recorded(p.partition(), p.offset());
-    }
   }
 
   /** Late events recorded for {@code view} under lateness rule {@code rule} (over the late log's whole history). */

@@ -689,10 +689,10 @@ final class SpeedLayer implements AutoCloseable {
       return j;
     }
 
-    /** Notes a late event for the late log (written after the Deltas' locks are released). */
+    /** Claims a late event for the late log, under the write lock (written after the Deltas' locks are released). */
     private void noteLate(Target t, RecordChunk k, int j) {
       String view = t.program.spec.name();
-      if (lateLog == null || !lateLog.isNew(view, t.program.lateRule, partition, k.offset[j])) {
+      if (lateLog == null || !lateLog.claim(view, t.program.lateRule, partition, k.offset[j])) {
         return;
       }
       // against what the lateness decision counted from

@@ -2373,7 +2373,7 @@ final class ViewRuntime {
               try {
                 int result = program.applySpeed(pd, x, k, j, speed.maxOutOfOrderMillis());
                 if ((result & ViewProgram.LATE) != 0 && lateLog != null
-                    && lateLog.isNew(name, program.lateRule, pd.partition, offset)) {
+                    && lateLog.claim(name, program.lateRule, pd.partition, offset)) {
                   late.add(LateLog.Pending.of(program, pd.partition, k, j, pd.lateReference(),
                       speed.maxOutOfOrderMillis()));
                 }
