@@ -341,7 +341,11 @@ public final class Engine implements Braid {
             LOG.warn("scheduled batch cycle of view '{}' failed on a damaged log file; the next one is in {}",
                 v.name(), Durations.format(v.batchEvery()));
           } catch (RuntimeException ex) {
-            LOG.error("scheduled batch cycle of view '{}' failed", v.name(), ex);
+            if (closed) { // stopped by the close (which interrupts it): the next start runs the schedule again
+              LOG.info("scheduled batch cycle of view '{}' stopped by the close: {}", v.name(), ex.getMessage());
+            } else {
+              LOG.error("scheduled batch cycle of view '{}' failed", v.name(), ex);
+            }
           }
         }, every, every, TimeUnit.MILLISECONDS);
       }
@@ -1435,6 +1439,15 @@ public final class Engine implements Braid {
     } finally {
       closeLock.unlock();
     }
+  }
+
+  /**
+   * Starts no more scheduled work (batch cycles of {@code batch.every}, window eviction); what runs
+   * goes on. For a server that is stopping: its wait for requests in flight to finish may last half
+   * a minute, and a batch cycle that starts then would only be interrupted by {@link #close}.
+   */
+  public void stopSchedules() {
+    scheduler.shutdown(); // cancels the periodic tasks that are not running
   }
 
   /** Whether the calling thread runs the consumer of a subscription to one of this engine's views. */

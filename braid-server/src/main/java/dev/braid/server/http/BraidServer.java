@@ -85,9 +85,11 @@ public final class BraidServer implements AutoCloseable {
    *     selector thread on a 2-CPU machine. That thread then runs at about 60 % of a core at 28 k
    *     reads/s, and each millisecond it loses to another thread queues every connection behind it
    *     (docs/PERFORMANCE.md, "Two selector threads").
+   * @param stopTimeout how long a stop waits for requests in flight to finish before it closes their
+   *     connections and goes on to close the engine (30 s by default)
    */
   public record Config(String bind, int port, long maxBodyBytes, long batchWaitMillis,
-      java.time.Duration checkpointEvery, int selectors) {
+      java.time.Duration checkpointEvery, int selectors, java.time.Duration stopTimeout) {
 
     /** The most selector threads the default ({@code selectors} 0) takes. */
     public static final int MAX_DEFAULT_SELECTORS = 4;
@@ -99,34 +101,40 @@ public final class BraidServer implements AutoCloseable {
       if (selectors < 0) {
         throw new IllegalArgumentException("selectors must be 0 (one per CPU) or more, got " + selectors);
       }
+      java.util.Objects.requireNonNull(stopTimeout, "stopTimeout");
     }
 
     public static Config defaults() {
-      return new Config("127.0.0.1", 8080, 16L << 20, 60_000, EngineOptions.DEFAULT_CHECKPOINT_EVERY, 0);
+      return new Config("127.0.0.1", 8080, 16L << 20, 60_000, EngineOptions.DEFAULT_CHECKPOINT_EVERY, 0, STOP_TIMEOUT);
     }
 
     public Config withPort(int p) {
-      return new Config(bind, p, maxBodyBytes, batchWaitMillis, checkpointEvery, selectors);
+      return new Config(bind, p, maxBodyBytes, batchWaitMillis, checkpointEvery, selectors, stopTimeout);
     }
 
     public Config withBind(String b) {
-      return new Config(b, port, maxBodyBytes, batchWaitMillis, checkpointEvery, selectors);
+      return new Config(b, port, maxBodyBytes, batchWaitMillis, checkpointEvery, selectors, stopTimeout);
     }
 
     public Config withMaxBodyBytes(long m) {
-      return new Config(bind, port, m, batchWaitMillis, checkpointEvery, selectors);
+      return new Config(bind, port, m, batchWaitMillis, checkpointEvery, selectors, stopTimeout);
     }
 
     public Config withBatchWaitMillis(long w) {
-      return new Config(bind, port, maxBodyBytes, w, checkpointEvery, selectors);
+      return new Config(bind, port, maxBodyBytes, w, checkpointEvery, selectors, stopTimeout);
     }
 
     public Config withCheckpointEvery(java.time.Duration every) {
-      return new Config(bind, port, maxBodyBytes, batchWaitMillis, every, selectors);
+      return new Config(bind, port, maxBodyBytes, batchWaitMillis, every, selectors, stopTimeout);
     }
 
     public Config withSelectors(int n) {
-      return new Config(bind, port, maxBodyBytes, batchWaitMillis, checkpointEvery, n);
+      return new Config(bind, port, maxBodyBytes, batchWaitMillis, checkpointEvery, n, stopTimeout);
+    }
+
+    /** How long a stop waits for requests in flight before it closes their connections and the engine. */
+    public Config withStopTimeout(java.time.Duration t) {
+      return new Config(bind, port, maxBodyBytes, batchWaitMillis, checkpointEvery, selectors, t);
     }
 
     /** The selector threads to run: {@link #selectors}, or one per CPU up to {@value #MAX_DEFAULT_SELECTORS}. */
@@ -386,7 +394,7 @@ public final class BraidServer implements AutoCloseable {
         GracefulHandler graceful = new GracefulHandler();
         graceful.setHandler(pointReads);
         server.setHandler(graceful);
-        server.setStopTimeout(STOP_TIMEOUT.toMillis());
+        server.setStopTimeout(config.stopTimeout().toMillis());
         server.setErrorHandler(new ProblemErrorHandler(metrics)); // errors raised before the routes: problem+json too
       });
       // Javalin adds its default connector only when none was added; this one differs from it in
@@ -1591,8 +1599,16 @@ public final class BraidServer implements AutoCloseable {
       return;
     }
     changes.closeAll(); // a changes stream never ends by itself, and the stop waits for requests in flight
+    if (braid instanceof dev.braid.view.Engine e) {
+      e.stopSchedules(); // no batch cycle starts while requests in flight finish
+    }
     if (app != null) {
-      app.stop();
+      try {
+        app.stop();
+      } catch (RuntimeException e) { // requests still running after STOP_TIMEOUT: closed under them
+        LOG.warn("requests were still running {} after the stop began ({}); closing the engine anyway",
+            dev.braid.spec.Durations.format(config.stopTimeout()), e.getCause() != null ? e.getCause().toString() : e.toString());
+      }
     }
     background.shutdownNow();
     Braid b = braid;

@@ -25,6 +25,16 @@ final class ProblemErrorHandler extends ErrorHandler {
     setShowCauses(false);
   }
 
+  /**
+   * Every method gets its problem document: Jetty writes an error body only for GET, POST and HEAD,
+   * and answered a refused PUT, PATCH or DELETE (a malformed {@code Content-Length}, a 503 during a
+   * stop) with an empty body.
+   */
+  @Override
+  public boolean errorPageForMethod(String method) {
+    return true;
+  }
+
   @Override
   protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
       Callback callback) {

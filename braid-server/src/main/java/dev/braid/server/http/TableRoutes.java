@@ -75,11 +75,13 @@ final class TableRoutes {
    * does not move).
    */
   private IOException cutOff(IOException e) {
+    // Jetty's end of a connection that the stop's wait closed has no message
+    String why = e.getMessage() != null ? e.getMessage() : "its connection was closed";
     if (stopping.getAsBoolean()) {
       return new IOException("the server is stopping and the upload did not finish before it stopped waiting ("
-          + e.getMessage() + "); push the file again once it has restarted", e);
+          + why + "); push the file again once it has restarted", e);
     }
-    return new IOException("the request body ended before the push did (" + e.getMessage() + "): the upload was cut "
+    return new IOException("the request body ended before the push did (" + why + "): the upload was cut "
         + "off or the client went away; push the file again", e);
   }
 

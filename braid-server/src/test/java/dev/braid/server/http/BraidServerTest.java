@@ -79,9 +79,14 @@ class BraidServerTest {
 
   /** A GET written on a socket as is: {@code HttpClient} refuses to send a malformed URI. */
   String rawGet(String path, String... headers) throws Exception {
+    return raw("GET", path, headers);
+  }
+
+  /** A request written on a socket as it is, for what a client library would refuse to send; the answer as read. */
+  String raw(String method, String path, String... headers) throws Exception {
     try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
       socket.setSoTimeout(30_000);
-      StringBuilder request = new StringBuilder("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      StringBuilder request = new StringBuilder(method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
       for (String h : headers) {
         request.append(h).append("\r\n");
       }
@@ -431,6 +436,10 @@ class BraidServerTest {
           "the URL was fine, a request header was not").doesNotContain("percent-escapes");
     }
     assertThat(rawGet("/v1/status", "Content-Length: abc")).contains("Invalid Content-Length Value");
+    for (String method : List.of("PUT", "PATCH", "DELETE", "POST")) { // Jetty wrote a body for GET, POST and HEAD only
+      assertThat(raw(method, "/v1/tables/users/rows/u1", "Content-Length: abc")).as(method).startsWith("HTTP/1.1 400")
+          .containsIgnoringCase("Content-Type: application/problem+json").contains("Invalid Content-Length Value");
+    }
     for (String path : List.of("/v1/views/revenue/keys/%ZZ", "/v1/views/revenue/keys/a%00b", "/v1/\u0001x",
         "/v1/views/revenue/keys/%C0%AF")) {
       assertThat(rawGet(path)).as(path).startsWith("HTTP/1.1 400")

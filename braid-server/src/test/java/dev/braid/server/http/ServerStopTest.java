@@ -1,0 +1,144 @@
+package dev.braid.server.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.braid.spec.PipelineSpec;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A stop whose wait for requests in flight runs out (a push whose upload stalls) still closes the
+ * engine (checkpoints, log, the data directory's lock) instead of failing half way, and no
+ * scheduled batch cycle starts while the stop waits (a graceful-stop review found both: the
+ * JavalinException of the timeout skipped the engine's close, and cycles kept making versions no
+ * client had seen).
+ */
+class ServerStopTest {
+
+  static final String SPEC = """
+      streams:
+        ev:
+          key: user
+          partitions: 2
+          fields: {user: string, n: long}
+      views:
+        plain:
+          from: ev
+          group_by: user
+          aggregate: {total: sum(n)}
+          batch: {every: 300ms}
+      tables:
+        users:
+          key: id
+          partitions: 2
+          fields: {id: string, tier: string}
+      """;
+
+  static final ObjectMapper JSON = new ObjectMapper();
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @TempDir
+  Path dir;
+
+  private JsonNode get(BraidServer s, String path) throws Exception {
+    return JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(s.url() + path)).build(),
+        HttpResponse.BodyHandlers.ofString()).body());
+  }
+
+  private static long newestVersion(JsonNode versions) {
+    long max = 0;
+    for (JsonNode v : versions.path("versions")) {
+      max = Math.max(max, v.path("id").asLong());
+    }
+    return max;
+  }
+
+  @Test
+  void shouldCloseTheEngineWhenARequestOutlastsTheStopAndStartNoBatchCycleMeanwhile() throws Exception {
+    PipelineSpec spec = PipelineSpec.parse(SPEC, "stop.yaml");
+    BraidServer server = BraidServer.start(spec, dir, BraidServer.Config.defaults().withPort(0)
+        .withStopTimeout(Duration.ofSeconds(3))).awaitReady(30, TimeUnit.SECONDS);
+    long before;
+    try (java.net.Socket upload = new java.net.Socket("127.0.0.1", server.port())) {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/ev/events"))
+          .header("Content-Type", "application/x-ndjson")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"user\": \"a\", \"n\": 5}\n")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      for (int i = 0; i < 600 && newestVersion(get(server, "/v1/views/plain/versions")) < 2; i++) {
+        Thread.sleep(50); // the first scheduled cycle
+      }
+
+      // a push whose upload trickles, a row every 200 ms (never idle long enough to be cut off as
+      // stalled): it is in flight until the stop's wait runs out
+      OutputStream out = upload.getOutputStream();
+      out.write(("POST /v1/tables/users/pushes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
+          + "Transfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      Thread trickle = new Thread(() -> {
+        try {
+          for (int i = 0; ; i++) {
+            byte[] row = ("{\"id\": \"u" + i + "\", \"tier\": \"gold\"}\n").getBytes(StandardCharsets.UTF_8);
+            out.write((Integer.toHexString(row.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(row);
+            out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Thread.sleep(200);
+          }
+        } catch (java.io.IOException | InterruptedException closed) {
+          // the stop closed the connection
+        }
+      }, "trickling-upload");
+      trickle.setDaemon(true);
+      trickle.start();
+      boolean building = false;
+      for (int i = 0; i < 600 && !building; i++) {
+        building = get(server, "/v1/tables/users/versions").toString().contains("\"building\"");
+        if (!building) {
+          Thread.sleep(20);
+        }
+      }
+      assertThat(building).as("the push is in flight").isTrue();
+      before = newestVersion(get(server, "/v1/views/plain/versions"));
+
+      // events keep coming in during the stop (through the engine: HTTP refuses new requests then), so
+      // that every scheduled cycle that started would make a version
+      dev.braid.Braid engine = server.braid();
+      Thread feeder = new Thread(() -> {
+        try {
+          while (true) {
+            engine.ingest("ev", java.util.List.of(java.util.Map.of("user", "b", "n", 1)));
+            Thread.sleep(100);
+          }
+        } catch (RuntimeException | InterruptedException closed) {
+          // the engine closed
+        }
+      }, "feeder");
+      feeder.setDaemon(true);
+      feeder.start();
+      server.close(); // waits 3 s for the push, then closes its connection and the engine
+      feeder.join(10_000);
+    }
+
+    // the lock was released, and the engine closed cleanly: a new server starts on the directory
+    try (BraidServer again = BraidServer.start(spec, dir, BraidServer.Config.defaults().withPort(0))
+        .awaitReady(30, TimeUnit.SECONDS)) {
+      JsonNode versions = get(again, "/v1/views/plain/versions");
+      assertThat(newestVersion(versions)).as("no cycle started during the stop's 3 s (one may have been running): %s",
+          versions).isLessThanOrEqualTo(before + 1);
+      assertThat(get(again, "/v1/tables/users/versions").toString()).doesNotContain("\"building\"");
+      assertThat(get(again, "/v1/views/plain/keys/a").path("values").path("total").asLong()).isEqualTo(5);
+      assertThat(get(again, "/v1/views/plain/keys/b").path("found").asBoolean()).as("fed during the stop").isTrue();
+    }
+  }
+}
