@@ -40,6 +40,35 @@ public final class Interrupts {
     }
   }
 
+  /** File I/O through channels of its own, which it opens and closes. */
+  @FunctionalInterface
+  public interface ChannelIo {
+    void run() throws java.io.IOException;
+  }
+
+  /**
+   * Runs {@code io} and, when an interrupt that lands during it closes its channel
+   * ({@code ClosedByInterruptException}), runs it again with the interrupt cleared, up to twice
+   * more. Returns whether an interrupt was cleared, for the caller to {@link #restore} once its own
+   * file I/O is done. For writes at a commit point (a catalog) that a cancellation arriving at that
+   * moment should not cut in half: the caller sees the interrupt at its next check instead.
+   */
+  public static boolean finish(ChannelIo io) throws java.io.IOException {
+    boolean interrupted = false;
+    for (int attempt = 0; ; attempt++) {
+      try {
+        io.run();
+        return interrupted;
+      } catch (java.nio.channels.ClosedByInterruptException e) {
+        interrupted |= Thread.interrupted();
+        if (attempt == 2) {
+          restore(interrupted);
+          throw e;
+        }
+      }
+    }
+  }
+
   /** {@link #setAside(Supplier)} for a call without a result. */
   public static void setAside(Runnable call) {
     setAside(() -> {

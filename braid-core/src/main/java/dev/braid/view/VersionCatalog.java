@@ -294,25 +294,36 @@ public final class VersionCatalog {
    */
   static void replaceAtomically(Path file, byte[] bytes) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    boolean interrupted = false; // one that lands during the writes: they run again, and it is kept for the caller
     try {
-      Files.write(tmp, bytes);
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        ch.force(true);
-      }
-      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (IOException e) {
       try {
-        Files.deleteIfExists(tmp);
-      } catch (IOException suppressed) {
-        e.addSuppressed(suppressed);
+        interrupted = dev.braid.log.Interrupts.finish(() -> {
+          Files.write(tmp, bytes);
+          try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            ch.force(true);
+          }
+        });
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (IOException e) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
       }
-      throw e;
-    }
-    try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-      dir.force(true);
-    } catch (IOException e) {
-      LOG.warn("replaced {}, but could not fsync its directory; the new content is in place, and is lost only if the "
-          + "machine crashes before the file system writes the directory: {}", file, e.toString());
+      try {
+        interrupted |= dev.braid.log.Interrupts.finish(() -> {
+          try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+            dir.force(true);
+          }
+        });
+      } catch (IOException e) {
+        LOG.warn("replaced {}, but could not fsync its directory; the new content is in place, and is lost only if "
+            + "the machine crashes before the file system writes the directory: {}", file, e.toString());
+      }
+    } finally {
+      dev.braid.log.Interrupts.restore(interrupted);
     }
   }
 
