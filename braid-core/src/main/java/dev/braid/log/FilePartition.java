@@ -801,17 +801,28 @@ final class FilePartition {
           active = roll(active, base);
         }
         long position = active.size;
-        try {
-          writer.write(active.channel, bytes, position);
-        } catch (IOException e) {
-          // Nothing was published: readers and the next append still see the old end. Cut whatever
-          // part of the batch reached the file so the next append starts at a batch boundary.
-          interrupted |= Thread.interrupted(); // the one that closed the channel, kept for the caller: not for the cut
-          reopenAfterInterrupt(e);
-          truncateQuietly(active, position);
-          zeroedEnd = Math.min(zeroedEnd, position);
-          throw LogWriteException.of(stream, partition, active.file,
-              String.format("append of %d records at offset %d (byte %d) to", count, base, position), e);
+        int start = bytes.position();
+        for (int attempt = 0; ; attempt++) {
+          try {
+            writer.write(active.channel, bytes, position);
+            break;
+          } catch (IOException e) {
+            // Nothing was published: readers and the next append still see the old end. Cut whatever
+            // part of the batch reached the file so the next append starts at a batch boundary.
+            interrupted |= Thread.interrupted(); // the one that closed the channel, kept for the caller: not for the cut
+            reopenAfterInterrupt(e);
+            truncateQuietly(active, position);
+            zeroedEnd = Math.min(zeroedEnd, position);
+            // Another thread's interrupt (one in its own fsync) closed the channel under this write, or
+            // before it: this append was not interrupted, so it writes again on the channel opened again.
+            boolean notOurs = e instanceof java.nio.channels.ClosedChannelException
+                && !(e instanceof java.nio.channels.ClosedByInterruptException);
+            if (!notOurs || attempt == 2) {
+              throw LogWriteException.of(stream, partition, active.file,
+                  String.format("append of %d records at offset %d (byte %d) to", count, base, position), e);
+            }
+            bytes.position(start);
+          }
         }
         active.maybeIndex(base, position);
         active.size = position + size;
@@ -1338,27 +1349,31 @@ final class FilePartition {
     try {
       unparkAll(settled);
       interrupted = Thread.interrupted();
-      if (pending == null) {
+      for (int attempt = 0; ; attempt++) {
         try {
-          forcer.force(active.channel);
+          if (pending == null && attempt == 0) {
+            forcer.force(active.channel);
+          } else {
+            target = rewriteUnsynced(); // a plain fsync after a failed one proves nothing
+          }
+          break;
         } catch (java.nio.channels.ClosedChannelException closed) {
-          // An interrupt closed the channel, this thread's or an appender's in a write. The fsync ran to
-          // its end in the kernel, but how it ended is lost with the descriptor: after a failure a plain
-          // fsync on a new one would prove nothing, so the batches it was to cover are written again and
-          // fsynced, as after a failed fsync (rewriteUnsynced), on the file opened again.
-          reopenAfterInterrupt(closed); // or an appender that met it closed did
-          if (!active.channel.isOpen()) {
+          // An interrupt closed the channel: this thread's (an appender running its own fsync), or
+          // another's in a write. The fsync ran to its end in the kernel, but how it ended is lost with
+          // the descriptor, and a plain fsync after a failure would prove nothing: the batches it was to
+          // cover are written again and fsynced, as after a failed fsync, on the file opened again. A
+          // few times, so that the appenders waiting in this group commit are not failed for an
+          // interrupt that was not theirs.
+          reopenAfterInterrupt(closed);
+          interrupted |= Thread.interrupted();
+          if (attempt == 2) {
             throw closed;
           }
-          interrupted |= Thread.interrupted();
-          target = rewriteUnsynced();
         }
-      } else {
-        target = rewriteUnsynced(); // a plain fsync after a failed one proves nothing
       }
     } catch (Throwable t) {
       failure = t;
-      reopenAfterInterrupt(t); // the rewrite's, so the next round's rewrite can run
+      reopenAfterInterrupt(t); // so that the next round's rewrite can run
     } finally {
       syncLock.lock();
       syncing = false;

@@ -140,7 +140,11 @@ final class Segment {
     if (channel.isOpen()) {
       return false;
     }
-    channel = FileChannel.open(file, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE);
+    try {
+      channel = FileChannel.open(file, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE);
+    } catch (java.nio.file.AccessDeniedException readOnly) { // a sealed segment opened for reading only
+      channel = FileChannel.open(file, java.nio.file.StandardOpenOption.READ);
+    }
     return true;
   }
 

@@ -1339,7 +1339,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         if (e instanceof InterruptedException) {
           Thread.currentThread().interrupt();
         }
-        fail(v, loader, counts, bad, t0, replayFailure(e));
+        fail(v, loader, counts, bad, t0, replayFailure(e), e instanceof SwitchNotStored);
         return;
       }
       storeFinalReport(v);
@@ -1380,6 +1380,17 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   private PushReport fail(Version v, PushLoader loader, long[] counts, List<PushReport.BadRow> bad, long t0,
       String why) {
+    return fail(v, loader, counts, bad, t0, why, false);
+  }
+
+  /**
+   * Fails version {@code v}'s push. With {@code keepFiles} (its switch could not be stored) its Base
+   * stays on disk: another thread's catalog store may have recorded the switch meanwhile (every store
+   * while it was pending did), and a restart would then serve the version; if none did, the next
+   * start removes the file as one no kept version names.
+   */
+  private PushReport fail(Version v, PushLoader loader, long[] counts, List<PushReport.BadRow> bad, long t0,
+      String why, boolean keepFiles) {
     synchronized (this) {
       if (current == v) {
         // Made current, and so recorded (swap stores the catalog first), before something after the
@@ -1402,8 +1413,10 @@ public final class TableRuntime implements Table, AutoCloseable {
       forgetOldGoneVersions();
     }
     try {
-      Files.deleteIfExists(dir.resolve(v.baseFile));
-      Files.deleteIfExists(dir.resolve(v.baseFile + ".tmp"));
+      if (!keepFiles) {
+        Files.deleteIfExists(dir.resolve(v.baseFile));
+        Files.deleteIfExists(dir.resolve(v.baseFile + ".tmp"));
+      }
     } catch (IOException e) {
       LOG.warn("table '{}': cannot delete the files of failed push {}: {}", spec.name(), v.pushId, e.toString());
     }
@@ -1412,8 +1425,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       persist.run();
     } catch (RuntimeException notStored) { // a full disk, most likely what failed the push too
       LOG.warn("table '{}': push {} failed, and the catalog that says so could not be written ({}); the stored "
-          + "catalog names it building, which the next start turns into failed", spec.name(), v.pushId,
-          notStored.getMessage());
+          + "catalog names it building, which the next start turns into failed{}", spec.name(), v.pushId,
+          notStored.getMessage(), keepFiles ? ", or current, if another store recorded its switch (its Base is kept "
+          + "for that)" : "");
     }
     LOG.warn("table '{}': push {} failed: {}", spec.name(), v.pushId, why);
     return v.report;
@@ -1789,7 +1803,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         if (e instanceof InterruptedException) {
           Thread.currentThread().interrupt();
         }
-        fail(built, none, counts, new ArrayList<>(), t0, replayFailure(e));
+        fail(built, none, counts, new ArrayList<>(), t0, replayFailure(e), e instanceof SwitchNotStored);
         return;
       }
       storeFinalReport(built);
@@ -2027,7 +2041,9 @@ public final class TableRuntime implements Table, AutoCloseable {
         replayAndSwap(v);
       } catch (RuntimeException | InterruptedException notSwapped) {
         synchronized (this) {
-          detachDelta(v); // still a backup, without a Delta, as before; its Base stays open for the next try
+          if (current != v) {
+            detachDelta(v); // still a backup, without a Delta, as before; its Base stays open for the next try
+          }
         }
         if (notSwapped instanceof SwitchNotStored e) {
           throw e.failure(); // as a view's activation: the catalog write's own error

@@ -167,8 +167,9 @@ final class LateLog {
    * claimed or recorded before. While a batch cycle's new version catches up, the old and the new
    * Delta of a view both fold the same records and both find the same events late, and a reprocess's
    * replay and the speed layer can meet the same event under the same rule: each is claimed once.
-   * A partition's events are claimed in offset order by each thread that folds it, so one mark per
-   * partition tells. The caller claims while it holds the Delta's write lock, before it advances the
+   * One mark per partition tells: each thread folds a partition's records in offset order, Delta by
+   * Delta over a chunk, and Deltas of one view and rule (a batch cycle's old and new) decide lateness
+   * alike, so an event late for the second is late for the first wherever both fold it. The caller claims while it holds the Delta's write lock, before it advances the
    * Delta's position and {@linkplain #record records} the claimed events: {@code status} then counts
    * every late event below the position it reports.
    */

@@ -279,7 +279,7 @@ public final class VersionCatalog {
     try {
       replaceAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
     } catch (IOException e) {
-      throw new dev.braid.log.LogException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
+      throw new CatalogWriteException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
     }
   }
 

@@ -111,6 +111,64 @@ class FileLogInterruptedIoTest {
   }
 
   /**
+   * An appender that waits alone runs the fsync on its own thread: an interrupt there closes the
+   * channel that every appender writes through. Another appender, never interrupted, that writes in
+   * that moment writes again on the file opened again, and the interrupted one is acknowledged too.
+   */
+  @Test
+  void shouldNotFailAnotherAppendersWriteWhenAnInterruptClosesTheChannelInAnFsync() throws Exception {
+    LogStream s = open(StreamConfig.of(1).withDurability(Durability.fsync()));
+    FilePartition p = partition(s);
+    List<Rec> acknowledged = new ArrayList<>(appendTexts(s, 0, "before", 3));
+    Thread main = Thread.currentThread();
+    java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch mainWrote = new java.util.concurrent.CountDownLatch(1);
+    AtomicInteger interruptsLeft = new AtomicInteger(1);
+    p.writer = (channel, bytes, position) -> {
+      FilePartition.writeFully(channel, bytes, position);
+      if (Thread.currentThread() == main) {
+        mainWrote.countDown();
+      }
+    };
+    p.forcer = channel -> {
+      if (Thread.currentThread().getName().equals("victim") && interruptsLeft.getAndDecrement() > 0) {
+        Thread.currentThread().interrupt(); // lands during the victim's own fsync: the channel closes
+        try {
+          FilePartition.FDATASYNC.force(channel);
+        } finally {
+          closed.countDown();
+          try {
+            mainWrote.await(10, java.util.concurrent.TimeUnit.SECONDS); // the other appender writes meanwhile
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      }
+      FilePartition.FDATASYNC.force(channel);
+    };
+    List<Rec> victims = new ArrayList<>();
+    Queue<Throwable> failed = new ConcurrentLinkedQueue<>();
+    Thread victim = new Thread(() -> {
+      try {
+        victims.addAll(appendTexts(s, 0, "victim", 2));
+      } catch (Throwable t) {
+        failed.add(t);
+      }
+    }, "victim");
+    victim.start();
+    assertThat(closed.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+    List<Rec> mine = appendTexts(s, 0, "mine", 2);
+    victim.join(30_000);
+
+    assertThat(failed).as("the interrupted fsync's batches are written again and fsynced").isEmpty();
+    acknowledged.addAll(victims);
+    acknowledged.addAll(mine);
+    assertThat(readAll(s, 0, 0)).isEqualTo(acknowledged);
+    assertThat(reopened()).isEqualTo(acknowledged);
+  }
+
+  /**
    * What {@code shutdownNow} does, again and again: interrupts at any moment of an appender's work,
    * with fsync durability and segment rolls. Every acknowledged append is in the log, in order, the
    * appender's failures are only the I/O an interrupt cut, and appends work afterwards.

@@ -11,22 +11,22 @@ import dev.braid.log.FileLog;
 import dev.braid.log.LogException;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.TableSpec;
+import dev.braid.view.VersionCatalog;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
-import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.ArrayList;
-import dev.braid.view.VersionCatalog;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -314,7 +314,8 @@ class TableFeaturesTest {
   /**
    * The catalog stored for a switch (by the swap, or by any other store while it is pending) lists
    * the versions as the switch leaves them: the new one current, the old one a backup, backups
-   * beyond {@code keep} retired.
+   * beyond {@code keep} retired. (What is stored; that it is stored before reads switch is
+   * {@code TableCatalogNotStoredTest}'s.)
    */
   @Test
   void shouldStoreTheCatalogOfASwitchAsTheSwitchLeavesTheVersions() throws Exception {
@@ -345,6 +346,54 @@ class TableFeaturesTest {
             .containsEntry(v, "current");
       }
       assertThat(stored.get(2).values()).filteredOn("retired"::equals).isNotEmpty();
+    }
+  }
+
+  /**
+   * Every catalog store while a switch is pending stores it as done: when another thread's store
+   * (a view's batch cycle, a checkpoint round) records the switch and then the swap's own store
+   * fails, the push is failed in memory but its Base stays on disk, which a restart reading that
+   * catalog serves (a review found the Base deleted under a catalog naming it current).
+   */
+  @Test
+  void shouldKeepTheBaseOfAFailedSwitchThatAnotherStoreMayHaveRecorded() throws Exception {
+    long now = System.currentTimeMillis();
+    AtomicReference<TableRuntime> table = new AtomicReference<>();
+    AtomicReference<Map<Long, String>> onDisk = new AtomicReference<>();
+    AtomicInteger calls = new AtomicInteger();
+    AtomicInteger fullFrom = new AtomicInteger(Integer.MAX_VALUE);
+    Runnable persist = () -> {
+      TableRuntime rt = table.get();
+      if (rt == null) {
+        return;
+      }
+      Map<Long, String> states = new TreeMap<>();
+      for (VersionCatalog.Entry e : rt.catalogEntry().versions()) {
+        states.put(e.id(), e.state().label());
+      }
+      int n = calls.incrementAndGet();
+      if (n == fullFrom.get()) {
+        onDisk.set(states); // a concurrent store wrote this just before the disk filled up
+      }
+      if (n >= fullFrom.get()) {
+        throw new LogException("cannot write the version catalog: No space left on device");
+      }
+      onDisk.set(states);
+    };
+    TableSpec users = spec(null).tables().get("users");
+    try (FileLog log = FileLog.open(dir.resolve("log"));
+        TableRuntime t = TableRuntime.open(users, users.fields().size(), log, dir.resolve("users"), persist, null, 2)) {
+      table.set(t);
+      t.push(lines(row("a", "one", now)), PushOptions.defaults("1.jsonl"));
+      fullFrom.set(calls.get() + 2); // the push's building record is stored; its switch, by another store only
+
+      PushReport r = t.push(lines(row("a", "two", now)), PushOptions.defaults("2.jsonl"));
+
+      assertThat(r.state()).isEqualTo("failed");
+      assertThat(onDisk.get()).containsEntry(r.version(), "current");
+      assertThat(dir.resolve("users").resolve("v" + r.version() + ".base")).as("the Base the stored catalog names")
+          .exists();
+      assertThat(t.get("a").values()).as("memory serves the version before").containsEntry("tier", "one");
     }
   }
 

@@ -181,30 +181,31 @@ public final class PushCommand implements Callable<Integer> {
           : String.format("interrupted after sending %,d bytes of %s: the server fails a push whose upload is cut off, "
               + "and table %s keeps its current version; push the file again", sent.get(), file, table);
     });
-    try {
+    ProgressBar bar;
+    Thread ticker = null;
+    try { // disarmed on every way out (the upload's below)
       if (type.equals("application/x-ndjson")) { // the first line of a pipe may be long in coming
         checkJsonLines(path, stdin);
+      }
+      bar = noProgress || client.json ? null
+          : Progress.bar("push " + table, size < 0 ? -1 : Math.max(1, size >> 10), "KiB", 1, err);
+      if (bar != null) {
+        ticker = new Thread(() -> {
+          while (!Thread.currentThread().isInterrupted()) {
+            bar.stepTo(sent.get() >> 10);
+            try {
+              Thread.sleep(200);
+            } catch (InterruptedException e) {
+              return;
+            }
+          }
+        }, "braid-push-progress");
+        ticker.setDaemon(true);
+        ticker.start();
       }
     } catch (RuntimeException | Error refused) {
       onSignal.close();
       throw refused;
-    }
-    ProgressBar bar = noProgress || client.json ? null
-        : Progress.bar("push " + table, size < 0 ? -1 : Math.max(1, size >> 10), "KiB", 1, err);
-    Thread ticker = null;
-    if (bar != null) {
-      ticker = new Thread(() -> {
-        while (!Thread.currentThread().isInterrupted()) {
-          bar.stepTo(sent.get() >> 10);
-          try {
-            Thread.sleep(200);
-          } catch (InterruptedException e) {
-            return;
-          }
-        }
-      }, "braid-push-progress");
-      ticker.setDaemon(true);
-      ticker.start();
     }
     try {
       a = http.postStream(base + "/pushes" + q, type, () -> {

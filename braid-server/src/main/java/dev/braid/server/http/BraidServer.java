@@ -1605,21 +1605,26 @@ public final class BraidServer implements AutoCloseable {
     if (app != null) {
       try {
         app.stop();
-      } catch (RuntimeException e) { // requests still running after STOP_TIMEOUT: closed under them
-        LOG.warn("requests were still running {} after the stop began ({}); closing the engine anyway",
-            dev.braid.spec.Durations.format(config.stopTimeout()), e.getCause() != null ? e.getCause().toString() : e.toString());
+      } catch (RuntimeException e) { // most likely requests still running after the stop timeout, closed under them
+        boolean timedOut = e.getCause() instanceof java.util.concurrent.TimeoutException;
+        LOG.warn("the HTTP server did not stop cleanly ({}); closing the engine anyway", timedOut
+            ? "requests were still running " + dev.braid.spec.Durations.format(config.stopTimeout())
+                + " after the stop began" : e.getCause() != null ? e.getCause().toString() : e.toString());
       }
     }
     background.shutdownNow();
     Braid b = braid;
     braid = null;
-    if (b != null) {
-      b.close();
-    }
     try {
-      lock.close();
-    } catch (IOException e) {
-      LOG.warn("releasing the data directory lock failed", e);
+      if (b != null) {
+        b.close();
+      }
+    } finally {
+      try {
+        lock.close();
+      } catch (IOException e) {
+        LOG.warn("releasing the data directory lock failed", e);
+      }
     }
     LOG.info("Braid stopped");
   }

@@ -447,7 +447,7 @@ final class TableRoutes {
       t.activate(id);
     } catch (IllegalStateException e) {
       throw new Problem(409, "cannot-activate", "Conflict", e.getMessage());
-    } catch (dev.braid.log.LogException e) { // the catalog could not record the switch, so none happened
+    } catch (dev.braid.view.CatalogWriteException e) { // the catalog could not record the switch, so none happened
       String detail = "version " + id + " of table '" + t.name() + "' was not activated: " + e.getMessage()
           + "; the current version is unchanged and serves, and version " + id + " is still a backup";
       throw BraidServer.storageFull(e) ? new Problem(507, "insufficient-storage", "Insufficient storage", detail)
