@@ -315,7 +315,11 @@ class FileLogTest {
     List<Rec> before = appendTexts(s, 0, "before", 5);
     s.flush();
     Segment active = partition(s, 0).segments()[0];
-    active.channel.close(); // the next write fails as a full or failing disk would
+    partition(s, 0).writer = (channel, bytes, position) -> { // as a failing disk would, after part of the batch
+      bytes.limit(bytes.position() + 7);
+      FilePartition.writeFully(channel, bytes, position);
+      throw new IOException("Input/output error");
+    };
 
     assertThatThrownBy(() -> appendTexts(s, 0, "lost", 3))
         .isInstanceOf(LogException.class)
