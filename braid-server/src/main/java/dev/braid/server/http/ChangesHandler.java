@@ -8,7 +8,6 @@ import dev.braid.Subscription;
 import dev.braid.UnknownNameException;
 import io.javalin.http.Context;
 import io.javalin.http.sse.SseClient;
-import io.javalin.http.sse.SseHandler;
 import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Locale;
@@ -144,7 +143,7 @@ final class ChangesHandler {
       ctx.contentType("text/event-stream");
       return;
     }
-    new SseHandler(client -> {
+    openEventStream(ctx, client -> {
       client.keepAlive();
       Subscription s = b.subscribe(view, from, key, e -> {
         synchronized (client) {
@@ -164,7 +163,27 @@ final class ChangesHandler {
       } else if (stopping) {
         client.close(); // began as the server stopped
       }
-    }).handle(ctx);
+    });
+  }
+
+  /**
+   * Answers {@code ctx} with a stream of server-sent events and hands its client to {@code stream} in
+   * an asynchronous task without a timeout. Javalin's {@code SseHandler} does the same, but only when
+   * the {@code Accept} header holds {@code text/event-stream} in lower case; media types are
+   * case-insensitive, and {@code Accept: Text/Event-Stream}, chosen as a stream above, got an empty
+   * {@code 200} from it.
+   */
+  private static void openEventStream(Context ctx, java.util.function.Consumer<SseClient> stream)
+      throws java.io.IOException {
+    jakarta.servlet.http.HttpServletResponse res = ctx.res();
+    res.setStatus(200);
+    res.setCharacterEncoding("UTF-8");
+    res.setContentType("text/event-stream");
+    res.addHeader("Connection", "close"); // the stream ends with its connection
+    res.addHeader("Cache-Control", "no-cache");
+    res.addHeader("X-Accel-Buffering", "no"); // a proxy in front must not hold events back
+    res.flushBuffer(); // the headers now: a client sees the stream open before the first event
+    ctx.async(config -> config.timeout = 0, () -> stream.accept(new SseClient(ctx)));
   }
 
   /** Events a page request scans at most, however few match its {@code key}. */

@@ -109,8 +109,12 @@ class EventTimeServerTest {
     final Thread reader;
 
     Follow(String query, String lastEventId) throws Exception {
+      this(query, lastEventId, "text/event-stream");
+    }
+
+    Follow(String query, String lastEventId, String accept) throws Exception {
       HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + "/v1/views/per_minute/changes" + query))
-          .header("Accept", "text/event-stream");
+          .header("Accept", accept);
       if (lastEventId != null) {
         b.header("Last-Event-ID", lastEventId);
       }
@@ -227,7 +231,8 @@ class EventTimeServerTest {
       assertThat(c.data().path("corrects").asLong()).isEqualTo(closes.get("u1").id());
       assertThat(c.data().path("state").asText()).isEqualTo("final");
     }
-    try (Follow f = new Follow("?key=u2&from=0", null)) {
+    // media types are case-insensitive: Javalin's own handler sent an empty 200 for this one
+    try (Follow f = new Follow("?key=u2&from=0", null, "Text/Event-Stream")) {
       assertThat(f.next().data().path("key").asText()).isEqualTo("u2");
       assertThat(f.events.poll(300, TimeUnit.MILLISECONDS)).as("only u2's events").isNull();
     }
