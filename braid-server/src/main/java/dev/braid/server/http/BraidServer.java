@@ -1163,6 +1163,13 @@ public final class BraidServer implements AutoCloseable {
         Problem p = cycleProblem(view, what, e);
         state.refused = p.status() == 409; // nothing to repair: the repair did not run, nothing failed
         state.failure = p.detail();
+        if (!state.refused) { // the request may have been answered 202 long ago: said in the log too
+          if (closed.get()) {
+            LOG.info("the {} of view '{}' asked for over HTTP stopped with the server: {}", what, view, p.detail());
+          } else {
+            LOG.warn("the {} of view '{}' asked for over HTTP failed: {}", what, view, p.detail());
+          }
+        }
         throw e;
       } finally {
         state.finishedAt = System.currentTimeMillis();

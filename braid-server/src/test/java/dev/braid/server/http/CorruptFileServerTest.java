@@ -9,6 +9,7 @@ import dev.braid.log.FileLog;
 import dev.braid.log.StreamConfig;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -333,8 +334,22 @@ class CorruptFileServerTest {
     byte[] intact = Files.readAllBytes(sealed);
     flipByte(sealed, Files.size(sealed) / 3);
 
-    var batch = braid.post("/v1/views/revenue/batch", "");
+    ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(BraidServer.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    log.addAppender(logged);
+    HttpResponse<String> batch;
+    try {
+      batch = braid.post("/v1/views/revenue/batch", "");
+    } finally {
+      log.detachAppender(logged);
+    }
 
+    // said in the log too, for a cycle whose request was answered 202 long before it failed
+    assertThat(logged.list).extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+        .anyMatch(m -> m.startsWith("the batch cycle of view 'revenue' asked for over HTTP failed: ")
+            && m.contains("corrupt log file " + sealed));
     assertProblem(batch, 500, "corrupt log file " + sealed);
     assertProblem(batch, 500, "restore " + sealed + " from a backup");
     assertThat(json(batch).path("type").asText()).endsWith("damaged-file");
