@@ -9,7 +9,6 @@ import dev.braid.VersionState;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.view.CatalogNotStoredTest;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -43,35 +42,6 @@ class TableCatalogNotStoredTest {
     return CatalogNotStoredTest.blockCatalog(dir);
   }
 
-  /** The push's rows, and at their end (after the push recorded its version as building) the catalog blocked. */
-  private final class BlockingAtEnd extends InputStream {
-    private final InputStream rows;
-    Path block;
-
-    BlockingAtEnd(String rows) {
-      this.rows = text(rows);
-    }
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      int n = rows.read(b, off, len);
-      if (n < 0 && block == null) {
-        try {
-          block = blockCatalog();
-        } catch (Exception e) {
-          throw new IOException(e);
-        }
-      }
-      return n;
-    }
-  }
-
   private static VersionInfo version(Table t, long id) {
     return t.versions().stream().filter(v -> v.id() == id).findFirst().orElseThrow();
   }
@@ -101,9 +71,11 @@ class TableCatalogNotStoredTest {
       assertThat(t.push(text(rows(50, "first")), PushOptions.defaults("first.jsonl")).state()).isEqualTo("done");
       served = currentId(t);
 
-      BlockingAtEnd in = new BlockingAtEnd(rows(50, "second"));
-      PushReport r = t.push(in, PushOptions.defaults("second.jsonl"));
-      assertThat(in.block).as("the push read to its end").isNotNull();
+      // at the end of its rows, after the push recorded its version as building, the catalog is blocked
+      java.util.concurrent.atomic.AtomicReference<Path> block = new java.util.concurrent.atomic.AtomicReference<>();
+      PushReport r = t.push(new AtEndStream(rows(50, "second"), () -> block.set(blockCatalog())),
+          PushOptions.defaults("second.jsonl"));
+      assertThat(block.get()).as("the push read to its end").isNotNull();
       failed = r.version();
       assertThat(r.state()).isEqualTo("failed");
       assertThat(r.failure()).contains("could not record version " + failed + " as current, so it does not serve")
@@ -113,7 +85,7 @@ class TableCatalogNotStoredTest {
       assertThat(version(t, failed).state()).isEqualTo(VersionState.FAILED);
       write(t, "u1", "live"); // the version that serves still follows the writes
       assertThat(t.get("u1").values().get("tier")).isEqualTo("live");
-      CatalogNotStoredTest.unblock(in.block);
+      CatalogNotStoredTest.unblock(block.get());
     }
     try (Braid braid = Braid.open(dir, SPEC)) {
       Table t = braid.table("users");

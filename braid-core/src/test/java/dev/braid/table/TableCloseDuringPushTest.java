@@ -6,7 +6,6 @@ import dev.braid.Braid;
 import dev.braid.spec.PipelineSpec;
 import dev.braid.spec.TableSpec;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,39 +38,6 @@ class TableCloseDuringPushTest {
     return b.toString();
   }
 
-  /** Rows, then a wait at their end until {@code release} opens (as a slow upload would), then end of input. */
-  private static final class HeldStream extends InputStream {
-    private final InputStream rows;
-    final CountDownLatch reachedEnd = new CountDownLatch(1);
-    final CountDownLatch release = new CountDownLatch(1);
-
-    HeldStream(String text) {
-      rows = new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8));
-    }
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      int n = rows.read(b, off, len);
-      if (n >= 0) {
-        return n;
-      }
-      reachedEnd.countDown();
-      try {
-        release.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted", e);
-      }
-      return -1;
-    }
-  }
-
   @Test
   void shouldWaitForAPushInProgressAndFailItRatherThanSwapAfterClose() throws Exception {
     Braid braid = Braid.open(dir, SPEC);
@@ -79,7 +45,12 @@ class TableCloseDuringPushTest {
     assertThat(t.push(new ByteArrayInputStream(rows(300, "first").getBytes(StandardCharsets.UTF_8)),
         PushOptions.defaults("first.jsonl")).state()).isEqualTo("done");
 
-    HeldStream held = new HeldStream(rows(300, "second"));
+    CountDownLatch reachedEnd = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    InputStream held = new AtEndStream(rows(300, "second"), () -> { // as a slow upload would, it waits at its end
+      reachedEnd.countDown();
+      release.await();
+    });
     AtomicReference<Object> pushed = new AtomicReference<>();
     Thread pusher = new Thread(() -> {
       try {
@@ -89,14 +60,14 @@ class TableCloseDuringPushTest {
       }
     });
     pusher.start();
-    assertThat(held.reachedEnd.await(30, TimeUnit.SECONDS)).as("the push read its rows").isTrue();
+    assertThat(reachedEnd.await(30, TimeUnit.SECONDS)).as("the push read its rows").isTrue();
 
     Thread closer = new Thread(braid::close);
     closer.start();
     closer.join(500);
     assertThat(closer.isAlive()).as("close returned while a push was still reading its input").isTrue();
 
-    held.release.countDown();
+    release.countDown();
     pusher.join(60_000);
     closer.join(60_000);
     assertThat(pusher.isAlive()).isFalse();
