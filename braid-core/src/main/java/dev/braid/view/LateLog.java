@@ -38,6 +38,11 @@ import java.util.function.LongSupplier;
  * reprocess's new version, each {@linkplain #claim claiming} an event before it writes it, so an event
  * that both meet is recorded once.
  *
+ * <h2>Reads after counts</h2>
+ * {@code status} counts an event when it is claimed, before it is written; {@link #read} waits
+ * (up to {@link #READ_WAIT_MILLIS}) for the events claimed before it began to be written, so a
+ * reader that saw a count finds the events it counts.
+ *
  * <h2>Durability</h2>
  * The late log has the stream's durability but is written after the Delta moved; a crash between
  * the two can lose a record (the event itself stays in the stream's log and the batch layer still
@@ -52,6 +57,13 @@ final class LateLog {
   private final LogStream log;
   private final int partitions;
   private final LongSupplier clock;
+  /** How long {@link #read} waits at most for claimed events to be written. */
+  static final long READ_WAIT_MILLIS = 2_000;
+  /** Claimed events ({@link #claim}) not yet written ({@link #record}) nor given up; guarded by itself. */
+  private final java.util.Set<Claim> unwritten = new java.util.HashSet<>();
+
+  /** One claimed late event: of a view, under a rule, at an offset of a partition. */
+  private record Claim(String view, String rule, int partition, long offset) {}
   /** Per view, per lateness rule: what is recorded. */
   private final Map<String, Map<String, Marks>> marks = new ConcurrentHashMap<>();
   /**
@@ -91,6 +103,10 @@ final class LateLog {
       return new Pending(program.spec.name(), program.lateRule, partition, k.offset[j],
           new String(key, StandardCharsets.UTF_8), k.eventTime[j],
           lateReference == Long.MIN_VALUE ? lateReference : lateReference - maxOutOfOrder);
+    }
+
+    Claim claim() {
+      return new Claim(view, rule, partition, offset);
     }
   }
 
@@ -179,7 +195,44 @@ final class LateLog {
       return false;
     }
     m.count().incrementAndGet();
+    synchronized (unwritten) {
+      unwritten.add(new Claim(view, rule, partition, offset));
+    }
     return true;
+  }
+
+  /** Claimed events that are written, or that failed to be: reads stop waiting for them. */
+  void release(List<Pending> pending) {
+    synchronized (unwritten) {
+      for (Pending p : pending) {
+        unwritten.remove(p.claim());
+      }
+      unwritten.notifyAll();
+    }
+  }
+
+  /** Waits, up to {@link #READ_WAIT_MILLIS}, until the events claimed before now are written or given up. */
+  private void awaitClaimedWritten() {
+    synchronized (unwritten) {
+      if (unwritten.isEmpty()) {
+        return;
+      }
+      java.util.Set<Claim> before = new java.util.HashSet<>(unwritten);
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(READ_WAIT_MILLIS);
+      while (true) {
+        before.retainAll(unwritten);
+        long left = deadline - System.nanoTime();
+        if (before.isEmpty() || left <= 0) {
+          return;
+        }
+        try {
+          java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(unwritten, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
   }
 
   /** Whether the late event at {@code offset} of {@code partition} is not yet claimed for {@code view} under {@code rule}. */
@@ -197,10 +250,18 @@ final class LateLog {
       return;
     }
     long now = clock.getAsLong();
-    RecordBatchBuilder b = new RecordBatchBuilder(4096, log.config().maxRecordBytes());
     List<Pending> ordered = new ArrayList<>(pending);
     ordered.sort(java.util.Comparator.comparing(Pending::view).thenComparing(Pending::rule)
         .thenComparingLong(Pending::offset));
+    try {
+      append(ordered, now);
+    } finally {
+      release(pending); // written, or lost from the log (not from the counts): no reader waits for them
+    }
+  }
+
+  private void append(List<Pending> ordered, long now) {
+    RecordBatchBuilder b = new RecordBatchBuilder(4096, log.config().maxRecordBytes());
     for (Pending p : ordered) {
       ObjectNode o = JSON.createObjectNode();
       o.put("view", p.view()).put("rule", p.rule()).put("partition", p.partition()).put("offset", p.offset())
@@ -227,6 +288,7 @@ final class LateLog {
    * each event's {@link LateEvent#current}.
    */
   List<LateEvent> read(long from, int limit, java.util.function.Function<String, String> currentRule) {
+    awaitClaimedWritten();
     long end = log.endOffset(0);
     if (from > end) { // as for dead letters: a client paging with `next` never asks past the end
       throw new IllegalArgumentException(String.format("from %d is past the end of the late events (the next one "

@@ -657,6 +657,10 @@ final class SpeedLayer implements AutoCloseable {
           }
         } catch (Error e) {
           stop(e); // before the locks are released below
+          if (lateLog != null) {
+            lateLog.release(late); // counted, never written: reads stop waiting for them
+            late.clear();
+          }
           throw e;
         } finally {
           for (Target t : into) {

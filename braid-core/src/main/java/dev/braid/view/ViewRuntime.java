@@ -2399,6 +2399,11 @@ final class ViewRuntime {
           if (last >= 0) {
             growth.observe(pd.table, last + 1, until);
           }
+        } catch (RuntimeException | Error e) { // the replay fails: what it claimed is counted, never written
+          if (lateLog != null) {
+            lateLog.release(late);
+          }
+          throw e;
         } finally {
           if (last >= 0) {
             pd.advance(last + 1, folded);

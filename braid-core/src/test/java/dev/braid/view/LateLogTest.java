@@ -56,6 +56,30 @@ class LateLogTest {
   }
 
   /**
+   * A read finds the events counted before it began: one claimed (counted in status) but not yet
+   * written is waited for, and a read does not wait for a claim it began before.
+   */
+  @Test
+  void shouldWaitForClaimedEventsBeforeItReads() throws Exception {
+    try (FileLog log = FileLog.open(dir)) {
+      LateLog late = new LateLog(log.getOrCreateStream("s.late", StreamConfig.of(1)), 2, () -> 42L);
+      assertThat(late.claim("v", "r1", 1, 7)).isTrue();
+      assertThat(late.count("v", "r1")).as("counted when claimed").isEqualTo(1);
+      java.util.concurrent.CompletableFuture<List<LateEvent>> read =
+          java.util.concurrent.CompletableFuture.supplyAsync(() -> late.read(0, 10, view -> "r1"));
+      Thread.sleep(100);
+      assertThat(read).as("a read waits while the claimed event is not written").isNotDone();
+      late.record(List.of(late("v", 7)));
+      assertThat(read.get(10, java.util.concurrent.TimeUnit.SECONDS)).extracting(LateEvent::eventOffset)
+          .containsExactly(7L);
+
+      assertThat(late.claim("v", "r1", 1, 8)).isTrue();
+      late.release(List.of(late("v", 8))); // its thread failed: counted, never written
+      assertThat(late.read(0, 10, view -> "r1")).extracting(LateEvent::eventOffset).containsExactly(7L);
+    }
+  }
+
+  /**
    * A reprocessed version whose definition changes the lateness rule replays the whole log: the
    * events it finds late are recorded under its rule, also those the old rule recorded, and each
    * rule counts its own.
