@@ -84,6 +84,9 @@ public final class BraidCli implements Callable<Integer> {
   }
 
   private static int reportFailure(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
+    if (e instanceof InterruptNotice.Said said) {
+      return said.exitCode(); // the notice said it
+    }
     PrintWriter err = cli.getErr();
     String message = e instanceof java.nio.file.FileSystemException f ? describe(f)
         : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();

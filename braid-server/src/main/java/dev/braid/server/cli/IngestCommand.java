@@ -198,12 +198,14 @@ public final class IngestCommand implements Callable<Integer> {
       unsent = sender.lines.size();
       printSummary(out, size, (System.nanoTime() - t0) / 1e9);
       throw new BraidCli.CommandFailedException(String.format("%s; nothing after it was sent%n  %s were sent in %,d "
-          + "%s and answered: %,d %s accepted, %,d rejected%s. To go on, fix the input and run the same command with "
-          + "--key-prefix %s: the requests already answered are recognized and not added again", e.getMessage(),
+          + "%s and answered: %,d %s accepted, %,d rejected%s. %s", e.getMessage(),
           sender.sent == 1 ? "the event before it" : String.format("the %,d events before it", sender.sent),
           sender.batches, sender.batches == 1 ? "request" : "requests", accepted, accepted == 1 ? "event" : "events",
           rejected, unsent == 0 ? "" : String.format("; the %,d read after them, too few for a request of --batch %,d, "
-              + "were not sent, so that the same requests can be sent again", unsent, batch), keyPrefix), 1);
+              + "were not sent, so that the same requests can be sent again", unsent, batch),
+          sender.cutByTime ? notResumable(sender.answeredLine) : "To go on, fix the input and run the same command "
+              + "with --key-prefix " + keyPrefix + ": the requests already answered are recognized and not added "
+              + "again"), 1);
     } catch (BraidCli.CommandFailedException e) {
       if (bar != null) {
         bar.close();
@@ -235,7 +237,8 @@ public final class IngestCommand implements Callable<Integer> {
   }
 
   /** Requests answered and what they accepted and rejected; the request in flight (0: none) and its lines. */
-  private record Sent(long answered, long accepted, long rejected, long inFlight, long firstLine, long lastLine) {}
+  private record Sent(long answered, long accepted, long rejected, long inFlight, long firstLine, long lastLine,
+      long answeredLine) {}
 
   /**
    * What Ctrl-C or SIGTERM during the run leaves to say, run as a shutdown hook: how far the answered
@@ -250,10 +253,11 @@ public final class IngestCommand implements Callable<Integer> {
       Sent p = sender.progress; // one consistent view: the reading thread goes on meanwhile
       String inFlight = p.inFlight() == 0 ? "" : String.format("; request %,d (lines %,d-%,d) was in flight: it may "
           + "or may not have been appended", p.inFlight(), p.firstLine(), p.lastLine());
-      return String.format("interrupted after %,d answered %s (%,d %s accepted, %,d rejected)%s. To go on, "
-          + "run the same command (the same input and --batch) with --key-prefix %s: the requests already appended "
-          + "are recognized and not added again", p.answered(), p.answered() == 1 ? "request" : "requests",
-          p.accepted(), p.accepted() == 1 ? "event" : "events", p.rejected(), inFlight, keyPrefix);
+      return String.format("interrupted after %,d answered %s (%,d %s accepted, %,d rejected)%s. %s", p.answered(),
+          p.answered() == 1 ? "request" : "requests", p.accepted(), p.accepted() == 1 ? "event" : "events",
+          p.rejected(), inFlight, sender.cutByTime ? notResumable(p.answeredLine())
+          : "To go on, run the same command (the same input and --batch) with --key-prefix " + keyPrefix + ": the "
+              + "requests already appended are recognized and not added again");
     });
   }
 
@@ -274,10 +278,11 @@ public final class IngestCommand implements Callable<Integer> {
     if (e instanceof BraidClient.ErrorAnswer a && a.status == 422) { // its message says how to go on (see send)
       return new BraidClient.ErrorAnswer(a.status, e.getMessage() + String.format("%n  %s", done), a.problem);
     }
-    String resume = String.format("%n  request %,d (lines %,d-%,d) failed; %s. To go on, %s the same "
-        + "command with --key-prefix %s: the requests already answered are recognized and not added again%s",
-        sender.failedBatch, sender.failedFirstLine, sender.failedLastLine, done,
-        inputAtFault ? "fix the input and run" : "once the server answers again, run", keyPrefix,
+    String resume = String.format("%n  request %,d (lines %,d-%,d) failed; %s. %s%s",
+        sender.failedBatch, sender.failedFirstLine, sender.failedLastLine, done, sender.cutByTime
+        ? notResumable(sender.failedFirstLine - 1) : String.format("To go on, %s the same command with --key-prefix %s: "
+            + "the requests already answered are recognized and not added again",
+            inputAtFault ? "fix the input and run" : "once the server answers again, run", keyPrefix),
         e instanceof BraidClient.ErrorAnswer a && a.status == 413 ? String.format(" (if no one event is too big, send "
             + "lines %,d and after with a smaller --batch and a new --key-prefix: a changed --batch cuts other batches "
             + "under the same keys)", sender.failedFirstLine) : "");
@@ -285,6 +290,17 @@ public final class IngestCommand implements Callable<Integer> {
       return new BraidClient.ErrorAnswer(a.status, e.getMessage() + resume, a.problem);
     }
     return new BraidCli.CommandFailedException(e.getMessage() + resume, e.exitCode());
+  }
+
+  /**
+   * How to go on after a run whose batches {@code --linger} cut by time: from the line after
+   * {@code answeredLine}, as a new run (the same command would cut other batches, which the
+   * server would refuse under this run's keys).
+   */
+  private String notResumable(long answeredLine) {
+    return String.format("To go on, send the lines after line %,d with a new --key-prefix: --linger cut this run's "
+        + "batches by time, which another run would not do alike, so --key-prefix %s cannot resume it", answeredLine,
+        keyPrefix);
   }
 
   private void printSummary(PrintWriter out, long size, double seconds) {
@@ -499,7 +515,14 @@ public final class IngestCommand implements Callable<Integer> {
     int failedFirstLine;
     int failedLastLine;
     /** What an interruption reports (see {@link #interruptionReport}), replaced whole as requests go. */
-    volatile Sent progress = new Sent(0, 0, 0, 0, 0, 0);
+    volatile Sent progress = new Sent(0, 0, 0, 0, 0, 0, 0);
+    /** The last line of the requests answered so far (0: none). */
+    int answeredLine;
+    /**
+     * Whether {@code --linger} sent a batch before it was full: batches then depend on timing, so the
+     * same command would cut other ones and {@code --key-prefix} cannot resume the run.
+     */
+    volatile boolean cutByTime;
     /** Events given to {@link #add} so far. */
     long added;
     /** Events of the requests answered so far. */
@@ -543,6 +566,7 @@ public final class IngestCommand implements Callable<Integer> {
       // here, it went out under the next request's number (the resume hint named it wrong)
       if (lingerFailure == null && failedBatch == 0 && !lines.isEmpty()
           && System.nanoTime() - firstAddedNanos >= lingerNanos) {
+        cutByTime = true;
         try {
           flush();
         } catch (RuntimeException e) {
@@ -593,7 +617,7 @@ public final class IngestCommand implements Callable<Integer> {
       failedBatch = batches; // until it is answered
       failedFirstLine = lines.get(0);
       failedLastLine = lines.get(lines.size() - 1);
-      progress = new Sent(batches - 1, accepted, rejected, batches, failedFirstLine, failedLastLine);
+      progress = new Sent(batches - 1, accepted, rejected, batches, failedFirstLine, failedLastLine, answeredLine);
       JsonNode r;
       try {
         r = http.postIdempotent("/v1/streams/" + BraidClient.enc(stream) + "/events", "application/x-ndjson",
@@ -629,11 +653,12 @@ public final class IngestCommand implements Callable<Integer> {
         }
       }
       sent += lines.size();
+      answeredLine = lines.get(lines.size() - 1);
       body.setLength(0);
       lines.clear();
       elements.clear();
       failedBatch = 0;
-      progress = new Sent(batches, accepted, rejected, 0, 0, 0);
+      progress = new Sent(batches, accepted, rejected, 0, 0, 0, answeredLine);
     }
   }
 

@@ -44,6 +44,16 @@ final class InterruptNotice implements AutoCloseable {
     return o.toString();
   }
 
+  /**
+   * Thrown by a command that stops because its notice said what happened (a signal came before it
+   * began what the notice says it did not): exit code 130, and nothing more is printed.
+   */
+  static final class Said extends BraidCli.CommandFailedException {
+    Said() {
+      super("interrupted", 130);
+    }
+  }
+
   /** Whether a signal has begun the JVM's shutdown and this notice is being printed. */
   boolean fired() {
     return fired;

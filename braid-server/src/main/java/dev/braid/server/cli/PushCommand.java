@@ -153,6 +153,10 @@ public final class PushCommand implements Callable<Integer> {
       }
     }
     String type = contentType();
+    // the table exists and the server answers before any input is read or sent: a pipe's first line may be long in
+    // coming, and a refusal of the upload itself can be lost (the server answers before it read the body, and its
+    // connection closes with the body unread)
+    http.get(base + "/versions");
     if (path == null) { // read once, so peeked through a buffer
       stdin = new java.io.BufferedInputStream(stdin == null ? System.in : stdin, 1 << 16);
     }
@@ -163,9 +167,11 @@ public final class PushCommand implements Callable<Integer> {
     BraidClient.Answer a;
     AtomicBoolean ended = new AtomicBoolean();
     long fileSize = size;
-    AtomicBoolean opened = new AtomicBoolean(); // the upload began reading the input
+    // 0: the upload has not begun (a slow pipe's first line is awaited); 1: it began; 2: a signal came first, and the
+    // upload never begins (a pipe's writer that the same signal stopped ends the input, which must not be sent)
+    java.util.concurrent.atomic.AtomicInteger upload = new java.util.concurrent.atomic.AtomicInteger();
     InterruptNotice onSignal = new InterruptNotice(err, client.json, "push", () -> {
-      if (!opened.get()) { // reading the first line of a slow pipe, or connecting
+      if (upload.compareAndSet(0, 2)) {
         return "interrupted before the upload of " + file + " began: nothing was sent, and table " + table
             + " is unchanged";
       }
@@ -205,13 +211,18 @@ public final class PushCommand implements Callable<Integer> {
       }
     } catch (RuntimeException | Error refused) {
       onSignal.close();
+      if (upload.get() == 2) { // the input ended with the signal: the notice said what happened
+        throw new InterruptNotice.Said();
+      }
       throw refused;
     }
     try {
-      a = http.postStream(base + "/pushes" + q, type, () -> {
-        opened.set(true);
-        return counting(in == null ? piped : open(in), sent, fileSize >= 0 ? null : onSignal, ended);
-      }, uploadTimeout(), size);
+      if (!upload.compareAndSet(0, 1)) {
+        throw new InterruptNotice.Said();
+      }
+      a = http.postStream(base + "/pushes" + q, type,
+          () -> counting(in == null ? piped : open(in), sent, fileSize >= 0 ? null : onSignal, ended), uploadTimeout(),
+          size);
     } finally {
       onSignal.close();
       if (bar != null) {
@@ -220,19 +231,14 @@ public final class PushCommand implements Callable<Integer> {
         bar.close();
       }
     }
-    if (a.status() == 422 && a.body().has("report")) {
-      if (client.json) { // the JSON answer on standard output lists them
-        command.commandLine().getOut().println(a.body().toPrettyString());
-        command.commandLine().getOut().flush();
-      } else {
+    if (a.status() >= 400) { // as every client command: with --json, the one JSON error (problem included) on stderr
+      boolean report = a.status() == 422 && a.body().has("report");
+      if (report && !client.json) {
         printBadRows(a.body().path("report"), err);
       }
-      throw new BraidCli.CommandFailedException("push of " + file + " into table " + table + " failed: "
-          + a.body().path("detail").asText(), 1);
-    }
-    if (a.status() >= 400) {
-      throw new BraidCli.CommandFailedException(a.body().path("detail").asText(a.body().toString()) + " (HTTP "
-          + a.status() + ")", 1);
+      throw new BraidClient.ErrorAnswer(a.status(), report ? "push of " + file + " into table " + table + " failed: "
+          + a.body().path("detail").asText() : a.body().path("detail").asText(a.body().toString()) + " (HTTP "
+          + a.status() + ")", a.body());
     }
     if (!client.json) { // tolerated ones (--max-bad-rows)
       printBadRows(a.body(), err);

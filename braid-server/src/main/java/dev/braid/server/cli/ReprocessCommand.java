@@ -179,8 +179,13 @@ public final class ReprocessCommand implements Callable<Integer> {
       throw new BraidCli.CommandFailedException("version " + id + " of view " + view + " was discarded before "
           + "activation; the current version keeps serving", 1);
     }
-    if (client.json) {
-      out.println(versions.toPrettyString());
+    if (client.json) { // the new version and how it ended, then the view's versions as `braid versions --json` gives them
+      com.fasterxml.jackson.databind.node.ObjectNode o = BraidClient.JSON.createObjectNode();
+      o.put("view", view);
+      o.put("version", id);
+      o.put("outcome", state.equals("building") ? "held" : state);
+      o.set("versions", versions.path("versions"));
+      out.println(o.toPrettyString());
     } else if (state.equals("building")) {
       out.printf("view %s: version %d has caught up and is held%s; make it current with `braid activate %s %d`%n",
           view, id, VersionsCommand.skippedText(mine.path("progress")), view, id);

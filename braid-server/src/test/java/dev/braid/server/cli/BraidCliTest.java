@@ -340,7 +340,13 @@ class BraidCliTest {
       Thread closer = new Thread(() -> {
         while (!server.isClosed()) {
           try (java.net.Socket s = server.accept()) {
-            s.getInputStream().read(new byte[256]); // take the request, then hang up without an answer
+            byte[] request = new byte[256];
+            int n = s.getInputStream().read(request); // take the request, then hang up without an answer
+            if (n > 0 && new String(request, 0, n, java.nio.charset.StandardCharsets.ISO_8859_1)
+                .startsWith("GET /v1/tables/prof/versions ")) { // but for a push's check that its table exists
+              s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16"
+                  + "\r\nConnection: close\r\n\r\n{\"versions\": []}").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
           } catch (java.io.IOException e) {
             return;
           }

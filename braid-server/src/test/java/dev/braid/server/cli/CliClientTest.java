@@ -822,6 +822,16 @@ class CliClientTest {
     }
   }
 
+  /** {@code n} sales events as NDJSON, product {@code p<i % 7>}, one unit each, times one millisecond apart. */
+  private static String salesLines(int n) {
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      lines.append("{\"product\": \"p").append(i % 7).append("\", \"amount\": 1.0, \"units\": 1, \"ts\": ")
+          .append(1_700_000_000_000L + i).append("}\n");
+    }
+    return lines.toString();
+  }
+
   /**
    * SIGTERM (as Ctrl-C) during {@code braid ingest}: it says how far it got and the
    * {@code --key-prefix} that resumes, and the same input sent again with it appends only what was
@@ -830,18 +840,13 @@ class CliClientTest {
    */
   @Test
   void shouldSayHowToResumeWhenInterrupted() throws Exception {
-    StringBuilder lines = new StringBuilder();
-    for (int i = 0; i < 5_000; i++) {
-      lines.append("{\"product\": \"p").append(i % 7).append("\", \"amount\": 1.0, \"units\": 1, \"ts\": ")
-          .append(1_700_000_000_000L + i).append("}\n");
-    }
+    String all = salesLines(5_000);
     Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
         System.getProperty("java.class.path"), "-Xmx128m", BraidCli.class.getName(), "ingest", "sales", "-", url(),
         "--batch", "1000", "--no-progress").redirectError(dir.resolve("stderr.txt").toFile())
         .redirectOutput(dir.resolve("stdout.txt").toFile()).start();
     try {
       // the first 2,000 lines, then wait until both requests are in the stream, and stop it mid-input
-      String all = lines.toString();
       int cut = 0;
       for (int i = 0; i < 2_000; i++) {
         cut = all.indexOf('\n', cut) + 1;
@@ -864,6 +869,46 @@ class CliClientTest {
       assertThat(resumed.exit()).as(resumed.err()).isZero();
       assertThat(resumed.out()).contains("5,000 events accepted")
           .contains("2,000 of the accepted events were already in the stream");
+      awaitUnits("p0", 715); // each event once: 5,000 events, 715 of them p0
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  /**
+   * SIGTERM during {@code braid ingest} of a pipe whose batch {@code --linger} sent before it was
+   * full: the same command would cut other batches, which the server refuses under the run's keys,
+   * so the notice says to send the lines after the last answered one with a new prefix (it offered
+   * the resume that {@code --linger}'s help says cannot work), and doing so appends each event once.
+   */
+  @Test
+  void shouldNotOfferAResumeThatLingeredBatchesCannotHave() throws Exception {
+    String all = salesLines(5_000);
+    int cut = 0;
+    for (int i = 0; i < 1_500; i++) {
+      cut = all.indexOf('\n', cut) + 1;
+    }
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), "-Xmx128m", BraidCli.class.getName(), "ingest", "sales", "-", url(),
+        "--batch", "1000", "--no-progress").redirectError(dir.resolve("stderr.txt").toFile())
+        .redirectOutput(dir.resolve("stdout.txt").toFile()).start();
+    try {
+      // a full batch, then 500 lines that the linger sends on their own
+      p.getOutputStream().write(all.substring(0, cut).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      p.getOutputStream().flush();
+      awaitUnits("p0", 215); // 1,500 events: 215 of them p0
+      new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      String err = Files.readString(dir.resolve("stderr.txt"));
+      assertThat(err).contains("interrupted after 2 answered requests (1,500 events accepted, 0 rejected)")
+          .contains("To go on, send the lines after line 1,500 with a new --key-prefix: --linger cut this run's "
+              + "batches by time")
+          .doesNotContain("run the same command");
+
+      Path rest = dir.resolve("rest.ndjson");
+      Files.writeString(rest, all.substring(cut));
+      Run resumed = braid("ingest", "sales", rest.toString(), url(), "--batch", "1000", "--no-progress");
+      assertThat(resumed.exit()).as(resumed.err()).isZero();
       awaitUnits("p0", 715); // each event once: 5,000 events, 715 of them p0
     } finally {
       p.destroyForcibly();

@@ -138,6 +138,15 @@ class ReprocessCliTest {
     Run a = braid("activate", "by_product", "2", url());
     assertThat(a.exit()).as(a.err()).isZero();
     assertThat(server.braid().get("by_product", "s0").values()).containsEntry("n", 1000L);
+
+    // a script learns which version it started and that it is held (the versions list says "building" for it)
+    Run json = braid("reprocess", "by_product", "--spec", view.toString(), "--hold", url(), "--poll-millis=20",
+        "--json");
+    assertThat(json.exit()).as(json.err()).isZero();
+    JsonNode o = new ObjectMapper().readTree(json.out());
+    assertThat(o.path("version").asLong()).isEqualTo(3);
+    assertThat(o.path("outcome").asText()).isEqualTo("held");
+    assertThat(o.path("versions").findValuesAsText("state")).contains("building", "current");
   }
 
   /** A held version says how many events its definition fails on before it serves (README: "look before it serves"). */

@@ -177,9 +177,34 @@ class TableCliTest {
 
     Run json = braid("push", "users", bad.toString(), url(), "--json");
     assertThat(json.exit()).isEqualTo(1);
-    assertThat(JSON.readTree(json.out()).path("report").path("bad").get(0).path("line").asLong()).isEqualTo(2);
+    assertThat(json.out()).as("standard output holds only results").isEmpty();
     assertThat(json.err().strip()).as("with --json, standard error is the one JSON error object")
         .startsWith("{").endsWith("}").doesNotContain("\n");
+    com.fasterxml.jackson.databind.JsonNode error = JSON.readTree(json.err());
+    assertThat(error.path("status").asInt()).isEqualTo(422);
+    assertThat(error.path("problem").path("report").path("bad").get(0).path("line").asLong()).isEqualTo(2);
+
+    Run unknown = braid("push", "nosuch", bad.toString(), url(), "--json");
+    assertThat(unknown.exit()).isEqualTo(1);
+    assertThat(unknown.out()).isEmpty();
+    assertThat(JSON.readTree(unknown.err()).path("status").asInt()).as(unknown.err()).isEqualTo(404);
+  }
+
+  /** A push into an unknown table is refused before the input is read: a pipe that never ends is not waited for. */
+  @Test
+  void shouldRefuseAnUnknownTableBeforeReadingThePipe() throws Exception {
+    java.io.InputStream stdin = System.in;
+    java.io.PipedOutputStream never = new java.io.PipedOutputStream(); // open, silent: a read blocks
+    System.setIn(new java.io.PipedInputStream(never));
+    try {
+      Run r = java.util.concurrent.CompletableFuture.supplyAsync(() -> braid("push", "nosuch", "-", url()))
+          .get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(r.exit()).isEqualTo(1);
+      assertThat(r.err()).contains("unknown table 'nosuch'").contains("404");
+    } finally {
+      never.close();
+      System.setIn(stdin);
+    }
   }
 
   @Test
