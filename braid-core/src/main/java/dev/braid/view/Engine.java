@@ -329,7 +329,7 @@ public final class Engine implements Braid {
     spiller.scheduleWithFixedDelay(() -> spillClosedWindows(false), SPILL_CHECK_MILLIS, SPILL_CHECK_MILLIS,
         TimeUnit.MILLISECONDS);
     // Window retention: evict periodically; a reprocess may add or change retain, so check every view.
-    scheduler.scheduleWithFixedDelay(this::evictExpiredWindows, RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
+    scheduler.scheduleWithFixedDelay(() -> evictExpiredWindows(false), RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
         TimeUnit.MILLISECONDS);
     for (ViewSpec v : spec.views().values()) {
       if (v.mode() == ViewSpec.Mode.LAMBDA && v.batchEvery() != null && views.containsKey(v.name())) {
@@ -635,9 +635,14 @@ public final class Engine implements Braid {
   }
 
   private void evictExpiredWindows() {
+    evictExpiredWindows(true);
+  }
+
+  /** Retention of every view; unless {@code wait}, a view whose batch cycle runs is left to the next check. */
+  private void evictExpiredWindows(boolean wait) {
     for (ViewRuntime v : views.values()) {
       try {
-        v.evictExpiredWindows();
+        v.evictExpiredWindows(wait);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;

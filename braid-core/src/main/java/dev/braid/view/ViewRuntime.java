@@ -75,7 +75,7 @@ final class ViewRuntime {
   private volatile String acknowledgedSpec;
   private final List<Version> versions = new ArrayList<>(); // guarded by this
   private long nextId; // guarded by this
-  private final Object batchLock = new Object();
+  private final java.util.concurrent.locks.ReentrantLock batchLock = new java.util.concurrent.locks.ReentrantLock();
   private final ThreadLocal<ViewProgram.Scratch> readScratch;
   /** Per thread, what {@link #readWindows(byte[], KeyHint, WindowRow)} reuses from one key's read to the next. */
   private final ThreadLocal<WindowReads> windowReads = ThreadLocal.withInitial(WindowReads::new);
@@ -1199,20 +1199,20 @@ final class ViewRuntime {
   /** {@link #runBatch(boolean)}, saying whether this call built the version it returns. */
   dev.braid.BatchCycle runBatchCycle(boolean evenWithoutNewEvents) throws InterruptedException {
     cyclesRunning.incrementAndGet();
+    batchLock.lock();
     try {
-      synchronized (batchLock) {
-        while (true) {
-          if (closing) {
-            throw new IllegalStateException("view '" + name + "': Braid is closing; no batch cycle starts");
-          }
-          switchInWaiting();
-          dev.braid.BatchCycle cycle = runBatchOnce(evenWithoutNewEvents);
-          if (cycle != null) {
-            return cycle;
-          }
+      while (true) {
+        if (closing) {
+          throw new IllegalStateException("view '" + name + "': Braid is closing; no batch cycle starts");
+        }
+        switchInWaiting();
+        dev.braid.BatchCycle cycle = runBatchOnce(evenWithoutNewEvents);
+        if (cycle != null) {
+          return cycle;
         }
       }
     } finally {
+      batchLock.unlock();
       cyclesRunning.decrementAndGet();
     }
   }
@@ -1846,7 +1846,8 @@ final class ViewRuntime {
    * new version's id.
    */
   long repair() throws InterruptedException, IOException {
-    synchronized (batchLock) {
+    batchLock.lock();
+    try {
       Version bad = damaged;
       if (bad == null || current != bad) {
         throw new IllegalStateException(dev.braid.Faults.notDamaged(name, current.id));
@@ -1859,6 +1860,8 @@ final class ViewRuntime {
       persist.run();
       LOG.info("view '{}': repaired; version {} rebuilt from the log serves", name, id);
       return id;
+    } finally {
+      batchLock.unlock();
     }
   }
 
@@ -2451,7 +2454,8 @@ final class ViewRuntime {
   void discard(long id) {
     Version v;
     Rebuild rb;
-    synchronized (batchLock) {
+    batchLock.lock();
+    try {
       synchronized (this) {
         v = versions.stream().filter(x -> x.id == id).findFirst().orElse(null);
         if (v == null) {
@@ -2467,6 +2471,8 @@ final class ViewRuntime {
         rb.hold = true; // an activate that races us finds the version failed, not switched
       }
       fail(v, rb, DISCARDED);
+    } finally {
+      batchLock.unlock();
     }
   }
 
@@ -2479,7 +2485,8 @@ final class ViewRuntime {
    */
   private void switchIn(Version v, Rebuild rb) throws InterruptedException {
     rb.switchWaiting = true;
-    synchronized (batchLock) {
+    batchLock.lock();
+    try {
       rb.switchWaiting = false;
       if (v.state != VersionState.BUILDING || v.rebuild != rb || rb.hold) {
         return;
@@ -2517,6 +2524,8 @@ final class ViewRuntime {
       LOG.info("view '{}': version {} is current{}; version {} is {}", name, v.id,
           rb.rollback ? " again (rollback)" : "", old.id, old.state == VersionState.FAILED
               ? "failed (its Base was damaged)" : "a backup");
+    } finally {
+      batchLock.unlock();
     }
     rb.done.complete(v.id);
   }
@@ -2815,12 +2824,28 @@ final class ViewRuntime {
    * meets a swap.
    */
   long evictExpiredWindows() throws InterruptedException {
+    return evictExpiredWindows(true);
+  }
+
+  /**
+   * {@link #evictExpiredWindows()}; unless {@code wait}, evicts nothing (returns 0) while a batch
+   * cycle, swap or spill of this view holds {@code batchLock}: the periodic check, whose thread
+   * must not wait on one view (the next check evicts).
+   */
+  long evictExpiredWindows(boolean wait) throws InterruptedException {
     ViewProgram cp = current.program;
     if (cp == null || cp.spec.retain() == null) {
       return 0; // without taking batchLock, which a batch cycle may hold for long
     }
-    synchronized (batchLock) {
+    if (wait) {
+      batchLock.lock();
+    } else if (!batchLock.tryLock()) {
+      return 0;
+    }
+    try {
       return evictExpired(current);
+    } finally {
+      batchLock.unlock();
     }
   }
 
@@ -2929,7 +2954,13 @@ final class ViewRuntime {
     if (cp == null || cp.window == null) {
       return 0;
     }
-    synchronized (batchLock) {
+    if (force) {
+      batchLock.lock();
+    } else if (!batchLock.tryLock()) {
+      return 0; // a batch cycle, swap or eviction holds it (maybe for long): the next check spills; never wait,
+      // or one view's batch cycle stops the spills of every view and holds up the close (see Engine.closeSteps)
+    }
+    try {
       Version v = current;
       ViewProgram p = v.program;
       Delta d = v.delta;
@@ -2991,6 +3022,8 @@ final class ViewRuntime {
             name, r.spilled(), v.id, left);
       }
       return r.spilled();
+    } finally {
+      batchLock.unlock();
     }
   }
 
@@ -3078,6 +3111,14 @@ final class ViewRuntime {
           for (ClosedRun r : pd.runs) {
             if (r.maxRetentionKey < horizon) {
               evicted += r.groups();
+            } else if (r.minRetentionKey < horizon) {
+              // straddles the horizon: rewritten without the windows below it, so that they are counted as
+              // evicted, leave the disk, and the next retention check does not find the run expired again
+              ClosedRun kept = ClosedRun.merge(dir, ClosedRun.fileName(v.id, pd.partition, runSequence++),
+                  List.of(r), p, horizon, position);
+              evicted += r.groups() - kept.groups();
+              created.add(kept);
+              runs.add(kept);
             } else {
               runs.add(r);
             }

@@ -434,4 +434,51 @@ class WindowRetentionTest {
     assertThat(base.parseView("h", tumbling + "1h}", PipelineSpec.RECORDED).retain()).as("recorded before the rule")
         .isEqualTo(Duration.ofHours(1));
   }
+
+  /**
+   * A closed-window run with windows on both sides of the retention horizon is rewritten without
+   * those below it: they count as evicted and leave the disk, and the next check has nothing to do.
+   * The run once stayed as it was, so every check found it expired again and replaced the Delta,
+   * evicting nothing, and its windows below the horizon were never counted.
+   */
+  @Test
+  void shouldRewriteARunThatStraddlesTheHorizon(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(1).key("user").time("ts").field("user", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(ViewSpec.builder("m").from("s").groupBy("user").tumbling(Duration.ofMinutes(1))
+            .aggregate("n", "count").allowedLateness(Duration.ZERO).mode(ViewSpec.Mode.KAPPA)
+            .retain(Duration.ofMinutes(3)).build())
+        .build();
+    long t = java.time.Instant.parse("2026-06-01T10:00:00Z").toEpochMilli();
+    try (Engine e = Engine.open(dir, spec, EngineOptions.defaults().withCheckpointEvery(Duration.ZERO)
+        .withDeltaSpillGroups(1))) {
+      ingestMinutes(e, t, 0, 6); // windows 0..5; 0..4 closed
+      ViewRuntime rt = e.viewRuntime("m");
+      assertThat(rt.evictExpiredWindows()).as("windows 0..2, in memory").isEqualTo(24);
+      assertThat(e.spillClosedWindows()).as("windows 3 and 4 to a run").isEqualTo(16);
+      ingestMinutes(e, t, 6, 8); // the horizon moves past window 4; windows 5 and 6 close
+      assertThat(e.spillClosedWindows()).as("windows 5 and 6 to a run, merged with the first").isEqualTo(16);
+
+      assertThat(rt.evictExpiredWindows()).as("windows 3 and 4, in the run").isEqualTo(16);
+      Delta after = rt.current().delta;
+      assertThat(rt.evictExpiredWindows()).isZero();
+      assertThat(rt.current().delta).as("a check with nothing to evict leaves the Delta alone").isSameAs(after);
+      Status.ViewStatus st = e.status().views().get(0);
+      assertThat(st.retention().evictedWindows()).isEqualTo(40);
+      assertThat(st.delta().runGroups()).as("the run holds only windows 5 and 6").isEqualTo(16);
+      assertThat(e.get("m", "u0").windows()).hasSize(3); // windows 5..7
+    }
+  }
+
+  private static void ingestMinutes(Engine e, long t, int fromMinute, int toMinute) throws Exception {
+    List<Map<String, Object>> batch = new ArrayList<>();
+    for (int m = fromMinute; m < toMinute; m++) {
+      for (int k = 0; k < 8; k++) {
+        batch.add(Map.of("user", "u" + k, "ts", t + m * 60_000L + 1_000));
+      }
+    }
+    assertThat(e.ingest("s", batch).rejections()).isEmpty();
+    assertThat(e.awaitCaughtUp(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+  }
 }
