@@ -39,8 +39,9 @@ public interface Table {
   /**
    * Replaces the whole row (fields not given become absent).
    *
-   * @param timestamp the write's logical timestamp (epoch millis), or null for now
-   * @throws IllegalArgumentException for an unknown field or a value of the wrong type, naming it
+   * @param timestamp the write's logical timestamp (epoch millis, in the years 0000-9999), or null for now
+   * @throws IllegalArgumentException for an unknown field or a value of the wrong type, naming it, or
+   *     a timestamp out of range
    */
   WriteResult put(String key, Map<String, ?> row, Long timestamp);
 

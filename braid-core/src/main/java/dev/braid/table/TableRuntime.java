@@ -1209,6 +1209,11 @@ public final class TableRuntime implements Table, AutoCloseable {
     requireUndamaged(); // a write would go to no Delta now, and to whichever version replaces this one later
     long now = System.currentTimeMillis();
     long ts = timestamp == null ? now : timestamp;
+    if (ts < dev.braid.event.EventEncoder.MIN_EVENT_TIME || ts > dev.braid.event.EventEncoder.MAX_EVENT_TIME) {
+      // one far ahead would win over every later write of the row
+      throw new IllegalArgumentException(String.format("table '%s': the write's timestamp %d is out of range: it "
+          + "must lie in the years 0000-9999, as an event time does", spec.name(), ts));
+    }
     byte[] kb = key.getBytes(StandardCharsets.UTF_8);
     String tooLarge = tooLargeForAWrite(key, kb.length, value.len);
     if (tooLarge != null) {

@@ -175,6 +175,11 @@ class TableFeaturesTest {
       assertThat(t.get("").found()).as("deleted").isFalse();
       assertThat(t.get("a").found()).as("another key").isTrue();
       assertThatThrownBy(() -> t.delete(null, now)).hasMessageContaining("a row key cannot be null");
+      assertThatThrownBy(() -> t.put("a", values("a", "frozen"), Long.MAX_VALUE)) // would win over every later write
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("table 'users': the write's timestamp 9223372036854775807 is out of range: it must lie in the "
+              + "years 0000-9999, as an event time does");
+      assertThat(t.get("a").values()).containsEntry("tier", "gold");
     }
   }
 

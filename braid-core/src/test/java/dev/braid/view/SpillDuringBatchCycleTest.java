@@ -69,7 +69,10 @@ class SpillDuringBatchCycleTest {
           Thread.currentThread().interrupt();
         }
       };
-      CompletableFuture<?> cycle = CompletableFuture.runAsync(() -> e.runBatch("a"));
+      // threads of its own: with one CPU's worth of common pool (2 cores), a task queued there behind the held cycle
+      // never ran
+      java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newCachedThreadPool();
+      CompletableFuture<?> cycle = CompletableFuture.runAsync(() -> e.runBatch("a"), threads);
       try {
         assertThat(inCycle.await(30, TimeUnit.SECONDS)).isTrue();
         assertThat(CompletableFuture.supplyAsync(() -> {
@@ -78,7 +81,7 @@ class SpillDuringBatchCycleTest {
           } catch (Exception x) {
             throw new IllegalStateException(x);
           }
-        }).get(30, TimeUnit.SECONDS)).as("the periodic check passes over the view whose cycle runs").isZero();
+        }, threads).get(30, TimeUnit.SECONDS)).as("the periodic check passes over the view whose cycle runs").isZero();
 
         long before = delta(e, "b").spilledGroups();
         ingest(e, 5, 40); // view b closes 35 x 50 more groups
@@ -90,6 +93,7 @@ class SpillDuringBatchCycleTest {
         }
       } finally {
         release.countDown();
+        threads.shutdown();
       }
       cycle.get(60, TimeUnit.SECONDS);
       assertThat(e.spillClosedWindows()).as("view a's own, once its cycle is done").isPositive();

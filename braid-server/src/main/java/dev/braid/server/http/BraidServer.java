@@ -548,6 +548,7 @@ public final class BraidServer implements AutoCloseable {
   private void repair(Context ctx) throws InterruptedException {
     Braid b = ready();
     String view = ctx.pathParam("view");
+    long wait = cycleWaitMillis(ctx); // a malformed request is a 400 before anything is looked at or recorded
     List<dev.braid.VersionInfo> versions = b.versions(view); // 404 for an unknown view, 503 for a refused stream
     if (!b.faults().unavailable().containsKey(view)) { // refused now, not after a 202 of ?wait=0
       long serving = versions.stream().filter(v -> v.state() == dev.braid.VersionState.CURRENT)
@@ -555,7 +556,7 @@ public final class BraidServer implements AutoCloseable {
       throw refusedCycle(view, "repair",
           new Problem(409, "nothing-to-repair", "Conflict", dev.braid.Faults.notDamaged(view, serving)));
     }
-    runCycle(ctx, b, view, "repair", () -> new dev.braid.BatchCycle(b.repair(view), true));
+    runCycle(ctx, b, wait, view, "repair", () -> new dev.braid.BatchCycle(b.repair(view), true));
   }
 
   private void problem(Context ctx, Problem p) {
@@ -784,27 +785,35 @@ public final class BraidServer implements AutoCloseable {
           throw tooLarge(max);
         }
       }
+    } catch (IOException e) { // Jetty says only "Early EOF", or times out a body that stalls
+      throw bodyNotRead(e, out.size(), declared);
     }
     return out.toByteArray();
+  }
+
+  /**
+   * A 400 for a body that ended before its {@code Content-Length} or its last chunk (the client
+   * closed its side, or sent a malformed chunk), or a 408 for one that stalled past the server's
+   * idle timeout; nothing of it was used.
+   */
+  static Problem bodyNotRead(IOException e, long read, String declared) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.util.concurrent.TimeoutException) {
+        return new Problem(408, "body-timeout", "Request Timeout", String.format("the request body stalled after %,d "
+            + "bytes%s: no more came within the server's idle timeout; nothing of it was used, send it again", read,
+            declared == null ? "" : " of the " + declared.strip() + " its Content-Length declares"));
+      }
+    }
+    return Problem.badRequest("body-cut-off", String.format("the request body ended after %,d bytes%s (%s): the "
+        + "client closed its side early, or a chunk of a chunked body is malformed; nothing of it was used, send it "
+        + "again", read, declared == null ? "" : " of the " + declared.strip() + " its Content-Length declares",
+        e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
   }
 
   /**
    * Reads and discards a refused body when it is not much over the limit, so the client, which is
    * usually still sending, reads the 413 instead of a reset connection. Far larger bodies are cut off.
    */
-  /**
-   * A 415 for a body sent compressed ({@code Content-Encoding} other than {@code identity}): the
-   * server reads bodies as they are, and compressed bytes would otherwise be refused as "not valid
-   * UTF-8", which names the wrong problem.
-   */
-  static void refuseContentEncoding(Context ctx) {
-    String encoding = ctx.header("Content-Encoding");
-    if (encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity")) {
-      throw new Problem(415, "unsupported-content-encoding", "Unsupported content encoding", "Content-Encoding '"
-          + encoding.strip() + "' is not supported: send the body uncompressed; nothing was read");
-    }
-  }
-
   private void drain(Context ctx, long length) {
     if (length > 4 * config.maxBodyBytes()) {
       return;
@@ -818,6 +827,19 @@ public final class BraidServer implements AutoCloseable {
       }
     } catch (IOException e) {
       LOG.debug("could not drain a refused body", e);
+    }
+  }
+
+  /**
+   * A 415 for a body sent compressed ({@code Content-Encoding} other than {@code identity}): the
+   * server reads bodies as they are, and compressed bytes would otherwise be refused as "not valid
+   * UTF-8", which names the wrong problem.
+   */
+  static void refuseContentEncoding(Context ctx) {
+    String encoding = ctx.header("Content-Encoding");
+    if (encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity")) {
+      throw new Problem(415, "unsupported-content-encoding", "Unsupported content encoding", "Content-Encoding '"
+          + encoding.strip() + "' is not supported: send the body uncompressed; nothing was read");
     }
   }
 
@@ -1017,8 +1039,10 @@ public final class BraidServer implements AutoCloseable {
     }
     List<String> list = new ArrayList<>();
     for (JsonNode k : keys) {
-      if (!k.isTextual() && !k.isNumber()) {
-        throw Problem.badRequest("bad-key", "keys must be strings or numbers, got " + k);
+      if (!k.isTextual() && !k.isIntegralNumber()) {
+        throw Problem.badRequest("bad-key", k.isNumber() ? "a key is a number with a fraction or an exponent (read as "
+            + k + "), whose text JSON does not keep: send it as a string" : "keys must be strings or "
+            + "whole numbers, got " + k);
       }
       list.add(k.asText());
     }
@@ -1113,44 +1137,50 @@ public final class BraidServer implements AutoCloseable {
   private void batch(Context ctx) throws InterruptedException {
     Braid b = ready();
     String view = ctx.pathParam("view");
+    long wait = cycleWaitMillis(ctx);
     b.versions(view); // 404 for an unknown view before starting anything
     if (b.servingDefinition(view).mode() == dev.braid.spec.ViewSpec.Mode.KAPPA) { // refused now, not after a 202
       throw refusedCycle(view, "batch cycle", Problem.badRequest("batch-not-possible",
           dev.braid.Faults.noBatchLayer(view)));
     }
-    runCycle(ctx, b, view, "batch cycle", () -> b.runBatchCycle(view));
+    runCycle(ctx, b, wait, view, "batch cycle", () -> b.runBatchCycle(view));
   }
 
   /**
    * Records a batch cycle or repair refused before it started as the view's last cycle asked for
    * (the versions' {@code batch} field: {@code refused}, with the reason: nothing ran), as one
-   * refused in the background is; returns the problem to answer.
+   * refused in the background is; returns the problem to answer. A cycle asked for that still runs
+   * keeps its record: a client that follows its {@code 202} learns how it ended.
    */
   private Problem refusedCycle(String view, String what, Problem p) {
     Cycle state = new Cycle(what);
     state.refused = true;
     state.failure = p.detail();
     state.finishedAt = System.currentTimeMillis();
-    cycles.put(view, state);
+    cycles.compute(view, (v, last) -> last != null && last.finishedAt == 0 ? last : state);
     return p;
   }
 
-  /**
-   * Runs a batch cycle (or a repair, which is one) in the background and answers with the view's
-   * versions once it is done, or {@code 202} if it outlasts {@code ?wait=} seconds.
-   */
   /** The longest {@code ?wait=} of a batch cycle or repair: a day. */
   public static final long MAX_WAIT_SECONDS = 86_400;
 
-  private void runCycle(Context ctx, Braid b, String view, String what,
-      java.util.concurrent.Callable<dev.braid.BatchCycle> run)
-      throws InterruptedException {
+  /** A batch cycle's or repair's {@code ?wait=}, in milliseconds. */
+  private long cycleWaitMillis(Context ctx) {
     long waitSeconds = longParam(ctx, "wait", config.batchWaitMillis() / 1000);
     if (waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
       throw Problem.badRequest("bad-parameter", "query parameter 'wait' must be 0 to " + MAX_WAIT_SECONDS
           + " seconds (0 answers 202 at once), got " + waitSeconds);
     }
-    long wait = waitSeconds * 1000;
+    return waitSeconds * 1000;
+  }
+
+  /**
+   * Runs a batch cycle (or a repair, which is one) in the background and answers with the view's
+   * versions once it is done, or {@code 202} if it outlasts {@code wait} milliseconds.
+   */
+  private void runCycle(Context ctx, Braid b, long wait, String view, String what,
+      java.util.concurrent.Callable<dev.braid.BatchCycle> run)
+      throws InterruptedException {
     Cycle state = new Cycle(what);
     cycles.put(view, state);
     Future<dev.braid.BatchCycle> cycle = background.submit(() -> {

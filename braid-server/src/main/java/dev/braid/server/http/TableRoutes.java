@@ -205,10 +205,29 @@ final class TableRoutes {
     return o;
   }
 
-  /** The write's logical timestamp (see the class comment), or null for the time of ingest. */
+  /**
+   * The write's logical timestamp (see the class comment), or null for the time of ingest; one out
+   * of the years 0000-9999 is a 400, as an event time is (one far in the future would win over every
+   * later write of the row).
+   */
   private static Long timestamp(Context ctx, ObjectNode body) {
+    Long t = givenTimestamp(ctx, body);
+    long min = dev.braid.event.EventEncoder.MIN_EVENT_TIME;
+    long max = dev.braid.event.EventEncoder.MAX_EVENT_TIME;
+    if (t != null && (t < min || t > max)) {
+      throw Problem.badRequest("bad-timestamp", "the write's timestamp " + t + " is out of range: it must lie in the "
+          + "years 0000-9999 (epoch millis " + min + " to " + max + "); nothing was written");
+    }
+    return t;
+  }
+
+  private static Long givenTimestamp(Context ctx, ObjectNode body) {
     String q = ctx.queryParam("ts");
-    if (q != null && !q.isBlank()) {
+    if (q != null) {
+      if (q.isBlank()) { // as every other parameter: empty is a mistake, not "none"
+        throw Problem.badRequest("bad-timestamp", "query parameter 'ts' is empty: give epoch millis or ISO-8601 "
+            + "text, or leave the parameter out for the time the write arrives; nothing was written");
+      }
       if (body != null) {
         body.remove(TIMESTAMP_FIELD);
       }
@@ -224,6 +243,10 @@ final class TableRoutes {
     if (body != null && body.has(TIMESTAMP_FIELD)) {
       JsonNode f = body.remove(TIMESTAMP_FIELD);
       if (f.isIntegralNumber()) {
+        if (!f.canConvertToLong()) { // asLong would wrap it
+          throw Problem.badRequest("bad-timestamp", "body field " + TIMESTAMP_FIELD + " " + f + " is out of range: "
+              + "epoch milliseconds must fit in a long; nothing was written");
+        }
         return f.asLong();
       }
       if (f.isTextual()) {

@@ -176,6 +176,21 @@ class TableHttpTest {
     r = send("PUT", "/v1/tables/users/rows/k?ts=%2B1000000000-01-01T00:00:00Z", "application/json", "{\"tier\": \"a\"}");
     assertThat(r.statusCode()).isEqualTo(400); // a valid ISO-8601 instant whose epoch millis overflow a long
     assertThat(json(r).path("detail").asText()).contains("'+1000000000-01-01T00:00:00Z' is out of range");
+    // a body field past a long wrapped (to a time far ahead, which then won over every later write of the row),
+    // a timestamp past 9999 froze the row the same way, and an empty ts was ignored
+    r = send("PUT", "/v1/tables/users/rows/k", "application/json", "{\"tier\": \"a\", \"_timestamp\": "
+        + "99999999999999999999}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("_timestamp 99999999999999999999 is out of range");
+    r = send("PUT", "/v1/tables/users/rows/k?ts=9223372036854775807", "application/json", "{\"tier\": \"a\"}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("the write's timestamp 9223372036854775807 is out of range: "
+        + "it must lie in the years 0000-9999");
+    r = send("DELETE", "/v1/tables/users/rows/k?ts=", null, null);
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("query parameter 'ts' is empty");
+    assertThat(json(send("GET", "/v1/tables/users/rows/k", null, null)).path("found").asBoolean())
+        .as("nothing was written").isFalse();
 
     r = send("PUT", "/v1/tables/users/rows/k", "application/json", "{\"tier\": \"" + "x".repeat(5000) + "\"}");
     assertThat(r.statusCode()).isEqualTo(413);
