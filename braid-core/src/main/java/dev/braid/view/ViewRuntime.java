@@ -1217,6 +1217,11 @@ final class ViewRuntime {
     }
   }
 
+  /** Whether {@code t} waits for {@link #batchLock} (for tests that order two cycles). */
+  boolean batchLockQueued(Thread t) {
+    return batchLock.hasQueuedThread(t);
+  }
+
   /** Batch cycles in {@link #runBatchCycle} (waiting for {@link #batchLock} or running), for {@link #close} to await. */
   private final AtomicInteger cyclesRunning = new AtomicInteger();
   /** The batch layer of the cycle running now, for {@link #close} to cancel; else null. */
@@ -2850,6 +2855,18 @@ final class ViewRuntime {
   }
 
   /**
+   * Whether retention acts on closed-window run {@code r} at {@code horizon}: drops it when all its
+   * windows are below, rewrites it when at least half its span is. A run with less below keeps its
+   * windows until then (reads leave them out by the version's horizon): size-tiered merges leave one
+   * old run over most of a {@code retain}, and rewriting it for each window the horizon passes would
+   * rewrite about {@code retain / window} times the groups it evicts.
+   */
+  static boolean worthEvicting(ClosedRun r, long horizon) {
+    return r.maxRetentionKey < horizon
+        || r.minRetentionKey < horizon && horizon - r.minRetentionKey >= (r.maxRetentionKey - r.minRetentionKey) / 2;
+  }
+
+  /**
    * {@link #evictExpiredWindows} of version {@code v}: the current one, or one a reprocess or
    * rollback is about to switch to (its horizon is unknown until this runs, and reads and the
    * changes feed would see windows it drops). Caller holds {@link #batchLock}.
@@ -2897,7 +2914,7 @@ final class ViewRuntime {
     long expired = 0; // including windows that late events recreated below an earlier horizon
     for (PartitionDelta pd : old.partitions) {
       for (ClosedRun r : pd.runs) {
-        if (r.minRetentionKey < horizon) {
+        if (worthEvicting(r, horizon)) {
           expired++;
         }
       }
@@ -3111,9 +3128,9 @@ final class ViewRuntime {
           for (ClosedRun r : pd.runs) {
             if (r.maxRetentionKey < horizon) {
               evicted += r.groups();
-            } else if (r.minRetentionKey < horizon) {
-              // straddles the horizon: rewritten without the windows below it, so that they are counted as
-              // evicted, leave the disk, and the next retention check does not find the run expired again
+            } else if (worthEvicting(r, horizon)) {
+              // straddles the horizon, half of it or more below: rewritten without the windows below it, so that
+              // they are counted as evicted, leave the disk, and the next retention check does not find it again
               ClosedRun kept = ClosedRun.merge(dir, ClosedRun.fileName(v.id, pd.partition, runSequence++),
                   List.of(r), p, horizon, position);
               evicted += r.groups() - kept.groups();
@@ -3158,6 +3175,7 @@ final class ViewRuntime {
         attachAndAwait(compacted, p, "attach the compacted Delta of version " + v.id, 10);
       } catch (InterruptedException | RuntimeException e) {
         closeRuns(created, old.runs()); // the old Delta stays; nothing reads what this attempt wrote
+        deleteUnreferencedRuns(); // nor will: an idle view takes no checkpoint that would delete them
         throw e;
       }
       old.successor = compacted; // for the changes feed's drain of changed keys (see Delta#successor)

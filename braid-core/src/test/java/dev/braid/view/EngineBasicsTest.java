@@ -93,7 +93,7 @@ class EngineBasicsTest {
       runtime.beforeBatchSwap = () -> { // the first cycle has built its version; the second comes to wait
         other.start();
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (other.getState() != Thread.State.BLOCKED && System.nanoTime() < until) {
+        while (!runtime.batchLockQueued(other) && System.nanoTime() < until) {
           Thread.onSpinWait();
         }
       };

@@ -471,6 +471,41 @@ class WindowRetentionTest {
     }
   }
 
+  /**
+   * A run with less than half its span below the horizon is left whole until half is (its windows
+   * below are read as gone meanwhile): rewriting a run over most of a long {@code retain} for each
+   * window the horizon passed would rewrite it every window.
+   */
+  @Test
+  void shouldRewriteAStraddlingRunOnlyOnceHalfOfItIsBelowTheHorizon(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(1).key("user").time("ts").field("user", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(ViewSpec.builder("m").from("s").groupBy("user").tumbling(Duration.ofMinutes(1))
+            .aggregate("n", "count").allowedLateness(Duration.ZERO).mode(ViewSpec.Mode.KAPPA)
+            .retain(Duration.ofMinutes(5)).build())
+        .build();
+    long t = java.time.Instant.parse("2026-06-01T10:00:00Z").toEpochMilli();
+    try (Engine e = Engine.open(dir, spec, EngineOptions.defaults().withCheckpointEvery(Duration.ZERO)
+        .withDeltaSpillGroups(1))) {
+      ingestMinutes(e, t, 0, 10); // windows 0..9
+      ViewRuntime rt = e.viewRuntime("m");
+      assertThat(rt.evictExpiredWindows()).as("windows 0..4, in memory").isEqualTo(40);
+      e.spillClosedWindows(); // windows 5..8 to a run (or the engine's own check did)
+      ingestMinutes(e, t, 10, 11); // the horizon passes window 5: a third of the run's span
+      e.spillClosedWindows(); // window 9 to a run of its own
+      Delta before = rt.current().delta;
+      assertThat(rt.evictExpiredWindows()).isZero();
+      assertThat(rt.current().delta).as("the run is left whole, the Delta alone").isSameAs(before);
+      assertThat(e.get("m", "u0").windows()).as("window 5 reads as gone").hasSize(5); // windows 6..10
+
+      ingestMinutes(e, t, 11, 12); // the horizon passes window 6: two thirds
+      assertThat(rt.evictExpiredWindows()).as("windows 5 and 6, rewritten out of the run").isEqualTo(16);
+      assertThat(e.status().views().get(0).retention().evictedWindows()).isEqualTo(56);
+    }
+  }
+
   private static void ingestMinutes(Engine e, long t, int fromMinute, int toMinute) throws Exception {
     List<Map<String, Object>> batch = new ArrayList<>();
     for (int m = fromMinute; m < toMinute; m++) {

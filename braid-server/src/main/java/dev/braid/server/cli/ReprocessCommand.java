@@ -179,7 +179,7 @@ public final class ReprocessCommand implements Callable<Integer> {
       throw new BraidCli.CommandFailedException("version " + id + " of view " + view + " was discarded before "
           + "activation; the current version keeps serving", 1);
     }
-    if (client.json) { // the new version and how it ended, then the view's versions as `braid versions --json` gives them
+    if (client.json) { // the new version and how it ended, then the view's versions (the list `braid versions` has)
       com.fasterxml.jackson.databind.node.ObjectNode o = BraidClient.JSON.createObjectNode();
       o.put("view", view);
       o.put("version", id);
