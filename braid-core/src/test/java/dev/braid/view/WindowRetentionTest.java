@@ -443,13 +443,7 @@ class WindowRetentionTest {
    */
   @Test
   void shouldRewriteARunThatStraddlesTheHorizon(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
-    PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("s").partitions(1).key("user").time("ts").field("user", FieldType.STRING)
-            .field("ts", FieldType.TIMESTAMP).build())
-        .view(ViewSpec.builder("m").from("s").groupBy("user").tumbling(Duration.ofMinutes(1))
-            .aggregate("n", "count").allowedLateness(Duration.ZERO).mode(ViewSpec.Mode.KAPPA)
-            .retain(Duration.ofMinutes(3)).build())
-        .build();
+    PipelineSpec spec = minuteSpec(Duration.ofMinutes(3));
     long t = java.time.Instant.parse("2026-06-01T10:00:00Z").toEpochMilli();
     try (Engine e = Engine.open(dir, spec, EngineOptions.defaults().withCheckpointEvery(Duration.ZERO)
         .withDeltaSpillGroups(1))) {
@@ -479,13 +473,7 @@ class WindowRetentionTest {
   @Test
   void shouldRewriteAStraddlingRunOnlyOnceHalfOfItIsBelowTheHorizon(@org.junit.jupiter.api.io.TempDir Path dir)
       throws Exception {
-    PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("s").partitions(1).key("user").time("ts").field("user", FieldType.STRING)
-            .field("ts", FieldType.TIMESTAMP).build())
-        .view(ViewSpec.builder("m").from("s").groupBy("user").tumbling(Duration.ofMinutes(1))
-            .aggregate("n", "count").allowedLateness(Duration.ZERO).mode(ViewSpec.Mode.KAPPA)
-            .retain(Duration.ofMinutes(5)).build())
-        .build();
+    PipelineSpec spec = minuteSpec(Duration.ofMinutes(5));
     long t = java.time.Instant.parse("2026-06-01T10:00:00Z").toEpochMilli();
     try (Engine e = Engine.open(dir, spec, EngineOptions.defaults().withCheckpointEvery(Duration.ZERO)
         .withDeltaSpillGroups(1))) {
@@ -504,6 +492,16 @@ class WindowRetentionTest {
       assertThat(rt.evictExpiredWindows()).as("windows 5 and 6, rewritten out of the run").isEqualTo(16);
       assertThat(e.status().views().get(0).retention().evictedWindows()).isEqualTo(56);
     }
+  }
+
+  /** A kappa view {@code m} of one-minute windows per user over stream {@code s}, keeping {@code retain}. */
+  private static PipelineSpec minuteSpec(Duration retain) {
+    return PipelineSpec.builder()
+        .stream(StreamSpec.builder("s").partitions(1).key("user").time("ts").field("user", FieldType.STRING)
+            .field("ts", FieldType.TIMESTAMP).build())
+        .view(ViewSpec.builder("m").from("s").groupBy("user").tumbling(Duration.ofMinutes(1))
+            .aggregate("n", "count").allowedLateness(Duration.ZERO).mode(ViewSpec.Mode.KAPPA).retain(retain).build())
+        .build();
   }
 
   private static void ingestMinutes(Engine e, long t, int fromMinute, int toMinute) throws Exception {
