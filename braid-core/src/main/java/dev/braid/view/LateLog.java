@@ -50,6 +50,8 @@ import java.util.function.LongSupplier;
  */
 final class LateLog {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LateLog.class);
+
   /** The suffix of a stream's late log in the {@link dev.braid.log.Log}. */
   static final String SUFFIX = ".late";
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -185,9 +187,10 @@ final class LateLog {
    * replay and the speed layer can meet the same event under the same rule: each is claimed once.
    * One mark per partition tells: each thread folds a partition's records in offset order, Delta by
    * Delta over a chunk, and Deltas of one view and rule (a batch cycle's old and new) decide lateness
-   * alike, so an event late for the second is late for the first wherever both fold it. The caller claims while it holds the Delta's write lock, before it advances the
-   * Delta's position and {@linkplain #record records} the claimed events: {@code status} then counts
-   * every late event below the position it reports.
+   * alike, so an event late for the second is late for the first wherever both fold it. The caller
+   * claims while it holds the Delta's write lock, before it advances the Delta's position, and
+   * {@linkplain #recordClaimed records} the claimed events after: {@code status} then counts every
+   * late event below the position it reports.
    */
   boolean claim(String view, String rule, int partition, long offset) {
     Marks m = marks(view, rule);
@@ -238,6 +241,25 @@ final class LateLog {
   /** Whether the late event at {@code offset} of {@code partition} is not yet claimed for {@code view} under {@code rule}. */
   boolean isNew(String view, String rule, int partition, long offset) {
     return offset >= marks(view, rule).next().get(partition);
+  }
+
+  /**
+   * {@link #record}s the late events a speed-layer or replay thread claimed in {@code partition} of
+   * the stream, then empties {@code late}. A failure is logged, not thrown: the late log is a record
+   * for operators, not the data (the events stay in the stream's log).
+   */
+  void recordClaimed(List<Pending> late, int partition) {
+    if (late.isEmpty()) {
+      return;
+    }
+    try {
+      record(late);
+    } catch (RuntimeException e) {
+      LOG.error("could not record {} late events of partition {} in the late log '{}'", late.size(), partition,
+          log.name(), e);
+    } finally {
+      late.clear();
+    }
   }
 
   /**

@@ -669,26 +669,12 @@ final class SpeedLayer implements AutoCloseable {
             }
             t.delta.lock.unlockWrite(t.stamp);
           }
-          // after the locks, also when the fold failed part way (a damaged batch, say): what it claimed was folded
-          recordLate();
+          if (lateLog != null) { // after the locks, also when the fold failed part way: what it claimed was folded
+            lateLog.recordClaimed(late, partition);
+          }
         }
       }
       return true;
-    }
-
-    /** Writes the late events this thread claimed to the late log; a failure to is logged, not thrown. */
-    private void recordLate() {
-      if (late.isEmpty()) {
-        return;
-      }
-      try {
-        lateLog.record(late);
-      } catch (RuntimeException e) {
-        LOG.error("could not record {} late events of stream '{}' partition {} in the late log", late.size(),
-            stream.name(), partition, e);
-      } finally {
-        late.clear();
-      }
     }
 
     /** The first record of {@code k} at or after {@code position} (records are in offset order). */

@@ -1217,6 +1217,15 @@ final class ViewRuntime {
     }
   }
 
+  /** Takes {@link #batchLock}: waits for it, or unless {@code wait} only if it is free; whether it was taken. */
+  private boolean lockBatch(boolean wait) {
+    if (wait) {
+      batchLock.lock();
+      return true;
+    }
+    return batchLock.tryLock();
+  }
+
   /** Whether {@code t} waits for {@link #batchLock} (for tests that order two cycles). */
   boolean batchLockQueued(Thread t) {
     return batchLock.hasQueuedThread(t);
@@ -2407,25 +2416,13 @@ final class ViewRuntime {
           if (last >= 0) {
             growth.observe(pd.table, last + 1, until);
           }
-        } catch (RuntimeException | Error e) { // the replay fails: what it claimed is counted, never written
-          if (lateLog != null) {
-            lateLog.release(late);
-          }
-          throw e;
         } finally {
           if (last >= 0) {
             pd.advance(last + 1, folded);
           }
           pd.lock.unlockWrite(stamp);
-        }
-        if (!late.isEmpty()) {
-          try {
-            lateLog.record(late);
-          } catch (RuntimeException e) { // as the speed layer: the late log is a record, not the data
-            LOG.error("view '{}': could not record {} late events of stream '{}' partition {} in the late log", name,
-                late.size(), stream.name(), pd.partition, e);
-          } finally {
-            late.clear();
+          if (lateLog != null) { // after the lock, also when the replay failed part way: what it claimed was folded
+            lateLog.recordClaimed(late, pd.partition);
           }
         }
         if (last < 0) {
@@ -2842,9 +2839,7 @@ final class ViewRuntime {
     if (cp == null || cp.spec.retain() == null) {
       return 0; // without taking batchLock, which a batch cycle may hold for long
     }
-    if (wait) {
-      batchLock.lock();
-    } else if (!batchLock.tryLock()) {
+    if (!lockBatch(wait)) {
       return 0;
     }
     try {
@@ -2971,9 +2966,7 @@ final class ViewRuntime {
     if (cp == null || cp.window == null) {
       return 0;
     }
-    if (force) {
-      batchLock.lock();
-    } else if (!batchLock.tryLock()) {
+    if (!lockBatch(force)) {
       return 0; // a batch cycle, swap or eviction holds it (maybe for long): the next check spills; never wait,
       // or one view's batch cycle stops the spills of every view and holds up the close (see Engine.closeSteps)
     }

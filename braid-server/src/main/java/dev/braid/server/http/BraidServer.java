@@ -797,17 +797,16 @@ public final class BraidServer implements AutoCloseable {
    * idle timeout; nothing of it was used.
    */
   static Problem bodyNotRead(IOException e, long read, String declared) {
+    String of = declared == null ? "" : " of the " + declared.strip() + " its Content-Length declares";
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof java.util.concurrent.TimeoutException) {
         return new Problem(408, "body-timeout", "Request Timeout", String.format("the request body stalled after %,d "
-            + "bytes%s: no more came within the server's idle timeout; nothing of it was used, send it again", read,
-            declared == null ? "" : " of the " + declared.strip() + " its Content-Length declares"));
+            + "bytes%s: no more came within the server's idle timeout; nothing of it was used, send it again", read, of));
       }
     }
     return Problem.badRequest("body-cut-off", String.format("the request body ended after %,d bytes%s (%s): the "
         + "client closed its side early, or a chunk of a chunked body is malformed; nothing of it was used, send it "
-        + "again", read, declared == null ? "" : " of the " + declared.strip() + " its Content-Length declares",
-        e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        + "again", read, of, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
   }
 
   /**
