@@ -70,9 +70,16 @@ public final class Ingestor {
    */
   public static final int MAX_EVENT_DEPTH = 64;
 
+  /**
+   * How many characters a JSON number may have in any body, as for {@link #MAX_EVENT_DEPTH}: a
+   * number too long for its field is then that event's rejection whatever the content type. Long
+   * enough for any number a field takes, short enough that reading one costs microseconds.
+   */
+  public static final int MAX_NUMBER_LENGTH = 1000;
+
   static {
     JSON.getFactory().setStreamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
-        .maxNestingDepth(MAX_EVENT_DEPTH).build());
+        .maxNestingDepth(MAX_EVENT_DEPTH).maxNumberLength(MAX_NUMBER_LENGTH).build());
     ONE_EVENT = JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     TREELESS = JSON.getFactory().rebuild() // an ObjectReader's without() leaves the factory's detection on
         .disable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
@@ -269,7 +276,9 @@ public final class Ingestor {
     m = m.replaceAll("^Name length \\(\\d+\\) exceeds the maximum allowed \\((\\d+)(, from `[^`]*`)?\\)",
             "a field name is longer than the $1 characters a name may have")
         .replaceAll("^String value length \\(\\d+\\) exceeds the maximum allowed \\((\\d+)(, from `[^`]*`)?\\)",
-            "a string is longer than the $1 characters a string may have");
+            "a string is longer than the $1 characters a string may have")
+        .replaceAll("^Number value length \\(\\d+\\) exceeds the maximum allowed \\((\\d+)(, from `[^`]*`)?\\)",
+            "a number is longer than the $1 characters a number may have");
     // Jackson's advice to enable one of its features is for programmers, not for a user's data
     m = m.replaceAll(": enable `?JsonReadFeature\\.ALLOW_NON_NUMERIC_NUMBERS`? to allow", " (JSON has no NaN or Infinity)")
         .replaceAll(":? ?\\(?enable `?JsonReadFeature\\.[A-Z_]+`?[^)\\n]*\\)?", "");

@@ -679,6 +679,9 @@ public final class BraidServer implements AutoCloseable {
       if (root == null || root.isMissingNode()) {
         throw Problem.badRequest("empty-body", "the body is empty: send a JSON array of events");
       } else if (root.isArray()) {
+        if (root.isEmpty()) { // as for an NDJSON body of blank lines
+          throw Problem.badRequest("empty-body", "the body is an empty JSON array: send at least one event");
+        }
         root.forEach(events::add);
       } else if (root.isObject()) {
         events.add(root);
@@ -733,9 +736,17 @@ public final class BraidServer implements AutoCloseable {
    * or, worse, be stored misread.
    */
   static String mediaType(Context ctx) {
-    String ct = ctx.header("Content-Type");
+    java.util.Enumeration<String> given = ctx.req().getHeaders("Content-Type");
+    String ct = given != null && given.hasMoreElements() ? given.nextElement() : null;
     if (ct == null) {
       return "";
+    }
+    while (given.hasMoreElements()) { // a body has one type: which of two was meant is a guess
+      String other = given.nextElement();
+      if (!other.strip().equalsIgnoreCase(ct.strip())) {
+        throw Problem.badRequest("conflicting-content-type", "Content-Type is given twice, as '" + ct + "' and '"
+            + other + "': send it once; nothing was read");
+      }
     }
     String[] parts = ct.split(";");
     for (int i = 1; i < parts.length; i++) {

@@ -36,7 +36,7 @@ final class Json {
   }
 
   private static StreamReadConstraints limits(int depth) {
-    return StreamReadConstraints.builder().maxNestingDepth(depth).maxNumberLength(100).maxStringLength(16 << 20)
+    return StreamReadConstraints.builder().maxNestingDepth(depth).maxNumberLength(dev.braid.ingest.Ingestor.MAX_NUMBER_LENGTH).maxStringLength(16 << 20)
         .build();
   }
 
@@ -595,7 +595,9 @@ final class Json {
     o.put("title", p.title());
     o.put("status", p.status());
     o.put("detail", p.detail());
-    o.put("instance", instance);
+    if (instance != null && !instance.isEmpty()) { // a URL Jetty could not parse leaves no path to name
+      o.put("instance", instance);
+    }
     return o;
   }
 

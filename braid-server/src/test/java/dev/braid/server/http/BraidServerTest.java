@@ -338,6 +338,10 @@ class BraidServerTest {
     assertProblem(post("/v1/streams/sales/events", "application/json", "[{\"product\": "), 400,
         "not valid JSON at line 1");
     assertProblem(post("/v1/streams/sales/events", "application/json", "42"), 400, "JSON array of event objects");
+    assertProblem(http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/sales/events"))
+        .header("Content-Type", "application/x-ndjson").header("Content-Type", "text/csv")
+        .POST(HttpRequest.BodyPublishers.ofString("{}\n")).build(), HttpResponse.BodyHandlers.ofString()), 400,
+        "Content-Type is given twice, as 'application/x-ndjson' and 'text/csv': send it once; nothing was read");
     assertProblem(post("/v1/streams/sales/events", "application/json", "x".repeat(70_000)), 413, "over the limit of");
     assertProblem(send("POST", "/v1/streams/sales/events", "application/x-ndjson", new byte[] {'{', (byte) 0xC3, '}'}),
         400, "not valid UTF-8");
@@ -474,9 +478,12 @@ class BraidServerTest {
     assertProblem(get("/v1/views/nope/keys/never-seen"), 404, "unknown view 'nope'");
   }
 
-  /** An empty body and a deep event get the same answer whether sent as a JSON array or as NDJSON. */
+  /**
+   * An empty body, a deep event and a number too long for its field get the same answer whether sent
+   * as a JSON array or as NDJSON.
+   */
   @Test
-  void shouldTreatEmptyBodiesAndDeepEventsAlikeInJsonAndNdjson() throws Exception {
+  void shouldTreatEmptyBodiesDeepEventsAndLongNumbersAlikeInJsonAndNdjson() throws Exception {
     start();
     assertProblem(post("/v1/streams/sales/events", "application/json", ""), 400, "the body is empty");
     assertProblem(post("/v1/streams/sales/events", "application/x-ndjson", ""), 400, "the body is empty");
@@ -484,6 +491,21 @@ class BraidServerTest {
         "the body holds only blank lines: send one JSON event object per line");
     assertThat(json(post("/v1/streams/sales/events", "application/x-ndjson", "")).path("type").asText())
         .isEqualTo(json(post("/v1/streams/sales/events", "application/json", " ")).path("type").asText());
+    assertProblem(post("/v1/streams/sales/events", "application/json", " [ ]\n"), 400,
+        "the body is an empty JSON array: send at least one event");
+
+    // a number too long for its field is that event's rejection in either body, up to 1,000 digits
+    String huge = "{\"product\": \"p\", \"store\": \"s\", \"amount\": 1, \"ts\": 1, \"units\": " + "9".repeat(120) + "}";
+    String good = sale("kiwi", "s1", 1.0, 1, "2026-11-22T10:00:00Z");
+    JsonNode hugeInArray = json(post("/v1/streams/sales/events", "application/json", "[" + good + "," + huge + "]"));
+    assertThat(hugeInArray.path("accepted").asInt()).as(hugeInArray.toString()).isEqualTo(1);
+    JsonNode hugeInLines = json(post("/v1/streams/sales/events", "application/x-ndjson", good + "\n" + huge + "\n"));
+    assertThat(hugeInLines.path("accepted").asInt()).as(hugeInLines.toString()).isEqualTo(1);
+    assertThat(hugeInArray.path("rejections").get(0).path("reason").asText()).contains("does not fit")
+        .isEqualTo(hugeInLines.path("rejections").get(0).path("reason").asText());
+    String endless = "[{\"units\": " + "9".repeat(1001) + "}]";
+    assertProblem(post("/v1/streams/sales/events", "application/json", endless), 400,
+        "a number is longer than the 1000 characters a number may have");
 
     String atLimit = deepEvent(64);
     String reason = "field 'store': expected string, got an array";
