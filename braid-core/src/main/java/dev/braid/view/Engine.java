@@ -528,9 +528,19 @@ public final class Engine implements Braid {
   private void removeUnrecordedViews(Set<String> recordedViews) throws IOException {
     Path root = dataDir.resolve("views");
     if (Files.isDirectory(root)) {
+      Set<String> droppedNames = catalog.loadDropped().keySet();
       try (Stream<Path> dirs = Files.list(root)) {
         for (Path d : (Iterable<Path>) dirs::iterator) {
-          if (!recordedViews.contains(d.getFileName().toString()) && Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) {
+          String name = d.getFileName().toString();
+          if (!recordedViews.contains(name) && Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) {
+            if (!droppedNames.contains(name) && holdsVersionFiles(d)) {
+              // a drop records the name before it deletes: files of a name neither recorded nor dropped
+              // mean a catalog that lost an entry (an edit, a damaged disk), not a drop cut short
+              throw new dev.braid.log.CorruptLogException("catalog", dataDir.resolve("catalog.json"), 0,
+                  "the version catalog records no view '" + name + "', neither as a view nor as dropped, but " + d
+                  + " holds its versions' files; restore the catalog from a backup, or, if view '" + name + "' is "
+                  + "gone for good, remove " + d);
+            }
             BatchLayer.deleteTree(d);
             LOG.info("removed {}: the files of a dropped view, which the catalog no longer records", d);
           }
@@ -558,6 +568,13 @@ public final class Engine implements Braid {
               speed.getKey(), view);
         }
       }
+    }
+  }
+
+  /** Whether {@code dir} holds a Base, checkpoint or closed-window run of a view version. */
+  private static boolean holdsVersionFiles(Path dir) throws IOException {
+    try (Stream<Path> files = Files.walk(dir, 2)) {
+      return files.anyMatch(f -> Files.isRegularFile(f) && VersionCatalog.isVersionFile(f.getFileName().toString()));
     }
   }
 

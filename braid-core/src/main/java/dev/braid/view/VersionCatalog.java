@@ -14,9 +14,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -156,7 +159,7 @@ public final class VersionCatalog {
       + "afresh from the log (a table's pushed rows are then lost), move it and the directories views/ and "
       + "tables/ away";
 
-  private static boolean isVersionFile(String name) {
+  static boolean isVersionFile(String name) {
     return name.endsWith(".base") || name.endsWith(".ckpt") || name.endsWith(".closed");
   }
 
@@ -209,7 +212,78 @@ public final class VersionCatalog {
     return root;
   }
 
+  /**
+   * Checks the form of {@code section} before anything is read from it: a catalog that Braid did not
+   * write whole (an edit, a damaged disk) but that is still JSON must not read as a catalog without
+   * views, tables or versions, whose files the start would then delete as orphans; nor may it give
+   * the next version an id that a version has, whose Base would be written over.
+   */
+  private void check(JsonNode root, String section) {
+    JsonNode sec = root.path(section);
+    if (sec.isMissingNode() && !section.equals("views")) {
+      return; // written only when there is something to write
+    }
+    if (!sec.isObject()) {
+      throw damaged("'" + section + "' is " + describe(sec) + ", not an object naming each of its " + section);
+    }
+    for (Iterator<Map.Entry<String, JsonNode>> it = sec.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      String at = section + "." + e.getKey();
+      JsonNode entry = e.getValue();
+      JsonNode next = entry.path("next");
+      if (!entry.isObject() || !next.canConvertToLong() || !next.isIntegralNumber() || next.asLong() < 1) {
+        throw damaged(at + (entry.isObject() ? ".next is " + describe(next) + ", not a version id (a whole number "
+            + "from 1)" : " is " + describe(entry) + ", not an object"));
+      }
+      if (!entry.path("versions").isArray()) {
+        throw damaged(at + ".versions is " + describe(entry.path("versions")) + ", not an array of versions");
+      }
+      Set<Long> ids = new HashSet<>();
+      int i = 0;
+      for (JsonNode v : entry.path("versions")) {
+        String vat = at + ".versions[" + i++ + "]";
+        JsonNode id = v.path("id");
+        if (!v.isObject() || !id.isIntegralNumber() || !id.canConvertToLong() || id.asLong() < 1) {
+          throw damaged(vat + (v.isObject() ? ".id is " + describe(id) + ", not a version id (a whole number from 1)"
+              : " is " + describe(v) + ", not an object"));
+        }
+        if (!ids.add(id.asLong())) {
+          throw damaged(vat + ".id " + id.asLong() + " is the id of another version of " + e.getKey() + " too");
+        }
+        if (id.asLong() >= next.asLong()) {
+          throw damaged(vat + ".id " + id.asLong() + " is not below " + at + ".next (" + next.asLong() + "): the next "
+              + "version would take the id of an existing one, and write over its files");
+        }
+        if (!v.path("state").isTextual()) {
+          throw damaged(vat + ".state is " + describe(v.path("state")) + ", not a version state");
+        }
+        JsonNode cut = v.path("cut");
+        boolean offsets = cut.isArray();
+        for (JsonNode o : cut) {
+          offsets &= o.isIntegralNumber() && o.canConvertToLong() && o.asLong() >= 0;
+        }
+        if (!offsets) {
+          throw damaged(vat + ".cut is " + describe(cut) + ", not an array of offsets (whole numbers from 0)");
+        }
+      }
+    }
+  }
+
+  private CorruptLogException damaged(String what) {
+    return new CorruptLogException("catalog", file, 0, "version catalog is damaged: " + what + DAMAGED_REMEDY);
+  }
+
+  /** A JSON value in a few words, for a message. */
+  private static String describe(JsonNode n) {
+    if (n.isMissingNode()) {
+      return "missing";
+    }
+    String text = n.toString();
+    return text.length() > 40 ? text.substring(0, 40) + "..." : text;
+  }
+
   private Map<String, ViewEntry> load(JsonNode root, String section, Map<String, ViewEntry> out) {
+    check(root, section);
     root.path(section).fields().forEachRemaining(e -> {
       List<Entry> versions = new ArrayList<>();
       for (JsonNode v : e.getValue().path("versions")) {

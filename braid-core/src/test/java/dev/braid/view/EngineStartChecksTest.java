@@ -425,6 +425,76 @@ class EngineStartChecksTest {
     }
   }
 
+  /**
+   * A catalog that is JSON but not one Braid wrote whole (an edit, a damaged disk) is refused, naming
+   * what is wrong, before any file is deleted: read as a catalog without views, tables or versions,
+   * it made the start delete Bases, checkpoints, changes logs and a table's pushed rows as orphans;
+   * with a lowered {@code next}, the next batch cycle wrote over a backup's Base under its id.
+   */
+  @Test
+  void shouldRefuseACatalogThatIsJsonButNotWholeAndDeleteNothing() throws Exception {
+    PipelineSpec withTable = PipelineSpec.builder().stream(spec().stream("clicks")).view(spec().view("per_user"))
+        .view(spec().view("all"))
+        .table(dev.braid.spec.TableSpec.builder("profiles").key("id").field("id", FieldType.STRING)
+            .field("tier", FieldType.STRING).build())
+        .build();
+    try (Braid b = Braid.open(dir, withTable)) {
+      clicks(b, "u", 10);
+      awaitCount(b, "per_user", "u", 10);
+      b.runBatch("per_user");
+      assertThat(b.table("profiles").push(new java.io.ByteArrayInputStream("{\"id\": \"a\", \"tier\": \"gold\"}\n"
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8)), dev.braid.table.PushOptions.defaults("p.jsonl"))
+          .state()).isEqualTo("done");
+    }
+    Path catalog = dir.resolve("catalog.json");
+    byte[] whole = Files.readAllBytes(catalog);
+    List<String> files = filesUnder(dir);
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Map<String, java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode>> edits =
+        new java.util.LinkedHashMap<>();
+    edits.put("the version catalog records no table 'profiles', but ", r -> r.set("tablez", r.remove("tables")));
+    edits.put("version catalog is damaged: 'views' is 7, not an object naming each of its views", r -> r.put("views", 7));
+    edits.put("version catalog is damaged: 'views' is missing", r -> r.remove("views"));
+    edits.put("the version catalog records no view '", r -> r.putObject("views"));
+    edits.put("version catalog is damaged: views.per_user.versions is missing, not an array of versions",
+        r -> ((com.fasterxml.jackson.databind.node.ObjectNode) r.path("views").path("per_user")).remove("versions"));
+    edits.put("version catalog is damaged: views.per_user.versions[0].id 2 is not below views.per_user.next (2): the "
+        + "next version would take the id of an existing one", r -> ((com.fasterxml.jackson.databind.node.ObjectNode)
+        r.path("views").path("per_user")).put("next", 2));
+    edits.put("version catalog is damaged: views.per_user.versions[1].id 2 is the id of another version of per_user",
+        r -> ((com.fasterxml.jackson.databind.node.ObjectNode) r.path("views").path("per_user").path("versions").get(1))
+            .put("id", 2)); // the newest comes first
+    edits.put("version catalog is damaged: tables.profiles.versions[0].cut is [-1], not an array of offsets",
+        r -> ((com.fasterxml.jackson.databind.node.ObjectNode) r.path("tables").path("profiles").path("versions").get(0))
+            .putArray("cut").add(-1));
+    edits.forEach((message, edit) -> {
+      try {
+        com.fasterxml.jackson.databind.node.ObjectNode root =
+            (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(whole);
+        edit.accept(root);
+        Files.writeString(catalog, root.toString());
+        assertThatThrownBy(() -> Braid.open(dir, withTable)).as(message).isInstanceOf(CorruptLogException.class)
+            .hasMessageContaining(message);
+        assertThat(filesUnder(dir)).as("files after: " + message).containsAll(files);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    Files.write(catalog, whole);
+    try (Braid b = Braid.open(dir, withTable)) {
+      awaitCount(b, "per_user", "u", 10);
+      assertThat(b.table("profiles").get("a").values()).containsEntry("tier", "gold");
+    }
+  }
+
+  /** Every file under {@code root} but the catalog and lock files, relative to it. */
+  private static List<String> filesUnder(Path root) throws IOException {
+    try (Stream<Path> all = Files.walk(root)) {
+      return all.filter(Files::isRegularFile).map(f -> root.relativize(f).toString())
+          .filter(f -> !f.equals("catalog.json") && !f.endsWith(".lock")).sorted().toList();
+    }
+  }
+
   @Test
   void shouldSayWhereATruncatedCatalogOrSchemasFileEnds() throws Exception {
     hundredClicksWithABase();
