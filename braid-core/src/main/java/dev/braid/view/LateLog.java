@@ -214,11 +214,17 @@ final class LateLog {
     }
   }
 
-  /** Waits, up to {@link #READ_WAIT_MILLIS}, until the events claimed before now are written or given up. */
-  private void awaitClaimedWritten() {
+  /**
+   * Waits, up to {@link #READ_WAIT_MILLIS}, until the events claimed before now are written or given
+   * up; returns whether they are. A checkpoint asks this once it has copied a Delta: the events
+   * claimed late below the copied positions then have their records in the late log before the
+   * checkpoint says they were folded, so a crash cannot lose a record whose event no replay meets
+   * again.
+   */
+  boolean awaitClaimedWritten() {
     synchronized (unwritten) {
       if (unwritten.isEmpty()) {
-        return;
+        return true;
       }
       java.util.Set<Claim> before = new java.util.HashSet<>(unwritten);
       long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(READ_WAIT_MILLIS);
@@ -226,13 +232,13 @@ final class LateLog {
         before.retainAll(unwritten);
         long left = deadline - System.nanoTime();
         if (before.isEmpty() || left <= 0) {
-          return;
+          return before.isEmpty();
         }
         try {
           java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(unwritten, left);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
-          return;
+          return false;
         }
       }
     }

@@ -2758,7 +2758,9 @@ final class ViewRuntime {
       }
       try {
         DeltaCheckpoint.Written w = DeltaCheckpoint.write(dir, v.id, checkpointSequence++, v.definition, horizon,
-            v.program, d, () -> speed.failure() == null); // asked again once the state is copied (see SpeedLayer.stop)
+            // asked again once the state is copied (see SpeedLayer.stop); and the late events claimed below the
+            // copied positions must be in the late log first, or a crash after the checkpoint loses their records
+            v.program, d, () -> speed.failure() == null && speed.lateLog().awaitClaimedWritten());
         if (w == null) {
           return null;
         }
