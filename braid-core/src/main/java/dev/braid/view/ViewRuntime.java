@@ -2904,9 +2904,16 @@ final class ViewRuntime {
     if (latestStart != Long.MIN_VALUE) {
       latestEnd = p.window.end(latestStart);
     }
-    if (latestEnd == Long.MIN_VALUE) {
+    // The latest window is that of the largest event time of any one partition, so one event far in the future
+    // (a mistyped year) would evict every window of every key, and hide every event after it. The stream's
+    // watermark is the least of its active partitions': retention goes no further than it lets (plus the
+    // max_out_of_order it holds back by), so such an event moves it only when its partition is the only active one.
+    long watermark = speed.watermark();
+    if (latestEnd == Long.MIN_VALUE || watermark == Long.MIN_VALUE) {
       return 0;
     }
+    long seenByAll = watermark + speed.maxOutOfOrderMillis();
+    latestEnd = Math.min(latestEnd, p.window.end(p.window.start(seenByAll))); // a session: a one-event one's end
     long horizon = Math.max(v.horizon, p.window.start(latestEnd - p.spec.retain().toMillis()));
     long expired = 0; // including windows that late events recreated below an earlier horizon
     for (PartitionDelta pd : old.partitions) {

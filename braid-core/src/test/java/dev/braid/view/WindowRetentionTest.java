@@ -228,6 +228,38 @@ class WindowRetentionTest {
     }
   }
 
+  /**
+   * One event far in the future (a mistyped year) does not move retention past the windows of every
+   * key: the horizon goes no further than the stream's watermark lets, the least of its active
+   * partitions'. Before, it followed the largest event time of any partition: every window was
+   * evicted, and every later event fell below the horizon, for good (found by an event-time review).
+   */
+  @Test
+  void shouldNotLetOneFarFutureEventEvictEveryWindow(@TempDir Path dir) throws Exception {
+    List<Ev> events = new ArrayList<>();
+    try (Engine e = (Engine) Braid.open(dir, spec(2, view(Duration.ofHours(2))))) {
+      ingest(e, new Random(7), 400, T0, T0 + 6 * HOUR, 2, events);
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      e.viewRuntime("hourly").evictExpiredWindows();
+      long horizon = retention(e).horizonMillis();
+      assertThat(horizon).isEqualTo(T0 + 4 * HOUR);
+
+      long farFuture = java.time.Instant.parse("9999-01-01T00:00:00Z").toEpochMilli();
+      IngestResult r = e.ingest("tx", List.of(Map.of("user", "u0", "merchant", "m0", "qty", 1L, "ts", farFuture)));
+      assertThat(r.accepted()).isEqualTo(1);
+      ingest(e, new Random(8), 100, T0 + 6 * HOUR, T0 + 7 * HOUR, 2, events);
+      assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      e.viewRuntime("hourly").evictExpiredWindows();
+      assertThat(retention(e).horizonMillis()).as("the horizon follows the partitions' watermark, not the outlier")
+          .isLessThanOrEqualTo(T0 + 5 * HOUR);
+      for (int u = 1; u < 8; u++) {
+        ViewResult read = e.get("hourly", "u" + u);
+        assertThat(read.windows()).as("u%d keeps its recent windows", u).isNotEmpty();
+        check(read, events, retention(e).horizonMillis(), "after a far-future event");
+      }
+    }
+  }
+
   @Test
   void shouldApplyTheRetentionOfAReprocessedDefinition(@TempDir Path dir) throws Exception {
     List<Ev> events = new ArrayList<>();
