@@ -178,4 +178,40 @@ public final class CsvRecords {
     }
     return null;
   }
+
+  /**
+   * Whether {@code s} is a whole number as a CSV cell writes one: an optional sign, then the digits
+   * 0-9 ({@link Long#parseLong} takes other scripts' digits too, which a JSON number cannot hold).
+   */
+  public static boolean isWholeNumber(String s) {
+    int i = !s.isEmpty() && (s.charAt(0) == '-' || s.charAt(0) == '+') ? 1 : 0;
+    if (i == s.length()) {
+      return false;
+    }
+    for (; i < s.length(); i++) {
+      if (s.charAt(i) < '0' || s.charAt(i) > '9') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * {@code s} as a decimal number (digits, a point, a sign, an exponent), or NaN when it is not one:
+   * Java's other forms ({@code NaN}, {@code Infinity}, {@code 0x1p3}, {@code 1d}) are not numbers in
+   * CSV. A number too large for a double is infinite.
+   */
+  public static double decimal(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if ((c < '0' || c > '9') && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
+        return Double.NaN;
+      }
+    }
+    try {
+      return Double.parseDouble(s); // the grammar on those characters: sign, digits, point, exponent
+    } catch (NumberFormatException e) {
+      return Double.NaN;
+    }
+  }
 }

@@ -449,25 +449,26 @@ final class PushLoader {
           string(f, c, 0, c.length);
           return;
         case LONG:
-          try {
-            longValue(f, Long.parseLong(text.strip()));
-          } catch (NumberFormatException e) {
-            if (take(f)) {
-              mismatch(f, "'" + text + "'");
-            }
+          Long l = wholeNumber(text.strip());
+          if (l != null) {
+            longValue(f, l);
+          } else if (take(f)) {
+            mismatch(f, "'" + text + "'");
           }
           return;
         case TIMESTAMP:
-          try {
-            longValue(f, Long.parseLong(text.strip()));
-          } catch (NumberFormatException e) {
-            char[] tc = text.strip().toCharArray();
+          String ts = text.strip();
+          Long millis = wholeNumber(ts);
+          if (millis != null) {
+            longValue(f, millis);
+          } else { // ISO-8601 text; the text path says what is wrong with anything else
+            char[] tc = ts.toCharArray();
             string(f, tc, 0, tc.length);
           }
           return;
         case DOUBLE:
           String d = text.strip();
-          double x = decimal(d);
+          double x = CsvRecords.decimal(d);
           if (x == x) {
             doubleValue(f, x);
           } else if (take(f)) {
@@ -484,22 +485,15 @@ final class PushLoader {
       }
     }
 
-    /**
-     * {@code s} as a decimal number (digits, a point, a sign, an exponent), or NaN when it is not one:
-     * Java's other forms ({@code NaN}, {@code Infinity}, {@code 0x1p3}, {@code 1d}) are not numbers
-     * in CSV, and a double field holds finite numbers.
-     */
-    private static double decimal(String s) {
-      for (int i = 0; i < s.length(); i++) {
-        char c = s.charAt(i);
-        if ((c < '0' || c > '9') && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
-          return Double.NaN;
-        }
+    /** {@code s} as a long when it is a whole number in ASCII digits that fits one, else null. */
+    private static Long wholeNumber(String s) {
+      if (!CsvRecords.isWholeNumber(s)) {
+        return null;
       }
       try {
-        return Double.parseDouble(s); // the grammar on those characters: sign, digits, point, exponent
+        return Long.parseLong(s);
       } catch (NumberFormatException e) {
-        return Double.NaN;
+        return null; // past a long
       }
     }
 

@@ -245,6 +245,24 @@ class PushBadRowsTest {
   }
 
   /**
+   * A whole number in a CSV cell is written with the digits 0-9, as in JSON and as {@code braid
+   * ingest} sends a stream's CSV: another script's digits (Java's {@code Long.parseLong} takes them)
+   * are a bad row naming the field; blanks around a number are not part of it.
+   */
+  @Test
+  void shouldTakeOnlyAsciiDigitsAsAWholeNumber(@TempDir Path dir) {
+    try (Braid b = Braid.open(dir, spec())) {
+      PushReport r = push(b, "id,age,tags\na,\u0663,\nb, 12 ,\nc,+4,\n",
+          PushOptions.defaults("digits.csv").withFormat(PushFormat.csv()).maxBadRows("10"));
+      assertThat(r.state()).as(r.failure()).isEqualTo("done");
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(2L);
+      assertThat(r.bad().get(0).reason()).contains("field 'age' (long): expected long, got '\u0663'");
+      assertThat(b.table("users").get("b").values()).containsEntry("age", 12L);
+      assertThat(b.table("users").get("c").values()).containsEntry("age", 4L);
+    }
+  }
+
+  /**
    * A quote inside a cell that does not start with one is a character of that cell, as the cells are
    * split: it neither makes the lines after it part of its record (they were swallowed, a good row
    * among them, and the bad-row count understated) nor opens a quoted cell across chunks.

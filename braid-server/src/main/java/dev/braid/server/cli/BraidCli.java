@@ -1,6 +1,7 @@
 package dev.braid.server.cli;
 
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -96,14 +97,34 @@ public final class BraidCli implements Callable<Integer> {
       err.flush();
       return exitCode;
     }
-    err.println(cli.getColorScheme().errorText("braid: error: " + message));
+    // the failure's last line is its error; what a message adds on lines after its first (what an
+    // ingest's earlier requests did, how to resume) goes above it
+    List<String> lines = lines(message);
+    for (String note : lines.subList(1, lines.size())) {
+      err.println("braid: " + note);
+    }
     if ("1".equals(System.getenv("BRAID_DEBUG"))) {
       e.printStackTrace(err);
     } else if (!(e instanceof CommandFailedException) && !(e instanceof java.nio.file.FileSystemException)) {
-      err.println("(set BRAID_DEBUG=1 for the stack trace)");
+      err.println("braid: set BRAID_DEBUG=1 for the stack trace");
     }
+    err.println(cli.getColorScheme().errorText("braid: error: " + lines.get(0)));
     err.flush();
     return exitCode;
+  }
+
+  /** The lines of {@code message} that hold text, without the indentation they were written with. */
+  static List<String> lines(String message) {
+    List<String> lines = new java.util.ArrayList<>();
+    for (String l : message.split("\\R")) {
+      if (!l.isBlank()) {
+        lines.add(l.strip());
+      }
+    }
+    if (lines.isEmpty()) {
+      lines.add(message);
+    }
+    return lines;
   }
 
   /**
@@ -123,7 +144,11 @@ public final class BraidCli implements Callable<Integer> {
    */
   static String jsonError(Exception e, String message, int exitCode) {
     com.fasterxml.jackson.databind.node.ObjectNode o = BraidClient.JSON.createObjectNode();
-    o.put("error", message);
+    List<String> lines = lines(message);
+    o.put("error", lines.get(0));
+    if (lines.size() > 1) { // as printed above the error line without --json
+      lines.subList(1, lines.size()).forEach(o.putArray("notes")::add);
+    }
     o.put("exitCode", exitCode);
     if (e instanceof BraidClient.ErrorAnswer a) {
       o.put("status", a.status);

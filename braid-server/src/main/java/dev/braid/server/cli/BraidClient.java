@@ -97,19 +97,20 @@ final class BraidClient {
    * it expects to pass) like a lost answer. Any other answer, error or not, is final.
    */
   JsonNode postIdempotent(String path, String contentType, byte[] body, String key, int attempts) {
-    return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path))
+    return retrying(attempts, false, () -> send(HttpRequest.newBuilder(uri(path))
         .POST(HttpRequest.BodyPublishers.ofByteArray(body))
         .header("Content-Type", contentType).header("Idempotency-Key", key), timeout),
         " with Idempotency-Key " + key + "; sending it again with that key appends nothing twice");
   }
 
   /**
-   * A GET sent again as {@link #postIdempotent} sends a POST: when the connection fails (a server
-   * started a moment ago, not listening yet) or the answer is {@code 503}, up to {@code attempts}
-   * times in all.
+   * A command's first request, sent again as {@link #postIdempotent} sends a POST: when the connection
+   * fails or the answer is {@code 503}, up to {@code attempts} times in all; and while nothing
+   * listens at the URL (a server started a moment ago, which takes seconds to bind on a loaded
+   * machine), for up to {@link #LISTEN_PATIENCE} without using up attempts.
    */
   JsonNode getRetrying(String path, int attempts) {
-    return retrying(attempts, () -> send(HttpRequest.newBuilder(uri(path)).GET(), timeout), "");
+    return retrying(attempts, true, () -> send(HttpRequest.newBuilder(uri(path)).GET(), timeout), "");
   }
 
   /**
@@ -133,18 +134,40 @@ final class BraidClient {
     return this;
   }
 
-  private JsonNode retrying(int attempts, java.util.function.Supplier<JsonNode> request, String gaveUpNote) {
+  /**
+   * How long a command's first request waits for a server that nothing listens for yet (connection
+   * refused) before its attempts count: the README starts {@code braid server ... &} and feeds it at
+   * once, and a server binds its port only after its JVM starts and its spec compiles.
+   */
+  static final Duration LISTEN_PATIENCE = Duration.ofSeconds(60);
+  /** The longest wait between tries of a server that is not listening yet. */
+  private static final long MAX_LISTEN_WAIT_MILLIS = 2_000;
+
+  /** @param first whether this is the command's first request, which waits for a server to listen */
+  private JsonNode retrying(int attempts, boolean first, java.util.function.Supplier<JsonNode> request,
+      String gaveUpNote) {
     long backoff = 500;
     long patienceEnds = System.nanoTime() + UNAVAILABLE_PATIENCE.toNanos();
+    long listenEnds = System.nanoTime() + LISTEN_PATIENCE.toNanos();
     int failed = 0;
     boolean noticed = false;
+    boolean listenNoticed = false;
     for (int tries = 1; ; tries++) {
       long wait;
       try {
         return request.get();
       } catch (TransportException | UnavailableAnswer e) {
         boolean starting = e instanceof UnavailableAnswer u && u.starting();
-        if (starting && System.nanoTime() - patienceEnds < 0) {
+        if (first && e instanceof TransportException t && t.refused && System.nanoTime() - listenEnds < 0) {
+          wait = Math.min(backoff, MAX_LISTEN_WAIT_MILLIS);
+          backoff = Math.min(backoff * 2, MAX_LISTEN_WAIT_MILLIS);
+          if (!listenNoticed && notices != null) {
+            listenNoticed = true;
+            notices.println("braid: nothing listens at " + base + " yet; waiting for the server to start, up to "
+                + LISTEN_PATIENCE.toSeconds() + " s");
+            notices.flush();
+          }
+        } else if (starting && System.nanoTime() - patienceEnds < 0) {
           long asked = ((UnavailableAnswer) e).retryAfterMillis;
           wait = Math.max(MIN_STARTING_WAIT_MILLIS, Math.min(asked < 0 ? backoff : asked, MAX_STARTING_WAIT_MILLIS));
           if (!noticed && notices != null) {
@@ -233,8 +256,16 @@ final class BraidClient {
 
   /** A request that got no answer: the connection failed or timed out. */
   private static final class TransportException extends RuntimeException {
+    /** Whether the connection was refused: nothing listens at the address (yet). */
+    final boolean refused;
+
     TransportException(String message) {
+      this(message, false);
+    }
+
+    TransportException(String message, boolean refused) {
       super(message);
+      this.refused = refused;
     }
   }
 
@@ -442,7 +473,7 @@ final class BraidClient {
     try {
       r = http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofString());
     } catch (ConnectException e) {
-      throw new TransportException(unreachable(e));
+      throw new TransportException(unreachable(e), !unknownHost(e));
     } catch (HttpTimeoutException e) {
       HttpRequest req = b.build();
       boolean read = req.method().equals("GET") || req.uri().getRawPath().endsWith(":batchGet");

@@ -8,31 +8,49 @@ final class Csv {
   private Csv() {}
 
   /**
-   * Puts a cell typed as its field: numbers and booleans when they parse, else the text as is, so
-   * the server rejects a bad cell with its own precise reason.
+   * Puts a cell typed as its field, read as {@code braid push} reads a table's CSV cell ({@link
+   * dev.braid.table.CsvRecords#isWholeNumber}, {@link dev.braid.table.CsvRecords#decimal}, blanks
+   * around a number, boolean or timestamp stripped): numbers and booleans when they are written as
+   * such, a number too large for its field as the number written (so that the server's reason names
+   * it, not Java's {@code Infinity}), else the text, which the server rejects with its own precise
+   * reason.
    */
   static void put(ObjectNode o, String name, String cell, String type) {
     String v = cell.strip();
-    try {
-      switch (type) {
-        case "long":
-        case "timestamp":
-          o.put(name, Long.parseLong(v));
-          return;
-        case "double":
-          o.put(name, Double.parseDouble(v));
-          return;
-        case "boolean":
-          if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
-            o.put(name, Boolean.parseBoolean(v));
-            return;
+    switch (type) {
+      case "long":
+      case "timestamp":
+        if (dev.braid.table.CsvRecords.isWholeNumber(v)) {
+          try {
+            o.put(name, Long.parseLong(v));
+          } catch (NumberFormatException e) {
+            o.put(name, new java.math.BigInteger(v)); // past a long
           }
-          break;
-        default:
-          break;
-      }
-    } catch (NumberFormatException e) {
-      // fall through: send the text
+          return;
+        }
+        if (type.equals("timestamp")) {
+          o.put(name, v); // ISO-8601 text
+          return;
+        }
+        break;
+      case "double":
+        double x = dev.braid.table.CsvRecords.decimal(v);
+        if (Double.isFinite(x)) {
+          o.put(name, x);
+          return;
+        } else if (x == x) {
+          o.put(name, new java.math.BigDecimal(v)); // past a double
+          return;
+        }
+        break;
+      case "boolean":
+        if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+          o.put(name, Boolean.parseBoolean(v));
+          return;
+        }
+        break;
+      default:
+        break;
     }
     o.put(name, cell);
   }

@@ -72,7 +72,7 @@ public final class IngestCommand implements Callable<Integer> {
 
   @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out or the "
       + "connection fails, each with the same idempotency key; the first request, for the stream's fields, waits "
-      + "for a server that is not listening yet the same way. A server that answers it is starting (503) is asked "
+      + "up to 60 s for a server that is not listening yet, without using up tries. A server that answers it is starting (503) is asked "
       + "again for up to 10 minutes without using up tries (default: ${DEFAULT-VALUE})")
   int attempts;
 
@@ -172,7 +172,7 @@ public final class IngestCommand implements Callable<Integer> {
           readJsonArray(in, sender);
           break;
         case "csv":
-          readCsv(in, schema.path("fields"), sender);
+          readCsv(in, schema, sender);
           break;
         default:
           throw new BraidCli.CommandFailedException("unknown --format '" + format + "': use ndjson, json or csv", 2);
@@ -797,7 +797,8 @@ public final class IngestCommand implements Callable<Integer> {
    * line breaks, so a row may span lines); cells are typed by the stream's schema, so 12.5 becomes
    * a number. A row that cannot be read as cells of the header's fields is not sent.
    */
-  private void readCsv(InputStream in, JsonNode fields, Sender sender) throws IOException {
+  private void readCsv(InputStream in, JsonNode schema, Sender sender) throws IOException {
+    JsonNode fields = schema.path("fields");
     Lines r = new Lines(utf8Reader(in));
     String headerLine;
     int n = 0;
@@ -817,6 +818,11 @@ public final class IngestCommand implements Callable<Integer> {
     String bad = dev.braid.table.CsvRecords.split(headerLine, header);
     String twice = bad == null ? dev.braid.table.CsvRecords.duplicate(header) : null;
     String unknown = bad != null || twice != null ? null : unknownColumn(header, types);
+    String key = schema.path("key").isTextual() ? schema.path("key").asText() : null;
+    if (unknown == null && key != null && header.stream().map(String::strip).noneMatch(key::equals)) {
+      // every row would be dead-lettered for it: one failure instead, as braid push says
+      unknown = "has no column for the stream's key field '" + key + "' (columns: " + String.join(", ", header) + ")";
+    }
     if (bad != null || twice != null || unknown != null) {
       throw new BraidCli.CommandFailedException("the CSV header (line " + n + ") " + (bad != null ? "cannot be read: "
           + bad : twice != null ? "names field '" + twice + "' twice" : unknown) + "; nothing was sent", 1);

@@ -280,13 +280,17 @@ public final class PushCommand implements Callable<Integer> {
         : "push " + r.path("pushId").asText() + " (version " + r.path("version").asLong() + ")";
     long rows = r.path("rows").asLong();
     long keys = r.path("distinctKeys").asLong();
-    // an incremental push counts no distinct keys (it builds no Base): say nothing of them
-    String keyText = r.path("version").asLong() == 0 ? "" : String.format(Locale.ROOT, " (%,d %s)", keys,
+    boolean incremental = r.path("version").asLong() == 0;
+    // an incremental push counts no distinct keys (it builds no Base), nor does a push that failed
+    // before its Base was written: say nothing of them
+    String keyText = incremental || state.equals("failed") ? "" : String.format(Locale.ROOT, " (%,d %s)", keys,
         keys == 1 ? "key" : "keys");
-    String counts = String.format(Locale.ROOT, "%,d %s%s in %.1f s, %,d rows/s; %,d bad, %,d expired; "
-            + "start cut %s, %,d writes replayed", rows, rows == 1 ? "row" : "rows", keyText,
-        r.path("seconds").asDouble(), r.path("rowsPerSecond").asLong(), r.path("badRows").asLong(),
-        r.path("expired").asLong(), r.path("cut"), r.path("replayed").asLong());
+    // an incremental push's rows are writes, which end at its cut; a full push replays the writes from its cut on
+    String cut = incremental ? String.format(Locale.ROOT, "written up to position %s", r.path("cut"))
+        : String.format(Locale.ROOT, "start cut %s, %,d writes replayed", r.path("cut"), r.path("replayed").asLong());
+    String counts = String.format(Locale.ROOT, "%,d %s%s in %.1f s, %,d rows/s; %,d bad, %,d expired; %s", rows,
+        rows == 1 ? "row" : "rows", keyText, r.path("seconds").asDouble(), r.path("rowsPerSecond").asLong(),
+        r.path("badRows").asLong(), r.path("expired").asLong(), cut);
     switch (state) {
       case "done":
         // a full push's version is current when it is done, and later pushes or a rollback move it on

@@ -152,6 +152,18 @@ class CliClientTest {
       assertThat(r.err()).contains("disk gone").contains("request 2 (lines 3-4) failed")
           .contains("To go on, once the server answers again, run the same command with --key-prefix gone")
           .doesNotContain("fix the input");
+      // the failure ends with its one error line; what the earlier requests did, and how to resume, is above it
+      java.util.List<String> err = r.err().lines().toList();
+      assertThat(err.get(err.size() - 1)).startsWith("braid: error: ").contains("disk gone")
+          .doesNotContain("request 2");
+      assertThat(err).anySatisfy(l -> assertThat(l).startsWith("braid: request 2 (lines 3-4) failed; the request "
+          + "before it (lines up to 2) was answered"));
+      Run asJson = braid("ingest", "sales", file.toString(), "--url=http://127.0.0.1:" + failing.getAddress().getPort(),
+          "--no-progress", "--batch", "2", "--attempts", "1", "--key-prefix", "gone", "--json");
+      JsonNode e = new ObjectMapper().readTree(asJson.err());
+      assertThat(e.path("error").asText()).contains("disk gone").doesNotContain("\n");
+      assertThat(e.path("notes").get(0).asText()) // the fake server takes only its first request
+          .startsWith("request 1 (lines 1-2) failed; it was the first request");
     } finally {
       failing.stop(0);
     }
@@ -378,8 +390,8 @@ class CliClientTest {
 
   /**
    * {@code braid server ... &} followed at once by {@code braid ingest} (the README's example): the
-   * ingest waits for the server to listen (its first request is retried like its batches) instead of
-   * failing with "cannot reach".
+   * ingest waits for the server to listen instead of failing with "cannot reach": up to a minute,
+   * without using up its attempts (a loaded machine took 20 s to bind, past five attempts' 15 s).
    */
   @Test
   void shouldWaitForAServerThatIsNotListeningYet() throws Exception {
@@ -390,13 +402,16 @@ class CliClientTest {
     Path events = dir.resolve("late.ndjson");
     Files.writeString(events, "{\"product\": \"late\", \"amount\": 1.0, \"units\": 4, \"ts\": 1}\n");
     java.util.concurrent.CompletableFuture<Run> ingest = java.util.concurrent.CompletableFuture.supplyAsync(
-        () -> braid("ingest", "sales", events.toString(), "--url=http://127.0.0.1:" + port, "--no-progress"));
-    Thread.sleep(800);
+        () -> braid("ingest", "sales", events.toString(), "--url=http://127.0.0.1:" + port, "--no-progress",
+            "--attempts", "1"));
+    Thread.sleep(2_500);
     try (BraidServer late = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("late"),
         BraidServer.Config.defaults().withPort(port)).awaitReady(30, TimeUnit.SECONDS)) {
       Run r = ingest.get(60, TimeUnit.SECONDS);
       assertThat(r.exit()).as(r.err()).isZero();
       assertThat(r.out()).contains("sales: 1 event accepted, 0 rejected");
+      assertThat(r.err()).contains("braid: nothing listens at http://127.0.0.1:" + port
+          + " yet; waiting for the server to start, up to 60 s");
     }
   }
 
@@ -510,12 +525,47 @@ class CliClientTest {
     assertThat(PushCommand.summary(m.readTree("{\"state\": \"done\", \"version\": 3, \"pushId\": \"p\", \"rows\": 1, "
         + "\"distinctKeys\": 1}"))).contains("1 row (1 key) in");
     assertThat(PushCommand.summary(m.readTree("{\"state\": \"done\", \"version\": 0, \"pushId\": \"p\", \"rows\": 2, "
-        + "\"distinctKeys\": 0}"))).contains("applied; 2 rows in").doesNotContain("keys");
+        + "\"distinctKeys\": 0, \"cut\": [8, 1]}"))).contains("applied; 2 rows in").doesNotContain("keys")
+        .endsWith("written up to position [8,1]").doesNotContain("start cut");
+    assertThat(PushCommand.summary(m.readTree("{\"state\": \"failed\", \"version\": 4, \"pushId\": \"p\", \"rows\": 3, "
+        + "\"distinctKeys\": 0, \"failure\": \"too many bad rows\", \"cut\": [7, 1], \"replayed\": 0}")))
+        .contains("failed: too many bad rows; 3 rows in").doesNotContain("key").endsWith("start cut [7,1], 0 writes replayed");
 
     Files.writeString(csv, "product,units,product\nx,1,y\n");
     Run twice = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
     assertThat(twice.exit()).isEqualTo(1);
     assertThat(twice.err()).contains("the CSV header (line 1) names field 'product' twice; nothing was sent");
+    Files.writeString(csv, "units,amount,ts\n1,1.5,5\n");
+    Run keyless = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
+    assertThat(keyless.exit()).isEqualTo(1);
+    assertThat(keyless.err()).contains("the CSV header (line 1) has no column for the stream's key field 'product' "
+        + "(columns: units, amount, ts); nothing was sent");
+  }
+
+  /**
+   * A stream's CSV cells are read as {@code braid push} reads a table's: blanks around a number or a
+   * timestamp are not part of it, Java's own number forms and other scripts' digits are not numbers,
+   * and a number too large for its field is rejected by the number written, not as Java's Infinity.
+   */
+  @Test
+  void shouldReadCsvCellsAsAPushReadsThem() throws Exception {
+    Path csv = dir.resolve("cells.csv");
+    Files.writeString(csv, "product,amount,units,ts\n"
+        + "padded, 1.5 , 7 , 2026-11-22T11:00:00Z \n"
+        + "float,1f,1,5\n"
+        + "hex,0x1p3,1,5\n"
+        + "huge,1e400,1,5\n"
+        + "wide,1,99999999999999999999,5\n"
+        + "arabic,1,\u0663,5\n");
+    Run r = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
+    assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(1);
+    assertThat(r.out()).contains("sales: 1 event accepted, 5 rejected").doesNotContain("string \"Infinity\"")
+        .contains("rejected line 3: field 'amount': expected double, got string \"1f\"")
+        .contains("rejected line 4: field 'amount': expected double, got string \"0x1p3\"")
+        .contains("rejected line 5: field 'amount': number Infinity is out of the range of a double")
+        .contains("rejected line 6: field 'units': number 99999999999999999999 does not fit in a long")
+        .contains("rejected line 7: field 'units': expected long, got string \"\u0663\"");
+    awaitUnits("padded", 7);
   }
 
   /** Inputs a new user sends by mistake: each is named precisely, and nothing is dropped unseen. */
@@ -1042,10 +1092,10 @@ class CliClientTest {
         "0");
     assertThat(output.strip().lines().filter(l -> !l.startsWith("WARNING: Using incubator modules"))
         .filter(l -> !l.startsWith("Braid is listening")).filter(l -> !l.contains(" INFO ")))
-        .containsExactly("braid: error: Braid could not start: stream 'sales': field 'units' was long and the spec "
-            + "says double", "Events and rows already stored keep the fields they were written with (recorded in "
+        .containsExactly("braid: Events and rows already stored keep the fields they were written with (recorded in "
             + dir.resolve("data").resolve("schemas.json") + "): to change them, add a stream or table under a new name, "
-            + "or start on a new data directory.");
+            + "or start on a new data directory.", // above the error line, which ends the output
+            "braid: error: Braid could not start: stream 'sales': field 'units' was long and the spec says double");
   }
 
   @Test
