@@ -201,6 +201,7 @@ public final class Engine implements Braid {
     }
     stored.firstFields().forEach((name, first) -> schemas.put(name, spec.stream(name).schema().withFirstFields(first)));
     refuseCorruptStreams();
+    refuseLostStreams(stored);
     Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
       if (refused.containsKey(s.name())) {
@@ -372,6 +373,25 @@ public final class Engine implements Braid {
         e = corrupt.get(s.name() + LateLog.SUFFIX);
       }
       if (e != null) {
+        refuse(s, e);
+      }
+    }
+  }
+
+  /**
+   * Refuses a stream whose log is gone although an earlier open created it (its directory was
+   * deleted or moved): opening would create an empty log in its place, and its views would serve
+   * nothing of the events acknowledged before, without a word.
+   */
+  private void refuseLostStreams(RecordedSchemas.Checked stored) {
+    for (StreamSpec s : spec.streams().values()) {
+      if (!refused.containsKey(s.name()) && stored.recordedBefore(s.name()) && !log.hasStream(s.name())) {
+        Path dir = dataDir.resolve("log").resolve(s.name());
+        dev.braid.log.CorruptLogException e = new dev.braid.log.CorruptLogException("stream", dir, 0, "stream '"
+            + s.name() + "' is recorded in " + stored.file() + ", so its events were stored here, but its log "
+            + "directory is missing; nothing was created in its place");
+        LOG.error("stream '{}' is refused: {}; restore the directory from a backup and restart", s.name(),
+            e.getMessage());
         refuse(s, e);
       }
     }

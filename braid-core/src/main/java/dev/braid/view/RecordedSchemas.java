@@ -166,8 +166,12 @@ final class RecordedSchemas {
     private final Map<String, Integer> firstFields;
     private final Map<String, Integer> tableFirstFields;
 
+    /** The streams the file named before this open: each had its log created by an earlier open. */
+    private final java.util.Set<String> streamsBefore;
+
     private Checked(RecordedSchemas recorded, boolean changed, List<String> grown, Map<String, Integer> firstFields,
-        Map<String, Integer> tableFirstFields) {
+        Map<String, Integer> tableFirstFields, java.util.Set<String> streamsBefore) {
+      this.streamsBefore = streamsBefore;
       this.recorded = recorded;
       this.changed = changed;
       this.grown = grown;
@@ -182,6 +186,14 @@ final class RecordedSchemas {
     /** Per table of the spec, how many fields it had when its first rows were stored. */
     Map<String, Integer> tableFirstFields() {
       return tableFirstFields;
+    }
+
+    /**
+     * Whether stream {@code name} was recorded before this open: an open records a stream only once it
+     * has created its log, so its log then exists, and a missing one was lost (a deleted directory).
+     */
+    boolean recordedBefore(String name) {
+      return streamsBefore.contains(name);
     }
 
     /** The file these schemas are (or will be) recorded in. */
@@ -211,6 +223,7 @@ final class RecordedSchemas {
    */
   static Checked check(Path dataDir, PipelineSpec spec) {
     RecordedSchemas r = load(dataDir.resolve(FILE));
+    java.util.Set<String> streamsBefore = java.util.Set.copyOf(r.streams.keySet());
     List<String> problems = new ArrayList<>();
     List<String> grown = new ArrayList<>();
     boolean added = false;
@@ -237,7 +250,7 @@ final class RecordedSchemas {
     spec.streams().keySet().forEach(name -> first.put(name, r.streams.get(name).firstFields()));
     Map<String, Integer> tableFirst = new TreeMap<>();
     spec.tables().keySet().forEach(name -> tableFirst.put(name, r.tables.get(name).firstFields()));
-    return new Checked(r, added, grown, first, tableFirst);
+    return new Checked(r, added, grown, first, tableFirst, streamsBefore);
   }
 
   /**

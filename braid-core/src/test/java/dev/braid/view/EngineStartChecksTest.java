@@ -487,6 +487,26 @@ class EngineStartChecksTest {
     }
   }
 
+  /**
+   * A stream whose log directory is gone (deleted, moved) is refused, and no empty log is created in
+   * its place: before, the start made a new one, and the views served nothing of the events
+   * acknowledged before, without a word (found by the crash review).
+   */
+  @Test
+  void shouldRefuseAStreamWhoseLogDirectoryIsGoneAndCreateNoneInItsPlace() throws Exception {
+    hundredClicksWithABase();
+    Path stream = dir.resolve("log").resolve("clicks");
+    BatchLayer.deleteTree(stream);
+    try (Braid b = Braid.open(dir, spec())) {
+      assertThatThrownBy(() -> b.get("all", "all")).isInstanceOf(UnavailableException.class)
+          .hasMessageContaining("stream 'clicks' is recorded in " + dir.resolve("schemas.json") + ", so its events "
+              + "were stored here, but its log directory is missing; nothing was created in its place");
+      assertThatThrownBy(() -> b.ingest("clicks", List.of(Map.of("user", "u", "ts", 1L))))
+          .isInstanceOf(UnavailableException.class);
+    }
+    assertThat(stream).doesNotExist();
+  }
+
   /** Every file under {@code root} but the catalog and lock files, relative to it. */
   private static List<String> filesUnder(Path root) throws IOException {
     try (Stream<Path> all = Files.walk(root)) {

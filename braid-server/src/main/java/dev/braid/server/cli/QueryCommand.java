@@ -69,7 +69,7 @@ public final class QueryCommand implements Callable<Integer> {
       out.flush();
       return 0;
     }
-    out.printf("%s[%s]%s%n", view, key, r.path("found").asBoolean() ? ""
+    out.printf("%s[%s]%s%n", view, Table.visible(key), r.path("found").asBoolean() ? ""
         : from != null || to != null ? "  (no window of this key starts in the range: windows are chosen by their start)"
         : "  (no events for this key yet)");
     boolean windowed = r.has("windows");

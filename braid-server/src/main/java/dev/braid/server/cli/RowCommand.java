@@ -51,7 +51,7 @@ public final class RowCommand implements Callable<Integer> {
       return 0;
     }
     for (JsonNode row : r.has("rows") ? r.path("rows") : BraidClient.JSON.createArrayNode().add(r)) {
-      out.printf("%s[%s]%s%n", table, row.path("key").asText(), row.path("found").asBoolean() ? ""
+      out.printf("%s[%s]%s%n", table, Table.visible(row.path("key").asText()), row.path("found").asBoolean() ? ""
           : "  (no such row: never written, deleted, or expired)");
       if (row.path("found").asBoolean()) {
         Table t = new Table("field", "value");

@@ -16,10 +16,41 @@ final class Table {
   Table row(Object... cells) {
     String[] r = new String[cells.length];
     for (int i = 0; i < cells.length; i++) {
-      r[i] = cells[i] == null ? "-" : String.valueOf(cells[i]);
+      r[i] = cells[i] == null ? "-" : visible(String.valueOf(cells[i]));
     }
     rows.add(r);
     return this;
+  }
+
+  /**
+   * {@code text} with its control characters written as escapes (a line break as backslash-n, a tab
+   * as backslash-t, the escape character as backslash-u001b, ...): a key or value holding a line
+   * break or a terminal escape sequence would break the table's rows, or drive the terminal.
+   * {@code --json} gives the values as they are.
+   */
+  static String visible(String text) {
+    StringBuilder sb = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      boolean control = c < 0x20 || c >= 0x7f && c < 0xa0;
+      if (control && sb == null) {
+        sb = new StringBuilder(text.length() + 8).append(text, 0, i);
+      }
+      if (sb != null) {
+        if (!control) {
+          sb.append(c);
+        } else if (c == '\n') {
+          sb.append("\\n");
+        } else if (c == '\t') {
+          sb.append("\\t");
+        } else if (c == '\r') {
+          sb.append("\\r");
+        } else {
+          sb.append(String.format("\\u%04x", (int) c));
+        }
+      }
+    }
+    return sb == null ? text : sb.toString();
   }
 
   void print(PrintWriter out) {

@@ -82,9 +82,14 @@ public final class RetailDemo implements AutoCloseable {
     private long n;
 
     Feed(long seed, long startMillis, double ratePerSecond) {
+      this(seed, startMillis, ratePerSecond, Long.MAX_VALUE);
+    }
+
+    /** As above, with no event time past {@code endMillis}. */
+    Feed(long seed, long startMillis, double ratePerSecond, long endMillis) {
       double meanGap = ratePerSecond > 0 ? 1000.0 / ratePerSecond : 0;
-      this.sales = new SalesEventGenerator(seed, startMillis, meanGap * 1.5);
-      this.transactions = new TransactionGenerator(seed + 1, startMillis, meanGap * 3);
+      this.sales = new SalesEventGenerator(seed, startMillis, meanGap * 1.5).endingAt(endMillis);
+      this.transactions = new TransactionGenerator(seed + 1, startMillis, meanGap * 3).endingAt(endMillis);
     }
 
     /** Fills the two lists with the next {@code count} events of the feed. */
@@ -106,7 +111,7 @@ public final class RetailDemo implements AutoCloseable {
    */
   public long loadHistory(long events, long now, LongConsumer progress, BooleanSupplier stop) {
     long span = TimeUnit.HOURS.toMillis(24);
-    Feed feed = new Feed(seed, now - span, events == 0 ? 0 : events * 1000.0 / span);
+    Feed feed = new Feed(seed, now - span, events == 0 ? 0 : events * 1000.0 / span, now);
     List<String> s = new ArrayList<>(BATCH);
     List<String> t = new ArrayList<>(BATCH);
     long done = 0;

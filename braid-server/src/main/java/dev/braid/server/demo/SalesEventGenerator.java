@@ -43,6 +43,7 @@ public final class SalesEventGenerator {
   private byte[] key;
   private final double meanGapMillis;
   private double clock;
+  private double endMillis = Double.POSITIVE_INFINITY;
   private long eventTime;
 
   public SalesEventGenerator(long seed, long startMillis) {
@@ -65,10 +66,20 @@ public final class SalesEventGenerator {
       priceCents[p] = (int) (99 + u * u * u * 25_000) / 10 * 10 + 9;
     }
   }
+  /**
+   * No event time past {@code endMillis}: a history that must end by now stays in the past, though
+   * its exponential gaps sum to more than their mean (by minutes for a short history of a day).
+   */
+  public SalesEventGenerator endingAt(long endMillis) {
+    this.endMillis = endMillis;
+    return this;
+  }
+
 
   /** Generates the next event; read it with {@link #key()}, {@link #value()} and {@link #eventTime()}. */
   public void next() {
-    clock += -meanGapMillis * Math.log(1.0 - random.nextDouble()); // exponential gaps
+    // exponential gaps, up to the end if one is set
+    clock = Math.min(clock - meanGapMillis * Math.log(1.0 - random.nextDouble()), endMillis);
     long now = (long) clock;
     eventTime = random.nextInt(50) == 0 ? now - random.nextLong(5_000) : now;
     double u = random.nextDouble();

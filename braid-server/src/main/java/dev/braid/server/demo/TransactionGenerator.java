@@ -23,6 +23,7 @@ public final class TransactionGenerator {
   private final SplittableRandom random;
   private final double meanGapMillis;
   private double clock;
+  private double endMillis = Double.POSITIVE_INFINITY;
   private int burstLeft;
   private int burstUser;
 
@@ -39,10 +40,20 @@ public final class TransactionGenerator {
     this.clock = startMillis;
     this.meanGapMillis = meanGapMillis;
   }
+  /**
+   * No event time past {@code endMillis}: a history that must end by now stays in the past, though
+   * its exponential gaps sum to more than their mean (by minutes for a short history of a day).
+   */
+  public TransactionGenerator endingAt(long endMillis) {
+    this.endMillis = endMillis;
+    return this;
+  }
+
 
   /** The next event as one line of JSON. */
   public String next() {
-    clock += -meanGapMillis * Math.log(1.0 - random.nextDouble());
+    // exponential gaps, up to the end if one is set
+    clock = Math.min(clock - meanGapMillis * Math.log(1.0 - random.nextDouble()), endMillis);
     int user;
     String country;
     double amount;

@@ -46,8 +46,8 @@ class RetailDemoTest {
       Map<String, long[]> naive = new HashMap<>(); // store -> {sales, units, revenue}
       Map<String, Long> spendCount = new HashMap<>();
       ObjectMapper json = new ObjectMapper();
-      count(new RetailDemo.Feed(seed, now - TimeUnit.HOURS.toMillis(24), history * 1000.0 / TimeUnit.HOURS.toMillis(24)),
-          history, naive, spendCount, json);
+      count(new RetailDemo.Feed(seed, now - TimeUnit.HOURS.toMillis(24), history * 1000.0 / TimeUnit.HOURS.toMillis(24),
+          now), history, naive, spendCount, json);
       count(new RetailDemo.Feed(seed + 1000, now, 2_000), live, naive, spendCount, json);
 
       assertThat(naive).containsKey("WEB");
@@ -62,6 +62,33 @@ class RetailDemoTest {
         ViewResult r = braid.get("spend_by_user", user);
         assertThat(r.values().get("n")).as("transactions of %s", user).isEqualTo(spendCount.getOrDefault(user, 0L));
       }
+    }
+  }
+
+  /**
+   * A history of the day before now ends by now: its exponential gaps sum to more than their mean by
+   * minutes for a short one (a review saw a watermark 14 minutes ahead of the clock with
+   * {@code --history 20000}), and the live feed then started behind the watermark.
+   */
+  @Test
+  void shouldKeepTheHistoryInThePast() throws Exception {
+    long now = 1_760_000_000_000L;
+    long span = TimeUnit.HOURS.toMillis(24);
+    ObjectMapper json = new ObjectMapper();
+    for (long seed = 0; seed < 8; seed++) {
+      RetailDemo.Feed feed = new RetailDemo.Feed(seed, now - span, 20_000 * 1000.0 / span, now);
+      List<String> sales = new ArrayList<>();
+      List<String> transactions = new ArrayList<>();
+      feed.next(20_000, sales, transactions);
+      long last = Long.MIN_VALUE;
+      for (String line : sales) {
+        last = Math.max(last, json.readTree(line).path("ts").asLong());
+      }
+      for (String line : transactions) {
+        last = Math.max(last, json.readTree(line).path("ts").asLong());
+      }
+      assertThat(last).as("seed %d: the last event time", seed).isLessThanOrEqualTo(now)
+          .isGreaterThan(now - TimeUnit.HOURS.toMillis(1));
     }
   }
 
