@@ -1511,7 +1511,8 @@ public final class TableRuntime implements Table, AutoCloseable {
       for (int p = 0; p < c.partitions(); p++) {
         if (c.offset(p) > end.offset(p) || c.offset(p) < writes.startOffset(p)) {
           throw new IllegalArgumentException("since-position " + c + ": partition " + p + " offset " + c.offset(p)
-              + " is outside the log [" + writes.startOffset(p) + ", " + end.offset(p) + "]");
+              + " is outside the log, which holds offsets [" + writes.startOffset(p) + ", " + end.offset(p) + ") there: "
+              + "a start cut is " + writes.startOffset(p) + " to " + end.offset(p) + " (its end: no write to replay)");
         }
       }
       return c;

@@ -2044,7 +2044,8 @@ final class ViewRuntime {
       long end = stream.endOffset(p);
       if (from.offset(p) < start || from.offset(p) > end) {
         throw new IllegalArgumentException(String.format("replay start %s: offset %d of partition %d is outside the "
-            + "log, which holds [%d, %d) there", from, from.offset(p), p, start, end));
+            + "log, which holds offsets [%d, %d) there: a start is %d to %d (its end: nothing to replay)", from,
+            from.offset(p), p, start, end, start, end));
       }
     }
   }

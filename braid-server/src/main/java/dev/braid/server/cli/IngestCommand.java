@@ -49,7 +49,8 @@ public final class IngestCommand implements Callable<Integer> {
   @Mixin
   ClientOptions client;
 
-  @Parameters(index = "0", paramLabel = "STREAM")
+  @Parameters(index = "0", paramLabel = "STREAM", description = "the stream to ingest into (a name under streams: "
+      + "of the server's spec)")
   String stream;
 
   @Parameters(index = "1", paramLabel = "FILE", description = "a file, or - for standard input")
@@ -59,7 +60,8 @@ public final class IngestCommand implements Callable<Integer> {
       + "name; ndjson for -)")
   String format;
 
-  @Option(names = "--batch", defaultValue = "1000", description = "events per request (default: ${DEFAULT-VALUE})")
+  @Option(names = "--batch", paramLabel = "N", defaultValue = "1000", description = "events per request, 1 to "
+      + "100000 (default: ${DEFAULT-VALUE})")
   int batch;
 
   @Option(names = "--no-progress", description = "do not show a progress bar")
@@ -70,7 +72,7 @@ public final class IngestCommand implements Callable<Integer> {
       + "duplicates (default: random)")
   String keyPrefix;
 
-  @Option(names = "--attempts", defaultValue = "5", description = "tries per batch when a request times out or the "
+  @Option(names = "--attempts", paramLabel = "N", defaultValue = "5", description = "tries per batch when a request times out or the "
       + "connection fails, each with the same idempotency key; the first request, for the stream's fields, waits "
       + "up to 60 s for a server that is not listening yet, without using up tries. A server that answers it is starting (503) is asked "
       + "again for up to 10 minutes without using up tries (default: ${DEFAULT-VALUE})")
@@ -226,6 +228,11 @@ public final class IngestCommand implements Callable<Integer> {
       }
     }
     printSummary(out, size, (System.nanoTime() - t0) / 1e9);
+    if (rejected > 0 && rejected == notSent) { // the server rejected none: its dead-letter log has none of them
+      throw new BraidCli.CommandFailedException(String.format("%,d of %,d events %s rejected here, before sending: "
+          + "the CSV %s listed above, which no dead-letter log holds", rejected, accepted + rejected,
+          rejected == 1 ? "was" : "were", rejected == 1 ? "row" : "rows"), 1);
+    }
     if (rejected > 0) {
       throw new BraidCli.CommandFailedException(String.format("%,d of %,d events %s rejected%s; the server keeps "
           + "those it rejected, with their reasons, in GET /v1/streams/%s/dead-letters", rejected, accepted + rejected,

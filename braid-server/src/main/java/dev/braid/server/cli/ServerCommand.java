@@ -28,10 +28,12 @@ public final class ServerCommand implements Callable<Integer> {
       description = "data directory (default: ${DEFAULT-VALUE})")
   Path data;
 
-  @Option(names = "--port", defaultValue = "8080", description = "HTTP port, 0 for any free port (default: ${DEFAULT-VALUE})")
+  @Option(names = "--port", paramLabel = "PORT", defaultValue = "8080",
+      description = "HTTP port, 0 for any free port (default: ${DEFAULT-VALUE})")
   int port;
 
-  @Option(names = "--bind", defaultValue = "127.0.0.1", description = "address to listen on (default: ${DEFAULT-VALUE})")
+  @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "127.0.0.1",
+      description = "address to listen on (default: ${DEFAULT-VALUE})")
   String bind;
 
   @Option(names = "--max-body", defaultValue = "16MiB", paramLabel = "SIZE", converter = ByteSizeConverter.class,
@@ -166,7 +168,7 @@ public final class ServerCommand implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(hook);
     // Listening is not yet serving: until the engine has opened (or failed to), requests answer 503.
     command.commandLine().getOut().printf("Braid is listening on %s (data in %s) and starting; Ctrl-C stops it%n",
-        server.url(), data.toAbsolutePath());
+        server.url(), data.toAbsolutePath().normalize());
     command.commandLine().getOut().flush();
     try {
       server.awaitReady(1, TimeUnit.HOURS);

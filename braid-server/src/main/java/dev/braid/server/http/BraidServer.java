@@ -249,8 +249,8 @@ public final class BraidServer implements AutoCloseable {
       braid = b;
       LOG.info("Braid is ready on {} ({}, {}{}, data in {}, opened in {} ms)", url(),
           counted(spec.streams().size(), "stream"), counted(spec.views().size(), "view"),
-          spec.tables().isEmpty() ? "" : ", " + counted(spec.tables().size(), "table"), dataDir,
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+          spec.tables().isEmpty() ? "" : ", " + counted(spec.tables().size(), "table"),
+          dataDir.toAbsolutePath().normalize(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     } catch (Throwable e) {
       startFailure = e;
       LOG.error("Braid could not open data directory {}: {}", dataDir, e.getMessage());
@@ -986,14 +986,16 @@ public final class BraidServer implements AutoCloseable {
           "send {\"keys\": [...]} as application/json");
     }
     JsonNode root = Json.parse(readBody(ctx), "");
-    List<String> list = keys(root);
-    for (java.util.Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
+    // before the keys: a misspelt "kyes" is named, not answered as keys missing
+    for (java.util.Iterator<String> names = root == null ? java.util.Collections.emptyIterator() : root.fieldNames();
+        names.hasNext(); ) {
       String name = names.next();
       if (!name.equals("keys") && !name.equals("from") && !name.equals("to")) {
         throw Problem.badRequest("unknown-field", "unknown field '" + name + "' in the body; a batchGet takes "
             + "{\"keys\": [...]} and, for a windowed view, \"from\" and \"to\" (epoch millis or ISO-8601)");
       }
     }
+    List<String> list = keys(root);
     long from = rangeBound(ctx, root, "from", Long.MIN_VALUE);
     long to = rangeBound(ctx, root, "to", Long.MAX_VALUE);
     List<ViewResult> got;
@@ -1050,9 +1052,10 @@ public final class BraidServer implements AutoCloseable {
     List<String> list = new ArrayList<>();
     for (JsonNode k : keys) {
       if (!k.isTextual() && !k.isIntegralNumber()) {
-        throw Problem.badRequest("bad-key", k.isNumber() ? "a key is a number with a fraction or an exponent (read as "
-            + k + "), whose text JSON does not keep: send it as a string" : "keys must be strings or "
-            + "whole numbers, got " + k);
+        String at = "keys[" + list.size() + "]";
+        throw Problem.badRequest("bad-key", k.isNumber() ? at + " is a number with a fraction or an exponent (read as "
+            + k + "), whose text JSON does not keep: send it as a string" : at + " must be a string or a whole number, "
+            + "got " + (k.toString().length() > 100 ? k.toString().substring(0, 100) + "..." : k));
       }
       list.add(k.asText());
     }

@@ -111,14 +111,14 @@ final class TableRoutes {
   private void batchGet(Context ctx) throws IOException {
     Table t = table(ctx);
     JsonNode root = parseObject(jsonBody(ctx, "{\"keys\": [...]}"), "{\"keys\": [\"k1\", \"k2\"]}");
-    List<String> list = BraidServer.keys(root);
-    for (java.util.Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
+    for (java.util.Iterator<String> names = root.fieldNames(); names.hasNext(); ) { // before the keys, as for a view
       String name = names.next();
       if (!name.equals("keys")) {
         throw Problem.badRequest("unknown-field", "unknown field '" + name + "' in the body; a batchGet of a table "
             + "takes {\"keys\": [...]}");
       }
     }
+    List<String> list = BraidServer.keys(root);
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put("table", t.name());
     ArrayNode rows = o.putArray("rows");

@@ -480,7 +480,8 @@ class CliClientTest {
     assertThat(r.out()).contains("sales: 2 events accepted, 2 rejected")
         .contains("rejected line 4: 3 cells where the header has 4")
         .contains("rejected line 6: quoted cell (column 1) is never closed");
-    assertThat(r.err()).contains("only rows the server rejected are in its dead-letter log");
+    assertThat(r.err()).contains("2 of 4 events were rejected here, before sending: the CSV rows listed above, which "
+        + "no dead-letter log holds"); // the server rejected none
     awaitUnits("fig", 4);
     // the line break inside the quotes is data, kept as the file has it (RFC 4180), as a table push keeps it
     assertThat(server.braid().get("revenue", "tea\r\n\"green\", loose").values()).containsEntry("units", 2L);
@@ -540,6 +541,11 @@ class CliClientTest {
     assertThat(keyless.exit()).isEqualTo(1);
     assertThat(keyless.err()).contains("the CSV header (line 1) has no column for the stream's key field 'product' "
         + "(columns: units, amount, ts); nothing was sent");
+    Files.writeString(csv, "product,amount,units,ts\n\"x\"y,1,1,5\n");
+    Run unreadable = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
+    assertThat(unreadable.exit()).isEqualTo(1);
+    assertThat(unreadable.err()).contains("braid: error: 1 of 1 events was rejected here, before sending: the CSV row "
+        + "listed above, which no dead-letter log holds").doesNotContain("dead-letters");
   }
 
   /**

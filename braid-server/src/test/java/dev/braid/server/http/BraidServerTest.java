@@ -285,7 +285,11 @@ class BraidServerTest {
         .findValuesAsText("key")).as("a whole number stands for its text").containsExactly("42");
     // a fraction or an exponent lost its text (1e2 read key "100.0")
     assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": [1e2]}"), 400,
-        "a key is a number with a fraction or an exponent (read as 100.0), whose text JSON does not keep");
+        "keys[0] is a number with a fraction or an exponent (read as 100.0), whose text JSON does not keep");
+    assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": [\"a\", \"b\", null]}"), 400,
+        "keys[2] must be a string or a whole number, got null");
+    assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"kyes\": [\"a\"]}"), 400,
+        "unknown field 'kyes' in the body; a batchGet takes {\"keys\": [...]}");
 
     HttpResponse<String> running = post("/v1/views/daily/batch?wait=0", null, "");
     assertThat(running.statusCode()).as(running.body()).isEqualTo(202);
