@@ -449,7 +449,9 @@ public final class EventEncoder {
       try {
         return d.longValueExact();
       } catch (ArithmeticException e) {
-        return new Rejected("expected " + expected + ", got number " + v + " (not a whole number in range)");
+        String plain = d.stripTrailingZeros().toPlainString(); // as sent: 1780308000.5, not 1.7803080005E9
+        return new Rejected("expected " + expected + ", got number " + (plain.length() <= 40 ? plain : v)
+            + " (not a whole number in range)");
       }
     }
     return new Rejected("expected " + expected + ", got " + describe(v));

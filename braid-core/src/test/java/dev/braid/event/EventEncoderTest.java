@@ -260,7 +260,9 @@ class EventEncoderTest {
     assertThat(rejectJson("{\"id\": \"k\", \"ts\": 1, \"n\": 9223372036854775808}"))
         .isEqualTo("field 'n': number 9223372036854775808 does not fit in a long");
     assertThat(rejectJson("{\"id\": \"k\", \"ts\": 1, \"n\": 1e19}"))
-        .isEqualTo("field 'n': expected long, got number 1.0E19 (not a whole number in range)");
+        .isEqualTo("field 'n': expected long, got number 10000000000000000000 (not a whole number in range)");
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": 1, \"n\": 1780308000.5}")).as("written as sent, not 1.7803080005E9")
+        .isEqualTo("field 'n': expected long, got number 1780308000.5 (not a whole number in range)");
     assertThat(rejectMap(Map.of("id", "k", "ts", -1L, "n", BigInteger.TWO.pow(64))))
         .isEqualTo("field 'n': number 18446744073709551616 does not fit in a long");
     assertThat(rejectMap(Map.of("id", "k", "ts", -1L, "n", BigInteger.TWO.pow(63))))
