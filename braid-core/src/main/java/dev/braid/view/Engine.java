@@ -219,7 +219,7 @@ public final class Engine implements Braid {
         long ids = ingestor.rebuildDedupIndex();
         LOG.info("stream '{}': rebuilt the dedup index from the log: {} ids of the last {} in {} ms", s.name(), ids,
             Durations.format(s.dedupWindow()), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
-        lateLog.recover();
+        lateLog.recover(ls.end()); // the log may have lost a tail its late log names
       } catch (dev.braid.log.CorruptLogException e) {
         LOG.error("stream '{}' is refused: {}; restore the file from a backup and restart", s.name(), e.getMessage());
         refuse(s, e);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.LateEvent;
+import dev.braid.log.Cut;
 import dev.braid.log.LogReader;
 import dev.braid.log.LogStream;
 import dev.braid.log.RecordBatchBuilder;
@@ -115,19 +116,101 @@ final class LateLog {
   /** The rule of records written before rules were recorded, until {@link #adoptUnruled}. */
   private static final String UNRULED = "";
 
-  /** Rebuilds the marks and counts from the late log. */
+  /** Rebuilds the marks and counts from the late log, as if the stream's log holds every offset. */
   void recover() {
+    recover(null);
+  }
+
+  /**
+   * Rebuilds the marks and counts from the late log. {@code streamEnd} is where the stream's log
+   * ends now (null: not checked): records of offsets at or past it are of events the log lost with its
+   * tail (a power loss under durability {@code os} or {@code interval}), and new events get those
+   * offsets again. They count for nothing, and a record saying so is appended once ({@code "lost"}),
+   * so that a later start, when the log has grown past them again, does not take them for the new
+   * events' records; the new events are then claimed and recorded as any other.
+   */
+  void recover(Cut streamEnd) {
+    lost.clear();
     forEach(0, Long.MAX_VALUE, (c, o) -> {
-      String view = o.path("view").asText();
-      if (o.path("forget").asBoolean(false)) {
-        marks.remove(view);
-        forgotten.put(view, c.offset());
-      } else {
-        marks(view, o.path("rule").asText(UNRULED)).recorded(o.path("partition").asInt(), o.path("offset").asLong());
+      if (o.path("lost").asBoolean(false)) {
+        lost.add(new Lost(c.offset(), o.path("partition").asInt(), o.path("end").asLong()));
       }
       return true;
     });
+    long[] beyond = rebuildMarks(streamEnd);
+    boolean appended = false;
+    for (int p = 0; p < beyond.length; p++) {
+      if (beyond[p] > 0) {
+        appendLost(p, streamEnd.offset(p));
+        LOG.warn("late log '{}': {} records name events at or past offset {} of partition {}, which the stream's log "
+            + "no longer holds (it lost its tail): they count for nothing now", log.name(), beyond[p],
+            streamEnd.offset(p), p);
+        appended = true;
+      }
+    }
+    if (appended) {
+      rebuildMarks(null);
+    }
   }
+
+  /**
+   * Marks and counts from the records that a {@code lost} record does not void; returns per
+   * partition how many of those name an offset at or past {@code streamEnd} (none when null).
+   */
+  private long[] rebuildMarks(Cut streamEnd) {
+    marks.clear();
+    forgotten.clear();
+    long[] beyond = new long[partitions];
+    forEach(0, Long.MAX_VALUE, (c, o) -> {
+      String view = o.path("view").asText();
+      if (o.path("lost").asBoolean(false)) {
+        return true;
+      }
+      if (o.path("forget").asBoolean(false)) {
+        marks.remove(view);
+        forgotten.put(view, c.offset());
+        return true;
+      }
+      int partition = o.path("partition").asInt();
+      long offset = o.path("offset").asLong();
+      if (!isLost(c.offset(), partition, offset)) {
+        marks(view, o.path("rule").asText(UNRULED)).recorded(partition, offset);
+        if (streamEnd != null && partition < beyond.length && offset >= streamEnd.offset(partition)) {
+          beyond[partition]++;
+        }
+      }
+      return true;
+    });
+    return beyond;
+  }
+
+  /** A {@code lost} record: the records before it ({@code lateOffset}) of offsets from {@code end} of a partition. */
+  private record Lost(long lateOffset, int partition, long end) {}
+
+  private final List<Lost> lost = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** Whether the record at {@code lateOffset} names an event that its stream's log lost. */
+  private boolean isLost(long lateOffset, int partition, long offset) {
+    for (Lost l : lost) {
+      if (lateOffset < l.lateOffset() && partition == l.partition() && offset >= l.end()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private synchronized void appendLost(int partition, long end) {
+    RecordBatchBuilder b = new RecordBatchBuilder(256, log.config().maxRecordBytes());
+    try {
+      b.add(LOST_KEY, JSON.writeValueAsBytes(JSON.createObjectNode().put("lost", true).put("partition", partition)
+          .put("end", end)), clock.getAsLong(), clock.getAsLong());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    lost.add(new Lost(log.append(0, b).firstOffset(), partition, end));
+  }
+
+  private static final byte[] LOST_KEY = "*lost".getBytes(StandardCharsets.UTF_8);
 
   /** The views this late log holds marks for (records not forgotten since). */
   java.util.Set<String> viewsRecorded() {
@@ -325,15 +408,16 @@ final class LateLog {
     List<LateEvent> out = new ArrayList<>();
     forEach(from, limit, (c, o) -> {
       String view = o.path("view").asText();
-      if (o.path("forget").asBoolean(false)) {
-        return false; // a drop's mark, not a late event
+      if (o.path("forget").asBoolean(false) || o.path("lost").asBoolean(false)) {
+        return false; // a drop's mark, or a lost tail's: not a late event
       }
       String rule = o.path("rule").asText(UNRULED);
       if (rule.equals(UNRULED)) {
         rule = adopted.getOrDefault(view, UNRULED); // given to the rule that served when the engine opened
       }
       String current = currentRule.apply(view);
-      boolean counted = current != null && rule.equals(current) && c.offset() > forgotten.getOrDefault(view, -1L);
+      boolean counted = current != null && rule.equals(current) && c.offset() > forgotten.getOrDefault(view, -1L)
+          && !isLost(c.offset(), o.path("partition").asInt(), o.path("offset").asLong());
       out.add(new LateEvent(c.offset(), view, o.path("partition").asInt(), o.path("offset").asLong(),
           o.path("key").asText(), o.path("eventTime").asLong(), o.path("watermark").asLong(), c.ingestTime(),
           counted));
