@@ -455,9 +455,6 @@ public final class TableRuntime implements Table, AutoCloseable {
   }
 
   private void restore(VersionCatalog.ViewEntry recorded) throws IOException {
-    if (recorded == null) {
-      refuseUnrecordedBases();
-    }
     if (recorded != null) {
       next = recorded.next();
       for (VersionCatalog.Entry e : recorded.versions()) {
@@ -647,25 +644,6 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
     return null;
-  }
-
-  /**
-   * Refuses a table that the catalog does not record while its directory holds pushed Bases: the
-   * catalog is stored before a push writes its Base, so this means one that lost the table's entry
-   * (an edit, a damaged disk), and opening the table as new would delete the pushed rows, which
-   * exist nowhere else.
-   */
-  private void refuseUnrecordedBases() throws IOException {
-    try (Stream<Path> files = Files.list(dir)) {
-      Path base = files.filter(f -> f.getFileName().toString().endsWith(".base")).findFirst().orElse(null);
-      if (base != null) {
-        parsers.shutdownNow();
-        throw new dev.braid.log.CorruptLogException("catalog", dir.getParent().getParent().resolve("catalog.json"), 0,
-            "the version catalog records no table '" + spec.name() + "', but " + base + " holds pushed rows of it; "
-            + "restore the catalog from a backup, or, to start the table empty (its pushed rows are then lost), "
-            + "remove " + dir);
-      }
-    }
   }
 
   private void removeOrphans() throws IOException {

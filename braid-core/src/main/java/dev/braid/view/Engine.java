@@ -392,7 +392,8 @@ public final class Engine implements Braid {
             + "directory is missing; nothing was created in its place");
         LOG.error("stream '{}' is refused: {}; restore the directory from a backup and restart", s.name(),
             e.getMessage());
-        refuse(s, e);
+        refuse(s, e, "its events exist nowhere else: stop the server, restore " + dir + " from a backup and start it "
+            + "again (to give the stream up, start on a new data directory)");
       }
     }
   }
@@ -404,9 +405,12 @@ public final class Engine implements Braid {
    * file from a backup.
    */
   private void refuse(StreamSpec s, dev.braid.log.CorruptLogException e) {
-    refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(),
-        "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
-            + " from a backup and start it again (see README, \"When the disk is full or a file is corrupt\")"));
+    refuse(s, e, "data in a sealed segment cannot be recomputed: stop the server, restore " + e.file()
+        + " from a backup and start it again (see README, \"When the disk is full or a file is corrupt\")");
+  }
+
+  private void refuse(StreamSpec s, dev.braid.log.CorruptLogException e, String remedy) {
+    refused.put(s.name(), new dev.braid.UnavailableException("stream", s.name(), e.file(), e.getMessage(), remedy));
   }
 
   /**

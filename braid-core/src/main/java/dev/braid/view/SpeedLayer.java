@@ -239,6 +239,30 @@ final class SpeedLayer implements AutoCloseable {
     return new Status.Watermark(w, partitions, w > rule);
   }
 
+  /**
+   * The watermark retention may follow: the smallest partition watermark over partitions that are
+   * not idle, or, when all are idle, the smallest over those that had events ({@code
+   * Long.MIN_VALUE} when none had). Not the stream watermark's largest when all are idle, which one
+   * event far in the future would take to its year after a quiet minute, and which holds there for
+   * good; nor monotonic (retention's horizon is).
+   */
+  long retentionWatermark() {
+    long now = clock.getAsLong();
+    long minActive = Long.MAX_VALUE;
+    long minAll = Long.MAX_VALUE;
+    for (Worker w : workers) {
+      if (w.maxEventTime == Long.MIN_VALUE) {
+        continue;
+      }
+      long wm = partitionWatermark(w.maxEventTime);
+      minAll = Math.min(minAll, wm);
+      if (!isIdle(w, now)) {
+        minActive = Math.min(minActive, wm);
+      }
+    }
+    return minActive != Long.MAX_VALUE ? minActive : minAll != Long.MAX_VALUE ? minAll : Long.MIN_VALUE;
+  }
+
   /** The smallest partition watermark over partitions that are not idle, or the largest when all are. */
   private long ruleWatermark() {
     long now = clock.getAsLong();

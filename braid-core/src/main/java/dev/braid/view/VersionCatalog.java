@@ -105,6 +105,9 @@ public final class VersionCatalog {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** What a catalog of format 1 holds at its top level. */
+  private static final List<String> SECTIONS = List.of("format", "views", "tables", "dropped");
+
   private final Path file;
 
   VersionCatalog(Path file) {
@@ -208,6 +211,12 @@ public final class VersionCatalog {
     }
     if (root == null || root.path("format").asInt() != 1) {
       throw new CorruptLogException("catalog", file, 0, "version catalog has an unknown format" + DAMAGED_REMEDY);
+    }
+    for (Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!SECTIONS.contains(name)) { // a section renamed would read as one without entries, whose files are deleted
+        throw damaged("'" + name + "' is not a section of a catalog (" + String.join(", ", SECTIONS) + ")");
+      }
     }
     return root;
   }

@@ -2906,10 +2906,11 @@ final class ViewRuntime {
       latestEnd = p.window.end(latestStart);
     }
     // The latest window is that of the largest event time of any one partition, so one event far in the future
-    // (a mistyped year) would evict every window of every key, and hide every event after it. The stream's
-    // watermark is the least of its active partitions': retention goes no further than it lets (plus the
-    // max_out_of_order it holds back by), so such an event moves it only when its partition is the only active one.
-    long watermark = speed.watermark();
+    // (a mistyped year) would evict every window of every key, and hide every event after it. Retention goes no
+    // further than the least of the active partitions' watermarks lets it (of all partitions', when all are idle),
+    // plus the max_out_of_order they hold back by: such an event moves it only when its partition is the only
+    // active one.
+    long watermark = speed.retentionWatermark();
     if (latestEnd == Long.MIN_VALUE || watermark == Long.MIN_VALUE) {
       return 0;
     }

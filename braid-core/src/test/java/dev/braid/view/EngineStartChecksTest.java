@@ -452,7 +452,8 @@ class EngineStartChecksTest {
     com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
     Map<String, java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode>> edits =
         new java.util.LinkedHashMap<>();
-    edits.put("the version catalog records no table 'profiles', but ", r -> r.set("tablez", r.remove("tables")));
+    edits.put("version catalog is damaged: 'tablez' is not a section of a catalog (format, views, tables, dropped)",
+        r -> r.set("tablez", r.remove("tables")));
     edits.put("version catalog is damaged: 'views' is 7, not an object naming each of its views", r -> r.put("views", 7));
     edits.put("version catalog is damaged: 'views' is missing", r -> r.remove("views"));
     edits.put("the version catalog records no view '", r -> r.putObject("views"));

@@ -177,7 +177,9 @@ final class BraidClient {
             notices.flush();
           }
         } else if (++failed >= attempts) {
-          String message = e.getMessage() + " (gave up after " + (starting
+          String message = e.getMessage() + " (gave up after " + (listenNoticed
+              ? "waiting " + LISTEN_PATIENCE.toSeconds() + " s for it to listen"
+              : starting
               ? tries + (tries == 1 ? " try" : " tries") + " over " + UNAVAILABLE_PATIENCE.toMinutes() + " minutes"
               : attempts + (attempts == 1 ? " attempt" : " attempts")) + gaveUpNote + ")";
           throw e instanceof UnavailableAnswer u ? new ErrorAnswer(u.status, message, u.problem)
@@ -256,7 +258,7 @@ final class BraidClient {
 
   /** A request that got no answer: the connection failed or timed out. */
   private static final class TransportException extends RuntimeException {
-    /** Whether the connection was refused: nothing listens at the address (yet). */
+    /** Whether the connection failed (a host without an address aside): nothing listens at the address (yet). */
     final boolean refused;
 
     TransportException(String message) {
@@ -473,6 +475,8 @@ final class BraidClient {
     try {
       r = http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofString());
     } catch (ConnectException e) {
+      // Java's client says nothing more of a refused connection than of an unreachable host (no message, a
+      // ClosedChannelException below), so every failed connect but an unknown host's counts as not listening yet
       throw new TransportException(unreachable(e), !unknownHost(e));
     } catch (HttpTimeoutException e) {
       HttpRequest req = b.build();

@@ -11,9 +11,9 @@ final class Csv {
    * Puts a cell typed as its field, read as {@code braid push} reads a table's CSV cell ({@link
    * dev.braid.table.CsvRecords#isWholeNumber}, {@link dev.braid.table.CsvRecords#decimal}, blanks
    * around a number, boolean or timestamp stripped): numbers and booleans when they are written as
-   * such, a number too large for its field as the number written (so that the server's reason names
-   * it, not Java's {@code Infinity}), else the text, which the server rejects with its own precise
-   * reason.
+   * such, a number too large for its field as the number written (so that the server rejects it as a
+   * number out of range, not as the string {@code "Infinity"}), else the text, which the server rejects
+   * with its own precise reason.
    */
   static void put(ObjectNode o, String name, String cell, String type) {
     String v = cell.strip();
@@ -39,8 +39,12 @@ final class Csv {
           o.put(name, x);
           return;
         } else if (x == x) {
-          o.put(name, new java.math.BigDecimal(v)); // past a double
-          return;
+          try {
+            o.put(name, new java.math.BigDecimal(v)); // past a double: the server's reason is about a number
+            return;
+          } catch (NumberFormatException e) {
+            break; // an exponent past an int (1e9999999999): the text, which the server rejects
+          }
         }
         break;
       case "boolean":

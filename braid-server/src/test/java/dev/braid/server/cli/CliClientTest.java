@@ -562,10 +562,12 @@ class CliClientTest {
         + "hex,0x1p3,1,5\n"
         + "huge,1e400,1,5\n"
         + "wide,1,99999999999999999999,5\n"
-        + "arabic,1,\u0663,5\n");
+        + "arabic,1,\u0663,5\n"
+        + "endless,1e9999999999,1,5\n");
     Run r = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
     assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(1);
-    assertThat(r.out()).contains("sales: 1 event accepted, 5 rejected").doesNotContain("string \"Infinity\"")
+    assertThat(r.out()).contains("sales: 1 event accepted, 6 rejected").doesNotContain("string \"Infinity\"")
+        .contains("rejected line 8: field 'amount': expected double, got string \"1e9999999999\"")
         .contains("rejected line 3: field 'amount': expected double, got string \"1f\"")
         .contains("rejected line 4: field 'amount': expected double, got string \"0x1p3\"")
         .contains("rejected line 5: field 'amount': number Infinity is out of the range of a double")
