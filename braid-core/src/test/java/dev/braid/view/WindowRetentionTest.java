@@ -252,25 +252,22 @@ class WindowRetentionTest {
       assertThat(r.accepted()).isEqualTo(1);
       ingest(e, new Random(8), 100, T0 + 6 * HOUR, T0 + 7 * HOUR, 2, events);
       assertThat(e.awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
-      e.viewRuntime("hourly").evictExpiredWindows();
-      assertThat(retention(e).horizonMillis()).as("the horizon follows the partitions' watermark, not the outlier")
-          .isLessThanOrEqualTo(T0 + 5 * HOUR);
-      for (int u = 1; u < 8; u++) {
-        ViewResult read = e.get("hourly", "u" + u);
-        assertThat(read.windows()).as("u%d keeps its recent windows", u).isNotEmpty();
-        check(read, events, retention(e).horizonMillis(), "after a far-future event");
-      }
+      assertRecentWindowsKept(e, events, "after a far-future event");
       // a quiet minute: every partition idle, when the stream's watermark takes the largest partition's (a
       // review found retention then evicted every window, for good); retention takes the least
       clock.addAndGet(Duration.ofMinutes(1).toMillis() + 1_000);
-      e.viewRuntime("hourly").evictExpiredWindows();
-      assertThat(retention(e).horizonMillis()).as("the horizon after a quiet minute")
-          .isLessThanOrEqualTo(T0 + 5 * HOUR);
-      for (int u = 1; u < 8; u++) {
-        ViewResult read = e.get("hourly", "u" + u);
-        assertThat(read.windows()).as("u%d keeps its recent windows after a quiet minute", u).isNotEmpty();
-        check(read, events, retention(e).horizonMillis(), "after a quiet minute");
-      }
+      assertRecentWindowsKept(e, events, "after a quiet minute");
+    }
+  }
+
+  /** After an eviction: the horizon where the partitions' watermark puts it, and each user's reads exact. */
+  private static void assertRecentWindowsKept(Engine e, List<Ev> events, String context) throws Exception {
+    e.viewRuntime("hourly").evictExpiredWindows();
+    assertThat(retention(e).horizonMillis()).as("the horizon " + context).isLessThanOrEqualTo(T0 + 5 * HOUR);
+    for (int u = 1; u < 8; u++) {
+      ViewResult read = e.get("hourly", "u" + u);
+      assertThat(read.windows()).as("u%d keeps its recent windows %s", u, context).isNotEmpty();
+      check(read, events, retention(e).horizonMillis(), context);
     }
   }
 
