@@ -196,6 +196,18 @@ public final class CsvRecords {
     return true;
   }
 
+  /** {@code s} as a long when it is a whole number ({@link #isWholeNumber}) that fits one, else null. */
+  public static Long wholeNumber(String s) {
+    if (!isWholeNumber(s)) {
+      return null;
+    }
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      return null; // past a long
+    }
+  }
+
   /**
    * {@code s} as a decimal number (digits, a point, a sign, an exponent), or NaN when it is not one:
    * Java's other forms ({@code NaN}, {@code Infinity}, {@code 0x1p3}, {@code 1d}) are not numbers in

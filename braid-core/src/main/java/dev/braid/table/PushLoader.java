@@ -449,7 +449,7 @@ final class PushLoader {
           string(f, c, 0, c.length);
           return;
         case LONG:
-          Long l = wholeNumber(text.strip());
+          Long l = CsvRecords.wholeNumber(text.strip());
           if (l != null) {
             longValue(f, l);
           } else if (take(f)) {
@@ -458,7 +458,7 @@ final class PushLoader {
           return;
         case TIMESTAMP:
           String ts = text.strip();
-          Long millis = wholeNumber(ts);
+          Long millis = CsvRecords.wholeNumber(ts);
           if (millis != null) {
             longValue(f, millis);
           } else { // ISO-8601 text; the text path says what is wrong with anything else
@@ -482,18 +482,6 @@ final class PushLoader {
           } else if (take(f)) {
             mismatch(f, "'" + text + "'");
           }
-      }
-    }
-
-    /** {@code s} as a long when it is a whole number in ASCII digits that fits one, else null. */
-    private static Long wholeNumber(String s) {
-      if (!CsvRecords.isWholeNumber(s)) {
-        return null;
-      }
-      try {
-        return Long.parseLong(s);
-      } catch (NumberFormatException e) {
-        return null; // past a long
       }
     }
 

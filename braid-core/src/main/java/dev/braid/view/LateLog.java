@@ -131,10 +131,8 @@ final class LateLog {
    */
   void recover(Cut streamEnd) {
     lost.clear();
-    forEach(0, Long.MAX_VALUE, (c, o) -> {
-      if (o.path("lost").asBoolean(false)) {
-        lost.add(new Lost(c.offset(), o.path("partition").asInt(), o.path("end").asLong()));
-      }
+    forEach(0, Long.MAX_VALUE, LOST_KEY, (c, o) -> { // parses only the lost records: a scan of keys
+      lost.add(new Lost(c.offset(), o.path("partition").asInt(), o.path("end").asLong()));
       return true;
     });
     long[] beyond = rebuildMarks(streamEnd);
@@ -432,6 +430,12 @@ final class LateLog {
    * for a page of late events, so a page never ends early on one).
    */
   private void forEach(long from, long limit, java.util.function.BiPredicate<RecordCursor, JsonNode> each) {
+    forEach(from, limit, null, each);
+  }
+
+  /** As above, for the records whose key is {@code key} only (null: every record); the others are not parsed. */
+  private void forEach(long from, long limit, byte[] key,
+      java.util.function.BiPredicate<RecordCursor, JsonNode> each) {
     if (from >= log.endOffset(0)) {
       return;
     }
@@ -442,7 +446,7 @@ final class LateLog {
         boolean any = false;
         while (n < limit && c.next()) {
           any = true;
-          if (each.test(c, parse(c))) {
+          if ((key == null || keyIs(c, key)) && each.test(c, parse(c))) {
             n++;
           }
         }
@@ -451,6 +455,19 @@ final class LateLog {
         }
       }
     }
+  }
+
+  private static boolean keyIs(RecordCursor c, byte[] key) {
+    if (c.keyLength() != key.length) {
+      return false;
+    }
+    java.nio.ByteBuffer b = c.buffer();
+    for (int i = 0; i < key.length; i++) {
+      if (b.get(c.keyOffset() + i) != key[i]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static JsonNode parse(RecordCursor c) {

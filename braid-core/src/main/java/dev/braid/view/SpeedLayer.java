@@ -240,13 +240,13 @@ final class SpeedLayer implements AutoCloseable {
   }
 
   /**
-   * The watermark retention may follow: the smallest partition watermark over partitions that are
-   * not idle, or, when all are idle, the smallest over those that had events ({@code
-   * Long.MIN_VALUE} when none had). Not the stream watermark's largest when all are idle, which one
-   * event far in the future would take to its year after a quiet minute, and which holds there for
-   * good; nor monotonic (retention's horizon is).
+   * The event time retention may follow: the smallest of the partitions' largest event times over
+   * partitions that are not idle, or, when all are idle, over those that had events ({@code
+   * Long.MIN_VALUE} when none had). Not the stream watermark's rule, which takes the largest when all
+   * are idle: one event far in the future would take it to its year after a quiet minute, and it
+   * holds there for good. Not monotonic (retention's horizon is).
    */
-  long retentionWatermark() {
+  long leastMaxEventTime() {
     long now = clock.getAsLong();
     long minActive = Long.MAX_VALUE;
     long minAll = Long.MAX_VALUE;
@@ -254,10 +254,9 @@ final class SpeedLayer implements AutoCloseable {
       if (w.maxEventTime == Long.MIN_VALUE) {
         continue;
       }
-      long wm = partitionWatermark(w.maxEventTime);
-      minAll = Math.min(minAll, wm);
+      minAll = Math.min(minAll, w.maxEventTime);
       if (!isIdle(w, now)) {
-        minActive = Math.min(minActive, wm);
+        minActive = Math.min(minActive, w.maxEventTime);
       }
     }
     return minActive != Long.MAX_VALUE ? minActive : minAll != Long.MAX_VALUE ? minAll : Long.MIN_VALUE;

@@ -2907,14 +2907,12 @@ final class ViewRuntime {
     }
     // The latest window is that of the largest event time of any one partition, so one event far in the future
     // (a mistyped year) would evict every window of every key, and hide every event after it. Retention goes no
-    // further than the least of the active partitions' watermarks lets it (of all partitions', when all are idle),
-    // plus the max_out_of_order they hold back by: such an event moves it only when its partition is the only
-    // active one.
-    long watermark = speed.retentionWatermark();
-    if (latestEnd == Long.MIN_VALUE || watermark == Long.MIN_VALUE) {
+    // further than the least of the active partitions' largest event times (of all partitions', when all are
+    // idle): such an event moves it only when its partition is the only active one.
+    long seenByAll = speed.leastMaxEventTime();
+    if (latestEnd == Long.MIN_VALUE || seenByAll == Long.MIN_VALUE) {
       return 0;
     }
-    long seenByAll = watermark + speed.maxOutOfOrderMillis();
     latestEnd = Math.min(latestEnd, p.window.end(p.window.start(seenByAll))); // a session: a one-event one's end
     long horizon = Math.max(v.horizon, p.window.start(latestEnd - p.spec.retain().toMillis()));
     long expired = 0; // including windows that late events recreated below an earlier horizon

@@ -158,7 +158,7 @@ final class BraidClient {
         return request.get();
       } catch (TransportException | UnavailableAnswer e) {
         boolean starting = e instanceof UnavailableAnswer u && u.starting();
-        if (first && e instanceof TransportException t && t.refused && System.nanoTime() - listenEnds < 0) {
+        if (first && e instanceof TransportException t && t.notListening && System.nanoTime() - listenEnds < 0) {
           wait = Math.min(backoff, MAX_LISTEN_WAIT_MILLIS);
           backoff = Math.min(backoff * 2, MAX_LISTEN_WAIT_MILLIS);
           if (!listenNoticed && notices != null) {
@@ -259,15 +259,15 @@ final class BraidClient {
   /** A request that got no answer: the connection failed or timed out. */
   private static final class TransportException extends RuntimeException {
     /** Whether the connection failed (a host without an address aside): nothing listens at the address (yet). */
-    final boolean refused;
+    final boolean notListening;
 
     TransportException(String message) {
       this(message, false);
     }
 
-    TransportException(String message, boolean refused) {
+    TransportException(String message, boolean notListening) {
       super(message);
-      this.refused = refused;
+      this.notListening = notListening;
     }
   }
 

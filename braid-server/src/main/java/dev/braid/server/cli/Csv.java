@@ -21,9 +21,10 @@ final class Csv {
       case "long":
       case "timestamp":
         if (dev.braid.table.CsvRecords.isWholeNumber(v)) {
-          try {
-            o.put(name, Long.parseLong(v));
-          } catch (NumberFormatException e) {
+          Long l = dev.braid.table.CsvRecords.wholeNumber(v);
+          if (l != null) {
+            o.put(name, l.longValue());
+          } else {
             o.put(name, new java.math.BigInteger(v)); // past a long
           }
           return;
