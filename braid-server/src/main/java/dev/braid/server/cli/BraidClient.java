@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -135,8 +137,8 @@ final class BraidClient {
   }
 
   /**
-   * How long a command's first request waits for a server that nothing listens for yet (connection
-   * refused) before its attempts count: the README starts {@code braid server ... &} and feeds it at
+   * How long a command's first request waits for a server on this machine that nothing listens for
+   * yet (connection refused) before its attempts count: the README starts {@code braid server ... &} and feeds it at
    * once, and a server binds its port only after its JVM starts and its spec compiles.
    */
   static final Duration LISTEN_PATIENCE = Duration.ofSeconds(60);
@@ -258,7 +260,7 @@ final class BraidClient {
 
   /** A request that got no answer: the connection failed or timed out. */
   private static final class TransportException extends RuntimeException {
-    /** Whether the connection failed (a host without an address aside): nothing listens at the address (yet). */
+    /** Whether a connection to this machine failed: nothing listens at the address (yet). */
     final boolean notListening;
 
     TransportException(String message) {
@@ -312,6 +314,20 @@ final class BraidClient {
     return unknownHost(e) ? "cannot reach Braid at " + base + ": no host named '" + URI.create(base).getHost()
         + "' is known here (is --url right?)" : "cannot reach Braid at " + base + ": is `braid server` running (or "
         + "pass --url)?";
+  }
+
+  /** Whether the URL's host is this machine: a loopback address or one of its interfaces'. */
+  private boolean onThisMachine() {
+    try {
+      for (InetAddress a : InetAddress.getAllByName(URI.create(base).getHost())) {
+        if (a.isLoopbackAddress() || a.isAnyLocalAddress() || NetworkInterface.getByInetAddress(a) != null) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException | IllegalArgumentException e) {
+      return false;
+    }
   }
 
   /** Whether {@code e} failed because the host has no address. */
@@ -476,8 +492,9 @@ final class BraidClient {
       r = http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofString());
     } catch (ConnectException e) {
       // Java's client says nothing more of a refused connection than of an unreachable host (no message, a
-      // ClosedChannelException below), so every failed connect but an unknown host's counts as not listening yet
-      throw new TransportException(unreachable(e), !unknownHost(e));
+      // ClosedChannelException below), so a failed connect counts as not listening yet only on this machine,
+      // where a server started a moment ago binds in seconds; another machine's refusal is more likely a firewall
+      throw new TransportException(unreachable(e), !unknownHost(e) && onThisMachine());
     } catch (HttpTimeoutException e) {
       HttpRequest req = b.build();
       boolean read = req.method().equals("GET") || req.uri().getRawPath().endsWith(":batchGet");

@@ -24,21 +24,24 @@ final class Table {
 
   /**
    * {@code text} with its control characters written as escapes (a line break as backslash-n, a tab
-   * as backslash-t, the escape character as backslash-u001b, ...): a key or value holding a line
-   * break or a terminal escape sequence would break the table's rows, or drive the terminal.
-   * {@code --json} gives the values as they are.
+   * as backslash-t, the escape character as backslash-u001b, ...) and its backslashes doubled: a key
+   * or value holding a line break or a terminal escape sequence would break the table's rows, or
+   * drive the terminal, and a key holding a backslash and an n must not read as one holding a line
+   * break. {@code --json} gives the values as they are.
    */
   static String visible(String text) {
     StringBuilder sb = null;
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
-      boolean control = c < 0x20 || c >= 0x7f && c < 0xa0;
-      if (control && sb == null) {
+      boolean escaped = c < 0x20 || c >= 0x7f && c < 0xa0 || c == '\\';
+      if (escaped && sb == null) {
         sb = new StringBuilder(text.length() + 8).append(text, 0, i);
       }
       if (sb != null) {
-        if (!control) {
+        if (!escaped) {
           sb.append(c);
+        } else if (c == '\\') {
+          sb.append("\\\\");
         } else if (c == '\n') {
           sb.append("\\n");
         } else if (c == '\t') {

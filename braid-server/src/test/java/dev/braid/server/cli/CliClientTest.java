@@ -416,6 +416,21 @@ class CliClientTest {
   }
 
   /**
+   * A refused connection to another machine is not a server starting a moment ago (a firewall, a
+   * wrong port): the attempts count at once instead of a minute's wait. 192.0.2.1 is a documentation
+   * address, never this machine's; a sandbox refuses it at once, a network drops it (a timeout).
+   */
+  @Test
+  void shouldNotWaitForAServerToListenOnAnotherMachine() throws Exception {
+    Path events = dir.resolve("remote.ndjson");
+    Files.writeString(events, "{\"product\": \"far\", \"amount\": 1.0, \"units\": 4, \"ts\": 1}\n");
+    Run r = braid("ingest", "sales", events.toString(), "--url=http://192.0.2.1:9", "--no-progress", "--attempts", "1",
+        "--timeout", "2");
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).doesNotContain("waiting for the server to start").contains("gave up after 1 attempt");
+  }
+
+  /**
    * Resuming with another --batch cuts other batches under the same keys: the server refuses the
    * first (422), and the message says to resume with the same FILE and --batch or a new prefix, not
    * also to "run the same command", which would fail the same way.
