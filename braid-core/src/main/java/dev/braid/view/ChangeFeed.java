@@ -360,7 +360,9 @@ final class ChangeFeed implements AutoCloseable {
   /**
    * Saves what was emitted ({@link EmittedSnapshot}), after taking in any record it has not
    * ({@link #takeInUnread}): at close ({@code always}) when anything changed since the last save,
-   * and after a pass when the retention horizon moved or the changes not saved yet number
+   * and after a pass when nothing was saved yet (the file is also the sign, at start, that the view's
+   * changes log held changes: {@code Engine.refuseLostChangesLog}), when the retention horizon moved,
+   * or when the changes not saved yet number
    * {@link #SAVE_EVERY_CHANGES} or a quarter of the windows emitted, whichever is more (so that the
    * saves cost time in proportion to the changes emitted). A failure is logged: the next start reads
    * more of the log, nothing is lost.
@@ -373,7 +375,7 @@ final class ChangeFeed implements AutoCloseable {
       takeInUnread();
       boolean changed = lastRecordId != savedLastId || prunedHorizon != savedHorizon;
       if (lastRecordId < 0 || !changed
-          || !always && prunedHorizon == savedHorizon
+          || !always && savedLastId >= 0 && prunedHorizon == savedHorizon
               && lastRecordId - savedLastId < Math.max(SAVE_EVERY_CHANGES, emitted.size() / 4)) {
         return;
       }

@@ -104,6 +104,25 @@ final class EmittedSnapshot {
   }
 
   /**
+   * The id of the last change {@code file} covers, read from its header; -1 when it cannot be read
+   * or is not a file of emitted windows (too short, another magic).
+   */
+  static long lastId(Path file) {
+    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 64))) {
+      byte[] magic = new byte[MAGIC.length];
+      in.readFully(magic);
+      if (!Arrays.equals(magic, MAGIC)) {
+        return -1;
+      }
+      in.readInt(); // format
+      in.readInt(); // JSON format
+      return in.readLong();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /**
    * Loads {@code file} into {@code emitted} (cleared first). On a refusal {@code emitted} may hold
    * part of the file: the caller clears it by reading the log whole.
    */

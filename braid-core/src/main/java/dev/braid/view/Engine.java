@@ -1361,10 +1361,29 @@ public final class Engine implements Braid {
     StreamSpec s = spec.stream(v.spec.from());
     java.nio.file.Path saved = logName.equals(v.name + ChangeFeed.SUFFIX) ? v.directory().resolve(EmittedSnapshot.FILE)
         : null; // a test's second feed saves nothing
+    if (saved != null && !log.hasStream(logName)) {
+      refuseLostChangesLog(v, logName, saved);
+    }
     ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()), logStream(logName, 1, s.durability(),
         saved == null ? 0 : droppedReached(v.name).nextChange()), clock, incremental, saved);
     f.recoverAtStart();
     return f;
+  }
+
+  /**
+   * Refuses to make the changes log of view {@code v} anew when its feed saved what it emitted (the
+   * log's directory was deleted or moved): a log made anew gives ids from 0 again, which a client
+   * resuming after an id it saw would skip, or take for the changes it already has.
+   */
+  private void refuseLostChangesLog(ViewRuntime v, String logName, java.nio.file.Path saved) {
+    long lastId = EmittedSnapshot.lastId(saved);
+    if (lastId >= 0) {
+      Path dir = dataDir.resolve("log").resolve(logName);
+      throw new dev.braid.log.CorruptLogException("stream", dir, 0, "the changes log of view '" + v.name
+          + "' is missing, and " + saved + " says it held changes up to id " + lastId + "; nothing was created in "
+          + "its place: stop, restore " + dir + " from a backup and start again (to start the view's changes anew "
+          + "from id 0, which clients must then read from 0 again, delete " + saved + ")");
+    }
   }
 
   /** The changes feed of {@code view}; refuses an unknown view and one without windows. */

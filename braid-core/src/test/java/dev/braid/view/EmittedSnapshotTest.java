@@ -189,6 +189,39 @@ class EmittedSnapshotTest {
     assertRefusedAndReadWhole(data, "truncated");
   }
 
+  /**
+   * A changes log whose directory was deleted is not made anew while the view's saved file says it
+   * held changes (ids from 0 again would be skipped or taken for other changes by a client resuming
+   * after an id it saw): the start is refused, naming the directory, and creates nothing. The file
+   * is written after the first pass that emits anything, so a kill before the first close leaves
+   * the sign too. Deleting the file, as the message says, starts the changes anew.
+   */
+  @Test
+  void shouldRefuseToMakeAMissingChangesLogAnew(@TempDir Path dir) throws Exception {
+    Path data = dir.resolve("data");
+    long end;
+    try (Engine b = open(data)) {
+      history(b, b.changeFeed("v"), new Random(5), T, 3);
+      end = b.changeFeed("v").endId();
+      assertThat(end).isPositive();
+      b.changeFeed("v").saveEmitted(false); // as the feed's thread does after a pass
+      assertThat(saved(data)).as("saved after the first pass that emitted, before any close").exists();
+    }
+    Path changesLog = data.resolve("log").resolve("v" + ChangeFeed.SUFFIX);
+    assertThat(changesLog).isDirectory();
+    dev.braid.testing.TestFiles.deleteTree(changesLog);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> open(data).close())
+        .isInstanceOf(dev.braid.log.CorruptLogException.class)
+        .hasMessageContaining("the changes log of view 'v' is missing, and " + saved(data) + " says it held changes "
+            + "up to id " + (end - 1) + "; nothing was created in its place: stop, restore " + changesLog);
+    assertThat(changesLog).as("nothing made anew").doesNotExist();
+
+    Files.delete(saved(data));
+    try (Engine b = open(data)) {
+      assertThat(b.changeFeed("v").endId()).as("the changes start anew").isZero();
+    }
+  }
+
   private static void assertRefusedAndReadWhole(Path data, String what) throws Exception {
     try (Engine b = open(data)) {
       ChangeFeed feed = b.changeFeed("v");
