@@ -201,7 +201,7 @@ public final class Engine implements Braid {
     }
     stored.firstFields().forEach((name, first) -> schemas.put(name, spec.stream(name).schema().withFirstFields(first)));
     refuseCorruptStreams();
-    refuseLostStreams(stored);
+    refuseLostLogs(stored);
     Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
       if (refused.containsKey(s.name())) {
@@ -379,21 +379,39 @@ public final class Engine implements Braid {
   }
 
   /**
-   * Refuses a stream whose log is gone although an earlier open created it (its directory was
-   * deleted or moved): opening would create an empty log in its place, and its views would serve
-   * nothing of the events acknowledged before, without a word.
+   * Refuses a stream one of whose logs (its events, dead letters or late events) is gone although an
+   * earlier open created it (its directory was deleted or moved): opening would create an empty log
+   * in its place, and its views would serve nothing of the events acknowledged before, or its
+   * rejected or late events would be gone, without a word. A table whose log of writes is gone stops
+   * the start: its rows would lose every write since their push.
    */
-  private void refuseLostStreams(RecordedSchemas.Checked stored) {
+  private void refuseLostLogs(RecordedSchemas.Checked stored) {
     for (StreamSpec s : spec.streams().values()) {
-      if (!refused.containsKey(s.name()) && stored.recordedBefore(s.name()) && !log.hasStream(s.name())) {
-        Path dir = dataDir.resolve("log").resolve(s.name());
-        dev.braid.log.CorruptLogException e = new dev.braid.log.CorruptLogException("stream", dir, 0, "stream '"
-            + s.name() + "' is recorded in " + stored.file() + ", so its events were stored here, but its log "
-            + "directory is missing; nothing was created in its place");
-        LOG.error("stream '{}' is refused: {}; restore the directory from a backup and restart", s.name(),
-            e.getMessage());
-        refuse(s, e, "its events exist nowhere else: stop the server, restore " + dir + " from a backup and start it "
-            + "again (to give the stream up, start on a new data directory)");
+      if (refused.containsKey(s.name()) || !stored.recordedBefore(s.name())) {
+        continue;
+      }
+      for (String[] kept : new String[][] {{s.name(), "log"}, {s.name() + Ingestor.DEAD_LETTER_SUFFIX, "dead-letter log"},
+          {s.name() + LateLog.SUFFIX, "late-event log"}}) {
+        if (!log.hasStream(kept[0])) {
+          Path dir = dataDir.resolve("log").resolve(kept[0]);
+          dev.braid.log.CorruptLogException e = new dev.braid.log.CorruptLogException("stream", dir, 0, "stream '"
+              + s.name() + "' is recorded in " + stored.file() + ", so its logs were created here, but its " + kept[1]
+              + " directory is missing; nothing was created in its place");
+          LOG.error("stream '{}' is refused: {}; restore the directory from a backup and restart", s.name(),
+              e.getMessage());
+          refuse(s, e, "what it held exists nowhere else: stop the server, restore " + dir + " from a backup and "
+              + "start it again (to give the stream up, start on a new data directory)");
+          break;
+        }
+      }
+    }
+    for (dev.braid.spec.TableSpec t : spec.tables().values()) {
+      if (stored.tableRecordedBefore(t.name()) && !log.hasStream(t.writesStream())) {
+        Path dir = dataDir.resolve("log").resolve(t.writesStream());
+        throw new dev.braid.log.CorruptLogException("stream", dir, 0, "table '" + t.name() + "' is recorded in "
+            + stored.file() + ", so its log of writes was created here, but its directory is missing; nothing was "
+            + "created in its place: its rows would lose every write since their push. Stop, restore " + dir
+            + " from a backup and start again");
       }
     }
   }

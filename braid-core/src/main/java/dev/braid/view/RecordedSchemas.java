@@ -166,12 +166,15 @@ final class RecordedSchemas {
     private final Map<String, Integer> firstFields;
     private final Map<String, Integer> tableFirstFields;
 
-    /** The streams the file named before this open: each had its log created by an earlier open. */
+    /** The streams the file named before this open: each had its logs created by an earlier open. */
     private final java.util.Set<String> streamsBefore;
+    /** The same of the tables: each had its log of writes created by an earlier open. */
+    private final java.util.Set<String> tablesBefore;
 
     private Checked(RecordedSchemas recorded, boolean changed, List<String> grown, Map<String, Integer> firstFields,
-        Map<String, Integer> tableFirstFields, java.util.Set<String> streamsBefore) {
+        Map<String, Integer> tableFirstFields, java.util.Set<String> streamsBefore, java.util.Set<String> tablesBefore) {
       this.streamsBefore = streamsBefore;
+      this.tablesBefore = tablesBefore;
       this.recorded = recorded;
       this.changed = changed;
       this.grown = grown;
@@ -190,10 +193,16 @@ final class RecordedSchemas {
 
     /**
      * Whether stream {@code name} was recorded before this open: an open records a stream only once it
-     * has created its log, so its log then exists, and a missing one was lost (a deleted directory).
+     * has created its logs (its events, dead letters and late events), so they then exist, and a
+     * missing one was lost (a deleted directory).
      */
     boolean recordedBefore(String name) {
       return streamsBefore.contains(name);
+    }
+
+    /** As {@link #recordedBefore}, of table {@code name} and its log of writes. */
+    boolean tableRecordedBefore(String name) {
+      return tablesBefore.contains(name);
     }
 
     /** The file these schemas are (or will be) recorded in. */
@@ -224,6 +233,7 @@ final class RecordedSchemas {
   static Checked check(Path dataDir, PipelineSpec spec) {
     RecordedSchemas r = load(dataDir.resolve(FILE));
     java.util.Set<String> streamsBefore = java.util.Set.copyOf(r.streams.keySet());
+    java.util.Set<String> tablesBefore = java.util.Set.copyOf(r.tables.keySet());
     List<String> problems = new ArrayList<>();
     List<String> grown = new ArrayList<>();
     boolean added = false;
@@ -250,7 +260,7 @@ final class RecordedSchemas {
     spec.streams().keySet().forEach(name -> first.put(name, r.streams.get(name).firstFields()));
     Map<String, Integer> tableFirst = new TreeMap<>();
     spec.tables().keySet().forEach(name -> tableFirst.put(name, r.tables.get(name).firstFields()));
-    return new Checked(r, added, grown, first, tableFirst, streamsBefore);
+    return new Checked(r, added, grown, first, tableFirst, streamsBefore, tablesBefore);
   }
 
   /**

@@ -489,23 +489,49 @@ class EngineStartChecksTest {
   }
 
   /**
-   * A stream whose log directory is gone (deleted, moved) is refused, and no empty log is created in
-   * its place: before, the start made a new one, and the views served nothing of the events
-   * acknowledged before, without a word (found by the crash review).
+   * A stream one of whose log directories is gone (deleted, moved) is refused, and no empty log is
+   * created in its place: before, the start made a new one, and the views served nothing of the
+   * events acknowledged before, or the dead letters and late events were gone, without a word (found
+   * by the crash review).
    */
-  @Test
-  void shouldRefuseAStreamWhoseLogDirectoryIsGoneAndCreateNoneInItsPlace() throws Exception {
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"clicks, log", "clicks.dead-letters, dead-letter log",
+      "clicks.late, late-event log"})
+  void shouldRefuseAStreamWhoseLogDirectoryIsGoneAndCreateNoneInItsPlace(String logName, String what)
+      throws Exception {
     hundredClicksWithABase();
-    Path stream = dir.resolve("log").resolve("clicks");
-    BatchLayer.deleteTree(stream);
+    Path gone = dir.resolve("log").resolve(logName);
+    assertThat(gone).isDirectory();
+    BatchLayer.deleteTree(gone);
     try (Braid b = Braid.open(dir, spec())) {
       assertThatThrownBy(() -> b.get("all", "all")).isInstanceOf(UnavailableException.class)
-          .hasMessageContaining("stream 'clicks' is recorded in " + dir.resolve("schemas.json") + ", so its events "
-              + "were stored here, but its log directory is missing; nothing was created in its place");
+          .hasMessageContaining("stream 'clicks' is recorded in " + dir.resolve("schemas.json") + ", so its logs "
+              + "were created here, but its " + what + " directory is missing; nothing was created in its place")
+          .hasMessageContaining("restore " + gone + " from a backup");
       assertThatThrownBy(() -> b.ingest("clicks", List.of(Map.of("user", "u", "ts", 1L))))
           .isInstanceOf(UnavailableException.class);
     }
-    assertThat(stream).doesNotExist();
+    assertThat(gone).doesNotExist();
+  }
+
+  /** A table whose log of writes is gone stops the start, and none is created in its place. */
+  @Test
+  void shouldStopTheStartWhenATablesLogOfWritesIsGone() throws Exception {
+    PipelineSpec withTable = PipelineSpec.builder().stream(spec().stream("clicks")).view(spec().view("all"))
+        .table(dev.braid.spec.TableSpec.builder("profiles").key("id").field("id", FieldType.STRING)
+            .field("tier", FieldType.STRING).build())
+        .build();
+    try (Braid b = Braid.open(dir, withTable)) {
+      b.table("profiles").put("a", Map.of("id", "a", "tier", "gold"), null);
+    }
+    Path gone = dir.resolve("log").resolve("profiles.writes");
+    assertThat(gone).isDirectory();
+    BatchLayer.deleteTree(gone);
+    assertThatThrownBy(() -> Braid.open(dir, withTable)).isInstanceOf(CorruptLogException.class)
+        .hasMessageContaining("table 'profiles' is recorded in " + dir.resolve("schemas.json") + ", so its log of "
+            + "writes was created here, but its directory is missing; nothing was created in its place")
+        .hasMessageContaining("restore " + gone + " from a backup");
+    assertThat(gone).doesNotExist();
   }
 
   /** Every file under {@code root} but the catalog and lock files, relative to it. */
