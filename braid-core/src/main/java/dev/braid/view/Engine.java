@@ -202,6 +202,8 @@ public final class Engine implements Braid {
     stored.firstFields().forEach((name, first) -> schemas.put(name, spec.stream(name).schema().withFirstFields(first)));
     refuseCorruptStreams();
     refuseLostLogs(stored);
+    Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
+    refuseUnrecordedTables(recordedTables);
     Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
       if (refused.containsKey(s.name())) {
@@ -273,7 +275,6 @@ public final class Engine implements Braid {
     }
     removeOrphans(recorded.keySet());
     persistCatalog();
-    Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
     for (dev.braid.spec.TableSpec t : spec.tables().values()) {
       if (log.hasStream(t.writesStream())) {
         log.changeDurability(t.writesStream(), t.durability()); // as for streams: the spec may change it
@@ -282,8 +283,11 @@ public final class Engine implements Braid {
           dataDir.resolve("tables").resolve(t.name()), this::persistCatalog, recordedTables.get(t.name()),
           options.batchThreads()));
     }
-    if (tables.values().stream().anyMatch(dev.braid.table.TableRuntime::catalogChangedOnOpen)) {
-      persistCatalog(); // a cut lowered to a writes log that lost its tail, an interrupted push marked failed
+    if (tables.values().stream().anyMatch(dev.braid.table.TableRuntime::catalogChangedOnOpen)
+        || !recordedTables.keySet().containsAll(tables.keySet())) {
+      // a cut lowered to a writes log that lost its tail, an interrupted push marked failed; or a new table,
+      // recorded before it can write a Base (see refuseUnrecordedTables)
+      persistCatalog();
     }
     for (dev.braid.table.TableRuntime t : tables.values()) {
       t.awaitCaughtUp(TABLE_STALL_SECONDS, TimeUnit.SECONDS); // throws if a follower stopped or stalls
@@ -412,6 +416,29 @@ public final class Engine implements Braid {
             + stored.file() + ", so its log of writes was created here, but its directory is missing; nothing was "
             + "created in its place: its rows would lose every write since their push. Stop, restore " + dir
             + " from a backup and start again");
+      }
+    }
+  }
+
+  /**
+   * Stops the start when a table of the spec that the catalog does not record has pushed Bases in its
+   * directory: the catalog lost its entry (an edit, a damaged disk), and opening it as a new table
+   * would delete them as orphans, while its pushed rows exist nowhere else. A new table is recorded
+   * as soon as it opens, before any push or repush can write a Base.
+   */
+  private void refuseUnrecordedTables(Map<String, VersionCatalog.ViewEntry> recordedTables) throws IOException {
+    for (String table : spec.tables().keySet()) {
+      Path d = dataDir.resolve("tables").resolve(table);
+      if (recordedTables.containsKey(table) || !Files.isDirectory(d)) {
+        continue;
+      }
+      try (Stream<Path> files = Files.list(d)) {
+        if (files.anyMatch(f -> Files.isRegularFile(f) && f.getFileName().toString().endsWith(".base"))) {
+          throw new dev.braid.log.CorruptLogException("catalog", dataDir.resolve("catalog.json"), 0,
+              "the version catalog records no table '" + table + "', but " + d + " holds its pushed Bases, whose "
+              + "rows exist nowhere else; restore the catalog from a backup, or, if the table's rows are gone for "
+              + "good, remove " + d);
+        }
       }
     }
   }

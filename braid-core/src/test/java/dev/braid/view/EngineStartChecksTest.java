@@ -433,11 +433,7 @@ class EngineStartChecksTest {
    */
   @Test
   void shouldRefuseACatalogThatIsJsonButNotWholeAndDeleteNothing() throws Exception {
-    PipelineSpec withTable = PipelineSpec.builder().stream(spec().stream("clicks")).view(spec().view("per_user"))
-        .view(spec().view("all"))
-        .table(dev.braid.spec.TableSpec.builder("profiles").key("id").field("id", FieldType.STRING)
-            .field("tier", FieldType.STRING).build())
-        .build();
+    PipelineSpec withTable = withTable();
     try (Braid b = Braid.open(dir, withTable)) {
       clicks(b, "u", 10);
       awaitCount(b, "per_user", "u", 10);
@@ -514,13 +510,47 @@ class EngineStartChecksTest {
     assertThat(gone).doesNotExist();
   }
 
+  /**
+   * A catalog whose table entry is gone ({@code "tables": {}}, an edit) while the table's directory
+   * holds a pushed Base stops the start and deletes nothing: opened as a new table, its pushed rows,
+   * which exist nowhere else, were deleted as orphans. A table new in the spec is recorded as it
+   * opens, before a push or repush can write a Base, so an unrecorded Base means a lost entry.
+   */
+  @Test
+  void shouldRefuseACatalogWithoutATableWhosePushedBaseIsThere() throws Exception {
+    PipelineSpec withTable = withTable();
+    Path catalog = dir.resolve("catalog.json");
+    try (Braid b = Braid.open(dir, spec())) {
+      clicks(b, "u", 1);
+    }
+    try (Braid b = Braid.open(dir, withTable)) {
+      assertThat(Files.readString(catalog)).as("a new table recorded as it opens").contains("\"profiles\"");
+      assertThat(b.table("profiles").push(new java.io.ByteArrayInputStream("{\"id\": \"a\", \"tier\": \"gold\"}\n"
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8)), dev.braid.table.PushOptions.defaults("p.jsonl"))
+          .state()).isEqualTo("done");
+    }
+    byte[] whole = Files.readAllBytes(catalog);
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode root =
+        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(whole);
+    root.putObject("tables");
+    Files.writeString(catalog, root.toString());
+    List<String> files = filesUnder(dir);
+    assertThat(files).anyMatch(f -> f.startsWith("tables/profiles/") && f.endsWith(".base"));
+    assertThatThrownBy(() -> Braid.open(dir, withTable)).isInstanceOf(CorruptLogException.class)
+        .hasMessageContaining("the version catalog records no table 'profiles', but " + dir.resolve("tables")
+            .resolve("profiles") + " holds its pushed Bases");
+    assertThat(filesUnder(dir)).as("nothing deleted").containsAll(files);
+    Files.write(catalog, whole);
+    try (Braid b = Braid.open(dir, withTable)) {
+      assertThat(b.table("profiles").get("a").values()).containsEntry("tier", "gold");
+    }
+  }
+
   /** A table whose log of writes is gone stops the start, and none is created in its place. */
   @Test
   void shouldStopTheStartWhenATablesLogOfWritesIsGone() throws Exception {
-    PipelineSpec withTable = PipelineSpec.builder().stream(spec().stream("clicks")).view(spec().view("all"))
-        .table(dev.braid.spec.TableSpec.builder("profiles").key("id").field("id", FieldType.STRING)
-            .field("tier", FieldType.STRING).build())
-        .build();
+    PipelineSpec withTable = withTable();
     try (Braid b = Braid.open(dir, withTable)) {
       b.table("profiles").put("a", Map.of("id", "a", "tier", "gold"), null);
     }
@@ -532,6 +562,14 @@ class EngineStartChecksTest {
             + "writes was created here, but its directory is missing; nothing was created in its place")
         .hasMessageContaining("restore " + gone + " from a backup");
     assertThat(gone).doesNotExist();
+  }
+
+  /** {@link #spec()} with a table {@code profiles} (id, tier). */
+  private static PipelineSpec withTable() {
+    return PipelineSpec.builder().stream(spec().stream("clicks")).view(spec().view("per_user")).view(spec().view("all"))
+        .table(dev.braid.spec.TableSpec.builder("profiles").key("id").field("id", FieldType.STRING)
+            .field("tier", FieldType.STRING).build())
+        .build();
   }
 
   /** Every file under {@code root} but the catalog and lock files, relative to it. */
