@@ -29,7 +29,7 @@ public final class UnknownNameException extends IllegalArgumentException {
    * {@code name} in quotes, cut to its first {@value #ECHOED} characters with its length after it when
    * longer: a message names what was asked for, not the 8 kB a client sent in its place.
    */
-  private static String quoted(String name) {
+  public static String quoted(String name) {
     if (name == null || name.length() <= ECHOED) {
       return "'" + name + "'";
     }

@@ -539,12 +539,22 @@ public final class Ingestor {
       throw new IllegalStateException("ingest into '" + stream.name() + "' was interrupted while another request "
           + "appended the same ids; nothing of this request was appended", e);
     }
+    long requestHash = 0; // of the request as sent; computed only when needed
     if (keyPrefix != null) {
       Difference difference;
       try {
         difference = storedDifferently(st, distinct, n);
         if (st.claimed[distinct] != DedupIndex.NEW) {
           difference = Difference.first(difference, rejectedButStored(x, rejections, keyPrefix, n, now));
+        }
+        long firstHash = rejectedRequestHash(idempotencyKey, now);
+        if (difference == null && firstHash != 0) {
+          requestHash = requestHash(n, source, x.hasher);
+          if (requestHash != firstHash) {
+            difference = new Difference(-1, "the request first sent with it had events that were rejected, and this "
+                + "one sends other events (its rejected events are stored nowhere a retry could be compared with "
+                + "event by event: the whole request is compared)", false);
+          }
         }
       } catch (RuntimeException e) {
         releaseNew(st, claims, owner); // a log read failed: nothing is appended, and nothing stays reserved
@@ -563,7 +573,9 @@ public final class Ingestor {
     // append: a crash, a failed write) is recognized by its key and hash (rejectedRequests).
     boolean keyedRejections = keyPrefix != null && !rejections.isEmpty();
     boolean storedUnderKey = keyedRejections && st.claimed[distinct] != DedupIndex.NEW;
-    long requestHash = keyedRejections && !storedUnderKey ? requestHash(n, source, x.hasher) : 0; // only if needed
+    if (requestHash == 0 && keyedRejections && !storedUnderKey) {
+      requestHash = requestHash(n, source, x.hasher);
+    }
     boolean deadLettered = storedUnderKey || keyedRejections && rejectedRequestSeen(idempotencyKey, requestHash, now);
     if (!rejections.isEmpty() && !deadLettered) {
       recordDeadLetters(rejections, source, now, keyedRejections ? idempotencyKey : null, requestHash);
@@ -1099,7 +1111,8 @@ public final class Ingestor {
    * its dead letters and appending (a crash, a failed write); so the dead letters of every keyed
    * request name the key ({@code requestKey}, {@code requestHash}), {@link #rebuildDedupIndex} reads
    * them back, and a retry of the same request does not dead-letter its events again. A request with
-   * the key and other events does.
+   * the key and other events is refused ({@link #rejectedRequestHash}): its rejected events are in no
+   * record it could be compared with event by event.
    */
   private final LinkedHashMap<String, long[]> rejectedRequests = new LinkedHashMap<>();
 
@@ -1113,6 +1126,18 @@ public final class Ingestor {
     byte[] b = text.toByteArray();
     hasher.hash(b, 0, b.length);
     return hasher.hi;
+  }
+
+  /**
+   * The hash of the request first sent with {@code key} within the dedup window when some of its
+   * events were rejected; 0 when none was, or its dead letters did not name a hash.
+   */
+  private long rejectedRequestHash(String key, long now) {
+    synchronized (rejectedRequests) {
+      expireRejectedRequests(now);
+      long[] seen = rejectedRequests.get(key);
+      return seen == null ? 0 : seen[1];
+    }
   }
 
   private boolean rejectedRequestSeen(String key, long hash, long now) {
@@ -1237,8 +1262,8 @@ public final class Ingestor {
     List<DeadLetter> out = new ArrayList<>();
     long end = deadLetters == null ? 0 : deadLetters.endOffset(0);
     if (from > end) { // a client paging with `next` never asks past the end: this offset was not one it got
-      throw new IllegalArgumentException(String.format("from %d is past the end of stream '%s''s dead letters (the "
-          + "next one will be at %d): page from 0, or from the 'next' of the last page", from, stream.name(), end));
+      throw new IllegalArgumentException(String.format("from %d is past the end of the dead letters of stream '%s' "
+          + "(the next one will be at %d): page from 0, or from the 'next' of the last page", from, stream.name(), end));
     }
     if (from == end) {
       return out;

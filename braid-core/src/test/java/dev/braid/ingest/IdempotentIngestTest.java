@@ -283,6 +283,49 @@ class IdempotentIngestTest {
     assertThat(idsInLog()).hasSize(5);
   }
 
+  /**
+   * A key whose first request had rejected events, reused for other events, is refused whole, also
+   * at the rejected places (found by the HTTP review): before, only the events the first request
+   * stored were compared, so another event where it had a rejected one was appended (and one
+   * rejected again answered as a duplicate), and the first request's true retry was then refused.
+   * The request's hash, which its dead letters name, is compared; it survives a restart.
+   */
+  @Test
+  void shouldRefuseOtherEventsWhereTheFirstRequestHadRejectedOnes() {
+    LogStream dead = log.createStream("pay" + Ingestor.DEAD_LETTER_SUFFIX, StreamConfig.of(1));
+    Ingestor in = new Ingestor(payments().build(), stream, dead, clock::get);
+    List<Map<String, Object>> batch = events(3, "t");
+    batch.set(1, event("u1", "t1", -1));
+    IngestResult first = in.ingestMaps(batch, "k");
+    assertThat(first.rejections()).extracting(IngestResult.Rejection::index).containsExactly(1);
+    List<Map<String, Object>> filled = new ArrayList<>(batch);
+    filled.set(1, event("u1", "t1", 7));
+    List<Map<String, Object>> otherRejected = new ArrayList<>(batch);
+    otherRejected.set(1, event("u1", "t1", -2));
+    for (List<Map<String, Object>> other : List.of(filled, otherRejected)) {
+      assertThatThrownBy(() -> in.ingestMaps(other, "k")).isInstanceOf(dev.braid.IdempotencyConflictException.class)
+          .hasMessageContaining("Idempotency-Key 'k' was used for other events")
+          .hasMessageContaining("the request first sent with it had events that were rejected, and this one sends "
+              + "other events");
+    }
+    // a first request whose events were all rejected stored nothing, and still names its events
+    Ingestor reopened = new Ingestor(payments().build(), stream, dead, clock::get);
+    reopened.rebuildDedupIndex();
+    assertThatThrownBy(() -> reopened.ingestMaps(filled, "k")).as("after a restart")
+        .isInstanceOf(dev.braid.IdempotencyConflictException.class);
+    assertThat(reopened.ingestMaps(List.of(event("u2", "r", -1)), "r").rejections()).hasSize(1);
+    for (double amount : new double[] {-2, 3}) {
+      assertThatThrownBy(() -> reopened.ingestMaps(List.of(event("u2", "r", amount)), "r"))
+          .as("amount " + amount).isInstanceOf(dev.braid.IdempotencyConflictException.class);
+    }
+    assertThat(idsInLog()).containsExactlyInAnyOrder("k#0/3", "k#2/3");
+    IngestResult retry = reopened.ingestMaps(batch, "k");
+    assertThat(retry.positions()).isEqualTo(first.positions());
+    assertThat(retry.rejections()).isEqualTo(first.rejections());
+    assertThat(reopened.ingestMaps(List.of(event("u2", "r", -1)), "r").rejections()).hasSize(1);
+    assertThat(dead.endOffset(0)).as("each rejected event dead-lettered once").isEqualTo(2);
+  }
+
   @Test
   void shouldKeepRejectionsAndAcknowledgeTheGoodEventsOfARetry() {
     Ingestor in = ingestor(payments().build());

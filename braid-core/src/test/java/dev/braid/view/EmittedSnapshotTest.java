@@ -218,7 +218,9 @@ class EmittedSnapshotTest {
 
     Files.delete(saved(data));
     try (Engine b = open(data)) {
-      assertThat(b.changeFeed("v").endId()).as("the changes start anew").isZero();
+      assertThat(changesLog).as("made anew").isDirectory();
+      // the feed's thread may have run a pass before the test stopped it, emitting the closed windows again
+      assertThat(b.changes("v", 0, 1)).as("the changes start anew, from id 0").allMatch(c -> c.id() == 0);
     }
   }
 

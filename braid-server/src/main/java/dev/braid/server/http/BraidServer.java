@@ -233,7 +233,12 @@ public final class BraidServer implements AutoCloseable {
   }
 
   public String url() {
-    return "http://" + config.bind() + ":" + port();
+    return httpUrl(config.bind(), port());
+  }
+
+  /** The URL of {@code host} and {@code port}, an IPv6 address in brackets ({@code http://[::1]:8080}). */
+  static String httpUrl(String host, int port) {
+    return "http://" + (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
   }
 
   /** The engine, or null while starting. */
@@ -604,6 +609,8 @@ public final class BraidServer implements AutoCloseable {
       o.put("status", startFailure == null ? "starting" : "failed");
       if (startFailure != null) {
         o.put("detail", startFailure.getMessage());
+      } else {
+        ctx.header("Retry-After", "1"); // as every other route answers while starting
       }
       ctx.status(503).contentType(JSON).result(write(o));
     }
@@ -634,7 +641,7 @@ public final class BraidServer implements AutoCloseable {
           + "application/json (an array of objects) or application/x-ndjson (one object per line), not '"
           + (type.isEmpty() ? "(no Content-Type)" : type) + "'");
     }
-    String idempotencyKey = ctx.header(IDEMPOTENCY_KEY);
+    String idempotencyKey = idempotencyKey(ctx);
     if (idempotencyKey != null) {
       String bad = dev.braid.ingest.Ingestor.checkIdempotencyKey(idempotencyKey);
       if (bad != null) {
@@ -725,7 +732,8 @@ public final class BraidServer implements AutoCloseable {
     return Counter.builder("braid_ingest_events_total").tag("stream", stream).tag("outcome", outcome)
         .description("events sent to the stream's ingest endpoint (or by the demo's generator), by outcome: "
             + "accepted (appended), duplicate "
-            + "(an id already appended, acknowledged again), rejected (dead-lettered with a reason)")
+            + "(an id already appended, acknowledged again), rejected (answered with a reason; dead-lettered when "
+            + "first sent, so a retry of the same request counts its rejections again)")
         .register(metrics);
   }
 
@@ -735,6 +743,24 @@ public final class BraidServer implements AutoCloseable {
    * another encoding is a 415 naming it: read as UTF-8, Latin-1 text would fail as "not valid UTF-8"
    * or, worse, be stored misread.
    */
+  /**
+   * The request's {@value #IDEMPOTENCY_KEY}, or null; given twice with two values it is a 400: which
+   * key names the request is a guess, and a wrong one appends a retry twice or refuses it.
+   */
+  static String idempotencyKey(Context ctx) {
+    java.util.Enumeration<String> given = ctx.req().getHeaders(IDEMPOTENCY_KEY);
+    String key = given != null && given.hasMoreElements() ? given.nextElement() : null;
+    while (key != null && given.hasMoreElements()) {
+      String other = given.nextElement();
+      if (!other.equals(key)) {
+        throw Problem.badRequest("conflicting-idempotency-key", IDEMPOTENCY_KEY + " is given twice, as "
+            + UnknownNameException.quoted(key) + " and " + UnknownNameException.quoted(other) + ": send it once; "
+            + "nothing was ingested");
+      }
+    }
+    return key;
+  }
+
   static String mediaType(Context ctx) {
     java.util.Enumeration<String> given = ctx.req().getHeaders("Content-Type");
     String ct = given != null && given.hasMoreElements() ? given.nextElement() : null;
@@ -797,9 +823,23 @@ public final class BraidServer implements AutoCloseable {
         }
       }
     } catch (IOException e) { // Jetty says only "Early EOF", or times out a body that stalls
-      throw bodyNotRead(e, out.size(), declared);
+      throw closed.get() ? stopping("the server began to stop while the request body was arriving (" + out.size()
+          + " bytes read)") : bodyNotRead(e, out.size(), declared);
     }
     return out.toByteArray();
+  }
+
+  /** How long a client waits before it sends a request that a stopping server refused again. */
+  static final int STOPPING_RETRY_AFTER_SECONDS = 5;
+
+  /**
+   * A 503 for a request that a stopping server could not finish ({@code what}): nothing of it was
+   * used, and a restarted server takes it.
+   */
+  static Problem stopping(String what) {
+    return new Problem(503, "stopping", "Service unavailable", what + "; nothing of it was used: send it again "
+        + "once the server is up (a restart replays the log first)")
+        .withHeader("Retry-After", Integer.toString(STOPPING_RETRY_AFTER_SECONDS));
   }
 
   /**

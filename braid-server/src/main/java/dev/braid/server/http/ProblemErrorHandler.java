@@ -42,7 +42,10 @@ final class ProblemErrorHandler extends ErrorHandler {
     String detail = "the request was refused before it reached Braid (" + code + " " + reason + ")"
         + (message == null || message.isBlank() || message.equals(reason) ? "" : ": " + message)
         + (code != 400 ? "" : urlRefused(request, message) ? URL_ADVICE : HEADER_ADVICE);
-    Problem p = new Problem(code, code == 400 ? "bad-request" : "http-" + code, reason, detail);
+    // Jetty answers 503 itself only while the server stops (its graceful stop refuses new requests)
+    Problem p = code == 503 ? BraidServer.stopping("the server is stopping and takes no new requests")
+        : new Problem(code, code == 400 ? "bad-request" : "http-" + code, reason, detail);
+    p.headers().forEach((name, value) -> response.getHeaders().put(name, value));
     byte[] body = BraidServer.write(Json.problem(p, path(request)));
     // counted before the answer leaves: a client that reads /metrics once it has the answer finds it counted
     PointReadHandler.responses(metrics, request.getMethod(), "none", code).increment();

@@ -243,7 +243,7 @@ class BraidServerTest {
     assertThat(end.path("deadLetters")).isEmpty();
     assertThat(end.path("next").asLong()).isEqualTo(5);
     assertProblem(get("/v1/streams/sales/dead-letters?from=999999"), 400,
-        "from 999999 is past the end of stream 'sales''s dead letters (the next one will be at 5)");
+        "from 999999 is past the end of the dead letters of stream 'sales' (the next one will be at 5)");
   }
 
   @Test
@@ -573,11 +573,22 @@ class BraidServerTest {
     assertProblem(starting, 503, "Braid is starting");
     // clients (braid ingest) wait for a starting server as long as it asks them to come back
     assertThat(starting.headers().firstValue("Retry-After")).hasValue("1");
-    assertThat(get("/health").statusCode()).isEqualTo(503);
+    HttpResponse<String> health = get("/health");
+    assertThat(health.statusCode()).isEqualTo(503);
+    assertThat(health.headers().firstValue("Retry-After")).as("as every other route").hasValue("1");
     hold.countDown();
     server.awaitReady(30, TimeUnit.SECONDS);
     assertThat(get("/health").statusCode()).isEqualTo(200);
     assertThat(get("/v1/status").statusCode()).isEqualTo(200);
+  }
+
+  /** A URL names an IPv6 address in brackets (--bind ::1 printed http://::1:8080, which no client takes). */
+  @Test
+  void shouldWriteAnIpv6AddressInBracketsInTheUrl() {
+    assertThat(BraidServer.httpUrl("::1", 8080)).isEqualTo("http://[::1]:8080");
+    assertThat(BraidServer.httpUrl("[::1]", 8080)).isEqualTo("http://[::1]:8080");
+    assertThat(BraidServer.httpUrl("127.0.0.1", 8080)).isEqualTo("http://127.0.0.1:8080");
+    assertThat(URI.create(BraidServer.httpUrl("fe80::1", 80)).getPort()).isEqualTo(80);
   }
 
   @Test

@@ -160,4 +160,23 @@ class IdempotentIngestHttpTest {
         + "to 256 printable ASCII characters); nothing was ingested");
     assertThat(server.braid().log().stream("sales").end().offset(0)).isZero();
   }
+
+  /** Two different keys in one request are a 400 naming both (the first one won, silently); the same one twice is one. */
+  @Test
+  void shouldRefuseTwoDifferentIdempotencyKeysInOneRequest() throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/sales/events"))
+        .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/x-ndjson")
+        .POST(HttpRequest.BodyPublishers.ofString(SALES));
+    HttpResponse<String> r = http.send(b.copy().header("Idempotency-Key", "a").header("Idempotency-Key", "b").build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    JsonNode p = JSON.readTree(r.body());
+    assertThat(p.path("type").asText()).isEqualTo("/problems/conflicting-idempotency-key");
+    assertThat(p.path("detail").asText()).isEqualTo("Idempotency-Key is given twice, as 'a' and 'b': send it once; "
+        + "nothing was ingested");
+    assertThat(server.braid().log().stream("sales").end().offset(0)).isZero();
+    HttpResponse<String> same = http.send(b.copy().header("Idempotency-Key", "a").header("Idempotency-Key", "a")
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(JSON.readTree(same.body()).path("accepted").asInt()).as(same.body()).isEqualTo(3);
+  }
 }

@@ -140,4 +140,67 @@ class ServerStopTest {
       assertThat(get(again, "/v1/views/plain/keys/b").path("found").asBoolean()).as("fed during the stop").isTrue();
     }
   }
+
+  /**
+   * A stop answers what it cannot finish as a stop, with {@code Retry-After}: a request sent on an
+   * open connection while it waits gets Jetty's 503, and an upload it cuts off gets a 503 too (the
+   * HTTP review found a generic "refused before it reached Braid" without Retry-After, and a 408
+   * that blamed the client's stalled body).
+   */
+  @Test
+  void shouldAnswerWhatAStopCannotFinishWithAStoppingProblemAndRetryAfter() throws Exception {
+    PipelineSpec spec = PipelineSpec.parse(SPEC, "stop.yaml");
+    BraidServer server = BraidServer.start(spec, dir, BraidServer.Config.defaults().withPort(0)
+        .withStopTimeout(Duration.ofSeconds(3))).awaitReady(30, TimeUnit.SECONDS);
+    try (java.net.Socket open = new java.net.Socket("127.0.0.1", server.port());
+        java.net.Socket upload = new java.net.Socket("127.0.0.1", server.port())) {
+      open.setSoTimeout(20_000);
+      upload.setSoTimeout(20_000);
+      String status = "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+      open.getOutputStream().write(status.getBytes(StandardCharsets.US_ASCII));
+      assertThat(readAnswer(open)).startsWith("HTTP/1.1 200");
+      upload.getOutputStream().write(("POST /v1/streams/ev/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n{\"user\": \"a\", \"n\": 5}\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      Thread.sleep(300); // the upload is in flight
+      Thread stop = new Thread(server::close, "stop");
+      stop.start();
+      Thread.sleep(500);
+      open.getOutputStream().write(status.getBytes(StandardCharsets.US_ASCII));
+      String refused = readAnswer(open);
+      assertThat(refused).startsWith("HTTP/1.1 503").containsIgnoringCase("Retry-After: 5")
+          .contains("/problems/stopping").contains("the server is stopping and takes no new requests");
+      String cut = readAnswer(upload);
+      assertThat(cut).startsWith("HTTP/1.1 503").containsIgnoringCase("Retry-After: 5")
+          .contains("the server began to stop while the request body was arriving");
+      stop.join(20_000);
+    }
+    try (BraidServer again = BraidServer.start(spec, dir, BraidServer.Config.defaults().withPort(0))
+        .awaitReady(30, TimeUnit.SECONDS)) {
+      assertThat(get(again, "/v1/views/plain/keys/a").path("found").asBoolean()).as("nothing of the upload used")
+          .isFalse();
+    }
+  }
+
+  /** The head and body of one answer on {@code s}, read until its Content-Length is complete. */
+  private static String readAnswer(java.net.Socket s) throws java.io.IOException {
+    java.io.InputStream in = s.getInputStream();
+    java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+    int headEnd = -1;
+    long length = -1;
+    int b;
+    while ((b = in.read()) >= 0) {
+      got.write(b);
+      String text = got.toString(StandardCharsets.UTF_8);
+      if (headEnd < 0 && text.endsWith("\r\n\r\n")) {
+        headEnd = text.length();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(text);
+        length = m.find() ? Long.parseLong(m.group(1)) : 0;
+      }
+      if (headEnd >= 0 && got.size() - headEnd >= length) {
+        break;
+      }
+    }
+    return got.toString(StandardCharsets.UTF_8);
+  }
 }
