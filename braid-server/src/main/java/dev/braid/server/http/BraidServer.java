@@ -412,6 +412,7 @@ public final class BraidServer implements AutoCloseable {
       });
       cfg.requestLogger.http((ctx, ms) -> countResponse(ctx));
       cfg.routes.before(BraidServer::refuseMalformedQuery);
+      cfg.routes.before(BraidServer::refuseSlashAfterKey);
       getAndHead(cfg.routes, "/health", this::health);
       getAndHead(cfg.routes, "/metrics", ctx -> {
         scrapeStatus = null; // a scrape reads the status as it is now, once for all its gauges
@@ -492,6 +493,25 @@ public final class BraidServer implements AutoCloseable {
             + "%% must be followed by two hex digits (send a literal %% as %%25)", q.substring(start,
             end < 0 ? q.length() : end)));
       }
+    }
+  }
+
+  /** A view's key or a table's row key in a path, with what follows it (a '/' on). */
+  private static final java.util.regex.Pattern KEY_PATH =
+      java.util.regex.Pattern.compile("/v1/(views/[^/]+/keys|tables/[^/]+/rows)/([^/]+)(/.*)");
+
+  /**
+   * Refuses a key path with a '/' after a key ({@code /keys/u1/}, {@code /rows/a/b}): the router
+   * ignores a trailing '/', so {@code u1/} was read, and written, as {@code u1}; a key that holds a
+   * '/' is sent percent-encoded.
+   */
+  static void refuseSlashAfterKey(Context ctx) {
+    java.util.regex.Matcher m = KEY_PATH.matcher(ctx.path());
+    if (m.matches()) {
+      String key = m.group(2) + m.group(3);
+      throw Problem.badRequest("slash-in-key-path", "the path has a '/' after the key '" + m.group(2) + "': a key "
+          + "holding '/' is sent percent-encoded, as " + key.replace("/", "%2F") + " for the key '" + key + "'; "
+          + "nothing was read or written");
     }
   }
 
