@@ -142,6 +142,11 @@ final class BraidClient {
    * once, and a server binds its port only after its JVM starts and its spec compiles.
    */
   static final Duration LISTEN_PATIENCE = Duration.ofSeconds(60);
+  /**
+   * How long a request waits for a server that said it is stopping (it finishes its requests in
+   * flight for up to 30 s) before the wait for it to listen again ({@link #LISTEN_PATIENCE}) begins.
+   */
+  static final Duration STOP_PATIENCE = Duration.ofSeconds(30);
   /** The longest wait between tries of a server that is not listening yet. */
   private static final long MAX_LISTEN_WAIT_MILLIS = 2_000;
 
@@ -154,20 +159,39 @@ final class BraidClient {
     int failed = 0;
     boolean noticed = false;
     boolean listenNoticed = false;
+    boolean stopped = false; // the server said it is stopping: a restart, most likely, so wait for it to listen
     for (int tries = 1; ; tries++) {
       long wait;
       try {
         return request.get();
       } catch (TransportException | UnavailableAnswer e) {
         boolean starting = e instanceof UnavailableAnswer u && u.starting();
-        if (first && e instanceof TransportException t && t.notListening && System.nanoTime() - listenEnds < 0) {
+        boolean stopping = e instanceof UnavailableAnswer u && u.stopping();
+        if (stopping && !stopped) {
+          stopped = true;
+          listenEnds = System.nanoTime() + LISTEN_PATIENCE.toNanos() + STOP_PATIENCE.toNanos();
+          listenNoticed = true; // one notice for the stop and the restart's listen wait
+          if (notices != null) {
+            notices.println("braid: the server at " + base + " is stopping; waiting for it to come back, up to "
+                + (LISTEN_PATIENCE.toSeconds() + STOP_PATIENCE.toSeconds()) + " s");
+            notices.flush();
+          }
+        }
+        if (stopping && System.nanoTime() - listenEnds < 0) {
+          long asked = ((UnavailableAnswer) e).retryAfterMillis;
+          wait = Math.max(MIN_STARTING_WAIT_MILLIS, Math.min(asked < 0 ? backoff : asked, MAX_STARTING_WAIT_MILLIS));
+        } else if (e instanceof TransportException t && (first && t.notListening || stopped)
+            && System.nanoTime() - listenEnds < 0) {
+          // after a stop, a connection it closed too: a retry with the same key appends nothing twice
           wait = Math.min(backoff, MAX_LISTEN_WAIT_MILLIS);
           backoff = Math.min(backoff * 2, MAX_LISTEN_WAIT_MILLIS);
-          if (!listenNoticed && notices != null) {
+          if (!listenNoticed) {
             listenNoticed = true;
-            notices.println("braid: nothing listens at " + base + " yet; waiting for the server to start, up to "
-                + LISTEN_PATIENCE.toSeconds() + " s");
-            notices.flush();
+            if (notices != null) {
+              notices.println("braid: nothing listens at " + base + " yet; waiting for the server to start, up to "
+                  + LISTEN_PATIENCE.toSeconds() + " s");
+              notices.flush();
+            }
           }
         } else if (starting && System.nanoTime() - patienceEnds < 0) {
           long asked = ((UnavailableAnswer) e).retryAfterMillis;
@@ -179,7 +203,10 @@ final class BraidClient {
             notices.flush();
           }
         } else if (++failed >= attempts) {
-          String message = e.getMessage() + " (gave up after " + (listenNoticed
+          String message = e.getMessage() + " (gave up after " + (stopped
+              ? "waiting " + (LISTEN_PATIENCE.toSeconds() + STOP_PATIENCE.toSeconds()) + " s for it to stop and listen "
+                  + "again"
+              : listenNoticed
               ? "waiting " + LISTEN_PATIENCE.toSeconds() + " s for it to listen"
               : starting
               ? tries + (tries == 1 ? " try" : " tries") + " over " + UNAVAILABLE_PATIENCE.toMinutes() + " minutes"
@@ -235,6 +262,11 @@ final class BraidClient {
     /** Whether the server said it is starting (not a fault): a wait that ends by itself. */
     boolean starting() {
       return problem.path("type").asText().equals("/problems/starting");
+    }
+
+    /** Whether the server said it is stopping: nothing of the request was used, and a restart takes it. */
+    boolean stopping() {
+      return problem.path("type").asText().equals("/problems/stopping");
     }
   }
 

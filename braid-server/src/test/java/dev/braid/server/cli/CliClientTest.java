@@ -62,8 +62,15 @@ class CliClientTest {
   static com.sun.net.httpserver.HttpServer fakeServer(
       java.util.function.Function<com.sun.net.httpserver.HttpExchange, Map.Entry<Integer, String>> answer)
       throws java.io.IOException {
+    return fakeServer(0, answer);
+  }
+
+  /** As {@link #fakeServer(java.util.function.Function)}, on {@code port} (0: any free one). */
+  static com.sun.net.httpserver.HttpServer fakeServer(int port,
+      java.util.function.Function<com.sun.net.httpserver.HttpExchange, Map.Entry<Integer, String>> answer)
+      throws java.io.IOException {
     com.sun.net.httpserver.HttpServer s = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port), 0);
     s.createContext("/", exchange -> {
       exchange.getRequestBody().readAllBytes();
       Map.Entry<Integer, String> a = answer.apply(exchange);
@@ -1079,6 +1086,59 @@ class CliClientTest {
       assertThat(r.out()).contains("sales: 1 event accepted, 0 rejected");
     } finally {
       starting.stop(0);
+    }
+  }
+
+  /**
+   * A server that answers {@code 503 stopping} is most likely restarting: the request waits for it
+   * to stop, listen again and serve, without using up {@code --attempts} (they took the stop's first
+   * answer, and the ingest failed while the server came back a few seconds later).
+   */
+  @Test
+  void shouldWaitForAStoppingServerToComeBack() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger posts = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+    com.sun.net.httpserver.HttpServer stopping = fakeServer(exchange -> {
+      if (!exchange.getRequestMethod().equals("POST")) {
+        return Map.entry(200, "{\"name\":\"sales\",\"fields\":[]}");
+      }
+      if (posts.incrementAndGet() == 2) {
+        stopped.countDown();
+      }
+      exchange.getResponseHeaders().add("Retry-After", "0");
+      return Map.entry(503, "{\"type\":\"/problems/stopping\",\"title\":\"Service unavailable\","
+          + "\"status\":503,\"detail\":\"the server is stopping and takes no new requests\"}");
+    });
+    int port = stopping.getAddress().getPort();
+    java.util.concurrent.atomic.AtomicReference<com.sun.net.httpserver.HttpServer> back =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    Thread restart = new Thread(() -> {
+      try {
+        stopped.await();
+        stopping.stop(0);
+        Thread.sleep(1_500); // nothing listens: the restart's JVM starting
+        back.set(fakeServer(port, exchange -> Map.entry(200,
+            "{\"accepted\": 1, \"duplicates\": 0, \"rejected\": 0, \"rejections\": []}")));
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }, "restart");
+    restart.start();
+    try {
+      Path nd = dir.resolve("one.ndjson");
+      Files.writeString(nd, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n");
+      Run r = braid("ingest", "sales", nd.toString(), "--attempts", "1", "--no-progress",
+          "--url=http://127.0.0.1:" + port);
+      assertThat(r.exit()).as(r.err()).isZero();
+      assertThat(r.err()).containsOnlyOnce("braid: the server at http://127.0.0.1:" + port + " is stopping; waiting "
+          + "for it to come back, up to 90 s").doesNotContain("nothing listens");
+      assertThat(r.out()).contains("sales: 1 event accepted, 0 rejected");
+    } finally {
+      restart.join(10_000);
+      stopping.stop(0);
+      if (back.get() != null) {
+        back.get().stop(0);
+      }
     }
   }
 
