@@ -991,9 +991,9 @@ public final class TableRuntime implements Table, AutoCloseable {
   }
 
   @Override
-  public TableRow get(String key) {
+  public TableRow get(String rowKey) {
     requireOpen();
-    java.util.Objects.requireNonNull(key, "a row key cannot be null");
+    String key = checkKey(rowKey);
     requireUndamaged();
     while (true) {
       Version v = current;
@@ -1111,10 +1111,11 @@ public final class TableRuntime implements Table, AutoCloseable {
   @Override
   public WriteResult put(String key, Map<String, ?> row, Long timestamp) {
     java.util.Objects.requireNonNull(row, "the row is null (delete a row with delete)");
-    Object[] values = Writes.checkRow(layout, row, checkKey(key));
+    String k = checkKey(key);
+    Object[] values = Writes.checkRow(layout, row, k);
     Bytes b = new Bytes(256);
     Writes.encodePut(layout, values, b);
-    return append(key, b, timestamp);
+    return append(k, b, timestamp);
   }
 
   @Override
@@ -1133,11 +1134,16 @@ public final class TableRuntime implements Table, AutoCloseable {
     return append(checkKey(key), b, timestamp);
   }
 
+  /**
+   * {@code key} as the table stores it: a whole-number key in its canonical decimal form, as a push
+   * stores the number ({@code 070}, {@code +70} and {@code 70} are the row {@code 70}; before, a
+   * write through a path kept the text, and made a second row of the same id), else as given.
+   */
   private String checkKey(String key) {
     // the empty key is a key, as in pushes and streams
     java.util.Objects.requireNonNull(key, "a row key cannot be null");
     if (layout.types[layout.keyIndex].element() == dev.braid.event.FieldType.LONG) {
-      Writes.parseLongKey(layout, key);
+      return Long.toString(Writes.parseLongKey(layout, key));
     }
     return key;
   }

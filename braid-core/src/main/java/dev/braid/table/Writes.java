@@ -226,9 +226,10 @@ final class Writes {
     return values;
   }
 
+  /** A whole-number key as a push reads its cell: blanks around it, a sign and leading zeros allowed. */
   static Long parseLongKey(TableLayout layout, String key) {
     try {
-      return Long.parseLong(key);
+      return Long.parseLong(key.strip());
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("key '" + key + "': the key field '" + layout.names[layout.keyIndex]
           + "' is a long");
