@@ -253,6 +253,24 @@ public interface Braid extends AutoCloseable {
    */
   int dropView(String view);
 
+  /**
+   * The retired tables: those whose versions the catalog keeps though the spec no longer defines
+   * them. Putting one back in the spec (with the same fields) serves it again; {@link #dropTable}
+   * removes one for good.
+   */
+  java.util.List<String> retiredTables();
+
+  /**
+   * Drops retired table {@code table} (see {@link #retiredTables}): its pushed Bases, checkpoints and
+   * log of writes are deleted, its recorded fields forgotten and its versions leave the catalog, so
+   * that its name can be given to a new table, with other fields too. Returns how many versions were
+   * dropped.
+   *
+   * @throws UnknownNameException when no retired table has that name (the message lists those there are)
+   * @throws IllegalStateException when the spec defines the table
+   */
+  int dropTable(String table);
+
   Status status();
 
   /**

@@ -1263,7 +1263,8 @@ public final class Ingestor {
     long end = deadLetters == null ? 0 : deadLetters.endOffset(0);
     if (from > end) { // a client paging with `next` never asks past the end: this offset was not one it got
       throw new IllegalArgumentException(String.format("from %d is past the end of the dead letters of stream '%s' "
-          + "(the next one will be at %d): page from 0, or from the 'next' of the last page", from, stream.name(), end));
+          + "(the next one will be at %d): page from 0, or from the 'next' of the last page", from, stream.name(),
+          end));
     }
     if (from == end) {
       return out;

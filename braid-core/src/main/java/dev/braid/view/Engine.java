@@ -95,6 +95,12 @@ public final class Engine implements Braid {
    * dropped since): their versions and files are kept until {@link #dropView}. Guarded by catalogLock.
    */
   private final Map<String, VersionCatalog.ViewEntry> retired = new LinkedHashMap<>();
+  /**
+   * The tables the catalog records that the spec does not define, as the start found them (minus
+   * those dropped since): their versions, files and log of writes are kept until {@link #dropTable}.
+   * Guarded by catalogLock.
+   */
+  private final Map<String, VersionCatalog.ViewEntry> retiredTables = new LinkedHashMap<>();
   /** What the names of dropped views reached (see {@link VersionCatalog.Dropped}). Guarded by catalogLock. */
   private final Map<String, VersionCatalog.Dropped> dropped = new LinkedHashMap<>();
   /** Set at the end of {@link #close()}: the catalog is never written after it. Guarded by catalogLock. */
@@ -204,6 +210,18 @@ public final class Engine implements Braid {
     refuseLostLogs(stored);
     Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
     refuseUnrecordedTables(recordedTables);
+    synchronized (catalogLock) { // before any write of the catalog, which keeps the retired tables' entries
+      recordedTables.forEach((name, entry) -> {
+        if (!spec.tables().containsKey(name)) {
+          retiredTables.put(name, entry);
+        }
+      });
+      if (!retiredTables.isEmpty()) {
+        LOG.info("the catalog keeps the versions of {} table(s) that the spec no longer defines: {} (put one back in "
+            + "the spec to serve it again, or drop it: braid drop TABLE --table)", retiredTables.size(),
+            String.join(", ", retiredTables.keySet()));
+      }
+    }
     Map<String, EventTimeMarks.Marks> eventTimes = EventTimeMarks.load(dataDir);
     for (StreamSpec s : spec.streams().values()) {
       if (refused.containsKey(s.name())) {
@@ -394,8 +412,8 @@ public final class Engine implements Braid {
       if (refused.containsKey(s.name()) || !stored.recordedBefore(s.name())) {
         continue;
       }
-      for (String[] kept : new String[][] {{s.name(), "log"}, {s.name() + Ingestor.DEAD_LETTER_SUFFIX, "dead-letter log"},
-          {s.name() + LateLog.SUFFIX, "late-event log"}}) {
+      for (String[] kept : new String[][] {{s.name(), "log"},
+          {s.name() + Ingestor.DEAD_LETTER_SUFFIX, "dead-letter log"}, {s.name() + LateLog.SUFFIX, "late-event log"}}) {
         if (!log.hasStream(kept[0])) {
           Path dir = dataDir.resolve("log").resolve(kept[0]);
           dev.braid.log.CorruptLogException e = new dev.braid.log.CorruptLogException("stream", dir, 0, "stream '"
@@ -895,6 +913,8 @@ public final class Engine implements Braid {
         all.put(v.name, v.catalogEntry());
       }
       Map<String, VersionCatalog.ViewEntry> ts = new LinkedHashMap<>(catalog.loadTables());
+      // the tables of the spec and the retired ones: a dropped table is gone
+      ts.keySet().removeIf(name -> !spec.tables().containsKey(name) && !retiredTables.containsKey(name));
       for (dev.braid.table.TableRuntime t : tables.values()) {
         ts.put(t.name(), t.catalogEntry());
       }
@@ -1318,9 +1338,61 @@ public final class Engine implements Braid {
     Objects.requireNonNull(name, "the table name is null");
     dev.braid.table.TableRuntime t = tables.get(name);
     if (t == null) {
-      throw new UnknownNameException("table", name, tables.keySet());
+      boolean isRetired;
+      synchronized (catalogLock) {
+        isRetired = retiredTables.containsKey(name);
+      }
+      throw new UnknownNameException("table", name, tables.keySet(), !isRetired ? ""
+          : " ('" + name + "' is a retired table: the spec no longer defines it, and its versions and writes are "
+              + "kept; put it back in the spec to serve it, or drop it with braid drop " + name + " --table)");
     }
     return t;
+  }
+
+  @Override
+  public List<String> retiredTables() {
+    requireOpen();
+    synchronized (catalogLock) {
+      return List.copyOf(retiredTables.keySet());
+    }
+  }
+
+  @Override
+  public int dropTable(String table) {
+    requireOpen();
+    Objects.requireNonNull(table, "the table name is null");
+    if (spec.tables().containsKey(table)) {
+      throw new IllegalStateException("table '" + table + "' is defined in the spec: only a table that the spec no "
+          + "longer defines can be dropped (remove it from the spec and restart, then drop it)");
+    }
+    synchronized (catalogLock) {
+      VersionCatalog.ViewEntry entry = retiredTables.get(table);
+      if (entry == null) {
+        throw new UnknownNameException("retired table", table, retiredTables.keySet());
+      }
+      // Its files first, the catalog last: a drop cut short leaves the table retired, its versions'
+      // Bases gone (nothing reads them), and dropping it again finishes.
+      Path dir = dataDir.resolve("tables").resolve(table);
+      String writes = table + dev.braid.spec.TableSpec.WRITES_SUFFIX;
+      try {
+        if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+          BatchLayer.deleteTree(dir);
+        }
+        if (log.hasStream(writes) || log.corruptStreams().containsKey(writes)) {
+          log.deleteStream(writes);
+        }
+        RecordedSchemas.forgetTable(dataDir, table); // its name may take other fields now
+        retiredTables.remove(table);
+        persistCatalog();
+      } catch (IOException | RuntimeException e) {
+        retiredTables.put(table, entry);
+        throw new dev.braid.log.LogException("table '" + table + "' was not dropped whole (it stays retired; drop it "
+            + "again): " + e.getMessage(), e);
+      }
+      LOG.info("table '{}' dropped: {} version(s) removed from the catalog, its files and log of writes deleted",
+          table, entry.versions().size());
+      return entry.versions().size();
+    }
   }
 
   private static Status.Watermark watermark(SpeedLayer speed) {

@@ -172,7 +172,8 @@ final class RecordedSchemas {
     private final java.util.Set<String> tablesBefore;
 
     private Checked(RecordedSchemas recorded, boolean changed, List<String> grown, Map<String, Integer> firstFields,
-        Map<String, Integer> tableFirstFields, java.util.Set<String> streamsBefore, java.util.Set<String> tablesBefore) {
+        Map<String, Integer> tableFirstFields, java.util.Set<String> streamsBefore,
+        java.util.Set<String> tablesBefore) {
       this.streamsBefore = streamsBefore;
       this.tablesBefore = tablesBefore;
       this.recorded = recorded;
@@ -338,6 +339,14 @@ final class RecordedSchemas {
   private static final String DAMAGED_REMEDY = "; restore it from a backup (it records the fields the events in the "
       + "log were written with), or move it away: the start then takes the fields from the spec and refuses a "
       + "stream or table whose stored events or rows do not fit them";
+
+  /** Forgets the fields recorded for table {@code table} (a dropped table): its name may take others. */
+  static void forgetTable(Path dataDir, String table) {
+    RecordedSchemas r = load(dataDir.resolve(FILE));
+    if (r.tables.remove(table) != null) {
+      r.store();
+    }
+  }
 
   static RecordedSchemas load(Path file) {
     Map<String, Schema> streams = new LinkedHashMap<>();

@@ -159,6 +159,48 @@ class TableFeaturesTest {
   }
 
   /**
+   * A table the spec no longer defines is retired, not silently gone: a read names it so, and it is
+   * listed until it is dropped; a drop deletes its files and log of writes and forgets its fields,
+   * so that its name can be given to a table of other fields (found by the tables review: there was
+   * no way to drop one, and re-adding the name with other fields stopped the start).
+   */
+  @Test
+  void shouldRetireATableTheSpecNoLongerDefinesAndDropIt() throws Exception {
+    long now = System.currentTimeMillis();
+    TableSpec extra = TableSpec.builder("extra").key("id").field("id", "string").field("b", "long").build();
+    PipelineSpec withExtra = PipelineSpec.builder().table(spec(null).table("users")).table(extra).build();
+    try (Braid braid = Braid.open(dir, withExtra)) {
+      braid.table("extra").push(lines("{\"id\": \"k1\", \"b\": 1}"), PushOptions.defaults("e.jsonl"));
+      Table e = braid.table("extra");
+      assertThat(e.awaitApplied(e.put("k2", Map.of("b", 2L), now), 10_000)).isTrue();
+    }
+    for (int start = 0; start < 2; start++) { // retired across restarts
+      try (Braid braid = Braid.open(dir, spec(null))) {
+        assertThat(braid.retiredTables()).containsExactly("extra");
+        assertThatThrownBy(() -> braid.table("extra")).isInstanceOf(dev.braid.UnknownNameException.class)
+            .hasMessageContaining("'extra' is a retired table: the spec no longer defines it")
+            .hasMessageContaining("braid drop extra --table");
+      }
+    }
+    assertThat(dir.resolve("tables").resolve("extra")).isDirectory();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      assertThatThrownBy(() -> braid.dropTable("users")).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("table 'users' is defined in the spec");
+      assertThatThrownBy(() -> braid.dropTable("nope")).isInstanceOf(dev.braid.UnknownNameException.class)
+          .hasMessage("unknown retired table 'nope'; retired tables are: extra");
+      assertThat(braid.dropTable("extra")).as("versions dropped").isPositive();
+      assertThat(braid.retiredTables()).isEmpty();
+    }
+    assertThat(dir.resolve("tables").resolve("extra")).doesNotExist();
+    assertThat(dir.resolve("log").resolve("extra" + TableSpec.WRITES_SUFFIX)).doesNotExist();
+    TableSpec other = TableSpec.builder("extra").key("id").field("id", "string").field("c", "double").build();
+    try (Braid braid = Braid.open(dir, PipelineSpec.builder().table(spec(null).table("users")).table(other).build())) {
+      assertThat(braid.table("extra").get("k1").found()).as("a new table of the name, other fields").isFalse();
+      assertThat(braid.retiredTables()).isEmpty();
+    }
+  }
+
+  /**
    * A whole-number key is one row however it is written ({@code 070}, {@code +70}, {@code 70}), as a
    * push stores it: a write kept the text, so a patch of 070 made a second row with id 70 beside the
    * pushed one, and a delete of +70 deleted nothing (found by the tables review). A key that is not

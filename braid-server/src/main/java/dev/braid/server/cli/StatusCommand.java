@@ -75,6 +75,10 @@ public final class StatusCommand implements Callable<Integer> {
           + "spec to serve them, or drop them: braid drop %s)%n", x.path("name").asText(), x.path("versions").asInt(),
           x.path("stream").isTextual() ? " of stream " + x.path("stream").asText() : "", x.path("name").asText());
     }
+    for (JsonNode x : r.path("retiredTables")) {
+      out.printf("%ntable %s is retired: the spec no longer defines it; its versions and writes are kept (put it back "
+          + "in the spec to serve them, or drop them: braid drop %s --table)%n", x.asText(), x.asText());
+    }
     if (r.path("tables").size() > 0) {
       out.println();
       Table tt = new Table("table", "version", "push", "base cut", "writes position", "lag", "base rows", "delta keys");

@@ -435,6 +435,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.delete("/v1/views/{view}/versions/{id}", params(this::discard));
       getAndHead(cfg.routes, "/v1/views/{view}", params(this::describeView));
       cfg.routes.delete("/v1/views/{view}", params(this::dropView));
+      cfg.routes.delete("/v1/tables/{table}", params(this::dropTable));
       getAndHead(cfg.routes, "/v1/status", params(this::status));
       cfg.routes.post("/v1/views/{view}/repair", params(this::repair, "wait"));
       new TableRoutes(this::ready, this::readBody, closed::get).register(cfg.routes);
@@ -1440,13 +1441,23 @@ public final class BraidServer implements AutoCloseable {
 
   /** {@code DELETE /v1/views/{view}}: drops a retired view (see {@link Braid#dropView}). */
   private void dropView(Context ctx) {
+    drop(ctx, "view", Braid::dropView);
+  }
+
+  /** {@code DELETE /v1/tables/{table}}: drops a retired table (see {@link Braid#dropTable}). */
+  private void dropTable(Context ctx) {
+    drop(ctx, "table", Braid::dropTable);
+  }
+
+  /** Drops the retired view or table ({@code kind}) the path names; answers how many versions went. */
+  private void drop(Context ctx, String kind, java.util.function.ToIntBiFunction<Braid, String> drop) {
     Braid b = ready();
-    String view = ctx.pathParam("view");
+    String name = ctx.pathParam(kind);
     int versions;
     try {
-      versions = b.dropView(view);
+      versions = drop.applyAsInt(b, name);
     } catch (UnknownNameException e) {
-      throw Problem.notFound("unknown-retired-view", e.getMessage());
+      throw Problem.notFound("unknown-retired-" + kind, e.getMessage());
     } catch (IllegalStateException e) {
       throw new Problem(409, "cannot-drop", "Conflict", e.getMessage());
     } catch (dev.braid.log.LogException e) { // the catalog could not be written: nothing was dropped
@@ -1456,7 +1467,7 @@ public final class BraidServer implements AutoCloseable {
       throw new Problem(500, "drop-failed", "Drop failed", e.getMessage());
     }
     ObjectNode o = Json.MAPPER.createObjectNode();
-    o.put("view", view);
+    o.put(kind, name);
     o.put("droppedVersions", versions);
     ok(ctx, o);
   }
@@ -1532,6 +1543,8 @@ public final class BraidServer implements AutoCloseable {
       ro.put("mode", r.mode());
       ro.put("versions", r.versions());
     }
+    com.fasterxml.jackson.databind.node.ArrayNode retiredTables = o.putArray("retiredTables");
+    b.retiredTables().forEach(retiredTables::add);
     putFaults(o, b.faults());
     o.put("uptimeSeconds", (System.currentTimeMillis() - startedAt) / 1000);
     o.put("dataDirectory", dataDir.toString());

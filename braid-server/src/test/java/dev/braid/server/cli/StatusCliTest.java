@@ -239,4 +239,54 @@ class StatusCliTest {
       assertThat(braid("drop", "by_user", url, "--json").exit()).isNotZero();
     }
   }
+
+  /**
+   * A table taken out of the spec is listed as retired by {@code braid status} and named so by a read;
+   * {@code braid drop NAME --table} removes it, and its name then takes other fields.
+   */
+  @Test
+  void shouldListARetiredTableAndDropIt() throws Exception {
+    String withTable = SPEC + """
+        tables:
+          profiles:
+            key: id
+            fields: {id: string, tier: string}
+        """;
+    Path data = dir.resolve("data");
+    try (BraidServer server = BraidServer.start(PipelineSpec.parse(withTable, "t.yaml"), data,
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+      server.braid().table("profiles").put("a", java.util.Map.of("tier", "gold"), null);
+    }
+    try (BraidServer server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), data,
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+      String url = "--url=" + server.url();
+      assertThat(braid("status", url).out()).contains("table profiles is retired: the spec no longer defines it; its "
+          + "versions and writes are kept (put it back in the spec to serve them, or drop them: braid drop profiles "
+          + "--table)");
+      assertThat(new ObjectMapper().readTree(braid("status", url, "--json").out()).path("retiredTables").toString())
+          .isEqualTo("[\"profiles\"]");
+      CliClientTest.Run row = braid("row", "profiles", "a", url);
+      assertThat(row.exit()).isNotZero();
+      assertThat(row.err()).contains("'profiles' is a retired table");
+      assertThat(braid("drop", "profiles", url).err()).as("not a view")
+          .contains("unknown retired view 'profiles'; retired views are: (none)");
+      CliClientTest.Run drop = braid("drop", "profiles", "--table", url);
+      assertThat(drop.exit()).as(drop.err()).isZero();
+      assertThat(drop.out()).contains("table profiles dropped: 1 version(s), its pushed rows and its log of writes "
+          + "deleted");
+      assertThat(braid("status", url).out()).doesNotContain("retired");
+      assertThat(braid("drop", "profiles", "--table", url).err())
+          .contains("unknown retired table 'profiles'; retired tables are: (none)");
+    }
+    String otherFields = SPEC + """
+        tables:
+          profiles:
+            key: id
+            fields: {id: string, score: long}
+        """;
+    try (BraidServer server = BraidServer.start(PipelineSpec.parse(otherFields, "t.yaml"), data,
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+      assertThat(server.braid().table("profiles").get("a").found()).isFalse();
+    }
+  }
 }

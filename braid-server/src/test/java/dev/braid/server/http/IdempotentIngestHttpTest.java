@@ -161,7 +161,7 @@ class IdempotentIngestHttpTest {
     assertThat(server.braid().log().stream("sales").end().offset(0)).isZero();
   }
 
-  /** Two different keys in one request are a 400 naming both (the first one won, silently); the same one twice is one. */
+  /** Two different keys in one request are a 400 naming both (the first won, silently); the same one twice is one. */
   @Test
   void shouldRefuseTwoDifferentIdempotencyKeysInOneRequest() throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/sales/events"))

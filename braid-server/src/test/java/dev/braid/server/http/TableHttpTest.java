@@ -91,7 +91,8 @@ class TableHttpTest {
     for (String method : List.of("PUT", "PATCH", "GET", "DELETE")) {
       String body = method.equals("PUT") ? "{\"tier\": \"x\"}" : method.equals("PATCH") ? "{\"set\": {\"tier\": \"x\"}}"
           : null;
-      HttpResponse<String> r = send(method, "/v1/tables/users/rows/u1/", body == null ? null : "application/json", body);
+      HttpResponse<String> r = send(method, "/v1/tables/users/rows/u1/", body == null ? null : "application/json",
+          body);
       assertThat(r.statusCode()).as(method + ": " + r.body()).isEqualTo(400);
       assertThat(json(r).path("type").asText()).isEqualTo("/problems/slash-in-key-path");
       assertThat(json(r).path("detail").asText()).isEqualTo("the path has a '/' after the key 'u1': a key holding '/' "
