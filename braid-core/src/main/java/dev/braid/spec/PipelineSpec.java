@@ -353,14 +353,58 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     return sb.toString();
   }
 
+  /**
+   * A reader of YAML with YAML 1.2's words: {@code yes}, {@code no}, {@code on} and {@code off} are
+   * text, as field names, not the booleans YAML 1.1 made of them ({@code group_by: no} grouped every
+   * event under the constant false, and {@code filter: off} dropped them all, with a valid spec).
+   */
+  static ObjectMapper yamlMapper() {
+    return new ObjectMapper(new YAMLFactory()
+        .enable(com.fasterxml.jackson.dataformat.yaml.YAMLParser.Feature.PARSE_BOOLEAN_LIKE_WORDS_AS_STRINGS));
+  }
+
+  /**
+   * Every whole number of {@code yaml} written in a form YAML 1.1 reads otherwise than a person
+   * would: with a leading 0 ({@code partitions: 010} made 8 partitions, for good) or a base prefix
+   * ({@code 0x10}, {@code 0o10}, {@code 0b10}).
+   */
+  private static List<SpecError> numberForms(ObjectMapper mapper, String yaml, String source)
+      throws java.io.IOException {
+    List<SpecError> found = new ArrayList<>();
+    try (JsonParser p = mapper.getFactory().createParser(yaml)) {
+      int depth = 0;
+      for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+        depth += t.isStructStart() ? 1 : t.isStructEnd() ? -1 : 0;
+        if (t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT) {
+          String text = p.getText().replace("_", "");
+          String digits = text.startsWith("-") || text.startsWith("+") ? text.substring(1) : text;
+          if (digits.length() > 1 && digits.charAt(0) == '0') {
+            char base = Character.toLowerCase(digits.charAt(1));
+            String form = base == 'x' ? "a hexadecimal" : base == 'b' ? "a binary" : "an octal";
+            found.add(new SpecError(source, dottedPath(p.getParsingContext()), "'" + p.getText() + "' is read by YAML "
+                + "as " + form + " number, " + p.getBigIntegerValue() + ": write the number in decimal, without a "
+                + "leading 0"));
+          }
+        }
+        if (depth == 0) {
+          break; // the first document's value: what follows it is the reader's to refuse (readOne)
+        }
+      }
+    } catch (JsonProcessingException e) {
+      return found; // not valid YAML: readOne says where
+    }
+    return found;
+  }
+
   /** Parses and validates YAML text; {@code source} names it in errors. */
   public static PipelineSpec parse(String yaml, String source) {
     java.util.Objects.requireNonNull(yaml, "the spec's YAML text is null");
-    ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
+    ObjectMapper mapper = yamlMapper();
     JsonNode root;
     List<SpecError> errors = new ArrayList<>();
     try {
       errors.addAll(duplicateKeys(mapper, yaml, source));
+      errors.addAll(numberForms(mapper, yaml, source));
       root = readOne(mapper, yaml, source, "the spec");
     } catch (JsonProcessingException e) {
       throw new SpecException(List.of(syntaxError(source, e, "not valid YAML")));
@@ -887,10 +931,12 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
    * many backups to keep keeps as many as before, so it need not repeat either.
    */
   public ViewSpec parseView(String name, String text, String source, ViewSpec current) {
-    ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
+    ObjectMapper mapper = yamlMapper();
     mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     JsonNode root;
+    List<SpecError> numbers;
     try {
+      numbers = numberForms(mapper, text, source);
       root = readOne(mapper, text, source, "the definition");
     } catch (JsonProcessingException e) {
       throw new SpecException(List.of(syntaxError(source, e, "not valid YAML or JSON")));
@@ -917,7 +963,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     if (current != null && node.isObject() && !node.has("keep")) {
       ((com.fasterxml.jackson.databind.node.ObjectNode) node).put("keep", current.keep());
     }
-    List<SpecError> errors = new ArrayList<>();
+    List<SpecError> errors = new ArrayList<>(numbers);
     Reader reader = new Reader(source, errors);
     ViewSpec view = reader.view(name, node);
     if (view != null && errors.isEmpty() && !prefix.isEmpty()) {

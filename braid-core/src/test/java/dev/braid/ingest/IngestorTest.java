@@ -393,18 +393,20 @@ class IngestorTest {
     IngestResult retry = in.ingestText(bad, null, "k-9");
     assertThat(retry.rejections()).hasSize(2);
     assertThat(in.deadLetters(0, 10)).as("recorded once").hasSize(2);
-    in.ingestText(List.of("also not json"), null, "k-9"); // other events under the key: recorded
-    assertThat(in.deadLetters(0, 10)).hasSize(3);
-    in.ingestText(bad, null, "k-9"); // the key now names the other request
-    assertThat(in.deadLetters(0, 10)).hasSize(5);
+    // other events under the key are refused whole (the key names the first request), not recorded
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> in.ingestText(List.of("also not json"), null, "k-9"))
+        .isInstanceOf(dev.braid.IdempotencyConflictException.class);
+    assertThat(in.deadLetters(0, 10)).hasSize(2);
 
     Ingestor restarted = ingestor(transactions().build());
     restarted.rebuildDedupIndex();
     restarted.ingestText(bad, null, "k-9");
-    assertThat(restarted.deadLetters(0, 10)).as("recognized from the dead-letter log").hasSize(5);
+    assertThat(restarted.deadLetters(0, 10)).as("recognized from the dead-letter log").hasSize(2);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> restarted.ingestText(List.of("also not json"), null,
+        "k-9")).as("and the other request refused").isInstanceOf(dev.braid.IdempotencyConflictException.class);
     clock.addAndGet(java.time.Duration.ofDays(2).toMillis()); // past the dedup window: a new request
-    restarted.ingestText(bad, null, "k-9");
-    assertThat(restarted.deadLetters(0, 10)).hasSize(7);
+    restarted.ingestText(List.of("also not json"), null, "k-9");
+    assertThat(restarted.deadLetters(0, 10)).hasSize(3);
   }
 
   /**

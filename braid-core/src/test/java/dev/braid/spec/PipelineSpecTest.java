@@ -252,6 +252,48 @@ class PipelineSpecTest {
     assertThat(e.message()).contains("found no matching overload", "(double, string)");
   }
 
+  /**
+   * YAML 1.2's words: {@code no}, {@code yes}, {@code on} and {@code off} are text, so a field of
+   * that name is grouped by and filtered on (YAML 1.1 read them as false and true: {@code group_by:
+   * no} grouped every event under the constant false, and {@code filter: off} dropped every event,
+   * with a spec that validated; found by the spec review).
+   */
+  @Test
+  void shouldReadYesNoOnAndOffAsTextAsYaml12Does() {
+    PipelineSpec spec = PipelineSpec.parse("""
+        streams:
+          ev: {key: k, fields: {k: string, no: string, yes: long, off: boolean}}
+        views:
+          a: {from: ev, group_by: no, aggregate: {n: count, s: sum(yes)}}
+          b: {from: ev, group_by: k, filter: off, aggregate: {n: count}}
+        """, FILE);
+    assertThat(spec.view("a").groupBy()).isEqualTo("no");
+    assertThat(spec.view("b").filter()).isEqualTo("off");
+    assertThat(spec.stream("ev").key()).isEqualTo("k");
+  }
+
+  /**
+   * A whole number with a leading 0 or a base prefix is refused, naming what YAML reads it as:
+   * {@code partitions: 010} made 8 partitions, which the log keeps for good.
+   */
+  @Test
+  void shouldRefuseANumberThatYamlReadsAsOctalOrHexadecimal() {
+    assertThat(errors("""
+        streams:
+          ev: {partitions: 010, key: k, fields: {k: string}}
+        views:
+          a: {from: ev, group_by: k, aggregate: {n: count}, keep: 0x2}
+        """)).extracting(SpecError::toString).containsExactly(
+        FILE + ": streams.ev.partitions: '010' is read by YAML as an octal number, 8: write the number in decimal, "
+            + "without a leading 0",
+        FILE + ": views.a.keep: '0x2' is read by YAML as a hexadecimal number, 2: write the number in decimal, "
+            + "without a leading 0");
+    PipelineSpec running = PipelineSpec.parse(DESIGN_EXAMPLE, FILE);
+    assertThatThrownBy(() -> running.parseView("v", "{from: transactions, group_by: user_id, aggregate: {n: count}, "
+        + "keep: 03}", "body", null)).as("a reprocess's definition too").isInstanceOf(SpecException.class)
+        .hasMessageContaining("keep: '03' is read by YAML as an octal number, 3");
+  }
+
   /** A YAML alias reads as its anchor's name: it is refused as an alias, not as a value of the wrong kind. */
   @Test
   void shouldRefuseAYamlAliasByName() {
