@@ -126,7 +126,8 @@ public final class AggInput {
       }
       return mix(h ^ tail ^ ((long) (bytesLength & 7) << 56));
     }
-    return mix(type == FieldType.DOUBLE ? Double.doubleToLongBits(doubleValue) : longValue);
+    // -0.0 hashes as 0.0 (equal numbers are one value, as group keys take them), every NaN as one
+    return mix(type == FieldType.DOUBLE ? Double.doubleToLongBits(doubleValue == 0 ? 0.0 : doubleValue) : longValue);
   }
 
   private static long mix(long z) {

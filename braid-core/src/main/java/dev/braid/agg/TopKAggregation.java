@@ -100,8 +100,8 @@ final class TopKAggregation implements Aggregation {
     switch (type) {
       case STRING:
         return in.stringValue();
-      case DOUBLE:
-        return Double.toString(in.doubleValue());
+      case DOUBLE: // -0.0 counts as 0.0: equal numbers are one item, as group keys take them
+        return Double.toString(in.doubleValue() == 0 ? 0.0 : in.doubleValue());
       case BOOLEAN:
         return in.longValue() != 0 ? "true" : "false";
       case TIMESTAMP:

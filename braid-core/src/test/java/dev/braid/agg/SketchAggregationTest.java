@@ -228,8 +228,22 @@ class SketchAggregationTest {
     AccumulatorState d = AccumulatorState.standalone(doubles);
     doubles.add(d, in.setDouble(1e7));
     doubles.add(d, in.setDouble(-0.0));
-    assertThat(doubles.result(d)).isEqualTo(List.of(Map.of("item", -0.0, "estimate", 1L),
+    doubles.add(d, in.setDouble(0.0));
+    // -0.0 and 0.0 are one item, as group keys and SQL take equal numbers (they were two)
+    assertThat(doubles.result(d)).isEqualTo(List.of(Map.of("item", 0.0, "estimate", 2L),
         Map.of("item", 1e7, "estimate", 1L)));
+  }
+
+  /** count_distinct counts -0.0 and 0.0 as one value, as SQL's COUNT(DISTINCT) does, and every NaN as one. */
+  @Test
+  void shouldCountEqualDoublesAsOneDistinctValue() {
+    Aggregation agg = Aggregations.create(Aggregations.parse("count_distinct(d)"), FieldType.DOUBLE);
+    AccumulatorState s = AccumulatorState.standalone(agg);
+    AggInput in = new AggInput();
+    for (double v : new double[] {0.0, -0.0, Double.NaN, Double.longBitsToDouble(0x7ff8000000000001L), 1.5}) {
+      agg.add(s, in.setDouble(v));
+    }
+    assertThat(agg.result(s)).isEqualTo(3L);
   }
 
   private static double[] zipfCdf(int items, double exponent) {
