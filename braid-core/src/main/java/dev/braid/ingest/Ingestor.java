@@ -552,8 +552,9 @@ public final class Ingestor {
           requestHash = requestHash(n, source, x.hasher);
           if (requestHash != firstHash) {
             difference = new Difference(-1, "the request first sent with it had events that were rejected, and this "
-                + "one sends other events (its rejected events are stored nowhere a retry could be compared with "
-                + "event by event: the whole request is compared)", false);
+                + "one sends other events, or the same ones as other text (its rejected events are stored nowhere a "
+                + "retry could be compared with event by event, so a retry must send the text the first request "
+                + "sent)", false);
           }
         }
       } catch (RuntimeException e) {

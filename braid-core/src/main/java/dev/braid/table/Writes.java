@@ -226,13 +226,16 @@ final class Writes {
     return values;
   }
 
-  /** A whole-number key as a push reads its cell: blanks around it, a sign and leading zeros allowed. */
+  /**
+   * A whole-number key as a push reads its cell ({@link CsvRecords#wholeNumber}): blanks around it, a
+   * sign and leading zeros allowed, ASCII digits only.
+   */
   static Long parseLongKey(TableLayout layout, String key) {
-    try {
-      return Long.parseLong(key.strip());
-    } catch (NumberFormatException e) {
+    Long n = CsvRecords.wholeNumber(key.strip());
+    if (n == null) {
       throw new IllegalArgumentException("key '" + key + "': the key field '" + layout.names[layout.keyIndex]
           + "' is a long");
     }
+    return n;
   }
 }

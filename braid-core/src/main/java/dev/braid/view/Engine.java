@@ -193,6 +193,7 @@ public final class Engine implements Braid {
     // changes nothing in the data directory
     Map<String, VersionCatalog.ViewEntry> recorded = catalog.load(); // read once: the streams' opening leaves it
     refuseChangedSourceOrMode(recorded);
+    removeDroppedTables(); // before the schemas are checked: a table of the name may have other fields now
     List<String> partitionChanges = partitionChanges();
     RecordedSchemas.Checked stored;
     try {
@@ -414,7 +415,7 @@ public final class Engine implements Braid {
       }
       for (String[] kept : new String[][] {{s.name(), "log"},
           {s.name() + Ingestor.DEAD_LETTER_SUFFIX, "dead-letter log"}, {s.name() + LateLog.SUFFIX, "late-event log"}}) {
-        if (!log.hasStream(kept[0])) {
+        if (!log.hasStream(kept[0]) && !log.corruptStreams().containsKey(kept[0])) {
           Path dir = dataDir.resolve("log").resolve(kept[0]);
           dev.braid.log.CorruptLogException e = new dev.braid.log.CorruptLogException("stream", dir, 0, "stream '"
               + s.name() + "' is recorded in " + stored.file() + ", so its logs were created here, but its " + kept[1]
@@ -428,7 +429,8 @@ public final class Engine implements Braid {
       }
     }
     for (dev.braid.spec.TableSpec t : spec.tables().values()) {
-      if (stored.tableRecordedBefore(t.name()) && !log.hasStream(t.writesStream())) {
+      if (stored.tableRecordedBefore(t.name()) && !log.hasStream(t.writesStream())
+          && !log.corruptStreams().containsKey(t.writesStream())) { // a damaged one: the table says so as it opens
         Path dir = dataDir.resolve("log").resolve(t.writesStream());
         throw new dev.braid.log.CorruptLogException("stream", dir, 0, "table '" + t.name() + "' is recorded in "
             + stored.file() + ", so its log of writes was created here, but its directory is missing; nothing was "
@@ -453,9 +455,9 @@ public final class Engine implements Braid {
       try (Stream<Path> files = Files.list(d)) {
         if (files.anyMatch(f -> Files.isRegularFile(f) && f.getFileName().toString().endsWith(".base"))) {
           throw new dev.braid.log.CorruptLogException("catalog", dataDir.resolve("catalog.json"), 0,
-              "the version catalog records no table '" + table + "', but " + d + " holds its pushed Bases, whose "
-              + "rows exist nowhere else; restore the catalog from a backup, or, if the table's rows are gone for "
-              + "good, remove " + d);
+              "the version catalog records no table '" + table + "', but " + d + " holds Bases of it, whose "
+              + "pushed rows exist nowhere else; restore the catalog from a backup, or, if the table had no pushed "
+              + "rows (only real-time writes, which its log keeps) or they are gone for good, remove " + d);
         }
       }
     }
@@ -1196,18 +1198,8 @@ public final class Engine implements Braid {
       retired.remove(view);
       VersionCatalog.Dropped before = dropped.get(view);
       dropped.put(view, new VersionCatalog.Dropped(entry.next(), changesEnd(view)).max(before));
-      try {
-        persistCatalog(); // first: a crash before the rest leaves it to the next start (removeUnrecordedViews)
-      } catch (RuntimeException e) {
-        retired.put(view, entry);
-        if (before == null) {
-          dropped.remove(view);
-        } else {
-          dropped.put(view, before);
-        }
-        throw new dev.braid.log.LogException("view '" + view + "' was not dropped (it stays retired): "
-            + e.getMessage(), e);
-      }
+      // first: a crash before the rest leaves it to the next start (removeUnrecordedViews)
+      persistDrop("view", view, before, () -> retired.put(view, entry));
       versions = entry.versions().size();
     }
     // Its late events stay in the late logs (immutable) but no longer count for a view of its name.
@@ -1365,35 +1357,85 @@ public final class Engine implements Braid {
       throw new IllegalStateException("table '" + table + "' is defined in the spec: only a table that the spec no "
           + "longer defines can be dropped (remove it from the spec and restart, then drop it)");
     }
+    VersionCatalog.ViewEntry entry;
     synchronized (catalogLock) {
-      VersionCatalog.ViewEntry entry = retiredTables.get(table);
+      entry = retiredTables.get(table);
       if (entry == null) {
         throw new UnknownNameException("retired table", table, retiredTables.keySet());
       }
-      // Its files first, the catalog last: a drop cut short leaves the table retired, its versions'
-      // Bases gone (nothing reads them), and dropping it again finishes.
-      Path dir = dataDir.resolve("tables").resolve(table);
-      String writes = table + dev.braid.spec.TableSpec.WRITES_SUFFIX;
-      try {
-        if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-          BatchLayer.deleteTree(dir);
-        }
-        if (log.hasStream(writes) || log.corruptStreams().containsKey(writes)) {
-          log.deleteStream(writes);
-        }
-        RecordedSchemas.forgetTable(dataDir, table); // its name may take other fields now
-        retiredTables.remove(table);
-        persistCatalog();
-      } catch (IOException | RuntimeException e) {
-        retiredTables.put(table, entry);
-        throw new dev.braid.log.LogException("table '" + table + "' was not dropped whole (it stays retired; drop it "
-            + "again): " + e.getMessage(), e);
-      }
+      // The catalog first, naming the table dropped: a drop cut short after it leaves files that the
+      // next start deletes (removeDroppedTables) before anything reads them, whether the spec
+      // defines the table again or not.
+      retiredTables.remove(table);
+      VersionCatalog.Dropped before = dropped.get(table);
+      dropped.put(table, new VersionCatalog.Dropped(entry.next(), 0).max(before));
+      persistDrop("table", table, before, () -> retiredTables.put(table, entry));
+    }
+    try {
+      removeDroppedTable(table);
       LOG.info("table '{}' dropped: {} version(s) removed from the catalog, its files and log of writes deleted",
           table, entry.versions().size());
-      return entry.versions().size();
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("table '{}' was dropped from the catalog, but its files, log of writes or recorded fields could not "
+          + "all be removed ({}); the next start removes them", table, e.toString());
+    }
+    return entry.versions().size();
+  }
+
+  /**
+   * Stores the catalog of a drop of {@code kind} {@code name}; when it cannot be written, puts back
+   * what {@code dropped} held for the name ({@code before}, null for nothing) and the retired entry
+   * ({@code unretire}), and throws: nothing was dropped. Called under catalogLock.
+   */
+  private void persistDrop(String kind, String name, VersionCatalog.Dropped before, Runnable unretire) {
+    try {
+      persistCatalog();
+    } catch (RuntimeException e) {
+      unretire.run();
+      if (before == null) {
+        dropped.remove(name);
+      } else {
+        dropped.put(name, before);
+      }
+      throw new dev.braid.log.LogException(kind + " '" + name + "' was not dropped (it stays retired): "
+          + e.getMessage(), e);
     }
   }
+
+  /**
+   * Deletes what dropped table {@code table} left: its directory, its log of writes (a damaged one
+   * too) and its recorded fields, so that its name may take a table of other fields. Returns
+   * whether anything was there.
+   */
+  private boolean removeDroppedTable(String table) throws IOException {
+    boolean found = false;
+    Path dir = dataDir.resolve("tables").resolve(table);
+    if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      BatchLayer.deleteTree(dir);
+      found = true;
+    }
+    String writes = table + dev.braid.spec.TableSpec.WRITES_SUFFIX;
+    if (log.hasStream(writes) || log.corruptStreams().containsKey(writes)) {
+      log.deleteStream(writes);
+      found = true;
+    }
+    return RecordedSchemas.forgetTable(dataDir, table) | found;
+  }
+
+  /**
+   * At start, before the schemas are checked: removes what a table drop that a crash cut short
+   * left (the catalog names the table dropped and records no table of its name).
+   */
+  private void removeDroppedTables() throws IOException {
+    Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
+    for (String name : catalog.loadDropped().keySet()) {
+      if (!recordedTables.containsKey(name) && removeDroppedTable(name)) {
+        LOG.info("removed the files, log of writes and recorded fields of dropped table '{}', which a crash left",
+            name);
+      }
+    }
+  }
+
 
   private static Status.Watermark watermark(SpeedLayer speed) {
     if (speed == null || !speed.followed()) {
@@ -1478,7 +1520,7 @@ public final class Engine implements Braid {
     StreamSpec s = spec.stream(v.spec.from());
     java.nio.file.Path saved = logName.equals(v.name + ChangeFeed.SUFFIX) ? v.directory().resolve(EmittedSnapshot.FILE)
         : null; // a test's second feed saves nothing
-    if (saved != null && !log.hasStream(logName)) {
+    if (saved != null && !log.hasStream(logName) && !log.corruptStreams().containsKey(logName)) {
       refuseLostChangesLog(v, logName, saved);
     }
     ChangeFeed f = new ChangeFeed(v.name, v, speedLayers.get(v.spec.from()), logStream(logName, 1, s.durability(),

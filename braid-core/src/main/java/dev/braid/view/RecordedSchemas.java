@@ -340,12 +340,17 @@ final class RecordedSchemas {
       + "log were written with), or move it away: the start then takes the fields from the spec and refuses a "
       + "stream or table whose stored events or rows do not fit them";
 
-  /** Forgets the fields recorded for table {@code table} (a dropped table): its name may take others. */
-  static void forgetTable(Path dataDir, String table) {
+  /**
+   * Forgets the fields recorded for table {@code table} (a dropped table): its name may take others.
+   * Returns whether they were recorded.
+   */
+  static boolean forgetTable(Path dataDir, String table) {
     RecordedSchemas r = load(dataDir.resolve(FILE));
-    if (r.tables.remove(table) != null) {
-      r.store();
+    if (r.tables.remove(table) == null) {
+      return false;
     }
+    r.store();
+    return true;
   }
 
   static RecordedSchemas load(Path file) {

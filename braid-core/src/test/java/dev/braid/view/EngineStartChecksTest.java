@@ -539,7 +539,7 @@ class EngineStartChecksTest {
     assertThat(files).anyMatch(f -> f.startsWith("tables/profiles/") && f.endsWith(".base"));
     assertThatThrownBy(() -> Braid.open(dir, withTable)).isInstanceOf(CorruptLogException.class)
         .hasMessageContaining("the version catalog records no table 'profiles', but " + dir.resolve("tables")
-            .resolve("profiles") + " holds its pushed Bases");
+            .resolve("profiles") + " holds Bases of it, whose pushed rows exist nowhere else");
     assertThat(filesUnder(dir)).as("nothing deleted").containsAll(files);
     Files.write(catalog, whole);
     try (Braid b = Braid.open(dir, withTable)) {
@@ -562,6 +562,16 @@ class EngineStartChecksTest {
             + "writes was created here, but its directory is missing; nothing was created in its place")
         .hasMessageContaining("restore " + gone + " from a backup");
     assertThat(gone).doesNotExist();
+
+    // a damaged log of writes (a partition's directory gone) is named as damaged, not as a missing log
+    try (Braid b = Braid.open(dir.resolve("again"), withTable)) {
+      b.table("profiles").put("a", Map.of("id", "a", "tier", "gold"), null);
+    }
+    Path partition = dir.resolve("again").resolve("log").resolve("profiles.writes").resolve("p00000");
+    assertThat(partition).isDirectory();
+    BatchLayer.deleteTree(partition);
+    assertThatThrownBy(() -> Braid.open(dir.resolve("again"), withTable))
+        .hasMessageNotContaining("its directory is missing").hasMessageContaining("p00000");
   }
 
   /** {@link #spec()} with a table {@code profiles} (id, tier). */

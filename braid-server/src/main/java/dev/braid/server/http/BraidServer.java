@@ -509,10 +509,19 @@ public final class BraidServer implements AutoCloseable {
   static void refuseSlashAfterKey(Context ctx) {
     java.util.regex.Matcher m = KEY_PATH.matcher(ctx.path());
     if (m.matches()) {
-      String key = m.group(2) + m.group(3);
-      throw Problem.badRequest("slash-in-key-path", "the path has a '/' after the key '" + m.group(2) + "': a key "
-          + "holding '/' is sent percent-encoded, as " + key.replace("/", "%2F") + " for the key '" + key + "'; "
-          + "nothing was read or written");
+      String raw = m.group(2) + m.group(3);
+      throw Problem.badRequest("slash-in-key-path", "the path has a '/' after the key '" + decoded(m.group(2))
+          + "': a key holding '/' is sent percent-encoded, as " + raw.replace("/", "%2F") + " for the key '"
+          + decoded(raw) + "'; nothing was read or written");
+    }
+  }
+
+  /** A path segment's percent-escapes decoded ({@code +} stays), or the text as it came when one is malformed. */
+  private static String decoded(String segment) {
+    try {
+      return java.net.URLDecoder.decode(segment.replace("+", "%2B"), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      return segment;
     }
   }
 

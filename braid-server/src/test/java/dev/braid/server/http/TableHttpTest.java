@@ -100,6 +100,9 @@ class TableHttpTest {
     }
     assertThat(json(send("GET", "/v1/views/any/keys/a/b", null, null)).path("detail").asText())
         .contains("as a%2Fb for the key 'a/b'");
+    assertThat(json(send("GET", "/v1/tables/users/rows/a%20b+c/", null, null)).path("detail").asText())
+        .as("the key decoded, the path as sent").isEqualTo("the path has a '/' after the key 'a b+c': a key holding "
+            + "'/' is sent percent-encoded, as a%20b+c%2F for the key 'a b+c/'; nothing was read or written");
     JsonNode w = json(send("PUT", "/v1/tables/users/rows/a%2Fb", "application/json", "{\"tier\": \"y\"}"));
     assertThat(readAfter("a%2Fb", w).path("values").path("tier").asText()).isEqualTo("y");
     assertThat(json(send("GET", "/v1/tables/users/rows/u1", null, null)).path("found").asBoolean())
