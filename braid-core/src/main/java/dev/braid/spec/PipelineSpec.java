@@ -543,6 +543,18 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
             i = last;
             continue;
           }
+          if (entries.stream().anyMatch(e -> isPiece(e.getKey(), e.getValue()))) {
+            // its piece went elsewhere (a piece such as "3)" given twice in the mapping keeps its first
+            // place): say what happened all the same
+            error(path + "." + name, String.format("'%s' has no closing ')': if the call held a comma, in a YAML "
+                + "flow mapping {...} the comma ended the entry; quote the call (%s: '%s, ...)') or write the "
+                + "aggregates one per line", call, name, call));
+            continue;
+          }
+        }
+        if (isPiece(name, v) && entries.stream().anyMatch(e -> e.getValue().isTextual()
+            && e.getValue().asText().indexOf('(') >= 0 && e.getValue().asText().indexOf(')') < 0)) {
+          continue; // the rest of a call split at a comma, reported with the call's own entry
         }
         if (call == null) {
           error(path + "." + name, "needs a call such as count or sum(field), got " + (v.isNull() ? "nothing" : v));
@@ -550,6 +562,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         }
         out.put(name, call);
       }
+      if (entries.stream().anyMatch(e -> isPiece(e.getKey(), e.getValue()))) {
+        // a piece given twice is not a name given twice: the calls' errors above say what happened
+        errors.removeIf(e -> e.path().startsWith(path + ".") && e.message().startsWith("duplicate ")
+            && e.path().substring(path.length() + 1).indexOf(')') >= 0);
+      }
+    }
+
+    /** Whether an entry of an aggregate mapping is the rest of a call split at a comma ({@code "5)": null}). */
+    private static boolean isPiece(String name, JsonNode value) {
+      return value.isNull() && name.indexOf(')') >= 0 && name.indexOf('(') < 0;
     }
 
     private void unknownKeys(JsonNode node, Set<String> allowed, String path) {

@@ -849,6 +849,22 @@ class PipelineSpecTest {
             + "an entry; quote the call (q: 'f(v, 0.5, 0.9)') or write the aggregates one per line",
         "views.x.aggregate: must be a mapping of output names to aggregations, e.g. {n: count}, got 'count'",
         "views.y.aggregate.n: needs a call such as count or sum(field), got nothing");
+
+    // three calls split alike: their pieces share one key, which YAML keeps at its first place, so only
+    // the first call is followed by its piece; each is named with the fix, and the piece is no error
+    List<SpecError> three = errors("""
+        streams:
+          s: {partitions: 1, key: k, fields: {k: string, v: long}}
+        views:
+          a: {from: s, group_by: k, aggregate: {t1: top_k(k, 3), t2: top_k(v, 3), t3: top_k(k,3)}}
+        """);
+    assertThat(three).extracting(e -> e.path() + ": " + e.message()).containsExactly(
+        "views.a.aggregate.t1: 'top_k(k, 3)' was split at its commas: in a YAML flow mapping {...} a comma ends an "
+            + "entry; quote the call (t1: 'top_k(k, 3)') or write the aggregates one per line",
+        "views.a.aggregate.t2: 'top_k(v' has no closing ')': if the call held a comma, in a YAML flow mapping {...} "
+            + "the comma ended the entry; quote the call (t2: 'top_k(v, ...)') or write the aggregates one per line",
+        "views.a.aggregate.t3: 'top_k(k' has no closing ')': if the call held a comma, in a YAML flow mapping {...} "
+            + "the comma ended the entry; quote the call (t3: 'top_k(k, ...)') or write the aggregates one per line");
   }
 
   /**
