@@ -298,9 +298,13 @@ public final class Engine implements Braid {
       if (log.hasStream(t.writesStream())) {
         log.changeDurability(t.writesStream(), t.durability()); // as for streams: the spec may change it
       }
+      VersionCatalog.ViewEntry recordedTable = recordedTables.get(t.name());
+      if (recordedTable == null && droppedReached(t.name()) != NEVER_DROPPED) {
+        // a table under a dropped one's name goes on from the version ids that one reached, as a view does
+        recordedTable = new VersionCatalog.ViewEntry(droppedReached(t.name()).next(), null, List.of());
+      }
       tables.put(t.name(), dev.braid.table.TableRuntime.open(t, stored.tableFirstFields().get(t.name()), log,
-          dataDir.resolve("tables").resolve(t.name()), this::persistCatalog, recordedTables.get(t.name()),
-          options.batchThreads()));
+          dataDir.resolve("tables").resolve(t.name()), this::persistCatalog, recordedTable, options.batchThreads()));
     }
     if (tables.values().stream().anyMatch(dev.braid.table.TableRuntime::catalogChangedOnOpen)
         || !recordedTables.keySet().containsAll(tables.keySet())) {

@@ -197,6 +197,8 @@ class TableFeaturesTest {
     try (Braid braid = Braid.open(dir, PipelineSpec.builder().table(spec(null).table("users")).table(other).build())) {
       assertThat(braid.table("extra").get("k1").found()).as("a new table of the name, other fields").isFalse();
       assertThat(braid.retiredTables()).isEmpty();
+      assertThat(braid.table("extra").versions()).as("its version ids go on from the dropped one's, as a view's do")
+          .extracting(dev.braid.VersionInfo::id).containsExactly(3L);
     }
   }
 
