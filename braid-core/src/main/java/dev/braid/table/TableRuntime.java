@@ -1737,6 +1737,14 @@ public final class TableRuntime implements Table, AutoCloseable {
       v = new Version(id, VersionState.BUILDING, null, pushId, "v" + id + ".base", System.currentTimeMillis());
       building = v;
     }
+    try {
+      persist.run(); // its id stored as taken before its Base is written: a crash meanwhile does not give it again
+    } catch (RuntimeException e) {
+      synchronized (this) {
+        building = null;
+      }
+      throw new IllegalStateException("table '" + spec.name() + "': repush failed: " + e.getMessage(), e);
+    }
     long t0 = System.nanoTime();
     long now = System.currentTimeMillis();
     long ttlCutoff = spec.ttl() == null ? Long.MIN_VALUE : now - spec.ttl().toMillis();
