@@ -34,6 +34,14 @@ public interface Table {
   /** The row of {@code key}, from the current version. */
   TableRow get(String key);
 
+  /**
+   * {@code key} as the table stores it: a whole-number key in its canonical decimal form ({@code 070}
+   * is row {@code 70}), any other as given.
+   *
+   * @throws IllegalArgumentException when the key field is a long and {@code key} is not a whole number
+   */
+  String rowKey(String key);
+
   List<TableRow> getAll(List<String> keys);
 
   /**

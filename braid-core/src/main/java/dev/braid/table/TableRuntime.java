@@ -1139,6 +1139,11 @@ public final class TableRuntime implements Table, AutoCloseable {
    * stores the number ({@code 070}, {@code +70} and {@code 70} are the row {@code 70}; before, a
    * write through a path kept the text, and made a second row of the same id), else as given.
    */
+  @Override
+  public String rowKey(String key) {
+    return checkKey(key);
+  }
+
   private String checkKey(String key) {
     // the empty key is a key, as in pushes and streams
     java.util.Objects.requireNonNull(key, "a row key cannot be null");

@@ -1197,7 +1197,8 @@ public final class Engine implements Braid {
     synchronized (catalogLock) {
       VersionCatalog.ViewEntry entry = retired.get(view);
       if (entry == null) {
-        throw new UnknownNameException("retired view", view, retired.keySet());
+        throw new UnknownNameException("retired view", view, retired.keySet(), !retiredTables.containsKey(view) ? ""
+            : " ('" + view + "' is a retired table: drop it with braid drop " + view + " --table)");
       }
       retired.remove(view);
       VersionCatalog.Dropped before = dropped.get(view);
@@ -1365,7 +1366,8 @@ public final class Engine implements Braid {
     synchronized (catalogLock) {
       entry = retiredTables.get(table);
       if (entry == null) {
-        throw new UnknownNameException("retired table", table, retiredTables.keySet());
+        throw new UnknownNameException("retired table", table, retiredTables.keySet(), !retired.containsKey(table) ? ""
+            : " ('" + table + "' is a retired view: drop it with braid drop " + table + ", without --table)");
       }
       // The catalog first, naming the table dropped: a drop cut short after it leaves files that the
       // next start deletes (removeDroppedTables) before anything reads them, whether the spec

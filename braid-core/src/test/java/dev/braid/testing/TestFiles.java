@@ -14,18 +14,46 @@ public final class TestFiles {
 
   private TestFiles() {}
 
-  /** Copies every directory and file under {@code from} to {@code to} (created), except lock files. */
+  /**
+   * Copies every directory and file under {@code from} to {@code to} (created), except lock files. A
+   * file deleted while copying (a temporary file renamed into place by an engine still running, as
+   * the changes feed's save does) was not there, as in a crash image taken at that moment.
+   */
   public static void copyTree(Path from, Path to) throws IOException {
-    try (Stream<Path> walk = Files.walk(from)) {
-      for (Path p : (Iterable<Path>) walk::iterator) {
-        Path target = to.resolve(from.relativize(p).toString());
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else if (!p.getFileName().toString().equals(LOCK_FILE)) {
-          Files.copy(p, target);
-        }
+    copyTree(from, to, false);
+  }
+
+  /** As {@link #copyTree(Path, Path)}; {@code withLocks} copies the lock files too, as a crash leaves them. */
+  public static void copyTree(Path from, Path to, boolean withLocks) throws IOException {
+    Files.walkFileTree(from, new java.nio.file.SimpleFileVisitor<>() {
+      @Override
+      public java.nio.file.FileVisitResult preVisitDirectory(Path d, java.nio.file.attribute.BasicFileAttributes a)
+          throws IOException {
+        Files.createDirectories(to.resolve(from.relativize(d).toString()));
+        return java.nio.file.FileVisitResult.CONTINUE;
       }
-    }
+
+      @Override
+      public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes a)
+          throws IOException {
+        if (withLocks || !f.getFileName().toString().equals(LOCK_FILE)) {
+          try {
+            Files.copy(f, to.resolve(from.relativize(f).toString()));
+          } catch (java.nio.file.NoSuchFileException e) {
+            // deleted after the walk listed it
+          }
+        }
+        return java.nio.file.FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public java.nio.file.FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+        if (e instanceof java.nio.file.NoSuchFileException) {
+          return java.nio.file.FileVisitResult.CONTINUE; // deleted before the walk read its attributes
+        }
+        throw e;
+      }
+    });
   }
 
   /** Deletes {@code root} and everything under it; nothing if it does not exist. */

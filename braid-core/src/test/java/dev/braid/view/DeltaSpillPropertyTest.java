@@ -312,21 +312,8 @@ class DeltaSpillPropertyTest {
     }
   }
 
-  /** Copies a data directory as a crash would leave it; a file deleted while copying was not there. */
+  /** Copies a data directory as a crash would leave it (its lock file too); see {@link TestFiles#copyTree}. */
   static void copyTree(Path from, Path to) throws IOException {
-    try (Stream<Path> all = Files.walk(from)) {
-      for (Path f : (Iterable<Path>) all::iterator) {
-        Path target = to.resolve(from.relativize(f).toString());
-        try {
-          if (Files.isDirectory(f)) {
-            Files.createDirectories(target);
-          } else {
-            Files.copy(f, target);
-          }
-        } catch (NoSuchFileException e) {
-          // deleted after the walk listed it
-        }
-      }
-    }
+    dev.braid.testing.TestFiles.copyTree(from, to, true);
   }
 }

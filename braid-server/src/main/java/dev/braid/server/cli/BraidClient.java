@@ -167,13 +167,17 @@ final class BraidClient {
       } catch (TransportException | UnavailableAnswer e) {
         boolean starting = e instanceof UnavailableAnswer u && u.starting();
         boolean stopping = e instanceof UnavailableAnswer u && u.stopping();
-        if (stopping && !stopped) {
+        // a server on this machine that answered this command before and now refuses connections
+        // stopped between two requests: most likely a restart, as when it answers that it is stopping
+        boolean gone = !first && e instanceof TransportException t && t.notListening;
+        if ((stopping || gone) && !stopped) {
           stopped = true;
           listenEnds = System.nanoTime() + LISTEN_PATIENCE.toNanos() + STOP_PATIENCE.toNanos();
           listenNoticed = true; // one notice for the stop and the restart's listen wait
           if (notices != null) {
-            notices.println("braid: the server at " + base + " is stopping; waiting for it to come back, up to "
-                + (LISTEN_PATIENCE.toSeconds() + STOP_PATIENCE.toSeconds()) + " s");
+            notices.println("braid: the server at " + base + (stopping ? " is stopping" : " stopped listening")
+                + "; waiting for it to come back, up to " + (LISTEN_PATIENCE.toSeconds() + STOP_PATIENCE.toSeconds())
+                + " s");
             notices.flush();
           }
         }

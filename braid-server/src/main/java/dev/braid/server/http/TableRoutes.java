@@ -105,7 +105,17 @@ final class TableRoutes {
 
   private void get(Context ctx) {
     Table t = table(ctx);
-    ok(ctx, row(t.name(), t.get(ctx.pathParam("key"))));
+    ok(ctx, row(t.name(), t.get(rowKey(t, ctx))));
+  }
+
+  /** The path's key as table {@code t} stores it; a key a long key field cannot take is a 400. */
+  private static String rowKey(Table t, Context ctx) {
+    try {
+      return t.rowKey(ctx.pathParam("key"));
+    } catch (IllegalArgumentException e) {
+      throw Problem.badRequest("bad-key", "table '" + t.name() + "': " + e.getMessage() + "; nothing was read or "
+          + "written");
+    }
   }
 
   private void batchGet(Context ctx) throws IOException {
@@ -122,6 +132,14 @@ final class TableRoutes {
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put("table", t.name());
     ArrayNode rows = o.putArray("rows");
+    for (int i = 0; i < list.size(); i++) {
+      try {
+        list.set(i, t.rowKey(list.get(i)));
+      } catch (IllegalArgumentException e) {
+        throw Problem.badRequest("bad-key", "keys[" + i + "]: table '" + t.name() + "': " + e.getMessage()
+            + "; nothing was read");
+      }
+    }
     for (TableRow r : t.getAll(list)) {
       rows.add(row(t.name(), r));
     }
@@ -156,13 +174,14 @@ final class TableRoutes {
     Long ts = timestamp(ctx, row);
     @SuppressWarnings("unchecked")
     Map<String, Object> values = Json.MAPPER.convertValue(row, Map.class);
+    String key = rowKey(t, ctx);
     WriteResult w;
     try {
-      w = t.put(ctx.pathParam("key"), values, ts);
+      w = t.put(key, values, ts);
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("invalid-row", "table '" + t.name() + "': " + e.getMessage() + "; nothing was written");
     }
-    ok(ctx, written(t.name(), ctx.pathParam("key"), "put", w));
+    ok(ctx, written(t.name(), key, "put", w));
   }
 
   private void patch(Context ctx) throws IOException {
@@ -170,28 +189,30 @@ final class TableRoutes {
     ObjectNode json = parseObject(jsonBody(ctx, "the patch"),
         "{\"set\": {...}, \"add\": {...}, \"remove\": {...}, \"put\": {...}}");
     Long ts = timestamp(ctx, json);
+    String key = rowKey(t, ctx);
     WriteResult w;
     try {
       @SuppressWarnings("unchecked")
       Map<String, Object> m = Json.MAPPER.convertValue(json, Map.class);
-      w = t.patch(ctx.pathParam("key"), Patch.fromJson(m), ts);
+      w = t.patch(key, Patch.fromJson(m), ts);
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("invalid-patch", "table '" + t.name() + "': " + e.getMessage()
           + "; nothing was written");
     }
-    ok(ctx, written(t.name(), ctx.pathParam("key"), "patch", w));
+    ok(ctx, written(t.name(), key, "patch", w));
   }
 
   private void delete(Context ctx) {
     Table t = table(ctx);
     Long ts = timestamp(ctx, null);
+    String key = rowKey(t, ctx);
     WriteResult w;
     try {
-      w = t.delete(ctx.pathParam("key"), ts);
+      w = t.delete(key, ts);
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("invalid-key", "table '" + t.name() + "': " + e.getMessage());
     }
-    ok(ctx, written(t.name(), ctx.pathParam("key"), "delete", w));
+    ok(ctx, written(t.name(), key, "delete", w));
   }
 
   private static ObjectNode written(String table, String key, String op, WriteResult w) {

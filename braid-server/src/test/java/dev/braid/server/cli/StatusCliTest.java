@@ -269,7 +269,8 @@ class StatusCliTest {
       assertThat(row.exit()).isNotZero();
       assertThat(row.err()).contains("'profiles' is a retired table");
       assertThat(braid("drop", "profiles", url).err()).as("not a view")
-          .contains("unknown retired view 'profiles'; retired views are: (none)");
+          .contains("unknown retired view 'profiles'; retired views are: (none) ('profiles' is a retired table: drop "
+              + "it with braid drop profiles --table)");
       CliClientTest.Run drop = braid("drop", "profiles", "--table", url);
       assertThat(drop.exit()).as(drop.err()).isZero();
       assertThat(drop.out()).contains("table profiles dropped: 1 version(s), its pushed rows and its log of writes "

@@ -70,8 +70,13 @@ class TableHttpTest {
 
   /** Reads the row until its asOf position covers the write (writes apply within milliseconds). */
   JsonNode readAfter(String key, JsonNode write) throws Exception {
+    return readAfterIn("users", key, write);
+  }
+
+  /** {@link #readAfter} of table {@code table}. */
+  JsonNode readAfterIn(String table, String key, JsonNode write) throws Exception {
     for (int i = 0; i < 5000; i++) {
-      JsonNode r = json(send("GET", "/v1/tables/users/rows/" + key, null, null));
+      JsonNode r = json(send("GET", "/v1/tables/" + table + "/rows/" + key, null, null));
       if (r.path("asOf").path("position").path(write.path("partition").asInt()).asLong() > write.path("offset")
           .asLong()) {
         return r;
@@ -79,6 +84,36 @@ class TableHttpTest {
       Thread.sleep(2);
     }
     throw new AssertionError("write " + write + " was not applied");
+  }
+
+  /**
+   * A table keyed by a long: a path key that is not a whole number is a 400 for reads too (a 500
+   * before), and a write answers with the key of the row it wrote ({@code 070} is row {@code 70}).
+   */
+  @Test
+  void shouldAnswerAKeyThatIsNotAWholeNumberWith400AndEchoTheRowsKey() throws Exception {
+    server.close();
+    server = BraidServer.start(PipelineSpec.parse("""
+        tables:
+          ids:
+            key: id
+            fields: {id: long, name: string}
+        """, "ids.yaml"), dir.resolve("ids"), BraidServer.Config.defaults().withPort(0))
+        .awaitReady(30, TimeUnit.SECONDS);
+    for (String[] r : new String[][] {{"GET", "/v1/tables/ids/rows/abc"}, {"GET", "/v1/tables/ids/rows/7.0"},
+        {"DELETE", "/v1/tables/ids/rows/1e2"}}) {
+      HttpResponse<String> bad = send(r[0], r[1], null, null);
+      assertThat(bad.statusCode()).as(r[1] + ": " + bad.body()).isEqualTo(400);
+      assertThat(json(bad).path("type").asText()).isEqualTo("/problems/bad-key");
+      assertThat(json(bad).path("detail").asText()).contains("the key field 'id' is a long");
+    }
+    HttpResponse<String> batch = send("POST", "/v1/tables/ids/rows:batchGet", "application/json",
+        "{\"keys\": [\"70\", \"x\"]}");
+    assertThat(batch.statusCode()).isEqualTo(400);
+    assertThat(json(batch).path("detail").asText()).startsWith("keys[1]: table 'ids': key 'x'");
+    JsonNode w = json(send("PUT", "/v1/tables/ids/rows/070", "application/json", "{\"name\": \"n\"}"));
+    assertThat(w.path("key").asText()).as("the row's key").isEqualTo("70");
+    assertThat(readAfterIn("ids", "%2B70", w).path("values").path("name").asText()).isEqualTo("n");
   }
 
   /**
