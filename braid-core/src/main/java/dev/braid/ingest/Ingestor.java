@@ -540,6 +540,7 @@ public final class Ingestor {
           + "appended the same ids; nothing of this request was appended", e);
     }
     long requestHash = 0; // of the request as sent; computed only when needed
+    long firstHash = 0; // of the request first sent with the key, when it had rejected events
     if (keyPrefix != null) {
       Difference difference;
       try {
@@ -547,7 +548,7 @@ public final class Ingestor {
         if (st.claimed[distinct] != DedupIndex.NEW) {
           difference = Difference.first(difference, rejectedButStored(x, rejections, keyPrefix, n, now));
         }
-        long firstHash = rejectedRequestHash(idempotencyKey, now);
+        firstHash = rejectedRequestHash(idempotencyKey, now);
         if (difference == null && firstHash != 0) {
           requestHash = requestHash(n, source, x.hasher);
           if (requestHash != firstHash) {
@@ -577,7 +578,8 @@ public final class Ingestor {
     if (requestHash == 0 && keyedRejections && !storedUnderKey) {
       requestHash = requestHash(n, source, x.hasher);
     }
-    boolean deadLettered = storedUnderKey || keyedRejections && rejectedRequestSeen(idempotencyKey, requestHash, now);
+    // a first request with rejected events under the key is this one: another was refused above
+    boolean deadLettered = storedUnderKey || keyedRejections && firstHash != 0;
     if (!rejections.isEmpty() && !deadLettered) {
       recordDeadLetters(rejections, source, now, keyedRejections ? idempotencyKey : null, requestHash);
       if (keyedRejections) {
@@ -1138,14 +1140,6 @@ public final class Ingestor {
       expireRejectedRequests(now);
       long[] seen = rejectedRequests.get(key);
       return seen == null ? 0 : seen[1];
-    }
-  }
-
-  private boolean rejectedRequestSeen(String key, long hash, long now) {
-    synchronized (rejectedRequests) {
-      expireRejectedRequests(now);
-      long[] seen = rejectedRequests.get(key);
-      return seen != null && seen[1] == hash;
     }
   }
 

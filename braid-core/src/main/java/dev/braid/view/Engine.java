@@ -193,7 +193,9 @@ public final class Engine implements Braid {
     // changes nothing in the data directory
     Map<String, VersionCatalog.ViewEntry> recorded = catalog.load(); // read once: the streams' opening leaves it
     refuseChangedSourceOrMode(recorded);
-    removeDroppedTables(); // before the schemas are checked: a table of the name may have other fields now
+    Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables(); // the sweep below leaves it
+    // before the schemas are checked: a table of a dropped one's name may have other fields now
+    removeDroppedTables(recordedTables.keySet());
     List<String> partitionChanges = partitionChanges();
     RecordedSchemas.Checked stored;
     try {
@@ -209,7 +211,6 @@ public final class Engine implements Braid {
     stored.firstFields().forEach((name, first) -> schemas.put(name, spec.stream(name).schema().withFirstFields(first)));
     refuseCorruptStreams();
     refuseLostLogs(stored);
-    Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
     refuseUnrecordedTables(recordedTables);
     synchronized (catalogLock) { // before any write of the catalog, which keeps the retired tables' entries
       recordedTables.forEach((name, entry) -> {
@@ -973,11 +974,7 @@ public final class Engine implements Braid {
       throw refused.get(name);
     }
     if (v == null) {
-      boolean isRetired;
-      synchronized (catalogLock) {
-        isRetired = retired.containsKey(name);
-      }
-      throw new UnknownNameException("view", name, views.keySet(), !isRetired ? ""
+      throw new UnknownNameException("view", name, views.keySet(), !isRetired(retired, name) ? ""
           : " ('" + name + "' is a retired view: the spec no longer defines it, and its versions are kept; put it back "
               + "in the spec to serve it, or drop it with braid drop " + name + ")");
     }
@@ -1185,14 +1182,19 @@ public final class Engine implements Braid {
     return out;
   }
 
+  /** Refuses to drop {@code kind} {@code name} while the spec defines it ({@code defined}). */
+  private static void requireNotInSpec(String kind, String name, Set<String> defined) {
+    if (defined.contains(name)) {
+      throw new IllegalStateException(kind + " '" + name + "' is defined in the spec: only a " + kind + " that the "
+          + "spec no longer defines can be dropped (remove it from the spec and restart, then drop it)");
+    }
+  }
+
   @Override
   public int dropView(String view) {
     requireOpen();
     Objects.requireNonNull(view, "the view name is null");
-    if (spec.views().containsKey(view)) {
-      throw new IllegalStateException("view '" + view + "' is defined in the spec: only a view that the spec no "
-          + "longer defines can be dropped (remove it from the spec and restart, then drop it)");
-    }
+    requireNotInSpec("view", view, spec.views().keySet());
     int versions;
     synchronized (catalogLock) {
       VersionCatalog.ViewEntry entry = retired.get(view);
@@ -1335,15 +1337,18 @@ public final class Engine implements Braid {
     Objects.requireNonNull(name, "the table name is null");
     dev.braid.table.TableRuntime t = tables.get(name);
     if (t == null) {
-      boolean isRetired;
-      synchronized (catalogLock) {
-        isRetired = retiredTables.containsKey(name);
-      }
-      throw new UnknownNameException("table", name, tables.keySet(), !isRetired ? ""
+      throw new UnknownNameException("table", name, tables.keySet(), !isRetired(retiredTables, name) ? ""
           : " ('" + name + "' is a retired table: the spec no longer defines it, and its versions and writes are "
               + "kept; put it back in the spec to serve it, or drop it with braid drop " + name + " --table)");
     }
     return t;
+  }
+
+  /** Whether {@code retiredNames} ({@link #retired} or {@link #retiredTables}) holds {@code name}. */
+  private boolean isRetired(Map<String, ?> retiredNames, String name) {
+    synchronized (catalogLock) {
+      return retiredNames.containsKey(name);
+    }
   }
 
   @Override
@@ -1358,10 +1363,7 @@ public final class Engine implements Braid {
   public int dropTable(String table) {
     requireOpen();
     Objects.requireNonNull(table, "the table name is null");
-    if (spec.tables().containsKey(table)) {
-      throw new IllegalStateException("table '" + table + "' is defined in the spec: only a table that the spec no "
-          + "longer defines can be dropped (remove it from the spec and restart, then drop it)");
-    }
+    requireNotInSpec("table", table, spec.tables().keySet());
     VersionCatalog.ViewEntry entry;
     synchronized (catalogLock) {
       entry = retiredTables.get(table);
@@ -1432,10 +1434,9 @@ public final class Engine implements Braid {
    * At start, before the schemas are checked: removes what a table drop that a crash cut short
    * left (the catalog names the table dropped and records no table of its name).
    */
-  private void removeDroppedTables() throws IOException {
-    Map<String, VersionCatalog.ViewEntry> recordedTables = catalog.loadTables();
+  private void removeDroppedTables(Set<String> recordedTables) throws IOException {
     for (String name : catalog.loadDropped().keySet()) {
-      if (!recordedTables.containsKey(name) && removeDroppedTable(name)) {
+      if (!recordedTables.contains(name) && removeDroppedTable(name)) {
         LOG.info("removed the files, log of writes and recorded fields of dropped table '{}', which a crash left",
             name);
       }

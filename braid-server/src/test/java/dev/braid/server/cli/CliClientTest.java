@@ -1110,21 +1110,8 @@ class CliClientTest {
           + "\"status\":503,\"detail\":\"the server is stopping and takes no new requests\"}");
     });
     int port = stopping.getAddress().getPort();
-    java.util.concurrent.atomic.AtomicReference<com.sun.net.httpserver.HttpServer> back =
-        new java.util.concurrent.atomic.AtomicReference<>();
-    Thread restart = new Thread(() -> {
-      try {
-        stopped.await();
-        stopping.stop(0);
-        Thread.sleep(1_500); // nothing listens: the restart's JVM starting
-        back.set(fakeServer(port, exchange -> Map.entry(200,
-            "{\"accepted\": 1, \"duplicates\": 0, \"rejected\": 0, \"rejections\": []}")));
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    }, "restart");
-    restart.start();
-    try {
+    try (FakeRestart restart = new FakeRestart(stopping, stopped, 1_500, exchange -> Map.entry(200,
+        "{\"accepted\": 1, \"duplicates\": 0, \"rejected\": 0, \"rejections\": []}"))) {
       Path nd = dir.resolve("one.ndjson");
       Files.writeString(nd, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n");
       Run r = braid("ingest", "sales", nd.toString(), "--attempts", "1", "--no-progress",
@@ -1133,12 +1120,6 @@ class CliClientTest {
       assertThat(r.err()).containsOnlyOnce("braid: the server at http://127.0.0.1:" + port + " is stopping; waiting "
           + "for it to come back, up to 90 s").doesNotContain("nothing listens");
       assertThat(r.out()).contains("sales: 1 event accepted, 0 rejected");
-    } finally {
-      restart.join(10_000);
-      stopping.stop(0);
-      if (back.get() != null) {
-        back.get().stop(0);
-      }
     }
   }
 
@@ -1161,23 +1142,11 @@ class CliClientTest {
       return Map.entry(200, ok);
     });
     int port = first.getAddress().getPort();
-    java.util.concurrent.atomic.AtomicReference<com.sun.net.httpserver.HttpServer> back =
-        new java.util.concurrent.atomic.AtomicReference<>();
-    Thread restart = new Thread(() -> {
-      try {
-        answered.await();
-        first.stop(0); // after its first answer: the next request finds nothing listening
-        Thread.sleep(2_500);
-        back.set(fakeServer(port, exchange -> {
-          posts.incrementAndGet();
-          return Map.entry(200, ok);
-        }));
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    }, "restart");
-    restart.start();
-    try {
+    // after its first answer: the next request finds nothing listening
+    try (FakeRestart restart = new FakeRestart(first, answered, 2_500, exchange -> {
+      posts.incrementAndGet();
+      return Map.entry(200, ok);
+    })) {
       Path nd = dir.resolve("two.ndjson");
       Files.writeString(nd, "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n"
           + "{\"product\": \"tea\", \"amount\": 2.0, \"units\": 1, \"ts\": 2}\n");
@@ -1188,8 +1157,40 @@ class CliClientTest {
           + "waiting for it to come back, up to 90 s");
       // 2, or 3 when the second request reached the first server as it stopped (sent again, same key)
       assertThat(posts.get()).isBetween(2, 3);
-    } finally {
-      restart.join(10_000);
+    }
+  }
+
+  /**
+   * A fake server's restart: once {@code due} opens, {@code first} stops, nothing listens for
+   * {@code downMillis} (the restart's JVM starting), then another fake server answers on its port.
+   * Closing waits for the restart and stops both.
+   */
+  private static final class FakeRestart implements AutoCloseable {
+    private final com.sun.net.httpserver.HttpServer first;
+    private final java.util.concurrent.atomic.AtomicReference<com.sun.net.httpserver.HttpServer> back =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    private final Thread thread;
+
+    FakeRestart(com.sun.net.httpserver.HttpServer first, java.util.concurrent.CountDownLatch due, long downMillis,
+        java.util.function.Function<com.sun.net.httpserver.HttpExchange, Map.Entry<Integer, String>> answer) {
+      this.first = first;
+      int port = first.getAddress().getPort();
+      thread = new Thread(() -> {
+        try {
+          due.await();
+          first.stop(0);
+          Thread.sleep(downMillis);
+          back.set(fakeServer(port, answer));
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      }, "restart");
+      thread.start();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      thread.join(10_000);
       first.stop(0);
       if (back.get() != null) {
         back.get().stop(0);
