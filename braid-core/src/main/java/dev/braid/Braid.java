@@ -151,7 +151,15 @@ public interface Braid extends AutoCloseable {
    */
   List<ChangeEvent> changes(String view, long fromId, int limit);
 
-  /** The merged result of {@code key} in {@code view}; over all windows for a windowed view. */
+  /**
+   * The merged result of {@code key} in {@code view}; over all windows for a windowed view. A key of a
+   * view grouped by a number is read as the number it names ({@code 070} is the group {@code 70} of a
+   * long key, {@code 70} the group {@code 70.0} of a double one), and the result carries the key as
+   * the view writes it.
+   *
+   * @throws BadKeyException when no group of the view can have the key: a key that is not a number
+   *     where the view groups by one
+   */
   ViewResult get(String view, String key);
 
   /**
@@ -159,10 +167,16 @@ public interface Braid extends AutoCloseable {
    *
    * @throws IllegalArgumentException when the view (its current version) has no windows, unless the
    *     range is {@code [Long.MIN_VALUE, Long.MAX_VALUE)}
+   * @throws BadKeyException as {@link #get(String, String)}
    */
   ViewResult get(String view, String key, long fromMillis, long toMillis);
 
-  /** {@link #get(String, String)} of each of {@code keys}, in their order. */
+  /**
+   * {@link #get(String, String)} of each of {@code keys}, in their order.
+   *
+   * @throws BadKeyException as {@link #get(String, String)}, its message naming the key's index
+   *     ({@code keys[3]: ...})
+   */
   List<ViewResult> getAll(String view, List<String> keys);
 
   /**

@@ -528,6 +528,95 @@ public final class Expressions {
     };
   }
 
+  /** The form of a group key's text, by its type: what a read's key is brought to before it is looked up. */
+  public enum KeyForm {
+    /** Any text: a string key, or one of a type whose text has one spelling (bool, uint, dyn). */
+    TEXT,
+    /** A decimal whole number, as a long or int expression writes its key ({@code 70}, never {@code 070}). */
+    WHOLE_NUMBER,
+    /** A double's text, as {@link #keyText(double)} writes it ({@code 70.0}, never {@code 70} or {@code 7e1}). */
+    DECIMAL
+  }
+
+  /** The {@link KeyForm} of group key {@code text}, compiled as {@link #key} compiles it. */
+  public KeyForm keyForm(String text) {
+    EventSchema.Field plain = schema.find(text.strip());
+    if (plain != null) {
+      return formOf(plain.type());
+    }
+    CelAbstractSyntaxTree ast = check(text);
+    CelExpr expr = ast.getExpr();
+    if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT && schema.find(expr.ident().name()) != null) {
+      return formOf(schema.require(expr.ident().name()).type());
+    }
+    CelType type = ast.getResultType();
+    return type.equals(SimpleType.INT) ? KeyForm.WHOLE_NUMBER : type.equals(SimpleType.DOUBLE) ? KeyForm.DECIMAL
+        : KeyForm.TEXT;
+  }
+
+  private static KeyForm formOf(dev.braid.event.FieldType type) {
+    return switch (type) {
+      case LONG, TIMESTAMP -> KeyForm.WHOLE_NUMBER;
+      case DOUBLE -> KeyForm.DECIMAL;
+      default -> KeyForm.TEXT;
+    };
+  }
+
+  /**
+   * {@code key} in the form {@code form}'s keys are written in, so that a read finds the group of
+   * the number it names: {@code 070}, {@code +70} and {@code 70} are the group {@code 70} of a long
+   * key, {@code 70}, {@code 7e1} and {@code 70.0} the group {@code 70.0} of a double one. Blanks
+   * around the number are allowed, as in a table's key.
+   *
+   * @throws dev.braid.BadKeyException naming {@code what} when {@code key} is not such a number: no
+   *     group of the view can have it
+   */
+  public static String canonicalKey(KeyForm form, String key, java.util.function.Supplier<String> what) {
+    switch (form) {
+      case WHOLE_NUMBER -> {
+        if (isPlainDecimal(key)) {
+          return key;
+        }
+        Long n = dev.braid.table.CsvRecords.wholeNumber(key.strip());
+        if (n == null) {
+          String why = dev.braid.table.CsvRecords.isWholeNumber(key.strip()) ? "past a long's range"
+              : "not a whole number";
+          throw new dev.braid.BadKeyException(what.get() + ": " + dev.braid.UnknownNameException.quoted(key) + " is "
+              + why + ", and every key of this view is a long's (its group_by is one)");
+        }
+        return Long.toString(n);
+      }
+      case DECIMAL -> {
+        double d = dev.braid.table.CsvRecords.decimal(key.strip());
+        if (Double.isNaN(d) || Double.isInfinite(d)) {
+          String why = Double.isNaN(d) ? "not a number" : "past a double's range";
+          throw new dev.braid.BadKeyException(what.get() + ": " + dev.braid.UnknownNameException.quoted(key) + " is "
+              + why + ", and every key of this view is a double's (its group_by is one)");
+        }
+        return keyText(d);
+      }
+      default -> {
+        return key;
+      }
+    }
+  }
+
+  /** Whether {@code s} is a whole number as {@link Long#toString} writes one (the common read: no work to do). */
+  private static boolean isPlainDecimal(String s) {
+    int n = s.length();
+    int i = n > 1 && s.charAt(0) == '-' ? 1 : 0;
+    if (n == i || n - i > 18 || (s.charAt(i) == '0' && n - i > 1) || (i == 1 && s.charAt(1) == '0')) {
+      return false; // empty, maybe past a long (parsed to see), a leading 0, or -0
+    }
+    for (; i < n; i++) {
+      char c = s.charAt(i);
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /**
    * A derived key as direct code, or null when it is not one of these shapes: a concatenation with
    * {@code +} of string fields, string literals and {@code string(...)} of int or double terms

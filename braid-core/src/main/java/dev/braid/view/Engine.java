@@ -1060,7 +1060,11 @@ public final class Engine implements Braid {
     ViewRuntime v = view(view);
     List<ViewResult> out = new ArrayList<>(keys.size());
     for (String k : keys) {
-      out.add(v.get(nonNullKey(view, k), fromMillis, toMillis));
+      try {
+        out.add(v.get(nonNullKey(view, k), fromMillis, toMillis));
+      } catch (dev.braid.BadKeyException e) {
+        throw new dev.braid.BadKeyException("keys[" + out.size() + "]: " + e.getMessage());
+      }
     }
     return out;
   }

@@ -49,6 +49,8 @@ final class ViewProgram {
   /** The aggregations' {@code where} conditions; null when none has one. */
   private final WhereConditions where;
   private final KeyExtractor key;
+  /** How the group key's text is written, which a read's key is brought to ({@link #readKey}). */
+  private final Expressions.KeyForm keyForm;
   /** The key of every event when the view groups by a constant (fast paths only), else null. */
   private final byte[] constantKey;
   private final int constantKeyHash;
@@ -127,6 +129,16 @@ final class ViewProgram {
         spec.name(), offset, stream, partition, spec.groupBy());
   }
 
+  /**
+   * A read's {@code key} as this view writes its group keys: a long-grouped view's {@code 070} is its
+   * group {@code 70} (see {@link Expressions#canonicalKey}).
+   *
+   * @throws IllegalArgumentException when no group of the view can have the key (text for a long)
+   */
+  String readKey(String key) {
+    return Expressions.canonicalKey(keyForm, key, () -> "key of view '" + spec.name() + "'");
+  }
+
   ViewProgram(ViewSpec spec, EventSchema schema) {
     this(spec, schema, true);
   }
@@ -141,6 +153,7 @@ final class ViewProgram {
     Expressions ex = new Expressions(schema);
     this.filter = spec.filter() == null ? null : ex.predicate(spec.filter());
     this.key = ex.key(spec.groupBy());
+    this.keyForm = ex.keyForm(spec.groupBy());
     this.constantKey = fastPaths ? key.constant() : null;
     this.constantKeyHash = constantKey == null ? 0 : GroupTable.hash(constantKey, constantKey.length);
     this.window = spec.window();

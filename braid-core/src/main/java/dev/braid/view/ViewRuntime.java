@@ -451,7 +451,8 @@ final class ViewRuntime {
       throw new IllegalArgumentException(String.format("view '%s' has no windows: a time range (from, to) selects "
           + "windows of a windowed view; read the key without one", name));
     }
-    return result(key, mergedCurrent(key.getBytes(StandardCharsets.UTF_8), KeyHint.NONE, from, to, true, null));
+    String k = p == null ? key : p.readKey(key);
+    return result(k, mergedCurrent(k.getBytes(StandardCharsets.UTF_8), KeyHint.NONE, from, to, true, null));
   }
 
   /** {@link #merged} of the current version, whichever it is when its Delta is read. */

@@ -1039,6 +1039,8 @@ public final class BraidServer implements AutoCloseable {
       r = from == Long.MIN_VALUE && to == Long.MAX_VALUE ? b.get(view, key) : b.get(view, key, from, to);
     } catch (UnknownNameException e) {
       throw e;
+    } catch (dev.braid.BadKeyException e) {
+      throw Problem.badRequest("bad-key", e.getMessage() + "; nothing was read");
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("bad-parameter", e.getMessage()); // a time range on a view without windows
     }
@@ -1074,6 +1076,8 @@ public final class BraidServer implements AutoCloseable {
       got = b.getAll(view, list, from, to);
     } catch (UnknownNameException e) {
       throw e;
+    } catch (dev.braid.BadKeyException e) {
+      throw Problem.badRequest("bad-key", e.getMessage() + "; nothing was read");
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("bad-parameter", e.getMessage()); // a range on a view without windows, or reversed
     }

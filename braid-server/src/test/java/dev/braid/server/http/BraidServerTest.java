@@ -811,4 +811,37 @@ class BraidServerTest {
       return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }
   }
+
+  /**
+   * A view grouped by a long: a path key is read as the number it names ({@code 070} is the group
+   * {@code 70}, answered with its key as the view writes it), and text no group can have is a 400
+   * {@code bad-key} (it was read as text and answered {@code found: false}).
+   */
+  @Test
+  void shouldReadALongKeyAsItsNumberAndAnswerTextWith400() throws Exception {
+    server = BraidServer.start(PipelineSpec.parse("""
+        streams:
+          s: {key: store, fields: {store: long}}
+        views:
+          by_store: {from: s, group_by: store, aggregate: {n: count}}
+        """, "long.yaml"), dir, BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS);
+    assertThat(post("/v1/streams/s/events", "application/x-ndjson", "{\"store\": 70}\n").statusCode()).isEqualTo(200);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    JsonNode r = json(get("/v1/views/by_store/keys/070"));
+    while (!r.path("found").asBoolean() && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+      r = json(get("/v1/views/by_store/keys/070"));
+    }
+    assertThat(r.path("key").asText()).isEqualTo("70");
+    assertThat(r.path("values").path("n").asLong()).isEqualTo(1);
+    HttpResponse<String> bad = get("/v1/views/by_store/keys/u70");
+    assertProblem(bad, 400, "key of view 'by_store': 'u70' is not a whole number");
+    assertThat(json(bad).path("type").asText()).isEqualTo("/problems/bad-key");
+    HttpResponse<String> batch = post("/v1/views/by_store/keys:batchGet", "application/json",
+        "{\"keys\": [\"+70\", \"7.5\"]}");
+    assertProblem(batch, 400, "keys[1]: key of view 'by_store': '7.5' is not a whole number");
+    JsonNode both = json(post("/v1/views/by_store/keys:batchGet", "application/json", "{\"keys\": [\"+70\", 70]}"));
+    assertThat(both.path("results").get(0).path("values").path("n").asLong()).isEqualTo(1);
+    assertThat(both.path("results").get(1).path("values").path("n").asLong()).isEqualTo(1);
+  }
 }
