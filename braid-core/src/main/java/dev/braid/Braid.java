@@ -215,6 +215,7 @@ public interface Braid extends AutoCloseable {
    *
    * @param newDefinition the new definition; its name, source stream and mode must be the view's
    *     (see {@link PipelineSpec#parseView}); it is validated against the spec's streams
+   * @param options how to run it, not null ({@link ReprocessOptions#defaults()} for none)
    * @throws dev.braid.spec.SpecException when the definition is invalid, naming each error's path
    * @throws IllegalStateException when another version of the view is still building
    */

@@ -301,6 +301,11 @@ public final class Ingestor {
       throw new IllegalArgumentException("lines has " + lines.length + " elements for " + events.size()
           + " events: give the line of every event, or null");
     }
+    for (int i = 0; lines != null && i < events.size(); i++) {
+      if (lines[i] < 1) { // a rejection would name "line -3"
+        throw new IllegalArgumentException("lines[" + i + "] is " + lines[i] + ": lines count from 1");
+      }
+    }
     return ingest(events.size(), idempotencyKey, new Source() {
       public String encode(EventEncoder enc, int i, long now, EventEncoder.Encoded out) {
         JsonNode node;

@@ -110,6 +110,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     private final Map<String, TableSpec> tables = new LinkedHashMap<>();
 
     public Builder table(TableSpec t) {
+      java.util.Objects.requireNonNull(t, "the table given to the spec's builder is null");
       if (tables.put(t.name(), t) != null) {
         throw new IllegalArgumentException("tables." + t.name() + ": duplicate table '" + t.name() + "'");
       }
@@ -117,6 +118,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
 
     public Builder stream(StreamSpec s) {
+      java.util.Objects.requireNonNull(s, "the stream given to the spec's builder is null");
       if (streams.put(s.name(), s) != null) {
         throw new IllegalArgumentException("streams." + s.name() + ": duplicate stream '" + s.name()
             + "': a spec defines each stream once");
@@ -125,6 +127,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     }
 
     public Builder view(ViewSpec v) {
+      java.util.Objects.requireNonNull(v, "the view given to the spec's builder is null");
       if (views.put(v.name(), v) != null) {
         throw new IllegalArgumentException("views." + v.name() + ": duplicate view '" + v.name()
             + "': a spec defines each view once");

@@ -78,8 +78,9 @@ public record StreamSpec(String name, int partitions, String key, String time, M
     Objects.requireNonNull(name, "name");
     fields = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(fields));
     rules = List.copyOf(rules);
-    Objects.requireNonNull(durability, "durability");
-    Objects.requireNonNull(dedupWindow, "dedupWindow");
+    // null is the default, for every optional setting alike (durability and the dedup window threw a bare NPE)
+    durability = durability == null ? Durability.os() : durability;
+    dedupWindow = dedupWindow == null ? DEFAULT_DEDUP_WINDOW : dedupWindow;
     timeUnit = timeUnit == null ? TimeUnit.MILLISECONDS : timeUnit;
     maxOutOfOrder = maxOutOfOrder == null ? Duration.ZERO : maxOutOfOrder;
     idleAfter = idleAfter == null ? DEFAULT_IDLE_AFTER : idleAfter;
@@ -162,6 +163,7 @@ public record StreamSpec(String name, int partitions, String key, String time, M
       return this;
     }
 
+    /** The durability of appends; {@code os} (the page cache) when not set or null. */
     public Builder durability(Durability d) {
       this.durability = d;
       return this;
@@ -173,25 +175,31 @@ public record StreamSpec(String name, int partitions, String key, String time, M
       return this;
     }
 
-    /** How long ingest remembers event ids and idempotency keys. */
+    /**
+     * How long ingest remembers event ids and idempotency keys; {@link #DEFAULT_DEDUP_WINDOW} when
+     * not set or null.
+     */
     public Builder dedupWindow(Duration window) {
       this.dedupWindow = window;
       return this;
     }
 
-    /** How numbers in timestamp fields are read (epoch millis by default). */
+    /** How numbers in timestamp fields are read (epoch millis when not set or null). */
     public Builder timeUnit(TimeUnit unit) {
       this.timeUnit = unit;
       return this;
     }
 
-    /** How far out of order events may arrive and still be on time (for the watermark). */
+    /** How far out of order events may arrive and still be on time (for the watermark); 0 when not set or null. */
     public Builder maxOutOfOrder(Duration d) {
       this.maxOutOfOrder = d;
       return this;
     }
 
-    /** After how long without events a partition stops holding the stream's watermark back. */
+    /**
+     * After how long without events a partition stops holding the stream's watermark back;
+     * {@link #DEFAULT_IDLE_AFTER} when not set or null.
+     */
     public Builder idleAfter(Duration d) {
       this.idleAfter = d;
       return this;

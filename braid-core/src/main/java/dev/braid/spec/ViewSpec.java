@@ -21,7 +21,8 @@ import java.util.Objects;
  *     horizon, the start of the window that holds (the latest window's end - {@code retain}), are
  *     evicted from the speed layer's state (and no longer read); null keeps every window
  * @param allowedLateness for a windowed view, how long after the watermark passes a window's end
- *     the speed layer still adds events to it ({@code allowed_lateness}); later events are not
+ *     the speed layer still adds events to it ({@code allowed_lateness}; for a session view, the end
+ *     of the event's own {@code [t, t + gap)}, even when it falls inside a session still open); later events are not
  *     added by the speed layer but counted, recorded in the stream's late log, and folded in by the
  *     next batch cycle (which reads the whole log). Null (the default) means no bound: the speed
  *     layer adds every event, and no window is ever {@code final}
@@ -36,7 +37,9 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
   public static final int DEFAULT_KEEP = 2;
 
   public ViewSpec {
-    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(name, "a view's name is null");
+    Objects.requireNonNull(aggregates,
+        () -> "view '" + name + "': its aggregates are null (a view needs at least one)");
     aggregates = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(aggregates));
     mode = mode == null ? Mode.LAMBDA : mode;
   }
@@ -116,7 +119,10 @@ public record ViewSpec(String name, String from, String filter, String groupBy, 
       return this;
     }
 
-    /** How late (after the watermark passed a window's end) the speed layer still adds an event to it. */
+    /**
+     * How late (after the watermark passed a window's end; a session event's own {@code [t, t + gap)})
+     * the speed layer still adds an event to it.
+     */
     public Builder allowedLateness(Duration lateness) {
       this.allowedLateness = lateness;
       return this;

@@ -1999,6 +1999,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   @Override
   public List<VersionInfo> versions() {
+    requireOpen(); // as every other call of a closed table
     List<VersionInfo> out = new ArrayList<>();
     List<Version> byId;
     synchronized (this) {

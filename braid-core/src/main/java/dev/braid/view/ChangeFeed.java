@@ -1321,14 +1321,16 @@ final class ChangeFeed implements AutoCloseable {
 
     /**
      * Waits for the consumer's thread until {@code graceEnd} ({@link System#nanoTime}), then interrupts
-     * it and waits a second more (an interrupt of the caller cuts the waiting short, but the consumer
-     * is interrupted all the same). Returns at once on the consumer's own thread.
+     * it and waits a second more (an interrupt of the caller while it waits cuts the waiting short,
+     * but the consumer is interrupted all the same; one pending before, as in a {@code finally} after
+     * catching one, is set aside until the wait is over). Returns at once on the consumer's own thread.
      */
     void awaitStopped(long graceEnd) {
       if (Thread.currentThread() == thread) {
         return;
       }
       long start = System.nanoTime();
+      boolean pending = dev.braid.log.Interrupts.holdBack();
       boolean interrupted = false;
       try {
         thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(graceEnd - System.nanoTime())));
@@ -1346,13 +1348,12 @@ final class ChangeFeed implements AutoCloseable {
         }
       }
       if (thread.isAlive()) {
-        LOG.warn("subscription to the changes of view '{}': its consumer has not returned {} ms after close; it is "
+        LOG.warn("subscription to the changes of view '{}': its consumer has not returned {} ms after close{}; it is "
             + "left to end on its own and gets no further event", view,
-            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
+            interrupted ? " (the closing thread was interrupted while it waited)" : "");
       }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      dev.braid.log.Interrupts.restore(interrupted || pending);
     }
   }
 

@@ -536,6 +536,7 @@ public final class Engine implements Braid {
 
   @Override
   public dev.braid.Faults faults() {
+    requireOpen(); // a closed engine's views have no faults to report: it answered none, as if all were well
     Map<String, String> unavailable = new LinkedHashMap<>();
     refused.forEach((name, e) -> unavailable.put(name, e.getMessage()));
     for (ViewRuntime v : views.values()) {
@@ -603,13 +604,16 @@ public final class Engine implements Braid {
   public long repair(String view) {
     requireOpen();
     ViewRuntime v = view(view);
+    boolean interrupted = dev.braid.log.Interrupts.holdBack(); // as for a batch cycle, which a repair is
     try {
       return v.repair();
     } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      interrupted = true;
       throw new IllegalStateException("repair of view '" + view + "' was interrupted", e);
     } catch (IOException e) {
       throw new UncheckedIOException("repair of view '" + view + "' failed: " + e.getMessage(), e);
+    } finally {
+      dev.braid.log.Interrupts.restore(interrupted);
     }
   }
 
@@ -1103,15 +1107,21 @@ public final class Engine implements Braid {
     if (servingDefinition(view).mode() == ViewSpec.Mode.KAPPA) { // as the server checks it
       throw new IllegalArgumentException(dev.braid.Faults.noBatchLayer(view));
     }
-    if (v.damage() != null) {
-      // a batch cycle of a damaged view is its repair: the damaged Base is moved aside
-      return new dev.braid.BatchCycle(repair(view), true);
-    }
+    // the cycle writes its Base on the caller's thread: an interrupt pending there would close the Base's channel and
+    // fail the version (a FAILED version with ClosedByInterruptException), so it waits until the cycle is done, as
+    // for a push or a reprocess
+    boolean interrupted = dev.braid.log.Interrupts.holdBack();
     try {
+      if (v.damage() != null) {
+        // a batch cycle of a damaged view is its repair: the damaged Base is moved aside
+        return new dev.braid.BatchCycle(repair(view), true);
+      }
       return v.runBatchCycle(evenWithoutNewEvents);
     } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      interrupted = true;
       throw new IllegalStateException("batch cycle of view '" + view + "' was interrupted", e);
+    } finally {
+      dev.braid.log.Interrupts.restore(interrupted);
     }
   }
 
@@ -1119,8 +1129,9 @@ public final class Engine implements Braid {
   public long reprocess(String view, ViewSpec newDefinition, ReprocessOptions options) {
     requireOpen();
     ViewRuntime v = view(view);
-    Objects.requireNonNull(newDefinition, "newDefinition");
-    Objects.requireNonNull(options, "options");
+    Objects.requireNonNull(newDefinition, () -> "the new definition of a reprocess of view '" + view + "' is null");
+    Objects.requireNonNull(options, () -> "the options of a reprocess of view '" + view + "' are null: pass "
+        + "ReprocessOptions.defaults() for none");
     String source = "reprocess of view '" + view + "'";
     List<SpecError> errors = new ArrayList<>();
     if (!newDefinition.name().equals(view)) {
@@ -1630,6 +1641,7 @@ public final class Engine implements Braid {
    */
   @Override
   public boolean awaitCaughtUp(long timeout, TimeUnit unit) throws InterruptedException {
+    requireOpen(); // first: it named the closed log instead
     Objects.requireNonNull(unit, "the time unit is null");
     long deadline = System.nanoTime() + unit.toNanos(timeout);
     for (Map.Entry<String, SpeedLayer> e : speedLayers.entrySet()) {

@@ -896,6 +896,13 @@ final class ViewProgram {
       } catch (RuntimeException e) {
         throw new IllegalStateException("the accumulator of aggregation '" + names[i] + "' ("
             + spec.aggregates().get(names[i]) + ") does not write: " + e, e);
+      } catch (IOException e) {
+        if (userAggregations == null || !userAggregations[i]) {
+          throw e; // a built-in's write fails only where its output does: the file's error, as it is
+        }
+        // a user aggregation's own code may throw it too: the failure names the accumulator it wrote
+        throw new IOException("writing the accumulator of view '" + spec.name() + "' aggregation '" + names[i]
+            + "' (" + spec.aggregates().get(names[i]) + ") failed: " + e, e);
       }
     }
     if (sessionSlot >= 0) {

@@ -795,7 +795,9 @@ final class ViewRuntime {
     // Hopping windows overlap: their merge would count each event once per window that holds it.
     Map<String, Object> values = p.windowKind == ViewProgram.HOPPING ? Map.of()
         : p.result(total.longs, 0, total.objects, 0, x);
-    return new ViewResult(name, key, m.found && !rows.isEmpty(), values, windows, m.asOf);
+    // read-only as its values are (a caller could clear the list a result handed out)
+    return new ViewResult(name, key, m.found && !rows.isEmpty(), values,
+        java.util.Collections.unmodifiableList(windows), m.asOf);
   }
 
   /** One window of a key's merged result, for {@link #readWindows}. */

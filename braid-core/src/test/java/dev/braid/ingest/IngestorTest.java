@@ -307,6 +307,8 @@ class IngestorTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> in.ingestText(lines, new int[] {3}))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("lines has 1 elements for 3 events: give the line of every event, or null");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> in.ingestText(List.of("{"), new int[] {-3}))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("lines[0] is -3: lines count from 1");
 
     // a line cut short: where its object opens, by column (Jackson's own "line: 1" read as the request's)
     IngestResult cut = in.ingestText(List.of("  {\"user\": \"u3\", \"amount\": \"twelve\""), new int[] {3});

@@ -97,6 +97,11 @@ class EmbeddedCallerTest {
         .max().orElseThrow();
     assertThat(t.activate(first)).isEqualTo(first);
     assertThat(t.get("u1").values().get("tier")).isEqualTo("silver");
+    // a batch cycle writes its Base on this thread: it failed the version with ClosedByInterruptException
+    long cycle = b.runBatch("cnt");
+    assertThat(Thread.currentThread().isInterrupted()).as("the batch cycle keeps the interrupt").isTrue();
+    assertThat(b.versions("cnt")).noneMatch(x -> x.state() == VersionState.FAILED)
+        .anyMatch(x -> x.id() == cycle && x.state() == VersionState.CURRENT);
     ViewSpec changed = b.spec().parseView("cnt", "{from: ev, group_by: k, aggregate: {n: count}}", "inline");
     long v = b.reprocess("cnt", changed, ReprocessOptions.defaults());
     assertThat(Thread.interrupted()).isTrue();
@@ -144,6 +149,35 @@ class EmbeddedCallerTest {
     ingest(b, 1_000);
     assertThat(b.awaitCaughtUp(30, TimeUnit.SECONDS)).isTrue();
     return b;
+  }
+
+  /**
+   * A subscription's close on a thread whose interrupt is pending waits for the consumer's call in
+   * progress as any close does (it returned at once, interrupted the consumer and warned that it was
+   * stuck), and keeps the interrupt.
+   */
+  @Test
+  void shouldWaitForTheConsumerWhenTheClosingThreadsInterruptIsPending() throws Exception {
+    try (Braid b = openWithClosedWindows()) {
+      CountDownLatch called = new CountDownLatch(1);
+      java.util.concurrent.atomic.AtomicBoolean returned = new java.util.concurrent.atomic.AtomicBoolean();
+      Subscription s = b.subscribe("win", 0, (ChangeEvent e) -> {
+        if (called.getCount() == 0) {
+          return;
+        }
+        called.countDown();
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+        while (System.nanoTime() < end) {
+          Thread.onSpinWait(); // work that does not look at interrupts
+        }
+        returned.set(true);
+      });
+      assertThat(called.await(30, TimeUnit.SECONDS)).as("a closed window reached the consumer").isTrue();
+      Thread.currentThread().interrupt();
+      s.close();
+      assertThat(Thread.interrupted()).as("close keeps the interrupt").isTrue();
+      assertThat(returned).as("the consumer's call ended before close returned").isTrue();
+    }
   }
 
   /** A consumer that does not return held the subscription's close and the engine's close forever. */
@@ -286,6 +320,34 @@ class EmbeddedCallerTest {
     }
     assertThatThrownBy(() -> PipelineSpec.load(null)).hasMessage("the spec file's path is null");
     assertThatThrownBy(() -> PipelineSpec.parse(null, "x")).hasMessage("the spec's YAML text is null");
+  }
+
+  /**
+   * Nulls given to the spec's builders and to a reprocess are named (bare NullPointerExceptions from
+   * deep inside before), and every optional stream setting takes its default for null (durability and
+   * the dedup window threw, the others took their defaults).
+   */
+  @Test
+  void shouldNameWhatIsNullInTheBuildersAndAReprocess() {
+    assertThatThrownBy(() -> PipelineSpec.builder().stream(null)).isInstanceOf(NullPointerException.class)
+        .hasMessage("the stream given to the spec's builder is null");
+    assertThatThrownBy(() -> PipelineSpec.builder().view(null))
+        .hasMessage("the view given to the spec's builder is null");
+    assertThatThrownBy(() -> PipelineSpec.builder().table(null))
+        .hasMessage("the table given to the spec's builder is null");
+    assertThatThrownBy(() -> new ViewSpec("v", "ev", null, "k", null, null, null, null))
+        .hasMessage("view 'v': its aggregates are null (a view needs at least one)");
+    StreamSpec s = StreamSpec.builder("ev").key("k").field("k", FieldType.STRING).durability(null).dedupWindow(null)
+        .build();
+    assertThat(s.durability()).isEqualTo(dev.braid.log.Durability.os());
+    assertThat(s.dedupWindow()).isEqualTo(StreamSpec.DEFAULT_DEDUP_WINDOW);
+    try (Braid b = Braid.open(dir, spec())) {
+      ViewSpec changed = b.spec().parseView("cnt", "{from: ev, group_by: k, aggregate: {n: count}}", "inline");
+      assertThatThrownBy(() -> b.reprocess("cnt", changed, null)).isInstanceOf(NullPointerException.class)
+          .hasMessage("the options of a reprocess of view 'cnt' are null: pass ReprocessOptions.defaults() for none");
+      assertThatThrownBy(() -> b.reprocess("cnt", null, ReprocessOptions.defaults()))
+          .hasMessage("the new definition of a reprocess of view 'cnt' is null");
+    }
   }
 
   /** A number of a class that ingest does not take was refused as "expected long, got number 3". */

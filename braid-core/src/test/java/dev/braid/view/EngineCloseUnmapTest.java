@@ -85,5 +85,11 @@ class EngineCloseUnmapTest {
     assertThatThrownBy(() -> users.repush(true)).isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("table 'users' is closed");
     assertThat(mapped(dir)).as("a push refused after close maps nothing").isEmpty();
+    // these answered after close: no faults, a table's versions, and "the log in ... is closed"
+    assertThatThrownBy(engine::faults).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
+    assertThatThrownBy(users::versions).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("table 'users' is closed");
+    assertThatThrownBy(() -> engine.awaitCaughtUp(1, java.util.concurrent.TimeUnit.SECONDS))
+        .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("Braid in ");
   }
 }

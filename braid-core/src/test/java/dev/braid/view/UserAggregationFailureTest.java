@@ -139,6 +139,15 @@ class UserAggregationFailureTest {
         return super.result(s);
       }
     });
+    Aggregations.register("test_write_refuses", (type, params) -> new Picky() {
+      @Override
+      public void write(AccumulatorState s, DataOutput out) throws IOException {
+        if (s.getLong(0) > 100) {
+          throw new IOException("write refuses > 100");
+        }
+        super.write(s, out);
+      }
+    });
     Aggregations.register("test_short_read", (type, params) -> new Picky() {
       @Override
       public void write(AccumulatorState s, DataOutput out) throws IOException {
@@ -188,6 +197,24 @@ class UserAggregationFailureTest {
       assertThat(braid.status().views().get(0).currentVersion()).isEqualTo(current);
       assertThat(braid.get("vb", "a").values()).as("still the good version").isEqualTo(expected);
       assertThat(braid.status().views().get(0).batchFailures()).isEqualTo(1);
+    }
+  }
+
+  /**
+   * A user aggregation whose {@code write} throws an IOException in a batch cycle's Base is named
+   * with its view in the cycle's error and the failed version's reason (it read as the Base file's
+   * own write failing), and the current version keeps serving.
+   */
+  @Test
+  void shouldNameTheUserAggregationWhoseWriteFailsInABatchCycle(@TempDir Path dir) throws Exception {
+    try (Braid braid = Braid.open(dir, spec("test_write_refuses(v)"))) {
+      braid.ingest("ev", List.of(Map.of("k", "a", "v", 101L)));
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      assertThatThrownBy(() -> braid.runBatch("vb")).hasMessageContaining("writing the accumulator of view 'vb' "
+          + "aggregation 'p' (test_write_refuses(v)) failed: java.io.IOException: write refuses > 100");
+      assertThat(braid.versions("vb")).filteredOn(v -> v.state() == dev.braid.VersionState.FAILED).singleElement()
+          .satisfies(v -> assertThat(v.failure()).contains("aggregation 'p' (test_write_refuses(v))"));
+      assertThat(braid.get("vb", "a").values().get("s")).isEqualTo(101L);
     }
   }
 
