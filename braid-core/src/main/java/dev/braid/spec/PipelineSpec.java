@@ -624,6 +624,23 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       return Durability.os();
     }
 
+    /**
+     * Whether {@code fields} of {@code path} is missing, not a mapping or empty, said so: a list of
+     * names was reported as missing ({@code fields: [u, ts]}: "is required").
+     */
+    private boolean fieldsMissing(JsonNode fn, String path) {
+      if (fn == null || fn.isNull() || fn.isObject() && fn.isEmpty()) {
+        error(path + ".fields", FIELDS_REQUIRED);
+        return true;
+      }
+      if (!fn.isObject()) {
+        error(path + ".fields", "must be a mapping of field names to types ({user: string, amount: double}), got "
+            + (fn.isArray() ? "a list" : "'" + fn.asText() + "'"));
+        return true;
+      }
+      return false;
+    }
+
     StreamSpec stream(String name, JsonNode node) {
       String path = "streams." + name;
       if (!node.isObject()) {
@@ -639,12 +656,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       }
       Map<String, FieldType> fields = new LinkedHashMap<>();
       JsonNode fn = node.get("fields");
-      if (fn == null || !fn.isObject() || fn.isEmpty()) {
-        error(path + ".fields", FIELDS_REQUIRED);
-      } else {
+      if (!fieldsMissing(fn, path)) {
         fn.fields().forEachRemaining(e -> {
           if (e.getValue().isNull()) {
             error(path + ".fields." + e.getKey(), "no type given: write the field's type after its name");
+            incomplete.computeIfAbsent(name, k -> new java.util.LinkedHashSet<>()).add(e.getKey());
+            return;
+          }
+          if (!e.getValue().isValueNode()) {
+            error(path + ".fields." + e.getKey(), "the type must be a name (string, long, ...), got " + (e.getValue()
+                .isArray() ? "a list" : "a mapping"));
             incomplete.computeIfAbsent(name, k -> new java.util.LinkedHashSet<>()).add(e.getKey());
             return;
           }
@@ -719,9 +740,7 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       String time = text(node, "time", path, false);
       Map<String, TableFieldType> fields = new LinkedHashMap<>();
       JsonNode fn = node.get("fields");
-      if (fn == null || !fn.isObject() || fn.isEmpty()) {
-        error(path + ".fields", FIELDS_REQUIRED);
-      } else {
+      if (!fieldsMissing(fn, path)) {
         List<Map.Entry<String, JsonNode>> entries = new ArrayList<>();
         fn.fields().forEachRemaining(entries::add);
         for (int i = 0; i < entries.size(); i++) {
@@ -729,6 +748,11 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
           JsonNode v = entries.get(i).getValue();
           if (v.isNull()) {
             error(path + ".fields." + field, "no type given: write the field's type after its name");
+            continue;
+          }
+          if (!v.isValueNode()) {
+            error(path + ".fields." + field, "the type must be a name (string, long, set<string>, ...), got "
+                + (v.isArray() ? "a list" : "a mapping"));
             continue;
           }
           String type = v.asText();
@@ -1396,13 +1420,16 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
    * window - retain), and close only {@code allowed_lateness} after the watermark (the largest event
    * time - {@code max_out_of_order}) passed their end. For tumbling windows that takes
    * {@code size + allowed_lateness + max_out_of_order} (a zoned day an hour more, for a change of
-   * clocks); for hopping ones {@code 2 size - every + ...}. Sessions have no bound (a session goes on
-   * as long as its events do). Not applied to {@link #RECORDED} definitions.
+   * clocks); for hopping ones {@code 2 size - every + ...}. A session has no upper bound (it goes on
+   * as long as its events do), but one of a single event closes when the watermark is two gaps past
+   * it, and is read only while it starts after the horizon (the latest session's end, one gap after
+   * the latest event, less retain): {@code 3 gap + ...} (a retain below one gap hid every session,
+   * and none was ever sent closed). Not applied to {@link #RECORDED} definitions.
    */
   private void retainTooShort(ViewSpec v, String path, List<SpecError> errors) {
     WindowSpec w = v.window();
     StreamSpec s = streams.get(v.from());
-    if (v.retain() == null || w == null || w.kind() == WindowSpec.Kind.SESSION || v.mode() != ViewSpec.Mode.KAPPA
+    if (v.retain() == null || w == null || v.mode() != ViewSpec.Mode.KAPPA
         || s == null || RECORDED.equals(source) || v.retain().compareTo(Durations.MAX) > 0) {
       return;
     }
@@ -1415,6 +1442,10 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
     if (w.kind() == WindowSpec.Kind.HOPPING) {
       span = w.size().multipliedBy(2).minus(w.every());
       spanText = "two window sizes less the hop: " + Durations.format(span);
+    } else if (w.kind() == WindowSpec.Kind.SESSION) {
+      span = w.gap().multipliedBy(3);
+      spanText = "three gaps of " + Durations.format(w.gap()) + " for a session of one event (a longer session needs "
+          + "its length more)";
     } else if (w.zoned()) {
       span = w.size().plusHours(1);
       spanText = "the window's " + Durations.format(w.size()) + " and an hour for a change of clocks";

@@ -2032,7 +2032,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     if (v == null) {
       throw new UnknownNameException("version", spec.name() + "/" + versionId,
-          versions.stream().mapToLong(x -> x.id).sorted().mapToObj(id -> spec.name() + "/" + id).toList());
+          versions.stream().sorted(java.util.Comparator.comparingLong(x -> x.id))
+              .map(x -> spec.name() + "/" + x.id + " (" + x.state.label() + ")").toList());
     }
     synchronized (this) { // a swap retires backups under this lock: the state checked here holds
       if (v.state == VersionState.CURRENT) {

@@ -2053,6 +2053,12 @@ final class ViewRuntime {
     }
   }
 
+  /** The view's versions by id, each with its state ({@code sales/3 (backup)}), for an unknown id's message. */
+  private synchronized List<String> versionNames() {
+    return versions.stream().sorted(java.util.Comparator.comparingLong(x -> x.id))
+        .map(x -> name + "/" + x.id + " (" + x.state.label() + ")").toList();
+  }
+
   /** Makes version {@code id} current (see {@link dev.braid.Braid#activate}); blocks until it is. */
   long activate(long id) throws InterruptedException {
     Version v;
@@ -2062,7 +2068,7 @@ final class ViewRuntime {
       v = versions.stream().filter(x -> x.id == id).findFirst().orElse(null);
       if (v == null) {
         throw new dev.braid.UnknownNameException("version", name + "/" + id,
-            versions.stream().map(x -> name + "/" + x.id).toList());
+            versionNames());
       }
       if (v.state == VersionState.CURRENT) {
         return id;
@@ -2466,7 +2472,7 @@ final class ViewRuntime {
         v = versions.stream().filter(x -> x.id == id).findFirst().orElse(null);
         if (v == null) {
           throw new dev.braid.UnknownNameException("version", name + "/" + id,
-              versions.stream().map(x -> name + "/" + x.id).toList());
+              versionNames());
         }
         rb = v.rebuild;
         if (v.state != VersionState.BUILDING || rb == null || rb.rollback || !rb.hold || !rb.attached) {

@@ -972,6 +972,25 @@ class PipelineSpecTest {
         "tables.profiles.fields.tier: no type given: write the field's type after its name");
   }
 
+  /**
+   * A field type or a {@code fields} that is not a mapping of names to type names says what it got
+   * (a list type was "unknown type ''", and a list of field names "is required").
+   */
+  @Test
+  void shouldSayWhatAFieldsListOrAListTypeIs() {
+    assertThat(errors("streams: {s: {key: u, fields: {u: [string]}}}\n")).extracting(e -> e.path() + ": "
+        + e.message()).containsExactly("streams.s.fields.u: the type must be a name (string, long, ...), got a list");
+    assertThat(errors("streams: {s: {key: u, fields: [u, ts]}}\n")).extracting(e -> e.path() + ": " + e.message())
+        .containsExactly("streams.s.fields: must be a mapping of field names to types ({user: string, amount: "
+            + "double}), got a list");
+    assertThat(errors("tables: {t: {key: k, fields: {k: {type: string}}}}\n")).extracting(e -> e.path() + ": "
+        + e.message()).containsExactly("tables.t.fields.k: the type must be a name (string, long, set<string>, ...), "
+        + "got a mapping");
+    assertThat(errors("tables: {t: {key: k, fields: k}}\n")).extracting(e -> e.path() + ": " + e.message())
+        .containsExactly("tables.t.fields: must be a mapping of field names to types ({user: string, amount: double}), "
+            + "got 'k'");
+  }
+
   @Test
   void shouldSayOneErrorOnOneLine() {
     SpecException ex = catchThrowableOfType(

@@ -356,7 +356,8 @@ class WindowRetentionTest {
         dev.braid.spec.WindowSpec.session(Duration.ofSeconds(15))).aggregate("n", "count")
         .mode(ViewSpec.Mode.KAPPA).retain(Duration.ofMinutes(1)).build();
     PipelineSpec spec = PipelineSpec.builder()
-        .stream(StreamSpec.builder("tx").partitions(1).key("user").time("ts").maxOutOfOrder(Duration.ofSeconds(30))
+        // 10 s out of order: a retain of 1m is at least the three gaps and that (see PipelineSpec.retainTooShort)
+        .stream(StreamSpec.builder("tx").partitions(1).key("user").time("ts").maxOutOfOrder(Duration.ofSeconds(10))
             .field("user", FieldType.STRING).field("merchant", FieldType.STRING).field("qty", FieldType.LONG)
             .field("ts", FieldType.TIMESTAMP).build())
         .view(sessions)
@@ -472,8 +473,13 @@ class WindowRetentionTest {
     assertThatThrownBy(() -> base.parseView("h", "{from: tx, group_by: user, window: {tumbling: 1d, zone: "
         + "Europe/Paris}, mode: kappa, aggregate: {n: count}, retain: 1d}", "t")).isInstanceOf(SpecException.class)
         .hasMessageContaining("must be at least 90030s (the window's 1d and an hour for a change of clocks");
-    assertThat(base.parseView("h", "{from: tx, group_by: user, window: {session: {gap: 1m}}, mode: kappa, "
-        + "aggregate: {n: count}, retain: 1m}", "t").retain()).as("sessions have no bound").isEqualTo(Duration.ofMinutes(1));
+    // a session of one event closes two gaps after it and is read while it starts after the latest end less retain
+    String session = "{from: tx, group_by: user, window: {session: {gap: 1m}}, mode: kappa, aggregate: {n: count}, "
+        + "retain: ";
+    assertThatThrownBy(() -> base.parseView("h", session + "1m}", "t")).isInstanceOf(SpecException.class)
+        .hasMessageContaining("must be at least 210s (three gaps of 1m for a session of one event (a longer session "
+            + "needs its length more), plus the max_out_of_order 30s of stream 'tx'), got 1m");
+    assertThat(base.parseView("h", session + "210s}", "t").retain()).isEqualTo(Duration.ofSeconds(210));
     assertThat(base.parseView("h", tumbling + "1h}", PipelineSpec.RECORDED).retain()).as("recorded before the rule")
         .isEqualTo(Duration.ofHours(1));
   }

@@ -25,8 +25,8 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     description = {"Writes events of the bundled retail example (stream 'sales' or 'transactions') as one JSON "
         + "object per line. With --rate the events are paced and stamped with the wall clock, as a live feed; "
-        + "without it they are written as fast as possible, their event times starting 24 hours ago (or at "
-        + "--start), each a few milliseconds after the one before.",
+        + "without it they are written as fast as possible, their event times starting 24 hours ago (or "
+        + "at --start), each a few milliseconds after the one before.",
         "Example:", "  braid generate sales --rate 50000 --count 1000000 | braid ingest sales -"})
 final class GenerateCommand implements Callable<Integer> {
 
@@ -51,7 +51,8 @@ final class GenerateCommand implements Callable<Integer> {
   long seed;
 
   @Option(names = "--start", paramLabel = "MILLIS",
-      description = "Event time of the first event, epoch milliseconds. Default: now with --rate, else 24 hours ago.")
+      description = "Where event times start, epoch milliseconds: each event, the first too, is a few "
+          + "milliseconds after the one before. Default: now with --rate, else 24 hours ago.")
   Long start;
 
   @Override

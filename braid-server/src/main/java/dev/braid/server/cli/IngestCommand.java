@@ -228,17 +228,19 @@ public final class IngestCommand implements Callable<Integer> {
       }
     }
     printSummary(out, size, (System.nanoTime() - t0) / 1e9);
+    // where the rows it names are: printed above, or with --json in the summary's firstRejections
+    String listed = client.json ? "in firstRejections" : "listed above";
     if (rejected > 0 && rejected == notSent) { // the server rejected none: its dead-letter log has none of them
       throw new BraidCli.CommandFailedException(String.format("%,d of %,d events %s rejected here, before sending: "
-          + "the CSV %s listed above, which no dead-letter log holds", rejected, accepted + rejected,
-          rejected == 1 ? "was" : "were", rejected == 1 ? "row" : "rows"), 1);
+          + "the CSV %s %s, which no dead-letter log holds", rejected, accepted + rejected,
+          rejected == 1 ? "was" : "were", rejected == 1 ? "row" : "rows", listed), 1);
     }
     if (rejected > 0) {
       throw new BraidCli.CommandFailedException(String.format("%,d of %,d events %s rejected%s; the server keeps "
           + "those it rejected, with their reasons, in GET /v1/streams/%s/dead-letters", rejected, accepted + rejected,
-          rejected == 1 ? "was" : "were", notSent == 0 ? "" : String.format(" (%,d CSV %s not sent, listed above; "
-              + "only rows the server rejected are in its dead-letter log)", notSent, notSent == 1 ? "row" : "rows"),
-          stream), 1);
+          rejected == 1 ? "was" : "were", notSent == 0 ? "" : String.format(" (%,d CSV %s not sent, %s; "
+              + "only rows the server rejected are in its dead-letter log)", notSent, notSent == 1 ? "row" : "rows",
+              listed), stream), 1);
     }
     return 0;
   }
@@ -891,11 +893,31 @@ public final class IngestCommand implements Callable<Integer> {
             String.join(", ", types.keySet()));
       }
       if (!types.containsKey(name)) {
-        return String.format("names '%s' (column %d), which is not a field of the stream; its fields are %s", name,
-            i + 1, String.join(", ", types.keySet()));
+        return String.format("names '%s' (column %d), which is not a field of the stream; its fields are %s%s", name,
+            i + 1, String.join(", ", types.keySet()), headerHint(header, types));
       }
     }
     return null;
+  }
+
+  /**
+   * Why no column of {@code header} names a field, when that is likely: another separator than the
+   * comma, or a file without a header line (its first row read as one); else empty.
+   */
+  private static String headerHint(List<String> header, Map<String, String> types) {
+    if (header.stream().anyMatch(h -> types.containsKey(h.strip()))) {
+      return "";
+    }
+    if (header.size() == 1) {
+      for (String separator : List.of(";", "\t", "|")) {
+        if (header.get(0).contains(separator)) {
+          return String.format(" (the line is one column holding '%s': braid reads comma-separated values)",
+              separator.equals("\t") ? "\\t" : separator);
+        }
+      }
+    }
+    return "; no column names a field: the first line of a CSV file must be a header naming the fields (it is read "
+        + "as one, not as an event)";
   }
 
   /** A CSV row longer than this (a quote never closed would take in the rest of the file) is not sent. */

@@ -778,17 +778,25 @@ public final class BraidServer implements AutoCloseable {
    * key names the request is a guess, and a wrong one appends a retry twice or refuses it.
    */
   static String idempotencyKey(Context ctx) {
-    java.util.Enumeration<String> given = ctx.req().getHeaders(IDEMPOTENCY_KEY);
-    String key = given != null && given.hasMoreElements() ? given.nextElement() : null;
-    while (key != null && given.hasMoreElements()) {
+    return oneHeader(ctx, IDEMPOTENCY_KEY, "conflicting-idempotency-key", "nothing was ingested");
+  }
+
+  /**
+   * Header {@code name} of the request, or null; given twice with two values it is a 400 of problem
+   * type {@code type}, whose detail ends with {@code consequence}: which one the client meant is a
+   * guess.
+   */
+  static String oneHeader(Context ctx, String name, String type, String consequence) {
+    java.util.Enumeration<String> given = ctx.req().getHeaders(name);
+    String value = given != null && given.hasMoreElements() ? given.nextElement() : null;
+    while (value != null && given.hasMoreElements()) {
       String other = given.nextElement();
-      if (!other.equals(key)) {
-        throw Problem.badRequest("conflicting-idempotency-key", IDEMPOTENCY_KEY + " is given twice, as "
-            + UnknownNameException.quoted(key) + " and " + UnknownNameException.quoted(other) + ": send it once; "
-            + "nothing was ingested");
+      if (!other.equals(value)) {
+        throw Problem.badRequest(type, name + " is given twice, as " + UnknownNameException.quoted(value) + " and "
+            + UnknownNameException.quoted(other) + ": send it once; " + consequence);
       }
     }
-    return key;
+    return value;
   }
 
   static String mediaType(Context ctx) {
@@ -1669,18 +1677,46 @@ public final class BraidServer implements AutoCloseable {
    * {@code type} naming {@code what} when it is neither, or beyond what a long holds.
    */
   static long epochMillis(String type, String what, String v) {
+    try {
+      Long t = parseTime(v);
+      if (t == null) {
+        throw Problem.badRequest(type, what + " must be epoch millis or ISO-8601 like 2026-11-22T10:00:00Z (or "
+            + "2026-11-22T11:00:00+01:00, or a date, 2026-11-22, its midnight UTC), got '" + v + "'");
+      }
+      return t;
+    } catch (ArithmeticException e) {
+      throw Problem.badRequest(type, what + " '" + v + "' is out of range: epoch milliseconds must fit in a long");
+    }
+  }
+
+  /**
+   * {@code v} as epoch millis: a whole number of them, an ISO-8601 instant ({@code
+   * 2026-11-22T10:00:00Z}), one with an offset ({@code 2026-11-22T11:00:00+01:00}) or a date
+   * ({@code 2026-11-22}, its midnight UTC); null when it is none of these.
+   *
+   * @throws ArithmeticException when it is a time beyond what a long of milliseconds holds
+   */
+  public static Long parseTime(String v) {
     String s = v.strip();
     try {
       return Long.parseLong(s);
     } catch (NumberFormatException e) {
-      try {
-        return Instant.parse(s).toEpochMilli();
-      } catch (DateTimeParseException e2) {
-        throw Problem.badRequest(type, what + " must be epoch millis or ISO-8601 like 2026-11-22T10:00:00Z, got '"
-            + v + "'");
-      } catch (ArithmeticException e2) {
-        throw Problem.badRequest(type, what + " '" + v + "' is out of range: epoch milliseconds must fit in a long");
-      }
+      // not a number of milliseconds: a time
+    }
+    try {
+      return Instant.parse(s).toEpochMilli();
+    } catch (DateTimeParseException e) {
+      // not an instant in UTC: one with an offset, or a date
+    }
+    try {
+      return java.time.OffsetDateTime.parse(s).toInstant().toEpochMilli();
+    } catch (DateTimeParseException e) {
+      // not one with an offset
+    }
+    try {
+      return java.time.LocalDate.parse(s).atStartOfDay(java.time.ZoneOffset.UTC).toInstant().toEpochMilli();
+    } catch (DateTimeParseException e) {
+      return null;
     }
   }
 

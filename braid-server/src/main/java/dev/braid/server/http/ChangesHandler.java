@@ -243,7 +243,8 @@ final class ChangesHandler {
 
   /** The first id to send: after {@code Last-Event-ID} when present, else {@code ?from=}. */
   private static long from(Context ctx) {
-    String last = ctx.header(LAST_EVENT_ID);
+    // two ids: one of them would be taken, and the client gets a change twice or misses some
+    String last = BraidServer.oneHeader(ctx, LAST_EVENT_ID, "conflicting-last-event-id", "nothing was sent");
     if (last != null && !last.isBlank()) {
       try {
         long id = Long.parseLong(last.trim());

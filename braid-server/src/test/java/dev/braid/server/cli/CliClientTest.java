@@ -568,6 +568,11 @@ class CliClientTest {
     assertThat(unreadable.exit()).isEqualTo(1);
     assertThat(unreadable.err()).contains("braid: error: 1 of 1 events was rejected here, before sending: the CSV row "
         + "listed above, which no dead-letter log holds").doesNotContain("dead-letters");
+    Run unreadableJson = braid("ingest", "sales", csv.toString(), url(), "--json");
+    assertThat(unreadableJson.exit()).isEqualTo(1);
+    assertThat(unreadableJson.out()).contains("firstRejections");
+    assertThat(unreadableJson.err()).as("with --json the rows are in the summary, not above")
+        .contains("the CSV row in firstRejections, which no dead-letter log holds");
   }
 
   /**
@@ -722,6 +727,14 @@ class CliClientTest {
     Files.writeString(bogus, "product,,units\nfig,1,2\n");
     assertThat(braid("ingest", "sales", bogus.toString(), url(), "--no-progress").err())
         .contains("the CSV header (line 1) has no name for column 2");
+    // a file without a header line, or with another separator, says which it may be
+    Files.writeString(bogus, "fig,1.5,1,5\n");
+    assertThat(braid("ingest", "sales", bogus.toString(), url(), "--no-progress").err())
+        .contains("names 'fig' (column 1)").contains("no column names a field: the first line of a CSV file must be "
+            + "a header naming the fields");
+    Files.writeString(bogus, "product;units\nfig;1\n");
+    assertThat(braid("ingest", "sales", bogus.toString(), url(), "--no-progress").err())
+        .contains("(the line is one column holding ';': braid reads comma-separated values)");
 
     // resuming a run with another --batch: its keys name other events, so the server refuses them
     StringBuilder lines = new StringBuilder();
@@ -761,6 +774,12 @@ class CliClientTest {
     Run ranged = braid("query", "revenue", "tea", url(), "--from", "2026-11-01T00:00:00Z");
     assertThat(ranged.exit()).isEqualTo(1);
     assertThat(ranged.err()).contains("view 'revenue' has no windows");
+    Run dated = braid("query", "revenue", "tea", url(), "--from", "2026-11-01");
+    assertThat(dated.err()).as("a date is a time").contains("view 'revenue' has no windows");
+    Run badFrom = braid("query", "revenue", "tea", url(), "--to", "yesterday");
+    assertThat(badFrom.exit()).isEqualTo(2);
+    assertThat(badFrom.err()).contains("--to must be epoch millis, ISO-8601 like 2026-11-22T10:00:00Z").contains(
+        "got 'yesterday'").doesNotContain("query parameter");
     Run noSpec = braid("validate", dir.resolve("nofile.yaml").toString());
     assertThat(noSpec.exit()).isEqualTo(1);
     assertThat(noSpec.err()).contains("nofile.yaml: no such file").doesNotContain("Exception");

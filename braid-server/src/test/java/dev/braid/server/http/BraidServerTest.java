@@ -403,7 +403,8 @@ class BraidServerTest {
     assertProblem(post("/v1/views/daily/keys:batchGet", "application/json", "{\"keys\": [\"s1\"], \"form\": 1}"), 400,
         "unknown field 'form' in the body");
     assertProblem(post("/v1/views/daily/keys:batchGet", "application/json", "{\"keys\": [\"s1\"], \"from\": \"abc\"}"),
-        400, "field 'from' of the body must be epoch millis or ISO-8601 like 2026-11-22T10:00:00Z, got 'abc'");
+        400, "field 'from' of the body must be epoch millis or ISO-8601 like 2026-11-22T10:00:00Z (or "
+            + "2026-11-22T11:00:00+01:00, or a date, 2026-11-22, its midnight UTC), got 'abc'");
     assertProblem(post("/v1/views/daily/keys:batchGet?from=0", "application/json", "{\"keys\": [\"s1\"], \"from\": 1}"),
         400, "'from' is both in the body and a query parameter");
     assertProblem(post("/v1/views/revenue/keys:batchGet", "application/json", "{\"keys\": [\"k\"], \"to\": 5}"), 400,

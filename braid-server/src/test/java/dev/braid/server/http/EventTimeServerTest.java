@@ -352,6 +352,8 @@ class EventTimeServerTest {
     cases.add(new Object[] {"/v1/views/per_minute/changes", new String[] {"Accept", sse, "Last-Event-ID",
         Long.toString(Long.MAX_VALUE)}, 400, "Last-Event-ID " + Long.MAX_VALUE + " is not an id that the changes of "
         + "view 'per_minute' have sent yet"});
+    cases.add(new Object[] {"/v1/views/per_minute/changes", new String[] {"Accept", sse, "Last-Event-ID", "0",
+        "Last-Event-ID", "1"}, 400, "Last-Event-ID is given twice, as '0' and '1': send it once; nothing was sent"});
     cases.add(new Object[] {"/v1/views/per_minute/changes?from=42", new String[] {"Accept", sse},
         400, "change id 42 is out of range for view 'per_minute': ids run from 0 to 0"});
     cases.add(new Object[] {"/v1/views/per_minute/changes?from=-3", new String[] {"Accept", sse}, 400,
