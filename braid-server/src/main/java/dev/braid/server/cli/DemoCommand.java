@@ -150,6 +150,9 @@ final class DemoCommand implements Callable<Integer> {
       Braid braid = server.braid();
       try (RetailDemo demo = new RetailDemo(braid, seed, server::ingestText)) {
         Tour tour = new Tour(server.url(), dataDir, temporary && !keep);
+        if (port != 0 && server.port() != port) { // the text said so when it happened; the JSON says it here
+          tour.json.put("portTaken", port);
+        }
         tour.intro(out);
         loadHistory(braid, demo, tour, out, () -> stop.getCount() == 0);
         if (stop.getCount() > 0) {

@@ -246,19 +246,22 @@ public final class PushCommand implements Callable<Integer> {
     return print(a.body());
   }
 
-  /** The first 20 bad rows of push report {@code r} as {@code bad row FILE:LINE: reason}, and how many there were. */
+  /**
+   * The first 20 bad rows of push report {@code r} as {@code braid: bad row FILE:LINE: reason}, and
+   * how many there were (on standard error, each line starting {@code braid: } as the README says).
+   */
   private static void printBadRows(JsonNode r, PrintWriter err) {
     int shown = 0;
     for (JsonNode b : r.path("bad")) {
       if (shown == 20) {
         break;
       }
-      err.printf("bad row %s:%d: %s%n", b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText());
+      err.printf("braid: bad row %s:%d: %s%n", b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText());
       shown++;
     }
     long all = r.path("badRows").asLong();
     if (all > shown) {
-      err.printf("... %,d bad %s in all%n", all, all == 1 ? "row" : "rows");
+      err.printf("braid: ... %,d bad %s in all%n", all, all == 1 ? "row" : "rows");
     }
     err.flush();
   }

@@ -51,16 +51,18 @@ public final class VersionsCommand implements Callable<Integer> {
     JsonNode batch = r.path("batch");
     if (batch.isObject()) {
       String state = batch.path("state").asText();
-      out.println(state.equals("running") ? String.format(java.util.Locale.ROOT, "batch cycle running%s",
+      // a repair or a batch cycle, as the server names what ran (a scheduled cycle's record has none)
+      String what = batch.path("what").asText("batch cycle");
+      out.println(state.equals("running") ? String.format(java.util.Locale.ROOT, "%s running%s", what,
           batch.has("eventsTotal") ? String.format(java.util.Locale.ROOT, ": %,d/%,d events read",
               batch.path("eventsRead").asLong(), batch.path("eventsTotal").asLong()) : "")
-          : state.equals("failed") ? "last batch cycle failed at " + batch.path("finishedAt").asText() + ": "
+          : state.equals("failed") ? "last " + what + " failed at " + batch.path("finishedAt").asText() + ": "
               + batch.path("failure").asText()
-          : state.equals("refused") ? "last " + batch.path("what").asText() + " asked for was refused at "
+          : state.equals("refused") ? "last " + what + " asked for was refused at "
               + batch.path("finishedAt").asText() + ": " + batch.path("reason").asText()
-          : batch.path("unchanged").asBoolean() ? "last batch cycle, at " + batch.path("finishedAt").asText()
+          : batch.path("unchanged").asBoolean() ? "last " + what + ", at " + batch.path("finishedAt").asText()
               + ", found no events since version " + batch.path("built").asLong() + "'s cut: it stays current"
-          : "last batch cycle built version " + batch.path("built").asLong() + " at "
+          : "last " + what + " built version " + batch.path("built").asLong() + " at "
               + batch.path("finishedAt").asText());
     }
     out.flush();

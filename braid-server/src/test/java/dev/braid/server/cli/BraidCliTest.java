@@ -102,12 +102,19 @@ class BraidCliTest {
   void shouldRunTheDemoTourAgainstARealServerAndPrintItAsJson() throws Exception {
     Path data = temp.resolve("data");
 
-    Run r = braid("demo", "--port", "0", "--history", "6000", "--rate", "400", "--duration", "2s",
-        "--batch-every", "1s", "--data", data.toString(), "--json", "--no-progress");
+    Run r;
+    int taken;
+    // on a port that is taken, as the text says it uses another, the JSON says which was asked for
+    try (java.net.ServerSocket occupied = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      taken = occupied.getLocalPort();
+      r = braid("demo", "--port", Integer.toString(taken), "--history", "6000", "--rate", "400", "--duration", "2s",
+          "--batch-every", "1s", "--data", data.toString(), "--json", "--no-progress");
+    }
 
     assertThat(r.exitCode()).as("stderr: %s", r.err()).isZero();
     JsonNode tour = new ObjectMapper().readTree(r.out());
-    assertThat(tour.path("url").asText()).startsWith("http://127.0.0.1:");
+    assertThat(tour.path("url").asText()).startsWith("http://127.0.0.1:").doesNotEndWith(":" + taken);
+    assertThat(tour.path("portTaken").asInt()).isEqualTo(taken);
     assertThat(tour.path("batch")).hasSize(4);
     JsonNode steps = tour.path("tour");
     assertThat(steps).hasSize(4);

@@ -168,7 +168,7 @@ class TableCliTest {
     Files.writeString(bad, "{\"id\": \"a\"}\n{\"id\": \"b\", \"score\": \"lots\"}\n");
     Run r = braid("push", "users", bad.toString(), url());
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.err()).contains("bad row " + bad + ":2:").contains("score").contains("failed");
+    assertThat(r.err()).contains("braid: bad row " + bad + ":2:").contains("score").contains("failed");
 
     Run ok = braid("push", "users", bad.toString(), url(), "--max-bad-rows", "50%");
     assertThat(ok.exit()).as(ok.err()).isZero();

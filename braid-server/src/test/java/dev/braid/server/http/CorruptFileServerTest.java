@@ -153,6 +153,12 @@ class CorruptFileServerTest {
     assertThat(Files.exists(base.resolveSibling(base.getFileName() + ".corrupt"))).as("moved aside, not deleted")
         .isTrue();
     assertThat(json(braid.get("/health")).path("status").asText()).isEqualTo("ok");
+    var versionsOut = new java.io.StringWriter();
+    var versionsCli = dev.braid.server.cli.BraidCli.commandLine();
+    versionsCli.setOut(new java.io.PrintWriter(versionsOut, true));
+    assertThat(versionsCli.execute("versions", "revenue", "--url=" + braid.url())).isZero();
+    assertThat(versionsOut.toString()).as("a repair, named as such (it said \"last batch cycle\")")
+        .contains("last repair built version ");
     assertProblem(braid.post("/v1/views/revenue/repair", ""), 409, "not damaged");
     JsonNode batch = json(braid.get("/v1/views/revenue/versions")).path("batch");
     assertThat(batch.path("state").asText()).as("a refused repair ran nothing, and nothing failed: " + batch)
