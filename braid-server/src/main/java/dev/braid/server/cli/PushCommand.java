@@ -256,7 +256,8 @@ public final class PushCommand implements Callable<Integer> {
       if (shown == 20) {
         break;
       }
-      err.printf("braid: bad row %s:%d: %s%n", b.path("file").asText(), b.path("line").asLong(), b.path("reason").asText());
+      err.printf("braid: bad row %s:%d: %s%n", b.path("file").asText(), b.path("line").asLong(),
+          b.path("reason").asText());
       shown++;
     }
     long all = r.path("badRows").asLong();
