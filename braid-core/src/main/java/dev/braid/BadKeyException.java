@@ -8,4 +8,9 @@ public final class BadKeyException extends IllegalArgumentException {
   public BadKeyException(String message) {
     super(message);
   }
+
+  /** As above, with the exception it restates (a batch read's, naming the key's index). */
+  public BadKeyException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }

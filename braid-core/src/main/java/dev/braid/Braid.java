@@ -139,7 +139,12 @@ public interface Braid extends AutoCloseable {
    */
   Subscription subscribe(String view, long fromId, java.util.function.Consumer<ChangeEvent> consumer);
 
-  /** As {@link #subscribe(String, long, java.util.function.Consumer)}, only the events of {@code key} (null: all). */
+  /**
+   * As {@link #subscribe(String, long, java.util.function.Consumer)}, only the events of {@code key}
+   * (null: all), read as {@link #groupKey} reads it.
+   *
+   * @throws BadKeyException as {@link #groupKey}
+   */
   Subscription subscribe(String view, long fromId, String key, java.util.function.Consumer<ChangeEvent> consumer);
 
   /**
@@ -150,6 +155,15 @@ public interface Braid extends AutoCloseable {
    * @throws IllegalArgumentException as {@link #subscribe(String, long, java.util.function.Consumer)}
    */
   List<ChangeEvent> changes(String view, long fromId, int limit);
+
+  /**
+   * {@code key} as view {@code view} writes the keys of its groups (and of its changes): for a view
+   * grouped by a number, the number it names in its canonical text ({@code 070} is {@code 70} of a
+   * long key, {@code 7e1} is {@code 70.0} of a double one); any other key as it is.
+   *
+   * @throws BadKeyException when no group of the view can have the key
+   */
+  String groupKey(String view, String key);
 
   /**
    * The merged result of {@code key} in {@code view}; over all windows for a windowed view. A key of a

@@ -530,48 +530,69 @@ public final class Expressions {
 
   /** The form of a group key's text, by its type: what a read's key is brought to before it is looked up. */
   public enum KeyForm {
-    /** Any text: a string key, or one of a type whose text has one spelling (bool, uint, dyn). */
+    /** Any text: a string key, or one of a type whose text has one spelling (bool, dyn). */
     TEXT,
     /** A decimal whole number, as a long or int expression writes its key ({@code 70}, never {@code 070}). */
     WHOLE_NUMBER,
+    /** A decimal whole number from 0 to 2^64 - 1, as a uint expression writes its key. */
+    UNSIGNED,
     /** A double's text, as {@link #keyText(double)} writes it ({@code 70.0}, never {@code 70} or {@code 7e1}). */
     DECIMAL
   }
 
   /** The {@link KeyForm} of group key {@code text}, compiled as {@link #key} compiles it. */
   public KeyForm keyForm(String text) {
-    EventSchema.Field plain = schema.find(text.strip());
+    EventSchema.Field plain = plainKeyField(text);
     if (plain != null) {
-      return formOf(plain.type());
+      return switch (plain.type()) {
+        case LONG, TIMESTAMP -> KeyForm.WHOLE_NUMBER;
+        case DOUBLE -> KeyForm.DECIMAL;
+        default -> KeyForm.TEXT;
+      };
     }
-    CelAbstractSyntaxTree ast = check(text);
-    CelExpr expr = ast.getExpr();
-    if (expr.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT && schema.find(expr.ident().name()) != null) {
-      return formOf(schema.require(expr.ident().name()).type());
-    }
-    CelType type = ast.getResultType();
-    return type.equals(SimpleType.INT) ? KeyForm.WHOLE_NUMBER : type.equals(SimpleType.DOUBLE) ? KeyForm.DECIMAL
-        : KeyForm.TEXT;
+    CelType type = check(text).getResultType();
+    return type.equals(SimpleType.INT) ? KeyForm.WHOLE_NUMBER : type.equals(SimpleType.UINT) ? KeyForm.UNSIGNED
+        : type.equals(SimpleType.DOUBLE) ? KeyForm.DECIMAL : KeyForm.TEXT;
   }
 
-  private static KeyForm formOf(dev.braid.event.FieldType type) {
-    return switch (type) {
-      case LONG, TIMESTAMP -> KeyForm.WHOLE_NUMBER;
-      case DOUBLE -> KeyForm.DECIMAL;
-      default -> KeyForm.TEXT;
-    };
+  /** The type of group key {@code text} in words, for a message: {@code a timestamp field (epoch milliseconds)}. */
+  public String keyType(String text) {
+    EventSchema.Field plain = plainKeyField(text);
+    if (plain != null) {
+      return switch (plain.type()) {
+        case LONG -> "a long field";
+        case TIMESTAMP -> "a timestamp field (epoch milliseconds)";
+        case DOUBLE -> "a double field";
+        case BOOLEAN -> "a boolean field";
+        default -> "a string field";
+      };
+    }
+    CelType type = check(text).getResultType();
+    return "an expression of CEL type " + type.name();
+  }
+
+  /** The field group key {@code text} names, plainly or as an identifier alone; else null. */
+  private EventSchema.Field plainKeyField(String text) {
+    EventSchema.Field plain = schema.find(text.strip());
+    if (plain != null) {
+      return plain;
+    }
+    CelExpr expr = check(text).getExpr();
+    return expr.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT ? schema.find(expr.ident().name()) : null;
   }
 
   /**
    * {@code key} in the form {@code form}'s keys are written in, so that a read finds the group of
    * the number it names: {@code 070}, {@code +70} and {@code 70} are the group {@code 70} of a long
-   * key, {@code 70}, {@code 7e1} and {@code 70.0} the group {@code 70.0} of a double one. Blanks
+   * key, {@code 70}, {@code 7e1} and {@code 70.0} the group {@code 70.0} of a double one (whose
+   * groups {@code Infinity}, {@code -Infinity} and {@code NaN} are read by those names). Blanks
    * around the number are allowed, as in a table's key.
    *
-   * @throws dev.braid.BadKeyException naming {@code what} when {@code key} is not such a number: no
-   *     group of the view can have it
+   * @throws dev.braid.BadKeyException naming {@code what} and saying {@code why} the key must be a
+   *     number when {@code key} is not one: no group of the view can have it
    */
-  public static String canonicalKey(KeyForm form, String key, java.util.function.Supplier<String> what) {
+  public static String canonicalKey(KeyForm form, String key, java.util.function.Supplier<String> what,
+      java.util.function.Supplier<String> why) {
     switch (form) {
       case WHOLE_NUMBER -> {
         if (isPlainDecimal(key)) {
@@ -579,19 +600,34 @@ public final class Expressions {
         }
         Long n = dev.braid.table.CsvRecords.wholeNumber(key.strip());
         if (n == null) {
-          String why = dev.braid.table.CsvRecords.isWholeNumber(key.strip()) ? "past a long's range"
-              : "not a whole number";
-          throw new dev.braid.BadKeyException(what.get() + ": " + dev.braid.UnknownNameException.quoted(key) + " is "
-              + why + ", and every key of this view is a long's (its group_by is one)");
+          throw badKey(what, key, dev.braid.table.CsvRecords.isWholeNumber(key.strip()) ? "past a long's range"
+              : "not a whole number", why);
         }
         return Long.toString(n);
       }
+      case UNSIGNED -> {
+        String digits = key.strip();
+        if (digits.startsWith("+")) {
+          digits = digits.substring(1);
+        }
+        if (digits.isEmpty() || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+          throw badKey(what, key, "not a whole number of 0 or more", why);
+        }
+        java.math.BigInteger n = new java.math.BigInteger(digits);
+        if (n.bitLength() > 64) {
+          throw badKey(what, key, "past a uint's range", why);
+        }
+        return n.toString();
+      }
       case DECIMAL -> {
-        double d = dev.braid.table.CsvRecords.decimal(key.strip());
+        String text = key.strip();
+        if (text.equals("Infinity") || text.equals("-Infinity") || text.equals("NaN")) {
+          return text; // a double's text too (an event's 1e308 * 10, or group_by price / 0.0)
+        }
+        double d = dev.braid.table.CsvRecords.decimal(text);
         if (Double.isNaN(d) || Double.isInfinite(d)) {
-          String why = Double.isNaN(d) ? "not a number" : "past a double's range";
-          throw new dev.braid.BadKeyException(what.get() + ": " + dev.braid.UnknownNameException.quoted(key) + " is "
-              + why + ", and every key of this view is a double's (its group_by is one)");
+          throw badKey(what, key, Double.isNaN(d) ? "not a number" : "past a double's range (write Infinity for the "
+              + "infinite group)", why);
         }
         return keyText(d);
       }
@@ -599,6 +635,12 @@ public final class Expressions {
         return key;
       }
     }
+  }
+
+  private static dev.braid.BadKeyException badKey(java.util.function.Supplier<String> what, String key, String is,
+      java.util.function.Supplier<String> why) {
+    return new dev.braid.BadKeyException(what.get() + ": " + dev.braid.UnknownNameException.quoted(key) + " is " + is
+        + ", and no group of the view can have it (" + why.get() + ")");
   }
 
   /** Whether {@code s} is a whole number as {@link Long#toString} writes one (the common read: no work to do). */

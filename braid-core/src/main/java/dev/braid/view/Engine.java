@@ -1067,7 +1067,7 @@ public final class Engine implements Braid {
       try {
         out.add(v.get(nonNullKey(view, k), fromMillis, toMillis));
       } catch (dev.braid.BadKeyException e) {
-        throw new dev.braid.BadKeyException("keys[" + out.size() + "]: " + e.getMessage());
+        throw new dev.braid.BadKeyException("keys[" + out.size() + "]: " + e.getMessage(), e);
       }
     }
     return out;
@@ -1588,7 +1588,15 @@ public final class Engine implements Braid {
       java.util.function.Consumer<dev.braid.ChangeEvent> consumer) {
     requireOpen();
     java.util.Objects.requireNonNull(consumer, "consumer");
-    return changeFeed(view).subscribe(fromId, key == null ? null : e -> e.key().equals(key), consumer);
+    // the key as the view writes it: 070 follows the group 70 of a long key, as a read of 070 reads it
+    String k = key == null ? null : groupKey(view, key);
+    return changeFeed(view).subscribe(fromId, k == null ? null : e -> e.key().equals(k), consumer);
+  }
+
+  @Override
+  public String groupKey(String view, String key) {
+    requireOpen();
+    return view(view).groupKey(nonNullKey(view, key));
   }
 
   @Override

@@ -451,8 +451,22 @@ final class ViewRuntime {
       throw new IllegalArgumentException(String.format("view '%s' has no windows: a time range (from, to) selects "
           + "windows of a windowed view; read the key without one", name));
     }
-    String k = p == null ? key : p.readKey(key);
-    return result(k, mergedCurrent(k.getBytes(StandardCharsets.UTF_8), KeyHint.NONE, from, to, true, null));
+    while (true) {
+      // the key in the form of the version read: a reprocess may change group_by's type (text to a long)
+      Version v = current;
+      String k = v.program == null ? key : v.program.readKey(key);
+      Merged m = mergedCurrent(k.getBytes(StandardCharsets.UTF_8), KeyHint.NONE, from, to, true, null);
+      if (m.version == v.id || v.program == null) {
+        return result(k, m);
+      }
+      // a swap between the two: read the key again in the form of the version now current
+    }
+  }
+
+  /** {@code key} as the current version writes its groups' keys (see {@link dev.braid.Braid#groupKey}). */
+  String groupKey(String key) {
+    ViewProgram p = current.program;
+    return p == null ? key : p.readKey(key);
   }
 
   /** {@link #merged} of the current version, whichever it is when its Delta is read. */

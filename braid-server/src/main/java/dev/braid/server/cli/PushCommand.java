@@ -8,8 +8,6 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -354,17 +352,17 @@ public final class PushCommand implements Callable<Integer> {
     return s.strip();
   }
 
+  /** {@code --since} as the server reads a time ({@link dev.braid.server.http.BraidServer#parseTime}). */
   private long checkTime(String s) {
     try {
-      return Long.parseLong(s.strip());
-    } catch (NumberFormatException e) {
-      try {
-        return Instant.parse(s.strip()).toEpochMilli();
-      } catch (DateTimeParseException e2) {
-        throw usage("--since must be epoch millis or ISO-8601 like 2026-11-30T00:00:00Z, got '" + s + "'");
-      } catch (ArithmeticException e2) {
-        throw usage("--since '" + s + "' is out of range: epoch milliseconds must fit in a long");
+      Long t = dev.braid.server.http.BraidServer.parseTime(s);
+      if (t == null) {
+        throw usage("--since must be epoch millis, ISO-8601 like 2026-11-30T00:00:00Z (or with an offset) or a "
+            + "date (2026-11-30, its midnight UTC), got '" + s + "'");
       }
+      return t;
+    } catch (ArithmeticException e) {
+      throw usage("--since '" + s + "' is out of range: epoch milliseconds must fit in a long");
     }
   }
 

@@ -107,7 +107,7 @@ final class ChangesHandler {
 
   void handle(Context ctx, Braid b) throws Exception {
     String view = ctx.pathParam("view");
-    String key = ctx.queryParam("key");
+    String asked = ctx.queryParam("key");
     long from = from(ctx);
     try {
       b.changes(view, from, 0); // refuses an unknown view, a view without a window and an id out of range
@@ -121,6 +121,7 @@ final class ChangesHandler {
       }
       throw Problem.badRequest("bad-changes-request", e.getMessage());
     }
+    String key = asked == null ? null : groupKey(b, view, asked);
     String accept = ctx.header("Accept");
     // A stream when the client names it and takes it at least as gladly as JSON (q-values count: a
     // client that prefers JSON, or refuses the stream with q=0, gets pages); no Accept gets JSON.
@@ -238,6 +239,15 @@ final class ChangesHandler {
       closer.execute(s::close);
     } catch (java.util.concurrent.RejectedExecutionException stopped) {
       s.close(); // the server stops: closeAll ended every stream, and no thread waits on this client
+    }
+  }
+
+  /** {@code key} as the view writes it: 070 follows the group 70 of a long key, as a read of 070 reads it. */
+  private static String groupKey(Braid b, String view, String key) {
+    try {
+      return b.groupKey(view, key);
+    } catch (dev.braid.BadKeyException e) {
+      throw Problem.badRequest("bad-key", e.getMessage() + "; nothing was sent");
     }
   }
 

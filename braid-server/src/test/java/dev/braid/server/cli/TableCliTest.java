@@ -231,7 +231,7 @@ class TableCliTest {
     assertThat(braid("push", "users", f.toString(), url(), "--max-bad-rows", "lots").err())
         .contains("--max-bad-rows must be a count");
     assertThat(braid("push", "users", f.toString(), url(), "--since", "yesterday").err())
-        .contains("--since must be epoch millis or ISO-8601");
+        .contains("--since must be epoch millis, ISO-8601 like 2026-11-30T00:00:00Z (or with an offset) or a date");
     assertThat(braid("push", "users", f.toString(), url(), "--since-position", "[x]").err())
         .contains("--since-position must be a cut");
     Run both = braid("push", "users", f.toString(), url(), "--incremental", "--since", "2026-11-30T00:00:00Z");

@@ -822,9 +822,10 @@ class BraidServerTest {
   void shouldReadALongKeyAsItsNumberAndAnswerTextWith400() throws Exception {
     server = BraidServer.start(PipelineSpec.parse("""
         streams:
-          s: {key: store, fields: {store: long}}
+          s: {key: store, time: ingest, fields: {store: long}}
         views:
           by_store: {from: s, group_by: store, aggregate: {n: count}}
+          per_day: {from: s, group_by: store, window: {tumbling: 1d}, aggregate: {n: count}}
         """, "long.yaml"), dir, BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS);
     assertThat(post("/v1/streams/s/events", "application/x-ndjson", "{\"store\": 70}\n").statusCode()).isEqualTo(200);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -836,7 +837,8 @@ class BraidServerTest {
     assertThat(r.path("key").asText()).isEqualTo("70");
     assertThat(r.path("values").path("n").asLong()).isEqualTo(1);
     HttpResponse<String> bad = get("/v1/views/by_store/keys/u70");
-    assertProblem(bad, 400, "key of view 'by_store': 'u70' is not a whole number");
+    assertProblem(bad, 400, "key of view 'by_store': 'u70' is not a whole number, and no group of the view can have "
+        + "it (its group_by, store, is a long field); nothing was read");
     assertThat(json(bad).path("type").asText()).isEqualTo("/problems/bad-key");
     HttpResponse<String> batch = post("/v1/views/by_store/keys:batchGet", "application/json",
         "{\"keys\": [\"+70\", \"7.5\"]}");
@@ -844,5 +846,10 @@ class BraidServerTest {
     JsonNode both = json(post("/v1/views/by_store/keys:batchGet", "application/json", "{\"keys\": [\"+70\", 70]}"));
     assertThat(both.path("results").get(0).path("values").path("n").asLong()).isEqualTo(1);
     assertThat(both.path("results").get(1).path("values").path("n").asLong()).isEqualTo(1);
+    // the changes of one key take it as a read does
+    HttpResponse<String> changes = get("/v1/views/per_day/changes?key=x70");
+    assertProblem(changes, 400, "key of view 'per_day': 'x70' is not a whole number");
+    assertThat(json(changes).path("type").asText()).isEqualTo("/problems/bad-key");
+    assertThat(get("/v1/views/per_day/changes?key=070").statusCode()).isEqualTo(200);
   }
 }
