@@ -96,6 +96,9 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * {@code lateness} describe the serving version's definition, not the file's.
    *
    * @param lag events in the log that the current version's Delta has not folded yet
+   * @param deltaKeys the groups in the current Delta's tables, summed over its partitions: a key
+   *     whose events are on several partitions (a view not grouped by the stream's key) is counted on
+   *     each, and a windowed view's key once per window
    * @param skippedEvents events of the log up to {@code position} that the current version left out
    *     because an expression or an aggregation failed on them (its Base's and its Delta's, each event
    *     once); the engine logs the first of them with the error

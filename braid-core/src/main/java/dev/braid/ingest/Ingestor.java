@@ -442,7 +442,12 @@ public final class Ingestor {
       if (x.builders[p].isEmpty()) {
         continue;
       }
-      AppendResult r = stream.append(p, x.builders[p]);
+      AppendResult r;
+      try {
+        r = stream.append(p, x.builders[p]);
+      } catch (dev.braid.log.LogWriteException e) {
+        throw e.noteAppendedBefore(accepted); // partitions before this one have their events: the caller says so
+      }
       List<Long> offsets = new ArrayList<>(r.count());
       for (int i = 0; i < r.count(); i++) {
         offsets.add(r.offset(i));
@@ -861,7 +866,12 @@ public final class Ingestor {
         if (x.builders[p].isEmpty()) {
           continue;
         }
-        AppendResult r = stream.append(p, x.builders[p]);
+        AppendResult r;
+        try {
+          r = stream.append(p, x.builders[p]);
+        } catch (dev.braid.log.LogWriteException e) {
+          throw e.noteAppendedBefore(appended); // those stay committed: a retry with the ids skips them
+        }
         List<Integer> idx = x.indexes[p];
         int n = r.count();
         long[] hi = new long[n];

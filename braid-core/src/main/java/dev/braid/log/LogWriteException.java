@@ -97,6 +97,24 @@ public class LogWriteException extends LogException {
     return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
 
+  /** Events of the same request appended to other partitions before this failure; see {@link #noteAppendedBefore}. */
+  private int appendedBefore;
+
+  /**
+   * Notes that {@code events} events of the request that failed here were appended (to other
+   * partitions, each its own append) before it failed: they are in the stream, and counted, and a
+   * retry of the whole request without ids would append them again. Returns this.
+   */
+  public LogWriteException noteAppendedBefore(int events) {
+    this.appendedBefore = events;
+    return this;
+  }
+
+  /** The events of the request appended before the failure (0 when none, or when no ingest noted them). */
+  public int appendedBefore() {
+    return appendedBefore;
+  }
+
   public String stream() {
     return stream;
   }

@@ -1822,8 +1822,9 @@ public final class Engine implements Braid {
     for (dev.braid.table.TableRuntime t : tables ? this.tables.values() : List.<dev.braid.table.TableRuntime>of()) {
       try {
         t.checkpoint();
+        recovered("table '" + t.name() + "': checkpoint");
       } catch (Throwable e) { // an Error too: a scheduled task that throws never runs again
-        LOG.error("table '{}': checkpoint failed; the previous one stays: {}", t.name(), e.toString());
+        failed("table '" + t.name() + "': checkpoint", "the previous one stays", e);
       }
     }
     for (ViewRuntime v : views.values()) {
@@ -1833,8 +1834,9 @@ public final class Engine implements Braid {
           LOG.debug("view '{}': checkpoint {} at {} ({} groups, {} bytes)", v.name, w.path().getFileName(),
               w.position(), w.groups(), w.bytes());
         }
+        recovered("view '" + v.name + "': checkpoint");
       } catch (Throwable e) { // an Error too: a scheduled task that throws never runs again
-        LOG.error("view '{}': checkpoint failed; the previous one stays: {}", v.name, e.toString());
+        failed("view '" + v.name + "': checkpoint", "the previous one stays", e);
       }
     }
     synchronized (catalogLock) {
@@ -1854,11 +1856,43 @@ public final class Engine implements Braid {
   private void storeEventTimeMarks() {
     Map<String, EventTimeMarks.Marks> marks = new LinkedHashMap<>();
     speedLayers.forEach((stream, speed) -> marks.put(stream, speed.eventTimeMarks()));
+    String what = "recording the streams' event-time marks in " + dataDir.resolve(EventTimeMarks.FILE);
     try {
       EventTimeMarks.store(dataDir, marks);
+      recovered(what);
     } catch (Throwable e) {
-      LOG.warn("cannot record the streams' event-time marks in {}: {}", dataDir.resolve(EventTimeMarks.FILE),
-          e.toString());
+      failed(what, "the ones recorded before stay", e);
+    }
+  }
+
+  /**
+   * The periodic writes (checkpoints, event-time marks) failing now, by what they are, with their
+   * last failure and how many rounds failed: a failure is logged when it starts or its reason
+   * changes, not every round (an unwritable directory logged an ERROR per view every interval,
+   * forever), and its end once, when the write succeeds again.
+   */
+  private final Map<String, Object[]> failingWrites = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** Logs the failure of periodic write {@code what} unless the same one was logged for the round before. */
+  private void failed(String what, String consequence, Throwable e) {
+    String reason = e instanceof IOException io ? io.getClass().getSimpleName() + ": " + dev.braid.log.LogException
+        .describe(io) : e instanceof UncheckedIOException u ? dev.braid.log.LogException.describe(u.getCause())
+        : e.toString();
+    // the same failure, whatever the numbers in it (each checkpoint's file has the next sequence number)
+    String kind = reason.replaceAll("[0-9]+", "#");
+    Object[] before = failingWrites.get(what);
+    failingWrites.put(what, new Object[] {kind, before == null ? 1 : (int) before[1] + 1});
+    if (before == null || !before[0].equals(kind)) {
+      LOG.error("{} failed; {}: {} (tried again every round; logged again when the reason changes, and once when it "
+          + "succeeds)", what, consequence, reason);
+    }
+  }
+
+  /** Logs, once, that periodic write {@code what} succeeds again after failing. */
+  private void recovered(String what) {
+    Object[] before = failingWrites.remove(what);
+    if (before != null) {
+      LOG.info("{} succeeds again, after {} failed {}", what, before[1], (int) before[1] == 1 ? "round" : "rounds");
     }
   }
 }

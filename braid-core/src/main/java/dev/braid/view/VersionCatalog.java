@@ -362,7 +362,8 @@ public final class VersionCatalog {
     try {
       replaceAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
     } catch (IOException e) {
-      throw new CatalogWriteException("cannot write the version catalog " + file + ": " + e.getMessage(), e);
+      throw new CatalogWriteException("cannot write the version catalog " + file + ": "
+          + dev.braid.log.LogException.describe(e), e);
     }
   }
 

@@ -209,9 +209,11 @@ final class ViewRuntime {
       } else if (acknowledgedSpec.equals(fileDefinition) || cur.definition.equals(fileDefinition)) {
         acknowledgedSpec = fileDefinition;
       } else {
-        LOG.warn("view '{}': the spec file defines the view differently from version {}, which keeps serving; run "
-            + "`braid reprocess {} --spec <file>` (or start the server with --reprocess-changed) to switch to it "
-            + "(serving: {}; spec file: {})", name, cur.id, name, cur.definition, fileDefinition);
+        // what to do is the caller's to say: the server prints the command, or reprocesses when started with
+        // --reprocess-changed (this line told that server to start with the flag it had)
+        LOG.warn("view '{}': the spec file defines the view differently from version {}, which keeps serving until "
+            + "a reprocess switches to the file's definition (serving: {}; spec file: {})", name, cur.id,
+            cur.definition, fileDefinition);
       }
       // numbered after every file there, also when the Base is damaged: a new checkpoint must not be pruned in
       // favour of an older one, a spill must not write over a run an older checkpoint names

@@ -57,4 +57,33 @@ class IngestFaultPerPartitionTest {
       assertThat(b.faults().none()).isTrue();
     }
   }
+
+  /**
+   * A request whose append fails on one partition after another partition's events were appended
+   * says how many were (they are in the stream, and a retry of the whole request without ids would
+   * append them again); with an idempotency key, the retry appends only the others.
+   */
+  @Test
+  void shouldSayHowManyEventsWereAppendedBeforeAPartitionsAppendFailed(@TempDir Path dir) {
+    PipelineSpec spec = PipelineSpec.builder().stream(StreamSpec.builder("clicks").partitions(2).key("user")
+        .field("user", FieldType.STRING).build()).build();
+    try (Braid b = Braid.open(dir, spec)) {
+      FilePartition p1 = ((FileLogStream) ((FileLog) b.log()).stream("clicks")).partition(1);
+      List<Map<String, ?>> both = List.of(Map.of("user", keyOf(0, 2)), Map.of("user", keyOf(1, 2)),
+          Map.of("user", keyOf(0, 2)));
+      p1.writer = (channel, bytes, position) -> {
+        throw new IOException("No space left on device");
+      };
+      assertThatThrownBy(() -> b.ingest("clicks", both)).isInstanceOf(LogWriteException.class)
+          .satisfies(e -> assertThat(((LogWriteException) e).appendedBefore()).as("partition 0's two").isEqualTo(2));
+      assertThatThrownBy(() -> b.ingest("clicks", both, "k1")).isInstanceOf(LogWriteException.class)
+          .satisfies(e -> assertThat(((LogWriteException) e).appendedBefore()).isEqualTo(2));
+      p1.writer = FilePartition.POSITIONAL;
+      dev.braid.IngestResult retry = b.ingest("clicks", both, "k1");
+      assertThat(retry.accepted()).isEqualTo(3);
+      assertThat(retry.duplicates()).as("partition 0's events were appended by the failed request").isEqualTo(2);
+      assertThat(b.log().stream("clicks").end().offset(0)).as("2 without a key, 2 with one").isEqualTo(4);
+      assertThat(b.log().stream("clicks").end().offset(1)).isEqualTo(1);
+    }
+  }
 }

@@ -144,6 +144,42 @@ class CheckpointTest {
     }
   }
 
+  /**
+   * A checkpoint that fails round after round for the same reason is logged once, not every round
+   * (an unwritable directory logged an ERROR per view every interval, forever), and its end once.
+   */
+  @Test
+  void shouldLogACheckpointFailureOnceUntilItEndsAndSayWhenItEnds() throws Exception {
+    Path data = dir.resolve("data");
+    ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Engine.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    log.addAppender(logged);
+    ch.qos.logback.classic.Level level = log.getLevel();
+    log.setLevel(ch.qos.logback.classic.Level.INFO);
+    try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {
+      clicks(e, "ann", 3);
+      for (int round = 1; round <= 3; round++) { // each round's file has the next sequence number
+        Files.createDirectories(data.resolve("views").resolve("per_user")
+            .resolve(String.format("v1-%012d.ckpt.tmp", round)));
+        e.checkpointAll();
+      }
+      assertThat(e.faults().checkpoints()).containsOnlyKeys("per_user");
+      e.checkpointAll();
+      assertThat(e.faults().checkpoints()).isEmpty();
+    } finally {
+      log.detachAppender(logged);
+      log.setLevel(level);
+    }
+    List<String> lines = logged.list.stream().filter(x -> x.getFormattedMessage().contains("'per_user': checkpoint"))
+        .map(x -> x.getLevel() + " " + x.getFormattedMessage()).toList();
+    assertThat(lines).hasSize(2);
+    assertThat(lines.get(0)).startsWith("ERROR view 'per_user': checkpoint failed; the previous one stays: ")
+        .contains("ckpt.tmp");
+    assertThat(lines.get(1)).isEqualTo("INFO view 'per_user': checkpoint succeeds again, after 3 failed rounds");
+  }
+
   /** Five clicks of ann in a new engine on {@code data}, closed: the close's checkpoint, which it returns. */
   private static Path fiveClicksCheckpointedOnClose(Path data) throws Exception {
     try (Engine e = Engine.open(data, EngineBasicsTest.spec(null), MANUAL)) {

@@ -56,7 +56,8 @@ public final class StatusCommand implements Callable<Integer> {
       }
     }
     out.println();
-    Table v = new Table("view", "stream", "mode", "version", "base cut", "delta position", "lag", "delta keys",
+    // groups summed over the Delta's partitions, not distinct keys (see Status.ViewStatus#deltaKeys)
+    Table v = new Table("view", "stream", "mode", "version", "base cut", "delta position", "lag", "delta groups",
         "batch");
     for (JsonNode x : r.path("views")) {
       String batch = x.has("batch") ? String.format("running %d/%d", x.path("batch").path("eventsRead").asLong(),

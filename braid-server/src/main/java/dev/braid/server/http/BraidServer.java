@@ -271,7 +271,26 @@ public final class BraidServer implements AutoCloseable {
         .tag("stream", stream).tag("kind", kind.name().toLowerCase(Locale.ROOT).replace('_', '-')).register(metrics);
   }
 
+  /** The JVM's garbage collections, for /metrics; closed with the server (it listens to the JVM's notifications). */
+  private io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gcMetrics;
+
+  /**
+   * The process's and the JVM's own series, which an operator alerts on beside Braid's: heap and
+   * other memory pools, garbage collections and their pauses, threads, classes, CPU, uptime and the
+   * process's start time ({@code jvm_*}, {@code process_*}, {@code system_*}).
+   */
+  private void registerJvmMetrics() {
+    new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(metrics);
+    gcMetrics = new io.micrometer.core.instrument.binder.jvm.JvmGcMetrics();
+    gcMetrics.bindTo(metrics);
+    new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(metrics);
+    new io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics().bindTo(metrics);
+    new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(metrics);
+    new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(metrics);
+  }
+
   private void registerGauges(Braid b) {
+    registerJvmMetrics();
     for (String stream : spec.streams().keySet()) { // at 0 from the start, so that rate() sees the first fault
       for (LogWriteException.Kind kind : LogWriteException.Kind.values()) {
         appendFailures(stream, kind);
@@ -440,7 +459,8 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.post("/v1/views/{view}/repair", params(this::repair, "wait"));
       new TableRoutes(this::ready, this::readBody, closed::get).register(cfg.routes);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
-      cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e)));
+      cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e,
+          ctx.header(IDEMPOTENCY_KEY) != null)));
       cfg.routes.exception(UnavailableException.class, (e, ctx) -> problem(ctx, unavailable(e)));
       cfg.routes.exception(dev.braid.IdempotencyConflictException.class, (e, ctx) -> problem(ctx,
           new Problem(422, "idempotency-key-reused", "Idempotency key reused", e.getMessage())));
@@ -559,12 +579,22 @@ public final class BraidServer implements AutoCloseable {
    * stream, partition, file and the operating system's reason. Counted in
    * {@code braid_log_append_failures_total}.
    */
-  private Problem storageProblem(LogWriteException e) {
+  private Problem storageProblem(LogWriteException e, boolean keyed) {
     String kind = e.kind().name().toLowerCase(Locale.ROOT).replace('_', '-');
     appendFailures(e.stream(), e.kind()).increment();
-    LOG.warn("ingest refused: {}", e.getMessage());
-    String detail = e.getMessage() + "; nothing of this request was acknowledged; retry once the fault is fixed "
-        + "(reads keep working)";
+    int before = e.appendedBefore();
+    LOG.warn("ingest refused: {}{}", e.getMessage(), before == 0 ? "" : String.format(" (%,d %s of the request "
+        + "appended to other partitions before it)", before, before == 1 ? "event was" : "events were"));
+    // each partition is appended on its own: the partitions before the failing one have their events
+    String detail = e.getMessage() + (before == 0
+        ? "; nothing of this request was appended; retry once the fault is fixed"
+        : keyed ? String.format("; %,d of this request's events were appended to other partitions before the "
+            + "failure and are in the stream; retry once the fault is fixed with the same Idempotency-Key, which "
+            + "appends only the others", before)
+        : String.format("; %,d of this request's events were appended to other partitions before the failure and "
+            + "are in the stream (the views count them): sending the whole request again appends them twice; "
+            + "send requests with an Idempotency-Key, whose retry appends only what is missing", before))
+        + " (reads keep working)";
     if (e.kind() == LogWriteException.Kind.STORAGE_FULL) {
       return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
     }
@@ -1784,7 +1814,13 @@ public final class BraidServer implements AutoCloseable {
                 + " after the stop began" : e.getCause() != null ? e.getCause().toString() : e.toString());
       }
     }
-    background.shutdownNow();
+    if (gcMetrics != null) {
+      gcMetrics.close();
+    }
+    // Not interrupted before the engine closes: an interrupt closed the Base channel of a batch cycle asked for
+    // over HTTP, which then failed its version for good (catalog and log: ClosedByInterruptException). The close
+    // stops a running cycle as "Braid is closing", records nothing, and the tasks then end.
+    background.shutdown();
     Braid b = braid;
     braid = null;
     try {
@@ -1792,6 +1828,7 @@ public final class BraidServer implements AutoCloseable {
         b.close();
       }
     } finally {
+      background.shutdownNow(); // what is left after the close (a task waiting on nothing the close ended)
       try {
         lock.close();
       } catch (IOException e) {

@@ -683,6 +683,9 @@ class BraidServerTest {
         .isEqualTo(1);
     assertThat(get("/metrics").body()).contains("braid_ingest_events_total{outcome=\"accepted\",stream=\"sales\"} 2.0");
     assertThat(m).contains("braid_view_lag_events{view=\"revenue\"}");
+    // the process's and the JVM's own series, for alerts beside Braid's (none before)
+    assertThat(m).contains("jvm_memory_used_bytes{", "jvm_threads_live_threads", "process_start_time_seconds",
+        "process_cpu_usage", "jvm_classes_loaded_classes");
     assertThat(m).contains("braid_view_unavailable{view=\"revenue\"} 0.0",
         "braid_view_checkpoint_failures_total{view=\"revenue\"} 0.0");
     assertThat(m).contains("braid_view_skipped_events{view=\"revenue\"} 0.0",

@@ -203,4 +203,112 @@ class ServerStopTest {
     }
     return got.toString(StandardCharsets.UTF_8);
   }
+
+  /** Whether a {@link Spinning} accumulator is being written (a Base is being written). */
+  static volatile boolean writing;
+  /** Whether a {@link Spinning} accumulator was written on an interrupted thread (its channel then closes). */
+  static volatile boolean interruptedWriting;
+
+  /** A sum that spins on every event and every write, so that a batch cycle runs for seconds. */
+  static final class Spinning implements dev.braid.agg.Aggregation {
+    @Override
+    public int longSlots() {
+      return 1;
+    }
+
+    @Override
+    public void zero(dev.braid.agg.AccumulatorState s) {
+      s.setLong(0, 0);
+    }
+
+    @Override
+    public void add(dev.braid.agg.AccumulatorState s, dev.braid.agg.AggInput in) {
+      long end = System.nanoTime() + 20_000;
+      while (System.nanoTime() < end) {
+        Thread.onSpinWait(); // busy, not asleep: an interrupt does not end it, as file I/O would end
+      }
+      s.setLong(0, s.getLong(0) + in.longValue());
+    }
+
+    @Override
+    public void merge(dev.braid.agg.AccumulatorState into, dev.braid.agg.AccumulatorState from) {
+      into.setLong(0, into.getLong(0) + from.getLong(0));
+    }
+
+    @Override
+    public Object result(dev.braid.agg.AccumulatorState s) {
+      return s.getLong(0);
+    }
+
+    @Override
+    public void write(dev.braid.agg.AccumulatorState s, java.io.DataOutput out) throws java.io.IOException {
+      writing = true;
+      long end = System.nanoTime() + 20_000_000; // 20 ms a key: the Base is being written for a second
+      while (System.nanoTime() < end) {
+        Thread.onSpinWait();
+      }
+      interruptedWriting |= Thread.currentThread().isInterrupted();
+      out.writeLong(s.getLong(0));
+    }
+
+    @Override
+    public void read(dev.braid.agg.AccumulatorState s, java.io.DataInput in) throws java.io.IOException {
+      s.setLong(0, in.readLong());
+    }
+  }
+
+  /**
+   * A stop while a batch cycle asked for over HTTP runs ends it as the engine's close does (stopped
+   * with nothing recorded, or waited for), and no version fails. The server interrupted its task
+   * first, which closed the Base's channel: the version stayed FAILED (ClosedByInterruptException)
+   * in the catalog for good, with an ERROR in the log and a batch failure counted.
+   */
+  @Test
+  void shouldStopABatchCycleAskedForOverHttpWithoutFailingItsVersion() throws Exception {
+    dev.braid.agg.Aggregations.register("stop_test_spin", (type, params) -> new Spinning());
+    writing = false;
+    interruptedWriting = false;
+    PipelineSpec spec = PipelineSpec.parse("""
+        streams:
+          ev: {key: user, partitions: 1, fields: {user: string, n: long}}
+        views:
+          slow: {from: ev, group_by: user, aggregate: {total: "stop_test_spin(n)"}}
+        """, "slow.yaml");
+    BraidServer s = BraidServer.start(spec, dir, BraidServer.Config.defaults().withPort(0))
+        .awaitReady(30, TimeUnit.SECONDS);
+    try {
+      StringBuilder events = new StringBuilder();
+      for (int i = 0; i < 20_000; i++) {
+        events.append("{\"user\": \"u").append(i % 50).append("\", \"n\": 1}\n");
+      }
+      HttpResponse<String> in = http.send(HttpRequest.newBuilder(URI.create(s.url() + "/v1/streams/ev/events"))
+          .header("Content-Type", "application/x-ndjson").POST(HttpRequest.BodyPublishers.ofString(events.toString()))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(in.statusCode()).as(in.body()).isEqualTo(200);
+      HttpResponse<String> asked = http.send(HttpRequest.newBuilder(URI.create(s.url()
+          + "/v1/views/slow/batch?wait=0")).POST(HttpRequest.BodyPublishers.noBody()).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(asked.statusCode()).as(asked.body()).isEqualTo(202);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!writing) { // the stop lands while the cycle writes its Base
+        assertThat(System.nanoTime()).as("the cycle writes its Base").isLessThan(deadline);
+        Thread.sleep(1);
+      }
+    } finally {
+      s.close();
+    }
+    assertThat(interruptedWriting).as("the Base was written on an interrupted thread").isFalse();
+    BraidServer again = BraidServer.start(spec, dir, BraidServer.Config.defaults().withPort(0))
+        .awaitReady(30, TimeUnit.SECONDS);
+    try {
+      JsonNode versions = get(again, "/v1/views/slow/versions").path("versions");
+      for (JsonNode v : versions) {
+        assertThat(v.path("state").asText()).as("%s", versions).isNotEqualTo("failed");
+      }
+      // the close stops the cycle (nothing recorded), or the cycle ends first and its version is current
+      assertThat(versions.size()).isBetween(1, 2);
+    } finally {
+      again.close();
+    }
+  }
 }
