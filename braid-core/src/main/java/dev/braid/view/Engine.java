@@ -1834,7 +1834,9 @@ public final class Engine implements Braid {
           LOG.debug("view '{}': checkpoint {} at {} ({} groups, {} bytes)", v.name, w.path().getFileName(),
               w.position(), w.groups(), w.bytes());
         }
-        recovered("view '" + v.name + "': checkpoint");
+        if (v.checkpointFailure() == null) { // one was written, or none was due after one was: not a skipped round
+          recovered("view '" + v.name + "': checkpoint");
+        }
       } catch (Throwable e) { // an Error too: a scheduled task that throws never runs again
         failed("view '" + v.name + "': checkpoint", "the previous one stays", e);
       }
@@ -1880,9 +1882,12 @@ public final class Engine implements Braid {
         : e.toString();
     // the same failure, whatever the numbers in it (each checkpoint's file has the next sequence number)
     String kind = reason.replaceAll("[0-9]+", "#");
-    Object[] before = failingWrites.get(what);
-    failingWrites.put(what, new Object[] {kind, before == null ? 1 : (int) before[1] + 1});
-    if (before == null || !before[0].equals(kind)) {
+    Object[][] before = new Object[1][];
+    failingWrites.compute(what, (k, was) -> { // atomic: the scheduler's round and a close's may fail together
+      before[0] = was;
+      return new Object[] {kind, was == null ? 1 : (int) was[1] + 1};
+    });
+    if (before[0] == null || !before[0][0].equals(kind)) {
       LOG.error("{} failed; {}: {} (tried again every round; logged again when the reason changes, and once when it "
           + "succeeds)", what, consequence, reason);
     }

@@ -265,6 +265,12 @@ public final class BraidServer implements AutoCloseable {
   /** The status the gauges of the scrape in progress read (see {@link #scrapeStatus}). */
   private volatile Status scrapeStatus;
 
+  /** Whether ingest into {@code stream} deduplicates by the events' own ids (the stream names an {@code id} field). */
+  private boolean hasIdField(String stream) {
+    dev.braid.spec.StreamSpec s = spec.streams().get(stream);
+    return s != null && s.id() != null;
+  }
+
   /** The counter of appends to {@code stream} refused by a storage fault of {@code kind}. */
   private Counter appendFailures(String stream, LogWriteException.Kind kind) {
     return Counter.builder("braid_log_append_failures_total").description("appends refused by a storage fault")
@@ -272,14 +278,17 @@ public final class BraidServer implements AutoCloseable {
   }
 
   /** The JVM's garbage collections, for /metrics; closed with the server (it listens to the JVM's notifications). */
-  private io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gcMetrics;
+  private volatile io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gcMetrics;
 
   /**
    * The process's and the JVM's own series, which an operator alerts on beside Braid's: heap and
    * other memory pools, garbage collections and their pauses, threads, classes, CPU, uptime and the
    * process's start time ({@code jvm_*}, {@code process_*}, {@code system_*}).
    */
-  private void registerJvmMetrics() {
+  private synchronized void registerJvmMetrics() {
+    if (closed.get()) {
+      return; // closed while the engine opened: the GC binder's listeners would never be removed
+    }
     new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(metrics);
     gcMetrics = new io.micrometer.core.instrument.binder.jvm.JvmGcMetrics();
     gcMetrics.bindTo(metrics);
@@ -460,7 +469,7 @@ public final class BraidServer implements AutoCloseable {
       new TableRoutes(this::ready, this::readBody, closed::get).register(cfg.routes);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e,
-          ctx.header(IDEMPOTENCY_KEY) != null)));
+          ctx.header(IDEMPOTENCY_KEY) != null || hasIdField(e.stream()))));
       cfg.routes.exception(UnavailableException.class, (e, ctx) -> problem(ctx, unavailable(e)));
       cfg.routes.exception(dev.braid.IdempotencyConflictException.class, (e, ctx) -> problem(ctx,
           new Problem(422, "idempotency-key-reused", "Idempotency key reused", e.getMessage())));
@@ -579,21 +588,22 @@ public final class BraidServer implements AutoCloseable {
    * stream, partition, file and the operating system's reason. Counted in
    * {@code braid_log_append_failures_total}.
    */
-  private Problem storageProblem(LogWriteException e, boolean keyed) {
+  private Problem storageProblem(LogWriteException e, boolean dedups) {
     String kind = e.kind().name().toLowerCase(Locale.ROOT).replace('_', '-');
     appendFailures(e.stream(), e.kind()).increment();
     int before = e.appendedBefore();
     LOG.warn("ingest refused: {}{}", e.getMessage(), before == 0 ? "" : String.format(" (%,d %s of the request "
         + "appended to other partitions before it)", before, before == 1 ? "event was" : "events were"));
-    // each partition is appended on its own: the partitions before the failing one have their events
+    // Each partition is appended on its own: the partitions before the failing one have their events. Of the failing
+    // partition's, none when its write failed, but all when only its fsync did (so "not acknowledged", never "not
+    // appended"); a retry with ids skips what the ids' index recorded, which is the partitions before it.
     String detail = e.getMessage() + (before == 0
-        ? "; nothing of this request was appended; retry once the fault is fixed"
-        : keyed ? String.format("; %,d of this request's events were appended to other partitions before the "
-            + "failure and are in the stream; retry once the fault is fixed with the same Idempotency-Key, which "
-            + "appends only the others", before)
+        ? "; nothing of this request was acknowledged; retry once the fault is fixed"
         : String.format("; %,d of this request's events were appended to other partitions before the failure and "
-            + "are in the stream (the views count them): sending the whole request again appends them twice; "
-            + "send requests with an Idempotency-Key, whose retry appends only what is missing", before))
+            + "are in the stream (the views count them)", before) + (dedups
+            ? "; retry once the fault is fixed: a retry with the same Idempotency-Key (or the events' ids) skips them"
+            : "; sending the whole request again appends them twice: send requests with an Idempotency-Key, whose "
+                + "retry skips what is in the stream"))
         + " (reads keep working)";
     if (e.kind() == LogWriteException.Kind.STORAGE_FULL) {
       return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
@@ -650,7 +660,8 @@ public final class BraidServer implements AutoCloseable {
             + startFailure.getMessage());
       }
       throw new Problem(503, "starting", "Service unavailable",
-          "Braid is starting (replaying the log into the speed layer); retry in a moment")
+          "Braid is starting (opening the log, rebuilding the dedup indexes of streams with ids, loading "
+              + "checkpoints and replaying the log after them; the server log says each step); retry in a moment")
           .withHeader("Retry-After", "1");
     }
     return b;
@@ -1814,8 +1825,10 @@ public final class BraidServer implements AutoCloseable {
                 + " after the stop began" : e.getCause() != null ? e.getCause().toString() : e.toString());
       }
     }
-    if (gcMetrics != null) {
-      gcMetrics.close();
+    synchronized (this) { // after closed is set: registerJvmMetrics binds nothing from now on
+      if (gcMetrics != null) {
+        gcMetrics.close();
+      }
     }
     // Not interrupted before the engine closes: an interrupt closed the Base channel of a batch cycle asked for
     // over HTTP, which then failed its version for good (catalog and log: ClosedByInterruptException). The close
@@ -1829,6 +1842,15 @@ public final class BraidServer implements AutoCloseable {
       }
     } finally {
       background.shutdownNow(); // what is left after the close (a task waiting on nothing the close ended)
+      try {
+        // a cycle the close stopped waiting for must not write in the directory once its lock is released
+        if (!background.awaitTermination(10, TimeUnit.SECONDS)) {
+          LOG.warn("a task of the server (a batch cycle asked for over HTTP) still runs 10 s after the engine closed; "
+              + "releasing the data directory anyway");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       try {
         lock.close();
       } catch (IOException e) {
