@@ -446,7 +446,9 @@ public final class Ingestor {
       try {
         r = stream.append(p, x.builders[p]);
       } catch (dev.braid.log.LogWriteException e) {
-        throw e.noteAppendedBefore(accepted); // partitions before this one have their events: the caller says so
+        // partitions before this one have their events, and this one too when only its fsync failed: the caller
+        // says how many are in the stream
+        throw e.noteAppended(accepted + (e.published() == null ? 0 : e.published().count()));
       }
       List<Long> offsets = new ArrayList<>(r.count());
       for (int i = 0; i < r.count(); i++) {
@@ -867,10 +869,17 @@ public final class Ingestor {
           continue;
         }
         AppendResult r;
+        dev.braid.log.LogWriteException failed = null;
         try {
           r = stream.append(p, x.builders[p]);
         } catch (dev.braid.log.LogWriteException e) {
-          throw e.noteAppendedBefore(appended); // those stay committed: a retry with the ids skips them
+          if (e.published() == null) {
+            throw e.noteAppended(appended); // those stay committed: a retry with the ids skips them
+          }
+          // only the fsync failed: the records are in the log, so their ids are committed as any appended ones, and
+          // a retry with the ids skips them too (releasing them appended them twice)
+          r = e.published();
+          failed = e;
         }
         List<Integer> idx = x.indexes[p];
         int n = r.count();
@@ -893,6 +902,9 @@ public final class Ingestor {
           keyPending = false;
         }
         appended += r.count();
+        if (failed != null) {
+          throw failed.noteAppended(appended);
+        }
       }
       return appended;
     } finally {

@@ -835,7 +835,12 @@ final class FilePartition {
         }
       }
       if (config.durability().mode() == Durability.Mode.FSYNC) {
-        awaitDurable(base + count);
+        try {
+          awaitDurable(base + count);
+        } catch (LogWriteException e) {
+          // written and published (readers and the views see them), only not made durable: the caller learns where
+          throw e.published(AppendResult.consecutive(partition, base, count));
+        }
       }
       return AppendResult.consecutive(partition, base, count);
     } finally {

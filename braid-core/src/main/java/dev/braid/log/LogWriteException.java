@@ -97,22 +97,40 @@ public class LogWriteException extends LogException {
     return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
 
-  /** Events of the same request appended to other partitions before this failure; see {@link #noteAppendedBefore}. */
-  private int appendedBefore;
+  /** Events of the same request in the stream despite this failure; see {@link #noteAppended}. */
+  private int appended;
+  /** The records this append published although it failed (only its fsync did); null when none. */
+  private AppendResult published;
 
   /**
-   * Notes that {@code events} events of the request that failed here were appended (to other
-   * partitions, each its own append) before it failed: they are in the stream, and counted, and a
-   * retry of the whole request without ids would append them again. Returns this.
+   * Notes that {@code events} events of the request that failed here are in the stream all the
+   * same: appended to other partitions before it failed (each partition is its own append), and
+   * those of this append when only its fsync failed ({@link #published()}). The views count them, and
+   * a retry of the whole request without ids would append them again. Returns this.
    */
-  public LogWriteException noteAppendedBefore(int events) {
-    this.appendedBefore = events;
+  public LogWriteException noteAppended(int events) {
+    this.appended = events;
     return this;
   }
 
-  /** The events of the request appended before the failure (0 when none, or when no ingest noted them). */
-  public int appendedBefore() {
-    return appendedBefore;
+  /** The events of the request in the stream despite the failure (0 when none, or when no ingest noted them). */
+  public int appended() {
+    return appended;
+  }
+
+  /** Notes the records this append wrote and published before its fsync failed. Returns this. */
+  LogWriteException published(AppendResult records) {
+    this.published = records;
+    return this;
+  }
+
+  /**
+   * The records of the failed append that are in the log all the same (written and readable: only
+   * the fsync that would make them durable failed, so a power loss may still take them), or null
+   * when the write itself failed and nothing of it is in the log.
+   */
+  public AppendResult published() {
+    return published;
   }
 
   public String stream() {

@@ -171,6 +171,10 @@ class FileLogStorageFaultTest {
         .hasMessageContaining("No space left on device");
     assertThat(p.durableOffset()).as("not acknowledged").isEqualTo(2);
     assertThat(s.endOffset(0)).as("published before the fsync, so kept (see FilePartition)").isEqualTo(4);
+    AppendResult published = ((LogWriteException) failed).published();
+    assertThat(published).as("the exception says which records are in the log all the same").isNotNull();
+    assertThat(published.count()).isEqualTo(2);
+    assertThat(published.offset(0)).isEqualTo(2);
 
     p.forcer = FilePartition.FDATASYNC; // space returns
     writes.clear();

@@ -75,15 +75,41 @@ class IngestFaultPerPartitionTest {
         throw new IOException("No space left on device");
       };
       assertThatThrownBy(() -> b.ingest("clicks", both)).isInstanceOf(LogWriteException.class)
-          .satisfies(e -> assertThat(((LogWriteException) e).appendedBefore()).as("partition 0's two").isEqualTo(2));
+          .satisfies(e -> assertThat(((LogWriteException) e).appended()).as("partition 0's two").isEqualTo(2));
       assertThatThrownBy(() -> b.ingest("clicks", both, "k1")).isInstanceOf(LogWriteException.class)
-          .satisfies(e -> assertThat(((LogWriteException) e).appendedBefore()).isEqualTo(2));
+          .satisfies(e -> assertThat(((LogWriteException) e).appended()).isEqualTo(2));
       p1.writer = FilePartition.POSITIONAL;
       dev.braid.IngestResult retry = b.ingest("clicks", both, "k1");
       assertThat(retry.accepted()).isEqualTo(3);
       assertThat(retry.duplicates()).as("partition 0's events were appended by the failed request").isEqualTo(2);
       assertThat(b.log().stream("clicks").end().offset(0)).as("2 without a key, 2 with one").isEqualTo(4);
       assertThat(b.log().stream("clicks").end().offset(1)).isEqualTo(1);
+    }
+  }
+
+  /**
+   * A request whose partition's fsync alone fails has its events in the log all the same (written
+   * and published): the exception counts them, and a retry with the same idempotency key skips them
+   * (their ids were released, so the retry appended them a second time).
+   */
+  @Test
+  void shouldCountAndSkipOnRetryTheEventsWhoseFsyncAloneFailed(@TempDir Path dir) {
+    PipelineSpec spec = PipelineSpec.builder().stream(StreamSpec.builder("clicks").partitions(1).key("user")
+        .durability(Durability.fsync()).field("user", FieldType.STRING).build()).build();
+    try (Braid b = Braid.open(dir, spec)) {
+      FilePartition p0 = ((FileLogStream) ((FileLog) b.log()).stream("clicks")).partition(0);
+      List<Map<String, ?>> two = List.of(Map.of("user", "a"), Map.of("user", "b"));
+      p0.forcer = channel -> {
+        throw new IOException("No space left on device");
+      };
+      assertThatThrownBy(() -> b.ingest("clicks", two, "k1")).isInstanceOf(LogWriteException.class)
+          .satisfies(e -> assertThat(((LogWriteException) e).appended()).as("written before the fsync").isEqualTo(2));
+      assertThatThrownBy(() -> b.ingest("clicks", two)).isInstanceOf(LogWriteException.class)
+          .satisfies(e -> assertThat(((LogWriteException) e).appended()).isEqualTo(2));
+      p0.forcer = FilePartition.FDATASYNC;
+      dev.braid.IngestResult retry = b.ingest("clicks", two, "k1");
+      assertThat(retry.duplicates()).as("the keyed request's events were in the log").isEqualTo(2);
+      assertThat(b.log().stream("clicks").end().offset(0)).as("2 keyed, 2 without a key, none again").isEqualTo(4);
     }
   }
 }

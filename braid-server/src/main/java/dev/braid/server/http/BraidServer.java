@@ -591,16 +591,16 @@ public final class BraidServer implements AutoCloseable {
   private Problem storageProblem(LogWriteException e, boolean dedups) {
     String kind = e.kind().name().toLowerCase(Locale.ROOT).replace('_', '-');
     appendFailures(e.stream(), e.kind()).increment();
-    int before = e.appendedBefore();
-    LOG.warn("ingest refused: {}{}", e.getMessage(), before == 0 ? "" : String.format(" (%,d %s of the request "
-        + "appended to other partitions before it)", before, before == 1 ? "event was" : "events were"));
-    // Each partition is appended on its own: the partitions before the failing one have their events. Of the failing
-    // partition's, none when its write failed, but all when only its fsync did (so "not acknowledged", never "not
-    // appended"); a retry with ids skips what the ids' index recorded, which is the partitions before it.
-    String detail = e.getMessage() + (before == 0
-        ? "; nothing of this request was acknowledged; retry once the fault is fixed"
-        : String.format("; %,d of this request's events were appended to other partitions before the failure and "
-            + "are in the stream (the views count them)", before) + (dedups
+    int in = e.appended();
+    LOG.warn("ingest refused: {}{}", e.getMessage(), in == 0 ? "" : String.format(" (%,d %s of the request in the "
+        + "stream all the same)", in, in == 1 ? "event is" : "events are"));
+    // Each partition is appended on its own: the partitions before the failing one have their events, and the failing
+    // one too when only its fsync failed (its records were written and published): LogWriteException.appended.
+    String detail = e.getMessage() + (in == 0
+        ? "; nothing of this request was appended; retry once the fault is fixed"
+        : String.format("; %,d of this request's events are in the stream all the same (the views count them): "
+            + "appended to partitions before the failing one, or written to it before an fsync that failed (those "
+            + "may not survive a power loss)", in) + (dedups
             ? "; retry once the fault is fixed: a retry with the same Idempotency-Key (or the events' ids) skips them"
             : "; sending the whole request again appends them twice: send requests with an Idempotency-Key, whose "
                 + "retry skips what is in the stream"))
