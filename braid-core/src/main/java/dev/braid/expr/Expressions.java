@@ -540,45 +540,29 @@ public final class Expressions {
     DECIMAL
   }
 
-  /** The {@link KeyForm} of group key {@code text}, compiled as {@link #key} compiles it. */
-  public KeyForm keyForm(String text) {
-    EventSchema.Field plain = plainKeyField(text);
-    if (plain != null) {
-      return switch (plain.type()) {
-        case LONG, TIMESTAMP -> KeyForm.WHOLE_NUMBER;
-        case DOUBLE -> KeyForm.DECIMAL;
-        default -> KeyForm.TEXT;
-      };
-    }
-    CelType type = check(text).getResultType();
-    return type.equals(SimpleType.INT) ? KeyForm.WHOLE_NUMBER : type.equals(SimpleType.UINT) ? KeyForm.UNSIGNED
-        : type.equals(SimpleType.DOUBLE) ? KeyForm.DECIMAL : KeyForm.TEXT;
-  }
+  /** A group key's {@link KeyForm} and its type in words, for a refused key's message ({@code a long field}). */
+  public record KeyShape(KeyForm form, String type) {}
 
-  /** The type of group key {@code text} in words, for a message: {@code a timestamp field (epoch milliseconds)}. */
-  public String keyType(String text) {
-    EventSchema.Field plain = plainKeyField(text);
-    if (plain != null) {
-      return switch (plain.type()) {
-        case LONG -> "a long field";
-        case TIMESTAMP -> "a timestamp field (epoch milliseconds)";
-        case DOUBLE -> "a double field";
-        case BOOLEAN -> "a boolean field";
-        default -> "a string field";
-      };
-    }
-    CelType type = check(text).getResultType();
-    return "an expression of CEL type " + type.name();
-  }
-
-  /** The field group key {@code text} names, plainly or as an identifier alone; else null. */
-  private EventSchema.Field plainKeyField(String text) {
+  /** The {@link KeyShape} of group key {@code text}, compiled as {@link #key} compiles it (checked once). */
+  public KeyShape keyShape(String text) {
     EventSchema.Field plain = schema.find(text.strip());
-    if (plain != null) {
-      return plain;
+    CelAbstractSyntaxTree ast = plain == null ? check(text) : null;
+    if (plain == null && ast.getExpr().exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT) {
+      plain = schema.find(ast.getExpr().ident().name());
     }
-    CelExpr expr = check(text).getExpr();
-    return expr.exprKind().getKind() == CelExpr.ExprKind.Kind.IDENT ? schema.find(expr.ident().name()) : null;
+    if (plain != null) {
+      return switch (plain.type()) {
+        case LONG -> new KeyShape(KeyForm.WHOLE_NUMBER, "a long field");
+        case TIMESTAMP -> new KeyShape(KeyForm.WHOLE_NUMBER, "a timestamp field (epoch milliseconds)");
+        case DOUBLE -> new KeyShape(KeyForm.DECIMAL, "a double field");
+        case BOOLEAN -> new KeyShape(KeyForm.TEXT, "a boolean field");
+        default -> new KeyShape(KeyForm.TEXT, "a string field");
+      };
+    }
+    CelType type = ast.getResultType();
+    KeyForm form = type.equals(SimpleType.INT) ? KeyForm.WHOLE_NUMBER : type.equals(SimpleType.UINT)
+        ? KeyForm.UNSIGNED : type.equals(SimpleType.DOUBLE) ? KeyForm.DECIMAL : KeyForm.TEXT;
+    return new KeyShape(form, "an expression of CEL type " + type.name());
   }
 
   /**

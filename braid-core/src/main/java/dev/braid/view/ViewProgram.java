@@ -50,9 +50,7 @@ final class ViewProgram {
   private final WhereConditions where;
   private final KeyExtractor key;
   /** How the group key's text is written, which a read's key is brought to ({@link #readKey}). */
-  private final Expressions.KeyForm keyForm;
-  /** The group key's type in words ({@code a timestamp (epoch milliseconds)}), for a refused key's message. */
-  private final String keyType;
+  private final Expressions.KeyShape keyShape;
   /** The key of every event when the view groups by a constant (fast paths only), else null. */
   private final byte[] constantKey;
   private final int constantKeyHash;
@@ -138,8 +136,8 @@ final class ViewProgram {
    * @throws IllegalArgumentException when no group of the view can have the key (text for a long)
    */
   String readKey(String key) {
-    return Expressions.canonicalKey(keyForm, key, () -> "key of view '" + spec.name() + "'", () -> "its group_by, "
-        + spec.groupBy() + ", is " + keyType);
+    return Expressions.canonicalKey(keyShape.form(), key, () -> "key of view '" + spec.name() + "'",
+        () -> "its group_by, " + spec.groupBy() + ", is " + keyShape.type());
   }
 
   ViewProgram(ViewSpec spec, EventSchema schema) {
@@ -156,8 +154,7 @@ final class ViewProgram {
     Expressions ex = new Expressions(schema);
     this.filter = spec.filter() == null ? null : ex.predicate(spec.filter());
     this.key = ex.key(spec.groupBy());
-    this.keyForm = ex.keyForm(spec.groupBy());
-    this.keyType = ex.keyType(spec.groupBy());
+    this.keyShape = ex.keyShape(spec.groupBy());
     this.constantKey = fastPaths ? key.constant() : null;
     this.constantKeyHash = constantKey == null ? 0 : GroupTable.hash(constantKey, constantKey.length);
     this.window = spec.window();

@@ -34,12 +34,22 @@ class IngestFaultPerPartitionTest {
     }
   }
 
+  /** A spec of one stream, clicks, keyed by user, with {@code partitions} and {@code durability}. */
+  private static PipelineSpec clicks(int partitions, Durability durability) {
+    return PipelineSpec.builder().stream(StreamSpec.builder("clicks").partitions(partitions).key("user")
+        .durability(durability).field("user", FieldType.STRING).build()).build();
+  }
+
+  /** Partition {@code p} of clicks, whose write and fsync seams a test replaces. */
+  private static FilePartition partition(Braid b, int p) {
+    return ((FileLogStream) ((FileLog) b.log()).stream("clicks")).partition(p);
+  }
+
   @Test
   void shouldKeepAPartitionsIngestFaultUntilAnAppendToThatPartitionSucceeds(@TempDir Path dir) {
-    PipelineSpec spec = PipelineSpec.builder().stream(StreamSpec.builder("clicks").partitions(2).key("user")
-        .field("user", FieldType.STRING).build()).build();
+    PipelineSpec spec = clicks(2, Durability.os());
     try (Braid b = Braid.open(dir, spec)) {
-      FilePartition p0 = ((FileLogStream) ((FileLog) b.log()).stream("clicks")).partition(0);
+      FilePartition p0 = partition(b, 0);
       List<Map<String, ?>> toP0 = List.of(Map.of("user", keyOf(0, 2)));
       List<Map<String, ?>> toP1 = List.of(Map.of("user", keyOf(1, 2)));
       p0.writer = (channel, bytes, position) -> {
@@ -65,10 +75,9 @@ class IngestFaultPerPartitionTest {
    */
   @Test
   void shouldSayHowManyEventsWereAppendedBeforeAPartitionsAppendFailed(@TempDir Path dir) {
-    PipelineSpec spec = PipelineSpec.builder().stream(StreamSpec.builder("clicks").partitions(2).key("user")
-        .field("user", FieldType.STRING).build()).build();
+    PipelineSpec spec = clicks(2, Durability.os());
     try (Braid b = Braid.open(dir, spec)) {
-      FilePartition p1 = ((FileLogStream) ((FileLog) b.log()).stream("clicks")).partition(1);
+      FilePartition p1 = partition(b, 1);
       List<Map<String, ?>> both = List.of(Map.of("user", keyOf(0, 2)), Map.of("user", keyOf(1, 2)),
           Map.of("user", keyOf(0, 2)));
       p1.writer = (channel, bytes, position) -> {
@@ -94,10 +103,9 @@ class IngestFaultPerPartitionTest {
    */
   @Test
   void shouldCountAndSkipOnRetryTheEventsWhoseFsyncAloneFailed(@TempDir Path dir) {
-    PipelineSpec spec = PipelineSpec.builder().stream(StreamSpec.builder("clicks").partitions(1).key("user")
-        .durability(Durability.fsync()).field("user", FieldType.STRING).build()).build();
+    PipelineSpec spec = clicks(1, Durability.fsync());
     try (Braid b = Braid.open(dir, spec)) {
-      FilePartition p0 = ((FileLogStream) ((FileLog) b.log()).stream("clicks")).partition(0);
+      FilePartition p0 = partition(b, 0);
       List<Map<String, ?>> two = List.of(Map.of("user", "a"), Map.of("user", "b"));
       p0.forcer = channel -> {
         throw new IOException("No space left on device");
