@@ -25,6 +25,20 @@ public class LogException extends RuntimeException {
     if (e instanceof java.nio.file.FileSystemException f && f.getReason() == null) {
       return f.getMessage() + " (" + e.getClass().getSimpleName() + ")";
     }
-    return String.valueOf(e.getMessage());
+    return explained(String.valueOf(e.getMessage()));
+  }
+
+  /**
+   * What {@code File too large} ({@code EFBIG}) means, which its words hide: not a full disk, but a
+   * file at the process's file size limit.
+   */
+  public static final String FILE_SIZE_LIMIT_ADVICE = "the file reached the process's file size limit (ulimit -f) "
+      + "or the largest file of its file system, and disk space may be free: raise the limit, e.g. prlimit "
+      + "--fsize=unlimited --pid <server pid>";
+
+  /** The operating system's {@code reason}, with {@link #FILE_SIZE_LIMIT_ADVICE} after a {@code File too large}. */
+  static String explained(String reason) {
+    return reason.toLowerCase(java.util.Locale.ROOT).contains("file too large") ? reason + " ("
+        + FILE_SIZE_LIMIT_ADVICE + ")" : reason;
   }
 }

@@ -24,6 +24,11 @@ public class LogWriteException extends LogException {
   public enum Kind {
     /** No space left on the device, or a quota is exhausted: retry once space is freed. */
     STORAGE_FULL("no space left on device"),
+    /**
+     * A file reached the largest size the process may write: its file size limit ({@code ulimit -f},
+     * {@code EFBIG}) or the file system's largest file. Space may be free; raise the limit.
+     */
+    FILE_SIZE_LIMIT("file size limit reached"),
     /** The file system is read-only or the process lacks permission. */
     UNWRITABLE("data directory not writable"),
     /** Any other I/O error of the device or file system. */
@@ -80,8 +85,11 @@ public class LogWriteException extends LogException {
       return Kind.UNWRITABLE;
     }
     String m = reasonOf(e).toLowerCase(Locale.ROOT);
-    if (m.contains("no space left") || m.contains("quota exceeded") || m.contains("file too large")) {
+    if (m.contains("no space left") || m.contains("quota exceeded")) {
       return Kind.STORAGE_FULL;
+    }
+    if (m.contains("file too large")) {
+      return Kind.FILE_SIZE_LIMIT;
     }
     if (m.contains("read-only file system") || m.contains("permission denied") || m.contains("operation not permitted")) {
       return Kind.UNWRITABLE;
@@ -90,11 +98,14 @@ public class LogWriteException extends LogException {
   }
 
   private static String reasonOf(IOException e) {
+    String os;
     if (e instanceof FileSystemException fse) {
       // NoSuchFile, FileAlreadyExists, AccessDenied... carry only the path unless the OS gave a reason
-      return fse.getReason() != null ? fse.getReason() : e.getClass().getSimpleName();
+      os = fse.getReason() != null ? fse.getReason() : e.getClass().getSimpleName();
+    } else {
+      os = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
-    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return LogException.explained(os);
   }
 
   /** Events of the same request in the stream despite this failure; see {@link #noteAppended}. */

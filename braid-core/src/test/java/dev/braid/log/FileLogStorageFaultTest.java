@@ -227,6 +227,9 @@ class FileLogStorageFaultTest {
         .isEqualTo(LogWriteException.Kind.UNWRITABLE);
     assertThat(LogWriteException.classify(new IOException("Input/output error")))
         .isEqualTo(LogWriteException.Kind.IO_ERROR);
+    assertThat(LogWriteException.classify(new IOException("File too large")))
+        .as("EFBIG is the file size limit, not a full disk").isEqualTo(LogWriteException.Kind.FILE_SIZE_LIMIT);
+    assertThat(LogException.describe(new IOException("File too large"))).contains("ulimit -f");
   }
 
   // ---------------------------------------------------------------------------------------------

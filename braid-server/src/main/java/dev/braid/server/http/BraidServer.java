@@ -605,8 +605,8 @@ public final class BraidServer implements AutoCloseable {
             : "; sending the whole request again appends them twice: send requests with an Idempotency-Key, whose "
                 + "retry skips what is in the stream"))
         + " (reads keep working)";
-    if (e.kind() == LogWriteException.Kind.STORAGE_FULL) {
-      return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
+    if (e.kind() == LogWriteException.Kind.STORAGE_FULL || e.kind() == LogWriteException.Kind.FILE_SIZE_LIMIT) {
+      return insufficientStorage(e.kind(), detail);
     }
     return new Problem(503, "storage-" + kind, "Service unavailable", detail)
         .withHeader("Retry-After", Integer.toString(STORAGE_RETRY_AFTER_SECONDS));
@@ -1367,14 +1367,28 @@ public final class BraidServer implements AutoCloseable {
     }
   }
 
-  /** Whether {@code c} or one of its causes is a full disk. */
-  static boolean storageFull(Throwable c) {
+  /**
+   * {@code 507} for a failure whose cause is a full disk ({@link LogWriteException.Kind#STORAGE_FULL})
+   * or a file at the process's file size limit ({@link LogWriteException.Kind#FILE_SIZE_LIMIT}), with
+   * {@code detail}; null for any other failure.
+   */
+  static Problem storageFull(Throwable c, String detail) {
     for (Throwable t = c; t != null; t = t.getCause()) {
-      if (t instanceof IOException io && LogWriteException.classify(io) == LogWriteException.Kind.STORAGE_FULL) {
-        return true;
+      LogWriteException.Kind kind = t instanceof IOException io ? LogWriteException.classify(io) : null;
+      if (kind == LogWriteException.Kind.STORAGE_FULL || kind == LogWriteException.Kind.FILE_SIZE_LIMIT) {
+        return insufficientStorage(kind, detail);
       }
     }
-    return false;
+    return null;
+  }
+
+  /** The {@code 507} of a full disk, or of a file at the file size limit (its own type: free space does not help). */
+  private static Problem insufficientStorage(LogWriteException.Kind kind, String detail) {
+    return kind == LogWriteException.Kind.FILE_SIZE_LIMIT
+        ? new Problem(507, "file-size-limit", "File size limit reached", detail.contains(
+            dev.braid.log.LogException.FILE_SIZE_LIMIT_ADVICE) ? detail : detail + " ("
+            + dev.braid.log.LogException.FILE_SIZE_LIMIT_ADVICE + ")")
+        : new Problem(507, "insufficient-storage", "Insufficient storage", detail);
   }
 
   /** Why a batch cycle (or repair) of {@code view} failed, as the problem its request answers. */
@@ -1392,8 +1406,9 @@ public final class BraidServer implements AutoCloseable {
     String message = c.getMessage() != null && c.getMessage().startsWith(own) ? c.getMessage().substring(own.length())
         : c.getMessage();
     String detail = "the " + what + " of view '" + view + "' failed: " + message + "; the current version is unchanged";
-    if (storageFull(c)) {
-      return new Problem(507, "insufficient-storage", "Insufficient storage", detail);
+    Problem full = storageFull(c, detail);
+    if (full != null) {
+      return full;
     }
     for (Throwable t = c; t != null; t = t.getCause()) {
       if (t instanceof dev.braid.log.CorruptLogException d) {
@@ -1523,10 +1538,8 @@ public final class BraidServer implements AutoCloseable {
     } catch (IllegalStateException e) {
       throw new Problem(409, "cannot-drop", "Conflict", e.getMessage());
     } catch (dev.braid.log.LogException e) { // the catalog could not be written: nothing was dropped
-      if (storageFull(e)) {
-        throw new Problem(507, "insufficient-storage", "Insufficient storage", e.getMessage());
-      }
-      throw new Problem(500, "drop-failed", "Drop failed", e.getMessage());
+      Problem full = storageFull(e, e.getMessage());
+      throw full != null ? full : new Problem(500, "drop-failed", "Drop failed", e.getMessage());
     }
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put(kind, name);
@@ -1556,8 +1569,9 @@ public final class BraidServer implements AutoCloseable {
     try {
       action.apply(b, view, id);
     } catch (IllegalStateException e) {
-      if (storageFull(e)) { // an activation whose switch the catalog could not record: held again
-        throw new Problem(507, "insufficient-storage", "Insufficient storage", e.getMessage());
+      Problem full = storageFull(e, e.getMessage()); // an activation whose switch the catalog could not record
+      if (full != null) { // held again
+        throw full;
       }
       throw new Problem(409, "cannot-" + verb, "Conflict", e.getMessage());
     }

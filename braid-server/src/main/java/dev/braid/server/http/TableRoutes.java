@@ -494,8 +494,8 @@ final class TableRoutes {
     } catch (dev.braid.view.CatalogWriteException e) { // the catalog could not record the switch, so none happened
       String detail = "version " + id + " of table '" + t.name() + "' was not activated: " + e.getMessage()
           + "; the current version is unchanged and serves, and version " + id + " is still a backup";
-      throw BraidServer.storageFull(e) ? new Problem(507, "insufficient-storage", "Insufficient storage", detail)
-          : new Problem(500, "activation-not-recorded", "Activation not recorded", detail);
+      Problem full = BraidServer.storageFull(e, detail);
+      throw full != null ? full : new Problem(500, "activation-not-recorded", "Activation not recorded", detail);
     }
     ObjectNode o = Json.versions(t.name(), t.versions());
     o.remove("view");

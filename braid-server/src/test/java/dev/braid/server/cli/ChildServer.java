@@ -38,7 +38,22 @@ final class ChildServer implements AutoCloseable {
 
   /** Starts the server and waits until its first line names its URL; {@code extra} are more options. */
   static ChildServer start(Path spec, Path data, Path stderr, String... extra) throws IOException {
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    return start(List.of(), spec, data, stderr, extra);
+  }
+
+  /**
+   * Starts the server as {@link #start(Path, Path, Path, String...)} does, under a file size limit of
+   * {@code kib} KiB ({@code ulimit -f}, set by a shell that then execs the JVM).
+   */
+  static ChildServer startWithFileSizeLimit(long kib, Path spec, Path data, Path stderr, String... extra)
+      throws IOException {
+    return start(List.of("bash", "-c", "ulimit -S -f " + kib + " && exec \"$0\" \"$@\""), spec, data, stderr, extra);
+  }
+
+  private static ChildServer start(List<String> prefix, Path spec, Path data, Path stderr, String... extra)
+      throws IOException {
+    List<String> command = new ArrayList<>(prefix);
+    command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "-Xmx256m",
         "-Dlogback.configurationFile=logback.xml", // the server's own logging (INFO), not the tests' (WARN)
         BraidCli.class.getName(), "server",
