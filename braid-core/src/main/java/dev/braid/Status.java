@@ -121,6 +121,11 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param batchFailures batch cycles that failed since the engine opened (the log says why each
    *     failed, and most leave a {@code failed} version in the versions list; a cycle that a close
    *     stopped is not counted)
+   * @param lastBatchAtMillis when the last batch cycle that succeeded since the engine opened ended
+   *     (epoch millis; a cycle that found no event since the current cut succeeded too); before the
+   *     first, when the current version was created (for a version a batch cycle built, when that
+   *     cycle began and took its cut), which is no later than the cycle's end; 0 when the current
+   *     version has no Base (a kappa view's, or a lambda view's before its first cycle)
    * @param lateness the serving version's {@code allowed_lateness}, its late events and final
    *     windows; null when that version has no {@code allowed_lateness}
    * @param delta the current Delta's groups in memory and its closed-window runs on disk; null when
@@ -131,7 +136,8 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
       boolean leftOutCountsComplete, boolean batchRunning,
       long batchEventsRead, long batchEventsTotal, ReplayProgress reprocess, boolean specChanged, boolean specDiffers,
       Retention retention,
-      long batchCycles, double batchSeconds, long batchFailures, Checkpoints checkpoints, Lateness lateness, DeltaState delta) {
+      long batchCycles, double batchSeconds, long batchFailures, long lastBatchAtMillis, Checkpoints checkpoints,
+      Lateness lateness, DeltaState delta) {
   }
 
   /**

@@ -1332,7 +1332,8 @@ public final class Engine implements Braid {
           left.skipped(), left.withoutKey(), left.complete(), bp != null, bp == null ? 0 : bp.events().get(),
           bp == null ? 0 : bp.total(), v.building(), v.specChanged(), !serving.definition().equals(v.spec.definition()),
           v.retention(), v.batchCycles(),
-          v.batchNanos() / 1e9, v.batchFailures(), v.checkpoints(), serving.allowedLateness() == null ? null
+          v.batchNanos() / 1e9, v.batchFailures(), v.lastBatchAtMillis(), v.checkpoints(),
+          serving.allowedLateness() == null ? null
           : new Status.Lateness(serving.allowedLateness(),
               speedLayers.get(v.spec.from()).lateLog().count(v.name, currentLateRule(v)),
               v.finalUntil()),

@@ -89,6 +89,8 @@ final class ViewRuntime {
   volatile BatchProgress batchProgress;
   /** What the last successful batch cycle did (null before the first). */
   volatile BatchLayer.Stats lastBatch;
+  /** When the last batch cycle that succeeded (built a version, or found no new event) ended; 0 before the first. */
+  private volatile long lastBatchAtMillis;
 
   /**
    * Progress of the running batch cycle, for status.
@@ -1175,6 +1177,17 @@ final class ViewRuntime {
   }
 
   /**
+   * When the last batch cycle that succeeded since the engine opened ended (one that built a
+   * version, or found no event since the current cut); before the first, when the current version
+   * was created (a version a batch cycle built: when that cycle began). 0 for a view with no Base.
+   */
+  long lastBatchAtMillis() {
+    long last = lastBatchAtMillis;
+    Version cur = current;
+    return last != 0 ? last : cur.base == null ? 0 : cur.createdAtMillis;
+  }
+
+  /**
    * Events of the log up to the position of version {@code v} (whose Delta is {@code d}, or null)
    * that it left out: its Base's before the cut and its Delta's after, each event once however many
    * batch cycles or restarts it went through. Not complete when the Base's counts or a partition's
@@ -1292,6 +1305,7 @@ final class ViewRuntime {
         // The same definition over the same events gives the same Base: a new version would only
         // retire a backup at another cut, the rollback point a user may still want.
         LOG.info("view '{}': no events since the cut {} of version {}; it stays current", name, cut, serving.id);
+        lastBatchAtMillis = System.currentTimeMillis();
         return new dev.braid.BatchCycle(serving.id, false);
       }
       long id;
@@ -1414,6 +1428,7 @@ final class ViewRuntime {
       noteFailures(id, counters);
       batchCycles.incrementAndGet();
       batchNanos.addAndGet(System.nanoTime() - started);
+      lastBatchAtMillis = System.currentTimeMillis();
       if (stats.runsWritten() > 0) {
         LOG.info("view '{}': batch cycle built version {} at cut {} ({} keys in the Base) in {} ms; it exceeded its "
             + "memory budget of {} bytes and spilled {} runs ({} bytes, {} intermediate merges)", name, id, cut,

@@ -321,6 +321,19 @@ public final class BraidServer implements AutoCloseable {
               x -> viewStatus(x, view).checkpoints().failures()).tag("view", view)
           .description("checkpoints of the view that could not be written since the server started")
           .register(metrics);
+      Gauge.builder("braid_view_checkpoint_age_seconds", b, x -> {
+            long at = viewStatus(x, view).checkpoints().lastAtMillis();
+            return at == 0 ? Double.NaN : Math.max(0, System.currentTimeMillis() - at) / 1000.0;
+          }).tag("view", view)
+          .description("age of the current version's newest checkpoint, which is about what a crash now would "
+              + "replay; NaN while it has none").register(metrics);
+      Gauge.builder("braid_batch_last_success_timestamp_seconds", b, x -> {
+            long at = viewStatus(x, view).lastBatchAtMillis();
+            return at == 0 ? Double.NaN : at / 1000.0;
+          }).tag("view", view)
+          .description("epoch seconds when the view's last batch cycle that succeeded ended (before the first since "
+              + "the server started: when the current version was created); NaN while the current version has no "
+              + "Base (a kappa view's)").register(metrics);
       // Every batch cycle, scheduled or asked for over HTTP, as counted by the engine.
       FunctionTimer.builder("braid_batch_duration", b, x -> viewStatus(x, view).batchCycles(),
               x -> viewStatus(x, view).batchSeconds(), TimeUnit.SECONDS)

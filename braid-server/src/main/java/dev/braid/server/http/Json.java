@@ -447,6 +447,9 @@ final class Json {
       }
       vo.put("batchCycles", v.batchCycles()); // since the server started, as the metrics count them
       vo.put("batchFailures", v.batchFailures());
+      if (v.lastBatchAtMillis() > 0) {
+        vo.put("lastBatchAt", java.time.Instant.ofEpochMilli(v.lastBatchAtMillis()).toString());
+      }
       if (v.batchRunning()) {
         ObjectNode b = vo.putObject("batch");
         b.put("eventsRead", v.batchEventsRead());

@@ -694,6 +694,61 @@ class BraidServerTest {
         "# HELP braid_read_latency_seconds point reads of the view");
   }
 
+  /** The value of the series {@code series} (name and labels, as the scrape writes them) in {@code scrape}. */
+  static double metric(String scrape, String series) {
+    for (String line : scrape.split("\n")) {
+      if (line.startsWith(series + " ")) {
+        return Double.parseDouble(line.substring(series.length() + 1).strip());
+      }
+    }
+    throw new AssertionError("no series " + series + " in:\n" + scrape);
+  }
+
+  /** For alerts on a stale batch layer or a growing replay: when the last batch cycle ended, the checkpoint's age. */
+  @Test
+  void shouldExposeTheLastBatchCycleAndTheCheckpointAge() throws Exception {
+    server = BraidServer.start(PipelineSpec.parse(SPEC, "test.yaml"), dir, BraidServer.Config.defaults().withPort(0)
+        .withCheckpointEvery(Duration.ofMillis(200)));
+    server.awaitReady(30, TimeUnit.SECONDS);
+    String before = get("/metrics").body();
+    assertThat(metric(before, "braid_batch_last_success_timestamp_seconds{view=\"revenue\"}"))
+        .as("no batch cycle has built a Base yet").isNaN();
+    assertThat(post("/v1/streams/sales/events", "application/json", "[" + sale("kiwi", "s1", 1, 1,
+        "2026-11-22T10:00:00Z") + "]").statusCode()).isEqualTo(200);
+
+    long t0 = System.currentTimeMillis();
+    assertThat(post("/v1/views/revenue/batch", null, "").statusCode()).isEqualTo(200);
+    long t1 = System.currentTimeMillis();
+    double last = metric(get("/metrics").body(), "braid_batch_last_success_timestamp_seconds{view=\"revenue\"}");
+    assertThat(last).isBetween(t0 / 1000.0, t1 / 1000.0);
+    JsonNode revenue = json(get("/v1/status")).path("views").get(0);
+    assertThat(java.time.Instant.parse(revenue.path("lastBatchAt").asText()).toEpochMilli() / 1000.0)
+        .isEqualTo(last);
+
+    assertThat(post("/v1/views/revenue/batch", null, "").statusCode()).as("no new event: the cycle succeeds")
+        .isEqualTo(200);
+    long t2 = System.currentTimeMillis();
+    assertThat(metric(get("/metrics").body(), "braid_batch_last_success_timestamp_seconds{view=\"revenue\"}"))
+        .as("a cycle that found nothing new succeeded too").isBetween(t1 / 1000.0, t2 / 1000.0);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    double age = metric(get("/metrics").body(), "braid_view_checkpoint_age_seconds{view=\"revenue\"}");
+    while (Double.isNaN(age) && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      age = metric(get("/metrics").body(), "braid_view_checkpoint_age_seconds{view=\"revenue\"}");
+    }
+    long scraped = System.currentTimeMillis();
+    assertThat(age).as("a checkpoint of the version the cycle built, so taken after the cycle began").isNotNaN()
+        .isBetween(0.0, (scraped - t0) / 1000.0);
+
+    server.close();
+    server = null;
+    start(); // a restart: before its first cycle, the time the current version was created
+    double created = java.time.Instant.parse(json(get("/v1/views/revenue/versions")).path("versions").findValues(
+        "createdAt").stream().map(JsonNode::asText).max(String::compareTo).orElseThrow()).toEpochMilli() / 1000.0;
+    assertThat(metric(get("/metrics").body(), "braid_batch_last_success_timestamp_seconds{view=\"revenue\"}"))
+        .isEqualTo(created).isBetween(t0 / 1000.0, t1 / 1000.0);
+  }
+
   /** A p99 needs buckets; batchGet reads are timed; responses are counted by route template, not raw path. */
   @Test
   void shouldExposeReadLatencyHistogramsAndResponsesByRouteAndStatus() throws Exception {
