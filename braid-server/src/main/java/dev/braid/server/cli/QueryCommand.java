@@ -74,6 +74,8 @@ public final class QueryCommand implements Callable<Integer> {
     out.printf("%s[%s]%s%n", view, Table.visible(key), r.path("found").asBoolean() ? ""
         : from != null || to != null ? "  (no window of this key starts in the range: windows are chosen by their start)"
         : "  (no events for this key yet)");
+    JsonNode definition = http.get("/v1/views/" + BraidClient.enc(view)).path("definition");
+    java.util.Set<String> timestamps = timestampAggregates(http, definition);
     boolean windowed = r.has("windows");
     if (r.path("values").isEmpty()) { // only a view with hopping windows answers no values
       if (windowed) {
@@ -83,7 +85,7 @@ public final class QueryCommand implements Callable<Integer> {
       Table t = new Table("aggregate", windowed ? "total of the windows below" : "value");
       for (Iterator<Map.Entry<String, JsonNode>> it = r.path("values").fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> e = it.next();
-        t.row(e.getKey(), readable(e.getValue()));
+        t.row(e.getKey(), timestamps.contains(e.getKey()) ? instant(e.getValue()) : readable(e.getValue()));
       }
       t.print(out);
     }
@@ -93,12 +95,12 @@ public final class QueryCommand implements Callable<Integer> {
       for (JsonNode win : r.path("windows")) {
         w.row(java.time.Instant.ofEpochMilli(win.path("start").asLong()),
             java.time.Instant.ofEpochMilli(win.path("end").asLong()), win.path("state").asText("-"),
-            win.path("values").toString());
+            shown(win.path("values"), timestamps));
       }
       w.print(out);
     }
     JsonNode a = r.path("asOf");
-    boolean kappa = "kappa".equals(http.get("/v1/views/" + BraidClient.enc(view) + "/versions").path("mode").asText());
+    boolean kappa = "kappa".equals(definition.path("mode").asText());
     if (!kappa) {
       out.printf("%nas of version %d: base covers the log before cut %s, delta covers up to %s%n",
           a.path("version").asLong(), a.path("cut"), a.path("position"));
@@ -118,6 +120,53 @@ public final class QueryCommand implements Callable<Integer> {
   /** A result value for a person: text as it is, doubles {@link #readable(double)}, the rest as JSON. */
   static String readable(JsonNode v) {
     return v.isNull() ? "null" : v.isTextual() ? v.asText() : v.isDouble() ? readable(v.doubleValue()) : v.toString();
+  }
+
+  /** A window's {@code values} as JSON, with the {@code timestamps} aggregates' millis as ISO-8601 text. */
+  private static String shown(JsonNode values, java.util.Set<String> timestamps) {
+    JsonNode copy = values.deepCopy();
+    if (copy instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
+      for (String name : timestamps) {
+        if (o.has(name)) {
+          o.put(name, instant(o.get(name)));
+        }
+      }
+    }
+    return copy.toString();
+  }
+
+  /** Epoch millis {@code v} as ISO-8601 ({@code 2026-11-22T10:00:00Z}); anything else (null, text) as it is. */
+  static String instant(JsonNode v) {
+    return v.isIntegralNumber() && v.canConvertToLong() ? java.time.Instant.ofEpochMilli(v.asLong()).toString()
+        : readable(v);
+  }
+
+  /**
+   * The aggregates of {@code definition} (a view's, as {@code GET /v1/views/{view}} gives it) whose
+   * value is a timestamp of the stream, in epoch millis: {@code min}, {@code max}, {@code first}
+   * and {@code last} of a {@code timestamp} field.
+   */
+  static java.util.Set<String> timestampAggregates(BraidClient http, JsonNode definition) {
+    java.util.Set<String> names = new java.util.HashSet<>();
+    JsonNode fields = null;
+    for (Iterator<Map.Entry<String, JsonNode>> it = definition.path("aggregate").fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      dev.braid.agg.AggregateCall call;
+      try {
+        call = dev.braid.agg.Aggregations.parse(e.getValue().asText());
+      } catch (IllegalArgumentException notKnownHere) { // a newer server's: shown as it comes
+        continue;
+      }
+      if (call.field() != null && java.util.Set.of("min", "max", "first", "last").contains(call.function())) {
+        if (fields == null) {
+          fields = http.get("/v1/streams/" + BraidClient.enc(definition.path("from").asText())).path("fields");
+        }
+        if ("timestamp".equals(fields.path(call.field()).asText())) {
+          names.add(e.getKey());
+        }
+      }
+    }
+    return names;
   }
 
   /**

@@ -1,6 +1,11 @@
 package dev.braid.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import dev.braid.event.FieldType;
+import dev.braid.spec.TableFieldType;
 import java.io.PrintWriter;
 import java.util.Iterator;
 import java.util.List;
@@ -50,6 +55,7 @@ public final class RowCommand implements Callable<Integer> {
       out.flush();
       return 0;
     }
+    JsonNode types = http.get("/v1/tables/" + BraidClient.enc(table)).path("fields"); // timestamps as ISO-8601
     for (JsonNode row : r.has("rows") ? r.path("rows") : BraidClient.JSON.createArrayNode().add(r)) {
       out.printf("%s[%s]%s%n", table, Table.visible(row.path("key").asText()), row.path("found").asBoolean() ? ""
           : "  (no such row: never written, deleted, or expired)");
@@ -57,7 +63,7 @@ public final class RowCommand implements Callable<Integer> {
         Table t = new Table("field", "value");
         for (Iterator<Map.Entry<String, JsonNode>> it = row.path("values").fields(); it.hasNext(); ) {
           Map.Entry<String, JsonNode> e = it.next();
-          t.row(e.getKey(), e.getValue().isTextual() ? e.getValue().asText() : e.getValue().toString());
+          t.row(e.getKey(), readable(e.getValue(), types.path(e.getKey()).asText()));
         }
         t.print(out);
       }
@@ -67,5 +73,34 @@ public final class RowCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * A field's value for a person: text as it is, a timestamp (or a collection's timestamps) as
+   * ISO-8601 rather than epoch millis, the rest as JSON. {@code type} is the field's type as the
+   * table's description names it (empty when not known: a field the spec no longer has).
+   */
+  static String readable(JsonNode value, String type) {
+    TableFieldType t;
+    try {
+      t = type.isEmpty() ? null : TableFieldType.parse(type);
+    } catch (IllegalArgumentException e) {
+      t = null; // a type this client does not know: shown as JSON
+    }
+    if (t == null || t.element() != FieldType.TIMESTAMP) {
+      return value.isTextual() ? value.asText() : value.toString();
+    }
+    if (!t.isCollection()) {
+      return QueryCommand.instant(value);
+    }
+    JsonNode shown = value.deepCopy();
+    if (shown instanceof ObjectNode map) {
+      map.fields().forEachRemaining(e -> e.setValue(TextNode.valueOf(QueryCommand.instant(e.getValue()))));
+    } else if (shown instanceof ArrayNode list) {
+      for (int i = 0; i < list.size(); i++) {
+        list.set(i, TextNode.valueOf(QueryCommand.instant(list.get(i))));
+      }
+    }
+    return shown.toString();
   }
 }

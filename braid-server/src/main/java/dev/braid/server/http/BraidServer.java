@@ -479,7 +479,7 @@ public final class BraidServer implements AutoCloseable {
       cfg.routes.delete("/v1/tables/{table}", params(this::dropTable));
       getAndHead(cfg.routes, "/v1/status", params(this::status));
       cfg.routes.post("/v1/views/{view}/repair", params(this::repair, "wait"));
-      new TableRoutes(this::ready, this::readBody, closed::get).register(cfg.routes);
+      new TableRoutes(spec, this::ready, this::readBody, closed::get).register(cfg.routes);
       cfg.routes.exception(Problem.class, (e, ctx) -> problem(ctx, e));
       cfg.routes.exception(LogWriteException.class, (e, ctx) -> problem(ctx, storageProblem(e,
           ctx.header(IDEMPOTENCY_KEY) != null || hasIdField(e.stream()))));

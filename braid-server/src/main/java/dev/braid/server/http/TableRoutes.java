@@ -49,13 +49,18 @@ final class TableRoutes {
   /** Whether the server is stopping: an upload cut off then was most likely cut off by the stop. */
   private final java.util.function.BooleanSupplier stopping;
 
-  TableRoutes(Supplier<Braid> ready, BodyReader body, java.util.function.BooleanSupplier stopping) {
+  private final dev.braid.spec.PipelineSpec spec;
+
+  TableRoutes(dev.braid.spec.PipelineSpec spec, Supplier<Braid> ready, BodyReader body,
+      java.util.function.BooleanSupplier stopping) {
+    this.spec = spec;
     this.ready = ready;
     this.body = body;
     this.stopping = stopping;
   }
 
   void register(RoutesConfig routes) {
+    BraidServer.getAndHead(routes, "/v1/tables/{table}", params(this::describe));
     BraidServer.getAndHead(routes, "/v1/tables/{table}/rows/{key}", params(this::get));
     routes.post("/v1/tables/{table}/rows:batchGet", params(this::batchGet));
     routes.put("/v1/tables/{table}/rows/{key}", params(this::put, "ts"));
@@ -468,6 +473,32 @@ final class TableRoutes {
   // ---------------------------------------------------------------------------------------------
   // Versions
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * {@code GET /v1/tables/{table}}: the table as its spec defines it (key, fields and their types,
+   * partitions, time field, ttl, durability, keep) and its current version.
+   */
+  private void describe(Context ctx) {
+    Table t = table(ctx); // 404 unknown-table
+    dev.braid.spec.TableSpec ts = spec.table(t.name());
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("name", ts.name());
+    o.put("key", ts.key());
+    ObjectNode fields = o.putObject("fields");
+    ts.fields().forEach((f, type) -> fields.put(f, type.specName()));
+    o.put("partitions", ts.partitions());
+    if (ts.time() != null) {
+      o.put("time", ts.time());
+    }
+    if (ts.ttl() != null) {
+      o.put("ttl", dev.braid.spec.Durations.format(ts.ttl()));
+    }
+    o.put("durability", ts.durability().toString());
+    o.put("keep", ts.keep());
+    t.versions().stream().filter(v -> v.state() == dev.braid.VersionState.CURRENT).findFirst()
+        .ifPresent(v -> o.put("currentVersion", v.id()));
+    ok(ctx, o);
+  }
 
   private void versions(Context ctx) {
     Table t = table(ctx);

@@ -326,6 +326,41 @@ class CliClientTest {
     assertThat(status.out()).contains("sales").contains("revenue");
   }
 
+  /** A timestamp aggregate reads as ISO-8601 text in the table, as epoch millis in --json (the API's form). */
+  @Test
+  void shouldShowTimestampAggregatesAsIsoText() throws Exception {
+    server.close();
+    server = BraidServer.start(PipelineSpec.parse(SPEC + """
+          recent:
+            from: sales
+            group_by: product
+            window: {tumbling: 1h}
+            aggregate: {n: count, last_sale: max(ts), first_units: first(units)}
+        """, "t.yaml"), dir.resolve("data2"), BraidServer.Config.defaults().withPort(0))
+        .awaitReady(30, TimeUnit.SECONDS);
+    assertThat(server.ingestText("sales", java.util.List.of(
+        "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 3, \"ts\": \"2026-11-22T10:05:00Z\"}",
+        "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 4, \"ts\": \"2026-11-22T10:30:00.250Z\"}"))
+        .accepted()).isEqualTo(2);
+    long millis = java.time.Instant.parse("2026-11-22T10:30:00.250Z").toEpochMilli();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    JsonNode json = new ObjectMapper().readTree(braid("query", "recent", "tea", url(), "--json").out());
+    while (json.path("values").path("n").asLong() < 2 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+      json = new ObjectMapper().readTree(braid("query", "recent", "tea", url(), "--json").out());
+    }
+    assertThat(json.path("values").path("last_sale").asLong()).as("the API's form: epoch millis").isEqualTo(millis);
+
+    Run query = braid("query", "recent", "tea", url());
+
+    assertThat(query.exit()).as(query.err()).isZero();
+    assertThat(query.out()).containsPattern("last_sale\\s+2026-11-22T10:30:00.250Z")
+        .as("a count and a first(units) stay numbers").containsPattern("first_units\\s+3").containsPattern("n\\s+2")
+        .contains("\"last_sale\":\"2026-11-22T10:30:00.250Z\"").doesNotContain(Long.toString(millis));
+    assertThat(braid("query", "revenue", "tea", url()).out()).as("a view without timestamps as before")
+        .containsPattern("n\\s+2");
+  }
+
   @Test
   void shouldIngestAJsonArrayAndStdinInManyRequestsWithProgressAndJsonOutput() throws Exception {
     Path arr = dir.resolve("sales.json");

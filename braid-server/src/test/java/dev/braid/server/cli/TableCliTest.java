@@ -26,7 +26,7 @@ class TableCliTest {
         users:
           partitions: 2
           key: id
-          fields: {id: string, tier: string, score: long}
+          fields: {id: string, tier: string, score: long, seen: timestamp, visits: list<timestamp>}
       """;
 
   static final ObjectMapper JSON = new ObjectMapper();
@@ -61,6 +61,33 @@ class TableCliTest {
 
   String url() {
     return "--url=" + server.url();
+  }
+
+  /** Timestamps, and a list of them, read as ISO-8601 text in the table, as epoch millis in --json. */
+  @Test
+  void shouldShowTimestampFieldsAsIsoText() throws Exception {
+    java.net.http.HttpResponse<String> put = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest
+        .newBuilder(java.net.URI.create(server.url() + "/v1/tables/users/rows/u1")).header("Content-Type",
+            "application/json").PUT(java.net.http.HttpRequest.BodyPublishers.ofString("{\"tier\": \"gold\", "
+            + "\"score\": 1764410000000, \"seen\": \"2026-11-29T10:00:00Z\", \"visits\": [\"2026-11-28T08:00:00Z\", "
+            + "1764410000000]}")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(put.statusCode()).as(put.body()).isEqualTo(200);
+
+    Run row = braid("row", "users", "u1", url());
+
+    assertThat(row.exit()).as(row.err()).isZero();
+    assertThat(row.out()).containsPattern("seen\\s+2026-11-29T10:00:00Z")
+        .contains("[\"2026-11-28T08:00:00Z\",\"2025-11-29T09:53:20Z\"]")
+        .as("a long field of the same digits stays a number").containsPattern("score\\s+1764410000000");
+    JsonNode json = JSON.readTree(braid("row", "users", "u1", url(), "--json").out());
+    assertThat(json.path("values").path("seen").asLong()).as("the API's form: epoch millis")
+        .isEqualTo(java.time.Instant.parse("2026-11-29T10:00:00Z").toEpochMilli());
+    JsonNode described = JSON.readTree(java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest
+        .newBuilder(java.net.URI.create(server.url() + "/v1/tables/users")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body());
+    assertThat(described.path("key").asText()).isEqualTo("id");
+    assertThat(described.path("fields").path("visits").asText()).isEqualTo("list<timestamp>");
+    assertThat(described.path("partitions").asInt()).isEqualTo(2);
   }
 
   @Test
