@@ -61,6 +61,32 @@ class EngineBasicsTest {
     }
   }
 
+  /**
+   * A server with many quiet views: a view's Delta before its first event is a few KiB per partition
+   * (it was 290 KiB per partition, 1.2 MB for this view), and it grows as keys come; after a batch
+   * cycle and after a restart without a checkpoint too.
+   */
+  @Test
+  void shouldHoldLittleMemoryForAViewWithoutEventsAndGrowAsKeysCome() throws Exception {
+    try (Braid b = Braid.open(dir, spec(null))) {
+      long empty = b.status().views().get(0).deltaBytes();
+      assertThat(empty).as("two partitions, no keys").isLessThan(2 * 48 << 10);
+      for (int u = 0; u < 3_000; u++) {
+        clicks(b, "u" + u, 1);
+      }
+      awaitCount(b, "u2999", 1);
+      assertThat(b.get("per_user", "u0").values().get("n")).isEqualTo(1L);
+      assertThat(b.status().views().get(0).deltaKeys()).isEqualTo(3_000);
+      assertThat(b.status().views().get(0).deltaBytes()).as("grown for 3,000 keys").isGreaterThan(empty * 4);
+    }
+    Path fresh = dir.resolve("second");
+    try (Braid b = Braid.open(fresh, spec(null))) {
+      b.runBatch("per_user");
+      assertThat(b.status().views().get(0).deltaBytes()).as("the Delta a batch cycle attaches, without events")
+          .isLessThan(2 * 192 << 10);
+    }
+  }
+
   @Test
   void shouldRunBatchCyclesOnTheViewsSchedule() throws Exception {
     try (Braid b = Braid.open(dir, spec(Duration.ofMillis(100)))) {
