@@ -32,7 +32,8 @@ import picocli.CommandLine.Spec;
         ""},
     subcommands = {DemoCommand.class, ServerCommand.class, GenerateCommand.class, IngestCommand.class, QueryCommand.class,
         BatchCommand.class, RepairCommand.class, ReprocessCommand.class, ActivateCommand.class, DiscardCommand.class, DropCommand.class,
-        VersionsCommand.class, StatusCommand.class, ChangesCommand.class, PushCommand.class, RowCommand.class,
+        VersionsCommand.class, StatusCommand.class, ChangesCommand.class, DeadLettersCommand.class, PushCommand.class,
+        RowCommand.class,
         ValidateCommand.class, BenchCommand.class, PrintVersionCommand.class},
     footer = {"", "Run 'braid COMMAND --help' for a command's options."})
 public final class BraidCli implements Callable<Integer> {

@@ -237,10 +237,10 @@ public final class IngestCommand implements Callable<Integer> {
     }
     if (rejected > 0) {
       throw new BraidCli.CommandFailedException(String.format("%,d of %,d events %s rejected%s; the server keeps "
-          + "those it rejected, with their reasons, in GET /v1/streams/%s/dead-letters", rejected, accepted + rejected,
-          rejected == 1 ? "was" : "were", notSent == 0 ? "" : String.format(" (%,d CSV %s not sent, %s; "
-              + "only rows the server rejected are in its dead-letter log)", notSent, notSent == 1 ? "row" : "rows",
-              listed), stream), 1);
+          + "those it rejected, with their reasons, in its dead-letter log: braid dead-letters %s", rejected,
+          accepted + rejected, rejected == 1 ? "was" : "were", notSent == 0 ? "" : String.format(" (%,d CSV %s not "
+              + "sent, %s; only rows the server rejected are in its dead-letter log)", notSent, notSent == 1 ? "row"
+              : "rows", listed), stream), 1);
     }
     return 0;
   }
@@ -336,7 +336,7 @@ public final class IngestCommand implements Callable<Integer> {
         out.println("  rejected " + r);
       }
       if (rejected > firstRejections.size()) {
-        out.printf("  ... and %,d more; those the server rejected are in GET /v1/streams/%s/dead-letters%n",
+        out.printf("  ... and %,d more; those the server rejected are in its dead-letter log: braid dead-letters %s%n",
             rejected - firstRejections.size(), stream);
       }
       if (notSent > 0) {

@@ -291,7 +291,11 @@ class CliClientTest {
     assertThat(ingest.out()).contains("sales: 2 events accepted, 1 rejected")
         .contains("rejected line 2: rule failed: amount >= 0.0");
     assertThat(ingest.err()).isEqualTo("braid: error: 1 of 3 events was rejected; the server keeps those it "
-        + "rejected, with their reasons, in GET /v1/streams/sales/dead-letters" + System.lineSeparator());
+        + "rejected, with their reasons, in its dead-letter log: braid dead-letters sales" + System.lineSeparator());
+    Run letters = braid("dead-letters", "sales", url());
+    assertThat(letters.exit()).as(letters.err()).isZero();
+    assertThat(letters.out()).contains("index in request", "rule failed: amount >= 0.0", "\"amount\": -1.0")
+        .doesNotContain("more may follow");
 
     Path csv = dir.resolve("sales.csv");
     // a quoted empty cell of a string field is the empty string: the product "" (an empty one would be absent)
@@ -326,18 +330,77 @@ class CliClientTest {
     assertThat(status.out()).contains("sales").contains("revenue");
   }
 
+  /** Stops the test's server and starts one on a new data directory whose spec has {@code view} besides SPEC's. */
+  private void startWithView(String view) throws Exception {
+    server.close();
+    server = BraidServer.start(PipelineSpec.parse(SPEC + view, "t.yaml"), Files.createTempDirectory(dir, "data"),
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS);
+  }
+
+  /** Rejected events a page at a time, a long one cut in the table; late events with --late; bad options named. */
+  @Test
+  void shouldListDeadLettersAndLateEventsAPageAtATime() throws Exception {
+    startWithView("""
+          hourly:
+            from: sales
+            group_by: product
+            window: {tumbling: 1h}
+            allowed_lateness: 0s
+            aggregate: {n: count}
+        """);
+    assertThat(braid("dead-letters", "sales", url()).out()).isEqualTo("stream sales: no rejected events"
+        + System.lineSeparator());
+    java.util.List<String> bad = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      bad.add("{\"product\": \"p" + "x".repeat(i == 2 ? 300 : 1) + "\", \"amount\": -" + (i + 1)
+          + ".0, \"units\": 1, \"ts\": 5}");
+    }
+    assertThat(server.ingestText("sales", bad).rejections()).hasSize(3);
+
+    Run page = braid("dead-letters", "sales", url(), "--limit", "2");
+
+    assertThat(page.exit()).as(page.err()).isZero();
+    assertThat(page.out()).contains("amount >= 0.0", "-1.0", "-2.0").doesNotContain("-3.0", "x".repeat(300))
+        .contains("more may follow: braid dead-letters sales --from 2 --limit 2");
+    Run rest = braid("dead-letters", "sales", url(), "--from", "2", "--limit", "2");
+    assertThat(rest.out()).contains("px").contains("... (").contains(" chars)").doesNotContain("x".repeat(300))
+        .doesNotContain("more may follow");
+    JsonNode json = new ObjectMapper().readTree(braid("dead-letters", "sales", url(), "--from", "2", "--json").out());
+    assertThat(json.path("deadLetters").get(0).path("event").asText()).as("--json: the event whole")
+        .contains("x".repeat(300));
+    assertThat(braid("dead-letters", "sales", url(), "--from", "3").out()).contains("no rejected events from offset 3");
+
+    assertThat(server.ingestText("sales", java.util.List.of(
+        "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": \"2026-11-22T12:00:00Z\"}",
+        "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": \"2026-11-22T10:00:00Z\"}")).accepted())
+        .isEqualTo(2);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    Run late = braid("dead-letters", "sales", "--late", url());
+    while (!late.out().contains("tea") && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+      late = braid("dead-letters", "sales", "--late", url());
+    }
+    assertThat(late.exit()).as(late.err()).isZero();
+    assertThat(late.out()).contains("hourly", "tea", "2026-11-22T10:00:00Z", "2026-11-22T12:00:00Z", "yes");
+
+    Run badLimit = braid("dead-letters", "sales", url(), "--limit", "0");
+    assertThat(badLimit.exit()).isEqualTo(2);
+    assertThat(badLimit.err()).contains("--limit must be 1 to 1000, got 0");
+    Run unknown = braid("dead-letters", "nope", url());
+    assertThat(unknown.exit()).isEqualTo(1);
+    assertThat(unknown.err()).contains("unknown stream 'nope'");
+  }
+
   /** A timestamp aggregate reads as ISO-8601 text in the table, as epoch millis in --json (the API's form). */
   @Test
   void shouldShowTimestampAggregatesAsIsoText() throws Exception {
-    server.close();
-    server = BraidServer.start(PipelineSpec.parse(SPEC + """
+    startWithView("""
           recent:
             from: sales
             group_by: product
             window: {tumbling: 1h}
             aggregate: {n: count, last_sale: max(ts), first_units: first(units)}
-        """, "t.yaml"), dir.resolve("data2"), BraidServer.Config.defaults().withPort(0))
-        .awaitReady(30, TimeUnit.SECONDS);
+        """);
     assertThat(server.ingestText("sales", java.util.List.of(
         "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 3, \"ts\": \"2026-11-22T10:05:00Z\"}",
         "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 4, \"ts\": \"2026-11-22T10:30:00.250Z\"}"))
