@@ -61,7 +61,8 @@ public final class StatusCommand implements Callable<Integer> {
         "batch");
     for (JsonNode x : r.path("views")) {
       String batch = x.has("batch") ? String.format("running %d/%d", x.path("batch").path("eventsRead").asLong(),
-          x.path("batch").path("eventsTotal").asLong()) : "-";
+          x.path("batch").path("eventsTotal").asLong()) : x.has("lastBatchAt") ? "last ended " + ago(
+          java.time.Instant.parse(x.path("lastBatchAt").asText())) : "-";
       v.row(x.path("name").asText(), x.path("stream").asText(), x.path("mode").asText(),
           x.path("currentVersion").asLong(), x.path("cut"), x.path("position"), x.path("lag").asLong(),
           x.path("deltaKeys").asLong(), batch);
@@ -257,5 +258,12 @@ public final class StatusCommand implements Callable<Integer> {
     if (any) {
       out.println();
     }
+  }
+
+  /** How long ago {@code t} was, for a person: {@code 42 s ago}, {@code 5 min ago}, {@code 3 h ago}, {@code 2 d ago}. */
+  static String ago(java.time.Instant t) {
+    long s = Math.max(0, java.time.Duration.between(t, java.time.Instant.now()).getSeconds());
+    return s < 120 ? s + " s ago" : s < 2 * 3600 ? s / 60 + " min ago" : s < 2 * 86400 ? s / 3600 + " h ago"
+        : s / 86400 + " d ago";
   }
 }

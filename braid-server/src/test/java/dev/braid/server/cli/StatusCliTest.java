@@ -98,6 +98,8 @@ class StatusCliTest {
         }
         CliClientTest.Run status = braid("status", url);
         assertThat(status.exit()).as(status.err()).isZero();
+        assertThat(status.out()).as("round %d: the batch column", round).containsPattern("by_store .* last ended "
+            + "\\d+ s ago");
         assertThat(status.out()).as("round %d", round).contains("view by_store: left out 4 events of the log up to "
             + "its position: 2 on which an expression or an aggregation failed (the server's log shows the first "
             + "ones), 2 without a value for group_by");
