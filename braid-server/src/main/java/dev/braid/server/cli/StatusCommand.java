@@ -260,7 +260,7 @@ public final class StatusCommand implements Callable<Integer> {
     }
   }
 
-  /** How long ago {@code t} was, for a person: {@code 42 s ago}, {@code 5 min ago}, {@code 3 h ago}, {@code 2 d ago}. */
+  /** How long ago {@code t} was, for a person, e.g. {@code 42 s ago}, {@code 5 min ago}, {@code 2 d ago}. */
   static String ago(java.time.Instant t) {
     long s = Math.max(0, java.time.Duration.between(t, java.time.Instant.now()).getSeconds());
     return s < 120 ? s + " s ago" : s < 2 * 3600 ? s / 60 + " min ago" : s < 2 * 86400 ? s / 3600 + " h ago"
