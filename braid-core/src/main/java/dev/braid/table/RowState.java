@@ -104,10 +104,31 @@ final class RowState {
     lastWrite = Math.max(lastWrite, ts);
   }
 
+  /**
+   * Before a PUT or PATCH stamped {@code ts}: when the row's last write is older than the table's
+   * ttl as of {@code ts}, the row had expired, and the write starts a new one. It deletes every
+   * field at the stamp {@code ts - ttl}, which is newer than all of them (the Base's fields too: its
+   * row's last write is {@link #lastWrite}), so the expired fields do not come back beside the
+   * write's; a write arriving later whose stamp is older than that is expired too and changes
+   * nothing. Which writes start a new row depends on the order the writes arrive in when one older
+   * than the ttl arrives after a newer one; the log fixes that order, so every replay agrees.
+   */
+  private void expireBefore(long ts, long pos) {
+    long ttl = layout.ttlMillis;
+    if (ttl < 0 || lastWrite == Long.MIN_VALUE) {
+      return;
+    }
+    long horizon = ts < Long.MIN_VALUE + ttl ? Long.MIN_VALUE : ts - ttl;
+    if (lastWrite < horizon) {
+      delete(horizon, pos);
+    }
+  }
+
   void put(long ts, long pos, Object[] row) {
     if (!newer(ts, pos, delTs, delPos)) {
       return;
     }
+    expireBefore(ts, pos);
     touch(ts, pos);
     for (int f = 0; f < values.length; f++) {
       setField(f, row[f], ts, pos);
@@ -131,6 +152,7 @@ final class RowState {
     if (!newer(ts, pos, delTs, delPos)) {
       return;
     }
+    expireBefore(ts, pos);
     touch(ts, pos);
     int idx = 0;
     for (Writes.Op op : ops) {

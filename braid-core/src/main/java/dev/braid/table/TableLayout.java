@@ -23,6 +23,8 @@ final class TableLayout {
   final int keyIndex;
   /** The index of the field giving a pushed row its last-write time, or -1. */
   final int timeIndex;
+  /** The table's {@code ttl} in millis, or -1 when rows never expire. */
+  final long ttlMillis;
   /**
    * The fields rows stored before the table's fields grew have: what a table Base of format 1 and a
    * {@link Writes#PUT} write are read with (a Delta checkpoint of format 1 has them too, and is
@@ -56,6 +58,7 @@ final class TableLayout {
     }
     keyIndex = index.get(spec.key());
     timeIndex = spec.time() == null ? -1 : index.get(spec.time());
+    ttlMillis = spec.ttl() == null ? -1 : spec.ttl().toMillis();
   }
 
   int size() {
