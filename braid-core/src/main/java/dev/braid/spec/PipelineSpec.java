@@ -1564,6 +1564,9 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
         if (!NAME.matcher(f).matches()) {
           errors.add(new SpecError(source, path + ".fields." + f, "invalid field name: use letters, digits and '_', "
               + "starting with a letter"));
+        } else if (f.equals(TableSpec.TIMESTAMP_FIELD)) {
+          errors.add(new SpecError(source, path + ".fields." + f, "the name '" + f + "' is reserved: a write's body "
+              + "field of that name gives the write's timestamp; name the field otherwise"));
         }
       }
       if (t.key() == null) {

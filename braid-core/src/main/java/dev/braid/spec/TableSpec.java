@@ -36,6 +36,12 @@ public record TableSpec(String name, int partitions, String key, String time, Ma
   /** Backups kept when the spec names no {@code keep}. */
   public static final int DEFAULT_KEEP = 2;
 
+  /**
+   * The body field of a real-time write (PUT, PATCH, DELETE over HTTP) that gives the write's
+   * timestamp, so no table field may have this name.
+   */
+  public static final String TIMESTAMP_FIELD = "_timestamp";
+
   /** The suffix of a table's real-time log stream: {@code user_profile.writes}. */
   public static final String WRITES_SUFFIX = ".writes";
 

@@ -537,6 +537,16 @@ final class PushLoader {
       long writtenAt = pushTime;
       if (layout.timeIndex >= 0 && set[layout.timeIndex]) {
         writtenAt = readLong(vals.buf, start[layout.timeIndex]);
+        if (writtenAt < dev.braid.event.EventEncoder.MIN_EVENT_TIME
+            || writtenAt > dev.braid.event.EventEncoder.MAX_EVENT_TIME) {
+          // an incremental row is a write stamped with it: one far ahead would win over every later write, and
+          // a pushed row so timed would never expire
+          out.badLines.add(new long[] {line});
+          out.badReasons.add("field '" + layout.names[layout.timeIndex] + "' (the table's time, a row's last-write "
+              + "time): " + writtenAt + " is out of range: it must lie in the years 0000-9999, as a write's "
+              + "timestamp does");
+          return;
+        }
       }
       if (writtenAt < ttlCutoff) {
         out.expired++;

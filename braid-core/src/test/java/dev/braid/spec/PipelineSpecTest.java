@@ -691,6 +691,15 @@ class PipelineSpecTest {
     assertThat(errors.get(0).message()).startsWith("invalid field name");
   }
 
+  /** A table field named _timestamp would be taken for a write's timestamp and dropped from the row. */
+  @Test
+  void shouldReserveTheWriteTimestampsNameInTables() {
+    List<SpecError> errors = errors("tables:\n  t: {key: k, fields: {k: string, _timestamp: long, _ts: long}}\n");
+    assertThat(errors).extracting(SpecError::path).containsExactly("tables.t.fields._timestamp");
+    assertThat(errors.get(0).message()).isEqualTo("the name '_timestamp' is reserved: a write's body field of that "
+        + "name gives the write's timestamp; name the field otherwise");
+  }
+
   @Test
   void shouldRejectInvalidNamesOfStreamsViewsAndOutputs() {
     List<SpecError> errors = errors("""

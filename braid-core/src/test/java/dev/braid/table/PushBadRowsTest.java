@@ -67,6 +67,36 @@ class PushBadRowsTest {
   }
 
   /**
+   * A row whose time field lies past the years 0000-9999 is a bad row, in a full push and in an
+   * incremental one: an incremental row is a write stamped with that time, and one far ahead would
+   * win over every later write of the row (a real-time write so stamped is refused the same way).
+   */
+  @Test
+  void shouldRefuseRowsWhoseTimeIsOutOfRange(@TempDir Path dir) {
+    PipelineSpec spec = PipelineSpec.builder().table(TableSpec.builder("tx").partitions(2).key("k")
+        .field("k", "string").field("t", "timestamp").field("v", "string").time("t").build()).build();
+    String input = String.join("\n",
+        "{\"k\": \"max\", \"t\": 9223372036854775807, \"v\": \"a\"}",
+        "{\"k\": \"y10k\", \"t\": 253402300800000, \"v\": \"a\"}",
+        "{\"k\": \"early\", \"t\": -62167219200001, \"v\": \"a\"}",
+        "{\"k\": \"last\", \"t\": 253402300799999, \"v\": \"a\"}",
+        "{\"k\": \"now\", \"v\": \"a\"}") + "\n";
+    try (Braid b = Braid.open(dir, spec)) {
+      for (boolean incremental : new boolean[] {false, true}) {
+        PushReport r = b.table("tx").push(new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)),
+            PushOptions.defaults("tx.jsonl").incremental(incremental).maxBadRows("10"));
+        assertThat(r.state()).as("incremental %s: %s", incremental, r).isEqualTo("done");
+        assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(1L, 2L, 3L);
+        assertThat(r.bad().get(0).reason()).contains("field 't' (the table's time, a row's last-write time): "
+            + "9223372036854775807 is out of range: it must lie in the years 0000-9999");
+      }
+      assertThat(b.table("tx").get("max").found()).isFalse();
+      assertThat(b.table("tx").get("last").found()).as("the last millisecond of 9999 is in range").isTrue();
+      assertThat(b.table("tx").get("now").found()).isTrue();
+    }
+  }
+
+  /**
    * A string with an unpaired UTF-16 surrogate (JSON's {@code \udfff} escape sends one) has no UTF-8
    * form: a push row, a set element, a map key or a real-time write holding one is refused by name,
    * not stored as some other string.

@@ -37,7 +37,7 @@ final class TableRoutes {
   /** The header that gives a write its logical timestamp. */
   static final String TIMESTAMP_HEADER = "Braid-Timestamp";
   /** The body field that gives a write its logical timestamp. */
-  static final String TIMESTAMP_FIELD = "_timestamp";
+  static final String TIMESTAMP_FIELD = dev.braid.spec.TableSpec.TIMESTAMP_FIELD;
 
   /** How the server reads a bounded request body (413 over its limit). */
   interface BodyReader {
@@ -207,9 +207,30 @@ final class TableRoutes {
     ok(ctx, written(t.name(), key, "patch", w));
   }
 
-  private void delete(Context ctx) {
+  /**
+   * A DELETE may send its timestamp as a body {@code {"_timestamp": ...}} as a PUT or PATCH does;
+   * a body with anything else is a 400 rather than ignored.
+   */
+  private void delete(Context ctx) throws IOException {
     Table t = table(ctx);
-    Long ts = timestamp(ctx, null);
+    byte[] raw = body.read(ctx);
+    ObjectNode json = null;
+    if (raw.length > 0) {
+      String type = BraidServer.mediaType(ctx);
+      if (!type.equals("application/json")) {
+        throw new Problem(415, "unsupported-media-type", "Unsupported media type", "a DELETE's body, when it has "
+            + "one, is {\"" + TIMESTAMP_FIELD + "\": ...} as application/json, not " + (type.isEmpty()
+            ? "without a Content-Type" : "'" + type + "'") + "; nothing was deleted");
+      }
+      json = parseObject(raw, "{\"" + TIMESTAMP_FIELD + "\": ...} or no body");
+    }
+    Long ts = timestamp(ctx, json);
+    if (json != null && json.size() > 0) {
+      List<String> others = new ArrayList<>();
+      json.fieldNames().forEachRemaining(others::add);
+      throw Problem.badRequest("invalid-delete", "table '" + t.name() + "': a DELETE's body holds only "
+          + TIMESTAMP_FIELD + " (the write's timestamp), not " + String.join(", ", others) + "; nothing was deleted");
+    }
     String key = rowKey(t, ctx);
     WriteResult w;
     try {

@@ -1,5 +1,6 @@
 package dev.braid.server.http;
 
+import static dev.braid.server.http.BraidServerTest.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -171,6 +172,23 @@ class TableHttpTest {
     assertThat(del.path("timestamp").asLong()).isEqualTo(java.time.Instant.parse("2026-01-01T00:00:00Z")
         .toEpochMilli());
     assertThat(readAfter("u1", del).path("found").asBoolean()).isFalse();
+
+    // a DELETE's timestamp in its body, as a PUT's or PATCH's: an older one loses to the newer PUT
+    JsonNode u3 = json(send("PUT", "/v1/tables/users/rows/u3?ts=2026-12-06T22:00:00Z", "application/json",
+        "{\"tier\": \"kept\"}"));
+    readAfter("u3", u3);
+    JsonNode olderDelete = json(send("DELETE", "/v1/tables/users/rows/u3", "application/json",
+        "{\"_timestamp\": \"2026-12-06T21:30:00Z\"}"));
+    assertThat(olderDelete.path("timestamp").asLong()).isEqualTo(java.time.Instant.parse("2026-12-06T21:30:00Z")
+        .toEpochMilli());
+    assertThat(readAfter("u3", olderDelete).path("values").path("tier").asText()).isEqualTo("kept");
+    assertProblem(send("DELETE", "/v1/tables/users/rows/u3", "application/json", "{\"bogus\": 1}"), 400,
+        "a DELETE's body holds only _timestamp (the write's timestamp), not bogus; nothing was deleted");
+    assertProblem(send("DELETE", "/v1/tables/users/rows/u3", "text/plain", "not json"), 415,
+        "a DELETE's body, when it has one, is {\"_timestamp\": ...} as application/json");
+    assertProblem(send("DELETE", "/v1/tables/users/rows/u3", "application/json", "not json"), 400,
+        "the body is not valid JSON at line 1, column 1");
+    assertThat(readAfter("u3", olderDelete).path("found").asBoolean()).as("nothing refused was deleted").isTrue();
 
     JsonNode w = json(send("PUT", "/v1/tables/users/rows/u2", "application/json", "{\"tier\": \"x\"}"));
     readAfter("u2", w);
