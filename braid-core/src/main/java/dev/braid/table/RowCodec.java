@@ -269,7 +269,17 @@ final class RowCodec {
     if (raw == null) {
       throw new IllegalArgumentException(layout.describe(f) + ": elements cannot be null");
     }
-    return scalar(layout, f, t, raw);
+    return elementValue(layout, f, t, raw);
+  }
+
+  /**
+   * {@link #scalar} of a list or set element (given in a row, or alone to a PATCH's add or remove),
+   * with {@code -0.0} as {@code 0.0}: the two are equal numbers, but not equal {@code Double}s, so a
+   * set would hold both and a remove of {@code 0} would leave the other.
+   */
+  static Object elementValue(TableLayout layout, int f, FieldType t, Object raw) {
+    Object v = scalar(layout, f, t, raw);
+    return v instanceof Double d && d == 0.0 ? (Object) 0.0 : v;
   }
 
   /** The canonical scalar of an element, or of a map key/element given alone (PATCH remove). */
@@ -323,7 +333,8 @@ final class RowCodec {
       return Instant.parse(s).toEpochMilli();
     } catch (DateTimeParseException e) {
       throw new IllegalArgumentException(layout.describe(f) + ": '" + s + "' is not an ISO-8601 instant "
-          + "(e.g. 2026-11-30T12:00:00Z) or epoch millis");
+          + "(e.g. 2026-11-30T12:00:00Z)" + (s.strip().matches("[+-]?[0-9]+")
+              ? "; epoch millis are a JSON number, without quotes" : " or epoch millis (a JSON number)"));
     } catch (ArithmeticException e) {
       throw new IllegalArgumentException(layout.describe(f) + ": '" + s + "' is out of range: epoch milliseconds "
           + "must fit in a long");

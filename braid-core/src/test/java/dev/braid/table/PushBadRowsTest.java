@@ -45,13 +45,14 @@ class PushBadRowsTest {
         "{\"id\": \"f\" \"age\": 1}",
         "[1, 2]",
         "{\"id\": \"g\", \"age\": 1.5}",
+        "{\"id\": \"i\", \"seen\": \"1796598000000\"}",
         "",
         "{\"id\": \"h\", \"age\": 5}") + "\n";
     try (Braid b = Braid.open(dir, spec())) {
       PushReport r = push(b, input, PushOptions.defaults("users.jsonl").maxBadRows("100"));
       assertThat(r.state()).isEqualTo("done");
       assertThat(r.rows()).isEqualTo(2);
-      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L);
+      assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
       assertThat(r.bad()).allSatisfy(x -> assertThat(x.file()).isEqualTo("users.jsonl"));
       List<String> reasons = r.bad().stream().map(PushReport.BadRow::reason).toList();
       assertThat(reasons.get(0)).contains("field 'age' (long): expected long, got string \"old\"");
@@ -62,6 +63,8 @@ class PushBadRowsTest {
       assertThat(reasons.get(5)).contains("not valid JSON");
       assertThat(reasons.get(6)).contains("expected a JSON object");
       assertThat(reasons.get(7)).contains("expected long, got number 1.5");
+      assertThat(reasons.get(8)).contains("'1796598000000' is not an ISO-8601 instant (e.g. 2026-11-30T12:00:00Z); "
+          + "epoch millis are a JSON number, without quotes");
       assertThat(b.table("users").get("h").values()).containsEntry("age", 5L);
     }
   }

@@ -140,6 +140,28 @@ class TableFeaturesTest {
     }
   }
 
+  /** -0.0 and 0.0 are one element of a set (and one value to a list's remove), from a write or a push. */
+  @Test
+  void shouldHoldOneZeroInASetOfDoubles() throws Exception {
+    PipelineSpec spec = PipelineSpec.builder().table(TableSpec.builder("m").partitions(1).key("id")
+        .field("id", "string").field("xs", "set<double>").field("ys", "list<double>").build()).build();
+    try (Braid braid = Braid.open(dir, spec)) {
+      Table t = braid.table("m");
+      assertThat(t.push(lines("{\"id\": \"p\", \"xs\": [-0.0, 0.0, 1]}"), PushOptions.defaults("m.jsonl")).rows())
+          .isEqualTo(1);
+      WriteResult put = t.put("w", Map.of("id", "w", "xs", List.of(1, 1.0, -0.0, 0.0, 2.5), "ys", List.of(-0.0, 3.0)),
+          null);
+      assertThat(t.awaitApplied(put, 10_000)).isTrue();
+      assertThat(t.get("p").values().get("xs")).isEqualTo(java.util.Set.of(0.0, 1.0));
+      assertThat(t.get("w").values().get("xs")).isEqualTo(java.util.Set.of(1.0, 0.0, 2.5));
+
+      WriteResult remove = t.patch("w", Patch.builder().remove("xs", 0).remove("ys", 0.0).build(), null);
+      assertThat(t.awaitApplied(remove, 10_000)).isTrue();
+      assertThat(t.get("w").values().get("xs")).isEqualTo(java.util.Set.of(1.0, 2.5));
+      assertThat(t.get("w").values().get("ys")).isEqualTo(List.of(3.0));
+    }
+  }
+
   @Test
   void shouldRepushTheCurrentRowsWithoutExpiredOnes() throws Exception {
     long now = System.currentTimeMillis();
