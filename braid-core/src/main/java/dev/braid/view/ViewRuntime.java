@@ -2537,7 +2537,9 @@ final class ViewRuntime {
    */
   private void switchIn(Version v, Rebuild rb) throws InterruptedException {
     rb.switchWaiting = true;
-    batchLock.lock();
+    if (!lockToSwitch(rb)) {
+      return; // the batch cycle that held the lock gave way and switched it in (or its switch failed): done says
+    }
     try {
       rb.switchWaiting = false;
       if (v.state != VersionState.BUILDING || v.rebuild != rb || rb.hold) {
@@ -2580,6 +2582,26 @@ final class ViewRuntime {
       batchLock.unlock();
     }
     rb.done.complete(v.id);
+  }
+
+  /**
+   * Takes {@link #batchLock} for {@link #switchIn}, or returns false once {@code rb}'s switch is done
+   * without it: a batch cycle that holds the lock drops its version when it sees the switch
+   * waiting, switches the version in itself ({@link #switchInWaiting}) and runs again, which can
+   * take as long as a cycle; an activation must answer once its version is current, not after that.
+   */
+  private boolean lockToSwitch(Rebuild rb) throws InterruptedException {
+    while (!batchLock.tryLock()) {
+      try {
+        rb.done.get(10, TimeUnit.MILLISECONDS);
+        return false;
+      } catch (java.util.concurrent.TimeoutException stillWaiting) {
+        // the cycle computes on; try the lock again
+      } catch (java.util.concurrent.ExecutionException failed) {
+        return false; // the switch the cycle made failed: the caller reads why from done
+      }
+    }
+    return true;
   }
 
   private void fail(Version v, Rebuild rb, String reason) {

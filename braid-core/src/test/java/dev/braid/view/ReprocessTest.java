@@ -395,6 +395,7 @@ class ReprocessTest {
         }
       });
       List<Long> idsWhileBuilt = new ArrayList<>();
+      AtomicReference<Object> answeredBeforeTheRerunEnded = new AtomicReference<>();
       runtime.beforeBatchSwap = () -> { // the cycle's version is built; the activation now comes to wait
         braid.versions("stats").forEach(v -> idsWhileBuilt.add(v.id()));
         activator.start();
@@ -402,11 +403,20 @@ class ReprocessTest {
         while (runtime.waitingToSwitch() == null && System.nanoTime() < until) {
           Thread.onSpinWait();
         }
+        runtime.beforeBatchSwap = () -> { // the cycle runs again once the held version is in: activate has answered
+          long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+          while (activated.get() == null && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+          }
+          answeredBeforeTheRerunEnded.set(activated.get());
+        };
       };
 
       long built = braid.runBatch("stats");
       activator.join(30_000);
 
+      assertThat(answeredBeforeTheRerunEnded.get()).as("the activation answers once its version is current, not "
+          + "after the cycle that gave way to it has run again").isEqualTo(held);
       assertThat(activated.get()).isEqualTo(held);
       long dropped = idsWhileBuilt.stream().mapToLong(Long::longValue).max().orElseThrow();
       assertThat(dropped).as("the first cycle's version").isGreaterThan(held);
