@@ -121,11 +121,11 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param batchFailures batch cycles that failed since the engine opened (the log says why each
    *     failed, and most leave a {@code failed} version in the versions list; a cycle that a close
    *     stopped is not counted)
-   * @param lastBatchAtMillis when the last batch cycle that succeeded since the engine opened ended
-   *     (epoch millis; a cycle that found no event since the current cut succeeded too); before the
-   *     first, when the current version was created (for a version a batch cycle built, when that
-   *     cycle began and took its cut), which is no later than the cycle's end; 0 when the current
-   *     version has no Base (a kappa view's, or a lambda view's before its first cycle)
+   * @param lastBatchAtMillis when the last batch cycle that succeeded ended (epoch millis; a cycle
+   *     that found no event since the current cut succeeded too), before a restart too (kept in the
+   *     view's directory); when none is recorded, when the current version was created (for a
+   *     version a batch cycle built, once its Base was written); 0 when the current version has no
+   *     Base (a kappa view's, or a lambda view's before its first good cycle)
    * @param lateness the serving version's {@code allowed_lateness}, its late events and final
    *     windows; null when that version has no {@code allowed_lateness}
    * @param delta the current Delta's groups in memory and its closed-window runs on disk; null when
@@ -184,8 +184,10 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    *
    * @param lastFile the newest checkpoint of the current version (written or loaded), or null
    * @param lastPosition the positions it covers, or null
-   * @param lastAtMillis when it was taken (epoch millis), 0 when there is none; its age is what a
-   *     crash now would replay
+   * @param lastAtMillis when it was taken (epoch millis), 0 when there is none
+   * @param currentAtMillis when it was last found to hold the Delta as it is (it was taken, or a later
+   *     checkpoint found nothing moved since, as in a quiet view), 0 when there is none: events that
+   *     came after this are about what a crash now would replay
    * @param written checkpoints written since the engine opened
    * @param failures checkpoints that failed since the engine opened; {@code lastError} is the latest
    *     reason, null after a success
@@ -194,7 +196,8 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param replayedOnStart events the start-up replayed after the checkpoint (or the cut)
    * @param replayMillis how long the start-up replay took, -1 while it runs
    */
-  public record Checkpoints(String lastFile, Cut lastPosition, long lastAtMillis, long written, long failures,
+  public record Checkpoints(String lastFile, Cut lastPosition, long lastAtMillis, long currentAtMillis, long written,
+      long failures,
       String lastError, String restoredFrom, java.util.List<String> refused, long replayedOnStart,
       long replayMillis) {}
 

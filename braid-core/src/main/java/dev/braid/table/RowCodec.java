@@ -269,15 +269,16 @@ final class RowCodec {
     if (raw == null) {
       throw new IllegalArgumentException(layout.describe(f) + ": elements cannot be null");
     }
-    return elementValue(layout, f, t, raw);
+    return layout.types[f].kind() == TableFieldType.Kind.SET ? member(layout, f, t, raw) : scalar(layout, f, t, raw);
   }
 
   /**
-   * {@link #scalar} of a list or set element (given in a row, or alone to a PATCH's add or remove),
-   * with {@code -0.0} as {@code 0.0}: the two are equal numbers, but not equal {@code Double}s, so a
-   * set would hold both and a remove of {@code 0} would leave the other.
+   * {@link #scalar} of a value compared by equality: a set's element (given in a row, or alone to a
+   * PATCH's add or remove) or a list's value to remove, with {@code -0.0} as {@code 0.0}: the two are
+   * equal numbers but not equal {@code Double}s, so a set would hold both and a remove of {@code 0}
+   * would leave the other. A list keeps the values it is given.
    */
-  static Object elementValue(TableLayout layout, int f, FieldType t, Object raw) {
+  static Object member(TableLayout layout, int f, FieldType t, Object raw) {
     Object v = scalar(layout, f, t, raw);
     return v instanceof Double d && d == 0.0 ? (Object) 0.0 : v;
   }

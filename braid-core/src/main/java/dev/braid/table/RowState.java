@@ -105,30 +105,33 @@ final class RowState {
   }
 
   /**
-   * Before a PUT or PATCH stamped {@code ts}: when the row's last write is older than the table's
-   * ttl as of {@code ts}, the row had expired, and the write starts a new one. It deletes every
-   * field at the stamp {@code ts - ttl}, which is newer than all of them (the Base's fields too: its
-   * row's last write is {@link #lastWrite}), so the expired fields do not come back beside the
-   * write's; a write arriving later whose stamp is older than that is expired too and changes
-   * nothing. Which writes start a new row depends on the order the writes arrive in when one older
-   * than the ttl arrives after a newer one; the log fixes that order, so every replay agrees.
+   * Before a PUT or PATCH stamped {@code ts} that was appended at {@code arrivedAt}: when the row's
+   * last write is older than the table's ttl as of the later of the two, the row had expired (a
+   * read then found none, as reads expire by the clock), and the write starts a new one. It deletes
+   * every field at that horizon, which is newer than all of them (the Base's fields too: its row's
+   * last write is {@link #lastWrite}), so the expired fields do not come back beside the write's; a
+   * write stamped older than the horizon is expired on arrival and changes nothing, and so is one
+   * arriving later stamped older than it. Both times are in the write's record, so every replay
+   * decides the same; which writes start a new row depends on their order in the log when one older
+   * than the ttl arrives after a newer one.
    */
-  private void expireBefore(long ts, long pos) {
+  private void expireBefore(long ts, long arrivedAt, long pos) {
     long ttl = layout.ttlMillis;
     if (ttl < 0 || lastWrite == Long.MIN_VALUE) {
       return;
     }
-    long horizon = ts < Long.MIN_VALUE + ttl ? Long.MIN_VALUE : ts - ttl;
+    long at = Math.max(ts, arrivedAt);
+    long horizon = at < Long.MIN_VALUE + ttl ? Long.MIN_VALUE : at - ttl;
     if (lastWrite < horizon) {
       delete(horizon, pos);
     }
   }
 
-  void put(long ts, long pos, Object[] row) {
+  void put(long ts, long arrivedAt, long pos, Object[] row) {
     if (!newer(ts, pos, delTs, delPos)) {
       return;
     }
-    expireBefore(ts, pos);
+    expireBefore(ts, arrivedAt, pos);
     touch(ts, pos);
     for (int f = 0; f < values.length; f++) {
       setField(f, row[f], ts, pos);
@@ -148,11 +151,11 @@ final class RowState {
     }
   }
 
-  void patch(long ts, long pos, List<Writes.Op> ops) {
+  void patch(long ts, long arrivedAt, long pos, List<Writes.Op> ops) {
     if (!newer(ts, pos, delTs, delPos)) {
       return;
     }
-    expireBefore(ts, pos);
+    expireBefore(ts, arrivedAt, pos);
     touch(ts, pos);
     int idx = 0;
     for (Writes.Op op : ops) {
@@ -278,14 +281,14 @@ final class RowState {
           Map<Object, ElemOp> removes = elems[f];
           if (v != null) {
             for (Object e : (List<?>) v) {
-              if (removes == null || !removes.containsKey(e)) {
+              if (removes == null || !removes.containsKey(member(e))) {
                 l.add(e);
               }
             }
           }
           if (listAdds[f] != null) {
             for (ElemOp a : listAdds[f]) {
-              ElemOp r = removes == null ? null : removes.get(a.value);
+              ElemOp r = removes == null ? null : removes.get(member(a.value));
               if (r == null || !newer(r.ts, r.pos, r.idx, a)) {
                 l.add(a.value);
               }
@@ -296,6 +299,11 @@ final class RowState {
       }
     }
     return out;
+  }
+
+  /** A list's value as a remove names it: {@code -0.0} is {@code 0.0} (see {@code RowCodec.member}). */
+  private static Object member(Object value) {
+    return value instanceof Double d && d == 0.0 ? (Object) 0.0 : value;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -130,8 +130,11 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
 
-    /** Applies one write (a record of partition {@code p}); the caller owns partition {@code p}. */
-    void apply(int p, String key, long ts, long offset, byte op, Object decoded) {
+    /**
+     * Applies one write (a record of partition {@code p}, stamped {@code ts}, appended at
+     * {@code arrivedAt}); the caller owns partition {@code p}.
+     */
+    void apply(int p, String key, long ts, long arrivedAt, long offset, byte op, Object decoded) {
       if (offset < position.get(p)) {
         return; // already applied
       }
@@ -152,12 +155,12 @@ public final class TableRuntime implements Table, AutoCloseable {
         switch (op) {
           case Writes.PUT:
           case Writes.PUT_COUNTED:
-            s.put(ts, offset, (Object[]) decoded);
+            s.put(ts, arrivedAt, offset, (Object[]) decoded);
             break;
           case Writes.PATCH: {
             @SuppressWarnings("unchecked")
             List<Writes.Op> ops = (List<Writes.Op>) decoded;
-            s.patch(ts, offset, ops);
+            s.patch(ts, arrivedAt, offset, ops);
             break;
           }
           default:
@@ -676,7 +679,7 @@ public final class TableRuntime implements Table, AutoCloseable {
    * File v<id>.ckpt (the current version's Delta), written as v<id>.ckpt.tmp, fsynced, renamed
    * over the last one, directory fsynced (as the views' DeltaCheckpoint):
    *
-   *   "BRAIDTDC" | int format 2 | long version id | int partitions | int fields
+   *   "BRAIDTDC" | int format 3 | long version id | int partitions | int fields | long ttl millis (-1: none)
    *   per partition: long position | varint rows | rows x (key string, RowState.write)
    *   int CRC32C of every byte before it
    *
@@ -685,9 +688,12 @@ public final class TableRuntime implements Table, AutoCloseable {
    * replaying from the cut, as without a checkpoint. The follower then replays from its positions.
    * {@code fields} is how many of the table's fields each row has; a checkpoint written before the
    * table's fields grew (format 1 has its first fields) is refused and the writes replayed instead.
+   * A write to an expired row starts a new row (RowState.expireBefore), so what a row holds depends
+   * on the ttl: a checkpoint written under another ttl, or by a build before that rule (formats 1
+   * and 2) for a table with a ttl, is refused too.
    */
   static final byte[] CKPT_MAGIC = {'B', 'R', 'A', 'I', 'D', 'T', 'D', 'C'};
-  static final int CKPT_FORMAT = 2;
+  static final int CKPT_FORMAT = 3;
   private volatile Cut checkpointed; // position of the last checkpoint written or restored, with its version
   private volatile long checkpointedVersion;
   private volatile String restoredFrom; // what start-up restored, for status and tests
@@ -724,6 +730,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       out.putLong(v.id);
       out.putInt(d.rows.length);
       out.putInt(layout.size());
+      out.putLong(layout.ttlMillis);
       for (int p = 0; p < d.rows.length; p++) {
         d.locks[p].readLock().lock();
         try {
@@ -827,8 +834,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     Bytes.Reader r = new Bytes.Reader().reset(b, CKPT_MAGIC.length, all.length - 4);
     int format = r.i32();
-    if (format != 1 && format != CKPT_FORMAT) {
-      return "format " + format + ", not 1 or " + CKPT_FORMAT;
+    if (format < 1 || format > CKPT_FORMAT) {
+      return "format " + format + ", not 1 to " + CKPT_FORMAT;
     }
     long id = r.i64();
     if (id != v.id) {
@@ -844,6 +851,16 @@ public final class TableRuntime implements Table, AutoCloseable {
       // fields cannot tell which later write a new field must lose to. The replay decodes each PUT
       // with every field and stamps them all.
       return "its rows have " + fields + " fields and the table has " + layout.size() + " now";
+    }
+    long ttl = format < 3 ? -1 : r.i64();
+    if (format < 3 && layout.ttlMillis >= 0) {
+      return "written by a build whose writes did not start a new row when they found it expired, and the table "
+          + "has a ttl";
+    }
+    if (ttl != layout.ttlMillis) {
+      return "written under " + (ttl < 0 ? "no ttl" : "a ttl of " + ttl + " ms") + ", and the table has "
+          + (layout.ttlMillis < 0 ? "none" : "a ttl of " + layout.ttlMillis + " ms") + " now (which rows a write "
+          + "found expired depends on it)";
     }
     Cut end = writes.end();
     Delta d = v.delta;
@@ -975,7 +992,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       Object decoded = decodeWrite(r, reader.partition(), c.offset()); // checks the kind byte read here
       byte op = b.get(c.valueOffset());
       for (Delta d : deltas) {
-        d.apply(reader.partition(), key, c.eventTime(), c.offset(), op, decoded);
+        d.apply(reader.partition(), key, c.eventTime(), c.ingestTime(), c.offset(), op, decoded);
       }
     }
     return any;

@@ -82,7 +82,8 @@ final class Writes {
                 throw new IllegalArgumentException(layout.describe(f) + ": elements cannot be null");
               }
               elems.add(t.kind() == TableFieldType.Kind.MAP ? keyOf(layout, f, e)
-                  : RowCodec.elementValue(layout, f, t.element(), e));
+                  : t.kind() == TableFieldType.Kind.LIST && op.kind() == Patch.Kind.ADD
+                      ? RowCodec.scalar(layout, f, t.element(), e) : RowCodec.member(layout, f, t.element(), e));
             }
             out.add(new Op(op.kind(), f, elems));
             break;

@@ -97,8 +97,13 @@ final class ViewRuntime {
   volatile BatchProgress batchProgress;
   /** What the last successful batch cycle did (null before the first). */
   volatile BatchLayer.Stats lastBatch;
-  /** When the last batch cycle that succeeded (built a version, or found no new event) ended; 0 before the first. */
+  /**
+   * When the last batch cycle that succeeded (built a version, or found no new event) ended; 0 when
+   * none is known. Kept across restarts in {@link #LAST_BATCH_FILE}.
+   */
   private volatile long lastBatchAtMillis;
+  /** The view directory's file holding {@link #lastBatchAtMillis} as decimal text. */
+  static final String LAST_BATCH_FILE = "last-batch";
 
   /**
    * Progress of the running batch cycle, for status.
@@ -237,6 +242,7 @@ final class ViewRuntime {
           : restoreDelta(cur);
       current = cur;
     }
+    readLastBatch();
     startupAttachNanos = System.nanoTime(); // the replay after the checkpoint (or the cut) starts now
     // a view attached after another of its stream catches up to it inside the attach: the whole log, without
     // a checkpoint, so as long as the start's own wait for the speed layers (Engine.start)
@@ -417,6 +423,7 @@ final class ViewRuntime {
   synchronized List<String> referencedFiles() throws IOException {
     List<String> out = new ArrayList<>();
     out.add(EmittedSnapshot.FILE); // the changes feed's, when the view has one
+    out.add(LAST_BATCH_FILE);
     for (Version v : versions) {
       if (v.baseFileName != null && !v.state.gone()) {
         out.add(v.baseFileName);
@@ -1186,14 +1193,45 @@ final class ViewRuntime {
   }
 
   /**
-   * When the last batch cycle that succeeded since the engine opened ended (one that built a
-   * version, or found no event since the current cut); before the first, when the current version
-   * was created (a version a batch cycle built: when that cycle began). 0 for a view with no Base.
+   * When the last batch cycle that succeeded ended (one that built a version, or found no event
+   * since the current cut), also one before a restart; when none is recorded (data of a build
+   * before the record, or a lost file), when the current version was created (a version a batch
+   * cycle built: once its Base was written, near the cycle's end). 0 for a view with no Base.
    */
   long lastBatchAtMillis() {
     long last = lastBatchAtMillis;
     Version cur = current;
     return last != 0 ? last : cur.base == null ? 0 : cur.createdAtMillis;
+  }
+
+  /**
+   * Records that a batch cycle succeeded now, in memory and in {@link #LAST_BATCH_FILE} (written
+   * aside and renamed, not fsynced: a record lost to a power failure only makes the time older).
+   */
+  private void noteBatchSucceeded() {
+    long now = System.currentTimeMillis();
+    lastBatchAtMillis = now;
+    Path tmp = dir.resolve(LAST_BATCH_FILE + ".tmp");
+    try {
+      Files.writeString(tmp, Long.toString(now));
+      Files.move(tmp, dir.resolve(LAST_BATCH_FILE), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException | RuntimeException e) { // status and metrics only: the cycle succeeded all the same
+      LOG.warn("view '{}': could not record when its batch cycle ended in {}: {}", name, dir.resolve(LAST_BATCH_FILE),
+          e.toString());
+    }
+  }
+
+  /** Reads {@link #LAST_BATCH_FILE}, if there is one that holds a time; at the engine's start. */
+  private void readLastBatch() {
+    Path f = dir.resolve(LAST_BATCH_FILE);
+    try {
+      if (Files.exists(f)) {
+        lastBatchAtMillis = Long.parseLong(Files.readString(f).strip());
+      }
+    } catch (IOException | RuntimeException e) { // as if none: the current version's creation stands for it
+      LOG.warn("view '{}': could not read when its last batch cycle ended from {}: {}", name, f, e.toString());
+    }
   }
 
   /**
@@ -1314,7 +1352,7 @@ final class ViewRuntime {
         // The same definition over the same events gives the same Base: a new version would only
         // retire a backup at another cut, the rollback point a user may still want.
         LOG.info("view '{}': no events since the cut {} of version {}; it stays current", name, cut, serving.id);
-        lastBatchAtMillis = System.currentTimeMillis();
+        noteBatchSucceeded();
         return new dev.braid.BatchCycle(serving.id, false);
       }
       long id;
@@ -1437,7 +1475,7 @@ final class ViewRuntime {
       noteFailures(id, counters);
       batchCycles.incrementAndGet();
       batchNanos.addAndGet(System.nanoTime() - started);
-      lastBatchAtMillis = System.currentTimeMillis();
+      noteBatchSucceeded();
       if (stats.runsWritten() > 0) {
         LOG.info("view '{}': batch cycle built version {} at cut {} ({} keys in the Base) in {} ms; it exceeded its "
             + "memory budget of {} bytes and spilled {} runs ({} bytes, {} intermediate merges)", name, id, cut,
@@ -2797,6 +2835,8 @@ final class ViewRuntime {
   private final Object checkpointLock = new Object();
   private long checkpointSequence = 1; // guarded by checkpointLock after restore
   private volatile CheckpointRecord lastCheckpoint;
+  /** When a checkpoint was last found to hold the Delta as it is (nothing moved since it was written). */
+  private volatile long checkpointCurrentAtMillis;
   private volatile StartupRestore startup;
   volatile long startupReplayMillis = -1;
   /** When the restored Delta was handed to the speed layer, which replays the log from its positions. */
@@ -2826,6 +2866,7 @@ final class ViewRuntime {
       // the next start removes it as an orphan and holds its groups in memory again (ClosedRunCheckpointTest)
       if (last != null && last.version() == v.id && last.position().equals(d.position()) && last.horizon() == horizon
           && last.runs().equals(runNames(d))) {
+        checkpointCurrentAtMillis = System.currentTimeMillis(); // it still holds all a crash now would replay
         return null;
       }
       try {
@@ -2869,7 +2910,8 @@ final class ViewRuntime {
       last = null; // a swap since: the new version has none yet
     }
     return new dev.braid.Status.Checkpoints(last == null ? null : last.file(), last == null ? null : last.position(),
-        last == null ? 0 : last.takenAtMillis(), checkpointsWritten.get(), checkpointFailures.get(), checkpointError,
+        last == null ? 0 : last.takenAtMillis(), last == null ? 0 : Math.max(last.takenAtMillis(),
+            checkpointCurrentAtMillis), checkpointsWritten.get(), checkpointFailures.get(), checkpointError,
         st == null ? null : st.checkpoint(), st == null ? List.of() : st.refused(),
         st == null ? 0 : events(st.from(), st.to()), startupReplayMillis);
   }

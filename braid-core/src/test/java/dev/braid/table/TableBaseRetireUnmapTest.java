@@ -98,7 +98,7 @@ class TableBaseRetireUnmapTest {
       TableRuntime.Delta d = t.new Delta(base, Cut.zero(2));
       base.close(); // its version retired while a follower still held this Delta
 
-      d.apply(0, "k7", 1L, 0L, Writes.DELETE, null);
+      d.apply(0, "k7", 1L, 1L, 0L, Writes.DELETE, null);
 
       // A read that began before the swap finds no row here, looks in the Base and retries on the
       // current version; a row started empty would answer without the Base's fields.

@@ -94,49 +94,73 @@ class TableFeaturesTest {
 
   /**
    * A write to a row that had expired starts a new row: the expired fields (pushed, or written
-   * before) do not come back beside the write's, with or without a repush in between, after a
-   * restart too; a row that had not expired keeps its other fields.
+   * before) do not come back beside the write's, with or without a repush in between, and a replay
+   * of the writes after a restart decides the same; a row that had not expired keeps its other
+   * fields. Expired is judged as of the later of the write's stamp and its arrival (reads expire by
+   * the clock), so a backdated write to a row that reads as expired starts a new row too.
    */
   @Test
   void shouldStartANewRowWhenAWriteComesAfterTheRowExpired() throws Exception {
-    long ttl = 1_500;
-    long pushed = System.currentTimeMillis() - 500;
-    try (Braid braid = Braid.open(dir, spec(Duration.ofMillis(ttl)))) {
+    long now = System.currentTimeMillis();
+    PipelineSpec spec = spec(Duration.ofDays(7));
+    Map<String, Map<String, Object>> expected = new java.util.HashMap<>();
+    try (Braid braid = Braid.open(dir, spec)) {
       Table t = braid.table("users");
-      assertThat(t.push(lines(row("r1", "gold", pushed), row("r2", "gold", pushed), row("live", "gold", pushed)),
-          PushOptions.defaults("u.jsonl")).rows()).isEqualTo(3);
-      WriteResult oldPut = t.put("w1", values("w1", "ancient"), pushed - 10_000); // expired on arrival
-      assertThat(t.awaitApplied(oldPut, 10_000)).isTrue();
-      WriteResult keep = t.patch("live", Patch.builder().set("tier", "kept").build(), pushed + ttl - 100);
-      assertThat(t.awaitApplied(keep, 10_000)).isTrue();
-      while (System.currentTimeMillis() <= pushed + ttl + 50) {
-        Thread.sleep(20);
+      assertThat(t.push(lines(row("r1", "gold", now - 6 * DAY), row("r2", "gold", now - 6 * DAY),
+          row("live", "gold", now - 6 * DAY)), PushOptions.defaults("u.jsonl")).rows()).isEqualTo(3);
+      WriteResult oldPut = t.put("w1", values("w1", "ancient"), now - 10 * DAY); // expired on arrival
+      WriteResult oldPut3 = t.put("w3", values("w3", "ancient"), now - 8 * DAY);
+      WriteResult keep = t.patch("live", Patch.builder().set("tier", "kept").build(), now - DAY);
+      // stamped two days ahead: as of that stamp r1's pushed row (written 6 days ago) is 8 days old
+      WriteResult a = t.patch("r1", Patch.builder().set("updated", now + 2 * DAY).build(), now + 2 * DAY);
+      // stamped 6 days after w3's write, but w3 read as expired when it came: a new row all the same
+      WriteResult e3 = t.patch("w3", Patch.builder().set("updated", now - 2 * DAY).build(), now - 2 * DAY);
+      for (WriteResult w : List.of(oldPut, oldPut3, keep, a, e3)) {
+        assertThat(t.awaitApplied(w, 10_000)).isTrue();
       }
-      assertThat(t.get("r1").found()).as("expired").isFalse();
-      long now = System.currentTimeMillis();
-
-      WriteResult a = t.patch("r1", Patch.builder().set("updated", now).build(), now);
-      t.repush(true); // drops r2 (expired) from the Base: r2's write must read as r1's does
-      WriteResult b = t.patch("r2", Patch.builder().set("updated", now).build(), now);
+      assertThat(t.get("w3").values()).as("before the repush").isEqualTo(Map.of("id", "w3", "updated", now - 2 * DAY));
+      t.repush(true); // r2 stays in the Base (not expired by the clock): its write must read as r1's does
+      WriteResult b = t.patch("r2", Patch.builder().set("updated", now + 2 * DAY).build(), now + 2 * DAY);
       WriteResult c = t.patch("w1", Patch.builder().set("updated", now).build(), now);
-      WriteResult d = t.patch("live", Patch.builder().set("updated", now).build(), now);
-      for (WriteResult w : List.of(a, b, c, d)) {
+      WriteResult d = t.patch("live", Patch.builder().set("updated", now + 2 * DAY).build(), now + 2 * DAY);
+      WriteResult backdated = t.patch("w2", Patch.builder().set("tier", "late").build(), now - 8 * DAY);
+      for (WriteResult w : List.of(b, c, d, backdated)) {
         assertThat(t.awaitApplied(w, 10_000)).isTrue();
       }
 
-      for (String k : List.of("r1", "r2", "w1")) {
-        assertThat(t.get(k).values()).as("%s: a new row, without the expired tier", k)
-            .isEqualTo(Map.of("id", k, "updated", now));
+      expected.put("r1", Map.of("id", "r1", "updated", now + 2 * DAY));
+      expected.put("r2", Map.of("id", "r2", "updated", now + 2 * DAY));
+      expected.put("w1", Map.of("id", "w1", "updated", now));
+      expected.put("w3", Map.of("id", "w3", "updated", now - 2 * DAY));
+      expected.put("live", Map.of("id", "live", "tier", "kept", "updated", now + 2 * DAY));
+      for (Map.Entry<String, Map<String, Object>> e : expected.entrySet()) {
+        assertThat(t.get(e.getKey()).values()).as("%s", e.getKey()).isEqualTo(e.getValue());
       }
-      assertThat(t.get("live").values()).as("not expired when written: its tier stays")
-          .isEqualTo(Map.of("id", "live", "tier", "kept", "updated", now));
+      assertThat(t.get("w2").found()).as("a write older than the ttl on arrival").isFalse();
     }
-    try (Braid braid = Braid.open(dir, spec(Duration.ofMillis(ttl)))) {
-      Table t = braid.table("users");
-      for (String k : List.of("r1", "r2", "w1")) { // replayed from the log: the same writes start the same rows
-        TableRow r = t.get(k);
-        assertThat(r.values()).as("%s after a restart (none once expired again)", k).doesNotContainKey("tier");
+    try (Stream<Path> files = Files.list(dir.resolve("tables/users"))) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        if (f.toString().endsWith(".ckpt")) {
+          Files.delete(f); // as after a crash: the writes are replayed from the log
+        }
       }
+    }
+    try (Braid braid = Braid.open(dir, spec)) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      assertThat(t.restoredFrom()).startsWith("no checkpoint");
+      for (Map.Entry<String, Map<String, Object>> e : expected.entrySet()) {
+        assertThat(t.get(e.getKey()).values()).as("%s replayed", e.getKey()).isEqualTo(e.getValue());
+      }
+    }
+    try (Braid braid = Braid.open(dir, spec)) { // the clean close above wrote a checkpoint: restored as it was
+      assertThat(((TableRuntime) braid.table("users")).restoredFrom()).contains(".ckpt at");
+      assertThat(braid.table("users").get("r1").values()).isEqualTo(expected.get("r1"));
+    }
+    try (Braid braid = Braid.open(dir, spec(Duration.ofDays(30)))) { // another ttl: the writes are decided anew
+      assertThat(((TableRuntime) braid.table("users")).restoredFrom()).contains("written under a ttl of "
+          + "604800000 ms, and the table has a ttl of 2592000000 ms now");
+      assertThat(braid.table("users").get("r2").values()).as("as of a 30-day ttl, r2 had not expired when its "
+          + "write came (replayed after the repush's cut)").containsEntry("tier", "gold");
     }
   }
 
@@ -154,6 +178,8 @@ class TableFeaturesTest {
       assertThat(t.awaitApplied(put, 10_000)).isTrue();
       assertThat(t.get("p").values().get("xs")).isEqualTo(java.util.Set.of(0.0, 1.0));
       assertThat(t.get("w").values().get("xs")).isEqualTo(java.util.Set.of(1.0, 0.0, 2.5));
+      assertThat(Double.doubleToRawLongBits((Double) ((List<?>) t.get("w").values().get("ys")).get(0)))
+          .as("a list keeps the value it was given").isEqualTo(Double.doubleToRawLongBits(-0.0));
 
       WriteResult remove = t.patch("w", Patch.builder().remove("xs", 0).remove("ys", 0.0).build(), null);
       assertThat(t.awaitApplied(remove, 10_000)).isTrue();

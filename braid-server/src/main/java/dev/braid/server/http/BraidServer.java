@@ -322,18 +322,21 @@ public final class BraidServer implements AutoCloseable {
           .description("checkpoints of the view that could not be written since the server started")
           .register(metrics);
       Gauge.builder("braid_view_checkpoint_age_seconds", b, x -> {
-            long at = viewStatus(x, view).checkpoints().lastAtMillis();
+            long at = viewStatus(x, view).checkpoints().currentAtMillis();
             return at == 0 ? Double.NaN : Math.max(0, System.currentTimeMillis() - at) / 1000.0;
           }).tag("view", view)
-          .description("age of the current version's newest checkpoint, which is about what a crash now would "
-              + "replay; NaN while it has none").register(metrics);
+          .description("seconds since the current version's newest checkpoint last held its Delta as it is (written, "
+              + "or found unchanged by a later checkpoint): about what a crash now would replay; NaN while the "
+              + "current version has none (after a swap, until its first; see braid_view_checkpoint_failures)")
+          .register(metrics);
       Gauge.builder("braid_batch_last_success_timestamp_seconds", b, x -> {
             long at = viewStatus(x, view).lastBatchAtMillis();
             return at == 0 ? Double.NaN : at / 1000.0;
           }).tag("view", view)
-          .description("epoch seconds when the view's last batch cycle that succeeded ended (before the first since "
-              + "the server started: when the current version was created); NaN while the current version has no "
-              + "Base (a kappa view's)").register(metrics);
+          .description("epoch seconds when the view's last batch cycle that succeeded ended, before a restart too "
+              + "(when none is recorded: when the current version was created); NaN while the current version has no "
+              + "Base: a kappa view's, or a lambda view's before its first good cycle (see braid_batch_failures)")
+          .register(metrics);
       // Every batch cycle, scheduled or asked for over HTTP, as counted by the engine.
       FunctionTimer.builder("braid_batch_duration", b, x -> viewStatus(x, view).batchCycles(),
               x -> viewStatus(x, view).batchSeconds(), TimeUnit.SECONDS)

@@ -533,6 +533,8 @@ final class Json {
       last.set("position", cut(c.lastPosition()));
       last.put("takenAt", java.time.Instant.ofEpochMilli(c.lastAtMillis()).toString());
       last.put("ageSeconds", Math.max(0, System.currentTimeMillis() - c.lastAtMillis()) / 1000.0);
+      // since it last held the Delta as it is (a quiet view's checkpoint stays current): about a crash's replay
+      last.put("currentSeconds", Math.max(0, System.currentTimeMillis() - c.currentAtMillis()) / 1000.0);
     }
     o.put("written", c.written());
     o.put("failures", c.failures());
