@@ -10,7 +10,7 @@ import java.util.Map;
  * batch cycle that reads it whole), and views whose checkpoints fail.
  *
  * @param ingest stream name to e.g. {@code failing: no space left on device at /data/log/... (No
- *     space left on device)}
+ *     space left on device)}; a table's name when the appends of its real-time writes fail
  * @param unavailable view or stream name to why it is refused and how to repair it
  * @param damaged stream name to the damaged log file a batch cycle or a replay met while the engine
  *     ran: the stream still takes events and its views serve their current versions, but no new

@@ -1232,6 +1232,29 @@ public final class TableRuntime implements Table, AutoCloseable {
     t.start();
   }
 
+  /** Partition to why its last append of writes failed, until one succeeds there (for health and status). */
+  private final Map<Integer, String> writeFaults = new java.util.concurrent.ConcurrentSkipListMap<>();
+
+  /**
+   * Why appends of this table's writes fail now, by partition: "failing: no space left on device at
+   * FILE (REASON)", as a stream's ingest faults read; empty when the last append to each succeeded.
+   */
+  public Map<Integer, String> writeFaults() {
+    return java.util.Collections.unmodifiableMap(writeFaults);
+  }
+
+  /** Appends {@code batch} of writes to partition {@code p}, noting in {@link #writeFaults} whether it failed. */
+  private dev.braid.log.AppendResult appendWrites(int p, RecordBatchBuilder batch) {
+    try {
+      dev.braid.log.AppendResult r = writes.append(p, batch);
+      writeFaults.remove(p);
+      return r;
+    } catch (dev.braid.log.LogWriteException e) {
+      writeFaults.put(e.partition(), "failing: " + e.kind().summary() + " at " + e.file() + " (" + e.reason() + ")");
+      throw e;
+    }
+  }
+
   private WriteResult append(String key, Bytes value, Long timestamp) {
     requireOpen();
     requireUndamaged(); // a write would go to no Delta now, and to whichever version replaces this one later
@@ -1250,7 +1273,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     int p = writes.partitionFor(kb);
     RecordBatchBuilder batch = new RecordBatchBuilder(value.len + kb.length + 64, 16 << 20);
     batch.add(kb, 0, kb.length, value.buf, 0, value.len, ts, now);
-    long offset = writes.append(p, batch).firstOffset();
+    long offset = appendWrites(p, batch).firstOffset();
     return new WriteResult(p, offset, ts);
   }
 
@@ -1357,7 +1380,8 @@ public final class TableRuntime implements Table, AutoCloseable {
       v.base = TableBase.open(dir.resolve(v.baseFile), layout);
       report(v, "replaying", loader, counts, bad, distinct, t0, null);
     } catch (IOException | RuntimeException e) {
-      return fail(v, loader, counts, bad, t0, e instanceof IOException ? "cannot read or write: " + e.getMessage()
+      return fail(v, loader, counts, bad, t0, e instanceof IOException io ? "cannot read or write: "
+          + dev.braid.log.LogException.describe(io)
           : e.getMessage());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -1917,6 +1941,9 @@ public final class TableRuntime implements Table, AutoCloseable {
     long[] notAppliedFrom = {0}; // the first line of the chunk that stopped the push, 0 if none did
     boolean readAll = false; // every row of the input was read (and every good one applied)
     String[] tooLarge = {null};
+    long[] pending = new long[parts]; // rows in batches[p], not appended yet
+    long[] applied = {0}; // rows appended to the writes log
+    boolean appendFailed = false;
     try {
       loader.load(in, (chunk, firstLine) -> {
         failIfClosed("an incremental push");
@@ -1945,9 +1972,12 @@ public final class TableRuntime implements Table, AutoCloseable {
           Writes.putHeader(layout, value);
           value.put(e, at + 20 + keyLen, rowLen);
           batches[p].add(e, at + 8, keyLen, value.buf, 0, value.len, written, now);
+          pending[p]++;
           if (batches[p].sizeInBytes() > (1 << 20)) {
-            writes.append(p, batches[p]);
+            appendWrites(p, batches[p]);
             batches[p].clear();
+            applied[0] += pending[p];
+            pending[p] = 0;
           }
           at += 20 + keyLen + rowLen;
           counts[0]++;
@@ -1962,6 +1992,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       } else if (tooMany) {
         failure = tooManyBadRows(o, counts[2], total, bad);
       }
+    } catch (dev.braid.log.LogWriteException e) { // the writes log refused an append (a full disk, a file limit)
+      failure = e.getMessage();
+      appendFailed = true;
     } catch (IOException | RuntimeException e) {
       failure = e.getMessage();
     } catch (InterruptedException e) {
@@ -1969,15 +2002,26 @@ public final class TableRuntime implements Table, AutoCloseable {
       failure = "interrupted";
     } finally {
       for (int p = 0; p < parts; p++) {
-        if (!batches[p].isEmpty()) {
-          writes.append(p, batches[p]);
+        if (!batches[p].isEmpty() && !appendFailed) {
+          try {
+            appendWrites(p, batches[p]);
+            applied[0] += pending[p];
+          } catch (dev.braid.log.LogWriteException e) {
+            failure = failure == null ? e.getMessage() : failure + "; then " + e.getMessage();
+            appendFailed = true;
+          }
         }
       }
     }
+    counts[0] = applied[0];
     if (failure != null) {
-      // what was applied: every row read before the failure, in file order (each is a write now)
+      // what was applied: every row read before the failure, in file order (each is a write now), unless the log
+      // refused an append: rows are appended in batches per partition, so those applied are not a prefix
       boolean toTheEnd = readAll && tooLarge[0] == null && notAppliedFrom[0] == 0; // a percentage limit
-      failure += "; " + (counts[0] == 0 ? "no row was applied" : toTheEnd ? String.format("all %,d good rows were "
+      failure += "; " + (counts[0] == 0 ? "no row was applied" : appendFailed ? String.format("%,d good %s read "
+          + "before it %s applied as writes (in batches per partition: not all the rows before a given line)",
+          counts[0], counts[0] == 1 ? "row" : "rows", counts[0] == 1 ? "was" : "were")
+          : toTheEnd ? String.format("all %,d good rows were "
           + "applied as writes (with a percentage limit, the share of bad rows is known only at the end)", counts[0])
           : String.format("%,d %s applied as writes%s", counts[0], counts[0] == 1 ? "row before it was"
               : "rows before it were", notAppliedFrom[0] > 0 ? ", none from line " + notAppliedFrom[0] + " on"

@@ -566,6 +566,14 @@ public final class Engine implements Braid {
             + (failing.size() > 2 ? "s" : "") + " of the stream)" : ""));
       }
     });
+    for (dev.braid.table.TableRuntime t : tables.values()) { // a table's real-time writes, under its name
+      Map<Integer, String> failing = t.writeFaults();
+      Iterator<String> why = failing.values().iterator();
+      if (why.hasNext()) {
+        ingest.put(t.name(), why.next() + (failing.size() > 1 ? " (and " + (failing.size() - 1) + " more partition"
+            + (failing.size() > 2 ? "s" : "") + " of its writes)" : ""));
+      }
+    }
     Map<String, String> checkpoints = new LinkedHashMap<>();
     for (ViewRuntime v : views.values()) {
       String failing = v.checkpointFailure();

@@ -32,6 +32,14 @@ public final class ClientOptions {
     return t;
   }
 
+  /**
+   * {@code " --url URL"} for a command this one suggests, so that it reaches the same server when
+   * pasted; empty for the default server.
+   */
+  String urlOption() {
+    return url == null || url.equals("http://127.0.0.1:8080") ? "" : " --url " + url;
+  }
+
   /** A client of the server at {@code --url} that waits {@code --timeout} for each answer. */
   BraidClient http() {
     return new BraidClient(url, java.time.Duration.ofSeconds(timeoutSeconds(DEFAULT_TIMEOUT_SECONDS)));

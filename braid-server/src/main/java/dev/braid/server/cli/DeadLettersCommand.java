@@ -79,8 +79,11 @@ public final class DeadLettersCommand implements Callable<Integer> {
       } else {
         String event = e.path("event").asText();
         boolean cut = event.length() > EVENT_WIDTH || e.path("truncated").asBoolean();
+        String reason = e.path("reason").asText(); // it can quote the event: a long field name, a long number
         t.row(e.path("offset").asLong(), e.path("receivedAt").asText(), e.path("index").asInt(),
-            e.path("reason").asText(), cut ? event.substring(0, Math.min(event.length(), EVENT_WIDTH)) + "... ("
+            reason.length() > 2 * EVENT_WIDTH ? reason.substring(0, 2 * EVENT_WIDTH) + "... (" + String.format(
+                Locale.ROOT, "%,d", reason.length()) + " chars)" : reason,
+            cut ? event.substring(0, Math.min(event.length(), EVENT_WIDTH)) + "... ("
                 + String.format(Locale.ROOT, "%,d", e.path("truncated").asBoolean() ? e.path("length").asLong()
                 : event.length()) + " chars)" : event);
       }
@@ -88,8 +91,8 @@ public final class DeadLettersCommand implements Callable<Integer> {
     t.print(out);
     long next = r.path("next").asLong();
     if (entries.size() == limit) {
-      out.printf("more may follow: braid dead-letters %s%s --from %d%s%n", stream, late ? " --late" : "", next,
-          limit == 100 ? "" : " --limit " + limit);
+      out.printf("more may follow: braid dead-letters %s%s --from %d%s%s%n", stream, late ? " --late" : "", next,
+          limit == 100 ? "" : " --limit " + limit, client.urlOption());
     }
     if (late) {
       out.println("(current: recorded under the lateness rule of the view's current version, the late events its "

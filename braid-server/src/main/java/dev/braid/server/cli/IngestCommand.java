@@ -237,10 +237,10 @@ public final class IngestCommand implements Callable<Integer> {
     }
     if (rejected > 0) {
       throw new BraidCli.CommandFailedException(String.format("%,d of %,d events %s rejected%s; the server keeps "
-          + "those it rejected, with their reasons, in its dead-letter log: braid dead-letters %s", rejected,
+          + "those it rejected, with their reasons, in its dead-letter log: braid dead-letters %s%s", rejected,
           accepted + rejected, rejected == 1 ? "was" : "were", notSent == 0 ? "" : String.format(" (%,d CSV %s not "
               + "sent, %s; only rows the server rejected are in its dead-letter log)", notSent, notSent == 1 ? "row"
-              : "rows", listed), stream), 1);
+              : "rows", listed), stream, client.urlOption()), 1);
     }
     return 0;
   }
@@ -336,8 +336,8 @@ public final class IngestCommand implements Callable<Integer> {
         out.println("  rejected " + r);
       }
       if (rejected > firstRejections.size()) {
-        out.printf("  ... and %,d more; those the server rejected are in its dead-letter log: braid dead-letters %s%n",
-            rejected - firstRejections.size(), stream);
+        out.printf("  ... and %,d more; those the server rejected are in its dead-letter log: "
+            + "braid dead-letters %s%s%n", rejected - firstRejections.size(), stream, client.urlOption());
       }
       if (notSent > 0) {
         out.printf("  %,d CSV %s not sent: %s cells could not be read as the header's fields%n", notSent,

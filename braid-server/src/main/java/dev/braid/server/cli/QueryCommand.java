@@ -50,6 +50,31 @@ public final class QueryCommand implements Callable<Integer> {
       path.append(sep).append("to=").append(BraidClient.enc(to));
     }
     BraidClient http = client.http();
+    JsonNode r = read(http, path.toString());
+    PrintWriter out = command.commandLine().getOut();
+    if (client.json) {
+      out.println(r.toPrettyString());
+      out.flush();
+      return 0;
+    }
+    // the definition of the version that answered, to show its timestamps as such: a reprocess or an activation
+    // between the read and the description would give another version's (a count shown as a date)
+    JsonNode described = http.get("/v1/views/" + BraidClient.enc(view));
+    for (int tries = 0; tries < 5 && described.path("currentVersion").asLong() != r.path("asOf").path("version")
+        .asLong(); tries++) {
+      r = read(http, path.toString());
+      described = http.get("/v1/views/" + BraidClient.enc(view));
+    }
+    boolean sameVersion = described.path("currentVersion").asLong() == r.path("asOf").path("version").asLong();
+    JsonNode definition = described.path("definition");
+    java.util.Set<String> timestamps = sameVersion ? timestampAggregates(http, definition) : java.util.Set.of();
+    print(out, r, definition, timestamps);
+    out.flush();
+    return 0;
+  }
+
+  /** The key's merged result: by its path, or through a batchGet of one key when a path cannot name it. */
+  private JsonNode read(BraidClient http, String path) {
     JsonNode r;
     if (BraidClient.keyNeedsBody(key)) { // a URL path cannot name it: read it through a batchGet of one key
       com.fasterxml.jackson.databind.node.ObjectNode body = BraidClient.JSON.createObjectNode();
@@ -63,19 +88,15 @@ public final class QueryCommand implements Callable<Integer> {
       r = http.post("/v1/views/" + BraidClient.enc(view) + "/keys:batchGet", "application/json",
           body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)).path("results").path(0);
     } else {
-      r = http.get(path.toString());
+      r = http.get(path);
     }
-    PrintWriter out = command.commandLine().getOut();
-    if (client.json) {
-      out.println(r.toPrettyString());
-      out.flush();
-      return 0;
-    }
+    return r;
+  }
+
+  private void print(PrintWriter out, JsonNode r, JsonNode definition, java.util.Set<String> timestamps) {
     out.printf("%s[%s]%s%n", view, Table.visible(key), r.path("found").asBoolean() ? ""
         : from != null || to != null ? "  (no window of this key starts in the range: windows are chosen by their start)"
         : "  (no events for this key yet)");
-    JsonNode definition = http.get("/v1/views/" + BraidClient.enc(view)).path("definition");
-    java.util.Set<String> timestamps = timestampAggregates(http, definition);
     boolean windowed = r.has("windows");
     if (r.path("values").isEmpty()) { // only a view with hopping windows answers no values
       if (windowed) {
@@ -113,8 +134,6 @@ public final class QueryCommand implements Callable<Integer> {
           a.path("version").asLong(), fromStart ? "from its start" : "from cut " + a.path("cut")
               + " (its replay start: events before it are not counted)", a.path("position"));
     }
-    out.flush();
-    return 0;
   }
 
   /** A result value for a person: text as it is, doubles {@link #readable(double)}, the rest as JSON. */

@@ -251,7 +251,9 @@ public final class StatusCommand implements Callable<Integer> {
       var names = r.path(kind[0]).fieldNames();
       while (names.hasNext()) {
         String name = names.next();
-        out.printf("%s %s: %s%n", kind[1], name, r.path(kind[0]).path(name).asText());
+        String why = r.path(kind[0]).path(name).asText();
+        out.printf("%s %s: %s%n", kind[1], name, kind[1].endsWith(" failing") && why.startsWith("failing: ")
+            ? why.substring("failing: ".length()) : why); // said once
         any = true;
       }
     }

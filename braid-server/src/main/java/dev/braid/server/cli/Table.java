@@ -23,8 +23,9 @@ final class Table {
   }
 
   /**
-   * {@code text} with its control characters written as escapes (a line break as backslash-n, a tab
-   * as backslash-t, the escape character as backslash-u001b, ...) and its backslashes doubled: a key
+   * {@code text} with its control characters and directional overrides written as escapes (a line
+   * break as backslash-n, a tab as backslash-t, the escape character as backslash-u001b, a
+   * right-to-left override as backslash-u202e, ...) and its backslashes doubled: a key
    * or value holding a line break or a terminal escape sequence would break the table's rows, or
    * drive the terminal, and a key holding a backslash and an n must not read as one holding a line
    * break. {@code --json} gives the values as they are.
@@ -33,7 +34,7 @@ final class Table {
     StringBuilder sb = null;
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
-      boolean escaped = c < 0x20 || c >= 0x7f && c < 0xa0 || c == '\\';
+      boolean escaped = c < 0x20 || c >= 0x7f && c < 0xa0 || c == '\\' || bidi(c);
       if (escaped && sb == null) {
         sb = new StringBuilder(text.length() + 8).append(text, 0, i);
       }
@@ -54,6 +55,15 @@ final class Table {
       }
     }
     return sb == null ? text : sb.toString();
+  }
+
+  /**
+   * Whether {@code c} is a directional formatting character (marks, embeddings, overrides,
+   * isolates): printed as it is, a right-to-left override reverses the rest of the line on the
+   * terminal, so a table's columns after it read in the wrong order.
+   */
+  private static boolean bidi(char c) {
+    return c == '\u200e' || c == '\u200f' || c >= '\u202a' && c <= '\u202e' || c >= '\u2066' && c <= '\u2069';
   }
 
   void print(PrintWriter out) {

@@ -427,10 +427,12 @@ final class TableRoutes {
     ObjectNode o = report(t, r);
     if (r.state().equals("failed")) {
       // an incremental push (version 0) builds no version: its failure says which rows it applied
-      ObjectNode p = Json.problem(new Problem(422, "push-failed", "Push failed", r.failure()
-          + (r.version() == 0 ? "" : "; the current version is unchanged")), ctx.path());
+      String detail = r.failure() + (r.version() == 0 ? "" : "; the current version is unchanged");
+      Problem storage = storageFailure(t, r.failure(), detail);
+      Problem problem = storage != null ? storage : new Problem(422, "push-failed", "Push failed", detail);
+      ObjectNode p = Json.problem(problem, ctx.path());
       p.set("report", o);
-      ctx.status(422).contentType("application/problem+json").result(bytes(p));
+      ctx.status(problem.status()).contentType("application/problem+json").result(bytes(p));
       return;
     }
     if (!wait && !r.state().equals("done")) {
@@ -439,6 +441,21 @@ final class TableRoutes {
       return;
     }
     ok(ctx, o);
+  }
+
+  /**
+   * The {@code 507} of a push that failed because storage refused a write (a full disk, a file at the
+   * process's file size limit): the data is not at fault, and the push can be sent again once the
+   * fault is fixed; null for any other failure. Only the failure's own storage part is read (a full
+   * push's "cannot read or write: ...", an incremental push's refused append to the writes log), never
+   * a bad row's reason, which quotes the pushed data.
+   */
+  private static Problem storageFailure(Table t, String failure, String detail) {
+    if (failure == null || !(failure.startsWith("cannot read or write: ")
+        || failure.startsWith("stream '" + t.name() + dev.braid.spec.TableSpec.WRITES_SUFFIX + "' "))) {
+      return null;
+    }
+    return BraidServer.storageFull(new IOException(failure), detail);
   }
 
   private void pushReport(Context ctx) {

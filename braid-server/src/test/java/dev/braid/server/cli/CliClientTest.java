@@ -291,7 +291,8 @@ class CliClientTest {
     assertThat(ingest.out()).contains("sales: 2 events accepted, 1 rejected")
         .contains("rejected line 2: rule failed: amount >= 0.0");
     assertThat(ingest.err()).isEqualTo("braid: error: 1 of 3 events was rejected; the server keeps those it "
-        + "rejected, with their reasons, in its dead-letter log: braid dead-letters sales" + System.lineSeparator());
+        + "rejected, with their reasons, in its dead-letter log: braid dead-letters sales --url " + server.url()
+        + System.lineSeparator());
     Run letters = braid("dead-letters", "sales", url());
     assertThat(letters.exit()).as(letters.err()).isZero();
     assertThat(letters.out()).contains("index in request", "rule failed: amount >= 0.0", "\"amount\": -1.0")
@@ -361,7 +362,7 @@ class CliClientTest {
 
     assertThat(page.exit()).as(page.err()).isZero();
     assertThat(page.out()).contains("amount >= 0.0", "-1.0", "-2.0").doesNotContain("-3.0", "x".repeat(300))
-        .contains("more may follow: braid dead-letters sales --from 2 --limit 2");
+        .contains("more may follow: braid dead-letters sales --from 2 --limit 2 --url " + server.url());
     Run rest = braid("dead-letters", "sales", url(), "--from", "2", "--limit", "2");
     assertThat(rest.out()).contains("px").contains("... (").contains(" chars)").doesNotContain("x".repeat(300))
         .doesNotContain("more may follow");

@@ -16,6 +16,8 @@ class TableTest {
   void shouldEscapeControlCharactersInCells() {
     assertThat(Table.visible("plain, ümlaut")).isEqualTo("plain, ümlaut");
     assertThat(Table.visible("multi\nline\ttab\r")).isEqualTo("multi\\nline\\ttab\\r");
+    assertThat(Table.visible("abc\u202edef\u2067x")).as("a right-to-left override would reverse the row")
+        .isEqualTo("abc\\u202edef\\u2067x");
     assertThat(Table.visible("C:\\new")).as("a backslash and an n are not a line break")
         .isEqualTo("C:\\\\new").isNotEqualTo(Table.visible("C:\new"));
     assertThat(Table.visible("esc\u001b[2J del\u007f c1\u009b")).isEqualTo("esc\\u001b[2J del\\u007f c1\\u009b");
