@@ -268,41 +268,55 @@ final class TableRoutes {
     return t;
   }
 
+  /**
+   * The write's timestamp from {@code ?ts=}, the {@code Braid-Timestamp} header or the body's
+   * {@code _timestamp} (removed from the body), or null when none is given; two of them that
+   * differ are a 400, naming both.
+   */
   private static Long givenTimestamp(Context ctx, ObjectNode body) {
     String q = ctx.queryParam("ts");
-    if (q != null) {
-      if (q.isBlank()) { // as every other parameter: empty is a mistake, not "none"
-        throw Problem.badRequest("bad-timestamp", "query parameter 'ts' is empty: give epoch millis or ISO-8601 "
-            + "text, or leave the parameter out for the time the write arrives; nothing was written");
-      }
-      if (body != null) {
-        body.remove(TIMESTAMP_FIELD);
-      }
-      return time("query parameter 'ts'", q);
+    if (q != null && q.isBlank()) { // as every other parameter: empty is a mistake, not "none"
+      throw Problem.badRequest("bad-timestamp", "query parameter 'ts' is empty: give epoch millis or ISO-8601 "
+          + "text, or leave the parameter out for the time the write arrives; nothing was written");
     }
     String h = ctx.header(TIMESTAMP_HEADER);
+    List<String> where = new ArrayList<>();
+    List<Long> given = new ArrayList<>();
+    if (q != null) {
+      where.add("query parameter 'ts'");
+      given.add(time("query parameter 'ts'", q));
+    }
     if (h != null && !h.isBlank()) {
-      if (body != null) {
-        body.remove(TIMESTAMP_FIELD);
-      }
-      return time("header " + TIMESTAMP_HEADER, h);
+      where.add("header " + TIMESTAMP_HEADER);
+      given.add(time("header " + TIMESTAMP_HEADER, h));
     }
     if (body != null && body.has(TIMESTAMP_FIELD)) {
-      JsonNode f = body.remove(TIMESTAMP_FIELD);
-      if (f.isIntegralNumber()) {
-        if (!f.canConvertToLong()) { // asLong would wrap it
-          throw Problem.badRequest("bad-timestamp", "body field " + TIMESTAMP_FIELD + " " + f + " is out of range: "
-              + "epoch milliseconds must fit in a long; nothing was written");
-        }
-        return f.asLong();
-      }
-      if (f.isTextual()) {
-        return time("body field " + TIMESTAMP_FIELD, f.asText());
-      }
-      throw Problem.badRequest("bad-timestamp", "body field " + TIMESTAMP_FIELD + " must be epoch millis or "
-          + "ISO-8601 text, got " + f);
+      where.add("body field " + TIMESTAMP_FIELD);
+      given.add(bodyTimestamp(body.remove(TIMESTAMP_FIELD)));
     }
-    return null;
+    for (int i = 1; i < given.size(); i++) {
+      if (!given.get(i).equals(given.get(0))) {
+        throw Problem.badRequest("bad-timestamp", "the write has two timestamps: " + where.get(0) + " says "
+            + given.get(0) + " and " + where.get(i) + " says " + given.get(i) + "; give one; nothing was written");
+      }
+    }
+    return given.isEmpty() ? null : given.get(0);
+  }
+
+  /** The body's {@code _timestamp}: epoch millis as a number, or text as every time the API takes. */
+  private static long bodyTimestamp(JsonNode f) {
+    if (f.isIntegralNumber()) {
+      if (!f.canConvertToLong()) { // asLong would wrap it
+        throw Problem.badRequest("bad-timestamp", "body field " + TIMESTAMP_FIELD + " " + f + " is out of range: "
+            + "epoch milliseconds must fit in a long; nothing was written");
+      }
+      return f.asLong();
+    }
+    if (f.isTextual()) {
+      return time("body field " + TIMESTAMP_FIELD, f.asText());
+    }
+    throw Problem.badRequest("bad-timestamp", "body field " + TIMESTAMP_FIELD + " must be epoch millis or "
+        + "ISO-8601 text, got " + f);
   }
 
   static long time(String where, String v) {

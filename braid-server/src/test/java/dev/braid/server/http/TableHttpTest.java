@@ -271,6 +271,12 @@ class TableHttpTest {
     r = send("DELETE", "/v1/tables/users/rows/k?ts=", null, null);
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(json(r).path("detail").asText()).contains("query parameter 'ts' is empty");
+    // two timestamps that differ: the write's is not guessed (the same one twice is fine)
+    assertProblem(send("PUT", "/v1/tables/users/rows/k?ts=100", "application/json", "{\"tier\": \"a\", "
+        + "\"_timestamp\": 200}"), 400, "the write has two timestamps: query parameter 'ts' says 100 and body field "
+        + "_timestamp says 200; give one; nothing was written");
+    assertProblem(send("DELETE", "/v1/tables/users/rows/k?ts=1970-01-01T00:00:00.100Z", "application/json",
+        "{\"_timestamp\": 300}"), 400, "body field _timestamp says 300");
     assertThat(json(send("GET", "/v1/tables/users/rows/k", null, null)).path("found").asBoolean())
         .as("nothing was written").isFalse();
 
