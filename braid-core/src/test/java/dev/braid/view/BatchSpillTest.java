@@ -66,7 +66,8 @@ class BatchSpillTest {
         assertThat(e.viewRuntime(v.name()).batchProgress).as("progress of a finished cycle").isNull();
         // every view directory holds Bases only (and a windowed view's emitted windows), no spill directory or run
         assertThat(filesUnder(dir.resolve("views").resolve(v.name()))).as(v.name())
-            .allMatch(f -> f.matches("v\\d+\\.base") || f.equals(EmittedSnapshot.FILE));
+            .allMatch(f -> f.matches("v\\d+\\.base") || f.equals(EmittedSnapshot.FILE)
+                || f.equals(ViewRuntime.LAST_BATCH_FILE));
       }
       assertThat(e.get("by_user", "u7").values()).containsEntry("n", 6L).containsEntry("q", 12L);
       assertThat(e.get("by_merchant", "m7").values()).containsEntry("n", 75L).containsEntry("users", 25L);
@@ -122,7 +123,7 @@ class BatchSpillTest {
     Files.write(view.resolve("v" + (version + 1) + ".base.tmp"), new byte[10]);
     try (Engine e = Engine.open(dir, spec, EngineOptions.defaults())) {
       assertThat(filesUnder(view)).as("the Base and the checkpoint of the close stay, the leftovers go")
-          .containsExactly("v" + version + "-000000000001.ckpt", "v" + version + ".base");
+          .containsExactly(ViewRuntime.LAST_BATCH_FILE, "v" + version + "-000000000001.ckpt", "v" + version + ".base");
       assertThat(e.get("by_user", "u3").values()).containsEntry("n", 10L);
     }
   }
