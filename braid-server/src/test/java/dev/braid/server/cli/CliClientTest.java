@@ -370,6 +370,14 @@ class CliClientTest {
     assertThat(json.path("deadLetters").get(0).path("event").asText()).as("--json: the event whole")
         .contains("x".repeat(300));
     assertThat(braid("dead-letters", "sales", url(), "--from", "3").out()).contains("no rejected events from offset 3");
+    String longName = "f".repeat(500); // a reason that quotes it: cut in the table, whole in --json
+    assertThat(server.ingestText("sales", java.util.List.of("{\"product\": \"p\", \"" + longName + "\": 1}"))
+        .rejections()).hasSize(1);
+    Run longReason = braid("dead-letters", "sales", url(), "--from", "3");
+    assertThat(longReason.out()).contains("unknown field 'fff").doesNotContain(longName).containsPattern(
+        "\\.\\.\\. \\([0-9,]+ chars\\)");
+    assertThat(new ObjectMapper().readTree(braid("dead-letters", "sales", url(), "--from", "3", "--json").out())
+        .path("deadLetters").get(0).path("reason").asText()).contains(longName);
 
     assertThat(server.ingestText("sales", java.util.List.of(
         "{\"product\": \"tea\", \"amount\": 1.0, \"units\": 1, \"ts\": \"2026-11-22T12:00:00Z\"}",
