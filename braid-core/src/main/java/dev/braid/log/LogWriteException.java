@@ -161,6 +161,14 @@ public class LogWriteException extends LogException {
     return kind;
   }
 
+  /**
+   * This fault as health and status list it for a stream or table until an append succeeds again:
+   * {@code failing: no space left on device at FILE (REASON)}.
+   */
+  public String failing() {
+    return "failing: " + kind.summary() + " at " + file + " (" + reason + ")";
+  }
+
   /** The operating system's reason, e.g. {@code No space left on device}. */
   public String reason() {
     return reason;

@@ -1250,7 +1250,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       writeFaults.remove(p);
       return r;
     } catch (dev.braid.log.LogWriteException e) {
-      writeFaults.put(e.partition(), "failing: " + e.kind().summary() + " at " + e.file() + " (" + e.reason() + ")");
+      writeFaults.put(e.partition(), e.failing());
       throw e;
     }
   }

@@ -529,8 +529,21 @@ public final class Engine implements Braid {
       return result;
     } catch (dev.braid.log.LogWriteException e) {
       ingestFaults.computeIfAbsent(stream, k -> new java.util.concurrent.ConcurrentSkipListMap<>())
-          .put(e.partition(), "failing: " + e.kind().summary() + " at " + e.file() + " (" + e.reason() + ")");
+          .put(e.partition(), e.failing());
       throw e;
+    }
+  }
+
+  /**
+   * Puts under {@code name} the lowest failing partition's reason of {@code failing} (partition to
+   * reason), and how many more partitions fail ({@code whose}: of the stream, of its writes); nothing
+   * when none fails.
+   */
+  private static void putFailing(Map<String, String> out, String name, Map<Integer, String> failing, String whose) {
+    Iterator<String> why = failing.values().iterator();
+    if (why.hasNext()) {
+      out.put(name, why.next() + (failing.size() > 1 ? " (and " + (failing.size() - 1) + " more partition"
+          + (failing.size() > 2 ? "s" : "") + " " + whose + ")" : ""));
     }
   }
 
@@ -559,20 +572,9 @@ public final class Engine implements Braid {
       }
     }
     Map<String, String> ingest = new LinkedHashMap<>();
-    ingestFaults.forEach((stream, failing) -> {
-      Iterator<String> why = failing.values().iterator();
-      if (why.hasNext()) { // the lowest partition's reason, and how many more fail
-        ingest.put(stream, why.next() + (failing.size() > 1 ? " (and " + (failing.size() - 1) + " more partition"
-            + (failing.size() > 2 ? "s" : "") + " of the stream)" : ""));
-      }
-    });
+    ingestFaults.forEach((stream, failing) -> putFailing(ingest, stream, failing, "of the stream"));
     for (dev.braid.table.TableRuntime t : tables.values()) { // a table's real-time writes, under its name
-      Map<Integer, String> failing = t.writeFaults();
-      Iterator<String> why = failing.values().iterator();
-      if (why.hasNext()) {
-        ingest.put(t.name(), why.next() + (failing.size() > 1 ? " (and " + (failing.size() - 1) + " more partition"
-            + (failing.size() > 2 ? "s" : "") + " of its writes)" : ""));
-      }
+      putFailing(ingest, t.name(), t.writeFaults(), "of its writes");
     }
     Map<String, String> checkpoints = new LinkedHashMap<>();
     for (ViewRuntime v : views.values()) {
