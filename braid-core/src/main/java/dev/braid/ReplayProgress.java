@@ -16,6 +16,9 @@ package dev.braid;
  * @param skippedEvents events read so far that the new version leaves out because an expression or
  *     an aggregation failed on them (its Base's and its Delta's), as {@code skippedEvents} in
  *     {@link Status} counts them for the current version: a held version shows them before it serves
+ * @param eventsFromCheckpoint of {@code eventsReplayed}, those a checkpoint of the version's Delta restored when a
+ *     restart interrupted the build (0 when it replays from its cut): a version that had caught up is restored
+ *     and replays only the events after its checkpoint; the rate counts only the events this build read
  */
 public record ReplayProgress(long version, String phase, long eventsReplayed, long eventsTotal,
-    double eventsPerSecond, long etaMillis, long lag, boolean hold, long skippedEvents) {}
+    double eventsPerSecond, long etaMillis, long lag, boolean hold, long skippedEvents, long eventsFromCheckpoint) {}

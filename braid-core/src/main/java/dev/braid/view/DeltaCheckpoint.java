@@ -271,12 +271,16 @@ final class DeltaCheckpoint {
     }
   }
 
-  /** Deletes the checkpoints in {@code dir} except the {@link #KEEP} newest of {@code keepVersion}. */
-  static void prune(Path dir, long keepVersion) throws IOException {
-    int kept = 0;
+  /**
+   * Deletes the checkpoints in {@code dir} except the {@link #KEEP} newest of each version in
+   * {@code keepVersions} (the current version's, and a reprocess's that follows the log).
+   */
+  static void prune(Path dir, java.util.Set<Long> keepVersions) throws IOException {
+    java.util.Map<Long, Integer> kept = new java.util.HashMap<>();
     for (FileRef f : list(dir)) {
-      if (f.version() == keepVersion && kept < KEEP) {
-        kept++;
+      int n = kept.getOrDefault(f.version(), 0);
+      if (keepVersions.contains(f.version()) && n < KEEP) {
+        kept.put(f.version(), n + 1);
       } else {
         Files.deleteIfExists(f.path());
       }

@@ -197,6 +197,7 @@ final class ViewRuntime {
             Version v = new Version(e.id(), p, e.definition(), document, cut, null, e.base(), e.createdAt(),
                 VersionState.BUILDING);
             v.rebuild = new Rebuild(false, e.hold());
+            v.rebuild.resumed = true;
             v.lateFloor = e.lateFloor();
             if (v.baseFileName != null) {
               v.rebuild.phase = "batch";
@@ -263,12 +264,10 @@ final class ViewRuntime {
     toResume = List.of();
     for (Version v : resumed) {
       Rebuild rb = v.rebuild;
-      LOG.info("view '{}': resuming the reprocess into version {}, which a restart interrupted ({}{})", name, v.id,
-          v.baseFileName == null ? "replaying the log from " + v.cut : "batch recompute at " + v.cut + ", then catch-up",
-          rb.hold ? "; held for activation once caught up" : "");
-      if (v.baseFileName != null) {
-        Files.deleteIfExists(dir.resolve(v.baseFileName)); // what the interrupted batch recompute wrote of it
-      }
+      LOG.info("view '{}': resuming the reprocess into version {}, which a restart interrupted (from its newest "
+          + "checkpoint if it has one, else {}{})", name, v.id, v.baseFileName == null ? "replaying the log from "
+          + v.cut : "batch recompute at " + v.cut + ", then catch-up", rb.hold ? "; held for activation once caught up"
+          : "");
       builder.execute(() -> build(v, rb));
     }
   }
@@ -303,6 +302,35 @@ final class ViewRuntime {
         v.id, loaded.file().path().getFileName(), loaded.position(), loaded.delta().keys(),
         events(loaded.position(), end));
     return loaded.delta();
+  }
+
+  /**
+   * Loads the Delta of {@code v}, a reprocess that a restart interrupted, from its newest usable checkpoint, on the
+   * builder thread (the engine opens without waiting for it): one exists when its Delta had caught up and followed
+   * the log (held for activation, most often). The build then replays the log from the checkpoint's positions, not
+   * from the version's cut (and a lambda version keeps the Base it had built). Without one, {@code v.delta} stays
+   * null and the version is built again from its cut.
+   */
+  private void restoreBuildDelta(Version v) throws IOException {
+    List<DeltaCheckpoint.Refused> refused = new ArrayList<>();
+    DeltaCheckpoint.Loaded loaded = DeltaCheckpoint.loadNewest(dir, v.id, v.definition, v.cut, stream, v.program,
+        refused);
+    for (DeltaCheckpoint.Refused r : refused) {
+      LOG.warn("view '{}': checkpoint {} of version {} cannot be used: {}; deleted it and tried an older one", name,
+          r.path(), v.id, r.reason());
+      Files.deleteIfExists(r.path());
+    }
+    if (loaded == null) {
+      return;
+    }
+    v.delta = loaded.delta();
+    v.horizon = loaded.horizon();
+    v.rebuild.restoredEvents = events(v.cut, loaded.position());
+    buildCheckpoint = new CheckpointRecord(v.id, loaded.file().path().getFileName().toString(), loaded.position(),
+        loaded.createdAtMillis(), loaded.horizon(), runNames(loaded.delta()));
+    LOG.info("view '{}': version {} (a reprocess the restart interrupted) restored from checkpoint {} at {} ({} "
+        + "keys); its build replays the {} events after it", name, v.id, loaded.file().path().getFileName(),
+        loaded.position(), loaded.delta().keys(), events(loaded.position(), stream.end()));
   }
 
   /**
@@ -415,9 +443,10 @@ final class ViewRuntime {
   }
 
   /**
-   * Files in the view directory that must stay: the Bases the catalog refers to, the checkpoints
-   * of the current version and the closed-window runs its Delta or those checkpoints name, and the
-   * changes feed's saved emitted windows ({@link EmittedSnapshot#FILE}). Anything else there is an orphan of an interrupted
+   * Files in the view directory that must stay: the Bases the catalog refers to, the checkpoints of the
+   * current version and of a reprocess that builds, the closed-window runs the current Delta or those
+   * checkpoints name, the changes feed's saved emitted windows ({@link EmittedSnapshot#FILE}) and the last
+   * batch cycle's end ({@link #LAST_BATCH_FILE}). Anything else there is an orphan of an interrupted
    * operation (see {@code Engine#removeOrphans}).
    */
   synchronized List<String> referencedFiles() throws IOException {
@@ -429,9 +458,9 @@ final class ViewRuntime {
         out.add(v.baseFileName);
       }
     }
-    long cur = current.id;
+    java.util.Set<Long> checkpointed = checkpointedVersions();
     for (DeltaCheckpoint.FileRef f : DeltaCheckpoint.list(dir)) {
-      if (f.version() == cur) {
+      if (checkpointed.contains(f.version())) {
         out.add(f.path().getFileName().toString());
         out.addAll(DeltaCheckpoint.runNames(f.path())); // an older checkpoint may name runs merged since
       }
@@ -1670,7 +1699,7 @@ final class ViewRuntime {
         deleteBases(retired);
         synchronized (checkpointLock) {
           try {
-            DeltaCheckpoint.prune(dir, next.id); // the old version's checkpoints no longer matter
+            DeltaCheckpoint.prune(dir, checkpointedVersions()); // the old version's checkpoints no longer matter
           } catch (IOException e) {
             LOG.warn("view '{}': could not delete the checkpoints of version {}", name, old.id, e);
           }
@@ -1990,6 +2019,10 @@ final class ViewRuntime {
     final AtomicLong skipped = new AtomicLong();
     /** Events in the log before the version's cut that the batch recompute reads. */
     volatile long batchTotal;
+    /** Events from the version's cut that a checkpoint restored at start-up: not read by this build. */
+    volatile long restoredEvents;
+    /** Set for a build that a restart interrupted and {@link #restore} resumes (from its checkpoint, if any). */
+    volatile boolean resumed;
     volatile String phase;
     volatile boolean hold;
     /** Set when the version's Base file is missing or damaged: a failed rollback then marks it failed. */
@@ -2220,27 +2253,46 @@ final class ViewRuntime {
             + "the new events that get their offsets; reprocess the view instead", v.id, v.cut, stream.name(), past,
             stream.end().offset(past), v.baseFileName != null ? "counts" : "starts after"), null);
       }
+      Delta restored = null; // from a checkpoint (see restoreBuildDelta): the replay goes on from its positions
+      if (rb.resumed) {
+        rb.phase = "replay";
+        restoreBuildDelta(v);
+        restored = v.delta;
+      }
       if (v.baseFileName != null) {
         Path file = dir.resolve(v.baseFileName);
-        if (!rb.rollback) {
-          buildBase(v, rb, program, file);
+        if (restored != null && !openRestoredBase(v, file)) {
+          restored = null;
+          v.delta = null;
+          rb.restoredEvents = 0;
+          buildCheckpoint = null; // a Delta rebuilt from the cut has none yet
         }
-        BaseFile previous = v.base; // a backup's, open since it was current: checked again before it serves
-        try {
-          v.base = openToServe(v, file);
-        } catch (ReplayFailure unusable) {
-          rb.baseUnusable = true;
-          throw unusable;
+        if (restored == null) {
+          if (!rb.rollback) {
+            rb.phase = "batch";
+            Files.deleteIfExists(file); // what an interrupted batch recompute wrote of it
+            buildBase(v, rb, program, file);
+          }
+          BaseFile previous = v.base; // a backup's, open since it was current: checked again before it serves
+          try {
+            v.base = openToServe(v, file);
+          } catch (ReplayFailure unusable) {
+            rb.baseUnusable = true;
+            throw unusable;
+          }
+          closeIfOpen(previous);
         }
-        closeIfOpen(previous);
       }
       rb.phase = "replay";
-      if (!rb.rollback && program.spec.mode() != ViewSpec.Mode.KAPPA) {
-        // a batch cycle may have switched in a version at a cut at or below this one since the reprocess began
-        v.lateFloor = maxFloor(v.lateFloor, lateFloor(current, v.cut));
+      Delta delta = restored;
+      if (delta == null) {
+        if (!rb.rollback && program.spec.mode() != ViewSpec.Mode.KAPPA) {
+          // a batch cycle may have switched in a version at a cut at or below this one since the reprocess began
+          v.lateFloor = maxFloor(v.lateFloor, lateFloor(current, v.cut));
+        }
+        delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut, v.lateFloor);
+        v.delta = delta;
       }
-      Delta delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut, v.lateFloor);
-      v.delta = delta;
       replay(v, rb, delta);
       if (closing) {
         throw new ReplayFailure(CLOSED, null);
@@ -2332,6 +2384,23 @@ final class ViewRuntime {
           e);
     } catch (dev.braid.log.CorruptLogException e) {
       throw new ReplayFailure("the Base of version " + v.id + " is damaged: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Opens the Base of {@code v}, whose Delta a restart restored from a checkpoint (so the Base was whole when it was
+   * taken); returns false, with the file deleted, when it is missing or damaged: the version is then built again
+   * from its cut, Base and Delta.
+   */
+  private boolean openRestoredBase(Version v, Path file) throws IOException {
+    try {
+      v.base = openToServe(v, file);
+      return true;
+    } catch (ReplayFailure unusable) {
+      LOG.warn("view '{}': {}; recomputing it at {} and replaying the log from there instead of from the checkpoint",
+          name, unusable.getMessage(), v.cut);
+      Files.deleteIfExists(file);
+      return false;
     }
   }
 
@@ -2679,6 +2748,7 @@ final class ViewRuntime {
       }
     }
     closeIfOpen(dropped); // unmapped once reads in progress end (none should be: it never served)
+    pruneCheckpoints(); // its checkpoints: nothing restores it again
     if (reason.equals(DISCARDED)) {
       LOG.info("view '{}': version {} {}; version {} keeps serving", name, v.id, reason, current.id);
     } else {
@@ -2714,10 +2784,10 @@ final class ViewRuntime {
       lag += Math.max(0, rb.batchTotal - batchRead);
     }
     double seconds = Math.max(1e-3, (System.nanoTime() - rb.startedAtNanos) / 1e9);
-    double rate = rb.caughtUpRate >= 0 ? rb.caughtUpRate : read / seconds;
+    double rate = rb.caughtUpRate >= 0 ? rb.caughtUpRate : Math.max(0, read - rb.restoredEvents) / seconds;
     long eta = rate <= 0 ? -1 : (long) (lag / rate * 1000);
     return new dev.braid.ReplayProgress(v.id, rb.phase, read, read + lag, rate, eta, lag, rb.hold,
-        leftOut(v, d).skipped());
+        leftOut(v, d).skipped(), rb.restoredEvents);
   }
 
   /** The version a reprocess or rollback is building, with its progress, or null. */
@@ -2835,6 +2905,8 @@ final class ViewRuntime {
   private final Object checkpointLock = new Object();
   private long checkpointSequence = 1; // guarded by checkpointLock after restore
   private volatile CheckpointRecord lastCheckpoint;
+  /** The checkpoint last written or restored of a reprocess's version ({@link #followingBuild}), or null. */
+  private volatile CheckpointRecord buildCheckpoint;
   /** When a checkpoint was last found to hold the Delta as it is (nothing moved since it was written). */
   private volatile long checkpointCurrentAtMillis;
   private volatile StartupRestore startup;
@@ -2847,47 +2919,125 @@ final class ViewRuntime {
 
   /**
    * Writes a checkpoint of the current version's Delta when it moved, retention evicted windows or its runs changed
-   * since the last one (see {@link DeltaCheckpoint}) and prunes older ones; returns what was written,
-   * or null when nothing was due or the speed layer has stopped (see {@link SpeedLayer#failure}). An
-   * I/O failure is counted, reported in status and thrown; the previous checkpoints stay.
+   * since the last one (see {@link DeltaCheckpoint}), and one of a reprocess's Delta that has caught up and follows
+   * the log ({@link #followingBuild}: held for activation, or about to switch in) when it moved, so that a restart
+   * restores that version too instead of replaying the log from its cut again; prunes older ones. Returns what was
+   * written of the current version, or null when nothing was due or the speed layer has stopped (see
+   * {@link SpeedLayer#failure}). An I/O failure is counted, reported in status and thrown; the previous
+   * checkpoints stay.
    */
   DeltaCheckpoint.Written checkpoint() throws IOException {
     synchronized (checkpointLock) {
-      Version v = current;
-      Delta d = v.delta;
-      long horizon = v.horizon;
-      if (d == null || v.program == null || speed.failure() != null) {
+      if (speed.failure() != null) {
         // a stopped speed layer's Delta may hold events past its position, which a restart from a checkpoint of
         // it would count twice (the speed layer logged it, and faults say so)
         return null;
       }
+      Version v = current;
+      Delta d = v.delta;
+      long horizon = v.horizon;
       CheckpointRecord last = lastCheckpoint;
-      // a spill moves closed windows into a new run without moving the position: a checkpoint must name that run, or
-      // the next start removes it as an orphan and holds its groups in memory again (ClosedRunCheckpointTest)
-      if (last != null && last.version() == v.id && last.position().equals(d.position()) && last.horizon() == horizon
-          && last.runs().equals(runNames(d))) {
-        checkpointCurrentAtMillis = System.currentTimeMillis(); // it still holds all a crash now would replay
+      CheckpointRecord b = buildCheckpoint;
+      if ((last == null || last.version() != v.id) && b != null && b.version() == v.id) {
+        last = b; // the reprocess switched in since: its checkpoint is the current version's now
+        lastCheckpoint = b;
+      }
+      DeltaCheckpoint.Written w = null;
+      if (d != null && v.program != null) {
+        if (holds(last, v, d, horizon)) {
+          checkpointCurrentAtMillis = System.currentTimeMillis(); // it still holds all a crash now would replay
+        } else {
+          w = writeCheckpoint(v, d, horizon);
+          if (w != null) {
+            lastCheckpoint = new CheckpointRecord(v.id, w.path().getFileName().toString(), w.position(),
+                w.createdAtMillis(), horizon, runNames(d));
+          }
+        }
+      }
+      Version following = followingBuild();
+      Delta fd = following == null ? null : following.delta;
+      long fh = following == null ? 0 : following.horizon;
+      if (fd != null && !holds(b, following, fd, fh)) {
+        DeltaCheckpoint.Written fw = writeCheckpoint(following, fd, fh);
+        if (fw != null) {
+          buildCheckpoint = new CheckpointRecord(following.id, fw.path().getFileName().toString(), fw.position(),
+              fw.createdAtMillis(), fh, runNames(fd));
+        }
+      }
+      return w;
+    }
+  }
+
+  /**
+   * Whether checkpoint {@code last} holds Delta {@code d} of {@code v} as it is: the same version, position and
+   * horizon, and the same closed-window runs (a spill moves closed windows into a new run without moving the
+   * position: a checkpoint must name that run, or the next start removes it as an orphan and holds its groups in
+   * memory again; ClosedRunCheckpointTest).
+   */
+  private static boolean holds(CheckpointRecord last, Version v, Delta d, long horizon) {
+    return last != null && last.version() == v.id && last.position().equals(d.position()) && last.horizon() == horizon
+        && last.runs().equals(runNames(d));
+  }
+
+  /** Writes a checkpoint of {@code d}, the Delta of {@code v}, and prunes older ones. Holds checkpointLock. */
+  private DeltaCheckpoint.Written writeCheckpoint(Version v, Delta d, long horizon) throws IOException {
+    try {
+      DeltaCheckpoint.Written w = DeltaCheckpoint.write(dir, v.id, checkpointSequence++, v.definition, horizon,
+          // asked again once the state is copied (see SpeedLayer.stop); and the late events claimed below the
+          // copied positions must be in the late log first, or a crash after the checkpoint loses their records
+          v.program, d, () -> speed.failure() == null && speed.lateLog().awaitClaimedWritten());
+      if (w == null) {
         return null;
       }
+      checkpointsWritten.incrementAndGet();
+      checkpointError = null;
+      DeltaCheckpoint.prune(dir, checkpointedVersions());
+      deleteUnreferencedRuns(); // runs merged away that only the pruned checkpoint named
+      return w;
+    } catch (IOException | RuntimeException | Error e) {
+      checkpointFailures.incrementAndGet();
+      checkpointError = e.toString();
+      throw e;
+    }
+  }
+
+  /**
+   * The version of a reprocess whose Delta has caught up and follows the log (held for activation, or about to
+   * switch in), or null. Rollbacks are left out: their Base is a backup's, and a restart does not resume them.
+   */
+  private synchronized Version followingBuild() {
+    for (Version v : versions) {
+      Rebuild rb = v.rebuild;
+      if (v.state == VersionState.BUILDING && rb != null && !rb.rollback && rb.attached) {
+        return v;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The versions whose checkpoints stay on disk: the current one, and a reprocess that builds (whose newest
+   * checkpoint a restart restores, see {@link #restore}).
+   */
+  private synchronized java.util.Set<Long> checkpointedVersions() {
+    java.util.Set<Long> out = new java.util.HashSet<>();
+    out.add(current.id);
+    for (Version v : versions) {
+      Rebuild rb = v.rebuild;
+      if (v.state == VersionState.BUILDING && rb != null && !rb.rollback) {
+        out.add(v.id);
+      }
+    }
+    return out;
+  }
+
+  /** Deletes the checkpoints of versions that no longer need them ({@link #checkpointedVersions}). */
+  private void pruneCheckpoints() {
+    synchronized (checkpointLock) {
       try {
-        DeltaCheckpoint.Written w = DeltaCheckpoint.write(dir, v.id, checkpointSequence++, v.definition, horizon,
-            // asked again once the state is copied (see SpeedLayer.stop); and the late events claimed below the
-            // copied positions must be in the late log first, or a crash after the checkpoint loses their records
-            v.program, d, () -> speed.failure() == null && speed.lateLog().awaitClaimedWritten());
-        if (w == null) {
-          return null;
-        }
-        lastCheckpoint = new CheckpointRecord(v.id, w.path().getFileName().toString(), w.position(),
-            w.createdAtMillis(), horizon, runNames(d));
-        checkpointsWritten.incrementAndGet();
-        checkpointError = null;
-        DeltaCheckpoint.prune(dir, v.id);
-        deleteUnreferencedRuns(); // runs merged away that only the pruned checkpoint named
-        return w;
-      } catch (IOException | RuntimeException | Error e) {
-        checkpointFailures.incrementAndGet();
-        checkpointError = e.toString();
-        throw e;
+        DeltaCheckpoint.prune(dir, checkpointedVersions());
+      } catch (IOException e) {
+        LOG.warn("view '{}': could not delete checkpoints no longer used: {}", name, e.toString());
       }
     }
   }
@@ -2906,8 +3056,10 @@ final class ViewRuntime {
   dev.braid.Status.Checkpoints checkpoints() {
     CheckpointRecord last = lastCheckpoint;
     StartupRestore st = startup;
-    if (last != null && last.version() != current.id) {
-      last = null; // a swap since: the new version has none yet
+    long cur = current.id;
+    if (last == null || last.version() != cur) {
+      CheckpointRecord b = buildCheckpoint; // a reprocess switched in since: its own, else none yet
+      last = b != null && b.version() == cur ? b : null;
     }
     return new dev.braid.Status.Checkpoints(last == null ? null : last.file(), last == null ? null : last.position(),
         last == null ? 0 : last.takenAtMillis(), last == null ? 0 : Math.max(last.takenAtMillis(),

@@ -685,6 +685,101 @@ class ReprocessTest {
   }
 
   /**
+   * A reprocess held for activation is checkpointed beside the current version: a restart restores its Delta
+   * (and a lambda version's Base) from the checkpoint and replays only the events after it, not the log from the
+   * version's cut. Activated, it answers what a full recompute of the new definition gives; discarded, its
+   * checkpoints go with it.
+   */
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(ViewSpec.Mode.class)
+  void shouldRestoreAHeldReprocessFromItsCheckpointAfterARestart(ViewSpec.Mode mode, @TempDir Path dir)
+      throws Exception {
+    PipelineSpec spec = spec(2, oldDefinition(mode));
+    History history = new History();
+    Random rnd = new Random(11);
+    long oldId;
+    long id;
+    try (Braid braid = Braid.open(dir, spec)) {
+      ingest(braid, rnd, 3000, 2, history);
+      oldId = currentId(braid);
+      id = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
+      awaitPhase(braid, id, "held");
+      ingest(braid, rnd, 400, 2, history); // the held version follows the log
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+    } // the close takes the final checkpoints: the current version's and the held one's
+    Path viewDir = dir.resolve("views").resolve("stats");
+    assertThat(DeltaCheckpoint.list(viewDir)).as("checkpoints of both versions")
+        .extracting(DeltaCheckpoint.FileRef::version).contains(oldId, id);
+    try (Braid braid = Braid.open(dir, spec)) {
+      ingest(braid, rnd, 300, 2, history);
+      awaitPhase(braid, id, "held");
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      ReplayProgress p = version(braid, id).progress();
+      // a kappa version's Delta holds every event; a lambda version's the ones after its Base's cut, and its Base
+      // was kept, not recomputed
+      assertThat(p.eventsFromCheckpoint()).as("restored from the checkpoint the close took: %s", p)
+          .isEqualTo(mode == ViewSpec.Mode.KAPPA ? 3400 : 400);
+      assertThat(p.eventsReplayed()).as("read by the build: %s", p).isEqualTo(p.eventsFromCheckpoint() + 300);
+      assertThat(currentId(braid)).as("held again: the old version serves").isEqualTo(oldId);
+      check(braid.get("stats", "u3"), oldDefinition(mode), history.snapshot(), "while held after the restart");
+      assertThat(braid.activate("stats", id)).isEqualTo(id);
+      for (int m = 0; m < 6; m++) {
+        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "restored, then activated");
+      }
+      // another held reprocess, discarded: its checkpoints go
+      long again = braid.reprocess("stats", oldDefinition(mode), ReprocessOptions.held());
+      awaitPhase(braid, again, "held");
+      ((Engine) braid).checkpointAll();
+      assertThat(DeltaCheckpoint.list(viewDir)).extracting(DeltaCheckpoint.FileRef::version).contains(again);
+      braid.discard("stats", again);
+      assertThat(DeltaCheckpoint.list(viewDir)).as("the discarded version's checkpoints are deleted")
+          .extracting(DeltaCheckpoint.FileRef::version).doesNotContain(again, oldId);
+    }
+    try (Braid braid = Braid.open(dir, spec)) {
+      assertThat(currentId(braid)).isEqualTo(id);
+      assertThat(braid.status().views().get(0).checkpoints().replayedOnStart()).as("a clean restart replays nothing")
+          .isZero();
+      check(braid.get("stats", "m2"), newDefinition(mode), history.snapshot(), "after another restart");
+    }
+  }
+
+  /**
+   * A held lambda reprocess whose Base file is damaged after its checkpoint was taken is not restored from that
+   * checkpoint (whose Delta builds on the Base): its Base is recomputed at its cut and its Delta replayed from
+   * there, and it answers as a full recompute gives.
+   */
+  @Test
+  void shouldRecomputeAHeldLambdaReprocessWhoseBaseIsDamaged(@TempDir Path dir) throws Exception {
+    ViewSpec.Mode mode = ViewSpec.Mode.LAMBDA;
+    PipelineSpec spec = spec(2, oldDefinition(mode));
+    History history = new History();
+    Random rnd = new Random(12);
+    long id;
+    try (Braid braid = Braid.open(dir, spec)) {
+      ingest(braid, rnd, 2000, 2, history);
+      id = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
+      awaitPhase(braid, id, "held");
+      ingest(braid, rnd, 300, 2, history);
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+    }
+    Path base = dir.resolve("views").resolve("stats").resolve("v" + id + ".base");
+    byte[] bytes = Files.readAllBytes(base);
+    bytes[bytes.length / 2] ^= 0x40;
+    Files.write(base, bytes);
+    try (Braid braid = Braid.open(dir, spec)) {
+      awaitPhase(braid, id, "held");
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      ReplayProgress p = version(braid, id).progress();
+      assertThat(p.eventsFromCheckpoint()).as("built again from its cut: %s", p).isZero();
+      assertThat(p.eventsReplayed()).as("the Base recomputed and the Delta replayed: %s", p).isEqualTo(2300);
+      assertThat(braid.activate("stats", id)).isEqualTo(id);
+      for (int m = 0; m < 6; m++) {
+        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "Base recomputed, activated");
+      }
+    }
+  }
+
+  /**
    * A close while a lambda reprocess recomputes its Base cancels the recompute instead of waiting
    * for it (30 s at most, then the close went on without it): the version stays building and is
    * built again at the next start.

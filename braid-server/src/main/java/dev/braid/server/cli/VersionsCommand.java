@@ -76,8 +76,16 @@ public final class VersionsCommand implements Callable<Integer> {
 
   /** A held version's progress: caught up, and the command that makes it current. */
   static String heldText(JsonNode p, String view, long version) {
-    return String.format(java.util.Locale.ROOT, "  caught up with %,d events (lag %,d)%s; `braid activate %s %d` makes "
-        + "it current", p.path("eventsReplayed").asLong(), p.path("lag").asLong(), skippedText(p), view, version);
+    return String.format(java.util.Locale.ROOT, "  caught up with %,d events%s (lag %,d)%s; `braid activate %s %d` "
+        + "makes it current", p.path("eventsReplayed").asLong(), restoredText(p), p.path("lag").asLong(),
+        skippedText(p), view, version);
+  }
+
+  /** How many of a building version's events a checkpoint restored at start-up, or nothing when none did. */
+  static String restoredText(JsonNode p) {
+    long restored = p.path("eventsFromCheckpoint").asLong();
+    return restored <= 0 ? "" : String.format(java.util.Locale.ROOT, ", %,d of them restored from its checkpoint",
+        restored);
   }
 
   /** What a building version's progress says it leaves out, or nothing when it leaves out no event. */
@@ -97,8 +105,8 @@ public final class VersionsCommand implements Callable<Integer> {
     if (!p.isObject()) {
       return "";
     }
-    return String.format(java.util.Locale.ROOT, "  %s %,d/%,d events, lag %,d%s%s", p.path("phase").asText(),
-        p.path("eventsReplayed").asLong(), p.path("eventsTotal").asLong(), p.path("lag").asLong(),
+    return String.format(java.util.Locale.ROOT, "  %s %,d/%,d events%s, lag %,d%s%s", p.path("phase").asText(),
+        p.path("eventsReplayed").asLong(), p.path("eventsTotal").asLong(), restoredText(p), p.path("lag").asLong(),
         p.path("etaMillis").isNumber()
             ? String.format(java.util.Locale.ROOT, ", eta %.1f s", p.path("etaMillis").asLong() / 1000.0) : "",
         p.path("hold").asBoolean() ? " (to be held once caught up)" : "");

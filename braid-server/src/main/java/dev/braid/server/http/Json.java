@@ -383,6 +383,7 @@ final class Json {
     o.put("lag", p.lag());
     o.put("hold", p.hold());
     o.put("skippedEvents", p.skippedEvents());
+    o.put("eventsFromCheckpoint", p.eventsFromCheckpoint());
     return o;
   }
 

@@ -1,0 +1,166 @@
+package dev.braid.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A reprocess held for activation across a real crash. The server checkpoints the held version's Delta beside the
+ * current one's; killed with SIGKILL, the next server restores the held version from that checkpoint and replays
+ * only the events after it (its progress and its log line say so), holds it again, and once activated it answers
+ * what a full recompute of its definition over every acknowledged event gives.
+ */
+class HeldReprocessKillTest {
+
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final int KEYS = 50;
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void shouldRestoreAHeldReprocessFromItsCheckpointAfterAKill() throws Exception {
+    Path spec = dir.resolve("braid.yaml");
+    Files.writeString(spec, """
+        streams:
+          s:
+            partitions: 2
+            key: k
+            fields: {k: string, x: long}
+        views:
+          totals:
+            from: s
+            mode: kappa
+            group_by: k
+            aggregate: {n: count, total: sum(x)}
+        """);
+    Path data = dir.resolve("data");
+    Path stderr = dir.resolve("stderr.txt");
+    Path viewDir = data.resolve("views").resolve("totals");
+    Random rnd = new Random(42);
+    List<long[]> sent = new ArrayList<>(); // {key, x} of every acknowledged event
+
+    long restoredAtLeast;
+    try (ChildServer server = ChildServer.start(spec, data, stderr, "--checkpoint-every", "200ms").awaitReady()) {
+      ingest(server, rnd, 20_000, sent);
+      HttpResponse<String> r = server.send("POST", "/v1/views/totals/reprocess?hold=true", "application/json",
+          "{\"from\": \"s\", \"mode\": \"kappa\", \"filter\": \"x > 2\", \"group_by\": \"k\", "
+              + "\"aggregate\": {\"n\": \"count\", \"big\": \"sum(x)\"}}");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+      awaitHeld(server, 2);
+      ingest(server, rnd, 5_000, sent); // the held version follows the log
+      awaitLag(server, 2);
+      // five checkpoint rounds with nothing new: the newest holds all 25,000 events (a round writes when the
+      // Delta moved since the last one)
+      Thread.sleep(1000);
+      awaitCheckpoint(viewDir, 2);
+      restoredAtLeast = 25_000;
+      ingest(server, rnd, 3_000, sent); // after that checkpoint: the restart replays them from the log
+      server.kill();
+    }
+
+    try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
+      JsonNode v2 = version(server, 2);
+      assertThat(v2.path("state").asText()).as("building again: %s", v2).isEqualTo("building");
+      awaitHeld(server, 2);
+      awaitLag(server, 2);
+      JsonNode p = version(server, 2).path("progress");
+      assertThat(p.path("eventsFromCheckpoint").asLong()).as("restored from its checkpoint: %s", p)
+          .isBetween(restoredAtLeast, 28_000L);
+      assertThat(p.path("eventsReplayed").asLong()).as("every event: %s", p).isEqualTo(28_000);
+      assertThat(Files.readString(stderr)).contains("view 'totals': version 2 (a reprocess the restart interrupted) "
+          + "restored from checkpoint v2-");
+      CliClientTest.Run cli = CliClientTest.braid("versions", "totals", "--url", server.url);
+      assertThat(cli.exit()).as(cli.err()).isZero();
+      assertThat(cli.out()).as("braid versions says what the checkpoint restored").containsPattern(
+          "caught up with 28,000 events, 2\\d,\\d{3} of them restored from its checkpoint \\(lag 0\\); "
+              + "`braid activate totals 2` makes it current");
+      HttpResponse<String> r = server.send("POST", "/v1/views/totals/versions/2/activate", null, null);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      for (int k = 0; k < KEYS; k++) {
+        long n = 0;
+        long big = 0;
+        for (long[] e : sent) {
+          if (e[0] == k && e[1] > 2) {
+            n++;
+            big += e[1];
+          }
+        }
+        HttpResponse<String> read = server.send("GET", "/v1/views/totals/keys/k" + k, null, null);
+        assertThat(read.statusCode()).as(read.body()).isEqualTo(200);
+        JsonNode body = JSON.readTree(read.body());
+        assertThat(body.path("asOf").path("version").asLong()).as(read.body()).isEqualTo(2);
+        assertThat(body.path("values").path("n").asLong()).as("k%d n: %s", k, read.body()).isEqualTo(n);
+        assertThat(body.path("values").path("big").asLong()).as("k%d big: %s", k, read.body()).isEqualTo(big);
+      }
+    }
+  }
+
+  /** {@code n} events with random keys and values, acknowledged and recorded in {@code sent}. */
+  private static void ingest(ChildServer server, Random rnd, int n, List<long[]> sent) throws Exception {
+    StringBuilder body = new StringBuilder();
+    List<long[]> batch = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      long k = rnd.nextInt(KEYS);
+      long x = rnd.nextInt(10);
+      batch.add(new long[] {k, x});
+      body.append("{\"k\":\"k").append(k).append("\",\"x\":").append(x).append("}\n");
+    }
+    HttpResponse<String> r = server.send("POST", "/v1/streams/s/events", "application/x-ndjson", body.toString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(JSON.readTree(r.body()).path("accepted").asLong()).as(r.body()).isEqualTo(n);
+    sent.addAll(batch);
+  }
+
+  private static JsonNode version(ChildServer server, long id) throws Exception {
+    HttpResponse<String> r = server.send("GET", "/v1/views/totals/versions", null, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    for (JsonNode v : JSON.readTree(r.body()).path("versions")) {
+      if (v.path("id").asLong() == id) {
+        return v;
+      }
+    }
+    throw new AssertionError("no version " + id + ": " + r.body());
+  }
+
+  private static void awaitHeld(ChildServer server, long id) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!version(server, id).path("progress").path("phase").asText().equals("held")) {
+      assertThat(System.nanoTime()).as("version %d held: %s", id, version(server, id)).isLessThan(deadline);
+      Thread.sleep(20);
+    }
+  }
+
+  private static void awaitLag(ChildServer server, long id) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (version(server, id).path("progress").path("lag").asLong() != 0) {
+      assertThat(System.nanoTime()).as("version %d caught up: %s", id, version(server, id)).isLessThan(deadline);
+      Thread.sleep(20);
+    }
+  }
+
+  /** Waits until a checkpoint of version {@code id} is in the view's directory. */
+  private static void awaitCheckpoint(Path viewDir, long id) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      try (Stream<Path> files = Files.list(viewDir)) {
+        if (files.anyMatch(f -> f.getFileName().toString().matches("v" + id + "-\\d+\\.ckpt"))) {
+          return;
+        }
+      }
+      assertThat(System.nanoTime()).as("a checkpoint of version %d", id).isLessThan(deadline);
+      Thread.sleep(20);
+    }
+  }
+}
