@@ -1,6 +1,10 @@
 package dev.braid.bench;
 
+import dev.braid.ReplayProgress;
+import dev.braid.ReprocessOptions;
 import dev.braid.Status;
+import dev.braid.VersionInfo;
+import dev.braid.VersionState;
 import dev.braid.ViewResult;
 import dev.braid.log.Durability;
 import dev.braid.log.FileLog;
@@ -55,6 +59,13 @@ import picocli.CommandLine.Option;
  *       what the feed emitted), {@code Engine.open} is timed alternately with the saved file and
  *       with it deleted (the feed then reads its whole changes log). The changes log must not grow
  *       across these restarts: a window emitted twice fails the benchmark.
+ *   <li><b>A held reprocess at restart.</b> A {@code mode: kappa} view of the same count and sum over
+ *       {@code --events} events is reprocessed into a version held for activation (the same aggregates
+ *       under other names); once it has caught up the engine closes, checkpointing both versions.
+ *       {@code Engine.open} until the held version is held again with no lag is then timed alternately
+ *       as it is and with the held version's checkpoints deleted (it then replays the log from its cut,
+ *       as every restart did before held versions were checkpointed). Each run activates it at the end
+ *       and compares the sample keys with the naive recomputation.
  * </ol>
  */
 @Command(
@@ -97,6 +108,11 @@ public final class RestartBenchmark implements Callable<Integer> {
       description = "Events of the changes-feed restart: a per-key, per-second count whose closed windows the "
           + "feed emits, restarted with and without its saved emitted windows; 0 skips it (default: ${DEFAULT-VALUE}).")
   long windowedEvents;
+
+  @Option(names = "--held", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Time a restart with a reprocess held for activation, with and without its checkpoint "
+          + "(default: ${DEFAULT-VALUE}).")
+  boolean held;
 
   @Option(names = "--dir", paramLabel = "DIR",
       description = "Where to create the temporary working directory (default: java.io.tmpdir).")
@@ -230,6 +246,9 @@ public final class RestartBenchmark implements Callable<Integer> {
       if (windowedEvents > 0) {
         changesFeedRows(root.resolve("windows"), rows, disagreements);
       }
+      if (held) {
+        heldReprocessRows(root.resolve("held"), rows, disagreements, expected);
+      }
       rows.add(new String[] {"answers vs naive recomputation", disagreements.isEmpty()
           ? String.format(Locale.ROOT, "%d sample keys equal after every open", sampleKeys.length)
           : disagreements.size() + " differ", "equal", disagreements.isEmpty() ? "meets" : "FAILS"});
@@ -300,6 +319,76 @@ public final class RestartBenchmark implements Callable<Integer> {
             ReplayBenchmark.spread(without, 1, "%.2f"), end - emitted), "-", end == emitted ? "-" : "FAILS"});
   }
 
+  /** A restart with a reprocess held for activation, with and without its checkpoint (see the class comment). */
+  private void heldReprocessRows(Path data, List<String[]> rows, List<String> disagreements,
+      Map<String, ViewsEvents.Totals> expected) throws Exception {
+    append(data, 0, events);
+    PipelineSpec spec = PipelineSpec.builder().stream(ViewsEvents.streamSpec(partitions))
+        .view(ReplayBenchmark.definition(0)).build();
+    long t0 = System.nanoTime();
+    long id;
+    try (Engine e = Engine.open(data, spec, MANUAL)) {
+      id = e.reprocess(ViewsEvents.VIEW, ReplayBenchmark.definition(1), ReprocessOptions.held());
+      awaitHeld(e, id);
+    }
+    Path saved = data.resolveSibling("held-saved");
+    copyTree(data.resolve("views"), saved.resolve("views"));
+    Files.copy(data.resolve("catalog.json"), saved.resolve("catalog.json"));
+    progress("set-up: version %d of the kappa view replayed %,d events, is held, and the close checkpointed it "
+        + "(%.1f s in all)", id, events, (System.nanoTime() - t0) / 1e9);
+    double[] with = new double[runs];
+    double[] without = new double[runs];
+    for (int r = 0; r < runs; r++) {
+      for (boolean useCheckpoint : new boolean[] {true, false}) {
+        restore(saved, data);
+        if (!useCheckpoint) {
+          try (Stream<Path> files = Files.list(data.resolve("views").resolve(ViewsEvents.VIEW))) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+              if (f.getFileName().toString().matches("v" + id + "-\\d+\\.ckpt")) {
+                Files.delete(f);
+              }
+            }
+          }
+        }
+        long s0 = System.nanoTime();
+        try (Engine e = Engine.open(data, spec, MANUAL)) {
+          ReplayProgress p = awaitHeld(e, id);
+          (useCheckpoint ? with : without)[r] = (System.nanoTime() - s0) / 1e9;
+          if (p.eventsFromCheckpoint() != (useCheckpoint ? events : 0)) {
+            disagreements.add(String.format(Locale.ROOT, "the held version restored %,d events from its checkpoint, "
+                + "not %,d", p.eventsFromCheckpoint(), useCheckpoint ? events : 0));
+          }
+          e.activate(ViewsEvents.VIEW, id);
+          check(e, expected, disagreements, ReplayBenchmark.OUTPUTS[1]);
+        }
+        progress("restart %d %s the held version's checkpoint: held again after %.2f s", r + 1,
+            useCheckpoint ? "with" : "without", (useCheckpoint ? with : without)[r]);
+      }
+    }
+    rows.add(new String[] {"restart with a reprocess held for activation", String.format(Locale.ROOT, "held again "
+        + "after %.2f s %s from its checkpoint, %.2f s %s replaying its %,d events from its cut",
+        ViewsBenchmark.median(with), ReplayBenchmark.spread(with, 1, "%.2f"), ViewsBenchmark.median(without),
+        ReplayBenchmark.spread(without, 1, "%.2f"), events), "-", "-"});
+  }
+
+  /** Waits until version {@code id} is held for activation with no lag; returns its progress then. */
+  private static ReplayProgress awaitHeld(Engine e, long id) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      for (VersionInfo v : e.versions(ViewsEvents.VIEW)) {
+        ReplayProgress p = v.progress();
+        if (v.id() == id && p != null && p.phase().equals("held") && p.lag() == 0) {
+          return p;
+        }
+        if (v.id() == id && v.state() == VersionState.FAILED) {
+          throw new IllegalStateException("version " + id + " failed: " + v.failure());
+        }
+      }
+      Thread.sleep(1);
+    }
+    throw new IllegalStateException("version " + id + " was not held within 30 minutes");
+  }
+
   /** Waits until the speed layer caught up and the changes log stopped growing for two seconds; returns its end. */
   private static long awaitStable(Engine e, String changes) throws InterruptedException {
     e.awaitCaughtUp(10, java.util.concurrent.TimeUnit.MINUTES);
@@ -327,10 +416,16 @@ public final class RestartBenchmark implements Callable<Integer> {
   }
 
   private static void check(Engine e, Map<String, ViewsEvents.Totals> expected, List<String> disagreements) {
+    check(e, expected, disagreements, ReplayBenchmark.OUTPUTS[0]);
+  }
+
+  /** Compares the sample keys' count and sum, read under {@code outputs} (their names), with {@code expected}. */
+  private static void check(Engine e, Map<String, ViewsEvents.Totals> expected, List<String> disagreements,
+      String[] outputs) {
     for (Map.Entry<String, ViewsEvents.Totals> x : expected.entrySet()) {
       ViewResult r = e.get(ViewsEvents.VIEW, x.getKey());
-      long n = r.found() ? ((Number) r.values().get("n")).longValue() : 0;
-      long sum = r.found() ? ((Number) r.values().get("total")).longValue() : 0;
+      long n = r.found() ? ((Number) r.values().get(outputs[0])).longValue() : 0;
+      long sum = r.found() ? ((Number) r.values().get(outputs[1])).longValue() : 0;
       if (n != x.getValue().count() || sum != x.getValue().sum()) {
         disagreements.add(String.format(Locale.ROOT, "%s: braid (%d, %d), naive (%d, %d)", x.getKey(), n, sum,
             x.getValue().count(), x.getValue().sum()));

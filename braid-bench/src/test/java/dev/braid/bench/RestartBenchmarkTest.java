@@ -20,6 +20,8 @@ class RestartBenchmarkTest {
     String out = run.out();
     assertThat(run.code()).as(out).isZero();
     assertThat(out).contains("restart to serving, without the replay").contains("(replayed 10,000 events")
-        .contains("checkpoint overhead at the default interval").contains("300 sample keys equal after every open");
+        .contains("checkpoint overhead at the default interval").contains("300 sample keys equal after every open")
+        .contains("restart with a reprocess held for activation").contains("with the held version's checkpoint: held "
+            + "again after");
   }
 }

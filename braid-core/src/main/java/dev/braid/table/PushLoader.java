@@ -543,8 +543,8 @@ final class PushLoader {
           // a pushed row so timed would never expire
           out.badLines.add(new long[] {line});
           out.badReasons.add("field '" + layout.names[layout.timeIndex] + "' (the table's time, a row's last-write "
-              + "time): " + writtenAt + " is out of range: it must lie in the years 0000-9999, as a write's "
-              + "timestamp does");
+              + "time): " + java.time.Instant.ofEpochMilli(writtenAt) + " (epoch milliseconds " + writtenAt
+              + ") is out of range: it must lie in the years 0000-9999, as a write's timestamp does");
           return;
         }
       }

@@ -83,15 +83,19 @@ class PushBadRowsTest {
         "{\"k\": \"y10k\", \"t\": 253402300800000, \"v\": \"a\"}",
         "{\"k\": \"early\", \"t\": -62167219200001, \"v\": \"a\"}",
         "{\"k\": \"last\", \"t\": 253402300799999, \"v\": \"a\"}",
-        "{\"k\": \"now\", \"v\": \"a\"}") + "\n";
+        "{\"k\": \"now\", \"v\": \"a\"}",
+        "{\"k\": \"iso\", \"t\": \"+12000-01-01T00:00:00Z\", \"v\": \"a\"}") + "\n";
     try (Braid b = Braid.open(dir, spec)) {
       for (boolean incremental : new boolean[] {false, true}) {
         PushReport r = b.table("tx").push(new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)),
             PushOptions.defaults("tx.jsonl").incremental(incremental).maxBadRows("10"));
         assertThat(r.state()).as("incremental %s: %s", incremental, r).isEqualTo("done");
-        assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(1L, 2L, 3L);
+        assertThat(r.bad()).extracting(PushReport.BadRow::line).containsExactly(1L, 2L, 3L, 6L);
         assertThat(r.bad().get(0).reason()).contains("field 't' (the table's time, a row's last-write time): "
-            + "9223372036854775807 is out of range: it must lie in the years 0000-9999");
+            + "+292278994-08-17T07:12:55.807Z (epoch milliseconds 9223372036854775807) is out of range: it must lie "
+            + "in the years 0000-9999");
+        // the time as the row gave it, in ISO form, not only as a number the row never held
+        assertThat(r.bad().get(3).reason()).contains("+12000-01-01T00:00:00Z (epoch milliseconds");
       }
       assertThat(b.table("tx").get("max").found()).isFalse();
       assertThat(b.table("tx").get("last").found()).as("the last millisecond of 9999 is in range").isTrue();

@@ -83,9 +83,9 @@ public final class DeadLettersCommand implements Callable<Integer> {
         t.row(e.path("offset").asLong(), e.path("receivedAt").asText(), e.path("index").asInt(),
             reason.length() > 2 * EVENT_WIDTH ? reason.substring(0, 2 * EVENT_WIDTH) + "... (" + String.format(
                 Locale.ROOT, "%,d", reason.length()) + " chars)" : reason,
-            cut ? event.substring(0, Math.min(event.length(), EVENT_WIDTH)) + "... ("
+            new Table.JsonText(cut ? event.substring(0, Math.min(event.length(), EVENT_WIDTH)) + "... ("
                 + String.format(Locale.ROOT, "%,d", e.path("truncated").asBoolean() ? e.path("length").asLong()
-                : event.length()) + " chars)" : event);
+                : event.length()) + " chars)" : event));
       }
     }
     t.print(out);

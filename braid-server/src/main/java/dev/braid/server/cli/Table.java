@@ -16,7 +16,8 @@ final class Table {
   Table row(Object... cells) {
     String[] r = new String[cells.length];
     for (int i = 0; i < cells.length; i++) {
-      r[i] = cells[i] == null ? "-" : visible(String.valueOf(cells[i]));
+      r[i] = cells[i] == null ? "-" : cells[i] instanceof JsonText j ? visibleJson(j.text())
+          : visible(String.valueOf(cells[i]));
     }
     rows.add(r);
     return this;
@@ -55,6 +56,34 @@ final class Table {
       }
     }
     return sb == null ? text : sb.toString();
+  }
+
+  /** A cell that holds JSON text (an event as it was sent): shown by {@link #visibleJson}. */
+  record JsonText(String text) {}
+
+  /**
+   * {@code json}, JSON text, with its control characters and directional overrides written as JSON's own
+   * backslash-u escapes and its backslashes as they are: in JSON a backslash already starts an escape, so
+   * doubling it (as {@link #visible} does) would show {@code {"a":"x\"y"}} as {@code {"a":"x\\"y"}}, which is
+   * not what was sent, while a control character written as its escape means the same JSON.
+   */
+  static String visibleJson(String json) {
+    StringBuilder sb = null;
+    for (int i = 0; i < json.length(); i++) {
+      char c = json.charAt(i);
+      boolean escaped = c < 0x20 || c >= 0x7f && c < 0xa0 || bidi(c);
+      if (escaped && sb == null) {
+        sb = new StringBuilder(json.length() + 8).append(json, 0, i);
+      }
+      if (sb != null) {
+        if (escaped) {
+          sb.append(String.format("\\u%04x", (int) c));
+        } else {
+          sb.append(c);
+        }
+      }
+    }
+    return sb == null ? json : sb.toString();
   }
 
   /**

@@ -297,6 +297,14 @@ class CliClientTest {
     assertThat(letters.exit()).as(letters.err()).isZero();
     assertThat(letters.out()).contains("index in request", "rule failed: amount >= 0.0", "\"amount\": -1.0")
         .doesNotContain("more may follow");
+    // the event as it was sent: JSON's backslashes as they are, a raw control character as JSON's escape of it
+    Path quoted = dir.resolve("quoted.ndjson");
+    Files.writeString(quoted, "{\"product\": \"t\\\"ea\", \"amount\": -2.0, \"units\": 1, \"ts\": 1}\n"
+        + "{\"product\": \"t\tea\", \"amount\": 1.0, \"units\": 1, \"ts\": 1}\n");
+    assertThat(braid("ingest", "sales", quoted.toString(), url(), "--no-progress").exit()).isEqualTo(1);
+    Run shown = braid("dead-letters", "sales", url(), "--from", "1");
+    assertThat(shown.out()).contains("{\"product\": \"t\\\"ea\"", "{\"product\": \"t\\u0009ea\"")
+        .doesNotContain("t\\\\\"ea");
 
     Path csv = dir.resolve("sales.csv");
     // a quoted empty cell of a string field is the empty string: the product "" (an empty one would be absent)
