@@ -306,10 +306,10 @@ final class ViewRuntime {
 
   /**
    * Loads the Delta of {@code v}, a reprocess that a restart interrupted, from its newest usable checkpoint, on the
-   * builder thread (the engine opens without waiting for it): one exists when its Delta had caught up and followed
-   * the log (held for activation, most often). The build then replays the log from the checkpoint's positions, not
-   * from the version's cut (and a lambda version keeps the Base it had built). Without one, {@code v.delta} stays
-   * null and the version is built again from its cut.
+   * builder thread (the engine opens without waiting for it): one exists once its replay had run for a checkpoint
+   * interval, or had caught up (held for activation, most often), or was stopped by a clean close. The build then
+   * replays the log from the checkpoint's positions, not from the version's cut (and a lambda version keeps the
+   * Base it had built). Without one, {@code v.delta} stays null and the version is built again from its cut.
    */
   private void restoreBuildDelta(Version v) throws IOException {
     List<DeltaCheckpoint.Refused> refused = new ArrayList<>();
@@ -2023,6 +2023,8 @@ final class ViewRuntime {
     volatile long restoredEvents;
     /** Set for a build that a restart interrupted and {@link #restore} resumes (from its checkpoint, if any). */
     volatile boolean resumed;
+    /** Set when a close stopped the replay between chunks: its Delta is whole up to its positions. */
+    volatile boolean stoppedWhole;
     volatile String phase;
     volatile boolean hold;
     /** Set when the version's Base file is missing or damaged: a failed rollback then marks it failed. */
@@ -2295,6 +2297,7 @@ final class ViewRuntime {
       }
       replay(v, rb, delta);
       if (closing) {
+        rb.stoppedWhole = true; // between chunks: the close's checkpoint takes the Delta as it is
         throw new ReplayFailure(CLOSED, null);
       }
       if (rb.yielded.get() > 0) {
@@ -2532,58 +2535,66 @@ final class ViewRuntime {
       while (r.position() < until && !closing && !rb.aborted) {
         rb.yielded.addAndGet(yield.await(liveLag));
         dev.braid.log.RecordCursor c = r.poll();
-        long last = -1;
-        long folded = 0;
-        long stamp = pd.lock.writeLock();
-        try {
-          boolean more = c.next() && c.offset() < until;
-          while (more) {
-            more = k.fill(c, until, RecordChunk.CAPACITY);
-            if (touch) {
-              k.touch(pd.table);
-            }
-            for (int j = 0; j < k.size; j++) {
-              long offset = k.offset[j];
-              try {
-                int result = program.applySpeed(pd, x, k, j, speed.maxOutOfOrderMillis());
-                if ((result & ViewProgram.LATE) != 0 && lateLog != null
-                    && lateLog.claim(name, program.lateRule, pd.partition, offset)) {
-                  late.add(LateLog.Pending.of(program, pd.partition, k, j, pd.lateReference(),
-                      speed.maxOutOfOrderMillis()));
-                }
-                if ((result & ViewProgram.FOLDED) != 0) {
-                  folded++;
-                } else if (result == ViewProgram.NULL_KEY && !nullKeyReported) {
-                  nullKeyReported = true; // as the speed layer reports it
-                  LOG.warn(program.nullKeyNote(stream.name(), pd.partition, offset));
-                }
-              } catch (RuntimeException e) { // left out and counted, as the speed layer does
-                pd.skipped++;
-                long n = rb.skipped.incrementAndGet();
-                if (n <= 10 || n % 10_000 == 0) {
-                  LOG.warn("view '{}': version {} skipped the event at offset {} of stream '{}' partition {} "
-                      + "(failure {} of this build): {}", name, v.id, offset, stream.name(), pd.partition, n,
-                      e.toString());
-                }
-              }
-              last = offset;
-            }
-            k.clear();
-          }
-          if (last >= 0) {
-            growth.observe(pd.table, last + 1, until);
-          }
-        } finally {
-          if (last >= 0) {
-            pd.advance(last + 1, folded);
-          }
-          pd.lock.unlockWrite(stamp);
-          if (lateLog != null) { // after the lock, also when the replay failed part way: what it claimed was folded
-            lateLog.recordClaimed(late, pd.partition);
-          }
-        }
-        if (last < 0) {
+        boolean more = c.next() && c.offset() < until;
+        if (!more) {
           break;
+        }
+        // The write lock is taken per SpeedLayer.FOLD_BATCH records, as the speed layer takes it, not per poll:
+        // a poll can hold many thousands of records, and an expensive definition folds them for seconds, in
+        // which a checkpoint of this Delta and the build's progress (its counts are read under the read locks)
+        // would wait.
+        while (more && !closing && !rb.aborted) {
+          long last = -1;
+          long folded = 0;
+          int n = 0;
+          long stamp = pd.lock.writeLock();
+          try {
+            do {
+              more = k.fill(c, until, RecordChunk.CAPACITY);
+              if (touch) {
+                k.touch(pd.table);
+              }
+              for (int j = 0; j < k.size; j++) {
+                long offset = k.offset[j];
+                try {
+                  int result = program.applySpeed(pd, x, k, j, speed.maxOutOfOrderMillis());
+                  if ((result & ViewProgram.LATE) != 0 && lateLog != null
+                      && lateLog.claim(name, program.lateRule, pd.partition, offset)) {
+                    late.add(LateLog.Pending.of(program, pd.partition, k, j, pd.lateReference(),
+                        speed.maxOutOfOrderMillis()));
+                  }
+                  if ((result & ViewProgram.FOLDED) != 0) {
+                    folded++;
+                  } else if (result == ViewProgram.NULL_KEY && !nullKeyReported) {
+                    nullKeyReported = true; // as the speed layer reports it
+                    LOG.warn(program.nullKeyNote(stream.name(), pd.partition, offset));
+                  }
+                } catch (RuntimeException e) { // left out and counted, as the speed layer does
+                  pd.skipped++;
+                  long skipped = rb.skipped.incrementAndGet();
+                  if (skipped <= 10 || skipped % 10_000 == 0) {
+                    LOG.warn("view '{}': version {} skipped the event at offset {} of stream '{}' partition {} "
+                        + "(failure {} of this build): {}", name, v.id, offset, stream.name(), pd.partition, skipped,
+                        e.toString());
+                  }
+                }
+                last = offset;
+              }
+              n += k.size;
+              k.clear();
+            } while (more && n < SpeedLayer.FOLD_BATCH);
+            if (last >= 0) {
+              growth.observe(pd.table, last + 1, until);
+            }
+          } finally {
+            if (last >= 0) {
+              pd.advance(last + 1, folded);
+            }
+            pd.lock.unlockWrite(stamp);
+            if (lateLog != null) { // after the lock, also when the replay failed part way: what it claimed was folded
+              lateLog.recordClaimed(late, pd.partition);
+            }
+          }
         }
       }
     }
@@ -2724,13 +2735,17 @@ final class ViewRuntime {
         LOG.warn("view '{}': could not detach failed version {}", name, v.id, e);
       }
     }
-    v.delta = null;
     if (closing && reason.equals(CLOSED)) {
       // Stopped, not failed: the version stays building (and held, if it was) in the catalog, and the
-      // next start builds it again. A discard or a real failure during the close is recorded below.
+      // next start builds it again, from the checkpoint the close takes of a replay it stopped between chunks.
+      // A discard or a real failure during the close is recorded below.
+      if (!rb.stoppedWhole || rb.attached) {
+        v.delta = null;
+      }
       rb.done.completeExceptionally(new IllegalStateException(CLOSED));
       return;
     }
+    v.delta = null;
     if (!rb.rollback && v.baseFileName != null) {
       deleteBaseFiles(v.id, v.baseFileName); // before the state says failed (the mapping outlives the file)
     }
@@ -2905,7 +2920,7 @@ final class ViewRuntime {
   private final Object checkpointLock = new Object();
   private long checkpointSequence = 1; // guarded by checkpointLock after restore
   private volatile CheckpointRecord lastCheckpoint;
-  /** The checkpoint last written or restored of a reprocess's version ({@link #followingBuild}), or null. */
+  /** The checkpoint last written or restored of a reprocess's version ({@link #checkpointedBuild}), or null. */
   private volatile CheckpointRecord buildCheckpoint;
   /** When a checkpoint was last found to hold the Delta as it is (nothing moved since it was written). */
   private volatile long checkpointCurrentAtMillis;
@@ -2919,9 +2934,9 @@ final class ViewRuntime {
 
   /**
    * Writes a checkpoint of the current version's Delta when it moved, retention evicted windows or its runs changed
-   * since the last one (see {@link DeltaCheckpoint}), and one of a reprocess's Delta that has caught up and follows
-   * the log ({@link #followingBuild}: held for activation, or about to switch in) when it moved, so that a restart
-   * restores that version too instead of replaying the log from its cut again; prunes older ones. Returns what was
+   * since the last one (see {@link DeltaCheckpoint}), and one of a reprocess's Delta ({@link #checkpointedBuild}:
+   * replaying, held for activation, or about to switch in) when it moved, so that a restart restores that version
+   * too instead of replaying the log from its cut again; prunes older ones. Returns what was
    * written of the current version, or null when nothing was due or the speed layer has stopped (see
    * {@link SpeedLayer#failure}). An I/O failure is counted, reported in status and thrown; the previous
    * checkpoints stay.
@@ -2954,7 +2969,7 @@ final class ViewRuntime {
           }
         }
       }
-      Version following = followingBuild();
+      Version following = checkpointedBuild();
       Delta fd = following == null ? null : following.delta;
       long fh = following == null ? 0 : following.horizon;
       if (fd != null && !holds(b, following, fd, fh)) {
@@ -3002,13 +3017,16 @@ final class ViewRuntime {
   }
 
   /**
-   * The version of a reprocess whose Delta has caught up and follows the log (held for activation, or about to
-   * switch in), or null. Rollbacks are left out: their Base is a backup's, and a restart does not resume them.
+   * The version of a reprocess that has a Delta: one replaying the log (a lambda version's once its Base is
+   * built), or one that has caught up and follows it (held for activation, or about to switch in); or null.
+   * The replay folds a chunk at a time under each partition's lock and moves the position with it, as the speed
+   * layer does, so a checkpoint copies a consistent state at any point. Rollbacks are left out: their Base is a
+   * backup's, and a restart does not resume them.
    */
-  private synchronized Version followingBuild() {
+  private synchronized Version checkpointedBuild() {
     for (Version v : versions) {
       Rebuild rb = v.rebuild;
-      if (v.state == VersionState.BUILDING && rb != null && !rb.rollback && rb.attached) {
+      if (v.state == VersionState.BUILDING && rb != null && !rb.rollback && v.delta != null) {
         return v;
       }
     }

@@ -125,6 +125,13 @@ class ReprocessTest {
     }
   }
 
+  /** {@link #newDefinition}, whose filter lets the same events pass, but costs tens of microseconds an event. */
+  static ViewSpec slowDefinition(ViewSpec.Mode mode) {
+    String slow = "qty > 0" + " && user.matches('^u[0-9]+$') && merchant.matches('^m[0-9]+$')".repeat(20);
+    return ViewSpec.builder("stats").from("tx").filter(slow).groupBy("merchant").aggregate("n", "count")
+        .aggregate("q", "sum(qty)").aggregate("hi", "max(qty)").mode(mode).build();
+  }
+
   static String randomKey(Random rnd) {
     return rnd.nextBoolean() ? "u" + rnd.nextInt(21) : "m" + rnd.nextInt(7);
   }
@@ -744,6 +751,53 @@ class ReprocessTest {
   }
 
   /**
+   * A reprocess whose replay a clean close stops part way is checkpointed where it stopped: the next start
+   * restores its Delta (a lambda version's Base kept) and replays only the rest, and once current the version
+   * answers what a full recompute of its definition gives.
+   */
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(ViewSpec.Mode.class)
+  void shouldResumeAReplayThatACloseStoppedFromItsCheckpoint(ViewSpec.Mode mode, @TempDir Path dir)
+      throws Exception {
+    PipelineSpec spec = spec(2, oldDefinition(mode));
+    ViewSpec slowDefinition = slowDefinition(mode);
+    History history = new History();
+    Random rnd = new Random(13);
+    long id;
+    long replayedAtClose;
+    try (Braid braid = Braid.open(dir, spec)) {
+      ingest(braid, rnd, 10_000, 2, history);
+      id = braid.reprocess("stats", slowDefinition, ReprocessOptions.held()); // held: its progress stays to read
+      for (int i = 0; i < 6; i++) { // after a lambda version's cut: its Delta replays them
+        ingest(braid, rnd, 10_000, 2, history);
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      ReplayProgress p;
+      do { // part way through the replay of the Delta
+        p = version(braid, id).progress();
+        assertThat(p).as("still building").isNotNull();
+        assertThat(System.nanoTime()).as("replay under way: %s", p).isLessThan(deadline);
+        Thread.sleep(1);
+      } while (!p.phase().equals("replay") || p.lag() > 50_000);
+      replayedAtClose = p.eventsReplayed();
+    } // stops the replay between chunks, and checkpoints its Delta
+    assertThat(DeltaCheckpoint.list(dir.resolve("views").resolve("stats")))
+        .as("the close checkpointed the replay it stopped").extracting(DeltaCheckpoint.FileRef::version).contains(id);
+    try (Braid braid = Braid.open(dir, spec)) {
+      awaitPhase(braid, id, "held");
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      ReplayProgress p = version(braid, id).progress();
+      long base = mode == ViewSpec.Mode.KAPPA ? 0 : 10_000; // a lambda version's Base: read before the close
+      assertThat(p.eventsFromCheckpoint()).as("restored from the close's checkpoint (%d events read before it): %s",
+          replayedAtClose, p).isPositive().isGreaterThanOrEqualTo(replayedAtClose - base);
+      assertThat(braid.activate("stats", id)).isEqualTo(id);
+      for (int m = 0; m < 6; m++) {
+        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "a replay resumed");
+      }
+    }
+  }
+
+  /**
    * A held lambda reprocess whose Base file is damaged after its checkpoint was taken is not restored from that
    * checkpoint (whose Delta builds on the Base): its Base is recomputed at its cut and its Delta replayed from
    * there, and it answers as a full recompute gives.
@@ -788,10 +842,7 @@ class ReprocessTest {
   void shouldCancelALambdaReprocessRecomputeOnClose(@TempDir Path dir) throws Exception {
     ViewSpec.Mode mode = ViewSpec.Mode.LAMBDA;
     PipelineSpec spec = spec(2, oldDefinition(mode));
-    // the same events pass as with newDefinition's filter, but each costs tens of microseconds
-    String slow = "qty > 0" + " && user.matches('^u[0-9]+$') && merchant.matches('^m[0-9]+$')".repeat(20);
-    ViewSpec slowDefinition = ViewSpec.builder("stats").from("tx").filter(slow).groupBy("merchant")
-        .aggregate("n", "count").aggregate("q", "sum(qty)").aggregate("hi", "max(qty)").mode(mode).build();
+    ViewSpec slowDefinition = slowDefinition(mode);
     History history = new History();
     Random rnd = new Random(13);
     long id;

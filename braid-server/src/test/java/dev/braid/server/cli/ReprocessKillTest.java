@@ -16,12 +16,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A reprocess held for activation across a real crash. The server checkpoints the held version's Delta beside the
- * current one's; killed with SIGKILL, the next server restores the held version from that checkpoint and replays
- * only the events after it (its progress and its log line say so), holds it again, and once activated it answers
- * what a full recompute of its definition over every acknowledged event gives.
+ * A reprocess across a real crash. The server checkpoints a reprocess's Delta beside the current version's, while
+ * it replays and once it is held for activation; killed with SIGKILL, the next server restores the version from
+ * its newest checkpoint and replays only the events after it (its progress and its log line say so), holds it
+ * again, and once activated it answers what a full recompute of its definition over every acknowledged event gives.
  */
-class HeldReprocessKillTest {
+class ReprocessKillTest {
 
   static final ObjectMapper JSON = new ObjectMapper();
   static final int KEYS = 50;
@@ -31,20 +31,7 @@ class HeldReprocessKillTest {
 
   @Test
   void shouldRestoreAHeldReprocessFromItsCheckpointAfterAKill() throws Exception {
-    Path spec = dir.resolve("braid.yaml");
-    Files.writeString(spec, """
-        streams:
-          s:
-            partitions: 2
-            key: k
-            fields: {k: string, x: long}
-        views:
-          totals:
-            from: s
-            mode: kappa
-            group_by: k
-            aggregate: {n: count, total: sum(x)}
-        """);
+    Path spec = writeSpec();
     Path data = dir.resolve("data");
     Path stderr = dir.resolve("stderr.txt");
     Path viewDir = data.resolve("views").resolve("totals");
@@ -88,22 +75,88 @@ class HeldReprocessKillTest {
               + "`braid activate totals 2` makes it current");
       HttpResponse<String> r = server.send("POST", "/v1/views/totals/versions/2/activate", null, null);
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-      for (int k = 0; k < KEYS; k++) {
-        long n = 0;
-        long big = 0;
-        for (long[] e : sent) {
-          if (e[0] == k && e[1] > 2) {
-            n++;
-            big += e[1];
-          }
-        }
-        HttpResponse<String> read = server.send("GET", "/v1/views/totals/keys/k" + k, null, null);
-        assertThat(read.statusCode()).as(read.body()).isEqualTo(200);
-        JsonNode body = JSON.readTree(read.body());
-        assertThat(body.path("asOf").path("version").asLong()).as(read.body()).isEqualTo(2);
-        assertThat(body.path("values").path("n").asLong()).as("k%d n: %s", k, read.body()).isEqualTo(n);
-        assertThat(body.path("values").path("big").asLong()).as("k%d big: %s", k, read.body()).isEqualTo(big);
+      checkReads(server, sent);
+    }
+  }
+
+  /** A replay that a kill interrupts part way resumes from the checkpoint the interval took while it ran. */
+  @Test
+  void shouldResumeAReplayFromItsCheckpointAfterAKill() throws Exception {
+    Path spec = writeSpec();
+    Path data = dir.resolve("data");
+    Path stderr = dir.resolve("stderr.txt");
+    Random rnd = new Random(43);
+    List<long[]> sent = new ArrayList<>();
+    try (ChildServer server = ChildServer.start(spec, data, stderr, "--checkpoint-every", "100ms").awaitReady()) {
+      for (int i = 0; i < 10; i++) {
+        ingest(server, rnd, 40_000, sent);
       }
+      // x > 2, at microseconds an event: the replay of 400,000 events takes a while
+      String filter = "x > 2" + " && k.matches('^k[0-9]+$')".repeat(40);
+      HttpResponse<String> r = server.send("POST", "/v1/views/totals/reprocess?hold=true", "application/json",
+          "{\"from\": \"s\", \"mode\": \"kappa\", \"filter\": \"" + filter + "\", \"group_by\": \"k\", "
+              + "\"aggregate\": {\"n\": \"count\", \"big\": \"sum(x)\"}}");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+      Path viewDir = data.resolve("views").resolve("totals");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (true) { // a checkpoint of the replay is on disk, and the replay has far to go
+        boolean checkpointed = hasCheckpoint(viewDir, 2);
+        JsonNode p = version(server, 2).path("progress");
+        assertThat(p.path("phase").asText()).as("still replaying: %s", p).isEqualTo("replay");
+        if (checkpointed && p.path("lag").asLong() > 100_000) {
+          break;
+        }
+        assertThat(System.nanoTime()).as("a checkpoint while replaying: %s", p).isLessThan(deadline);
+        Thread.sleep(5);
+      }
+      server.kill();
+    }
+    try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
+      awaitHeld(server, 2);
+      awaitLag(server, 2);
+      JsonNode p = version(server, 2).path("progress");
+      assertThat(p.path("eventsFromCheckpoint").asLong()).as("restored from a checkpoint of the replay: %s", p)
+          .isPositive().isLessThan(300_000);
+      HttpResponse<String> r = server.send("POST", "/v1/views/totals/versions/2/activate", null, null);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      checkReads(server, sent);
+    }
+  }
+
+  /** A kappa view of count and sum by key over a stream of two partitions. */
+  private Path writeSpec() throws java.io.IOException {
+    return Files.writeString(dir.resolve("braid.yaml"), """
+        streams:
+          s:
+            partitions: 2
+            key: k
+            fields: {k: string, x: long}
+        views:
+          totals:
+            from: s
+            mode: kappa
+            group_by: k
+            aggregate: {n: count, total: sum(x)}
+        """);
+  }
+
+  /** Every key's {@code n} and {@code big} of version 2 against a naive recomputation over {@code sent}. */
+  private static void checkReads(ChildServer server, List<long[]> sent) throws Exception {
+    for (int k = 0; k < KEYS; k++) {
+      long n = 0;
+      long big = 0;
+      for (long[] e : sent) {
+        if (e[0] == k && e[1] > 2) {
+          n++;
+          big += e[1];
+        }
+      }
+      HttpResponse<String> read = server.send("GET", "/v1/views/totals/keys/k" + k, null, null);
+      assertThat(read.statusCode()).as(read.body()).isEqualTo(200);
+      JsonNode body = JSON.readTree(read.body());
+      assertThat(body.path("asOf").path("version").asLong()).as(read.body()).isEqualTo(2);
+      assertThat(body.path("values").path("n").asLong()).as("k%d n: %s", k, read.body()).isEqualTo(n);
+      assertThat(body.path("values").path("big").asLong()).as("k%d big: %s", k, read.body()).isEqualTo(big);
     }
   }
 
@@ -153,14 +206,18 @@ class HeldReprocessKillTest {
   /** Waits until a checkpoint of version {@code id} is in the view's directory. */
   private static void awaitCheckpoint(Path viewDir, long id) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (true) {
-      try (Stream<Path> files = Files.list(viewDir)) {
-        if (files.anyMatch(f -> f.getFileName().toString().matches("v" + id + "-\\d+\\.ckpt"))) {
-          return;
-        }
-      }
+    while (!hasCheckpoint(viewDir, id)) {
       assertThat(System.nanoTime()).as("a checkpoint of version %d", id).isLessThan(deadline);
       Thread.sleep(20);
+    }
+  }
+
+  private static boolean hasCheckpoint(Path viewDir, long id) throws java.io.IOException {
+    if (!Files.isDirectory(viewDir)) {
+      return false;
+    }
+    try (Stream<Path> files = Files.list(viewDir)) {
+      return files.anyMatch(f -> f.getFileName().toString().matches("v" + id + "-\\d+\\.ckpt"));
     }
   }
 }
