@@ -125,7 +125,8 @@ final class Delta {
   }
 
   /**
-   * Events after the cut that this Delta left out, over every partition, each read under its lock.
+   * Events after the cut that this Delta left out, over every partition, each count read without the lock as the
+   * writer last wrote it.
    *
    * @param skipped an expression or an aggregation failed on them
    * @param withoutKey the filter admitted them and they have no value for the group key
@@ -137,15 +138,10 @@ final class Delta {
     long skipped = 0;
     long withoutKey = 0;
     boolean complete = true;
-    for (PartitionDelta d : partitions) {
-      long stamp = d.lock.readLock();
-      try {
-        skipped += d.skipped;
-        withoutKey += d.withoutKey;
-        complete &= d.countsKnown;
-      } finally {
-        d.lock.unlockRead(stamp);
-      }
+    for (PartitionDelta d : partitions) { // without the locks: status must not wait for, nor slow, a replay
+      skipped += d.skipped;
+      withoutKey += d.withoutKey;
+      complete &= d.countsKnown;
     }
     return new LeftOut(skipped, withoutKey, complete);
   }
@@ -154,7 +150,7 @@ final class Delta {
   private long sumLocked(java.util.function.ToLongFunction<PartitionDelta> f) {
     long n = 0;
     for (PartitionDelta d : partitions) {
-      long stamp = d.lock.readLock();
+      long stamp = d.readLockBeforeWriter();
       try {
         n += f.applyAsLong(d);
       } finally {

@@ -179,7 +179,7 @@ final class DeltaCheckpoint {
       }
       ViewProgram.Scratch x = program.scratch();
       for (PartitionDelta pd : delta.partitions) {
-        long stamp = pd.lock.readLock();
+        long stamp = pd.readLockBeforeWriter(); // a replay's Delta: its writer lets it in between batches
         boolean locked = true;
         try {
           GroupTable t = pd.table;

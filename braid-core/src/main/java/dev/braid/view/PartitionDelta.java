@@ -18,8 +18,15 @@ final class PartitionDelta {
   final int partition;
   final GroupTable table;
   final StampedLock lock = new StampedLock();
-  /** Next offset to fold; every event of this partition in [cut, position) is in {@link #table}. */
-  private long position; // guarded by lock
+  /** Threads in {@link #readLockBeforeWriter}, waiting for the read lock. */
+  private final java.util.concurrent.atomic.AtomicInteger readersWaiting =
+      new java.util.concurrent.atomic.AtomicInteger();
+  /**
+   * Next offset to fold; every event of this partition in [cut, position) is in {@link #table}. Written by the
+   * writer under the lock as a batch ends; volatile so that {@link #position()} needs no lock (status reads it
+   * while a replay writes, see {@link #readLockBeforeWriter}).
+   */
+  private volatile long position;
   private long folded; // guarded by lock
   /**
    * The largest event time of this partition's records below {@link #position()} (from the log's
@@ -50,15 +57,15 @@ final class PartitionDelta {
   /**
    * Events of {@code [cut, position)} that this Delta skipped because an expression or an
    * aggregation failed on them (counted in {@link dev.braid.Status.ViewStatus#skippedEvents()});
-   * guarded by lock, written by the writer, carried by checkpoints from format 4 on.
+   * written by the writer under the lock, read without it for status, carried by checkpoints from format 4 on.
    */
-  long skipped;
+  volatile long skipped;
   /**
    * Events of {@code [cut, position)} that the filter admitted and that have no value for the
-   * view's group key, so no group holds them; guarded by lock, written by the writer, carried by
-   * checkpoints from format 4 on.
+   * view's group key, so no group holds them; written by the writer under the lock, read without it for
+   * status, carried by checkpoints from format 4 on.
    */
-  long withoutKey;
+  volatile long withoutKey;
   /**
    * False when {@link #skipped} and {@link #withoutKey} count only part of {@code [cut, position)}:
    * a Delta loaded from a checkpoint older than format 4, which did not record them (they then count
@@ -135,6 +142,36 @@ final class PartitionDelta {
     }
   }
 
+  /**
+   * Takes the read lock, announced to a writer that calls {@link #letWaitingReadersIn} between its batches (this
+   * class's own readers, the Delta's counts and checkpoints use it). A {@link StampedLock} lets a writer that
+   * releases and takes the write lock again at once go ahead of a reader woken by the release, so without this a
+   * checkpoint or a build's progress waits for as long as a replay runs.
+   */
+  long readLockBeforeWriter() {
+    readersWaiting.incrementAndGet();
+    try {
+      return lock.readLock();
+    } finally {
+      readersWaiting.decrementAndGet();
+    }
+  }
+
+  /**
+   * Called by a writer between its batches, with the write lock released: when a reader waits in
+   * {@link #readLockBeforeWriter}, waits (up to 10 ms) until it has the read lock, so that the writer's next
+   * {@code writeLock} queues behind it.
+   */
+  void letWaitingReadersIn() {
+    if (readersWaiting.get() == 0) {
+      return;
+    }
+    long deadline = System.nanoTime() + 10_000_000;
+    while (readersWaiting.get() > 0 && System.nanoTime() < deadline) {
+      Thread.yield(); // the reader, woken by the release, may need this thread's processor to take the lock
+    }
+  }
+
   /** Called by the writer while it holds the write lock. */
   void advance(long nextPosition, long foldedEvents) {
     position = nextPosition;
@@ -142,17 +179,7 @@ final class PartitionDelta {
   }
 
   long position() {
-    long stamp = lock.tryOptimisticRead();
-    long p = position;
-    if (!lock.validate(stamp)) {
-      stamp = lock.readLock();
-      try {
-        p = position;
-      } finally {
-        lock.unlockRead(stamp);
-      }
-    }
-    return p;
+    return position;
   }
 
   /** Position for the writer thread, which needs no lock to read what it wrote. */
@@ -194,7 +221,7 @@ final class PartitionDelta {
 
   /** {@link #lateReference()} read under the read lock. */
   long lateReferenceLocked() {
-    long stamp = lock.readLock();
+    long stamp = readLockBeforeWriter();
     try {
       return lateReference();
     } finally {
@@ -208,7 +235,7 @@ final class PartitionDelta {
   }
 
   long folded() {
-    long stamp = lock.readLock();
+    long stamp = readLockBeforeWriter();
     try {
       return folded;
     } finally {

@@ -736,6 +736,8 @@ class ReprocessTest {
       // another held reprocess, discarded: its checkpoints go
       long again = braid.reprocess("stats", oldDefinition(mode), ReprocessOptions.held());
       awaitPhase(braid, again, "held");
+      ingest(braid, rnd, 100, 2, history); // a lambda version's Delta holds something to checkpoint
+      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
       ((Engine) braid).checkpointAll();
       assertThat(DeltaCheckpoint.list(viewDir)).extracting(DeltaCheckpoint.FileRef::version).contains(again);
       braid.discard("stats", again);
