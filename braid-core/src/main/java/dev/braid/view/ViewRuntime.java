@@ -199,6 +199,9 @@ final class ViewRuntime {
             v.rebuild = new Rebuild(false, e.hold());
             v.rebuild.resumed = true;
             v.lateFloor = e.lateFloor();
+            // recorded once its Base was built (-1 before): a Base kept from before the restart keeps them
+            v.baseSkipped = e.base() == null ? 0 : e.baseSkipped();
+            v.baseWithoutKey = e.base() == null ? 0 : e.baseWithoutKey();
             if (v.baseFileName != null) {
               v.rebuild.phase = "batch";
             }
@@ -1689,6 +1692,13 @@ final class ViewRuntime {
       LOG.error("view '{}': version {} is current; version {} could not be detached from the speed layer: {}", name,
           next.id, old.id, e.toString());
     }
+    synchronized (checkpointLock) { // a reprocess that switched in: its own checkpoint is the current version's now
+      CheckpointRecord b = buildCheckpoint;
+      if (b != null && b.version() == next.id) {
+        lastCheckpoint = b;
+        buildCheckpoint = null;
+      }
+    }
     try {
       closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
       old.delta = null;
@@ -2010,7 +2020,8 @@ final class ViewRuntime {
   /** The state of a version's build, for progress and for whoever waits for the switch. */
   static final class Rebuild {
     final boolean rollback;
-    final long startedAtNanos = System.nanoTime();
+    /** When the build started; for a resumed build, when it started again (its rate counts from there). */
+    volatile long startedAtNanos = System.nanoTime();
     /** Naps the replay threads took to let the live speed layer catch up (see {@link ReplayYield}). */
     final AtomicLong yielded = new AtomicLong();
     /** The batch recompute's counters while it runs (lambda reprocess), else null. */
@@ -2019,8 +2030,15 @@ final class ViewRuntime {
     final AtomicLong skipped = new AtomicLong();
     /** Events in the log before the version's cut that the batch recompute reads. */
     volatile long batchTotal;
-    /** Events from the version's cut that a checkpoint restored at start-up: not read by this build. */
+    /**
+     * Events that a restart kept for this build, which it does not read again: those a checkpoint of its Delta
+     * restored, and a lambda version's Base's when its Base file was kept.
+     */
     volatile long restoredEvents;
+    /** Events before the cut of a lambda version whose Base a restart kept (its batch recompute's, not run again). */
+    volatile long baseKeptEvents;
+    /** Set when an {@code Error} escaped the replay part way through an event: its Delta is never checkpointed. */
+    volatile boolean damaged;
     /** Set for a build that a restart interrupted and {@link #restore} resumes (from its checkpoint, if any). */
     volatile boolean resumed;
     /** Set when a close stopped the replay between chunks: its Delta is whole up to its positions. */
@@ -2114,6 +2132,8 @@ final class ViewRuntime {
       if (!kappa) {
         rb.phase = "batch";
         v.lateFloor = lateFloor(current, cut); // now: a batch cycle may switch in a later cut before the build seeds
+        v.baseSkipped = -1; // unknown until its Base is built (the catalog records them then)
+        v.baseWithoutKey = -1;
       }
       v.rebuild = rb;
       versions.add(v);
@@ -2257,23 +2277,36 @@ final class ViewRuntime {
       }
       Delta restored = null; // from a checkpoint (see restoreBuildDelta): the replay goes on from its positions
       if (rb.resumed) {
+        rb.startedAtNanos = System.nanoTime(); // its rate counts from here, not from the engine's start
         rb.phase = "replay";
         restoreBuildDelta(v);
         restored = v.delta;
       }
       if (v.baseFileName != null) {
         Path file = dir.resolve(v.baseFileName);
-        if (restored != null && !openRestoredBase(v, file)) {
+        // a Base is kept with its counts of the events it left out, which the catalog records once it is built
+        // (a crash in between leaves them unknown: it is built again)
+        boolean countsKnown = v.baseSkipped >= 0 && v.baseWithoutKey >= 0;
+        if (restored != null && (!countsKnown || !openRestoredBase(v, file))) {
           restored = null;
           v.delta = null;
           rb.restoredEvents = 0;
           buildCheckpoint = null; // a Delta rebuilt from the cut has none yet
+        } else if (restored != null) {
+          rb.baseKeptEvents = eventsBefore(v.cut);
+          rb.restoredEvents += rb.baseKeptEvents;
         }
         if (restored == null) {
           if (!rb.rollback) {
             rb.phase = "batch";
             Files.deleteIfExists(file); // what an interrupted batch recompute wrote of it
             buildBase(v, rb, program, file);
+            try {
+              persist.run(); // the Base's counts, so that a restart that keeps the Base keeps them
+            } catch (RuntimeException notStored) {
+              LOG.warn("view '{}': could not record the Base of version {} in the catalog ({}); a restart before "
+                  + "its switch builds it again", name, v.id, notStored.getMessage());
+            }
           }
           BaseFile previous = v.base; // a backup's, open since it was current: checked again before it serves
           try {
@@ -2409,11 +2442,7 @@ final class ViewRuntime {
 
   private void buildBase(Version v, Rebuild rb, ViewProgram program, Path file) throws IOException,
       InterruptedException {
-    long total = 0;
-    for (int p = 0; p < v.cut.partitions(); p++) {
-      total += Math.max(0, v.cut.offset(p) - stream.startOffset(p));
-    }
-    rb.batchTotal = total;
+    rb.batchTotal = eventsBefore(v.cut);
     BatchLayer.Counters counters = BatchLayer.Counters.create();
     rb.batch = counters;
     Files.createDirectories(dir);
@@ -2433,6 +2462,15 @@ final class ViewRuntime {
     // counted (status: skippedEvents) and logged, not a reason to refuse the version.
     v.baseSkipped = counters.errors().get();
     noteFailures(v.id, counters);
+  }
+
+  /** Events the log holds before {@code cut}: what a batch recompute at it reads. */
+  private long eventsBefore(Cut cut) {
+    long total = 0;
+    for (int p = 0; p < cut.partitions(); p++) {
+      total += Math.max(0, cut.offset(p) - stream.startOffset(p));
+    }
+    return total;
   }
 
   /**
@@ -2569,6 +2607,9 @@ final class ViewRuntime {
                     nullKeyReported = true; // as the speed layer reports it
                     LOG.warn(program.nullKeyNote(stream.name(), pd.partition, offset));
                   }
+                } catch (Error e) {
+                  rb.damaged = true; // part way through an event, under the lock: no checkpoint may copy this Delta
+                  throw e;
                 } catch (RuntimeException e) { // left out and counted, as the speed layer does
                   pd.skipped++;
                   long skipped = rb.skipped.incrementAndGet();
@@ -2792,7 +2833,7 @@ final class ViewRuntime {
     Cut end = stream.end();
     Delta d = v.delta;
     BatchLayer.Counters batch = rb.batch;
-    long batchRead = batch == null ? 0 : batch.events().get();
+    long batchRead = batch == null ? rb.baseKeptEvents : batch.events().get();
     // replayed and lag from one read of the Delta's positions, so that their sum is the events from
     // the cut to the log's end (a counter added to after each chunk drifted from the positions)
     long replayed = 0;
@@ -2946,8 +2987,8 @@ final class ViewRuntime {
    * replaying, held for activation, or about to switch in) when it moved, so that a restart restores that version
    * too instead of replaying the log from its cut again; prunes older ones. Returns what was
    * written of the current version, or null when nothing was due or the speed layer has stopped (see
-   * {@link SpeedLayer#failure}). An I/O failure is counted, reported in status and thrown; the previous
-   * checkpoints stay.
+   * {@link SpeedLayer#failure}). An I/O failure of the current version's is counted, reported in status and
+   * thrown, one of the building version's logged; the previous checkpoints stay.
    */
   DeltaCheckpoint.Written checkpoint() throws IOException {
     synchronized (checkpointLock) {
@@ -2959,36 +3000,55 @@ final class ViewRuntime {
       Version v = current;
       Delta d = v.delta;
       long horizon = v.horizon;
-      CheckpointRecord last = lastCheckpoint;
-      CheckpointRecord b = buildCheckpoint;
-      if ((last == null || last.version() != v.id) && b != null && b.version() == v.id) {
-        last = b; // the reprocess switched in since: its checkpoint is the current version's now
-        lastCheckpoint = b;
-      }
       DeltaCheckpoint.Written w = null;
+      IOException failed = null;
       if (d != null && v.program != null) {
-        if (holds(last, v, d, horizon)) {
+        if (holds(lastCheckpoint, v, d, horizon)) {
           checkpointCurrentAtMillis = System.currentTimeMillis(); // it still holds all a crash now would replay
         } else {
-          w = writeCheckpoint(v, d, horizon);
+          try {
+            w = writeCheckpoint(v, d, horizon, true);
+          } catch (IOException e) {
+            failed = e; // thrown once the building version had its turn: the disk may fail one file, not both
+          }
           if (w != null) {
             lastCheckpoint = new CheckpointRecord(v.id, w.path().getFileName().toString(), w.position(),
                 w.createdAtMillis(), horizon, runNames(d));
           }
         }
       }
-      Version following = checkpointedBuild();
-      Delta fd = following == null ? null : following.delta;
-      long fh = following == null ? 0 : following.horizon;
-      // a build that has folded nothing yet holds nothing a restart could not rebuild at no cost
-      if (fd != null && !holds(b, following, fd, fh) && events(following.cut, fd.position()) > 0) {
-        DeltaCheckpoint.Written fw = writeCheckpoint(following, fd, fh);
-        if (fw != null) {
-          buildCheckpoint = new CheckpointRecord(following.id, fw.path().getFileName().toString(), fw.position(),
-              fw.createdAtMillis(), fh, runNames(fd));
-        }
+      checkpointBuild();
+      if (failed != null) {
+        throw failed;
       }
       return w;
+    }
+  }
+
+  /**
+   * The building half of {@link #checkpoint}: writes a checkpoint of the Delta of {@link #checkpointedBuild} when it
+   * moved. A failure is logged and retried at the next round; the view's checkpoint status speaks of its current
+   * version.
+   */
+  private void checkpointBuild() {
+    Version b = checkpointedBuild();
+    Delta d = b == null ? null : b.delta;
+    long horizon = b == null ? 0 : b.horizon;
+    // a kappa build that has folded nothing yet holds nothing a restart could not rebuild at no cost; a lambda
+    // one's checkpoint keeps its Base, however little its Delta holds
+    if (d == null || holds(buildCheckpoint, b, d, horizon)
+        || b.baseFileName == null && events(b.cut, d.position()) == 0) {
+      return;
+    }
+    try {
+      DeltaCheckpoint.Written w = writeCheckpoint(b, d, horizon, false);
+      if (w != null) {
+        buildCheckpoint = new CheckpointRecord(b.id, w.path().getFileName().toString(), w.position(),
+            w.createdAtMillis(), horizon, runNames(d));
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("view '{}': could not checkpoint version {}, which a reprocess builds (the next round tries again): "
+          + "{}", name, b.id, e.toString());
     }
   }
 
@@ -3003,15 +3063,26 @@ final class ViewRuntime {
         && last.runs().equals(runNames(d));
   }
 
-  /** Writes a checkpoint of {@code d}, the Delta of {@code v}, and prunes older ones. Holds checkpointLock. */
-  private DeltaCheckpoint.Written writeCheckpoint(Version v, Delta d, long horizon) throws IOException {
+  /**
+   * Writes a checkpoint of {@code d}, the Delta of {@code v}, and prunes older ones; of the {@code current} version,
+   * it is counted in status (written, failed, the last error). Holds checkpointLock.
+   */
+  private DeltaCheckpoint.Written writeCheckpoint(Version v, Delta d, long horizon, boolean current)
+      throws IOException {
+    Rebuild rb = v.rebuild;
     try {
       DeltaCheckpoint.Written w = DeltaCheckpoint.write(dir, v.id, checkpointSequence++, v.definition, horizon,
-          // asked again once the state is copied (see SpeedLayer.stop); and the late events claimed below the
-          // copied positions must be in the late log first, or a crash after the checkpoint loses their records
-          v.program, d, () -> speed.failure() == null && speed.lateLog().awaitClaimedWritten());
+          // asked again once the state is copied (see SpeedLayer.stop, and Rebuild.damaged for a replay); and the
+          // late events claimed below the copied positions must be in the late log first, or a crash after the
+          // checkpoint loses their records
+          v.program, d, () -> speed.failure() == null && (current || rb == null || !rb.damaged)
+              && speed.lateLog().awaitClaimedWritten());
       if (w == null) {
         return null;
+      }
+      if (!current) {
+        DeltaCheckpoint.prune(dir, checkpointedVersions());
+        return w;
       }
       checkpointsWritten.incrementAndGet();
       checkpointError = null;
@@ -3019,8 +3090,10 @@ final class ViewRuntime {
       deleteUnreferencedRuns(); // runs merged away that only the pruned checkpoint named
       return w;
     } catch (IOException | RuntimeException | Error e) {
-      checkpointFailures.incrementAndGet();
-      checkpointError = e.toString();
+      if (current) {
+        checkpointFailures.incrementAndGet();
+        checkpointError = e.toString();
+      }
       throw e;
     }
   }
@@ -3035,7 +3108,7 @@ final class ViewRuntime {
   private synchronized Version checkpointedBuild() {
     for (Version v : versions) {
       Rebuild rb = v.rebuild;
-      if (v.state == VersionState.BUILDING && rb != null && !rb.rollback && v.delta != null) {
+      if (v.state == VersionState.BUILDING && rb != null && !rb.rollback && !rb.damaged && v.delta != null) {
         return v;
       }
     }
@@ -3083,10 +3156,8 @@ final class ViewRuntime {
   dev.braid.Status.Checkpoints checkpoints() {
     CheckpointRecord last = lastCheckpoint;
     StartupRestore st = startup;
-    long cur = current.id;
-    if (last == null || last.version() != cur) {
-      CheckpointRecord b = buildCheckpoint; // a reprocess switched in since: its own, else none yet
-      last = b != null && b.version() == cur ? b : null;
+    if (last != null && last.version() != current.id) {
+      last = null; // a swap since: the new version has none yet
     }
     return new dev.braid.Status.Checkpoints(last == null ? null : last.file(), last == null ? null : last.position(),
         last == null ? 0 : last.takenAtMillis(), last == null ? 0 : Math.max(last.takenAtMillis(),
