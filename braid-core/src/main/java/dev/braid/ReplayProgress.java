@@ -16,9 +16,10 @@ package dev.braid;
  * @param skippedEvents events read so far that the new version leaves out because an expression or
  *     an aggregation failed on them (its Base's and its Delta's), as {@code skippedEvents} in
  *     {@link Status} counts them for the current version: a held version shows them before it serves
- * @param eventsFromCheckpoint of {@code eventsReplayed}, those a checkpoint of the version's Delta restored when a
- *     restart interrupted the build (0 when it replays from its cut): a version that had caught up is restored
- *     and replays only the events after its checkpoint; the rate counts only the events this build read
+ * @param eventsFromCheckpoint of {@code eventsReplayed}, those a restart that interrupted the build kept for it
+ *     (0 when it was built again from its cut): the events its Delta's newest checkpoint holds, and a lambda
+ *     version's Base's, whose file was kept; the build then reads only the events after the checkpoint, and the
+ *     rate counts only the events it read
  */
 public record ReplayProgress(long version, String phase, long eventsReplayed, long eventsTotal,
     double eventsPerSecond, long etaMillis, long lag, boolean hold, long skippedEvents, long eventsFromCheckpoint) {}
