@@ -76,8 +76,9 @@ public final class VersionsCommand implements Callable<Integer> {
 
   /** A held version's progress: caught up, and the command that makes it current. */
   static String heldText(JsonNode p, String view, long version) {
-    return String.format(java.util.Locale.ROOT, "  caught up with %,d events%s (lag %,d)%s; `braid activate %s %d` "
-        + "makes it current", p.path("eventsReplayed").asLong(), restoredText(p), p.path("lag").asLong(),
+    long read = p.path("eventsReplayed").asLong();
+    return String.format(java.util.Locale.ROOT, "  caught up with %,d %s%s (lag %,d)%s; `braid activate %s %d` "
+        + "makes it current", read, read == 1 ? "event" : "events", restoredText(p), p.path("lag").asLong(),
         skippedText(p), view, version);
   }
 
