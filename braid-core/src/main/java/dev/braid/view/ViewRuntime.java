@@ -2851,7 +2851,9 @@ final class ViewRuntime {
     double rate = rb.caughtUpRate >= 0 ? rb.caughtUpRate : Math.max(0, read - rb.restoredEvents) / seconds;
     long eta = rate <= 0 ? -1 : (long) (lag / rate * 1000);
     return new dev.braid.ReplayProgress(v.id, rb.phase, read, read + lag, rate, eta, lag, rb.hold,
-        leftOut(v, d).skipped(), rb.restoredEvents);
+        // while a lambda version's Base is recomputed, the events it left out so far (counted in the Base once built)
+        leftOut(v, d).skipped() + (batch != null && v.baseSkipped < 0 ? batch.errors().get() : 0),
+        rb.restoredEvents);
   }
 
   /** The version a reprocess or rollback is building, with its progress, or null. */

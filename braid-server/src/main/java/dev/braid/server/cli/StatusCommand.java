@@ -107,7 +107,7 @@ public final class StatusCommand implements Callable<Integer> {
         if (VersionsCommand.held(rp)) {
           out.printf("%nview %s: version %d is held: %s%n", name, id, VersionsCommand.heldText(rp, name, id).strip());
         } else {
-          out.printf("%nview %s: building version %d:%s%n", name, id, VersionsCommand.progress(rp));
+          out.printf("%nview %s: building version %d: %s%n", name, id, VersionsCommand.progress(rp).strip());
         }
       }
       if (x.has("retention")) {
