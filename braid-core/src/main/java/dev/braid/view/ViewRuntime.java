@@ -2041,7 +2041,7 @@ final class ViewRuntime {
     volatile boolean damaged;
     /** Set for a build that a restart interrupted and {@link #restore} resumes (from its checkpoint, if any). */
     volatile boolean resumed;
-    /** Set when a close stopped the replay between chunks: its Delta is whole up to its positions. */
+    /** Set when a close stopped the replay between batches: its Delta is whole up to its positions. */
     volatile boolean stoppedWhole;
     volatile String phase;
     volatile boolean hold;
@@ -2330,7 +2330,7 @@ final class ViewRuntime {
       }
       replay(v, rb, delta);
       if (closing) {
-        rb.stoppedWhole = true; // between chunks: the close's checkpoint takes the Delta as it is
+        rb.stoppedWhole = true; // between batches: the close's checkpoint takes the Delta as it is
         throw new ReplayFailure(CLOSED, null);
       }
       if (rb.yielded.get() > 0) {
@@ -2579,8 +2579,7 @@ final class ViewRuntime {
         }
         // The write lock is taken per REPLAY_LOCK_BATCH records, not per poll, and a reader waiting for it is let in
         // between: a poll can hold millions of records, and an expensive definition folds them for seconds, in
-        // which a checkpoint of this Delta and the build's progress (its counts are read under the read locks)
-        // would wait.
+        // which a checkpoint of this Delta (and the Delta's sizes, read under the read locks) would wait.
         while (more && !closing && !rb.aborted) {
           long last = -1;
           long folded = 0;
@@ -3103,8 +3102,9 @@ final class ViewRuntime {
   /**
    * The version of a reprocess that has a Delta: one replaying the log (a lambda version's once its Base is
    * built), or one that has caught up and follows it (held for activation, or about to switch in); or null.
-   * The replay folds a chunk at a time under each partition's lock and moves the position with it, as the speed
-   * layer does, so a checkpoint copies a consistent state at any point. Rollbacks are left out: their Base is a
+   * The replay folds a batch at a time under each partition's lock and moves the position with it, as the speed
+   * layer does, so a checkpoint copies a consistent state at any point (not after an {@code Error} part way
+   * through an event: {@code Rebuild.damaged}). Rollbacks are left out: their Base is a
    * backup's, and a restart does not resume them.
    */
   private synchronized Version checkpointedBuild() {
