@@ -283,14 +283,7 @@ final class ViewRuntime {
    */
   private Delta restoreDelta(Version v) throws IOException {
     List<DeltaCheckpoint.Refused> refused = new ArrayList<>();
-    DeltaCheckpoint.Loaded loaded = v.program == null ? null
-        : DeltaCheckpoint.loadNewest(dir, v.id, v.definition, v.cut, stream, v.program, refused);
-    for (DeltaCheckpoint.Refused r : refused) {
-      // Deleted, not kept: it can never be used, and a newer checkpoint must not be pruned in its favour.
-      LOG.warn("view '{}': checkpoint {} cannot be used: {}; deleted it and tried an older one", name, r.path(),
-          r.reason());
-      Files.deleteIfExists(r.path());
-    }
+    DeltaCheckpoint.Loaded loaded = v.program == null ? null : loadNewestCheckpoint(v, refused);
     Cut end = stream.end();
     List<String> refusedText = refused.stream().map(r -> r.path().getFileName() + ": " + r.reason()).toList();
     if (loaded == null) {
@@ -298,13 +291,29 @@ final class ViewRuntime {
       return seeded(new Delta(v.program, v.cut, FIRST_DELTA_KEYS), v.program, v.cut, v.lateFloor);
     }
     v.horizon = loaded.horizon();
-    lastCheckpoint = new CheckpointRecord(v.id, loaded.file().path().getFileName().toString(), loaded.position(),
-        loaded.createdAtMillis(), loaded.horizon(), runNames(loaded.delta()));
+    lastCheckpoint = CheckpointRecord.of(v.id, loaded);
     startup = new StartupRestore(loaded.file().path().getFileName().toString(), loaded.position(), end, refusedText);
     LOG.info("view '{}': version {} restored from checkpoint {} at {} ({} keys); replaying {} events after it", name,
         v.id, loaded.file().path().getFileName(), loaded.position(), loaded.delta().keys(),
         events(loaded.position(), end));
     return loaded.delta();
+  }
+
+  /**
+   * The newest usable checkpoint of {@code v} loaded into a Delta, or null; each one refused on the way is logged
+   * with its reason, added to {@code refused} and deleted: it can never be used, and a newer checkpoint must not be
+   * pruned in its favour.
+   */
+  private DeltaCheckpoint.Loaded loadNewestCheckpoint(Version v, List<DeltaCheckpoint.Refused> refused)
+      throws IOException {
+    DeltaCheckpoint.Loaded loaded = DeltaCheckpoint.loadNewest(dir, v.id, v.definition, v.cut, stream, v.program,
+        refused);
+    for (DeltaCheckpoint.Refused r : refused) {
+      LOG.warn("view '{}': checkpoint {} cannot be used: {}; deleted it and tried an older one", name, r.path(),
+          r.reason());
+      Files.deleteIfExists(r.path());
+    }
+    return loaded;
   }
 
   /**
@@ -315,22 +324,14 @@ final class ViewRuntime {
    * Base it had built). Without one, {@code v.delta} stays null and the version is built again from its cut.
    */
   private void restoreBuildDelta(Version v) throws IOException {
-    List<DeltaCheckpoint.Refused> refused = new ArrayList<>();
-    DeltaCheckpoint.Loaded loaded = DeltaCheckpoint.loadNewest(dir, v.id, v.definition, v.cut, stream, v.program,
-        refused);
-    for (DeltaCheckpoint.Refused r : refused) {
-      LOG.warn("view '{}': checkpoint {} of version {} cannot be used: {}; deleted it and tried an older one", name,
-          r.path(), v.id, r.reason());
-      Files.deleteIfExists(r.path());
-    }
+    DeltaCheckpoint.Loaded loaded = loadNewestCheckpoint(v, new ArrayList<>());
     if (loaded == null) {
       return;
     }
     v.delta = loaded.delta();
     v.horizon = loaded.horizon();
     v.rebuild.restoredEvents = events(v.cut, loaded.position());
-    buildCheckpoint = new CheckpointRecord(v.id, loaded.file().path().getFileName().toString(), loaded.position(),
-        loaded.createdAtMillis(), loaded.horizon(), runNames(loaded.delta()));
+    buildCheckpoint = CheckpointRecord.of(v.id, loaded);
     LOG.info("view '{}': version {} (a reprocess the restart interrupted) restored from checkpoint {} at {} ({} "
         + "keys); its build replays the {} events after it", name, v.id, loaded.file().path().getFileName(),
         loaded.position(), loaded.delta().keys(), events(loaded.position(), stream.end()));
@@ -1707,14 +1708,8 @@ final class ViewRuntime {
       }
       if (!closing) { // a cycle the close could not wait for leaves files to the next start's orphan sweep
         deleteBases(retired);
-        synchronized (checkpointLock) {
-          try {
-            DeltaCheckpoint.prune(dir, checkpointedVersions()); // the old version's checkpoints no longer matter
-          } catch (IOException e) {
-            LOG.warn("view '{}': could not delete the checkpoints of version {}", name, old.id, e);
-          }
-          deleteUnreferencedRuns(); // the old version's closed-window runs
-        }
+        pruneCheckpoints(); // the old version's checkpoints no longer matter
+        deleteUnreferencedRuns(); // the old version's closed-window runs
       } else {
         for (Version r : retired) {
           closeIfOpen(r.base);
@@ -2949,7 +2944,20 @@ final class ViewRuntime {
    * holds, and the closed-window runs it names.
    */
   record CheckpointRecord(long version, String file, Cut position, long takenAtMillis, long horizon,
-      java.util.Set<String> runs) {}
+      java.util.Set<String> runs) {
+
+    /** The checkpoint {@code w} just written of {@code d}, the Delta of version {@code version}. */
+    static CheckpointRecord of(long version, DeltaCheckpoint.Written w, long horizon, Delta d) {
+      return new CheckpointRecord(version, w.path().getFileName().toString(), w.position(), w.createdAtMillis(),
+          horizon, runNames(d));
+    }
+
+    /** The checkpoint {@code l} of version {@code version}, just loaded. */
+    static CheckpointRecord of(long version, DeltaCheckpoint.Loaded l) {
+      return new CheckpointRecord(version, l.file().path().getFileName().toString(), l.position(),
+          l.createdAtMillis(), l.horizon(), runNames(l.delta()));
+    }
+  }
 
   /** The names of {@code d}'s closed-window runs. */
   private static java.util.Set<String> runNames(Delta d) {
@@ -3013,8 +3021,7 @@ final class ViewRuntime {
             failed = e; // thrown once the building version had its turn: the disk may fail one file, not both
           }
           if (w != null) {
-            lastCheckpoint = new CheckpointRecord(v.id, w.path().getFileName().toString(), w.position(),
-                w.createdAtMillis(), horizon, runNames(d));
+            lastCheckpoint = CheckpointRecord.of(v.id, w, horizon, d);
           }
         }
       }
@@ -3044,8 +3051,7 @@ final class ViewRuntime {
     try {
       DeltaCheckpoint.Written w = writeCheckpoint(b, d, horizon, false);
       if (w != null) {
-        buildCheckpoint = new CheckpointRecord(b.id, w.path().getFileName().toString(), w.position(),
-            w.createdAtMillis(), horizon, runNames(d));
+        buildCheckpoint = CheckpointRecord.of(b.id, w, horizon, d);
       }
     } catch (IOException | RuntimeException e) {
       LOG.warn("view '{}': could not checkpoint version {}, which a reprocess builds (the next round tries again): "
@@ -3081,12 +3087,10 @@ final class ViewRuntime {
       if (w == null) {
         return null;
       }
-      if (!current) {
-        DeltaCheckpoint.prune(dir, checkpointedVersions());
-        return w;
+      if (current) {
+        checkpointsWritten.incrementAndGet();
+        checkpointError = null;
       }
-      checkpointsWritten.incrementAndGet();
-      checkpointError = null;
       DeltaCheckpoint.prune(dir, checkpointedVersions());
       deleteUnreferencedRuns(); // runs merged away that only the pruned checkpoint named
       return w;

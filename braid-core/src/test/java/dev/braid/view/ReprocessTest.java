@@ -132,6 +132,18 @@ class ReprocessTest {
         .aggregate("q", "sum(qty)").aggregate("hi", "max(qty)").mode(mode).build();
   }
 
+  /** Waits until the speed layer has folded everything the log holds (10 s at most). */
+  static void awaitCaughtUp(Braid braid) throws InterruptedException {
+    assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+  }
+
+  /** {@link #check}s the six merchants' answers against {@code definition} over every event of {@code history}. */
+  static void checkMerchants(Braid braid, ViewSpec definition, History history, String context) {
+    for (int m = 0; m < 6; m++) {
+      check(braid.get("stats", "m" + m), definition, history.snapshot(), context);
+    }
+  }
+
   static String randomKey(Random rnd) {
     return rnd.nextBoolean() ? "u" + rnd.nextInt(21) : "m" + rnd.nextInt(7);
   }
@@ -325,7 +337,7 @@ class ReprocessTest {
           ReprocessOptions.defaults().withReplayFrom(from));
       awaitState(braid, id, VersionState.CURRENT);
       ingest(braid, rnd, 300, 2, history);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
 
       List<Ev> all = history.snapshot();
       for (int m = 0; m < 6; m++) {
@@ -360,7 +372,7 @@ class ReprocessTest {
       assertThat(currentId(braid)).isEqualTo(oldId);
       assertThatThrownBy(() -> braid.activate("stats", held)).isInstanceOf(IllegalStateException.class);
       ingest(braid, rnd, 100, 2, history);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       check(braid.get("stats", "u3"), oldDefinition(mode), history.snapshot(), "after the discard");
       Path viewDir = dir.resolve("views").resolve("stats"); // a kappa view writes no Base, maybe no directory
       if (java.nio.file.Files.isDirectory(viewDir)) {
@@ -437,7 +449,7 @@ class ReprocessTest {
         assertThat(files.map(f -> f.getFileName().toString())).noneMatch(f -> f.startsWith("v" + dropped + "."));
       }
       ingest(braid, rnd, 50, 2, history);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       for (int m = 0; m < 6; m++) {
         ViewResult r = braid.get("stats", "m" + m);
         assertThat(r.asOf().version()).isEqualTo(built);
@@ -491,7 +503,7 @@ class ReprocessTest {
       assertThat(p.eventsTotal()).as("read + lag: the events from the start to the log's end").isEqualTo(1500);
       assertThat(braid.status().views().get(0).reprocess().version()).isEqualTo(newId);
       ingest(braid, rnd, 40, 2, history);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       // held: still building, following the log, and reads stay on the old version
       VersionInfo held = version(braid, newId);
       assertThat(held.state()).isEqualTo(VersionState.BUILDING);
@@ -545,7 +557,7 @@ class ReprocessTest {
       assertThat(braid.activate("stats", oldId)).isEqualTo(oldId);
       assertThat(version(braid, newId).state()).isEqualTo(VersionState.BACKUP);
       ingest(braid, rnd, 60, 3, history);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       for (int u = 0; u < 20; u++) {
         ViewResult x = braid.get("stats", "u" + u);
         assertThat(x.asOf().version()).isEqualTo(oldId);
@@ -585,7 +597,7 @@ class ReprocessTest {
       long id = braid.reprocess("stats", failing, ReprocessOptions.defaults());
 
       awaitState(braid, id, VersionState.CURRENT);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       List<Ev> all = history.snapshot();
       long zeros = all.stream().filter(e -> e.qty() == 0).count();
       assertThat(zeros).as("the history has events the filter fails on").isPositive();
@@ -632,7 +644,7 @@ class ReprocessTest {
       long id = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
       assertThat(braid.activate("stats", id)).isEqualTo(id);
       assertThat(currentId(braid)).isEqualTo(id);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       check(braid.get("stats", "m0"), newDefinition(mode), history.snapshot(), "activated early");
     }
   }
@@ -680,10 +692,8 @@ class ReprocessTest {
         awaitState(braid, id, VersionState.CURRENT);
       }
       assertThat(currentId(braid)).isEqualTo(id);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
-      for (int m = 0; m < 6; m++) {
-        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "resumed after a restart");
-      }
+      awaitCaughtUp(braid);
+      checkMerchants(braid, newDefinition(mode), history, "resumed after a restart");
     }
     try (Braid braid = Braid.open(dir, spec)) { // and it stays current
       assertThat(currentId(braid)).isEqualTo(id);
@@ -712,7 +722,7 @@ class ReprocessTest {
       id = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
       awaitPhase(braid, id, "held");
       ingest(braid, rnd, 400, 2, history); // the held version follows the log
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
     } // the close takes the final checkpoints: the current version's and the held one's
     Path viewDir = dir.resolve("views").resolve("stats");
     assertThat(DeltaCheckpoint.list(viewDir)).as("checkpoints of both versions")
@@ -720,7 +730,7 @@ class ReprocessTest {
     try (Braid braid = Braid.open(dir, spec)) {
       ingest(braid, rnd, 300, 2, history);
       awaitPhase(braid, id, "held");
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       ReplayProgress p = version(braid, id).progress();
       // a kappa version's Delta holds every event; a lambda version's Delta the ones after its Base's cut, and its
       // Base, kept, the rest
@@ -732,14 +742,12 @@ class ReprocessTest {
       assertThat(currentId(braid)).as("held again: the old version serves").isEqualTo(oldId);
       check(braid.get("stats", "u3"), oldDefinition(mode), history.snapshot(), "while held after the restart");
       assertThat(braid.activate("stats", id)).isEqualTo(id);
-      for (int m = 0; m < 6; m++) {
-        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "restored, then activated");
-      }
+      checkMerchants(braid, newDefinition(mode), history, "restored, then activated");
       // another held reprocess, discarded: its checkpoints go
       long again = braid.reprocess("stats", oldDefinition(mode), ReprocessOptions.held());
       awaitPhase(braid, again, "held");
       ingest(braid, rnd, 100, 2, history); // a lambda version's Delta holds something to checkpoint
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       ((Engine) braid).checkpointAll();
       assertThat(DeltaCheckpoint.list(viewDir)).extracting(DeltaCheckpoint.FileRef::version).contains(again);
       braid.discard("stats", again);
@@ -789,15 +797,13 @@ class ReprocessTest {
         .as("the close checkpointed the replay it stopped").extracting(DeltaCheckpoint.FileRef::version).contains(id);
     try (Braid braid = Braid.open(dir, spec)) {
       awaitPhase(braid, id, "held");
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       ReplayProgress p = version(braid, id).progress();
       long base = mode == ViewSpec.Mode.KAPPA ? 0 : 10_000; // a lambda version's Base: read before the close
       assertThat(p.eventsFromCheckpoint()).as("restored from the close's checkpoint (%d events read before it): %s",
           replayedAtClose, p).isPositive().isGreaterThanOrEqualTo(replayedAtClose - base);
       assertThat(braid.activate("stats", id)).isEqualTo(id);
-      for (int m = 0; m < 6; m++) {
-        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "a replay resumed");
-      }
+      checkMerchants(braid, newDefinition(mode), history, "a replay resumed");
     }
   }
 
@@ -820,14 +826,14 @@ class ReprocessTest {
       id = braid.reprocess("stats", failing, ReprocessOptions.held());
       awaitPhase(braid, id, "held");
       ingest(braid, rnd, 300, 2, history);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       skipped = version(braid, id).progress().skippedEvents();
     }
     long expected = history.snapshot().stream().filter(e -> e.qty() == -3).count();
     assertThat(skipped).as("every event of qty -3, in the Base and in the Delta").isEqualTo(expected);
     try (Braid braid = Braid.open(dir, spec)) {
       awaitPhase(braid, id, "held");
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       ReplayProgress p = version(braid, id).progress();
       assertThat(p.eventsFromCheckpoint()).as("%s", p).isEqualTo(3300);
       assertThat(p.skippedEvents()).as("held, after the restart: %s", p).isEqualTo(expected);
@@ -888,9 +894,7 @@ class ReprocessTest {
       assertThat(((Engine) braid).view("stats").recomputeProgress(id)).as("its Base kept, not recomputed").isNull();
       assertThat(version(braid, id).progress().eventsFromCheckpoint()).isEqualTo(3000);
       assertThat(braid.activate("stats", id)).isEqualTo(id);
-      for (int m = 0; m < 6; m++) {
-        check(braid.get("stats", "m" + m), newDefinition(ViewSpec.Mode.LAMBDA), history.snapshot(), "Base kept");
-      }
+      checkMerchants(braid, newDefinition(ViewSpec.Mode.LAMBDA), history, "Base kept");
     }
   }
 
@@ -911,7 +915,7 @@ class ReprocessTest {
       id = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
       awaitPhase(braid, id, "held");
       ingest(braid, rnd, 300, 2, history);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
     }
     Path base = dir.resolve("views").resolve("stats").resolve("v" + id + ".base");
     byte[] bytes = Files.readAllBytes(base);
@@ -919,14 +923,12 @@ class ReprocessTest {
     Files.write(base, bytes);
     try (Braid braid = Braid.open(dir, spec)) {
       awaitPhase(braid, id, "held");
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       ReplayProgress p = version(braid, id).progress();
       assertThat(p.eventsFromCheckpoint()).as("built again from its cut: %s", p).isZero();
       assertThat(p.eventsReplayed()).as("the Base recomputed and the Delta replayed: %s", p).isEqualTo(2300);
       assertThat(braid.activate("stats", id)).isEqualTo(id);
-      for (int m = 0; m < 6; m++) {
-        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "Base recomputed, activated");
-      }
+      checkMerchants(braid, newDefinition(mode), history, "Base recomputed, activated");
     }
   }
 
@@ -968,10 +970,8 @@ class ReprocessTest {
         assertThat(v.state()).as("built again, not failed: %s", v).isEqualTo(VersionState.BUILDING);
       }
       awaitState(braid, id, VersionState.CURRENT);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
-      for (int m = 0; m < 6; m++) {
-        check(braid.get("stats", "m" + m), newDefinition(mode), history.snapshot(), "after the cancelled recompute");
-      }
+      awaitCaughtUp(braid);
+      checkMerchants(braid, newDefinition(mode), history, "after the cancelled recompute");
     }
   }
 
@@ -1111,7 +1111,7 @@ class ReprocessTest {
       assertThat(version(braid, v2).state()).isEqualTo(VersionState.BACKUP);
       assertThat(version(braid, v5).state()).isEqualTo(VersionState.BACKUP);
       assertThat(currentId(braid)).isEqualTo(v6);
-      assertThat(((Engine) braid).awaitCaughtUp(10, TimeUnit.SECONDS)).isTrue();
+      awaitCaughtUp(braid);
       check(braid.get("stats", "u3"), keepTwo, history.snapshot(), "after the restart");
     }
   }

@@ -32,16 +32,26 @@ final class Table {
    * break. {@code --json} gives the values as they are.
    */
   static String visible(String text) {
+    return escape(text, false);
+  }
+
+  /**
+   * {@link #visible} and, with {@code json}, {@link #visibleJson}: a JSON text keeps its backslashes and has every
+   * escaped character written as a backslash-u escape, which JSON reads as that character.
+   */
+  private static String escape(String text, boolean json) {
     StringBuilder sb = null;
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
-      boolean escaped = c < 0x20 || c >= 0x7f && c < 0xa0 || c == '\\' || bidi(c);
+      boolean escaped = c < 0x20 || c >= 0x7f && c < 0xa0 || c == '\\' && !json || bidi(c);
       if (escaped && sb == null) {
         sb = new StringBuilder(text.length() + 8).append(text, 0, i);
       }
       if (sb != null) {
         if (!escaped) {
           sb.append(c);
+        } else if (json) {
+          sb.append(String.format("\\u%04x", (int) c));
         } else if (c == '\\') {
           sb.append("\\\\");
         } else if (c == '\n') {
@@ -68,22 +78,7 @@ final class Table {
    * not what was sent, while a control character written as its escape means the same JSON.
    */
   static String visibleJson(String json) {
-    StringBuilder sb = null;
-    for (int i = 0; i < json.length(); i++) {
-      char c = json.charAt(i);
-      boolean escaped = c < 0x20 || c >= 0x7f && c < 0xa0 || bidi(c);
-      if (escaped && sb == null) {
-        sb = new StringBuilder(json.length() + 8).append(json, 0, i);
-      }
-      if (sb != null) {
-        if (escaped) {
-          sb.append(String.format("\\u%04x", (int) c));
-        } else {
-          sb.append(c);
-        }
-      }
-    }
-    return sb == null ? json : sb.toString();
+    return escape(json, true);
   }
 
   /**

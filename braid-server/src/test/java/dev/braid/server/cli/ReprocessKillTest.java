@@ -209,14 +209,10 @@ class ReprocessKillTest {
   /** Waits until a checkpoint of version {@code id} is in the view's directory. */
   private static void awaitCheckpoint(Path viewDir, long id) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!hasCheckpoint(viewDir, id)) {
+    while (newestCheckpoint(viewDir, id) < 0) {
       assertThat(System.nanoTime()).as("a checkpoint of version %d", id).isLessThan(deadline);
       Thread.sleep(20);
     }
-  }
-
-  private static boolean hasCheckpoint(Path viewDir, long id) throws java.io.IOException {
-    return newestCheckpoint(viewDir, id) >= 0;
   }
 
   /** The sequence number of the newest checkpoint of version {@code id} in the view's directory, or -1. */
