@@ -115,16 +115,22 @@ public final class ReplayBenchmark implements Callable<Integer> {
   int leadInMs;
 
   @Option(names = "--runs", paramLabel = "N", defaultValue = "3",
-      description = "Measured reprocess runs; the table shows their median (default: ${DEFAULT-VALUE}).")
+      description = "Measured reprocess (or rollback) runs; the table shows their median (default: ${DEFAULT-VALUE}).")
   int runs;
 
   @Option(names = "--warmup", paramLabel = "N", defaultValue = "1",
-      description = "Unmeasured warm-up reprocess runs (default: ${DEFAULT-VALUE}).")
+      description = "Unmeasured warm-up reprocess runs (with --rollback, the first reprocesses and the rest roll "
+          + "back; default: ${DEFAULT-VALUE}).")
   int warmup;
 
   @Option(names = "--samples", paramLabel = "N", defaultValue = "1000",
       description = "Keys whose answers are checked against a naive recomputation (default: ${DEFAULT-VALUE}).")
   int samples;
+
+  @Option(names = "--rollback",
+      description = "Measure rollbacks instead of reprocesses: the first warm-up run reprocesses (making the backup), "
+          + "every later run activates the version that served before it, whose Delta is replayed from its cut.")
+  boolean rollback;
 
   @Option(names = "--dir", paramLabel = "DIR",
       description = "Where to create the temporary working directory (default: java.io.tmpdir).")
@@ -167,10 +173,15 @@ public final class ReplayBenchmark implements Callable<Integer> {
         progress("engine opened: version 1 replayed %,d events in %.1f s (set-up, not timed)", events,
             (System.nanoTime() - t0) / 1e9);
         AtomicLong nextEvent = new AtomicLong(events);
+        long previous = -1; // the version that served before the newest run: a rollback's target
         for (int r = 0; r < warmup + runs; r++) {
           boolean isMeasured = r >= warmup;
           String label = isMeasured ? "run " + (r - warmup + 1) : "warm-up " + (r + 1);
-          RunResult res = run(engine, r, (r + 1) % 2, nextEvent, label, disagreements);
+          long serving = engine.versions(ViewsEvents.VIEW).stream().filter(v -> v.state() == VersionState.CURRENT)
+              .mapToLong(VersionInfo::id).findFirst().orElseThrow();
+          RunResult res = run(engine, r, (r + 1) % 2, rollback && r > 0 ? previous : -1, nextEvent, label,
+              disagreements);
+          previous = serving;
           if (isMeasured) {
             measured.add(res);
             fresh.add(res.fresh);
@@ -205,6 +216,10 @@ public final class ReplayBenchmark implements Callable<Integer> {
     if (warmup < 0 || leadInMs < 0) {
       bad.add("--warmup and --lead-in-ms must be at least 0");
     }
+    if (rollback && warmup < 1) {
+      bad.add("--rollback needs --warmup of at least 1 (the first run reprocesses to make the version rolled back "
+          + "to), was " + warmup);
+    }
     if (!bad.isEmpty()) {
       throw new CommandLine.ParameterException(new CommandLine(this), String.join("; ", bad));
     }
@@ -225,11 +240,12 @@ public final class ReplayBenchmark implements Callable<Integer> {
   // One run
   // ---------------------------------------------------------------------------------------------
 
-  /** What one reprocess run measured. */
+  /** What one reprocess (or rollback) run measured. */
   record RunResult(long replayed, double seconds, double rate, double replayCpuRate, double processCpuRate,
       double ingestRate, Histogram fresh, Histogram freshBefore) {}
 
-  private RunResult run(Engine engine, int run, int def, AtomicLong nextEvent, String label,
+  /** One run: a reprocess to definition {@code def}, or, with {@code rollbackTo} >= 0, a rollback to that version. */
+  private RunResult run(Engine engine, int run, int def, long rollbackTo, AtomicLong nextEvent, String label,
       List<String> disagreements) throws Exception {
     AtomicReference<Throwable> failure = new AtomicReference<>();
     LiveIngest ingest = new LiveIngest(engine, nextEvent, failure);
@@ -246,7 +262,15 @@ public final class ReplayBenchmark implements Callable<Integer> {
     prober.phase = 1;
     long cpu0 = BraidViewsRun.processCpuNanos();
     long t0 = System.nanoTime();
-    long id = engine.reprocess(ViewsEvents.VIEW, definition(def), ReprocessOptions.defaults());
+    java.util.concurrent.CompletableFuture<Long> activation = null; // a rollback's activate returns once it is current
+    long id;
+    if (rollbackTo >= 0) {
+      id = rollbackTo;
+      activation = java.util.concurrent.CompletableFuture.supplyAsync(() -> engine.activate(ViewsEvents.VIEW,
+          rollbackTo));
+    } else {
+      id = engine.reprocess(ViewsEvents.VIEW, definition(def), ReprocessOptions.defaults());
+    }
     long replayedByProgress = 0;
     VersionInfo v;
     long polls = 0;
@@ -257,6 +281,9 @@ public final class ReplayBenchmark implements Callable<Integer> {
       }
       if (v.state() == VersionState.FAILED) {
         throw new IllegalStateException("version " + id + " failed: " + v.failure());
+      }
+      if (activation != null && activation.isCompletedExceptionally()) {
+        activation.join(); // throws what stopped the rollback
       }
       ReplayProgress p = v.progress();
       if (p != null) {
@@ -275,6 +302,9 @@ public final class ReplayBenchmark implements Callable<Integer> {
     }
     long nanos = System.nanoTime() - t0;
     long cpu = BraidViewsRun.processCpuNanos() - cpu0;
+    if (activation != null) {
+      activation.get(1, TimeUnit.MINUTES); // its failure, if any
+    }
     prober.phase = 2;
     long ingestedDuring = ingest.sent.get() - ingested0;
     replayCpu.sample();
@@ -523,14 +553,14 @@ public final class ReplayBenchmark implements Callable<Integer> {
   // ---------------------------------------------------------------------------------------------
 
   private void printHeader(Path root) {
-    out.printf(Locale.ROOT, "Braid Kappa replay benchmark: reprocess of a count + sum(amount) by key kappa view, "
-        + "%,d events over %,d keys in the log%n", events, keys);
+    out.printf(Locale.ROOT, "Braid Kappa replay benchmark: %s of a count + sum(amount) by key kappa view, "
+        + "%,d events over %,d keys in the log%n", rollback ? "rollback" : "reprocess", events, keys);
     out.printf(Locale.ROOT, "  machine: %d CPUs, Java %s (%s), max heap %d MB, load average %s%n",
         Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
         System.getProperty("java.vm.name"), Runtime.getRuntime().maxMemory() >> 20, ViewsBenchmark.loadAverage());
     out.printf(Locale.ROOT, "  %d partitions, %d batch (replay) threads; live ingest %,d events/s (os durability), a "
-            + "freshness probe every %d ms; %d warm-up + %d measured reprocess runs on one engine; work dir %s%n",
-        partitions, batchThreads, ingestRate, probeIntervalMs, warmup, runs, root);
+            + "freshness probe every %d ms; %d warm-up + %d measured %s runs on one engine; work dir %s%n",
+        partitions, batchThreads, ingestRate, probeIntervalMs, warmup, runs, rollback ? "rollback" : "reprocess", root);
     out.flush();
   }
 

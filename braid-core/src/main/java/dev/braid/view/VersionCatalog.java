@@ -38,7 +38,9 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * A version still {@code building} (a reprocess) is built again after a restart, from its cut;
- * {@code "hold": true} marks one whose reprocess waits for an activation once it has caught up.
+ * {@code "hold": true} marks one whose reprocess waits for an activation once it has caught up. A
+ * {@code backup} with {@code "rollback": true} is one a rollback is making current (it stays a backup
+ * on disk until its switch): a restart resumes the rollback.
  * {@code "lateFloor": [t0, t1, ...]} (views with {@code allowed_lateness}) is the event time per
  * partition below which the version's lateness reference at its cut never falls: the reference the
  * version before it had there (see {@code Version#lateFloor}).
@@ -65,9 +67,18 @@ public final class VersionCatalog {
    * the cut that a view version's Base left out, because an expression or an aggregation failed on
    * them or because they have no value for the group key; -1 when not known (a table's version, or a
    * catalog written before these fields existed), and recorded only for a version with a Base.
+   * {@code rollback} marks a backup that a rollback is making current: a restart resumes the rollback.
    */
   public record Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
-      long createdAt, String failure, long baseSkipped, long baseWithoutKey, boolean hold, long[] lateFloor) {
+      long createdAt, String failure, long baseSkipped, long baseWithoutKey, boolean hold, long[] lateFloor,
+      boolean rollback) {
+
+    /** A version that no rollback is making current. */
+    public Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
+        long createdAt, String failure, long baseSkipped, long baseWithoutKey, boolean hold, long[] lateFloor) {
+      this(id, state, cut, base, definition, document, createdAt, failure, baseSkipped, baseWithoutKey, hold,
+          lateFloor, false);
+    }
 
     /** A version without a lateness floor (see {@code Version#lateFloor}). */
     public Entry(long id, VersionState state, Cut cut, String base, String definition, String document,
@@ -304,7 +315,8 @@ public final class VersionCatalog {
             Cut.of(cut), v.path("base").isNull() ? null : v.path("base").asText(null),
             v.path("definition").asText(), v.path("spec").isObject() ? v.path("spec").toString() : null,
             v.path("createdAt").asLong(), v.path("failure").asText(null), v.path("baseSkipped").asLong(-1),
-            v.path("baseWithoutKey").asLong(-1), v.path("hold").asBoolean(false), lateFloor(v.path("lateFloor"))));
+            v.path("baseWithoutKey").asLong(-1), v.path("hold").asBoolean(false), lateFloor(v.path("lateFloor")),
+            v.path("rollback").asBoolean(false)));
       }
       out.put(e.getKey(), new ViewEntry(e.getValue().path("next").asLong(1),
           e.getValue().path("specDefinition").asText(null), versions));
@@ -454,6 +466,9 @@ public final class VersionCatalog {
         }
         if (en.hold()) {
           o.put("hold", true);
+        }
+        if (en.rollback()) {
+          o.put("rollback", true);
         }
         if (en.lateFloor() != null) {
           ArrayNode floor = o.putArray("lateFloor");

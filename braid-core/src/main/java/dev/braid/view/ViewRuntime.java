@@ -142,9 +142,11 @@ final class ViewRuntime {
    * does the file win: the old version becomes a {@code backup} and a new version with the file's
    * definition replays the log before the engine opens. A version that was still {@code building}
    * (a reprocess the restart interrupted) is built again from its cut once the current version
-   * serves, held for activation if it was (a Kappa version replays the log from its start cut again;
-   * a lambda version recomputes its Base at its cut again); only one whose definition no longer
-   * compiles is marked {@code failed}.
+   * serves, held for activation if it was (from its newest checkpoint when it has one; else a Kappa
+   * version replays the log from its start cut again and a lambda version recomputes its Base at its
+   * cut again); only one whose definition no longer compiles is marked {@code failed}. A backup the
+   * catalog marks as being rolled back to is rolled back to again, from its newest checkpoint if it
+   * has one, with its own Base.
    *
    * @param compile turns a version's recorded definition document into a program, or null when it
    *     no longer compiles against the stream
@@ -208,6 +210,21 @@ final class ViewRuntime {
             versions.add(v);
             resumed.add(v);
             continue;
+          } else if (st == VersionState.BACKUP && e.rollback() && p != null) {
+            // a rollback the restart interrupted: resumed once the current version serves, with the backup's Base
+            // and from its newest checkpoint if it has one
+            Version v = new Version(e.id(), p, e.definition(), document, e.cut(), null, e.base(), e.createdAt(),
+                VersionState.BUILDING);
+            restoreBaseCounts(v, e);
+            v.lateFloor = e.lateFloor();
+            v.rebuild = new Rebuild(true, false);
+            v.rebuild.resumed = true;
+            versions.add(v);
+            resumed.add(v);
+            continue;
+          } else if (st == VersionState.BACKUP && e.rollback()) {
+            LOG.warn("view '{}': a rollback to version {} was under way when the engine stopped, but its definition "
+                + "no longer compiles against the stream; it stays a backup", name, e.id());
           } else if (st == VersionState.BUILDING) {
             st = VersionState.FAILED;
             failure = "interrupted by a restart, and its definition no longer compiles against the stream";
@@ -267,10 +284,10 @@ final class ViewRuntime {
     toResume = List.of();
     for (Version v : resumed) {
       Rebuild rb = v.rebuild;
-      LOG.info("view '{}': resuming the reprocess into version {}, which a restart interrupted (from its newest "
-          + "checkpoint if it has one, else {}{})", name, v.id, v.baseFileName == null ? "replaying the log from "
-          + v.cut : "batch recompute at " + v.cut + ", then catch-up", rb.hold ? "; held for activation once caught up"
-          : "");
+      LOG.info("view '{}': resuming the {} version {}, which a restart interrupted (from its newest checkpoint if "
+          + "it has one, else {}{})", name, rb.rollback ? "rollback to" : "reprocess into", v.id,
+          v.baseFileName == null || rb.rollback ? "replaying the log from " + v.cut
+          : "batch recompute at " + v.cut + ", then catch-up", rb.hold ? "; held for activation once caught up" : "");
       builder.execute(() -> build(v, rb));
     }
   }
@@ -332,8 +349,9 @@ final class ViewRuntime {
     v.horizon = loaded.horizon();
     v.rebuild.restoredEvents = events(v.cut, loaded.position());
     buildCheckpoint = CheckpointRecord.of(v.id, loaded);
-    LOG.info("view '{}': version {} (a reprocess the restart interrupted) restored from checkpoint {} at {} ({} "
-        + "keys); its build replays the {} events after it", name, v.id, loaded.file().path().getFileName(),
+    LOG.info("view '{}': version {} (a {} the restart interrupted) restored from checkpoint {} at {} ({} "
+        + "keys); its build replays the {} events after it", name, v.id, v.rebuild.rollback ? "rollback" : "reprocess",
+        loaded.file().path().getFileName(),
         loaded.position(), loaded.delta().keys(), events(loaded.position(), stream.end()));
   }
 
@@ -437,11 +455,13 @@ final class ViewRuntime {
         // crash), and not a reprocess that a restart would build again
         continue;
       }
-      // a backup being rolled back is still a backup on disk until it is switched in
-      VersionState st = rb != null && rb.rollback ? VersionState.BACKUP : v.state;
+      // a backup being rolled back is still a backup on disk until it is switched in, marked so that a restart
+      // resumes the rollback
+      boolean rollback = v.state == VersionState.BUILDING && rb != null && rb.rollback;
+      VersionState st = rollback ? VersionState.BACKUP : v.state;
       list.add(new VersionCatalog.Entry(v.id, st, v.cut, v.baseFileName, v.definition, v.document,
           v.createdAtMillis, v.failure, v.baseSkipped, v.baseWithoutKey, rb != null && !rb.rollback && rb.hold,
-          v.lateFloor));
+          v.lateFloor, rollback));
     }
     return new VersionCatalog.ViewEntry(nextId, acknowledgedSpec, list);
   }
@@ -2192,6 +2212,7 @@ final class ViewRuntime {
     Version v;
     Rebuild rb;
     java.util.concurrent.CompletableFuture<Long> done;
+    boolean rollback = false;
     synchronized (this) {
       v = versions.stream().filter(x -> x.id == id).findFirst().orElse(null);
       if (v == null) {
@@ -2221,9 +2242,18 @@ final class ViewRuntime {
         v.state = VersionState.BUILDING;
         Version b = v;
         builder.execute(() -> build(b, rb));
+        rollback = true;
       } else {
         throw new IllegalStateException(String.format("version %d of view '%s' is %s%s and cannot be activated", id,
             name, v.state.label(), v.failure == null ? "" : " (" + v.failure + ")"));
+      }
+    }
+    if (rollback) {
+      try {
+        persist.run(); // marks the backup as being rolled back to: a restart resumes the rollback
+      } catch (RuntimeException notStored) {
+        LOG.warn("view '{}': could not record the rollback to version {} in the catalog ({}); it goes on, but a "
+            + "restart before it is current does not resume it", name, id, notStored.getMessage());
       }
     }
     if (rb.attached && v.state == VersionState.BUILDING) {
@@ -2281,17 +2311,18 @@ final class ViewRuntime {
         Path file = dir.resolve(v.baseFileName);
         // a Base is kept with its counts of the events it left out, which the catalog records once it is built
         // (a crash in between leaves them unknown: it is built again)
+        // (a rollback's Base is the backup's own, opened below as for any rollback)
         boolean countsKnown = v.baseSkipped >= 0 && v.baseWithoutKey >= 0;
-        if (restored != null && (!countsKnown || !openRestoredBase(v, file))) {
+        if (restored != null && !rb.rollback && (!countsKnown || !openRestoredBase(v, file))) {
           restored = null;
           v.delta = null;
           rb.restoredEvents = 0;
           buildCheckpoint = null; // a Delta rebuilt from the cut has none yet
-        } else if (restored != null) {
+        } else if (restored != null && !rb.rollback) {
           rb.baseKeptEvents = eventsBefore(v.cut);
           rb.restoredEvents += rb.baseKeptEvents;
         }
-        if (restored == null) {
+        if (restored == null || rb.rollback) {
           if (!rb.rollback) {
             rb.phase = "batch";
             Files.deleteIfExists(file); // what an interrupted batch recompute wrote of it
@@ -3042,10 +3073,12 @@ final class ViewRuntime {
     Version b = checkpointedBuild();
     Delta d = b == null ? null : b.delta;
     long horizon = b == null ? 0 : b.horizon;
-    // a kappa build that has folded nothing yet holds nothing a restart could not rebuild at no cost; a lambda
-    // one's checkpoint keeps its Base, however little its Delta holds
+    Rebuild rb = b == null ? null : b.rebuild; // null once it has switched in meanwhile
+    boolean rollback = rb != null && rb.rollback;
+    // a kappa build or a rollback that has folded nothing yet holds nothing a restart could not rebuild at no cost;
+    // a lambda reprocess's checkpoint keeps its Base, however little its Delta holds
     if (d == null || holds(buildCheckpoint, b, d, horizon)
-        || b.baseFileName == null && events(b.cut, d.position()) == 0) {
+        || (b.baseFileName == null || rollback) && events(b.cut, d.position()) == 0) {
       return;
     }
     try {
@@ -3104,17 +3137,17 @@ final class ViewRuntime {
   }
 
   /**
-   * The version of a reprocess that has a Delta: one replaying the log (a lambda version's once its Base is
+   * The version of a reprocess or rollback that has a Delta: one replaying the log (a lambda version's once its Base is
    * built), or one that has caught up and follows it (held for activation, or about to switch in); or null.
    * The replay folds a batch at a time under each partition's lock and moves the position with it, as the speed
    * layer does, so a checkpoint copies a consistent state at any point (not after an {@code Error} part way
-   * through an event: {@code Rebuild.damaged}). Rollbacks are left out: their Base is a
-   * backup's, and a restart does not resume them.
+   * through an event: {@code Rebuild.damaged}). A rollback's Delta is checkpointed the same way: a restart
+   * resumes it too.
    */
   private synchronized Version checkpointedBuild() {
     for (Version v : versions) {
       Rebuild rb = v.rebuild;
-      if (v.state == VersionState.BUILDING && rb != null && !rb.rollback && !rb.damaged && v.delta != null) {
+      if (v.state == VersionState.BUILDING && rb != null && !rb.damaged && v.delta != null) {
         return v;
       }
     }
@@ -3130,7 +3163,7 @@ final class ViewRuntime {
     out.add(current.id);
     for (Version v : versions) {
       Rebuild rb = v.rebuild;
-      if (v.state == VersionState.BUILDING && rb != null && !rb.rollback) {
+      if (v.state == VersionState.BUILDING && rb != null) {
         out.add(v.id);
       }
     }

@@ -808,6 +808,77 @@ class ReprocessTest {
   }
 
   /**
+   * A rollback that a close stops part way through its replay is resumed by the next start, from the checkpoint the
+   * close took (a lambda backup keeps its Base): the catalog marks the backup as being rolled back to. Once current
+   * the version answers what a full recompute of its definition gives, and a further restart keeps it current.
+   */
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(ViewSpec.Mode.class)
+  void shouldResumeARollbackThatACloseStoppedFromItsCheckpoint(ViewSpec.Mode mode, @TempDir Path dir)
+      throws Exception {
+    PipelineSpec spec = spec(2, oldDefinition(mode));
+    History history = new History();
+    Random rnd = new Random(17);
+    long slowId;
+    long replayedAtClose;
+    try (Braid braid = Braid.open(dir, spec)) {
+      ingest(braid, rnd, 5_000, 2, history);
+      slowId = braid.reprocess("stats", slowDefinition(mode), ReprocessOptions.defaults());
+      awaitState(braid, slowId, VersionState.CURRENT);
+      long back = braid.reprocess("stats", oldDefinition(mode), ReprocessOptions.defaults());
+      awaitState(braid, back, VersionState.CURRENT); // the slow version is a backup now
+      for (int i = 0; i < 6; i++) {
+        ingest(braid, rnd, 10_000, 2, history);
+      }
+      AtomicReference<Throwable> answer = new AtomicReference<>();
+      Thread rollback = new Thread(() -> {
+        try {
+          braid.activate("stats", slowId);
+        } catch (Throwable t) {
+          answer.set(t);
+        }
+      });
+      rollback.start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      ReplayProgress p;
+      do { // part way through the rollback's replay
+        p = version(braid, slowId).progress();
+        assertThat(System.nanoTime()).as("rollback under way: %s", braid.versions("stats")).isLessThan(deadline);
+        Thread.sleep(1);
+      } while (p == null || !p.phase().equals("replay") || p.lag() > 50_000 || p.eventsReplayed() < 1_000);
+      replayedAtClose = p.eventsReplayed();
+      braid.close();
+      rollback.join(10_000);
+      assertThat(answer.get()).as("the activation is told the close stopped it").isNotNull()
+          .hasMessageContaining("could not be activated");
+    }
+    assertThat(DeltaCheckpoint.list(dir.resolve("views").resolve("stats")))
+        .as("the close checkpointed the rollback it stopped").extracting(DeltaCheckpoint.FileRef::version)
+        .contains(slowId);
+    try (Braid braid = Braid.open(dir, spec)) {
+      // the rest of the replay takes the slow definition about a second: its progress says what the checkpoint kept
+      long fromCheckpoint = 0;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      VersionInfo v;
+      while ((v = version(braid, slowId)).state() == VersionState.BUILDING) {
+        fromCheckpoint = Math.max(fromCheckpoint, v.progress().eventsFromCheckpoint());
+        assertThat(System.nanoTime()).as("the rollback resumed gets current: %s", v).isLessThan(deadline);
+        Thread.sleep(1);
+      }
+      assertThat(v.state()).as("the rollback resumed: %s", v).isEqualTo(VersionState.CURRENT);
+      assertThat(fromCheckpoint).as("restored from the close's checkpoint (%d events replayed before it)",
+          replayedAtClose).isGreaterThanOrEqualTo(replayedAtClose);
+      ingest(braid, rnd, 200, 2, history);
+      awaitCaughtUp(braid);
+      checkMerchants(braid, newDefinition(mode), history, "a rollback resumed");
+    }
+    try (Braid braid = Braid.open(dir, spec)) {
+      assertThat(currentId(braid)).as("current after another restart").isEqualTo(slowId);
+      checkMerchants(braid, newDefinition(mode), history, "after another restart");
+    }
+  }
+
+  /**
    * A held lambda version keeps its Base across a restart with what the Base left out: the events an aggregation
    * failed on are counted as before the restart, while held and once it serves.
    */

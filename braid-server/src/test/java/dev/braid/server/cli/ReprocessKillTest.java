@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * it replays and once it is held for activation; killed with SIGKILL, the next server restores the version from
  * its newest checkpoint and replays only the events after it (its progress and its log line say so), holds it
  * again, and once activated it answers what a full recompute of its definition over every acknowledged event gives.
+ * A rollback cut off by a kill is resumed the same way.
  */
 class ReprocessKillTest {
 
@@ -123,6 +124,83 @@ class ReprocessKillTest {
       HttpResponse<String> r = server.send("POST", "/v1/views/totals/versions/2/activate", null, null);
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
       checkReads(server, sent);
+    }
+  }
+
+  /**
+   * A rollback that a kill interrupts part way through its replay is resumed by the next server (the catalog marks
+   * the backup as being rolled back to), from the checkpoint the interval took while it ran, and switches in.
+   */
+  @Test
+  void shouldResumeARollbackFromItsCheckpointAfterAKill() throws Exception {
+    Path spec = writeSpec();
+    Path data = dir.resolve("data");
+    Path stderr = dir.resolve("stderr.txt");
+    Random rnd = new Random(44);
+    List<long[]> sent = new ArrayList<>();
+    try (ChildServer server = ChildServer.start(spec, data, stderr, "--checkpoint-every", "100ms").awaitReady()) {
+      ingest(server, rnd, 10_000, sent);
+      // version 2: x > 2, at microseconds an event; version 3 the spec's definition again, so 2 is a backup
+      String filter = "x > 2" + " && k.matches('^k[0-9]+$')".repeat(40);
+      reprocessAndAwaitCurrent(server, 2, "{\"from\": \"s\", \"mode\": \"kappa\", \"filter\": \"" + filter
+          + "\", \"group_by\": \"k\", \"aggregate\": {\"n\": \"count\", \"big\": \"sum(x)\"}}");
+      reprocessAndAwaitCurrent(server, 3, "{\"from\": \"s\", \"mode\": \"kappa\", \"group_by\": \"k\", "
+          + "\"aggregate\": {\"n\": \"count\", \"total\": \"sum(x)\"}}");
+      for (int i = 0; i < 10; i++) {
+        ingest(server, rnd, 40_000, sent);
+      }
+      Thread rollback = new Thread(() -> { // answers once version 2 is current: the kill cuts it off
+        try {
+          server.send("POST", "/v1/views/totals/versions/2/activate", null, null);
+        } catch (Exception cutOff) {
+          // expected
+        }
+      });
+      rollback.setDaemon(true);
+      rollback.start();
+      Path viewDir = data.resolve("views").resolve("totals");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      Long before = null; // the newest checkpoint of the rollback (-1: none) once it had read 50,000 events
+      while (true) { // a checkpoint taken after that is on disk, and the replay has far to go
+        JsonNode v = version(server, 2);
+        JsonNode p = v.path("progress");
+        if (!v.path("state").asText().equals("building")) {
+          assertThat(before).as("the rollback starts: %s", v).isNull();
+        } else if (before == null && p.path("eventsReplayed").asLong() >= 50_000) {
+          before = newestCheckpoint(viewDir, 2);
+        } else if (before != null && newestCheckpoint(viewDir, 2) > before && p.path("lag").asLong() > 100_000) {
+          break;
+        }
+        assertThat(System.nanoTime()).as("a checkpoint while rolling back: %s", v).isLessThan(deadline);
+        Thread.sleep(5);
+      }
+      server.kill();
+    }
+    try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
+      long fromCheckpoint = 0;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      JsonNode v;
+      while ((v = version(server, 2)).path("state").asText().equals("building")) {
+        fromCheckpoint = Math.max(fromCheckpoint, v.path("progress").path("eventsFromCheckpoint").asLong());
+        assertThat(System.nanoTime()).as("the resumed rollback gets current: %s", v).isLessThan(deadline);
+        Thread.sleep(5);
+      }
+      assertThat(v.path("state").asText()).as("the rollback resumed: %s", v).isEqualTo("current");
+      assertThat(fromCheckpoint).as("restored from a checkpoint of the rollback's replay").isBetween(50_000L,
+          310_000L);
+      assertThat(Files.readString(stderr)).contains("view 'totals': resuming the rollback to version 2, which a "
+          + "restart interrupted");
+      checkReads(server, sent);
+    }
+  }
+
+  private static void reprocessAndAwaitCurrent(ChildServer server, long id, String definition) throws Exception {
+    HttpResponse<String> r = server.send("POST", "/v1/views/totals/reprocess", "application/json", definition);
+    assertThat(r.statusCode()).as(r.body()).isIn(200, 202);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!version(server, id).path("state").asText().equals("current")) {
+      assertThat(System.nanoTime()).as("version %d current: %s", id, version(server, id)).isLessThan(deadline);
+      Thread.sleep(20);
     }
   }
 
