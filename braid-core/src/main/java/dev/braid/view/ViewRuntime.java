@@ -468,7 +468,7 @@ final class ViewRuntime {
 
   /**
    * Files in the view directory that must stay: the Bases the catalog refers to, the checkpoints of the
-   * current version and of a reprocess that builds, the closed-window runs the current Delta or those
+   * current version and of a reprocess or rollback that builds, the closed-window runs the current Delta or those
    * checkpoints name, the changes feed's saved emitted windows ({@link EmittedSnapshot#FILE}) and the last
    * batch cycle's end ({@link #LAST_BATCH_FILE}). Anything else there is an orphan of an interrupted
    * operation (see {@code Engine#removeOrphans}).
@@ -1371,6 +1371,9 @@ final class ViewRuntime {
   /** Test hook: runs once, in the next batch cycle, after its version is built and before its switch. */
   volatile Runnable beforeBatchSwap;
 
+  /** Test hook: runs once, in the next switch, when reads have moved to the new version and before the tidy-up. */
+  volatile Runnable afterSwitch;
+
   /** The version of a reprocess or rollback that waits for {@link #batchLock} to switch in, or null. */
   synchronized Version waitingToSwitch() {
     for (Version v : versions) {
@@ -1702,6 +1705,11 @@ final class ViewRuntime {
         damaged = null;
       }
     }
+    Runnable hook = afterSwitch;
+    if (hook != null) {
+      afterSwitch = null;
+      hook.run();
+    }
     // Committed: what follows tidies up, and a failure of it is logged, not thrown (the caller would
     // take the switch for not done).
     boolean interrupted = false;
@@ -1722,7 +1730,11 @@ final class ViewRuntime {
     }
     try {
       closeRuns(oldDelta.runs(), List.of()); // nothing reads them once current moved on; the speed layer never does
-      old.delta = null;
+      synchronized (this) { // a rollback to it that started since the switch has its own Delta (see activate)
+        if (old.delta == oldDelta) {
+          old.delta = null;
+        }
+      }
       for (Version r : kept) {
         closeIfOpen(r.base); // retired in memory: never activated again, so unmapped now
       }
@@ -2238,10 +2250,21 @@ final class ViewRuntime {
         requireNoBuild();
         rb = new Rebuild(true, false);
         done = rb.done;
+        // A backup keeps no Delta, except for the moment after the switch that made it one, until that swap's
+        // tidy-up drops the Delta it served (detached, its runs closed): never the rollback's to replay into or
+        // to checkpoint
+        v.delta = null;
         v.rebuild = rb;
         v.state = VersionState.BUILDING;
         Version b = v;
-        builder.execute(() -> build(b, rb));
+        try {
+          builder.execute(() -> build(b, rb));
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+          v.rebuild = null; // the engine closes: a backup as before, which no catalog records as rolled back to
+          v.state = VersionState.BACKUP;
+          throw new IllegalStateException(String.format("version %d of view '%s' cannot be activated: the engine is "
+              + "closing", id, name), closed);
+        }
         rollback = true;
       } else {
         throw new IllegalStateException(String.format("version %d of view '%s' is %s%s and cannot be activated", id,
@@ -2253,7 +2276,7 @@ final class ViewRuntime {
         persist.run(); // marks the backup as being rolled back to: a restart resumes the rollback
       } catch (RuntimeException notStored) {
         LOG.warn("view '{}': could not record the rollback to version {} in the catalog ({}); it goes on, but a "
-            + "restart before it is current does not resume it", name, id, notStored.getMessage());
+            + "restart before the catalog is next written does not resume it", name, id, notStored.getMessage());
       }
     }
     if (rb.attached && v.state == VersionState.BUILDING) {
@@ -2352,7 +2375,9 @@ final class ViewRuntime {
           v.lateFloor = maxFloor(v.lateFloor, lateFloor(current, v.cut));
         }
         delta = seeded(new Delta(program, v.cut, replayKeysHint(v)), program, v.cut, v.lateFloor);
-        v.delta = delta;
+        synchronized (this) { // with the tidy-up of the swap that made it a backup, which drops the Delta it served
+          v.delta = delta;
+        }
       }
       replay(v, rb, delta);
       if (closing) {
@@ -2837,6 +2862,12 @@ final class ViewRuntime {
       }
     }
     closeIfOpen(dropped); // unmapped once reads in progress end (none should be: it never served)
+    synchronized (checkpointLock) { // a later rollback to the same version must not take the pruned files for its own
+      CheckpointRecord b = buildCheckpoint;
+      if (b != null && b.version() == v.id) {
+        buildCheckpoint = null;
+      }
+    }
     pruneCheckpoints(); // its checkpoints: nothing restores it again
     if (reason.equals(DISCARDED)) {
       LOG.info("view '{}': version {} {}; version {} keeps serving", name, v.id, reason, current.id);
@@ -3155,8 +3186,8 @@ final class ViewRuntime {
   }
 
   /**
-   * The versions whose checkpoints stay on disk: the current one, and a reprocess that builds (whose newest
-   * checkpoint a restart restores, see {@link #restore}).
+   * The versions whose checkpoints stay on disk: the current one, and a reprocess or rollback that builds (whose
+   * newest checkpoint a restart restores, see {@link #restore}).
    */
   private synchronized java.util.Set<Long> checkpointedVersions() {
     java.util.Set<Long> out = new java.util.HashSet<>();

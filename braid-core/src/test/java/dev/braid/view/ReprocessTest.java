@@ -387,6 +387,78 @@ class ReprocessTest {
   }
 
   /**
+   * A rollback to the version a batch cycle's switch has just made a backup, started before that switch has tidied
+   * up: the tidy-up drops the Delta the version served, not the one its rollback replays into, and the rollback
+   * switches in with exact answers (it failed with a NullPointerException when the tidy-up dropped its Delta).
+   */
+  @Test
+  void shouldRollBackToTheVersionASwitchJustMadeABackupBeforeItsTidyUp(@TempDir Path dir) throws Exception {
+    ViewSpec.Mode mode = ViewSpec.Mode.LAMBDA;
+    Random rnd = new Random(19);
+    History history = new History();
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(mode)))) {
+      ingest(braid, rnd, 2_000, 2, history);
+      long oldId = currentId(braid);
+      ViewRuntime runtime = ((Engine) braid).viewRuntime("stats");
+      AtomicReference<Object> activated = new AtomicReference<>();
+      AtomicReference<String> seen = new AtomicReference<>();
+      runtime.afterSwitch = () -> { // the old version is a backup, its Delta not yet dropped: roll back to it now
+        Thread activator = new Thread(() -> {
+          try {
+            activated.set(braid.activate("stats", oldId));
+          } catch (Throwable t) {
+            activated.set(t);
+          }
+        });
+        activator.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        ReplayProgress p = null;
+        while (System.nanoTime() < deadline && activated.get() == null
+            && ((p = version(braid, oldId).progress()) == null || p.eventsReplayed() == 0)) {
+          Thread.onSpinWait();
+        }
+        seen.set(String.valueOf(p)); // the rollback replays into its own Delta; its switch waits for the cycle's lock
+      };
+      long built = braid.runBatch("stats");
+      assertThat(built).isGreaterThan(oldId);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (activated.get() == null) {
+        assertThat(System.nanoTime()).as("the rollback answers").isLessThan(deadline);
+        Thread.sleep(2);
+      }
+      assertThat(activated.get()).as("the rollback (its progress when the tidy-up went on: %s)", seen.get())
+          .isEqualTo(oldId);
+      ingest(braid, rnd, 100, 2, history);
+      awaitCaughtUp(braid);
+      for (int u = 0; u < 20; u++) {
+        ViewResult r = braid.get("stats", "u" + u);
+        assertThat(r.asOf().version()).isEqualTo(oldId);
+        check(r, oldDefinition(mode), history.snapshot(), "rolled back during the switch's tidy-up");
+      }
+    }
+  }
+
+  /** A rollback asked for once the engine has closed its builder is refused, and the version stays a backup. */
+  @Test
+  void shouldRefuseARollbackOnceTheBuilderHasStopped(@TempDir Path dir) throws Exception {
+    Random rnd = new Random(23);
+    History history = new History();
+    ViewRuntime runtime;
+    long oldId;
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(ViewSpec.Mode.KAPPA)))) {
+      ingest(braid, rnd, 200, 2, history);
+      oldId = currentId(braid);
+      long next = braid.reprocess("stats", newDefinition(ViewSpec.Mode.KAPPA), ReprocessOptions.defaults());
+      awaitState(braid, next, VersionState.CURRENT);
+      runtime = ((Engine) braid).viewRuntime("stats");
+    }
+    assertThatThrownBy(() -> runtime.activate(oldId)).isInstanceOf(IllegalStateException.class)
+        .hasMessage("version " + oldId + " of view 'stats' cannot be activated: the engine is closing");
+    assertThat(runtime.versions()).filteredOn(v -> v.id() == oldId).extracting(VersionInfo::state)
+        .containsExactly(VersionState.BACKUP);
+  }
+
+  /**
    * A held reprocess activated while a batch cycle computes the old definition: the cycle's version
    * is dropped unserved, the reprocessed version switches in, and the cycle runs again with its
    * definition, so the batch answers a version of what the view now computes. Without the drop, the
