@@ -35,10 +35,16 @@ abstract class VersionCommand implements Callable<Integer> {
   /** The line printed on success. */
   abstract String summary(JsonNode answer, double seconds);
 
+  /** The server's answer to {@link #send}: a command may show something while it waits for it. */
+  JsonNode answer(BraidClient http, String path) {
+    return send(http, path);
+  }
+
   @Override
   public Integer call() {
     long t0 = System.nanoTime();
-    JsonNode r = send(client.http(), (table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view) + "/versions/" + version);
+    JsonNode r = answer(client.http(), (table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view) + "/versions/"
+        + version);
     PrintWriter out = command.commandLine().getOut();
     out.println(client.json ? r.toPrettyString() : summary(r, (System.nanoTime() - t0) / 1e9));
     out.flush();

@@ -121,6 +121,47 @@ class ReprocessCliTest {
     assertThat(braid("activate", "by_product", "1", url(), "--json").out()).contains("\"alreadyCurrent\" : true");
   }
 
+  /**
+   * A rollback replays the log into the backup before it switches: {@code braid activate} follows it with a progress
+   * bar while the server's answer is pending, then prints the summary; {@code --no-progress} and {@code --json} draw
+   * none.
+   */
+  @Test
+  void shouldFollowARollbackWithAProgressBar() throws Exception {
+    List<Map<String, Object>> events = new ArrayList<>();
+    for (int i = 0; i < 60_000; i++) {
+      events.add(Map.of("product", "p" + (i % 7), "store", "s" + (i % 3), "units", (long) (i % 4), "ts", (long) i));
+    }
+    assertThat(server.braid().ingest("sales", events).accepted()).isEqualTo(60_000);
+    // version 2 costs microseconds an event (the same count): its rollback replays 63,000 events for a while
+    String slow = "units >= 0" + " && product.matches('^p[0-9]+$')".repeat(40);
+    Path slowView = write("slow.yaml", "from: sales\ngroup_by: product\nmode: kappa\nfilter: \"" + slow
+        + "\"\naggregate: {n: count}\n");
+    assertThat(braid("reprocess", "by_product", "--spec", slowView.toString(), url(), "--poll-millis=20",
+        "--no-progress").exit()).isZero();
+    Path plain = write("plain.yaml", "from: sales\ngroup_by: product\nmode: kappa\naggregate: {n: count}\n");
+    assertThat(braid("reprocess", "by_product", "--spec", plain.toString(), url(), "--poll-millis=20",
+        "--no-progress").exit()).isZero();
+
+    Run a = braid("activate", "by_product", "2", url(), "--poll-millis=20");
+    assertThat(a.exit()).as(a.err()).isZero();
+    assertThat(a.out()).containsPattern("view by_product: version 2 is current after [0-9.]+ s");
+    assertThat(a.err()).as("a bar while the rollback replays").contains("activate by_product v2").contains("events");
+    assertThat(server.braid().get("by_product", "p3").values().get("n")).isEqualTo(9000L);
+
+    Run quiet = braid("activate", "by_product", "3", url(), "--poll-millis=20", "--no-progress");
+    assertThat(quiet.exit()).as(quiet.err()).isZero();
+    assertThat(quiet.err()).as("no bar").doesNotContain("activate by_product");
+    Run json = braid("activate", "by_product", "2", url(), "--poll-millis=20", "--json");
+    assertThat(json.exit()).as(json.err()).isZero();
+    assertThat(json.err()).as("no bar").doesNotContain("activate by_product");
+    assertThat(new ObjectMapper().readTree(json.out()).path("current").asLong()).as(json.out()).isEqualTo(2);
+
+    Run refused = braid("activate", "by_product", "9", url(), "--poll-millis=20");
+    assertThat(refused.exit()).isNotZero();
+    assertThat(refused.err()).contains("version").contains("9");
+  }
+
   @Test
   void shouldHoldWhenAskedAndActivateOnCommand() throws Exception {
     Path view = write("view.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: count, u: sum(units)}\n");
