@@ -20,6 +20,8 @@ package dev.braid;
  *     (0 when it was built again from its cut): the events its Delta's newest checkpoint holds, and a lambda
  *     version's Base's, whose file was kept; the build then reads only the events after the checkpoint, and the
  *     rate counts only the events it read
+ * @param rollback whether the version is a backup being made current again (a rollback), not a reprocess's new one
  */
 public record ReplayProgress(long version, String phase, long eventsReplayed, long eventsTotal,
-    double eventsPerSecond, long etaMillis, long lag, boolean hold, long skippedEvents, long eventsFromCheckpoint) {}
+    double eventsPerSecond, long etaMillis, long lag, boolean hold, long skippedEvents, long eventsFromCheckpoint,
+    boolean rollback) {}

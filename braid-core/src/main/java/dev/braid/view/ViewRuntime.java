@@ -2909,7 +2909,7 @@ final class ViewRuntime {
     return new dev.braid.ReplayProgress(v.id, rb.phase, read, read + lag, rate, eta, lag, rb.hold,
         // while a lambda version's Base is recomputed, the events it left out so far (counted in the Base once built)
         leftOut(v, d).skipped() + (batch != null && v.baseSkipped < 0 ? batch.errors().get() : 0),
-        rb.restoredEvents);
+        rb.restoredEvents, rb.rollback);
   }
 
   /** The version a reprocess or rollback is building, with its progress, or null. */

@@ -919,6 +919,7 @@ class ReprocessTest {
         Thread.sleep(1);
       } while (p == null || !p.phase().equals("replay") || p.lag() > 50_000 || p.eventsReplayed() < 1_000);
       replayedAtClose = p.eventsReplayed();
+      assertThat(p.rollback()).as("a rollback's progress says so: %s", p).isTrue();
       braid.close();
       rollback.join(10_000);
       assertThat(answer.get()).as("the activation is told the close stopped it").isNotNull()
@@ -934,6 +935,7 @@ class ReprocessTest {
       VersionInfo v;
       while ((v = version(braid, slowId)).state() == VersionState.BUILDING) {
         fromCheckpoint = Math.max(fromCheckpoint, v.progress().eventsFromCheckpoint());
+        assertThat(v.progress().rollback()).as("resumed as a rollback: %s", v).isTrue();
         assertThat(System.nanoTime()).as("the rollback resumed gets current: %s", v).isLessThan(deadline);
         Thread.sleep(1);
       }

@@ -107,7 +107,8 @@ public final class StatusCommand implements Callable<Integer> {
         if (VersionsCommand.held(rp)) {
           out.printf("%nview %s: version %d is held: %s%n", name, id, VersionsCommand.heldText(rp, name, id).strip());
         } else {
-          out.printf("%nview %s: building version %d: %s%n", name, id, VersionsCommand.progress(rp).strip());
+          out.printf("%nview %s: %s version %d: %s%n", name, rp.path("rollback").asBoolean() ? "rolling back to"
+              : "building", id, VersionsCommand.progress(rp).strip().replaceFirst("^rollback, ", ""));
         }
       }
       if (x.has("retention")) {

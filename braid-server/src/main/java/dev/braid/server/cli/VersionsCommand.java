@@ -101,12 +101,13 @@ public final class VersionsCommand implements Callable<Integer> {
         skipped, skipped == 1 ? "event" : "events");
   }
 
-  /** A building version's progress: phase, events read of total, lag and ETA. */
+  /** A building version's progress: a rollback's says so, then phase, events read of total, lag and ETA. */
   static String progress(JsonNode p) {
     if (!p.isObject()) {
       return "";
     }
-    return String.format(java.util.Locale.ROOT, "  %s %,d/%,d events%s, lag %,d%s%s", p.path("phase").asText(),
+    return String.format(java.util.Locale.ROOT, "  %s%s %,d/%,d events%s, lag %,d%s%s",
+        p.path("rollback").asBoolean() ? "rollback, " : "", p.path("phase").asText(),
         p.path("eventsReplayed").asLong(), p.path("eventsTotal").asLong(), restoredText(p), p.path("lag").asLong(),
         p.path("etaMillis").isNumber()
             ? String.format(java.util.Locale.ROOT, ", eta %.1f s", p.path("etaMillis").asLong() / 1000.0) : "",

@@ -384,6 +384,7 @@ final class Json {
     o.put("hold", p.hold());
     o.put("skippedEvents", p.skippedEvents());
     o.put("eventsFromCheckpoint", p.eventsFromCheckpoint());
+    o.put("rollback", p.rollback());
     return o;
   }
 

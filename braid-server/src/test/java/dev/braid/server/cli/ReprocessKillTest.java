@@ -167,6 +167,7 @@ class ReprocessKillTest {
         if (!v.path("state").asText().equals("building")) {
           assertThat(before).as("the rollback starts: %s", v).isNull();
         } else if (before == null && p.path("eventsReplayed").asLong() >= 50_000) {
+          assertThat(p.path("rollback").asBoolean()).as("a rollback's progress says so: %s", p).isTrue();
           before = newestCheckpoint(viewDir, 2);
         } else if (before != null && newestCheckpoint(viewDir, 2) > before && p.path("lag").asLong() > 100_000) {
           break;
@@ -178,14 +179,26 @@ class ReprocessKillTest {
     }
     try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
       long fromCheckpoint = 0;
+      CliClientTest.Run cli = null;
+      CliClientTest.Run status = null;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       JsonNode v;
       while ((v = version(server, 2)).path("state").asText().equals("building")) {
         fromCheckpoint = Math.max(fromCheckpoint, v.path("progress").path("eventsFromCheckpoint").asLong());
+        assertThat(v.path("progress").path("rollback").asBoolean()).as("resumed as a rollback: %s", v).isTrue();
+        if (fromCheckpoint > 0 && cli == null) { // what a person reads of it
+          cli = CliClientTest.braid("versions", "totals", "--url", server.url);
+          status = CliClientTest.braid("status", "--url", server.url);
+        }
         assertThat(System.nanoTime()).as("the resumed rollback gets current: %s", v).isLessThan(deadline);
         Thread.sleep(5);
       }
       assertThat(v.path("state").asText()).as("the rollback resumed: %s", v).isEqualTo("current");
+      assertThat(cli).as("seen while it built").isNotNull();
+      assertThat(cli.out()).as(cli.out()).containsPattern("2 +building .*  rollback, replay [0-9,]+/[0-9,]+ events, "
+          + "[0-9,]+ of them restored from its checkpoint, lag");
+      assertThat(status.out()).as(status.out()).containsPattern("view totals: rolling back to version 2: replay "
+          + "[0-9,]+/[0-9,]+ events, [0-9,]+ of them restored from its checkpoint, lag");
       assertThat(fromCheckpoint).as("restored from a checkpoint of the rollback's replay").isBetween(50_000L,
           310_000L);
       assertThat(Files.readString(stderr)).contains("view 'totals': resuming the rollback to version 2, which a "
