@@ -76,7 +76,9 @@ import org.slf4j.LoggerFactory;
  * names (logging each), and rebuilds the current version's Delta: from its checkpoint
  * ({@link #checkpoint}, written on a clean close) plus the writes after it, or, without a valid one
  * (after a crash), by replaying its writes from its cut; a push or a repush moves the cut and so
- * bounds that replay.
+ * bounds that replay. An activation of a backup (a rollback) marks the backup in the catalog while it
+ * replays ({@code "rollback": true}); a crash before its switch leaves it a backup so marked, and the
+ * next start activates it again ({@link #resumeRollback}), as does one that a close stopped.
  *
  * <h2>A damaged Base</h2>
  * When the current version's Base fails its checks at start (or is missing), the version gets no
@@ -255,6 +257,15 @@ public final class TableRuntime implements Table, AutoCloseable {
   private volatile Version current;
   private long next = 1; // guarded by this
   private Version building; // guarded by this
+  /** A backup whose activation a restart interrupted (see {@link #resumeRollback}), or -1. */
+  private long interruptedRollback = -1;
+  /**
+   * The backup an activation (a rollback) is making current, marked in the catalog so that a restart activates it
+   * again; it stays marked when a close stopped the activation. Guarded by this.
+   */
+  private Version rollbackMarked;
+  /** Test hook: runs once, in the next activation of a backup, once the catalog marks it and before its replay. */
+  volatile Runnable beforeRollbackReplay;
   private final Follower[] followers;
   private volatile boolean closed;
   /**
@@ -477,6 +488,9 @@ public final class TableRuntime implements Table, AutoCloseable {
         if (pushId != null) {
           v.report = reportFromCatalog(v, doc);
           pushes.put(pushId, v.report);
+        }
+        if (v.state == VersionState.BACKUP && e.rollback()) {
+          interruptedRollback = v.id;
         }
         versions.add(v);
         if (v.state == VersionState.CURRENT) {
@@ -907,8 +921,11 @@ public final class TableRuntime implements Table, AutoCloseable {
           bad.addObject().put("file", b.file()).put("line", b.line()).put("reason", b.reason());
         }
       }
-      out.add(new VersionCatalog.Entry(v.id, sw == null ? v.state : sw.state(v), v.cut, v.baseFile, definition(),
-          doc.toString(), v.createdAt, sw == null ? v.failure : sw.failure(v)));
+      VersionState state = sw == null ? v.state : sw.state(v);
+      // a backup being activated (a rollback): a restart activates it again
+      boolean rollback = rollbackMarked == v && state == VersionState.BACKUP;
+      out.add(new VersionCatalog.Entry(v.id, state, v.cut, v.baseFile, definition(), doc.toString(), v.createdAt,
+          sw == null ? v.failure : sw.failure(v), -1, -1, false, null, rollback));
     }
     return new VersionCatalog.ViewEntry(next, definition(), out);
   }
@@ -1202,6 +1219,11 @@ public final class TableRuntime implements Table, AutoCloseable {
   }
 
   /** Fails an operation in progress once {@link #close} has begun. */
+  /** Whether {@link #close} has begun. */
+  boolean isClosed() {
+    return closed;
+  }
+
   private void failIfClosed(String what) {
     if (closed) {
       throw new IllegalStateException("table '" + spec.name() + "' was closed during " + what);
@@ -2105,11 +2127,26 @@ public final class TableRuntime implements Table, AutoCloseable {
             + v.state.label() + "; only a backup can be activated");
       }
       if (building != null) {
-        throw new IllegalStateException("table '" + spec.name() + "': push " + building.pushId + " is building");
+        throw new IllegalStateException("table '" + spec.name() + "': " + (building.state == VersionState.BACKUP
+            ? "the rollback to version " + building.id + " is running" : "push " + building.pushId + " is building"));
       }
       building = v;
+      rollbackMarked = v;
     }
+    boolean switched = false;
     try {
+      try {
+        persist.run(); // marks the backup as being activated: a restart activates it again
+      } catch (RuntimeException notStored) {
+        LOG.warn("table '{}': could not record the activation of version {} in the catalog ({}); it goes on, but a "
+            + "restart before the catalog is next written does not resume it", spec.name(), versionId,
+            notStored.getMessage());
+      }
+      Runnable hook = beforeRollbackReplay;
+      if (hook != null) {
+        beforeRollbackReplay = null;
+        hook.run();
+      }
       if (v.base == null && v.baseFile != null) {
         try {
           v.base = TableBase.open(dir.resolve(v.baseFile), layout);
@@ -2127,6 +2164,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
       try {
         replayAndSwap(v);
+        switched = true;
       } catch (RuntimeException | InterruptedException notSwapped) {
         synchronized (this) {
           if (current != v) {
@@ -2145,12 +2183,59 @@ public final class TableRuntime implements Table, AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("activation interrupted", e);
     } finally {
+      boolean unmark;
       synchronized (this) {
         if (building == v) {
           building = null;
         }
+        // stopped by a close: still marked, so the close's catalog has it and the next start activates it again
+        unmark = rollbackMarked == v && !closed;
+        if (unmark || switched) {
+          rollbackMarked = null;
+        }
+      }
+      if (unmark && !switched) {
+        unmarkRollback(v);
       }
     }
+  }
+
+  /** Stores the catalog without the mark of a rollback to {@code v} that ended without its switch (best effort). */
+  private void unmarkRollback(Version v) {
+    try {
+      persist.run();
+    } catch (RuntimeException notStored) {
+      LOG.warn("table '{}': could not record that the activation of version {} ended without a switch ({}); a "
+          + "restart before the catalog is next written activates it again", spec.name(), v.id,
+          notStored.getMessage());
+    }
+  }
+
+  /**
+   * Activates again the backup whose activation (a rollback) a restart interrupted, on a thread of its own: the
+   * engine calls it once it has opened. A failure is logged; the version stays a backup.
+   */
+  public void resumeRollback() {
+    long id = interruptedRollback;
+    interruptedRollback = -1;
+    if (id < 0) {
+      return;
+    }
+    LOG.info("table '{}': resuming the rollback to version {}, which a restart interrupted (replaying its writes "
+        + "since its cut)", spec.name(), id);
+    Thread t = new Thread(() -> {
+      try {
+        long t0 = System.nanoTime();
+        activate(id);
+        LOG.info("table '{}': version {} is current again (the rollback resumed after a restart, {} ms)",
+            spec.name(), id, (System.nanoTime() - t0) / 1_000_000);
+      } catch (RuntimeException e) {
+        LOG.error("table '{}': the rollback to version {} that a restart interrupted failed; it stays a backup: {}",
+            spec.name(), id, e.getMessage());
+      }
+    }, "braid-table-rollback-" + spec.name());
+    t.setDaemon(true);
+    t.start();
   }
 
   // ---------------------------------------------------------------------------------------------

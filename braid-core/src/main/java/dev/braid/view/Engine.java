@@ -319,6 +319,9 @@ public final class Engine implements Braid {
     for (ViewRuntime v : views.values()) {
       v.resumeBuilds(); // only now: a build writes files and the catalog, which the opening above must not race
     }
+    for (dev.braid.table.TableRuntime t : tables.values()) {
+      t.resumeRollback(); // as a view's: a rollback the restart interrupted, activated again
+    }
     // Checkpoints start before the catch-up: a long start-up replay is itself protected by them.
     long checkpointMillis = options.checkpointEvery().toMillis();
     if (checkpointMillis > 0) {
