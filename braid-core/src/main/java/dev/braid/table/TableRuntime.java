@@ -491,6 +491,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         }
         if (v.state == VersionState.BACKUP && e.rollback()) {
           interruptedRollback = v.id;
+          rollbackMarked = v; // until the activation that resumes it ends: the catalogs stored meanwhile keep the mark
         }
         versions.add(v);
         if (v.state == VersionState.CURRENT) {
@@ -2232,6 +2233,16 @@ public final class TableRuntime implements Table, AutoCloseable {
       } catch (RuntimeException e) {
         LOG.error("table '{}': the rollback to version {} that a restart interrupted failed; it stays a backup: {}",
             spec.name(), id, e.getMessage());
+        Version marked;
+        synchronized (this) { // refused before it began (not a backup any more, say): marked still
+          marked = rollbackMarked != null && rollbackMarked.id == id && !closed ? rollbackMarked : null;
+          if (marked != null) {
+            rollbackMarked = null;
+          }
+        }
+        if (marked != null) {
+          unmarkRollback(marked);
+        }
       }
     }, "braid-table-rollback-" + spec.name());
     t.setDaemon(true);
