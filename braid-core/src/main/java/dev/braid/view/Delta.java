@@ -37,6 +37,15 @@ final class Delta {
     return Cut.of(out);
   }
 
+  /** {@link #position()} read under each partition's read lock (see {@link PartitionDelta#positionLocked}). */
+  Cut positionLocked() {
+    long[] out = new long[partitions.length];
+    for (int p = 0; p < out.length; p++) {
+      out[p] = partitions[p].positionLocked();
+    }
+    return Cut.of(out);
+  }
+
   /**
    * Seeds every partition with its largest event time before {@code cut} by reading the log's
    * records (event and ingest times only) up to the cut, so that lateness decisions after the cut are

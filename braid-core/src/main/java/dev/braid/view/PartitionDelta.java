@@ -182,6 +182,21 @@ final class PartitionDelta {
     return position;
   }
 
+  /**
+   * {@link #position()} under the read lock: after the fold batch that holds the write lock has moved it. The speed
+   * layer takes the write locks of all of a partition's Deltas for a batch and releases them one after the other,
+   * each with its position moved, so positions read this way, in the order the Deltas were attached, never show a
+   * later-attached Delta behind an earlier one that the same batch moved.
+   */
+  long positionLocked() {
+    long stamp = readLockBeforeWriter();
+    try {
+      return position;
+    } finally {
+      lock.unlockRead(stamp);
+    }
+  }
+
   /** Position for the writer thread, which needs no lock to read what it wrote. */
   long writerPosition() {
     return position;

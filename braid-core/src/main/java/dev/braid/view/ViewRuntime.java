@@ -1578,9 +1578,11 @@ final class ViewRuntime {
    */
   private void dropSuperseded(Version next, Version waiting) throws InterruptedException {
     dropUnserved(next, true);
-    LOG.info("view '{}': version {} of the batch cycle is dropped unserved: {} version {} (another definition) "
-        + "switches in, and the cycle runs again with its definition", name, next.id,
-        waiting.rebuild != null && waiting.rebuild.rollback ? "the rollback to" : "the reprocessed", waiting.id);
+    LOG.info("view '{}': version {} of the batch cycle is dropped unserved: {} version {} ({}) switches in, and the "
+        + "cycle runs again {}", name, next.id,
+        waiting.rebuild != null && waiting.rebuild.rollback ? "the rollback to" : "the reprocessed", waiting.id,
+        waiting.definition.equals(next.definition) ? "the same definition" : "another definition",
+        waiting.definition.equals(next.definition) ? "after it" : "with its definition");
   }
 
   /**
@@ -1644,8 +1646,10 @@ final class ViewRuntime {
    */
   private void swap(Version next) throws InterruptedException {
     Version old = current;
-    Cut oldPos = old.delta.position();
-    Cut newPos = next.delta.position();
+    // Under the locks, the old Delta (attached first) before the new one: read without them, a fold batch that has
+    // moved the old one and not yet the new one showed the new one behind by up to a batch, and failed the swap
+    Cut oldPos = old.delta.positionLocked();
+    Cut newPos = next.delta.positionLocked();
     if (!newPos.isAtOrAfter(oldPos)) {
       // Cannot happen while both are attached to the same partition threads; refuse rather than go back.
       throw new IllegalStateException(String.format("view '%s': version %d is at %s, behind version %d at %s",
@@ -2732,7 +2736,11 @@ final class ViewRuntime {
               versionNames());
         }
         rb = v.rebuild;
-        if (v.state != VersionState.BUILDING || rb == null || rb.rollback || !rb.hold || !rb.attached) {
+        if (v.state == VersionState.BUILDING && rb != null && rb.rollback) {
+          throw new IllegalStateException(String.format("version %d of view '%s' is being rolled back to: a rollback "
+              + "cannot be discarded; once it is current, activate the version you want back", id, name));
+        }
+        if (v.state != VersionState.BUILDING || rb == null || !rb.hold || !rb.attached) {
           throw new IllegalStateException(String.format("version %d of view '%s' is %s%s: only a reprocess that is "
               + "held for activation can be discarded", id, name, v.state.label(),
               v.state == VersionState.BUILDING && rb != null && !rb.attached ? " and still replaying" : ""));

@@ -438,6 +438,79 @@ class ReprocessTest {
     }
   }
 
+  /**
+   * A reprocess whose replay ran ahead of the stream's speed layer (another view on the stream slows it) attaches
+   * its Delta past the partition threads; a batch cycle right after its switch attaches its own Delta where the
+   * threads are, behind the current one, and waits for them to pass the current Delta's position before its swap
+   * (the cycle failed: "version N is at ..., behind version M at ...").
+   */
+  @Test
+  void shouldSwapABatchCycleInAfterASwitchToADeltaAheadOfTheSpeedLayer(@TempDir Path dir) throws Exception {
+    ViewSpec.Mode mode = ViewSpec.Mode.LAMBDA;
+    Random rnd = new Random(29);
+    History history = new History();
+    ViewSpec slow = ViewSpec.builder("slow").from("tx").filter("qty > -100" + " && user.matches('^u[0-9]+$')"
+        .repeat(40)).groupBy("user").aggregate("n", "count").build();
+    PipelineSpec spec = PipelineSpec.builder().stream(spec(2, oldDefinition(mode)).streams().get("tx"))
+        .view(oldDefinition(mode)).view(slow).build();
+    try (Braid braid = Braid.open(dir, spec)) {
+      ingest(braid, rnd, 2_000, 2, history);
+      awaitCaughtUp(braid);
+      for (int i = 0; i < 8; i++) { // the slow view keeps the partition threads behind the log for a while
+        ingest(braid, rnd, 10_000, 2, history);
+      }
+      long id = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.defaults());
+      awaitState(braid, id, VersionState.CURRENT);
+      ingest(braid, rnd, 100, 2, history); // events after its cut: the cycle builds a version
+      long built = braid.runBatch("stats");
+      assertThat(built).as("the cycle's version").isGreaterThan(id);
+      assertThat(currentId(braid)).isEqualTo(built);
+      awaitCaughtUp(braid);
+      checkMerchants(braid, newDefinition(mode), history, "a batch cycle right after a switch");
+    }
+  }
+
+  /**
+   * Batch cycles under continuous ingest swap in and answer exactly: each swap compares the new Delta's position with
+   * the current one's while the speed layer folds both (read without the locks, that comparison could fail a swap
+   * between two releases of a fold batch; {@link DeltaPositionLockTest} pins the locked reads down).
+   */
+  @Test
+  void shouldSwapBatchCyclesInWhileTheSpeedLayerFoldsBothDeltas(@TempDir Path dir) throws Exception {
+    Random rnd = new Random(31);
+    History history = new History();
+    try (Braid braid = Braid.open(dir, spec(2, oldDefinition(ViewSpec.Mode.LAMBDA)))) {
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicReference<Throwable> failed = new AtomicReference<>();
+      Thread ingest = new Thread(() -> {
+        Random r = new Random(37);
+        try {
+          while (!stop.get()) {
+            ingest(braid, r, 200, 2, history);
+            Thread.sleep(1); // a steady stream the speed layer folds as it comes, in batches of a few records
+          }
+        } catch (Throwable t) {
+          failed.set(t);
+        }
+      });
+      ingest.start();
+      try {
+        for (int i = 0; i < 100 && failed.get() == null; i++) {
+          braid.runBatch("stats");
+        }
+      } finally {
+        stop.set(true);
+        ingest.join(10_000);
+      }
+      assertThat(failed.get()).isNull();
+      ingest(braid, rnd, 10, 2, history);
+      awaitCaughtUp(braid);
+      for (int u = 0; u < 20; u++) {
+        check(braid.get("stats", "u" + u), oldDefinition(ViewSpec.Mode.LAMBDA), history.snapshot(), "after cycles");
+      }
+    }
+  }
+
   /** A rollback asked for once the engine has closed its builder is refused, and the version stays a backup. */
   @Test
   void shouldRefuseARollbackOnceTheBuilderHasStopped(@TempDir Path dir) throws Exception {
@@ -920,6 +993,9 @@ class ReprocessTest {
       } while (p == null || !p.phase().equals("replay") || p.lag() > 50_000 || p.eventsReplayed() < 1_000);
       replayedAtClose = p.eventsReplayed();
       assertThat(p.rollback()).as("a rollback's progress says so: %s", p).isTrue();
+      assertThatThrownBy(() -> braid.discard("stats", slowId)).isInstanceOf(IllegalStateException.class)
+          .hasMessage("version " + slowId + " of view 'stats' is being rolled back to: a rollback cannot be "
+              + "discarded; once it is current, activate the version you want back");
       braid.close();
       rollback.join(10_000);
       assertThat(answer.get()).as("the activation is told the close stopped it").isNotNull()

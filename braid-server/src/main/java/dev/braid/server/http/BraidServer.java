@@ -385,10 +385,18 @@ public final class BraidServer implements AutoCloseable {
       if (v.specDiffers()) {
         try {
           started.put(v.name(), b.reprocess(v.name(), spec.view(v.name()), dev.braid.ReprocessOptions.defaults()));
-        } catch (IllegalStateException e) { // a reprocess that the restart resumed is building
-          LOG.warn("view '{}': not reprocessed with the spec file's definition, because {}; once that version is "
-              + "current, run `braid reprocess {} --spec <file>` or restart with --reprocess-changed", v.name(),
-              e.getMessage(), v.name());
+        } catch (IllegalStateException e) { // a reprocess or rollback that the restart resumed is building
+          String file = spec.view(v.name()).definition();
+          dev.braid.VersionInfo building = b.versions(v.name()).stream()
+              .filter(x -> x.state() == dev.braid.VersionState.BUILDING).findFirst().orElse(null);
+          if (building != null && building.definition().equals(file)) {
+            LOG.info("view '{}': not reprocessed: version {}, which is building (a reprocess or a rollback), has the "
+                + "spec file's definition already; the view serves it once it is current", v.name(), building.id());
+          } else {
+            LOG.warn("view '{}': not reprocessed with the spec file's definition, because {}; once that version is "
+                + "current, run `braid reprocess {} --spec <file>` or restart with --reprocess-changed", v.name(),
+                e.getMessage(), v.name());
+          }
         }
       }
     }

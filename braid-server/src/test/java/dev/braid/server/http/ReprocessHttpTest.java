@@ -288,6 +288,45 @@ class ReprocessHttpTest {
     assertThat(json(send("GET", "/v1/status", null, null)).path("views").get(1).has("specDiffers")).isFalse();
   }
 
+  /**
+   * {@code --reprocess-changed} while a version with the spec file's definition builds (held here; a rollback to a
+   * backup of the file's definition that a restart resumed is the same case) starts nothing and says that the
+   * building version has the file's definition, not to reprocess once it is current.
+   */
+  @Test
+  void shouldNotAdviseAReprocessWhenTheBuildingVersionHasTheFilesDefinition() throws Exception {
+    HttpResponse<String> r = send("POST", "/v1/views/units/reprocess", "application/json",
+        "{\"from\": \"sales\", \"group_by\": \"product\", \"aggregate\": {\"n\": \"count\"}}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+    awaitVersion("units", json(r).path("version").asLong(), v -> v.path("state").asText().equals("current"));
+    HttpResponse<String> held = send("POST", "/v1/views/units/reprocess?hold=true", "application/json",
+        "{\"from\": \"sales\", \"group_by\": \"product\", \"mode\": \"kappa\", "
+            + "\"aggregate\": {\"units\": \"sum(units)\"}}"); // the file's
+    assertThat(held.statusCode()).as(held.body()).isEqualTo(202);
+    long id = json(held).path("version").asLong();
+    awaitVersion("units", id, v -> v.path("progress").path("phase").asText().equals("held"));
+    ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+        .getLogger(BraidServer.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    log.addAppender(logged);
+    ch.qos.logback.classic.Level level = log.getLevel();
+    log.setLevel(ch.qos.logback.classic.Level.INFO);
+    java.util.Map<String, Long> started;
+    try {
+      started = server.reprocessChangedViews();
+    } finally {
+      log.setLevel(level);
+      log.detachAppender(logged);
+    }
+    assertThat(started).isEmpty();
+    assertThat(logged.list).extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+        .contains("view 'units': not reprocessed: version " + id + ", which is building (a reprocess or a rollback), "
+            + "has the spec file's definition already; the view serves it once it is current")
+        .noneMatch(m -> m.contains("run `braid reprocess"));
+  }
+
   /** A reprocess without {@code keep} keeps the serving definition's, not the spec file's (2). */
   @Test
   void shouldKeepTheServingDefinitionsKeepWhenAReprocessSaysNone() throws Exception {
