@@ -255,7 +255,9 @@ public interface Braid extends AutoCloseable {
 
   /**
    * Discards a reprocessed version that is held for activation: it stops following the log, its
-   * files are deleted and it is marked {@code discarded}, so another reprocess can start.
+   * files are deleted and it is marked {@code discarded}, so another reprocess can start. On a
+   * version being rolled back to (a backup being activated), cancels the rollback: its replay stops,
+   * it stays a backup, and the activation that asked for it fails saying so.
    *
    * @throws UnknownNameException when the view or the version does not exist
    * @throws IllegalStateException when the version is not a held reprocess (still replaying, or not

@@ -1192,7 +1192,13 @@ public final class Engine implements Braid {
   @Override
   public void discard(String view, long versionId) {
     requireOpen();
-    view(view).discard(versionId);
+    try {
+      view(view).discard(versionId);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("the discard of version " + versionId + " of view '" + view
+          + "' was interrupted", e);
+    }
   }
 
   @Override

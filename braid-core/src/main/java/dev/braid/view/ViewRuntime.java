@@ -2078,8 +2078,10 @@ final class ViewRuntime {
     volatile boolean hold;
     /** Set when the version's Base file is missing or damaged: a failed rollback then marks it failed. */
     volatile boolean baseUnusable;
-    /** Set when one partition's replay failed, so that the others stop. */
+    /** Set when one partition's replay failed, so that the others stop; and when a rollback is cancelled. */
     volatile boolean aborted;
+    /** Set when a rollback is cancelled ({@link #discard}): its replay stops and the version stays a backup. */
+    volatile boolean cancelled;
     /** The batch recompute of a lambda reprocess while it runs, for {@link #close} to cancel. */
     volatile BatchLayer layer;
     /** Whether the new Delta is attached to the speed layer (caught up and following the log). */
@@ -2384,6 +2386,9 @@ final class ViewRuntime {
         }
       }
       replay(v, rb, delta);
+      if (rb.cancelled) {
+        throw new ReplayFailure(CANCELLED, null);
+      }
       if (closing) {
         rb.stoppedWhole = true; // between batches: the close's checkpoint takes the Delta as it is
         throw new ReplayFailure(CLOSED, null);
@@ -2395,6 +2400,9 @@ final class ViewRuntime {
       attachAndAwait(delta, program, "attach version " + v.id, 10);
       rb.caughtUpRate = progress(v, rb).eventsPerSecond();
       rb.attached = true;
+      if (rb.cancelled) { // a rollback cancelled while it attached
+        throw new ReplayFailure(CANCELLED, null);
+      }
       if (rb.hold) {
         rb.phase = "held";
         LOG.info("view '{}': version {} has caught up and is held for activation", name, v.id);
@@ -2564,7 +2572,7 @@ final class ViewRuntime {
         });
     try {
       ViewProgram.Scratch x = program.scratch();
-      while (!closing) {
+      while (!closing && !rb.cancelled) {
         Cut end = stream.end();
         long lag = 0;
         for (PartitionDelta pd : delta.partitions) {
@@ -2705,6 +2713,7 @@ final class ViewRuntime {
 
   /** Why a discarded version did not switch in (its {@code failure}, beside its state). */
   private static final String DISCARDED = "discarded by request before activation";
+  private static final String CANCELLED = "cancelled by request";
 
   /** Whether {@link #close} gave up waiting for a reprocess to stop; for tests. */
   volatile boolean closeTimedOut;
@@ -2723,10 +2732,14 @@ final class ViewRuntime {
     return null;
   }
 
-  /** Discards version {@code id}, a reprocess held for activation (see {@link dev.braid.Braid#discard}). */
-  void discard(long id) {
+  /**
+   * Discards version {@code id}, a reprocess held for activation (see {@link dev.braid.Braid#discard}), or cancels
+   * the rollback to it: its replay stops between batches (waited for, up to a minute) and it stays a backup.
+   */
+  void discard(long id) throws InterruptedException {
     Version v;
     Rebuild rb;
+    java.util.concurrent.CompletableFuture<Long> rolledBack = null;
     batchLock.lock();
     try {
       synchronized (this) {
@@ -2737,19 +2750,40 @@ final class ViewRuntime {
         }
         rb = v.rebuild;
         if (v.state == VersionState.BUILDING && rb != null && rb.rollback) {
-          throw new IllegalStateException(String.format("version %d of view '%s' is being rolled back to: a rollback "
-              + "cannot be discarded; once it is current, activate the version you want back", id, name));
+          rb.cancelled = true; // its replay stops at the next batch; a switch waiting for the lock we hold never comes
+          rb.aborted = true;
+          rolledBack = rb.done;
         }
-        if (v.state != VersionState.BUILDING || rb == null || !rb.hold || !rb.attached) {
+        if (rolledBack != null) {
+          // below, outside this monitor: the builder's failure path takes it
+        } else if (v.state != VersionState.BUILDING || rb == null || !rb.hold || !rb.attached) {
           throw new IllegalStateException(String.format("version %d of view '%s' is %s%s: only a reprocess that is "
               + "held for activation can be discarded", id, name, v.state.label(),
               v.state == VersionState.BUILDING && rb != null && !rb.attached ? " and still replaying" : ""));
         }
-        rb.hold = true; // an activate that races us finds the version failed, not switched
+        if (rolledBack == null) {
+          rb.hold = true; // an activate that races us finds the version failed, not switched
+        }
       }
-      fail(v, rb, DISCARDED);
+      if (rolledBack == null) {
+        fail(v, rb, DISCARDED);
+      } else if (rb.attached) {
+        fail(v, rb, CANCELLED); // caught up: it only waits for this lock to switch in
+      }
     } finally {
       batchLock.unlock();
+    }
+    if (rolledBack != null) {
+      try {
+        rolledBack.get(1, TimeUnit.MINUTES);
+        throw new IllegalStateException(String.format("version %d of view '%s' became current before the rollback to "
+            + "it could be cancelled", id, name));
+      } catch (java.util.concurrent.ExecutionException stopped) {
+        // cancelled: a backup again (or failed, when its own failure came first: it says why)
+      } catch (java.util.concurrent.TimeoutException e) {
+        throw new IllegalStateException(String.format("the rollback to version %d of view '%s' was asked to stop, "
+            + "but its replay has not stopped within a minute", id, name), e);
+      }
     }
   }
 
@@ -2768,6 +2802,10 @@ final class ViewRuntime {
     try {
       rb.switchWaiting = false;
       if (v.state != VersionState.BUILDING || v.rebuild != rb || rb.hold) {
+        return;
+      }
+      if (rb.cancelled) { // a rollback cancelled after it checked: it never switches in
+        fail(v, rb, CANCELLED);
         return;
       }
       rb.phase = "switching";
@@ -2879,6 +2917,9 @@ final class ViewRuntime {
     pruneCheckpoints(); // its checkpoints: nothing restores it again
     if (reason.equals(DISCARDED)) {
       LOG.info("view '{}': version {} {}; version {} keeps serving", name, v.id, reason, current.id);
+    } else if (reason.equals(CANCELLED)) {
+      LOG.info("view '{}': the rollback to version {} was {}; it is a backup again, and version {} keeps serving",
+          name, v.id, reason, current.id);
     } else {
       LOG.error("view '{}': {} of version {} failed; version {} keeps serving: {}", name,
           rb.rollback ? "rollback" : "reprocess", v.id, current.id, reason);

@@ -3,10 +3,11 @@ package dev.braid.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 
-/** {@code braid discard VIEW VERSION}: drop a reprocess held for activation. */
+/** {@code braid discard VIEW VERSION}: drop a reprocess held for activation, or cancel a rollback. */
 @Command(name = "discard", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Discard a reprocessed version that is held for activation (braid reprocess --hold): it stops "
-        + "following the log, its files are deleted, and another reprocess of the view can start."})
+        + "following the log, its files are deleted, and another reprocess of the view can start. On a version "
+        + "being rolled back to (braid activate of a backup), cancel the rollback: it stays a backup."})
 public final class DiscardCommand extends VersionCommand {
 
   @Override
@@ -16,6 +17,12 @@ public final class DiscardCommand extends VersionCommand {
 
   @Override
   String summary(JsonNode answer, double seconds) {
+    for (JsonNode v : answer.path("versions")) {
+      if (v.path("id").asLong() == version && v.path("state").asText().equals("backup")) {
+        return String.format("view %s: the rollback to version %d is cancelled; it is a backup again, and version %d "
+            + "stays current", view, version, answer.path("current").asLong());
+      }
+    }
     return String.format("view %s: version %d discarded; version %d stays current", view, version,
         answer.path("current").asLong());
   }

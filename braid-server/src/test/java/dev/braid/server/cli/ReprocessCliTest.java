@@ -143,6 +143,23 @@ class ReprocessCliTest {
     assertThat(braid("reprocess", "by_product", "--spec", plain.toString(), url(), "--poll-millis=20",
         "--no-progress").exit()).isZero();
 
+    // a rollback cancelled part way: it stays a backup, and the activation that asked for it fails saying so
+    java.util.concurrent.CompletableFuture<Run> cancelled = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+        braid("activate", "by_product", "2", url(), "--poll-millis=20", "--no-progress"));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (server.braid().versions("by_product").stream().noneMatch(v -> v.id() == 2 && v.progress() != null
+        && v.progress().eventsReplayed() > 0)) {
+      assertThat(System.nanoTime()).as("the rollback replays").isLessThan(deadline);
+      Thread.sleep(2);
+    }
+    Run d = braid("discard", "by_product", "2", url());
+    assertThat(d.exit()).as(d.err()).isZero();
+    assertThat(d.out()).contains("view by_product: the rollback to version 2 is cancelled; it is a backup again, and "
+        + "version 3 stays current");
+    Run stopped = cancelled.get(30, TimeUnit.SECONDS);
+    assertThat(stopped.exit()).isNotZero();
+    assertThat(stopped.err()).contains("cancelled by request");
+
     Run a = braid("activate", "by_product", "2", url(), "--poll-millis=20");
     assertThat(a.exit()).as(a.err()).isZero();
     assertThat(a.out()).containsPattern("view by_product: version 2 is current after [0-9.]+ s");
