@@ -1353,8 +1353,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     Version v;
     synchronized (this) {
       if (building != null) {
-        throw new IllegalStateException("table '" + spec.name() + "': push " + building.pushId + " (version "
-            + building.id + ") is still building; wait for it");
+        throw new IllegalStateException(busy());
       }
       long id = next++;
       String pushId = spec.name() + "-" + id + "-" + Long.toString(System.currentTimeMillis(), 36);
@@ -1797,8 +1796,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     Version v;
     synchronized (this) {
       if (building != null) {
-        throw new IllegalStateException("table '" + spec.name() + "': push " + building.pushId + " (version "
-            + building.id + ") is still building; wait for it");
+        throw new IllegalStateException(busy());
       }
       cur = current;
       long id = next++;
@@ -2128,8 +2126,7 @@ public final class TableRuntime implements Table, AutoCloseable {
             + v.state.label() + "; only a backup can be activated");
       }
       if (building != null) {
-        throw new IllegalStateException("table '" + spec.name() + "': " + (building.state == VersionState.BACKUP
-            ? "the rollback to version " + building.id + " is running" : "push " + building.pushId + " is building"));
+        throw new IllegalStateException(busy());
       }
       building = v;
       rollbackMarked = v;
@@ -2201,6 +2198,13 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
   }
 
+  /** Why a push, repush or activation cannot start now: a push builds, or a rollback runs. The caller holds this. */
+  private String busy() {
+    return "table '" + spec.name() + "': " + (building.state == VersionState.BACKUP ? "the rollback to version "
+        + building.id + " is running; wait for it" : "push " + building.pushId + " (version " + building.id
+        + ") is still building; wait for it");
+  }
+
   /** Stores the catalog without the mark of a rollback to {@code v} that ended without its switch (best effort). */
   private void unmarkRollback(Version v) {
     try {
@@ -2235,7 +2239,8 @@ public final class TableRuntime implements Table, AutoCloseable {
             spec.name(), id, e.getMessage());
         Version marked;
         synchronized (this) { // refused before it began (not a backup any more, say): marked still
-          marked = rollbackMarked != null && rollbackMarked.id == id && !closed ? rollbackMarked : null;
+          marked = rollbackMarked != null && rollbackMarked.id == id && building != rollbackMarked && !closed
+              ? rollbackMarked : null; // not while another activation of it runs, which keeps its mark
           if (marked != null) {
             rollbackMarked = null;
           }
@@ -2267,7 +2272,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     synchronized (this) {
       b = building;
     }
-    PushReport r = b == null ? null : b.report;
+    PushReport r = b == null || b.state == VersionState.BACKUP ? null : b.report; // a rollback is no push
     TableBase base = v.base;
     return new dev.braid.Status.TableStatus(spec.name(), spec.writesStream(), v.id, v.pushId, v.cut, pos, lag,
         base == null ? 0 : base.rows, d == null ? 0 : d.keys(), r);

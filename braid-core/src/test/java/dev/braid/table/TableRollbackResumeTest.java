@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -144,6 +145,34 @@ class TableRollbackResumeTest {
     try (Braid again = Braid.open(dir, spec(null))) {
       Table t = again.table("users");
       awaitCurrent(t, v[0]);
+      checkRows(t, v[0], expected);
+    }
+  }
+
+  /**
+   * While a rollback runs, a push is refused naming the rollback (not the backup's old push, as if it were building),
+   * and status shows no push report for it.
+   */
+  @Test
+  void shouldNameTheRunningRollbackWhenAPushIsRefused() throws Exception {
+    Map<String, String> expected = new HashMap<>();
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      long[] v = backupAndCurrent(t, expected);
+      AtomicReference<Throwable> refused = new AtomicReference<>();
+      AtomicReference<Object> status = new AtomicReference<>();
+      t.beforeRollbackReplay = () -> {
+        try {
+          t.push(lines(row("a", "three", 1L)), PushOptions.defaults("3.jsonl"));
+        } catch (Throwable e) {
+          refused.set(e);
+        }
+        status.set(braid.status().tables().get(0).push());
+      };
+      assertThat(t.activate(v[0])).isEqualTo(v[0]);
+      assertThat(refused.get()).isInstanceOf(IllegalStateException.class)
+          .hasMessage("table 'users': the rollback to version " + v[0] + " is running; wait for it");
+      assertThat(status.get()).as("no push report while a rollback runs").isNull();
       checkRows(t, v[0], expected);
     }
   }

@@ -73,12 +73,16 @@ public final class ActivateCommand extends VersionCommand {
     sender.setDaemon(true);
     sender.start();
     ProgressBar bar = null;
+    CompletableFuture<JsonNode> poll = null; // on a thread of its own: a slow poll never holds back the answer
     try {
       while (true) {
         try {
           return answer.get(pollMillis, TimeUnit.MILLISECONDS);
         } catch (TimeoutException pending) {
-          JsonNode p = progress(http);
+          JsonNode p = poll != null && poll.isDone() ? poll.getNow(null) : null;
+          if (poll == null || poll.isDone()) {
+            poll = CompletableFuture.supplyAsync(() -> progress(http));
+          }
           if (p != null) {
             if (bar == null) {
               bar = Progress.bar("activate " + view + " v" + version, -1, "events", command.commandLine().getErr());

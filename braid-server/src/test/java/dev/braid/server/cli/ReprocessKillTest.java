@@ -98,21 +98,7 @@ class ReprocessKillTest {
           "{\"from\": \"s\", \"mode\": \"kappa\", \"filter\": \"" + filter + "\", \"group_by\": \"k\", "
               + "\"aggregate\": {\"n\": \"count\", \"big\": \"sum(x)\"}}");
       assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
-      Path viewDir = data.resolve("views").resolve("totals");
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      Long before = null; // the newest checkpoint of the replay (-1: none) once it had read 50,000 events
-      while (true) { // a checkpoint taken after that is on disk, and the replay has far to go
-        long newest = newestCheckpoint(viewDir, 2);
-        JsonNode p = version(server, 2).path("progress");
-        assertThat(p.path("phase").asText()).as("still replaying: %s", p).isEqualTo("replay");
-        if (before == null && p.path("eventsReplayed").asLong() >= 50_000) {
-          before = newestCheckpoint(viewDir, 2);
-        } else if (before != null && newest > before && p.path("lag").asLong() > 100_000) {
-          break;
-        }
-        assertThat(System.nanoTime()).as("a checkpoint while replaying: %s", p).isLessThan(deadline);
-        Thread.sleep(5);
-      }
+      awaitCheckpointPast50k(server, data.resolve("views").resolve("totals"));
       server.kill();
     }
     try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
@@ -158,23 +144,14 @@ class ReprocessKillTest {
       });
       rollback.setDaemon(true);
       rollback.start();
-      Path viewDir = data.resolve("views").resolve("totals");
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      Long before = null; // the newest checkpoint of the rollback (-1: none) once it had read 50,000 events
-      while (true) { // a checkpoint taken after that is on disk, and the replay has far to go
-        JsonNode v = version(server, 2);
-        JsonNode p = v.path("progress");
-        if (!v.path("state").asText().equals("building")) {
-          assertThat(before).as("the rollback starts: %s", v).isNull();
-        } else if (before == null && p.path("eventsReplayed").asLong() >= 50_000) {
-          assertThat(p.path("rollback").asBoolean()).as("a rollback's progress says so: %s", p).isTrue();
-          before = newestCheckpoint(viewDir, 2);
-        } else if (before != null && newestCheckpoint(viewDir, 2) > before && p.path("lag").asLong() > 100_000) {
-          break;
-        }
-        assertThat(System.nanoTime()).as("a checkpoint while rolling back: %s", v).isLessThan(deadline);
+      while (!version(server, 2).path("state").asText().equals("building")) {
+        assertThat(System.nanoTime()).as("the rollback starts: %s", version(server, 2)).isLessThan(deadline);
         Thread.sleep(5);
       }
+      assertThat(version(server, 2).path("progress").path("rollback").asBoolean()).as("a rollback's progress says so")
+          .isTrue();
+      awaitCheckpointPast50k(server, data.resolve("views").resolve("totals"));
       server.kill();
     }
     try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
@@ -204,6 +181,36 @@ class ReprocessKillTest {
       assertThat(Files.readString(stderr)).contains("view 'totals': resuming the rollback to version 2, which a "
           + "restart interrupted");
       checkReads(server, sent);
+    }
+  }
+
+  /**
+   * Waits until version 2, building, has read 50,000 events and two checkpoints of it were written after that, while
+   * its replay still has over 100,000 events to go. The first may have copied the Delta before the 50,000th event (a
+   * checkpoint shows on disk once written); the second began after the first was written, so it holds them.
+   */
+  private static void awaitCheckpointPast50k(ChildServer server, Path viewDir) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    Long before = null; // the newest checkpoint (-1: none) once the replay had read 50,000 events
+    Long firstAfter = null;
+    while (true) {
+      long newest = newestCheckpoint(viewDir, 2);
+      JsonNode p = version(server, 2).path("progress");
+      assertThat(p.path("phase").asText()).as("still replaying: %s", p).isEqualTo("replay");
+      if (before == null) {
+        if (p.path("eventsReplayed").asLong() >= 50_000) {
+          before = newest;
+        }
+      } else if (firstAfter == null) {
+        if (newest > before) {
+          firstAfter = newest;
+        }
+      } else if (newest > firstAfter) {
+        assertThat(p.path("lag").asLong()).as("far to go: %s", p).isGreaterThan(100_000);
+        return;
+      }
+      assertThat(System.nanoTime()).as("checkpoints while replaying: %s", p).isLessThan(deadline);
+      Thread.sleep(5);
     }
   }
 
