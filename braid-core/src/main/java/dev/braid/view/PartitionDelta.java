@@ -189,9 +189,14 @@ final class PartitionDelta {
    * later-attached Delta behind an earlier one that the same batch moved.
    */
   long positionLocked() {
+    return underReadLock(() -> position);
+  }
+
+  /** {@code read} under the read lock (announced to a replay's writer, see {@link #readLockBeforeWriter}). */
+  private long underReadLock(java.util.function.LongSupplier read) {
     long stamp = readLockBeforeWriter();
     try {
-      return position;
+      return read.getAsLong();
     } finally {
       lock.unlockRead(stamp);
     }
@@ -236,12 +241,7 @@ final class PartitionDelta {
 
   /** {@link #lateReference()} read under the read lock. */
   long lateReferenceLocked() {
-    long stamp = readLockBeforeWriter();
-    try {
-      return lateReference();
-    } finally {
-      lock.unlockRead(stamp);
-    }
+    return underReadLock(this::lateReference);
   }
 
   /** Sets the folded count of a Delta restored from a checkpoint, before any thread shares it. */
@@ -250,11 +250,6 @@ final class PartitionDelta {
   }
 
   long folded() {
-    long stamp = readLockBeforeWriter();
-    try {
-      return folded;
-    } finally {
-      lock.unlockRead(stamp);
-    }
+    return underReadLock(() -> folded);
   }
 }

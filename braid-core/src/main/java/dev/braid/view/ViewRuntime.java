@@ -2752,16 +2752,12 @@ final class ViewRuntime {
         if (v.state == VersionState.BUILDING && rb != null && rb.rollback) {
           rb.cancelled = true; // its replay stops at the next batch; a switch waiting for the lock we hold never comes
           rb.aborted = true;
-          rolledBack = rb.done;
-        }
-        if (rolledBack != null) {
-          // below, outside this monitor: the builder's failure path takes it
+          rolledBack = rb.done; // waited for below, outside this monitor: the builder's failure path takes it
         } else if (v.state != VersionState.BUILDING || rb == null || !rb.hold || !rb.attached) {
           throw new IllegalStateException(String.format("version %d of view '%s' is %s%s: only a reprocess that is "
               + "held for activation can be discarded", id, name, v.state.label(),
               v.state == VersionState.BUILDING && rb != null && !rb.attached ? " and still replaying" : ""));
-        }
-        if (rolledBack == null) {
+        } else {
           rb.hold = true; // an activate that races us finds the version failed, not switched
         }
       }

@@ -603,22 +603,11 @@ class BraidServerTest {
 
   @Test
   void shouldCloseOnceWhenClosedTwiceAndReleaseTheDataDirectory() throws Exception {
-    ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(BraidServer.class);
-    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
-        new ch.qos.logback.core.read.ListAppender<>();
-    logged.start();
-    log.addAppender(logged);
-    ch.qos.logback.classic.Level level = log.getLevel();
-    log.setLevel(ch.qos.logback.classic.Level.INFO);
-    try {
+    java.util.List<String> logged = ServerLog.during(() -> {
       start().close();
       server.close(); // as a test's clean-up or a shutdown hook may, after a close
-    } finally {
-      log.setLevel(level);
-      log.detachAppender(logged);
-    }
-    assertThat(logged.list).extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
-        .as("one 'stopped', no warning about the lock").containsOnlyOnce("Braid stopped")
+    });
+    assertThat(logged).as("one 'stopped', no warning about the lock").containsOnlyOnce("Braid stopped")
         .noneMatch(m -> m.contains("lock"));
     server = null;
     start(); // the lock was released

@@ -305,25 +305,11 @@ class ReprocessHttpTest {
     assertThat(held.statusCode()).as(held.body()).isEqualTo(202);
     long id = json(held).path("version").asLong();
     awaitVersion("units", id, v -> v.path("progress").path("phase").asText().equals("held"));
-    ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
-        .getLogger(BraidServer.class);
-    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
-        new ch.qos.logback.core.read.ListAppender<>();
-    logged.start();
-    log.addAppender(logged);
-    ch.qos.logback.classic.Level level = log.getLevel();
-    log.setLevel(ch.qos.logback.classic.Level.INFO);
-    java.util.Map<String, Long> started;
-    try {
-      started = server.reprocessChangedViews();
-    } finally {
-      log.setLevel(level);
-      log.detachAppender(logged);
-    }
-    assertThat(started).isEmpty();
-    assertThat(logged.list).extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
-        .contains("view 'units': not reprocessed: version " + id + ", which is building (a reprocess or a rollback), "
-            + "has the spec file's definition already; the view serves it once it is current")
+    java.util.List<java.util.Map<String, Long>> started = new java.util.ArrayList<>();
+    java.util.List<String> logged = ServerLog.during(() -> started.add(server.reprocessChangedViews()));
+    assertThat(started.get(0)).isEmpty();
+    assertThat(logged).contains("view 'units': not reprocessed: version " + id + ", which is building (a reprocess "
+            + "or a rollback), has the spec file's definition already; the view serves it once it is current")
         .noneMatch(m -> m.contains("run `braid reprocess"));
   }
 
