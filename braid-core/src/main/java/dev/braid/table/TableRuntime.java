@@ -2135,10 +2135,15 @@ public final class TableRuntime implements Table, AutoCloseable {
     try {
       try {
         persist.run(); // marks the backup as being activated: a restart activates it again
-      } catch (RuntimeException notStored) {
-        LOG.warn("table '{}': could not record the activation of version {} in the catalog ({}); it goes on, but a "
-            + "restart before the catalog is next written does not resume it", spec.name(), versionId,
-            notStored.getMessage());
+      } catch (RuntimeException notStored) { // its switch could not be recorded either: it does not start
+        synchronized (this) {
+          if (rollbackMarked == v) {
+            rollbackMarked = null; // the catalog on disk never had the mark, or has it from another write
+          }
+        }
+        LOG.warn("table '{}': the activation of version {} did not start: the catalog could not record it ({}); it is "
+            + "still a backup", spec.name(), versionId, notStored.getMessage());
+        throw notStored;
       }
       Runnable hook = beforeRollbackReplay;
       if (hook != null) {

@@ -2262,15 +2262,6 @@ final class ViewRuntime {
         v.delta = null;
         v.rebuild = rb;
         v.state = VersionState.BUILDING;
-        Version b = v;
-        try {
-          builder.execute(() -> build(b, rb));
-        } catch (java.util.concurrent.RejectedExecutionException closed) {
-          v.rebuild = null; // the engine closes: a backup as before, which no catalog records as rolled back to
-          v.state = VersionState.BACKUP;
-          throw new IllegalStateException(String.format("version %d of view '%s' cannot be activated: the engine is "
-              + "closing", id, name), closed);
-        }
         rollback = true;
       } else {
         throw new IllegalStateException(String.format("version %d of view '%s' is %s%s and cannot be activated", id,
@@ -2278,12 +2269,7 @@ final class ViewRuntime {
       }
     }
     if (rollback) {
-      try {
-        persist.run(); // marks the backup as being rolled back to: a restart resumes the rollback
-      } catch (RuntimeException notStored) {
-        LOG.warn("view '{}': could not record the rollback to version {} in the catalog ({}); it goes on, but a "
-            + "restart before the catalog is next written does not resume it", name, id, notStored.getMessage());
-      }
+      startRollback(v, rb);
     }
     if (rb.attached && v.state == VersionState.BUILDING) {
       switchIn(v, rb); // held and caught up: switch now, in this thread
@@ -2294,6 +2280,39 @@ final class ViewRuntime {
       Throwable c = e.getCause();
       throw new IllegalStateException(String.format("version %d of view '%s' could not be activated: %s", id, name,
           c.getMessage()), c);
+    }
+  }
+
+  /**
+   * Starts the rollback to backup {@code v}, which {@link #activate} has just marked building: first
+   * the catalog records it (a restart resumes it), then the builder replays. A rollback whose start
+   * cannot be recorded does not start (its switch could not be recorded either): {@code v} is a
+   * backup again and the catalog's error is thrown as it is. So is one the closing engine refuses.
+   */
+  private void startRollback(Version v, Rebuild rb) {
+    try {
+      if (builder.isShutdown()) { // a closed engine writes no catalog: say why in the activation's words
+        throw new java.util.concurrent.RejectedExecutionException("the builder has stopped");
+      }
+      persist.run(); // marks the backup as being rolled back to: a restart resumes the rollback
+      builder.execute(() -> build(v, rb));
+    } catch (RuntimeException notStarted) {
+      synchronized (this) {
+        if (v.rebuild == rb) { // a backup as before; the next catalog written records it so
+          v.rebuild = null;
+          v.state = VersionState.BACKUP;
+        }
+      }
+      RuntimeException thrown = notStarted instanceof java.util.concurrent.RejectedExecutionException
+          ? new IllegalStateException(String.format("version %d of view '%s' cannot be activated: the engine is "
+              + "closing", v.id, name), notStarted)
+          : notStarted;
+      rb.done.completeExceptionally(thrown); // another caller waiting for this activation hears it too
+      if (!(notStarted instanceof java.util.concurrent.RejectedExecutionException)) {
+        LOG.warn("view '{}': the rollback to version {} did not start: the catalog could not record it ({}); it is "
+            + "still a backup", name, v.id, notStarted.getMessage());
+      }
+      throw thrown;
     }
   }
 

@@ -110,8 +110,12 @@ class TableCatalogNotStoredTest {
       long second = currentId(t);
 
       Path block = blockCatalog();
+      java.util.concurrent.atomic.AtomicBoolean replayed = new java.util.concurrent.atomic.AtomicBoolean();
+      ((TableRuntime) t).beforeRollbackReplay = () -> replayed.set(true);
       assertThatThrownBy(() -> t.activate(first)).isInstanceOf(dev.braid.log.LogException.class)
           .hasMessageContaining("cannot write the version catalog");
+      assertThat(replayed).as("a rollback whose start cannot be recorded does not start").isFalse();
+      ((TableRuntime) t).beforeRollbackReplay = null;
       assertTiers(t, "second", "after the activation that could not be recorded");
       assertThat(currentId(t)).isEqualTo(second);
       assertThat(version(t, first).state()).isEqualTo(VersionState.BACKUP);

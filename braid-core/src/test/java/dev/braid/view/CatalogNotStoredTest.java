@@ -156,4 +156,41 @@ public class CatalogNotStoredTest {
       }
     }
   }
+  @Test
+  void shouldRefuseARollbackWhoseStartCannotBeRecordedAndRollBackOnceTheCatalogIsWritable(@TempDir Path dir)
+      throws Exception {
+    ViewSpec oldDef = ReprocessTest.oldDefinition(ViewSpec.Mode.KAPPA);
+    ViewSpec newDef = ReprocessTest.newDefinition(ViewSpec.Mode.KAPPA);
+    ReprocessTest.History history = new ReprocessTest.History();
+    Random rnd = new Random(11);
+    long backup;
+    try (Braid braid = Braid.open(dir, ReprocessTest.spec(2, oldDef))) {
+      ReprocessTest.ingest(braid, rnd, 600, 2, history);
+      backup = currentId(braid);
+      long served = braid.reprocess("stats", newDef, ReprocessOptions.defaults());
+      ReprocessTest.awaitState(braid, served, VersionState.CURRENT);
+      ReprocessTest.ingest(braid, rnd, 300, 2, history);
+      ReprocessTest.awaitCaughtUp(braid);
+
+      Path block = blockCatalog(dir);
+      assertThatThrownBy(() -> braid.activate("stats", backup)).isInstanceOf(CatalogWriteException.class)
+          .hasMessageContaining("cannot write the version catalog");
+      VersionInfo after = ReprocessTest.version(braid, backup);
+      assertThat(after.state()).as("still a backup, no replay started").isEqualTo(VersionState.BACKUP);
+      assertThat(after.progress()).isNull();
+      assertThat(currentId(braid)).isEqualTo(served);
+      for (int m = 0; m < 6; m++) {
+        ReprocessTest.check(braid.get("stats", "m" + m), newDef, history.snapshot(), "after the refused rollback");
+      }
+      unblock(block);
+    }
+    try (Braid braid = Braid.open(dir, ReprocessTest.spec(2, newDef))) {
+      assertThat(state(braid, backup)).as("a restart does not resume a rollback that never started")
+          .isEqualTo(VersionState.BACKUP);
+      ReprocessTest.ingest(braid, rnd, 100, 2, history);
+      assertThat(braid.activate("stats", backup)).isEqualTo(backup);
+      ReprocessTest.awaitCaughtUp(braid);
+      assertServedBy(braid, backup, history, oldDef, "rolled back once the catalog is writable");
+    }
+  }
 }

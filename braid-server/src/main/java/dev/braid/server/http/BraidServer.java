@@ -1598,6 +1598,8 @@ public final class BraidServer implements AutoCloseable {
         throw full;
       }
       throw new Problem(409, "cannot-" + verb, "Conflict", e.getMessage());
+    } catch (dev.braid.view.CatalogWriteException e) { // a rollback whose start the catalog could not record
+      throw activationNotRecorded("view", view, id, e);
     }
     ObjectNode o = Json.versions(view, b.versions(view));
     o.put(done, id);
@@ -1605,6 +1607,17 @@ public final class BraidServer implements AutoCloseable {
       o.put("alreadyCurrent", wasCurrent);
     }
     ok(ctx, o);
+  }
+
+  /**
+   * The answer to an activation of a backup that the catalog could not record (so it did not start,
+   * or did not switch): a 507 on a full disk, else a 500 that says nothing changed.
+   */
+  static Problem activationNotRecorded(String kind, String name, long id, dev.braid.view.CatalogWriteException e) {
+    String detail = "version " + id + " of " + kind + " '" + name + "' was not activated: " + e.getMessage()
+        + "; the current version is unchanged and serves, and version " + id + " is still a backup";
+    Problem full = storageFull(e, detail);
+    return full != null ? full : new Problem(500, "activation-not-recorded", "Activation not recorded", detail);
   }
 
   /** Whether version {@code id} is the current one among {@code versions}. */

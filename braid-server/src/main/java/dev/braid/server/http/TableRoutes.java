@@ -574,11 +574,8 @@ final class TableRoutes {
       t.activate(id);
     } catch (IllegalStateException e) {
       throw new Problem(409, "cannot-activate", "Conflict", e.getMessage());
-    } catch (dev.braid.view.CatalogWriteException e) { // the catalog could not record the switch, so none happened
-      String detail = "version " + id + " of table '" + t.name() + "' was not activated: " + e.getMessage()
-          + "; the current version is unchanged and serves, and version " + id + " is still a backup";
-      Problem full = BraidServer.storageFull(e, detail);
-      throw full != null ? full : new Problem(500, "activation-not-recorded", "Activation not recorded", detail);
+    } catch (dev.braid.view.CatalogWriteException e) { // the catalog could not record the start or the switch
+      throw BraidServer.activationNotRecorded("table", t.name(), id, e);
     }
     ObjectNode o = Json.versions(t.name(), t.versions());
     o.remove("view");

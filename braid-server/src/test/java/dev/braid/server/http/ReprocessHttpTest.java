@@ -10,6 +10,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
@@ -144,12 +145,17 @@ class ReprocessHttpTest {
     assertThat(read(view, key).path("values").path("units").asLong()).isEqualTo(units);
   }
 
+  /** Reprocesses view {@code units} into a kappa view of units and counts by store. */
+  HttpResponse<String> reprocessByStore() throws Exception {
+    return send("POST", "/v1/views/units/reprocess", "application/json",
+        "{\"from\": \"sales\", \"group_by\": \"store\", \"mode\": \"kappa\", "
+            + "\"aggregate\": {\"units\": \"sum(units)\", \"n\": \"count\"}}");
+  }
+
   @Test
   void shouldReprocessAKappaViewFromJsonSwitchAndRollBack() throws Exception {
     awaitUnits("units", "p0", units0);
-    HttpResponse<String> r = send("POST", "/v1/views/units/reprocess", "application/json",
-        "{\"from\": \"sales\", \"group_by\": \"store\", \"mode\": \"kappa\", "
-            + "\"aggregate\": {\"units\": \"sum(units)\", \"n\": \"count\"}}");
+    HttpResponse<String> r = reprocessByStore();
     assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
     assertThat(r.headers().firstValue("Location")).hasValue("/v1/views/units/versions");
     long id = json(r).path("version").asLong();
@@ -173,6 +179,35 @@ class ReprocessHttpTest {
     JsonNode back = read("units", "p0");
     assertThat(back.path("asOf").path("version").asLong()).isEqualTo(backup);
     assertThat(back.path("values").path("units").asLong()).isEqualTo(units0);
+  }
+
+  /** A rollback whose start the catalog cannot record (a directory in the way of its temporary file) does not start. */
+  @Test
+  void shouldAnswer500ForARollbackWhoseStartCannotBeRecorded() throws Exception {
+    awaitUnits("units", "p0", units0);
+    HttpResponse<String> r = reprocessByStore();
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+    long id = json(r).path("version").asLong();
+    awaitVersion("units", id, v -> v.path("state").asText().equals("current"));
+    long backup = json(send("GET", "/v1/views/units/versions", null, null)).path("versions").get(0).path("id")
+        .asLong();
+    Path block = dir.resolve("catalog.json.tmp");
+    Files.createDirectories(block);
+    Files.writeString(block.resolve("in-the-way"), "x");
+
+    HttpResponse<String> a = send("POST", "/v1/views/units/versions/" + backup + "/activate", null, null);
+    assertProblem(a, 500, "version " + backup + " of view 'units' was not activated: cannot write the version "
+        + "catalog ", "; the current version is unchanged and serves, and version " + backup + " is still a backup");
+    assertThat(json(a).path("type").asText()).isEqualTo("/problems/activation-not-recorded");
+    JsonNode versions = json(send("GET", "/v1/views/units/versions", null, null));
+    assertThat(versions.path("current").asLong()).isEqualTo(id);
+    assertThat(versions.path("versions").get(0).path("state").asText()).isEqualTo("backup");
+
+    Files.delete(block.resolve("in-the-way"));
+    Files.delete(block);
+    a = send("POST", "/v1/views/units/versions/" + backup + "/activate", null, null);
+    assertThat(a.statusCode()).as(a.body()).isEqualTo(200);
+    assertThat(read("units", "p0").path("values").path("units").asLong()).isEqualTo(units0);
   }
 
   @Test
