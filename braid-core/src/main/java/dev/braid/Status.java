@@ -26,24 +26,21 @@ public record Status(List<StreamStatus> streams, List<ViewStatus> views, List<Ta
    * @param pushId the push that built the current version's Base, or null
    * @param position how far the current version has applied the real-time writes; {@code lag} the writes it has not
    * @param push the push building a new version now, or null
+   * @param rollback the progress of an activation of a backup (a rollback) replaying the writes since its cut, or
+   *     null when none runs
    * @param recovered what opening the log cut from the end of a partition of the table's writes log
    *     (a torn or damaged tail), one line per partition; empty when nothing was cut
    */
   public record TableStatus(String name, String stream, long currentVersion, String pushId, Cut cut, Cut position,
-      long lag, long baseRows, long deltaKeys, dev.braid.table.PushReport push, List<String> recovered) {
+      long lag, long baseRows, long deltaKeys, dev.braid.table.PushReport push, ReplayProgress rollback,
+      List<String> recovered) {
     public TableStatus {
       recovered = recovered == null ? List.of() : List.copyOf(recovered);
     }
 
-    /** Without what opening the log cut (the engine adds it). */
-    public TableStatus(String name, String stream, long currentVersion, String pushId, Cut cut, Cut position,
-        long lag, long baseRows, long deltaKeys, dev.braid.table.PushReport push) {
-      this(name, stream, currentVersion, pushId, cut, position, lag, baseRows, deltaKeys, push, List.of());
-    }
-
     public TableStatus withRecovered(List<String> lines) {
       return new TableStatus(name, stream, currentVersion, pushId, cut, position, lag, baseRows, deltaKeys, push,
-          lines);
+          rollback, lines);
     }
   }
 

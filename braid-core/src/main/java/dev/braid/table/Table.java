@@ -99,4 +99,12 @@ public interface Table {
 
   /** Makes a backup version current again (rollback): replays the writes since its cut, then swaps. */
   long activate(long versionId);
+
+  /**
+   * Cancels the running rollback to version {@code versionId} (an {@link #activate} of a backup): its
+   * replay stops at the next batch of writes, the activation fails saying it was cancelled, and the
+   * version stays a backup. Returns once it has stopped; refused when no rollback to that version
+   * runs, or when it switched in first.
+   */
+  void cancelRollback(long versionId);
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braid.UnknownNameException;
+import dev.braid.ReplayProgress;
 import dev.braid.VersionInfo;
 import dev.braid.VersionState;
 import dev.braid.log.Cut;
@@ -266,6 +267,32 @@ public final class TableRuntime implements Table, AutoCloseable {
   private Version rollbackMarked;
   /** Test hook: runs once, in the next activation of a backup, once the catalog marks it and before its replay. */
   volatile Runnable beforeRollbackReplay;
+  /**
+   * Test hook: runs after each batch of writes a rollback's replay applies (before the follower pauses), given
+   * whether the rollback is cancelled.
+   */
+  volatile java.util.function.Consumer<java.util.function.BooleanSupplier> duringRollbackReplay;
+  /** The activation of a backup that runs (one at a time, as {@link #building}), for its progress and its cancel. */
+  private volatile Rollback rollback;
+
+  /** An activation of backup {@code version} (a rollback) while it replays the writes since its cut and swaps. */
+  private static final class Rollback {
+    final Version version;
+    final long startedAtNanos = System.nanoTime();
+    /** {@code replay}, then {@code switching} once every partition is caught up: a cancel comes too late then. */
+    volatile String phase = "replay";
+    /** Set by {@link #cancelRollback}: the replay stops at its next batch and the version stays a backup. */
+    volatile boolean cancelled;
+    /** Counted down when the activation has ended, one way or the other. */
+    final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
+
+    Rollback(Version version) {
+      this.version = version;
+    }
+  }
+
+  /** Why an activation that {@link #cancelRollback} stopped failed. */
+  static final String CANCELLED = "cancelled by request";
   private final Follower[] followers;
   private volatile boolean closed;
   /**
@@ -1412,7 +1439,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     long distinct = v.base.rows;
     Runnable finish = () -> {
       try {
-        long replayed = replayAndSwap(v);
+        long replayed = replayAndSwap(v, null);
         report(v, "done", loader, counts, bad, distinct, t0, null, replayed);
       } catch (RuntimeException | InterruptedException e) {
         if (e instanceof InterruptedException) {
@@ -1585,8 +1612,11 @@ public final class TableRuntime implements Table, AutoCloseable {
     return end;
   }
 
-  /** Replays the writes from the version's cut, attaches it to the followers and swaps it in. */
-  private long replayAndSwap(Version v) throws InterruptedException {
+  /**
+   * Replays the writes from the version's cut, attaches it to the followers and swaps it in; a
+   * rollback's ({@code rb} not null) stops at a batch of writes once cancelled.
+   */
+  private long replayAndSwap(Version v, Rollback rb) throws InterruptedException {
     Delta d = new Delta(v.base, v.cut);
     v.delta = d;
     long replayed = 0;
@@ -1596,11 +1626,18 @@ public final class TableRuntime implements Table, AutoCloseable {
         long before = r.position();
         while (step(r, only, f.position)) {
           failIfClosed("the replay of version " + v.id); // bulk replay up to where the follower is
+          if (rb != null) {
+            var hook = duringRollbackReplay;
+            if (hook != null) {
+              hook.accept(() -> rb.cancelled);
+            }
+            failIfCancelled(rb);
+          }
         }
         f.lock.lock();
         try {
           while (step(r, only, f.position)) {
-            // the last few, with the follower paused
+            failIfCancelled(rb); // the last few, with the follower paused
           }
           f.attached.add(d);
         } finally {
@@ -1610,8 +1647,21 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
     failIfClosed("the replay of version " + v.id);
+    if (rb != null) {
+      synchronized (this) { // a cancel before this point stops it; one after it waits for the switch
+        failIfCancelled(rb);
+        rb.phase = "switching";
+      }
+    }
     swap(v);
     return replayed;
+  }
+
+  private void failIfCancelled(Rollback rb) {
+    if (rb != null && rb.cancelled) {
+      throw new IllegalStateException("the rollback to version " + rb.version.id + " of table '" + spec.name()
+          + "' was " + CANCELLED + "; it is still a backup");
+    }
   }
 
   /**
@@ -1884,7 +1934,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     long distinct = built.base.rows;
     Runnable finish = () -> {
       try {
-        long replayed = replayAndSwap(built);
+        long replayed = replayAndSwap(built, null);
         report(built, "done", none, counts, List.of(), distinct, t0, null, replayed);
       } catch (RuntimeException | InterruptedException e) {
         if (e instanceof InterruptedException) {
@@ -2093,7 +2143,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       TableBase base = v.base;
       String def = v.pushId == null ? "empty (no push yet)" : "push " + v.pushId;
       out.add(new VersionInfo(spec.name(), v.id, v.state, def, v.cut, d == null ? null : d.position(),
-          base != null ? base.rows : baseRowsOnDisk(v), v.createdAt, v.failure, null));
+          base != null ? base.rows : baseRowsOnDisk(v), v.createdAt, v.failure, rollbackProgress(v)));
     }
     return out;
   }
@@ -2130,7 +2180,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
       building = v;
       rollbackMarked = v;
+      rollback = new Rollback(v);
     }
+    Rollback rb = rollback;
     boolean switched = false;
     try {
       try {
@@ -2166,7 +2218,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         }
       }
       try {
-        replayAndSwap(v);
+        replayAndSwap(v, rb);
         switched = true;
       } catch (RuntimeException | InterruptedException notSwapped) {
         synchronized (this) {
@@ -2191,6 +2243,9 @@ public final class TableRuntime implements Table, AutoCloseable {
         if (building == v) {
           building = null;
         }
+        if (rollback == rb) {
+          rollback = null;
+        }
         // stopped by a close: still marked, so the close's catalog has it and the next start activates it again
         unmark = rollbackMarked == v && !closed;
         if (unmark || switched) {
@@ -2200,7 +2255,63 @@ public final class TableRuntime implements Table, AutoCloseable {
       if (unmark && !switched) {
         unmarkRollback(v);
       }
+      rb.ended.countDown();
     }
+  }
+
+  @Override
+  public void cancelRollback(long versionId) {
+    Rollback rb;
+    synchronized (this) {
+      rb = rollback;
+      if (rb == null || rb.version.id != versionId) {
+        Version v = versions.stream().filter(x -> x.id == versionId).findFirst().orElse(null);
+        if (v == null) {
+          throw new UnknownNameException("version", spec.name() + "/" + versionId, versions.stream()
+              .sorted(java.util.Comparator.comparingLong(x -> x.id))
+              .map(x -> spec.name() + "/" + x.id + " (" + x.state.label() + ")").toList());
+        }
+        throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' is "
+            + v.state.label() + " and no rollback to it runs: only a rollback that is running (an activation of a "
+            + "backup) can be cancelled");
+      }
+      rb.cancelled = true; // its replay stops at the next batch of writes
+    }
+    try {
+      if (!rb.ended.await(1, TimeUnit.MINUTES)) {
+        throw new IllegalStateException("the rollback to version " + versionId + " of table '" + spec.name()
+            + "' was asked to stop, but its replay has not stopped within a minute");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the rollback to version " + versionId
+          + " of table '" + spec.name() + "' to stop", e);
+    }
+    if (current == rb.version) {
+      throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' became current "
+          + "before the rollback to it could be cancelled");
+    }
+  }
+
+  /** The progress of the rollback to {@code v}, or null when none runs. */
+  private ReplayProgress rollbackProgress(Version v) {
+    Rollback rb = rollback;
+    Delta d = v.delta;
+    if (rb == null || rb.version != v || d == null) {
+      return null;
+    }
+    Cut pos = d.position();
+    Cut end = writes.end();
+    long replayed = 0;
+    long lag = 0;
+    for (int p = 0; p < pos.partitions(); p++) {
+      replayed += Math.max(0, pos.offset(p) - v.cut.offset(p));
+      lag += Math.max(0, end.offset(p) - pos.offset(p));
+    }
+    double seconds = (System.nanoTime() - rb.startedAtNanos) / 1e9;
+    double rate = seconds > 0 ? replayed / seconds : 0;
+    long eta = rate > 0 ? (long) (lag / rate * 1000) : -1;
+    return new ReplayProgress(v.id, rb.phase, replayed, replayed + lag, rate, eta, lag, false, 0, 0, true);
   }
 
   /** Why a push, repush or activation cannot start now: a push builds, or a rollback runs. The caller holds this. */
@@ -2240,8 +2351,13 @@ public final class TableRuntime implements Table, AutoCloseable {
         LOG.info("table '{}': version {} is current again (the rollback resumed after a restart, {} ms)",
             spec.name(), id, (System.nanoTime() - t0) / 1_000_000);
       } catch (RuntimeException e) {
-        LOG.error("table '{}': the rollback to version {} that a restart interrupted failed; it stays a backup: {}",
-            spec.name(), id, e.getMessage());
+        if (e.getMessage() != null && e.getMessage().contains(CANCELLED)) {
+          LOG.info("table '{}': the rollback to version {} that a restart resumed was cancelled; it stays a backup",
+              spec.name(), id);
+        } else {
+          LOG.error("table '{}': the rollback to version {} that a restart interrupted failed; it stays a backup: {}",
+              spec.name(), id, e.getMessage());
+        }
         Version marked;
         synchronized (this) { // refused before it began (not a backup any more, say): marked still
           marked = rollbackMarked != null && rollbackMarked.id == id && building != rollbackMarked && !closed
@@ -2279,8 +2395,10 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     PushReport r = b == null || b.state == VersionState.BACKUP ? null : b.report; // a rollback is no push
     TableBase base = v.base;
+    Rollback rb = rollback;
     return new dev.braid.Status.TableStatus(spec.name(), spec.writesStream(), v.id, v.pushId, v.cut, pos, lag,
-        base == null ? 0 : base.rows, d == null ? 0 : d.keys(), r);
+        base == null ? 0 : base.rows, d == null ? 0 : d.keys(), r, rb == null ? null : rollbackProgress(rb.version),
+        List.of());
   }
 
   @Override

@@ -33,7 +33,7 @@ class TableRollbackResumeTest {
   Path dir;
 
   /** Pushes version 1, writes after it, pushes version 2: returns {v1, v2} and fills {@code expected}. */
-  private static long[] backupAndCurrent(Table t, Map<String, String> expected) throws InterruptedException {
+  static long[] backupAndCurrent(Table t, Map<String, String> expected) throws InterruptedException {
     long now = System.currentTimeMillis();
     long v1 = t.push(lines(row("a", "one", now), row("c", "pushed", now)), PushOptions.defaults("1.jsonl")).version();
     expected.put("a", "one");
@@ -66,7 +66,7 @@ class TableRollbackResumeTest {
   }
 
   /** The versions of table users that the catalog in {@code data} marks as being rolled back to, with their state. */
-  private static java.util.List<String> marked(Path data) throws IOException {
+  static java.util.List<String> marked(Path data) throws IOException {
     java.util.List<String> out = new java.util.ArrayList<>();
     com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper()
         .readTree(data.resolve("catalog.json").toFile());
@@ -78,7 +78,7 @@ class TableRollbackResumeTest {
     return out;
   }
 
-  private static void checkRows(Table t, long version, Map<String, String> expected) {
+  static void checkRows(Table t, long version, Map<String, String> expected) {
     for (Map.Entry<String, String> e : expected.entrySet()) {
       TableRow r = t.get(e.getKey());
       assertThat(r.asOf().version()).as(e.getKey()).isEqualTo(version);

@@ -20,7 +20,8 @@ import picocli.CommandLine.Option;
         + "with the log first, with a progress bar). Returns once the version is current. One reprocess or "
         + "rollback runs at a time: while a reprocess is building or held, a rollback is refused until it is "
         + "activated or discarded. A rollback that a restart of the server interrupts is resumed by the server. "
-        + "With --table, a backup version of a table (its real-time writes since its cut are replayed first)."})
+        + "With --table, a backup version of a table (its real-time writes since its cut are replayed first, with a "
+        + "progress bar)."})
 public final class ActivateCommand extends VersionCommand {
 
   @Option(names = "--table", description = "VIEW names a table of the hybrid store")
@@ -59,7 +60,7 @@ public final class ActivateCommand extends VersionCommand {
    */
   @Override
   JsonNode answer(BraidClient http, String path) {
-    if (table || client.json || noProgress) {
+    if (client.json || noProgress) {
       return send(http, path);
     }
     CompletableFuture<JsonNode> answer = new CompletableFuture<>();
@@ -85,7 +86,8 @@ public final class ActivateCommand extends VersionCommand {
           }
           if (p != null) {
             if (bar == null) {
-              bar = Progress.bar("activate " + view + " v" + version, -1, "events", command.commandLine().getErr());
+              bar = Progress.bar("activate " + view + " v" + version, -1, table ? "writes" : "events",
+                  command.commandLine().getErr());
             }
             bar.maxHint(Math.max(1, p.path("eventsTotal").asLong()));
             bar.stepTo(p.path("eventsReplayed").asLong());
@@ -98,8 +100,8 @@ public final class ActivateCommand extends VersionCommand {
           throw new IllegalStateException(e.getCause());
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
-          throw new BraidCli.CommandFailedException("interrupted while waiting for version " + version + " of view "
-              + view + " to become current", 130);
+          throw new BraidCli.CommandFailedException("interrupted while waiting for version " + version + " of "
+              + (table ? "table " : "view ") + view + " to become current", 130);
         }
       }
     } finally {
@@ -116,7 +118,8 @@ public final class ActivateCommand extends VersionCommand {
   /** The version's progress while it builds (a rollback's replay), or null: none yet, or the list unavailable. */
   private JsonNode progress(BraidClient http) {
     try {
-      for (JsonNode v : http.get("/v1/views/" + BraidClient.enc(view) + "/versions").path("versions")) {
+      for (JsonNode v : http.get((table ? "/v1/tables/" : "/v1/views/") + BraidClient.enc(view) + "/versions")
+          .path("versions")) {
         if (v.path("id").asLong() == version && v.path("progress").isObject()) {
           return v.path("progress");
         }

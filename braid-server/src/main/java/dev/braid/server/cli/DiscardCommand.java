@@ -7,8 +7,14 @@ import picocli.CommandLine.Command;
 @Command(name = "discard", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Discard a reprocessed version that is held for activation (braid reprocess --hold): it stops "
         + "following the log, its files are deleted, and another reprocess of the view can start. On a version "
-        + "being rolled back to (braid activate of a backup), cancel the rollback: it stays a backup."})
+        + "being rolled back to (braid activate of a backup), cancel the rollback: it stays a backup. With --table, "
+        + "cancel the rollback to a backup version of a table (braid activate --table)."})
 public final class DiscardCommand extends VersionCommand {
+
+  @picocli.CommandLine.Option(names = "--table", description = "VIEW names a table of the hybrid store")
+  void table(boolean on) {
+    table = on;
+  }
 
   @Override
   JsonNode send(BraidClient http, String path) {
@@ -17,6 +23,10 @@ public final class DiscardCommand extends VersionCommand {
 
   @Override
   String summary(JsonNode answer, double seconds) {
+    if (table) {
+      return String.format("table %s: the rollback to version %d is cancelled; it is a backup again, and version %d "
+          + "stays current", view, version, answer.path("current").asLong());
+    }
     for (JsonNode v : answer.path("versions")) {
       if (v.path("id").asLong() == version && v.path("state").asText().equals("backup")) {
         return String.format("view %s: the rollback to version %d is cancelled; it is a backup again, and version %d "

@@ -97,6 +97,12 @@ public final class StatusCommand implements Callable<Integer> {
         if (x.has("push")) {
           out.printf("%ntable %s: %s%n", x.path("name").asText(), PushCommand.summary(x.path("push")));
         }
+        if (x.has("rollback")) {
+          JsonNode rb = x.path("rollback");
+          out.printf("%ntable %s: rolling back to version %d: %s%n", x.path("name").asText(),
+              rb.path("version").asLong(), VersionsCommand.progress(rb, "writes").strip()
+                  .replaceFirst("^rollback, ", ""));
+        }
       }
     }
     for (JsonNode x : r.path("views")) {
@@ -108,7 +114,7 @@ public final class StatusCommand implements Callable<Integer> {
           out.printf("%nview %s: version %d is held: %s%n", name, id, VersionsCommand.heldText(rp, name, id).strip());
         } else {
           out.printf("%nview %s: %s version %d: %s%n", name, rp.path("rollback").asBoolean() ? "rolling back to"
-              : "building", id, VersionsCommand.progress(rp).strip().replaceFirst("^rollback, ", ""));
+              : "building", id, VersionsCommand.progress(rp, "events").strip().replaceFirst("^rollback, ", ""));
         }
       }
       if (x.has("retention")) {

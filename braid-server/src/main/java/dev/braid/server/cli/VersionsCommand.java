@@ -45,7 +45,8 @@ public final class VersionsCommand implements Callable<Integer> {
           v.path("baseKeys").isNumber() ? v.path("baseKeys").asLong() : "-", // a gone version's Base is deleted
           v.path("createdAt").asText() + (v.has("failure") ? "  " + (v.path("state").asText().equals("discarded")
               ? "" : "failed: ") + v.path("failure").asText() : "")
-              + (held ? heldText(v.path("progress"), view, v.path("id").asLong()) : progress(v.path("progress"))));
+              + (held ? heldText(v.path("progress"), view, v.path("id").asLong())
+                  : progress(v.path("progress"), table ? "writes" : "events")));
     }
     t.print(out);
     JsonNode batch = r.path("batch");
@@ -101,14 +102,18 @@ public final class VersionsCommand implements Callable<Integer> {
         skipped, skipped == 1 ? "event" : "events");
   }
 
-  /** A building version's progress: a rollback's says so, then phase, events read of total, lag and ETA. */
-  static String progress(JsonNode p) {
+  /**
+   * A building version's progress: a rollback's says so, then phase, records read of total ({@code unit}: a view
+   * reads events, a table's rollback writes), lag and ETA.
+   */
+  static String progress(JsonNode p, String unit) {
     if (!p.isObject()) {
       return "";
     }
-    return String.format(java.util.Locale.ROOT, "  %s%s %,d/%,d events%s, lag %,d%s%s",
+    return String.format(java.util.Locale.ROOT, "  %s%s %,d/%,d %s%s, lag %,d%s%s",
         p.path("rollback").asBoolean() ? "rollback, " : "", p.path("phase").asText(),
-        p.path("eventsReplayed").asLong(), p.path("eventsTotal").asLong(), restoredText(p), p.path("lag").asLong(),
+        p.path("eventsReplayed").asLong(), p.path("eventsTotal").asLong(), unit, restoredText(p),
+        p.path("lag").asLong(),
         p.path("etaMillis").isNumber()
             ? String.format(java.util.Locale.ROOT, ", eta %.1f s", p.path("etaMillis").asLong() / 1000.0) : "",
         p.path("hold").asBoolean() ? " (to be held once caught up)" : "");

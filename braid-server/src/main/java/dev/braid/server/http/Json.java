@@ -521,6 +521,9 @@ final class Json {
       if (t.push() != null) {
         to.set("push", TableRoutes.report(t.push()));
       }
+      if (t.rollback() != null) {
+        to.set("rollback", progress(t.rollback()));
+      }
     }
     return o;
   }

@@ -72,6 +72,7 @@ final class TableRoutes {
     routes.post("/v1/tables/{table}/repush", params(this::repush, "wait"));
     BraidServer.getAndHead(routes, "/v1/tables/{table}/versions", params(this::versions));
     routes.post("/v1/tables/{table}/versions/{id}/activate", params(this::activate));
+    routes.delete("/v1/tables/{table}/versions/{id}", params(this::cancelRollback));
   }
 
   /**
@@ -560,15 +561,34 @@ final class TableRoutes {
     ok(ctx, o);
   }
 
-  private void activate(Context ctx) {
-    Table t = table(ctx);
+  private static long versionId(Context ctx) {
     String raw = ctx.pathParam("id");
-    long id;
     try {
-      id = Long.parseLong(raw);
+      return Long.parseLong(raw);
     } catch (NumberFormatException e) {
       throw Problem.badRequest("bad-version", BraidServer.notAWholeNumber("the version id", raw));
     }
+  }
+
+  /** {@code DELETE .../versions/{id}}: cancels the rollback to that version; answers the versions. */
+  private void cancelRollback(Context ctx) {
+    Table t = table(ctx);
+    long id = versionId(ctx);
+    try {
+      t.cancelRollback(id);
+    } catch (IllegalStateException e) {
+      throw new Problem(409, "cannot-cancel", "Conflict", e.getMessage());
+    }
+    ObjectNode o = Json.versions(t.name(), t.versions());
+    o.remove("view");
+    o.put("table", t.name());
+    o.put("cancelled", id);
+    ok(ctx, o);
+  }
+
+  private void activate(Context ctx) {
+    Table t = table(ctx);
+    long id = versionId(ctx);
     boolean wasCurrent = BraidServer.isCurrent(t.versions(), id);
     try {
       t.activate(id);

@@ -142,8 +142,9 @@ class TableCliTest {
     assertThat(ingest.err()).contains("unknown stream 'users'").contains("'users' is a table: write its rows with PUT "
         + "/v1/tables/users/rows/{key} (braid row), or load many with a push (braid push users FILE)");
     Run discard = braid("discard", "users", Long.toString(v1), "--table", url());
-    assertThat(discard.exit()).as("tables hold no versions to discard").isEqualTo(2);
-    assertThat(discard.err()).contains("Unknown option: '--table'");
+    assertThat(discard.exit()).as("no rollback runs to cancel").isEqualTo(1);
+    assertThat(discard.err()).contains("version " + v1 + " of table 'users' is backup and no rollback to it runs: "
+        + "only a rollback that is running (an activation of a backup) can be cancelled");
     Run act = braid("activate", "users", Long.toString(v1), "--table", url());
     assertThat(act.exit()).as(act.err()).isZero();
     assertThat(act.out()).contains("table users: version " + v1 + " is current after");
@@ -300,5 +301,75 @@ class TableCliTest {
     Run inc = braid("push", "users", f.toString(), url(), "--incremental");
     assertThat(inc.exit()).as(inc.err()).isZero();
     assertThat(inc.out()).contains("incremental push").contains("applied");
+  }
+  /**
+   * {@code braid activate --table} follows a table's rollback with a progress bar of the writes it replays, status
+   * and versions show it, and {@code braid discard --table} cancels it part way (the replay is held after its first
+   * batch of writes by the table's test hook, until the cancel comes).
+   */
+  @Test
+  void shouldFollowATableRollbackWithABarAndCancelIt() throws Exception {
+    dev.braid.table.Table t = server.braid().table("users");
+    long now = System.currentTimeMillis();
+    long v1 = t.push(new java.io.ByteArrayInputStream("{\"id\": \"a\", \"tier\": \"one\"}\n".getBytes(
+        StandardCharsets.UTF_8)), dev.braid.table.PushOptions.defaults("1.jsonl")).version();
+    dev.braid.table.WriteResult last = null;
+    for (int i = 0; i < 3000; i++) {
+      last = t.put("k" + i, java.util.Map.of("id", "k" + i, "tier", "w" + i), now);
+    }
+    assertThat(t.awaitApplied(last, 10_000)).isTrue();
+    long v2 = t.push(new java.io.ByteArrayInputStream("{\"id\": \"a\", \"tier\": \"two\"}\n".getBytes(
+        StandardCharsets.UTF_8)), dev.braid.table.PushOptions.defaults("2.jsonl")).version();
+    java.util.concurrent.CountDownLatch replaying = new java.util.concurrent.CountDownLatch(1);
+    java.util.function.Consumer<java.util.function.BooleanSupplier> hold = cancelled -> {
+      replaying.countDown();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!cancelled.getAsBoolean() && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
+    };
+    java.lang.reflect.Field hook = dev.braid.table.TableRuntime.class.getDeclaredField("duringRollbackReplay");
+    hook.setAccessible(true);
+    hook.set(t, hold);
+
+    CommandLine cli = BraidCli.commandLine();
+    StringWriter actOut = new StringWriter();
+    StringWriter actErr = new StringWriter();
+    cli.setOut(new PrintWriter(actOut, true));
+    cli.setErr(new PrintWriter(actErr, true));
+    java.util.concurrent.atomic.AtomicInteger actExit = new java.util.concurrent.atomic.AtomicInteger(-1);
+    Thread activation = new Thread(() -> actExit.set(cli.execute("activate", "users", Long.toString(v1), "--table",
+        url(), "--poll-millis=20")));
+    activation.start();
+    assertThat(replaying.await(30, TimeUnit.SECONDS)).as("the rollback replays").isTrue();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!actErr.toString().contains("activate users v" + v1)) {
+      assertThat(System.nanoTime()).as("a progress bar: " + actErr).isLessThan(deadline);
+      Thread.sleep(5);
+    }
+
+    Run status = braid("status", url());
+    assertThat(status.out()).containsPattern("table users: rolling back to version " + v1 + ": replay [0-9,]+/[0-9,]+ "
+        + "writes, lag [0-9,]+");
+    Run versions = braid("versions", "users", "--table", url());
+    assertThat(versions.out()).containsPattern("rollback, replay [0-9,]+/[0-9,]+ writes, lag");
+
+    Run discard = braid("discard", "users", Long.toString(v1), "--table", url());
+    assertThat(discard.exit()).as(discard.err()).isZero();
+    assertThat(discard.out()).contains("table users: the rollback to version " + v1 + " is cancelled; it is a backup "
+        + "again, and version " + v2 + " stays current");
+    activation.join(30_000);
+    assertThat(actExit.get()).as(actOut.toString()).isEqualTo(1);
+    assertThat(actErr.toString()).contains("the rollback to version " + v1 + " of table 'users' was cancelled by "
+        + "request; it is still a backup");
+    assertThat(braid("row", "users", "a", url()).out()).contains("two");
+    assertThat(braid("versions", "users", "--table", url()).out()).doesNotContain("rollback, replay");
+    assertThat(braid("status", url()).out()).doesNotContain("rolling back");
+
+    hook.set(t, null);
+    Run again = braid("activate", "users", Long.toString(v1), "--table", url());
+    assertThat(again.exit()).as(again.err()).isZero();
+    assertThat(braid("row", "users", "a", url()).out()).contains("one");
+    assertThat(braid("row", "users", "k2999", url()).out()).contains("w2999");
   }
 }

@@ -320,6 +320,26 @@ class TableHttpTest {
         .as("a refused push writes nothing").isFalse();
   }
 
+  /** A DELETE of a table's version cancels a running rollback to it; with none running it is a 409 that says so. */
+  @Test
+  void shouldRefuseToCancelARollbackThatDoesNotRun() throws Exception {
+    HttpResponse<String> r = send("POST", "/v1/tables/users/pushes", "application/x-ndjson",
+        "{\"id\": \"u1\", \"tier\": \"t0\", \"score\": 1}\n");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    long id = json(r).path("version").asLong();
+    r = send("DELETE", "/v1/tables/users/versions/" + id, null, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(409);
+    assertThat(json(r).path("type").asText()).isEqualTo("/problems/cannot-cancel");
+    assertThat(json(r).path("detail").asText()).isEqualTo("version " + id + " of table 'users' is current and no "
+        + "rollback to it runs: only a rollback that is running (an activation of a backup) can be cancelled");
+    r = send("DELETE", "/v1/tables/users/versions/77", null, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(404);
+    assertThat(json(r).path("detail").asText()).startsWith("unknown version 'users/77'");
+    r = send("DELETE", "/v1/tables/users/versions/x", null, null);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("the version id");
+  }
+
   /** An activation the catalog cannot record (a directory in the way of its temporary file) is a 500 that says nothing changed. */
   @Test
   void shouldRefuseAnActivationWhoseSwitchCannotBeRecorded() throws Exception {
