@@ -126,30 +126,46 @@ final class PushLoader {
       have -= consumed;
     }
     BlockingQueue<Future<Chunk>> order = new ArrayBlockingQueue<>(inflight);
-    final long[] lineBase = {headerLines};
-    final boolean[] stop = {false};
-    final Throwable[] consumerError = {null};
+    final long[] lineBase = {headerLines}; // the drain's; read here after its join
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicReference<Throwable> consumerError =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    // Once stopped (the consumer said so or threw, or a parse failed) the drain goes on taking the chunks
+    // in flight without consuming them, and hands their buffers back, until the reader's end mark: a
+    // reader blocked on a full queue or on a free chunk always wakes, and sees the stop at its next read.
     Thread drain = new Thread(() -> {
       try {
         while (true) {
           Future<Chunk> f = order.take();
-          Chunk c = f.get();
+          Chunk c;
+          try {
+            c = f.get();
+          } catch (ExecutionException e) {
+            consumerError.compareAndSet(null, e.getCause());
+            stop.set(true);
+            outputs.add(new Chunk()); // in place of the failed task's, which never comes back
+            continue;
+          }
           if (c == null) {
             return;
           }
-          if (!stop[0] && !consumer.accept(c, lineBase[0])) {
-            stop[0] = true;
+          if (!stop.get()) {
+            try {
+              if (!consumer.accept(c, lineBase[0])) {
+                stop.set(true);
+              }
+            } catch (Throwable t) {
+              consumerError.compareAndSet(null, t);
+              stop.set(true);
+            }
           }
           lineBase[0] += c.lines;
           c.clear();
           outputs.add(c);
         }
-      } catch (ExecutionException e) {
-        consumerError[0] = e.getCause();
-        stop[0] = true;
-      } catch (Throwable t) {
-        consumerError[0] = t;
-        stop[0] = true;
+      } catch (InterruptedException e) { // no one interrupts it; the reader's join would return regardless
+        consumerError.compareAndSet(null, e);
+        stop.set(true);
       }
     }, "braid-push-writer");
     drain.setDaemon(true);
@@ -157,7 +173,7 @@ final class PushLoader {
     boolean tooLong = false;
     try {
       boolean eof = false;
-      while (!eof && !stop[0] && consumerError[0] == null) {
+      while (!eof && !stop.get()) {
         int n = fill(in, buf, have);
         eof = n < buf.length;
         int cut = n;
@@ -201,19 +217,20 @@ final class PushLoader {
       order.put(java.util.concurrent.CompletableFuture.completedFuture(null));
       drain.join();
     }
-    if (tooLong && consumerError[0] == null) {
+    Throwable failed = consumerError.get();
+    if (tooLong && failed == null) {
       throw new IllegalArgumentException("the row at line " + (lineBase[0] + 1) + " is longer than " + CHUNK
           + " bytes (a row must fit in " + (CHUNK >> 20) + " MiB)" + (format.name().equals("csv")
           ? "; in CSV a quote that opens a cell and is never closed makes the rest of the input one row" : ""));
     }
-    if (consumerError[0] instanceof IOException io) {
+    if (failed instanceof IOException io) {
       throw io;
     }
-    if (consumerError[0] instanceof RuntimeException re) {
+    if (failed instanceof RuntimeException re) {
       throw re;
     }
-    if (consumerError[0] != null) {
-      throw new IllegalStateException(consumerError[0]);
+    if (failed != null) {
+      throw new IllegalStateException(failed);
     }
     return headerLines;
   }

@@ -101,10 +101,11 @@ public interface Table {
   long activate(long versionId);
 
   /**
-   * Cancels the running rollback to version {@code versionId} (an {@link #activate} of a backup): its
-   * replay stops at the next batch of writes, the activation fails saying it was cancelled, and the
-   * version stays a backup. Returns once it has stopped; refused when no rollback to that version
-   * runs, or when it switched in first.
+   * Cancels the build of version {@code versionId}: a full push or repush that builds it (it stops at
+   * its next chunk of rows or batch of writes and fails "cancelled by request", its files deleted), or
+   * a rollback to it (an {@link #activate} of a backup: the activation fails saying it was cancelled,
+   * and the version stays a backup). Returns once the build has stopped; refused when nothing builds
+   * that version, or when it switched in first.
    */
-  void cancelRollback(long versionId);
+  void cancel(long versionId);
 }

@@ -223,6 +223,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     volatile PushReport report;
     /** The rows of the Base file's header, read once for a version whose Base is not open (a backup); -1 until then. */
     volatile long headerRows = -1;
+    /** Set by {@link #cancel} while it builds (a push) or is rolled back to: the build stops at its next check. */
+    volatile boolean cancelled;
 
     Version(long id, VersionState state, Cut cut, String pushId, String baseFile, long createdAt) {
       this.id = id;
@@ -268,10 +270,10 @@ public final class TableRuntime implements Table, AutoCloseable {
   /** Test hook: runs once, in the next activation of a backup, once the catalog marks it and before its replay. */
   volatile Runnable beforeRollbackReplay;
   /**
-   * Test hook: runs after each batch of writes a rollback's replay applies (before the follower pauses), given
-   * whether the rollback is cancelled.
+   * Test hook: runs after each batch of writes a version's replay (a push's or a rollback's) applies before the
+   * follower pauses, given whether the build is cancelled.
    */
-  volatile java.util.function.Consumer<java.util.function.BooleanSupplier> duringRollbackReplay;
+  volatile java.util.function.Consumer<java.util.function.BooleanSupplier> duringReplay;
   /** The activation of a backup that runs (one at a time, as {@link #building}), for its progress and its cancel. */
   private volatile Rollback rollback;
 
@@ -281,8 +283,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     final long startedAtNanos = System.nanoTime();
     /** {@code replay}, then {@code switching} once every partition is caught up: a cancel comes too late then. */
     volatile String phase = "replay";
-    /** Set by {@link #cancelRollback}: the replay stops at its next batch and the version stays a backup. */
-    volatile boolean cancelled;
+    /** Why the catalog could not record that the activation ended without a switch (a restart resumes it), or null. */
+    volatile String unmarkFailure;
     /** Counted down when the activation has ended, one way or the other. */
     final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
 
@@ -291,7 +293,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
   }
 
-  /** Why an activation that {@link #cancelRollback} stopped failed. */
+  /** Why a push or an activation that {@link #cancel} stopped failed. */
   static final String CANCELLED = "cancelled by request";
   private final Follower[] followers;
   private volatile boolean closed;
@@ -1404,6 +1406,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     try (TableBase.Writer w = new TableBase.Writer(dir.resolve(v.baseFile), cut, pushTime, layout)) {
       loader.load(in, (chunk, firstLine) -> {
         failIfClosed("push " + v.pushId);
+        failIfCancelled(v, null);
         w.append(chunk.entries.buf, 0, chunk.entries.len);
         counts[0] += chunk.rows;
         counts[1] += chunk.expired;
@@ -1614,7 +1617,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   /**
    * Replays the writes from the version's cut, attaches it to the followers and swaps it in; a
-   * rollback's ({@code rb} not null) stops at a batch of writes once cancelled.
+   * push's or a rollback's ({@code rb} not null) stops at a batch of writes once cancelled.
    */
   private long replayAndSwap(Version v, Rollback rb) throws InterruptedException {
     Delta d = new Delta(v.base, v.cut);
@@ -1626,18 +1629,16 @@ public final class TableRuntime implements Table, AutoCloseable {
         long before = r.position();
         while (step(r, only, f.position)) {
           failIfClosed("the replay of version " + v.id); // bulk replay up to where the follower is
-          if (rb != null) {
-            var hook = duringRollbackReplay;
-            if (hook != null) {
-              hook.accept(() -> rb.cancelled);
-            }
-            failIfCancelled(rb);
+          var hook = duringReplay;
+          if (hook != null) {
+            hook.accept(() -> v.cancelled);
           }
+          failIfCancelled(v, rb);
         }
         f.lock.lock();
         try {
           while (step(r, only, f.position)) {
-            failIfCancelled(rb); // the last few, with the follower paused
+            failIfCancelled(v, rb); // the last few, with the follower paused
           }
           f.attached.add(d);
         } finally {
@@ -1647,9 +1648,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
     }
     failIfClosed("the replay of version " + v.id);
-    if (rb != null) {
-      synchronized (this) { // a cancel before this point stops it; one after it waits for the switch
-        failIfCancelled(rb);
+    synchronized (this) { // a cancel before this point stops it; one after it waits for the switch
+      failIfCancelled(v, rb);
+      if (rb != null) {
         rb.phase = "switching";
       }
     }
@@ -1657,10 +1658,19 @@ public final class TableRuntime implements Table, AutoCloseable {
     return replayed;
   }
 
-  private void failIfCancelled(Rollback rb) {
-    if (rb != null && rb.cancelled) {
-      throw new IllegalStateException("the rollback to version " + rb.version.id + " of table '" + spec.name()
-          + "' was " + CANCELLED + "; it is still a backup");
+  /** A build that {@link #cancel} stopped; its message says which. */
+  static final class BuildCancelled extends IllegalStateException {
+    BuildCancelled(String message) {
+      super(message);
+    }
+  }
+
+  /** Stops the build of {@code v} once {@link #cancel} asked: a rollback's ({@code rb} not null) or a push's. */
+  private void failIfCancelled(Version v, Rollback rb) {
+    if (v.cancelled) {
+      throw new BuildCancelled(rb != null ? "the rollback to version " + v.id + " of table '" + spec.name()
+          + "' was " + CANCELLED + "; it is still a backup" : "push " + v.pushId + " (version " + v.id + ") was "
+          + CANCELLED);
     }
   }
 
@@ -1877,6 +1887,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       Bytes row = new Bytes(256);
       for (int p = 0; p < parts; p++) {
         failIfClosed("repush " + v.pushId);
+        failIfCancelled(v, null);
         d.locks[p].readLock().lock();
         try {
           cut[p] = d.position.get(p);
@@ -1906,6 +1917,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       w.finish();
       synchronized (this) {
         built = new Version(v.id, VersionState.BUILDING, Cut.of(cut), v.pushId, v.baseFile, v.createdAt);
+        built.cancelled = v.cancelled; // a cancel from here on finds built
         building = built;
         versions.add(built);
       }
@@ -1964,8 +1976,8 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   /** The failure of a push's replay as its report says it: the reason, without a Java class name. */
   static String replayFailure(Exception e) {
-    if (e instanceof SwitchNotStored) {
-      return e.getMessage(); // the replay is whole; the switch is what failed
+    if (e instanceof SwitchNotStored || e instanceof BuildCancelled) {
+      return e.getMessage(); // the replay is whole; the switch is what failed, or it was stopped on purpose
     }
     if (e instanceof InterruptedException) {
       return "replay interrupted (its thread was interrupted, as a stop does); send the push again";
@@ -2179,6 +2191,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         throw new IllegalStateException(busy());
       }
       building = v;
+      v.cancelled = false; // a cancel of an earlier rollback to it is no cancel of this one
       rollbackMarked = v;
       rollback = new Rollback(v);
     }
@@ -2238,69 +2251,102 @@ public final class TableRuntime implements Table, AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("activation interrupted", e);
     } finally {
-      boolean unmark;
-      synchronized (this) {
-        if (building == v) {
-          building = null;
+      try {
+        boolean unmark;
+        synchronized (this) {
+          if (building == v) {
+            building = null;
+          }
+          if (rollback == rb) {
+            rollback = null;
+          }
+          // stopped by a close: still marked, so the close's catalog has it and the next start activates it
+          // again; not one a cancel stopped (the close may have begun while the cancel waited)
+          unmark = rollbackMarked == v && (!closed || v.cancelled);
+          if (unmark || switched) {
+            rollbackMarked = null;
+          }
         }
-        if (rollback == rb) {
-          rollback = null;
+        if (unmark && !switched) {
+          rb.unmarkFailure = unmarkRollback(v);
         }
-        // stopped by a close: still marked, so the close's catalog has it and the next start activates it again
-        unmark = rollbackMarked == v && !closed;
-        if (unmark || switched) {
-          rollbackMarked = null;
-        }
+      } finally {
+        rb.ended.countDown();
       }
-      if (unmark && !switched) {
-        unmarkRollback(v);
-      }
-      rb.ended.countDown();
     }
   }
 
   @Override
-  public void cancelRollback(long versionId) {
+  public void cancel(long versionId) {
+    Version v;
     Rollback rb;
     synchronized (this) {
+      v = building != null && building.id == versionId ? building : null;
       rb = rollback;
-      if (rb == null || rb.version.id != versionId) {
-        Version v = versions.stream().filter(x -> x.id == versionId).findFirst().orElse(null);
-        if (v == null) {
+      if (v == null) {
+        Version known = versions.stream().filter(x -> x.id == versionId).findFirst().orElse(null);
+        if (known == null) {
           throw new UnknownNameException("version", spec.name() + "/" + versionId, versions.stream()
               .sorted(java.util.Comparator.comparingLong(x -> x.id))
               .map(x -> spec.name() + "/" + x.id + " (" + x.state.label() + ")").toList());
         }
         throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' is "
-            + v.state.label() + " and no rollback to it runs: only a rollback that is running (an activation of a "
-            + "backup) can be cancelled");
+            + known.state.label() + (known.state == VersionState.BUILDING ? "" : " and neither a push builds it nor "
+            + "a rollback to it runs") + ": only a push that is building its version or a rollback that is running "
+            + "(an activation of a backup) can be cancelled");
       }
-      rb.cancelled = true; // its replay stops at the next batch of writes
+      v.cancelled = true; // the build stops at its next chunk of rows or batch of writes
     }
+    String what = rb != null && rb.version == v ? "the rollback to version " + versionId : "push " + v.pushId
+        + " (version " + versionId + ")";
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
     try {
-      if (!rb.ended.await(1, TimeUnit.MINUTES)) {
-        throw new IllegalStateException("the rollback to version " + versionId + " of table '" + spec.name()
-            + "' was asked to stop, but its replay has not stopped within a minute");
+      while (!buildEnded(versionId)) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException(what + " of table '" + spec.name() + "' was asked to stop, but it has not "
+              + "stopped within a minute");
+        }
+        Thread.sleep(2);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for the rollback to version " + versionId
-          + " of table '" + spec.name() + "' to stop", e);
+      throw new IllegalStateException("interrupted while waiting for " + what + " of table '" + spec.name()
+          + "' to stop", e);
     }
-    if (current == rb.version) {
+    if (current.id == versionId) {
       throw new IllegalStateException("version " + versionId + " of table '" + spec.name() + "' became current "
-          + "before the rollback to it could be cancelled");
+          + "before " + (rb != null && rb.version == v ? "the rollback to it" : "its push") + " could be cancelled");
     }
+    String unmarked = rb != null && rb.version == v ? rb.unmarkFailure : null;
+    if (unmarked != null) {
+      throw new IllegalStateException("the rollback to version " + versionId + " of table '" + spec.name() + "' "
+          + "stopped, but the catalog could not record that (" + unmarked + "): a restart before the catalog is next "
+          + "written resumes it; cancel it again then");
+    }
+  }
+
+  /** Whether no push builds version {@code id} and no rollback to it runs, and its push's report is final. */
+  private synchronized boolean buildEnded(long id) {
+    if (building != null && building.id == id || rollback != null && rollback.version.id == id) {
+      return false;
+    }
+    for (Version x : versions) {
+      PushReport r = x.report;
+      if (x.id == id && r != null && (r.state().equals("loading") || r.state().equals("replaying"))) {
+        return false; // failed, and its report not written yet
+      }
+    }
+    return true;
   }
 
   /** The progress of the rollback to {@code v}, or null when none runs. */
   private ReplayProgress rollbackProgress(Version v) {
     Rollback rb = rollback;
-    Delta d = v.delta;
-    if (rb == null || rb.version != v || d == null) {
+    if (rb == null || rb.version != v || v.state == VersionState.CURRENT) { // switched: its tidy-up ends it
       return null;
     }
-    Cut pos = d.position();
+    Delta d = v.delta;
+    Cut pos = d == null ? v.cut : d.position(); // null until the replay begins (the catalog, the Base opened)
     Cut end = writes.end();
     long replayed = 0;
     long lag = 0;
@@ -2321,14 +2367,19 @@ public final class TableRuntime implements Table, AutoCloseable {
         + ") is still building; wait for it");
   }
 
-  /** Stores the catalog without the mark of a rollback to {@code v} that ended without its switch (best effort). */
-  private void unmarkRollback(Version v) {
+  /**
+   * Stores the catalog without the mark of a rollback to {@code v} that ended without its switch (best effort);
+   * returns why it could not, or null.
+   */
+  private String unmarkRollback(Version v) {
     try {
       persist.run();
+      return null;
     } catch (RuntimeException notStored) {
       LOG.warn("table '{}': could not record that the activation of version {} ended without a switch ({}); a "
           + "restart before the catalog is next written activates it again", spec.name(), v.id,
           notStored.getMessage());
+      return notStored.getMessage();
     }
   }
 
@@ -2351,7 +2402,7 @@ public final class TableRuntime implements Table, AutoCloseable {
         LOG.info("table '{}': version {} is current again (the rollback resumed after a restart, {} ms)",
             spec.name(), id, (System.nanoTime() - t0) / 1_000_000);
       } catch (RuntimeException e) {
-        if (e.getMessage() != null && e.getMessage().contains(CANCELLED)) {
+        if (e instanceof BuildCancelled) {
           LOG.info("table '{}': the rollback to version {} that a restart resumed was cancelled; it stays a backup",
               spec.name(), id);
         } else {

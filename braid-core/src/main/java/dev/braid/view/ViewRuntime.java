@@ -2125,6 +2125,8 @@ final class ViewRuntime {
     }
   }
 
+  /** Held while a rollback's start is recorded and its build handed to {@link #builder}, and by close's shutdown. */
+  private final Object builderGate = new Object();
   private final java.util.concurrent.ExecutorService builder =
       java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "braid-reprocess");
@@ -2278,6 +2280,11 @@ final class ViewRuntime {
       return done.get();
     } catch (java.util.concurrent.ExecutionException e) {
       Throwable c = e.getCause();
+      for (Throwable x = c; rb.rollback && x != null; x = x.getCause()) {
+        if (x instanceof CatalogWriteException notStored) {
+          throw notStored; // the rollback's switch could not be recorded: a backup still, as one not started
+        }
+      }
       throw new IllegalStateException(String.format("version %d of view '%s' could not be activated: %s", id, name,
           c.getMessage()), c);
     }
@@ -2291,11 +2298,13 @@ final class ViewRuntime {
    */
   private void startRollback(Version v, Rebuild rb) {
     try {
-      if (builder.isShutdown()) { // a closed engine writes no catalog: say why in the activation's words
-        throw new java.util.concurrent.RejectedExecutionException("the builder has stopped");
+      synchronized (builderGate) { // a close shuts the builder down before or after, never between the two
+        if (builder.isShutdown()) { // a closed engine writes no catalog: say why in the activation's words
+          throw new java.util.concurrent.RejectedExecutionException("the builder has stopped");
+        }
+        persist.run(); // marks the backup as being rolled back to: a restart resumes the rollback
+        builder.execute(() -> build(v, rb));
       }
-      persist.run(); // marks the backup as being rolled back to: a restart resumes the rollback
-      builder.execute(() -> build(v, rb));
     } catch (RuntimeException notStarted) {
       synchronized (this) {
         if (v.rebuild == rb) { // a backup as before; the next catalog written records it so
@@ -3010,7 +3019,9 @@ final class ViewRuntime {
       cycle.cancel(); // a batch cycle a caller started (the engine's scheduler stops its own)
     }
     awaitCycles();
-    builder.shutdown();
+    synchronized (builderGate) { // not between a rollback's mark in the catalog and its build (startRollback)
+      builder.shutdown();
+    }
     try {
       if (!builder.awaitTermination(30, TimeUnit.SECONDS)) {
         closeTimedOut = true;

@@ -193,4 +193,28 @@ public class CatalogNotStoredTest {
       assertServedBy(braid, backup, history, oldDef, "rolled back once the catalog is writable");
     }
   }
+  /** A rollback whose switch the catalog cannot record throws the catalog's error, and the version is a backup. */
+  @Test
+  void shouldThrowTheCatalogsErrorWhenARollbacksSwitchCannotBeRecorded(@TempDir Path dir) throws Exception {
+    ReprocessTest.History history = new ReprocessTest.History();
+    Random rnd = new Random(13);
+    try (Braid braid = Braid.open(dir, ReprocessTest.spec(2, ReprocessTest.oldDefinition(ViewSpec.Mode.KAPPA)))) {
+      long slowId = ReprocessTest.slowBackup(braid, ViewSpec.Mode.KAPPA, rnd, history);
+      long served = currentId(braid);
+      java.util.concurrent.atomic.AtomicReference<Throwable> answer =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      Thread activation = ReprocessTest.startActivation(braid, slowId, answer);
+      ReprocessTest.awaitRollback(braid, slowId, p -> p.eventsReplayed() > 0);
+      Path block = blockCatalog(dir);
+      activation.join(120_000);
+      assertThat(answer.get()).isInstanceOf(CatalogWriteException.class)
+          .hasMessageContaining("cannot write the version catalog");
+      assertThat(state(braid, slowId)).isEqualTo(VersionState.BACKUP);
+      assertThat(currentId(braid)).isEqualTo(served);
+      unblock(block);
+      assertThat(braid.activate("stats", slowId)).isEqualTo(slowId);
+      ReprocessTest.awaitCaughtUp(braid);
+      ReprocessTest.checkMerchants(braid, ReprocessTest.newDefinition(ViewSpec.Mode.KAPPA), history, "rolled back");
+    }
+  }
 }

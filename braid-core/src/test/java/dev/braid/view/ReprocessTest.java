@@ -586,6 +586,60 @@ class ReprocessTest {
     }
   }
 
+  /**
+   * A close that begins while a rollback's start is being recorded in the catalog: the builder is shut down only
+   * after the rollback's build is handed to it, so the close stops the rollback as it stops any (the caller told
+   * so) and the next start resumes it, as the catalog says; never "refused" with the catalog marking it.
+   */
+  @Test
+  void shouldResumeARollbackWhoseStartACloseOvertook(@TempDir Path dir) throws Exception {
+    Random rnd = new Random(29);
+    History history = new History();
+    ViewSpec oldDef = oldDefinition(ViewSpec.Mode.KAPPA);
+    ViewSpec newDef = newDefinition(ViewSpec.Mode.KAPPA);
+    long oldId;
+    Braid braid = Braid.open(dir, spec(2, oldDef));
+    Throwable answer = null;
+    try {
+      ingest(braid, rnd, 2_000, 2, history);
+      oldId = currentId(braid);
+      long next = braid.reprocess("stats", newDef, ReprocessOptions.defaults());
+      awaitState(braid, next, VersionState.CURRENT);
+      ViewRuntime runtime = ((Engine) braid).viewRuntime("stats");
+      java.lang.reflect.Field persist = ViewRuntime.class.getDeclaredField("persist");
+      persist.setAccessible(true);
+      Runnable real = (Runnable) persist.get(runtime);
+      AtomicBoolean once = new AtomicBoolean();
+      Braid closing = braid;
+      persist.set(runtime, (Runnable) () -> {
+        real.run();
+        if (once.compareAndSet(false, true)) { // the rollback's start, recorded: the close begins now
+          new Thread(closing::close).start();
+          try {
+            Thread.sleep(300); // time enough for the close to reach the builder, were it not held off
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      });
+      try {
+        braid.activate("stats", oldId);
+      } catch (IllegalStateException e) {
+        answer = e;
+      }
+    } finally {
+      braid.close();
+    }
+    assertThat(answer).as("the close stopped the rollback").isNotNull();
+    assertThat(answer.getMessage()).doesNotContain("the engine is closing").contains("the engine closed");
+    try (Braid again = Braid.open(dir, spec(2, newDef))) {
+      awaitState(again, oldId, VersionState.CURRENT); // resumed: the catalog marked it
+      for (int u = 0; u < 20; u++) {
+        check(again.get("stats", "u" + u), oldDef, history.snapshot(), "rolled back after the restart");
+      }
+    }
+  }
+
   /** A rollback asked for once the engine has closed its builder is refused, and the version stays a backup. */
   @Test
   void shouldRefuseARollbackOnceTheBuilderHasStopped(@TempDir Path dir) throws Exception {

@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
     description = {"Discard a reprocessed version that is held for activation (braid reprocess --hold): it stops "
         + "following the log, its files are deleted, and another reprocess of the view can start. On a version "
         + "being rolled back to (braid activate of a backup), cancel the rollback: it stays a backup. With --table, "
-        + "cancel the rollback to a backup version of a table (braid activate --table)."})
+        + "cancel a push that is building a table's version, or a rollback to a table's backup (braid activate "
+        + "--table)."})
 public final class DiscardCommand extends VersionCommand {
 
   @picocli.CommandLine.Option(names = "--table", description = "VIEW names a table of the hybrid store")
@@ -24,6 +25,12 @@ public final class DiscardCommand extends VersionCommand {
   @Override
   String summary(JsonNode answer, double seconds) {
     if (table) {
+      for (JsonNode v : answer.path("versions")) {
+        if (v.path("id").asLong() == version && v.path("state").asText().equals("failed")) {
+          return String.format("table %s: the push building version %d is cancelled; it failed and its files are "
+              + "deleted, and version %d stays current", view, version, answer.path("current").asLong());
+        }
+      }
       return String.format("table %s: the rollback to version %d is cancelled; it is a backup again, and version %d "
           + "stays current", view, version, answer.path("current").asLong());
     }

@@ -72,7 +72,7 @@ final class TableRoutes {
     routes.post("/v1/tables/{table}/repush", params(this::repush, "wait"));
     BraidServer.getAndHead(routes, "/v1/tables/{table}/versions", params(this::versions));
     routes.post("/v1/tables/{table}/versions/{id}/activate", params(this::activate));
-    routes.delete("/v1/tables/{table}/versions/{id}", params(this::cancelRollback));
+    routes.delete("/v1/tables/{table}/versions/{id}", params(this::cancel));
   }
 
   /**
@@ -570,12 +570,12 @@ final class TableRoutes {
     }
   }
 
-  /** {@code DELETE .../versions/{id}}: cancels the rollback to that version; answers the versions. */
-  private void cancelRollback(Context ctx) {
+  /** {@code DELETE .../versions/{id}}: cancels the push that builds that version, or the rollback to it. */
+  private void cancel(Context ctx) {
     Table t = table(ctx);
     long id = versionId(ctx);
     try {
-      t.cancelRollback(id);
+      t.cancel(id);
     } catch (IllegalStateException e) {
       throw new Problem(409, "cannot-cancel", "Conflict", e.getMessage());
     }

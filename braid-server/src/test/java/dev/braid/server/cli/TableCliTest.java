@@ -142,9 +142,9 @@ class TableCliTest {
     assertThat(ingest.err()).contains("unknown stream 'users'").contains("'users' is a table: write its rows with PUT "
         + "/v1/tables/users/rows/{key} (braid row), or load many with a push (braid push users FILE)");
     Run discard = braid("discard", "users", Long.toString(v1), "--table", url());
-    assertThat(discard.exit()).as("no rollback runs to cancel").isEqualTo(1);
-    assertThat(discard.err()).contains("version " + v1 + " of table 'users' is backup and no rollback to it runs: "
-        + "only a rollback that is running (an activation of a backup) can be cancelled");
+    assertThat(discard.exit()).as("nothing builds it to cancel").isEqualTo(1);
+    assertThat(discard.err()).contains("version " + v1 + " of table 'users' is backup and neither a push builds it "
+        + "nor a rollback to it runs");
     Run act = braid("activate", "users", Long.toString(v1), "--table", url());
     assertThat(act.exit()).as(act.err()).isZero();
     assertThat(act.out()).contains("table users: version " + v1 + " is current after");
@@ -320,17 +320,7 @@ class TableCliTest {
     assertThat(t.awaitApplied(last, 10_000)).isTrue();
     long v2 = t.push(new java.io.ByteArrayInputStream("{\"id\": \"a\", \"tier\": \"two\"}\n".getBytes(
         StandardCharsets.UTF_8)), dev.braid.table.PushOptions.defaults("2.jsonl")).version();
-    java.util.concurrent.CountDownLatch replaying = new java.util.concurrent.CountDownLatch(1);
-    java.util.function.Consumer<java.util.function.BooleanSupplier> hold = cancelled -> {
-      replaying.countDown();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (!cancelled.getAsBoolean() && System.nanoTime() < deadline) {
-        Thread.onSpinWait();
-      }
-    };
-    java.lang.reflect.Field hook = dev.braid.table.TableRuntime.class.getDeclaredField("duringRollbackReplay");
-    hook.setAccessible(true);
-    hook.set(t, hold);
+    java.util.concurrent.CountDownLatch replaying = holdReplays(t);
 
     CommandLine cli = BraidCli.commandLine();
     StringWriter actOut = new StringWriter();
@@ -366,10 +356,65 @@ class TableCliTest {
     assertThat(braid("versions", "users", "--table", url()).out()).doesNotContain("rollback, replay");
     assertThat(braid("status", url()).out()).doesNotContain("rolling back");
 
-    hook.set(t, null);
+    releaseReplays(t);
     Run again = braid("activate", "users", Long.toString(v1), "--table", url());
     assertThat(again.exit()).as(again.err()).isZero();
     assertThat(braid("row", "users", "a", url()).out()).contains("one");
     assertThat(braid("row", "users", "k2999", url()).out()).contains("w2999");
+  }
+  /**
+   * Holds every replay of table {@code t} (a push's or a rollback's) after its first batch of writes until it is
+   * cancelled (30 s at most), through the table's test hook; the latch opens when one is held.
+   */
+  static java.util.concurrent.CountDownLatch holdReplays(dev.braid.table.Table t) throws Exception {
+    java.util.concurrent.CountDownLatch replaying = new java.util.concurrent.CountDownLatch(1);
+    java.util.function.Consumer<java.util.function.BooleanSupplier> hold = cancelled -> {
+      replaying.countDown();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!cancelled.getAsBoolean() && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
+    };
+    replayHook().set(t, hold);
+    return replaying;
+  }
+
+  static void releaseReplays(dev.braid.table.Table t) throws Exception {
+    replayHook().set(t, null);
+  }
+
+  private static java.lang.reflect.Field replayHook() throws NoSuchFieldException {
+    java.lang.reflect.Field hook = dev.braid.table.TableRuntime.class.getDeclaredField("duringReplay");
+    hook.setAccessible(true);
+    return hook;
+  }
+
+  /** {@code braid discard --table} cancels a push that replays the writes since its cut: it failed, as it says. */
+  @Test
+  void shouldCancelAPushThatReplays() throws Exception {
+    dev.braid.table.Table t = server.braid().table("users");
+    dev.braid.table.WriteResult last = null;
+    for (int i = 0; i < 500; i++) {
+      last = t.put("k" + i, java.util.Map.of("id", "k" + i, "tier", "w"), System.currentTimeMillis());
+    }
+    assertThat(t.awaitApplied(last, 10_000)).isTrue();
+    java.util.concurrent.CountDownLatch replaying = holdReplays(t);
+    Path file = dir.resolve("one.jsonl");
+    Files.writeString(file, "{\"id\": \"a\", \"tier\": \"one\"}\n");
+    Run push = braid("push", "users", file.toString(), url(), "--no-wait", "--since-position", "[0,0]", "--json");
+    assertThat(push.exit()).as(push.err()).isZero();
+    long version = JSON.readTree(push.out()).path("version").asLong();
+    String pushId = JSON.readTree(push.out()).path("pushId").asText();
+    assertThat(replaying.await(30, TimeUnit.SECONDS)).as("the push replays").isTrue();
+
+    Run discard = braid("discard", "users", Long.toString(version), "--table", url());
+    assertThat(discard.exit()).as(discard.err()).isZero();
+    assertThat(discard.out()).startsWith("table users: the push building version " + version + " is cancelled; it "
+        + "failed and its files are deleted, and version ");
+    Run status = braid("push", "users", "--status", pushId, url());
+    assertThat(status.out()).contains("failed").contains("push " + pushId + " (version " + version + ") was "
+        + "cancelled by request");
+    releaseReplays(t);
+    assertThat(braid("row", "users", "a", url()).out()).contains("no such row");
   }
 }

@@ -320,7 +320,7 @@ class TableHttpTest {
         .as("a refused push writes nothing").isFalse();
   }
 
-  /** A DELETE of a table's version cancels a running rollback to it; with none running it is a 409 that says so. */
+  /** A DELETE of a table's version cancels its push or a rollback to it; with neither running, a 409 that says so. */
   @Test
   void shouldRefuseToCancelARollbackThatDoesNotRun() throws Exception {
     HttpResponse<String> r = send("POST", "/v1/tables/users/pushes", "application/x-ndjson",
@@ -330,8 +330,9 @@ class TableHttpTest {
     r = send("DELETE", "/v1/tables/users/versions/" + id, null, null);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(409);
     assertThat(json(r).path("type").asText()).isEqualTo("/problems/cannot-cancel");
-    assertThat(json(r).path("detail").asText()).isEqualTo("version " + id + " of table 'users' is current and no "
-        + "rollback to it runs: only a rollback that is running (an activation of a backup) can be cancelled");
+    assertThat(json(r).path("detail").asText()).isEqualTo("version " + id + " of table 'users' is current and "
+        + "neither a push builds it nor a rollback to it runs: only a push that is building its version or a rollback "
+        + "that is running (an activation of a backup) can be cancelled");
     r = send("DELETE", "/v1/tables/users/versions/77", null, null);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(404);
     assertThat(json(r).path("detail").asText()).startsWith("unknown version 'users/77'");
