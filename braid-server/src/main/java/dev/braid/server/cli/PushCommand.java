@@ -302,7 +302,8 @@ public final class PushCommand implements Callable<Integer> {
         return what + ": failed: " + r.path("failure").asText() + "; " + counts;
       default:
         return what + ": " + state + " (follow it with `braid push " + r.path("table").asText() + " --status "
-            + r.path("pushId").asText() + "`); " + counts;
+            + r.path("pushId").asText() + "`, cancel it with `braid discard " + r.path("table").asText() + " "
+            + r.path("version").asLong() + " --table`); " + counts;
     }
   }
 

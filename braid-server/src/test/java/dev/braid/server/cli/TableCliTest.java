@@ -401,10 +401,15 @@ class TableCliTest {
     java.util.concurrent.CountDownLatch replaying = holdReplays(t);
     Path file = dir.resolve("one.jsonl");
     Files.writeString(file, "{\"id\": \"a\", \"tier\": \"one\"}\n");
-    Run push = braid("push", "users", file.toString(), url(), "--no-wait", "--since-position", "[0,0]", "--json");
+    Run push = braid("push", "users", file.toString(), url(), "--no-wait", "--since-position", "[0,0]");
     assertThat(push.exit()).as(push.err()).isZero();
-    long version = JSON.readTree(push.out()).path("version").asLong();
-    String pushId = JSON.readTree(push.out()).path("pushId").asText();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("push (\\S+) \\(version (\\d+)\\): replaying")
+        .matcher(push.out());
+    assertThat(m.find()).as(push.out()).isTrue();
+    String pushId = m.group(1);
+    long version = Long.parseLong(m.group(2));
+    assertThat(push.out()).as("how to cancel it").contains("cancel it with `braid discard users " + version
+        + " --table`");
     assertThat(replaying.await(30, TimeUnit.SECONDS)).as("the push replays").isTrue();
 
     Run discard = braid("discard", "users", Long.toString(version), "--table", url());
