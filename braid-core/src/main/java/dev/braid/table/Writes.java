@@ -98,7 +98,36 @@ final class Writes {
         throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
       }
     }
+    refuseAddedAndRemoved(layout, out);
     return out;
+  }
+
+  /**
+   * Refuses a patch that adds (or puts) an element (or map key) and removes it too: its ops share one stamp, so
+   * neither is the later write; the caller sends the two as writes one after the other, and the later one wins.
+   */
+  private static void refuseAddedAndRemoved(TableLayout layout, List<Op> ops) {
+    for (Op removed : ops) {
+      if (removed.kind() != Patch.Kind.REMOVE) {
+        continue;
+      }
+      for (Op added : ops) {
+        if (added.field() != removed.field() || added.kind() != Patch.Kind.ADD && added.kind() != Patch.Kind.PUT) {
+          continue;
+        }
+        Collection<?> elements = added.value() instanceof Map<?, ?> m ? m.keySet() : (Collection<?>) added.value();
+        for (Object e : (Collection<?>) removed.value()) {
+          if (elements.contains(e)) {
+            String f = layout.names[removed.field()];
+            String kind = added.kind().name().toLowerCase(java.util.Locale.ROOT);
+            throw new IllegalArgumentException("remove." + f + ": the patch also " + kind + "s " + (added.kind()
+                == Patch.Kind.PUT ? "the entry " : "the element ") + (e instanceof String str ? "'" + str + "'" : e)
+                + " of '" + f + "', and one patch has one time stamp, so neither would be the later change; send "
+                + "them as two writes (the later one wins)");
+          }
+        }
+      }
+    }
   }
 
   private static String keyOf(TableLayout layout, int f, Object e) {

@@ -252,6 +252,20 @@ class TableHttpTest {
     assertThat(json(r).path("detail").asText()).contains("patch.put.tags: must be an object of map entries (put "
         + "takes the entries of a map field; add and remove take the elements of a list or set field");
 
+    // one patch has one time stamp: an element it adds (an entry it puts) and removes has no later change
+    r = send("PATCH", "/v1/tables/users/rows/k", "application/json",
+        "{\"put\": {\"limits\": {\"x\": 602}}, \"remove\": {\"limits\": [\"x\"]}}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("remove.limits: the patch also puts the entry 'x' of "
+        + "'limits', and one patch has one time stamp, so neither would be the later change; send them as two writes "
+        + "(the later one wins)");
+    r = send("PATCH", "/v1/tables/users/rows/k", "application/json",
+        "{\"remove\": {\"tags\": [\"b\", \"a\"]}, \"add\": {\"tags\": [\"a\"]}}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(json(r).path("detail").asText()).contains("remove.tags: the patch also adds the element 'a' of 'tags'");
+    assertThat(json(send("GET", "/v1/tables/users/rows/k", null, null)).path("found").asBoolean())
+        .as("a refused patch writes nothing").isFalse();
+
     r = send("PUT", "/v1/tables/users/rows/k?ts=yesterday", "application/json", "{\"tier\": \"a\"}");
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(json(r).path("detail").asText()).contains("ts").contains("yesterday");
