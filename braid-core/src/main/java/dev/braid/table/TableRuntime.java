@@ -225,6 +225,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     volatile long headerRows = -1;
     /** Set by {@link #cancel} while it builds (a push) or is rolled back to: the build stops at its next check. */
     volatile boolean cancelled;
+    /** The rows a full push reads while it loads them, for {@link #cancel} to close: a stalled upload wakes. */
+    volatile InputStream input;
 
     Version(long id, VersionState state, Cut cut, String pushId, String baseFile, long createdAt) {
       this.id = id;
@@ -269,6 +271,8 @@ public final class TableRuntime implements Table, AutoCloseable {
   private Version rollbackMarked;
   /** Test hook: runs once, in the next activation of a backup, once the catalog marks it and before its replay. */
   volatile Runnable beforeRollbackReplay;
+  /** Test hook: runs once, in the next repush, after its copy of the current rows and before its replay. */
+  volatile Runnable beforeRepushReplay;
   /**
    * Test hook: runs after each batch of writes a version's replay (a push's or a rollback's) applies before the
    * follower pauses, given whether the build is cancelled.
@@ -1403,6 +1407,10 @@ public final class TableRuntime implements Table, AutoCloseable {
     long[] counts = new long[3]; // rows, expired, bad
     List<PushReport.BadRow> bad = new ArrayList<>();
     report(v, "loading", loader, counts, bad, 0, t0, null);
+    v.input = in;
+    if (v.cancelled) {
+      closeQuietly(in); // a cancel that came before the input was recorded
+    }
     try (TableBase.Writer w = new TableBase.Writer(dir.resolve(v.baseFile), cut, pushTime, layout)) {
       loader.load(in, (chunk, firstLine) -> {
         failIfClosed("push " + v.pushId);
@@ -1432,12 +1440,14 @@ public final class TableRuntime implements Table, AutoCloseable {
       v.base = TableBase.open(dir.resolve(v.baseFile), layout);
       report(v, "replaying", loader, counts, bad, distinct, t0, null);
     } catch (IOException | RuntimeException e) {
-      return fail(v, loader, counts, bad, t0, e instanceof IOException io ? "cannot read or write: "
-          + dev.braid.log.LogException.describe(io)
+      return fail(v, loader, counts, bad, t0, v.cancelled ? cancelledPush(v) // its input closed by the cancel, maybe
+          : e instanceof IOException io ? "cannot read or write: " + dev.braid.log.LogException.describe(io)
           : e.getMessage());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return fail(v, loader, counts, bad, t0, "interrupted");
+    } finally {
+      v.input = null;
     }
     long distinct = v.base.rows;
     Runnable finish = () -> {
@@ -1669,8 +1679,19 @@ public final class TableRuntime implements Table, AutoCloseable {
   private void failIfCancelled(Version v, Rollback rb) {
     if (v.cancelled) {
       throw new BuildCancelled(rb != null ? "the rollback to version " + v.id + " of table '" + spec.name()
-          + "' was " + CANCELLED + "; it is still a backup" : "push " + v.pushId + " (version " + v.id + ") was "
-          + CANCELLED);
+          + "' was " + CANCELLED + "; it is still a backup" : cancelledPush(v));
+    }
+  }
+
+  private static String cancelledPush(Version v) {
+    return "push " + v.pushId + " (version " + v.id + ") was " + CANCELLED;
+  }
+
+  private static void closeQuietly(InputStream in) {
+    try {
+      in.close();
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("closing a cancelled push's input: {}", e.toString());
     }
   }
 
@@ -1886,8 +1907,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       Bytes entry = new Bytes(256);
       Bytes row = new Bytes(256);
       for (int p = 0; p < parts; p++) {
-        failIfClosed("repush " + v.pushId);
-        failIfCancelled(v, null);
+        failIfClosed("repush " + v.pushId); // a cancel stops it in its replay: recorded, with its report
         d.locks[p].readLock().lock();
         try {
           cut[p] = d.position.get(p);
@@ -1917,7 +1937,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       w.finish();
       synchronized (this) {
         built = new Version(v.id, VersionState.BUILDING, Cut.of(cut), v.pushId, v.baseFile, v.createdAt);
-        built.cancelled = v.cancelled; // a cancel from here on finds built
+        built.cancelled = v.cancelled; // a cancel during the copy, which stops the replay; one from here on finds built
         building = built;
         versions.add(built);
       }
@@ -1946,6 +1966,11 @@ public final class TableRuntime implements Table, AutoCloseable {
     long distinct = built.base.rows;
     Runnable finish = () -> {
       try {
+        Runnable hook = beforeRepushReplay;
+        if (hook != null) {
+          beforeRepushReplay = null;
+          hook.run();
+        }
         long replayed = replayAndSwap(built, null);
         report(built, "done", none, counts, List.of(), distinct, t0, null, replayed);
       } catch (RuntimeException | InterruptedException e) {
@@ -2297,11 +2322,15 @@ public final class TableRuntime implements Table, AutoCloseable {
       }
       v.cancelled = true; // the build stops at its next chunk of rows or batch of writes
     }
+    InputStream input = v.input;
+    if (input != null) {
+      closeQuietly(input); // a push waiting for more of its upload stops now, not when the client sends more
+    }
     String what = rb != null && rb.version == v ? "the rollback to version " + versionId : "push " + v.pushId
         + " (version " + versionId + ")";
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
     try {
-      while (!buildEnded(versionId)) {
+      while (!buildEnded(versionId) || rb != null && rb.version == v && rb.ended.getCount() > 0) {
         if (System.nanoTime() > deadline) {
           throw new IllegalStateException(what + " of table '" + spec.name() + "' was asked to stop, but it has not "
               + "stopped within a minute");

@@ -116,6 +116,14 @@ final class Writes {
           continue;
         }
         Collection<?> elements = added.value() instanceof Map<?, ?> m ? m.keySet() : (Collection<?>) added.value();
+        TableFieldType t = layout.types[added.field()];
+        if (t.kind() == TableFieldType.Kind.LIST) { // a list's added elements as a remove matches them (-0.0 as 0.0)
+          List<Object> asMembers = new ArrayList<>();
+          for (Object e : elements) {
+            asMembers.add(RowCodec.member(layout, added.field(), t.element(), e));
+          }
+          elements = asMembers;
+        }
         for (Object e : (Collection<?>) removed.value()) {
           if (elements.contains(e)) {
             String f = layout.names[removed.field()];

@@ -309,4 +309,125 @@ class TableCancelTest {
       assertThat(t.get("a").values()).containsEntry("tier", "two");
     }
   }
+  /**
+   * A cancel answers once the rollback's end is stored: when the catalog cannot record it (here a store that
+   * fails after the cancel), the cancel says a restart would resume the rollback, rather than that it is done.
+   */
+  @Test
+  void shouldSayWhenTheEndOfACancelledRollbackCannotBeRecorded() throws Exception {
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      long[] v = backupAndCurrent(t, new HashMap<>());
+      java.lang.reflect.Field persist = TableRuntime.class.getDeclaredField("persist");
+      persist.setAccessible(true);
+      Runnable real = (Runnable) persist.get(t);
+      java.util.concurrent.atomic.AtomicBoolean failStores = new java.util.concurrent.atomic.AtomicBoolean();
+      persist.set(t, (Runnable) () -> {
+        if (failStores.get()) {
+          try {
+            Thread.sleep(300); // slower than the cancel's wait for the build to end
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          throw new IllegalStateException("the disk is full (a test's catalog store)");
+        }
+        real.run();
+      });
+      t.duringReplay = cancelled -> awaitCancelled(cancelled);
+      Thread activation = new Thread(() -> {
+        try {
+          t.activate(v[0]);
+        } catch (RuntimeException expected) {
+          // cancelled
+        }
+      });
+      activation.start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (version(t, v[0]).progress() == null) {
+        assertThat(System.nanoTime()).as("the rollback runs").isLessThan(deadline);
+        Thread.sleep(1);
+      }
+      failStores.set(true);
+      assertThatThrownBy(() -> t.cancel(v[0])).isInstanceOf(IllegalStateException.class).hasMessage("the rollback "
+          + "to version " + v[0] + " of table 'users' stopped, but the catalog could not record that (the disk is "
+          + "full (a test's catalog store)): a restart before the catalog is next written resumes it; cancel it "
+          + "again then");
+      activation.join(30_000);
+      failStores.set(false);
+      persist.set(t, real);
+      t.duringReplay = null;
+      assertThat(version(t, v[0]).state()).isEqualTo(VersionState.BACKUP);
+    }
+  }
+
+  /** A repush cancelled in its replay: failed with its report, as a push is. */
+  @Test
+  void shouldCancelARepushWhileItReplays() throws Exception {
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      long[] v = backupAndCurrent(t, new HashMap<>());
+      t.beforeRepushReplay = () -> { // writes after the repush's cut: what its replay reads
+        for (int i = 0; i < 500; i++) {
+          t.put("m" + i, values("m" + i, "new"), System.currentTimeMillis());
+        }
+      };
+      t.duringReplay = cancelled -> awaitCancelled(cancelled);
+      AtomicReference<PushReport> answer = new AtomicReference<>();
+      Thread repush = new Thread(() -> answer.set(t.repush(true)));
+      repush.start();
+      VersionInfo building = awaitBuilding(t, r -> r.state().equals("replaying"));
+      t.cancel(building.id());
+      repush.join(30_000);
+      t.duringReplay = null;
+      assertPushCancelled(t, building, answer.get(), v[1]);
+    }
+  }
+
+  /** A push whose upload stalls: the cancel closes its input, and it fails at once as cancelled. */
+  @Test
+  void shouldCancelAPushWhoseInputStalls() throws Exception {
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      Table t = braid.table("users");
+      long[] v = backupAndCurrent(t, new HashMap<>());
+      byte[] some = (row("s1", "stalled", 1L) + "\n" + row("s2", "stalled", 1L) + "\n")
+          .getBytes(StandardCharsets.UTF_8);
+      CountDownLatch closed = new CountDownLatch(1);
+      CountDownLatch stalled = new CountDownLatch(1);
+      InputStream stalls = new InputStream() { // two rows, then nothing more until closed
+        private int at;
+
+        @Override
+        public int read() throws java.io.IOException {
+          if (at < some.length) {
+            return some[at++];
+          }
+          stalled.countDown();
+          try {
+            if (closed.await(60, TimeUnit.SECONDS)) {
+              throw new java.io.IOException("the stream was closed");
+            }
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return -1;
+        }
+
+        @Override
+        public void close() {
+          closed.countDown();
+        }
+      };
+      AtomicReference<PushReport> answer = new AtomicReference<>();
+      Thread push = new Thread(() -> answer.set(t.push(stalls, PushOptions.defaults("stalled.jsonl"))));
+      push.start();
+      assertThat(stalled.await(30, TimeUnit.SECONDS)).isTrue();
+      VersionInfo building = awaitBuilding(t, r -> r.state().equals("loading"));
+      long t0 = System.nanoTime();
+      t.cancel(building.id());
+      assertThat((System.nanoTime() - t0) / 1e9).as("stopped once its input was closed, not in a minute")
+          .isLessThan(30);
+      push.join(30_000);
+      assertPushCancelled(t, building, answer.get(), v[1]);
+    }
+  }
 }
