@@ -140,10 +140,14 @@ final class PushLoader {
           Chunk c;
           try {
             c = f.get();
-          } catch (ExecutionException e) {
-            consumerError.compareAndSet(null, e.getCause());
+          } catch (ExecutionException | java.util.concurrent.CancellationException e) {
+            // a task that failed, or that a close's shutdownNow dropped before it ran (and cancelled)
+            consumerError.compareAndSet(null, e instanceof ExecutionException ee ? ee.getCause() : e);
             stop.set(true);
-            outputs.add(new Chunk()); // in place of the failed task's, which never comes back
+            outputs.add(new Chunk()); // in place of the task's, which never comes back
+            if (e instanceof java.util.concurrent.CancellationException) {
+              inputs.add(new byte[CHUNK]); // nor does the buffer of a task that never ran
+            }
             continue;
           }
           if (c == null) {
@@ -198,17 +202,23 @@ final class PushLoader {
         Chunk out = outputs.take();
         out.inputBytes = chunkLen;
         order.put(workers.submit(() -> {
-          PushFormat.Parser parser = parsers.take();
-          RowEncoder enc = encoders.take();
-          try {
+          PushFormat.Parser parser = null;
+          RowEncoder enc = null;
+          try { // interrupted while waiting for a parser (a close's shutdownNow), it still hands its buffer back
+            parser = parsers.take();
+            enc = encoders.take();
             enc.reset(out);
             parser.parse(chunkBuf, 0, chunkLen, enc);
             enc.finishChunk();
             out.lines = countLines(chunkBuf, chunkLen);
             return out;
           } finally {
-            encoders.add(enc);
-            parsers.add(parser);
+            if (enc != null) {
+              encoders.add(enc);
+            }
+            if (parser != null) {
+              parsers.add(parser);
+            }
             inputs.add(chunkBuf);
           }
         }));

@@ -2498,7 +2498,11 @@ public final class TableRuntime implements Table, AutoCloseable {
             CLOSE_WAIT_SECONDS);
       }
     }
-    parsers.shutdownNow();
+    for (Runnable dropped : parsers.shutdownNow()) {
+      if (dropped instanceof java.util.concurrent.Future<?> f) {
+        f.cancel(false); // a push's reader waits for it in order: it hears that it never ran
+      }
+    }
     for (Follower f : followers) {
       if (f != null) {
         f.reader.wakeup();
