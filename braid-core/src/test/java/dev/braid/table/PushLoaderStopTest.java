@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.braid.spec.TableSpec;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.AbstractExecutorService;
@@ -28,7 +27,7 @@ import org.junit.jupiter.api.Test;
 class PushLoaderStopTest {
 
   private static final TableLayout LAYOUT = new TableLayout(TableSpec.builder("t").partitions(1).key("id")
-      .field("id", "string").field("n", "long").build());
+      .field("id", "string").field("tier", "string").field("updated", "timestamp").build());
 
   private final ExecutorService real = Executors.newFixedThreadPool(2);
 
@@ -37,26 +36,9 @@ class PushLoaderStopTest {
     real.shutdownNow();
   }
 
-  /** JSON lines of about 30 bytes, made as they are read, {@code chunks} loader chunks' worth. */
+  /** {@code chunks} loader chunks' worth of rows (of about 45 bytes), made as they are read. */
   private static InputStream rows(int chunks) {
-    long max = (long) chunks * PushLoader.CHUNK / 30;
-    return new InputStream() {
-      private byte[] line = new byte[0];
-      private int at;
-      private long n;
-
-      @Override
-      public int read() {
-        if (at == line.length) {
-          if (n == max) {
-            return -1;
-          }
-          line = ("{\"id\":\"r" + n + "\",\"n\":" + n++ + "}\n").getBytes(StandardCharsets.UTF_8);
-          at = 0;
-        }
-        return line[at++];
-      }
-    };
+    return TableCancelTest.manyRows((long) chunks * PushLoader.CHUNK / 45);
   }
 
   private PushLoader loader(ExecutorService workers) {

@@ -137,7 +137,7 @@ class TableCancelTest {
     }
   }
   /** Rows {@code r0, r1, ...} as JSON lines, made as they are read, up to {@code max} rows. */
-  private static InputStream manyRows(long max) {
+  static InputStream manyRows(long max) {
     return new InputStream() {
       private byte[] line = new byte[0];
       private int at;
