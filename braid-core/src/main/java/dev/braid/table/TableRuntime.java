@@ -227,6 +227,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     volatile boolean cancelled;
     /** The rows a full push reads while it loads them, for {@link #cancel} to close: a stalled upload wakes. */
     volatile InputStream input;
+    /** While {@link #fail} records its push's failure (a cancel answers once the catalog says failed). */
+    volatile boolean failing;
 
     Version(long id, VersionState state, Cut cut, String pushId, String baseFile, long createdAt) {
       this.id = id;
@@ -1510,6 +1512,7 @@ public final class TableRuntime implements Table, AutoCloseable {
    */
   private PushReport fail(Version v, PushLoader loader, long[] counts, List<PushReport.BadRow> bad, long t0,
       String why, boolean keepFiles) {
+    long replayed = 0;
     synchronized (this) {
       if (current == v) {
         // Made current, and so recorded (swap stores the catalog first), before something after the
@@ -1521,8 +1524,16 @@ public final class TableRuntime implements Table, AutoCloseable {
         LOG.warn("table '{}': push {} is current, but {}", spec.name(), v.pushId, why);
         return v.report;
       }
+      v.failing = true;
       v.state = VersionState.FAILED;
       v.failure = why;
+      Delta d = v.delta;
+      if (d != null && v.cut != null) { // what its replay had read when it failed, for its report
+        Cut at = d.position();
+        for (int p = 0; p < at.partitions(); p++) {
+          replayed += Math.max(0, at.offset(p) - v.cut.offset(p));
+        }
+      }
       detachDelta(v);
       if (building == v) {
         building = null;
@@ -1532,21 +1543,26 @@ public final class TableRuntime implements Table, AutoCloseable {
       forgetOldGoneVersions();
     }
     try {
-      if (!keepFiles) {
-        Files.deleteIfExists(dir.resolve(v.baseFile));
-        Files.deleteIfExists(dir.resolve(v.baseFile + ".tmp"));
+      try {
+        if (!keepFiles) {
+          Files.deleteIfExists(dir.resolve(v.baseFile));
+          Files.deleteIfExists(dir.resolve(v.baseFile + ".tmp"));
+        }
+      } catch (IOException e) {
+        LOG.warn("table '{}': cannot delete the files of failed push {}: {}", spec.name(), v.pushId, e.toString());
       }
-    } catch (IOException e) {
-      LOG.warn("table '{}': cannot delete the files of failed push {}: {}", spec.name(), v.pushId, e.toString());
-    }
-    report(v, "failed", loader, counts, bad, 0, t0, why);
-    try {
-      persist.run();
-    } catch (RuntimeException notStored) { // a full disk, most likely what failed the push too
-      LOG.warn("table '{}': push {} failed, and the catalog that says so could not be written ({}); the stored "
-          + "catalog names it building, which the next start turns into failed{}", spec.name(), v.pushId,
-          notStored.getMessage(), keepFiles ? ", or current, if another store recorded its switch (its Base is kept "
-          + "for that)" : "");
+      PushReport before = v.report; // the keys its Base held, once written
+      report(v, "failed", loader, counts, bad, before == null ? 0 : before.distinctKeys(), t0, why, replayed);
+      try {
+        persist.run();
+      } catch (RuntimeException notStored) { // a full disk, most likely what failed the push too
+        LOG.warn("table '{}': push {} failed, and the catalog that says so could not be written ({}); the stored "
+            + "catalog names it building, which the next start turns into failed{}", spec.name(), v.pushId,
+            notStored.getMessage(), keepFiles ? ", or current, if another store recorded its switch (its Base is "
+            + "kept for that)" : "");
+      }
+    } finally {
+      v.failing = false;
     }
     LOG.warn("table '{}': push {} failed: {}", spec.name(), v.pushId, why);
     return v.report;
@@ -2361,8 +2377,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     for (Version x : versions) {
       PushReport r = x.report;
-      if (x.id == id && r != null && (r.state().equals("loading") || r.state().equals("replaying"))) {
-        return false; // failed, and its report not written yet
+      if (x.id == id && (x.failing || r != null && (r.state().equals("loading") || r.state().equals("replaying")))) {
+        return false; // failed, and its report or its catalog not written yet
       }
     }
     return true;

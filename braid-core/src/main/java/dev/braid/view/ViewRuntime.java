@@ -1226,7 +1226,11 @@ final class ViewRuntime {
       return 0;
     }
     if (v.baseKeysOnDisk < 0) {
-      v.baseKeysOnDisk = Math.max(0, BaseFile.headerKeyCount(dir.resolve(v.baseFileName)));
+      long n = BaseFile.headerKeyCount(dir.resolve(v.baseFileName));
+      if (n < 0) {
+        return 0; // unreadable now (an interrupted caller, say): asked again next time, not cached as 0
+      }
+      v.baseKeysOnDisk = n;
     }
     return v.baseKeysOnDisk;
   }

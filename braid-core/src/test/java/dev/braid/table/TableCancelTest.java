@@ -39,6 +39,17 @@ class TableCancelTest {
   @TempDir
   Path dir;
 
+  /** The state the catalog on disk gives version {@code id} of table users. */
+  private String catalogState(long id) throws java.io.IOException {
+    for (com.fasterxml.jackson.databind.JsonNode x : new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(dir.resolve("catalog.json").toFile()).path("tables").path("users").path("versions")) {
+      if (x.path("id").asLong() == id) {
+        return x.path("state").asText();
+      }
+    }
+    return null;
+  }
+
   /** In a replay hook: holds the replay until the build is cancelled (30 s at most). */
   static void awaitCancelled(java.util.function.BooleanSupplier cancelled) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -232,12 +243,27 @@ class TableCancelTest {
       push.start();
       assertThat(replaying.await(30, TimeUnit.SECONDS)).as("the push replays").isTrue();
       VersionInfo building = awaitBuilding(t, r -> r.state().equals("replaying"));
+      java.lang.reflect.Field persist = TableRuntime.class.getDeclaredField("persist");
+      persist.setAccessible(true);
+      Runnable real = (Runnable) persist.get(t);
+      persist.set(t, (Runnable) () -> { // a slow store: the cancel must wait for it
+        try {
+          Thread.sleep(300);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        real.run();
+      });
 
       t.cancel(building.id());
+      assertThat(catalogState(building.id())).as("stored before the cancel answers").isEqualTo("failed");
+      persist.set(t, real);
       push.join(30_000);
       t.duringReplay = null;
       assertPushCancelled(t, building, answer.get(), v[1]);
       assertThat(t.get("b").found()).as("the cancelled push's row").isFalse();
+      assertThat(answer.get().distinctKeys()).as("its Base's keys, as loaded").isEqualTo(1);
+      assertThat(answer.get().replayed()).as("the writes its replay had read").isPositive();
     }
     try (Braid braid = Braid.open(dir, spec(null))) {
       assertThat(braid.table("users").get("a").values()).as("after a restart").containsEntry("tier", "two");
