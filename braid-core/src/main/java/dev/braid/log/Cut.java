@@ -99,6 +99,18 @@ public final class Cut {
     return order == Order.AFTER || order == Order.EQUAL;
   }
 
+  /**
+   * The offsets from {@code from} up to this cut, summed over this cut's partitions (none where this cut is
+   * behind): the records between them in a log whose offsets are dense, as the file log's are.
+   */
+  public long offsetsAfter(Cut from) {
+    long n = 0;
+    for (int p = 0; p < offsets.length; p++) {
+      n += Math.max(0, offsets[p] - from.offsets[p]);
+    }
+    return n;
+  }
+
   /** The partition-wise maximum of the two cuts. */
   public Cut max(Cut other) {
     requireSameShape(other);

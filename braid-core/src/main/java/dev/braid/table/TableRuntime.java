@@ -1529,10 +1529,7 @@ public final class TableRuntime implements Table, AutoCloseable {
       v.failure = why;
       Delta d = v.delta;
       if (d != null && v.cut != null) { // what its replay had read when it failed, for its report
-        Cut at = d.position();
-        for (int p = 0; p < at.partitions(); p++) {
-          replayed += Math.max(0, at.offset(p) - v.cut.offset(p));
-        }
+        replayed = d.position().offsetsAfter(v.cut);
       }
       detachDelta(v);
       if (building == v) {
@@ -2208,6 +2205,7 @@ public final class TableRuntime implements Table, AutoCloseable {
 
   private long activateEntered(long versionId) {
     Version v = null;
+    Rollback rb;
     synchronized (this) { // a swap moves the version it demotes to the end of the list under this lock
       for (Version x : versions) {
         if (x.id == versionId) {
@@ -2234,9 +2232,9 @@ public final class TableRuntime implements Table, AutoCloseable {
       building = v;
       v.cancelled = false; // a cancel of an earlier rollback to it is no cancel of this one
       rollbackMarked = v;
-      rollback = new Rollback(v);
+      rb = new Rollback(v);
+      rollback = rb;
     }
-    Rollback rb = rollback;
     boolean switched = false;
     try {
       try {
@@ -2392,13 +2390,8 @@ public final class TableRuntime implements Table, AutoCloseable {
     }
     Delta d = v.delta;
     Cut pos = d == null ? v.cut : d.position(); // null until the replay begins (the catalog, the Base opened)
-    Cut end = writes.end();
-    long replayed = 0;
-    long lag = 0;
-    for (int p = 0; p < pos.partitions(); p++) {
-      replayed += Math.max(0, pos.offset(p) - v.cut.offset(p));
-      lag += Math.max(0, end.offset(p) - pos.offset(p));
-    }
+    long replayed = pos.offsetsAfter(v.cut);
+    long lag = writes.end().offsetsAfter(pos);
     double seconds = (System.nanoTime() - rb.startedAtNanos) / 1e9;
     double rate = seconds > 0 ? replayed / seconds : 0;
     long eta = rate > 0 ? (long) (lag / rate * 1000) : -1;
@@ -2480,11 +2473,7 @@ public final class TableRuntime implements Table, AutoCloseable {
     Version v = current;
     Delta d = v.delta;
     Cut pos = d == null ? v.cut : d.position();
-    Cut end = writes.end();
-    long lag = 0;
-    for (int p = 0; p < end.partitions(); p++) {
-      lag += Math.max(0, end.offset(p) - pos.offset(p));
-    }
+    long lag = writes.end().offsetsAfter(pos);
     Version b;
     synchronized (this) {
       b = building;

@@ -1336,11 +1336,7 @@ public final class Engine implements Braid {
       Version cur = v.current();
       Delta d = cur.delta;
       Cut pos = d == null ? cur.cut : d.position();
-      Cut end = log.stream(v.spec.from()).end();
-      long lag = 0;
-      for (int p = 0; p < end.partitions(); p++) {
-        lag += Math.max(0, end.offset(p) - pos.offset(p));
-      }
+      long lag = log.stream(v.spec.from()).end().offsetsAfter(pos);
       ViewRuntime.BatchProgress bp = v.batchProgress;
       Delta.LeftOut left = ViewRuntime.leftOut(cur, d);
       // what the serving version does, which a reprocess (or a spec file not yet reprocessed) makes

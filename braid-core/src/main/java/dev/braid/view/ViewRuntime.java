@@ -312,7 +312,7 @@ final class ViewRuntime {
     startup = new StartupRestore(loaded.file().path().getFileName().toString(), loaded.position(), end, refusedText);
     LOG.info("view '{}': version {} restored from checkpoint {} at {} ({} keys); replaying {} events after it", name,
         v.id, loaded.file().path().getFileName(), loaded.position(), loaded.delta().keys(),
-        events(loaded.position(), end));
+        end.offsetsAfter(loaded.position()));
     return loaded.delta();
   }
 
@@ -347,12 +347,12 @@ final class ViewRuntime {
     }
     v.delta = loaded.delta();
     v.horizon = loaded.horizon();
-    v.rebuild.restoredEvents = events(v.cut, loaded.position());
+    v.rebuild.restoredEvents = loaded.position().offsetsAfter(v.cut);
     buildCheckpoint = CheckpointRecord.of(v.id, loaded);
     LOG.info("view '{}': version {} (a {} the restart interrupted) restored from checkpoint {} at {} ({} "
         + "keys); its build replays the {} events after it", name, v.id, v.rebuild.rollback ? "rollback" : "reprocess",
         loaded.file().path().getFileName(),
-        loaded.position(), loaded.delta().keys(), events(loaded.position(), stream.end()));
+        loaded.position(), loaded.delta().keys(), stream.end().offsetsAfter(loaded.position()));
   }
 
   /**
@@ -413,14 +413,6 @@ final class ViewRuntime {
     v.lateFloor = e.lateFloor();
     v.baseSkipped = e.base() == null ? 0 : e.baseSkipped();
     v.baseWithoutKey = e.base() == null ? 0 : e.baseWithoutKey();
-  }
-
-  private static long events(Cut from, Cut to) {
-    long n = 0;
-    for (int p = 0; p < to.partitions(); p++) {
-      n += Math.max(0, to.offset(p) - from.offset(p));
-    }
-    return n;
   }
 
   synchronized VersionCatalog.ViewEntry catalogEntry() {
@@ -2301,32 +2293,32 @@ final class ViewRuntime {
    * backup again and the catalog's error is thrown as it is. So is one the closing engine refuses.
    */
   private void startRollback(Version v, Rebuild rb) {
-    try {
-      synchronized (builderGate) { // a close shuts the builder down before or after, never between the two
-        if (builder.isShutdown()) { // a closed engine writes no catalog: say why in the activation's words
-          throw new java.util.concurrent.RejectedExecutionException("the builder has stopped");
-        }
+    synchronized (builderGate) { // a close shuts the builder down before or after, never between the two
+      if (builder.isShutdown()) { // a closed engine writes no catalog: say why in the activation's words
+        throw notStarted(v, rb, new IllegalStateException(String.format("version %d of view '%s' cannot be "
+            + "activated: the engine is closing", v.id, name)));
+      }
+      try {
         persist.run(); // marks the backup as being rolled back to: a restart resumes the rollback
-        builder.execute(() -> build(v, rb));
-      }
-    } catch (RuntimeException notStarted) {
-      synchronized (this) {
-        if (v.rebuild == rb) { // a backup as before; the next catalog written records it so
-          v.rebuild = null;
-          v.state = VersionState.BACKUP;
-        }
-      }
-      RuntimeException thrown = notStarted instanceof java.util.concurrent.RejectedExecutionException
-          ? new IllegalStateException(String.format("version %d of view '%s' cannot be activated: the engine is "
-              + "closing", v.id, name), notStarted)
-          : notStarted;
-      rb.done.completeExceptionally(thrown); // another caller waiting for this activation hears it too
-      if (!(notStarted instanceof java.util.concurrent.RejectedExecutionException)) {
+      } catch (RuntimeException notStored) {
         LOG.warn("view '{}': the rollback to version {} did not start: the catalog could not record it ({}); it is "
-            + "still a backup", name, v.id, notStarted.getMessage());
+            + "still a backup", name, v.id, notStored.getMessage());
+        throw notStarted(v, rb, notStored);
       }
-      throw thrown;
+      builder.execute(() -> build(v, rb)); // not shut down: close takes the gate to do that
     }
+  }
+
+  /** Makes {@code v}, whose rollback did not start, a backup as before; returns {@code why}, which waiters get too. */
+  private RuntimeException notStarted(Version v, Rebuild rb, RuntimeException why) {
+    synchronized (this) {
+      if (v.rebuild == rb) { // the next catalog written records it so
+        v.rebuild = null;
+        v.state = VersionState.BACKUP;
+      }
+    }
+    rb.done.completeExceptionally(why); // another caller waiting for this activation hears it too
+    return why;
   }
 
   /** One reprocess or rollback at a time (batch cycles may run beside it). Guarded by this. */
@@ -3188,7 +3180,7 @@ final class ViewRuntime {
     // a kappa build or a rollback that has folded nothing yet holds nothing a restart could not rebuild at no cost;
     // a lambda reprocess's checkpoint keeps its Base, however little its Delta holds
     if (d == null || holds(buildCheckpoint, b, d, horizon)
-        || (b.baseFileName == null || rollback) && events(b.cut, d.position()) == 0) {
+        || (b.baseFileName == null || rollback) && d.position().offsetsAfter(b.cut) == 0) {
       return;
     }
     try {
@@ -3312,7 +3304,7 @@ final class ViewRuntime {
         last == null ? 0 : last.takenAtMillis(), last == null ? 0 : Math.max(last.takenAtMillis(),
             checkpointCurrentAtMillis), checkpointsWritten.get(), checkpointFailures.get(), checkpointError,
         st == null ? null : st.checkpoint(), st == null ? List.of() : st.refused(),
-        st == null ? 0 : events(st.from(), st.to()), startupReplayMillis);
+        st == null ? 0 : st.to().offsetsAfter(st.from()), startupReplayMillis);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -24,23 +24,21 @@ public final class DiscardCommand extends VersionCommand {
 
   @Override
   String summary(JsonNode answer, double seconds) {
-    if (table) {
-      for (JsonNode v : answer.path("versions")) {
-        if (v.path("id").asLong() == version && v.path("state").asText().equals("failed")) {
-          return String.format("table %s: the push building version %d is cancelled; it failed and its files are "
-              + "deleted, and version %d stays current", view, version, answer.path("current").asLong());
-        }
-      }
-      return String.format("table %s: the rollback to version %d is cancelled; it is a backup again, and version %d "
-          + "stays current", view, version, answer.path("current").asLong());
-    }
+    String state = "";
     for (JsonNode v : answer.path("versions")) {
-      if (v.path("id").asLong() == version && v.path("state").asText().equals("backup")) {
-        return String.format("view %s: the rollback to version %d is cancelled; it is a backup again, and version %d "
-            + "stays current", view, version, answer.path("current").asLong());
+      if (v.path("id").asLong() == version) {
+        state = v.path("state").asText();
       }
     }
-    return String.format("view %s: version %d discarded; version %d stays current", view, version,
-        answer.path("current").asLong());
+    long current = answer.path("current").asLong();
+    if (table && state.equals("failed")) {
+      return String.format("table %s: the push building version %d is cancelled; it failed and its files are "
+          + "deleted, and version %d stays current", view, version, current);
+    }
+    if (table || state.equals("backup")) {
+      return String.format("%s %s: the rollback to version %d is cancelled; it is a backup again, and version %d "
+          + "stays current", table ? "table" : "view", view, version, current);
+    }
+    return String.format("view %s: version %d discarded; version %d stays current", view, version, current);
   }
 }

@@ -1515,7 +1515,8 @@ public final class BraidServer implements AutoCloseable {
   }
 
   /** Makes a version current (a held reprocess, or a rollback to a backup); answers once it is. */
-  private static long versionId(Context ctx) {
+  /** The {@code {id}} of a version's path, a 400 when it is not a whole number. */
+  static long versionId(Context ctx) {
     String raw = ctx.pathParam("id");
     try {
       return Long.parseLong(raw);

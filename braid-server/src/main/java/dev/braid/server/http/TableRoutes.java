@@ -554,41 +554,34 @@ final class TableRoutes {
   }
 
   private void versions(Context ctx) {
-    Table t = table(ctx);
+    ok(ctx, tableVersions(table(ctx)));
+  }
+
+  /** A table's versions, as a view's are answered ({@link Json#versions}), named as the table's. */
+  private static ObjectNode tableVersions(Table t) {
     ObjectNode o = Json.versions(t.name(), t.versions());
     o.remove("view");
     o.put("table", t.name());
-    ok(ctx, o);
-  }
-
-  private static long versionId(Context ctx) {
-    String raw = ctx.pathParam("id");
-    try {
-      return Long.parseLong(raw);
-    } catch (NumberFormatException e) {
-      throw Problem.badRequest("bad-version", BraidServer.notAWholeNumber("the version id", raw));
-    }
+    return o;
   }
 
   /** {@code DELETE .../versions/{id}}: cancels the push that builds that version, or the rollback to it. */
   private void cancel(Context ctx) {
     Table t = table(ctx);
-    long id = versionId(ctx);
+    long id = BraidServer.versionId(ctx);
     try {
       t.cancel(id);
     } catch (IllegalStateException e) {
       throw new Problem(409, "cannot-cancel", "Conflict", e.getMessage());
     }
-    ObjectNode o = Json.versions(t.name(), t.versions());
-    o.remove("view");
-    o.put("table", t.name());
+    ObjectNode o = tableVersions(t);
     o.put("cancelled", id);
     ok(ctx, o);
   }
 
   private void activate(Context ctx) {
     Table t = table(ctx);
-    long id = versionId(ctx);
+    long id = BraidServer.versionId(ctx);
     boolean wasCurrent = BraidServer.isCurrent(t.versions(), id);
     try {
       t.activate(id);
@@ -597,9 +590,7 @@ final class TableRoutes {
     } catch (dev.braid.view.CatalogWriteException e) { // the catalog could not record the start or the switch
       throw BraidServer.activationNotRecorded("table", t.name(), id, e);
     }
-    ObjectNode o = Json.versions(t.name(), t.versions());
-    o.remove("view");
-    o.put("table", t.name());
+    ObjectNode o = tableVersions(t);
     o.put("activated", id);
     o.put("alreadyCurrent", wasCurrent);
     ok(ctx, o);
