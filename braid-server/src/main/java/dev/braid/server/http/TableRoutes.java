@@ -91,6 +91,80 @@ final class TableRoutes {
         + "off or the client went away; push the file again", e);
   }
 
+  /**
+   * A push's request body as the push reads it: a read that fails is named by {@link #cutOff}, and
+   * {@link #close} (a cancel of the push, from another request's thread) wakes a read that waits for
+   * more of an upload that does not move, by interrupting the thread in it: Jetty's blocking read
+   * returns the interrupt as a failure then, where it would otherwise wait for the connection's idle
+   * timeout. The interrupt is sent only while a read runs, and the reader clears it on its way out,
+   * so that it does not outlive the read on a server thread. Closing does not close the request body
+   * itself: the container does, after the answer.
+   */
+  private final class Upload extends FilterInputStream {
+
+    private Thread reading;
+    private boolean closed;
+
+    Upload(InputStream body) {
+      super(body);
+    }
+
+    @Override
+    public int read() throws IOException {
+      enter();
+      try {
+        return super.read();
+      } catch (IOException e) {
+        throw failed(e);
+      } finally {
+        leave();
+      }
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      enter();
+      try {
+        return super.read(b, off, len);
+      } catch (IOException e) {
+        throw failed(e);
+      } finally {
+        leave();
+      }
+    }
+
+    private synchronized void enter() throws IOException {
+      if (closed) {
+        throw new IOException("the push's upload was closed: the push was cancelled");
+      }
+      reading = Thread.currentThread();
+    }
+
+    private void leave() {
+      boolean wasClosed;
+      synchronized (this) {
+        reading = null;
+        wasClosed = closed;
+      }
+      if (wasClosed) {
+        Thread.interrupted(); // the close's interrupt, if it came after the read had its answer
+      }
+    }
+
+    private synchronized IOException failed(IOException e) {
+      return closed ? new IOException("the push's upload was closed while a read waited for more of it: the "
+          + "push was cancelled", e) : cutOff(e);
+    }
+
+    @Override
+    public synchronized void close() {
+      closed = true;
+      if (reading != null && reading != Thread.currentThread()) {
+        reading.interrupt();
+      }
+    }
+  }
+
   /** The body of a write or a batchGet, which is JSON: another {@code Content-Type} is a 415 naming it. */
   private byte[] jsonBody(Context ctx, String what) throws IOException {
     String type = BraidServer.mediaType(ctx);
@@ -393,30 +467,7 @@ final class TableRoutes {
     }
     BraidServer.refuseContentEncoding(ctx);
     PushReport r;
-    try (InputStream in = new FilterInputStream(ctx.req().getInputStream()) {
-      @Override
-      public int read() throws IOException {
-        try {
-          return super.read();
-        } catch (IOException e) {
-          throw cutOff(e);
-        }
-      }
-
-      @Override
-      public int read(byte[] b, int off, int len) throws IOException {
-        try {
-          return super.read(b, off, len);
-        } catch (IOException e) {
-          throw cutOff(e);
-        }
-      }
-
-      @Override
-      public void close() {
-        // the container closes the request
-      }
-    }) {
+    try (InputStream in = new Upload(ctx.req().getInputStream())) {
       r = t.push(in, o);
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("bad-push", "table '" + t.name() + "': " + e.getMessage());

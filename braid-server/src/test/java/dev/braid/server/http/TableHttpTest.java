@@ -552,6 +552,44 @@ class TableHttpTest {
   }
 
   /** Whether the versions list shows a push's version being built. */
+  /**
+   * A cancel of a push whose upload stalls wakes the read that waits for more of it: the cancel
+   * answers at once, not after the connection's idle timeout (30 s, Jetty's default; the DELETE gives
+   * up after 15), and the push's own request gets its answer, the push failed by the cancel. The
+   * server threads go on serving afterwards, the interrupt that woke the read not left behind.
+   */
+  @Test
+  void shouldCancelAPushWhoseUploadStalls() throws Exception {
+    URI u = URI.create(server.url());
+    try (java.net.Socket socket = new java.net.Socket(u.getHost(), u.getPort())) {
+      socket.setSoTimeout(60_000);
+      java.io.OutputStream out = socket.getOutputStream();
+      out.write(("POST /v1/tables/users/pushes HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-ndjson\r\n"
+          + "Content-Length: 100000\r\n\r\n{\"id\":\"b\",\"tier\":\"silver\"}\n").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      for (int i = 0; !pushInProgress(); i++) {
+        assertThat(i).as("the push is building its version").isLessThan(3000);
+        Thread.sleep(10);
+      }
+      long id = 0;
+      for (JsonNode v : json(send("GET", "/v1/tables/users/versions", null, null)).path("versions")) {
+        id = v.path("state").asText().equals("building") ? v.path("id").asLong() : id;
+      }
+      HttpResponse<String> cancel = http.send(HttpRequest.newBuilder(URI.create(server.url()
+          + "/v1/tables/users/versions/" + id)).timeout(Duration.ofSeconds(15)).DELETE().build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(cancel.statusCode()).as(cancel.body()).isEqualTo(200);
+      String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(answer).startsWith("HTTP/1.1 422").contains("(version " + id + ") was cancelled by request");
+    }
+    for (int i = 0; i < 20; i++) { // more requests than the server has threads that could hold a stray interrupt
+      HttpResponse<String> r = send("POST", "/v1/tables/users/pushes", "application/x-ndjson",
+          "{\"id\": \"c" + i + "\", \"tier\": \"t\"}\n");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    }
+    assertThat(json(send("GET", "/v1/tables/users/rows/c19", null, null)).path("found").asBoolean()).isTrue();
+  }
+
   private boolean pushInProgress() throws Exception {
     return send("GET", "/v1/tables/users/versions", null, null).body().contains("\"building\"");
   }
