@@ -22,7 +22,19 @@ final class Progress {
 
   /** As above, counting in units of {@code scale} (e.g. MiB of bytes: {@code "MiB", 1 << 20}). */
   static ProgressBar bar(String task, long max, String unit, long scale, PrintWriter err) {
+    return bar(task, max, unit, scale, err, 0, java.time.Duration.ZERO);
+  }
+
+  /**
+   * As above, for work that began before the bar (a rollback found replaying at the command's first
+   * look): the bar starts at {@code done} units, which took {@code elapsed}, and its rate counts only
+   * what moves while it is drawn, where counting {@code done} as the work of the bar's first frame
+   * showed an absurd rate.
+   */
+  static ProgressBar bar(String task, long max, String unit, long scale, PrintWriter err, long done,
+      java.time.Duration elapsed) {
     ProgressBarBuilder b = new ProgressBarBuilder()
+        .startsFrom(done, elapsed)
         .setTaskName(task)
         .setInitialMax(max)
         .setUnit(" " + unit, scale)
@@ -176,7 +188,7 @@ final class Progress {
       } else {
         line.append(' ').append(unit);
       }
-      line.append(", ").append(clock(elapsed));
+      line.append(", ").append(clock(state.getTotalElapsed())); // the work's time, from before the bar too
       long millis = elapsed.toMillis();
       long done = current - state.getStart();
       if (millis > 0 && done > 0) {

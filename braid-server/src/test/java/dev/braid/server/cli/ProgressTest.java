@@ -83,6 +83,26 @@ class ProgressTest {
   }
 
   /**
+   * A bar drawn for work that began before it (`braid activate` finds a rollback replaying) counts its
+   * rate from what moves while it is drawn: its first frame showed millions per second, the work done
+   * before it counted as done in no time. Its clock counts the work's time.
+   */
+  @Test
+  void shouldCountTheRateOfABarStartedPartWayFromWhatMovesWhileItIsDrawn() throws Exception {
+    StringWriter err = new StringWriter();
+    try (me.tongfei.progressbar.ProgressBar bar = Progress.bar("activate t v3", 10_000_000, "writes", 1,
+        new PrintWriter(err), 5_000_000, java.time.Duration.ofSeconds(70))) {
+      Thread.sleep(1_200);
+      bar.stepTo(5_001_000);
+    }
+    List<String> lines = err.toString().lines().toList();
+    String last = lines.get(lines.size() - 1);
+    assertThat(last).startsWith("activate t v3: 5,001,000 of 10,000,000 writes (50 %), 0:01:1");
+    long rate = Long.parseLong(last.replaceAll(".*, ([0-9,]+) writes/s.*", "$1").replace(",", ""));
+    assertThat(rate).as(last).isBetween(1L, 1_000L); // 1,000 writes in 1.2 s or more
+  }
+
+  /**
    * The launcher says whether standard error is a terminal before its filter (on JDK 17 and 18) makes
    * it a pipe: on a terminal, `./braid demo` drew a new line each second instead of one live bar.
    */
