@@ -88,9 +88,9 @@ public final class ActivateCommand extends VersionCommand {
             if (bar == null) {
               long done = p.path("eventsReplayed").asLong(); // replayed before this command looked
               double rate = p.path("eventsPerSecond").asDouble();
+              java.time.Duration took = java.time.Duration.ofMillis(rate > 0 ? (long) (done * 1000 / rate) : 0);
               bar = Progress.bar("activate " + view + " v" + version, -1, table ? "writes" : "events", 1,
-                  command.commandLine().getErr(), done, java.time.Duration.ofMillis(rate > 0 ? (long) (done * 1000 / rate)
-                  : 0));
+                  command.commandLine().getErr(), done, took);
             }
             bar.maxHint(Math.max(1, p.path("eventsTotal").asLong()));
             bar.stepTo(p.path("eventsReplayed").asLong());
