@@ -50,10 +50,11 @@ final class GenerateCommand implements Callable<Integer> {
       description = "Seed: the same seed, count and start give the same events (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--start", paramLabel = "MILLIS",
-      description = "Where event times start, epoch milliseconds: each event, the first too, is a few "
-          + "milliseconds after the one before. Default: now with --rate, else 24 hours ago.")
-  Long start;
+  @Option(names = "--start", paramLabel = "TIME",
+      description = "Where event times start: epoch milliseconds, ISO-8601 (2026-12-01T08:00:00Z) or a date (its "
+          + "midnight UTC), as every time option; each event, the first too, is a few milliseconds after the one "
+          + "before. Default: now with --rate, else 24 hours ago.")
+  String start;
 
   @Override
   public Integer call() throws InterruptedException {
@@ -63,8 +64,13 @@ final class GenerateCommand implements Callable<Integer> {
     if (rate < 0) {
       throw new ParameterException(spec.commandLine(), "--rate must be 0 (as fast as possible) or more, got " + rate);
     }
+    Long from = start == null ? null : dev.braid.server.http.BraidServer.parseTime(start.strip());
+    if (start != null && from == null) {
+      throw new ParameterException(spec.commandLine(), "--start must be epoch millis, ISO-8601 like "
+          + "2026-12-01T08:00:00Z or a date like 2026-12-01, got '" + start + "'");
+    }
     long now = System.currentTimeMillis();
-    long first = start != null ? start : rate > 0 ? now : now - TimeUnit.HOURS.toMillis(24);
+    long first = from != null ? from : rate > 0 ? now : now - TimeUnit.HOURS.toMillis(24);
     Supplier<String> next = generator(first);
     // picocli's writer flushes at every println: a write(2) per event was a third of the command's
     // CPU. Lines are gathered and written a few kilobytes at a time, each flush whole lines only and

@@ -8,6 +8,8 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -234,8 +236,11 @@ public final class PushCommand implements Callable<Integer> {
       if (report && !client.json) {
         printBadRows(a.body().path("report"), err);
       }
+      // with --json, the bad rows are the error's notes: the lines after its first
+      String notes = report && client.json ? badRows(a.body().path("report")).stream().map(l -> "\n" + l)
+          .collect(java.util.stream.Collectors.joining()) : "";
       throw new BraidClient.ErrorAnswer(a.status(), report ? "push of " + file + " into table " + table + " failed: "
-          + a.body().path("detail").asText() : a.body().path("detail").asText(a.body().toString()) + " (HTTP "
+          + a.body().path("detail").asText() + notes : a.body().path("detail").asText(a.body().toString()) + " (HTTP "
           + a.status() + ")", a.body());
     }
     if (!client.json) { // tolerated ones (--max-bad-rows)
@@ -249,20 +254,27 @@ public final class PushCommand implements Callable<Integer> {
    * how many there were (on standard error, each line starting {@code braid: } as the README says).
    */
   private static void printBadRows(JsonNode r, PrintWriter err) {
-    int shown = 0;
-    for (JsonNode b : r.path("bad")) {
-      if (shown == 20) {
-        break;
-      }
-      err.printf("braid: bad row %s:%d: %s%n", b.path("file").asText(), b.path("line").asLong(),
-          b.path("reason").asText());
-      shown++;
-    }
-    long all = r.path("badRows").asLong();
-    if (all > shown) {
-      err.printf("braid: ... %,d bad %s in all%n", all, all == 1 ? "row" : "rows");
+    for (String line : badRows(r)) {
+      err.println("braid: " + line);
     }
     err.flush();
+  }
+
+  /** The first 20 bad rows of push report {@code r}, {@code bad row FILE:LINE: reason}, and how many there were. */
+  private static List<String> badRows(JsonNode r) {
+    List<String> lines = new ArrayList<>();
+    for (JsonNode b : r.path("bad")) {
+      if (lines.size() == 20) {
+        break;
+      }
+      lines.add(String.format(Locale.ROOT, "bad row %s:%d: %s", b.path("file").asText(), b.path("line").asLong(),
+          b.path("reason").asText()));
+    }
+    long all = r.path("badRows").asLong();
+    if (all > lines.size()) {
+      lines.add(String.format(Locale.ROOT, "... %,d bad %s in all", all, all == 1 ? "row" : "rows"));
+    }
+    return lines;
   }
 
   private int print(JsonNode r) {

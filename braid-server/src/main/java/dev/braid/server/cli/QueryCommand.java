@@ -141,10 +141,20 @@ public final class QueryCommand implements Callable<Integer> {
     return v.isNull() ? "null" : v.isTextual() ? v.asText() : v.isDouble() ? readable(v.doubleValue()) : v.toString();
   }
 
-  /** A window's {@code values} as JSON, with the {@code timestamps} aggregates' millis as ISO-8601 text. */
-  private static String shown(JsonNode values, java.util.Set<String> timestamps) {
+  /**
+   * A window's {@code values} as JSON, with the {@code timestamps} aggregates' millis as ISO-8601 text
+   * and doubles {@link #readable(double)} (a sum of prices 193.61, not 193.60999999999999).
+   */
+  static String shown(JsonNode values, java.util.Set<String> timestamps) {
     JsonNode copy = values.deepCopy();
     if (copy instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
+      java.util.List<String> names = new java.util.ArrayList<>();
+      o.fieldNames().forEachRemaining(names::add);
+      for (String name : names) {
+        if (o.get(name).isDouble() && Double.isFinite(o.get(name).doubleValue())) { // JSON has no NaN
+          o.putRawValue(name, new com.fasterxml.jackson.databind.util.RawValue(readable(o.get(name).doubleValue())));
+        }
+      }
       for (String name : timestamps) {
         if (o.has(name)) {
           o.put(name, instant(o.get(name)));

@@ -57,10 +57,11 @@ public final class ValidateCommand implements Callable<Integer> {
         out.flush();
         return 1;
       }
+      // how many, then one `braid: error:` line each, as every failing command ends (and `braid server` prints them)
+      err.printf("braid: %s: %d error%s%n", file, e.errors().size(), e.errors().size() == 1 ? "" : "s");
       for (SpecError error : e.errors()) {
-        err.println(error);
+        err.println("braid: error: " + error);
       }
-      err.printf("%d error%s%n", e.errors().size(), e.errors().size() == 1 ? "" : "s");
       err.flush();
       return 1;
     }

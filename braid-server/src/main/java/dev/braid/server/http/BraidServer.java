@@ -1843,13 +1843,21 @@ public final class BraidServer implements AutoCloseable {
           + "/rows/{key} (braid row)");
     }
     if (e.kind().equals("stream") && spec.tables().containsKey(e.name())) {
-      return "; '" + e.name() + "' is a table: write its rows with PUT /v1/tables/" + e.name() + "/rows/{key} (braid "
-          + "row), or load many with a push (braid push " + e.name() + " FILE)";
+      return "; '" + e.name() + "' is a table: write its rows with PUT /v1/tables/" + e.name() + "/rows/{key}, or "
+          + "load many with a push (braid push " + e.name() + " FILE; --incremental applies them as writes)";
     }
     if (e.kind().equals("table") && spec.views().containsKey(e.name())) {
       return "; '" + e.name() + "' is a view" + (versions ? ": its versions are under /v1/views/" + e.name()
           + " (on the command line, leave out --table)" : ": read it with GET /v1/views/" + e.name()
           + "/keys/{key} (braid query)");
+    }
+    if (e.kind().equals("table") && spec.streams().containsKey(e.name())) {
+      return "; '" + e.name() + "' is a stream: send its events with POST /v1/streams/" + e.name() + "/events "
+          + "(braid ingest " + e.name() + " FILE)";
+    }
+    if (e.kind().equals("stream") && spec.views().containsKey(e.name())) {
+      return "; '" + e.name() + "' is a view: read it with GET /v1/views/" + e.name() + "/keys/{key} (braid query); "
+          + "its events' dead letters are those of its stream, '" + spec.views().get(e.name()).from() + "'";
     }
     return "";
   }

@@ -206,6 +206,15 @@ class BraidCliTest {
     }
     assertThat(second.out()).isEqualTo(first.out());
     assertThat(otherSeed.out()).isNotEqualTo(first.out());
+    Run iso = braid("generate", "sales", "--count", "2500", "--start", "2023-11-14T22:13:20Z");
+    assertThat(iso.out()).as("the same instant as ISO-8601").isEqualTo(first.out());
+    Run dated = braid("generate", "sales", "--count", "1", "--start", "2026-12-01");
+    assertThat(mapper.readTree(dated.out()).path("ts").asLong()).as("a date is its midnight UTC")
+        .isBetween(1_796_083_200_000L, 1_796_083_200_000L + 10_000);
+    Run bad = braid("generate", "sales", "--count", "1", "--start", "yesterday");
+    assertThat(bad.exitCode()).isEqualTo(2);
+    assertThat(bad.err()).contains("--start must be epoch millis, ISO-8601 like 2026-12-01T08:00:00Z or a date like "
+        + "2026-12-01, got 'yesterday'");
   }
 
   @Test

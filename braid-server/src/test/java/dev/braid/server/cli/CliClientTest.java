@@ -406,6 +406,17 @@ class CliClientTest {
     Run unknown = braid("dead-letters", "nope", url());
     assertThat(unknown.exit()).isEqualTo(1);
     assertThat(unknown.err()).contains("unknown stream 'nope'");
+    Run ofAView = braid("dead-letters", "revenue", url());
+    assertThat(ofAView.exit()).isEqualTo(1);
+    assertThat(ofAView.err()).contains("unknown stream 'revenue'; streams are: sales; 'revenue' is a view: read it "
+        + "with GET /v1/views/revenue/keys/{key} (braid query); its events' dead letters are those of its stream, "
+        + "'sales' (HTTP 404)");
+    Path rows = dir.resolve("rows.jsonl");
+    Files.writeString(rows, "{\"product\": \"tea\"}\n");
+    Run toAStream = braid("push", "sales", rows.toString(), url(), "--no-progress");
+    assertThat(toAStream.exit()).isEqualTo(1);
+    assertThat(toAStream.err()).contains("unknown table 'sales'").contains("'sales' is a stream: send its events "
+        + "with POST /v1/streams/sales/events (braid ingest sales FILE)");
   }
 
   /** A timestamp aggregate reads as ISO-8601 text in the table, as epoch millis in --json (the API's form). */
@@ -1397,7 +1408,9 @@ class CliClientTest {
     Files.writeString(bad, SPEC.replace("sum(amount)", "sum(product)").replace("from: sales", "from: sale"));
     Run r = braid("validate", bad.toString());
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.err()).contains(bad + ": views.revenue.from: unknown stream 'sale' (streams: sales)");
+    assertThat(r.err().lines().toList()).startsWith("braid: " + bad + ": 1 error").contains("braid: error: " + bad
+        + ": views.revenue.from: unknown stream 'sale' (streams: sales)").allMatch(l -> l.startsWith("braid: "))
+        .last().asString().startsWith("braid: error: ");
 
     Run okJson = braid("validate", good.toString(), "--json");
     assertThat(okJson.exit()).isZero();

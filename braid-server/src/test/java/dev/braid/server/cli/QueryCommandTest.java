@@ -21,4 +21,13 @@ class QueryCommandTest {
     assertThat(QueryCommand.readable(Double.NaN)).isEqualTo("NaN");
     assertThat(QueryCommand.readable(Double.NEGATIVE_INFINITY)).isEqualTo("-Infinity");
   }
+
+  /** A window's values, shown as JSON in the table: doubles as readable as a plain value's, timestamps ISO-8601. */
+  @Test
+  void shouldShowTheDoublesOfAWindowsValuesReadably() throws Exception {
+    com.fasterxml.jackson.databind.JsonNode values = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        "{\"n\": 3, \"spend\": 193.60999999999999, \"avg\": 2.5, \"last\": 1764547200000, \"tag\": \"x\"}");
+    assertThat(QueryCommand.shown(values, java.util.Set.of("last")))
+        .isEqualTo("{\"n\":3,\"spend\":193.61,\"avg\":2.5,\"last\":\"2025-12-01T00:00:00Z\",\"tag\":\"x\"}");
+  }
 }

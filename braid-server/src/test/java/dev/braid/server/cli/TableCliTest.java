@@ -140,7 +140,8 @@ class TableCliTest {
     Run ingest = braid("ingest", "users", rowsFile.toString(), url(), "--no-progress");
     assertThat(ingest.exit()).isEqualTo(1);
     assertThat(ingest.err()).contains("unknown stream 'users'").contains("'users' is a table: write its rows with PUT "
-        + "/v1/tables/users/rows/{key} (braid row), or load many with a push (braid push users FILE)");
+        + "/v1/tables/users/rows/{key}, or load many with a push (braid push users FILE; --incremental applies them "
+        + "as writes)");
     Run discard = braid("discard", "users", Long.toString(v1), "--table", url());
     assertThat(discard.exit()).as("nothing builds it to cancel").isEqualTo(1);
     assertThat(discard.err()).contains("version " + v1 + " of table 'users' is backup and neither a push builds it "
@@ -211,6 +212,9 @@ class TableCliTest {
     com.fasterxml.jackson.databind.JsonNode error = JSON.readTree(json.err());
     assertThat(error.path("status").asInt()).isEqualTo(422);
     assertThat(error.path("problem").path("report").path("bad").get(0).path("line").asLong()).isEqualTo(2);
+    assertThat(error.path("notes")).as("the bad rows, as listed above the error without --json").hasSize(1);
+    assertThat(error.path("notes").get(0).asText()).startsWith("bad row " + bad + ":2: ").contains("score");
+    assertThat(error.path("error").asText()).doesNotContain("bad row " + bad);
 
     Run unknown = braid("push", "nosuch", bad.toString(), url(), "--json");
     assertThat(unknown.exit()).isEqualTo(1);
