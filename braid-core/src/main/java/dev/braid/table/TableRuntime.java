@@ -1869,7 +1869,8 @@ public final class TableRuntime implements Table, AutoCloseable {
             e.toString());
       }
     }
-    LOG.info("table '{}': version {} (push {}) is current", spec.name(), v.id, v.pushId);
+    LOG.info("table '{}': version {} ({}) is current", spec.name(), v.id, v.pushId == null ? "empty, no push yet"
+        : "push " + v.pushId);
   }
 
   /**
