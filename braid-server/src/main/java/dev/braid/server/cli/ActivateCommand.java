@@ -87,8 +87,10 @@ public final class ActivateCommand extends VersionCommand {
           if (p != null) {
             if (bar == null) {
               long done = p.path("eventsReplayed").asLong(); // replayed before this command looked
+              // the rate counts the events read, not those a checkpoint restored, which took no replay
+              long read = Math.max(0, done - p.path("eventsFromCheckpoint").asLong());
               double rate = p.path("eventsPerSecond").asDouble();
-              java.time.Duration took = java.time.Duration.ofMillis(rate > 0 ? (long) (done * 1000 / rate) : 0);
+              java.time.Duration took = java.time.Duration.ofMillis(rate > 0 ? (long) (read * 1000 / rate) : 0);
               bar = Progress.bar("activate " + view + " v" + version, -1, table ? "writes" : "events", 1,
                   command.commandLine().getErr(), done, took);
             }

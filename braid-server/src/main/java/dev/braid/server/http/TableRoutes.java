@@ -100,13 +100,16 @@ final class TableRoutes {
    * so that it does not outlive the read on a server thread. Closing does not close the request body
    * itself: the container does, after the answer.
    */
-  private final class Upload extends FilterInputStream {
+  static final class Upload extends FilterInputStream {
 
+    /** What a read's failure becomes when no cancel closed the stream: {@link #cutOff} for a request body. */
+    private final java.util.function.UnaryOperator<IOException> failure;
     private Thread reading;
     private boolean closed;
 
-    Upload(InputStream body) {
+    Upload(InputStream body, java.util.function.UnaryOperator<IOException> failure) {
       super(body);
+      this.failure = failure;
     }
 
     @Override
@@ -153,7 +156,7 @@ final class TableRoutes {
 
     private synchronized IOException failed(IOException e) {
       return closed ? new IOException("the push's upload was closed while a read waited for more of it: the "
-          + "push was cancelled", e) : cutOff(e);
+          + "push was cancelled", e) : failure.apply(e);
     }
 
     @Override
@@ -467,7 +470,7 @@ final class TableRoutes {
     }
     BraidServer.refuseContentEncoding(ctx);
     PushReport r;
-    try (InputStream in = new Upload(ctx.req().getInputStream())) {
+    try (InputStream in = new Upload(ctx.req().getInputStream(), this::cutOff)) {
       r = t.push(in, o);
     } catch (IllegalArgumentException e) {
       throw Problem.badRequest("bad-push", "table '" + t.name() + "': " + e.getMessage());

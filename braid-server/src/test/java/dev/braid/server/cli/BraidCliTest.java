@@ -215,6 +215,9 @@ class BraidCliTest {
     assertThat(bad.exitCode()).isEqualTo(2);
     assertThat(bad.err()).contains("--start must be epoch millis, ISO-8601 like 2026-12-01T08:00:00Z or a date like "
         + "2026-12-01, got 'yesterday'");
+    Run far = braid("generate", "sales", "--count", "1", "--start", "+300000000-01-01");
+    assertThat(far.exitCode()).as("past epoch millis' range: a usage error, " + far.err()).isEqualTo(2);
+    assertThat(far.err()).contains("got '+300000000-01-01'");
   }
 
   @Test
