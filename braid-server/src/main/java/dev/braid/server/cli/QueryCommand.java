@@ -151,8 +151,9 @@ public final class QueryCommand implements Callable<Integer> {
       java.util.List<String> names = new java.util.ArrayList<>();
       o.fieldNames().forEachRemaining(names::add);
       for (String name : names) {
-        if (o.get(name).isDouble() && Double.isFinite(o.get(name).doubleValue())) { // JSON has no NaN
-          o.putRawValue(name, new com.fasterxml.jackson.databind.util.RawValue(readable(o.get(name).doubleValue())));
+        JsonNode n = o.get(name);
+        if (n.isDouble() && Double.isFinite(n.doubleValue())) { // JSON has no NaN
+          o.putRawValue(name, new com.fasterxml.jackson.databind.util.RawValue(readable(n.doubleValue())));
         }
       }
       for (String name : timestamps) {
