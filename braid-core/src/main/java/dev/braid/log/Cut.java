@@ -102,8 +102,11 @@ public final class Cut {
   /**
    * The offsets from {@code from} up to this cut, summed over this cut's partitions (none where this cut is
    * behind): the records between them in a log whose offsets are dense, as the file log's are.
+   *
+   * @throws IllegalArgumentException when the cuts have different partition counts
    */
   public long offsetsAfter(Cut from) {
+    requireSameShape(from);
     long n = 0;
     for (int p = 0; p < offsets.length; p++) {
       n += Math.max(0, offsets[p] - from.offsets[p]);

@@ -26,6 +26,13 @@ class CutTest {
   }
 
   @Test
+  void shouldCountTheOffsetsBetweenTwoCutsWhereTheLaterIsAhead() {
+    assertThat(Cut.of(10, 4, 7).offsetsAfter(Cut.of(3, 4, 9))).as("7 + 0 + none where behind").isEqualTo(7);
+    assertThat(Cut.of(3, 4).offsetsAfter(Cut.of(3, 4))).isZero();
+    assertThat(Cut.of(0, 0).offsetsAfter(Cut.of(5, 6))).isZero();
+  }
+
+  @Test
   void shouldContainExactlyTheOffsetsBelowIt() {
     Cut c = Cut.of(0, 10);
 
@@ -98,6 +105,10 @@ class CutTest {
     assertThatThrownBy(() -> Cut.of(1).compare(Cut.of(1, 2))).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("1 vs 2");
     assertThatThrownBy(() -> Cut.of(1).max(Cut.of(1, 2))).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Cut.of(5, 5).offsetsAfter(Cut.of(1))).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("2 vs 1");
+    assertThatThrownBy(() -> Cut.of(5).offsetsAfter(Cut.of(1, 1))).as("a longer cut's extra partitions are not skipped")
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1 vs 2");
     assertThatThrownBy(() -> Cut.zero(0)).isInstanceOf(IllegalArgumentException.class);
   }
 

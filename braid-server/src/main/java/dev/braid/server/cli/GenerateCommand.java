@@ -64,16 +64,7 @@ final class GenerateCommand implements Callable<Integer> {
     if (rate < 0) {
       throw new ParameterException(spec.commandLine(), "--rate must be 0 (as fast as possible) or more, got " + rate);
     }
-    Long from;
-    try {
-      from = start == null ? null : dev.braid.server.http.BraidServer.parseTime(start.strip());
-    } catch (ArithmeticException e) { // a time past epoch millis' range
-      from = null;
-    }
-    if (start != null && from == null) {
-      throw new ParameterException(spec.commandLine(), "--start must be epoch millis, ISO-8601 like "
-          + "2026-12-01T08:00:00Z or a date like 2026-12-01, got '" + start + "'");
-    }
+    Long from = start == null ? null : TimeOption.parse(spec.commandLine(), "--start", start);
     long now = System.currentTimeMillis();
     long first = from != null ? from : rate > 0 ? now : now - TimeUnit.HOURS.toMillis(24);
     Supplier<String> next = generator(first);

@@ -125,7 +125,7 @@ public final class PushCommand implements Callable<Integer> {
           + dev.braid.table.PushOptions.INCREMENTAL_WITH_SINCE);
     }
     if (since != null) {
-      q.append("&since=").append(checkTime(since));
+      q.append("&since=").append(TimeOption.parse(command.commandLine(), "--since", since));
     }
     if (sincePosition != null) {
       q.append("&sincePosition=").append(BraidClient.enc(checkCut(sincePosition)));
@@ -363,20 +363,6 @@ public final class PushCommand implements Callable<Integer> {
       throw usage("--max-bad-rows percentage must be 0% to 100%, got '" + s + "'");
     }
     return s.strip();
-  }
-
-  /** {@code --since} as the server reads a time ({@link dev.braid.server.http.BraidServer#parseTime}). */
-  private long checkTime(String s) {
-    try {
-      Long t = dev.braid.server.http.BraidServer.parseTime(s);
-      if (t == null) {
-        throw usage("--since must be epoch millis, ISO-8601 like 2026-11-30T00:00:00Z (or with an offset) or a "
-            + "date (2026-11-30, its midnight UTC), got '" + s + "'");
-      }
-      return t;
-    } catch (ArithmeticException e) {
-      throw usage("--since '" + s + "' is out of range: epoch milliseconds must fit in a long");
-    }
   }
 
   private String checkCut(String s) {

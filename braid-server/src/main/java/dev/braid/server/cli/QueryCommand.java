@@ -38,8 +38,12 @@ public final class QueryCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    checkTime("--from", from);
-    checkTime("--to", to);
+    if (from != null) {
+      TimeOption.parse(command.commandLine(), "--from", from); // refused here, naming the option, not by the server
+    }
+    if (to != null) {
+      TimeOption.parse(command.commandLine(), "--to", to);
+    }
     StringBuilder path = new StringBuilder("/v1/views/" + BraidClient.enc(view) + "/keys/" + BraidClient.enc(key));
     String sep = "?";
     if (from != null) {
@@ -211,24 +215,5 @@ public final class QueryCommand implements Callable<Integer> {
     java.math.BigDecimal r = new java.math.BigDecimal(d).round(new java.math.MathContext(15)).stripTrailingZeros();
     double a = Math.abs(d);
     return a != 0 && (a >= 1e15 || a < 1e-6) ? r.toString() : r.toPlainString();
-  }
-
-  /** Refuses {@code value} of {@code option} here, naming the option, when the server could not read it as a time. */
-  private void checkTime(String option, String value) {
-    if (value == null) {
-      return;
-    }
-    String why;
-    try {
-      why = value.isBlank() ? "is empty" : dev.braid.server.http.BraidServer.parseTime(value) == null ? "got '" + value
-          + "'" : null;
-    } catch (ArithmeticException e) {
-      why = "'" + value + "' is out of range";
-    }
-    if (why != null) {
-      throw new picocli.CommandLine.ParameterException(command.commandLine(), option + " must be epoch millis, "
-          + "ISO-8601 like 2026-11-22T10:00:00Z (or 2026-11-22T11:00:00+01:00) or a date (2026-11-22, its midnight "
-          + "UTC); " + why);
-    }
   }
 }

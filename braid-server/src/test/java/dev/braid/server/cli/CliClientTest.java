@@ -906,6 +906,9 @@ class CliClientTest {
     assertThat(badFrom.exit()).isEqualTo(2);
     assertThat(badFrom.err()).contains("--to must be epoch millis, ISO-8601 like 2026-11-22T10:00:00Z").contains(
         "got 'yesterday'").doesNotContain("query parameter");
+    Run emptyFrom = braid("query", "revenue", "tea", url(), "--from", " ");
+    assertThat(emptyFrom.exit()).isEqualTo(2);
+    assertThat(emptyFrom.err()).contains("--from must be epoch millis", "; it is empty");
     Run noSpec = braid("validate", dir.resolve("nofile.yaml").toString());
     assertThat(noSpec.exit()).isEqualTo(1);
     assertThat(noSpec.err()).contains("nofile.yaml: no such file").doesNotContain("Exception");

@@ -262,8 +262,12 @@ class TableCliTest {
     Files.writeString(f, "{\"id\": \"a\"}\n");
     assertThat(braid("push", "users", f.toString(), url(), "--max-bad-rows", "lots").err())
         .contains("--max-bad-rows must be a count");
-    assertThat(braid("push", "users", f.toString(), url(), "--since", "yesterday").err())
-        .contains("--since must be epoch millis, ISO-8601 like 2026-11-30T00:00:00Z (or with an offset) or a date");
+    Run yesterday = braid("push", "users", f.toString(), url(), "--since", "yesterday");
+    assertThat(yesterday.exit()).isEqualTo(2);
+    assertThat(yesterday.err()).contains("--since must be epoch millis, ISO-8601 like 2026-11-22T10:00:00Z (or "
+        + "2026-11-22T11:00:00+01:00) or a date (2026-11-22, its midnight UTC); got 'yesterday'");
+    assertThat(braid("push", "users", f.toString(), url(), "--since", "+300000000-01-01").err())
+        .contains("--since must be", "'+300000000-01-01' is out of range: epoch milliseconds must fit in a long");
     assertThat(braid("push", "users", f.toString(), url(), "--since-position", "[x]").err())
         .contains("--since-position must be a cut");
     Run both = braid("push", "users", f.toString(), url(), "--incremental", "--since", "2026-11-30T00:00:00Z");
