@@ -292,28 +292,36 @@ final class TableBase implements AutoCloseable {
     return written;
   }
 
+  /** Slots {@link #copyRows} reads between two runs of its check. */
+  static final int CHECK_SLOTS = 1 << 16;
+  private static final int CHECK_SLOTS_MASK = CHECK_SLOTS - 1;
+
   /**
    * Copies to {@code w} every row of this Base whose key falls in partition {@code p} of
    * {@code parts}, is not in {@code skip} (rows a write touched since) and was last written at or
    * after {@code ttlCutoff}; counts the expired ones in {@code counts[1]}. Returns the rows copied.
+   * Runs {@code check} every {@value #CHECK_SLOTS} slots (it throws to stop the copy: a repush cancelled).
    *
    * @throws MappedFile.ClosedException when the Base was closed (its version retired) before the copy began
    */
   long copyRows(int p, int parts, java.util.Map<String, ?> skip, long ttlCutoff, Writer w, Bytes entry,
-      long[] counts) throws IOException {
+      long[] counts, Runnable check) throws IOException {
     mapped.retain();
     try {
-      return copyMappedRows(p, parts, skip, ttlCutoff, w, entry, counts);
+      return copyMappedRows(p, parts, skip, ttlCutoff, w, entry, counts, check);
     } finally {
       mapped.release();
     }
   }
 
   private long copyMappedRows(int p, int parts, java.util.Map<String, ?> skip, long ttlCutoff, Writer w,
-      Bytes entry, long[] counts) throws IOException {
+      Bytes entry, long[] counts, Runnable check) throws IOException {
     long copied = 0;
     byte[] key = new byte[64];
     for (long s = 0; s <= slotMask; s++) {
+      if ((s & CHECK_SLOTS_MASK) == CHECK_SLOTS_MASK) {
+        check.run();
+      }
       long pos = positions.getLong((int) (s * 8));
       if (pos == 0) {
         continue;

@@ -276,6 +276,13 @@ public final class TableRuntime implements Table, AutoCloseable {
   /** Test hook: runs once, in the next repush, after its copy of the current rows and before its replay. */
   volatile Runnable beforeRepushReplay;
   /**
+   * Test hook: runs in a repush's copy of the current rows as it starts each partition's (holding that
+   * partition's follower), given whether the repush is cancelled.
+   */
+  volatile java.util.function.Consumer<java.util.function.BooleanSupplier> duringRepushCopy;
+  /** Rows a repush copies between two looks at whether it is cancelled or the table closes. */
+  private static final int COPY_CHECK_EVERY = 4096;
+  /**
    * Test hook: runs after each batch of writes a version's replay (a push's or a rollback's) applies before the
    * follower pauses, given whether the build is cancelled.
    */
@@ -515,7 +522,8 @@ public final class TableRuntime implements Table, AutoCloseable {
         v.failure = e.failure();
         if (v.state == VersionState.BUILDING) {
           v.state = VersionState.FAILED;
-          v.failure = "interrupted by a restart (the process stopped during the push); push again";
+          String what = pushId != null && pushId.startsWith(spec.name() + "-" + v.id + "-repush-") ? "repush" : "push";
+          v.failure = "interrupted by a restart (the process stopped during the " + what + "); " + what + " again";
           changedOnOpen = true;
           LOG.warn("table '{}': push {} (version {}) was interrupted by a restart: marked failed, its files removed",
               spec.name(), pushId, v.id);
@@ -1889,43 +1897,65 @@ public final class TableRuntime implements Table, AutoCloseable {
   private PushReport repushEntered(boolean waitForSwap) {
     Version cur;
     Version v;
+    long t0 = System.nanoTime();
+    long now = System.currentTimeMillis();
+    long ttlCutoff = spec.ttl() == null ? Long.MIN_VALUE : now - spec.ttl().toMillis();
+    long[] counts = new long[3];
+    PushLoader none = new PushLoader(layout, PushFormat.jsonLines(), parsers, 1, now, ttlCutoff);
     synchronized (this) {
       if (building != null) {
         throw new IllegalStateException(busy());
       }
       cur = current;
       long id = next++;
-      String pushId = spec.name() + "-" + id + "-repush-" + Long.toString(System.currentTimeMillis(), 36);
-      v = new Version(id, VersionState.BUILDING, null, pushId, "v" + id + ".base", System.currentTimeMillis());
+      String pushId = spec.name() + "-" + id + "-repush-" + Long.toString(now, 36);
+      // Listed and recorded as building from the start, at the cut its copy starts from, so that a cancel
+      // or a crash during the copy leaves a failed version with its reason, as a push's load does. Each
+      // partition's rows are copied as of that partition's position when the copy reaches it: the
+      // version built then (below) has that cut.
+      v = new Version(id, VersionState.BUILDING, cur.delta.position(), pushId, "v" + id + ".base", now);
       building = v;
+      versions.add(v);
     }
+    report(v, "loading", none, counts, List.of(), 0, t0, null);
     try {
       persist.run(); // its id stored as taken before its Base is written: a crash meanwhile does not give it again
     } catch (RuntimeException e) {
       synchronized (this) {
         building = null;
+        versions.remove(v);
       }
+      pushes.remove(v.pushId);
       throw new IllegalStateException("table '" + spec.name() + "': repush failed: " + e.getMessage(), e);
     }
-    long t0 = System.nanoTime();
-    long now = System.currentTimeMillis();
-    long ttlCutoff = spec.ttl() == null ? Long.MIN_VALUE : now - spec.ttl().toMillis();
     Delta d = cur.delta;
     int parts = writes.partitions();
     long[] cut = new long[parts];
-    long[] counts = new long[3];
-    PushLoader none = new PushLoader(layout, PushFormat.jsonLines(), parsers, 1, now, ttlCutoff);
     Path tmpTarget = dir.resolve(v.baseFile);
     Version built;
+    Version failing = v; // what a failure from here on fails: the copy's version, then the one it built
     try (TableBase.Writer w = new TableBase.Writer(tmpTarget, Cut.zero(parts), now, layout)) {
       Bytes entry = new Bytes(256);
       Bytes row = new Bytes(256);
+      Runnable check = () -> {
+        failIfClosed("repush " + v.pushId);
+        failIfCancelled(v, null);
+      };
       for (int p = 0; p < parts; p++) {
-        failIfClosed("repush " + v.pushId); // a cancel stops it in its replay: recorded, with its report
+        check.run();
         d.locks[p].readLock().lock();
         try {
           cut[p] = d.position.get(p);
+          var hook = duringRepushCopy;
+          if (hook != null) {
+            hook.accept(() -> v.cancelled);
+          }
+          int sinceCheck = 0;
           for (Map.Entry<String, RowState> e : d.rows[p].entrySet()) {
+            if (++sinceCheck == COPY_CHECK_EVERY) {
+              sinceCheck = 0;
+              check.run();
+            }
             Object[] values = e.getValue().materialize();
             if (values == null) {
               continue;
@@ -1941,7 +1971,7 @@ public final class TableRuntime implements Table, AutoCloseable {
             counts[0]++;
           }
           if (d.base != null) {
-            counts[0] += d.base.copyRows(p, parts, d.rows[p], ttlCutoff, w, entry, counts);
+            counts[0] += d.base.copyRows(p, parts, d.rows[p], ttlCutoff, w, entry, counts, check);
           }
         } finally {
           d.locks[p].readLock().unlock();
@@ -1951,31 +1981,22 @@ public final class TableRuntime implements Table, AutoCloseable {
       w.finish();
       synchronized (this) {
         built = new Version(v.id, VersionState.BUILDING, Cut.of(cut), v.pushId, v.baseFile, v.createdAt);
-        built.cancelled = v.cancelled; // a cancel during the copy, which stops the replay; one from here on finds built
+        built.cancelled = v.cancelled; // a cancel after the copy's last check stops the replay; a later one finds built
         building = built;
-        versions.add(built);
+        versions.set(versions.indexOf(v), built);
+        failing = built;
       }
       persist.run();
       built.base = TableBase.open(tmpTarget, layout);
       report(built, "replaying", none, counts, List.of(), built.base.rows, t0, null);
     } catch (IOException | RuntimeException e) {
-      synchronized (this) {
-        building = null;
-        // the repush's version, if added: not recorded, or its Base not opened, it never builds on
-        for (Version x : versions) {
-          if (x.id == v.id && x.state == VersionState.BUILDING && x.base == null) {
-            x.state = VersionState.FAILED;
-            x.failure = "repush failed before its replay: " + e.getMessage();
-          }
-        }
+      String why = e instanceof IOException io ? "cannot read or write: " + dev.braid.log.LogException.describe(io)
+          : e.getMessage();
+      if (e instanceof BuildCancelled) {
+        return fail(failing, none, counts, new ArrayList<>(), t0, why); // as a cancelled push: failed, with its report
       }
-      try {
-        Files.deleteIfExists(tmpTarget);
-        Files.deleteIfExists(dir.resolve(v.baseFile + ".tmp"));
-      } catch (IOException ignored) {
-        // removed on the next start as an orphan
-      }
-      throw new IllegalStateException("table '" + spec.name() + "': repush failed: " + e.getMessage(), e);
+      fail(failing, none, counts, new ArrayList<>(), t0, "repush failed before its replay: " + why);
+      throw new IllegalStateException("table '" + spec.name() + "': repush failed: " + why, e);
     }
     long distinct = built.base.rows;
     Runnable finish = () -> {

@@ -82,7 +82,7 @@ class TableBaseRetireUnmapTest {
         .isInstanceOf(MappedFile.ClosedException.class).hasMessageContaining(file.toString());
     try (TableBase.Writer w = new TableBase.Writer(dir.resolve("v2.base"), Cut.zero(2), 1L, TableBasePropertyTest.layout(false))) {
       assertThatThrownBy(() -> base.copyRows(0, 2, new HashMap<String, Object>(), Long.MIN_VALUE, w, new Bytes(64),
-          new long[3])).isInstanceOf(MappedFile.ClosedException.class);
+          new long[3], () -> { })).isInstanceOf(MappedFile.ClosedException.class);
     }
     base.close(); // idempotent
   }

@@ -27,6 +27,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Builds of a table's versions cancelled part way ({@link Table#cancel}): a rollback (the activation of a backup),
@@ -406,6 +408,73 @@ class TableCancelTest {
       repush.join(30_000);
       t.duringReplay = null;
       assertPushCancelled(t, building, answer.get(), v[1]);
+    }
+  }
+
+  /**
+   * A repush cancelled during its copy of the current rows stops there, part way through the first
+   * partition's rows (held in the Delta, or in the Base), not after the whole copy: it fails with its
+   * report as a cancelled push does, its files are gone, the catalog records it, and the next repush builds.
+   */
+  @ParameterizedTest(name = "rows in the {0}")
+  @ValueSource(strings = {"delta", "base"})
+  void shouldCancelARepushWhileItCopiesTheCurrentRows(String where) throws Exception {
+    long building;
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      TableRuntime t = (TableRuntime) braid.table("users");
+      long[] v = backupAndCurrent(t, new HashMap<>());
+      long now = System.currentTimeMillis();
+      int n = where.equals("delta") ? 20_000 : 200_000;
+      long inFirst = 0; // the rows partition 0 copies
+      StringBuilder pushed = new StringBuilder(row("a", "two", now)).append('\n');
+      WriteResult last = null;
+      for (int i = 0; i < n; i++) {
+        String key = "r" + i;
+        byte[] k = key.getBytes(StandardCharsets.UTF_8);
+        inFirst += dev.braid.log.Partitioner.partition(k, 0, k.length, 2) == 0 ? 1 : 0;
+        if (where.equals("delta")) {
+          last = t.put(key, values(key, "written"), now);
+        } else {
+          pushed.append(row(key, "pushed", now)).append('\n');
+        }
+      }
+      long served = v[1];
+      if (last != null) {
+        assertThat(t.awaitApplied(last, 30_000)).isTrue();
+      } else {
+        served = t.push(new java.io.ByteArrayInputStream(pushed.toString().getBytes(StandardCharsets.UTF_8)),
+            PushOptions.defaults("big.jsonl")).version();
+      }
+      java.util.concurrent.atomic.AtomicInteger copies = new java.util.concurrent.atomic.AtomicInteger();
+      CountDownLatch copying = new CountDownLatch(1);
+      t.duringRepushCopy = cancelled -> { // holds the copy at its first partition until the cancel comes
+        copies.incrementAndGet();
+        copying.countDown();
+        awaitCancelled(cancelled);
+      };
+      AtomicReference<PushReport> answer = new AtomicReference<>();
+      Thread repush = new Thread(() -> answer.set(t.repush(true)));
+      repush.start();
+      VersionInfo listed = awaitBuilding(t, r -> r.state().equals("loading"));
+      building = listed.id();
+      assertThat(copying.await(30, TimeUnit.SECONDS)).isTrue();
+
+      t.cancel(building);
+      repush.join(30_000);
+      t.duringRepushCopy = null;
+      assertPushCancelled(t, listed, answer.get(), served);
+      assertThat(copies.get()).as("the copy stopped in its first partition").isEqualTo(1);
+      assertThat(answer.get().rows()).as("stopped part way through the first partition's %d rows", inFirst)
+          .isLessThan(inFirst);
+      assertThat(catalogState(building)).isEqualTo("failed");
+      PushReport next = t.repush(true);
+      assertThat(next.state()).as("the next repush builds").isEqualTo("done");
+      assertThat(next.rows()).isEqualTo(n + 1);
+    }
+    try (Braid braid = Braid.open(dir, spec(null))) {
+      VersionInfo after = version(braid.table("users"), building);
+      assertThat(after.state()).as("after a restart").isEqualTo(VersionState.FAILED);
+      assertThat(after.failure()).endsWith("was cancelled by request");
     }
   }
 

@@ -50,12 +50,8 @@ class TablePushKillTest {
     String keys = "{\"keys\": [\"u0\", \"u1\", \"u500\", \"u1999\", \"w1\", \"absent\"]}";
     String before;
     try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
-      StringBuilder rows = new StringBuilder();
-      for (int i = 0; i < 2000; i++) {
-        rows.append("{\"id\":\"u").append(i).append("\",\"tier\":\"first\",\"score\":").append(i).append("}\n");
-      }
       HttpResponse<String> first = server.send("POST", "/v1/tables/users/pushes", "application/x-ndjson",
-          rows.toString());
+          rows(2000, "first"));
       assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
       HttpResponse<String> w = server.send("PATCH", "/v1/tables/users/rows/w1", "application/json",
           "{\"set\": {\"tier\": \"written\"}}");
@@ -151,6 +147,79 @@ class TablePushKillTest {
           .containsExactlyInAnyOrderElementsOf(kept);
       assertThat(Files.readString(stderr)).contains("removed orphaned file");
     }
+  }
+
+  /**
+   * A repush killed during its copy of the current rows: after a restart its version is {@code failed}
+   * ("interrupted by a restart ... repush"), not missing with its id skipped, its half-written Base is
+   * gone, and the current version serves the same rows. The copy of 600,000 rows takes long enough
+   * for the kill to land in it; an attempt whose kill came after the copy (its Base file no longer
+   * {@code .tmp}) is repeated.
+   */
+  @Test
+  void shouldRecordARepushKilledDuringItsCopyAsFailed() throws Exception {
+    Path spec = dir.resolve("braid.yaml");
+    Files.writeString(spec, SPEC);
+    Path data = dir.resolve("data");
+    Path stderr = dir.resolve("server.err");
+    Path tableDir = data.resolve("tables/users");
+    String keys = "{\"keys\": [\"u0\", \"u1\", \"u300000\", \"u599999\", \"absent\"]}";
+    String before;
+    try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
+      HttpResponse<String> first = server.send("POST", "/v1/tables/users/pushes", "application/x-ndjson",
+          rows(600_000, "first"));
+      assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+      before = server.send("POST", "/v1/tables/users/rows:batchGet", "application/json", keys).body();
+    }
+    for (int attempt = 1; ; attempt++) {
+      String killed = null;
+      try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
+        server.http.sendAsync(HttpRequest.newBuilder(URI.create(server.url + "/v1/tables/users/repush"))
+            .timeout(Duration.ofMinutes(2)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+            HttpResponse.BodyHandlers.discarding());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (killed == null && System.nanoTime() < deadline) {
+          killed = names(tableDir).stream().filter(f -> f.endsWith(".base.tmp")).findFirst().orElse(null);
+          Thread.onSpinWait();
+        }
+        assertThat(killed).as("the repush's Base file appears").isNotNull();
+        server.kill();
+      }
+      if (!names(tableDir).contains(killed)) { // the kill came after the copy had finished its Base
+        assertThat(attempt).as("attempts whose kill came after the copy").isLessThan(5);
+        continue;
+      }
+      long id = Long.parseLong(killed.substring(1, killed.indexOf('.')));
+      try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
+        String after = server.send("POST", "/v1/tables/users/rows:batchGet", "application/json", keys).body();
+        assertThat(after).as("same rows from the version that served").isEqualTo(before);
+        JsonNode version = null;
+        for (JsonNode v : JSON.readTree(server.send("GET", "/v1/tables/users/versions", null, null).body())
+            .path("versions")) {
+          version = v.path("id").asLong() == id ? v : version;
+        }
+        assertThat(version).as("the killed repush's version %d is listed", id).isNotNull();
+        assertThat(version.path("state").asText()).isEqualTo("failed");
+        assertThat(version.path("failure").asText())
+            .isEqualTo("interrupted by a restart (the process stopped during the repush); repush again");
+        assertThat(names(tableDir)).as("its half-written Base is gone").doesNotContain(killed)
+            .doesNotContain("v" + id + ".base");
+        HttpResponse<String> next = server.send("POST", "/v1/tables/users/repush", null, null);
+        assertThat(next.statusCode()).as(next.body()).isEqualTo(200);
+        assertThat(JSON.readTree(next.body()).path("version").asLong()).as("the next id").isEqualTo(id + 1);
+      }
+      return;
+    }
+  }
+
+  /** Rows {@code u0 .. u<n-1>} of tier {@code tier}, each scoring its number, as JSON lines. */
+  static String rows(int n, String tier) {
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      rows.append("{\"id\":\"u").append(i).append("\",\"tier\":\"").append(tier).append("\",\"score\":").append(i)
+          .append("}\n");
+    }
+    return rows.toString();
   }
 
   /** The rows, once the write is applied (so the answer is stable). */
