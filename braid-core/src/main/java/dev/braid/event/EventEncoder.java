@@ -62,6 +62,9 @@ public final class EventEncoder {
 
   private final EventSchema schema;
   private final Object[] values;
+  /** Whether the event being encoded gave its key field, or its time field, as null (not left out). */
+  private boolean keySentNull;
+  private boolean timeSentNull;
   private final byte[][] strings;
   /**
    * Per field, the number of the last {@link #tryEncode} event that gave it: a field given twice is
@@ -87,6 +90,8 @@ public final class EventEncoder {
       return "an event must be a JSON object, got " + describe(event);
     }
     Arrays.fill(values, null);
+    keySentNull = false;
+    timeSentNull = false;
     for (Iterator<Map.Entry<String, JsonNode>> it = event.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       EventSchema.Field f = schema.find(e.getKey());
@@ -98,6 +103,9 @@ public final class EventEncoder {
         return "field '" + f.name() + "': expected " + f.type().specName() + ", got " + r.what;
       }
       values[f.index()] = v;
+      if (v == null) {
+        sentNull(f);
+      }
     }
     return finish(ingestTime, out);
   }
@@ -121,6 +129,8 @@ public final class EventEncoder {
       return false;
     }
     Arrays.fill(values, null);
+    keySentNull = false;
+    timeSentNull = false;
     if (++event == 0) { // wrapped: no field may look seen in this event
       Arrays.fill(seenIn, 0);
       event = 1;
@@ -166,6 +176,9 @@ public final class EventEncoder {
           return false;
       }
       values[f.index()] = v;
+      if (v == null) {
+        sentNull(f);
+      }
     }
     return t == JsonToken.END_OBJECT && p.nextToken() == null && finish(ingestTime, out) == null;
   }
@@ -173,6 +186,8 @@ public final class EventEncoder {
   /** Encodes a Java map of field values; returns null on success or the reason it is rejected. */
   public String encode(Map<String, ?> event, long ingestTime, Encoded out) {
     Arrays.fill(values, null);
+    keySentNull = false;
+    timeSentNull = false;
     if (event == null) {
       return "the event is null, not a map of field values";
     }
@@ -187,8 +202,17 @@ public final class EventEncoder {
         return unknownField(name);
       }
       values[f.index()] = e.getValue();
+      if (e.getValue() == null) {
+        sentNull(f);
+      }
     }
     return finish(ingestTime, out);
+  }
+
+  /** Notes that the event gave field {@code f} as null: the key or time field is then null, not missing. */
+  private void sentNull(EventSchema.Field f) {
+    keySentNull |= f == schema.key();
+    timeSentNull |= f == schema.time();
   }
 
   private String unknownField(String name) {
@@ -263,11 +287,11 @@ public final class EventEncoder {
       Object v = values[i];
       EventSchema.Field f = schema.field(i);
       if (v == null) {
-        if (f == schema.key()) {
-          return "missing key field '" + f.name() + "'";
-        }
-        if (f == schema.time()) {
-          return "missing time field '" + f.name() + "'";
+        if (f == schema.key() || f == schema.time()) {
+          boolean key = f == schema.key();
+          String what = (key ? "key field '" : "time field '") + f.name() + "'";
+          return (key ? keySentNull : timeSentNull) ? what + " is null: every event needs its " + (key ? "key"
+              : "event time") : "missing " + what;
         }
         continue;
       }
@@ -441,7 +465,7 @@ public final class EventEncoder {
       double x = ((Number) v).doubleValue();
       if (Double.isNaN(x) || Double.isInfinite(x)) {
         // BigDecimal.valueOf would throw NumberFormatException out of encode
-        return new Rejected("expected " + expected + ", got number " + v);
+        return new Rejected(notFinite((Number) v));
       }
     }
     if (v instanceof Double || v instanceof Float || v instanceof BigDecimal) {

@@ -651,11 +651,17 @@ public record PipelineSpec(String source, Map<String, StreamSpec> streams, Map<S
       int partitions = wholeNumber(node, "partitions", path, 4);
       String key = text(node, "key", path, true);
       String time = text(node, "time", path, false);
-      if ("ingest".equals(time)) {
+      boolean ingestTime = "ingest".equals(time);
+      if (ingestTime) {
         time = null;
       }
       Map<String, FieldType> fields = new LinkedHashMap<>();
       JsonNode fn = node.get("fields");
+      if (ingestTime && fn != null && fn.isObject() && fn.has("ingest")) {
+        error(path + ".time", "'ingest' means the time each event is ingested, but the stream also has a field "
+            + "named 'ingest', which it would leave aside: to take that field's time, rename it (and time) to another "
+            + "name; to take the ingest time, rename the field");
+      }
       if (!fieldsMissing(fn, path)) {
         fn.fields().forEachRemaining(e -> {
           if (e.getValue().isNull()) {

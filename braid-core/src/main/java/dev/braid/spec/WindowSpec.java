@@ -154,8 +154,13 @@ public record WindowSpec(Kind kind, Duration size, Duration every, Duration gap,
     switch (kind) {
       case TUMBLING:
         if (zoned()) {
-          LocalDate d = Instant.ofEpochMilli(start).atZone(zone).toLocalDate().plusDays(size.toMillis() / DAY);
-          return d.atStartOfDay(zone).toInstant().toEpochMilli();
+          // From the window's day on the grid, not the day its start falls on: the two differ when the
+          // zone skipped the grid day (Pacific/Apia skipped 2011-12-30), and the window would then
+          // overlap the next one by the days skipped.
+          long days = size.toMillis() / DAY;
+          long day = Instant.ofEpochMilli(start).atZone(zone).toLocalDate().toEpochDay();
+          LocalDate next = LocalDate.ofEpochDay(Math.floorDiv(day, days) * days + days);
+          return next.atStartOfDay(zone).toInstant().toEpochMilli();
         }
         return start + size.toMillis();
       case HOPPING:

@@ -221,14 +221,25 @@ class EventEncoderTest {
   @Test
   void shouldRejectAnEventWithoutItsKey() {
     assertThat(rejectJson("{\"ts\": 1, \"n\": 2}")).isEqualTo("missing key field 'id'");
-    assertThat(rejectJson("{\"id\": null, \"ts\": 1}")).isEqualTo("missing key field 'id'");
+    assertThat(rejectJson("{\"id\": null, \"ts\": 1}")).isEqualTo("key field 'id' is null: every event needs its key");
     assertThat(rejectMap(Map.of("ts", 1L))).isEqualTo("missing key field 'id'");
+    Map<String, Object> nullKey = new java.util.HashMap<>(Map.of("ts", 1L));
+    nullKey.put("id", null);
+    assertThat(rejectMap(nullKey)).isEqualTo("key field 'id' is null: every event needs its key");
+    assertThat(rejectJson("{\"ts\": 1}")).as("a null key in the event before is forgotten")
+        .isEqualTo("missing key field 'id'");
   }
 
   @Test
   void shouldRejectAnEventWithoutItsTime() {
     assertThat(rejectJson("{\"id\": \"k\"}")).isEqualTo("missing time field 'ts'");
-    assertThat(rejectJson("{\"id\": \"k\", \"ts\": null}")).isEqualTo("missing time field 'ts'");
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": null}"))
+        .isEqualTo("time field 'ts' is null: every event needs its event time");
+    Map<String, Object> nullTime = new java.util.HashMap<>(Map.of("id", "k"));
+    nullTime.put("ts", null);
+    assertThat(rejectMap(nullTime)).isEqualTo("time field 'ts' is null: every event needs its event time");
+    assertThat(rejectMap(Map.of("id", "k"))).as("a null time in the event before is forgotten")
+        .isEqualTo("missing time field 'ts'");
   }
 
   @Test
@@ -317,9 +328,11 @@ class EventEncoderTest {
   @Test
   void shouldRejectNonFiniteNumbersForLongsInsteadOfThrowing() {
     assertThat(rejectMap(Map.of("id", "k", "ts", 1L, "n", Double.NaN)))
-        .isEqualTo("field 'n': expected long, got number NaN");
+        .isEqualTo("field 'n': number NaN is not a finite double");
     assertThat(rejectMap(Map.of("id", "k", "ts", Float.POSITIVE_INFINITY)))
-        .isEqualTo("field 'ts': expected timestamp (epoch millis or ISO-8601 text), got number Infinity");
+        .isEqualTo("field 'ts': number Infinity" + OUT_OF_RANGE);
+    assertThat(rejectJson("{\"id\": \"k\", \"ts\": 1e400}")).as("JSON's 1e400 for a timestamp")
+        .isEqualTo("field 'ts': number Infinity" + OUT_OF_RANGE);
   }
 
   @Test

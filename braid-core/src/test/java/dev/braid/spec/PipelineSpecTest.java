@@ -456,6 +456,19 @@ class PipelineSpecTest {
   }
 
   @Test
+  void shouldRejectIngestTimeOverAStreamWithAFieldNamedIngest() {
+    String spec = """
+        streams:
+          clicks: {partitions: 1, key: user, time: ingest, fields: {user: string, ingest: timestamp}}
+        """;
+    assertThat(onlyError(spec)).isEqualTo(new SpecError(FILE, "streams.clicks.time", "'ingest' means the time each "
+        + "event is ingested, but the stream also has a field named 'ingest', which it would leave aside: to take that "
+        + "field's time, rename it (and time) to another name; to take the ingest time, rename the field"));
+    assertThat(PipelineSpec.parse(spec.replace("ingest: timestamp", "arrived: timestamp"), FILE).streams()
+        .get("clicks").time()).as("no such field: arrival time").isNull();
+  }
+
+  @Test
   void shouldRejectAViewNamedLikeAStream() {
     SpecError e = onlyError(DESIGN_EXAMPLE.replace("by_country:", "transactions:"));
     assertThat(e).isEqualTo(new SpecError(FILE, "views.transactions",

@@ -132,7 +132,9 @@ public final class StatusCommand implements Callable<Integer> {
                 ? " (in the stream's late log; a kappa view has no batch layer, so they are not counted)"
                 : " (in the stream's late log; a batch cycle counts those before its cut)",
             l.path("finalUntil").isTextual() ? "windows ending at or before " + l.path("finalUntil").asText()
-                + " are final, later ones provisional" : "no window is final yet (all provisional)");
+                + " are final, later ones provisional" : x.path("mode").asText().equals("kappa")
+                ? "every window is provisional (a kappa view has no batch layer to make one final)"
+                : "no window is final yet (all provisional)");
       }
       long skipped = x.path("skippedEvents").asLong();
       long withoutKey = x.path("eventsWithoutKey").asLong();

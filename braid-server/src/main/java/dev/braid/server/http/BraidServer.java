@@ -1106,6 +1106,7 @@ public final class BraidServer implements AutoCloseable {
     String key = ctx.pathParam("key");
     long from = timeParam(ctx, "from", Long.MIN_VALUE);
     long to = timeParam(ctx, "to", Long.MAX_VALUE);
+    refuseReversed(view, ctx.queryParam("from"), ctx.queryParam("to"), from, to);
     long t0 = System.nanoTime();
     ViewResult r;
     try {
@@ -1143,6 +1144,7 @@ public final class BraidServer implements AutoCloseable {
     List<String> list = keys(root);
     long from = rangeBound(ctx, root, "from", Long.MIN_VALUE);
     long to = rangeBound(ctx, root, "to", Long.MAX_VALUE);
+    refuseReversed(view, rangeText(ctx, root, "from"), rangeText(ctx, root, "to"), from, to);
     List<ViewResult> got;
     long t0 = System.nanoTime();
     try {
@@ -1185,6 +1187,12 @@ public final class BraidServer implements AutoCloseable {
     }
     throw Problem.badRequest("bad-parameter", "field '" + name + "' of the body must be epoch millis or ISO-8601 "
         + "like 2026-11-22T10:00:00Z, got " + v);
+  }
+
+  /** A batchGet's bound {@code name} as given, in the body or as a query parameter; null when left out. */
+  private static String rangeText(Context ctx, JsonNode body, String name) {
+    JsonNode v = body.get(name);
+    return v == null || v.isNull() ? ctx.queryParam(name) : v.asText();
   }
 
   /** The keys of a batchGet body {@code {"keys": [...]}}, at most 10000, strings or numbers. */
@@ -1753,7 +1761,12 @@ public final class BraidServer implements AutoCloseable {
     return time("query parameter '" + name + "'", ctx.queryParam(name), def);
   }
 
-  /** A time given as epoch millis or ISO-8601 text; {@code def} when blank; 400 naming {@code what} otherwise. */
+  /**
+   * A bound of a window range ({@code from}, {@code to}) given as epoch millis or ISO-8601 text;
+   * {@code def} when left out; 400 naming {@code what} when blank or not a time. A fraction of a
+   * millisecond rounds up: windows start at whole milliseconds, so the one starting at
+   * {@code 10:00:00.000} starts before {@code 10:00:00.0001}, as it does before {@code 10:00:00.001}.
+   */
   private static long time(String what, String v, long def) {
     if (v == null) {
       return def;
@@ -1762,7 +1775,26 @@ public final class BraidServer implements AutoCloseable {
       throw Problem.badRequest("bad-parameter", what + " is empty; give epoch millis or ISO-8601 like "
           + "2026-11-22T10:00:00Z, or leave it out");
     }
-    return epochMillis("bad-parameter", what, v);
+    long t = epochMillis("bad-parameter", what, v);
+    return parseInstant(v).getNano() % 1_000_000 == 0 || t == Long.MAX_VALUE ? t : t + 1;
+  }
+
+  /**
+   * A 400 for a range whose {@code from} is after its {@code to} (as given: {@code fromText},
+   * {@code toText}) while both round up to the same millisecond ({@code 10:00:00.0002} and
+   * {@code 10:00:00.0001}): it ends before it starts, however finely written. Rounded apart, the
+   * read refuses it itself.
+   */
+  private static void refuseReversed(String view, String fromText, String toText, long from, long to) {
+    if (from != to || fromText == null || toText == null) {
+      return;
+    }
+    Instant f = parseInstant(fromText);
+    Instant t = parseInstant(toText);
+    if (f != null && t != null && f.isAfter(t)) {
+      throw Problem.badRequest("bad-parameter", "the range [from, to) of view '" + view + "' ends before it starts: "
+          + "from is " + f + ", to is " + t);
+    }
   }
 
   /**
@@ -1785,31 +1817,40 @@ public final class BraidServer implements AutoCloseable {
   /**
    * {@code v} as epoch millis: a whole number of them, an ISO-8601 instant ({@code
    * 2026-11-22T10:00:00Z}), one with an offset ({@code 2026-11-22T11:00:00+01:00}) or a date
-   * ({@code 2026-11-22}, its midnight UTC); null when it is none of these.
+   * ({@code 2026-11-22}, its midnight UTC); null when it is none of these. A fraction of a
+   * millisecond is dropped (see {@link #parseInstant} for the time as given).
    *
    * @throws ArithmeticException when it is a time beyond what a long of milliseconds holds
    */
   public static Long parseTime(String v) {
+    Instant t = parseInstant(v);
+    return t == null ? null : t.toEpochMilli();
+  }
+
+  /** {@code v} read as {@link #parseTime} reads it, to the nanosecond it gives; null when it is not a time. */
+  static Instant parseInstant(String v) {
     String s = v.strip();
     try {
-      return Long.parseLong(s);
+      return Instant.ofEpochMilli(Long.parseLong(s));
     } catch (NumberFormatException e) {
       // not a number of milliseconds: a time
     }
     try {
-      return Instant.parse(s).toEpochMilli();
+      return Instant.parse(s);
     } catch (DateTimeParseException e) {
       // not an instant in UTC: one with an offset, or a date
     }
     try {
-      return java.time.OffsetDateTime.parse(s).toInstant().toEpochMilli();
+      return java.time.OffsetDateTime.parse(s).toInstant();
     } catch (DateTimeParseException e) {
       // not one with an offset
     }
     try {
-      return java.time.LocalDate.parse(s).atStartOfDay(java.time.ZoneOffset.UTC).toInstant().toEpochMilli();
+      return java.time.LocalDate.parse(s).atStartOfDay(java.time.ZoneOffset.UTC).toInstant();
     } catch (DateTimeParseException e) {
       return null;
+    } catch (java.time.DateTimeException e) {
+      throw new ArithmeticException(e.getMessage()); // a date past what an instant holds
     }
   }
 

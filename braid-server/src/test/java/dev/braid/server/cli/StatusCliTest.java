@@ -116,6 +116,30 @@ class StatusCliTest {
     }
   }
 
+  /** A kappa view has no Base, so none of its windows is ever final: status says so, not "yet". */
+  @Test
+  void shouldSayAKappaViewsWindowsAreAllProvisional() throws Exception {
+    String spec = SPEC + """
+          kappa_minute:
+            from: clicks
+            mode: kappa
+            group_by: user
+            window: {tumbling: 1m}
+            allowed_lateness: 10s
+            aggregate: {n: count}
+        """;
+    try (BraidServer server = BraidServer.start(PipelineSpec.parse(spec, "t.yaml"), dir.resolve("data"),
+        BraidServer.Config.defaults().withPort(0)).awaitReady(30, TimeUnit.SECONDS)) {
+      String url = "--url=" + server.url();
+      ingest(url, T + 10_000, T + 300_000);
+      CliClientTest.Run status = braid("status", url);
+      assertThat(status.exit()).as(status.err()).isZero();
+      assertThat(status.out()).contains("view kappa_minute: allowed lateness 10s; 0 late events; every window is "
+          + "provisional (a kappa view has no batch layer to make one final)")
+          .contains("view per_minute: allowed lateness 10s; 0 late events; no window is final yet (all provisional)");
+    }
+  }
+
   @Test
   void shouldShowWatermarksLateEventsAndFinalWindowsAsTextAndKeepTheJson() throws Exception {
     try (BraidServer server = BraidServer.start(PipelineSpec.parse(SPEC, "t.yaml"), dir.resolve("data"),

@@ -189,6 +189,20 @@ class BraidServerTest {
     JsonNode daily = json(get("/v1/views/daily/keys/s1?from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z"));
     assertThat(daily.path("windows")).hasSize(1);
     assertThat(daily.path("windows").get(0).path("values").path("n").asLong()).isEqualTo(2);
+    // windows start at whole milliseconds: a finer bound rounds up, and [from, to) keeps its meaning
+    assertThat(json(get("/v1/views/daily/keys/s1?from=2026-11-22T00:00:00.0001Z")).path("windows"))
+        .as("the window starting at midnight starts before from").isEmpty();
+    assertThat(json(get("/v1/views/daily/keys/s1?from=2026-11-22&to=2026-11-22T00:00:00.0001Z")).path("windows"))
+        .as("the window starting at midnight starts before to").hasSize(1);
+    assertThat(json(post("/v1/views/daily/keys:batchGet", "application/json",
+        "{\"keys\": [\"s1\"], \"from\": \"2026-11-21T23:59:59.9999Z\", \"to\": \"2026-11-22T00:00:00.000000001Z\"}"))
+        .path("results").get(0).path("windows")).as("batchGet rounds alike").hasSize(1);
+    assertProblem(get("/v1/views/daily/keys/s1?from=2026-11-22T00:00:00.0002Z&to=2026-11-22T00:00:00.0001Z"), 400,
+        "the range [from, to) of view 'daily' ends before it starts: from is 2026-11-22T00:00:00.000200Z, to is "
+            + "2026-11-22T00:00:00.000100Z");
+    assertProblem(post("/v1/views/daily/keys:batchGet", "application/json",
+        "{\"keys\": [\"s1\"], \"from\": \"2026-11-22T00:00:00.0002Z\", \"to\": \"2026-11-22T00:00:00.0001Z\"}"), 400,
+        "ends before it starts");
 
     JsonNode versions = json(get("/v1/views/revenue/versions"));
     assertThat(versions.path("current").asLong()).isEqualTo(built);
