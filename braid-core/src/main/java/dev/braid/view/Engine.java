@@ -89,6 +89,8 @@ public final class Engine implements Braid {
   /** The clock the changes feeds stamp their events with (the engine's). */
   private volatile java.util.function.LongSupplier changeClock;
   private final ScheduledExecutorService scheduler;
+  /** How long a view's batch schedule goes, at most, without reading the serving definition's {@code batch.every}. */
+  private static final long BATCH_SCHEDULE_CHECK_MILLIS = 1_000;
   private final Object catalogLock = new Object();
   /**
    * The views the catalog records that the spec does not define, as the start found them (minus those
@@ -363,26 +365,60 @@ public final class Engine implements Braid {
     // Window retention: evict periodically; a reprocess may add or change retain, so check every view.
     scheduler.scheduleWithFixedDelay(() -> evictExpiredWindows(false), RETENTION_CHECK_MILLIS, RETENTION_CHECK_MILLIS,
         TimeUnit.MILLISECONDS);
+    long opened = System.nanoTime();
     for (ViewSpec v : spec.views().values()) {
-      if (v.mode() == ViewSpec.Mode.LAMBDA && v.batchEvery() != null && views.containsKey(v.name())) {
-        long every = v.batchEvery().toMillis();
-        scheduler.scheduleWithFixedDelay(() -> {
-          try {
-            runBatch(v.name());
-          } catch (dev.braid.log.CorruptLogException ex) { // the view logged the file and the failed version
-            LOG.warn("scheduled batch cycle of view '{}' failed on a damaged log file; the next one is in {}",
-                v.name(), Durations.format(v.batchEvery()));
-          } catch (RuntimeException ex) {
-            if (closed) { // stopped by the close (which interrupts it): the next start runs the schedule again
-              LOG.info("scheduled batch cycle of view '{}' stopped by the close: {}", v.name(), ex.getMessage());
-            } else {
-              LOG.error("scheduled batch cycle of view '{}' failed", v.name(), ex);
-            }
-          }
-        }, every, every, TimeUnit.MILLISECONDS);
+      if (v.mode() == ViewSpec.Mode.LAMBDA && views.containsKey(v.name())) {
+        scheduler.schedule(() -> scheduledBatch(v.name(), opened), 0, TimeUnit.MILLISECONDS);
       }
     }
     stored.record(); // the open succeeded: only now, and before any event is written with new fields
+  }
+
+  /**
+   * The batch schedule of view {@code name}: runs a cycle once {@code batch.every} of the definition
+   * that serves has passed since {@code since} (the open, or the end of the last scheduled cycle), and
+   * schedules itself again. It reads the serving definition each time, at least every second, so a
+   * reprocess or a rollback that changes (or removes) {@code batch.every} changes the schedule.
+   */
+  private void scheduledBatch(String name, long since) {
+    if (closed || !views.containsKey(name)) {
+      return; // a dropped view's schedule ends with it
+    }
+    java.time.Duration every;
+    try {
+      every = servingDefinition(name).batchEvery();
+    } catch (RuntimeException e) { // dropped, or the engine closing
+      return;
+    }
+    // batch.every may be up to Long.MAX_VALUE ms, which nanoseconds do not hold: such a schedule never comes due
+    long everyNanos = every == null || every.toMillis() >= Long.MAX_VALUE / 1_000_000 ? Long.MAX_VALUE
+        : every.toNanos();
+    long waited = System.nanoTime() - since;
+    long next = since;
+    if (every != null && waited >= everyNanos) {
+      try {
+        runBatch(name);
+      } catch (dev.braid.log.CorruptLogException ex) { // the view logged the file and the failed version
+        LOG.warn("scheduled batch cycle of view '{}' failed on a damaged log file; the next one is in {}",
+            name, Durations.format(every));
+      } catch (RuntimeException ex) {
+        if (closed) { // stopped by the close (which interrupts it): the next start runs the schedule again
+          LOG.info("scheduled batch cycle of view '{}' stopped by the close: {}", name, ex.getMessage());
+          return;
+        }
+        LOG.error("scheduled batch cycle of view '{}' failed", name, ex);
+      }
+      next = System.nanoTime();
+      waited = 0;
+    }
+    long left = everyNanos - waited;
+    long delay = Math.min(left, TimeUnit.MILLISECONDS.toNanos(BATCH_SCHEDULE_CHECK_MILLIS));
+    long from = next;
+    try {
+      scheduler.schedule(() -> scheduledBatch(name, from), delay, TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // the scheduler is shut down: no more cycles
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -52,8 +52,28 @@ public final class BraidCli implements Callable<Integer> {
     CommandLine cli = new CommandLine(new BraidCli());
     cli.setExecutionExceptionHandler(BraidCli::reportFailure);
     cli.setParameterExceptionHandler(BraidCli::reportUsageMistake);
+    // numbers in the words the server uses ("must be a whole number"), not picocli's Java types ("is not a long")
+    cli.registerConverter(Long.class, v -> wholeNumber(v, Long.MIN_VALUE, Long.MAX_VALUE));
+    cli.registerConverter(Long.TYPE, v -> wholeNumber(v, Long.MIN_VALUE, Long.MAX_VALUE));
+    cli.registerConverter(Integer.class, v -> (int) wholeNumber(v, Integer.MIN_VALUE, Integer.MAX_VALUE));
+    cli.registerConverter(Integer.TYPE, v -> (int) wholeNumber(v, Integer.MIN_VALUE, Integer.MAX_VALUE));
     BenchCommand.configure(cli.getSubcommands().get("bench"));
     return cli;
+  }
+
+  /** {@code v} as a whole number from {@code min} to {@code max}, or a conversion error that says so. */
+  private static long wholeNumber(String v, long min, long max) {
+    try {
+      long n = Long.parseLong(v.strip());
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      if (!v.strip().matches("[-+]?\\d+")) {
+        throw new CommandLine.TypeConversionException("'" + v + "' is not a whole number");
+      }
+    }
+    throw new CommandLine.TypeConversionException("'" + v + "' is out of range: it must be from " + min + " to " + max);
   }
 
   @Override

@@ -62,12 +62,14 @@ public final class ReprocessCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     String start = from == null ? "" : from.strip();
-    if (!start.isEmpty() && !start.equals("start") && !start.equals("end")) {
+    if (start.equalsIgnoreCase("start") || start.equalsIgnoreCase("end")) {
+      from = start.toLowerCase(java.util.Locale.ROOT);
+    } else if (!start.isEmpty()) {
       try { // checked here so that the message names the option, not the query parameter it is sent as
         dev.braid.log.Cut.parseWithOrWithoutBrackets(start);
       } catch (IllegalArgumentException e) {
-        throw new BraidCli.CommandFailedException("--from must be start, end or a cut such as [120,98]: "
-            + e.getMessage(), 2);
+        throw new BraidCli.CommandFailedException("--from must be start, end or a cut such as [120,98] (one offset "
+            + "per partition), got '" + from + "'", 2);
       }
     }
     byte[] body;
@@ -79,6 +81,12 @@ public final class ReprocessCommand implements Callable<Integer> {
       throw new BraidCli.CommandFailedException(java.nio.file.Files.isDirectory(spec) ? spec + " is a directory: give "
           + "the file with the view's new definition" : e instanceof java.nio.file.FileSystemException f
               ? BraidCli.describe(f) : "cannot read " + spec + ": " + e, 2);
+    }
+    try {
+      java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(body));
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new BraidCli.CommandFailedException(spec + " is not UTF-8 text: give the view's new definition as YAML or "
+          + "JSON in UTF-8", 2);
     }
     if (new String(body, java.nio.charset.StandardCharsets.UTF_8).isBlank()) {
       throw new BraidCli.CommandFailedException(spec + " is empty: give the view's new definition (as under views: "
@@ -138,7 +146,19 @@ public final class ReprocessCommand implements Callable<Integer> {
     JsonNode mine;
     try {
       while (true) {
-        versions = http.get(path + "/versions");
+        try {
+          versions = http.get(path + "/versions");
+        } catch (BraidCli.CommandFailedException e) {
+          if (e.exitCode() == 130) {
+            throw e; // interrupted: the notice says the reprocess goes on
+          }
+          // the request to reprocess was taken: what the server says of this read does not apply to it
+          String why = e instanceof BraidClient.ErrorAnswer a && a.status == 503
+              ? "the server is stopping (or starting)" : e.getMessage();
+          throw new BraidCli.CommandFailedException("lost the server while following version " + id + " of view "
+              + view + " (" + why + "); the server took the reprocess before that, and a restart builds it again: "
+              + "`braid versions " + view + "` shows it once the server is up", 1);
+        }
         mine = null;
         for (JsonNode v : versions.path("versions")) {
           if (v.path("id").asLong() == id) {

@@ -1003,6 +1003,11 @@ public final class BraidServer implements AutoCloseable {
 
   /** The body as UTF-8 text, without a leading byte-order mark; invalid UTF-8 is a 400 naming the first bad byte. */
   private static String decodeUtf8(byte[] body) {
+    return decodeUtf8(body, "nothing was ingested");
+  }
+
+  /** {@code body} as UTF-8 text; a 400 saying where it is not, then {@code unused} (what was not done). */
+  private static String decodeUtf8(byte[] body, String unused) {
     CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
         .onUnmappableCharacter(CodingErrorAction.REPORT);
     ByteBuffer in = ByteBuffer.wrap(body);
@@ -1014,7 +1019,7 @@ public final class BraidServer implements AutoCloseable {
       return chars.toString();
     } catch (CharacterCodingException e) {
       throw Problem.badRequest("invalid-utf8", "the body is not valid UTF-8 (first bad byte at offset " + in.position()
-          + "); nothing was ingested");
+          + "); " + unused);
     }
   }
 
@@ -1483,7 +1488,8 @@ public final class BraidServer implements AutoCloseable {
       throw new Problem(415, "unsupported-media-type", "Unsupported media type", "send the view's new definition "
           + "as application/json or YAML (application/yaml, text/yaml or text/plain), not '" + type + "'");
     }
-    String text = decodeUtf8(readBody(ctx));
+    String text = decodeUtf8(readBody(ctx), "send the view's new definition as UTF-8 text (YAML or JSON); "
+        + "nothing was reprocessed");
     if (text.isBlank()) {
       throw Problem.badRequest("empty-body", "the body is empty: send the view's new definition, e.g. "
           + "{\"from\": \"...\", \"group_by\": \"...\", \"aggregate\": {\"n\": \"count\"}}");

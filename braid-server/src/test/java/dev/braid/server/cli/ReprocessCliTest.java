@@ -98,8 +98,21 @@ class ReprocessCliTest {
     Path later = write("later.yaml", "from: sales\ngroup_by: store\nmode: kappa\naggregate: {n: count}\n");
     Run bogus = braid("reprocess", "by_product", "--spec", later.toString(), "--from", "bogus", url());
     assertThat(bogus.exit()).isEqualTo(2);
-    assertThat(bogus.err()).contains("--from must be start, end or a cut such as [120,98]").doesNotContain("query parameter");
-    Run fromEnd = braid("reprocess", "by_product", "--spec", later.toString(), "--from", "end", url(),
+    assertThat(bogus.err()).contains("--from must be start, end or a cut such as [120,98] (one offset per partition), "
+        + "got 'bogus'").doesNotContain("query parameter").doesNotContain("[bogus]");
+    Path binary = dir.resolve("binary.yaml");
+    Files.write(binary, new byte[] {(byte) 0xFF, (byte) 0xFE, 'f', 0, 'r', 0}); // UTF-16, as some editors save
+    Run notUtf8 = braid("reprocess", "by_product", "--spec", binary.toString(), url());
+    assertThat(notUtf8.exit()).isEqualTo(2);
+    assertThat(notUtf8.err()).contains(binary + " is not UTF-8 text: give the view's new definition as YAML or JSON "
+        + "in UTF-8").doesNotContain("ingested");
+    Run badVersion = braid("activate", "by_product", "abc", url());
+    assertThat(badVersion.exit()).isEqualTo(2);
+    assertThat(badVersion.err()).contains("'abc' is not a whole number").doesNotContain("long");
+    assertThat(braid("discard", "by_product", "99999999999999999999", url()).err())
+        .contains("'99999999999999999999' is out of range: it must be from " + Long.MIN_VALUE + " to "
+            + Long.MAX_VALUE);
+    Run fromEnd = braid("reprocess", "by_product", "--spec", later.toString(), "--from", "END", url(),
         "--poll-millis=20", "--no-progress");
     assertThat(fromEnd.exit()).as(fromEnd.err()).isZero();
     Run q3 = braid("query", "by_product", "s1", url());

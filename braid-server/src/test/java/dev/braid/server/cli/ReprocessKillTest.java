@@ -94,12 +94,28 @@ class ReprocessKillTest {
       }
       // x > 2, at microseconds an event: the replay of 400,000 events takes a while
       String filter = "x > 2" + " && k.matches('^k[0-9]+$')".repeat(40);
-      HttpResponse<String> r = server.send("POST", "/v1/views/totals/reprocess?hold=true", "application/json",
-          "{\"from\": \"s\", \"mode\": \"kappa\", \"filter\": \"" + filter + "\", \"group_by\": \"k\", "
-              + "\"aggregate\": {\"n\": \"count\", \"big\": \"sum(x)\"}}");
-      assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+      Path definition = dir.resolve("totals.json");
+      Files.writeString(definition, "{\"from\": \"s\", \"mode\": \"kappa\", \"filter\": \"" + filter + "\", "
+          + "\"group_by\": \"k\", \"aggregate\": {\"n\": \"count\", \"big\": \"sum(x)\"}}");
+      // braid reprocess follows the replay, and is cut off by the kill
+      java.util.concurrent.CompletableFuture<CliClientTest.Run> following = java.util.concurrent.CompletableFuture
+          .supplyAsync(() -> CliClientTest.braid("reprocess", "totals", "--spec", definition.toString(), "--hold",
+              "--no-progress", "--url=" + server.url));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!server.send("GET", "/v1/views/totals/versions", null, null).body().contains("\"id\":2,")) {
+        assertThat(following).as("the reprocess asked for").isNotDone();
+        assertThat(System.nanoTime()).as("version 2 listed").isLessThan(deadline);
+        Thread.sleep(5);
+      }
       awaitCheckpointPast50k(server, data.resolve("views").resolve("totals"));
       server.kill();
+      CliClientTest.Run cutOff = following.get(60, TimeUnit.SECONDS);
+      assertThat(cutOff.exit()).as(cutOff.out() + cutOff.err()).isEqualTo(1);
+      assertThat(cutOff.err()).as("not the advice of a request the server did not take")
+          .contains("lost the server while following version 2 of view totals (cannot reach Braid at ")
+          .contains("the server took the reprocess before that, and a restart builds it again: `braid versions "
+              + "totals` shows it once the server is up")
+          .doesNotContain("send it again");
     }
     try (ChildServer server = ChildServer.start(spec, data, stderr).awaitReady()) {
       awaitHeld(server, 2);

@@ -363,6 +363,9 @@ class BraidServerTest {
     assertProblem(post("/v1/streams/sales/events", "application/json", "x".repeat(70_000)), 413, "over the limit of");
     assertProblem(send("POST", "/v1/streams/sales/events", "application/x-ndjson", new byte[] {'{', (byte) 0xC3, '}'}),
         400, "not valid UTF-8");
+    assertProblem(send("POST", "/v1/views/revenue/reprocess", "application/yaml", new byte[] {'f', (byte) 0xC3, '}'}),
+        400, "the body is not valid UTF-8 (first bad byte at offset 1); send the view's new definition as UTF-8 text "
+            + "(YAML or JSON); nothing was reprocessed");
     HttpResponse<String> gzipped = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/sales/events"))
         .header("Content-Type", "application/x-ndjson").header("Content-Encoding", "gzip")
         .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[] {0x1f, (byte) 0x8b, 8, 0})).build(),
