@@ -2779,8 +2779,9 @@ final class ViewRuntime {
           rolledBack = rb.done; // waited for below, outside this monitor: the builder's failure path takes it
         } else if (v.state != VersionState.BUILDING || rb == null || !rb.hold || !rb.attached) {
           throw new IllegalStateException(String.format("version %d of view '%s' is %s%s: only a reprocess that is "
-              + "held for activation can be discarded", id, name, v.state.label(),
-              v.state == VersionState.BUILDING && rb != null && !rb.attached ? " and still replaying" : ""));
+              + "held for activation can be discarded (and a rollback that runs cancelled)%s", id, name,
+              v.state.label(), v.state == VersionState.BUILDING && rb != null && !rb.attached ? " and still replaying"
+              : "", v.state == VersionState.BACKUP ? "; to serve it again, activate it (a rollback)" : ""));
         } else {
           rb.hold = true; // an activate that races us finds the version failed, not switched
         }
@@ -2860,7 +2861,8 @@ final class ViewRuntime {
       v.rebuild = null;
       LOG.info("view '{}': version {} is current{}; version {} is {}", name, v.id,
           rb.rollback ? " again (rollback)" : "", old.id, old.state == VersionState.FAILED
-              ? "failed (its Base was damaged)" : "a backup");
+              ? "failed (its Base was damaged)" : old.state == VersionState.RETIRED ? "retired (keep: "
+              + v.program.spec.keep() + " backups)" : "a backup");
     } finally {
       batchLock.unlock();
     }

@@ -403,7 +403,8 @@ class ReprocessTest {
       long held = braid.reprocess("stats", newDefinition(mode), ReprocessOptions.held());
       awaitHeld(braid, held);
       assertThatThrownBy(() -> braid.discard("stats", oldId)).isInstanceOf(IllegalStateException.class)
-          .hasMessageContaining("only a reprocess that is held for activation can be discarded");
+          .hasMessage("version " + oldId + " of view 'stats' is current: only a reprocess that is held for "
+              + "activation can be discarded (and a rollback that runs cancelled)");
       assertThatThrownBy(() -> braid.discard("stats", 99)).isInstanceOf(dev.braid.UnknownNameException.class);
 
       braid.discard("stats", held);

@@ -1657,7 +1657,8 @@ public final class BraidServer implements AutoCloseable {
     if (s.equals("false") || s.equals("0")) {
       return false;
     }
-    throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' must be true or false, got '" + v + "'");
+    throw Problem.badRequest("bad-parameter", "query parameter '" + name + "' must be true or false (1 or 0; given "
+        + "without a value, ?" + name + ", it is true), got '" + v + "'");
   }
 
   private void status(Context ctx) {

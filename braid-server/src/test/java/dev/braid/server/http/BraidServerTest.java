@@ -366,6 +366,8 @@ class BraidServerTest {
     assertProblem(send("POST", "/v1/views/revenue/reprocess", "application/yaml", new byte[] {'f', (byte) 0xC3, '}'}),
         400, "the body is not valid UTF-8 (first bad byte at offset 1); send the view's new definition as UTF-8 text "
             + "(YAML or JSON); nothing was reprocessed");
+    assertProblem(post("/v1/views/revenue/reprocess?hold=yes", "application/yaml", "from: sales"), 400,
+        "query parameter 'hold' must be true or false (1 or 0; given without a value, ?hold, it is true), got 'yes'");
     HttpResponse<String> gzipped = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/streams/sales/events"))
         .header("Content-Type", "application/x-ndjson").header("Content-Encoding", "gzip")
         .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[] {0x1f, (byte) 0x8b, 8, 0})).build(),
