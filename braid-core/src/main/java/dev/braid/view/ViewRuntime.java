@@ -1471,6 +1471,15 @@ final class ViewRuntime {
       } catch (IOException | RuntimeException e) {
         batchProgress = null;
         closeIfOpen(base);
+        Version waiting = e instanceof java.util.concurrent.CancellationException && !closing ? waitingToSwitch()
+            : null;
+        if (waiting != null) { // stopped for the switch that came to wait (switchIn): dropped, as at its end
+          deleteBaseFiles(id, fileName);
+          LOG.info("view '{}': the batch cycle of version {} stopped part way and is dropped: {} version {} switches "
+              + "in, and the cycle runs again with the definition it brings", name, id, waiting.rebuild != null
+              && waiting.rebuild.rollback ? "the rollback to" : "the reprocessed", waiting.id);
+          return null;
+        }
         if (closing) {
           // stopped by the close: nothing recorded or deleted (the next start's orphan sweep removes the
           // Base), so that a cycle the close could not wait for never writes behind its back
@@ -2817,6 +2826,10 @@ final class ViewRuntime {
    */
   private void switchIn(Version v, Rebuild rb) throws InterruptedException {
     rb.switchWaiting = true;
+    BatchLayer computing = cycleLayer;
+    if (computing != null) {
+      computing.cancel(); // its version would be dropped for this switch: it stops at its next check, not its end
+    }
     if (!lockToSwitch(rb)) {
       return; // the batch cycle that held the lock gave way and switched it in (or its switch failed): done says
     }
