@@ -381,7 +381,8 @@ public final class Engine implements Braid {
    * reprocess or a rollback that changes (or removes) {@code batch.every} changes the schedule.
    */
   private void scheduledBatch(String name, long since) {
-    if (closed || !views.containsKey(name)) {
+    // a delayed task still runs after the scheduler's shutdown (stopSchedules): it must start no cycle then
+    if (closed || scheduler.isShutdown() || !views.containsKey(name)) {
       return; // a dropped view's schedule ends with it
     }
     java.time.Duration every;

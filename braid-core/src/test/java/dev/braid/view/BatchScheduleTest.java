@@ -75,6 +75,28 @@ class BatchScheduleTest {
     }
   }
 
+  /** A stopping server calls {@link Engine#stopSchedules}: a cycle queued in the scheduler starts no more. */
+  @Test
+  void shouldStartNoScheduledCycleOnceSchedulesAreStopped() throws Exception {
+    PipelineSpec spec = PipelineSpec.builder()
+        .stream(StreamSpec.builder("clicks").partitions(2).key("user").time("ts")
+            .field("user", FieldType.STRING).field("ts", FieldType.TIMESTAMP).build())
+        .view(perUser().batchEvery(Duration.ofMillis(300)).build())
+        .build();
+    try (Engine e = Engine.open(dir, spec, EngineOptions.defaults())) {
+      long before = batchCycles(e);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (batchCycles(e) == before) { // a cycle just ended: the next is queued, 300 ms ahead
+        e.ingest("clicks", List.of(Map.of("user", "a", "ts", 1_700_000_000_000L)));
+        assertThat(System.nanoTime()).as("a scheduled cycle").isLessThan(deadline);
+        Thread.sleep(1);
+      }
+      e.stopSchedules();
+      long stopped = batchCycles(e);
+      assertThat(cyclesIn(e, 1_500)).as("cycles after the schedules stopped (%d before)", stopped).isZero();
+    }
+  }
+
   private static void awaitCurrent(Engine e, long id) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (true) {
