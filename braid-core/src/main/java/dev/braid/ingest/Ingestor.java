@@ -430,7 +430,8 @@ public final class Ingestor {
             now);
         x.indexes[p].add(i);
       } catch (RecordTooLargeException e) {
-        rejections.add(new IngestResult.Rejection(i, e.getMessage()));
+        rejections.add(new IngestResult.Rejection(i, tooLarge(key.length + x.encoded.valueLength(),
+            stream.config().maxRecordBytes())));
       }
     }
     if (!rejections.isEmpty()) {
@@ -460,6 +461,12 @@ public final class Ingestor {
     acceptedRate.record(accepted);
     rejectedRate.record(rejections.size());
     return new IngestResult(stream.name(), accepted, positions, rejections);
+  }
+
+  /** Why an event of {@code bytes} encoded is refused by a stream that stores at most {@code max} a record. */
+  private static String tooLarge(int bytes, int max) {
+    return String.format("the event is %,d bytes once encoded (its key, id and fields), over the stream's limit of "
+        + "%,d bytes an event: send its large values elsewhere and a reference to them", bytes, max);
   }
 
   /** Encodes event {@code i} and checks it against the rules; returns why it is rejected, or null. */
@@ -960,7 +967,7 @@ public final class Ingestor {
     }
     int total = key.length + idLength + e.valueLength();
     if (total > maxRecordBytes) {
-      return new RecordTooLargeException(total, maxRecordBytes).getMessage();
+      return tooLarge(total, maxRecordBytes);
     }
     System.arraycopy(e.value(), 0, st.data, idAt + idLength, e.valueLength());
     st.commit(s, key.length, idLength, e.valueLength(), e.eventTime(),

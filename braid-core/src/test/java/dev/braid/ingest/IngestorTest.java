@@ -176,7 +176,8 @@ class IngestorTest {
     assertThat(r.accepted()).isEqualTo(2);
     assertThat(r.rejections()).hasSize(1);
     assertThat(r.rejections().get(0).index()).isEqualTo(1);
-    assertThat(r.rejections().get(0).reason()).startsWith("record of ").contains("exceeds the maximum of 300 bytes");
+    assertThat(r.rejections().get(0).reason()).startsWith("the event is ")
+        .contains(" bytes once encoded (its key, id and fields), over the stream's limit of 300 bytes an event");
   }
 
   @Test
