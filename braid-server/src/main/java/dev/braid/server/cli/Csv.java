@@ -7,13 +7,18 @@ final class Csv {
 
   private Csv() {}
 
+  /** A number as JSON writes one (no sign but minus, no leading zeros, no bare point), with a short exponent. */
+  private static final java.util.regex.Pattern JSON_NUMBER =
+      java.util.regex.Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]{1,4})?");
+
   /**
    * Puts a cell typed as its field, read as {@code braid push} reads a table's CSV cell ({@link
    * dev.braid.table.CsvRecords#isWholeNumber}, {@link dev.braid.table.CsvRecords#decimal}, blanks
    * around a number, boolean or timestamp stripped): numbers and booleans when they are written as
-   * such, a number too large for its field as the number written (so that the server rejects it as a
-   * number out of range, not as the string {@code "Infinity"}), else the text, which the server rejects
-   * with its own precise reason.
+   * such (a long or timestamp cell such as {@code 1e2} or {@code 1.5} as the number, taken or refused
+   * by the server as the same number in JSON), a number too large for its field as the number
+   * written (so that the server rejects it as a number out of range, not as the string {@code
+   * "Infinity"}), else the text, which the server rejects with its own precise reason.
    */
   static void put(ObjectNode o, String name, String cell, String type) {
     String v = cell.strip();
@@ -27,6 +32,10 @@ final class Csv {
           } else {
             o.put(name, new java.math.BigInteger(v)); // past a long
           }
+          return;
+        }
+        if (JSON_NUMBER.matcher(v).matches()) { // 1e2, 1.0: a number, which the server takes or refuses as in JSON
+          o.put(name, new java.math.BigDecimal(v));
           return;
         }
         if (type.equals("timestamp")) {

@@ -716,10 +716,13 @@ class CliClientTest {
         + "huge,1e400,1,5\n"
         + "wide,1,99999999999999999999,5\n"
         + "arabic,1,\u0663,5\n"
-        + "endless,1e9999999999,1,5\n");
+        + "endless,1e9999999999,1,5\n"
+        + "sci,1,1e2,5\n"
+        + "half,1,1.5,5\n");
     Run r = braid("ingest", "sales", csv.toString(), url(), "--no-progress");
     assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(1);
-    assertThat(r.out()).contains("sales: 1 event accepted, 6 rejected").doesNotContain("string \"Infinity\"")
+    assertThat(r.out()).contains("sales: 2 events accepted, 7 rejected").doesNotContain("string \"Infinity\"")
+        .contains("rejected line 10: field 'units': expected long, got number 1.5 (not a whole number in range)")
         .contains("rejected line 8: field 'amount': expected double, got string \"1e9999999999\"")
         .contains("rejected line 3: field 'amount': expected double, got string \"1f\"")
         .contains("rejected line 4: field 'amount': expected double, got string \"0x1p3\"")
@@ -727,6 +730,7 @@ class CliClientTest {
         .contains("rejected line 6: field 'units': number 99999999999999999999 does not fit in a long")
         .contains("rejected line 7: field 'units': expected long, got string \"\u0663\"");
     awaitUnits("padded", 7);
+    awaitUnits("sci", 100); // 1e2, as JSON's 1e2 is taken for a long
   }
 
   /** Inputs a new user sends by mistake: each is named precisely, and nothing is dropped unseen. */
