@@ -17,13 +17,21 @@ import java.util.Map;
  *     twice)
  * @param rejections the events refused, each with its index in the request and the reason
  * @param duplicates of the accepted events, those not appended because their id already was
+ * @param rejectedBefore of the rejected events, those an earlier request with the same idempotency key
+ *     rejected and dead-lettered already (a retry): not dead-lettered again
  */
 public record IngestResult(String stream, int accepted, Map<Integer, List<Long>> positions, List<Rejection> rejections,
-    int duplicates) {
+    int duplicates, int rejectedBefore) {
 
   /** A result without duplicates. */
   public IngestResult(String stream, int accepted, Map<Integer, List<Long>> positions, List<Rejection> rejections) {
-    this(stream, accepted, positions, rejections, 0);
+    this(stream, accepted, positions, rejections, 0, 0);
+  }
+
+  /** A result of which no rejected event was dead-lettered by an earlier request. */
+  public IngestResult(String stream, int accepted, Map<Integer, List<Long>> positions, List<Rejection> rejections,
+      int duplicates) {
+    this(stream, accepted, positions, rejections, duplicates, 0);
   }
 
   /** One refused event. */

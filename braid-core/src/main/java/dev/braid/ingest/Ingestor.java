@@ -638,8 +638,9 @@ public final class Ingestor {
       positions.computeIfAbsent(DedupIndex.partition(pos), q -> new ArrayList<>()).add(DedupIndex.offset(pos));
     }
     acceptedRate.record(appended);
-    rejectedRate.record(rejections.size());
-    return new IngestResult(stream.name(), answered, positions, rejections, answered - appended);
+    int rejectedBefore = deadLettered ? rejections.size() : 0;
+    rejectedRate.record(rejections.size() - rejectedBefore);
+    return new IngestResult(stream.name(), answered, positions, rejections, answered - appended, rejectedBefore);
   }
 
   /**

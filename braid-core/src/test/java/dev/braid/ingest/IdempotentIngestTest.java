@@ -322,8 +322,13 @@ class IdempotentIngestTest {
     IngestResult retry = reopened.ingestMaps(batch, "k");
     assertThat(retry.positions()).isEqualTo(first.positions());
     assertThat(retry.rejections()).isEqualTo(first.rejections());
-    assertThat(reopened.ingestMaps(List.of(event("u2", "r", -1)), "r").rejections()).hasSize(1);
+    assertThat(first.rejectedBefore()).isZero();
+    assertThat(retry.rejectedBefore()).as("the retry says its rejection was dead-lettered before").isEqualTo(1);
+    IngestResult allRejected = reopened.ingestMaps(List.of(event("u2", "r", -1)), "r");
+    assertThat(allRejected.rejections()).hasSize(1);
+    assertThat(allRejected.rejectedBefore()).as("a retry of a request that stored nothing").isEqualTo(1);
     assertThat(dead.endOffset(0)).as("each rejected event dead-lettered once").isEqualTo(2);
+    assertThat(reopened.ingestMaps(List.of(event("u3", "q", -1)), "q").rejectedBefore()).as("a new key").isZero();
   }
 
   @Test

@@ -815,7 +815,8 @@ public final class BraidServer implements AutoCloseable {
   private void countIngest(String stream, dev.braid.IngestResult result) {
     ingestCounter(stream, "accepted").increment(result.accepted() - result.duplicates());
     ingestCounter(stream, "duplicate").increment(result.duplicates());
-    ingestCounter(stream, "rejected").increment(result.rejections().size());
+    // a retry's rejections were counted, and dead-lettered, with its first request
+    ingestCounter(stream, "rejected").increment(result.rejections().size() - result.rejectedBefore());
   }
 
   /**

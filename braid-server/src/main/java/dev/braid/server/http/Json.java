@@ -324,6 +324,9 @@ final class Json {
     o.put("accepted", r.accepted());
     o.put("rejected", r.rejections().size());
     o.put("duplicates", r.duplicates());
+    if (r.rejectedBefore() > 0) { // a retry: its rejected events are in the dead-letter log once, from the first
+      o.put("rejectedBefore", r.rejectedBefore());
+    }
     ObjectNode pos = o.putObject("positions");
     for (Map.Entry<Integer, List<Long>> e : r.positions().entrySet()) {
       ArrayNode a = pos.putArray(Integer.toString(e.getKey()));
