@@ -157,10 +157,7 @@ public record WindowSpec(Kind kind, Duration size, Duration every, Duration gap,
           // From the window's day on the grid, not the day its start falls on: the two differ when the
           // zone skipped the grid day (Pacific/Apia skipped 2011-12-30), and the window would then
           // overlap the next one by the days skipped.
-          long days = size.toMillis() / DAY;
-          long day = Instant.ofEpochMilli(start).atZone(zone).toLocalDate().toEpochDay();
-          LocalDate next = LocalDate.ofEpochDay(Math.floorDiv(day, days) * days + days);
-          return next.atStartOfDay(zone).toInstant().toEpochMilli();
+          return startOfDay(gridDay(start) + size.toMillis() / DAY);
         }
         return start + size.toMillis();
       case HOPPING:
@@ -171,10 +168,18 @@ public record WindowSpec(Kind kind, Duration size, Duration every, Duration gap,
   }
 
   private long zonedStart(long t) {
+    return startOfDay(gridDay(t));
+  }
+
+  /** The epoch day that starts the zoned window holding {@code t}: its local day, down to a multiple of the size. */
+  private long gridDay(long t) {
     long days = size.toMillis() / DAY;
-    LocalDate d = Instant.ofEpochMilli(t).atZone(zone).toLocalDate();
-    long epochDay = Math.floorDiv(d.toEpochDay(), days) * days;
-    return LocalDate.ofEpochDay(epochDay).atStartOfDay(zone).toInstant().toEpochMilli();
+    return Math.floorDiv(Instant.ofEpochMilli(t).atZone(zone).toLocalDate().toEpochDay(), days) * days;
+  }
+
+  /** The first instant of epoch day {@code day} in the zone (after a gap, when midnight or the day was skipped). */
+  private long startOfDay(long day) {
+    return LocalDate.ofEpochDay(day).atStartOfDay(zone).toInstant().toEpochMilli();
   }
 
   /** The size of a tumbling or hopping window in milliseconds (a zoned day's nominal 24 h); a session's gap. */
